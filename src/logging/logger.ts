@@ -1,0 +1,35 @@
+import pino, { type Logger, type DestinationStream } from 'pino';
+import { redact } from './redact';
+
+export type { Logger } from 'pino';
+
+/**
+ * Structured JSON logs. Redaction happens here, in the logger, so no caller can
+ * forget it: every object logged passes through `redact` before serialisation.
+ */
+export function createLogger(
+  options: { level?: string; name?: string } = {},
+  destination?: DestinationStream,
+): Logger {
+  return pino(
+    {
+      level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+      base: { service: options.name ?? 'appconnect-lifecycle' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (obj) => redact(obj) as Record<string, unknown>,
+      },
+      serializers: {
+        err: (e: unknown) => redact(e),
+        error: (e: unknown) => redact(e),
+      },
+    },
+    destination ?? pino.destination({ fd: 1, sync: false }),
+  );
+}
+
+/** Child logger for one installation: every line carries both ids. */
+export function installationLogger(logger: Logger, installationId: string): Logger {
+  return logger.child({ installationId, workflowId: `installation-${installationId}` });
+}

@@ -1,0 +1,36 @@
+import { MongoClient, type Db, type Collection, type Document } from 'mongodb';
+
+/** Collection names in one place; the README lists them. */
+export const COLLECTIONS = {
+  inbox: 'inbox',
+  credentials: 'credentials',
+  tokens: 'tokens',
+  accounts: 'accounts',
+  userMappings: 'user_mappings',
+  settings: 'account_settings',
+  installations: 'installations',
+} as const;
+
+export interface Database {
+  client: MongoClient;
+  db: Db;
+  collection<T extends Document>(name: (typeof COLLECTIONS)[keyof typeof COLLECTIONS]): Collection<T>;
+  close(): Promise<void>;
+}
+
+export async function connectDatabase(uri: string, dbName: string): Promise<Database> {
+  const client = new MongoClient(uri, {
+    // Fail fast so the callback can answer 503 while MongoDB is down instead of hanging.
+    serverSelectionTimeoutMS: 3_000,
+    connectTimeoutMS: 3_000,
+    retryWrites: false,
+  });
+  await client.connect();
+  const db = client.db(dbName);
+  return {
+    client,
+    db,
+    collection: <T extends Document>(name: string) => db.collection<T>(name),
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,92 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+/**
+ * Signals, queries and updates of the installation workflow, defined once and
+ * imported by both the workflow and its callers. Payloads carry ids and facts
+ * only: never a client secret, private key or access token.
+ */
+
+export const EVENT_TYPES = [
+  'app.installed',
+  'app.updated',
+  'app.uninstalled',
+  'app.credentials_rotated',
+  'app.trial_started',
+  'app.trial_ended',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export const KEY_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512'] as const;
+export type KeyAlgorithm = (typeof KEY_ALGORITHMS)[number];
+
+/** The links of an event that the workflow may need (hosts already allow-listed at the edge). */
+export interface EventLinks {
+  root?: string;
+  tokens?: string;
+  installation?: string;
+}
+
+/** A lifecycle event as the workflow sees it: the stored event minus its secrets. */
+export interface LifecycleEvent {
+  eventId: string;
+  type: EventType;
+  createdAt: string; // ISO-8601
+  appId: string;
+  installationId: string;
+  accountId?: string;
+  accountName?: string;
+  /** Non-secret facts of `data` (users, subscription, reason, trial fields, client_id, key_id...). */
+  facts: Record<string, unknown>;
+  links: EventLinks;
+}
+
+export const workflowIdFor = (installationId: string): string => `installation-${installationId}`;
+
+export const INSTALLATION_PHASES = [
+  'new',
+  'installing',
+  'active',
+  'updating',
+  'uninstalling',
+  'uninstalled',
+  'rejected',
+  'expired',
+] as const;
+export type InstallationPhase = (typeof INSTALLATION_PHASES)[number];
+
+export interface PhaseRecord {
+  phase: InstallationPhase;
+  eventId?: string;
+  startedAt: string;
+  endedAt?: string;
+  deadline?: string;
+  outcome?: string;
+}
+
+export interface InstallationView {
+  installationId: string;
+  workflowId: string;
+  phase: InstallationPhase;
+  accountId?: string;
+  accountName?: string;
+  appId?: string;
+  deadline?: string;
+  history: PhaseRecord[];
+  lastError?: string;
+  attempts: number;
+  pendingEvents: string[];
+  appliedEvents: number;
+  ignoredEvents: { eventId: string; reason: string }[];
+  trial?: { startedAt?: string; expiresAt?: string; endedAt?: string; endedReason?: string; endedBy?: string };
+  activeClientId?: string;
+  operatorActions: { action: string; at: string; reason?: string }[];
+}
+
+/** Talkdesk (through our callback) delivered a lifecycle event. */
+export const eventSignal = defineSignal<[LifecycleEvent]>('event');
+/** The full, secret-free view of the installation. */
+export const stateQuery = defineQuery<InstallationView>('state');
+/** Operator: retry the current phase now instead of waiting for the next backoff. */
+export const retryNowUpdate = defineUpdate<InstallationView, [{ reason?: string }]>('retryNow');
+/** Operator: reject the installation at Talkdesk with a reason. */
+export const rejectUpdate = defineUpdate<InstallationView, [{ reason: string }]>('reject');
