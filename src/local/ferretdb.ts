@@ -1,0 +1,34 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { startProcess, waitForPort, type ManagedProcess } from './process';
+import { toolPath } from './tools';
+
+export interface LocalMongo {
+  uri: string;
+  port: number;
+  process: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+/** FerretDB on its embedded SQLite backend: a MongoDB wire-protocol server with no MongoDB binary. */
+export async function startFerretDB(options: { port: number; dataDir: string; host?: string }): Promise<LocalMongo> {
+  const host = options.host ?? '127.0.0.1';
+  const dataDir = path.resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const proc = startProcess('ferretdb', toolPath('ferretdb'), [
+    '--handler=sqlite',
+    `--sqlite-url=file:${dataDir}/`,
+    `--listen-addr=${host}:${options.port}`,
+    '--debug-addr=-',
+    '--telemetry=disable',
+    `--state-dir=${dataDir}`,
+    '--log-level=warn',
+  ]);
+  await waitForPort(options.port, host, 30_000, proc);
+  return {
+    uri: `mongodb://${host}:${options.port}/`,
+    port: options.port,
+    process: proc,
+    stop: () => proc.stop(),
+  };
+}

@@ -1,0 +1,41 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { AppError } from '../errors';
+
+/** Project root, found from this compiled file (dist/src/local) or its source (src/local). */
+export const PROJECT_ROOT = (() => {
+  let dir = __dirname;
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new AppError('package.json not found above ' + __dirname);
+    dir = parent;
+  }
+  return dir;
+})();
+
+export class ToolMissingError extends AppError {}
+
+function onPath(name: string): string | undefined {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where an embedded tool lives: an explicit environment override, then (for the
+ * Temporal CLI) one already on PATH, then the copy `scripts/setup.sh` installed.
+ */
+export function toolPath(name: 'temporal' | 'temporal-test-server' | 'ferretdb'): string {
+  const override = process.env[`${name.toUpperCase().replace(/-/g, '_')}_PATH`];
+  if (override) return override;
+  if (name === 'temporal') {
+    const found = onPath('temporal');
+    if (found) return found;
+  }
+  const local = path.join(PROJECT_ROOT, '.tools', 'bin', name);
+  if (existsSync(local)) return local;
+  throw new ToolMissingError(`${name} not found: run "npm run setup" (scripts/setup.sh) to install it under .tools/bin`);
+}
