@@ -16,9 +16,17 @@ export default tseslint.config(
     // Workflow code runs in Temporal's deterministic sandbox: no Node built-ins.
     files: ['workflows/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
+      '@typescript-eslint/no-restricted-imports': [
         'error',
-        { patterns: ['node:*', 'fs', 'path', 'crypto', 'http', 'https', 'os', 'child_process', '../src/*', '../activities/*'] },
+        {
+          patterns: [
+            {
+              group: ['node:*', 'fs', 'path', 'crypto', 'http', 'https', 'os', 'child_process', 'mongodb', 'axios', '../src/**', '../activities', '../activities/**'],
+              allowTypeImports: true,
+              message: 'Workflow code runs in a deterministic sandbox: import only types from Node, src/ and activities/.',
+            },
+          ],
+        },
       ],
     },
   },

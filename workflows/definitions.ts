@@ -71,6 +71,8 @@ export interface InstallationView {
   accountName?: string;
   appId?: string;
   deadline?: string;
+  /** The step running now, in plain words. */
+  currentStep?: string;
   history: PhaseRecord[];
   lastError?: string;
   attempts: number;
@@ -79,6 +81,9 @@ export interface InstallationView {
   ignoredEvents: { eventId: string; reason: string }[];
   trial?: { startedAt?: string; expiresAt?: string; endedAt?: string; endedReason?: string; endedBy?: string };
   activeClientId?: string;
+  retiringCredentials: { clientId: string; retireAt: string }[];
+  settingsRestored?: boolean;
+  subscription?: Record<string, unknown>;
   operatorActions: { action: string; at: string; reason?: string }[];
 }
 

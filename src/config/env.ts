@@ -36,7 +36,12 @@ export const envSchema = z.object({
   MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').optional(),
   MONGODB_DB: z.string().min(1).default('appconnect'),
   TALKDESK_APP_ID: z.string().min(1).max(128),
-  TALKDESK_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters'),
+  /** Several secrets may be valid at once (comma-separated) so they can be rotated without downtime. */
+  TALKDESK_WEBHOOK_SECRET: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    .transform((v) => v.split(',').map((s) => s.trim()))
+    .refine((l) => l.every((s) => s.length >= 16), 'each comma-separated secret must be at least 16 characters'),
   TALKDESK_ALLOWED_HOSTS: csv(DEFAULT_ALLOWED_HOSTS),
   TALKDESK_HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   SECRETS_KEY: z
@@ -51,6 +56,9 @@ export const envSchema = z.object({
   LOCAL_TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
   LOCAL_TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
   LOCAL_MONGODB_PORT: z.coerce.number().int().min(1).max(65535).default(27017),
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).optional(),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).optional(),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).optional(),
   DEV_SKIP_SIGNATURE_CHECK: bool.default(false),
 });
 

@@ -1,0 +1,90 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { KEY_ALGORITHMS, type KeyAlgorithm } from '../workflows/definitions';
+import type { ImportCredentialsInput, ImportCredentialsResult, InstallationRef, ObtainTokenResult } from '../workflows/activity-types';
+import type { ActivityDeps } from './deps';
+import { credentialsMissing } from './failures';
+import { accessToken } from './tokens';
+
+export function credentialActivities(deps: ActivityDeps) {
+  const { store, logger } = deps;
+  return {
+    /**
+     * Moves the encrypted credentials of an event from the inbox into the credential
+     * store, then drops them from the inbox. Idempotent: a retry finds them moved.
+     */
+    async importCredentials(input: ImportCredentialsInput & { activate: boolean }): Promise<ImportCredentialsResult> {
+      const record = await store.inbox.get(input.eventId);
+      if (!record) throw credentialsMissing(input.installationId);
+      const facts = record.event.facts as { client_id?: string; key_id?: string; key_algorithm?: string };
+      const clientId = facts.client_id;
+      if (!clientId || !facts.key_id || !KEY_ALGORITHMS.includes(facts.key_algorithm as KeyAlgorithm)) {
+        throw ApplicationFailure.create({
+          type: 'EventWithoutCredentials',
+          message: `Event ${input.eventId} carries no usable credential facts (client_id, key_id, key_algorithm).`,
+          nonRetryable: true,
+        });
+      }
+      if (record.credentials) {
+        if (!record.event.links.tokens) {
+          throw ApplicationFailure.create({
+            type: 'EventWithoutTokenUrl',
+            message: `Event ${input.eventId} has no _links.tokens.href: a token cannot be requested.`,
+            nonRetryable: true,
+          });
+        }
+        await store.credentials.importPending({
+          installationId: input.installationId,
+          clientId,
+          keyId: facts.key_id,
+          keyAlgorithm: facts.key_algorithm as KeyAlgorithm,
+          tokenUrl: record.event.links.tokens,
+          secret: record.credentials,
+          sourceEventId: input.eventId,
+        });
+        await store.inbox.dropCredentials(input.eventId);
+      } else if (!(await store.credentials.get(input.installationId, clientId))) {
+        throw credentialsMissing(input.installationId, clientId);
+      }
+      if (input.activate) {
+        // A (re)install replaces every earlier credential set of this installation.
+        for (const old of await store.credentials.list(input.installationId)) {
+          if (old.clientId !== clientId && old.status !== 'destroyed') await store.credentials.destroy(input.installationId, old.clientId);
+        }
+        await store.credentials.activate(input.installationId, clientId);
+      }
+      logger.info({ installationId: input.installationId, clientId }, 'credentials imported');
+      return { clientId, keyId: facts.key_id, keyAlgorithm: facts.key_algorithm as string };
+    },
+
+    /** Proves a credential set by getting a token; the token itself stays in the encrypted cache. */
+    async obtainToken(input: InstallationRef & { clientId: string }): Promise<ObtainTokenResult> {
+      const t = await accessToken(deps, input.installationId, input.clientId);
+      return { expiresAt: new Date(t.expiresAt).toISOString(), scope: t.scope, cached: t.cached };
+    },
+
+    /** Makes the rotated set the active one; the previous set retires (or is destroyed at once). */
+    async switchCredentials(input: {
+      installationId: string;
+      clientId: string;
+      previousClientId?: string;
+      retireAt: string;
+      destroyPreviousNow: boolean;
+    }): Promise<void> {
+      await store.credentials.activate(input.installationId, input.clientId);
+      if (input.previousClientId && input.previousClientId !== input.clientId) {
+        if (input.destroyPreviousNow) await store.credentials.destroy(input.installationId, input.previousClientId);
+        else await store.credentials.scheduleRetirement(input.installationId, input.previousClientId, new Date(input.retireAt));
+      }
+      logger.info({ installationId: input.installationId, clientId: input.clientId }, 'credentials switched');
+    },
+
+    /** Destroys one credential set, or all of the installation's: the ciphertext is deleted, not only marked. */
+    async destroyCredentials(input: InstallationRef & { clientId?: string }): Promise<{ destroyed: number }> {
+      const destroyed = input.clientId
+        ? Number(await store.credentials.destroy(input.installationId, input.clientId))
+        : await store.credentials.destroyAll(input.installationId);
+      logger.info({ installationId: input.installationId, destroyed }, 'credentials destroyed');
+      return { destroyed };
+    },
+  };
+}

@@ -1,0 +1,14 @@
+import type { Logger } from '../src/logging/logger';
+import type { Store } from '../src/store';
+import type { TalkdeskClient } from '../src/talkdesk/client';
+
+/** What activities need from the outside world; tests pass real or fake ones. */
+export interface ActivityDeps {
+  store: Store;
+  talkdesk: TalkdeskClient;
+  logger: Logger;
+  /** Scopes asked for in every token (Talkdesk grants them all when omitted). */
+  scopes?: string[];
+  /** A cached token is reused while it has at least this long to live. */
+  tokenMinValidityMs?: number;
+}

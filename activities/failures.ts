@@ -1,0 +1,52 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { MongoError } from 'mongodb';
+import { SecretDecryptError } from '../src/crypto/secrets';
+import { TalkdeskError } from '../src/talkdesk/errors';
+import { toActivityFailure } from '../src/talkdesk/failures';
+
+export const STORE_UNAVAILABLE = 'StoreUnavailable';
+export const CREDENTIALS_MISSING = 'CredentialsMissing';
+export const CREDENTIALS_UNREADABLE = 'CredentialsUnreadable';
+
+/**
+ * Turns whatever an activity threw into a failure that is safe to record in
+ * Temporal history: Talkdesk errors by their own mapping, store outages as
+ * retryable, and nothing else's message (it could hold a secret).
+ */
+export function toFailure(err: unknown): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  if (err instanceof TalkdeskError) return toActivityFailure(err);
+  if (err instanceof SecretDecryptError) {
+    return ApplicationFailure.create({
+      type: CREDENTIALS_UNREADABLE,
+      message: `${err.message}. Check that SECRETS_KEY still lists the key id the credentials were encrypted with.`,
+      nonRetryable: true,
+    });
+  }
+  if (err instanceof MongoError) {
+    return ApplicationFailure.create({
+      type: STORE_UNAVAILABLE,
+      message: `MongoDB operation failed (${err.name}${'code' in err && err.code ? ` ${String(err.code)}` : ''}); it will be retried. Check MONGODB_URI and the database's health.`,
+    });
+  }
+  return toActivityFailure(err);
+}
+
+/** Wraps every activity so no raw error object (axios's carries headers) reaches history. */
+export function safely<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    try {
+      return await fn(...args);
+    } catch (err) {
+      throw toFailure(err);
+    }
+  };
+}
+
+export function credentialsMissing(installationId: string, clientId?: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: CREDENTIALS_MISSING,
+    message: `No usable credentials for installation ${installationId}${clientId ? ` (client ${clientId})` : ''}: they were destroyed or never stored. A new app.installed event is needed.`,
+    nonRetryable: true,
+  });
+}

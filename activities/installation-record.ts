@@ -1,0 +1,29 @@
+import type { InstallationPhase } from '../workflows/definitions';
+import type { InstallationRef, RecordPhaseInput, StoredInstallation } from '../workflows/activity-types';
+import type { ActivityDeps } from './deps';
+
+export function installationRecordActivities(deps: ActivityDeps) {
+  const { store } = deps;
+  return {
+    /** Mirrors the workflow's phase into MongoDB, where reconciliation reads it. */
+    async recordInstallation(input: RecordPhaseInput): Promise<void> {
+      await store.installations.record(input.installationId, {
+        workflowId: input.workflowId,
+        appId: input.appId,
+        accountId: input.accountId,
+        accountName: input.accountName,
+        phase: input.phase as InstallationPhase,
+        activeClientId: input.activeClientId,
+        lastEventAt: input.lastEventAt,
+        links: input.links,
+        ...(input.phase === 'active' ? { approvedAt: new Date() } : {}),
+      });
+    },
+
+    async loadInstallation(input: InstallationRef): Promise<StoredInstallation | null> {
+      const rec = await store.installations.get(input.installationId);
+      if (!rec) return null;
+      return { phase: rec.phase, lastEventAt: rec.lastEventAt, accountId: rec.accountId, activeClientId: rec.activeClientId };
+    },
+  };
+}

@@ -1,0 +1,56 @@
+import { parseKeyring, type Keyring } from '../crypto/secrets';
+import { loadEnv, type Env } from '../config/env';
+import { ConfigError } from '../errors';
+import { createLogger, type Logger } from '../logging/logger';
+import { connectDatabase, createStore, type Store } from '../store';
+import { TalkdeskClient } from '../talkdesk/client';
+
+export const DEFAULT_MONGODB_URI = 'mongodb://127.0.0.1:27017/';
+
+/** Validated configuration and a logger, or a message naming the bad variable and exit 2. */
+export function bootstrap(name: string): { env: Env; logger: Logger; keyring: Keyring } {
+  try {
+    const env = loadEnv();
+    const logger = createLogger({ level: env.LOG_LEVEL, name });
+    const keyring = parseKeyring(env.SECRETS_KEY);
+    if (env.DEV_SKIP_SIGNATURE_CHECK) {
+      logger.warn('DEV_SKIP_SIGNATURE_CHECK is on: callbacks are NOT authenticated. Never use this in production.');
+    }
+    return { env, logger, keyring };
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+export async function openStore(env: Env, keyring: Keyring, logger: Logger): Promise<Store> {
+  const db = await connectDatabase(env.MONGODB_URI ?? DEFAULT_MONGODB_URI, env.MONGODB_DB);
+  const store = createStore(db, keyring);
+  await store.ensureIndexes().catch((err: unknown) => logger.warn({ err }, 'could not ensure indexes yet (MongoDB unreachable?)'));
+  return store;
+}
+
+export function talkdeskClient(env: Env): TalkdeskClient {
+  return new TalkdeskClient({ allowedHosts: env.TALKDESK_ALLOWED_HOSTS, timeoutMs: env.TALKDESK_HTTP_TIMEOUT_MS });
+}
+
+/** Runs `stop` once on SIGINT/SIGTERM, then exits. */
+export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    stop()
+      .then(() => process.exit(0))
+      .catch((err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.once('SIGINT', () => handler('SIGINT'));
+  process.once('SIGTERM', () => handler('SIGTERM'));
+}

@@ -1,0 +1,66 @@
+/**
+ * `npm run demo`: plays Talkdesk against a locally running service. Starts the simulator,
+ * creates one installation, delivers its signed app.installed event to the callback URL,
+ * then serves the API until the approval arrives and until Ctrl-C.
+ * Never prints credentials: the event is the only place they appear.
+ */
+import { startSimulator, type CallRecord } from '../simulator';
+
+function envPort(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number, got "${raw}"`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const port = envPort('SIMULATOR_PORT', 4010);
+  const callbackUrl = process.env.CALLBACK_URL || 'http://127.0.0.1:3000/talkdesk/events';
+  const webhookSecret = process.env.TALKDESK_WEBHOOK_SECRET || 'local-dev-webhook-secret-change-me';
+  const appId = process.env.TALKDESK_APP_ID || 'local-dev-app';
+
+  const sim = await startSimulator({ appId, host: '127.0.0.1', port, webhookSecret, callbackUrl });
+  console.log(`Talkdesk simulator listening on ${sim.url} (app ${appId})`);
+
+  const { installation, event } = sim.createInstallation({ accountName: 'demo' });
+  console.log(`installation id: ${installation.id}`);
+  console.log(`account:         ${installation.accountName} (${installation.accountId})`);
+  console.log(`workflow id:     installation-${installation.id}`);
+  console.log('Temporal UI:     http://localhost:8233 (search for the workflow id above)');
+
+  let approved = false;
+  sim.onCall((call: CallRecord) => {
+    const fault = call.fault ? ` [fault: ${call.fault}]` : '';
+    console.log(`<- ${call.method} ${call.path} -> ${call.status}${fault}`);
+    if (!approved && call.route === 'installationState' && call.installationId === installation.id && call.status === 200) {
+      approved = true;
+      console.log(`approval call received: ${JSON.stringify(call.body)}; installation is now "${sim.getInstallation(installation.id)?.state}"`);
+      console.log('still serving the API; press Ctrl-C to stop.');
+    }
+  });
+
+  const shutdown = () => {
+    console.log('stopping simulator');
+    sim.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+
+  console.log(`delivering app.installed (event ${event.id}) to ${callbackUrl}`);
+  const status = await sim.deliver(event);
+  if (status >= 200 && status < 300) {
+    console.log(`delivered: HTTP ${status}; waiting for the approval call (POST .../installations/${installation.id}/state)`);
+  } else {
+    const why = status === 0 ? sim.deliveries.at(-1)?.error ?? 'connection error' : `HTTP ${status}`;
+    console.log(`delivery failed (${why}); like Talkdesk, retrying after 5 and again after 10 minutes`);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,117 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { generateKeySpec } from '../crypto/secrets';
+import { DEFAULT_ALLOWED_HOSTS } from '../config/env';
+import { startFerretDB, type LocalMongo } from '../local/ferretdb';
+import { startTemporalDevServer, type LocalTemporal } from '../local/temporal-dev';
+import { PROJECT_ROOT } from '../local/tools';
+import { temporalSettings } from '../temporal/connection';
+import { startWebServer } from '../web/server';
+import { createAppWorker } from '../worker/create-worker';
+import { bootstrap, onShutdown, openStore, talkdeskClient } from './bootstrap';
+
+/**
+ * `npm start`: the whole system on embedded defaults. Starts the Temporal dev
+ * server (with its UI) and FerretDB unless TEMPORAL_ADDRESS / MONGODB_URI point
+ * elsewhere, then the worker and the web server in this process.
+ */
+async function main(): Promise<void> {
+  const dataDir = path.resolve(PROJECT_ROOT, process.env.LOCAL_DATA_DIR ?? 'data');
+  mkdirSync(dataDir, { recursive: true });
+  applyLocalDefaults(dataDir);
+  const { env, logger, keyring } = bootstrap('local');
+
+  let temporalServer: LocalTemporal | undefined;
+  let mongoServer: LocalMongo | undefined;
+  if (!env.TEMPORAL_ADDRESS) {
+    logger.info('starting the local Temporal dev server');
+    temporalServer = await startTemporalDevServer({
+      port: env.LOCAL_TEMPORAL_PORT,
+      uiPort: env.LOCAL_TEMPORAL_UI_PORT,
+      dataDir: path.join(dataDir, 'temporal'),
+      namespace: env.TEMPORAL_NAMESPACE,
+    });
+  }
+  if (!env.MONGODB_URI) {
+    logger.info('starting the local MongoDB-compatible server (FerretDB on SQLite)');
+    mongoServer = await startFerretDB({ port: env.LOCAL_MONGODB_PORT, dataDir: path.join(dataDir, 'ferretdb') });
+    env.MONGODB_URI = mongoServer.uri;
+  }
+  const address = env.TEMPORAL_ADDRESS ?? temporalServer?.address;
+  const settings = temporalSettings({ address, namespace: env.TEMPORAL_NAMESPACE });
+
+  const store = await openStore(env, keyring, logger);
+  const workerConnection = await NativeConnection.connect(settings.connectionOptions);
+  const worker = await createAppWorker({
+    connection: workerConnection,
+    namespace: settings.namespace,
+    taskQueue: env.TEMPORAL_TASK_QUEUE,
+    deps: { store, talkdesk: talkdeskClient(env), logger },
+  });
+  const workerRun = worker.run();
+
+  const connection = await Connection.connect(settings.connectionOptions);
+  const web = await startWebServer({
+    host: env.HOST,
+    port: env.PORT,
+    appId: env.TALKDESK_APP_ID,
+    webhookSecrets: env.TALKDESK_WEBHOOK_SECRET,
+    skipSignatureCheck: env.DEV_SKIP_SIGNATURE_CHECK,
+    bodyLimit: env.CALLBACK_BODY_LIMIT,
+    dispatchIntervalMs: env.DISPATCH_INTERVAL_MS,
+    taskQueue: env.TEMPORAL_TASK_QUEUE,
+    keyring,
+    store,
+    temporal: new Client({ connection, namespace: settings.namespace }),
+    logger,
+  });
+
+  const ui = temporalServer?.uiUrl ?? '(your Temporal cluster\'s UI)';
+  console.log(
+    [
+      '',
+      'appconnect-lifecycle is running',
+      `  Temporal UI:        ${ui}`,
+      `  Temporal frontend:  ${address ?? 'from TEMPORAL_* settings'} (namespace ${settings.namespace})`,
+      `  MongoDB:            ${env.MONGODB_URI}`,
+      `  Callback endpoint:  POST ${web.callbackUrl}`,
+      `  Health:             ${web.url}/healthz  ${web.url}/readyz  ${web.url}/metrics`,
+      '',
+      '  Send a demo install from another terminal:  npm run demo',
+      '  Stop everything:                            Ctrl-C',
+      '',
+    ].join('\n'),
+  );
+
+  onShutdown(logger, async () => {
+    await web.close();
+    worker.shutdown();
+    await workerRun;
+    await workerConnection.close();
+    await connection.close();
+    await store.db.close();
+    await mongoServer?.stop();
+    await temporalServer?.stop();
+  });
+}
+
+/** Development defaults, so `npm start` needs no configuration; real settings win. */
+function applyLocalDefaults(dataDir: string): void {
+  const keyFile = path.join(dataDir, 'local-secrets-key');
+  if (!process.env.SECRETS_KEY) {
+    if (!existsSync(keyFile)) writeFileSync(keyFile, generateKeySpec('local1'), { mode: 0o600 });
+    process.env.SECRETS_KEY = readFileSync(keyFile, 'utf8').trim();
+  }
+  process.env.TALKDESK_APP_ID ??= 'local-dev-app';
+  process.env.TALKDESK_WEBHOOK_SECRET ??= 'local-dev-webhook-secret-change-me';
+  // The demo's simulator listens on loopback; production allow-lists name Talkdesk only.
+  process.env.TALKDESK_ALLOWED_HOSTS ??= `${DEFAULT_ALLOWED_HOSTS},127.0.0.1:4010`;
+  process.env.LOCAL_DATA_DIR ??= dataDir;
+}
+
+main().catch((err: unknown) => {
+  console.error('npm start failed:', err instanceof Error ? err.message : err);
+  process.exit(1);
+});

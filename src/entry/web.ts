@@ -1,0 +1,39 @@
+import { Client, Connection } from '@temporalio/client';
+import { temporalSettings } from '../temporal/connection';
+import { startWebServer } from '../web/server';
+import { bootstrap, onShutdown, openStore } from './bootstrap';
+
+/** Production entry point of the web process (`npm run start:web`). */
+async function main(): Promise<void> {
+  const { env, logger, keyring } = bootstrap('web');
+  const store = await openStore(env, keyring, logger);
+  // Lazy: the callback must store events (and answer 202) even while Temporal is down.
+  const { connectionOptions, namespace } = temporalSettings({ namespace: env.TEMPORAL_NAMESPACE });
+  const connection = Connection.lazy(connectionOptions);
+  const temporal = new Client({ connection, namespace });
+  const web = await startWebServer({
+    host: env.HOST,
+    port: env.PORT,
+    appId: env.TALKDESK_APP_ID,
+    webhookSecrets: env.TALKDESK_WEBHOOK_SECRET,
+    skipSignatureCheck: env.DEV_SKIP_SIGNATURE_CHECK,
+    bodyLimit: env.CALLBACK_BODY_LIMIT,
+    dispatchIntervalMs: env.DISPATCH_INTERVAL_MS,
+    taskQueue: env.TEMPORAL_TASK_QUEUE,
+    keyring,
+    store,
+    temporal,
+    logger,
+  });
+  logger.info({ callbackUrl: web.callbackUrl }, 'web server listening');
+  onShutdown(logger, async () => {
+    await web.close();
+    await connection.close();
+    await store.db.close();
+  });
+}
+
+main().catch((err: unknown) => {
+  console.error('web server failed:', err instanceof Error ? err.message : err);
+  process.exit(1);
+});

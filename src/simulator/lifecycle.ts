@@ -1,0 +1,267 @@
+import { credentialsOf } from './credentials';
+import {
+  envelopeHead,
+  eventId,
+  installedLinks,
+  rootSelfInstallationLinks,
+  rootSelfLinks,
+  type EventContext,
+} from './events';
+import { hexId, isoSeconds } from './ids';
+import { isKeyAlgorithm } from './keys';
+import type { ClientRecord, InstallationRecord, SimState } from './state';
+import {
+  SCOPES,
+  type CredentialsRotatedEvent,
+  type EventOptions,
+  type InstallationStateName,
+  type InstallationView,
+  type InstalledEvent,
+  type KeyAlgorithm,
+  type PendingOperation,
+  type Scope,
+  type SubscriptionInfo,
+  type TrialEndedBy,
+  type TrialEndedEvent,
+  type TrialEndedReason,
+  type TrialStartedEvent,
+  type UninstallReason,
+  type UninstalledEvent,
+  type UpdatedEvent,
+} from './types';
+
+export interface CreateInstallationOptions {
+  /** Reusing an existing account name reinstalls into that account (same account id and users). */
+  accountName?: string;
+  algorithm?: KeyAlgorithm;
+  /** Users licensed to the app (default 3). */
+  licensedUsers?: number;
+  /** Extra account users without a licence (default 2), so /users and licensed users differ. */
+  unlicensedUsers?: number;
+  scopes?: Scope[];
+  timezone?: string;
+}
+
+export interface UpdateInstallationChange {
+  addUsers?: number;
+  removeUsers?: string[];
+  subscription?: SubscriptionInfo;
+}
+
+export interface RotateOptions {
+  compromised?: boolean;
+  /** Algorithm of the new key pair (default: that of the newest client). */
+  algorithm?: KeyAlgorithm;
+}
+
+export const DEFAULT_UNINSTALL_REASON: UninstallReason = {
+  type: 'uninstalled_by_user',
+  message: 'The app was uninstalled by an administrator',
+};
+
+const nonNegativeInt = (n: number, what: string): number => {
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${what} must be a non-negative integer`);
+  return n;
+};
+
+/** Builds lifecycle events and applies what each means to the simulated Talkdesk. */
+export class Lifecycle {
+  constructor(
+    private readonly state: SimState,
+    private readonly ctx: EventContext,
+    private readonly rotationGraceSeconds: number,
+  ) {}
+
+  installation(id: string): InstallationRecord {
+    const inst = this.state.installations.get(id);
+    if (!inst) throw new Error(`unknown installation ${id}`);
+    return inst;
+  }
+
+  private accountName(inst: InstallationRecord): string {
+    return this.state.accounts.get(inst.accountId)?.name ?? '';
+  }
+
+  createInstallation(
+    opts: CreateInstallationOptions = {},
+    eventOpts?: EventOptions,
+  ): { installation: InstallationView; event: InstalledEvent } {
+    const alg = opts.algorithm ?? 'ES256';
+    if (!isKeyAlgorithm(alg)) throw new Error(`unsupported key algorithm ${String(alg)}`);
+    const scopes = opts.scopes ?? [...SCOPES];
+    for (const s of scopes) if (!(SCOPES as readonly string[]).includes(s)) throw new Error(`unknown scope ${s}`);
+    const licensed = nonNegativeInt(opts.licensedUsers ?? 3, 'licensedUsers');
+    const unlicensed = nonNegativeInt(opts.unlicensedUsers ?? 2, 'unlicensedUsers');
+
+    const name = opts.accountName ?? `acct${hexId().slice(0, 8)}`;
+    let account = this.state.findAccountByName(name);
+    if (!account) {
+      account = this.state.createAccount(name, opts.timezone ?? 'Europe/Lisbon');
+      for (let i = 0; i < licensed + unlicensed; i += 1) this.state.createUser(account);
+    }
+    while (account.userIds.length < licensed) this.state.createUser(account);
+
+    const now = new Date();
+    const inst: InstallationRecord = {
+      id: hexId(),
+      appId: this.state.appId,
+      accountId: account.id,
+      scopes: [...new Set(scopes)],
+      createdAt: now,
+      state: 'installing',
+      reason: null,
+      stateUpdatedAt: now,
+      pendingOperation: 'install',
+      licensedUserIds: account.userIds.slice(0, licensed),
+      subscription: null,
+      trial: null,
+      clientIds: [],
+    };
+    this.state.installations.set(inst.id, inst);
+    const client = this.state.createClient(inst.id, alg);
+    inst.clientIds.push(client.clientId);
+
+    const id = eventId(eventOpts);
+    const event: InstalledEvent = {
+      ...envelopeHead(this.ctx, 'app.installed', id, eventOpts),
+      data: {
+        installation_id: inst.id,
+        account_id: account.id,
+        account_name: account.name,
+        ...credentialsOf(client),
+      },
+      _links: installedLinks(this.ctx, id, inst.id),
+    };
+    return { installation: this.state.viewInstallation(inst), event };
+  }
+
+  /** Users and/or subscription change: one app.updated event; the installation waits for an acknowledgement. */
+  updateInstallation(installationId: string, change: UpdateInstallationChange, eventOpts?: EventOptions): UpdatedEvent {
+    const inst = this.installation(installationId);
+    if (inst.state === 'revoked') throw new Error(`installation ${installationId} is uninstalled`);
+    const account = this.state.accounts.get(inst.accountId);
+    if (!account) throw new Error(`installation ${installationId} has no account`);
+    const add = nonNegativeInt(change.addUsers ?? 0, 'add');
+    const remove = change.removeUsers ?? [];
+    for (const u of remove) {
+      if (!inst.licensedUserIds.includes(u)) throw new Error(`user ${u} is not licensed to installation ${installationId}`);
+    }
+    if (add === 0 && remove.length === 0 && !change.subscription) throw new Error('an update needs users or a subscription');
+
+    const id = eventId(eventOpts);
+    const event: UpdatedEvent = {
+      ...envelopeHead(this.ctx, 'app.updated', id, eventOpts),
+      data: { installation_id: inst.id, account_id: account.id, account_name: account.name },
+      _links: rootSelfLinks(this.ctx, id),
+    };
+    if (add > 0 || remove.length > 0) {
+      const adding: string[] = [];
+      for (let i = 0; i < add; i += 1) adding.push(this.state.createUser(account).id);
+      inst.licensedUserIds = inst.licensedUserIds.filter((u) => !remove.includes(u)).concat(adding);
+      event.data.users = { adding, removing: [...remove] };
+    }
+    if (change.subscription) {
+      const { name, licenses } = change.subscription;
+      nonNegativeInt(licenses, 'licenses');
+      // The previous plan, when any, goes in `removing` (our reading of the docs' "...").
+      event.data.subscription = inst.subscription
+        ? { adding: { name, licenses }, removing: { ...inst.subscription } }
+        : { adding: { name, licenses } };
+      inst.subscription = { name, licenses };
+    }
+    this.state.setState(inst, 'pending', null, 'update');
+    return event;
+  }
+
+  rotateCredentials(installationId: string, opts: RotateOptions = {}, eventOpts?: EventOptions): CredentialsRotatedEvent {
+    const inst = this.installation(installationId);
+    const account = this.state.accounts.get(inst.accountId);
+    const previous = inst.clientIds
+      .map((c) => this.state.clients.get(c))
+      .filter((c): c is ClientRecord => c !== undefined);
+    const alg = opts.algorithm ?? previous.at(-1)?.keys.key_algorithm ?? 'ES256';
+    const compromised = opts.compromised ?? false;
+    const graceEnd = new Date(Date.now() + this.rotationGraceSeconds * 1000);
+    for (const old of previous) {
+      if (compromised) this.state.revokeClient(old);
+      else if (!old.validUntil || old.validUntil > graceEnd) old.validUntil = graceEnd;
+    }
+    const client = this.state.createClient(inst.id, alg);
+    inst.clientIds.push(client.clientId);
+
+    const id = eventId(eventOpts);
+    return {
+      ...envelopeHead(this.ctx, 'app.credentials_rotated', id, eventOpts),
+      data: {
+        installation_id: inst.id,
+        account_id: inst.accountId,
+        account_name: account?.name ?? '',
+        compromised,
+        ...credentialsOf(client),
+      },
+      _links: installedLinks(this.ctx, id, inst.id),
+    };
+  }
+
+  uninstall(installationId: string, reason: UninstallReason = DEFAULT_UNINSTALL_REASON, eventOpts?: EventOptions): UninstalledEvent {
+    const inst = this.installation(installationId);
+    this.state.setState(inst, 'pending', null, 'uninstall');
+    const id = eventId(eventOpts);
+    return {
+      ...envelopeHead(this.ctx, 'app.uninstalled', id, eventOpts),
+      data: {
+        installation_id: inst.id,
+        account_id: inst.accountId,
+        account_name: this.accountName(inst),
+        reason: { type: reason.type, message: reason.message },
+      },
+      _links: rootSelfInstallationLinks(this.ctx, id, inst.id),
+    };
+  }
+
+  startTrial(installationId: string, expiresAt: Date | string, eventOpts?: EventOptions): TrialStartedEvent {
+    const inst = this.installation(installationId);
+    const expires = new Date(expiresAt);
+    if (Number.isNaN(expires.getTime())) throw new Error('expiresAt is not a date');
+    inst.trial = { expiresAt: expires, endedAt: null };
+    const id = eventId(eventOpts);
+    return {
+      ...envelopeHead(this.ctx, 'app.trial_started', id, eventOpts),
+      data: { installation_id: inst.id, account_id: inst.accountId, expires_at: isoSeconds(expires) },
+      _links: rootSelfInstallationLinks(this.ctx, id, inst.id),
+    };
+  }
+
+  endTrial(
+    installationId: string,
+    end: { reason: TrialEndedReason; by: TrialEndedBy; endedAt?: Date },
+    eventOpts?: EventOptions,
+  ): TrialEndedEvent {
+    const inst = this.installation(installationId);
+    if (!inst.trial) throw new Error(`installation ${installationId} has no trial`);
+    const endedAt = end.endedAt ?? new Date();
+    inst.trial.endedAt = endedAt;
+    const id = eventId(eventOpts);
+    return {
+      ...envelopeHead(this.ctx, 'app.trial_ended', id, eventOpts),
+      data: {
+        installation_id: inst.id,
+        account_id: inst.accountId,
+        ended_at: isoSeconds(endedAt),
+        expires_at: isoSeconds(inst.trial.expiresAt),
+        ended_reason: end.reason,
+        ended_by: end.by,
+      },
+      _links: rootSelfInstallationLinks(this.ctx, id, inst.id),
+    };
+  }
+
+  /** Drift for reconciliation tests: Talkdesk's view changes without any event. */
+  setInstallationState(installationId: string, state: InstallationStateName, reason: string | null = null): void {
+    const inst = this.installation(installationId);
+    let pending: PendingOperation | null = null;
+    if (state === 'installing') pending = 'install';
+    else if (state === 'pending') pending = inst.pendingOperation ?? 'update';
+    this.state.setState(inst, state, reason, pending);
+  }
+}

@@ -1,0 +1,233 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { hexId, opaqueSecret } from './ids';
+import { generateInstallationKeys, privateKeyPem, type InstallationKeys } from './keys';
+import type {
+  ClientView,
+  InstallationStateName,
+  InstallationView,
+  KeyAlgorithm,
+  PendingOperation,
+  Scope,
+  SubscriptionInfo,
+} from './types';
+
+export interface AccountRecord {
+  id: string;
+  name: string;
+  companyName: string;
+  timezone: string;
+  createdAt: Date;
+  userIds: string[];
+}
+
+export interface UserRecord {
+  id: string;
+  accountId: string;
+  email: string;
+  name: string;
+  active: boolean;
+}
+
+export interface InstallationRecord {
+  id: string;
+  appId: string;
+  accountId: string;
+  scopes: Scope[];
+  createdAt: Date;
+  state: InstallationStateName;
+  reason: string | null;
+  stateUpdatedAt: Date;
+  pendingOperation: PendingOperation | null;
+  licensedUserIds: string[];
+  subscription: SubscriptionInfo | null;
+  trial: { expiresAt: Date; endedAt: Date | null } | null;
+  clientIds: string[];
+}
+
+export interface ClientRecord {
+  clientId: string;
+  clientSecret: string;
+  installationId: string;
+  keys: InstallationKeys;
+  publicKey: KeyObject;
+  createdAt: Date;
+  revokedAt: Date | null;
+  validUntil: Date | null;
+  acknowledgedAt: Date | null;
+}
+
+export interface TokenRecord {
+  token: string;
+  clientId: string;
+  installationId: string;
+  accountId: string;
+  scopes: Scope[];
+  expiresAt: number;
+  revoked: boolean;
+}
+
+/** Everything the simulator knows, in memory. Mutations live here so routes and builders share them. */
+export class SimState {
+  readonly accounts = new Map<string, AccountRecord>();
+  readonly users = new Map<string, UserRecord>();
+  readonly installations = new Map<string, InstallationRecord>();
+  readonly clients = new Map<string, ClientRecord>();
+  readonly tokens = new Map<string, TokenRecord>();
+  /** `${clientId} ${jti}` -> exp (s); kept until well after exp so replays are caught. */
+  private readonly seenJtis = new Map<string, number>();
+  /** Insertion-ordered set of every secret issued or received. */
+  private readonly secrets = new Set<string>();
+  private userSeq = 0;
+
+  constructor(readonly appId: string) {}
+
+  addSecret(secret: string): void {
+    if (secret.length > 0) this.secrets.add(secret);
+  }
+
+  allSecrets(): string[] {
+    return [...this.secrets];
+  }
+
+  findAccountByName(name: string): AccountRecord | undefined {
+    for (const a of this.accounts.values()) if (a.name === name) return a;
+    return undefined;
+  }
+
+  createAccount(name: string, timezone: string): AccountRecord {
+    const account: AccountRecord = {
+      id: hexId(),
+      name,
+      companyName: `${name.charAt(0).toUpperCase()}${name.slice(1)} Inc.`,
+      timezone,
+      createdAt: new Date(),
+      userIds: [],
+    };
+    this.accounts.set(account.id, account);
+    return account;
+  }
+
+  createUser(account: AccountRecord): UserRecord {
+    this.userSeq += 1;
+    const n = this.userSeq;
+    const user: UserRecord = {
+      id: hexId(),
+      accountId: account.id,
+      email: `user${n}@${account.name}.example.com`,
+      name: `User ${n}`,
+      active: true,
+    };
+    this.users.set(user.id, user);
+    account.userIds.push(user.id);
+    return user;
+  }
+
+  createClient(installationId: string, alg: KeyAlgorithm): ClientRecord {
+    const keys = generateInstallationKeys(alg);
+    const client: ClientRecord = {
+      clientId: hexId(),
+      clientSecret: opaqueSecret(),
+      installationId,
+      keys,
+      publicKey: createPublicKey({ key: Buffer.from(keys.public_key, 'base64'), format: 'der', type: 'spki' }),
+      createdAt: new Date(),
+      revokedAt: null,
+      validUntil: null,
+      acknowledgedAt: null,
+    };
+    this.clients.set(client.clientId, client);
+    this.addSecret(client.clientSecret);
+    this.addSecret(keys.private_key);
+    this.addSecret(privateKeyPem(keys.private_key));
+    return client;
+  }
+
+  clientValid(client: ClientRecord, now = Date.now()): boolean {
+    if (client.revokedAt) return false;
+    return !client.validUntil || now < client.validUntil.getTime();
+  }
+
+  revokeClient(client: ClientRecord): void {
+    client.revokedAt ??= new Date();
+    for (const t of this.tokens.values()) if (t.clientId === client.clientId) t.revoked = true;
+  }
+
+  issueToken(client: ClientRecord, accountId: string, scopes: Scope[], ttlSeconds: number): TokenRecord {
+    const record: TokenRecord = {
+      token: opaqueSecret(),
+      clientId: client.clientId,
+      installationId: client.installationId,
+      accountId,
+      scopes,
+      expiresAt: Date.now() + ttlSeconds * 1000,
+      revoked: false,
+    };
+    this.tokens.set(record.token, record);
+    this.addSecret(record.token);
+    return record;
+  }
+
+  /** The token when it is live: known, unexpired, not revoked, its client still valid. */
+  liveToken(token: string): TokenRecord | undefined {
+    const record = this.tokens.get(token);
+    if (!record || record.revoked || Date.now() >= record.expiresAt) return undefined;
+    const client = this.clients.get(record.clientId);
+    return client && this.clientValid(client) ? record : undefined;
+  }
+
+  /** Records a jti; false when it was seen before for this client. */
+  consumeJti(clientId: string, jti: string, exp: number): boolean {
+    const key = `${clientId} ${jti}`;
+    if (this.seenJtis.has(key)) return false;
+    if (this.seenJtis.size > 100_000) this.pruneJtis();
+    this.seenJtis.set(key, exp);
+    return true;
+  }
+
+  private pruneJtis(): void {
+    // An assertion older than an hour past its exp is refused for being expired anyway.
+    const cutoff = Date.now() / 1000 - 3600;
+    for (const [k, exp] of this.seenJtis) if (exp < cutoff) this.seenJtis.delete(k);
+  }
+
+  setState(inst: InstallationRecord, state: InstallationStateName, reason: string | null, pending: PendingOperation | null): void {
+    inst.state = state;
+    inst.reason = reason;
+    inst.pendingOperation = pending;
+    inst.stateUpdatedAt = new Date();
+  }
+
+  viewInstallation(inst: InstallationRecord): InstallationView {
+    const account = this.accounts.get(inst.accountId);
+    return {
+      id: inst.id,
+      appId: inst.appId,
+      accountId: inst.accountId,
+      accountName: account?.name ?? '',
+      scopes: [...inst.scopes],
+      createdAt: new Date(inst.createdAt),
+      state: inst.state,
+      reason: inst.reason,
+      stateUpdatedAt: new Date(inst.stateUpdatedAt),
+      pendingOperation: inst.pendingOperation,
+      licensedUserIds: [...inst.licensedUserIds],
+      subscription: inst.subscription ? { ...inst.subscription } : null,
+      trial: inst.trial ? { expiresAt: new Date(inst.trial.expiresAt), endedAt: inst.trial.endedAt } : null,
+      clientIds: [...inst.clientIds],
+    };
+  }
+
+  viewClient(client: ClientRecord): ClientView {
+    return {
+      clientId: client.clientId,
+      installationId: client.installationId,
+      keyId: client.keys.key_id,
+      keyAlgorithm: client.keys.key_algorithm,
+      createdAt: client.createdAt,
+      revokedAt: client.revokedAt,
+      validUntil: client.validUntil,
+      acknowledgedAt: client.acknowledgedAt,
+      valid: this.clientValid(client),
+    };
+  }
+}

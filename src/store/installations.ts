@@ -1,0 +1,63 @@
+import type { Collection } from 'mongodb';
+import type { EventLinks, InstallationPhase } from '../../workflows/definitions';
+import { COLLECTIONS, type Database } from './db';
+
+/**
+ * The partner's record of each installation, written by the workflow as its phase
+ * changes: what reconciliation compares with Talkdesk and with running workflows.
+ */
+export interface InstallationRecord {
+  _id: string; // installation id
+  workflowId: string;
+  appId: string;
+  accountId?: string;
+  accountName?: string;
+  phase: InstallationPhase;
+  activeClientId?: string;
+  links: EventLinks;
+  approvedAt?: Date;
+  /** `created_at` of the newest event applied: older deliveries are superseded. */
+  lastEventAt?: string;
+  updatedAt: Date;
+  createdAt: Date;
+}
+
+export const FINAL_PHASES: readonly InstallationPhase[] = ['uninstalled', 'rejected', 'expired'];
+
+export class InstallationStore {
+  readonly coll: Collection<InstallationRecord>;
+  constructor(db: Database) {
+    this.coll = db.collection<InstallationRecord>(COLLECTIONS.installations);
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.coll.createIndex({ phase: 1 });
+    await this.coll.createIndex({ accountId: 1 });
+  }
+
+  async record(
+    installationId: string,
+    update: Partial<Omit<InstallationRecord, '_id' | 'createdAt' | 'updatedAt'>> & { workflowId: string; appId: string },
+  ): Promise<void> {
+    const now = new Date();
+    const set = Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined));
+    await this.coll.updateOne(
+      { _id: installationId },
+      { $set: { ...set, updatedAt: now }, $setOnInsert: { createdAt: now } },
+      { upsert: true },
+    );
+  }
+
+  get(installationId: string): Promise<InstallationRecord | null> {
+    return this.coll.findOne({ _id: installationId });
+  }
+
+  /** One page of installations in id order, for paged reconciliation. */
+  page(afterId: string | undefined, limit: number): Promise<InstallationRecord[]> {
+    return this.coll
+      .find(afterId ? { _id: { $gt: afterId } } : {})
+      .sort({ _id: 1 })
+      .limit(limit)
+      .toArray();
+  }
+}

@@ -1,0 +1,57 @@
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { Logger } from '../logging/logger';
+import { createCallbackHandler, type CallbackDeps } from './callback';
+import type { WebMetrics } from './metrics';
+
+export const CALLBACK_PATH = '/talkdesk/events';
+
+export interface AppDeps extends CallbackDeps {
+  logger: Logger;
+  metrics: WebMetrics;
+  /** Resolves when MongoDB and Temporal both answer. */
+  readiness(): Promise<{ mongodb: boolean; temporal: boolean }>;
+}
+
+/** The Koa application: the callback, health and metrics endpoints. */
+export function createApp(deps: AppDeps): Koa {
+  const app = new Koa();
+  app.proxy = false;
+  const router = new Router();
+
+  app.use(async (ctx, next) => {
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+    } catch (err) {
+      // Never let an unexpected error's message or stack reach the client.
+      deps.logger.error({ err, path: ctx.path }, 'unhandled error');
+      ctx.status = 500;
+      ctx.body = { error: { code: 'internal', message: 'Internal error; the event was not accepted, deliver it again.' } };
+    } finally {
+      if (ctx.path === CALLBACK_PATH) {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        deps.metrics.callbackLatency.observe({ status: String(ctx.status) }, seconds);
+      }
+    }
+  });
+
+  router.post(CALLBACK_PATH, createCallbackHandler(deps));
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/readyz', async (ctx) => {
+    const ready = await deps.readiness();
+    ctx.status = ready.mongodb && ready.temporal ? 200 : 503;
+    ctx.body = { status: ctx.status === 200 ? 'ready' : 'not ready', ...ready };
+  });
+  router.get('/metrics', async (ctx) => {
+    deps.metrics.dispatchBacklog.set(await deps.inbox.countUndispatched().catch(() => -1));
+    ctx.type = deps.metrics.registry.contentType;
+    ctx.body = await deps.metrics.registry.metrics();
+  });
+
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}

@@ -1,0 +1,77 @@
+import type { Logger } from '../logging/logger';
+import type { InboxStore } from '../store/inbox';
+import type { Dispatch } from './dispatch';
+
+export interface DispatcherOptions {
+  intervalMs: number;
+  batchSize?: number;
+  maxBackoffMs?: number;
+}
+
+/**
+ * Hands over events that were stored but not dispatched (Temporal was down when
+ * they arrived), oldest first, with exponential backoff per event.
+ */
+export class InboxDispatcher {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<number>;
+  private stopped = false;
+
+  constructor(
+    private readonly inbox: InboxStore,
+    private readonly dispatch: Dispatch,
+    private readonly logger: Logger,
+    private readonly options: DispatcherOptions,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    const tick = async () => {
+      await this.runOnce().catch((err: unknown) => this.logger.warn({ err }, 'dispatcher pass failed; will try again'));
+      if (!this.stopped) this.timer = setTimeout(() => void tick(), this.options.intervalMs);
+    };
+    this.timer = setTimeout(() => void tick(), this.options.intervalMs);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running?.catch(() => undefined);
+  }
+
+  /** One pass; returns how many events were handed over. Passes never overlap. */
+  runOnce(): Promise<number> {
+    this.running ??= this.pass().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async pass(): Promise<number> {
+    const due = await this.inbox.listUndispatched(this.options.batchSize ?? 100);
+    let handed = 0;
+    for (const record of due) {
+      try {
+        await this.dispatch(record.event);
+        await this.inbox.markDispatched(record._id);
+        handed += 1;
+        this.logger.info(
+          { installationId: record.installationId, eventId: record._id, attempts: record.dispatchAttempts + 1 },
+          'stored event dispatched',
+        );
+      } catch (err) {
+        const attempts = record.dispatchAttempts + 1;
+        const backoff = Math.min(this.options.intervalMs * 2 ** attempts, this.options.maxBackoffMs ?? 300_000);
+        await this.inbox.recordDispatchFailure(record._id, attempts, new Date(Date.now() + backoff), errorName(err));
+        this.logger.warn({ installationId: record.installationId, eventId: record._id, attempts }, 'dispatch failed; backing off');
+        // Temporal is most likely down for every event: stop this pass early.
+        break;
+      }
+    }
+    return handed;
+  }
+}
+
+function errorName(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message.slice(0, 200)}` : 'unknown error';
+}

@@ -1,0 +1,32 @@
+import { Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../../activities';
+
+export const WORKFLOWS_PATH = require.resolve('../../workflows');
+
+export interface WorkerTuning {
+  maxCachedWorkflows?: number;
+  maxConcurrentActivityTaskExecutions?: number;
+  maxConcurrentWorkflowTaskExecutions?: number;
+}
+
+/** The service's worker: the installation workflow and every activity, on one task queue. */
+export function createAppWorker(options: {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  tuning?: WorkerTuning;
+  identity?: string;
+  /** A prebuilt bundle (tests build it once); otherwise the workflows are bundled at start. */
+  workflowBundle?: WorkflowBundleWithSourceMap;
+}): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    activities: createActivities(options.deps),
+    ...(options.identity ? { identity: options.identity } : {}),
+    ...Object.fromEntries(Object.entries(options.tuning ?? {}).filter(([, v]) => v !== undefined)),
+  });
+}

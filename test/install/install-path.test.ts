@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { KEY_ALGORITHMS } from '../../workflows/definitions';
+import { startSystem, type TestSystem } from '../support/system';
+import { eventually, waitForPhase } from '../support/waits';
+
+describe('install path end to end (dev server, FerretDB, simulator)', function () {
+  this.timeout(120_000);
+  let sys: TestSystem;
+  before(async () => {
+    sys = await startSystem();
+  });
+  after(async () => {
+    await sys?.close();
+  });
+
+  for (const algorithm of KEY_ALGORITHMS) {
+    it(`provisions and approves an install signed with ${algorithm}`, async () => {
+      const { installation, event } = sys.simulator.createInstallation({ algorithm, licensedUsers: 45 });
+      const status = await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl });
+      assert.equal(status, 200);
+
+      const view = await waitForPhase(sys.client, installation.id, 'active');
+      assert.equal(view.accountName, event.data.account_name);
+      assert.equal(view.activeClientId, event.data.client_id);
+
+      const account = await sys.store.accounts.getAccount(event.data.account_id);
+      assert.equal(account?.status, 'provisioned');
+      assert.equal(account?.installationId, installation.id);
+      const users = await sys.store.accounts.listUsers(event.data.account_id);
+      assert.equal(users.length, 45, 'every page of licensed users is mapped');
+      assert.ok(users.every((u) => u.active));
+
+      const approvals = sys.simulator.stateCalls(installation.id);
+      assert.equal(approvals.length, 1);
+      assert.deepEqual(approvals[0]?.body, { state: 'approve' });
+      assert.equal(approvals[0]?.status, 200);
+      assert.equal(sys.simulator.getInstallation(installation.id)?.state, 'completed');
+      const tokenCalls = sys.simulator.calls.filter((c) => c.route === 'token' && c.status === 200);
+      assert.ok(tokenCalls.length >= 1);
+    });
+  }
+
+  it('answers a repeated delivery 200 and changes nothing', async () => {
+    const { installation, event } = sys.simulator.createInstallation();
+    await Promise.all(Array.from({ length: 5 }, () => sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl })));
+    await waitForPhase(sys.client, installation.id, 'active');
+    const inbox = await sys.store.inbox.listForInstallation(installation.id);
+    assert.equal(inbox.length, 1);
+    assert.equal(await sys.store.accounts.accounts.countDocuments({ installationId: installation.id }), 1);
+    await eventually('no further approval', async () => {
+      await new Promise((r) => setTimeout(r, 500));
+      return sys.simulator.stateCalls(installation.id).length === 1 ? true : undefined;
+    });
+    const view = await waitForPhase(sys.client, installation.id, 'active');
+    assert.equal(view.appliedEvents, 1);
+  });
+});

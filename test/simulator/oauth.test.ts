@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { generateInstallationKeys, KEY_ALGORITHMS, type Simulator } from '../../src/simulator';
+import { api, getToken, pemOf, postForm, signAssertion, start, tokenForm } from './helpers';
+
+describe('simulator token endpoint', () => {
+  let sim: Simulator;
+  beforeEach(async () => {
+    sim = await start({ tokenTtlSeconds: 600 });
+  });
+  afterEach(async () => {
+    await sim.stop();
+  });
+
+  const creds = (alg: (typeof KEY_ALGORITHMS)[number] = 'ES256') => sim.createInstallation({ algorithm: alg }).event.data;
+
+  for (const alg of KEY_ALGORITHMS) {
+    it(`grants a token for a ${alg} client assertion and the token works`, async () => {
+      const c = creds(alg);
+      const r = await postForm(sim.tokenUrl, tokenForm(await signAssertion(c, sim.tokenUrl)));
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.body.token_type, 'Bearer');
+      assert.equal(r.body.expires_in, 600);
+      assert.equal(r.body.scope, 'apps:read apps:write account:read users:read');
+      assert.equal(typeof r.body.access_token, 'string');
+      assert.equal(r.headers.get('cache-control'), 'no-store');
+      const account = await api(sim, String(r.body.access_token), 'GET', '/account');
+      assert.equal(account.status, 200);
+      assert.equal(account.body.id, sim.getInstallation(c.installation_id)?.accountId);
+      const call = sim.calls.find((x) => x.route === 'token');
+      assert.equal(call?.status, 200);
+      assert.equal(call?.installationId, c.installation_id);
+      assert.equal(call?.body, undefined, 'token request bodies are never recorded');
+    });
+  }
+
+  describe('rejects a bad assertion with 401 invalid_client', () => {
+    const now = () => Math.floor(Date.now() / 1000);
+    const cases: [string, (c: ReturnType<typeof creds>, aud: string) => Promise<string>, RegExp][] = [
+      ['wrong kid', (c, aud) => signAssertion(c, aud, { kid: 'f'.repeat(32) }), /kid/],
+      ['wrong alg (an ES384 key for an ES256 client)', (c, aud) => signAssertion(c, aud, { alg: 'ES384', keyAlg: 'ES384', privateKey: generateInstallationKeys('ES384').private_key }), /alg must be ES256/],
+      ['wrong aud', (c, aud) => signAssertion(c, `${aud}/`, {}), /aud/],
+      ['aud as an array', (c, aud) => signAssertion(c, aud, { aud: [aud] }), /aud/],
+      ['expired', (c, aud) => signAssertion(c, aud, { iat: now() - 400, exp: now() - 100 }), /expired/],
+      ['lifetime over 300 s', (c, aud) => signAssertion(c, aud, { exp: now() + 3600 }), /300/],
+      ['iat in the future', (c, aud) => signAssertion(c, aud, { iat: now() + 120, exp: now() + 300 }), /iat/],
+      ['missing jti', (c, aud) => signAssertion(c, aud, { jti: null }), /jti/],
+      ['iss differs from sub', (c, aud) => signAssertion(c, aud, { sub: 'someone-else' }), /iss and sub/],
+      ['wrong key', (c, aud) => signAssertion(c, aud, { privateKey: generateInstallationKeys('ES256').private_key }), /signature/],
+      ['unknown client', (c, aud) => signAssertion(c, aud, { iss: 'a'.repeat(32), sub: 'a'.repeat(32) }), /unknown client/],
+      ['not a JWT', () => Promise.resolve('not.a.jwt'), /well-formed/],
+    ];
+    for (const [name, make, description] of cases) {
+      it(name, async () => {
+        const c = creds();
+        const r = await postForm(sim.tokenUrl, tokenForm(await make(c, sim.tokenUrl)));
+        assert.equal(r.status, 401, r.text);
+        assert.equal(r.body.error, 'invalid_client');
+        assert.match(String(r.body.error_description), description);
+        assert.equal(r.body.access_token, undefined);
+      });
+    }
+
+    it('replayed jti', async () => {
+      const c = creds();
+      const assertion = await signAssertion(c, sim.tokenUrl);
+      assert.equal((await postForm(sim.tokenUrl, tokenForm(assertion))).status, 200);
+      const replay = await postForm(sim.tokenUrl, tokenForm(assertion));
+      assert.equal(replay.status, 401);
+      assert.match(String(replay.body.error_description), /jti/);
+      // Same jti in a freshly signed assertion is still a replay.
+      const again = await postForm(sim.tokenUrl, tokenForm(await signAssertion(c, sim.tokenUrl, { jti: 'fixed-jti' })));
+      assert.equal(again.status, 200);
+      const sameJti = await postForm(sim.tokenUrl, tokenForm(await signAssertion(c, sim.tokenUrl, { jti: 'fixed-jti' })));
+      assert.equal(sameJti.status, 401);
+    });
+
+    it('wrong alg with the client own key (PS256 client signs PS384)', async () => {
+      const c = creds('PS256');
+      const r = await postForm(sim.tokenUrl, tokenForm(await signAssertion(c, sim.tokenUrl, { alg: 'PS384' })));
+      assert.equal(r.status, 401);
+      assert.match(String(r.body.error_description), /alg must be PS256/);
+    });
+  });
+
+  describe('request strictness', () => {
+    it('400 invalid_request for JSON, missing fields, repeated fields, wrong assertion type, Basic auth or client_secret', async () => {
+      const c = creds();
+      const good = tokenForm(await signAssertion(c, sim.tokenUrl));
+      const asJson = await fetch(sim.tokenUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(good) });
+      assert.equal(asJson.status, 400);
+      assert.equal(((await asJson.json()) as { error: string }).error, 'invalid_request');
+
+      const { client_assertion: _omit, ...noAssertion } = good;
+      assert.equal((await postForm(sim.tokenUrl, noAssertion)).body.error, 'invalid_request');
+      const repeated = await fetch(sim.tokenUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `${new URLSearchParams(good).toString()}&grant_type=client_credentials`,
+      });
+      assert.equal(repeated.status, 400);
+      assert.equal((await postForm(sim.tokenUrl, { ...good, client_assertion_type: 'jwt' })).body.error, 'invalid_request');
+      assert.equal((await postForm(sim.tokenUrl, { ...good, client_secret: c.client_secret })).body.error, 'invalid_request');
+      const basic = await postForm(sim.tokenUrl, good, {
+        authorization: `Basic ${Buffer.from(`${c.client_id}:${c.client_secret}`).toString('base64')}`,
+      });
+      assert.equal(basic.status, 400);
+      const grant = await postForm(sim.tokenUrl, { ...good, grant_type: 'password' });
+      assert.equal(grant.status, 400);
+      assert.equal(grant.body.error, 'unsupported_grant_type');
+      // None of these consumed the assertion's jti: it still works.
+      assert.equal((await postForm(sim.tokenUrl, good)).status, 200);
+    });
+
+    it('scope must be a space-separated subset of the granted scopes', async () => {
+      const c = sim.createInstallation({ scopes: ['apps:read', 'apps:write'] }).event.data;
+      const ask = async (scope?: string) => postForm(sim.tokenUrl, tokenForm(await signAssertion(c, sim.tokenUrl), scope));
+      const narrowed = await ask('apps:write');
+      assert.equal(narrowed.status, 200);
+      assert.equal(narrowed.body.scope, 'apps:write');
+      assert.equal((await ask()).body.scope, 'apps:read apps:write');
+      for (const bad of ['users:read', 'apps:read  apps:write', 'apps:read,apps:write', '', 'admin']) {
+        const r = await ask(bad);
+        assert.equal(r.status, 400, `scope "${bad}"`);
+        assert.equal(r.body.error, 'invalid_scope');
+      }
+    });
+  });
+
+  describe('rotation', () => {
+    it('routine rotation keeps the old client valid; compromised revokes it and its tokens at once', async () => {
+      const { installation, event } = sim.createInstallation();
+      const oldToken = await getToken(sim, event.data);
+      const routine = sim.rotateCredentials(installation.id);
+      assert.equal((await postForm(sim.tokenUrl, tokenForm(await signAssertion(event.data, sim.tokenUrl)))).status, 200);
+      assert.equal((await api(sim, oldToken, 'GET', '/account')).status, 200);
+      assert.ok(await getToken(sim, routine.data));
+
+      const compromised = sim.rotateCredentials(installation.id, { compromised: true });
+      const old = await postForm(sim.tokenUrl, tokenForm(await signAssertion(event.data, sim.tokenUrl)));
+      assert.equal(old.status, 401);
+      assert.match(String(old.body.error_description), /revoked/);
+      assert.equal((await api(sim, oldToken, 'GET', '/account')).status, 401);
+      assert.ok(await getToken(sim, compromised.data));
+    });
+
+    it('the grace period ends', async () => {
+      await sim.stop();
+      sim = await start({ rotationGraceSeconds: 0 });
+      const { installation, event } = sim.createInstallation();
+      sim.rotateCredentials(installation.id);
+      const r = await postForm(sim.tokenUrl, tokenForm(await signAssertion(event.data, sim.tokenUrl)));
+      assert.equal(r.status, 401);
+      assert.match(String(r.body.error_description), /expired after rotation/);
+    });
+  });
+
+  it('issuedSecrets lists client secrets, private keys (base64 and PEM), tokens and assertions', async () => {
+    const c = creds('PS256');
+    const assertion = await signAssertion(c, sim.tokenUrl);
+    const r = await postForm(sim.tokenUrl, tokenForm(assertion));
+    const secrets = sim.issuedSecrets();
+    assert.ok(secrets.includes(c.client_secret));
+    assert.ok(secrets.includes(c.private_key));
+    assert.ok(secrets.includes(pemOf(c.private_key).trim()));
+    assert.ok(secrets.includes(assertion));
+    assert.ok(secrets.includes(String(r.body.access_token)));
+    assert.ok(!secrets.includes(c.public_key));
+  });
+});

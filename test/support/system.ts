@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import { bundleWorkflowCode, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { generateKeySpec, parseKeyring, type Keyring } from '../../src/crypto/secrets';
+import { connectDatabase, createStore, type Store } from '../../src/store';
+import { TalkdeskClient } from '../../src/talkdesk/client';
+import { startSimulator, type Simulator } from '../../src/simulator';
+import { startWebServer, type RunningWebServer } from '../../src/web/server';
+import { createAppWorker, WORKFLOWS_PATH } from '../../src/worker/create-worker';
+import type { InstallationOptions } from '../../workflows/options';
+import { captureLogger } from './logs';
+import { mongoUri, temporalDevEnv, uniqueDbName } from './servers';
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The workflow bundle, built once per test run. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+  return bundle;
+}
+const noop = () => undefined;
+const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
+
+/** Fast settings: the workflow's minutes and days stay days on the dev server, retries are quick. */
+export const FAST_OPTIONS: Partial<InstallationOptions> = {
+  retryInitialMs: 200,
+  retryMaxMs: 2_000,
+  orderingGraceMs: 2_000,
+  activityTimeoutMs: 10_000,
+  heartbeatTimeoutMs: 5_000,
+};
+
+export const APP_ID = 'app0123456789abcdef';
+export const WEBHOOK_SECRET = 'test-webhook-secret-0123456789';
+
+export interface TestSystem {
+  client: Client;
+  store: Store;
+  keyring: Keyring;
+  simulator: Simulator;
+  web: RunningWebServer;
+  worker: Worker;
+  taskQueue: string;
+  logLines: string[];
+  stopWorker(): Promise<void>;
+  startWorker(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole system on real servers: the shared Temporal dev server and FerretDB,
+ * a database and task queue of its own, a worker, the web server and the simulator.
+ */
+export async function startSystem(opts: { workflowOptions?: Partial<InstallationOptions>; client?: Client } = {}): Promise<TestSystem> {
+  const env = await temporalDevEnv();
+  const client = opts.client ?? env.client;
+  const keyring = parseKeyring(generateKeySpec('test1'));
+  const db = await connectDatabase(await mongoUri(), uniqueDbName('sys'));
+  const store = createStore(db, keyring);
+  await store.ensureIndexes();
+  const { logger, lines } = captureLogger();
+  const taskQueue = `q-${randomBytes(4).toString('hex')}`;
+  const simulator = await startSimulator({ appId: APP_ID, webhookSecret: WEBHOOK_SECRET, retryDelaysMs: [500, 1000] });
+  const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${simulator.port}`], timeoutMs: 3_000 });
+  const workflowOptions = { ...FAST_OPTIONS, ...opts.workflowOptions };
+  const makeWorker = async () =>
+    createAppWorker({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      taskQueue,
+      deps: { store, talkdesk, logger },
+      workflowBundle: await workflowBundle(),
+    });
+  let worker = await makeWorker();
+  let running = worker.run();
+  const web = await startWebServer({
+    host: '127.0.0.1',
+    port: 0,
+    appId: APP_ID,
+    webhookSecrets: [WEBHOOK_SECRET],
+    bodyLimit: '64kb',
+    dispatchIntervalMs: 300,
+    taskQueue,
+    workflowOptions,
+    keyring,
+    store,
+    temporal: client,
+    logger,
+  });
+  const system: TestSystem = {
+    client,
+    store,
+    keyring,
+    simulator,
+    web,
+    get worker() {
+      return worker;
+    },
+    taskQueue,
+    logLines: lines,
+    async stopWorker() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+    },
+    async startWorker() {
+      worker = await makeWorker();
+      running = worker.run();
+    },
+    async close() {
+      await web.close();
+      await system.stopWorker();
+      await simulator.stop();
+      await db.db.dropDatabase().catch(() => undefined);
+      await db.close();
+    },
+  };
+  return system;
+}
+
+export function randomSecretKeySpec(): string {
+  return `k:${randomBytes(32).toString('base64')}`;
+}

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { EVENT_TYPES, type LifecycleEvent } from '../../workflows/definitions';
+import { extractCredentials, parseEvent, toLifecycleEvent, type TalkdeskEvent } from '../../src/events/schemas';
+import { EXAMPLE_CREDENTIALS, exampleEvent } from '../../src/events/examples';
+
+function parsed(body: unknown): TalkdeskEvent {
+  const result = parseEvent(body);
+  assert.ok(result.ok, JSON.stringify(result));
+  return result.event;
+}
+
+const example = (type: (typeof EVENT_TYPES)[number]) => parsed(exampleEvent(type));
+
+describe('events/lifecycle toLifecycleEvent', () => {
+  it('maps an install to ids, non-secret facts and the needed links', () => {
+    const lifecycle = toLifecycleEvent(example('app.installed'));
+    const expected: LifecycleEvent = {
+      eventId: '8b62e0c6001548d7b59f8240d79cb0d7',
+      type: 'app.installed',
+      createdAt: '2016-06-14T16:23:07Z',
+      appId: 'f918e2623486417791f3b5a18ca746ce',
+      installationId: '9514148a170c4d4aaa344a540cec08c5',
+      accountId: '052c3763ee0745c68a1f65f25b0bf273',
+      accountName: 'starship',
+      facts: {
+        app_version_id: '970d6643b6604a9d8ec77d470a3903cf',
+        app_version_name: 'app_version_name',
+        client_id: EXAMPLE_CREDENTIALS.client_id,
+        key_id: EXAMPLE_CREDENTIALS.key_id,
+        key_algorithm: 'ES256',
+      },
+      links: {
+        root: 'https://api.talkdeskapp.com',
+        tokens: 'https://starship.talkdeskid.com/oauth/token',
+        installation:
+          'https://api.talkdeskapp.com/apps/f918e2623486417791f3b5a18ca746ce/installations/9514148a170c4d4aaa344a540cec08c5',
+      },
+    };
+    assert.deepEqual(lifecycle, expected);
+  });
+
+  for (const type of EVENT_TYPES) {
+    it(`keeps every secret of ${type} out of its output`, () => {
+      const body = exampleEvent(type);
+      const event = parsed(body);
+      const json = JSON.stringify(toLifecycleEvent(event));
+      const data = body.data as Record<string, unknown>;
+      for (const key of ['client_secret', 'private_key', 'public_key']) {
+        assert.ok(!json.includes(key), `${key} named in ${json}`);
+        const value = data[key];
+        if (typeof value === 'string') assert.ok(!json.includes(value), `${key} value leaked`);
+      }
+      for (const value of [EXAMPLE_CREDENTIALS.client_secret, EXAMPLE_CREDENTIALS.private_key, EXAMPLE_CREDENTIALS.public_key]) {
+        assert.ok(!json.includes(value));
+        // Not even a recognisable piece of one.
+        assert.ok(!json.includes(value.slice(10, 30)));
+      }
+    });
+  }
+
+  it('carries the rotation facts including compromised', () => {
+    const lifecycle = toLifecycleEvent(example('app.credentials_rotated'));
+    assert.equal(lifecycle.type, 'app.credentials_rotated');
+    assert.equal(lifecycle.facts.client_id, '45fa20ab98764c1e9d2f3a4b5c6d7e8f');
+    assert.equal(lifecycle.facts.key_id, '9c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f');
+    assert.equal(lifecycle.facts.compromised, false);
+    assert.equal(lifecycle.accountId, undefined);
+    assert.ok(!('accountId' in lifecycle));
+  });
+
+  it('carries update, uninstall and trial facts', () => {
+    assert.deepEqual(toLifecycleEvent(example('app.updated')).facts, {
+      app_version_id: '970d6643b6604a9d8ec77d470a3903cf',
+      app_version_name: 'app_version_name',
+      users: { adding: ['5f3a1c9e2b7d4e60a1b2c3d4', '5f3a1c9e2b7d4e60a1b2c3d5'], removing: ['5f3a1c9e2b7d4e60a1b2c3d6'] },
+      subscription: { adding: { name: 'Pro', licenses: 10 }, removing: { name: 'Basic', licenses: 5 } },
+    });
+    assert.deepEqual(toLifecycleEvent(example('app.uninstalled')).facts.reason, { type: 'user_request', message: 'No longer needed' });
+    assert.equal(toLifecycleEvent(example('app.trial_started')).facts.expires_at, '2016-07-14T16:30:00Z');
+    const ended = toLifecycleEvent(example('app.trial_ended'));
+    const { ended_at, expires_at, ended_reason, ended_by } = ended.facts;
+    assert.deepEqual(
+      { ended_at, expires_at, ended_reason, ended_by },
+      { ended_at: '2016-07-14T16:30:00Z', expires_at: '2016-07-14T16:30:00Z', ended_reason: 'trial_expired', ended_by: 'system' },
+    );
+    assert.deepEqual(ended.links, {});
+  });
+
+  it('leaves out absent optional facts rather than writing undefined', () => {
+    const body = exampleEvent('app.updated');
+    delete (body.data as Record<string, unknown>).users;
+    const facts = toLifecycleEvent(parsed(body)).facts;
+    assert.ok(!('users' in facts));
+  });
+
+  it('does not share arrays with the parsed event', () => {
+    const event = example('app.updated');
+    const lifecycle = toLifecycleEvent(event);
+    (lifecycle.facts.users as { adding: string[] }).adding.push('x');
+    assert.ok(event.type === 'app.updated');
+    assert.equal(event.data.users?.adding?.length, 2);
+  });
+});
+
+describe('events/lifecycle extractCredentials', () => {
+  it('returns the install credentials in our naming', () => {
+    assert.deepEqual(extractCredentials(example('app.installed')), {
+      clientId: EXAMPLE_CREDENTIALS.client_id,
+      clientSecret: EXAMPLE_CREDENTIALS.client_secret,
+      privateKey: EXAMPLE_CREDENTIALS.private_key,
+      publicKey: EXAMPLE_CREDENTIALS.public_key,
+      keyId: EXAMPLE_CREDENTIALS.key_id,
+      keyAlgorithm: 'ES256',
+    });
+  });
+
+  it('returns the new credentials of a rotation', () => {
+    const creds = extractCredentials(example('app.credentials_rotated'));
+    assert.equal(creds?.clientId, '45fa20ab98764c1e9d2f3a4b5c6d7e8f');
+    assert.equal(creds?.clientSecret, 'Pq4wE7rT2yU9iO0pA5sD8fG1hJ6kL3zXcVbNm0QwEr');
+  });
+
+  for (const type of ['app.updated', 'app.uninstalled', 'app.trial_started', 'app.trial_ended'] as const) {
+    it(`returns undefined for ${type}`, () => assert.equal(extractCredentials(example(type)), undefined));
+  }
+});

@@ -1,0 +1,75 @@
+/**
+ * Inputs and outputs of the activities, shared by the workflow (types only) and the
+ * activity factory. Ids and facts only: activities read secrets from the store.
+ */
+export interface InstallationRef {
+  installationId: string;
+}
+
+export interface TalkdeskCallRef extends InstallationRef {
+  appId: string;
+  clientId: string;
+  rootUrl: string;
+}
+
+export interface ImportCredentialsInput extends InstallationRef {
+  eventId: string;
+}
+export interface ImportCredentialsResult {
+  clientId: string;
+  keyId: string;
+  keyAlgorithm: string;
+}
+
+export interface ObtainTokenResult {
+  expiresAt: string;
+  scope: string;
+  cached: boolean;
+}
+
+export interface ProvisionResult {
+  accountId: string;
+  accountName: string;
+  licensedUsers: number;
+  settingsRestored: boolean;
+}
+
+export interface UpdateInput extends TalkdeskCallRef {
+  accountId: string;
+  usersAdding: string[];
+  usersRemoving: string[];
+  subscription?: Record<string, unknown>;
+}
+export interface UpdateResult {
+  usersAdded: string[];
+  usersDeactivated: string[];
+  previousSubscription?: Record<string, unknown>;
+}
+
+export interface StateCallInput extends TalkdeskCallRef {
+  state: 'approve' | 'reject';
+  reason?: string;
+}
+
+export interface TrialInput extends InstallationRef {
+  accountId?: string;
+  trial: { startedAt?: string; expiresAt?: string; endedAt?: string; endedReason?: string; endedBy?: string };
+}
+
+export interface RecordPhaseInput extends InstallationRef {
+  workflowId: string;
+  appId: string;
+  accountId?: string;
+  accountName?: string;
+  phase: string;
+  activeClientId?: string;
+  lastEventAt?: string;
+  links: { root?: string; tokens?: string; installation?: string };
+}
+
+export interface StoredInstallation {
+  phase: string;
+  lastEventAt?: string;
+  accountId?: string;
+  activeClientId?: string;
+}

@@ -1,0 +1,1 @@
+export { installationWorkflow } from './installation';

@@ -1,0 +1,502 @@
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
+import type { createActivities } from '../activities';
+import {
+  eventSignal,
+  rejectUpdate,
+  retryNowUpdate,
+  stateQuery,
+  type InstallationPhase,
+  type InstallationView,
+  type LifecycleEvent,
+} from './definitions';
+import { withDefaults, type InstallationOptions } from './options';
+import { InstallationPhase as PhaseAttr, TalkdeskAccountId, TalkdeskAccountName, TalkdeskAppId } from './search-attributes';
+import {
+  FINAL_PHASES,
+  IN_PROGRESS_PHASES,
+  enqueue,
+  initialState,
+  isSuperseded,
+  keepLast,
+  markApplied,
+  recordIgnored,
+  toView,
+  uninstallQueued,
+  type InstallationState,
+} from './state';
+import { PhaseRunner, StepRunner } from './steps';
+
+type Activities = ReturnType<typeof createActivities>;
+
+export interface InstallationInput {
+  installationId: string;
+  options?: Partial<InstallationOptions>;
+  /** The whole state, handed over by continue-as-new. */
+  carried?: InstallationState;
+}
+
+/**
+ * One workflow per Talkdesk installation (id `installation-<installation_id>`):
+ * applies lifecycle events in `created_at` order, one phase at a time, for the
+ * life of the installation, and completes when it is uninstalled.
+ */
+export async function installationWorkflow(input: InstallationInput): Promise<InstallationView> {
+  const options = withDefaults(input.options);
+  const state: InstallationState = input.carried ?? initialState(input.installationId);
+  const { workflowId } = workflowInfo();
+  const installationId = state.installationId;
+  const base: ActivityOptions = { startToCloseTimeout: options.activityTimeoutMs, retry: { maximumAttempts: 1 } };
+  const acts = proxyActivities<Activities>(base);
+  const withHeartbeat: ActivityOptions = { ...base, heartbeatTimeout: options.heartbeatTimeoutMs };
+  const steps = new StepRunner(state, options);
+  const phases = new PhaseRunner();
+  let pendingReject: string | undefined;
+  let handledThisRun = 0;
+  let graceUntil: number | undefined;
+
+  const describe = () => {
+    const parts = [`Phase: ${state.phase}.`];
+    if (state.currentStep) parts.push(`Now: ${state.currentStep}${state.attempts > 1 ? ` (attempt ${state.attempts})` : ''}.`);
+    if (state.lastError) parts.push(`Last error: ${state.lastError}.`);
+    if (state.deadline) parts.push(`Deadline: ${state.deadline}.`);
+    if (state.queue.length) parts.push(`Waiting events: ${state.queue.map((e) => e.type).join(', ')}.`);
+    else if (!IN_PROGRESS_PHASES.includes(state.phase)) parts.push('Waiting for the next Talkdesk event.');
+    setCurrentDetails(parts.join('\n'));
+  };
+
+  const publish = () => {
+    const attrs: SearchAttributeUpdatePair[] = [{ key: PhaseAttr, value: state.phase }];
+    if (state.accountId) attrs.push({ key: TalkdeskAccountId, value: state.accountId });
+    if (state.accountName) attrs.push({ key: TalkdeskAccountName, value: state.accountName });
+    if (state.appId) attrs.push({ key: TalkdeskAppId, value: state.appId });
+    upsertSearchAttributes(attrs);
+    describe();
+  };
+
+  /** Runs one activity as a step with the workflow's retry loop and a summary for the UI. */
+  const step = <K extends keyof Activities>(
+    description: string,
+    name: K,
+    args: Parameters<Activities[K]>[0],
+    opts: ActivityOptions = base,
+  ): Promise<Awaited<ReturnType<Activities[K]>>> =>
+    steps.run(description, () => {
+      describe();
+      const fn = acts[name] as unknown as {
+        executeWithOptions(o: ActivityOptions, a: unknown[]): Promise<Awaited<ReturnType<Activities[K]>>>;
+      };
+      return fn.executeWithOptions({ ...opts, summary: description }, [args]);
+    });
+
+  const recordPhase = () =>
+    step('record the phase in the partner store', 'recordInstallation', {
+      installationId,
+      workflowId,
+      appId: state.appId ?? '',
+      accountId: state.accountId,
+      accountName: state.accountName,
+      phase: state.phase,
+      activeClientId: state.activeClientId,
+      lastEventAt: state.lastAppliedAt,
+      links: state.links,
+    });
+
+  const beginPhase = async (phase: InstallationPhase, event: LifecycleEvent): Promise<number> => {
+    const deadline = Date.parse(event.createdAt) + options.phaseTimeoutMs;
+    state.phase = phase;
+    state.deadline = new Date(deadline).toISOString();
+    state.history = keepLast([
+      ...state.history,
+      { phase, eventId: event.eventId, startedAt: new Date().toISOString(), deadline: state.deadline },
+    ]);
+    publish();
+    await recordPhase();
+    return deadline;
+  };
+
+  const endPhase = async (phase: InstallationPhase, outcome: string) => {
+    const last = state.history[state.history.length - 1];
+    if (last && !last.endedAt) {
+      last.endedAt = new Date().toISOString();
+      last.outcome = outcome;
+    }
+    state.phase = phase;
+    state.deadline = undefined;
+    state.currentStep = undefined;
+    state.attempts = 0;
+    publish();
+    await recordPhase();
+  };
+
+  const talkdeskRef = () => ({
+    installationId,
+    appId: state.appId ?? '',
+    clientId: state.activeClientId ?? '',
+    rootUrl: state.links.root ?? '',
+  });
+
+  const canCallTalkdesk = () => Boolean(state.activeClientId && state.appId && state.links.root);
+
+  /** Undoes what an install provisioned; the account's settings stay for a reinstall. */
+  const undoProvisioning = async () => {
+    await step('undo the provisioning', 'undoProvisioning', { installationId, accountId: state.accountId });
+  };
+
+  const destroyCredentials = async () => {
+    await step('destroy the credentials', 'destroyCredentials', { installationId });
+    state.retiring = [];
+  };
+
+  const rejectAtTalkdesk = async (reason: string, deadline: number) => {
+    if (!canCallTalkdesk()) return 'not sent: no usable credentials';
+    const sent = await phases.run(deadline, () =>
+      step('reject the installation at Talkdesk', 'setInstallationState', { ...talkdeskRef(), state: 'reject', reason }),
+    );
+    return sent.kind === 'done' ? 'sent' : `not sent (${sent.kind})`;
+  };
+
+  const runInstall = async (event: LifecycleEvent) => {
+    state.appId = event.appId;
+    state.accountId = event.accountId ?? state.accountId;
+    state.accountName = event.accountName ?? state.accountName;
+    state.links = { ...state.links, ...event.links };
+    const deadline = await beginPhase('installing', event);
+    const outcome = await phases.run(deadline, async () => {
+      const creds = await step('import the credentials from the event', 'importCredentials', {
+        installationId,
+        eventId: event.eventId,
+        activate: true,
+      });
+      state.activeClientId = creds.clientId;
+      await step('obtain an access token', 'obtainToken', { installationId, clientId: creds.clientId });
+      const prov = await step(
+        'provision the partner account and its users',
+        'provisionAccount',
+        { ...talkdeskRef(), accountName: state.accountName ?? '' },
+        withHeartbeat,
+      );
+      state.accountId = prov.accountId;
+      state.accountName = prov.accountName;
+      state.settingsRestored = prov.settingsRestored;
+      publish();
+      await step('approve the installation at Talkdesk', 'setInstallationState', { ...talkdeskRef(), state: 'approve' });
+    });
+    switch (outcome.kind) {
+      case 'done':
+        return endPhase('active', state.settingsRestored ? 'approved (settings restored)' : 'approved');
+      case 'failed': {
+        const reason = `Provisioning failed: ${outcome.error.message}`;
+        const sent = await rejectAtTalkdesk(reason, deadline);
+        await undoProvisioning();
+        await destroyCredentials();
+        state.lastError = reason;
+        return endPhase('rejected', `${reason} (rejection ${sent})`);
+      }
+      case 'expired':
+        await undoProvisioning();
+        await destroyCredentials();
+        return endPhase('expired', 'not approved within seven days of the event: provisioning undone');
+      case 'interrupted':
+        await undoProvisioning();
+        return endPhase(state.phase, `interrupted by ${outcome.reason}: provisioning undone`);
+    }
+  };
+
+  const runUpdate = async (event: LifecycleEvent) => {
+    const users = (event.facts.users ?? {}) as { adding?: string[]; removing?: string[] };
+    const subscription = event.facts.subscription as Record<string, unknown> | undefined;
+    state.links = { ...state.links, ...event.links };
+    const deadline = await beginPhase('updating', event);
+    let applied: Awaited<ReturnType<Activities['applyUpdate']>> | undefined;
+    const outcome = await phases.run(deadline, async () => {
+      applied = await step(
+        'apply the update (users and subscription)',
+        'applyUpdate',
+        {
+          ...talkdeskRef(),
+          accountId: state.accountId ?? '',
+          usersAdding: users.adding ?? [],
+          usersRemoving: users.removing ?? [],
+          subscription,
+        },
+        withHeartbeat,
+      );
+      await step('approve the update at Talkdesk', 'setInstallationState', { ...talkdeskRef(), state: 'approve' });
+    });
+    const revert = async () => {
+      if (applied) await step('revert the update', 'revertUpdate', { installationId, accountId: state.accountId ?? '', applied });
+    };
+    switch (outcome.kind) {
+      case 'done':
+        if (subscription) state.subscription = subscription;
+        return endPhase('active', 'update approved');
+      case 'failed': {
+        const reason = `Update failed: ${outcome.error.message}`;
+        await revert();
+        const sent = await rejectAtTalkdesk(reason, deadline);
+        return endPhase('active', `${reason} (rejection ${sent}); account kept its previous state`);
+      }
+      case 'expired':
+        await revert();
+        return endPhase('active', 'expired: not approved within seven days; account kept its previous state');
+      case 'interrupted':
+        await revert();
+        return endPhase('active', `interrupted by ${outcome.reason}: update reverted`);
+    }
+  };
+
+  const runRotation = async (event: LifecycleEvent) => {
+    const compromised = event.facts.compromised === true;
+    const previous = state.activeClientId;
+    state.links = { ...state.links, ...event.links };
+    const deadline = Date.parse(event.createdAt) + options.phaseTimeoutMs;
+    let newClientId: string | undefined;
+    const outcome = await phases.run(deadline, async () => {
+      const creds = await step('import the rotated credentials', 'importCredentials', {
+        installationId,
+        eventId: event.eventId,
+        activate: false,
+      });
+      newClientId = creds.clientId;
+      await step('prove the new credentials by getting a token', 'obtainToken', { installationId, clientId: creds.clientId });
+      await step('acknowledge the rotation at Talkdesk', 'acknowledgeCredentials', { ...talkdeskRef(), clientId: creds.clientId });
+      const retireAt = new Date(Date.now() + (compromised ? 0 : options.rotationGraceMs)).toISOString();
+      await step('switch to the new credentials', 'switchCredentials', {
+        installationId,
+        clientId: creds.clientId,
+        previousClientId: previous,
+        retireAt,
+        destroyPreviousNow: compromised,
+      });
+      state.activeClientId = creds.clientId;
+      if (previous && previous !== creds.clientId && !compromised) {
+        state.retiring = [...state.retiring, { clientId: previous, retireAt }];
+      }
+    });
+    state.currentStep = undefined;
+    if (outcome.kind === 'done') {
+      state.history = keepLast([
+        ...state.history,
+        {
+          phase: state.phase,
+          eventId: event.eventId,
+          startedAt: event.createdAt,
+          endedAt: new Date().toISOString(),
+          outcome: compromised ? 'credentials rotated (compromised: old set destroyed at once)' : 'credentials rotated',
+        },
+      ]);
+    } else if (newClientId && newClientId !== state.activeClientId) {
+      await step('destroy the unproven rotated credentials', 'destroyCredentials', { installationId, clientId: newClientId });
+      recordIgnored(state, event.eventId, `rotation not completed (${outcome.kind})`);
+    }
+    publish();
+    await recordPhase();
+  };
+
+  const runTrial = async (event: LifecycleEvent) => {
+    const f = event.facts as Record<string, string | undefined>;
+    state.trial =
+      event.type === 'app.trial_started'
+        ? { startedAt: event.createdAt, expiresAt: f.expires_at }
+        : { ...state.trial, expiresAt: f.expires_at ?? state.trial?.expiresAt, endedAt: f.ended_at, endedReason: f.ended_reason, endedBy: f.ended_by };
+    await step('record the trial on the account', 'recordTrial', { installationId, accountId: state.accountId, trial: state.trial });
+    describe();
+  };
+
+  const runUninstall = async (event: LifecycleEvent) => {
+    state.links = { ...state.links, ...event.links };
+    const deadline = await beginPhase('uninstalling', event);
+    const outcome = await phases.run(deadline, async () => {
+      await step('deprovision the partner account', 'deprovisionAccount', { installationId, accountId: state.accountId });
+      if (canCallTalkdesk()) {
+        await step('acknowledge the uninstall at Talkdesk', 'setInstallationState', { ...talkdeskRef(), state: 'approve' });
+      }
+    });
+    let note = canCallTalkdesk() ? 'acknowledged' : 'no credentials were ever received: deprovisioned locally';
+    if (outcome.kind !== 'done') {
+      // Talkdesk deprovisions an unacknowledged uninstall after seven days: so do we.
+      await step('deprovision the partner account', 'deprovisionAccount', { installationId, accountId: state.accountId });
+      note =
+        outcome.kind === 'expired'
+          ? 'not acknowledged within seven days: deprovisioned locally'
+          : `acknowledgement failed (${outcome.kind === 'failed' ? outcome.error.message : outcome.reason}): deprovisioned locally`;
+    }
+    await destroyCredentials();
+    state.activeClientId = undefined;
+    await endPhase('uninstalled', note);
+  };
+
+  const runOperatorReject = async (reason: string) => {
+    const deadline = Date.now() + options.phaseTimeoutMs;
+    const sent = await rejectAtTalkdesk(`Rejected by operator: ${reason}`, deadline);
+    await undoProvisioning();
+    await destroyCredentials();
+    await endPhase('rejected', `rejected by an operator: ${reason} (rejection ${sent})`);
+  };
+
+  const apply = async (event: LifecycleEvent) => {
+    markApplied(state, event);
+    handledThisRun += 1;
+    switch (event.type) {
+      case 'app.installed':
+        if (uninstallQueued(state)) {
+          // Keep the credentials: the queued uninstall must still be acknowledged with them.
+          state.appId = event.appId;
+          state.accountId = event.accountId ?? state.accountId;
+          state.accountName = event.accountName ?? state.accountName;
+          state.links = { ...state.links, ...event.links };
+          const creds = await step('import the credentials from the event', 'importCredentials', {
+            installationId,
+            eventId: event.eventId,
+            activate: true,
+          });
+          state.activeClientId = creds.clientId;
+          return recordIgnored(state, event.eventId, 'install superseded by a queued uninstall');
+        }
+        return runInstall(event);
+      case 'app.updated':
+        if (uninstallQueued(state)) return recordIgnored(state, event.eventId, 'update superseded by a queued uninstall');
+        if (state.phase !== 'active') return recordIgnored(state, event.eventId, `update ignored: installation is ${state.phase}`);
+        return runUpdate(event);
+      case 'app.credentials_rotated':
+        if (uninstallQueued(state)) return recordIgnored(state, event.eventId, 'rotation superseded by a queued uninstall');
+        if (FINAL_PHASES.includes(state.phase) || state.phase === 'new') {
+          return recordIgnored(state, event.eventId, `rotation ignored: installation is ${state.phase}`);
+        }
+        return runRotation(event);
+      case 'app.trial_started':
+      case 'app.trial_ended':
+        return runTrial(event);
+      case 'app.uninstalled':
+        return runUninstall(event);
+    }
+  };
+
+  setHandler(eventSignal, (event) => {
+    if (event.installationId !== installationId) {
+      recordIgnored(state, event.eventId, 'event for another installation');
+      return;
+    }
+    if (!enqueue(state, event)) {
+      recordIgnored(state, event.eventId, 'duplicate delivery');
+      return;
+    }
+    if (event.type === 'app.uninstalled' && (state.phase === 'installing' || state.phase === 'updating')) {
+      phases.interrupt('uninstall');
+    }
+    describe();
+  });
+
+  setHandler(stateQuery, () => toView(state, workflowId));
+
+  setHandler(
+    retryNowUpdate,
+    ({ reason }) => {
+      state.operatorActions = keepLast([...state.operatorActions, { action: 'retryNow', at: new Date().toISOString(), reason }]);
+      steps.requestRetryNow();
+      return toView(state, workflowId);
+    },
+    {
+      validator: (_request: { reason?: string }) => {
+        if (!IN_PROGRESS_PHASES.includes(state.phase) && !phases.running) {
+          throw new Error(`Nothing to retry: the installation is ${state.phase}, no phase is running.`);
+        }
+      },
+    },
+  );
+
+  setHandler(
+    rejectUpdate,
+    ({ reason }) => {
+      state.operatorActions = keepLast([...state.operatorActions, { action: 'reject', at: new Date().toISOString(), reason }]);
+      pendingReject = reason;
+      phases.interrupt('operator reject');
+      return toView(state, workflowId);
+    },
+    {
+      validator: ({ reason }) => {
+        if (typeof reason !== 'string' || reason.trim().length === 0 || reason.length > 500) {
+          throw new Error('A reason of 1 to 500 characters is required to reject an installation.');
+        }
+        if (FINAL_PHASES.includes(state.phase) || state.phase === 'uninstalling') {
+          throw new Error(`Cannot reject: the installation is already ${state.phase}.`);
+        }
+      },
+    },
+  );
+
+  if (!input.carried) {
+    // A new run for an installation seen before: never re-apply what it already applied.
+    const stored = await step('load the stored installation', 'loadInstallation', { installationId });
+    if (stored) {
+      state.lastAppliedAt = stored.lastEventAt;
+      if (FINAL_PHASES.includes(stored.phase as InstallationPhase)) state.phase = stored.phase as InstallationPhase;
+    }
+  }
+  publish();
+
+  const nextRetirement = () => Math.min(...state.retiring.map((r) => Date.parse(r.retireAt)));
+  const shouldContinueAsNew = () => workflowInfo().continueAsNewSuggested || handledThisRun >= options.maxEventsPerRun;
+
+  for (;;) {
+    const waitMs = state.retiring.length ? Math.max(1, nextRetirement() - Date.now()) : undefined;
+    const ready = () => state.queue.length > 0 || pendingReject !== undefined || shouldContinueAsNew();
+    if (FINAL_PHASES.includes(state.phase) && state.queue.length === 0 && pendingReject === undefined) break;
+    if (waitMs === undefined) await condition(ready);
+    else await condition(ready, waitMs);
+
+    for (const due of state.retiring.filter((r) => Date.parse(r.retireAt) <= Date.now())) {
+      await step('destroy retired credentials', 'destroyCredentials', { installationId, clientId: due.clientId });
+      state.retiring = state.retiring.filter((r) => r.clientId !== due.clientId);
+      describe();
+    }
+
+    if (pendingReject !== undefined) {
+      const reason = pendingReject;
+      pendingReject = undefined;
+      await runOperatorReject(reason);
+      continue;
+    }
+
+    if (shouldContinueAsNew() && !phases.running) {
+      await condition(allHandlersFinished);
+      return continueAsNew<typeof installationWorkflow>({ installationId, options: input.options, carried: state });
+    }
+
+    const head = state.queue[0];
+    if (!head) continue;
+    if (state.phase === 'new' && head.type !== 'app.installed' && !state.activeClientId) {
+      // Events can arrive out of order: give the install (and its credentials) time to arrive.
+      graceUntil ??= Date.now() + options.orderingGraceMs;
+      const remaining = graceUntil - Date.now();
+      if (remaining > 0) {
+        state.currentStep = 'waiting for the app.installed event (events arrived out of order)';
+        describe();
+        await condition(() => state.queue[0]?.type === 'app.installed', remaining);
+        state.currentStep = undefined;
+        continue;
+      }
+    }
+    const event = state.queue.shift() as LifecycleEvent;
+    if (isSuperseded(state, event)) {
+      recordIgnored(state, event.eventId, `${event.type} older than an event already applied`);
+      describe();
+      continue;
+    }
+    await apply(event);
+  }
+
+  await condition(allHandlersFinished);
+  return toView(state, workflowId);
+}

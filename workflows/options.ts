@@ -1,0 +1,36 @@
+/**
+ * Tunables of the installation workflow. They travel in the workflow input (and
+ * across continue-as-new) so that behaviour is deterministic and tests can shorten
+ * the days and minutes Talkdesk's rules are written in.
+ */
+export interface InstallationOptions {
+  /** Talkdesk gives every install, update and uninstall seven days. */
+  phaseTimeoutMs: number;
+  /** Routine credential rotation: both sets valid for seven days. */
+  rotationGraceMs: number;
+  /** How long a first event that is not `app.installed` waits for the install to arrive (Talkdesk retries after 5 and 10 min). */
+  orderingGraceMs: number;
+  retryInitialMs: number;
+  retryMaxMs: number;
+  activityTimeoutMs: number;
+  heartbeatTimeoutMs: number;
+  /** Continue-as-new after this many handled events even if the server has not suggested it yet. */
+  maxEventsPerRun: number;
+}
+
+const DAY = 24 * 60 * 60 * 1000;
+
+export const DEFAULT_INSTALLATION_OPTIONS: InstallationOptions = {
+  phaseTimeoutMs: 7 * DAY,
+  rotationGraceMs: 7 * DAY,
+  orderingGraceMs: 15 * 60 * 1000,
+  retryInitialMs: 1_000,
+  retryMaxMs: 10 * 60 * 1000,
+  activityTimeoutMs: 60_000,
+  heartbeatTimeoutMs: 20_000,
+  maxEventsPerRun: 500,
+};
+
+export function withDefaults(partial: Partial<InstallationOptions> | undefined): InstallationOptions {
+  return { ...DEFAULT_INSTALLATION_OPTIONS, ...(partial ?? {}) };
+}

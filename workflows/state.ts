@@ -1,0 +1,119 @@
+import type {
+  EventLinks,
+  InstallationPhase,
+  InstallationView,
+  LifecycleEvent,
+  PhaseRecord,
+} from './definitions';
+
+/** Everything the workflow knows; carried whole across continue-as-new. Secret-free by construction. */
+export interface InstallationState {
+  installationId: string;
+  appId?: string;
+  accountId?: string;
+  accountName?: string;
+  phase: InstallationPhase;
+  links: EventLinks;
+  activeClientId?: string;
+  deadline?: string;
+  currentStep?: string;
+  history: PhaseRecord[];
+  lastError?: string;
+  attempts: number;
+  queue: LifecycleEvent[];
+  seenEventIds: string[];
+  lastAppliedAt?: string;
+  appliedEvents: number;
+  ignoredEvents: { eventId: string; reason: string }[];
+  trial?: InstallationView['trial'];
+  retiring: { clientId: string; retireAt: string }[];
+  operatorActions: { action: string; at: string; reason?: string }[];
+  settingsRestored?: boolean;
+  subscription?: Record<string, unknown>;
+}
+
+const MAX_SEEN = 1_000;
+const MAX_KEPT = 50;
+
+export function initialState(installationId: string): InstallationState {
+  return {
+    installationId,
+    phase: 'new',
+    links: {},
+    history: [],
+    attempts: 0,
+    queue: [],
+    seenEventIds: [],
+    appliedEvents: 0,
+    ignoredEvents: [],
+    retiring: [],
+    operatorActions: [],
+  };
+}
+
+/** Keeps the tail of a list so the state (and so the history) stays small. */
+export function keepLast<T>(list: T[], max = MAX_KEPT): T[] {
+  return list.length > max ? list.slice(list.length - max) : list;
+}
+
+/**
+ * Adds a delivered event to the queue in `created_at` order (ties by event id).
+ * Returns false for an event id seen before: delivery is at least once.
+ */
+export function enqueue(state: InstallationState, event: LifecycleEvent): boolean {
+  if (state.seenEventIds.includes(event.eventId)) return false;
+  state.seenEventIds = keepLast([...state.seenEventIds, event.eventId], MAX_SEEN);
+  const at = (e: LifecycleEvent) => Date.parse(e.createdAt);
+  const idx = state.queue.findIndex((q) => at(q) > at(event) || (at(q) === at(event) && q.eventId > event.eventId));
+  if (idx === -1) state.queue.push(event);
+  else state.queue.splice(idx, 0, event);
+  return true;
+}
+
+/** An event older than one already applied is superseded: recorded, never applied. */
+export function isSuperseded(state: InstallationState, event: LifecycleEvent): boolean {
+  return state.lastAppliedAt !== undefined && Date.parse(event.createdAt) < Date.parse(state.lastAppliedAt);
+}
+
+export function recordIgnored(state: InstallationState, eventId: string, reason: string): void {
+  state.ignoredEvents = keepLast([...state.ignoredEvents, { eventId, reason }]);
+}
+
+export function markApplied(state: InstallationState, event: LifecycleEvent): void {
+  state.appliedEvents += 1;
+  if (!state.lastAppliedAt || Date.parse(event.createdAt) > Date.parse(state.lastAppliedAt)) {
+    state.lastAppliedAt = event.createdAt;
+  }
+}
+
+export function uninstallQueued(state: InstallationState): boolean {
+  return state.queue.some((e) => e.type === 'app.uninstalled');
+}
+
+export const IN_PROGRESS_PHASES: readonly InstallationPhase[] = ['installing', 'updating', 'uninstalling'];
+export const FINAL_PHASES: readonly InstallationPhase[] = ['uninstalled', 'rejected', 'expired'];
+
+export function toView(state: InstallationState, workflowId: string): InstallationView {
+  return {
+    installationId: state.installationId,
+    workflowId,
+    phase: state.phase,
+    accountId: state.accountId,
+    accountName: state.accountName,
+    appId: state.appId,
+    deadline: state.deadline,
+    currentStep: state.currentStep,
+    history: state.history,
+    lastError: state.lastError,
+    attempts: state.attempts,
+    pendingEvents: state.queue.map((e) => `${e.type} ${e.eventId}`),
+    appliedEvents: state.appliedEvents,
+    ignoredEvents: state.ignoredEvents,
+    trial: state.trial,
+    activeClientId: state.activeClientId,
+    retiringCredentials: state.retiring,
+    settingsRestored: state.settingsRestored,
+    subscription: state.subscription,
+    operatorActions: state.operatorActions,
+  };
+}

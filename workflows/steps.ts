@@ -1,0 +1,158 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  TimeoutFailure,
+  condition,
+  isCancellation,
+  sleep,
+} from '@temporalio/workflow';
+import type { InstallationOptions } from './options';
+import type { InstallationState } from './state';
+
+/** A step failed in a way retrying cannot fix (400, 403, 404, invalid_client, bad data). */
+export class StepFailedError extends Error {
+  constructor(
+    readonly step: string,
+    readonly failureType: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StepFailedError';
+  }
+}
+
+export interface FailureFacts {
+  message: string;
+  type: string;
+  nonRetryable: boolean;
+  retryAfterMs?: number;
+}
+
+function durationToMs(d: unknown): number | undefined {
+  if (typeof d === 'number') return d;
+  if (typeof d === 'string') {
+    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(d.trim());
+    if (!m) return undefined;
+    const n = Number(m[1]);
+    const unit = m[2] ?? 'ms';
+    return unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n * 3_600_000;
+  }
+  return undefined;
+}
+
+/** What an activity failure means for the retry loop; messages are already secret-free. */
+export function classifyFailure(err: unknown): FailureFacts {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) {
+    return {
+      message: cause.message,
+      type: cause.type ?? 'Error',
+      nonRetryable: cause.nonRetryable === true,
+      retryAfterMs: durationToMs(cause.nextRetryDelay ?? undefined),
+    };
+  }
+  if (cause instanceof TimeoutFailure) {
+    return { message: `activity timed out (${cause.timeoutType})`, type: 'Timeout', nonRetryable: false };
+  }
+  return { message: cause instanceof Error ? cause.message : 'unknown failure', type: 'Error', nonRetryable: false };
+}
+
+/**
+ * Runs a step, retrying retryable failures with exponential backoff (or after
+ * Talkdesk's Retry-After) until it succeeds, fails for good, or the enclosing
+ * scope is cancelled (deadline, uninstall, operator). The workflow owns the retry
+ * loop so that the `state` query can show the last error and the attempt count,
+ * and an operator can cut a backoff short.
+ */
+export class StepRunner {
+  private retryNowRequested = false;
+  constructor(
+    private readonly state: InstallationState,
+    private readonly options: InstallationOptions,
+  ) {}
+
+  requestRetryNow(): void {
+    this.retryNowRequested = true;
+  }
+
+  async run<T>(description: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      this.state.currentStep = description;
+      this.state.attempts = attempt;
+      try {
+        const value = await fn();
+        this.state.lastError = undefined;
+        this.state.attempts = 0;
+        this.state.currentStep = undefined;
+        return value;
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        const facts = classifyFailure(err);
+        this.state.lastError = `${description}: ${facts.message}`;
+        if (facts.nonRetryable) throw new StepFailedError(description, facts.type, facts.message);
+        const backoff = Math.min(this.options.retryInitialMs * 2 ** (attempt - 1), this.options.retryMaxMs);
+        await this.backoff(facts.retryAfterMs ?? backoff);
+      }
+    }
+  }
+
+  private async backoff(ms: number): Promise<void> {
+    this.retryNowRequested = false;
+    await condition(() => this.retryNowRequested, ms);
+    this.retryNowRequested = false;
+  }
+}
+
+export type PhaseOutcome<T> =
+  | { kind: 'done'; value: T }
+  | { kind: 'failed'; error: StepFailedError }
+  | { kind: 'expired' }
+  | { kind: 'interrupted'; reason: string };
+
+/**
+ * Runs one phase in its own cancellation scope, raced against its deadline.
+ * `interrupt(reason)` lets a signal or update stop the phase cleanly.
+ */
+export class PhaseRunner {
+  private active?: { scope: CancellationScope; reason?: string };
+
+  interrupt(reason: string): boolean {
+    if (!this.active) return false;
+    this.active.reason ??= reason;
+    this.active.scope.cancel();
+    return true;
+  }
+
+  get running(): boolean {
+    return this.active !== undefined;
+  }
+
+  async run<T>(deadlineMs: number, fn: () => Promise<T>): Promise<PhaseOutcome<T>> {
+    const scope = new CancellationScope();
+    const current: { scope: CancellationScope; reason?: string } = { scope };
+    this.active = current;
+    const timerScope = new CancellationScope();
+    timerScope
+      .run(() => sleep(Math.max(1, deadlineMs - Date.now())))
+      .then(
+        () => {
+          current.reason ??= 'deadline';
+          scope.cancel();
+        },
+        () => undefined,
+      );
+    try {
+      return { kind: 'done', value: await scope.run(fn) };
+    } catch (err) {
+      if (err instanceof StepFailedError) return { kind: 'failed', error: err };
+      if (isCancellation(err) && current.reason) {
+        return current.reason === 'deadline' ? { kind: 'expired' } : { kind: 'interrupted', reason: current.reason };
+      }
+      throw err;
+    } finally {
+      timerScope.cancel();
+      this.active = undefined;
+    }
+  }
+}
