@@ -72,4 +72,6 @@ if [ ! -f "$fdb_stamp" ] || [ ! -x "$TOOLS/bin/ferretdb" ]; then
   rm -rf "$build" "$TOOLS"/.ferretdb-*
   touch "$fdb_stamp"
 fi
-"$TOOLS/bin/ferretdb" --version | head -1 | sed 's/^/[setup] ferretdb /' >&2
+# Read the whole output first: `| head -1` could end ferretdb with SIGPIPE under pipefail.
+fdb_version=$("$TOOLS/bin/ferretdb" --version)
+log "ferretdb ${fdb_version%%$'\n'*}"
