@@ -45,11 +45,15 @@ function durationToMs(d: unknown): number | undefined {
 export function classifyFailure(err: unknown): FailureFacts {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure) {
+    // The SDK does not decode nextRetryDelay on the workflow side; the Talkdesk
+    // failure also carries Retry-After in its details, so read it from there.
+    const detail = (cause.details?.[0] ?? {}) as { retryAfterMs?: unknown };
+    const fromDetails = typeof detail.retryAfterMs === 'number' ? detail.retryAfterMs : undefined;
     return {
       message: cause.message,
       type: cause.type ?? 'Error',
       nonRetryable: cause.nonRetryable === true,
-      retryAfterMs: durationToMs(cause.nextRetryDelay ?? undefined),
+      retryAfterMs: durationToMs(cause.nextRetryDelay ?? undefined) ?? fromDetails,
     };
   }
   if (cause instanceof TimeoutFailure) {

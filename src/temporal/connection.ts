@@ -9,7 +9,10 @@ import { NativeConnection } from '@temporalio/worker';
  * runs against a self-hosted cluster or Temporal Cloud.
  */
 export function temporalSettings(overrides: { address?: string; namespace?: string } = {}) {
-  const overrideEnvVars: Record<string, string> = {};
+  // overrideEnvVars replaces the environment, so start from the process's own.
+  const overrideEnvVars: Record<string, string> = Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => typeof e[1] === 'string'),
+  );
   if (overrides.address) overrideEnvVars.TEMPORAL_ADDRESS = overrides.address;
   if (overrides.namespace) overrideEnvVars.TEMPORAL_NAMESPACE = overrides.namespace;
   const config = loadClientConnectConfig({ overrideEnvVars });

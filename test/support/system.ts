@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { bundleWorkflowCode, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { generateKeySpec, parseKeyring, type Keyring } from '../../src/crypto/secrets';
 import { connectDatabase, createStore, type Store } from '../../src/store';
 import { TalkdeskClient } from '../../src/talkdesk/client';
@@ -38,8 +39,10 @@ export interface TestSystem {
   keyring: Keyring;
   simulator: Simulator;
   web: RunningWebServer;
-  worker: Worker;
+  /** The store the web server uses: `store` unless `webMongoUri` gave it a connection of its own. */
+  webStore: Store;
   taskQueue: string;
+  workerProcessEnv: Record<string, string>;
   logLines: string[];
   stopWorker(): Promise<void>;
   startWorker(): Promise<void>;
@@ -50,13 +53,31 @@ export interface TestSystem {
  * The whole system on real servers: the shared Temporal dev server and FerretDB,
  * a database and task queue of its own, a worker, the web server and the simulator.
  */
-export async function startSystem(opts: { workflowOptions?: Partial<InstallationOptions>; client?: Client } = {}): Promise<TestSystem> {
-  const env = await temporalDevEnv();
+export interface SystemOptions {
+  workflowOptions?: Partial<InstallationOptions>;
+  client?: Client;
+  /** Another Temporal environment (the time-skipping server); the shared dev server by default. */
+  env?: TestWorkflowEnvironment;
+  /** false: no worker in this process (tests that run and kill worker processes). */
+  inProcessWorker?: boolean;
+  /** The web server's own MongoDB connection to the same database (e.g. through a proxy); the worker keeps the direct one. */
+  webMongoUri?: string;
+  /** The web server's Temporal client (e.g. through a proxy); `client` (the worker's server) by default. */
+  webClient?: Client;
+}
+
+export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem> {
+  const env = opts.env ?? (await temporalDevEnv());
   const client = opts.client ?? env.client;
-  const keyring = parseKeyring(generateKeySpec('test1'));
-  const db = await connectDatabase(await mongoUri(), uniqueDbName('sys'));
+  const uri = await mongoUri();
+  const dbName = uniqueDbName('sys');
+  const keySpec = generateKeySpec('test1');
+  const db = await connectDatabase(uri, dbName);
+  const keyring = parseKeyring(keySpec);
   const store = createStore(db, keyring);
   await store.ensureIndexes();
+  const webDb = opts.webMongoUri ? await connectDatabase(opts.webMongoUri, dbName) : undefined;
+  const webStore = webDb ? createStore(webDb, keyring) : store;
   const { logger, lines } = captureLogger();
   const taskQueue = `q-${randomBytes(4).toString('hex')}`;
   const simulator = await startSimulator({ appId: APP_ID, webhookSecret: WEBHOOK_SECRET, retryDelaysMs: [500, 1000] });
@@ -70,8 +91,8 @@ export async function startSystem(opts: { workflowOptions?: Partial<Installation
       deps: { store, talkdesk, logger },
       workflowBundle: await workflowBundle(),
     });
-  let worker = await makeWorker();
-  let running = worker.run();
+  let worker: Worker | undefined = opts.inProcessWorker === false ? undefined : await makeWorker();
+  let running: Promise<void> = worker ? worker.run() : Promise.resolve();
   const web = await startWebServer({
     host: '127.0.0.1',
     port: 0,
@@ -82,8 +103,8 @@ export async function startSystem(opts: { workflowOptions?: Partial<Installation
     taskQueue,
     workflowOptions,
     keyring,
-    store,
-    temporal: client,
+    store: webStore,
+    temporal: opts.webClient ?? client,
     logger,
   });
   const system: TestSystem = {
@@ -92,13 +113,25 @@ export async function startSystem(opts: { workflowOptions?: Partial<Installation
     keyring,
     simulator,
     web,
-    get worker() {
-      return worker;
+    webStore,
+    /** Environment for a worker process (`node dist/src/entry/worker.js`) on this system's queue and database. */
+    workerProcessEnv: {
+      TEMPORAL_ADDRESS: env.address,
+      TEMPORAL_NAMESPACE: env.namespace ?? 'default',
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      MONGODB_URI: uri,
+      MONGODB_DB: dbName,
+      SECRETS_KEY: keySpec,
+      TALKDESK_APP_ID: APP_ID,
+      TALKDESK_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      TALKDESK_ALLOWED_HOSTS: `127.0.0.1:${simulator.port}`,
+      TALKDESK_HTTP_TIMEOUT_MS: '3000',
+      LOG_LEVEL: 'info',
     },
     taskQueue,
     logLines: lines,
     async stopWorker() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      if (worker?.getState() === 'RUNNING') worker.shutdown();
       await running;
     },
     async startWorker() {
@@ -109,6 +142,7 @@ export async function startSystem(opts: { workflowOptions?: Partial<Installation
       await web.close();
       await system.stopWorker();
       await simulator.stop();
+      await webDb?.client.close(true).catch(() => undefined);
       await db.db.dropDatabase().catch(() => undefined);
       await db.close();
     },

@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { startSystem, type TestSystem } from '../support/system';
+import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
+import { queryState, waitForPhase } from '../support/waits';
+
+describe('install path under Talkdesk faults (dev server, FerretDB, simulator)', function () {
+  this.timeout(120_000);
+  let sys: TestSystem;
+  before(async () => {
+    sys = await startSystem();
+  });
+  after(async () => {
+    await sys?.close();
+  });
+
+  it('retries Talkdesk 500s with backoff and then succeeds', async () => {
+    const { installation, event } = sys.simulator.createInstallation();
+    sys.simulator.failNext('account', 3, { status: 500 });
+    const from = sys.simulator.calls.length;
+    assert.equal(await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl }), 200);
+    await waitForPhase(sys.client, installation.id, 'active');
+    // Injected faults answer before authentication, so they carry no installation id: this test's calls are the ones after `from`.
+    const accountCalls = sys.simulator.calls.slice(from).filter((c) => c.route === 'account');
+    assert.deepEqual(
+      accountCalls.map((c) => c.status),
+      [500, 500, 500, 200],
+    );
+    // FAST_OPTIONS back off 200, 400, 800 ms; the dev server fires timers with about a second of resolution.
+    const total = accountCalls.at(-1)!.at.getTime() - accountCalls[0]!.at.getTime();
+    assert.ok(total >= 1_400, `three backoffs took ${total} ms`);
+    assert.equal(sys.simulator.stateCalls(installation.id).length, 1);
+  });
+
+  it('waits at least Retry-After after a 429 before calling again', async () => {
+    const { installation, event } = sys.simulator.createInstallation();
+    sys.simulator.failNext('installationState', 1, { status: 429, retryAfterSeconds: 3 });
+    const from = sys.simulator.calls.length;
+    await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl });
+    await waitForPhase(sys.client, installation.id, 'active');
+    const calls = sys.simulator.calls.slice(from).filter((c) => c.route === 'installationState');
+    assert.deepEqual(
+      calls.map((c) => c.status),
+      [429, 200],
+    );
+    const gap = calls[1]!.at.getTime() - calls[0]!.at.getTime();
+    assert.ok(gap >= 3_000, `retried after ${gap} ms, Retry-After said 3000`);
+  });
+
+  it('shows the last error and attempt count in the state query while retrying', async () => {
+    const { installation, event } = sys.simulator.createInstallation();
+    sys.simulator.failNext('account', 3, { status: 503 });
+    await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl });
+    let seen: { lastError?: string; attempts: number } | undefined;
+    for (let i = 0; i < 100 && !seen; i++) {
+      const view = await queryState(sys.client, installation.id);
+      if (view.attempts >= 2 && view.lastError) seen = view;
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(seen, 'the state query showed a retrying step');
+    assert.match(seen.lastError ?? '', /provision the partner account.*503/);
+    await waitForPhase(sys.client, installation.id, 'active');
+  });
+
+  it('rejects the installation with a reason when provisioning cannot succeed', async () => {
+    const { installation, event } = sys.simulator.createInstallation();
+    sys.simulator.failNext('licensedUsers', 1, { status: 404, body: { code: 'not_found', message: 'gone' } });
+    await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl });
+    const view = await waitForPhase(sys.client, installation.id, 'rejected');
+    assert.match(view.history.at(-1)?.outcome ?? '', /Provisioning failed/);
+    const calls = sys.simulator.stateCalls(installation.id);
+    assert.equal(calls.length, 1);
+    const body = calls[0]?.body as { state: string; reason: string };
+    assert.equal(body.state, 'reject');
+    assert.match(body.reason, /404/);
+    assert.equal(await sys.store.accounts.accounts.countDocuments({ installationId: installation.id }), 0, 'nothing stays provisioned');
+    const creds = await sys.store.credentials.list(installation.id);
+    assert.ok(creds.every((c) => c.status === 'destroyed' && c.secret === undefined));
+  });
+});
+
+describe('a worker killed during provisioning (worker process, SIGKILL)', function () {
+  this.timeout(120_000);
+  let sys: TestSystem;
+  let workers: WorkerProcess[] = [];
+  before(async () => {
+    sys = await startSystem({ inProcessWorker: false });
+  });
+  after(async () => {
+    for (const w of workers) await w.kill();
+    await sys?.close();
+  });
+
+  it('completes the install after a restart without duplicating anything', async () => {
+    workers.push(await startWorkerProcess(sys.workerProcessEnv));
+    const { installation, event } = sys.simulator.createInstallation({ licensedUsers: 30 });
+    // The licensed-users page answers late: the worker dies while provisioning.
+    sys.simulator.failNext('licensedUsers', 1, { delayMs: 4_000 });
+    const call = sys.simulator.waitForCall((c) => c.route === 'licensedUsers' && c.installationId === installation.id);
+    assert.equal(await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl }), 200);
+    await call;
+    await workers[0]!.kill();
+    workers = [await startWorkerProcess(sys.workerProcessEnv)];
+    const view = await waitForPhase(sys.client, installation.id, 'active', 60_000);
+    assert.equal(view.accountId, event.data.account_id);
+    assert.equal(await sys.store.accounts.accounts.countDocuments({ _id: event.data.account_id }), 1);
+    assert.equal((await sys.store.accounts.listUsers(event.data.account_id)).length, 30);
+    assert.equal(sys.simulator.stateCalls(installation.id).length, 1, 'approved exactly once');
+    assert.match(view.history.at(-1)?.outcome ?? '', /approved/);
+  });
+});
