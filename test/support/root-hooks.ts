@@ -1,8 +1,8 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { stopAllServers } from './servers';
 
-// The SDK's INFO lines (worker state changes) drown the test report.
-Runtime.install({ logger: new DefaultLogger('WARN') });
+// The SDK's INFO and WARN lines (worker states, every failed activity attempt) drown the test report.
+Runtime.install({ logger: new DefaultLogger('ERROR') });
 
 /** Mocha root hooks: whatever servers the suite started are stopped at the end. */
 export const mochaHooks = {

@@ -5,6 +5,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startFerretDB, type LocalMongo } from '../../src/local/ferretdb';
 import { freePort } from '../../src/local/process';
 import { toolPath } from '../../src/local/tools';
+import { ensureSearchAttributes } from '../../src/temporal/search-attributes';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 
 /**
@@ -34,9 +35,11 @@ export function temporalDevEnv(): Promise<TestWorkflowEnvironment> {
 
 /** A fresh time-skipping server: each test that needs days to pass owns one. */
 export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createTimeSkipping({
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: toolPath('temporal-test-server') } },
   });
+  await ensureSearchAttributes(env.connection, env.namespace ?? 'default');
+  return env;
 }
 
 /** MongoDB wire-protocol server: MONGODB_URI when set, else a FerretDB of our own. */

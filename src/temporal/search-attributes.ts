@@ -1,0 +1,36 @@
+import type { Connection } from '@temporalio/client';
+import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+
+/** temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD */
+const KEYWORD = 2;
+
+function grpcCode(err: unknown): number | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'number' ? err.code : undefined;
+}
+
+/**
+ * Registers the project's search attributes on a namespace, idempotently: those
+ * already present are left alone. `npm start` gets them from the dev server's
+ * flags; any other cluster gets them from `npm run setup:temporal`.
+ */
+export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<string[]> {
+  let known = new Set<string>();
+  try {
+    const existing = await connection.operatorService.listSearchAttributes({ namespace });
+    known = new Set(Object.keys(existing.customAttributes ?? {}));
+  } catch (err) {
+    // The time-skipping test server implements add but not list (12 = UNIMPLEMENTED).
+    if (grpcCode(err) !== 12) throw err;
+  }
+  const missing = ALL_SEARCH_ATTRIBUTES.filter((k) => !known.has(k.name));
+  if (missing.length === 0) return [];
+  try {
+    await connection.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: Object.fromEntries(missing.map((k) => [k.name, KEYWORD])),
+    });
+  } catch (err) {
+    if (grpcCode(err) !== 6) throw err; // 6 = ALREADY_EXISTS: another process registered them first
+  }
+  return missing.map((k) => k.name);
+}
