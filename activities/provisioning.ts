@@ -1,4 +1,4 @@
-import { heartbeat } from '@temporalio/activity';
+import { CancelledFailure, Context, heartbeat } from '@temporalio/activity';
 import type { TalkdeskUser } from '../src/talkdesk/schemas';
 import type {
   InstallationRef,
@@ -12,6 +12,12 @@ import type { ActivityDeps } from './deps';
 import { withToken } from './talkdesk-calls';
 
 const toFacts = (u: TalkdeskUser) => ({ id: u.id, email: u.email ?? undefined, name: u.name ?? undefined });
+
+/** Stops before writing when the workflow cancelled this attempt (an uninstall arrived). */
+function stopIfCancelled(): void {
+  const signal = Context.current().cancellationSignal;
+  if (signal.aborted) throw new CancelledFailure('cancelled before writing');
+}
 
 export function provisioningActivities(deps: ActivityDeps) {
   const { store, talkdesk, logger } = deps;
@@ -28,6 +34,7 @@ export function provisioningActivities(deps: ActivityDeps) {
         talkdesk.listLicensedUsers(input.rootUrl, input.appId, input.installationId, token),
       );
       heartbeat(`${users.length} licensed users read`);
+      stopIfCancelled();
       const { settingsRestored } = await store.accounts.upsertAccount({
         accountId: account.id,
         installationId: input.installationId,
@@ -65,6 +72,7 @@ export function provisioningActivities(deps: ActivityDeps) {
         added.push(await withToken(deps, input, (token) => talkdesk.getUser(input.rootUrl, id, token)));
         heartbeat(`user ${added.length}/${input.usersAdding.length}`);
       }
+      stopIfCancelled();
       await store.accounts.upsertUsers(input.accountId, input.installationId, added.map(toFacts));
       const removing = input.usersRemoving.filter((id) => existing.has(id));
       if (removing.length) await store.accounts.deactivateUsers(input.accountId, removing);

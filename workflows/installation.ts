@@ -1,4 +1,5 @@
 import {
+  ActivityCancellationType,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -58,7 +59,13 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
   const installationId = state.installationId;
   const base: ActivityOptions = { startToCloseTimeout: options.activityTimeoutMs, retry: { maximumAttempts: 1 } };
   const acts = proxyActivities<Activities>(base);
-  const withHeartbeat: ActivityOptions = { ...base, heartbeatTimeout: options.heartbeatTimeoutMs };
+  // Provisioning and updates write many documents: when an uninstall interrupts them, wait
+  // until the activity has really stopped, so the undo that follows cannot race its writes.
+  const withHeartbeat: ActivityOptions = {
+    ...base,
+    heartbeatTimeout: options.heartbeatTimeoutMs,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  };
   const steps = new StepRunner(state, options);
   const phases = new PhaseRunner();
   let pendingReject: string | undefined;

@@ -133,6 +133,9 @@ export class PhaseRunner {
   }
 
   async run<T>(deadlineMs: number, fn: () => Promise<T>): Promise<PhaseOutcome<T>> {
+    // Past its deadline before it began (an event older than its seven days): nothing
+    // may run. Otherwise the phase's steps would race a 1 ms timer, and could win.
+    if (deadlineMs <= Date.now()) return { kind: 'expired' };
     const scope = new CancellationScope();
     const current: { scope: CancellationScope; reason?: string } = { scope };
     this.active = current;

@@ -87,7 +87,8 @@ async function main(): Promise<void> {
 
   onShutdown(logger, async () => {
     await web.close();
-    worker.shutdown();
+    // The SDK drains the worker on SIGINT/SIGTERM itself; only ask if it has not started.
+    if (worker.getState() === 'RUNNING') worker.shutdown();
     await workerRun;
     await workerConnection.close();
     await connection.close();

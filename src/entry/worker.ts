@@ -1,6 +1,6 @@
 import { connectWorkerConnection } from '../temporal/connection';
 import { createAppWorker } from '../worker/create-worker';
-import { bootstrap, onShutdown, openStore, talkdeskClient } from './bootstrap';
+import { bootstrap, openStore, talkdeskClient } from './bootstrap';
 
 /** Production entry point of the worker process (`npm run start:worker`). */
 async function main(): Promise<void> {
@@ -18,13 +18,12 @@ async function main(): Promise<void> {
       maxConcurrentWorkflowTaskExecutions: env.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
     },
   });
-  onShutdown(logger, async () => {
-    worker.shutdown();
-  });
+  // The SDK drains the worker on SIGINT/SIGTERM (finishing in-flight activities), then run() returns.
   logger.info({ taskQueue: env.TEMPORAL_TASK_QUEUE, namespace }, 'worker running');
   await worker.run();
   await connection.close();
   await store.db.close();
+  logger.info('worker stopped');
 }
 
 main().catch((err: unknown) => {

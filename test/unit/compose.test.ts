@@ -1,0 +1,382 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { envSchema, loadEnv } from '../../src/config/env';
+import { generateKeySpec } from '../../src/crypto/secrets';
+import { PROJECT_ROOT } from '../../src/local/tools';
+import { temporalSettings } from '../../src/temporal/connection';
+import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+
+/**
+ * docker-compose.yml and the Dockerfile checked against the code, without a
+ * Docker engine: every variable the app requires is set for web and worker, the
+ * addresses point at the compose services, and no service sets a variable the
+ * app does not read.
+ */
+
+type Yaml = string | number | boolean | null | Yaml[] | { [key: string]: Yaml };
+type YamlMap = { [key: string]: Yaml };
+
+/**
+ * Environment variables the Temporal SDK's envconfig reads, taken from the
+ * installed @temporalio/envconfig itself so that an SDK upgrade cannot leave
+ * this list behind.
+ */
+function temporalEnvconfigVars(): string[] {
+  const source = readFileSync(path.join(path.dirname(require.resolve('@temporalio/envconfig')), 'envconfig-toml.js'), 'utf8');
+  const names = [...new Set([...source.matchAll(/envProvider\['(TEMPORAL_[A-Z_]*[A-Z])'\]/g)].map((m) => m[1] ?? ''))];
+  assert.ok(names.includes('TEMPORAL_ADDRESS') && names.includes('TEMPORAL_API_KEY'), 'envconfig variables not found in @temporalio/envconfig');
+  return names;
+}
+
+interface Line {
+  no: number;
+  indent: number;
+  text: string;
+}
+
+/** Drops a `#` comment that starts outside quotes (at the start or after a space). */
+function stripComment(line: string): string {
+  let quote: string | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quote) {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = undefined;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+    } else if (c === '#' && (i === 0 || /\s/.test(line[i - 1] ?? ''))) {
+      return line.slice(0, i);
+    }
+  }
+  return line;
+}
+
+/**
+ * A reader for the YAML subset docker-compose.yml keeps to: block mappings,
+ * block lists of scalars, flow lists of scalars, and plain, single- or
+ * double-quoted scalars. Anything else (anchors, aliases, tags, block scalars,
+ * flow mappings, mappings inside lists) is refused rather than misread.
+ */
+function readYamlSubset(source: string): YamlMap {
+  const lines: Line[] = [];
+  source.split(/\r?\n/).forEach((raw, i) => {
+    if (raw.includes('\t')) throw new Error(`line ${i + 1}: tabs are not allowed in YAML indentation`);
+    const text = stripComment(raw).trimEnd();
+    if (text.trim() === '') return;
+    if (text.trim() === '---') throw new Error(`line ${i + 1}: one document only`);
+    lines.push({ no: i + 1, indent: text.length - text.trimStart().length, text: text.trim() });
+  });
+  let pos = 0;
+  const fail = (line: Line | undefined, message: string): never => {
+    throw new Error(`line ${line?.no ?? 'EOF'}: ${message}`);
+  };
+  const isItem = (l: Line) => l.text === '-' || l.text.startsWith('- ');
+
+  function scalar(text: string, line: Line): Yaml {
+    const t = text.trim();
+    if (/^[&*!|>]/.test(t)) return fail(line, `unsupported YAML construct "${t.slice(0, 20)}"`);
+    if (t.startsWith('{')) return fail(line, 'flow mappings are not supported');
+    if (t.startsWith('"')) {
+      if (!t.endsWith('"') || t.length < 2) return fail(line, 'unterminated double-quoted string');
+      return JSON.parse(t) as string;
+    }
+    if (t.startsWith("'")) {
+      if (!t.endsWith("'") || t.length < 2) return fail(line, 'unterminated single-quoted string');
+      return t.slice(1, -1).replace(/''/g, "'");
+    }
+    if (t.startsWith('[')) return flowList(t, line);
+    if (t === '' || t === '~' || t === 'null') return null;
+    if (t === 'true') return true;
+    if (t === 'false') return false;
+    if (/^-?\d+(\.\d+)?$/.test(t)) return Number(t);
+    if (/:\s|:$/.test(t)) return fail(line, `plain scalar "${t}" contains ": " (quote it)`);
+    return t;
+  }
+
+  function flowList(text: string, line: Line): Yaml[] {
+    if (!text.endsWith(']')) return fail(line, 'a flow list must end on its line');
+    const inner = text.slice(1, -1);
+    const items: string[] = [];
+    let quote: string | undefined;
+    let current = '';
+    for (let i = 0; i < inner.length; i++) {
+      const c = inner[i] ?? '';
+      if (quote) {
+        current += c;
+        if (c === '\\' && quote === '"') current += inner[++i] ?? '';
+        else if (c === quote) quote = undefined;
+      } else if (c === '"' || c === "'") {
+        quote = c;
+        current += c;
+      } else if (c === '[' || c === '{') {
+        return fail(line, 'nested flow collections are not supported');
+      } else if (c === ',') {
+        items.push(current);
+        current = '';
+      } else {
+        current += c;
+      }
+    }
+    if (quote) return fail(line, 'unterminated string in flow list');
+    if (current.trim() !== '' || items.length > 0) items.push(current);
+    return items.map((item) => scalar(item, line));
+  }
+
+  function block(indent: number): Yaml {
+    const first = lines[pos];
+    if (!first) return null;
+    return isItem(first) ? list(indent) : mapping(indent);
+  }
+
+  function list(indent: number): Yaml[] {
+    const out: Yaml[] = [];
+    while (pos < lines.length) {
+      const line = lines[pos] as Line;
+      if (line.indent < indent) break;
+      if (line.indent > indent) fail(line, 'unexpected indentation in list');
+      if (!isItem(line)) break;
+      const item = line.text === '-' ? '' : line.text.slice(2);
+      if (/^("[^"]*"|'[^']*'|[^\s"'[{][^:]*):(\s|$)/.test(item)) fail(line, 'mappings inside lists are not supported');
+      if (item.trim() === '') fail(line, 'nested blocks inside lists are not supported');
+      out.push(scalar(item, line));
+      pos++;
+    }
+    return out;
+  }
+
+  function mapping(indent: number): YamlMap {
+    const out: YamlMap = {};
+    while (pos < lines.length) {
+      const line = lines[pos] as Line;
+      if (line.indent < indent) break;
+      if (line.indent > indent) fail(line, 'unexpected indentation');
+      if (isItem(line)) break;
+      const m = /^("[^"]*"|'[^']*'|[A-Za-z0-9_.\-/$]+):(?:\s+(.*))?$/.exec(line.text);
+      if (!m) return fail(line, `cannot read "${line.text}" as "key: value"`);
+      const key = (m[1] ?? '').replace(/^["']|["']$/g, '');
+      if (key === '<<') fail(line, 'merge keys are not supported');
+      if (Object.prototype.hasOwnProperty.call(out, key)) fail(line, `duplicate key "${key}"`);
+      const rest = m[2] ?? '';
+      pos++;
+      if (rest.trim() !== '') {
+        out[key] = scalar(rest, line);
+        continue;
+      }
+      const next = lines[pos];
+      if (next && next.indent > indent) out[key] = block(next.indent);
+      else if (next && next.indent === indent && isItem(next)) out[key] = list(indent);
+      else out[key] = null;
+    }
+    return out;
+  }
+
+  const doc = block(0);
+  if (pos < lines.length) fail(lines[pos], 'unexpected content');
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('the document must be a mapping');
+  return doc;
+}
+
+const asMap = (v: Yaml | undefined, what: string): YamlMap => {
+  assert.ok(v !== null && typeof v === 'object' && !Array.isArray(v), `${what} must be a mapping`);
+  return v as YamlMap;
+};
+const asList = (v: Yaml | undefined, what: string): Yaml[] => {
+  assert.ok(Array.isArray(v), `${what} must be a list`);
+  return v;
+};
+
+/** Compose's `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?message}`, `${VAR?message}`. */
+const INTERPOLATION = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}/g;
+
+/** The value compose would pass, with `given` standing in for the user's environment / .env. */
+function interpolate(value: string, given: Record<string, string>): string {
+  return value.replace(INTERPOLATION, (_all, name: string, op: string | undefined, arg: string | undefined) => {
+    const v = given[name];
+    if (op === ':-') return v === undefined || v === '' ? (arg ?? '') : v;
+    if (op === '-') return v === undefined ? (arg ?? '') : v;
+    if (op === ':?' || op === '?') {
+      if (v === undefined || (op === ':?' && v === '')) throw new Error(`compose would stop: ${arg ?? name}`);
+      return v;
+    }
+    return v ?? '';
+  });
+}
+
+const REQUIRED_WITHOUT_DEFAULT = Object.entries(envSchema.shape)
+  .filter(([, schema]) => !schema.safeParse(undefined).success)
+  .map(([name]) => name);
+
+describe('docker-compose.yml', () => {
+  const file = path.join(PROJECT_ROOT, 'docker-compose.yml');
+  const doc = readYamlSubset(readFileSync(file, 'utf8'));
+  const services = asMap(doc.services, 'services');
+  const serviceNames = Object.keys(services);
+  const environment = (name: string): Record<string, string> => {
+    const env = asMap(asMap(services[name], name).environment, `${name}.environment`);
+    return Object.fromEntries(
+      Object.entries(env).map(([k, v]) => {
+        assert.ok(typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean', `${name}: ${k} must be a scalar`);
+        return [k, String(v)];
+      }),
+    );
+  };
+  const userEnv = {
+    TALKDESK_APP_ID: 'compose-test-app',
+    TALKDESK_WEBHOOK_SECRET: 'compose-test-webhook-secret',
+    SECRETS_KEY: generateKeySpec('k1'),
+  };
+
+  it('the YAML reader reads what it supports and refuses what it does not', () => {
+    assert.deepEqual(
+      readYamlSubset('a:\n  b: "x: y" # note\n  c: [1, "2, 3", \'it\'\'s\']\nd:\n- e\n- "f"\ng:\n'),
+      { a: { b: 'x: y', c: [1, '2, 3', "it's"] }, d: ['e', 'f'], g: null },
+    );
+    assert.throws(() => readYamlSubset('a: &x 1\nb: *x\n'), /unsupported/);
+    assert.throws(() => readYamlSubset('a:\n  - b: 1\n'), /mappings inside lists/);
+    assert.throws(() => readYamlSubset('a: |\n  text\n'), /unsupported/);
+    assert.throws(() => readYamlSubset('a: 1\na: 2\n'), /duplicate key/);
+  });
+
+  it('has the temporal, mongodb, web and worker services', () => {
+    for (const name of ['temporal', 'mongodb', 'web', 'worker']) assert.ok(serviceNames.includes(name), `service ${name} is missing`);
+    assert.equal(asMap(services.mongodb, 'mongodb').image, 'mongo:7');
+    assert.match(String(asMap(services.temporal, 'temporal').image), /^temporalio\/temporal:\d+\.\d+\.\d+$/);
+  });
+
+  it(`sets every variable the app requires without a default (${REQUIRED_WITHOUT_DEFAULT.join(', ')}) for web and worker`, () => {
+    for (const name of ['TALKDESK_APP_ID', 'TALKDESK_WEBHOOK_SECRET', 'SECRETS_KEY']) {
+      assert.ok(REQUIRED_WITHOUT_DEFAULT.includes(name), `${name} is expected to be required by envSchema`);
+    }
+    for (const service of ['web', 'worker']) {
+      const env = environment(service);
+      for (const name of REQUIRED_WITHOUT_DEFAULT) {
+        assert.ok(env[name] !== undefined && env[name] !== '', `${service}: ${name} is not set`);
+        // Taken from the user's environment / .env, and compose must stop when it is missing.
+        if (name in userEnv) assert.match(env[name] ?? '', new RegExp(`^\\$\\{${name}:\\?[^}]+\\}$`), `${service}: ${name} must be "\${${name}:?message}"`);
+      }
+      assert.throws(() => interpolate(env.SECRETS_KEY ?? '', {}), /compose would stop/);
+    }
+  });
+
+  it('points TEMPORAL_ADDRESS and MONGODB_URI at the compose services', () => {
+    for (const service of ['web', 'worker']) {
+      const env = environment(service);
+      assert.equal(env.TEMPORAL_ADDRESS, 'temporal:7233', `${service}: TEMPORAL_ADDRESS`);
+      const mongo = new URL(env.MONGODB_URI ?? '');
+      assert.equal(mongo.protocol, 'mongodb:');
+      assert.equal(mongo.hostname, 'mongodb', `${service}: MONGODB_URI host`);
+      assert.equal(mongo.port || '27017', '27017');
+      for (const host of [String(env.TEMPORAL_ADDRESS).split(':')[0], mongo.hostname]) {
+        assert.ok(serviceNames.includes(host ?? ''), `${host} is not a compose service`);
+      }
+    }
+  });
+
+  it('uses only variables the app or the Temporal SDK reads', () => {
+    const known = new Set<string>([...Object.keys(envSchema.shape), ...temporalEnvconfigVars()]);
+    for (const service of ['web', 'worker']) {
+      for (const name of Object.keys(environment(service))) {
+        assert.ok(known.has(name), `${service}: ${name} is neither in envSchema (src/config/env.ts) nor a Temporal envconfig variable`);
+      }
+    }
+  });
+
+  it('gives web and worker an environment the app accepts, the web one reachable from other containers', () => {
+    for (const service of ['web', 'worker']) {
+      const raw = environment(service);
+      const env = loadEnv(Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, interpolate(v, userEnv)])));
+      assert.equal(env.TALKDESK_APP_ID, userEnv.TALKDESK_APP_ID);
+      assert.equal(env.MONGODB_URI, 'mongodb://mongodb:27017');
+      if (service === 'web') assert.equal(env.HOST, '0.0.0.0');
+    }
+    assert.ok(
+      asList(asMap(services.web, 'web').ports, 'web.ports').some((p) => String(p).endsWith(':3000')),
+      'web publishes port 3000',
+    );
+  });
+
+  it('starts web and worker after healthy temporal and mongodb', () => {
+    for (const dependency of ['temporal', 'mongodb', 'web']) {
+      const test = asList(asMap(asMap(services[dependency], dependency).healthcheck, `${dependency}.healthcheck`).test, 'test');
+      assert.equal(test[0], 'CMD', `${dependency}: exec-form healthcheck`);
+    }
+    for (const service of ['web', 'worker']) {
+      const deps = asMap(asMap(services[service], service).depends_on, `${service}.depends_on`);
+      for (const dependency of ['temporal', 'mongodb']) {
+        assert.equal(asMap(deps[dependency], `${service}.depends_on.${dependency}`).condition, 'service_healthy');
+      }
+    }
+  });
+
+  it('runs the production entry points of package.json', () => {
+    const scripts = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
+      .scripts;
+    const command = (name: string) => asList(asMap(services[name], name).command, `${name}.command`).join(' ');
+    assert.equal(command('web'), scripts['start:web']);
+    assert.equal(command('worker'), scripts['start:worker']);
+    for (const name of ['web', 'worker']) assert.equal(asMap(services[name], name).build, '.');
+  });
+
+  it('registers every search attribute of the workflow on the dev server', () => {
+    const args = asList(asMap(services.temporal, 'temporal').command, 'temporal.command').map(String);
+    assert.deepEqual(args.slice(0, 2), ['server', 'start-dev']);
+    assert.equal(args[args.indexOf('--ip') + 1], '0.0.0.0');
+    const registered = args.filter((_, i) => args[i - 1] === '--search-attribute');
+    assert.deepEqual(
+      registered.sort(),
+      ALL_SEARCH_ATTRIBUTES.map((k) => `${k.name}=Keyword`).sort(),
+    );
+  });
+
+  it('web and worker read TEMPORAL_ADDRESS from the environment, as compose sets it', () => {
+    const saved = process.env.TEMPORAL_ADDRESS;
+    process.env.TEMPORAL_ADDRESS = environment('worker').TEMPORAL_ADDRESS;
+    try {
+      // What src/entry/web.ts and src/entry/worker.ts pass.
+      const settings = temporalSettings({ namespace: 'default' });
+      assert.equal(settings.connectionOptions.address, 'temporal:7233');
+    } finally {
+      if (saved === undefined) delete process.env.TEMPORAL_ADDRESS;
+      else process.env.TEMPORAL_ADDRESS = saved;
+    }
+  });
+});
+
+describe('Dockerfile', () => {
+  const dockerfile = readFileSync(path.join(PROJECT_ROOT, 'Dockerfile'), 'utf8');
+  const instructions = dockerfile
+    .replace(/\\\r?\n/g, ' ')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  const stages = instructions.filter((l) => /^FROM\s/i.test(l));
+  const lastStage = instructions.slice(instructions.lastIndexOf(stages[stages.length - 1] ?? ''));
+
+  it('builds in one stage and runs from another', () => {
+    assert.ok(stages.length >= 2, 'multi-stage');
+    assert.ok(instructions.some((l) => /^RUN\s.*npm install\b/.test(l)), 'installs the dependencies');
+    assert.ok(instructions.some((l) => /^RUN\s.*npm run build\b/.test(l)), 'builds');
+    assert.ok(instructions.some((l) => /^COPY\s+--from=\S+\s+\S*dist\b/.test(l)), 'copies the build output');
+  });
+
+  it('runs the web process by default, in production mode, as a non-root user', () => {
+    assert.ok(lastStage.some((l) => /^ENV\s.*\bNODE_ENV=production\b/.test(l)), 'NODE_ENV=production');
+    const user = lastStage.filter((l) => /^USER\s/.test(l)).pop();
+    assert.ok(user, 'USER is set');
+    assert.doesNotMatch(user, /^USER\s+(root|0)(:|\s|$)/);
+    assert.ok(lastStage.includes('CMD ["node", "dist/src/entry/web.js"]'), 'default CMD is the web entry point');
+  });
+
+  it('is built from sources the build context holds', () => {
+    const ignored = readFileSync(path.join(PROJECT_ROOT, '.dockerignore'), 'utf8')
+      .split(/\r?\n/)
+      .map((l) => l.trim().replace(/\/$/, ''))
+      .filter((l) => l !== '' && !l.startsWith('#'));
+    for (const must of ['node_modules', 'dist', '.env', '.git', 'data', '.tools']) assert.ok(ignored.includes(must), `.dockerignore lists ${must}`);
+    const copied = instructions
+      .filter((l) => /^COPY\s/.test(l) && !/--from=/.test(l))
+      .flatMap((l) => l.split(/\s+/).slice(1, -1));
+    for (const source of copied) assert.ok(!ignored.includes(source), `${source} is copied but excluded by .dockerignore`);
+  });
+});

@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { envSchema } from '../../src/config/env';
+import { PROJECT_ROOT } from '../../src/local/tools';
+import { COLLECTIONS } from '../../src/store/db';
+import { CALLBACK_PATH } from '../../src/web/app';
+import {
+  INSTALLATION_PHASES,
+  eventSignal,
+  rejectUpdate,
+  retryNowUpdate,
+  stateQuery,
+  workflowIdFor,
+} from '../../workflows/definitions';
+import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+
+/**
+ * README.md checked against the code, so the documentation cannot rot: the
+ * configuration table lists exactly the variables the code reads, with their
+ * defaults, and the public names it documents are the ones the code uses.
+ */
+
+const readme = readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
+const source = (file: string) => readFileSync(path.join(PROJECT_ROOT, file), 'utf8');
+
+/** The text of a `## Title` section, up to the next `## ` heading. */
+function section(title: string): string {
+  const lines = readme.split(/\r?\n/);
+  const start = lines.findIndex((l) => l.trim() === `## ${title}`);
+  assert.ok(start >= 0, `README.md has no "## ${title}" section`);
+  const end = lines.findIndex((l, i) => i > start && /^## /.test(l));
+  return lines.slice(start + 1, end === -1 ? undefined : end).join('\n');
+}
+
+/** Body rows of every Markdown table in `text` (header and separator rows dropped), as trimmed cells. */
+function tableRows(text: string): string[][] {
+  const isSeparator = (l: string | undefined) => l !== undefined && /^\|[\s|:-]+\|$/.test(l);
+  const lines = text.split(/\r?\n/).map((l) => l.trim());
+  return lines
+    .filter((l, i) => l.startsWith('|') && !isSeparator(l) && !isSeparator(lines[i + 1]))
+    .map((l) =>
+      l
+        .slice(1, l.endsWith('|') ? -1 : undefined)
+        .split('|')
+        .map((c) => c.trim()),
+    );
+}
+
+/** The name in a cell written as `NAME`, or undefined. */
+const codeName = (cell: string | undefined) => /^`([^`]+)`$/.exec(cell ?? '')?.[1];
+
+function temporalEnvconfigVars(): string[] {
+  const sdk = readFileSync(path.join(path.dirname(require.resolve('@temporalio/envconfig')), 'envconfig-toml.js'), 'utf8');
+  return [...new Set([...sdk.matchAll(/envProvider\['(TEMPORAL_[A-Z_]*[A-Z])'\]/g)].map((m) => m[1] ?? ''))];
+}
+
+/** TEMPORAL_PATH, TEMPORAL_TEST_SERVER_PATH, FERRETDB_PATH: from toolPath's parameter type. */
+function toolPathVars(): string[] {
+  const m = /export function toolPath\(name: ([^)]+)\)/.exec(source('src/local/tools.ts'));
+  assert.ok(m?.[1], 'toolPath(name: ...) not found in src/local/tools.ts');
+  return [...m[1].matchAll(/'([a-z-]+)'/g)].map((t) => `${(t[1] ?? '').toUpperCase().replace(/-/g, '_')}_PATH`);
+}
+
+/** The variables `npm run demo` reads. */
+function demoVars(): string[] {
+  const demo = source('src/entry/demo.ts');
+  return [
+    ...new Set([...demo.matchAll(/process\.env\.([A-Z_]+)/g), ...demo.matchAll(/envPort\('([A-Z_]+)'/g)].map((m) => m[1] ?? '')),
+  ];
+}
+
+describe('README.md', () => {
+  const configuration = section('Configuration');
+  const rows = tableRows(configuration);
+  const documented = new Map<string, string[]>();
+  for (const row of rows) {
+    const name = codeName(row[0]);
+    if (name && /^[A-Z][A-Z0-9_]*$/.test(name) && !documented.has(name)) documented.set(name, row);
+  }
+
+  it('documents every variable of envSchema in the configuration table, with its default', () => {
+    for (const [name, schema] of Object.entries(envSchema.shape)) {
+      const row = documented.get(name);
+      assert.ok(row, `${name} (src/config/env.ts) is missing from the README's configuration table`);
+      const defaultCell = row[1] ?? '';
+      const parsed = schema.safeParse(undefined);
+      if (!parsed.success) {
+        assert.match(defaultCell, /^required$/i, `${name} has no default: its default cell must say "required"`);
+      } else if (parsed.data !== undefined) {
+        const value = Array.isArray(parsed.data) ? parsed.data.join(',') : String(parsed.data);
+        assert.ok(defaultCell.includes(`\`${value}\``), `${name}: README default "${defaultCell}" does not show \`${value}\``);
+      }
+    }
+  });
+
+  it('documents no variable the code does not read', () => {
+    const known = new Set([...Object.keys(envSchema.shape), ...temporalEnvconfigVars(), ...toolPathVars(), ...demoVars()]);
+    for (const name of documented.keys()) {
+      assert.ok(known.has(name), `README documents ${name}, which neither the code nor the Temporal SDK reads`);
+    }
+  });
+
+  it('documents the Temporal envconfig variables, the tool paths and the demo variables', () => {
+    for (const name of ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_API_KEY', 'TEMPORAL_TLS', 'TEMPORAL_PROFILE', 'TEMPORAL_CONFIG_FILE']) {
+      assert.ok(documented.has(name), `${name} is missing`);
+    }
+    for (const name of [...toolPathVars(), ...demoVars()]) assert.ok(documented.has(name), `${name} is missing`);
+  });
+
+  it("shows npm start's own defaults (applyLocalDefaults)", () => {
+    const local = source('src/entry/local.ts');
+    const defaults = [...local.matchAll(/process\.env\.([A-Z_]+) \?\?= '([^']+)'/g)];
+    assert.ok(defaults.length >= 2, 'applyLocalDefaults not found in src/entry/local.ts');
+    for (const [, name, value] of defaults) {
+      const row = rows.find((r) => codeName(r[0]) === name && (r[1] ?? '').includes(`\`${value}\``));
+      assert.ok(row, `README does not show that npm start defaults ${name} to \`${value}\``);
+    }
+    assert.ok(configuration.includes('data/local-secrets-key'), 'the generated key file is named');
+    const simulatorHost = /DEFAULT_ALLOWED_HOSTS\},([^`]+)`/.exec(local)?.[1];
+    assert.ok(simulatorHost && configuration.includes(`\`${simulatorHost}\``), 'the simulator host added to the allow-list is named');
+  });
+
+  it('names the endpoints and the callback status codes the code answers with', () => {
+    const app = source('src/web/app.ts');
+    const paths = [CALLBACK_PATH, ...[...app.matchAll(/router\.get\('([^']+)'/g)].map((m) => m[1] ?? '')];
+    assert.ok(paths.length >= 4);
+    for (const p of paths) assert.ok(readme.includes(`\`${p === CALLBACK_PATH ? 'POST ' : 'GET '}${p}\``), `endpoint ${p} is not documented`);
+
+    const statusRows = tableRows(section('Public interface'));
+    const callback = source('src/web/callback.ts');
+    const refusals = [...callback.matchAll(/refuse\(ctx, (\d{3}), '([a-z_]+)'/g)];
+    assert.ok(refusals.length >= 7, 'refusals not found in src/web/callback.ts');
+    for (const [, status, code] of refusals) {
+      assert.ok(
+        statusRows.some((r) => r[0] === status && (r[1] ?? '').includes(`\`${code}\``)),
+        `status ${status} ${code} is not in the README's callback table`,
+      );
+    }
+    for (const [, status, body] of callback.matchAll(/answer\(ctx, (\d{3}), \{ status: '([a-z_]+)'/g)) {
+      assert.ok(statusRows.some((r) => r[0] === status && (r[1] ?? '').includes(`\`${body}\``)), `status ${status} ${body} is not documented`);
+    }
+    assert.ok(readme.includes('x-hub-signature: sha256=<hex'), 'the signature header is documented');
+  });
+
+  it('names the workflow id, signal, query, updates, search attributes and phases', () => {
+    const temporal = section('Public interface');
+    assert.ok(temporal.includes(`\`${workflowIdFor('<installation_id>')}\``), 'workflow id');
+    for (const def of [eventSignal, stateQuery, retryNowUpdate, rejectUpdate]) {
+      assert.match(temporal, new RegExp(`\\*\\*(Signal|Query|Update)\\*\\* \`${def.name}\``), `${def.name} is not documented`);
+    }
+    for (const key of ALL_SEARCH_ATTRIBUTES) assert.ok(temporal.includes(`\`${key.name}\``), `search attribute ${key.name}`);
+    for (const phase of INSTALLATION_PHASES) assert.ok(temporal.includes(`\`${phase}\``), `phase ${phase}`);
+  });
+
+  it('lists every MongoDB collection', () => {
+    const names = tableRows(section('MongoDB collections')).map((r) => codeName(r[0]));
+    assert.deepEqual([...names].sort(), Object.values(COLLECTIONS).sort());
+  });
+
+  it('describes only paths that exist in the layout', () => {
+    const paths = tableRows(section('Layout'))
+      .map((r) => codeName(r[0]))
+      .filter((p): p is string => p !== undefined);
+    assert.ok(paths.length > 20);
+    for (const p of paths) assert.ok(existsSync(path.join(PROJECT_ROOT, p)), `README's layout names ${p}, which does not exist`);
+  });
+
+  it('documents npm scripts that exist', () => {
+    const scripts = Object.keys((JSON.parse(source('package.json')) as { scripts: Record<string, string> }).scripts);
+    for (const m of readme.matchAll(/`npm (?:run )?([a-z:]+)`/g)) {
+      const name = m[1] ?? '';
+      if (name === 'install' || name === 'ci') continue;
+      assert.ok(scripts.includes(name), `README names "npm ${name}", which package.json does not define`);
+    }
+  });
+});
