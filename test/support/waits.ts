@@ -39,3 +39,8 @@ export async function waitForPhase(client: Client, installationId: string, phase
     throw new Error(`${(err as Error).message}; last state: ${JSON.stringify(last)}`);
   }
 }
+
+/** Waits for the installation's workflow to complete and returns its final view. */
+export function finalView(client: Client, installationId: string): Promise<InstallationView> {
+  return client.workflow.getHandle(workflowIdFor(installationId)).result() as Promise<InstallationView>;
+}

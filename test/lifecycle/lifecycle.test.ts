@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import { eventSignal, workflowIdFor } from '../../workflows/definitions';
+import { toLifecycleEvent, parseEvent } from '../../src/events/schemas';
+import { startSystem, type TestSystem } from '../support/system';
+import { eventually, finalView, queryState, waitForPhase } from '../support/waits';
+
+describe('the whole lifecycle of an installation (dev server, FerretDB, simulator)', function () {
+  this.timeout(120_000);
+  let sys: TestSystem;
+  before(async () => {
+    sys = await startSystem();
+  });
+  after(async () => {
+    await sys?.close();
+  });
+
+  const deliver = async (event: unknown) => {
+    const status = await sys.simulator.deliver(event as never, { callbackUrl: sys.web.callbackUrl });
+    assert.ok(status === 200, `delivery answered ${status}`);
+  };
+  const settled = async (installationId: string, phase: string, predicate: (v: Awaited<ReturnType<typeof queryState>>) => boolean) =>
+    eventually(`installation ${installationId} settled`, async () => {
+      const v = await waitForPhase(sys.client, installationId, phase);
+      return predicate(v) ? v : undefined;
+    });
+
+  it('install → update → rotation → trial → uninstall → reinstall restores the settings', async () => {
+    const accountName = `life${Date.now().toString(36)}`;
+    const { installation, event } = sys.simulator.createInstallation({ accountName, licensedUsers: 4 });
+    const accountId = event.data.account_id;
+    await deliver(event);
+    await waitForPhase(sys.client, installation.id, 'active');
+    await sys.store.accounts.updateSettings(accountId, { theme: 'dark', dashboards: ['calls'] });
+
+    const before = await sys.store.accounts.listUsers(accountId);
+    const removed = before[0]!.talkdeskUserId;
+    const update = sys.simulator.updateInstallation(installation.id, {
+      addUsers: 2,
+      removeUsers: [removed],
+      subscription: { name: 'pro', licenses: 25 },
+    });
+    await deliver(update);
+    const afterUpdate = await settled(installation.id, 'active', (v) => v.appliedEvents === 2);
+    assert.match(afterUpdate.history.at(-1)?.outcome ?? '', /update approved/);
+    const users = await sys.store.accounts.listUsers(accountId);
+    assert.equal(users.filter((u) => u.active).length, 5);
+    assert.equal(users.find((u) => u.talkdeskUserId === removed)?.active, false);
+    const account = await sys.store.accounts.getAccount(accountId);
+    assert.deepEqual(account?.subscription?.adding, { name: 'pro', licenses: 25 });
+
+    const rotation = sys.simulator.rotateCredentials(installation.id);
+    await deliver(rotation);
+    const afterRotation = await settled(installation.id, 'active', (v) => v.activeClientId === rotation.data.client_id);
+    assert.equal(afterRotation.retiringCredentials[0]?.clientId, event.data.client_id);
+
+    await deliver(sys.simulator.startTrial(installation.id, new Date(Date.now() + 14 * 86_400_000)));
+    await deliver(sys.simulator.endTrial(installation.id, { reason: 'plan_upgraded', by: 'user' }));
+    const afterTrial = await settled(installation.id, 'active', (v) => v.trial?.endedReason === 'plan_upgraded');
+    assert.equal(afterTrial.trial?.endedBy, 'user');
+    assert.equal((await sys.store.accounts.getAccount(accountId))?.trial?.endedReason, 'plan_upgraded');
+
+    await deliver(sys.simulator.uninstall(installation.id));
+    const done = await finalView(sys.client, installation.id);
+    assert.equal(done.phase, 'uninstalled');
+    assert.equal((await sys.store.accounts.getAccount(accountId))?.status, 'disabled');
+    assert.ok((await sys.store.credentials.list(installation.id)).every((c) => c.status === 'destroyed' && !c.secret));
+
+    // Every Talkdesk call of this installation, in order, as Talkdesk saw them.
+    assert.deepEqual(
+      sys.simulator.stateCalls(installation.id).map((c) => [c.status, c.body]),
+      [
+        [200, { state: 'approve' }], // install
+        [200, { state: 'approve' }], // update
+        [200, { state: 'approve' }], // uninstall acknowledged
+      ],
+    );
+    const acks = sys.simulator.credentialsStateCalls(installation.id);
+    assert.equal(acks.length, 1);
+    assert.deepEqual(acks[0]?.body, { state: 'acknowledged' });
+    assert.equal(acks[0]?.path.includes(rotation.data.client_id), true);
+    assert.equal(sys.simulator.getInstallation(installation.id)?.state, 'revoked');
+
+    // Reinstall in the same Talkdesk account: a new installation finds the settings.
+    const again = sys.simulator.createInstallation({ accountName });
+    assert.equal(again.event.data.account_id, accountId);
+    await deliver(again.event);
+    const reinstalled = await waitForPhase(sys.client, again.installation.id, 'active');
+    assert.equal(reinstalled.settingsRestored, true);
+    assert.match(reinstalled.history.at(-1)?.outcome ?? '', /settings restored/);
+    assert.deepEqual((await sys.store.accounts.getSettings(accountId))?.settings, { theme: 'dark', dashboards: ['calls'] });
+    const acct = await sys.store.accounts.getAccount(accountId);
+    assert.equal(acct?.status, 'provisioned');
+    assert.equal(acct?.installationId, again.installation.id);
+    assert.equal(acct?.settingsRestored, true);
+  });
+
+  it('an uninstall during provisioning stops it, undoes it and is acknowledged', async () => {
+    const { installation, event } = sys.simulator.createInstallation({ licensedUsers: 10 });
+    sys.simulator.failNext('licensedUsers', 1, { delayMs: 2_500 });
+    const provisioning = sys.simulator.waitForCall((c) => c.route === 'licensedUsers' && c.installationId === installation.id);
+    await deliver(event);
+    await provisioning;
+    await deliver(sys.simulator.uninstall(installation.id));
+    const done = await finalView(sys.client, installation.id);
+    assert.equal(done.phase, 'uninstalled');
+    assert.match(done.history.find((h) => h.phase === 'installing')?.outcome ?? '', /interrupted by uninstall: provisioning undone/);
+    // Give a straggling activity every chance to write, then check nothing is provisioned.
+    await new Promise((r) => setTimeout(r, 3_000));
+    const account = await sys.store.accounts.getAccount(event.data.account_id);
+    assert.ok(account === null || account.status === 'disabled', `account left ${account?.status}`);
+    assert.ok((await sys.store.accounts.listUsers(event.data.account_id)).every((u) => !u.active));
+    assert.deepEqual(
+      sys.simulator.stateCalls(installation.id).map((c) => c.body),
+      [{ state: 'approve' }],
+      'only the uninstall is acknowledged; the install is never approved',
+    );
+  });
+
+  it('an update that arrives before the install is approved waits its turn', async () => {
+    const { installation, event } = sys.simulator.createInstallation({ licensedUsers: 2 });
+    sys.simulator.failNext('installationState', 1, { delayMs: 1_500 });
+    await deliver(event);
+    await deliver(sys.simulator.updateUsers(installation.id, { add: 3 }));
+    const view = await settled(installation.id, 'active', (v) => v.appliedEvents === 2);
+    assert.deepEqual(
+      view.history.map((h) => [h.phase, h.outcome]),
+      [
+        ['installing', 'approved'],
+        ['updating', 'update approved'],
+      ],
+    );
+    assert.equal((await sys.store.accounts.listUsers(event.data.account_id)).filter((u) => u.active).length, 5);
+    assert.equal(sys.simulator.stateCalls(installation.id).length, 2);
+  });
+
+  it('events delivered in reverse order end as Talkdesk ends: uninstalled', async () => {
+    const t0 = Date.now() - 60_000;
+    const { installation, event } = sys.simulator.createInstallation({}, { createdAt: new Date(t0) });
+    const update = sys.simulator.updateUsers(installation.id, { add: 1 }, { createdAt: new Date(t0 + 1_000) });
+    const uninstall = sys.simulator.uninstall(installation.id, undefined, { createdAt: new Date(t0 + 2_000) });
+    await deliver(uninstall);
+    await deliver(update);
+    await deliver(event);
+    const done = await finalView(sys.client, installation.id);
+    assert.equal(done.phase, 'uninstalled');
+    assert.match(done.history.at(-1)?.outcome ?? '', /acknowledged/);
+    assert.deepEqual(
+      done.ignoredEvents.map((e) => e.eventId).sort(),
+      [event.id, update.id].sort(),
+      'the superseded install and update are recorded, not applied',
+    );
+    assert.deepEqual(
+      sys.simulator.stateCalls(installation.id).map((c) => c.body),
+      [{ state: 'approve' }],
+    );
+    assert.equal(await sys.store.accounts.getAccount(event.data.account_id), null, 'nothing was ever provisioned');
+    // A late re-delivery of the old install does not resurrect the installation.
+    const again = await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl });
+    assert.equal(again, 200);
+    assert.equal(await sys.store.accounts.getAccount(event.data.account_id), null);
+  });
+
+  it('the same update delivered twice is applied once', async () => {
+    const { installation, event } = sys.simulator.createInstallation({ licensedUsers: 1 });
+    await deliver(event);
+    await waitForPhase(sys.client, installation.id, 'active');
+    const update = sys.simulator.updateUsers(installation.id, { add: 2 });
+    await deliver(update);
+    await deliver(update); // answered as a duplicate by the inbox
+    // And a second hand-over of the same event straight to the workflow (a dispatcher retry).
+    const parsed = parseEvent(update);
+    assert.ok(parsed.ok);
+    await sys.client.workflow.getHandle(workflowIdFor(installation.id)).signal(eventSignal, toLifecycleEvent(parsed.event));
+    const view = await settled(installation.id, 'active', (v) => v.ignoredEvents.some((e) => e.eventId === update.id));
+    assert.equal(view.appliedEvents, 2);
+    assert.equal(view.ignoredEvents.find((e) => e.eventId === update.id)?.reason, 'duplicate delivery');
+    assert.equal(sys.simulator.stateCalls(installation.id).length, 2, 'install and one update approval');
+    assert.equal((await sys.store.inbox.listForInstallation(installation.id)).length, 2);
+  });
+
+  it('a compromised rotation destroys the old credentials at once', async () => {
+    const { installation, event } = sys.simulator.createInstallation();
+    await deliver(event);
+    await waitForPhase(sys.client, installation.id, 'active');
+    const rotation = sys.simulator.rotateCredentials(installation.id, { compromised: true });
+    await deliver(rotation);
+    const view = await settled(installation.id, 'active', (v) => v.activeClientId === rotation.data.client_id);
+    assert.equal(view.retiringCredentials.length, 0);
+    const old = await sys.store.credentials.get(installation.id, event.data.client_id);
+    assert.equal(old?.status, 'destroyed');
+    assert.equal(old?.secret, undefined);
+    assert.match(view.history.at(-1)?.outcome ?? '', /compromised/);
+  });
+});
