@@ -80,9 +80,12 @@ export function credentialActivities(deps: ActivityDeps) {
 
     /** Destroys one credential set, or all of the installation's: the ciphertext is deleted, not only marked. */
     async destroyCredentials(input: InstallationRef & { clientId?: string }): Promise<{ destroyed: number }> {
-      const destroyed = input.clientId
-        ? Number(await store.credentials.destroy(input.installationId, input.clientId))
-        : await store.credentials.destroyAll(input.installationId);
+      let destroyed: number;
+      if (input.clientId) destroyed = Number(await store.credentials.destroy(input.installationId, input.clientId));
+      else {
+        // Also the copies still in the inbox: events whose credentials were never imported (expired, superseded).
+        destroyed = (await store.credentials.destroyAll(input.installationId)) + (await store.inbox.dropAllCredentials(input.installationId));
+      }
       logger.info({ installationId: input.installationId, destroyed }, 'credentials destroyed');
       return { destroyed };
     },

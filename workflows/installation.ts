@@ -207,8 +207,10 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
         const sent = await rejectAtTalkdesk(reason, deadline);
         await undoProvisioning();
         await destroyCredentials();
+        await endPhase('rejected', `${reason} (rejection ${sent})`);
+        // Kept visible in the state query: the reason the installation ended here.
         state.lastError = reason;
-        return endPhase('rejected', `${reason} (rejection ${sent})`);
+        return;
       }
       case 'expired':
         await undoProvisioning();

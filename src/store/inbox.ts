@@ -73,6 +73,12 @@ export class InboxStore {
     await this.coll.updateOne({ _id: eventId }, { $unset: { credentials: '' } });
   }
 
+  /** Removes every stored credential copy of an installation (uninstall, rejection, expiry). */
+  async dropAllCredentials(installationId: string): Promise<number> {
+    const res = await this.coll.updateMany({ installationId, credentials: { $exists: true } }, { $unset: { credentials: '' } });
+    return res.modifiedCount;
+  }
+
   listForInstallation(installationId: string): Promise<InboxRecord[]> {
     return this.coll.find({ installationId }).sort({ createdAt: 1 }).toArray();
   }

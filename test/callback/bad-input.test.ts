@@ -1,0 +1,360 @@
+import assert from 'node:assert/strict';
+import { exampleEvent } from '../../src/events/examples';
+import { generateInstallationKeys, signBody, type InstalledEvent } from '../../src/simulator';
+import { workflowIdFor, type InstallationView } from '../../workflows/definitions';
+import { postCallback, type CallbackAnswer, type PostOptions } from '../support/callback-client';
+import { assertNothingStored, inboxCount } from '../support/callback-checks';
+import { APP_ID, WEBHOOK_SECRET, startSystem, type TestSystem } from '../support/system';
+import { eventually } from '../support/waits';
+
+/** The payload example of /work/shared/seeds/app-installed-event.txt, verbatim. */
+const SEED_APP_INSTALLED = `{
+  "id": "8b62e0c6001548d7b59f8240d79cb0d7",
+  "created_at": "2016-06-14T16:23:07Z",
+  "api_version": "1",
+  "type": "app.installed",
+  "app_id": "f918e2623486417791f3b5a18ca746ce",
+  "app_version_id": "970d6643b6604a9d8ec77d470a3903cf",
+  "app_version_name": "app_version_name",
+  "data": {
+    "installation_id": "9514148a170c4d4aaa344a540cec08c5",
+    "account_id": "052c3763ee0745c68a1f65f25b0bf273",
+    "account_name": "starship",
+    "client_id": "23de1fee7658490f8021465553402546",
+    "client_secret": "CLIENT_SECRET",
+    "private_key": "PRIVATE_KEY",
+    "public_key": "PUBLIC_KEY",
+    "key_id": "78a574781e434d0b9991edd0994fbeed",
+    "key_algorithm": "ES256"
+  },
+  "_links": {
+    "root": {
+      "href": "https://api.talkdeskapp.com"
+    },
+    "self": {
+      "href": "https://api.talkdeskapp.com/apps/f918e2623486417791f3b5a18ca746ce/events/3214155a170c4d4aaa344a540ceckrik1"
+    },
+    "userinfo": {
+      "href": "https://api.talkdeskapp.com/users/me"
+    },
+    "authorization": {
+      "href": "https://starship.talkdeskid.com/oauth/authorize"
+    },
+    "tokens": {
+      "href": "https://starship.talkdeskid.com/oauth/token"
+    },
+    "installation": {
+      "href": "https://api.talkdeskapp.com/apps/f918e2623486417791f3b5a18ca746ce/installations/9514148a170c4d4aaa344a540cec08c5"
+    },
+    "widget_url": {
+      "href": "https://prd-cdn-talkdesk.talkdesk.com/tdconnect-widget/latest/td.connect.js"
+    }
+  }
+}`;
+
+type Mutable = Record<string, unknown> & { data: Record<string, unknown>; _links: Record<string, unknown> };
+
+/** A deep copy of an event as a plain object to break in some way. */
+const copy = (event: InstalledEvent): Mutable => structuredClone(event) as unknown as Mutable;
+
+describe('callback: bad input is refused, nothing is stored, no workflow starts', function () {
+  this.timeout(60_000);
+  let sys: TestSystem;
+  before(async () => {
+    sys = await startSystem();
+  });
+  after(async () => {
+    await sys?.close();
+  });
+
+  /** A fresh, valid install event of a simulated installation; each test breaks its own. */
+  const fresh = () => sys.simulator.createInstallation().event;
+
+  /**
+   * Posts `body` once and checks the refusal: status, error code and field, and that
+   * neither the inbox nor Temporal saw anything of the event.
+   */
+  async function expectRefused(
+    body: unknown,
+    opts: PostOptions,
+    expected: { status: number; code: string; field?: string },
+    refs: { eventId?: string; installationId?: string },
+  ): Promise<CallbackAnswer> {
+    const countBefore = await inboxCount(sys.store);
+    const answer = await postCallback(sys.web.callbackUrl, body, opts);
+    assert.equal(answer.status, expected.status, `status (body: ${answer.text})`);
+    assert.equal(answer.json?.error?.code, expected.code, `error code (body: ${answer.text})`);
+    if (expected.field !== undefined) assert.equal(answer.json?.error?.field, expected.field, `error field (body: ${answer.text})`);
+    assert.match(String(answer.headers['content-type']), /^application\/json/);
+    await assertNothingStored(sys.store, sys.client, { countBefore, ...refs });
+    return answer;
+  }
+
+  describe('x-hub-signature', () => {
+    it('refuses a body signed with another secret (401)', async () => {
+      const event = fresh();
+      await expectRefused(
+        event,
+        { secret: 'not-the-webhook-secret' },
+        { status: 401, code: 'invalid_signature' },
+        { eventId: event.id, installationId: event.data.installation_id },
+      );
+    });
+
+    it('refuses a body without the header (401)', async () => {
+      const event = fresh();
+      await expectRefused(event, { signature: null }, { status: 401, code: 'invalid_signature' }, {
+        eventId: event.id,
+        installationId: event.data.installation_id,
+      });
+    });
+
+    it('refuses a truncated signature, and an empty one (401)', async () => {
+      const event = fresh();
+      const good = signBody(WEBHOOK_SECRET, JSON.stringify(event));
+      for (const signature of [good.slice(0, -2), good.slice(0, 'sha256='.length + 32), 'sha256=', good.slice('sha256='.length)]) {
+        await expectRefused(event, { signature }, { status: 401, code: 'invalid_signature' }, {
+          eventId: event.id,
+          installationId: event.data.installation_id,
+        });
+      }
+    });
+
+    it('refuses a sha256 computed over a re-serialised body (401)', async () => {
+      const event = fresh();
+      // What a framework that parsed and re-encoded the JSON would check: same content, other bytes.
+      const sentBytes = JSON.stringify(event, null, 2);
+      const signedBytes = JSON.stringify(event);
+      assert.deepEqual(JSON.parse(sentBytes), JSON.parse(signedBytes));
+      await expectRefused(sentBytes, { signature: signBody(WEBHOOK_SECRET, signedBytes) }, { status: 401, code: 'invalid_signature' }, {
+        eventId: event.id,
+        installationId: event.data.installation_id,
+      });
+      // And the other way round: a signature over the body re-encoded with its keys reordered.
+      const reordered = JSON.stringify(Object.fromEntries(Object.entries(event).reverse()));
+      await expectRefused(signedBytes, { signature: signBody(WEBHOOK_SECRET, reordered) }, { status: 401, code: 'invalid_signature' }, {
+        eventId: event.id,
+        installationId: event.data.installation_id,
+      });
+    });
+
+    it("refuses another event's valid signature replayed on this body (401)", async () => {
+      const event = fresh();
+      const other = fresh();
+      await expectRefused(event, { signature: signBody(WEBHOOK_SECRET, JSON.stringify(other)) }, { status: 401, code: 'invalid_signature' }, {
+        eventId: event.id,
+        installationId: event.data.installation_id,
+      });
+      await assertNothingStored(sys.store, sys.client, { countBefore: await inboxCount(sys.store), installationId: other.data.installation_id });
+    });
+  });
+
+  it('refuses a properly signed event for another app_id (403)', async () => {
+    const event = copy(fresh());
+    event.app_id = 'f918e2623486417791f3b5a18ca746ce';
+    await expectRefused(event, {}, { status: 403, code: 'wrong_app' }, {
+      eventId: event.id as string,
+      installationId: event.data.installation_id as string,
+    });
+  });
+
+  describe('schema failures (400, naming the field)', () => {
+    const cases: { name: string; field: string; breakIt(e: Mutable): void }[] = [
+      { name: 'an unknown key algorithm', field: 'data.key_algorithm', breakIt: (e) => (e.data.key_algorithm = 'RS256') },
+      { name: 'a missing client_secret', field: 'data.client_secret', breakIt: (e) => delete e.data.client_secret },
+      { name: 'an empty private_key', field: 'data.private_key', breakIt: (e) => (e.data.private_key = '') },
+      { name: 'a created_at without a zone', field: 'created_at', breakIt: (e) => (e.created_at = '2024-05-01 10:00:00') },
+      { name: 'a numeric account_id', field: 'data.account_id', breakIt: (e) => (e.data.account_id = 12345) },
+      { name: 'an installation_id with a slash', field: 'data.installation_id', breakIt: (e) => (e.data.installation_id = '../etc/passwd') },
+      { name: 'api_version 2', field: 'api_version', breakIt: (e) => (e.api_version = '2') },
+      { name: 'no tokens link on an install', field: '_links.tokens', breakIt: (e) => delete e._links.tokens },
+      { name: 'a javascript: root link', field: '_links.root.href', breakIt: (e) => (e._links.root = { href: 'javascript:alert(1)' }) },
+      { name: 'a link named with a $', field: '_links.$where', breakIt: (e) => (e._links.$where = { href: 'https://api.talkdeskapp.com' }) },
+      { name: 'a data that is an array', field: 'data', breakIt: (e) => (e.data = [] as unknown as Record<string, unknown>) },
+    ];
+    for (const c of cases) {
+      it(`refuses ${c.name} (field ${c.field})`, async () => {
+        const original = fresh();
+        const event = copy(original);
+        c.breakIt(event);
+        await expectRefused(event, {}, { status: 400, code: 'invalid_event', field: c.field }, {
+          eventId: original.id,
+          installationId: original.data.installation_id,
+        });
+      });
+    }
+
+    for (const field of ['id', 'data.installation_id', 'data.account_id', 'data.client_secret', 'app_id'] as const) {
+      it(`refuses {"$ne": null} in the string field ${field}`, async () => {
+        const original = fresh();
+        const event = copy(original);
+        const path = field.split('.');
+        const leaf = path.pop() as string;
+        const parent = path.reduce<Record<string, unknown>>((o, k) => o[k] as Record<string, unknown>, event);
+        parent[leaf] = { $ne: null };
+        const answer = await expectRefused(event, {}, { status: 400, code: 'invalid_event', field }, {
+          eventId: original.id,
+          installationId: original.data.installation_id,
+        });
+        assert.doesNotMatch(answer.text, /\$ne/, 'the answer does not echo the operator');
+      });
+    }
+
+    it('refuses an unknown type (field type)', async () => {
+      const original = fresh();
+      const event = copy(original);
+      event.type = 'app.exploded';
+      await expectRefused(event, {}, { status: 400, code: 'invalid_event', field: 'type' }, {
+        eventId: original.id,
+        installationId: original.data.installation_id,
+      });
+    });
+
+    it('refuses JSON that is not an event object: an array, null, a string (field (root))', async () => {
+      for (const body of ['[]', 'null', '"app.installed"', '42']) {
+        await expectRefused(body, {}, { status: 400, code: 'invalid_event', field: '(root)' }, {});
+      }
+    });
+
+    it('does not quote a secret value in the refusal', async () => {
+      const original = fresh();
+      const event = copy(original);
+      event.data.key_algorithm = 'RS256';
+      const answer = await expectRefused(event, {}, { status: 400, code: 'invalid_event', field: 'data.key_algorithm' }, {
+        eventId: original.id,
+        installationId: original.data.installation_id,
+      });
+      for (const secret of [original.data.client_secret, original.data.private_key, 'RS256']) {
+        assert.ok(!answer.text.includes(secret), 'the answer quotes no value of the event');
+      }
+    });
+  });
+
+  describe('not JSON (415)', () => {
+    it('refuses a signed body that is not JSON', async () => {
+      await expectRefused('this is not json {', {}, { status: 415, code: 'not_json' }, {});
+      const event = fresh();
+      const raw = JSON.stringify(event);
+      await expectRefused(raw.slice(0, raw.length / 2), {}, { status: 415, code: 'not_json' }, {
+        eventId: event.id,
+        installationId: event.data.installation_id,
+      });
+    });
+
+    it('refuses a valid signed event sent with another content type', async () => {
+      for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'application/xml', 'multipart/form-data; boundary=x']) {
+        const event = fresh();
+        await expectRefused(event, { contentType }, { status: 415, code: 'unsupported_media_type' }, {
+          eventId: event.id,
+          installationId: event.data.installation_id,
+        });
+      }
+    });
+
+    it('accepts application/json with a charset parameter (control)', async () => {
+      const { installation, event } = sys.simulator.createInstallation();
+      const answer = await postCallback(sys.web.callbackUrl, event, { contentType: 'application/json; charset=utf-8' });
+      assert.equal(answer.status, 200, answer.text);
+      assert.equal((await sys.store.inbox.get(event.id))?.installationId, installation.id);
+    });
+  });
+
+  describe('oversize body (413; the limit is 64kb)', () => {
+    const oversized = (event: InstalledEvent) => {
+      const body = JSON.stringify({ ...event, padding: 'x'.repeat(70 * 1024) });
+      assert.ok(Buffer.byteLength(body) > 64 * 1024);
+      return body;
+    };
+
+    it('refuses it as announced by content-length', async () => {
+      const event = fresh();
+      await expectRefused(oversized(event), {}, { status: 413, code: 'body_too_large' }, {
+        eventId: event.id,
+        installationId: event.data.installation_id,
+      });
+    });
+
+    it('refuses it as it arrives when sent chunked without content-length', async () => {
+      const event = fresh();
+      await expectRefused(oversized(event), { chunkBytes: 8 * 1024 }, { status: 413, code: 'body_too_large' }, {
+        eventId: event.id,
+        installationId: event.data.installation_id,
+      });
+    });
+
+    it('accepts a body just under the limit sent chunked (control)', async () => {
+      const { installation, event } = sys.simulator.createInstallation();
+      const raw = JSON.stringify(event);
+      const body = raw.replace(/\}$/, `,"padding":"${'x'.repeat(60 * 1024 - raw.length)}"}`);
+      assert.ok(Buffer.byteLength(body) < 64 * 1024);
+      const answer = await postCallback(sys.web.callbackUrl, body, { chunkBytes: 4 * 1024 });
+      assert.equal(answer.status, 200, answer.text);
+      assert.equal((await sys.store.inbox.get(event.id))?.installationId, installation.id);
+    });
+  });
+
+  describe("the seed document's example (app-installed-event.txt)", () => {
+    it('matches exampleEvent("app.installed") apart from its placeholder credentials', () => {
+      const seed = JSON.parse(SEED_APP_INSTALLED) as Mutable;
+      const example = exampleEvent('app.installed') as Mutable;
+      for (const e of [seed, example]) {
+        for (const k of ['client_secret', 'private_key', 'public_key']) delete e.data[k];
+      }
+      assert.deepEqual(example, seed);
+    });
+
+    it('is accepted as it is apart from real keys and our app_id; its seven days are long over, so it expires', async () => {
+      const keys = generateInstallationKeys('ES256');
+      const event = JSON.parse(SEED_APP_INSTALLED) as Mutable;
+      event.app_id = APP_ID;
+      event.data.client_secret = 'seed-client-secret-9f8e7d6c5b4a3210';
+      event.data.private_key = keys.private_key;
+      event.data.public_key = keys.public_key;
+      const installationId = event.data.installation_id as string;
+
+      const answer = await postCallback(sys.web.callbackUrl, event);
+      assert.equal(answer.status, 200, answer.text);
+      assert.deepEqual(answer.json, { status: 'accepted', eventId: event.id, dispatched: true });
+      const record = await sys.store.inbox.get(event.id as string);
+      assert.equal(record?.installationId, installationId);
+      assert.equal(record?.createdAt.toISOString(), '2016-06-14T16:23:07.000Z');
+      assert.ok(record?.dispatchedAt, 'dispatched at once');
+
+      const handle = sys.client.workflow.getHandle(workflowIdFor(installationId));
+      const view: InstallationView = await handle.result();
+      assert.equal(view.phase, 'expired');
+      assert.equal(view.history.length, 1);
+      assert.equal(view.history[0]?.phase, 'installing');
+      assert.equal(view.history[0]?.eventId, event.id);
+      assert.match(view.history[0]?.outcome ?? '', /seven days/);
+      assert.equal((await handle.describe()).status.name, 'COMPLETED');
+
+      // No approval was sent, nor any other Talkdesk call attempted: the deadline (2016-06-21)
+      // had passed before the phase began, so not one of its steps was even scheduled (the
+      // seed's links, which are not on the test allow-list, were never used).
+      const history = await handle.fetchHistory();
+      const scheduled = (history.events ?? []).flatMap((e) => {
+        const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
+        return name ? [name] : [];
+      });
+      assert.ok(scheduled.includes('recordInstallation'), `the phase was recorded (${scheduled.join(', ')})`);
+      for (const talkdeskStep of ['importCredentials', 'obtainToken', 'provisionAccount', 'setInstallationState']) {
+        assert.ok(!scheduled.includes(talkdeskStep), `${talkdeskStep} was not scheduled (${scheduled.join(', ')})`);
+      }
+      assert.equal(view.activeClientId, undefined);
+      assert.deepEqual(sys.simulator.stateCalls(installationId), []);
+      assert.deepEqual(
+        sys.simulator.calls.filter((c) => c.installationId === installationId),
+        [],
+        'no call for the installation reached the simulator',
+      );
+      const phase = await eventually('the expired phase recorded', async () => {
+        const rec = await sys.store.installations.get(installationId);
+        return rec?.phase === 'expired' ? rec.phase : undefined;
+      });
+      assert.equal(phase, 'expired');
+      assert.deepEqual(await sys.store.credentials.list(installationId), [], 'the expired install leaves no credentials');
+      assert.equal(await sys.store.accounts.findByInstallation(installationId), null, 'no account was provisioned');
+    });
+  });
+});

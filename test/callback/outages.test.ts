@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { Client, Connection } from '@temporalio/client';
+import type { InstalledEvent } from '../../src/simulator';
+import { postCallback } from '../support/callback-client';
+import { assertNoWorkflow } from '../support/callback-checks';
+import { mongoUri, temporalDevEnv } from '../support/servers';
+import { startSystem, type TestSystem } from '../support/system';
+import { hostPort, startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
+import { eventually, waitForPhase } from '../support/waits';
+
+/** The same MongoDB URI with its host:port replaced by the proxy's. */
+function throughProxy(uri: string, proxy: TcpProxy): string {
+  const { host, port } = hostPort(uri);
+  const hostInUri = host.includes(':') ? `[${host}]` : host;
+  const proxied = uri.replace(`${hostInUri}:${port}`, proxy.address);
+  assert.notEqual(proxied, uri, `cannot point ${uri} at the proxy`);
+  // One server, addressed as given: the driver must not discover and use the real address.
+  return `${proxied}${proxied.includes('?') ? '&' : proxied.endsWith('/') ? '?' : '/?'}directConnection=true`;
+}
+
+/** Exactly one approval reached Talkdesk for the installation, and it was answered 200. */
+function assertOneApproval(sys: TestSystem, installationId: string): void {
+  const approvals = sys.simulator.stateCalls(installationId);
+  assert.equal(approvals.length, 1, `one approval (${JSON.stringify(approvals)})`);
+  assert.deepEqual(approvals[0]?.body, { state: 'approve' });
+  assert.equal(approvals[0]?.status, 200);
+}
+
+describe('callback: outages of MongoDB and Temporal', function () {
+  this.timeout(60_000);
+
+  describe('MongoDB unreachable from the web server', () => {
+    let proxy: TcpProxy;
+    let sys: TestSystem;
+    before(async () => {
+      const uri = await mongoUri();
+      const { host, port } = hostPort(uri);
+      proxy = await startTcpProxy(host, port);
+      // Only the web server's connection goes through the proxy; the worker's is direct.
+      sys = await startSystem({ webMongoUri: throughProxy(uri, proxy) });
+    });
+    after(async () => {
+      await sys?.close();
+      await proxy?.close();
+    });
+    afterEach(() => proxy.unblock());
+
+    it('answers 503 with Retry-After, stores nothing half-way, and accepts the redelivery once MongoDB is back', async () => {
+      const { installation, event } = sys.simulator.createInstallation();
+      // Control: the web server's own connection works through the proxy.
+      await sys.webStore.ping();
+      assert.ok(proxy.stats.forwarded > 0, 'the web server talks to MongoDB through the proxy');
+
+      proxy.block();
+      const started = Date.now();
+      const refused = await postCallback(sys.web.callbackUrl, event);
+      assert.equal(refused.status, 503, refused.text);
+      assert.ok(Date.now() - started < 10_000, 'the callback fails fast instead of hanging');
+      assert.equal(refused.headers['retry-after'], '30');
+      assert.equal(refused.json?.error?.code, 'store_unavailable');
+      assert.ok(!refused.text.includes(event.data.client_secret));
+      const ready = await fetch(`${sys.web.url}/readyz`);
+      assert.equal(ready.status, 503);
+      assert.deepEqual(await ready.json(), { status: 'not ready', mongodb: false, temporal: true });
+
+      proxy.unblock();
+      // Through the direct connection: nothing of the event was stored, nothing started.
+      assert.equal(await sys.store.inbox.get(event.id), null);
+      assert.deepEqual(await sys.store.inbox.listForInstallation(installation.id), []);
+      assert.equal(await sys.store.inbox.countUndispatched(), 0);
+      await assertNoWorkflow(sys.client, installation.id);
+
+      // Talkdesk delivers again later; the web server's connection has recovered by then.
+      await eventually('the web server to reach MongoDB again', () => sys.webStore.ping().then(() => true));
+      const accepted = await postCallback(sys.web.callbackUrl, event);
+      assert.equal(accepted.status, 200, accepted.text);
+      assert.deepEqual(accepted.json, { status: 'accepted', eventId: event.id, dispatched: true });
+
+      const view = await waitForPhase(sys.client, installation.id, 'active');
+      assert.equal(view.appliedEvents, 1);
+      assert.equal((await sys.store.inbox.listForInstallation(installation.id)).length, 1);
+      assertOneApproval(sys, installation.id);
+    });
+  });
+
+  describe('Temporal unreachable from the web server', () => {
+    let proxy: TcpProxy;
+    let connection: Connection;
+    let sys: TestSystem;
+    before(async () => {
+      const env = await temporalDevEnv();
+      const { host, port } = hostPort(env.address);
+      proxy = await startTcpProxy(host, port);
+      connection = Connection.lazy({
+        address: proxy.address,
+        // Reconnect soon after the outage (the default backoff grows to two minutes).
+        channelArgs: { 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 1_000 },
+      });
+      const webClient = new Client({ connection, namespace: env.namespace ?? 'default' });
+      // Only the web server (callback and dispatcher) goes through the proxy; the worker and
+      // sys.client keep their direct connections.
+      sys = await startSystem({ webClient });
+    });
+    after(async () => {
+      await sys?.close();
+      await connection?.close();
+      await proxy?.close();
+    });
+    afterEach(() => proxy.unblock());
+
+    /** Posts during the outage and checks the 202 and the stored, undispatched record. */
+    async function deliverDuringOutage(event: InstalledEvent) {
+      const answer = await postCallback(sys.web.callbackUrl, event);
+      assert.equal(answer.status, 202, answer.text);
+      assert.deepEqual(answer.json, { status: 'stored', eventId: event.id, dispatched: false });
+      const record = await sys.store.inbox.get(event.id);
+      assert.ok(record, 'the event is in the inbox');
+      assert.equal(record.dispatchedAt, undefined, 'not dispatched');
+      assert.equal(record.installationId, event.data.installation_id);
+      assert.ok(record.credentials, 'its credentials are kept (encrypted) for the workflow');
+      assert.ok(!JSON.stringify(record).includes(event.data.client_secret), 'encrypted, not in plaintext');
+      return record;
+    }
+
+    /** Unblocks and waits for the dispatcher to hand the event over and the install to complete. */
+    async function recover(event: InstalledEvent) {
+      proxy.unblock();
+      const dispatched = await eventually(
+        'the dispatcher to hand the stored event over',
+        async () => (await sys.store.inbox.get(event.id))?.dispatchedAt,
+        30_000,
+      );
+      assert.ok(dispatched instanceof Date);
+      return waitForPhase(sys.client, event.data.installation_id, 'active');
+    }
+
+    it('answers 202, keeps the event undispatched, and the dispatcher hands it over once Temporal is back', async () => {
+      const { installation, event } = sys.simulator.createInstallation();
+      proxy.block();
+      await deliverDuringOutage(event);
+      await assertNoWorkflow(sys.client, installation.id);
+      // The dispatcher keeps trying during the outage, and backs off.
+      const failed = await eventually('a failed dispatch attempt', async () => {
+        const r = await sys.store.inbox.get(event.id);
+        return r && r.dispatchAttempts >= 1 ? r : undefined;
+      });
+      assert.equal(failed.dispatchedAt, undefined);
+      assert.ok(failed.lastDispatchError, 'the failure is recorded');
+      assert.ok(failed.nextDispatchAt.getTime() > failed.receivedAt.getTime(), 'the next attempt is backed off');
+      assert.equal(await sys.store.inbox.countUndispatched(), 1);
+      assert.ok(proxy.stats.refused > 0, 'the web server did try to reach Temporal');
+
+      const view = await recover(event);
+      assert.equal(view.appliedEvents, 1);
+      assert.equal(view.activeClientId, event.data.client_id);
+      assertOneApproval(sys, installation.id);
+      assert.equal(await sys.store.inbox.countUndispatched(), 0);
+      const record = await sys.store.inbox.get(event.id);
+      assert.equal(record?.lastDispatchError, undefined, 'the last error is cleared once dispatched');
+      assert.equal(record?.credentials, undefined, 'the credentials moved to the credential store');
+    });
+
+    it('keeps one record when the event is delivered twice during the outage, and approves once', async () => {
+      const { installation, event } = sys.simulator.createInstallation();
+      proxy.block();
+      await deliverDuringOutage(event);
+      await deliverDuringOutage(event);
+      const records = await sys.store.inbox.listForInstallation(installation.id);
+      assert.equal(records.length, 1, 'one inbox record');
+      assert.equal(records[0]?._id, event.id);
+      await assertNoWorkflow(sys.client, installation.id);
+
+      const view = await recover(event);
+      assert.equal(view.appliedEvents, 1, 'the install is applied once');
+      assertOneApproval(sys, installation.id);
+      assert.equal((await sys.store.inbox.listForInstallation(installation.id)).length, 1);
+      assert.equal(await sys.store.accounts.accounts.countDocuments({ installationId: installation.id }), 1);
+
+      // Talkdesk's retry after the recovery: a duplicate, answered 200, changing nothing.
+      const again = await postCallback(sys.web.callbackUrl, event);
+      assert.equal(again.status, 200, again.text);
+      assert.deepEqual(again.json, { status: 'duplicate', eventId: event.id });
+      const after = await waitForPhase(sys.client, installation.id, 'active');
+      assert.equal(after.appliedEvents, 1);
+      assertOneApproval(sys, installation.id);
+    });
+  });
+});

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { workflowIdFor } from '../../workflows/definitions';
+import { startSystem, type TestSystem } from '../support/system';
+import { eventually, waitForPhase } from '../support/waits';
+
+describe('continue-as-new keeps a long-lived installation small', function () {
+  this.timeout(120_000);
+  let sys: TestSystem;
+  before(async () => {
+    // Three events per run, so a handful of events crosses several runs.
+    sys = await startSystem({ workflowOptions: { maxEventsPerRun: 3 } });
+  });
+  after(async () => {
+    await sys?.close();
+  });
+
+  it('carries the whole state into the next run and keeps working', async () => {
+    const { installation, event } = sys.simulator.createInstallation({ licensedUsers: 2 });
+    const deliver = (e: unknown) => sys.simulator.deliver(e as never, { callbackUrl: sys.web.callbackUrl });
+    await deliver(event);
+    await waitForPhase(sys.client, installation.id, 'active');
+    const firstRun = (await sys.client.workflow.getHandle(workflowIdFor(installation.id)).describe()).runId;
+    await deliver(sys.simulator.startTrial(installation.id, new Date(Date.now() + 86_400_000)));
+    await deliver(sys.simulator.endTrial(installation.id, { reason: 'trial_expired', by: 'system' }));
+
+    const handle = sys.client.workflow.getHandle(workflowIdFor(installation.id));
+    await eventually('a new run', async () => ((await handle.describe()).runId !== firstRun ? true : undefined));
+    const old = await sys.client.workflow.getHandle(workflowIdFor(installation.id), firstRun).describe();
+    assert.equal(old.status.name, 'CONTINUED_AS_NEW');
+
+    // The new run knows everything the old one did...
+    const carried = await waitForPhase(sys.client, installation.id, 'active');
+    assert.equal(carried.appliedEvents, 3);
+    assert.equal(carried.activeClientId, event.data.client_id);
+    assert.equal(carried.trial?.endedReason, 'trial_expired');
+    assert.equal(carried.history[0]?.outcome, 'approved');
+
+    // ...and keeps working: an update and a repeat of an old event id.
+    await deliver(sys.simulator.updateUsers(installation.id, { add: 1 }));
+    const after = await eventually('the update', async () => {
+      const v = await waitForPhase(sys.client, installation.id, 'active');
+      return v.appliedEvents === 4 ? v : undefined;
+    });
+    assert.equal(after.history.at(-1)?.outcome, 'update approved');
+    assert.equal((await sys.store.accounts.listUsers(event.data.account_id)).length, 3);
+    assert.equal(sys.simulator.stateCalls(installation.id).length, 2);
+  });
+});
