@@ -1,6 +1,8 @@
+import type { Client } from '@temporalio/client';
 import type { Logger } from '../src/logging/logger';
 import type { Store } from '../src/store';
 import type { TalkdeskClient } from '../src/talkdesk/client';
+import type { InstallationOptions } from '../workflows/options';
 
 /** What activities need from the outside world; tests pass real or fake ones. */
 export interface ActivityDeps {
@@ -11,4 +13,6 @@ export interface ActivityDeps {
   scopes?: string[];
   /** A cached token is reused while it has at least this long to live. */
   tokenMinValidityMs?: number;
+  /** For reconciliation: starting and signalling installation workflows. */
+  temporal?: { client: Client; taskQueue: string; workflowOptions?: Partial<InstallationOptions> };
 }

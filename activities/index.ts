@@ -3,6 +3,7 @@ import type { ActivityDeps } from './deps';
 import { safely } from './failures';
 import { installationRecordActivities } from './installation-record';
 import { provisioningActivities } from './provisioning';
+import { reconciliationActivities } from './reconciliation';
 import { talkdeskCallActivities } from './talkdesk-calls';
 
 export type { ActivityDeps } from './deps';
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...provisioningActivities(deps),
     ...talkdeskCallActivities(deps),
     ...installationRecordActivities(deps),
+    ...reconciliationActivities(deps),
   };
   return Object.fromEntries(Object.entries(raw).map(([name, fn]) => [name, safely(fn as never)])) as unknown as typeof raw;
 }

@@ -23,7 +23,15 @@ export function installationRecordActivities(deps: ActivityDeps) {
     async loadInstallation(input: InstallationRef): Promise<StoredInstallation | null> {
       const rec = await store.installations.get(input.installationId);
       if (!rec) return null;
-      return { phase: rec.phase, lastEventAt: rec.lastEventAt, accountId: rec.accountId, activeClientId: rec.activeClientId };
+      return {
+        phase: rec.phase,
+        lastEventAt: rec.lastEventAt,
+        appId: rec.appId || undefined,
+        accountId: rec.accountId,
+        accountName: rec.accountName,
+        activeClientId: rec.activeClientId,
+        links: rec.links,
+      };
     },
   };
 }

@@ -70,6 +70,9 @@ export interface RecordPhaseInput extends InstallationRef {
 export interface StoredInstallation {
   phase: string;
   lastEventAt?: string;
+  appId?: string;
   accountId?: string;
+  accountName?: string;
   activeClientId?: string;
+  links?: { root?: string; tokens?: string; installation?: string };
 }

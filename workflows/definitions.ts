@@ -95,3 +95,11 @@ export const stateQuery = defineQuery<InstallationView>('state');
 export const retryNowUpdate = defineUpdate<InstallationView, [{ reason?: string }]>('retryNow');
 /** Operator: reject the installation at Talkdesk with a reason. */
 export const rejectUpdate = defineUpdate<InstallationView, [{ reason: string }]>('reject');
+
+/** Drift found by reconciliation that the installation's workflow must act on. */
+export type ReconcileAction =
+  | { action: 'deprovision'; talkdeskState: 'revoked' | 'rejected' | 'timeout'; reason?: string }
+  | { action: 'markActive'; talkdeskState: 'completed' };
+
+/** Reconciliation: Talkdesk's view of the installation differs from ours. */
+export const reconcileSignal = defineSignal<[ReconcileAction]>('reconcile');

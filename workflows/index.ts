@@ -1,1 +1,2 @@
 export { installationWorkflow } from './installation';
+export { reconcileWorkflow } from './reconcile';

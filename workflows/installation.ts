@@ -14,12 +14,14 @@ import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { createActivities } from '../activities';
 import {
   eventSignal,
+  reconcileSignal,
   rejectUpdate,
   retryNowUpdate,
   stateQuery,
   type InstallationPhase,
   type InstallationView,
   type LifecycleEvent,
+  type ReconcileAction,
 } from './definitions';
 import { withDefaults, type InstallationOptions } from './options';
 import { InstallationPhase as PhaseAttr, TalkdeskAccountId, TalkdeskAccountName, TalkdeskAppId } from './search-attributes';
@@ -39,6 +41,9 @@ import {
 import { PhaseRunner, StepRunner } from './steps';
 
 type Activities = ReturnType<typeof createActivities>;
+
+/** Interrupt reason when reconciliation learns Talkdesk completed the phase. */
+const MARK_ACTIVE = 'reconciliation: completed at Talkdesk';
 
 export interface InstallationInput {
   installationId: string;
@@ -69,6 +74,7 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
   const steps = new StepRunner(state, options);
   const phases = new PhaseRunner();
   let pendingReject: string | undefined;
+  let pendingReconcile: ReconcileAction | undefined;
   let handledThisRun = 0;
   let graceUntil: number | undefined;
 
@@ -217,6 +223,8 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
         await destroyCredentials();
         return endPhase('expired', 'not approved within seven days of the event: provisioning undone');
       case 'interrupted':
+        // Talkdesk says the install completed: keep what was provisioned.
+        if (outcome.reason === MARK_ACTIVE) return endPhase('active', 'completed at Talkdesk: marked active by reconciliation');
         await undoProvisioning();
         return endPhase(state.phase, `interrupted by ${outcome.reason}: provisioning undone`);
     }
@@ -260,6 +268,7 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
         await revert();
         return endPhase('active', 'expired: not approved within seven days; account kept its previous state');
       case 'interrupted':
+        if (outcome.reason === MARK_ACTIVE) return endPhase('active', 'completed at Talkdesk: marked active by reconciliation');
         await revert();
         return endPhase('active', `interrupted by ${outcome.reason}: update reverted`);
     }
@@ -354,6 +363,27 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
     await endPhase('rejected', `rejected by an operator: ${reason} (rejection ${sent})`);
   };
 
+  /** Talkdesk ended the installation (revoked, rejected, timed out) while it is live here. */
+  const runReconcile = async (action: ReconcileAction) => {
+    if (action.action === 'markActive') {
+      if (state.phase === 'installing' || state.phase === 'updating') {
+        await endPhase('active', 'completed at Talkdesk: marked active by reconciliation');
+      }
+      return;
+    }
+    if (FINAL_PHASES.includes(state.phase)) return;
+    await step('deprovision the partner account', 'deprovisionAccount', { installationId, accountId: state.accountId });
+    await destroyCredentials();
+    state.activeClientId = undefined;
+    const phase: InstallationPhase =
+      action.talkdeskState === 'revoked' ? 'uninstalled' : action.talkdeskState === 'rejected' ? 'rejected' : 'expired';
+    state.history = keepLast([
+      ...state.history,
+      { phase, startedAt: new Date().toISOString(), outcome: `Talkdesk reports ${action.talkdeskState}: deprovisioned by reconciliation` },
+    ]);
+    await endPhase(phase, `Talkdesk reports ${action.talkdeskState}: deprovisioned by reconciliation`);
+  };
+
   const apply = async (event: LifecycleEvent) => {
     markApplied(state, event);
     handledThisRun += 1;
@@ -409,6 +439,13 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
 
   setHandler(stateQuery, () => toView(state, workflowId));
 
+  setHandler(reconcileSignal, (action) => {
+    pendingReconcile = action;
+    if (action.action === 'markActive') phases.interrupt(MARK_ACTIVE);
+    else phases.interrupt(`Talkdesk reporting ${action.talkdeskState}`);
+    describe();
+  });
+
   setHandler(
     retryNowUpdate,
     ({ reason }) => {
@@ -450,7 +487,18 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
     const stored = await step('load the stored installation', 'loadInstallation', { installationId });
     if (stored) {
       state.lastAppliedAt = stored.lastEventAt;
-      if (FINAL_PHASES.includes(stored.phase as InstallationPhase)) state.phase = stored.phase as InstallationPhase;
+      const phase = stored.phase as InstallationPhase;
+      if (FINAL_PHASES.includes(phase)) state.phase = phase;
+      else if (phase !== 'new') {
+        // Resumed by reconciliation after its workflow was lost: restore what it had, in the
+        // phase before any unfinished one (the event that started that phase is handed over again).
+        state.phase = phase === 'installing' ? 'new' : 'active';
+        state.appId = stored.appId;
+        state.accountId = stored.accountId;
+        state.accountName = stored.accountName;
+        state.activeClientId = stored.activeClientId;
+        state.links = stored.links ?? {};
+      }
     }
   }
   publish();
@@ -460,7 +508,8 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
 
   for (;;) {
     const waitMs = state.retiring.length ? Math.max(1, nextRetirement() - Date.now()) : undefined;
-    const ready = () => state.queue.length > 0 || pendingReject !== undefined || shouldContinueAsNew();
+    const ready = () =>
+      state.queue.length > 0 || pendingReject !== undefined || pendingReconcile !== undefined || shouldContinueAsNew();
     if (FINAL_PHASES.includes(state.phase) && state.queue.length === 0 && pendingReject === undefined) break;
     if (waitMs === undefined) await condition(ready);
     else await condition(ready, waitMs);
@@ -469,6 +518,13 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
       await step('destroy retired credentials', 'destroyCredentials', { installationId, clientId: due.clientId });
       state.retiring = state.retiring.filter((r) => r.clientId !== due.clientId);
       describe();
+    }
+
+    if (pendingReconcile !== undefined) {
+      const action = pendingReconcile;
+      pendingReconcile = undefined;
+      await runReconcile(action);
+      continue;
     }
 
     if (pendingReject !== undefined) {

@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
 import { generateKeySpec } from '../crypto/secrets';
 import { DEFAULT_ALLOWED_HOSTS } from '../config/env';
 import { startFerretDB, type LocalMongo } from '../local/ferretdb';
@@ -9,7 +8,7 @@ import { startTemporalDevServer, type LocalTemporal } from '../local/temporal-de
 import { PROJECT_ROOT } from '../local/tools';
 import { temporalSettings } from '../temporal/connection';
 import { startWebServer } from '../web/server';
-import { createAppWorker } from '../worker/create-worker';
+import { startServiceWorker } from '../worker/service-worker';
 import { bootstrap, onShutdown, openStore, talkdeskClient } from './bootstrap';
 
 /**
@@ -43,14 +42,8 @@ async function main(): Promise<void> {
   const settings = temporalSettings({ address, namespace: env.TEMPORAL_NAMESPACE });
 
   const store = await openStore(env, keyring, logger);
-  const workerConnection = await NativeConnection.connect(settings.connectionOptions);
-  const worker = await createAppWorker({
-    connection: workerConnection,
-    namespace: settings.namespace,
-    taskQueue: env.TEMPORAL_TASK_QUEUE,
-    deps: { store, talkdesk: talkdeskClient(env), logger },
-  });
-  const workerRun = worker.run();
+  const service = await startServiceWorker({ env, logger, store, talkdesk: talkdeskClient(env), address });
+  void service.run();
 
   const connection = await Connection.connect(settings.connectionOptions);
   const web = await startWebServer({
@@ -59,6 +52,9 @@ async function main(): Promise<void> {
     appId: env.TALKDESK_APP_ID,
     webhookSecrets: env.TALKDESK_WEBHOOK_SECRET,
     skipSignatureCheck: env.DEV_SKIP_SIGNATURE_CHECK,
+    signatureSchemes: env.CALLBACK_SIGNATURE_SCHEMES,
+    ecdsaPublicKeys: env.TALKDESK_ECDSA_PUBLIC_KEYS,
+    rateLimitPerMinute: env.CALLBACK_RATE_LIMIT_PER_MINUTE,
     bodyLimit: env.CALLBACK_BODY_LIMIT,
     dispatchIntervalMs: env.DISPATCH_INTERVAL_MS,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
@@ -87,10 +83,7 @@ async function main(): Promise<void> {
 
   onShutdown(logger, async () => {
     await web.close();
-    // The SDK drains the worker on SIGINT/SIGTERM itself; only ask if it has not started.
-    if (worker.getState() === 'RUNNING') worker.shutdown();
-    await workerRun;
-    await workerConnection.close();
+    await service.close();
     await connection.close();
     await store.db.close();
     await mongoServer?.stop();

@@ -88,7 +88,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
       connection: env.nativeConnection,
       namespace: env.namespace ?? 'default',
       taskQueue,
-      deps: { store, talkdesk, logger },
+      deps: { store, talkdesk, logger, temporal: { client, taskQueue, workflowOptions } },
       workflowBundle: await workflowBundle(),
     });
   let worker: Worker | undefined = opts.inProcessWorker === false ? undefined : await makeWorker();

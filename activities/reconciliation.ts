@@ -1,0 +1,134 @@
+import { heartbeat } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { createDispatch } from '../src/web/dispatch';
+import { FINAL_PHASES } from '../src/store/installations';
+import type { InstallationRecord } from '../src/store/installations';
+import { installationWorkflow } from '../workflows/installation';
+import { reconcileSignal, workflowIdFor } from '../workflows/definitions';
+import type { PageResult } from '../workflows/reconcile-types';
+import type { ActivityDeps } from './deps';
+import { toFailure } from './failures';
+import { withToken } from './talkdesk-calls';
+
+type Finding = 'resumed' | 'reapproved' | 'deprovisioned' | 'markedActive' | undefined;
+
+/** Activities of the reconciliation workflow; they need a Temporal client in their deps. */
+export function reconciliationActivities(deps: ActivityDeps) {
+  const { store, logger } = deps;
+  const temporal = () => {
+    if (!deps.temporal) throw new Error('reconciliation activities need a Temporal client (deps.temporal)');
+    return deps.temporal;
+  };
+  const dispatch = () =>
+    createDispatch(temporal().client, temporal().taskQueue, { timeoutMs: 10_000, workflowOptions: temporal().workflowOptions });
+
+  /** Is the installation's workflow running? */
+  async function workflowRunning(installationId: string): Promise<boolean> {
+    try {
+      const desc = await temporal().client.workflow.getHandle(workflowIdFor(installationId)).describe();
+      return desc.status.name === 'RUNNING';
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  /** Starts the workflow again from the stored state, handing over the event of an unfinished phase. */
+  async function resume(rec: InstallationRecord): Promise<void> {
+    const { client, taskQueue, workflowOptions } = temporal();
+    if (rec.phase === 'installing' || rec.phase === 'updating' || rec.phase === 'uninstalling') {
+      const events = await store.inbox.listForInstallation(rec._id);
+      const last = events[events.length - 1];
+      if (last) return dispatch()(last.event);
+    }
+    await client.workflow.start(installationWorkflow, {
+      workflowId: workflowIdFor(rec._id),
+      taskQueue,
+      args: [{ installationId: rec._id, options: workflowOptions }],
+      staticSummary: `Talkdesk installation ${rec._id}${rec.accountName ? ` (${rec.accountName})` : ''} (resumed by reconciliation)`,
+    });
+  }
+
+  async function reconcileOne(rec: InstallationRecord): Promise<Finding> {
+    if (FINAL_PHASES.includes(rec.phase) || rec.phase === 'new') return undefined;
+    if (!(await workflowRunning(rec._id))) {
+      await resume(rec);
+      return 'resumed';
+    }
+    // The record is written as a phase begins, before the install's credentials are imported.
+    const clientId =
+      rec.activeClientId ?? (await store.credentials.list(rec._id)).find((c) => c.status === 'active')?.clientId;
+    if (!clientId || !rec.links.root || !rec.appId) return undefined;
+    const ref = { installationId: rec._id, appId: rec.appId, clientId, rootUrl: rec.links.root };
+    const there = await withToken(deps, ref, (token) => deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token));
+    const talkdeskState: string = there.state.state;
+    const handle = temporal().client.workflow.getHandle(workflowIdFor(rec._id));
+    if (rec.phase === 'active' && (talkdeskState === 'installing' || talkdeskState === 'pending')) {
+      await withToken(deps, ref, (token) =>
+        deps.talkdesk.setInstallationState(ref.rootUrl, ref.appId, ref.installationId, token, { state: 'approve' }),
+      );
+      return 'reapproved';
+    }
+    if (talkdeskState === 'revoked' || talkdeskState === 'rejected' || talkdeskState === 'timeout') {
+      const ended = talkdeskState as 'revoked' | 'rejected' | 'timeout';
+      await handle.signal(reconcileSignal, { action: 'deprovision', talkdeskState: ended, reason: there.state.reason ?? undefined });
+      return 'deprovisioned';
+    }
+    if ((rec.phase === 'installing' || rec.phase === 'updating') && talkdeskState === 'completed') {
+      await handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
+      return 'markedActive';
+    }
+    return undefined;
+  }
+
+  return {
+    /** One page of installation ids, in id order after `afterId`. */
+    async listInstallationPage(input: { afterId?: string; limit: number }): Promise<{ ids: string[] }> {
+      const recs = await store.installations.page(input.afterId, input.limit);
+      return { ids: recs.map((r) => r._id) };
+    },
+
+    /** Checks each installation of a page against its workflow and Talkdesk, and repairs drift. */
+    async reconcileInstallations(input: { installationIds: string[] }): Promise<PageResult> {
+      const result: PageResult = { scanned: 0, resumed: [], reapproved: [], deprovisioned: [], markedActive: [], errors: [] };
+      for (const id of input.installationIds) {
+        heartbeat(id);
+        result.scanned += 1;
+        const rec = await store.installations.get(id);
+        if (!rec) continue;
+        try {
+          const found = await reconcileOne(rec);
+          if (found) {
+            result[found].push(id);
+            logger.info({ installationId: id, workflowId: workflowIdFor(id), found }, 'reconciliation repaired drift');
+          }
+        } catch (err) {
+          // One installation's trouble must not stop the pass; its message is safe (typed failure).
+          result.errors.push({ installationId: id, message: toFailure(err).message });
+        }
+      }
+      return result;
+    },
+
+    /** Hands over inbox events that were stored but never dispatched. */
+    async dispatchStoredEvents(input: { limit: number }): Promise<{ dispatched: number }> {
+      const due = await store.inbox.listUndispatched(input.limit, new Date(8.64e15));
+      let dispatched = 0;
+      for (const rec of due) {
+        await dispatch()(rec.event);
+        await store.inbox.markDispatched(rec._id);
+        dispatched += 1;
+      }
+      return { dispatched };
+    },
+
+    /** Destroys rotated credentials whose grace period ended (a backstop for the workflow's own timer). */
+    async destroyRetiredCredentials(input: { limit: number }): Promise<{ destroyed: number }> {
+      let destroyed = 0;
+      for (const rec of await store.credentials.listDueForDestruction(new Date(), input.limit)) {
+        if (await store.credentials.destroy(rec.installationId, rec.clientId)) destroyed += 1;
+      }
+      return { destroyed };
+    },
+  };
+}

@@ -1,0 +1,42 @@
+import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptionsAction } from '@temporalio/client';
+import { reconcileWorkflow } from '../../workflows/reconcile';
+
+export const RECONCILIATION_SCHEDULE_ID = 'appconnect-reconciliation';
+
+export interface ReconciliationScheduleOptions {
+  taskQueue: string;
+  intervalMs: number;
+  pageSize: number;
+  parallelism: number;
+}
+
+/**
+ * Creates the reconciliation schedule, or brings an existing one up to date, so
+ * every start-up leaves exactly one schedule with the configured settings.
+ * Overlapping runs are skipped: a slow pass is never doubled.
+ */
+export async function ensureReconciliationSchedule(client: Client, o: ReconciliationScheduleOptions): Promise<'created' | 'updated'> {
+  const action: ScheduleOptionsAction = {
+    type: 'startWorkflow',
+    workflowType: reconcileWorkflow,
+    workflowId: 'reconciliation',
+    taskQueue: o.taskQueue,
+    args: [{ pageSize: o.pageSize, parallelism: o.parallelism }],
+  };
+  const spec = { intervals: [{ every: o.intervalMs }] };
+  const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: o.intervalMs };
+  try {
+    await client.schedule.create({
+      scheduleId: RECONCILIATION_SCHEDULE_ID,
+      spec,
+      action,
+      policies,
+      memo: { purpose: 'Repairs drift between Talkdesk, MongoDB and the installation workflows' },
+    });
+    return 'created';
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+    await client.schedule.getHandle(RECONCILIATION_SCHEDULE_ID).update((prev) => ({ ...prev, spec, action, policies }));
+    return 'updated';
+  }
+}

@@ -1,0 +1,38 @@
+import type { LogLevel, LogMetadata, Logger as SdkLogger } from '@temporalio/common';
+import { Runtime } from '@temporalio/worker';
+import type { Logger } from '../logging/logger';
+
+/** The SDK's own log lines, through our JSON logger (and so its redaction). */
+class PinoSdkLogger implements SdkLogger {
+  constructor(private readonly logger: Logger) {}
+  log(level: LogLevel, message: string, meta?: LogMetadata) {
+    const method = level === 'TRACE' ? 'trace' : level === 'DEBUG' ? 'debug' : level === 'INFO' ? 'info' : level === 'WARN' ? 'warn' : 'error';
+    this.logger[method]({ sdk: true, ...(meta ?? {}) }, message);
+  }
+  trace(message: string, meta?: LogMetadata) {
+    this.log('TRACE', message, meta);
+  }
+  debug(message: string, meta?: LogMetadata) {
+    this.log('DEBUG', message, meta);
+  }
+  info(message: string, meta?: LogMetadata) {
+    this.log('INFO', message, meta);
+  }
+  warn(message: string, meta?: LogMetadata) {
+    this.log('WARN', message, meta);
+  }
+  error(message: string, meta?: LogMetadata) {
+    this.log('ERROR', message, meta);
+  }
+}
+
+/**
+ * Installs the SDK runtime once, before any connection: its logs go to our logger,
+ * and its worker metrics are served for Prometheus at `metricsBind` (empty: off).
+ */
+export function installRuntime(logger: Logger, metricsBind: string): void {
+  Runtime.install({
+    logger: new PinoSdkLogger(logger),
+    ...(metricsBind ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsBind } } } } : {}),
+  });
+}

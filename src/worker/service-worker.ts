@@ -1,0 +1,69 @@
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { Env } from '../config/env';
+import type { Logger } from '../logging/logger';
+import type { Store } from '../store';
+import type { TalkdeskClient } from '../talkdesk/client';
+import { temporalSettings } from '../temporal/connection';
+import { ensureReconciliationSchedule } from '../temporal/schedule';
+import { createAppWorker } from './create-worker';
+import { installRuntime } from './runtime';
+
+export interface ServiceWorker {
+  worker: Worker;
+  client: Client;
+  run(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The worker as both entry points run it: SDK runtime (logs, Prometheus metrics),
+ * connections, the reconciliation schedule, and the worker itself.
+ */
+export async function startServiceWorker(o: {
+  env: Env;
+  logger: Logger;
+  store: Store;
+  talkdesk: TalkdeskClient;
+  address?: string;
+}): Promise<ServiceWorker> {
+  const { env, logger } = o;
+  installRuntime(logger, env.WORKER_METRICS_BIND);
+  const settings = temporalSettings({ address: o.address, namespace: env.TEMPORAL_NAMESPACE });
+  const nativeConnection = await NativeConnection.connect(settings.connectionOptions);
+  const connection = await Connection.connect(settings.connectionOptions);
+  const client = new Client({ connection, namespace: settings.namespace });
+  if (env.RECONCILE_ENABLED) {
+    const how = await ensureReconciliationSchedule(client, {
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
+      intervalMs: env.RECONCILE_INTERVAL_MINUTES * 60_000,
+      pageSize: env.RECONCILE_PAGE_SIZE,
+      parallelism: env.RECONCILE_PARALLELISM,
+    });
+    logger.info({ every: `${env.RECONCILE_INTERVAL_MINUTES} min` }, `reconciliation schedule ${how}`);
+  }
+  const worker = await createAppWorker({
+    connection: nativeConnection,
+    namespace: settings.namespace,
+    taskQueue: env.TEMPORAL_TASK_QUEUE,
+    deps: { store: o.store, talkdesk: o.talkdesk, logger, temporal: { client, taskQueue: env.TEMPORAL_TASK_QUEUE } },
+    tuning: {
+      maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
+      maxConcurrentActivityTaskExecutions: env.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      maxConcurrentWorkflowTaskExecutions: env.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+    },
+  });
+  let running: Promise<void> | undefined;
+  return {
+    worker,
+    client,
+    run: () => (running ??= worker.run()),
+    async close() {
+      // The SDK drains the worker on SIGINT/SIGTERM itself; only ask if it has not started.
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await nativeConnection.close();
+      await connection.close();
+    },
+  };
+}

@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { parseEvent, toLifecycleEvent } from '../../src/events/schemas';
+import { workflowIdFor } from '../../workflows/definitions';
+import { reconcileWorkflow } from '../../workflows/reconcile';
+import type { ReconcileReport } from '../../workflows/reconcile-types';
+import { startSystem, type TestSystem } from '../support/system';
+import { eventually, finalView, queryState, waitForPhase } from '../support/waits';
+
+describe('scheduled reconciliation repairs drift (dev server, FerretDB, simulator)', function () {
+  this.timeout(120_000);
+  let sys: TestSystem;
+  beforeEach(async () => {
+    sys = await startSystem();
+  });
+  afterEach(async () => {
+    await sys?.close();
+  });
+
+  let lastRunId = '';
+  const reconcile = (pageSize = 200, parallelism = 4): Promise<ReconcileReport> => {
+    lastRunId = `reconcile-${Date.now()}`;
+    return sys.client.workflow.execute(reconcileWorkflow, { taskQueue: sys.taskQueue, workflowId: lastRunId, args: [{ pageSize, parallelism }] });
+  };
+
+  const install = async (opts: Parameters<TestSystem['simulator']['createInstallation']>[0] = {}) => {
+    const created = sys.simulator.createInstallation(opts);
+    assert.equal(await sys.simulator.deliver(created.event, { callbackUrl: sys.web.callbackUrl }), 200);
+    await waitForPhase(sys.client, created.installation.id, 'active');
+    return created;
+  };
+
+  it('resumes an active installation whose workflow is gone, from the stored state', async () => {
+    const { installation, event } = await install();
+    await sys.client.workflow.getHandle(workflowIdFor(installation.id)).terminate('lost in a test');
+    const report = await reconcile();
+    assert.deepEqual(report.resumed, [installation.id]);
+    const view = await waitForPhase(sys.client, installation.id, 'active');
+    assert.equal(view.accountId, event.data.account_id);
+    assert.equal(view.activeClientId, event.data.client_id);
+    // The resumed workflow still carries the installation forward.
+    await sys.simulator.deliver(sys.simulator.uninstall(installation.id), { callbackUrl: sys.web.callbackUrl });
+    assert.equal((await finalView(sys.client, installation.id)).phase, 'uninstalled');
+  });
+
+  it('resumes an install whose workflow died mid-phase by handing its event over again', async () => {
+    const created = sys.simulator.createInstallation();
+    sys.simulator.failNext('installationState', 1_000, { status: 500 });
+    await sys.simulator.deliver(created.event, { callbackUrl: sys.web.callbackUrl });
+    await eventually('the install to be stuck approving', async () => {
+      const v = await queryState(sys.client, created.installation.id);
+      return v.currentStep?.includes('approve') ? v : undefined;
+    });
+    await sys.client.workflow.getHandle(workflowIdFor(created.installation.id)).terminate('lost in a test');
+    sys.simulator.clearFaults();
+    const report = await reconcile();
+    assert.deepEqual(report.resumed, [created.installation.id]);
+    await waitForPhase(sys.client, created.installation.id, 'active');
+    assert.equal(sys.simulator.stateCalls(created.installation.id).filter((c) => c.status === 200).length, 1);
+  });
+
+  it('approves again an install Talkdesk still shows as installing', async () => {
+    const { installation } = await install();
+    sys.simulator.setInstallationState(installation.id, 'installing');
+    const report = await reconcile();
+    assert.deepEqual(report.reapproved, [installation.id]);
+    assert.equal(sys.simulator.getInstallation(installation.id)?.state, 'completed');
+    assert.equal(sys.simulator.stateCalls(installation.id).length, 2);
+  });
+
+  for (const [talkdeskState, phase] of [
+    ['revoked', 'uninstalled'],
+    ['rejected', 'rejected'],
+    ['timeout', 'expired'],
+  ] as const) {
+    it(`deprovisions an installation Talkdesk reports ${talkdeskState}`, async () => {
+      const { installation, event } = await install();
+      sys.simulator.setInstallationState(installation.id, talkdeskState);
+      const report = await reconcile();
+      assert.deepEqual(report.deprovisioned, [installation.id]);
+      const view = await finalView(sys.client, installation.id);
+      assert.equal(view.phase, phase);
+      assert.match(view.history.at(-1)?.outcome ?? '', new RegExp(`Talkdesk reports ${talkdeskState}`));
+      assert.equal((await sys.store.accounts.getAccount(event.data.account_id))?.status, 'disabled');
+      assert.ok((await sys.store.credentials.list(installation.id)).every((c) => c.status === 'destroyed'));
+    });
+  }
+
+  it('marks active an install Talkdesk completed while it is stuck here', async () => {
+    const created = sys.simulator.createInstallation();
+    sys.simulator.failNext('installationState', 1_000, { status: 500 });
+    await sys.simulator.deliver(created.event, { callbackUrl: sys.web.callbackUrl });
+    await eventually('the install to be stuck approving', async () => {
+      const v = await queryState(sys.client, created.installation.id);
+      return v.currentStep?.includes('approve') ? v : undefined;
+    });
+    sys.simulator.setInstallationState(created.installation.id, 'completed');
+    const report = await reconcile();
+    assert.deepEqual(report.markedActive, [created.installation.id]);
+    const view = await waitForPhase(sys.client, created.installation.id, 'active');
+    assert.match(view.history.at(-1)?.outcome ?? '', /marked active by reconciliation/);
+    assert.equal((await sys.store.accounts.getAccount(created.event.data.account_id))?.status, 'provisioned');
+  });
+
+  it('hands over stored events that were never dispatched and destroys credentials past retention', async () => {
+    const { installation, event } = await install();
+    // An event stored while Temporal was down, its dispatch never retried.
+    const uninstall = sys.simulator.uninstall(installation.id);
+    const parsed = parseEvent(uninstall);
+    assert.ok(parsed.ok);
+    await sys.web.dispatcher.stop();
+    await sys.store.inbox.insert({
+      _id: uninstall.id,
+      installationId: installation.id,
+      type: 'app.uninstalled',
+      createdAt: new Date(uninstall.created_at),
+      receivedAt: new Date(),
+      event: toLifecycleEvent(parsed.event),
+    });
+    await sys.store.credentials.scheduleRetirement(installation.id, event.data.client_id, new Date(Date.now() - 1_000));
+
+    const report = await reconcile();
+    assert.equal(report.dispatchedEvents, 1);
+    assert.equal(report.credentialsDestroyed, 1);
+    assert.ok((await sys.store.inbox.get(uninstall.id))?.dispatchedAt);
+    assert.equal((await finalView(sys.client, installation.id)).phase, 'uninstalled');
+  });
+
+  it('works in pages and reports what it scanned', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await install()).installation.id);
+    await sys.client.workflow.getHandle(workflowIdFor(ids[3]!)).terminate('lost in a test');
+    const report = await reconcile(2, 2);
+    assert.equal(report.scanned, 5);
+    assert.deepEqual(report.resumed, [ids[3]]);
+    assert.equal(report.counts.resumed, 1);
+    assert.equal(report.errors.length, 0);
+    assert.ok(report.finishedAt);
+    // A page is one activity: the history grows with pages, not with installations.
+    const history = await sys.client.workflow.getHandle(lastRunId).fetchHistory();
+    const scheduled = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes);
+    assert.equal(scheduled.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'reconcileInstallations').length, 3);
+  });
+});

@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import { ScheduleOverlapPolicy } from '@temporalio/client';
+import { ensureReconciliationSchedule, RECONCILIATION_SCHEDULE_ID } from '../../src/temporal/schedule';
+import { temporalDevEnv } from '../support/servers';
+
+describe('the reconciliation schedule', function () {
+  this.timeout(60_000);
+
+  it('is created once and updated in place on every later start-up, skipping overlaps', async () => {
+    const { client } = await temporalDevEnv();
+    const handle = client.schedule.getHandle(RECONCILIATION_SCHEDULE_ID);
+    try {
+      const options = { taskQueue: 'sched-test', intervalMs: 15 * 60_000, pageSize: 200, parallelism: 4 };
+      assert.equal(await ensureReconciliationSchedule(client, options), 'created');
+      assert.equal(await ensureReconciliationSchedule(client, { ...options, intervalMs: 5 * 60_000, pageSize: 50 }), 'updated');
+      const desc = await handle.describe();
+      assert.equal(desc.policies.overlap, ScheduleOverlapPolicy.SKIP);
+      assert.equal(desc.spec.intervals?.[0]?.every, 5 * 60_000);
+      assert.equal(desc.action.type, 'startWorkflow');
+      assert.equal(desc.action.type === 'startWorkflow' && desc.action.workflowType, 'reconcileWorkflow');
+      assert.deepEqual(desc.action.type === 'startWorkflow' && desc.action.args, [{ pageSize: 50, parallelism: 4 }]);
+      const all: string[] = [];
+      for await (const s of client.schedule.list()) all.push(s.scheduleId);
+      assert.equal(all.filter((id) => id === RECONCILIATION_SCHEDULE_ID).length, 1);
+    } finally {
+      await handle.delete().catch(() => undefined);
+    }
+  });
+});
