@@ -71,7 +71,6 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
     heartbeatTimeout: options.heartbeatTimeoutMs,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   };
-  const steps = new StepRunner(state, options);
   const phases = new PhaseRunner();
   let pendingReject: string | undefined;
   let pendingReconcile: ReconcileAction | undefined;
@@ -87,6 +86,8 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
     else if (!IN_PROGRESS_PHASES.includes(state.phase)) parts.push('Waiting for the next Talkdesk event.');
     setCurrentDetails(parts.join('\n'));
   };
+
+  const steps = new StepRunner(state, options, () => describe());
 
   const publish = () => {
     const attrs: SearchAttributeUpdatePair[] = [{ key: PhaseAttr, value: state.phase }];

@@ -74,6 +74,8 @@ export class StepRunner {
   constructor(
     private readonly state: InstallationState,
     private readonly options: InstallationOptions,
+    /** Called when the visible state changed (a failed attempt), to refresh the UI details. */
+    private readonly onChange: () => void = () => undefined,
   ) {}
 
   requestRetryNow(): void {
@@ -96,6 +98,7 @@ export class StepRunner {
         this.state.lastError = `${description}: ${facts.message}`;
         if (facts.nonRetryable) throw new StepFailedError(description, facts.type, facts.message);
         const backoff = Math.min(this.options.retryInitialMs * 2 ** (attempt - 1), this.options.retryMaxMs);
+        this.onChange();
         await this.backoff(facts.retryAfterMs ?? backoff);
       }
     }

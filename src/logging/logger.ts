@@ -16,6 +16,12 @@ export function createLogger(
       level: options.level ?? process.env.LOG_LEVEL ?? 'info',
       base: { service: options.name ?? 'appconnect-lifecycle' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // Every line about an installation also names its workflow, for the Temporal UI.
+      mixin: (merge: object, _level: number, self: Logger) => {
+        const fields = { ...self.bindings(), ...merge } as { installationId?: unknown; workflowId?: unknown };
+        const id = fields.installationId;
+        return typeof id === 'string' && fields.workflowId === undefined ? { workflowId: `installation-${id}` } : {};
+      },
       formatters: {
         level: (label) => ({ level: label }),
         log: (obj) => redact(obj) as Record<string, unknown>,

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { rejectUpdate, retryNowUpdate, workflowIdFor } from '../../workflows/definitions';
+import { startSystem, type TestSystem } from '../support/system';
+import { eventually, finalView, queryState, waitForPhase } from '../support/waits';
+
+describe('operators in the Temporal UI: search attributes, details, updates', function () {
+  this.timeout(120_000);
+  let sys: TestSystem;
+  before(async () => {
+    // Long backoffs, so that only an operator's retryNow can make a retry come soon.
+    sys = await startSystem({ workflowOptions: { retryInitialMs: 60_000, retryMaxMs: 60_000 } });
+  });
+  after(async () => {
+    await sys?.close();
+  });
+
+  const listIds = async (query: string) => {
+    const ids: string[] = [];
+    for await (const wf of sys.client.workflow.list({ query })) ids.push(wf.workflowId);
+    return ids;
+  };
+
+  it('keeps search attributes current so InstallationPhase lists what is still installing', async () => {
+    const accountName = `ops${Date.now().toString(36)}`;
+    const { installation, event } = sys.simulator.createInstallation({ accountName });
+    sys.simulator.failNext('installationState', 1, { status: 500 });
+    await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl });
+    const wid = workflowIdFor(installation.id);
+    await eventually('listed as installing', async () =>
+      (await listIds(`InstallationPhase="installing" AND TalkdeskAccountName="${accountName}"`)).includes(wid) ? true : undefined,
+    );
+    const desc = await sys.client.workflow.getHandle(wid).describe();
+    assert.deepEqual(desc.searchAttributes.TalkdeskAccountId, [event.data.account_id]);
+    assert.deepEqual(desc.searchAttributes.TalkdeskAppId, [event.app_id]);
+    // Current details say in plain words what it is doing and waiting for, with the deadline.
+    const text = await eventually('details naming the failing step', async () => {
+      const meta = await sys.client.workflow.getHandle(wid).query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+      return meta.currentDetails?.includes('Last error') ? meta.currentDetails : undefined;
+    });
+    assert.match(text, /Phase: installing/);
+    assert.match(text, /approve the installation at Talkdesk/);
+    assert.match(text, /Last error: .*500/);
+    assert.match(text, /Deadline: 20\d\d-/);
+    assert.equal(await desc.staticSummary(), `Talkdesk installation ${installation.id} (${accountName})`);
+
+    // retryNow cuts the one-minute backoff short, and is recorded.
+    const view = await sys.client.workflow.getHandle(wid).executeUpdate(retryNowUpdate, { args: [{ reason: 'Talkdesk is back' }] });
+    assert.equal(view.operatorActions.at(-1)?.action, 'retryNow');
+    assert.equal(view.operatorActions.at(-1)?.reason, 'Talkdesk is back');
+    await waitForPhase(sys.client, installation.id, 'active', 20_000);
+    await eventually('listed as active', async () =>
+      (await listIds(`InstallationPhase="active" AND TalkdeskAccountName="${accountName}"`)).includes(wid) ? true : undefined,
+    );
+  });
+
+  it('refuses retryNow when nothing is running, with a reason', async () => {
+    const { installation, event } = sys.simulator.createInstallation();
+    await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl });
+    await waitForPhase(sys.client, installation.id, 'active');
+    await assert.rejects(
+      sys.client.workflow.getHandle(workflowIdFor(installation.id)).executeUpdate(retryNowUpdate, { args: [{}] }),
+      (err: unknown) => err instanceof WorkflowUpdateFailedError && /Nothing to retry/.test(String(err.cause?.message)),
+    );
+    const view = await queryState(sys.client, installation.id);
+    assert.equal(view.operatorActions.length, 0, 'a refused update leaves no trace in the state');
+  });
+
+  it('rejects an installation on an operator update, with validation of the reason', async () => {
+    const { installation, event } = sys.simulator.createInstallation();
+    sys.simulator.failNext('installationState', 1, { status: 500 });
+    await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl });
+    await eventually('installing', async () => ((await queryState(sys.client, installation.id)).phase === 'installing' ? true : undefined));
+    const handle = sys.client.workflow.getHandle(workflowIdFor(installation.id));
+    await assert.rejects(handle.executeUpdate(rejectUpdate, { args: [{ reason: '  ' }] }), WorkflowUpdateFailedError);
+    await handle.executeUpdate(rejectUpdate, { args: [{ reason: 'account is not eligible' }] });
+    const view = await finalView(sys.client, installation.id);
+    assert.equal(view.phase, 'rejected');
+    assert.equal(view.operatorActions.at(-1)?.action, 'reject');
+    const calls = sys.simulator.stateCalls(installation.id);
+    assert.deepEqual(calls.at(-1)?.body, { state: 'reject', reason: 'Rejected by operator: account is not eligible' });
+    assert.equal(await sys.store.accounts.getAccount(event.data.account_id), null);
+  });
+});

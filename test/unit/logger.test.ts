@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { captureLogger } from '../support/logs';
+
+describe('structured logs', () => {
+  it('redact secrets by key at any depth, whatever the caller passes', () => {
+    const { logger, lines } = captureLogger();
+    const secret = 'sk_live_0123456789abcdef';
+    logger.info(
+      {
+        installationId: 'inst1',
+        data: { client_secret: secret, nested: [{ private_key: secret, access_token: secret }] },
+        headers: { Authorization: `Bearer ${secret}` },
+        err: Object.assign(new Error('boom'), { config: { headers: { authorization: secret } } }),
+      },
+      'something happened',
+    );
+    assert.equal(lines.length, 1);
+    assert.ok(!lines[0]!.includes(secret), lines[0]);
+    const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+    assert.equal((line.data as { client_secret: string }).client_secret, '[redacted]');
+    assert.equal((line.err as { message: string }).message, 'boom');
+  });
+
+  it('name the installation and its workflow on every line about an installation', () => {
+    const { logger, lines } = captureLogger();
+    logger.info({ installationId: 'abc123' }, 'one');
+    logger.child({ installationId: 'def456' }).warn('two');
+    logger.info('unrelated');
+    const parsed = lines.map((l) => JSON.parse(l) as { installationId?: string; workflowId?: string; level: string });
+    assert.equal(parsed[0]?.workflowId, 'installation-abc123');
+    assert.equal(parsed[1]?.installationId, 'def456');
+    assert.equal(parsed[1]?.workflowId, 'installation-def456');
+    assert.equal(parsed[1]?.level, 'warn');
+    assert.equal(parsed[2]?.workflowId, undefined);
+  });
+});
