@@ -127,6 +127,9 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
       TALKDESK_ALLOWED_HOSTS: `127.0.0.1:${simulator.port}`,
       TALKDESK_HTTP_TIMEOUT_MS: '3000',
       LOG_LEVEL: 'info',
+      // Several worker processes may run at once: no fixed metrics port unless a test asks.
+      WORKER_METRICS_BIND: '',
+      RECONCILE_ENABLED: 'false',
     },
     taskQueue,
     logLines: lines,

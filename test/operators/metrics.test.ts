@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { freePort } from '../../src/local/process';
+import { startSystem, type TestSystem } from '../support/system';
+import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
+import { eventually, waitForPhase } from '../support/waits';
+
+describe('metrics and health endpoints', function () {
+  this.timeout(120_000);
+  let sys: TestSystem;
+  let worker: WorkerProcess | undefined;
+  before(async () => {
+    sys = await startSystem({ inProcessWorker: false });
+  });
+  after(async () => {
+    await worker?.kill();
+    await sys?.close();
+  });
+
+  it('exposes callback and worker metrics for Prometheus, and health for load balancers', async () => {
+    const metricsPort = await freePort();
+    worker = await startWorkerProcess({ ...sys.workerProcessEnv, WORKER_METRICS_BIND: `127.0.0.1:${metricsPort}` });
+    const { installation, event } = sys.simulator.createInstallation();
+    await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl });
+    await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl });
+    await waitForPhase(sys.client, installation.id, 'active');
+
+    const web = await (await fetch(`${sys.web.url}/metrics`)).text();
+    assert.match(web, /appconnect_events_received_total\{type="app.installed",outcome="accepted"\} 1/);
+    assert.match(web, /appconnect_events_received_total\{type="app.installed",outcome="duplicate"\} 1/);
+    assert.match(web, /appconnect_callback_duration_seconds_count\{status="200"\} 2/);
+    assert.match(web, /appconnect_dispatch_backlog 0/);
+
+    const sdk = await eventually('worker metrics', async () => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      return /temporal_activity_execution/.test(text) ? text : undefined;
+    });
+    assert.match(sdk, /temporal_workflow_completed|temporal_workflow_task_execution_latency/);
+
+    assert.equal((await fetch(`${sys.web.url}/healthz`)).status, 200);
+    const ready = await fetch(`${sys.web.url}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), { status: 'ready', mongodb: true, temporal: true });
+  });
+});
