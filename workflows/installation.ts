@@ -388,6 +388,12 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
   const apply = async (event: LifecycleEvent) => {
     markApplied(state, event);
     handledThisRun += 1;
+    await applyEvent(event);
+    // Counted once done, so the state query never shows an event as applied while it runs.
+    state.appliedEvents += 1;
+  };
+
+  const applyEvent = async (event: LifecycleEvent) => {
     switch (event.type) {
       case 'app.installed':
         if (uninstallQueued(state)) {

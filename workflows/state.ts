@@ -79,8 +79,8 @@ export function recordIgnored(state: InstallationState, eventId: string, reason:
   state.ignoredEvents = keepLast([...state.ignoredEvents, { eventId, reason }]);
 }
 
+/** The event is being applied: anything older is superseded from now on. */
 export function markApplied(state: InstallationState, event: LifecycleEvent): void {
-  state.appliedEvents += 1;
   if (!state.lastAppliedAt || Date.parse(event.createdAt) > Date.parse(state.lastAppliedAt)) {
     state.lastAppliedAt = event.createdAt;
   }
