@@ -388,12 +388,16 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
   const apply = async (event: LifecycleEvent) => {
     markApplied(state, event);
     handledThisRun += 1;
-    await applyEvent(event);
-    // Counted once done, so the state query never shows an event as applied while it runs.
-    state.appliedEvents += 1;
+    // Counted once done (so the state query never shows it applied while it runs), and not when ignored.
+    if (await applyEvent(event)) state.appliedEvents += 1;
   };
 
-  const applyEvent = async (event: LifecycleEvent) => {
+  /** Applies one event; false when it was recorded as ignored instead. */
+  const applyEvent = async (event: LifecycleEvent): Promise<boolean> => {
+    const ignore = (reason: string) => {
+      recordIgnored(state, event.eventId, reason);
+      return false;
+    };
     switch (event.type) {
       case 'app.installed':
         if (uninstallQueued(state)) {
@@ -408,24 +412,29 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
             activate: true,
           });
           state.activeClientId = creds.clientId;
-          return recordIgnored(state, event.eventId, 'install superseded by a queued uninstall');
+          return ignore('install superseded by a queued uninstall');
         }
-        return runInstall(event);
+        await runInstall(event);
+        return true;
       case 'app.updated':
-        if (uninstallQueued(state)) return recordIgnored(state, event.eventId, 'update superseded by a queued uninstall');
-        if (state.phase !== 'active') return recordIgnored(state, event.eventId, `update ignored: installation is ${state.phase}`);
-        return runUpdate(event);
+        if (uninstallQueued(state)) return ignore('update superseded by a queued uninstall');
+        if (state.phase !== 'active') return ignore(`update ignored: installation is ${state.phase}`);
+        await runUpdate(event);
+        return true;
       case 'app.credentials_rotated':
-        if (uninstallQueued(state)) return recordIgnored(state, event.eventId, 'rotation superseded by a queued uninstall');
+        if (uninstallQueued(state)) return ignore('rotation superseded by a queued uninstall');
         if (FINAL_PHASES.includes(state.phase) || state.phase === 'new') {
-          return recordIgnored(state, event.eventId, `rotation ignored: installation is ${state.phase}`);
+          return ignore(`rotation ignored: installation is ${state.phase}`);
         }
-        return runRotation(event);
+        await runRotation(event);
+        return true;
       case 'app.trial_started':
       case 'app.trial_ended':
-        return runTrial(event);
+        await runTrial(event);
+        return true;
       case 'app.uninstalled':
-        return runUninstall(event);
+        await runUninstall(event);
+        return true;
     }
   };
 

@@ -33,6 +33,15 @@ export interface InstallationState {
 }
 
 const MAX_SEEN = 1_000;
+
+const TYPE_ORDER: Record<LifecycleEvent['type'], number> = {
+  'app.installed': 0,
+  'app.credentials_rotated': 1,
+  'app.trial_started': 2,
+  'app.updated': 3,
+  'app.trial_ended': 4,
+  'app.uninstalled': 5,
+};
 const MAX_KEPT = 50;
 
 export function initialState(installationId: string): InstallationState {
@@ -63,8 +72,14 @@ export function keepLast<T>(list: T[], max = MAX_KEPT): T[] {
 export function enqueue(state: InstallationState, event: LifecycleEvent): boolean {
   if (state.seenEventIds.includes(event.eventId)) return false;
   state.seenEventIds = keepLast([...state.seenEventIds, event.eventId], MAX_SEEN);
-  const at = (e: LifecycleEvent) => Date.parse(e.createdAt);
-  const idx = state.queue.findIndex((q) => at(q) > at(event) || (at(q) === at(event) && q.eventId > event.eventId));
+  // Talkdesk's created_at has one-second resolution: equal times follow the lifecycle's
+  // natural order (install first, uninstall last), then arrival order.
+  const key = (e: LifecycleEvent) => [Date.parse(e.createdAt), TYPE_ORDER[e.type]] as const;
+  const [t, r] = key(event);
+  const idx = state.queue.findIndex((q) => {
+    const [qt, qr] = key(q);
+    return qt > t || (qt === t && qr > r);
+  });
   if (idx === -1) state.queue.push(event);
   else state.queue.splice(idx, 0, event);
   return true;
