@@ -48,7 +48,7 @@ describe('operators in the Temporal UI: search attributes, details, updates', fu
     const view = await sys.client.workflow.getHandle(wid).executeUpdate(retryNowUpdate, { args: [{ reason: 'Talkdesk is back' }] });
     assert.equal(view.operatorActions.at(-1)?.action, 'retryNow');
     assert.equal(view.operatorActions.at(-1)?.reason, 'Talkdesk is back');
-    await waitForPhase(sys.client, installation.id, 'active', 20_000);
+    await waitForPhase(sys.client, installation.id, 'active', 45_000);
     await eventually('listed as active', async () =>
       (await listIds(`InstallationPhase="active" AND TalkdeskAccountName="${accountName}"`)).includes(wid) ? true : undefined,
     );
