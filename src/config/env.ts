@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors';
+import { SIGNATURE_SCHEMES, parseEcdsaPublicKeys, type SignatureScheme } from '../web/signature-schemes';
+
+export { SIGNATURE_SCHEMES, type SignatureScheme };
 
 /**
  * Every environment variable the service reads, with its default. One schema gives
@@ -51,6 +54,26 @@ export const envSchema = z.object({
       message: 'must be "<key-id>:<base64 32-byte key>" entries separated by commas (first one encrypts)',
     }),
   CALLBACK_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'must be a size such as 256kb').default('256kb'),
+  /** Which callback signatures are accepted; an event passes when one enabled scheme verifies. */
+  CALLBACK_SIGNATURE_SCHEMES: csv('hmac')
+    .refine((l) => l.length > 0, 'must name at least one scheme: hmac, ecdsa')
+    .refine((l) => l.every((s) => (SIGNATURE_SCHEMES as readonly string[]).includes(s)), 'must be a comma list of hmac, ecdsa')
+    .transform((l) => [...new Set(l)] as SignatureScheme[]),
+  /** `<keyId>:<base64 SPKI DER or PEM>` entries, comma-separated; required when ecdsa is enabled. */
+  TALKDESK_ECDSA_PUBLIC_KEYS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      try {
+        return parseEcdsaPublicKeys(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : 'invalid' });
+        return z.NEVER;
+      }
+    }),
+  /** Callback requests per minute from one source address (token bucket); 0 turns the limit off. */
+  CALLBACK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(600),
   DISPATCH_INTERVAL_MS: z.coerce.number().int().positive().default(5_000),
   LOCAL_DATA_DIR: z.string().min(1).default('data'),
   LOCAL_TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
@@ -59,17 +82,53 @@ export const envSchema = z.object({
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).optional(),
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).optional(),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).optional(),
+  /** Where the worker serves the Temporal SDK's Prometheus metrics; empty turns them off. */
+  WORKER_METRICS_BIND: z.string().default('127.0.0.1:9464'),
+  RECONCILE_ENABLED: bool.default(true),
+  RECONCILE_INTERVAL_MINUTES: z.coerce.number().positive().default(15),
+  RECONCILE_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(200),
+  RECONCILE_PARALLELISM: z.coerce.number().int().min(1).max(32).default(4),
   DEV_SKIP_SIGNATURE_CHECK: bool.default(false),
 });
 
 export type Env = z.infer<typeof envSchema>;
 
+/** Rules between variables, checked after each variable parsed on its own. */
+function crossChecks(env: Env): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  if (env.CALLBACK_SIGNATURE_SCHEMES.includes('ecdsa') && (env.TALKDESK_ECDSA_PUBLIC_KEYS?.size ?? 0) === 0) {
+    problems.push({
+      path: 'TALKDESK_ECDSA_PUBLIC_KEYS',
+      message: 'required when CALLBACK_SIGNATURE_SCHEMES includes ecdsa: give "<keyId>:<base64 SPKI DER or PEM>" entries, comma-separated',
+    });
+  }
+  return problems;
+}
+
+function configError(problems: { path: string; message: string }[]): ConfigError {
+  const lines = problems.map((p) => `  ${p.path}: ${p.message}`);
+  return new ConfigError(`Invalid configuration:\n${lines.join('\n')}\nSee the configuration table in README.md.`);
+}
+
 /** Parses the environment; throws ConfigError naming every bad variable. */
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const parsed = envSchema.safeParse(source);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}\nSee the configuration table in README.md.`);
-  }
+  if (!parsed.success) throw configError(parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
+  const problems = crossChecks(parsed.data);
+  if (problems.length > 0) throw configError(problems);
   return parsed.data;
+}
+
+/**
+ * Only the named variables (for commands that need a few, such as `npm run reencrypt`):
+ * the same checks and messages, without requiring what the command does not read.
+ */
+export function loadEnvSubset<K extends keyof Env & keyof typeof envSchema.shape>(
+  names: readonly K[],
+  source: NodeJS.ProcessEnv = process.env,
+): Pick<Env, K> {
+  const shape = Object.fromEntries(names.map((n) => [n, envSchema.shape[n]])) as Pick<typeof envSchema.shape, K>;
+  const parsed = z.object(shape).safeParse(source);
+  if (!parsed.success) throw configError(parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
+  return parsed.data as unknown as Pick<Env, K>;
 }

@@ -7,6 +7,7 @@ import { startFerretDB, type LocalMongo } from '../local/ferretdb';
 import { startTemporalDevServer, type LocalTemporal } from '../local/temporal-dev';
 import { PROJECT_ROOT } from '../local/tools';
 import { temporalSettings } from '../temporal/connection';
+import { ensureSearchAttributes } from '../temporal/search-attributes';
 import { startWebServer } from '../web/server';
 import { startServiceWorker } from '../worker/service-worker';
 import { bootstrap, onShutdown, openStore, talkdeskClient } from './bootstrap';
@@ -24,6 +25,23 @@ async function main(): Promise<void> {
 
   let temporalServer: LocalTemporal | undefined;
   let mongoServer: LocalMongo | undefined;
+  // If start-up fails half way, the servers already started must not outlive this process.
+  const stopServers = async () => {
+    await mongoServer?.stop();
+    await temporalServer?.stop();
+  };
+  process.once('exit', () => {
+    mongoServer?.process.child.kill('SIGKILL');
+    temporalServer?.process.child.kill('SIGKILL');
+  });
+  try {
+    await run();
+  } catch (err) {
+    await stopServers();
+    throw err;
+  }
+
+  async function run(): Promise<void> {
   if (!env.TEMPORAL_ADDRESS) {
     logger.info('starting the local Temporal dev server');
     temporalServer = await startTemporalDevServer({
@@ -40,6 +58,14 @@ async function main(): Promise<void> {
   }
   const address = env.TEMPORAL_ADDRESS ?? temporalServer?.address;
   const settings = temporalSettings({ address, namespace: env.TEMPORAL_NAMESPACE });
+  if (!temporalServer) {
+    // An existing cluster: register the search attributes if they are missing (idempotent).
+    const admin = await Connection.connect(settings.connectionOptions);
+    await ensureSearchAttributes(admin, settings.namespace).catch((err: unknown) =>
+      logger.warn({ err }, 'could not register search attributes; run npm run setup:temporal or register them in your cloud console'),
+    );
+    await admin.close();
+  }
 
   const store = await openStore(env, keyring, logger);
   const service = await startServiceWorker({ env, logger, store, talkdesk: talkdeskClient(env), address });
@@ -86,9 +112,9 @@ async function main(): Promise<void> {
     await service.close();
     await connection.close();
     await store.db.close();
-    await mongoServer?.stop();
-    await temporalServer?.stop();
+    await stopServers();
   });
+  }
 }
 
 /** Development defaults, so `npm start` needs no configuration; real settings win. */

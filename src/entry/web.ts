@@ -17,6 +17,9 @@ async function main(): Promise<void> {
     appId: env.TALKDESK_APP_ID,
     webhookSecrets: env.TALKDESK_WEBHOOK_SECRET,
     skipSignatureCheck: env.DEV_SKIP_SIGNATURE_CHECK,
+    signatureSchemes: env.CALLBACK_SIGNATURE_SCHEMES,
+    ecdsaPublicKeys: env.TALKDESK_ECDSA_PUBLIC_KEYS,
+    rateLimitPerMinute: env.CALLBACK_RATE_LIMIT_PER_MINUTE,
     bodyLimit: env.CALLBACK_BODY_LIMIT,
     dispatchIntervalMs: env.DISPATCH_INTERVAL_MS,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
@@ -25,7 +28,15 @@ async function main(): Promise<void> {
     temporal,
     logger,
   });
-  logger.info({ callbackUrl: web.callbackUrl }, 'web server listening');
+  logger.info(
+    {
+      callbackUrl: web.callbackUrl,
+      signatureSchemes: env.CALLBACK_SIGNATURE_SCHEMES,
+      ecdsaKeyIds: [...(env.TALKDESK_ECDSA_PUBLIC_KEYS?.keys() ?? [])],
+      rateLimitPerMinute: env.CALLBACK_RATE_LIMIT_PER_MINUTE,
+    },
+    'web server listening',
+  );
   onShutdown(logger, async () => {
     await web.close();
     await connection.close();

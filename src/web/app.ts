@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from '../logging/logger';
-import { createCallbackHandler, type CallbackDeps } from './callback';
+import { createCallbackHandler, errorCode, type CallbackDeps } from './callback';
 import type { WebMetrics } from './metrics';
 
 export const CALLBACK_PATH = '/talkdesk/events';
@@ -17,6 +17,15 @@ export interface AppDeps extends CallbackDeps {
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
   app.proxy = false;
+  // Errors Koa reports outside the middleware (a socket reset or a request the HTTP
+  // parser refused mid-body): the client's doing. Logged by name and code only,
+  // instead of Koa's default of printing the stack to stderr.
+  app.on('error', (err: unknown) => {
+    const code = errorCode(err);
+    const clientSide = /\b(HPE_[A-Z_]+|ECONNRESET|EPIPE|ECONNABORTED|ERR_STREAM_PREMATURE_CLOSE)\b/.test(code);
+    if (clientSide) deps.logger.debug({ error: code }, 'client connection error');
+    else deps.logger.warn({ error: code }, 'HTTP error outside a request handler');
+  });
   const router = new Router();
 
   app.use(async (ctx, next) => {

@@ -6,8 +6,11 @@ import type { Logger } from '../logging/logger';
 import type { InboxStore } from '../store/inbox';
 import type { Dispatch } from './dispatch';
 import type { WebMetrics } from './metrics';
+import { DEFAULT_JSON_LIMITS, checkJsonShape, describeShapeProblem, findUnsafeJson, type JsonLimits } from './json-limits';
+import type { SourceRateLimiter } from './rate-limit';
 import { BodyTimeoutError, BodyTooLargeError, readRawBody } from './raw-body';
-import { verifyHubSignature } from './signature';
+import type { EcdsaPublicKeys } from './signature';
+import { expectedSignatureText, verifyCallbackSignature, type SignatureScheme } from './signature-schemes';
 
 export interface CallbackDeps {
   appId: string;
@@ -20,6 +23,21 @@ export interface CallbackDeps {
   dispatch: Dispatch;
   logger: Logger;
   metrics?: WebMetrics;
+  /** Signature schemes accepted (CALLBACK_SIGNATURE_SCHEMES); `['hmac']` when not given. */
+  signatureSchemes?: readonly SignatureScheme[];
+  /** Keys for the ecdsa scheme, by X-Hub-Ecdsa-Signature-Id (TALKDESK_ECDSA_PUBLIC_KEYS). */
+  ecdsaPublicKeys?: EcdsaPublicKeys;
+  /** Depth and width limits of the JSON body; DEFAULT_JSON_LIMITS for what is not given. */
+  jsonLimits?: Partial<JsonLimits>;
+  /** Per-source rate limit; none when not given. */
+  rateLimiter?: SourceRateLimiter;
+}
+
+/** An error's name and code only: its message could quote what the client sent. */
+export function errorCode(err: unknown): string {
+  if (!(err instanceof Error)) return 'unknown';
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^[A-Z0-9_]{1,40}$/.test(code) ? `${err.name} ${code}` : err.name;
 }
 
 function answer(ctx: Context, status: number, body: Record<string, unknown>): void {
@@ -38,9 +56,25 @@ function refuse(ctx: Context, status: number, code: string, message: string, fie
  * No Talkdesk API call is ever made here.
  */
 export function createCallbackHandler(deps: CallbackDeps) {
+  const signature = {
+    schemes: deps.signatureSchemes ?? (['hmac'] as const),
+    webhookSecrets: deps.webhookSecrets,
+    ecdsaPublicKeys: deps.ecdsaPublicKeys ?? new Map(),
+  };
+  const signatureHelp = `Missing or wrong signature: send ${expectedSignatureText(signature.schemes)}.`;
+  const jsonLimits: JsonLimits = { ...DEFAULT_JSON_LIMITS, ...deps.jsonLimits };
+
   return async (ctx: Context): Promise<void> => {
     let eventType = 'unknown';
     const outcome = (o: string) => deps.metrics?.eventsReceived.inc({ type: eventType, outcome: o });
+
+    // Before reading a byte of the body: a source over its rate costs nothing more.
+    const rate = deps.rateLimiter?.take(ctx.req.socket.remoteAddress);
+    if (rate && !rate.allowed) {
+      outcome('rate_limited');
+      ctx.set('Retry-After', String(rate.retryAfterSeconds));
+      return refuse(ctx, 429, 'rate_limited', `Too many requests from this address; retry after ${rate.retryAfterSeconds} s.`);
+    }
 
     const contentType = ctx.request.type;
     let raw: Buffer;
@@ -48,17 +82,26 @@ export function createCallbackHandler(deps: CallbackDeps) {
       raw = await readRawBody(ctx.req, deps.bodyLimitBytes, deps.bodyTimeoutMs);
     } catch (err) {
       outcome('refused');
+      // The rest of the body is not worth reading: answer and close the connection.
+      ctx.set('Connection', 'close');
       if (err instanceof BodyTooLargeError) return refuse(ctx, 413, 'body_too_large', `The body exceeds ${deps.bodyLimitBytes} bytes.`);
       if (err instanceof BodyTimeoutError) return refuse(ctx, 408, 'body_timeout', 'The body was not received in time.');
-      throw err;
+      // The client went away or broke the framing (e.g. a bad chunk): its fault, not ours.
+      deps.logger.debug({ error: errorCode(err) }, 'callback body unreadable');
+      return refuse(ctx, 400, 'body_unreadable', 'The body could not be read (connection closed or malformed framing).');
     }
     if (contentType !== 'application/json') {
       outcome('refused');
       return refuse(ctx, 415, 'unsupported_media_type', 'Send the event as application/json.');
     }
-    if (!deps.skipSignatureCheck && !verifyHubSignature(raw, ctx.get('x-hub-signature') || undefined, deps.webhookSecrets)) {
+    if (!deps.skipSignatureCheck && !verifyCallbackSignature(raw, ctx.req.headers, signature)) {
       outcome('unauthenticated');
-      return refuse(ctx, 401, 'invalid_signature', 'Missing or wrong x-hub-signature (sha256=<hex HMAC of the raw body>).');
+      return refuse(ctx, 401, 'invalid_signature', signatureHelp);
+    }
+    const shapeProblem = checkJsonShape(raw, jsonLimits);
+    if (shapeProblem) {
+      outcome('refused');
+      return refuse(ctx, 400, 'json_too_complex', describeShapeProblem(shapeProblem));
     }
     let json: unknown;
     try {
@@ -68,9 +111,13 @@ export function createCallbackHandler(deps: CallbackDeps) {
       return refuse(ctx, 415, 'not_json', 'The body is not valid JSON.');
     }
     const parsed = parseEvent(json);
-    if (!parsed.ok) {
+    // The schema names the field first; then no operator key or control character
+    // anywhere, not even in the opaque credential fields or keys the schema drops.
+    const problem = parsed.ok ? findUnsafeJson(json) : parsed.error;
+    if (!parsed.ok || problem) {
+      const { field, message } = problem ?? { field: '(root)', message: 'invalid event' };
       outcome('invalid');
-      return refuse(ctx, 400, 'invalid_event', `${parsed.error.field}: ${parsed.error.message}`, parsed.error.field);
+      return refuse(ctx, 400, 'invalid_event', `${field}: ${message}`, field);
     }
     const event = parsed.event;
     eventType = event.type;

@@ -1,15 +1,20 @@
-import type { Server } from 'node:http';
+import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import type { Keyring } from '../crypto/secrets';
 import type { Logger } from '../logging/logger';
 import type { Store } from '../store';
 import type { InstallationOptions } from '../../workflows/options';
+import { ConfigError } from '../errors';
 import { createApp, CALLBACK_PATH } from './app';
 import { createDispatch } from './dispatch';
 import { InboxDispatcher } from './dispatcher';
 import { createWebMetrics } from './metrics';
+import type { JsonLimits } from './json-limits';
+import { SourceRateLimiter } from './rate-limit';
 import { parseSize } from './raw-body';
+import type { EcdsaPublicKeys } from './signature';
+import type { SignatureScheme } from './signature-schemes';
 
 export interface WebServerOptions {
   host: string;
@@ -17,8 +22,25 @@ export interface WebServerOptions {
   appId: string;
   webhookSecrets: string[];
   skipSignatureCheck?: boolean;
+  /** Accepted signature schemes (CALLBACK_SIGNATURE_SCHEMES); `['hmac']` by default. */
+  signatureSchemes?: readonly SignatureScheme[];
+  /** Public keys of the ecdsa scheme by key id (TALKDESK_ECDSA_PUBLIC_KEYS); required when it is enabled. */
+  ecdsaPublicKeys?: EcdsaPublicKeys;
   bodyLimit: string;
+  /** Time to receive a callback body once its headers arrived (408 after it). Default 10 s. */
   bodyTimeoutMs?: number;
+  /** Time to receive a whole request (Node's requestTimeout). Default 15 s. */
+  requestTimeoutMs?: number;
+  /** Time to receive a request's headers (Node's headersTimeout). Default 10 s. */
+  headersTimeoutMs?: number;
+  /** Idle keep-alive connections are closed after this. Default 5 s. */
+  keepAliveTimeoutMs?: number;
+  /** Depth and width limits of callback JSON bodies (DEFAULT_JSON_LIMITS). */
+  jsonLimits?: Partial<JsonLimits>;
+  /** Callback requests per minute from one source address (CALLBACK_RATE_LIMIT_PER_MINUTE); 0 or unset: no limit. */
+  rateLimitPerMinute?: number;
+  /** Bucket size of the rate limit; one minute's worth by default. */
+  rateLimitBurst?: number;
   dispatchIntervalMs: number;
   dispatchTimeoutMs?: number;
   taskQueue: string;
@@ -39,6 +61,13 @@ export interface RunningWebServer {
 
 /** Starts the Koa callback server and the inbox dispatcher beside it. */
 export async function startWebServer(o: WebServerOptions): Promise<RunningWebServer> {
+  const schemes = o.signatureSchemes ?? ['hmac'];
+  if (schemes.length === 0) throw new ConfigError('At least one callback signature scheme must be enabled (CALLBACK_SIGNATURE_SCHEMES)');
+  if (schemes.includes('ecdsa') && (o.ecdsaPublicKeys?.size ?? 0) === 0) {
+    throw new ConfigError('The ecdsa signature scheme needs public keys (TALKDESK_ECDSA_PUBLIC_KEYS)');
+  }
+  const requestTimeoutMs = o.requestTimeoutMs ?? 15_000;
+  const headersTimeoutMs = Math.min(o.headersTimeoutMs ?? 10_000, requestTimeoutMs);
   const metrics = createWebMetrics();
   const dispatch = createDispatch(o.temporal, o.taskQueue, {
     timeoutMs: o.dispatchTimeoutMs ?? 3_000,
@@ -48,8 +77,12 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     appId: o.appId,
     webhookSecrets: o.webhookSecrets,
     skipSignatureCheck: o.skipSignatureCheck ?? false,
+    signatureSchemes: schemes,
+    ecdsaPublicKeys: o.ecdsaPublicKeys,
     bodyLimitBytes: parseSize(o.bodyLimit),
     bodyTimeoutMs: o.bodyTimeoutMs ?? 10_000,
+    jsonLimits: o.jsonLimits,
+    rateLimiter: o.rateLimitPerMinute ? new SourceRateLimiter({ perMinute: o.rateLimitPerMinute, burst: o.rateLimitBurst }) : undefined,
     keyring: o.keyring,
     inbox: o.store.inbox,
     dispatch,
@@ -72,14 +105,25 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     },
   });
   const dispatcher = new InboxDispatcher(o.store.inbox, dispatch, o.logger, { intervalMs: o.dispatchIntervalMs });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(o.port, o.host, () => resolve(s));
-    s.once('error', reject);
+  // A slow or endless client cannot hold a connection for long: Node answers 408 and
+  // closes a connection whose headers or request are late, checked every second
+  // (Node's default interval is 30 s, which would let a slow client stay that long).
+  const server = http.createServer(
+    {
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: headersTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(headersTimeoutMs / 2))),
+    },
+    app.callback(),
+  );
+  server.keepAliveTimeout = o.keepAliveTimeoutMs ?? 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
-  // A slow or endless client cannot hold a connection for long.
-  server.requestTimeout = 15_000;
-  server.headersTimeout = 10_000;
-  server.keepAliveTimeout = 5_000;
   dispatcher.start();
   const { port } = server.address() as AddressInfo;
   const url = `http://${o.host}:${port}`;

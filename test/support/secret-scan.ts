@@ -53,7 +53,13 @@ export function textOf(value: unknown): string {
  * become \n in a JSON line), base64 / base64url of its bytes, and a window of up to
  * 32 characters from its middle (a truncated copy).
  */
+const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.([A-Za-z0-9_-]{40,})$/;
+
 export function secretForms(secret: string): string[] {
+  // A JWT's header and claims are base64url of public JSON (token URL, client id): a
+  // window from its middle can equal a harmless payload. Its secret part is the signature.
+  const jwt = JWT.exec(secret);
+  if (jwt?.[1]) return [secret, Buffer.from(secret).toString('base64').slice(4, 64), ...secretForms(jwt[1])];
   const escaped = JSON.stringify(secret).slice(1, -1);
   const forms = new Set([secret, escaped, Buffer.from(secret).toString('base64'), Buffer.from(secret).toString('base64url')]);
   for (const s of [secret, escaped]) {

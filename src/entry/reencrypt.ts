@@ -1,0 +1,88 @@
+import { loadEnvSubset } from '../config/env';
+import { parseKeyring } from '../crypto/secrets';
+import { ConfigError } from '../errors';
+import { connectDatabase } from '../store/db';
+import { countBlobsByKid, reencryptAll, type FieldReport } from '../store/reencrypt';
+import { DEFAULT_MONGODB_URI } from './bootstrap';
+
+/**
+ * `npm run reencrypt`: re-encrypts every secret at rest under the first key of
+ * SECRETS_KEY, while the service runs. Put the new key first and keep the old
+ * ones after it (in this command and in the running web and worker processes),
+ * run this until it reports "complete", then remove the old keys.
+ *
+ *   npm run reencrypt [-- --batch-size 100] [-- --dry-run]
+ *
+ * Reads only SECRETS_KEY, MONGODB_URI and MONGODB_DB. Prints one JSON report on
+ * stdout (key ids and counts, never key material). Exit 0 when nothing is left
+ * under an old key, 1 when something is (run it again, or add the missing key
+ * ids it names to SECRETS_KEY), 2 on a configuration error.
+ */
+function parseArgs(argv: string[]): { batchSize: number; dryRun: boolean } {
+  let batchSize = 100;
+  let dryRun = false;
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i] ?? '';
+    if (arg === '--dry-run') dryRun = true;
+    else if (arg === '--batch-size' || arg.startsWith('--batch-size=')) {
+      const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[(i += 1)];
+      batchSize = Number(value);
+      if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new ConfigError('--batch-size must be an integer from 1 to 10000');
+    } else throw new ConfigError(`unknown argument ${JSON.stringify(arg.slice(0, 40))}; use --batch-size N and --dry-run`);
+  }
+  return { batchSize, dryRun };
+}
+
+function progressLine(r: FieldReport): string {
+  return `${r.collection}.${r.field}: ${r.found} found, ${r.reencrypted} re-encrypted, ${r.changedMeanwhile} changed meanwhile, ${r.failed} failed`;
+}
+
+async function main(): Promise<number> {
+  let args: ReturnType<typeof parseArgs>;
+  let env: ReturnType<typeof loadEnvSubset<'SECRETS_KEY' | 'MONGODB_URI' | 'MONGODB_DB'>>;
+  let keyring: ReturnType<typeof parseKeyring>;
+  try {
+    args = parseArgs(process.argv.slice(2));
+    env = loadEnvSubset(['SECRETS_KEY', 'MONGODB_URI', 'MONGODB_DB']);
+    keyring = parseKeyring(env.SECRETS_KEY);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`reencrypt: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  const db = await connectDatabase(env.MONGODB_URI ?? DEFAULT_MONGODB_URI, env.MONGODB_DB);
+  try {
+    console.error(`reencrypt: current key id ${keyring.currentKid}; other key ids ${JSON.stringify(keyring.kids.slice(1))}${args.dryRun ? ' (dry run)' : ''}`);
+    const before = await countBlobsByKid(db);
+    const report = await reencryptAll(db, keyring, {
+      batchSize: args.batchSize,
+      dryRun: args.dryRun,
+      onProgress: (r) => console.error(`reencrypt: ${progressLine(r)}`),
+    });
+    const after = await countBlobsByKid(db);
+    console.log(JSON.stringify({ ...report, blobsByKidBefore: before, blobsByKidAfter: after }));
+    for (const f of report.fields) {
+      if (f.failed > 0) {
+        console.error(
+          `reencrypt: ${f.failed} blob(s) in ${f.collection}.${f.field} could not be decrypted (key ids ${JSON.stringify(f.failedKids)}): ` +
+            'add the missing keys to SECRETS_KEY after the current one, or remove those records',
+        );
+      }
+    }
+    if (report.complete) console.error(`reencrypt: complete; every secret is under key ${keyring.currentKid}, older keys can be retired`);
+    else console.error(`reencrypt: ${report.totals.remaining} secret(s) still under older keys; run it again`);
+    return report.complete ? 0 : 1;
+  } finally {
+    await db.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error('reencrypt failed:', err instanceof Error ? `${err.name}: ${err.message}` : 'unknown error');
+    process.exit(1);
+  },
+);

@@ -1,0 +1,180 @@
+import type { Collection, Document, Filter } from 'mongodb';
+import { SecretDecryptError, reencrypt, type EncryptedBlob, type Keyring } from '../crypto/secrets';
+import { COLLECTIONS, type Database } from './db';
+
+/**
+ * Re-encryption of every secret at rest under the keyring's current key, while
+ * the service runs. Each encrypted field is found by its blob's `kid`, read in
+ * `_id` order in batches, decrypted with whichever key wrote it and written back
+ * under the current key by an update whose filter still names the old blob (its
+ * `kid` and `iv`). A document changed meanwhile (credentials destroyed, inbox
+ * credentials dropped, a token refreshed) no longer matches: the update changes
+ * nothing, so nothing destroyed comes back, and whatever is still under an old
+ * key is found by the next run. Running it again is always safe.
+ */
+
+/** One encrypted field: where it lives and what its additional data (AAD) is. */
+export interface EncryptedField {
+  collection: (typeof COLLECTIONS)[keyof typeof COLLECTIONS];
+  /** Dotted path of the blob in the document. */
+  path: string;
+  /** The AAD the blob was written with: the installation id of the document. */
+  aad(doc: Document): string | undefined;
+}
+
+const installationIdOf = (doc: Document) => (typeof doc.installationId === 'string' ? doc.installationId : undefined);
+
+/** Every field the service encrypts (see src/store/inbox.ts and credentials.ts). */
+export const ENCRYPTED_FIELDS: readonly EncryptedField[] = [
+  { collection: COLLECTIONS.inbox, path: 'credentials', aad: installationIdOf },
+  { collection: COLLECTIONS.credentials, path: 'secret', aad: installationIdOf },
+  { collection: COLLECTIONS.tokens, path: 'token', aad: installationIdOf },
+];
+
+export interface FieldReport {
+  collection: string;
+  field: string;
+  /** Blobs found under another key than the current one. */
+  found: number;
+  /** Re-encrypted under the current key. */
+  reencrypted: number;
+  /** Changed or removed between the read and the write; left to the next run. */
+  changedMeanwhile: number;
+  /** Could not be decrypted (key id missing from SECRETS_KEY, or damaged): left as they are. */
+  failed: number;
+  /** Key ids of the failures, with counts (ids only, never key material). */
+  failedKids: Record<string, number>;
+  /** Blobs still under another key at the end of the run. */
+  remaining: number;
+}
+
+export interface ReencryptReport {
+  currentKid: string;
+  fields: FieldReport[];
+  totals: { found: number; reencrypted: number; changedMeanwhile: number; failed: number; remaining: number };
+  /** True when no blob is left under another key: old keys can be retired. */
+  complete: boolean;
+}
+
+export interface ReencryptOptions {
+  /** Documents read and written per batch. Default 100. */
+  batchSize?: number;
+  /** Count only; write nothing. */
+  dryRun?: boolean;
+  /** Called after each batch is written, for progress output. */
+  onProgress?(report: FieldReport): void;
+  /**
+   * Called after a batch is read and before it is written. For tests that play a
+   * concurrent writer at the worst moment; leave unset otherwise.
+   */
+  beforeWrite?(collection: string, ids: unknown[]): Promise<void>;
+}
+
+
+function blobAt(doc: Document, path: string): EncryptedBlob | undefined {
+  let v: unknown = doc;
+  for (const key of path.split('.')) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined;
+  return v !== null && typeof v === 'object' ? (v as EncryptedBlob) : undefined;
+}
+
+/** Blobs of `field` not under `kid` (any key id other than the current one). */
+function staleFilter(field: EncryptedField, kid: string): Filter<Document> {
+  return { [`${field.path}.kid`]: { $exists: true, $ne: kid } };
+}
+
+async function reencryptField(
+  coll: Collection<Document>,
+  field: EncryptedField,
+  keyring: Keyring,
+  options: ReencryptOptions,
+): Promise<FieldReport> {
+  const batchSize = Math.max(1, options.batchSize ?? 100);
+  const report: FieldReport = {
+    collection: field.collection,
+    field: field.path,
+    found: 0,
+    reencrypted: 0,
+    changedMeanwhile: 0,
+    failed: 0,
+    failedKids: {},
+    remaining: 0,
+  };
+  const filter = staleFilter(field, keyring.currentKid);
+  let after: unknown = undefined;
+  for (;;) {
+    const page = await coll
+      .find(after === undefined ? filter : ({ $and: [filter, { _id: { $gt: after } }] } as Filter<Document>), {
+        projection: { _id: 1, installationId: 1, [field.path]: 1 },
+      })
+      .sort({ _id: 1 })
+      .limit(batchSize)
+      .toArray();
+    if (page.length === 0) break;
+    after = page[page.length - 1]?._id;
+    report.found += page.length;
+    if (options.dryRun) continue;
+    await options.beforeWrite?.(field.collection, page.map((d) => d._id));
+
+    for (const doc of page) {
+      const blob = blobAt(doc, field.path);
+      const aad = field.aad(doc);
+      if (!blob || aad === undefined) {
+        report.changedMeanwhile += 1;
+        continue;
+      }
+      let next: EncryptedBlob;
+      try {
+        next = reencrypt(keyring, blob, aad);
+      } catch (err) {
+        if (!(err instanceof SecretDecryptError)) throw err;
+        report.failed += 1;
+        const kid = typeof blob.kid === 'string' ? blob.kid.slice(0, 64) : '?';
+        report.failedKids[kid] = (report.failedKids[kid] ?? 0) + 1;
+        continue;
+      }
+      // Only the very blob that was read is replaced: a destroyed secret stays destroyed.
+      const res = await coll.updateOne(
+        { _id: doc._id, [`${field.path}.kid`]: blob.kid, [`${field.path}.iv`]: blob.iv } as Filter<Document>,
+        { $set: { [field.path]: next } },
+      );
+      if (res.modifiedCount === 1) report.reencrypted += 1;
+      else report.changedMeanwhile += 1;
+    }
+    options.onProgress?.({ ...report, failedKids: { ...report.failedKids } });
+  }
+  report.remaining = await coll.countDocuments(filter);
+  return report;
+}
+
+/** Re-encrypts every secret at rest under `keyring.currentKid`; see the module comment. */
+export async function reencryptAll(db: Database, keyring: Keyring, options: ReencryptOptions = {}): Promise<ReencryptReport> {
+  const fields: FieldReport[] = [];
+  for (const field of ENCRYPTED_FIELDS) {
+    fields.push(await reencryptField(db.collection<Document>(field.collection), field, keyring, options));
+  }
+  const sum = (k: 'found' | 'reencrypted' | 'changedMeanwhile' | 'failed' | 'remaining') => fields.reduce((n, f) => n + f[k], 0);
+  const totals = {
+    found: sum('found'),
+    reencrypted: sum('reencrypted'),
+    changedMeanwhile: sum('changedMeanwhile'),
+    failed: sum('failed'),
+    remaining: sum('remaining'),
+  };
+  return { currentKid: keyring.currentKid, fields, totals, complete: totals.remaining === 0 };
+}
+
+/** Blobs per key id in every encrypted field (`npm run reencrypt -- --dry-run` and tests). */
+export async function countBlobsByKid(db: Database): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const field of ENCRYPTED_FIELDS) {
+    const docs = await db
+      .collection(field.collection)
+      .find({ [`${field.path}.kid`]: { $exists: true } }, { projection: { [`${field.path}.kid`]: 1 } })
+      .toArray();
+    for (const doc of docs) {
+      const kid = String(blobAt(doc, field.path)?.kid ?? '?').slice(0, 64);
+      counts[kid] = (counts[kid] ?? 0) + 1;
+    }
+  }
+  return counts;
+}

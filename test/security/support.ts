@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto';
+import http, { type IncomingHttpHeaders } from 'node:http';
+import { exampleEvent } from '../../src/events/examples';
+import { generateKeySpec, parseKeyring, type Keyring } from '../../src/crypto/secrets';
+import { connectDatabase, createStore, COLLECTIONS, type Database, type Store } from '../../src/store';
+import { startWebServer, type RunningWebServer, type WebServerOptions } from '../../src/web/server';
+import type { EventType } from '../../workflows/definitions';
+import { captureLogger } from '../support/logs';
+import { mongoUri, temporalDevEnv, uniqueDbName } from '../support/servers';
+import { APP_ID, WEBHOOK_SECRET } from '../support/system';
+
+/**
+ * A web server on loopback with a real store (FerretDB, a database of its own) and
+ * the shared Temporal dev server, but no worker and no simulator: lighter than
+ * startSystem for tests of the callback's own defences.
+ */
+export interface LightWeb {
+  web: RunningWebServer;
+  store: Store;
+  db: Database;
+  keyring: Keyring;
+  logLines: string[];
+  taskQueue: string;
+  inboxCount(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function startLightWeb(
+  options: Partial<WebServerOptions> = {},
+  where: { dbName?: string; keySpec?: string } = {},
+): Promise<LightWeb> {
+  const env = await temporalDevEnv();
+  const db = await connectDatabase(await mongoUri(), where.dbName ?? uniqueDbName('sec'));
+  const keyring = parseKeyring(where.keySpec ?? generateKeySpec('sec1'));
+  const store = createStore(db, keyring);
+  await store.ensureIndexes();
+  const { logger, lines } = captureLogger('web');
+  const taskQueue = `sec-${randomBytes(4).toString('hex')}`;
+  const web = await startWebServer({
+    host: '127.0.0.1',
+    port: 0,
+    appId: APP_ID,
+    webhookSecrets: [WEBHOOK_SECRET],
+    bodyLimit: '256kb',
+    dispatchIntervalMs: 60_000,
+    taskQueue,
+    keyring,
+    store,
+    temporal: env.client,
+    logger,
+    ...options,
+  });
+  return {
+    web,
+    store,
+    db,
+    keyring,
+    logLines: lines,
+    taskQueue,
+    inboxCount: () => db.collection(COLLECTIONS.inbox).countDocuments(),
+    async close() {
+      await web.close();
+      if (!where.dbName) await db.db.dropDatabase().catch(() => undefined);
+      await db.close();
+    },
+  };
+}
+
+const hex = (bytes: number) => randomBytes(bytes).toString('hex');
+
+/** A valid event of `type` for APP_ID, with fresh event and installation ids. */
+export function freshEvent(type: EventType = 'app.uninstalled'): Record<string, unknown> & { id: string; data: Record<string, unknown> } {
+  const event = exampleEvent(type) as Record<string, unknown> & { id: string; data: Record<string, unknown> };
+  event.id = hex(16);
+  event.app_id = APP_ID;
+  event.data.installation_id = hex(16);
+  event.created_at = new Date(Date.now() - 1_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return event;
+}
+
+export interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
+  json: { error?: { code?: string; message?: string; field?: string }; status?: string; eventId?: string } | undefined;
+  ms: number;
+}
+
+export interface SendOptions {
+  method?: string;
+  path?: string;
+  headers?: Record<string, string>;
+  agent?: http.Agent;
+  localAddress?: string;
+  timeoutMs?: number;
+}
+
+/** One HTTP request to a test server, resolved with the whole answer and how long it took. */
+export function send(baseUrl: string, body: Buffer | string | undefined, opts: SendOptions = {}): Promise<Answer> {
+  const started = Date.now();
+  const url = new URL(opts.path ?? '/talkdesk/events', baseUrl);
+  const raw = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
+  const headers: Record<string, string> = { ...opts.headers };
+  if (raw) headers['content-length'] = String(raw.length);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      {
+        method: opts.method ?? 'POST',
+        headers,
+        agent: opts.agent,
+        localAddress: opts.localAddress,
+        timeout: opts.timeoutMs ?? 20_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: Answer['json'];
+          try {
+            json = JSON.parse(text) as Answer['json'];
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json, ms: Date.now() - started });
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('no answer in time')));
+    req.on('error', reject);
+    req.end(raw);
+  });
+}
+
+export const JSON_HEADERS = { 'content-type': 'application/json' } as const;
