@@ -8,6 +8,7 @@ import { startTemporalDevServer, type LocalTemporal } from '../local/temporal-de
 import { PROJECT_ROOT } from '../local/tools';
 import { temporalSettings } from '../temporal/connection';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
+import { webServerOptionsFromEnv } from '../web/from-env';
 import { startWebServer } from '../web/server';
 import { startServiceWorker } from '../worker/service-worker';
 import { bootstrap, onShutdown, openStore, talkdeskClient } from './bootstrap';
@@ -72,23 +73,7 @@ async function main(): Promise<void> {
   void service.run();
 
   const connection = await Connection.connect(settings.connectionOptions);
-  const web = await startWebServer({
-    host: env.HOST,
-    port: env.PORT,
-    appId: env.TALKDESK_APP_ID,
-    webhookSecrets: env.TALKDESK_WEBHOOK_SECRET,
-    skipSignatureCheck: env.DEV_SKIP_SIGNATURE_CHECK,
-    signatureSchemes: env.CALLBACK_SIGNATURE_SCHEMES,
-    ecdsaPublicKeys: env.TALKDESK_ECDSA_PUBLIC_KEYS,
-    rateLimitPerMinute: env.CALLBACK_RATE_LIMIT_PER_MINUTE,
-    bodyLimit: env.CALLBACK_BODY_LIMIT,
-    dispatchIntervalMs: env.DISPATCH_INTERVAL_MS,
-    taskQueue: env.TEMPORAL_TASK_QUEUE,
-    keyring,
-    store,
-    temporal: new Client({ connection, namespace: settings.namespace }),
-    logger,
-  });
+  const web = await startWebServer(webServerOptionsFromEnv(env, { keyring, store, temporal: new Client({ connection, namespace: settings.namespace }), logger }));
 
   const ui = temporalServer?.uiUrl ?? '(your Temporal cluster\'s UI)';
   console.log(

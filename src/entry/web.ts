@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { temporalSettings } from '../temporal/connection';
+import { webServerOptionsFromEnv } from '../web/from-env';
 import { startWebServer } from '../web/server';
 import { bootstrap, onShutdown, openStore } from './bootstrap';
 
@@ -11,23 +12,7 @@ async function main(): Promise<void> {
   const { connectionOptions, namespace } = temporalSettings({ namespace: env.TEMPORAL_NAMESPACE });
   const connection = Connection.lazy(connectionOptions);
   const temporal = new Client({ connection, namespace });
-  const web = await startWebServer({
-    host: env.HOST,
-    port: env.PORT,
-    appId: env.TALKDESK_APP_ID,
-    webhookSecrets: env.TALKDESK_WEBHOOK_SECRET,
-    skipSignatureCheck: env.DEV_SKIP_SIGNATURE_CHECK,
-    signatureSchemes: env.CALLBACK_SIGNATURE_SCHEMES,
-    ecdsaPublicKeys: env.TALKDESK_ECDSA_PUBLIC_KEYS,
-    rateLimitPerMinute: env.CALLBACK_RATE_LIMIT_PER_MINUTE,
-    bodyLimit: env.CALLBACK_BODY_LIMIT,
-    dispatchIntervalMs: env.DISPATCH_INTERVAL_MS,
-    taskQueue: env.TEMPORAL_TASK_QUEUE,
-    keyring,
-    store,
-    temporal,
-    logger,
-  });
+  const web = await startWebServer(webServerOptionsFromEnv(env, { keyring, store, temporal, logger }));
   logger.info(
     {
       callbackUrl: web.callbackUrl,

@@ -1,0 +1,27 @@
+import type { Client } from '@temporalio/client';
+import type { Env } from '../config/env';
+import type { Keyring } from '../crypto/secrets';
+import type { Logger } from '../logging/logger';
+import type { Store } from '../store';
+import type { WebServerOptions } from './server';
+
+/** The web server's settings as the environment gives them (both entry points use this). */
+export function webServerOptionsFromEnv(
+  env: Env,
+  parts: { keyring: Keyring; store: Store; temporal: Client; logger: Logger },
+): WebServerOptions {
+  return {
+    host: env.HOST,
+    port: env.PORT,
+    appId: env.TALKDESK_APP_ID,
+    webhookSecrets: env.TALKDESK_WEBHOOK_SECRET,
+    skipSignatureCheck: env.DEV_SKIP_SIGNATURE_CHECK,
+    signatureSchemes: env.CALLBACK_SIGNATURE_SCHEMES,
+    ecdsaPublicKeys: env.TALKDESK_ECDSA_PUBLIC_KEYS,
+    rateLimitPerMinute: env.CALLBACK_RATE_LIMIT_PER_MINUTE,
+    bodyLimit: env.CALLBACK_BODY_LIMIT,
+    dispatchIntervalMs: env.DISPATCH_INTERVAL_MS,
+    taskQueue: env.TEMPORAL_TASK_QUEUE,
+    ...parts,
+  };
+}
