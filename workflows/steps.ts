@@ -106,7 +106,7 @@ export class StepRunner {
 
   private async backoff(ms: number): Promise<void> {
     this.retryNowRequested = false;
-    await condition(() => this.retryNowRequested, ms);
+    await condition(() => this.retryNowRequested, ms, { summary: `backoff before retrying: ${this.state.currentStep ?? 'step'}` });
     this.retryNowRequested = false;
   }
 }
@@ -144,7 +144,7 @@ export class PhaseRunner {
     this.active = current;
     const timerScope = new CancellationScope();
     timerScope
-      .run(() => sleep(Math.max(1, deadlineMs - Date.now())))
+      .run(() => sleep(Math.max(1, deadlineMs - Date.now()), { summary: `deadline ${new Date(deadlineMs).toISOString()} (seven days from the event)` }))
       .then(
         () => {
           current.reason ??= 'deadline';
