@@ -75,3 +75,23 @@ fi
 # Read the whole output first: `| head -1` could end ferretdb with SIGPIPE under pipefail.
 fdb_version=$("$TOOLS/bin/ferretdb" --version)
 log "ferretdb ${fdb_version%%$'\n'*}"
+
+# 4. Debian's Chromium for the Temporal Web UI browser test (test/ui/). playwright-core
+# drives /usr/bin/chromium; no browser is downloaded. Opt out with SKIP_BROWSER_INSTALL=1.
+if [ "${SKIP_BROWSER_INSTALL:-0}" = 1 ]; then
+  log "SKIP_BROWSER_INSTALL=1: not installing chromium (the UI test will be skipped)"
+elif command -v chromium >/dev/null; then
+  : # already installed
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  log "installing Debian's chromium for the UI test (first time only)"
+  # A failure here does not stop the set-up: only the UI test needs chromium, and it says so.
+  if apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; then
+    log "$(chromium --version)"
+  else
+    log "could not install chromium with apt-get; the UI test will fail until it is installed"
+  fi
+else
+  log "chromium not found: install Debian's chromium package (apt-get install chromium) as root," \
+    "or set SKIP_BROWSER_INSTALL=1 to skip the UI test"
+fi

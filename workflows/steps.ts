@@ -91,6 +91,7 @@ export class StepRunner {
         this.state.lastError = undefined;
         this.state.attempts = 0;
         this.state.currentStep = undefined;
+        this.onChange();
         return value;
       } catch (err) {
         if (isCancellation(err)) throw err;

@@ -33,6 +33,32 @@ export function temporalDevEnv(): Promise<TestWorkflowEnvironment> {
   return devEnv;
 }
 
+/** A dev server with its Web UI, owned (and torn down) by the test that starts it. */
+export interface TemporalUiEnv {
+  env: TestWorkflowEnvironment;
+  /** The Web UI's base address, e.g. http://127.0.0.1:PORT */
+  uiUrl: string;
+}
+
+/** A fresh dev server with the Web UI on a free loopback port and the project's search attributes. */
+export async function temporalDevEnvWithUi(): Promise<TemporalUiEnv> {
+  const uiPort = await freePort();
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: toolPath('temporal') },
+      ip: '127.0.0.1',
+      port: await freePort(),
+      ui: true,
+      uiPort,
+      searchAttributes: ALL_SEARCH_ATTRIBUTES,
+      log: { format: 'pretty', level: 'error' },
+      // Loopback only, and no newsfeed fetched from the internet.
+      extraArgs: ['--ui-ip', '127.0.0.1', '--ui-disable-news-fetch'],
+    },
+  });
+  return { env, uiUrl: `http://127.0.0.1:${uiPort}` };
+}
+
 /** A fresh time-skipping server: each test that needs days to pass owns one. */
 export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   const env = await TestWorkflowEnvironment.createTimeSkipping({
