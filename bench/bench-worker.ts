@@ -1,0 +1,36 @@
+import { NativeConnection, Worker } from '@temporalio/worker';
+import * as activities from './activities';
+
+/**
+ * Worker process of the bench's reference workflows (`dist/bench/bench-worker.js`):
+ * same tuning variables as the service's worker, its own bundle and task queue.
+ */
+const int = (name: string): number | undefined => {
+  const v = process.env[name];
+  return v === undefined || v === '' ? undefined : Number(v);
+};
+
+async function main(): Promise<void> {
+  const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS ?? 'localhost:7233' });
+  const tuning = {
+    maxCachedWorkflows: int('WORKER_MAX_CACHED_WORKFLOWS'),
+    maxConcurrentActivityTaskExecutions: int('WORKER_MAX_CONCURRENT_ACTIVITIES'),
+    maxConcurrentWorkflowTaskExecutions: int('WORKER_MAX_CONCURRENT_WORKFLOW_TASKS'),
+  };
+  const worker = await Worker.create({
+    connection,
+    namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
+    taskQueue: process.env.BENCH_TASK_QUEUE ?? 'bench',
+    workflowsPath: require.resolve('./workflows'),
+    activities,
+    ...Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined)),
+  });
+  console.log('bench worker running');
+  await worker.run();
+  await connection.close();
+}
+
+main().catch((err: unknown) => {
+  console.error('bench worker failed:', err instanceof Error ? err.message : err);
+  process.exit(1);
+});

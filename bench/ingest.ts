@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import { keepAliveAgent, postJson, runPool, type Measured } from './load';
+import type { BenchSystem } from './system';
+
+export interface IngestResult {
+  /** Signed `app.installed` events POSTed to the callback: acknowledgements. */
+  service: Measured;
+  /** Bare `signalWithStart` calls from a Node client to the same server (a signal waiter on the bench's queue). */
+  bareSignalWithStart: Measured;
+  /** The same bodies POSTed to a no-op Koa route in a process of its own. */
+  noopKoa: Measured;
+  /** service / bareSignalWithStart, in acknowledgements per second. */
+  ratio: number;
+  /** Installation ids whose install was acknowledged (they are installed once the workers run). */
+  installationIds: string[];
+}
+
+const strip = ({ errors: _errors, ...m }: Measured & { errors: string[] }): Measured => m;
+
+function check(name: string, m: Measured & { errors: string[] }): void {
+  if (m.failed > 0) console.warn(`bench: ${name}: ${m.failed} of ${m.count} failed, e.g. ${m.errors.join('; ')}`);
+}
+
+/**
+ * (1) Ingest: N signed install events (distinct installations) at concurrency C, beside
+ * N bare signal-with-start calls and N requests to a no-op route at the same concurrency.
+ * No worker polls during this figure: it measures the path up to the acknowledgement.
+ */
+export async function measureIngest(sys: BenchSystem, n: number, concurrency: number): Promise<IngestResult> {
+  if (!sys.noop) throw new Error('the ingest figure needs the no-op server');
+  const warmup = Math.min(20, n);
+  const installs = Array.from({ length: n + warmup }, () => sys.simulator.createInstallation().event);
+  const bodies = installs.map((e) => {
+    const raw = JSON.stringify(e);
+    return { raw, signature: sys.simulator.signBody(raw) };
+  });
+  const agent = keepAliveAgent(concurrency);
+  const post = (url: string, offset: number) => async (i: number) => {
+    const b = bodies[offset + i]!;
+    const res = await postJson(url, b.raw, { 'x-hub-signature': b.signature }, agent);
+    if (res.status !== 200) throw new Error(`answered ${res.status}: ${res.text.slice(0, 200)}`);
+  };
+  const runId = randomBytes(3).toString('hex');
+  const signalWithStart = (prefix: string) => async (i: number) => {
+    await sys.client.workflow.signalWithStart('signalWaiter', {
+      workflowId: `bench-sws-${runId}-${prefix}-${i}`,
+      taskQueue: sys.benchTaskQueue,
+      signal: 'event',
+      signalArgs: [{ eventId: `${prefix}-${i}` }],
+    });
+  };
+
+  try {
+    // Warm-ups (connections, JIT, first writes), not measured.
+    await runPool(warmup, concurrency, post(sys.noop.url, n));
+    await runPool(warmup, concurrency, signalWithStart('warmup'));
+    await runPool(warmup, concurrency, post(sys.web.callbackUrl, n));
+
+    const noopKoa = await runPool(n, concurrency, post(sys.noop.url, 0));
+    check('no-op Koa route', noopKoa);
+    const bare = await runPool(n, concurrency, signalWithStart('run'));
+    check('bare signalWithStart', bare);
+    const service = await runPool(n, concurrency, post(sys.web.callbackUrl, 0));
+    check('ingest', service);
+    return {
+      service: strip(service),
+      bareSignalWithStart: strip(bare),
+      noopKoa: strip(noopKoa),
+      ratio: round(service.perSecond / bare.perSecond),
+      installationIds: installs.map((e) => e.data.installation_id),
+    };
+  } finally {
+    agent.destroy();
+  }
+}
+
+export const round = (x: number, digits = 2): number => (Number.isFinite(x) ? Math.round(x * 10 ** digits) / 10 ** digits : 0);

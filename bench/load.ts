@@ -1,0 +1,111 @@
+import http from 'node:http';
+
+/** Latency summary in milliseconds. */
+export interface Latency {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+/** Throughput and latency of one measured run. */
+export interface Measured {
+  count: number;
+  ok: number;
+  failed: number;
+  seconds: number;
+  perSecond: number;
+  latencyMs: Latency;
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[idx] ?? 0;
+}
+
+export function latencyOf(samplesMs: readonly number[]): Latency {
+  const sorted = [...samplesMs].sort((a, b) => a - b);
+  const r = (n: number) => Math.round(n * 100) / 100;
+  return { p50: r(percentile(sorted, 50)), p95: r(percentile(sorted, 95)), p99: r(percentile(sorted, 99)), max: r(sorted.at(-1) ?? 0) };
+}
+
+/**
+ * Runs `task(i)` for i in [0, count) with at most `concurrency` at once and measures
+ * each one's duration. A task that throws counts as failed; its time is not sampled.
+ * The whole run is bounded by `deadlineMs` (tasks not started by then are skipped).
+ */
+export async function runPool(
+  count: number,
+  concurrency: number,
+  task: (i: number) => Promise<void>,
+  deadlineMs = 30 * 60_000,
+): Promise<Measured & { errors: string[] }> {
+  const samples: number[] = [];
+  const errors: string[] = [];
+  let next = 0;
+  let failed = 0;
+  const stopAt = Date.now() + deadlineMs;
+  const started = process.hrtime.bigint();
+  const lane = async () => {
+    while (next < count && Date.now() < stopAt) {
+      const i = next++;
+      const t0 = process.hrtime.bigint();
+      try {
+        await task(i);
+        samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      } catch (err) {
+        failed += 1;
+        if (errors.length < 5) errors.push(err instanceof Error ? err.message : String(err));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, lane));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return {
+    count,
+    ok: samples.length,
+    failed,
+    seconds: Math.round(seconds * 1000) / 1000,
+    perSecond: Math.round((samples.length / seconds) * 10) / 10,
+    latencyMs: latencyOf(samples),
+    errors,
+  };
+}
+
+/** A keep-alive HTTP client for the load: one socket per concurrent lane. */
+export function keepAliveAgent(concurrency: number): http.Agent {
+  return new http.Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
+}
+
+/** POSTs a JSON body; resolves with the status and body text. */
+export function postJson(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  agent: http.Agent,
+  timeoutMs = 30_000,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...headers },
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

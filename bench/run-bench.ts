@@ -1,0 +1,133 @@
+import os from 'node:os';
+import type { WorkerTuning } from '../src/worker/create-worker';
+import { ApprovalTracker } from './approvals';
+import { measureIngest, round } from './ingest';
+import { measureLifecycle } from './lifecycle';
+import { machineInfo } from './machine';
+import { DEFAULT_RESULTS_DIR, effectiveTuning, intArg, arg, tuningFromEnv } from './options';
+import { toText, writeResults, type BenchResult } from './report';
+import { measureScale, rssSnapshot } from './scale';
+import { startBenchSystem } from './system';
+
+export interface BenchOptions {
+  /** Events / installs / workflows per figure. */
+  n: number;
+  /** Requests or installs in flight at once. */
+  concurrency: number;
+  /** Installations active at once for the scale figure. */
+  scale: number;
+  /** Installs in flight while reaching `scale`. */
+  scaleConcurrency: number;
+  /** Worker processes of the service; 0 = one worker in this process. */
+  workerProcesses: number;
+  tuning: WorkerTuning;
+  resultsDir: string;
+  /** Parent directory of the servers' state files (default: the OS temp dir). */
+  stateDir?: string;
+  /** Bound of each figure's waits. */
+  timeoutMs: number;
+  /** Print progress and the summary table (default true). */
+  print?: boolean;
+}
+
+export const BENCH_DEFAULTS = { n: 200, concurrency: 8, scale: 1_000, scaleConcurrency: 8, workerProcesses: 1 } as const;
+
+/** Options from `--n --concurrency --scale --scale-concurrency --workers --results --state-dir` or BENCH_* variables. */
+export function benchOptionsFrom(argv: readonly string[]): BenchOptions {
+  return {
+    n: intArg(argv, 'n', 'BENCH_N', BENCH_DEFAULTS.n, 1),
+    concurrency: intArg(argv, 'concurrency', 'BENCH_CONCURRENCY', BENCH_DEFAULTS.concurrency, 1),
+    scale: intArg(argv, 'scale', 'BENCH_SCALE', BENCH_DEFAULTS.scale, 1),
+    scaleConcurrency: intArg(argv, 'scale-concurrency', 'BENCH_SCALE_CONCURRENCY', BENCH_DEFAULTS.scaleConcurrency, 1),
+    workerProcesses: intArg(argv, 'workers', 'BENCH_WORKERS', BENCH_DEFAULTS.workerProcesses, 0),
+    tuning: tuningFromEnv(),
+    resultsDir: arg(argv, 'results', 'BENCH_RESULTS_DIR') ?? DEFAULT_RESULTS_DIR,
+    stateDir: arg(argv, 'state-dir', 'BENCH_STATE_DIR'),
+    timeoutMs: intArg(argv, 'timeout-ms', 'BENCH_TIMEOUT_MS', 10 * 60_000, 1_000),
+  };
+}
+
+/**
+ * The three figures of `npm run bench`, each beside its reference in the same run,
+ * against the real local servers; writes bench.json, bench.md and bench.svg.
+ */
+export async function runBench(opts: BenchOptions): Promise<{ result: BenchResult; files: { json: string; md: string; svg: string } }> {
+  const print = opts.print ?? true;
+  const say = (msg: string) => print && console.log(`bench: ${msg}`);
+  const startedAt = new Date();
+  say(`starting the servers (N=${opts.n}, C=${opts.concurrency}, K=${opts.scale})`);
+  const sys = await startBenchSystem({
+    workerProcesses: opts.workerProcesses,
+    tuning: opts.tuning,
+    web: 'process',
+    noopServer: true,
+    stateDir: opts.stateDir,
+    logLevel: 'info',
+  });
+  const approvals = new ApprovalTracker(sys.simulator);
+  try {
+    // The idle system's memory is the reference of the scale figure; then the workers
+    // stop so that the ingest figure measures the path up to the acknowledgement alone.
+    await new Promise((r) => setTimeout(r, 1_000));
+    const baseline = rssSnapshot(sys);
+    for (const w of [...sys.workers]) await w.stop();
+
+    say('1/3 ingest');
+    const ingest = await measureIngest(sys, opts.n, opts.concurrency);
+
+    say('starting the workers; draining the installs the ingest queued');
+    await Promise.all(Array.from({ length: Math.max(1, opts.workerProcesses) }, () => sys.startWorker()));
+    await sys.startBenchWorker();
+    const drainStart = performance.now();
+    const drained = await approvals.waitAll(ingest.installationIds, opts.timeoutMs);
+    const drainSeconds = (performance.now() - drainStart) / 1000;
+
+    say('2/3 lifecycle');
+    const lifecycle = await measureLifecycle(sys, approvals, opts.n, opts.concurrency, opts.timeoutMs);
+
+    say(`3/3 scale: installing up to ${opts.scale} installations`);
+    const scale = await measureScale(sys, approvals, opts.scale, opts.scaleConcurrency, baseline, opts.timeoutMs);
+
+    const finishedAt = new Date();
+    const { installationIds: _i, ...ingestFigures } = ingest;
+    const { installationIds: _l, ...lifecycleFigures } = lifecycle;
+    const result: BenchResult = {
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      seconds: round((finishedAt.getTime() - startedAt.getTime()) / 1000, 1),
+      machine: machineInfo(),
+      settings: {
+        n: opts.n,
+        concurrency: opts.concurrency,
+        scale: opts.scale,
+        scaleConcurrency: opts.scaleConcurrency,
+        workerProcesses: opts.workerProcesses,
+        stateDir: opts.stateDir ?? os.tmpdir(),
+        web: 'dist/src/entry/web.js (a process)',
+        tuning: effectiveTuning(opts.tuning),
+      },
+      ingest: ingestFigures,
+      lifecycle: {
+        ...lifecycleFigures,
+        backlog: {
+          installs: ingest.installationIds.length,
+          approved: drained,
+          seconds: round(drainSeconds, 2),
+          perSecond: round(drained / drainSeconds, 1),
+        },
+      },
+      scale,
+    };
+    const files = writeResults(opts.resultsDir, result);
+    if (print) {
+      console.log('');
+      console.log(toText(result));
+      console.log(`results: ${files.json}, ${files.md}, ${files.svg}`);
+    }
+    return { result, files };
+  } finally {
+    approvals.close();
+    say('stopping the servers');
+    await sys.stop();
+  }
+}

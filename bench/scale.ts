@@ -1,0 +1,98 @@
+import type { ApprovalTracker } from './approvals';
+import { round } from './ingest';
+import { keepAliveAgent, postJson, runPool, sleep } from './load';
+import { cpuPids, cpuSnapshot, processPids } from './lifecycle';
+import { rssMiB } from './machine';
+import { measureReconciliation, type ReconciliationResult } from './reconcile';
+import type { BenchSystem } from './system';
+
+export interface ScaleResult {
+  /** Installations asked for. */
+  target: number;
+  /** Installations approved at the simulator. */
+  approved: number;
+  /** Installation workflows running (open, waiting for events), from visibility. */
+  openWorkflows: number;
+  /** Installs added in this step to reach the target, and how fast. */
+  added: number;
+  addSeconds: number;
+  addPerSecond: number;
+  /** CPU seconds per install added, by process: beside the lifecycle figure's, it shows what grows with the data. */
+  cpuSecondsPerInstall: Record<string, number>;
+  /** RSS (MiB) of each process at start (reference) and with `approved` installations active. */
+  rssMiB: { baseline: Record<string, number>; atScale: Record<string, number> };
+  reconciliation: ReconciliationResult;
+}
+
+export function rssSnapshot(sys: BenchSystem): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(processPids(sys))) {
+    const v = rssMiB(pid);
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
+}
+
+/**
+ * (3) Scale: installs more installations (each through the callback to its approval)
+ * until K are active at once, then reads every process's memory beside its baseline
+ * and times one reconciliation pass over all of them.
+ */
+export async function measureScale(
+  sys: BenchSystem,
+  approvals: ApprovalTracker,
+  target: number,
+  concurrency: number,
+  baseline: Record<string, number>,
+  timeoutMs: number,
+): Promise<ScaleResult> {
+  const missing = Math.max(0, target - approvals.count);
+  const agent = keepAliveAgent(concurrency);
+  const pids = cpuPids(sys);
+  const before = cpuSnapshot(pids);
+  let added;
+  try {
+    added = await runPool(
+      missing,
+      concurrency,
+      async () => {
+        const { event } = sys.simulator.createInstallation();
+        const raw = JSON.stringify(event);
+        const res = await postJson(sys.web.callbackUrl, raw, { 'x-hub-signature': sys.simulator.signBody(raw) }, agent);
+        if (res.status !== 200) throw new Error(`answered ${res.status}: ${res.text.slice(0, 200)}`);
+        await approvals.wait(event.data.installation_id, 5 * 60_000);
+      },
+      timeoutMs,
+    );
+  } finally {
+    agent.destroy();
+  }
+  const after = cpuSnapshot(pids);
+  const cpuSecondsPerInstall = Object.fromEntries(
+    Object.keys(pids).map((k) => [k, round(((after[k] ?? 0) - (before[k] ?? 0)) / Math.max(1, added.ok), 4)]),
+  );
+  if (added.failed > 0) console.warn(`bench: scale: ${added.failed} installs failed, e.g. ${added.errors.join('; ')}`);
+  // Let the last phases end (the approval comes just before the phase is recorded).
+  const query = `WorkflowType='installationWorkflow' AND ExecutionStatus='Running' AND TaskQueue='${sys.taskQueue}'`;
+  let open = 0;
+  for (let i = 0; i < 20; i += 1) {
+    open = (await sys.client.workflow.count(query)).count;
+    if (open >= approvals.count) break;
+    await sleep(500);
+  }
+  await sleep(2_000);
+  const atScale = rssSnapshot(sys);
+  const reconciliation = await measureReconciliation(sys, timeoutMs);
+  return {
+    target,
+    approved: approvals.count,
+    openWorkflows: open,
+    added: added.ok,
+    addSeconds: added.seconds,
+    addPerSecond: added.perSecond,
+    cpuSecondsPerInstall,
+    rssMiB: { baseline, atScale },
+    reconciliation:
+      reconciliation.available && 'seconds' in reconciliation ? { ...reconciliation, seconds: round(reconciliation.seconds, 3) } : reconciliation,
+  };
+}

@@ -1,0 +1,289 @@
+import { readFileSync } from 'node:fs';
+import type { CallRecord } from '../../src/simulator';
+import { stateQuery, workflowIdFor, type InstallationView, type PhaseRecord } from '../../workflows/definitions';
+import type { BenchSystem } from '../system';
+import type { SoakInstallation } from './plan';
+import { SecretScanner, textOf } from './secrets';
+
+export interface CheckStats {
+  installations: number;
+  inFinalPhase: number;
+  accounts: number;
+  events: number;
+  eventsApplied: number;
+  eventsRecordedIgnored: number;
+  approvalPhases: number;
+  /** Approvals answered 200 in time, one per approved phase when all is well. */
+  cleanApprovals: number;
+  /** Phases whose approval reached the simulator again after an earlier call hung past the client timeout. */
+  approvalsRepeatedAfterHang: number;
+  /** Phases interrupted (by an uninstall) after their one approval had reached the simulator. */
+  approvalsOfInterruptedPhases: number;
+  historiesScanned: number;
+  logFilesScanned: number;
+  logBytesScanned: number;
+  secretsLookedFor: number;
+}
+
+const APPROVED: Record<string, RegExp> = {
+  installing: /^approved/,
+  updating: /^update approved/,
+  uninstalling: /^acknowledged/,
+};
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!);
+      }
+    }),
+  );
+  return out;
+}
+
+async function retry<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i += 1) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 1_000 * i));
+    }
+  }
+}
+
+/** "N approvals at t1, t2 (a worker was SIGKILLed between them)": for the lead to tell kills from slowness. */
+function describeApprovals(at: number[], killTimes: readonly number[]): string {
+  const times = at.map((t) => new Date(t).toISOString().slice(11, 23)).join(', ');
+  if (at.length < 2) return `${at.length} approval calls answered 200 in time${times ? ` (${times})` : ''}`;
+  const [first, last] = [Math.min(...at), Math.max(...at)];
+  const kills = killTimes.filter((k) => k >= first && k <= last).length;
+  return `${at.length} approval calls answered 200 in time (${times}); ${kills ? `${kills} worker SIGKILL(s) between them` : 'no worker kill between them'}`;
+}
+
+/** The phase of `history` whose time window holds `at` (else the nearest one). */
+function phaseOf(history: PhaseRecord[], at: number): PhaseRecord | undefined {
+  let best: PhaseRecord | undefined;
+  let bestDistance = Infinity;
+  for (const p of history) {
+    if (!(p.phase in APPROVED)) continue;
+    const start = Date.parse(p.startedAt);
+    const end = p.endedAt ? Date.parse(p.endedAt) : Infinity;
+    const distance = at < start ? start - at : at > end ? at - end : 0;
+    if (distance < bestDistance) {
+      best = p;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/**
+ * The soak's end checks: final phases, accounts, approvals, events, secrets. Every
+ * violation is a line in the returned list.
+ */
+export async function checkSoak(
+  sys: BenchSystem,
+  installations: SoakInstallation[],
+  workerKillTimes: readonly number[] = [],
+): Promise<{ violations: string[]; stats: CheckStats }> {
+  const v: string[] = [];
+  const stats: CheckStats = {
+    installations: installations.length,
+    inFinalPhase: 0,
+    accounts: 0,
+    events: 0,
+    eventsApplied: 0,
+    eventsRecordedIgnored: 0,
+    approvalPhases: 0,
+    cleanApprovals: 0,
+    approvalsRepeatedAfterHang: 0,
+    approvalsOfInterruptedPhases: 0,
+    historiesScanned: 0,
+    logFilesScanned: 0,
+    logBytesScanned: 0,
+    secretsLookedFor: 0,
+  };
+
+  // An installation the soak could not drive to its end (deadline) is one violation; the
+  // checks of its final state are skipped, those of what it did (approvals, secrets) are not.
+  for (const inst of installations) if (!inst.finished) v.push(`${inst.installationId} (${inst.plan}): not finished: ${inst.stoppedAt ?? 'unknown'}`);
+  const finished = installations.filter((i) => i.finished);
+
+  // 1. Every installation in its correct final phase.
+  const views = new Map<string, InstallationView>();
+  await mapLimit(installations, 8, async (inst) => {
+    const handle = sys.client.workflow.getHandle(workflowIdFor(inst.installationId));
+    if (!inst.finished) {
+      const view = await retry(() => handle.query(stateQuery), 2).catch(() => undefined);
+      if (view) views.set(inst.installationId, view);
+      return;
+    }
+    try {
+      let view: InstallationView;
+      if (inst.expectedPhase === 'uninstalled') {
+        const desc = await retry(() => handle.describe());
+        if (desc.status.name !== 'COMPLETED') {
+          v.push(`${inst.installationId}: workflow ${desc.status.name}, expected COMPLETED (uninstalled)`);
+          view = await retry(() => handle.query(stateQuery));
+        } else {
+          view = (await retry(() => handle.result())) as InstallationView;
+        }
+      } else {
+        view = await retry(() => handle.query(stateQuery));
+      }
+      views.set(inst.installationId, view);
+      const settled = view.pendingEvents.length === 0 && !view.currentStep;
+      if (view.phase === inst.expectedPhase && settled) stats.inFinalPhase += 1;
+      else v.push(`${inst.installationId} (${inst.plan}): phase ${view.phase}${settled ? '' : ` (pending ${view.pendingEvents.length}, step ${view.currentStep})`}, expected ${inst.expectedPhase}`);
+    } catch (err) {
+      v.push(`${inst.installationId}: no final view: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  });
+
+  // 2. Exactly one account per installation.
+  const accounts = await retry(() => sys.store.accounts.accounts.find({}, { projection: { installationId: 1 } }).toArray());
+  stats.accounts = accounts.length;
+  const accountsOf = new Map<string, number>();
+  for (const a of accounts) accountsOf.set(a.installationId, (accountsOf.get(a.installationId) ?? 0) + 1);
+  const known = new Set(installations.map((i) => i.installationId));
+  for (const inst of finished) {
+    const n = accountsOf.get(inst.installationId) ?? 0;
+    if (n !== 1) v.push(`${inst.installationId}: ${n} accounts, expected exactly 1`);
+  }
+  for (const [id, n] of accountsOf) if (!known.has(id)) v.push(`${n} account(s) of an installation the soak never made: ${id}`);
+
+  // 3. Exactly one approval (answered 200 within the client's timeout) per approved phase, no rejection.
+  const stateCalls = new Map<string, CallRecord[]>();
+  for (const c of sys.simulator.calls) {
+    if (c.route !== 'installationState' || !c.installationId) continue;
+    const list = stateCalls.get(c.installationId) ?? [];
+    list.push(c);
+    stateCalls.set(c.installationId, list);
+  }
+  for (const inst of installations) {
+    const view = views.get(inst.installationId);
+    if (!view) continue;
+    const calls = stateCalls.get(inst.installationId) ?? [];
+    for (const c of calls) {
+      if ((c.body as { state?: string } | undefined)?.state === 'reject') v.push(`${inst.installationId}: rejected at Talkdesk (${c.status})`);
+    }
+    const approvals = calls.filter((c) => c.status === 200 && (c.body as { state?: string } | undefined)?.state === 'approve');
+    const perPhase = new Map<PhaseRecord, { clean: number; hung: number; at: number[] }>();
+    for (const c of approvals) {
+      const phase = phaseOf(view.history, c.at.getTime());
+      if (!phase) {
+        v.push(`${inst.installationId}: an approval at ${c.at.toISOString()} outside any phase`);
+        continue;
+      }
+      const n = perPhase.get(phase) ?? { clean: 0, hung: 0, at: [] };
+      if (c.fault === 'chaosHang') n.hung += 1;
+      else {
+        n.clean += 1;
+        n.at.push(c.at.getTime());
+      }
+      perPhase.set(phase, n);
+    }
+    for (const p of view.history) {
+      const rule = APPROVED[p.phase];
+      if (!rule) continue;
+      const n = perPhase.get(p) ?? { clean: 0, hung: 0, at: [] };
+      if (!p.endedAt) {
+        // Still running (an installation the deadline stopped): only a repeated approval is wrong.
+        if (n.clean > 1) v.push(`${inst.installationId}: ${p.phase} (${p.eventId}, still running): ${describeApprovals(n.at, workerKillTimes)}`);
+        continue;
+      }
+      const approved = rule.test(p.outcome ?? '');
+      if (approved) {
+        stats.approvalPhases += 1;
+        stats.cleanApprovals += n.clean;
+        if (n.hung > 0) stats.approvalsRepeatedAfterHang += 1;
+        if (n.clean !== 1) v.push(`${inst.installationId}: ${p.phase} (${p.eventId}) approved, expected exactly 1 approval answered 200 in time: ${describeApprovals(n.at, workerKillTimes)}`);
+      } else if (/^interrupted/.test(p.outcome ?? '') && n.clean <= 1) {
+        // An uninstall that arrives while the approval is on its way interrupts the phase after Talkdesk has it.
+        if (n.clean === 1) stats.approvalsOfInterruptedPhases += 1;
+      } else if (n.clean > 0) {
+        v.push(`${inst.installationId}: ${p.phase} ended "${p.outcome}" but ${n.clean} approval calls were answered 200`);
+      }
+    }
+  }
+
+  // 4. Zero events lost: every event accepted, stored, handed over, and applied or recorded as ignored.
+  const inbox = await retry(() =>
+    sys.store.db.db
+      .collection<{ _id: string; installationId: string; dispatchedAt?: Date }>('inbox')
+      .find({}, { projection: { _id: 1, installationId: 1, dispatchedAt: 1 } })
+      .toArray(),
+  );
+  const stored = new Map(inbox.map((r) => [r._id, r]));
+  const lost: { inst: SoakInstallation; event: SoakInstallation['events'][number]; ignoredAs?: string }[] = [];
+  for (const inst of finished) {
+    const view = views.get(inst.installationId);
+    const applied = new Set(view?.history.map((h) => h.eventId).filter(Boolean));
+    // An event may be recorded more than once (superseded, then a duplicate delivery of it).
+    const ignored = new Map<string, string[]>();
+    for (const e of view?.ignoredEvents ?? []) ignored.set(e.eventId, [...(ignored.get(e.eventId) ?? []), e.reason]);
+    for (const e of inst.events) {
+      stats.events += 1;
+      if (!e.accepted) {
+        v.push(`${inst.installationId}: ${e.type} ${e.id} never accepted by the callback`);
+        continue;
+      }
+      const record = stored.get(e.id);
+      if (!record) v.push(`${inst.installationId}: ${e.type} ${e.id} accepted but not in the inbox`);
+      else if (!record.dispatchedAt) v.push(`${inst.installationId}: ${e.type} ${e.id} stored but never handed to its workflow`);
+      if (!view) continue;
+      if (applied.has(e.id)) stats.eventsApplied += 1;
+      else if ((ignored.get(e.id) ?? []).some((reason) => reason !== 'duplicate delivery')) stats.eventsRecordedIgnored += 1;
+      else lost.push({ inst, event: e, ignoredAs: ignored.get(e.id)?.join('; ') });
+    }
+  }
+
+  for (const { inst, event, ignoredAs } of lost) {
+    // What the runs of this installation's workflow saw, to say where the event went.
+    const runs: string[] = [];
+    try {
+      for await (const run of sys.client.workflow.list({ query: `WorkflowId = '${workflowIdFor(inst.installationId)}'` })) {
+        runs.push(`${run.runId.slice(0, 8)} ${run.status.name} ${run.startTime.toISOString()}`);
+      }
+    } catch {
+      // the detail is best effort
+    }
+    v.push(
+      `${inst.installationId} (${inst.plan}): ${event.type} ${event.id} neither applied nor recorded as superseded (lost)` +
+        `${ignoredAs ? `; only recorded as "${ignoredAs}"` : ''}; workflow runs: ${runs.join(' | ') || 'unknown'}`,
+    );
+  }
+
+  // 5. Zero secrets in histories or logs.
+  const secrets = sys.simulator.issuedSecrets();
+  stats.secretsLookedFor = secrets.length;
+  const scanner = new SecretScanner(secrets);
+  await mapLimit(installations, 8, async (inst) => {
+    try {
+      const history = await retry(() => sys.client.workflow.getHandle(workflowIdFor(inst.installationId)).fetchHistory());
+      stats.historiesScanned += 1;
+      const found = scanner.scan(textOf(history));
+      if (found.size > 0) v.push(`${inst.installationId}: ${found.size} secret(s) in its workflow history`);
+    } catch (err) {
+      v.push(`${inst.installationId}: history not fetched: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  });
+  for (const file of sys.logFiles()) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    stats.logFilesScanned += 1;
+    stats.logBytesScanned += text.length;
+    const found = scanner.scan(text);
+    if (found.size > 0) v.push(`${found.size} secret(s) in the log ${file.split('/').pop()}`);
+  }
+  return { violations: v, stats };
+}

@@ -1,0 +1,76 @@
+import { describeMachine, type MachineInfo } from '../machine';
+import type { effectiveTuning } from '../options';
+import type { CheckStats } from './checks';
+import type { SoakOptions } from './options';
+
+export interface SoakReport {
+  ok: boolean;
+  violations: string[];
+  startedAt: string;
+  seconds: number;
+  machine: MachineInfo;
+  settings: Omit<SoakOptions, 'print' | 'resultsDir' | 'tuning' | 'stateDir'> & { tuning: ReturnType<typeof effectiveTuning> };
+  drive: {
+    finished: number;
+    eventsPlanned: number;
+    eventsAccepted: number;
+    firstAttemptFailures: number;
+    simulatorRetries: number;
+    redeliveredBySoak: number;
+    /** Every delivery attempt's answer: status (0 = no answer) -> count. */
+    callbackAnswers: Record<string, number>;
+    deadlineReached: boolean;
+  };
+  faults: {
+    workerKills: number;
+    workerStarts: number;
+    workerUnexpectedExits: number;
+    mongoRestart?: { atSeconds: number; tookMs: number };
+    temporalRestart?: { atSeconds: number; tookMs: number };
+    talkdeskFaults: Record<string, number>;
+    timeline: string[];
+  };
+  checks: CheckStats;
+}
+
+export function countBy(keys: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of keys) out[k] = (out[k] ?? 0) + 1;
+  return out;
+}
+
+export function soakSummary(r: SoakReport): string {
+  const c = r.checks;
+  const f = r.faults;
+  const d = r.drive;
+  const lines = [
+    '',
+    `Machine: ${describeMachine(r.machine)}`,
+    `Soak: ${c.installations} installations, ${d.finished} finished, ${r.seconds} s (seed ${r.settings.faults.seed})`,
+    `Faults: Talkdesk ${Object.entries(f.talkdeskFaults)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ') || 'none'}; ${f.workerKills} worker SIGKILLs (${f.workerStarts} starts, ${f.workerUnexpectedExits} unexpected exits); ` +
+      `FerretDB restarted ${f.mongoRestart ? `at ${f.mongoRestart.atSeconds.toFixed(0)} s (${f.mongoRestart.tookMs} ms)` : 'never'}; ` +
+      `Temporal restarted ${f.temporalRestart ? `at ${f.temporalRestart.atSeconds.toFixed(0)} s (${f.temporalRestart.tookMs} ms)` : 'never'}`,
+    `Deliveries: ${d.eventsAccepted}/${d.eventsPlanned} events accepted; ${d.firstAttemptFailures} first attempts failed, ` +
+      `${d.simulatorRetries} Talkdesk retries, ${d.redeliveredBySoak} redelivered by the soak after three failures; answers ${Object.entries(
+        d.callbackAnswers,
+      )
+        .map(([k, n]) => `${k}×${n}`)
+        .join(', ')}`,
+    '',
+    `  final phase correct          ${c.inFinalPhase}/${c.installations}`,
+    `  one account each             ${c.accounts} accounts for ${c.installations} installations`,
+    `  one approval per phase       ${c.cleanApprovals} approvals for ${c.approvalPhases} approved phases` +
+      (c.approvalsRepeatedAfterHang ? ` (+ ${c.approvalsRepeatedAfterHang} phases re-approved after a call hung past the timeout)` : '') +
+      (c.approvalsOfInterruptedPhases ? ` (+ ${c.approvalsOfInterruptedPhases} updates interrupted by their uninstall after the approval was sent)` : ''),
+    `  events applied or superseded ${c.eventsApplied} applied + ${c.eventsRecordedIgnored} recorded as superseded of ${c.events}`,
+    `  secrets in histories / logs  ${c.secretsLookedFor} secrets looked for in ${c.historiesScanned} histories and ${c.logFilesScanned} log files (${Math.round(c.logBytesScanned / 1024)} KiB)`,
+    '',
+    r.ok ? 'soak: OK, zero violations' : `soak: ${r.violations.length} VIOLATION(S):`,
+    ...r.violations.slice(0, 100).map((x) => `  - ${x}`),
+    ...(r.violations.length > 100 ? [`  ... and ${r.violations.length - 100} more`] : []),
+    '',
+  ];
+  return lines.join('\n');
+}
