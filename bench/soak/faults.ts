@@ -1,4 +1,5 @@
 import type { BenchSystem } from '../system';
+import { mulberry32 } from '../../src/simulator/faults';
 
 export interface FaultPlan {
   /** Worker processes kept running. */
@@ -15,17 +16,6 @@ export interface FaultPlan {
   seed: number;
 }
 
-/** Small deterministic PRNG, so a run's kill times can be replayed from its seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * The process faults of the soak: worker processes killed and replaced every few

@@ -19,7 +19,7 @@ interface Queued {
 }
 
 /** Small deterministic PRNG so a soak run can be replayed from its seed. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
