@@ -64,7 +64,12 @@ export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: toolPath('temporal-test-server') } },
   });
-  await ensureSearchAttributes(env.connection, env.namespace ?? 'default');
+  try {
+    await ensureSearchAttributes(env.connection, env.namespace ?? 'default');
+  } catch (err) {
+    await env.teardown(); // a failed set-up must not leave the server running
+    throw err;
+  }
   return env;
 }
 
