@@ -70,7 +70,10 @@ describe('operators in the Temporal UI: search attributes, details, updates', fu
     const { installation, event } = sys.simulator.createInstallation();
     sys.simulator.failNext('installationState', 1, { status: 500 });
     await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl });
-    await eventually('installing', async () => ((await queryState(sys.client, installation.id)).phase === 'installing' ? true : undefined));
+    // Stuck at the approval (credentials imported), where an operator would step in.
+    await eventually('stuck approving', async () =>
+      (await queryState(sys.client, installation.id)).lastError?.includes('approve') ? true : undefined,
+    );
     const handle = sys.client.workflow.getHandle(workflowIdFor(installation.id));
     await assert.rejects(handle.executeUpdate(rejectUpdate, { args: [{ reason: '  ' }] }), WorkflowUpdateFailedError);
     await handle.executeUpdate(rejectUpdate, { args: [{ reason: 'account is not eligible' }] });
