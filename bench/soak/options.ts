@@ -25,7 +25,7 @@ export interface SoakOptions {
   print?: boolean;
 }
 
-export const SOAK_DEFAULTS = { installations: 1_000, inFlight: 60, arrivalMs: 500, workerProcesses: 2, deadlineMinutes: 50 } as const;
+export const SOAK_DEFAULTS = { installations: 1_000, inFlight: 60, arrivalMs: 500, workerProcesses: 2, deadlineMinutes: 90 } as const;
 
 /** Options from --installations --in-flight --workers --deadline-minutes --seed or SOAK_* variables. */
 export function soakOptionsFrom(argv: readonly string[]): SoakOptions {
