@@ -6,48 +6,59 @@ import { toolPath } from './tools';
 
 export interface LocalTemporal {
   address: string;
+  /** The Web UI's base address; empty when started without the UI. */
   uiUrl: string;
   process: ManagedProcess;
   stop(): Promise<void>;
 }
 
 /**
- * `temporal server start-dev` with state on disk, its Web UI, the namespace and
- * the project's search attributes registered at start.
+ * `temporal server start-dev` with the namespace and the project's search
+ * attributes registered at start; state on disk when `dataDir` is given (else
+ * in memory), the Web UI when `uiPort` is given (else headless).
+ *
+ * Started and awaited here rather than by the SDK's ephemeral-server helper,
+ * whose fixed 5 s start-up wait is too short on a loaded 2-core machine.
  */
 export async function startTemporalDevServer(options: {
   port: number;
-  uiPort: number;
-  dataDir: string;
+  uiPort?: number;
+  dataDir?: string;
   namespace: string;
   host?: string;
+  /** How long to wait for the server's ports, in ms (default 60 s). */
+  startTimeoutMs?: number;
 }): Promise<LocalTemporal> {
   const host = options.host ?? '127.0.0.1';
-  const dataDir = path.resolve(options.dataDir);
-  mkdirSync(dataDir, { recursive: true });
-  const args = [
-    'server',
-    'start-dev',
-    '--ip',
-    host,
-    '--port',
-    String(options.port),
-    '--ui-port',
-    String(options.uiPort),
-    '--db-filename',
-    path.join(dataDir, 'temporal.db'),
+  const args = ['server', 'start-dev', '--ip', host, '--port', String(options.port)];
+  if (options.dataDir) {
+    const dataDir = path.resolve(options.dataDir);
+    mkdirSync(dataDir, { recursive: true });
+    args.push('--db-filename', path.join(dataDir, 'temporal.db'));
+  }
+  // Loopback UI, and no newsfeed fetched from the internet.
+  if (options.uiPort) args.push('--ui-port', String(options.uiPort), '--ui-ip', host, '--ui-disable-news-fetch');
+  else args.push('--headless');
+  args.push(
     '--namespace',
     options.namespace,
     '--log-level',
     'warn',
     ...ALL_SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]),
-  ];
+  );
   const proc = startProcess('temporal', toolPath('temporal'), args);
-  await waitForPort(options.port, host, 60_000, proc);
-  await waitForPort(options.uiPort, host, 60_000, proc);
+  const timeoutMs = options.startTimeoutMs ?? 60_000;
+  try {
+    await waitForPort(options.port, host, timeoutMs, proc);
+    if (options.uiPort) await waitForPort(options.uiPort, host, timeoutMs, proc);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  const uiHost = host === '0.0.0.0' ? 'localhost' : host;
   return {
     address: `${host}:${options.port}`,
-    uiUrl: `http://${host === '0.0.0.0' ? 'localhost' : host}:${options.uiPort}`,
+    uiUrl: options.uiPort ? `http://${uiHost}:${options.uiPort}` : '',
     process: proc,
     stop: () => proc.stop(),
   };

@@ -4,9 +4,9 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startFerretDB, type LocalMongo } from '../../src/local/ferretdb';
 import { freePort } from '../../src/local/process';
+import { startTemporalDevServer } from '../../src/local/temporal-dev';
 import { toolPath } from '../../src/local/tools';
 import { ensureSearchAttributes } from '../../src/temporal/search-attributes';
-import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 
 /**
  * Servers shared by the whole test run, started on first use on free loopback
@@ -18,17 +18,9 @@ const cleanups: (() => Promise<void>)[] = [];
 
 export function temporalDevEnv(): Promise<TestWorkflowEnvironment> {
   devEnv ??= (async () => {
-    const env = await TestWorkflowEnvironment.createLocal({
-      server: {
-        executable: { type: 'existing-path', path: toolPath('temporal') },
-        ip: '127.0.0.1',
-        port: await freePort(),
-        searchAttributes: ALL_SEARCH_ATTRIBUTES,
-        log: { format: 'pretty', level: 'error' },
-      },
-    });
-    cleanups.push(() => env.teardown());
-    return env;
+    const dev = await startDevEnv(false);
+    cleanups.push(() => dev.teardown());
+    return dev.env;
   })();
   return devEnv;
 }
@@ -38,32 +30,45 @@ export interface TemporalUiEnv {
   env: TestWorkflowEnvironment;
   /** The Web UI's base address, e.g. http://127.0.0.1:PORT */
   uiUrl: string;
+  /** Closes the connections and stops the server. */
+  teardown(): Promise<void>;
 }
 
 /** A fresh dev server with the Web UI on a free loopback port and the project's search attributes. */
-export async function temporalDevEnvWithUi(): Promise<TemporalUiEnv> {
-  const uiPort = await freePort();
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: toolPath('temporal') },
-      ip: '127.0.0.1',
-      port: await freePort(),
-      ui: true,
-      uiPort,
-      searchAttributes: ALL_SEARCH_ATTRIBUTES,
-      log: { format: 'pretty', level: 'error' },
-      // Loopback only, and no newsfeed fetched from the internet.
-      extraArgs: ['--ui-ip', '127.0.0.1', '--ui-disable-news-fetch'],
-    },
+export function temporalDevEnvWithUi(): Promise<TemporalUiEnv> {
+  return startDevEnv(true);
+}
+
+/**
+ * `temporal server start-dev` (in memory) started by the project's own launcher,
+ * which waits up to a minute for it: the SDK's ephemeral-server helper gives up
+ * after 5 s, which a loaded CI machine can exceed.
+ */
+async function startDevEnv(withUi: boolean): Promise<TemporalUiEnv> {
+  const server = await startTemporalDevServer({
+    port: await freePort(),
+    uiPort: withUi ? await freePort() : undefined,
+    namespace: 'default',
   });
-  return { env, uiUrl: `http://127.0.0.1:${uiPort}` };
+  try {
+    const env = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address, namespace: 'default' });
+    return {
+      env,
+      uiUrl: server.uiUrl,
+      teardown: async () => {
+        await env.teardown().catch(() => undefined);
+        await server.stop();
+      },
+    };
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
 }
 
 /** A fresh time-skipping server: each test that needs days to pass owns one. */
 export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
-  const env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: toolPath('temporal-test-server') } },
-  });
+  const env = await createTimeSkipping();
   try {
     await ensureSearchAttributes(env.connection, env.namespace ?? 'default');
   } catch (err) {
@@ -71,6 +76,24 @@ export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
     throw err;
   }
   return env;
+}
+
+/**
+ * The SDK starts the test server itself and gives up after a fixed 5 s; on a
+ * loaded machine that start can miss, so a start that timed out is tried again.
+ * (Only the time-skipping server needs the SDK's launcher: it alone knows the
+ * environment supports time skipping.)
+ */
+async function createTimeSkipping(attempts = 3): Promise<TestWorkflowEnvironment> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await TestWorkflowEnvironment.createTimeSkipping({
+        server: { executable: { type: 'existing-path', path: toolPath('temporal-test-server') } },
+      });
+    } catch (err) {
+      if (attempt >= attempts || !/did not start within/.test(String(err))) throw err;
+    }
+  }
 }
 
 /** MongoDB wire-protocol server: MONGODB_URI when set, else a FerretDB of our own. */

@@ -64,7 +64,7 @@ describe('Temporal Web UI: an installation found and read in headless Chromium',
   after(async () => {
     await browser?.close().catch(() => undefined);
     await sys?.close();
-    await ui?.env.teardown();
+    await ui?.teardown();
   });
 
   it('lists it by TalkdeskAccountName and shows its phase, summary and current details', async () => {
