@@ -1,6 +1,9 @@
-import { heartbeat } from '@temporalio/activity';
+import { activityInfo, heartbeat } from '@temporalio/activity';
+import { alreadyConcluded } from '../src/talkdesk/concluded';
 import { TalkdeskHttpError } from '../src/talkdesk/errors';
-import type { StateCallInput, TalkdeskCallRef } from '../workflows/activity-types';
+import { toFailure } from './failures';
+import type { TalkdeskInstallationState } from '../src/talkdesk/schemas';
+import type { StateCallInput, StateCallResult, TalkdeskCallRef } from '../workflows/activity-types';
 import type { ActivityDeps } from './deps';
 import { accessToken } from './tokens';
 
@@ -22,9 +25,35 @@ export async function withToken<R>(deps: ActivityDeps, ref: TalkdeskCallRef, cal
 }
 
 export function talkdeskCallActivities(deps: ActivityDeps) {
+  /** Talkdesk's state of the installation, or undefined when it cannot be read (the call is then sent, as before). */
+  const currentState = async (ref: TalkdeskCallRef): Promise<TalkdeskInstallationState | undefined> => {
+    try {
+      const inst = await withToken(deps, ref, (token) => deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token));
+      return inst.state;
+    } catch (err) {
+      deps.logger.warn({ installationId: ref.installationId, reason: toFailure(err).message }, 'could not read the installation state before retrying');
+      return undefined;
+    }
+  };
+
   return {
-    /** Approve or reject the installation (also acknowledges an update or an uninstall). */
-    async setInstallationState(input: StateCallInput): Promise<{ state: string }> {
+    /**
+     * Approve or reject the installation (also acknowledges an update or an
+     * uninstall). On a retry the installation's state is read first: when the
+     * earlier attempt took effect at Talkdesk but its answer was lost, the call
+     * is not sent twice.
+     */
+    async setInstallationState(input: StateCallInput): Promise<StateCallResult> {
+      if (input.checkFirst || activityInfo().attempt > 1) {
+        const current = await currentState(input);
+        if (current && alreadyConcluded(input, current)) {
+          deps.logger.info(
+            { installationId: input.installationId, state: input.state, talkdeskState: current.state },
+            'installation state already concluded at Talkdesk: not sent again',
+          );
+          return { state: current.state, alreadyConcluded: true };
+        }
+      }
       const res = await withToken(deps, input, (token) =>
         deps.talkdesk.setInstallationState(
           input.rootUrl,

@@ -49,6 +49,20 @@ export interface UpdateResult {
 export interface StateCallInput extends TalkdeskCallRef {
   state: 'approve' | 'reject';
   reason?: string;
+  /** The operation this call concludes, and when Talkdesk created it (the event's created_at). */
+  concludes?: { operation: 'install' | 'update' | 'uninstall'; since: string };
+  /**
+   * An earlier attempt may have reached Talkdesk (it timed out or its worker died):
+   * read the installation's state first and do not send the call again if it
+   * already took effect.
+   */
+  checkFirst?: boolean;
+}
+
+export interface StateCallResult {
+  state: string;
+  /** True when Talkdesk already showed the outcome, so nothing was sent. */
+  alreadyConcluded?: boolean;
 }
 
 export interface TrialInput extends InstallationRef {

@@ -23,6 +23,7 @@ import {
   type LifecycleEvent,
   type ReconcileAction,
 } from './definitions';
+import type { StateCallInput } from './activity-types';
 import { withDefaults, type InstallationOptions } from './options';
 import { InstallationPhase as PhaseAttr, TalkdeskAccountId, TalkdeskAccountName, TalkdeskAppId } from './search-attributes';
 import {
@@ -99,19 +100,29 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
   };
 
   /** Runs one activity as a step with the workflow's retry loop and a summary for the UI. */
+  /** Runs an activity under the workflow's retry loop; `args` may depend on the attempt number. */
   const step = <K extends keyof Activities>(
     description: string,
     name: K,
-    args: Parameters<Activities[K]>[0],
+    args: Parameters<Activities[K]>[0] | ((attempt: number) => Parameters<Activities[K]>[0]),
     opts: ActivityOptions = base,
   ): Promise<Awaited<ReturnType<Activities[K]>>> =>
-    steps.run(description, () => {
+    steps.run(description, (attempt) => {
       describe();
       const fn = acts[name] as unknown as {
         executeWithOptions(o: ActivityOptions, a: unknown[]): Promise<Awaited<ReturnType<Activities[K]>>>;
       };
-      return fn.executeWithOptions({ ...opts, summary: description }, [args]);
+      const input = typeof args === 'function' ? args(attempt) : args;
+      return fn.executeWithOptions({ ...opts, summary: description }, [input]);
     });
+
+  /**
+   * The state call that concludes an operation at Talkdesk. A retry reads
+   * Talkdesk's state first (checkFirst), so an approval whose answer was lost
+   * (timeout, worker killed) is not sent a second time.
+   */
+  const stateCall = (description: string, call: Pick<StateCallInput, 'state' | 'reason' | 'concludes'>) =>
+    step(description, 'setInstallationState', (attempt) => ({ ...talkdeskRef(), ...call, checkFirst: attempt > 1 }));
 
   const recordPhase = () =>
     step('record the phase in the partner store', 'recordInstallation', {
@@ -175,7 +186,7 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
   const rejectAtTalkdesk = async (reason: string, deadline: number) => {
     if (!canCallTalkdesk()) return 'not sent: no usable credentials';
     const sent = await phases.run(deadline, () =>
-      step('reject the installation at Talkdesk', 'setInstallationState', { ...talkdeskRef(), state: 'reject', reason }),
+      stateCall('reject the installation at Talkdesk', { state: 'reject', reason }),
     );
     return sent.kind === 'done' ? 'sent' : `not sent (${sent.kind})`;
   };
@@ -204,7 +215,7 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
       state.accountName = prov.accountName;
       state.settingsRestored = prov.settingsRestored;
       publish();
-      await step('approve the installation at Talkdesk', 'setInstallationState', { ...talkdeskRef(), state: 'approve' });
+      await stateCall('approve the installation at Talkdesk', { state: 'approve', concludes: { operation: 'install', since: event.createdAt } });
     });
     switch (outcome.kind) {
       case 'done':
@@ -250,7 +261,7 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
         },
         withHeartbeat,
       );
-      await step('approve the update at Talkdesk', 'setInstallationState', { ...talkdeskRef(), state: 'approve' });
+      await stateCall('approve the update at Talkdesk', { state: 'approve', concludes: { operation: 'update', since: event.createdAt } });
     });
     const revert = async () => {
       if (applied) await step('revert the update', 'revertUpdate', { installationId, accountId: state.accountId ?? '', applied });
@@ -339,7 +350,10 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
     const outcome = await phases.run(deadline, async () => {
       await step('deprovision the partner account', 'deprovisionAccount', { installationId, accountId: state.accountId });
       if (canCallTalkdesk()) {
-        await step('acknowledge the uninstall at Talkdesk', 'setInstallationState', { ...talkdeskRef(), state: 'approve' });
+        await stateCall('acknowledge the uninstall at Talkdesk', {
+          state: 'approve',
+          concludes: { operation: 'uninstall', since: event.createdAt },
+        });
       }
     });
     let note = canCallTalkdesk() ? 'acknowledged' : 'no credentials were ever received: deprovisioned locally';

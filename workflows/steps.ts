@@ -82,12 +82,13 @@ export class StepRunner {
     this.retryNowRequested = true;
   }
 
-  async run<T>(description: string, fn: () => Promise<T>): Promise<T> {
+  /** `fn` gets the attempt number (1 first), so a call that may have landed before can check first. */
+  async run<T>(description: string, fn: (attempt: number) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       this.state.currentStep = description;
       this.state.attempts = attempt;
       try {
-        const value = await fn();
+        const value = await fn(attempt);
         this.state.lastError = undefined;
         this.state.attempts = 0;
         this.state.currentStep = undefined;

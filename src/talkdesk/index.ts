@@ -33,3 +33,4 @@ export {
   type TalkdeskUser,
 } from './schemas';
 export { parseRetryAfter, MAX_RETRY_AFTER_MS } from './responses';
+export { alreadyConcluded, type StateCallIntent } from './concluded';

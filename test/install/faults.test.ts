@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { startSystem, type TestSystem } from '../support/system';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
-import { queryState, waitForPhase } from '../support/waits';
+import { eventually, queryState, waitForPhase } from '../support/waits';
 
 describe('install path under Talkdesk faults (dev server, FerretDB, simulator)', function () {
   this.timeout(120_000);
@@ -106,5 +106,20 @@ describe('a worker killed during provisioning (worker process, SIGKILL)', functi
     assert.equal((await sys.store.accounts.listUsers(event.data.account_id)).length, 30);
     assert.equal(sys.simulator.stateCalls(installation.id).length, 1, 'approved exactly once');
     assert.match(view.history.at(-1)?.outcome ?? '', /approved/);
+  });
+
+  it('does not approve twice when the worker dies after Talkdesk acted on the approval', async () => {
+    if (workers.length === 0) workers.push(await startWorkerProcess(sys.workerProcessEnv));
+    const { installation, event } = sys.simulator.createInstallation();
+    // The approval takes effect at Talkdesk at once; its answer comes too late for the worker that sent it.
+    sys.simulator.failNext('installationState', 1, { delayMs: 4_000 });
+    assert.equal(await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl }), 200);
+    await eventually('the approval sent', async () => (sys.simulator.getInstallation(installation.id)?.state === 'completed' ? true : undefined));
+    for (const w of workers) await w.kill();
+    workers = [await startWorkerProcess(sys.workerProcessEnv)];
+    const view = await waitForPhase(sys.client, installation.id, 'active', 60_000);
+    assert.match(view.history.at(-1)?.outcome ?? '', /approved/);
+    assert.equal(sys.simulator.stateCalls(installation.id).length, 1, 'the retry read the state and did not send the approval again');
+    assert.ok(sys.simulator.calls.some((c) => c.route === 'installation' && c.installationId === installation.id));
   });
 });

@@ -191,4 +191,40 @@ describe('the whole lifecycle of an installation (dev server, FerretDB, simulato
     assert.equal(old?.secret, undefined);
     assert.match(view.history.at(-1)?.outcome ?? '', /compromised/);
   });
+
+  it('sends each approval once when Talkdesk acted but its answer was lost (client timeout)', async () => {
+    const { installation, event } = sys.simulator.createInstallation({ licensedUsers: 1 });
+    const lateApproval = (n: number) => {
+      // The call takes effect at Talkdesk at once but answers after the client's 3 s timeout.
+      sys.simulator.failNext('installationState', 1, { delayMs: 4_500 });
+      return sys.simulator.waitForCall((c) => c.route === 'installationState' && c.installationId === installation.id && c.status === 200, 30_000).then(
+        () => eventually(`approval ${n} recorded`, async () => (sys.simulator.stateCalls(installation.id).length >= n ? true : undefined)),
+      );
+    };
+    const checks = () => sys.simulator.calls.filter((c) => c.route === 'installation' && c.installationId === installation.id).length;
+
+    let answered = lateApproval(1);
+    await deliver(event);
+    await waitForPhase(sys.client, installation.id, 'active', 60_000);
+    await answered;
+    assert.equal(checks(), 1, 'the retry read the state once');
+
+    answered = lateApproval(2);
+    await deliver(sys.simulator.updateUsers(installation.id, { add: 1 }));
+    await settled(installation.id, 'active', (v) => v.appliedEvents === 2);
+    await answered;
+    assert.equal(checks(), 2);
+
+    answered = lateApproval(3);
+    await deliver(sys.simulator.uninstall(installation.id));
+    const done = await finalView(sys.client, installation.id);
+    await answered;
+    assert.equal(done.phase, 'uninstalled');
+    assert.deepEqual(
+      done.history.map((h) => h.outcome),
+      ['approved', 'update approved', 'acknowledged'],
+    );
+    assert.equal(sys.simulator.stateCalls(installation.id).length, 3, 'one state call per phase, none repeated');
+    assert.equal(sys.simulator.getInstallation(installation.id)?.state, 'revoked');
+  });
 });

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { alreadyConcluded } from '../../src/talkdesk/concluded';
+
+describe('talkdesk/alreadyConcluded: a retried state call is not sent when Talkdesk already shows its outcome', () => {
+  const since = '2026-11-20T10:00:00Z';
+  const approve = (operation: 'install' | 'update' | 'uninstall') => ({ state: 'approve' as const, concludes: { operation, since } });
+
+  it('an install is concluded once Talkdesk shows it completed (or pending its next operation)', () => {
+    assert.equal(alreadyConcluded(approve('install'), { state: 'completed' }), true);
+    assert.equal(alreadyConcluded(approve('install'), { state: 'pending', updated_at: '2026-11-21T00:00:00Z' }), true);
+    for (const state of ['installing', 'timeout', 'failed', 'rejected', 'revoked', 'suspended', 'something-new']) {
+      assert.equal(alreadyConcluded(approve('install'), { state }), false, state);
+    }
+  });
+
+  it('an update is concluded only by a completion at or after its own event', () => {
+    assert.equal(alreadyConcluded(approve('update'), { state: 'completed', updated_at: '2026-11-20T10:00:00Z' }), true);
+    assert.equal(alreadyConcluded(approve('update'), { state: 'completed', updated_at: '2026-11-20T10:00:05Z' }), true);
+    // The completion of the install before this update: send the approval.
+    assert.equal(alreadyConcluded(approve('update'), { state: 'completed', updated_at: '2026-11-20T09:59:59Z' }), false);
+    assert.equal(alreadyConcluded(approve('update'), { state: 'completed' }), false, 'no time: send');
+    assert.equal(alreadyConcluded(approve('update'), { state: 'completed', updated_at: 'yesterday' }), false);
+    assert.equal(alreadyConcluded(approve('update'), { state: 'pending', updated_at: '2026-11-20T10:00:00Z' }), false);
+  });
+
+  it('an uninstall is concluded when Talkdesk shows it revoked', () => {
+    assert.equal(alreadyConcluded(approve('uninstall'), { state: 'revoked' }), true);
+    assert.equal(alreadyConcluded(approve('uninstall'), { state: 'pending' }), false);
+    assert.equal(alreadyConcluded(approve('uninstall'), { state: 'completed', updated_at: '2026-11-21T00:00:00Z' }), false);
+  });
+
+  it('a rejection is concluded when Talkdesk shows it rejected', () => {
+    assert.equal(alreadyConcluded({ state: 'reject' }, { state: 'rejected' }), true);
+    assert.equal(alreadyConcluded({ state: 'reject' }, { state: 'installing' }), false);
+  });
+
+  it('without the operation it concludes, an approval is always sent', () => {
+    assert.equal(alreadyConcluded({ state: 'approve' }, { state: 'completed', updated_at: '2026-11-21T00:00:00Z' }), false);
+  });
+});
