@@ -1,4 +1,4 @@
-import { Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 
 export const WORKFLOWS_PATH = require.resolve('../../workflows');
@@ -17,8 +17,8 @@ export function createAppWorker(options: {
   deps: ActivityDeps;
   tuning?: WorkerTuning;
   identity?: string;
-  /** A prebuilt bundle (tests build it once); otherwise the workflows are bundled at start. */
-  workflowBundle?: WorkflowBundleWithSourceMap;
+  /** A prebuilt bundle (from `npm run build`, or built once by tests); otherwise the workflows are bundled at start. */
+  workflowBundle?: WorkflowBundleOption;
 }): Promise<Worker> {
   return Worker.create({
     connection: options.connection,

@@ -8,6 +8,7 @@ import { temporalSettings } from '../temporal/connection';
 import { ensureReconciliationSchedule } from '../temporal/schedule';
 import { createAppWorker } from './create-worker';
 import { installRuntime } from './runtime';
+import { prebuiltWorkflowBundle } from './workflow-bundle';
 
 export interface ServiceWorker {
   worker: Worker;
@@ -42,7 +43,10 @@ export async function startServiceWorker(o: {
     });
     logger.info({ every: `${env.RECONCILE_INTERVAL_MINUTES} min` }, `reconciliation schedule ${how}`);
   }
+  const prebuilt = prebuiltWorkflowBundle();
+  if ('reason' in prebuilt) logger.info(`${prebuilt.reason}: bundling the workflows at start`);
   const worker = await createAppWorker({
+    workflowBundle: 'bundle' in prebuilt ? prebuilt.bundle : undefined,
     connection: nativeConnection,
     namespace: settings.namespace,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
