@@ -25,13 +25,20 @@ export async function withToken<R>(deps: ActivityDeps, ref: TalkdeskCallRef, cal
 }
 
 export function talkdeskCallActivities(deps: ActivityDeps) {
-  /** Talkdesk's state of the installation, or undefined when it cannot be read (the call is then sent, as before). */
+  /**
+   * Talkdesk's state of the installation. A failure that a retry may fix (500,
+   * 429, timeout) fails the step, which retries later: sending blind could repeat
+   * the call. One that cannot (no apps:read scope, 404) gives undefined, and the
+   * call is sent as it would be without the check.
+   */
   const currentState = async (ref: TalkdeskCallRef): Promise<TalkdeskInstallationState | undefined> => {
     try {
       const inst = await withToken(deps, ref, (token) => deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token));
       return inst.state;
     } catch (err) {
-      deps.logger.warn({ installationId: ref.installationId, reason: toFailure(err).message }, 'could not read the installation state before retrying');
+      const failure = toFailure(err);
+      if (!failure.nonRetryable) throw failure;
+      deps.logger.warn({ installationId: ref.installationId, reason: failure.message }, 'cannot read the installation state: sending the call unchecked');
       return undefined;
     }
   };

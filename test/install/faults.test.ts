@@ -46,6 +46,22 @@ describe('install path under Talkdesk faults (dev server, FerretDB, simulator)',
     assert.ok(gap >= 3_000, `retried after ${gap} ms, Retry-After said 3000`);
   });
 
+  it('retries the state check before a repeated approval instead of approving blind when Talkdesk answers it 500', async () => {
+    const { installation, event } = sys.simulator.createInstallation();
+    // The approval takes effect at once but answers after the client's 3 s timeout; the first check answers 500.
+    sys.simulator.failNext('installationState', 1, { delayMs: 4_500 });
+    sys.simulator.failNext('installation', 1, { status: 500 });
+    const from = sys.simulator.calls.length;
+    assert.equal(await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl }), 200);
+    await waitForPhase(sys.client, installation.id, 'active', 60_000);
+    await eventually('the late answer recorded', async () => (sys.simulator.stateCalls(installation.id).length > 0 ? true : undefined));
+    assert.deepEqual(
+      sys.simulator.calls.slice(from).filter((c) => c.route === 'installation').map((c) => c.status),
+      [500, 200],
+    );
+    assert.equal(sys.simulator.stateCalls(installation.id).length, 1, 'approved once');
+  });
+
   it('shows the last error and attempt count in the state query while retrying', async () => {
     const { installation, event } = sys.simulator.createInstallation();
     sys.simulator.failNext('account', 3, { status: 503 });
