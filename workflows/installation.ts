@@ -3,6 +3,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -45,6 +46,12 @@ type Activities = ReturnType<typeof createActivities>;
 
 /** Interrupt reason when reconciliation learns Talkdesk completed the phase. */
 const MARK_ACTIVE = 'reconciliation: completed at Talkdesk';
+/**
+ * Patch: an operator reject takes a queued install out of the queue and imports
+ * the install's credentials when they were not yet, to send the rejection.
+ * Histories recorded before it replay the old path.
+ */
+const OPERATOR_REJECT_USES_INSTALL_EVENT = 'operator-reject-uses-install-event';
 
 export interface InstallationInput {
   installationId: string;
@@ -77,6 +84,8 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
   let pendingReconcile: ReconcileAction | undefined;
   let handledThisRun = 0;
   let graceUntil: number | undefined;
+  /** The app.installed event this run began, so that a reject can import its credentials if the install had not yet. */
+  let installEvent: LifecycleEvent | undefined;
 
   const describe = () => {
     const parts = [`Phase: ${state.phase}.`];
@@ -152,9 +161,13 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
 
   const endPhase = async (phase: InstallationPhase, outcome: string) => {
     const last = state.history[state.history.length - 1];
+    const now = new Date().toISOString();
     if (last && !last.endedAt) {
-      last.endedAt = new Date().toISOString();
+      last.endedAt = now;
       last.outcome = outcome;
+    } else {
+      // Ended with no phase of its own running (an operator reject, a repair by reconciliation): still on record.
+      state.history = keepLast([...state.history, { phase, startedAt: now, endedAt: now, outcome }]);
     }
     state.phase = phase;
     state.deadline = undefined;
@@ -183,15 +196,29 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
     state.retiring = [];
   };
 
-  const rejectAtTalkdesk = async (reason: string, deadline: number) => {
-    if (!canCallTalkdesk()) return 'not sent: no usable credentials';
-    const sent = await phases.run(deadline, () =>
-      stateCall('reject the installation at Talkdesk', { state: 'reject', reason }),
-    );
+  /** `importFrom`: an install whose credentials were not imported yet; they are imported to send the rejection with. */
+  const rejectAtTalkdesk = async (reason: string, deadline: number, importFrom?: LifecycleEvent) => {
+    if (!canCallTalkdesk() && !importFrom) return 'not sent: no usable credentials';
+    const sent = await phases.run(deadline, async () => {
+      if (!canCallTalkdesk() && importFrom) {
+        state.appId ??= importFrom.appId;
+        state.accountId ??= importFrom.accountId;
+        state.accountName ??= importFrom.accountName;
+        state.links = { ...importFrom.links, ...state.links };
+        const creds = await step('import the credentials to send the rejection with', 'importCredentials', {
+          installationId,
+          eventId: importFrom.eventId,
+          activate: true,
+        });
+        state.activeClientId = creds.clientId;
+      }
+      await stateCall('reject the installation at Talkdesk', { state: 'reject', reason });
+    });
     return sent.kind === 'done' ? 'sent' : `not sent (${sent.kind})`;
   };
 
   const runInstall = async (event: LifecycleEvent) => {
+    installEvent = event;
     state.appId = event.appId;
     state.accountId = event.accountId ?? state.accountId;
     state.accountName = event.accountName ?? state.accountName;
@@ -372,7 +399,18 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
 
   const runOperatorReject = async (reason: string) => {
     const deadline = Date.now() + options.phaseTimeoutMs;
-    const sent = await rejectAtTalkdesk(`Rejected by operator: ${reason}`, deadline);
+    let importFrom: LifecycleEvent | undefined;
+    if (patched(OPERATOR_REJECT_USES_INSTALL_EVENT)) {
+      // An install still queued is the one rejected: it must not run afterwards.
+      const queued = state.queue.find((e) => e.type === 'app.installed');
+      if (queued) {
+        state.queue = state.queue.filter((e) => e !== queued);
+        recordIgnored(state, queued.eventId, 'install rejected by an operator before it began');
+      }
+      // Credentials not imported yet (the first seconds of an install): import them so Talkdesk hears of the rejection.
+      if (!state.activeClientId) importFrom = queued ?? installEvent;
+    }
+    const sent = await rejectAtTalkdesk(`Rejected by operator: ${reason}`, deadline, importFrom);
     await undoProvisioning();
     await destroyCredentials();
     await endPhase('rejected', `rejected by an operator: ${reason} (rejection ${sent})`);

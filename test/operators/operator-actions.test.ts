@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { rejectUpdate, retryNowUpdate, workflowIdFor } from '../../workflows/definitions';
 import { startSystem, type TestSystem } from '../support/system';
+import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
 import { eventually, finalView, queryState, waitForPhase } from '../support/waits';
 
 describe('operators in the Temporal UI: search attributes, details, updates', function () {
@@ -83,5 +84,44 @@ describe('operators in the Temporal UI: search attributes, details, updates', fu
     const calls = sys.simulator.stateCalls(installation.id);
     assert.deepEqual(calls.at(-1)?.body, { state: 'reject', reason: 'Rejected by operator: account is not eligible' });
     assert.equal(await sys.store.accounts.getAccount(event.data.account_id), null);
+  });
+});
+
+describe('an operator reject before the install has begun (no worker running yet)', function () {
+  this.timeout(120_000);
+  let sys: TestSystem;
+  let worker: WorkerProcess | undefined;
+  before(async () => {
+    sys = await startSystem({ inProcessWorker: false });
+  });
+  after(async () => {
+    await worker?.kill();
+    await sys?.close();
+  });
+
+  it("imports the install's credentials to send the rejection, and the install never runs", async () => {
+    const { installation, event } = sys.simulator.createInstallation();
+    assert.equal(await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl }), 200);
+    const handle = sys.client.workflow.getHandle(workflowIdFor(installation.id));
+    // Sent while no worker runs: the workflow sees the reject with the install still queued, its credentials still in the inbox.
+    const rejected = handle.executeUpdate(rejectUpdate, { args: [{ reason: 'fraud check failed' }] });
+    await new Promise((r) => setTimeout(r, 500));
+    worker = await startWorkerProcess(sys.workerProcessEnv);
+    await rejected;
+    const view = await finalView(sys.client, installation.id);
+    assert.equal(view.phase, 'rejected');
+    assert.ok(
+      view.ignoredEvents.some((e) => e.eventId === event.id && /rejected by an operator/.test(e.reason)),
+      JSON.stringify(view.ignoredEvents),
+    );
+    assert.deepEqual(
+      sys.simulator.stateCalls(installation.id).map((c) => c.body),
+      [{ state: 'reject', reason: 'Rejected by operator: fraud check failed' }],
+    );
+    assert.equal(sys.simulator.getInstallation(installation.id)?.state, 'rejected');
+    assert.match(view.history.at(-1)?.outcome ?? '', /rejection sent/);
+    assert.equal(await sys.store.accounts.getAccount(event.data.account_id), null, 'nothing provisioned');
+    const creds = await sys.store.credentials.get(installation.id, event.data.client_id);
+    assert.ok(!creds || creds.status === 'destroyed', `credentials left ${creds?.status}`);
   });
 });
