@@ -196,22 +196,21 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
     state.retiring = [];
   };
 
+  /** Takes an install's facts and imports its credentials as the active set, outside a normal install. */
+  const adoptInstallCredentials = async (event: LifecycleEvent, description: string) => {
+    state.appId = event.appId;
+    state.accountId = event.accountId ?? state.accountId;
+    state.accountName = event.accountName ?? state.accountName;
+    state.links = { ...state.links, ...event.links };
+    const creds = await step(description, 'importCredentials', { installationId, eventId: event.eventId, activate: true });
+    state.activeClientId = creds.clientId;
+  };
+
   /** `importFrom`: an install whose credentials were not imported yet; they are imported to send the rejection with. */
   const rejectAtTalkdesk = async (reason: string, deadline: number, importFrom?: LifecycleEvent) => {
     if (!canCallTalkdesk() && !importFrom) return 'not sent: no usable credentials';
     const sent = await phases.run(deadline, async () => {
-      if (!canCallTalkdesk() && importFrom) {
-        state.appId ??= importFrom.appId;
-        state.accountId ??= importFrom.accountId;
-        state.accountName ??= importFrom.accountName;
-        state.links = { ...importFrom.links, ...state.links };
-        const creds = await step('import the credentials to send the rejection with', 'importCredentials', {
-          installationId,
-          eventId: importFrom.eventId,
-          activate: true,
-        });
-        state.activeClientId = creds.clientId;
-      }
+      if (!canCallTalkdesk() && importFrom) await adoptInstallCredentials(importFrom, 'import the credentials to send the rejection with');
       await stateCall('reject the installation at Talkdesk', { state: 'reject', reason });
     });
     return sent.kind === 'done' ? 'sent' : `not sent (${sent.kind})`;
@@ -454,16 +453,7 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
       case 'app.installed':
         if (uninstallQueued(state)) {
           // Keep the credentials: the queued uninstall must still be acknowledged with them.
-          state.appId = event.appId;
-          state.accountId = event.accountId ?? state.accountId;
-          state.accountName = event.accountName ?? state.accountName;
-          state.links = { ...state.links, ...event.links };
-          const creds = await step('import the credentials from the event', 'importCredentials', {
-            installationId,
-            eventId: event.eventId,
-            activate: true,
-          });
-          state.activeClientId = creds.clientId;
+          await adoptInstallCredentials(event, 'import the credentials from the event');
           return ignore('install superseded by a queued uninstall');
         }
         await runInstall(event);
