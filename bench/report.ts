@@ -24,6 +24,8 @@ export interface BenchResult {
     scaleConcurrency: number;
     workerProcesses: number;
     stateDir: string;
+    /** The MongoDB wire-protocol server the run used. */
+    store?: string;
     web: string;
     tuning: { maxCachedWorkflows: TuningValue; maxConcurrentActivityTaskExecutions: TuningValue; maxConcurrentWorkflowTaskExecutions: TuningValue };
   };
@@ -93,7 +95,8 @@ function settingsLine(r: BenchResult): string {
   return (
     `worker processes: ${r.settings.workerProcesses === 0 ? 'one, in the bench process' : r.settings.workerProcesses}; ` +
     `maxCachedWorkflows ${v(t.maxCachedWorkflows)}, maxConcurrentActivityTaskExecutions ${v(t.maxConcurrentActivityTaskExecutions)}, ` +
-    `maxConcurrentWorkflowTaskExecutions ${v(t.maxConcurrentWorkflowTaskExecutions)}; state files in ${r.settings.stateDir}`
+    `maxConcurrentWorkflowTaskExecutions ${v(t.maxConcurrentWorkflowTaskExecutions)}; ` +
+    `store: ${r.settings.store ?? 'FerretDB 1.24 (SQLite), embedded'}; state files in ${r.settings.stateDir}`
   );
 }
 

@@ -24,6 +24,8 @@ export interface BenchOptions {
   resultsDir: string;
   /** Parent directory of the servers' state files (default: the OS temp dir). */
   stateDir?: string;
+  /** A MongoDB of the user's own instead of the embedded FerretDB. */
+  mongoUri?: string;
   /** Bound of each figure's waits. */
   timeoutMs: number;
   /** Print progress and the summary table (default true). */
@@ -32,7 +34,7 @@ export interface BenchOptions {
 
 export const BENCH_DEFAULTS = { n: 200, concurrency: 8, scale: 1_000, scaleConcurrency: 8, workerProcesses: 1 } as const;
 
-/** Options from `--n --concurrency --scale --scale-concurrency --workers --results --state-dir` or BENCH_* variables. */
+/** Options from `--n --concurrency --scale --scale-concurrency --workers --results --state-dir --mongodb-uri` or BENCH_* variables. */
 export function benchOptionsFrom(argv: readonly string[]): BenchOptions {
   return {
     n: intArg(argv, 'n', 'BENCH_N', BENCH_DEFAULTS.n, 1),
@@ -43,6 +45,7 @@ export function benchOptionsFrom(argv: readonly string[]): BenchOptions {
     tuning: tuningFromEnv(),
     resultsDir: arg(argv, 'results', 'BENCH_RESULTS_DIR') ?? DEFAULT_RESULTS_DIR,
     stateDir: arg(argv, 'state-dir', 'BENCH_STATE_DIR'),
+    mongoUri: arg(argv, 'mongodb-uri', 'BENCH_MONGODB_URI'),
     timeoutMs: intArg(argv, 'timeout-ms', 'BENCH_TIMEOUT_MS', 10 * 60_000, 1_000),
   };
 }
@@ -62,6 +65,7 @@ export async function runBench(opts: BenchOptions): Promise<{ result: BenchResul
     web: 'process',
     noopServer: true,
     stateDir: opts.stateDir,
+    mongoUri: opts.mongoUri,
     logLevel: 'info',
   });
   const approvals = new ApprovalTracker(sys.simulator);
@@ -103,6 +107,7 @@ export async function runBench(opts: BenchOptions): Promise<{ result: BenchResul
         scaleConcurrency: opts.scaleConcurrency,
         workerProcesses: opts.workerProcesses,
         stateDir: opts.stateDir ?? os.tmpdir(),
+        store: opts.mongoUri ? 'MongoDB at BENCH_MONGODB_URI' : 'FerretDB 1.24 (SQLite), embedded',
         web: 'dist/src/entry/web.js (a process)',
         tuning: effectiveTuning(opts.tuning),
       },

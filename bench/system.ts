@@ -21,7 +21,7 @@ import { adopt, spawnNode, type NodeChild } from './processes';
 export const APP_ID = 'benchapp0123456789';
 export const WEBHOOK_SECRET = 'bench-webhook-secret-0123456789';
 const NAMESPACE = 'default';
-const DB_NAME = 'appconnect';
+const LOCAL_DB_NAME = 'appconnect';
 
 /** How a bench or soak run wants the system. */
 export interface BenchSystemOptions {
@@ -45,6 +45,12 @@ export interface BenchSystemOptions {
   logLevel?: string;
   /** Parent of the run's state directory (default the OS temp dir): where the dev server's and FerretDB's files live. */
   stateDir?: string;
+  /**
+   * A MongoDB of the user's own instead of the embedded FerretDB (BENCH_MONGODB_URI).
+   * The run uses a database of its own there and drops it at the end; it cannot
+   * be restarted, so the soak does not take it.
+   */
+  mongoUri?: string;
 }
 
 export interface ServiceWorker {
@@ -131,16 +137,25 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
 
     const mongoPort = await freePort();
     const mongoDir = path.join(dir, 'ferretdb');
-    let mongo: LocalMongo | undefined = await startFerretDB({ port: mongoPort, dataDir: mongoDir });
-    adopt(mongo.process.child);
-    stops.push(async () => mongo?.stop());
+    let mongo: LocalMongo | undefined;
+    let mongoUri = opts.mongoUri ?? '';
+    if (!opts.mongoUri) {
+      mongo = await startFerretDB({ port: mongoPort, dataDir: mongoDir });
+      adopt(mongo.process.child);
+      stops.push(async () => mongo?.stop());
+      mongoUri = mongo.uri;
+    }
+    const DB_NAME = opts.mongoUri ? `appconnect_bench_${Date.now().toString(36)}` : LOCAL_DB_NAME;
 
     const keySpec = generateKeySpec('bench1');
     const keyring = parseKeyring(keySpec);
-    const db = await connectDatabase(mongo.uri, DB_NAME);
+    const db = await connectDatabase(mongoUri, DB_NAME);
     const store = createStore(db, keyring);
     await store.ensureIndexes();
-    stops.push(() => db.close());
+    stops.push(async () => {
+      if (opts.mongoUri) await db.db.dropDatabase();
+      await db.close();
+    });
 
     const client = lazyClient(address);
     stops.push(() => client.connection.close());
@@ -172,7 +187,7 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
       TEMPORAL_ADDRESS: address,
       TEMPORAL_NAMESPACE: NAMESPACE,
       TEMPORAL_TASK_QUEUE: taskQueue,
-      MONGODB_URI: mongo.uri,
+      MONGODB_URI: mongoUri,
       MONGODB_DB: DB_NAME,
       SECRETS_KEY: keySpec,
       TALKDESK_APP_ID: APP_ID,
@@ -207,7 +222,7 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
       logFiles.push(file);
       const stream = createWriteStream(file, { flags: 'a' });
       const logger = createLogger({ level: logLevel, name: 'web' }, stream);
-      const webDb = await connectDatabase(mongo.uri, DB_NAME);
+      const webDb = await connectDatabase(mongoUri, DB_NAME);
       const webClient = lazyClient(address);
       const running: RunningWebServer = await startWebServer({
         host: '127.0.0.1',
@@ -334,9 +349,10 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
         },
       },
       mongo: {
-        uri: mongo.uri,
+        uri: mongoUri,
         pid: () => mongo?.process.child.pid,
         async restart(downMs = 1_000) {
+          if (opts.mongoUri) throw new Error('an external MongoDB (BENCH_MONGODB_URI) cannot be restarted by the bench');
           await mongo?.stop();
           mongo = undefined;
           await new Promise((r) => setTimeout(r, downMs));

@@ -3,6 +3,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runBench } from '../../bench/run-bench';
+import { startBenchSystem } from '../../bench/system';
+import { connectDatabase } from '../../src/store';
+import { mongoUri } from '../support/servers';
+import { eventually } from '../support/waits';
 
 /** `npm run bench` in a tiny configuration, so that it cannot rot. */
 describe('bench (tiny configuration: N=20, C=4, K=50)', function () {
@@ -54,5 +58,34 @@ describe('bench (tiny configuration: N=20, C=4, K=50)', function () {
     }
     assert.ok(result.machine.cores > 0 && result.machine.cpuModel.length > 0);
     assert.ok(result.settings.tuning.maxCachedWorkflows.value > 0);
+  });
+});
+
+describe('bench system on a MongoDB of the user\'s own (BENCH_MONGODB_URI)', function () {
+  this.timeout(90_000);
+
+  it('uses a database of its own there, starts no FerretDB, and drops the database at the end', async () => {
+    const uri = await mongoUri();
+    const sys = await startBenchSystem({ workerProcesses: 0, tuning: {}, web: 'in-process', mongoUri: uri });
+    let dbName = '';
+    try {
+      dbName = sys.store.db.db.databaseName;
+      assert.match(dbName, /^appconnect_bench_/);
+      assert.equal(sys.mongo.uri, uri);
+      assert.equal(sys.mongo.pid(), undefined, 'no FerretDB of its own');
+      await assert.rejects(sys.mongo.restart(), /cannot be restarted/);
+      const { installation, event } = sys.simulator.createInstallation();
+      assert.equal(await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl }), 200);
+      await eventually('installed', async () => ((await sys.store.installations.get(installation.id))?.phase === 'active' ? true : undefined), 60_000);
+    } finally {
+      await sys.stop();
+    }
+    const admin = await connectDatabase(uri, 'admin');
+    try {
+      const { databases } = await admin.db.admin().listDatabases();
+      assert.ok(!databases.some((d) => d.name === dbName), `${dbName} dropped`);
+    } finally {
+      await admin.close();
+    }
   });
 });
