@@ -3,7 +3,8 @@ import type { CallRecord } from '../../src/simulator';
 import { stateQuery, workflowIdFor, type InstallationView, type PhaseRecord } from '../../workflows/definitions';
 import type { BenchSystem } from '../system';
 import type { SoakInstallation } from './plan';
-import { SecretScanner, textOf } from './secrets';
+import { textOf } from '../../test/support/secret-scan';
+import { SecretScanner } from './secrets';
 
 export interface CheckStats {
   installations: number;

@@ -63,31 +63,3 @@ export class SecretScanner {
   }
 }
 
-/**
- * Every string in a value (a workflow history), with byte arrays (payloads) decoded
- * as UTF-8: JSON.stringify would print payload bytes as numbers and never match.
- */
-export function textOf(value: unknown): string {
-  const out: string[] = [];
-  const seen = new Set<unknown>();
-  const walk = (v: unknown): void => {
-    if (v === null || v === undefined) return;
-    if (typeof v === 'string') {
-      out.push(v);
-      return;
-    }
-    if (typeof v !== 'object' || seen.has(v)) return;
-    seen.add(v);
-    if (v instanceof Uint8Array) {
-      out.push(Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8'));
-      return;
-    }
-    if (Array.isArray(v)) {
-      for (const child of v) walk(child);
-      return;
-    }
-    for (const child of Object.values(v)) walk(child);
-  };
-  walk(value);
-  return out.join('\n');
-}
