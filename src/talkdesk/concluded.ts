@@ -16,10 +16,10 @@ export function alreadyConcluded(intent: StateCallIntent, current: TalkdeskInsta
   if (intent.state === 'reject') return current.state === 'rejected';
   const op = intent.concludes?.operation;
   if (op === 'uninstall') return current.state === 'revoked';
-  if (op === undefined) return false;
-  // Only an approval moves an install on: to completed, then pending for the next operation.
-  if (op === 'install') return current.state === 'completed' || current.state === 'pending';
-  if (current.state !== 'completed') return false;
+  if (op === undefined || current.state !== 'completed') return false;
+  // Only an approval completes an install. (Not `pending`: an uninstall made while
+  // the install was still waiting shows as pending too, with nothing approved.)
+  if (op === 'install') return true;
   // An update: the completion must be this update's, not the one before it.
   const since = Date.parse(intent.concludes?.since ?? '');
   const at = Date.parse(current.updated_at ?? '');
