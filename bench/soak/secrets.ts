@@ -7,8 +7,14 @@
 const WINDOW = 24;
 const BASE = 257;
 
+const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.([A-Za-z0-9_-]{40,})$/;
+
 /** The forms of a secret, each at least 12 characters. */
 export function secretForms(secret: string): string[] {
+  // A JWT's header and claims are base64url of public JSON (token URL, key id), which a
+  // harmless payload can share; its secret part is the signature.
+  const jwt = JWT.exec(secret);
+  if (jwt?.[1]) return [...new Set([secret, ...secretForms(jwt[1])])];
   const escaped = JSON.stringify(secret).slice(1, -1);
   const forms = new Set([secret, escaped, Buffer.from(secret).toString('base64'), Buffer.from(secret).toString('base64url')]);
   return [...forms].filter((f) => f.length >= 12);

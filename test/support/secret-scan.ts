@@ -7,10 +7,12 @@ import { BSON, type Db } from 'mongodb';
 
 /**
  * Every string in `value`, with byte arrays decoded as UTF-8 (a payload's JSON) and
- * also given in base64 (as EJSON would show a Binary). JSON.stringify alone would
- * print a payload as a list of numbers and never match a secret.
+ * also given in base64 (as EJSON would show a Binary) unless `bytesAsBase64` is
+ * false (a scanner that looks for the base64 forms of each secret itself). JSON.stringify
+ * alone would print a payload as a list of numbers and never match a secret.
  */
-export function textOf(value: unknown): string {
+export function textOf(value: unknown, opts: { bytesAsBase64?: boolean } = {}): string {
+  const bytesAsBase64 = opts.bytesAsBase64 ?? true;
   const out: string[] = [];
   const seen = new Set<unknown>();
   const walk = (v: unknown): void => {
@@ -28,7 +30,8 @@ export function textOf(value: unknown): string {
     seen.add(v);
     if (v instanceof Uint8Array) {
       const bytes = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-      out.push(bytes.toString('utf8'), bytes.toString('base64'));
+      out.push(bytes.toString('utf8'));
+      if (bytesAsBase64) out.push(bytes.toString('base64'));
       return;
     }
     if (typeof (v as { toNumber?: unknown }).toNumber === 'function' && 'low' in v && 'high' in v) {
