@@ -174,6 +174,8 @@ function installationState(cfg: ApiConfig, r: ApiRequest, inst: InstallationReco
   }
   const s = cfg.state;
   const conflict = (why: string) => errorResponse(r.route, 409, why);
+  // Recorded for checks such as the soak's "one approval per operation".
+  r.call.concluded = inst.pendingOperation ?? 'nothing';
   if (body.data.state === 'approve') {
     switch (inst.pendingOperation) {
       case 'install':

@@ -75,6 +75,8 @@ export interface CallRecord {
   body?: unknown;
   /** Which injected fault, if any, shaped the answer. */
   fault?: 'status' | 'delay' | 'drop' | 'chaos500' | 'chaos429' | 'chaosHang';
+  /** On an answered approve or reject: the pending operation it concluded, or 'nothing' (a repeat of what was already final). */
+  concluded?: PendingOperation | 'nothing';
 }
 
 export interface DeliveryRecord {
