@@ -9,19 +9,17 @@ export interface StateCallIntent {
 /**
  * Whether Talkdesk's view already shows the outcome of this state call, so a
  * retry after a lost answer must not send it again. Conservative: when in doubt
- * (no operation given, a state from before the event, an unreadable time) the
- * answer is false and the call is sent, as it would have been without the check.
+ * (no operation given, a state that does not show the outcome) the answer is
+ * false and the call is sent, as it would have been without the check.
  */
 export function alreadyConcluded(intent: StateCallIntent, current: TalkdeskInstallationState): boolean {
   if (intent.state === 'reject') return current.state === 'rejected';
   const op = intent.concludes?.operation;
   if (op === 'uninstall') return current.state === 'revoked';
-  if (op === undefined || current.state !== 'completed') return false;
-  // Only an approval completes an install. (Not `pending`: an uninstall made while
-  // the install was still waiting shows as pending too, with nothing approved.)
-  if (op === 'install') return true;
-  // An update: the completion must be this update's, not the one before it.
-  const since = Date.parse(intent.concludes?.since ?? '');
-  const at = Date.parse(current.updated_at ?? '');
-  return Number.isFinite(since) && Number.isFinite(at) && at >= since;
+  // Install or update: Talkdesk is pending from the event until an approval completes
+  // it, so `completed` means it was concluded. (Not `pending`: an uninstall made while
+  // the install waited shows as pending too, with nothing approved.) The event's
+  // created_at is not compared: the sender's clock and second-rounding can put it after
+  // the completion.
+  return op !== undefined && current.state === 'completed';
 }

@@ -13,14 +13,14 @@ describe('talkdesk/alreadyConcluded: a retried state call is not sent when Talkd
     }
   });
 
-  it('an update is concluded only by a completion at or after its own event', () => {
-    assert.equal(alreadyConcluded(approve('update'), { state: 'completed', updated_at: '2026-11-20T10:00:00Z' }), true);
+  it('an update is concluded once Talkdesk shows it completed, whatever the clocks say', () => {
     assert.equal(alreadyConcluded(approve('update'), { state: 'completed', updated_at: '2026-11-20T10:00:05Z' }), true);
-    // The completion of the install before this update: send the approval.
-    assert.equal(alreadyConcluded(approve('update'), { state: 'completed', updated_at: '2026-11-20T09:59:59Z' }), false);
-    assert.equal(alreadyConcluded(approve('update'), { state: 'completed' }), false, 'no time: send');
-    assert.equal(alreadyConcluded(approve('update'), { state: 'completed', updated_at: 'yesterday' }), false);
-    assert.equal(alreadyConcluded(approve('update'), { state: 'pending', updated_at: '2026-11-20T10:00:00Z' }), false);
+    // The event's created_at can be after the completion (rounded up to the second): still concluded.
+    assert.equal(alreadyConcluded(approve('update'), { state: 'completed', updated_at: '2026-11-20T09:59:59.500Z' }), true);
+    assert.equal(alreadyConcluded(approve('update'), { state: 'completed' }), true);
+    for (const state of ['pending', 'installing', 'timeout', 'rejected', 'revoked']) {
+      assert.equal(alreadyConcluded(approve('update'), { state, updated_at: '2026-11-20T10:00:05Z' }), false, state);
+    }
   });
 
   it('an uninstall is concluded when Talkdesk shows it revoked', () => {
