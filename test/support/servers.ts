@@ -51,7 +51,7 @@ async function startDevEnv(withUi: boolean): Promise<TemporalUiEnv> {
     namespace: 'default',
   });
   try {
-    const env = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address, namespace: 'default' });
+    const env = await connectWhenHealthy(server.address);
     return {
       env,
       uiUrl: server.uiUrl,
@@ -63,6 +63,29 @@ async function startDevEnv(withUi: boolean): Promise<TemporalUiEnv> {
   } catch (err) {
     await server.stop();
     throw err;
+  }
+}
+
+/**
+ * The port opens before the frontend is healthy ("Frontend is not healthy yet"):
+ * connect again until it answers and knows the namespace, for up to a minute.
+ */
+async function connectWhenHealthy(address: string, timeoutMs = 60_000): Promise<TestWorkflowEnvironment> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const env = await TestWorkflowEnvironment.createFromExistingServer({ address, namespace: 'default' });
+      try {
+        await env.connection.workflowService.describeNamespace({ namespace: 'default' });
+        return env;
+      } catch (err) {
+        await env.teardown().catch(() => undefined);
+        throw err;
+      }
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 }
 
