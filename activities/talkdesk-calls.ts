@@ -1,4 +1,4 @@
-import { activityInfo, heartbeat } from '@temporalio/activity';
+import { heartbeat } from '@temporalio/activity';
 import { alreadyConcluded } from '../src/talkdesk/concluded';
 import { TalkdeskHttpError } from '../src/talkdesk/errors';
 import { toFailure } from './failures';
@@ -51,7 +51,7 @@ export function talkdeskCallActivities(deps: ActivityDeps) {
      * is not sent twice.
      */
     async setInstallationState(input: StateCallInput): Promise<StateCallResult> {
-      if (input.checkFirst || activityInfo().attempt > 1) {
+      if (input.checkFirst) {
         const current = await currentState(input);
         if (current && alreadyConcluded(input, current)) {
           deps.logger.info(

@@ -49,8 +49,8 @@ export interface UpdateResult {
 export interface StateCallInput extends TalkdeskCallRef {
   state: 'approve' | 'reject';
   reason?: string;
-  /** The operation this call concludes, and when Talkdesk created it (the event's created_at). */
-  concludes?: { operation: 'install' | 'update' | 'uninstall'; since: string };
+  /** The Talkdesk operation this call concludes. */
+  concludes?: 'install' | 'update' | 'uninstall';
   /**
    * An earlier attempt may have reached Talkdesk (it timed out or its worker died):
    * read the installation's state first and do not send the call again if it

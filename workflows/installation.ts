@@ -241,7 +241,7 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
       state.accountName = prov.accountName;
       state.settingsRestored = prov.settingsRestored;
       publish();
-      await stateCall('approve the installation at Talkdesk', { state: 'approve', concludes: { operation: 'install', since: event.createdAt } });
+      await stateCall('approve the installation at Talkdesk', { state: 'approve', concludes: 'install' });
     });
     switch (outcome.kind) {
       case 'done':
@@ -287,7 +287,7 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
         },
         withHeartbeat,
       );
-      await stateCall('approve the update at Talkdesk', { state: 'approve', concludes: { operation: 'update', since: event.createdAt } });
+      await stateCall('approve the update at Talkdesk', { state: 'approve', concludes: 'update' });
     });
     const revert = async () => {
       if (applied) await step('revert the update', 'revertUpdate', { installationId, accountId: state.accountId ?? '', applied });
@@ -378,7 +378,7 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
       if (canCallTalkdesk()) {
         await stateCall('acknowledge the uninstall at Talkdesk', {
           state: 'approve',
-          concludes: { operation: 'uninstall', since: event.createdAt },
+          concludes: 'uninstall',
         });
       }
     });

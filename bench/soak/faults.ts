@@ -101,23 +101,21 @@ export class FaultController {
       this.nextKillAt = Date.now() + this.killDelay();
     }
     const p = this.progress();
-    if (!this.mongoRestart && p >= this.plan.mongoRestartAt) {
-      const t0 = Date.now();
-      const atSeconds = (t0 - this.started) / 1000;
-      this.note('FerretDB stopping');
-      await this.sys.mongo.restart(this.plan.downMs);
-      this.mongoRestart = { atSeconds, tookMs: Date.now() - t0 };
-      this.note(`FerretDB back after ${Date.now() - t0} ms`);
-    }
+    if (!this.mongoRestart && p >= this.plan.mongoRestartAt) this.mongoRestart = await this.restart('FerretDB', this.sys.mongo);
     if (!this.temporalRestart && p >= this.plan.temporalRestartAt) {
-      const t0 = Date.now();
-      const atSeconds = (t0 - this.started) / 1000;
-      this.note('Temporal dev server stopping');
-      await this.sys.temporal.restart(this.plan.downMs);
-      this.temporalRestart = { atSeconds, tookMs: Date.now() - t0 };
-      this.note(`Temporal dev server back after ${Date.now() - t0} ms`);
+      this.temporalRestart = await this.restart('Temporal dev server', this.sys.temporal);
     }
     this.supervise();
+  }
+
+  /** Stops a server for downMs and starts it again, on the timeline. */
+  private async restart(name: string, server: { restart(downMs?: number): Promise<void> }): Promise<{ atSeconds: number; tookMs: number }> {
+    const t0 = Date.now();
+    this.note(`${name} stopping`);
+    await server.restart(this.plan.downMs);
+    const tookMs = Date.now() - t0;
+    this.note(`${name} back after ${tookMs} ms`);
+    return { atSeconds: (t0 - this.started) / 1000, tookMs };
   }
 
   start(): void {

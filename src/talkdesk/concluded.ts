@@ -3,7 +3,7 @@ import type { TalkdeskInstallationState } from './schemas';
 /** What a state call (approve or reject) is meant to conclude. */
 export interface StateCallIntent {
   state: 'approve' | 'reject';
-  concludes?: { operation: 'install' | 'update' | 'uninstall'; since: string };
+  concludes?: 'install' | 'update' | 'uninstall';
 }
 
 /**
@@ -14,12 +14,11 @@ export interface StateCallIntent {
  */
 export function alreadyConcluded(intent: StateCallIntent, current: TalkdeskInstallationState): boolean {
   if (intent.state === 'reject') return current.state === 'rejected';
-  const op = intent.concludes?.operation;
+  const op = intent.concludes;
   if (op === 'uninstall') return current.state === 'revoked';
   // Install or update: Talkdesk is pending from the event until an approval completes
   // it, so `completed` means it was concluded. (Not `pending`: an uninstall made while
-  // the install waited shows as pending too, with nothing approved.) The event's
-  // created_at is not compared: the sender's clock and second-rounding can put it after
-  // the completion.
+  // the install waited shows as pending too, with nothing approved.) No time is
+  // compared: an event's created_at can be after the completion (clocks, rounding).
   return op !== undefined && current.state === 'completed';
 }

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { alreadyConcluded } from '../../src/talkdesk/concluded';
 
 describe('talkdesk/alreadyConcluded: a retried state call is not sent when Talkdesk already shows its outcome', () => {
-  const since = '2026-11-20T10:00:00Z';
-  const approve = (operation: 'install' | 'update' | 'uninstall') => ({ state: 'approve' as const, concludes: { operation, since } });
+  const approve = (concludes: 'install' | 'update' | 'uninstall') => ({ state: 'approve' as const, concludes });
 
   it('an install is concluded once Talkdesk shows it completed', () => {
     assert.equal(alreadyConcluded(approve('install'), { state: 'completed' }), true);
