@@ -15,6 +15,7 @@ export function installationRecordActivities(deps: ActivityDeps) {
         phase: input.phase as InstallationPhase,
         activeClientId: input.activeClientId,
         lastEventAt: input.lastEventAt,
+        handledEventIds: input.handledEventIds,
         links: input.links,
         ...(input.phase === 'active' ? { approvedAt: new Date() } : {}),
       });
@@ -26,6 +27,7 @@ export function installationRecordActivities(deps: ActivityDeps) {
       return {
         phase: rec.phase,
         lastEventAt: rec.lastEventAt,
+        handledEventIds: rec.handledEventIds,
         appId: rec.appId || undefined,
         accountId: rec.accountId,
         accountName: rec.accountName,

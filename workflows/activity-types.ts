@@ -78,12 +78,14 @@ export interface RecordPhaseInput extends InstallationRef {
   phase: string;
   activeClientId?: string;
   lastEventAt?: string;
+  handledEventIds?: string[];
   links: { root?: string; tokens?: string; installation?: string };
 }
 
 export interface StoredInstallation {
   phase: string;
   lastEventAt?: string;
+  handledEventIds?: string[];
   appId?: string;
   accountId?: string;
   accountName?: string;

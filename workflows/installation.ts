@@ -35,6 +35,8 @@ import {
   isSuperseded,
   keepLast,
   markApplied,
+  markHandled,
+  restoreHandled,
   recordIgnored,
   toView,
   uninstallQueued,
@@ -143,6 +145,7 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
       phase: state.phase,
       activeClientId: state.activeClientId,
       lastEventAt: state.lastAppliedAt,
+      handledEventIds: state.handledEventIds,
       links: state.links,
     });
 
@@ -165,6 +168,7 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
     if (last && !last.endedAt) {
       last.endedAt = now;
       last.outcome = outcome;
+      if (last.eventId) markHandled(state, last.eventId);
     } else {
       // Ended with no phase of its own running (an operator reject, a repair by reconciliation): still on record.
       state.history = keepLast([...state.history, { phase, startedAt: now, endedAt: now, outcome }]);
@@ -356,6 +360,7 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
       await step('destroy the unproven rotated credentials', 'destroyCredentials', { installationId, clientId: newClientId });
       recordIgnored(state, event.eventId, `rotation not completed (${outcome.kind})`);
     }
+    markHandled(state, event.eventId);
     publish();
     await recordPhase();
   };
@@ -405,6 +410,7 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
       if (queued) {
         state.queue = state.queue.filter((e) => e !== queued);
         recordIgnored(state, queued.eventId, 'install rejected by an operator before it began');
+        markHandled(state, queued.eventId);
       }
       // Credentials not imported yet (the first seconds of an install): import them so Talkdesk hears of the rejection.
       if (!state.activeClientId) importFrom = queued ?? installEvent;
@@ -441,6 +447,7 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
     handledThisRun += 1;
     // Counted once done (so the state query never shows it applied while it runs), and not when ignored.
     if (await applyEvent(event)) state.appliedEvents += 1;
+    markHandled(state, event.eventId);
   };
 
   /** Applies one event; false when it was recorded as ignored instead. */
@@ -545,6 +552,7 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
     const stored = await step('load the stored installation', 'loadInstallation', { installationId });
     if (stored) {
       state.lastAppliedAt = stored.lastEventAt;
+      restoreHandled(state, stored.handledEventIds ?? []);
       const phase = stored.phase as InstallationPhase;
       if (FINAL_PHASES.includes(phase)) state.phase = phase;
       else if (phase !== 'new') {
@@ -614,6 +622,7 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
     const event = state.queue.shift() as LifecycleEvent;
     if (isSuperseded(state, event)) {
       recordIgnored(state, event.eventId, `${event.type} older than an event already applied`);
+      markHandled(state, event.eventId);
       describe();
       continue;
     }

@@ -22,6 +22,12 @@ export interface InstallationState {
   attempts: number;
   queue: LifecycleEvent[];
   seenEventIds: string[];
+  /**
+   * Events whose handling is finished (applied to the end, or ignored), newest last;
+   * stored with the phase so that a later run never handles one again. Optional:
+   * states carried from runs before it existed lack it.
+   */
+  handledEventIds?: string[];
   lastAppliedAt?: string;
   appliedEvents: number;
   ignoredEvents: { eventId: string; reason: string }[];
@@ -33,6 +39,8 @@ export interface InstallationState {
 }
 
 const MAX_SEEN = 1_000;
+/** Enough for redeliveries; anything older is superseded by its created_at anyway. */
+const MAX_HANDLED = 20;
 
 const TYPE_ORDER: Record<LifecycleEvent['type'], number> = {
   'app.installed': 0,
@@ -88,6 +96,26 @@ export function enqueue(state: InstallationState, event: LifecycleEvent): boolea
 /** An event older than one already applied is superseded: recorded, never applied. */
 export function isSuperseded(state: InstallationState, event: LifecycleEvent): boolean {
   return state.lastAppliedAt !== undefined && Date.parse(event.createdAt) < Date.parse(state.lastAppliedAt);
+}
+
+/** The event's handling is finished: a later run of this installation must not handle it again. */
+export function markHandled(state: InstallationState, eventId: string): void {
+  const handled = state.handledEventIds ?? [];
+  if (!handled.includes(eventId)) state.handledEventIds = keepLast([...handled, eventId], MAX_HANDLED);
+}
+
+/**
+ * A new run starts with what earlier runs stored: events they finished are taken
+ * out of the queue (recorded as ignored) and treated as seen from now on.
+ */
+export function restoreHandled(state: InstallationState, handled: readonly string[]): void {
+  if (handled.length === 0) return;
+  state.handledEventIds = keepLast([...handled], MAX_HANDLED);
+  state.seenEventIds = keepLast([...new Set([...state.seenEventIds, ...handled])], MAX_SEEN);
+  for (const event of state.queue.filter((e) => handled.includes(e.eventId))) {
+    state.queue = state.queue.filter((e) => e !== event);
+    recordIgnored(state, event.eventId, 'already handled by an earlier run');
+  }
 }
 
 export function recordIgnored(state: InstallationState, eventId: string, reason: string): void {

@@ -18,6 +18,8 @@ export interface InstallationRecord {
   approvedAt?: Date;
   /** `created_at` of the newest event applied: older deliveries are superseded. */
   lastEventAt?: string;
+  /** Events the workflow finished handling (the last 20): a later run never handles them again. */
+  handledEventIds?: string[];
   updatedAt: Date;
   createdAt: Date;
 }

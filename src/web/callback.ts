@@ -21,6 +21,8 @@ export interface CallbackDeps {
   keyring: Keyring;
   inbox: InboxStore;
   dispatch: Dispatch;
+  /** Hands over an event stored before (a redelivery); `dispatch` when not given. */
+  redispatch?: Dispatch;
   logger: Logger;
   metrics?: WebMetrics;
   /** Signature schemes accepted (CALLBACK_SIGNATURE_SCHEMES); `['hmac']` when not given. */
@@ -170,7 +172,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
     }
 
     try {
-      await deps.dispatch(lifecycle);
+      await (stored === 'duplicate' ? (deps.redispatch ?? deps.dispatch) : deps.dispatch)(lifecycle);
       await deps.inbox.markDispatched(event.id).catch((err: unknown) => {
         // The dispatcher will signal again; the workflow ignores the repeat.
         log.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'dispatched but not marked');

@@ -2,6 +2,7 @@ import { WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import { eventSignal, workflowIdFor, type LifecycleEvent } from '../../workflows/definitions';
 import type { InstallationOptions } from '../../workflows/options';
 import { installationWorkflow } from '../../workflows/installation';
+import type { InstallationStore } from '../store/installations';
 
 export type Dispatch = (event: LifecycleEvent) => Promise<void>;
 
@@ -30,5 +31,21 @@ export function createDispatch(
         staticDetails: `Lifecycle of app ${event.appId} in Talkdesk account ${event.accountId ?? 'unknown'}: install, updates, credential rotations, trial and uninstall.`,
       }),
     );
+  };
+}
+
+/**
+ * For hand-overs that may repeat one already made (the dispatcher after a failed
+ * `markDispatched`, a redelivered event not marked yet): an event the installation's
+ * workflow already finished is not handed over again. Once that workflow has
+ * completed, signal-with-start would open a new run holding nothing but the repeat.
+ * Which events are finished is read from the installation's record, which the
+ * workflow writes before it completes.
+ */
+export function skipHandled(dispatch: Dispatch, installations: Pick<InstallationStore, 'get'>): Dispatch {
+  return async (event) => {
+    const record = await installations.get(event.installationId);
+    if (record?.handledEventIds?.includes(event.eventId)) return;
+    await dispatch(event);
   };
 }

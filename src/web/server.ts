@@ -7,7 +7,7 @@ import type { Store } from '../store';
 import type { InstallationOptions } from '../../workflows/options';
 import { ConfigError } from '../errors';
 import { createApp, CALLBACK_PATH } from './app';
-import { createDispatch } from './dispatch';
+import { createDispatch, skipHandled } from './dispatch';
 import { InboxDispatcher } from './dispatcher';
 import { createWebMetrics } from './metrics';
 import type { JsonLimits } from './json-limits';
@@ -73,6 +73,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     timeoutMs: o.dispatchTimeoutMs ?? 3_000,
     workflowOptions: o.workflowOptions,
   });
+  const redispatch = skipHandled(dispatch, o.store.installations);
   const app = createApp({
     appId: o.appId,
     webhookSecrets: o.webhookSecrets,
@@ -86,6 +87,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     keyring: o.keyring,
     inbox: o.store.inbox,
     dispatch,
+    redispatch,
     logger: o.logger,
     metrics,
     readiness: async () => {
@@ -104,7 +106,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
       return { mongodb, temporal };
     },
   });
-  const dispatcher = new InboxDispatcher(o.store.inbox, dispatch, o.logger, { intervalMs: o.dispatchIntervalMs });
+  const dispatcher = new InboxDispatcher(o.store.inbox, redispatch, o.logger, { intervalMs: o.dispatchIntervalMs });
   // A slow or endless client cannot hold a connection for long: Node answers 408 and
   // closes a connection whose headers or request are late, checked every second
   // (Node's default interval is 30 s, which would let a slow client stay that long).

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { eventSignal, workflowIdFor } from '../../workflows/definitions';
 import { toLifecycleEvent, parseEvent } from '../../src/events/schemas';
-import { startSystem, type TestSystem } from '../support/system';
+import { createDispatch } from '../../src/web/dispatch';
+import { FAST_OPTIONS, startSystem, type TestSystem } from '../support/system';
 import { eventually, finalView, queryState, waitForPhase } from '../support/waits';
 
 describe('the whole lifecycle of an installation (dev server, FerretDB, simulator)', function () {
@@ -235,4 +236,40 @@ describe('the whole lifecycle of an installation (dev server, FerretDB, simulato
     assert.equal(sys.simulator.stateCalls(installation.id).length, 3, 'one state call per phase, none repeated');
     assert.equal(sys.simulator.getInstallation(installation.id)?.state, 'revoked');
   });
+
+  it('an event handed over again after its workflow completed is never applied again', async () => {
+    const { installation, event } = sys.simulator.createInstallation({ licensedUsers: 1 });
+    await deliver(event);
+    await waitForPhase(sys.client, installation.id, 'active');
+    const uninstall = sys.simulator.uninstall(installation.id);
+    await deliver(uninstall);
+    assert.equal((await finalView(sys.client, installation.id)).phase, 'uninstalled');
+    // Describe reads the latest run directly (the visibility list can lag).
+    const latestRun = async () => (await sys.client.workflow.getHandle(workflowIdFor(installation.id)).describe()).runId;
+    const firstRun = await latestRun();
+    const stored = await sys.store.installations.get(installation.id);
+    assert.ok(stored?.handledEventIds?.includes(uninstall.id), 'the record lists the uninstall as handled');
+
+    // 1. The uninstall was handed over but never marked (MongoDB failed just then); Talkdesk redelivers it.
+    await sys.store.db.db.collection('inbox').updateOne({ _id: uninstall.id as never }, { $unset: { dispatchedAt: '' } });
+    await deliver(uninstall);
+    assert.ok((await sys.store.inbox.get(uninstall.id))?.dispatchedAt, 'marked handed over without a new run');
+    assert.equal(await latestRun(), firstRun, 'no second run was started');
+
+    // 2. A hand-over that skips that check (an older web process) starts a new run: it applies nothing.
+    const parsed = parseEvent(uninstall);
+    assert.ok(parsed.ok);
+    await createDispatch(sys.client, sys.taskQueue, { timeoutMs: 10_000, workflowOptions: FAST_OPTIONS })(toLifecycleEvent(parsed.event));
+    const second = await finalView(sys.client, installation.id);
+    assert.equal(second.phase, 'uninstalled');
+    assert.equal(second.appliedEvents, 0);
+    assert.deepEqual(second.ignoredEvents, [{ eventId: uninstall.id, reason: 'already handled by an earlier run' }]);
+    assert.notEqual(await latestRun(), firstRun);
+    assert.deepEqual(
+      sys.simulator.stateCalls(installation.id).map((c) => c.body),
+      [{ state: 'approve' }, { state: 'approve' }],
+      'install approved and uninstall acknowledged, once each',
+    );
+  });
 });
+

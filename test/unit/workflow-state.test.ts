@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import type { LifecycleEvent } from '../../workflows/definitions';
+import { enqueue, initialState, isSuperseded, markApplied, markHandled, restoreHandled } from '../../workflows/state';
+
+const at = '2026-11-21T10:00:00Z';
+const ev = (eventId: string, type: LifecycleEvent['type'], createdAt = at): LifecycleEvent =>
+  ({ eventId, type, createdAt, installationId: 'inst1', appId: 'app1', facts: {}, links: {} });
+
+describe('workflow state: which events a run handles', () => {
+  it('queues by created_at, lifecycle order at equal times, and refuses a repeated id', () => {
+    const s = initialState('inst1');
+    assert.equal(enqueue(s, ev('u', 'app.uninstalled')), true);
+    assert.equal(enqueue(s, ev('i', 'app.installed')), true);
+    assert.equal(enqueue(s, ev('early', 'app.updated', '2026-11-21T09:59:59Z')), true);
+    assert.equal(enqueue(s, ev('i', 'app.installed')), false);
+    assert.deepEqual(s.queue.map((e) => e.eventId), ['early', 'i', 'u']);
+  });
+
+  it('supersedes only events older than one applied: an equal created_at is not older', () => {
+    const s = initialState('inst1');
+    markApplied(s, ev('i', 'app.installed'));
+    assert.equal(isSuperseded(s, ev('old', 'app.updated', '2026-11-21T09:59:59Z')), true);
+    // Why a run needs the handled ids as well: created_at alone cannot tell a repeat from a new event.
+    assert.equal(isSuperseded(s, ev('u', 'app.uninstalled')), false);
+  });
+
+  it('a new run drops queued events an earlier run finished, and ignores their later deliveries', () => {
+    const s = initialState('inst1');
+    enqueue(s, ev('u', 'app.uninstalled'));
+    enqueue(s, ev('new', 'app.installed', '2026-11-21T11:00:00Z'));
+    restoreHandled(s, ['i', 'u']);
+    assert.deepEqual(s.queue.map((e) => e.eventId), ['new']);
+    assert.deepEqual(s.ignoredEvents, [{ eventId: 'u', reason: 'already handled by an earlier run' }]);
+    assert.equal(enqueue(s, ev('i', 'app.installed')), false, 'a later delivery counts as a duplicate');
+    assert.deepEqual(s.handledEventIds, ['i', 'u']);
+  });
+
+  it('keeps the last 20 handled ids, each once', () => {
+    const s = initialState('inst1');
+    for (let n = 0; n < 25; n += 1) markHandled(s, `e${n}`);
+    markHandled(s, 'e24');
+    assert.equal(s.handledEventIds?.length, 20);
+    assert.equal(s.handledEventIds?.[0], 'e5');
+    assert.equal(s.handledEventIds?.at(-1), 'e24');
+  });
+});
