@@ -1,6 +1,6 @@
 import { heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { createDispatch } from '../src/web/dispatch';
+import { createDispatch, skipHandled } from '../src/web/dispatch';
 import { FINAL_PHASES } from '../src/store/installations';
 import type { InstallationRecord } from '../src/store/installations';
 import { installationWorkflow } from '../workflows/installation';
@@ -19,8 +19,12 @@ export function reconciliationActivities(deps: ActivityDeps) {
     if (!deps.temporal) throw new Error('reconciliation activities need a Temporal client (deps.temporal)');
     return deps.temporal;
   };
+  // An event its workflow already finished is not handed over again (no empty new run).
   const dispatch = () =>
-    createDispatch(temporal().client, temporal().taskQueue, { timeoutMs: 10_000, workflowOptions: temporal().workflowOptions });
+    skipHandled(
+      createDispatch(temporal().client, temporal().taskQueue, { timeoutMs: 10_000, workflowOptions: temporal().workflowOptions }),
+      store.installations,
+    );
 
   /** Is the installation's workflow running? */
   async function workflowRunning(installationId: string): Promise<boolean> {

@@ -23,20 +23,35 @@ export function intArg(argv: readonly string[], name: string, envName: string, f
   return n;
 }
 
-/** Worker settings from WORKER_MAX_CACHED_WORKFLOWS, WORKER_MAX_CONCURRENT_ACTIVITIES, WORKER_MAX_CONCURRENT_WORKFLOW_TASKS. */
+/** Each worker setting, the variable the production worker reads it from (src/config/env.ts), and its minimum. */
+export const TUNING_ENV: Record<keyof WorkerTuning, { name: string; min: number }> = {
+  maxCachedWorkflows: { name: 'WORKER_MAX_CACHED_WORKFLOWS', min: 0 },
+  maxConcurrentActivityTaskExecutions: { name: 'WORKER_MAX_CONCURRENT_ACTIVITIES', min: 1 },
+  maxConcurrentWorkflowTaskExecutions: { name: 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', min: 2 },
+  maxConcurrentWorkflowTaskPolls: { name: 'WORKER_MAX_WORKFLOW_TASK_POLLS', min: 2 },
+  maxConcurrentActivityTaskPolls: { name: 'WORKER_MAX_ACTIVITY_TASK_POLLS', min: 1 },
+};
+
+/** Worker settings from the WORKER_MAX_* variables, checked as the production worker checks them. */
 export function tuningFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerTuning {
-  const read = (name: string, min: number): number | undefined => {
+  const tuning: WorkerTuning = {};
+  for (const [key, { name, min }] of Object.entries(TUNING_ENV) as [keyof WorkerTuning, { name: string; min: number }][]) {
     const raw = env[name];
-    if (raw === undefined || raw === '') return undefined;
+    if (raw === undefined || raw === '') continue;
     const n = Number(raw);
     if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}`);
-    return n;
-  };
-  return {
-    maxCachedWorkflows: read('WORKER_MAX_CACHED_WORKFLOWS', 0),
-    maxConcurrentActivityTaskExecutions: read('WORKER_MAX_CONCURRENT_ACTIVITIES', 1),
-    maxConcurrentWorkflowTaskExecutions: read('WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', 2),
-  };
+    tuning[key] = n;
+  }
+  return tuning;
+}
+
+/** The variables that give a worker process these settings. */
+export function tuningToEnv(tuning: WorkerTuning): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(tuning) as [keyof WorkerTuning, number | undefined][]) {
+    if (value !== undefined) env[TUNING_ENV[key].name] = String(value);
+  }
+  return env;
 }
 
 /** The values a worker runs with: the ones set, else the SDK 1.x defaults (cache from the V8 heap limit). */
@@ -44,15 +59,21 @@ export function effectiveTuning(t: WorkerTuning): {
   maxCachedWorkflows: TuningValue;
   maxConcurrentActivityTaskExecutions: TuningValue;
   maxConcurrentWorkflowTaskExecutions: TuningValue;
+  maxConcurrentWorkflowTaskPolls: TuningValue;
+  maxConcurrentActivityTaskPolls: TuningValue;
 } {
   const heapMiB = v8.getHeapStatistics().heap_size_limit / 2 ** 20;
   const cacheDefault = Math.max(Math.floor((Math.max(heapMiB - 200, 0) * 600) / 1024), 10);
   const v = (value: number | undefined, fallback: number): TuningValue =>
     value === undefined ? { value: fallback, source: 'SDK default' } : { value, source: 'env' };
+  const activities = t.maxConcurrentActivityTaskExecutions ?? 100;
+  const workflowTasks = t.maxConcurrentWorkflowTaskExecutions ?? 40;
   return {
     maxCachedWorkflows: v(t.maxCachedWorkflows, cacheDefault),
-    maxConcurrentActivityTaskExecutions: v(t.maxConcurrentActivityTaskExecutions, 100),
-    maxConcurrentWorkflowTaskExecutions: v(t.maxConcurrentWorkflowTaskExecutions, 40),
+    maxConcurrentActivityTaskExecutions: v(t.maxConcurrentActivityTaskExecutions, activities),
+    maxConcurrentWorkflowTaskExecutions: v(t.maxConcurrentWorkflowTaskExecutions, workflowTasks),
+    maxConcurrentWorkflowTaskPolls: v(t.maxConcurrentWorkflowTaskPolls, Math.min(10, workflowTasks)),
+    maxConcurrentActivityTaskPolls: v(t.maxConcurrentActivityTaskPolls, Math.min(10, activities)),
   };
 }
 

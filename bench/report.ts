@@ -21,13 +21,22 @@ export interface BenchResult {
     n: number;
     concurrency: number;
     scale: number;
+    /** Absent in results written before seeding existed (every installation was installed). */
+    scaleInstalled?: number;
     scaleConcurrency: number;
     workerProcesses: number;
     stateDir: string;
     /** The MongoDB wire-protocol server the run used. */
     store?: string;
     web: string;
-    tuning: { maxCachedWorkflows: TuningValue; maxConcurrentActivityTaskExecutions: TuningValue; maxConcurrentWorkflowTaskExecutions: TuningValue };
+    /** Pollers are absent in results written before they could be set. */
+    tuning: {
+      maxCachedWorkflows: TuningValue;
+      maxConcurrentActivityTaskExecutions: TuningValue;
+      maxConcurrentWorkflowTaskExecutions: TuningValue;
+      maxConcurrentWorkflowTaskPolls?: TuningValue;
+      maxConcurrentActivityTaskPolls?: TuningValue;
+    };
   };
   ingest: Omit<IngestResult, 'installationIds'>;
   lifecycle: Omit<LifecycleResult, 'installationIds'> & {
@@ -72,8 +81,11 @@ export function summaryRows(r: BenchResult): string[][] {
     ],
     [
       `Scale: installations active at once`,
-      `${s.approved} (${s.openWorkflows} workflows open)`,
-      `target ${s.target}; last ${s.added} added at ${s.addPerSecond}/s`,
+      `${s.active} (${s.openWorkflows} workflows open)`,
+      `target ${s.target}; ${s.approved} installed (last ${s.added} at ${s.addPerSecond}/s)` +
+        (s.seeded
+          ? `, ${s.seeded.seeded} seeded (written in bulk in ${s.seeded.writeSeconds} s, workflows started from their records at ${s.seeded.startPerSecond}/s)`
+          : ''),
       '',
     ],
   ];
@@ -83,7 +95,7 @@ export function summaryRows(r: BenchResult): string[][] {
   rows.push([
     'Scale: one reconciliation pass (s)',
     rec.available ? (rec.error ? `failed after ${rec.seconds} (${rec.error})` : `${rec.seconds}`) : 'reconciliation: not available',
-    rec.available ? `over ${s.approved} installations${reconcileCounts(rec.result)}` : rec.note,
+    rec.available ? `over ${s.active} installations${reconcileCounts(rec.result)}` : rec.note,
     '',
   ]);
   return rows;
@@ -95,7 +107,10 @@ function settingsLine(r: BenchResult): string {
   return (
     `worker processes: ${r.settings.workerProcesses === 0 ? 'one, in the bench process' : r.settings.workerProcesses}; ` +
     `maxCachedWorkflows ${v(t.maxCachedWorkflows)}, maxConcurrentActivityTaskExecutions ${v(t.maxConcurrentActivityTaskExecutions)}, ` +
-    `maxConcurrentWorkflowTaskExecutions ${v(t.maxConcurrentWorkflowTaskExecutions)}; ` +
+    `maxConcurrentWorkflowTaskExecutions ${v(t.maxConcurrentWorkflowTaskExecutions)}` +
+    (t.maxConcurrentWorkflowTaskPolls ? `, maxConcurrentWorkflowTaskPolls ${v(t.maxConcurrentWorkflowTaskPolls)}` : '') +
+    (t.maxConcurrentActivityTaskPolls ? `, maxConcurrentActivityTaskPolls ${v(t.maxConcurrentActivityTaskPolls)}` : '') +
+    '; ' +
     `store: ${r.settings.store ?? 'FerretDB 1.24 (SQLite), embedded'}; state files in ${r.settings.stateDir}`
   );
 }
@@ -159,15 +174,15 @@ export function toChart(r: BenchResult): string {
       ],
     },
     {
-      title: `Scale: memory with ${s.approved} installations active (${s.openWorkflows} workflows open) vs at start (MiB)`,
+      title: `Scale: memory with ${s.active} installations active (${s.openWorkflows} workflows open) vs at start (MiB)`,
       unit: 'MiB',
       bars: Object.keys(s.rssMiB.atScale).flatMap((name) => [
-        { label: `${name}, ${s.approved} active`, value: s.rssMiB.atScale[name], kind: 'service' as const },
+        { label: `${name}, ${s.active} active`, value: s.rssMiB.atScale[name], kind: 'service' as const },
         { label: `${name}, at start`, value: s.rssMiB.baseline[name], kind: 'reference' as const },
       ]),
     },
     {
-      title: `Scale: one reconciliation pass over ${s.approved} installations (s)`,
+      title: `Scale: one reconciliation pass over ${s.active} installations (s)`,
       unit: 's',
       bars: [
         {

@@ -4,13 +4,18 @@ import { keepAliveAgent, postJson, runPool, sleep } from './load';
 import { cpuPids, cpuSnapshot, processPids } from './lifecycle';
 import { rssMiB } from './machine';
 import { measureReconciliation, type ReconciliationResult } from './reconcile';
+import { seedActiveInstallations, type SeedResult } from './seed';
 import type { BenchSystem } from './system';
 
 export interface ScaleResult {
   /** Installations asked for. */
   target: number;
-  /** Installations approved at the simulator. */
+  /** Installations active at once: installed through the callback, plus seeded. */
+  active: number;
+  /** Installations approved at the simulator (through the callback, the install path). */
   approved: number;
+  /** Installations made active without the install path (bench/seed.ts), when the target is above `installedTarget`. */
+  seeded?: SeedResult;
   /** Installation workflows running (open, waiting for events), from visibility. */
   openWorkflows: number;
   /** Installs added in this step to reach the target, and how fast. */
@@ -35,18 +40,20 @@ export function rssSnapshot(sys: BenchSystem): Record<string, number> {
 
 /**
  * (3) Scale: installs more installations (each through the callback to its approval)
- * until K are active at once, then reads every process's memory beside its baseline
- * and times one reconciliation pass over all of them.
+ * until `installedTarget` are active, seeds the rest up to `target` (bench/seed.ts),
+ * then reads every process's memory beside its baseline and times one
+ * reconciliation pass over all of them.
  */
 export async function measureScale(
   sys: BenchSystem,
   approvals: ApprovalTracker,
-  target: number,
+  sizes: { target: number; installedTarget: number },
   concurrency: number,
   baseline: Record<string, number>,
   timeoutMs: number,
 ): Promise<ScaleResult> {
-  const missing = Math.max(0, target - approvals.count);
+  const { target } = sizes;
+  const missing = Math.max(0, Math.min(target, sizes.installedTarget) - approvals.count);
   const agent = keepAliveAgent(concurrency);
   const pids = cpuPids(sys);
   const before = cpuSnapshot(pids);
@@ -72,12 +79,16 @@ export async function measureScale(
     Object.keys(pids).map((k) => [k, round(((after[k] ?? 0) - (before[k] ?? 0)) / Math.max(1, added.ok), 4)]),
   );
   if (added.failed > 0) console.warn(`bench: scale: ${added.failed} installs failed, e.g. ${added.errors.join('; ')}`);
+  const toSeed = Math.max(0, target - approvals.count);
+  const seeded = toSeed > 0 ? await seedActiveInstallations(sys, toSeed, concurrency, timeoutMs) : undefined;
+  if (seeded?.failed) console.warn(`bench: scale: ${seeded.failed} seeded workflows did not start, e.g. ${seeded.errors.join('; ')}`);
+  const active = approvals.count + (seeded?.seeded ?? 0);
   // Let the last phases end (the approval comes just before the phase is recorded).
   const query = `WorkflowType='installationWorkflow' AND ExecutionStatus='Running' AND TaskQueue='${sys.taskQueue}'`;
   let open = 0;
   for (let i = 0; i < 20; i += 1) {
     open = (await sys.client.workflow.count(query)).count;
-    if (open >= approvals.count) break;
+    if (open >= active) break;
     await sleep(500);
   }
   await sleep(2_000);
@@ -85,7 +96,9 @@ export async function measureScale(
   const reconciliation = await measureReconciliation(sys, timeoutMs);
   return {
     target,
+    active,
     approved: approvals.count,
+    seeded,
     openWorkflows: open,
     added: added.ok,
     addSeconds: added.seconds,

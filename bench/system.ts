@@ -16,6 +16,7 @@ import { TalkdeskClient } from '../src/talkdesk/client';
 import { startWebServer, type RunningWebServer } from '../src/web/server';
 import { createAppWorker, type WorkerTuning } from '../src/worker/create-worker';
 import type { InstallationOptions } from '../workflows/options';
+import { tuningToEnv } from './options';
 import { adopt, spawnNode, type NodeChild } from './processes';
 
 export const APP_ID = 'benchapp0123456789';
@@ -175,14 +176,7 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
     const taskQueue = `appconnect-${suffix}`;
     const benchTaskQueue = `bench-${suffix}`;
     const logLevel = opts.logLevel ?? 'info';
-    const tuningEnv: Record<string, string> = {};
-    if (opts.tuning.maxCachedWorkflows !== undefined) tuningEnv.WORKER_MAX_CACHED_WORKFLOWS = String(opts.tuning.maxCachedWorkflows);
-    if (opts.tuning.maxConcurrentActivityTaskExecutions !== undefined) {
-      tuningEnv.WORKER_MAX_CONCURRENT_ACTIVITIES = String(opts.tuning.maxConcurrentActivityTaskExecutions);
-    }
-    if (opts.tuning.maxConcurrentWorkflowTaskExecutions !== undefined) {
-      tuningEnv.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS = String(opts.tuning.maxConcurrentWorkflowTaskExecutions);
-    }
+    const tuningEnv = tuningToEnv(opts.tuning);
     const serviceEnv: Record<string, string> = {
       TEMPORAL_ADDRESS: address,
       TEMPORAL_NAMESPACE: NAMESPACE,

@@ -29,6 +29,8 @@ export interface CheckStats {
    * the uninstall, and the uninstall's retry reads the state and sends nothing.
    */
   concludedByAnEarlierCall: number;
+  /** Retried approvals of a phase that concluded the next operation (pending at Talkdesk by then), beside the phase's own. */
+  concludedAnotherOperation: number;
   /** Phases interrupted (by an uninstall) after their one approval had reached the simulator. */
   approvalsOfInterruptedPhases: number;
   historiesScanned: number;
@@ -71,10 +73,10 @@ async function retry<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
 }
 
 /** "N approvals at t1, t2 (a worker was SIGKILLed between them)": for the lead to tell kills from slowness. */
-function describeApprovals(n: { at: number[]; hung: number }, killTimes: readonly number[]): string {
+function describeApprovals(n: { at: number[]; hung: number; concluded: string[] }, killTimes: readonly number[]): string {
   const { at } = n;
   const late = n.hung ? `, ${n.hung} of them answered after the client's timeout` : '';
-  const times = at.map((t) => new Date(t).toISOString().slice(11, 23)).join(', ');
+  const times = at.map((t, i) => `${new Date(t).toISOString().slice(11, 23)} concluding ${n.concluded[i] ?? '?'}`).join(', ');
   if (at.length < 2) return `${at.length} approval calls took effect${late}${times ? ` (${times})` : ''}`;
   const [first, last] = [Math.min(...at), Math.max(...at)];
   const kills = killTimes.filter((k) => k >= first && k <= last).length;
@@ -119,6 +121,7 @@ export async function checkSoak(
     cleanApprovals: 0,
     lateApprovals: 0,
     concludedByAnEarlierCall: 0,
+    concludedAnotherOperation: 0,
     approvalsOfInterruptedPhases: 0,
     historiesScanned: 0,
     logFilesScanned: 0,
@@ -191,23 +194,24 @@ export async function checkSoak(
     }
     const approvals = calls.filter((c) => c.status === 200 && (c.body as { state?: string } | undefined)?.state === 'approve');
     const concludedOps = new Set(approvals.map((c) => c.concluded));
-    const perPhase = new Map<PhaseRecord, { clean: number; hung: number; at: number[] }>();
+    const perPhase = new Map<PhaseRecord, { clean: number; hung: number; at: number[]; concluded: string[] }>();
     for (const c of approvals) {
       const phase = phaseOf(view.history, c.at.getTime());
       if (!phase) {
         v.push(`${inst.installationId}: an approval at ${c.at.toISOString()} outside any phase`);
         continue;
       }
-      const n = perPhase.get(phase) ?? { clean: 0, hung: 0, at: [] };
+      const n = perPhase.get(phase) ?? { clean: 0, hung: 0, at: [], concluded: [] };
       if (c.fault === 'chaosHang') n.hung += 1;
       else n.clean += 1;
       n.at.push(c.at.getTime());
+      n.concluded.push(c.concluded ?? '?');
       perPhase.set(phase, n);
     }
     for (const p of view.history) {
       const rule = APPROVED[p.phase];
       if (!rule) continue;
-      const n = perPhase.get(p) ?? { clean: 0, hung: 0, at: [] };
+      const n = perPhase.get(p) ?? { clean: 0, hung: 0, at: [], concluded: [] };
       if (!p.endedAt) {
         // Still running (an installation the deadline stopped): only a repeated approval is wrong.
         if (n.clean + n.hung > 1) v.push(`${inst.installationId}: ${p.phase} (${p.eventId}, still running): ${describeApprovals(n, workerKillTimes)}`);
@@ -219,9 +223,14 @@ export async function checkSoak(
         stats.cleanApprovals += n.clean;
         stats.lateApprovals += n.hung;
         const total = n.clean + n.hung;
+        // One endpoint concludes whatever is pending at Talkdesk. A call of this phase that concluded
+        // another operation (an uninstall created meanwhile) is that operation's one approval, not a
+        // repeat of this one's: only calls that concluded this operation, or nothing, can repeat it.
+        const other = n.concluded.filter((op) => op !== OPERATION[p.phase] && op !== 'nothing' && op !== '?').length;
+        if (other > 0 && total > 1) stats.concludedAnotherOperation += other;
         const concludedBefore = total === 0 && concludedOps.has(OPERATION[p.phase] as CallRecord['concluded']);
         if (concludedBefore) stats.concludedByAnEarlierCall += 1;
-        else if (total !== 1) v.push(`${inst.installationId}: ${p.phase} (${p.eventId}) approved, expected exactly 1 approval: ${describeApprovals(n, workerKillTimes)}`);
+        else if (total === 0 || total - other > 1) v.push(`${inst.installationId}: ${p.phase} (${p.eventId}) approved, expected exactly 1 approval: ${describeApprovals(n, workerKillTimes)}`);
       } else if (/^interrupted/.test(p.outcome ?? '') && n.clean + n.hung <= 1) {
         // An uninstall that arrives while the approval is on its way interrupts the phase after Talkdesk has it.
         if (n.clean + n.hung === 1) stats.approvalsOfInterruptedPhases += 1;

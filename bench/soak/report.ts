@@ -64,6 +64,9 @@ export function soakSummary(r: SoakReport): string {
     `  one approval per phase       ${c.cleanApprovals + c.lateApprovals} approvals for ${c.approvalPhases} approved phases` +
       (c.lateApprovals ? ` (${c.lateApprovals} answered after the timeout, not sent again)` : '') +
       (c.concludedByAnEarlierCall ? ` (+ ${c.concludedByAnEarlierCall} uninstalls concluded at Talkdesk by their update's approval)` : '') +
+      (c.concludedAnotherOperation
+        ? ` (+ ${c.concludedAnotherOperation} retried approvals that concluded the uninstall pending by then, beside their phase's own)`
+        : '') +
       (c.approvalsOfInterruptedPhases ? ` (+ ${c.approvalsOfInterruptedPhases} updates interrupted by their uninstall after the approval was sent)` : ''),
     `  events applied or superseded ${c.eventsApplied} applied + ${c.eventsRecordedIgnored} recorded as superseded of ${c.events}`,
     `  secrets in histories / logs  ${c.secretsLookedFor} secrets looked for in ${c.historiesScanned} histories and ${c.logFilesScanned} log files (${Math.round(c.logBytesScanned / 1024)} KiB)`,

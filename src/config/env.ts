@@ -82,6 +82,8 @@ export const envSchema = z.object({
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).optional(),
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).optional(),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).optional(),
+  WORKER_MAX_WORKFLOW_TASK_POLLS: z.coerce.number().int().min(2).optional(),
+  WORKER_MAX_ACTIVITY_TASK_POLLS: z.coerce.number().int().min(1).optional(),
   /** Where the worker serves the Temporal SDK's Prometheus metrics; empty turns them off. */
   WORKER_METRICS_BIND: z.string().default('127.0.0.1:9464'),
   RECONCILE_ENABLED: bool.default(true),

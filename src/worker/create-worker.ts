@@ -7,6 +7,9 @@ export interface WorkerTuning {
   maxCachedWorkflows?: number;
   maxConcurrentActivityTaskExecutions?: number;
   maxConcurrentWorkflowTaskExecutions?: number;
+  /** Pollers: at most the matching executions (the SDK refuses more). */
+  maxConcurrentWorkflowTaskPolls?: number;
+  maxConcurrentActivityTaskPolls?: number;
 }
 
 /** The service's worker: the installation workflow and every activity, on one task queue. */

@@ -55,6 +55,8 @@ export async function startServiceWorker(o: {
       maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
       maxConcurrentActivityTaskExecutions: env.WORKER_MAX_CONCURRENT_ACTIVITIES,
       maxConcurrentWorkflowTaskExecutions: env.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+      maxConcurrentWorkflowTaskPolls: env.WORKER_MAX_WORKFLOW_TASK_POLLS,
+      maxConcurrentActivityTaskPolls: env.WORKER_MAX_ACTIVITY_TASK_POLLS,
     },
   });
   let running: Promise<void> | undefined;

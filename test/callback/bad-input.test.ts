@@ -4,7 +4,7 @@ import { generateInstallationKeys, signBody, type InstalledEvent } from '../../s
 import { workflowIdFor, type InstallationView } from '../../workflows/definitions';
 import { postCallback, type CallbackAnswer, type PostOptions } from '../support/callback-client';
 import { assertNothingStored, inboxCount } from '../support/callback-checks';
-import { APP_ID, WEBHOOK_SECRET, startSystem, type TestSystem } from '../support/system';
+import { APP_ID, WEBHOOK_SECRET, useSystem, type TestSystem } from '../support/system';
 import { eventually } from '../support/waits';
 
 /** The payload example of /work/shared/seeds/app-installed-event.txt, verbatim. */
@@ -60,12 +60,7 @@ const copy = (event: InstalledEvent): Mutable => structuredClone(event) as unkno
 describe('callback: bad input is refused, nothing is stored, no workflow starts', function () {
   this.timeout(60_000);
   let sys: TestSystem;
-  before(async () => {
-    sys = await startSystem();
-  });
-  after(async () => {
-    await sys?.close();
-  });
+  useSystem((s) => (sys = s));
 
   /** A fresh, valid install event of a simulated installation; each test breaks its own. */
   const fresh = () => sys.simulator.createInstallation().event;

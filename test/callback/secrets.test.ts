@@ -4,18 +4,13 @@ import { BSON, Binary } from 'mongodb';
 import { generateInstallationKeys, privateKeyPem } from '../../src/simulator';
 import { workflowIdFor } from '../../workflows/definitions';
 import { dumpDatabase, leakedSecrets, secretForms, textOf } from '../support/secret-scan';
-import { startSystem, type TestSystem } from '../support/system';
+import { useSystem, type TestSystem } from '../support/system';
 import { waitForPhase } from '../support/waits';
 
 describe('secrets never reach workflow histories, logs or MongoDB in plaintext', function () {
   this.timeout(60_000);
   let sys: TestSystem;
-  before(async () => {
-    sys = await startSystem();
-  });
-  after(async () => {
-    await sys?.close();
-  });
+  useSystem((s) => (sys = s));
 
   it('the scan itself finds a planted secret in a payload, a JSON log line and a Binary field', () => {
     const keys = generateInstallationKeys('ES256');

@@ -1,17 +1,12 @@
 import assert from 'node:assert/strict';
-import { startSystem, type TestSystem } from '../support/system';
+import { useSystem, type TestSystem } from '../support/system';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
 import { eventually, queryState, waitForPhase } from '../support/waits';
 
 describe('install path under Talkdesk faults (dev server, FerretDB, simulator)', function () {
   this.timeout(120_000);
   let sys: TestSystem;
-  before(async () => {
-    sys = await startSystem();
-  });
-  after(async () => {
-    await sys?.close();
-  });
+  useSystem((s) => (sys = s));
 
   it('retries Talkdesk 500s with backoff and then succeeds', async () => {
     const { installation, event } = sys.simulator.createInstallation();
@@ -98,12 +93,8 @@ describe('a worker killed during provisioning (worker process, SIGKILL)', functi
   this.timeout(120_000);
   let sys: TestSystem;
   let workers: WorkerProcess[] = [];
-  before(async () => {
-    sys = await startSystem({ inProcessWorker: false });
-  });
-  after(async () => {
+  useSystem((s) => (sys = s), { inProcessWorker: false }, async () => {
     for (const w of workers) await w.kill();
-    await sys?.close();
   });
 
   it('completes the install after a restart without duplicating anything', async () => {

@@ -1,17 +1,12 @@
 import assert from 'node:assert/strict';
 import { KEY_ALGORITHMS } from '../../workflows/definitions';
-import { startSystem, type TestSystem } from '../support/system';
+import { useSystem, type TestSystem } from '../support/system';
 import { eventually, waitForPhase } from '../support/waits';
 
 describe('install path end to end (dev server, FerretDB, simulator)', function () {
   this.timeout(120_000);
   let sys: TestSystem;
-  before(async () => {
-    sys = await startSystem();
-  });
-  after(async () => {
-    await sys?.close();
-  });
+  useSystem((s) => (sys = s));
 
   for (const algorithm of KEY_ALGORITHMS) {
     it(`provisions and approves an install signed with ${algorithm}`, async () => {

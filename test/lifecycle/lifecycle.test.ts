@@ -2,18 +2,13 @@ import assert from 'node:assert/strict';
 import { eventSignal, workflowIdFor } from '../../workflows/definitions';
 import { toLifecycleEvent, parseEvent } from '../../src/events/schemas';
 import { createDispatch } from '../../src/web/dispatch';
-import { FAST_OPTIONS, startSystem, type TestSystem } from '../support/system';
+import { FAST_OPTIONS, useSystem, type TestSystem } from '../support/system';
 import { eventually, finalView, queryState, waitForPhase } from '../support/waits';
 
 describe('the whole lifecycle of an installation (dev server, FerretDB, simulator)', function () {
   this.timeout(120_000);
   let sys: TestSystem;
-  before(async () => {
-    sys = await startSystem();
-  });
-  after(async () => {
-    await sys?.close();
-  });
+  useSystem((s) => (sys = s));
 
   const deliver = async (event: unknown) => {
     const status = await sys.simulator.deliver(event as never, { callbackUrl: sys.web.callbackUrl });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { freePort } from '../../src/local/process';
-import { startSystem, type TestSystem } from '../support/system';
+import { useSystem, type TestSystem } from '../support/system';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
 import { eventually, waitForPhase } from '../support/waits';
 
@@ -8,13 +8,7 @@ describe('metrics and health endpoints', function () {
   this.timeout(120_000);
   let sys: TestSystem;
   let worker: WorkerProcess | undefined;
-  before(async () => {
-    sys = await startSystem({ inProcessWorker: false });
-  });
-  after(async () => {
-    await worker?.kill();
-    await sys?.close();
-  });
+  useSystem((s) => (sys = s), { inProcessWorker: false }, () => worker?.kill());
 
   it('exposes callback and worker metrics for Prometheus, and health for load balancers', async () => {
     const metricsPort = await freePort();

@@ -1,20 +1,15 @@
 import assert from 'node:assert/strict';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { rejectUpdate, retryNowUpdate, workflowIdFor } from '../../workflows/definitions';
-import { startSystem, type TestSystem } from '../support/system';
+import { useSystem, type TestSystem } from '../support/system';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
 import { eventually, finalView, queryState, waitForPhase } from '../support/waits';
 
 describe('operators in the Temporal UI: search attributes, details, updates', function () {
   this.timeout(120_000);
   let sys: TestSystem;
-  before(async () => {
-    // Long backoffs, so that only an operator's retryNow can make a retry come soon.
-    sys = await startSystem({ workflowOptions: { retryInitialMs: 60_000, retryMaxMs: 60_000 } });
-  });
-  after(async () => {
-    await sys?.close();
-  });
+  // Long backoffs, so that only an operator's retryNow can make a retry come soon.
+  useSystem((s) => (sys = s), { workflowOptions: { retryInitialMs: 60_000, retryMaxMs: 60_000 } });
 
   const listIds = async (query: string) => {
     const ids: string[] = [];
@@ -91,13 +86,7 @@ describe('an operator reject before the install has begun (no worker running yet
   this.timeout(120_000);
   let sys: TestSystem;
   let worker: WorkerProcess | undefined;
-  before(async () => {
-    sys = await startSystem({ inProcessWorker: false });
-  });
-  after(async () => {
-    await worker?.kill();
-    await sys?.close();
-  });
+  useSystem((s) => (sys = s), { inProcessWorker: false }, () => worker?.kill());
 
   it("imports the install's credentials to send the rejection, and the install never runs", async () => {
     const { installation, event } = sys.simulator.createInstallation();

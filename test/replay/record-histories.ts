@@ -2,15 +2,16 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { PROJECT_ROOT } from '../../src/local/tools';
-import { workflowIdFor } from '../../workflows/definitions';
+import { rejectUpdate, workflowIdFor } from '../../workflows/definitions';
 import { stopAllServers } from '../support/servers';
 import { startSystem, type TestSystem } from '../support/system';
 import { eventually, finalView, waitForPhase } from '../support/waits';
 
 /**
  * Records real histories of every phase into test/histories/ for the replay test:
- * `npm run record:histories`. Rerun it (and commit the files) only on purpose,
- * when a workflow change is released; old recordings must keep replaying.
+ * `npm run record:histories -- [scenario...]` (all when none is named). Record a new
+ * scenario on its own: an old recording must stay as the old code wrote it, so
+ * that the replay test keeps proving the new code can still replay it.
  */
 const OUT = path.join(PROJECT_ROOT, 'test', 'histories');
 
@@ -20,12 +21,12 @@ async function save(sys: TestSystem, name: string, installationId: string): Prom
   console.log(`recorded ${name}: ${history.events?.length ?? 0} events`);
 }
 
-async function main(): Promise<void> {
-  mkdirSync(OUT, { recursive: true });
-  const sys = await startSystem({ workflowOptions: { maxEventsPerRun: 1_000 } });
-  const deliver = (e: unknown) => sys.simulator.deliver(e as never, { callbackUrl: sys.web.callbackUrl });
-  try {
-    // Install, update, rotation, trial, uninstall: every phase of a normal life.
+type Deliver = (event: unknown) => Promise<number>;
+type Scenario = (sys: TestSystem, deliver: Deliver) => Promise<string>;
+
+const SCENARIOS: Record<string, Scenario> = {
+  // Install, update, rotation, trial, uninstall: every phase of a normal life.
+  'full-lifecycle': async (sys, deliver) => {
     const life = sys.simulator.createInstallation({ licensedUsers: 3 });
     await deliver(life.event);
     await waitForPhase(sys.client, life.installation.id, 'active');
@@ -44,17 +45,19 @@ async function main(): Promise<void> {
     await deliver(sys.simulator.endTrial(life.installation.id, { reason: 'plan_upgraded', by: 'user' }));
     await applied(5);
     await deliver(sys.simulator.uninstall(life.installation.id));
-    await finalView(sys.client, life.installation.id);
-    await save(sys, 'full-lifecycle', life.installation.id);
+    return life.installation.id;
+  },
 
-    // Provisioning that cannot succeed: rejected with a reason.
+  // Provisioning that cannot succeed: rejected with a reason.
+  'rejected-install': async (sys, deliver) => {
     const rejected = sys.simulator.createInstallation();
     sys.simulator.failNext('licensedUsers', 1, { status: 404 });
     await deliver(rejected.event);
-    await finalView(sys.client, rejected.installation.id);
-    await save(sys, 'rejected-install', rejected.installation.id);
+    return rejected.installation.id;
+  },
 
-    // Retries (500, 429) and an uninstall interrupting provisioning.
+  // Retries (500, 429) and an uninstall interrupting provisioning.
+  'uninstall-during-provisioning': async (sys, deliver) => {
     const interrupted = sys.simulator.createInstallation();
     sys.simulator.failNext('account', 2, { status: 500 });
     sys.simulator.failNext('licensedUsers', 1, { delayMs: 2_000 });
@@ -62,10 +65,11 @@ async function main(): Promise<void> {
     await deliver(interrupted.event);
     await provisioning;
     await deliver(sys.simulator.uninstall(interrupted.installation.id));
-    await finalView(sys.client, interrupted.installation.id);
-    await save(sys, 'uninstall-during-provisioning', interrupted.installation.id);
+    return interrupted.installation.id;
+  },
 
-    // Events in reverse order, and a compromised rotation.
+  // Events in reverse order.
+  'reverse-order': async (sys, deliver) => {
     const t0 = Date.now() - 60_000;
     const reverse = sys.simulator.createInstallation({}, { createdAt: new Date(t0) });
     const upd = sys.simulator.updateUsers(reverse.installation.id, { add: 1 }, { createdAt: new Date(t0 + 1_000) });
@@ -73,9 +77,11 @@ async function main(): Promise<void> {
     await deliver(un);
     await deliver(upd);
     await deliver(reverse.event);
-    await finalView(sys.client, reverse.installation.id);
-    await save(sys, 'reverse-order', reverse.installation.id);
+    return reverse.installation.id;
+  },
 
+  // A compromised rotation, then an operator's reject.
+  'compromised-rotation-then-operator-reject': async (sys, deliver) => {
     const compromised = sys.simulator.createInstallation();
     await deliver(compromised.event);
     await waitForPhase(sys.client, compromised.installation.id, 'active');
@@ -85,11 +91,40 @@ async function main(): Promise<void> {
       const v = await waitForPhase(sys.client, compromised.installation.id, 'active');
       return v.activeClientId === rotation.data.client_id ? v : undefined;
     });
-    await sys.client.workflow.getHandle(workflowIdFor(compromised.installation.id)).executeUpdate('reject', {
+    await sys.client.workflow.getHandle(workflowIdFor(compromised.installation.id)).executeUpdate(rejectUpdate, {
       args: [{ reason: 'recorded operator rejection' }],
     });
-    await finalView(sys.client, compromised.installation.id);
-    await save(sys, 'compromised-rotation-then-operator-reject', compromised.installation.id);
+    return compromised.installation.id;
+  },
+
+  // An operator's reject that reaches the workflow before the install began (no worker ran yet).
+  'operator-reject-before-install': async (sys, deliver) => {
+    const early = sys.simulator.createInstallation();
+    await sys.stopWorker();
+    await deliver(early.event);
+    const rejected = sys.client.workflow
+      .getHandle(workflowIdFor(early.installation.id))
+      .executeUpdate(rejectUpdate, { args: [{ reason: 'recorded early rejection' }] });
+    await new Promise((r) => setTimeout(r, 500));
+    await sys.startWorker();
+    await rejected;
+    return early.installation.id;
+  },
+};
+
+async function main(): Promise<void> {
+  const names = process.argv.slice(2);
+  const unknown = names.filter((n) => !(n in SCENARIOS));
+  if (unknown.length) throw new Error(`Unknown scenario ${unknown.join(', ')}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+  mkdirSync(OUT, { recursive: true });
+  const sys = await startSystem({ workflowOptions: { maxEventsPerRun: 1_000 } });
+  const deliver = (e: unknown) => sys.simulator.deliver(e as never, { callbackUrl: sys.web.callbackUrl });
+  try {
+    for (const name of names.length ? names : Object.keys(SCENARIOS)) {
+      const installationId = await SCENARIOS[name]!(sys, deliver);
+      await finalView(sys.client, installationId);
+      await save(sys, name, installationId);
+    }
   } finally {
     await sys.close();
     await stopAllServers();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { COLLECTIONS } from '../../src/store';
 import { dumpDatabase, leakedSecrets, textOf } from '../support/secret-scan';
-import { startSystem, WEBHOOK_SECRET, type TestSystem } from '../support/system';
+import { useSystem, WEBHOOK_SECRET, type TestSystem } from '../support/system';
 import type { InstallationView } from '../../workflows/definitions';
 import { eventually, finalView, queryState, waitForPhase } from '../support/waits';
 
@@ -15,12 +15,7 @@ import { eventually, finalView, queryState, waitForPhase } from '../support/wait
 describe('security: no secret of a whole lifecycle is kept anywhere in plaintext', function () {
   this.timeout(60_000);
   let sys: TestSystem;
-  before(async () => {
-    sys = await startSystem();
-  });
-  after(async () => {
-    await sys?.close();
-  });
+  useSystem((s) => (sys = s));
 
   /** Waits until the installation is active with `check` true of its view; on timeout, says what it last saw. */
   async function settled(installationId: string, what: string, check: (v: InstallationView) => boolean): Promise<InstallationView> {

@@ -153,6 +153,23 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
   return system;
 }
 
+/**
+ * The usual suite hooks: the whole system starts before the suite's tests and
+ * closes after them (`beforeClose` first, say to kill worker processes the suite
+ * started). `use` receives the system, so the suite keeps a plain `sys` variable.
+ */
+export function useSystem(use: (sys: TestSystem) => void, opts: SystemOptions = {}, beforeClose?: () => Promise<unknown> | undefined): void {
+  let sys: TestSystem | undefined;
+  before(async () => {
+    sys = await startSystem(opts);
+    use(sys);
+  });
+  after(async () => {
+    await beforeClose?.();
+    await sys?.close();
+  });
+}
+
 export function randomSecretKeySpec(): string {
   return `k:${randomBytes(32).toString('base64')}`;
 }

@@ -1,0 +1,151 @@
+import type { Document } from 'mongodb';
+import { extractCredentials, parseEvent, toLifecycleEvent } from '../src/events/schemas';
+import { COLLECTIONS } from '../src/store/db';
+import { installationWorkflow } from '../workflows/installation';
+import { workflowIdFor } from '../workflows/definitions';
+import { round } from './ingest';
+import { runPool, sleep } from './load';
+import type { BenchSystem } from './system';
+
+export interface SeedResult {
+  seeded: number;
+  /** Records, credentials, accounts and inbox entries written in bulk. */
+  writeSeconds: number;
+  /** Workflows started from their stored record, and how fast. */
+  startSeconds: number;
+  startPerSecond: number;
+  failed: number;
+  errors: string[];
+}
+
+const BATCH = 500;
+
+/**
+ * Makes `count` installations active without their install path: what an install
+ * leaves behind (the installation record in phase `active`, the encrypted active
+ * credentials, the account, the secret-free install event in the inbox) is written
+ * in bulk, Talkdesk (the simulator) shows each one completed, and each workflow is
+ * started the way reconciliation resumes a lost one: from its stored record, so it
+ * waits, active, for its next event.
+ *
+ * Why: on the embedded FerretDB every install costs more as the collections grow
+ * (only `{_id}` filters reach SQL), so reaching 10,000 through the install path
+ * takes hours; the install path's own cost is the lifecycle figure.
+ */
+export async function seedActiveInstallations(sys: BenchSystem, count: number, concurrency: number, timeoutMs: number): Promise<SeedResult> {
+  const ids: string[] = [];
+  const write = performance.now();
+  for (let done = 0; done < count; done += BATCH) {
+    const docs: Record<'installations' | 'credentials' | 'accounts' | 'inbox', Document[]> = {
+      installations: [],
+      credentials: [],
+      accounts: [],
+      inbox: [],
+    };
+    for (let i = done; i < Math.min(count, done + BATCH); i += 1) {
+      const { installation, event } = sys.simulator.createInstallation({ licensedUsers: 1, unlicensedUsers: 0 });
+      sys.simulator.setInstallationState(installation.id, 'completed');
+      const parsed = parseEvent(event);
+      const secret = parsed.ok ? extractCredentials(parsed.event) : undefined;
+      if (!parsed.ok || !secret) throw new Error('the simulator made an install event the service would refuse');
+      const lifecycle = toLifecycleEvent(parsed.event);
+      const now = new Date();
+      const clientId = secret.clientId;
+      docs.installations.push({
+        _id: installation.id,
+        workflowId: workflowIdFor(installation.id),
+        appId: lifecycle.appId,
+        accountId: lifecycle.accountId,
+        accountName: lifecycle.accountName,
+        phase: 'active',
+        activeClientId: clientId,
+        links: lifecycle.links,
+        approvedAt: now,
+        lastEventAt: lifecycle.createdAt,
+        handledEventIds: [lifecycle.eventId],
+        createdAt: now,
+        updatedAt: now,
+      });
+      docs.credentials.push({
+        _id: `${installation.id}:${clientId}`,
+        installationId: installation.id,
+        clientId,
+        keyId: secret.keyId,
+        keyAlgorithm: secret.keyAlgorithm,
+        tokenUrl: lifecycle.links.tokens,
+        status: 'active',
+        secret: sys.store.credentials.encryptSecret(installation.id, {
+          clientSecret: secret.clientSecret,
+          privateKey: secret.privateKey,
+          publicKey: secret.publicKey,
+        }),
+        sourceEventId: lifecycle.eventId,
+        createdAt: now,
+        activatedAt: now,
+      });
+      docs.accounts.push({
+        _id: lifecycle.accountId,
+        installationId: installation.id,
+        appId: lifecycle.appId,
+        name: lifecycle.accountName,
+        status: 'provisioned',
+        settingsRestored: false,
+        createdAt: now,
+        updatedAt: now,
+      });
+      docs.inbox.push({
+        _id: lifecycle.eventId,
+        installationId: installation.id,
+        type: lifecycle.type,
+        createdAt: new Date(lifecycle.createdAt),
+        receivedAt: now,
+        event: lifecycle,
+        dispatchedAt: now,
+        dispatchAttempts: 0,
+        nextDispatchAt: now,
+      });
+      ids.push(installation.id);
+    }
+    for (const [name, list] of Object.entries(docs) as [keyof typeof docs, Document[]][]) {
+      await sys.store.db.collection(COLLECTIONS[name]).insertMany(list, { ordered: false });
+    }
+  }
+  const writeSeconds = (performance.now() - write) / 1000;
+
+  const started = await runPool(
+    ids.length,
+    concurrency,
+    async (i) => {
+      const installationId = ids[i]!;
+      await sys.client.workflow.start(installationWorkflow, {
+        workflowId: workflowIdFor(installationId),
+        taskQueue: sys.taskQueue,
+        args: [{ installationId }],
+        staticSummary: `Talkdesk installation ${installationId} (seeded by the bench)`,
+      });
+    },
+    timeoutMs,
+  );
+  // Started is not yet active: each run loads its record first. Wait until the last one has.
+  const last = ids[ids.length - 1];
+  if (last) {
+    const handle = sys.client.workflow.getHandle(workflowIdFor(last));
+    const stopAt = Date.now() + timeoutMs;
+    while (Date.now() < stopAt) {
+      const phase = await handle
+        .query<{ phase: string }>('state')
+        .then((v) => v.phase)
+        .catch(() => undefined);
+      if (phase === 'active') break;
+      await sleep(1_000);
+    }
+  }
+  return {
+    seeded: started.ok,
+    writeSeconds: round(writeSeconds, 2),
+    startSeconds: started.seconds,
+    startPerSecond: started.perSecond,
+    failed: started.failed,
+    errors: started.errors,
+  };
+}
