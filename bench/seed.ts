@@ -1,8 +1,11 @@
-import type { Document } from 'mongodb';
 import { extractCredentials, parseEvent, toLifecycleEvent } from '../src/events/schemas';
+import type { AccountRecord } from '../src/store/accounts';
+import type { CredentialRecord } from '../src/store/credentials';
 import { COLLECTIONS } from '../src/store/db';
+import type { InboxRecord } from '../src/store/inbox';
+import type { InstallationRecord } from '../src/store/installations';
 import { installationWorkflow } from '../workflows/installation';
-import { workflowIdFor } from '../workflows/definitions';
+import { stateQuery, workflowIdFor } from '../workflows/definitions';
 import { round } from './ingest';
 import { runPool, sleep } from './load';
 import type { BenchSystem } from './system';
@@ -36,11 +39,12 @@ export async function seedActiveInstallations(sys: BenchSystem, count: number, c
   const ids: string[] = [];
   const write = performance.now();
   for (let done = 0; done < count; done += BATCH) {
-    const docs: Record<'installations' | 'credentials' | 'accounts' | 'inbox', Document[]> = {
-      installations: [],
-      credentials: [],
-      accounts: [],
-      inbox: [],
+    // Typed as the stores' records, so that a field the service renames cannot drift here.
+    const docs = {
+      installations: [] as InstallationRecord[],
+      credentials: [] as CredentialRecord[],
+      accounts: [] as AccountRecord[],
+      inbox: [] as InboxRecord[],
     };
     for (let i = done; i < Math.min(count, done + BATCH); i += 1) {
       const { installation, event } = sys.simulator.createInstallation({ licensedUsers: 1, unlicensedUsers: 0 });
@@ -57,7 +61,7 @@ export async function seedActiveInstallations(sys: BenchSystem, count: number, c
         appId: lifecycle.appId,
         accountId: lifecycle.accountId,
         accountName: lifecycle.accountName,
-        phase: 'active',
+        phase: 'active' as const,
         activeClientId: clientId,
         links: lifecycle.links,
         approvedAt: now,
@@ -72,8 +76,8 @@ export async function seedActiveInstallations(sys: BenchSystem, count: number, c
         clientId,
         keyId: secret.keyId,
         keyAlgorithm: secret.keyAlgorithm,
-        tokenUrl: lifecycle.links.tokens,
-        status: 'active',
+        tokenUrl: lifecycle.links.tokens ?? '',
+        status: 'active' as const,
         secret: sys.store.credentials.encryptSecret(installation.id, {
           clientSecret: secret.clientSecret,
           privateKey: secret.privateKey,
@@ -84,11 +88,11 @@ export async function seedActiveInstallations(sys: BenchSystem, count: number, c
         activatedAt: now,
       });
       docs.accounts.push({
-        _id: lifecycle.accountId,
+        _id: installation.accountId,
         installationId: installation.id,
         appId: lifecycle.appId,
-        name: lifecycle.accountName,
-        status: 'provisioned',
+        name: lifecycle.accountName ?? '',
+        status: 'provisioned' as const,
         settingsRestored: false,
         createdAt: now,
         updatedAt: now,
@@ -106,9 +110,10 @@ export async function seedActiveInstallations(sys: BenchSystem, count: number, c
       });
       ids.push(installation.id);
     }
-    for (const [name, list] of Object.entries(docs) as [keyof typeof docs, Document[]][]) {
-      await sys.store.db.collection(COLLECTIONS[name]).insertMany(list, { ordered: false });
-    }
+    await sys.store.db.collection<InstallationRecord>(COLLECTIONS.installations).insertMany(docs.installations, { ordered: false });
+    await sys.store.db.collection<CredentialRecord>(COLLECTIONS.credentials).insertMany(docs.credentials, { ordered: false });
+    await sys.store.db.collection<AccountRecord>(COLLECTIONS.accounts).insertMany(docs.accounts, { ordered: false });
+    await sys.store.db.collection<InboxRecord>(COLLECTIONS.inbox).insertMany(docs.inbox, { ordered: false });
   }
   const writeSeconds = (performance.now() - write) / 1000;
 
@@ -133,7 +138,7 @@ export async function seedActiveInstallations(sys: BenchSystem, count: number, c
     const stopAt = Date.now() + timeoutMs;
     while (Date.now() < stopAt) {
       const phase = await handle
-        .query<{ phase: string }>('state')
+        .query(stateQuery)
         .then((v) => v.phase)
         .catch(() => undefined);
       if (phase === 'active') break;
