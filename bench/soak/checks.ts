@@ -6,6 +6,9 @@ import type { SoakInstallation } from './plan';
 import { textOf } from '../../test/support/secret-scan';
 import { SecretScanner } from './secrets';
 
+/** What the checks read: Temporal, the service's database, the simulator's records, the logs. */
+export type CheckedSystem = Pick<BenchSystem, 'client' | 'store' | 'simulator' | 'logFiles'>;
+
 export interface CheckStats {
   installations: number;
   inFinalPhase: number;
@@ -33,6 +36,11 @@ export interface CheckStats {
   concludedAnotherOperation: number;
   /** Phases interrupted (by an uninstall) after their one approval had reached the simulator. */
   approvalsOfInterruptedPhases: number;
+  /**
+   * Runs that completed before an installation's latest one. An event handed over after its
+   * workflow completed (a delivery the faults delayed) starts a run that records it and completes.
+   */
+  earlierRuns: number;
   historiesScanned: number;
   logFilesScanned: number;
   logBytesScanned: number;
@@ -100,12 +108,64 @@ function phaseOf(history: PhaseRecord[], at: number): PhaseRecord | undefined {
   return best;
 }
 
+interface RunRef {
+  runId: string;
+  status: string;
+  start: number;
+}
+
+/** Every run of each installation's workflow, oldest first, as the visibility store lists them. */
+async function runsOf(sys: CheckedSystem, installations: readonly SoakInstallation[]): Promise<Map<string, RunRef[]>> {
+  const out = new Map<string, RunRef[]>();
+  await mapLimit(installations, 8, async (inst) => {
+    const runs = await retry(async () => {
+      const list: RunRef[] = [];
+      for await (const run of sys.client.workflow.list({ query: `WorkflowId = '${workflowIdFor(inst.installationId)}'` })) {
+        list.push({ runId: run.runId, status: run.status.name, start: run.startTime.getTime() });
+      }
+      return list;
+    });
+    out.set(inst.installationId, runs.sort((a, b) => a.start - b.start));
+  });
+  return out;
+}
+
+/**
+ * The views of the runs that completed before an installation's latest run, fetched by
+ * run id. A run that continued as new is left out: its successor carries its whole state.
+ */
+async function earlierViews(sys: CheckedSystem, installationId: string, runs: readonly RunRef[]): Promise<InstallationView[]> {
+  const views: InstallationView[] = [];
+  for (const run of runs.slice(0, -1)) {
+    if (run.status !== 'COMPLETED') continue;
+    const handle = sys.client.workflow.getHandle(workflowIdFor(installationId), run.runId, { followRuns: false });
+    views.push((await retry(() => handle.result())) as InstallationView);
+  }
+  return views;
+}
+
+/**
+ * One view of what an installation's runs did, oldest first: their phases and ignored
+ * events in run order, the last run's state. An event applied by more than one run
+ * (a later run applying again what an earlier one did) is a violation.
+ */
+export function mergeRuns(runs: readonly InstallationView[]): { view: InstallationView; violations: string[] } {
+  const last = runs[runs.length - 1]!;
+  const view = { ...last, history: runs.flatMap((r) => r.history), ignoredEvents: runs.flatMap((r) => r.ignoredEvents) };
+  const appliedBy = new Map<string, number>();
+  for (const run of runs) {
+    for (const eventId of new Set(run.history.flatMap((h) => (h.eventId ? [h.eventId] : [])))) appliedBy.set(eventId, (appliedBy.get(eventId) ?? 0) + 1);
+  }
+  const violations = [...appliedBy].filter(([, n]) => n > 1).map(([eventId, n]) => `${last.installationId}: event ${eventId} applied by ${n} workflow runs`);
+  return { view, violations };
+}
+
 /**
  * The soak's end checks: final phases, accounts, approvals, events, secrets. Every
  * violation is a line in the returned list.
  */
 export async function checkSoak(
-  sys: BenchSystem,
+  sys: CheckedSystem,
   installations: SoakInstallation[],
   workerKillTimes: readonly number[] = [],
 ): Promise<{ violations: string[]; stats: CheckStats }> {
@@ -123,6 +183,7 @@ export async function checkSoak(
     concludedByAnEarlierCall: 0,
     concludedAnotherOperation: 0,
     approvalsOfInterruptedPhases: 0,
+    earlierRuns: 0,
     historiesScanned: 0,
     logFilesScanned: 0,
     logBytesScanned: 0,
@@ -165,6 +226,18 @@ export async function checkSoak(
     }
   });
 
+  // An event handed over after its workflow completed (a delivery the faults delayed) starts a
+  // new run, which records it and completes: what each installation did is in all its runs.
+  const runsById = await runsOf(sys, installations);
+  const evidence = new Map<string, InstallationView>();
+  for (const [id, view] of views) {
+    const runs = [...(await earlierViews(sys, id, runsById.get(id) ?? [])), view];
+    stats.earlierRuns += runs.length - 1;
+    const merged = mergeRuns(runs);
+    evidence.set(id, merged.view);
+    v.push(...merged.violations);
+  }
+
   // 2. Exactly one account per installation.
   const accounts = await retry(() => sys.store.accounts.accounts.find({}, { projection: { installationId: 1 } }).toArray());
   stats.accounts = accounts.length;
@@ -186,7 +259,7 @@ export async function checkSoak(
     stateCalls.set(c.installationId, list);
   }
   for (const inst of installations) {
-    const view = views.get(inst.installationId);
+    const view = evidence.get(inst.installationId);
     if (!view) continue;
     const calls = stateCalls.get(inst.installationId) ?? [];
     for (const c of calls) {
@@ -250,7 +323,7 @@ export async function checkSoak(
   const stored = new Map(inbox.map((r) => [r._id, r]));
   const lost: { inst: SoakInstallation; event: SoakInstallation['events'][number]; ignoredAs?: string }[] = [];
   for (const inst of finished) {
-    const view = views.get(inst.installationId);
+    const view = evidence.get(inst.installationId);
     const applied = new Set(view?.history.map((h) => h.eventId).filter(Boolean));
     // An event may be recorded more than once (superseded, then a duplicate delivery of it).
     const ignored = new Map<string, string[]>();
@@ -291,18 +364,21 @@ export async function checkSoak(
   const secrets = sys.simulator.issuedSecrets();
   stats.secretsLookedFor = secrets.length;
   const scanner = new SecretScanner(secrets);
-  await mapLimit(installations, 8, async (inst) => {
+  // Every run's history: a run that continued as new, or completed before a later one, holds its own.
+  const histories = installations.flatMap((inst) => (runsById.get(inst.installationId) ?? []).map((run) => ({ inst, runId: run.runId })));
+  await mapLimit(histories, 8, async ({ inst, runId }) => {
     try {
-      const history = await retry(() => sys.client.workflow.getHandle(workflowIdFor(inst.installationId)).fetchHistory());
+      const history = await retry(() => sys.client.workflow.getHandle(workflowIdFor(inst.installationId), runId).fetchHistory());
       stats.historiesScanned += 1;
       // Bytes as UTF-8 only: the scanner looks for each secret's base64 forms itself, and
       // base64 of public JSON (token URLs) can equal a window of a JWT's base64.
       const found = scanner.scan(textOf(history, { bytesAsBase64: false }));
-      if (found.size > 0) v.push(`${inst.installationId}: ${found.size} secret(s) in its workflow history`);
+      if (found.size > 0) v.push(`${inst.installationId}: ${found.size} secret(s) in the history of run ${runId}`);
     } catch (err) {
-      v.push(`${inst.installationId}: history not fetched: ${err instanceof Error ? err.message : String(err)}`);
+      v.push(`${inst.installationId}: history of run ${runId} not fetched: ${err instanceof Error ? err.message : String(err)}`);
     }
   });
+  for (const inst of installations) if (!runsById.get(inst.installationId)?.length) v.push(`${inst.installationId}: no workflow run listed`);
   for (const file of sys.logFiles()) {
     let text: string;
     try {

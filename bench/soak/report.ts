@@ -68,7 +68,8 @@ export function soakSummary(r: SoakReport): string {
         ? ` (+ ${c.concludedAnotherOperation} retried approvals that concluded the uninstall pending by then, beside their phase's own)`
         : '') +
       (c.approvalsOfInterruptedPhases ? ` (+ ${c.approvalsOfInterruptedPhases} updates interrupted by their uninstall after the approval was sent)` : ''),
-    `  events applied or superseded ${c.eventsApplied} applied + ${c.eventsRecordedIgnored} recorded as superseded of ${c.events}`,
+    `  events applied or superseded ${c.eventsApplied} applied + ${c.eventsRecordedIgnored} recorded as superseded of ${c.events}` +
+      (c.earlierRuns ? ` (${c.earlierRuns} late hand-overs recorded by a run of their own after the workflow completed)` : ''),
     `  secrets in histories / logs  ${c.secretsLookedFor} secrets looked for in ${c.historiesScanned} histories and ${c.logFilesScanned} log files (${Math.round(c.logBytesScanned / 1024)} KiB)`,
     '',
     r.ok ? 'soak: OK, zero violations' : `soak: ${r.violations.length} VIOLATION(S):`,

@@ -33,7 +33,7 @@ describe('soak (15 installations, one worker kill, one FerretDB and one Temporal
     assert.ok(report.faults.temporalRestart, 'the Temporal dev server was restarted');
     assert.equal(report.checks.inFinalPhase, 15);
     assert.equal(report.checks.accounts, 15);
-    assert.ok(report.checks.historiesScanned === 15 && report.checks.logFilesScanned >= 2);
+    assert.ok(report.checks.historiesScanned >= 15 && report.checks.logFilesScanned >= 2);
     assert.ok(report.checks.secretsLookedFor > 15);
   });
 });

@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { checkSoak, mergeRuns } from '../../bench/soak/checks';
+import type { SoakInstallation } from '../../bench/soak/plan';
+import type { InstallationView } from '../../workflows/definitions';
+import { workflowIdFor } from '../../workflows/definitions';
+import { useSystem, type TestSystem } from '../support/system';
+import { eventually, finalView, waitForPhase } from '../support/waits';
+
+const view = (runId: string, history: InstallationView['history'], ignoredEvents: InstallationView['ignoredEvents'] = []): InstallationView => ({
+  installationId: 'i-1',
+  workflowId: `installation-i-1 (${runId})`,
+  phase: 'uninstalled',
+  history,
+  ignoredEvents,
+  attempts: 0,
+  pendingEvents: [],
+  appliedEvents: history.length,
+  retiringCredentials: [],
+  operatorActions: [],
+});
+const at = '2026-11-21T00:00:00.000Z';
+
+describe('soak checks: mergeRuns', () => {
+  it('joins the phases and ignored events of every run, oldest first, and keeps the last state', () => {
+    const first = view('a', [
+      { phase: 'installing', eventId: 'e-install', startedAt: at, endedAt: at, outcome: 'approved' },
+      { phase: 'uninstalling', eventId: 'e-uninstall', startedAt: at, endedAt: at, outcome: 'acknowledged' },
+    ]);
+    const second = { ...view('b', [], [{ eventId: 'e-update', reason: 'superseded by a newer event' }]), appliedEvents: 0 };
+    const { view: merged, violations } = mergeRuns([first, second]);
+    assert.deepEqual(violations, []);
+    assert.deepEqual(
+      merged.history.map((h) => h.eventId),
+      ['e-install', 'e-uninstall'],
+    );
+    assert.deepEqual(merged.ignoredEvents, second.ignoredEvents);
+    assert.equal(merged.workflowId, second.workflowId);
+  });
+
+  it('names an event that a later run applied again', () => {
+    const uninstall = { phase: 'uninstalling' as const, eventId: 'e-uninstall', startedAt: at, endedAt: at, outcome: 'acknowledged' };
+    const { violations } = mergeRuns([view('a', [uninstall]), view('b', [uninstall])]);
+    assert.deepEqual(violations, ['i-1: event e-uninstall applied by 2 workflow runs']);
+  });
+});
+
+/**
+ * What failed a CI run: the soak's update, handed over only after the uninstall had
+ * completed the workflow (a delivery the faults delayed), started a run of its own that
+ * recorded it as superseded. The checks read every run, not only the latest.
+ */
+describe('soak checks on an event handed over after its workflow completed (dev server, FerretDB, simulator)', function () {
+  this.timeout(120_000);
+  let sys: TestSystem;
+  useSystem((s) => (sys = s));
+
+  it('the late, older event is recorded by a run of its own that applies nothing, and the checks find nothing lost', async () => {
+    const deliver = async (event: { id: string }) => assert.equal(await sys.simulator.deliver(event as never, { callbackUrl: sys.web.callbackUrl }), 200);
+    const t0 = Math.floor(Date.now() / 1000) * 1000 - 60_000;
+    const { installation, event: install } = sys.simulator.createInstallation({ licensedUsers: 1 }, { createdAt: new Date(t0) });
+    await deliver(install);
+    await waitForPhase(sys.client, installation.id, 'active');
+    const update = sys.simulator.updateUsers(installation.id, { add: 1 }, { createdAt: new Date(t0 + 1_000) });
+    const uninstall = sys.simulator.uninstall(installation.id, undefined, { createdAt: new Date(t0 + 2_000) });
+    await deliver(uninstall);
+    assert.equal((await finalView(sys.client, installation.id)).phase, 'uninstalled');
+    const handle = sys.client.workflow.getHandle(workflowIdFor(installation.id));
+    const firstRun = (await handle.describe()).runId;
+
+    await deliver(update);
+    const late = await eventually('a run of its own for the late update', async () => {
+      const d = await handle.describe();
+      return d.runId !== firstRun && d.status.name === 'COMPLETED' ? ((await handle.result()) as InstallationView) : undefined;
+    });
+    assert.equal(late.phase, 'uninstalled');
+    assert.equal(late.appliedEvents, 0);
+    assert.deepEqual(late.history, []);
+    assert.deepEqual(
+      late.ignoredEvents.map((e) => e.eventId),
+      [update.id],
+    );
+    assert.match(late.ignoredEvents[0]!.reason, /older than an event already applied/);
+    assert.deepEqual(
+      sys.simulator.stateCalls(installation.id).map((c) => c.body),
+      [{ state: 'approve' }, { state: 'approve' }],
+      'install approved and uninstall acknowledged, once each: the late update sent nothing',
+    );
+
+    // Both runs must be in the visibility store before the checks list them.
+    await eventually('both runs listed', async () => {
+      let n = 0;
+      for await (const _ of sys.client.workflow.list({ query: `WorkflowId = '${workflowIdFor(installation.id)}'` })) n += 1;
+      return n === 2 ? n : undefined;
+    });
+    const soakInstallation: SoakInstallation = {
+      index: 0,
+      plan: 'install, then update and uninstall at once',
+      installationId: installation.id,
+      accountId: install.data.account_id,
+      events: [install, update, uninstall].map((e) => ({ id: e.id, type: e.type, createdAt: e.created_at, accepted: true })),
+      expectedPhase: 'uninstalled',
+      finished: true,
+      lastAt: t0 + 2_000,
+    };
+    const { violations, stats } = await checkSoak({ ...sys, logFiles: () => [] }, [soakInstallation]);
+    assert.deepEqual(violations, []);
+    assert.equal(stats.earlierRuns, 1);
+    assert.equal(stats.inFinalPhase, 1);
+    assert.equal(stats.eventsApplied, 2);
+    assert.equal(stats.eventsRecordedIgnored, 1);
+    assert.equal(stats.approvalPhases, 2);
+    assert.equal(stats.historiesScanned, 2, 'the histories of both runs are scanned for secrets');
+  });
+});
