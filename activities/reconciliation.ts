@@ -116,6 +116,8 @@ export function reconciliationActivities(deps: ActivityDeps) {
 
     /** Hands over inbox events that were stored but never dispatched. */
     async dispatchStoredEvents(input: { limit: number }): Promise<{ dispatched: number }> {
+      // The backstop: also events whose queue entry was never written (read from the whole inbox).
+      await store.inbox.requeueUndispatched(input.limit);
       const due = await store.inbox.listUndispatched(input.limit, new Date(8.64e15));
       let dispatched = 0;
       for (const rec of due) {

@@ -3,6 +3,7 @@ import { MongoClient, type Db, type Collection, type Document } from 'mongodb';
 /** Collection names in one place; the README lists them. */
 export const COLLECTIONS = {
   inbox: 'inbox',
+  dispatchQueue: 'dispatch_queue',
   credentials: 'credentials',
   tokens: 'tokens',
   accounts: 'accounts',

@@ -3,7 +3,7 @@ import { MongoError } from 'mongodb';
 import { encryptJson, type Keyring } from '../crypto/secrets';
 import { extractCredentials, parseEvent, toLifecycleEvent } from '../events/schemas';
 import type { Logger } from '../logging/logger';
-import type { InboxStore } from '../store/inbox';
+import type { InboxStore, InsertOutcome } from '../store/inbox';
 import type { Dispatch } from './dispatch';
 import type { WebMetrics } from './metrics';
 import { DEFAULT_JSON_LIMITS, checkJsonShape, describeShapeProblem, findUnsafeJson, type JsonLimits } from './json-limits';
@@ -136,9 +136,9 @@ export function createCallbackHandler(deps: CallbackDeps) {
       type: event.type,
     });
     const credentials = extractCredentials(event);
-    let stored: 'stored' | 'duplicate';
+    let inserted: InsertOutcome;
     try {
-      stored = await deps.inbox.insert({
+      inserted = await deps.inbox.insert({
         _id: event.id,
         installationId: lifecycle.installationId,
         type: event.type,
@@ -163,12 +163,10 @@ export function createCallbackHandler(deps: CallbackDeps) {
       return refuse(ctx, 503, 'store_unavailable', 'The event could not be stored; deliver it again later.');
     }
 
-    if (stored === 'duplicate') {
-      const existing = await deps.inbox.get(event.id).catch(() => null);
-      if (existing?.dispatchedAt) {
-        outcome('duplicate');
-        return answer(ctx, 200, { status: 'duplicate', eventId: event.id });
-      }
+    const stored = inserted.stored;
+    if (inserted.stored === 'duplicate' && inserted.dispatched) {
+      outcome('duplicate');
+      return answer(ctx, 200, { status: 'duplicate', eventId: event.id });
     }
 
     try {

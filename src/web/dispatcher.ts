@@ -16,6 +16,7 @@ export class InboxDispatcher {
   private timer?: NodeJS.Timeout;
   private running?: Promise<number>;
   private stopped = false;
+  private requeued = false;
 
   constructor(
     private readonly inbox: InboxStore,
@@ -48,6 +49,12 @@ export class InboxDispatcher {
   }
 
   private async pass(): Promise<number> {
+    if (!this.requeued) {
+      // Once per process: events stored without a queue entry (older versions, a failed queue write).
+      const queued = await this.inbox.requeueUndispatched();
+      this.requeued = true;
+      if (queued > 0) this.logger.info({ queued }, 'stored events without a queue entry queued for hand-over');
+    }
     const due = await this.inbox.listUndispatched(this.options.batchSize ?? 100);
     let handed = 0;
     for (const record of due) {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { parseEvent, toLifecycleEvent } from '../../src/events/schemas';
+import { COLLECTIONS } from '../../src/store';
 import { workflowIdFor } from '../../workflows/definitions';
 import { reconcileWorkflow } from '../../workflows/reconcile';
 import type { ReconcileReport } from '../../workflows/reconcile-types';
@@ -116,6 +117,9 @@ describe('scheduled reconciliation repairs drift (dev server, FerretDB, simulato
       receivedAt: new Date(),
       event: toLifecycleEvent(parsed.event),
     });
+    // ...and its queue entry lost (the queue write failed): only the inbox has it.
+    await sys.store.db.collection(COLLECTIONS.dispatchQueue).deleteOne({ _id: uninstall.id as never });
+    assert.equal(await sys.store.inbox.countUndispatched(), 0);
     await sys.store.credentials.scheduleRetirement(installation.id, event.data.client_id, new Date(Date.now() - 1_000));
 
     const report = await reconcile();

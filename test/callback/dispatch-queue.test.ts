@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { COLLECTIONS, connectDatabase, type Database } from '../../src/store';
+import { InboxStore, type InboxRecord } from '../../src/store/inbox';
+import { InboxDispatcher } from '../../src/web/dispatcher';
+import type { LifecycleEvent } from '../../workflows/definitions';
+import { captureLogger } from '../support/logs';
+import { mongoUri, uniqueDbName } from '../support/servers';
+
+/** A secret-free stored event, as the callback writes it. */
+function stored(createdAt: Date): Omit<InboxRecord, 'dispatchAttempts' | 'nextDispatchAt'> {
+  const id = randomBytes(16).toString('hex');
+  const installationId = randomBytes(16).toString('hex');
+  return {
+    _id: id,
+    installationId,
+    type: 'app.updated',
+    createdAt,
+    receivedAt: new Date(),
+    event: { eventId: id, type: 'app.updated', createdAt: createdAt.toISOString(), appId: 'app', installationId, facts: {}, links: {} },
+  };
+}
+
+/**
+ * The inbox keeps every event; the dispatcher scans only the queue of events not yet
+ * handed over (on FerretDB every filter but `{_id}` reads the whole collection).
+ */
+describe('inbox: the dispatch queue (FerretDB)', () => {
+  let db: Database;
+  let inbox: InboxStore;
+  const queue = () => db.collection<{ _id: string }>(COLLECTIONS.dispatchQueue);
+
+  beforeEach(async () => {
+    db = await connectDatabase(await mongoUri(), uniqueDbName('queue'));
+    inbox = new InboxStore(db);
+    await inbox.ensureIndexes();
+  });
+  afterEach(async () => {
+    await db.db.dropDatabase();
+    await db.close();
+  });
+
+  it('queues a stored event until it is marked handed over', async () => {
+    const e = stored(new Date());
+    assert.deepEqual(await inbox.insert(e), { stored: 'stored' });
+    assert.equal(await inbox.countUndispatched(), 1);
+    assert.deepEqual(
+      (await inbox.listUndispatched(10)).map((r) => r._id),
+      [e._id],
+    );
+    await inbox.markDispatched(e._id);
+    assert.equal(await inbox.countUndispatched(), 0);
+    assert.deepEqual(await inbox.listUndispatched(10), []);
+    assert.ok((await inbox.get(e._id))?.dispatchedAt, 'the inbox keeps the event, marked handed over');
+  });
+
+  it('lists due events oldest first, and not one whose failed hand-over is backed off', async () => {
+    const t = Date.now() - 60_000;
+    const [late, early, backedOff] = [stored(new Date(t + 2_000)), stored(new Date(t)), stored(new Date(t + 1_000))];
+    for (const e of [late, early, backedOff]) await inbox.insert(e);
+    await inbox.recordDispatchFailure(backedOff._id, 1, new Date(Date.now() + 60_000), 'Error: Temporal down');
+    assert.deepEqual(
+      (await inbox.listUndispatched(10)).map((r) => r._id),
+      [early._id, late._id],
+    );
+    assert.deepEqual(
+      (await inbox.listUndispatched(10, new Date(Date.now() + 120_000))).map((r) => r._id),
+      [early._id, backedOff._id, late._id],
+    );
+    const failed = await inbox.get(backedOff._id);
+    assert.equal(failed?.dispatchAttempts, 1);
+    assert.equal(failed?.lastDispatchError, 'Error: Temporal down');
+  });
+
+  it('a repeated delivery is a duplicate: queued again while not handed over, not queued once it was', async () => {
+    const e = stored(new Date());
+    await inbox.insert(e);
+    // Its queue entry was lost (the queue write failed after the inbox write).
+    await queue().deleteOne({ _id: e._id });
+    assert.deepEqual(await inbox.insert(e), { stored: 'duplicate', dispatched: false });
+    assert.equal(await inbox.countUndispatched(), 1, 'queued again');
+    await inbox.markDispatched(e._id);
+    assert.deepEqual(await inbox.insert(e), { stored: 'duplicate', dispatched: true });
+    assert.equal(await inbox.countUndispatched(), 0, 'a handed-over event is not queued again');
+  });
+
+  it('requeueUndispatched queues stored events that have no queue entry, once', async () => {
+    const [a, b, c] = [stored(new Date()), stored(new Date()), stored(new Date())];
+    for (const e of [a, b, c]) await inbox.insert(e);
+    await inbox.markDispatched(c._id);
+    await queue().deleteMany({});
+    assert.equal(await inbox.countUndispatched(), 0);
+    assert.equal(await inbox.requeueUndispatched(), 2);
+    assert.equal(await inbox.requeueUndispatched(), 0, 'already queued');
+    assert.deepEqual(
+      (await inbox.listUndispatched(10)).map((r) => r._id).sort(),
+      [a._id, b._id].sort(),
+    );
+  });
+
+  it('drops a queue entry left behind by a hand-over that was marked but not dequeued', async () => {
+    const e = stored(new Date());
+    await inbox.insert(e);
+    await db.collection(COLLECTIONS.inbox).updateOne({ _id: e._id as never }, { $set: { dispatchedAt: new Date() } });
+    assert.equal(await inbox.countUndispatched(), 1);
+    assert.deepEqual(await inbox.listUndispatched(10), [], 'not handed over again');
+    assert.equal(await inbox.countUndispatched(), 0, 'the stale entry is gone');
+  });
+
+  it("the dispatcher's first pass queues what the queue lacks, then hands it over", async () => {
+    const e = stored(new Date());
+    await inbox.insert(e);
+    await queue().deleteMany({});
+    const handed: LifecycleEvent[] = [];
+    const { logger, lines } = captureLogger('dispatcher');
+    const dispatcher = new InboxDispatcher(inbox, async (event) => void handed.push(event), logger, { intervalMs: 60_000 });
+    assert.equal(await dispatcher.runOnce(), 1);
+    assert.deepEqual(
+      handed.map((h) => h.eventId),
+      [e._id],
+    );
+    assert.ok((await inbox.get(e._id))?.dispatchedAt);
+    assert.ok(lines.some((l) => l.includes('queued for hand-over')), 'the adoption is logged');
+    assert.equal(await dispatcher.runOnce(), 0);
+  });
+});
