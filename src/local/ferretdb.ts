@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { startProcess, waitForPort, type ManagedProcess } from './process';
+import { maintainIdPathIndexes } from './ferretdb-id-index';
 import { toolPath } from './tools';
 
 export interface LocalMongo {
@@ -11,7 +12,8 @@ export interface LocalMongo {
 }
 
 /** FerretDB on its embedded SQLite backend: a MongoDB wire-protocol server with no MongoDB binary. */
-export async function startFerretDB(options: { port: number; dataDir: string; host?: string }): Promise<LocalMongo> {
+/** `idIndexes: false` leaves FerretDB's tables as it makes them (see ferretdb-id-index.ts). */
+export async function startFerretDB(options: { port: number; dataDir: string; host?: string; idIndexes?: boolean }): Promise<LocalMongo> {
   const host = options.host ?? '127.0.0.1';
   const dataDir = path.resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
@@ -25,10 +27,17 @@ export async function startFerretDB(options: { port: number; dataDir: string; ho
     '--log-level=warn',
   ]);
   await waitForPort(options.port, host, 30_000, proc);
+  const indexes =
+    options.idIndexes === false
+      ? undefined
+      : maintainIdPathIndexes(dataDir, (err) => process.stderr.write(`ferretdb: ${err.message}; {_id} lookups scan whole tables\n`));
   return {
     uri: `mongodb://${host}:${options.port}/`,
     port: options.port,
     process: proc,
-    stop: () => proc.stop(),
+    stop: async () => {
+      await indexes?.stop();
+      await proc.stop();
+    },
   };
 }
