@@ -32,8 +32,8 @@ const BATCH = 500;
  * waits, active, for its next event.
  *
  * Why: on the embedded FerretDB every install costs more as the collections grow
- * (only `{_id}` filters reach SQL), so reaching 10,000 through the install path
- * takes hours; the install path's own cost is the lifecycle figure.
+ * (any filter but `{_id}` reads the whole collection), so reaching 10,000 through
+ * the install path takes hours; the install path's own cost is the lifecycle figure.
  */
 export async function seedActiveInstallations(sys: BenchSystem, count: number, concurrency: number, timeoutMs: number): Promise<SeedResult> {
   const ids: string[] = [];
