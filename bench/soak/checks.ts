@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { CallRecord } from '../../src/simulator';
+import type { InboxRecord } from '../../src/store/inbox';
 import { stateQuery, workflowIdFor, type InstallationView, type PhaseRecord } from '../../workflows/definitions';
 import type { BenchSystem } from '../system';
 import type { SoakInstallation } from './plan';
@@ -192,7 +193,6 @@ export async function checkSoak(
 
   // An installation the soak could not drive to its end (deadline) is one violation; the
   // checks of its final state are skipped, those of what it did (approvals, secrets) are not.
-  for (const inst of installations) if (!inst.finished) v.push(`${inst.installationId} (${inst.plan}): not finished: ${inst.stoppedAt ?? 'unknown'}`);
   const finished = installations.filter((i) => i.finished);
 
   // 1. Every installation in its correct final phase.
@@ -225,6 +225,26 @@ export async function checkSoak(
       v.push(`${inst.installationId}: no final view: ${err instanceof Error ? err.message : String(err)}`);
     }
   });
+
+  // Where each unfinished installation stood: its workflow, and the hand-over of each of its events.
+  const unfinished = installations.filter((i) => !i.finished);
+  const dispatchOf = new Map<string, InboxRecord>();
+  for (const e of unfinished.flatMap((i) => i.events)) {
+    const record = await retry(() => sys.store.inbox.get(e.id), 2).catch(() => null);
+    if (record) dispatchOf.set(e.id, record);
+  }
+  for (const inst of unfinished) {
+    const view = views.get(inst.installationId);
+    const workflow = view
+      ? `workflow ${view.phase}${view.currentStep ? `, step "${view.currentStep}" (attempt ${view.attempts})` : ''}${view.lastError ? `, last error "${view.lastError}"` : ''}, ${view.pendingEvents.length} queued`
+      : 'no workflow state';
+    const events = inst.events.map((e) => {
+      const d = dispatchOf.get(e.id);
+      const state = !e.accepted ? 'not accepted' : !d ? 'not in the inbox' : d.dispatchedAt ? 'handed over' : `not handed over (${d.dispatchAttempts ?? 0} attempts, next ${d.nextDispatchAt?.toISOString().slice(11, 19) ?? '?'}${d.lastDispatchError ? `, ${d.lastDispatchError.slice(0, 80)}` : ''})`;
+      return `${e.type} ${state}`;
+    });
+    v.push(`${inst.installationId} (${inst.plan}): not finished: ${inst.stoppedAt ?? 'unknown'}; ${workflow}; ${events.join(', ') || 'no event'}`);
+  }
 
   // An event handed over after its workflow completed (a delivery the faults delayed) starts a
   // new run, which records it and completes: what each installation did is in all its runs.

@@ -94,6 +94,12 @@ export class InboxStore {
     await this.queue.updateOne({ _id: eventId }, { $set: { nextDispatchAt: nextAt } });
   }
 
+  /** Makes every backed-off queued event due now (Temporal answers again); returns how many. */
+  async retryBackedOffNow(now = new Date()): Promise<number> {
+    const res = await this.queue.updateMany({ nextDispatchAt: { $gt: now } }, { $set: { nextDispatchAt: now } });
+    return res.modifiedCount;
+  }
+
   /** Queued events not yet handed to their workflow, oldest first, due by `now`. */
   async listUndispatched(limit: number, now = new Date()): Promise<InboxRecord[]> {
     const due = await this.queue.find({ nextDispatchAt: { $lte: now } }).sort({ createdAt: 1 }).limit(limit).toArray();

@@ -17,6 +17,10 @@ export class InboxDispatcher {
   private running?: Promise<number>;
   private stopped = false;
   private requeued = false;
+  /** A hand-over of this dispatcher failed and backed events off. */
+  private backedOff = false;
+  /** Temporal answered a hand-over since: retry the backed-off events at once. */
+  private wake = false;
 
   constructor(
     private readonly inbox: InboxStore,
@@ -40,6 +44,15 @@ export class InboxDispatcher {
     await this.running?.catch(() => undefined);
   }
 
+  /**
+   * A hand-over succeeded (here or in the callback): Temporal answers again. Events an
+   * outage backed off are retried at the next pass instead of at their backoff's end,
+   * which after a long outage is up to `maxBackoffMs` away.
+   */
+  temporalAnswered(): void {
+    if (this.backedOff) this.wake = true;
+  }
+
   /** One pass; returns how many events were handed over. Passes never overlap. */
   runOnce(): Promise<number> {
     this.running ??= this.pass().finally(() => {
@@ -54,6 +67,12 @@ export class InboxDispatcher {
       const queued = await this.inbox.requeueUndispatched();
       this.requeued = true;
       if (queued > 0) this.logger.info({ queued }, 'stored events without a queue entry queued for hand-over');
+    }
+    if (this.wake) {
+      this.wake = false;
+      this.backedOff = false;
+      const retried = await this.inbox.retryBackedOffNow();
+      if (retried > 0) this.logger.info({ retried }, 'Temporal answers again: backed-off events retried now');
     }
     const due = await this.inbox.listUndispatched(this.options.batchSize ?? 100);
     let handed = 0;
@@ -70,6 +89,7 @@ export class InboxDispatcher {
         const attempts = record.dispatchAttempts + 1;
         const backoff = Math.min(this.options.intervalMs * 2 ** attempts, this.options.maxBackoffMs ?? 300_000);
         await this.inbox.recordDispatchFailure(record._id, attempts, new Date(Date.now() + backoff), errorName(err));
+        this.backedOff = true;
         this.logger.warn({ installationId: record.installationId, eventId: record._id, attempts }, 'dispatch failed; backing off');
         // Temporal is most likely down for every event: stop this pass early.
         break;

@@ -7,7 +7,7 @@ import type { Store } from '../store';
 import type { InstallationOptions } from '../../workflows/options';
 import { ConfigError } from '../errors';
 import { createApp, CALLBACK_PATH } from './app';
-import { createDispatch, skipHandled } from './dispatch';
+import { createDispatch, skipHandled, type Dispatch } from './dispatch';
 import { InboxDispatcher } from './dispatcher';
 import { createWebMetrics } from './metrics';
 import type { JsonLimits } from './json-limits';
@@ -69,10 +69,15 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
   const requestTimeoutMs = o.requestTimeoutMs ?? 15_000;
   const headersTimeoutMs = Math.min(o.headersTimeoutMs ?? 10_000, requestTimeoutMs);
   const metrics = createWebMetrics();
-  const dispatch = createDispatch(o.temporal, o.taskQueue, {
+  const handOver = createDispatch(o.temporal, o.taskQueue, {
     timeoutMs: o.dispatchTimeoutMs ?? 3_000,
     workflowOptions: o.workflowOptions,
   });
+  // Any hand-over that succeeds tells the dispatcher that Temporal is back.
+  const dispatch: Dispatch = async (event) => {
+    await handOver(event);
+    dispatcher.temporalAnswered();
+  };
   const redispatch = skipHandled(dispatch, o.store.installations);
   const app = createApp({
     appId: o.appId,

@@ -123,4 +123,31 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
     assert.ok(lines.some((l) => l.includes('queued for hand-over')), 'the adoption is logged');
     assert.equal(await dispatcher.runOnce(), 0);
   });
+
+  it('retries what an outage backed off as soon as Temporal answers a hand-over again, not at the backoff\'s end', async () => {
+    const e = stored(new Date());
+    await inbox.insert(e);
+    let temporalUp = false;
+    const handed: string[] = [];
+    const { logger } = captureLogger('dispatcher');
+    const dispatcher = new InboxDispatcher(
+      inbox,
+      async (event) => {
+        if (!temporalUp) throw new Error('Temporal unavailable');
+        handed.push(event.eventId);
+      },
+      logger,
+      { intervalMs: 60_000 },
+    );
+    assert.equal(await dispatcher.runOnce(), 0, 'the outage');
+    const failed = await inbox.get(e._id);
+    assert.equal(failed?.dispatchAttempts, 1);
+    assert.ok((failed?.nextDispatchAt.getTime() ?? 0) > Date.now() + 60_000, 'backed off for two intervals');
+    temporalUp = true;
+    assert.equal(await dispatcher.runOnce(), 0, 'still backed off: nothing told the dispatcher');
+    dispatcher.temporalAnswered(); // the callback handed another event over
+    assert.equal(await dispatcher.runOnce(), 1);
+    assert.deepEqual(handed, [e._id]);
+    assert.equal(await inbox.countUndispatched(), 0);
+  });
 });
