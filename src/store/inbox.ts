@@ -132,9 +132,16 @@ export class InboxStore {
     return this.queue.countDocuments();
   }
 
-  /** Drops the encrypted credentials once they have been moved to the credential store. */
-  async dropCredentials(eventId: string): Promise<void> {
-    await this.coll.updateOne({ _id: eventId }, { $unset: { credentials: '' } });
+  /**
+   * Drops the encrypted credentials once they have been moved to the credential store.
+   * Only the workflow holding the event does this, so the event was handed over: the
+   * mark is kept, or written if missing. FerretDB rewrites the whole document on every
+   * update, so this update racing the callback's `markDispatched` could otherwise undo
+   * that mark, after the queue entry was already gone (seen in the full soak).
+   */
+  async dropCredentials(eventId: string, at = new Date()): Promise<void> {
+    await this.coll.updateOne({ _id: eventId }, { $unset: { credentials: '' }, $min: { dispatchedAt: at } });
+    await this.queue.deleteOne({ _id: eventId });
   }
 
   /** Removes every stored credential copy of an installation (uninstall, rejection, expiry). */

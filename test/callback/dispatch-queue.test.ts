@@ -150,4 +150,24 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
     assert.deepEqual(handed, [e._id]);
     assert.equal(await inbox.countUndispatched(), 0);
   });
+
+  it('dropping an event\'s imported credentials keeps it marked handed over, or marks it (its workflow holds it)', async () => {
+    const blob = { v: 1 as const, kid: 'k', iv: 'aXY=', tag: 'dGFn', ct: 'Y3Q=' };
+    const lost = { ...stored(new Date()), credentials: blob };
+    await inbox.insert(lost);
+    // The callback's mark undone by a racing whole-document write: no mark, no queue entry.
+    await queue().deleteMany({});
+    await inbox.dropCredentials(lost._id);
+    const marked = await inbox.get(lost._id);
+    assert.equal(marked?.credentials, undefined);
+    assert.ok(marked?.dispatchedAt instanceof Date, 'marked handed over');
+
+    const kept = { ...stored(new Date()), credentials: blob };
+    await inbox.insert(kept);
+    const at = new Date(Date.now() - 60_000);
+    await inbox.markDispatched(kept._id, at);
+    await inbox.dropCredentials(kept._id);
+    assert.equal((await inbox.get(kept._id))?.dispatchedAt?.getTime(), at.getTime(), 'the earlier mark stays');
+    assert.equal(await inbox.countUndispatched(), 0);
+  });
 });
