@@ -366,14 +366,7 @@ export async function checkSoak(
 
   for (const { inst, event, ignoredAs } of lost) {
     // What the runs of this installation's workflow saw, to say where the event went.
-    const runs: string[] = [];
-    try {
-      for await (const run of sys.client.workflow.list({ query: `WorkflowId = '${workflowIdFor(inst.installationId)}'` })) {
-        runs.push(`${run.runId.slice(0, 8)} ${run.status.name} ${run.startTime.toISOString()}`);
-      }
-    } catch {
-      // the detail is best effort
-    }
+    const runs = (runsById.get(inst.installationId) ?? []).map((r) => `${r.runId.slice(0, 8)} ${r.status} ${new Date(r.start).toISOString()}`);
     v.push(
       `${inst.installationId} (${inst.plan}): ${event.type} ${event.id} neither applied nor recorded as superseded (lost)` +
         `${ignoredAs ? `; only recorded as "${ignoredAs}"` : ''}; workflow runs: ${runs.join(' | ') || 'unknown'}`,
