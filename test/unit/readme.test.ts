@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { envSchema } from '../../src/config/env';
 import { PROJECT_ROOT } from '../../src/local/tools';
@@ -21,14 +21,28 @@ import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
  * defaults, and the public names it documents are the ones the code uses.
  */
 
-const readme = readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
 const source = (file: string) => readFileSync(path.join(PROJECT_ROOT, file), 'utf8');
+const readme = source('README.md');
+const DOCS = path.join(PROJECT_ROOT, 'docs');
+/** Every page under docs/, by file name. */
+const docs = new Map(
+  readdirSync(DOCS)
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => [f, source(path.join('docs', f))] as const),
+);
+const doc = (name: string): string => {
+  const text = docs.get(name);
+  assert.ok(text !== undefined, `docs/${name} is missing`);
+  return text;
+};
+/** The README and every docs page: where a public name may be documented. */
+const allDocs = [readme, ...docs.values()].join('\n');
 
-/** The text of a `## Title` section, up to the next `## ` heading. */
-function section(title: string): string {
-  const lines = readme.split(/\r?\n/);
+/** The text of a `## Title` section of `text` (the README by default), up to the next `## ` heading. */
+function section(title: string, text = readme): string {
+  const lines = text.split(/\r?\n/);
   const start = lines.findIndex((l) => l.trim() === `## ${title}`);
-  assert.ok(start >= 0, `README.md has no "## ${title}" section`);
+  assert.ok(start >= 0, `no "## ${title}" section`);
   const end = lines.findIndex((l, i) => i > start && /^## /.test(l));
   return lines.slice(start + 1, end === -1 ? undefined : end).join('\n');
 }
@@ -70,8 +84,8 @@ function demoVars(): string[] {
   ];
 }
 
-describe('README.md', () => {
-  const configuration = section('Configuration');
+describe('README.md and docs/', () => {
+  const configuration = doc('configuration.md');
   const rows = tableRows(configuration);
   const documented = new Map<string, string[]>();
   for (const row of rows) {
@@ -159,7 +173,7 @@ describe('README.md', () => {
   });
 
   it('describes only paths that exist in the layout', () => {
-    const paths = tableRows(section('Layout'))
+    const paths = tableRows(section('Layout', doc('development.md')))
       .map((r) => codeName(r[0]))
       .filter((p): p is string => p !== undefined);
     assert.ok(paths.length > 20);
@@ -168,10 +182,24 @@ describe('README.md', () => {
 
   it('documents npm scripts that exist', () => {
     const scripts = Object.keys((JSON.parse(source('package.json')) as { scripts: Record<string, string> }).scripts);
-    for (const m of readme.matchAll(/`npm (?:run )?([a-z:]+)`/g)) {
+    for (const m of allDocs.matchAll(/`npm (?:run )?([a-z:]+)`/g)) {
       const name = m[1] ?? '';
       if (name === 'install' || name === 'ci') continue;
       assert.ok(scripts.includes(name), `README names "npm ${name}", which package.json does not define`);
     }
+  });
+
+  it('keeps the README short and links every docs page, and every link resolves', () => {
+    const lines = readme.split(/\r?\n/).length;
+    assert.ok(lines <= 300, `README.md has ${lines} lines; move detail into docs/`);
+    assert.ok(docs.size >= 4, `docs/ has ${docs.size} pages`);
+    for (const name of docs.keys()) assert.ok(readme.includes(`(docs/${name})`), `README does not link docs/${name}`);
+    const links = [
+      ...[...readme.matchAll(/\]\((docs\/[^)#]+)(?:#[^)]*)?\)/g)].map((m) => m[1] ?? ''),
+      ...[...docs.values()].flatMap((text) =>
+        [...text.matchAll(/\]\(([a-z0-9_-]+\.md)(?:#[^)]*)?\)/g)].map((m) => path.join('docs', m[1] ?? '')),
+      ),
+    ];
+    for (const link of links) assert.ok(existsSync(path.join(PROJECT_ROOT, link)), `link to ${link} does not resolve`);
   });
 });
