@@ -35,6 +35,7 @@ export class MongoProvisioner implements PartnerProvisioner {
     throwIfCancelled(ctx);
     await this.store.accounts.upsertUsers(req.account.accountId, req.account.installationId, req.users);
     ctx.progress?.(`${req.users.length} users mapped`);
+    throwIfCancelled(ctx);
     if (this.withStarterContent) await this.store.starterContent.ensure(req.account.accountId, req.account.installationId);
     return { settingsRestored };
   }
