@@ -94,6 +94,22 @@ describe('HTTP partner hooks on real servers (dev server, FerretDB, simulator, a
     assert.equal(server.hooks('account.undo_provision', installation.id).length, 1);
   });
 
+  it('a 4xx to an update rejects the update at Talkdesk with the reason; the account stays as it was', async () => {
+    const { installation, event } = await install({ licensedUsers: 2 });
+    await waitForPhase(sys.client, installation.id, 'active');
+    const before = (await sys.store.accounts.listUsers(event.data.account_id)).filter((u) => u.active).map((u) => u.talkdeskUserId);
+    server.answerNext({ status: 409, body: { reason: 'Plan change not allowed mid-cycle' } });
+    assert.equal(await sys.simulator.deliver(sys.simulator.updateUsers(installation.id, { add: 1 }), { callbackUrl: sys.web.callbackUrl }), 200);
+    const view = await waitForPhase(sys.client, installation.id, 'active');
+    assert.match(view.history.at(-1)?.outcome ?? '', /Plan change not allowed mid-cycle/);
+    const last = sys.simulator.stateCalls(installation.id).at(-1)?.body as { state: string; reason: string };
+    assert.equal(last.state, 'reject');
+    assert.ok(last.reason.includes('Plan change not allowed mid-cycle'));
+    const after = (await sys.store.accounts.listUsers(event.data.account_id)).filter((u) => u.active).map((u) => u.talkdeskUserId);
+    assert.deepEqual(after, before);
+    assert.equal(server.hooks('account.update', installation.id).length, 1, 'not retried');
+  });
+
   it('429 with Retry-After is honoured', async () => {
     server.answerNext({ status: 429, headers: { 'retry-after': '2' } });
     const { installation } = await install({ licensedUsers: 1 });
