@@ -6,3 +6,4 @@ export { MongoProvisioner } from './mongodb';
 export { HttpProvisioner, type HookBody, type HttpProvisionerOptions } from './http';
 export { PartnerCallStore, type PartnerCallRecord } from './calls-store';
 export { provisionerFromEnv } from './from-env';
+export { forwardUserLogout } from './logout';

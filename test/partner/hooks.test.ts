@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateKeySpec, parseKeyring } from '../../src/crypto/secrets';
 import { createLogger } from '../../src/logging/logger';
-import { HttpProvisioner, PartnerUnavailableError, callKey, sanitiseReason } from '../../src/partner';
+import { HttpProvisioner, MongoProvisioner, PartnerUnavailableError, callKey, forwardUserLogout, sanitiseReason } from '../../src/partner';
 import { connectDatabase, createStore, type Database, type Store } from '../../src/store';
 import { TestPartnerServer } from '../support/partner-server';
 import { mongoUri, uniqueDbName } from '../support/servers';
@@ -35,8 +35,12 @@ describe('HTTP partner hooks: logout, refusals, redirects', function () {
       { installationId: 'inst1', accountId: 'acct1', talkdeskUserId: 'u-2', email: 'rui@acme.test', occurredAt: '2026-12-05T17:30:00Z', eventId: 'ev1' },
       ctx('user.logout'),
     );
-    const [hook] = server.hooks('user.logout', 'inst1');
+    const req = { installationId: 'inst1', accountId: 'acct1', talkdeskUserId: 'u-3', occurredAt: '2026-12-05T17:31:00Z', eventId: 'ev2' };
+    assert.equal(await forwardUserLogout(partner, req), true);
+    assert.equal(await forwardUserLogout(new MongoProvisioner(store), req), false, 'the built-in provisioner takes no logouts');
+    const [hook, second] = server.hooks('user.logout', 'inst1');
     assert.ok(hook?.signatureValid);
+    assert.equal(second?.body.id, callKey('inst1', 'ev2', 'user.logout'));
     assert.equal(hook.body.occurred_at, '2026-12-05T17:30:00Z');
     assert.deepEqual(hook.body.data, { talkdesk_user_id: 'u-2', email: 'rui@acme.test', event_id: 'ev1' });
   });
