@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { Logger } from '../src/logging/logger';
+import type { PartnerProvisioner } from '../src/partner/provisioner';
 import type { Store } from '../src/store';
 import type { TalkdeskClient } from '../src/talkdesk/client';
 import type { InstallationOptions } from '../workflows/options';
@@ -9,6 +10,8 @@ export interface ActivityDeps {
   store: Store;
   talkdesk: TalkdeskClient;
   logger: Logger;
+  /** The partner's product (PARTNER_PROVISIONER, or the partner's own object); the built-in MongoDB one by default. */
+  partner?: PartnerProvisioner;
   /** Scopes asked for in every token (Talkdesk grants them all when omitted). */
   scopes?: string[];
   /** A cached token is reused while it has at least this long to live. */

@@ -1,12 +1,18 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MongoError } from 'mongodb';
 import { SecretDecryptError } from '../src/crypto/secrets';
+import { PartnerRefusedError, PartnerUnavailableError } from '../src/partner/errors';
+import { PartnerCancelledError } from '../src/partner/provisioner';
 import { TalkdeskError } from '../src/talkdesk/errors';
 import { toActivityFailure } from '../src/talkdesk/failures';
 
 export const STORE_UNAVAILABLE = 'StoreUnavailable';
 export const CREDENTIALS_MISSING = 'CredentialsMissing';
 export const CREDENTIALS_UNREADABLE = 'CredentialsUnreadable';
+/** The partner refused for good (4xx): the message is its sanitised reason, shown to Talkdesk in a rejection. */
+export const PARTNER_REFUSED = 'PartnerRefused';
+/** The partner is down, slow or rate limiting: retried until the phase's deadline. */
+export const PARTNER_UNAVAILABLE = 'PartnerUnavailable';
 
 /**
  * Turns whatever an activity threw into a failure that is safe to record in
@@ -15,6 +21,17 @@ export const CREDENTIALS_UNREADABLE = 'CredentialsUnreadable';
  */
 export function toFailure(err: unknown): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
+  if (err instanceof PartnerRefusedError) {
+    return ApplicationFailure.create({ type: PARTNER_REFUSED, message: err.reason, nonRetryable: true, details: [{ status: err.status }] });
+  }
+  if (err instanceof PartnerUnavailableError) {
+    return ApplicationFailure.create({
+      type: PARTNER_UNAVAILABLE,
+      message: `${err.message}; it will be retried`,
+      details: [err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}],
+      ...(err.retryAfterMs !== undefined ? { nextRetryDelay: err.retryAfterMs } : {}),
+    });
+  }
   if (err instanceof TalkdeskError) return toActivityFailure(err);
   if (err instanceof SecretDecryptError) {
     return ApplicationFailure.create({
@@ -38,6 +55,9 @@ export function safely<A extends unknown[], R>(fn: (...args: A) => Promise<R>): 
     try {
       return await fn(...args);
     } catch (err) {
+      // Cancelled (an uninstall interrupted it): reported as a cancellation, not a failure.
+      if (err instanceof CancelledFailure) throw err;
+      if (err instanceof PartnerCancelledError) throw new CancelledFailure(err.message);
       throw toFailure(err);
     }
   };

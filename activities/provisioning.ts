@@ -1,64 +1,104 @@
-import { CancelledFailure, Context, heartbeat } from '@temporalio/activity';
+import { heartbeat } from '@temporalio/activity';
+import { MongoProvisioner } from '../src/partner/mongodb';
+import type { PartnerProvisioner, PartnerUser } from '../src/partner/provisioner';
 import type { TalkdeskUser } from '../src/talkdesk/schemas';
 import type {
-  InstallationRef,
+  AccountCallInput,
+  ProvisionInput,
   ProvisionResult,
-  TalkdeskCallRef,
+  RevertInput,
   TrialInput,
   UpdateInput,
   UpdateResult,
 } from '../workflows/activity-types';
 import type { ActivityDeps } from './deps';
+import { callContext, whileHeartbeating } from './partner-calls';
+import { toFailure } from './failures';
 import { withToken } from './talkdesk-calls';
 
-const toFacts = (u: TalkdeskUser) => ({ id: u.id, email: u.email ?? undefined, name: u.name ?? undefined });
+const toUser = (u: TalkdeskUser, admin: string | undefined): PartnerUser => ({
+  id: u.id,
+  email: u.email ?? undefined,
+  name: u.name ?? undefined,
+  role: u.id === admin ? 'admin' : 'user',
+});
 
-/** Stops before writing when the workflow cancelled this attempt (an uninstall arrived). */
-function stopIfCancelled(): void {
-  const signal = Context.current().cancellationSignal;
-  if (signal.aborted) throw new CancelledFailure('cancelled before writing');
-}
-
+/**
+ * The lifecycle's partner side. Activities read Talkdesk (account, licensed users,
+ * the installing administrator) and hand facts to the partner provisioner, which
+ * never sees a Talkdesk token. The service's own account record and user mappings
+ * (single sign-on needs them) are kept here unless the provisioner keeps them
+ * itself (the built-in MongoDB one).
+ */
 export function provisioningActivities(deps: ActivityDeps) {
   const { store, talkdesk, logger } = deps;
+  const partner: PartnerProvisioner = deps.partner ?? new MongoProvisioner(store);
+  const records: PartnerProvisioner | undefined = partner.keepsServiceRecords ? undefined : new MongoProvisioner(store, { starterContent: false });
+  const findAccount = (input: { installationId: string; accountId?: string }) =>
+    input.accountId ? store.accounts.getAccount(input.accountId) : store.accounts.findByInstallation(input.installationId);
+
+  /** `created_by` of the installation; not knowing it only means nobody is marked admin. */
+  const installingAdmin = async (input: ProvisionInput): Promise<string | undefined> => {
+    try {
+      const inst = await withToken(deps, input, (token) => talkdesk.getInstallation(input.rootUrl, input.appId, input.installationId, token));
+      return inst.created_by ?? undefined;
+    } catch (err) {
+      logger.warn({ installationId: input.installationId, reason: toFailure(err).message }, 'cannot read the installing administrator: nobody marked admin');
+      return undefined;
+    }
+  };
+
   return {
     /**
-     * GET /account and every page of the licensed users, then upserts the partner
-     * account and its user mappings. Keyed by Talkdesk ids, so a retry after a crash
-     * never makes a second account or user.
+     * GET /account, the installation (its `created_by`) and every page of the licensed
+     * users, then the partner's provision. Keyed by Talkdesk ids and the call key, so
+     * a retry after a crash never makes a second account or user.
      */
-    async provisionAccount(input: TalkdeskCallRef & { accountName: string }): Promise<ProvisionResult> {
+    async provisionAccount(input: ProvisionInput): Promise<ProvisionResult> {
       const account = await withToken(deps, input, (token) => talkdesk.getAccount(input.rootUrl, token));
+      const admin = await installingAdmin(input);
       heartbeat('account read');
       const users = await withToken(deps, input, (token) =>
         talkdesk.listLicensedUsers(input.rootUrl, input.appId, input.installationId, token),
       );
       heartbeat(`${users.length} licensed users read`);
-      stopIfCancelled();
-      const { settingsRestored } = await store.accounts.upsertAccount({
-        accountId: account.id,
-        installationId: input.installationId,
-        appId: input.appId,
-        name: account.name || input.accountName,
-        companyName: account.company_name ?? undefined,
-        timezone: account.timezone ?? undefined,
-      });
-      await store.accounts.upsertUsers(account.id, input.installationId, users.map(toFacts));
+      const req = {
+        account: {
+          accountId: account.id,
+          installationId: input.installationId,
+          appId: input.appId,
+          name: account.name || input.accountName,
+          companyName: account.company_name ?? undefined,
+          timezone: account.timezone ?? undefined,
+        },
+        users: users.map((u) => toUser(u, admin)),
+        createdBy: admin,
+      };
+      const ctx = await callContext(deps, input.installationId, 'account.provision', input);
+      const outcome = await whileHeartbeating('partner provisioning', () => partner.provision(req, ctx));
+      const kept = records ? await records.provision(req, ctx) : outcome;
+      if (outcome.partnerAccountId) await store.accounts.recordPartnerAccountId(account.id, outcome.partnerAccountId);
+      const settingsRestored = outcome.settingsRestored || kept.settingsRestored;
       logger.info(
-        { installationId: input.installationId, accountId: account.id, users: users.length, settingsRestored },
+        { installationId: input.installationId, accountId: account.id, users: users.length, settingsRestored, partner: partner.kind },
         'account provisioned',
       );
-      return { accountId: account.id, accountName: account.name, licensedUsers: users.length, settingsRestored };
+      return {
+        accountId: account.id,
+        accountName: account.name,
+        licensedUsers: users.length,
+        settingsRestored,
+        ...(outcome.partnerAccountId ? { partnerAccountId: outcome.partnerAccountId } : {}),
+      };
     },
 
     /** Removes what an unfinished install provisioned; settings stay for a later reinstall. */
-    async undoProvisioning(input: InstallationRef & { accountId?: string }): Promise<void> {
-      const account = input.accountId
-        ? await store.accounts.getAccount(input.accountId)
-        : await store.accounts.findByInstallation(input.installationId);
-      if (account && account.installationId === input.installationId) {
-        await store.accounts.removeProvisioning(account._id, input.installationId);
-      }
+    async undoProvisioning(input: AccountCallInput): Promise<void> {
+      const account = await findAccount(input);
+      const ref = { installationId: input.installationId, accountId: input.accountId ?? account?._id };
+      const ctx = await callContext(deps, input.installationId, 'account.undo_provision', input);
+      if (records) await records.undoProvision(ref, ctx);
+      await whileHeartbeating('partner undo', () => partner.undoProvision(ref, ctx));
       await store.credentials.dropTokens(input.installationId);
       logger.info({ installationId: input.installationId }, 'provisioning undone');
     },
@@ -72,11 +112,17 @@ export function provisioningActivities(deps: ActivityDeps) {
         added.push(await withToken(deps, input, (token) => talkdesk.getUser(input.rootUrl, id, token)));
         heartbeat(`user ${added.length}/${input.usersAdding.length}`);
       }
-      stopIfCancelled();
-      await store.accounts.upsertUsers(input.accountId, input.installationId, added.map(toFacts));
       const removing = input.usersRemoving.filter((id) => existing.has(id));
-      if (removing.length) await store.accounts.deactivateUsers(input.accountId, removing);
-      if (input.subscription) await store.accounts.recordSubscription(input.accountId, input.subscription as never);
+      const req = {
+        accountId: input.accountId,
+        installationId: input.installationId,
+        usersAdded: added.map((u) => toUser(u, before?.createdBy)),
+        usersRemoved: removing,
+        ...(input.subscription ? { subscription: input.subscription } : {}),
+      };
+      const ctx = await callContext(deps, input.installationId, 'account.update', input);
+      await whileHeartbeating('partner update', () => partner.update(req, ctx));
+      if (records) await records.update(req, ctx);
       logger.info({ installationId: input.installationId, added: added.length, removed: removing.length }, 'update applied');
       return {
         usersAdded: added.map((u) => u.id).filter((id) => !existing.has(id)),
@@ -86,36 +132,45 @@ export function provisioningActivities(deps: ActivityDeps) {
     },
 
     /** Puts the account back as it was before an update that was never approved. */
-    async revertUpdate(input: InstallationRef & { accountId: string; applied: UpdateResult }): Promise<void> {
-      if (input.applied.usersAdded.length) await store.accounts.deactivateUsers(input.accountId, input.applied.usersAdded);
-      if (input.applied.usersDeactivated.length) {
-        await store.accounts.users.updateMany(
-          { accountId: input.accountId, talkdeskUserId: { $in: input.applied.usersDeactivated } },
-          { $set: { active: true, updatedAt: new Date() } },
-        );
-      }
-      await store.accounts.recordSubscription(input.accountId, (input.applied.previousSubscription ?? {}) as never);
+    async revertUpdate(input: RevertInput): Promise<void> {
+      const req = {
+        accountId: input.accountId,
+        installationId: input.installationId,
+        usersAdded: input.applied.usersAdded,
+        usersDeactivated: input.applied.usersDeactivated,
+        previousSubscription: input.applied.previousSubscription ?? {},
+      };
+      const ctx = await callContext(deps, input.installationId, 'account.revert_update', input);
+      await whileHeartbeating('partner revert', () => partner.revertUpdate(req, ctx));
+      if (records) await records.revertUpdate(req, ctx);
       logger.info({ installationId: input.installationId }, 'update reverted');
     },
 
     /** Uninstall: account disabled, user mappings deactivated, cached tokens dropped, settings kept. */
-    async deprovisionAccount(input: InstallationRef & { accountId?: string }): Promise<void> {
-      const account = input.accountId
-        ? await store.accounts.getAccount(input.accountId)
-        : await store.accounts.findByInstallation(input.installationId);
-      if (account && account.installationId === input.installationId) {
-        await store.accounts.disableAccount(account._id);
-        await store.accounts.deactivateUsers(account._id);
-      }
+    async deprovisionAccount(input: AccountCallInput): Promise<void> {
+      const account = await findAccount(input);
+      const ref = { installationId: input.installationId, accountId: input.accountId ?? account?._id };
+      const ctx = await callContext(deps, input.installationId, 'account.deprovision', input);
+      await whileHeartbeating('partner deprovision', () => partner.deprovision(ref, ctx));
+      if (records) await records.deprovision(ref, ctx);
       await store.credentials.dropTokens(input.installationId);
       logger.info({ installationId: input.installationId }, 'account deprovisioned');
     },
 
+    /** Every trial event (started, ended, extended) records the trial as it now stands. */
     async recordTrial(input: TrialInput): Promise<void> {
-      const account = input.accountId
-        ? await store.accounts.getAccount(input.accountId)
-        : await store.accounts.findByInstallation(input.installationId);
-      if (account) await store.accounts.recordTrial(account._id, input.trial);
+      const account = await findAccount(input);
+      const req = {
+        installationId: input.installationId,
+        accountId: input.accountId ?? account?._id,
+        type: input.eventType ?? (input.trial.endedAt ? 'app.trial_ended' : 'app.trial_started'),
+        trial: input.trial,
+        ...(input.fields ? { fields: input.fields } : {}),
+      };
+      // Without an event id, the trial itself keys the call: each trial event changes it.
+      const ctx = await callContext(deps, input.installationId, 'account.trial', input, `trial:${JSON.stringify(input.trial)}`);
+      await whileHeartbeating('partner trial', () => partner.trial(req, ctx));
+      if (records) await records.trial(req, ctx);
       logger.info({ installationId: input.installationId, trial: input.trial }, 'trial recorded');
     },
   };

@@ -54,6 +54,8 @@ export function reconciliationActivities(deps: ActivityDeps) {
   }
 
   async function reconcileOne(rec: InstallationRecord): Promise<Finding> {
+    // Partner calls kept for later (an undo the partner did not answer) are sent again, whatever the phase.
+    await deps.partner?.retryOutstanding?.(rec._id);
     if (FINAL_PHASES.includes(rec.phase) || rec.phase === 'new') return undefined;
     if (!(await workflowRunning(rec._id))) {
       await resume(rec);

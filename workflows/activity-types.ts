@@ -27,14 +27,40 @@ export interface ObtainTokenResult {
   cached: boolean;
 }
 
+/**
+ * The Talkdesk event a partner call stems from: its id keys the call (the same on
+ * every retry), its `created_at` is the hook's `occurred_at`. Optional: without
+ * them the activity keys the call by the phase's event time in the store.
+ */
+export interface PartnerEventRef {
+  eventId?: string;
+  occurredAt?: string;
+}
+
+export interface ProvisionInput extends TalkdeskCallRef, PartnerEventRef {
+  accountName: string;
+}
+
 export interface ProvisionResult {
   accountId: string;
   accountName: string;
   licensedUsers: number;
   settingsRestored: boolean;
+  /** The partner's own id for the account, when its provisioning returned one. */
+  partnerAccountId?: string;
 }
 
-export interface UpdateInput extends TalkdeskCallRef {
+/** Undo or deprovision: the account may be unknown (the install never read it). */
+export interface AccountCallInput extends InstallationRef, PartnerEventRef {
+  accountId?: string;
+}
+
+export interface RevertInput extends InstallationRef, PartnerEventRef {
+  accountId: string;
+  applied: UpdateResult;
+}
+
+export interface UpdateInput extends TalkdeskCallRef, PartnerEventRef {
   accountId: string;
   usersAdding: string[];
   usersRemoving: string[];
@@ -65,8 +91,12 @@ export interface StateCallResult {
   alreadyConcluded?: boolean;
 }
 
-export interface TrialInput extends InstallationRef {
+export interface TrialInput extends InstallationRef, PartnerEventRef {
   accountId?: string;
+  /** `app.trial_started`, `app.trial_ended`, `app.trial_extended`; the partner accepts any. */
+  eventType?: string;
+  /** The trial event's non-secret fields as Talkdesk sent them. */
+  fields?: Record<string, unknown>;
   trial: { startedAt?: string; expiresAt?: string; endedAt?: string; endedReason?: string; endedBy?: string };
 }
 

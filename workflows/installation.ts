@@ -181,6 +181,9 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
     await recordPhase();
   };
 
+  /** Keys the partner's call by the Talkdesk event (the input carries ids only, so no command changes). */
+  const partnerEvent = (event?: LifecycleEvent) => (event ? { eventId: event.eventId, occurredAt: event.createdAt } : {});
+
   const talkdeskRef = () => ({
     installationId,
     appId: state.appId ?? '',
@@ -191,8 +194,8 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
   const canCallTalkdesk = () => Boolean(state.activeClientId && state.appId && state.links.root);
 
   /** Undoes what an install provisioned; the account's settings stay for a reinstall. */
-  const undoProvisioning = async () => {
-    await step('undo the provisioning', 'undoProvisioning', { installationId, accountId: state.accountId });
+  const undoProvisioning = async (event?: LifecycleEvent) => {
+    await step('undo the provisioning', 'undoProvisioning', { installationId, accountId: state.accountId, ...partnerEvent(event) });
   };
 
   const destroyCredentials = async () => {
@@ -238,7 +241,7 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
       const prov = await step(
         'provision the partner account and its users',
         'provisionAccount',
-        { ...talkdeskRef(), accountName: state.accountName ?? '' },
+        { ...talkdeskRef(), accountName: state.accountName ?? '', ...partnerEvent(event) },
         withHeartbeat,
       );
       state.accountId = prov.accountId;
@@ -253,7 +256,7 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
       case 'failed': {
         const reason = `Provisioning failed: ${outcome.error.message}`;
         const sent = await rejectAtTalkdesk(reason, deadline);
-        await undoProvisioning();
+        await undoProvisioning(event);
         await destroyCredentials();
         await endPhase('rejected', `${reason} (rejection ${sent})`);
         // Kept visible in the state query: the reason the installation ended here.
@@ -261,13 +264,13 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
         return;
       }
       case 'expired':
-        await undoProvisioning();
+        await undoProvisioning(event);
         await destroyCredentials();
         return endPhase('expired', 'not approved within seven days of the event: provisioning undone');
       case 'interrupted':
         // Talkdesk says the install completed: keep what was provisioned.
         if (outcome.reason === MARK_ACTIVE) return endPhase('active', 'completed at Talkdesk: marked active by reconciliation');
-        await undoProvisioning();
+        await undoProvisioning(event);
         return endPhase(state.phase, `interrupted by ${outcome.reason}: provisioning undone`);
     }
   };
@@ -288,13 +291,14 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
           usersAdding: users.adding ?? [],
           usersRemoving: users.removing ?? [],
           subscription,
+          ...partnerEvent(event),
         },
         withHeartbeat,
       );
       await stateCall('approve the update at Talkdesk', { state: 'approve', concludes: 'update' });
     });
     const revert = async () => {
-      if (applied) await step('revert the update', 'revertUpdate', { installationId, accountId: state.accountId ?? '', applied });
+      if (applied) await step('revert the update', 'revertUpdate', { installationId, accountId: state.accountId ?? '', applied, ...partnerEvent(event) });
     };
     switch (outcome.kind) {
       case 'done':
@@ -371,7 +375,14 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
       event.type === 'app.trial_started'
         ? { startedAt: event.createdAt, expiresAt: f.expires_at }
         : { ...state.trial, expiresAt: f.expires_at ?? state.trial?.expiresAt, endedAt: f.ended_at, endedReason: f.ended_reason, endedBy: f.ended_by };
-    await step('record the trial on the account', 'recordTrial', { installationId, accountId: state.accountId, trial: state.trial });
+    await step('record the trial on the account', 'recordTrial', {
+      installationId,
+      accountId: state.accountId,
+      trial: state.trial,
+      eventType: event.type,
+      fields: event.facts,
+      ...partnerEvent(event),
+    });
     describe();
   };
 
@@ -379,7 +390,7 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
     state.links = { ...state.links, ...event.links };
     const deadline = await beginPhase('uninstalling', event);
     const outcome = await phases.run(deadline, async () => {
-      await step('deprovision the partner account', 'deprovisionAccount', { installationId, accountId: state.accountId });
+      await step('deprovision the partner account', 'deprovisionAccount', { installationId, accountId: state.accountId, ...partnerEvent(event) });
       if (canCallTalkdesk()) {
         await stateCall('acknowledge the uninstall at Talkdesk', {
           state: 'approve',
@@ -390,7 +401,7 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
     let note = canCallTalkdesk() ? 'acknowledged' : 'no credentials were ever received: deprovisioned locally';
     if (outcome.kind !== 'done') {
       // Talkdesk deprovisions an unacknowledged uninstall after seven days: so do we.
-      await step('deprovision the partner account', 'deprovisionAccount', { installationId, accountId: state.accountId });
+      await step('deprovision the partner account', 'deprovisionAccount', { installationId, accountId: state.accountId, ...partnerEvent(event) });
       note =
         outcome.kind === 'expired'
           ? 'not acknowledged within seven days: deprovisioned locally'
@@ -416,7 +427,7 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
       if (!state.activeClientId) importFrom = queued ?? installEvent;
     }
     const sent = await rejectAtTalkdesk(`Rejected by operator: ${reason}`, deadline, importFrom);
-    await undoProvisioning();
+    await undoProvisioning(installEvent);
     await destroyCredentials();
     await endPhase('rejected', `rejected by an operator: ${reason} (rejection ${sent})`);
   };

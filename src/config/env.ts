@@ -91,6 +91,22 @@ export const envSchema = z.object({
   RECONCILE_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(200),
   RECONCILE_PARALLELISM: z.coerce.number().int().min(1).max(32).default(4),
   DEV_SKIP_SIGNATURE_CHECK: bool.default(false),
+  /** Where the partner's product lives: the built-in MongoDB one, or the partner's backend over HTTP hooks. */
+  PARTNER_PROVISIONER: z.enum(['mongodb', 'http']).default('mongodb'),
+  /** Trusted operator setting: not subject to TALKDESK_ALLOWED_HOSTS or the private-address guard; http is allowed. */
+  PARTNER_HOOKS_URL: z
+    .string()
+    .url()
+    .refine((v) => /^https?:\/\//i.test(v), 'must be an http:// or https:// URL')
+    .optional(),
+  /** Comma-separated; the first signs the hooks, the partner may accept all of them while rotating. */
+  PARTNER_HOOKS_SECRET: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.split(',').map((s) => s.trim())))
+    .refine((l) => l === undefined || l.every((s) => s.length >= 16), 'each comma-separated secret must be at least 16 characters'),
+  PARTNER_HOOKS_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+  PARTNER_HOOKS_TIMEOUT_MS: z.coerce.number().int().positive().max(600_000).default(10_000),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -103,6 +119,12 @@ function crossChecks(env: Env): { path: string; message: string }[] {
       path: 'TALKDESK_ECDSA_PUBLIC_KEYS',
       message: 'required when CALLBACK_SIGNATURE_SCHEMES includes ecdsa: give "<keyId>:<base64 SPKI DER or PEM>" entries, comma-separated',
     });
+  }
+  if (env.PARTNER_PROVISIONER === 'http') {
+    if (!env.PARTNER_HOOKS_URL) problems.push({ path: 'PARTNER_HOOKS_URL', message: "required when PARTNER_PROVISIONER=http: the partner's hook endpoint" });
+    if (!env.PARTNER_HOOKS_SECRET?.length) {
+      problems.push({ path: 'PARTNER_HOOKS_SECRET', message: 'required when PARTNER_PROVISIONER=http: the secret(s) that sign the hooks, comma-separated' });
+    }
   }
   return problems;
 }

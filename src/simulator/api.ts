@@ -141,6 +141,7 @@ function installation(cfg: ApiConfig, r: ApiRequest, inst: InstallationRecord): 
       account_id: inst.accountId,
       scopes: [...inst.scopes],
       created_at: inst.createdAt.toISOString(),
+      ...(inst.createdBy ? { created_by: inst.createdBy } : {}),
       _embedded: {
         state: { state: inst.state, reason: inst.reason, updated_at: inst.stateUpdatedAt.toISOString() },
       },

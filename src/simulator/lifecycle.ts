@@ -40,6 +40,8 @@ export interface CreateInstallationOptions {
   unlicensedUsers?: number;
   scopes?: Scope[];
   timezone?: string;
+  /** `created_by` of the installation: the installing administrator (default: the account's first user). */
+  createdBy?: string;
 }
 
 export interface UpdateInstallationChange {
@@ -113,6 +115,7 @@ export class Lifecycle {
       stateUpdatedAt: now,
       pendingOperation: 'install',
       licensedUserIds: account.userIds.slice(0, licensed),
+      createdBy: opts.createdBy ?? account.userIds[0] ?? null,
       subscription: null,
       trial: null,
       clientIds: [],

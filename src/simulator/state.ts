@@ -39,6 +39,8 @@ export interface InstallationRecord {
   stateUpdatedAt: Date;
   pendingOperation: PendingOperation | null;
   licensedUserIds: string[];
+  /** The installing administrator: the first licensed user unless the test chose one. */
+  createdBy: string | null;
   subscription: SubscriptionInfo | null;
   trial: { expiresAt: Date; endedAt: Date | null } | null;
   clientIds: string[];
@@ -211,6 +213,7 @@ export class SimState {
       stateUpdatedAt: new Date(inst.stateUpdatedAt),
       pendingOperation: inst.pendingOperation,
       licensedUserIds: [...inst.licensedUserIds],
+      createdBy: inst.createdBy,
       subscription: inst.subscription ? { ...inst.subscription } : null,
       trial: inst.trial ? { expiresAt: new Date(inst.trial.expiresAt), endedAt: inst.trial.endedAt } : null,
       clientIds: [...inst.clientIds],

@@ -221,6 +221,8 @@ export interface InstallationView {
   stateUpdatedAt: Date;
   pendingOperation: PendingOperation | null;
   licensedUserIds: string[];
+  /** `created_by`: the installing administrator's user id. */
+  createdBy: string | null;
   subscription: SubscriptionInfo | null;
   trial: { expiresAt: Date; endedAt: Date | null } | null;
   /** Every client ever issued to the installation, oldest first. */

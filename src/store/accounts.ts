@@ -15,6 +15,10 @@ export interface AccountRecord {
   subscription?: Record<string, { name?: string; licenses?: number }>;
   trial?: { startedAt?: string; expiresAt?: string; endedAt?: string; endedReason?: string; endedBy?: string };
   settingsRestored: boolean;
+  /** Talkdesk user id of the installing administrator (`created_by` of the installation). */
+  createdBy?: string;
+  /** The partner's own id for the account, from the HTTP provisioner's answer. */
+  partnerAccountId?: string;
   createdAt: Date;
   updatedAt: Date;
   disabledAt?: Date;
@@ -28,6 +32,8 @@ export interface UserMappingRecord {
   email?: string;
   name?: string;
   partnerUserId: string;
+  /** The installing administrator is `admin`, every other licensed user `user`. */
+  role: 'admin' | 'user';
   active: boolean;
   updatedAt: Date;
 }
@@ -46,6 +52,7 @@ export interface TalkdeskUserFacts {
   id: string;
   email?: string;
   name?: string;
+  role?: 'admin' | 'user';
 }
 
 export class AccountStore {
@@ -75,6 +82,7 @@ export class AccountStore {
     name: string;
     companyName?: string;
     timezone?: string;
+    createdBy?: string;
   }): Promise<{ settingsRestored: boolean }> {
     const now = new Date();
     const settings = await this.settings.findOneAndUpdate(
@@ -97,6 +105,7 @@ export class AccountStore {
           name: input.name,
           companyName: input.companyName,
           timezone: input.timezone,
+          ...(input.createdBy ? { createdBy: input.createdBy } : {}),
           status: 'provisioned',
           settingsRestored,
           updatedAt: now,
@@ -124,7 +133,16 @@ export class AccountStore {
       await this.users.updateOne(
         { _id: `${accountId}:${u.id}` },
         {
-          $set: { accountId, installationId, talkdeskUserId: u.id, email: u.email, name: u.name, active: true, updatedAt: now },
+          $set: {
+            accountId,
+            installationId,
+            talkdeskUserId: u.id,
+            email: u.email,
+            name: u.name,
+            role: u.role ?? 'user',
+            active: true,
+            updatedAt: now,
+          },
           $setOnInsert: { partnerUserId: `pu_${accountId}_${u.id}` },
         },
         { upsert: true },
@@ -162,6 +180,10 @@ export class AccountStore {
 
   async recordTrial(accountId: string, trial: AccountRecord['trial']): Promise<void> {
     await this.accounts.updateOne({ _id: accountId }, { $set: { trial, updatedAt: new Date() } });
+  }
+
+  async recordPartnerAccountId(accountId: string, partnerAccountId: string): Promise<void> {
+    await this.accounts.updateOne({ _id: accountId }, { $set: { partnerAccountId, updatedAt: new Date() } });
   }
 
   async updateSettings(accountId: string, settings: Record<string, unknown>): Promise<void> {

@@ -10,6 +10,8 @@ export const COLLECTIONS = {
   userMappings: 'user_mappings',
   settings: 'account_settings',
   installations: 'installations',
+  starterContent: 'starter_content',
+  partnerCalls: 'partner_calls',
 } as const;
 
 export interface Database {

@@ -4,6 +4,8 @@ import { CredentialStore } from './credentials';
 import type { Database } from './db';
 import { InboxStore } from './inbox';
 import { InstallationStore } from './installations';
+import { StarterContentStore } from './starter-content';
+import { PartnerCallStore } from '../partner/calls-store';
 
 export { connectDatabase, COLLECTIONS, type Database } from './db';
 
@@ -14,6 +16,9 @@ export interface Store {
   credentials: CredentialStore;
   accounts: AccountStore;
   installations: InstallationStore;
+  starterContent: StarterContentStore;
+  /** Partner calls kept for later or refused (the HTTP provisioner's record for operators). */
+  partnerCalls: PartnerCallStore;
   ensureIndexes(): Promise<void>;
   ping(): Promise<void>;
 }
@@ -25,11 +30,15 @@ export function createStore(db: Database, keyring: Keyring): Store {
     credentials: new CredentialStore(db, keyring),
     accounts: new AccountStore(db),
     installations: new InstallationStore(db),
+    starterContent: new StarterContentStore(db),
+    partnerCalls: new PartnerCallStore(db),
     async ensureIndexes() {
       await store.inbox.ensureIndexes();
       await store.credentials.ensureIndexes();
       await store.accounts.ensureIndexes();
       await store.installations.ensureIndexes();
+      await store.starterContent.ensureIndexes();
+      await store.partnerCalls.ensureIndexes();
     },
     async ping() {
       await db.db.command({ ping: 1 });

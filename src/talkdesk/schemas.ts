@@ -109,6 +109,8 @@ export const installationSchema = z
     account_id: id,
     scopes: z.array(z.string()),
     created_at: opt(z.string()),
+    /** The Talkdesk user id of the administrator who installed the app (the account's admin for the app). */
+    created_by: opt(z.string()),
     _embedded: z.object({ state: installationStateSchema }),
   })
   .transform(({ _embedded, ...rest }) => compact({ ...rest, state: _embedded.state }));

@@ -1,5 +1,6 @@
 import { Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
+import type { PartnerProvisioner } from '../partner/provisioner';
 
 export const WORKFLOWS_PATH = require.resolve('../../workflows');
 
@@ -18,6 +19,11 @@ export function createAppWorker(options: {
   namespace: string;
   taskQueue: string;
   deps: ActivityDeps;
+  /**
+   * The partner's own provisioner object, for a partner that builds the worker in
+   * code; it wins over `deps.partner` (PARTNER_PROVISIONER) and the built-in default.
+   */
+  partner?: PartnerProvisioner;
   tuning?: WorkerTuning;
   identity?: string;
   /** A prebuilt bundle (from `npm run build`, or built once by tests); otherwise the workflows are bundled at start. */
@@ -28,7 +34,7 @@ export function createAppWorker(options: {
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities(options.deps),
+    activities: createActivities(options.partner ? { ...options.deps, partner: options.partner } : options.deps),
     ...(options.identity ? { identity: options.identity } : {}),
     ...Object.fromEntries(Object.entries(options.tuning ?? {}).filter(([, v]) => v !== undefined)),
   });

@@ -2,6 +2,8 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Env } from '../config/env';
 import type { Logger } from '../logging/logger';
+import { provisionerFromEnv } from '../partner/from-env';
+import type { PartnerProvisioner } from '../partner/provisioner';
 import type { Store } from '../store';
 import type { TalkdeskClient } from '../talkdesk/client';
 import { temporalSettings } from '../temporal/connection';
@@ -27,6 +29,8 @@ export async function startServiceWorker(o: {
   store: Store;
   talkdesk: TalkdeskClient;
   address?: string;
+  /** The partner's own provisioner; otherwise the one PARTNER_PROVISIONER names. */
+  partner?: PartnerProvisioner;
 }): Promise<ServiceWorker> {
   const { env, logger } = o;
   installRuntime(logger, env.WORKER_METRICS_BIND);
@@ -43,6 +47,8 @@ export async function startServiceWorker(o: {
     });
     logger.info({ every: `${env.RECONCILE_INTERVAL_MINUTES} min` }, `reconciliation schedule ${how}`);
   }
+  const partner = o.partner ?? provisionerFromEnv(env, o.store, logger);
+  logger.info({ partner: partner.kind }, 'partner provisioner');
   const prebuilt = prebuiltWorkflowBundle();
   if ('reason' in prebuilt) logger.info(`${prebuilt.reason}: bundling the workflows at start`);
   const worker = await createAppWorker({
@@ -50,7 +56,7 @@ export async function startServiceWorker(o: {
     connection: nativeConnection,
     namespace: settings.namespace,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
-    deps: { store: o.store, talkdesk: o.talkdesk, logger, temporal: { client, taskQueue: env.TEMPORAL_TASK_QUEUE } },
+    deps: { store: o.store, talkdesk: o.talkdesk, logger, partner, temporal: { client, taskQueue: env.TEMPORAL_TASK_QUEUE } },
     tuning: {
       maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
       maxConcurrentActivityTaskExecutions: env.WORKER_MAX_CONCURRENT_ACTIVITIES,

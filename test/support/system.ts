@@ -9,6 +9,8 @@ import { startSimulator, type Simulator } from '../../src/simulator';
 import { startWebServer, type RunningWebServer } from '../../src/web/server';
 import { createAppWorker, WORKFLOWS_PATH } from '../../src/worker/create-worker';
 import type { InstallationOptions } from '../../workflows/options';
+import type { Logger } from '../../src/logging/logger';
+import type { PartnerProvisioner } from '../../src/partner/provisioner';
 import { captureLogger } from './logs';
 import { mongoUri, temporalDevEnv, uniqueDbName } from './servers';
 
@@ -64,6 +66,8 @@ export interface SystemOptions {
   webMongoUri?: string;
   /** The web server's Temporal client (e.g. through a proxy); `client` (the worker's server) by default. */
   webClient?: Client;
+  /** The partner provisioner the worker uses (built from the system's store); the built-in MongoDB one by default. */
+  partner?: (store: Store, logger: Logger) => PartnerProvisioner;
 }
 
 export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem> {
@@ -83,12 +87,14 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
   const simulator = await startSimulator({ appId: APP_ID, webhookSecret: WEBHOOK_SECRET, retryDelaysMs: [500, 1000] });
   const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${simulator.port}`], timeoutMs: 3_000 });
   const workflowOptions = { ...FAST_OPTIONS, ...opts.workflowOptions };
+  const partner = opts.partner?.(store, logger);
   const makeWorker = async () =>
     createAppWorker({
       connection: env.nativeConnection,
       namespace: env.namespace ?? 'default',
       taskQueue,
       deps: { store, talkdesk, logger, temporal: { client, taskQueue, workflowOptions } },
+      ...(partner ? { partner } : {}),
       workflowBundle: await workflowBundle(),
     });
   let worker: Worker | undefined = opts.inProcessWorker === false ? undefined : await makeWorker();

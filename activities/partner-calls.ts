@@ -1,0 +1,49 @@
+import { Context, heartbeat } from '@temporalio/activity';
+import { callKey, type HookType } from '../src/partner/keys';
+import type { CallContext } from '../src/partner/provisioner';
+import type { PartnerEventRef } from '../workflows/activity-types';
+import type { ActivityDeps } from './deps';
+
+const HEARTBEAT_EVERY_MS = 1_000;
+
+/**
+ * The call context of one partner call made by an activity: its key (from the
+ * installation, the Talkdesk event and the operation), the event's time, and the
+ * activity's cancellation signal. Without an event id (a caller that predates it)
+ * the key comes from the event time the workflow stored when the phase began,
+ * which is the same on every retry of the phase.
+ */
+export async function callContext(
+  deps: ActivityDeps,
+  installationId: string,
+  operation: HookType,
+  ref: PartnerEventRef,
+  fallbackBasis?: string,
+): Promise<CallContext> {
+  let { eventId, occurredAt } = ref;
+  if (!eventId || !occurredAt) {
+    const rec = await deps.store.installations.get(installationId);
+    occurredAt ??= rec?.lastEventAt ?? '';
+    eventId ??= fallbackBasis ?? `at:${occurredAt}`;
+  }
+  return {
+    key: callKey(installationId, eventId, operation),
+    occurredAt,
+    signal: Context.current().cancellationSignal,
+    progress: (detail) => heartbeat(detail),
+  };
+}
+
+/**
+ * Runs a partner call while heartbeating, so that an uninstall's cancellation
+ * reaches the activity (and so the call's signal) even while the partner is slow.
+ */
+export async function whileHeartbeating<R>(label: string, fn: () => Promise<R>): Promise<R> {
+  heartbeat(label);
+  const timer = setInterval(() => heartbeat(label), HEARTBEAT_EVERY_MS);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
+}

@@ -1,0 +1,93 @@
+import { PartnerCancelledError } from './provisioner';
+import { PartnerRefusedError, PartnerUnavailableError, sanitiseReason } from './errors';
+import { SIGNATURE_HEADER, signHook } from './signature';
+
+export interface HookClientOptions {
+  /** PARTNER_HOOKS_URL: trusted configuration, so no allow-list or private-address guard. */
+  url: string;
+  /** PARTNER_HOOKS_SECRET's secrets; the first signs. */
+  secrets: readonly string[];
+  timeoutMs: number;
+}
+
+/** What a 2xx answer may say. */
+export interface HookAnswer {
+  status: number;
+  partnerAccountId?: string;
+}
+
+const MAX_ANSWER_BYTES = 64 * 1024;
+const MAX_RETRY_AFTER_MS = 10 * 60 * 1000;
+
+/** `Retry-After` in seconds or as an HTTP date, bounded. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const secs = Number(value.trim());
+  const ms = Number.isFinite(secs) ? secs * 1000 : Date.parse(value) - now;
+  if (!Number.isFinite(ms) || ms < 0) return undefined;
+  return Math.min(ms, MAX_RETRY_AFTER_MS);
+}
+
+async function readAnswer(res: Response): Promise<Record<string, unknown>> {
+  const text = await res.text().catch(() => '');
+  if (text.length === 0 || text.length > MAX_ANSWER_BYTES) return {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Sends one signed hook and says what its answer means: 2xx done; 408, 429, 5xx,
+ * a timeout or a connection error retryable (PartnerUnavailableError); any other
+ * 4xx final (PartnerRefusedError, with the answer's `reason`); a redirect is not
+ * followed and counts as retryable (the URL is misconfigured: fix it and the retry
+ * succeeds). Error messages never hold the body or the secret.
+ */
+export class HookClient {
+  constructor(private readonly opts: HookClientOptions) {
+    if (opts.secrets.length === 0) throw new Error('HookClient needs at least one secret (PARTNER_HOOKS_SECRET)');
+  }
+
+  async send(rawBody: string, id: string, signal: AbortSignal): Promise<HookAnswer> {
+    if (signal.aborted) throw new PartnerCancelledError();
+    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
+    let res: Response;
+    try {
+      res = await fetch(this.opts.url, {
+        method: 'POST',
+        redirect: 'manual',
+        signal: AbortSignal.any([signal, timeout]),
+        headers: {
+          'content-type': 'application/json',
+          'idempotency-key': id,
+          [SIGNATURE_HEADER]: signHook(rawBody, this.opts.secrets[0] as string),
+        },
+        body: rawBody,
+      });
+    } catch {
+      if (signal.aborted) throw new PartnerCancelledError();
+      if (timeout.aborted) throw new PartnerUnavailableError(`the partner did not answer within ${this.opts.timeoutMs} ms`);
+      throw new PartnerUnavailableError('could not reach the partner (connection refused or reset): check PARTNER_HOOKS_URL and the partner service');
+    }
+    const status = res.status;
+    if (status >= 200 && status < 300) {
+      const answer = await readAnswer(res);
+      const partnerAccountId = typeof answer.partner_account_id === 'string' ? sanitiseReason(answer.partner_account_id, '') : '';
+      return { status, ...(partnerAccountId ? { partnerAccountId } : {}) };
+    }
+    if (status === 408 || status === 429 || status >= 500) {
+      await res.body?.cancel().catch(() => undefined);
+      const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
+      throw new PartnerUnavailableError(`the partner answered ${status}`, retryAfterMs);
+    }
+    if (status >= 300 && status < 400) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new PartnerUnavailableError(`the partner answered a redirect (${status}), which is not followed: set PARTNER_HOOKS_URL to the final address`);
+    }
+    const answer = await readAnswer(res);
+    throw new PartnerRefusedError(sanitiseReason(answer.reason), status);
+  }
+}

@@ -1,0 +1,193 @@
+import type { Logger } from '../logging/logger';
+import type { PartnerCallStore } from './calls-store';
+import { PartnerRefusedError, PartnerUnavailableError } from './errors';
+import { HookClient, type HookAnswer, type HookClientOptions } from './hook-client';
+import { pageKey, type HookType } from './keys';
+import type {
+  AccountRef,
+  CallContext,
+  PartnerProvisioner,
+  PartnerUser,
+  ProvisionOutcome,
+  ProvisionRequest,
+  RevertRequest,
+  TrialRequest,
+  UpdateRequest,
+  UserLogoutRequest,
+} from './provisioner';
+
+export interface HttpProvisionerOptions extends HookClientOptions {
+  /** PARTNER_HOOKS_PAGE_SIZE: licensed users per provision / account.users call. */
+  pageSize: number;
+  calls: PartnerCallStore;
+  logger: Logger;
+}
+
+/** The JSON body of every hook (docs/partner.md). */
+export interface HookBody {
+  id: string;
+  type: HookType;
+  installation_id: string;
+  account_id: string | null;
+  occurred_at: string;
+  data: Record<string, unknown>;
+}
+
+const userJson = (u: PartnerUser) => ({ id: u.id, email: u.email ?? null, name: u.name ?? null, role: u.role });
+
+/**
+ * The partner's product behind its own HTTP endpoint: every operation is one
+ * signed POST (a provision with many users, several in order). What a final
+ * refusal means depends on the operation: a provision or update fails (Talkdesk
+ * is told the reason); a deprovision, undo, revert, trial or logout is recorded in
+ * `partner_calls` and not retried. An undo the partner does not answer is kept
+ * there and delivered by reconciliation (`retryOutstanding`).
+ */
+export class HttpProvisioner implements PartnerProvisioner {
+  readonly kind = 'http';
+  private readonly client: HookClient;
+  constructor(private readonly opts: HttpProvisionerOptions) {
+    this.client = new HookClient(opts);
+  }
+
+  private body(type: HookType, id: string, ref: AccountRef, occurredAt: string, data: Record<string, unknown>): HookBody {
+    return { id, type, installation_id: ref.installationId, account_id: ref.accountId ?? null, occurred_at: occurredAt, data };
+  }
+
+  private post(body: HookBody, signal: AbortSignal): Promise<HookAnswer> {
+    return this.client.send(JSON.stringify(body), body.id, signal);
+  }
+
+  /** For calls whose refusal must not stop the lifecycle: record it for operators, and carry on. */
+  private async refusalRecorded(body: HookBody, send: () => Promise<unknown>): Promise<void> {
+    try {
+      await send();
+    } catch (err) {
+      if (!(err instanceof PartnerRefusedError)) throw err;
+      await this.opts.calls.recordRefusal({ id: body.id, installationId: body.installation_id, type: body.type, httpStatus: err.status, reason: err.reason });
+      this.opts.logger.warn(
+        { installationId: body.installation_id, hook: body.type, hookId: body.id, status: err.status, reason: err.reason },
+        'the partner refused a hook: recorded in partner_calls, not retried',
+      );
+    }
+  }
+
+  async provision(req: ProvisionRequest, ctx: CallContext): Promise<ProvisionOutcome> {
+    const size = this.opts.pageSize;
+    const pages = Math.max(1, Math.ceil(req.users.length / size));
+    const ref = { installationId: req.account.installationId, accountId: req.account.accountId };
+    const first = await this.post(
+      this.body('account.provision', ctx.key, ref, ctx.occurredAt, {
+        app_id: req.account.appId,
+        account: {
+          id: req.account.accountId,
+          name: req.account.name,
+          company_name: req.account.companyName ?? null,
+          timezone: req.account.timezone ?? null,
+        },
+        created_by: req.createdBy ?? null,
+        users: req.users.slice(0, size).map(userJson),
+        page: 1,
+        pages,
+      }),
+      ctx.signal,
+    );
+    let partnerAccountId = first.partnerAccountId;
+    for (let page = 2; page <= pages; page++) {
+      ctx.progress?.(`users page ${page}/${pages}`);
+      const users = req.users.slice((page - 1) * size, page * size).map(userJson);
+      const answer = await this.post(
+        this.body('account.users', pageKey(ctx.key, page), ref, ctx.occurredAt, { users, page, pages }),
+        ctx.signal,
+      );
+      partnerAccountId ??= answer.partnerAccountId;
+    }
+    return { settingsRestored: false, ...(partnerAccountId ? { partnerAccountId } : {}) };
+  }
+
+  async update(req: UpdateRequest, ctx: CallContext): Promise<void> {
+    await this.post(
+      this.body('account.update', ctx.key, req, ctx.occurredAt, {
+        users_added: req.usersAdded.map(userJson),
+        users_removed: req.usersRemoved,
+        subscription: req.subscription ?? null,
+      }),
+      ctx.signal,
+    );
+  }
+
+  async revertUpdate(req: RevertRequest, ctx: CallContext): Promise<void> {
+    const body = this.body('account.revert_update', ctx.key, req, ctx.occurredAt, {
+      users_added: req.usersAdded,
+      users_deactivated: req.usersDeactivated,
+      previous_subscription: req.previousSubscription,
+    });
+    await this.refusalRecorded(body, () => this.post(body, ctx.signal));
+  }
+
+  /** Never blocks the lifecycle: a partner that does not answer gets the undo later, from reconciliation. */
+  async undoProvision(req: AccountRef, ctx: CallContext): Promise<void> {
+    const body = this.body('account.undo_provision', ctx.key, req, ctx.occurredAt, {});
+    try {
+      await this.refusalRecorded(body, () => this.post(body, ctx.signal));
+    } catch (err) {
+      if (!(err instanceof PartnerUnavailableError)) throw err;
+      await this.opts.calls.keepOutstanding({ id: body.id, installationId: req.installationId, type: body.type, body: JSON.stringify(body), lastError: err.message });
+      this.opts.logger.warn(
+        { installationId: req.installationId, hook: body.type, hookId: body.id, reason: err.message },
+        'the partner did not take the undo: kept in partner_calls, reconciliation delivers it',
+      );
+    }
+  }
+
+  /** Talkdesk cannot be refused an uninstall: a refusal is recorded and the uninstall completes. */
+  async deprovision(req: AccountRef, ctx: CallContext): Promise<void> {
+    const body = this.body('account.deprovision', ctx.key, req, ctx.occurredAt, {});
+    await this.refusalRecorded(body, () => this.post(body, ctx.signal));
+  }
+
+  async trial(req: TrialRequest, ctx: CallContext): Promise<void> {
+    const body = this.body('account.trial', ctx.key, req, ctx.occurredAt, {
+      event_type: req.type,
+      trial: {
+        started_at: req.trial.startedAt ?? null,
+        expires_at: req.trial.expiresAt ?? null,
+        ended_at: req.trial.endedAt ?? null,
+        ended_reason: req.trial.endedReason ?? null,
+        ended_by: req.trial.endedBy ?? null,
+      },
+      fields: req.fields ?? {},
+    });
+    await this.refusalRecorded(body, () => this.post(body, ctx.signal));
+  }
+
+  async userLogout(req: UserLogoutRequest, ctx: CallContext): Promise<void> {
+    const body = this.body('user.logout', ctx.key, req, req.occurredAt, {
+      talkdesk_user_id: req.talkdeskUserId,
+      email: req.email ?? null,
+      event_id: req.eventId,
+    });
+    await this.refusalRecorded(body, () => this.post(body, ctx.signal));
+  }
+
+  /** Sends the installation's outstanding calls again (same id, same body), oldest first. */
+  async retryOutstanding(installationId: string): Promise<number> {
+    let left = 0;
+    for (const rec of await this.opts.calls.outstanding(installationId)) {
+      if (!rec.body) continue;
+      try {
+        await this.client.send(rec.body, rec._id, new AbortController().signal);
+        await this.opts.calls.markDelivered(rec._id);
+        this.opts.logger.info({ installationId, hook: rec.type, hookId: rec._id }, 'outstanding partner call delivered');
+      } catch (err) {
+        if (err instanceof PartnerRefusedError) {
+          await this.opts.calls.recordRefusal({ id: rec._id, installationId, type: rec.type, httpStatus: err.status, reason: err.reason });
+        } else {
+          left += 1;
+          await this.opts.calls.noteAttempt(rec._id, err instanceof Error ? err.message : 'failed');
+        }
+      }
+    }
+    return left;
+  }
+}

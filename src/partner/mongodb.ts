@@ -1,0 +1,86 @@
+import type { Store } from '../store';
+import {
+  throwIfCancelled,
+  type AccountRef,
+  type CallContext,
+  type PartnerProvisioner,
+  type ProvisionOutcome,
+  type ProvisionRequest,
+  type RevertRequest,
+  type TrialRequest,
+  type UpdateRequest,
+} from './provisioner';
+
+/**
+ * The built-in partner product: the account and its user mappings, settings kept
+ * across reinstalls, and starter content (a sample dashboard, a getting-started
+ * checklist) created at install, all in MongoDB. Idempotent by construction: every
+ * write is keyed by Talkdesk ids, so the call key is not needed.
+ */
+export class MongoProvisioner implements PartnerProvisioner {
+  readonly kind = 'mongodb';
+  readonly keepsServiceRecords = true;
+  private readonly withStarterContent: boolean;
+  /** `starterContent: false`: the service's own records only (beside another provisioner). */
+  constructor(
+    private readonly store: Pick<Store, 'accounts' | 'starterContent'>,
+    opts: { starterContent?: boolean } = {},
+  ) {
+    this.withStarterContent = opts.starterContent ?? true;
+  }
+
+  async provision(req: ProvisionRequest, ctx: CallContext): Promise<ProvisionOutcome> {
+    throwIfCancelled(ctx);
+    const { settingsRestored } = await this.store.accounts.upsertAccount({ ...req.account, createdBy: req.createdBy });
+    throwIfCancelled(ctx);
+    await this.store.accounts.upsertUsers(req.account.accountId, req.account.installationId, req.users);
+    ctx.progress?.(`${req.users.length} users mapped`);
+    throwIfCancelled(ctx);
+    if (this.withStarterContent) await this.store.starterContent.ensure(req.account.accountId, req.account.installationId);
+    return { settingsRestored };
+  }
+
+  async update(req: UpdateRequest, ctx: CallContext): Promise<void> {
+    throwIfCancelled(ctx);
+    await this.store.accounts.upsertUsers(req.accountId, req.installationId, req.usersAdded);
+    if (req.usersRemoved.length) await this.store.accounts.deactivateUsers(req.accountId, req.usersRemoved);
+    if (req.subscription) await this.store.accounts.recordSubscription(req.accountId, req.subscription as never);
+  }
+
+  async revertUpdate(req: RevertRequest): Promise<void> {
+    if (req.usersAdded.length) await this.store.accounts.deactivateUsers(req.accountId, req.usersAdded);
+    if (req.usersDeactivated.length) {
+      await this.store.accounts.users.updateMany(
+        { accountId: req.accountId, talkdeskUserId: { $in: req.usersDeactivated } },
+        { $set: { active: true, updatedAt: new Date() } },
+      );
+    }
+    await this.store.accounts.recordSubscription(req.accountId, req.previousSubscription as never);
+  }
+
+  /** Removes what this installation provisioned; settings (and starter content an earlier install made) stay. */
+  async undoProvision(req: AccountRef): Promise<void> {
+    const account = await this.find(req);
+    if (!account || account.installationId !== req.installationId) return;
+    await this.store.accounts.removeProvisioning(account._id, req.installationId);
+    if (this.withStarterContent) await this.store.starterContent.removeIfCreatedBy(account._id, req.installationId);
+  }
+
+  /** Uninstall: account disabled, user mappings deactivated; settings and starter content kept. */
+  async deprovision(req: AccountRef): Promise<void> {
+    const account = await this.find(req);
+    if (!account || account.installationId !== req.installationId) return;
+    await this.store.accounts.disableAccount(account._id);
+    await this.store.accounts.deactivateUsers(account._id);
+  }
+
+  /** Every trial event (started, ended, extended, or one Talkdesk adds later) records the trial as it now stands. */
+  async trial(req: TrialRequest): Promise<void> {
+    const account = await this.find(req);
+    if (account) await this.store.accounts.recordTrial(account._id, req.trial);
+  }
+
+  private find(req: AccountRef) {
+    return req.accountId ? this.store.accounts.getAccount(req.accountId) : this.store.accounts.findByInstallation(req.installationId);
+  }
+}

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { generateKeySpec, parseKeyring } from '../../src/crypto/secrets';
+import { createLogger } from '../../src/logging/logger';
+import { HttpProvisioner, MongoProvisioner, PartnerUnavailableError, callKey, forwardUserLogout, sanitiseReason } from '../../src/partner';
+import { connectDatabase, createStore, type Database, type Store } from '../../src/store';
+import { TestPartnerServer } from '../support/partner-server';
+import { mongoUri, uniqueDbName } from '../support/servers';
+
+const SECRET = 'hooks-unit-secret-0123456789';
+
+describe('HTTP partner hooks: logout, refusals, redirects', function () {
+  this.timeout(30_000);
+  let db: Database;
+  let store: Store;
+  let server: TestPartnerServer;
+  let partner: HttpProvisioner;
+  const ctx = (op: Parameters<typeof callKey>[2]) => ({ key: callKey('inst1', 'ev1', op), occurredAt: '2026-12-05T17:30:00Z', signal: new AbortController().signal });
+
+  before(async () => {
+    db = await connectDatabase(await mongoUri(), uniqueDbName('hooks'));
+    store = createStore(db, parseKeyring(generateKeySpec('k1')));
+    server = await new TestPartnerServer([SECRET]).start();
+    partner = new HttpProvisioner({ url: server.url, secrets: [SECRET], timeoutMs: 2_000, pageSize: 500, calls: store.partnerCalls, logger: createLogger({ level: 'silent' }) });
+  });
+  after(async () => {
+    await server?.stop();
+    await db?.db.dropDatabase().catch(() => undefined);
+    await db?.close();
+  });
+
+  it('forwards user.logout with the Talkdesk user id and email', async () => {
+    await partner.userLogout(
+      { installationId: 'inst1', accountId: 'acct1', talkdeskUserId: 'u-2', email: 'rui@acme.test', occurredAt: '2026-12-05T17:30:00Z', eventId: 'ev1' },
+      ctx('user.logout'),
+    );
+    const req = { installationId: 'inst1', accountId: 'acct1', talkdeskUserId: 'u-3', occurredAt: '2026-12-05T17:31:00Z', eventId: 'ev2' };
+    assert.equal(await forwardUserLogout(partner, req), true);
+    assert.equal(await forwardUserLogout(new MongoProvisioner(store), req), false, 'the built-in provisioner takes no logouts');
+    const [hook, second] = server.hooks('user.logout', 'inst1');
+    assert.ok(hook?.signatureValid);
+    assert.equal(second?.body.id, callKey('inst1', 'ev2', 'user.logout'));
+    assert.equal(hook.body.occurred_at, '2026-12-05T17:30:00Z');
+    assert.deepEqual(hook.body.data, { talkdesk_user_id: 'u-2', email: 'rui@acme.test', event_id: 'ev1' });
+  });
+
+  it('records a refused trial and does not fail the call', async () => {
+    server.answerNext({ status: 400, body: { reason: 'unknown\u0000 account <script>' } });
+    await partner.trial({ installationId: 'inst1', accountId: 'acct1', type: 'app.trial_extended', trial: { expiresAt: '2027-01-01T00:00:00Z' } }, ctx('account.trial'));
+    const [rec] = (await store.partnerCalls.forInstallation('inst1')).filter((r) => r.type === 'account.trial');
+    assert.equal(rec?.status, 'refused');
+    assert.equal(rec?.httpStatus, 400);
+    assert.equal(rec?.reason, 'unknown account script', 'sanitised');
+  });
+
+  it('refuses to follow a redirect: the call is retryable and the target never called', async () => {
+    let targetCalled = false;
+    const target = http.createServer((_req, res) => {
+      targetCalled = true;
+      res.end();
+    });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    const targetUrl = `http://127.0.0.1:${(target.address() as AddressInfo).port}/`;
+    server.answerNext({ status: 307, headers: { location: targetUrl } });
+    try {
+      await assert.rejects(
+        partner.update({ accountId: 'acct1', installationId: 'inst1', usersAdded: [], usersRemoved: [] }, ctx('account.update')),
+        (err: Error) => err instanceof PartnerUnavailableError && /redirect \(307\)/.test(err.message),
+      );
+      assert.equal(targetCalled, false);
+    } finally {
+      target.closeAllConnections();
+      await new Promise<void>((r) => target.close(() => r()));
+    }
+  });
+
+  it('bounds and cleans reasons', () => {
+    assert.equal(sanitiseReason(undefined), 'The partner refused the request');
+    assert.equal(sanitiseReason('  '), 'The partner refused the request');
+    assert.equal(sanitiseReason('x'.repeat(500)).length, 200);
+    assert.equal(sanitiseReason('line\nbreak\ttab'), 'line break tab');
+  });
+});
