@@ -54,13 +54,41 @@ export const INSTALLATION_PHASES = [
 ] as const;
 export type InstallationPhase = (typeof INSTALLATION_PHASES)[number];
 
+/**
+ * How a phase (or a rotation) ended, for programs; `outcome` says the same in words.
+ * - `approved`: an install or update approved at Talkdesk (`detail`: `settings restored` on a reinstall).
+ * - `acknowledged`: an uninstall acknowledged at Talkdesk.
+ * - `rotated`: new credentials in use (`detail`: `compromised` when the old set was destroyed at once).
+ * - `rejected`: rejected at Talkdesk; `detail` is the reason sent (an update rejected keeps the account as it was).
+ * - `expired`: Talkdesk's seven days ran out; what the phase did was undone (an uninstall deprovisions locally).
+ * - `interrupted`: stopped by another event or request (`detail`: by what) and undone.
+ * - `failed`: an uninstall's acknowledgement failed (`detail`: why); deprovisioned locally all the same.
+ * - `deprovisioned`: deprovisioned without a Talkdesk acknowledgement (`detail`: why, e.g. `Talkdesk reports revoked`).
+ * - `marked-active`: Talkdesk completed the operation, reconciliation ended the phase here.
+ */
+export const PHASE_RESULTS = [
+  'approved',
+  'acknowledged',
+  'rotated',
+  'rejected',
+  'expired',
+  'interrupted',
+  'failed',
+  'deprovisioned',
+  'marked-active',
+] as const;
+export type PhaseResult = (typeof PHASE_RESULTS)[number];
+
 export interface PhaseRecord {
   phase: InstallationPhase;
   eventId?: string;
   startedAt: string;
   endedAt?: string;
   deadline?: string;
+  /** Display text (kept for compatibility); read `result` and `detail` in programs. */
   outcome?: string;
+  result?: PhaseResult;
+  detail?: string;
 }
 
 export interface InstallationView {

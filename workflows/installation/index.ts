@@ -1,0 +1,1 @@
+export { installationWorkflow, type InstallationInput } from './workflow';
