@@ -25,6 +25,7 @@ import {
   type TrialEndedEvent,
   type TrialEndedReason,
   type TrialStartedEvent,
+  type TrialExtendedEvent,
   type UninstallReason,
   type UninstalledEvent,
   type UpdatedEvent,
@@ -227,6 +228,20 @@ export class Lifecycle {
     const id = eventId(eventOpts);
     return {
       ...envelopeHead(this.ctx, 'app.trial_started', id, eventOpts),
+      data: { installation_id: inst.id, account_id: inst.accountId, expires_at: isoSeconds(expires) },
+      _links: rootSelfInstallationLinks(this.ctx, id, inst.id),
+    };
+  }
+
+  extendTrial(installationId: string, expiresAt: Date | string, eventOpts?: EventOptions): TrialExtendedEvent {
+    const inst = this.installation(installationId);
+    if (!inst.trial) throw new Error(`installation ${installationId} has no trial`);
+    const expires = new Date(expiresAt);
+    if (Number.isNaN(expires.getTime())) throw new Error('expiresAt is not a date');
+    inst.trial.expiresAt = expires;
+    const id = eventId(eventOpts);
+    return {
+      ...envelopeHead(this.ctx, 'app.trial_extended', id, eventOpts),
       data: { installation_id: inst.id, account_id: inst.accountId, expires_at: isoSeconds(expires) },
       _links: rootSelfInstallationLinks(this.ctx, id, inst.id),
     };

@@ -30,6 +30,7 @@ import type {
   TrialEndedEvent,
   TrialEndedReason,
   TrialStartedEvent,
+  TrialExtendedEvent,
   UninstallReason,
   UninstalledEvent,
   UpdatedEvent,
@@ -60,6 +61,7 @@ export interface Simulator {
   rotateCredentials(installationId: string, opts?: RotateOptions, eventOpts?: EventOptions): CredentialsRotatedEvent;
   uninstall(installationId: string, reason?: UninstallReason, eventOpts?: EventOptions): UninstalledEvent;
   startTrial(installationId: string, expiresAt: Date | string, eventOpts?: EventOptions): TrialStartedEvent;
+  extendTrial(installationId: string, expiresAt: Date | string, eventOpts?: EventOptions): TrialExtendedEvent;
   endTrial(installationId: string, end: { reason: TrialEndedReason; by: TrialEndedBy; endedAt?: Date }, eventOpts?: EventOptions): TrialEndedEvent;
 
   /** POSTs the event (or a raw JSON string) signed; resolves with the first attempt's status (0 = connection error). */
@@ -274,6 +276,10 @@ class SimulatorServer implements Simulator {
 
   startTrial(installationId: string, expiresAt: Date | string, eventOpts?: EventOptions): TrialStartedEvent {
     return this.lifecycle.startTrial(installationId, expiresAt, eventOpts);
+  }
+
+  extendTrial(installationId: string, expiresAt: Date | string, eventOpts?: EventOptions): TrialExtendedEvent {
+    return this.lifecycle.extendTrial(installationId, expiresAt, eventOpts);
   }
 
   endTrial(

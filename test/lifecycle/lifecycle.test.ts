@@ -20,7 +20,7 @@ describe('the whole lifecycle of an installation (dev server, FerretDB, simulato
       return predicate(v) ? v : undefined;
     });
 
-  it('install → update → rotation → trial → uninstall → reinstall restores the settings', async () => {
+  it('install → update → rotation → trial (started, extended, ended) → uninstall → reinstall restores the settings', async () => {
     const accountName = `life${Date.now().toString(36)}`;
     const { installation, event } = sys.simulator.createInstallation({ accountName, licensedUsers: 4 });
     const accountId = event.data.account_id;
@@ -49,7 +49,13 @@ describe('the whole lifecycle of an installation (dev server, FerretDB, simulato
     const afterRotation = await settled(installation.id, 'active', (v) => v.activeClientId === rotation.data.client_id);
     assert.equal(afterRotation.retiringCredentials[0]?.clientId, event.data.client_id);
 
-    await deliver(sys.simulator.startTrial(installation.id, new Date(Date.now() + 14 * 86_400_000)));
+    const trialStart = sys.simulator.startTrial(installation.id, new Date(Date.now() + 14 * 86_400_000));
+    await deliver(trialStart);
+    const extension = sys.simulator.extendTrial(installation.id, new Date(Date.now() + 30 * 86_400_000));
+    await deliver(extension);
+    const afterExtension = await settled(installation.id, 'active', (v) => v.trial?.expiresAt === extension.data.expires_at);
+    assert.equal(afterExtension.trial?.startedAt, trialStart.created_at, 'an extension keeps the trial it extends');
+    assert.equal((await sys.store.accounts.getAccount(accountId))?.trial?.expiresAt, extension.data.expires_at);
     await deliver(sys.simulator.endTrial(installation.id, { reason: 'plan_upgraded', by: 'user' }));
     const afterTrial = await settled(installation.id, 'active', (v) => v.trial?.endedReason === 'plan_upgraded');
     assert.equal(afterTrial.trial?.endedBy, 'user');

@@ -46,6 +46,7 @@ async function applyEvent(ctx: PhaseContext, event: LifecycleEvent): Promise<boo
       await runRotation(ctx, event);
       return true;
     case 'app.trial_started':
+    case 'app.trial_extended':
     case 'app.trial_ended':
       await runTrial(ctx, event);
       return true;

@@ -1,4 +1,4 @@
-import type { LifecycleEvent } from '../definitions';
+import type { LifecycleEventOf } from '../definitions';
 import { conclude, destroyCredentials, rejectAtTalkdesk, takeEventFacts, undoProvisioning } from './common';
 import type { PhaseContext } from './context';
 
@@ -6,7 +6,7 @@ import type { PhaseContext } from './context';
  * app.installed: import the credentials, prove them with a token, provision the
  * account and its users, approve at Talkdesk. Anything short of the approval is undone.
  */
-export async function runInstall(ctx: PhaseContext, event: LifecycleEvent): Promise<void> {
+export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app.installed'>): Promise<void> {
   const { state, acts, installationId } = ctx;
   ctx.run.installEvent = event;
   takeEventFacts(ctx, event);

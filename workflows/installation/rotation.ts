@@ -1,4 +1,4 @@
-import type { LifecycleEvent } from '../definitions';
+import type { LifecycleEventOf } from '../definitions';
 import { keepLast, markHandled, recordIgnored } from '../state';
 import { takeLinks } from './common';
 import type { PhaseContext } from './context';
@@ -8,7 +8,7 @@ import type { PhaseContext } from './context';
  * Talkdesk, then switch to it. The old set retires after the grace period, or at
  * once when compromised. Not a phase: the installation stays in its phase.
  */
-export async function runRotation(ctx: PhaseContext, event: LifecycleEvent): Promise<void> {
+export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'app.credentials_rotated'>): Promise<void> {
   const { state, acts, installationId, options } = ctx;
   const compromised = event.facts.compromised === true;
   const previous = state.activeClientId;

@@ -1,4 +1,4 @@
-import type { LifecycleEvent } from '../definitions';
+import type { LifecycleEventOf } from '../definitions';
 import { deprovisionAccount, destroyCredentials, takeLinks } from './common';
 import type { PhaseContext, PhaseEnd } from './context';
 
@@ -6,7 +6,7 @@ import type { PhaseContext, PhaseEnd } from './context';
  * app.uninstalled: deprovision and acknowledge at Talkdesk. It always ends
  * uninstalled: Talkdesk deprovisions an unacknowledged uninstall after seven days, so do we.
  */
-export async function runUninstall(ctx: PhaseContext, event: LifecycleEvent): Promise<void> {
+export async function runUninstall(ctx: PhaseContext, event: LifecycleEventOf<'app.uninstalled'>): Promise<void> {
   const { state } = ctx;
   takeLinks(ctx, event);
   const deadline = await ctx.beginPhase('uninstalling', event);

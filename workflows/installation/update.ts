@@ -1,13 +1,13 @@
 import type { UpdateResult } from '../activity-types';
-import type { LifecycleEvent } from '../definitions';
+import type { LifecycleEventOf } from '../definitions';
 import { conclude, rejectAtTalkdesk, takeLinks } from './common';
 import type { PhaseContext } from './context';
 
 /** app.updated: apply the users and subscription delta, approve at Talkdesk; anything short of it is reverted. */
-export async function runUpdate(ctx: PhaseContext, event: LifecycleEvent): Promise<void> {
+export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.updated'>): Promise<void> {
   const { state, acts, installationId } = ctx;
-  const users = (event.facts.users ?? {}) as { adding?: string[]; removing?: string[] };
-  const subscription = event.facts.subscription as Record<string, unknown> | undefined;
+  const users = event.facts.users ?? {};
+  const subscription = event.facts.subscription;
   takeLinks(ctx, event);
   const deadline = await ctx.beginPhase('updating', event);
   let applied: UpdateResult | undefined;
