@@ -9,6 +9,9 @@ export type { ActivityDeps } from './deps';
 
 export { sanitiseFailures } from './failures';
 
+/** Every activity by name, as workflows proxy them. */
+export type Activities = ReturnType<typeof createActivities>;
+
 /**
  * Every activity of the service, built from its dependencies (store, Talkdesk
  * client, logger) so tests can pass real or fake ones. The worker registers them

@@ -99,6 +99,10 @@ export const INSTALLATION_PHASES = [
   'expired',
 ] as const;
 export type InstallationPhase = (typeof INSTALLATION_PHASES)[number];
+/** Phases an installation never leaves (its workflow completes). */
+export const FINAL_PHASES: readonly InstallationPhase[] = ['uninstalled', 'rejected', 'expired'];
+/** Phases that own a Talkdesk operation and run until it concludes or their deadline. */
+export const IN_PROGRESS_PHASES: readonly InstallationPhase[] = ['installing', 'updating', 'uninstalling'];
 
 /**
  * How a phase (or a rotation) ended, for programs; `outcome` says the same in words.

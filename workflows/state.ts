@@ -134,8 +134,6 @@ export function uninstallQueued(state: InstallationState): boolean {
   return state.queue.some((e) => e.type === 'app.uninstalled');
 }
 
-export const IN_PROGRESS_PHASES: readonly InstallationPhase[] = ['installing', 'updating', 'uninstalling'];
-export const FINAL_PHASES: readonly InstallationPhase[] = ['uninstalled', 'rejected', 'expired'];
 
 export function toView(state: InstallationState, workflowId: string): InstallationView {
   return {

@@ -9,13 +9,13 @@ import {
 } from './events';
 import { hexId, isoSeconds } from './ids';
 import { isKeyAlgorithm } from './keys';
-import type { ClientRecord, InstallationRecord, SimState } from './state';
+import type { ClientRecord, SimInstallation, SimState } from './state';
 import {
   SCOPES,
   type CredentialsRotatedEvent,
   type EventOptions,
   type InstallationStateName,
-  type InstallationView,
+  type SimInstallationView,
   type InstalledEvent,
   type KeyAlgorithm,
   type PendingOperation,
@@ -73,20 +73,20 @@ export class Lifecycle {
     private readonly rotationGraceSeconds: number,
   ) {}
 
-  installation(id: string): InstallationRecord {
+  installation(id: string): SimInstallation {
     const inst = this.state.installations.get(id);
     if (!inst) throw new Error(`unknown installation ${id}`);
     return inst;
   }
 
-  private accountName(inst: InstallationRecord): string {
+  private accountName(inst: SimInstallation): string {
     return this.state.accounts.get(inst.accountId)?.name ?? '';
   }
 
   createInstallation(
     opts: CreateInstallationOptions = {},
     eventOpts?: EventOptions,
-  ): { installation: InstallationView; event: InstalledEvent } {
+  ): { installation: SimInstallationView; event: InstalledEvent } {
     const alg = opts.algorithm ?? 'ES256';
     if (!isKeyAlgorithm(alg)) throw new Error(`unsupported key algorithm ${String(alg)}`);
     const scopes = opts.scopes ?? [...SCOPES];
@@ -103,7 +103,7 @@ export class Lifecycle {
     while (account.userIds.length < licensed) this.state.createUser(account);
 
     const now = new Date();
-    const inst: InstallationRecord = {
+    const inst: SimInstallation = {
       id: hexId(),
       appId: this.state.appId,
       accountId: account.id,

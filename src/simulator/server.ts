@@ -20,7 +20,7 @@ import type {
   EventOptions,
   Fault,
   InstallationStateName,
-  InstallationView,
+  SimInstallationView,
   InstalledEvent,
   RouteName,
   SimEvent,
@@ -54,7 +54,7 @@ export interface Simulator {
 
   stop(): Promise<void>;
 
-  createInstallation(opts?: CreateInstallationOptions, eventOpts?: EventOptions): { installation: InstallationView; event: InstalledEvent };
+  createInstallation(opts?: CreateInstallationOptions, eventOpts?: EventOptions): { installation: SimInstallationView; event: InstalledEvent };
   updateUsers(installationId: string, change: { add?: number; remove?: string[] }, eventOpts?: EventOptions): UpdatedEvent;
   updateSubscription(installationId: string, subscription: SubscriptionInfo, eventOpts?: EventOptions): UpdatedEvent;
   updateInstallation(installationId: string, change: UpdateInstallationChange, eventOpts?: EventOptions): UpdatedEvent;
@@ -87,7 +87,7 @@ export interface Simulator {
   issuedSecrets(): string[];
 
   setInstallationState(installationId: string, state: InstallationStateName, reason?: string | null): void;
-  getInstallation(installationId: string): InstallationView | undefined;
+  getInstallation(installationId: string): SimInstallationView | undefined;
   getClient(clientId: string): ClientView | undefined;
   /** Makes access tokens (of one installation, or all) expire now, to exercise 401 handling. */
   expireTokens(installationId?: string): void;
@@ -352,7 +352,7 @@ class SimulatorServer implements Simulator {
     this.lifecycle.setInstallationState(installationId, state, reason);
   }
 
-  getInstallation(installationId: string): InstallationView | undefined {
+  getInstallation(installationId: string): SimInstallationView | undefined {
     const inst = this.state.installations.get(installationId);
     return inst ? this.state.viewInstallation(inst) : undefined;
   }

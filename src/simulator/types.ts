@@ -217,7 +217,7 @@ export interface EventOptions {
 }
 
 /** A read-only copy of an installation's simulator-side state. */
-export interface InstallationView {
+export interface SimInstallationView {
   id: string;
   appId: string;
   accountId: string;

@@ -1,5 +1,5 @@
-import type { LifecycleEvent } from '../definitions';
-import { FINAL_PHASES, markApplied, markHandled, recordIgnored, uninstallQueued } from '../state';
+import { FINAL_PHASES, type LifecycleEvent } from '../definitions';
+import { markApplied, markHandled, recordIgnored, uninstallQueued } from '../state';
 import { adoptInstallCredentials } from './common';
 import type { PhaseContext } from './context';
 import { runInstall } from './install';

@@ -8,15 +8,13 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
-import type { createActivities } from '../../activities';
+import type { Activities } from '../../activities';
 import type { StateCallInput, TalkdeskCallRef } from '../activity-types';
-import type { InstallationPhase, LifecycleEvent, PhaseRecord, ReconcileAction } from '../definitions';
+import { IN_PROGRESS_PHASES, type InstallationPhase, type LifecycleEvent, type PhaseRecord, type ReconcileAction } from '../definitions';
 import type { InstallationOptions } from '../options';
 import { InstallationPhaseKey, TalkdeskAccountId, TalkdeskAccountName, TalkdeskAppId } from '../search-attributes';
-import { IN_PROGRESS_PHASES, keepLast, markHandled, type InstallationState } from '../state';
+import { keepLast, markHandled, type InstallationState } from '../state';
 import { PhaseRunner, StepRunner } from '../steps';
-
-export type Activities = ReturnType<typeof createActivities>;
 
 /** How a phase ended: the structured fields of its history entry, and the display text. */
 export type PhaseEnd = Required<Pick<PhaseRecord, 'result' | 'outcome'>> & Pick<PhaseRecord, 'detail'>;

@@ -1,6 +1,6 @@
 import { setHandler } from '@temporalio/workflow';
-import { eventSignal, reconcileSignal, rejectUpdate, retryNowUpdate, stateQuery } from '../definitions';
-import { enqueue, FINAL_PHASES, IN_PROGRESS_PHASES, keepLast, recordIgnored, toView } from '../state';
+import { FINAL_PHASES, IN_PROGRESS_PHASES, eventSignal, reconcileSignal, rejectUpdate, retryNowUpdate, stateQuery } from '../definitions';
+import { enqueue, keepLast, recordIgnored, toView } from '../state';
 import { MARK_ACTIVE } from './common';
 import type { PhaseContext } from './context';
 

@@ -1,6 +1,6 @@
 import { patched } from '@temporalio/workflow';
-import type { InstallationPhase, LifecycleEvent, ReconcileAction } from '../definitions';
-import { FINAL_PHASES, keepLast, markHandled, recordIgnored } from '../state';
+import { FINAL_PHASES, type InstallationPhase, type LifecycleEvent, type ReconcileAction } from '../definitions';
+import { keepLast, markHandled, recordIgnored } from '../state';
 import { MARKED_ACTIVE, deprovisionAccount, destroyCredentials, rejectAtTalkdesk, undoProvisioning } from './common';
 import type { PhaseContext } from './context';
 

@@ -1,7 +1,7 @@
 import { allHandlersFinished, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
-import type { InstallationPhase, InstallationView } from '../definitions';
+import { FINAL_PHASES, type InstallationView } from '../definitions';
 import { withDefaults, type InstallationOptions } from '../options';
-import { FINAL_PHASES, initialState, isSuperseded, markHandled, recordIgnored, restoreHandled, toView, type InstallationState } from '../state';
+import { initialState, isSuperseded, markHandled, recordIgnored, restoreHandled, toView, type InstallationState } from '../state';
 import { apply } from './apply';
 import { createPhaseContext, type PhaseContext } from './context';
 import { registerHandlers } from './handlers';
@@ -101,7 +101,7 @@ async function resumeFromStore(ctx: PhaseContext): Promise<void> {
   if (!stored) return;
   state.lastAppliedAt = stored.lastEventAt;
   restoreHandled(state, stored.handledEventIds ?? []);
-  const phase = stored.phase as InstallationPhase;
+  const { phase } = stored;
   if (FINAL_PHASES.includes(phase)) state.phase = phase;
   else if (phase !== 'new') {
     // Resumed by reconciliation after its workflow was lost: restore what it had, in the

@@ -1,1 +1,0 @@
-export { installationWorkflow, type InstallationInput } from './workflow';
