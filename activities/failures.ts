@@ -1,4 +1,5 @@
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { MongoError } from 'mongodb';
 import { SecretDecryptError } from '../src/crypto/secrets';
 import { PartnerRefusedError, PartnerUnavailableError } from '../src/partner/errors';
@@ -49,19 +50,25 @@ export function toFailure(err: unknown): ApplicationFailure {
   return toActivityFailure(err);
 }
 
-/** Wraps every activity so no raw error object (axios's carries headers) reaches history. */
-export function safely<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
-  return async (...args: A) => {
-    try {
-      return await fn(...args);
-    } catch (err) {
-      // Cancelled (an uninstall interrupted it): reported as a cancellation, not a failure.
-      if (err instanceof CancelledFailure) throw err;
-      if (err instanceof PartnerCancelledError) throw new CancelledFailure(err.message);
-      throw toFailure(err);
-    }
-  };
-}
+/**
+ * The worker's activity interceptor: whatever an activity throws leaves it as
+ * `toFailure` made it, so no raw error object (axios's carries headers), secret
+ * or stack reaches history. Registered in `src/worker/create-worker.ts`.
+ */
+export const sanitiseFailures: ActivityInterceptorsFactory = () => ({
+  inbound: {
+    async execute(input, next) {
+      try {
+        return await next(input);
+      } catch (err) {
+        // Cancelled (an uninstall interrupted it): reported as a cancellation, not a failure.
+        if (err instanceof CancelledFailure) throw err;
+        if (err instanceof PartnerCancelledError) throw new CancelledFailure(err.message);
+        throw toFailure(err);
+      }
+    },
+  },
+});
 
 export function credentialsMissing(installationId: string, clientId?: string): ApplicationFailure {
   return ApplicationFailure.create({

@@ -1,6 +1,5 @@
 import { credentialActivities } from './credentials';
 import type { ActivityDeps } from './deps';
-import { safely } from './failures';
 import { installationRecordActivities } from './installation-record';
 import { provisioningActivities } from './provisioning';
 import { reconciliationActivities } from './reconciliation';
@@ -8,18 +7,23 @@ import { talkdeskCallActivities } from './talkdesk-calls';
 
 export type { ActivityDeps } from './deps';
 
+export { sanitiseFailures } from './failures';
+
+/** Every activity by name, as workflows proxy them. */
+export type Activities = ReturnType<typeof createActivities>;
+
 /**
  * Every activity of the service, built from its dependencies (store, Talkdesk
- * client, logger) so tests can pass real or fake ones. Each is wrapped so that
- * only safe, typed failures reach Temporal history.
+ * client, logger) so tests can pass real or fake ones. The worker registers them
+ * with the `sanitiseFailures` interceptor, so only safe, typed failures reach
+ * Temporal history.
  */
 export function createActivities(deps: ActivityDeps) {
-  const raw = {
+  return {
     ...credentialActivities(deps),
     ...provisioningActivities(deps),
     ...talkdeskCallActivities(deps),
     ...installationRecordActivities(deps),
     ...reconciliationActivities(deps),
   };
-  return Object.fromEntries(Object.entries(raw).map(([name, fn]) => [name, safely(fn as never)])) as unknown as typeof raw;
 }

@@ -1,4 +1,3 @@
-import type { InstallationPhase } from '../workflows/definitions';
 import type { InstallationRef, RecordPhaseInput, StoredInstallation } from '../workflows/activity-types';
 import type { ActivityDeps } from './deps';
 
@@ -12,7 +11,7 @@ export function installationRecordActivities(deps: ActivityDeps) {
         appId: input.appId,
         accountId: input.accountId,
         accountName: input.accountName,
-        phase: input.phase as InstallationPhase,
+        phase: input.phase,
         activeClientId: input.activeClientId,
         lastEventAt: input.lastEventAt,
         handledEventIds: input.handledEventIds,

@@ -1,7 +1,7 @@
 import { heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { createDispatch, skipHandled } from '../src/web/dispatch';
-import { FINAL_PHASES } from '../src/store/installations';
+import { FINAL_PHASES } from '../workflows/definitions';
 import type { InstallationRecord } from '../src/store/installations';
 import { installationWorkflow } from '../workflows/installation';
 import { reconcileSignal, workflowIdFor } from '../workflows/definitions';

@@ -81,13 +81,5 @@ export function talkdeskCallActivities(deps: ActivityDeps) {
       );
       heartbeat();
     },
-
-    /** Talkdesk's view of the installation, for reconciliation. */
-    async getTalkdeskInstallation(input: TalkdeskCallRef): Promise<{ state: string; reason?: string }> {
-      const inst = await withToken(deps, input, (token) =>
-        deps.talkdesk.getInstallation(input.rootUrl, input.appId, input.installationId, token),
-      );
-      return { state: inst.state.state, reason: inst.state.reason ?? undefined };
-    },
   };
 }

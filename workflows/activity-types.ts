@@ -2,6 +2,8 @@
  * Inputs and outputs of the activities, shared by the workflow (types only) and the
  * activity factory. Ids and facts only: activities read secrets from the store.
  */
+import type { InstallationPhase } from './definitions';
+
 export interface InstallationRef {
   installationId: string;
 }
@@ -105,7 +107,7 @@ export interface RecordPhaseInput extends InstallationRef {
   appId: string;
   accountId?: string;
   accountName?: string;
-  phase: string;
+  phase: InstallationPhase;
   activeClientId?: string;
   lastEventAt?: string;
   handledEventIds?: string[];
@@ -113,7 +115,7 @@ export interface RecordPhaseInput extends InstallationRef {
 }
 
 export interface StoredInstallation {
-  phase: string;
+  phase: InstallationPhase;
   lastEventAt?: string;
   handledEventIds?: string[];
   appId?: string;

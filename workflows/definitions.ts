@@ -13,6 +13,7 @@ export const EVENT_TYPES = [
   'app.credentials_rotated',
   'app.trial_started',
   'app.trial_ended',
+  'app.trial_extended',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -26,19 +27,64 @@ export interface EventLinks {
   installation?: string;
 }
 
-/** A lifecycle event as the workflow sees it: the stored event minus its secrets. */
-export interface LifecycleEvent {
+/** Facts every event carries: the app version it was sent for. */
+export interface VersionFacts {
+  app_version_id?: string;
+  app_version_name?: string;
+}
+/** The public half of a credential set (the secrets stay in the store). */
+export interface CredentialFacts extends VersionFacts {
+  client_id?: string;
+  key_id?: string;
+  key_algorithm?: KeyAlgorithm;
+}
+export interface RotationFacts extends CredentialFacts {
+  compromised?: boolean;
+}
+export interface UpdateFacts extends VersionFacts {
+  users?: { adding?: string[]; removing?: string[] };
+  subscription?: Record<string, { name: string; licenses: number }>;
+}
+export interface UninstallFacts extends VersionFacts {
+  reason?: { type: string; message?: string };
+}
+/** app.trial_started and app.trial_extended (whose only field we take is `expires_at`). */
+export interface TrialFacts extends VersionFacts {
+  expires_at?: string;
+}
+export interface TrialEndedFacts extends TrialFacts {
+  ended_at?: string;
+  ended_reason?: string;
+  ended_by?: string;
+}
+
+interface EventOf<T extends EventType, F> {
   eventId: string;
-  type: EventType;
+  type: T;
   createdAt: string; // ISO-8601
   appId: string;
   installationId: string;
   accountId?: string;
   accountName?: string;
-  /** Non-secret facts of `data` (users, subscription, reason, trial fields, client_id, key_id...). */
-  facts: Record<string, unknown>;
+  /** Non-secret facts of `data`, chosen field by field (names as Talkdesk sends them). */
+  facts: F;
   links: EventLinks;
 }
+
+/**
+ * A lifecycle event as the workflow sees it: the stored event minus its secrets,
+ * discriminated by `type`. Built in `src/events/lifecycle.ts`; its JSON is the
+ * `event` signal's payload, so fields are only ever added, optional.
+ */
+export type LifecycleEvent =
+  | EventOf<'app.installed', CredentialFacts>
+  | EventOf<'app.credentials_rotated', RotationFacts>
+  | EventOf<'app.updated', UpdateFacts>
+  | EventOf<'app.uninstalled', UninstallFacts>
+  | EventOf<'app.trial_started', TrialFacts>
+  | EventOf<'app.trial_extended', TrialFacts>
+  | EventOf<'app.trial_ended', TrialEndedFacts>;
+export type LifecycleEventOf<T extends EventType> = Extract<LifecycleEvent, { type: T }>;
 
 export const workflowIdFor = (installationId: string): string => `installation-${installationId}`;
 
@@ -53,6 +99,35 @@ export const INSTALLATION_PHASES = [
   'expired',
 ] as const;
 export type InstallationPhase = (typeof INSTALLATION_PHASES)[number];
+/** Phases an installation never leaves (its workflow completes). */
+export const FINAL_PHASES: readonly InstallationPhase[] = ['uninstalled', 'rejected', 'expired'];
+/** Phases that own a Talkdesk operation and run until it concludes or their deadline. */
+export const IN_PROGRESS_PHASES: readonly InstallationPhase[] = ['installing', 'updating', 'uninstalling'];
+
+/**
+ * How a phase (or a rotation) ended, for programs; `outcome` says the same in words.
+ * - `approved`: an install or update approved at Talkdesk (`detail`: `settings restored` on a reinstall).
+ * - `acknowledged`: an uninstall acknowledged at Talkdesk.
+ * - `rotated`: new credentials in use (`detail`: `compromised` when the old set was destroyed at once).
+ * - `rejected`: rejected at Talkdesk; `detail` is the reason sent (an update rejected keeps the account as it was).
+ * - `expired`: Talkdesk's seven days ran out; what the phase did was undone (an uninstall deprovisions locally).
+ * - `interrupted`: stopped by another event or request (`detail`: by what) and undone.
+ * - `failed`: an uninstall's acknowledgement failed (`detail`: why); deprovisioned locally all the same.
+ * - `deprovisioned`: deprovisioned without a Talkdesk acknowledgement (`detail`: why, e.g. `Talkdesk reports revoked`).
+ * - `marked-active`: Talkdesk completed the operation, reconciliation ended the phase here.
+ */
+export const PHASE_RESULTS = [
+  'approved',
+  'acknowledged',
+  'rotated',
+  'rejected',
+  'expired',
+  'interrupted',
+  'failed',
+  'deprovisioned',
+  'marked-active',
+] as const;
+export type PhaseResult = (typeof PHASE_RESULTS)[number];
 
 export interface PhaseRecord {
   phase: InstallationPhase;
@@ -60,7 +135,10 @@ export interface PhaseRecord {
   startedAt: string;
   endedAt?: string;
   deadline?: string;
+  /** Display text (kept for compatibility); read `result` and `detail` in programs. */
   outcome?: string;
+  result?: PhaseResult;
+  detail?: string;
 }
 
 export interface InstallationView {

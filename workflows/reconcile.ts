@@ -1,8 +1,6 @@
 import { continueAsNew, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { createActivities } from '../activities';
+import type { Activities } from '../activities';
 import { emptyReport, mergePage, type ReconcileReport } from './reconcile-types';
-
-type Activities = ReturnType<typeof createActivities>;
 
 export interface ReconcileInput {
   pageSize?: number;

@@ -4,6 +4,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 export const TalkdeskAccountId = defineSearchAttributeKey('TalkdeskAccountId', SearchAttributeType.KEYWORD);
 export const TalkdeskAccountName = defineSearchAttributeKey('TalkdeskAccountName', SearchAttributeType.KEYWORD);
 export const TalkdeskAppId = defineSearchAttributeKey('TalkdeskAppId', SearchAttributeType.KEYWORD);
-export const InstallationPhase = defineSearchAttributeKey('InstallationPhase', SearchAttributeType.KEYWORD);
+/** The installation's phase (the attribute keeps the name `InstallationPhase`). */
+export const InstallationPhaseKey = defineSearchAttributeKey('InstallationPhase', SearchAttributeType.KEYWORD);
 
-export const ALL_SEARCH_ATTRIBUTES = [TalkdeskAccountId, TalkdeskAccountName, TalkdeskAppId, InstallationPhase];
+export const ALL_SEARCH_ATTRIBUTES = [TalkdeskAccountId, TalkdeskAccountName, TalkdeskAppId, InstallationPhaseKey];

@@ -46,9 +46,10 @@ const TYPE_ORDER: Record<LifecycleEvent['type'], number> = {
   'app.installed': 0,
   'app.credentials_rotated': 1,
   'app.trial_started': 2,
-  'app.updated': 3,
-  'app.trial_ended': 4,
-  'app.uninstalled': 5,
+  'app.trial_extended': 3,
+  'app.updated': 4,
+  'app.trial_ended': 5,
+  'app.uninstalled': 6,
 };
 const MAX_KEPT = 50;
 
@@ -133,8 +134,6 @@ export function uninstallQueued(state: InstallationState): boolean {
   return state.queue.some((e) => e.type === 'app.uninstalled');
 }
 
-export const IN_PROGRESS_PHASES: readonly InstallationPhase[] = ['installing', 'updating', 'uninstalling'];
-export const FINAL_PHASES: readonly InstallationPhase[] = ['uninstalled', 'rejected', 'expired'];
 
 export function toView(state: InstallationState, workflowId: string): InstallationView {
   return {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { CallRecord } from '../../src/simulator';
 import type { InboxRecord } from '../../src/store/inbox';
-import { stateQuery, workflowIdFor, type InstallationView, type PhaseRecord } from '../../workflows/definitions';
+import { stateQuery, workflowIdFor, type InstallationView, type PhaseRecord, type PhaseResult } from '../../workflows/definitions';
 import type { BenchSystem } from '../system';
 import type { SoakInstallation } from './plan';
 import { textOf } from '../../test/support/secret-scan';
@@ -48,10 +48,11 @@ export interface CheckStats {
   secretsLookedFor: number;
 }
 
-const APPROVED: Record<string, RegExp> = {
-  installing: /^approved/,
-  updating: /^update approved/,
-  uninstalling: /^acknowledged/,
+/** The result of each phase that owns a Talkdesk operation when its approval concluded it. */
+const APPROVED: Partial<Record<PhaseRecord['phase'], PhaseResult>> = {
+  installing: 'approved',
+  updating: 'approved',
+  uninstalling: 'acknowledged',
 };
 /** The Talkdesk operation each phase concludes. */
 const OPERATION: Record<string, string> = { installing: 'install', updating: 'update', uninstalling: 'uninstall' };
@@ -302,15 +303,15 @@ export async function checkSoak(
       perPhase.set(phase, n);
     }
     for (const p of view.history) {
-      const rule = APPROVED[p.phase];
-      if (!rule) continue;
+      const expected = APPROVED[p.phase];
+      if (!expected) continue;
       const n = perPhase.get(p) ?? { clean: 0, hung: 0, at: [], concluded: [] };
       if (!p.endedAt) {
         // Still running (an installation the deadline stopped): only a repeated approval is wrong.
         if (n.clean + n.hung > 1) v.push(`${inst.installationId}: ${p.phase} (${p.eventId}, still running): ${describeApprovals(n, workerKillTimes)}`);
         continue;
       }
-      const approved = rule.test(p.outcome ?? '');
+      const approved = p.result === expected;
       if (approved) {
         stats.approvalPhases += 1;
         stats.cleanApprovals += n.clean;
@@ -324,7 +325,7 @@ export async function checkSoak(
         const concludedBefore = total === 0 && concludedOps.has(OPERATION[p.phase] as CallRecord['concluded']);
         if (concludedBefore) stats.concludedByAnEarlierCall += 1;
         else if (total === 0 || total - other > 1) v.push(`${inst.installationId}: ${p.phase} (${p.eventId}) approved, expected exactly 1 approval: ${describeApprovals(n, workerKillTimes)}`);
-      } else if (/^interrupted/.test(p.outcome ?? '') && n.clean + n.hung <= 1) {
+      } else if (p.result === 'interrupted' && n.clean + n.hung <= 1) {
         // An uninstall that arrives while the approval is on its way interrupts the phase after Talkdesk has it.
         if (n.clean + n.hung === 1) stats.approvalsOfInterruptedPhases += 1;
       } else if (n.clean + n.hung > 0) {

@@ -5,6 +5,7 @@
  * Never prints credentials: the event is the only place they appear.
  */
 import { startSimulator, type CallRecord } from '../simulator';
+import { workflowIdFor } from '../../workflows/definitions';
 
 function envPort(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
   const { installation, event } = sim.createInstallation({ accountName: 'demo' });
   console.log(`installation id: ${installation.id}`);
   console.log(`account:         ${installation.accountName} (${installation.accountId})`);
-  console.log(`workflow id:     installation-${installation.id}`);
+  console.log(`workflow id:     ${workflowIdFor(installation.id)}`);
   console.log('Temporal UI:     http://localhost:8233 (search for the workflow id above)');
 
   let approved = false;

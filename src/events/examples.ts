@@ -102,6 +102,12 @@ const EXAMPLES: Record<EventType, unknown> = {
     },
     _links: {},
   },
+  // Not in the reference: the fields of app.trial_extended are not documented.
+  'app.trial_extended': {
+    ...base('app.trial_extended', 'f6b7c8d90a0c41d2f3a4b5c6d7e8f9a0', '2016-07-10T16:30:00Z'),
+    data: { installation_id: INSTALLATION_ID, account_id: '052c3763ee0745c68a1f65f25b0bf273', expires_at: '2016-07-28T16:30:00Z' },
+    _links: installationLinks,
+  },
 };
 
 /** A fresh (deep-copied) example body of the given type, safe to mutate. */

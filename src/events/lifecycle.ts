@@ -12,61 +12,8 @@ export interface EventCredentials {
 }
 
 /** Drops undefined values so the payload (and its JSON) holds only what the event said. */
-function compact(values: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
-}
-
-/**
- * The non-secret facts of `data`, chosen field by field (an allow-list, so a field
- * Talkdesk adds later cannot leak a secret into workflow history).
- */
-function factsOf(event: TalkdeskEvent): Record<string, unknown> {
-  const common = { app_version_id: event.app_version_id, app_version_name: event.app_version_name };
-  switch (event.type) {
-    case 'app.installed':
-      return compact({
-        ...common,
-        client_id: event.data.client_id,
-        key_id: event.data.key_id,
-        key_algorithm: event.data.key_algorithm,
-      });
-    case 'app.credentials_rotated':
-      return compact({
-        ...common,
-        client_id: event.data.client_id,
-        key_id: event.data.key_id,
-        key_algorithm: event.data.key_algorithm,
-        compromised: event.data.compromised,
-      });
-    case 'app.updated': {
-      const { users, subscription } = event.data;
-      return compact({
-        ...common,
-        users: users && compact({ adding: users.adding && [...users.adding], removing: users.removing && [...users.removing] }),
-        subscription:
-          subscription &&
-          Object.fromEntries(Object.entries(subscription).map(([kind, c]) => [kind, { name: c.name, licenses: c.licenses }])),
-      });
-    }
-    case 'app.uninstalled': {
-      const { reason } = event.data;
-      return compact({ ...common, reason: reason && compact({ type: reason.type, message: reason.message }) });
-    }
-    case 'app.trial_started':
-      return compact({ ...common, expires_at: event.data.expires_at });
-    case 'app.trial_ended':
-      return compact({
-        ...common,
-        ended_at: event.data.ended_at,
-        expires_at: event.data.expires_at,
-        ended_reason: event.data.ended_reason,
-        ended_by: event.data.ended_by,
-      });
-    default: {
-      const unreachable: never = event;
-      return unreachable;
-    }
-  }
+function compact<T extends object>(values: T): T {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as T;
 }
 
 function linksOf(event: TalkdeskEvent): EventLinks {
@@ -79,21 +26,62 @@ function linksOf(event: TalkdeskEvent): EventLinks {
   return out;
 }
 
-/** What the workflow receives: ids and facts of a validated event, never its secrets. */
+/**
+ * What the workflow receives: ids and facts of a validated event, never its
+ * secrets. The facts are chosen field by field (an allow-list, so a field
+ * Talkdesk adds later cannot leak a secret into workflow history).
+ */
 export function toLifecycleEvent(event: TalkdeskEvent): LifecycleEvent {
   const data: { account_id?: string; account_name?: string } = event.data;
-  const out: LifecycleEvent = {
+  const head = {
     eventId: event.id,
-    type: event.type,
     createdAt: event.created_at,
     appId: event.app_id,
     installationId: event.data.installation_id,
-    facts: factsOf(event),
-    links: linksOf(event),
   };
-  if (data.account_id !== undefined) out.accountId = data.account_id;
-  if (data.account_name !== undefined) out.accountName = data.account_name;
-  return out;
+  const tail = {
+    links: linksOf(event),
+    ...(data.account_id !== undefined ? { accountId: data.account_id } : {}),
+    ...(data.account_name !== undefined ? { accountName: data.account_name } : {}),
+  };
+  const version = { app_version_id: event.app_version_id, app_version_name: event.app_version_name };
+  switch (event.type) {
+    case 'app.installed': {
+      const { client_id, key_id, key_algorithm } = event.data;
+      return { ...head, type: event.type, facts: compact({ ...version, client_id, key_id, key_algorithm }), ...tail };
+    }
+    case 'app.credentials_rotated': {
+      const { client_id, key_id, key_algorithm, compromised } = event.data;
+      return { ...head, type: event.type, facts: compact({ ...version, client_id, key_id, key_algorithm, compromised }), ...tail };
+    }
+    case 'app.updated': {
+      const { users, subscription } = event.data;
+      const facts = compact({
+        ...version,
+        users: users && compact({ adding: users.adding && [...users.adding], removing: users.removing && [...users.removing] }),
+        subscription:
+          subscription &&
+          Object.fromEntries(Object.entries(subscription).map(([kind, c]) => [kind, { name: c.name, licenses: c.licenses }])),
+      });
+      return { ...head, type: event.type, facts, ...tail };
+    }
+    case 'app.uninstalled': {
+      const { reason } = event.data;
+      const facts = compact({ ...version, reason: reason && compact({ type: reason.type, message: reason.message }) });
+      return { ...head, type: event.type, facts, ...tail };
+    }
+    case 'app.trial_started':
+    case 'app.trial_extended':
+      return { ...head, type: event.type, facts: compact({ ...version, expires_at: event.data.expires_at }), ...tail };
+    case 'app.trial_ended': {
+      const { ended_at, expires_at, ended_reason, ended_by } = event.data;
+      return { ...head, type: event.type, facts: compact({ ...version, ended_at, expires_at, ended_reason, ended_by }), ...tail };
+    }
+    default: {
+      const unreachable: never = event;
+      return unreachable;
+    }
+  }
 }
 
 function isCredentialEvent(event: TalkdeskEvent): event is CredentialEvent {

@@ -3,7 +3,7 @@ import type { EventType, KeyAlgorithm } from '../../workflows/definitions';
 import { id, idList, keyAlgorithm, links, name, secret, text, timestamp } from './fields';
 
 /**
- * The six AppConnect lifecycle events, one zod definition each: the definition
+ * The AppConnect lifecycle events (the six of the reference and app.trial_extended), one zod definition each: the definition
  * is both the TypeScript type and the runtime check of a callback body.
  * Field names and link sets follow /work/shared/talkdesk-api.md. Unknown keys
  * are dropped (Talkdesk may add fields); an unknown `type` is refused.
@@ -132,6 +132,21 @@ export const appTrialEndedSchema = envelope(
   optionalLinks('root', 'self', 'installation'),
 );
 
+/**
+ * Not in the reference (issue 13): the common envelope with `installation_id` and
+ * `account_id`; `expires_at` is optional (checked like every timestamp when
+ * present); any other field is dropped, never a reason to refuse the event.
+ */
+export const appTrialExtendedSchema = envelope(
+  'app.trial_extended',
+  z.object({
+    installation_id: id,
+    account_id: id,
+    expires_at: timestamp.optional(),
+  }),
+  optionalLinks('root', 'self', 'installation'),
+);
+
 export const talkdeskEventSchema = z.discriminatedUnion(
   'type',
   [
@@ -141,8 +156,12 @@ export const talkdeskEventSchema = z.discriminatedUnion(
     appCredentialsRotatedSchema,
     appTrialStartedSchema,
     appTrialEndedSchema,
+    appTrialExtendedSchema,
   ],
-  { message: 'must be one of app.installed, app.updated, app.uninstalled, app.credentials_rotated, app.trial_started, app.trial_ended' },
+  {
+    message:
+      'must be one of app.installed, app.updated, app.uninstalled, app.credentials_rotated, app.trial_started, app.trial_ended, app.trial_extended',
+  },
 );
 
 export type TalkdeskEvent = z.infer<typeof talkdeskEventSchema>;
@@ -153,6 +172,7 @@ export type AppUninstalledEvent = TalkdeskEventOf<'app.uninstalled'>;
 export type AppCredentialsRotatedEvent = TalkdeskEventOf<'app.credentials_rotated'>;
 export type AppTrialStartedEvent = TalkdeskEventOf<'app.trial_started'>;
 export type AppTrialEndedEvent = TalkdeskEventOf<'app.trial_ended'>;
+export type AppTrialExtendedEvent = TalkdeskEventOf<'app.trial_extended'>;
 export type CredentialEvent = AppInstalledEvent | AppCredentialsRotatedEvent;
 
 // Compile-time guards: the local enums must stay equal to the workflow contract's lists.

@@ -1,4 +1,5 @@
 import pino, { type Logger, type DestinationStream } from 'pino';
+import { workflowIdFor } from '../../workflows/definitions';
 import { redact } from './redact';
 
 export type { Logger } from 'pino';
@@ -20,7 +21,7 @@ export function createLogger(
       mixin: (merge: object, _level: number, self: Logger) => {
         const fields = { ...self.bindings(), ...merge } as { installationId?: unknown; workflowId?: unknown };
         const id = fields.installationId;
-        return typeof id === 'string' && fields.workflowId === undefined ? { workflowId: `installation-${id}` } : {};
+        return typeof id === 'string' && fields.workflowId === undefined ? { workflowId: workflowIdFor(id) } : {};
       },
       formatters: {
         level: (label) => ({ level: label }),
@@ -33,9 +34,4 @@ export function createLogger(
     },
     destination ?? pino.destination({ fd: 1, sync: false }),
   );
-}
-
-/** Child logger for one installation: every line carries both ids. */
-export function installationLogger(logger: Logger, installationId: string): Logger {
-  return logger.child({ installationId, workflowId: `installation-${installationId}` });
 }

@@ -4,7 +4,7 @@ import { errorResponse } from './errors';
 import { installationUrl, type EventContext } from './events';
 import { mediaType, tryParseJson, type SimResponse } from './http-util';
 import type { RouteParams } from './router';
-import type { InstallationRecord, SimState, TokenRecord, UserRecord } from './state';
+import type { SimInstallation, SimState, TokenRecord, UserRecord } from './state';
 import type { CallRecord, RouteName, Scope } from './types';
 
 export interface ApiConfig {
@@ -99,7 +99,7 @@ function page<T>(cfg: ApiConfig, r: ApiRequest, all: T[], render: (t: T) => unkn
 const renderUser = (u: UserRecord) => ({ id: u.id, email: u.email, name: u.name, active: u.active });
 
 /** 404 for an unknown app or installation, 403 when the token belongs to another installation. */
-function ownInstallation(cfg: ApiConfig, r: ApiRequest, token: TokenRecord): { ok: true; inst: InstallationRecord } | { ok: false; response: SimResponse } {
+function ownInstallation(cfg: ApiConfig, r: ApiRequest, token: TokenRecord): { ok: true; inst: SimInstallation } | { ok: false; response: SimResponse } {
   const inst = r.params.installationId ? cfg.state.installations.get(r.params.installationId) : undefined;
   if (r.params.appId !== cfg.state.appId || !inst) {
     return { ok: false, response: errorResponse(r.route, 404, 'installation not found') };
@@ -132,7 +132,7 @@ function users(cfg: ApiConfig, r: ApiRequest, token: TokenRecord): SimResponse {
   return paged.ok ? { status: 200, body: paged.body } : paged.response;
 }
 
-function installation(cfg: ApiConfig, r: ApiRequest, inst: InstallationRecord): SimResponse {
+function installation(cfg: ApiConfig, r: ApiRequest, inst: SimInstallation): SimResponse {
   return {
     status: 200,
     body: {
@@ -150,7 +150,7 @@ function installation(cfg: ApiConfig, r: ApiRequest, inst: InstallationRecord): 
   };
 }
 
-function licensedUsers(cfg: ApiConfig, r: ApiRequest, inst: InstallationRecord): SimResponse {
+function licensedUsers(cfg: ApiConfig, r: ApiRequest, inst: SimInstallation): SimResponse {
   const list = inst.licensedUserIds.map((id) => cfg.state.users.get(id)).filter((u): u is UserRecord => u !== undefined);
   const paged = page(cfg, r, list, renderUser);
   return paged.ok ? { status: 200, body: paged.body } : paged.response;
@@ -166,7 +166,7 @@ function jsonBody(r: ApiRequest): { ok: true; value: unknown } | { ok: false; re
 }
 
 /** Approve/reject; the same call acknowledges an update and an uninstall. */
-function installationState(cfg: ApiConfig, r: ApiRequest, inst: InstallationRecord): SimResponse {
+function installationState(cfg: ApiConfig, r: ApiRequest, inst: SimInstallation): SimResponse {
   const json = jsonBody(r);
   if (!json.ok) return json.response;
   const body = stateBodySchema.safeParse(json.value);
@@ -213,7 +213,7 @@ function installationState(cfg: ApiConfig, r: ApiRequest, inst: InstallationReco
   };
 }
 
-function credentialsState(cfg: ApiConfig, r: ApiRequest, inst: InstallationRecord): SimResponse {
+function credentialsState(cfg: ApiConfig, r: ApiRequest, inst: SimInstallation): SimResponse {
   const json = jsonBody(r);
   if (!json.ok) return json.response;
   if (!credentialsBodySchema.safeParse(json.value).success) {

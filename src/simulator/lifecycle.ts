@@ -9,13 +9,13 @@ import {
 } from './events';
 import { hexId, isoSeconds } from './ids';
 import { isKeyAlgorithm } from './keys';
-import type { ClientRecord, InstallationRecord, SimState } from './state';
+import type { ClientRecord, SimInstallation, SimState } from './state';
 import {
   SCOPES,
   type CredentialsRotatedEvent,
   type EventOptions,
   type InstallationStateName,
-  type InstallationView,
+  type SimInstallationView,
   type InstalledEvent,
   type KeyAlgorithm,
   type PendingOperation,
@@ -25,6 +25,7 @@ import {
   type TrialEndedEvent,
   type TrialEndedReason,
   type TrialStartedEvent,
+  type TrialExtendedEvent,
   type UninstallReason,
   type UninstalledEvent,
   type UpdatedEvent,
@@ -74,20 +75,20 @@ export class Lifecycle {
     private readonly rotationGraceSeconds: number,
   ) {}
 
-  installation(id: string): InstallationRecord {
+  installation(id: string): SimInstallation {
     const inst = this.state.installations.get(id);
     if (!inst) throw new Error(`unknown installation ${id}`);
     return inst;
   }
 
-  private accountName(inst: InstallationRecord): string {
+  private accountName(inst: SimInstallation): string {
     return this.state.accounts.get(inst.accountId)?.name ?? '';
   }
 
   createInstallation(
     opts: CreateInstallationOptions = {},
     eventOpts?: EventOptions,
-  ): { installation: InstallationView; event: InstalledEvent } {
+  ): { installation: SimInstallationView; event: InstalledEvent } {
     const alg = opts.algorithm ?? 'ES256';
     if (!isKeyAlgorithm(alg)) throw new Error(`unsupported key algorithm ${String(alg)}`);
     const scopes = opts.scopes ?? [...SCOPES];
@@ -104,7 +105,7 @@ export class Lifecycle {
     while (account.userIds.length < licensed) this.state.createUser(account);
 
     const now = new Date();
-    const inst: InstallationRecord = {
+    const inst: SimInstallation = {
       id: hexId(),
       appId: this.state.appId,
       accountId: account.id,
@@ -230,6 +231,20 @@ export class Lifecycle {
     const id = eventId(eventOpts);
     return {
       ...envelopeHead(this.ctx, 'app.trial_started', id, eventOpts),
+      data: { installation_id: inst.id, account_id: inst.accountId, expires_at: isoSeconds(expires) },
+      _links: rootSelfInstallationLinks(this.ctx, id, inst.id),
+    };
+  }
+
+  extendTrial(installationId: string, expiresAt: Date | string, eventOpts?: EventOptions): TrialExtendedEvent {
+    const inst = this.installation(installationId);
+    if (!inst.trial) throw new Error(`installation ${installationId} has no trial`);
+    const expires = new Date(expiresAt);
+    if (Number.isNaN(expires.getTime())) throw new Error('expiresAt is not a date');
+    inst.trial.expiresAt = expires;
+    const id = eventId(eventOpts);
+    return {
+      ...envelopeHead(this.ctx, 'app.trial_extended', id, eventOpts),
       data: { installation_id: inst.id, account_id: inst.accountId, expires_at: isoSeconds(expires) },
       _links: rootSelfInstallationLinks(this.ctx, id, inst.id),
     };

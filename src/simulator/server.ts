@@ -20,7 +20,7 @@ import type {
   EventOptions,
   Fault,
   InstallationStateName,
-  InstallationView,
+  SimInstallationView,
   InstalledEvent,
   RouteName,
   SimEvent,
@@ -30,6 +30,7 @@ import type {
   TrialEndedEvent,
   TrialEndedReason,
   TrialStartedEvent,
+  TrialExtendedEvent,
   UninstallReason,
   UninstalledEvent,
   UpdatedEvent,
@@ -53,13 +54,14 @@ export interface Simulator {
 
   stop(): Promise<void>;
 
-  createInstallation(opts?: CreateInstallationOptions, eventOpts?: EventOptions): { installation: InstallationView; event: InstalledEvent };
+  createInstallation(opts?: CreateInstallationOptions, eventOpts?: EventOptions): { installation: SimInstallationView; event: InstalledEvent };
   updateUsers(installationId: string, change: { add?: number; remove?: string[] }, eventOpts?: EventOptions): UpdatedEvent;
   updateSubscription(installationId: string, subscription: SubscriptionInfo, eventOpts?: EventOptions): UpdatedEvent;
   updateInstallation(installationId: string, change: UpdateInstallationChange, eventOpts?: EventOptions): UpdatedEvent;
   rotateCredentials(installationId: string, opts?: RotateOptions, eventOpts?: EventOptions): CredentialsRotatedEvent;
   uninstall(installationId: string, reason?: UninstallReason, eventOpts?: EventOptions): UninstalledEvent;
   startTrial(installationId: string, expiresAt: Date | string, eventOpts?: EventOptions): TrialStartedEvent;
+  extendTrial(installationId: string, expiresAt: Date | string, eventOpts?: EventOptions): TrialExtendedEvent;
   endTrial(installationId: string, end: { reason: TrialEndedReason; by: TrialEndedBy; endedAt?: Date }, eventOpts?: EventOptions): TrialEndedEvent;
 
   /** POSTs the event (or a raw JSON string) signed; resolves with the first attempt's status (0 = connection error). */
@@ -85,7 +87,7 @@ export interface Simulator {
   issuedSecrets(): string[];
 
   setInstallationState(installationId: string, state: InstallationStateName, reason?: string | null): void;
-  getInstallation(installationId: string): InstallationView | undefined;
+  getInstallation(installationId: string): SimInstallationView | undefined;
   getClient(clientId: string): ClientView | undefined;
   /** Makes access tokens (of one installation, or all) expire now, to exercise 401 handling. */
   expireTokens(installationId?: string): void;
@@ -276,6 +278,10 @@ class SimulatorServer implements Simulator {
     return this.lifecycle.startTrial(installationId, expiresAt, eventOpts);
   }
 
+  extendTrial(installationId: string, expiresAt: Date | string, eventOpts?: EventOptions): TrialExtendedEvent {
+    return this.lifecycle.extendTrial(installationId, expiresAt, eventOpts);
+  }
+
   endTrial(
     installationId: string,
     end: { reason: TrialEndedReason; by: TrialEndedBy; endedAt?: Date },
@@ -346,7 +352,7 @@ class SimulatorServer implements Simulator {
     this.lifecycle.setInstallationState(installationId, state, reason);
   }
 
-  getInstallation(installationId: string): InstallationView | undefined {
+  getInstallation(installationId: string): SimInstallationView | undefined {
     const inst = this.state.installations.get(installationId);
     return inst ? this.state.viewInstallation(inst) : undefined;
   }

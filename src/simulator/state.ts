@@ -4,7 +4,7 @@ import { generateInstallationKeys, privateKeyPem, type InstallationKeys } from '
 import type {
   ClientView,
   InstallationStateName,
-  InstallationView,
+  SimInstallationView,
   KeyAlgorithm,
   PendingOperation,
   Scope,
@@ -28,7 +28,7 @@ export interface UserRecord {
   active: boolean;
 }
 
-export interface InstallationRecord {
+export interface SimInstallation {
   id: string;
   appId: string;
   accountId: string;
@@ -72,7 +72,7 @@ export interface TokenRecord {
 export class SimState {
   readonly accounts = new Map<string, AccountRecord>();
   readonly users = new Map<string, UserRecord>();
-  readonly installations = new Map<string, InstallationRecord>();
+  readonly installations = new Map<string, SimInstallation>();
   readonly clients = new Map<string, ClientRecord>();
   readonly tokens = new Map<string, TokenRecord>();
   /** `${clientId} ${jti}` -> exp (s); kept until well after exp so replays are caught. */
@@ -192,14 +192,14 @@ export class SimState {
     for (const [k, exp] of this.seenJtis) if (exp < cutoff) this.seenJtis.delete(k);
   }
 
-  setState(inst: InstallationRecord, state: InstallationStateName, reason: string | null, pending: PendingOperation | null): void {
+  setState(inst: SimInstallation, state: InstallationStateName, reason: string | null, pending: PendingOperation | null): void {
     inst.state = state;
     inst.reason = reason;
     inst.pendingOperation = pending;
     inst.stateUpdatedAt = new Date();
   }
 
-  viewInstallation(inst: InstallationRecord): InstallationView {
+  viewInstallation(inst: SimInstallation): SimInstallationView {
     const account = this.accounts.get(inst.accountId);
     return {
       id: inst.id,

@@ -177,6 +177,13 @@ export type TrialStartedEvent = Envelope<
   { self: Link; installation: Link; root: Link }
 >;
 
+/** Not in the reference (its fields are not documented): what we assume it carries. */
+export type TrialExtendedEvent = Envelope<
+  'app.trial_extended',
+  { installation_id: string; account_id: string; expires_at: string },
+  { self: Link; installation: Link; root: Link }
+>;
+
 export type TrialEndedReason = 'trial_expired' | 'app_uninstalled' | 'plan_upgraded';
 export type TrialEndedBy = 'system' | 'user';
 
@@ -200,6 +207,7 @@ export type SimEvent =
   | UninstalledEvent
   | CredentialsRotatedEvent
   | TrialStartedEvent
+  | TrialExtendedEvent
   | TrialEndedEvent;
 
 /** Overrides for event builders (tests). */
@@ -209,7 +217,7 @@ export interface EventOptions {
 }
 
 /** A read-only copy of an installation's simulator-side state. */
-export interface InstallationView {
+export interface SimInstallationView {
   id: string;
   appId: string;
   accountId: string;

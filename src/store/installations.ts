@@ -24,8 +24,6 @@ export interface InstallationRecord {
   createdAt: Date;
 }
 
-export const FINAL_PHASES: readonly InstallationPhase[] = ['uninstalled', 'rejected', 'expired'];
-
 export class InstallationStore {
   readonly coll: Collection<InstallationRecord>;
   constructor(db: Database) {

@@ -5,6 +5,7 @@ import { extractCredentials, parseEvent, toLifecycleEvent } from '../events/sche
 import type { Logger } from '../logging/logger';
 import type { InboxStore, InsertOutcome } from '../store/inbox';
 import type { Dispatch } from './dispatch';
+import { workflowIdFor } from '../../workflows/definitions';
 import type { WebMetrics } from './metrics';
 import { DEFAULT_JSON_LIMITS, checkJsonShape, describeShapeProblem, findUnsafeJson, type JsonLimits } from './json-limits';
 import type { SourceRateLimiter } from './rate-limit';
@@ -131,7 +132,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
     const lifecycle = toLifecycleEvent(event);
     const log = deps.logger.child({
       installationId: lifecycle.installationId,
-      workflowId: `installation-${lifecycle.installationId}`,
+      workflowId: workflowIdFor(lifecycle.installationId),
       eventId: event.id,
       type: event.type,
     });

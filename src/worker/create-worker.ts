@@ -1,5 +1,5 @@
 import { Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
-import { createActivities, type ActivityDeps } from '../../activities';
+import { createActivities, sanitiseFailures, type ActivityDeps } from '../../activities';
 import type { PartnerProvisioner } from '../partner/provisioner';
 
 export const WORKFLOWS_PATH = require.resolve('../../workflows');
@@ -35,6 +35,8 @@ export function createAppWorker(options: {
     taskQueue: options.taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities(options.partner ? { ...options.deps, partner: options.partner } : options.deps),
+    // No raw error, secret or stack of an activity reaches history (activities/failures.ts).
+    interceptors: { activity: [sanitiseFailures] },
     ...(options.identity ? { identity: options.identity } : {}),
     ...Object.fromEntries(Object.entries(options.tuning ?? {}).filter(([, v]) => v !== undefined)),
   });

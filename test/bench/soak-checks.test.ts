@@ -23,8 +23,8 @@ const at = '2026-11-21T00:00:00.000Z';
 describe('soak checks: mergeRuns', () => {
   it('joins the phases and ignored events of every run, oldest first, and keeps the last state', () => {
     const first = view('a', [
-      { phase: 'installing', eventId: 'e-install', startedAt: at, endedAt: at, outcome: 'approved' },
-      { phase: 'uninstalling', eventId: 'e-uninstall', startedAt: at, endedAt: at, outcome: 'acknowledged' },
+      { phase: 'installing', eventId: 'e-install', startedAt: at, endedAt: at, outcome: 'approved', result: 'approved' },
+      { phase: 'uninstalling', eventId: 'e-uninstall', startedAt: at, endedAt: at, outcome: 'acknowledged', result: 'acknowledged' },
     ]);
     const second = { ...view('b', [], [{ eventId: 'e-update', reason: 'superseded by a newer event' }]), appliedEvents: 0 };
     const { view: merged, violations } = mergeRuns([first, second]);
@@ -38,7 +38,14 @@ describe('soak checks: mergeRuns', () => {
   });
 
   it('names an event that a later run applied again', () => {
-    const uninstall = { phase: 'uninstalling' as const, eventId: 'e-uninstall', startedAt: at, endedAt: at, outcome: 'acknowledged' };
+    const uninstall = {
+      phase: 'uninstalling' as const,
+      eventId: 'e-uninstall',
+      startedAt: at,
+      endedAt: at,
+      outcome: 'acknowledged',
+      result: 'acknowledged' as const,
+    };
     const { violations } = mergeRuns([view('a', [uninstall]), view('b', [uninstall])]);
     assert.deepEqual(violations, ['i-1: event e-uninstall applied by 2 workflow runs']);
   });

@@ -73,7 +73,8 @@ describe('secrets never reach workflow histories, logs or MongoDB in plaintext',
     const rejected = await waitForPhase(sys.client, bad.installation.id, 'rejected');
     const accountCall = sys.simulator.calls.find((c) => c.route === 'account' && c.fault === 'status');
     assert.equal(accountCall?.status, 400, 'the echoing 400 was served');
-    assert.match(rejected.history.at(-1)?.outcome ?? '', /Talkdesk answered 400 \(invalid_token\) to GET \/account/);
+    assert.equal(rejected.history.at(-1)?.result, 'rejected');
+    assert.match(rejected.history.at(-1)?.detail ?? '', /Talkdesk answered 400 \(invalid_token\) to GET \/account/, 'the reason names the call, not the echoed token');
 
     // 3. Everything kept about these installations.
     const secrets = sys.simulator.issuedSecrets();

@@ -20,7 +20,7 @@ describe('the whole lifecycle of an installation (dev server, FerretDB, simulato
       return predicate(v) ? v : undefined;
     });
 
-  it('install → update → rotation → trial → uninstall → reinstall restores the settings', async () => {
+  it('install → update → rotation → trial (started, extended, ended) → uninstall → reinstall restores the settings', async () => {
     const accountName = `life${Date.now().toString(36)}`;
     const { installation, event } = sys.simulator.createInstallation({ accountName, licensedUsers: 4 });
     const accountId = event.data.account_id;
@@ -37,7 +37,7 @@ describe('the whole lifecycle of an installation (dev server, FerretDB, simulato
     });
     await deliver(update);
     const afterUpdate = await settled(installation.id, 'active', (v) => v.appliedEvents === 2);
-    assert.match(afterUpdate.history.at(-1)?.outcome ?? '', /update approved/);
+    assert.deepEqual([afterUpdate.history.at(-1)?.phase, afterUpdate.history.at(-1)?.result], ['updating', 'approved']);
     const users = await sys.store.accounts.listUsers(accountId);
     assert.equal(users.filter((u) => u.active).length, 5);
     assert.equal(users.find((u) => u.talkdeskUserId === removed)?.active, false);
@@ -49,7 +49,13 @@ describe('the whole lifecycle of an installation (dev server, FerretDB, simulato
     const afterRotation = await settled(installation.id, 'active', (v) => v.activeClientId === rotation.data.client_id);
     assert.equal(afterRotation.retiringCredentials[0]?.clientId, event.data.client_id);
 
-    await deliver(sys.simulator.startTrial(installation.id, new Date(Date.now() + 14 * 86_400_000)));
+    const trialStart = sys.simulator.startTrial(installation.id, new Date(Date.now() + 14 * 86_400_000));
+    await deliver(trialStart);
+    const extension = sys.simulator.extendTrial(installation.id, new Date(Date.now() + 30 * 86_400_000));
+    await deliver(extension);
+    const afterExtension = await settled(installation.id, 'active', (v) => v.trial?.expiresAt === extension.data.expires_at);
+    assert.equal(afterExtension.trial?.startedAt, trialStart.created_at, 'an extension keeps the trial it extends');
+    assert.equal((await sys.store.accounts.getAccount(accountId))?.trial?.expiresAt, extension.data.expires_at);
     await deliver(sys.simulator.endTrial(installation.id, { reason: 'plan_upgraded', by: 'user' }));
     const afterTrial = await settled(installation.id, 'active', (v) => v.trial?.endedReason === 'plan_upgraded');
     assert.equal(afterTrial.trial?.endedBy, 'user');
@@ -82,7 +88,7 @@ describe('the whole lifecycle of an installation (dev server, FerretDB, simulato
     await deliver(again.event);
     const reinstalled = await waitForPhase(sys.client, again.installation.id, 'active');
     assert.equal(reinstalled.settingsRestored, true);
-    assert.match(reinstalled.history.at(-1)?.outcome ?? '', /settings restored/);
+    assert.deepEqual([reinstalled.history.at(-1)?.result, reinstalled.history.at(-1)?.detail], ['approved', 'settings restored']);
     assert.deepEqual((await sys.store.accounts.getSettings(accountId))?.settings, { theme: 'dark', dashboards: ['calls'] });
     const acct = await sys.store.accounts.getAccount(accountId);
     assert.equal(acct?.status, 'provisioned');
@@ -99,7 +105,8 @@ describe('the whole lifecycle of an installation (dev server, FerretDB, simulato
     await deliver(sys.simulator.uninstall(installation.id));
     const done = await finalView(sys.client, installation.id);
     assert.equal(done.phase, 'uninstalled');
-    assert.match(done.history.find((h) => h.phase === 'installing')?.outcome ?? '', /interrupted by uninstall: provisioning undone/);
+    const installing = done.history.find((h) => h.phase === 'installing');
+    assert.deepEqual([installing?.result, installing?.detail], ['interrupted', 'uninstall']);
     // Give a straggling activity every chance to write, then check nothing is provisioned.
     await new Promise((r) => setTimeout(r, 3_000));
     const account = await sys.store.accounts.getAccount(event.data.account_id);
@@ -119,10 +126,10 @@ describe('the whole lifecycle of an installation (dev server, FerretDB, simulato
     await deliver(sys.simulator.updateUsers(installation.id, { add: 3 }));
     const view = await settled(installation.id, 'active', (v) => v.appliedEvents === 2);
     assert.deepEqual(
-      view.history.map((h) => [h.phase, h.outcome]),
+      view.history.map((h) => [h.phase, h.result]),
       [
         ['installing', 'approved'],
-        ['updating', 'update approved'],
+        ['updating', 'approved'],
       ],
     );
     assert.equal((await sys.store.accounts.listUsers(event.data.account_id)).filter((u) => u.active).length, 5);
@@ -139,7 +146,7 @@ describe('the whole lifecycle of an installation (dev server, FerretDB, simulato
     await deliver(event);
     const done = await finalView(sys.client, installation.id);
     assert.equal(done.phase, 'uninstalled');
-    assert.match(done.history.at(-1)?.outcome ?? '', /acknowledged/);
+    assert.equal(done.history.at(-1)?.result, 'acknowledged');
     // (A loaded machine can make the simulator deliver one again: recorded as a duplicate delivery, not here.)
     assert.deepEqual(
       done.ignoredEvents
@@ -193,7 +200,7 @@ describe('the whole lifecycle of an installation (dev server, FerretDB, simulato
     const old = await sys.store.credentials.get(installation.id, event.data.client_id);
     assert.equal(old?.status, 'destroyed');
     assert.equal(old?.secret, undefined);
-    assert.match(view.history.at(-1)?.outcome ?? '', /compromised/);
+    assert.deepEqual([view.history.at(-1)?.result, view.history.at(-1)?.detail], ['rotated', 'compromised']);
   });
 
   it('sends each approval once when Talkdesk acted but its answer was lost (client timeout)', async () => {
@@ -229,8 +236,12 @@ describe('the whole lifecycle of an installation (dev server, FerretDB, simulato
     await answered;
     assert.equal(done.phase, 'uninstalled');
     assert.deepEqual(
-      done.history.map((h) => h.outcome),
-      ['approved', 'update approved', 'acknowledged'],
+      done.history.map((h) => [h.phase, h.result]),
+      [
+        ['installing', 'approved'],
+        ['updating', 'approved'],
+        ['uninstalling', 'acknowledged'],
+      ],
     );
     assert.equal(sys.simulator.stateCalls(installation.id).length, 3, 'one state call per phase, none repeated');
     assert.equal(sys.simulator.getInstallation(installation.id)?.state, 'revoked');

@@ -108,7 +108,7 @@ describe('an operator reject before the install has begun (no worker running yet
       [{ state: 'reject', reason: 'Rejected by operator: fraud check failed' }],
     );
     assert.equal(sys.simulator.getInstallation(installation.id)?.state, 'rejected');
-    assert.match(view.history.at(-1)?.outcome ?? '', /rejection sent/);
+    assert.deepEqual([view.history.at(-1)?.result, view.history.at(-1)?.detail], ['rejected', 'Rejected by operator: fraud check failed']);
     assert.equal(await sys.store.accounts.getAccount(event.data.account_id), null, 'nothing provisioned');
     const creds = await sys.store.credentials.get(installation.id, event.data.client_id);
     assert.ok(!creds || creds.status === 'destroyed', `credentials left ${creds?.status}`);

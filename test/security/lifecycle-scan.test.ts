@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { COLLECTIONS } from '../../src/store';
 import { dumpDatabase, leakedSecrets, textOf } from '../support/secret-scan';
 import { useSystem, WEBHOOK_SECRET, type TestSystem } from '../support/system';
-import type { InstallationView } from '../../workflows/definitions';
+import { workflowIdFor, type InstallationView } from '../../workflows/definitions';
 import { eventually, finalView, queryState, waitForPhase } from '../support/waits';
 
 /**
@@ -66,7 +66,7 @@ describe('security: no secret of a whole lifecycle is kept anywhere in plaintext
     // -- Every workflow history of this task queue (the installation's, and any other this system started).
     const ids: string[] = [];
     for await (const wf of sys.client.workflow.list({ query: `TaskQueue = "${sys.taskQueue}"` })) ids.push(wf.workflowId);
-    assert.ok(ids.includes(`installation-${installation.id}`), `the installation's workflow is listed (${ids.join(', ')})`);
+    assert.ok(ids.includes(workflowIdFor(installation.id)), `the installation's workflow is listed (${ids.join(', ')})`);
     const histories: string[] = [];
     let historyEvents = 0;
     for (const id of ids) {

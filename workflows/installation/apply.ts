@@ -1,0 +1,57 @@
+import { FINAL_PHASES, type LifecycleEvent } from '../definitions';
+import { markApplied, markHandled, recordIgnored, uninstallQueued } from '../state';
+import { adoptInstallCredentials } from './common';
+import type { PhaseContext } from './context';
+import { runInstall } from './install';
+import { runRotation } from './rotation';
+import { runTrial } from './trial';
+import { runUninstall } from './uninstall';
+import { runUpdate } from './update';
+
+/** Applies the event at the head of the queue, and marks it handled. */
+export async function apply(ctx: PhaseContext, event: LifecycleEvent): Promise<void> {
+  markApplied(ctx.state, event);
+  ctx.run.handledThisRun += 1;
+  // Counted once done (so the state query never shows it applied while it runs), and not when ignored.
+  if (await applyEvent(ctx, event)) ctx.state.appliedEvents += 1;
+  markHandled(ctx.state, event.eventId);
+}
+
+/** Applies one event; false when it was recorded as ignored instead. */
+async function applyEvent(ctx: PhaseContext, event: LifecycleEvent): Promise<boolean> {
+  const { state } = ctx;
+  const ignore = (reason: string) => {
+    recordIgnored(state, event.eventId, reason);
+    return false;
+  };
+  switch (event.type) {
+    case 'app.installed':
+      if (uninstallQueued(state)) {
+        // Keep the credentials: the queued uninstall must still be acknowledged with them.
+        await adoptInstallCredentials(ctx, event, 'import the credentials from the event');
+        return ignore('install superseded by a queued uninstall');
+      }
+      await runInstall(ctx, event);
+      return true;
+    case 'app.updated':
+      if (uninstallQueued(state)) return ignore('update superseded by a queued uninstall');
+      if (state.phase !== 'active') return ignore(`update ignored: installation is ${state.phase}`);
+      await runUpdate(ctx, event);
+      return true;
+    case 'app.credentials_rotated':
+      if (uninstallQueued(state)) return ignore('rotation superseded by a queued uninstall');
+      if (FINAL_PHASES.includes(state.phase) || state.phase === 'new') {
+        return ignore(`rotation ignored: installation is ${state.phase}`);
+      }
+      await runRotation(ctx, event);
+      return true;
+    case 'app.trial_started':
+    case 'app.trial_extended':
+    case 'app.trial_ended':
+      await runTrial(ctx, event);
+      return true;
+    case 'app.uninstalled':
+      await runUninstall(ctx, event);
+      return true;
+  }
+}

@@ -1,0 +1,106 @@
+import type { LifecycleEvent } from '../definitions';
+import type { PhaseOutcome } from '../steps';
+import type { PhaseContext, PhaseEnd } from './context';
+
+/** Interrupt reason when reconciliation learns Talkdesk completed the phase. */
+export const MARK_ACTIVE = 'reconciliation: completed at Talkdesk';
+
+export const MARKED_ACTIVE: PhaseEnd = {
+  result: 'marked-active',
+  outcome: 'completed at Talkdesk: marked active by reconciliation',
+};
+
+/** Takes the ids, names and links an event carries about the installation. */
+export function takeEventFacts(ctx: PhaseContext, event: LifecycleEvent): void {
+  const { state } = ctx;
+  state.appId = event.appId;
+  state.accountId = event.accountId ?? state.accountId;
+  state.accountName = event.accountName ?? state.accountName;
+  takeLinks(ctx, event);
+}
+
+export function takeLinks(ctx: PhaseContext, event: LifecycleEvent): void {
+  ctx.state.links = { ...ctx.state.links, ...event.links };
+}
+
+/**
+ * Keys the partner's call by the Talkdesk event, so a retry is the same call
+ * (activity inputs only: no command changes).
+ */
+export function partnerEvent(event?: LifecycleEvent): { eventId?: string; occurredAt?: string } {
+  return event ? { eventId: event.eventId, occurredAt: event.createdAt } : {};
+}
+
+/** Undoes what an install provisioned; the account's settings stay for a reinstall. */
+export async function undoProvisioning(ctx: PhaseContext, event?: LifecycleEvent): Promise<void> {
+  await ctx.step('undo the provisioning', ctx.acts.undoProvisioning, {
+    installationId: ctx.installationId,
+    accountId: ctx.state.accountId,
+    ...partnerEvent(event),
+  });
+}
+
+export async function deprovisionAccount(ctx: PhaseContext, event?: LifecycleEvent): Promise<void> {
+  await ctx.step('deprovision the partner account', ctx.acts.deprovisionAccount, {
+    installationId: ctx.installationId,
+    accountId: ctx.state.accountId,
+    ...partnerEvent(event),
+  });
+}
+
+export async function destroyCredentials(ctx: PhaseContext): Promise<void> {
+  await ctx.step('destroy the credentials', ctx.acts.destroyCredentials, { installationId: ctx.installationId });
+  ctx.state.retiring = [];
+}
+
+/** Takes an install's facts and imports its credentials as the active set. */
+export async function adoptInstallCredentials(ctx: PhaseContext, event: LifecycleEvent, description: string): Promise<string> {
+  takeEventFacts(ctx, event);
+  const creds = await ctx.step(description, ctx.acts.importCredentials, {
+    installationId: ctx.installationId,
+    eventId: event.eventId,
+    activate: true,
+  });
+  ctx.state.activeClientId = creds.clientId;
+  return creds.clientId;
+}
+
+/** `importFrom`: an install whose credentials were not imported yet; they are imported to send the rejection with. */
+export async function rejectAtTalkdesk(ctx: PhaseContext, reason: string, deadline: number, importFrom?: LifecycleEvent): Promise<string> {
+  if (!ctx.canCallTalkdesk() && !importFrom) return 'not sent: no usable credentials';
+  const sent = await ctx.phases.run(deadline, async () => {
+    if (!ctx.canCallTalkdesk() && importFrom) {
+      await adoptInstallCredentials(ctx, importFrom, 'import the credentials to send the rejection with');
+    }
+    await ctx.stateCall('reject the installation at Talkdesk', { state: 'reject', reason });
+  });
+  return sent.kind === 'done' ? 'sent' : `not sent (${sent.kind})`;
+}
+
+/**
+ * The end of a phase that owns a Talkdesk operation (install, update): one
+ * handler per way it can end. Talkdesk having completed the operation
+ * (reconciliation's interrupt) ends it as active, keeping what it did.
+ */
+export async function conclude<T>(
+  ctx: PhaseContext,
+  outcome: PhaseOutcome<T>,
+  on: {
+    done(): Promise<void>;
+    failed(message: string): Promise<void>;
+    expired(): Promise<void>;
+    interrupted(reason: string): Promise<void>;
+  },
+): Promise<void> {
+  switch (outcome.kind) {
+    case 'done':
+      return on.done();
+    case 'failed':
+      return on.failed(outcome.error.message);
+    case 'expired':
+      return on.expired();
+    case 'interrupted':
+      if (outcome.reason === MARK_ACTIVE) return ctx.endPhase('active', MARKED_ACTIVE);
+      return on.interrupted(outcome.reason);
+  }
+}

@@ -1,0 +1,191 @@
+import {
+  ActivityCancellationType,
+  proxyActivities,
+  setCurrentDetails,
+  upsertSearchAttributes,
+  type ActivityFunctionWithOptions,
+  type ActivityInterfaceFor,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
+import type { Activities } from '../../activities';
+import type { StateCallInput, TalkdeskCallRef } from '../activity-types';
+import { IN_PROGRESS_PHASES, type InstallationPhase, type LifecycleEvent, type PhaseRecord, type ReconcileAction } from '../definitions';
+import type { InstallationOptions } from '../options';
+import { InstallationPhaseKey, TalkdeskAccountId, TalkdeskAccountName, TalkdeskAppId } from '../search-attributes';
+import { keepLast, markHandled, type InstallationState } from '../state';
+import { PhaseRunner, StepRunner } from '../steps';
+
+/** How a phase ended: the structured fields of its history entry, and the display text. */
+export type PhaseEnd = Required<Pick<PhaseRecord, 'result' | 'outcome'>> & Pick<PhaseRecord, 'detail'>;
+
+/** What one run of the workflow keeps besides the carried state: requests waiting for the main loop. */
+export interface RunState {
+  pendingReject?: string;
+  pendingReconcile?: ReconcileAction;
+  handledThisRun: number;
+  graceUntil?: number;
+  /** The app.installed event this run began, so that a reject can import its credentials if the install had not yet. */
+  installEvent?: LifecycleEvent;
+}
+
+/**
+ * Everything a phase needs: the state, the activities, and the operations every
+ * phase shares (a step under the retry loop, the state call, beginning and ending
+ * a phase, publishing the phase to the UI). One per run, built by the workflow.
+ */
+export interface PhaseContext {
+  readonly state: InstallationState;
+  readonly options: InstallationOptions;
+  readonly installationId: string;
+  readonly workflowId: string;
+  readonly acts: ActivityInterfaceFor<Activities>;
+  /** Options for activities that write many documents and must be waited for when cancelled. */
+  readonly withHeartbeat: ActivityOptions;
+  readonly steps: StepRunner;
+  readonly phases: PhaseRunner;
+  readonly run: RunState;
+  describe(): void;
+  publish(): void;
+  step<A, R>(
+    description: string,
+    activity: ActivityFunctionWithOptions<(input: A) => Promise<R>>,
+    args: A | ((attempt: number) => A),
+    opts?: ActivityOptions,
+  ): Promise<R>;
+  stateCall(description: string, call: Pick<StateCallInput, 'state' | 'reason' | 'concludes'>): Promise<unknown>;
+  recordPhase(): Promise<void>;
+  beginPhase(phase: InstallationPhase, event: LifecycleEvent): Promise<number>;
+  endPhase(phase: InstallationPhase, end: PhaseEnd): Promise<void>;
+  talkdeskRef(): TalkdeskCallRef;
+  canCallTalkdesk(): boolean;
+}
+
+export function createPhaseContext(state: InstallationState, options: InstallationOptions, workflowId: string): PhaseContext {
+  const installationId = state.installationId;
+  const base: ActivityOptions = { startToCloseTimeout: options.activityTimeoutMs, retry: { maximumAttempts: 1 } };
+  const acts = proxyActivities<Activities>(base);
+  // Provisioning and updates write many documents: when an uninstall interrupts them, wait
+  // until the activity has really stopped, so the undo that follows cannot race its writes.
+  const withHeartbeat: ActivityOptions = {
+    ...base,
+    heartbeatTimeout: options.heartbeatTimeoutMs,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  };
+
+  const describe = () => {
+    const parts = [`Phase: ${state.phase}.`];
+    if (state.currentStep) parts.push(`Now: ${state.currentStep}${state.attempts > 1 ? ` (attempt ${state.attempts})` : ''}.`);
+    if (state.lastError) parts.push(`Last error: ${state.lastError}.`);
+    if (state.deadline) parts.push(`Deadline: ${state.deadline}.`);
+    if (state.queue.length) parts.push(`Waiting events: ${state.queue.map((e) => e.type).join(', ')}.`);
+    else if (!IN_PROGRESS_PHASES.includes(state.phase)) parts.push('Waiting for the next Talkdesk event.');
+    setCurrentDetails(parts.join('\n'));
+  };
+
+  const steps = new StepRunner(state, options, () => describe());
+
+  const publish = () => {
+    const attrs: SearchAttributeUpdatePair[] = [{ key: InstallationPhaseKey, value: state.phase }];
+    if (state.accountId) attrs.push({ key: TalkdeskAccountId, value: state.accountId });
+    if (state.accountName) attrs.push({ key: TalkdeskAccountName, value: state.accountName });
+    if (state.appId) attrs.push({ key: TalkdeskAppId, value: state.appId });
+    upsertSearchAttributes(attrs);
+    describe();
+  };
+
+  /** Runs an activity under the workflow's retry loop, with a summary for the UI; `args` may depend on the attempt number. */
+  const step = <A, R>(
+    description: string,
+    activity: ActivityFunctionWithOptions<(input: A) => Promise<R>>,
+    args: A | ((attempt: number) => A),
+    opts: ActivityOptions = base,
+  ): Promise<R> =>
+    steps.run(description, (attempt) => {
+      describe();
+      const input = typeof args === 'function' ? (args as (attempt: number) => A)(attempt) : args;
+      return activity.executeWithOptions({ ...opts, summary: description }, [input]);
+    });
+
+  const talkdeskRef = (): TalkdeskCallRef => ({
+    installationId,
+    appId: state.appId ?? '',
+    clientId: state.activeClientId ?? '',
+    rootUrl: state.links.root ?? '',
+  });
+
+  /**
+   * The state call that concludes an operation at Talkdesk. A retry reads
+   * Talkdesk's state first (checkFirst), so an approval whose answer was lost
+   * (timeout, worker killed) is not sent a second time.
+   */
+  const stateCall = (description: string, call: Pick<StateCallInput, 'state' | 'reason' | 'concludes'>) =>
+    step(description, acts.setInstallationState, (attempt) => ({ ...talkdeskRef(), ...call, checkFirst: attempt > 1 }));
+
+  const recordPhase = () =>
+    step('record the phase in the partner store', acts.recordInstallation, {
+      installationId,
+      workflowId,
+      appId: state.appId ?? '',
+      accountId: state.accountId,
+      accountName: state.accountName,
+      phase: state.phase,
+      activeClientId: state.activeClientId,
+      lastEventAt: state.lastAppliedAt,
+      handledEventIds: state.handledEventIds,
+      links: state.links,
+    });
+
+  const beginPhase = async (phase: InstallationPhase, event: LifecycleEvent): Promise<number> => {
+    const deadline = Date.parse(event.createdAt) + options.phaseTimeoutMs;
+    state.phase = phase;
+    state.deadline = new Date(deadline).toISOString();
+    state.history = keepLast([
+      ...state.history,
+      { phase, eventId: event.eventId, startedAt: new Date().toISOString(), deadline: state.deadline },
+    ]);
+    publish();
+    await recordPhase();
+    return deadline;
+  };
+
+  const endPhase = async (phase: InstallationPhase, end: PhaseEnd) => {
+    const last = state.history[state.history.length - 1];
+    const now = new Date().toISOString();
+    if (last && !last.endedAt) {
+      last.endedAt = now;
+      Object.assign(last, end);
+      if (last.eventId) markHandled(state, last.eventId);
+    } else {
+      // Ended with no phase of its own running (an operator reject, a repair by reconciliation): still on record.
+      state.history = keepLast([...state.history, { phase, startedAt: now, endedAt: now, ...end }]);
+    }
+    state.phase = phase;
+    state.deadline = undefined;
+    state.currentStep = undefined;
+    state.attempts = 0;
+    publish();
+    await recordPhase();
+  };
+
+  return {
+    state,
+    options,
+    installationId,
+    workflowId,
+    acts,
+    withHeartbeat,
+    steps,
+    phases: new PhaseRunner(),
+    run: { handledThisRun: 0 },
+    describe,
+    publish,
+    step,
+    stateCall,
+    recordPhase,
+    beginPhase,
+    endPhase,
+    talkdeskRef,
+    canCallTalkdesk: () => Boolean(state.activeClientId && state.appId && state.links.root),
+  };
+}

@@ -1,0 +1,73 @@
+import { setHandler } from '@temporalio/workflow';
+import { FINAL_PHASES, IN_PROGRESS_PHASES, eventSignal, reconcileSignal, rejectUpdate, retryNowUpdate, stateQuery } from '../definitions';
+import { enqueue, keepLast, recordIgnored, toView } from '../state';
+import { MARK_ACTIVE } from './common';
+import type { PhaseContext } from './context';
+
+/**
+ * The workflow's signals, query and updates. Handlers only record requests and
+ * interrupt the running phase; the main loop acts on them one at a time.
+ */
+export function registerHandlers(ctx: PhaseContext): void {
+  const { state, phases, run, installationId, workflowId } = ctx;
+
+  setHandler(eventSignal, (event) => {
+    if (event.installationId !== installationId) {
+      recordIgnored(state, event.eventId, 'event for another installation');
+      return;
+    }
+    if (!enqueue(state, event)) {
+      recordIgnored(state, event.eventId, 'duplicate delivery');
+      return;
+    }
+    if (event.type === 'app.uninstalled' && (state.phase === 'installing' || state.phase === 'updating')) {
+      phases.interrupt('uninstall');
+    }
+    ctx.describe();
+  });
+
+  setHandler(stateQuery, () => toView(state, workflowId));
+
+  setHandler(reconcileSignal, (action) => {
+    run.pendingReconcile = action;
+    if (action.action === 'markActive') phases.interrupt(MARK_ACTIVE);
+    else phases.interrupt(`Talkdesk reporting ${action.talkdeskState}`);
+    ctx.describe();
+  });
+
+  setHandler(
+    retryNowUpdate,
+    ({ reason }) => {
+      state.operatorActions = keepLast([...state.operatorActions, { action: 'retryNow', at: new Date().toISOString(), reason }]);
+      ctx.steps.requestRetryNow();
+      return toView(state, workflowId);
+    },
+    {
+      validator: (_request: { reason?: string }) => {
+        if (!IN_PROGRESS_PHASES.includes(state.phase) && !phases.running) {
+          throw new Error(`Nothing to retry: the installation is ${state.phase}, no phase is running.`);
+        }
+      },
+    },
+  );
+
+  setHandler(
+    rejectUpdate,
+    ({ reason }) => {
+      state.operatorActions = keepLast([...state.operatorActions, { action: 'reject', at: new Date().toISOString(), reason }]);
+      run.pendingReject = reason;
+      phases.interrupt('operator reject');
+      return toView(state, workflowId);
+    },
+    {
+      validator: ({ reason }) => {
+        if (typeof reason !== 'string' || reason.trim().length === 0 || reason.length > 500) {
+          throw new Error('A reason of 1 to 500 characters is required to reject an installation.');
+        }
+        if (FINAL_PHASES.includes(state.phase) || state.phase === 'uninstalling') {
+          throw new Error(`Cannot reject: the installation is already ${state.phase}.`);
+        }
+      },
+    },
+  );
+}

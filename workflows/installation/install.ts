@@ -1,0 +1,64 @@
+import type { LifecycleEventOf } from '../definitions';
+import { conclude, destroyCredentials, partnerEvent, rejectAtTalkdesk, takeEventFacts, undoProvisioning } from './common';
+import type { PhaseContext } from './context';
+
+/**
+ * app.installed: import the credentials, prove them with a token, provision the
+ * account and its users, approve at Talkdesk. Anything short of the approval is undone.
+ */
+export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app.installed'>): Promise<void> {
+  const { state, acts, installationId } = ctx;
+  ctx.run.installEvent = event;
+  takeEventFacts(ctx, event);
+  const deadline = await ctx.beginPhase('installing', event);
+  const outcome = await ctx.phases.run(deadline, async () => {
+    const creds = await ctx.step('import the credentials from the event', acts.importCredentials, {
+      installationId,
+      eventId: event.eventId,
+      activate: true,
+    });
+    state.activeClientId = creds.clientId;
+    await ctx.step('obtain an access token', acts.obtainToken, { installationId, clientId: creds.clientId });
+    const prov = await ctx.step(
+      'provision the partner account and its users',
+      acts.provisionAccount,
+      { ...ctx.talkdeskRef(), accountName: state.accountName ?? '', ...partnerEvent(event) },
+      ctx.withHeartbeat,
+    );
+    state.accountId = prov.accountId;
+    state.accountName = prov.accountName;
+    state.settingsRestored = prov.settingsRestored;
+    ctx.publish();
+    await ctx.stateCall('approve the installation at Talkdesk', { state: 'approve', concludes: 'install' });
+  });
+  await conclude(ctx, outcome, {
+    done: () =>
+      ctx.endPhase(
+        'active',
+        state.settingsRestored
+          ? { result: 'approved', detail: 'settings restored', outcome: 'approved (settings restored)' }
+          : { result: 'approved', outcome: 'approved' },
+      ),
+    failed: async (message) => {
+      const reason = `Provisioning failed: ${message}`;
+      const sent = await rejectAtTalkdesk(ctx, reason, deadline);
+      await undoProvisioning(ctx, event);
+      await destroyCredentials(ctx);
+      await ctx.endPhase('rejected', { result: 'rejected', detail: reason, outcome: `${reason} (rejection ${sent})` });
+      // Kept visible in the state query: the reason the installation ended here.
+      state.lastError = reason;
+    },
+    expired: async () => {
+      await undoProvisioning(ctx, event);
+      await destroyCredentials(ctx);
+      await ctx.endPhase('expired', {
+        result: 'expired',
+        outcome: 'not approved within seven days of the event: provisioning undone',
+      });
+    },
+    interrupted: async (reason) => {
+      await undoProvisioning(ctx, event);
+      await ctx.endPhase(state.phase, { result: 'interrupted', detail: reason, outcome: `interrupted by ${reason}: provisioning undone` });
+    },
+  });
+}

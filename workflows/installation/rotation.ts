@@ -1,0 +1,62 @@
+import type { LifecycleEventOf } from '../definitions';
+import { keepLast, markHandled, recordIgnored } from '../state';
+import { takeLinks } from './common';
+import type { PhaseContext } from './context';
+
+/**
+ * app.credentials_rotated: import the new set, prove it, acknowledge it at
+ * Talkdesk, then switch to it. The old set retires after the grace period, or at
+ * once when compromised. Not a phase: the installation stays in its phase.
+ */
+export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'app.credentials_rotated'>): Promise<void> {
+  const { state, acts, installationId, options } = ctx;
+  const compromised = event.facts.compromised === true;
+  const previous = state.activeClientId;
+  takeLinks(ctx, event);
+  const deadline = Date.parse(event.createdAt) + options.phaseTimeoutMs;
+  let newClientId: string | undefined;
+  const outcome = await ctx.phases.run(deadline, async () => {
+    const creds = await ctx.step('import the rotated credentials', acts.importCredentials, {
+      installationId,
+      eventId: event.eventId,
+      activate: false,
+    });
+    newClientId = creds.clientId;
+    await ctx.step('prove the new credentials by getting a token', acts.obtainToken, { installationId, clientId: creds.clientId });
+    await ctx.step('acknowledge the rotation at Talkdesk', acts.acknowledgeCredentials, { ...ctx.talkdeskRef(), clientId: creds.clientId });
+    const retireAt = new Date(Date.now() + (compromised ? 0 : options.rotationGraceMs)).toISOString();
+    await ctx.step('switch to the new credentials', acts.switchCredentials, {
+      installationId,
+      clientId: creds.clientId,
+      previousClientId: previous,
+      retireAt,
+      destroyPreviousNow: compromised,
+    });
+    state.activeClientId = creds.clientId;
+    if (previous && previous !== creds.clientId && !compromised) {
+      state.retiring = [...state.retiring, { clientId: previous, retireAt }];
+    }
+  });
+  state.currentStep = undefined;
+  if (outcome.kind === 'done') {
+    state.history = keepLast([
+      ...state.history,
+      {
+        phase: state.phase,
+        eventId: event.eventId,
+        startedAt: event.createdAt,
+        endedAt: new Date().toISOString(),
+        result: 'rotated',
+        ...(compromised
+          ? { detail: 'compromised', outcome: 'credentials rotated (compromised: old set destroyed at once)' }
+          : { outcome: 'credentials rotated' }),
+      },
+    ]);
+  } else if (newClientId && newClientId !== state.activeClientId) {
+    await ctx.step('destroy the unproven rotated credentials', acts.destroyCredentials, { installationId, clientId: newClientId });
+    recordIgnored(state, event.eventId, `rotation not completed (${outcome.kind})`);
+  }
+  markHandled(state, event.eventId);
+  ctx.publish();
+  await ctx.recordPhase();
+}

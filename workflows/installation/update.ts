@@ -1,0 +1,62 @@
+import type { UpdateResult } from '../activity-types';
+import type { LifecycleEventOf } from '../definitions';
+import { conclude, partnerEvent, rejectAtTalkdesk, takeLinks } from './common';
+import type { PhaseContext } from './context';
+
+/** app.updated: apply the users and subscription delta, approve at Talkdesk; anything short of it is reverted. */
+export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.updated'>): Promise<void> {
+  const { state, acts, installationId } = ctx;
+  const users = event.facts.users ?? {};
+  const subscription = event.facts.subscription;
+  takeLinks(ctx, event);
+  const deadline = await ctx.beginPhase('updating', event);
+  let applied: UpdateResult | undefined;
+  const outcome = await ctx.phases.run(deadline, async () => {
+    applied = await ctx.step(
+      'apply the update (users and subscription)',
+      acts.applyUpdate,
+      {
+        ...ctx.talkdeskRef(),
+        accountId: state.accountId ?? '',
+        usersAdding: users.adding ?? [],
+        usersRemoving: users.removing ?? [],
+        subscription,
+        ...partnerEvent(event),
+      },
+      ctx.withHeartbeat,
+    );
+    await ctx.stateCall('approve the update at Talkdesk', { state: 'approve', concludes: 'update' });
+  });
+  const revert = async () => {
+    if (applied) await ctx.step('revert the update', acts.revertUpdate, {
+        installationId,
+        accountId: state.accountId ?? '',
+        applied,
+        ...partnerEvent(event),
+      });
+  };
+  await conclude(ctx, outcome, {
+    done: async () => {
+      if (subscription) state.subscription = subscription;
+      await ctx.endPhase('active', { result: 'approved', outcome: 'update approved' });
+    },
+    failed: async (message) => {
+      const reason = `Update failed: ${message}`;
+      await revert();
+      const sent = await rejectAtTalkdesk(ctx, reason, deadline);
+      await ctx.endPhase('active', {
+        result: 'rejected',
+        detail: reason,
+        outcome: `${reason} (rejection ${sent}); account kept its previous state`,
+      });
+    },
+    expired: async () => {
+      await revert();
+      await ctx.endPhase('active', { result: 'expired', outcome: 'expired: not approved within seven days; account kept its previous state' });
+    },
+    interrupted: async (reason) => {
+      await revert();
+      await ctx.endPhase('active', { result: 'interrupted', detail: reason, outcome: `interrupted by ${reason}: update reverted` });
+    },
+  });
+}

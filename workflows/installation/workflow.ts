@@ -1,0 +1,116 @@
+import { allHandlersFinished, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
+import { FINAL_PHASES, type InstallationView } from '../definitions';
+import { withDefaults, type InstallationOptions } from '../options';
+import { initialState, isSuperseded, markHandled, recordIgnored, restoreHandled, toView, type InstallationState } from '../state';
+import { apply } from './apply';
+import { createPhaseContext, type PhaseContext } from './context';
+import { registerHandlers } from './handlers';
+import { runOperatorReject, runReconcile } from './operator';
+
+export interface InstallationInput {
+  installationId: string;
+  options?: Partial<InstallationOptions>;
+  /** The whole state, handed over by continue-as-new. */
+  carried?: InstallationState;
+}
+
+/**
+ * One workflow per Talkdesk installation (id `installation-<installation_id>`):
+ * applies lifecycle events in `created_at` order, one phase at a time, for the
+ * life of the installation, and completes when it is uninstalled.
+ */
+export async function installationWorkflow(input: InstallationInput): Promise<InstallationView> {
+  const options = withDefaults(input.options);
+  const state: InstallationState = input.carried ?? initialState(input.installationId);
+  const ctx = createPhaseContext(state, options, workflowInfo().workflowId);
+  const { run } = ctx;
+  registerHandlers(ctx);
+
+  if (!input.carried) await resumeFromStore(ctx);
+  ctx.publish();
+
+  const nextRetirement = () => Math.min(...state.retiring.map((r) => Date.parse(r.retireAt)));
+  const shouldContinueAsNew = () => workflowInfo().continueAsNewSuggested || run.handledThisRun >= options.maxEventsPerRun;
+
+  for (;;) {
+    const waitMs = state.retiring.length ? Math.max(1, nextRetirement() - Date.now()) : undefined;
+    const ready = () =>
+      state.queue.length > 0 || run.pendingReject !== undefined || run.pendingReconcile !== undefined || shouldContinueAsNew();
+    if (FINAL_PHASES.includes(state.phase) && state.queue.length === 0 && run.pendingReject === undefined) break;
+    if (waitMs === undefined) await condition(ready);
+    else await condition(ready, waitMs);
+
+    for (const due of state.retiring.filter((r) => Date.parse(r.retireAt) <= Date.now())) {
+      await ctx.step('destroy retired credentials', ctx.acts.destroyCredentials, { installationId: ctx.installationId, clientId: due.clientId });
+      state.retiring = state.retiring.filter((r) => r.clientId !== due.clientId);
+      ctx.describe();
+    }
+
+    if (run.pendingReconcile !== undefined) {
+      const action = run.pendingReconcile;
+      run.pendingReconcile = undefined;
+      await runReconcile(ctx, action);
+      continue;
+    }
+
+    if (run.pendingReject !== undefined) {
+      const reason = run.pendingReject;
+      run.pendingReject = undefined;
+      await runOperatorReject(ctx, reason);
+      continue;
+    }
+
+    if (shouldContinueAsNew() && !ctx.phases.running) {
+      await condition(allHandlersFinished);
+      return continueAsNew<typeof installationWorkflow>({ installationId: ctx.installationId, options: input.options, carried: state });
+    }
+
+    const head = state.queue[0];
+    if (!head) continue;
+    if (state.phase === 'new' && head.type !== 'app.installed' && !state.activeClientId) {
+      // Events can arrive out of order: give the install (and its credentials) time to arrive.
+      run.graceUntil ??= Date.now() + options.orderingGraceMs;
+      const remaining = run.graceUntil - Date.now();
+      if (remaining > 0) {
+        state.currentStep = 'waiting for the app.installed event (events arrived out of order)';
+        ctx.describe();
+        await condition(() => state.queue[0]?.type === 'app.installed', remaining);
+        state.currentStep = undefined;
+        continue;
+      }
+    }
+    const event = state.queue.shift();
+    if (!event) continue;
+    if (isSuperseded(state, event)) {
+      recordIgnored(state, event.eventId, `${event.type} older than an event already applied`);
+      markHandled(state, event.eventId);
+      ctx.describe();
+      continue;
+    }
+    await apply(ctx, event);
+  }
+
+  await condition(allHandlersFinished);
+  return toView(state, ctx.workflowId);
+}
+
+/** A new run for an installation seen before: never re-apply what it already applied. */
+async function resumeFromStore(ctx: PhaseContext): Promise<void> {
+  const { state } = ctx;
+  const stored = await ctx.step('load the stored installation', ctx.acts.loadInstallation, { installationId: ctx.installationId });
+  if (!stored) return;
+  state.lastAppliedAt = stored.lastEventAt;
+  restoreHandled(state, stored.handledEventIds ?? []);
+  const { phase } = stored;
+  if (FINAL_PHASES.includes(phase)) state.phase = phase;
+  else if (phase !== 'new') {
+    // Resumed by reconciliation after its workflow was lost: restore what it had, in the
+    // phase before any unfinished one (the event that started that phase is handed over again).
+    state.phase = phase === 'installing' ? 'new' : 'active';
+    state.appId = stored.appId;
+    state.accountId = stored.accountId;
+    state.accountName = stored.accountName;
+    state.activeClientId = stored.activeClientId;
+    state.links = stored.links ?? {};
+  }
+}
