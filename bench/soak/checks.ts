@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { CallRecord } from '../../src/simulator';
-import type { InboxRecord } from '../../src/store/inbox';
+import type { InboxRecord } from '../../src/handover/inbox';
 import { stateQuery, workflowIdFor, type InstallationView, type PhaseRecord } from '../../workflows/definitions';
 import type { BenchSystem } from '../system';
 import type { SoakInstallation } from './plan';

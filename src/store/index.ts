@@ -2,7 +2,7 @@ import type { Keyring } from '../crypto/secrets';
 import { AccountStore } from './accounts';
 import { CredentialStore } from './credentials';
 import type { Database } from './db';
-import { InboxStore } from './inbox';
+import { InboxStore } from '../handover/inbox';
 import { InstallationStore } from './installations';
 
 export { connectDatabase, COLLECTIONS, type Database } from './db';

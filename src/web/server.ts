@@ -7,8 +7,7 @@ import type { Store } from '../store';
 import type { InstallationOptions } from '../../workflows/options';
 import { ConfigError } from '../errors';
 import { createApp, CALLBACK_PATH } from './app';
-import { createDispatch, skipHandled, type Dispatch } from './dispatch';
-import { InboxDispatcher } from './dispatcher';
+import { createWebHandOver, type InboxDispatcher } from '../handover';
 import { createWebMetrics } from './metrics';
 import type { JsonLimits } from './json-limits';
 import { SourceRateLimiter } from './rate-limit';
@@ -69,16 +68,11 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
   const requestTimeoutMs = o.requestTimeoutMs ?? 15_000;
   const headersTimeoutMs = Math.min(o.headersTimeoutMs ?? 10_000, requestTimeoutMs);
   const metrics = createWebMetrics();
-  const handOver = createDispatch(o.temporal, o.taskQueue, {
-    timeoutMs: o.dispatchTimeoutMs ?? 3_000,
-    workflowOptions: o.workflowOptions,
-  });
-  // Any hand-over that succeeds tells the dispatcher that Temporal is back.
-  const dispatch: Dispatch = async (event) => {
-    await handOver(event);
-    dispatcher.temporalAnswered();
-  };
-  const redispatch = skipHandled(dispatch, o.store.installations);
+  const { dispatch, redispatch, dispatcher } = createWebHandOver(
+    { client: o.temporal, taskQueue: o.taskQueue, workflowOptions: o.workflowOptions },
+    { inbox: o.store.inbox, installations: o.store.installations, logger: o.logger },
+    { intervalMs: o.dispatchIntervalMs, timeoutMs: o.dispatchTimeoutMs },
+  );
   const app = createApp({
     appId: o.appId,
     webhookSecrets: o.webhookSecrets,
@@ -111,7 +105,6 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
       return { mongodb, temporal };
     },
   });
-  const dispatcher = new InboxDispatcher(o.store.inbox, redispatch, o.logger, { intervalMs: o.dispatchIntervalMs });
   // A slow or endless client cannot hold a connection for long: Node answers 408 and
   // closes a connection whose headers or request are late, checked every second
   // (Node's default interval is 30 s, which would let a slow client stay that long).

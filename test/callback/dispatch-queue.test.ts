@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { COLLECTIONS, connectDatabase, type Database } from '../../src/store';
-import { InboxStore, type InboxRecord } from '../../src/store/inbox';
-import { InboxDispatcher } from '../../src/web/dispatcher';
+import { InboxStore, type InboxRecord } from '../../src/handover/inbox';
+import { InboxDispatcher } from '../../src/handover/dispatcher';
 import type { LifecycleEvent } from '../../workflows/definitions';
 import { captureLogger } from '../support/logs';
 import { mongoUri, uniqueDbName } from '../support/servers';

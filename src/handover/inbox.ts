@@ -1,7 +1,7 @@
 import { MongoServerError, type Collection } from 'mongodb';
 import type { EncryptedBlob } from '../crypto/secrets';
 import type { EventType, LifecycleEvent } from '../../workflows/definitions';
-import { COLLECTIONS, type Database } from './db';
+import { COLLECTIONS, type Database } from '../store/db';
 
 /** One delivered event, stored before the callback answers. */
 export interface InboxRecord {

@@ -1,6 +1,6 @@
 import type { Logger } from '../logging/logger';
-import type { InboxStore } from '../store/inbox';
-import type { Dispatch } from './dispatch';
+import type { InboxStore } from './inbox';
+import type { Dispatch } from './start';
 
 export interface DispatcherOptions {
   intervalMs: number;
@@ -101,4 +101,21 @@ export class InboxDispatcher {
 
 function errorName(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message.slice(0, 200)}` : 'unknown error';
+}
+
+/**
+ * Reconciliation's backstop: hands over every stored event not handed over yet, backed
+ * off or not, including those whose queue entry was never written (read from the whole
+ * inbox). Returns how many were handed over.
+ */
+export async function handOverStored(inbox: InboxStore, dispatch: Dispatch, limit: number): Promise<number> {
+  await inbox.requeueUndispatched(limit);
+  const due = await inbox.listUndispatched(limit, new Date(8.64e15));
+  let handed = 0;
+  for (const record of due) {
+    await dispatch(record.event);
+    await inbox.markDispatched(record._id);
+    handed += 1;
+  }
+  return handed;
 }
