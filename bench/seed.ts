@@ -105,8 +105,6 @@ export async function seedActiveInstallations(sys: BenchSystem, count: number, c
         receivedAt: now,
         event: lifecycle,
         dispatchedAt: now,
-        dispatchAttempts: 0,
-        nextDispatchAt: now,
       });
       ids.push(installation.id);
     }

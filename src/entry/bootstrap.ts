@@ -29,7 +29,12 @@ export function bootstrap(name: string): { env: Env; logger: Logger; keyring: Ke
 export async function openStore(env: Env, keyring: Keyring, logger: Logger): Promise<Store> {
   const db = await connectDatabase(env.MONGODB_URI ?? DEFAULT_MONGODB_URI, env.MONGODB_DB);
   const store = createStore(db, keyring);
-  await store.ensureIndexes().catch((err: unknown) => logger.warn({ err }, 'could not ensure indexes yet (MongoDB unreachable?)'));
+  await store.prepare().then(
+    ({ movedCredentials }) => {
+      if (movedCredentials > 0) logger.info({ movedCredentials }, 'event credentials moved out of inbox records');
+    },
+    (err: unknown) => logger.warn({ err }, 'could not prepare the store yet (MongoDB unreachable?): indexes and moving older event credentials wait for the next start'),
+  );
   return store;
 }
 

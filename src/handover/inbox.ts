@@ -2,8 +2,12 @@ import { MongoServerError, type Collection } from 'mongodb';
 import type { EncryptedBlob } from '../crypto/secrets';
 import type { EventType, LifecycleEvent } from '../../workflows/definitions';
 import { COLLECTIONS, type Database } from '../store/db';
+import { EventCredentialStore } from '../store/event-credentials';
 
-/** One delivered event, stored before the callback answers. */
+/**
+ * One delivered event, stored before the callback answers. Written once, then only
+ * its hand-over mark is added, by this module (src/store/README.md).
+ */
 export interface InboxRecord {
   _id: string; // the Talkdesk event id: unique, so a repeated delivery changes nothing
   installationId: string;
@@ -11,66 +15,78 @@ export interface InboxRecord {
   createdAt: Date;
   receivedAt: Date;
   event: LifecycleEvent; // secret-free facts, exactly what the workflow receives
-  credentials?: EncryptedBlob; // app.installed / app.credentials_rotated only
+  /** When the event's workflow took it; absent until then. */
   dispatchedAt?: Date;
-  dispatchAttempts: number;
-  nextDispatchAt: Date;
-  lastDispatchError?: string;
+  /** Only in records older versions wrote: moved to `event_credentials` at start. */
+  credentials?: EncryptedBlob;
 }
 
 /**
- * An event stored but not yet handed to its workflow. Kept in a collection of its own
- * so that the dispatcher's frequent scan reads only the backlog: on the embedded
- * FerretDB any filter but `{_id}` reads the whole collection, and the inbox keeps
- * every event ever received.
+ * An event stored but not yet handed to its workflow, with its retry state. Kept in a
+ * collection of its own so that the dispatcher's frequent scan reads only the backlog,
+ * not every event ever received; its backoff is written here, never in the inbox record.
  */
 interface QueuedRecord {
   _id: string; // the event id, as in the inbox
   installationId: string;
   createdAt: Date;
   nextDispatchAt: Date;
+  dispatchAttempts?: number;
+  lastDispatchError?: string;
 }
+
+/** A queued event with its record, as the dispatcher hands it over. */
+export type PendingEvent = InboxRecord & { dispatchAttempts: number; nextDispatchAt: Date; lastDispatchError?: string };
 
 export type InsertOutcome = { stored: 'stored' } | { stored: 'duplicate'; dispatched: boolean };
 
 export class InboxStore {
   private readonly coll: Collection<InboxRecord>;
   private readonly queue: Collection<QueuedRecord>;
-  constructor(db: Database) {
+  constructor(
+    db: Database,
+    private readonly eventCredentials = new EventCredentialStore(db),
+  ) {
     this.coll = db.collection<InboxRecord>(COLLECTIONS.inbox);
     this.queue = db.collection<QueuedRecord>(COLLECTIONS.dispatchQueue);
   }
 
   async ensureIndexes(): Promise<void> {
-    await this.coll.createIndex({ dispatchedAt: 1, nextDispatchAt: 1 });
+    await this.coll.createIndex({ dispatchedAt: 1 });
     await this.coll.createIndex({ installationId: 1, createdAt: 1 });
     await this.queue.createIndex({ nextDispatchAt: 1, createdAt: 1 });
   }
 
   /**
-   * Stores the event and queues it for hand-over. A repeated delivery changes nothing
-   * in the inbox (the event id is unique) and queues the event again while it has not
-   * been handed over. Throws when MongoDB fails: the caller answers so that Talkdesk
-   * delivers again, and that delivery queues what this one could not.
+   * Stores the event (and the credentials it brought, first: a stored event never lacks
+   * them) and queues it for hand-over. A repeated delivery changes nothing in the inbox
+   * (the event id is unique) and queues the event again while it has not been handed
+   * over. Throws when MongoDB fails: the caller answers so that Talkdesk delivers
+   * again, and that delivery stores and queues what this one could not.
    */
-  async insert(record: Omit<InboxRecord, 'dispatchAttempts' | 'nextDispatchAt'>): Promise<InsertOutcome> {
+  async insert(record: Omit<InboxRecord, 'dispatchedAt' | 'credentials'>, credentials?: EncryptedBlob): Promise<InsertOutcome> {
+    // Only for a first delivery: a stored record's credentials were stored before it, and
+    // may be imported and deleted since; a repeat must not bring them back.
+    if (credentials && !(await this.coll.findOne({ _id: record._id }, { projection: { _id: 1 } }))) {
+      await this.eventCredentials.put(record._id, record.installationId, credentials, record.receivedAt);
+    }
     try {
-      await this.coll.insertOne({ ...record, dispatchAttempts: 0, nextDispatchAt: record.receivedAt });
+      await this.coll.insertOne({ ...record });
     } catch (e) {
       if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
       const existing = await this.coll.findOne({ _id: record._id });
       if (existing && !existing.dispatchedAt) await this.enqueue(existing);
       return { stored: 'duplicate', dispatched: Boolean(existing?.dispatchedAt) };
     }
-    await this.enqueue({ ...record, nextDispatchAt: record.receivedAt });
+    await this.enqueue(record);
     return { stored: 'stored' };
   }
 
   /** Queues the event unless it is queued already; true when this call queued it. */
-  private async enqueue(r: Pick<InboxRecord, '_id' | 'installationId' | 'createdAt' | 'nextDispatchAt'>): Promise<boolean> {
+  private async enqueue(r: Pick<InboxRecord, '_id' | 'installationId' | 'createdAt' | 'receivedAt'>): Promise<boolean> {
     const res = await this.queue.updateOne(
       { _id: r._id },
-      { $setOnInsert: { installationId: r.installationId, createdAt: r.createdAt, nextDispatchAt: r.nextDispatchAt } },
+      { $setOnInsert: { installationId: r.installationId, createdAt: r.createdAt, nextDispatchAt: r.receivedAt } },
       { upsert: true },
     );
     return res.upsertedCount > 0;
@@ -80,37 +96,41 @@ export class InboxStore {
     return this.coll.findOne({ _id: eventId });
   }
 
-  /** Marks the event handed over and takes it off the queue (a queue entry left behind is dropped by the next scan). */
+  /** The queue entry of an event not handed over yet (its retry state), or null. */
+  queued(eventId: string): Promise<QueuedRecord | null> {
+    return this.queue.findOne({ _id: eventId });
+  }
+
+  /**
+   * Marks the event handed over and takes it off the queue (a queue entry left behind is
+   * dropped by the next scan). Writes only a record not marked yet: the mark is written
+   * once, and every caller (callback, dispatcher, reconciliation) writes the same fact.
+   */
   async markDispatched(eventId: string, at = new Date()): Promise<void> {
-    await this.coll.updateOne({ _id: eventId }, { $set: { dispatchedAt: at }, $unset: { lastDispatchError: '' } });
+    await this.coll.updateOne({ _id: eventId, dispatchedAt: { $exists: false } }, { $set: { dispatchedAt: at } });
     await this.queue.deleteOne({ _id: eventId });
   }
 
+  /** A failed hand-over: the queue entry backs off (the dispatcher is its only writer). */
   async recordDispatchFailure(eventId: string, attempts: number, nextAt: Date, error: string): Promise<void> {
-    await this.coll.updateOne(
-      { _id: eventId, dispatchedAt: { $exists: false } },
+    await this.queue.updateOne(
+      { _id: eventId },
       { $set: { dispatchAttempts: attempts, nextDispatchAt: nextAt, lastDispatchError: error } },
     );
-    await this.queue.updateOne({ _id: eventId }, { $set: { nextDispatchAt: nextAt } });
-  }
-
-  /** Makes every backed-off queued event due now (Temporal answers again); returns how many. */
-  async retryBackedOffNow(now = new Date()): Promise<number> {
-    const res = await this.queue.updateMany({ nextDispatchAt: { $gt: now } }, { $set: { nextDispatchAt: now } });
-    return res.modifiedCount;
   }
 
   /** Queued events not yet handed to their workflow, oldest first, due by `now`. */
-  async listUndispatched(limit: number, now = new Date()): Promise<InboxRecord[]> {
+  async listUndispatched(limit: number, now = new Date()): Promise<PendingEvent[]> {
     const due = await this.queue.find({ nextDispatchAt: { $lte: now } }).sort({ createdAt: 1 }).limit(limit).toArray();
-    const records: InboxRecord[] = [];
+    const pending: PendingEvent[] = [];
     for (const q of due) {
-      // One `{_id}` read each: the only filter the embedded FerretDB answers without a full scan.
+      // One read by `_id` each: cheap on any store, and the scan stays on the small queue.
       const record = await this.coll.findOne({ _id: q._id });
-      if (record && !record.dispatchedAt) records.push(record);
-      else await this.queue.deleteOne({ _id: q._id });
+      if (record && !record.dispatchedAt) {
+        pending.push({ ...record, dispatchAttempts: q.dispatchAttempts ?? 0, nextDispatchAt: q.nextDispatchAt, lastDispatchError: q.lastDispatchError });
+      } else await this.queue.deleteOne({ _id: q._id });
     }
-    return records;
+    return pending;
   }
 
   /**
@@ -120,7 +140,7 @@ export class InboxStore {
    */
   async requeueUndispatched(limit = 10_000): Promise<number> {
     const undispatched = await this.coll
-      .find({ dispatchedAt: { $exists: false } }, { projection: { _id: 1, installationId: 1, createdAt: 1, nextDispatchAt: 1 } })
+      .find({ dispatchedAt: { $exists: false } }, { projection: { _id: 1, installationId: 1, createdAt: 1, receivedAt: 1 } })
       .limit(limit)
       .toArray();
     let queued = 0;
@@ -133,20 +153,43 @@ export class InboxStore {
   }
 
   /**
-   * Drops the encrypted credentials once they have been moved to the credential store.
-   * Only the workflow holding the event does this, so the event was handed over: the
-   * mark is kept, or written if missing. FerretDB rewrites the whole document on every
-   * update, so this update racing the callback's `markDispatched` could otherwise undo
-   * that mark, after the queue entry was already gone (seen in the full soak).
+   * Credentials older versions kept in inbox records: copied to `event_credentials` and
+   * removed from records already marked (at start, or for one installation whose
+   * credentials are being destroyed: `drop`, no copy). Only a marked record is written,
+   * so that no mark can race this write (src/store/README.md); a record not marked yet
+   * keeps its copy, read from there, until its import (`dropLegacyCredentials`).
+   * Returns how many records lost their copy.
    */
-  async dropCredentials(eventId: string, at = new Date()): Promise<void> {
-    await this.coll.updateOne({ _id: eventId }, { $unset: { credentials: '' }, $min: { dispatchedAt: at } });
-    await this.queue.deleteOne({ _id: eventId });
+  async moveLegacyCredentials(options: { installationId?: string; drop?: boolean; limit?: number } = {}): Promise<number> {
+    const filter = { credentials: { $exists: true }, ...(options.installationId ? { installationId: options.installationId } : {}) };
+    const legacy = await this.coll
+      .find(filter, { projection: { _id: 1, installationId: 1, receivedAt: 1, dispatchedAt: 1, credentials: 1 } })
+      .limit(options.limit ?? 10_000)
+      .toArray();
+    let moved = 0;
+    for (const r of legacy) {
+      if (!r.credentials || !r.dispatchedAt) continue;
+      if (!options.drop) await this.eventCredentials.put(r._id, r.installationId, r.credentials, r.receivedAt);
+      moved += await this.stripLegacyCredentials(r._id);
+    }
+    return moved;
   }
 
-  /** Removes every stored credential copy of an installation (uninstall, rejection, expiry). */
-  async dropAllCredentials(installationId: string): Promise<number> {
-    const res = await this.coll.updateMany({ installationId, credentials: { $exists: true } }, { $unset: { credentials: '' } });
+  /**
+   * After the import of credentials read from an older version's inbox record: the event
+   * is in its workflow, so it was handed over; the mark is written if missing, then the
+   * copy is removed from the (now marked) record.
+   */
+  async dropLegacyCredentials(eventId: string): Promise<void> {
+    await this.markDispatched(eventId);
+    await this.stripLegacyCredentials(eventId);
+  }
+
+  private async stripLegacyCredentials(eventId: string): Promise<number> {
+    const res = await this.coll.updateOne(
+      { _id: eventId, dispatchedAt: { $exists: true }, credentials: { $exists: true } },
+      { $unset: { credentials: '' } },
+    );
     return res.modifiedCount;
   }
 

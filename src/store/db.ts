@@ -4,6 +4,7 @@ import { MongoClient, type Db, type Collection, type Document } from 'mongodb';
 export const COLLECTIONS = {
   inbox: 'inbox',
   dispatchQueue: 'dispatch_queue',
+  eventCredentials: 'event_credentials',
   credentials: 'credentials',
   tokens: 'tokens',
   accounts: 'accounts',

@@ -2,6 +2,7 @@ import type { Keyring } from '../crypto/secrets';
 import { AccountStore } from './accounts';
 import { CredentialStore } from './credentials';
 import type { Database } from './db';
+import { EventCredentialStore } from './event-credentials';
 import { InboxStore } from '../handover/inbox';
 import { InstallationStore } from './installations';
 
@@ -11,25 +12,35 @@ export { connectDatabase, COLLECTIONS, type Database } from './db';
 export interface Store {
   db: Database;
   inbox: InboxStore;
+  eventCredentials: EventCredentialStore;
   credentials: CredentialStore;
   accounts: AccountStore;
   installations: InstallationStore;
   ensureIndexes(): Promise<void>;
+  /** At start: the indexes, then credentials older versions kept in inbox records moved out. */
+  prepare(): Promise<{ movedCredentials: number }>;
   ping(): Promise<void>;
 }
 
 export function createStore(db: Database, keyring: Keyring): Store {
+  const eventCredentials = new EventCredentialStore(db);
   const store: Store = {
     db,
-    inbox: new InboxStore(db),
+    inbox: new InboxStore(db, eventCredentials),
+    eventCredentials,
     credentials: new CredentialStore(db, keyring),
     accounts: new AccountStore(db),
     installations: new InstallationStore(db),
     async ensureIndexes() {
       await store.inbox.ensureIndexes();
+      await store.eventCredentials.ensureIndexes();
       await store.credentials.ensureIndexes();
       await store.accounts.ensureIndexes();
       await store.installations.ensureIndexes();
+    },
+    async prepare() {
+      await store.ensureIndexes();
+      return { movedCredentials: await store.inbox.moveLegacyCredentials() };
     },
     async ping() {
       await db.db.command({ ping: 1 });

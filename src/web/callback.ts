@@ -1,9 +1,10 @@
 import type { Context } from 'koa';
 import { MongoError } from 'mongodb';
-import { encryptJson, type Keyring } from '../crypto/secrets';
+import type { Keyring } from '../crypto/secrets';
 import { extractCredentials, parseEvent, toLifecycleEvent } from '../events/schemas';
 import type { Logger } from '../logging/logger';
 import type { InboxStore, InsertOutcome } from '../handover/inbox';
+import { sealEventCredentials } from '../store/event-credentials';
 import type { Dispatch } from '../handover/start';
 import type { WebMetrics } from './metrics';
 import { DEFAULT_JSON_LIMITS, checkJsonShape, describeShapeProblem, findUnsafeJson, type JsonLimits } from './json-limits';
@@ -138,23 +139,17 @@ export function createCallbackHandler(deps: CallbackDeps) {
     const credentials = extractCredentials(event);
     let inserted: InsertOutcome;
     try {
-      inserted = await deps.inbox.insert({
-        _id: event.id,
-        installationId: lifecycle.installationId,
-        type: event.type,
-        createdAt: new Date(event.created_at),
-        receivedAt: new Date(),
-        event: lifecycle,
-        ...(credentials
-          ? {
-              credentials: encryptJson(
-                deps.keyring,
-                { clientSecret: credentials.clientSecret, privateKey: credentials.privateKey, publicKey: credentials.publicKey },
-                lifecycle.installationId,
-              ),
-            }
-          : {}),
-      });
+      inserted = await deps.inbox.insert(
+        {
+          _id: event.id,
+          installationId: lifecycle.installationId,
+          type: event.type,
+          createdAt: new Date(event.created_at),
+          receivedAt: new Date(),
+          event: lifecycle,
+        },
+        credentials ? sealEventCredentials(deps.keyring, lifecycle.installationId, credentials) : undefined,
+      );
     } catch (err) {
       if (!(err instanceof MongoError)) throw err;
       log.error({ error: err.name }, 'event not stored: MongoDB unavailable');
