@@ -1,11 +1,9 @@
 import { parseKeyring, type Keyring } from '../crypto/secrets';
-import { loadEnv, type Env } from '../config/env';
+import { DEFAULT_MONGODB_URI, loadEnv, type Env } from '../config/env';
 import { ConfigError } from '../errors';
 import { createLogger, type Logger } from '../logging/logger';
 import { connectDatabase, createStore, type Store } from '../store';
 import { TalkdeskClient } from '../talkdesk/client';
-
-export const DEFAULT_MONGODB_URI = 'mongodb://127.0.0.1:27017/';
 
 /** Validated configuration and a logger, or a message naming the bad variable and exit 2. */
 export function bootstrap(name: string): { env: Env; logger: Logger; keyring: Keyring } {

@@ -1,10 +1,9 @@
-import { loadEnvSubset } from '../config/env';
+import { DEFAULT_MONGODB_URI, loadEnvSubset } from '../config/env';
 import { parseKeyring } from '../crypto/secrets';
 import { ConfigError } from '../errors';
 import { InboxStore } from '../handover/inbox';
 import { connectDatabase } from '../store/db';
 import { countBlobsByKid, reencryptAll, type FieldReport } from '../store/reencrypt';
-import { DEFAULT_MONGODB_URI } from './bootstrap';
 
 /**
  * `npm run reencrypt`: re-encrypts every secret at rest under the first key of

@@ -5,6 +5,9 @@ import type { Dispatch } from './start';
 /** The latest date there is: listing "due by" it lists every queued event. */
 const LATEST = new Date(8.64e15);
 
+/** The longest a failed hand-over waits before the next attempt (the README quotes it). */
+export const MAX_BACKOFF_MS = 5 * 60_000;
+
 export interface DispatcherOptions {
   intervalMs: number;
   batchSize?: number;
@@ -94,7 +97,7 @@ export class InboxDispatcher {
         );
       } catch (err) {
         const attempts = record.dispatchAttempts + 1;
-        const backoff = Math.min(this.options.intervalMs * 2 ** attempts, this.options.maxBackoffMs ?? 300_000);
+        const backoff = Math.min(this.options.intervalMs * 2 ** attempts, this.options.maxBackoffMs ?? MAX_BACKOFF_MS);
         await this.inbox.recordDispatchFailure(record._id, attempts, new Date(Date.now() + backoff), errorName(err));
         this.backedOff = true;
         this.wake = false;

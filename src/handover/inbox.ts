@@ -38,6 +38,9 @@ interface QueuedRecord {
 /** A queued event with its record, as the dispatcher hands it over. */
 export type PendingEvent = InboxRecord & { dispatchAttempts: number; nextDispatchAt: Date; lastDispatchError?: string };
 
+/** At most this many records per pass of a scan that reads the whole inbox. */
+const WHOLE_INBOX_SCAN_LIMIT = 10_000;
+
 export type InsertOutcome = { stored: 'stored' } | { stored: 'duplicate'; dispatched: boolean };
 
 export class InboxStore {
@@ -138,7 +141,7 @@ export class InboxStore {
    * before this queue existed, or whose queue write failed and whose delivery Talkdesk
    * never repeated. Reads the whole inbox, so it runs at start and once per reconciliation.
    */
-  async requeueUndispatched(limit = 10_000): Promise<number> {
+  async requeueUndispatched(limit = WHOLE_INBOX_SCAN_LIMIT): Promise<number> {
     const undispatched = await this.coll
       .find({ dispatchedAt: { $exists: false } }, { projection: { _id: 1, installationId: 1, createdAt: 1, receivedAt: 1 } })
       .limit(limit)
@@ -164,7 +167,7 @@ export class InboxStore {
     const filter = { credentials: { $exists: true }, ...(options.installationId ? { installationId: options.installationId } : {}) };
     const legacy = await this.coll
       .find(filter, { projection: { _id: 1, installationId: 1, receivedAt: 1, dispatchedAt: 1, credentials: 1 } })
-      .limit(options.limit ?? 10_000)
+      .limit(options.limit ?? WHOLE_INBOX_SCAN_LIMIT)
       .toArray();
     let moved = 0;
     for (const r of legacy) {

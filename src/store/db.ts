@@ -20,11 +20,13 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/** Fail fast so the callback can answer 503 while MongoDB is down instead of hanging. */
+const STORE_TIMEOUT_MS = 3_000;
+
 export async function connectDatabase(uri: string, dbName: string): Promise<Database> {
   const client = new MongoClient(uri, {
-    // Fail fast so the callback can answer 503 while MongoDB is down instead of hanging.
-    serverSelectionTimeoutMS: 3_000,
-    connectTimeoutMS: 3_000,
+    serverSelectionTimeoutMS: STORE_TIMEOUT_MS,
+    connectTimeoutMS: STORE_TIMEOUT_MS,
     retryWrites: false,
   });
   await client.connect();

@@ -11,7 +11,7 @@ import { DEFAULT_JSON_LIMITS, checkJsonShape, describeShapeProblem, findUnsafeJs
 import type { SourceRateLimiter } from './rate-limit';
 import { BodyTimeoutError, BodyTooLargeError, readRawBody } from './raw-body';
 import type { EcdsaPublicKeys } from './signature';
-import { expectedSignatureText, verifyCallbackSignature, type SignatureScheme } from './signature-schemes';
+import { DEFAULT_SIGNATURE_SCHEMES, expectedSignatureText, verifyCallbackSignature, type SignatureScheme } from './signature-schemes';
 
 export interface CallbackDeps {
   appId: string;
@@ -26,7 +26,7 @@ export interface CallbackDeps {
   redispatch?: Dispatch;
   logger: Logger;
   metrics?: WebMetrics;
-  /** Signature schemes accepted (CALLBACK_SIGNATURE_SCHEMES); `['hmac']` when not given. */
+  /** Signature schemes accepted (CALLBACK_SIGNATURE_SCHEMES); DEFAULT_SIGNATURE_SCHEMES when not given. */
   signatureSchemes?: readonly SignatureScheme[];
   /** Keys for the ecdsa scheme, by X-Hub-Ecdsa-Signature-Id (TALKDESK_ECDSA_PUBLIC_KEYS). */
   ecdsaPublicKeys?: EcdsaPublicKeys;
@@ -60,7 +60,7 @@ function refuse(ctx: Context, status: number, code: string, message: string, fie
  */
 export function createCallbackHandler(deps: CallbackDeps) {
   const signature = {
-    schemes: deps.signatureSchemes ?? (['hmac'] as const),
+    schemes: deps.signatureSchemes ?? DEFAULT_SIGNATURE_SCHEMES,
     webhookSecrets: deps.webhookSecrets,
     ecdsaPublicKeys: deps.ecdsaPublicKeys ?? new Map(),
   };
