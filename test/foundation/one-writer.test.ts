@@ -155,6 +155,42 @@ describe('one writer per document: concurrent writers lose no write (FerretDB)',
     }
   });
 
+  it('credentials, tokens: the workflow\'s retirement and reconciliation\'s backstop destroy the same sets while new sets are activated', async () => {
+    const sets = Array.from({ length: N }, (_, i) => ({ installationId: `inst-${i}`, old: `old-${i}`, current: `new-${i}` }));
+    for (const s of sets) {
+      for (const clientId of [s.old, s.current]) {
+        await store.credentials.importPending({
+          installationId: s.installationId,
+          clientId,
+          keyId: 'k',
+          keyAlgorithm: 'ES256',
+          tokenUrl: 'https://example.talkdeskid.com/oauth/token',
+          sourceEventId: `evt-${clientId}`,
+          secret: store.credentials.encryptSecret(s.installationId, { clientSecret: `cs-${clientId}`, privateKey: 'pk', publicKey: 'pub' }),
+        });
+      }
+      await store.credentials.activate(s.installationId, s.old);
+      await store.credentials.cacheToken(s.installationId, s.old, `token-${s.old}`, 'apps:read', new Date(Date.now() + 3_600_000));
+      await store.credentials.scheduleRetirement(s.installationId, s.old, new Date(Date.now() - 1_000));
+    }
+    await Promise.all(
+      sets.flatMap((s) => [
+        store.credentials.destroy(s.installationId, s.old), // the workflow's retirement timer
+        store.credentials.destroy(s.installationId, s.old), // reconciliation's backstop
+        store.credentials.activate(s.installationId, s.current),
+        store.credentials.cacheToken(s.installationId, s.current, `token-${s.current}`, 'apps:read', new Date(Date.now() + 3_600_000)),
+      ]),
+    );
+    for (const s of sets) {
+      const old = await store.credentials.get(s.installationId, s.old);
+      assert.equal(old?.status, 'destroyed', `${s.old}: destroyed`);
+      assert.equal(old?.secret, undefined, `${s.old}: no secret left`);
+      assert.equal(await store.credentials.cachedToken(s.installationId, s.old, 0), undefined, `${s.old}: no token left`);
+      assert.equal((await store.credentials.get(s.installationId, s.current))?.status, 'active', `${s.current}: active`);
+      assert.equal(await store.credentials.cachedToken(s.installationId, s.current, 0), `token-${s.current}`, `${s.current}: token kept`);
+    }
+  });
+
   it('event_credentials: re-encryption while imports delete and the callback stores', async () => {
     const events = await deliver(N);
     const [imported, kept] = [events.slice(0, N / 2), events.slice(N / 2)];
