@@ -4,8 +4,9 @@ import type { Keyring } from '../crypto/secrets';
 import { extractCredentials, parseEvent, toLifecycleEvent } from '../events/schemas';
 import type { Logger } from '../logging/logger';
 import type { InboxStore, InsertOutcome } from '../handover/inbox';
-import { sealEventCredentials } from '../store/event-credentials';
 import type { Dispatch } from '../handover/start';
+import { sealEventCredentials } from '../store/event-credentials';
+import { workflowIdFor } from '../../workflows/definitions';
 import type { WebMetrics } from './metrics';
 import { DEFAULT_JSON_LIMITS, checkJsonShape, describeShapeProblem, findUnsafeJson, type JsonLimits } from './json-limits';
 import type { SourceRateLimiter } from './rate-limit';
@@ -132,7 +133,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
     const lifecycle = toLifecycleEvent(event);
     const log = deps.logger.child({
       installationId: lifecycle.installationId,
-      workflowId: `installation-${lifecycle.installationId}`,
+      workflowId: workflowIdFor(lifecycle.installationId),
       eventId: event.id,
       type: event.type,
     });
