@@ -9,8 +9,8 @@ export function credentialActivities(deps: ActivityDeps) {
   const { store, logger } = deps;
   return {
     /**
-     * Moves the encrypted credentials of an event from the inbox into the credential
-     * store, then drops them from the inbox. Idempotent: a retry finds them moved.
+     * Moves the encrypted credentials of an event from `event_credentials` into the
+     * credential store, then deletes them there. Idempotent: a retry finds them moved.
      */
     async importCredentials(input: ImportCredentialsInput & { activate: boolean }): Promise<ImportCredentialsResult> {
       const record = await store.inbox.get(input.eventId);
@@ -24,7 +24,8 @@ export function credentialActivities(deps: ActivityDeps) {
           nonRetryable: true,
         });
       }
-      if (record.credentials) {
+      const stored = await store.eventCredentials.get(input.eventId);
+      if (stored) {
         if (!record.event.links.tokens) {
           throw ApplicationFailure.create({
             type: 'EventWithoutTokenUrl',
@@ -38,10 +39,11 @@ export function credentialActivities(deps: ActivityDeps) {
           keyId: facts.key_id,
           keyAlgorithm: facts.key_algorithm as KeyAlgorithm,
           tokenUrl: record.event.links.tokens,
-          secret: record.credentials,
+          secret: stored.secret,
           sourceEventId: input.eventId,
         });
-        await store.inbox.dropCredentials(input.eventId);
+        await store.eventCredentials.delete(input.eventId);
+        if (stored.inInbox) await store.inbox.dropLegacyCredentials(input.eventId);
       } else if (!(await store.credentials.get(input.installationId, clientId))) {
         throw credentialsMissing(input.installationId, clientId);
       }
@@ -83,8 +85,11 @@ export function credentialActivities(deps: ActivityDeps) {
       let destroyed: number;
       if (input.clientId) destroyed = Number(await store.credentials.destroy(input.installationId, input.clientId));
       else {
-        // Also the copies still in the inbox: events whose credentials were never imported (expired, superseded).
-        destroyed = (await store.credentials.destroyAll(input.installationId)) + (await store.inbox.dropAllCredentials(input.installationId));
+        // Also the events' copies never imported (expired, superseded), and any an older version left in the inbox.
+        destroyed =
+          (await store.credentials.destroyAll(input.installationId)) +
+          (await store.eventCredentials.deleteAll(input.installationId)) +
+          (await store.inbox.moveLegacyCredentials({ installationId: input.installationId, drop: true }));
       }
       logger.info({ installationId: input.installationId, destroyed }, 'credentials destroyed');
       return { destroyed };

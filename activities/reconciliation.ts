@@ -1,9 +1,8 @@
 import { heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { createDispatch, skipHandled } from '../src/web/dispatch';
+import { createDispatch, handOverStored, HAND_OVER_TIMEOUT_MS, resumeInstallation, skipHandled } from '../src/handover';
 import { FINAL_PHASES } from '../workflows/definitions';
 import type { InstallationRecord } from '../src/store/installations';
-import { installationWorkflow } from '../workflows/installation';
 import { reconcileSignal, workflowIdFor } from '../workflows/definitions';
 import type { PageResult } from '../workflows/reconcile-types';
 import type { ActivityDeps } from './deps';
@@ -20,11 +19,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
     return deps.temporal;
   };
   // An event its workflow already finished is not handed over again (no empty new run).
-  const dispatch = () =>
-    skipHandled(
-      createDispatch(temporal().client, temporal().taskQueue, { timeoutMs: 10_000, workflowOptions: temporal().workflowOptions }),
-      store.installations,
-    );
+  const dispatch = () => skipHandled(createDispatch(temporal(), HAND_OVER_TIMEOUT_MS.reconciliation), store.installations);
 
   /** Is the installation's workflow running? */
   async function workflowRunning(installationId: string): Promise<boolean> {
@@ -39,18 +34,12 @@ export function reconciliationActivities(deps: ActivityDeps) {
 
   /** Starts the workflow again from the stored state, handing over the event of an unfinished phase. */
   async function resume(rec: InstallationRecord): Promise<void> {
-    const { client, taskQueue, workflowOptions } = temporal();
     if (rec.phase === 'installing' || rec.phase === 'updating' || rec.phase === 'uninstalling') {
       const events = await store.inbox.listForInstallation(rec._id);
       const last = events[events.length - 1];
       if (last) return dispatch()(last.event);
     }
-    await client.workflow.start(installationWorkflow, {
-      workflowId: workflowIdFor(rec._id),
-      taskQueue,
-      args: [{ installationId: rec._id, options: workflowOptions }],
-      staticSummary: `Talkdesk installation ${rec._id}${rec.accountName ? ` (${rec.accountName})` : ''} (resumed by reconciliation)`,
-    });
+    await resumeInstallation(temporal(), rec._id, rec.accountName);
   }
 
   async function reconcileOne(rec: InstallationRecord): Promise<Finding> {
@@ -118,16 +107,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
 
     /** Hands over inbox events that were stored but never dispatched. */
     async dispatchStoredEvents(input: { limit: number }): Promise<{ dispatched: number }> {
-      // The backstop: also events whose queue entry was never written (read from the whole inbox).
-      await store.inbox.requeueUndispatched(input.limit);
-      const due = await store.inbox.listUndispatched(input.limit, new Date(8.64e15));
-      let dispatched = 0;
-      for (const rec of due) {
-        await dispatch()(rec.event);
-        await store.inbox.markDispatched(rec._id);
-        dispatched += 1;
-      }
-      return { dispatched };
+      return { dispatched: await handOverStored(store.inbox, dispatch(), input.limit) };
     },
 
     /** Destroys rotated credentials whose grace period ended (a backstop for the workflow's own timer). */

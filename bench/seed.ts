@@ -2,7 +2,7 @@ import { extractCredentials, parseEvent, toLifecycleEvent } from '../src/events/
 import type { AccountRecord } from '../src/store/accounts';
 import type { CredentialRecord } from '../src/store/credentials';
 import { COLLECTIONS } from '../src/store/db';
-import type { InboxRecord } from '../src/store/inbox';
+import type { InboxRecord } from '../src/handover/inbox';
 import type { InstallationRecord } from '../src/store/installations';
 import { installationWorkflow } from '../workflows/installation';
 import { stateQuery, workflowIdFor } from '../workflows/definitions';
@@ -105,8 +105,6 @@ export async function seedActiveInstallations(sys: BenchSystem, count: number, c
         receivedAt: now,
         event: lifecycle,
         dispatchedAt: now,
-        dispatchAttempts: 0,
-        nextDispatchAt: now,
       });
       ids.push(installation.id);
     }

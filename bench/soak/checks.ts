@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { CallRecord } from '../../src/simulator';
-import type { InboxRecord } from '../../src/store/inbox';
+import type { InboxRecord } from '../../src/handover/inbox';
 import { stateQuery, workflowIdFor, type InstallationView, type PhaseRecord, type PhaseResult } from '../../workflows/definitions';
 import type { BenchSystem } from '../system';
 import type { SoakInstallation } from './plan';
@@ -229,10 +229,11 @@ export async function checkSoak(
 
   // Where each unfinished installation stood: its workflow, and the hand-over of each of its events.
   const unfinished = installations.filter((i) => !i.finished);
-  const dispatchOf = new Map<string, InboxRecord>();
+  const dispatchOf = new Map<string, InboxRecord & { queue?: Awaited<ReturnType<typeof sys.store.inbox.queued>> }>();
   for (const e of unfinished.flatMap((i) => i.events)) {
     const record = await retry(() => sys.store.inbox.get(e.id), 2).catch(() => null);
-    if (record) dispatchOf.set(e.id, record);
+    const queue = await retry(() => sys.store.inbox.queued(e.id), 2).catch(() => null);
+    if (record) dispatchOf.set(e.id, { ...record, queue });
   }
   for (const inst of unfinished) {
     const view = views.get(inst.installationId);
@@ -241,7 +242,7 @@ export async function checkSoak(
       : 'no workflow state';
     const events = inst.events.map((e) => {
       const d = dispatchOf.get(e.id);
-      const state = !e.accepted ? 'not accepted' : !d ? 'not in the inbox' : d.dispatchedAt ? 'handed over' : `not handed over (${d.dispatchAttempts ?? 0} attempts, next ${d.nextDispatchAt?.toISOString().slice(11, 19) ?? '?'}${d.lastDispatchError ? `, ${d.lastDispatchError.slice(0, 80)}` : ''})`;
+      const state = !e.accepted ? 'not accepted' : !d ? 'not in the inbox' : d.dispatchedAt ? 'handed over' : `not handed over (${d.queue?.dispatchAttempts ?? 0} attempts, next ${d.queue?.nextDispatchAt.toISOString().slice(11, 19) ?? '?'}${d.queue?.lastDispatchError ? `, ${d.queue.lastDispatchError.slice(0, 80)}` : ''})`;
       return `${e.type} ${state}`;
     });
     v.push(`${inst.installationId} (${inst.plan}): not finished: ${inst.stoppedAt ?? 'unknown'}; ${workflow}; ${events.join(', ') || 'no event'}`);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors';
-import { SIGNATURE_SCHEMES, parseEcdsaPublicKeys, type SignatureScheme } from '../web/signature-schemes';
+import { DEFAULT_SIGNATURE_SCHEMES, SIGNATURE_SCHEMES, parseEcdsaPublicKeys, type SignatureScheme } from '../web/signature-schemes';
 
 export { SIGNATURE_SCHEMES, type SignatureScheme };
 
@@ -25,16 +25,24 @@ const csv = (fallback: string) =>
         .filter((s) => s.length > 0),
     );
 
+/** Defaults that code outside the schema needs too: defined here once. */
+export const DEFAULT_PORT = 3000;
+export const DEFAULT_TEMPORAL_NAMESPACE = 'default';
+export const DEFAULT_LOCAL_TEMPORAL_UI_PORT = 8233;
+export const DEFAULT_LOCAL_MONGODB_PORT = 27017;
+/** Where web and worker find MongoDB when MONGODB_URI is unset (`npm start` starts FerretDB there). */
+export const DEFAULT_MONGODB_URI = `mongodb://127.0.0.1:${DEFAULT_LOCAL_MONGODB_PORT}/`;
+
 export const DEFAULT_ALLOWED_HOSTS =
   'api.talkdeskapp.com,api.talkdeskapp.eu,api.talkdeskappca.com,api.talkdeskapp.au,*.talkdeskid.com,*.talkdeskid.eu,*.talkdeskidca.com,*.talkdeskid.au';
 
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  PORT: z.coerce.number().int().min(0).max(65535).default(DEFAULT_PORT),
   HOST: z.string().min(1).default('127.0.0.1'),
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default(DEFAULT_TEMPORAL_NAMESPACE),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('appconnect-lifecycle'),
   MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').optional(),
   MONGODB_DB: z.string().min(1).default('appconnect'),
@@ -55,7 +63,7 @@ export const envSchema = z.object({
     }),
   CALLBACK_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'must be a size such as 256kb').default('256kb'),
   /** Which callback signatures are accepted; an event passes when one enabled scheme verifies. */
-  CALLBACK_SIGNATURE_SCHEMES: csv('hmac')
+  CALLBACK_SIGNATURE_SCHEMES: csv(DEFAULT_SIGNATURE_SCHEMES.join(','))
     .refine((l) => l.length > 0, 'must name at least one scheme: hmac, ecdsa')
     .refine((l) => l.every((s) => (SIGNATURE_SCHEMES as readonly string[]).includes(s)), 'must be a comma list of hmac, ecdsa')
     .transform((l) => [...new Set(l)] as SignatureScheme[]),
@@ -77,8 +85,8 @@ export const envSchema = z.object({
   DISPATCH_INTERVAL_MS: z.coerce.number().int().positive().default(5_000),
   LOCAL_DATA_DIR: z.string().min(1).default('data'),
   LOCAL_TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
-  LOCAL_TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
-  LOCAL_MONGODB_PORT: z.coerce.number().int().min(1).max(65535).default(27017),
+  LOCAL_TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(DEFAULT_LOCAL_TEMPORAL_UI_PORT),
+  LOCAL_MONGODB_PORT: z.coerce.number().int().min(1).max(65535).default(DEFAULT_LOCAL_MONGODB_PORT),
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).optional(),
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).optional(),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).optional(),

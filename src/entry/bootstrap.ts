@@ -1,11 +1,9 @@
 import { parseKeyring, type Keyring } from '../crypto/secrets';
-import { loadEnv, type Env } from '../config/env';
+import { DEFAULT_MONGODB_URI, loadEnv, type Env } from '../config/env';
 import { ConfigError } from '../errors';
 import { createLogger, type Logger } from '../logging/logger';
 import { connectDatabase, createStore, type Store } from '../store';
 import { TalkdeskClient } from '../talkdesk/client';
-
-export const DEFAULT_MONGODB_URI = 'mongodb://127.0.0.1:27017/';
 
 /** Validated configuration and a logger, or a message naming the bad variable and exit 2. */
 export function bootstrap(name: string): { env: Env; logger: Logger; keyring: Keyring } {
@@ -29,7 +27,12 @@ export function bootstrap(name: string): { env: Env; logger: Logger; keyring: Ke
 export async function openStore(env: Env, keyring: Keyring, logger: Logger): Promise<Store> {
   const db = await connectDatabase(env.MONGODB_URI ?? DEFAULT_MONGODB_URI, env.MONGODB_DB);
   const store = createStore(db, keyring);
-  await store.ensureIndexes().catch((err: unknown) => logger.warn({ err }, 'could not ensure indexes yet (MongoDB unreachable?)'));
+  await store.prepare().then(
+    ({ movedCredentials }) => {
+      if (movedCredentials > 0) logger.info({ movedCredentials }, 'event credentials moved out of inbox records');
+    },
+    (err: unknown) => logger.warn({ err }, 'could not prepare the store yet (MongoDB unreachable?): indexes and moving older event credentials wait for the next start'),
+  );
   return store;
 }
 

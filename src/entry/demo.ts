@@ -4,8 +4,10 @@
  * then serves the API until the approval arrives and until Ctrl-C.
  * Never prints credentials: the event is the only place they appear.
  */
+import { DEFAULT_LOCAL_TEMPORAL_UI_PORT, DEFAULT_PORT } from '../config/env';
 import { startSimulator, type CallRecord } from '../simulator';
 import { workflowIdFor } from '../../workflows/definitions';
+import { CALLBACK_PATH } from '../web/app';
 
 function envPort(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -17,7 +19,7 @@ function envPort(name: string, fallback: number): number {
 
 async function main(): Promise<void> {
   const port = envPort('SIMULATOR_PORT', 4010);
-  const callbackUrl = process.env.CALLBACK_URL || 'http://127.0.0.1:3000/talkdesk/events';
+  const callbackUrl = process.env.CALLBACK_URL || `http://127.0.0.1:${DEFAULT_PORT}${CALLBACK_PATH}`;
   const webhookSecret = process.env.TALKDESK_WEBHOOK_SECRET || 'local-dev-webhook-secret-change-me';
   const appId = process.env.TALKDESK_APP_ID || 'local-dev-app';
 
@@ -28,7 +30,7 @@ async function main(): Promise<void> {
   console.log(`installation id: ${installation.id}`);
   console.log(`account:         ${installation.accountName} (${installation.accountId})`);
   console.log(`workflow id:     ${workflowIdFor(installation.id)}`);
-  console.log('Temporal UI:     http://localhost:8233 (search for the workflow id above)');
+  console.log(`Temporal UI:     http://localhost:${DEFAULT_LOCAL_TEMPORAL_UI_PORT} (search for the workflow id above)`);
 
   let approved = false;
   sim.onCall((call: CallRecord) => {

@@ -1,9 +1,9 @@
-import { loadEnvSubset } from '../config/env';
+import { DEFAULT_MONGODB_URI, loadEnvSubset } from '../config/env';
 import { parseKeyring } from '../crypto/secrets';
 import { ConfigError } from '../errors';
+import { InboxStore } from '../handover/inbox';
 import { connectDatabase } from '../store/db';
 import { countBlobsByKid, reencryptAll, type FieldReport } from '../store/reencrypt';
-import { DEFAULT_MONGODB_URI } from './bootstrap';
 
 /**
  * `npm run reencrypt`: re-encrypts every secret at rest under the first key of
@@ -55,6 +55,8 @@ async function main(): Promise<number> {
   const db = await connectDatabase(env.MONGODB_URI ?? DEFAULT_MONGODB_URI, env.MONGODB_DB);
   try {
     console.error(`reencrypt: current key id ${keyring.currentKid}; other key ids ${JSON.stringify(keyring.kids.slice(1))}${args.dryRun ? ' (dry run)' : ''}`);
+    // Credentials older versions kept in inbox records: into event_credentials, where the run finds them.
+    if (!args.dryRun) await new InboxStore(db).moveLegacyCredentials();
     const before = await countBlobsByKid(db);
     const report = await reencryptAll(db, keyring, {
       batchSize: args.batchSize,

@@ -5,7 +5,7 @@ import { id, idList, keyAlgorithm, links, name, secret, text, timestamp } from '
 /**
  * The AppConnect lifecycle events (the six of the reference and app.trial_extended), one zod definition each: the definition
  * is both the TypeScript type and the runtime check of a callback body.
- * Field names and link sets follow /work/shared/talkdesk-api.md. Unknown keys
+ * Field names and link sets follow Talkdesk's AppConnect event reference. Unknown keys
  * are dropped (Talkdesk may add fields); an unknown `type` is refused.
  */
 

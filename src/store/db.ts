@@ -4,6 +4,7 @@ import { MongoClient, type Db, type Collection, type Document } from 'mongodb';
 export const COLLECTIONS = {
   inbox: 'inbox',
   dispatchQueue: 'dispatch_queue',
+  eventCredentials: 'event_credentials',
   credentials: 'credentials',
   tokens: 'tokens',
   accounts: 'accounts',
@@ -21,11 +22,13 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/** Fail fast so the callback can answer 503 while MongoDB is down instead of hanging. */
+const STORE_TIMEOUT_MS = 3_000;
+
 export async function connectDatabase(uri: string, dbName: string): Promise<Database> {
   const client = new MongoClient(uri, {
-    // Fail fast so the callback can answer 503 while MongoDB is down instead of hanging.
-    serverSelectionTimeoutMS: 3_000,
-    connectTimeoutMS: 3_000,
+    serverSelectionTimeoutMS: STORE_TIMEOUT_MS,
+    connectTimeoutMS: STORE_TIMEOUT_MS,
     retryWrites: false,
   });
   await client.connect();

@@ -2,7 +2,8 @@ import type { Keyring } from '../crypto/secrets';
 import { AccountStore } from './accounts';
 import { CredentialStore } from './credentials';
 import type { Database } from './db';
-import { InboxStore } from './inbox';
+import { EventCredentialStore } from './event-credentials';
+import { InboxStore } from '../handover/inbox';
 import { InstallationStore } from './installations';
 import { StarterContentStore } from './starter-content';
 import { PartnerCallStore } from '../partner/calls-store';
@@ -13,6 +14,7 @@ export { connectDatabase, COLLECTIONS, type Database } from './db';
 export interface Store {
   db: Database;
   inbox: InboxStore;
+  eventCredentials: EventCredentialStore;
   credentials: CredentialStore;
   accounts: AccountStore;
   installations: InstallationStore;
@@ -20,13 +22,17 @@ export interface Store {
   /** Partner calls kept for later or refused (the HTTP provisioner's record for operators). */
   partnerCalls: PartnerCallStore;
   ensureIndexes(): Promise<void>;
+  /** At start: the indexes, then credentials older versions kept in inbox records moved out. */
+  prepare(): Promise<{ movedCredentials: number }>;
   ping(): Promise<void>;
 }
 
 export function createStore(db: Database, keyring: Keyring): Store {
+  const eventCredentials = new EventCredentialStore(db);
   const store: Store = {
     db,
-    inbox: new InboxStore(db),
+    inbox: new InboxStore(db, eventCredentials),
+    eventCredentials,
     credentials: new CredentialStore(db, keyring),
     accounts: new AccountStore(db),
     installations: new InstallationStore(db),
@@ -34,11 +40,16 @@ export function createStore(db: Database, keyring: Keyring): Store {
     partnerCalls: new PartnerCallStore(db),
     async ensureIndexes() {
       await store.inbox.ensureIndexes();
+      await store.eventCredentials.ensureIndexes();
       await store.credentials.ensureIndexes();
       await store.accounts.ensureIndexes();
       await store.installations.ensureIndexes();
       await store.starterContent.ensureIndexes();
       await store.partnerCalls.ensureIndexes();
+    },
+    async prepare() {
+      await store.ensureIndexes();
+      return { movedCredentials: await store.inbox.moveLegacyCredentials() };
     },
     async ping() {
       await db.db.command({ ping: 1 });

@@ -7,8 +7,8 @@ import { COLLECTIONS, type Database } from './db';
  * the service runs. Each encrypted field is found by its blob's `kid`, read in
  * `_id` order in batches, decrypted with whichever key wrote it and written back
  * under the current key by an update whose filter still names the old blob (its
- * `kid` and `iv`). A document changed meanwhile (credentials destroyed, inbox
- * credentials dropped, a token refreshed) no longer matches: the update changes
+ * `kid` and `iv`). A document changed meanwhile (credentials destroyed, event
+ * credentials imported, a token refreshed) no longer matches: the update changes
  * nothing, so nothing destroyed comes back, and whatever is still under an old
  * key is found by the next run. Running it again is always safe.
  */
@@ -24,9 +24,13 @@ export interface EncryptedField {
 
 const installationIdOf = (doc: Document) => (typeof doc.installationId === 'string' ? doc.installationId : undefined);
 
-/** Every field the service encrypts (see src/store/inbox.ts and credentials.ts). */
+/**
+ * Every field the service encrypts (see event-credentials.ts and credentials.ts). Inbox
+ * records of older versions held event credentials too: they are moved out at start
+ * (`Store.prepare`), and by the reencrypt command before it runs.
+ */
 export const ENCRYPTED_FIELDS: readonly EncryptedField[] = [
-  { collection: COLLECTIONS.inbox, path: 'credentials', aad: installationIdOf },
+  { collection: COLLECTIONS.eventCredentials, path: 'secret', aad: installationIdOf },
   { collection: COLLECTIONS.credentials, path: 'secret', aad: installationIdOf },
   { collection: COLLECTIONS.tokens, path: 'token', aad: installationIdOf },
 ];

@@ -1,6 +1,5 @@
-import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { NativeConnection } from '@temporalio/worker';
+import { DEFAULT_TEMPORAL_NAMESPACE } from '../config/env';
 
 /**
  * Temporal connection settings follow the SDK's own conventions
@@ -16,18 +15,6 @@ export function temporalSettings(overrides: { address?: string; namespace?: stri
   if (overrides.address) overrideEnvVars.TEMPORAL_ADDRESS = overrides.address;
   if (overrides.namespace) overrideEnvVars.TEMPORAL_NAMESPACE = overrides.namespace;
   const config = loadClientConnectConfig({ overrideEnvVars });
-  return { connectionOptions: config.connectionOptions, namespace: config.namespace ?? 'default' };
+  return { connectionOptions: config.connectionOptions, namespace: config.namespace ?? DEFAULT_TEMPORAL_NAMESPACE };
 }
 
-export async function connectClient(overrides: { address?: string; namespace?: string } = {}): Promise<Client> {
-  const { connectionOptions, namespace } = temporalSettings(overrides);
-  const connection = await Connection.connect(connectionOptions);
-  return new Client({ connection, namespace });
-}
-
-export async function connectWorkerConnection(
-  overrides: { address?: string; namespace?: string } = {},
-): Promise<{ connection: NativeConnection; namespace: string }> {
-  const { connectionOptions, namespace } = temporalSettings(overrides);
-  return { connection: await NativeConnection.connect(connectionOptions), namespace };
-}

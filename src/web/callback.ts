@@ -1,17 +1,18 @@
 import type { Context } from 'koa';
 import { MongoError } from 'mongodb';
-import { encryptJson, type Keyring } from '../crypto/secrets';
+import type { Keyring } from '../crypto/secrets';
 import { extractCredentials, parseEvent, toLifecycleEvent } from '../events/schemas';
 import type { Logger } from '../logging/logger';
-import type { InboxStore, InsertOutcome } from '../store/inbox';
-import type { Dispatch } from './dispatch';
+import type { InboxStore, InsertOutcome } from '../handover/inbox';
+import type { Dispatch } from '../handover/start';
+import { sealEventCredentials } from '../store/event-credentials';
 import { workflowIdFor } from '../../workflows/definitions';
 import type { WebMetrics } from './metrics';
 import { DEFAULT_JSON_LIMITS, checkJsonShape, describeShapeProblem, findUnsafeJson, type JsonLimits } from './json-limits';
 import type { SourceRateLimiter } from './rate-limit';
 import { BodyTimeoutError, BodyTooLargeError, readRawBody } from './raw-body';
 import type { EcdsaPublicKeys } from './signature';
-import { expectedSignatureText, verifyCallbackSignature, type SignatureScheme } from './signature-schemes';
+import { DEFAULT_SIGNATURE_SCHEMES, expectedSignatureText, verifyCallbackSignature, type SignatureScheme } from './signature-schemes';
 
 export interface CallbackDeps {
   appId: string;
@@ -26,7 +27,7 @@ export interface CallbackDeps {
   redispatch?: Dispatch;
   logger: Logger;
   metrics?: WebMetrics;
-  /** Signature schemes accepted (CALLBACK_SIGNATURE_SCHEMES); `['hmac']` when not given. */
+  /** Signature schemes accepted (CALLBACK_SIGNATURE_SCHEMES); DEFAULT_SIGNATURE_SCHEMES when not given. */
   signatureSchemes?: readonly SignatureScheme[];
   /** Keys for the ecdsa scheme, by X-Hub-Ecdsa-Signature-Id (TALKDESK_ECDSA_PUBLIC_KEYS). */
   ecdsaPublicKeys?: EcdsaPublicKeys;
@@ -60,7 +61,7 @@ function refuse(ctx: Context, status: number, code: string, message: string, fie
  */
 export function createCallbackHandler(deps: CallbackDeps) {
   const signature = {
-    schemes: deps.signatureSchemes ?? (['hmac'] as const),
+    schemes: deps.signatureSchemes ?? DEFAULT_SIGNATURE_SCHEMES,
     webhookSecrets: deps.webhookSecrets,
     ecdsaPublicKeys: deps.ecdsaPublicKeys ?? new Map(),
   };
@@ -139,23 +140,17 @@ export function createCallbackHandler(deps: CallbackDeps) {
     const credentials = extractCredentials(event);
     let inserted: InsertOutcome;
     try {
-      inserted = await deps.inbox.insert({
-        _id: event.id,
-        installationId: lifecycle.installationId,
-        type: event.type,
-        createdAt: new Date(event.created_at),
-        receivedAt: new Date(),
-        event: lifecycle,
-        ...(credentials
-          ? {
-              credentials: encryptJson(
-                deps.keyring,
-                { clientSecret: credentials.clientSecret, privateKey: credentials.privateKey, publicKey: credentials.publicKey },
-                lifecycle.installationId,
-              ),
-            }
-          : {}),
-      });
+      inserted = await deps.inbox.insert(
+        {
+          _id: event.id,
+          installationId: lifecycle.installationId,
+          type: event.type,
+          createdAt: new Date(event.created_at),
+          receivedAt: new Date(),
+          event: lifecycle,
+        },
+        credentials ? sealEventCredentials(deps.keyring, lifecycle.installationId, credentials) : undefined,
+      );
     } catch (err) {
       if (!(err instanceof MongoError)) throw err;
       log.error({ error: err.name }, 'event not stored: MongoDB unavailable');

@@ -7,14 +7,27 @@ import type { Store } from '../store';
 import type { InstallationOptions } from '../../workflows/options';
 import { ConfigError } from '../errors';
 import { createApp, CALLBACK_PATH } from './app';
-import { createDispatch, skipHandled, type Dispatch } from './dispatch';
-import { InboxDispatcher } from './dispatcher';
+import { createWebHandOver, type InboxDispatcher } from '../handover';
 import { createWebMetrics } from './metrics';
 import type { JsonLimits } from './json-limits';
 import { SourceRateLimiter } from './rate-limit';
 import { parseSize } from './raw-body';
 import type { EcdsaPublicKeys } from './signature';
-import type { SignatureScheme } from './signature-schemes';
+import { DEFAULT_SIGNATURE_SCHEMES, type SignatureScheme } from './signature-schemes';
+
+/** The web server's timeouts when not given: defined once here (the README quotes them). */
+export const WEB_TIMEOUTS_MS = {
+  /** A callback body, from its headers on. */
+  body: 10_000,
+  /** A whole request. */
+  request: 15_000,
+  /** A request's headers. */
+  headers: 10_000,
+  /** An idle keep-alive connection. */
+  keepAlive: 5_000,
+  /** Temporal's answer to the readiness check. */
+  readiness: 2_000,
+} as const;
 
 export interface WebServerOptions {
   host: string;
@@ -22,18 +35,18 @@ export interface WebServerOptions {
   appId: string;
   webhookSecrets: string[];
   skipSignatureCheck?: boolean;
-  /** Accepted signature schemes (CALLBACK_SIGNATURE_SCHEMES); `['hmac']` by default. */
+  /** Accepted signature schemes (CALLBACK_SIGNATURE_SCHEMES); DEFAULT_SIGNATURE_SCHEMES when not given. */
   signatureSchemes?: readonly SignatureScheme[];
   /** Public keys of the ecdsa scheme by key id (TALKDESK_ECDSA_PUBLIC_KEYS); required when it is enabled. */
   ecdsaPublicKeys?: EcdsaPublicKeys;
   bodyLimit: string;
-  /** Time to receive a callback body once its headers arrived (408 after it). Default 10 s. */
+  /** Time to receive a callback body once its headers arrived (408 after it). Default WEB_TIMEOUTS_MS.body. */
   bodyTimeoutMs?: number;
-  /** Time to receive a whole request (Node's requestTimeout). Default 15 s. */
+  /** Time to receive a whole request (Node's requestTimeout). Default WEB_TIMEOUTS_MS.request. */
   requestTimeoutMs?: number;
-  /** Time to receive a request's headers (Node's headersTimeout). Default 10 s. */
+  /** Time to receive a request's headers (Node's headersTimeout). Default WEB_TIMEOUTS_MS.headers. */
   headersTimeoutMs?: number;
-  /** Idle keep-alive connections are closed after this. Default 5 s. */
+  /** Idle keep-alive connections are closed after this. Default WEB_TIMEOUTS_MS.keepAlive. */
   keepAliveTimeoutMs?: number;
   /** Depth and width limits of callback JSON bodies (DEFAULT_JSON_LIMITS). */
   jsonLimits?: Partial<JsonLimits>;
@@ -42,6 +55,7 @@ export interface WebServerOptions {
   /** Bucket size of the rate limit; one minute's worth by default. */
   rateLimitBurst?: number;
   dispatchIntervalMs: number;
+  /** How long the callback's hand-over waits for Temporal. Default HAND_OVER_TIMEOUT_MS.callback. */
   dispatchTimeoutMs?: number;
   taskQueue: string;
   workflowOptions?: Partial<InstallationOptions>;
@@ -61,24 +75,19 @@ export interface RunningWebServer {
 
 /** Starts the Koa callback server and the inbox dispatcher beside it. */
 export async function startWebServer(o: WebServerOptions): Promise<RunningWebServer> {
-  const schemes = o.signatureSchemes ?? ['hmac'];
+  const schemes = o.signatureSchemes ?? DEFAULT_SIGNATURE_SCHEMES;
   if (schemes.length === 0) throw new ConfigError('At least one callback signature scheme must be enabled (CALLBACK_SIGNATURE_SCHEMES)');
   if (schemes.includes('ecdsa') && (o.ecdsaPublicKeys?.size ?? 0) === 0) {
     throw new ConfigError('The ecdsa signature scheme needs public keys (TALKDESK_ECDSA_PUBLIC_KEYS)');
   }
-  const requestTimeoutMs = o.requestTimeoutMs ?? 15_000;
-  const headersTimeoutMs = Math.min(o.headersTimeoutMs ?? 10_000, requestTimeoutMs);
+  const requestTimeoutMs = o.requestTimeoutMs ?? WEB_TIMEOUTS_MS.request;
+  const headersTimeoutMs = Math.min(o.headersTimeoutMs ?? WEB_TIMEOUTS_MS.headers, requestTimeoutMs);
   const metrics = createWebMetrics();
-  const handOver = createDispatch(o.temporal, o.taskQueue, {
-    timeoutMs: o.dispatchTimeoutMs ?? 3_000,
-    workflowOptions: o.workflowOptions,
-  });
-  // Any hand-over that succeeds tells the dispatcher that Temporal is back.
-  const dispatch: Dispatch = async (event) => {
-    await handOver(event);
-    dispatcher.temporalAnswered();
-  };
-  const redispatch = skipHandled(dispatch, o.store.installations);
+  const { dispatch, redispatch, dispatcher } = createWebHandOver(
+    { client: o.temporal, taskQueue: o.taskQueue, workflowOptions: o.workflowOptions },
+    { inbox: o.store.inbox, installations: o.store.installations, logger: o.logger },
+    { intervalMs: o.dispatchIntervalMs, timeoutMs: o.dispatchTimeoutMs },
+  );
   const app = createApp({
     appId: o.appId,
     webhookSecrets: o.webhookSecrets,
@@ -86,7 +95,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     signatureSchemes: schemes,
     ecdsaPublicKeys: o.ecdsaPublicKeys,
     bodyLimitBytes: parseSize(o.bodyLimit),
-    bodyTimeoutMs: o.bodyTimeoutMs ?? 10_000,
+    bodyTimeoutMs: o.bodyTimeoutMs ?? WEB_TIMEOUTS_MS.body,
     jsonLimits: o.jsonLimits,
     rateLimiter: o.rateLimitPerMinute ? new SourceRateLimiter({ perMinute: o.rateLimitPerMinute, burst: o.rateLimitBurst }) : undefined,
     keyring: o.keyring,
@@ -102,7 +111,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
           () => false,
         ),
         o.temporal.connection
-          .withDeadline(Date.now() + 2_000, () => o.temporal.workflowService.getSystemInfo({}))
+          .withDeadline(Date.now() + WEB_TIMEOUTS_MS.readiness, () => o.temporal.workflowService.getSystemInfo({}))
           .then(
             () => true,
             () => false,
@@ -111,7 +120,6 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
       return { mongodb, temporal };
     },
   });
-  const dispatcher = new InboxDispatcher(o.store.inbox, redispatch, o.logger, { intervalMs: o.dispatchIntervalMs });
   // A slow or endless client cannot hold a connection for long: Node answers 408 and
   // closes a connection whose headers or request are late, checked every second
   // (Node's default interval is 30 s, which would let a slow client stay that long).
@@ -123,7 +131,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     },
     app.callback(),
   );
-  server.keepAliveTimeout = o.keepAliveTimeoutMs ?? 5_000;
+  server.keepAliveTimeout = o.keepAliveTimeoutMs ?? WEB_TIMEOUTS_MS.keepAlive;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => {

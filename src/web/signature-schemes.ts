@@ -11,6 +11,8 @@ import { verifyEcdsaSignature, verifyHubSignature, type EcdsaPublicKeys, type Hu
  */
 export const SIGNATURE_SCHEMES = ['hmac', 'ecdsa'] as const;
 export type SignatureScheme = (typeof SIGNATURE_SCHEMES)[number];
+/** CALLBACK_SIGNATURE_SCHEMES when not set. */
+export const DEFAULT_SIGNATURE_SCHEMES: readonly SignatureScheme[] = ['hmac'];
 
 export const HMAC_HEADER = 'x-hub-signature';
 export const ECDSA_HEADER = 'x-hub-ecdsa-signature';

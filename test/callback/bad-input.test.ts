@@ -7,7 +7,7 @@ import { assertNothingStored, inboxCount } from '../support/callback-checks';
 import { APP_ID, WEBHOOK_SECRET, useSystem, type TestSystem } from '../support/system';
 import { eventually } from '../support/waits';
 
-/** The payload example of /work/shared/seeds/app-installed-event.txt, verbatim. */
+/** The payload example of Talkdesk's documented `app.installed` event, verbatim. */
 const SEED_APP_INSTALLED = `{
   "id": "8b62e0c6001548d7b59f8240d79cb0d7",
   "created_at": "2016-06-14T16:23:07Z",

@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { COLLECTIONS, connectDatabase, type Database } from '../../src/store';
-import { InboxStore, type InboxRecord } from '../../src/store/inbox';
-import { InboxDispatcher } from '../../src/web/dispatcher';
+import { InboxStore, type InboxRecord } from '../../src/handover/inbox';
+import { InboxDispatcher } from '../../src/handover/dispatcher';
+import { EventCredentialStore } from '../../src/store/event-credentials';
 import type { LifecycleEvent } from '../../workflows/definitions';
 import { captureLogger } from '../support/logs';
 import { mongoUri, uniqueDbName } from '../support/servers';
 
 /** A secret-free stored event, as the callback writes it. */
-function stored(createdAt: Date): Omit<InboxRecord, 'dispatchAttempts' | 'nextDispatchAt'> {
+function stored(createdAt: Date): Omit<InboxRecord, 'dispatchedAt' | 'credentials'> {
   const id = randomBytes(16).toString('hex');
   const installationId = randomBytes(16).toString('hex');
   return {
@@ -28,11 +29,13 @@ function stored(createdAt: Date): Omit<InboxRecord, 'dispatchAttempts' | 'nextDi
 describe('inbox: the dispatch queue (FerretDB)', () => {
   let db: Database;
   let inbox: InboxStore;
+  let eventCredentials: EventCredentialStore;
   const queue = () => db.collection<{ _id: string }>(COLLECTIONS.dispatchQueue);
 
   beforeEach(async () => {
     db = await connectDatabase(await mongoUri(), uniqueDbName('queue'));
-    inbox = new InboxStore(db);
+    eventCredentials = new EventCredentialStore(db);
+    inbox = new InboxStore(db, eventCredentials);
     await inbox.ensureIndexes();
   });
   afterEach(async () => {
@@ -67,7 +70,7 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
       (await inbox.listUndispatched(10, new Date(Date.now() + 120_000))).map((r) => r._id),
       [early._id, backedOff._id, late._id],
     );
-    const failed = await inbox.get(backedOff._id);
+    const failed = await inbox.queued(backedOff._id);
     assert.equal(failed?.dispatchAttempts, 1);
     assert.equal(failed?.lastDispatchError, 'Error: Temporal down');
   });
@@ -140,7 +143,7 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
       { intervalMs: 60_000 },
     );
     assert.equal(await dispatcher.runOnce(), 0, 'the outage');
-    const failed = await inbox.get(e._id);
+    const failed = await inbox.queued(e._id);
     assert.equal(failed?.dispatchAttempts, 1);
     assert.ok((failed?.nextDispatchAt.getTime() ?? 0) > Date.now() + 60_000, 'backed off for two intervals');
     temporalUp = true;
@@ -151,23 +154,38 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
     assert.equal(await inbox.countUndispatched(), 0);
   });
 
-  it('dropping an event\'s imported credentials keeps it marked handed over, or marks it (its workflow holds it)', async () => {
+  it('keeps an event\'s credentials apart from its record; a redelivery after the hand-over does not store them again', async () => {
     const blob = { v: 1 as const, kid: 'k', iv: 'aXY=', tag: 'dGFn', ct: 'Y3Q=' };
-    const lost = { ...stored(new Date()), credentials: blob };
-    await inbox.insert(lost);
-    // The callback's mark undone by a racing whole-document write: no mark, no queue entry.
-    await queue().deleteMany({});
-    await inbox.dropCredentials(lost._id);
-    const marked = await inbox.get(lost._id);
-    assert.equal(marked?.credentials, undefined);
-    assert.ok(marked?.dispatchedAt instanceof Date, 'marked handed over');
+    const e = stored(new Date());
+    await inbox.insert(e, blob);
+    assert.equal((await inbox.get(e._id))?.credentials, undefined, 'not in the inbox record');
+    assert.deepEqual(await eventCredentials.get(e._id), { secret: blob, inInbox: false });
+    await eventCredentials.delete(e._id); // imported
+    await inbox.markDispatched(e._id);
+    assert.deepEqual(await inbox.insert(e, blob), { stored: 'duplicate', dispatched: true });
+    assert.equal(await eventCredentials.get(e._id), undefined, 'imported credentials do not come back');
+  });
 
-    const kept = { ...stored(new Date()), credentials: blob };
-    await inbox.insert(kept);
-    const at = new Date(Date.now() - 60_000);
-    await inbox.markDispatched(kept._id, at);
-    await inbox.dropCredentials(kept._id);
-    assert.equal((await inbox.get(kept._id))?.dispatchedAt?.getTime(), at.getTime(), 'the earlier mark stays');
-    assert.equal(await inbox.countUndispatched(), 0);
+  it('reads credentials an older version kept in the inbox record, and moves them out once the record is marked', async () => {
+    const blob = { v: 1 as const, kid: 'k', iv: 'aXY=', tag: 'dGFn', ct: 'Y3Q=' };
+    const marked = stored(new Date());
+    const waiting = stored(new Date());
+    const legacy = db.collection<InboxRecord>(COLLECTIONS.inbox);
+    await legacy.insertOne({ ...marked, credentials: blob, dispatchedAt: new Date() });
+    await legacy.insertOne({ ...waiting, credentials: { ...blob, iv: 'aXZ2' } });
+    assert.deepEqual(await eventCredentials.get(marked._id), { secret: blob, inInbox: true }, 'read from the inbox record');
+    assert.equal(await inbox.moveLegacyCredentials(), 1, 'the marked record only');
+    assert.equal((await inbox.get(marked._id))?.credentials, undefined);
+    assert.deepEqual(await eventCredentials.get(marked._id), { secret: blob, inInbox: false });
+    assert.ok((await inbox.get(marked._id))?.dispatchedAt, 'still marked');
+    assert.equal(await inbox.moveLegacyCredentials(), 0, 'once');
+
+    // The record not marked yet keeps its copy until its import, which marks it (its workflow holds it).
+    assert.equal((await eventCredentials.get(waiting._id))?.inInbox, true);
+    await inbox.dropLegacyCredentials(waiting._id);
+    const after = await inbox.get(waiting._id);
+    assert.equal(after?.credentials, undefined);
+    assert.ok(after?.dispatchedAt instanceof Date);
+    assert.equal(await eventCredentials.get(waiting._id), undefined);
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { eventSignal, workflowIdFor } from '../../workflows/definitions';
 import { toLifecycleEvent, parseEvent } from '../../src/events/schemas';
-import { createDispatch } from '../../src/web/dispatch';
+import { HAND_OVER_TIMEOUT_MS, startInstallation } from '../../src/handover/start';
 import { FAST_OPTIONS, useSystem, type TestSystem } from '../support/system';
 import { eventually, finalView, queryState, waitForPhase } from '../support/waits';
 
@@ -269,7 +269,8 @@ describe('the whole lifecycle of an installation (dev server, FerretDB, simulato
     // 2. A hand-over that skips that check (an older web process) starts a new run: it applies nothing.
     const parsed = parseEvent(uninstall);
     assert.ok(parsed.ok);
-    await createDispatch(sys.client, sys.taskQueue, { timeoutMs: 10_000, workflowOptions: FAST_OPTIONS })(toLifecycleEvent(parsed.event));
+    const target = { client: sys.client, taskQueue: sys.taskQueue, workflowOptions: FAST_OPTIONS };
+    await startInstallation(target, toLifecycleEvent(parsed.event), HAND_OVER_TIMEOUT_MS.reconciliation);
     const second = await finalView(sys.client, installation.id);
     assert.equal(second.phase, 'uninstalled');
     assert.equal(second.appliedEvents, 0);

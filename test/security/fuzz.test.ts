@@ -290,6 +290,7 @@ describe('security: callback fuzzing (fast-check, whole system)', function () {
     assert.equal(await sys.store.db.collection(COLLECTIONS.inbox).countDocuments(), 0, 'the inbox is empty');
     assert.equal(await sys.store.db.collection(COLLECTIONS.installations).countDocuments(), 0);
     assert.equal(await sys.store.db.collection(COLLECTIONS.credentials).countDocuments(), 0);
+    assert.equal(await sys.store.db.collection(COLLECTIONS.eventCredentials).countDocuments(), 0);
     const unhandled = sys.logLines.filter((l) => /"level":"(error|fatal)"/.test(l));
     assert.deepEqual(unhandled, [], 'no error was logged');
 

@@ -115,5 +115,6 @@ describe('security: no secret of a whole lifecycle is kept anywhere in plaintext
       0,
       'no inbox record keeps encrypted credentials',
     );
+    assert.equal(await sys.store.db.collection(COLLECTIONS.eventCredentials).countDocuments({ installationId: installation.id }), 0, 'no event credentials are left');
   });
 });

@@ -108,7 +108,7 @@ describe('security: re-encryption under a new SECRETS_KEY', function () {
   });
 
   it('moves every blob from A to B in batches; destroyed stays destroyed; a concurrent change is left to the next run', async () => {
-    assert.deepEqual(await countBlobsByKid(db), { A: 12 + 22 + 22 }, 'inbox credentials, credential secrets, tokens: all under A');
+    assert.deepEqual(await countBlobsByKid(db), { A: 12 + 22 + 22 }, 'event credentials, credential secrets, tokens: all under A');
     const keyringBA = parseKeyring(`${specB},${specA}`);
     const destroyedMeanwhile = [seeded[1]!, seeded[20]!]; // one in the first batch read, one not read yet
     let refreshedToken: string | undefined;
@@ -125,10 +125,10 @@ describe('security: re-encryption under a new SECRETS_KEY', function () {
           for (const s of destroyedMeanwhile) assert.ok(await storeA.credentials.destroy(s.installationId, s.clientId));
           assert.ok(ids.includes(`${seeded[1]!.installationId}:${seeded[1]!.clientId}`), 'the first destroyed set was in the batch just read');
         }
-        if (collection === COLLECTIONS.inbox) {
-          // An import that moves an event's credentials out of the inbox, in the batch just read.
+        if (collection === COLLECTIONS.eventCredentials) {
+          // An import that moves an event's credentials to the credential store, in the batch just read.
           droppedInbox = String(ids[0]);
-          await storeA.inbox.dropCredentials(droppedInbox);
+          await storeA.eventCredentials.delete(droppedInbox);
         }
         if (collection === COLLECTIONS.tokens) {
           // An old process (keyring "A" only) refreshes a token the batch just read.
@@ -141,9 +141,9 @@ describe('security: re-encryption under a new SECRETS_KEY', function () {
     });
 
     const field = (name: string) => first.fields.find((f) => f.collection === name)!;
-    assert.ok(seenBatches.credentials! >= 4 && seenBatches.inbox! >= 3 && seenBatches.tokens! >= 4, `batches of 5: ${JSON.stringify(seenBatches)}`);
+    assert.ok(seenBatches.credentials! >= 4 && seenBatches[COLLECTIONS.eventCredentials]! >= 3 && seenBatches.tokens! >= 4, `batches of 5: ${JSON.stringify(seenBatches)}`);
     assert.deepEqual(
-      { found: field('inbox').found, reencrypted: field('inbox').reencrypted, changed: field('inbox').changedMeanwhile },
+      { found: field(COLLECTIONS.eventCredentials).found, reencrypted: field(COLLECTIONS.eventCredentials).reencrypted, changed: field(COLLECTIONS.eventCredentials).changedMeanwhile },
       { found: 12, reencrypted: 11, changed: 1 },
     );
     // 22 sets were live at the start; one destroyed in a batch already read, one before it was read.
@@ -174,8 +174,8 @@ describe('security: re-encryption under a new SECRETS_KEY', function () {
     }
     assert.ok(droppedInbox && inboxEvents.some((e) => e.id === droppedInbox));
     for (const e of inboxEvents.filter((x) => x.id !== droppedInbox)) {
-      const record = await storeB.inbox.get(e.id);
-      const creds = decryptJson<{ clientSecret: string }>(parseKeyring(specB), record!.credentials as EncryptedBlob, e.installationId);
+      const blob = (await storeB.eventCredentials.get(e.id))?.secret;
+      const creds = decryptJson<{ clientSecret: string }>(parseKeyring(specB), blob as EncryptedBlob, e.installationId);
       assert.equal(creds.clientSecret, e.clientSecret);
     }
 
@@ -186,7 +186,7 @@ describe('security: re-encryption under a new SECRETS_KEY', function () {
       assert.equal(rec?.secret, undefined, `${s.installationId}: the secret stays removed`);
       assert.equal(await storeB.credentials.cachedToken(s.installationId, s.clientId, 0), undefined);
     }
-    assert.equal((await storeB.inbox.get(droppedInbox))?.credentials, undefined, 'dropped inbox credentials stay dropped');
+    assert.equal(await storeB.eventCredentials.get(droppedInbox), undefined, 'imported event credentials stay deleted');
   });
 
   it('`npm run reencrypt` moves everything to C while the web server stores new events, then reports complete', async () => {

@@ -24,7 +24,10 @@ export async function assertNothingStored(
   refs: { countBefore: number; eventId?: string; installationId?: string },
 ): Promise<void> {
   assert.equal(await inboxCount(store), refs.countBefore, 'the inbox holds no new record');
-  if (refs.eventId !== undefined) assert.equal(await store.inbox.get(refs.eventId), null, `no inbox record for event ${refs.eventId}`);
+  if (refs.eventId !== undefined) {
+    assert.equal(await store.inbox.get(refs.eventId), null, `no inbox record for event ${refs.eventId}`);
+    assert.equal(await store.eventCredentials.get(refs.eventId), undefined, `no credentials stored for event ${refs.eventId}`);
+  }
   if (refs.installationId !== undefined) {
     assert.deepEqual(await store.inbox.listForInstallation(refs.installationId), [], 'no inbox record for the installation');
     assert.equal(await store.installations.get(refs.installationId), null, 'no installation record');

@@ -1,6 +1,12 @@
 import type { Logger } from '../logging/logger';
-import type { InboxStore } from '../store/inbox';
-import type { Dispatch } from './dispatch';
+import type { InboxStore } from './inbox';
+import type { Dispatch } from './start';
+
+/** The latest date there is: listing "due by" it lists every queued event. */
+const LATEST = new Date(8.64e15);
+
+/** The longest a failed hand-over waits before the next attempt (the README quotes it). */
+export const MAX_BACKOFF_MS = 5 * 60_000;
 
 export interface DispatcherOptions {
   intervalMs: number;
@@ -68,13 +74,17 @@ export class InboxDispatcher {
       this.requeued = true;
       if (queued > 0) this.logger.info({ queued }, 'stored events without a queue entry queued for hand-over');
     }
-    if (this.wake) {
+    // Woken: every queued event is due now, backed off or not, until a pass finds fewer
+    // than a batch (the queue entries are not rewritten for it: their backoff has one
+    // writer, a failed hand-over).
+    const woken = this.wake;
+    const batchSize = this.options.batchSize ?? 100;
+    const due = await this.inbox.listUndispatched(batchSize, woken ? LATEST : new Date());
+    if (woken && due.length > 0) this.logger.info({ retried: due.length }, 'Temporal answers again: backed-off events retried now');
+    if (woken && due.length < batchSize) {
       this.wake = false;
       this.backedOff = false;
-      const retried = await this.inbox.retryBackedOffNow();
-      if (retried > 0) this.logger.info({ retried }, 'Temporal answers again: backed-off events retried now');
     }
-    const due = await this.inbox.listUndispatched(this.options.batchSize ?? 100);
     let handed = 0;
     for (const record of due) {
       try {
@@ -87,9 +97,10 @@ export class InboxDispatcher {
         );
       } catch (err) {
         const attempts = record.dispatchAttempts + 1;
-        const backoff = Math.min(this.options.intervalMs * 2 ** attempts, this.options.maxBackoffMs ?? 300_000);
+        const backoff = Math.min(this.options.intervalMs * 2 ** attempts, this.options.maxBackoffMs ?? MAX_BACKOFF_MS);
         await this.inbox.recordDispatchFailure(record._id, attempts, new Date(Date.now() + backoff), errorName(err));
         this.backedOff = true;
+        this.wake = false;
         this.logger.warn({ installationId: record.installationId, eventId: record._id, attempts }, 'dispatch failed; backing off');
         // Temporal is most likely down for every event: stop this pass early.
         break;
@@ -101,4 +112,21 @@ export class InboxDispatcher {
 
 function errorName(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message.slice(0, 200)}` : 'unknown error';
+}
+
+/**
+ * Reconciliation's backstop: hands over every stored event not handed over yet, backed
+ * off or not, including those whose queue entry was never written (read from the whole
+ * inbox). Returns how many were handed over.
+ */
+export async function handOverStored(inbox: InboxStore, dispatch: Dispatch, limit: number): Promise<number> {
+  await inbox.requeueUndispatched(limit);
+  const due = await inbox.listUndispatched(limit, LATEST);
+  let handed = 0;
+  for (const record of due) {
+    await dispatch(record.event);
+    await inbox.markDispatched(record._id);
+    handed += 1;
+  }
+  return handed;
 }

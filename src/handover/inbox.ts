@@ -1,0 +1,202 @@
+import { MongoServerError, type Collection } from 'mongodb';
+import type { EncryptedBlob } from '../crypto/secrets';
+import type { EventType, LifecycleEvent } from '../../workflows/definitions';
+import { COLLECTIONS, type Database } from '../store/db';
+import { EventCredentialStore } from '../store/event-credentials';
+
+/**
+ * One delivered event, stored before the callback answers. Written once, then only
+ * its hand-over mark is added, by this module (src/store/README.md).
+ */
+export interface InboxRecord {
+  _id: string; // the Talkdesk event id: unique, so a repeated delivery changes nothing
+  installationId: string;
+  type: EventType;
+  createdAt: Date;
+  receivedAt: Date;
+  event: LifecycleEvent; // secret-free facts, exactly what the workflow receives
+  /** When the event's workflow took it; absent until then. */
+  dispatchedAt?: Date;
+  /** Only in records older versions wrote: moved to `event_credentials` at start. */
+  credentials?: EncryptedBlob;
+}
+
+/**
+ * An event stored but not yet handed to its workflow, with its retry state. Kept in a
+ * collection of its own so that the dispatcher's frequent scan reads only the backlog,
+ * not every event ever received; its backoff is written here, never in the inbox record.
+ */
+interface QueuedRecord {
+  _id: string; // the event id, as in the inbox
+  installationId: string;
+  createdAt: Date;
+  nextDispatchAt: Date;
+  dispatchAttempts?: number;
+  lastDispatchError?: string;
+}
+
+/** A queued event with its record, as the dispatcher hands it over. */
+export type PendingEvent = InboxRecord & { dispatchAttempts: number; nextDispatchAt: Date; lastDispatchError?: string };
+
+/** At most this many records per pass of a scan that reads the whole inbox. */
+const WHOLE_INBOX_SCAN_LIMIT = 10_000;
+
+export type InsertOutcome = { stored: 'stored' } | { stored: 'duplicate'; dispatched: boolean };
+
+export class InboxStore {
+  private readonly coll: Collection<InboxRecord>;
+  private readonly queue: Collection<QueuedRecord>;
+  constructor(
+    db: Database,
+    private readonly eventCredentials = new EventCredentialStore(db),
+  ) {
+    this.coll = db.collection<InboxRecord>(COLLECTIONS.inbox);
+    this.queue = db.collection<QueuedRecord>(COLLECTIONS.dispatchQueue);
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.coll.createIndex({ dispatchedAt: 1 });
+    await this.coll.createIndex({ installationId: 1, createdAt: 1 });
+    await this.queue.createIndex({ nextDispatchAt: 1, createdAt: 1 });
+  }
+
+  /**
+   * Stores the event (and the credentials it brought, first: a stored event never lacks
+   * them) and queues it for hand-over. A repeated delivery changes nothing in the inbox
+   * (the event id is unique) and queues the event again while it has not been handed
+   * over. Throws when MongoDB fails: the caller answers so that Talkdesk delivers
+   * again, and that delivery stores and queues what this one could not.
+   */
+  async insert(record: Omit<InboxRecord, 'dispatchedAt' | 'credentials'>, credentials?: EncryptedBlob): Promise<InsertOutcome> {
+    // Only for a first delivery: a stored record's credentials were stored before it, and
+    // may be imported and deleted since; a repeat must not bring them back.
+    if (credentials && !(await this.coll.findOne({ _id: record._id }, { projection: { _id: 1 } }))) {
+      await this.eventCredentials.put(record._id, record.installationId, credentials, record.receivedAt);
+    }
+    try {
+      await this.coll.insertOne({ ...record });
+    } catch (e) {
+      if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
+      const existing = await this.coll.findOne({ _id: record._id });
+      if (existing && !existing.dispatchedAt) await this.enqueue(existing);
+      return { stored: 'duplicate', dispatched: Boolean(existing?.dispatchedAt) };
+    }
+    await this.enqueue(record);
+    return { stored: 'stored' };
+  }
+
+  /** Queues the event unless it is queued already; true when this call queued it. */
+  private async enqueue(r: Pick<InboxRecord, '_id' | 'installationId' | 'createdAt' | 'receivedAt'>): Promise<boolean> {
+    const res = await this.queue.updateOne(
+      { _id: r._id },
+      { $setOnInsert: { installationId: r.installationId, createdAt: r.createdAt, nextDispatchAt: r.receivedAt } },
+      { upsert: true },
+    );
+    return res.upsertedCount > 0;
+  }
+
+  get(eventId: string): Promise<InboxRecord | null> {
+    return this.coll.findOne({ _id: eventId });
+  }
+
+  /** The queue entry of an event not handed over yet (its retry state), or null. */
+  queued(eventId: string): Promise<QueuedRecord | null> {
+    return this.queue.findOne({ _id: eventId });
+  }
+
+  /**
+   * Marks the event handed over and takes it off the queue (a queue entry left behind is
+   * dropped by the next scan). Writes only a record not marked yet: the mark is written
+   * once, and every caller (callback, dispatcher, reconciliation) writes the same fact.
+   */
+  async markDispatched(eventId: string, at = new Date()): Promise<void> {
+    await this.coll.updateOne({ _id: eventId, dispatchedAt: { $exists: false } }, { $set: { dispatchedAt: at } });
+    await this.queue.deleteOne({ _id: eventId });
+  }
+
+  /** A failed hand-over: the queue entry backs off (the dispatcher is its only writer). */
+  async recordDispatchFailure(eventId: string, attempts: number, nextAt: Date, error: string): Promise<void> {
+    await this.queue.updateOne(
+      { _id: eventId },
+      { $set: { dispatchAttempts: attempts, nextDispatchAt: nextAt, lastDispatchError: error } },
+    );
+  }
+
+  /** Queued events not yet handed to their workflow, oldest first, due by `now`. */
+  async listUndispatched(limit: number, now = new Date()): Promise<PendingEvent[]> {
+    const due = await this.queue.find({ nextDispatchAt: { $lte: now } }).sort({ createdAt: 1 }).limit(limit).toArray();
+    const pending: PendingEvent[] = [];
+    for (const q of due) {
+      // One read by `_id` each: cheap on any store, and the scan stays on the small queue.
+      const record = await this.coll.findOne({ _id: q._id });
+      if (record && !record.dispatchedAt) {
+        pending.push({ ...record, dispatchAttempts: q.dispatchAttempts ?? 0, nextDispatchAt: q.nextDispatchAt, lastDispatchError: q.lastDispatchError });
+      } else await this.queue.deleteOne({ _id: q._id });
+    }
+    return pending;
+  }
+
+  /**
+   * Queues every stored event not yet handed over that has no queue entry: events stored
+   * before this queue existed, or whose queue write failed and whose delivery Talkdesk
+   * never repeated. Reads the whole inbox, so it runs at start and once per reconciliation.
+   */
+  async requeueUndispatched(limit = WHOLE_INBOX_SCAN_LIMIT): Promise<number> {
+    const undispatched = await this.coll
+      .find({ dispatchedAt: { $exists: false } }, { projection: { _id: 1, installationId: 1, createdAt: 1, receivedAt: 1 } })
+      .limit(limit)
+      .toArray();
+    let queued = 0;
+    for (const r of undispatched) if (await this.enqueue(r)) queued += 1;
+    return queued;
+  }
+
+  countUndispatched(): Promise<number> {
+    return this.queue.countDocuments();
+  }
+
+  /**
+   * Credentials older versions kept in inbox records: copied to `event_credentials` and
+   * removed from records already marked (at start, or for one installation whose
+   * credentials are being destroyed: `drop`, no copy). Only a marked record is written,
+   * so that no mark can race this write (src/store/README.md); a record not marked yet
+   * keeps its copy, read from there, until its import (`dropLegacyCredentials`).
+   * Returns how many records lost their copy.
+   */
+  async moveLegacyCredentials(options: { installationId?: string; drop?: boolean; limit?: number } = {}): Promise<number> {
+    const filter = { credentials: { $exists: true }, ...(options.installationId ? { installationId: options.installationId } : {}) };
+    const legacy = await this.coll
+      .find(filter, { projection: { _id: 1, installationId: 1, receivedAt: 1, dispatchedAt: 1, credentials: 1 } })
+      .limit(options.limit ?? WHOLE_INBOX_SCAN_LIMIT)
+      .toArray();
+    let moved = 0;
+    for (const r of legacy) {
+      if (!r.credentials || !r.dispatchedAt) continue;
+      if (!options.drop) await this.eventCredentials.put(r._id, r.installationId, r.credentials, r.receivedAt);
+      moved += await this.stripLegacyCredentials(r._id);
+    }
+    return moved;
+  }
+
+  /**
+   * After the import of credentials read from an older version's inbox record: the event
+   * is in its workflow, so it was handed over; the mark is written if missing, then the
+   * copy is removed from the (now marked) record.
+   */
+  async dropLegacyCredentials(eventId: string): Promise<void> {
+    await this.markDispatched(eventId);
+    await this.stripLegacyCredentials(eventId);
+  }
+
+  private async stripLegacyCredentials(eventId: string): Promise<number> {
+    const res = await this.coll.updateOne(
+      { _id: eventId, dispatchedAt: { $exists: true }, credentials: { $exists: true } },
+      { $unset: { credentials: '' } },
+    );
+    return res.modifiedCount;
+  }
+
+  listForInstallation(installationId: string): Promise<InboxRecord[]> {
+    return this.coll.find({ installationId }).sort({ createdAt: 1 }).toArray();
+  }
+}

@@ -1,0 +1,78 @@
+import { MongoServerError, type Collection } from 'mongodb';
+import { encryptJson, type EncryptedBlob, type Keyring } from '../crypto/secrets';
+import type { EventCredentials } from '../events/schemas';
+import { COLLECTIONS, type Database } from './db';
+
+/**
+ * The credentials an `app.installed` or `app.credentials_rotated` event brought,
+ * encrypted, from the callback until the workflow's import activity moves them to the
+ * credential store. Kept apart from the inbox record so that the record's hand-over
+ * mark and the credentials have different writers (README.md in this folder).
+ */
+export interface EventCredentialRecord {
+  _id: string; // the event id
+  installationId: string;
+  secret: EncryptedBlob;
+  storedAt: Date;
+}
+
+/** What is encrypted: the secret parts of the event, nothing else. */
+export type EventSecret = Pick<EventCredentials, 'clientSecret' | 'privateKey' | 'publicKey'>;
+
+/**
+ * Every encryption of event credentials goes through here (the callback's only call
+ * into the secret store), so that the additional data bound to them is chosen in one place.
+ */
+export function sealEventCredentials(keyring: Keyring, installationId: string, secret: EventSecret): EncryptedBlob {
+  return encryptJson(keyring, { clientSecret: secret.clientSecret, privateKey: secret.privateKey, publicKey: secret.publicKey }, installationId);
+}
+
+/** Older versions kept the blob in the inbox record's `credentials` field. */
+interface LegacyInboxCredentials {
+  _id: string;
+  credentials?: EncryptedBlob;
+}
+
+export class EventCredentialStore {
+  private readonly coll: Collection<EventCredentialRecord>;
+  private readonly inbox: Collection<LegacyInboxCredentials>;
+  constructor(db: Database) {
+    this.coll = db.collection<EventCredentialRecord>(COLLECTIONS.eventCredentials);
+    this.inbox = db.collection<LegacyInboxCredentials>(COLLECTIONS.inbox);
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.coll.createIndex({ installationId: 1 });
+  }
+
+  /** Stores an event's credentials (the callback, before the inbox record). A repeat changes nothing. */
+  async put(eventId: string, installationId: string, secret: EncryptedBlob, storedAt = new Date()): Promise<void> {
+    try {
+      await this.coll.insertOne({ _id: eventId, installationId, secret, storedAt });
+    } catch (e) {
+      if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
+    }
+  }
+
+  /**
+   * The event's encrypted credentials, and whether they were read from an inbox record
+   * an older version wrote (its copy is dropped after the import: `InboxStore.dropLegacyCredentials`).
+   */
+  async get(eventId: string): Promise<{ secret: EncryptedBlob; inInbox: boolean } | undefined> {
+    const rec = await this.coll.findOne({ _id: eventId });
+    if (rec) return { secret: rec.secret, inInbox: false };
+    const legacy = await this.inbox.findOne({ _id: eventId }, { projection: { credentials: 1 } });
+    return legacy?.credentials ? { secret: legacy.credentials, inInbox: true } : undefined;
+  }
+
+  /** Deletes the event's credentials once imported (the import activity). */
+  async delete(eventId: string): Promise<void> {
+    await this.coll.deleteOne({ _id: eventId });
+  }
+
+  /** Deletes every event credential copy of an installation (uninstall, rejection, expiry). */
+  async deleteAll(installationId: string): Promise<number> {
+    const res = await this.coll.deleteMany({ installationId });
+    return res.deletedCount;
+  }
+}
