@@ -25,6 +25,12 @@ const csv = (fallback: string) =>
         .filter((s) => s.length > 0),
     );
 
+const httpUrl = z
+  .string()
+  .url('must be an absolute URL')
+  .refine((v) => /^https?:\/\//.test(v), 'must be an http(s) URL')
+  .transform((v) => v.replace(/\/+$/, ''));
+
 export const DEFAULT_ALLOWED_HOSTS =
   'api.talkdeskapp.com,api.talkdeskapp.eu,api.talkdeskappca.com,api.talkdeskapp.au,*.talkdeskid.com,*.talkdeskid.eu,*.talkdeskidca.com,*.talkdeskid.au';
 
@@ -91,6 +97,20 @@ export const envSchema = z.object({
   RECONCILE_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(200),
   RECONCILE_PARALLELISM: z.coerce.number().int().min(1).max(32).default(4),
   DEV_SKIP_SIGNATURE_CHECK: bool.default(false),
+  // Launch (single sign-on from Talkdesk, docs/launch.md).
+  /** The service's public base URL; `${APP_BASE_URL}/sso/callback` is the redirect URL. Required in production. */
+  APP_BASE_URL: httpUrl.optional(),
+  SSO_SCOPES: z.string().default('openid').refine((v) => /^[\x21-\x7e]+( [\x21-\x7e]+)*$/.test(v.trim()), 'must be space-separated scopes'),
+  SSO_CLIENT_AUTH: z.enum(['private_key_jwt', 'client_secret_basic']).default('private_key_jwt'),
+  SESSION_TTL_HOURS: z.coerce.number().positive().max(24 * 30).default(8),
+  SESSION_COOKIE_SAMESITE: z.enum(['lax', 'none']).default('lax'),
+  TALKDESK_WIDGET_HOSTS: csv('prd-cdn-talkdesk.talkdesk.com'),
+  /** Set: the sign-in hands the user to the partner's own app here with a signed identity token. */
+  APP_HOME_URL: httpUrl.optional(),
+  /** `<kid>:<base64 PKCS#8 EC P-256 private key>` entries, comma-separated; the first signs. */
+  SSO_SIGNING_KEYS: z.string().optional(),
+  /** Shown on every sign-in failure page. Required in production. */
+  SUPPORT_CONTACT: z.string().min(1).max(300).optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -10,6 +10,10 @@ export const COLLECTIONS = {
   userMappings: 'user_mappings',
   settings: 'account_settings',
   installations: 'installations',
+  sessions: 'sessions',
+  ssoStates: 'sso_states',
+  ssoFailures: 'sso_failures',
+  ssoLinks: 'sso_links',
 } as const;
 
 export interface Database {

@@ -120,7 +120,8 @@ export class InboxStore {
    */
   async requeueUndispatched(limit = 10_000): Promise<number> {
     const undispatched = await this.coll
-      .find({ dispatchedAt: { $exists: false } }, { projection: { _id: 1, installationId: 1, createdAt: 1, nextDispatchAt: 1 } })
+      // user.logout is stored here too but handled by the web process, never by a workflow.
+      .find({ dispatchedAt: { $exists: false }, type: { $ne: 'user.logout' as EventType } }, { projection: { _id: 1, installationId: 1, createdAt: 1, nextDispatchAt: 1 } })
       .limit(limit)
       .toArray();
     let queued = 0;

@@ -2,7 +2,9 @@ import type { Client } from '@temporalio/client';
 import type { Env } from '../config/env';
 import type { Keyring } from '../crypto/secrets';
 import type { Logger } from '../logging/logger';
+import { launchSettingsFromEnv } from '../sso/settings';
 import type { Store } from '../store';
+import { TalkdeskClient } from '../talkdesk/client';
 import type { WebServerOptions } from './server';
 
 /** The web server's settings as the environment gives them (both entry points use this). */
@@ -22,6 +24,10 @@ export function webServerOptionsFromEnv(
     bodyLimit: env.CALLBACK_BODY_LIMIT,
     dispatchIntervalMs: env.DISPATCH_INTERVAL_MS,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
+    launch: {
+      settings: launchSettingsFromEnv(env),
+      talkdesk: new TalkdeskClient({ allowedHosts: env.TALKDESK_ALLOWED_HOSTS, timeoutMs: env.TALKDESK_HTTP_TIMEOUT_MS }),
+    },
     ...parts,
   };
 }

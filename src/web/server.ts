@@ -9,6 +9,7 @@ import { ConfigError } from '../errors';
 import { createApp, CALLBACK_PATH } from './app';
 import { createDispatch, skipHandled, type Dispatch } from './dispatch';
 import { InboxDispatcher } from './dispatcher';
+import { createLaunch, type LaunchOptions } from './launch';
 import { createWebMetrics } from './metrics';
 import type { JsonLimits } from './json-limits';
 import { SourceRateLimiter } from './rate-limit';
@@ -49,6 +50,8 @@ export interface WebServerOptions {
   store: Store;
   temporal: Client;
   logger: Logger;
+  /** Sign-in from Talkdesk, the app's pages and user.logout (docs/launch.md); off when not given. */
+  launch?: LaunchOptions;
 }
 
 export interface RunningWebServer {
@@ -79,7 +82,10 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     dispatcher.temporalAnswered();
   };
   const redispatch = skipHandled(dispatch, o.store.installations);
+  const launchArea = o.launch ? createLaunch({ ...o.launch, appId: o.appId, store: o.store, logger: o.logger, metrics }) : undefined;
   const app = createApp({
+    launchArea,
+    launch: launchArea?.callbackHooks,
     appId: o.appId,
     webhookSecrets: o.webhookSecrets,
     skipSignatureCheck: o.skipSignatureCheck ?? false,
@@ -134,12 +140,14 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
   dispatcher.start();
   const { port } = server.address() as AddressInfo;
   const url = `http://${o.host}:${port}`;
+  launchArea?.start(url);
   return {
     url,
     callbackUrl: `${url}${CALLBACK_PATH}`,
     server,
     dispatcher,
     async close() {
+      launchArea?.stop();
       await dispatcher.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

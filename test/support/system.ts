@@ -7,6 +7,8 @@ import { connectDatabase, createStore, type Store } from '../../src/store';
 import { TalkdeskClient } from '../../src/talkdesk/client';
 import { startSimulator, type Simulator } from '../../src/simulator';
 import { startWebServer, type RunningWebServer } from '../../src/web/server';
+import { DEFAULT_LAUNCH_SETTINGS, type LaunchSettings } from '../../src/sso/settings';
+import type { UserLogoutHook } from '../../src/web/launch';
 import { createAppWorker, WORKFLOWS_PATH } from '../../src/worker/create-worker';
 import type { InstallationOptions } from '../../workflows/options';
 import { captureLogger } from './logs';
@@ -64,6 +66,8 @@ export interface SystemOptions {
   webMongoUri?: string;
   /** The web server's Temporal client (e.g. through a proxy); `client` (the worker's server) by default. */
   webClient?: Client;
+  /** Serve the launch area (sign-in, /app, user.logout) with these settings over the defaults; off when not given. */
+  launch?: Partial<LaunchSettings> & { onUserLogout?: UserLogoutHook };
 }
 
 export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem> {
@@ -106,6 +110,9 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
     store: webStore,
     temporal: opts.webClient ?? client,
     logger,
+    ...(opts.launch
+      ? { launch: { settings: { ...DEFAULT_LAUNCH_SETTINGS, ...opts.launch }, talkdesk, onUserLogout: opts.launch.onUserLogout } }
+      : {}),
   });
   const system: TestSystem = {
     client,
