@@ -150,6 +150,7 @@ export class SsoSimulator {
     const hasAssertion = fields.client_assertion !== undefined || fields.client_assertion_type !== undefined;
     if (basic !== undefined && hasAssertion) return oauthError(400, 'invalid_request', 'use one client authentication method only');
     let client: ClientRecord | undefined;
+    call.clientAuth = basic !== undefined ? 'basic' : 'assertion';
     if (basic !== undefined) {
       if ('client_secret' in fields) return oauthError(400, 'invalid_request', 'client_secret belongs in the Authorization header');
       client = this.basicClient(basic);

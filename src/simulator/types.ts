@@ -75,6 +75,8 @@ export interface CallRecord {
   clientId?: string;
   /** Parsed JSON body of state / credentials-state calls (raw string when not JSON). */
   body?: unknown;
+  /** How an authorization_code grant authenticated the client (never the credentials themselves). */
+  clientAuth?: 'basic' | 'assertion';
   /** Which injected fault, if any, shaped the answer. */
   fault?: 'status' | 'delay' | 'drop' | 'chaos500' | 'chaos429' | 'chaosHang';
   /** On an answered approve or reject: the pending operation it concluded, or 'nothing' (a repeat of what was already final). */

@@ -14,13 +14,15 @@ interface StateRecord {
   installationId: string;
   nonce: string;
   browser: string; // sha256(cookie value)
+  /** `talkdesk_user_id` of the launch: a hint, only compared with /users/me for the log. */
+  userHint?: string;
   createdAt: Date;
   expiresAt: Date;
   usedAt?: Date;
 }
 
 export type StateCheck =
-  | { ok: true; installationId: string; nonce: string }
+  | { ok: true; installationId: string; nonce: string; userHint?: string }
   | { ok: false; why: 'unknown' | 'expired' | 'replayed' | 'other_browser'; installationId?: string };
 
 export class SsoStateStore {
@@ -33,9 +35,10 @@ export class SsoStateStore {
     await this.coll.createIndex({ expiresAt: 1 });
   }
 
-  async create(state: string, s: { installationId: string; nonce: string; browser: string }, now = new Date()): Promise<void> {
+  async create(state: string, s: { installationId: string; nonce: string; browser: string; userHint?: string }, now = new Date()): Promise<void> {
     await this.coll.insertOne({
       _id: hashId(state),
+      ...(s.userHint ? { userHint: s.userHint } : {}),
       installationId: s.installationId,
       nonce: s.nonce,
       browser: hashId(s.browser),
@@ -59,7 +62,7 @@ export class SsoStateStore {
     if (!browser || hashId(browser) !== rec.browser) return { ok: false, why: 'other_browser', ...base };
     const spent = await this.coll.updateOne({ _id: id, usedAt: { $exists: false } }, { $set: { usedAt: now } });
     if (spent.modifiedCount !== 1) return { ok: false, why: 'replayed', ...base };
-    return { ok: true, installationId: rec.installationId, nonce: rec.nonce };
+    return { ok: true, installationId: rec.installationId, nonce: rec.nonce, ...(rec.userHint ? { userHint: rec.userHint } : {}) };
   }
 
   /** Drops states well past their expiry (a used one is kept until then, to name a replay). */

@@ -53,6 +53,8 @@ describe('launch: single sign-on from Talkdesk to /app', function () {
     assert.equal(url, `${sys.web.url}/app`);
     const callbackHop = browser.hops.find((h) => h.url.includes('/sso/callback'));
     assert.equal(callbackHop?.status, 303);
+    const exchange = sys.simulator.calls.filter((c) => c.route === 'token' && c.installationId === installation.id).at(-1);
+    assert.equal(exchange?.clientAuth, 'assertion', 'a signed JWT client assertion by default');
     assert.ok(body.includes(admin.name), 'the user name');
     assert.ok(body.includes(event.data.account_name), 'the account name');
     assert.match(body, /data-role="admin"/);
@@ -131,5 +133,26 @@ describe('launch: single sign-on from Talkdesk to /app', function () {
     await store.open(base, 3_600_000);
     assert.equal(await store.sweep(), 1);
     assert.equal(await sessions.countDocuments({ installationId: installation.id }), 1, 'the live one stays');
+  });
+});
+
+describe('launch: SSO_CLIENT_AUTH=client_secret_basic, and the user-id hint never trusted', function () {
+  this.timeout(60_000);
+  let sys: TestSystem;
+  useSystem((s) => (sys = s), { launch: { clientAuth: 'client_secret_basic' } });
+
+  it('exchanges the code with HTTP Basic, and signs in the user /users/me names even when the hint names another', async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const [real, other] = licensed;
+    assert.ok(real && other);
+    sys.simulator.signInAs(installation.id, real.id);
+    const browser = new TestBrowser();
+    const { res, body } = await browser.open(launchUrl(sys, installation.id, other.id));
+    assert.equal(res.status, 200, body.slice(0, 300));
+    assert.ok(body.includes(real.name) && !body.includes(`>${other.name}<`));
+    const exchange = sys.simulator.calls.filter((c) => c.route === 'token' && c.installationId === installation.id).at(-1);
+    assert.equal(exchange?.status, 200);
+    assert.equal(exchange?.clientAuth, 'basic');
+    assert.ok(sys.logLines.some((l) => l.includes('differs from the launch hint') && l.includes(other.id)));
   });
 });

@@ -48,7 +48,9 @@ export async function launch(lc: LaunchContext, ctx: Context): Promise<void> {
     const state = randomId();
     const nonceValue = randomId();
     const browser = randomId();
-    await lc.states.create(state, { installationId: rec._id, nonce: nonceValue, browser });
+    const hint = one(ctx.query.talkdesk_user_id);
+    const userHint = hint && ID.test(hint) ? hint : undefined;
+    await lc.states.create(state, { installationId: rec._id, nonce: nonceValue, browser, userHint });
     target.searchParams.set('client_id', rec.activeClientId);
     target.searchParams.set('redirect_uri', `${lc.baseUrl()}${SSO_CALLBACK_PATH}`);
     target.searchParams.set('response_type', 'code');
@@ -56,8 +58,7 @@ export async function launch(lc: LaunchContext, ctx: Context): Promise<void> {
     target.searchParams.set('state', state);
     target.searchParams.set('nonce', nonceValue);
     setCookie(ctx, SSO_COOKIE, browser, { ...cookieBase(lc, SSO_CALLBACK_PATH), maxAgeSeconds: STATE_TTL_MS / 1000 });
-    // The user-id hint is never trusted; logged only, to compare with /users/me when support asks.
-    lc.logger.info({ installationId: rec._id, talkdeskUserIdHint: one(ctx.query.talkdesk_user_id)?.slice(0, 128) }, 'launch: sent to Talkdesk sign-in');
+    lc.logger.info({ installationId: rec._id, talkdeskUserIdHint: userHint }, 'launch: sent to Talkdesk sign-in');
     redirectTo(ctx, 302, target.href);
   } catch (err) {
     await answerFailure(lc, ctx, err);
@@ -117,6 +118,10 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
     }
     // The user token is not kept: identity is all the sign-in needed from it.
     const talkdeskUserId = info.id ?? info.sub;
+    // The launch's user-id hint is never trusted: a difference is only worth a log line.
+    if (checked.userHint && checked.userHint !== talkdeskUserId) {
+      lc.logger.warn({ installationId: rec._id, talkdeskUserId, talkdeskUserIdHint: checked.userHint }, 'sign-in: /users/me differs from the launch hint; the verified user is used');
+    }
     const mapping = await licensedUser(lc, rec, talkdeskUserId);
     const who = {
       talkdeskUserId,
