@@ -151,7 +151,8 @@ export class InboxStore {
     return res.modifiedCount;
   }
 
+  /** The installation's lifecycle events (a stored user.logout is not one: see logout-events.ts). */
   listForInstallation(installationId: string): Promise<InboxRecord[]> {
-    return this.coll.find({ installationId }).sort({ createdAt: 1 }).toArray();
+    return this.coll.find({ installationId, type: { $ne: 'user.logout' as EventType } }).sort({ createdAt: 1 }).toArray();
   }
 }

@@ -54,6 +54,8 @@ describe('launch: single sign-out, licences that change, and no secret left behi
     assert.equal(stored.sessionsEnded, 2);
     assert.equal(await sys.store.db.db.collection(COLLECTIONS.dispatchQueue).countDocuments({ _id: event.id as never }), 0, 'never queued');
     assert.equal(await sys.store.inbox.requeueUndispatched(), 0, 'the requeue scan leaves it alone');
+    const lifecycle = await sys.store.inbox.listForInstallation(installation.id);
+    assert.ok(lifecycle.length > 0 && lifecycle.every((r) => r.type !== ('user.logout' as never) && r.event), 'reconciliation never resumes a workflow with it');
     assert.deepEqual(notices.at(-1), {
       installationId: installation.id,
       accountId: event.data.account_id,
