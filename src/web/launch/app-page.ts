@@ -115,3 +115,13 @@ export async function appLogout(lc: LaunchContext, ctx: Context): Promise<void> 
 export function signedOut(lc: LaunchContext, ctx: Context): void {
   html(lc, ctx, 200, signedOutPage);
 }
+
+/** The app's pages answer an HTML page on our own failure (MongoDB down), never the callback's JSON. */
+export async function pageOrError(lc: LaunchContext, ctx: Context, handler: (lc: LaunchContext, ctx: Context) => Promise<void>): Promise<void> {
+  try {
+    await handler(lc, ctx);
+  } catch (err) {
+    lc.logger.error({ error: err instanceof Error ? err.name : 'unknown', path: ctx.path }, 'app page failed');
+    html(lc, ctx, 503, (n) => simplePage(n, 'Please try again', `The app cannot answer right now. Try again in a minute; if it keeps happening, contact ${lc.settings.supportContact}.`));
+  }
+}

@@ -3,7 +3,7 @@ import type { Logger } from '../../logging/logger';
 import { publicJwks } from '../../sso/signing-keys';
 import type { Store } from '../../store';
 import type { WebMetrics } from '../metrics';
-import { appHome, appLogout, APP_LOGOUT_PATH, APP_PATH, signedOut, SIGNED_OUT_PATH } from './app-page';
+import { appHome, appLogout, pageOrError, APP_LOGOUT_PATH, APP_PATH, signedOut, SIGNED_OUT_PATH } from './app-page';
 import { createCallbackHooks, type CallbackLaunchHooks } from './callback-hooks';
 import { createLaunchContext, type LaunchOptions } from './context';
 import { launch, LAUNCH_PATH, ssoCallback, SSO_CALLBACK_PATH } from './sign-in';
@@ -34,8 +34,8 @@ export function createLaunch(o: LaunchOptions & { appId: string; store: Store; l
     routes(router) {
       router.get(LAUNCH_PATH, (ctx) => launch(lc, ctx));
       router.get(SSO_CALLBACK_PATH, (ctx) => ssoCallback(lc, ctx));
-      router.get(APP_PATH, (ctx) => appHome(lc, ctx));
-      router.post(APP_LOGOUT_PATH, (ctx) => appLogout(lc, ctx));
+      router.get(APP_PATH, (ctx) => pageOrError(lc, ctx, appHome));
+      router.post(APP_LOGOUT_PATH, (ctx) => pageOrError(lc, ctx, appLogout));
       router.get(SIGNED_OUT_PATH, (ctx) => signedOut(lc, ctx));
       router.get(JWKS_PATH, async (ctx) => {
         ctx.set('Cache-Control', 'public, max-age=300');
