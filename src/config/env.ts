@@ -32,6 +32,11 @@ export const DEFAULT_LOCAL_TEMPORAL_UI_PORT = 8233;
 export const DEFAULT_LOCAL_MONGODB_PORT = 27017;
 /** Where web and worker find MongoDB when MONGODB_URI is unset (`npm start` starts FerretDB there). */
 export const DEFAULT_MONGODB_URI = `mongodb://127.0.0.1:${DEFAULT_LOCAL_MONGODB_PORT}/`;
+const httpUrl = z
+  .string()
+  .url('must be an absolute URL')
+  .refine((v) => /^https?:\/\//.test(v), 'must be an http(s) URL')
+  .transform((v) => v.replace(/\/+$/, ''));
 
 export const DEFAULT_ALLOWED_HOSTS =
   'api.talkdeskapp.com,api.talkdeskapp.eu,api.talkdeskappca.com,api.talkdeskapp.au,*.talkdeskid.com,*.talkdeskid.eu,*.talkdeskidca.com,*.talkdeskid.au';
@@ -115,6 +120,20 @@ export const envSchema = z.object({
     .refine((l) => l === undefined || l.every((s) => s.length >= 16), 'each comma-separated secret must be at least 16 characters'),
   PARTNER_HOOKS_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
   PARTNER_HOOKS_TIMEOUT_MS: z.coerce.number().int().positive().max(600_000).default(10_000),
+  // Launch (single sign-on from Talkdesk, docs/launch.md).
+  /** The service's public base URL; `${APP_BASE_URL}/sso/callback` is the redirect URL. Required in production. */
+  APP_BASE_URL: httpUrl.optional(),
+  SSO_SCOPES: z.string().default('openid').refine((v) => /^[\x21-\x7e]+( [\x21-\x7e]+)*$/.test(v.trim()), 'must be space-separated scopes'),
+  SSO_CLIENT_AUTH: z.enum(['private_key_jwt', 'client_secret_basic']).default('private_key_jwt'),
+  SESSION_TTL_HOURS: z.coerce.number().positive().max(24 * 30).default(8),
+  SESSION_COOKIE_SAMESITE: z.enum(['lax', 'none']).default('lax'),
+  TALKDESK_WIDGET_HOSTS: csv('prd-cdn-talkdesk.talkdesk.com'),
+  /** Set: the sign-in hands the user to the partner's own app here with a signed identity token. */
+  APP_HOME_URL: httpUrl.optional(),
+  /** `<kid>:<base64 PKCS#8 EC P-256 private key>` entries, comma-separated; the first signs. */
+  SSO_SIGNING_KEYS: z.string().optional(),
+  /** Shown on every sign-in failure page. Required in production. */
+  SUPPORT_CONTACT: z.string().min(1).max(300).optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;

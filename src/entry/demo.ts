@@ -22,6 +22,7 @@ async function main(): Promise<void> {
   const callbackUrl = process.env.CALLBACK_URL || `http://127.0.0.1:${DEFAULT_PORT}${CALLBACK_PATH}`;
   const webhookSecret = process.env.TALKDESK_WEBHOOK_SECRET || 'local-dev-webhook-secret-change-me';
   const appId = process.env.TALKDESK_APP_ID || 'local-dev-app';
+  const appBaseUrl = (process.env.APP_BASE_URL || 'http://127.0.0.1:3000').replace(/\/+$/, '');
 
   const sim = await startSimulator({ appId, host: '127.0.0.1', port, webhookSecret, callbackUrl });
   console.log(`Talkdesk simulator listening on ${sim.url} (app ${appId})`);
@@ -39,7 +40,14 @@ async function main(): Promise<void> {
     if (!approved && call.route === 'installationState' && call.installationId === installation.id && call.status === 200) {
       approved = true;
       console.log(`approval call received: ${JSON.stringify(call.body)}; installation is now "${sim.getInstallation(installation.id)?.state}"`);
-      console.log('still serving the API; press Ctrl-C to stop.');
+      // The simulated Talkdesk signs in the installing administrator (a licensed user) when the app is opened.
+      const user = sim.accountUsers(installation.id).find((u) => u.licensed);
+      if (user) sim.signInAs(installation.id, user.id);
+      const launch = new URL(`${appBaseUrl}/launch`);
+      launch.searchParams.set('talkdesk_installation_id', installation.id);
+      if (user) launch.searchParams.set('talkdesk_user_id', user.id);
+      console.log(`open the app as ${user?.name ?? 'a simulated user'} (${user?.email ?? ''}): ${launch.href}`);
+      console.log('still serving the API and the sign-in; press Ctrl-C to stop.');
     }
   });
 

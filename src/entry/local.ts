@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { generateKeySpec } from '../crypto/secrets';
 import { DEFAULT_ALLOWED_HOSTS } from '../config/env';
+import { generateSigningKeySpec } from '../sso/signing-keys';
 import { startFerretDB, type LocalMongo } from '../local/ferretdb';
 import { startTemporalDevServer, type LocalTemporal } from '../local/temporal-dev';
 import { PROJECT_ROOT } from '../local/tools';
@@ -85,6 +86,7 @@ async function main(): Promise<void> {
       `  MongoDB:            ${env.MONGODB_URI}`,
       `  Callback endpoint:  POST ${web.callbackUrl}`,
       `  Health:             ${web.url}/healthz  ${web.url}/readyz  ${web.url}/metrics`,
+      `  Launch (SSO):       ${env.APP_BASE_URL ?? web.url}/launch?talkdesk_installation_id=<id>  (npm run demo prints one)`,
       '',
       '  Send a demo install from another terminal:  npm run demo',
       '  Stop everything:                            Ctrl-C',
@@ -114,6 +116,14 @@ function applyLocalDefaults(dataDir: string): void {
   // The demo's simulator listens on loopback; production allow-lists name Talkdesk only.
   process.env.TALKDESK_ALLOWED_HOSTS ??= `${DEFAULT_ALLOWED_HOSTS},127.0.0.1:4010`;
   process.env.LOCAL_DATA_DIR ??= dataDir;
+  // Launch: a dev hand-off signing key kept in the data folder, the local web address, a placeholder contact.
+  const signingFile = path.join(dataDir, 'local-sso-signing-key');
+  if (!process.env.SSO_SIGNING_KEYS) {
+    if (!existsSync(signingFile)) writeFileSync(signingFile, generateSigningKeySpec('local1'), { mode: 0o600 });
+    process.env.SSO_SIGNING_KEYS = readFileSync(signingFile, 'utf8').trim();
+  }
+  process.env.APP_BASE_URL ??= `http://${process.env.HOST ?? '127.0.0.1'}:${process.env.PORT ?? '3000'}`;
+  process.env.SUPPORT_CONTACT ??= 'support@example.com (npm start placeholder)';
 }
 
 main().catch((err: unknown) => {

@@ -1,4 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
+import { ConfigError } from '../errors';
+import { launchSettingsFromEnv } from '../sso/settings';
 import { temporalSettings } from '../temporal/connection';
 import { webServerOptionsFromEnv } from '../web/from-env';
 import { startWebServer } from '../web/server';
@@ -7,6 +9,14 @@ import { bootstrap, onShutdown, openStore } from './bootstrap';
 /** Production entry point of the web process (`npm run start:web`). */
 async function main(): Promise<void> {
   const { env, logger, keyring } = bootstrap('web');
+  try {
+    // Before connecting anywhere: APP_BASE_URL and SUPPORT_CONTACT are required in production.
+    launchSettingsFromEnv(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(err.message);
+    process.exit(2);
+  }
   const store = await openStore(env, keyring, logger);
   // Lazy: the callback must store events (and answer 202) even while Temporal is down.
   const { connectionOptions, namespace } = temporalSettings({ namespace: env.TEMPORAL_NAMESPACE });

@@ -143,7 +143,11 @@ export class InboxStore {
    */
   async requeueUndispatched(limit = WHOLE_INBOX_SCAN_LIMIT): Promise<number> {
     const undispatched = await this.coll
-      .find({ dispatchedAt: { $exists: false } }, { projection: { _id: 1, installationId: 1, createdAt: 1, receivedAt: 1 } })
+      // user.logout is stored here too but handled by the web process, never by a workflow.
+      .find(
+        { dispatchedAt: { $exists: false }, type: { $ne: 'user.logout' as EventType } },
+        { projection: { _id: 1, installationId: 1, createdAt: 1, receivedAt: 1 } },
+      )
       .limit(limit)
       .toArray();
     let queued = 0;
@@ -196,7 +200,8 @@ export class InboxStore {
     return res.modifiedCount;
   }
 
+  /** The installation's lifecycle events (a stored user.logout is not one: see src/store/logout-events.ts). */
   listForInstallation(installationId: string): Promise<InboxRecord[]> {
-    return this.coll.find({ installationId }).sort({ createdAt: 1 }).toArray();
+    return this.coll.find({ installationId, type: { $ne: 'user.logout' as EventType } }).sort({ createdAt: 1 }).toArray();
   }
 }

@@ -25,7 +25,7 @@ export interface ApiRequest {
 export const DEFAULT_PER_PAGE = 20;
 export const MAX_PER_PAGE = 100;
 
-const REQUIRED_SCOPE: Record<Exclude<RouteName, 'token'>, Scope> = {
+const REQUIRED_SCOPE: Record<Exclude<RouteName, 'token' | 'authorize' | 'userinfo'>, Scope> = {
   account: 'account:read',
   users: 'users:read',
   installation: 'apps:read',
@@ -61,7 +61,7 @@ function authenticate(cfg: ApiConfig, r: ApiRequest): Authed {
   if (!token) return { ok: false, response: errorResponse(r.route, 401, 'invalid or expired access token', { headers: challenge }) };
   r.call.clientId = token.clientId;
   r.call.installationId ??= token.installationId;
-  const scope = REQUIRED_SCOPE[r.route as Exclude<RouteName, 'token'>];
+  const scope = REQUIRED_SCOPE[r.route as Exclude<RouteName, 'token' | 'authorize' | 'userinfo'>];
   if (!token.scopes.includes(scope)) {
     return {
       ok: false,

@@ -5,6 +5,8 @@ export interface SimResponse {
   status: number;
   body?: unknown;
   headers?: Record<string, string>;
+  /** A text body sent as it is (HTML pages of the sign-in); `body` is JSON. */
+  text?: { contentType: string; content: string };
 }
 
 export class BodyTooLargeError extends Error {}
@@ -30,9 +32,9 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
 
 export function sendResponse(res: ServerResponse, r: SimResponse): void {
   if (res.writableEnded || res.destroyed) return;
-  const payload = r.body === undefined ? '' : JSON.stringify(r.body);
+  const payload = r.text ? r.text.content : r.body === undefined ? '' : JSON.stringify(r.body);
   const headers: Record<string, string> = {
-    ...(payload ? { 'content-type': 'application/json; charset=utf-8' } : {}),
+    ...(r.text ? { 'content-type': r.text.contentType } : payload ? { 'content-type': 'application/json; charset=utf-8' } : {}),
     'content-length': String(Buffer.byteLength(payload)),
     ...r.headers,
   };

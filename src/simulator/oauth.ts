@@ -16,6 +16,8 @@ export interface TokenEndpointConfig {
   tokenUrl: string;
   tokenTtlSeconds: number;
   clockSkewSeconds: number;
+  /** The authorization_code grant (sso.ts), given the form fields once parsed. */
+  codeGrant?: (req: IncomingMessage, fields: Record<string, string>, call: CallRecord) => Promise<SimResponse>;
 }
 
 const formSchema = z.object({
@@ -38,15 +40,15 @@ const claimsSchema = z.object({
 
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
 
-const oauthError = (status: number, error: string, description: string): SimResponse =>
+export const oauthError = (status: number, error: string, description: string): SimResponse =>
   errorResponse('token', status, description, {
     oauthError: error,
     headers: status === 401 ? { ...NO_STORE, 'www-authenticate': 'Bearer error="invalid_client"' } : NO_STORE,
   });
 
-type Verified = { ok: true; client: ClientRecord } | { ok: false; description: string };
+export type Verified = { ok: true; client: ClientRecord } | { ok: false; description: string };
 
-async function verifyAssertion(cfg: TokenEndpointConfig, assertion: string, call: CallRecord): Promise<Verified> {
+export async function verifyAssertion(cfg: TokenEndpointConfig, assertion: string, call: CallRecord): Promise<Verified> {
   const fail = (description: string): Verified => ({ ok: false, description });
   let header: ProtectedHeaderParameters;
   let payload: JWTPayload;
@@ -112,10 +114,6 @@ export async function handleToken(
   if (mediaType(req.headers['content-type']) !== 'application/x-www-form-urlencoded') {
     return oauthError(400, 'invalid_request', 'content-type must be application/x-www-form-urlencoded');
   }
-  // RFC 6749 §2.3: exactly one client authentication method per request.
-  if (req.headers.authorization !== undefined) {
-    return oauthError(400, 'invalid_request', 'use the client assertion only, not an Authorization header');
-  }
   const params = new URLSearchParams(raw);
   const fields: Record<string, string> = {};
   for (const key of new Set(params.keys())) {
@@ -124,6 +122,12 @@ export async function handleToken(
     fields[key] = values[0] ?? '';
   }
   if (typeof fields.client_assertion === 'string') cfg.state.addSecret(fields.client_assertion);
+  // The authorization_code grant (sign-in) also accepts HTTP Basic, so it decides on the header itself.
+  if (fields.grant_type === 'authorization_code' && cfg.codeGrant) return cfg.codeGrant(req, fields, call);
+  // RFC 6749 §2.3: exactly one client authentication method per request.
+  if (req.headers.authorization !== undefined) {
+    return oauthError(400, 'invalid_request', 'use the client assertion only, not an Authorization header');
+  }
   if ('client_secret' in fields) {
     return oauthError(400, 'invalid_request', 'use the client assertion only, not a client_secret');
   }

@@ -25,6 +25,8 @@ interface RouteDef {
 const SEG = '([^/]+)';
 const DEFS: RouteDef[] = [
   { route: 'token', method: 'POST', pattern: /^\/oauth\/token$/, names: [] },
+  { route: 'authorize', method: 'GET', pattern: /^\/oauth\/authorize$/, names: [] },
+  { route: 'userinfo', method: 'GET', pattern: /^\/users\/me$/, names: [] },
   { route: 'account', method: 'GET', pattern: /^\/account$/, names: [] },
   { route: 'users', method: 'GET', pattern: /^\/users$/, names: [] },
   { route: 'users', method: 'GET', pattern: new RegExp(`^/users/${SEG}$`), names: ['userId'] },

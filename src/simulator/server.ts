@@ -11,6 +11,7 @@ import { Lifecycle, type CreateInstallationOptions, type RotateOptions, type Upd
 import { handleToken, type TokenEndpointConfig } from './oauth';
 import { matchRoute } from './router';
 import { SimState } from './state';
+import { SsoSimulator } from './sso';
 import type {
   CallRecord,
   ChaosOptions,
@@ -34,6 +35,7 @@ import type {
   UninstallReason,
   UninstalledEvent,
   UpdatedEvent,
+  UserLogoutEvent,
 } from './types';
 
 const BODY_LIMIT = 64 * 1024;
@@ -91,6 +93,15 @@ export interface Simulator {
   getClient(clientId: string): ClientView | undefined;
   /** Makes access tokens (of one installation, or all) expire now, to exercise 401 handling. */
   expireTokens(installationId?: string): void;
+
+  /** Sign-in: the user `GET /oauth/authorize` signs in for this installation's account (else it shows a page to pick one). */
+  signInAs(installationId: string, userId: string): void;
+  /** The next authorization request redirects back with this OAuth `error` instead of a code. */
+  denyNextAuthorization(error?: string, description?: string): void;
+  /** Every user of the installation's account, and whether the app is licensed to them. */
+  accountUsers(installationId: string): { id: string; name: string; email: string; licensed: boolean }[];
+  /** The optional `user.logout` event for a user of the installation. */
+  userLogout(installationId: string, userId: string, eventOpts?: EventOptions): UserLogoutEvent;
 }
 
 class SimulatorServer implements Simulator {
@@ -108,6 +119,7 @@ class SimulatorServer implements Simulator {
   private stopping: Promise<void> | undefined;
   private readonly tokenCfg: TokenEndpointConfig;
   private readonly apiCfg: ApiConfig;
+  private readonly sso: SsoSimulator;
 
   constructor(
     private readonly server: http.Server,
@@ -139,6 +151,8 @@ class SimulatorServer implements Simulator {
       tokenTtlSeconds: options.tokenTtlSeconds ?? 600,
       clockSkewSeconds: options.clockSkewSeconds ?? 10,
     };
+    this.sso = new SsoSimulator(this.state, ctx, this.tokenCfg.tokenTtlSeconds);
+    this.tokenCfg.codeGrant = (req, fields, call) => this.sso.codeGrant(this.tokenCfg, req, fields, call);
     this.apiCfg = { state: this.state, ctx, revokeOnUninstall: options.revokeOnUninstall ?? false };
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       this.handle(req, res).catch((err: unknown) => {
@@ -194,7 +208,11 @@ class SimulatorServer implements Simulator {
     const response =
       route === 'token'
         ? await handleToken(this.tokenCfg, req, raw, call)
-        : handleApi(this.apiCfg, { route, req, url, raw, params: match.params, call });
+        : route === 'authorize'
+          ? this.sso.authorize(url)
+          : route === 'userinfo'
+            ? this.sso.userinfo(req)
+            : handleApi(this.apiCfg, { route, req, url, raw, params: match.params, call });
     // A delay fault lets the request take effect and only answers late (the "did it happen?" case).
     if (fault?.kind === 'delay') await this.late(fault.ms);
     this.finish(res, call, response);
@@ -360,6 +378,22 @@ class SimulatorServer implements Simulator {
   getClient(clientId: string): ClientView | undefined {
     const client = this.state.clients.get(clientId);
     return client ? this.state.viewClient(client) : undefined;
+  }
+
+  signInAs(installationId: string, userId: string): void {
+    this.sso.signInAs(installationId, userId);
+  }
+
+  denyNextAuthorization(error?: string, description?: string): void {
+    this.sso.denyNextAuthorization(error, description);
+  }
+
+  accountUsers(installationId: string): { id: string; name: string; email: string; licensed: boolean }[] {
+    return this.sso.accountUsers(installationId);
+  }
+
+  userLogout(installationId: string, userId: string, eventOpts?: EventOptions): UserLogoutEvent {
+    return this.sso.userLogout(installationId, userId, eventOpts);
   }
 
   expireTokens(installationId?: string): void {

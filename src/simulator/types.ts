@@ -18,6 +18,8 @@ export const ROUTES = [
   'installation',
   'installationState',
   'credentialsState',
+  'authorize',
+  'userinfo',
 ] as const;
 export type RouteName = (typeof ROUTES)[number];
 
@@ -73,6 +75,8 @@ export interface CallRecord {
   clientId?: string;
   /** Parsed JSON body of state / credentials-state calls (raw string when not JSON). */
   body?: unknown;
+  /** How an authorization_code grant authenticated the client (never the credentials themselves). */
+  clientAuth?: 'basic' | 'assertion';
   /** Which injected fault, if any, shaped the answer. */
   fault?: 'status' | 'delay' | 'drop' | 'chaos500' | 'chaos429' | 'chaosHang';
   /** On an answered approve or reject: the pending operation it concluded, or 'nothing' (a repeat of what was already final). */
@@ -201,7 +205,19 @@ export type TrialEndedEvent = Envelope<
   { self: Link; installation: Link; root: Link }
 >;
 
+/** Optional event (a subscription at Talkdesk): no app_version_id / app_version_name in its envelope. */
+export interface UserLogoutEvent {
+  id: string;
+  created_at: string;
+  api_version: '1';
+  type: 'user.logout';
+  app_id: string;
+  data: { account_id: string; user_id: string; user_email: string; installation_id: string };
+  _links: { root: Link; self: Link; user: Link; installation: Link };
+}
+
 export type SimEvent =
+  | UserLogoutEvent
   | InstalledEvent
   | UpdatedEvent
   | UninstalledEvent

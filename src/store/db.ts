@@ -13,6 +13,10 @@ export const COLLECTIONS = {
   installations: 'installations',
   starterContent: 'starter_content',
   partnerCalls: 'partner_calls',
+  sessions: 'sessions',
+  ssoStates: 'sso_states',
+  ssoFailures: 'sso_failures',
+  ssoLinks: 'sso_links',
 } as const;
 
 export interface Database {

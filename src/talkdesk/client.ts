@@ -11,6 +11,7 @@ import {
   installationSchema,
   installationStateSchema,
   tokenResponseSchema,
+  userInfoSchema,
   userSchema,
   usersPageSchema,
   type InstallationStateChange,
@@ -19,6 +20,7 @@ import {
   type TalkdeskInstallationState,
   type TalkdeskToken,
   type TalkdeskUser,
+  type TalkdeskUserInfo,
   type TalkdeskUsersPage,
 } from './schemas';
 
@@ -48,6 +50,18 @@ export interface TokenRequest {
   scopes?: string[];
 }
 
+export interface CodeExchangeRequest {
+  /** The installation's `_links.tokens.href`. */
+  tokenUrl: string;
+  clientId: string;
+  code: string;
+  /** Exactly the redirect_uri of the authorization request. */
+  redirectUri: string;
+  auth:
+    | { method: 'private_key_jwt'; keyId: string; algorithm: TalkdeskKeyAlgorithm; privateKey: string }
+    | { method: 'client_secret_basic'; clientSecret: string };
+}
+
 const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const DEFAULT_USER_AGENT = 'appconnect-lifecycle';
 const MAX_RESPONSE_BYTES = 2 * 1024 * 1024;
@@ -61,6 +75,8 @@ interface Call {
   target: AllowedUrl;
   /** Bearer token, or none (token endpoint). */
   token?: string;
+  /** HTTP Basic client authentication (`client_secret_basic`), already encoded. */
+  basic?: string;
   /** Already-encoded body and its content type. */
   body?: { contentType: string; text: string };
   /** Values we sent that an echoing server must not get into an error. */
@@ -147,6 +163,51 @@ export class TalkdeskClient {
       scopes: scope.split(' ').filter((s) => s.length > 0),
       expiresAt: startedAt + body.expires_in * 1000,
     };
+  }
+
+  /**
+   * Sign-in: the authorization_code grant at the installation's tokens link, the client
+   * authenticated by a signed JWT assertion (as for client credentials) or HTTP Basic.
+   */
+  async exchangeAuthorizationCode(req: CodeExchangeRequest): Promise<TalkdeskToken> {
+    const target = matchAllowedUrl(req.tokenUrl, this.allowList);
+    const startedAt = this.now();
+    const form = new URLSearchParams({ grant_type: 'authorization_code', code: req.code, redirect_uri: req.redirectUri });
+    const secrets = [req.code];
+    let basic: string | undefined;
+    if (req.auth.method === 'private_key_jwt') {
+      const assertion = await createClientAssertion({ ...req.auth, clientId: req.clientId, tokenUrl: req.tokenUrl, now: startedAt });
+      form.set('client_assertion_type', CLIENT_ASSERTION_TYPE);
+      form.set('client_assertion', assertion);
+      secrets.push(assertion);
+    } else {
+      // RFC 6749 2.3.1: both parts form-encoded before base64.
+      basic = Buffer.from(`${encodeURIComponent(req.clientId)}:${encodeURIComponent(req.auth.clientSecret)}`).toString('base64');
+      secrets.push(req.auth.clientSecret, basic);
+    }
+    const body = await this.json(
+      { method: 'POST', target, basic, body: { contentType: 'application/x-www-form-urlencoded', text: form.toString() }, secrets },
+      tokenResponseSchema,
+    );
+    const scope = body.scope ?? '';
+    return {
+      accessToken: body.access_token,
+      tokenType: 'Bearer',
+      expiresIn: body.expires_in,
+      scope,
+      scopes: scope.split(' ').filter((s) => s.length > 0),
+      expiresAt: startedAt + body.expires_in * 1000,
+    };
+  }
+
+  /** The signed-in user: GET the installation's userinfo link (`/users/me`) with the user's token. */
+  async getUserInfo(userinfoUrl: string, token: string): Promise<TalkdeskUserInfo> {
+    return this.json({ method: 'GET', target: matchAllowedUrl(userinfoUrl, this.allowList), token, secrets: [token] }, userInfoSchema);
+  }
+
+  /** The URL when its host is allow-listed (a link the browser is sent to); DisallowedHostError otherwise. */
+  allowedUrl(url: string): URL {
+    return matchAllowedUrl(url, this.allowList).url;
   }
 
   /** GET /account (scope account:read). */
@@ -291,6 +352,7 @@ export class TalkdeskClient {
       }
       headers['Authorization'] = `Bearer ${call.token}`;
     }
+    if (call.basic !== undefined) headers['Authorization'] = `Basic ${call.basic}`;
     if (call.body) headers['Content-Type'] = call.body.contentType;
 
     // axios' own timeout is per socket phase; this signal bounds the whole exchange.

@@ -67,6 +67,17 @@ export type TalkdeskUser = z.output<typeof userSchema>;
 
 const hrefSchema = z.object({ href: z.string().min(1) });
 
+/** GET /users/me: `sub`, `name`, `email` required; `id` optional (talkdesk-sso.md section 3). */
+export const userInfoSchema = z
+  .object({
+    id: opt(id),
+    sub: z.string().min(1).max(256),
+    name: z.string().max(512),
+    email: z.string().max(512),
+  })
+  .transform(compact);
+export type TalkdeskUserInfo = z.output<typeof userInfoSchema>;
+
 /** One page of a HAL users listing (licensed users and /users). */
 export const usersPageSchema = z.object({
   total: opt(z.number().int().nonnegative()),

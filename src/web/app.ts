@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from '../logging/logger';
 import { createCallbackHandler, errorCode, type CallbackDeps } from './callback';
+import type { Launch } from './launch';
 import type { WebMetrics } from './metrics';
 
 export const CALLBACK_PATH = '/talkdesk/events';
@@ -11,6 +12,8 @@ export interface AppDeps extends CallbackDeps {
   metrics: WebMetrics;
   /** Resolves when MongoDB and Temporal both answer. */
   readiness(): Promise<{ mongodb: boolean; temporal: boolean }>;
+  /** Sign-in from Talkdesk and the app's pages (docs/launch.md); absent: not served. */
+  launchArea?: Launch;
 }
 
 /** The Koa application: the callback, health and metrics endpoints. */
@@ -59,6 +62,8 @@ export function createApp(deps: AppDeps): Koa {
     ctx.type = deps.metrics.registry.contentType;
     ctx.body = await deps.metrics.registry.metrics();
   });
+
+  deps.launchArea?.routes(router);
 
   app.use(router.routes());
   app.use(router.allowedMethods());

@@ -2,11 +2,13 @@ import type { Context } from 'koa';
 import { MongoError } from 'mongodb';
 import type { Keyring } from '../crypto/secrets';
 import { extractCredentials, parseEvent, toLifecycleEvent } from '../events/schemas';
+import { isUserLogoutBody } from '../events/user-logout';
 import type { Logger } from '../logging/logger';
 import type { InboxStore, InsertOutcome } from '../handover/inbox';
 import type { Dispatch } from '../handover/start';
 import { sealEventCredentials } from '../store/event-credentials';
 import { workflowIdFor } from '../../workflows/definitions';
+import type { CallbackLaunchHooks } from './launch/callback-hooks';
 import type { WebMetrics } from './metrics';
 import { DEFAULT_JSON_LIMITS, checkJsonShape, describeShapeProblem, findUnsafeJson, type JsonLimits } from './json-limits';
 import type { SourceRateLimiter } from './rate-limit';
@@ -35,6 +37,8 @@ export interface CallbackDeps {
   jsonLimits?: Partial<JsonLimits>;
   /** Per-source rate limit; none when not given. */
   rateLimiter?: SourceRateLimiter;
+  /** Launch (docs/launch.md): sign-in links, sessions an event ends, and `user.logout`. */
+  launch?: CallbackLaunchHooks;
 }
 
 /** An error's name and code only: its message could quote what the client sent. */
@@ -114,6 +118,10 @@ export function createCallbackHandler(deps: CallbackDeps) {
       outcome('refused');
       return refuse(ctx, 415, 'not_json', 'The body is not valid JSON.');
     }
+    if (deps.launch && isUserLogoutBody(json)) {
+      eventType = 'user.logout';
+      return deps.launch.userLogout(ctx, json, outcome);
+    }
     const parsed = parseEvent(json);
     // The schema names the field first; then no operator key or control character
     // anywhere, not even in the opaque credential fields or keys the schema drops.
@@ -140,6 +148,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
     const credentials = extractCredentials(event);
     let inserted: InsertOutcome;
     try {
+      await deps.launch?.beforeStore(event);
       inserted = await deps.inbox.insert(
         {
           _id: event.id,

@@ -2,7 +2,11 @@ import type { Client } from '@temporalio/client';
 import type { Env } from '../config/env';
 import type { Keyring } from '../crypto/secrets';
 import type { Logger } from '../logging/logger';
+import { provisionerFromEnv } from '../partner/from-env';
+import { forwardUserLogout } from '../partner/logout';
+import { launchSettingsFromEnv } from '../sso/settings';
 import type { Store } from '../store';
+import { TalkdeskClient } from '../talkdesk/client';
 import type { WebServerOptions } from './server';
 
 /** The web server's settings as the environment gives them (both entry points use this). */
@@ -10,6 +14,8 @@ export function webServerOptionsFromEnv(
   env: Env,
   parts: { keyring: Keyring; store: Store; temporal: Client; logger: Logger },
 ): WebServerOptions {
+  // user.logout reaches the partner's backend only with the HTTP provisioner; the built-in one has nothing to end.
+  const partner = env.PARTNER_PROVISIONER === 'http' ? provisionerFromEnv(env, parts.store, parts.logger) : undefined;
   return {
     host: env.HOST,
     port: env.PORT,
@@ -22,6 +28,11 @@ export function webServerOptionsFromEnv(
     bodyLimit: env.CALLBACK_BODY_LIMIT,
     dispatchIntervalMs: env.DISPATCH_INTERVAL_MS,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
+    launch: {
+      settings: launchSettingsFromEnv(env),
+      talkdesk: new TalkdeskClient({ allowedHosts: env.TALKDESK_ALLOWED_HOSTS, timeoutMs: env.TALKDESK_HTTP_TIMEOUT_MS }),
+      ...(partner ? { onUserLogout: async (e) => void (await forwardUserLogout(partner, e)) } : {}),
+    },
     ...parts,
   };
 }

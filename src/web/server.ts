@@ -8,6 +8,7 @@ import type { InstallationOptions } from '../../workflows/options';
 import { ConfigError } from '../errors';
 import { createApp, CALLBACK_PATH } from './app';
 import { createWebHandOver, type InboxDispatcher } from '../handover';
+import { createLaunch, type LaunchOptions } from './launch';
 import { createWebMetrics } from './metrics';
 import type { JsonLimits } from './json-limits';
 import { SourceRateLimiter } from './rate-limit';
@@ -63,6 +64,8 @@ export interface WebServerOptions {
   store: Store;
   temporal: Client;
   logger: Logger;
+  /** Sign-in from Talkdesk, the app's pages and user.logout (docs/launch.md); off when not given. */
+  launch?: LaunchOptions;
 }
 
 export interface RunningWebServer {
@@ -88,7 +91,10 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     { inbox: o.store.inbox, installations: o.store.installations, logger: o.logger },
     { intervalMs: o.dispatchIntervalMs, timeoutMs: o.dispatchTimeoutMs },
   );
+  const launchArea = o.launch ? createLaunch({ ...o.launch, appId: o.appId, store: o.store, logger: o.logger, metrics }) : undefined;
   const app = createApp({
+    launchArea,
+    launch: launchArea?.callbackHooks,
     appId: o.appId,
     webhookSecrets: o.webhookSecrets,
     skipSignatureCheck: o.skipSignatureCheck ?? false,
@@ -142,12 +148,14 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
   dispatcher.start();
   const { port } = server.address() as AddressInfo;
   const url = `http://${o.host}:${port}`;
+  launchArea?.start(url);
   return {
     url,
     callbackUrl: `${url}${CALLBACK_PATH}`,
     server,
     dispatcher,
     async close() {
+      launchArea?.stop();
       await dispatcher.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -7,6 +7,8 @@ import { connectDatabase, createStore, type Store } from '../../src/store';
 import { TalkdeskClient } from '../../src/talkdesk/client';
 import { startSimulator, type Simulator } from '../../src/simulator';
 import { startWebServer, type RunningWebServer } from '../../src/web/server';
+import { DEFAULT_LAUNCH_SETTINGS, type LaunchSettings } from '../../src/sso/settings';
+import type { UserLogoutHook } from '../../src/web/launch';
 import { createAppWorker, WORKFLOWS_PATH } from '../../src/worker/create-worker';
 import type { InstallationOptions } from '../../workflows/options';
 import type { Logger } from '../../src/logging/logger';
@@ -68,6 +70,8 @@ export interface SystemOptions {
   webClient?: Client;
   /** The partner provisioner the worker uses (built from the system's store); the built-in MongoDB one by default. */
   partner?: (store: Store, logger: Logger) => PartnerProvisioner;
+  /** Serve the launch area (sign-in, /app, user.logout) with these settings over the defaults; off when not given. */
+  launch?: Partial<LaunchSettings> & { onUserLogout?: UserLogoutHook };
 }
 
 export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem> {
@@ -112,6 +116,9 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
     store: webStore,
     temporal: opts.webClient ?? client,
     logger,
+    ...(opts.launch
+      ? { launch: { settings: { ...DEFAULT_LAUNCH_SETTINGS, ...opts.launch }, talkdesk, onUserLogout: opts.launch.onUserLogout } }
+      : {}),
   });
   const system: TestSystem = {
     client,

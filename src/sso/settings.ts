@@ -1,0 +1,63 @@
+import type { Env } from '../config/env';
+import { ConfigError } from '../errors';
+import { parseSigningKeys, type SigningKey } from './signing-keys';
+
+export type ClientAuthMethod = 'private_key_jwt' | 'client_secret_basic';
+
+/** Everything the launch routes are configured with (docs/launch.md). */
+export interface LaunchSettings {
+  /** Public base URL; undefined: the web server's own address (not in production). */
+  appBaseUrl?: string;
+  scopes: string[];
+  clientAuth: ClientAuthMethod;
+  sessionTtlMs: number;
+  sameSite: 'lax' | 'none';
+  widgetHosts: string[];
+  appHomeUrl?: string;
+  signingKeys: SigningKey[];
+  supportContact: string;
+  /** How often expired sessions and sign-in states are deleted. */
+  sweepIntervalMs: number;
+}
+
+export const SUPPORT_CONTACT_PLACEHOLDER = 'your administrator (SUPPORT_CONTACT is not set)';
+
+export const DEFAULT_LAUNCH_SETTINGS: LaunchSettings = {
+  scopes: ['openid'],
+  clientAuth: 'private_key_jwt',
+  sessionTtlMs: 8 * 3600_000,
+  sameSite: 'lax',
+  widgetHosts: ['prd-cdn-talkdesk.talkdesk.com'],
+  signingKeys: [],
+  supportContact: SUPPORT_CONTACT_PLACEHOLDER,
+  sweepIntervalMs: 10 * 60_000,
+};
+
+/** The web process's launch settings; ConfigError naming the variable when they cannot work. */
+export function launchSettingsFromEnv(env: Env): LaunchSettings {
+  const production = env.NODE_ENV === 'production';
+  if (production && !env.APP_BASE_URL) throw new ConfigError('APP_BASE_URL is required when NODE_ENV=production: the public base URL of this service');
+  if (production && !env.SUPPORT_CONTACT) throw new ConfigError('SUPPORT_CONTACT is required when NODE_ENV=production: shown on every sign-in failure page');
+  const settings: LaunchSettings = {
+    ...DEFAULT_LAUNCH_SETTINGS,
+    appBaseUrl: env.APP_BASE_URL,
+    scopes: env.SSO_SCOPES.trim().split(' '),
+    clientAuth: env.SSO_CLIENT_AUTH,
+    sessionTtlMs: env.SESSION_TTL_HOURS * 3600_000,
+    sameSite: env.SESSION_COOKIE_SAMESITE,
+    widgetHosts: env.TALKDESK_WIDGET_HOSTS,
+    appHomeUrl: env.APP_HOME_URL,
+    signingKeys: parseSigningKeys(env.SSO_SIGNING_KEYS),
+    supportContact: env.SUPPORT_CONTACT ?? SUPPORT_CONTACT_PLACEHOLDER,
+  };
+  checkLaunchSettings(settings, production);
+  return settings;
+}
+
+export function checkLaunchSettings(s: LaunchSettings, production = false): void {
+  if (s.appHomeUrl && s.signingKeys.length === 0) throw new ConfigError('APP_HOME_URL needs SSO_SIGNING_KEYS: the hand-off token must be signed');
+  const https = s.appBaseUrl?.startsWith('https://') ?? false;
+  if (s.sameSite === 'none' && !https && (production || s.appBaseUrl !== undefined)) {
+    throw new ConfigError('SESSION_COOKIE_SAMESITE=none needs an https APP_BASE_URL (browsers drop SameSite=None cookies that are not Secure)');
+  }
+}

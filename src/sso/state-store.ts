@@ -1,0 +1,72 @@
+import type { Collection } from 'mongodb';
+import { COLLECTIONS, type Database } from '../store/db';
+import { hashId } from '../store/sessions';
+
+/** Lifetime of a sign-in `state`. */
+export const STATE_TTL_MS = 10 * 60_000;
+
+/**
+ * One sign-in in flight: `state` sent to Talkdesk, kept server-side by its hash with the
+ * installation, the `nonce`, and the hash of the browser's `appconnect_sso` cookie.
+ */
+interface StateRecord {
+  _id: string; // sha256(state)
+  installationId: string;
+  nonce: string;
+  browser: string; // sha256(cookie value)
+  /** `talkdesk_user_id` of the launch: a hint, only compared with /users/me for the log. */
+  userHint?: string;
+  createdAt: Date;
+  expiresAt: Date;
+  usedAt?: Date;
+}
+
+export type StateCheck =
+  | { ok: true; installationId: string; nonce: string; userHint?: string }
+  | { ok: false; why: 'unknown' | 'expired' | 'replayed' | 'other_browser'; installationId?: string };
+
+export class SsoStateStore {
+  private readonly coll: Collection<StateRecord>;
+  constructor(db: Database) {
+    this.coll = db.collection<StateRecord>(COLLECTIONS.ssoStates);
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.coll.createIndex({ expiresAt: 1 });
+  }
+
+  async create(state: string, s: { installationId: string; nonce: string; browser: string; userHint?: string }, now = new Date()): Promise<void> {
+    await this.coll.insertOne({
+      _id: hashId(state),
+      ...(s.userHint ? { userHint: s.userHint } : {}),
+      installationId: s.installationId,
+      nonce: s.nonce,
+      browser: hashId(s.browser),
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + STATE_TTL_MS),
+    });
+  }
+
+  /**
+   * Accepts a state once: known, unexpired, unused and from the browser it was issued to.
+   * The browser is checked before the state is spent, so a state stolen into another
+   * browser cannot burn the real user's sign-in.
+   */
+  async consume(state: string, browser: string | undefined, now = new Date()): Promise<StateCheck> {
+    const id = hashId(state);
+    const rec = await this.coll.findOne({ _id: id });
+    if (!rec) return { ok: false, why: 'unknown' };
+    const base = { installationId: rec.installationId };
+    if (rec.usedAt) return { ok: false, why: 'replayed', ...base };
+    if (rec.expiresAt.getTime() <= now.getTime()) return { ok: false, why: 'expired', ...base };
+    if (!browser || hashId(browser) !== rec.browser) return { ok: false, why: 'other_browser', ...base };
+    const spent = await this.coll.updateOne({ _id: id, usedAt: { $exists: false } }, { $set: { usedAt: now } });
+    if (spent.modifiedCount !== 1) return { ok: false, why: 'replayed', ...base };
+    return { ok: true, installationId: rec.installationId, nonce: rec.nonce, ...(rec.userHint ? { userHint: rec.userHint } : {}) };
+  }
+
+  /** Drops states well past their expiry (a used one is kept until then, to name a replay). */
+  async sweep(now = new Date()): Promise<number> {
+    return (await this.coll.deleteMany({ expiresAt: { $lte: now } })).deletedCount;
+  }
+}

@@ -1,0 +1,75 @@
+import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import type { HandoffClaims } from './handoff';
+
+/** Where a verifier remembers the `jti`s it accepted, until they expire. */
+export interface SeenTokenIds {
+  /** False when `jti` was seen before; otherwise remembers it until `expiresAt` (epoch s). */
+  remember(jti: string, expiresAt: number): boolean | Promise<boolean>;
+}
+
+/** In memory: right for one process; several processes need a shared store (e.g. a unique index). */
+export class MemorySeenTokenIds implements SeenTokenIds {
+  private readonly seen = new Map<string, number>();
+  remember(jti: string, expiresAt: number): boolean {
+    const now = Date.now() / 1000;
+    for (const [k, exp] of this.seen) if (exp < now) this.seen.delete(k);
+    if (this.seen.has(jti)) return false;
+    this.seen.set(jti, expiresAt);
+    return true;
+  }
+}
+
+export class HandoffTokenError extends Error {
+  override readonly name = 'HandoffTokenError';
+}
+
+export interface VerifyHandoffOptions {
+  /** The service's APP_BASE_URL (the `iss`). */
+  issuer: string;
+  /** The partner app's origin (the `aud`), e.g. https://app.partner.example. */
+  audience: string;
+  /** The keys: `${issuer}/.well-known/jwks.json` when not given. */
+  keys?: JWTVerifyGetKey;
+  /** Replay guard; a process-wide in-memory one when not given. */
+  seen?: SeenTokenIds;
+  /** Tolerated clock difference, seconds (default 5). */
+  clockToleranceSeconds?: number;
+}
+
+const defaultSeen = new MemorySeenTokenIds();
+const remoteSets = new Map<string, JWTVerifyGetKey>();
+
+/**
+ * Verifies a hand-off token as a partner should: signature (ES256, a published key),
+ * `iss`, `aud`, `exp`, the claims present, and a `jti` never accepted before.
+ * Throws HandoffTokenError (the message never quotes the token).
+ */
+export async function verifyHandoffToken(token: string, o: VerifyHandoffOptions): Promise<HandoffClaims> {
+  const jwksUrl = `${o.issuer.replace(/\/+$/, '')}/.well-known/jwks.json`;
+  let keys = o.keys ?? remoteSets.get(jwksUrl);
+  if (!keys) {
+    keys = createRemoteJWKSet(new URL(jwksUrl));
+    remoteSets.set(jwksUrl, keys);
+  }
+  let payload: Record<string, unknown>;
+  try {
+    ({ payload } = await jwtVerify(token, keys, {
+      issuer: o.issuer,
+      audience: o.audience,
+      algorithms: ['ES256'],
+      requiredClaims: ['iat', 'exp', 'jti', 'sub'],
+      clockTolerance: o.clockToleranceSeconds ?? 5,
+    }));
+  } catch (err) {
+    throw new HandoffTokenError(`hand-off token refused: ${err instanceof Error ? (err as { code?: string }).code ?? err.name : 'invalid'}`);
+  }
+  const str = (k: string) => typeof payload[k] === 'string';
+  if (!str('talkdesk_account_id') || !str('talkdesk_installation_id') || (payload.role !== 'admin' && payload.role !== 'user')) {
+    throw new HandoffTokenError('hand-off token refused: the Talkdesk account, installation or role claim is missing');
+  }
+  const claims = payload as unknown as HandoffClaims;
+  if (!(await (o.seen ?? defaultSeen).remember(claims.jti, claims.exp))) {
+    throw new HandoffTokenError('hand-off token refused: it was used before (jti replayed)');
+  }
+  return claims;
+}

@@ -1,0 +1,45 @@
+import { MongoServerError, type Collection } from 'mongodb';
+import { COLLECTIONS, type Database } from './db';
+
+/**
+ * A `user.logout` event in the inbox. Stored like the lifecycle events (same collection, the
+ * event id unique) but never queued for a workflow: the web process ends the sessions itself
+ * and marks it handled. The inbox's requeue scan skips this type.
+ */
+export interface LogoutInboxRecord {
+  _id: string;
+  installationId: string;
+  type: 'user.logout';
+  createdAt: Date;
+  receivedAt: Date;
+  logout: { accountId: string; talkdeskUserId: string; email?: string };
+  handledAt?: Date;
+  sessionsEnded?: number;
+}
+
+export class LogoutEventStore {
+  private readonly coll: Collection<LogoutInboxRecord>;
+  constructor(db: Database) {
+    this.coll = db.db.collection<LogoutInboxRecord>(COLLECTIONS.inbox);
+  }
+
+  /** Stores the event; on a repeat returns the stored copy (handled or not). */
+  async insert(r: Omit<LogoutInboxRecord, 'handledAt' | 'sessionsEnded'>): Promise<{ stored: true } | { stored: false; handled: boolean }> {
+    try {
+      await this.coll.insertOne(r);
+      return { stored: true };
+    } catch (e) {
+      if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
+      const existing = await this.coll.findOne({ _id: r._id });
+      return { stored: false, handled: Boolean(existing?.handledAt) };
+    }
+  }
+
+  async markHandled(eventId: string, sessionsEnded: number, at = new Date()): Promise<void> {
+    await this.coll.updateOne({ _id: eventId, type: 'user.logout' }, { $set: { handledAt: at, sessionsEnded } });
+  }
+
+  get(eventId: string): Promise<LogoutInboxRecord | null> {
+    return this.coll.findOne({ _id: eventId, type: 'user.logout' });
+  }
+}

@@ -1,0 +1,73 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Collection } from 'mongodb';
+import { COLLECTIONS, type Database } from './db';
+
+export type SessionRole = 'admin' | 'user';
+
+/**
+ * A signed-in user's session. The browser holds only an opaque random id; the store keeps
+ * its SHA-256, so a copy of the collection opens no session. No Talkdesk token is kept.
+ */
+export interface SessionRecord {
+  _id: string; // sha256(session id), hex
+  installationId: string;
+  accountId: string;
+  talkdeskUserId: string;
+  name?: string;
+  email?: string;
+  role: SessionRole;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+export const hashId = (value: string): string => createHash('sha256').update(value).digest('hex');
+export const randomId = (): string => randomBytes(32).toString('base64url');
+
+/** Sessions in MongoDB. FerretDB has no TTL index: expiry is checked on every read and swept. */
+export class SessionStore {
+  readonly coll: Collection<SessionRecord>;
+  constructor(db: Database) {
+    this.coll = db.collection<SessionRecord>(COLLECTIONS.sessions);
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.coll.createIndex({ installationId: 1, talkdeskUserId: 1 });
+    await this.coll.createIndex({ expiresAt: 1 });
+  }
+
+  /** Opens a session; returns the id for the cookie (never stored). */
+  async open(s: Omit<SessionRecord, '_id' | 'createdAt' | 'expiresAt'>, ttlMs: number, now = new Date()): Promise<string> {
+    const id = randomId();
+    await this.coll.insertOne({ ...s, _id: hashId(id), createdAt: now, expiresAt: new Date(now.getTime() + ttlMs) });
+    return id;
+  }
+
+  /** The live session for a cookie value; an expired one is deleted and not returned. */
+  async find(id: string, now = new Date()): Promise<SessionRecord | undefined> {
+    const rec = await this.coll.findOne({ _id: hashId(id) });
+    if (!rec) return undefined;
+    if (rec.expiresAt.getTime() <= now.getTime()) {
+      await this.coll.deleteOne({ _id: rec._id });
+      return undefined;
+    }
+    return rec;
+  }
+
+  async end(id: string): Promise<void> {
+    await this.coll.deleteOne({ _id: hashId(id) });
+  }
+
+  /** Ends every session of a user of an installation (user.logout, user removed). Idempotent. */
+  async endForUser(installationId: string, talkdeskUserId: string): Promise<number> {
+    return (await this.coll.deleteMany({ installationId, talkdeskUserId })).deletedCount;
+  }
+
+  /** Ends every session of an installation (uninstall). */
+  async endForInstallation(installationId: string): Promise<number> {
+    return (await this.coll.deleteMany({ installationId })).deletedCount;
+  }
+
+  async sweep(now = new Date()): Promise<number> {
+    return (await this.coll.deleteMany({ expiresAt: { $lte: now } })).deletedCount;
+  }
+}

@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto';
+import type { Context } from 'koa';
+import type { SessionRecord } from '../../store/sessions';
+import { readRawBody } from '../raw-body';
+import { cookieBase, type LaunchContext } from './context';
+import { clearCookie, nonce, pageHeaders, readCookie, redirectTo, sameText, SESSION_COOKIE } from './http';
+import { appPage, notSignedInPage, signedOutPage, simplePage } from './pages';
+
+export const APP_PATH = '/app';
+export const APP_LOGOUT_PATH = '/app/logout';
+export const SIGNED_OUT_PATH = '/app/signed-out';
+
+/** The logout form's CSRF token: derived from the session id, which only the browser holds. */
+const csrfFor = (sessionId: string): string => createHash('sha256').update(`csrf\0${sessionId}`).digest('base64url');
+
+function html(lc: LaunchContext, ctx: Context, status: number, render: (n: string) => string, scriptHosts: string[] = []): void {
+  const n = nonce();
+  pageHeaders(ctx, { nonce: n, scriptHosts, framed: lc.settings.sameSite === 'none' });
+  ctx.status = status;
+  ctx.type = 'text/html; charset=utf-8';
+  ctx.body = render(n);
+}
+
+/**
+ * The live session behind the cookie. A session also ends when its installation is no longer
+ * usable or its user lost the licence: checked on every read, so an uninstall or a removal
+ * ends it even before the event that says so is applied.
+ */
+async function currentSession(lc: LaunchContext, ctx: Context): Promise<{ id: string; session: SessionRecord } | undefined> {
+  const id = readCookie(ctx, SESSION_COOKIE);
+  if (!id) return undefined;
+  const session = await lc.sessions.find(id);
+  if (!session) return undefined;
+  const [rec, mapping] = await Promise.all([
+    lc.store.installations.get(session.installationId),
+    lc.store.accounts.users.findOne({ _id: `${session.accountId}:${session.talkdeskUserId}` }),
+  ]);
+  if (!rec || !['active', 'updating'].includes(rec.phase) || !mapping?.active) {
+    await lc.sessions.end(id);
+    return undefined;
+  }
+  return { id, session };
+}
+
+function planText(account: { subscription?: Record<string, { name?: string; licenses?: number }>; trial?: { expiresAt?: string; endedAt?: string } } | null): string {
+  const sub = account?.subscription && Object.values(account.subscription)[0];
+  if (sub?.name) return `Subscription: ${sub.name}${sub.licenses !== undefined ? ` (${sub.licenses} licences)` : ''}`;
+  if (account?.trial?.endedAt) return `Trial ended ${account.trial.endedAt.slice(0, 10)}`;
+  if (account?.trial?.expiresAt) return `Trial until ${account.trial.expiresAt.slice(0, 10)}`;
+  return 'No subscription or trial recorded';
+}
+
+/** GET /app: the first page of a signed-in user. */
+export async function appHome(lc: LaunchContext, ctx: Context): Promise<void> {
+  const current = await currentSession(lc, ctx);
+  if (!current) {
+    clearCookie(ctx, SESSION_COOKIE, cookieBase(lc, '/'));
+    return html(lc, ctx, 401, (n) => notSignedInPage(n, lc.settings.supportContact));
+  }
+  const { session } = current;
+  const [account, rec, links, licensedUsers, starter] = await Promise.all([
+    lc.store.accounts.getAccount(session.accountId),
+    lc.store.installations.get(session.installationId),
+    lc.links.get(session.installationId),
+    lc.store.accounts.users.countDocuments({ accountId: session.accountId, installationId: session.installationId, active: true }),
+    lc.starter.get(session.accountId).then((s) => s ?? undefined),
+  ]);
+  let widgetUrl: string | undefined;
+  let widgetHost: string | undefined;
+  try {
+    const u = links?.widgetUrl ? new URL(links.widgetUrl) : undefined;
+    if (u && u.protocol === 'https:' && lc.settings.widgetHosts.includes(u.host)) [widgetUrl, widgetHost] = [u.href, u.host];
+  } catch {
+    // Not a URL: the page goes without the Talkdesk header.
+  }
+  html(
+    lc,
+    ctx,
+    200,
+    (n) =>
+      appPage({
+        nonce: n,
+        userName: session.name ?? session.email ?? session.talkdeskUserId,
+        email: session.email,
+        role: session.role,
+        accountName: account?.name ?? rec?.accountName ?? session.accountId,
+        licensedUsers,
+        plan: planText(account),
+        starter,
+        csrfToken: csrfFor(current.id),
+        widgetUrl,
+      }),
+    widgetHost ? [widgetHost] : [],
+  );
+}
+
+/** POST /app/logout: ends the session (CSRF token of the page's form required), 303 to the signed-out page. */
+export async function appLogout(lc: LaunchContext, ctx: Context): Promise<void> {
+  let form: URLSearchParams;
+  try {
+    form = new URLSearchParams((await readRawBody(ctx.req, 4096, 5_000)).toString('utf8'));
+  } catch {
+    return html(lc, ctx, 400, (n) => simplePage(n, 'Sign-out failed', 'The form could not be read. Go back to the app and sign out again.'));
+  }
+  const id = readCookie(ctx, SESSION_COOKIE);
+  const given = form.get('csrf') ?? '';
+  if (id && !sameText(given, csrfFor(id))) {
+    return html(lc, ctx, 403, (n) => simplePage(n, 'Sign-out refused', 'This sign-out did not come from the app page. Go back to the app and use its Sign out button.'));
+  }
+  if (id) await lc.sessions.end(id);
+  clearCookie(ctx, SESSION_COOKIE, cookieBase(lc, '/'));
+  redirectTo(ctx, 303, SIGNED_OUT_PATH);
+}
+
+export function signedOut(lc: LaunchContext, ctx: Context): void {
+  html(lc, ctx, 200, signedOutPage);
+}
+
+/** The app's pages answer an HTML page on our own failure (MongoDB down), never the callback's JSON. */
+export async function pageOrError(lc: LaunchContext, ctx: Context, handler: (lc: LaunchContext, ctx: Context) => Promise<void>): Promise<void> {
+  try {
+    await handler(lc, ctx);
+  } catch (err) {
+    lc.logger.error({ error: err instanceof Error ? err.name : 'unknown', path: ctx.path }, 'app page failed');
+    html(lc, ctx, 503, (n) => simplePage(n, 'Please try again', `The app cannot answer right now. Try again in a minute; if it keeps happening, contact ${lc.settings.supportContact}.`));
+  }
+}

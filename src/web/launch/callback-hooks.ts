@@ -1,0 +1,92 @@
+import type { Context } from 'koa';
+import { MongoError } from 'mongodb';
+import type { TalkdeskEvent } from '../../events/schemas';
+import { userLogoutSchema } from '../../events/user-logout';
+import { findUnsafeJson } from '../json-limits';
+import type { LaunchContext } from './context';
+
+/** What the callback asks of the launch area (src/web/callback.ts). */
+export interface CallbackLaunchHooks {
+  /** Before an event is stored: keeps its sign-in links; ends the sessions an uninstall or a user removal ends. */
+  beforeStore(event: TalkdeskEvent): Promise<void>;
+  /** The whole answer to an authenticated `user.logout` body. */
+  userLogout(ctx: Context, json: unknown, outcome: (o: string) => void): Promise<void>;
+}
+
+const reply = (ctx: Context, status: number, body: Record<string, unknown>) => {
+  ctx.status = status;
+  ctx.body = body;
+};
+
+export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
+  return {
+    async beforeStore(event) {
+      const installationId = event.data.installation_id;
+      if (event.type === 'app.installed' || event.type === 'app.credentials_rotated') {
+        const l: Partial<Record<string, { href: string }>> = event._links;
+        await lc.links.save(
+          installationId,
+          { authorization: l.authorization?.href, tokens: l.tokens?.href, userinfo: l.userinfo?.href, widgetUrl: l.widget_url?.href },
+          { id: event.id, createdAt: new Date(event.created_at) },
+        );
+      } else if (event.type === 'app.uninstalled') {
+        const ended = await lc.sessions.endForInstallation(installationId);
+        if (ended) lc.logger.info({ installationId, sessionsEnded: ended }, 'uninstall: every session of the installation ended');
+      } else if (event.type === 'app.updated' && event.data.users?.removing?.length) {
+        let ended = 0;
+        for (const userId of event.data.users.removing) ended += await lc.sessions.endForUser(installationId, userId);
+        if (ended) lc.logger.info({ installationId, sessionsEnded: ended }, 'users removed: their sessions ended');
+      }
+    },
+
+    async userLogout(ctx, json, outcome) {
+      const parsed = userLogoutSchema.safeParse(json);
+      const problem = parsed.success
+        ? findUnsafeJson(json)
+        : { field: parsed.error.issues[0]?.path.map(String).join('.') || '(root)', message: parsed.error.issues[0]?.message ?? 'invalid event' };
+      if (!parsed.success || problem) {
+        outcome('invalid');
+        const { field, message } = problem ?? { field: '(root)', message: 'invalid event' };
+        return reply(ctx, 400, { error: { code: 'invalid_event', message: `${field}: ${message}`, field } });
+      }
+      const event = parsed.data;
+      if (event.app_id !== lc.appId) {
+        outcome('wrong_app');
+        return reply(ctx, 403, { error: { code: 'wrong_app', message: 'The event is for another app (app_id does not match TALKDESK_APP_ID).' } });
+      }
+      const { installation_id: installationId, user_id: talkdeskUserId, account_id: accountId, user_email: email } = event.data;
+      const log = lc.logger.child({ installationId, eventId: event.id, type: event.type });
+      try {
+        const stored = await lc.logoutEvents.insert({
+          _id: event.id,
+          installationId,
+          type: 'user.logout',
+          createdAt: new Date(event.created_at),
+          receivedAt: new Date(),
+          logout: { accountId, talkdeskUserId, ...(email ? { email } : {}) },
+        });
+        if (!stored.stored && stored.handled) {
+          outcome('duplicate');
+          return reply(ctx, 200, { status: 'duplicate', eventId: event.id });
+        }
+        // Idempotent: a repeat (or a retry after a failure here) ends nothing more.
+        const ended = await lc.sessions.endForUser(installationId, talkdeskUserId);
+        await lc.logoutEvents.markHandled(event.id, ended);
+        log.info({ talkdeskUserId, sessionsEnded: ended }, 'user.logout: sessions ended');
+        outcome(stored.stored ? 'accepted' : 'duplicate');
+        reply(ctx, 200, { status: stored.stored ? 'accepted' : 'duplicate', eventId: event.id, sessionsEnded: ended });
+      } catch (err) {
+        if (!(err instanceof MongoError)) throw err;
+        log.error({ error: err.name }, 'user.logout not handled: MongoDB unavailable');
+        outcome('store_unavailable');
+        ctx.set('Retry-After', '30');
+        return reply(ctx, 503, { error: { code: 'store_unavailable', message: 'The event could not be stored; deliver it again later.' } });
+      }
+      if (lc.onUserLogout) {
+        await lc
+          .onUserLogout({ installationId, accountId, talkdeskUserId, email, occurredAt: event.created_at, eventId: event.id })
+          .catch((err: unknown) => log.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'user.logout: partner hook failed'));
+      }
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import { Counter } from 'prom-client';
+import type { Logger } from '../../logging/logger';
+import type { LaunchSettings } from '../../sso/settings';
+import { SsoStateStore } from '../../sso/state-store';
+import type { Store } from '../../store';
+import { LogoutEventStore } from '../../store/logout-events';
+import { SessionStore } from '../../store/sessions';
+import { SsoFailureStore } from '../../store/sso-failures';
+import { SsoLinksStore } from '../../store/sso-links';
+import type { StarterContentStore } from '../../store/starter-content';
+import type { TalkdeskClient } from '../../talkdesk/client';
+import type { WebMetrics } from '../metrics';
+
+/** What the partner's hooks receive when Talkdesk says a user logged out (after their sessions ended). */
+export interface UserLogoutNotice {
+  installationId: string;
+  accountId: string;
+  talkdeskUserId: string;
+  email?: string;
+  occurredAt: string;
+  eventId: string;
+}
+export type UserLogoutHook = (e: UserLogoutNotice) => Promise<void>;
+
+export interface LaunchOptions {
+  settings: LaunchSettings;
+  talkdesk: TalkdeskClient;
+  /** Forwards user.logout to the partner (e.g. the HTTP provisioner); none by default. */
+  onUserLogout?: UserLogoutHook;
+}
+
+/** Everything the launch routes share. */
+export interface LaunchContext {
+  settings: LaunchSettings;
+  talkdesk: TalkdeskClient;
+  onUserLogout?: UserLogoutHook;
+  appId: string;
+  store: Store;
+  logger: Logger;
+  sessions: SessionStore;
+  states: SsoStateStore;
+  failures: SsoFailureStore;
+  links: SsoLinksStore;
+  starter: Pick<StarterContentStore, 'get'>;
+  logoutEvents: LogoutEventStore;
+  ssoTotal: Counter<'outcome'>;
+  /** APP_BASE_URL, or the server's own address once it listens. */
+  baseUrl(): string;
+}
+
+export function createLaunchContext(
+  o: LaunchOptions & { appId: string; store: Store; logger: Logger; metrics: WebMetrics },
+): LaunchContext & { setServerUrl(url: string): void } {
+  let serverUrl = '';
+  return {
+    settings: o.settings,
+    talkdesk: o.talkdesk,
+    onUserLogout: o.onUserLogout,
+    appId: o.appId,
+    store: o.store,
+    logger: o.logger.child({ area: 'launch' }),
+    sessions: new SessionStore(o.store.db),
+    states: new SsoStateStore(o.store.db),
+    failures: new SsoFailureStore(o.store.db),
+    links: new SsoLinksStore(o.store.db),
+    starter: o.store.starterContent,
+    logoutEvents: new LogoutEventStore(o.store.db),
+    ssoTotal: new Counter({
+      name: 'appconnect_sso_total',
+      help: 'Sign-ins from Talkdesk, by outcome: ok or the failure reason code',
+      labelNames: ['outcome'] as const,
+      registers: [o.metrics.registry],
+    }),
+    baseUrl: () => o.settings.appBaseUrl ?? serverUrl,
+    setServerUrl(url: string) {
+      serverUrl = url;
+    },
+  };
+}
+
+/** Cookie settings: Secure whenever the public base URL is https. */
+export function cookieBase(lc: LaunchContext, path: string) {
+  return { path, sameSite: lc.settings.sameSite, secure: lc.baseUrl().startsWith('https://') };
+}

@@ -1,0 +1,42 @@
+import { randomBytes } from 'node:crypto';
+import type { Context } from 'koa';
+import type { LaunchContext } from './context';
+import { failurePage } from './pages';
+import { FAILURE_REASONS, SsoFailure } from './reasons';
+import { nonce, pageHeaders } from './http';
+
+const SAFE_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/**
+ * Answers a failed sign-in: the HTML page with its status, and the record of it (MongoDB,
+ * metric, log line) under one reference id. Never a redirect, never a stack trace.
+ */
+export async function answerFailure(lc: LaunchContext, ctx: Context, err: unknown): Promise<void> {
+  const failure = err instanceof SsoFailure ? err : new SsoFailure('internal_error', { detail: err instanceof Error ? err.name : 'unknown' });
+  const { reason, facts } = failure;
+  const status = FAILURE_REASONS[reason].status;
+  const referenceId = `sso-${randomBytes(6).toString('hex')}`;
+  const oauthError = facts.oauthError && SAFE_CODE.test(facts.oauthError) ? facts.oauthError : undefined;
+  const detail = facts.detail && SAFE_CODE.test(facts.detail) ? facts.detail : undefined;
+  lc.ssoTotal.inc({ outcome: reason });
+  const log = { referenceId, reason, status, installationId: facts.installationId, accountId: facts.accountId, oauthError, detail };
+  if (reason === 'internal_error') lc.logger.error({ ...log, err }, 'sign-in failed');
+  else lc.logger.warn(log, 'sign-in failed');
+  await lc.failures
+    .record({
+      _id: referenceId,
+      reason,
+      status,
+      at: new Date(),
+      ...(facts.installationId ? { installationId: facts.installationId } : {}),
+      ...(facts.accountId ? { accountId: facts.accountId } : {}),
+      ...(oauthError ? { oauthError } : {}),
+      ...(detail ? { detail } : {}),
+    })
+    .catch((e: unknown) => lc.logger.warn({ referenceId, error: e instanceof Error ? e.name : 'unknown' }, 'sign-in failure not recorded in MongoDB'));
+  const n = nonce();
+  pageHeaders(ctx, { nonce: n });
+  ctx.status = status;
+  ctx.type = 'text/html; charset=utf-8';
+  ctx.body = failurePage({ reason, referenceId, supportContact: lc.settings.supportContact, accountName: facts.accountName, nonce: n });
+}

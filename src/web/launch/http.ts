@@ -1,0 +1,69 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Context } from 'koa';
+
+export const SSO_COOKIE = 'appconnect_sso';
+export const SESSION_COOKIE = 'appconnect_session';
+
+export interface CookieOptions {
+  path: string;
+  maxAgeSeconds: number;
+  sameSite: 'lax' | 'none';
+  secure: boolean;
+}
+
+/** Written by hand: Koa refuses a Secure cookie on a plain connection, which a TLS-terminating proxy is. */
+export function setCookie(ctx: Context, name: string, value: string, o: CookieOptions): void {
+  const parts = [`${name}=${value}`, `Path=${o.path}`, `Max-Age=${o.maxAgeSeconds}`, 'HttpOnly', `SameSite=${o.sameSite === 'none' ? 'None' : 'Lax'}`];
+  if (o.secure || o.sameSite === 'none') parts.push('Secure');
+  ctx.append('Set-Cookie', parts.join('; '));
+}
+
+export function clearCookie(ctx: Context, name: string, o: Omit<CookieOptions, 'maxAgeSeconds'>): void {
+  setCookie(ctx, name, '', { ...o, maxAgeSeconds: 0 });
+}
+
+/** A cookie's value when it looks like one of ours (base64url), else undefined. */
+export function readCookie(ctx: Context, name: string): string | undefined {
+  const v = ctx.cookies.get(name);
+  return v && /^[A-Za-z0-9_-]{20,100}$/.test(v) ? v : undefined;
+}
+
+export const nonce = (): string => randomBytes(16).toString('base64');
+
+/**
+ * Headers of every page: its own Content-Security-Policy (styles and scripts by nonce, the
+ * Talkdesk widget's host when allowed), no caching, no referrer (a callback URL holds a code).
+ */
+export function pageHeaders(ctx: Context, csp: { nonce: string; scriptHosts?: string[]; formAction?: string; framed?: boolean }): void {
+  const scripts = [`'nonce-${csp.nonce}'`, ...(csp.scriptHosts ?? []).map((h) => `https://${h}`)];
+  const directives = [
+    "default-src 'none'",
+    `style-src 'nonce-${csp.nonce}'`,
+    `script-src ${scripts.join(' ')}`,
+    "img-src 'self' data:",
+    `form-action ${csp.formAction ?? "'self'"}`,
+    "base-uri 'none'",
+  ];
+  // Framed by Talkdesk only when the cookies were set up for it (SESSION_COOKIE_SAMESITE=none).
+  if (!csp.framed) directives.push("frame-ancestors 'none'");
+  ctx.set('Content-Security-Policy', directives.join('; '));
+  ctx.set('Cache-Control', 'no-store');
+  ctx.set('Pragma', 'no-cache');
+  ctx.set('Referrer-Policy', 'no-referrer');
+  ctx.set('X-Content-Type-Options', 'nosniff');
+}
+
+export function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** A redirect with no body (Koa's `redirect` writes a "Redirecting to" text): nothing to render, nothing to click. */
+export function redirectTo(ctx: Context, status: 302 | 303, location: string): void {
+  ctx.status = status;
+  ctx.set('Location', location);
+  ctx.set('Cache-Control', 'no-store');
+  ctx.set('Referrer-Policy', 'no-referrer');
+  ctx.body = '';
+}

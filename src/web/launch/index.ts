@@ -1,0 +1,59 @@
+import type Router from '@koa/router';
+import type { Logger } from '../../logging/logger';
+import { publicJwks } from '../../sso/signing-keys';
+import type { Store } from '../../store';
+import type { WebMetrics } from '../metrics';
+import { appHome, appLogout, pageOrError, APP_LOGOUT_PATH, APP_PATH, signedOut, SIGNED_OUT_PATH } from './app-page';
+import { createCallbackHooks, type CallbackLaunchHooks } from './callback-hooks';
+import { createLaunchContext, type LaunchOptions } from './context';
+import { launch, LAUNCH_PATH, ssoCallback, SSO_CALLBACK_PATH } from './sign-in';
+
+export { LAUNCH_PATH, SSO_CALLBACK_PATH } from './sign-in';
+export { APP_PATH, APP_LOGOUT_PATH, SIGNED_OUT_PATH } from './app-page';
+export type { LaunchOptions, UserLogoutHook, UserLogoutNotice } from './context';
+export const JWKS_PATH = '/.well-known/jwks.json';
+
+/** The launch area as the web server uses it. */
+export interface Launch {
+  routes(router: Router): void;
+  callbackHooks: CallbackLaunchHooks;
+  /** Starts the sweeper once the server listens; `url` is its own address (APP_BASE_URL's default). */
+  start(url: string): void;
+  stop(): void;
+}
+
+export function createLaunch(o: LaunchOptions & { appId: string; store: Store; logger: Logger; metrics: WebMetrics }): Launch {
+  const lc = createLaunchContext(o);
+  let sweeper: NodeJS.Timeout | undefined;
+  const sweep = async () => {
+    const [sessions, states] = await Promise.all([lc.sessions.sweep(), lc.states.sweep()]);
+    if (sessions || states) lc.logger.debug({ sessions, states }, 'expired sessions and sign-in states removed');
+  };
+  return {
+    callbackHooks: createCallbackHooks(lc),
+    routes(router) {
+      router.get(LAUNCH_PATH, (ctx) => launch(lc, ctx));
+      router.get(SSO_CALLBACK_PATH, (ctx) => ssoCallback(lc, ctx));
+      router.get(APP_PATH, (ctx) => pageOrError(lc, ctx, appHome));
+      router.post(APP_LOGOUT_PATH, (ctx) => pageOrError(lc, ctx, appLogout));
+      router.get(SIGNED_OUT_PATH, (ctx) => signedOut(lc, ctx));
+      router.get(JWKS_PATH, async (ctx) => {
+        ctx.set('Cache-Control', 'public, max-age=300');
+        ctx.body = await publicJwks(lc.settings.signingKeys);
+      });
+    },
+    start(url) {
+      lc.setServerUrl(url);
+      void Promise.all([lc.sessions.ensureIndexes(), lc.states.ensureIndexes(), lc.failures.ensureIndexes()]).catch((err: unknown) =>
+        lc.logger.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'launch indexes not ensured yet'),
+      );
+      sweeper = setInterval(() => {
+        sweep().catch((err: unknown) => lc.logger.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'session sweep failed'));
+      }, lc.settings.sweepIntervalMs);
+      sweeper.unref();
+    },
+    stop() {
+      if (sweeper) clearInterval(sweeper);
+    },
+  };
+}

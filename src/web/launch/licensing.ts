@@ -1,0 +1,54 @@
+import type { InstallationRecord } from '../../store/installations';
+import type { UserMappingRecord } from '../../store/accounts';
+import { TalkdeskError, TalkdeskUnavailableError } from '../../talkdesk/errors';
+import type { LaunchContext } from './context';
+import { SsoFailure } from './reasons';
+
+export type Role = 'admin' | 'user';
+
+/** The role the partner's provisioning gave the user (the installing admin is `admin`); none means `user`. */
+export const roleOf = (m: UserMappingRecord): Role => ((m as { role?: unknown }).role === 'admin' ? 'admin' : 'user');
+
+/**
+ * The user's licence for this installation: the mapping provisioning keeps; on a miss the
+ * licensed users are read from Talkdesk once (a user licensed after install, whose
+ * app.updated was not applied yet or never came) and upserted before refusing.
+ */
+export async function licensedUser(lc: LaunchContext, rec: InstallationRecord, talkdeskUserId: string): Promise<UserMappingRecord> {
+  const accountId = rec.accountId ?? '';
+  const facts = { installationId: rec._id, accountId, accountName: rec.accountName };
+  const find = async () => {
+    const m = await lc.store.accounts.users.findOne({ _id: `${accountId}:${talkdeskUserId}` });
+    return m && m.active && m.installationId === rec._id ? m : undefined;
+  };
+  const known = await find();
+  if (known) return known;
+
+  const creds = rec.activeClientId ? await lc.store.credentials.usable(rec._id, rec.activeClientId) : undefined;
+  if (!creds || !rec.links.root) throw new SsoFailure('installation_inactive', { ...facts, detail: 'no_credentials' });
+  try {
+    // Not cached: the cache holds the workflow's token with every scope, this one has apps:read only.
+    const token = await lc.talkdesk.requestToken({
+      tokenUrl: creds.tokenUrl,
+      clientId: creds.clientId,
+      keyId: creds.keyId,
+      algorithm: creds.keyAlgorithm,
+      privateKey: creds.secret.privateKey,
+      scopes: ['apps:read'],
+    });
+    const users = await lc.talkdesk.listLicensedUsers(rec.links.root, lc.appId, rec._id, token.accessToken);
+    await lc.store.accounts.upsertUsers(
+      accountId,
+      rec._id,
+      users.map((u) => ({ id: u.id, email: u.email, name: u.name })),
+    );
+    lc.logger.info({ installationId: rec._id, licensedUsers: users.length }, 'licensed users refreshed from Talkdesk at sign-in');
+  } catch (err) {
+    if (err instanceof TalkdeskUnavailableError) throw new SsoFailure('talkdesk_unreachable', { ...facts, detail: 'licensed_users' });
+    if (err instanceof TalkdeskError) throw new SsoFailure('talkdesk_refused', { ...facts, detail: 'licensed_users' });
+    throw err;
+  }
+  const refreshed = await find();
+  if (!refreshed) throw new SsoFailure('not_licensed', facts);
+  return refreshed;
+}

@@ -1,0 +1,56 @@
+/** Why a sign-in failed: the reason code, its HTTP status, and what the page tells the person. */
+export const FAILURE_REASONS = {
+  unknown_installation: {
+    status: 404,
+    sentence: "We could not find this app's installation for your Talkdesk account.",
+    next: 'Open the app again from Talkdesk. If this keeps happening, ask your Talkdesk administrator to check that the app is installed.',
+  },
+  installation_inactive: {
+    status: 409,
+    sentence: 'This app is not active in your Talkdesk account right now: it is still being installed, was uninstalled, or its trial has ended.',
+    next: 'Ask your Talkdesk administrator to install or renew the app, then open it again from Talkdesk.',
+  },
+  state_invalid: {
+    status: 400,
+    sentence: 'Your sign-in could not be completed: the sign-in request expired, was already used, or was started in another browser.',
+    next: 'Open the app again from Talkdesk, in this browser.',
+  },
+  oauth_error: {
+    status: 401,
+    sentence: 'Talkdesk did not confirm your sign-in.',
+    next: 'Open the app again from Talkdesk; if Talkdesk asks you to allow access, allow it.',
+  },
+  talkdesk_refused: {
+    status: 502,
+    sentence: 'Talkdesk refused to confirm who you are.',
+    next: 'Open the app again from Talkdesk in a few minutes.',
+  },
+  not_licensed: {
+    status: 403,
+    sentence: 'Your Talkdesk user does not have access to this app.',
+    next: 'Ask your Talkdesk administrator to give you a licence for the app, then open it again from Talkdesk.',
+  },
+  talkdesk_unreachable: {
+    status: 503,
+    sentence: 'We could not reach Talkdesk to confirm your sign-in.',
+    next: 'Open the app again from Talkdesk in a few minutes.',
+  },
+  internal_error: {
+    status: 500,
+    sentence: 'Something went wrong on our side while signing you in.',
+    next: 'Open the app again from Talkdesk in a few minutes.',
+  },
+} as const;
+
+export type FailureReason = keyof typeof FAILURE_REASONS;
+
+/** A sign-in that cannot go on; caught by the routes and shown as the failure page. */
+export class SsoFailure extends Error {
+  override readonly name = 'SsoFailure';
+  constructor(
+    readonly reason: FailureReason,
+    readonly facts: { installationId?: string; accountId?: string; accountName?: string; oauthError?: string; detail?: string } = {},
+  ) {
+    super(`sign-in failed: ${reason}${facts.detail ? ` (${facts.detail})` : ''}`);
+  }
+}

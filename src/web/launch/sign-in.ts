@@ -1,0 +1,166 @@
+import type { Context } from 'koa';
+import { signHandoffToken } from '../../sso/handoff';
+import { STATE_TTL_MS } from '../../sso/state-store';
+import { randomId } from '../../store/sessions';
+import type { InstallationRecord } from '../../store/installations';
+import { TalkdeskError, TalkdeskUnavailableError } from '../../talkdesk/errors';
+import { cookieBase, type LaunchContext } from './context';
+import { answerFailure } from './failure';
+import { clearCookie, nonce, pageHeaders, readCookie, redirectTo, SESSION_COOKIE, setCookie, SSO_COOKIE } from './http';
+import { licensedUser, roleOf } from './licensing';
+import { handoffPage } from './pages';
+import { SsoFailure } from './reasons';
+
+export const LAUNCH_PATH = '/launch';
+export const SSO_CALLBACK_PATH = '/sso/callback';
+const USABLE_PHASES = new Set(['active', 'updating']);
+const ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+const one = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** The installation, when known and in a phase a user may sign in to. */
+async function usableInstallation(lc: LaunchContext, installationId: string | undefined): Promise<InstallationRecord> {
+  if (!installationId || !ID.test(installationId)) throw new SsoFailure('unknown_installation', { detail: 'bad_installation_id' });
+  const rec = await lc.store.installations.get(installationId);
+  const facts = { installationId, accountId: rec?.accountId, accountName: rec?.accountName };
+  if (!rec) {
+    // Known from its event but not yet recorded by the workflow: being installed.
+    if (await lc.links.get(installationId)) throw new SsoFailure('installation_inactive', { installationId, detail: 'installing' });
+    throw new SsoFailure('unknown_installation', { installationId });
+  }
+  if (!USABLE_PHASES.has(rec.phase)) throw new SsoFailure('installation_inactive', { ...facts, detail: rec.phase });
+  return rec;
+}
+
+/** GET /launch: the standalone URL. No page, no click: 302 to the installation's authorization link. */
+export async function launch(lc: LaunchContext, ctx: Context): Promise<void> {
+  try {
+    const rec = await usableInstallation(lc, one(ctx.query.talkdesk_installation_id));
+    const links = await lc.links.get(rec._id);
+    const facts = { installationId: rec._id, accountId: rec.accountId, accountName: rec.accountName };
+    if (!links?.authorization || !rec.activeClientId) throw new SsoFailure('installation_inactive', { ...facts, detail: 'no_sso_links' });
+    let target: URL;
+    try {
+      target = new URL(lc.talkdesk.allowedUrl(links.authorization).href);
+    } catch {
+      throw new SsoFailure('internal_error', { ...facts, detail: 'authorization_link_not_allowed' });
+    }
+    const state = randomId();
+    const nonceValue = randomId();
+    const browser = randomId();
+    const hint = one(ctx.query.talkdesk_user_id);
+    const userHint = hint && ID.test(hint) ? hint : undefined;
+    await lc.states.create(state, { installationId: rec._id, nonce: nonceValue, browser, userHint });
+    target.searchParams.set('client_id', rec.activeClientId);
+    target.searchParams.set('redirect_uri', `${lc.baseUrl()}${SSO_CALLBACK_PATH}`);
+    target.searchParams.set('response_type', 'code');
+    target.searchParams.set('scope', lc.settings.scopes.join(' '));
+    target.searchParams.set('state', state);
+    target.searchParams.set('nonce', nonceValue);
+    setCookie(ctx, SSO_COOKIE, browser, { ...cookieBase(lc, SSO_CALLBACK_PATH), maxAgeSeconds: STATE_TTL_MS / 1000 });
+    lc.logger.info({ installationId: rec._id, talkdeskUserIdHint: userHint }, 'launch: sent to Talkdesk sign-in');
+    redirectTo(ctx, 302, target.href);
+  } catch (err) {
+    await answerFailure(lc, ctx, err);
+  }
+}
+
+const talkdeskFailure = (err: unknown, facts: Record<string, string | undefined>, step: string): unknown => {
+  if (err instanceof TalkdeskUnavailableError) return new SsoFailure('talkdesk_unreachable', { ...facts, detail: step });
+  if (err instanceof TalkdeskError) return new SsoFailure('talkdesk_refused', { ...facts, detail: `${step}_${(err as { kind?: string }).kind ?? 'refused'}` });
+  return err;
+};
+
+/** GET /sso/callback: the redirect URL. Checks state, exchanges the code, authorizes, then opens a session or hands off. */
+export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void> {
+  const browser = readCookie(ctx, SSO_COOKIE);
+  clearCookie(ctx, SSO_COOKIE, cookieBase(lc, SSO_CALLBACK_PATH));
+  try {
+    const state = one(ctx.query.state);
+    if (!state) throw new SsoFailure('state_invalid', { detail: 'missing' });
+    const checked = await lc.states.consume(state, browser);
+    if (!checked.ok) throw new SsoFailure('state_invalid', { installationId: checked.installationId, detail: checked.why });
+    const rec = await usableInstallation(lc, checked.installationId);
+    const facts = { installationId: rec._id, accountId: rec.accountId, accountName: rec.accountName };
+    const oauthError = one(ctx.query.error);
+    if (oauthError !== undefined) throw new SsoFailure('oauth_error', { ...facts, oauthError });
+    const code = one(ctx.query.code);
+    if (!code) throw new SsoFailure('oauth_error', { ...facts, detail: 'no_code' });
+
+    const links = await lc.links.get(rec._id);
+    const creds = rec.activeClientId ? await lc.store.credentials.usable(rec._id, rec.activeClientId) : undefined;
+    if (!creds) throw new SsoFailure('installation_inactive', { ...facts, detail: 'no_credentials' });
+    const tokenUrl = links?.tokens ?? creds.tokenUrl;
+    const userinfoUrl = links?.userinfo ?? (rec.links.root ? `${rec.links.root.replace(/\/+$/, '')}/users/me` : undefined);
+    if (!userinfoUrl) throw new SsoFailure('installation_inactive', { ...facts, detail: 'no_userinfo_link' });
+
+    let userToken: string;
+    try {
+      const granted = await lc.talkdesk.exchangeAuthorizationCode({
+        tokenUrl,
+        clientId: creds.clientId,
+        code,
+        redirectUri: `${lc.baseUrl()}${SSO_CALLBACK_PATH}`,
+        auth:
+          lc.settings.clientAuth === 'client_secret_basic'
+            ? { method: 'client_secret_basic', clientSecret: creds.secret.clientSecret }
+            : { method: 'private_key_jwt', keyId: creds.keyId, algorithm: creds.keyAlgorithm, privateKey: creds.secret.privateKey },
+      });
+      userToken = granted.accessToken;
+    } catch (err) {
+      throw talkdeskFailure(err, facts, 'token');
+    }
+    let info: Awaited<ReturnType<typeof lc.talkdesk.getUserInfo>>;
+    try {
+      info = await lc.talkdesk.getUserInfo(userinfoUrl, userToken);
+    } catch (err) {
+      throw talkdeskFailure(err, facts, 'userinfo');
+    }
+    // The user token is not kept: identity is all the sign-in needed from it.
+    const talkdeskUserId = info.id ?? info.sub;
+    // The launch's user-id hint is never trusted: a difference is only worth a log line.
+    if (checked.userHint && checked.userHint !== talkdeskUserId) {
+      lc.logger.warn({ installationId: rec._id, talkdeskUserId, talkdeskUserIdHint: checked.userHint }, 'sign-in: /users/me differs from the launch hint; the verified user is used');
+    }
+    const mapping = await licensedUser(lc, rec, talkdeskUserId);
+    const who = {
+      talkdeskUserId,
+      accountId: rec.accountId ?? mapping.accountId,
+      installationId: rec._id,
+      name: info.name || mapping.name,
+      email: info.email || mapping.email,
+      role: roleOf(mapping),
+    };
+    lc.ssoTotal.inc({ outcome: 'ok' });
+    lc.logger.info({ installationId: rec._id, talkdeskUserId, role: who.role, handoff: Boolean(lc.settings.appHomeUrl) }, 'signed in');
+
+    if (lc.settings.appHomeUrl) return await handOff(lc, ctx, who);
+    const sessionId = await lc.sessions.open(who, lc.settings.sessionTtlMs);
+    setCookie(ctx, SESSION_COOKIE, sessionId, { ...cookieBase(lc, '/'), maxAgeSeconds: Math.floor(lc.settings.sessionTtlMs / 1000) });
+    redirectTo(ctx, 303, '/app');
+  } catch (err) {
+    await answerFailure(lc, ctx, err);
+  }
+}
+
+async function handOff(
+  lc: LaunchContext,
+  ctx: Context,
+  who: { talkdeskUserId: string; accountId: string; installationId: string; name?: string; email?: string; role: 'admin' | 'user' },
+): Promise<void> {
+  const home = lc.settings.appHomeUrl ?? '';
+  const key = lc.settings.signingKeys[0];
+  if (!key) throw new SsoFailure('internal_error', { installationId: who.installationId, detail: 'no_signing_key' });
+  const account = await lc.store.accounts.getAccount(who.accountId);
+  const partnerAccountId = (account as { partnerAccountId?: unknown } | null)?.partnerAccountId;
+  const token = await signHandoffToken(
+    key,
+    { ...who, ...(typeof partnerAccountId === 'string' ? { partnerAccountId } : {}) },
+    { issuer: lc.baseUrl(), appHomeUrl: home },
+  );
+  const n = nonce();
+  pageHeaders(ctx, { nonce: n, formAction: new URL(home).origin });
+  ctx.status = 200;
+  ctx.type = 'text/html; charset=utf-8';
+  ctx.body = handoffPage({ nonce: n, action: home, token });
+}

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { generateSigningKeySpec, parseSigningKeys } from '../../src/sso/signing-keys';
+import { verifyHandoffToken, MemorySeenTokenIds } from '../../src/sso/verify-handoff';
+import { COLLECTIONS } from '../../src/store/db';
+import { startSystem, type TestSystem } from '../support/system';
+import { activeInstallation, launchUrl, TestBrowser } from './helpers';
+
+/** The partner's own app: records the form posts it receives. */
+async function partnerApp(): Promise<{ url: string; posts: string[]; close(): Promise<void> }> {
+  const posts: string[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.method === 'POST') posts.push(Buffer.concat(chunks).toString('utf8'));
+      res.end('partner home');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/td/landing`;
+  return { url, posts, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+describe('launch: hand-off to the partner app with a signed identity token', function () {
+  this.timeout(60_000);
+  let sys: TestSystem;
+  let partner: Awaited<ReturnType<typeof partnerApp>>;
+  const keys = parseSigningKeys(`${generateSigningKeySpec('new')},${generateSigningKeySpec('old')}`);
+
+  before(async () => {
+    partner = await partnerApp();
+    sys = await startSystem({ launch: { appHomeUrl: partner.url, signingKeys: keys } });
+  });
+  after(async () => {
+    await sys?.close();
+    await partner?.close();
+  });
+
+  it('publishes every signing key at /.well-known/jwks.json, public halves only', async () => {
+    const res = await fetch(`${sys.web.url}/.well-known/jwks.json`);
+    assert.equal(res.status, 200);
+    const jwks = (await res.json()) as { keys: Record<string, string>[] };
+    assert.deepEqual(jwks.keys.map((k) => k.kid), ['new', 'old']);
+    for (const k of jwks.keys) {
+      assert.equal(k.kty, 'EC');
+      assert.equal(k.crv, 'P-256');
+      assert.equal(k.alg, 'ES256');
+      assert.equal(k.d, undefined, 'no private part');
+    }
+  });
+
+  it('posts a token to APP_HOME_URL that a standard JWT library verifies, with the documented claims; a second use is refused', async () => {
+    const { installation, event, licensed } = await activeInstallation(sys);
+    const user = licensed[0];
+    assert.ok(user);
+    await sys.store.accounts.accounts.updateOne({ _id: event.data.account_id }, { $set: { partnerAccountId: 'pa-42' } as never });
+    await sys.store.accounts.users.updateOne({ _id: `${event.data.account_id}:${user.id}` }, { $set: { role: 'admin' } as never });
+    sys.simulator.signInAs(installation.id, user.id);
+    const browser = new TestBrowser();
+    const { res, body, url } = await browser.open(launchUrl(sys, installation.id));
+    assert.equal(res.status, 200);
+    assert.ok(url.startsWith(`${sys.web.url}/sso/callback?`));
+    assert.match(res.headers.get('content-security-policy') ?? '', new RegExp(`form-action ${new URL(partner.url).origin}`));
+    assert.equal(browser.jar.has('appconnect_session'), false, 'no session of our own');
+    assert.equal(await sys.store.db.db.collection(COLLECTIONS.sessions).countDocuments({ installationId: installation.id }), 0);
+
+    // What the page's script does: POST the form field `token` to APP_HOME_URL.
+    const action = /<form id="handoff" method="post" action="([^"]+)"/.exec(body)?.[1];
+    const field = /name="token" value="([^"]+)"/.exec(body)?.[1];
+    assert.equal(action, partner.url);
+    assert.ok(field);
+    await browser.request(partner.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${field}` });
+    const token = new URLSearchParams(partner.posts.at(-1)).get('token') ?? '';
+    assert.equal(token, field);
+    assert.ok(!browser.hops.some((h) => h.url.includes(token) || (h.location ?? '').includes(token)), 'never in a URL');
+
+    const audience = new URL(partner.url).origin;
+    const { payload, protectedHeader } = await jwtVerify(token, createRemoteJWKSet(new URL(`${sys.web.url}/.well-known/jwks.json`)), {
+      issuer: sys.web.url,
+      audience,
+    });
+    assert.equal(protectedHeader.alg, 'ES256');
+    assert.equal(protectedHeader.kid, 'new', 'the first key signs');
+    assert.equal(payload.sub, user.id);
+    assert.equal(payload.talkdesk_account_id, event.data.account_id);
+    assert.equal(payload.talkdesk_installation_id, installation.id);
+    assert.equal(payload.name, user.name);
+    assert.equal(payload.email, user.email);
+    assert.equal(payload.role, 'admin');
+    assert.equal(payload.partner_account_id, 'pa-42');
+    assert.equal((payload.exp ?? 0) - (payload.iat ?? 0), 60);
+    assert.match(String(payload.jti), /^[0-9a-f-]{36}$/);
+
+    const seen = new MemorySeenTokenIds();
+    const claims = await verifyHandoffToken(token, { issuer: sys.web.url, audience, seen });
+    assert.equal(claims.sub, user.id);
+    await assert.rejects(verifyHandoffToken(token, { issuer: sys.web.url, audience, seen }), /used before/);
+    await assert.rejects(verifyHandoffToken(token, { issuer: sys.web.url, audience: 'https://other.example', seen: new MemorySeenTokenIds() }), /refused/);
+    assert.equal(decodeProtectedHeader(token).kid, 'new');
+  });
+
+  it('a standard user without a partner account id gets role user and no partner_account_id claim', async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const user = licensed[1];
+    assert.ok(user);
+    sys.simulator.signInAs(installation.id, user.id);
+    const { body } = await new TestBrowser().open(launchUrl(sys, installation.id));
+    const token = /name="token" value="([^"]+)"/.exec(body)?.[1] ?? '';
+    const claims = await verifyHandoffToken(token, { issuer: sys.web.url, audience: new URL(partner.url).origin });
+    assert.equal(claims.role, 'user');
+    assert.equal('partner_account_id' in claims, false);
+  });
+});

@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { COLLECTIONS } from '../../src/store/db';
+import { LogoutEventStore } from '../../src/store/logout-events';
+import type { UserLogoutNotice } from '../../src/web/launch';
+import { workflowIdFor } from '../../workflows/definitions';
+import { dumpDatabase, leakedSecrets, textOf } from '../support/secret-scan';
+import { useSystem, type TestSystem } from '../support/system';
+import { eventually, waitForPhase } from '../support/waits';
+import { activeInstallation, launchUrl, signIn, TestBrowser } from './helpers';
+
+describe('launch: single sign-out, licences that change, and no secret left behind', function () {
+  this.timeout(120_000);
+  let sys: TestSystem;
+  const notices: UserLogoutNotice[] = [];
+  useSystem((s) => (sys = s), {
+    launch: {
+      onUserLogout: async (e) => {
+        notices.push(e);
+      },
+    },
+  });
+
+  const appStatus = async (b: TestBrowser) => (await b.request(`${sys.web.url}/app`)).status;
+
+  it("user.logout ends every session of that user for that installation, and only theirs; stored, never queued, idempotent", async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const [a, b] = licensed;
+    assert.ok(a && b);
+    const a1 = (await signIn(sys, installation.id, a.id)).browser;
+    const a2 = (await signIn(sys, installation.id, a.id)).browser;
+    const b1 = (await signIn(sys, installation.id, b.id)).browser;
+    // The same user in another installation keeps theirs.
+    const other = await activeInstallation(sys);
+    const o1 = (await signIn(sys, other.installation.id, other.licensed[0]?.id ?? '')).browser;
+    for (const br of [a1, a2, b1, o1]) assert.equal(await appStatus(br), 200);
+
+    const event = sys.simulator.userLogout(installation.id, a.id);
+    assert.equal(event.type, 'user.logout');
+    assert.equal('app_version_id' in event, false);
+    const res = await fetch(sys.web.callbackUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hub-signature': sys.simulator.signBody(JSON.stringify(event)) },
+      body: JSON.stringify(event),
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { status: 'accepted', eventId: event.id, sessionsEnded: 2 });
+    assert.equal(await appStatus(a1), 401);
+    assert.equal(await appStatus(a2), 401);
+    assert.equal(await appStatus(b1), 200, 'another user keeps their session');
+    assert.equal(await appStatus(o1), 200, 'another installation keeps its sessions');
+
+    const stored = await new LogoutEventStore(sys.store.db).get(event.id);
+    assert.ok(stored?.handledAt, 'stored in the inbox and marked handled');
+    assert.equal(stored.sessionsEnded, 2);
+    assert.equal(await sys.store.db.db.collection(COLLECTIONS.dispatchQueue).countDocuments({ _id: event.id as never }), 0, 'never queued');
+    assert.equal(await sys.store.inbox.requeueUndispatched(), 0, 'the requeue scan leaves it alone');
+    const lifecycle = await sys.store.inbox.listForInstallation(installation.id);
+    assert.ok(lifecycle.length > 0 && lifecycle.every((r) => r.type !== ('user.logout' as never) && r.event), 'reconciliation never resumes a workflow with it');
+    assert.deepEqual(notices.at(-1), {
+      installationId: installation.id,
+      accountId: event.data.account_id,
+      talkdeskUserId: a.id,
+      email: a.email,
+      occurredAt: event.created_at,
+      eventId: event.id,
+    });
+
+    assert.equal(await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl }), 200, 'a repeat is answered 200');
+    const history = await sys.client.workflow.getHandle(workflowIdFor(installation.id)).fetchHistory();
+    assert.ok(!textOf(history).includes(event.id), 'the workflow never saw it');
+
+    const unsigned = await fetch(sys.web.callbackUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });
+    assert.equal(unsigned.status, 401, 'signed like every event');
+  });
+
+  it('an uninstall ends every session of the installation; a user removed by app.updated loses theirs', async () => {
+    const { installation, licensed } = await activeInstallation(sys, { licensedUsers: 3 });
+    const [a, b, c] = licensed;
+    assert.ok(a && b && c);
+    const ba = (await signIn(sys, installation.id, a.id)).browser;
+    const bb = (await signIn(sys, installation.id, b.id)).browser;
+    const bc = (await signIn(sys, installation.id, c.id)).browser;
+
+    const removal = sys.simulator.updateUsers(installation.id, { remove: [c.id] });
+    assert.equal(await sys.simulator.deliver(removal, { callbackUrl: sys.web.callbackUrl }), 200);
+    assert.equal(await appStatus(bc), 401, 'the removed user at once');
+    assert.equal(await appStatus(ba), 200);
+    await waitForPhase(sys.client, installation.id, 'active');
+    // Signing in again is refused: the licence is gone here and at Talkdesk.
+    sys.simulator.signInAs(installation.id, c.id);
+    assert.equal((await new TestBrowser().open(launchUrl(sys, installation.id))).res.status, 403);
+
+    assert.equal(await sys.simulator.deliver(sys.simulator.uninstall(installation.id), { callbackUrl: sys.web.callbackUrl }), 200);
+    assert.equal(await appStatus(ba), 401);
+    assert.equal(await appStatus(bb), 401);
+    assert.equal(await sys.store.db.db.collection(COLLECTIONS.sessions).countDocuments({ installationId: installation.id }), 0);
+  });
+
+  it('a user licensed after install signs in: through app.updated, or known only at Talkdesk', async () => {
+    const { installation } = await activeInstallation(sys, { licensedUsers: 1 });
+    const licensedCalls = () => sys.simulator.calls.filter((c) => c.route === 'licensedUsers' && c.installationId === installation.id).length;
+
+    const update = sys.simulator.updateUsers(installation.id, { add: 1 });
+    const viaEvent = update.data.users?.adding[0] ?? '';
+    assert.equal(await sys.simulator.deliver(update, { callbackUrl: sys.web.callbackUrl }), 200);
+    await eventually('the new user mapped', async () =>
+      (await sys.store.accounts.users.findOne({ _id: `${update.data.account_id}:${viaEvent}`, active: true })) ?? undefined,
+    );
+    await waitForPhase(sys.client, installation.id, 'active');
+    const before = licensedCalls();
+    const first = await signIn(sys, installation.id, viaEvent);
+    assert.equal(first.status, 200, first.body.slice(0, 300));
+    assert.equal(licensedCalls(), before, 'found in the mappings the update wrote');
+
+    // Licensed at Talkdesk, its app.updated never delivered: read from Talkdesk once.
+    const silent = sys.simulator.updateUsers(installation.id, { add: 1 });
+    const onlyAtTalkdesk = silent.data.users?.adding[0] ?? '';
+    const second = await signIn(sys, installation.id, onlyAtTalkdesk);
+    assert.equal(second.status, 200, second.body.slice(0, 300));
+    assert.equal(licensedCalls(), before + 1);
+  });
+
+  it('no code, token or secret in logs, MongoDB documents or Temporal histories after launches', async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const ours: string[] = [];
+    for (const u of licensed.slice(0, 2)) {
+      sys.simulator.signInAs(installation.id, u.id);
+      const browser = new TestBrowser();
+      const launch = await browser.request(launchUrl(sys, installation.id));
+      const state = new URL(launch.headers.get('location') ?? '').searchParams.get('state') ?? '';
+      ours.push(state, browser.jar.get('appconnect_sso')?.value ?? '');
+      const { res } = await browser.open(launch.headers.get('location') ?? '');
+      assert.equal(res.status, 200);
+      ours.push(browser.jar.get('appconnect_session')?.value ?? '');
+    }
+    const secrets = [...sys.simulator.issuedSecrets(), ...ours];
+    const codes = sys.simulator.calls.filter((c) => c.route === 'authorize').length;
+    assert.ok(codes >= 2 && ours.every((s) => s.length >= 40), 'codes, user tokens, states and session ids are among the secrets');
+
+    const histories: string[] = [];
+    for (const id of [installation.id]) {
+      const handle = sys.client.workflow.getHandle(workflowIdFor(id));
+      histories.push(textOf(await handle.fetchHistory()));
+    }
+    const dump = await dumpDatabase(sys.store.db.db);
+    for (const name of ['sessions', 'sso_states', 'sso_links']) assert.ok((dump.collections[name] ?? 0) > 0, `${name} was scanned`);
+    const where = { logs: sys.logLines.join('\n'), mongodb: dump.text, histories: histories.join('\n') };
+    for (const [place, text] of Object.entries(where)) assert.deepEqual(leakedSecrets(text, secrets), [], `${place} holds a secret`);
+  });
+});

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { mongoUri } from '../support/servers';
+import { startSystem, type TestSystem } from '../support/system';
+import { hostPort, startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
+import { eventually } from '../support/waits';
+import { activeInstallation, launchUrl, signIn, TestBrowser } from './helpers';
+
+describe('launch: MongoDB unreachable from the web server', function () {
+  this.timeout(60_000);
+  let proxy: TcpProxy;
+  let sys: TestSystem;
+  before(async () => {
+    const uri = await mongoUri();
+    const { host, port } = hostPort(uri);
+    proxy = await startTcpProxy(host, port);
+    const proxied = `${uri.replace(`${host}:${port}`, proxy.address)}${uri.includes('?') ? '&' : uri.endsWith('/') ? '?' : '/?'}directConnection=true`;
+    assert.notEqual(proxied, uri);
+    sys = await startSystem({ webMongoUri: proxied, launch: { supportContact: 'help@partner.example' } });
+  });
+  after(async () => {
+    await sys?.close();
+    await proxy?.close();
+  });
+  afterEach(() => proxy.unblock());
+
+  it('answers HTML pages (no redirect, no JSON, no stack) and works again once MongoDB is back', async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const { browser, status } = await signIn(sys, installation.id, licensed[0]?.id ?? '');
+    assert.equal(status, 200);
+
+    proxy.block();
+    const started = Date.now();
+    const launch = await new TestBrowser().open(launchUrl(sys, installation.id));
+    assert.equal(launch.res.status, 500);
+    assert.match(launch.res.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(launch.body, /data-reason="internal_error"/);
+    assert.ok(launch.body.includes('help@partner.example'));
+    const app = await browser.request(`${sys.web.url}/app`);
+    assert.equal(app.status, 503);
+    const page = await app.text();
+    assert.match(page, /Try again in a minute/);
+    assert.doesNotMatch(page, /Error|at \w+ \(|"error"/);
+    assert.ok(Date.now() - started < 20_000, 'fails fast instead of hanging');
+
+    proxy.unblock();
+    await eventually('the session page again', async () => ((await browser.request(`${sys.web.url}/app`)).status === 200 ? true : undefined), 20_000);
+  });
+});

@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { COLLECTIONS } from '../../src/store/db';
+import { SessionStore } from '../../src/store/sessions';
+import { STARTER_CHECKLIST, STARTER_DASHBOARDS } from '../../src/store/starter-content';
+import { useSystem, type TestSystem } from '../support/system';
+import { activeInstallation, launchUrl, signIn, ssoMetric, TestBrowser } from './helpers';
+
+describe('launch: single sign-on from Talkdesk to /app', function () {
+  this.timeout(60_000);
+  let sys: TestSystem;
+  useSystem((s) => (sys = s), { launch: {} });
+
+  it('GET /launch answers 302 to the stored authorization link with the OAuth parameters and an HttpOnly state cookie', async () => {
+    const { installation, event } = await activeInstallation(sys);
+    const res = await new TestBrowser().request(launchUrl(sys, installation.id, 'hint-only'));
+    assert.equal(res.status, 302);
+    const to = new URL(res.headers.get('location') ?? '');
+    assert.equal(`${to.origin}${to.pathname}`, event._links.authorization.href);
+    assert.equal(to.searchParams.get('client_id'), event.data.client_id);
+    assert.equal(to.searchParams.get('redirect_uri'), `${sys.web.url}/sso/callback`);
+    assert.equal(to.searchParams.get('response_type'), 'code');
+    assert.equal(to.searchParams.get('scope'), 'openid');
+    assert.match(to.searchParams.get('state') ?? '', /^[A-Za-z0-9_-]{40,}$/);
+    assert.match(to.searchParams.get('nonce') ?? '', /^[A-Za-z0-9_-]{40,}$/);
+    const cookie = res.headers.getSetCookie().find((c) => c.startsWith('appconnect_sso='));
+    assert.ok(cookie, 'the state is bound to the browser');
+    assert.match(cookie, /HttpOnly/);
+    assert.match(cookie, /SameSite=Lax/);
+    assert.match(cookie, /Path=\/sso\/callback/);
+    assert.doesNotMatch(cookie, /Secure/, 'http base URL: not Secure');
+    assert.equal(await res.text(), '', 'no page, no click');
+  });
+
+  it('signs a licensed user in: 303 to /app, a server-side session, and the first page with names, role, licences and starter content', async () => {
+    const { installation, event, licensed } = await activeInstallation(sys, { licensedUsers: 3 });
+    const admin = licensed[0];
+    assert.ok(admin);
+    const before = await ssoMetric(sys, 'ok');
+    // The built-in provisioner marked the installing administrator (created_by at Talkdesk) and created the starter content.
+    assert.equal(sys.simulator.getInstallation(installation.id)?.createdBy, admin.id, 'the simulator names the first user as the installer');
+
+    const { browser, body, status, url } = await signIn(sys, installation.id, admin.id);
+    assert.equal(status, 200, body);
+    assert.equal(url, `${sys.web.url}/app`);
+    const callbackHop = browser.hops.find((h) => h.url.includes('/sso/callback'));
+    assert.equal(callbackHop?.status, 303);
+    const exchange = sys.simulator.calls.filter((c) => c.route === 'token' && c.installationId === installation.id).at(-1);
+    assert.equal(exchange?.clientAuth, 'assertion', 'a signed JWT client assertion by default');
+    assert.ok(body.includes(admin.name), 'the user name');
+    assert.ok(body.includes(event.data.account_name), 'the account name');
+    assert.match(body, /data-role="admin"/);
+    assert.match(body, /<dd id="licensed-users">3<\/dd>/);
+    const [dashboard, firstStep] = [STARTER_DASHBOARDS[0], STARTER_CHECKLIST[0]];
+    assert.ok(dashboard && firstStep);
+    assert.ok(body.includes(dashboard.title) && body.includes(firstStep.title), 'the starter content provisioning created');
+    assert.ok(body.includes('<script src="https://prd-cdn-talkdesk.talkdesk.com/tdconnect-widget/latest/td.connect.js"'), 'the Talkdesk header');
+    assert.equal(await ssoMetric(sys, 'ok'), before + 1);
+
+    const page = await browser.request(`${sys.web.url}/app`);
+    const csp = page.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /script-src 'nonce-[^']+' https:\/\/prd-cdn-talkdesk\.talkdesk\.com(;|$)/);
+    assert.match(csp, /default-src 'none'/);
+    assert.equal(page.headers.get('cache-control'), 'no-store');
+
+    // The cookie holds an opaque id; the store keeps only its hash.
+    const sessionId = browser.jar.get('appconnect_session')?.value ?? '';
+    assert.ok(sessionId.length >= 40);
+    const sessions = await sys.store.db.db.collection(COLLECTIONS.sessions).find({ installationId: installation.id }).toArray();
+    assert.equal(sessions.length, 1);
+    assert.notEqual(sessions[0]?._id, sessionId);
+    assert.ok(!JSON.stringify(sessions).includes(sessionId));
+    assert.equal(sessions[0]?.talkdeskUserId, admin.id);
+  });
+
+  it('shows a standard user as such, and works without starter content', async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const user = licensed[1];
+    assert.ok(user);
+    const { body, status } = await signIn(sys, installation.id, user.id);
+    assert.equal(status, 200, body);
+    assert.match(body, /data-role="user"/);
+    assert.match(body, /sample dashboards are being prepared/);
+  });
+
+  it('/app without a session answers 401 with a page saying to open the app from Talkdesk again', async () => {
+    const res = await new TestBrowser().request(`${sys.web.url}/app`);
+    assert.equal(res.status, 401);
+    assert.match(await res.text(), /open the app again from Talkdesk/);
+  });
+
+  it('POST /app/logout needs the form CSRF token, ends the session and answers 303 to a signed-out page', async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const user = licensed[0];
+    assert.ok(user);
+    const { browser, body } = await signIn(sys, installation.id, user.id);
+    const csrf = /name="csrf" value="([^"]+)"/.exec(body)?.[1];
+    assert.ok(csrf);
+    const form = (token: string) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=${token}` });
+
+    const forged = await browser.request(`${sys.web.url}/app/logout`, form('forged'));
+    assert.equal(forged.status, 403);
+    assert.equal((await browser.request(`${sys.web.url}/app`)).status, 200, 'a forged sign-out ends nothing');
+
+    const out = await browser.request(`${sys.web.url}/app/logout`, form(csrf));
+    assert.equal(out.status, 303);
+    assert.equal(out.headers.get('location'), '/app/signed-out');
+    assert.equal(browser.jar.has('appconnect_session'), false, 'the cookie is cleared');
+    const sessions = await sys.store.db.db.collection(COLLECTIONS.sessions).countDocuments({ installationId: installation.id });
+    assert.equal(sessions, 0);
+    assert.match(await (await browser.request(`${sys.web.url}/app/signed-out`)).text(), /signed out/);
+  });
+
+  it('an expired session is refused and deleted on read; the sweep deletes the ones nobody reads', async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const user = licensed[0];
+    assert.ok(user);
+    const { browser } = await signIn(sys, installation.id, user.id);
+    const sessions = sys.store.db.db.collection(COLLECTIONS.sessions);
+    await sessions.updateMany({ installationId: installation.id }, { $set: { expiresAt: new Date(Date.now() - 1000) } });
+    assert.equal((await browser.request(`${sys.web.url}/app`)).status, 401);
+    assert.equal(await sessions.countDocuments({ installationId: installation.id }), 0);
+
+    const store = new SessionStore(sys.store.db);
+    const base = { installationId: installation.id, accountId: 'a', talkdeskUserId: 'u', role: 'user' as const };
+    await store.open(base, 60_000, new Date(Date.now() - 120_000));
+    await store.open(base, 3_600_000);
+    assert.equal(await store.sweep(), 1);
+    assert.equal(await sessions.countDocuments({ installationId: installation.id }), 1, 'the live one stays');
+  });
+});
+
+describe('launch: SSO_CLIENT_AUTH=client_secret_basic, and the user-id hint never trusted', function () {
+  this.timeout(60_000);
+  let sys: TestSystem;
+  useSystem((s) => (sys = s), { launch: { clientAuth: 'client_secret_basic' } });
+
+  it('exchanges the code with HTTP Basic, and signs in the user /users/me names even when the hint names another', async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const [real, other] = licensed;
+    assert.ok(real && other);
+    sys.simulator.signInAs(installation.id, real.id);
+    const browser = new TestBrowser();
+    const { res, body } = await browser.open(launchUrl(sys, installation.id, other.id));
+    assert.equal(res.status, 200, body.slice(0, 300));
+    assert.ok(body.includes(real.name) && !body.includes(`>${other.name}<`));
+    const exchange = sys.simulator.calls.filter((c) => c.route === 'token' && c.installationId === installation.id).at(-1);
+    assert.equal(exchange?.status, 200);
+    assert.equal(exchange?.clientAuth, 'basic');
+    assert.ok(sys.logLines.some((l) => l.includes('differs from the launch hint') && l.includes(other.id)));
+  });
+});

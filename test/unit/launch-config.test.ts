@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import path from 'node:path';
+import { loadEnv } from '../../src/config/env';
+import { generateKeySpec } from '../../src/crypto/secrets';
+import { ConfigError } from '../../src/errors';
+import { PROJECT_ROOT } from '../../src/local/tools';
+import { launchSettingsFromEnv, SUPPORT_CONTACT_PLACEHOLDER } from '../../src/sso/settings';
+import { generateSigningKeySpec, parseSigningKeys } from '../../src/sso/signing-keys';
+
+const VALID = { TALKDESK_APP_ID: 'app1', TALKDESK_WEBHOOK_SECRET: 'a-webhook-secret-of-some-length', SECRETS_KEY: generateKeySpec('k1') };
+const settings = (extra: Record<string, string>) => launchSettingsFromEnv(loadEnv({ ...VALID, ...extra }));
+
+describe('launch configuration', () => {
+  it('has the documented defaults', () => {
+    const s = settings({});
+    assert.deepEqual(s.scopes, ['openid']);
+    assert.equal(s.clientAuth, 'private_key_jwt');
+    assert.equal(s.sessionTtlMs, 8 * 3600_000);
+    assert.equal(s.sameSite, 'lax');
+    assert.deepEqual(s.widgetHosts, ['prd-cdn-talkdesk.talkdesk.com']);
+    assert.equal(s.appBaseUrl, undefined);
+    assert.equal(s.appHomeUrl, undefined);
+    assert.deepEqual(s.signingKeys, []);
+    assert.equal(s.supportContact, SUPPORT_CONTACT_PLACEHOLDER);
+    const custom = settings({ SSO_SCOPES: 'openid users:read', SESSION_TTL_HOURS: '0.5', APP_BASE_URL: 'https://app.example.com/', TALKDESK_WIDGET_HOSTS: '' });
+    assert.deepEqual(custom.scopes, ['openid', 'users:read']);
+    assert.equal(custom.sessionTtlMs, 1_800_000);
+    assert.equal(custom.appBaseUrl, 'https://app.example.com', 'trailing slash dropped');
+    assert.deepEqual(custom.widgetHosts, []);
+  });
+
+  it('requires APP_BASE_URL and SUPPORT_CONTACT in production', () => {
+    assert.throws(() => settings({ NODE_ENV: 'production', SUPPORT_CONTACT: 'x' }), (e: unknown) => e instanceof ConfigError && /APP_BASE_URL/.test(e.message));
+    assert.throws(() => settings({ NODE_ENV: 'production', APP_BASE_URL: 'https://a.example' }), (e: unknown) => e instanceof ConfigError && /SUPPORT_CONTACT/.test(e.message));
+    assert.equal(settings({ NODE_ENV: 'production', APP_BASE_URL: 'https://a.example', SUPPORT_CONTACT: 'help@a.example' }).supportContact, 'help@a.example');
+  });
+
+  it('refuses settings that cannot work: a hand-off without keys, SameSite=None over http, bad values', () => {
+    assert.throws(() => settings({ APP_HOME_URL: 'https://partner.example/home' }), /SSO_SIGNING_KEYS/);
+    assert.throws(() => settings({ SESSION_COOKIE_SAMESITE: 'none', APP_BASE_URL: 'http://a.example' }), /https/);
+    assert.equal(settings({ SESSION_COOKIE_SAMESITE: 'none', APP_BASE_URL: 'https://a.example' }).sameSite, 'none');
+    assert.throws(() => loadEnv({ ...VALID, SSO_CLIENT_AUTH: 'none' }), /SSO_CLIENT_AUTH/);
+    assert.throws(() => loadEnv({ ...VALID, APP_BASE_URL: 'ftp://a.example' }), /APP_BASE_URL/);
+    assert.throws(() => loadEnv({ ...VALID, SESSION_TTL_HOURS: '0' }), /SESSION_TTL_HOURS/);
+  });
+
+  it('parses SSO_SIGNING_KEYS (first signs, all published) and never quotes a key in an error', () => {
+    const keys = parseSigningKeys(`${generateSigningKeySpec('a')}, ${generateSigningKeySpec('b')}`);
+    assert.deepEqual(keys.map((k) => k.kid), ['a', 'b']);
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
+    assert.throws(() => parseSigningKeys(`r:${rsa}`), (e: unknown) => e instanceof ConfigError && /P-256/.test(e.message) && !e.message.includes(rsa.slice(20, 60)));
+    assert.throws(() => parseSigningKeys('nokid'), /key id/);
+    assert.throws(() => parseSigningKeys('k:bm90IGEga2V5'), /PKCS#8/);
+    const spec = generateSigningKeySpec('dup');
+    assert.throws(() => parseSigningKeys(`${spec},${spec}`), /twice/);
+  });
+
+  it('the web process stops at start-up (exit 2) without APP_BASE_URL in production', () => {
+    const res = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/entry/web.js')], {
+      env: { PATH: process.env.PATH, ...VALID, NODE_ENV: 'production', SUPPORT_CONTACT: 'help@a.example' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    assert.equal(res.status, 2, res.stderr);
+    assert.match(res.stderr, /APP_BASE_URL/);
+  });
+});
