@@ -76,6 +76,9 @@ describe('launch: single sign-on from Talkdesk to /app', function () {
     const { installation, licensed } = await activeInstallation(sys);
     const user = licensed[1];
     assert.ok(user);
+    // As with a partner's own provisioner (HTTP hooks), which creates no built-in starter content.
+    const removed = await sys.store.starterContent.coll.deleteOne({ _id: installation.accountId });
+    assert.equal(removed.deletedCount, 1, 'the built-in provisioner had created starter content');
     const { body, status } = await signIn(sys, installation.id, user.id);
     assert.equal(status, 200, body);
     assert.match(body, /data-role="user"/);
