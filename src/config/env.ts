@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors';
+import { HUB_ALGORITHMS, type HubAlgorithm } from '../web/signature';
 import { SIGNATURE_SCHEMES, parseEcdsaPublicKeys, type SignatureScheme } from '../web/signature-schemes';
 
 export { SIGNATURE_SCHEMES, type SignatureScheme };
@@ -59,6 +60,11 @@ export const envSchema = z.object({
     .refine((l) => l.length > 0, 'must name at least one scheme: hmac, ecdsa')
     .refine((l) => l.every((s) => (SIGNATURE_SCHEMES as readonly string[]).includes(s)), 'must be a comma list of hmac, ecdsa')
     .transform((l) => [...new Set(l)] as SignatureScheme[]),
+  /** HMAC algorithms accepted in x-hub-signature's prefix; sha1 only when listed. */
+  CALLBACK_HMAC_ALGORITHMS: csv('sha256,sha512')
+    .refine((l) => l.length > 0, 'must name at least one algorithm: sha256, sha512 (sha1 opt-in)')
+    .refine((l) => l.every((a) => (HUB_ALGORITHMS as readonly string[]).includes(a)), 'must be a comma list of sha1, sha256, sha512')
+    .transform((l) => [...new Set(l)] as HubAlgorithm[]),
   /** `<keyId>:<base64 SPKI DER or PEM>` entries, comma-separated; required when ecdsa is enabled. */
   TALKDESK_ECDSA_PUBLIC_KEYS: z
     .string()
@@ -74,6 +80,15 @@ export const envSchema = z.object({
     }),
   /** Callback requests per minute from one source address (token bucket); 0 turns the limit off. */
   CALLBACK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(600),
+  /** An event whose created_at is further ahead of our clock than this is refused (event_from_future). */
+  EVENT_MAX_FUTURE_SKEW_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+  /** Handled inbox events are kept this long, and older events are refused (event_too_old). */
+  INBOX_RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .min(8, 'must be at least 8: longer than the seven-day rule plus Talkdesk retries')
+    .max(3650)
+    .default(30),
   DISPATCH_INTERVAL_MS: z.coerce.number().int().positive().default(5_000),
   LOCAL_DATA_DIR: z.string().min(1).default('data'),
   LOCAL_TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
@@ -102,6 +117,12 @@ function crossChecks(env: Env): { path: string; message: string }[] {
     problems.push({
       path: 'TALKDESK_ECDSA_PUBLIC_KEYS',
       message: 'required when CALLBACK_SIGNATURE_SCHEMES includes ecdsa: give "<keyId>:<base64 SPKI DER or PEM>" entries, comma-separated',
+    });
+  }
+  if (env.DEV_SKIP_SIGNATURE_CHECK && env.NODE_ENV === 'production') {
+    problems.push({
+      path: 'DEV_SKIP_SIGNATURE_CHECK',
+      message: 'must not be true when NODE_ENV=production: anyone could post events (an uninstall of any installation); remove it',
     });
   }
   return problems;

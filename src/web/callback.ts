@@ -10,7 +10,9 @@ import { DEFAULT_JSON_LIMITS, checkJsonShape, describeShapeProblem, findUnsafeJs
 import type { SourceRateLimiter } from './rate-limit';
 import { BodyTimeoutError, BodyTooLargeError, readRawBody } from './raw-body';
 import type { EcdsaPublicKeys } from './signature';
+import type { HubAlgorithm } from './signature';
 import { expectedSignatureText, verifyCallbackSignature, type SignatureScheme } from './signature-schemes';
+import { checkEventTime, type EventTimeLimits } from './event-time';
 
 export interface CallbackDeps {
   appId: string;
@@ -27,6 +29,10 @@ export interface CallbackDeps {
   metrics?: WebMetrics;
   /** Signature schemes accepted (CALLBACK_SIGNATURE_SCHEMES); `['hmac']` when not given. */
   signatureSchemes?: readonly SignatureScheme[];
+  /** HMAC algorithms accepted (CALLBACK_HMAC_ALGORITHMS); sha256 and sha512 when not given. */
+  hmacAlgorithms?: readonly HubAlgorithm[];
+  /** How far ahead or behind our clock an event's created_at may be; DEFAULT_EVENT_TIME_LIMITS when not given. */
+  eventTimeLimits?: Partial<EventTimeLimits>;
   /** Keys for the ecdsa scheme, by X-Hub-Ecdsa-Signature-Id (TALKDESK_ECDSA_PUBLIC_KEYS). */
   ecdsaPublicKeys?: EcdsaPublicKeys;
   /** Depth and width limits of the JSON body; DEFAULT_JSON_LIMITS for what is not given. */
@@ -62,6 +68,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
     schemes: deps.signatureSchemes ?? (['hmac'] as const),
     webhookSecrets: deps.webhookSecrets,
     ecdsaPublicKeys: deps.ecdsaPublicKeys ?? new Map(),
+    hmacAlgorithms: deps.hmacAlgorithms,
   };
   const signatureHelp = `Missing or wrong signature: send ${expectedSignatureText(signature.schemes)}.`;
   const jsonLimits: JsonLimits = { ...DEFAULT_JSON_LIMITS, ...deps.jsonLimits };
@@ -126,6 +133,12 @@ export function createCallbackHandler(deps: CallbackDeps) {
     if (event.app_id !== deps.appId) {
       outcome('wrong_app');
       return refuse(ctx, 403, 'wrong_app', 'The event is for another app (app_id does not match TALKDESK_APP_ID).');
+    }
+
+    const timeProblem = checkEventTime(event.created_at, Date.now(), deps.eventTimeLimits);
+    if (timeProblem) {
+      outcome('invalid');
+      return refuse(ctx, 400, timeProblem.code, timeProblem.message, 'created_at');
     }
 
     const lifecycle = toLifecycleEvent(event);

@@ -13,7 +13,9 @@ import { createWebMetrics } from './metrics';
 import type { JsonLimits } from './json-limits';
 import { SourceRateLimiter } from './rate-limit';
 import { parseSize } from './raw-body';
-import type { EcdsaPublicKeys } from './signature';
+import { InboxRetention, InboxRetentionSweeper } from '../store/inbox-retention';
+import { eventTimeLimits } from './event-time';
+import type { EcdsaPublicKeys, HubAlgorithm } from './signature';
 import type { SignatureScheme } from './signature-schemes';
 
 export interface WebServerOptions {
@@ -26,6 +28,14 @@ export interface WebServerOptions {
   signatureSchemes?: readonly SignatureScheme[];
   /** Public keys of the ecdsa scheme by key id (TALKDESK_ECDSA_PUBLIC_KEYS); required when it is enabled. */
   ecdsaPublicKeys?: EcdsaPublicKeys;
+  /** HMAC algorithms accepted (CALLBACK_HMAC_ALGORITHMS); sha256 and sha512 by default. */
+  hmacAlgorithms?: readonly HubAlgorithm[];
+  /** EVENT_MAX_FUTURE_SKEW_SECONDS; 300 by default. */
+  maxFutureSkewSeconds?: number;
+  /** INBOX_RETENTION_DAYS: older events are refused and handled ones pruned; 30 by default. */
+  inboxRetentionDays?: number;
+  /** How often the retention sweeper runs; hourly by default. */
+  inboxSweepIntervalMs?: number;
   bodyLimit: string;
   /** Time to receive a callback body once its headers arrived (408 after it). Default 10 s. */
   bodyTimeoutMs?: number;
@@ -66,6 +76,10 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
   if (schemes.includes('ecdsa') && (o.ecdsaPublicKeys?.size ?? 0) === 0) {
     throw new ConfigError('The ecdsa signature scheme needs public keys (TALKDESK_ECDSA_PUBLIC_KEYS)');
   }
+  if (o.skipSignatureCheck && process.env.NODE_ENV === 'production') {
+    throw new ConfigError('DEV_SKIP_SIGNATURE_CHECK must not be true when NODE_ENV=production');
+  }
+  const retentionDays = o.inboxRetentionDays ?? 30;
   const requestTimeoutMs = o.requestTimeoutMs ?? 15_000;
   const headersTimeoutMs = Math.min(o.headersTimeoutMs ?? 10_000, requestTimeoutMs);
   const metrics = createWebMetrics();
@@ -85,6 +99,8 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     skipSignatureCheck: o.skipSignatureCheck ?? false,
     signatureSchemes: schemes,
     ecdsaPublicKeys: o.ecdsaPublicKeys,
+    hmacAlgorithms: o.hmacAlgorithms,
+    eventTimeLimits: eventTimeLimits(o.maxFutureSkewSeconds ?? 300, retentionDays),
     bodyLimitBytes: parseSize(o.bodyLimit),
     bodyTimeoutMs: o.bodyTimeoutMs ?? 10_000,
     jsonLimits: o.jsonLimits,
@@ -112,6 +128,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     },
   });
   const dispatcher = new InboxDispatcher(o.store.inbox, redispatch, o.logger, { intervalMs: o.dispatchIntervalMs });
+  const sweeper = new InboxRetentionSweeper(new InboxRetention(o.store.db, retentionDays), o.logger, o.inboxSweepIntervalMs);
   // A slow or endless client cannot hold a connection for long: Node answers 408 and
   // closes a connection whose headers or request are late, checked every second
   // (Node's default interval is 30 s, which would let a slow client stay that long).
@@ -132,6 +149,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     });
   });
   dispatcher.start();
+  sweeper.start();
   const { port } = server.address() as AddressInfo;
   const url = `http://${o.host}:${port}`;
   return {
@@ -141,6 +159,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     dispatcher,
     async close() {
       await dispatcher.stop();
+      await sweeper.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
