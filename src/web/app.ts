@@ -3,6 +3,7 @@ import Koa from 'koa';
 import type { Logger } from '../logging/logger';
 import { createCallbackHandler, errorCode, type CallbackDeps } from './callback';
 import type { WebMetrics } from './metrics';
+import { securityHeaders } from './security-headers';
 
 export const CALLBACK_PATH = '/talkdesk/events';
 
@@ -28,6 +29,7 @@ export function createApp(deps: AppDeps): Koa {
   });
   const router = new Router();
 
+  app.use(securityHeaders());
   app.use(async (ctx, next) => {
     const started = process.hrtime.bigint();
     try {
