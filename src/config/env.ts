@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors';
+import { parseTrustProxy } from '../web/client-address';
 import { HUB_ALGORITHMS, type HubAlgorithm } from '../web/signature';
 import { SIGNATURE_SCHEMES, parseEcdsaPublicKeys, type SignatureScheme } from '../web/signature-schemes';
 
@@ -78,8 +79,22 @@ export const envSchema = z.object({
         return z.NEVER;
       }
     }),
-  /** Callback requests per minute from one source address (token bucket); 0 turns the limit off. */
+  /** Signed callback requests per minute from one source address (token bucket); 0 turns the limit off. */
   CALLBACK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(600),
+  /** Callback requests refused before authentication, per minute from one source; 0 turns the limit off. */
+  CALLBACK_FAILED_AUTH_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(60),
+  /** Proxies whose X-Forwarded-For is believed: a hop count or comma-separated CIDRs; unset trusts none. */
+  TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      try {
+        return parseTrustProxy(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : 'invalid' });
+        return z.NEVER;
+      }
+    }),
   /** An event whose created_at is further ahead of our clock than this is refused (event_from_future). */
   EVENT_MAX_FUTURE_SKEW_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
   /** Handled inbox events are kept this long, and older events are refused (event_too_old). */

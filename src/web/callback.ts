@@ -7,7 +7,8 @@ import type { InboxStore, InsertOutcome } from '../store/inbox';
 import type { Dispatch } from './dispatch';
 import type { WebMetrics } from './metrics';
 import { DEFAULT_JSON_LIMITS, checkJsonShape, describeShapeProblem, findUnsafeJson, type JsonLimits } from './json-limits';
-import type { SourceRateLimiter } from './rate-limit';
+import type { CallbackLimiter } from './callback-limits';
+import type { RateDecision } from './rate-limit';
 import { BodyTimeoutError, BodyTooLargeError, readRawBody } from './raw-body';
 import type { EcdsaPublicKeys } from './signature';
 import type { HubAlgorithm } from './signature';
@@ -37,8 +38,8 @@ export interface CallbackDeps {
   ecdsaPublicKeys?: EcdsaPublicKeys;
   /** Depth and width limits of the JSON body; DEFAULT_JSON_LIMITS for what is not given. */
   jsonLimits?: Partial<JsonLimits>;
-  /** Per-source rate limit; none when not given. */
-  rateLimiter?: SourceRateLimiter;
+  /** Per-source budgets of signed and of unauthenticated requests; none when not given. */
+  rateLimiter?: CallbackLimiter;
 }
 
 /** An error's name and code only: its message could quote what the client sent. */
@@ -77,36 +78,44 @@ export function createCallbackHandler(deps: CallbackDeps) {
     let eventType = 'unknown';
     const outcome = (o: string) => deps.metrics?.eventsReceived.inc({ type: eventType, outcome: o });
 
-    // Before reading a byte of the body: a source over its rate costs nothing more.
-    const rate = deps.rateLimiter?.take(ctx.req.socket.remoteAddress);
-    if (rate && !rate.allowed) {
+    const limiter = deps.rateLimiter;
+    const source = limiter?.source(ctx.req);
+    const limited = (rate: RateDecision | undefined, what: string): boolean => {
+      if (!rate || rate.allowed) return false;
       outcome('rate_limited');
       ctx.set('Retry-After', String(rate.retryAfterSeconds));
-      return refuse(ctx, 429, 'rate_limited', `Too many requests from this address; retry after ${rate.retryAfterSeconds} s.`);
-    }
+      refuse(ctx, 429, 'rate_limited', `Too many ${what} from this address; retry after ${rate.retryAfterSeconds} s.`);
+      return true;
+    };
+    // A refusal before authentication spends the source's failed-auth budget, never the signed one.
+    const refuseUnauthenticated = (o: string, status: number, code: string, message: string): void => {
+      if (limited(limiter?.unauthenticated(source), 'requests that failed authentication')) return;
+      outcome(o);
+      refuse(ctx, status, code, message);
+    };
+    // Before reading a byte of the body: a source over both budgets costs nothing more.
+    if (limited(limiter?.beforeBody(source), 'requests')) return;
 
     const contentType = ctx.request.type;
     let raw: Buffer;
     try {
       raw = await readRawBody(ctx.req, deps.bodyLimitBytes, deps.bodyTimeoutMs);
     } catch (err) {
-      outcome('refused');
       // The rest of the body is not worth reading: answer and close the connection.
       ctx.set('Connection', 'close');
-      if (err instanceof BodyTooLargeError) return refuse(ctx, 413, 'body_too_large', `The body exceeds ${deps.bodyLimitBytes} bytes.`);
-      if (err instanceof BodyTimeoutError) return refuse(ctx, 408, 'body_timeout', 'The body was not received in time.');
+      if (err instanceof BodyTooLargeError) return refuseUnauthenticated('refused', 413, 'body_too_large', `The body exceeds ${deps.bodyLimitBytes} bytes.`);
+      if (err instanceof BodyTimeoutError) return refuseUnauthenticated('refused', 408, 'body_timeout', 'The body was not received in time.');
       // The client went away or broke the framing (e.g. a bad chunk): its fault, not ours.
       deps.logger.debug({ error: errorCode(err) }, 'callback body unreadable');
-      return refuse(ctx, 400, 'body_unreadable', 'The body could not be read (connection closed or malformed framing).');
+      return refuseUnauthenticated('refused', 400, 'body_unreadable', 'The body could not be read (connection closed or malformed framing).');
     }
     if (contentType !== 'application/json') {
-      outcome('refused');
-      return refuse(ctx, 415, 'unsupported_media_type', 'Send the event as application/json.');
+      return refuseUnauthenticated('refused', 415, 'unsupported_media_type', 'Send the event as application/json.');
     }
     if (!deps.skipSignatureCheck && !verifyCallbackSignature(raw, ctx.req.headers, signature)) {
-      outcome('unauthenticated');
-      return refuse(ctx, 401, 'invalid_signature', signatureHelp);
+      return refuseUnauthenticated('unauthenticated', 401, 'invalid_signature', signatureHelp);
     }
+    if (limited(limiter?.authenticated(source), 'requests')) return;
     const shapeProblem = checkJsonShape(raw, jsonLimits);
     if (shapeProblem) {
       outcome('refused');

@@ -22,6 +22,8 @@ export function webServerOptionsFromEnv(
     maxFutureSkewSeconds: env.EVENT_MAX_FUTURE_SKEW_SECONDS,
     inboxRetentionDays: env.INBOX_RETENTION_DAYS,
     rateLimitPerMinute: env.CALLBACK_RATE_LIMIT_PER_MINUTE,
+    failedAuthPerMinute: env.CALLBACK_FAILED_AUTH_PER_MINUTE,
+    trustProxy: env.TRUST_PROXY,
     bodyLimit: env.CALLBACK_BODY_LIMIT,
     dispatchIntervalMs: env.DISPATCH_INTERVAL_MS,
     taskQueue: env.TEMPORAL_TASK_QUEUE,

@@ -11,7 +11,8 @@ import { createDispatch, skipHandled, type Dispatch } from './dispatch';
 import { InboxDispatcher } from './dispatcher';
 import { createWebMetrics } from './metrics';
 import type { JsonLimits } from './json-limits';
-import { SourceRateLimiter } from './rate-limit';
+import { CallbackLimiter } from './callback-limits';
+import type { TrustProxy } from './client-address';
 import { parseSize } from './raw-body';
 import { InboxRetention, InboxRetentionSweeper } from '../store/inbox-retention';
 import { eventTimeLimits } from './event-time';
@@ -47,10 +48,14 @@ export interface WebServerOptions {
   keepAliveTimeoutMs?: number;
   /** Depth and width limits of callback JSON bodies (DEFAULT_JSON_LIMITS). */
   jsonLimits?: Partial<JsonLimits>;
-  /** Callback requests per minute from one source address (CALLBACK_RATE_LIMIT_PER_MINUTE); 0 or unset: no limit. */
+  /** Signed callback requests per minute from one source address (CALLBACK_RATE_LIMIT_PER_MINUTE); 0 or unset: no limit. */
   rateLimitPerMinute?: number;
-  /** Bucket size of the rate limit; one minute's worth by default. */
+  /** Callback requests refused before authentication per minute from one source (CALLBACK_FAILED_AUTH_PER_MINUTE); 0 or unset: no limit. */
+  failedAuthPerMinute?: number;
+  /** Bucket size of both limits; one minute's worth by default. */
   rateLimitBurst?: number;
+  /** Which proxies' X-Forwarded-For is believed (TRUST_PROXY); nothing by default. */
+  trustProxy?: TrustProxy;
   dispatchIntervalMs: number;
   dispatchTimeoutMs?: number;
   taskQueue: string;
@@ -104,7 +109,12 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     bodyLimitBytes: parseSize(o.bodyLimit),
     bodyTimeoutMs: o.bodyTimeoutMs ?? 10_000,
     jsonLimits: o.jsonLimits,
-    rateLimiter: o.rateLimitPerMinute ? new SourceRateLimiter({ perMinute: o.rateLimitPerMinute, burst: o.rateLimitBurst }) : undefined,
+    rateLimiter: new CallbackLimiter({
+      signedPerMinute: o.rateLimitPerMinute,
+      failedAuthPerMinute: o.failedAuthPerMinute,
+      burst: o.rateLimitBurst,
+      trustProxy: o.trustProxy,
+    }),
     keyring: o.keyring,
     inbox: o.store.inbox,
     dispatch,
