@@ -88,6 +88,7 @@ export const envSchema = z.object({
     .string()
     .optional()
     .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
       try {
         return parseTrustProxy(v);
       } catch (err) {

@@ -88,10 +88,10 @@ export function createCallbackHandler(deps: CallbackDeps) {
       return true;
     };
     // A refusal before authentication spends the source's failed-auth budget, never the signed one.
-    const refuseUnauthenticated = (o: string, status: number, code: string, message: string): void => {
+    const unauthenticated = (o: string, answerIt: () => void): void => {
       if (limited(limiter?.unauthenticated(source), 'requests that failed authentication')) return;
       outcome(o);
-      refuse(ctx, status, code, message);
+      answerIt();
     };
     // Before reading a byte of the body: a source over both budgets costs nothing more.
     if (limited(limiter?.beforeBody(source), 'requests')) return;
@@ -103,17 +103,17 @@ export function createCallbackHandler(deps: CallbackDeps) {
     } catch (err) {
       // The rest of the body is not worth reading: answer and close the connection.
       ctx.set('Connection', 'close');
-      if (err instanceof BodyTooLargeError) return refuseUnauthenticated('refused', 413, 'body_too_large', `The body exceeds ${deps.bodyLimitBytes} bytes.`);
-      if (err instanceof BodyTimeoutError) return refuseUnauthenticated('refused', 408, 'body_timeout', 'The body was not received in time.');
+      if (err instanceof BodyTooLargeError) return unauthenticated('refused', () => refuse(ctx, 413, 'body_too_large', `The body exceeds ${deps.bodyLimitBytes} bytes.`));
+      if (err instanceof BodyTimeoutError) return unauthenticated('refused', () => refuse(ctx, 408, 'body_timeout', 'The body was not received in time.'));
       // The client went away or broke the framing (e.g. a bad chunk): its fault, not ours.
       deps.logger.debug({ error: errorCode(err) }, 'callback body unreadable');
-      return refuseUnauthenticated('refused', 400, 'body_unreadable', 'The body could not be read (connection closed or malformed framing).');
+      return unauthenticated('refused', () => refuse(ctx, 400, 'body_unreadable', 'The body could not be read (connection closed or malformed framing).'));
     }
     if (contentType !== 'application/json') {
-      return refuseUnauthenticated('refused', 415, 'unsupported_media_type', 'Send the event as application/json.');
+      return unauthenticated('refused', () => refuse(ctx, 415, 'unsupported_media_type', 'Send the event as application/json.'));
     }
     if (!deps.skipSignatureCheck && !verifyCallbackSignature(raw, ctx.req.headers, signature)) {
-      return refuseUnauthenticated('unauthenticated', 401, 'invalid_signature', signatureHelp);
+      return unauthenticated('unauthenticated', () => refuse(ctx, 401, 'invalid_signature', signatureHelp));
     }
     if (limited(limiter?.authenticated(source), 'requests')) return;
     const shapeProblem = checkJsonShape(raw, jsonLimits);
