@@ -16,6 +16,7 @@ async function main(): Promise<void> {
   logger.info(
     {
       callbackUrl: web.callbackUrl,
+      adminUrl: web.adminUrl,
       signatureSchemes: env.CALLBACK_SIGNATURE_SCHEMES,
       ecdsaKeyIds: [...(env.TALKDESK_ECDSA_PUBLIC_KEYS?.keys() ?? [])],
       rateLimitPerMinute: env.CALLBACK_RATE_LIMIT_PER_MINUTE,

@@ -13,6 +13,8 @@ export function webServerOptionsFromEnv(
   return {
     host: env.HOST,
     port: env.PORT,
+    adminHost: env.ADMIN_HOST,
+    adminPort: env.ADMIN_PORT,
     appId: env.TALKDESK_APP_ID,
     webhookSecrets: env.TALKDESK_WEBHOOK_SECRET,
     skipSignatureCheck: env.DEV_SKIP_SIGNATURE_CHECK,

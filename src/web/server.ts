@@ -6,6 +6,7 @@ import type { Logger } from '../logging/logger';
 import type { Store } from '../store';
 import type { InstallationOptions } from '../../workflows/options';
 import { ConfigError } from '../errors';
+import { cachedReadiness, startAdminServer, type RunningAdminServer } from './admin';
 import { createApp, CALLBACK_PATH } from './app';
 import { createDispatch, skipHandled, type Dispatch } from './dispatch';
 import { InboxDispatcher } from './dispatcher';
@@ -56,6 +57,12 @@ export interface WebServerOptions {
   rateLimitBurst?: number;
   /** Which proxies' X-Forwarded-For is believed (TRUST_PROXY); nothing by default. */
   trustProxy?: TrustProxy;
+  /** Address of the admin listener (/readyz, /metrics; ADMIN_HOST). Default 127.0.0.1. */
+  adminHost?: string;
+  /** Port of the admin listener (ADMIN_PORT). Default 0, a free port; the entry points pass ADMIN_PORT. */
+  adminPort?: number;
+  /** How long a readiness answer is reused. Default 1.5 s. */
+  readinessCacheMs?: number;
   dispatchIntervalMs: number;
   dispatchTimeoutMs?: number;
   taskQueue: string;
@@ -69,6 +76,8 @@ export interface WebServerOptions {
 export interface RunningWebServer {
   url: string;
   callbackUrl: string;
+  /** `http://<ADMIN_HOST>:<port>`: GET /readyz and GET /metrics. */
+  adminUrl: string;
   server: Server;
   dispatcher: InboxDispatcher;
   close(): Promise<void>;
@@ -121,22 +130,22 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     redispatch,
     logger: o.logger,
     metrics,
-    readiness: async () => {
-      const [mongodb, temporal] = await Promise.all([
-        o.store.ping().then(
+  });
+  const readiness = cachedReadiness(async () => {
+    const [mongodb, temporal] = await Promise.all([
+      o.store.ping().then(
+        () => true,
+        () => false,
+      ),
+      o.temporal.connection
+        .withDeadline(Date.now() + 2_000, () => o.temporal.workflowService.getSystemInfo({}))
+        .then(
           () => true,
           () => false,
         ),
-        o.temporal.connection
-          .withDeadline(Date.now() + 2_000, () => o.temporal.workflowService.getSystemInfo({}))
-          .then(
-            () => true,
-            () => false,
-          ),
-      ]);
-      return { mongodb, temporal };
-    },
-  });
+    ]);
+    return { mongodb, temporal };
+  }, o.readinessCacheMs);
   const dispatcher = new InboxDispatcher(o.store.inbox, redispatch, o.logger, { intervalMs: o.dispatchIntervalMs });
   const sweeper = new InboxRetentionSweeper(new InboxRetention(o.store.db, retentionDays), o.logger, o.inboxSweepIntervalMs);
   // A slow or endless client cannot hold a connection for long: Node answers 408 and
@@ -158,6 +167,18 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
       resolve();
     });
   });
+  let admin: RunningAdminServer;
+  try {
+    admin = await startAdminServer(o.adminHost ?? '127.0.0.1', o.adminPort ?? 0, {
+      logger: o.logger,
+      metrics,
+      readiness,
+      backlog: () => o.store.inbox.countUndispatched(),
+    });
+  } catch (err) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw err;
+  }
   dispatcher.start();
   sweeper.start();
   const { port } = server.address() as AddressInfo;
@@ -165,11 +186,13 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
   return {
     url,
     callbackUrl: `${url}${CALLBACK_PATH}`,
+    adminUrl: admin.url,
     server,
     dispatcher,
     async close() {
       await dispatcher.stop();
       await sweeper.stop();
+      await admin.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

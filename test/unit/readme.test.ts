@@ -122,7 +122,7 @@ describe('README.md', () => {
   });
 
   it('names the endpoints and the callback status codes the code answers with', () => {
-    const app = source('src/web/app.ts');
+    const app = source('src/web/app.ts') + source('src/web/admin.ts'); // public and admin listeners
     const paths = [CALLBACK_PATH, ...[...app.matchAll(/router\.get\('([^']+)'/g)].map((m) => m[1] ?? '')];
     assert.ok(paths.length >= 4);
     for (const p of paths) assert.ok(readme.includes(`\`${p === CALLBACK_PATH ? 'POST ' : 'GET '}${p}\``), `endpoint ${p} is not documented`);
