@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { KEY_ALGORITHMS, type KeyAlgorithm } from '../workflows/definitions';
 import type { ImportCredentialsInput, ImportCredentialsResult, InstallationRef, ObtainTokenResult } from '../workflows/activity-types';
 import type { ActivityDeps } from './deps';
+import { inboxCredentialsContext } from '../src/store/secret-contexts';
 import { credentialsMissing } from './failures';
 import { accessToken } from './tokens';
 
@@ -39,6 +40,7 @@ export function credentialActivities(deps: ActivityDeps) {
           keyAlgorithm: facts.key_algorithm as KeyAlgorithm,
           tokenUrl: record.event.links.tokens,
           secret: record.credentials,
+          secretFrom: inboxCredentialsContext(input.installationId, clientId),
           sourceEventId: input.eventId,
         });
         await store.inbox.dropCredentials(input.eventId);

@@ -4,6 +4,7 @@ import { encryptJson, type Keyring } from '../crypto/secrets';
 import { extractCredentials, parseEvent, toLifecycleEvent } from '../events/schemas';
 import type { Logger } from '../logging/logger';
 import type { InboxStore, InsertOutcome } from '../store/inbox';
+import { inboxCredentialsContext } from '../store/secret-contexts';
 import type { Dispatch } from './dispatch';
 import type { WebMetrics } from './metrics';
 import { DEFAULT_JSON_LIMITS, checkJsonShape, describeShapeProblem, findUnsafeJson, type JsonLimits } from './json-limits';
@@ -172,7 +173,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
               credentials: encryptJson(
                 deps.keyring,
                 { clientSecret: credentials.clientSecret, privateKey: credentials.privateKey, publicKey: credentials.publicKey },
-                lifecycle.installationId,
+                inboxCredentialsContext(lifecycle.installationId, credentials.clientId),
               ),
             }
           : {}),
