@@ -7,14 +7,13 @@ import type { InboxStore, InsertOutcome } from '../store/inbox';
 import { inboxCredentialsContext } from '../store/secret-contexts';
 import type { Dispatch } from './dispatch';
 import type { WebMetrics } from './metrics';
+import { checkEventTime, type EventTimeLimits } from './event-time';
 import { DEFAULT_JSON_LIMITS, checkJsonShape, describeShapeProblem, findUnsafeJson, type JsonLimits } from './json-limits';
 import type { CallbackLimiter } from './callback-limits';
 import type { RateDecision } from './rate-limit';
 import { BodyTimeoutError, BodyTooLargeError, readRawBody } from './raw-body';
-import type { EcdsaPublicKeys } from './signature';
-import type { HubAlgorithm } from './signature';
+import type { EcdsaPublicKeys, HubAlgorithm } from './signature';
 import { expectedSignatureText, verifyCallbackSignature, type SignatureScheme } from './signature-schemes';
-import { checkEventTime, type EventTimeLimits } from './event-time';
 
 export interface CallbackDeps {
   appId: string;
