@@ -4,7 +4,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from '../logging/logger';
 import type { WebMetrics } from './metrics';
-import { securityHeaders } from './security-headers';
+import { hardenClientErrors, securityHeaders } from './security-headers';
 
 /**
  * The admin listener (ADMIN_HOST:ADMIN_PORT, loopback by default): readiness and
@@ -85,6 +85,7 @@ export interface RunningAdminServer {
 export async function startAdminServer(host: string, port: number, deps: AdminDeps): Promise<RunningAdminServer> {
   const server = http.createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, createAdminApp(deps).callback());
   server.keepAliveTimeout = 5_000;
+  hardenClientErrors(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -1,3 +1,5 @@
+import { STATUS_CODES, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Middleware } from 'koa';
 
 /**
@@ -12,6 +14,23 @@ export const SECURITY_HEADERS = {
   'X-Content-Type-Options': 'nosniff',
   'Cache-Control': 'no-store',
 } as const;
+
+/**
+ * Answers Node writes itself, without reaching Koa (a malformed request, headers too
+ * large, a request or its headers too slow), get the same headers. Same statuses and
+ * condition as Node's own default handler: only when no response on this socket has
+ * started (`_httpMessage` is Node's in-flight response of the connection).
+ */
+export function hardenClientErrors(server: Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex & { _httpMessage?: { headersSent?: boolean } | null }) => {
+    if (err.code !== 'ECONNRESET' && socket.writable && !socket._httpMessage?.headersSent) {
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      const headers = Object.entries(SECURITY_HEADERS).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\n${headers}Content-Length: 0\r\n\r\n`);
+    }
+    socket.destroy(err);
+  });
+}
 
 export function securityHeaders(): Middleware {
   return async (ctx, next) => {

@@ -15,6 +15,7 @@ import type { JsonLimits } from './json-limits';
 import { CallbackLimiter } from './callback-limits';
 import type { TrustProxy } from './client-address';
 import { parseSize } from './raw-body';
+import { hardenClientErrors } from './security-headers';
 import { InboxRetention, InboxRetentionSweeper } from '../store/inbox-retention';
 import { eventTimeLimits } from './event-time';
 import type { EcdsaPublicKeys, HubAlgorithm } from './signature';
@@ -160,6 +161,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     app.callback(),
   );
   server.keepAliveTimeout = o.keepAliveTimeoutMs ?? 5_000;
+  hardenClientErrors(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
+import net from 'node:net';
 import { signHubSignature } from '../../src/web/signature';
 import { WEBHOOK_SECRET } from '../support/system';
 import { JSON_HEADERS, freshEvent, send, startLightWeb, type Answer, type LightWeb } from './support';
@@ -30,7 +31,8 @@ describe('security: response headers', function () {
       ['accepted', await send(web.web.url, raw, { headers: signed(raw) }), 200],
       ['bad signature', await send(web.web.url, raw, { headers: { ...JSON_HEADERS } }), 401],
     ];
-    // The rate limit is spent by now (burst 2): the third answer is a 429.
+    // The signed budget (burst 2) is spent by a second delivery: the third is a 429.
+    answers.push(['duplicate', await send(web.web.url, raw, { headers: signed(raw) }), 200]);
     answers.push(['rate limited', await send(web.web.url, raw, { headers: signed(raw) }), 429]);
     for (const [what, answer, status] of answers) {
       assert.equal(answer.status, status, `${what}: ${answer.text}`);
@@ -61,6 +63,32 @@ describe('security: response headers', function () {
       assertHardened('415', text.headers);
     } finally {
       await other.close();
+    }
+  });
+
+  /** Writes `raw` on a fresh connection and returns everything the server sent before closing it. */
+  function rawExchange(baseUrl: string, raw: string): Promise<string> {
+    const url = new URL(baseUrl);
+    return new Promise((resolve, reject) => {
+      let received = '';
+      const socket = net.connect(Number(url.port), url.hostname, () => socket.write(raw));
+      socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(received));
+      socket.setTimeout(10_000, () => socket.destroy(new Error('no answer in time')));
+    });
+  }
+
+  it("on the answers Node writes itself: a malformed request (400) and headers too large (431), on both listeners", async () => {
+    for (const base of [web.web.url, web.web.adminUrl]) {
+      const malformed = await rawExchange(base, 'THIS IS NOT HTTP\r\n\r\n');
+      assert.match(malformed, /^HTTP\/1\.1 400 /);
+      const huge = await rawExchange(base, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+      assert.match(huge, /^HTTP\/1\.1 431 /);
+      for (const answer of [malformed, huge]) {
+        assert.match(answer, /\r\nX-Content-Type-Options: nosniff\r\n/i);
+        assert.match(answer, /\r\nCache-Control: no-store\r\n/i);
+      }
     }
   });
 
