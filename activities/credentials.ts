@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { KEY_ALGORITHMS, type KeyAlgorithm } from '../workflows/definitions';
 import type { ImportCredentialsInput, ImportCredentialsResult, InstallationRef, ObtainTokenResult } from '../workflows/activity-types';
 import type { ActivityDeps } from './deps';
+import { eventCredentialsContext, inboxCredentialsContext } from '../src/store/secret-contexts';
 import { credentialsMissing } from './failures';
 import { accessToken } from './tokens';
 
@@ -40,6 +41,8 @@ export function credentialActivities(deps: ActivityDeps) {
           keyAlgorithm: facts.key_algorithm as KeyAlgorithm,
           tokenUrl: record.event.links.tokens,
           secret: stored.secret,
+          // Where the blob lives now decides its binding: event_credentials, or an older version's inbox record.
+          secretFrom: stored.inInbox ? inboxCredentialsContext(input.installationId, clientId) : eventCredentialsContext(input.installationId, clientId),
           sourceEventId: input.eventId,
         });
         await store.eventCredentials.delete(input.eventId);

@@ -1,6 +1,6 @@
 import { extractCredentials, parseEvent, toLifecycleEvent } from '../src/events/schemas';
 import type { AccountRecord } from '../src/store/accounts';
-import type { CredentialRecord } from '../src/store/credentials';
+import { credentialId, type CredentialRecord } from '../src/store/credentials';
 import { COLLECTIONS } from '../src/store/db';
 import type { InboxRecord } from '../src/handover/inbox';
 import type { InstallationRecord } from '../src/store/installations';
@@ -71,14 +71,14 @@ export async function seedActiveInstallations(sys: BenchSystem, count: number, c
         updatedAt: now,
       });
       docs.credentials.push({
-        _id: `${installation.id}:${clientId}`,
+        _id: credentialId(installation.id, clientId),
         installationId: installation.id,
         clientId,
         keyId: secret.keyId,
         keyAlgorithm: secret.keyAlgorithm,
         tokenUrl: lifecycle.links.tokens ?? '',
         status: 'active' as const,
-        secret: sys.store.credentials.encryptSecret(installation.id, {
+        secret: sys.store.credentials.encryptSecret(installation.id, clientId, {
           clientSecret: secret.clientSecret,
           privateKey: secret.privateKey,
           publicKey: secret.publicKey,

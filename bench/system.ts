@@ -205,7 +205,7 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
       const proc = spawnNode(
         'web',
         path.join(PROJECT_ROOT, 'dist/src/entry/web.js'),
-        { ...serviceEnv, PORT: String(webPort), HOST: '127.0.0.1', DISPATCH_INTERVAL_MS: String(opts.dispatchIntervalMs ?? 5_000) },
+        { ...serviceEnv, PORT: String(webPort), HOST: '127.0.0.1', ADMIN_PORT: '0', DISPATCH_INTERVAL_MS: String(opts.dispatchIntervalMs ?? 5_000) },
         file,
       );
       stops.push(() => proc.stop());

@@ -18,11 +18,13 @@ hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 # 1. npm dependencies, reinstalled only when the lock file changed.
 lock_hash=$(hash_of package-lock.json)
 if [ "$(cat node_modules/.setup-lock-hash 2>/dev/null || true)" != "$lock_hash" ]; then
-  # npm install, not npm ci: npm 11's ci rejects lock files that omit other
-  # platforms' optional binaries (@swc/core-*), which npm install itself writes.
-  log "installing npm dependencies"
-  npm install --no-audit --no-fund --loglevel=error
-  lock_hash=$(hash_of package-lock.json)
+  # npm ci: exactly the lock file's versions (it lists every platform's optional
+  # binaries, so npm 11's ci accepts it), and never rewrites it. No install scripts:
+  # the only package with one is @swc/core, whose postinstall merely checks that
+  # its prebuilt binary (an optional dependency ci installs) loads. The Temporal
+  # SDK's core-bridge ships prebuilt binaries and has no install script.
+  log "installing npm dependencies (npm ci)"
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
   echo "$lock_hash" > node_modules/.setup-lock-hash
 fi
 

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors';
+import { parseTrustProxy } from '../web/client-address';
+import { HUB_ALGORITHMS, type HubAlgorithm } from '../web/signature';
 import { DEFAULT_SIGNATURE_SCHEMES, SIGNATURE_SCHEMES, parseEcdsaPublicKeys, type SignatureScheme } from '../web/signature-schemes';
 
 export { SIGNATURE_SCHEMES, type SignatureScheme };
@@ -46,6 +48,9 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PORT: z.coerce.number().int().min(0).max(65535).default(DEFAULT_PORT),
   HOST: z.string().min(1).default('127.0.0.1'),
+  /** Admin listener (/readyz, /metrics): loopback by default; 9464 is the worker's SDK metrics. */
+  ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
+  ADMIN_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default(DEFAULT_TEMPORAL_NAMESPACE),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('appconnect-lifecycle'),
@@ -72,6 +77,11 @@ export const envSchema = z.object({
     .refine((l) => l.length > 0, 'must name at least one scheme: hmac, ecdsa')
     .refine((l) => l.every((s) => (SIGNATURE_SCHEMES as readonly string[]).includes(s)), 'must be a comma list of hmac, ecdsa')
     .transform((l) => [...new Set(l)] as SignatureScheme[]),
+  /** HMAC algorithms accepted in x-hub-signature's prefix; sha1 only when listed. */
+  CALLBACK_HMAC_ALGORITHMS: csv('sha256,sha512')
+    .refine((l) => l.length > 0, 'must name at least one algorithm: sha256, sha512 (sha1 opt-in)')
+    .refine((l) => l.every((a) => (HUB_ALGORITHMS as readonly string[]).includes(a)), 'must be a comma list of sha1, sha256, sha512')
+    .transform((l) => [...new Set(l)] as HubAlgorithm[]),
   /** `<keyId>:<base64 SPKI DER or PEM>` entries, comma-separated; required when ecdsa is enabled. */
   TALKDESK_ECDSA_PUBLIC_KEYS: z
     .string()
@@ -85,8 +95,32 @@ export const envSchema = z.object({
         return z.NEVER;
       }
     }),
-  /** Callback requests per minute from one source address (token bucket); 0 turns the limit off. */
+  /** Signed callback requests per minute from one source address (token bucket); 0 turns the limit off. */
   CALLBACK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(600),
+  /** Callback requests refused before authentication, per minute from one source; 0 turns the limit off. */
+  CALLBACK_FAILED_AUTH_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(60),
+  /** Proxies whose X-Forwarded-For is believed: a hop count or comma-separated CIDRs; unset trusts none. */
+  TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      try {
+        return parseTrustProxy(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : 'invalid' });
+        return z.NEVER;
+      }
+    }),
+  /** An event whose created_at is further ahead of our clock than this is refused (event_from_future). */
+  EVENT_MAX_FUTURE_SKEW_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+  /** Handled inbox events are kept this long, and older events are refused (event_too_old). */
+  INBOX_RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .min(8, 'must be at least 8: longer than the seven-day rule plus Talkdesk retries')
+    .max(3650)
+    .default(30),
   DISPATCH_INTERVAL_MS: z.coerce.number().int().positive().default(5_000),
   LOCAL_DATA_DIR: z.string().min(1).default('data'),
   LOCAL_TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
@@ -145,6 +179,12 @@ function crossChecks(env: Env): { path: string; message: string }[] {
     problems.push({
       path: 'TALKDESK_ECDSA_PUBLIC_KEYS',
       message: 'required when CALLBACK_SIGNATURE_SCHEMES includes ecdsa: give "<keyId>:<base64 SPKI DER or PEM>" entries, comma-separated',
+    });
+  }
+  if (env.DEV_SKIP_SIGNATURE_CHECK && env.NODE_ENV === 'production') {
+    problems.push({
+      path: 'DEV_SKIP_SIGNATURE_CHECK',
+      message: 'must not be true when NODE_ENV=production: anyone could post events (an uninstall of any installation); remove it',
     });
   }
   if (env.PARTNER_PROVISIONER === 'http') {

@@ -7,7 +7,8 @@ import { countBlobsByKid, reencryptAll, type FieldReport } from '../store/reencr
 
 /**
  * `npm run reencrypt`: re-encrypts every secret at rest under the first key of
- * SECRETS_KEY, while the service runs. Put the new key first and keep the old
+ * SECRETS_KEY and the current binding (and moves credential and token records to
+ * collision-free ids), while the service runs. Put the new key first and keep the old
  * ones after it (in this command and in the running web and worker processes),
  * run this until it reports "complete", then remove the old keys.
  *
@@ -63,6 +64,9 @@ async function main(): Promise<number> {
       dryRun: args.dryRun,
       onProgress: (r) => console.error(`reencrypt: ${progressLine(r)}`),
     });
+    for (const r of report.ids) {
+      if (r.moved + r.dropped > 0) console.error(`reencrypt: ${r.collection}: ${r.moved} record(s) ${args.dryRun ? 'to move' : 'moved'} to collision-free ids, ${r.dropped} stale legacy record(s) dropped`);
+    }
     const after = await countBlobsByKid(db);
     console.log(JSON.stringify({ ...report, blobsByKidBefore: before, blobsByKidAfter: after }));
     for (const f of report.fields) {

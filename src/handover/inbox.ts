@@ -1,5 +1,6 @@
 import { MongoServerError, type Collection } from 'mongodb';
 import type { EncryptedBlob } from '../crypto/secrets';
+import type { SealedEventCredentials } from '../store/event-credentials';
 import type { EventType, LifecycleEvent } from '../../workflows/definitions';
 import { COLLECTIONS, type Database } from '../store/db';
 import { EventCredentialStore } from '../store/event-credentials';
@@ -67,7 +68,7 @@ export class InboxStore {
    * over. Throws when MongoDB fails: the caller answers so that Talkdesk delivers
    * again, and that delivery stores and queues what this one could not.
    */
-  async insert(record: Omit<InboxRecord, 'dispatchedAt' | 'credentials'>, credentials?: EncryptedBlob): Promise<InsertOutcome> {
+  async insert(record: Omit<InboxRecord, 'dispatchedAt' | 'credentials'>, credentials?: SealedEventCredentials): Promise<InsertOutcome> {
     // Only for a first delivery: a stored record's credentials were stored before it, and
     // may be imported and deleted since; a repeat must not bring them back.
     if (credentials && !(await this.coll.findOne({ _id: record._id }, { projection: { _id: 1 } }))) {
@@ -170,13 +171,16 @@ export class InboxStore {
   async moveLegacyCredentials(options: { installationId?: string; drop?: boolean; limit?: number } = {}): Promise<number> {
     const filter = { credentials: { $exists: true }, ...(options.installationId ? { installationId: options.installationId } : {}) };
     const legacy = await this.coll
-      .find(filter, { projection: { _id: 1, installationId: 1, receivedAt: 1, dispatchedAt: 1, credentials: 1 } })
+      .find(filter, { projection: { _id: 1, installationId: 1, receivedAt: 1, dispatchedAt: 1, credentials: 1, 'event.facts': 1 } })
       .limit(options.limit ?? WHOLE_INBOX_SCAN_LIMIT)
       .toArray();
     let moved = 0;
     for (const r of legacy) {
       if (!r.credentials || !r.dispatchedAt) continue;
-      if (!options.drop) await this.eventCredentials.put(r._id, r.installationId, r.credentials, r.receivedAt);
+      // Older versions wrote version 1 blobs (bound to the installation only): readable in their new place.
+      const clientId = (r.event?.facts as { client_id?: unknown } | undefined)?.client_id;
+      if (typeof clientId !== 'string') continue;
+      if (!options.drop) await this.eventCredentials.put(r._id, r.installationId, { clientId, secret: r.credentials }, r.receivedAt);
       moved += await this.stripLegacyCredentials(r._id);
     }
     return moved;

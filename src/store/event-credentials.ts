@@ -2,6 +2,7 @@ import { MongoServerError, type Collection } from 'mongodb';
 import { encryptJson, type EncryptedBlob, type Keyring } from '../crypto/secrets';
 import type { EventCredentials } from '../events/schemas';
 import { COLLECTIONS, type Database } from './db';
+import { eventCredentialsContext } from './secret-contexts';
 
 /**
  * The credentials an `app.installed` or `app.credentials_rotated` event brought,
@@ -12,8 +13,16 @@ import { COLLECTIONS, type Database } from './db';
 export interface EventCredentialRecord {
   _id: string; // the event id
   installationId: string;
+  /** The Talkdesk client id of the set: part of the blob's binding (secret-contexts.ts). */
+  clientId: string;
   secret: EncryptedBlob;
   storedAt: Date;
+}
+
+/** An event's credentials as the callback hands them to the inbox: encrypted, with the client id they are bound to. */
+export interface SealedEventCredentials {
+  clientId: string;
+  secret: EncryptedBlob;
 }
 
 /** What is encrypted: the secret parts of the event, nothing else. */
@@ -23,8 +32,13 @@ export type EventSecret = Pick<EventCredentials, 'clientSecret' | 'privateKey' |
  * Every encryption of event credentials goes through here (the callback's only call
  * into the secret store), so that the additional data bound to them is chosen in one place.
  */
-export function sealEventCredentials(keyring: Keyring, installationId: string, secret: EventSecret): EncryptedBlob {
-  return encryptJson(keyring, { clientSecret: secret.clientSecret, privateKey: secret.privateKey, publicKey: secret.publicKey }, installationId);
+export function sealEventCredentials(keyring: Keyring, installationId: string, creds: EventSecret & { clientId: string }): SealedEventCredentials {
+  const secret = encryptJson(
+    keyring,
+    { clientSecret: creds.clientSecret, privateKey: creds.privateKey, publicKey: creds.publicKey },
+    eventCredentialsContext(installationId, creds.clientId),
+  );
+  return { clientId: creds.clientId, secret };
 }
 
 /** Older versions kept the blob in the inbox record's `credentials` field. */
@@ -46,9 +60,9 @@ export class EventCredentialStore {
   }
 
   /** Stores an event's credentials (the callback, before the inbox record). A repeat changes nothing. */
-  async put(eventId: string, installationId: string, secret: EncryptedBlob, storedAt = new Date()): Promise<void> {
+  async put(eventId: string, installationId: string, sealed: SealedEventCredentials, storedAt = new Date()): Promise<void> {
     try {
-      await this.coll.insertOne({ _id: eventId, installationId, secret, storedAt });
+      await this.coll.insertOne({ _id: eventId, installationId, clientId: sealed.clientId, secret: sealed.secret, storedAt });
     } catch (e) {
       if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
     }

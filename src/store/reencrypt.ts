@@ -1,10 +1,12 @@
-import type { Collection, Document, Filter } from 'mongodb';
-import { SecretDecryptError, reencrypt, type EncryptedBlob, type Keyring } from '../crypto/secrets';
+import { MongoServerError, type Collection, type Document, type Filter } from 'mongodb';
+import { CURRENT_BLOB_VERSION, SecretDecryptError, reencrypt, type EncryptedBlob, type Keyring, type SecretContext } from '../crypto/secrets';
+import { credentialId } from './credentials';
 import { COLLECTIONS, type Database } from './db';
+import { credentialSecretContext, eventCredentialsContext, tokenContext } from './secret-contexts';
 
 /**
- * Re-encryption of every secret at rest under the keyring's current key, while
- * the service runs. Each encrypted field is found by its blob's `kid`, read in
+ * Re-encryption of every secret at rest under the keyring's current key and the
+ * current binding (version 2 blobs, secrets.ts), while the service runs. Each encrypted field is found by its blob's `kid`, read in
  * `_id` order in batches, decrypted with whichever key wrote it and written back
  * under the current key by an update whose filter still names the old blob (its
  * `kid` and `iv`). A document changed meanwhile (credentials destroyed, event
@@ -13,16 +15,23 @@ import { COLLECTIONS, type Database } from './db';
  * key is found by the next run. Running it again is always safe.
  */
 
-/** One encrypted field: where it lives and what its additional data (AAD) is. */
+/** One encrypted field: where it lives and what its binding (AAD) is. */
 export interface EncryptedField {
   collection: (typeof COLLECTIONS)[keyof typeof COLLECTIONS];
   /** Dotted path of the blob in the document. */
   path: string;
-  /** The AAD the blob was written with: the installation id of the document. */
-  aad(doc: Document): string | undefined;
+  /** Fields of the document `context` reads (besides the blob). */
+  projection: readonly string[];
+  /** The binding of the blob, from its document (secret-contexts.ts); undefined when the document lacks it. */
+  context(doc: Document): SecretContext | undefined;
 }
 
-const installationIdOf = (doc: Document) => (typeof doc.installationId === 'string' ? doc.installationId : undefined);
+const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+const bySet = (make: (installationId: string, clientId: string) => SecretContext) => (doc: Document) => {
+  const installationId = str(doc.installationId);
+  const clientId = str(doc.clientId);
+  return installationId !== undefined && clientId !== undefined ? make(installationId, clientId) : undefined;
+};
 
 /**
  * Every field the service encrypts (see event-credentials.ts and credentials.ts). Inbox
@@ -30,15 +39,15 @@ const installationIdOf = (doc: Document) => (typeof doc.installationId === 'stri
  * (`Store.prepare`), and by the reencrypt command before it runs.
  */
 export const ENCRYPTED_FIELDS: readonly EncryptedField[] = [
-  { collection: COLLECTIONS.eventCredentials, path: 'secret', aad: installationIdOf },
-  { collection: COLLECTIONS.credentials, path: 'secret', aad: installationIdOf },
-  { collection: COLLECTIONS.tokens, path: 'token', aad: installationIdOf },
+  { collection: COLLECTIONS.eventCredentials, path: 'secret', projection: ['installationId', 'clientId'], context: bySet(eventCredentialsContext) },
+  { collection: COLLECTIONS.credentials, path: 'secret', projection: ['installationId', 'clientId'], context: bySet(credentialSecretContext) },
+  { collection: COLLECTIONS.tokens, path: 'token', projection: ['installationId', 'clientId'], context: bySet(tokenContext) },
 ];
 
 export interface FieldReport {
   collection: string;
   field: string;
-  /** Blobs found under another key than the current one. */
+  /** Blobs found under another key than the current one, or with the old binding (version 1). */
   found: number;
   /** Re-encrypted under the current key. */
   reencrypted: number;
@@ -52,8 +61,18 @@ export interface FieldReport {
   remaining: number;
 }
 
+/** Records moved from a legacy `${installationId}:${clientId}` id to credentialId(). */
+export interface IdMigrationReport {
+  collection: string;
+  /** Moved to their collision-free id (a dry run: would be moved). */
+  moved: number;
+  /** Dropped: a record already sat under the new id (written since the upgrade), which wins. */
+  dropped: number;
+}
+
 export interface ReencryptReport {
   currentKid: string;
+  ids: IdMigrationReport[];
   fields: FieldReport[];
   totals: { found: number; reencrypted: number; changedMeanwhile: number; failed: number; remaining: number };
   /** True when no blob is left under another key: old keys can be retired. */
@@ -81,9 +100,11 @@ function blobAt(doc: Document, path: string): EncryptedBlob | undefined {
   return v !== null && typeof v === 'object' ? (v as EncryptedBlob) : undefined;
 }
 
-/** Blobs of `field` not under `kid` (any key id other than the current one). */
+/** Blobs of `field` not under `kid` (any key id other than the current one) or not of the current version. */
 function staleFilter(field: EncryptedField, kid: string): Filter<Document> {
-  return { [`${field.path}.kid`]: { $exists: true, $ne: kid } };
+  return {
+    $or: [{ [`${field.path}.kid`]: { $exists: true, $ne: kid } }, { [`${field.path}.v`]: { $exists: true, $ne: CURRENT_BLOB_VERSION } }],
+  };
 }
 
 async function reencryptField(
@@ -108,7 +129,7 @@ async function reencryptField(
   for (;;) {
     const page = await coll
       .find(after === undefined ? filter : ({ $and: [filter, { _id: { $gt: after } }] } as Filter<Document>), {
-        projection: { _id: 1, installationId: 1, [field.path]: 1 },
+        projection: { _id: 1, [field.path]: 1, ...Object.fromEntries(field.projection.map((p) => [p, 1])) },
       })
       .sort({ _id: 1 })
       .limit(batchSize)
@@ -121,14 +142,14 @@ async function reencryptField(
 
     for (const doc of page) {
       const blob = blobAt(doc, field.path);
-      const aad = field.aad(doc);
-      if (!blob || aad === undefined) {
+      const context = field.context(doc);
+      if (!blob || context === undefined) {
         report.changedMeanwhile += 1;
         continue;
       }
       let next: EncryptedBlob;
       try {
-        next = reencrypt(keyring, blob, aad);
+        next = reencrypt(keyring, blob, context);
       } catch (err) {
         if (!(err instanceof SecretDecryptError)) throw err;
         report.failed += 1;
@@ -150,8 +171,45 @@ async function reencryptField(
   return report;
 }
 
-/** Re-encrypts every secret at rest under `keyring.currentKid`; see the module comment. */
+/**
+ * Moves credential and token records still under the legacy id (ambiguous when an id
+ * holds `:`) to credentialId(). Reads every record's ids (a maintenance pass, not a
+ * hot path). The blob needs no change for the move: its binding holds no `_id`.
+ */
+export async function migrateCredentialIds(db: Database, dryRun = false): Promise<IdMigrationReport[]> {
+  const reports: IdMigrationReport[] = [];
+  for (const name of [COLLECTIONS.credentials, COLLECTIONS.tokens] as const) {
+    const coll = db.collection<Document>(name);
+    const report: IdMigrationReport = { collection: name, moved: 0, dropped: 0 };
+    const docs = await coll.find({}, { projection: { _id: 1, installationId: 1, clientId: 1 } }).toArray();
+    for (const d of docs) {
+      if (typeof d.installationId !== 'string' || typeof d.clientId !== 'string') continue;
+      const id = credentialId(d.installationId, d.clientId);
+      if ((d._id as unknown) === id) continue;
+      if (dryRun) {
+        report.moved += 1; // would be moved
+        continue;
+      }
+      const owner = { _id: d._id, installationId: d.installationId, clientId: d.clientId } as Filter<Document>;
+      const full = await coll.findOne(owner);
+      if (!full) continue;
+      try {
+        await coll.insertOne({ ...full, _id: id } as Document);
+        report.moved += 1;
+      } catch (err) {
+        if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+        report.dropped += 1;
+      }
+      await coll.deleteOne(owner);
+    }
+    reports.push(report);
+  }
+  return reports;
+}
+
+/** Moves records to collision-free ids, then re-encrypts every secret at rest under `keyring.currentKid` and the current binding. */
 export async function reencryptAll(db: Database, keyring: Keyring, options: ReencryptOptions = {}): Promise<ReencryptReport> {
+  const ids = await migrateCredentialIds(db, options.dryRun);
   const fields: FieldReport[] = [];
   for (const field of ENCRYPTED_FIELDS) {
     fields.push(await reencryptField(db.collection<Document>(field.collection), field, keyring, options));
@@ -164,7 +222,7 @@ export async function reencryptAll(db: Database, keyring: Keyring, options: Reen
     failed: sum('failed'),
     remaining: sum('remaining'),
   };
-  return { currentKid: keyring.currentKid, fields, totals, complete: totals.remaining === 0 };
+  return { currentKid: keyring.currentKid, ids, fields, totals, complete: totals.remaining === 0 };
 }
 
 /** Blobs per key id in every encrypted field (`npm run reencrypt -- --dry-run` and tests). */

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { ConfigError } from '../errors';
 import { matchAllowedUrl, parseAllowList, type AllowedUrl, type AllowListEntry } from './allowlist';
 import { createClientAssertion, type TalkdeskKeyAlgorithm } from './assertion';
-import { publicOnlyLookup, type Resolver } from './dns-guard';
+import { needsDnsGuard, publicOnlyLookup, type Resolver } from './dns-guard';
 import { DisallowedHostError, TalkdeskProtocolError, TalkdeskRequestError } from './errors';
 import { errorFromResponse, errorFromTransport, parseBody, type RawResponse } from './responses';
 import {
@@ -34,7 +34,7 @@ export interface TalkdeskClientOptions {
   maxPages?: number;
   /** Clock in epoch ms (assertion iat/exp, token expiresAt). Default Date.now. */
   now?: () => number;
-  /** DNS resolver for wildcard-matched hosts; tests replace it. */
+  /** DNS resolver of the public-address guard (every host name but loopback names); tests replace it. */
   resolver?: Resolver;
 }
 
@@ -365,7 +365,10 @@ export class TalkdeskClient {
         headers,
         data: call.body?.text,
         signal: deadline,
-        ...(target.entry.wildcard ? { lookup: this.lookup } : {}),
+        // Every name is resolved through the guard: an exactly listed name can point at a
+        // private address as easily as a wildcard one. Only IP literals (no DNS) and
+        // loopback names (listed exactly for the local simulator and tests) are not.
+        ...(needsDnsGuard(target.url.hostname) ? { lookup: this.lookup } : {}),
       });
     } catch (err) {
       // The axios error holds the request config (bearer token, assertion): read its code, drop it.

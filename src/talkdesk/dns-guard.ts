@@ -1,12 +1,20 @@
 import { lookup as dnsLookup } from 'node:dns';
-import { isNonPublicAddress } from './ip';
+import { isIpLiteral, isLoopbackName, isNonPublicAddress } from './ip';
 import { DISALLOWED_ADDRESS_CODE } from './responses';
 
 /**
- * A wildcard entry (`*.talkdeskid.com`) trusts whatever that DNS zone says; a
- * name there pointing at 127.0.0.1 or 169.254.169.254 must still not reach an
- * internal service. Hosts matched by a wildcard are resolved through this guard.
+ * An allow-list entry trusts a name, not what its DNS zone says today: a name
+ * (wildcard-matched or listed exactly) pointing at 127.0.0.1 or 169.254.169.254
+ * must still not reach an internal service. Every host name is resolved through
+ * this guard except IP literals (nothing to resolve: they match only an entry
+ * naming them exactly) and loopback names (which the operator can only have
+ * listed exactly, for the local simulator and tests).
  */
+
+/** True when a request to `hostname` must resolve it through publicOnlyLookup. */
+export function needsDnsGuard(hostname: string): boolean {
+  return !isIpLiteral(hostname) && !isLoopbackName(hostname);
+}
 
 export type LookupAddress = { address: string; family: 4 | 6 };
 export type LookupCallback = (err: Error | null, address: LookupAddress[]) => void;

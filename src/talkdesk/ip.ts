@@ -1,23 +1,19 @@
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 
 /**
  * Address classification for the outbound allow-list: an IP literal, a loopback
  * name or a non-public address is a server-side request forgery target unless
  * the operator named it on purpose.
+ *
+ * Public means ipaddr.js' `unicast` range and nothing else: every special-purpose
+ * range it knows (private, loopback, link-local, CGNAT, multicast, broadcast,
+ * reserved such as 192.0.0.0/24, 198.18.0.0/15 and 240.0.0.0/4, the IPv6
+ * site-local fec0::/10, and the IPv6 forms that embed or tunnel to an IPv4
+ * address: IPv4-mapped and -compatible, NAT64 64:ff9b::/96, 6to4 2002::/16,
+ * Teredo) is refused. The library's list is maintained upstream, unlike a
+ * hand-kept one; ranges it does not know are public, so keep it up to date.
  */
-
-const nonPublic = new BlockList();
-nonPublic.addSubnet('0.0.0.0', 8, 'ipv4'); // "this network", includes 0.0.0.0
-nonPublic.addSubnet('10.0.0.0', 8, 'ipv4');
-nonPublic.addSubnet('100.64.0.0', 10, 'ipv4'); // carrier-grade NAT
-nonPublic.addSubnet('127.0.0.0', 8, 'ipv4');
-nonPublic.addSubnet('169.254.0.0', 16, 'ipv4'); // link-local, cloud metadata
-nonPublic.addSubnet('172.16.0.0', 12, 'ipv4');
-nonPublic.addSubnet('192.168.0.0', 16, 'ipv4');
-nonPublic.addAddress('::', 'ipv6');
-nonPublic.addAddress('::1', 'ipv6');
-nonPublic.addSubnet('fc00::', 7, 'ipv6'); // unique local
-nonPublic.addSubnet('fe80::', 10, 'ipv6'); // link-local
 
 /** `[::1]` (URL hostname form) → `::1`; other hostnames unchanged. */
 export function unbracket(hostname: string): string {
@@ -35,10 +31,32 @@ export function isLoopbackName(hostname: string): boolean {
   return h === 'localhost' || h.endsWith('.localhost');
 }
 
-/** Loopback, private, link-local, CGNAT or unspecified address (IPv4-mapped IPv6 included). */
+/**
+ * Ranges ipaddr.js reports as `unicast` that are not: IPv4-compatible addresses
+ * (::/96, deprecated) are named only when written dotted (`::127.0.0.1`), not in
+ * hex (`::7f00:1`).
+ */
+const EXTRA_NON_PUBLIC: [ipaddr.IPv6, number][] = [[ipaddr.IPv6.parse('::'), 96]];
+
+/** The ipaddr.js range name of an address (`unicast` for a public one), or undefined when it is not an address. */
+export function addressRange(address: string): string | undefined {
+  const ip = unbracket(address).split('%')[0] ?? '';
+  // Node's parser decides what an address is (ipaddr.js also reads forms such as "0x7f.1").
+  if (isIP(ip) === 0) return undefined;
+  try {
+    const parsed = ipaddr.parse(ip);
+    const range = parsed.range();
+    if (range === 'unicast' && parsed.kind() === 'ipv6' && EXTRA_NON_PUBLIC.some((r) => (parsed as ipaddr.IPv6).match(r))) {
+      return 'ipv4Compatible';
+    }
+    return range;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Any address outside the public unicast space (see the module comment); false for a non-address. */
 export function isNonPublicAddress(address: string): boolean {
-  const ip = unbracket(address);
-  const family = isIP(ip);
-  if (family === 0) return false;
-  return nonPublic.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+  const range = addressRange(address);
+  return range !== undefined && range !== 'unicast';
 }

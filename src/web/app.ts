@@ -4,19 +4,18 @@ import type { Logger } from '../logging/logger';
 import { createCallbackHandler, errorCode, type CallbackDeps } from './callback';
 import type { Launch } from './launch';
 import type { WebMetrics } from './metrics';
+import { securityHeaders } from './security-headers';
 
 export const CALLBACK_PATH = '/talkdesk/events';
 
 export interface AppDeps extends CallbackDeps {
   logger: Logger;
   metrics: WebMetrics;
-  /** Resolves when MongoDB and Temporal both answer. */
-  readiness(): Promise<{ mongodb: boolean; temporal: boolean }>;
   /** Sign-in from Talkdesk and the app's pages (docs/launch.md); absent: not served. */
   launchArea?: Launch;
 }
 
-/** The Koa application: the callback, health and metrics endpoints. */
+/** The public Koa application: the callback and a cheap liveness check (readiness and metrics are on the admin listener, admin.ts). */
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
   app.proxy = false;
@@ -31,6 +30,7 @@ export function createApp(deps: AppDeps): Koa {
   });
   const router = new Router();
 
+  app.use(securityHeaders());
   app.use(async (ctx, next) => {
     const started = process.hrtime.bigint();
     try {
@@ -51,16 +51,6 @@ export function createApp(deps: AppDeps): Koa {
   router.post(CALLBACK_PATH, createCallbackHandler(deps));
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
-  });
-  router.get('/readyz', async (ctx) => {
-    const ready = await deps.readiness();
-    ctx.status = ready.mongodb && ready.temporal ? 200 : 503;
-    ctx.body = { status: ctx.status === 200 ? 'ready' : 'not ready', ...ready };
-  });
-  router.get('/metrics', async (ctx) => {
-    deps.metrics.dispatchBacklog.set(await deps.inbox.countUndispatched().catch(() => -1));
-    ctx.type = deps.metrics.registry.contentType;
-    ctx.body = await deps.metrics.registry.metrics();
   });
 
   deps.launchArea?.routes(router);

@@ -10,10 +10,12 @@ import { sealEventCredentials } from '../store/event-credentials';
 import { workflowIdFor } from '../../workflows/definitions';
 import type { CallbackLaunchHooks } from './launch/callback-hooks';
 import type { WebMetrics } from './metrics';
+import { checkEventTime, type EventTimeLimits } from './event-time';
 import { DEFAULT_JSON_LIMITS, checkJsonShape, describeShapeProblem, findUnsafeJson, type JsonLimits } from './json-limits';
-import type { SourceRateLimiter } from './rate-limit';
+import type { CallbackLimiter } from './callback-limits';
+import type { RateDecision } from './rate-limit';
 import { BodyTimeoutError, BodyTooLargeError, readRawBody } from './raw-body';
-import type { EcdsaPublicKeys } from './signature';
+import type { EcdsaPublicKeys, HubAlgorithm } from './signature';
 import { DEFAULT_SIGNATURE_SCHEMES, expectedSignatureText, verifyCallbackSignature, type SignatureScheme } from './signature-schemes';
 
 export interface CallbackDeps {
@@ -31,12 +33,16 @@ export interface CallbackDeps {
   metrics?: WebMetrics;
   /** Signature schemes accepted (CALLBACK_SIGNATURE_SCHEMES); DEFAULT_SIGNATURE_SCHEMES when not given. */
   signatureSchemes?: readonly SignatureScheme[];
+  /** HMAC algorithms accepted (CALLBACK_HMAC_ALGORITHMS); sha256 and sha512 when not given. */
+  hmacAlgorithms?: readonly HubAlgorithm[];
+  /** How far ahead or behind our clock an event's created_at may be; DEFAULT_EVENT_TIME_LIMITS when not given. */
+  eventTimeLimits?: Partial<EventTimeLimits>;
   /** Keys for the ecdsa scheme, by X-Hub-Ecdsa-Signature-Id (TALKDESK_ECDSA_PUBLIC_KEYS). */
   ecdsaPublicKeys?: EcdsaPublicKeys;
   /** Depth and width limits of the JSON body; DEFAULT_JSON_LIMITS for what is not given. */
   jsonLimits?: Partial<JsonLimits>;
-  /** Per-source rate limit; none when not given. */
-  rateLimiter?: SourceRateLimiter;
+  /** Per-source budgets of signed and of unauthenticated requests; none when not given. */
+  rateLimiter?: CallbackLimiter;
   /** Launch (docs/launch.md): sign-in links, sessions an event ends, and `user.logout`. */
   launch?: CallbackLaunchHooks;
 }
@@ -68,6 +74,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
     schemes: deps.signatureSchemes ?? DEFAULT_SIGNATURE_SCHEMES,
     webhookSecrets: deps.webhookSecrets,
     ecdsaPublicKeys: deps.ecdsaPublicKeys ?? new Map(),
+    hmacAlgorithms: deps.hmacAlgorithms,
   };
   const signatureHelp = `Missing or wrong signature: send ${expectedSignatureText(signature.schemes)}.`;
   const jsonLimits: JsonLimits = { ...DEFAULT_JSON_LIMITS, ...deps.jsonLimits };
@@ -76,36 +83,44 @@ export function createCallbackHandler(deps: CallbackDeps) {
     let eventType = 'unknown';
     const outcome = (o: string) => deps.metrics?.eventsReceived.inc({ type: eventType, outcome: o });
 
-    // Before reading a byte of the body: a source over its rate costs nothing more.
-    const rate = deps.rateLimiter?.take(ctx.req.socket.remoteAddress);
-    if (rate && !rate.allowed) {
+    const limiter = deps.rateLimiter;
+    const source = limiter?.source(ctx.req);
+    const limited = (rate: RateDecision | undefined, what: string): boolean => {
+      if (!rate || rate.allowed) return false;
       outcome('rate_limited');
       ctx.set('Retry-After', String(rate.retryAfterSeconds));
-      return refuse(ctx, 429, 'rate_limited', `Too many requests from this address; retry after ${rate.retryAfterSeconds} s.`);
-    }
+      refuse(ctx, 429, 'rate_limited', `Too many ${what} from this address; retry after ${rate.retryAfterSeconds} s.`);
+      return true;
+    };
+    // A refusal before authentication spends the source's failed-auth budget, never the signed one.
+    const unauthenticated = (o: string, answerIt: () => void): void => {
+      if (limited(limiter?.unauthenticated(source), 'requests that failed authentication')) return;
+      outcome(o);
+      answerIt();
+    };
+    // Before reading a byte of the body: a source over both budgets costs nothing more.
+    if (limited(limiter?.beforeBody(source), 'requests')) return;
 
     const contentType = ctx.request.type;
     let raw: Buffer;
     try {
       raw = await readRawBody(ctx.req, deps.bodyLimitBytes, deps.bodyTimeoutMs);
     } catch (err) {
-      outcome('refused');
       // The rest of the body is not worth reading: answer and close the connection.
       ctx.set('Connection', 'close');
-      if (err instanceof BodyTooLargeError) return refuse(ctx, 413, 'body_too_large', `The body exceeds ${deps.bodyLimitBytes} bytes.`);
-      if (err instanceof BodyTimeoutError) return refuse(ctx, 408, 'body_timeout', 'The body was not received in time.');
+      if (err instanceof BodyTooLargeError) return unauthenticated('refused', () => refuse(ctx, 413, 'body_too_large', `The body exceeds ${deps.bodyLimitBytes} bytes.`));
+      if (err instanceof BodyTimeoutError) return unauthenticated('refused', () => refuse(ctx, 408, 'body_timeout', 'The body was not received in time.'));
       // The client went away or broke the framing (e.g. a bad chunk): its fault, not ours.
       deps.logger.debug({ error: errorCode(err) }, 'callback body unreadable');
-      return refuse(ctx, 400, 'body_unreadable', 'The body could not be read (connection closed or malformed framing).');
+      return unauthenticated('refused', () => refuse(ctx, 400, 'body_unreadable', 'The body could not be read (connection closed or malformed framing).'));
     }
     if (contentType !== 'application/json') {
-      outcome('refused');
-      return refuse(ctx, 415, 'unsupported_media_type', 'Send the event as application/json.');
+      return unauthenticated('refused', () => refuse(ctx, 415, 'unsupported_media_type', 'Send the event as application/json.'));
     }
     if (!deps.skipSignatureCheck && !verifyCallbackSignature(raw, ctx.req.headers, signature)) {
-      outcome('unauthenticated');
-      return refuse(ctx, 401, 'invalid_signature', signatureHelp);
+      return unauthenticated('unauthenticated', () => refuse(ctx, 401, 'invalid_signature', signatureHelp));
     }
+    if (limited(limiter?.authenticated(source), 'requests')) return;
     const shapeProblem = checkJsonShape(raw, jsonLimits);
     if (shapeProblem) {
       outcome('refused');
@@ -136,6 +151,12 @@ export function createCallbackHandler(deps: CallbackDeps) {
     if (event.app_id !== deps.appId) {
       outcome('wrong_app');
       return refuse(ctx, 403, 'wrong_app', 'The event is for another app (app_id does not match TALKDESK_APP_ID).');
+    }
+
+    const timeProblem = checkEventTime(event.created_at, Date.now(), deps.eventTimeLimits);
+    if (timeProblem) {
+      outcome('invalid');
+      return refuse(ctx, 400, timeProblem.code, timeProblem.message, 'created_at');
     }
 
     const lifecycle = toLifecycleEvent(event);

@@ -82,6 +82,12 @@ export class SourceRateLimiter {
     return { allowed: true };
   }
 
+  /** Whether `address`'s source has a token now, without taking it. */
+  hasToken(address: string | undefined): boolean {
+    const bucket = this.buckets.get(sourceKey(address));
+    return !bucket || bucket.tokens + (this.now() - bucket.at) * this.perMs >= 1;
+  }
+
   /** Sources currently tracked (tests and metrics). */
   get size(): number {
     return this.buckets.size;

@@ -6,14 +6,19 @@ import type { Logger } from '../logging/logger';
 import type { Store } from '../store';
 import type { InstallationOptions } from '../../workflows/options';
 import { ConfigError } from '../errors';
+import { cachedReadiness, startAdminServer, type RunningAdminServer } from './admin';
 import { createApp, CALLBACK_PATH } from './app';
 import { createWebHandOver, type InboxDispatcher } from '../handover';
 import { createLaunch, type LaunchOptions } from './launch';
 import { createWebMetrics } from './metrics';
 import type { JsonLimits } from './json-limits';
-import { SourceRateLimiter } from './rate-limit';
+import { CallbackLimiter } from './callback-limits';
+import type { TrustProxy } from './client-address';
 import { parseSize } from './raw-body';
-import type { EcdsaPublicKeys } from './signature';
+import { hardenClientErrors } from './security-headers';
+import { InboxRetention, InboxRetentionSweeper } from '../store/inbox-retention';
+import { eventTimeLimits } from './event-time';
+import type { EcdsaPublicKeys, HubAlgorithm } from './signature';
 import { DEFAULT_SIGNATURE_SCHEMES, type SignatureScheme } from './signature-schemes';
 
 /** The web server's timeouts when not given: defined once here (the README quotes them). */
@@ -40,6 +45,14 @@ export interface WebServerOptions {
   signatureSchemes?: readonly SignatureScheme[];
   /** Public keys of the ecdsa scheme by key id (TALKDESK_ECDSA_PUBLIC_KEYS); required when it is enabled. */
   ecdsaPublicKeys?: EcdsaPublicKeys;
+  /** HMAC algorithms accepted (CALLBACK_HMAC_ALGORITHMS); sha256 and sha512 by default. */
+  hmacAlgorithms?: readonly HubAlgorithm[];
+  /** EVENT_MAX_FUTURE_SKEW_SECONDS; 300 by default. */
+  maxFutureSkewSeconds?: number;
+  /** INBOX_RETENTION_DAYS: older events are refused and handled ones pruned; 30 by default. */
+  inboxRetentionDays?: number;
+  /** How often the retention sweeper runs; hourly by default. */
+  inboxSweepIntervalMs?: number;
   bodyLimit: string;
   /** Time to receive a callback body once its headers arrived (408 after it). Default WEB_TIMEOUTS_MS.body. */
   bodyTimeoutMs?: number;
@@ -51,10 +64,20 @@ export interface WebServerOptions {
   keepAliveTimeoutMs?: number;
   /** Depth and width limits of callback JSON bodies (DEFAULT_JSON_LIMITS). */
   jsonLimits?: Partial<JsonLimits>;
-  /** Callback requests per minute from one source address (CALLBACK_RATE_LIMIT_PER_MINUTE); 0 or unset: no limit. */
+  /** Signed callback requests per minute from one source address (CALLBACK_RATE_LIMIT_PER_MINUTE); 0 or unset: no limit. */
   rateLimitPerMinute?: number;
-  /** Bucket size of the rate limit; one minute's worth by default. */
+  /** Callback requests refused before authentication per minute from one source (CALLBACK_FAILED_AUTH_PER_MINUTE); 0 or unset: no limit. */
+  failedAuthPerMinute?: number;
+  /** Bucket size of both limits; one minute's worth by default. */
   rateLimitBurst?: number;
+  /** Which proxies' X-Forwarded-For is believed (TRUST_PROXY); nothing by default. */
+  trustProxy?: TrustProxy;
+  /** Address of the admin listener (/readyz, /metrics; ADMIN_HOST). Default 127.0.0.1. */
+  adminHost?: string;
+  /** Port of the admin listener (ADMIN_PORT). Default 0, a free port; the entry points pass ADMIN_PORT. */
+  adminPort?: number;
+  /** How long a readiness answer is reused. Default 1.5 s. */
+  readinessCacheMs?: number;
   dispatchIntervalMs: number;
   /** How long the callback's hand-over waits for Temporal. Default HAND_OVER_TIMEOUT_MS.callback. */
   dispatchTimeoutMs?: number;
@@ -71,6 +94,8 @@ export interface WebServerOptions {
 export interface RunningWebServer {
   url: string;
   callbackUrl: string;
+  /** `http://<ADMIN_HOST>:<port>`: GET /readyz and GET /metrics. */
+  adminUrl: string;
   server: Server;
   dispatcher: InboxDispatcher;
   close(): Promise<void>;
@@ -83,6 +108,10 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
   if (schemes.includes('ecdsa') && (o.ecdsaPublicKeys?.size ?? 0) === 0) {
     throw new ConfigError('The ecdsa signature scheme needs public keys (TALKDESK_ECDSA_PUBLIC_KEYS)');
   }
+  if (o.skipSignatureCheck && process.env.NODE_ENV === 'production') {
+    throw new ConfigError('DEV_SKIP_SIGNATURE_CHECK must not be true when NODE_ENV=production');
+  }
+  const retentionDays = o.inboxRetentionDays ?? 30;
   const requestTimeoutMs = o.requestTimeoutMs ?? WEB_TIMEOUTS_MS.request;
   const headersTimeoutMs = Math.min(o.headersTimeoutMs ?? WEB_TIMEOUTS_MS.headers, requestTimeoutMs);
   const metrics = createWebMetrics();
@@ -100,32 +129,40 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     skipSignatureCheck: o.skipSignatureCheck ?? false,
     signatureSchemes: schemes,
     ecdsaPublicKeys: o.ecdsaPublicKeys,
+    hmacAlgorithms: o.hmacAlgorithms,
+    eventTimeLimits: eventTimeLimits(o.maxFutureSkewSeconds ?? 300, retentionDays),
     bodyLimitBytes: parseSize(o.bodyLimit),
     bodyTimeoutMs: o.bodyTimeoutMs ?? WEB_TIMEOUTS_MS.body,
     jsonLimits: o.jsonLimits,
-    rateLimiter: o.rateLimitPerMinute ? new SourceRateLimiter({ perMinute: o.rateLimitPerMinute, burst: o.rateLimitBurst }) : undefined,
+    rateLimiter: new CallbackLimiter({
+      signedPerMinute: o.rateLimitPerMinute,
+      failedAuthPerMinute: o.failedAuthPerMinute,
+      burst: o.rateLimitBurst,
+      trustProxy: o.trustProxy,
+    }),
     keyring: o.keyring,
     inbox: o.store.inbox,
     dispatch,
     redispatch,
     logger: o.logger,
     metrics,
-    readiness: async () => {
-      const [mongodb, temporal] = await Promise.all([
-        o.store.ping().then(
+  });
+  const readiness = cachedReadiness(async () => {
+    const [mongodb, temporal] = await Promise.all([
+      o.store.ping().then(
+        () => true,
+        () => false,
+      ),
+      o.temporal.connection
+        .withDeadline(Date.now() + WEB_TIMEOUTS_MS.readiness, () => o.temporal.workflowService.getSystemInfo({}))
+        .then(
           () => true,
           () => false,
         ),
-        o.temporal.connection
-          .withDeadline(Date.now() + WEB_TIMEOUTS_MS.readiness, () => o.temporal.workflowService.getSystemInfo({}))
-          .then(
-            () => true,
-            () => false,
-          ),
-      ]);
-      return { mongodb, temporal };
-    },
-  });
+    ]);
+    return { mongodb, temporal };
+  }, o.readinessCacheMs);
+  const sweeper = new InboxRetentionSweeper(new InboxRetention(o.store.db, retentionDays), o.logger, o.inboxSweepIntervalMs);
   // A slow or endless client cannot hold a connection for long: Node answers 408 and
   // closes a connection whose headers or request are late, checked every second
   // (Node's default interval is 30 s, which would let a slow client stay that long).
@@ -138,6 +175,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     app.callback(),
   );
   server.keepAliveTimeout = o.keepAliveTimeoutMs ?? WEB_TIMEOUTS_MS.keepAlive;
+  hardenClientErrors(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => {
@@ -145,18 +183,34 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
       resolve();
     });
   });
+  let admin: RunningAdminServer;
+  try {
+    admin = await startAdminServer(o.adminHost ?? '127.0.0.1', o.adminPort ?? 0, {
+      logger: o.logger,
+      metrics,
+      readiness,
+      backlog: () => o.store.inbox.countUndispatched(),
+    });
+  } catch (err) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw err;
+  }
   dispatcher.start();
+  sweeper.start();
   const { port } = server.address() as AddressInfo;
   const url = `http://${o.host}:${port}`;
   launchArea?.start(url);
   return {
     url,
     callbackUrl: `${url}${CALLBACK_PATH}`,
+    adminUrl: admin.url,
     server,
     dispatcher,
     async close() {
       launchArea?.stop();
       await dispatcher.stop();
+      await sweeper.stop();
+      await admin.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

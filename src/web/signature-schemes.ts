@@ -24,7 +24,7 @@ export interface SignatureConfig {
   webhookSecrets: readonly string[];
   /** ECDSA public keys by the id sent in X-Hub-Ecdsa-Signature-Id, all valid at once. */
   ecdsaPublicKeys: EcdsaPublicKeys;
-  /** HMAC algorithms accepted in the header's prefix (sha1, sha256, sha512 by default). */
+  /** HMAC algorithms accepted in the header's prefix (CALLBACK_HMAC_ALGORITHMS; sha256 and sha512 by default). */
   hmacAlgorithms?: readonly HubAlgorithm[];
 }
 

@@ -8,6 +8,8 @@ import { createHmac, createPublicKey, timingSafeEqual, verify, type KeyObject } 
 
 export const HUB_ALGORITHMS = ['sha1', 'sha256', 'sha512'] as const;
 export type HubAlgorithm = (typeof HUB_ALGORITHMS)[number];
+/** Accepted unless configured otherwise (CALLBACK_HMAC_ALGORITHMS): sha1 is opt-in. */
+export const DEFAULT_HUB_ALGORITHMS: readonly HubAlgorithm[] = ['sha256', 'sha512'];
 
 const HEX_LENGTH: Record<HubAlgorithm, number> = { sha1: 40, sha256: 64, sha512: 128 };
 const HUB_HEADER = /^(sha1|sha256|sha512)=([0-9a-f]+)$/i;
@@ -20,7 +22,7 @@ export function signHubSignature(raw: Buffer, secret: string, alg: HubAlgorithm 
 }
 
 export interface HubVerifyOptions {
-  /** Algorithms accepted in the header's prefix; all three by default. */
+  /** Algorithms accepted in the header's prefix; DEFAULT_HUB_ALGORITHMS (sha256, sha512) by default. */
   algorithms?: readonly HubAlgorithm[];
 }
 
@@ -40,7 +42,7 @@ export function verifyHubSignature(
   if (!match) return false;
   const alg = (match[1] ?? '').toLowerCase() as HubAlgorithm;
   const hex = match[2] ?? '';
-  const allowed = options.algorithms ?? HUB_ALGORITHMS;
+  const allowed = options.algorithms ?? DEFAULT_HUB_ALGORITHMS;
   if (!allowed.includes(alg) || hex.length !== HEX_LENGTH[alg]) return false;
   const given = Buffer.from(hex, 'hex');
   let ok = false;

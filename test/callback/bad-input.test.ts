@@ -298,7 +298,7 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
       assert.deepEqual(example, seed);
     });
 
-    it('is accepted as it is apart from real keys and our app_id; its seven days are long over, so it expires', async () => {
+    it('is refused as it is (2016: older than the inbox retention); dated nine days ago it is accepted and, its seven days over, expires', async () => {
       const keys = generateInstallationKeys('ES256');
       const event = JSON.parse(SEED_APP_INSTALLED) as Mutable;
       event.app_id = APP_ID;
@@ -307,12 +307,19 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
       event.data.public_key = keys.public_key;
       const installationId = event.data.installation_id as string;
 
+      const tooOld = await postCallback(sys.web.callbackUrl, event);
+      assert.equal(tooOld.status, 400, tooOld.text);
+      assert.equal((tooOld.json as { error?: { code?: string } } | undefined)?.error?.code, 'event_too_old');
+      assert.equal(await sys.store.inbox.get(event.id as string), null, 'nothing stored');
+
+      const createdAt = new Date(Math.floor((Date.now() - 9 * 86_400_000) / 1000) * 1000);
+      event.created_at = createdAt.toISOString().replace(/\.000Z$/, 'Z');
       const answer = await postCallback(sys.web.callbackUrl, event);
       assert.equal(answer.status, 200, answer.text);
       assert.deepEqual(answer.json, { status: 'accepted', eventId: event.id, dispatched: true });
       const record = await sys.store.inbox.get(event.id as string);
       assert.equal(record?.installationId, installationId);
-      assert.equal(record?.createdAt.toISOString(), '2016-06-14T16:23:07.000Z');
+      assert.equal(record?.createdAt.toISOString(), createdAt.toISOString());
       assert.ok(record?.dispatchedAt, 'dispatched at once');
 
       const handle = sys.client.workflow.getHandle(workflowIdFor(installationId));
@@ -324,7 +331,7 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
       assert.equal(view.history[0]?.result, 'expired');
       assert.equal((await handle.describe()).status.name, 'COMPLETED');
 
-      // No approval was sent, nor any other Talkdesk call attempted: the deadline (2016-06-21)
+      // No approval was sent, nor any other Talkdesk call attempted: the deadline (two days ago)
       // had passed before the phase began, so not one of its steps was even scheduled (the
       // seed's links, which are not on the test allow-list, were never used).
       const history = await handle.fetchHistory();

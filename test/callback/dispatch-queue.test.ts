@@ -157,12 +157,12 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
   it('keeps an event\'s credentials apart from its record; a redelivery after the hand-over does not store them again', async () => {
     const blob = { v: 1 as const, kid: 'k', iv: 'aXY=', tag: 'dGFn', ct: 'Y3Q=' };
     const e = stored(new Date());
-    await inbox.insert(e, blob);
+    await inbox.insert(e, { clientId: 'c', secret: blob });
     assert.equal((await inbox.get(e._id))?.credentials, undefined, 'not in the inbox record');
     assert.deepEqual(await eventCredentials.get(e._id), { secret: blob, inInbox: false });
     await eventCredentials.delete(e._id); // imported
     await inbox.markDispatched(e._id);
-    assert.deepEqual(await inbox.insert(e, blob), { stored: 'duplicate', dispatched: true });
+    assert.deepEqual(await inbox.insert(e, { clientId: 'c', secret: blob }), { stored: 'duplicate', dispatched: true });
     assert.equal(await eventCredentials.get(e._id), undefined, 'imported credentials do not come back');
   });
 
@@ -171,8 +171,10 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
     const marked = stored(new Date());
     const waiting = stored(new Date());
     const legacy = db.collection<InboxRecord>(COLLECTIONS.inbox);
-    await legacy.insertOne({ ...marked, credentials: blob, dispatchedAt: new Date() });
-    await legacy.insertOne({ ...waiting, credentials: { ...blob, iv: 'aXZ2' } });
+    // Credentials came with events that name their client id.
+    const withClient = (r: typeof marked) => ({ ...r, event: { ...r.event, facts: { client_id: 'c' } } as InboxRecord['event'] });
+    await legacy.insertOne({ ...withClient(marked), credentials: blob, dispatchedAt: new Date() });
+    await legacy.insertOne({ ...withClient(waiting), credentials: { ...blob, iv: 'aXZ2' } });
     assert.deepEqual(await eventCredentials.get(marked._id), { secret: blob, inInbox: true }, 'read from the inbox record');
     assert.equal(await inbox.moveLegacyCredentials(), 1, 'the marked record only');
     assert.equal((await inbox.get(marked._id))?.credentials, undefined);

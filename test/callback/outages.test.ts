@@ -59,7 +59,7 @@ describe('callback: outages of MongoDB and Temporal', function () {
       assert.equal(refused.headers['retry-after'], '30');
       assert.equal(refused.json?.error?.code, 'store_unavailable');
       assert.ok(!refused.text.includes(event.data.client_secret));
-      const ready = await fetch(`${sys.web.url}/readyz`);
+      const ready = await fetch(`${sys.web.adminUrl}/readyz`);
       assert.equal(ready.status, 503);
       assert.deepEqual(await ready.json(), { status: 'not ready', mongodb: false, temporal: true });
 

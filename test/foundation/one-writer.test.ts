@@ -5,6 +5,7 @@ import type { InboxRecord } from '../../src/handover/inbox';
 import { COLLECTIONS, connectDatabase, createStore, type Database, type Store } from '../../src/store';
 import { sealEventCredentials } from '../../src/store/event-credentials';
 import { reencryptAll } from '../../src/store/reencrypt';
+import { credentialSecretContext, eventCredentialsContext } from '../../src/store/secret-contexts';
 import { mongoUri, uniqueDbName } from '../support/servers';
 
 /**
@@ -52,7 +53,7 @@ describe('one writer per document: concurrent writers lose no write (FerretDB)',
   /** Stores events as the callback does: credentials apart, the record, its queue entry. */
   async function deliver(n: number) {
     const events = Array.from({ length: n }, newEvent);
-    for (const { secret, ...record } of events) await store.inbox.insert(record, sealEventCredentials(keyring, record.installationId, secret));
+    for (const { secret, ...record } of events) await store.inbox.insert(record, sealEventCredentials(keyring, record.installationId, { ...secret, clientId: 'c' }));
     return events;
   }
 
@@ -86,7 +87,7 @@ describe('one writer per document: concurrent writers lose no write (FerretDB)',
           store.inbox.markDispatched(id), // the dispatcher
           store.inbox.markDispatched(id), // reconciliation
           store.inbox.recordDispatchFailure(id, 1, new Date(Date.now() + 60_000), 'Error: late failure'), // another dispatcher
-          store.inbox.insert(record, sealEventCredentials(keyring, record.installationId, secret)), // a redelivery
+          store.inbox.insert(record, sealEventCredentials(keyring, record.installationId, { ...secret, clientId: 'c' })), // a redelivery
           (async () => {
             // The workflow's import: read the credentials, then delete them.
             const stored = await store.eventCredentials.get(id);
@@ -112,7 +113,7 @@ describe('one writer per document: concurrent writers lose no write (FerretDB)',
       events.map(({ secret, ...record }) =>
         Promise.all([
           store.inbox.recordDispatchFailure(record._id, 1, nextAt, 'Error: Temporal down'),
-          store.inbox.insert(record, sealEventCredentials(keyring, record.installationId, secret)),
+          store.inbox.insert(record, sealEventCredentials(keyring, record.installationId, { ...secret, clientId: 'c' })),
           store.inbox.requeueUndispatched(),
         ]),
       ),
@@ -128,7 +129,7 @@ describe('one writer per document: concurrent writers lose no write (FerretDB)',
     const legacy = db.collection<InboxRecord>(COLLECTIONS.inbox);
     const events = Array.from({ length: N }, newEvent).map(({ secret, ...record }, i) => ({
       ...record,
-      credentials: sealEventCredentials(keyring, record.installationId, secret),
+      credentials: sealEventCredentials(keyring, record.installationId, { ...secret, clientId: 'c' }).secret,
       ...(i % 2 === 0 ? { dispatchedAt: new Date() } : {}),
     }));
     await legacy.insertMany(events);
@@ -166,7 +167,8 @@ describe('one writer per document: concurrent writers lose no write (FerretDB)',
           keyAlgorithm: 'ES256',
           tokenUrl: 'https://example.talkdeskid.com/oauth/token',
           sourceEventId: `evt-${clientId}`,
-          secret: store.credentials.encryptSecret(s.installationId, { clientSecret: `cs-${clientId}`, privateKey: 'pk', publicKey: 'pub' }),
+          secret: store.credentials.encryptSecret(s.installationId, clientId, { clientSecret: `cs-${clientId}`, privateKey: 'pk', publicKey: 'pub' }),
+          secretFrom: credentialSecretContext(s.installationId, clientId),
         });
       }
       await store.credentials.activate(s.installationId, s.old);
@@ -199,12 +201,12 @@ describe('one writer per document: concurrent writers lose no write (FerretDB)',
     await Promise.all([
       reencryptAll(db, keyringBA, { batchSize: 5 }),
       ...imported.map((e) => store.eventCredentials.delete(e._id)),
-      ...late.map(({ secret, ...record }) => store.inbox.insert(record, sealEventCredentials(keyring, record.installationId, secret))),
+      ...late.map(({ secret, ...record }) => store.inbox.insert(record, sealEventCredentials(keyring, record.installationId, { ...secret, clientId: 'c' }))),
     ]);
     for (const e of imported) assert.equal(await store.eventCredentials.get(e._id), undefined, `${e._id}: stays deleted`);
     for (const e of [...kept, ...late]) {
       const blob = (await store.eventCredentials.get(e._id))?.secret as EncryptedBlob;
-      assert.deepEqual(decryptJson(keyringBA, blob, e.installationId), e.secret, `${e._id}: readable, under A or B`);
+      assert.deepEqual(decryptJson(keyringBA, blob, eventCredentialsContext(e.installationId, 'c')), e.secret, `${e._id}: readable, under A or B`);
     }
   });
 });

@@ -18,7 +18,7 @@ describe('metrics and health endpoints', function () {
     await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl });
     await waitForPhase(sys.client, installation.id, 'active');
 
-    const web = await (await fetch(`${sys.web.url}/metrics`)).text();
+    const web = await (await fetch(`${sys.web.adminUrl}/metrics`)).text();
     assert.match(web, /appconnect_events_received_total\{type="app.installed",outcome="accepted"\} 1/);
     assert.match(web, /appconnect_events_received_total\{type="app.installed",outcome="duplicate"\} 1/);
     assert.match(web, /appconnect_callback_duration_seconds_count\{status="200"\} 2/);
@@ -31,7 +31,7 @@ describe('metrics and health endpoints', function () {
     assert.match(sdk, /temporal_workflow_completed|temporal_workflow_task_execution_latency/);
 
     assert.equal((await fetch(`${sys.web.url}/healthz`)).status, 200);
-    const ready = await fetch(`${sys.web.url}/readyz`);
+    const ready = await fetch(`${sys.web.adminUrl}/readyz`);
     assert.equal(ready.status, 200);
     assert.deepEqual(await ready.json(), { status: 'ready', mongodb: true, temporal: true });
   });

@@ -122,6 +122,7 @@ describe('security: signature and limit settings', function () {
           TEMPORAL_ADDRESS: temporal.address,
           TEMPORAL_TASK_QUEUE: `cfg-${Date.now()}`,
           LOG_LEVEL: 'info',
+          ADMIN_PORT: '0',
           ...extra,
         },
         stdio: ['ignore', 'pipe', 'pipe'],

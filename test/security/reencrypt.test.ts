@@ -5,6 +5,7 @@ import { decryptJson, generateKeySpec, parseKeyring, type EncryptedBlob } from '
 import { PROJECT_ROOT } from '../../src/local/tools';
 import { COLLECTIONS, connectDatabase, createStore, type Database, type Store } from '../../src/store';
 import { countBlobsByKid, reencryptAll } from '../../src/store/reencrypt';
+import { credentialSecretContext, eventCredentialsContext } from '../../src/store/secret-contexts';
 import { signHubSignature } from '../../src/web/signature';
 import { mongoUri, uniqueDbName } from '../support/servers';
 import { WEBHOOK_SECRET } from '../support/system';
@@ -56,7 +57,7 @@ describe('security: re-encryption under a new SECRETS_KEY', function () {
   let db: Database;
   let storeA: Store; // an old process, still on keyring "A"
   const seeded: Seeded[] = [];
-  const inboxEvents: { id: string; installationId: string; clientSecret: string }[] = [];
+  const inboxEvents: { id: string; installationId: string; clientId: string; clientSecret: string }[] = [];
 
   before(async () => {
     uri = await mongoUri();
@@ -73,7 +74,12 @@ describe('security: re-encryption under a new SECRETS_KEY', function () {
         const raw = JSON.stringify(event);
         const answer = await send(oldWeb.web.url, raw, { headers: { ...JSON_HEADERS, 'x-hub-signature': signHubSignature(Buffer.from(raw), WEBHOOK_SECRET) } });
         assert.equal(answer.status, 200, answer.text);
-        inboxEvents.push({ id: event.id, installationId: event.data.installation_id as string, clientSecret: event.data.client_secret as string });
+        inboxEvents.push({
+          id: event.id,
+          installationId: event.data.installation_id as string,
+          clientId: event.data.client_id as string,
+          clientSecret: event.data.client_secret as string,
+        });
       }
     } finally {
       await oldWeb.close();
@@ -93,7 +99,8 @@ describe('security: re-encryption under a new SECRETS_KEY', function () {
         keyAlgorithm: 'ES256',
         tokenUrl: 'https://example.talkdeskid.com/oauth/token',
         sourceEventId: `evt-${i}`,
-        secret: storeA.credentials.encryptSecret(s.installationId, s.secret),
+        secret: storeA.credentials.encryptSecret(s.installationId, s.clientId, s.secret),
+        secretFrom: credentialSecretContext(s.installationId, s.clientId),
       });
       await storeA.credentials.activate(s.installationId, s.clientId);
       await storeA.credentials.cacheToken(s.installationId, s.clientId, s.token, 'apps:read', new Date(Date.now() + 3_600_000));
@@ -175,7 +182,7 @@ describe('security: re-encryption under a new SECRETS_KEY', function () {
     assert.ok(droppedInbox && inboxEvents.some((e) => e.id === droppedInbox));
     for (const e of inboxEvents.filter((x) => x.id !== droppedInbox)) {
       const blob = (await storeB.eventCredentials.get(e.id))?.secret;
-      const creds = decryptJson<{ clientSecret: string }>(parseKeyring(specB), blob as EncryptedBlob, e.installationId);
+      const creds = decryptJson<{ clientSecret: string }>(parseKeyring(specB), blob as EncryptedBlob, eventCredentialsContext(e.installationId, e.clientId));
       assert.equal(creds.clientSecret, e.clientSecret);
     }
 
@@ -253,11 +260,12 @@ describe('security: re-encryption under a new SECRETS_KEY', function () {
       keyAlgorithm: 'ES256',
       tokenUrl: 'https://example.talkdeskid.com/oauth/token',
       sourceEventId: 'evt-late',
-      secret: storeB.credentials.encryptSecret('inst-late', { clientSecret: 'late-secret-000000000000', privateKey: 'pk', publicKey: 'pub' }),
+      secretFrom: credentialSecretContext('inst-late', 'client-late'),
+      secret: storeB.credentials.encryptSecret('inst-late', 'client-late', { clientSecret: 'late-secret-000000000000', privateKey: 'pk', publicKey: 'pub' }),
     });
     // Another installation's blob (under B) copied onto this record: the AAD must refuse it.
     const victim = seeded[6]!;
-    const movedUnderB = storeB.credentials.encryptSecret('inst-other', { clientSecret: 'other-secret-00000000000', privateKey: 'pk', publicKey: 'pub' });
+    const movedUnderB = storeB.credentials.encryptSecret('inst-other', victim.clientId, { clientSecret: 'other-secret-00000000000', privateKey: 'pk', publicKey: 'pub' });
     await db.collection(COLLECTIONS.credentials).updateOne({ _id: `${victim.installationId}:${victim.clientId}` as never }, { $set: { secret: movedUnderB } });
 
     const run = await runCli([], { MONGODB_URI: uri, MONGODB_DB: dbName, SECRETS_KEY: `${specC},${specB}` });

@@ -355,7 +355,7 @@ describe('Dockerfile', () => {
 
   it('builds in one stage and runs from another', () => {
     assert.ok(stages.length >= 2, 'multi-stage');
-    assert.ok(instructions.some((l) => /^RUN\s.*npm install\b/.test(l)), 'installs the dependencies');
+    assert.ok(instructions.some((l) => /^RUN\s.*npm ci\b/.test(l)), 'installs the dependencies');
     assert.ok(instructions.some((l) => /^RUN\s.*npm run build\b/.test(l)), 'builds');
     assert.ok(instructions.some((l) => /^COPY\s+--from=\S+\s+\S*dist\b/.test(l)), 'copies the build output');
   });

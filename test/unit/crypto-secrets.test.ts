@@ -10,11 +10,15 @@ import {
   needsReencryption,
   parseKeyring,
   reencrypt,
+  rebind,
   SecretDecryptError,
   type EncryptedBlob,
+  type SecretContext,
 } from '../../src/crypto/secrets';
+import { legacyBlob } from '../support/legacy-secrets';
 
-const INSTALLATION = 'inst-0001';
+const INSTALLATION: SecretContext = { installationId: 'inst-0001', collection: 'credentials', field: 'secret', clientId: 'client-1' };
+const at = (installationId: string): SecretContext => ({ ...INSTALLATION, installationId });
 const SECRET = { clientSecret: 'very-secret-value-123', privateKey: 'MIGHAgEAMBMGByq' };
 
 /** Flips one bit of a base64 field. */
@@ -97,7 +101,7 @@ describe('crypto/secrets encryption', () => {
 
   it('round-trips JSON values and hides the plaintext', () => {
     const blob = encryptJson(ring, SECRET, INSTALLATION);
-    assert.equal(blob.v, 1);
+    assert.equal(blob.v, 2);
     assert.equal(blob.kid, 'k1');
     assert.equal(Buffer.from(blob.iv, 'base64').length, 12);
     assert.equal(Buffer.from(blob.tag, 'base64').length, 16);
@@ -119,7 +123,7 @@ describe('crypto/secrets encryption', () => {
     assert.throws(() => encryptJson(ring, undefined, INSTALLATION), /no JSON form/);
   });
 
-  const expectDecryptError = (blob: EncryptedBlob, aad = INSTALLATION, keyring = ring) =>
+  const expectDecryptError = (blob: EncryptedBlob, aad: SecretContext = INSTALLATION, keyring = ring) =>
     assert.throws(
       () => decryptJson(keyring, blob, aad),
       (err: unknown) => {
@@ -139,13 +143,14 @@ describe('crypto/secrets encryption', () => {
     // A truncated tag must not be accepted (GCM would otherwise allow short tags).
     expectDecryptError({ ...blob, tag: Buffer.from(blob.tag, 'base64').subarray(0, 4).toString('base64') });
     expectDecryptError({ ...blob, ct: 'not base64!' });
-    expectDecryptError({ ...blob, v: 2 as unknown as 1 });
+    expectDecryptError({ ...blob, v: 1 });
+    expectDecryptError({ ...blob, v: 3 as unknown as 2 });
   });
 
   it('fails for a blob moved to another installation (aad)', () => {
     const blob = encryptJson(ring, SECRET, INSTALLATION);
-    expectDecryptError(blob, 'inst-0002');
-    expectDecryptError(blob, '');
+    expectDecryptError(blob, at('inst-0002'));
+    expectDecryptError(blob, at(''));
   });
 
   it('fails for an unknown key id, naming it', () => {
@@ -156,9 +161,9 @@ describe('crypto/secrets encryption', () => {
 
   it('round-trips any JSON value under any aad (property)', () => {
     fc.assert(
-      fc.property(fc.jsonValue(), fc.string({ maxLength: 64 }), (value, aad) => {
+      fc.property(fc.jsonValue(), fc.string({ maxLength: 64 }), (value, id) => {
         const expected: unknown = JSON.parse(JSON.stringify(value));
-        assert.deepEqual(decryptJson(ring, encryptJson(ring, value, aad), aad), expected);
+        assert.deepEqual(decryptJson(ring, encryptJson(ring, value, at(id)), at(id)), expected);
       }),
       { numRuns: 200 },
     );
@@ -186,8 +191,62 @@ describe('crypto/secrets key rotation', () => {
 
   it('re-encryption keeps the aad binding', () => {
     const oldBlob = encryptJson(oldRing, SECRET, INSTALLATION);
-    assert.throws(() => reencrypt(newRing, oldBlob, 'inst-other'), SecretDecryptError);
+    assert.throws(() => reencrypt(newRing, oldBlob, at('inst-other')), SecretDecryptError);
     const moved = reencrypt(newRing, oldBlob, INSTALLATION);
-    assert.throws(() => decryptJson(newRing, moved, 'inst-other'), SecretDecryptError);
+    assert.throws(() => decryptJson(newRing, moved, at('inst-other')), SecretDecryptError);
+  });
+});
+
+describe('crypto/secrets binding (AAD)', () => {
+  const ring = parseKeyring(`${generateKeySpec('k2')},${generateKeySpec('k1')}`);
+
+  it('binds the installation, the collection, the field, the client id and the key id', () => {
+    const blob = encryptJson(ring, SECRET, INSTALLATION);
+    assert.deepEqual(decryptJson(ring, blob, { ...INSTALLATION }), SECRET);
+    const elsewhere: [string, SecretContext][] = [
+      ['another installation', { ...INSTALLATION, installationId: 'inst-0002' }],
+      ['another collection', { ...INSTALLATION, collection: 'tokens' }],
+      ['another field', { ...INSTALLATION, field: 'token' }],
+      ['another credential set', { ...INSTALLATION, clientId: 'client-2' }],
+      ['no credential set', { installationId: INSTALLATION.installationId, collection: 'credentials', field: 'secret' }],
+      // The parts are encoded unambiguously: moving text between them changes the binding.
+      ['parts shifted', { ...INSTALLATION, installationId: 'inst-0001","credentials', collection: 'secret' }],
+    ];
+    for (const [what, context] of elsewhere) {
+      assert.throws(() => decryptJson(ring, blob, context), SecretDecryptError, what);
+    }
+    // Relabelled with the other key id of the keyring: refused even if that key were the one used.
+    assert.throws(() => decryptJson(ring, { ...blob, kid: 'k1' }, INSTALLATION), SecretDecryptError);
+  });
+
+  it('a token and a credential secret of one set cannot stand in for each other', () => {
+    const token = encryptJson(ring, 'access-token-value', { ...INSTALLATION, collection: 'tokens', field: 'token' });
+    assert.throws(() => decryptJson(ring, token, INSTALLATION), SecretDecryptError);
+  });
+
+  it('still reads a version 1 blob (installation id only) until it is re-encrypted, and re-encryption writes version 2', () => {
+    const old = legacyBlob(ring, 'k1', SECRET, INSTALLATION.installationId);
+    assert.equal(old.v, 1);
+    assert.deepEqual(decryptJson(ring, old, INSTALLATION), SECRET);
+    assert.deepEqual(decryptJson(ring, old, { ...INSTALLATION, field: 'other' }), SECRET, 'the old binding knew no field');
+    assert.throws(() => decryptJson(ring, old, at('inst-0002')), SecretDecryptError, 'but it did bind the installation');
+    assert.equal(needsReencryption(ring, old), true);
+    const current = encryptJson(ring, SECRET, INSTALLATION);
+    assert.equal(needsReencryption(ring, current), false);
+    assert.equal(needsReencryption(ring, legacyBlob(ring, 'k2', SECRET, INSTALLATION.installationId)), true, 'version 1 under the current key too');
+    const moved = reencrypt(ring, old, INSTALLATION);
+    assert.equal(moved.v, 2);
+    assert.equal(moved.kid, 'k2');
+    assert.deepEqual(decryptJson(ring, moved, INSTALLATION), SECRET);
+    assert.throws(() => decryptJson(ring, moved, { ...INSTALLATION, field: 'other' }), SecretDecryptError);
+  });
+
+  it('rebinds a blob from one place to another (an event credential imported into the credential store)', () => {
+    const inbox: SecretContext = { ...INSTALLATION, collection: 'inbox', field: 'credentials' };
+    const blob = encryptJson(ring, SECRET, inbox);
+    assert.throws(() => decryptJson(ring, blob, INSTALLATION), SecretDecryptError, 'copying the blob is not enough');
+    const imported = rebind(ring, blob, inbox, INSTALLATION);
+    assert.deepEqual(decryptJson(ring, imported, INSTALLATION), SECRET);
+    assert.throws(() => rebind(ring, blob, at('inst-0002'), INSTALLATION), SecretDecryptError, 'only from where it is bound');
   });
 });

@@ -15,15 +15,22 @@ describe('web/signature hub (HMAC)', () => {
   });
 
   for (const alg of HUB_ALGORITHMS) {
-    it(`accepts a valid ${alg} signature, any prefix case, upper-case hex, surrounding space`, () => {
+    it(`accepts a valid ${alg} signature when enabled, any prefix case, upper-case hex, surrounding space`, () => {
       const header = signHubSignature(RAW, SECRET, alg);
-      assert.equal(verifyHubSignature(RAW, header, [SECRET]), true);
-      assert.equal(verifyHubSignature(RAW, header.replace(alg, alg.toUpperCase()), [SECRET]), true);
+      const options = { algorithms: [alg] };
+      assert.equal(verifyHubSignature(RAW, header, [SECRET], options), true);
+      assert.equal(verifyHubSignature(RAW, header.replace(alg, alg.toUpperCase()), [SECRET], options), true);
       const [prefix, hex] = header.split('=') as [string, string];
-      assert.equal(verifyHubSignature(RAW, `${prefix}=${hex.toUpperCase()}`, [SECRET]), true);
-      assert.equal(verifyHubSignature(RAW, ` ${header} `, [SECRET]), true);
+      assert.equal(verifyHubSignature(RAW, `${prefix}=${hex.toUpperCase()}`, [SECRET], options), true);
+      assert.equal(verifyHubSignature(RAW, ` ${header} `, [SECRET], options), true);
     });
   }
+
+  it('accepts sha256 and sha512 by default, sha1 only when enabled (CALLBACK_HMAC_ALGORITHMS)', () => {
+    assert.equal(verifyHubSignature(RAW, signHubSignature(RAW, SECRET, 'sha256'), [SECRET]), true);
+    assert.equal(verifyHubSignature(RAW, signHubSignature(RAW, SECRET, 'sha512'), [SECRET]), true);
+    assert.equal(verifyHubSignature(RAW, signHubSignature(RAW, SECRET, 'sha1'), [SECRET]), false);
+  });
 
   it('refuses a signature made with another secret', () => {
     assert.equal(verifyHubSignature(RAW, signHubSignature(RAW, 'another-secret-abcdef'), [SECRET]), false);

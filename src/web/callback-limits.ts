@@ -1,0 +1,66 @@
+import type { IncomingMessage } from 'node:http';
+import { clientAddress, TRUST_NOTHING, type TrustProxy } from './client-address';
+import { SourceRateLimiter, type RateDecision } from './rate-limit';
+
+/**
+ * The callback's two per-source budgets. Requests that pass authentication take a
+ * token of CALLBACK_RATE_LIMIT_PER_MINUTE; requests refused before they are
+ * authenticated (bad or missing signature, wrong type, unreadable body) take one of
+ * CALLBACK_FAILED_AUTH_PER_MINUTE instead. A flood of unsigned requests therefore
+ * empties only its own bucket and never delays a signed delivery, even when both
+ * share one source (a proxy that is not trusted, a shared NAT). The source is the
+ * client address through trusted proxies (TRUST_PROXY).
+ */
+export interface CallbackLimitOptions {
+  /** Signed requests a minute per source; 0 or unset: no limit. */
+  signedPerMinute?: number;
+  /** Requests refused before authentication a minute per source; 0 or unset: no limit. */
+  failedAuthPerMinute?: number;
+  /** Bucket size of both; one minute's worth by default. */
+  burst?: number;
+  trustProxy?: TrustProxy;
+  now?: () => number;
+}
+
+export class CallbackLimiter {
+  private readonly signed?: SourceRateLimiter;
+  private readonly failed?: SourceRateLimiter;
+  private readonly trust: TrustProxy;
+
+  constructor(o: CallbackLimitOptions) {
+    const make = (perMinute: number | undefined) => (perMinute ? new SourceRateLimiter({ perMinute, burst: o.burst, now: o.now }) : undefined);
+    this.signed = make(o.signedPerMinute);
+    this.failed = make(o.failedAuthPerMinute);
+    this.trust = o.trustProxy ?? TRUST_NOTHING;
+  }
+
+  /** True when neither budget limits anything. */
+  get off(): boolean {
+    return !this.signed && !this.failed;
+  }
+
+  /** The request's source address (its client through trusted proxies). */
+  source(req: IncomingMessage): string | undefined {
+    return clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], this.trust);
+  }
+
+  /**
+   * Before the body is read: refused only when the source has spent both budgets,
+   * since whatever it sends next is then refused either way (costs nothing more).
+   */
+  beforeBody(source: string | undefined): RateDecision {
+    if (!this.signed || !this.failed) return { allowed: true };
+    if (this.signed.hasToken(source) || this.failed.hasToken(source)) return { allowed: true };
+    return this.signed.take(source);
+  }
+
+  /** A request that passed authentication. */
+  authenticated(source: string | undefined): RateDecision {
+    return this.signed?.take(source) ?? { allowed: true };
+  }
+
+  /** A request refused before it was authenticated. */
+  unauthenticated(source: string | undefined): RateDecision {
+    return this.failed?.take(source) ?? { allowed: true };
+  }
+}

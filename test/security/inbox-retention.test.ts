@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { toLifecycleEvent, parseEvent } from '../../src/events/schemas';
+import { InboxRetention, DAY_MS } from '../../src/store/inbox-retention';
+import { signHubSignature } from '../../src/web/signature';
+import { WEBHOOK_SECRET } from '../support/system';
+import { eventually } from '../support/waits';
+import { JSON_HEADERS, freshEvent, send, startLightWeb, type LightWeb } from './support';
+
+/**
+ * INBOX_RETENTION_DAYS: handled events older than the window are pruned by a
+ * sweeper (the embedded FerretDB has no TTL index), events still waiting for
+ * Temporal are kept, and a replay of a pruned event is still refused because
+ * the callback refuses anything older than the window (event_too_old).
+ */
+
+const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+async function storeEvent(web: LightWeb, ageDays: number, dispatched: boolean) {
+  const event = freshEvent();
+  const createdAt = isoSeconds(Date.now() - ageDays * DAY_MS);
+  event.created_at = createdAt;
+  const parsed = parseEvent(event);
+  assert.ok(parsed.ok);
+  const lifecycle = toLifecycleEvent(parsed.event);
+  await web.store.inbox.insert({
+    _id: event.id,
+    installationId: lifecycle.installationId,
+    type: parsed.event.type,
+    createdAt: new Date(createdAt),
+    receivedAt: new Date(createdAt),
+    event: lifecycle,
+  });
+  if (dispatched) await web.store.inbox.markDispatched(event.id);
+  return event;
+}
+
+describe('security: inbox retention', function () {
+  this.timeout(60_000);
+  let web: LightWeb;
+  before(async () => {
+    // The server's own sweeper runs rarely here: the first tests drive sweeps by hand.
+    web = await startLightWeb({ inboxRetentionDays: 30, inboxSweepIntervalMs: 3_600_000 });
+  });
+  after(async () => web?.close());
+
+  it('prunes handed-over events older than the window and keeps the rest', async () => {
+    const oldHandled = await storeEvent(web, 40, true);
+    const oldWaiting = await storeEvent(web, 40, false);
+    const recentHandled = await storeEvent(web, 20, true);
+    const pruned = await new InboxRetention(web.db, 30).sweep();
+    assert.ok(pruned >= 1, `pruned ${pruned}`);
+    assert.equal(await web.store.inbox.get(oldHandled.id), null, 'old handled event pruned');
+    assert.ok(await web.store.inbox.get(oldWaiting.id), 'an event not yet handed over is kept');
+    assert.ok(await web.store.inbox.get(recentHandled.id), 'a recent event is kept');
+  });
+
+  it('refuses a replay of a pruned event (event_too_old), so it is not handled twice', async () => {
+    const event = await storeEvent(web, 31, true);
+    await new InboxRetention(web.db, 30).sweep();
+    assert.equal(await web.store.inbox.get(event.id), null);
+    const raw = JSON.stringify(event);
+    const answer = await send(web.web.url, raw, { headers: { ...JSON_HEADERS, 'x-hub-signature': signHubSignature(Buffer.from(raw), WEBHOOK_SECRET) } });
+    assert.equal(answer.status, 400, answer.text);
+    assert.equal(answer.json?.error?.code, 'event_too_old');
+    assert.equal(await web.store.inbox.get(event.id), null, 'not stored again');
+  });
+
+  it('is swept by the web server itself, at start and then periodically', async () => {
+    const second = await startLightWeb({ inboxRetentionDays: 10, inboxSweepIntervalMs: 300 });
+    try {
+      const event = await storeEvent(second, 12, true);
+      const kept = await storeEvent(second, 9, true);
+      await eventually('the sweeper to prune the old event', async () => ((await second.store.inbox.get(event.id)) === null ? true : undefined), 10_000);
+      assert.ok(await second.store.inbox.get(kept.id));
+    } finally {
+      await second.close();
+    }
+  });
+
+});
