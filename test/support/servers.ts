@@ -89,6 +89,20 @@ async function connectWhenHealthy(address: string, timeoutMs = 60_000): Promise<
   }
 }
 
+let sharedTimeSkipping: Promise<TestWorkflowEnvironment> | undefined;
+/**
+ * One time-skipping server shared by the workflow tests of a run (each test owns
+ * its workflow and task queue); stopped by the root hook like the others.
+ */
+export function sharedTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  sharedTimeSkipping ??= (async () => {
+    const env = await timeSkippingEnv();
+    cleanups.push(() => env.teardown());
+    return env;
+  })();
+  return sharedTimeSkipping;
+}
+
 /** A fresh time-skipping server: each test that needs days to pass owns one. */
 export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   const env = await createTimeSkipping();
@@ -154,4 +168,5 @@ export async function stopAllServers(): Promise<void> {
   cleanups.length = 0;
   devEnv = undefined;
   mongo = undefined;
+  sharedTimeSkipping = undefined;
 }
