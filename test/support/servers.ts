@@ -15,8 +15,18 @@ import { ensureSearchAttributes } from '../../src/temporal/search-attributes';
 let devEnv: Promise<TestWorkflowEnvironment> | undefined;
 let mongo: Promise<{ uri: string; local?: LocalMongo; dir?: string }> | undefined;
 const cleanups: (() => Promise<void>)[] = [];
+let serversRefused: string | undefined;
+
+/** `npm run test:unit`: any test asking for the dev server or FerretDB fails, naming the run that forbids it. */
+export function refuseServers(why: string): void {
+  serversRefused = why;
+}
+function refuseIfAsked(server: string): void {
+  if (serversRefused) throw new Error(`this test needs ${server}, which ${serversRefused}: move it out of the unit list`);
+}
 
 export function temporalDevEnv(): Promise<TestWorkflowEnvironment> {
+  refuseIfAsked('the Temporal dev server');
   devEnv ??= (async () => {
     const dev = await startDevEnv(false);
     cleanups.push(() => dev.teardown());
@@ -36,6 +46,7 @@ export interface TemporalUiEnv {
 
 /** A fresh dev server with the Web UI on a free loopback port and the project's search attributes. */
 export function temporalDevEnvWithUi(): Promise<TemporalUiEnv> {
+  refuseIfAsked('the Temporal dev server');
   return startDevEnv(true);
 }
 
@@ -135,6 +146,7 @@ async function createTimeSkipping(attempts = 3): Promise<TestWorkflowEnvironment
 
 /** MongoDB wire-protocol server: MONGODB_URI when set, else a FerretDB of our own. */
 export function mongoUri(): Promise<string> {
+  refuseIfAsked('MongoDB (FerretDB)');
   mongo ??= (async () => {
     if (process.env.MONGODB_URI) return { uri: process.env.MONGODB_URI };
     const dir = mkdtempSync(path.join(os.tmpdir(), 'appconnect-ferret-'));
