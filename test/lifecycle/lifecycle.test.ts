@@ -3,7 +3,7 @@ import { eventSignal, workflowIdFor } from '../../workflows/definitions';
 import { toLifecycleEvent, parseEvent } from '../../src/events/schemas';
 import { createDispatch } from '../../src/web/dispatch';
 import { FAST_OPTIONS, useSystem, type TestSystem } from '../support/system';
-import { eventually, finalView, queryState, waitForPhase } from '../support/waits';
+import { eventually, finalView, holdsFor, queryState, waitForPhase } from '../support/waits';
 
 describe('the whole lifecycle of an installation (dev server, FerretDB, simulator)', function () {
   this.timeout(120_000);
@@ -100,11 +100,17 @@ describe('the whole lifecycle of an installation (dev server, FerretDB, simulato
     const done = await finalView(sys.client, installation.id);
     assert.equal(done.phase, 'uninstalled');
     assert.match(done.history.find((h) => h.phase === 'installing')?.outcome ?? '', /interrupted by uninstall: provisioning undone/);
-    // Give a straggling activity every chance to write, then check nothing is provisioned.
-    await new Promise((r) => setTimeout(r, 3_000));
-    const account = await sys.store.accounts.getAccount(event.data.account_id);
-    assert.ok(account === null || account.status === 'disabled', `account left ${account?.status}`);
-    assert.ok((await sys.store.accounts.listUsers(event.data.account_id)).every((u) => !u.active));
+    // Once no Talkdesk call of the installation is in flight, a straggling activity would have had its
+    // answers and could write: for a while after that, nothing may be provisioned again.
+    await eventually('no Talkdesk call of the installation in flight', async () =>
+      sys.simulator.calls.filter((c) => c.installationId === installation.id).every((c) => c.status !== 0) ? true : undefined,
+    );
+    const nothingProvisioned = async () => {
+      const account = await sys.store.accounts.getAccount(event.data.account_id);
+      const users = await sys.store.accounts.listUsers(event.data.account_id);
+      return (account === null || account.status === 'disabled') && users.every((u) => !u.active);
+    };
+    await holdsFor('the account stays unprovisioned', nothingProvisioned, 2_000);
     assert.deepEqual(
       sys.simulator.stateCalls(installation.id).map((c) => c.body),
       [{ state: 'approve' }],
