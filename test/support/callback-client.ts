@@ -12,7 +12,8 @@ export interface CallbackAnswer {
   headers: IncomingHttpHeaders;
   text: string;
   /** The parsed JSON body, or undefined when it is not JSON. */
-  json: { error?: { code?: string; message?: string; field?: string }; status?: string; eventId?: string; dispatched?: boolean } | undefined;
+  json:
+    { error?: { code?: string; message?: string; field?: string }; status?: string; eventId?: string; dispatched?: boolean } | undefined;
   /** From the request's start to the answer's end. */
   ms: number;
 }
@@ -38,7 +39,11 @@ export interface PostOptions {
 export function postCallback(url: string, body: unknown, opts: PostOptions = {}): Promise<CallbackAnswer> {
   const started = Date.now();
   const raw =
-    body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body), 'utf8');
+    body === undefined
+      ? undefined
+      : Buffer.isBuffer(body)
+        ? body
+        : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body), 'utf8');
   const headers: Record<string, string | string[]> = {};
   if (opts.contentType !== null && raw) headers['content-type'] = opts.contentType ?? 'application/json';
   Object.assign(headers, opts.headers);

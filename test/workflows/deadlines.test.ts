@@ -34,7 +34,10 @@ describe('installation workflow: seven-day deadlines', function () {
     const approvals = t.stubs.of('setInstallationState');
     assert.ok(approvals.length > 5, `it kept trying for the week (${approvals.length} attempts)`);
     assert.equal(approvals[0]?.checkFirst, false);
-    assert.ok(approvals.slice(1).every((a) => a.checkFirst === true), 'a retry reads Talkdesk first, never approves twice');
+    assert.ok(
+      approvals.slice(1).every((a) => a.checkFirst === true),
+      'a retry reads Talkdesk first, never approves twice',
+    );
     assert.ok(!t.stubs.stateCalls().includes('reject'), 'an expiry sends no rejection');
     assert.deepEqual(t.stubs.names().slice(-3), ['undoProvisioning', 'destroyCredentials', 'recordInstallation']);
     assert.equal(t.stubs.of('recordInstallation').at(-1)?.phase, 'expired');

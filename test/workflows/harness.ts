@@ -47,8 +47,7 @@ export const TEST_OPTIONS: Partial<InstallationOptions> = {
 /** A retryable failure, as a Talkdesk outage produces. */
 export const unavailable = () => ApplicationFailure.retryable('Talkdesk unavailable (503)', 'TalkdeskUnavailable');
 /** A failure retrying cannot fix, as a Talkdesk 400 produces. */
-export const refused = (message = 'Talkdesk refused the request (400)') =>
-  ApplicationFailure.nonRetryable(message, 'TalkdeskBadRequest');
+export const refused = (message = 'Talkdesk refused the request (400)') => ApplicationFailure.nonRetryable(message, 'TalkdeskBadRequest');
 
 /** The stubbed activities: each call is recorded (name and input) before its behaviour runs. */
 export class ActivityStubs {

@@ -1,14 +1,6 @@
 import assert from 'node:assert/strict';
 import { reconcileSignal, rejectUpdate, retryNowUpdate, type InstallationPhase, type ReconcileAction } from '../../workflows/definitions';
-import {
-  ActivityStubs,
-  InstallationUnderTest,
-  blockingUntilCancelled,
-  phases,
-  refusal,
-  unavailable,
-  useTimeSkippingEnv,
-} from './harness';
+import { ActivityStubs, InstallationUnderTest, blockingUntilCancelled, phases, refusal, unavailable, useTimeSkippingEnv } from './harness';
 
 /** What stops a phase before it ends by itself: an uninstall, an operator, reconciliation. */
 describe('installation workflow: uninstall, operator actions and reconciliation', function () {
@@ -28,7 +20,8 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
       return { state: i.state === 'approve' ? 'completed' : 'rejected' };
     });
   };
-  const retrying = (phase: InstallationPhase) => (v: { phase: string; lastError?: string }) => v.phase === phase && v.lastError !== undefined;
+  const retrying = (phase: InstallationPhase) => (v: { phase: string; lastError?: string }) =>
+    v.phase === phase && v.lastError !== undefined;
 
   describe('an uninstall', () => {
     it('interrupts a running provisioning, waits until it has stopped, undoes it, then uninstalls', async () => {
@@ -73,14 +66,23 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
       await t.send(t.event('app.installed'));
       await t.until('the install to be retrying its approval', retrying('installing'));
       const accepted = await t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'customer asked' }] });
-      assert.deepEqual(accepted.operatorActions.map((a) => [a.action, a.reason]), [['reject', 'customer asked']]);
+      assert.deepEqual(
+        accepted.operatorActions.map((a) => [a.action, a.reason]),
+        [['reject', 'customer asked']],
+      );
       const done = await t.result();
       assert.equal(done.phase, 'rejected');
       const reject = t.stubs.of('setInstallationState').find((c) => c.state === 'reject');
       assert.equal(reject?.reason, 'Rejected by operator: customer asked');
       // The interrupted install undoes its provisioning, then the reject does (again: the undo is idempotent).
       const withoutStateCalls = t.stubs.names().filter((n) => n !== 'setInstallationState');
-      assert.deepEqual(withoutStateCalls.slice(-5), ['undoProvisioning', 'recordInstallation', 'undoProvisioning', 'destroyCredentials', 'recordInstallation']);
+      assert.deepEqual(withoutStateCalls.slice(-5), [
+        'undoProvisioning',
+        'recordInstallation',
+        'undoProvisioning',
+        'destroyCredentials',
+        'recordInstallation',
+      ]);
       assert.ok(t.stubs.names().lastIndexOf('setInstallationState') < t.stubs.names().lastIndexOf('undoProvisioning'), 'rejected first');
       assert.equal(t.stubs.of('recordInstallation').at(-1)?.phase, 'rejected');
     });
@@ -108,7 +110,10 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
       await t.send(t.event('app.installed'));
       await t.until('the install to be in its backoff', retrying('installing'));
       const accepted = await t.handle.executeUpdate(retryNowUpdate, { args: [{ reason: 'Talkdesk is back' }] });
-      assert.deepEqual(accepted.operatorActions.map((a) => a.action), ['retryNow']);
+      assert.deepEqual(
+        accepted.operatorActions.map((a) => a.action),
+        ['retryNow'],
+      );
       const v = await t.settled('active');
       assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:install']);
       assert.equal(v.lastError, undefined);

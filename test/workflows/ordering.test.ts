@@ -28,7 +28,10 @@ describe('installation workflow: event order', function () {
       'recordInstallation',
     ]);
     assert.deepEqual(t.stubs.of('importCredentials')[0], { installationId: t.installationId, eventId: install.eventId, activate: true });
-    assert.deepEqual(t.stubs.of('recordInstallation').map((r) => r.phase), ['installing', 'active']);
+    assert.deepEqual(
+      t.stubs.of('recordInstallation').map((r) => r.phase),
+      ['installing', 'active'],
+    );
 
     await t.send(t.event('app.uninstalled'));
     const done = await t.result();
@@ -72,7 +75,10 @@ describe('installation workflow: event order', function () {
     await env().sleep('16 minutes'); // the grace is 15 minutes
     const v = await t.until('the update to be ignored', (s) => s.ignoredEvents.length > 0);
     assert.equal(v.phase, 'new');
-    assert.deepEqual(v.ignoredEvents.map((e) => e.eventId), [update.eventId]);
+    assert.deepEqual(
+      v.ignoredEvents.map((e) => e.eventId),
+      [update.eventId],
+    );
     assert.match(v.ignoredEvents[0]?.reason ?? '', /installation is new/);
     assert.deepEqual(t.stubs.names(), ['loadInstallation']);
 
@@ -119,7 +125,10 @@ describe('installation workflow: event order', function () {
     const stale = t.event('app.updated', { atSeconds: 5 });
     await t.send(stale);
     const v = await t.until('the stale update to be ignored', (s) => s.ignoredEvents.length > 0);
-    assert.deepEqual(v.ignoredEvents.map((e) => e.eventId), [stale.eventId]);
+    assert.deepEqual(
+      v.ignoredEvents.map((e) => e.eventId),
+      [stale.eventId],
+    );
     assert.match(v.ignoredEvents[0]?.reason ?? '', /older than an event already applied/);
     assert.equal(v.appliedEvents, 2);
     assert.equal(t.stubs.of('applyUpdate').length, 1);
@@ -161,7 +170,10 @@ describe('installation workflow: event order', function () {
     await t.send(install);
     const done = await t.result();
     assert.equal(done.phase, 'uninstalled');
-    assert.deepEqual(done.ignoredEvents.map((e) => e.eventId), [install.eventId]);
+    assert.deepEqual(
+      done.ignoredEvents.map((e) => e.eventId),
+      [install.eventId],
+    );
     assert.match(done.ignoredEvents[0]?.reason ?? '', /queued uninstall/);
     assert.equal(t.stubs.of('provisionAccount').length, 0);
     assert.equal(t.stubs.of('importCredentials').length, 1);

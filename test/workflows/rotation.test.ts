@@ -27,9 +27,22 @@ describe('installation workflow: rotation and continue-as-new', function () {
     await t.send(rotation);
     const newClient = clientIdFor(rotation.eventId);
     const v = await t.settled('active', (s) => s.activeClientId === newClient);
-    assert.deepEqual(v.retiringCredentials.map((r) => r.clientId), [oldClient]);
-    assert.deepEqual(t.stubs.of('importCredentials').at(-1), { installationId: t.installationId, eventId: rotation.eventId, activate: false });
-    assert.deepEqual(t.stubs.names().slice(-5), ['importCredentials', 'obtainToken', 'acknowledgeCredentials', 'switchCredentials', 'recordInstallation']);
+    assert.deepEqual(
+      v.retiringCredentials.map((r) => r.clientId),
+      [oldClient],
+    );
+    assert.deepEqual(t.stubs.of('importCredentials').at(-1), {
+      installationId: t.installationId,
+      eventId: rotation.eventId,
+      activate: false,
+    });
+    assert.deepEqual(t.stubs.names().slice(-5), [
+      'importCredentials',
+      'obtainToken',
+      'acknowledgeCredentials',
+      'switchCredentials',
+      'recordInstallation',
+    ]);
     const sw = t.stubs.of('switchCredentials')[0];
     assert.equal(sw?.clientId, newClient);
     assert.equal(sw?.previousClientId, oldClient);
@@ -71,7 +84,10 @@ describe('installation workflow: rotation and continue-as-new', function () {
     await t.send(rotation);
     const v = await t.until('the rotation to be dropped', (s) => s.ignoredEvents.length > 0);
     assert.equal(v.activeClientId, oldClient);
-    assert.deepEqual(v.ignoredEvents.map((e) => e.eventId), [rotation.eventId]);
+    assert.deepEqual(
+      v.ignoredEvents.map((e) => e.eventId),
+      [rotation.eventId],
+    );
     assert.deepEqual(t.stubs.of('switchCredentials'), []);
     assert.deepEqual(t.stubs.of('acknowledgeCredentials'), []);
     assert.deepEqual(t.stubs.of('destroyCredentials'), [{ installationId: t.installationId, clientId: clientIdFor(rotation.eventId) }]);
