@@ -100,6 +100,11 @@ async function connectWhenHealthy(address: string, timeoutMs = 60_000): Promise<
   }
 }
 
+/** Runs `cleanup` at the end of the run, before the servers started so far stop (a worker before its server). */
+export function beforeServersStop(cleanup: () => Promise<void>): void {
+  cleanups.push(cleanup);
+}
+
 let sharedTimeSkipping: Promise<TestWorkflowEnvironment> | undefined;
 /**
  * One time-skipping server shared by the workflow tests of a run (each test owns

@@ -17,7 +17,7 @@ import {
 } from '../../workflows/definitions';
 import type { installationWorkflow } from '../../workflows/installation';
 import type { InstallationOptions } from '../../workflows/options';
-import { sharedTimeSkippingEnv } from '../support/servers';
+import { beforeServersStop, sharedTimeSkippingEnv } from '../support/servers';
 import { eventually } from '../support/waits';
 
 /**
@@ -80,17 +80,15 @@ export class ActivityStubs {
     return this;
   }
 
-  /** The activities to register on the worker, by the names the workflow calls. */
-  activities(): Record<string, Stub> {
-    return Object.fromEntries(
-      (Object.keys(this.behaviour) as ActivityName[]).map((name) => [
-        name,
-        (input: Record<string, unknown>) => {
-          this.calls.push({ name, input });
-          return this.behaviour[name](input);
-        },
-      ]),
-    );
+  /** Every activity name the worker registers. */
+  activityNames(): ActivityName[] {
+    return Object.keys(this.behaviour) as ActivityName[];
+  }
+
+  /** Runs one activity call: recorded, then its behaviour. */
+  call(name: ActivityName, input: Record<string, unknown>): Promise<unknown> {
+    this.calls.push({ name, input });
+    return this.behaviour[name](input);
   }
 
   names(): ActivityName[] {
@@ -147,12 +145,49 @@ function workflowBundle(): Promise<WorkflowBundleOption> {
   return bundle;
 }
 
-/** The time-skipping server shared by the workflow tests (the root hook stops it at the end of the run). */
+/** Every test's stubs, by installation id: one worker serves all the tests (a worker per test costs seconds). */
+const stubsByInstallation = new Map<string, ActivityStubs>();
+
+let worker: Promise<string> | undefined;
+/** The shared worker's task queue; the worker stops before the server (root hook). */
+function sharedWorker(env: TestWorkflowEnvironment): Promise<string> {
+  worker ??= (async () => {
+    const taskQueue = `wf-tests-${randomBytes(4).toString('hex')}`;
+    const activities = Object.fromEntries(
+      new ActivityStubs().activityNames().map((name) => [
+        name,
+        (input: Record<string, unknown>) => {
+          const stubs = stubsByInstallation.get(String(input.installationId));
+          if (!stubs) throw ApplicationFailure.nonRetryable(`no test owns installation ${String(input.installationId)}`);
+          return stubs.call(name, input);
+        },
+      ]),
+    );
+    const w = await Worker.create({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities,
+    });
+    const running = w.run();
+    beforeServersStop(async () => {
+      w.shutdown();
+      await running;
+      worker = undefined;
+    });
+    return taskQueue;
+  })();
+  return worker;
+}
+
+/** The time-skipping server and worker shared by the workflow tests (the root hook stops them at the end of the run). */
 export function useTimeSkippingEnv(): () => TestWorkflowEnvironment {
   let env: TestWorkflowEnvironment | undefined;
   before(async function () {
     this.timeout(120_000);
-    [env] = await Promise.all([sharedTimeSkippingEnv(), workflowBundle()]);
+    env = await sharedTimeSkippingEnv();
+    await sharedWorker(env);
   });
   return () => {
     if (!env) throw new Error('the time-skipping server did not start');
@@ -160,13 +195,10 @@ export function useTimeSkippingEnv(): () => TestWorkflowEnvironment {
   };
 }
 
-/** One installation workflow under test, on a worker of its own with the stubbed activities. */
+/** One installation workflow under test; its activity calls go to its own stubs. */
 export class InstallationUnderTest {
   readonly installationId = `inst-${randomBytes(4).toString('hex')}`;
   readonly handle: WorkflowHandle<typeof installationWorkflow>;
-  private worker?: Worker;
-  private running?: Promise<void>;
-  private readonly taskQueue = `wf-${this.installationId}`;
   private nextSecond = 0;
 
   private constructor(
@@ -184,17 +216,10 @@ export class InstallationUnderTest {
     options: Partial<InstallationOptions> = {},
   ): Promise<InstallationUnderTest> {
     const t = new InstallationUnderTest(env, stubs, await env.currentTimeMs());
-    t.worker = await Worker.create({
-      connection: env.nativeConnection,
-      namespace: env.namespace ?? 'default',
-      taskQueue: t.taskQueue,
-      workflowBundle: await workflowBundle(),
-      activities: stubs.activities(),
-    });
-    t.running = t.worker.run();
+    stubsByInstallation.set(t.installationId, stubs);
     await env.client.workflow.start('installationWorkflow', {
       workflowId: workflowIdFor(t.installationId),
-      taskQueue: t.taskQueue,
+      taskQueue: await sharedWorker(env),
       args: [{ installationId: t.installationId, options: { ...TEST_OPTIONS, ...options } }],
     });
     return t;
@@ -252,10 +277,9 @@ export class InstallationUnderTest {
   }
 
   async close(): Promise<void> {
-    // A workflow a test left running (it waits for events forever) must not outlive its worker.
+    // A workflow a test left running (it waits for events forever) must not outlive its test.
     await this.handle.terminate('test finished').catch(() => undefined);
-    this.worker?.shutdown();
-    await this.running;
+    stubsByInstallation.delete(this.installationId);
   }
 }
 
