@@ -15,7 +15,7 @@ import {
   type InstallationView,
   type LifecycleEvent,
 } from '../../workflows/definitions';
-import type { installationWorkflow } from '../../workflows/installation';
+import type { installationWorkflow } from '../../workflows';
 import type { InstallationOptions } from '../../workflows/options';
 import { beforeServersStop, sharedTimeSkippingEnv } from '../support/servers';
 import { eventually } from '../support/waits';
@@ -27,7 +27,24 @@ import { eventually } from '../support/waits';
  * `env.sleep`; otherwise the server's clock runs at real speed.
  */
 type Activities = ReturnType<typeof createActivities>;
-export type ActivityName = keyof Activities;
+/** The activities the installation workflow calls (the others belong to reconciliation). */
+const WORKFLOW_ACTIVITIES = [
+  'loadInstallation',
+  'recordInstallation',
+  'importCredentials',
+  'obtainToken',
+  'provisionAccount',
+  'setInstallationState',
+  'acknowledgeCredentials',
+  'switchCredentials',
+  'destroyCredentials',
+  'undoProvisioning',
+  'applyUpdate',
+  'revertUpdate',
+  'deprovisionAccount',
+  'recordTrial',
+] as const satisfies readonly (keyof Activities)[];
+export type ActivityName = (typeof WORKFLOW_ACTIVITIES)[number];
 export interface ActivityCall {
   name: ActivityName;
   input: Record<string, unknown>;
@@ -67,22 +84,12 @@ export class ActivityStubs {
     revertUpdate: async () => undefined,
     deprovisionAccount: async () => undefined,
     recordTrial: async () => undefined,
-    getTalkdeskInstallation: unexpected('getTalkdeskInstallation'),
-    listInstallationPage: unexpected('listInstallationPage'),
-    reconcileInstallations: unexpected('reconcileInstallations'),
-    dispatchStoredEvents: unexpected('dispatchStoredEvents'),
-    destroyRetiredCredentials: unexpected('destroyRetiredCredentials'),
   };
 
   /** Replaces one activity's behaviour (the call is still recorded). */
   on(name: ActivityName, fn: Stub): this {
     this.behaviour[name] = fn;
     return this;
-  }
-
-  /** Every activity name the worker registers. */
-  activityNames(): ActivityName[] {
-    return Object.keys(this.behaviour) as ActivityName[];
   }
 
   /** Runs one activity call: recorded, then its behaviour. */
@@ -103,12 +110,6 @@ export class ActivityStubs {
   stateCalls(): string[] {
     return this.of('setInstallationState').map((i) => (i.concludes ? `${String(i.state)}:${String(i.concludes)}` : String(i.state)));
   }
-}
-
-function unexpected(name: string): Stub {
-  return async () => {
-    throw ApplicationFailure.nonRetryable(`${name} is not an activity of the installation workflow`);
-  };
 }
 
 /** The client id the stubbed import returns for an event's credentials. */
@@ -154,7 +155,7 @@ function sharedWorker(env: TestWorkflowEnvironment): Promise<string> {
   worker ??= (async () => {
     const taskQueue = `wf-tests-${randomBytes(4).toString('hex')}`;
     const activities = Object.fromEntries(
-      new ActivityStubs().activityNames().map((name) => [
+      WORKFLOW_ACTIVITIES.map((name) => [
         name,
         (input: Record<string, unknown>) => {
           const stubs = stubsByInstallation.get(String(input.installationId));
