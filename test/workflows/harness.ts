@@ -284,7 +284,7 @@ export class InstallationUnderTest {
   }
 }
 
-/** The phases the history went through, with the event that began each (by id). */
+/** The phases the history went through, oldest first. */
 export const phases = (v: InstallationView) => v.history.map((h) => h.phase);
 
 /** A promise to resolve from outside: a gate a stubbed activity waits on, or a mark that it began. */
