@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { keepAliveAgent, postJson, runPool, type Measured } from './load';
+import { postCallback } from '../test/support/callback-client';
+import { keepAliveAgent, runPool, type Measured } from './load';
 import type { BenchSystem } from './system';
 
 export interface IngestResult {
@@ -37,7 +38,7 @@ export async function measureIngest(sys: BenchSystem, n: number, concurrency: nu
   const agent = keepAliveAgent(concurrency);
   const post = (url: string, offset: number) => async (i: number) => {
     const b = bodies[offset + i]!;
-    const res = await postJson(url, b.raw, { 'x-hub-signature': b.signature }, agent);
+    const res = await postCallback(url, b.raw, { signature: b.signature, agent, timeoutMs: 30_000 });
     if (res.status !== 200) throw new Error(`answered ${res.status}: ${res.text.slice(0, 200)}`);
   };
   const runId = randomBytes(3).toString('hex');

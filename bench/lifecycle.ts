@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { postCallback } from '../test/support/callback-client';
 import type { ApprovalTracker } from './approvals';
 import { round } from './ingest';
-import { keepAliveAgent, postJson, runPool, type Measured } from './load';
+import { keepAliveAgent, runPool, type Measured } from './load';
 import { cpuSeconds } from './machine';
 import type { BenchSystem } from './system';
 
@@ -62,7 +63,7 @@ export async function measureLifecycle(
       async (i) => {
         const event = installs[i]!;
         const raw = JSON.stringify(event);
-        const res = await postJson(sys.web.callbackUrl, raw, { 'x-hub-signature': sys.simulator.signBody(raw) }, agent);
+        const res = await postCallback(sys.web.callbackUrl, raw, { signature: sys.simulator.signBody(raw), agent, timeoutMs: 30_000 });
         if (res.status !== 200) throw new Error(`answered ${res.status}: ${res.text.slice(0, 200)}`);
         await approvals.wait(event.data.installation_id, timeoutMs);
       },

@@ -1,6 +1,7 @@
+import { postCallback } from '../test/support/callback-client';
 import type { ApprovalTracker } from './approvals';
 import { round } from './ingest';
-import { keepAliveAgent, postJson, runPool, sleep } from './load';
+import { keepAliveAgent, runPool, sleep } from './load';
 import { cpuPids, cpuSnapshot, processPids } from './lifecycle';
 import { rssMiB } from './machine';
 import { measureReconciliation, type ReconciliationResult } from './reconcile';
@@ -65,7 +66,7 @@ export async function measureScale(
       async () => {
         const { event } = sys.simulator.createInstallation();
         const raw = JSON.stringify(event);
-        const res = await postJson(sys.web.callbackUrl, raw, { 'x-hub-signature': sys.simulator.signBody(raw) }, agent);
+        const res = await postCallback(sys.web.callbackUrl, raw, { signature: sys.simulator.signBody(raw), agent, timeoutMs: 30_000 });
         if (res.status !== 200) throw new Error(`answered ${res.status}: ${res.text.slice(0, 200)}`);
         await approvals.wait(event.data.installation_id, 5 * 60_000);
       },

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { KEY_ALGORITHMS } from '../../workflows/definitions';
 import { useSystem, type TestSystem } from '../support/system';
-import { eventually, waitForPhase } from '../support/waits';
+import { eventually, holdsFor, waitForPhase } from '../support/waits';
 
 describe('install path end to end (dev server, FerretDB, simulator)', function () {
   this.timeout(120_000);
@@ -42,11 +42,18 @@ describe('install path end to end (dev server, FerretDB, simulator)', function (
     const inbox = await sys.store.inbox.listForInstallation(installation.id);
     assert.equal(inbox.length, 1);
     assert.equal(await sys.store.accounts.accounts.countDocuments({ installationId: installation.id }), 1);
-    await eventually('no further approval', async () => {
-      await new Promise((r) => setTimeout(r, 500));
-      return sys.simulator.stateCalls(installation.id).length === 1 ? true : undefined;
+    // A later event of the installation, handed over and applied, proves every earlier delivery had its
+    // chance to reach the workflow; from then on, for a while, no second approval may be sent.
+    await sys.simulator.deliver(sys.simulator.startTrial(installation.id, new Date(Date.now() + 86_400_000)), {
+      callbackUrl: sys.web.callbackUrl,
     });
-    const view = await waitForPhase(sys.client, installation.id, 'active');
-    assert.equal(view.appliedEvents, 1);
+    const view = await eventually('the later event to be applied', async () => {
+      const v = await waitForPhase(sys.client, installation.id, 'active');
+      return v.trial?.startedAt ? v : undefined;
+    });
+    assert.equal(view.appliedEvents, 2, 'the install once, then the trial');
+    // Repeats that reached the workflow (several dispatches may race) are recorded as duplicates, nothing else.
+    assert.ok(view.ignoredEvents.every((e) => e.eventId === event.id && e.reason === 'duplicate delivery'), JSON.stringify(view.ignoredEvents));
+    await holdsFor('a single approval', () => sys.simulator.stateCalls(installation.id).length === 1, 2_000);
   });
 });

@@ -3,7 +3,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { rejectUpdate, retryNowUpdate, workflowIdFor } from '../../workflows/definitions';
 import { useSystem, type TestSystem } from '../support/system';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
-import { eventually, finalView, queryState, waitForPhase } from '../support/waits';
+import { eventually, finalView, queryState, updateAdmitted, waitForPhase } from '../support/waits';
 
 describe('operators in the Temporal UI: search attributes, details, updates', function () {
   this.timeout(120_000);
@@ -93,8 +93,9 @@ describe('an operator reject before the install has begun (no worker running yet
     assert.equal(await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl }), 200);
     const handle = sys.client.workflow.getHandle(workflowIdFor(installation.id));
     // Sent while no worker runs: the workflow sees the reject with the install still queued, its credentials still in the inbox.
-    const rejected = handle.executeUpdate(rejectUpdate, { args: [{ reason: 'fraud check failed' }] });
-    await new Promise((r) => setTimeout(r, 500));
+    const updateId = `reject-${installation.id}`;
+    const rejected = handle.executeUpdate(rejectUpdate, { args: [{ reason: 'fraud check failed' }], updateId });
+    await updateAdmitted(sys.client, workflowIdFor(installation.id), updateId);
     worker = await startWorkerProcess(sys.workerProcessEnv);
     await rejected;
     const view = await finalView(sys.client, installation.id);

@@ -8,6 +8,7 @@ import { signHubSignature } from '../../src/web/signature';
 import { COLLECTIONS } from '../../src/store';
 import { startSystem, WEBHOOK_SECRET, type TestSystem } from '../support/system';
 import { waitForPhase } from '../support/waits';
+import { postCallback } from '../support/callback-client';
 import { send, type Answer } from './support';
 
 /**
@@ -242,28 +243,8 @@ describe('security: callback fuzzing (fast-check, whole system)', function () {
     return fc.oneof(randomBody, mutatedBody, mutatedSignature, brokenField, randomJson);
   }
 
-  function post(c: Case): Promise<Answer> {
-    return new Promise((resolve, reject) => {
-      const started = Date.now();
-      const req = http.request(`${sys.web.callbackUrl}`, { method: 'POST', agent, headers: { ...c.headers, 'content-length': String(c.body.length) } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (d: Buffer) => chunks.push(d));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: Answer['json'];
-          try {
-            json = JSON.parse(text) as Answer['json'];
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json, ms: Date.now() - started });
-        });
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end(c.body);
-    });
-  }
+  const post = (c: Case): Promise<Answer> =>
+    postCallback(sys.web.callbackUrl, c.body, { headers: c.headers, signature: null, contentType: null, agent });
 
   it(`answers ${RUNS} random and mutated requests with a 4xx, stores nothing, and still serves a valid event`, async () => {
     const byCategory = new Map<Category, number>();

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import http, { type IncomingHttpHeaders } from 'node:http';
+import type http from 'node:http';
 import { exampleEvent } from '../../src/events/examples';
 import { generateKeySpec, parseKeyring, type Keyring } from '../../src/crypto/secrets';
 import { connectDatabase, createStore, COLLECTIONS, type Database, type Store } from '../../src/store';
 import { startWebServer, type RunningWebServer, type WebServerOptions } from '../../src/web/server';
 import type { EventType } from '../../workflows/definitions';
+import { postCallback, type CallbackAnswer } from '../support/callback-client';
 import { captureLogger } from '../support/logs';
 import { mongoUri, temporalDevEnv, uniqueDbName } from '../support/servers';
 import { APP_ID, WEBHOOK_SECRET } from '../support/system';
@@ -78,13 +79,7 @@ export function freshEvent(type: EventType = 'app.uninstalled'): Record<string, 
   return event;
 }
 
-export interface Answer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  text: string;
-  json: { error?: { code?: string; message?: string; field?: string }; status?: string; eventId?: string } | undefined;
-  ms: number;
-}
+export type Answer = CallbackAnswer;
 
 export interface SendOptions {
   method?: string;
@@ -95,43 +90,10 @@ export interface SendOptions {
   timeoutMs?: number;
 }
 
-/** One HTTP request to a test server, resolved with the whole answer and how long it took. */
+/** One request to a test web server with exactly the headers given (no signature or content-type added). */
 export function send(baseUrl: string, body: Buffer | string | undefined, opts: SendOptions = {}): Promise<Answer> {
-  const started = Date.now();
-  const url = new URL(opts.path ?? '/talkdesk/events', baseUrl);
-  const raw = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
-  const headers: Record<string, string> = { ...opts.headers };
-  if (raw) headers['content-length'] = String(raw.length);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      {
-        method: opts.method ?? 'POST',
-        headers,
-        agent: opts.agent,
-        localAddress: opts.localAddress,
-        timeout: opts.timeoutMs ?? 20_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: Answer['json'];
-          try {
-            json = JSON.parse(text) as Answer['json'];
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json, ms: Date.now() - started });
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('no answer in time')));
-    req.on('error', reject);
-    req.end(raw);
-  });
+  const { path, ...rest } = opts;
+  return postCallback(new URL(path ?? '/talkdesk/events', baseUrl).toString(), body, { ...rest, signature: null, contentType: null });
 }
 
 export const JSON_HEADERS = { 'content-type': 'application/json' } as const;

@@ -15,8 +15,18 @@ import { ensureSearchAttributes } from '../../src/temporal/search-attributes';
 let devEnv: Promise<TestWorkflowEnvironment> | undefined;
 let mongo: Promise<{ uri: string; local?: LocalMongo; dir?: string }> | undefined;
 const cleanups: (() => Promise<void>)[] = [];
+let serversRefused: string | undefined;
+
+/** `npm run test:unit`: any test asking for the dev server or FerretDB fails, naming the run that forbids it. */
+export function refuseServers(why: string): void {
+  serversRefused = why;
+}
+function refuseIfAsked(server: string): void {
+  if (serversRefused) throw new Error(`this test needs ${server}, which ${serversRefused}: move it out of the unit list`);
+}
 
 export function temporalDevEnv(): Promise<TestWorkflowEnvironment> {
+  refuseIfAsked('the Temporal dev server');
   devEnv ??= (async () => {
     const dev = await startDevEnv(false);
     cleanups.push(() => dev.teardown());
@@ -36,6 +46,7 @@ export interface TemporalUiEnv {
 
 /** A fresh dev server with the Web UI on a free loopback port and the project's search attributes. */
 export function temporalDevEnvWithUi(): Promise<TemporalUiEnv> {
+  refuseIfAsked('the Temporal dev server');
   return startDevEnv(true);
 }
 
@@ -89,6 +100,25 @@ async function connectWhenHealthy(address: string, timeoutMs = 60_000): Promise<
   }
 }
 
+/** Runs `cleanup` at the end of the run, before the servers started so far stop (a worker before its server). */
+export function beforeServersStop(cleanup: () => Promise<void>): void {
+  cleanups.push(cleanup);
+}
+
+let sharedTimeSkipping: Promise<TestWorkflowEnvironment> | undefined;
+/**
+ * One time-skipping server shared by the workflow tests of a run (each test owns
+ * its workflow and task queue); stopped by the root hook like the others.
+ */
+export function sharedTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  sharedTimeSkipping ??= (async () => {
+    const env = await timeSkippingEnv();
+    cleanups.push(() => env.teardown());
+    return env;
+  })();
+  return sharedTimeSkipping;
+}
+
 /** A fresh time-skipping server: each test that needs days to pass owns one. */
 export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   const env = await createTimeSkipping();
@@ -121,6 +151,7 @@ async function createTimeSkipping(attempts = 3): Promise<TestWorkflowEnvironment
 
 /** MongoDB wire-protocol server: MONGODB_URI when set, else a FerretDB of our own. */
 export function mongoUri(): Promise<string> {
+  refuseIfAsked('MongoDB (FerretDB)');
   mongo ??= (async () => {
     if (process.env.MONGODB_URI) return { uri: process.env.MONGODB_URI };
     const dir = mkdtempSync(path.join(os.tmpdir(), 'appconnect-ferret-'));
@@ -154,4 +185,5 @@ export async function stopAllServers(): Promise<void> {
   cleanups.length = 0;
   devEnv = undefined;
   mongo = undefined;
+  sharedTimeSkipping = undefined;
 }

@@ -19,6 +19,45 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
   }
 }
 
+/**
+ * A bounded observation: `check` must hold at every poll for `forMs`, and the wait fails
+ * as soon as it does not. Start it after something that proves the system had the chance
+ * to break it, so that a pass means something.
+ */
+export async function holdsFor(what: string, check: () => Promise<boolean> | boolean, forMs: number): Promise<void> {
+  const end = Date.now() + forMs;
+  for (;;) {
+    if (!(await check())) throw new Error(`${what}: no longer true after ${forMs - Math.max(0, end - Date.now())} ms`);
+    if (Date.now() >= end) return;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+/** temporal.api.enums.v1.UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED */
+const UPDATE_ADMITTED = 1;
+
+/**
+ * Resolves once the server knows the update `updateId` (admitted, even while no worker
+ * runs to accept it): an unknown update is answered NotFound, so this polls until found.
+ */
+export async function updateAdmitted(client: Client, workflowId: string, updateId: string, timeoutMs = 15_000): Promise<void> {
+  await eventually(
+    `update ${updateId} to reach the server`,
+    async () => {
+      await client.connection.withDeadline(Date.now() + 2_000, () =>
+        client.workflowService.pollWorkflowExecutionUpdate({
+          namespace: client.options.namespace,
+          updateRef: { workflowExecution: { workflowId }, updateId },
+          identity: 'test',
+          waitPolicy: { lifecycleStage: UPDATE_ADMITTED },
+        }),
+      );
+      return true;
+    },
+    timeoutMs,
+  );
+}
+
 export function queryState(client: Client, installationId: string): Promise<InstallationView> {
   return client.workflow.getHandle(workflowIdFor(installationId)).query(stateQuery);
 }

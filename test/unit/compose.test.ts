@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseDocument } from 'yaml';
 import { envSchema, loadEnv } from '../../src/config/env';
 import { generateKeySpec } from '../../src/crypto/secrets';
 import { PROJECT_ROOT } from '../../src/local/tools';
@@ -29,152 +30,13 @@ function temporalEnvconfigVars(): string[] {
   return names;
 }
 
-interface Line {
-  no: number;
-  indent: number;
-  text: string;
-}
-
-/** Drops a `#` comment that starts outside quotes (at the start or after a space). */
-function stripComment(line: string): string {
-  let quote: string | undefined;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
-    if (quote) {
-      if (c === '\\' && quote === '"') i++;
-      else if (c === quote) quote = undefined;
-    } else if (c === '"' || c === "'") {
-      quote = c;
-    } else if (c === '#' && (i === 0 || /\s/.test(line[i - 1] ?? ''))) {
-      return line.slice(0, i);
-    }
-  }
-  return line;
-}
-
-/**
- * A reader for the YAML subset docker-compose.yml keeps to: block mappings,
- * block lists of scalars, flow lists of scalars, and plain, single- or
- * double-quoted scalars. Anything else (anchors, aliases, tags, block scalars,
- * flow mappings, mappings inside lists) is refused rather than misread.
- */
-function readYamlSubset(source: string): YamlMap {
-  const lines: Line[] = [];
-  source.split(/\r?\n/).forEach((raw, i) => {
-    if (raw.includes('\t')) throw new Error(`line ${i + 1}: tabs are not allowed in YAML indentation`);
-    const text = stripComment(raw).trimEnd();
-    if (text.trim() === '') return;
-    if (text.trim() === '---') throw new Error(`line ${i + 1}: one document only`);
-    lines.push({ no: i + 1, indent: text.length - text.trimStart().length, text: text.trim() });
-  });
-  let pos = 0;
-  const fail = (line: Line | undefined, message: string): never => {
-    throw new Error(`line ${line?.no ?? 'EOF'}: ${message}`);
-  };
-  const isItem = (l: Line) => l.text === '-' || l.text.startsWith('- ');
-
-  function scalar(text: string, line: Line): Yaml {
-    const t = text.trim();
-    if (/^[&*!|>]/.test(t)) return fail(line, `unsupported YAML construct "${t.slice(0, 20)}"`);
-    if (t.startsWith('{')) return fail(line, 'flow mappings are not supported');
-    if (t.startsWith('"')) {
-      if (!t.endsWith('"') || t.length < 2) return fail(line, 'unterminated double-quoted string');
-      return JSON.parse(t) as string;
-    }
-    if (t.startsWith("'")) {
-      if (!t.endsWith("'") || t.length < 2) return fail(line, 'unterminated single-quoted string');
-      return t.slice(1, -1).replace(/''/g, "'");
-    }
-    if (t.startsWith('[')) return flowList(t, line);
-    if (t === '' || t === '~' || t === 'null') return null;
-    if (t === 'true') return true;
-    if (t === 'false') return false;
-    if (/^-?\d+(\.\d+)?$/.test(t)) return Number(t);
-    if (/:\s|:$/.test(t)) return fail(line, `plain scalar "${t}" contains ": " (quote it)`);
-    return t;
-  }
-
-  function flowList(text: string, line: Line): Yaml[] {
-    if (!text.endsWith(']')) return fail(line, 'a flow list must end on its line');
-    const inner = text.slice(1, -1);
-    const items: string[] = [];
-    let quote: string | undefined;
-    let current = '';
-    for (let i = 0; i < inner.length; i++) {
-      const c = inner[i] ?? '';
-      if (quote) {
-        current += c;
-        if (c === '\\' && quote === '"') current += inner[++i] ?? '';
-        else if (c === quote) quote = undefined;
-      } else if (c === '"' || c === "'") {
-        quote = c;
-        current += c;
-      } else if (c === '[' || c === '{') {
-        return fail(line, 'nested flow collections are not supported');
-      } else if (c === ',') {
-        items.push(current);
-        current = '';
-      } else {
-        current += c;
-      }
-    }
-    if (quote) return fail(line, 'unterminated string in flow list');
-    if (current.trim() !== '' || items.length > 0) items.push(current);
-    return items.map((item) => scalar(item, line));
-  }
-
-  function block(indent: number): Yaml {
-    const first = lines[pos];
-    if (!first) return null;
-    return isItem(first) ? list(indent) : mapping(indent);
-  }
-
-  function list(indent: number): Yaml[] {
-    const out: Yaml[] = [];
-    while (pos < lines.length) {
-      const line = lines[pos] as Line;
-      if (line.indent < indent) break;
-      if (line.indent > indent) fail(line, 'unexpected indentation in list');
-      if (!isItem(line)) break;
-      const item = line.text === '-' ? '' : line.text.slice(2);
-      if (/^("[^"]*"|'[^']*'|[^\s"'[{][^:]*):(\s|$)/.test(item)) fail(line, 'mappings inside lists are not supported');
-      if (item.trim() === '') fail(line, 'nested blocks inside lists are not supported');
-      out.push(scalar(item, line));
-      pos++;
-    }
-    return out;
-  }
-
-  function mapping(indent: number): YamlMap {
-    const out: YamlMap = {};
-    while (pos < lines.length) {
-      const line = lines[pos] as Line;
-      if (line.indent < indent) break;
-      if (line.indent > indent) fail(line, 'unexpected indentation');
-      if (isItem(line)) break;
-      const m = /^("[^"]*"|'[^']*'|[A-Za-z0-9_.\-/$]+):(?:\s+(.*))?$/.exec(line.text);
-      if (!m) return fail(line, `cannot read "${line.text}" as "key: value"`);
-      const key = (m[1] ?? '').replace(/^["']|["']$/g, '');
-      if (key === '<<') fail(line, 'merge keys are not supported');
-      if (Object.prototype.hasOwnProperty.call(out, key)) fail(line, `duplicate key "${key}"`);
-      const rest = m[2] ?? '';
-      pos++;
-      if (rest.trim() !== '') {
-        out[key] = scalar(rest, line);
-        continue;
-      }
-      const next = lines[pos];
-      if (next && next.indent > indent) out[key] = block(next.indent);
-      else if (next && next.indent === indent && isItem(next)) out[key] = list(indent);
-      else out[key] = null;
-    }
-    return out;
-  }
-
-  const doc = block(0);
-  if (pos < lines.length) fail(lines[pos], 'unexpected content');
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('the document must be a mapping');
-  return doc;
+/** docker-compose.yml read strictly: one document, unique keys, any error or warning fails the test. */
+function readCompose(source: string): YamlMap {
+  const doc = parseDocument(source, { uniqueKeys: true, strict: true, prettyErrors: true });
+  assert.deepEqual([...doc.errors, ...doc.warnings].map((e) => e.message), [], 'docker-compose.yml is valid YAML');
+  const value = doc.toJS({ maxAliasCount: 100 }) as Yaml;
+  assert.ok(value !== null && typeof value === 'object' && !Array.isArray(value), 'the document must be a mapping');
+  return value;
 }
 
 const asMap = (v: Yaml | undefined, what: string): YamlMap => {
@@ -209,9 +71,12 @@ const REQUIRED_WITHOUT_DEFAULT = Object.entries(envSchema.shape)
 
 describe('docker-compose.yml', () => {
   const file = path.join(PROJECT_ROOT, 'docker-compose.yml');
-  const doc = readYamlSubset(readFileSync(file, 'utf8'));
-  const services = asMap(doc.services, 'services');
-  const serviceNames = Object.keys(services);
+  let services: YamlMap = {};
+  let serviceNames: string[] = [];
+  before(() => {
+    services = asMap(readCompose(readFileSync(file, 'utf8')).services, 'services');
+    serviceNames = Object.keys(services);
+  });
   const environment = (name: string): Record<string, string> => {
     const env = asMap(asMap(services[name], name).environment, `${name}.environment`);
     return Object.fromEntries(
@@ -227,15 +92,10 @@ describe('docker-compose.yml', () => {
     SECRETS_KEY: generateKeySpec('k1'),
   };
 
-  it('the YAML reader reads what it supports and refuses what it does not', () => {
-    assert.deepEqual(
-      readYamlSubset('a:\n  b: "x: y" # note\n  c: [1, "2, 3", \'it\'\'s\']\nd:\n- e\n- "f"\ng:\n'),
-      { a: { b: 'x: y', c: [1, '2, 3', "it's"] }, d: ['e', 'f'], g: null },
-    );
-    assert.throws(() => readYamlSubset('a: &x 1\nb: *x\n'), /unsupported/);
-    assert.throws(() => readYamlSubset('a:\n  - b: 1\n'), /mappings inside lists/);
-    assert.throws(() => readYamlSubset('a: |\n  text\n'), /unsupported/);
-    assert.throws(() => readYamlSubset('a: 1\na: 2\n'), /duplicate key/);
+  it('is read strictly: a duplicate key or a broken document fails', () => {
+    assert.throws(() => readCompose('a: 1\na: 2\n'), /valid YAML/);
+    assert.throws(() => readCompose('a: [1, 2\n'), /valid YAML/);
+    assert.deepEqual(readCompose('a:\n  b: "x: y" # note\n  c: [1, "2, 3"]\nd:\n- e\n'), { a: { b: 'x: y', c: [1, '2, 3'] }, d: ['e'] });
   });
 
   it('has the temporal, mongodb, web and worker services', () => {

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { ActivityStubs, InstallationUnderTest, clientIdFor, phases, refused, useTimeSkippingEnv } from './harness';
+
+/** Failures retrying cannot fix, and a run that starts from what the store remembers. */
+describe('installation workflow: failures and a resumed run', function () {
+  this.timeout(60_000);
+  const env = useTimeSkippingEnv();
+  let t: InstallationUnderTest | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it('an install whose provisioning fails for good is rejected at Talkdesk and undone', async () => {
+    const stubs = new ActivityStubs().on('provisionAccount', async () => {
+      throw refused('account name already taken');
+    });
+    t = await InstallationUnderTest.start(env(), stubs);
+    await t.send(t.event('app.installed'));
+    const done = await t.result();
+    assert.equal(done.phase, 'rejected');
+    assert.deepEqual(phases(done), ['installing']);
+    assert.equal(t.stubs.of('provisionAccount').length, 1, 'not retried');
+    const reject = t.stubs.of('setInstallationState');
+    assert.deepEqual(
+      reject.map((c) => [c.state, c.reason]),
+      [['reject', 'Provisioning failed: account name already taken']],
+    );
+    assert.deepEqual(t.stubs.names().slice(-4), ['setInstallationState', 'undoProvisioning', 'destroyCredentials', 'recordInstallation']);
+    assert.match(done.lastError ?? '', /account name already taken/);
+  });
+
+  it('an update that fails for good is reverted and rejected; the installation stays active', async () => {
+    const stubs = new ActivityStubs().on('setInstallationState', async (i) => {
+      if (i.concludes === 'update') throw refused('update not allowed');
+      return { state: i.state === 'approve' ? 'completed' : 'rejected' };
+    });
+    t = await InstallationUnderTest.start(env(), stubs);
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] }, subscription: { plan: 'pro' } } }));
+    const v = await t.settled('active', (s) => s.history.at(-1)?.phase === 'updating' && s.history.at(-1)?.endedAt !== undefined);
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:update', 'reject']);
+    assert.equal(t.stubs.of('revertUpdate').length, 1);
+    assert.ok(t.stubs.names().indexOf('revertUpdate') < t.stubs.names().lastIndexOf('setInstallationState'), 'reverted before rejecting');
+    assert.equal(v.subscription, undefined, 'the subscription of a failed update is not kept');
+  });
+
+  it('a new run starts from the stored installation: a handled event is not applied again, the next one is', async () => {
+    const handledInstall = 'install-handled-before';
+    const stubs = new ActivityStubs().on('loadInstallation', async () => ({
+      phase: 'active',
+      lastEventAt: new Date(Date.now() - 60_000).toISOString(),
+      handledEventIds: [handledInstall],
+      appId: 'app-1',
+      accountId: 'acct-1',
+      accountName: 'Acme',
+      activeClientId: clientIdFor(handledInstall),
+      links: { root: 'https://api.talkdesk.test' },
+    }));
+    t = await InstallationUnderTest.start(env(), stubs);
+    await t.send(t.event('app.installed', { id: handledInstall, atSeconds: -60 }));
+    const v = await t.until('the handled install to be ignored', (s) => s.ignoredEvents.some((e) => e.eventId === handledInstall));
+    assert.equal(v.phase, 'active');
+    assert.equal(v.activeClientId, clientIdFor(handledInstall));
+    assert.deepEqual(t.stubs.of('importCredentials'), []);
+
+    await t.send(t.event('app.updated'));
+    const updated = await t.settled('active', (s) => s.appliedEvents === 1);
+    assert.deepEqual(phases(updated), ['updating']);
+    assert.equal(t.stubs.of('applyUpdate')[0]?.clientId, clientIdFor(handledInstall), 'the stored credentials are used');
+  });
+});

@@ -1,0 +1,306 @@
+import { randomBytes } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import type { createActivities } from '../../activities';
+import { WORKFLOWS_PATH } from '../../src/worker/create-worker';
+import { prebuiltWorkflowBundle } from '../../src/worker/workflow-bundle';
+import {
+  eventSignal,
+  stateQuery,
+  workflowIdFor,
+  type EventType,
+  type InstallationView,
+  type LifecycleEvent,
+} from '../../workflows/definitions';
+import type { installationWorkflow } from '../../workflows';
+import type { InstallationOptions } from '../../workflows/options';
+import { beforeServersStop, sharedTimeSkippingEnv } from '../support/servers';
+import { eventually } from '../support/waits';
+
+/**
+ * Workflow tests in the style of Temporal's samples: the installation workflow on
+ * the time-skipping test server, its activities replaced by plain functions that
+ * record every call. Days pass in milliseconds while a test awaits a result or
+ * `env.sleep`; otherwise the server's clock runs at real speed.
+ */
+type Activities = ReturnType<typeof createActivities>;
+/** The activities the installation workflow calls (the others belong to reconciliation). */
+const WORKFLOW_ACTIVITIES = [
+  'loadInstallation',
+  'recordInstallation',
+  'importCredentials',
+  'obtainToken',
+  'provisionAccount',
+  'setInstallationState',
+  'acknowledgeCredentials',
+  'switchCredentials',
+  'destroyCredentials',
+  'undoProvisioning',
+  'applyUpdate',
+  'revertUpdate',
+  'deprovisionAccount',
+  'recordTrial',
+] as const satisfies readonly (keyof Activities)[];
+export type ActivityName = (typeof WORKFLOW_ACTIVITIES)[number];
+export interface ActivityCall {
+  name: ActivityName;
+  input: Record<string, unknown>;
+}
+type Stub = (input: Record<string, unknown>) => Promise<unknown>;
+
+export const DAY = 24 * 3_600_000;
+
+/** Retries back off up to six hours, so a week of retries is a few dozen attempts. */
+export const TEST_OPTIONS: Partial<InstallationOptions> = {
+  retryInitialMs: 500,
+  retryMaxMs: 6 * 3_600_000,
+  activityTimeoutMs: 10_000,
+  heartbeatTimeoutMs: 5_000,
+};
+
+/** A retryable failure, as a Talkdesk outage produces. */
+export const unavailable = () => ApplicationFailure.retryable('Talkdesk unavailable (503)', 'TalkdeskUnavailable');
+/** A failure retrying cannot fix, as a Talkdesk 400 produces. */
+export const refused = (message = 'Talkdesk refused the request (400)') => ApplicationFailure.nonRetryable(message, 'TalkdeskBadRequest');
+
+/** The stubbed activities: each call is recorded (name and input) before its behaviour runs. */
+export class ActivityStubs {
+  readonly calls: ActivityCall[] = [];
+  private readonly behaviour: Record<ActivityName, Stub> = {
+    loadInstallation: async () => null,
+    recordInstallation: async () => undefined,
+    importCredentials: async (i) => ({ clientId: clientIdFor(String(i.eventId)), keyId: 'key-1', keyAlgorithm: 'ES256' }),
+    obtainToken: async () => ({ expiresAt: new Date(Date.now() + 3_600_000).toISOString(), scope: 'apps:write', cached: false }),
+    provisionAccount: async (i) => ({ accountId: 'acct-1', accountName: String(i.accountName), licensedUsers: 1, settingsRestored: false }),
+    setInstallationState: async (i) => ({ state: i.state === 'approve' ? 'completed' : 'rejected' }),
+    acknowledgeCredentials: async () => undefined,
+    switchCredentials: async () => undefined,
+    destroyCredentials: async () => ({ destroyed: 1 }),
+    undoProvisioning: async () => undefined,
+    applyUpdate: async (i) => ({ usersAdded: i.usersAdding, usersDeactivated: i.usersRemoving }),
+    revertUpdate: async () => undefined,
+    deprovisionAccount: async () => undefined,
+    recordTrial: async () => undefined,
+  };
+
+  /** Replaces one activity's behaviour (the call is still recorded). */
+  on(name: ActivityName, fn: Stub): this {
+    this.behaviour[name] = fn;
+    return this;
+  }
+
+  /** Runs one activity call: recorded, then its behaviour. */
+  call(name: ActivityName, input: Record<string, unknown>): Promise<unknown> {
+    this.calls.push({ name, input });
+    return this.behaviour[name](input);
+  }
+
+  names(): ActivityName[] {
+    return this.calls.map((c) => c.name);
+  }
+
+  of(name: ActivityName): Record<string, unknown>[] {
+    return this.calls.filter((c) => c.name === name).map((c) => c.input);
+  }
+
+  /** The Talkdesk state calls, as `approve:install`, `reject`, ... */
+  stateCalls(): string[] {
+    return this.of('setInstallationState').map((i) => (i.concludes ? `${String(i.state)}:${String(i.concludes)}` : String(i.state)));
+  }
+}
+
+/** The client id the stubbed import returns for an event's credentials. */
+export const clientIdFor = (eventId: string) => `client-${eventId}`;
+
+/** An activity that runs until it is cancelled, heartbeating; `stopped` resolves once it has stopped. */
+export function blockingUntilCancelled(): { stub: Stub; started: Promise<void>; stopped: Promise<void> } {
+  const started = deferred();
+  const stopped = deferred();
+  const stub: Stub = async () => {
+    started.resolve();
+    const ctx = Context.current();
+    const beat = setInterval(() => ctx.heartbeat(), 200);
+    try {
+      await ctx.cancelled;
+    } finally {
+      clearInterval(beat);
+      stopped.resolve();
+    }
+  };
+  return { stub, started: started.promise, stopped: stopped.promise };
+}
+
+let bundle: Promise<WorkflowBundleOption> | undefined;
+/** The bundle `npm run build` wrote when it matches the code, else one built once per run. */
+function workflowBundle(): Promise<WorkflowBundleOption> {
+  bundle ??= (async () => {
+    const prebuilt = prebuiltWorkflowBundle();
+    if ('bundle' in prebuilt) return prebuilt.bundle;
+    const noop = () => undefined;
+    const logger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
+    return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger });
+  })();
+  return bundle;
+}
+
+/** Every test's stubs, by installation id: one worker serves all the tests (a worker per test costs seconds). */
+const stubsByInstallation = new Map<string, ActivityStubs>();
+
+let worker: Promise<string> | undefined;
+/** The shared worker's task queue; the worker stops before the server (root hook). */
+function sharedWorker(env: TestWorkflowEnvironment): Promise<string> {
+  worker ??= (async () => {
+    const taskQueue = `wf-tests-${randomBytes(4).toString('hex')}`;
+    const activities = Object.fromEntries(
+      WORKFLOW_ACTIVITIES.map((name) => [
+        name,
+        (input: Record<string, unknown>) => {
+          const stubs = stubsByInstallation.get(String(input.installationId));
+          if (!stubs) throw ApplicationFailure.nonRetryable(`no test owns installation ${String(input.installationId)}`);
+          return stubs.call(name, input);
+        },
+      ]),
+    );
+    const w = await Worker.create({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities,
+    });
+    const running = w.run();
+    beforeServersStop(async () => {
+      w.shutdown();
+      await running;
+      worker = undefined;
+    });
+    return taskQueue;
+  })();
+  return worker;
+}
+
+/** The time-skipping server and worker shared by the workflow tests (the root hook stops them at the end of the run). */
+export function useTimeSkippingEnv(): () => TestWorkflowEnvironment {
+  let env: TestWorkflowEnvironment | undefined;
+  before(async function () {
+    this.timeout(120_000);
+    env = await sharedTimeSkippingEnv();
+    await sharedWorker(env);
+  });
+  return () => {
+    if (!env) throw new Error('the time-skipping server did not start');
+    return env;
+  };
+}
+
+/** One installation workflow under test; its activity calls go to its own stubs. */
+export class InstallationUnderTest {
+  readonly installationId = `inst-${randomBytes(4).toString('hex')}`;
+  readonly handle: WorkflowHandle<typeof installationWorkflow>;
+  private nextSecond = 0;
+
+  private constructor(
+    readonly env: TestWorkflowEnvironment,
+    readonly stubs: ActivityStubs,
+    /** The server's time when the test began: events are dated from it. */
+    readonly t0: number,
+  ) {
+    this.handle = env.client.workflow.getHandle<typeof installationWorkflow>(workflowIdFor(this.installationId));
+  }
+
+  static async start(
+    env: TestWorkflowEnvironment,
+    stubs = new ActivityStubs(),
+    options: Partial<InstallationOptions> = {},
+  ): Promise<InstallationUnderTest> {
+    const t = new InstallationUnderTest(env, stubs, await env.currentTimeMs());
+    stubsByInstallation.set(t.installationId, stubs);
+    await env.client.workflow.start('installationWorkflow', {
+      workflowId: workflowIdFor(t.installationId),
+      taskQueue: await sharedWorker(env),
+      args: [{ installationId: t.installationId, options: { ...TEST_OPTIONS, ...options } }],
+    });
+    return t;
+  }
+
+  /** An event of this installation, dated `atSeconds` after the test began (each call one second later by default). */
+  event(type: EventType, opts: { id?: string; atSeconds?: number; facts?: Record<string, unknown> } = {}): LifecycleEvent {
+    const at = opts.atSeconds ?? ++this.nextSecond;
+    return {
+      eventId: opts.id ?? `${type.replace('app.', '')}-${randomBytes(3).toString('hex')}`,
+      type,
+      createdAt: new Date(this.t0 + at * 1000).toISOString(),
+      appId: 'app-1',
+      installationId: this.installationId,
+      accountId: 'acct-1',
+      accountName: 'Acme',
+      facts: opts.facts ?? {},
+      links: { root: 'https://api.talkdesk.test', tokens: 'https://acme.talkdesk.test/oauth/token' },
+    };
+  }
+
+  async send(...events: LifecycleEvent[]): Promise<void> {
+    for (const e of events) await this.handle.signal(eventSignal, e);
+  }
+
+  state(): Promise<InstallationView> {
+    return this.handle.query(stateQuery);
+  }
+
+  /** Polls the `state` query until `check` holds (real time: queries do not skip time), failing with the last state seen. */
+  async until(what: string, check: (v: InstallationView) => boolean, timeoutMs = 20_000): Promise<InstallationView> {
+    let last: InstallationView | undefined;
+    try {
+      return await eventually(
+        what,
+        async () => {
+          last = await this.state();
+          return check(last) ? last : undefined;
+        },
+        timeoutMs,
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; last state: ${JSON.stringify(last)}`);
+    }
+  }
+
+  /** Settled in `phase` with nothing queued or running. */
+  settled(phase: string, extra: (v: InstallationView) => boolean = () => true): Promise<InstallationView> {
+    return this.until(`phase ${phase}`, (v) => v.phase === phase && v.pendingEvents.length === 0 && !v.currentStep && extra(v));
+  }
+
+  /** The workflow's result; awaiting it lets the server skip time. */
+  result(): Promise<InstallationView> {
+    return this.handle.result();
+  }
+
+  async close(): Promise<void> {
+    // A workflow a test left running (it waits for events forever) must not outlive its test.
+    await this.handle.terminate('test finished').catch(() => undefined);
+    stubsByInstallation.delete(this.installationId);
+  }
+}
+
+/** The phases the history went through, oldest first. */
+export const phases = (v: InstallationView) => v.history.map((h) => h.phase);
+
+/** A promise to resolve from outside: a gate a stubbed activity waits on, or a mark that it began. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** Why an update was refused: its validator's message. */
+export async function refusal(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    const cause = (err as { cause?: unknown }).cause;
+    return cause instanceof Error ? cause.message : (err as Error).message;
+  }
+  throw new Error('the update was accepted; it should have been refused');
+}

@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { reconcileSignal, rejectUpdate, retryNowUpdate, type InstallationPhase, type ReconcileAction } from '../../workflows/definitions';
+import { ActivityStubs, InstallationUnderTest, blockingUntilCancelled, phases, refusal, unavailable, useTimeSkippingEnv } from './harness';
+
+/** What stops a phase before it ends by itself: an uninstall, an operator, reconciliation. */
+describe('installation workflow: uninstall, operator actions and reconciliation', function () {
+  this.timeout(60_000);
+  const env = useTimeSkippingEnv();
+  let t: InstallationUnderTest | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  /** Talkdesk does not answer the approval of `concludes` (until `answerAfter` failures, when given). */
+  const failingApproval = (concludes: string, answerAfter = Infinity) => {
+    let failures = 0;
+    return new ActivityStubs().on('setInstallationState', async (i) => {
+      if (i.concludes === concludes && failures++ < answerAfter) throw unavailable();
+      return { state: i.state === 'approve' ? 'completed' : 'rejected' };
+    });
+  };
+  const retrying = (phase: InstallationPhase) => (v: { phase: string; lastError?: string }) =>
+    v.phase === phase && v.lastError !== undefined;
+
+  describe('an uninstall', () => {
+    it('interrupts a running provisioning, waits until it has stopped, undoes it, then uninstalls', async () => {
+      const provisioning = blockingUntilCancelled();
+      let callsWhenStopped = -1;
+      void provisioning.stopped.then(() => (callsWhenStopped = t?.stubs.calls.length ?? -1));
+      t = await InstallationUnderTest.start(env(), new ActivityStubs().on('provisionAccount', provisioning.stub));
+      await t.send(t.event('app.installed'));
+      await provisioning.started;
+      await t.send(t.event('app.uninstalled'));
+      const done = await t.result();
+      assert.equal(done.phase, 'uninstalled');
+      assert.deepEqual(phases(done), ['installing', 'uninstalling']);
+      const names = t.stubs.names();
+      assert.ok(callsWhenStopped > 0, 'the provisioning activity was cancelled');
+      assert.ok(names.indexOf('undoProvisioning') >= callsWhenStopped, 'the undo began only after the provisioning stopped');
+      assert.ok(names.indexOf('undoProvisioning') < names.indexOf('deprovisionAccount'));
+      assert.deepEqual(t.stubs.stateCalls(), ['approve:uninstall'], 'never approved; the uninstall acknowledged');
+    });
+
+    it('interrupts an update waiting for its approval and reverts it before deprovisioning', async () => {
+      t = await InstallationUnderTest.start(env(), failingApproval('update'));
+      await t.send(t.event('app.installed'));
+      await t.settled('active');
+      await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } }));
+      await t.until('the update to be retrying its approval', retrying('updating'));
+      await t.send(t.event('app.uninstalled'));
+      const done = await t.result();
+      assert.equal(done.phase, 'uninstalled');
+      assert.deepEqual(phases(done), ['installing', 'updating', 'uninstalling']);
+      const names = t.stubs.names();
+      assert.deepEqual(t.stubs.of('revertUpdate')[0]?.applied, { usersAdded: ['u1'], usersDeactivated: [] });
+      assert.ok(names.indexOf('revertUpdate') < names.indexOf('deprovisionAccount'));
+      assert.ok(!t.stubs.stateCalls().includes('reject'));
+      assert.equal(t.stubs.stateCalls().at(-1), 'approve:uninstall');
+    });
+  });
+
+  describe('the operator reject update', () => {
+    it('rejects an install at Talkdesk, undoes it and ends the workflow', async () => {
+      t = await InstallationUnderTest.start(env(), failingApproval('install'));
+      await t.send(t.event('app.installed'));
+      await t.until('the install to be retrying its approval', retrying('installing'));
+      const accepted = await t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'customer asked' }] });
+      assert.deepEqual(
+        accepted.operatorActions.map((a) => [a.action, a.reason]),
+        [['reject', 'customer asked']],
+      );
+      const done = await t.result();
+      assert.equal(done.phase, 'rejected');
+      const reject = t.stubs.of('setInstallationState').find((c) => c.state === 'reject');
+      assert.equal(reject?.reason, 'Rejected by operator: customer asked');
+      // The interrupted install undoes its provisioning, then the reject does (again: the undo is idempotent).
+      const withoutStateCalls = t.stubs.names().filter((n) => n !== 'setInstallationState');
+      assert.deepEqual(withoutStateCalls.slice(-5), [
+        'undoProvisioning',
+        'recordInstallation',
+        'undoProvisioning',
+        'destroyCredentials',
+        'recordInstallation',
+      ]);
+      assert.ok(t.stubs.names().lastIndexOf('setInstallationState') < t.stubs.names().lastIndexOf('undoProvisioning'), 'rejected first');
+      assert.equal(t.stubs.of('recordInstallation').at(-1)?.phase, 'rejected');
+    });
+
+    it('is refused without a reason, or once an uninstall began; nothing is recorded', async () => {
+      t = await InstallationUnderTest.start(env(), failingApproval('uninstall'));
+      assert.match(await refusal(t.handle.executeUpdate(rejectUpdate, { args: [{ reason: '  ' }] })), /reason of 1 to 500 characters/);
+      assert.match(await refusal(t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'x'.repeat(501) }] })), /1 to 500/);
+      await t.send(t.event('app.installed'));
+      await t.settled('active');
+      await t.send(t.event('app.uninstalled'));
+      await t.until('the uninstall to be retrying its acknowledgement', retrying('uninstalling'));
+      assert.match(await refusal(t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'too late' }] })), /already uninstalling/);
+      const v = await t.state();
+      assert.deepEqual(v.operatorActions, []);
+      assert.equal(v.phase, 'uninstalling');
+      assert.ok(!t.stubs.stateCalls().includes('reject'));
+    });
+  });
+
+  describe('the operator retryNow update', () => {
+    it('cuts a backoff short: the approval is retried at once', async () => {
+      // The first backoff is an hour: only retryNow can bring the second attempt within the test.
+      t = await InstallationUnderTest.start(env(), failingApproval('install', 1), { retryInitialMs: 3_600_000 });
+      await t.send(t.event('app.installed'));
+      await t.until('the install to be in its backoff', retrying('installing'));
+      const accepted = await t.handle.executeUpdate(retryNowUpdate, { args: [{ reason: 'Talkdesk is back' }] });
+      assert.deepEqual(
+        accepted.operatorActions.map((a) => a.action),
+        ['retryNow'],
+      );
+      const v = await t.settled('active');
+      assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:install']);
+      assert.equal(v.lastError, undefined);
+      assert.ok((await env().currentTimeMs()) - t.t0 < 3_600_000, 'the hour of backoff did not pass');
+    });
+
+    it('is refused when no phase is running', async () => {
+      t = await InstallationUnderTest.start(env());
+      await t.send(t.event('app.installed'));
+      await t.settled('active');
+      assert.match(await refusal(t.handle.executeUpdate(retryNowUpdate, { args: [{}] })), /Nothing to retry/);
+      assert.deepEqual((await t.state()).operatorActions, []);
+    });
+  });
+
+  describe('the reconcile signal', () => {
+    it('markActive ends an install Talkdesk completed, keeping what was provisioned', async () => {
+      t = await InstallationUnderTest.start(env(), failingApproval('install'));
+      await t.send(t.event('app.installed'));
+      await t.until('the install to be retrying its approval', retrying('installing'));
+      await t.handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
+      const v = await t.settled('active');
+      assert.deepEqual(phases(v), ['installing']);
+      assert.ok(v.history[0]?.endedAt);
+      assert.deepEqual(t.stubs.of('undoProvisioning'), []);
+      assert.deepEqual(t.stubs.of('destroyCredentials'), []);
+      assert.equal(t.stubs.of('recordInstallation').at(-1)?.phase, 'active');
+    });
+
+    const ended: [ReconcileAction['talkdeskState'], InstallationPhase][] = [
+      ['revoked', 'uninstalled'],
+      ['rejected', 'rejected'],
+      ['timeout', 'expired'],
+    ];
+    for (const [talkdeskState, phase] of ended) {
+      it(`deprovision (${talkdeskState}) ends an active installation as ${phase}`, async () => {
+        t = await InstallationUnderTest.start(env());
+        await t.send(t.event('app.installed'));
+        await t.settled('active');
+        await t.handle.signal(reconcileSignal, { action: 'deprovision', talkdeskState } as ReconcileAction);
+        const done = await t.result();
+        assert.equal(done.phase, phase);
+        assert.equal(done.activeClientId, undefined);
+        assert.deepEqual(t.stubs.names().slice(-3), ['deprovisionAccount', 'destroyCredentials', 'recordInstallation']);
+        assert.equal(t.stubs.of('recordInstallation').at(-1)?.phase, phase);
+        assert.deepEqual(t.stubs.stateCalls(), ['approve:install'], 'Talkdesk already ended it: no call');
+      });
+    }
+  });
+});

@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict';
+import { ActivityStubs, InstallationUnderTest, clientIdFor, deferred, phases, useTimeSkippingEnv } from './harness';
+
+/** Which events the workflow applies, in what order, and which it ignores (stubbed activities). */
+describe('installation workflow: event order', function () {
+  this.timeout(60_000);
+  const env = useTimeSkippingEnv();
+  let t: InstallationUnderTest | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it('installs, then uninstalls, calling the activities in order', async () => {
+    t = await InstallationUnderTest.start(env());
+    const install = t.event('app.installed');
+    await t.send(install);
+    const active = await t.settled('active');
+    assert.equal(active.activeClientId, clientIdFor(install.eventId));
+    assert.equal(active.accountId, 'acct-1');
+    assert.deepEqual(t.stubs.names(), [
+      'loadInstallation',
+      'recordInstallation',
+      'importCredentials',
+      'obtainToken',
+      'provisionAccount',
+      'setInstallationState',
+      'recordInstallation',
+    ]);
+    assert.deepEqual(t.stubs.of('importCredentials')[0], { installationId: t.installationId, eventId: install.eventId, activate: true });
+    assert.deepEqual(
+      t.stubs.of('recordInstallation').map((r) => r.phase),
+      ['installing', 'active'],
+    );
+
+    await t.send(t.event('app.uninstalled'));
+    const done = await t.result();
+    assert.equal(done.phase, 'uninstalled');
+    assert.equal(done.appliedEvents, 2);
+    assert.deepEqual(phases(done), ['installing', 'uninstalling']);
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:uninstall']);
+    assert.deepEqual(t.stubs.names().slice(7), [
+      'recordInstallation',
+      'deprovisionAccount',
+      'setInstallationState',
+      'destroyCredentials',
+      'recordInstallation',
+    ]);
+    assert.deepEqual(t.stubs.of('destroyCredentials'), [{ installationId: t.installationId }], 'every set destroyed');
+    assert.equal(done.activeClientId, undefined);
+  });
+
+  it('holds a first event that is not app.installed until the install arrives, then applies both in created_at order', async () => {
+    t = await InstallationUnderTest.start(env());
+    const install = t.event('app.installed', { atSeconds: 1 });
+    const update = t.event('app.updated', { atSeconds: 2, facts: { users: { adding: ['u-new'], removing: [] } } });
+    await t.send(update);
+    // The workflow is waiting out the ordering grace (the only time it names an event it waits for).
+    const waiting = await t.until('the update to wait for its install', (v) => /app\.installed/.test(v.currentStep ?? ''));
+    assert.equal(waiting.phase, 'new');
+    assert.deepEqual(t.stubs.names(), ['loadInstallation'], 'nothing applied while waiting');
+    await t.send(install);
+    const v = await t.settled('active', (s) => s.appliedEvents === 2);
+    assert.deepEqual(phases(v), ['installing', 'updating']);
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:update']);
+    assert.deepEqual(t.stubs.of('applyUpdate')[0]?.usersAdding, ['u-new']);
+    assert.deepEqual(v.ignoredEvents, []);
+  });
+
+  it('ignores a first update once the ordering grace ends without an install', async () => {
+    t = await InstallationUnderTest.start(env());
+    const update = t.event('app.updated');
+    await t.send(update);
+    await t.until('the update to wait for its install', (v) => /app\.installed/.test(v.currentStep ?? ''));
+    await env().sleep('16 minutes'); // the grace is 15 minutes
+    const v = await t.until('the update to be ignored', (s) => s.ignoredEvents.length > 0);
+    assert.equal(v.phase, 'new');
+    assert.deepEqual(
+      v.ignoredEvents.map((e) => e.eventId),
+      [update.eventId],
+    );
+    assert.match(v.ignoredEvents[0]?.reason ?? '', /installation is new/);
+    assert.deepEqual(t.stubs.names(), ['loadInstallation']);
+
+    // An uninstall with no credentials ever received is deprovisioned locally, without calling Talkdesk.
+    await t.send(t.event('app.uninstalled'));
+    const done = await t.result();
+    assert.equal(done.phase, 'uninstalled');
+    assert.deepEqual(t.stubs.stateCalls(), []);
+    assert.equal(t.stubs.of('deprovisionAccount').length, 1);
+  });
+
+  it('applies events queued during an install in created_at order, not arrival order', async () => {
+    const approving = deferred();
+    const release = deferred();
+    const stubs = new ActivityStubs().on('setInstallationState', async (i) => {
+      if (i.concludes === 'install') {
+        approving.resolve();
+        await release.promise;
+      }
+      return { state: 'completed' };
+    });
+    t = await InstallationUnderTest.start(env(), stubs);
+    await t.send(t.event('app.installed', { atSeconds: 1 }));
+    await approving.promise;
+    const trial = t.event('app.trial_started', { atSeconds: 3, facts: { expires_at: '2027-01-01T00:00:00Z' } });
+    const update = t.event('app.updated', { atSeconds: 2, facts: { users: { adding: [], removing: ['u-old'] } } });
+    await t.send(trial, update);
+    await t.until('both events queued', (v) => v.pendingEvents.length === 2);
+    release.resolve();
+    const v = await t.settled('active', (s) => s.appliedEvents === 3);
+    assert.deepEqual(
+      t.stubs.names().filter((n) => n === 'applyUpdate' || n === 'recordTrial'),
+      ['applyUpdate', 'recordTrial'],
+    );
+    assert.equal(v.trial?.expiresAt, '2027-01-01T00:00:00Z');
+  });
+
+  it('ignores an event older than one already applied (supersession)', async () => {
+    t = await InstallationUnderTest.start(env());
+    await t.send(t.event('app.installed', { atSeconds: 1 }));
+    await t.settled('active');
+    await t.send(t.event('app.updated', { atSeconds: 10 }));
+    await t.settled('active', (v) => v.appliedEvents === 2);
+    const stale = t.event('app.updated', { atSeconds: 5 });
+    await t.send(stale);
+    const v = await t.until('the stale update to be ignored', (s) => s.ignoredEvents.length > 0);
+    assert.deepEqual(
+      v.ignoredEvents.map((e) => e.eventId),
+      [stale.eventId],
+    );
+    assert.match(v.ignoredEvents[0]?.reason ?? '', /older than an event already applied/);
+    assert.equal(v.appliedEvents, 2);
+    assert.equal(t.stubs.of('applyUpdate').length, 1);
+    assert.deepEqual(phases(v), ['installing', 'updating']);
+  });
+
+  it('applies a repeated event id once, whether it repeats while queued or after it was applied', async () => {
+    const release = deferred();
+    const stubs = new ActivityStubs().on('provisionAccount', async (i) => {
+      await release.promise;
+      return { accountId: 'acct-1', accountName: String(i.accountName), licensedUsers: 1, settingsRestored: false };
+    });
+    t = await InstallationUnderTest.start(env(), stubs);
+    const install = t.event('app.installed');
+    const update = t.event('app.updated');
+    await t.send(install, update, update);
+    release.resolve();
+    await t.settled('active', (v) => v.appliedEvents === 2);
+    await t.send(install);
+    const v = await t.until('the repeated install to be ignored', (s) => s.ignoredEvents.length === 2);
+    assert.deepEqual(
+      v.ignoredEvents.map((e) => [e.eventId, e.reason]),
+      [
+        [update.eventId, 'duplicate delivery'],
+        [install.eventId, 'duplicate delivery'],
+      ],
+    );
+    assert.equal(t.stubs.of('importCredentials').length, 1);
+    assert.equal(t.stubs.of('applyUpdate').length, 1);
+    assert.equal(v.appliedEvents, 2);
+  });
+
+  it('an install and an uninstall of the same second: the install is not provisioned, the uninstall is acknowledged with its credentials', async () => {
+    t = await InstallationUnderTest.start(env());
+    const install = t.event('app.installed', { atSeconds: 1 });
+    const uninstall = t.event('app.uninstalled', { atSeconds: 1 });
+    await t.send(uninstall);
+    await t.until('the uninstall to wait for its install', (v) => /app\.installed/.test(v.currentStep ?? ''));
+    await t.send(install);
+    const done = await t.result();
+    assert.equal(done.phase, 'uninstalled');
+    assert.deepEqual(
+      done.ignoredEvents.map((e) => e.eventId),
+      [install.eventId],
+    );
+    assert.match(done.ignoredEvents[0]?.reason ?? '', /queued uninstall/);
+    assert.equal(t.stubs.of('provisionAccount').length, 0);
+    assert.equal(t.stubs.of('importCredentials').length, 1);
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:uninstall']);
+    assert.equal(t.stubs.of('setInstallationState')[0]?.clientId, clientIdFor(install.eventId));
+  });
+});

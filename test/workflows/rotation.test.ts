@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { eventually } from '../support/waits';
+import { ActivityStubs, InstallationUnderTest, clientIdFor, refused, useTimeSkippingEnv } from './harness';
+
+/** Credential rotation and the long life of an installation (continue-as-new). */
+describe('installation workflow: rotation and continue-as-new', function () {
+  this.timeout(60_000);
+  const env = useTimeSkippingEnv();
+  let t: InstallationUnderTest | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  /** An installation made active by its install event; returns the install's client id. */
+  const activeInstallation = async (stubs?: ActivityStubs, options = {}) => {
+    t = await InstallationUnderTest.start(env(), stubs, options);
+    const install = t.event('app.installed');
+    await t.send(install);
+    await t.settled('active');
+    return { t, oldClient: clientIdFor(install.eventId) };
+  };
+
+  it('a routine rotation keeps the old credentials for seven days, then destroys them', async () => {
+    const { t, oldClient } = await activeInstallation();
+    const rotation = t.event('app.credentials_rotated', { facts: { compromised: false } });
+    await t.send(rotation);
+    const newClient = clientIdFor(rotation.eventId);
+    const v = await t.settled('active', (s) => s.activeClientId === newClient);
+    assert.deepEqual(
+      v.retiringCredentials.map((r) => r.clientId),
+      [oldClient],
+    );
+    assert.deepEqual(t.stubs.of('importCredentials').at(-1), {
+      installationId: t.installationId,
+      eventId: rotation.eventId,
+      activate: false,
+    });
+    assert.deepEqual(t.stubs.names().slice(-5), [
+      'importCredentials',
+      'obtainToken',
+      'acknowledgeCredentials',
+      'switchCredentials',
+      'recordInstallation',
+    ]);
+    const sw = t.stubs.of('switchCredentials')[0];
+    assert.equal(sw?.clientId, newClient);
+    assert.equal(sw?.previousClientId, oldClient);
+    assert.equal(sw?.destroyPreviousNow, false);
+    const retireIn = Date.parse(String(sw?.retireAt)) - (await env().currentTimeMs());
+    assert.ok(retireIn > 6.9 * 86_400_000 && retireIn <= 7 * 86_400_000, `retires in seven days (${retireIn} ms)`);
+
+    await env().sleep('6 days');
+    assert.deepEqual(t.stubs.of('destroyCredentials'), [], 'still usable after six days');
+    await env().sleep('2 days');
+    await eventually('the old credentials to be destroyed', async () => (t.stubs.of('destroyCredentials').length > 0 ? true : undefined));
+    assert.deepEqual(t.stubs.of('destroyCredentials'), [{ installationId: t.installationId, clientId: oldClient }]);
+    const after = await t.until('the retirement to leave the state', (s) => s.retiringCredentials.length === 0);
+    assert.equal(after.activeClientId, newClient);
+  });
+
+  it('a compromised rotation destroys the old credentials at once', async () => {
+    const { t, oldClient } = await activeInstallation();
+    const rotation = t.event('app.credentials_rotated', { facts: { compromised: true } });
+    await t.send(rotation);
+    const v = await t.settled('active', (s) => s.activeClientId === clientIdFor(rotation.eventId));
+    assert.deepEqual(v.retiringCredentials, []);
+    const sw = t.stubs.of('switchCredentials')[0];
+    assert.equal(sw?.previousClientId, oldClient);
+    assert.equal(sw?.destroyPreviousNow, true);
+    assert.ok(Date.parse(String(sw?.retireAt)) <= (await env().currentTimeMs()), 'retired now');
+    assert.equal(v.history.at(-1)?.eventId, rotation.eventId);
+  });
+
+  it('a rotation whose new credentials do not work keeps the old ones and destroys the new', async () => {
+    let installed = '';
+    const stubs = new ActivityStubs().on('obtainToken', async (i) => {
+      installed ||= String(i.clientId);
+      if (i.clientId !== installed) throw refused('invalid_client');
+      return { expiresAt: new Date(Date.now() + 3_600_000).toISOString(), scope: 'apps:write', cached: false };
+    });
+    const { t, oldClient } = await activeInstallation(stubs);
+    const rotation = t.event('app.credentials_rotated');
+    await t.send(rotation);
+    const v = await t.until('the rotation to be dropped', (s) => s.ignoredEvents.length > 0);
+    assert.equal(v.activeClientId, oldClient);
+    assert.deepEqual(
+      v.ignoredEvents.map((e) => e.eventId),
+      [rotation.eventId],
+    );
+    assert.deepEqual(t.stubs.of('switchCredentials'), []);
+    assert.deepEqual(t.stubs.of('acknowledgeCredentials'), []);
+    assert.deepEqual(t.stubs.of('destroyCredentials'), [{ installationId: t.installationId, clientId: clientIdFor(rotation.eventId) }]);
+  });
+
+  it('continues as new after maxEventsPerRun events, carrying the whole state', async () => {
+    const { t, oldClient } = await activeInstallation(undefined, { maxEventsPerRun: 2 });
+    const { runId: firstRun } = await t.handle.describe();
+    const install = t.state().then((v) => v.history[0]?.eventId ?? '');
+    await t.send(
+      t.event('app.trial_started', { facts: { expires_at: '2027-01-01T00:00:00Z' } }),
+      t.event('app.trial_ended', { facts: { ended_reason: 'trial_expired', ended_by: 'system' } }),
+    );
+    await eventually('a new run', async () => ((await t.handle.describe()).runId !== firstRun ? true : undefined));
+    const old = await env().client.workflow.getHandle(t.handle.workflowId, firstRun).describe();
+    assert.equal(old.status.name, 'CONTINUED_AS_NEW');
+
+    const carried = await t.settled('active', (s) => s.appliedEvents === 3);
+    assert.equal(carried.activeClientId, oldClient);
+    assert.equal(carried.trial?.endedReason, 'trial_expired');
+    assert.equal(carried.history[0]?.phase, 'installing');
+    assert.equal(t.stubs.of('loadInstallation').length, 1, 'the new run does not load from the store: the state is carried');
+
+    // The new run still knows the ids it saw, and keeps working.
+    const installId = await install;
+    await t.send(t.event('app.installed', { id: installId }));
+    await t.until('the repeated install to be ignored', (s) => s.ignoredEvents.some((e) => e.eventId === installId));
+    await t.send(t.event('app.uninstalled'));
+    const done = await t.result();
+    assert.equal(done.phase, 'uninstalled');
+    assert.equal(done.appliedEvents, 4);
+    assert.equal(t.stubs.of('importCredentials').length, 1);
+  });
+});
