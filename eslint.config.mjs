@@ -21,7 +21,21 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['node:*', 'fs', 'path', 'crypto', 'http', 'https', 'os', 'child_process', 'mongodb', 'axios', '../src/**', '../activities', '../activities/**'],
+              group: [
+                'node:*',
+                'fs',
+                'path',
+                'crypto',
+                'http',
+                'https',
+                'os',
+                'child_process',
+                'mongodb',
+                'axios',
+                '../src/**',
+                '../activities',
+                '../activities/**',
+              ],
               allowTypeImports: true,
               message: 'Workflow code runs in a deterministic sandbox: import only types from Node, src/ and activities/.',
             },

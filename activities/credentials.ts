@@ -42,7 +42,9 @@ export function credentialActivities(deps: ActivityDeps) {
           tokenUrl: record.event.links.tokens,
           secret: stored.secret,
           // Where the blob lives now decides its binding: event_credentials, or an older version's inbox record.
-          secretFrom: stored.inInbox ? inboxCredentialsContext(input.installationId, clientId) : eventCredentialsContext(input.installationId, clientId),
+          secretFrom: stored.inInbox
+            ? inboxCredentialsContext(input.installationId, clientId)
+            : eventCredentialsContext(input.installationId, clientId),
           sourceEventId: input.eventId,
         });
         await store.eventCredentials.delete(input.eventId);

@@ -33,17 +33,24 @@ const toUser = (u: TalkdeskUser, admin: string | undefined): PartnerUser => ({
 export function provisioningActivities(deps: ActivityDeps) {
   const { store, talkdesk, logger } = deps;
   const partner: PartnerProvisioner = deps.partner ?? new MongoProvisioner(store);
-  const records: PartnerProvisioner | undefined = partner.keepsServiceRecords ? undefined : new MongoProvisioner(store, { starterContent: false });
+  const records: PartnerProvisioner | undefined = partner.keepsServiceRecords
+    ? undefined
+    : new MongoProvisioner(store, { starterContent: false });
   const findAccount = (input: { installationId: string; accountId?: string }) =>
     input.accountId ? store.accounts.getAccount(input.accountId) : store.accounts.findByInstallation(input.installationId);
 
   /** `created_by` of the installation; not knowing it only means nobody is marked admin. */
   const installingAdmin = async (input: ProvisionInput): Promise<string | undefined> => {
     try {
-      const inst = await withToken(deps, input, (token) => talkdesk.getInstallation(input.rootUrl, input.appId, input.installationId, token));
+      const inst = await withToken(deps, input, (token) =>
+        talkdesk.getInstallation(input.rootUrl, input.appId, input.installationId, token),
+      );
       return inst.created_by ?? undefined;
     } catch (err) {
-      logger.warn({ installationId: input.installationId, reason: toFailure(err).message }, 'cannot read the installing administrator: nobody marked admin');
+      logger.warn(
+        { installationId: input.installationId, reason: toFailure(err).message },
+        'cannot read the installing administrator: nobody marked admin',
+      );
       return undefined;
     }
   };

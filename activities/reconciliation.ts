@@ -51,8 +51,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
       return 'resumed';
     }
     // The record is written as a phase begins, before the install's credentials are imported.
-    const clientId =
-      rec.activeClientId ?? (await store.credentials.list(rec._id)).find((c) => c.status === 'active')?.clientId;
+    const clientId = rec.activeClientId ?? (await store.credentials.list(rec._id)).find((c) => c.status === 'active')?.clientId;
     if (!clientId || !rec.links.root || !rec.appId) return undefined;
     const ref = { installationId: rec._id, appId: rec.appId, clientId, rootUrl: rec.links.root };
     const there = await withToken(deps, ref, (token) => deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token));

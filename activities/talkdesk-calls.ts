@@ -38,7 +38,10 @@ export function talkdeskCallActivities(deps: ActivityDeps) {
     } catch (err) {
       const failure = toFailure(err);
       if (!failure.nonRetryable) throw failure;
-      deps.logger.warn({ installationId: ref.installationId, reason: failure.message }, 'cannot read the installation state: sending the call unchecked');
+      deps.logger.warn(
+        { installationId: ref.installationId, reason: failure.message },
+        'cannot read the installation state: sending the call unchecked',
+      );
       return undefined;
     }
   };

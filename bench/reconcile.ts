@@ -4,8 +4,7 @@ import { pathToFileURL } from 'node:url';
 import type { BenchSystem } from './system';
 
 export type ReconciliationResult =
-  | { available: false; note: string }
-  | { available: true; seconds: number; workflowId: string; result?: unknown; error?: string };
+  { available: false; note: string } | { available: true; seconds: number; workflowId: string; result?: unknown; error?: string };
 
 /**
  * Whether the service has a reconciliation workflow (`workflows/reconcile.ts` exporting

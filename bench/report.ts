@@ -68,10 +68,30 @@ export function summaryRows(r: BenchResult): string[][] {
   const s = r.scale;
   const rec = s.reconciliation;
   const rows: string[][] = [
-    [`Ingest: acks/s (N=${r.settings.n}, C=${c})`, `${i.service.perSecond}`, `bare signalWithStart ${i.bareSignalWithStart.perSecond}; no-op Koa ${i.noopKoa.perSecond}`, `${i.ratio}`],
-    ['Ingest: latency p50 / p95 / p99 (ms)', lat(i.service), `bare signalWithStart ${lat(i.bareSignalWithStart)}; no-op Koa ${lat(i.noopKoa)}`, ''],
-    [`Lifecycle: installs/s (C=${c} in flight)`, `${l.service.perSecond}`, `3 no-op activities: ${l.reference.perSecond} workflows/s`, `${l.ratio}`],
-    ['Lifecycle: median event → approval (ms)', `${l.service.latencyMs.p50}`, `3 no-op activities: ${l.reference.latencyMs.p50} (start → result)`, ''],
+    [
+      `Ingest: acks/s (N=${r.settings.n}, C=${c})`,
+      `${i.service.perSecond}`,
+      `bare signalWithStart ${i.bareSignalWithStart.perSecond}; no-op Koa ${i.noopKoa.perSecond}`,
+      `${i.ratio}`,
+    ],
+    [
+      'Ingest: latency p50 / p95 / p99 (ms)',
+      lat(i.service),
+      `bare signalWithStart ${lat(i.bareSignalWithStart)}; no-op Koa ${lat(i.noopKoa)}`,
+      '',
+    ],
+    [
+      `Lifecycle: installs/s (C=${c} in flight)`,
+      `${l.service.perSecond}`,
+      `3 no-op activities: ${l.reference.perSecond} workflows/s`,
+      `${l.ratio}`,
+    ],
+    [
+      'Lifecycle: median event → approval (ms)',
+      `${l.service.latencyMs.p50}`,
+      `3 no-op activities: ${l.reference.latencyMs.p50} (start → result)`,
+      '',
+    ],
     ['Lifecycle: p95 event → approval (ms)', `${l.service.latencyMs.p95}`, `3 no-op activities: ${l.reference.latencyMs.p95}`, ''],
     [
       'Lifecycle: queued installs drained (installs/s)',

@@ -34,7 +34,14 @@ export interface BenchOptions {
   print?: boolean;
 }
 
-export const BENCH_DEFAULTS = { n: 200, concurrency: 8, scale: 10_000, scaleInstalled: 1_000, scaleConcurrency: 8, workerProcesses: 1 } as const;
+export const BENCH_DEFAULTS = {
+  n: 200,
+  concurrency: 8,
+  scale: 10_000,
+  scaleInstalled: 1_000,
+  scaleConcurrency: 8,
+  workerProcesses: 1,
+} as const;
 
 /** Options from `--n --concurrency --scale --scale-installed --scale-concurrency --workers --results --state-dir --mongodb-uri` or BENCH_* variables. */
 export function benchOptionsFrom(argv: readonly string[]): BenchOptions {
@@ -92,7 +99,9 @@ export async function runBench(opts: BenchOptions): Promise<{ result: BenchResul
     say('2/3 lifecycle');
     const lifecycle = await measureLifecycle(sys, approvals, opts.n, opts.concurrency, opts.timeoutMs);
 
-    say(`3/3 scale: ${opts.scale} installations active, up to ${Math.min(opts.scale, opts.scaleInstalled)} of them installed, the rest seeded`);
+    say(
+      `3/3 scale: ${opts.scale} installations active, up to ${Math.min(opts.scale, opts.scaleInstalled)} of them installed, the rest seeded`,
+    );
     const scale = await measureScale(
       sys,
       approvals,

@@ -28,12 +28,20 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   const driveDeadline = hardDeadline - Math.min(opts.checksReserveMs, opts.deadlineMs / 2);
   // No new installation after this, so that those in progress can finish before the drive deadline.
   const arrivalsDeadline = driveDeadline - Math.min(3 * 60_000, (driveDeadline - started0) / 5);
-  say(`starting the servers; ${opts.installations} installations, ${opts.faults.workerProcesses} worker processes, seed ${opts.faults.seed}`);
+  say(
+    `starting the servers; ${opts.installations} installations, ${opts.faults.workerProcesses} worker processes, seed ${opts.faults.seed}`,
+  );
   const sys = await startBenchSystem({
     workerProcesses: opts.faults.workerProcesses,
     tuning: opts.tuning,
     web: 'in-process',
-    workflowOptions: { retryInitialMs: 500, retryMaxMs: 5_000, orderingGraceMs: 60_000, activityTimeoutMs: 10_000, heartbeatTimeoutMs: 5_000 },
+    workflowOptions: {
+      retryInitialMs: 500,
+      retryMaxMs: 5_000,
+      orderingGraceMs: 60_000,
+      activityTimeoutMs: 10_000,
+      heartbeatTimeoutMs: 5_000,
+    },
     dispatchIntervalMs: 2_000,
     talkdeskTimeoutMs: opts.talkdeskTimeoutMs,
     simulatorRetryDelaysMs: [2_000, 5_000],
@@ -59,7 +67,11 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     waiter.start();
     faults.start();
 
-    const deliver = async (inst: SoakInstallation, event: { id: string; type: SoakEvent['type']; created_at: string }, sim: Parameters<Deliveries['deliver']>[0]) => {
+    const deliver = async (
+      inst: SoakInstallation,
+      event: { id: string; type: SoakEvent['type']; created_at: string },
+      sim: Parameters<Deliveries['deliver']>[0],
+    ) => {
       const e: SoakEvent = { id: event.id, type: event.type, createdAt: event.created_at, accepted: false };
       inst.events.push(e);
       e.accepted = await deliveries.deliver(sim, stop);
@@ -72,7 +84,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       if (!ok) inst.stoppedAt = `${what} not reached before the deadline`;
       return ok;
     };
-    const appliedSince = (at: string) => (r: InstallationRecord) => r.lastEventAt !== undefined && Date.parse(r.lastEventAt) >= Date.parse(at);
+    const appliedSince = (at: string) => (r: InstallationRecord) =>
+      r.lastEventAt !== undefined && Date.parse(r.lastEventAt) >= Date.parse(at);
 
     const drive = async (index: number) => {
       const plan = planOf(index);
@@ -93,7 +106,11 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       if (!(await deliver(inst, event, event))) return;
       if (!(await reached(inst, 'active after install', (r) => r.phase === 'active' && appliedSince(event.created_at)(r)))) return;
       if (plan === 'install, update' || plan === 'install, update, uninstall') {
-        const update = sys.simulator.updateInstallation(id, { addUsers: 1, subscription: { name: 'pro', licenses: 10 } }, { createdAt: nextCreatedAt(inst) });
+        const update = sys.simulator.updateInstallation(
+          id,
+          { addUsers: 1, subscription: { name: 'pro', licenses: 10 } },
+          { createdAt: nextCreatedAt(inst) },
+        );
         if (!(await deliver(inst, update, update))) return;
         if (!(await reached(inst, 'active after update', (r) => r.phase === 'active' && appliedSince(update.created_at)(r)))) return;
       }
@@ -150,7 +167,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       clearInterval(progress);
     }
     const deadlineReached = stop() || started < opts.installations;
-    say(`driving done after ${Math.round((Date.now() - started0) / 1000)} s${deadlineReached ? ' (deadline reached)' : ''}; stopping the faults`);
+    say(
+      `driving done after ${Math.round((Date.now() - started0) / 1000)} s${deadlineReached ? ' (deadline reached)' : ''}; stopping the faults`,
+    );
     clearTimeout(deadlineTimer);
     waiter.stop();
     await faults.stop();
@@ -161,7 +180,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     const checked = await Promise.race([
       checkSoak(sys, installations, faults.killTimes),
       new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error('the end checks did not finish before the hard deadline')), Math.max(10_000, hardDeadline - Date.now())).unref(),
+        setTimeout(
+          () => reject(new Error('the end checks did not finish before the hard deadline')),
+          Math.max(10_000, hardDeadline - Date.now()),
+        ).unref(),
       ),
     ]);
     const violations = [...checked.violations];
@@ -173,7 +195,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       );
     }
     if (opts.faults.mongoRestartAt <= 1 && !faults.mongoRestart) violations.push('FerretDB was not restarted (the plan asked for it)');
-    if (opts.faults.temporalRestartAt <= 1 && !faults.temporalRestart) violations.push('the Temporal dev server was not restarted (the plan asked for it)');
+    if (opts.faults.temporalRestartAt <= 1 && !faults.temporalRestart)
+      violations.push('the Temporal dev server was not restarted (the plan asked for it)');
     if (opts.faults.maxKills > 0 && faults.kills === 0) violations.push('no worker process was killed (the plan asked for it)');
 
     const talkdeskFaults = countBy(sys.simulator.calls.flatMap((c) => (c.fault ? [c.fault] : [])));
@@ -220,4 +243,3 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     await sys.stop();
   }
 }
-

@@ -107,6 +107,8 @@ export async function measureScale(
     cpuSecondsPerInstall,
     rssMiB: { baseline, atScale },
     reconciliation:
-      reconciliation.available && 'seconds' in reconciliation ? { ...reconciliation, seconds: round(reconciliation.seconds, 3) } : reconciliation,
+      reconciliation.available && 'seconds' in reconciliation
+        ? { ...reconciliation, seconds: round(reconciliation.seconds, 3) }
+        : reconciliation,
   };
 }

@@ -35,7 +35,12 @@ const BATCH = 500;
  * (any filter but `{_id}` reads the whole collection), so reaching 10,000 through
  * the install path takes hours; the install path's own cost is the lifecycle figure.
  */
-export async function seedActiveInstallations(sys: BenchSystem, count: number, concurrency: number, timeoutMs: number): Promise<SeedResult> {
+export async function seedActiveInstallations(
+  sys: BenchSystem,
+  count: number,
+  concurrency: number,
+  timeoutMs: number,
+): Promise<SeedResult> {
   const ids: string[] = [];
   const write = performance.now();
   for (let done = 0; done < count; done += BATCH) {

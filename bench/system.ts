@@ -131,7 +131,11 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
     const logFiles: string[] = [];
     const temporalPorts = { port: await freePort(), uiPort: await freePort() };
     const temporalDir = path.join(dir, 'temporal');
-    let temporal: LocalTemporal | undefined = await startTemporalDevServer({ ...temporalPorts, dataDir: temporalDir, namespace: NAMESPACE });
+    let temporal: LocalTemporal | undefined = await startTemporalDevServer({
+      ...temporalPorts,
+      dataDir: temporalDir,
+      namespace: NAMESPACE,
+    });
     adopt(temporal.process.child);
     stops.push(async () => temporal?.stop());
     const address = temporal.address;
@@ -205,7 +209,13 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
       const proc = spawnNode(
         'web',
         path.join(PROJECT_ROOT, 'dist/src/entry/web.js'),
-        { ...serviceEnv, PORT: String(webPort), HOST: '127.0.0.1', ADMIN_PORT: '0', DISPATCH_INTERVAL_MS: String(opts.dispatchIntervalMs ?? 5_000) },
+        {
+          ...serviceEnv,
+          PORT: String(webPort),
+          HOST: '127.0.0.1',
+          ADMIN_PORT: '0',
+          DISPATCH_INTERVAL_MS: String(opts.dispatchIntervalMs ?? 5_000),
+        },
         file,
       );
       stops.push(() => proc.stop());

@@ -36,7 +36,7 @@ export async function reconcileWorkflow(input: ReconcileInput = {}): Promise<Rec
     report.credentialsDestroyed += (await housekeeping.destroyRetiredCredentials({ limit: 1_000 })).destroyed;
   }
 
-  for (let done = false; !done; ) {
+  for (let done = false; !done;) {
     const batch: string[][] = [];
     while (batch.length < parallelism) {
       const page = await housekeeping.listInstallationPage({ afterId: cursor, limit: pageSize });

@@ -1,10 +1,4 @@
-import type {
-  EventLinks,
-  InstallationPhase,
-  InstallationView,
-  LifecycleEvent,
-  PhaseRecord,
-} from './definitions';
+import type { EventLinks, InstallationPhase, InstallationView, LifecycleEvent, PhaseRecord } from './definitions';
 
 /** Everything the workflow knows; carried whole across continue-as-new. Secret-free by construction. */
 export interface InstallationState {
@@ -133,7 +127,6 @@ export function markApplied(state: InstallationState, event: LifecycleEvent): vo
 export function uninstallQueued(state: InstallationState): boolean {
   return state.queue.some((e) => e.type === 'app.uninstalled');
 }
-
 
 export function toView(state: InstallationState, workflowId: string): InstallationView {
   return {

@@ -114,10 +114,7 @@ export class StepRunner {
 }
 
 export type PhaseOutcome<T> =
-  | { kind: 'done'; value: T }
-  | { kind: 'failed'; error: StepFailedError }
-  | { kind: 'expired' }
-  | { kind: 'interrupted'; reason: string };
+  { kind: 'done'; value: T } | { kind: 'failed'; error: StepFailedError } | { kind: 'expired' } | { kind: 'interrupted'; reason: string };
 
 /**
  * Runs one phase in its own cancellation scope, raced against its deadline.
@@ -146,7 +143,11 @@ export class PhaseRunner {
     this.active = current;
     const timerScope = new CancellationScope();
     timerScope
-      .run(() => sleep(Math.max(1, deadlineMs - Date.now()), { summary: `deadline ${new Date(deadlineMs).toISOString()} (seven days from the event)` }))
+      .run(() =>
+        sleep(Math.max(1, deadlineMs - Date.now()), {
+          summary: `deadline ${new Date(deadlineMs).toISOString()} (seven days from the event)`,
+        }),
+      )
       .then(
         () => {
           current.reason ??= 'deadline';

@@ -127,7 +127,10 @@ async function runsOf(sys: CheckedSystem, installations: readonly SoakInstallati
       }
       return list;
     });
-    out.set(inst.installationId, runs.sort((a, b) => a.start - b.start));
+    out.set(
+      inst.installationId,
+      runs.sort((a, b) => a.start - b.start),
+    );
   });
   return out;
 }
@@ -156,9 +159,12 @@ export function mergeRuns(runs: readonly InstallationView[]): { view: Installati
   const view = { ...last, history: runs.flatMap((r) => r.history), ignoredEvents: runs.flatMap((r) => r.ignoredEvents) };
   const appliedBy = new Map<string, number>();
   for (const run of runs) {
-    for (const eventId of new Set(run.history.flatMap((h) => (h.eventId ? [h.eventId] : [])))) appliedBy.set(eventId, (appliedBy.get(eventId) ?? 0) + 1);
+    for (const eventId of new Set(run.history.flatMap((h) => (h.eventId ? [h.eventId] : []))))
+      appliedBy.set(eventId, (appliedBy.get(eventId) ?? 0) + 1);
   }
-  const violations = [...appliedBy].filter(([, n]) => n > 1).map(([eventId, n]) => `${last.installationId}: event ${eventId} applied by ${n} workflow runs`);
+  const violations = [...appliedBy]
+    .filter(([, n]) => n > 1)
+    .map(([eventId, n]) => `${last.installationId}: event ${eventId} applied by ${n} workflow runs`);
   return { view, violations };
 }
 
@@ -221,7 +227,10 @@ export async function checkSoak(
       views.set(inst.installationId, view);
       const settled = view.pendingEvents.length === 0 && !view.currentStep;
       if (view.phase === inst.expectedPhase && settled) stats.inFinalPhase += 1;
-      else v.push(`${inst.installationId} (${inst.plan}): phase ${view.phase}${settled ? '' : ` (pending ${view.pendingEvents.length}, step ${view.currentStep})`}, expected ${inst.expectedPhase}`);
+      else
+        v.push(
+          `${inst.installationId} (${inst.plan}): phase ${view.phase}${settled ? '' : ` (pending ${view.pendingEvents.length}, step ${view.currentStep})`}, expected ${inst.expectedPhase}`,
+        );
     } catch (err) {
       v.push(`${inst.installationId}: no final view: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -242,10 +251,18 @@ export async function checkSoak(
       : 'no workflow state';
     const events = inst.events.map((e) => {
       const d = dispatchOf.get(e.id);
-      const state = !e.accepted ? 'not accepted' : !d ? 'not in the inbox' : d.dispatchedAt ? 'handed over' : `not handed over (${d.queue?.dispatchAttempts ?? 0} attempts, next ${d.queue?.nextDispatchAt.toISOString().slice(11, 19) ?? '?'}${d.queue?.lastDispatchError ? `, ${d.queue.lastDispatchError.slice(0, 80)}` : ''})`;
+      const state = !e.accepted
+        ? 'not accepted'
+        : !d
+          ? 'not in the inbox'
+          : d.dispatchedAt
+            ? 'handed over'
+            : `not handed over (${d.queue?.dispatchAttempts ?? 0} attempts, next ${d.queue?.nextDispatchAt.toISOString().slice(11, 19) ?? '?'}${d.queue?.lastDispatchError ? `, ${d.queue.lastDispatchError.slice(0, 80)}` : ''})`;
       return `${e.type} ${state}`;
     });
-    v.push(`${inst.installationId} (${inst.plan}): not finished: ${inst.stoppedAt ?? 'unknown'}; ${workflow}; ${events.join(', ') || 'no event'}`);
+    v.push(
+      `${inst.installationId} (${inst.plan}): not finished: ${inst.stoppedAt ?? 'unknown'}; ${workflow}; ${events.join(', ') || 'no event'}`,
+    );
   }
 
   // An event handed over after its workflow completed (a delivery the faults delayed) starts a
@@ -285,7 +302,8 @@ export async function checkSoak(
     if (!view) continue;
     const calls = stateCalls.get(inst.installationId) ?? [];
     for (const c of calls) {
-      if ((c.body as { state?: string } | undefined)?.state === 'reject') v.push(`${inst.installationId}: rejected at Talkdesk (${c.status})`);
+      if ((c.body as { state?: string } | undefined)?.state === 'reject')
+        v.push(`${inst.installationId}: rejected at Talkdesk (${c.status})`);
     }
     const approvals = calls.filter((c) => c.status === 200 && (c.body as { state?: string } | undefined)?.state === 'approve');
     const concludedOps = new Set(approvals.map((c) => c.concluded));
@@ -309,7 +327,8 @@ export async function checkSoak(
       const n = perPhase.get(p) ?? { clean: 0, hung: 0, at: [], concluded: [] };
       if (!p.endedAt) {
         // Still running (an installation the deadline stopped): only a repeated approval is wrong.
-        if (n.clean + n.hung > 1) v.push(`${inst.installationId}: ${p.phase} (${p.eventId}, still running): ${describeApprovals(n, workerKillTimes)}`);
+        if (n.clean + n.hung > 1)
+          v.push(`${inst.installationId}: ${p.phase} (${p.eventId}, still running): ${describeApprovals(n, workerKillTimes)}`);
         continue;
       }
       const approved = p.result === expected;
@@ -325,7 +344,10 @@ export async function checkSoak(
         if (other > 0 && total > 1) stats.concludedAnotherOperation += other;
         const concludedBefore = total === 0 && concludedOps.has(OPERATION[p.phase] as CallRecord['concluded']);
         if (concludedBefore) stats.concludedByAnEarlierCall += 1;
-        else if (total === 0 || total - other > 1) v.push(`${inst.installationId}: ${p.phase} (${p.eventId}) approved, expected exactly 1 approval: ${describeApprovals(n, workerKillTimes)}`);
+        else if (total === 0 || total - other > 1)
+          v.push(
+            `${inst.installationId}: ${p.phase} (${p.eventId}) approved, expected exactly 1 approval: ${describeApprovals(n, workerKillTimes)}`,
+          );
       } else if (p.result === 'interrupted' && n.clean + n.hung <= 1) {
         // An uninstall that arrives while the approval is on its way interrupts the phase after Talkdesk has it.
         if (n.clean + n.hung === 1) stats.approvalsOfInterruptedPhases += 1;
@@ -368,7 +390,9 @@ export async function checkSoak(
 
   for (const { inst, event, ignoredAs } of lost) {
     // What the runs of this installation's workflow saw, to say where the event went.
-    const runs = (runsById.get(inst.installationId) ?? []).map((r) => `${r.runId.slice(0, 8)} ${r.status} ${new Date(r.start).toISOString()}`);
+    const runs = (runsById.get(inst.installationId) ?? []).map(
+      (r) => `${r.runId.slice(0, 8)} ${r.status} ${new Date(r.start).toISOString()}`,
+    );
     v.push(
       `${inst.installationId} (${inst.plan}): ${event.type} ${event.id} neither applied nor recorded as superseded (lost)` +
         `${ignoredAs ? `; only recorded as "${ignoredAs}"` : ''}; workflow runs: ${runs.join(' | ') || 'unknown'}`,
@@ -393,7 +417,8 @@ export async function checkSoak(
       v.push(`${inst.installationId}: history of run ${runId} not fetched: ${err instanceof Error ? err.message : String(err)}`);
     }
   });
-  for (const inst of installations) if (!runsById.get(inst.installationId)?.length) v.push(`${inst.installationId}: no workflow run listed`);
+  for (const inst of installations)
+    if (!runsById.get(inst.installationId)?.length) v.push(`${inst.installationId}: no workflow run listed`);
   for (const file of sys.logFiles()) {
     let text: string;
     try {

@@ -16,7 +16,6 @@ export interface FaultPlan {
   seed: number;
 }
 
-
 /**
  * The process faults of the soak: worker processes killed and replaced every few
  * seconds, FerretDB and the Temporal dev server each restarted once, all from one

@@ -37,7 +37,10 @@ export function soakOptionsFrom(argv: readonly string[]): SoakOptions {
     arrivalMs: intArg(argv, 'arrival-ms', 'SOAK_ARRIVAL_MS', SOAK_DEFAULTS.arrivalMs, 0),
     faults: {
       workerProcesses: intArg(argv, 'workers', 'SOAK_WORKERS', SOAK_DEFAULTS.workerProcesses, 1),
-      killEveryMs: [intArg(argv, 'kill-min-ms', 'SOAK_KILL_MIN_MS', 3_000, 100), intArg(argv, 'kill-max-ms', 'SOAK_KILL_MAX_MS', 6_000, 100)],
+      killEveryMs: [
+        intArg(argv, 'kill-min-ms', 'SOAK_KILL_MIN_MS', 3_000, 100),
+        intArg(argv, 'kill-max-ms', 'SOAK_KILL_MAX_MS', 6_000, 100),
+      ],
       maxKills: intArg(argv, 'max-kills', 'SOAK_MAX_KILLS', 1_000, 0),
       mongoRestartAt: 0.3,
       temporalRestartAt: 0.6,
@@ -53,4 +56,3 @@ export function soakOptionsFrom(argv: readonly string[]): SoakOptions {
     resultsDir: arg(argv, 'results', 'SOAK_RESULTS_DIR') ?? DEFAULT_RESULTS_DIR,
   };
 }
-

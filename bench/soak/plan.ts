@@ -1,5 +1,10 @@
 /** What the soak does with one installation, and what it expects at the end. */
-export const PLANS = ['install, update, uninstall', 'install, update', 'install, uninstall', 'install, then update and uninstall at once'] as const;
+export const PLANS = [
+  'install, update, uninstall',
+  'install, update',
+  'install, uninstall',
+  'install, then update and uninstall at once',
+] as const;
 export type PlanKind = (typeof PLANS)[number];
 
 export interface SoakEvent {

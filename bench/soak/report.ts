@@ -47,9 +47,11 @@ export function soakSummary(r: SoakReport): string {
     '',
     `Machine: ${describeMachine(r.machine)}`,
     `Soak: ${c.installations} installations, ${d.finished} finished, ${r.seconds} s (seed ${r.settings.faults.seed})`,
-    `Faults: Talkdesk ${Object.entries(f.talkdeskFaults)
-      .map(([k, n]) => `${k} ${n}`)
-      .join(', ') || 'none'}; ${f.workerKills} worker SIGKILLs (${f.workerStarts} starts, ${f.workerUnexpectedExits} unexpected exits); ` +
+    `Faults: Talkdesk ${
+      Object.entries(f.talkdeskFaults)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ') || 'none'
+    }; ${f.workerKills} worker SIGKILLs (${f.workerStarts} starts, ${f.workerUnexpectedExits} unexpected exits); ` +
       `FerretDB restarted ${f.mongoRestart ? `at ${f.mongoRestart.atSeconds.toFixed(0)} s (${f.mongoRestart.tookMs} ms)` : 'never'}; ` +
       `Temporal restarted ${f.temporalRestart ? `at ${f.temporalRestart.atSeconds.toFixed(0)} s (${f.temporalRestart.tookMs} ms)` : 'never'}`,
     `Deliveries: ${d.eventsAccepted}/${d.eventsPlanned} events accepted; ${d.firstAttemptFailures} first attempts failed, ` +
@@ -67,7 +69,9 @@ export function soakSummary(r: SoakReport): string {
       (c.concludedAnotherOperation
         ? ` (+ ${c.concludedAnotherOperation} retried approvals that concluded the uninstall pending by then, beside their phase's own)`
         : '') +
-      (c.approvalsOfInterruptedPhases ? ` (+ ${c.approvalsOfInterruptedPhases} updates interrupted by their uninstall after the approval was sent)` : ''),
+      (c.approvalsOfInterruptedPhases
+        ? ` (+ ${c.approvalsOfInterruptedPhases} updates interrupted by their uninstall after the approval was sent)`
+        : ''),
     `  events applied or superseded ${c.eventsApplied} applied + ${c.eventsRecordedIgnored} recorded as superseded of ${c.events}` +
       (c.earlierRuns ? ` (${c.earlierRuns} late hand-overs recorded by a run of their own after the workflow completed)` : ''),
     `  secrets in histories / logs  ${c.secretsLookedFor} secrets looked for in ${c.historiesScanned} histories and ${c.logFilesScanned} log files (${Math.round(c.logBytesScanned / 1024)} KiB)`,

@@ -68,4 +68,3 @@ export class SecretScanner {
     return found;
   }
 }
-

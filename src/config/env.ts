@@ -12,9 +12,7 @@ export { SIGNATURE_SCHEMES, type SignatureScheme };
  */
 const hexOrBase64Key = /^[A-Za-z0-9+/=_-]+$/;
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const csv = (fallback: string) =>
   z
@@ -54,7 +52,10 @@ export const envSchema = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default(DEFAULT_TEMPORAL_NAMESPACE),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('appconnect-lifecycle'),
-  MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').optional(),
+  MONGODB_URI: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://')
+    .optional(),
   MONGODB_DB: z.string().min(1).default('appconnect'),
   TALKDESK_APP_ID: z.string().min(1).max(128),
   /** Several secrets may be valid at once (comma-separated) so they can be rotated without downtime. */
@@ -71,7 +72,10 @@ export const envSchema = z.object({
     .refine((v) => v.split(',').every((part) => hexOrBase64Key.test(part.split(':').pop() ?? '')), {
       message: 'must be "<key-id>:<base64 32-byte key>" entries separated by commas (first one encrypts)',
     }),
-  CALLBACK_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'must be a size such as 256kb').default('256kb'),
+  CALLBACK_BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/i, 'must be a size such as 256kb')
+    .default('256kb'),
   /** Which callback signatures are accepted; an event passes when one enabled scheme verifies. */
   CALLBACK_SIGNATURE_SCHEMES: csv(DEFAULT_SIGNATURE_SCHEMES.join(','))
     .refine((l) => l.length > 0, 'must name at least one scheme: hmac, ecdsa')
@@ -157,9 +161,16 @@ export const envSchema = z.object({
   // Launch (single sign-on from Talkdesk, docs/launch.md).
   /** The service's public base URL; `${APP_BASE_URL}/sso/callback` is the redirect URL. Required in production. */
   APP_BASE_URL: httpUrl.optional(),
-  SSO_SCOPES: z.string().default('openid').refine((v) => /^[\x21-\x7e]+( [\x21-\x7e]+)*$/.test(v.trim()), 'must be space-separated scopes'),
+  SSO_SCOPES: z
+    .string()
+    .default('openid')
+    .refine((v) => /^[\x21-\x7e]+( [\x21-\x7e]+)*$/.test(v.trim()), 'must be space-separated scopes'),
   SSO_CLIENT_AUTH: z.enum(['private_key_jwt', 'client_secret_basic']).default('private_key_jwt'),
-  SESSION_TTL_HOURS: z.coerce.number().positive().max(24 * 30).default(8),
+  SESSION_TTL_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(24 * 30)
+    .default(8),
   SESSION_COOKIE_SAMESITE: z.enum(['lax', 'none']).default('lax'),
   TALKDESK_WIDGET_HOSTS: csv('prd-cdn-talkdesk.talkdesk.com'),
   /** Set: the sign-in hands the user to the partner's own app here with a signed identity token. */
@@ -188,9 +199,13 @@ function crossChecks(env: Env): { path: string; message: string }[] {
     });
   }
   if (env.PARTNER_PROVISIONER === 'http') {
-    if (!env.PARTNER_HOOKS_URL) problems.push({ path: 'PARTNER_HOOKS_URL', message: "required when PARTNER_PROVISIONER=http: the partner's hook endpoint" });
+    if (!env.PARTNER_HOOKS_URL)
+      problems.push({ path: 'PARTNER_HOOKS_URL', message: "required when PARTNER_PROVISIONER=http: the partner's hook endpoint" });
     if (!env.PARTNER_HOOKS_SECRET?.length) {
-      problems.push({ path: 'PARTNER_HOOKS_SECRET', message: 'required when PARTNER_PROVISIONER=http: the secret(s) that sign the hooks, comma-separated' });
+      problems.push({
+        path: 'PARTNER_HOOKS_SECRET',
+        message: 'required when PARTNER_PROVISIONER=http: the secret(s) that sign the hooks, comma-separated',
+      });
     }
   }
   return problems;

@@ -48,7 +48,7 @@ const BASE64_KEY = /^(?:[A-Za-z0-9+/]{43}|[A-Za-z0-9_-]{43})=?$/;
 
 const FORMAT_HINT =
   'Expected comma-separated "<key-id>:<key>" entries (first one encrypts), each key 32 bytes as base64 or 64 hex characters; ' +
-  'generate one with: node -e "console.log(\'k1:\'+require(\'crypto\').randomBytes(32).toString(\'base64\'))"';
+  "generate one with: node -e \"console.log('k1:'+require('crypto').randomBytes(32).toString('base64'))\"";
 
 // Messages name the entry by position only: a misplaced key could sit where an id should be.
 function invalid(position: number, problem: string): ConfigError {

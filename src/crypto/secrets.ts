@@ -103,7 +103,10 @@ export function decryptJson<T>(keyring: Keyring, blob: EncryptedBlob, context: S
     decipher.setAuthTag(tag);
     json = Buffer.concat([decipher.update(ct), decipher.final()]).toString('utf8');
   } catch {
-    throw new SecretDecryptError(kid, 'authentication failed (tampered, moved from another installation, field or credential set, or the key changed)');
+    throw new SecretDecryptError(
+      kid,
+      'authentication failed (tampered, moved from another installation, field or credential set, or the key changed)',
+    );
   }
   try {
     return JSON.parse(json) as T;

@@ -31,7 +31,11 @@ export async function openStore(env: Env, keyring: Keyring, logger: Logger): Pro
     ({ movedCredentials }) => {
       if (movedCredentials > 0) logger.info({ movedCredentials }, 'event credentials moved out of inbox records');
     },
-    (err: unknown) => logger.warn({ err }, 'could not prepare the store yet (MongoDB unreachable?): indexes and moving older event credentials wait for the next start'),
+    (err: unknown) =>
+      logger.warn(
+        { err },
+        'could not prepare the store yet (MongoDB unreachable?): indexes and moving older event credentials wait for the next start',
+      ),
   );
   return store;
 }

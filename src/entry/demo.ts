@@ -39,7 +39,9 @@ async function main(): Promise<void> {
     console.log(`<- ${call.method} ${call.path} -> ${call.status}${fault}`);
     if (!approved && call.route === 'installationState' && call.installationId === installation.id && call.status === 200) {
       approved = true;
-      console.log(`approval call received: ${JSON.stringify(call.body)}; installation is now "${sim.getInstallation(installation.id)?.state}"`);
+      console.log(
+        `approval call received: ${JSON.stringify(call.body)}; installation is now "${sim.getInstallation(installation.id)?.state}"`,
+      );
       // The simulated Talkdesk signs in the installing administrator (a licensed user) when the app is opened.
       const user = sim.accountUsers(installation.id).find((u) => u.licensed);
       if (user) sim.signInAs(installation.id, user.id);
@@ -66,7 +68,7 @@ async function main(): Promise<void> {
   if (status >= 200 && status < 300) {
     console.log(`delivered: HTTP ${status}; waiting for the approval call (POST .../installations/${installation.id}/state)`);
   } else {
-    const why = status === 0 ? sim.deliveries.at(-1)?.error ?? 'connection error' : `HTTP ${status}`;
+    const why = status === 0 ? (sim.deliveries.at(-1)?.error ?? 'connection error') : `HTTP ${status}`;
     console.log(`delivery failed (${why}); like Talkdesk, retrying after 5 and again after 10 minutes`);
   }
 }

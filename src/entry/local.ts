@@ -44,64 +44,66 @@ async function main(): Promise<void> {
   }
 
   async function run(): Promise<void> {
-  if (!env.TEMPORAL_ADDRESS) {
-    logger.info('starting the local Temporal dev server');
-    temporalServer = await startTemporalDevServer({
-      port: env.LOCAL_TEMPORAL_PORT,
-      uiPort: env.LOCAL_TEMPORAL_UI_PORT,
-      dataDir: path.join(dataDir, 'temporal'),
-      namespace: env.TEMPORAL_NAMESPACE,
-    });
-  }
-  if (!env.MONGODB_URI) {
-    logger.info('starting the local MongoDB-compatible server (FerretDB on SQLite)');
-    mongoServer = await startFerretDB({ port: env.LOCAL_MONGODB_PORT, dataDir: path.join(dataDir, 'ferretdb') });
-    env.MONGODB_URI = mongoServer.uri;
-  }
-  const address = env.TEMPORAL_ADDRESS ?? temporalServer?.address;
-  const settings = temporalSettings({ address, namespace: env.TEMPORAL_NAMESPACE });
-  if (!temporalServer) {
-    // An existing cluster: register the search attributes if they are missing (idempotent).
-    const admin = await Connection.connect(settings.connectionOptions);
-    await ensureSearchAttributes(admin, settings.namespace).catch((err: unknown) =>
-      logger.warn({ err }, 'could not register search attributes; run npm run setup:temporal or register them in your cloud console'),
+    if (!env.TEMPORAL_ADDRESS) {
+      logger.info('starting the local Temporal dev server');
+      temporalServer = await startTemporalDevServer({
+        port: env.LOCAL_TEMPORAL_PORT,
+        uiPort: env.LOCAL_TEMPORAL_UI_PORT,
+        dataDir: path.join(dataDir, 'temporal'),
+        namespace: env.TEMPORAL_NAMESPACE,
+      });
+    }
+    if (!env.MONGODB_URI) {
+      logger.info('starting the local MongoDB-compatible server (FerretDB on SQLite)');
+      mongoServer = await startFerretDB({ port: env.LOCAL_MONGODB_PORT, dataDir: path.join(dataDir, 'ferretdb') });
+      env.MONGODB_URI = mongoServer.uri;
+    }
+    const address = env.TEMPORAL_ADDRESS ?? temporalServer?.address;
+    const settings = temporalSettings({ address, namespace: env.TEMPORAL_NAMESPACE });
+    if (!temporalServer) {
+      // An existing cluster: register the search attributes if they are missing (idempotent).
+      const admin = await Connection.connect(settings.connectionOptions);
+      await ensureSearchAttributes(admin, settings.namespace).catch((err: unknown) =>
+        logger.warn({ err }, 'could not register search attributes; run npm run setup:temporal or register them in your cloud console'),
+      );
+      await admin.close();
+    }
+
+    const store = await openStore(env, keyring, logger);
+    const service = await startServiceWorker({ env, logger, store, talkdesk: talkdeskClient(env), address });
+    void service.run();
+
+    const connection = await Connection.connect(settings.connectionOptions);
+    const web = await startWebServer(
+      webServerOptionsFromEnv(env, { keyring, store, temporal: new Client({ connection, namespace: settings.namespace }), logger }),
     );
-    await admin.close();
-  }
 
-  const store = await openStore(env, keyring, logger);
-  const service = await startServiceWorker({ env, logger, store, talkdesk: talkdeskClient(env), address });
-  void service.run();
+    const ui = temporalServer?.uiUrl ?? "(your Temporal cluster's UI)";
+    console.log(
+      [
+        '',
+        'appconnect-lifecycle is running',
+        `  Temporal UI:        ${ui}`,
+        `  Temporal frontend:  ${address ?? 'from TEMPORAL_* settings'} (namespace ${settings.namespace})`,
+        `  MongoDB:            ${env.MONGODB_URI}`,
+        `  Callback endpoint:  POST ${web.callbackUrl}`,
+        `  Health:             ${web.url}/healthz`,
+        `  Ready and metrics:  ${web.adminUrl}/readyz  ${web.adminUrl}/metrics`,
+        `  Launch (SSO):       ${env.APP_BASE_URL ?? web.url}/launch?talkdesk_installation_id=<id>  (npm run demo prints one)`,
+        '',
+        '  Send a demo install from another terminal:  npm run demo',
+        '  Stop everything:                            Ctrl-C',
+        '',
+      ].join('\n'),
+    );
 
-  const connection = await Connection.connect(settings.connectionOptions);
-  const web = await startWebServer(webServerOptionsFromEnv(env, { keyring, store, temporal: new Client({ connection, namespace: settings.namespace }), logger }));
-
-  const ui = temporalServer?.uiUrl ?? '(your Temporal cluster\'s UI)';
-  console.log(
-    [
-      '',
-      'appconnect-lifecycle is running',
-      `  Temporal UI:        ${ui}`,
-      `  Temporal frontend:  ${address ?? 'from TEMPORAL_* settings'} (namespace ${settings.namespace})`,
-      `  MongoDB:            ${env.MONGODB_URI}`,
-      `  Callback endpoint:  POST ${web.callbackUrl}`,
-      `  Health:             ${web.url}/healthz`,
-      `  Ready and metrics:  ${web.adminUrl}/readyz  ${web.adminUrl}/metrics`,
-      `  Launch (SSO):       ${env.APP_BASE_URL ?? web.url}/launch?talkdesk_installation_id=<id>  (npm run demo prints one)`,
-      '',
-      '  Send a demo install from another terminal:  npm run demo',
-      '  Stop everything:                            Ctrl-C',
-      '',
-    ].join('\n'),
-  );
-
-  onShutdown(logger, async () => {
-    await web.close();
-    await service.close();
-    await connection.close();
-    await store.db.close();
-    await stopServers();
-  });
+    onShutdown(logger, async () => {
+      await web.close();
+      await service.close();
+      await connection.close();
+      await store.db.close();
+      await stopServers();
+    });
   }
 }
 

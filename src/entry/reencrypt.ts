@@ -28,7 +28,8 @@ function parseArgs(argv: string[]): { batchSize: number; dryRun: boolean } {
     else if (arg === '--batch-size' || arg.startsWith('--batch-size=')) {
       const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[(i += 1)];
       batchSize = Number(value);
-      if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new ConfigError('--batch-size must be an integer from 1 to 10000');
+      if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)
+        throw new ConfigError('--batch-size must be an integer from 1 to 10000');
     } else throw new ConfigError(`unknown argument ${JSON.stringify(arg.slice(0, 40))}; use --batch-size N and --dry-run`);
   }
   return { batchSize, dryRun };
@@ -55,7 +56,9 @@ async function main(): Promise<number> {
   }
   const db = await connectDatabase(env.MONGODB_URI ?? DEFAULT_MONGODB_URI, env.MONGODB_DB);
   try {
-    console.error(`reencrypt: current key id ${keyring.currentKid}; other key ids ${JSON.stringify(keyring.kids.slice(1))}${args.dryRun ? ' (dry run)' : ''}`);
+    console.error(
+      `reencrypt: current key id ${keyring.currentKid}; other key ids ${JSON.stringify(keyring.kids.slice(1))}${args.dryRun ? ' (dry run)' : ''}`,
+    );
     // Credentials older versions kept in inbox records: into event_credentials, where the run finds them.
     if (!args.dryRun) await new InboxStore(db).moveLegacyCredentials();
     const before = await countBlobsByKid(db);
@@ -65,7 +68,10 @@ async function main(): Promise<number> {
       onProgress: (r) => console.error(`reencrypt: ${progressLine(r)}`),
     });
     for (const r of report.ids) {
-      if (r.moved + r.dropped > 0) console.error(`reencrypt: ${r.collection}: ${r.moved} record(s) ${args.dryRun ? 'to move' : 'moved'} to collision-free ids, ${r.dropped} stale legacy record(s) dropped`);
+      if (r.moved + r.dropped > 0)
+        console.error(
+          `reencrypt: ${r.collection}: ${r.moved} record(s) ${args.dryRun ? 'to move' : 'moved'} to collision-free ids, ${r.dropped} stale legacy record(s) dropped`,
+        );
     }
     const after = await countBlobsByKid(db);
     console.log(JSON.stringify({ ...report, blobsByKidBefore: before, blobsByKidAfter: after }));

@@ -9,7 +9,12 @@ import { ensureSearchAttributes } from '../temporal/search-attributes';
  * On Temporal Cloud, search attributes are managed with tcld or the Cloud UI instead.
  */
 async function main(): Promise<void> {
-  const env = loadEnv({ ...process.env, TALKDESK_APP_ID: 'unused', TALKDESK_WEBHOOK_SECRET: 'unused-unused-unused', SECRETS_KEY: 'unused' });
+  const env = loadEnv({
+    ...process.env,
+    TALKDESK_APP_ID: 'unused',
+    TALKDESK_WEBHOOK_SECRET: 'unused-unused-unused',
+    SECRETS_KEY: 'unused',
+  });
   const { connectionOptions, namespace } = temporalSettings({ namespace: env.TEMPORAL_NAMESPACE });
   const connection = await Connection.connect(connectionOptions);
   try {

@@ -31,7 +31,8 @@ async function main(): Promise<void> {
       ecdsaKeyIds: [...(env.TALKDESK_ECDSA_PUBLIC_KEYS?.keys() ?? [])],
       rateLimitPerMinute: env.CALLBACK_RATE_LIMIT_PER_MINUTE,
       failedAuthPerMinute: env.CALLBACK_FAILED_AUTH_PER_MINUTE,
-      trustProxy: env.TRUST_PROXY?.kind === 'hops' ? env.TRUST_PROXY.hops : env.TRUST_PROXY?.kind === 'cidrs' ? env.TRUST_PROXY.text : 'none',
+      trustProxy:
+        env.TRUST_PROXY?.kind === 'hops' ? env.TRUST_PROXY.hops : env.TRUST_PROXY?.kind === 'cidrs' ? env.TRUST_PROXY.text : 'none',
     },
     'web server listening',
   );

@@ -15,8 +15,7 @@ export const EXAMPLE_CREDENTIALS = {
   client_secret: 'Zr8vQ2xK7pLmN4tW9cYb1HsJ6dFgA3eUoRi5ViTq0nXw',
   private_key:
     'MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgq3Yw9Hn0cVrLx2PZmJtRkE4bVa8sWdFo1uNiGy7KpQuhRANCAATk5bX2yqHcN0mLrUv8JfOe3sTgPa9WdZ1KxQiBn4VhCy6oRtMe7GjSuFw2lYc0DpHzA8bNk3vXr5LqIeTmOu1',
-  public_key:
-    'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE5OW19sqh3DdJi61L/CXznt7E4D2vVnWdSsUIgZ+FYQsuqEbTHuxo0rhcNpWHNA6R8wPGzZN71696i5Hk5jrtQ==',
+  public_key: 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE5OW19sqh3DdJi61L/CXznt7E4D2vVnWdSsUIgZ+FYQsuqEbTHuxo0rhcNpWHNA6R8wPGzZN71696i5Hk5jrtQ==',
   key_id: '78a574781e434d0b9991edd0994fbeed',
   key_algorithm: 'ES256',
 } as const;
@@ -42,7 +41,12 @@ const installationLinks = {
 const EXAMPLES: Record<EventType, unknown> = {
   'app.installed': {
     ...base('app.installed', '8b62e0c6001548d7b59f8240d79cb0d7', '2016-06-14T16:23:07Z'),
-    data: { installation_id: INSTALLATION_ID, account_id: '052c3763ee0745c68a1f65f25b0bf273', account_name: 'starship', ...EXAMPLE_CREDENTIALS },
+    data: {
+      installation_id: INSTALLATION_ID,
+      account_id: '052c3763ee0745c68a1f65f25b0bf273',
+      account_name: 'starship',
+      ...EXAMPLE_CREDENTIALS,
+    },
     _links: {
       root: installationLinks.root,
       self: installationLinks.self,

@@ -40,10 +40,7 @@ export const text = z
   .regex(NO_CONTROL_EXCEPT_WHITESPACE, 'must not contain control characters');
 
 /** Credentials material (client secret, keys): opaque, but bounded. */
-export const secret = z
-  .string()
-  .min(1, 'must not be empty')
-  .max(MAX_SECRET_LENGTH, `must be at most ${MAX_SECRET_LENGTH} characters`);
+export const secret = z.string().min(1, 'must not be empty').max(MAX_SECRET_LENGTH, `must be at most ${MAX_SECRET_LENGTH} characters`);
 
 /** ISO 8601 with seconds and an explicit zone (Z or ±hh:mm), as Talkdesk sends. */
 export const timestamp = z.iso.datetime({

@@ -55,9 +55,18 @@ export const appInstalledSchema = envelope(
 const subscriptionChange = z.object({
   name,
   // An integer count; accepted as a numeric string too, since the reference shows no example.
-  licenses: z.union([z.number().int().min(0).max(1e9), z.string().regex(/^\d{1,9}$/).transform(Number)], {
-    message: 'must be a non-negative integer',
-  }),
+  licenses: z.union(
+    [
+      z.number().int().min(0).max(1e9),
+      z
+        .string()
+        .regex(/^\d{1,9}$/)
+        .transform(Number),
+    ],
+    {
+      message: 'must be a non-negative integer',
+    },
+  ),
 });
 
 export const appUpdatedSchema = envelope(
@@ -180,9 +189,7 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const _sameTypes: Same<TalkdeskEvent['type'], EventType> = true;
 const _sameAlgorithms: Same<z.infer<typeof keyAlgorithm>, KeyAlgorithm> = true;
 
-export type ParseEventResult =
-  | { ok: true; event: TalkdeskEvent }
-  | { ok: false; error: { field: string; message: string } };
+export type ParseEventResult = { ok: true; event: TalkdeskEvent } | { ok: false; error: { field: string; message: string } };
 
 /**
  * Checks a parsed JSON body. On failure names the first problem by dotted path

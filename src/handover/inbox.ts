@@ -125,13 +125,22 @@ export class InboxStore {
 
   /** Queued events not yet handed to their workflow, oldest first, due by `now`. */
   async listUndispatched(limit: number, now = new Date()): Promise<PendingEvent[]> {
-    const due = await this.queue.find({ nextDispatchAt: { $lte: now } }).sort({ createdAt: 1 }).limit(limit).toArray();
+    const due = await this.queue
+      .find({ nextDispatchAt: { $lte: now } })
+      .sort({ createdAt: 1 })
+      .limit(limit)
+      .toArray();
     const pending: PendingEvent[] = [];
     for (const q of due) {
       // One read by `_id` each: cheap on any store, and the scan stays on the small queue.
       const record = await this.coll.findOne({ _id: q._id });
       if (record && !record.dispatchedAt) {
-        pending.push({ ...record, dispatchAttempts: q.dispatchAttempts ?? 0, nextDispatchAt: q.nextDispatchAt, lastDispatchError: q.lastDispatchError });
+        pending.push({
+          ...record,
+          dispatchAttempts: q.dispatchAttempts ?? 0,
+          nextDispatchAt: q.nextDispatchAt,
+          lastDispatchError: q.lastDispatchError,
+        });
       } else await this.queue.deleteOne({ _id: q._id });
     }
     return pending;
@@ -206,6 +215,9 @@ export class InboxStore {
 
   /** The installation's lifecycle events (a stored user.logout is not one: see src/store/logout-events.ts). */
   listForInstallation(installationId: string): Promise<InboxRecord[]> {
-    return this.coll.find({ installationId, type: { $ne: 'user.logout' as EventType } }).sort({ createdAt: 1 }).toArray();
+    return this.coll
+      .find({ installationId, type: { $ne: 'user.logout' as EventType } })
+      .sort({ createdAt: 1 })
+      .toArray();
   }
 }

@@ -13,7 +13,14 @@ import { createDispatch, HAND_OVER_TIMEOUT_MS, type Dispatch, type InstallationT
 export { InboxDispatcher, handOverStored } from './dispatcher';
 export { InboxStore, type InboxRecord, type InsertOutcome } from './inbox';
 export { skipHandled } from './skip-handled';
-export { createDispatch, resumeInstallation, startInstallation, HAND_OVER_TIMEOUT_MS, type Dispatch, type InstallationTarget } from './start';
+export {
+  createDispatch,
+  resumeInstallation,
+  startInstallation,
+  HAND_OVER_TIMEOUT_MS,
+  type Dispatch,
+  type InstallationTarget,
+} from './start';
 
 export interface WebHandOver {
   /** The callback's first hand-over of a newly stored event. */

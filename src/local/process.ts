@@ -44,7 +44,9 @@ export async function waitForPort(port: number, host: string, timeoutMs: number,
     if (await canConnect(port, host)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new AppError(`${proc?.name ?? 'server'} did not listen on ${host}:${port} within ${timeoutMs} ms${proc ? ':\n' + proc.output() : ''}`);
+  throw new AppError(
+    `${proc?.name ?? 'server'} did not listen on ${host}:${port} within ${timeoutMs} ms${proc ? ':\n' + proc.output() : ''}`,
+  );
 }
 
 /** Spawns a child, keeping the tail of its output for error messages. */

@@ -8,10 +8,7 @@ export type { Logger } from 'pino';
  * Structured JSON logs. Redaction happens here, in the logger, so no caller can
  * forget it: every object logged passes through `redact` before serialisation.
  */
-export function createLogger(
-  options: { level?: string; name?: string } = {},
-  destination?: DestinationStream,
-): Logger {
+export function createLogger(options: { level?: string; name?: string } = {}, destination?: DestinationStream): Logger {
   return pino(
     {
       level: options.level ?? process.env.LOG_LEVEL ?? 'info',

@@ -37,7 +37,14 @@ export class PartnerCallStore {
     await this.coll.updateOne(
       { _id: rec.id },
       {
-        $set: { installationId: rec.installationId, type: rec.type, status: 'outstanding', body: rec.body, lastError: rec.lastError, updatedAt: now },
+        $set: {
+          installationId: rec.installationId,
+          type: rec.type,
+          status: 'outstanding',
+          body: rec.body,
+          lastError: rec.lastError,
+          updatedAt: now,
+        },
         $inc: { attempts: 1 },
         $setOnInsert: { createdAt: now },
       },
@@ -50,7 +57,14 @@ export class PartnerCallStore {
     await this.coll.updateOne(
       { _id: rec.id },
       {
-        $set: { installationId: rec.installationId, type: rec.type, status: 'refused', httpStatus: rec.httpStatus, reason: rec.reason, updatedAt: now },
+        $set: {
+          installationId: rec.installationId,
+          type: rec.type,
+          status: 'refused',
+          httpStatus: rec.httpStatus,
+          reason: rec.reason,
+          updatedAt: now,
+        },
         $unset: { body: '' },
         $inc: { attempts: 1 },
         $setOnInsert: { createdAt: now },

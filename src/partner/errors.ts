@@ -33,8 +33,11 @@ export const GENERIC_REFUSAL = 'The partner refused the request';
 /** A reason from the partner, made safe to show: printable text only, bounded. */
 export function sanitiseReason(raw: unknown, fallback = GENERIC_REFUSAL): string {
   if (typeof raw !== 'string') return fallback;
-  // eslint-disable-next-line no-control-regex
-  const text = raw.replace(/[\u0000-\u001f\u007f-\u009f<>]/g, ' ').replace(/\s+/g, ' ').trim();
+  const text = raw
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f\u007f-\u009f<>]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   if (text.length === 0) return fallback;
   return text.length > MAX_REASON_LENGTH ? `${text.slice(0, MAX_REASON_LENGTH - 1)}…` : text;
 }

@@ -70,7 +70,9 @@ export class HookClient {
     } catch {
       if (signal.aborted) throw new PartnerCancelledError();
       if (timeout.aborted) throw new PartnerUnavailableError(`the partner did not answer within ${this.opts.timeoutMs} ms`);
-      throw new PartnerUnavailableError('could not reach the partner (connection refused or reset): check PARTNER_HOOKS_URL and the partner service');
+      throw new PartnerUnavailableError(
+        'could not reach the partner (connection refused or reset): check PARTNER_HOOKS_URL and the partner service',
+      );
     }
     const status = res.status;
     if (status >= 200 && status < 300) {
@@ -85,7 +87,9 @@ export class HookClient {
     }
     if (status >= 300 && status < 400) {
       await res.body?.cancel().catch(() => undefined);
-      throw new PartnerUnavailableError(`the partner answered a redirect (${status}), which is not followed: set PARTNER_HOOKS_URL to the final address`);
+      throw new PartnerUnavailableError(
+        `the partner answered a redirect (${status}), which is not followed: set PARTNER_HOOKS_URL to the final address`,
+      );
     }
     const answer = await readAnswer(res);
     throw new PartnerRefusedError(sanitiseReason(answer.reason), status);

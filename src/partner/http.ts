@@ -64,7 +64,13 @@ export class HttpProvisioner implements PartnerProvisioner {
       await send();
     } catch (err) {
       if (!(err instanceof PartnerRefusedError)) throw err;
-      await this.opts.calls.recordRefusal({ id: body.id, installationId: body.installation_id, type: body.type, httpStatus: err.status, reason: err.reason });
+      await this.opts.calls.recordRefusal({
+        id: body.id,
+        installationId: body.installation_id,
+        type: body.type,
+        httpStatus: err.status,
+        reason: err.reason,
+      });
       this.opts.logger.warn(
         { installationId: body.installation_id, hook: body.type, hookId: body.id, status: err.status, reason: err.reason },
         'the partner refused a hook: recorded in partner_calls, not retried',
@@ -132,7 +138,13 @@ export class HttpProvisioner implements PartnerProvisioner {
       await this.refusalRecorded(body, () => this.post(body, ctx.signal));
     } catch (err) {
       if (!(err instanceof PartnerUnavailableError)) throw err;
-      await this.opts.calls.keepOutstanding({ id: body.id, installationId: req.installationId, type: body.type, body: JSON.stringify(body), lastError: err.message });
+      await this.opts.calls.keepOutstanding({
+        id: body.id,
+        installationId: req.installationId,
+        type: body.type,
+        body: JSON.stringify(body),
+        lastError: err.message,
+      });
       this.opts.logger.warn(
         { installationId: req.installationId, hook: body.type, hookId: body.id, reason: err.message },
         'the partner did not take the undo: kept in partner_calls, reconciliation delivers it',

@@ -8,7 +8,11 @@ import type { PartnerProvisioner, UserLogoutRequest } from './provisioner';
  * a partner that is down makes this throw (retryable), and the caller decides
  * whether to try again. Returns false when the provisioner takes no logouts.
  */
-export async function forwardUserLogout(partner: PartnerProvisioner, req: UserLogoutRequest, signal = new AbortController().signal): Promise<boolean> {
+export async function forwardUserLogout(
+  partner: PartnerProvisioner,
+  req: UserLogoutRequest,
+  signal = new AbortController().signal,
+): Promise<boolean> {
   if (!partner.userLogout) return false;
   await partner.userLogout(req, { key: callKey(req.installationId, req.eventId, 'user.logout'), occurredAt: req.occurredAt, signal });
   return true;

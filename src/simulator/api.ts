@@ -56,7 +56,8 @@ function authenticate(cfg: ApiConfig, r: ApiRequest): Authed {
   const header = r.req.headers.authorization ?? '';
   const m = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header);
   const challenge = { 'www-authenticate': 'Bearer error="invalid_token"' };
-  if (!m?.[1]) return { ok: false, response: errorResponse(r.route, 401, 'missing bearer token', { headers: { 'www-authenticate': 'Bearer' } }) };
+  if (!m?.[1])
+    return { ok: false, response: errorResponse(r.route, 401, 'missing bearer token', { headers: { 'www-authenticate': 'Bearer' } }) };
   const token = cfg.state.liveToken(m[1]);
   if (!token) return { ok: false, response: errorResponse(r.route, 401, 'invalid or expired access token', { headers: challenge }) };
   r.call.clientId = token.clientId;
@@ -99,7 +100,11 @@ function page<T>(cfg: ApiConfig, r: ApiRequest, all: T[], render: (t: T) => unkn
 const renderUser = (u: UserRecord) => ({ id: u.id, email: u.email, name: u.name, active: u.active });
 
 /** 404 for an unknown app or installation, 403 when the token belongs to another installation. */
-function ownInstallation(cfg: ApiConfig, r: ApiRequest, token: TokenRecord): { ok: true; inst: SimInstallation } | { ok: false; response: SimResponse } {
+function ownInstallation(
+  cfg: ApiConfig,
+  r: ApiRequest,
+  token: TokenRecord,
+): { ok: true; inst: SimInstallation } | { ok: false; response: SimResponse } {
   const inst = r.params.installationId ? cfg.state.installations.get(r.params.installationId) : undefined;
   if (r.params.appId !== cfg.state.appId || !inst) {
     return { ok: false, response: errorResponse(r.route, 404, 'installation not found') };

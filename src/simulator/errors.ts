@@ -20,8 +20,7 @@ export function defaultCode(status: number): string {
   return CODES[status] ?? `http_${status}`;
 }
 
-const isStateRoute = (route: RouteName | 'unknown'): boolean =>
-  route === 'installationState' || route === 'credentialsState';
+const isStateRoute = (route: RouteName | 'unknown'): boolean => route === 'installationState' || route === 'credentialsState';
 
 /**
  * An error in the body shape of its endpoint family: `{error, error_description}` for

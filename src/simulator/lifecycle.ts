@@ -1,12 +1,5 @@
 import { credentialsOf } from './credentials';
-import {
-  envelopeHead,
-  eventId,
-  installedLinks,
-  rootSelfInstallationLinks,
-  rootSelfLinks,
-  type EventContext,
-} from './events';
+import { envelopeHead, eventId, installedLinks, rootSelfInstallationLinks, rootSelfLinks, type EventContext } from './events';
 import { hexId, isoSeconds } from './ids';
 import { isKeyAlgorithm } from './keys';
 import type { ClientRecord, SimInstallation, SimState } from './state';
@@ -180,9 +173,7 @@ export class Lifecycle {
   rotateCredentials(installationId: string, opts: RotateOptions = {}, eventOpts?: EventOptions): CredentialsRotatedEvent {
     const inst = this.installation(installationId);
     const account = this.state.accounts.get(inst.accountId);
-    const previous = inst.clientIds
-      .map((c) => this.state.clients.get(c))
-      .filter((c): c is ClientRecord => c !== undefined);
+    const previous = inst.clientIds.map((c) => this.state.clients.get(c)).filter((c): c is ClientRecord => c !== undefined);
     const alg = opts.algorithm ?? previous.at(-1)?.keys.key_algorithm ?? 'ES256';
     const compromised = opts.compromised ?? false;
     const graceEnd = new Date(Date.now() + this.rotationGraceSeconds * 1000);

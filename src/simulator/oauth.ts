@@ -59,7 +59,8 @@ export async function verifyAssertion(cfg: TokenEndpointConfig, assertion: strin
     return fail('client_assertion is not a well-formed signed JWT');
   }
   const claims = claimsSchema.safeParse(payload);
-  if (!claims.success) return fail(`client_assertion claims: ${claims.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!claims.success)
+    return fail(`client_assertion claims: ${claims.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const { iss, sub, aud, jti, iat, exp, nbf } = claims.data;
   if (iss !== sub) return fail('iss and sub must both be the client_id');
 
@@ -105,12 +106,7 @@ function grantedScopes(requested: string | undefined, granted: Scope[]): Scope[]
 }
 
 /** POST /oauth/token: client_credentials with a private_key_jwt client assertion only. */
-export async function handleToken(
-  cfg: TokenEndpointConfig,
-  req: IncomingMessage,
-  raw: string,
-  call: CallRecord,
-): Promise<SimResponse> {
+export async function handleToken(cfg: TokenEndpointConfig, req: IncomingMessage, raw: string, call: CallRecord): Promise<SimResponse> {
   if (mediaType(req.headers['content-type']) !== 'application/x-www-form-urlencoded') {
     return oauthError(400, 'invalid_request', 'content-type must be application/x-www-form-urlencoded');
   }

@@ -56,7 +56,10 @@ export interface Simulator {
 
   stop(): Promise<void>;
 
-  createInstallation(opts?: CreateInstallationOptions, eventOpts?: EventOptions): { installation: SimInstallationView; event: InstalledEvent };
+  createInstallation(
+    opts?: CreateInstallationOptions,
+    eventOpts?: EventOptions,
+  ): { installation: SimInstallationView; event: InstalledEvent };
   updateUsers(installationId: string, change: { add?: number; remove?: string[] }, eventOpts?: EventOptions): UpdatedEvent;
   updateSubscription(installationId: string, subscription: SubscriptionInfo, eventOpts?: EventOptions): UpdatedEvent;
   updateInstallation(installationId: string, change: UpdateInstallationChange, eventOpts?: EventOptions): UpdatedEvent;
@@ -64,7 +67,11 @@ export interface Simulator {
   uninstall(installationId: string, reason?: UninstallReason, eventOpts?: EventOptions): UninstalledEvent;
   startTrial(installationId: string, expiresAt: Date | string, eventOpts?: EventOptions): TrialStartedEvent;
   extendTrial(installationId: string, expiresAt: Date | string, eventOpts?: EventOptions): TrialExtendedEvent;
-  endTrial(installationId: string, end: { reason: TrialEndedReason; by: TrialEndedBy; endedAt?: Date }, eventOpts?: EventOptions): TrialEndedEvent;
+  endTrial(
+    installationId: string,
+    end: { reason: TrialEndedReason; by: TrialEndedBy; endedAt?: Date },
+    eventOpts?: EventOptions,
+  ): TrialEndedEvent;
 
   /** POSTs the event (or a raw JSON string) signed; resolves with the first attempt's status (0 = connection error). */
   deliver(event: SimEvent | string, opts?: DeliverOptions): Promise<number>;

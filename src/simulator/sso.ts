@@ -57,7 +57,8 @@ export class SsoSimulator {
   signInAs(installationId: string, userId: string): void {
     const inst = this.state.installations.get(installationId);
     const user = this.state.users.get(userId);
-    if (!inst || !user || user.accountId !== inst.accountId) throw new Error(`user ${userId} is not in the account of installation ${installationId}`);
+    if (!inst || !user || user.accountId !== inst.accountId)
+      throw new Error(`user ${userId} is not in the account of installation ${installationId}`);
     this.signedIn.set(inst.accountId, userId);
   }
 
@@ -114,7 +115,8 @@ export class SsoSimulator {
       this.nextError = undefined;
       return back({ error: e.error, error_description: e.description });
     }
-    if (q.get('response_type') !== 'code') return back({ error: 'unsupported_response_type', error_description: 'response_type must be code' });
+    if (q.get('response_type') !== 'code')
+      return back({ error: 'unsupported_response_type', error_description: 'response_type must be code' });
     const inst = this.state.installations.get(client.installationId);
     if (!inst) return back({ error: 'invalid_request', error_description: 'client has no installation' });
     const picked = q.get('user_id');
@@ -158,7 +160,8 @@ export class SsoSimulator {
       call.clientId = client.clientId;
       call.installationId = client.installationId;
     } else {
-      if ('client_secret' in fields) return oauthError(400, 'invalid_request', 'use the client assertion or HTTP Basic, not a client_secret field');
+      if ('client_secret' in fields)
+        return oauthError(400, 'invalid_request', 'use the client assertion or HTTP Basic, not a client_secret field');
       if (fields.client_assertion_type !== ASSERTION_TYPE || !fields.client_assertion) {
         return oauthError(400, 'invalid_request', `client_assertion_type must be ${ASSERTION_TYPE} with a client_assertion`);
       }
@@ -171,7 +174,8 @@ export class SsoSimulator {
     this.codes.delete(code); // single use, whatever happens next
     if (!rec || rec.expiresAt <= Date.now()) return oauthError(400, 'invalid_grant', 'the code is unknown, used or expired');
     if (rec.clientId !== client.clientId) return oauthError(400, 'invalid_grant', 'the code was issued to another client');
-    if (fields.redirect_uri !== rec.redirectUri) return oauthError(400, 'invalid_grant', 'redirect_uri differs from the authorization request');
+    if (fields.redirect_uri !== rec.redirectUri)
+      return oauthError(400, 'invalid_grant', 'redirect_uri differs from the authorization request');
     const token = opaqueSecret();
     const refresh = opaqueSecret();
     this.state.addSecret(token);
@@ -214,14 +218,22 @@ export class SsoSimulator {
     const m = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(req.headers.authorization ?? '');
     const rec = m?.[1] ? this.userTokens.get(m[1]) : undefined;
     if (!rec || rec.expiresAt <= Date.now()) {
-      return errorResponse('userinfo', 401, 'invalid or expired access token', { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } });
+      return errorResponse('userinfo', 401, 'invalid or expired access token', {
+        headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
+      });
     }
     if (!rec.scopes.includes('openid')) return errorResponse('userinfo', 403, 'token lacks scope openid');
     const user = this.state.users.get(rec.userId);
     if (!user) return errorResponse('userinfo', 400, 'no user context');
     return {
       status: 200,
-      body: { id: user.id, sub: user.id, name: user.name, email: user.email, _links: { self: { href: `${this.ctx.baseUrl}/users/${user.id}` } } },
+      body: {
+        id: user.id,
+        sub: user.id,
+        name: user.name,
+        email: user.email,
+        _links: { self: { href: `${this.ctx.baseUrl}/users/${user.id}` } },
+      },
     };
   }
 }

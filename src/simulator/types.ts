@@ -24,15 +24,7 @@ export const ROUTES = [
 export type RouteName = (typeof ROUTES)[number];
 
 /** Installation states as Talkdesk reports them in `_embedded.state.state`. */
-export type InstallationStateName =
-  | 'installing'
-  | 'pending'
-  | 'timeout'
-  | 'completed'
-  | 'failed'
-  | 'rejected'
-  | 'suspended'
-  | 'revoked';
+export type InstallationStateName = 'installing' | 'pending' | 'timeout' | 'completed' | 'failed' | 'rejected' | 'suspended' | 'revoked';
 
 /** What an approve/reject on the state endpoint would conclude; null when nothing is pending. */
 export type PendingOperation = 'install' | 'update' | 'uninstall';

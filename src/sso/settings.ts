@@ -36,8 +36,10 @@ export const DEFAULT_LAUNCH_SETTINGS: LaunchSettings = {
 /** The web process's launch settings; ConfigError naming the variable when they cannot work. */
 export function launchSettingsFromEnv(env: Env): LaunchSettings {
   const production = env.NODE_ENV === 'production';
-  if (production && !env.APP_BASE_URL) throw new ConfigError('APP_BASE_URL is required when NODE_ENV=production: the public base URL of this service');
-  if (production && !env.SUPPORT_CONTACT) throw new ConfigError('SUPPORT_CONTACT is required when NODE_ENV=production: shown on every sign-in failure page');
+  if (production && !env.APP_BASE_URL)
+    throw new ConfigError('APP_BASE_URL is required when NODE_ENV=production: the public base URL of this service');
+  if (production && !env.SUPPORT_CONTACT)
+    throw new ConfigError('SUPPORT_CONTACT is required when NODE_ENV=production: shown on every sign-in failure page');
   const settings: LaunchSettings = {
     ...DEFAULT_LAUNCH_SETTINGS,
     appBaseUrl: env.APP_BASE_URL,
@@ -55,9 +57,12 @@ export function launchSettingsFromEnv(env: Env): LaunchSettings {
 }
 
 export function checkLaunchSettings(s: LaunchSettings, production = false): void {
-  if (s.appHomeUrl && s.signingKeys.length === 0) throw new ConfigError('APP_HOME_URL needs SSO_SIGNING_KEYS: the hand-off token must be signed');
+  if (s.appHomeUrl && s.signingKeys.length === 0)
+    throw new ConfigError('APP_HOME_URL needs SSO_SIGNING_KEYS: the hand-off token must be signed');
   const https = s.appBaseUrl?.startsWith('https://') ?? false;
   if (s.sameSite === 'none' && !https && (production || s.appBaseUrl !== undefined)) {
-    throw new ConfigError('SESSION_COOKIE_SAMESITE=none needs an https APP_BASE_URL (browsers drop SameSite=None cookies that are not Secure)');
+    throw new ConfigError(
+      'SESSION_COOKIE_SAMESITE=none needs an https APP_BASE_URL (browsers drop SameSite=None cookies that are not Secure)',
+    );
   }
 }

@@ -17,10 +17,15 @@ export interface SigningKey {
 export function parseSigningKeys(spec: string | undefined): SigningKey[] {
   if (spec === undefined || spec.trim() === '') return [];
   const keys: SigningKey[] = [];
-  for (const [i, entry] of spec.split(',').map((e) => e.trim()).filter((e) => e.length > 0).entries()) {
+  for (const [i, entry] of spec
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e.length > 0)
+    .entries()) {
     const colon = entry.indexOf(':');
     const kid = colon > 0 ? entry.slice(0, colon) : '';
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(kid)) throw new ConfigError(`SSO_SIGNING_KEYS entry ${i + 1}: must start with a key id "<kid>:" (letters, digits, . _ -)`);
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(kid))
+      throw new ConfigError(`SSO_SIGNING_KEYS entry ${i + 1}: must start with a key id "<kid>:" (letters, digits, . _ -)`);
     if (keys.some((k) => k.kid === kid)) throw new ConfigError(`SSO_SIGNING_KEYS: key id ${kid} is listed twice`);
     let privateKey: KeyObject;
     try {

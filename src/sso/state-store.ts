@@ -35,7 +35,11 @@ export class SsoStateStore {
     await this.coll.createIndex({ expiresAt: 1 });
   }
 
-  async create(state: string, s: { installationId: string; nonce: string; browser: string; userHint?: string }, now = new Date()): Promise<void> {
+  async create(
+    state: string,
+    s: { installationId: string; nonce: string; browser: string; userHint?: string },
+    now = new Date(),
+  ): Promise<void> {
     await this.coll.insertOne({
       _id: hashId(state),
       ...(s.userHint ? { userHint: s.userHint } : {}),

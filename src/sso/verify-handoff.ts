@@ -61,7 +61,9 @@ export async function verifyHandoffToken(token: string, o: VerifyHandoffOptions)
       clockTolerance: o.clockToleranceSeconds ?? 5,
     }));
   } catch (err) {
-    throw new HandoffTokenError(`hand-off token refused: ${err instanceof Error ? (err as { code?: string }).code ?? err.name : 'invalid'}`);
+    throw new HandoffTokenError(
+      `hand-off token refused: ${err instanceof Error ? ((err as { code?: string }).code ?? err.name) : 'invalid'}`,
+    );
   }
   const str = (k: string) => typeof payload[k] === 'string';
   if (!str('talkdesk_account_id') || !str('talkdesk_installation_id') || (payload.role !== 'admin' && payload.role !== 'user')) {

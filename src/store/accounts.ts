@@ -152,9 +152,7 @@ export class AccountStore {
   }
 
   async deactivateUsers(accountId: string, talkdeskUserIds?: string[]): Promise<number> {
-    const filter = talkdeskUserIds
-      ? { accountId, talkdeskUserId: { $in: talkdeskUserIds } }
-      : { accountId };
+    const filter = talkdeskUserIds ? { accountId, talkdeskUserId: { $in: talkdeskUserIds } } : { accountId };
     const res = await this.users.updateMany(filter, { $set: { active: false, updatedAt: new Date() } });
     return res.modifiedCount;
   }

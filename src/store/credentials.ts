@@ -156,7 +156,12 @@ export class CredentialStore {
   }
 
   async activate(installationId: string, clientId: string): Promise<void> {
-    await this.updateSet(installationId, clientId, { status: { $in: ['pending', 'active'] } }, { $set: { status: 'active', activatedAt: new Date() } });
+    await this.updateSet(
+      installationId,
+      clientId,
+      { status: { $in: ['pending', 'active'] } },
+      { $set: { status: 'active', activatedAt: new Date() } },
+    );
   }
 
   async scheduleRetirement(installationId: string, clientId: string, retireAt: Date): Promise<void> {
@@ -185,7 +190,10 @@ export class CredentialStore {
 
   /** Credential sets whose retention ended before `now`. */
   listDueForDestruction(now: Date, limit = 100): Promise<CredentialRecord[]> {
-    return this.creds.find({ status: 'retiring', retireAt: { $lte: now } }).limit(limit).toArray();
+    return this.creds
+      .find({ status: 'retiring', retireAt: { $lte: now } })
+      .limit(limit)
+      .toArray();
   }
 
   async cachedToken(installationId: string, clientId: string, minValidityMs: number): Promise<string | undefined> {
@@ -198,7 +206,15 @@ export class CredentialStore {
   async cacheToken(installationId: string, clientId: string, token: string, scope: string, expiresAt: Date): Promise<void> {
     await this.tokens.updateOne(
       { _id: credentialId(installationId, clientId) },
-      { $set: { installationId, clientId, scope, expiresAt, token: encryptJson(this.keyring, token, tokenContext(installationId, clientId)) } },
+      {
+        $set: {
+          installationId,
+          clientId,
+          scope,
+          expiresAt,
+          token: encryptJson(this.keyring, token, tokenContext(installationId, clientId)),
+        },
+      },
       { upsert: true },
     );
   }

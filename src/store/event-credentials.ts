@@ -32,7 +32,11 @@ export type EventSecret = Pick<EventCredentials, 'clientSecret' | 'privateKey' |
  * Every encryption of event credentials goes through here (the callback's only call
  * into the secret store), so that the additional data bound to them is chosen in one place.
  */
-export function sealEventCredentials(keyring: Keyring, installationId: string, creds: EventSecret & { clientId: string }): SealedEventCredentials {
+export function sealEventCredentials(
+  keyring: Keyring,
+  installationId: string,
+  creds: EventSecret & { clientId: string },
+): SealedEventCredentials {
   const secret = encryptJson(
     keyring,
     { clientSecret: creds.clientSecret, privateKey: creds.privateKey, publicKey: creds.publicKey },

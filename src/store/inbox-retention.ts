@@ -66,7 +66,8 @@ export class InboxRetentionSweeper {
           (n) => {
             if (n > 0) this.logger.info({ pruned: n }, 'inbox retention: old handled events pruned');
           },
-          (err: unknown) => this.logger.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'inbox retention sweep failed; retried later'),
+          (err: unknown) =>
+            this.logger.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'inbox retention sweep failed; retried later'),
         )
         .finally(() => {
           this.running = undefined;

@@ -1,5 +1,12 @@
 import { MongoServerError, type Collection, type Document, type Filter } from 'mongodb';
-import { CURRENT_BLOB_VERSION, SecretDecryptError, reencrypt, type EncryptedBlob, type Keyring, type SecretContext } from '../crypto/secrets';
+import {
+  CURRENT_BLOB_VERSION,
+  SecretDecryptError,
+  reencrypt,
+  type EncryptedBlob,
+  type Keyring,
+  type SecretContext,
+} from '../crypto/secrets';
 import { credentialId } from './credentials';
 import { COLLECTIONS, type Database } from './db';
 import { credentialSecretContext, eventCredentialsContext, tokenContext } from './secret-contexts';
@@ -39,8 +46,18 @@ const bySet = (make: (installationId: string, clientId: string) => SecretContext
  * (`Store.prepare`), and by the reencrypt command before it runs.
  */
 export const ENCRYPTED_FIELDS: readonly EncryptedField[] = [
-  { collection: COLLECTIONS.eventCredentials, path: 'secret', projection: ['installationId', 'clientId'], context: bySet(eventCredentialsContext) },
-  { collection: COLLECTIONS.credentials, path: 'secret', projection: ['installationId', 'clientId'], context: bySet(credentialSecretContext) },
+  {
+    collection: COLLECTIONS.eventCredentials,
+    path: 'secret',
+    projection: ['installationId', 'clientId'],
+    context: bySet(eventCredentialsContext),
+  },
+  {
+    collection: COLLECTIONS.credentials,
+    path: 'secret',
+    projection: ['installationId', 'clientId'],
+    context: bySet(credentialSecretContext),
+  },
   { collection: COLLECTIONS.tokens, path: 'token', projection: ['installationId', 'clientId'], context: bySet(tokenContext) },
 ];
 
@@ -93,7 +110,6 @@ export interface ReencryptOptions {
   beforeWrite?(collection: string, ids: unknown[]): Promise<void>;
 }
 
-
 function blobAt(doc: Document, path: string): EncryptedBlob | undefined {
   let v: unknown = doc;
   for (const key of path.split('.')) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined;
@@ -138,7 +154,10 @@ async function reencryptField(
     after = page[page.length - 1]?._id;
     report.found += page.length;
     if (options.dryRun) continue;
-    await options.beforeWrite?.(field.collection, page.map((d) => d._id));
+    await options.beforeWrite?.(
+      field.collection,
+      page.map((d) => d._id),
+    );
 
     for (const doc of page) {
       const blob = blobAt(doc, field.path);

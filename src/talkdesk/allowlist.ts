@@ -101,7 +101,12 @@ export function matchAllowedUrl(input: string | URL, allowList: readonly AllowLi
   const entry =
     exact ?? (special ? undefined : allowList.find((e) => e.wildcard && wildcardMatches(e.hostname, hostname) && portMatches(e, url)));
   if (!entry) {
-    const what = isNonPublicAddress(hostname) || isLoopbackName(hostname) ? 'a loopback/private address' : isIpLiteral(hostname) ? 'an IP address' : 'a host';
+    const what =
+      isNonPublicAddress(hostname) || isLoopbackName(hostname)
+        ? 'a loopback/private address'
+        : isIpLiteral(hostname)
+          ? 'an IP address'
+          : 'a host';
     throw new DisallowedHostError({ host, reason: `${what} not on the allow-list` });
   }
   if (url.protocol === 'http:' && !(exact && special)) {

@@ -291,7 +291,11 @@ export class TalkdeskClient {
     let current: AllowedUrl | undefined = first;
     while (current) {
       if (seen.size >= this.maxPages) {
-        throw new TalkdeskProtocolError({ status: 200, endpoint: endpointOf('GET', first.url), issues: [`paging: more than ${this.maxPages} pages`] });
+        throw new TalkdeskProtocolError({
+          status: 200,
+          endpoint: endpointOf('GET', first.url),
+          issues: [`paging: more than ${this.maxPages} pages`],
+        });
       }
       seen.add(current.url.href);
       const page: TalkdeskUsersPage = await this.json({ method: 'GET', target: current, token, secrets: [token] }, usersPageSchema);

@@ -22,7 +22,10 @@ export type Resolver = (hostname: string, cb: (err: Error | null, addresses: Loo
 
 const systemResolver: Resolver = (hostname, cb) =>
   dnsLookup(hostname, { all: true }, (err, addresses) =>
-    cb(err, (addresses ?? []).map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }))),
+    cb(
+      err,
+      (addresses ?? []).map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 })),
+    ),
   );
 
 /** Lookup function for axios/http: fails with DISALLOWED_ADDRESS_CODE when any address is not public. */

@@ -17,4 +17,3 @@ export function temporalSettings(overrides: { address?: string; namespace?: stri
   const config = loadClientConnectConfig({ overrideEnvVars });
   return { connectionOptions: config.connectionOptions, namespace: config.namespace ?? DEFAULT_TEMPORAL_NAMESPACE };
 }
-

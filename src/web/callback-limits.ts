@@ -28,7 +28,8 @@ export class CallbackLimiter {
   private readonly trust: TrustProxy;
 
   constructor(o: CallbackLimitOptions) {
-    const make = (perMinute: number | undefined) => (perMinute ? new SourceRateLimiter({ perMinute, burst: o.burst, now: o.now }) : undefined);
+    const make = (perMinute: number | undefined) =>
+      perMinute ? new SourceRateLimiter({ perMinute, burst: o.burst, now: o.now }) : undefined;
     this.signed = make(o.signedPerMinute);
     this.failed = make(o.failedAuthPerMinute);
     this.trust = o.trustProxy ?? TRUST_NOTHING;

@@ -108,11 +108,15 @@ export function createCallbackHandler(deps: CallbackDeps) {
     } catch (err) {
       // The rest of the body is not worth reading: answer and close the connection.
       ctx.set('Connection', 'close');
-      if (err instanceof BodyTooLargeError) return unauthenticated('refused', () => refuse(ctx, 413, 'body_too_large', `The body exceeds ${deps.bodyLimitBytes} bytes.`));
-      if (err instanceof BodyTimeoutError) return unauthenticated('refused', () => refuse(ctx, 408, 'body_timeout', 'The body was not received in time.'));
+      if (err instanceof BodyTooLargeError)
+        return unauthenticated('refused', () => refuse(ctx, 413, 'body_too_large', `The body exceeds ${deps.bodyLimitBytes} bytes.`));
+      if (err instanceof BodyTimeoutError)
+        return unauthenticated('refused', () => refuse(ctx, 408, 'body_timeout', 'The body was not received in time.'));
       // The client went away or broke the framing (e.g. a bad chunk): its fault, not ours.
       deps.logger.debug({ error: errorCode(err) }, 'callback body unreadable');
-      return unauthenticated('refused', () => refuse(ctx, 400, 'body_unreadable', 'The body could not be read (connection closed or malformed framing).'));
+      return unauthenticated('refused', () =>
+        refuse(ctx, 400, 'body_unreadable', 'The body could not be read (connection closed or malformed framing).'),
+      );
     }
     if (contentType !== 'application/json') {
       return unauthenticated('refused', () => refuse(ctx, 415, 'unsupported_media_type', 'Send the event as application/json.'));

@@ -15,7 +15,10 @@ import { ConfigError } from '../errors';
  *    first address from the right that is not.
  * An entry that is not an IP address stops the walk at the hop that wrote it.
  */
-export type TrustProxy = { kind: 'none' } | { kind: 'hops'; hops: number } | { kind: 'cidrs'; ranges: readonly [ipaddr.IPv4 | ipaddr.IPv6, number][]; text: string };
+export type TrustProxy =
+  | { kind: 'none' }
+  | { kind: 'hops'; hops: number }
+  | { kind: 'cidrs'; ranges: readonly [ipaddr.IPv4 | ipaddr.IPv6, number][]; text: string };
 
 export const TRUST_NOTHING: TrustProxy = { kind: 'none' };
 
@@ -32,7 +35,10 @@ export function parseTrustProxy(spec: string | undefined): TrustProxy {
   }
   const ranges = text.split(',').map((raw, i) => {
     const entry = raw.trim();
-    const bad = (why: string) => new ConfigError(`entry ${i + 1} ${JSON.stringify(entry.slice(0, 60))} ${why}; give a hop count such as 1, or comma-separated CIDRs such as 10.0.0.0/8`);
+    const bad = (why: string) =>
+      new ConfigError(
+        `entry ${i + 1} ${JSON.stringify(entry.slice(0, 60))} ${why}; give a hop count such as 1, or comma-separated CIDRs such as 10.0.0.0/8`,
+      );
     try {
       if (entry.includes('/')) return ipaddr.parseCIDR(entry);
       if (isIP(entry) === 0) throw bad('is not an IP address or CIDR');
@@ -59,7 +65,11 @@ function trusted(addr: ipaddr.IPv4 | ipaddr.IPv6, ranges: readonly [ipaddr.IPv4 
 }
 
 /** The client address of a request, by `trust` (see the module comment). */
-export function clientAddress(peer: string | undefined, forwardedFor: string | readonly string[] | undefined, trust: TrustProxy): string | undefined {
+export function clientAddress(
+  peer: string | undefined,
+  forwardedFor: string | readonly string[] | undefined,
+  trust: TrustProxy,
+): string | undefined {
   if (trust.kind === 'none' || peer === undefined) return peer;
   const header = typeof forwardedFor === 'string' ? forwardedFor : (forwardedFor ?? []).join(',');
   const hops = header === '' ? [] : header.split(',').map((s) => s.trim());

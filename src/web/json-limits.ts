@@ -17,10 +17,7 @@ export interface JsonLimits {
 
 export const DEFAULT_JSON_LIMITS: JsonLimits = { maxDepth: 32, maxKeys: 1_000, maxArrayItems: 10_000 };
 
-export type JsonShapeProblem =
-  | { kind: 'depth'; limit: number }
-  | { kind: 'keys'; limit: number }
-  | { kind: 'items'; limit: number };
+export type JsonShapeProblem = { kind: 'depth'; limit: number } | { kind: 'keys'; limit: number } | { kind: 'items'; limit: number };
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -106,7 +103,9 @@ const ALLOWED_CONTROL = /[\t\n\r]/g;
 export function findUnsafeJson(value: unknown, path: (string | number)[] = []): { field: string; message: string } | undefined {
   const field = () => path.map(String).join('.') || '(root)';
   if (typeof value === 'string') {
-    return CONTROL.test(value.replace(ALLOWED_CONTROL, '')) ? { field: field(), message: 'must not contain control characters' } : undefined;
+    return CONTROL.test(value.replace(ALLOWED_CONTROL, ''))
+      ? { field: field(), message: 'must not contain control characters' }
+      : undefined;
   }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i += 1) {
@@ -119,7 +118,8 @@ export function findUnsafeJson(value: unknown, path: (string | number)[] = []): 
     for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
       const at = [...path, key];
       if (key.startsWith('$')) return { field: at.map(String).join('.'), message: 'keys starting with $ are not accepted' };
-      if (CONTROL.test(key)) return { field: [...path].map(String).join('.') || '(root)', message: 'keys must not contain control characters' };
+      if (CONTROL.test(key))
+        return { field: [...path].map(String).join('.') || '(root)', message: 'keys must not contain control characters' };
       const found = findUnsafeJson(child, at);
       if (found) return found;
     }

@@ -68,7 +68,10 @@ export function parseEcdsaPublicKeys(spec: string): Map<string, KeyObject> {
     const colon = entry.indexOf(':');
     if (colon <= 0) throw bad(position, 'has no key id');
     const keyId = entry.slice(0, colon).trim();
-    const text = entry.slice(colon + 1).trim().replace(/\\n/g, '\n');
+    const text = entry
+      .slice(colon + 1)
+      .trim()
+      .replace(/\\n/g, '\n');
     if (!KEY_ID.test(keyId)) throw bad(position, 'key id must be 1-128 letters, digits, ".", "_" or "-"');
     if (keys.has(keyId)) throw bad(position, 'repeats a key id of an earlier entry');
     let key: KeyObject;

@@ -30,12 +30,7 @@ export interface HubVerifyOptions {
  * True when `header` is `<alg>=<hex>` and the hex is the HMAC of `raw` under one of
  * `secrets` (several are valid during a secret rotation). Compared in constant time.
  */
-export function verifyHubSignature(
-  raw: Buffer,
-  header: HeaderValue,
-  secrets: readonly string[],
-  options: HubVerifyOptions = {},
-): boolean {
+export function verifyHubSignature(raw: Buffer, header: HeaderValue, secrets: readonly string[], options: HubVerifyOptions = {}): boolean {
   // A repeated header arrives as an array (or joined with ", "): ambiguous, so refused.
   if (typeof header !== 'string' || !Buffer.isBuffer(raw)) return false;
   const match = HUB_HEADER.exec(header.trim());
@@ -80,12 +75,7 @@ function toPublicKey(key: KeyObject | string): KeyObject | undefined {
  * True when `signatureHex` (optionally prefixed `sha512=`) is an ECDSA/SHA-512
  * signature of `raw`, DER or IEEE-P1363 encoded, by the key registered as `keyId`.
  */
-export function verifyEcdsaSignature(
-  raw: Buffer,
-  signatureHex: HeaderValue,
-  keyId: HeaderValue,
-  publicKeys: EcdsaPublicKeys,
-): boolean {
+export function verifyEcdsaSignature(raw: Buffer, signatureHex: HeaderValue, keyId: HeaderValue, publicKeys: EcdsaPublicKeys): boolean {
   if (typeof signatureHex !== 'string' || typeof keyId !== 'string' || !Buffer.isBuffer(raw)) return false;
   const hex = signatureHex.trim().replace(/^sha512=/i, '');
   if (!ECDSA_HEX.test(hex) || hex.length % 2 !== 0) return false;

@@ -6,7 +6,8 @@ import type { Logger } from '../logging/logger';
 class PinoSdkLogger implements SdkLogger {
   constructor(private readonly logger: Logger) {}
   log(level: LogLevel, message: string, meta?: LogMetadata) {
-    const method = level === 'TRACE' ? 'trace' : level === 'DEBUG' ? 'debug' : level === 'INFO' ? 'info' : level === 'WARN' ? 'warn' : 'error';
+    const method =
+      level === 'TRACE' ? 'trace' : level === 'DEBUG' ? 'debug' : level === 'INFO' ? 'info' : level === 'WARN' ? 'warn' : 'error';
     this.logger[method]({ sdk: true, ...(meta ?? {}) }, message);
   }
   trace(message: string, meta?: LogMetadata) {

@@ -32,7 +32,8 @@ describe('bench (tiny configuration: N=20, C=4, K=80 with those beyond the first
     assert.match(readFileSync(files.svg, 'utf8'), /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"[\s\S]*<\/svg>\n$/);
     assert.match(readFileSync(files.md, 'utf8'), /\| Ingest: acks\/s/);
 
-    const positive = (name: string, x: number | undefined) => assert.ok(typeof x === 'number' && Number.isFinite(x) && x > 0, `${name} = ${x}`);
+    const positive = (name: string, x: number | undefined) =>
+      assert.ok(typeof x === 'number' && Number.isFinite(x) && x > 0, `${name} = ${x}`);
     const { ingest, lifecycle, scale } = result;
     for (const [name, m] of Object.entries({ ingest: ingest.service, bare: ingest.bareSignalWithStart, noop: ingest.noopKoa })) {
       assert.equal(m.ok, 20, `${name}: every request answered`);
@@ -68,7 +69,7 @@ describe('bench (tiny configuration: N=20, C=4, K=80 with those beyond the first
   });
 });
 
-describe('bench system on a MongoDB of the user\'s own (BENCH_MONGODB_URI)', function () {
+describe("bench system on a MongoDB of the user's own (BENCH_MONGODB_URI)", function () {
   this.timeout(90_000);
 
   it('uses a database of its own there, starts no FerretDB, and drops the database at the end', async () => {
@@ -83,7 +84,11 @@ describe('bench system on a MongoDB of the user\'s own (BENCH_MONGODB_URI)', fun
       await assert.rejects(sys.mongo.restart(), /cannot be restarted/);
       const { installation, event } = sys.simulator.createInstallation();
       assert.equal(await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl }), 200);
-      await eventually('installed', async () => ((await sys.store.installations.get(installation.id))?.phase === 'active' ? true : undefined), 60_000);
+      await eventually(
+        'installed',
+        async () => ((await sys.store.installations.get(installation.id))?.phase === 'active' ? true : undefined),
+        60_000,
+      );
     } finally {
       await sys.stop();
     }

@@ -6,7 +6,11 @@ import { workflowIdFor } from '../../workflows/definitions';
 import { useSystem, type TestSystem } from '../support/system';
 import { eventually, finalView, waitForPhase } from '../support/waits';
 
-const view = (runId: string, history: InstallationView['history'], ignoredEvents: InstallationView['ignoredEvents'] = []): InstallationView => ({
+const view = (
+  runId: string,
+  history: InstallationView['history'],
+  ignoredEvents: InstallationView['ignoredEvents'] = [],
+): InstallationView => ({
   installationId: 'i-1',
   workflowId: `installation-i-1 (${runId})`,
   phase: 'uninstalled',
@@ -61,7 +65,8 @@ describe('soak checks on an event handed over after its workflow completed (dev 
   let sys: TestSystem;
   useSystem((s) => (sys = s));
 
-  const deliver = async (event: { id: string }) => assert.equal(await sys.simulator.deliver(event as never, { callbackUrl: sys.web.callbackUrl }), 200);
+  const deliver = async (event: { id: string }) =>
+    assert.equal(await sys.simulator.deliver(event as never, { callbackUrl: sys.web.callbackUrl }), 200);
 
   it('the late, older event is recorded by a run of its own that applies nothing, and the checks find nothing lost', async () => {
     const t0 = Math.floor(Date.now() / 1000) * 1000 - 60_000;
@@ -141,9 +146,12 @@ describe('soak checks on an event handed over after its workflow completed (dev 
     };
     const { violations } = await checkSoak({ ...sys, logFiles: () => [] }, [unfinished]);
     // (The account of the previous test's installation, not listed here, is a violation of its own.)
-    assert.deepEqual(violations.filter((x) => x.includes(installation.id)), [
-      `${installation.id} (install, update): not finished: app.updated not accepted before the deadline; ` +
-        'workflow active, 0 queued; app.installed handed over, app.updated not accepted',
-    ]);
+    assert.deepEqual(
+      violations.filter((x) => x.includes(installation.id)),
+      [
+        `${installation.id} (install, update): not finished: app.updated not accepted before the deadline; ` +
+          'workflow active, 0 queued; app.installed handed over, app.updated not accepted',
+      ],
+    );
   });
 });

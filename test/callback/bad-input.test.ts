@@ -98,20 +98,30 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
 
     it('refuses a body without the header (401)', async () => {
       const event = fresh();
-      await expectRefused(event, { signature: null }, { status: 401, code: 'invalid_signature' }, {
-        eventId: event.id,
-        installationId: event.data.installation_id,
-      });
+      await expectRefused(
+        event,
+        { signature: null },
+        { status: 401, code: 'invalid_signature' },
+        {
+          eventId: event.id,
+          installationId: event.data.installation_id,
+        },
+      );
     });
 
     it('refuses a truncated signature, and an empty one (401)', async () => {
       const event = fresh();
       const good = signBody(WEBHOOK_SECRET, JSON.stringify(event));
       for (const signature of [good.slice(0, -2), good.slice(0, 'sha256='.length + 32), 'sha256=', good.slice('sha256='.length)]) {
-        await expectRefused(event, { signature }, { status: 401, code: 'invalid_signature' }, {
-          eventId: event.id,
-          installationId: event.data.installation_id,
-        });
+        await expectRefused(
+          event,
+          { signature },
+          { status: 401, code: 'invalid_signature' },
+          {
+            eventId: event.id,
+            installationId: event.data.installation_id,
+          },
+        );
       }
     });
 
@@ -121,36 +131,59 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
       const sentBytes = JSON.stringify(event, null, 2);
       const signedBytes = JSON.stringify(event);
       assert.deepEqual(JSON.parse(sentBytes), JSON.parse(signedBytes));
-      await expectRefused(sentBytes, { signature: signBody(WEBHOOK_SECRET, signedBytes) }, { status: 401, code: 'invalid_signature' }, {
-        eventId: event.id,
-        installationId: event.data.installation_id,
-      });
+      await expectRefused(
+        sentBytes,
+        { signature: signBody(WEBHOOK_SECRET, signedBytes) },
+        { status: 401, code: 'invalid_signature' },
+        {
+          eventId: event.id,
+          installationId: event.data.installation_id,
+        },
+      );
       // And the other way round: a signature over the body re-encoded with its keys reordered.
       const reordered = JSON.stringify(Object.fromEntries(Object.entries(event).reverse()));
-      await expectRefused(signedBytes, { signature: signBody(WEBHOOK_SECRET, reordered) }, { status: 401, code: 'invalid_signature' }, {
-        eventId: event.id,
-        installationId: event.data.installation_id,
-      });
+      await expectRefused(
+        signedBytes,
+        { signature: signBody(WEBHOOK_SECRET, reordered) },
+        { status: 401, code: 'invalid_signature' },
+        {
+          eventId: event.id,
+          installationId: event.data.installation_id,
+        },
+      );
     });
 
     it("refuses another event's valid signature replayed on this body (401)", async () => {
       const event = fresh();
       const other = fresh();
-      await expectRefused(event, { signature: signBody(WEBHOOK_SECRET, JSON.stringify(other)) }, { status: 401, code: 'invalid_signature' }, {
-        eventId: event.id,
-        installationId: event.data.installation_id,
+      await expectRefused(
+        event,
+        { signature: signBody(WEBHOOK_SECRET, JSON.stringify(other)) },
+        { status: 401, code: 'invalid_signature' },
+        {
+          eventId: event.id,
+          installationId: event.data.installation_id,
+        },
+      );
+      await assertNothingStored(sys.store, sys.client, {
+        countBefore: await inboxCount(sys.store),
+        installationId: other.data.installation_id,
       });
-      await assertNothingStored(sys.store, sys.client, { countBefore: await inboxCount(sys.store), installationId: other.data.installation_id });
     });
   });
 
   it('refuses a properly signed event for another app_id (403)', async () => {
     const event = copy(fresh());
     event.app_id = 'f918e2623486417791f3b5a18ca746ce';
-    await expectRefused(event, {}, { status: 403, code: 'wrong_app' }, {
-      eventId: event.id as string,
-      installationId: event.data.installation_id as string,
-    });
+    await expectRefused(
+      event,
+      {},
+      { status: 403, code: 'wrong_app' },
+      {
+        eventId: event.id as string,
+        installationId: event.data.installation_id as string,
+      },
+    );
   });
 
   describe('schema failures (400, naming the field)', () => {
@@ -160,11 +193,19 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
       { name: 'an empty private_key', field: 'data.private_key', breakIt: (e) => (e.data.private_key = '') },
       { name: 'a created_at without a zone', field: 'created_at', breakIt: (e) => (e.created_at = '2024-05-01 10:00:00') },
       { name: 'a numeric account_id', field: 'data.account_id', breakIt: (e) => (e.data.account_id = 12345) },
-      { name: 'an installation_id with a slash', field: 'data.installation_id', breakIt: (e) => (e.data.installation_id = '../etc/passwd') },
+      {
+        name: 'an installation_id with a slash',
+        field: 'data.installation_id',
+        breakIt: (e) => (e.data.installation_id = '../etc/passwd'),
+      },
       { name: 'api_version 2', field: 'api_version', breakIt: (e) => (e.api_version = '2') },
       { name: 'no tokens link on an install', field: '_links.tokens', breakIt: (e) => delete e._links.tokens },
       { name: 'a javascript: root link', field: '_links.root.href', breakIt: (e) => (e._links.root = { href: 'javascript:alert(1)' }) },
-      { name: 'a link named with a $', field: '_links.$where', breakIt: (e) => (e._links.$where = { href: 'https://api.talkdeskapp.com' }) },
+      {
+        name: 'a link named with a $',
+        field: '_links.$where',
+        breakIt: (e) => (e._links.$where = { href: 'https://api.talkdeskapp.com' }),
+      },
       { name: 'a data that is an array', field: 'data', breakIt: (e) => (e.data = [] as unknown as Record<string, unknown>) },
     ];
     for (const c of cases) {
@@ -172,10 +213,15 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
         const original = fresh();
         const event = copy(original);
         c.breakIt(event);
-        await expectRefused(event, {}, { status: 400, code: 'invalid_event', field: c.field }, {
-          eventId: original.id,
-          installationId: original.data.installation_id,
-        });
+        await expectRefused(
+          event,
+          {},
+          { status: 400, code: 'invalid_event', field: c.field },
+          {
+            eventId: original.id,
+            installationId: original.data.installation_id,
+          },
+        );
       });
     }
 
@@ -187,10 +233,15 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
         const leaf = path.pop() as string;
         const parent = path.reduce<Record<string, unknown>>((o, k) => o[k] as Record<string, unknown>, event);
         parent[leaf] = { $ne: null };
-        const answer = await expectRefused(event, {}, { status: 400, code: 'invalid_event', field }, {
-          eventId: original.id,
-          installationId: original.data.installation_id,
-        });
+        const answer = await expectRefused(
+          event,
+          {},
+          { status: 400, code: 'invalid_event', field },
+          {
+            eventId: original.id,
+            installationId: original.data.installation_id,
+          },
+        );
         assert.doesNotMatch(answer.text, /\$ne/, 'the answer does not echo the operator');
       });
     }
@@ -199,10 +250,15 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
       const original = fresh();
       const event = copy(original);
       event.type = 'app.exploded';
-      await expectRefused(event, {}, { status: 400, code: 'invalid_event', field: 'type' }, {
-        eventId: original.id,
-        installationId: original.data.installation_id,
-      });
+      await expectRefused(
+        event,
+        {},
+        { status: 400, code: 'invalid_event', field: 'type' },
+        {
+          eventId: original.id,
+          installationId: original.data.installation_id,
+        },
+      );
     });
 
     it('refuses JSON that is not an event object: an array, null, a string (field (root))', async () => {
@@ -215,10 +271,15 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
       const original = fresh();
       const event = copy(original);
       event.data.key_algorithm = 'RS256';
-      const answer = await expectRefused(event, {}, { status: 400, code: 'invalid_event', field: 'data.key_algorithm' }, {
-        eventId: original.id,
-        installationId: original.data.installation_id,
-      });
+      const answer = await expectRefused(
+        event,
+        {},
+        { status: 400, code: 'invalid_event', field: 'data.key_algorithm' },
+        {
+          eventId: original.id,
+          installationId: original.data.installation_id,
+        },
+      );
       for (const secret of [original.data.client_secret, original.data.private_key, 'RS256']) {
         assert.ok(!answer.text.includes(secret), 'the answer quotes no value of the event');
       }
@@ -230,19 +291,29 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
       await expectRefused('this is not json {', {}, { status: 415, code: 'not_json' }, {});
       const event = fresh();
       const raw = JSON.stringify(event);
-      await expectRefused(raw.slice(0, raw.length / 2), {}, { status: 415, code: 'not_json' }, {
-        eventId: event.id,
-        installationId: event.data.installation_id,
-      });
+      await expectRefused(
+        raw.slice(0, raw.length / 2),
+        {},
+        { status: 415, code: 'not_json' },
+        {
+          eventId: event.id,
+          installationId: event.data.installation_id,
+        },
+      );
     });
 
     it('refuses a valid signed event sent with another content type', async () => {
       for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'application/xml', 'multipart/form-data; boundary=x']) {
         const event = fresh();
-        await expectRefused(event, { contentType }, { status: 415, code: 'unsupported_media_type' }, {
-          eventId: event.id,
-          installationId: event.data.installation_id,
-        });
+        await expectRefused(
+          event,
+          { contentType },
+          { status: 415, code: 'unsupported_media_type' },
+          {
+            eventId: event.id,
+            installationId: event.data.installation_id,
+          },
+        );
       }
     });
 
@@ -263,18 +334,28 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
 
     it('refuses it as announced by content-length', async () => {
       const event = fresh();
-      await expectRefused(oversized(event), {}, { status: 413, code: 'body_too_large' }, {
-        eventId: event.id,
-        installationId: event.data.installation_id,
-      });
+      await expectRefused(
+        oversized(event),
+        {},
+        { status: 413, code: 'body_too_large' },
+        {
+          eventId: event.id,
+          installationId: event.data.installation_id,
+        },
+      );
     });
 
     it('refuses it as it arrives when sent chunked without content-length', async () => {
       const event = fresh();
-      await expectRefused(oversized(event), { chunkBytes: 8 * 1024 }, { status: 413, code: 'body_too_large' }, {
-        eventId: event.id,
-        installationId: event.data.installation_id,
-      });
+      await expectRefused(
+        oversized(event),
+        { chunkBytes: 8 * 1024 },
+        { status: 413, code: 'body_too_large' },
+        {
+          eventId: event.id,
+          installationId: event.data.installation_id,
+        },
+      );
     });
 
     it('accepts a body just under the limit sent chunked (control)', async () => {

@@ -95,10 +95,7 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
     assert.equal(await inbox.countUndispatched(), 0);
     assert.equal(await inbox.requeueUndispatched(), 2);
     assert.equal(await inbox.requeueUndispatched(), 0, 'already queued');
-    assert.deepEqual(
-      (await inbox.listUndispatched(10)).map((r) => r._id).sort(),
-      [a._id, b._id].sort(),
-    );
+    assert.deepEqual((await inbox.listUndispatched(10)).map((r) => r._id).sort(), [a._id, b._id].sort());
   });
 
   it('drops a queue entry left behind by a hand-over that was marked but not dequeued', async () => {
@@ -123,11 +120,14 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
       [e._id],
     );
     assert.ok((await inbox.get(e._id))?.dispatchedAt);
-    assert.ok(lines.some((l) => l.includes('queued for hand-over')), 'the adoption is logged');
+    assert.ok(
+      lines.some((l) => l.includes('queued for hand-over')),
+      'the adoption is logged',
+    );
     assert.equal(await dispatcher.runOnce(), 0);
   });
 
-  it('retries what an outage backed off as soon as Temporal answers a hand-over again, not at the backoff\'s end', async () => {
+  it("retries what an outage backed off as soon as Temporal answers a hand-over again, not at the backoff's end", async () => {
     const e = stored(new Date());
     await inbox.insert(e);
     let temporalUp = false;
@@ -154,7 +154,7 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
     assert.equal(await inbox.countUndispatched(), 0);
   });
 
-  it('keeps an event\'s credentials apart from its record; a redelivery after the hand-over does not store them again', async () => {
+  it("keeps an event's credentials apart from its record; a redelivery after the hand-over does not store them again", async () => {
     const blob = { v: 1 as const, kid: 'k', iv: 'aXY=', tag: 'dGFn', ct: 'Y3Q=' };
     const e = stored(new Date());
     await inbox.insert(e, { clientId: 'c', secret: blob });

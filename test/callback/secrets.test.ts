@@ -74,7 +74,11 @@ describe('secrets never reach workflow histories, logs or MongoDB in plaintext',
     const accountCall = sys.simulator.calls.find((c) => c.route === 'account' && c.fault === 'status');
     assert.equal(accountCall?.status, 400, 'the echoing 400 was served');
     assert.equal(rejected.history.at(-1)?.result, 'rejected');
-    assert.match(rejected.history.at(-1)?.detail ?? '', /Talkdesk answered 400 \(invalid_token\) to GET \/account/, 'the reason names the call, not the echoed token');
+    assert.match(
+      rejected.history.at(-1)?.detail ?? '',
+      /Talkdesk answered 400 \(invalid_token\) to GET \/account/,
+      'the reason names the call, not the echoed token',
+    );
 
     // 3. Everything kept about these installations.
     const secrets = sys.simulator.issuedSecrets();
@@ -93,7 +97,14 @@ describe('secrets never reach workflow histories, logs or MongoDB in plaintext',
     }
     const historyText = histories.join('\n');
     // Positive controls: the decoded payloads are really read (facts, failures, the rejection).
-    for (const known of [ok.event.data.client_id, bad.event.data.client_id, ok.event.data.account_name, 'GET /account', 'approve', 'reject']) {
+    for (const known of [
+      ok.event.data.client_id,
+      bad.event.data.client_id,
+      ok.event.data.account_name,
+      'GET /account',
+      'approve',
+      'reject',
+    ]) {
       assert.ok(historyText.includes(known), `the decoded histories contain ${known}`);
     }
 

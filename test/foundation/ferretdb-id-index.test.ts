@@ -75,7 +75,11 @@ describe('local FerretDB: the _id path index', function () {
     const ownClient = await new MongoClient(own.uri).connect();
     try {
       await ownClient.db('auto').collection<{ _id: string }>('docs').insertOne({ _id: 'a' });
-      await eventually('the index of the first round', async () => (/SEARCH/.test(planOfIdLookup(ownDir, 'auto', 'docs')) ? true : undefined), 40_000);
+      await eventually(
+        'the index of the first round',
+        async () => (/SEARCH/.test(planOfIdLookup(ownDir, 'auto', 'docs')) ? true : undefined),
+        40_000,
+      );
     } finally {
       await ownClient.close();
       await own.stop();

@@ -19,7 +19,9 @@ const N = 40;
 const specA = generateKeySpec('A');
 const specB = generateKeySpec('B');
 
-function newEvent(): Omit<InboxRecord, 'dispatchedAt' | 'credentials'> & { secret: { clientSecret: string; privateKey: string; publicKey: string } } {
+function newEvent(): Omit<InboxRecord, 'dispatchedAt' | 'credentials'> & {
+  secret: { clientSecret: string; privateKey: string; publicKey: string };
+} {
   const id = randomBytes(16).toString('hex');
   const installationId = randomBytes(16).toString('hex');
   const createdAt = new Date();
@@ -29,7 +31,15 @@ function newEvent(): Omit<InboxRecord, 'dispatchedAt' | 'credentials'> & { secre
     type: 'app.installed',
     createdAt,
     receivedAt: createdAt,
-    event: { eventId: id, type: 'app.installed', createdAt: createdAt.toISOString(), appId: 'app', installationId, facts: { client_id: 'c' }, links: {} },
+    event: {
+      eventId: id,
+      type: 'app.installed',
+      createdAt: createdAt.toISOString(),
+      appId: 'app',
+      installationId,
+      facts: { client_id: 'c' },
+      links: {},
+    },
     secret: { clientSecret: `secret-${id}`, privateKey: 'pk', publicKey: 'pub' },
   };
 }
@@ -53,7 +63,8 @@ describe('one writer per document: concurrent writers lose no write (FerretDB)',
   /** Stores events as the callback does: credentials apart, the record, its queue entry. */
   async function deliver(n: number) {
     const events = Array.from({ length: n }, newEvent);
-    for (const { secret, ...record } of events) await store.inbox.insert(record, sealEventCredentials(keyring, record.installationId, { ...secret, clientId: 'c' }));
+    for (const { secret, ...record } of events)
+      await store.inbox.insert(record, sealEventCredentials(keyring, record.installationId, { ...secret, clientId: 'c' }));
     return events;
   }
 
@@ -100,7 +111,11 @@ describe('one writer per document: concurrent writers lose no write (FerretDB)',
     for (const { secret: _secret, ...record } of events) {
       const after = await store.inbox.get(record._id);
       assert.ok(after?.dispatchedAt instanceof Date, `${record._id}: the hand-over mark is kept`);
-      assert.deepEqual({ ...after, dispatchedAt: undefined }, { ...record, dispatchedAt: undefined }, `${record._id}: the record is as stored`);
+      assert.deepEqual(
+        { ...after, dispatchedAt: undefined },
+        { ...record, dispatchedAt: undefined },
+        `${record._id}: the record is as stored`,
+      );
       assert.equal(await store.eventCredentials.get(record._id), undefined, `${record._id}: the imported credentials stay deleted`);
     }
     assert.deepEqual(await store.inbox.listUndispatched(2 * N, new Date(8.64e15)), [], 'nothing is handed over again');
@@ -156,7 +171,7 @@ describe('one writer per document: concurrent writers lose no write (FerretDB)',
     }
   });
 
-  it('credentials, tokens: the workflow\'s retirement and reconciliation\'s backstop destroy the same sets while new sets are activated', async () => {
+  it("credentials, tokens: the workflow's retirement and reconciliation's backstop destroy the same sets while new sets are activated", async () => {
     const sets = Array.from({ length: N }, (_, i) => ({ installationId: `inst-${i}`, old: `old-${i}`, current: `new-${i}` }));
     for (const s of sets) {
       for (const clientId of [s.old, s.current]) {
@@ -167,7 +182,11 @@ describe('one writer per document: concurrent writers lose no write (FerretDB)',
           keyAlgorithm: 'ES256',
           tokenUrl: 'https://example.talkdeskid.com/oauth/token',
           sourceEventId: `evt-${clientId}`,
-          secret: store.credentials.encryptSecret(s.installationId, clientId, { clientSecret: `cs-${clientId}`, privateKey: 'pk', publicKey: 'pub' }),
+          secret: store.credentials.encryptSecret(s.installationId, clientId, {
+            clientSecret: `cs-${clientId}`,
+            privateKey: 'pk',
+            publicKey: 'pub',
+          }),
           secretFrom: credentialSecretContext(s.installationId, clientId),
         });
       }
@@ -201,12 +220,18 @@ describe('one writer per document: concurrent writers lose no write (FerretDB)',
     await Promise.all([
       reencryptAll(db, keyringBA, { batchSize: 5 }),
       ...imported.map((e) => store.eventCredentials.delete(e._id)),
-      ...late.map(({ secret, ...record }) => store.inbox.insert(record, sealEventCredentials(keyring, record.installationId, { ...secret, clientId: 'c' }))),
+      ...late.map(({ secret, ...record }) =>
+        store.inbox.insert(record, sealEventCredentials(keyring, record.installationId, { ...secret, clientId: 'c' })),
+      ),
     ]);
     for (const e of imported) assert.equal(await store.eventCredentials.get(e._id), undefined, `${e._id}: stays deleted`);
     for (const e of [...kept, ...late]) {
       const blob = (await store.eventCredentials.get(e._id))?.secret as EncryptedBlob;
-      assert.deepEqual(decryptJson(keyringBA, blob, eventCredentialsContext(e.installationId, 'c')), e.secret, `${e._id}: readable, under A or B`);
+      assert.deepEqual(
+        decryptJson(keyringBA, blob, eventCredentialsContext(e.installationId, 'c')),
+        e.secret,
+        `${e._id}: readable, under A or B`,
+      );
     }
   });
 });

@@ -53,7 +53,10 @@ describe('install path under Talkdesk faults (dev server, FerretDB, simulator)',
     await waitForPhase(sys.client, installation.id, 'active', 60_000);
     await eventually('the late answer recorded', async () => (sys.simulator.stateCalls(installation.id).length > 0 ? true : undefined));
     assert.deepEqual(
-      sys.simulator.calls.slice(from).filter((c) => c.route === 'installation').map((c) => c.status),
+      sys.simulator.calls
+        .slice(from)
+        .filter((c) => c.route === 'installation')
+        .map((c) => c.status),
       [200, 500, 200],
     );
     assert.equal(sys.simulator.stateCalls(installation.id).length, 1, 'approved once');
@@ -84,7 +87,11 @@ describe('install path under Talkdesk faults (dev server, FerretDB, simulator)',
     const body = calls[0]?.body as { state: string; reason: string };
     assert.equal(body.state, 'reject');
     assert.match(body.reason, /404/);
-    assert.deepEqual([view.history.at(-1)?.result, view.history.at(-1)?.detail], ['rejected', body.reason], 'the history names the reason sent');
+    assert.deepEqual(
+      [view.history.at(-1)?.result, view.history.at(-1)?.detail],
+      ['rejected', body.reason],
+      'the history names the reason sent',
+    );
     assert.equal(await sys.store.accounts.accounts.countDocuments({ installationId: installation.id }), 0, 'nothing stays provisioned');
     const creds = await sys.store.credentials.list(installation.id);
     assert.ok(creds.every((c) => c.status === 'destroyed' && c.secret === undefined));
@@ -95,9 +102,13 @@ describe('a worker killed during provisioning (worker process, SIGKILL)', functi
   this.timeout(120_000);
   let sys: TestSystem;
   let workers: WorkerProcess[] = [];
-  useSystem((s) => (sys = s), { inProcessWorker: false }, async () => {
-    for (const w of workers) await w.kill();
-  });
+  useSystem(
+    (s) => (sys = s),
+    { inProcessWorker: false },
+    async () => {
+      for (const w of workers) await w.kill();
+    },
+  );
 
   it('completes the install after a restart without duplicating anything', async () => {
     workers.push(await startWorkerProcess(sys.workerProcessEnv));
@@ -123,7 +134,9 @@ describe('a worker killed during provisioning (worker process, SIGKILL)', functi
     // The approval takes effect at Talkdesk at once; its answer comes too late for the worker that sent it.
     sys.simulator.failNext('installationState', 1, { delayMs: 4_000 });
     assert.equal(await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl }), 200);
-    await eventually('the approval sent', async () => (sys.simulator.getInstallation(installation.id)?.state === 'completed' ? true : undefined));
+    await eventually('the approval sent', async () =>
+      sys.simulator.getInstallation(installation.id)?.state === 'completed' ? true : undefined,
+    );
     for (const w of workers) await w.kill();
     workers = [await startWorkerProcess(sys.workerProcessEnv)];
     const view = await waitForPhase(sys.client, installation.id, 'active', 60_000);

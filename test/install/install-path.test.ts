@@ -53,7 +53,10 @@ describe('install path end to end (dev server, FerretDB, simulator)', function (
     });
     assert.equal(view.appliedEvents, 2, 'the install once, then the trial');
     // Repeats that reached the workflow (several dispatches may race) are recorded as duplicates, nothing else.
-    assert.ok(view.ignoredEvents.every((e) => e.eventId === event.id && e.reason === 'duplicate delivery'), JSON.stringify(view.ignoredEvents));
+    assert.ok(
+      view.ignoredEvents.every((e) => e.eventId === event.id && e.reason === 'duplicate delivery'),
+      JSON.stringify(view.ignoredEvents),
+    );
     await holdsFor('a single approval', () => sys.simulator.stateCalls(installation.id).length === 1, 2_000);
   });
 });

@@ -72,8 +72,15 @@ describe('launch in headless Chromium: from the launch URL to /app, without a cl
       assert.equal(await page.locator('#account-name').innerText(), event.data.account_name);
       assert.equal(await page.locator('#role').getAttribute('data-role'), 'user');
       const hosts = navigations.map((u) => new URL(u).host);
-      assert.ok(!navigations.some((u) => u.includes('/oauth/authorize') && !u.includes('/sso/')), `no page shown at Talkdesk: ${JSON.stringify(hosts)}`);
-      assert.deepEqual(outside, ['https://prd-cdn-talkdesk.talkdesk.com/tdconnect-widget/latest/td.connect.js'], 'only the widget script was asked for outside');
+      assert.ok(
+        !navigations.some((u) => u.includes('/oauth/authorize') && !u.includes('/sso/')),
+        `no page shown at Talkdesk: ${JSON.stringify(hosts)}`,
+      );
+      assert.deepEqual(
+        outside,
+        ['https://prd-cdn-talkdesk.talkdesk.com/tdconnect-widget/latest/td.connect.js'],
+        'only the widget script was asked for outside',
+      );
       assert.deepEqual(cspViolations, [], 'the page runs within its own CSP');
       const cookies = await context.cookies(sys.web.url);
       const session = cookies.find((c) => c.name === 'appconnect_session');

@@ -43,7 +43,10 @@ describe('launch: hand-off to the partner app with a signed identity token', fun
     const res = await fetch(`${sys.web.url}/.well-known/jwks.json`);
     assert.equal(res.status, 200);
     const jwks = (await res.json()) as { keys: Record<string, string>[] };
-    assert.deepEqual(jwks.keys.map((k) => k.kid), ['new', 'old']);
+    assert.deepEqual(
+      jwks.keys.map((k) => k.kid),
+      ['new', 'old'],
+    );
     for (const k of jwks.keys) {
       assert.equal(k.kty, 'EC');
       assert.equal(k.crv, 'P-256');
@@ -72,7 +75,11 @@ describe('launch: hand-off to the partner app with a signed identity token', fun
     const field = /name="token" value="([^"]+)"/.exec(body)?.[1];
     assert.equal(action, partner.url);
     assert.ok(field);
-    await browser.request(partner.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${field}` });
+    await browser.request(partner.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `token=${field}`,
+    });
     const token = new URLSearchParams(partner.posts.at(-1)).get('token') ?? '';
     assert.equal(token, field);
     assert.ok(!browser.hops.some((h) => h.url.includes(token) || (h.location ?? '').includes(token)), 'never in a URL');
@@ -98,7 +105,10 @@ describe('launch: hand-off to the partner app with a signed identity token', fun
     const claims = await verifyHandoffToken(token, { issuer: sys.web.url, audience, seen });
     assert.equal(claims.sub, user.id);
     await assert.rejects(verifyHandoffToken(token, { issuer: sys.web.url, audience, seen }), /used before/);
-    await assert.rejects(verifyHandoffToken(token, { issuer: sys.web.url, audience: 'https://other.example', seen: new MemorySeenTokenIds() }), /refused/);
+    await assert.rejects(
+      verifyHandoffToken(token, { issuer: sys.web.url, audience: 'https://other.example', seen: new MemorySeenTokenIds() }),
+      /refused/,
+    );
     assert.equal(decodeProtectedHeader(token).kid, 'new');
   });
 

@@ -72,7 +72,10 @@ export function launchUrl(sys: TestSystem, installationId: string, userHint?: st
 
 /** A new installation delivered and active, with its account's users. */
 export async function activeInstallation(sys: TestSystem, opts: { licensedUsers?: number; accountName?: string } = {}) {
-  const { installation, event } = sys.simulator.createInstallation({ licensedUsers: opts.licensedUsers ?? 3, accountName: opts.accountName });
+  const { installation, event } = sys.simulator.createInstallation({
+    licensedUsers: opts.licensedUsers ?? 3,
+    accountName: opts.accountName,
+  });
   assert.equal(await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl }), 200);
   await waitForPhase(sys.client, installation.id, 'active');
   const users = sys.simulator.accountUsers(installation.id);
@@ -82,7 +85,11 @@ export async function activeInstallation(sys: TestSystem, opts: { licensedUsers?
 }
 
 /** Signs `userId` in through the whole flow; returns the browser (holding the session cookie) and the /app page. */
-export async function signIn(sys: TestSystem, installationId: string, userId: string): Promise<{ browser: TestBrowser; body: string; status: number; url: string }> {
+export async function signIn(
+  sys: TestSystem,
+  installationId: string,
+  userId: string,
+): Promise<{ browser: TestBrowser; body: string; status: number; url: string }> {
   sys.simulator.signInAs(installationId, userId);
   const browser = new TestBrowser();
   const { res, body, url } = await browser.open(launchUrl(sys, installationId, userId));

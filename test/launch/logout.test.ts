@@ -22,7 +22,7 @@ describe('launch: single sign-out, licences that change, and no secret left behi
 
   const appStatus = async (b: TestBrowser) => (await b.request(`${sys.web.url}/app`)).status;
 
-  it("user.logout ends every session of that user for that installation, and only theirs; stored, never queued, idempotent", async () => {
+  it('user.logout ends every session of that user for that installation, and only theirs; stored, never queued, idempotent', async () => {
     const { installation, licensed } = await activeInstallation(sys);
     const [a, b] = licensed;
     assert.ok(a && b);
@@ -55,7 +55,10 @@ describe('launch: single sign-out, licences that change, and no secret left behi
     assert.equal(await sys.store.db.db.collection(COLLECTIONS.dispatchQueue).countDocuments({ _id: event.id as never }), 0, 'never queued');
     assert.equal(await sys.store.inbox.requeueUndispatched(), 0, 'the requeue scan leaves it alone');
     const lifecycle = await sys.store.inbox.listForInstallation(installation.id);
-    assert.ok(lifecycle.length > 0 && lifecycle.every((r) => r.type !== ('user.logout' as never) && r.event), 'reconciliation never resumes a workflow with it');
+    assert.ok(
+      lifecycle.length > 0 && lifecycle.every((r) => r.type !== ('user.logout' as never) && r.event),
+      'reconciliation never resumes a workflow with it',
+    );
     assert.deepEqual(notices.at(-1), {
       installationId: installation.id,
       accountId: event.data.account_id,
@@ -69,7 +72,11 @@ describe('launch: single sign-out, licences that change, and no secret left behi
     const history = await sys.client.workflow.getHandle(workflowIdFor(installation.id)).fetchHistory();
     assert.ok(!textOf(history).includes(event.id), 'the workflow never saw it');
 
-    const unsigned = await fetch(sys.web.callbackUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });
+    const unsigned = await fetch(sys.web.callbackUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(event),
+    });
     assert.equal(unsigned.status, 401, 'signed like every event');
   });
 
@@ -98,13 +105,15 @@ describe('launch: single sign-out, licences that change, and no secret left behi
 
   it('a user licensed after install signs in: through app.updated, or known only at Talkdesk', async () => {
     const { installation } = await activeInstallation(sys, { licensedUsers: 1 });
-    const licensedCalls = () => sys.simulator.calls.filter((c) => c.route === 'licensedUsers' && c.installationId === installation.id).length;
+    const licensedCalls = () =>
+      sys.simulator.calls.filter((c) => c.route === 'licensedUsers' && c.installationId === installation.id).length;
 
     const update = sys.simulator.updateUsers(installation.id, { add: 1 });
     const viaEvent = update.data.users?.adding[0] ?? '';
     assert.equal(await sys.simulator.deliver(update, { callbackUrl: sys.web.callbackUrl }), 200);
-    await eventually('the new user mapped', async () =>
-      (await sys.store.accounts.users.findOne({ _id: `${update.data.account_id}:${viaEvent}`, active: true })) ?? undefined,
+    await eventually(
+      'the new user mapped',
+      async () => (await sys.store.accounts.users.findOne({ _id: `${update.data.account_id}:${viaEvent}`, active: true })) ?? undefined,
     );
     await waitForPhase(sys.client, installation.id, 'active');
     const before = licensedCalls();

@@ -43,6 +43,10 @@ describe('launch: MongoDB unreachable from the web server', function () {
     assert.ok(Date.now() - started < 20_000, 'fails fast instead of hanging');
 
     proxy.unblock();
-    await eventually('the session page again', async () => ((await browser.request(`${sys.web.url}/app`)).status === 200 ? true : undefined), 20_000);
+    await eventually(
+      'the session page again',
+      async () => ((await browser.request(`${sys.web.url}/app`)).status === 200 ? true : undefined),
+      20_000,
+    );
   });
 });

@@ -36,7 +36,10 @@ describe('launch: every sign-in failure answers a page with its status and reaso
       [],
     );
     assert.equal(await ssoMetric(sys, reason), o.metricBefore + 1);
-    assert.ok(sys.logLines.some((l) => l.includes(ref) && l.includes(reason)), 'a log line with the reference');
+    assert.ok(
+      sys.logLines.some((l) => l.includes(ref) && l.includes(reason)),
+      'a log line with the reference',
+    );
   }
 
   /** Launch up to the callback URL Talkdesk sends the browser back to (not followed). */
@@ -67,7 +70,11 @@ describe('launch: every sign-in failure answers a page with its status and reaso
     await waitForPhase(sys.client, installation.id, 'uninstalled');
     const before = await ssoMetric(sys, 'installation_inactive');
     const res = await open(new TestBrowser(), launchUrl(sys, installation.id));
-    await expectFailure(res, 'installation_inactive', 409, { installationId: installation.id, accountName: event.data.account_name, metricBefore: before });
+    await expectFailure(res, 'installation_inactive', 409, {
+      installationId: installation.id,
+      accountName: event.data.account_name,
+      metricBefore: before,
+    });
   });
 
   it('unlicensed user: 403 not_licensed, after reading the licensed users from Talkdesk once', async () => {
@@ -75,7 +82,8 @@ describe('launch: every sign-in failure answers a page with its status and reaso
     const user = unlicensed[0];
     assert.ok(user);
     sys.simulator.signInAs(installation.id, user.id);
-    const licensedCalls = () => sys.simulator.calls.filter((c) => c.route === 'licensedUsers' && c.installationId === installation.id).length;
+    const licensedCalls = () =>
+      sys.simulator.calls.filter((c) => c.route === 'licensedUsers' && c.installationId === installation.id).length;
     const callsBefore = licensedCalls();
     const before = await ssoMetric(sys, 'not_licensed');
     const res = await open(new TestBrowser(), launchUrl(sys, installation.id));
@@ -101,7 +109,10 @@ describe('launch: every sign-in failure answers a page with its status and reaso
     const victim = new TestBrowser();
     const callback = await untilCallback(victim, installation.id);
     const before = await ssoMetric(sys, 'state_invalid');
-    await expectFailure(await open(new TestBrowser(), callback), 'state_invalid', 400, { installationId: installation.id, metricBefore: before });
+    await expectFailure(await open(new TestBrowser(), callback), 'state_invalid', 400, {
+      installationId: installation.id,
+      metricBefore: before,
+    });
     const other = new TestBrowser();
     other.jar.set('appconnect_sso', { value: 'x'.repeat(43), path: '/sso/callback' });
     assert.equal((await open(other, callback)).status, 400);

@@ -37,7 +37,11 @@ describe('launch: single sign-on from Talkdesk to /app', function () {
     assert.ok(admin);
     const before = await ssoMetric(sys, 'ok');
     // The built-in provisioner marked the installing administrator (created_by at Talkdesk) and created the starter content.
-    assert.equal(sys.simulator.getInstallation(installation.id)?.createdBy, admin.id, 'the simulator names the first user as the installer');
+    assert.equal(
+      sys.simulator.getInstallation(installation.id)?.createdBy,
+      admin.id,
+      'the simulator names the first user as the installer',
+    );
 
     const { browser, body, status, url } = await signIn(sys, installation.id, admin.id);
     assert.equal(status, 200, body);
@@ -53,7 +57,10 @@ describe('launch: single sign-on from Talkdesk to /app', function () {
     const [dashboard, firstStep] = [STARTER_DASHBOARDS[0], STARTER_CHECKLIST[0]];
     assert.ok(dashboard && firstStep);
     assert.ok(body.includes(dashboard.title) && body.includes(firstStep.title), 'the starter content provisioning created');
-    assert.ok(body.includes('<script src="https://prd-cdn-talkdesk.talkdesk.com/tdconnect-widget/latest/td.connect.js"'), 'the Talkdesk header');
+    assert.ok(
+      body.includes('<script src="https://prd-cdn-talkdesk.talkdesk.com/tdconnect-widget/latest/td.connect.js"'),
+      'the Talkdesk header',
+    );
     assert.equal(await ssoMetric(sys, 'ok'), before + 1);
 
     const page = await browser.request(`${sys.web.url}/app`);
@@ -98,7 +105,11 @@ describe('launch: single sign-on from Talkdesk to /app', function () {
     const { browser, body } = await signIn(sys, installation.id, user.id);
     const csrf = /name="csrf" value="([^"]+)"/.exec(body)?.[1];
     assert.ok(csrf);
-    const form = (token: string) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=${token}` });
+    const form = (token: string) => ({
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `csrf=${token}`,
+    });
 
     const forged = await browser.request(`${sys.web.url}/app/logout`, form('forged'));
     assert.equal(forged.status, 403);

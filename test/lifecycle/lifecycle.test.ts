@@ -216,14 +216,18 @@ describe('the whole lifecycle of an installation (dev server, FerretDB, simulato
     const lateApproval = (n: number) => {
       // The call takes effect at Talkdesk at once but answers after the client's 3 s timeout.
       sys.simulator.failNext('installationState', 1, { delayMs: 4_500 });
-      return sys.simulator.waitForCall((c) => c.route === 'installationState' && c.installationId === installation.id && c.status === 200, 30_000).then(
-        () => eventually(`approval ${n} recorded`, async () => (sys.simulator.stateCalls(installation.id).length >= n ? true : undefined)),
-      );
+      return sys.simulator
+        .waitForCall((c) => c.route === 'installationState' && c.installationId === installation.id && c.status === 200, 30_000)
+        .then(() =>
+          eventually(`approval ${n} recorded`, async () => (sys.simulator.stateCalls(installation.id).length >= n ? true : undefined)),
+        );
     };
     // Reads of the installation from the first state call on: the provisioning's earlier read (of `created_by`) is not a check.
     const checks = () => {
       const first = sys.simulator.calls.findIndex((c) => c.route === 'installationState' && c.installationId === installation.id);
-      return first < 0 ? 0 : sys.simulator.calls.slice(first).filter((c) => c.route === 'installation' && c.installationId === installation.id).length;
+      return first < 0
+        ? 0
+        : sys.simulator.calls.slice(first).filter((c) => c.route === 'installation' && c.installationId === installation.id).length;
     };
 
     let answered = lateApproval(1);
@@ -291,4 +295,3 @@ describe('the whole lifecycle of an installation (dev server, FerretDB, simulato
     );
   });
 });
-

@@ -8,7 +8,11 @@ describe('metrics and health endpoints', function () {
   this.timeout(120_000);
   let sys: TestSystem;
   let worker: WorkerProcess | undefined;
-  useSystem((s) => (sys = s), { inProcessWorker: false }, () => worker?.kill());
+  useSystem(
+    (s) => (sys = s),
+    { inProcessWorker: false },
+    () => worker?.kill(),
+  );
 
   it('exposes callback and worker metrics for Prometheus, and health for load balancers', async () => {
     const metricsPort = await freePort();

@@ -86,7 +86,11 @@ describe('an operator reject before the install has begun (no worker running yet
   this.timeout(120_000);
   let sys: TestSystem;
   let worker: WorkerProcess | undefined;
-  useSystem((s) => (sys = s), { inProcessWorker: false }, () => worker?.kill());
+  useSystem(
+    (s) => (sys = s),
+    { inProcessWorker: false },
+    () => worker?.kill(),
+  );
 
   it("imports the install's credentials to send the rejection, and the install never runs", async () => {
     const { installation, event } = sys.simulator.createInstallation();

@@ -20,7 +20,11 @@ describe('scheduled reconciliation repairs drift (dev server, FerretDB, simulato
   let lastRunId = '';
   const reconcile = (pageSize = 200, parallelism = 4): Promise<ReconcileReport> => {
     lastRunId = `reconcile-${Date.now()}`;
-    return sys.client.workflow.execute(reconcileWorkflow, { taskQueue: sys.taskQueue, workflowId: lastRunId, args: [{ pageSize, parallelism }] });
+    return sys.client.workflow.execute(reconcileWorkflow, {
+      taskQueue: sys.taskQueue,
+      workflowId: lastRunId,
+      args: [{ pageSize, parallelism }],
+    });
   };
 
   const install = async (opts: Parameters<TestSystem['simulator']['createInstallation']>[0] = {}) => {
@@ -142,6 +146,9 @@ describe('scheduled reconciliation repairs drift (dev server, FerretDB, simulato
     // A page is one activity: the history grows with pages, not with installations.
     const history = await sys.client.workflow.getHandle(lastRunId).fetchHistory();
     const scheduled = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes);
-    assert.equal(scheduled.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'reconcileInstallations').length, 3);
+    assert.equal(
+      scheduled.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'reconcileInstallations').length,
+      3,
+    );
   });
 });

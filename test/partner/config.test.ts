@@ -18,18 +18,26 @@ describe('partner provisioner configuration', () => {
   });
 
   it('takes a plain-http URL (trusted configuration) and several secrets, the first one signing', () => {
-    const env = loadEnv({ ...base, PARTNER_PROVISIONER: 'http', PARTNER_HOOKS_URL: 'http://10.0.0.5:8080/hooks', PARTNER_HOOKS_SECRET: 'new-secret-0123456789, old-secret-0123456789' });
+    const env = loadEnv({
+      ...base,
+      PARTNER_PROVISIONER: 'http',
+      PARTNER_HOOKS_URL: 'http://10.0.0.5:8080/hooks',
+      PARTNER_HOOKS_SECRET: 'new-secret-0123456789, old-secret-0123456789',
+    });
     assert.equal(env.PARTNER_HOOKS_URL, 'http://10.0.0.5:8080/hooks');
     assert.deepEqual(env.PARTNER_HOOKS_SECRET, ['new-secret-0123456789', 'old-secret-0123456789']);
   });
 
   it('names what http needs, and refuses short secrets and other schemes without echoing them', () => {
-    assert.throws(() => loadEnv({ ...base, PARTNER_PROVISIONER: 'http' }), (err: Error) => {
-      assert.ok(err instanceof ConfigError);
-      assert.match(err.message, /PARTNER_HOOKS_URL: required when PARTNER_PROVISIONER=http/);
-      assert.match(err.message, /PARTNER_HOOKS_SECRET: required when PARTNER_PROVISIONER=http/);
-      return true;
-    });
+    assert.throws(
+      () => loadEnv({ ...base, PARTNER_PROVISIONER: 'http' }),
+      (err: Error) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /PARTNER_HOOKS_URL: required when PARTNER_PROVISIONER=http/);
+        assert.match(err.message, /PARTNER_HOOKS_SECRET: required when PARTNER_PROVISIONER=http/);
+        return true;
+      },
+    );
     assert.throws(
       () => loadEnv({ ...base, PARTNER_PROVISIONER: 'http', PARTNER_HOOKS_URL: 'ftp://x/hooks', PARTNER_HOOKS_SECRET: 'shortsecret' }),
       (err: Error) => {

@@ -38,7 +38,10 @@ function mongoImplementation(store: Store): Implementation {
       return {
         accounts: await store.accounts.accounts.countDocuments({ _id: accountId }),
         status: account ? (account.status === 'provisioned' ? 'active' : 'disabled') : undefined,
-        activeUsers: users.filter((u) => u.active).map((u) => u.talkdeskUserId).sort(),
+        activeUsers: users
+          .filter((u) => u.active)
+          .map((u) => u.talkdeskUserId)
+          .sort(),
         subscription: account?.subscription ?? null,
         hasSettings: (await store.accounts.getSettings(accountId)) !== null,
         starterContent: starter.reduce((n, s) => n + s.dashboards.length, 0),
@@ -51,13 +54,25 @@ function mongoImplementation(store: Store): Implementation {
 function httpImplementation(store: Store, server: TestPartnerServer): Implementation {
   return {
     name: 'HTTP hooks (test partner server)',
-    partner: new HttpProvisioner({ url: server.url, secrets: [SECRET], timeoutMs: 2_000, pageSize: 2, calls: store.partnerCalls, logger: createLogger({ level: 'silent' }) }),
+    partner: new HttpProvisioner({
+      url: server.url,
+      secrets: [SECRET],
+      timeoutMs: 2_000,
+      pageSize: 2,
+      calls: store.partnerCalls,
+      logger: createLogger({ level: 'silent' }),
+    }),
     async observe(accountId) {
       const a = server.accounts.get(accountId);
       return {
         accounts: a ? 1 : 0,
         status: a?.status,
-        activeUsers: a ? [...a.users].filter(([, u]) => u.active).map(([id]) => id).sort() : [],
+        activeUsers: a
+          ? [...a.users]
+              .filter(([, u]) => u.active)
+              .map(([id]) => id)
+              .sort()
+          : [],
         subscription: a?.subscription ?? null,
         hasSettings: a !== undefined && Object.keys(a.settings).length > 0,
         starterContent: a?.starterContentCreated ?? 0,
@@ -67,9 +82,15 @@ function httpImplementation(store: Store, server: TestPartnerServer): Implementa
   };
 }
 
-const users = (...ids: string[]): PartnerUser[] => ids.map((id, i) => ({ id, email: `${id}@example.com`, name: id, role: i === 0 ? 'admin' : 'user' }));
+const users = (...ids: string[]): PartnerUser[] =>
+  ids.map((id, i) => ({ id, email: `${id}@example.com`, name: id, role: i === 0 ? 'admin' : 'user' }));
 
-function ctxFor(installationId: string, eventId: string, op: Parameters<typeof callKey>[2], signal = new AbortController().signal): CallContext {
+function ctxFor(
+  installationId: string,
+  eventId: string,
+  op: Parameters<typeof callKey>[2],
+  signal = new AbortController().signal,
+): CallContext {
   return { key: callKey(installationId, eventId, op), occurredAt: '2026-12-01T10:00:00Z', signal };
 }
 
@@ -137,7 +158,10 @@ describe('partner provisioner conformance (every implementation keeps the contra
         assert.deepEqual(seen.activeUsers, []);
         assert.equal(seen.starterContent, 0);
         // An undo with nothing at all provisioned is fine too.
-        await impl().partner.undoProvision({ installationId: `${installationId}x` }, ctxFor(`${installationId}x`, 'ev1', 'account.undo_provision'));
+        await impl().partner.undoProvision(
+          { installationId: `${installationId}x` },
+          ctxFor(`${installationId}x`, 'ev1', 'account.undo_provision'),
+        );
       });
 
       it('update then revert restores the account', async () => {
@@ -145,7 +169,13 @@ describe('partner provisioner conformance (every implementation keeps the contra
         await impl().partner.provision({ account, users: users('u1', 'u2') }, ctxFor(installationId, 'ev1', 'account.provision'));
         const before = await impl().observe(accountId);
         await impl().partner.update(
-          { accountId, installationId, usersAdded: users('u9'), usersRemoved: ['u2'], subscription: { plan: { name: 'gold', licenses: 10 } } },
+          {
+            accountId,
+            installationId,
+            usersAdded: users('u9'),
+            usersRemoved: ['u2'],
+            subscription: { plan: { name: 'gold', licenses: 10 } },
+          },
           ctxFor(installationId, 'ev2', 'account.update'),
         );
         const updated = await impl().observe(accountId);
@@ -175,7 +205,10 @@ describe('partner provisioner conformance (every implementation keeps the contra
         await impl().partner.provision({ account, users: users('u1') }, ctxFor(installationId, 'ev1', 'account.provision'));
         await impl().partner.deprovision({ installationId, accountId }, ctxFor(installationId, 'ev2', 'account.deprovision'));
         const again = `${installationId}r`;
-        const outcome = await impl().partner.provision({ account: { ...account, installationId: again }, users: users('u1', 'u2') }, ctxFor(again, 'ev3', 'account.provision'));
+        const outcome = await impl().partner.provision(
+          { account: { ...account, installationId: again }, users: users('u1', 'u2') },
+          ctxFor(again, 'ev3', 'account.provision'),
+        );
         const seen = await impl().observe(accountId);
         assert.equal(seen.accounts, 1);
         assert.equal(seen.status, 'active');

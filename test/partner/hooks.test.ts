@@ -16,13 +16,24 @@ describe('HTTP partner hooks: logout, refusals, redirects', function () {
   let store: Store;
   let server: TestPartnerServer;
   let partner: HttpProvisioner;
-  const ctx = (op: Parameters<typeof callKey>[2]) => ({ key: callKey('inst1', 'ev1', op), occurredAt: '2026-12-05T17:30:00Z', signal: new AbortController().signal });
+  const ctx = (op: Parameters<typeof callKey>[2]) => ({
+    key: callKey('inst1', 'ev1', op),
+    occurredAt: '2026-12-05T17:30:00Z',
+    signal: new AbortController().signal,
+  });
 
   before(async () => {
     db = await connectDatabase(await mongoUri(), uniqueDbName('hooks'));
     store = createStore(db, parseKeyring(generateKeySpec('k1')));
     server = await new TestPartnerServer([SECRET]).start();
-    partner = new HttpProvisioner({ url: server.url, secrets: [SECRET], timeoutMs: 2_000, pageSize: 500, calls: store.partnerCalls, logger: createLogger({ level: 'silent' }) });
+    partner = new HttpProvisioner({
+      url: server.url,
+      secrets: [SECRET],
+      timeoutMs: 2_000,
+      pageSize: 500,
+      calls: store.partnerCalls,
+      logger: createLogger({ level: 'silent' }),
+    });
   });
   after(async () => {
     await server?.stop();
@@ -32,7 +43,14 @@ describe('HTTP partner hooks: logout, refusals, redirects', function () {
 
   it('forwards user.logout with the Talkdesk user id and email', async () => {
     await partner.userLogout(
-      { installationId: 'inst1', accountId: 'acct1', talkdeskUserId: 'u-2', email: 'rui@acme.test', occurredAt: '2026-12-05T17:30:00Z', eventId: 'ev1' },
+      {
+        installationId: 'inst1',
+        accountId: 'acct1',
+        talkdeskUserId: 'u-2',
+        email: 'rui@acme.test',
+        occurredAt: '2026-12-05T17:30:00Z',
+        eventId: 'ev1',
+      },
       ctx('user.logout'),
     );
     const req = { installationId: 'inst1', accountId: 'acct1', talkdeskUserId: 'u-3', occurredAt: '2026-12-05T17:31:00Z', eventId: 'ev2' };
@@ -47,7 +65,10 @@ describe('HTTP partner hooks: logout, refusals, redirects', function () {
 
   it('records a refused trial and does not fail the call', async () => {
     server.answerNext({ status: 400, body: { reason: 'unknown\u0000 account <script>' } });
-    await partner.trial({ installationId: 'inst1', accountId: 'acct1', type: 'app.trial_extended', trial: { expiresAt: '2027-01-01T00:00:00Z' } }, ctx('account.trial'));
+    await partner.trial(
+      { installationId: 'inst1', accountId: 'acct1', type: 'app.trial_extended', trial: { expiresAt: '2027-01-01T00:00:00Z' } },
+      ctx('account.trial'),
+    );
     const [rec] = (await store.partnerCalls.forInstallation('inst1')).filter((r) => r.type === 'account.trial');
     assert.equal(rec?.status, 'refused');
     assert.equal(rec?.httpStatus, 400);

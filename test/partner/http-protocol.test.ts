@@ -23,7 +23,14 @@ describe('HTTP partner hooks on real servers (dev server, FerretDB, simulator, a
     (s) => (sys = s),
     {
       partner: (store, logger) =>
-        (partner = new HttpProvisioner({ url: server.url, secrets: [SECRET, OLD_SECRET], timeoutMs: TIMEOUT_MS, pageSize: 2, calls: store.partnerCalls, logger })),
+        (partner = new HttpProvisioner({
+          url: server.url,
+          secrets: [SECRET, OLD_SECRET],
+          timeoutMs: TIMEOUT_MS,
+          pageSize: 2,
+          calls: store.partnerCalls,
+          logger,
+        })),
     },
     () => server.stop(),
   );
@@ -41,10 +48,17 @@ describe('HTTP partner hooks on real servers (dev server, FerretDB, simulator, a
     const { installation, event } = await install({ licensedUsers: 5 });
     await waitForPhase(sys.client, installation.id, 'active');
     const hooks = server.hooks(undefined, installation.id);
-    assert.deepEqual(hooks.map((h) => h.body.type), ['account.provision', 'account.users', 'account.users']);
+    assert.deepEqual(
+      hooks.map((h) => h.body.type),
+      ['account.provision', 'account.users', 'account.users'],
+    );
     for (const h of hooks) {
       assert.equal(h.signatureValid, true);
-      assert.equal(verifyHookSignature(h.raw, h.headers['x-appconnect-signature'] as string, [SECRET]), true, 'signed with the first secret');
+      assert.equal(
+        verifyHookSignature(h.raw, h.headers['x-appconnect-signature'] as string, [SECRET]),
+        true,
+        'signed with the first secret',
+      );
       assert.equal(verifyHookSignature(h.raw, h.headers['x-appconnect-signature'] as string, [OLD_SECRET]), false);
       assert.equal(h.headers['idempotency-key'], h.body.id);
       assert.equal(h.headers['content-type'], 'application/json');
@@ -55,17 +69,33 @@ describe('HTTP partner hooks on real servers (dev server, FerretDB, simulator, a
     }
     assert.equal(new Set(hooks.map((h) => h.body.id)).size, 3, 'a different id for every call');
     const data = hooks.map((h) => h.body.data as { page: number; pages: number; users: { id: string; role: string }[] });
-    assert.deepEqual(data.map((d) => [d.page, d.pages, d.users.length]), [[1, 3, 2], [2, 3, 2], [3, 3, 1]]);
+    assert.deepEqual(
+      data.map((d) => [d.page, d.pages, d.users.length]),
+      [
+        [1, 3, 2],
+        [2, 3, 2],
+        [3, 3, 1],
+      ],
+    );
     const sent = data.flatMap((d) => d.users.map((u) => u.id));
     assert.deepEqual(sent, installation.licensedUserIds);
     assert.equal(data[0]?.users[0]?.role, 'admin', 'the installing administrator');
-    assert.deepEqual(data.flatMap((d) => d.users).filter((u) => u.role === 'admin').map((u) => u.id), [installation.createdBy]);
+    assert.deepEqual(
+      data
+        .flatMap((d) => d.users)
+        .filter((u) => u.role === 'admin')
+        .map((u) => u.id),
+      [installation.createdBy],
+    );
     // The service keeps its own records too: the partner's id and the user mappings with their roles.
     const account = await sys.store.accounts.getAccount(event.data.account_id);
     assert.equal(account?.partnerAccountId, `pa_${event.data.account_id}`);
     const mappings = await sys.store.accounts.listUsers(event.data.account_id);
     assert.equal(mappings.length, 5);
-    assert.deepEqual(mappings.filter((m) => m.role === 'admin').map((m) => m.talkdeskUserId), [installation.createdBy]);
+    assert.deepEqual(
+      mappings.filter((m) => m.role === 'admin').map((m) => m.talkdeskUserId),
+      [installation.createdBy],
+    );
   });
 
   it('2xx after two 503s is one provision', async () => {
@@ -73,13 +103,16 @@ describe('HTTP partner hooks on real servers (dev server, FerretDB, simulator, a
     const { installation, event } = await install({ licensedUsers: 1 });
     await waitForPhase(sys.client, installation.id, 'active');
     const provisions = server.hooks('account.provision', installation.id);
-    assert.deepEqual(provisions.map((h) => h.status), [503, 503, 200]);
+    assert.deepEqual(
+      provisions.map((h) => h.status),
+      [503, 503, 200],
+    );
     assert.equal(new Set(provisions.map((h) => h.body.id)).size, 1, 'the same id on every retry');
     assert.equal(server.accounts.get(event.data.account_id)?.installationId, installation.id);
     assert.equal(sys.simulator.stateCalls(installation.id).length, 1);
   });
 
-  it("a 422 with a reason rejects the install at Talkdesk with that reason, and is not retried", async () => {
+  it('a 422 with a reason rejects the install at Talkdesk with that reason, and is not retried', async () => {
     const reason = 'No seats left on plan Basic: upgrade at example.com/billing';
     server.answerNext({ status: 422, body: { reason } });
     const { installation } = await install({ licensedUsers: 1 });
@@ -99,7 +132,10 @@ describe('HTTP partner hooks on real servers (dev server, FerretDB, simulator, a
     await waitForPhase(sys.client, installation.id, 'active');
     const before = (await sys.store.accounts.listUsers(event.data.account_id)).filter((u) => u.active).map((u) => u.talkdeskUserId);
     server.answerNext({ status: 409, body: { reason: 'Plan change not allowed mid-cycle' } });
-    assert.equal(await sys.simulator.deliver(sys.simulator.updateUsers(installation.id, { add: 1 }), { callbackUrl: sys.web.callbackUrl }), 200);
+    assert.equal(
+      await sys.simulator.deliver(sys.simulator.updateUsers(installation.id, { add: 1 }), { callbackUrl: sys.web.callbackUrl }),
+      200,
+    );
     const view = await waitForPhase(sys.client, installation.id, 'active');
     assert.match(view.history.at(-1)?.outcome ?? '', /Plan change not allowed mid-cycle/);
     const last = sys.simulator.stateCalls(installation.id).at(-1)?.body as { state: string; reason: string };
@@ -137,10 +173,16 @@ describe('HTTP partner hooks on real servers (dev server, FerretDB, simulator, a
     await waitForPhase(sys.client, installation.id, 'expired', 60_000);
     assert.ok(server.hooks('account.provision', installation.id).length >= 2, 'retried until the deadline');
     const outstanding = await sys.store.partnerCalls.outstanding(installation.id);
-    assert.deepEqual(outstanding.map((c) => c.type), ['account.undo_provision']);
+    assert.deepEqual(
+      outstanding.map((c) => c.type),
+      ['account.undo_provision'],
+    );
     assert.equal(await sys.store.accounts.getAccount(event.data.account_id), null, "the service's own records are undone at once");
     assert.deepEqual(await sys.store.accounts.listUsers(event.data.account_id), []);
-    assert.ok((await sys.store.credentials.list(installation.id)).every((c) => c.status === 'destroyed'), 'credentials destroyed');
+    assert.ok(
+      (await sys.store.credentials.list(installation.id)).every((c) => c.status === 'destroyed'),
+      'credentials destroyed',
+    );
 
     // The partner is back: the next reconciliation pass delivers the undo (same id as before).
     server.fallback = undefined;
@@ -164,7 +206,9 @@ describe('HTTP partner hooks on real servers (dev server, FerretDB, simulator, a
     server.answerNext({ status: 409, body: { reason: 'account has unpaid invoices' } });
     assert.equal(await sys.simulator.deliver(sys.simulator.uninstall(installation.id), { callbackUrl: sys.web.callbackUrl }), 200);
     await waitForPhase(sys.client, installation.id, 'uninstalled');
-    const recorded = await eventually('the refusal recorded', async () => (await sys.store.partnerCalls.forInstallation(installation.id)).at(0));
+    const recorded = await eventually('the refusal recorded', async () =>
+      (await sys.store.partnerCalls.forInstallation(installation.id)).at(0),
+    );
     assert.equal(recorded.status, 'refused');
     assert.equal(recorded.type, 'account.deprovision');
     assert.equal(recorded.reason, 'account has unpaid invoices');

@@ -28,7 +28,10 @@ describe('built-in provisioner: starter content and the installing admin (dev se
     assert.equal(account?.createdBy, first.installation.createdBy);
     const users = await sys.store.accounts.listUsers(accountId);
     assert.equal(users.length, 3);
-    assert.deepEqual(users.filter((u) => u.role === 'admin').map((u) => u.talkdeskUserId), [first.installation.createdBy]);
+    assert.deepEqual(
+      users.filter((u) => u.role === 'admin').map((u) => u.talkdeskUserId),
+      [first.installation.createdBy],
+    );
     assert.equal(users.filter((u) => u.role === 'user').length, 2);
 
     await sys.store.starterContent.markDone(accountId, 'open-sample-dashboard');

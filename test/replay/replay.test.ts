@@ -21,7 +21,15 @@ describe('replay of recorded histories against the current workflow code', funct
   it('has recordings of every phase to replay', () => {
     assert.ok(recorded.length >= 5, `found ${recorded.length} recordings in test/histories`);
     const all = JSON.stringify(recorded.map((r) => r.history));
-    for (const activity of ['provisionAccount', 'applyUpdate', 'acknowledgeCredentials', 'switchCredentials', 'deprovisionAccount', 'undoProvisioning', 'recordTrial']) {
+    for (const activity of [
+      'provisionAccount',
+      'applyUpdate',
+      'acknowledgeCredentials',
+      'switchCredentials',
+      'deprovisionAccount',
+      'undoProvisioning',
+      'recordTrial',
+    ]) {
       assert.ok(all.includes(activity), `a recording exercises ${activity}`);
     }
   });

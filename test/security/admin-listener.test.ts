@@ -46,7 +46,9 @@ describe('security: admin listener', function () {
       assert.equal(admin.hostname, '127.0.0.1');
       assert.notEqual(admin.port, new URL(web.web.url).port);
       const raw = JSON.stringify(freshEvent());
-      const accepted = await send(web.web.url, raw, { headers: { ...JSON_HEADERS, 'x-hub-signature': signHubSignature(Buffer.from(raw), WEBHOOK_SECRET) } });
+      const accepted = await send(web.web.url, raw, {
+        headers: { ...JSON_HEADERS, 'x-hub-signature': signHubSignature(Buffer.from(raw), WEBHOOK_SECRET) },
+      });
       assert.equal(accepted.status, 200);
 
       const ready = await send(web.web.adminUrl, undefined, { method: 'GET', path: '/readyz' });
@@ -57,7 +59,11 @@ describe('security: admin listener', function () {
       assert.equal(metrics.status, 200);
       assert.match(metrics.text, /appconnect_events_received_total\{type="app.uninstalled",outcome="accepted"\} 1/);
       assert.match(metrics.text, /appconnect_dispatch_backlog /);
-      assert.equal((await send(web.web.adminUrl, undefined, { method: 'POST', path: '/talkdesk/events' })).status, 404, 'no callback on the admin port');
+      assert.equal(
+        (await send(web.web.adminUrl, undefined, { method: 'POST', path: '/talkdesk/events' })).status,
+        404,
+        'no callback on the admin port',
+      );
     });
   });
 

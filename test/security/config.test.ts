@@ -61,14 +61,23 @@ describe('security: signature and limit settings', function () {
     });
 
     it('refuses unknown schemes and an empty list, naming CALLBACK_SIGNATURE_SCHEMES', () => {
-      assert.match(configError({ CALLBACK_SIGNATURE_SCHEMES: 'hmac,rsa' }), /CALLBACK_SIGNATURE_SCHEMES: must be a comma list of hmac, ecdsa/);
+      assert.match(
+        configError({ CALLBACK_SIGNATURE_SCHEMES: 'hmac,rsa' }),
+        /CALLBACK_SIGNATURE_SCHEMES: must be a comma list of hmac, ecdsa/,
+      );
       assert.match(configError({ CALLBACK_SIGNATURE_SCHEMES: ' , ' }), /CALLBACK_SIGNATURE_SCHEMES: must name at least one scheme/);
     });
 
     it('requires TALKDESK_ECDSA_PUBLIC_KEYS when ecdsa is enabled', () => {
       for (const schemes of ['ecdsa', 'hmac,ecdsa']) {
-        assert.match(configError({ CALLBACK_SIGNATURE_SCHEMES: schemes }), /TALKDESK_ECDSA_PUBLIC_KEYS: required when CALLBACK_SIGNATURE_SCHEMES includes ecdsa/);
-        assert.match(configError({ CALLBACK_SIGNATURE_SCHEMES: schemes, TALKDESK_ECDSA_PUBLIC_KEYS: ' ' }), /TALKDESK_ECDSA_PUBLIC_KEYS: required/);
+        assert.match(
+          configError({ CALLBACK_SIGNATURE_SCHEMES: schemes }),
+          /TALKDESK_ECDSA_PUBLIC_KEYS: required when CALLBACK_SIGNATURE_SCHEMES includes ecdsa/,
+        );
+        assert.match(
+          configError({ CALLBACK_SIGNATURE_SCHEMES: schemes, TALKDESK_ECDSA_PUBLIC_KEYS: ' ' }),
+          /TALKDESK_ECDSA_PUBLIC_KEYS: required/,
+        );
       }
     });
 
@@ -90,12 +99,14 @@ describe('security: signature and limit settings', function () {
         const message = configError({ CALLBACK_SIGNATURE_SCHEMES: 'ecdsa', TALKDESK_ECDSA_PUBLIC_KEYS: spec });
         assert.match(message, /TALKDESK_ECDSA_PUBLIC_KEYS: /);
         assert.match(message, pattern);
-        for (const material of [rsaDer, p256Der, privatePem]) assert.ok(!message.includes(material.slice(30, 70)), 'no key material in the message');
+        for (const material of [rsaDer, p256Der, privatePem])
+          assert.ok(!message.includes(material.slice(30, 70)), 'no key material in the message');
       }
     });
 
     it('refuses a negative or fractional rate limit, naming CALLBACK_RATE_LIMIT_PER_MINUTE', () => {
-      for (const v of ['-1', '1.5', 'lots']) assert.match(configError({ CALLBACK_RATE_LIMIT_PER_MINUTE: v }), /CALLBACK_RATE_LIMIT_PER_MINUTE: /);
+      for (const v of ['-1', '1.5', 'lots'])
+        assert.match(configError({ CALLBACK_RATE_LIMIT_PER_MINUTE: v }), /CALLBACK_RATE_LIMIT_PER_MINUTE: /);
     });
   });
 

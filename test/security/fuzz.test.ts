@@ -18,7 +18,8 @@ import { send, type Answer } from './support';
  * is logged, and afterwards the process still serves a valid event end to end.
  */
 
-type Category = 'random body' | 'mutated body, original signature' | 'valid body, mutated signature' | 'signed, broken field' | 'signed, random JSON';
+type Category =
+  'random body' | 'mutated body, original signature' | 'valid body, mutated signature' | 'signed, broken field' | 'signed, random JSON';
 
 interface Case {
   category: Category;
@@ -32,7 +33,9 @@ const RAW_SOCKET_RUNS = 400;
 /** Header names a client may send freely (not framing headers, which would break the request itself). */
 const headerName = fc
   .stringMatching(/^[a-z][a-z0-9-]{0,24}$/)
-  .filter((n) => !['host', 'content-length', 'transfer-encoding', 'connection', 'expect', 'upgrade', 'te', 'trailer', 'keep-alive'].includes(n));
+  .filter(
+    (n) => !['host', 'content-length', 'transfer-encoding', 'connection', 'expect', 'upgrade', 'te', 'trailer', 'keep-alive'].includes(n),
+  );
 const headerValue = fc.stringMatching(/^[\x21-\x7e][\x20-\x7e]{0,120}$/).map((v) => v.trimEnd() || 'x');
 const hexString = (min: number, max: number) => fc.stringMatching(new RegExp(`^[0-9a-fA-F]{${min},${max}}$`));
 
@@ -51,7 +54,10 @@ const extraHeaders = fc.dictionary(
 
 /** Values no string field of an event may hold. */
 const notAString: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom<unknown>({ $ne: null }, { $gt: '' }, { $where: 'sleep(5000) || true' }, { $regex: '.*' }, { $exists: true }, ['$ne', null]),
+  fc.constantFrom<unknown>({ $ne: null }, { $gt: '' }, { $where: 'sleep(5000) || true' }, { $regex: '.*' }, { $exists: true }, [
+    '$ne',
+    null,
+  ]),
   fc.record({ $where: fc.string() }),
   fc.integer(),
   fc.double(),
@@ -64,7 +70,11 @@ const notAString: fc.Arbitrary<unknown> = fc.oneof(
 /** Strings no field accepts: a control character somewhere, or longer than any field's maximum. */
 const hostileString = fc.oneof(
   fc
-    .tuple(fc.string({ maxLength: 20 }), fc.integer({ min: 0, max: 0x9f }).filter((c) => c < 0x20 ? ![9, 10, 13].includes(c) : c >= 0x7f), fc.string({ maxLength: 20 }))
+    .tuple(
+      fc.string({ maxLength: 20 }),
+      fc.integer({ min: 0, max: 0x9f }).filter((c) => (c < 0x20 ? ![9, 10, 13].includes(c) : c >= 0x7f)),
+      fc.string({ maxLength: 20 }),
+    )
     .map(([a, c, b]) => `${a}${String.fromCharCode(c)}${b}`),
   fc.integer({ min: 16_385, max: 20_000 }).map((n) => 'A'.repeat(n)),
 );
@@ -96,9 +106,28 @@ describe('security: callback fuzzing (fast-check, whole system)', function () {
     return [prefix, ...Object.entries(value).flatMap(([k, v]) => paths(v, [...prefix, k]))];
   }
   const REQUIRED = [
-    'id', 'created_at', 'api_version', 'type', 'app_id', 'app_version_id', 'app_version_name', 'data', '_links',
-    'data.installation_id', 'data.account_id', 'data.account_name', 'data.client_id', 'data.client_secret', 'data.private_key',
-    'data.public_key', 'data.key_id', 'data.key_algorithm', '_links.root', '_links.tokens', '_links.root.href', '_links.tokens.href',
+    'id',
+    'created_at',
+    'api_version',
+    'type',
+    'app_id',
+    'app_version_id',
+    'app_version_name',
+    'data',
+    '_links',
+    'data.installation_id',
+    'data.account_id',
+    'data.account_name',
+    'data.client_id',
+    'data.client_secret',
+    'data.private_key',
+    'data.public_key',
+    'data.key_id',
+    'data.key_algorithm',
+    '_links.root',
+    '_links.tokens',
+    '_links.root.href',
+    '_links.tokens.href',
   ];
 
   const DELETE = Symbol('delete');
@@ -114,7 +143,9 @@ describe('security: callback fuzzing (fast-check, whole system)', function () {
 
   function caseArbitrary(): fc.Arbitrary<Case> {
     const allPaths = paths(baseEvent);
-    const stringLeaves = allPaths.filter((p) => typeof p.reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], baseEvent) === 'string');
+    const stringLeaves = allPaths.filter(
+      (p) => typeof p.reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], baseEvent) === 'string',
+    );
     const objects = allPaths.filter((p) => {
       const v = p.reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], baseEvent);
       return v !== null && typeof v === 'object';
@@ -142,7 +173,11 @@ describe('security: callback fuzzing (fast-check, whole system)', function () {
       .map(({ body, ct, sig, extra }) => ({
         category: 'random body' as const,
         body,
-        headers: { ...extra, ...(ct !== undefined ? { 'content-type': ct } : {}), ...(sig !== undefined ? { 'x-hub-signature': sig } : {}) },
+        headers: {
+          ...extra,
+          ...(ct !== undefined ? { 'content-type': ct } : {}),
+          ...(sig !== undefined ? { 'x-hub-signature': sig } : {}),
+        },
       }));
 
     const mutatedBody: fc.Arbitrary<Case> = fc
@@ -176,7 +211,11 @@ describe('security: callback fuzzing (fast-check, whole system)', function () {
             body = Buffer.from(baseRaw);
             body[i] = (body[i] ?? 0) === 0x41 ? 0x42 : 0x41;
         }
-        return { category: 'mutated body, original signature' as const, body, headers: { 'content-type': 'application/json', 'x-hub-signature': baseSignature } };
+        return {
+          category: 'mutated body, original signature' as const,
+          body,
+          headers: { 'content-type': 'application/json', 'x-hub-signature': baseSignature },
+        };
       })
       .filter((c) => !c.body.equals(baseRaw));
 
@@ -214,7 +253,11 @@ describe('security: callback fuzzing (fast-check, whole system)', function () {
           default:
             signature = `sha1=${hex.slice(0, 40)}`;
         }
-        return { category: 'valid body, mutated signature', body: baseRaw, headers: { 'content-type': 'application/json', 'x-hub-signature': signature } };
+        return {
+          category: 'valid body, mutated signature',
+          body: baseRaw,
+          headers: { 'content-type': 'application/json', 'x-hub-signature': signature },
+        };
       });
 
     const brokenField: fc.Arbitrary<Case> = fc
@@ -222,23 +265,31 @@ describe('security: callback fuzzing (fast-check, whole system)', function () {
         fc.record({ path: fc.constantFrom(...stringLeaves), value: notAString }),
         fc.record({ path: fc.constantFrom(...stringLeaves), value: hostileString }),
         fc.record({ path: fc.constantFrom(...REQUIRED.map((p) => p.split('.'))), value: fc.constant<unknown>(DELETE) }),
-        fc.record({
-          path: fc.constantFrom(...objects),
-          value: fc.tuple(fc.constantFrom('$where', '$ne', '$gt', '$set', '$expr'), fc.jsonValue({ maxDepth: 1 })),
-        }).map(({ path, value }) => ({ path: [...path, value[0]], value: value[1] as unknown })),
+        fc
+          .record({
+            path: fc.constantFrom(...objects),
+            value: fc.tuple(fc.constantFrom('$where', '$ne', '$gt', '$set', '$expr'), fc.jsonValue({ maxDepth: 1 })),
+          })
+          .map(({ path, value }) => ({ path: [...path, value[0]], value: value[1] as unknown })),
         fc.record({ path: fc.constant<string[]>(['type']), value: fc.string().filter((t) => !t.startsWith('app.')) }),
       )
       .map(({ path, value }) => {
         const body = Buffer.from(JSON.stringify(withValue(path, value)));
-        return { category: 'signed, broken field' as const, body, headers: { 'content-type': 'application/json', 'x-hub-signature': sign(body) } };
+        return {
+          category: 'signed, broken field' as const,
+          body,
+          headers: { 'content-type': 'application/json', 'x-hub-signature': sign(body) },
+        };
       });
 
-    const randomJson: fc.Arbitrary<Case> = fc
-      .oneof(fc.jsonValue({ maxDepth: 5 }), fc.object({ maxDepth: 3 }))
-      .map((value) => {
-        const body = Buffer.from(JSON.stringify(value) ?? 'null');
-        return { category: 'signed, random JSON' as const, body, headers: { 'content-type': 'application/json', 'x-hub-signature': sign(body) } };
-      });
+    const randomJson: fc.Arbitrary<Case> = fc.oneof(fc.jsonValue({ maxDepth: 5 }), fc.object({ maxDepth: 3 })).map((value) => {
+      const body = Buffer.from(JSON.stringify(value) ?? 'null');
+      return {
+        category: 'signed, random JSON' as const,
+        body,
+        headers: { 'content-type': 'application/json', 'x-hub-signature': sign(body) },
+      };
+    });
 
     return fc.oneof(randomBody, mutatedBody, mutatedSignature, brokenField, randomJson);
   }
@@ -254,7 +305,10 @@ describe('security: callback fuzzing (fast-check, whole system)', function () {
         const answer = await post(c);
         byCategory.set(c.category, (byCategory.get(c.category) ?? 0) + 1);
         byStatus.set(answer.status, (byStatus.get(answer.status) ?? 0) + 1);
-        assert.ok(answer.status >= 400 && answer.status < 500 && answer.status !== 429, `${c.category}: status ${answer.status} ${answer.text.slice(0, 200)}`);
+        assert.ok(
+          answer.status >= 400 && answer.status < 500 && answer.status !== 429,
+          `${c.category}: status ${answer.status} ${answer.text.slice(0, 200)}`,
+        );
         assert.match(answer.json?.error?.code ?? '', /^[a-z_]+$/, `${c.category}: an error body (${answer.text.slice(0, 200)})`);
       }),
       { numRuns: RUNS, endOnFailure: true },
@@ -262,10 +316,17 @@ describe('security: callback fuzzing (fast-check, whole system)', function () {
 
     console.log(`      fuzz: ${JSON.stringify(Object.fromEntries(byCategory))}; statuses ${JSON.stringify(Object.fromEntries(byStatus))}`);
     // The fuzzing covered what it claims to.
-    for (const category of ['random body', 'mutated body, original signature', 'valid body, mutated signature', 'signed, broken field', 'signed, random JSON'] as const) {
+    for (const category of [
+      'random body',
+      'mutated body, original signature',
+      'valid body, mutated signature',
+      'signed, broken field',
+      'signed, random JSON',
+    ] as const) {
       assert.ok((byCategory.get(category) ?? 0) >= RUNS / 10, `${category}: ${byCategory.get(category)} runs`);
     }
-    for (const status of [400, 401, 415]) assert.ok((byStatus.get(status) ?? 0) > 20, `status ${status}: ${byStatus.get(status)} answers (${JSON.stringify([...byStatus])})`);
+    for (const status of [400, 401, 415])
+      assert.ok((byStatus.get(status) ?? 0) > 20, `status ${status}: ${byStatus.get(status)} answers (${JSON.stringify([...byStatus])})`);
 
     // Nothing stored, nothing started, nothing unexpected logged.
     assert.equal(await sys.store.db.collection(COLLECTIONS.inbox).countDocuments(), 0, 'the inbox is empty');
@@ -279,7 +340,11 @@ describe('security: callback fuzzing (fast-check, whole system)', function () {
     assert.equal((await send(sys.web.url, undefined, { method: 'GET', path: '/healthz' })).status, 200);
     const { installation, event } = sys.simulator.createInstallation();
     const raw = Buffer.from(JSON.stringify(event));
-    const ok = await post({ category: 'random body', body: raw, headers: { 'content-type': 'application/json', 'x-hub-signature': signHubSignature(raw, WEBHOOK_SECRET) } });
+    const ok = await post({
+      category: 'random body',
+      body: raw,
+      headers: { 'content-type': 'application/json', 'x-hub-signature': signHubSignature(raw, WEBHOOK_SECRET) },
+    });
     assert.equal(ok.status, 200, ok.text);
     assert.equal(ok.json?.status, 'accepted');
     await waitForPhase(sys.client, installation.id, 'active');
@@ -289,13 +354,28 @@ describe('security: callback fuzzing (fast-check, whole system)', function () {
     const { port } = sys.web.server.address() as AddressInfo;
     const requestLine = fc.oneof(
       fc.constant('POST /talkdesk/events HTTP/1.1\r\n'),
-      fc.constantFrom('GET / HTTP/1.1\r\n', 'POST /talkdesk/events HTTP/9.9\r\n', 'POST /talkdesk/events\r\n', '\r\n\r\n', 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
+      fc.constantFrom(
+        'GET / HTTP/1.1\r\n',
+        'POST /talkdesk/events HTTP/9.9\r\n',
+        'POST /talkdesk/events\r\n',
+        '\r\n\r\n',
+        'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n',
+      ),
       fc.string({ maxLength: 60 }),
     );
     const rest = fc.oneof(
       fc.uint8Array({ maxLength: 600 }).map((b) => Buffer.from(b)),
       fc
-        .tuple(fc.constantFrom('Content-Length: -1', 'Content-Length: 99999999999999', 'Transfer-Encoding: chunked', 'Content-Length: 5\r\nContent-Length: 6', 'Transfer-Encoding: chunked\r\nContent-Length: 3'), fc.string({ maxLength: 100 }))
+        .tuple(
+          fc.constantFrom(
+            'Content-Length: -1',
+            'Content-Length: 99999999999999',
+            'Transfer-Encoding: chunked',
+            'Content-Length: 5\r\nContent-Length: 6',
+            'Transfer-Encoding: chunked\r\nContent-Length: 3',
+          ),
+          fc.string({ maxLength: 100 }),
+        )
         .map(([h, body]) => Buffer.from(`Host: x\r\nContent-Type: application/json\r\n${h}\r\n\r\n${body}`)),
     );
     const samples = fc.sample(fc.tuple(requestLine, rest), RAW_SOCKET_RUNS);
@@ -322,12 +402,19 @@ describe('security: callback fuzzing (fast-check, whole system)', function () {
       );
     }
     for (const status of outcomes.keys()) {
-      assert.ok(status === 'closed' || /^4\d\d$/.test(status) || status === '200', `raw request answered ${status} (${JSON.stringify([...outcomes])})`);
+      assert.ok(
+        status === 'closed' || /^4\d\d$/.test(status) || status === '200',
+        `raw request answered ${status} (${JSON.stringify([...outcomes])})`,
+      );
     }
     assert.ok((outcomes.get('400') ?? 0) > 0, `the parser refused garbage with 400 (${JSON.stringify([...outcomes])})`);
     const errors = sys.logLines.filter((l) => /"level":"(error|fatal|warn)"/.test(l));
     assert.deepEqual(errors, [], 'malformed requests are the client’s doing: no warning or error logged');
-    assert.equal(await sys.store.db.collection(COLLECTIONS.inbox).countDocuments(), 1, 'only the valid event of the previous test is stored');
+    assert.equal(
+      await sys.store.db.collection(COLLECTIONS.inbox).countDocuments(),
+      1,
+      'only the valid event of the previous test is stored',
+    );
     assert.equal((await send(sys.web.url, undefined, { method: 'GET', path: '/healthz' })).status, 200);
   });
 });

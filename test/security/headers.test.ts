@@ -79,7 +79,7 @@ describe('security: response headers', function () {
     });
   }
 
-  it("on the answers Node writes itself: a malformed request (400) and headers too large (431), on both listeners", async () => {
+  it('on the answers Node writes itself: a malformed request (400) and headers too large (431), on both listeners', async () => {
     for (const base of [web.web.url, web.web.adminUrl]) {
       const malformed = await rawExchange(base, 'THIS IS NOT HTTP\r\n\r\n');
       assert.match(malformed, /^HTTP\/1\.1 400 /);

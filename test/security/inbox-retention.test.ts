@@ -59,7 +59,9 @@ describe('security: inbox retention', function () {
     await new InboxRetention(web.db, 30).sweep();
     assert.equal(await web.store.inbox.get(event.id), null);
     const raw = JSON.stringify(event);
-    const answer = await send(web.web.url, raw, { headers: { ...JSON_HEADERS, 'x-hub-signature': signHubSignature(Buffer.from(raw), WEBHOOK_SECRET) } });
+    const answer = await send(web.web.url, raw, {
+      headers: { ...JSON_HEADERS, 'x-hub-signature': signHubSignature(Buffer.from(raw), WEBHOOK_SECRET) },
+    });
     assert.equal(answer.status, 400, answer.text);
     assert.equal(answer.json?.error?.code, 'event_too_old');
     assert.equal(await web.store.inbox.get(event.id), null, 'not stored again');
@@ -70,11 +72,14 @@ describe('security: inbox retention', function () {
     try {
       const event = await storeEvent(second, 12, true);
       const kept = await storeEvent(second, 9, true);
-      await eventually('the sweeper to prune the old event', async () => ((await second.store.inbox.get(event.id)) === null ? true : undefined), 10_000);
+      await eventually(
+        'the sweeper to prune the old event',
+        async () => ((await second.store.inbox.get(event.id)) === null ? true : undefined),
+        10_000,
+      );
       assert.ok(await second.store.inbox.get(kept.id));
     } finally {
       await second.close();
     }
   });
-
 });

@@ -56,12 +56,24 @@ describe('security: no secret of a whole lifecycle is kept anywhere in plaintext
 
     // -- What to look for.
     const secrets = sys.simulator.issuedSecrets();
-    for (const s of [event.data.client_secret, event.data.private_key, rotation.data.client_secret, rotation.data.private_key, WEBHOOK_SECRET]) {
+    for (const s of [
+      event.data.client_secret,
+      event.data.private_key,
+      rotation.data.client_secret,
+      rotation.data.private_key,
+      WEBHOOK_SECRET,
+    ]) {
       assert.ok(secrets.includes(s), 'the issued secrets include both credential sets and the webhook secret');
     }
     const tokenCalls = sys.simulator.calls.filter((c) => c.route === 'token' && c.status === 200);
-    assert.ok(tokenCalls.some((c) => c.clientId === rotation.data.client_id), 'the rotated credentials were used');
-    assert.ok(secrets.length >= 1 + 2 * 3 + tokenCalls.length * 2, `secrets to look for: ${secrets.length} (${tokenCalls.length} tokens issued)`);
+    assert.ok(
+      tokenCalls.some((c) => c.clientId === rotation.data.client_id),
+      'the rotated credentials were used',
+    );
+    assert.ok(
+      secrets.length >= 1 + 2 * 3 + tokenCalls.length * 2,
+      `secrets to look for: ${secrets.length} (${tokenCalls.length} tokens issued)`,
+    );
 
     // -- Every workflow history of this task queue (the installation's, and any other this system started).
     const ids: string[] = [];
@@ -76,7 +88,14 @@ describe('security: no secret of a whole lifecycle is kept anywhere in plaintext
       histories.push(textOf(history), JSON.stringify(history), textOf((await handle.describe()).raw));
     }
     const historyText = histories.join('\n');
-    for (const known of [event.data.client_id, rotation.data.client_id, installation.id, 'approve', 'acknowledgeCredentials', 'destroyCredentials']) {
+    for (const known of [
+      event.data.client_id,
+      rotation.data.client_id,
+      installation.id,
+      'approve',
+      'acknowledgeCredentials',
+      'destroyCredentials',
+    ]) {
       assert.ok(historyText.includes(known), `the decoded histories mention ${known}`);
     }
     assert.ok(historyEvents > 60, `history events scanned: ${historyEvents}`);
@@ -88,7 +107,13 @@ describe('security: no secret of a whole lifecycle is kept anywhere in plaintext
 
     // -- Every MongoDB document.
     const dump = await dumpDatabase(sys.store.db.db);
-    for (const name of [COLLECTIONS.inbox, COLLECTIONS.credentials, COLLECTIONS.installations, COLLECTIONS.accounts, COLLECTIONS.userMappings]) {
+    for (const name of [
+      COLLECTIONS.inbox,
+      COLLECTIONS.credentials,
+      COLLECTIONS.installations,
+      COLLECTIONS.accounts,
+      COLLECTIONS.userMappings,
+    ]) {
       assert.ok((dump.collections[name] ?? 0) > 0, `collection ${name} was scanned with documents (${JSON.stringify(dump.collections)})`);
     }
     assert.ok(dump.text.includes(event.data.client_id) && dump.text.includes(rotation.data.client_id), 'the dump holds both client ids');
@@ -115,6 +140,10 @@ describe('security: no secret of a whole lifecycle is kept anywhere in plaintext
       0,
       'no inbox record keeps encrypted credentials',
     );
-    assert.equal(await sys.store.db.collection(COLLECTIONS.eventCredentials).countDocuments({ installationId: installation.id }), 0, 'no event credentials are left');
+    assert.equal(
+      await sys.store.db.collection(COLLECTIONS.eventCredentials).countDocuments({ installationId: installation.id }),
+      0,
+      'no event credentials are left',
+    );
   });
 });

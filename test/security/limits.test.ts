@@ -49,7 +49,10 @@ describe('security: callback limits', function () {
     });
 
     it('finds operator keys and control characters anywhere, by path', () => {
-      assert.deepEqual(findUnsafeJson({ a: [{ b: { $where: 'x' } }] }), { field: 'a.0.b.$where', message: 'keys starting with $ are not accepted' });
+      assert.deepEqual(findUnsafeJson({ a: [{ b: { $where: 'x' } }] }), {
+        field: 'a.0.b.$where',
+        message: 'keys starting with $ are not accepted',
+      });
       assert.deepEqual(findUnsafeJson({ data: { client_secret: 'ab\u0000c' } })?.field, 'data.client_secret');
       assert.deepEqual(findUnsafeJson({ data: { x: 'a\u0085b' } })?.field, 'data.x', 'a C1 control');
       assert.deepEqual(findUnsafeJson({ data: { 'k\u0007': 1 } })?.field, 'data');
@@ -203,8 +206,13 @@ describe('security: callback limits', function () {
           body,
         ),
       );
-      const headerDrips = Array.from({ length: 20 }, () => slowloris('POST /talkdesk/events HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ', 'abcdefgh'));
-      const silent = slowloris('POST /talkdesk/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n', '');
+      const headerDrips = Array.from({ length: 20 }, () =>
+        slowloris('POST /talkdesk/events HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ', 'abcdefgh'),
+      );
+      const silent = slowloris(
+        'POST /talkdesk/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n',
+        '',
+      );
       try {
         // Meanwhile, other clients: each answered at once.
         const latencies: number[] = [];

@@ -46,7 +46,14 @@ describe('security: production safety', function () {
 
     it('makes the web process exit 2 at start-up with a message, on loopback too', async () => {
       const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/entry/web.js')], {
-        env: { PATH: process.env.PATH ?? '', ...BASE, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', DEV_SKIP_SIGNATURE_CHECK: 'true' },
+        env: {
+          PATH: process.env.PATH ?? '',
+          ...BASE,
+          NODE_ENV: 'production',
+          HOST: '127.0.0.1',
+          PORT: '0',
+          DEV_SKIP_SIGNATURE_CHECK: 'true',
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stderr = '';
@@ -63,7 +70,10 @@ describe('security: production safety', function () {
     it('defaults to sha256,sha512; sha1 only when listed; anything else is refused', () => {
       assert.deepEqual(loadEnv(BASE).CALLBACK_HMAC_ALGORITHMS, ['sha256', 'sha512']);
       assert.deepEqual(loadEnv({ ...BASE, CALLBACK_HMAC_ALGORITHMS: 'sha1, sha256,sha1' }).CALLBACK_HMAC_ALGORITHMS, ['sha1', 'sha256']);
-      assert.match(configError({ CALLBACK_HMAC_ALGORITHMS: 'sha256,md5' }), /CALLBACK_HMAC_ALGORITHMS: must be a comma list of sha1, sha256, sha512/);
+      assert.match(
+        configError({ CALLBACK_HMAC_ALGORITHMS: 'sha256,md5' }),
+        /CALLBACK_HMAC_ALGORITHMS: must be a comma list of sha1, sha256, sha512/,
+      );
       assert.match(configError({ CALLBACK_HMAC_ALGORITHMS: ',' }), /CALLBACK_HMAC_ALGORITHMS: must name at least one algorithm/);
     });
 
@@ -81,7 +91,9 @@ describe('security: production safety', function () {
 
       const post = async (server: LightWeb, alg: HubAlgorithm) => {
         const raw = JSON.stringify(freshEvent());
-        return send(server.web.url, raw, { headers: { ...JSON_HEADERS, 'x-hub-signature': signHubSignature(Buffer.from(raw), WEBHOOK_SECRET, alg) } });
+        return send(server.web.url, raw, {
+          headers: { ...JSON_HEADERS, 'x-hub-signature': signHubSignature(Buffer.from(raw), WEBHOOK_SECRET, alg) },
+        });
       };
 
       it('refuses sha1 by default and accepts sha256 and sha512', async () => {
@@ -109,7 +121,9 @@ describe('security: production safety', function () {
       const event = freshEvent();
       event.created_at = createdAt;
       const raw = JSON.stringify(event);
-      const answer = await send(web.web.url, raw, { headers: { ...JSON_HEADERS, 'x-hub-signature': signHubSignature(Buffer.from(raw), WEBHOOK_SECRET) } });
+      const answer = await send(web.web.url, raw, {
+        headers: { ...JSON_HEADERS, 'x-hub-signature': signHubSignature(Buffer.from(raw), WEBHOOK_SECRET) },
+      });
       return { answer, stored: await web.store.inbox.get(event.id) };
     };
 

@@ -32,7 +32,11 @@ describe('security: proxy-aware callback rate limits', function () {
       assert.deepEqual(loadEnv({ ...BASE, TRUST_PROXY: '0' }).TRUST_PROXY, { kind: 'none' }, 'zero hops: none');
       assert.equal(loadEnv({ ...BASE, TRUST_PROXY: '10.0.0.0/8, 192.168.1.5,fd00::/8' }).TRUST_PROXY?.kind, 'cidrs');
       for (const bad of ['yes', '10.0.0.0/33', '10.0.0.0/8,nope', '999']) {
-        assert.throws(() => loadEnv({ ...BASE, TRUST_PROXY: bad }), (err: unknown) => err instanceof ConfigError && /TRUST_PROXY: /.test(err.message), bad);
+        assert.throws(
+          () => loadEnv({ ...BASE, TRUST_PROXY: bad }),
+          (err: unknown) => err instanceof ConfigError && /TRUST_PROXY: /.test(err.message),
+          bad,
+        );
       }
       assert.throws(() => loadEnv({ ...BASE, CALLBACK_FAILED_AUTH_PER_MINUTE: '-1' }), /CALLBACK_FAILED_AUTH_PER_MINUTE: /);
     });
@@ -65,7 +69,11 @@ describe('security: proxy-aware callback rate limits', function () {
   describe('over HTTP', () => {
     /** Every request comes from 127.0.0.1: the proxy (trusted or not) in front of the service. */
     const viaProxy = (web: LightWeb, body: string, headers: Record<string, string>, agent: http.Agent, forwardedFor?: string) =>
-      send(web.web.url, body, { headers: { ...headers, ...(forwardedFor ? { 'x-forwarded-for': forwardedFor } : {}) }, agent, localAddress: '127.0.0.1' });
+      send(web.web.url, body, {
+        headers: { ...headers, ...(forwardedFor ? { 'x-forwarded-for': forwardedFor } : {}) },
+        agent,
+        localAddress: '127.0.0.1',
+      });
 
     /** A flood of unsigned requests while signed events keep arriving; returns both sides' answers. */
     async function floodWhileDelivering(web: LightWeb, floodFrom: string | undefined, deliverFrom: string | undefined, events: number) {
@@ -114,7 +122,10 @@ describe('security: proxy-aware callback rate limits', function () {
       try {
         const { floodAnswers, deliveries } = await floodWhileDelivering(web, ATTACKER, TALKDESK, 20);
         for (const a of deliveries) assert.equal(a.status, 200, a.text);
-        assert.ok(floodAnswers.some((a) => a.status === 429), 'the flood was limited');
+        assert.ok(
+          floodAnswers.some((a) => a.status === 429),
+          'the flood was limited',
+        );
       } finally {
         await web.close();
       }
@@ -144,7 +155,11 @@ describe('security: proxy-aware callback rate limits', function () {
         }
         assert.deepEqual(statuses, [200, 200, 200, 429]);
         const raw = JSON.stringify(freshEvent());
-        assert.equal((await viaProxy(web, raw, signedHeaders(raw), agent, '198.51.100.21')).status, 200, 'another client has its own bucket');
+        assert.equal(
+          (await viaProxy(web, raw, signedHeaders(raw), agent, '198.51.100.21')).status,
+          200,
+          'another client has its own bucket',
+        );
       } finally {
         agent.destroy();
         await web.close();

@@ -72,7 +72,9 @@ describe('security: re-encryption under a new SECRETS_KEY', function () {
         const event = freshEvent('app.installed');
         event.data.client_secret = `inbox-secret-${i}-${'s'.repeat(20)}`;
         const raw = JSON.stringify(event);
-        const answer = await send(oldWeb.web.url, raw, { headers: { ...JSON_HEADERS, 'x-hub-signature': signHubSignature(Buffer.from(raw), WEBHOOK_SECRET) } });
+        const answer = await send(oldWeb.web.url, raw, {
+          headers: { ...JSON_HEADERS, 'x-hub-signature': signHubSignature(Buffer.from(raw), WEBHOOK_SECRET) },
+        });
         assert.equal(answer.status, 200, answer.text);
         inboxEvents.push({
           id: event.id,
@@ -130,7 +132,10 @@ describe('security: re-encryption under a new SECRETS_KEY', function () {
         if (collection === COLLECTIONS.credentials) {
           // Uninstalls and retirements while the command runs.
           for (const s of destroyedMeanwhile) assert.ok(await storeA.credentials.destroy(s.installationId, s.clientId));
-          assert.ok(ids.includes(`${seeded[1]!.installationId}:${seeded[1]!.clientId}`), 'the first destroyed set was in the batch just read');
+          assert.ok(
+            ids.includes(`${seeded[1]!.installationId}:${seeded[1]!.clientId}`),
+            'the first destroyed set was in the batch just read',
+          );
         }
         if (collection === COLLECTIONS.eventCredentials) {
           // An import that moves an event's credentials to the credential store, in the batch just read.
@@ -148,9 +153,16 @@ describe('security: re-encryption under a new SECRETS_KEY', function () {
     });
 
     const field = (name: string) => first.fields.find((f) => f.collection === name)!;
-    assert.ok(seenBatches.credentials! >= 4 && seenBatches[COLLECTIONS.eventCredentials]! >= 3 && seenBatches.tokens! >= 4, `batches of 5: ${JSON.stringify(seenBatches)}`);
+    assert.ok(
+      seenBatches.credentials! >= 4 && seenBatches[COLLECTIONS.eventCredentials]! >= 3 && seenBatches.tokens! >= 4,
+      `batches of 5: ${JSON.stringify(seenBatches)}`,
+    );
     assert.deepEqual(
-      { found: field(COLLECTIONS.eventCredentials).found, reencrypted: field(COLLECTIONS.eventCredentials).reencrypted, changed: field(COLLECTIONS.eventCredentials).changedMeanwhile },
+      {
+        found: field(COLLECTIONS.eventCredentials).found,
+        reencrypted: field(COLLECTIONS.eventCredentials).reencrypted,
+        changed: field(COLLECTIONS.eventCredentials).changedMeanwhile,
+      },
       { found: 12, reencrypted: 11, changed: 1 },
     );
     // 22 sets were live at the start; one destroyed in a batch already read, one before it was read.
@@ -182,7 +194,11 @@ describe('security: re-encryption under a new SECRETS_KEY', function () {
     assert.ok(droppedInbox && inboxEvents.some((e) => e.id === droppedInbox));
     for (const e of inboxEvents.filter((x) => x.id !== droppedInbox)) {
       const blob = (await storeB.eventCredentials.get(e.id))?.secret;
-      const creds = decryptJson<{ clientSecret: string }>(parseKeyring(specB), blob as EncryptedBlob, eventCredentialsContext(e.installationId, e.clientId));
+      const creds = decryptJson<{ clientSecret: string }>(
+        parseKeyring(specB),
+        blob as EncryptedBlob,
+        eventCredentialsContext(e.installationId, e.clientId),
+      );
       assert.equal(creds.clientSecret, e.clientSecret);
     }
 
@@ -216,7 +232,9 @@ describe('security: re-encryption under a new SECRETS_KEY', function () {
     const traffic = (async () => {
       while (posting) {
         const raw = JSON.stringify(freshEvent('app.installed'));
-        const answer = await send(web.web.url, raw, { headers: { ...JSON_HEADERS, 'x-hub-signature': signHubSignature(Buffer.from(raw), WEBHOOK_SECRET) } });
+        const answer = await send(web.web.url, raw, {
+          headers: { ...JSON_HEADERS, 'x-hub-signature': signHubSignature(Buffer.from(raw), WEBHOOK_SECRET) },
+        });
         assert.equal(answer.status, 200, answer.text);
         posted += 1;
       }
@@ -261,16 +279,28 @@ describe('security: re-encryption under a new SECRETS_KEY', function () {
       tokenUrl: 'https://example.talkdeskid.com/oauth/token',
       sourceEventId: 'evt-late',
       secretFrom: credentialSecretContext('inst-late', 'client-late'),
-      secret: storeB.credentials.encryptSecret('inst-late', 'client-late', { clientSecret: 'late-secret-000000000000', privateKey: 'pk', publicKey: 'pub' }),
+      secret: storeB.credentials.encryptSecret('inst-late', 'client-late', {
+        clientSecret: 'late-secret-000000000000',
+        privateKey: 'pk',
+        publicKey: 'pub',
+      }),
     });
     // Another installation's blob (under B) copied onto this record: the AAD must refuse it.
     const victim = seeded[6]!;
-    const movedUnderB = storeB.credentials.encryptSecret('inst-other', victim.clientId, { clientSecret: 'other-secret-00000000000', privateKey: 'pk', publicKey: 'pub' });
-    await db.collection(COLLECTIONS.credentials).updateOne({ _id: `${victim.installationId}:${victim.clientId}` as never }, { $set: { secret: movedUnderB } });
+    const movedUnderB = storeB.credentials.encryptSecret('inst-other', victim.clientId, {
+      clientSecret: 'other-secret-00000000000',
+      privateKey: 'pk',
+      publicKey: 'pub',
+    });
+    await db
+      .collection(COLLECTIONS.credentials)
+      .updateOne({ _id: `${victim.installationId}:${victim.clientId}` as never }, { $set: { secret: movedUnderB } });
 
     const run = await runCli([], { MONGODB_URI: uri, MONGODB_DB: dbName, SECRETS_KEY: `${specC},${specB}` });
     assert.equal(run.code, 1, run.stderr);
-    const report = JSON.parse(run.stdout) as { fields: { collection: string; failed: number; failedKids: Record<string, number>; reencrypted: number }[] };
+    const report = JSON.parse(run.stdout) as {
+      fields: { collection: string; failed: number; failedKids: Record<string, number>; reencrypted: number }[];
+    };
     const creds = report.fields.find((f) => f.collection === 'credentials')!;
     assert.equal(creds.reencrypted, 1, 'the late set under B is re-encrypted');
     assert.equal(creds.failed, 1, 'the moved blob does not decrypt for another installation');

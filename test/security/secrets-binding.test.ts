@@ -160,14 +160,22 @@ describe('security: credential ids and secret binding (FerretDB)', function () {
     assert.ok(run.totals.reencrypted >= 5, `old-binding blobs rewritten: ${run.totals.reencrypted}`);
 
     // After: collision-free ids, version 2 blobs only, same secrets.
-    assert.equal(await db.collection(COLLECTIONS.credentials).findOne({ _id: legacyCredentialId(colon.installationId, colon.clientId) as never }), null);
-    const moved = await db.collection(COLLECTIONS.credentials).findOne({ _id: credentialId(colon.installationId, colon.clientId) as never });
+    assert.equal(
+      await db.collection(COLLECTIONS.credentials).findOne({ _id: legacyCredentialId(colon.installationId, colon.clientId) as never }),
+      null,
+    );
+    const moved = await db
+      .collection(COLLECTIONS.credentials)
+      .findOne({ _id: credentialId(colon.installationId, colon.clientId) as never });
     assert.equal((moved?.secret as EncryptedBlob | undefined)?.v, 2);
     const inbox = await db.collection(COLLECTIONS.inbox).findOne({ _id: inboxId as never });
     assert.equal(inbox?.credentials, undefined, 'moved out of the inbox record');
     const eventBlob = (await store.eventCredentials.get(inboxId))?.secret;
     assert.equal(eventBlob?.v, 2);
-    assert.deepEqual(decryptJson(keyring, eventBlob as EncryptedBlob, eventCredentialsContext(colon.installationId, colon.clientId)), secretOf('inbox'));
+    assert.deepEqual(
+      decryptJson(keyring, eventBlob as EncryptedBlob, eventCredentialsContext(colon.installationId, colon.clientId)),
+      secretOf('inbox'),
+    );
     for (const [s, tag] of [
       [plain, 'plain'],
       [colon, 'colon'],

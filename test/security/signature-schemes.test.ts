@@ -99,7 +99,9 @@ describe('security: callback signature schemes over HTTP', function () {
       // A sha512 cut down to sha256's length is not a sha256.
       await post(
         hmacOnly,
-        (raw) => ({ 'x-hub-signature': `sha256=${signHubSignature(Buffer.from(raw), WEBHOOK_SECRET, 'sha512').slice('sha512='.length, 'sha512='.length + 64)}` }),
+        (raw) => ({
+          'x-hub-signature': `sha256=${signHubSignature(Buffer.from(raw), WEBHOOK_SECRET, 'sha512').slice('sha512='.length, 'sha512='.length + 64)}`,
+        }),
         401,
       );
     });
@@ -127,7 +129,12 @@ describe('security: callback signature schemes over HTTP', function () {
       // Signed with keys reordered.
       await post(
         hmacOnly,
-        (_raw, event) => ({ 'x-hub-signature': signHubSignature(Buffer.from(JSON.stringify(Object.fromEntries(Object.entries(event).reverse()))), WEBHOOK_SECRET) }),
+        (_raw, event) => ({
+          'x-hub-signature': signHubSignature(
+            Buffer.from(JSON.stringify(Object.fromEntries(Object.entries(event).reverse()))),
+            WEBHOOK_SECRET,
+          ),
+        }),
         401,
       );
       // Signed with the unicode escapes decoded (what a parse and re-encode does to "\u00e9").
@@ -175,12 +182,16 @@ describe('security: callback signature schemes over HTTP', function () {
     });
 
     it('refuses a signature over a re-serialised body instead of the raw bytes', async () => {
-      await post(ecdsaOnly, (_raw, event) => ecdsaHeaders(ecdsaHex(p256.privateKey, JSON.stringify(event)), 'td-2024'), 401, (e) =>
-        JSON.stringify(e, null, 2),
+      await post(
+        ecdsaOnly,
+        (_raw, event) => ecdsaHeaders(ecdsaHex(p256.privateKey, JSON.stringify(event)), 'td-2024'),
+        401,
+        (e) => JSON.stringify(e, null, 2),
       );
       await post(
         ecdsaOnly,
-        (_raw, event) => ecdsaHeaders(ecdsaHex(p256.privateKey, JSON.stringify(Object.fromEntries(Object.entries(event).reverse()))), 'td-2024'),
+        (_raw, event) =>
+          ecdsaHeaders(ecdsaHex(p256.privateKey, JSON.stringify(Object.fromEntries(Object.entries(event).reverse()))), 'td-2024'),
         401,
       );
     });
@@ -191,12 +202,27 @@ describe('security: callback signature schemes over HTTP', function () {
       await post(both, (raw) => ({ 'x-hub-signature': signHubSignature(Buffer.from(raw), WEBHOOK_SECRET) }), 200);
       await post(both, (raw) => ecdsaHeaders(ecdsaHex(p384.privateKey, raw), 'td-2025'), 200);
       // A wrong HMAC does not spoil a valid ECDSA signature, nor the other way round.
-      await post(both, (raw) => ({ 'x-hub-signature': 'sha256=' + '0'.repeat(64), ...ecdsaHeaders(ecdsaHex(p256.privateKey, raw), 'td-2024') }), 200);
-      await post(both, (raw) => ({ 'x-hub-signature': signHubSignature(Buffer.from(raw), WEBHOOK_SECRET), ...ecdsaHeaders('00', 'td-2024') }), 200);
+      await post(
+        both,
+        (raw) => ({ 'x-hub-signature': 'sha256=' + '0'.repeat(64), ...ecdsaHeaders(ecdsaHex(p256.privateKey, raw), 'td-2024') }),
+        200,
+      );
+      await post(
+        both,
+        (raw) => ({ 'x-hub-signature': signHubSignature(Buffer.from(raw), WEBHOOK_SECRET), ...ecdsaHeaders('00', 'td-2024') }),
+        200,
+      );
     });
 
     it('refuses an event neither scheme authenticates', async () => {
-      await post(both, (raw) => ({ 'x-hub-signature': signHubSignature(Buffer.from(raw), SECOND_SECRET), ...ecdsaHeaders(ecdsaHex(otherP256.privateKey, raw), 'td-2024') }), 401);
+      await post(
+        both,
+        (raw) => ({
+          'x-hub-signature': signHubSignature(Buffer.from(raw), SECOND_SECRET),
+          ...ecdsaHeaders(ecdsaHex(otherP256.privateKey, raw), 'td-2024'),
+        }),
+        401,
+      );
       await post(both, () => ({}), 401);
     });
 

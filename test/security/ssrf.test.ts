@@ -98,7 +98,13 @@ describe('security: SSRF attempts through _links are refused at the workflow lev
     assert.equal(otherPort.connections, before.otherPort, 'no connection reached the other port');
     assert.equal(otherIp.connections, before.otherIp, 'no connection reached the other IP');
     assert.equal(sys.simulator.getInstallation(installation.id)?.state !== 'completed', true, 'never approved');
-    return { installation, event, view, seen, calls: sys.simulator.calls.filter((c) => c.clientId === event.data.client_id || c.installationId === installation.id) };
+    return {
+      installation,
+      event,
+      view,
+      seen,
+      calls: sys.simulator.calls.filter((c) => c.clientId === event.data.client_id || c.installationId === installation.id),
+    };
   }
 
   function assertHostNotAllowed(seen: FailureSeen[], hostPattern: RegExp): void {
@@ -119,14 +125,22 @@ describe('security: SSRF attempts through _links are refused at the workflow lev
   it('tokens href on another host:port', async () => {
     const r = await deliverForged((l) => (l.tokens = { href: `http://127.0.0.1:${otherPort.port}/oauth/token` }));
     assertHostNotAllowed(r.seen, new RegExp(`127\\.0\\.0\\.1:${otherPort.port}.*not on the allow-list`));
-    assert.deepEqual(r.calls.filter((c) => c.route === 'token'), [], 'no token request anywhere');
+    assert.deepEqual(
+      r.calls.filter((c) => c.route === 'token'),
+      [],
+      'no token request anywhere',
+    );
     assert.equal(r.view.history.at(-1)?.result, 'rejected');
   });
 
   it('root href on another host:port (the token is fine, the API calls are not made)', async () => {
     const r = await deliverForged((l) => (l.root = { href: `http://127.0.0.1:${otherPort.port}` }));
     assertHostNotAllowed(r.seen, new RegExp(`127\\.0\\.0\\.1:${otherPort.port}`));
-    assert.deepEqual(r.calls.filter((c) => c.route !== 'token'), [], 'no API call reached the simulator either');
+    assert.deepEqual(
+      r.calls.filter((c) => c.route !== 'token'),
+      [],
+      'no API call reached the simulator either',
+    );
   });
 
   it('an IP literal: 127.0.0.2 on the allowed port, also written in decimal', async () => {
@@ -139,7 +153,11 @@ describe('security: SSRF attempts through _links are refused at the workflow lev
   it('a loopback name for the allowed address: localhost is not 127.0.0.1', async () => {
     const r = await deliverForged((l) => (l.tokens = { href: `http://localhost:${sys.simulator.port}/oauth/token` }));
     assertHostNotAllowed(r.seen, /localhost/);
-    assert.deepEqual(r.calls.filter((c) => c.route === 'token'), [], 'the simulator behind localhost saw no token request');
+    assert.deepEqual(
+      r.calls.filter((c) => c.route === 'token'),
+      [],
+      'the simulator behind localhost saw no token request',
+    );
   });
 
   it('a userinfo trick: the allowed host:port as user:password in front of another host', async () => {

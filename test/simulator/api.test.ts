@@ -26,7 +26,7 @@ describe('simulator bearer API', () => {
     assert.match(expired.headers.get('www-authenticate') ?? '', /invalid_token/);
   });
 
-  it('serves the account and users of the token\'s account', async () => {
+  it("serves the account and users of the token's account", async () => {
     const { installation, event } = sim.createInstallation({ accountName: 'starship', licensedUsers: 2, unlicensedUsers: 1 });
     const token = await getToken(sim, event.data);
     const account = await api(sim, token, 'GET', '/account');
@@ -44,12 +44,17 @@ describe('simulator bearer API', () => {
     assert.equal(inst.status, 200);
     assert.deepEqual(
       { id: inst.body.id, app_id: inst.body.app_id, account_id: inst.body.account_id, scopes: inst.body.scopes },
-      { id: installation.id, app_id: APP_ID, account_id: installation.accountId, scopes: ['apps:read', 'apps:write', 'account:read', 'users:read'] },
+      {
+        id: installation.id,
+        app_id: APP_ID,
+        account_id: installation.accountId,
+        scopes: ['apps:read', 'apps:write', 'account:read', 'users:read'],
+      },
     );
     assert.deepEqual((inst.body._embedded as { state: { state: string; reason: null } }).state.state, 'installing');
   });
 
-  it('403 when the token lacks the route\'s scope', async () => {
+  it("403 when the token lacks the route's scope", async () => {
     const { installation, event } = sim.createInstallation();
     const accountOnly = await getToken(sim, event.data, ['account:read']);
     assert.equal((await api(sim, accountOnly, 'GET', '/account')).status, 200);

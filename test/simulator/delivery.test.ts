@@ -81,7 +81,14 @@ describe('simulator event delivery', () => {
     assert.ok(a !== undefined && b !== undefined && c !== undefined);
     assert.ok(b - a >= 140 && b - a < 1000, `1st gap ${b - a}`);
     assert.ok(c - b >= 290 && c - b < 1200, `2nd gap ${c - b}`);
-    assert.deepEqual(sim.deliveries.map((d) => [d.attempt, d.status, d.ok]), [[1, 500, false], [2, 503, false], [3, 204, true]]);
+    assert.deepEqual(
+      sim.deliveries.map((d) => [d.attempt, d.status, d.ok]),
+      [
+        [1, 500, false],
+        [2, 503, false],
+        [3, 204, true],
+      ],
+    );
     // Every attempt is the same bytes with the same signature.
     assert.equal(new Set(rx.received.map((r) => `${r.raw}|${String(r.headers['x-hub-signature'])}`)).size, 1);
   });
@@ -94,7 +101,10 @@ describe('simulator event delivery', () => {
     await sim.deliveriesSettled();
     await new Promise((resolve) => setTimeout(resolve, 250));
     assert.equal(rx.received.length, 3);
-    assert.deepEqual(sim.deliveries.map((d) => d.attempt), [1, 2, 3]);
+    assert.deepEqual(
+      sim.deliveries.map((d) => d.attempt),
+      [1, 2, 3],
+    );
   });
 
   it('a connection error resolves 0, is recorded and retried', async () => {

@@ -99,7 +99,11 @@ describe('simulator lifecycle events', () => {
   it('app.uninstalled and trial events', () => {
     const { installation } = sim.createInstallation({ accountName: 'gone' });
     const trial = sim.startTrial(installation.id, new Date('2030-01-01T00:00:00Z'));
-    assert.deepEqual(trial.data, { installation_id: installation.id, account_id: installation.accountId, expires_at: '2030-01-01T00:00:00Z' });
+    assert.deepEqual(trial.data, {
+      installation_id: installation.id,
+      account_id: installation.accountId,
+      expires_at: '2030-01-01T00:00:00Z',
+    });
     assert.deepEqual(Object.keys(trial._links).sort(), ['installation', 'root', 'self']);
     const ended = sim.endTrial(installation.id, { reason: 'plan_upgraded', by: 'user', endedAt: new Date('2029-06-01T10:00:00Z') });
     assert.equal(ended.data.ended_reason, 'plan_upgraded');

@@ -23,10 +23,13 @@ describe('simulator fault injection', () => {
     }
     assert.deepEqual(statuses, [500, 500, 200]);
     assert.deepEqual(bodies, ['server_error', 'server_error', undefined]);
-    assert.deepEqual(sim.calls.map((c) => c.fault), ['status', 'status', undefined]);
+    assert.deepEqual(
+      sim.calls.map((c) => c.fault),
+      ['status', 'status', undefined],
+    );
   });
 
-  it('429 with Retry-After, in the route family\'s error shape', async () => {
+  it("429 with Retry-After, in the route family's error shape", async () => {
     const { installation, event } = sim.createInstallation();
     const token = await getToken(sim, event.data);
     sim.failNext('account', 1, { status: 429, retryAfterSeconds: 7 });

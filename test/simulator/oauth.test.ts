@@ -37,7 +37,11 @@ describe('simulator token endpoint', () => {
     const now = () => Math.floor(Date.now() / 1000);
     const cases: [string, (c: ReturnType<typeof creds>, aud: string) => Promise<string>, RegExp][] = [
       ['wrong kid', (c, aud) => signAssertion(c, aud, { kid: 'f'.repeat(32) }), /kid/],
-      ['wrong alg (an ES384 key for an ES256 client)', (c, aud) => signAssertion(c, aud, { alg: 'ES384', keyAlg: 'ES384', privateKey: generateInstallationKeys('ES384').private_key }), /alg must be ES256/],
+      [
+        'wrong alg (an ES384 key for an ES256 client)',
+        (c, aud) => signAssertion(c, aud, { alg: 'ES384', keyAlg: 'ES384', privateKey: generateInstallationKeys('ES384').private_key }),
+        /alg must be ES256/,
+      ],
       ['wrong aud', (c, aud) => signAssertion(c, `${aud}/`, {}), /aud/],
       ['aud as an array', (c, aud) => signAssertion(c, aud, { aud: [aud] }), /aud/],
       ['expired', (c, aud) => signAssertion(c, aud, { iat: now() - 400, exp: now() - 100 }), /expired/],
@@ -86,7 +90,11 @@ describe('simulator token endpoint', () => {
     it('400 invalid_request for JSON, missing fields, repeated fields, wrong assertion type, Basic auth or client_secret', async () => {
       const c = creds();
       const good = tokenForm(await signAssertion(c, sim.tokenUrl));
-      const asJson = await fetch(sim.tokenUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(good) });
+      const asJson = await fetch(sim.tokenUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(good),
+      });
       assert.equal(asJson.status, 400);
       assert.equal(((await asJson.json()) as { error: string }).error, 'invalid_request');
 

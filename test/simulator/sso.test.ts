@@ -25,7 +25,15 @@ describe('simulator sign-in: /oauth/authorize, the authorization_code grant, /us
 
   async function authorize(clientId: string, extra: Record<string, string> = {}): Promise<Response> {
     const u = new URL(`${sim.url}/oauth/authorize`);
-    const params = { client_id: clientId, redirect_uri: REDIRECT, response_type: 'code', scope: 'openid', state: 'st-1', nonce: 'n-1', ...extra };
+    const params = {
+      client_id: clientId,
+      redirect_uri: REDIRECT,
+      response_type: 'code',
+      scope: 'openid',
+      state: 'st-1',
+      nonce: 'n-1',
+      ...extra,
+    };
     for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
     return fetch(u, { redirect: 'manual' });
   }
@@ -71,7 +79,10 @@ describe('simulator sign-in: /oauth/authorize, the authorization_code grant, /us
     sim.signInAs(installation.id, users[0]?.id ?? '');
     const c1 = await code(creds.client_id);
     await exchange(creds, c1);
-    await assert.rejects(exchange(creds, c1), (e: unknown) => e instanceof TalkdeskHttpError && e.status === 400 && e.code === 'invalid_grant');
+    await assert.rejects(
+      exchange(creds, c1),
+      (e: unknown) => e instanceof TalkdeskHttpError && e.status === 400 && e.code === 'invalid_grant',
+    );
     await assert.rejects(exchange(creds, await code(creds.client_id), false, 'http://127.0.0.1:9/elsewhere'), /invalid_grant/);
     const other = installed();
     await assert.rejects(exchange(other.creds, await code(creds.client_id)), /invalid_grant/);
@@ -80,10 +91,21 @@ describe('simulator sign-in: /oauth/authorize, the authorization_code grant, /us
   it('refuses bad client authentication: wrong secret, both methods at once, a replayed assertion', async () => {
     const { installation, creds, users } = installed();
     sim.signInAs(installation.id, users[0]?.id ?? '');
-    await assert.rejects(exchange({ ...creds, client_secret: 'wrong-secret' }, await code(creds.client_id), true), (e: unknown) => e instanceof TalkdeskHttpError && e.status === 401);
+    await assert.rejects(
+      exchange({ ...creds, client_secret: 'wrong-secret' }, await code(creds.client_id), true),
+      (e: unknown) => e instanceof TalkdeskHttpError && e.status === 401,
+    );
     const assertion = await signAssertion(creds, sim.tokenUrl);
-    const form = (c: string) => ({ grant_type: 'authorization_code', code: c, redirect_uri: REDIRECT, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion });
-    const both = await postForm(sim.tokenUrl, form(await code(creds.client_id)), { authorization: `Basic ${Buffer.from(`${creds.client_id}:${creds.client_secret}`).toString('base64')}` });
+    const form = (c: string) => ({
+      grant_type: 'authorization_code',
+      code: c,
+      redirect_uri: REDIRECT,
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: assertion,
+    });
+    const both = await postForm(sim.tokenUrl, form(await code(creds.client_id)), {
+      authorization: `Basic ${Buffer.from(`${creds.client_id}:${creds.client_secret}`).toString('base64')}`,
+    });
     assert.equal(both.status, 400);
     assert.equal((await postForm(sim.tokenUrl, form(await code(creds.client_id)))).status, 200);
     const replay = await postForm(sim.tokenUrl, form(await code(creds.client_id)));
@@ -96,9 +118,21 @@ describe('simulator sign-in: /oauth/authorize, the authorization_code grant, /us
     sim.signInAs(installation.id, users[0]?.id ?? '');
     const res = await authorize(creds.client_id, { scope: '' });
     const noScope = await exchange(creds, new URL(res.headers.get('location') ?? '').searchParams.get('code') ?? '');
-    await assert.rejects(client.getUserInfo(`${sim.url}/users/me`, noScope.accessToken), (e: unknown) => e instanceof TalkdeskHttpError && e.status === 403);
-    const cc = await client.requestToken({ tokenUrl: sim.tokenUrl, clientId: creds.client_id, keyId: creds.key_id, algorithm: creds.key_algorithm, privateKey: creds.private_key });
-    await assert.rejects(client.getUserInfo(`${sim.url}/users/me`, cc.accessToken), (e: unknown) => e instanceof TalkdeskHttpError && e.status === 401);
+    await assert.rejects(
+      client.getUserInfo(`${sim.url}/users/me`, noScope.accessToken),
+      (e: unknown) => e instanceof TalkdeskHttpError && e.status === 403,
+    );
+    const cc = await client.requestToken({
+      tokenUrl: sim.tokenUrl,
+      clientId: creds.client_id,
+      keyId: creds.key_id,
+      algorithm: creds.key_algorithm,
+      privateKey: creds.private_key,
+    });
+    await assert.rejects(
+      client.getUserInfo(`${sim.url}/users/me`, cc.accessToken),
+      (e: unknown) => e instanceof TalkdeskHttpError && e.status === 401,
+    );
   });
 
   it('without a picked user shows a page to pick one; an unknown client gets a page, never a redirect; an OAuth error goes back with state', async () => {

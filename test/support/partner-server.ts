@@ -78,7 +78,14 @@ export class TestPartnerServer {
     req.on('end', () => {
       const raw = Buffer.concat(chunks).toString('utf8');
       const signatureValid = verifyHookSignature(raw, req.headers['x-appconnect-signature'] as string | undefined, this.secrets);
-      const hook: ReceivedHook = { at: Date.now(), headers: req.headers, raw, body: JSON.parse(raw) as HookBody, signatureValid, status: 0 };
+      const hook: ReceivedHook = {
+        at: Date.now(),
+        headers: req.headers,
+        raw,
+        body: JSON.parse(raw) as HookBody,
+        signatureValid,
+        status: 0,
+      };
       this.received.push(hook);
       const scripted = this.script.shift() ?? this.fallback;
       if (scripted && 'hangMs' in scripted) {
@@ -93,7 +100,11 @@ export class TestPartnerServer {
     });
   }
 
-  private answer(res: http.ServerResponse, hook: ReceivedHook, a: { status: number; headers?: Record<string, string>; body?: unknown }): void {
+  private answer(
+    res: http.ServerResponse,
+    hook: ReceivedHook,
+    a: { status: number; headers?: Record<string, string>; body?: unknown },
+  ): void {
     hook.status = a.status;
     if (res.writableEnded || res.destroyed) return;
     res.writeHead(a.status, { 'content-type': 'application/json', ...(a.headers ?? {}) });
@@ -109,8 +120,15 @@ export class TestPartnerServer {
     };
     switch (b.type) {
       case 'account.provision': {
-        const account =
-          acct ?? { installationId: b.installation_id, createdBy: b.installation_id, status: 'active', users: new Map(), subscription: null, settings: { theme: 'default' }, starterContentCreated: 1 };
+        const account = acct ?? {
+          installationId: b.installation_id,
+          createdBy: b.installation_id,
+          status: 'active',
+          users: new Map(),
+          subscription: null,
+          settings: { theme: 'default' },
+          starterContentCreated: 1,
+        };
         account.installationId = b.installation_id;
         account.status = 'active';
         addUsers(account, d.users as { id: string; role: string }[]);

@@ -171,7 +171,11 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
  * closes after them (`beforeClose` first, say to kill worker processes the suite
  * started). `use` receives the system, so the suite keeps a plain `sys` variable.
  */
-export function useSystem(use: (sys: TestSystem) => void, opts: SystemOptions = {}, beforeClose?: () => Promise<unknown> | undefined): void {
+export function useSystem(
+  use: (sys: TestSystem) => void,
+  opts: SystemOptions = {},
+  beforeClose?: () => Promise<unknown> | undefined,
+): void {
   let sys: TestSystem | undefined;
   before(async () => {
     sys = await startSystem(opts);

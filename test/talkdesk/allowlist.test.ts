@@ -122,8 +122,7 @@ describe('talkdesk/allowlist', () => {
   });
 
   it('DNS guard: a wildcard-matched name resolving to a private address is refused', async () => {
-    const resolveTo = (addresses: LookupAddress[]) =>
-      publicOnlyLookup((_host, cb) => cb(null, addresses));
+    const resolveTo = (addresses: LookupAddress[]) => publicOnlyLookup((_host, cb) => cb(null, addresses));
     const run = (lookup: ReturnType<typeof publicOnlyLookup>) =>
       new Promise<{ err: Error | null; addresses: LookupAddress[] }>((resolve) =>
         lookup('x.talkdeskid.com', {}, (err, addresses) => resolve({ err, addresses })),
@@ -134,7 +133,12 @@ describe('talkdesk/allowlist', () => {
     assert.equal(ok.addresses[0]?.address, '93.184.216.34');
 
     for (const address of ['127.0.0.1', '10.0.0.8', '169.254.169.254', '::1', 'fd00::1', '::ffff:192.168.0.1']) {
-      const bad = await run(resolveTo([{ address: '93.184.216.34', family: 4 }, { address, family: address.includes(':') ? 6 : 4 }]));
+      const bad = await run(
+        resolveTo([
+          { address: '93.184.216.34', family: 4 },
+          { address, family: address.includes(':') ? 6 : 4 },
+        ]),
+      );
       assert.equal((bad.err as { code?: string } | null)?.code, DISALLOWED_ADDRESS_CODE, address);
     }
   });

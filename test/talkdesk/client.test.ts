@@ -27,7 +27,8 @@ describe('talkdesk/client', () => {
       it(`posts the client_credentials form with a ${algorithm} assertion and parses the token`, async () => {
         const key = testKey(algorithm);
         const tokenUrl = `${stub.origin}/oauth/token`;
-        handler = (_req, res) => sendJson(res, 200, { access_token: TOKEN, token_type: 'bearer', expires_in: 600, scope: 'apps:read apps:write' });
+        handler = (_req, res) =>
+          sendJson(res, 200, { access_token: TOKEN, token_type: 'bearer', expires_in: 600, scope: 'apps:read apps:write' });
 
         const before = Date.now();
         const token = await client.requestToken({
@@ -82,7 +83,13 @@ describe('talkdesk/client', () => {
 
     it('refuses a token URL outside the allow-list before signing or sending anything', async () => {
       await assert.rejects(
-        client.requestToken({ tokenUrl: 'https://evil.example/oauth/token', clientId: 'c', keyId: 'k', algorithm: 'ES256', privateKey: 'x' }),
+        client.requestToken({
+          tokenUrl: 'https://evil.example/oauth/token',
+          clientId: 'c',
+          keyId: 'k',
+          algorithm: 'ES256',
+          privateKey: 'x',
+        }),
         DisallowedHostError,
       );
       assert.equal(stub.requests.length, 0);
@@ -91,7 +98,13 @@ describe('talkdesk/client', () => {
     it('treats a token answer of the wrong shape as a protocol error', async () => {
       handler = (_req, res) => sendJson(res, 200, { access_token: TOKEN, token_type: 'mac', expires_in: 600 });
       await assert.rejects(
-        client.requestToken({ tokenUrl: `${stub.origin}/oauth/token`, clientId: 'c', keyId: 'k', algorithm: 'ES256', privateKey: testKey('ES256').privateKeyBase64Der }),
+        client.requestToken({
+          tokenUrl: `${stub.origin}/oauth/token`,
+          clientId: 'c',
+          keyId: 'k',
+          algorithm: 'ES256',
+          privateKey: testKey('ES256').privateKeyBase64Der,
+        }),
         (err: unknown) => {
           assert.ok(err instanceof TalkdeskProtocolError);
           assert.deepEqual(err.issues, ['token_type: custom']);
@@ -104,7 +117,8 @@ describe('talkdesk/client', () => {
 
   describe('API calls', () => {
     it('getAccount sends the bearer token in the Authorization header only', async () => {
-      handler = (_req, res) => sendJson(res, 200, { id: 'acc-1', name: 'starship', company_name: null, timezone: 'Europe/Lisbon', extra: 1 });
+      handler = (_req, res) =>
+        sendJson(res, 200, { id: 'acc-1', name: 'starship', company_name: null, timezone: 'Europe/Lisbon', extra: 1 });
       const account = await client.getAccount(stub.origin, TOKEN);
       assert.deepEqual(account, { id: 'acc-1', name: 'starship', timezone: 'Europe/Lisbon' });
       const [req] = stub.requests;
@@ -226,7 +240,10 @@ describe('talkdesk/client', () => {
         });
       };
       const users = await client.listLicensedUsers(stub.origin, APP, INST, TOKEN);
-      assert.deepEqual(users.map((u) => u.id), ['a', 'b']);
+      assert.deepEqual(
+        users.map((u) => u.id),
+        ['a', 'b'],
+      );
     });
 
     it('falls back to page numbers when there is no next link', async () => {
@@ -235,7 +252,10 @@ describe('talkdesk/client', () => {
         sendJson(res, 200, { total: 3, page, per_page: 1, _embedded: { users: [{ id: `p${page}` }] } });
       };
       const users = await client.listLicensedUsers(stub.origin, APP, INST, TOKEN);
-      assert.deepEqual(users.map((u) => u.id), ['p1', 'p2', 'p3']);
+      assert.deepEqual(
+        users.map((u) => u.id),
+        ['p1', 'p2', 'p3'],
+      );
       assert.equal(stub.requests[2]?.url, `${usersPath}?page=3&per_page=1`);
     });
 
@@ -260,7 +280,8 @@ describe('talkdesk/client', () => {
       const other = await startStub((_req, res) => sendJson(res, 200, { _embedded: { users: [] } }));
       try {
         const both = new TalkdeskClient({ allowedHosts: [stub.host, other.host], timeoutMs: 5_000 });
-        handler = (_req, res) => sendJson(res, 200, { _embedded: { users: [{ id: 'a' }] }, _links: { next: { href: `${other.origin}/steal` } } });
+        handler = (_req, res) =>
+          sendJson(res, 200, { _embedded: { users: [{ id: 'a' }] }, _links: { next: { href: `${other.origin}/steal` } } });
         await assert.rejects(both.listLicensedUsers(stub.origin, APP, INST, TOKEN), DisallowedHostError);
         assert.equal(other.requests.length, 0);
       } finally {

@@ -33,16 +33,80 @@ describe('talkdesk/errors: statuses, transport failures and secrets', () => {
     stub.requests.length = 0;
   });
 
-  const statusCases: { status: number; body: unknown; kind: string; code?: string; failure: string; retryable: boolean; advice: RegExp }[] = [
-    { status: 500, body: { code: 'internal' }, kind: 'server_error', code: 'internal', failure: TALKDESK_FAILURE_TYPES.unavailable, retryable: true, advice: /retry later/ },
-    { status: 503, body: 'Service Unavailable', kind: 'server_error', failure: TALKDESK_FAILURE_TYPES.unavailable, retryable: true, advice: /retry later/ },
-    { status: 400, body: { code: '0341001', message: 'bad', fields: [] }, kind: 'bad_request', code: '0341001', failure: TALKDESK_FAILURE_TYPES.badRequest, retryable: false, advice: /check the ids and body/ },
-    { status: 401, body: { error: 'invalid_client', error_description: 'bad assertion' }, kind: 'unauthorized', code: 'invalid_client', failure: TALKDESK_FAILURE_TYPES.invalidClient, retryable: false, advice: /client_id, key_id and private key/ },
-    { status: 401, body: { code: 'unauthorized' }, kind: 'unauthorized', code: 'unauthorized', failure: TALKDESK_FAILURE_TYPES.unauthorized, retryable: true, advice: /newly granted scope/ },
-    { status: 403, body: { error: 'forbidden' }, kind: 'forbidden', code: 'forbidden', failure: TALKDESK_FAILURE_TYPES.forbidden, retryable: false, advice: /scopes in Talkdesk Builder/ },
-    { status: 404, body: { error: 'not_found' }, kind: 'not_found', code: 'not_found', failure: TALKDESK_FAILURE_TYPES.notFound, retryable: false, advice: /installation id/ },
-    { status: 409, body: { error: 'conflict' }, kind: 'conflict', code: 'conflict', failure: TALKDESK_FAILURE_TYPES.conflict, retryable: false, advice: /read the installation state/ },
-  ];
+  const statusCases: { status: number; body: unknown; kind: string; code?: string; failure: string; retryable: boolean; advice: RegExp }[] =
+    [
+      {
+        status: 500,
+        body: { code: 'internal' },
+        kind: 'server_error',
+        code: 'internal',
+        failure: TALKDESK_FAILURE_TYPES.unavailable,
+        retryable: true,
+        advice: /retry later/,
+      },
+      {
+        status: 503,
+        body: 'Service Unavailable',
+        kind: 'server_error',
+        failure: TALKDESK_FAILURE_TYPES.unavailable,
+        retryable: true,
+        advice: /retry later/,
+      },
+      {
+        status: 400,
+        body: { code: '0341001', message: 'bad', fields: [] },
+        kind: 'bad_request',
+        code: '0341001',
+        failure: TALKDESK_FAILURE_TYPES.badRequest,
+        retryable: false,
+        advice: /check the ids and body/,
+      },
+      {
+        status: 401,
+        body: { error: 'invalid_client', error_description: 'bad assertion' },
+        kind: 'unauthorized',
+        code: 'invalid_client',
+        failure: TALKDESK_FAILURE_TYPES.invalidClient,
+        retryable: false,
+        advice: /client_id, key_id and private key/,
+      },
+      {
+        status: 401,
+        body: { code: 'unauthorized' },
+        kind: 'unauthorized',
+        code: 'unauthorized',
+        failure: TALKDESK_FAILURE_TYPES.unauthorized,
+        retryable: true,
+        advice: /newly granted scope/,
+      },
+      {
+        status: 403,
+        body: { error: 'forbidden' },
+        kind: 'forbidden',
+        code: 'forbidden',
+        failure: TALKDESK_FAILURE_TYPES.forbidden,
+        retryable: false,
+        advice: /scopes in Talkdesk Builder/,
+      },
+      {
+        status: 404,
+        body: { error: 'not_found' },
+        kind: 'not_found',
+        code: 'not_found',
+        failure: TALKDESK_FAILURE_TYPES.notFound,
+        retryable: false,
+        advice: /installation id/,
+      },
+      {
+        status: 409,
+        body: { error: 'conflict' },
+        kind: 'conflict',
+        code: 'conflict',
+        failure: TALKDESK_FAILURE_TYPES.conflict,
+        retryable: false,
+        advice: /read the installation state/,
+      },
+    ];
 
   for (const c of statusCases) {
     it(`${c.status} ${c.code ?? ''} → ${c.kind} → ${c.failure} (${c.retryable ? 'retryable' : 'final'})`, async () => {
@@ -286,7 +350,13 @@ describe('talkdesk/errors: statuses, transport failures and secrets', () => {
     it('a 200 token answer of the wrong shape does not echo the access token', async () => {
       handler = (_req, res) => sendJson(res, 200, { access_token: 'secret-access-token-xyz', token_type: 'Bearer', expires_in: 'soon' });
       const err = await failureOf(() =>
-        client.requestToken({ tokenUrl: `${stub.origin}/oauth/token`, clientId: 'c', keyId: 'k', algorithm: 'ES256', privateKey: testKey('ES256').privateKeyPem }),
+        client.requestToken({
+          tokenUrl: `${stub.origin}/oauth/token`,
+          clientId: 'c',
+          keyId: 'k',
+          algorithm: 'ES256',
+          privateKey: testKey('ES256').privateKeyPem,
+        }),
       );
       assert.ok(err instanceof TalkdeskProtocolError);
       assertClean(err, ['secret-access-token-xyz']);

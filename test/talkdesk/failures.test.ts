@@ -80,10 +80,18 @@ describe('talkdesk/failures', () => {
   });
 
   it('kindForStatus', () => {
-    assert.deepEqual(
-      [400, 401, 403, 404, 409, 429, 500, 599, 302, 418].map(kindForStatus),
-      ['bad_request', 'unauthorized', 'forbidden', 'not_found', 'conflict', 'rate_limited', 'server_error', 'server_error', 'redirect', 'unexpected_status'],
-    );
+    assert.deepEqual([400, 401, 403, 404, 409, 429, 500, 599, 302, 418].map(kindForStatus), [
+      'bad_request',
+      'unauthorized',
+      'forbidden',
+      'not_found',
+      'conflict',
+      'rate_limited',
+      'server_error',
+      'server_error',
+      'redirect',
+      'unexpected_status',
+    ]);
   });
 
   it('parseRetryAfter: seconds, HTTP date, garbage, cap', () => {

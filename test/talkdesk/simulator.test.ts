@@ -45,7 +45,10 @@ describe('talkdesk/client against the simulator', () => {
 
   it('runs the install conversation: account, licensed users across pages, approve', async () => {
     const { event, root, tokenRequest } = install({ licensedUsers: 45, unlicensedUsers: 1 });
-    const { accessToken } = await client.requestToken({ ...tokenRequest, scopes: ['apps:read', 'apps:write', 'account:read', 'users:read'] });
+    const { accessToken } = await client.requestToken({
+      ...tokenRequest,
+      scopes: ['apps:read', 'apps:write', 'account:read', 'users:read'],
+    });
     const account = await client.getAccount(root, accessToken);
     assert.equal(account.name, event.data.account_name);
 

@@ -53,7 +53,9 @@ describe('Temporal Web UI: an installation found and read in headless Chromium',
         console.log(`      skipped: SKIP_BROWSER_INSTALL=1 and no chromium at ${CHROMIUM}`);
         this.skip();
       }
-      throw new Error(`chromium not found at ${CHROMIUM}: run "npm run setup" to install Debian's chromium (or set SKIP_BROWSER_INSTALL=1 to skip this test)`);
+      throw new Error(
+        `chromium not found at ${CHROMIUM}: run "npm run setup" to install Debian's chromium (or set SKIP_BROWSER_INSTALL=1 to skip this test)`,
+      );
     }
     mkdirSync(OUT_DIR, { recursive: true });
     ui = await temporalDevEnvWithUi();

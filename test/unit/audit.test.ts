@@ -52,14 +52,18 @@ describe('npm audit --omit=dev', function () {
         report?.message ??
         report?.error?.summary ??
         (run.stderr.split('\n').find((l) => /npm (error|warn) audit/.test(l)) || `exit ${run.status}, no audit report`);
-      console.warn(`      npm audit did not run: ${why.slice(0, 300)}. The audit endpoint is unreachable from here; run \`npm audit --omit=dev\` where it is.`);
+      console.warn(
+        `      npm audit did not run: ${why.slice(0, 300)}. The audit endpoint is unreachable from here; run \`npm audit --omit=dev\` where it is.`,
+      );
       this.skip();
     }
     assert.deepEqual(serious, [], `high/critical vulnerabilities in production dependencies: ${serious.join(', ')}`);
   });
 
   it('reads an audit report: fails on high or critical, passes on lower, tells a failed audit apart', () => {
-    const meta = (high: number, critical: number, moderate = 0) => ({ vulnerabilities: { info: 0, low: 0, moderate, high, critical, total: high + critical + moderate } });
+    const meta = (high: number, critical: number, moderate = 0) => ({
+      vulnerabilities: { info: 0, low: 0, moderate, high, critical, total: high + critical + moderate },
+    });
     assert.deepEqual(seriousFindings({ metadata: meta(1, 0), vulnerabilities: { axios: { severity: 'high' } } }), ['axios (high)']);
     assert.deepEqual(seriousFindings({ metadata: meta(0, 1), vulnerabilities: { x: { severity: 'critical' } } }), ['x (critical)']);
     assert.deepEqual(seriousFindings({ metadata: meta(0, 0, 2), vulnerabilities: { y: { severity: 'moderate' } } }), []);

@@ -26,14 +26,21 @@ type YamlMap = { [key: string]: Yaml };
 function temporalEnvconfigVars(): string[] {
   const source = readFileSync(path.join(path.dirname(require.resolve('@temporalio/envconfig')), 'envconfig-toml.js'), 'utf8');
   const names = [...new Set([...source.matchAll(/envProvider\['(TEMPORAL_[A-Z_]*[A-Z])'\]/g)].map((m) => m[1] ?? ''))];
-  assert.ok(names.includes('TEMPORAL_ADDRESS') && names.includes('TEMPORAL_API_KEY'), 'envconfig variables not found in @temporalio/envconfig');
+  assert.ok(
+    names.includes('TEMPORAL_ADDRESS') && names.includes('TEMPORAL_API_KEY'),
+    'envconfig variables not found in @temporalio/envconfig',
+  );
   return names;
 }
 
 /** docker-compose.yml read strictly: one document, unique keys, any error or warning fails the test. */
 function readCompose(source: string): YamlMap {
   const doc = parseDocument(source, { uniqueKeys: true, strict: true, prettyErrors: true });
-  assert.deepEqual([...doc.errors, ...doc.warnings].map((e) => e.message), [], 'docker-compose.yml is valid YAML');
+  assert.deepEqual(
+    [...doc.errors, ...doc.warnings].map((e) => e.message),
+    [],
+    'docker-compose.yml is valid YAML',
+  );
   const value = doc.toJS({ maxAliasCount: 100 }) as Yaml;
   assert.ok(value !== null && typeof value === 'object' && !Array.isArray(value), 'the document must be a mapping');
   return value;
@@ -113,7 +120,8 @@ describe('docker-compose.yml', () => {
       for (const name of REQUIRED_WITHOUT_DEFAULT) {
         assert.ok(env[name] !== undefined && env[name] !== '', `${service}: ${name} is not set`);
         // Taken from the user's environment / .env, and compose must stop when it is missing.
-        if (name in userEnv) assert.match(env[name] ?? '', new RegExp(`^\\$\\{${name}:\\?[^}]+\\}$`), `${service}: ${name} must be "\${${name}:?message}"`);
+        if (name in userEnv)
+          assert.match(env[name] ?? '', new RegExp(`^\\$\\{${name}:\\?[^}]+\\}$`), `${service}: ${name} must be "\${${name}:?message}"`);
       }
       assert.throws(() => interpolate(env.SECRETS_KEY ?? '', {}), /compose would stop/);
     }
@@ -183,10 +191,7 @@ describe('docker-compose.yml', () => {
     assert.deepEqual(args.slice(0, 2), ['server', 'start-dev']);
     assert.equal(args[args.indexOf('--ip') + 1], '0.0.0.0');
     const registered = args.filter((_, i) => args[i - 1] === '--search-attribute');
-    assert.deepEqual(
-      registered.sort(),
-      ALL_SEARCH_ATTRIBUTES.map((k) => `${k.name}=Keyword`).sort(),
-    );
+    assert.deepEqual(registered.sort(), ALL_SEARCH_ATTRIBUTES.map((k) => `${k.name}=Keyword`).sort());
   });
 
   it('web and worker read TEMPORAL_ADDRESS from the environment, as compose sets it', () => {
@@ -215,13 +220,25 @@ describe('Dockerfile', () => {
 
   it('builds in one stage and runs from another', () => {
     assert.ok(stages.length >= 2, 'multi-stage');
-    assert.ok(instructions.some((l) => /^RUN\s.*npm ci\b/.test(l)), 'installs the dependencies');
-    assert.ok(instructions.some((l) => /^RUN\s.*npm run build\b/.test(l)), 'builds');
-    assert.ok(instructions.some((l) => /^COPY\s+--from=\S+\s+\S*dist\b/.test(l)), 'copies the build output');
+    assert.ok(
+      instructions.some((l) => /^RUN\s.*npm ci\b/.test(l)),
+      'installs the dependencies',
+    );
+    assert.ok(
+      instructions.some((l) => /^RUN\s.*npm run build\b/.test(l)),
+      'builds',
+    );
+    assert.ok(
+      instructions.some((l) => /^COPY\s+--from=\S+\s+\S*dist\b/.test(l)),
+      'copies the build output',
+    );
   });
 
   it('runs the web process by default, in production mode, as a non-root user', () => {
-    assert.ok(lastStage.some((l) => /^ENV\s.*\bNODE_ENV=production\b/.test(l)), 'NODE_ENV=production');
+    assert.ok(
+      lastStage.some((l) => /^ENV\s.*\bNODE_ENV=production\b/.test(l)),
+      'NODE_ENV=production',
+    );
     const user = lastStage.filter((l) => /^USER\s/.test(l)).pop();
     assert.ok(user, 'USER is set');
     assert.doesNotMatch(user, /^USER\s+(root|0)(:|\s|$)/);
@@ -233,10 +250,9 @@ describe('Dockerfile', () => {
       .split(/\r?\n/)
       .map((l) => l.trim().replace(/\/$/, ''))
       .filter((l) => l !== '' && !l.startsWith('#'));
-    for (const must of ['node_modules', 'dist', '.env', '.git', 'data', '.tools']) assert.ok(ignored.includes(must), `.dockerignore lists ${must}`);
-    const copied = instructions
-      .filter((l) => /^COPY\s/.test(l) && !/--from=/.test(l))
-      .flatMap((l) => l.split(/\s+/).slice(1, -1));
+    for (const must of ['node_modules', 'dist', '.env', '.git', 'data', '.tools'])
+      assert.ok(ignored.includes(must), `.dockerignore lists ${must}`);
+    const copied = instructions.filter((l) => /^COPY\s/.test(l) && !/--from=/.test(l)).flatMap((l) => l.split(/\s+/).slice(1, -1));
     for (const source of copied) assert.ok(!ignored.includes(source), `${source} is copied but excluded by .dockerignore`);
   });
 });

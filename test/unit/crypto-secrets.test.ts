@@ -233,7 +233,11 @@ describe('crypto/secrets binding (AAD)', () => {
     assert.equal(needsReencryption(ring, old), true);
     const current = encryptJson(ring, SECRET, INSTALLATION);
     assert.equal(needsReencryption(ring, current), false);
-    assert.equal(needsReencryption(ring, legacyBlob(ring, 'k2', SECRET, INSTALLATION.installationId)), true, 'version 1 under the current key too');
+    assert.equal(
+      needsReencryption(ring, legacyBlob(ring, 'k2', SECRET, INSTALLATION.installationId)),
+      true,
+      'version 1 under the current key too',
+    );
     const moved = reencrypt(ring, old, INSTALLATION);
     assert.equal(moved.v, 2);
     assert.equal(moved.kid, 'k2');

@@ -39,8 +39,7 @@ describe('events/lifecycle toLifecycleEvent', () => {
       links: {
         root: 'https://api.talkdeskapp.com',
         tokens: 'https://starship.talkdeskid.com/oauth/token',
-        installation:
-          'https://api.talkdeskapp.com/apps/f918e2623486417791f3b5a18ca746ce/installations/9514148a170c4d4aaa344a540cec08c5',
+        installation: 'https://api.talkdeskapp.com/apps/f918e2623486417791f3b5a18ca746ce/installations/9514148a170c4d4aaa344a540cec08c5',
       },
     };
     assert.deepEqual(lifecycle, expected);

@@ -235,7 +235,9 @@ describe('events/schemas parseEvent', () => {
   }
 
   it('does not let __proto__ in a body pollute anything', () => {
-    const body = JSON.parse(JSON.stringify(exampleEvent('app.installed')).replace('"_links":{', '"_links":{"__proto__":{"href":"https://evil.example"},'));
+    const body = JSON.parse(
+      JSON.stringify(exampleEvent('app.installed')).replace('"_links":{', '"_links":{"__proto__":{"href":"https://evil.example"},'),
+    );
     const event = parsed(body);
     assert.equal(Object.getPrototypeOf(event._links), Object.prototype);
     assert.equal(({} as Json).href, undefined);

@@ -24,7 +24,12 @@ describe('launch configuration', () => {
     assert.equal(s.appHomeUrl, undefined);
     assert.deepEqual(s.signingKeys, []);
     assert.equal(s.supportContact, SUPPORT_CONTACT_PLACEHOLDER);
-    const custom = settings({ SSO_SCOPES: 'openid users:read', SESSION_TTL_HOURS: '0.5', APP_BASE_URL: 'https://app.example.com/', TALKDESK_WIDGET_HOSTS: '' });
+    const custom = settings({
+      SSO_SCOPES: 'openid users:read',
+      SESSION_TTL_HOURS: '0.5',
+      APP_BASE_URL: 'https://app.example.com/',
+      TALKDESK_WIDGET_HOSTS: '',
+    });
     assert.deepEqual(custom.scopes, ['openid', 'users:read']);
     assert.equal(custom.sessionTtlMs, 1_800_000);
     assert.equal(custom.appBaseUrl, 'https://app.example.com', 'trailing slash dropped');
@@ -32,9 +37,18 @@ describe('launch configuration', () => {
   });
 
   it('requires APP_BASE_URL and SUPPORT_CONTACT in production', () => {
-    assert.throws(() => settings({ NODE_ENV: 'production', SUPPORT_CONTACT: 'x' }), (e: unknown) => e instanceof ConfigError && /APP_BASE_URL/.test(e.message));
-    assert.throws(() => settings({ NODE_ENV: 'production', APP_BASE_URL: 'https://a.example' }), (e: unknown) => e instanceof ConfigError && /SUPPORT_CONTACT/.test(e.message));
-    assert.equal(settings({ NODE_ENV: 'production', APP_BASE_URL: 'https://a.example', SUPPORT_CONTACT: 'help@a.example' }).supportContact, 'help@a.example');
+    assert.throws(
+      () => settings({ NODE_ENV: 'production', SUPPORT_CONTACT: 'x' }),
+      (e: unknown) => e instanceof ConfigError && /APP_BASE_URL/.test(e.message),
+    );
+    assert.throws(
+      () => settings({ NODE_ENV: 'production', APP_BASE_URL: 'https://a.example' }),
+      (e: unknown) => e instanceof ConfigError && /SUPPORT_CONTACT/.test(e.message),
+    );
+    assert.equal(
+      settings({ NODE_ENV: 'production', APP_BASE_URL: 'https://a.example', SUPPORT_CONTACT: 'help@a.example' }).supportContact,
+      'help@a.example',
+    );
   });
 
   it('refuses settings that cannot work: a hand-off without keys, SameSite=None over http, bad values', () => {
@@ -48,9 +62,15 @@ describe('launch configuration', () => {
 
   it('parses SSO_SIGNING_KEYS (first signs, all published) and never quotes a key in an error', () => {
     const keys = parseSigningKeys(`${generateSigningKeySpec('a')}, ${generateSigningKeySpec('b')}`);
-    assert.deepEqual(keys.map((k) => k.kid), ['a', 'b']);
+    assert.deepEqual(
+      keys.map((k) => k.kid),
+      ['a', 'b'],
+    );
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
-    assert.throws(() => parseSigningKeys(`r:${rsa}`), (e: unknown) => e instanceof ConfigError && /P-256/.test(e.message) && !e.message.includes(rsa.slice(20, 60)));
+    assert.throws(
+      () => parseSigningKeys(`r:${rsa}`),
+      (e: unknown) => e instanceof ConfigError && /P-256/.test(e.message) && !e.message.includes(rsa.slice(20, 60)),
+    );
     assert.throws(() => parseSigningKeys('nokid'), /key id/);
     assert.throws(() => parseSigningKeys('k:bm90IGEga2V5'), /PKCS#8/);
     const spec = generateSigningKeySpec('dup');

@@ -5,14 +5,7 @@ import { envSchema } from '../../src/config/env';
 import { PROJECT_ROOT } from '../../src/local/tools';
 import { COLLECTIONS } from '../../src/store/db';
 import { CALLBACK_PATH } from '../../src/web/app';
-import {
-  INSTALLATION_PHASES,
-  eventSignal,
-  rejectUpdate,
-  retryNowUpdate,
-  stateQuery,
-  workflowIdFor,
-} from '../../workflows/definitions';
+import { INSTALLATION_PHASES, eventSignal, rejectUpdate, retryNowUpdate, stateQuery, workflowIdFor } from '../../workflows/definitions';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 
 /**
@@ -79,9 +72,7 @@ function toolPathVars(): string[] {
 /** The variables `npm run demo` reads. */
 function demoVars(): string[] {
   const demo = source('src/entry/demo.ts');
-  return [
-    ...new Set([...demo.matchAll(/process\.env\.([A-Z_]+)/g), ...demo.matchAll(/envPort\('([A-Z_]+)'/g)].map((m) => m[1] ?? '')),
-  ];
+  return [...new Set([...demo.matchAll(/process\.env\.([A-Z_]+)/g), ...demo.matchAll(/envPort\('([A-Z_]+)'/g)].map((m) => m[1] ?? ''))];
 }
 
 describe('README.md and docs/', () => {
@@ -116,7 +107,14 @@ describe('README.md and docs/', () => {
   });
 
   it('documents the Temporal envconfig variables, the tool paths and the demo variables', () => {
-    for (const name of ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_API_KEY', 'TEMPORAL_TLS', 'TEMPORAL_PROFILE', 'TEMPORAL_CONFIG_FILE']) {
+    for (const name of [
+      'TEMPORAL_ADDRESS',
+      'TEMPORAL_NAMESPACE',
+      'TEMPORAL_API_KEY',
+      'TEMPORAL_TLS',
+      'TEMPORAL_PROFILE',
+      'TEMPORAL_CONFIG_FILE',
+    ]) {
       assert.ok(documented.has(name), `${name} is missing`);
     }
     for (const name of [...toolPathVars(), ...demoVars()]) assert.ok(documented.has(name), `${name} is missing`);
@@ -139,7 +137,8 @@ describe('README.md and docs/', () => {
     const app = source('src/web/app.ts') + source('src/web/admin.ts'); // public and admin listeners
     const paths = [CALLBACK_PATH, ...[...app.matchAll(/router\.get\('([^']+)'/g)].map((m) => m[1] ?? '')];
     assert.ok(paths.length >= 4);
-    for (const p of paths) assert.ok(readme.includes(`\`${p === CALLBACK_PATH ? 'POST ' : 'GET '}${p}\``), `endpoint ${p} is not documented`);
+    for (const p of paths)
+      assert.ok(readme.includes(`\`${p === CALLBACK_PATH ? 'POST ' : 'GET '}${p}\``), `endpoint ${p} is not documented`);
 
     const statusRows = tableRows(section('Public interface'));
     const callback = source('src/web/callback.ts');
@@ -152,7 +151,10 @@ describe('README.md and docs/', () => {
       );
     }
     for (const [, status, body] of callback.matchAll(/answer\(ctx, (\d{3}), \{ status: '([a-z_]+)'/g)) {
-      assert.ok(statusRows.some((r) => r[0] === status && (r[1] ?? '').includes(`\`${body}\``)), `status ${status} ${body} is not documented`);
+      assert.ok(
+        statusRows.some((r) => r[0] === status && (r[1] ?? '').includes(`\`${body}\``)),
+        `status ${status} ${body} is not documented`,
+      );
     }
     assert.ok(readme.includes('x-hub-signature: sha256=<hex'), 'the signature header is documented');
   });

@@ -64,9 +64,13 @@ describe('web/signature ECDSA', () => {
 
   it('never throws on random signatures and ids (property)', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.stringMatching(/^[0-9a-f]{0,300}$/)), fc.constantFrom('key-1', 'key-pem', 'key-b64', 'nope'), (s, id) => {
-        assert.equal(verifyEcdsaSignature(RAW, s, id, keys), false);
-      }),
+      fc.property(
+        fc.oneof(fc.string({ maxLength: 300 }), fc.stringMatching(/^[0-9a-f]{0,300}$/)),
+        fc.constantFrom('key-1', 'key-pem', 'key-b64', 'nope'),
+        (s, id) => {
+          assert.equal(verifyEcdsaSignature(RAW, s, id, keys), false);
+        },
+      ),
       { numRuns: 500 },
     );
   });

@@ -89,7 +89,11 @@ describe('web/signature hub (HMAC)', () => {
       fc.string({ maxLength: 200 }),
       fc.string({ unit: 'binary', maxLength: 200 }),
       fc
-        .tuple(fc.constantFrom('sha1', 'SHA256', 'sha256', 'sha512', 'md5', ''), fc.constantFrom('=', ':', ''), fc.stringMatching(/^[0-9a-fA-F]{0,140}$/))
+        .tuple(
+          fc.constantFrom('sha1', 'SHA256', 'sha256', 'sha512', 'md5', ''),
+          fc.constantFrom('=', ':', ''),
+          fc.stringMatching(/^[0-9a-fA-F]{0,140}$/),
+        )
         .map(([a, s, h]) => `${a}${s}${h}`),
     );
     fc.assert(

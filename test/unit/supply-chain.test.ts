@@ -42,7 +42,9 @@ describe('supply chain and deployment', () => {
       for (const dep of Object.keys(p.optionalDependencies ?? {})) {
         // npm resolves a dependency in the nearest node_modules up the tree.
         const parts = where.split('node_modules/').filter((s) => s !== '');
-        const candidates = parts.map((_, i) => `node_modules/${[...parts.slice(0, parts.length - i).map((s) => s.replace(/\/$/, '')), dep].join('/node_modules/')}`);
+        const candidates = parts.map(
+          (_, i) => `node_modules/${[...parts.slice(0, parts.length - i).map((s) => s.replace(/\/$/, '')), dep].join('/node_modules/')}`,
+        );
         candidates.push(`node_modules/${dep}`);
         if (!candidates.some((c) => lock.packages[c])) missing.push(`${where} → ${dep}`);
       }
@@ -88,8 +90,14 @@ describe('supply chain and deployment', () => {
 
     it('runs the admin listener reachable from outside the container and exposes it', () => {
       const last = instructions.slice(instructions.map((l) => /^FROM\s/i.test(l)).lastIndexOf(true));
-      assert.ok(last.some((l) => /^ENV\s.*\bADMIN_HOST=0\.0\.0\.0\b/.test(l)), 'ADMIN_HOST=0.0.0.0');
-      assert.ok(last.some((l) => /^EXPOSE\s.*\b9465\b/.test(l)), 'EXPOSE 9465');
+      assert.ok(
+        last.some((l) => /^ENV\s.*\bADMIN_HOST=0\.0\.0\.0\b/.test(l)),
+        'ADMIN_HOST=0.0.0.0',
+      );
+      assert.ok(
+        last.some((l) => /^EXPOSE\s.*\b9465\b/.test(l)),
+        'EXPOSE 9465',
+      );
     });
   });
 

@@ -3,8 +3,15 @@ import type { LifecycleEvent } from '../../workflows/definitions';
 import { enqueue, initialState, isSuperseded, markApplied, markHandled, restoreHandled } from '../../workflows/state';
 
 const at = '2026-11-21T10:00:00Z';
-const ev = (eventId: string, type: LifecycleEvent['type'], createdAt = at): LifecycleEvent =>
-  ({ eventId, type, createdAt, installationId: 'inst1', appId: 'app1', facts: {}, links: {} });
+const ev = (eventId: string, type: LifecycleEvent['type'], createdAt = at): LifecycleEvent => ({
+  eventId,
+  type,
+  createdAt,
+  installationId: 'inst1',
+  appId: 'app1',
+  facts: {},
+  links: {},
+});
 
 describe('workflow state: which events a run handles', () => {
   it('queues by created_at, lifecycle order at equal times, and refuses a repeated id', () => {
@@ -13,7 +20,10 @@ describe('workflow state: which events a run handles', () => {
     assert.equal(enqueue(s, ev('i', 'app.installed')), true);
     assert.equal(enqueue(s, ev('early', 'app.updated', '2026-11-21T09:59:59Z')), true);
     assert.equal(enqueue(s, ev('i', 'app.installed')), false);
-    assert.deepEqual(s.queue.map((e) => e.eventId), ['early', 'i', 'u']);
+    assert.deepEqual(
+      s.queue.map((e) => e.eventId),
+      ['early', 'i', 'u'],
+    );
   });
 
   it('supersedes only events older than one applied: an equal created_at is not older', () => {
@@ -29,7 +39,10 @@ describe('workflow state: which events a run handles', () => {
     enqueue(s, ev('u', 'app.uninstalled'));
     enqueue(s, ev('new', 'app.installed', '2026-11-21T11:00:00Z'));
     restoreHandled(s, ['i', 'u']);
-    assert.deepEqual(s.queue.map((e) => e.eventId), ['new']);
+    assert.deepEqual(
+      s.queue.map((e) => e.eventId),
+      ['new'],
+    );
     assert.deepEqual(s.ignoredEvents, [{ eventId: 'u', reason: 'already handled by an earlier run' }]);
     assert.equal(enqueue(s, ev('i', 'app.installed')), false, 'a later delivery counts as a duplicate');
     assert.deepEqual(s.handledEventIds, ['i', 'u']);

@@ -28,7 +28,8 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
     await ctx.stateCall('approve the update at Talkdesk', { state: 'approve', concludes: 'update' });
   });
   const revert = async () => {
-    if (applied) await ctx.step('revert the update', acts.revertUpdate, {
+    if (applied)
+      await ctx.step('revert the update', acts.revertUpdate, {
         installationId,
         accountId: state.accountId ?? '',
         applied,
@@ -52,7 +53,10 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
     },
     expired: async () => {
       await revert();
-      await ctx.endPhase('active', { result: 'expired', outcome: 'expired: not approved within seven days; account kept its previous state' });
+      await ctx.endPhase('active', {
+        result: 'expired',
+        outcome: 'expired: not approved within seven days; account kept its previous state',
+      });
     },
     interrupted: async (reason) => {
       await revert();

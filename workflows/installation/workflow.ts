@@ -41,7 +41,10 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
     else await condition(ready, waitMs);
 
     for (const due of state.retiring.filter((r) => Date.parse(r.retireAt) <= Date.now())) {
-      await ctx.step('destroy retired credentials', ctx.acts.destroyCredentials, { installationId: ctx.installationId, clientId: due.clientId });
+      await ctx.step('destroy retired credentials', ctx.acts.destroyCredentials, {
+        installationId: ctx.installationId,
+        clientId: due.clientId,
+      });
       state.retiring = state.retiring.filter((r) => r.clientId !== due.clientId);
       ctx.describe();
     }

@@ -42,7 +42,9 @@ async function currentSession(lc: LaunchContext, ctx: Context): Promise<{ id: st
   return { id, session };
 }
 
-function planText(account: { subscription?: Record<string, { name?: string; licenses?: number }>; trial?: { expiresAt?: string; endedAt?: string } } | null): string {
+function planText(
+  account: { subscription?: Record<string, { name?: string; licenses?: number }>; trial?: { expiresAt?: string; endedAt?: string } } | null,
+): string {
   const sub = account?.subscription && Object.values(account.subscription)[0];
   if (sub?.name) return `Subscription: ${sub.name}${sub.licenses !== undefined ? ` (${sub.licenses} licences)` : ''}`;
   if (account?.trial?.endedAt) return `Trial ended ${account.trial.endedAt.slice(0, 10)}`;
@@ -100,12 +102,16 @@ export async function appLogout(lc: LaunchContext, ctx: Context): Promise<void> 
   try {
     form = new URLSearchParams((await readRawBody(ctx.req, 4096, 5_000)).toString('utf8'));
   } catch {
-    return html(lc, ctx, 400, (n) => simplePage(n, 'Sign-out failed', 'The form could not be read. Go back to the app and sign out again.'));
+    return html(lc, ctx, 400, (n) =>
+      simplePage(n, 'Sign-out failed', 'The form could not be read. Go back to the app and sign out again.'),
+    );
   }
   const id = readCookie(ctx, SESSION_COOKIE);
   const given = form.get('csrf') ?? '';
   if (id && !sameText(given, csrfFor(id))) {
-    return html(lc, ctx, 403, (n) => simplePage(n, 'Sign-out refused', 'This sign-out did not come from the app page. Go back to the app and use its Sign out button.'));
+    return html(lc, ctx, 403, (n) =>
+      simplePage(n, 'Sign-out refused', 'This sign-out did not come from the app page. Go back to the app and use its Sign out button.'),
+    );
   }
   if (id) await lc.sessions.end(id);
   clearCookie(ctx, SESSION_COOKIE, cookieBase(lc, '/'));
@@ -117,11 +123,21 @@ export function signedOut(lc: LaunchContext, ctx: Context): void {
 }
 
 /** The app's pages answer an HTML page on our own failure (MongoDB down), never the callback's JSON. */
-export async function pageOrError(lc: LaunchContext, ctx: Context, handler: (lc: LaunchContext, ctx: Context) => Promise<void>): Promise<void> {
+export async function pageOrError(
+  lc: LaunchContext,
+  ctx: Context,
+  handler: (lc: LaunchContext, ctx: Context) => Promise<void>,
+): Promise<void> {
   try {
     await handler(lc, ctx);
   } catch (err) {
     lc.logger.error({ error: err instanceof Error ? err.name : 'unknown', path: ctx.path }, 'app page failed');
-    html(lc, ctx, 503, (n) => simplePage(n, 'Please try again', `The app cannot answer right now. Try again in a minute; if it keeps happening, contact ${lc.settings.supportContact}.`));
+    html(lc, ctx, 503, (n) =>
+      simplePage(
+        n,
+        'Please try again',
+        `The app cannot answer right now. Try again in a minute; if it keeps happening, contact ${lc.settings.supportContact}.`,
+      ),
+    );
   }
 }

@@ -43,7 +43,10 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
       const parsed = userLogoutSchema.safeParse(json);
       const problem = parsed.success
         ? findUnsafeJson(json)
-        : { field: parsed.error.issues[0]?.path.map(String).join('.') || '(root)', message: parsed.error.issues[0]?.message ?? 'invalid event' };
+        : {
+            field: parsed.error.issues[0]?.path.map(String).join('.') || '(root)',
+            message: parsed.error.issues[0]?.message ?? 'invalid event',
+          };
       if (!parsed.success || problem) {
         outcome('invalid');
         const { field, message } = problem ?? { field: '(root)', message: 'invalid event' };
@@ -52,7 +55,9 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
       const event = parsed.data;
       if (event.app_id !== lc.appId) {
         outcome('wrong_app');
-        return reply(ctx, 403, { error: { code: 'wrong_app', message: 'The event is for another app (app_id does not match TALKDESK_APP_ID).' } });
+        return reply(ctx, 403, {
+          error: { code: 'wrong_app', message: 'The event is for another app (app_id does not match TALKDESK_APP_ID).' },
+        });
       }
       const { installation_id: installationId, user_id: talkdeskUserId, account_id: accountId, user_email: email } = event.data;
       const log = lc.logger.child({ installationId, eventId: event.id, type: event.type });

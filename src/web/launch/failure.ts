@@ -12,7 +12,8 @@ const SAFE_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
  * metric, log line) under one reference id. Never a redirect, never a stack trace.
  */
 export async function answerFailure(lc: LaunchContext, ctx: Context, err: unknown): Promise<void> {
-  const failure = err instanceof SsoFailure ? err : new SsoFailure('internal_error', { detail: err instanceof Error ? err.name : 'unknown' });
+  const failure =
+    err instanceof SsoFailure ? err : new SsoFailure('internal_error', { detail: err instanceof Error ? err.name : 'unknown' });
   const { reason, facts } = failure;
   const status = FAILURE_REASONS[reason].status;
   const referenceId = `sso-${randomBytes(6).toString('hex')}`;
@@ -33,7 +34,9 @@ export async function answerFailure(lc: LaunchContext, ctx: Context, err: unknow
       ...(oauthError ? { oauthError } : {}),
       ...(detail ? { detail } : {}),
     })
-    .catch((e: unknown) => lc.logger.warn({ referenceId, error: e instanceof Error ? e.name : 'unknown' }, 'sign-in failure not recorded in MongoDB'));
+    .catch((e: unknown) =>
+      lc.logger.warn({ referenceId, error: e instanceof Error ? e.name : 'unknown' }, 'sign-in failure not recorded in MongoDB'),
+    );
   const n = nonce();
   pageHeaders(ctx, { nonce: n });
   ctx.status = status;

@@ -13,7 +13,13 @@ export interface CookieOptions {
 
 /** Written by hand: Koa refuses a Secure cookie on a plain connection, which a TLS-terminating proxy is. */
 export function setCookie(ctx: Context, name: string, value: string, o: CookieOptions): void {
-  const parts = [`${name}=${value}`, `Path=${o.path}`, `Max-Age=${o.maxAgeSeconds}`, 'HttpOnly', `SameSite=${o.sameSite === 'none' ? 'None' : 'Lax'}`];
+  const parts = [
+    `${name}=${value}`,
+    `Path=${o.path}`,
+    `Max-Age=${o.maxAgeSeconds}`,
+    'HttpOnly',
+    `SameSite=${o.sameSite === 'none' ? 'None' : 'Lax'}`,
+  ];
   if (o.secure || o.sameSite === 'none') parts.push('Secure');
   ctx.append('Set-Cookie', parts.join('; '));
 }

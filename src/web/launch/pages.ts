@@ -15,7 +15,13 @@ export function layout(o: { title: string; nonce: string; body: string; head?: s
 <body><main>${o.body}</main></body></html>`;
 }
 
-export function failurePage(o: { reason: FailureReason; referenceId: string; supportContact: string; accountName?: string; nonce: string }): string {
+export function failurePage(o: {
+  reason: FailureReason;
+  referenceId: string;
+  supportContact: string;
+  accountName?: string;
+  nonce: string;
+}): string {
   const r = FAILURE_REASONS[o.reason];
   const account = o.accountName ? `<p>Talkdesk account: <strong>${esc(o.accountName)}</strong></p>` : '';
   return layout({

@@ -67,7 +67,8 @@ export async function launch(lc: LaunchContext, ctx: Context): Promise<void> {
 
 const talkdeskFailure = (err: unknown, facts: Record<string, string | undefined>, step: string): unknown => {
   if (err instanceof TalkdeskUnavailableError) return new SsoFailure('talkdesk_unreachable', { ...facts, detail: step });
-  if (err instanceof TalkdeskError) return new SsoFailure('talkdesk_refused', { ...facts, detail: `${step}_${(err as { kind?: string }).kind ?? 'refused'}` });
+  if (err instanceof TalkdeskError)
+    return new SsoFailure('talkdesk_refused', { ...facts, detail: `${step}_${(err as { kind?: string }).kind ?? 'refused'}` });
   return err;
 };
 
@@ -120,7 +121,10 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
     const talkdeskUserId = info.id ?? info.sub;
     // The launch's user-id hint is never trusted: a difference is only worth a log line.
     if (checked.userHint && checked.userHint !== talkdeskUserId) {
-      lc.logger.warn({ installationId: rec._id, talkdeskUserId, talkdeskUserIdHint: checked.userHint }, 'sign-in: /users/me differs from the launch hint; the verified user is used');
+      lc.logger.warn(
+        { installationId: rec._id, talkdeskUserId, talkdeskUserIdHint: checked.userHint },
+        'sign-in: /users/me differs from the launch hint; the verified user is used',
+      );
     }
     const mapping = await licensedUser(lc, rec, talkdeskUserId);
     const who = {
