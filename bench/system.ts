@@ -214,6 +214,9 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
           PORT: String(webPort),
           HOST: '127.0.0.1',
           ADMIN_PORT: '0',
+          // Production refuses to start without them (launch pages): the bench's own address and a placeholder.
+          APP_BASE_URL: `http://127.0.0.1:${webPort}`,
+          SUPPORT_CONTACT: 'bench@example.invalid',
           DISPATCH_INTERVAL_MS: String(opts.dispatchIntervalMs ?? 5_000),
         },
         file,

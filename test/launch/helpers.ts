@@ -98,7 +98,8 @@ export async function signIn(
 
 /** The value of `appconnect_sso_total{outcome}` in /metrics (0 when absent). */
 export async function ssoMetric(sys: TestSystem, outcome: string): Promise<number> {
-  const text = await (await fetch(`${sys.web.url}/metrics`)).text();
+  // Metrics are served by the admin listener, not the public port.
+  const text = await (await fetch(`${sys.web.adminUrl}/metrics`)).text();
   const m = new RegExp(`^appconnect_sso_total\\{outcome="${outcome}"\\} (\\d+)`, 'm').exec(text);
   return m ? Number(m[1]) : 0;
 }
