@@ -9,10 +9,12 @@ import { eventually, finalView, waitForPhase } from '../support/waits';
 import { TIMER_SCENARIOS, type Scenario } from './timer-scenarios';
 
 /**
- * Records real histories of every phase into test/histories/ for the replay test:
- * `npm run record:histories -- [scenario...]` (all when none is named). Record a new
- * scenario on its own: an old recording must stay as the old code wrote it, so
- * that the replay test keeps proving the new code can still replay it.
+ * Records real histories into test/histories/ for the replay test:
+ * `npm run record:histories -- <scenario...>` writes only the named scenarios'
+ * files (an unknown name is an error listing the known ones; no name records all).
+ * Record a new scenario on its own: an old recording must stay as the old code wrote
+ * it, so that the replay test keeps proving the new code can still replay it.
+ * Scenarios and their options are listed in docs/versioning.md.
  */
 const OUT = path.join(PROJECT_ROOT, 'test', 'histories');
 
@@ -125,7 +127,10 @@ const SCENARIOS: Record<string, Scenario> = {
 async function main(): Promise<void> {
   const names = process.argv.slice(2);
   const unknown = names.filter((n) => !(n in SCENARIOS));
-  if (unknown.length) throw new Error(`Unknown scenario ${unknown.join(', ')}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+  if (unknown.length) {
+    console.error(`Unknown scenario ${unknown.join(', ')}; known scenarios: ${Object.keys(SCENARIOS).join(', ')}`);
+    process.exit(2);
+  }
   mkdirSync(OUT, { recursive: true });
   try {
     for (const name of names.length ? names : Object.keys(SCENARIOS)) {
