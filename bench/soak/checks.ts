@@ -1,11 +1,15 @@
 import { readFileSync } from 'node:fs';
 import type { CallRecord } from '../../src/simulator';
 import type { InboxRecord } from '../../src/handover/inbox';
-import { stateQuery, workflowIdFor, type InstallationView, type PhaseRecord, type PhaseResult } from '../../workflows/definitions';
+import { stateQuery, workflowIdFor, type InstallationView, type PhaseRecord } from '../../workflows/definitions';
 import type { BenchSystem } from '../system';
 import type { SoakInstallation } from './plan';
 import { textOf } from '../../test/support/secret-scan';
+import { APPROVED, OPERATION, describeApprovals, phaseOf } from './approvals';
+import { earlierViews, mapLimit, mergeRuns, retry, runsOf } from './runs';
 import { SecretScanner } from './secrets';
+
+export { mergeRuns } from './runs';
 
 /** What the checks read: Temporal, the service's database, the simulator's records, the logs. */
 export type CheckedSystem = Pick<BenchSystem, 'client' | 'store' | 'simulator' | 'logFiles'>;
@@ -46,126 +50,6 @@ export interface CheckStats {
   logFilesScanned: number;
   logBytesScanned: number;
   secretsLookedFor: number;
-}
-
-/** The result of each phase that owns a Talkdesk operation when its approval concluded it. */
-const APPROVED: Partial<Record<PhaseRecord['phase'], PhaseResult>> = {
-  installing: 'approved',
-  updating: 'approved',
-  uninstalling: 'acknowledged',
-};
-/** The Talkdesk operation each phase concludes. */
-const OPERATION: Record<string, string> = { installing: 'install', updating: 'update', uninstalling: 'uninstall' };
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]!);
-      }
-    }),
-  );
-  return out;
-}
-
-async function retry<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
-  for (let i = 1; ; i += 1) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (i >= attempts) throw err;
-      await new Promise((r) => setTimeout(r, 1_000 * i));
-    }
-  }
-}
-
-/** "N approvals at t1, t2 (a worker was SIGKILLed between them)": for the lead to tell kills from slowness. */
-function describeApprovals(n: { at: number[]; hung: number; concluded: string[] }, killTimes: readonly number[]): string {
-  const { at } = n;
-  const late = n.hung ? `, ${n.hung} of them answered after the client's timeout` : '';
-  const times = at.map((t, i) => `${new Date(t).toISOString().slice(11, 23)} concluding ${n.concluded[i] ?? '?'}`).join(', ');
-  if (at.length < 2) return `${at.length} approval calls took effect${late}${times ? ` (${times})` : ''}`;
-  const [first, last] = [Math.min(...at), Math.max(...at)];
-  const kills = killTimes.filter((k) => k >= first && k <= last).length;
-  return `${at.length} approval calls took effect${late} (${times}); ${kills ? `${kills} worker SIGKILL(s) between them` : 'no worker kill between them'}`;
-}
-
-/** The phase of `history` whose time window holds `at` (else the nearest one). */
-function phaseOf(history: PhaseRecord[], at: number): PhaseRecord | undefined {
-  let best: PhaseRecord | undefined;
-  let bestDistance = Infinity;
-  for (const p of history) {
-    if (!(p.phase in APPROVED)) continue;
-    const start = Date.parse(p.startedAt);
-    const end = p.endedAt ? Date.parse(p.endedAt) : Infinity;
-    const distance = at < start ? start - at : at > end ? at - end : 0;
-    if (distance < bestDistance) {
-      best = p;
-      bestDistance = distance;
-    }
-  }
-  return best;
-}
-
-interface RunRef {
-  runId: string;
-  status: string;
-  start: number;
-}
-
-/** Every run of each installation's workflow, oldest first, as the visibility store lists them. */
-async function runsOf(sys: CheckedSystem, installations: readonly SoakInstallation[]): Promise<Map<string, RunRef[]>> {
-  const out = new Map<string, RunRef[]>();
-  await mapLimit(installations, 8, async (inst) => {
-    const runs = await retry(async () => {
-      const list: RunRef[] = [];
-      for await (const run of sys.client.workflow.list({ query: `WorkflowId = '${workflowIdFor(inst.installationId)}'` })) {
-        list.push({ runId: run.runId, status: run.status.name, start: run.startTime.getTime() });
-      }
-      return list;
-    });
-    out.set(
-      inst.installationId,
-      runs.sort((a, b) => a.start - b.start),
-    );
-  });
-  return out;
-}
-
-/**
- * The views of the runs that completed before an installation's latest run, fetched by
- * run id. A run that continued as new is left out: its successor carries its whole state.
- */
-async function earlierViews(sys: CheckedSystem, installationId: string, runs: readonly RunRef[]): Promise<InstallationView[]> {
-  const views: InstallationView[] = [];
-  for (const run of runs.slice(0, -1)) {
-    if (run.status !== 'COMPLETED') continue;
-    const handle = sys.client.workflow.getHandle(workflowIdFor(installationId), run.runId, { followRuns: false });
-    views.push((await retry(() => handle.result())) as InstallationView);
-  }
-  return views;
-}
-
-/**
- * One view of what an installation's runs did, oldest first: their phases and ignored
- * events in run order, the last run's state. An event applied by more than one run
- * (a later run applying again what an earlier one did) is a violation.
- */
-export function mergeRuns(runs: readonly InstallationView[]): { view: InstallationView; violations: string[] } {
-  const last = runs[runs.length - 1]!;
-  const view = { ...last, history: runs.flatMap((r) => r.history), ignoredEvents: runs.flatMap((r) => r.ignoredEvents) };
-  const appliedBy = new Map<string, number>();
-  for (const run of runs) {
-    for (const eventId of new Set(run.history.flatMap((h) => (h.eventId ? [h.eventId] : []))))
-      appliedBy.set(eventId, (appliedBy.get(eventId) ?? 0) + 1);
-  }
-  const violations = [...appliedBy]
-    .filter(([, n]) => n > 1)
-    .map(([eventId, n]) => `${last.installationId}: event ${eventId} applied by ${n} workflow runs`);
-  return { view, violations };
 }
 
 /**

@@ -12,7 +12,7 @@ const view = (
   ignoredEvents: InstallationView['ignoredEvents'] = [],
 ): InstallationView => ({
   installationId: 'i-1',
-  workflowId: `installation-i-1 (${runId})`,
+  workflowId: `${workflowIdFor('i-1')} (${runId})`,
   phase: 'uninstalled',
   history,
   ignoredEvents,

@@ -2,24 +2,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { PROJECT_ROOT } from '../../src/local/tools';
+import { CHROMIUM, CHROMIUM_ARGS, TEST_RESULTS_DIR } from '../support/chromium';
 import { useSystem, type TestSystem } from '../support/system';
 import { activeInstallation, launchUrl } from './helpers';
 
-/** Debian's chromium through playwright-core, as test/ui/temporal-ui.test.ts runs it. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const OUT_DIR = path.join(PROJECT_ROOT, 'test-results');
-const SCREENSHOT = path.join(OUT_DIR, 'launch-app.png');
+const SCREENSHOT = path.join(TEST_RESULTS_DIR, 'launch-app.png');
 
 describe('launch in headless Chromium: from the launch URL to /app, without a click', function () {
   this.timeout(90_000);
@@ -32,8 +19,8 @@ describe('launch in headless Chromium: from the launch URL to /app, without a cl
       if (process.env.SKIP_BROWSER_INSTALL === '1') this.skip();
       throw new Error(`chromium not found at ${CHROMIUM}: run "npm run setup" (or set SKIP_BROWSER_INSTALL=1 to skip this test)`);
     }
-    mkdirSync(OUT_DIR, { recursive: true });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    mkdirSync(TEST_RESULTS_DIR, { recursive: true });
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', ...CHROMIUM_ARGS] });
   });
   after(async () => {
     await browser?.close().catch(() => undefined);
@@ -94,7 +81,7 @@ describe('launch in headless Chromium: from the launch URL to /app, without a cl
       const again = await page.goto(`${sys.web.url}/app`);
       assert.equal(again?.status(), 401);
     } catch (err) {
-      await page.screenshot({ path: path.join(OUT_DIR, 'launch-app-failure.png'), fullPage: true }).catch(() => undefined);
+      await page.screenshot({ path: path.join(TEST_RESULTS_DIR, 'launch-app-failure.png'), fullPage: true }).catch(() => undefined);
       throw err;
     } finally {
       await context.close().catch(() => undefined);

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { loadEnv } from '../../src/config/env';
-import { generateKeySpec } from '../../src/crypto/secrets';
 import { cachedReadiness, type Readiness } from '../../src/web/admin';
 import { signHubSignature } from '../../src/web/signature';
-import { APP_ID, WEBHOOK_SECRET } from '../support/system';
-import { JSON_HEADERS, freshEvent, send, startLightWeb, type LightWeb } from './support';
+import { WEBHOOK_SECRET } from '../support/system';
+import { BASE_ENV, JSON_HEADERS, freshEvent, send, startLightWeb, type LightWeb } from './support';
 
 /**
  * /readyz and /metrics live on the admin listener (ADMIN_HOST:ADMIN_PORT, loopback
@@ -12,17 +11,15 @@ import { JSON_HEADERS, freshEvent, send, startLightWeb, type LightWeb } from './
  * is cached so that probes cannot turn into a ping storm (issue 15).
  */
 
-const BASE = { TALKDESK_APP_ID: APP_ID, TALKDESK_WEBHOOK_SECRET: WEBHOOK_SECRET, SECRETS_KEY: generateKeySpec('k1') };
-
 describe('security: admin listener', function () {
   this.timeout(60_000);
 
   it('defaults to 127.0.0.1:9465, not the worker metrics port 9464', () => {
-    const env = loadEnv(BASE);
+    const env = loadEnv(BASE_ENV);
     assert.equal(env.ADMIN_HOST, '127.0.0.1');
     assert.equal(env.ADMIN_PORT, 9465);
     assert.notEqual(String(env.ADMIN_PORT), env.WORKER_METRICS_BIND.split(':').pop());
-    assert.throws(() => loadEnv({ ...BASE, ADMIN_PORT: '70000' }), /ADMIN_PORT: /);
+    assert.throws(() => loadEnv({ ...BASE_ENV, ADMIN_PORT: '70000' }), /ADMIN_PORT: /);
   });
 
   describe('over HTTP', () => {

@@ -3,13 +3,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { loadEnv } from '../../src/config/env';
-import { generateKeySpec } from '../../src/crypto/secrets';
-import { ConfigError } from '../../src/errors';
 import { PROJECT_ROOT } from '../../src/local/tools';
 import { connectDatabase } from '../../src/store';
 import { mongoUri, temporalDevEnv, uniqueDbName } from '../support/servers';
-import { APP_ID, WEBHOOK_SECRET } from '../support/system';
-import { JSON_HEADERS, freshEvent, send } from './support';
+import { WEBHOOK_SECRET } from '../support/system';
+import { BASE_ENV, configError, JSON_HEADERS, freshEvent, send } from './support';
 
 /**
  * The security settings: CALLBACK_SIGNATURE_SCHEMES, TALKDESK_ECDSA_PUBLIC_KEYS,
@@ -18,27 +16,16 @@ import { JSON_HEADERS, freshEvent, send } from './support';
  * real web process log a warning at start-up.
  */
 
-const BASE = { TALKDESK_APP_ID: APP_ID, TALKDESK_WEBHOOK_SECRET: WEBHOOK_SECRET, SECRETS_KEY: generateKeySpec('k1') };
 const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const p256Der = p256.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
 const p256Pem = (p256.publicKey.export({ type: 'spki', format: 'pem' }) as string).trim();
-
-function configError(env: Record<string, string>): string {
-  try {
-    loadEnv({ ...BASE, ...env });
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.message;
-  }
-  assert.fail(`accepted ${JSON.stringify(Object.keys(env))}`);
-}
 
 describe('security: signature and limit settings', function () {
   this.timeout(60_000);
 
   describe('parsing (src/config/env.ts)', () => {
     it('defaults to hmac only, 600 requests a minute, no ECDSA keys', () => {
-      const env = loadEnv(BASE);
+      const env = loadEnv(BASE_ENV);
       assert.deepEqual(env.CALLBACK_SIGNATURE_SCHEMES, ['hmac']);
       assert.equal(env.TALKDESK_ECDSA_PUBLIC_KEYS, undefined);
       assert.equal(env.CALLBACK_RATE_LIMIT_PER_MINUTE, 600);
@@ -47,7 +34,7 @@ describe('security: signature and limit settings', function () {
 
     it('reads several schemes, several webhook secrets and several ECDSA keys (DER base64 and PEM, \\n escaped or not)', () => {
       const env = loadEnv({
-        ...BASE,
+        ...BASE_ENV,
         TALKDESK_WEBHOOK_SECRET: `${WEBHOOK_SECRET}, another-secret-0123456789`,
         CALLBACK_SIGNATURE_SCHEMES: 'ecdsa, hmac,ecdsa',
         TALKDESK_ECDSA_PUBLIC_KEYS: `k-der:${p256Der}, k-pem:${p256Pem.replace(/\n/g, '\\n')},k-raw-pem:${p256Pem}`,
@@ -125,7 +112,7 @@ describe('security: signature and limit settings', function () {
       const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/entry/web.js')], {
         env: {
           PATH: process.env.PATH ?? '',
-          ...BASE,
+          ...BASE_ENV,
           HOST: '127.0.0.1',
           PORT: '0',
           MONGODB_URI: await mongoUri(),

@@ -2,12 +2,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { loadEnv } from '../../src/config/env';
-import { generateKeySpec } from '../../src/crypto/secrets';
-import { ConfigError } from '../../src/errors';
 import { PROJECT_ROOT } from '../../src/local/tools';
 import { signHubSignature, type HubAlgorithm } from '../../src/web/signature';
-import { APP_ID, WEBHOOK_SECRET } from '../support/system';
-import { JSON_HEADERS, freshEvent, send, startLightWeb, type LightWeb } from './support';
+import { WEBHOOK_SECRET } from '../support/system';
+import { BASE_ENV, configError, JSON_HEADERS, freshEvent, send, startLightWeb, type LightWeb } from './support';
 
 /**
  * Production safety (issue 15): DEV_SKIP_SIGNATURE_CHECK is refused in production
@@ -15,18 +13,7 @@ import { JSON_HEADERS, freshEvent, send, startLightWeb, type LightWeb } from './
  * from the future or older than the inbox retention is refused.
  */
 
-const BASE = { TALKDESK_APP_ID: APP_ID, TALKDESK_WEBHOOK_SECRET: WEBHOOK_SECRET, SECRETS_KEY: generateKeySpec('k1') };
 const DAY = 86_400_000;
-
-function configError(env: Record<string, string>): string {
-  try {
-    loadEnv({ ...BASE, ...env });
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.message;
-  }
-  assert.fail(`accepted ${JSON.stringify(env)}`);
-}
 
 const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -40,15 +27,15 @@ describe('security: production safety', function () {
         assert.match(message, /DEV_SKIP_SIGNATURE_CHECK: must not be true when NODE_ENV=production/);
       }
       // Outside production it is still allowed (with its warning), and off is fine in production.
-      assert.equal(loadEnv({ ...BASE, NODE_ENV: 'development', DEV_SKIP_SIGNATURE_CHECK: 'true' }).DEV_SKIP_SIGNATURE_CHECK, true);
-      assert.equal(loadEnv({ ...BASE, NODE_ENV: 'production', DEV_SKIP_SIGNATURE_CHECK: 'false' }).DEV_SKIP_SIGNATURE_CHECK, false);
+      assert.equal(loadEnv({ ...BASE_ENV, NODE_ENV: 'development', DEV_SKIP_SIGNATURE_CHECK: 'true' }).DEV_SKIP_SIGNATURE_CHECK, true);
+      assert.equal(loadEnv({ ...BASE_ENV, NODE_ENV: 'production', DEV_SKIP_SIGNATURE_CHECK: 'false' }).DEV_SKIP_SIGNATURE_CHECK, false);
     });
 
     it('makes the web process exit 2 at start-up with a message, on loopback too', async () => {
       const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/entry/web.js')], {
         env: {
           PATH: process.env.PATH ?? '',
-          ...BASE,
+          ...BASE_ENV,
           NODE_ENV: 'production',
           HOST: '127.0.0.1',
           PORT: '0',
@@ -68,8 +55,11 @@ describe('security: production safety', function () {
 
   describe('CALLBACK_HMAC_ALGORITHMS', () => {
     it('defaults to sha256,sha512; sha1 only when listed; anything else is refused', () => {
-      assert.deepEqual(loadEnv(BASE).CALLBACK_HMAC_ALGORITHMS, ['sha256', 'sha512']);
-      assert.deepEqual(loadEnv({ ...BASE, CALLBACK_HMAC_ALGORITHMS: 'sha1, sha256,sha1' }).CALLBACK_HMAC_ALGORITHMS, ['sha1', 'sha256']);
+      assert.deepEqual(loadEnv(BASE_ENV).CALLBACK_HMAC_ALGORITHMS, ['sha256', 'sha512']);
+      assert.deepEqual(loadEnv({ ...BASE_ENV, CALLBACK_HMAC_ALGORITHMS: 'sha1, sha256,sha1' }).CALLBACK_HMAC_ALGORITHMS, [
+        'sha1',
+        'sha256',
+      ]);
       assert.match(
         configError({ CALLBACK_HMAC_ALGORITHMS: 'sha256,md5' }),
         /CALLBACK_HMAC_ALGORITHMS: must be a comma list of sha1, sha256, sha512/,
@@ -128,7 +118,7 @@ describe('security: production safety', function () {
     };
 
     it('parses the settings with their defaults and refuses a retention shorter than 8 days', () => {
-      const env = loadEnv(BASE);
+      const env = loadEnv(BASE_ENV);
       assert.equal(env.EVENT_MAX_FUTURE_SKEW_SECONDS, 300);
       assert.equal(env.INBOX_RETENTION_DAYS, 30);
       assert.match(configError({ INBOX_RETENTION_DAYS: '7' }), /INBOX_RETENTION_DAYS: must be at least 8/);

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { loadEnv } from '../../src/config/env';
-import { generateKeySpec } from '../../src/crypto/secrets';
 import { ConfigError } from '../../src/errors';
 import { clientAddress, parseTrustProxy } from '../../src/web/client-address';
 import { signHubSignature } from '../../src/web/signature';
-import { APP_ID, WEBHOOK_SECRET } from '../support/system';
-import { JSON_HEADERS, freshEvent, send, startLightWeb, type Answer, type LightWeb } from './support';
+import { WEBHOOK_SECRET } from '../support/system';
+import { BASE_ENV, JSON_HEADERS, freshEvent, send, startLightWeb, type Answer, type LightWeb } from './support';
 
 /**
  * Availability of the callback (issue 15): the client address is taken from
@@ -15,7 +14,6 @@ import { JSON_HEADERS, freshEvent, send, startLightWeb, type Answer, type LightW
  * flood of unsigned requests cannot make Talkdesk's signed deliveries wait.
  */
 
-const BASE = { TALKDESK_APP_ID: APP_ID, TALKDESK_WEBHOOK_SECRET: WEBHOOK_SECRET, SECRETS_KEY: generateKeySpec('k1') };
 const TALKDESK = '198.51.100.20';
 const ATTACKER = '203.0.113.7';
 
@@ -26,19 +24,19 @@ describe('security: proxy-aware callback rate limits', function () {
 
   describe('client address (TRUST_PROXY)', () => {
     it('parses a hop count, CIDRs and addresses, and refuses anything else naming the variable', () => {
-      assert.equal(loadEnv(BASE).TRUST_PROXY, undefined, 'unset trusts no proxy');
-      assert.equal(loadEnv(BASE).CALLBACK_FAILED_AUTH_PER_MINUTE, 60);
-      assert.deepEqual(loadEnv({ ...BASE, TRUST_PROXY: '1' }).TRUST_PROXY, { kind: 'hops', hops: 1 });
-      assert.deepEqual(loadEnv({ ...BASE, TRUST_PROXY: '0' }).TRUST_PROXY, { kind: 'none' }, 'zero hops: none');
-      assert.equal(loadEnv({ ...BASE, TRUST_PROXY: '10.0.0.0/8, 192.168.1.5,fd00::/8' }).TRUST_PROXY?.kind, 'cidrs');
+      assert.equal(loadEnv(BASE_ENV).TRUST_PROXY, undefined, 'unset trusts no proxy');
+      assert.equal(loadEnv(BASE_ENV).CALLBACK_FAILED_AUTH_PER_MINUTE, 60);
+      assert.deepEqual(loadEnv({ ...BASE_ENV, TRUST_PROXY: '1' }).TRUST_PROXY, { kind: 'hops', hops: 1 });
+      assert.deepEqual(loadEnv({ ...BASE_ENV, TRUST_PROXY: '0' }).TRUST_PROXY, { kind: 'none' }, 'zero hops: none');
+      assert.equal(loadEnv({ ...BASE_ENV, TRUST_PROXY: '10.0.0.0/8, 192.168.1.5,fd00::/8' }).TRUST_PROXY?.kind, 'cidrs');
       for (const bad of ['yes', '10.0.0.0/33', '10.0.0.0/8,nope', '999']) {
         assert.throws(
-          () => loadEnv({ ...BASE, TRUST_PROXY: bad }),
+          () => loadEnv({ ...BASE_ENV, TRUST_PROXY: bad }),
           (err: unknown) => err instanceof ConfigError && /TRUST_PROXY: /.test(err.message),
           bad,
         );
       }
-      assert.throws(() => loadEnv({ ...BASE, CALLBACK_FAILED_AUTH_PER_MINUTE: '-1' }), /CALLBACK_FAILED_AUTH_PER_MINUTE: /);
+      assert.throws(() => loadEnv({ ...BASE_ENV, CALLBACK_FAILED_AUTH_PER_MINUTE: '-1' }), /CALLBACK_FAILED_AUTH_PER_MINUTE: /);
     });
 
     const table: [string, string, string | undefined, string][] = [

@@ -1,5 +1,8 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
+import { loadEnv } from '../../src/config/env';
+import { ConfigError } from '../../src/errors';
 import { exampleEvent } from '../../src/events/examples';
 import { generateKeySpec, parseKeyring, type Keyring } from '../../src/crypto/secrets';
 import { connectDatabase, createStore, COLLECTIONS, type Database, type Store } from '../../src/store';
@@ -97,3 +100,17 @@ export function send(baseUrl: string, body: Buffer | string | undefined, opts: S
 }
 
 export const JSON_HEADERS = { 'content-type': 'application/json' } as const;
+
+/** The variables every configuration needs; each test adds the ones it checks. */
+export const BASE_ENV = { TALKDESK_APP_ID: APP_ID, TALKDESK_WEBHOOK_SECRET: WEBHOOK_SECRET, SECRETS_KEY: generateKeySpec('k1') };
+
+/** The message of the ConfigError loadEnv throws for BASE_ENV plus `env` (a failure names the variables, never their values). */
+export function configError(env: Record<string, string>): string {
+  try {
+    loadEnv({ ...BASE_ENV, ...env });
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err.message;
+  }
+  assert.fail(`accepted ${JSON.stringify(Object.keys(env))}`);
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
-import { PROJECT_ROOT } from '../../src/local/tools';
+import { CHROMIUM, CHROMIUM_ARGS, TEST_RESULTS_DIR } from '../support/chromium';
 import { workflowIdFor } from '../../workflows/definitions';
 import { temporalDevEnvWithUi, type TemporalUiEnv } from '../support/servers';
 import { startSystem, type TestSystem } from '../support/system';
@@ -12,19 +12,7 @@ import { waitForPhase } from '../support/waits';
  * The operators' view: the dev server's real Temporal Web UI, driven in Debian's headless
  * Chromium through playwright-core (no browser download). `npm run setup` installs chromium.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** Known to work here: no GPU, no sandbox (root), and nothing fetched from the internet. */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const OUT_DIR = path.join(PROJECT_ROOT, 'test-results');
-const SCREENSHOT = path.join(OUT_DIR, 'temporal-ui.png');
+const SCREENSHOT = path.join(TEST_RESULTS_DIR, 'temporal-ui.png');
 
 /** Polls a locator's text until it contains every expected string. */
 async function textContaining(what: string, locator: Locator, expected: string[], timeoutMs = 15_000): Promise<string> {
@@ -57,7 +45,7 @@ describe('Temporal Web UI: an installation found and read in headless Chromium',
         `chromium not found at ${CHROMIUM}: run "npm run setup" to install Debian's chromium (or set SKIP_BROWSER_INSTALL=1 to skip this test)`,
       );
     }
-    mkdirSync(OUT_DIR, { recursive: true });
+    mkdirSync(TEST_RESULTS_DIR, { recursive: true });
     ui = await temporalDevEnvWithUi();
     sys = await startSystem({ env: ui.env });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
@@ -125,7 +113,7 @@ describe('Temporal Web UI: an installation found and read in headless Chromium',
       assert.ok(!current.includes('Now:'), `an idle installation names no running step: ${current}`);
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
     } catch (err) {
-      await page.screenshot({ path: path.join(OUT_DIR, 'temporal-ui-failure.png'), fullPage: true }).catch(() => undefined);
+      await page.screenshot({ path: path.join(TEST_RESULTS_DIR, 'temporal-ui-failure.png'), fullPage: true }).catch(() => undefined);
       throw err;
     } finally {
       await page.close().catch(() => undefined);
