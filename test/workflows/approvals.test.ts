@@ -45,6 +45,22 @@ describe('installation workflow: state calls tied to their operation', function 
     assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:update']);
   });
 
+  it("an uninstall reads Talkdesk before its first acknowledgement: the update's approval may have concluded it", async () => {
+    t = await InstallationUnderTest.start(env());
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    await t.send(t.event('app.uninstalled'));
+    await t.result();
+    const calls = t.stubs.of('setInstallationState');
+    assert.deepEqual(
+      calls.map((c) => [c.concludes, c.checkFirst]),
+      [
+        ['install', false],
+        ['uninstall', true],
+      ],
+    );
+  });
+
   it('the reject update refuses an active installation: Talkdesk has nothing to reject', async () => {
     t = await InstallationUnderTest.start(env());
     await t.send(t.event('app.installed'));

@@ -147,7 +147,9 @@ export function createPhaseContext(state: InstallationState, options: Installati
     const res = await step(
       description,
       acts.setInstallationState,
-      (attempt) => ({ ...talkdeskRef(), ...call, checkFirst: attempt > 1 }),
+      // An uninstall reads first on its first attempt too: the approval of the phase before it may have concluded it
+      // (Talkdesk opened the uninstall before its event was delivered), and a blind call would be a stray 409.
+      (attempt) => ({ ...talkdeskRef(), ...call, checkFirst: attempt > 1 || call.concludes === 'uninstall' }),
       opts,
     );
     if (res.notSent) {
