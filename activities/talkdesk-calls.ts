@@ -24,6 +24,21 @@ export async function withToken<R>(deps: ActivityDeps, ref: TalkdeskCallRef, cal
   }
 }
 
+/**
+ * Heartbeats while `call` runs, so that a cancellation reaches the activity and a slow
+ * answer does not look like a dead worker. The call itself is not aborted: the
+ * workflow waits for it to end (WAIT_CANCELLATION_COMPLETED) and learns whether it landed.
+ */
+async function heartbeating<R>(call: () => Promise<R>): Promise<R> {
+  heartbeat();
+  const beat = setInterval(() => heartbeat(), 1_000);
+  try {
+    return await call();
+  } finally {
+    clearInterval(beat);
+  }
+}
+
 export function talkdeskCallActivities(deps: ActivityDeps) {
   /**
    * Talkdesk's state of the installation. A failure that a retry may fix (500,
@@ -88,16 +103,17 @@ export function talkdeskCallActivities(deps: ActivityDeps) {
         const early = await notToSend(input);
         if (early) return confirmed(input, early);
       }
-      heartbeat();
       let res: { state: string };
       try {
-        res = await withToken(deps, input, (token) =>
-          deps.talkdesk.setInstallationState(
-            input.rootUrl,
-            input.appId,
-            input.installationId,
-            token,
-            input.state === 'approve' ? { state: 'approve' } : { state: 'reject', reason: input.reason ?? 'rejected' },
+        res = await heartbeating(() =>
+          withToken(deps, input, (token) =>
+            deps.talkdesk.setInstallationState(
+              input.rootUrl,
+              input.appId,
+              input.installationId,
+              token,
+              input.state === 'approve' ? { state: 'approve' } : { state: 'reject', reason: input.reason ?? 'rejected' },
+            ),
           ),
         );
       } catch (err) {
