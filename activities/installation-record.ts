@@ -6,6 +6,8 @@ export function installationRecordActivities(deps: ActivityDeps) {
   return {
     /** Mirrors the workflow's phase into MongoDB, where reconciliation reads it. */
     async recordInstallation(input: RecordPhaseInput): Promise<void> {
+      // A new install begins (a reinstall too): an approval of an earlier one does not count for it.
+      if (input.phase === 'installing') await store.installations.clearInstallApproval(input.installationId);
       await store.installations.record(input.installationId, {
         workflowId: input.workflowId,
         appId: input.appId,

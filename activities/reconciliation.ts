@@ -9,7 +9,7 @@ import type { ActivityDeps } from './deps';
 import { toFailure } from './failures';
 import { withToken } from './talkdesk-calls';
 
-type Finding = 'resumed' | 'reapproved' | 'deprovisioned' | 'markedActive' | undefined;
+type Finding = 'resumed' | 'reapproved' | 'deprovisioned' | 'markedActive' | 'updatesEnded' | 'drift' | undefined;
 
 /** Activities of the reconciliation workflow; they need a Temporal client in their deps. */
 export function reconciliationActivities(deps: ActivityDeps) {
@@ -42,30 +42,69 @@ export function reconciliationActivities(deps: ActivityDeps) {
     await resumeInstallation(temporal(), rec._id, rec.accountName);
   }
 
+  /** Talkdesk's view of the installation, read with its active credentials; undefined when it has none. */
+  async function talkdeskView(rec: InstallationRecord) {
+    // The record is written as a phase begins, before the install's credentials are imported.
+    const clientId = rec.activeClientId ?? (await store.credentials.list(rec._id)).find((c) => c.status === 'active')?.clientId;
+    if (!clientId || !rec.links.root || !rec.appId) return undefined;
+    if (
+      FINAL_PHASES.includes(rec.phase) &&
+      !(await store.credentials.list(rec._id)).some((c) => c.clientId === clientId && c.status === 'active')
+    ) {
+      return undefined; // destroyed with the installation: nothing to read Talkdesk with
+    }
+    const ref = { installationId: rec._id, appId: rec.appId, clientId, rootUrl: rec.links.root };
+    const there = await withToken(deps, ref, (token) => deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token));
+    return { ref, state: there.state };
+  }
+
+  const drift = (rec: InstallationRecord, talkdeskState: string): Finding => {
+    logger.warn({ installationId: rec._id, phase: rec.phase, talkdeskState }, 'Talkdesk differs and no repair is allowed: reported');
+    return 'drift';
+  };
+
+  /**
+   * Compares one installation with its workflow and Talkdesk and repairs what the
+   * table of docs/lifecycle.md ("State calls") allows: never a state call for a
+   * `pending` operation (the workflow's update or uninstall phase owns it), an
+   * approval again only for an install this service approved, and only the part the
+   * drift concerns (a timed-out update ends the update, not the installation).
+   */
   async function reconcileOne(rec: InstallationRecord): Promise<Finding> {
     // Partner calls kept for later (an undo the partner did not answer) are sent again, whatever the phase.
     await deps.partner?.retryOutstanding?.(rec._id);
-    if (FINAL_PHASES.includes(rec.phase) || rec.phase === 'new') return undefined;
+    if (rec.phase === 'new') return undefined;
+    if (FINAL_PHASES.includes(rec.phase)) {
+      // Over here: Talkdesk showing an operation completed or open is drift to report; no phase may send for it.
+      const view = await talkdeskView(rec);
+      const shown = view?.state.state;
+      return shown === 'completed' || shown === 'installing' || shown === 'pending' ? drift(rec, shown) : undefined;
+    }
     if (!(await workflowRunning(rec._id))) {
       await resume(rec);
       return 'resumed';
     }
-    // The record is written as a phase begins, before the install's credentials are imported.
-    const clientId = rec.activeClientId ?? (await store.credentials.list(rec._id)).find((c) => c.status === 'active')?.clientId;
-    if (!clientId || !rec.links.root || !rec.appId) return undefined;
-    const ref = { installationId: rec._id, appId: rec.appId, clientId, rootUrl: rec.links.root };
-    const there = await withToken(deps, ref, (token) => deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token));
-    const talkdeskState: string = there.state.state;
+    const view = await talkdeskView(rec);
+    if (!view) return undefined;
+    const talkdeskState: string = view.state.state;
     const handle = temporal().client.workflow.getHandle(workflowIdFor(rec._id));
-    if (rec.phase === 'active' && (talkdeskState === 'installing' || talkdeskState === 'pending')) {
+    if (rec.phase === 'active' && talkdeskState === 'installing') {
+      if (!rec.installApprovedAt) return drift(rec, talkdeskState);
+      const { ref } = view;
       await withToken(deps, ref, (token) =>
         deps.talkdesk.setInstallationState(ref.rootUrl, ref.appId, ref.installationId, token, { state: 'approve' }),
       );
       return 'reapproved';
     }
+    if (talkdeskState === 'timeout' && rec.phase !== 'installing' && rec.installApprovedAt) {
+      // The install was approved: what timed out is an update. End it if it runs here; the installation stays.
+      if (rec.phase !== 'updating') return drift(rec, talkdeskState);
+      await handle.signal(reconcileSignal, { action: 'endUpdate', talkdeskState: 'timeout', reason: view.state.reason ?? undefined });
+      return 'updatesEnded';
+    }
     if (talkdeskState === 'revoked' || talkdeskState === 'rejected' || talkdeskState === 'timeout') {
       const ended = talkdeskState as 'revoked' | 'rejected' | 'timeout';
-      await handle.signal(reconcileSignal, { action: 'deprovision', talkdeskState: ended, reason: there.state.reason ?? undefined });
+      await handle.signal(reconcileSignal, { action: 'deprovision', talkdeskState: ended, reason: view.state.reason ?? undefined });
       return 'deprovisioned';
     }
     if ((rec.phase === 'installing' || rec.phase === 'updating') && talkdeskState === 'completed') {
@@ -84,7 +123,16 @@ export function reconciliationActivities(deps: ActivityDeps) {
 
     /** Checks each installation of a page against its workflow and Talkdesk, and repairs drift. */
     async reconcileInstallations(input: { installationIds: string[] }): Promise<PageResult> {
-      const result: PageResult = { scanned: 0, resumed: [], reapproved: [], deprovisioned: [], markedActive: [], errors: [] };
+      const result: PageResult = {
+        scanned: 0,
+        resumed: [],
+        reapproved: [],
+        deprovisioned: [],
+        markedActive: [],
+        updatesEnded: [],
+        drift: [],
+        errors: [],
+      };
       for (const id of input.installationIds) {
         heartbeat(id);
         result.scanned += 1;

@@ -1,5 +1,5 @@
 import { heartbeat } from '@temporalio/activity';
-import { alreadyConcluded } from '../src/talkdesk/concluded';
+import { decideStateCall } from '../src/talkdesk/concluded';
 import { TalkdeskHttpError } from '../src/talkdesk/errors';
 import { toFailure } from './failures';
 import type { TalkdeskInstallationState } from '../src/talkdesk/schemas';
@@ -21,6 +21,21 @@ export async function withToken<R>(deps: ActivityDeps, ref: TalkdeskCallRef, cal
       await deps.store.credentials.dropTokens(ref.installationId);
     }
     throw err;
+  }
+}
+
+/**
+ * Heartbeats while `call` runs, so that a cancellation reaches the activity and a slow
+ * answer does not look like a dead worker. The call itself is not aborted: the
+ * workflow waits for it to end (WAIT_CANCELLATION_COMPLETED) and learns whether it landed.
+ */
+async function heartbeating<R>(call: () => Promise<R>): Promise<R> {
+  heartbeat();
+  const beat = setInterval(() => heartbeat(), 1_000);
+  try {
+    return await call();
+  } finally {
+    clearInterval(beat);
   }
 }
 
@@ -46,35 +61,70 @@ export function talkdeskCallActivities(deps: ActivityDeps) {
     }
   };
 
+  /**
+   * What the table of docs/lifecycle.md ("State calls") says for what Talkdesk
+   * shows: undefined to send, else the result without sending.
+   */
+  const notToSend = async (input: StateCallInput): Promise<StateCallResult | undefined> => {
+    const current = await currentState(input);
+    if (!current) return undefined;
+    const decision = decideStateCall(input, current);
+    if (decision === 'send') return undefined;
+    deps.logger.info(
+      { installationId: input.installationId, state: input.state, concludes: input.concludes, talkdeskState: current.state },
+      decision === 'concluded'
+        ? 'installation state already concluded at Talkdesk: not sent again'
+        : 'operation not open at Talkdesk: not sent',
+    );
+    return decision === 'concluded'
+      ? { state: current.state, alreadyConcluded: true }
+      : { state: current.state, notSent: true, ...(current.reason ? { reason: current.reason } : {}) };
+  };
+
+  /** An install this service approved is recorded durably: reconciliation re-approves only those. */
+  const confirmed = async (input: StateCallInput, result: StateCallResult): Promise<StateCallResult> => {
+    if (input.state === 'approve' && input.concludes === 'install' && !result.notSent) {
+      await deps.store.installations.markInstallApproved(input.installationId, new Date());
+    }
+    return result;
+  };
+
   return {
     /**
      * Approve or reject the installation (also acknowledges an update or an
-     * uninstall). On a retry the installation's state is read first: when the
-     * earlier attempt took effect at Talkdesk but its answer was lost, the call
-     * is not sent twice.
+     * uninstall). A retry reads the installation's state first: when the earlier
+     * attempt took effect at Talkdesk but its answer was lost, the call is not sent
+     * twice, and nothing is sent for an operation that is not the phase's own. A 409
+     * (nothing open at Talkdesk) is answered the same way, from what Talkdesk shows.
+     * Heartbeats so that a cancellation reaches it and the workflow waits for it to end.
      */
     async setInstallationState(input: StateCallInput): Promise<StateCallResult> {
       if (input.checkFirst) {
-        const current = await currentState(input);
-        if (current && alreadyConcluded(input, current)) {
-          deps.logger.info(
-            { installationId: input.installationId, state: input.state, talkdeskState: current.state },
-            'installation state already concluded at Talkdesk: not sent again',
-          );
-          return { state: current.state, alreadyConcluded: true };
-        }
+        const early = await notToSend(input);
+        if (early) return confirmed(input, early);
       }
-      const res = await withToken(deps, input, (token) =>
-        deps.talkdesk.setInstallationState(
-          input.rootUrl,
-          input.appId,
-          input.installationId,
-          token,
-          input.state === 'approve' ? { state: 'approve' } : { state: 'reject', reason: input.reason ?? 'rejected' },
-        ),
-      );
+      let res: { state: string };
+      try {
+        res = await heartbeating(() =>
+          withToken(deps, input, (token) =>
+            deps.talkdesk.setInstallationState(
+              input.rootUrl,
+              input.appId,
+              input.installationId,
+              token,
+              input.state === 'approve' ? { state: 'approve' } : { state: 'reject', reason: input.reason ?? 'rejected' },
+            ),
+          ),
+        );
+      } catch (err) {
+        if (err instanceof TalkdeskHttpError && err.kind === 'conflict') {
+          const late = await notToSend(input);
+          if (late) return confirmed(input, late);
+        }
+        throw err;
+      }
       deps.logger.info({ installationId: input.installationId, state: input.state }, 'installation state sent to Talkdesk');
-      return { state: res.state };
+      return confirmed(input, { state: res.state });
     },
 
     /** Tells Talkdesk the rotated credentials are in use: POST .../credentials/{client_id}/state. */

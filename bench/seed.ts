@@ -70,6 +70,7 @@ export async function seedActiveInstallations(
         activeClientId: clientId,
         links: lifecycle.links,
         approvedAt: now,
+        installApprovedAt: now,
         lastEventAt: lifecycle.createdAt,
         handledEventIds: [lifecycle.eventId],
         createdAt: now,

@@ -91,6 +91,10 @@ export interface StateCallResult {
   state: string;
   /** True when Talkdesk already showed the outcome, so nothing was sent. */
   alreadyConcluded?: boolean;
+  /** True when Talkdesk showed another state than the phase's open operation, so nothing was sent. */
+  notSent?: boolean;
+  /** Talkdesk's reason for that state, if it gave one. */
+  reason?: string;
 }
 
 export interface TrialInput extends InstallationRef, PartnerEventRef {

@@ -115,6 +115,8 @@ export const IN_PROGRESS_PHASES: readonly InstallationPhase[] = ['installing', '
  * - `failed`: an uninstall's acknowledgement failed (`detail`: why); deprovisioned locally all the same.
  * - `deprovisioned`: deprovisioned without a Talkdesk acknowledgement (`detail`: why, e.g. `Talkdesk reports revoked`).
  * - `marked-active`: Talkdesk completed the operation, reconciliation ended the phase here.
+ * - `not-open`: Talkdesk did not show the phase's operation open (`detail`: what it showed), so no state
+ *   call was sent; what the phase did was undone, and reconciliation reports the difference.
  */
 export const PHASE_RESULTS = [
   'approved',
@@ -126,6 +128,7 @@ export const PHASE_RESULTS = [
   'failed',
   'deprovisioned',
   'marked-active',
+  'not-open',
 ] as const;
 export type PhaseResult = (typeof PHASE_RESULTS)[number];
 
@@ -177,7 +180,9 @@ export const rejectUpdate = defineUpdate<InstallationView, [{ reason: string }]>
 /** Drift found by reconciliation that the installation's workflow must act on. */
 export type ReconcileAction =
   | { action: 'deprovision'; talkdeskState: 'revoked' | 'rejected' | 'timeout'; reason?: string }
-  | { action: 'markActive'; talkdeskState: 'completed' };
+  | { action: 'markActive'; talkdeskState: 'completed' }
+  /** Talkdesk timed out the update this workflow runs: end it (reverted); the installation stays. */
+  | { action: 'endUpdate'; talkdeskState: 'timeout'; reason?: string };
 
 /** Reconciliation: Talkdesk's view of the installation differs from ours. */
 export const reconcileSignal = defineSignal<[ReconcileAction]>('reconcile');

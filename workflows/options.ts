@@ -6,6 +6,11 @@
 export interface InstallationOptions {
   /** Talkdesk gives every install, update and uninstall seven days. */
   phaseTimeoutMs: number;
+  /**
+   * A phase ends this long before Talkdesk's seven days (one hour by default), so that
+   * its last state call ends while Talkdesk still accepts it.
+   */
+  phaseMarginMs: number;
   /** Routine credential rotation: both sets valid for seven days. */
   rotationGraceMs: number;
   /** How long a first event that is not `app.installed` waits for the install to arrive (Talkdesk retries after 5 and 10 min). */
@@ -22,6 +27,7 @@ const DAY = 24 * 60 * 60 * 1000;
 
 export const DEFAULT_INSTALLATION_OPTIONS: InstallationOptions = {
   phaseTimeoutMs: 7 * DAY,
+  phaseMarginMs: 60 * 60 * 1000,
   rotationGraceMs: 7 * DAY,
   orderingGraceMs: 15 * 60 * 1000,
   retryInitialMs: 1_000,

@@ -5,22 +5,43 @@ export interface ReconcileReport {
   scanned: number;
   /** Workflow missing or ended though the phase is not final: started again from the stored state. */
   resumed: string[];
-  /** Approved by us but still installing or pending at Talkdesk: approved again. */
+  /** An install this service approved that Talkdesk still shows installing: approved again. */
   reapproved: string[];
   /** Revoked, rejected or timed out at Talkdesk but live here: deprovisioned. */
   deprovisioned: string[];
   /** Completed at Talkdesk but stuck here: marked active. */
   markedActive: string[];
+  /** An update Talkdesk timed out while it runs here: ended and reverted, the installation kept. */
+  updatesEnded: string[];
+  /**
+   * Talkdesk's view differs and no repair is allowed (docs/lifecycle.md, "State calls"): reported
+   * only, e.g. completed at Talkdesk for an install expired here, installing for one never approved.
+   */
+  drift: string[];
   /** Inbox events stored but never handed to their workflow. */
   dispatchedEvents: number;
   /** Credential sets whose retention had ended. */
   credentialsDestroyed: number;
   errors: { installationId: string; message: string }[];
   /** Ids are listed up to this many per kind; the counts are exact. */
-  counts: { resumed: number; reapproved: number; deprovisioned: number; markedActive: number; errors: number };
+  counts: {
+    resumed: number;
+    reapproved: number;
+    deprovisioned: number;
+    markedActive: number;
+    updatesEnded?: number;
+    drift?: number;
+    errors: number;
+  };
 }
 
-export type PageResult = Pick<ReconcileReport, 'scanned' | 'resumed' | 'reapproved' | 'deprovisioned' | 'markedActive' | 'errors'>;
+export type PageResult = Pick<
+  ReconcileReport,
+  'scanned' | 'resumed' | 'reapproved' | 'deprovisioned' | 'markedActive' | 'updatesEnded' | 'drift' | 'errors'
+>;
+
+/** The kinds of finding listed by id. */
+export const FINDING_KINDS = ['resumed', 'reapproved', 'deprovisioned', 'markedActive', 'updatesEnded', 'drift'] as const;
 
 export const MAX_IDS_LISTED = 100;
 
@@ -32,19 +53,23 @@ export function emptyReport(startedAt: string): ReconcileReport {
     reapproved: [],
     deprovisioned: [],
     markedActive: [],
+    updatesEnded: [],
+    drift: [],
     dispatchedEvents: 0,
     credentialsDestroyed: 0,
     errors: [],
-    counts: { resumed: 0, reapproved: 0, deprovisioned: 0, markedActive: 0, errors: 0 },
+    counts: { resumed: 0, reapproved: 0, deprovisioned: 0, markedActive: 0, updatesEnded: 0, drift: 0, errors: 0 },
   };
 }
 
 /** Adds one page's findings to the report, keeping the id lists bounded. */
 export function mergePage(report: ReconcileReport, page: PageResult): void {
   report.scanned += page.scanned;
-  for (const kind of ['resumed', 'reapproved', 'deprovisioned', 'markedActive'] as const) {
-    report.counts[kind] += page[kind].length;
-    report[kind] = [...report[kind], ...page[kind]].slice(0, MAX_IDS_LISTED);
+  for (const kind of FINDING_KINDS) {
+    // A report carried from a run before these kinds existed (continue-as-new) lacks them.
+    const found = page[kind] ?? [];
+    report.counts[kind] = (report.counts[kind] ?? 0) + found.length;
+    report[kind] = [...(report[kind] ?? []), ...found].slice(0, MAX_IDS_LISTED);
   }
   report.counts.errors += page.errors.length;
   report.errors = [...report.errors, ...page.errors].slice(0, MAX_IDS_LISTED);

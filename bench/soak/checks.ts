@@ -42,6 +42,13 @@ export interface CheckStats {
   /** Phases interrupted (by an uninstall) after their one approval had reached the simulator. */
   approvalsOfInterruptedPhases: number;
   /**
+   * State calls that concluded an update or an uninstall outside every phase of the
+   * workflow: what reconciliation sent for a `pending` operation. Must be zero.
+   */
+  pendingConcludedOutsidePhases: number;
+  /** State calls Talkdesk answered 409 (nothing open: a stray call). Must be zero. */
+  conflictingStateCalls: number;
+  /**
    * Runs that completed before an installation's latest one. An event handed over after its
    * workflow completed (a delivery the faults delayed) starts a run that records it and completes.
    */
@@ -75,6 +82,8 @@ export async function checkSoak(
     concludedByAnEarlierCall: 0,
     concludedAnotherOperation: 0,
     approvalsOfInterruptedPhases: 0,
+    pendingConcludedOutsidePhases: 0,
+    conflictingStateCalls: 0,
     earlierRuns: 0,
     historiesScanned: 0,
     logFilesScanned: 0,
@@ -188,6 +197,24 @@ export async function checkSoak(
     for (const c of calls) {
       if ((c.body as { state?: string } | undefined)?.state === 'reject')
         v.push(`${inst.installationId}: rejected at Talkdesk (${c.status})`);
+    }
+    for (const c of calls) {
+      if (c.status === 409) {
+        stats.conflictingStateCalls += 1;
+        v.push(`${inst.installationId}: a state call at ${c.at.toISOString()} answered 409 (nothing open at Talkdesk: a stray call)`);
+      }
+      // Only the update or uninstall phase may conclude its pending operation (and, on a line of its own, the
+      // phase before it when Talkdesk opened the operation before its event was delivered: concludedAnotherOperation).
+      const t = c.at.getTime();
+      const inPhase = view.history.some(
+        (p) => p.phase in APPROVED && Date.parse(p.startedAt) <= t && t <= (p.endedAt ? Date.parse(p.endedAt) : Infinity),
+      );
+      if (c.status === 200 && (c.concluded === 'update' || c.concluded === 'uninstall') && !inPhase) {
+        stats.pendingConcludedOutsidePhases += 1;
+        v.push(
+          `${inst.installationId}: a state call at ${c.at.toISOString()} concluded a pending ${c.concluded} outside any phase (reconciliation?)`,
+        );
+      }
     }
     const approvals = calls.filter((c) => c.status === 200 && (c.body as { state?: string } | undefined)?.state === 'approve');
     const concludedOps = new Set(approvals.map((c) => c.concluded));

@@ -198,8 +198,8 @@ function installationState(cfg: ApiConfig, r: ApiRequest, inst: SimInstallation)
         }
         break;
       default:
-        // A repeated acknowledgement of what is already final is harmless (delivery is at least once).
-        if (inst.state !== 'completed' && inst.state !== 'revoked') return conflict(`installation is ${inst.state}`);
+        // Nothing open: Talkdesk concludes nothing, and a repeated approval is a stray call.
+        return conflict(`nothing pending: installation is ${inst.state}`);
     }
   } else {
     if (inst.pendingOperation === 'uninstall') return conflict('an uninstall cannot be rejected');

@@ -16,6 +16,11 @@ export interface InstallationRecord {
   activeClientId?: string;
   links: EventLinks;
   approvedAt?: Date;
+  /**
+   * When this service's approval of the current install was confirmed by Talkdesk;
+   * cleared when an install begins. Reconciliation re-approves only such an install.
+   */
+  installApprovedAt?: Date;
   /** `created_at` of the newest event applied: older deliveries are superseded. */
   lastEventAt?: string;
   /** Events the workflow finished handling (the last 20): a later run never handles them again. */
@@ -46,6 +51,15 @@ export class InstallationStore {
       { $set: { ...set, updatedAt: now }, $setOnInsert: { createdAt: now } },
       { upsert: true },
     );
+  }
+
+  async markInstallApproved(installationId: string, at: Date): Promise<void> {
+    await this.coll.updateOne({ _id: installationId }, { $set: { installApprovedAt: at } });
+  }
+
+  /** An install begins (the record was not installing yet): no approval of it yet. */
+  async clearInstallApproval(installationId: string): Promise<void> {
+    await this.coll.updateOne({ _id: installationId, phase: { $ne: 'installing' } }, { $unset: { installApprovedAt: '' } });
   }
 
   get(installationId: string): Promise<InstallationRecord | null> {

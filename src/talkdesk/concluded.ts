@@ -7,10 +7,31 @@ export interface StateCallIntent {
 }
 
 /**
+ * What to do with a state call, given what Talkdesk shows (docs/lifecycle.md, "State
+ * calls"): Talkdesk's one state endpoint concludes whatever is pending, so a call is
+ * sent only while Talkdesk shows the phase's own operation open.
+ * - `send`: the operation is open (`installing` for an install, `pending` for an update or an uninstall);
+ * - `concluded`: Talkdesk already shows this call's outcome (an earlier attempt landed);
+ * - `skip`: anything else; nothing is sent, the phase records what Talkdesk showed.
+ */
+export type StateCallDecision = 'send' | 'concluded' | 'skip';
+
+export function decideStateCall(intent: StateCallIntent, current: TalkdeskInstallationState): StateCallDecision {
+  if (alreadyConcluded(intent, current)) return 'concluded';
+  const open = openStates(intent.concludes);
+  return open.includes(current.state) ? 'send' : 'skip';
+}
+
+/** The Talkdesk states in which the operation is still open; unknown operation (legacy input): either. */
+function openStates(op: StateCallIntent['concludes']): string[] {
+  if (op === 'install') return ['installing'];
+  if (op === 'update' || op === 'uninstall') return ['pending'];
+  return ['installing', 'pending'];
+}
+
+/**
  * Whether Talkdesk's view already shows the outcome of this state call, so a
- * retry after a lost answer must not send it again. Conservative: when in doubt
- * (no operation given, a state that does not show the outcome) the answer is
- * false and the call is sent, as it would have been without the check.
+ * retry after a lost answer must not send it again.
  */
 export function alreadyConcluded(intent: StateCallIntent, current: TalkdeskInstallationState): boolean {
   if (intent.state === 'reject') return current.state === 'rejected';

@@ -63,7 +63,7 @@ describe('bench (tiny configuration: N=20, C=4, K=80 with those beyond the first
     // Every installation's workflow was running and Talkdesk showed it completed: nothing to repair.
     const pass = scale.reconciliation.result as { scanned: number; counts: Record<string, number> };
     assert.equal(pass.scanned, 80);
-    assert.deepEqual(pass.counts, { resumed: 0, reapproved: 0, deprovisioned: 0, markedActive: 0, errors: 0 });
+    assert.deepEqual(pass.counts, { resumed: 0, reapproved: 0, deprovisioned: 0, markedActive: 0, updatesEnded: 0, drift: 0, errors: 0 });
     assert.ok(result.machine.cores > 0 && result.machine.cpuModel.length > 0);
     assert.ok(result.settings.tuning.maxCachedWorkflows.value > 0);
   });

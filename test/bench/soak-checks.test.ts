@@ -5,6 +5,7 @@ import type { InstallationView } from '../../workflows/definitions';
 import { workflowIdFor } from '../../workflows/definitions';
 import { useSystem, type TestSystem } from '../support/system';
 import { eventually, finalView, waitForPhase } from '../support/waits';
+import { api, getToken } from '../simulator/helpers';
 
 const view = (
   runId: string,
@@ -123,6 +124,36 @@ describe('soak checks on an event handed over after its workflow completed (dev 
     assert.equal(stats.eventsRecordedIgnored, 1);
     assert.equal(stats.approvalPhases, 2);
     assert.equal(stats.historiesScanned, 2, 'the histories of both runs are scanned for secrets');
+  });
+
+  it('counts a pending operation concluded outside its phase and a call answered 409 as violations', async () => {
+    const { installation, event: install } = sys.simulator.createInstallation({ licensedUsers: 1 });
+    await deliver(install);
+    await waitForPhase(sys.client, installation.id, 'active');
+    // Talkdesk opens an update whose event is not delivered yet; a stray approval (what reconciliation
+    // used to send for `pending`) concludes it, and a repeat of it finds nothing open.
+    sys.simulator.updateUsers(installation.id, { add: 1 });
+    const token = await getToken(sys.simulator, install.data);
+    const statePath = `/apps/${sys.simulator.appId}/installations/${installation.id}/state`;
+    assert.equal((await api(sys.simulator, token, 'POST', statePath, '{"state":"approve"}')).status, 200);
+    assert.equal((await api(sys.simulator, token, 'POST', statePath, '{"state":"approve"}')).status, 409);
+    const soakInstallation: SoakInstallation = {
+      index: 2,
+      plan: 'install, update',
+      installationId: installation.id,
+      accountId: install.data.account_id,
+      events: [{ id: install.id, type: install.type, createdAt: install.created_at, accepted: true }],
+      expectedPhase: 'active',
+      finished: true,
+      lastAt: Date.parse(install.created_at),
+    };
+    const { violations, stats } = await checkSoak({ ...sys, logFiles: () => [] }, [soakInstallation]);
+    assert.equal(stats.pendingConcludedOutsidePhases, 1);
+    assert.equal(stats.conflictingStateCalls, 1);
+    const mine = violations.filter((x) => x.startsWith(`${installation.id}: a state call`));
+    assert.equal(mine.length, 2, violations.join('\n'));
+    assert.match(mine.join('\n'), /concluded a pending update outside any phase/);
+    assert.match(mine.join('\n'), /answered 409/);
   });
 
   it('says where an installation the soak could not finish stood: its workflow and each event', async () => {

@@ -72,10 +72,91 @@ describe('scheduled reconciliation repairs drift (dev server, FerretDB, simulato
     assert.equal(sys.simulator.stateCalls(installation.id).length, 2);
   });
 
+  it('never approves an install this service did not approve: reported as drift, nothing sent', async () => {
+    const { installation } = await install();
+    assert.ok((await sys.store.installations.get(installation.id))?.installApprovedAt, 'the approval is on record');
+    await sys.store.installations.coll.updateOne({ _id: installation.id }, { $unset: { installApprovedAt: '' } });
+    sys.simulator.setInstallationState(installation.id, 'installing');
+    const report = await reconcile();
+    assert.deepEqual([report.reapproved, report.drift], [[], [installation.id]]);
+    assert.equal(sys.simulator.getInstallation(installation.id)?.state, 'installing');
+    assert.equal(sys.simulator.stateCalls(installation.id).length, 1, 'only the workflow approval');
+  });
+
+  it('never sends a state call for a pending operation (an update whose event is not delivered yet)', async () => {
+    const { installation } = await install();
+    sys.simulator.updateUsers(installation.id, { add: 1 });
+    assert.equal(sys.simulator.getInstallation(installation.id)?.state, 'pending');
+    const report = await reconcile();
+    assert.equal(report.scanned, 1);
+    assert.deepEqual(report.counts, { resumed: 0, reapproved: 0, deprovisioned: 0, markedActive: 0, updatesEnded: 0, drift: 0, errors: 0 });
+    assert.equal(sys.simulator.getInstallation(installation.id)?.state, 'pending');
+    assert.equal(sys.simulator.stateCalls(installation.id).length, 1, 'only the install approval');
+  });
+
+  it('a Talkdesk timeout of an update does not deprovision the installation: only the update ends', async () => {
+    const { installation, event } = await install();
+    // Talkdesk does not answer the update's approval: the update waits here.
+    sys.simulator.failNext('installationState', 1_000, { status: 500 });
+    await sys.simulator.deliver(sys.simulator.updateUsers(installation.id, { add: 1 }), { callbackUrl: sys.web.callbackUrl });
+    await eventually('the update to be stuck approving', async () => {
+      const v = await queryState(sys.client, installation.id);
+      return v.phase === 'updating' && v.currentStep?.includes('approve') ? v : undefined;
+    });
+    sys.simulator.setInstallationState(installation.id, 'timeout', 'customer took too long');
+    // Either reconciliation ends the update, or the workflow's next retry reads the timeout first (nothing sent).
+    const report = await reconcile();
+    assert.deepEqual(report.deprovisioned, []);
+    const view = await eventually('the update to end', async () => {
+      const v = await queryState(sys.client, installation.id);
+      return v.phase === 'active' && v.history.at(-1)?.phase === 'updating' && v.history.at(-1)?.endedAt ? v : undefined;
+    });
+    const ended = view.history.at(-1);
+    if (report.updatesEnded.length > 0) assert.deepEqual([ended?.result, ended?.detail], ['interrupted', 'Talkdesk reporting timeout']);
+    else assert.deepEqual([ended?.result, ended?.detail], ['not-open', 'Talkdesk shows timeout (customer took too long)']);
+    assert.equal((await sys.store.accounts.getAccount(event.data.account_id))?.status, 'provisioned');
+    // An active installation whose update timed out at Talkdesk is reported, never deprovisioned.
+    const again = await reconcile();
+    assert.deepEqual([again.drift, again.deprovisioned], [[installation.id], []]);
+    assert.equal((await queryState(sys.client, installation.id)).phase, 'active');
+    sys.simulator.clearFaults();
+    assert.ok(
+      sys.simulator.stateCalls(installation.id).every((c) => c.status !== 409),
+      'no stray state call',
+    );
+  });
+
+  it('compares final phases with Talkdesk: completed there for an install expired here is reported, nothing sent', async () => {
+    const { installation } = await install();
+    // The state an approval landing after the deadline left (credentials not yet destroyed).
+    await sys.store.installations.coll.updateOne({ _id: installation.id }, { $set: { phase: 'expired' } });
+    const report = await reconcile();
+    assert.deepEqual(report.drift, [installation.id]);
+    assert.equal(sys.simulator.stateCalls(installation.id).length, 1);
+  });
+
+  it('an install Talkdesk timed out while it waits here ends expired and undone', async () => {
+    const created = sys.simulator.createInstallation();
+    sys.simulator.failNext('installationState', 1_000, { status: 500 });
+    await sys.simulator.deliver(created.event, { callbackUrl: sys.web.callbackUrl });
+    await eventually('the install to be stuck approving', async () => {
+      const v = await queryState(sys.client, created.installation.id);
+      return v.currentStep?.includes('approve') ? v : undefined;
+    });
+    sys.simulator.setInstallationState(created.installation.id, 'timeout');
+    // Reconciliation deprovisions it, unless the workflow's next retry read the timeout first.
+    await reconcile();
+    const view = await finalView(sys.client, created.installation.id);
+    assert.equal(view.phase, 'expired');
+    assert.ok(['deprovisioned', 'not-open'].includes(view.history.at(-1)?.result ?? ''), JSON.stringify(view.history.at(-1)));
+    assert.notEqual((await sys.store.accounts.getAccount(created.event.data.account_id))?.status, 'provisioned', 'provisioning undone');
+    sys.simulator.clearFaults();
+    assert.ok(!sys.simulator.stateCalls(created.installation.id).some((c) => (c.body as { state?: string }).state === 'reject'));
+  });
+
   for (const [talkdeskState, phase] of [
     ['revoked', 'uninstalled'],
     ['rejected', 'rejected'],
-    ['timeout', 'expired'],
   ] as const) {
     it(`deprovisions an installation Talkdesk reports ${talkdeskState}`, async () => {
       const { installation, event } = await install();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
+import { DEFAULT_INSTALLATION_OPTIONS } from '../../workflows/options';
 import { createLogger } from '../../src/logging/logger';
 import { HttpProvisioner, verifyHookSignature } from '../../src/partner';
 import { TalkdeskClient } from '../../src/talkdesk/client';
@@ -12,6 +13,8 @@ const SECRET = 'hook-secret-for-the-protocol-tests';
 const OLD_SECRET = 'an-older-hook-secret-still-accepted';
 const TIMEOUT_MS = 1_000;
 const SEVEN_DAYS = 7 * 24 * 60 * 60 * 1000;
+/** A phase ends this long before the seven days (workflow option phaseMarginMs). */
+const PHASE_MARGIN = DEFAULT_INSTALLATION_OPTIONS.phaseMarginMs;
 
 describe('HTTP partner hooks on real servers (dev server, FerretDB, simulator, a test partner)', function () {
   this.timeout(120_000);
@@ -168,8 +171,8 @@ describe('HTTP partner hooks on real servers (dev server, FerretDB, simulator, a
 
   it('a partner down past the deadline ends the install expired; the undo stays outstanding until reconciliation delivers it', async () => {
     server.fallback = { status: 503 };
-    // An event close to the end of its seven days: the phase's deadline is a few seconds away.
-    const { installation, event } = await install({ licensedUsers: 2 }, new Date(Date.now() - SEVEN_DAYS + 6_000));
+    // An event close to the end of its seven days: the phase's deadline (less the margin) is a few seconds away.
+    const { installation, event } = await install({ licensedUsers: 2 }, new Date(Date.now() - SEVEN_DAYS + PHASE_MARGIN + 6_000));
     await waitForPhase(sys.client, installation.id, 'expired', 60_000);
     assert.ok(server.hooks('account.provision', installation.id).length >= 2, 'retried until the deadline');
     const outstanding = await sys.store.partnerCalls.outstanding(installation.id);

@@ -6,6 +6,7 @@ import { rejectUpdate, workflowIdFor } from '../../workflows/definitions';
 import { stopAllServers } from '../support/servers';
 import { startSystem, type TestSystem } from '../support/system';
 import { eventually, finalView, waitForPhase } from '../support/waits';
+import { APPROVAL_SCENARIOS } from './approval-scenarios';
 import { TIMER_SCENARIOS, type Scenario } from './timer-scenarios';
 
 /**
@@ -121,6 +122,7 @@ const FIRST_WAVE: Record<string, Scenario['run']> = {
 const SCENARIOS: Record<string, Scenario> = {
   ...Object.fromEntries(Object.entries(FIRST_WAVE).map(([name, run]) => [name, { run }])),
   ...TIMER_SCENARIOS,
+  ...APPROVAL_SCENARIOS,
 };
 
 /** Records the named scenarios (all when none is named), each on a system of its own; writes only their files. */

@@ -30,9 +30,15 @@ describe('simulator state endpoints', () => {
     assert.equal(calls.length, 1);
     assert.deepEqual(calls[0]?.body, { state: 'approve' });
     assert.equal(calls[0]?.status, 200);
-    // A repeated approval (at-least-once delivery) is harmless.
-    assert.equal((await post('{"state":"approve"}')).status, 200);
+    // A repeated approval concludes nothing: Talkdesk answers 409 (a stray call), and it is recorded.
+    const again = await post('{"state":"approve"}');
+    assert.equal(again.status, 409);
+    assert.equal(sim.getInstallation(id)?.state, 'completed');
     assert.equal(sim.stateCalls(id).length, 2);
+    assert.equal(sim.stateCalls(id)[1]?.concluded, 'nothing');
+    sim.uninstall(id);
+    assert.equal((await post('{"state":"approve"}')).status, 200);
+    assert.equal((await post('{"state":"approve"}')).status, 409, 'a repeated acknowledgement of a revoked uninstall');
   });
 
   it('rejects every body that is not exactly approve or reject-with-reason, and records it', async () => {

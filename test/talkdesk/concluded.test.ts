@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { alreadyConcluded } from '../../src/talkdesk/concluded';
+import { alreadyConcluded, decideStateCall } from '../../src/talkdesk/concluded';
 
 describe('talkdesk/alreadyConcluded: a retried state call is not sent when Talkdesk already shows its outcome', () => {
   const approve = (concludes: 'install' | 'update' | 'uninstall') => ({ state: 'approve' as const, concludes });
@@ -35,5 +35,26 @@ describe('talkdesk/alreadyConcluded: a retried state call is not sent when Talkd
 
   it('without the operation it concludes, an approval is always sent', () => {
     assert.equal(alreadyConcluded({ state: 'approve' }, { state: 'completed', updated_at: '2026-11-21T00:00:00Z' }), false);
+  });
+});
+
+describe('talkdesk/decideStateCall: only the phase that owns the open operation sends its state call', () => {
+  const ALL = ['installing', 'pending', 'timeout', 'completed', 'failed', 'rejected', 'suspended', 'revoked', 'something-new'];
+  const expect = (intent: Parameters<typeof decideStateCall>[0], send: string[], concluded: string[]) => {
+    for (const state of ALL) {
+      const want = send.includes(state) ? 'send' : concluded.includes(state) ? 'concluded' : 'skip';
+      assert.equal(decideStateCall(intent, { state }), want, `${intent.state}:${intent.concludes ?? '-'} on ${state}`);
+    }
+  };
+
+  it('install: approve or reject only while installing', () => {
+    expect({ state: 'approve', concludes: 'install' }, ['installing'], ['completed']);
+    expect({ state: 'reject', concludes: 'install' }, ['installing'], ['rejected']);
+  });
+
+  it('update and uninstall: only while pending; never an install still installing', () => {
+    expect({ state: 'approve', concludes: 'update' }, ['pending'], ['completed']);
+    expect({ state: 'reject', concludes: 'update' }, ['pending'], ['rejected']);
+    expect({ state: 'approve', concludes: 'uninstall' }, ['pending'], ['revoked']);
   });
 });

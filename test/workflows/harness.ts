@@ -106,9 +106,11 @@ export class ActivityStubs {
     return this.calls.filter((c) => c.name === name).map((c) => c.input);
   }
 
-  /** The Talkdesk state calls, as `approve:install`, `reject`, ... */
+  /** The Talkdesk state calls, as `approve:install`, `reject`, ... (a rejection whatever it concludes). */
   stateCalls(): string[] {
-    return this.of('setInstallationState').map((i) => (i.concludes ? `${String(i.state)}:${String(i.concludes)}` : String(i.state)));
+    return this.of('setInstallationState').map((i) =>
+      i.concludes && i.state !== 'reject' ? `${String(i.state)}:${String(i.concludes)}` : String(i.state),
+    );
   }
 }
 

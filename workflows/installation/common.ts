@@ -1,6 +1,6 @@
 import type { LifecycleEvent } from '../definitions';
 import type { PhaseOutcome } from '../steps';
-import type { PhaseContext, PhaseEnd } from './context';
+import { NOT_OPEN_AT_TALKDESK, NotOpenError, type PhaseContext, type PhaseEnd } from './context';
 
 /** Interrupt reason when reconciliation learns Talkdesk completed the phase. */
 export const MARK_ACTIVE = 'reconciliation: completed at Talkdesk';
@@ -65,16 +65,27 @@ export async function adoptInstallCredentials(ctx: PhaseContext, event: Lifecycl
   return creds.clientId;
 }
 
-/** `importFrom`: an install whose credentials were not imported yet; they are imported to send the rejection with. */
-export async function rejectAtTalkdesk(ctx: PhaseContext, reason: string, deadline: number, importFrom?: LifecycleEvent): Promise<string> {
+/**
+ * `importFrom`: an install whose credentials were not imported yet; they are imported to send the rejection with.
+ * `concludes`: the operation rejected, so that nothing is sent unless Talkdesk shows it open.
+ */
+export async function rejectAtTalkdesk(
+  ctx: PhaseContext,
+  reason: string,
+  deadline: number,
+  importFrom?: LifecycleEvent,
+  concludes?: 'install' | 'update',
+): Promise<string> {
   if (!ctx.canCallTalkdesk() && !importFrom) return 'not sent: no usable credentials';
   const sent = await ctx.phases.run(deadline, async () => {
     if (!ctx.canCallTalkdesk() && importFrom) {
       await adoptInstallCredentials(ctx, importFrom, 'import the credentials to send the rejection with');
     }
-    await ctx.stateCall('reject the installation at Talkdesk', { state: 'reject', reason });
+    await ctx.stateCall('reject the installation at Talkdesk', { state: 'reject', reason, ...(concludes ? { concludes } : {}) });
   });
-  return sent.kind === 'done' ? 'sent' : `not sent (${sent.kind})`;
+  if (sent.kind === 'done') return 'sent';
+  if (sent.kind === 'failed' && sent.error.failureType === NOT_OPEN_AT_TALKDESK) return `not sent: ${sent.error.message}`;
+  return `not sent (${sent.kind})`;
 }
 
 /**
@@ -88,19 +99,27 @@ export async function conclude<T>(
   on: {
     done(): Promise<void>;
     failed(message: string): Promise<void>;
+    /** The operation was not open at Talkdesk (`shows`: what it showed, in words): nothing was sent. */
+    notOpen(shows: string, talkdeskState: string): Promise<void>;
     expired(): Promise<void>;
     interrupted(reason: string): Promise<void>;
+    /** Talkdesk completed the operation (reconciliation): keep what the phase did. */
+    completed?(): void;
   },
 ): Promise<void> {
   switch (outcome.kind) {
     case 'done':
       return on.done();
     case 'failed':
+      if (outcome.error instanceof NotOpenError) return on.notOpen(outcome.error.message, outcome.error.talkdeskState);
       return on.failed(outcome.error.message);
     case 'expired':
       return on.expired();
     case 'interrupted':
-      if (outcome.reason === MARK_ACTIVE) return ctx.endPhase('active', MARKED_ACTIVE);
+      if (outcome.reason === MARK_ACTIVE) {
+        on.completed?.();
+        return ctx.endPhase('active', MARKED_ACTIVE);
+      }
       return on.interrupted(outcome.reason);
   }
 }

@@ -1,5 +1,6 @@
 import {
   ActivityCancellationType,
+  patched,
   proxyActivities,
   setCurrentDetails,
   upsertSearchAttributes,
@@ -9,12 +10,34 @@ import {
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities } from '../../activities';
-import type { StateCallInput, TalkdeskCallRef } from '../activity-types';
+import type { StateCallInput, StateCallResult, TalkdeskCallRef } from '../activity-types';
 import { IN_PROGRESS_PHASES, type InstallationPhase, type LifecycleEvent, type PhaseRecord, type ReconcileAction } from '../definitions';
 import type { InstallationOptions } from '../options';
 import { InstallationPhaseKey, TalkdeskAccountId, TalkdeskAccountName, TalkdeskAppId } from '../search-attributes';
 import { keepLast, markHandled, type InstallationState } from '../state';
-import { PhaseRunner, StepRunner } from '../steps';
+import { PhaseRunner, StepFailedError, StepRunner } from '../steps';
+
+/**
+ * Patch: a state call heartbeats and a cancellation waits for its attempt to end, so an
+ * approval abandoned by a deadline, an uninstall or a reject cannot land after the
+ * workflow moved on. Histories recorded before it replay the old (try-cancel) path.
+ */
+export const STATE_CALL_WAITS_FOR_CANCELLATION = 'state-call-waits-for-cancellation';
+/** Patch: a phase's deadline is `phaseMarginMs` before Talkdesk's seven days. */
+export const PHASE_DEADLINE_MARGIN = 'phase-deadline-margin';
+/** The failure type of a state call not sent because Talkdesk did not show the phase's operation open. */
+export const NOT_OPEN_AT_TALKDESK = 'NotOpenAtTalkdesk';
+
+/** A state call not sent: Talkdesk showed `talkdeskState`, not the phase's open operation. */
+export class NotOpenError extends StepFailedError {
+  constructor(
+    step: string,
+    readonly talkdeskState: string,
+    message: string,
+  ) {
+    super(step, NOT_OPEN_AT_TALKDESK, message);
+  }
+}
 
 /** How a phase ended: the structured fields of its history entry, and the display text. */
 export type PhaseEnd = Required<Pick<PhaseRecord, 'result' | 'outcome'>> & Pick<PhaseRecord, 'detail'>;
@@ -53,7 +76,7 @@ export interface PhaseContext {
     args: A | ((attempt: number) => A),
     opts?: ActivityOptions,
   ): Promise<R>;
-  stateCall(description: string, call: Pick<StateCallInput, 'state' | 'reason' | 'concludes'>): Promise<unknown>;
+  stateCall(description: string, call: Pick<StateCallInput, 'state' | 'reason' | 'concludes'>): Promise<StateCallResult>;
   recordPhase(): Promise<void>;
   beginPhase(phase: InstallationPhase, event: LifecycleEvent): Promise<number>;
   endPhase(phase: InstallationPhase, end: PhaseEnd): Promise<void>;
@@ -119,8 +142,24 @@ export function createPhaseContext(state: InstallationState, options: Installati
    * Talkdesk's state first (checkFirst), so an approval whose answer was lost
    * (timeout, worker killed) is not sent a second time.
    */
-  const stateCall = (description: string, call: Pick<StateCallInput, 'state' | 'reason' | 'concludes'>) =>
-    step(description, acts.setInstallationState, (attempt) => ({ ...talkdeskRef(), ...call, checkFirst: attempt > 1 }));
+  const stateCall = async (description: string, call: Pick<StateCallInput, 'state' | 'reason' | 'concludes'>): Promise<StateCallResult> => {
+    const opts = patched(STATE_CALL_WAITS_FOR_CANCELLATION) ? withHeartbeat : base;
+    const res = await step(
+      description,
+      acts.setInstallationState,
+      // An uninstall reads first on its first attempt too: the approval of the phase before it may have concluded it
+      // (Talkdesk opened the uninstall before its event was delivered), and a blind call would be a stray 409.
+      (attempt) => ({ ...talkdeskRef(), ...call, checkFirst: attempt > 1 || call.concludes === 'uninstall' }),
+      opts,
+    );
+    if (res.notSent) {
+      // Not this phase's operation (docs/lifecycle.md, "State calls"): nothing sent, what Talkdesk showed is recorded.
+      const shows = `Talkdesk shows ${res.state}${res.reason ? ` (${res.reason})` : ''}`;
+      state.lastError = `${description}: not sent, ${shows}`;
+      throw new NotOpenError(description, res.state, shows);
+    }
+    return res;
+  };
 
   const recordPhase = () =>
     step('record the phase in the partner store', acts.recordInstallation, {
@@ -137,7 +176,9 @@ export function createPhaseContext(state: InstallationState, options: Installati
     });
 
   const beginPhase = async (phase: InstallationPhase, event: LifecycleEvent): Promise<number> => {
-    const deadline = Date.parse(event.createdAt) + options.phaseTimeoutMs;
+    // Ends before Talkdesk's seven days, so a state call in flight at the deadline cannot conclude after it.
+    const margin = patched(PHASE_DEADLINE_MARGIN) ? options.phaseMarginMs : 0;
+    const deadline = Date.parse(event.createdAt) + options.phaseTimeoutMs - margin;
     state.phase = phase;
     state.deadline = new Date(deadline).toISOString();
     state.history = keepLast([

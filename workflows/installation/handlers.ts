@@ -29,6 +29,8 @@ export function registerHandlers(ctx: PhaseContext): void {
   setHandler(stateQuery, () => toView(state, workflowId));
 
   setHandler(reconcileSignal, (action) => {
+    // Only what the drift concerns: a timed-out update stops the update, nothing else.
+    if (action.action === 'endUpdate' && state.phase !== 'updating') return;
     run.pendingReconcile = action;
     if (action.action === 'markActive') phases.interrupt(MARK_ACTIVE);
     else phases.interrupt(`Talkdesk reporting ${action.talkdeskState}`);
@@ -66,6 +68,10 @@ export function registerHandlers(ctx: PhaseContext): void {
         }
         if (FINAL_PHASES.includes(state.phase) || state.phase === 'uninstalling') {
           throw new Error(`Cannot reject: the installation is already ${state.phase}.`);
+        }
+        // Talkdesk has nothing to reject (it would answer 409) and the account would be destroyed here all the same.
+        if (state.phase === 'active') {
+          throw new Error('Cannot reject: the installation is active (approved at Talkdesk); an uninstall in Talkdesk ends it.');
         }
       },
     },

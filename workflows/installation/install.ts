@@ -41,12 +41,24 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
       ),
     failed: async (message) => {
       const reason = `Provisioning failed: ${message}`;
-      const sent = await rejectAtTalkdesk(ctx, reason, deadline);
+      const sent = await rejectAtTalkdesk(ctx, reason, deadline, undefined, 'install');
       await undoProvisioning(ctx, event);
       await destroyCredentials(ctx);
       await ctx.endPhase('rejected', { result: 'rejected', detail: reason, outcome: `${reason} (rejection ${sent})` });
       // Kept visible in the state query: the reason the installation ended here.
       state.lastError = reason;
+    },
+    notOpen: async (shows, talkdeskState) => {
+      // Not approved: undone, and what Talkdesk showed is kept for reconciliation to report.
+      await undoProvisioning(ctx, event);
+      await destroyCredentials(ctx);
+      const ended = talkdeskState === 'timeout' ? 'expired' : talkdeskState === 'revoked' ? 'uninstalled' : 'rejected';
+      await ctx.endPhase(ended, {
+        result: 'not-open',
+        detail: shows,
+        outcome: `approval not sent: ${shows}; provisioning undone`,
+      });
+      state.lastError = `approval not sent: ${shows}`;
     },
     expired: async () => {
       await undoProvisioning(ctx, event);

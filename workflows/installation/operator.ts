@@ -28,7 +28,10 @@ export async function runOperatorReject(ctx: PhaseContext, reason: string): Prom
     if (!state.activeClientId) importFrom = queued ?? ctx.run.installEvent;
   }
   const sentReason = `Rejected by operator: ${reason}`;
-  const sent = await rejectAtTalkdesk(ctx, sentReason, deadline, importFrom);
+  // The operation rejected: an update the reject interrupted, else the install.
+  const last = state.history[state.history.length - 1];
+  const concludes = last?.phase === 'updating' && last.result === 'interrupted' ? 'update' : 'install';
+  const sent = await rejectAtTalkdesk(ctx, sentReason, deadline, importFrom, concludes);
   await undoProvisioning(ctx, ctx.run.installEvent);
   await destroyCredentials(ctx);
   await ctx.endPhase('rejected', {
@@ -45,6 +48,8 @@ export async function runReconcile(ctx: PhaseContext, action: ReconcileAction): 
     if (state.phase === 'installing' || state.phase === 'updating') await ctx.endPhase('active', MARKED_ACTIVE);
     return;
   }
+  // The update phase it interrupted has already ended it (reverted); the installation is kept.
+  if (action.action === 'endUpdate') return;
   if (FINAL_PHASES.includes(state.phase)) return;
   await deprovisionAccount(ctx);
   await destroyCredentials(ctx);

@@ -1,6 +1,6 @@
 import type { LifecycleEventOf } from '../definitions';
 import { deprovisionAccount, destroyCredentials, takeLinks } from './common';
-import type { PhaseContext, PhaseEnd } from './context';
+import { NOT_OPEN_AT_TALKDESK, type PhaseContext, type PhaseEnd } from './context';
 
 /**
  * app.uninstalled: deprovision and acknowledge at Talkdesk. It always ends
@@ -29,8 +29,9 @@ export async function runUninstall(ctx: PhaseContext, event: LifecycleEventOf<'a
       end = { result: 'expired', outcome: 'not acknowledged within seven days: deprovisioned locally' };
     } else {
       const why = outcome.kind === 'failed' ? outcome.error.message : outcome.reason;
+      const notOpen = outcome.kind === 'failed' && outcome.error.failureType === NOT_OPEN_AT_TALKDESK;
       end = {
-        result: outcome.kind,
+        result: notOpen ? 'not-open' : outcome.kind,
         detail: why,
         outcome: `acknowledgement failed (${why}): deprovisioned locally`,
       };

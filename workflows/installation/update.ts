@@ -44,12 +44,25 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
     failed: async (message) => {
       const reason = `Update failed: ${message}`;
       await revert();
-      const sent = await rejectAtTalkdesk(ctx, reason, deadline);
+      const sent = await rejectAtTalkdesk(ctx, reason, deadline, undefined, 'update');
       await ctx.endPhase('active', {
         result: 'rejected',
         detail: reason,
         outcome: `${reason} (rejection ${sent}); account kept its previous state`,
       });
+    },
+    notOpen: async (shows) => {
+      await revert();
+      await ctx.endPhase('active', {
+        result: 'not-open',
+        detail: shows,
+        outcome: `approval not sent: ${shows}; account kept its previous state`,
+      });
+      state.lastError = `update approval not sent: ${shows}`;
+    },
+    // The update Talkdesk completed is the one applied: its subscription is the account's now.
+    completed: () => {
+      if (subscription) state.subscription = subscription;
     },
     expired: async () => {
       await revert();

@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { Context } from '@temporalio/activity';
+import { reconcileSignal, rejectUpdate } from '../../workflows/definitions';
+import { ActivityStubs, DAY, InstallationUnderTest, deferred, refusal, unavailable, useTimeSkippingEnv } from './harness';
+
+/** Approvals tied to their operation (docs/lifecycle.md, "State calls"). */
+describe('installation workflow: state calls tied to their operation', function () {
+  this.timeout(60_000);
+  const env = useTimeSkippingEnv();
+  let t: InstallationUnderTest | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it('an approval Talkdesk shows no open install for is not sent: recorded, undone, nothing rejected', async () => {
+    // The activity read Talkdesk (a 409 or a retry) and found the install timed out there.
+    const stubs = new ActivityStubs().on('setInstallationState', async (i) =>
+      i.concludes === 'install' && i.state === 'approve'
+        ? { state: 'timeout', notSent: true, reason: 'customer took too long' }
+        : { state: 'rejected' },
+    );
+    t = await InstallationUnderTest.start(env(), stubs);
+    await t.send(t.event('app.installed'));
+    const done = await t.result();
+    assert.equal(done.phase, 'expired', 'what Talkdesk showed: timed out there');
+    const last = done.history.at(-1);
+    assert.deepEqual([last?.result, last?.detail], ['not-open', 'Talkdesk shows timeout (customer took too long)']);
+    assert.match(done.lastError ?? '', /not sent: Talkdesk shows timeout/);
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:install'], 'no rejection sent for an operation Talkdesk does not show open');
+    assert.ok(t.stubs.names().includes('undoProvisioning'));
+  });
+
+  it('an update whose approval is not sent keeps the account as it was and stays active', async () => {
+    const stubs = new ActivityStubs().on('setInstallationState', async (i) =>
+      i.concludes === 'update' ? { state: 'installing', notSent: true } : { state: 'completed' },
+    );
+    t = await InstallationUnderTest.start(env(), stubs);
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } }));
+    const v = await t.settled('active', (s) => s.history.at(-1)?.phase === 'updating' && s.history.at(-1)?.endedAt !== undefined);
+    assert.deepEqual([v.history.at(-1)?.result, v.history.at(-1)?.detail], ['not-open', 'Talkdesk shows installing']);
+    assert.equal(t.stubs.of('revertUpdate').length, 1);
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:update']);
+  });
+
+  it("an uninstall reads Talkdesk before its first acknowledgement: the update's approval may have concluded it", async () => {
+    t = await InstallationUnderTest.start(env());
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    await t.send(t.event('app.uninstalled'));
+    await t.result();
+    const calls = t.stubs.of('setInstallationState');
+    assert.deepEqual(
+      calls.map((c) => [c.concludes, c.checkFirst]),
+      [
+        ['install', false],
+        ['uninstall', true],
+      ],
+    );
+  });
+
+  it('the reject update refuses an active installation: Talkdesk has nothing to reject', async () => {
+    t = await InstallationUnderTest.start(env());
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    assert.match(await refusal(t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'changed my mind' }] })), /installation is active/);
+    const v = await t.state();
+    assert.equal(v.phase, 'active');
+    assert.deepEqual(v.operatorActions, []);
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:install']);
+    assert.ok(!t.stubs.names().includes('undoProvisioning'));
+  });
+
+  it('reconciliation marking an update active records the subscription of the update it concludes', async () => {
+    const stubs = new ActivityStubs().on('setInstallationState', async (i) => {
+      if (i.concludes === 'update') throw unavailable();
+      return { state: 'completed' };
+    });
+    t = await InstallationUnderTest.start(env(), stubs);
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    await t.send(t.event('app.updated', { facts: { subscription: { plan: 'gold' }, users: { adding: [], removing: [] } } }));
+    await t.until('the update to be retrying its approval', (v) => v.phase === 'updating' && v.lastError !== undefined);
+    await t.handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
+    const v = await t.settled('active', (s) => s.history.at(-1)?.result === 'marked-active');
+    assert.deepEqual(v.subscription, { plan: 'gold' });
+  });
+
+  it('a phase ends one hour (phaseMarginMs) before Talkdesk seven days', async () => {
+    const stubs = new ActivityStubs().on('setInstallationState', async (i) => {
+      if (i.concludes === 'install') throw unavailable();
+      return { state: 'rejected' };
+    });
+    t = await InstallationUnderTest.start(env(), stubs);
+    const install = t.event('app.installed');
+    await t.send(install);
+    const done = await t.result();
+    assert.equal(done.phase, 'expired');
+    const age = Date.parse(done.history.at(-1)?.endedAt ?? '') - Date.parse(install.createdAt);
+    assert.ok(age >= 7 * DAY - 3_600_000, `not before the margin (${age} ms)`);
+    assert.ok(age < 7 * DAY, `before Talkdesk's seven days (${age} ms)`);
+    assert.equal(done.history.at(-1)?.deadline, new Date(Date.parse(install.createdAt) + 7 * DAY - 3_600_000).toISOString());
+  });
+
+  it('a state call in flight at the deadline is waited for: an approval that landed is not undone', async () => {
+    const started = deferred();
+    // Talkdesk's answer arrives after the cancellation: the call landed all the same.
+    const stubs = new ActivityStubs().on('setInstallationState', async (i) => {
+      if (i.concludes !== 'install') return { state: 'rejected' };
+      started.resolve();
+      const ctx = Context.current();
+      const beat = setInterval(() => ctx.heartbeat(), 200);
+      try {
+        await ctx.cancelled.catch(() => undefined);
+      } finally {
+        clearInterval(beat);
+      }
+      return { state: 'completed' };
+    });
+    // Real time: a deadline ten seconds after the event, no margin.
+    t = await InstallationUnderTest.start(env(), stubs, { phaseTimeoutMs: 10_000, phaseMarginMs: 0 });
+    await t.send(t.event('app.installed', { atSeconds: 0 }));
+    await started.promise;
+    const v = await t.settled('active', (s) => s.history.at(-1)?.endedAt !== undefined);
+    assert.equal(v.history.at(-1)?.result, 'approved');
+    assert.ok(!t.stubs.names().includes('undoProvisioning'), 'nothing undone: Talkdesk completed the install');
+  });
+});
