@@ -110,16 +110,31 @@ export function provisioningActivities(deps: ActivityDeps) {
       logger.info({ installationId: input.installationId }, 'provisioning undone');
     },
 
-    /** Users added are fetched and mapped, users removed deactivated, the subscription recorded. */
+    /**
+     * Users added are fetched and mapped, users removed deactivated, the subscription recorded.
+     * `resyncUsers`: the users are Talkdesk's licensed users instead of the event's delta.
+     */
     async applyUpdate(input: UpdateInput): Promise<UpdateResult> {
       const before = await store.accounts.getAccount(input.accountId);
       const existing = new Set((await store.accounts.listUsers(input.accountId)).filter((u) => u.active).map((u) => u.talkdeskUserId));
       const added: TalkdeskUser[] = [];
-      for (const id of input.usersAdding) {
-        added.push(await withToken(deps, input, (token) => talkdesk.getUser(input.rootUrl, id, token)));
-        heartbeat(`user ${added.length}/${input.usersAdding.length}`);
+      let removing: string[];
+      if (input.resyncUsers) {
+        // A late update: its delta is stale. Talkdesk's licensed users are the truth; apply the difference.
+        const licensed = await withToken(deps, input, (token) =>
+          talkdesk.listLicensedUsers(input.rootUrl, input.appId, input.installationId, token),
+        );
+        heartbeat(`${licensed.length} licensed users read`);
+        const licensedIds = new Set(licensed.map((u) => u.id));
+        added.push(...licensed.filter((u) => !existing.has(u.id)));
+        removing = [...existing].filter((id) => !licensedIds.has(id));
+      } else {
+        for (const id of input.usersAdding) {
+          added.push(await withToken(deps, input, (token) => talkdesk.getUser(input.rootUrl, id, token)));
+          heartbeat(`user ${added.length}/${input.usersAdding.length}`);
+        }
+        removing = input.usersRemoving.filter((id) => existing.has(id));
       }
-      const removing = input.usersRemoving.filter((id) => existing.has(id));
       const req = {
         accountId: input.accountId,
         installationId: input.installationId,

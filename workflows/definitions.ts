@@ -115,6 +115,8 @@ export const IN_PROGRESS_PHASES: readonly InstallationPhase[] = ['installing', '
  * - `failed`: an uninstall's acknowledgement failed (`detail`: why); deprovisioned locally all the same.
  * - `deprovisioned`: deprovisioned without a Talkdesk acknowledgement (`detail`: why, e.g. `Talkdesk reports revoked`).
  * - `marked-active`: Talkdesk completed the operation, reconciliation ended the phase here.
+ * - `superseded`: a late event (older than an applied event of its kind) recorded, not applied as such
+ *   (`detail`: what was done instead, see docs/installation-workflow.md "Late events").
  */
 export const PHASE_RESULTS = [
   'approved',
@@ -126,6 +128,7 @@ export const PHASE_RESULTS = [
   'failed',
   'deprovisioned',
   'marked-active',
+  'superseded',
 ] as const;
 export type PhaseResult = (typeof PHASE_RESULTS)[number];
 

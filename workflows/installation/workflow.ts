@@ -1,10 +1,11 @@
-import { allHandlersFinished, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
 import { FINAL_PHASES, type InstallationView } from '../definitions';
 import { withDefaults, type InstallationOptions } from '../options';
-import { initialState, isSuperseded, markHandled, recordIgnored, restoreHandled, toView, type InstallationState } from '../state';
+import { initialState, isSuperseded, markKindApplied, restoreHandled, toView, type InstallationState } from '../state';
 import { apply } from './apply';
 import { createPhaseContext, type PhaseContext } from './context';
 import { registerHandlers } from './handlers';
+import { handleLate, ignoreAsSuperseded } from './late';
 import { runOperatorReject, runReconcile } from './operator';
 
 export interface InstallationInput {
@@ -25,6 +26,7 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
   const ctx = createPhaseContext(state, options, workflowInfo().workflowId);
   const { run } = ctx;
   registerHandlers(ctx);
+  run.recordedHandled = JSON.stringify(state.handledEventIds ?? []);
 
   if (!input.carried) await resumeFromStore(ctx);
   ctx.publish();
@@ -85,17 +87,23 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
     const event = state.queue.shift();
     if (!event) continue;
     if (isSuperseded(state, event)) {
-      recordIgnored(state, event.eventId, `${event.type} older than an event already applied`);
-      markHandled(state, event.eventId);
-      ctx.describe();
+      if (!(await handleLate(ctx, event))) ignoreAsSuperseded(ctx, event);
       continue;
     }
     await apply(ctx, event);
   }
 
+  // Events ignored in this run's last moments (a short run for a finished installation):
+  // their ids reach the store, so that no later run handles them again.
+  if (JSON.stringify(state.handledEventIds ?? []) !== run.recordedHandled && patched(RECORD_HANDLED_BEFORE_COMPLETING)) {
+    await ctx.recordPhase();
+  }
   await condition(allHandlersFinished);
   return toView(state, ctx.workflowId);
 }
+
+/** Patch: a run that ends with handled ids the store has not seen records them first. */
+const RECORD_HANDLED_BEFORE_COMPLETING = 'record-handled-before-completing';
 
 /** A new run for an installation seen before: never re-apply what it already applied. */
 async function resumeFromStore(ctx: PhaseContext): Promise<void> {
@@ -104,7 +112,11 @@ async function resumeFromStore(ctx: PhaseContext): Promise<void> {
   if (!stored) return;
   state.lastAppliedAt = stored.lastEventAt;
   restoreHandled(state, stored.handledEventIds ?? []);
+  ctx.run.recordedHandled = JSON.stringify(state.handledEventIds ?? []);
   const { phase } = stored;
+  ctx.run.storedAppId = stored.appId;
+  // The last event a finished installation applied is its uninstall: an older install is over.
+  if (phase === 'uninstalled' && stored.lastEventAt) markKindApplied(state, 'uninstall', stored.lastEventAt);
   if (FINAL_PHASES.includes(phase)) state.phase = phase;
   else if (phase !== 'new') {
     // Resumed by reconciliation after its workflow was lost: restore what it had, in the
