@@ -22,6 +22,24 @@ export class StepFailedError extends Error {
   }
 }
 
+/** The type of the failure an installation workflow ends with when a step outside a phase fails for good. */
+export const INSTALLATION_STEP_FAILED = 'InstallationStepFailed';
+
+/**
+ * The workflow's failure for a step that failed for good outside a phase (see
+ * docs/installation-workflow.md): typed, non-retryable, with the step in its details.
+ */
+export function stepFailedForGood(err: StepFailedError): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: INSTALLATION_STEP_FAILED,
+    nonRetryable: true,
+    message:
+      `${err.step} failed for good (${err.failureType}): ${err.message}. ` +
+      'Fix the cause, then let reconciliation resume the installation from its stored record.',
+    details: [{ step: err.step, failureType: err.failureType }],
+  });
+}
+
 export interface FailureFacts {
   message: string;
   type: string;

@@ -1,5 +1,6 @@
 import { FINAL_PHASES, type LifecycleEvent } from '../definitions';
 import { kindOf, markApplied, markHandled, markKindApplied, recordIgnored, uninstallQueued } from '../state';
+import { StepFailedError } from '../steps';
 import { adoptInstallCredentials } from './common';
 import type { PhaseContext } from './context';
 import { runInstall } from './install';
@@ -35,7 +36,13 @@ async function applyEvent(ctx: PhaseContext, event: LifecycleEvent, late: boolea
     case 'app.installed':
       if (uninstallQueued(state)) {
         // Keep the credentials: the queued uninstall must still be acknowledged with them.
-        await adoptInstallCredentials(ctx, event, 'import the credentials from the event');
+        try {
+          await adoptInstallCredentials(ctx, event, 'import the credentials from the event');
+        } catch (err) {
+          // Not fatal: the uninstall is then deprovisioned locally, without credentials to acknowledge it with.
+          if (!(err instanceof StepFailedError)) throw err;
+          return ignore(`install superseded by a queued uninstall; its credentials could not be imported: ${err.message}`);
+        }
         return ignore('install superseded by a queued uninstall');
       }
       await runInstall(ctx, event);

@@ -6,6 +6,7 @@ import { apply } from './apply';
 import { createPhaseContext, type PhaseContext } from './context';
 import { registerHandlers } from './handlers';
 import { handleLate, ignoreAsSuperseded } from './late';
+import { StepFailedError, stepFailedForGood } from '../steps';
 import { runOperatorReject, runReconcile } from './operator';
 
 export interface InstallationInput {
@@ -21,6 +22,18 @@ export interface InstallationInput {
  * life of the installation, and completes when it is uninstalled.
  */
 export async function installationWorkflow(input: InstallationInput): Promise<InstallationView> {
+  try {
+    return await runInstallation(input);
+  } catch (err) {
+    // A step that failed for good outside a phase (loading the installation, a revert, an undo,
+    // a reconcile action) would otherwise fail the workflow task, retried forever while the
+    // workflow shows RUNNING: fail the workflow instead, with a typed failure.
+    if (err instanceof StepFailedError) throw stepFailedForGood(err);
+    throw err;
+  }
+}
+
+async function runInstallation(input: InstallationInput): Promise<InstallationView> {
   const options = withDefaults(input.options);
   const state: InstallationState = input.carried ?? initialState(input.installationId);
   const ctx = createPhaseContext(state, options, workflowInfo().workflowId);
