@@ -80,6 +80,12 @@ export function classifyFailure(err: unknown): FailureFacts {
   return { message: cause instanceof Error ? cause.message : 'unknown failure', type: 'Error', nonRetryable: false };
 }
 
+/** Talkdesk's Retry-After, floored at one second (0 would be a 1 ms timer, a retry storm) and capped at the retry maximum. */
+export const RETRY_AFTER_FLOOR_MS = 1_000;
+export function retryAfterWait(retryAfterMs: number, retryMaxMs: number): number {
+  return Math.min(Math.max(retryAfterMs, RETRY_AFTER_FLOOR_MS), retryMaxMs);
+}
+
 /**
  * Runs a step, retrying retryable failures with exponential backoff (or after
  * Talkdesk's Retry-After) until it succeeds, fails for good, or the enclosing
@@ -119,7 +125,7 @@ export class StepRunner {
         if (facts.nonRetryable) throw new StepFailedError(description, facts.type, facts.message);
         const backoff = Math.min(this.options.retryInitialMs * 2 ** (attempt - 1), this.options.retryMaxMs);
         this.onChange();
-        await this.backoff(facts.retryAfterMs ?? backoff);
+        await this.backoff(facts.retryAfterMs === undefined ? backoff : retryAfterWait(facts.retryAfterMs, this.options.retryMaxMs));
       }
     }
   }
