@@ -11,6 +11,11 @@ import { runOperatorReject, runReconcile } from './operator';
 
 export interface InstallationInput {
   installationId: string;
+  /**
+   * The tunables, resolved by the starter (`withDefaults`) and carried whole across
+   * continue-as-new, so a changed default never reaches a running workflow. A
+   * field missing (a tunable added after the run began) takes its default.
+   */
   options?: Partial<InstallationOptions>;
   /** The whole state, handed over by continue-as-new. */
   carried?: InstallationState;
@@ -80,7 +85,8 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
 
     if (shouldContinueAsNew() && !ctx.phases.running) {
       await condition(allHandlersFinished);
-      return continueAsNew<typeof installationWorkflow>({ installationId: ctx.installationId, options: input.options, carried: state });
+      // The resolved tunables, not the input's: the next run must not pick up a changed default.
+      return continueAsNew<typeof installationWorkflow>({ installationId: ctx.installationId, options, carried: state });
     }
 
     const head = state.queue[0];
