@@ -230,6 +230,28 @@ export class TalkdeskClient {
     return this.allPages(this.at(root, [...this.installationPath(appId, installationId), 'users']), token);
   }
 
+  /**
+   * One page of the installation's licensed users (scope apps:read), for a reader that
+   * heartbeats and resumes page by page: `pageUrl` is a `next` this method returned
+   * (absent for the first page); `next` is absent on the last page.
+   */
+  async licensedUsersPage(
+    root: string,
+    appId: string,
+    installationId: string,
+    token: string,
+    pageUrl?: string,
+  ): Promise<{ users: TalkdeskUser[]; next?: string }> {
+    const first = this.at(root, [...this.installationPath(appId, installationId), 'users']);
+    const current = pageUrl ? matchAllowedUrl(pageUrl, this.allowList) : first;
+    if (current.url.host !== first.url.host || current.url.protocol !== first.url.protocol) {
+      throw new DisallowedHostError({ host: current.url.host, reason: 'a paging link points away from the API root host' });
+    }
+    const page: TalkdeskUsersPage = await this.json({ method: 'GET', target: current, token, secrets: [token] }, usersPageSchema);
+    const next = this.nextPage(page, current, first, new Set([current.url.href]));
+    return { users: page._embedded?.users ?? [], ...(next ? { next: next.url.href } : {}) };
+  }
+
   /** GET /apps/{app_id}/installations/{id} (scope apps:read); `_embedded.state` comes out as `state`. */
   async getInstallation(root: string, appId: string, installationId: string, token: string): Promise<TalkdeskInstallation> {
     const target = this.at(root, this.installationPath(appId, installationId));

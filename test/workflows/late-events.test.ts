@@ -79,6 +79,9 @@ describe('installation workflow: late events', function () {
     assert.equal(t.stubs.of('recordTrial').length, 1);
     assert.equal(v.history.find((h) => h.eventId === late.eventId)?.result, 'superseded');
     assert.match(v.ignoredEvents.find((e) => e.eventId === late.eventId)?.reason ?? '', /keeps the newer trial/);
+    // Ends with the workflow: a test server terminating a workflow mid-task kept time skipping locked for later tests.
+    await t.send(t.event('app.uninstalled', { atSeconds: 30 }));
+    assert.equal((await t.result()).trial?.expiresAt, '2027-02-01T00:00:00Z');
   });
 
   it('an update older than an applied update re-reads the licensed users and keeps the newest subscription', async () => {
