@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { workflowIdFor } from '../../workflows/definitions';
+import { toLifecycleEvent } from '../../src/events/lifecycle';
+import { talkdeskEventSchema } from '../../src/events/schemas';
+import { eventSignal, workflowIdFor } from '../../workflows/definitions';
 import { startSystem, type TestSystem } from '../support/system';
-import { eventually, waitForPhase } from '../support/waits';
+import { eventually, queryState, waitForPhase } from '../support/waits';
 
 describe('continue-as-new keeps a long-lived installation small', function () {
   this.timeout(120_000);
@@ -44,5 +46,30 @@ describe('continue-as-new keeps a long-lived installation small', function () {
     assert.deepEqual([after.history.at(-1)?.phase, after.history.at(-1)?.result], ['updating', 'approved']);
     assert.equal((await sys.store.accounts.listUsers(event.data.account_id)).length, 3);
     assert.equal(sys.simulator.stateCalls(installation.id).length, 2);
+
+    // The install (handled by the first run) handed over again, as the hand-over would after a
+    // lost acknowledgement: straight to the workflow, since the callback's inbox answers an
+    // already dispatched duplicate itself. The carried state must know its id.
+    const talkdeskCalls: string[] = [];
+    const unsubscribe = sys.simulator.onCall((c) => {
+      if (c.installationId === installation.id) talkdeskCalls.push(`${c.method} ${c.path}`);
+    });
+    const before = await queryState(sys.client, installation.id);
+    assert.ok(!before.ignoredEvents.some((i) => i.eventId === event.id), 'the install was not ignored before being repeated');
+    await handle.signal(eventSignal, toLifecycleEvent(talkdeskEventSchema.parse(event)));
+    const ignored = await eventually('the repeated install ignored', async () => {
+      const v = await queryState(sys.client, installation.id);
+      return v.ignoredEvents.some((i) => i.eventId === event.id) ? v : undefined;
+    });
+    assert.deepEqual(ignored.ignoredEvents, [...before.ignoredEvents, { eventId: event.id, reason: 'duplicate delivery' }]);
+    // Nothing applied twice: no new phase, no new Talkdesk call, no event queued, the account unchanged.
+    const settled = await waitForPhase(sys.client, installation.id, 'active');
+    assert.equal(settled.appliedEvents, 4);
+    assert.deepEqual(settled.history, after.history);
+    assert.deepEqual(settled.pendingEvents, []);
+    assert.equal(sys.simulator.stateCalls(installation.id).length, 2);
+    unsubscribe();
+    assert.deepEqual(talkdeskCalls, []);
+    assert.equal((await sys.store.accounts.listUsers(event.data.account_id)).length, 3);
   });
 });

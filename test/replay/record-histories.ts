@@ -6,25 +6,31 @@ import { rejectUpdate, workflowIdFor } from '../../workflows/definitions';
 import { stopAllServers } from '../support/servers';
 import { startSystem, type TestSystem } from '../support/system';
 import { eventually, finalView, waitForPhase } from '../support/waits';
+import { TIMER_SCENARIOS, type Scenario } from './timer-scenarios';
 
 /**
- * Records real histories of every phase into test/histories/ for the replay test:
- * `npm run record:histories -- [scenario...]` (all when none is named). Record a new
- * scenario on its own: an old recording must stay as the old code wrote it, so
- * that the replay test keeps proving the new code can still replay it.
+ * Records real histories into test/histories/ for the replay test:
+ * `npm run record:histories -- <scenario...>` writes only the named scenarios'
+ * files (an unknown name is an error listing the known ones; no name records all).
+ * Record a new scenario on its own: an old recording must stay as the old code wrote
+ * it, so that the replay test keeps proving the new code can still replay it.
+ * Scenarios and their options are listed in docs/versioning.md.
  */
 const OUT = path.join(PROJECT_ROOT, 'test', 'histories');
 
-async function save(sys: TestSystem, name: string, installationId: string): Promise<void> {
-  const history = await sys.client.workflow.getHandle(workflowIdFor(installationId)).fetchHistory();
+async function save(sys: TestSystem, name: string, installationId: string, which: 'first' | 'last'): Promise<void> {
+  const workflowId = workflowIdFor(installationId);
+  let history = await sys.client.workflow.getHandle(workflowId).fetchHistory();
+  if (which === 'first') {
+    const firstRunId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.firstExecutionRunId;
+    if (!firstRunId) throw new Error(`${name}: no first run id in the history of ${workflowId}`);
+    history = await sys.client.workflow.getHandle(workflowId, firstRunId).fetchHistory();
+  }
   writeFileSync(path.join(OUT, `${name}.json`), historyToJSON(history) + '\n');
   console.log(`recorded ${name}: ${history.events?.length ?? 0} events`);
 }
 
-type Deliver = (event: unknown) => Promise<number>;
-type Scenario = (sys: TestSystem, deliver: Deliver) => Promise<string>;
-
-const SCENARIOS: Record<string, Scenario> = {
+const FIRST_WAVE: Record<string, Scenario['run']> = {
   // Install, update, rotation, trial, uninstall: every phase of a normal life.
   'full-lifecycle': async (sys, deliver) => {
     const life = sys.simulator.createInstallation({ licensedUsers: 3 });
@@ -112,21 +118,34 @@ const SCENARIOS: Record<string, Scenario> = {
   },
 };
 
+const SCENARIOS: Record<string, Scenario> = {
+  ...Object.fromEntries(Object.entries(FIRST_WAVE).map(([name, run]) => [name, { run }])),
+  ...TIMER_SCENARIOS,
+};
+
+/** Records the named scenarios (all when none is named), each on a system of its own; writes only their files. */
 async function main(): Promise<void> {
   const names = process.argv.slice(2);
   const unknown = names.filter((n) => !(n in SCENARIOS));
-  if (unknown.length) throw new Error(`Unknown scenario ${unknown.join(', ')}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+  if (unknown.length) {
+    console.error(`Unknown scenario ${unknown.join(', ')}; known scenarios: ${Object.keys(SCENARIOS).join(', ')}`);
+    process.exit(2);
+  }
   mkdirSync(OUT, { recursive: true });
-  const sys = await startSystem({ workflowOptions: { maxEventsPerRun: 1_000 } });
-  const deliver = (e: unknown) => sys.simulator.deliver(e as never, { callbackUrl: sys.web.callbackUrl });
   try {
     for (const name of names.length ? names : Object.keys(SCENARIOS)) {
-      const installationId = await SCENARIOS[name]!(sys, deliver);
-      await finalView(sys.client, installationId);
-      await save(sys, name, installationId);
+      const scenario = SCENARIOS[name]!;
+      const sys = await startSystem({ workflowOptions: { maxEventsPerRun: 1_000, ...scenario.options } });
+      const deliver = (e: unknown) => sys.simulator.deliver(e as never, { callbackUrl: sys.web.callbackUrl });
+      try {
+        const installationId = await scenario.run(sys, deliver);
+        await finalView(sys.client, installationId);
+        await save(sys, name, installationId, scenario.save ?? 'last');
+      } finally {
+        await sys.close();
+      }
     }
   } finally {
-    await sys.close();
     await stopAllServers();
   }
 }

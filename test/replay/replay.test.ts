@@ -6,11 +6,15 @@ import { DeterminismViolationError } from '@temporalio/workflow';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { PROJECT_ROOT } from '../../src/local/tools';
 import { workflowBundle } from '../support/system';
+import { REQUIRED_IN_CORPUS, type RawHistory } from './corpus-checks';
 
 const DIR = path.join(PROJECT_ROOT, 'test', 'histories');
 const recorded = readdirSync(DIR)
   .filter((f) => f.endsWith('.json'))
-  .map((f) => ({ name: f.replace(/\.json$/, ''), history: historyFromJSON(JSON.parse(readFileSync(path.join(DIR, f), 'utf8'))) }));
+  .map((f) => {
+    const raw = JSON.parse(readFileSync(path.join(DIR, f), 'utf8')) as RawHistory;
+    return { name: f.replace(/\.json$/, ''), raw, history: historyFromJSON(raw) };
+  });
 
 const noop = () => undefined;
 const quiet = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
@@ -32,6 +36,13 @@ describe('replay of recorded histories against the current workflow code', funct
     ]) {
       assert.ok(all.includes(activity), `a recording exercises ${activity}`);
     }
+  });
+
+  it('has recordings of continue-as-new, reconcile, retryNow and the timers firing', () => {
+    const missing = Object.entries(REQUIRED_IN_CORPUS)
+      .filter(([, holds]) => !recorded.some((r) => holds(r.raw)))
+      .map(([what]) => what);
+    assert.deepEqual(missing, [], `no recording in test/histories holds: ${missing.join('; ')} (see docs/versioning.md)`);
   });
 
   for (const { name, history } of recorded) {

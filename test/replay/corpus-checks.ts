@@ -1,0 +1,64 @@
+/**
+ * What the recordings in test/histories/ must contain between them, read from their
+ * JSON (event types as names, payloads base64 JSON): the replay test requires each, so
+ * that a scenario dropped or recorded wrongly is noticed rather than silently not replayed.
+ */
+interface Payload {
+  data?: string;
+}
+interface RawEvent {
+  eventId: string;
+  eventType: string;
+  userMetadata?: { summary?: Payload };
+  workflowExecutionStartedEventAttributes?: { continuedExecutionRunId?: string };
+  workflowExecutionSignaledEventAttributes?: { signalName?: string; input?: { payloads?: Payload[] } };
+  workflowExecutionUpdateAcceptedEventAttributes?: { acceptedRequest?: { input?: { name?: string } } };
+  timerFiredEventAttributes?: { startedEventId?: string };
+  activityTaskScheduledEventAttributes?: { activityType?: { name?: string } };
+}
+export interface RawHistory {
+  events: RawEvent[];
+}
+
+const decode = (p: Payload | undefined): unknown => (p?.data ? JSON.parse(Buffer.from(p.data, 'base64').toString('utf8')) : undefined);
+const type = (e: RawEvent) => e.eventType.replace(/^EVENT_TYPE_/, '');
+
+function signals(h: RawHistory, name: string): unknown[] {
+  return h.events
+    .filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === name)
+    .map((e) => decode(e.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]));
+}
+
+/** Timers that fired, with the summary they were started with ('' when none) and the activity scheduled next. */
+function firedTimers(h: RawHistory): { summary: string; nextActivity?: string }[] {
+  const byId = new Map(h.events.map((e, i) => [e.eventId, { e, i }]));
+  return h.events.flatMap((e, i) => {
+    const started = e.timerFiredEventAttributes?.startedEventId;
+    if (!started) return [];
+    const summary = decode(byId.get(started)?.e.userMetadata?.summary);
+    const next = h.events.slice(i).find((n) => n.activityTaskScheduledEventAttributes);
+    return [
+      { summary: typeof summary === 'string' ? summary : '', nextActivity: next?.activityTaskScheduledEventAttributes?.activityType?.name },
+    ];
+  });
+}
+
+const firstEventType = (h: RawHistory) => (signals(h, 'event')[0] as { type?: string } | undefined)?.type;
+
+/** Each distinctive thing the corpus must hold, and whether a recording holds it. */
+export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
+  'a run that continued as new': (h) => type(h.events.at(-1)!) === 'WORKFLOW_EXECUTION_CONTINUED_AS_NEW',
+  'a run started by continue-as-new that completed': (h) =>
+    !!h.events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId &&
+    type(h.events.at(-1)!) === 'WORKFLOW_EXECUTION_COMPLETED',
+  'a reconcile signal markActive': (h) => signals(h, 'reconcile').some((a) => (a as { action?: string }).action === 'markActive'),
+  'a reconcile signal deprovision': (h) => signals(h, 'reconcile').some((a) => (a as { action?: string }).action === 'deprovision'),
+  'a retryNow update accepted': (h) =>
+    h.events.some((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'retryNow'),
+  'a phase deadline timer firing': (h) => firedTimers(h).some((t) => t.summary.startsWith('deadline')),
+  'the ordering grace timer firing (first event not app.installed)': (h) =>
+    firstEventType(h) !== undefined && firstEventType(h) !== 'app.installed' && firedTimers(h).some((t) => t.summary === ''),
+  "a retiring credential set's timer firing, then destroyCredentials": (h) =>
+    firedTimers(h).some((t) => t.summary === '' && t.nextActivity === 'destroyCredentials'),
+  'an update reverted': (h) => h.events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'revertUpdate'),
+};
