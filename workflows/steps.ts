@@ -80,10 +80,15 @@ export function classifyFailure(err: unknown): FailureFacts {
   return { message: cause instanceof Error ? cause.message : 'unknown failure', type: 'Error', nonRetryable: false };
 }
 
-/** Talkdesk's Retry-After, floored at one second (0 would be a 1 ms timer, a retry storm) and capped at the retry maximum. */
+/**
+ * Talkdesk's Retry-After, floored at one second (0 would be a 1 ms timer, a retry storm) and
+ * capped at ten minutes, the default retry maximum (a run configured with a longer maximum
+ * keeps it). Never shorter than Talkdesk asked below the cap, even with short test settings.
+ */
 export const RETRY_AFTER_FLOOR_MS = 1_000;
+export const RETRY_AFTER_CAP_MS = 10 * 60_000;
 export function retryAfterWait(retryAfterMs: number, retryMaxMs: number): number {
-  return Math.min(Math.max(retryAfterMs, RETRY_AFTER_FLOOR_MS), retryMaxMs);
+  return Math.min(Math.max(retryAfterMs, RETRY_AFTER_FLOOR_MS), Math.max(retryMaxMs, RETRY_AFTER_CAP_MS));
 }
 
 /**

@@ -46,12 +46,6 @@ export interface PhaseContext {
   readonly acts: ActivityInterfaceFor<Activities>;
   /** Options for activities that write many documents and must be waited for when cancelled. */
   readonly withHeartbeat: ActivityOptions;
-  /**
-   * `withHeartbeat`, plus a few retries by the server for an activity that resumes from its
-   * heartbeat details (provisioning reads the licensed users page by page): a retry by the
-   * workflow's own loop is a new activity and would start from the first page.
-   */
-  readonly withResumableHeartbeat: ActivityOptions;
   readonly steps: StepRunner;
   readonly phases: PhaseRunner;
   readonly run: RunState;
@@ -81,11 +75,6 @@ export function createPhaseContext(state: InstallationState, options: Installati
     ...base,
     heartbeatTimeout: options.heartbeatTimeoutMs,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  };
-
-  const withResumableHeartbeat: ActivityOptions = {
-    ...withHeartbeat,
-    retry: { maximumAttempts: 5, initialInterval: options.retryInitialMs, maximumInterval: options.retryMaxMs },
   };
 
   const describe = () => {
@@ -193,7 +182,6 @@ export function createPhaseContext(state: InstallationState, options: Installati
     workflowId,
     acts,
     withHeartbeat,
-    withResumableHeartbeat,
     steps,
     phases: new PhaseRunner(),
     run,

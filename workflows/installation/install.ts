@@ -23,7 +23,7 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
       'provision the partner account and its users',
       acts.provisionAccount,
       { ...ctx.talkdeskRef(), accountName: state.accountName ?? '', ...partnerEvent(event) },
-      ctx.withResumableHeartbeat,
+      ctx.withHeartbeat,
     );
     state.accountId = prov.accountId;
     state.accountName = prov.accountName;
