@@ -14,6 +14,7 @@ import type {
 import type { ActivityDeps } from './deps';
 import { callContext, whileHeartbeating } from './partner-calls';
 import { toFailure } from './failures';
+import { readLicensedUsers } from './licensed-users';
 import { withToken } from './talkdesk-calls';
 
 const toUser = (u: TalkdeskUser, admin: string | undefined): PartnerUser => ({
@@ -58,17 +59,16 @@ export function provisioningActivities(deps: ActivityDeps) {
   return {
     /**
      * GET /account, the installation (its `created_by`) and every page of the licensed
-     * users, then the partner's provision. Keyed by Talkdesk ids and the call key, so
+     * users (heartbeating per page, resumed on retry), then the partner's provision. Keyed by Talkdesk ids and the call key, so
      * a retry after a crash never makes a second account or user.
      */
     async provisionAccount(input: ProvisionInput): Promise<ProvisionResult> {
       const account = await withToken(deps, input, (token) => talkdesk.getAccount(input.rootUrl, token));
       const admin = await installingAdmin(input);
-      heartbeat('account read');
-      const users = await withToken(deps, input, (token) =>
-        talkdesk.listLicensedUsers(input.rootUrl, input.appId, input.installationId, token),
+      // Page by page, a heartbeat each, resumed from the last page read when the activity is retried.
+      const users = await readLicensedUsers((pageUrl) =>
+        withToken(deps, input, (token) => talkdesk.licensedUsersPage(input.rootUrl, input.appId, input.installationId, token, pageUrl)),
       );
-      heartbeat(`${users.length} licensed users read`);
       const req = {
         account: {
           accountId: account.id,
@@ -110,16 +110,30 @@ export function provisioningActivities(deps: ActivityDeps) {
       logger.info({ installationId: input.installationId }, 'provisioning undone');
     },
 
-    /** Users added are fetched and mapped, users removed deactivated, the subscription recorded. */
+    /**
+     * Users added are fetched and mapped, users removed deactivated, the subscription recorded.
+     * `resyncUsers`: the users are Talkdesk's licensed users instead of the event's delta.
+     */
     async applyUpdate(input: UpdateInput): Promise<UpdateResult> {
       const before = await store.accounts.getAccount(input.accountId);
       const existing = new Set((await store.accounts.listUsers(input.accountId)).filter((u) => u.active).map((u) => u.talkdeskUserId));
       const added: TalkdeskUser[] = [];
-      for (const id of input.usersAdding) {
-        added.push(await withToken(deps, input, (token) => talkdesk.getUser(input.rootUrl, id, token)));
-        heartbeat(`user ${added.length}/${input.usersAdding.length}`);
+      let removing: string[];
+      if (input.resyncUsers) {
+        // A late update: its delta is stale. Talkdesk's licensed users are the truth; apply the difference.
+        const licensed = await readLicensedUsers((pageUrl) =>
+          withToken(deps, input, (token) => talkdesk.licensedUsersPage(input.rootUrl, input.appId, input.installationId, token, pageUrl)),
+        );
+        const licensedIds = new Set(licensed.map((u) => u.id));
+        added.push(...licensed.filter((u) => !existing.has(u.id)));
+        removing = [...existing].filter((id) => !licensedIds.has(id));
+      } else {
+        for (const id of input.usersAdding) {
+          added.push(await withToken(deps, input, (token) => talkdesk.getUser(input.rootUrl, id, token)));
+          heartbeat(`user ${added.length}/${input.usersAdding.length}`);
+        }
+        removing = input.usersRemoving.filter((id) => existing.has(id));
       }
-      const removing = input.usersRemoving.filter((id) => existing.has(id));
       const req = {
         accountId: input.accountId,
         installationId: input.installationId,

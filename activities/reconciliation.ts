@@ -152,9 +152,15 @@ export function reconciliationActivities(deps: ActivityDeps) {
       return result;
     },
 
-    /** Hands over inbox events that were stored but never dispatched. */
-    async dispatchStoredEvents(input: { limit: number }): Promise<{ dispatched: number }> {
-      return { dispatched: await handOverStored(store.inbox, dispatch(), input.limit) };
+    /** Hands over inbox events that were stored but never dispatched; one failing hand-over is reported, not fatal. */
+    async dispatchStoredEvents(input: { limit: number }): Promise<{ dispatched: number; errors: PageResult['errors'] }> {
+      const { handed, failed } = await handOverStored(store.inbox, dispatch(), input.limit);
+      for (const f of failed)
+        logger.warn({ installationId: f.installationId, eventId: f.eventId, reason: f.message }, 'stored event not handed over');
+      return {
+        dispatched: handed,
+        errors: failed.map((f) => ({ installationId: f.installationId, message: `event ${f.eventId} not handed over: ${f.message}` })),
+      };
     },
 
     /** Destroys rotated credentials whose grace period ended (a backstop for the workflow's own timer). */

@@ -67,6 +67,11 @@ export interface UpdateInput extends TalkdeskCallRef, PartnerEventRef {
   usersAdding: string[];
   usersRemoving: string[];
   subscription?: Record<string, unknown>;
+  /**
+   * A late update (older than one applied): ignore the delta, read the licensed
+   * users from Talkdesk (the source of truth) and apply the difference with the account.
+   */
+  resyncUsers?: boolean;
 }
 export interface UpdateResult {
   usersAdded: string[];

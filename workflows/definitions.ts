@@ -117,6 +117,8 @@ export const IN_PROGRESS_PHASES: readonly InstallationPhase[] = ['installing', '
  * - `marked-active`: Talkdesk completed the operation, reconciliation ended the phase here.
  * - `not-open`: Talkdesk did not show the phase's operation open (`detail`: what it showed), so no state
  *   call was sent; what the phase did was undone, and reconciliation reports the difference.
+ * - `superseded`: a late event (older than an applied event of its kind) recorded, not applied as such
+ *   (`detail`: what was done instead, see docs/installation-workflow.md "Late events").
  */
 export const PHASE_RESULTS = [
   'approved',
@@ -129,6 +131,7 @@ export const PHASE_RESULTS = [
   'deprovisioned',
   'marked-active',
   'not-open',
+  'superseded',
 ] as const;
 export type PhaseResult = (typeof PHASE_RESULTS)[number];
 

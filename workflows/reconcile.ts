@@ -32,7 +32,19 @@ export async function reconcileWorkflow(input: ReconcileInput = {}): Promise<Rec
   let cursor = input.cursor;
 
   if (!input.report) {
-    report.dispatchedEvents += (await housekeeping.dispatchStoredEvents({ limit: 1_000 })).dispatched;
+    const stored = await housekeeping.dispatchStoredEvents({ limit: 1_000 });
+    report.dispatchedEvents += stored.dispatched;
+    // Results of workers from before `errors` existed lack it.
+    mergePage(report, {
+      scanned: 0,
+      resumed: [],
+      reapproved: [],
+      deprovisioned: [],
+      markedActive: [],
+      updatesEnded: [],
+      drift: [],
+      errors: stored.errors ?? [],
+    });
     report.credentialsDestroyed += (await housekeeping.destroyRetiredCredentials({ limit: 1_000 })).destroyed;
   }
 

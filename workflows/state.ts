@@ -30,6 +30,46 @@ export interface InstallationState {
   operatorActions: { action: string; at: string; reason?: string }[];
   settingsRestored?: boolean;
   subscription?: Record<string, unknown>;
+  /** `created_at` of the update whose subscription is kept (a late update's subscription never replaces a newer one). */
+  subscriptionFrom?: string;
+  /**
+   * `created_at` of the newest event applied, per kind (the lateness rules of
+   * `late.ts`). Only applied events move it, never ignored ones. Optional: states
+   * carried from runs before it existed lack it.
+   */
+  appliedAt?: Partial<Record<EventKind, string>>;
+}
+
+/** The kinds of event whose lateness is judged against each other. */
+export type EventKind = 'install' | 'uninstall' | 'rotation' | 'trial' | 'update';
+
+export function kindOf(event: LifecycleEvent): EventKind {
+  switch (event.type) {
+    case 'app.installed':
+      return 'install';
+    case 'app.uninstalled':
+      return 'uninstall';
+    case 'app.credentials_rotated':
+      return 'rotation';
+    case 'app.updated':
+      return 'update';
+    case 'app.trial_started':
+    case 'app.trial_extended':
+    case 'app.trial_ended':
+      return 'trial';
+  }
+}
+
+/** The event was applied (not ignored): events of its kind older than it are late from now on. */
+export function markKindApplied(state: InstallationState, kind: EventKind, createdAt: string): void {
+  const at = state.appliedAt?.[kind];
+  if (!at || Date.parse(createdAt) > Date.parse(at)) state.appliedAt = { ...state.appliedAt, [kind]: createdAt };
+}
+
+/** Is the event older than an applied event of `kind`? */
+export function olderThanApplied(state: InstallationState, kind: EventKind, event: LifecycleEvent): boolean {
+  const at = state.appliedAt?.[kind];
+  return at !== undefined && Date.parse(event.createdAt) < Date.parse(at);
 }
 
 const MAX_SEEN = 1_000;

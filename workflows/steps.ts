@@ -22,6 +22,24 @@ export class StepFailedError extends Error {
   }
 }
 
+/** The type of the failure an installation workflow ends with when a step outside a phase fails for good. */
+export const INSTALLATION_STEP_FAILED = 'InstallationStepFailed';
+
+/**
+ * The workflow's failure for a step that failed for good outside a phase (see
+ * docs/installation-workflow.md): typed, non-retryable, with the step in its details.
+ */
+export function stepFailedForGood(err: StepFailedError): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: INSTALLATION_STEP_FAILED,
+    nonRetryable: true,
+    message:
+      `${err.step} failed for good (${err.failureType}): ${err.message}. ` +
+      'Fix the cause, then let reconciliation resume the installation from its stored record.',
+    details: [{ step: err.step, failureType: err.failureType }],
+  });
+}
+
 export interface FailureFacts {
   message: string;
   type: string;
@@ -63,6 +81,17 @@ export function classifyFailure(err: unknown): FailureFacts {
 }
 
 /**
+ * Talkdesk's Retry-After, floored at one second (0 would be a 1 ms timer, a retry storm) and
+ * capped at ten minutes, the default retry maximum (a run configured with a longer maximum
+ * keeps it). Never shorter than Talkdesk asked below the cap, even with short test settings.
+ */
+export const RETRY_AFTER_FLOOR_MS = 1_000;
+export const RETRY_AFTER_CAP_MS = 10 * 60_000;
+export function retryAfterWait(retryAfterMs: number, retryMaxMs: number): number {
+  return Math.min(Math.max(retryAfterMs, RETRY_AFTER_FLOOR_MS), Math.max(retryMaxMs, RETRY_AFTER_CAP_MS));
+}
+
+/**
  * Runs a step, retrying retryable failures with exponential backoff (or after
  * Talkdesk's Retry-After) until it succeeds, fails for good, or the enclosing
  * scope is cancelled (deadline, uninstall, operator). The workflow owns the retry
@@ -101,7 +130,7 @@ export class StepRunner {
         if (facts.nonRetryable) throw new StepFailedError(description, facts.type, facts.message);
         const backoff = Math.min(this.options.retryInitialMs * 2 ** (attempt - 1), this.options.retryMaxMs);
         this.onChange();
-        await this.backoff(facts.retryAfterMs ?? backoff);
+        await this.backoff(facts.retryAfterMs === undefined ? backoff : retryAfterWait(facts.retryAfterMs, this.options.retryMaxMs));
       }
     }
   }

@@ -114,19 +114,38 @@ function errorName(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message.slice(0, 200)}` : 'unknown error';
 }
 
+/** What reconciliation's backstop did: events handed over, and those whose hand-over failed (left queued). */
+export interface StoredHandOver {
+  handed: number;
+  failed: { eventId: string; installationId: string; message: string }[];
+}
+
+/** Consecutive failed hand-overs after which Temporal is taken to be down and the pass stops. */
+const GIVE_UP_AFTER_FAILURES = 5;
+
 /**
  * Reconciliation's backstop: hands over every stored event not handed over yet, backed
  * off or not, including those whose queue entry was never written (read from the whole
- * inbox). Returns how many were handed over.
+ * inbox). One event whose hand-over fails is reported and the others still go; only a
+ * run of failures in a row (Temporal down) stops the pass.
  */
-export async function handOverStored(inbox: InboxStore, dispatch: Dispatch, limit: number): Promise<number> {
+export async function handOverStored(inbox: InboxStore, dispatch: Dispatch, limit: number): Promise<StoredHandOver> {
   await inbox.requeueUndispatched(limit);
   const due = await inbox.listUndispatched(limit, LATEST);
-  let handed = 0;
+  const result: StoredHandOver = { handed: 0, failed: [] };
+  let inARow = 0;
   for (const record of due) {
-    await dispatch(record.event);
+    try {
+      await dispatch(record.event);
+    } catch (err) {
+      // Left queued: the dispatcher's backoff and the next pass try it again.
+      result.failed.push({ eventId: record._id, installationId: record.installationId, message: errorName(err) });
+      if (++inARow >= GIVE_UP_AFTER_FAILURES) break;
+      continue;
+    }
+    inARow = 0;
     await inbox.markDispatched(record._id);
-    handed += 1;
+    result.handed += 1;
   }
-  return handed;
+  return result;
 }

@@ -10,7 +10,7 @@ import { createDispatch, HAND_OVER_TIMEOUT_MS, type Dispatch, type InstallationT
  * Everything that writes an inbox record's hand-over state or starts an installation's
  * workflow for an event lives in this folder.
  */
-export { InboxDispatcher, handOverStored } from './dispatcher';
+export { InboxDispatcher, handOverStored, type StoredHandOver } from './dispatcher';
 export { InboxStore, type InboxRecord, type InsertOutcome } from './inbox';
 export { skipHandled } from './skip-handled';
 export {

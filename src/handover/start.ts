@@ -1,6 +1,6 @@
 import { WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import { eventSignal, workflowIdFor, type LifecycleEvent } from '../../workflows/definitions';
-import type { InstallationOptions } from '../../workflows/options';
+import { withDefaults, type InstallationOptions } from '../../workflows/options';
 import { installationWorkflow } from '../../workflows/installation';
 
 /** Hands one event to its installation's workflow; throws when Temporal did not take it. */
@@ -32,7 +32,8 @@ export async function startInstallation(target: InstallationTarget, event: Lifec
     client.workflow.signalWithStart(installationWorkflow, {
       workflowId: workflowIdFor(event.installationId),
       taskQueue,
-      args: [{ installationId: event.installationId, options: workflowOptions }],
+      // Every tunable resolved here, once: the run keeps them whatever a later default says.
+      args: [{ installationId: event.installationId, options: withDefaults(workflowOptions) }],
       signal: eventSignal,
       signalArgs: [event],
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
@@ -55,7 +56,7 @@ export async function resumeInstallation(target: InstallationTarget, installatio
   await target.client.workflow.start(installationWorkflow, {
     workflowId: workflowIdFor(installationId),
     taskQueue: target.taskQueue,
-    args: [{ installationId, options: target.workflowOptions }],
+    args: [{ installationId, options: withDefaults(target.workflowOptions) }],
     staticSummary: `Talkdesk installation ${installationId}${accountName ? ` (${accountName})` : ''} (resumed by reconciliation)`,
   });
 }

@@ -1,6 +1,6 @@
 import { TalkdeskRequestError } from './errors';
 import { TalkdeskHttp, segment, type TalkdeskClientOptions } from './http';
-import { allUserPages } from './paging';
+import { allUserPages, userPage } from './paging';
 import {
   accountSchema,
   installationSchema,
@@ -73,6 +73,21 @@ export class TalkdeskClient {
   /** Every licensed user of the installation across all pages (scope apps:read). */
   async listLicensedUsers(root: string, appId: string, installationId: string, token: string): Promise<TalkdeskUser[]> {
     return allUserPages(this.http, this.http.at(root, [...this.installationPath(appId, installationId), 'users']), token);
+  }
+
+  /**
+   * One page of the installation's licensed users (scope apps:read), for a reader that
+   * heartbeats and resumes page by page: `pageUrl` is a `next` this method returned
+   * (absent for the first page); `next` is absent on the last page.
+   */
+  async licensedUsersPage(
+    root: string,
+    appId: string,
+    installationId: string,
+    token: string,
+    pageUrl?: string,
+  ): Promise<{ users: TalkdeskUser[]; next?: string }> {
+    return userPage(this.http, this.http.at(root, [...this.installationPath(appId, installationId), 'users']), token, pageUrl);
   }
 
   /** GET /apps/{app_id}/installations/{id} (scope apps:read); `_embedded.state` comes out as `state`. */

@@ -64,3 +64,23 @@ function nextPage(
   }
   return next;
 }
+
+/**
+ * One page of a paged user listing, for a reader that heartbeats and resumes page by
+ * page: `pageUrl` is a `next` this returned (absent for the first page); `next` is
+ * absent on the last page. A link away from the first page's host is refused.
+ */
+export async function userPage(
+  http: TalkdeskHttp,
+  first: AllowedUrl,
+  token: string,
+  pageUrl?: string,
+): Promise<{ users: TalkdeskUser[]; next?: string }> {
+  const current = pageUrl ? http.allowed(pageUrl) : first;
+  if (current.url.host !== first.url.host || current.url.protocol !== first.url.protocol) {
+    throw new DisallowedHostError({ host: current.url.host, reason: 'a paging link points away from the API root host' });
+  }
+  const page: TalkdeskUsersPage = await http.json({ method: 'GET', target: current, token, secrets: [token] }, usersPageSchema);
+  const next = nextPage(http, page, current, first, new Set([current.url.href]));
+  return { users: page._embedded?.users ?? [], ...(next ? { next: next.url.href } : {}) };
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { COLLECTIONS, connectDatabase, type Database } from '../../src/store';
 import { InboxStore, type InboxRecord } from '../../src/handover/inbox';
-import { InboxDispatcher } from '../../src/handover/dispatcher';
+import { InboxDispatcher, handOverStored } from '../../src/handover/dispatcher';
 import { EventCredentialStore } from '../../src/store/event-credentials';
 import type { LifecycleEvent } from '../../workflows/definitions';
 import { captureLogger } from '../support/logs';
@@ -189,5 +189,32 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
     assert.equal(after?.credentials, undefined);
     assert.ok(after?.dispatchedAt instanceof Date);
     assert.equal(await eventCredentials.get(waiting._id), undefined);
+  });
+
+  it("reconciliation's backstop: one failing hand-over is reported, the other events are still handed over", async () => {
+    const events = [stored(new Date(Date.now() - 3_000)), stored(new Date(Date.now() - 2_000)), stored(new Date(Date.now() - 1_000))];
+    for (const e of events) await inbox.insert(e);
+    const bad = events[1]!._id;
+    const handed: string[] = [];
+    const result = await handOverStored(
+      inbox,
+      async (event) => {
+        if (event.eventId === bad) throw new Error('workflow failed: InstallationStepFailed');
+        handed.push(event.eventId);
+      },
+      10,
+    );
+    assert.equal(result.handed, 2);
+    assert.deepEqual(handed, [events[0]!._id, events[2]!._id]);
+    assert.deepEqual(
+      result.failed.map((f) => [f.eventId, f.installationId]),
+      [[bad, events[1]!.installationId]],
+    );
+    assert.match(result.failed[0]?.message ?? '', /InstallationStepFailed/);
+    assert.deepEqual(
+      (await inbox.listUndispatched(10)).map((r) => r._id),
+      [bad],
+      'the failed event stays queued for the next pass',
+    );
   });
 });

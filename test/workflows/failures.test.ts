@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityStubs, InstallationUnderTest, clientIdFor, phases, refused, useTimeSkippingEnv } from './harness';
 
 /** Failures retrying cannot fix, and a run that starts from what the store remembers. */
@@ -69,5 +71,52 @@ describe('installation workflow: failures and a resumed run', function () {
     const updated = await t.settled('active', (s) => s.appliedEvents === 1);
     assert.deepEqual(phases(updated), ['updating']);
     assert.equal(t.stubs.of('applyUpdate')[0]?.clientId, clientIdFor(handledInstall), 'the stored credentials are used');
+  });
+
+  it('a step failing for good outside a phase (a revert) fails the workflow with a typed failure, not its task forever', async function () {
+    this.timeout(30_000);
+    const stubs = new ActivityStubs()
+      .on('setInstallationState', async (i) => {
+        if (i.concludes === 'update') throw refused('update not allowed');
+        return { state: i.state === 'approve' ? 'completed' : 'rejected' };
+      })
+      .on('revertUpdate', async () => {
+        throw refused('account no longer exists');
+      });
+    t = await InstallationUnderTest.start(env(), stubs);
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } }));
+    const failure = await Promise.race([
+      t.result().then(
+        () => undefined,
+        (err: unknown) => err,
+      ),
+      new Promise((resolve) => setTimeout(() => resolve('still running after 20 s'), 20_000)),
+    ]);
+    assert.ok(failure instanceof WorkflowFailedError, `the workflow failed: ${String(failure)}`);
+    const cause = failure.cause;
+    assert.ok(cause instanceof ApplicationFailure);
+    assert.equal(cause.type, 'InstallationStepFailed');
+    assert.equal(cause.nonRetryable, true);
+    assert.match(cause.message, /revert the update failed for good.*account no longer exists/);
+    assert.deepEqual(cause.details?.[0], { step: 'revert the update', failureType: 'TalkdeskBadRequest' });
+  });
+
+  it('an install adopted for a queued uninstall whose credentials cannot be imported: the uninstall still completes', async () => {
+    const stubs = new ActivityStubs().on('importCredentials', async () => {
+      throw refused('event carries no usable credentials');
+    });
+    t = await InstallationUnderTest.start(env(), stubs);
+    const install = t.event('app.installed', { atSeconds: 1 });
+    const uninstall = t.event('app.uninstalled', { atSeconds: 1 });
+    await t.send(uninstall);
+    await t.until('the uninstall to wait for its install', (v) => /app\.installed/.test(v.currentStep ?? ''));
+    await t.send(install);
+    const done = await t.result();
+    assert.equal(done.phase, 'uninstalled');
+    assert.match(done.ignoredEvents.find((e) => e.eventId === install.eventId)?.reason ?? '', /could not be imported/);
+    assert.equal(done.history.at(-1)?.result, 'deprovisioned');
+    assert.deepEqual(t.stubs.stateCalls(), []);
   });
 });

@@ -281,6 +281,16 @@ export class InstallationUnderTest {
 
   async close(): Promise<void> {
     // A workflow a test left running (it waits for events forever) must not outlive its test.
+    // Terminated while a workflow task is in flight, the test server keeps time skipping
+    // locked for the tests that follow (their env.sleep never returns): wait for it to be idle.
+    await eventually(
+      'the workflow to be idle before it is terminated',
+      async () => {
+        const { raw, status } = await this.handle.describe();
+        return status.name !== 'RUNNING' || !raw.pendingWorkflowTask ? true : undefined;
+      },
+      5_000,
+    ).catch(() => undefined);
     await this.handle.terminate('test finished').catch(() => undefined);
     stubsByInstallation.delete(this.installationId);
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { eventually } from '../support/waits';
-import { ActivityStubs, InstallationUnderTest, clientIdFor, refused, useTimeSkippingEnv } from './harness';
+import { ActivityStubs, InstallationUnderTest, clientIdFor, phases, refused, unavailable, useTimeSkippingEnv } from './harness';
 
 /** Credential rotation and the long life of an installation (continue-as-new). */
 describe('installation workflow: rotation and continue-as-new', function () {
@@ -91,6 +91,28 @@ describe('installation workflow: rotation and continue-as-new', function () {
     assert.deepEqual(t.stubs.of('switchCredentials'), []);
     assert.deepEqual(t.stubs.of('acknowledgeCredentials'), []);
     assert.deepEqual(t.stubs.of('destroyCredentials'), [{ installationId: t.installationId, clientId: clientIdFor(rotation.eventId) }]);
+  });
+
+  it('an uninstall interrupts a rotation retrying for days: the rotation is dropped, the uninstall acknowledged at once', async () => {
+    const stubs = new ActivityStubs().on('acknowledgeCredentials', async () => {
+      throw unavailable();
+    });
+    const { t, oldClient } = await activeInstallation(stubs);
+    const rotation = t.event('app.credentials_rotated');
+    await t.send(rotation);
+    await t.until('the rotation to be retrying', (s) => /acknowledge the rotation/.test(s.lastError ?? '') && s.attempts > 1);
+    await env().sleep('2 days');
+    const uninstall = t.event('app.uninstalled', { atSeconds: 2 * 86_400 });
+    await t.send(uninstall);
+    const done = await t.result();
+    assert.equal(done.phase, 'uninstalled');
+    assert.deepEqual(phases(done), ['installing', 'uninstalling']);
+    assert.match(done.ignoredEvents.find((e) => e.eventId === rotation.eventId)?.reason ?? '', /interrupted/);
+    assert.equal(done.history.at(-1)?.result, 'acknowledged');
+    const ack = t.stubs.of('setInstallationState').at(-1);
+    assert.equal(ack?.clientId, oldClient, 'acknowledged with the credentials in use');
+    const took = Date.parse(done.history.at(-1)?.endedAt ?? '') - Date.parse(uninstall.createdAt);
+    assert.ok(took < 3_600_000, `uninstalled within the hour, not after the rotation's seven days (${took} ms)`);
   });
 
   it('continues as new after maxEventsPerRun events, carrying the whole state', async () => {

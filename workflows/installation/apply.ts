@@ -1,5 +1,6 @@
 import { FINAL_PHASES, type LifecycleEvent } from '../definitions';
-import { markApplied, markHandled, recordIgnored, uninstallQueued } from '../state';
+import { kindOf, markApplied, markHandled, markKindApplied, recordIgnored, uninstallQueued } from '../state';
+import { StepFailedError } from '../steps';
 import { adoptInstallCredentials } from './common';
 import type { PhaseContext } from './context';
 import { runInstall } from './install';
@@ -8,17 +9,24 @@ import { runTrial } from './trial';
 import { runUninstall } from './uninstall';
 import { runUpdate } from './update';
 
-/** Applies the event at the head of the queue, and marks it handled. */
-export async function apply(ctx: PhaseContext, event: LifecycleEvent): Promise<void> {
+/**
+ * Applies the event at the head of the queue, and marks it handled. `late`: an
+ * update older than one applied (see late.ts), applied from Talkdesk's users.
+ */
+export async function apply(ctx: PhaseContext, event: LifecycleEvent, opts: { late?: boolean } = {}): Promise<void> {
   markApplied(ctx.state, event);
   ctx.run.handledThisRun += 1;
   // Counted once done (so the state query never shows it applied while it runs), and not when ignored.
-  if (await applyEvent(ctx, event)) ctx.state.appliedEvents += 1;
+  if (await applyEvent(ctx, event, opts.late === true)) {
+    ctx.state.appliedEvents += 1;
+    // Only applied events make older ones of their kind late; ignored ones never do.
+    markKindApplied(ctx.state, kindOf(event), event.createdAt);
+  }
   markHandled(ctx.state, event.eventId);
 }
 
 /** Applies one event; false when it was recorded as ignored instead. */
-async function applyEvent(ctx: PhaseContext, event: LifecycleEvent): Promise<boolean> {
+async function applyEvent(ctx: PhaseContext, event: LifecycleEvent, late: boolean): Promise<boolean> {
   const { state } = ctx;
   const ignore = (reason: string) => {
     recordIgnored(state, event.eventId, reason);
@@ -28,7 +36,13 @@ async function applyEvent(ctx: PhaseContext, event: LifecycleEvent): Promise<boo
     case 'app.installed':
       if (uninstallQueued(state)) {
         // Keep the credentials: the queued uninstall must still be acknowledged with them.
-        await adoptInstallCredentials(ctx, event, 'import the credentials from the event');
+        try {
+          await adoptInstallCredentials(ctx, event, 'import the credentials from the event');
+        } catch (err) {
+          // Not fatal: the uninstall is then deprovisioned locally, without credentials to acknowledge it with.
+          if (!(err instanceof StepFailedError)) throw err;
+          return ignore(`install superseded by a queued uninstall; its credentials could not be imported: ${err.message}`);
+        }
         return ignore('install superseded by a queued uninstall');
       }
       await runInstall(ctx, event);
@@ -36,7 +50,7 @@ async function applyEvent(ctx: PhaseContext, event: LifecycleEvent): Promise<boo
     case 'app.updated':
       if (uninstallQueued(state)) return ignore('update superseded by a queued uninstall');
       if (state.phase !== 'active') return ignore(`update ignored: installation is ${state.phase}`);
-      await runUpdate(ctx, event);
+      await runUpdate(ctx, event, late);
       return true;
     case 'app.credentials_rotated':
       if (uninstallQueued(state)) return ignore('rotation superseded by a queued uninstall');

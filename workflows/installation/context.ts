@@ -50,6 +50,10 @@ export interface RunState {
   graceUntil?: number;
   /** The app.installed event this run began, so that a reject can import its credentials if the install had not yet. */
   installEvent?: LifecycleEvent;
+  /** The app id the store had when this run began (a finished installation's run keeps it in its record). */
+  storedAppId?: string;
+  /** The handled ids last written to the store, to know whether the record is behind. */
+  recordedHandled?: string;
 }
 
 /**
@@ -107,6 +111,7 @@ export function createPhaseContext(state: InstallationState, options: Installati
   };
 
   const steps = new StepRunner(state, options, () => describe());
+  const run: RunState = { handledThisRun: 0 };
 
   const publish = () => {
     const attrs: SearchAttributeUpdatePair[] = [{ key: InstallationPhaseKey, value: state.phase }];
@@ -161,11 +166,12 @@ export function createPhaseContext(state: InstallationState, options: Installati
     return res;
   };
 
-  const recordPhase = () =>
-    step('record the phase in the partner store', acts.recordInstallation, {
+  const recordPhase = () => {
+    run.recordedHandled = JSON.stringify(state.handledEventIds ?? []);
+    return step('record the phase in the partner store', acts.recordInstallation, {
       installationId,
       workflowId,
-      appId: state.appId ?? '',
+      appId: state.appId ?? run.storedAppId ?? '',
       accountId: state.accountId,
       accountName: state.accountName,
       phase: state.phase,
@@ -174,6 +180,7 @@ export function createPhaseContext(state: InstallationState, options: Installati
       handledEventIds: state.handledEventIds,
       links: state.links,
     });
+  };
 
   const beginPhase = async (phase: InstallationPhase, event: LifecycleEvent): Promise<number> => {
     // Ends before Talkdesk's seven days, so a state call in flight at the deadline cannot conclude after it.
@@ -218,7 +225,7 @@ export function createPhaseContext(state: InstallationState, options: Installati
     withHeartbeat,
     steps,
     phases: new PhaseRunner(),
-    run: { handledThisRun: 0 },
+    run,
     describe,
     publish,
     step,

@@ -1,8 +1,11 @@
-import { setHandler } from '@temporalio/workflow';
+import { patched, setHandler } from '@temporalio/workflow';
 import { FINAL_PHASES, IN_PROGRESS_PHASES, eventSignal, reconcileSignal, rejectUpdate, retryNowUpdate, stateQuery } from '../definitions';
 import { enqueue, keepLast, recordIgnored, toView } from '../state';
 import { MARK_ACTIVE } from './common';
 import type { PhaseContext } from './context';
+
+/** Patch: an uninstall interrupts whatever runs (a rotation too), not only an install or update. */
+const UNINSTALL_INTERRUPTS_ANY_PHASE = 'uninstall-interrupts-any-phase';
 
 /**
  * The workflow's signals, query and updates. Handlers only record requests and
@@ -20,8 +23,10 @@ export function registerHandlers(ctx: PhaseContext): void {
       recordIgnored(state, event.eventId, 'duplicate delivery');
       return;
     }
-    if (event.type === 'app.uninstalled' && (state.phase === 'installing' || state.phase === 'updating')) {
-      phases.interrupt('uninstall');
+    if (event.type === 'app.uninstalled') {
+      if (state.phase === 'installing' || state.phase === 'updating') phases.interrupt('uninstall');
+      // Anything else running (a rotation retrying for days) must not eat the uninstall's seven days.
+      else if (phases.running && state.phase !== 'uninstalling' && patched(UNINSTALL_INTERRUPTS_ANY_PHASE)) phases.interrupt('uninstall');
     }
     ctx.describe();
   });

@@ -60,3 +60,39 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
   ctx.publish();
   await ctx.recordPhase();
 }
+
+/**
+ * A rotation older than one applied: its credentials are already replaced, so it is
+ * never switched to. It is acknowledged if Talkdesk still expects it (Talkdesk
+ * answers 409, or refuses its token, when it does not); its set is then destroyed.
+ * Returns the decision, for the phase history.
+ */
+export async function runLateRotation(ctx: PhaseContext, event: LifecycleEventOf<'app.credentials_rotated'>): Promise<string> {
+  const { state, acts, installationId, options } = ctx;
+  const deadline = Date.parse(event.createdAt) + options.phaseTimeoutMs;
+  let lateClientId: string | undefined;
+  const outcome = await ctx.phases.run(deadline, async () => {
+    const creds = await ctx.step('import the late rotation to acknowledge it', acts.importCredentials, {
+      installationId,
+      eventId: event.eventId,
+      activate: false,
+    });
+    lateClientId = creds.clientId;
+    await ctx.step('acknowledge the late rotation at Talkdesk', acts.acknowledgeCredentials, {
+      ...ctx.talkdeskRef(),
+      clientId: creds.clientId,
+    });
+  });
+  state.currentStep = undefined;
+  const inUse = (id: string) => id === state.activeClientId || state.retiring.some((r) => r.clientId === id);
+  if (lateClientId && !inUse(lateClientId)) {
+    await ctx.step('destroy the late rotation credentials', acts.destroyCredentials, { installationId, clientId: lateClientId });
+  }
+  const why =
+    outcome.kind === 'done'
+      ? 'acknowledged at Talkdesk'
+      : outcome.kind === 'failed'
+        ? `not acknowledged: Talkdesk no longer expects it (${outcome.error.message})`
+        : `not acknowledged (${outcome.kind === 'interrupted' ? outcome.reason : outcome.kind})`;
+  return `rotation older than an applied rotation: ${why}; its credentials were already replaced, never switched to`;
+}

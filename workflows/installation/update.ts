@@ -3,11 +3,16 @@ import type { LifecycleEventOf } from '../definitions';
 import { conclude, partnerEvent, rejectAtTalkdesk, takeLinks } from './common';
 import type { PhaseContext } from './context';
 
-/** app.updated: apply the users and subscription delta, approve at Talkdesk; anything short of it is reverted. */
-export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.updated'>): Promise<void> {
+/**
+ * app.updated: apply the users and subscription delta, approve at Talkdesk; anything short of it is reverted.
+ * `late` (older than an update already applied): its delta is stale, so the licensed users are re-read from
+ * Talkdesk and the difference applied; its subscription is taken only if no newer update set one.
+ */
+export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.updated'>, late = false): Promise<void> {
   const { state, acts, installationId } = ctx;
-  const users = event.facts.users ?? {};
-  const subscription = event.facts.subscription;
+  const users = late ? {} : (event.facts.users ?? {});
+  const newest = !state.subscriptionFrom || Date.parse(event.createdAt) > Date.parse(state.subscriptionFrom);
+  const subscription = newest ? event.facts.subscription : undefined;
   takeLinks(ctx, event);
   const deadline = await ctx.beginPhase('updating', event);
   let applied: UpdateResult | undefined;
@@ -21,6 +26,7 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
         usersAdding: users.adding ?? [],
         usersRemoving: users.removing ?? [],
         subscription,
+        ...(late ? { resyncUsers: true } : {}),
         ...partnerEvent(event),
       },
       ctx.withHeartbeat,
@@ -38,8 +44,20 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
   };
   await conclude(ctx, outcome, {
     done: async () => {
-      if (subscription) state.subscription = subscription;
-      await ctx.endPhase('active', { result: 'approved', outcome: 'update approved' });
+      if (subscription) {
+        state.subscription = subscription;
+        state.subscriptionFrom = event.createdAt;
+      }
+      await ctx.endPhase(
+        'active',
+        late
+          ? {
+              result: 'approved',
+              detail: 'late update: licensed users re-read from Talkdesk, subscription of the newest update kept',
+              outcome: 'late update approved (users re-read from Talkdesk)',
+            }
+          : { result: 'approved', outcome: 'update approved' },
+      );
     },
     failed: async (message) => {
       const reason = `Update failed: ${message}`;

@@ -1,14 +1,21 @@
-import { allHandlersFinished, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
 import { FINAL_PHASES, type InstallationView } from '../definitions';
 import { withDefaults, type InstallationOptions } from '../options';
-import { initialState, isSuperseded, markHandled, recordIgnored, restoreHandled, toView, type InstallationState } from '../state';
+import { initialState, isSuperseded, markKindApplied, restoreHandled, toView, type InstallationState } from '../state';
 import { apply } from './apply';
 import { createPhaseContext, type PhaseContext } from './context';
 import { registerHandlers } from './handlers';
+import { handleLate, ignoreAsSuperseded } from './late';
+import { StepFailedError, stepFailedForGood } from '../steps';
 import { runOperatorReject, runReconcile } from './operator';
 
 export interface InstallationInput {
   installationId: string;
+  /**
+   * The tunables, resolved by the starter (`withDefaults`) and carried whole across
+   * continue-as-new, so a changed default never reaches a running workflow. A
+   * field missing (a tunable added after the run began) takes its default.
+   */
   options?: Partial<InstallationOptions>;
   /** The whole state, handed over by continue-as-new. */
   carried?: InstallationState;
@@ -20,11 +27,24 @@ export interface InstallationInput {
  * life of the installation, and completes when it is uninstalled.
  */
 export async function installationWorkflow(input: InstallationInput): Promise<InstallationView> {
+  try {
+    return await runInstallation(input);
+  } catch (err) {
+    // A step that failed for good outside a phase (loading the installation, a revert, an undo,
+    // a reconcile action) would otherwise fail the workflow task, retried forever while the
+    // workflow shows RUNNING: fail the workflow instead, with a typed failure.
+    if (err instanceof StepFailedError) throw stepFailedForGood(err);
+    throw err;
+  }
+}
+
+async function runInstallation(input: InstallationInput): Promise<InstallationView> {
   const options = withDefaults(input.options);
   const state: InstallationState = input.carried ?? initialState(input.installationId);
   const ctx = createPhaseContext(state, options, workflowInfo().workflowId);
   const { run } = ctx;
   registerHandlers(ctx);
+  run.recordedHandled = JSON.stringify(state.handledEventIds ?? []);
 
   if (!input.carried) await resumeFromStore(ctx);
   ctx.publish();
@@ -65,7 +85,8 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
 
     if (shouldContinueAsNew() && !ctx.phases.running) {
       await condition(allHandlersFinished);
-      return continueAsNew<typeof installationWorkflow>({ installationId: ctx.installationId, options: input.options, carried: state });
+      // The resolved tunables, not the input's: the next run must not pick up a changed default.
+      return continueAsNew<typeof installationWorkflow>({ installationId: ctx.installationId, options, carried: state });
     }
 
     const head = state.queue[0];
@@ -85,17 +106,23 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
     const event = state.queue.shift();
     if (!event) continue;
     if (isSuperseded(state, event)) {
-      recordIgnored(state, event.eventId, `${event.type} older than an event already applied`);
-      markHandled(state, event.eventId);
-      ctx.describe();
+      if (!(await handleLate(ctx, event))) ignoreAsSuperseded(ctx, event);
       continue;
     }
     await apply(ctx, event);
   }
 
+  // Events ignored in this run's last moments (a short run for a finished installation):
+  // their ids reach the store, so that no later run handles them again.
+  if (JSON.stringify(state.handledEventIds ?? []) !== run.recordedHandled && patched(RECORD_HANDLED_BEFORE_COMPLETING)) {
+    await ctx.recordPhase();
+  }
   await condition(allHandlersFinished);
   return toView(state, ctx.workflowId);
 }
+
+/** Patch: a run that ends with handled ids the store has not seen records them first. */
+const RECORD_HANDLED_BEFORE_COMPLETING = 'record-handled-before-completing';
 
 /** A new run for an installation seen before: never re-apply what it already applied. */
 async function resumeFromStore(ctx: PhaseContext): Promise<void> {
@@ -104,7 +131,11 @@ async function resumeFromStore(ctx: PhaseContext): Promise<void> {
   if (!stored) return;
   state.lastAppliedAt = stored.lastEventAt;
   restoreHandled(state, stored.handledEventIds ?? []);
+  ctx.run.recordedHandled = JSON.stringify(state.handledEventIds ?? []);
   const { phase } = stored;
+  ctx.run.storedAppId = stored.appId;
+  // The last event a finished installation applied is its uninstall: an older install is over.
+  if (phase === 'uninstalled' && stored.lastEventAt) markKindApplied(state, 'uninstall', stored.lastEventAt);
   if (FINAL_PHASES.includes(phase)) state.phase = phase;
   else if (phase !== 'new') {
     // Resumed by reconciliation after its workflow was lost: restore what it had, in the

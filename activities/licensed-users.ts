@@ -1,0 +1,55 @@
+import { activityInfo, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TalkdeskUser } from '../src/talkdesk/schemas';
+
+/** Where a reading of the licensed users stands: the heartbeat details a retry resumes from. */
+export interface LicensedUsersProgress {
+  kind: 'licensed-users';
+  /** The next page to read; absent once every page was read. */
+  next?: string;
+  pages: number;
+  /** Users read so far (id, name, email, active: no secret). */
+  users: TalkdeskUser[];
+}
+
+export type ReadPage = (pageUrl?: string) => Promise<{ users: TalkdeskUser[]; next?: string }>;
+
+/** The progress a retry of this activity was left by its previous attempt's last heartbeat, if any. */
+function resumed(): LicensedUsersProgress | undefined {
+  const details: unknown = activityInfo().heartbeatDetails;
+  const p = details as Partial<LicensedUsersProgress> | undefined;
+  return p?.kind === 'licensed-users' && Array.isArray(p.users) ? (p as LicensedUsersProgress) : undefined;
+}
+
+/**
+ * Reads every page of the licensed users, heartbeating after each page with where
+ * it stands, and resuming from there when a retry of the activity begins. No page
+ * limit of its own: Talkdesk's `next` (or total) ends it; a page that repeats ends it
+ * as a protocol error rather than a loop.
+ */
+export async function readLicensedUsers(readPage: ReadPage): Promise<TalkdeskUser[]> {
+  const from = resumed();
+  const users = new Map<string, TalkdeskUser>((from?.users ?? []).map((u) => [u.id, u]));
+  if (from && from.next === undefined) return [...users.values()];
+  let next = from?.next;
+  let pages = from?.pages ?? 0;
+  const seen = new Set<string>(next ? [next] : []);
+  do {
+    const page = await readPage(next);
+    // Users added while paging shift offsets: keep each id once.
+    for (const u of page.users) if (!users.has(u.id)) users.set(u.id, u);
+    pages += 1;
+    if (page.next !== undefined && seen.has(page.next)) {
+      throw ApplicationFailure.create({
+        type: 'TalkdeskProtocolError',
+        message: `Talkdesk's licensed users paging repeats a page after ${pages} pages`,
+        nonRetryable: true,
+      });
+    }
+    if (page.next !== undefined) seen.add(page.next);
+    next = page.next;
+    const progress: LicensedUsersProgress = { kind: 'licensed-users', pages, users: [...users.values()], ...(next ? { next } : {}) };
+    heartbeat(progress);
+  } while (next !== undefined);
+  return [...users.values()];
+}

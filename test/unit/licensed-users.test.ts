@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { readLicensedUsers, type LicensedUsersProgress, type ReadPage } from '../../activities/licensed-users';
+
+/** Talkdesk's licensed users, `perPage` a page, as `licensedUsersPage` answers them. */
+function pages(total: number, perPage: number): { read: ReadPage; asked: (string | undefined)[] } {
+  const asked: (string | undefined)[] = [];
+  const read: ReadPage = async (pageUrl) => {
+    asked.push(pageUrl);
+    const page = pageUrl ? Number(new URL(pageUrl).searchParams.get('page')) : 1;
+    const users = Array.from({ length: Math.min(perPage, total - (page - 1) * perPage) }, (_, i) => ({
+      id: `u${(page - 1) * perPage + i}`,
+    }));
+    const next = page * perPage < total ? `https://api.talkdesk.test/users?page=${page + 1}` : undefined;
+    return { users, ...(next ? { next } : {}) };
+  };
+  return { read, asked };
+}
+
+/** Provisioning reads the licensed users page by page, a heartbeat each, and resumes from the last page. */
+describe('licensed users read page by page', () => {
+  it('heartbeats after every page and has no page limit of its own (250 pages)', async () => {
+    const env = new MockActivityEnvironment();
+    const beats: LicensedUsersProgress[] = [];
+    env.on('heartbeat', (d: unknown) => beats.push(d as LicensedUsersProgress));
+    const { read } = pages(2_500, 10);
+    const users = (await env.run(readLicensedUsers, read)) as { id: string }[];
+    assert.equal(users.length, 2_500);
+    assert.equal(beats.length, 250);
+    assert.equal(beats[0]?.next, 'https://api.talkdesk.test/users?page=2');
+    assert.equal(beats.at(-1)?.next, undefined);
+    assert.equal(beats.at(-1)?.pages, 250);
+  });
+
+  it('a retry resumes from the page its previous attempt last heartbeated', async () => {
+    const progress: LicensedUsersProgress = {
+      kind: 'licensed-users',
+      pages: 2,
+      next: 'https://api.talkdesk.test/users?page=3',
+      users: [{ id: 'u0' }, { id: 'u1' }, { id: 'u2' }, { id: 'u3' }],
+    };
+    const env = new MockActivityEnvironment({ heartbeatDetails: progress });
+    const { read, asked } = pages(10, 2);
+    const users = (await env.run(readLicensedUsers, read)) as { id: string }[];
+    assert.deepEqual(asked, [
+      'https://api.talkdesk.test/users?page=3',
+      'https://api.talkdesk.test/users?page=4',
+      'https://api.talkdesk.test/users?page=5',
+    ]);
+    assert.deepEqual(
+      users.map((u) => u.id),
+      ['u0', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7', 'u8', 'u9'],
+    );
+  });
+
+  it('a page that repeats ends the reading as a protocol error, not a loop', async () => {
+    const read: ReadPage = async () => ({ users: [{ id: 'u' }], next: 'https://api.talkdesk.test/users?page=2' });
+    await assert.rejects(new MockActivityEnvironment().run(readLicensedUsers, read), /repeats a page/);
+  });
+});

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { ActivityStubs, InstallationUnderTest, clientIdFor, phases, refused, useTimeSkippingEnv } from './harness';
+
+/** Events older than one already applied (Talkdesk's retries, the dispatcher's backoff): each kind has its rule. */
+describe('installation workflow: late events', function () {
+  this.timeout(60_000);
+  const env = useTimeSkippingEnv();
+  let t: InstallationUnderTest | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  const active = async (stubs?: ActivityStubs) => {
+    t = await InstallationUnderTest.start(env(), stubs);
+    const install = t.event('app.installed', { atSeconds: 1 });
+    await t.send(install);
+    await t.settled('active');
+    return t;
+  };
+
+  it('a rotation older than an applied update is applied (not lost)', async () => {
+    const t = await active();
+    await t.send(t.event('app.updated', { atSeconds: 20 }));
+    await t.settled('active', (v) => v.appliedEvents === 2);
+    const rotation = t.event('app.credentials_rotated', { atSeconds: 10, facts: { compromised: true } });
+    await t.send(rotation);
+    const v = await t.settled('active', (s) => s.activeClientId === clientIdFor(rotation.eventId));
+    assert.deepEqual(v.ignoredEvents, []);
+    assert.equal(v.appliedEvents, 3);
+    assert.equal(t.stubs.of('switchCredentials')[0]?.destroyPreviousNow, true);
+  });
+
+  it('a rotation older than an applied rotation is acknowledged, never switched to, and its set destroyed', async () => {
+    const t = await active();
+    const newer = t.event('app.credentials_rotated', { atSeconds: 20 });
+    await t.send(newer);
+    await t.settled('active', (s) => s.activeClientId === clientIdFor(newer.eventId));
+    const late = t.event('app.credentials_rotated', { atSeconds: 10 });
+    await t.send(late);
+    const v = await t.until('the late rotation decided', (s) => s.history.some((h) => h.eventId === late.eventId && h.endedAt));
+    assert.equal(v.activeClientId, clientIdFor(newer.eventId), 'the newer set stays in use');
+    assert.equal(t.stubs.of('switchCredentials').length, 1, 'only the newer rotation was switched to');
+    assert.deepEqual(
+      t.stubs.of('acknowledgeCredentials').map((a) => a.clientId),
+      [clientIdFor(newer.eventId), clientIdFor(late.eventId)],
+    );
+    assert.deepEqual(t.stubs.of('destroyCredentials'), [{ installationId: t.installationId, clientId: clientIdFor(late.eventId) }]);
+    const entry = v.history.find((h) => h.eventId === late.eventId);
+    assert.equal(entry?.result, 'superseded');
+    assert.match(entry?.detail ?? '', /acknowledged at Talkdesk.*never switched to/);
+  });
+
+  it('a late rotation Talkdesk no longer expects (409) is recorded as such', async () => {
+    let acks = 0;
+    const stubs = new ActivityStubs().on('acknowledgeCredentials', async () => {
+      if (++acks > 1) throw refused('Talkdesk answered 409: nothing to acknowledge');
+    });
+    const t = await active(stubs);
+    const newer = t.event('app.credentials_rotated', { atSeconds: 20 });
+    await t.send(newer);
+    await t.settled('active', (s) => s.activeClientId === clientIdFor(newer.eventId));
+    const late = t.event('app.credentials_rotated', { atSeconds: 10 });
+    await t.send(late);
+    const v = await t.until('the late rotation decided', (s) => s.history.some((h) => h.eventId === late.eventId && h.endedAt));
+    assert.match(v.history.find((h) => h.eventId === late.eventId)?.detail ?? '', /no longer expects it.*409/);
+    assert.equal(v.activeClientId, clientIdFor(newer.eventId));
+    assert.equal(t.stubs.of('destroyCredentials').length, 1);
+  });
+
+  it('a trial event older than an applied one is recorded; the account keeps the newer trial', async () => {
+    const t = await active();
+    await t.send(t.event('app.trial_started', { atSeconds: 20, facts: { expires_at: '2027-02-01T00:00:00Z' } }));
+    await t.settled('active', (v) => v.appliedEvents === 2);
+    const late = t.event('app.trial_extended', { atSeconds: 10, facts: { expires_at: '2027-01-01T00:00:00Z' } });
+    await t.send(late);
+    const v = await t.until('the late trial event recorded', (s) => s.history.some((h) => h.eventId === late.eventId));
+    assert.equal(v.trial?.expiresAt, '2027-02-01T00:00:00Z');
+    assert.equal(t.stubs.of('recordTrial').length, 1);
+    assert.equal(v.history.find((h) => h.eventId === late.eventId)?.result, 'superseded');
+    assert.match(v.ignoredEvents.find((e) => e.eventId === late.eventId)?.reason ?? '', /keeps the newer trial/);
+    // Ends with the workflow: a test server terminating a workflow mid-task kept time skipping locked for later tests.
+    await t.send(t.event('app.uninstalled', { atSeconds: 30 }));
+    assert.equal((await t.result()).trial?.expiresAt, '2027-02-01T00:00:00Z');
+  });
+
+  it('an update older than an applied update re-reads the licensed users and keeps the newest subscription', async () => {
+    const t = await active();
+    await t.send(t.event('app.updated', { atSeconds: 20, facts: { subscription: { plan: { name: 'pro', licenses: 20 } } } }));
+    await t.settled('active', (v) => v.appliedEvents === 2);
+    const late = t.event('app.updated', {
+      atSeconds: 10,
+      facts: { users: { adding: ['u-stale'], removing: ['u-kept'] }, subscription: { plan: { name: 'basic', licenses: 5 } } },
+    });
+    await t.send(late);
+    const v = await t.settled('active', (s) => s.appliedEvents === 3);
+    const call = t.stubs.of('applyUpdate')[1];
+    assert.equal(call?.resyncUsers, true);
+    assert.deepEqual([call?.usersAdding, call?.usersRemoving, call?.subscription], [[], [], undefined]);
+    assert.deepEqual(v.subscription, { plan: { name: 'pro', licenses: 20 } });
+    assert.deepEqual(phases(v), ['installing', 'updating', 'updating']);
+    assert.match(v.history.at(-1)?.detail ?? '', /late update/);
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:update', 'approve:update']);
+  });
+
+  it('an ignored event does not make older events late: an install after an update ignored while waiting for it is applied', async () => {
+    // A one-second ordering grace, passed in real time (no time skipping needed).
+    t = await InstallationUnderTest.start(env(), undefined, { orderingGraceMs: 1_000 });
+    const update = t.event('app.updated', { atSeconds: 30 });
+    await t.send(update);
+    await t.until('the update to be ignored', (s) => s.ignoredEvents.some((e) => e.eventId === update.eventId));
+    const install = t.event('app.installed', { atSeconds: 10 });
+    await t.send(install);
+    const v = await t.settled('active');
+    assert.equal(v.activeClientId, clientIdFor(install.eventId));
+    assert.deepEqual(phases(v), ['installing']);
+  });
+
+  it('an install older than the applied uninstall is over; a finished installation records the ids it ignored', async () => {
+    const t0 = await env().currentTimeMs();
+    const stubs = new ActivityStubs().on('loadInstallation', async () => ({
+      phase: 'uninstalled',
+      appId: 'app-1',
+      lastEventAt: new Date(t0 + 30_000).toISOString(),
+      handledEventIds: ['uninstall-1'],
+    }));
+    t = await InstallationUnderTest.start(env(), stubs);
+    const late = t.event('app.installed', { atSeconds: 10 });
+    const update = t.event('app.updated', { atSeconds: 40 });
+    await t.send(late, update);
+    const done = await t.result();
+    assert.equal(done.phase, 'uninstalled');
+    assert.deepEqual(t.stubs.of('importCredentials'), []);
+    assert.match(done.ignoredEvents.find((e) => e.eventId === late.eventId)?.reason ?? '', /older than the applied uninstall/);
+    const last = t.stubs.of('recordInstallation').at(-1);
+    assert.deepEqual(last?.handledEventIds, ['uninstall-1', late.eventId, update.eventId]);
+    assert.equal(last?.appId, 'app-1', 'the stored app id is kept');
+  });
+});

@@ -1,0 +1,89 @@
+import { patched } from '@temporalio/workflow';
+import type { LifecycleEvent } from '../definitions';
+import { keepLast, kindOf, markHandled, olderThanApplied, recordIgnored, type InstallationState } from '../state';
+import { apply } from './apply';
+import type { PhaseContext } from './context';
+import { runLateRotation } from './rotation';
+
+/**
+ * Patch: an event older than one already applied is judged by its kind (rules
+ * below) instead of being dropped. Histories recorded before it replay the old
+ * rule (every older event ignored).
+ */
+export const LATE_EVENTS_BY_KIND = 'late-events-by-kind';
+
+/**
+ * What a late event is (older than the newest event applied):
+ * - `install-over`: an app.installed older than an applied app.uninstalled: over, ignored;
+ * - `rotation`: older than an applied rotation: acknowledged if Talkdesk still expects it, never switched to;
+ * - `trial`: older than an applied trial event: recorded, the account keeps the newer trial state;
+ * - `update`: older than an applied update: applied by re-reading the licensed users (a delta is not replayed);
+ * - `in-order`: anything else, applied as it comes.
+ */
+export type LateRule = 'install-over' | 'rotation' | 'trial' | 'update' | 'in-order';
+
+export function lateRule(state: InstallationState, event: LifecycleEvent): LateRule {
+  const kind = kindOf(event);
+  if (kind === 'install') return olderThanApplied(state, 'uninstall', event) ? 'install-over' : 'in-order';
+  if (kind === 'uninstall') return 'in-order';
+  return olderThanApplied(state, kind, event) ? kind : 'in-order';
+}
+
+/** The old rule: an event older than the newest applied (or ignored) one was dropped. */
+export function ignoreAsSuperseded(ctx: PhaseContext, event: LifecycleEvent): void {
+  recordIgnored(ctx.state, event.eventId, `${event.type} older than an event already applied`);
+  markHandled(ctx.state, event.eventId);
+  ctx.describe();
+}
+
+/** A decision about a late event, on the phase history, with its reason. */
+async function recordDecision(ctx: PhaseContext, event: LifecycleEvent, detail: string): Promise<void> {
+  const { state } = ctx;
+  state.history = keepLast([
+    ...state.history,
+    {
+      phase: state.phase,
+      eventId: event.eventId,
+      startedAt: event.createdAt,
+      endedAt: new Date().toISOString(),
+      result: 'superseded',
+      detail,
+      outcome: detail,
+    },
+  ]);
+  markHandled(state, event.eventId);
+  ctx.publish();
+  await ctx.recordPhase();
+}
+
+/**
+ * An event older than the newest one applied (Talkdesk retries after 5 and 10
+ * minutes, the dispatcher backs off): handled by the rule of its kind. Returns
+ * false when the old rule applies (histories from before the patch).
+ */
+export async function handleLate(ctx: PhaseContext, event: LifecycleEvent): Promise<boolean> {
+  if (!patched(LATE_EVENTS_BY_KIND)) return false;
+  switch (lateRule(ctx.state, event)) {
+    case 'install-over':
+      recordIgnored(ctx.state, event.eventId, 'install older than the applied uninstall of this installation: over');
+      await recordDecision(ctx, event, 'install older than the applied uninstall: ignored');
+      return true;
+    case 'trial':
+      recordIgnored(ctx.state, event.eventId, `${event.type} older than an applied trial event: the account keeps the newer trial`);
+      await recordDecision(ctx, event, `${event.type} older than an applied trial event: recorded, the account keeps the newer trial`);
+      return true;
+    case 'rotation':
+      if (event.type === 'app.credentials_rotated') {
+        await recordDecision(ctx, event, await runLateRotation(ctx, event));
+        return true;
+      }
+      break;
+    case 'update':
+      await apply(ctx, event, { late: true });
+      return true;
+    case 'in-order':
+      break;
+  }
+  await apply(ctx, event);
+  return true;
+}
