@@ -4,7 +4,7 @@ import { createDispatch, handOverStored, HAND_OVER_TIMEOUT_MS, resumeInstallatio
 import { FINAL_PHASES } from '../workflows/definitions';
 import type { InstallationRecord } from '../src/store/installations';
 import { reconcileSignal, workflowIdFor } from '../workflows/definitions';
-import type { PageResult } from '../workflows/reconcile-types';
+import { emptyPage, type PageResult } from '../workflows/reconcile-types';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failures';
 import { withToken } from './talkdesk-calls';
@@ -123,16 +123,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
 
     /** Checks each installation of a page against its workflow and Talkdesk, and repairs drift. */
     async reconcileInstallations(input: { installationIds: string[] }): Promise<PageResult> {
-      const result: PageResult = {
-        scanned: 0,
-        resumed: [],
-        reapproved: [],
-        deprovisioned: [],
-        markedActive: [],
-        updatesEnded: [],
-        drift: [],
-        errors: [],
-      };
+      const result = emptyPage();
       for (const id of input.installationIds) {
         heartbeat(id);
         result.scanned += 1;

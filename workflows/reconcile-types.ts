@@ -45,6 +45,11 @@ export const FINDING_KINDS = ['resumed', 'reapproved', 'deprovisioned', 'markedA
 
 export const MAX_IDS_LISTED = 100;
 
+/** A page with nothing found yet: what an activity fills in and the workflow merges. */
+export function emptyPage(): PageResult {
+  return { scanned: 0, resumed: [], reapproved: [], deprovisioned: [], markedActive: [], updatesEnded: [], drift: [], errors: [] };
+}
+
 export function emptyReport(startedAt: string): ReconcileReport {
   return {
     startedAt,

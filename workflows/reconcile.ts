@@ -1,6 +1,6 @@
 import { continueAsNew, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { emptyReport, mergePage, type ReconcileReport } from './reconcile-types';
+import { emptyPage, emptyReport, mergePage, type ReconcileReport } from './reconcile-types';
 
 export interface ReconcileInput {
   pageSize?: number;
@@ -35,16 +35,7 @@ export async function reconcileWorkflow(input: ReconcileInput = {}): Promise<Rec
     const stored = await housekeeping.dispatchStoredEvents({ limit: 1_000 });
     report.dispatchedEvents += stored.dispatched;
     // Results of workers from before `errors` existed lack it.
-    mergePage(report, {
-      scanned: 0,
-      resumed: [],
-      reapproved: [],
-      deprovisioned: [],
-      markedActive: [],
-      updatesEnded: [],
-      drift: [],
-      errors: stored.errors ?? [],
-    });
+    mergePage(report, { ...emptyPage(), errors: stored.errors ?? [] });
     report.credentialsDestroyed += (await housekeeping.destroyRetiredCredentials({ limit: 1_000 })).destroyed;
   }
 
