@@ -186,8 +186,11 @@ export function createCallbackHandler(deps: CallbackDeps) {
         credentials ? sealEventCredentials(deps.keyring, lifecycle.installationId, credentials) : undefined,
       );
     } catch (err) {
-      if (!(err instanceof MongoError)) throw err;
-      log.error({ error: err.name }, 'event not stored: MongoDB unavailable');
+      // Nothing was accepted either way, so Talkdesk must deliver again: a store that fails
+      // other than with a MongoError (seen rarely while MongoDB was cut off under load) is
+      // answered the same, and logged apart so its cause shows.
+      if (err instanceof MongoError) log.error({ error: err.name }, 'event not stored: MongoDB unavailable');
+      else log.error({ err }, 'event not stored: unexpected error while storing');
       outcome('store_unavailable');
       ctx.set('Retry-After', '30');
       return refuse(ctx, 503, 'store_unavailable', 'The event could not be stored; deliver it again later.');
