@@ -1,4 +1,5 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../src/worker/cache-budget';
 import * as activities from './activities';
 
 /**
@@ -13,7 +14,8 @@ const int = (name: string): number | undefined => {
 async function main(): Promise<void> {
   const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS ?? 'localhost:7233' });
   const tuning = {
-    maxCachedWorkflows: int('WORKER_MAX_CACHED_WORKFLOWS'),
+    // The service worker's cache default, so that the reference runs with the same cache.
+    maxCachedWorkflows: int('WORKER_MAX_CACHED_WORKFLOWS') ?? DEFAULT_MAX_CACHED_WORKFLOWS,
     maxConcurrentActivityTaskExecutions: int('WORKER_MAX_CONCURRENT_ACTIVITIES'),
     maxConcurrentWorkflowTaskExecutions: int('WORKER_MAX_CONCURRENT_WORKFLOW_TASKS'),
   };

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import v8 from 'node:v8';
 import { PROJECT_ROOT } from '../src/local/tools';
+import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../src/worker/cache-budget';
 import type { WorkerTuning } from '../src/worker/create-worker';
 import type { TuningValue } from './report';
 
@@ -54,7 +54,7 @@ export function tuningToEnv(tuning: WorkerTuning): Record<string, string> {
   return env;
 }
 
-/** The values a worker runs with: the ones set, else the SDK 1.x defaults (cache from the V8 heap limit). */
+/** The values a worker runs with: the ones set, else the service's cache default and the SDK 1.x defaults for the rest. */
 export function effectiveTuning(t: WorkerTuning): {
   maxCachedWorkflows: TuningValue;
   maxConcurrentActivityTaskExecutions: TuningValue;
@@ -62,14 +62,15 @@ export function effectiveTuning(t: WorkerTuning): {
   maxConcurrentWorkflowTaskPolls: TuningValue;
   maxConcurrentActivityTaskPolls: TuningValue;
 } {
-  const heapMiB = v8.getHeapStatistics().heap_size_limit / 2 ** 20;
-  const cacheDefault = Math.max(Math.floor((Math.max(heapMiB - 200, 0) * 600) / 1024), 10);
   const v = (value: number | undefined, fallback: number): TuningValue =>
     value === undefined ? { value: fallback, source: 'SDK default' } : { value, source: 'env' };
   const activities = t.maxConcurrentActivityTaskExecutions ?? 100;
   const workflowTasks = t.maxConcurrentWorkflowTaskExecutions ?? 40;
   return {
-    maxCachedWorkflows: v(t.maxCachedWorkflows, cacheDefault),
+    maxCachedWorkflows:
+      t.maxCachedWorkflows === undefined
+        ? { value: DEFAULT_MAX_CACHED_WORKFLOWS, source: 'service default' }
+        : { value: t.maxCachedWorkflows, source: 'env' },
     maxConcurrentActivityTaskExecutions: v(t.maxConcurrentActivityTaskExecutions, activities),
     maxConcurrentWorkflowTaskExecutions: v(t.maxConcurrentWorkflowTaskExecutions, workflowTasks),
     maxConcurrentWorkflowTaskPolls: v(t.maxConcurrentWorkflowTaskPolls, Math.min(10, workflowTasks)),

@@ -1,15 +1,18 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { renderChart, type ChartPanel } from './chart';
+import type { EvictedResult } from './evicted';
 import type { IngestResult } from './ingest';
+import type { LaunchResult } from './launch';
 import type { LifecycleResult } from './lifecycle';
 import type { Measured } from './load';
 import { describeMachine, type MachineInfo } from './machine';
+import { toChart } from './report-chart';
 import type { ScaleResult } from './scale';
 
 export interface TuningValue {
   value: number;
-  source: 'env' | 'SDK default';
+  /** `service default`: the service's own (src/worker/cache-budget.ts); results before 2026-12-02 had the SDK's there. */
+  source: 'env' | 'SDK default' | 'service default';
 }
 
 export interface BenchResult {
@@ -38,12 +41,24 @@ export interface BenchResult {
       maxConcurrentActivityTaskPolls?: TuningValue;
     };
   };
+  /** Each comparison run (absent before 2026-12-02, when each ran once); the top-level `ingest` and `lifecycle` are the last. */
+  runs?: BenchRun[];
   ingest: Omit<IngestResult, 'installationIds'>;
   lifecycle: Omit<LifecycleResult, 'installationIds'> & {
-    /** The ingest's installs, queued while no worker ran, drained once the workers started. */
+    /** The ingest's installs (of every run), queued while no worker ran, drained once the workers started. */
     backlog: { installs: number; approved: number; seconds: number; perSecond: number };
   };
+  /** Absent before 2026-12-02. */
+  launch?: LaunchResult;
   scale: ScaleResult;
+  /** Absent before 2026-12-02. */
+  evicted?: EvictedResult;
+}
+
+/** One run of the ingest and lifecycle comparisons. */
+export interface BenchRun {
+  ingest: Omit<IngestResult, 'installationIds'>;
+  lifecycle: Omit<LifecycleResult, 'installationIds'>;
 }
 
 /** ` (scanned N, E errors)` from a reconciliation report, when it has those fields. */
@@ -53,10 +68,12 @@ function reconcileCounts(result: unknown): string {
   return ` (scanned ${r.scanned}${typeof r.counts?.errors === 'number' ? `, ${r.counts.errors} errors` : ''})`;
 }
 
-const cpuLine = (cpu: Record<string, number>) =>
+export const cpuLine = (cpu: Record<string, number>) =>
   Object.entries(cpu)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ') || 'none';
+
+const cpuTotal = (cpu: Record<string, number>) => Math.round(Object.values(cpu).reduce((a, b) => a + b, 0) * 1000) / 1000;
 
 const lat = (m: Measured) => `${m.latencyMs.p50} / ${m.latencyMs.p95} / ${m.latencyMs.p99}`;
 
@@ -67,6 +84,7 @@ export function summaryRows(r: BenchResult): string[][] {
   const l = r.lifecycle;
   const s = r.scale;
   const rec = s.reconciliation;
+  const runs = r.runs ?? [];
   const rows: string[][] = [
     [
       `Ingest: acks/s (N=${r.settings.n}, C=${c})`,
@@ -99,6 +117,14 @@ export function summaryRows(r: BenchResult): string[][] {
       `${l.backlog.approved} of ${l.backlog.installs} in ${l.backlog.seconds} s`,
       '',
     ],
+    ...runs.map((run, k) => [
+      `Run ${k + 1} of ${runs.length}: ingest acks/s; installs/s`,
+      `${run.ingest.service.perSecond}; ${run.lifecycle.service.perSecond}`,
+      `${run.ingest.bareSignalWithStart.perSecond}; ${run.lifecycle.reference.perSecond}`,
+      `${run.ingest.ratio}; ${run.lifecycle.ratio}`,
+    ]),
+    ['Lifecycle: CPU seconds per install, by process', `${cpuTotal(l.cpuSecondsPerInstall)} in all`, cpuLine(l.cpuSecondsPerInstall), ''],
+    ...launchRows(r.launch),
     [
       `Scale: installations active at once`,
       `${s.active} (${s.openWorkflows} workflows open)`,
@@ -118,12 +144,39 @@ export function summaryRows(r: BenchResult): string[][] {
     rec.available ? `over ${s.active} installations${reconcileCounts(rec.result)}` : rec.note,
     '',
   ]);
+  const e = r.evicted;
+  if (e) {
+    rows.push([
+      `Evicted workflow: update → approval p50 / p95 (ms), cache ${e.maxCachedWorkflows}`,
+      `${e.evicted.latencyMs.p50} / ${e.evicted.latencyMs.p95} (replays its history)`,
+      `in cache: ${e.cached.latencyMs.p50} / ${e.cached.latencyMs.p95}`,
+      `${e.ratio}`,
+    ]);
+  }
   return rows;
+}
+
+function launchRows(l: LaunchResult | undefined): string[][] {
+  if (!l) return [];
+  return [
+    [
+      'Launch: sign-ins/s (launch → first page)',
+      `${l.service.perSecond}`,
+      `${l.talkdeskRoundTrips} bare simulator round trips: ${l.reference.perSecond}/s`,
+      `${l.ratio}`,
+    ],
+    [
+      'Launch: p50 / p95 / p99 launch → first page (ms)',
+      lat(l.service),
+      `${l.talkdeskRoundTrips} bare round trips: ${lat(l.reference)}`,
+      `p95 ${l.p95Ratio} (target ≤ 1.5)`,
+    ],
+  ];
 }
 
 function settingsLine(r: BenchResult): string {
   const t = r.settings.tuning;
-  const v = (x: TuningValue) => `${x.value}${x.source === 'env' ? '' : ' (SDK default)'}`;
+  const v = (x: TuningValue) => `${x.value}${x.source === 'env' ? '' : ` (${x.source})`}`;
   return (
     `worker processes: ${r.settings.workerProcesses === 0 ? 'one, in the bench process' : r.settings.workerProcesses}; ` +
     `maxCachedWorkflows ${v(t.maxCachedWorkflows)}, maxConcurrentActivityTaskExecutions ${v(t.maxConcurrentActivityTaskExecutions)}, ` +
@@ -152,69 +205,6 @@ export function toMarkdown(r: BenchResult): string {
       `while adding the last ${r.scale.added} installations of the scale figure: ${cpuLine(r.scale.cpuSecondsPerInstall)}.`,
     '',
   ].join('\n');
-}
-
-export function toChart(r: BenchResult): string {
-  const i = r.ingest;
-  const l = r.lifecycle;
-  const s = r.scale;
-  const panels: ChartPanel[] = [
-    {
-      title: `Ingest: acknowledgements per second (N=${r.settings.n}, C=${r.settings.concurrency}) — ratio ${i.ratio}`,
-      unit: '/s',
-      bars: [
-        { label: 'signed app.installed → callback', value: i.service.perSecond, kind: 'service' },
-        { label: 'bare signalWithStart', value: i.bareSignalWithStart.perSecond, kind: 'reference' },
-        { label: 'no-op Koa route', value: i.noopKoa.perSecond, kind: 'reference' },
-      ],
-      scaleTo: ['signed app.installed → callback', 'bare signalWithStart'],
-    },
-    {
-      title: 'Ingest: latency (ms, lower is better)',
-      unit: 'ms',
-      bars: (['p50', 'p95', 'p99'] as const).flatMap((p) => [
-        { label: `callback ${p}`, value: i.service.latencyMs[p], kind: 'service' as const },
-        { label: `bare signalWithStart ${p}`, value: i.bareSignalWithStart.latencyMs[p], kind: 'reference' as const },
-      ]),
-    },
-    {
-      title: `Lifecycle: installs per second, event → approval (C=${r.settings.concurrency} in flight) — ratio ${l.ratio}`,
-      unit: '/s',
-      bars: [
-        { label: 'install (event → approval)', value: l.service.perSecond, kind: 'service' },
-        { label: 'workflow of 3 no-op activities', value: l.reference.perSecond, kind: 'reference' },
-      ],
-    },
-    {
-      title: 'Lifecycle: median time (ms, lower is better)',
-      unit: 'ms',
-      bars: [
-        { label: 'install: event → approval', value: l.service.latencyMs.p50, kind: 'service' },
-        { label: '3 no-op activities: start → result', value: l.reference.latencyMs.p50, kind: 'reference' },
-      ],
-    },
-    {
-      title: `Scale: memory with ${s.active} installations active (${s.openWorkflows} workflows open) vs at start (MiB)`,
-      unit: 'MiB',
-      bars: Object.keys(s.rssMiB.atScale).flatMap((name) => [
-        { label: `${name}, ${s.active} active`, value: s.rssMiB.atScale[name], kind: 'service' as const },
-        { label: `${name}, at start`, value: s.rssMiB.baseline[name], kind: 'reference' as const },
-      ]),
-    },
-    {
-      title: `Scale: one reconciliation pass over ${s.active} installations (s)`,
-      unit: 's',
-      bars: [
-        {
-          label: 'reconciliation pass',
-          value: s.reconciliation.available && !s.reconciliation.error ? s.reconciliation.seconds : undefined,
-          kind: 'service',
-        },
-      ],
-      note: s.reconciliation.available ? s.reconciliation.error : s.reconciliation.note,
-    },
-  ];
-  return renderChart('appconnect-lifecycle benchmark', `${r.startedAt} — ${describeMachine(r.machine)}`, panels);
 }
 
 /** A fixed-width table for stdout. */

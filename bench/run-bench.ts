@@ -1,11 +1,13 @@
 import os from 'node:os';
 import type { WorkerTuning } from '../src/worker/create-worker';
 import { ApprovalTracker } from './approvals';
-import { measureIngest, round } from './ingest';
-import { measureLifecycle } from './lifecycle';
+import { measureEvicted } from './evicted';
+import { measureIngest, round, type IngestResult } from './ingest';
+import { measureLaunch } from './launch';
+import { measureLifecycle, type LifecycleResult } from './lifecycle';
 import { machineInfo } from './machine';
 import { DEFAULT_RESULTS_DIR, effectiveTuning, intArg, arg, tuningFromEnv } from './options';
-import { toText, writeResults, type BenchResult } from './report';
+import { toText, writeResults, type BenchResult, type BenchRun } from './report';
 import { measureScale, rssSnapshot } from './scale';
 import { startBenchSystem } from './system';
 
@@ -60,9 +62,13 @@ export function benchOptionsFrom(argv: readonly string[]): BenchOptions {
   };
 }
 
+/** Runs of each comparison: ratios move between runs on a shared machine, so each is measured twice and both are reported. */
+export const COMPARISON_RUNS = 2;
+
 /**
- * The three figures of `npm run bench`, each beside its reference in the same run,
+ * The figures of `npm run bench`, each beside its reference in the same run,
  * against the real local servers; writes bench.json, bench.md and bench.svg.
+ * Ingest and lifecycle run twice (`runs[]`); the top-level fields hold the second run.
  */
 export async function runBench(opts: BenchOptions): Promise<{ result: BenchResult; files: { json: string; md: string; svg: string } }> {
   const print = opts.print ?? true;
@@ -86,21 +92,31 @@ export async function runBench(opts: BenchOptions): Promise<{ result: BenchResul
     const baseline = rssSnapshot(sys);
     for (const w of [...sys.workers]) await w.stop();
 
-    say('1/3 ingest');
-    const ingest = await measureIngest(sys, opts.n, opts.concurrency);
+    const ingests: IngestResult[] = [];
+    for (let run = 1; run <= COMPARISON_RUNS; run += 1) {
+      say(`1/5 ingest, run ${run} of ${COMPARISON_RUNS}`);
+      ingests.push(await measureIngest(sys, opts.n, opts.concurrency));
+    }
+    const queued = ingests.flatMap((r) => r.installationIds);
 
     say('starting the workers; draining the installs the ingest queued');
     await Promise.all(Array.from({ length: Math.max(1, opts.workerProcesses) }, () => sys.startWorker()));
     await sys.startBenchWorker();
     const drainStart = performance.now();
-    const drained = await approvals.waitAll(ingest.installationIds, opts.timeoutMs);
+    const drained = await approvals.waitAll(queued, opts.timeoutMs);
     const drainSeconds = (performance.now() - drainStart) / 1000;
 
-    say('2/3 lifecycle');
-    const lifecycle = await measureLifecycle(sys, approvals, opts.n, opts.concurrency, opts.timeoutMs);
+    const lifecycles: LifecycleResult[] = [];
+    for (let run = 1; run <= COMPARISON_RUNS; run += 1) {
+      say(`2/5 lifecycle, run ${run} of ${COMPARISON_RUNS}`);
+      lifecycles.push(await measureLifecycle(sys, approvals, opts.n, opts.concurrency, opts.timeoutMs));
+    }
+
+    say('3/5 launch: sign-ins through the web process');
+    const launch = await measureLaunch(sys, ingests[0]!.installationIds, opts.n, opts.concurrency, opts.timeoutMs);
 
     say(
-      `3/3 scale: ${opts.scale} installations active, up to ${Math.min(opts.scale, opts.scaleInstalled)} of them installed, the rest seeded`,
+      `4/5 scale: ${opts.scale} installations active, up to ${Math.min(opts.scale, opts.scaleInstalled)} of them installed, the rest seeded`,
     );
     const scale = await measureScale(
       sys,
@@ -111,9 +127,18 @@ export async function runBench(opts: BenchOptions): Promise<{ result: BenchResul
       opts.timeoutMs,
     );
 
+    const tuning = effectiveTuning(opts.tuning);
+    say('5/5 evicted workflow: the workers restart, then an update to installations out of the cache');
+    const evictedIds = ingests.at(-1)!.installationIds.slice(0, Math.min(opts.n, 100) + 5);
+    const evicted = await measureEvicted(sys, evictedIds, opts.concurrency, tuning.maxCachedWorkflows.value, opts.timeoutMs);
+
     const finishedAt = new Date();
-    const { installationIds: _i, ...ingestFigures } = ingest;
-    const { installationIds: _l, ...lifecycleFigures } = lifecycle;
+    const runs: BenchRun[] = ingests.map((ingest, i) => {
+      const { installationIds: _i, ...ingestFigures } = ingest;
+      const { installationIds: _l, ...lifecycleFigures } = lifecycles[i]!;
+      return { ingest: ingestFigures, lifecycle: lifecycleFigures };
+    });
+    const last = runs.at(-1)!;
     const result: BenchResult = {
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
@@ -129,19 +154,22 @@ export async function runBench(opts: BenchOptions): Promise<{ result: BenchResul
         stateDir: opts.stateDir ?? os.tmpdir(),
         store: opts.mongoUri ? 'MongoDB at BENCH_MONGODB_URI' : 'FerretDB 1.24 (SQLite), embedded',
         web: 'dist/src/entry/web.js (a process)',
-        tuning: effectiveTuning(opts.tuning),
+        tuning,
       },
-      ingest: ingestFigures,
+      runs,
+      ingest: last.ingest,
       lifecycle: {
-        ...lifecycleFigures,
+        ...last.lifecycle,
         backlog: {
-          installs: ingest.installationIds.length,
+          installs: queued.length,
           approved: drained,
           seconds: round(drainSeconds, 2),
           perSecond: round(drained / drainSeconds, 1),
         },
       },
+      launch,
       scale,
+      evicted,
     };
     const files = writeResults(opts.resultsDir, result);
     if (print) {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors';
+import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../worker/cache-budget';
 import { parseTrustProxy } from '../web/client-address';
 import { HUB_ALGORITHMS, type HubAlgorithm } from '../web/signature';
 import { DEFAULT_SIGNATURE_SCHEMES, SIGNATURE_SCHEMES, parseEcdsaPublicKeys, type SignatureScheme } from '../web/signature-schemes';
@@ -130,7 +131,8 @@ export const envSchema = z.object({
   LOCAL_TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
   LOCAL_TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(DEFAULT_LOCAL_TEMPORAL_UI_PORT),
   LOCAL_MONGODB_PORT: z.coerce.number().int().min(1).max(65535).default(DEFAULT_LOCAL_MONGODB_PORT),
-  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).optional(),
+  /** Sticky workflow cache, sized for 512 MiB of worker with 10,000 open installations (src/worker/cache-budget.ts). */
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(DEFAULT_MAX_CACHED_WORKFLOWS),
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).optional(),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).optional(),
   WORKER_MAX_WORKFLOW_TASK_POLLS: z.coerce.number().int().min(2).optional(),

@@ -1,10 +1,12 @@
 import { Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, sanitiseFailures, type ActivityDeps } from '../../activities';
 import type { PartnerProvisioner } from '../partner/provisioner';
+import { DEFAULT_MAX_CACHED_WORKFLOWS } from './cache-budget';
 
 export const WORKFLOWS_PATH = require.resolve('../../workflows');
 
 export interface WorkerTuning {
+  /** Default DEFAULT_MAX_CACHED_WORKFLOWS (a memory budget), not the SDK's heap-derived size. */
   maxCachedWorkflows?: number;
   maxConcurrentActivityTaskExecutions?: number;
   maxConcurrentWorkflowTaskExecutions?: number;
@@ -38,6 +40,8 @@ export function createAppWorker(options: {
     // No raw error, secret or stack of an activity reaches history (activities/failures.ts).
     interceptors: { activity: [sanitiseFailures] },
     ...(options.identity ? { identity: options.identity } : {}),
+    // reuseV8Context (one V8 context shared by every cached workflow) is the SDK 1.24 default, and what the cache budget was measured with.
+    maxCachedWorkflows: DEFAULT_MAX_CACHED_WORKFLOWS,
     ...Object.fromEntries(Object.entries(options.tuning ?? {}).filter(([, v]) => v !== undefined)),
   });
 }
