@@ -1,7 +1,8 @@
-import http from 'node:http';
+import type { UsableCredentials } from '../src/store/credentials';
+import { TalkdeskClient } from '../src/talkdesk/client';
 import { TestBrowser } from '../test/launch/helpers';
 import { round } from './ingest';
-import { keepAliveAgent, runPool, sleep, type Measured } from './load';
+import { runPool, sleep, type Measured } from './load';
 import type { BenchSystem } from './system';
 
 export interface LaunchResult {
@@ -9,7 +10,10 @@ export interface LaunchResult {
   service: Measured;
   /** Simulator calls (browser redirects and server-side calls) of one sign-in, counted on a warm-up sign-in. */
   talkdeskRoundTrips: number;
-  /** `talkdeskRoundTrips` sequential bare round trips to the simulator per sign-in (GET /users/me without a token: 401). */
+  /**
+   * The sign-in's Talkdesk round trips done bare from the bench process, per sign-in: GET authorize (302 with a
+   * code), the code exchange with the same client assertion, GET /users/me; no web process, store, cookies or page.
+   */
   reference: Measured;
   /** service p95 / reference p95 (target ≤ 1.5; reported, not asserted). */
   p95Ratio: number;
@@ -19,36 +23,48 @@ export interface LaunchResult {
 
 const strip = ({ errors: _errors, ...m }: Measured & { errors: string[] }): Measured => m;
 
-/** The installations' licensed users, once each installation is active in the store. */
-async function licensedUsers(sys: BenchSystem, ids: readonly string[], timeoutMs: number): Promise<{ id: string; userId: string }[]> {
-  const deadline = Date.now() + timeoutMs;
-  const out: { id: string; userId: string }[] = [];
-  for (const id of ids) {
-    while ((await sys.store.installations.get(id))?.phase !== 'active') {
-      if (Date.now() > deadline) throw new Error(`installation ${id} not active within ${timeoutMs} ms`);
-      await sleep(200);
-    }
-    const user = sys.simulator.accountUsers(id).find((u) => u.licensed);
-    if (user) out.push({ id, userId: user.id });
-  }
-  if (out.length === 0) throw new Error('no installation with a licensed user to sign in');
-  return out;
+interface SignInTarget {
+  id: string;
+  userId: string;
+  clientId: string;
+  keyId: string;
+  algorithm: UsableCredentials['keyAlgorithm'];
+  privateKey: string;
+  tokenUrl: string;
 }
 
-function bareGet(url: string, agent: http.Agent): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent }, (res) => {
-      res.resume();
-      res.once('end', () => resolve());
+/** The installations' licensed users and active credentials, once each installation is active in the store. */
+async function signInTargets(sys: BenchSystem, ids: readonly string[], timeoutMs: number): Promise<SignInTarget[]> {
+  const deadline = Date.now() + timeoutMs;
+  const out: SignInTarget[] = [];
+  for (const id of ids) {
+    let rec = await sys.store.installations.get(id);
+    while (rec?.phase !== 'active') {
+      if (Date.now() > deadline) throw new Error(`installation ${id} not active within ${timeoutMs} ms`);
+      await sleep(200);
+      rec = await sys.store.installations.get(id);
+    }
+    const user = sys.simulator.accountUsers(id).find((u) => u.licensed);
+    const creds = rec.activeClientId ? await sys.store.credentials.usable(id, rec.activeClientId) : undefined;
+    if (!user || !creds?.secret.privateKey || !creds.keyId) continue;
+    out.push({
+      id,
+      userId: user.id,
+      clientId: creds.clientId,
+      keyId: creds.keyId,
+      algorithm: creds.keyAlgorithm,
+      privateKey: creds.secret.privateKey,
+      tokenUrl: creds.tokenUrl,
     });
-    req.once('error', reject);
-  });
+  }
+  if (out.length === 0) throw new Error('no active installation with a licensed user and a key to sign in with');
+  return out;
 }
 
 /**
  * (Launch) N sign-ins, C at a time, each a new browser from GET /launch to the first
- * page of /app through the real web process and the simulator's OAuth; beside N
- * series of the same number of bare round trips to the simulator.
+ * page of /app through the real web process and the simulator's OAuth; beside the
+ * same Talkdesk round trips (authorize, code exchange, userinfo) done bare N times.
  */
 export async function measureLaunch(
   sys: BenchSystem,
@@ -57,7 +73,7 @@ export async function measureLaunch(
   concurrency: number,
   timeoutMs: number,
 ): Promise<LaunchResult> {
-  const users = await licensedUsers(sys, installationIds.slice(0, Math.max(n, 1)), timeoutMs);
+  const users = await signInTargets(sys, installationIds.slice(0, Math.max(n, 1)), timeoutMs);
   const signIn = async (i: number) => {
     const { id, userId } = users[i % users.length]!;
     sys.simulator.signInAs(id, userId);
@@ -79,17 +95,37 @@ export async function measureLaunch(
 
   const service = await runPool(n, concurrency, signIn, timeoutMs);
   if (service.failed > 0) console.warn(`bench: launch: ${service.failed} of ${n} failed, e.g. ${service.errors.join('; ')}`);
-  const agent = keepAliveAgent(concurrency);
-  let reference: Measured & { errors: string[] };
-  try {
-    const bare = async () => {
-      for (let k = 0; k < talkdeskRoundTrips; k += 1) await bareGet(`${sys.simulator.url}/users/me`, agent);
-    };
-    await runPool(Math.min(20, n), concurrency, bare);
-    reference = await runPool(n, concurrency, bare, timeoutMs);
-  } finally {
-    agent.destroy();
-  }
+  const talkdesk = new TalkdeskClient({ allowedHosts: [new URL(sys.simulator.url).host], timeoutMs: 30_000 });
+  const redirectUri = `${sys.web.url}/sso/callback`;
+  const bare = async (i: number) => {
+    const t = users[i % users.length]!;
+    sys.simulator.signInAs(t.id, t.userId);
+    const authorize = new URL(`${sys.simulator.url}/oauth/authorize`);
+    for (const [k, v] of Object.entries({
+      client_id: t.clientId,
+      redirect_uri: redirectUri,
+      response_type: 'code',
+      scope: 'openid',
+      state: 's',
+    }))
+      authorize.searchParams.set(k, v);
+    const res = await fetch(authorize, { redirect: 'manual' });
+    const code = new URL(res.headers.get('location') ?? redirectUri).searchParams.get('code');
+    if (!code) throw new Error(`authorize answered ${res.status} without a code`);
+    const { accessToken } = await talkdesk.exchangeAuthorizationCode({
+      tokenUrl: t.tokenUrl,
+      clientId: t.clientId,
+      code,
+      redirectUri,
+      auth: { method: 'private_key_jwt', keyId: t.keyId, algorithm: t.algorithm, privateKey: t.privateKey },
+    });
+    // Any further round trip a sign-in makes (counted above) is one more GET /users/me.
+    for (let k = 2; k < talkdeskRoundTrips; k += 1) await talkdesk.getUserInfo(`${sys.simulator.url}/users/me`, accessToken);
+  };
+  await runPool(Math.min(20, n), concurrency, bare);
+  const reference = await runPool(n, concurrency, bare, timeoutMs);
+  if (reference.failed > 0)
+    console.warn(`bench: bare sign-in round trips: ${reference.failed} of ${n} failed, e.g. ${reference.errors.join('; ')}`);
   return {
     service: strip(service),
     talkdeskRoundTrips,

@@ -70,7 +70,7 @@ export function toChart(r: BenchResult): string {
       unit: 'ms',
       bars: [
         { label: 'sign-in through the web process', value: la.service.latencyMs.p95, kind: 'service' },
-        { label: `${la.talkdeskRoundTrips} bare simulator round trips`, value: la.reference.latencyMs.p95, kind: 'reference' },
+        { label: `its ${la.talkdeskRoundTrips} Talkdesk round trips, bare`, value: la.reference.latencyMs.p95, kind: 'reference' },
       ],
     });
   }

@@ -162,13 +162,13 @@ function launchRows(l: LaunchResult | undefined): string[][] {
     [
       'Launch: sign-ins/s (launch → first page)',
       `${l.service.perSecond}`,
-      `${l.talkdeskRoundTrips} bare simulator round trips: ${l.reference.perSecond}/s`,
+      `its ${l.talkdeskRoundTrips} Talkdesk round trips, bare: ${l.reference.perSecond}/s`,
       `${l.ratio}`,
     ],
     [
       'Launch: p50 / p95 / p99 launch → first page (ms)',
       lat(l.service),
-      `${l.talkdeskRoundTrips} bare round trips: ${lat(l.reference)}`,
+      `its ${l.talkdeskRoundTrips} Talkdesk round trips, bare: ${lat(l.reference)}`,
       `p95 ${l.p95Ratio} (target ≤ 1.5)`,
     ],
   ];
