@@ -52,7 +52,20 @@ export interface BenchResult {
   launch?: LaunchResult;
   scale: ScaleResult;
   /** Absent before 2026-12-02. */
+  workerCache?: WorkerCacheFigures;
+  /** Absent before 2026-12-02. */
   evicted?: EvictedResult;
+}
+
+/** The worker's sticky cache at scale (per worker process). */
+export interface WorkerCacheFigures {
+  maxCachedWorkflows: number;
+  /** Workflows in the cache with `scale.openWorkflows` open: all of them up to its size. */
+  cachedAtScale: number;
+  /** Worker RSS at scale minus at start. */
+  rssGrowthMiB: number;
+  /** rssGrowthMiB / cachedAtScale: an upper bound of one cached workflow's memory (the growth also holds the installs' garbage). */
+  miBPerCachedWorkflow?: number;
 }
 
 /** One run of the ingest and lifecycle comparisons. */
@@ -144,6 +157,15 @@ export function summaryRows(r: BenchResult): string[][] {
     rec.available ? `over ${s.active} installations${reconcileCounts(rec.result)}` : rec.note,
     '',
   ]);
+  const wc = r.workerCache;
+  if (wc) {
+    rows.push([
+      'Scale: worker RSS growth per cached workflow (MiB)',
+      `${wc.miBPerCachedWorkflow ?? 'n/a'}`,
+      `${wc.rssGrowthMiB} MiB over the start with ${wc.cachedAtScale} cached (cache ${wc.maxCachedWorkflows})`,
+      '',
+    ]);
+  }
   const e = r.evicted;
   if (e) {
     rows.push([

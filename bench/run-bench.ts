@@ -7,8 +7,8 @@ import { measureLaunch } from './launch';
 import { measureLifecycle, type LifecycleResult } from './lifecycle';
 import { machineInfo } from './machine';
 import { DEFAULT_RESULTS_DIR, effectiveTuning, intArg, arg, tuningFromEnv } from './options';
-import { toText, writeResults, type BenchResult, type BenchRun } from './report';
-import { measureScale, rssSnapshot } from './scale';
+import { toText, writeResults, type BenchResult, type BenchRun, type WorkerCacheFigures } from './report';
+import { measureScale, rssSnapshot, type ScaleResult } from './scale';
 import { startBenchSystem } from './system';
 
 export interface BenchOptions {
@@ -59,6 +59,22 @@ export function benchOptionsFrom(argv: readonly string[]): BenchOptions {
     stateDir: arg(argv, 'state-dir', 'BENCH_STATE_DIR'),
     mongoUri: arg(argv, 'mongodb-uri', 'BENCH_MONGODB_URI'),
     timeoutMs: intArg(argv, 'timeout-ms', 'BENCH_TIMEOUT_MS', 10 * 60_000, 1_000),
+  };
+}
+
+/**
+ * What the worker's cache holds at scale: every open workflow up to its size, and the
+ * worker's RSS growth over its idle start per cached workflow (an upper bound: the
+ * growth also holds what the installs left on the heap). Per worker process.
+ */
+function cacheFigures(maxCachedWorkflows: number, scale: ScaleResult, workerProcesses: number): WorkerCacheFigures {
+  const cached = Math.min(maxCachedWorkflows, Math.ceil(scale.openWorkflows / Math.max(1, workerProcesses)));
+  const growth = (scale.rssMiB.atScale.worker ?? 0) - (scale.rssMiB.baseline.worker ?? 0);
+  return {
+    maxCachedWorkflows,
+    cachedAtScale: cached,
+    rssGrowthMiB: round(growth, 1),
+    miBPerCachedWorkflow: cached > 0 && 'worker' in scale.rssMiB.atScale ? round(growth / cached, 3) : undefined,
   };
 }
 
@@ -128,6 +144,7 @@ export async function runBench(opts: BenchOptions): Promise<{ result: BenchResul
     );
 
     const tuning = effectiveTuning(opts.tuning);
+    const workerCache = cacheFigures(tuning.maxCachedWorkflows.value, scale, opts.workerProcesses);
     say('5/5 evicted workflow: the workers restart, then an update to installations out of the cache');
     const evictedIds = ingests.at(-1)!.installationIds.slice(0, Math.min(opts.n, 100) + 5);
     const evicted = await measureEvicted(sys, evictedIds, opts.concurrency, tuning.maxCachedWorkflows.value, opts.timeoutMs);
@@ -169,6 +186,7 @@ export async function runBench(opts: BenchOptions): Promise<{ result: BenchResul
       },
       launch,
       scale,
+      workerCache,
       evicted,
     };
     const files = writeResults(opts.resultsDir, result);
