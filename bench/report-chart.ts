@@ -63,9 +63,14 @@ export function toChart(r: BenchResult): string {
       note: s.reconciliation.available ? s.reconciliation.error : s.reconciliation.note,
     },
   ];
+  panels.splice(4, 0, {
+    title: 'Lifecycle: CPU seconds per install, by process',
+    unit: 's',
+    bars: Object.entries(l.cpuSecondsPerInstall).map(([name, v]) => ({ label: name, value: v, kind: 'service' as const })),
+  });
   if (r.launch) {
     const la = r.launch;
-    panels.splice(4, 0, {
+    panels.splice(5, 0, {
       title: `Launch: p95 launch → first page (ms, lower is better) — ${la.p95Ratio}× the reference (target ≤ 1.5)`,
       unit: 'ms',
       bars: [
