@@ -2,7 +2,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { benchOptionsFrom, runBench } from './run-bench';
 
 /**
- * `npm run bench`: the three figures against the real local servers. Settings from
+ * `npm run bench`: the figures (bench/run-bench.ts) against the real local servers. Settings from
  * --n/--concurrency/--scale/--scale-concurrency/--workers/--results/--state-dir or
  * BENCH_N, BENCH_CONCURRENCY, BENCH_SCALE, BENCH_SCALE_CONCURRENCY, BENCH_WORKERS,
  * BENCH_RESULTS_DIR, BENCH_STATE_DIR; worker settings from WORKER_MAX_*.

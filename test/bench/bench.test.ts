@@ -16,7 +16,7 @@ describe('bench (tiny configuration: N=10, C=4, K=100 with those beyond the firs
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-results-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('measures the three figures beside their references and writes JSON, Markdown and SVG', async () => {
+  it('measures each figure beside its reference (ingest and lifecycle twice, launch, scale, evicted workflow) and writes JSON, Markdown and SVG', async () => {
     const { result, files } = await runBench({
       n: 10,
       concurrency: 4,
