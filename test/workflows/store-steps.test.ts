@@ -43,8 +43,9 @@ describe('installation workflow: store-only steps as local activities', function
     await t.send(t.event('app.installed'));
     await t.settled('active');
     const events = (await t.handle.fetchHistory()).events ?? [];
-    assert.deepEqual(scheduled(events), ['loadInstallation', 'provisionAccount', 'setInstallationState']);
+    assert.deepEqual(scheduled(events), ['provisionAccount', 'setInstallationState']);
     assert.deepEqual(localActivities(events), [
+      { type: 'loadInstallation', summary: 'load the stored installation' },
       { type: 'recordInstallation', summary: 'record the phase in the partner store' },
       { type: 'importCredentials', summary: 'import the credentials from the event' },
       { type: 'recordInstallation', summary: 'record the phase in the partner store' },
@@ -74,10 +75,10 @@ describe('installation workflow: store-only steps as local activities', function
     await t.send(t.event('app.installed'));
     await t.settled('rejected');
     const events = (await t.handle.fetchHistory()).events ?? [];
-    assert.deepEqual(scheduled(events), ['loadInstallation', 'provisionAccount', 'setInstallationState', 'undoProvisioning']);
+    assert.deepEqual(scheduled(events), ['provisionAccount', 'setInstallationState', 'undoProvisioning']);
     assert.deepEqual(
       localActivities(events).map((l) => l.type),
-      ['recordInstallation', 'importCredentials', 'destroyCredentials', 'recordInstallation'],
+      ['loadInstallation', 'recordInstallation', 'importCredentials', 'destroyCredentials', 'recordInstallation'],
     );
     assert.match((await t.state()).lastError ?? '', /invalid_client/);
   });
