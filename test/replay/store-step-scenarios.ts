@@ -1,5 +1,5 @@
 import type { Scenario } from './timer-scenarios';
-import { waitForPhase } from '../support/waits';
+import { eventually, waitForPhase } from '../support/waits';
 
 /**
  * Scenarios recorded with the patch `store-steps-local` (issue 16): the steps that only touch
@@ -7,14 +7,22 @@ import { waitForPhase } from '../support/waits';
  * has no token step of its own.
  */
 export const STORE_STEP_SCENARIOS: Record<string, Scenario> = {
-  // Install (phase records and the import as local activities), then uninstall (credentials destroyed locally).
+  // Install (phase records and the import as local activities), a routine rotation (import and switch
+  // local), then uninstall (credentials destroyed locally).
   'store-steps-local': {
     run: async (sys, deliver) => {
       const life = sys.simulator.createInstallation({ licensedUsers: 2 });
+      const id = life.installation.id;
       await deliver(life.event);
-      await waitForPhase(sys.client, life.installation.id, 'active');
-      await deliver(sys.simulator.uninstall(life.installation.id));
-      return life.installation.id;
+      await waitForPhase(sys.client, id, 'active');
+      const rotation = sys.simulator.rotateCredentials(id);
+      await deliver(rotation);
+      await eventually('the rotation applied', async () => {
+        const v = await waitForPhase(sys.client, id, 'active');
+        return v.activeClientId === rotation.data.client_id && !v.currentStep ? v : undefined;
+      });
+      await deliver(sys.simulator.uninstall(id));
+      return id;
     },
   },
 };

@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import { retryNowUpdate } from '../../workflows/definitions';
 import { STORE_STEPS_LOCAL } from '../../workflows/installation/context';
-import { ActivityStubs, InstallationUnderTest, refused, useTimeSkippingEnv } from './harness';
+import { ActivityStubs, InstallationUnderTest, clientIdFor, refused, useTimeSkippingEnv } from './harness';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
@@ -63,6 +63,22 @@ describe('installation workflow: store-only steps as local activities', function
       'setInstallationState',
       'recordInstallation',
     ]);
+  });
+
+  it('a rotation proves and acknowledges the new set on the server; importing and switching to it are local', async () => {
+    t = await InstallationUnderTest.start(env());
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    const before = ((await t.handle.fetchHistory()).events ?? []).length;
+    const rotation = t.event('app.credentials_rotated', { facts: { compromised: false } });
+    await t.send(rotation);
+    await t.settled('active', (v) => v.activeClientId === clientIdFor(rotation.eventId));
+    const events = ((await t.handle.fetchHistory()).events ?? []).slice(before);
+    assert.deepEqual(scheduled(events), ['obtainToken', 'acknowledgeCredentials']);
+    assert.deepEqual(
+      localActivities(events).map((l) => l.type),
+      ['importCredentials', 'switchCredentials', 'recordInstallation'],
+    );
   });
 
   it('a failed install destroys the credentials locally, after the undo the server ran', async () => {

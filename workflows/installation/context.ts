@@ -30,7 +30,7 @@ export const STATE_CALL_WAITS_FOR_CANCELLATION = 'state-call-waits-for-cancellat
 export const PHASE_DEADLINE_MARGIN = 'phase-deadline-margin';
 /**
  * Patch: the steps that only touch the partner store (loading the stored installation,
- * recording the phase, importing or destroying credentials) run as local activities, and an install gets its token in its
+ * recording the phase, importing, switching or destroying credentials) run as local activities, and an install gets its token in its
  * first Talkdesk call instead of a step of its own: fewer server round trips per install
  * (docs/performance.md, "History per install").
  */
@@ -101,7 +101,7 @@ export interface PhaseContext {
 }
 
 /** The activities that only read and write the partner store (no Talkdesk, no partner call). */
-export type StoreActivity = 'loadInstallation' | 'recordInstallation' | 'importCredentials' | 'destroyCredentials';
+export type StoreActivity = 'loadInstallation' | 'recordInstallation' | 'importCredentials' | 'switchCredentials' | 'destroyCredentials';
 
 export function createPhaseContext(state: InstallationState, options: InstallationOptions, workflowId: string): PhaseContext {
   const installationId = state.installationId;
