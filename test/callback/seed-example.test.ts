@@ -104,8 +104,13 @@ describe("callback: the seed document's example (app-installed-event.txt)", func
     // had passed before the phase began, so not one of its steps was even scheduled (the
     // seed's links, which are not on the test allow-list, were never used).
     const history = await handle.fetchHistory();
+    // Scheduled on the server, or run as a local activity (its marker names it: patch store-steps-local).
     const scheduled = (history.events ?? []).flatMap((e) => {
-      const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
+      const marker = e.markerRecordedEventAttributes;
+      const local = marker?.markerName === 'core_local_activity' ? marker.details?.data?.payloads?.[0]?.data : undefined;
+      const name = local
+        ? (JSON.parse(Buffer.from(local).toString('utf8')) as { activity_type?: string }).activity_type
+        : e.activityTaskScheduledEventAttributes?.activityType?.name;
       return name ? [name] : [];
     });
     assert.ok(scheduled.includes('recordInstallation'), `the phase was recorded (${scheduled.join(', ')})`);

@@ -15,6 +15,7 @@ interface RawEvent {
   workflowExecutionUpdateAcceptedEventAttributes?: { acceptedRequest?: { input?: { name?: string } } };
   timerFiredEventAttributes?: { startedEventId?: string };
   activityTaskScheduledEventAttributes?: { activityType?: { name?: string } };
+  markerRecordedEventAttributes?: { markerName?: string; details?: Record<string, { payloads?: Payload[] }> };
 }
 export interface RawHistory {
   events: RawEvent[];
@@ -60,5 +61,12 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     firstEventType(h) !== undefined && firstEventType(h) !== 'app.installed' && firedTimers(h).some((t) => t.summary === ''),
   "a retiring credential set's timer firing, then destroyCredentials": (h) =>
     firedTimers(h).some((t) => t.summary === '' && t.nextActivity === 'destroyCredentials'),
+  'a store step run as a local activity (store-steps-local)': (h) =>
+    h.events.some(
+      (e) =>
+        e.markerRecordedEventAttributes?.markerName === 'core_local_activity' &&
+        (decode(e.markerRecordedEventAttributes.details?.data?.payloads?.[0]) as { activity_type?: string } | undefined)?.activity_type ===
+          'importCredentials',
+    ),
   'an update reverted': (h) => h.events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'revertUpdate'),
 };

@@ -7,6 +7,7 @@ import { stopAllServers } from '../support/servers';
 import { startSystem, type TestSystem } from '../support/system';
 import { eventually, finalView, waitForPhase } from '../support/waits';
 import { APPROVAL_SCENARIOS } from './approval-scenarios';
+import { STORE_STEP_SCENARIOS } from './store-step-scenarios';
 import { TIMER_SCENARIOS, type Scenario } from './timer-scenarios';
 
 /**
@@ -123,6 +124,7 @@ const SCENARIOS: Record<string, Scenario> = {
   ...Object.fromEntries(Object.entries(FIRST_WAVE).map(([name, run]) => [name, { run }])),
   ...TIMER_SCENARIOS,
   ...APPROVAL_SCENARIOS,
+  ...STORE_STEP_SCENARIOS,
 };
 
 /** Records the named scenarios (all when none is named), each on a system of its own; writes only their files. */

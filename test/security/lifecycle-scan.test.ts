@@ -99,6 +99,12 @@ describe('security: no secret of a whole lifecycle is kept anywhere in plaintext
       assert.ok(historyText.includes(known), `the decoded histories mention ${known}`);
     }
     assert.ok(historyEvents > 60, `history events scanned: ${historyEvents}`);
+    // The store-only steps are local activities (patch store-steps-local): their inputs and results
+    // are in markers, which the scan reads like any other event.
+    assert.ok(
+      historyText.includes('core_local_activity') && historyText.includes('"activity_type":"importCredentials"'),
+      "the scanned histories hold the local activities' markers",
+    );
 
     // -- Every log line.
     const logText = sys.logLines.join('\n');

@@ -22,7 +22,6 @@ describe('installation workflow: event order', function () {
       'loadInstallation',
       'recordInstallation',
       'importCredentials',
-      'obtainToken',
       'provisionAccount',
       'setInstallationState',
       'recordInstallation',
@@ -39,7 +38,7 @@ describe('installation workflow: event order', function () {
     assert.equal(done.appliedEvents, 2);
     assert.deepEqual(phases(done), ['installing', 'uninstalling']);
     assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:uninstall']);
-    assert.deepEqual(t.stubs.names().slice(7), [
+    assert.deepEqual(t.stubs.names().slice(6), [
       'recordInstallation',
       'deprovisionAccount',
       'setInstallationState',

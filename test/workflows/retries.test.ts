@@ -27,17 +27,18 @@ describe('installation workflow: retries', function () {
 
   it("floors Talkdesk's Retry-After at one second and caps it at the retry maximum", async () => {
     const answers = [0, 0, 0, 24 * 3_600_000];
-    const stubs = new ActivityStubs().on('obtainToken', async () => {
+    // Provisioning is the install's first Talkdesk call (its token comes with it).
+    const stubs = new ActivityStubs().on('provisionAccount', async (i) => {
       const next = answers.shift();
       if (next !== undefined) throw throttled(next);
-      return { expiresAt: new Date(Date.now() + 3_600_000).toISOString(), scope: 'apps:write', cached: false };
+      return { accountId: 'acct-1', accountName: String(i.accountName), licensedUsers: 1, settingsRestored: false };
     });
     t = await InstallationUnderTest.start(env(), stubs, { retryMaxMs: 10 * 60_000 });
     await t.send(t.event('app.installed'));
     // The day-long Retry-After would leave the install retrying; capped, it is approved within minutes.
     await env().sleep('11 minutes');
     await t.settled('active');
-    assert.equal(t.stubs.of('obtainToken').length, 5);
+    assert.equal(t.stubs.of('provisionAccount').length, 5);
     assert.deepEqual(await backoffTimers(), [1_000, 1_000, 1_000, 600_000]);
   });
 });

@@ -73,9 +73,10 @@ describe('installation workflow: rotation and continue-as-new', function () {
   });
 
   it('a rotation whose new credentials do not work keeps the old ones and destroys the new', async () => {
-    let installed = '';
-    const stubs = new ActivityStubs().on('obtainToken', async (i) => {
-      installed ||= String(i.clientId);
+    const stubs = new ActivityStubs();
+    stubs.on('obtainToken', async (i) => {
+      // Only the installed set works (the install itself asks for no token of its own: provisioning gets it).
+      const installed = clientIdFor(String(stubs.of('importCredentials')[0]?.eventId));
       if (i.clientId !== installed) throw refused('invalid_client');
       return { expiresAt: new Date(Date.now() + 3_600_000).toISOString(), scope: 'apps:write', cached: false };
     });

@@ -49,14 +49,14 @@ export async function deprovisionAccount(ctx: PhaseContext, event?: LifecycleEve
 }
 
 export async function destroyCredentials(ctx: PhaseContext): Promise<void> {
-  await ctx.step('destroy the credentials', ctx.acts.destroyCredentials, { installationId: ctx.installationId });
+  await ctx.storeStep('destroy the credentials', 'destroyCredentials', { installationId: ctx.installationId });
   ctx.state.retiring = [];
 }
 
 /** Takes an install's facts and imports its credentials as the active set. */
 export async function adoptInstallCredentials(ctx: PhaseContext, event: LifecycleEvent, description: string): Promise<string> {
   takeEventFacts(ctx, event);
-  const creds = await ctx.step(description, ctx.acts.importCredentials, {
+  const creds = await ctx.storeStep(description, 'importCredentials', {
     installationId: ctx.installationId,
     eventId: event.eventId,
     activate: true,

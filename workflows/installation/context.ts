@@ -2,11 +2,14 @@ import {
   ActivityCancellationType,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   upsertSearchAttributes,
   type ActivityFunctionWithOptions,
   type ActivityInterfaceFor,
   type ActivityOptions,
+  type LocalActivityFunctionWithOptions,
+  type LocalActivityOptions,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities } from '../../activities';
@@ -25,6 +28,13 @@ import { PhaseRunner, StepFailedError, StepRunner } from '../steps';
 export const STATE_CALL_WAITS_FOR_CANCELLATION = 'state-call-waits-for-cancellation';
 /** Patch: a phase's deadline is `phaseMarginMs` before Talkdesk's seven days. */
 export const PHASE_DEADLINE_MARGIN = 'phase-deadline-margin';
+/**
+ * Patch: the steps that only touch the partner store (loading the stored installation,
+ * recording the phase, importing, switching or destroying credentials) run as local activities, and an install gets its token in its
+ * first Talkdesk call instead of a step of its own: fewer server round trips per install
+ * (docs/performance.md, "History per install").
+ */
+export const STORE_STEPS_LOCAL = 'store-steps-local';
 /** The failure type of a state call not sent because Talkdesk did not show the phase's operation open. */
 export const NOT_OPEN_AT_TALKDESK = 'NotOpenAtTalkdesk';
 
@@ -80,6 +90,8 @@ export interface PhaseContext {
     args: A | ((attempt: number) => A),
     opts?: ActivityOptions,
   ): Promise<R>;
+  /** A step that only touches the partner store: a local activity under STORE_STEPS_LOCAL, else `step`. */
+  storeStep<K extends StoreActivity>(description: string, name: K, args: Parameters<Activities[K]>[0]): ReturnType<Activities[K]>;
   stateCall(description: string, call: Pick<StateCallInput, 'state' | 'reason' | 'concludes'>): Promise<StateCallResult>;
   recordPhase(): Promise<void>;
   beginPhase(phase: InstallationPhase, event: LifecycleEvent): Promise<number>;
@@ -87,6 +99,9 @@ export interface PhaseContext {
   talkdeskRef(): TalkdeskCallRef;
   canCallTalkdesk(): boolean;
 }
+
+/** The activities that only read and write the partner store (no Talkdesk, no partner call). */
+export type StoreActivity = 'loadInstallation' | 'recordInstallation' | 'importCredentials' | 'switchCredentials' | 'destroyCredentials';
 
 export function createPhaseContext(state: InstallationState, options: InstallationOptions, workflowId: string): PhaseContext {
   const installationId = state.installationId;
@@ -109,6 +124,18 @@ export function createPhaseContext(state: InstallationState, options: Installati
     else if (!IN_PROGRESS_PHASES.includes(state.phase)) parts.push('Waiting for the next Talkdesk event.');
     setCurrentDetails(parts.join('\n'));
   };
+
+  // Store-only steps as local activities: one attempt each, the StepRunner retries (visible,
+  // retryNow-able). Both timeouts bound an attempt, so a store down for a while fails it and
+  // the retry loop backs off on a timer rather than the workflow task waiting on it; a
+  // cancellation waits for the attempt to end, so an undo that follows cannot race its writes.
+  const local: LocalActivityOptions = {
+    startToCloseTimeout: options.activityTimeoutMs,
+    scheduleToCloseTimeout: options.activityTimeoutMs,
+    retry: { maximumAttempts: 1 },
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  };
+  const localActs = proxyLocalActivities<Activities>(local);
 
   const steps = new StepRunner(state, options, () => describe());
   const run: RunState = { handledThisRun: 0 };
@@ -134,6 +161,17 @@ export function createPhaseContext(state: InstallationState, options: Installati
       const input = typeof args === 'function' ? (args as (attempt: number) => A)(attempt) : args;
       return activity.executeWithOptions({ ...opts, summary: description }, [input]);
     });
+
+  const storeStep = <K extends StoreActivity>(description: string, name: K, args: Parameters<Activities[K]>[0]) => {
+    if (!patched(STORE_STEPS_LOCAL)) return step(description, acts[name] as never, args) as ReturnType<Activities[K]>;
+    const activity = localActs[name] as unknown as LocalActivityFunctionWithOptions<
+      (input: typeof args) => Awaited<ReturnType<Activities[K]>>
+    >;
+    return steps.run(description, () => {
+      describe();
+      return activity.executeWithOptions({ ...local, summary: description }, [args]);
+    }) as ReturnType<Activities[K]>;
+  };
 
   const talkdeskRef = (): TalkdeskCallRef => ({
     installationId,
@@ -168,7 +206,7 @@ export function createPhaseContext(state: InstallationState, options: Installati
 
   const recordPhase = () => {
     run.recordedHandled = JSON.stringify(state.handledEventIds ?? []);
-    return step('record the phase in the partner store', acts.recordInstallation, {
+    return storeStep('record the phase in the partner store', 'recordInstallation', {
       installationId,
       workflowId,
       appId: state.appId ?? run.storedAppId ?? '',
@@ -229,6 +267,7 @@ export function createPhaseContext(state: InstallationState, options: Installati
     describe,
     publish,
     step,
+    storeStep,
     stateCall,
     recordPhase,
     beginPhase,

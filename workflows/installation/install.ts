@@ -1,10 +1,11 @@
+import { patched } from '@temporalio/workflow';
 import type { LifecycleEventOf } from '../definitions';
 import { conclude, destroyCredentials, partnerEvent, rejectAtTalkdesk, takeEventFacts, undoProvisioning } from './common';
-import type { PhaseContext } from './context';
+import { STORE_STEPS_LOCAL, type PhaseContext } from './context';
 
 /**
- * app.installed: import the credentials, prove them with a token, provision the
- * account and its users, approve at Talkdesk. Anything short of the approval is undone.
+ * app.installed: import the credentials, prove them with a token (the first Talkdesk call
+ * of provisioning gets it), provision the account and its users, approve at Talkdesk. Anything short of the approval is undone.
  */
 export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app.installed'>): Promise<void> {
   const { state, acts, installationId } = ctx;
@@ -12,13 +13,16 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
   takeEventFacts(ctx, event);
   const deadline = await ctx.beginPhase('installing', event);
   const outcome = await ctx.phases.run(deadline, async () => {
-    const creds = await ctx.step('import the credentials from the event', acts.importCredentials, {
+    const creds = await ctx.storeStep('import the credentials from the event', 'importCredentials', {
       installationId,
       eventId: event.eventId,
       activate: true,
     });
     state.activeClientId = creds.clientId;
-    await ctx.step('obtain an access token', acts.obtainToken, { installationId, clientId: creds.clientId });
+    // Patched: the token comes with provisioning's first Talkdesk call (GET /account), before anything is
+    // provisioned, so credentials Talkdesk refuses still fail the install (invalid_client, non-retryable).
+    if (!patched(STORE_STEPS_LOCAL))
+      await ctx.step('obtain an access token', acts.obtainToken, { installationId, clientId: creds.clientId });
     const prov = await ctx.step(
       'provision the partner account and its users',
       acts.provisionAccount,

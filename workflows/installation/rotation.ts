@@ -16,7 +16,7 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
   const deadline = Date.parse(event.createdAt) + options.phaseTimeoutMs;
   let newClientId: string | undefined;
   const outcome = await ctx.phases.run(deadline, async () => {
-    const creds = await ctx.step('import the rotated credentials', acts.importCredentials, {
+    const creds = await ctx.storeStep('import the rotated credentials', 'importCredentials', {
       installationId,
       eventId: event.eventId,
       activate: false,
@@ -25,7 +25,7 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
     await ctx.step('prove the new credentials by getting a token', acts.obtainToken, { installationId, clientId: creds.clientId });
     await ctx.step('acknowledge the rotation at Talkdesk', acts.acknowledgeCredentials, { ...ctx.talkdeskRef(), clientId: creds.clientId });
     const retireAt = new Date(Date.now() + (compromised ? 0 : options.rotationGraceMs)).toISOString();
-    await ctx.step('switch to the new credentials', acts.switchCredentials, {
+    await ctx.storeStep('switch to the new credentials', 'switchCredentials', {
       installationId,
       clientId: creds.clientId,
       previousClientId: previous,
@@ -53,7 +53,7 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
       },
     ]);
   } else if (newClientId && newClientId !== state.activeClientId) {
-    await ctx.step('destroy the unproven rotated credentials', acts.destroyCredentials, { installationId, clientId: newClientId });
+    await ctx.storeStep('destroy the unproven rotated credentials', 'destroyCredentials', { installationId, clientId: newClientId });
     recordIgnored(state, event.eventId, `rotation not completed (${outcome.kind})`);
   }
   markHandled(state, event.eventId);
@@ -72,7 +72,7 @@ export async function runLateRotation(ctx: PhaseContext, event: LifecycleEventOf
   const deadline = Date.parse(event.createdAt) + options.phaseTimeoutMs;
   let lateClientId: string | undefined;
   const outcome = await ctx.phases.run(deadline, async () => {
-    const creds = await ctx.step('import the late rotation to acknowledge it', acts.importCredentials, {
+    const creds = await ctx.storeStep('import the late rotation to acknowledge it', 'importCredentials', {
       installationId,
       eventId: event.eventId,
       activate: false,
@@ -86,7 +86,7 @@ export async function runLateRotation(ctx: PhaseContext, event: LifecycleEventOf
   state.currentStep = undefined;
   const inUse = (id: string) => id === state.activeClientId || state.retiring.some((r) => r.clientId === id);
   if (lateClientId && !inUse(lateClientId)) {
-    await ctx.step('destroy the late rotation credentials', acts.destroyCredentials, { installationId, clientId: lateClientId });
+    await ctx.storeStep('destroy the late rotation credentials', 'destroyCredentials', { installationId, clientId: lateClientId });
   }
   const why =
     outcome.kind === 'done'

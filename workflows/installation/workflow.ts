@@ -127,7 +127,7 @@ const RECORD_HANDLED_BEFORE_COMPLETING = 'record-handled-before-completing';
 /** A new run for an installation seen before: never re-apply what it already applied. */
 async function resumeFromStore(ctx: PhaseContext): Promise<void> {
   const { state } = ctx;
-  const stored = await ctx.step('load the stored installation', ctx.acts.loadInstallation, { installationId: ctx.installationId });
+  const stored = await ctx.storeStep('load the stored installation', 'loadInstallation', { installationId: ctx.installationId });
   if (!stored) return;
   state.lastAppliedAt = stored.lastEventAt;
   restoreHandled(state, stored.handledEventIds ?? []);
