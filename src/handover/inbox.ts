@@ -110,12 +110,18 @@ export class InboxStore {
    * callback calls it when its own hand-over failed; `insert` and the backstop otherwise.
    */
   async enqueue(r: Pick<InboxRecord, '_id' | 'installationId' | 'createdAt' | 'receivedAt'>): Promise<boolean> {
-    const res = await this.queue.updateOne(
-      { _id: r._id },
-      { $setOnInsert: { installationId: r.installationId, createdAt: r.createdAt, nextDispatchAt: r.receivedAt } },
-      { upsert: true },
-    );
-    return res.upsertedCount > 0;
+    try {
+      const res = await this.queue.updateOne(
+        { _id: r._id },
+        { $setOnInsert: { installationId: r.installationId, createdAt: r.createdAt, nextDispatchAt: r.receivedAt } },
+        { upsert: true },
+      );
+      return res.upsertedCount > 0;
+    } catch (e) {
+      // Two upserts of one entry at once (the backstop beside a failed hand-over): the other queued it.
+      if (e instanceof MongoServerError && e.code === 11000) return false;
+      throw e;
+    }
   }
 
   get(eventId: string): Promise<InboxRecord | null> {
@@ -141,10 +147,7 @@ export class InboxStore {
    * `dequeue: false` when the caller knows it wrote no queue entry (the callback's first
    * hand-over); one the backstop wrote meanwhile is dropped by the dispatcher's next scan.
    */
-  async markDispatched(
-    eventId: string,
-    options: { record?: Pick<InboxRecord, 'credentials'>; dequeue?: boolean; at?: Date } = {},
-  ): Promise<void> {
+  async markDispatched(eventId: string, options: { record?: Partial<InboxRecord>; dequeue?: boolean; at?: Date } = {}): Promise<void> {
     const at = options.at ?? new Date();
     const filter = options.record && !options.record.credentials ? { _id: eventId } : { _id: eventId, dispatchedAt: { $exists: false } };
     await this.coll.updateOne(filter, { $set: { dispatchedAt: at } });
