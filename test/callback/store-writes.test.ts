@@ -99,7 +99,7 @@ describe('callback: store writes per event (FerretDB, command monitoring)', func
     assert.ok((await sys.store.inbox.get(uninstall.id))?.dispatchedAt instanceof Date);
   });
 
-  it('a redelivery of an event handed over: no write, answered duplicate', async () => {
+  it('a redelivery of an app.installed handed over: no write (it is looked up first), answered duplicate', async () => {
     const { event } = sys.simulator.createInstallation();
     assert.equal((await postCallback(sys.web.callbackUrl, event)).status, 200);
     const { answer, writes } = await deliverCounting(event);
