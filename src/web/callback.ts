@@ -225,7 +225,8 @@ export function createCallbackHandler(deps: CallbackDeps) {
     // in it), and queued nowhere: the mark is one update by `_id` and nothing to dequeue.
     const mark = stored === 'stored' ? { record: {}, dequeue: false } : {};
     await deps.inbox.markDispatched(event.id, mark).catch(async (err: unknown) => {
-      // Handed over but not marked: queued, so that the dispatcher marks it (the workflow ignores the repeat).
+      // Handed over but not marked: queued, so that the dispatcher marks it (the workflow ignores
+      // the repeat); if that fails too, the backstop at the next start or reconciliation queues it.
       log.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'dispatched but not marked');
       await deps.inbox.enqueue(record).catch(() => undefined);
     });
