@@ -89,7 +89,7 @@ export class InboxDispatcher {
     for (const record of due) {
       try {
         await this.dispatch(record.event);
-        await this.inbox.markDispatched(record._id);
+        await this.inbox.markDispatched(record._id, { record });
         handed += 1;
         this.logger.info(
           { installationId: record.installationId, eventId: record._id, attempts: record.dispatchAttempts + 1 },
@@ -144,7 +144,7 @@ export async function handOverStored(inbox: InboxStore, dispatch: Dispatch, limi
       continue;
     }
     inARow = 0;
-    await inbox.markDispatched(record._id);
+    await inbox.markDispatched(record._id, { record });
     result.handed += 1;
   }
   return result;

@@ -63,37 +63,65 @@ export class InboxStore {
 
   /**
    * Stores the event (and the credentials it brought, first: a stored event never lacks
-   * them) and queues it for hand-over. A repeated delivery changes nothing in the inbox
-   * (the event id is unique) and queues the event again while it has not been handed
-   * over. Throws when MongoDB fails: the caller answers so that Talkdesk delivers
-   * again, and that delivery stores and queues what this one could not.
+   * them). A repeated delivery changes nothing in the inbox (the event id is unique).
+   * Throws when MongoDB fails: the caller answers so that Talkdesk delivers again, and
+   * that delivery stores what this one could not.
+   *
+   * `queue` (default true) also queues the event for the dispatcher, a repeat too while
+   * it has not been handed over. The callback passes false: it hands the event over at
+   * once and queues it (`enqueue`) only when that fails, so that an event Temporal takes
+   * at once costs no queue write and no dequeue (docs/handover.md, "The write set").
    */
-  async insert(record: Omit<InboxRecord, 'dispatchedAt' | 'credentials'>, credentials?: SealedEventCredentials): Promise<InsertOutcome> {
-    // Only for a first delivery: a stored record's credentials were stored before it, and
-    // may be imported and deleted since; a repeat must not bring them back.
-    if (credentials && !(await this.coll.findOne({ _id: record._id }, { projection: { _id: 1 } }))) {
-      await this.eventCredentials.put(record._id, record.installationId, credentials, record.receivedAt);
+  async insert(
+    record: Omit<InboxRecord, 'dispatchedAt' | 'credentials'>,
+    credentials?: SealedEventCredentials,
+    options: { queue?: boolean } = {},
+  ): Promise<InsertOutcome> {
+    const queue = options.queue ?? true;
+    // An event bringing credentials is looked up first: a stored record's credentials were
+    // stored before it, and may be imported and deleted since; a repeat must not bring them
+    // back (and, found, it costs no refused insert).
+    let existing = credentials ? await this.coll.findOne({ _id: record._id }) : null;
+    if (!existing) {
+      if (credentials) await this.eventCredentials.put(record._id, record.installationId, credentials, record.receivedAt);
+      if (await this.insertRecord(record)) {
+        if (queue) await this.enqueue(record);
+        return { stored: 'stored' };
+      }
+      existing = await this.coll.findOne({ _id: record._id });
     }
-    try {
-      await this.coll.insertOne({ ...record });
-    } catch (e) {
-      if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
-      const existing = await this.coll.findOne({ _id: record._id });
-      if (existing && !existing.dispatchedAt) await this.enqueue(existing);
-      return { stored: 'duplicate', dispatched: Boolean(existing?.dispatchedAt) };
-    }
-    await this.enqueue(record);
-    return { stored: 'stored' };
+    if (queue && existing && !existing.dispatchedAt) await this.enqueue(existing);
+    return { stored: 'duplicate', dispatched: Boolean(existing?.dispatchedAt) };
   }
 
-  /** Queues the event unless it is queued already; true when this call queued it. */
-  private async enqueue(r: Pick<InboxRecord, '_id' | 'installationId' | 'createdAt' | 'receivedAt'>): Promise<boolean> {
-    const res = await this.queue.updateOne(
-      { _id: r._id },
-      { $setOnInsert: { installationId: r.installationId, createdAt: r.createdAt, nextDispatchAt: r.receivedAt } },
-      { upsert: true },
-    );
-    return res.upsertedCount > 0;
+  /** Inserts the record; false when its event id is taken (a repeated delivery). */
+  private async insertRecord(record: Omit<InboxRecord, 'dispatchedAt' | 'credentials'>): Promise<boolean> {
+    try {
+      await this.coll.insertOne({ ...record });
+      return true;
+    } catch (e) {
+      if (e instanceof MongoServerError && e.code === 11000) return false;
+      throw e;
+    }
+  }
+
+  /**
+   * Queues the event unless it is queued already; true when this call queued it. The
+   * callback calls it when its own hand-over failed; `insert` and the backstop otherwise.
+   */
+  async enqueue(r: Pick<InboxRecord, '_id' | 'installationId' | 'createdAt' | 'receivedAt'>): Promise<boolean> {
+    try {
+      const res = await this.queue.updateOne(
+        { _id: r._id },
+        { $setOnInsert: { installationId: r.installationId, createdAt: r.createdAt, nextDispatchAt: r.receivedAt } },
+        { upsert: true },
+      );
+      return res.upsertedCount > 0;
+    } catch (e) {
+      // Two upserts of one entry at once (the backstop beside a failed hand-over): the other queued it.
+      if (e instanceof MongoServerError && e.code === 11000) return false;
+      throw e;
+    }
   }
 
   get(eventId: string): Promise<InboxRecord | null> {
@@ -107,12 +135,23 @@ export class InboxStore {
 
   /**
    * Marks the event handed over and takes it off the queue (a queue entry left behind is
-   * dropped by the next scan). Writes only a record not marked yet: the mark is written
-   * once, and every caller (callback, dispatcher, reconciliation) writes the same fact.
+   * dropped by the next scan). Every caller (callback, dispatcher, reconciliation) writes
+   * the same fact, and the mark never touches another field (src/store/README.md).
+   *
+   * FerretDB looks a record up by index only for a filter on `_id` alone: with
+   * `dispatchedAt: { $exists: false }` added, each mark reads the whole inbox. So a record
+   * the caller knows holds no older version's credentials copy (`record` as it read or
+   * wrote it) is marked by `_id` alone: nothing but the mark ever updates such a record.
+   * A record that may hold one keeps the filter, so that the mark never rewrites a record
+   * already marked, whose copy `stripLegacyCredentials` may be removing at that moment.
+   * `dequeue: false` when the caller knows it wrote no queue entry (the callback's first
+   * hand-over); one the backstop wrote meanwhile is dropped by the dispatcher's next scan.
    */
-  async markDispatched(eventId: string, at = new Date()): Promise<void> {
-    await this.coll.updateOne({ _id: eventId, dispatchedAt: { $exists: false } }, { $set: { dispatchedAt: at } });
-    await this.queue.deleteOne({ _id: eventId });
+  async markDispatched(eventId: string, options: { record?: Partial<InboxRecord>; dequeue?: boolean; at?: Date } = {}): Promise<void> {
+    const at = options.at ?? new Date();
+    const filter = options.record && !options.record.credentials ? { _id: eventId } : { _id: eventId, dispatchedAt: { $exists: false } };
+    await this.coll.updateOne(filter, { $set: { dispatchedAt: at } });
+    if (options.dequeue ?? true) await this.queue.deleteOne({ _id: eventId });
   }
 
   /** A failed hand-over: the queue entry backs off (the dispatcher is its only writer). */

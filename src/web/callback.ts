@@ -171,29 +171,35 @@ export function createCallbackHandler(deps: CallbackDeps) {
       type: event.type,
     });
     const credentials = extractCredentials(event);
-    let inserted: InsertOutcome;
-    try {
-      await deps.launch?.beforeStore(event);
-      inserted = await deps.inbox.insert(
-        {
-          _id: event.id,
-          installationId: lifecycle.installationId,
-          type: event.type,
-          createdAt: new Date(event.created_at),
-          receivedAt: new Date(),
-          event: lifecycle,
-        },
-        credentials ? sealEventCredentials(deps.keyring, lifecycle.installationId, credentials) : undefined,
-      );
-    } catch (err) {
+    const record = {
+      _id: event.id,
+      installationId: lifecycle.installationId,
+      type: event.type,
+      createdAt: new Date(event.created_at),
+      receivedAt: new Date(),
+      event: lifecycle,
+    };
+    const storeFailed = (err: unknown, what: string): void => {
       // Nothing was accepted either way, so Talkdesk must deliver again: a store that fails
       // other than with a MongoError (seen rarely while MongoDB was cut off under load) is
       // answered the same, and logged apart so its cause shows.
-      if (err instanceof MongoError) log.error({ error: err.name }, 'event not stored: MongoDB unavailable');
-      else log.error({ err }, 'event not stored: unexpected error while storing');
+      if (err instanceof MongoError) log.error({ error: err.name }, `${what}: MongoDB unavailable`);
+      else log.error({ err }, `${what}: unexpected error while storing`);
       outcome('store_unavailable');
       ctx.set('Retry-After', '30');
-      return refuse(ctx, 503, 'store_unavailable', 'The event could not be stored; deliver it again later.');
+      refuse(ctx, 503, 'store_unavailable', 'The event could not be stored; deliver it again later.');
+    };
+    let inserted: InsertOutcome;
+    try {
+      await deps.launch?.beforeStore(event);
+      // Stored, not queued: the hand-over below queues it only if Temporal does not take it.
+      inserted = await deps.inbox.insert(
+        record,
+        credentials ? sealEventCredentials(deps.keyring, lifecycle.installationId, credentials) : undefined,
+        { queue: false },
+      );
+    } catch (err) {
+      return storeFailed(err, 'event not stored');
     }
 
     const stored = inserted.stored;
@@ -204,15 +210,26 @@ export function createCallbackHandler(deps: CallbackDeps) {
 
     try {
       await (stored === 'duplicate' ? (deps.redispatch ?? deps.dispatch) : deps.dispatch)(lifecycle);
-      await deps.inbox.markDispatched(event.id).catch((err: unknown) => {
-        // The dispatcher will signal again; the workflow ignores the repeat.
-        log.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'dispatched but not marked');
-      });
     } catch (err) {
       log.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'stored; Temporal unavailable, the dispatcher will hand it over');
+      try {
+        await deps.inbox.enqueue(record);
+      } catch (queueErr) {
+        // Stored but not queued: only a redelivery (or the backstop) would hand it over, so ask for one.
+        return storeFailed(queueErr, 'event stored but not queued for hand-over');
+      }
       outcome('stored_undispatched');
       return answer(ctx, 202, { status: 'stored', eventId: event.id, dispatched: false });
     }
+    // The first delivery's record was written just now, by this version (no credentials copy
+    // in it), and queued nowhere: the mark is one update by `_id` and nothing to dequeue.
+    const mark = stored === 'stored' ? { record: {}, dequeue: false } : {};
+    await deps.inbox.markDispatched(event.id, mark).catch(async (err: unknown) => {
+      // Handed over but not marked: queued, so that the dispatcher marks it (the workflow ignores
+      // the repeat); if that fails too, the backstop at the next start or reconciliation queues it.
+      log.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'dispatched but not marked');
+      await deps.inbox.enqueue(record).catch(() => undefined);
+    });
     log.info('event stored and dispatched');
     outcome(stored === 'duplicate' ? 'duplicate' : 'accepted');
     return answer(ctx, 200, { status: stored === 'duplicate' ? 'duplicate' : 'accepted', eventId: event.id, dispatched: true });

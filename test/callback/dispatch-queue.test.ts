@@ -87,6 +87,40 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
     assert.equal(await inbox.countUndispatched(), 0, 'a handed-over event is not queued again');
   });
 
+  it('upgrade: a record and queue entry the previous version left unmarked are handed over by the dispatcher, marked and dequeued', async () => {
+    const e = stored(new Date());
+    // As the previous version stored an event whose hand-over failed: the record, then its queue entry.
+    await db.collection(COLLECTIONS.inbox).insertOne({ ...e, _id: e._id as never });
+    await queue().insertOne({
+      _id: e._id,
+      installationId: e.installationId,
+      createdAt: e.createdAt,
+      nextDispatchAt: e.receivedAt,
+    } as never);
+    const handed: string[] = [];
+    const { logger } = captureLogger('dispatcher');
+    const dispatcher = new InboxDispatcher(inbox, async (event) => void handed.push(event.eventId), logger, { intervalMs: 60_000 });
+    assert.equal(await dispatcher.runOnce(), 1);
+    assert.deepEqual(handed, [e._id]);
+    assert.ok((await inbox.get(e._id))?.dispatchedAt instanceof Date, 'marked');
+    assert.equal(await inbox.countUndispatched(), 0, 'dequeued');
+    assert.equal(await dispatcher.runOnce(), 0, 'not handed over again');
+  });
+
+  it('stored without a queue entry (the callback hands over first): the backstop queues it only while it is not marked', async () => {
+    const [handedOver, pending] = [stored(new Date()), stored(new Date())];
+    for (const e of [handedOver, pending]) assert.deepEqual(await inbox.insert(e, undefined, { queue: false }), { stored: 'stored' });
+    assert.equal(await inbox.countUndispatched(), 0, 'nothing queued');
+    await inbox.markDispatched(handedOver._id, { record: {}, dequeue: false });
+    assert.ok((await inbox.get(handedOver._id))?.dispatchedAt instanceof Date);
+    assert.equal(await inbox.requeueUndispatched(), 1);
+    assert.deepEqual(
+      (await inbox.listUndispatched(10)).map((r) => r._id),
+      [pending._id],
+    );
+    assert.deepEqual(await inbox.insert(pending, undefined, { queue: false }), { stored: 'duplicate', dispatched: false });
+  });
+
   it('requeueUndispatched queues stored events that have no queue entry, once', async () => {
     const [a, b, c] = [stored(new Date()), stored(new Date()), stored(new Date())];
     for (const e of [a, b, c]) await inbox.insert(e);

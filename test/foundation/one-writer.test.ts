@@ -94,11 +94,15 @@ describe('one writer per document: concurrent writers lose no write (FerretDB)',
       events.map(async ({ secret, ...record }) => {
         const id = record._id;
         await Promise.all([
-          store.inbox.markDispatched(id), // the callback
-          store.inbox.markDispatched(id), // the dispatcher
-          store.inbox.markDispatched(id), // reconciliation
+          // The callback's first hand-over: by `_id` alone, nothing to dequeue (src/handover/inbox.ts).
+          store.inbox.markDispatched(id, { record: {}, dequeue: false }),
+          store.inbox.markDispatched(id, { record }), // the dispatcher, with the record it read
+          store.inbox.markDispatched(id, { record }), // reconciliation
+          store.inbox.markDispatched(id), // a redelivery of an event not marked yet
           store.inbox.recordDispatchFailure(id, 1, new Date(Date.now() + 60_000), 'Error: late failure'), // another dispatcher
-          store.inbox.insert(record, sealEventCredentials(keyring, record.installationId, { ...secret, clientId: 'c' })), // a redelivery
+          store.inbox.requeueUndispatched(), // the backstop, queueing what is not marked yet
+          // A redelivery, stored as the callback stores it (queued only if its hand-over fails).
+          store.inbox.insert(record, sealEventCredentials(keyring, record.installationId, { ...secret, clientId: 'c' }), { queue: false }),
           (async () => {
             // The workflow's import: read the credentials, then delete them.
             const stored = await store.eventCredentials.get(id);
@@ -151,7 +155,7 @@ describe('one writer per document: concurrent writers lose no write (FerretDB)',
     const unmarked = events.filter((e) => !e.dispatchedAt);
     await Promise.all([
       store.inbox.moveLegacyCredentials(), // a process starting
-      ...events.map((e) => store.inbox.markDispatched(e._id)), // the hand-over
+      ...events.map((e) => store.inbox.markDispatched(e._id, { record: e })), // the dispatcher's hand-over, with the record it read
       ...unmarked.map(async (e) => {
         // The import of an event not marked yet: it reads the inbox copy.
         const stored = await store.eventCredentials.get(e._id);
