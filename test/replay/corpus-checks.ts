@@ -10,7 +10,8 @@ interface RawEvent {
   eventId: string;
   eventType: string;
   userMetadata?: { summary?: Payload };
-  workflowExecutionStartedEventAttributes?: { continuedExecutionRunId?: string };
+  workflowExecutionStartedEventAttributes?: { continuedExecutionRunId?: string; input?: { payloads?: Payload[] } };
+  markerRecordedEventAttributes?: { markerName?: string; details?: Record<string, { payloads?: Payload[] }> };
   workflowExecutionSignaledEventAttributes?: { signalName?: string; input?: { payloads?: Payload[] } };
   workflowExecutionUpdateAcceptedEventAttributes?: { acceptedRequest?: { input?: { name?: string } } };
   timerFiredEventAttributes?: { startedEventId?: string };
@@ -43,6 +44,18 @@ function firedTimers(h: RawHistory): { summary: string; nextActivity?: string }[
   });
 }
 
+/** The patches a run recorded (core_patch markers). */
+const patches = (h: RawHistory): string[] =>
+  h.events.flatMap((e) =>
+    Object.values(e.markerRecordedEventAttributes?.details ?? {}).map(
+      (d) => (decode(d.payloads?.[0]) as { id?: string } | undefined)?.id ?? '',
+    ),
+  );
+/** The state a run started with was handed over in the middle of a phase (`resume`). */
+const startedMidPhase = (h: RawHistory) =>
+  !!(decode(h.events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]) as { carried?: { resume?: unknown } } | undefined)
+    ?.carried?.resume;
+
 const firstEventType = (h: RawHistory) => (signals(h, 'event')[0] as { type?: string } | undefined)?.type;
 
 /** Each distinctive thing the corpus must hold, and whether a recording holds it. */
@@ -60,5 +73,9 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     firstEventType(h) !== undefined && firstEventType(h) !== 'app.installed' && firedTimers(h).some((t) => t.summary === ''),
   "a retiring credential set's timer firing, then destroyCredentials": (h) =>
     firedTimers(h).some((t) => t.summary === '' && t.nextActivity === 'destroyCredentials'),
+  'a run that continued as new mid-phase': (h) =>
+    patches(h).includes('continue-as-new-mid-phase') && type(h.events.at(-1)!) === 'WORKFLOW_EXECUTION_CONTINUED_AS_NEW',
+  'a run that re-entered a phase carried over mid-phase, to completion': (h) =>
+    startedMidPhase(h) && type(h.events.at(-1)!) === 'WORKFLOW_EXECUTION_COMPLETED',
   'an update reverted': (h) => h.events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'revertUpdate'),
 };
