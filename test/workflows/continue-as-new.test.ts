@@ -3,7 +3,7 @@ import { Context } from '@temporalio/activity';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import type { InstallationInput } from '../../workflows/installation/workflow';
-import { ActivityStubs, DAY, InstallationUnderTest, unavailable, useTimeSkippingEnv } from './harness';
+import { ActivityStubs, DAY, InstallationUnderTest, blockingUntilCancelled, phases, unavailable, useTimeSkippingEnv } from './harness';
 
 type History = temporal.api.history.v1.IHistory;
 const HOUR = 3_600_000;
@@ -89,5 +89,32 @@ describe('installation workflow: continue-as-new mid-phase', function () {
       );
       assert.ok(carried!.resume!.attempt > (inputOf(chain[n - 1]!).carried?.resume?.attempt ?? 0), 'the attempt count grows');
     }
+  });
+
+  it('an uninstall stops an install carried over mid-phase: provisioning undone, no approval', async () => {
+    // Failing in the first run (it continues as new at a backoff); in the run carried over, running until cancelled.
+    const blocking = blockingUntilCancelled();
+    let firstRun: string | undefined;
+    const stubs = new ActivityStubs().on('provisionAccount', async (i) => {
+      const runId = Context.current().info.workflowExecution?.runId;
+      firstRun ??= runId;
+      if (runId === firstRun) throw unavailable();
+      return blocking.stub(i);
+    });
+    t = await InstallationUnderTest.start(env(), stubs, { retryInitialMs: 100, retryMaxMs: 200, maxHistoryEventsPerRun: 60 });
+    await t.send(t.event('app.installed'));
+    // The uninstall arrives while the re-entered phase's activity runs (a cancel sent as another activity
+    // completes is refused by the time-skipping server, ACTIVITY_UNKNOWN, and would wedge the test).
+    await blocking.started;
+    await t.send(t.event('app.uninstalled'));
+    const v = await t.result();
+    await blocking.stopped;
+
+    assert.equal(v.phase, 'uninstalled');
+    assert.deepEqual(phases(v), ['installing', 'uninstalling']);
+    assert.equal(v.history[0]?.result, 'interrupted');
+    assert.ok(stubs.of('undoProvisioning').length >= 1, 'provisioning undone');
+    assert.deepEqual(stubs.stateCalls(), ['approve:uninstall'], 'no approval of the install');
+    assert.ok((await runs()).length >= 2, 'the install was carried over mid-phase');
   });
 });
