@@ -14,6 +14,15 @@ export interface LicensedUsersProgress {
 
 export type ReadPage = (pageUrl?: string) => Promise<{ users: TalkdeskUser[]; next?: string }>;
 
+/**
+ * Where the reading is kept beyond one activity (MongoDB, `licensed_users_progress`):
+ * the workflow's next attempt of the step is a new activity, without heartbeat details.
+ */
+export interface ReadingStore {
+  load(): Promise<{ pages: number; users: TalkdeskUser[]; next?: string } | undefined>;
+  savePage(page: number, users: TalkdeskUser[], next: string | undefined): Promise<void>;
+}
+
 /** The progress a retry of this activity was left by its previous attempt's last heartbeat, if any. */
 function resumed(): LicensedUsersProgress | undefined {
   const details: unknown = activityInfo().heartbeatDetails;
@@ -21,14 +30,21 @@ function resumed(): LicensedUsersProgress | undefined {
   return p?.kind === 'licensed-users' && Array.isArray(p.users) ? (p as LicensedUsersProgress) : undefined;
 }
 
+async function fromStore(saved: ReadingStore | undefined): Promise<LicensedUsersProgress | undefined> {
+  const r = await saved?.load();
+  return r ? { kind: 'licensed-users', ...r } : undefined;
+}
+
 /**
  * Reads every page of the licensed users, heartbeating after each page with where
- * it stands, and resuming from there when a retry of the activity begins. No page
+ * it stands, and resuming from there when a retry of the activity begins; with `saved`,
+each page is also kept in the store and a later attempt (a new activity) goes on from
+it. No page
  * limit of its own: Talkdesk's `next` (or total) ends it; a page that repeats ends it
  * as a protocol error rather than a loop.
  */
-export async function readLicensedUsers(readPage: ReadPage): Promise<TalkdeskUser[]> {
-  const from = resumed();
+export async function readLicensedUsers(readPage: ReadPage, saved?: ReadingStore): Promise<TalkdeskUser[]> {
+  const from = resumed() ?? (await fromStore(saved));
   const users = new Map<string, TalkdeskUser>((from?.users ?? []).map((u) => [u.id, u]));
   if (from && from.next === undefined) return [...users.values()];
   let next = from?.next;
@@ -48,6 +64,7 @@ export async function readLicensedUsers(readPage: ReadPage): Promise<TalkdeskUse
     }
     if (page.next !== undefined) seen.add(page.next);
     next = page.next;
+    await saved?.savePage(pages, page.users, next);
     const progress: LicensedUsersProgress = { kind: 'licensed-users', pages, users: [...users.values()], ...(next ? { next } : {}) };
     heartbeat(progress);
   } while (next !== undefined);

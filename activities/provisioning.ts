@@ -14,7 +14,8 @@ import type {
 import type { ActivityDeps } from './deps';
 import { callContext, whileHeartbeating } from './partner-calls';
 import { toFailure } from './failures';
-import { readLicensedUsers } from './licensed-users';
+import { callKey } from '../src/partner/keys';
+import { readLicensedUsers, type ReadingStore } from './licensed-users';
 import { withToken } from './talkdesk-calls';
 
 const toUser = (u: TalkdeskUser, admin: string | undefined): PartnerUser => ({
@@ -39,6 +40,20 @@ export function provisioningActivities(deps: ActivityDeps) {
     : new MongoProvisioner(store, { starterContent: false });
   const findAccount = (input: { installationId: string; accountId?: string }) =>
     input.accountId ? store.accounts.getAccount(input.accountId) : store.accounts.findByInstallation(input.installationId);
+
+  /**
+   * The reading of the licensed users kept in MongoDB under the step's call key, so the
+   * workflow's next attempt (a new activity) resumes it. None without an event to key it.
+   */
+  const reading = (input: { installationId: string; eventId?: string }, operation: 'account.provision' | 'account.update') => {
+    if (!input.eventId) return undefined;
+    const key = callKey(input.installationId, input.eventId, operation);
+    const saved: ReadingStore = {
+      load: () => store.licensedUsersProgress.load(key),
+      savePage: (page, users, next) => store.licensedUsersProgress.savePage(key, input.installationId, page, users, next),
+    };
+    return { key, saved };
+  };
 
   /** `created_by` of the installation; not knowing it only means nobody is marked admin. */
   const installingAdmin = async (input: ProvisionInput): Promise<string | undefined> => {
@@ -65,9 +80,13 @@ export function provisioningActivities(deps: ActivityDeps) {
     async provisionAccount(input: ProvisionInput): Promise<ProvisionResult> {
       const account = await withToken(deps, input, (token) => talkdesk.getAccount(input.rootUrl, token));
       const admin = await installingAdmin(input);
-      // Page by page, a heartbeat each, resumed from the last page read when the activity is retried.
-      const users = await readLicensedUsers((pageUrl) =>
-        withToken(deps, input, (token) => talkdesk.licensedUsersPage(input.rootUrl, input.appId, input.installationId, token, pageUrl)),
+      // Page by page, a heartbeat each and kept in the store, resumed from the last page read by the next attempt.
+      const progress = reading(input, 'account.provision');
+      if (progress) await store.licensedUsersProgress.sweep();
+      const users = await readLicensedUsers(
+        (pageUrl) =>
+          withToken(deps, input, (token) => talkdesk.licensedUsersPage(input.rootUrl, input.appId, input.installationId, token, pageUrl)),
+        progress?.saved,
       );
       const req = {
         account: {
@@ -85,6 +104,7 @@ export function provisioningActivities(deps: ActivityDeps) {
       const outcome = await whileHeartbeating('partner provisioning', () => partner.provision(req, ctx));
       const kept = records ? await records.provision(req, ctx) : outcome;
       if (outcome.partnerAccountId) await store.accounts.recordPartnerAccountId(account.id, outcome.partnerAccountId);
+      if (progress) await store.licensedUsersProgress.clear(progress.key);
       const settingsRestored = outcome.settingsRestored || kept.settingsRestored;
       logger.info(
         { installationId: input.installationId, accountId: account.id, users: users.length, settingsRestored, partner: partner.kind },
@@ -107,6 +127,7 @@ export function provisioningActivities(deps: ActivityDeps) {
       if (records) await records.undoProvision(ref, ctx);
       await whileHeartbeating('partner undo', () => partner.undoProvision(ref, ctx));
       await store.credentials.dropTokens(input.installationId);
+      await store.licensedUsersProgress.clearInstallation(input.installationId);
       logger.info({ installationId: input.installationId }, 'provisioning undone');
     },
 
@@ -121,8 +142,10 @@ export function provisioningActivities(deps: ActivityDeps) {
       let removing: string[];
       if (input.resyncUsers) {
         // A late update: its delta is stale. Talkdesk's licensed users are the truth; apply the difference.
-        const licensed = await readLicensedUsers((pageUrl) =>
-          withToken(deps, input, (token) => talkdesk.licensedUsersPage(input.rootUrl, input.appId, input.installationId, token, pageUrl)),
+        const licensed = await readLicensedUsers(
+          (pageUrl) =>
+            withToken(deps, input, (token) => talkdesk.licensedUsersPage(input.rootUrl, input.appId, input.installationId, token, pageUrl)),
+          reading(input, 'account.update')?.saved,
         );
         const licensedIds = new Set(licensed.map((u) => u.id));
         added.push(...licensed.filter((u) => !existing.has(u.id)));
@@ -144,6 +167,8 @@ export function provisioningActivities(deps: ActivityDeps) {
       const ctx = await callContext(deps, input.installationId, 'account.update', input);
       await whileHeartbeating('partner update', () => partner.update(req, ctx));
       if (records) await records.update(req, ctx);
+      if (input.resyncUsers && input.eventId)
+        await store.licensedUsersProgress.clear(callKey(input.installationId, input.eventId, 'account.update'));
       logger.info({ installationId: input.installationId, added: added.length, removed: removing.length }, 'update applied');
       return {
         usersAdded: added.map((u) => u.id).filter((id) => !existing.has(id)),
@@ -175,6 +200,7 @@ export function provisioningActivities(deps: ActivityDeps) {
       await whileHeartbeating('partner deprovision', () => partner.deprovision(ref, ctx));
       if (records) await records.deprovision(ref, ctx);
       await store.credentials.dropTokens(input.installationId);
+      await store.licensedUsersProgress.clearInstallation(input.installationId);
       logger.info({ installationId: input.installationId }, 'account deprovisioned');
     },
 

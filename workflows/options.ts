@@ -21,6 +21,12 @@ export interface InstallationOptions {
   heartbeatTimeoutMs: number;
   /** Continue-as-new after this many handled events even if the server has not suggested it yet. */
   maxEventsPerRun: number;
+  /**
+   * Continue-as-new in the middle of a phase (at a backoff between attempts) once the run's
+   * history has this many events, even if the server has not suggested it yet (it suggests
+   * at a few thousand; its hard limit is 51,200).
+   */
+  maxHistoryEventsPerRun: number;
 }
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -35,6 +41,7 @@ export const DEFAULT_INSTALLATION_OPTIONS: InstallationOptions = {
   activityTimeoutMs: 60_000,
   heartbeatTimeoutMs: 20_000,
   maxEventsPerRun: 500,
+  maxHistoryEventsPerRun: 10_000,
 };
 
 export function withDefaults(partial: Partial<InstallationOptions> | undefined): InstallationOptions {

@@ -38,6 +38,21 @@ export interface InstallationState {
    * carried from runs before it existed lack it.
    */
   appliedAt?: Partial<Record<EventKind, string>>;
+  /**
+   * Set only in the state a run hands over when it continues as new in the middle of a
+   * phase (workflow.ts): the event whose phase the next run re-enters, and the step it
+   * was backing off in (its attempt count and the time of its next attempt go on).
+   */
+  resume?: ResumePoint;
+}
+
+export interface ResumePoint {
+  event: LifecycleEvent;
+  /** Applied as a late update (late.ts). */
+  late: boolean;
+  step: string;
+  attempt: number;
+  retryAt: string;
 }
 
 /** The kinds of event whose lateness is judged against each other. */

@@ -98,8 +98,29 @@ export function retryAfterWait(retryAfterMs: number, retryMaxMs: number): number
  * loop so that the `state` query can show the last error and the attempt count,
  * and an operator can cut a backoff short.
  */
+/**
+ * Where a run may continue as new in the middle of a phase: during a backoff (no
+ * activity in flight), see `workflow.ts`. `armed` is asked once per backoff (it may
+ * record a patch marker), `wanted` is polled while waiting, `cut` never returns.
+ */
+export interface MidPhaseCut {
+  armed(): boolean;
+  wanted(): boolean;
+  cut(step: string, attempt: number, retryAt: number): Promise<never>;
+}
+
+/** The step a resumed phase was backing off in: it goes on at the next attempt, at the same time. */
+export interface ResumedStep {
+  step: string;
+  attempt: number;
+  retryAt: string;
+}
+
 export class StepRunner {
   private retryNowRequested = false;
+  private resumed?: ResumedStep;
+  /** Set by the workflow: where the run may continue as new mid-phase. */
+  midPhaseCut?: MidPhaseCut;
   constructor(
     private readonly state: InstallationState,
     private readonly options: InstallationOptions,
@@ -112,8 +133,24 @@ export class StepRunner {
   }
 
   /** `fn` gets the attempt number (1 first), so a call that may have landed before can check first. */
+  /** The next run of `step` (in a phase resumed after continue-as-new) goes on from `attempt`. */
+  resume(step: ResumedStep | undefined): void {
+    this.resumed = step;
+  }
+
   async run<T>(description: string, fn: (attempt: number) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
+    let first = 1;
+    const resumed = this.resumed;
+    if (resumed && resumed.step === description) {
+      // The attempt the previous run was waiting for: its count and its time go on.
+      this.resumed = undefined;
+      first = resumed.attempt + 1;
+      this.state.currentStep = description;
+      this.state.attempts = resumed.attempt;
+      const wait = Date.parse(resumed.retryAt) - Date.now();
+      if (wait > 0) await this.backoff(wait, resumed.attempt);
+    }
+    for (let attempt = first; ; attempt++) {
       this.state.currentStep = description;
       this.state.attempts = attempt;
       try {
@@ -130,14 +167,23 @@ export class StepRunner {
         if (facts.nonRetryable) throw new StepFailedError(description, facts.type, facts.message);
         const backoff = Math.min(this.options.retryInitialMs * 2 ** (attempt - 1), this.options.retryMaxMs);
         this.onChange();
-        await this.backoff(facts.retryAfterMs === undefined ? backoff : retryAfterWait(facts.retryAfterMs, this.options.retryMaxMs));
+        await this.backoff(
+          facts.retryAfterMs === undefined ? backoff : retryAfterWait(facts.retryAfterMs, this.options.retryMaxMs),
+          attempt,
+        );
       }
     }
   }
 
-  private async backoff(ms: number): Promise<void> {
+  /** Waits before the attempt after `attempt`; the only place a run may continue as new mid-phase. */
+  private async backoff(ms: number, attempt: number): Promise<void> {
     this.retryNowRequested = false;
-    await condition(() => this.retryNowRequested, ms, { summary: `backoff before retrying: ${this.state.currentStep ?? 'step'}` });
+    const step = this.state.currentStep ?? 'step';
+    const retryAt = Date.now() + ms;
+    const cut = this.midPhaseCut?.armed() ? this.midPhaseCut : undefined;
+    if (cut?.wanted()) await cut.cut(step, attempt, retryAt);
+    await condition(() => this.retryNowRequested || cut?.wanted() === true, ms, { summary: `backoff before retrying: ${step}` });
+    if (!this.retryNowRequested && cut?.wanted()) await cut.cut(step, attempt, retryAt);
     this.retryNowRequested = false;
   }
 }
@@ -150,25 +196,60 @@ export type PhaseOutcome<T> =
  * `interrupt(reason)` lets a signal or update stop the phase cleanly.
  */
 export class PhaseRunner {
-  private active?: { scope: CancellationScope; reason?: string };
+  private active?: { scope: CancellationScope; reason?: string; resumable: boolean };
+  /** The next `run` is the body of the event being applied (its first phase run): it may be resumed. */
+  private bodyNext = false;
+  /** A phase resumed after continue-as-new is about to re-enter: an interrupt now stops it as it begins. */
+  private resuming?: { reason?: string };
+
+  /** An event begins to be applied: its first `run` is its body. */
+  beginEvent(): void {
+    this.bodyNext = true;
+  }
+
+  /** The event is applied (or stopped): nothing of it is left to re-enter. */
+  endEvent(): void {
+    this.bodyNext = false;
+    this.resuming = undefined;
+  }
+
+  /** The next `run` re-enters a phase carried over by continue-as-new. */
+  expectResume(): void {
+    this.resuming = {};
+  }
 
   interrupt(reason: string): boolean {
-    if (!this.active) return false;
+    if (!this.active) {
+      if (!this.resuming) return false;
+      this.resuming.reason ??= reason;
+      return true;
+    }
     this.active.reason ??= reason;
     this.active.scope.cancel();
     return true;
   }
 
   get running(): boolean {
-    return this.active !== undefined;
+    return this.active !== undefined || this.resuming !== undefined;
+  }
+
+  /** The running phase is an event's body, which the next run can re-enter. */
+  get resumable(): boolean {
+    return this.active?.resumable === true && this.active.reason === undefined;
   }
 
   async run<T>(deadlineMs: number, fn: () => Promise<T>): Promise<PhaseOutcome<T>> {
+    const resumable = this.bodyNext;
+    this.bodyNext = false;
+    const early = this.resuming?.reason;
+    this.resuming = undefined;
     // Past its deadline before it began (an event older than its seven days): nothing
     // may run. Otherwise the phase's steps would race a 1 ms timer, and could win.
     if (deadlineMs <= Date.now()) return { kind: 'expired' };
+    // Interrupted while the carried-over phase was re-entering (an uninstall in the new run's first moments).
+    if (early) return { kind: 'interrupted', reason: early };
     const scope = new CancellationScope();
-    const current: { scope: CancellationScope; reason?: string } = { scope };
+    const current: { scope: CancellationScope; reason?: string; resumable: boolean } = { scope, resumable };
     this.active = current;
     const timerScope = new CancellationScope();
     timerScope

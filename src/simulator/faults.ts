@@ -14,6 +14,8 @@ export type AppliedFault =
   | { kind: 'drop'; label: 'drop' };
 
 interface Queued {
+  /** Requests let through before the fault applies. */
+  skip: number;
   remaining: number;
   fault: Fault;
 }
@@ -51,12 +53,15 @@ export class FaultInjector {
   private readonly queues = new Map<RouteName, Queued[]>();
   private chaos: (Required<Omit<ChaosOptions, 'seed' | 'routes'>> & { routes: RouteName[]; random: () => number }) | null = null;
 
-  failNext(route: RouteName, count: number, fault: Fault): void {
+  /** `after`: that many requests on the route pass untouched first (e.g. fail the 150th page of a reading). */
+  failNext(route: RouteName, count: number, fault: Fault, opts: { after?: number } = {}): void {
     if (!(ROUTES as readonly string[]).includes(route)) throw new Error(`unknown route ${route}`);
     if (!Number.isInteger(count) || count < 1) throw new Error('count must be a positive integer');
+    const skip = opts.after ?? 0;
+    if (!Number.isInteger(skip) || skip < 0) throw new Error('after must be a non-negative integer');
     checkFault(fault);
     const queue = this.queues.get(route) ?? [];
-    queue.push({ remaining: count, fault });
+    queue.push({ skip, remaining: count, fault });
     this.queues.set(route, queue);
   }
 
@@ -90,6 +95,10 @@ export class FaultInjector {
     const queue = this.queues.get(route);
     const head = queue?.[0];
     if (queue && head) {
+      if (head.skip > 0) {
+        head.skip -= 1;
+        return undefined;
+      }
       head.remaining -= 1;
       if (head.remaining <= 0) queue.shift();
       const f = head.fault;

@@ -80,7 +80,8 @@ export interface Simulator {
   /** `sha256=<hex HMAC-SHA256 of raw with webhookSecret>`. */
   signBody(raw: string | Buffer): string;
 
-  failNext(route: RouteName, count: number, fault: Fault): void;
+  /** The next `count` requests on `route` get `fault`; `after`: once that many requests have passed (a given page). */
+  failNext(route: RouteName, count: number, fault: Fault, opts?: { after?: number }): void;
   setChaos(chaos: ChaosOptions | null): void;
   /** Drops scripted faults and chaos. */
   clearFaults(): void;
@@ -327,8 +328,8 @@ class SimulatorServer implements Simulator {
     return signBody(this.options.webhookSecret, raw);
   }
 
-  failNext(route: RouteName, count: number, fault: Fault): void {
-    this.faults.failNext(route, count, fault);
+  failNext(route: RouteName, count: number, fault: Fault, opts?: { after?: number }): void {
+    this.faults.failNext(route, count, fault, opts);
   }
 
   setChaos(chaos: ChaosOptions | null): void {

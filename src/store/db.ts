@@ -13,6 +13,7 @@ export const COLLECTIONS = {
   installations: 'installations',
   starterContent: 'starter_content',
   partnerCalls: 'partner_calls',
+  licensedUsersProgress: 'licensed_users_progress',
   sessions: 'sessions',
   ssoStates: 'sso_states',
   ssoFailures: 'sso_failures',

@@ -5,6 +5,7 @@ import type { Database } from './db';
 import { EventCredentialStore } from './event-credentials';
 import { InboxStore } from '../handover/inbox';
 import { InstallationStore } from './installations';
+import { LicensedUsersProgressStore } from './licensed-users-progress';
 import { StarterContentStore } from './starter-content';
 import { PartnerCallStore } from '../partner/calls-store';
 
@@ -21,6 +22,8 @@ export interface Store {
   starterContent: StarterContentStore;
   /** Partner calls kept for later or refused (the HTTP provisioner's record for operators). */
   partnerCalls: PartnerCallStore;
+  /** Where a reading of the licensed users stands, for the step's next attempt. */
+  licensedUsersProgress: LicensedUsersProgressStore;
   ensureIndexes(): Promise<void>;
   /** At start: the indexes, then credentials older versions kept in inbox records moved out. */
   prepare(): Promise<{ movedCredentials: number }>;
@@ -38,6 +41,7 @@ export function createStore(db: Database, keyring: Keyring): Store {
     installations: new InstallationStore(db),
     starterContent: new StarterContentStore(db),
     partnerCalls: new PartnerCallStore(db),
+    licensedUsersProgress: new LicensedUsersProgressStore(db),
     async ensureIndexes() {
       await store.inbox.ensureIndexes();
       await store.eventCredentials.ensureIndexes();
@@ -46,6 +50,7 @@ export function createStore(db: Database, keyring: Keyring): Store {
       await store.installations.ensureIndexes();
       await store.starterContent.ensureIndexes();
       await store.partnerCalls.ensureIndexes();
+      await store.licensedUsersProgress.ensureIndexes();
     },
     async prepare() {
       await store.ensureIndexes();

@@ -10,12 +10,12 @@ interface RawEvent {
   eventId: string;
   eventType: string;
   userMetadata?: { summary?: Payload };
-  workflowExecutionStartedEventAttributes?: { continuedExecutionRunId?: string };
+  workflowExecutionStartedEventAttributes?: { continuedExecutionRunId?: string; input?: { payloads?: Payload[] } };
+  markerRecordedEventAttributes?: { markerName?: string; details?: Record<string, { payloads?: Payload[] }> };
   workflowExecutionSignaledEventAttributes?: { signalName?: string; input?: { payloads?: Payload[] } };
   workflowExecutionUpdateAcceptedEventAttributes?: { acceptedRequest?: { input?: { name?: string } } };
   timerFiredEventAttributes?: { startedEventId?: string };
   activityTaskScheduledEventAttributes?: { activityType?: { name?: string } };
-  markerRecordedEventAttributes?: { markerName?: string; details?: Record<string, { payloads?: Payload[] }> };
 }
 export interface RawHistory {
   events: RawEvent[];
@@ -44,6 +44,18 @@ function firedTimers(h: RawHistory): { summary: string; nextActivity?: string }[
   });
 }
 
+/** The patches a run recorded (core_patch markers). */
+const patches = (h: RawHistory): string[] =>
+  h.events.flatMap((e) =>
+    Object.values(e.markerRecordedEventAttributes?.details ?? {}).map(
+      (d) => (decode(d.payloads?.[0]) as { id?: string } | undefined)?.id ?? '',
+    ),
+  );
+/** The state a run started with was handed over in the middle of a phase (`resume`). */
+const startedMidPhase = (h: RawHistory) =>
+  !!(decode(h.events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]) as { carried?: { resume?: unknown } } | undefined)
+    ?.carried?.resume;
+
 const firstEventType = (h: RawHistory) => (signals(h, 'event')[0] as { type?: string } | undefined)?.type;
 
 /** Each distinctive thing the corpus must hold, and whether a recording holds it. */
@@ -68,5 +80,9 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
         (decode(e.markerRecordedEventAttributes.details?.data?.payloads?.[0]) as { activity_type?: string } | undefined)?.activity_type ===
           'importCredentials',
     ),
+  'a run that continued as new mid-phase': (h) =>
+    patches(h).includes('continue-as-new-mid-phase') && type(h.events.at(-1)!) === 'WORKFLOW_EXECUTION_CONTINUED_AS_NEW',
+  'a run that re-entered a phase carried over mid-phase, to completion': (h) =>
+    startedMidPhase(h) && type(h.events.at(-1)!) === 'WORKFLOW_EXECUTION_COMPLETED',
   'an update reverted': (h) => h.events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'revertUpdate'),
 };

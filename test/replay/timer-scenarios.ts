@@ -38,12 +38,30 @@ const carriedOver = async (sys: TestSystem, deliver: Deliver): Promise<string> =
   return id;
 };
 
+/** An install whose provisioning fails a dozen times (500): the run continues as new mid-phase, at backoffs. */
+const midPhase = async (sys: TestSystem, deliver: Deliver): Promise<string> => {
+  const life = sys.simulator.createInstallation();
+  const id = life.installation.id;
+  sys.simulator.failNext('account', 12, { status: 500 });
+  await deliver(life.event);
+  await waitForPhase(sys.client, id, 'active', 60_000);
+  await deliver(sys.simulator.uninstall(id));
+  return id;
+};
+/** Short backoffs, and a history threshold a few attempts reach. */
+const MID_PHASE_OPTIONS: Partial<InstallationOptions> = { retryInitialMs: 100, retryMaxMs: 200, maxHistoryEventsPerRun: 60 };
+
 /** Scenarios for continue-as-new, the reconcile signal, retryNow and the workflow's timers (issue 12). */
 export const TIMER_SCENARIOS: Record<string, Scenario> = {
   // The run that continues as new after two events (its history ends with ContinuedAsNew).
   'continue-as-new': { options: { maxEventsPerRun: 2 }, save: 'first', run: carriedOver },
   // The run that started from the carried state and completed.
   'continue-as-new-carried': { options: { maxEventsPerRun: 2 }, save: 'last', run: carriedOver },
+
+  // The run cut in the middle of the install (patch continue-as-new-mid-phase; its history ends with ContinuedAsNew).
+  'continue-as-new-mid-phase': { options: MID_PHASE_OPTIONS, save: 'first', run: midPhase },
+  // The last run: it re-entered the install carried over, completed it, then the uninstall.
+  'continue-as-new-mid-phase-resumed': { options: MID_PHASE_OPTIONS, save: 'last', run: midPhase },
 
   // Reconciliation: markActive ends an install whose approval keeps failing, then a revoked installation is deprovisioned.
   reconcile: {

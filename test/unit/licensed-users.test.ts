@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { readLicensedUsers, type LicensedUsersProgress, type ReadPage } from '../../activities/licensed-users';
+import { readLicensedUsers, type LicensedUsersProgress, type ReadingStore, type ReadPage } from '../../activities/licensed-users';
 
 /** Talkdesk's licensed users, `perPage` a page, as `licensedUsersPage` answers them. */
 function pages(total: number, perPage: number): { read: ReadPage; asked: (string | undefined)[] } {
@@ -50,6 +50,35 @@ describe('licensed users read page by page', () => {
     assert.deepEqual(
       users.map((u) => u.id),
       ['u0', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7', 'u8', 'u9'],
+    );
+  });
+
+  it('keeps each page in the store, and a new activity (no heartbeat details) goes on from the saved reading', async () => {
+    const kept: { page: number; users: { id: string }[]; next?: string }[] = [];
+    const saved: ReadingStore = {
+      load: async () =>
+        kept.length
+          ? { pages: kept.length, users: kept.flatMap((p) => p.users), ...(kept.at(-1)?.next ? { next: kept.at(-1)!.next } : {}) }
+          : undefined,
+      savePage: async (page, users, next) => void kept.push({ page, users, ...(next ? { next } : {}) }),
+    };
+    const { read, asked } = pages(10, 2);
+    let calls = 0;
+    const failingAtPage4: ReadPage = async (url) => {
+      if (++calls === 4) throw new Error('Talkdesk unavailable (503)');
+      return read(url);
+    };
+    await assert.rejects(new MockActivityEnvironment().run(readLicensedUsers, failingAtPage4, saved), /503/);
+    assert.deepEqual(
+      kept.map((p) => p.page),
+      [1, 2, 3],
+    );
+    const users = (await new MockActivityEnvironment().run(readLicensedUsers, read, saved)) as { id: string }[];
+    assert.deepEqual(asked.slice(3), ['https://api.talkdesk.test/users?page=4', 'https://api.talkdesk.test/users?page=5']);
+    assert.equal(users.length, 10);
+    assert.deepEqual(
+      kept.map((p) => p.page),
+      [1, 2, 3, 4, 5],
     );
   });
 

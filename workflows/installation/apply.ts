@@ -13,16 +13,49 @@ import { runUpdate } from './update';
  * Applies the event at the head of the queue, and marks it handled. `late`: an
  * update older than one applied (see late.ts), applied from Talkdesk's users.
  */
-export async function apply(ctx: PhaseContext, event: LifecycleEvent, opts: { late?: boolean } = {}): Promise<void> {
+export async function apply(ctx: PhaseContext, event: LifecycleEvent, opts: { late?: boolean; resumed?: boolean } = {}): Promise<void> {
+  const late = opts.late === true;
   markApplied(ctx.state, event);
   ctx.run.handledThisRun += 1;
+  // What a continue-as-new in the middle of this event's phase hands over (workflow.ts).
+  ctx.run.applying = { event, late };
+  ctx.phases.beginEvent();
   // Counted once done (so the state query never shows it applied while it runs), and not when ignored.
-  if (await applyEvent(ctx, event, opts.late === true)) {
+  const applied = opts.resumed ? await reenterPhase(ctx, event, late) : await applyEvent(ctx, event, late);
+  ctx.run.applying = undefined;
+  ctx.run.resumedEventId = undefined;
+  ctx.phases.endEvent();
+  ctx.steps.resume(undefined);
+  if (applied) {
     ctx.state.appliedEvents += 1;
     // Only applied events make older ones of their kind late; ignored ones never do.
     markKindApplied(ctx.state, kindOf(event), event.createdAt);
   }
   markHandled(ctx.state, event.eventId);
+}
+
+/**
+ * The phase a previous run cut by continue-as-new, entered again from its start: every
+ * step is idempotent, so what it did is found done. The checks `applyEvent` made when
+ * the phase began are not made again: the phase is under way.
+ */
+async function reenterPhase(ctx: PhaseContext, event: LifecycleEvent, late: boolean): Promise<boolean> {
+  switch (event.type) {
+    case 'app.installed':
+      await runInstall(ctx, event);
+      return true;
+    case 'app.updated':
+      await runUpdate(ctx, event, late);
+      return true;
+    case 'app.credentials_rotated':
+      await runRotation(ctx, event);
+      return true;
+    case 'app.uninstalled':
+      await runUninstall(ctx, event);
+      return true;
+    default:
+      return applyEvent(ctx, event, late);
+  }
 }
 
 /** Applies one event; false when it was recorded as ignored instead. */

@@ -35,6 +35,11 @@ export const PHASE_DEADLINE_MARGIN = 'phase-deadline-margin';
  * (docs/performance.md, "History per install").
  */
 export const STORE_STEPS_LOCAL = 'store-steps-local';
+/**
+ * Patch: a phase retrying for hours continues as new at a backoff when the history grows
+ * large (workflow.ts), and the next run re-enters it. Histories recorded before it never cut.
+ */
+export const CONTINUE_AS_NEW_MID_PHASE = 'continue-as-new-mid-phase';
 /** The failure type of a state call not sent because Talkdesk did not show the phase's operation open. */
 export const NOT_OPEN_AT_TALKDESK = 'NotOpenAtTalkdesk';
 
@@ -64,6 +69,10 @@ export interface RunState {
   storedAppId?: string;
   /** The handled ids last written to the store, to know whether the record is behind. */
   recordedHandled?: string;
+  /** The event being applied: what a continue-as-new mid-phase hands over. */
+  applying?: { event: LifecycleEvent; late: boolean };
+  /** The event whose phase this run re-entered (carried over mid-phase): its phase has begun already. */
+  resumedEventId?: string;
 }
 
 /**
@@ -192,7 +201,12 @@ export function createPhaseContext(state: InstallationState, options: Installati
       acts.setInstallationState,
       // An uninstall reads first on its first attempt too: the approval of the phase before it may have concluded it
       // (Talkdesk opened the uninstall before its event was delivered), and a blind call would be a stray 409.
-      (attempt) => ({ ...talkdeskRef(), ...call, checkFirst: attempt > 1 || call.concludes === 'uninstall' }),
+      // A phase re-entered after continue-as-new may have sent it in the previous run: a retry too.
+      (attempt) => ({
+        ...talkdeskRef(),
+        ...call,
+        checkFirst: attempt > 1 || call.concludes === 'uninstall' || run.resumedEventId !== undefined,
+      }),
       opts,
     );
     if (res.notSent) {
@@ -221,6 +235,11 @@ export function createPhaseContext(state: InstallationState, options: Installati
   };
 
   const beginPhase = async (phase: InstallationPhase, event: LifecycleEvent): Promise<number> => {
+    // Re-entered after continue-as-new mid-phase: the same phase, deadline and history entry go on.
+    if (run.resumedEventId === event.eventId && state.phase === phase && state.deadline) {
+      publish();
+      return Date.parse(state.deadline);
+    }
     // Ends before Talkdesk's seven days, so a state call in flight at the deadline cannot conclude after it.
     const margin = patched(PHASE_DEADLINE_MARGIN) ? options.phaseMarginMs : 0;
     const deadline = Date.parse(event.createdAt) + options.phaseTimeoutMs - margin;

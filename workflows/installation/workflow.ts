@@ -3,7 +3,7 @@ import { FINAL_PHASES, type InstallationView } from '../definitions';
 import { withDefaults, type InstallationOptions } from '../options';
 import { initialState, isSuperseded, markKindApplied, restoreHandled, toView, type InstallationState } from '../state';
 import { apply } from './apply';
-import { createPhaseContext, type PhaseContext } from './context';
+import { CONTINUE_AS_NEW_MID_PHASE, createPhaseContext, type PhaseContext } from './context';
 import { registerHandlers } from './handlers';
 import { handleLate, ignoreAsSuperseded } from './late';
 import { StepFailedError, stepFailedForGood } from '../steps';
@@ -43,6 +43,8 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
   const state: InstallationState = input.carried ?? initialState(input.installationId);
   const ctx = createPhaseContext(state, options, workflowInfo().workflowId);
   const { run } = ctx;
+  // Before the handlers: an uninstall or reject delivered with the new run's first task stops the re-entered phase.
+  if (state.resume) ctx.phases.expectResume();
   registerHandlers(ctx);
   run.recordedHandled = JSON.stringify(state.handledEventIds ?? []);
 
@@ -51,6 +53,24 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
 
   const nextRetirement = () => Math.min(...state.retiring.map((r) => Date.parse(r.retireAt)));
   const shouldContinueAsNew = () => workflowInfo().continueAsNewSuggested || run.handledThisRun >= options.maxEventsPerRun;
+
+  // A phase retrying for hours must not reach the server's history limit: continue as new
+  // during a backoff (nothing in flight), and the next run re-enters the phase.
+  ctx.steps.midPhaseCut = {
+    armed: () => ctx.phases.resumable && run.applying !== undefined && patched(CONTINUE_AS_NEW_MID_PHASE),
+    wanted: () =>
+      (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= options.maxHistoryEventsPerRun) &&
+      ctx.phases.resumable &&
+      run.pendingReject === undefined &&
+      run.pendingReconcile === undefined &&
+      allHandlersFinished(),
+    cut: (step, attempt, retryAt) => {
+      const { event, late } = run.applying!;
+      const carried: InstallationState = { ...state, resume: { event, late, step, attempt, retryAt: new Date(retryAt).toISOString() } };
+      return continueAsNew<typeof installationWorkflow>({ installationId: ctx.installationId, options, carried });
+    },
+  };
+  if (state.resume) await resumePhase(ctx);
 
   for (;;) {
     const waitMs = state.retiring.length ? Math.max(1, nextRetirement() - Date.now()) : undefined;
@@ -123,6 +143,15 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
 
 /** Patch: a run that ends with handled ids the store has not seen records them first. */
 const RECORD_HANDLED_BEFORE_COMPLETING = 'record-handled-before-completing';
+
+/** Re-enters the phase the previous run cut by continue-as-new: same phase, deadline and history entry; attempts go on. */
+async function resumePhase(ctx: PhaseContext): Promise<void> {
+  const resume = ctx.state.resume!;
+  ctx.state.resume = undefined;
+  ctx.run.resumedEventId = resume.event.eventId;
+  ctx.steps.resume({ step: resume.step, attempt: resume.attempt, retryAt: resume.retryAt });
+  await apply(ctx, resume.event, { late: resume.late, resumed: true });
+}
 
 /** A new run for an installation seen before: never re-apply what it already applied. */
 async function resumeFromStore(ctx: PhaseContext): Promise<void> {

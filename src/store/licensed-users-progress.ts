@@ -1,0 +1,84 @@
+import type { Collection } from 'mongodb';
+import type { TalkdeskUser } from '../talkdesk/schemas';
+import { COLLECTIONS, type Database } from './db';
+
+/**
+ * How far a reading of an installation's licensed users got, one document per page
+ * read, so that the workflow's next attempt of the step (a new activity: activities
+ * run with one attempt each) goes on from the next page instead of page 1. Keyed by
+ * the partner call key of the step (installation, event, operation). Holds user ids,
+ * names and emails only. Written by the installation's workflow alone (its activities
+ * run one at a time); deleted when the step succeeds or the phase ends, and by the
+ * retention sweep once older than `PROGRESS_RETENTION_MS`.
+ */
+export interface LicensedUsersPageRecord {
+  _id: string; // `<key>:<page>`
+  key: string;
+  installationId: string;
+  /** 1 for the first page read. */
+  page: number;
+  users: TalkdeskUser[];
+  /** Talkdesk's link to the page after this one; null after the last page. */
+  next: string | null;
+  savedAt: Date;
+}
+
+/** Where a reading stands: the pages read (in order) and the next page to read. */
+export interface SavedReading {
+  pages: number;
+  users: TalkdeskUser[];
+  /** Absent once every page was read. */
+  next?: string;
+}
+
+/** Past Talkdesk's seven days for a phase (and a day's margin) no attempt can still resume a reading. */
+export const PROGRESS_RETENTION_MS = 8 * 86_400_000;
+
+export class LicensedUsersProgressStore {
+  private readonly coll: Collection<LicensedUsersPageRecord>;
+  constructor(db: Database) {
+    this.coll = db.collection<LicensedUsersPageRecord>(COLLECTIONS.licensedUsersProgress);
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.coll.createIndex({ key: 1, page: 1 });
+    await this.coll.createIndex({ installationId: 1 });
+    await this.coll.createIndex({ savedAt: 1 });
+  }
+
+  /** The reading saved under `key`, if a previous attempt read any page. */
+  async load(key: string): Promise<SavedReading | undefined> {
+    const pages = await this.coll.find({ key }).sort({ page: 1 }).toArray();
+    // Only an unbroken run of pages from the first one counts.
+    const run = pages.filter((p, i) => p.page === i + 1);
+    const last = run.at(-1);
+    if (!last) return undefined;
+    return { pages: run.length, users: run.flatMap((p) => p.users), ...(last.next ? { next: last.next } : {}) };
+  }
+
+  /** Page `page` was read: its users and the link to the next one. */
+  async savePage(key: string, installationId: string, page: number, users: TalkdeskUser[], next: string | undefined): Promise<void> {
+    // Parsed by userSchema: id, email, name, active, nothing else.
+    await this.coll.replaceOne(
+      { _id: `${key}:${page}` },
+      { key, installationId, page, users, next: next ?? null, savedAt: new Date() },
+      { upsert: true },
+    );
+  }
+
+  /** The step succeeded: nothing to resume. */
+  async clear(key: string): Promise<void> {
+    await this.coll.deleteMany({ key });
+  }
+
+  /** The phase ended (undone, deprovisioned): every reading of the installation goes. */
+  async clearInstallation(installationId: string): Promise<void> {
+    await this.coll.deleteMany({ installationId });
+  }
+
+  /** Retention (the embedded FerretDB has no TTL indexes): readings left by phases that ended without clearing them. */
+  async sweep(now = new Date()): Promise<number> {
+    const res = await this.coll.deleteMany({ savedAt: { $lt: new Date(now.getTime() - PROGRESS_RETENTION_MS) } });
+    return res.deletedCount;
+  }
+}

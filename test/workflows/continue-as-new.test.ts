@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { Context } from '@temporalio/activity';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
+import type { InstallationInput } from '../../workflows/installation/workflow';
+import { ActivityStubs, DAY, InstallationUnderTest, blockingUntilCancelled, phases, unavailable, useTimeSkippingEnv } from './harness';
+
+type History = temporal.api.history.v1.IHistory;
+const HOUR = 3_600_000;
+const PROVISION = 'provision the partner account and its users';
+
+/** A phase retrying for hours continues as new mid-phase (at a backoff) and the next run re-enters it. */
+describe('installation workflow: continue-as-new mid-phase', function () {
+  this.timeout(120_000);
+  const env = useTimeSkippingEnv();
+  let t: InstallationUnderTest | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  /** Every run of the workflow, oldest first, following the ContinuedAsNew chain from the first run. */
+  const runs = async (): Promise<History[]> => {
+    const latest = await t!.handle.fetchHistory();
+    const first = latest.events?.[0]?.workflowExecutionStartedEventAttributes?.firstExecutionRunId;
+    assert.ok(first, 'the run names its first run');
+    const out: History[] = [];
+    for (let runId: string | null | undefined = first; runId;) {
+      const h = await env().client.workflow.getHandle(t!.handle.workflowId, runId).fetchHistory();
+      out.push(h);
+      runId = h.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+    }
+    return out;
+  };
+  const inputOf = (h: History): InstallationInput => {
+    const payload = h.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+    assert.ok(payload, 'the run has an input');
+    return defaultPayloadConverter.fromPayload<InstallationInput>(payload);
+  };
+  /** The backoff timers of a run (ms), without the phase's seven-day deadline. */
+  const backoffs = (h: History): number[] =>
+    (h.events ?? [])
+      .map((e) => e.timerStartedEventAttributes?.startToFireTimeout)
+      .filter((d): d is NonNullable<typeof d> => d != null)
+      .map((d) => Number(d.seconds ?? 0) * 1000 + Math.round((d.nanos ?? 0) / 1e6))
+      .filter((ms) => ms < DAY);
+
+  it('cuts a long retrying install at a backoff and resumes it: one approval, same deadline, one phase entry', async () => {
+    const failures = 30;
+    const runOfCall: string[] = [];
+    const stubs = new ActivityStubs().on('provisionAccount', async (i) => {
+      runOfCall.push(Context.current().info.workflowExecution?.runId ?? '');
+      if (runOfCall.length <= failures) throw unavailable();
+      return { accountId: 'acct-1', accountName: String(i.accountName), licensedUsers: 1, settingsRestored: false };
+    });
+    // About eleven events an attempt: a run holds a handful of attempts.
+    t = await InstallationUnderTest.start(env(), stubs, { retryInitialMs: 1_000, retryMaxMs: 4_000, maxHistoryEventsPerRun: 80 });
+    const install = t.event('app.installed');
+    await t.send(install);
+    await env().sleep('3 hours');
+    const v = await t.settled('active');
+
+    assert.equal(stubs.of('provisionAccount').length, failures + 1);
+    assert.deepEqual(stubs.stateCalls(), ['approve:install'], 'approved once');
+    assert.equal(stubs.of('setInstallationState')[0]?.checkFirst, true, 'a re-entered phase reads Talkdesk before its state call');
+    assert.equal(v.history.length, 1, `one phase-history entry: ${JSON.stringify(v.history)}`);
+    const [entry] = v.history;
+    assert.equal(entry?.phase, 'installing');
+    assert.equal(entry?.result, 'approved');
+    assert.equal(entry?.deadline, new Date(Date.parse(install.createdAt) + 7 * DAY - HOUR).toISOString(), 'the same deadline');
+
+    const chain = await runs();
+    assert.ok(chain.length >= 3, `continued as new mid-phase more than once (${chain.length} runs)`);
+    assert.ok(new Set(runOfCall).size >= 3, 'provisioning was attempted in several runs');
+    for (const [n, run] of chain.entries()) {
+      assert.ok((run.events?.length ?? 0) < 80 + 30, `run ${n} stayed near the threshold (${run.events?.length} events)`);
+      if (n === 0) continue;
+      const carried = inputOf(run).carried;
+      assert.equal(carried?.resume?.event.eventId, install.eventId, `run ${n} re-enters the install`);
+      assert.equal(carried?.resume?.step, PROVISION);
+      assert.equal(carried?.phase, 'installing');
+      assert.equal(carried?.deadline, entry?.deadline);
+      // The attempt count goes on: no short backoff again (1 s, 2 s) after the first run, only the 4 s maximum
+      // (the run's first wait is what was left of the backoff the previous run was cut in).
+      const [, ...after] = backoffs(run);
+      assert.ok(
+        after.every((ms) => ms === 4_000),
+        `run ${n} backs off at the maximum: ${JSON.stringify(backoffs(run))}`,
+      );
+      assert.ok(carried!.resume!.attempt > (inputOf(chain[n - 1]!).carried?.resume?.attempt ?? 0), 'the attempt count grows');
+    }
+  });
+
+  it('an uninstall stops an install carried over mid-phase: provisioning undone, no approval', async () => {
+    // Failing in the first run (it continues as new at a backoff); in the run carried over, running until cancelled.
+    const blocking = blockingUntilCancelled();
+    let firstRun: string | undefined;
+    const stubs = new ActivityStubs().on('provisionAccount', async (i) => {
+      const runId = Context.current().info.workflowExecution?.runId;
+      firstRun ??= runId;
+      if (runId === firstRun) throw unavailable();
+      return blocking.stub(i);
+    });
+    t = await InstallationUnderTest.start(env(), stubs, { retryInitialMs: 100, retryMaxMs: 200, maxHistoryEventsPerRun: 60 });
+    await t.send(t.event('app.installed'));
+    // The uninstall arrives while the re-entered phase's activity runs (a cancel sent as another activity
+    // completes is refused by the time-skipping server, ACTIVITY_UNKNOWN, and would wedge the test).
+    await blocking.started;
+    await t.send(t.event('app.uninstalled'));
+    const v = await t.result();
+    await blocking.stopped;
+
+    assert.equal(v.phase, 'uninstalled');
+    assert.deepEqual(phases(v), ['installing', 'uninstalling']);
+    assert.equal(v.history[0]?.result, 'interrupted');
+    assert.ok(stubs.of('undoProvisioning').length >= 1, 'provisioning undone');
+    assert.deepEqual(stubs.stateCalls(), ['approve:uninstall'], 'no approval of the install');
+    assert.ok((await runs()).length >= 2, 'the install was carried over mid-phase');
+  });
+});
