@@ -88,7 +88,10 @@ export function olderThanApplied(state: InstallationState, kind: EventKind, even
 }
 
 const MAX_SEEN = 1_000;
-/** Enough for redeliveries; anything older is superseded by its created_at anyway. */
+/**
+ * Enough for redeliveries that reach a new run: the inbox already refuses a repeated event
+ * id at the edge, and an older event a run meets is judged by the late-events rule (installation/late.ts).
+ */
 const MAX_HANDLED = 20;
 
 const TYPE_ORDER: Record<LifecycleEvent['type'], number> = {
