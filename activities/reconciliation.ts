@@ -1,10 +1,11 @@
-import { heartbeat } from '@temporalio/activity';
+import { Context, heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { createDispatch, handOverStored, HAND_OVER_TIMEOUT_MS, resumeInstallation, skipHandled } from '../src/handover';
 import { FINAL_PHASES } from '../workflows/definitions';
 import type { InstallationRecord } from '../src/store/installations';
 import { reconcileSignal, workflowIdFor } from '../workflows/definitions';
-import { emptyPage, type PageResult } from '../workflows/reconcile-types';
+import { emptyPage, type PageResult, type PlannedPass } from '../workflows/reconcile-types';
+import { needsWorkflow, planPass } from './reconcile-plan';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failures';
 import { withToken } from './talkdesk-calls';
@@ -42,6 +43,9 @@ export function reconciliationActivities(deps: ActivityDeps) {
     await resumeInstallation(temporal(), rec._id, rec.accountName);
   }
 
+  /** Installations whose Talkdesk view this activity read (the planned pass records when). */
+  const read = new Set<string>();
+
   /** Talkdesk's view of the installation, read with its active credentials; undefined when it has none. */
   async function talkdeskView(rec: InstallationRecord) {
     // The record is written as a phase begins, before the install's credentials are imported.
@@ -55,6 +59,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
     }
     const ref = { installationId: rec._id, appId: rec.appId, clientId, rootUrl: rec.links.root };
     const there = await withToken(deps, ref, (token) => deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token));
+    read.add(rec._id);
     return { ref, state: there.state };
   }
 
@@ -114,7 +119,93 @@ export function reconciliationActivities(deps: ActivityDeps) {
     return undefined;
   }
 
+  /** Records what one installation's check found in the page's result; one installation's trouble never stops the pass. */
+  async function visit(result: PageResult, id: string, check: () => Promise<Finding>): Promise<void> {
+    try {
+      const found = await check();
+      if (found) {
+        result[found].push(id);
+        logger.info({ installationId: id, workflowId: workflowIdFor(id), found }, 'reconciliation repaired drift');
+      }
+    } catch (err) {
+      // Its message is safe (typed failure).
+      result.errors.push({ installationId: id, message: toFailure(err).message });
+    }
+  }
+
+  /** Waits, heartbeating, until the minute slot of the pass opens (the Talkdesk budget's spread). */
+  async function slotOpen(startedAt: number, slot: number): Promise<void> {
+    for (let wait = startedAt + slot * 60_000 - Date.now(); wait > 0; wait = startedAt + slot * 60_000 - Date.now()) {
+      heartbeat(`slot ${slot}`);
+      await Context.current().sleep(Math.min(wait, 10_000));
+    }
+  }
+
+  /** A visit without a Talkdesk read: partner calls retried, a lost workflow resumed from the fresh record. */
+  async function visitWorkflowOnly(id: string, plannedPhase: InstallationRecord['phase']): Promise<Finding> {
+    await deps.partner?.retryOutstanding?.(id);
+    if (!needsWorkflow(plannedPhase) || (await workflowRunning(id))) return undefined;
+    const rec = await store.installations.get(id);
+    if (!rec || !needsWorkflow(rec.phase) || (await workflowRunning(id))) return undefined;
+    await resume(rec);
+    return 'resumed';
+  }
+
   return {
+    /**
+     * Plans a pass from one read of every record (docs/operations.md, "Reconciliation"):
+     * writes its pages, returns how many and what the Talkdesk budget allows.
+     */
+    async planReconciliation(input: {
+      planId: string;
+      pageSize: number;
+      activeCheckHours: number;
+      talkdeskCallsPerMinute: number;
+      budgetMinutes: number;
+    }): Promise<PlannedPass> {
+      const now = new Date();
+      const records = await store.installations.scanForReconciliation();
+      const plan = planPass(records, now, {
+        pageSize: input.pageSize,
+        activeCheckMs: input.activeCheckHours * 3_600_000,
+        callsPerMinute: input.talkdeskCallsPerMinute,
+        budgetMinutes: input.budgetMinutes,
+      });
+      await store.reconcilePlans.write(input.planId, plan.pages, now);
+      return {
+        id: input.planId,
+        pages: plan.pages.length,
+        startedAt: Date.now(),
+        talkdeskPlanned: plan.talkdeskPlanned,
+        talkdeskDeferred: plan.talkdeskDeferred,
+      };
+    },
+
+    /** One planned page: Talkdesk read for the entries with a slot (in it), the workflow checked for the others. */
+    async reconcilePlannedPage(input: { planId: string; page: number; startedAt: number }): Promise<PageResult> {
+      const result = { ...emptyPage(), talkdeskChecked: 0 };
+      for (const entry of (await store.reconcilePlans.page(input.planId, input.page)) ?? []) {
+        heartbeat(entry.id);
+        result.scanned += 1;
+        if (entry.slot === undefined) {
+          await visit(result, entry.id, () => visitWorkflowOnly(entry.id, entry.phase));
+          continue;
+        }
+        await slotOpen(input.startedAt, entry.slot);
+        await visit(result, entry.id, async () => {
+          const rec = await store.installations.get(entry.id);
+          return rec ? reconcileOne(rec) : undefined;
+        });
+        if (read.delete(entry.id)) {
+          result.talkdeskChecked += 1;
+          await store.installations.markTalkdeskChecked(entry.id, new Date()).catch((err: unknown) => {
+            logger.warn({ installationId: entry.id, err }, 'Talkdesk read not recorded: read again next pass');
+          });
+        }
+      }
+      return result;
+    },
+
     /** One page of installation ids, in id order after `afterId`. */
     async listInstallationPage(input: { afterId?: string; limit: number }): Promise<{ ids: string[] }> {
       const recs = await store.installations.page(input.afterId, input.limit);
@@ -129,16 +220,8 @@ export function reconciliationActivities(deps: ActivityDeps) {
         result.scanned += 1;
         const rec = await store.installations.get(id);
         if (!rec) continue;
-        try {
-          const found = await reconcileOne(rec);
-          if (found) {
-            result[found].push(id);
-            logger.info({ installationId: id, workflowId: workflowIdFor(id), found }, 'reconciliation repaired drift');
-          }
-        } catch (err) {
-          // One installation's trouble must not stop the pass; its message is safe (typed failure).
-          result.errors.push({ installationId: id, message: toFailure(err).message });
-        }
+        await visit(result, id, () => reconcileOne(rec));
+        read.delete(id); // this pass reads every installation: nothing to record
       }
       return result;
     },

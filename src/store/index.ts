@@ -5,6 +5,7 @@ import type { Database } from './db';
 import { EventCredentialStore } from './event-credentials';
 import { InboxStore } from '../handover/inbox';
 import { InstallationStore } from './installations';
+import { ReconcilePlanStore } from './reconcile-plans';
 import { StarterContentStore } from './starter-content';
 import { PartnerCallStore } from '../partner/calls-store';
 
@@ -21,6 +22,8 @@ export interface Store {
   starterContent: StarterContentStore;
   /** Partner calls kept for later or refused (the HTTP provisioner's record for operators). */
   partnerCalls: PartnerCallStore;
+  /** The pages of reconciliation passes (activities/reconcile-plan.ts). */
+  reconcilePlans: ReconcilePlanStore;
   ensureIndexes(): Promise<void>;
   /** At start: the indexes, then credentials older versions kept in inbox records moved out. */
   prepare(): Promise<{ movedCredentials: number }>;
@@ -38,6 +41,7 @@ export function createStore(db: Database, keyring: Keyring): Store {
     installations: new InstallationStore(db),
     starterContent: new StarterContentStore(db),
     partnerCalls: new PartnerCallStore(db),
+    reconcilePlans: new ReconcilePlanStore(db),
     async ensureIndexes() {
       await store.inbox.ensureIndexes();
       await store.eventCredentials.ensureIndexes();
