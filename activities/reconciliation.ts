@@ -141,10 +141,30 @@ export function reconciliationActivities(deps: ActivityDeps) {
     }
   }
 
+  /**
+   * Which of these installations' workflows visibility lists as running: one query a
+   * page instead of a describe each. Visibility lags, so one it does not list is
+   * described before anything is done; one that ended just now is seen next pass.
+   * Undefined when the query fails: every installation is then described.
+   */
+  async function listedRunning(ids: string[]): Promise<Set<string> | undefined> {
+    const quotable = ids.filter((id) => /^[A-Za-z0-9_.:-]+$/.test(id)).map(workflowIdFor);
+    if (quotable.length === 0) return new Set();
+    const query = `WorkflowId IN (${quotable.map((w) => `'${w}'`).join(', ')}) AND ExecutionStatus = 'Running'`;
+    try {
+      const running = new Set<string>();
+      for await (const wf of temporal().client.workflow.list({ query, pageSize: quotable.length })) running.add(wf.workflowId);
+      return running;
+    } catch (err) {
+      logger.warn({ reason: toFailure(err).message }, 'visibility query failed: describing each workflow');
+      return undefined;
+    }
+  }
+
   /** A visit without a Talkdesk read: partner calls retried, a lost workflow resumed from the fresh record. */
-  async function visitWorkflowOnly(id: string, plannedPhase: InstallationRecord['phase']): Promise<Finding> {
+  async function visitWorkflowOnly(id: string, plannedPhase: InstallationRecord['phase'], listed?: Set<string>): Promise<Finding> {
     await deps.partner?.retryOutstanding?.(id);
-    if (!needsWorkflow(plannedPhase) || (await workflowRunning(id))) return undefined;
+    if (!needsWorkflow(plannedPhase) || listed?.has(workflowIdFor(id)) || (await workflowRunning(id))) return undefined;
     const rec = await store.installations.get(id);
     if (!rec || !needsWorkflow(rec.phase) || (await workflowRunning(id))) return undefined;
     await resume(rec);
@@ -184,11 +204,13 @@ export function reconciliationActivities(deps: ActivityDeps) {
     /** One planned page: Talkdesk read for the entries with a slot (in it), the workflow checked for the others. */
     async reconcilePlannedPage(input: { planId: string; page: number; startedAt: number }): Promise<PageResult> {
       const result = { ...emptyPage(), talkdeskChecked: 0 };
-      for (const entry of (await store.reconcilePlans.page(input.planId, input.page)) ?? []) {
+      const entries = (await store.reconcilePlans.page(input.planId, input.page)) ?? [];
+      const listed = await listedRunning(entries.filter((e) => e.slot === undefined && needsWorkflow(e.phase)).map((e) => e.id));
+      for (const entry of entries) {
         heartbeat(entry.id);
         result.scanned += 1;
         if (entry.slot === undefined) {
-          await visit(result, entry.id, () => visitWorkflowOnly(entry.id, entry.phase));
+          await visit(result, entry.id, () => visitWorkflowOnly(entry.id, entry.phase, listed));
           continue;
         }
         await slotOpen(input.startedAt, entry.slot);
