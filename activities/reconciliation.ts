@@ -214,14 +214,21 @@ export function reconciliationActivities(deps: ActivityDeps) {
           continue;
         }
         await slotOpen(input.startedAt, entry.slot);
+        let considered = false;
         await visit(result, entry.id, async () => {
           const rec = await store.installations.get(entry.id);
-          return rec ? reconcileOne(rec) : undefined;
+          const found = rec ? await reconcileOne(rec) : undefined;
+          // Resumed: the workflow was missing and Talkdesk was not read; it stays due.
+          considered = found !== 'resumed';
+          return found;
         });
-        if (read.delete(entry.id)) {
-          result.talkdeskChecked += 1;
+        const wasRead = read.delete(entry.id);
+        if (wasRead) result.talkdeskChecked += 1;
+        // One with nothing to read Talkdesk with (an ended installation's credentials destroyed)
+        // counts as checked too, or it would take a share of the budget every pass.
+        if (wasRead || considered) {
           await store.installations.markTalkdeskChecked(entry.id, new Date()).catch((err: unknown) => {
-            logger.warn({ installationId: entry.id, err }, 'Talkdesk read not recorded: read again next pass');
+            logger.warn({ installationId: entry.id, err }, 'Talkdesk check not recorded: checked again next pass');
           });
         }
       }

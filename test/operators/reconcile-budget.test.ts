@@ -118,8 +118,12 @@ describe('reconciliation reads Talkdesk on a window and within a budget (dev ser
     await waitForPhase(sys.client, lost, 'active');
 
     await lastReadAgo(notDue, 25 * HOUR);
+    // Ended, its credentials destroyed: due, but nothing to read Talkdesk with. It must not stay due.
+    await lastReadAgo(due, 25 * HOUR);
+    const laterStart = Date.now();
     const later = await reconcile();
     assert.deepEqual([later.deprovisioned, later.talkdeskChecked], [[notDue], 1]);
+    assert.ok((await checkedAt(due)) >= laterStart, 'an installation with nothing to read Talkdesk with counts as checked');
     assert.equal((await finalView(sys.client, notDue)).phase, 'uninstalled');
   });
 });
