@@ -1,10 +1,11 @@
-import { heartbeat } from '@temporalio/activity';
+import { Context, heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { createDispatch, handOverStored, HAND_OVER_TIMEOUT_MS, resumeInstallation, skipHandled } from '../src/handover';
 import { FINAL_PHASES } from '../workflows/definitions';
 import type { InstallationRecord } from '../src/store/installations';
 import { reconcileSignal, workflowIdFor } from '../workflows/definitions';
-import { emptyPage, type PageResult } from '../workflows/reconcile-types';
+import { emptyPage, type PageResult, type PlannedPass } from '../workflows/reconcile-types';
+import { needsWorkflow, planPass } from './reconcile-plan';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failures';
 import { withToken } from './talkdesk-calls';
@@ -42,6 +43,9 @@ export function reconciliationActivities(deps: ActivityDeps) {
     await resumeInstallation(temporal(), rec._id, rec.accountName);
   }
 
+  /** Installations whose Talkdesk view this activity read (the planned pass records when). */
+  const read = new Set<string>();
+
   /** Talkdesk's view of the installation, read with its active credentials; undefined when it has none. */
   async function talkdeskView(rec: InstallationRecord) {
     // The record is written as a phase begins, before the install's credentials are imported.
@@ -55,6 +59,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
     }
     const ref = { installationId: rec._id, appId: rec.appId, clientId, rootUrl: rec.links.root };
     const there = await withToken(deps, ref, (token) => deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token));
+    read.add(rec._id);
     return { ref, state: there.state };
   }
 
@@ -114,7 +119,122 @@ export function reconciliationActivities(deps: ActivityDeps) {
     return undefined;
   }
 
+  /** Records what one installation's check found in the page's result; one installation's trouble never stops the pass. */
+  async function visit(result: PageResult, id: string, check: () => Promise<Finding>): Promise<void> {
+    try {
+      const found = await check();
+      if (found) {
+        result[found].push(id);
+        logger.info({ installationId: id, workflowId: workflowIdFor(id), found }, 'reconciliation repaired drift');
+      }
+    } catch (err) {
+      // Its message is safe (typed failure).
+      result.errors.push({ installationId: id, message: toFailure(err).message });
+    }
+  }
+
+  /** Waits, heartbeating, until the minute slot of the pass opens (the Talkdesk budget's spread). */
+  async function slotOpen(startedAt: number, slot: number): Promise<void> {
+    for (let wait = startedAt + slot * 60_000 - Date.now(); wait > 0; wait = startedAt + slot * 60_000 - Date.now()) {
+      heartbeat(`slot ${slot}`);
+      await Context.current().sleep(Math.min(wait, 10_000));
+    }
+  }
+
+  /**
+   * Which of these installations' workflows visibility lists as running: one query a
+   * page instead of a describe each. Visibility lags, so one it does not list is
+   * described before anything is done; one that ended just now is seen next pass.
+   * Undefined when the query fails: every installation is then described.
+   */
+  async function listedRunning(ids: string[]): Promise<Set<string> | undefined> {
+    const quotable = ids.filter((id) => /^[A-Za-z0-9_.:-]+$/.test(id)).map(workflowIdFor);
+    if (quotable.length === 0) return new Set();
+    const query = `WorkflowId IN (${quotable.map((w) => `'${w}'`).join(', ')}) AND ExecutionStatus = 'Running'`;
+    try {
+      const running = new Set<string>();
+      for await (const wf of temporal().client.workflow.list({ query, pageSize: quotable.length })) running.add(wf.workflowId);
+      return running;
+    } catch (err) {
+      logger.warn({ reason: toFailure(err).message }, 'visibility query failed: describing each workflow');
+      return undefined;
+    }
+  }
+
+  /** A visit without a Talkdesk read: partner calls retried, a lost workflow resumed from the fresh record. */
+  async function visitWorkflowOnly(id: string, plannedPhase: InstallationRecord['phase'], listed?: Set<string>): Promise<Finding> {
+    await deps.partner?.retryOutstanding?.(id);
+    if (!needsWorkflow(plannedPhase) || listed?.has(workflowIdFor(id)) || (await workflowRunning(id))) return undefined;
+    const rec = await store.installations.get(id);
+    if (!rec || !needsWorkflow(rec.phase) || (await workflowRunning(id))) return undefined;
+    await resume(rec);
+    return 'resumed';
+  }
+
   return {
+    /**
+     * Plans a pass from one read of every record (docs/operations.md, "Reconciliation"):
+     * writes its pages, returns how many and what the Talkdesk budget allows.
+     */
+    async planReconciliation(input: {
+      planId: string;
+      pageSize: number;
+      activeCheckHours: number;
+      talkdeskCallsPerMinute: number;
+      budgetMinutes: number;
+    }): Promise<PlannedPass> {
+      const now = new Date();
+      const records = await store.installations.scanForReconciliation();
+      const plan = planPass(records, now, {
+        pageSize: input.pageSize,
+        activeCheckMs: input.activeCheckHours * 3_600_000,
+        callsPerMinute: input.talkdeskCallsPerMinute,
+        budgetMinutes: input.budgetMinutes,
+      });
+      await store.reconcilePlans.write(input.planId, plan.pages, now);
+      return {
+        id: input.planId,
+        pages: plan.pages.length,
+        startedAt: Date.now(),
+        talkdeskPlanned: plan.talkdeskPlanned,
+        talkdeskDeferred: plan.talkdeskDeferred,
+      };
+    },
+
+    /** One planned page: Talkdesk read for the entries with a slot (in it), the workflow checked for the others. */
+    async reconcilePlannedPage(input: { planId: string; page: number; startedAt: number }): Promise<PageResult> {
+      const result = { ...emptyPage(), talkdeskChecked: 0 };
+      const entries = (await store.reconcilePlans.page(input.planId, input.page)) ?? [];
+      const listed = await listedRunning(entries.filter((e) => e.slot === undefined && needsWorkflow(e.phase)).map((e) => e.id));
+      for (const entry of entries) {
+        heartbeat(entry.id);
+        result.scanned += 1;
+        if (entry.slot === undefined) {
+          await visit(result, entry.id, () => visitWorkflowOnly(entry.id, entry.phase, listed));
+          continue;
+        }
+        await slotOpen(input.startedAt, entry.slot);
+        let considered = false;
+        await visit(result, entry.id, async () => {
+          const rec = await store.installations.get(entry.id);
+          const found = rec ? await reconcileOne(rec) : undefined;
+          // Resumed: the workflow was missing and Talkdesk was not read; it stays due.
+          considered = found !== 'resumed';
+          return found;
+        });
+        const wasRead = read.delete(entry.id);
+        if (wasRead) result.talkdeskChecked += 1;
+        // One with nothing to read Talkdesk with (an ended installation's credentials destroyed)
+        // counts as checked too, or it would take a share of the budget every pass.
+        if (wasRead || considered) {
+          await store.installations.markTalkdeskChecked(entry.id, new Date()).catch((err: unknown) => {
+            logger.warn({ installationId: entry.id, err }, 'Talkdesk check not recorded: checked again next pass');
+          });
+        }
+      }
+      return result;
+    },
+
     /** One page of installation ids, in id order after `afterId`. */
     async listInstallationPage(input: { afterId?: string; limit: number }): Promise<{ ids: string[] }> {
       const recs = await store.installations.page(input.afterId, input.limit);
@@ -129,16 +249,8 @@ export function reconciliationActivities(deps: ActivityDeps) {
         result.scanned += 1;
         const rec = await store.installations.get(id);
         if (!rec) continue;
-        try {
-          const found = await reconcileOne(rec);
-          if (found) {
-            result[found].push(id);
-            logger.info({ installationId: id, workflowId: workflowIdFor(id), found }, 'reconciliation repaired drift');
-          }
-        } catch (err) {
-          // One installation's trouble must not stop the pass; its message is safe (typed failure).
-          result.errors.push({ installationId: id, message: toFailure(err).message });
-        }
+        await visit(result, id, () => reconcileOne(rec));
+        read.delete(id); // this pass reads every installation: nothing to record
       }
       return result;
     },

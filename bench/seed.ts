@@ -24,6 +24,13 @@ export interface SeedResult {
 const BATCH = 500;
 
 /**
+ * Last Talkdesk reads spread evenly over the default window (RECONCILE_ACTIVE_CHECK_HOURS)
+ * plus one default interval: the steady state, where a pass finds about one
+ * installation in 97 due, rather than all of them due at once.
+ */
+const STEADY_CHECK_SPREAD_MS = (24 * 60 + 15) * 60_000;
+
+/**
  * Makes `count` installations active without their install path: what an install
  * leaves behind (the installation record in phase `active`, the encrypted active
  * credentials, the account, the secret-free install event in the inbox) is written
@@ -71,6 +78,7 @@ export async function seedActiveInstallations(
         links: lifecycle.links,
         approvedAt: now,
         installApprovedAt: now,
+        talkdeskCheckedAt: new Date(now.getTime() - Math.floor((i / count) * STEADY_CHECK_SPREAD_MS)),
         lastEventAt: lifecycle.createdAt,
         handledEventIds: [lifecycle.eventId],
         createdAt: now,

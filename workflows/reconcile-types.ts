@@ -23,6 +23,13 @@ export interface ReconcileReport {
   /** Credential sets whose retention had ended. */
   credentialsDestroyed: number;
   errors: { installationId: string; message: string }[];
+  /**
+   * Installations read at Talkdesk in this pass, and the due ones the Talkdesk budget
+   * (RECONCILE_TALKDESK_CALLS_PER_MINUTE) left to a later pass. Absent from passes
+   * that read every installation at Talkdesk (before the planned pass).
+   */
+  talkdeskChecked?: number;
+  talkdeskDeferred?: number;
   /** Ids are listed up to this many per kind; the counts are exact. */
   counts: {
     resumed: number;
@@ -37,8 +44,20 @@ export interface ReconcileReport {
 
 export type PageResult = Pick<
   ReconcileReport,
-  'scanned' | 'resumed' | 'reapproved' | 'deprovisioned' | 'markedActive' | 'updatesEnded' | 'drift' | 'errors'
+  'scanned' | 'resumed' | 'reapproved' | 'deprovisioned' | 'markedActive' | 'updatesEnded' | 'drift' | 'errors' | 'talkdeskChecked'
 >;
+
+/** A planned pass (activities/reconcile-plan.ts): its pages are read by id; carried by continue-as-new. */
+export interface PlannedPass {
+  id: string;
+  pages: number;
+  /** Epoch ms the pass's minute slots count from. */
+  startedAt: number;
+  talkdeskPlanned: number;
+  talkdeskDeferred: number;
+  /** Pages done so far. */
+  next?: number;
+}
 
 /** The kinds of finding listed by id. */
 export const FINDING_KINDS = ['resumed', 'reapproved', 'deprovisioned', 'markedActive', 'updatesEnded', 'drift'] as const;
@@ -70,6 +89,7 @@ export function emptyReport(startedAt: string): ReconcileReport {
 /** Adds one page's findings to the report, keeping the id lists bounded. */
 export function mergePage(report: ReconcileReport, page: PageResult): void {
   report.scanned += page.scanned;
+  if (page.talkdeskChecked !== undefined) report.talkdeskChecked = (report.talkdeskChecked ?? 0) + page.talkdeskChecked;
   for (const kind of FINDING_KINDS) {
     // A report carried from a run before these kinds existed (continue-as-new) lacks them.
     const found = page[kind] ?? [];

@@ -1,14 +1,24 @@
-import { continueAsNew, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { continueAsNew, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { emptyPage, emptyReport, mergePage, type ReconcileReport } from './reconcile-types';
+import { emptyPage, emptyReport, mergePage, type PlannedPass, type ReconcileReport } from './reconcile-types';
 
 export interface ReconcileInput {
   pageSize?: number;
   parallelism?: number;
+  /** RECONCILE_ACTIVE_CHECK_HOURS: an active installation is read at Talkdesk about once per this many hours (default 24). */
+  activeCheckHours?: number;
+  /** RECONCILE_TALKDESK_CALLS_PER_MINUTE: Talkdesk reads started per minute of a pass (default 120). */
+  talkdeskCallsPerMinute?: number;
+  /** RECONCILE_INTERVAL_MINUTES: a pass spreads its Talkdesk reads over at most half of it (default 15). */
+  intervalMinutes?: number;
   /** Carried by continue-as-new: where the scan stands and what it found so far. */
   cursor?: string;
+  plan?: PlannedPass;
   report?: ReconcileReport;
 }
+
+/** The planned pass (reads each record once, Talkdesk within a budget); histories from before it replay the id scan. */
+export const PLANNED_PASS_PATCH = 'reconcile-planned-pass';
 
 const housekeeping = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
@@ -39,6 +49,11 @@ export async function reconcileWorkflow(input: ReconcileInput = {}): Promise<Rec
     report.credentialsDestroyed += (await housekeeping.destroyRetiredCredentials({ limit: 1_000 })).destroyed;
   }
 
+  // A run continued from the id scan keeps scanning; a new pass is planned.
+  if (input.plan || (input.cursor === undefined && patched(PLANNED_PASS_PATCH))) {
+    return plannedPass(input, pageSize, parallelism, report);
+  }
+
   for (let done = false; !done;) {
     const batch: string[][] = [];
     while (batch.length < parallelism) {
@@ -56,6 +71,48 @@ export async function reconcileWorkflow(input: ReconcileInput = {}): Promise<Rec
     for (const r of results) mergePage(report, r);
     if (!done && workflowInfo().continueAsNewSuggested) {
       return continueAsNew<typeof reconcileWorkflow>({ pageSize, parallelism, cursor, report });
+    }
+  }
+  report.finishedAt = new Date().toISOString();
+  return report;
+}
+
+const plannedPages = proxyActivities<Activities>({
+  // A page waits for its minute slots: up to half the interval (the Talkdesk budget's spread).
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumAttempts: 5 },
+});
+
+/** Plans the pass from one read of every record, then reconciles its pages, `parallelism` at a time. */
+async function plannedPass(
+  input: ReconcileInput,
+  pageSize: number,
+  parallelism: number,
+  report: ReconcileReport,
+): Promise<ReconcileReport> {
+  const plan =
+    input.plan ??
+    (await housekeeping.planReconciliation({
+      planId: workflowInfo().firstExecutionRunId,
+      pageSize,
+      activeCheckHours: input.activeCheckHours ?? 24,
+      talkdeskCallsPerMinute: input.talkdeskCallsPerMinute ?? 120,
+      budgetMinutes: Math.max(1, Math.floor((input.intervalMinutes ?? 15) / 2)),
+    }));
+  if (!input.plan) {
+    report.talkdeskChecked ??= 0;
+    report.talkdeskDeferred = (report.talkdeskDeferred ?? 0) + plan.talkdeskDeferred;
+  }
+  for (let next = plan.next ?? 0; next < plan.pages;) {
+    const batch = Array.from({ length: Math.min(parallelism, plan.pages - next) }, (_, i) => next + i);
+    const results = await Promise.all(
+      batch.map((page) => plannedPages.reconcilePlannedPage({ planId: plan.id, page, startedAt: plan.startedAt })),
+    );
+    for (const r of results) mergePage(report, r);
+    next += batch.length;
+    if (next < plan.pages && workflowInfo().continueAsNewSuggested) {
+      return continueAsNew<typeof reconcileWorkflow>({ ...input, pageSize, parallelism, plan: { ...plan, next }, report });
     }
   }
   report.finishedAt = new Date().toISOString();

@@ -143,6 +143,8 @@ export const envSchema = z.object({
   RECONCILE_INTERVAL_MINUTES: z.coerce.number().positive().default(15),
   RECONCILE_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(200),
   RECONCILE_PARALLELISM: z.coerce.number().int().min(1).max(32).default(4),
+  RECONCILE_ACTIVE_CHECK_HOURS: z.coerce.number().positive().default(24),
+  RECONCILE_TALKDESK_CALLS_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(120),
   DEV_SKIP_SIGNATURE_CHECK: bool.default(false),
   /** Where the partner's product lives: the built-in MongoDB one, or the partner's backend over HTTP hooks. */
   PARTNER_PROVISIONER: z.enum(['mongodb', 'http']).default('mongodb'),

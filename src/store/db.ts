@@ -18,6 +18,7 @@ export const COLLECTIONS = {
   ssoStates: 'sso_states',
   ssoFailures: 'sso_failures',
   ssoLinks: 'sso_links',
+  reconcilePlans: 'reconcile_plans',
 } as const;
 
 export interface Database {

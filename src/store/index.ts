@@ -6,6 +6,7 @@ import { EventCredentialStore } from './event-credentials';
 import { InboxStore } from '../handover/inbox';
 import { InstallationStore } from './installations';
 import { LicensedUsersProgressStore } from './licensed-users-progress';
+import { ReconcilePlanStore } from './reconcile-plans';
 import { StarterContentStore } from './starter-content';
 import { PartnerCallStore } from '../partner/calls-store';
 
@@ -24,6 +25,8 @@ export interface Store {
   partnerCalls: PartnerCallStore;
   /** Where a reading of the licensed users stands, for the step's next attempt. */
   licensedUsersProgress: LicensedUsersProgressStore;
+  /** The pages of reconciliation passes (activities/reconcile-plan.ts). */
+  reconcilePlans: ReconcilePlanStore;
   ensureIndexes(): Promise<void>;
   /** At start: the indexes, then credentials older versions kept in inbox records moved out. */
   prepare(): Promise<{ movedCredentials: number }>;
@@ -42,6 +45,7 @@ export function createStore(db: Database, keyring: Keyring): Store {
     starterContent: new StarterContentStore(db),
     partnerCalls: new PartnerCallStore(db),
     licensedUsersProgress: new LicensedUsersProgressStore(db),
+    reconcilePlans: new ReconcilePlanStore(db),
     async ensureIndexes() {
       await store.inbox.ensureIndexes();
       await store.eventCredentials.ensureIndexes();

@@ -25,6 +25,12 @@ export interface InstallationRecord {
   lastEventAt?: string;
   /** Events the workflow finished handling (the last 20): a later run never handles them again. */
   handledEventIds?: string[];
+  /**
+   * When Talkdesk's view of the installation was last read (by reconciliation, or
+   * confirmed by the install's approval): reconciliation reads an active one again
+   * once this is older than RECONCILE_ACTIVE_CHECK_HOURS.
+   */
+  talkdeskCheckedAt?: Date;
   updatedAt: Date;
   createdAt: Date;
 }
@@ -54,7 +60,13 @@ export class InstallationStore {
   }
 
   async markInstallApproved(installationId: string, at: Date): Promise<void> {
-    await this.coll.updateOne({ _id: installationId }, { $set: { installApprovedAt: at } });
+    // Talkdesk just answered the approval: that is a check of its view, so the rolling window starts here.
+    await this.coll.updateOne({ _id: installationId }, { $set: { installApprovedAt: at, talkdeskCheckedAt: at } });
+  }
+
+  /** Reconciliation read Talkdesk's view of the installation ({_id} filter: FerretDB pushes it down). */
+  async markTalkdeskChecked(installationId: string, at: Date): Promise<void> {
+    await this.coll.updateOne({ _id: installationId }, { $set: { talkdeskCheckedAt: at } });
   }
 
   /** An install begins (the record was not installing yet): no approval of it yet. */
@@ -66,7 +78,19 @@ export class InstallationStore {
     return this.coll.findOne({ _id: installationId });
   }
 
-  /** One page of installations in id order, for paged reconciliation. */
+  /**
+   * What reconciliation plans a pass from, every record in one read. On the embedded
+   * FerretDB (1.24, SQLite) only an {_id} equality filter is pushed down: any other
+   * filter, sort or range reads the whole table, so one unfiltered read costs what a
+   * single `_id > cursor` page used to, and the pass no longer pays it per page.
+   */
+  async scanForReconciliation(): Promise<Pick<InstallationRecord, '_id' | 'phase' | 'talkdeskCheckedAt'>[]> {
+    return this.coll.find({}, { projection: { _id: 1, phase: 1, talkdeskCheckedAt: 1 } }).toArray() as Promise<
+      Pick<InstallationRecord, '_id' | 'phase' | 'talkdeskCheckedAt'>[]
+    >;
+  }
+
+  /** One page of installations in id order, for paged reconciliation (runs from before the planned pass). */
   page(afterId: string | undefined, limit: number): Promise<InstallationRecord[]> {
     return this.coll
       .find(afterId ? { _id: { $gt: afterId } } : {})

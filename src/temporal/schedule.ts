@@ -8,6 +8,8 @@ export interface ReconciliationScheduleOptions {
   intervalMs: number;
   pageSize: number;
   parallelism: number;
+  activeCheckHours: number;
+  talkdeskCallsPerMinute: number;
 }
 
 /**
@@ -21,7 +23,15 @@ export async function ensureReconciliationSchedule(client: Client, o: Reconcilia
     workflowType: reconcileWorkflow,
     workflowId: 'reconciliation',
     taskQueue: o.taskQueue,
-    args: [{ pageSize: o.pageSize, parallelism: o.parallelism }],
+    args: [
+      {
+        pageSize: o.pageSize,
+        parallelism: o.parallelism,
+        activeCheckHours: o.activeCheckHours,
+        talkdeskCallsPerMinute: o.talkdeskCallsPerMinute,
+        intervalMinutes: o.intervalMs / 60_000,
+      },
+    ],
   };
   const spec = { intervals: [{ every: o.intervalMs }] };
   const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: o.intervalMs };

@@ -44,6 +44,8 @@ export async function startServiceWorker(o: {
       intervalMs: env.RECONCILE_INTERVAL_MINUTES * 60_000,
       pageSize: env.RECONCILE_PAGE_SIZE,
       parallelism: env.RECONCILE_PARALLELISM,
+      activeCheckHours: env.RECONCILE_ACTIVE_CHECK_HOURS,
+      talkdeskCallsPerMinute: env.RECONCILE_TALKDESK_CALLS_PER_MINUTE,
     });
     logger.info({ every: `${env.RECONCILE_INTERVAL_MINUTES} min` }, `reconciliation schedule ${how}`);
   }

@@ -10,7 +10,14 @@ describe('the reconciliation schedule', function () {
     const { client } = await temporalDevEnv();
     const handle = client.schedule.getHandle(RECONCILIATION_SCHEDULE_ID);
     try {
-      const options = { taskQueue: 'sched-test', intervalMs: 15 * 60_000, pageSize: 200, parallelism: 4 };
+      const options = {
+        taskQueue: 'sched-test',
+        intervalMs: 15 * 60_000,
+        pageSize: 200,
+        parallelism: 4,
+        activeCheckHours: 24,
+        talkdeskCallsPerMinute: 120,
+      };
       assert.equal(await ensureReconciliationSchedule(client, options), 'created');
       assert.equal(await ensureReconciliationSchedule(client, { ...options, intervalMs: 5 * 60_000, pageSize: 50 }), 'updated');
       const desc = await handle.describe();
@@ -18,7 +25,9 @@ describe('the reconciliation schedule', function () {
       assert.equal(desc.spec.intervals?.[0]?.every, 5 * 60_000);
       assert.equal(desc.action.type, 'startWorkflow');
       assert.equal(desc.action.type === 'startWorkflow' && desc.action.workflowType, 'reconcileWorkflow');
-      assert.deepEqual(desc.action.type === 'startWorkflow' && desc.action.args, [{ pageSize: 50, parallelism: 4 }]);
+      assert.deepEqual(desc.action.type === 'startWorkflow' && desc.action.args, [
+        { pageSize: 50, parallelism: 4, activeCheckHours: 24, talkdeskCallsPerMinute: 120, intervalMinutes: 5 },
+      ]);
       const all: string[] = [];
       for await (const s of client.schedule.list()) all.push(s.scheduleId);
       assert.equal(all.filter((id) => id === RECONCILIATION_SCHEDULE_ID).length, 1);

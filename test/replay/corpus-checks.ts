@@ -55,6 +55,7 @@ const patches = (h: RawHistory): string[] =>
 const startedMidPhase = (h: RawHistory) =>
   !!(decode(h.events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]) as { carried?: { resume?: unknown } } | undefined)
     ?.carried?.resume;
+const scheduled = (h: RawHistory) => h.events.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name);
 
 const firstEventType = (h: RawHistory) => (signals(h, 'event')[0] as { type?: string } | undefined)?.type;
 
@@ -85,4 +86,6 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
   'a run that re-entered a phase carried over mid-phase, to completion': (h) =>
     startedMidPhase(h) && type(h.events.at(-1)!) === 'WORKFLOW_EXECUTION_COMPLETED',
   'an update reverted': (h) => h.events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'revertUpdate'),
+  'a reconciliation pass paging by id (before the planned pass)': (h) => scheduled(h).includes('reconcileInstallations'),
+  'a planned reconciliation pass': (h) => scheduled(h).includes('planReconciliation') && scheduled(h).includes('reconcilePlannedPage'),
 };

@@ -1,0 +1,59 @@
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { intArg } from './options';
+import { measureReconciliation } from './reconcile';
+import { seedActiveInstallations } from './seed';
+import { startBenchSystem, type BenchSystem } from './system';
+
+/**
+ * The reconciliation figure alone (`node dist/bench/reconcile-pass.js --scale 2000`):
+ * seeds `--scale` active installations (bench/seed.ts), then times two passes one
+ * after the other and counts the Talkdesk installation reads of each. The full bench
+ * measures it after its other figures; this reaches it in minutes on a busy machine.
+ */
+async function main(argv: string[]): Promise<void> {
+  const scale = intArg(argv, 'scale', 'BENCH_SCALE', 2_000, 1);
+  const passes = intArg(argv, 'passes', 'BENCH_PASSES', 2, 1);
+  const sys = await startBenchSystem({ workerProcesses: 1, tuning: {}, web: 'process', logLevel: 'info' });
+  try {
+    const seeded = await seedActiveInstallations(sys, scale, 8, 30 * 60_000);
+    console.log(`seeded ${seeded.seeded} in ${seeded.writeSeconds}+${seeded.startSeconds} s (${seeded.failed} failed)`);
+    for (let i = 1; i <= passes; i += 1) {
+      const before = sys.simulator.calls.filter((c) => c.route === 'installation').length;
+      const pass = await measureReconciliation(sys, 30 * 60_000);
+      const gets = sys.simulator.calls.filter((c) => c.route === 'installation').length - before;
+      const activities = pass.available ? await activitySeconds(sys, pass.workflowId) : {};
+      console.log(JSON.stringify({ pass: i, scale, talkdeskGets: gets, activities, ...pass }));
+    }
+  } finally {
+    await sys.stop();
+  }
+}
+
+/** Seconds each kind of activity of the pass ran (started to completed), summed, and the longest. */
+async function activitySeconds(sys: BenchSystem, workflowId: string): Promise<Record<string, { count: number; sum: number; max: number }>> {
+  const events = (await sys.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const ms = (e: (typeof events)[number]) => Number(e.eventTime?.seconds ?? 0) * 1000 + Math.round((e.eventTime?.nanos ?? 0) / 1e6);
+  const byId = new Map(events.map((e) => [String(e.eventId), e]));
+  const out: Record<string, { count: number; sum: number; max: number }> = {};
+  for (const e of events) {
+    const done = e.activityTaskCompletedEventAttributes;
+    if (!done) continue;
+    const name = byId.get(String(done.scheduledEventId))?.activityTaskScheduledEventAttributes?.activityType?.name ?? '?';
+    const started = byId.get(String(done.startedEventId));
+    const s = started ? (ms(e) - ms(started)) / 1000 : 0;
+    const o = (out[name] ??= { count: 0, sum: 0, max: 0 });
+    o.count += 1;
+    o.sum = Math.round((o.sum + s) * 1000) / 1000;
+    o.max = Math.max(o.max, s);
+  }
+  return out;
+}
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+main(process.argv.slice(2)).then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error('reconcile-pass failed:', err instanceof Error ? (err.stack ?? err.message) : err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,51 @@
+import type { Collection } from 'mongodb';
+import type { InstallationPhase } from '../../workflows/definitions';
+import { COLLECTIONS, type Database } from './db';
+
+/**
+ * One installation a reconciliation pass visits, with its phase when planned;
+ * `slot` set: read Talkdesk, not before that minute of the pass.
+ */
+export interface PlanEntry {
+  id: string;
+  phase: InstallationPhase;
+  slot?: number;
+}
+
+interface PlanPageRecord {
+  _id: string; // `${planId}:${page}`
+  planId: string;
+  entries: PlanEntry[];
+  createdAt: Date;
+}
+
+/** A plan's pages are dropped by a later pass once this old: longer than any pass runs. */
+const KEEP_PLANS_MS = 60 * 60_000;
+
+/**
+ * The pages of a reconciliation pass, written once when the pass is planned and read
+ * by `{_id}` (the one filter the embedded FerretDB pushes down), so a page costs one
+ * indexed read however many installations there are.
+ */
+export class ReconcilePlanStore {
+  readonly coll: Collection<PlanPageRecord>;
+  constructor(db: Database) {
+    this.coll = db.collection<PlanPageRecord>(COLLECTIONS.reconcilePlans);
+  }
+
+  /** Writes the plan's pages (again, on a retry) and drops the pages of old passes. */
+  async write(planId: string, pages: PlanEntry[][], now = new Date()): Promise<void> {
+    await this.coll.deleteMany({ createdAt: { $lt: new Date(now.getTime() - KEEP_PLANS_MS) } });
+    if (pages.length === 0) return;
+    await this.coll.bulkWrite(
+      pages.map((entries, k) => ({
+        replaceOne: { filter: { _id: `${planId}:${k}` }, replacement: { planId, entries, createdAt: now }, upsert: true },
+      })),
+      { ordered: false },
+    );
+  }
+
+  async page(planId: string, page: number): Promise<PlanEntry[] | undefined> {
+    return (await this.coll.findOne({ _id: `${planId}:${page}` }))?.entries;
+  }
+}

@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { workflowIdFor } from '../../workflows/definitions';
+import { reconcileWorkflow, type ReconcileInput } from '../../workflows/reconcile';
+import type { ReconcileReport } from '../../workflows/reconcile-types';
+import { startSystem, type TestSystem } from '../support/system';
+import { eventually, finalView, queryState, waitForPhase } from '../support/waits';
+
+const HOUR = 3_600_000;
+
+describe('reconciliation reads Talkdesk on a window and within a budget (dev server, FerretDB, simulator)', function () {
+  this.timeout(180_000);
+  let sys: TestSystem;
+  beforeEach(async () => {
+    sys = await startSystem();
+  });
+  afterEach(async () => {
+    sys?.simulator.clearFaults();
+    await sys?.close();
+  });
+
+  const reconcile = (input: ReconcileInput = {}): Promise<ReconcileReport> =>
+    sys.client.workflow.execute(reconcileWorkflow, {
+      taskQueue: sys.taskQueue,
+      workflowId: `reconcile-${Date.now()}`,
+      args: [input],
+    });
+
+  /** Talkdesk reads of the installation (GET /apps/:app/installations/:id) so far. */
+  const gets = (id: string) => sys.simulator.calls.filter((c) => c.route === 'installation' && c.installationId === id).length;
+  const checkedAt = async (id: string) => (await sys.store.installations.get(id))?.talkdeskCheckedAt?.getTime() ?? 0;
+  const lastReadAgo = (id: string, ms: number) =>
+    sys.store.installations.coll.updateOne({ _id: id }, { $set: { talkdeskCheckedAt: new Date(Date.now() - ms) } });
+
+  const install = async () => {
+    const created = sys.simulator.createInstallation();
+    assert.equal(await sys.simulator.deliver(created.event, { callbackUrl: sys.web.callbackUrl }), 200);
+    await waitForPhase(sys.client, created.installation.id, 'active');
+    return created.installation.id;
+  };
+
+  /** An install Talkdesk does not let approve: it stays in progress here (and so do later ones, until clearFaults). */
+  const stuckInstalling = async () => {
+    const created = sys.simulator.createInstallation();
+    sys.simulator.failNext('installationState', 1_000, { status: 500 });
+    await sys.simulator.deliver(created.event, { callbackUrl: sys.web.callbackUrl });
+    await eventually('the install to be stuck approving', async () => {
+      const v = await queryState(sys.client, created.installation.id);
+      return v.currentStep?.includes('approve') ? v : undefined;
+    });
+    return created.installation.id;
+  };
+
+  it('reads an install in progress every pass, an active one only once its last read is older than the window', async () => {
+    const fresh = await install(); // its approval was Talkdesk's answer: the window starts there
+    const due = await install();
+    const inProgress = await stuckInstalling();
+    assert.ok((await checkedAt(fresh)) > Date.now() - HOUR, 'the approval starts the window');
+    await lastReadAgo(due, 25 * HOUR);
+    await lastReadAgo(inProgress, 1_000);
+    const [freshBefore, dueBefore] = [gets(fresh), gets(due)];
+
+    const passStart = Date.now();
+    const first = await reconcile();
+    assert.equal(first.scanned, 3);
+    assert.deepEqual([first.talkdeskChecked, first.talkdeskDeferred], [2, 0]);
+    assert.equal(gets(fresh), freshBefore, 'an active installation read within the window is not read again');
+    assert.equal(gets(due), dueBefore + 1);
+    assert.ok((await checkedAt(due)) >= passStart, 'the read is recorded');
+    assert.ok((await checkedAt(inProgress)) >= passStart, 'the install in progress is read');
+
+    const second = await reconcile();
+    assert.deepEqual([second.talkdeskChecked, second.talkdeskDeferred], [1, 0]);
+    assert.deepEqual([gets(fresh), gets(due)], [freshBefore, dueBefore + 1], 'both active ones wait for their window');
+    assert.ok((await checkedAt(inProgress)) >= passStart, 'the install in progress is read again');
+  });
+
+  it('caps the Talkdesk reads at the budget, in progress first, and defers the rest to the next pass, least recently read first', async () => {
+    const actives = [await install(), await install(), await install()];
+    const inProgress = await stuckInstalling(); // last: the fault holds every approval
+    // Read 25, 26 and 27 hours ago: all due, the last one least recently.
+    for (const [i, id] of actives.entries()) await lastReadAgo(id, (25 + i) * HOUR);
+    const before = actives.map(gets);
+    // 2 reads a minute over half of a 2-minute interval: 2 reads a pass.
+    const budget = { talkdeskCallsPerMinute: 2, intervalMinutes: 2 };
+    const readSince = () => actives.map((id, i) => gets(id) - before[i]!);
+
+    const passStart = Date.now();
+    const first = await reconcile(budget);
+    assert.deepEqual([first.scanned, first.talkdeskChecked, first.talkdeskDeferred], [4, 2, 2]);
+    assert.ok((await checkedAt(inProgress)) >= passStart, 'the install in progress goes first');
+    assert.deepEqual(readSince(), [0, 0, 1], 'then the least recently read');
+
+    const second = await reconcile(budget);
+    assert.deepEqual([second.talkdeskChecked, second.talkdeskDeferred], [2, 1]);
+    assert.deepEqual(readSince(), [0, 1, 1]);
+
+    const third = await reconcile(budget);
+    assert.deepEqual([third.talkdeskChecked, third.talkdeskDeferred], [2, 0]);
+    assert.deepEqual(readSince(), [1, 1, 1], 'every due installation read within three passes');
+  });
+
+  it('still finds and repairs drift when the installation is due, and still resumes a lost workflow when it is not', async () => {
+    const due = await install();
+    const notDue = await install();
+    const lost = await install();
+    await lastReadAgo(due, 25 * HOUR);
+    sys.simulator.setInstallationState(due, 'revoked');
+    sys.simulator.setInstallationState(notDue, 'revoked');
+    await sys.client.workflow.getHandle(workflowIdFor(lost)).terminate('lost in a test');
+    const lostGets = gets(lost);
+
+    const report = await reconcile();
+    assert.deepEqual(report.deprovisioned, [due]);
+    assert.deepEqual(report.resumed, [lost]);
+    assert.equal(gets(lost), lostGets, 'a lost workflow is resumed without a Talkdesk read');
+    assert.equal((await finalView(sys.client, due)).phase, 'uninstalled');
+    assert.equal((await queryState(sys.client, notDue)).phase, 'active', 'not due: its drift waits for its window');
+    await waitForPhase(sys.client, lost, 'active');
+
+    await lastReadAgo(notDue, 25 * HOUR);
+    // Ended, its credentials destroyed: due, but nothing to read Talkdesk with. It must not stay due.
+    await lastReadAgo(due, 25 * HOUR);
+    const laterStart = Date.now();
+    const later = await reconcile();
+    assert.deepEqual([later.deprovisioned, later.talkdeskChecked], [[notDue], 1]);
+    assert.ok((await checkedAt(due)) >= laterStart, 'an installation with nothing to read Talkdesk with counts as checked');
+    assert.equal((await finalView(sys.client, notDue)).phase, 'uninstalled');
+  });
+});
