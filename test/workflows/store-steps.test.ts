@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import { retryNowUpdate } from '../../workflows/definitions';
 import { STORE_STEPS_LOCAL } from '../../workflows/installation/context';
-import { ActivityStubs, InstallationUnderTest, clientIdFor, refused, useTimeSkippingEnv } from './harness';
+import { ActivityStubs, InstallationUnderTest, clientIdFor, deferred, refused, useTimeSkippingEnv } from './harness';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
@@ -120,6 +120,42 @@ describe('installation workflow: store-only steps as local activities', function
       events.some((e) => json(e.userMetadata?.summary) === 'backoff before retrying: import the credentials from the event'),
       'the retry waited on a workflow timer',
     );
-    assert.ok(!scheduled(events).includes('importCredentials'));
+    // The first attempt was local; the retry ran on the server (patch `store-step-bounded-local`).
+    assert.deepEqual(
+      localActivities(events).map((l) => l.type),
+      ['loadInstallation', 'recordInstallation', 'importCredentials', 'recordInstallation'],
+    );
+    assert.deepEqual(scheduled(events), ['importCredentials', 'provisionAccount', 'setInstallationState']);
+  });
+
+  it('a store step that hangs holds the workflow task no longer than its local bound; its retry runs on the server', async () => {
+    // A MongoDB operation that never answers and ignores cancellation, as a socket to a stalled FerretDB does.
+    const hung = deferred<null>();
+    let calls = 0;
+    const stubs = new ActivityStubs().on('loadInstallation', () => (calls++ === 0 ? hung.promise : Promise.resolve(null)));
+    // activityTimeoutMs above the workflow task's 10 s: before the bound, the attempt held the task until it timed out.
+    t = await InstallationUnderTest.start(env(), stubs, { activityTimeoutMs: 30_000 });
+    try {
+      await t.send(t.event('app.installed'));
+      // Long enough for the unbounded attempt (30 s) too, so that the assertions below say what went wrong.
+      await t.until('phase active', (v) => v.phase === 'active' && !v.currentStep, 45_000);
+    } finally {
+      hung.resolve(null);
+    }
+    const events = (await t.handle.fetchHistory()).events ?? [];
+    const load = events.find((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
+    assert.match(
+      JSON.stringify(load?.markerRecordedEventAttributes?.failure ?? {}),
+      /timed out|TIMEOUT/i,
+      'the local attempt ended by its bound',
+    );
+    // No workflow task was kept open by heartbeats (a completion with no command that asks for a new task) or lost.
+    assert.equal(events.filter((e) => e.workflowTaskTimedOutEventAttributes).length, 0, 'no workflow task timed out');
+    const heartbeats = events.filter(
+      (e, i) => e.workflowTaskCompletedEventAttributes && events[i + 1]?.workflowTaskScheduledEventAttributes,
+    );
+    assert.equal(heartbeats.length, 0, 'no workflow task heartbeat');
+    assert.deepEqual(scheduled(events), ['loadInstallation', 'provisionAccount', 'setInstallationState']);
+    assert.equal(stubs.of('loadInstallation').length, 2);
   });
 });

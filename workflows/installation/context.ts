@@ -40,6 +40,15 @@ export const STORE_STEPS_LOCAL = 'store-steps-local';
  * large (workflow.ts), and the next run re-enters it. Histories recorded before it never cut.
  */
 export const CONTINUE_AS_NEW_MID_PHASE = 'continue-as-new-mid-phase';
+/**
+ * Patch: a store step's local attempt is bounded by LOCAL_STEP_TIMEOUT_MS and its retries run
+ * on the server. A slow local activity holds its workflow task open, a worker killed meanwhile
+ * loses it, and every retry of the task redid the slow step from scratch while the server
+ * stretched each retry's timeout up to ten minutes (docs/performance.md, "Workflow tasks held").
+ */
+export const STORE_STEP_BOUNDED_LOCAL = 'store-step-bounded-local';
+/** The longest a store step may hold a workflow task (10 s, heartbeated at 8 s) as a local activity. */
+export const LOCAL_STEP_TIMEOUT_MS = 3_000;
 /** The failure type of a state call not sent because Talkdesk did not show the phase's operation open. */
 export const NOT_OPEN_AT_TALKDESK = 'NotOpenAtTalkdesk';
 
@@ -176,9 +185,21 @@ export function createPhaseContext(state: InstallationState, options: Installati
     const activity = localActs[name] as unknown as LocalActivityFunctionWithOptions<
       (input: typeof args) => Awaited<ReturnType<Activities[K]>>
     >;
-    return steps.run(description, () => {
+    if (!patched(STORE_STEP_BOUNDED_LOCAL)) {
+      return steps.run(description, () => {
+        describe();
+        return activity.executeWithOptions({ ...local, summary: description }, [args]);
+      }) as ReturnType<Activities[K]>;
+    }
+    // First attempt local and short; a store too slow for it (or failing) is retried as an
+    // activity on the server, which a killed worker cannot take the workflow task down with.
+    const bound = Math.min(options.activityTimeoutMs, LOCAL_STEP_TIMEOUT_MS);
+    const server = acts[name] as unknown as ActivityFunctionWithOptions<(input: typeof args) => Awaited<ReturnType<Activities[K]>>>;
+    return steps.run(description, (attempt) => {
       describe();
-      return activity.executeWithOptions({ ...local, summary: description }, [args]);
+      return attempt === 1
+        ? activity.executeWithOptions({ ...local, startToCloseTimeout: bound, scheduleToCloseTimeout: bound, summary: description }, [args])
+        : server.executeWithOptions({ ...base, summary: description }, [args]);
     }) as ReturnType<Activities[K]>;
   };
 
