@@ -81,6 +81,8 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
         (decode(e.markerRecordedEventAttributes.details?.data?.payloads?.[0]) as { activity_type?: string } | undefined)?.activity_type ===
           'importCredentials',
     ),
+  'a store step whose local attempt timed out, retried on the server (store-step-bounded-local)': (h) =>
+    patches(h).includes('store-step-bounded-local') && scheduled(h).includes('destroyCredentials'),
   'a run that continued as new mid-phase': (h) =>
     patches(h).includes('continue-as-new-mid-phase') && type(h.events.at(-1)!) === 'WORKFLOW_EXECUTION_CONTINUED_AS_NEW',
   'a run that re-entered a phase carried over mid-phase, to completion': (h) =>

@@ -1,4 +1,5 @@
 import type { Scenario } from './timer-scenarios';
+import { LOCAL_STEP_TIMEOUT_MS } from '../../workflows/installation/context';
 import { eventually, waitForPhase } from '../support/waits';
 
 /**
@@ -21,6 +22,28 @@ export const STORE_STEP_SCENARIOS: Record<string, Scenario> = {
         const v = await waitForPhase(sys.client, id, 'active');
         return v.activeClientId === rotation.data.client_id && !v.currentStep ? v : undefined;
       });
+      await deliver(sys.simulator.uninstall(id));
+      return id;
+    },
+  },
+  // Patch `store-step-bounded-local`: the uninstall's credential destruction is slower than the
+  // local bound once (a busy store), so its local attempt times out and the retry runs on the server.
+  'store-step-bounded-local': {
+    run: async (sys, deliver) => {
+      const life = sys.simulator.createInstallation({ licensedUsers: 1 });
+      const id = life.installation.id;
+      await deliver(life.event);
+      await waitForPhase(sys.client, id, 'active');
+      const creds = sys.store.credentials;
+      const destroyAll = creds.destroyAll.bind(creds);
+      let slow = true;
+      creds.destroyAll = async (installationId: string) => {
+        if (slow) {
+          slow = false;
+          await new Promise((r) => setTimeout(r, LOCAL_STEP_TIMEOUT_MS + 2_000));
+        }
+        return destroyAll(installationId);
+      };
       await deliver(sys.simulator.uninstall(id));
       return id;
     },
