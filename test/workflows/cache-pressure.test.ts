@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { eventSignal, stateQuery, workflowIdFor, type LifecycleEvent } from '../../workflows/definitions';
+import { sharedTimeSkippingEnv } from '../support/servers';
+import { workflowBundle } from '../support/system';
+import { eventually } from '../support/waits';
+import { ActivityStubs, TEST_OPTIONS, clientIdFor, type ActivityName } from './harness';
+
+/**
+ * Hypothesis (a) of the soak's held workflow tasks: more installations in progress than the
+ * worker's cache, each running local store steps, so the core evicts runs for others.
+ * The core drops the workflow task of a run it evicts while a local activity runs (the task times
+ * out and is retried): every install must still finish, with no step sent twice.
+ */
+describe('installation workflow: local store steps under cache pressure', function () {
+  this.timeout(120_000);
+  let env: TestWorkflowEnvironment;
+  before(async function () {
+    this.timeout(120_000);
+    env = await sharedTimeSkippingEnv();
+  });
+
+  it('five installs on a worker caching two: each finishes, provisioned and approved once', async () => {
+    const taskQueue = `cache-${randomBytes(4).toString('hex')}`;
+    // Store steps slow enough that runs wait on them while others need the cache.
+    const slow = <T>(value: T) => new Promise<T>((r) => setTimeout(() => r(value), 600));
+    const stubs = new ActivityStubs()
+      .on('loadInstallation', () => slow(null))
+      .on('recordInstallation', () => slow(undefined))
+      .on('importCredentials', (i) => slow({ clientId: clientIdFor(String(i.eventId)), keyId: 'key-1', keyAlgorithm: 'ES256' }));
+    const activities = Object.fromEntries(
+      (
+        [
+          'loadInstallation',
+          'recordInstallation',
+          'importCredentials',
+          'obtainToken',
+          'provisionAccount',
+          'setInstallationState',
+        ] satisfies ActivityName[]
+      ).map((n) => [n, (i: Record<string, unknown>) => stubs.call(n, i)]),
+    );
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities,
+      maxCachedWorkflows: 2,
+      maxConcurrentWorkflowTaskExecutions: 2,
+    });
+    const ids = Array.from({ length: 5 }, () => `inst-${randomBytes(4).toString('hex')}`);
+    await worker.runUntil(async () => {
+      const t0 = Date.now();
+      for (const installationId of ids) {
+        const handle = await env.client.workflow.start('installationWorkflow', {
+          workflowId: workflowIdFor(installationId),
+          taskQueue,
+          args: [{ installationId, options: TEST_OPTIONS }],
+        });
+        const event: LifecycleEvent = {
+          eventId: `installed-${installationId}`,
+          type: 'app.installed',
+          createdAt: new Date(t0).toISOString(),
+          appId: 'app-1',
+          installationId,
+          accountId: 'acct-1',
+          accountName: 'Acme',
+          facts: {},
+          links: { root: 'https://api.talkdesk.test', tokens: 'https://acme.talkdesk.test/oauth/token' },
+        };
+        await handle.signal(eventSignal, event);
+      }
+      await eventually(
+        'every install active',
+        async () => {
+          const views = await Promise.all(ids.map((id) => env.client.workflow.getHandle(workflowIdFor(id)).query(stateQuery)));
+          return views.every((v) => v.phase === 'active' && !v.currentStep) ? views : undefined;
+        },
+        90_000,
+      );
+    });
+    // Each install provisioned and approved once: a workflow task the eviction dropped sent no commands.
+    assert.equal(stubs.of('provisionAccount').length, ids.length);
+    assert.deepEqual(
+      stubs.stateCalls(),
+      ids.map(() => 'approve:install'),
+    );
+    // Workflow tasks the core dropped (evicted with a local activity in flight) timed out and were retried;
+    // see docs/performance.md ("Workflow tasks held by a slow local store step").
+    for (const id of ids) await env.client.workflow.getHandle(workflowIdFor(id)).terminate('test finished');
+  });
+});
