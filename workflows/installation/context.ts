@@ -181,10 +181,10 @@ export function createPhaseContext(state: InstallationState, options: Installati
     });
 
   const storeStep = <K extends StoreActivity>(description: string, name: K, args: Parameters<Activities[K]>[0]) => {
-    if (!patched(STORE_STEPS_LOCAL)) return step(description, acts[name] as never, args) as ReturnType<Activities[K]>;
-    const activity = localActs[name] as unknown as LocalActivityFunctionWithOptions<
-      (input: typeof args) => Awaited<ReturnType<Activities[K]>>
-    >;
+    type Result = Awaited<ReturnType<Activities[K]>>;
+    const server = acts[name] as unknown as ActivityFunctionWithOptions<(input: typeof args) => Promise<Result>>;
+    if (!patched(STORE_STEPS_LOCAL)) return step(description, server, args) as ReturnType<Activities[K]>;
+    const activity = localActs[name] as unknown as LocalActivityFunctionWithOptions<(input: typeof args) => Result>;
     if (!patched(STORE_STEP_BOUNDED_LOCAL)) {
       return steps.run(description, () => {
         describe();
@@ -194,7 +194,6 @@ export function createPhaseContext(state: InstallationState, options: Installati
     // First attempt local and short; a store too slow for it (or failing) is retried as an
     // activity on the server, which a killed worker cannot take the workflow task down with.
     const bound = Math.min(options.activityTimeoutMs, LOCAL_STEP_TIMEOUT_MS);
-    const server = acts[name] as unknown as ActivityFunctionWithOptions<(input: typeof args) => Awaited<ReturnType<Activities[K]>>>;
     return steps.run(description, (attempt) => {
       describe();
       return attempt === 1
