@@ -3,19 +3,36 @@ import { KEY_ALGORITHMS, type KeyAlgorithm } from '../workflows/definitions';
 import type { ImportCredentialsInput, ImportCredentialsResult, InstallationRef, ObtainTokenResult } from '../workflows/activity-types';
 import type { ActivityDeps } from './deps';
 import { eventCredentialsContext, inboxCredentialsContext } from '../src/store/secret-contexts';
+import { SsoLinksStore } from '../src/store/sso-links';
 import { credentialsMissing } from './failures';
 import { accessToken } from './tokens';
 
 export function credentialActivities(deps: ActivityDeps) {
   const { store, logger } = deps;
+  const ssoLinks = new SsoLinksStore(store.db);
   return {
     /**
      * Moves the encrypted credentials of an event from `event_credentials` into the
      * credential store, then deletes them there. Idempotent: a retry finds them moved.
+     * Also keeps the event's sign-in links for the launch routes (the newest event's win);
+     * an event stored by an earlier version has none here, its callback saved them.
      */
     async importCredentials(input: ImportCredentialsInput & { activate: boolean }): Promise<ImportCredentialsResult> {
       const record = await store.inbox.get(input.eventId);
       if (!record) throw credentialsMissing(input.installationId);
+      const signIn = record.event.signInLinks;
+      if (signIn) {
+        await ssoLinks.save(
+          input.installationId,
+          {
+            authorization: signIn.authorization,
+            tokens: record.event.links.tokens,
+            userinfo: signIn.userinfo,
+            widgetUrl: signIn.widgetUrl,
+          },
+          { id: record._id, createdAt: record.createdAt },
+        );
+      }
       const facts = record.event.facts as { client_id?: string; key_id?: string; key_algorithm?: string };
       const clientId = facts.client_id;
       if (!clientId || !facts.key_id || !KEY_ALGORITHMS.includes(facts.key_algorithm as KeyAlgorithm)) {

@@ -27,6 +27,17 @@ export interface EventLinks {
   installation?: string;
 }
 
+/**
+ * The sign-in links of an `app.installed` or `app.credentials_rotated` (hosts allow-listed
+ * at the edge): the workflow never reads them; its credentials import saves them for the
+ * launch routes (`sso_links`), so the callback does not write them (docs/handover.md).
+ */
+export interface SignInLinks {
+  authorization?: string;
+  userinfo?: string;
+  widgetUrl?: string;
+}
+
 /** Facts every event carries: the app version it was sent for. */
 export interface VersionFacts {
   app_version_id?: string;
@@ -69,6 +80,8 @@ interface EventOf<T extends EventType, F> {
   /** Non-secret facts of `data`, chosen field by field (names as Talkdesk sends them). */
   facts: F;
   links: EventLinks;
+  /** app.installed and app.credentials_rotated only; absent in events stored by earlier versions. */
+  signInLinks?: SignInLinks;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { EventLinks, KeyAlgorithm, LifecycleEvent } from '../../workflows/definitions';
+import type { EventLinks, KeyAlgorithm, LifecycleEvent, SignInLinks } from '../../workflows/definitions';
 import type { CredentialEvent, TalkdeskEvent } from './schemas';
 
 /** The credentials of an install or rotation, in our naming. Secret: encrypt before storing. */
@@ -26,6 +26,13 @@ function linksOf(event: TalkdeskEvent): EventLinks {
   return out;
 }
 
+/** The links the launch routes sign users in with (src/store/sso-links.ts); tokens is in `links`. */
+function signInLinksOf(event: TalkdeskEvent): { signInLinks?: SignInLinks } {
+  const links: Partial<Record<string, { href: string }>> = event._links;
+  const out = compact({ authorization: links.authorization?.href, userinfo: links.userinfo?.href, widgetUrl: links.widget_url?.href });
+  return Object.keys(out).length ? { signInLinks: out } : {};
+}
+
 /**
  * What the workflow receives: ids and facts of a validated event, never its
  * secrets. The facts are chosen field by field (an allow-list, so a field
@@ -48,11 +55,18 @@ export function toLifecycleEvent(event: TalkdeskEvent): LifecycleEvent {
   switch (event.type) {
     case 'app.installed': {
       const { client_id, key_id, key_algorithm } = event.data;
-      return { ...head, type: event.type, facts: compact({ ...version, client_id, key_id, key_algorithm }), ...tail };
+      return {
+        ...head,
+        type: event.type,
+        facts: compact({ ...version, client_id, key_id, key_algorithm }),
+        ...tail,
+        ...signInLinksOf(event),
+      };
     }
     case 'app.credentials_rotated': {
       const { client_id, key_id, key_algorithm, compromised } = event.data;
-      return { ...head, type: event.type, facts: compact({ ...version, client_id, key_id, key_algorithm, compromised }), ...tail };
+      const facts = compact({ ...version, client_id, key_id, key_algorithm, compromised });
+      return { ...head, type: event.type, facts, ...tail, ...signInLinksOf(event) };
     }
     case 'app.updated': {
       const { users, subscription } = event.data;

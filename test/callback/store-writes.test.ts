@@ -32,7 +32,8 @@ describe('callback: store writes per event (FerretDB, command monitoring)', func
   let sys: TestSystem;
   before(async () => {
     // No worker: only the web server's writes are counted, and the workflow need not run.
-    sys = await startSystem({ inProcessWorker: false, webMongoUri: monitored(await mongoUri()) });
+    // The launch area on, as in production: its callback hooks run before the event is stored.
+    sys = await startSystem({ inProcessWorker: false, webMongoUri: monitored(await mongoUri()), launch: {} });
     // The dispatcher's first pass queues every stored event not marked yet (the backstop):
     // done before counting, so that it cannot queue an event a test's callback is handing over.
     await sys.web.dispatcher.runOnce();
@@ -42,9 +43,12 @@ describe('callback: store writes per event (FerretDB, command monitoring)', func
   /** POSTs the event and returns the answer with the write commands about it sent meanwhile. */
   async function deliverCounting(event: { id: string }) {
     const writes: Write[] = [];
+    // Every command on sso_links, reads too: no worker runs here, so any is the callback's.
+    const signInLinks: string[] = [];
     const client = sys.webStore.db.client;
     const listener = (e: CommandStartedEvent) => {
       const collection = e.command[e.commandName] as unknown;
+      if (collection === COLLECTIONS.ssoLinks) signInLinks.push(e.commandName);
       if (!WRITE_COMMANDS.has(e.commandName) || typeof collection !== 'string' || !HAND_OVER_COLLECTIONS.has(collection)) return;
       // Only this event's writes: the dispatcher beside the callback may write about others.
       if (!JSON.stringify(e.command).includes(event.id)) return;
@@ -54,7 +58,7 @@ describe('callback: store writes per event (FerretDB, command monitoring)', func
     client.on('commandStarted', listener);
     try {
       const answer = await postCallback(sys.web.callbackUrl, event);
-      return { answer, writes };
+      return { answer, writes, signInLinks };
     } finally {
       client.off('commandStarted', listener);
     }
@@ -70,9 +74,9 @@ describe('callback: store writes per event (FerretDB, command monitoring)', func
     assert.ok(seen > 0, 'command monitoring is on for the web server connection');
   });
 
-  it('app.installed handed over at once: 3 writes (credentials, record, mark by _id alone), no queue entry', async () => {
+  it('app.installed handed over at once: 3 writes (credentials, record, mark by _id alone), no queue entry, no sso_links command', async () => {
     const { event } = sys.simulator.createInstallation();
-    const { answer, writes } = await deliverCounting(event);
+    const { answer, writes, signInLinks } = await deliverCounting(event);
     assert.equal(answer.status, 200, answer.text);
     assert.deepEqual(answer.json, { status: 'accepted', eventId: event.id, dispatched: true });
     assert.deepEqual(
@@ -84,6 +88,9 @@ describe('callback: store writes per event (FerretDB, command monitoring)', func
     assert.ok((await sys.store.inbox.get(event.id))?.dispatchedAt instanceof Date, 'marked handed over');
     assert.equal(await sys.store.inbox.queued(event.id), null, 'never queued');
     assert.ok(await sys.store.eventCredentials.get(event.id), 'its credentials are stored');
+    // The sign-in links travel in the event to the workflow's credentials import (docs/handover.md).
+    assert.deepEqual(signInLinks, [], 'the callback neither reads nor writes sso_links');
+    assert.equal((await sys.store.inbox.get(event.id))?.event.signInLinks?.authorization, event._links.authorization.href);
   });
 
   it('an event without credentials handed over at once: 2 writes (record, mark)', async () => {

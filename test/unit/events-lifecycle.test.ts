@@ -41,8 +41,27 @@ describe('events/lifecycle toLifecycleEvent', () => {
         tokens: 'https://starship.talkdeskid.com/oauth/token',
         installation: 'https://api.talkdeskapp.com/apps/f918e2623486417791f3b5a18ca746ce/installations/9514148a170c4d4aaa344a540cec08c5',
       },
+      // Saved by the credentials import for the launch routes, not by the callback.
+      signInLinks: {
+        authorization: 'https://starship.talkdeskid.com/oauth/authorize',
+        userinfo: 'https://api.talkdeskapp.com/users/me',
+        widgetUrl: 'https://prd-cdn-talkdesk.talkdesk.com/tdconnect-widget/latest/td.connect.js',
+      },
     };
     assert.deepEqual(lifecycle, expected);
+  });
+
+  it('carries sign-in links only for events that bring credentials', () => {
+    assert.equal(lifecycleOf('app.credentials_rotated').signInLinks, undefined, 'the example rotation has none');
+    const withAuthorization = (body: Record<string, unknown>) => ({
+      ...body,
+      _links: { ...(body._links as object), authorization: { href: 'https://starship.talkdeskid.com/oauth/authorize' } },
+    });
+    const withLinks = withAuthorization(exampleEvent('app.credentials_rotated'));
+    assert.deepEqual(lifecycleOf('app.credentials_rotated', withLinks).signInLinks, {
+      authorization: 'https://starship.talkdeskid.com/oauth/authorize',
+    });
+    assert.equal(lifecycleOf('app.uninstalled', withAuthorization(exampleEvent('app.uninstalled'))).signInLinks, undefined);
   });
 
   for (const type of EVENT_TYPES) {

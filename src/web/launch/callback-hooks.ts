@@ -7,7 +7,7 @@ import type { LaunchContext } from './context';
 
 /** What the callback asks of the launch area (src/web/callback.ts). */
 export interface CallbackLaunchHooks {
-  /** Before an event is stored: keeps its sign-in links; ends the sessions an uninstall or a user removal ends. */
+  /** Before an event is stored: ends the sessions an uninstall or a user removal ends. */
   beforeStore(event: TalkdeskEvent): Promise<void>;
   /** The whole answer to an authenticated `user.logout` body. */
   userLogout(ctx: Context, json: unknown, outcome: (o: string) => void): Promise<void>;
@@ -22,14 +22,9 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
   return {
     async beforeStore(event) {
       const installationId = event.data.installation_id;
-      if (event.type === 'app.installed' || event.type === 'app.credentials_rotated') {
-        const l: Partial<Record<string, { href: string }>> = event._links;
-        await lc.links.save(
-          installationId,
-          { authorization: l.authorization?.href, tokens: l.tokens?.href, userinfo: l.userinfo?.href, widgetUrl: l.widget_url?.href },
-          { id: event.id, createdAt: new Date(event.created_at) },
-        );
-      } else if (event.type === 'app.uninstalled') {
+      // The sign-in links of an install or rotation are saved by the workflow's credentials
+      // import (activities/credentials.ts), off the acknowledgement's path.
+      if (event.type === 'app.uninstalled') {
         const ended = await lc.sessions.endForInstallation(installationId);
         if (ended) lc.logger.info({ installationId, sessionsEnded: ended }, 'uninstall: every session of the installation ended');
       } else if (event.type === 'app.updated' && event.data.users?.removing?.length) {

@@ -23,11 +23,10 @@ async function usableInstallation(lc: LaunchContext, installationId: string | un
   if (!installationId || !ID.test(installationId)) throw new SsoFailure('unknown_installation', { detail: 'bad_installation_id' });
   const rec = await lc.store.installations.get(installationId);
   const facts = { installationId, accountId: rec?.accountId, accountName: rec?.accountName };
-  if (!rec) {
-    // Known from its event but not yet recorded by the workflow: being installed.
-    if (await lc.links.get(installationId)) throw new SsoFailure('installation_inactive', { installationId, detail: 'installing' });
-    throw new SsoFailure('unknown_installation', { installationId });
-  }
+  // No record: unknown. An install's workflow records it (phase `installing`) in its first
+  // step, before anything else, and Talkdesk offers the app only once it is approved: the
+  // sub-second gap after the event's acknowledgement needs no lookup of its own (docs/launch.md).
+  if (!rec) throw new SsoFailure('unknown_installation', { installationId });
   if (!USABLE_PHASES.has(rec.phase)) throw new SsoFailure('installation_inactive', { ...facts, detail: rec.phase });
   return rec;
 }
