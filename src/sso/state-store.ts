@@ -21,6 +21,9 @@ interface StateRecord {
   usedAt?: Date;
 }
 
+/** The id of a state's spent marker: a copy of the state, swept with it (same `expiresAt`). */
+const spentId = (id: string): string => `${id}:spent`;
+
 export type StateCheck =
   | { ok: true; installationId: string; nonce: string; userHint?: string }
   | { ok: false; why: 'unknown' | 'expired' | 'replayed' | 'other_browser'; installationId?: string };
@@ -54,7 +57,11 @@ export class SsoStateStore {
   /**
    * Accepts a state once: known, unexpired, unused and from the browser it was issued to.
    * The browser is checked before the state is spent, so a state stolen into another
-   * browser cannot burn the real user's sign-in.
+   * browser cannot burn the real user's sign-in. Every command names one document by its
+   * `_id` (the only filter the embedded store does not answer by reading the collection).
+   * Spending inserts a marker under an id of its own: of two callbacks racing with the
+   * same state, the store's unique `_id` lets exactly one insert it (an update conditioned
+   * on `usedAt` is not atomic on FerretDB 1.24: both may win).
    */
   async consume(state: string, browser: string | undefined, now = new Date()): Promise<StateCheck> {
     const id = hashId(state);
@@ -64,8 +71,17 @@ export class SsoStateStore {
     if (rec.usedAt) return { ok: false, why: 'replayed', ...base };
     if (rec.expiresAt.getTime() <= now.getTime()) return { ok: false, why: 'expired', ...base };
     if (!browser || hashId(browser) !== rec.browser) return { ok: false, why: 'other_browser', ...base };
-    const spent = await this.coll.updateOne({ _id: id, usedAt: { $exists: false } }, { $set: { usedAt: now } });
-    if (spent.modifiedCount !== 1) return { ok: false, why: 'replayed', ...base };
+    // The state itself says it is spent too (what an earlier version checks), set alongside: a
+    // loser of the race only sets what the winner sets.
+    const [marked, flagged] = await Promise.allSettled([
+      this.coll.insertOne({ ...rec, _id: spentId(id), usedAt: now }),
+      this.coll.updateOne({ _id: id }, { $set: { usedAt: now } }),
+    ]);
+    if (marked.status === 'rejected') {
+      if ((marked.reason as { code?: unknown }).code === 11000) return { ok: false, why: 'replayed', ...base };
+      throw marked.reason;
+    }
+    if (flagged.status === 'rejected') throw flagged.reason;
     return { ok: true, installationId: rec.installationId, nonce: rec.nonce, ...(rec.userHint ? { userHint: rec.userHint } : {}) };
   }
 

@@ -3,6 +3,7 @@ import { signHandoffToken } from '../../sso/handoff';
 import { STATE_TTL_MS } from '../../sso/state-store';
 import { randomId } from '../../store/sessions';
 import type { InstallationRecord } from '../../store/installations';
+import type { SsoLinksRecord } from '../../store/sso-links';
 import { TalkdeskError, TalkdeskUnavailableError } from '../../talkdesk/errors';
 import { cookieBase, type LaunchContext } from './context';
 import { answerFailure } from './failure';
@@ -18,25 +19,27 @@ const ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 const one = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
-/** The installation, when known and in a phase a user may sign in to. */
-async function usableInstallation(lc: LaunchContext, installationId: string | undefined): Promise<InstallationRecord> {
+/** The installation, when known and in a phase a user may sign in to, with its sign-in links (read together). */
+async function usableInstallation(
+  lc: LaunchContext,
+  installationId: string | undefined,
+): Promise<{ rec: InstallationRecord; links: SsoLinksRecord | null }> {
   if (!installationId || !ID.test(installationId)) throw new SsoFailure('unknown_installation', { detail: 'bad_installation_id' });
-  const rec = await lc.store.installations.get(installationId);
+  const [rec, links] = await Promise.all([lc.store.installations.get(installationId), lc.links.get(installationId)]);
   const facts = { installationId, accountId: rec?.accountId, accountName: rec?.accountName };
   if (!rec) {
     // Known from its event but not yet recorded by the workflow: being installed.
-    if (await lc.links.get(installationId)) throw new SsoFailure('installation_inactive', { installationId, detail: 'installing' });
+    if (links) throw new SsoFailure('installation_inactive', { installationId, detail: 'installing' });
     throw new SsoFailure('unknown_installation', { installationId });
   }
   if (!USABLE_PHASES.has(rec.phase)) throw new SsoFailure('installation_inactive', { ...facts, detail: rec.phase });
-  return rec;
+  return { rec, links };
 }
 
 /** GET /launch: the standalone URL. No page, no click: 302 to the installation's authorization link. */
 export async function launch(lc: LaunchContext, ctx: Context): Promise<void> {
   try {
-    const rec = await usableInstallation(lc, one(ctx.query.talkdesk_installation_id));
-    const links = await lc.links.get(rec._id);
+    const { rec, links } = await usableInstallation(lc, one(ctx.query.talkdesk_installation_id));
     const facts = { installationId: rec._id, accountId: rec.accountId, accountName: rec.accountName };
     if (!links?.authorization || !rec.activeClientId) throw new SsoFailure('installation_inactive', { ...facts, detail: 'no_sso_links' });
     let target: URL;
@@ -81,14 +84,13 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
     if (!state) throw new SsoFailure('state_invalid', { detail: 'missing' });
     const checked = await lc.states.consume(state, browser);
     if (!checked.ok) throw new SsoFailure('state_invalid', { installationId: checked.installationId, detail: checked.why });
-    const rec = await usableInstallation(lc, checked.installationId);
+    const { rec, links } = await usableInstallation(lc, checked.installationId);
     const facts = { installationId: rec._id, accountId: rec.accountId, accountName: rec.accountName };
     const oauthError = one(ctx.query.error);
     if (oauthError !== undefined) throw new SsoFailure('oauth_error', { ...facts, oauthError });
     const code = one(ctx.query.code);
     if (!code) throw new SsoFailure('oauth_error', { ...facts, detail: 'no_code' });
 
-    const links = await lc.links.get(rec._id);
     const creds = rec.activeClientId ? await lc.store.credentials.usable(rec._id, rec.activeClientId) : undefined;
     if (!creds) throw new SsoFailure('installation_inactive', { ...facts, detail: 'no_credentials' });
     const tokenUrl = links?.tokens ?? creds.tokenUrl;
