@@ -16,6 +16,8 @@ interface StateRecord {
   browser: string; // sha256(cookie value)
   /** `talkdesk_user_id` of the launch: a hint, only compared with /users/me for the log. */
   userHint?: string;
+  /** The installation's token, userinfo and widget links as /launch read them, so the callback need not read them again. */
+  links?: StateLinks;
   createdAt: Date;
   expiresAt: Date;
   usedAt?: Date;
@@ -24,8 +26,14 @@ interface StateRecord {
 /** The id of a state's spent marker: a copy of the state, swept with it (same `expiresAt`). */
 const spentId = (id: string): string => `${id}:spent`;
 
+export interface StateLinks {
+  tokens?: string;
+  userinfo?: string;
+  widgetUrl?: string;
+}
+
 export type StateCheck =
-  | { ok: true; installationId: string; nonce: string; userHint?: string }
+  | { ok: true; installationId: string; nonce: string; userHint?: string; links?: StateLinks }
   | { ok: false; why: 'unknown' | 'expired' | 'replayed' | 'other_browser'; installationId?: string };
 
 export class SsoStateStore {
@@ -40,12 +48,13 @@ export class SsoStateStore {
 
   async create(
     state: string,
-    s: { installationId: string; nonce: string; browser: string; userHint?: string },
+    s: { installationId: string; nonce: string; browser: string; userHint?: string; links?: StateLinks },
     now = new Date(),
   ): Promise<void> {
     await this.coll.insertOne({
       _id: hashId(state),
       ...(s.userHint ? { userHint: s.userHint } : {}),
+      ...(s.links ? { links: s.links } : {}),
       installationId: s.installationId,
       nonce: s.nonce,
       browser: hashId(s.browser),
@@ -82,7 +91,13 @@ export class SsoStateStore {
       throw marked.reason;
     }
     if (flagged.status === 'rejected') throw flagged.reason;
-    return { ok: true, installationId: rec.installationId, nonce: rec.nonce, ...(rec.userHint ? { userHint: rec.userHint } : {}) };
+    return {
+      ok: true,
+      installationId: rec.installationId,
+      nonce: rec.nonce,
+      ...(rec.userHint ? { userHint: rec.userHint } : {}),
+      ...(rec.links ? { links: rec.links } : {}),
+    };
   }
 
   /** Drops states well past their expiry (a used one is kept until then, to name a replay). */

@@ -64,7 +64,8 @@ export async function appHome(lc: LaunchContext, ctx: Context): Promise<void> {
   const current = await currentSession(lc, ctx, (session) =>
     Promise.all([
       lc.store.accounts.getAccount(session.accountId),
-      lc.links.get(session.installationId),
+      // Sessions of earlier versions do not carry the widget link.
+      session.widgetUrl === undefined ? lc.links.get(session.installationId).then((l) => l?.widgetUrl) : Promise.resolve(session.widgetUrl),
       lc.starter.get(session.accountId).then((s) => s ?? undefined),
     ]),
   );
@@ -73,12 +74,12 @@ export async function appHome(lc: LaunchContext, ctx: Context): Promise<void> {
     return html(lc, ctx, 401, (n) => notSignedInPage(n, lc.settings.supportContact));
   }
   const { session, rec } = current;
-  const [account, links, starter] = current.page;
+  const [account, widgetLink, starter] = current.page;
   const licensedUsers = await lc.store.accounts.licensedUserCount(account, session.accountId, session.installationId);
   let widgetUrl: string | undefined;
   let widgetHost: string | undefined;
   try {
-    const u = links?.widgetUrl ? new URL(links.widgetUrl) : undefined;
+    const u = widgetLink ? new URL(widgetLink) : undefined;
     if (u && u.protocol === 'https:' && lc.settings.widgetHosts.includes(u.host)) [widgetUrl, widgetHost] = [u.href, u.host];
   } catch {
     // Not a URL: the page goes without the Talkdesk header.

@@ -19,17 +19,25 @@ const ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 const one = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
-/** The installation, when known and in a phase a user may sign in to, with its sign-in links (read together). */
+/**
+ * The installation, when known and in a phase a user may sign in to, with its sign-in links
+ * read alongside (unless `readLinks` is false: the caller has them).
+ */
 async function usableInstallation(
   lc: LaunchContext,
   installationId: string | undefined,
+  readLinks = true,
 ): Promise<{ rec: InstallationRecord; links: SsoLinksRecord | null }> {
   if (!installationId || !ID.test(installationId)) throw new SsoFailure('unknown_installation', { detail: 'bad_installation_id' });
-  const [rec, links] = await Promise.all([lc.store.installations.get(installationId), lc.links.get(installationId)]);
+  const [rec, links] = await Promise.all([
+    lc.store.installations.get(installationId),
+    readLinks ? lc.links.get(installationId) : Promise.resolve(null),
+  ]);
   const facts = { installationId, accountId: rec?.accountId, accountName: rec?.accountName };
   if (!rec) {
     // Known from its event but not yet recorded by the workflow: being installed.
-    if (links) throw new SsoFailure('installation_inactive', { installationId, detail: 'installing' });
+    if (links ?? (readLinks ? null : await lc.links.get(installationId)))
+      throw new SsoFailure('installation_inactive', { installationId, detail: 'installing' });
     throw new SsoFailure('unknown_installation', { installationId });
   }
   if (!USABLE_PHASES.has(rec.phase)) throw new SsoFailure('installation_inactive', { ...facts, detail: rec.phase });
@@ -53,7 +61,13 @@ export async function launch(lc: LaunchContext, ctx: Context): Promise<void> {
     const browser = randomId();
     const hint = one(ctx.query.talkdesk_user_id);
     const userHint = hint && ID.test(hint) ? hint : undefined;
-    await lc.states.create(state, { installationId: rec._id, nonce: nonceValue, browser, userHint });
+    await lc.states.create(state, {
+      installationId: rec._id,
+      nonce: nonceValue,
+      browser,
+      userHint,
+      links: { tokens: links.tokens, userinfo: links.userinfo, widgetUrl: links.widgetUrl },
+    });
     target.searchParams.set('client_id', rec.activeClientId);
     target.searchParams.set('redirect_uri', `${lc.baseUrl()}${SSO_CALLBACK_PATH}`);
     target.searchParams.set('response_type', 'code');
@@ -84,7 +98,9 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
     if (!state) throw new SsoFailure('state_invalid', { detail: 'missing' });
     const checked = await lc.states.consume(state, browser);
     if (!checked.ok) throw new SsoFailure('state_invalid', { installationId: checked.installationId, detail: checked.why });
-    const { rec, links } = await usableInstallation(lc, checked.installationId);
+    // A state made by /launch carries the links it read; one from an earlier version does not.
+    const { rec, links: read } = await usableInstallation(lc, checked.installationId, !checked.links);
+    const links = checked.links ?? read;
     const facts = { installationId: rec._id, accountId: rec.accountId, accountName: rec.accountName };
     const oauthError = one(ctx.query.error);
     if (oauthError !== undefined) throw new SsoFailure('oauth_error', { ...facts, oauthError });
@@ -141,7 +157,9 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
     lc.logger.info({ installationId: rec._id, talkdeskUserId, role: who.role, handoff: Boolean(lc.settings.appHomeUrl) }, 'signed in');
 
     if (lc.settings.appHomeUrl) return await handOff(lc, ctx, who);
-    const sessionId = await lc.sessions.open(who, lc.settings.sessionTtlMs);
+    // The widget link goes with the session ('' when none), so /app need not read the links.
+    const widgetUrl = links?.widgetUrl ?? '';
+    const sessionId = await lc.sessions.open({ ...who, widgetUrl }, lc.settings.sessionTtlMs);
     setCookie(ctx, SESSION_COOKIE, sessionId, { ...cookieBase(lc, '/'), maxAgeSeconds: Math.floor(lc.settings.sessionTtlMs / 1000) });
     redirectTo(ctx, 303, '/app');
   } catch (err) {
