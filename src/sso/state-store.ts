@@ -70,7 +70,8 @@ export class SsoStateStore {
    * `_id` (the only filter the embedded store does not answer by reading the collection).
    * Spending inserts a marker under an id of its own: of two callbacks racing with the
    * same state, the store's unique `_id` lets exactly one insert it (an update conditioned
-   * on `usedAt` is not atomic on FerretDB 1.24: both may win).
+   * on `usedAt` is not atomic on FerretDB 1.24: both may win). `usedAt` on the state itself
+   * is what earlier versions set, still honoured.
    */
   async consume(state: string, browser: string | undefined, now = new Date()): Promise<StateCheck> {
     const id = hashId(state);
@@ -80,17 +81,12 @@ export class SsoStateStore {
     if (rec.usedAt) return { ok: false, why: 'replayed', ...base };
     if (rec.expiresAt.getTime() <= now.getTime()) return { ok: false, why: 'expired', ...base };
     if (!browser || hashId(browser) !== rec.browser) return { ok: false, why: 'other_browser', ...base };
-    // The state itself says it is spent too (what an earlier version checks), set alongside: a
-    // loser of the race only sets what the winner sets.
-    const [marked, flagged] = await Promise.allSettled([
-      this.coll.insertOne({ ...rec, _id: spentId(id), usedAt: now }),
-      this.coll.updateOne({ _id: id }, { $set: { usedAt: now } }),
-    ]);
-    if (marked.status === 'rejected') {
-      if ((marked.reason as { code?: unknown }).code === 11000) return { ok: false, why: 'replayed', ...base };
-      throw marked.reason;
+    try {
+      await this.coll.insertOne({ ...rec, _id: spentId(id), usedAt: now });
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 11000) return { ok: false, why: 'replayed', ...base };
+      throw err;
     }
-    if (flagged.status === 'rejected') throw flagged.reason;
     return {
       ok: true,
       installationId: rec.installationId,
