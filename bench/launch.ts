@@ -22,6 +22,8 @@ export interface LaunchResult {
   ratio: number;
   /** CPU seconds per sign-in spent by each process during the service run (the reference's run is not in it). */
   cpuSecondsPerSignIn: Record<string, number>;
+  /** CPU seconds per bare sign-in of the bench process (the simulator and the load) during the reference run. */
+  referenceCpuSecondsPerSignIn: number;
 }
 
 const strip = ({ errors: _errors, ...m }: Measured & { errors: string[] }): Measured => m;
@@ -132,7 +134,9 @@ export async function measureLaunch(
     for (let k = 2; k < talkdeskRoundTrips; k += 1) await talkdesk.getUserInfo(`${sys.simulator.url}/users/me`, accessToken);
   };
   await runPool(Math.min(20, n), concurrency, bare);
+  const refBefore = cpuSnapshot({ bench: process.pid });
   const reference = await runPool(n, concurrency, bare, timeoutMs);
+  const refCpu = (cpuSnapshot({ bench: process.pid }).bench ?? 0) - (refBefore.bench ?? 0);
   if (reference.failed > 0)
     console.warn(`bench: bare sign-in round trips: ${reference.failed} of ${n} failed, e.g. ${reference.errors.join('; ')}`);
   return {
@@ -142,5 +146,6 @@ export async function measureLaunch(
     p95Ratio: round(service.latencyMs.p95 / reference.latencyMs.p95),
     ratio: round(service.perSecond / reference.perSecond),
     cpuSecondsPerSignIn,
+    referenceCpuSecondsPerSignIn: round(refCpu / Math.max(1, reference.ok), 4),
   };
 }

@@ -130,7 +130,7 @@ async function main(): Promise<void> {
     console.log(`bench: launch: ${r.service.perSecond} sign-ins/s, p50/p95/p99 ${l(r.service.latencyMs)}`);
     console.log(`bench: bare round trips (${r.talkdeskRoundTrips}): ${r.reference.perSecond}/s, p50/p95/p99 ${l(r.reference.latencyMs)}`);
     console.log(`bench: p95 ratio ${r.p95Ratio}, rate ratio ${r.ratio}`);
-    console.log(`bench: CPU seconds per sign-in ${JSON.stringify(r.cpuSecondsPerSignIn)}`);
+    console.log(`bench: CPU seconds per sign-in ${JSON.stringify(r.cpuSecondsPerSignIn)}, per bare one ${r.referenceCpuSecondsPerSignIn}`);
   } finally {
     await sys.stop();
   }
