@@ -2,6 +2,7 @@ import type { UsableCredentials } from '../src/store/credentials';
 import { TalkdeskClient } from '../src/talkdesk/client';
 import { TestBrowser } from '../test/launch/helpers';
 import { round } from './ingest';
+import { cpuPids, cpuSnapshot } from './lifecycle';
 import { runPool, sleep, type Measured } from './load';
 import type { BenchSystem } from './system';
 
@@ -19,6 +20,10 @@ export interface LaunchResult {
   p95Ratio: number;
   /** service / reference, sign-ins per second. */
   ratio: number;
+  /** CPU seconds per sign-in spent by each process during the service run (the reference's run is not in it). */
+  cpuSecondsPerSignIn: Record<string, number>;
+  /** CPU seconds per bare sign-in of the bench process (the simulator and the load) during the reference run. */
+  referenceCpuSecondsPerSignIn: number;
 }
 
 const strip = ({ errors: _errors, ...m }: Measured & { errors: string[] }): Measured => m;
@@ -93,7 +98,13 @@ export async function measureLaunch(
   }
   const talkdeskRoundTrips = Math.max(1, Math.round(calls / Math.min(3, users.length)));
 
+  const pids = cpuPids(sys);
+  const cpuBefore = cpuSnapshot(pids);
   const service = await runPool(n, concurrency, signIn, timeoutMs);
+  const cpuAfter = cpuSnapshot(pids);
+  const cpuSecondsPerSignIn = Object.fromEntries(
+    Object.keys(pids).map((k) => [k, round(((cpuAfter[k] ?? 0) - (cpuBefore[k] ?? 0)) / Math.max(1, service.ok), 4)]),
+  );
   if (service.failed > 0) console.warn(`bench: launch: ${service.failed} of ${n} failed, e.g. ${service.errors.join('; ')}`);
   const talkdesk = new TalkdeskClient({ allowedHosts: [new URL(sys.simulator.url).host], timeoutMs: 30_000 });
   const redirectUri = `${sys.web.url}/sso/callback`;
@@ -123,7 +134,9 @@ export async function measureLaunch(
     for (let k = 2; k < talkdeskRoundTrips; k += 1) await talkdesk.getUserInfo(`${sys.simulator.url}/users/me`, accessToken);
   };
   await runPool(Math.min(20, n), concurrency, bare);
+  const refBefore = cpuSnapshot({ bench: process.pid });
   const reference = await runPool(n, concurrency, bare, timeoutMs);
+  const refCpu = (cpuSnapshot({ bench: process.pid }).bench ?? 0) - (refBefore.bench ?? 0);
   if (reference.failed > 0)
     console.warn(`bench: bare sign-in round trips: ${reference.failed} of ${n} failed, e.g. ${reference.errors.join('; ')}`);
   return {
@@ -132,5 +145,7 @@ export async function measureLaunch(
     reference: strip(reference),
     p95Ratio: round(service.latencyMs.p95 / reference.latencyMs.p95),
     ratio: round(service.perSecond / reference.perSecond),
+    cpuSecondsPerSignIn,
+    referenceCpuSecondsPerSignIn: round(refCpu / Math.max(1, reference.ok), 4),
   };
 }

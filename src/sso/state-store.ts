@@ -16,13 +16,24 @@ interface StateRecord {
   browser: string; // sha256(cookie value)
   /** `talkdesk_user_id` of the launch: a hint, only compared with /users/me for the log. */
   userHint?: string;
+  /** The installation's token, userinfo and widget links as /launch read them, so the callback need not read them again. */
+  links?: StateLinks;
   createdAt: Date;
   expiresAt: Date;
   usedAt?: Date;
 }
 
+/** The id of a state's spent marker: a copy of the state, swept with it (same `expiresAt`). */
+const spentId = (id: string): string => `${id}:spent`;
+
+export interface StateLinks {
+  tokens?: string;
+  userinfo?: string;
+  widgetUrl?: string;
+}
+
 export type StateCheck =
-  | { ok: true; installationId: string; nonce: string; userHint?: string }
+  | { ok: true; installationId: string; nonce: string; userHint?: string; links?: StateLinks }
   | { ok: false; why: 'unknown' | 'expired' | 'replayed' | 'other_browser'; installationId?: string };
 
 export class SsoStateStore {
@@ -37,12 +48,13 @@ export class SsoStateStore {
 
   async create(
     state: string,
-    s: { installationId: string; nonce: string; browser: string; userHint?: string },
+    s: { installationId: string; nonce: string; browser: string; userHint?: string; links?: StateLinks },
     now = new Date(),
   ): Promise<void> {
     await this.coll.insertOne({
       _id: hashId(state),
       ...(s.userHint ? { userHint: s.userHint } : {}),
+      ...(s.links ? { links: s.links } : {}),
       installationId: s.installationId,
       nonce: s.nonce,
       browser: hashId(s.browser),
@@ -54,7 +66,12 @@ export class SsoStateStore {
   /**
    * Accepts a state once: known, unexpired, unused and from the browser it was issued to.
    * The browser is checked before the state is spent, so a state stolen into another
-   * browser cannot burn the real user's sign-in.
+   * browser cannot burn the real user's sign-in. Every command names one document by its
+   * `_id` (the only filter the embedded store does not answer by reading the collection).
+   * Spending inserts a marker under an id of its own: of two callbacks racing with the
+   * same state, the store's unique `_id` lets exactly one insert it (an update conditioned
+   * on `usedAt` is not atomic on FerretDB 1.24: both may win). `usedAt` on the state itself
+   * is what earlier versions set, still honoured.
    */
   async consume(state: string, browser: string | undefined, now = new Date()): Promise<StateCheck> {
     const id = hashId(state);
@@ -64,9 +81,19 @@ export class SsoStateStore {
     if (rec.usedAt) return { ok: false, why: 'replayed', ...base };
     if (rec.expiresAt.getTime() <= now.getTime()) return { ok: false, why: 'expired', ...base };
     if (!browser || hashId(browser) !== rec.browser) return { ok: false, why: 'other_browser', ...base };
-    const spent = await this.coll.updateOne({ _id: id, usedAt: { $exists: false } }, { $set: { usedAt: now } });
-    if (spent.modifiedCount !== 1) return { ok: false, why: 'replayed', ...base };
-    return { ok: true, installationId: rec.installationId, nonce: rec.nonce, ...(rec.userHint ? { userHint: rec.userHint } : {}) };
+    try {
+      await this.coll.insertOne({ ...rec, _id: spentId(id), usedAt: now });
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 11000) return { ok: false, why: 'replayed', ...base };
+      throw err;
+    }
+    return {
+      ok: true,
+      installationId: rec.installationId,
+      nonce: rec.nonce,
+      ...(rec.userHint ? { userHint: rec.userHint } : {}),
+      ...(rec.links ? { links: rec.links } : {}),
+    };
   }
 
   /** Drops states well past their expiry (a used one is kept until then, to name a replay). */

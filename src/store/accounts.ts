@@ -19,6 +19,12 @@ export interface AccountRecord {
   createdBy?: string;
   /** The partner's own id for the account, from the HTTP provisioner's answer. */
   partnerAccountId?: string;
+  /**
+   * The active licensed users of the account's current installation, kept by every write of the
+   * mappings below, so that the app page counts them without a query that reads every mapping.
+   * Absent on accounts provisioned before it existed: those are counted from the mappings.
+   */
+  licensedUsers?: { installationId?: string; ids: string[] };
   createdAt: Date;
   updatedAt: Date;
   disabledAt?: Date;
@@ -92,10 +98,8 @@ export class AccountStore {
     );
     const existing = await this.accounts.findOne({ _id: input.accountId });
     // A reinstall finds settings written by an earlier installation of this account.
-    const settingsRestored =
-      existing?.installationId === input.installationId && existing.status === 'provisioned'
-        ? existing.settingsRestored
-        : settings !== null;
+    const sameInstall = existing?.installationId === input.installationId && existing.status === 'provisioned';
+    const settingsRestored = sameInstall ? existing.settingsRestored : settings !== null;
     await this.accounts.updateOne(
       { _id: input.accountId },
       {
@@ -108,6 +112,8 @@ export class AccountStore {
           ...(input.createdBy ? { createdBy: input.createdBy } : {}),
           status: 'provisioned',
           settingsRestored,
+          // A new installation starts its licensed users afresh; a retry keeps them.
+          ...(sameInstall ? {} : { licensedUsers: { installationId: input.installationId, ids: [] } }),
           updatedAt: now,
         },
         $setOnInsert: { createdAt: now },
@@ -148,13 +154,36 @@ export class AccountStore {
         { upsert: true },
       );
     }
+    if (users.length)
+      await this.accounts.updateOne({ _id: accountId }, { $addToSet: { 'licensedUsers.ids': { $each: users.map((u) => u.id) } } });
     return users.length;
   }
 
   async deactivateUsers(accountId: string, talkdeskUserIds?: string[]): Promise<number> {
     const filter = talkdeskUserIds ? { accountId, talkdeskUserId: { $in: talkdeskUserIds } } : { accountId };
     const res = await this.users.updateMany(filter, { $set: { active: false, updatedAt: new Date() } });
+    await this.accounts.updateOne(
+      { _id: accountId },
+      talkdeskUserIds ? { $pullAll: { 'licensedUsers.ids': talkdeskUserIds } } : { $set: { 'licensedUsers.ids': [] } },
+    );
     return res.modifiedCount;
+  }
+
+  /** Undo of a deactivation (a reverted update). */
+  async reactivateUsers(accountId: string, talkdeskUserIds: string[]): Promise<void> {
+    if (!talkdeskUserIds.length) return;
+    await this.users.updateMany({ accountId, talkdeskUserId: { $in: talkdeskUserIds } }, { $set: { active: true, updatedAt: new Date() } });
+    await this.accounts.updateOne({ _id: accountId }, { $addToSet: { 'licensedUsers.ids': { $each: talkdeskUserIds } } });
+  }
+
+  /**
+   * Active licensed users of an installation of the account: from the list the account keeps
+   * (no store command) when it is this installation's, else counted from the mappings.
+   */
+  async licensedUserCount(account: AccountRecord | null, accountId: string, installationId: string): Promise<number> {
+    const kept = account?.licensedUsers;
+    if (kept?.installationId === installationId) return kept.ids.length;
+    return this.users.countDocuments({ accountId, installationId, active: true });
   }
 
   listUsers(accountId: string): Promise<UserMappingRecord[]> {

@@ -16,6 +16,8 @@ export interface SessionRecord {
   name?: string;
   email?: string;
   role: SessionRole;
+  /** The Talkdesk widget link at sign-in ('' when none); absent on sessions of earlier versions. */
+  widgetUrl?: string;
   createdAt: Date;
   expiresAt: Date;
 }

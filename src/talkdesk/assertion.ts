@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { importPKCS8, SignJWT } from 'jose';
 import { ClientAssertionError } from './errors';
 import { readPrivateKey, toPkcs8Pem } from './private-key';
@@ -28,6 +28,41 @@ export function isTalkdeskKeyAlgorithm(value: unknown): value is TalkdeskKeyAlgo
   return typeof value === 'string' && (TALKDESK_KEY_ALGORITHMS as readonly string[]).includes(value);
 }
 
+type SigningKey = Awaited<ReturnType<typeof importPKCS8>>;
+
+/**
+ * Keys already imported, by a hash of the key and algorithm (most recently used last): a
+ * sign-in or token request of an installation seen before skips parsing its key twice
+ * (a few milliseconds of CPU each time). Non-extractable, in this process's memory only.
+ */
+const signingKeys = new Map<string, SigningKey>();
+const SIGNING_KEYS_KEPT = 256;
+
+async function signingKeyFor(privateKey: string, algorithm: TalkdeskKeyAlgorithm): Promise<SigningKey> {
+  const id = createHash('sha256').update(`${algorithm}\0${privateKey}`).digest('base64url');
+  const kept = signingKeys.get(id);
+  if (kept) {
+    signingKeys.delete(id);
+    signingKeys.set(id, kept);
+    return kept;
+  }
+  const keyObject = readPrivateKey(privateKey);
+  const type = keyObject.asymmetricKeyType;
+  const fits = algorithm.startsWith('ES')
+    ? type === 'ec' && keyObject.asymmetricKeyDetails?.namedCurve === CURVE_FOR[algorithm]
+    : type === 'rsa' || type === 'rsa-pss';
+  if (!fits) throw new ClientAssertionError(`the private key does not fit ${algorithm}`);
+  let key: SigningKey;
+  try {
+    key = await importPKCS8(toPkcs8Pem(keyObject), algorithm);
+  } catch {
+    throw new ClientAssertionError(`the private key cannot be used for ${algorithm}`);
+  }
+  signingKeys.set(id, key);
+  if (signingKeys.size > SIGNING_KEYS_KEPT) signingKeys.delete(signingKeys.keys().next().value as string);
+  return key;
+}
+
 /**
  * A compact JWT for `client_assertion` (RFC 7523): header alg/kid/typ, claims
  * iss = sub = clientId, aud = tokenUrl, fresh jti, iat, exp = iat + 300 s.
@@ -42,20 +77,7 @@ export async function createClientAssertion(input: ClientAssertionInput): Promis
     throw new ClientAssertionError('client id, key id and token URL are all required');
   }
 
-  const keyObject = readPrivateKey(input.privateKey);
-  const type = keyObject.asymmetricKeyType;
-  const fits = algorithm.startsWith('ES')
-    ? type === 'ec' && keyObject.asymmetricKeyDetails?.namedCurve === CURVE_FOR[algorithm]
-    : type === 'rsa' || type === 'rsa-pss';
-  if (!fits) throw new ClientAssertionError(`the private key does not fit ${algorithm}`);
-
-  let signingKey: Awaited<ReturnType<typeof importPKCS8>>;
-  try {
-    signingKey = await importPKCS8(toPkcs8Pem(keyObject), algorithm);
-  } catch {
-    throw new ClientAssertionError(`the private key cannot be used for ${algorithm}`);
-  }
-
+  const signingKey = await signingKeyFor(input.privateKey, algorithm);
   const nowMs = input.now === undefined ? Date.now() : typeof input.now === 'number' ? input.now : input.now.getTime();
   const iat = Math.floor(nowMs / 1000);
   try {

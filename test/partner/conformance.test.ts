@@ -35,6 +35,12 @@ function mongoImplementation(store: Store): Implementation {
       const account = await store.accounts.getAccount(accountId);
       const users = await store.accounts.listUsers(accountId);
       const starter = await store.starterContent.coll.find({ accountId }).toArray();
+      if (account) {
+        // The count the app page shows, kept on the account, agrees with the mappings.
+        const mapped = users.filter((u) => u.active && u.installationId === account.installationId).length;
+        assert.equal(account.licensedUsers?.installationId, account.installationId, 'the account keeps its licensed users');
+        assert.equal(await store.accounts.licensedUserCount(account, accountId, account.installationId), mapped);
+      }
       return {
         accounts: await store.accounts.accounts.countDocuments({ _id: accountId }),
         status: account ? (account.status === 'provisioned' ? 'active' : 'disabled') : undefined,

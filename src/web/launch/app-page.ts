@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
+import type { InstallationRecord } from '../../store/installations';
 import type { SessionRecord } from '../../store/sessions';
 import { readRawBody } from '../raw-body';
 import { cookieBase, type LaunchContext } from './context';
@@ -24,22 +25,28 @@ function html(lc: LaunchContext, ctx: Context, status: number, render: (n: strin
 /**
  * The live session behind the cookie. A session also ends when its installation is no longer
  * usable or its user lost the licence: checked on every read, so an uninstall or a removal
- * ends it even before the event that says so is applied.
+ * ends it even before the event that says so is applied. The page's own reads (`pageReads`)
+ * go with the checks' reads, in parallel; they are used only once the checks pass.
  */
-async function currentSession(lc: LaunchContext, ctx: Context): Promise<{ id: string; session: SessionRecord } | undefined> {
+async function currentSession<T>(
+  lc: LaunchContext,
+  ctx: Context,
+  pageReads: (session: SessionRecord) => Promise<T>,
+): Promise<{ id: string; session: SessionRecord; rec: InstallationRecord; page: T } | undefined> {
   const id = readCookie(ctx, SESSION_COOKIE);
   if (!id) return undefined;
   const session = await lc.sessions.find(id);
   if (!session) return undefined;
-  const [rec, mapping] = await Promise.all([
+  const [rec, mapping, page] = await Promise.all([
     lc.store.installations.get(session.installationId),
     lc.store.accounts.users.findOne({ _id: `${session.accountId}:${session.talkdeskUserId}` }),
+    pageReads(session),
   ]);
   if (!rec || !['active', 'updating'].includes(rec.phase) || !mapping?.active) {
     await lc.sessions.end(id);
     return undefined;
   }
-  return { id, session };
+  return { id, session, rec, page };
 }
 
 function planText(
@@ -54,23 +61,25 @@ function planText(
 
 /** GET /app: the first page of a signed-in user. */
 export async function appHome(lc: LaunchContext, ctx: Context): Promise<void> {
-  const current = await currentSession(lc, ctx);
+  const current = await currentSession(lc, ctx, (session) =>
+    Promise.all([
+      lc.store.accounts.getAccount(session.accountId),
+      // Sessions of earlier versions do not carry the widget link.
+      session.widgetUrl === undefined ? lc.links.get(session.installationId).then((l) => l?.widgetUrl) : Promise.resolve(session.widgetUrl),
+      lc.starter.get(session.accountId).then((s) => s ?? undefined),
+    ]),
+  );
   if (!current) {
     clearCookie(ctx, SESSION_COOKIE, cookieBase(lc, '/'));
     return html(lc, ctx, 401, (n) => notSignedInPage(n, lc.settings.supportContact));
   }
-  const { session } = current;
-  const [account, rec, links, licensedUsers, starter] = await Promise.all([
-    lc.store.accounts.getAccount(session.accountId),
-    lc.store.installations.get(session.installationId),
-    lc.links.get(session.installationId),
-    lc.store.accounts.users.countDocuments({ accountId: session.accountId, installationId: session.installationId, active: true }),
-    lc.starter.get(session.accountId).then((s) => s ?? undefined),
-  ]);
+  const { session, rec } = current;
+  const [account, widgetLink, starter] = current.page;
+  const licensedUsers = await lc.store.accounts.licensedUserCount(account, session.accountId, session.installationId);
   let widgetUrl: string | undefined;
   let widgetHost: string | undefined;
   try {
-    const u = links?.widgetUrl ? new URL(links.widgetUrl) : undefined;
+    const u = widgetLink ? new URL(widgetLink) : undefined;
     if (u && u.protocol === 'https:' && lc.settings.widgetHosts.includes(u.host)) [widgetUrl, widgetHost] = [u.href, u.host];
   } catch {
     // Not a URL: the page goes without the Talkdesk header.
@@ -85,7 +94,7 @@ export async function appHome(lc: LaunchContext, ctx: Context): Promise<void> {
         userName: session.name ?? session.email ?? session.talkdeskUserId,
         email: session.email,
         role: session.role,
-        accountName: account?.name ?? rec?.accountName ?? session.accountId,
+        accountName: account?.name ?? rec.accountName ?? session.accountId,
         licensedUsers,
         plan: planText(account),
         starter,

@@ -3,6 +3,7 @@ import { signHandoffToken } from '../../sso/handoff';
 import { STATE_TTL_MS } from '../../sso/state-store';
 import { randomId } from '../../store/sessions';
 import type { InstallationRecord } from '../../store/installations';
+import type { SsoLinksRecord } from '../../store/sso-links';
 import { TalkdeskError, TalkdeskUnavailableError } from '../../talkdesk/errors';
 import { cookieBase, type LaunchContext } from './context';
 import { answerFailure } from './failure';
@@ -18,24 +19,33 @@ const ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 const one = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
-/** The installation, when known and in a phase a user may sign in to. */
-async function usableInstallation(lc: LaunchContext, installationId: string | undefined): Promise<InstallationRecord> {
+/**
+ * The installation, when known and in a phase a user may sign in to, with its sign-in links
+ * read alongside (unless `readLinks` is false: the caller has them).
+ */
+async function usableInstallation(
+  lc: LaunchContext,
+  installationId: string | undefined,
+  readLinks = true,
+): Promise<{ rec: InstallationRecord; links: SsoLinksRecord | null }> {
   if (!installationId || !ID.test(installationId)) throw new SsoFailure('unknown_installation', { detail: 'bad_installation_id' });
-  const rec = await lc.store.installations.get(installationId);
+  const [rec, links] = await Promise.all([
+    lc.store.installations.get(installationId),
+    readLinks ? lc.links.get(installationId) : Promise.resolve(null),
+  ]);
   const facts = { installationId, accountId: rec?.accountId, accountName: rec?.accountName };
   // No record: unknown. An install's workflow records it (phase `installing`) in its first
   // step, before anything else, and Talkdesk offers the app only once it is approved: the
   // sub-second gap after the event's acknowledgement needs no lookup of its own (docs/launch.md).
   if (!rec) throw new SsoFailure('unknown_installation', { installationId });
   if (!USABLE_PHASES.has(rec.phase)) throw new SsoFailure('installation_inactive', { ...facts, detail: rec.phase });
-  return rec;
+  return { rec, links };
 }
 
 /** GET /launch: the standalone URL. No page, no click: 302 to the installation's authorization link. */
 export async function launch(lc: LaunchContext, ctx: Context): Promise<void> {
   try {
-    const rec = await usableInstallation(lc, one(ctx.query.talkdesk_installation_id));
-    const links = await lc.links.get(rec._id);
+    const { rec, links } = await usableInstallation(lc, one(ctx.query.talkdesk_installation_id));
     const facts = { installationId: rec._id, accountId: rec.accountId, accountName: rec.accountName };
     if (!links?.authorization || !rec.activeClientId) throw new SsoFailure('installation_inactive', { ...facts, detail: 'no_sso_links' });
     let target: URL;
@@ -49,7 +59,13 @@ export async function launch(lc: LaunchContext, ctx: Context): Promise<void> {
     const browser = randomId();
     const hint = one(ctx.query.talkdesk_user_id);
     const userHint = hint && ID.test(hint) ? hint : undefined;
-    await lc.states.create(state, { installationId: rec._id, nonce: nonceValue, browser, userHint });
+    await lc.states.create(state, {
+      installationId: rec._id,
+      nonce: nonceValue,
+      browser,
+      userHint,
+      links: { tokens: links.tokens, userinfo: links.userinfo, widgetUrl: links.widgetUrl },
+    });
     target.searchParams.set('client_id', rec.activeClientId);
     target.searchParams.set('redirect_uri', `${lc.baseUrl()}${SSO_CALLBACK_PATH}`);
     target.searchParams.set('response_type', 'code');
@@ -80,14 +96,15 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
     if (!state) throw new SsoFailure('state_invalid', { detail: 'missing' });
     const checked = await lc.states.consume(state, browser);
     if (!checked.ok) throw new SsoFailure('state_invalid', { installationId: checked.installationId, detail: checked.why });
-    const rec = await usableInstallation(lc, checked.installationId);
+    // A state made by /launch carries the links it read; one from an earlier version does not.
+    const { rec, links: read } = await usableInstallation(lc, checked.installationId, !checked.links);
+    const links = checked.links ?? read;
     const facts = { installationId: rec._id, accountId: rec.accountId, accountName: rec.accountName };
     const oauthError = one(ctx.query.error);
     if (oauthError !== undefined) throw new SsoFailure('oauth_error', { ...facts, oauthError });
     const code = one(ctx.query.code);
     if (!code) throw new SsoFailure('oauth_error', { ...facts, detail: 'no_code' });
 
-    const links = await lc.links.get(rec._id);
     const creds = rec.activeClientId ? await lc.store.credentials.usable(rec._id, rec.activeClientId) : undefined;
     if (!creds) throw new SsoFailure('installation_inactive', { ...facts, detail: 'no_credentials' });
     const tokenUrl = links?.tokens ?? creds.tokenUrl;
@@ -138,7 +155,9 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
     lc.logger.info({ installationId: rec._id, talkdeskUserId, role: who.role, handoff: Boolean(lc.settings.appHomeUrl) }, 'signed in');
 
     if (lc.settings.appHomeUrl) return await handOff(lc, ctx, who);
-    const sessionId = await lc.sessions.open(who, lc.settings.sessionTtlMs);
+    // The widget link goes with the session ('' when none), so /app need not read the links.
+    const widgetUrl = links?.widgetUrl ?? '';
+    const sessionId = await lc.sessions.open({ ...who, widgetUrl }, lc.settings.sessionTtlMs);
     setCookie(ctx, SESSION_COOKIE, sessionId, { ...cookieBase(lc, '/'), maxAgeSeconds: Math.floor(lc.settings.sessionTtlMs / 1000) });
     redirectTo(ctx, 303, '/app');
   } catch (err) {

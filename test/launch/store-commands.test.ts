@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import type { CommandStartedEvent, Document } from 'mongodb';
+import { COLLECTIONS } from '../../src/store/db';
+import { mongoUri } from '../support/servers';
+import { startSystem, type TestSystem } from '../support/system';
+import { activeInstallation, signIn } from './helpers';
+
+/** The collections the sign-in and the app page read and write (the web's dispatcher uses others). */
+const LAUNCH_COLLECTIONS = new Set<string>([
+  COLLECTIONS.installations,
+  COLLECTIONS.ssoLinks,
+  COLLECTIONS.ssoStates,
+  COLLECTIONS.credentials,
+  COLLECTIONS.tokens,
+  COLLECTIONS.userMappings,
+  COLLECTIONS.accounts,
+  COLLECTIONS.settings,
+  COLLECTIONS.sessions,
+  COLLECTIONS.starterContent,
+  COLLECTIONS.ssoFailures,
+]);
+
+interface Seen {
+  name: string;
+  collection: string;
+  filters: Document[];
+}
+
+/** The filters a command selects documents with; none for an insert. */
+function filtersOf(e: CommandStartedEvent): Document[] {
+  const c = e.command;
+  if (e.commandName === 'find') return [c.filter ?? {}];
+  if (e.commandName === 'findAndModify') return [c.query ?? {}];
+  if (e.commandName === 'update') return (c.updates as { q: Document }[]).map((u) => u.q);
+  if (e.commandName === 'delete') return (c.deletes as { q: Document }[]).map((d) => d.q);
+  if (e.commandName === 'insert') return [];
+  // count, aggregate, distinct...: not a read by _id.
+  return [{ [`(${e.commandName})`]: c.query ?? c.pipeline ?? c }];
+}
+
+/** FerretDB 1.24 pushes down to SQL only a filter that is exactly `{_id: <string>}`. */
+const exactId = (f: Document): boolean => Object.keys(f).length === 1 && typeof f._id === 'string';
+
+describe('launch: the store commands of one sign-in', function () {
+  this.timeout(60_000);
+  let sys: TestSystem;
+  before(async () => {
+    // The web server gets a connection of its own, with command monitoring, to the same database.
+    const uri = new URL(await mongoUri());
+    uri.searchParams.set('monitorCommands', 'true');
+    sys = await startSystem({ launch: {}, webMongoUri: uri.href });
+  });
+  after(() => sys?.close());
+
+  it('GET /launch, the callback and the first /app page select documents by exact _id only, in at most 14 commands', async () => {
+    const { installation, licensed } = await activeInstallation(sys, { licensedUsers: 3 });
+    const user = licensed[0];
+    assert.ok(user);
+    const seen: Seen[] = [];
+    const listen = (e: CommandStartedEvent) => {
+      const collection = String(e.command[e.commandName] ?? '');
+      if (LAUNCH_COLLECTIONS.has(collection)) seen.push({ name: e.commandName, collection, filters: filtersOf(e) });
+    };
+    sys.webStore.db.client.on('commandStarted', listen);
+    let page: Awaited<ReturnType<typeof signIn>>;
+    try {
+      page = await signIn(sys, installation.id, user.id);
+    } finally {
+      sys.webStore.db.client.off('commandStarted', listen);
+    }
+    assert.equal(page.status, 200, page.body);
+    assert.match(page.body, /<dd id="licensed-users">3<\/dd>/, 'the page still counts the licensed users');
+    const listing = seen.map((s) => `${s.name} ${s.collection} ${JSON.stringify(s.filters)}`).join('\n');
+    const scans = seen.filter((s) => !s.filters.every(exactId));
+    assert.deepEqual(scans, [], `commands that read a whole collection on the embedded store:\n${listing}`);
+    assert.ok(seen.length <= 14, `${seen.length} store commands for one sign-in:\n${listing}`);
+    assert.ok(seen.length >= 6, `the monitoring saw the sign-in's commands:\n${listing}`);
+  });
+});
