@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { reconcileSignal } from '../../workflows/definitions';
+import { reconcileSignal, rejectUpdate } from '../../workflows/definitions';
 import { ActivityStubs, DAY, InstallationUnderTest, clientIdFor, deferred, phases, unavailable, useTimeSkippingEnv } from './harness';
 
 /**
@@ -40,7 +40,7 @@ describe('installation workflow: an interrupt as a phase starts (start gate)', f
   /** Talkdesk never answers the approval of `concludes`: the phase would retry it until its deadline. */
   const failingApproval = (concludes: string) =>
     new ActivityStubs().on('setInstallationState', async (i) => {
-      if (i.concludes === concludes) throw unavailable();
+      if (i.state === 'approve' && i.concludes === concludes) throw unavailable();
       return { state: i.state === 'approve' ? 'completed' : 'rejected' };
     });
 
@@ -65,7 +65,8 @@ describe('installation workflow: an interrupt as a phase starts (start gate)', f
     assert.ok(!t.stubs.names().includes('revertUpdate'), 'nothing applied, nothing to revert');
     // No approval or rejection of the update: as an uninstall during the update, Talkdesk hears only the acknowledgement.
     assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:uninstall']);
-    assert.ok((await env().currentTimeMs()) - t.t0 < DAY, 'the uninstall did not wait for the update to expire');
+    const took = Date.parse(update.endedAt!) - Date.parse(update.startedAt);
+    assert.ok(took < DAY, `the update ended ${took} ms after it began: the uninstall waited for it`);
   });
 
   it('an uninstall in the gap stops an install; its credentials are imported, so the uninstall is acknowledged', async () => {
@@ -88,7 +89,8 @@ describe('installation workflow: an interrupt as a phase starts (start gate)', f
     assert.ok(names.indexOf('undoProvisioning') < names.indexOf('deprovisionAccount'), 'undone as an interrupted install is');
     assert.deepEqual(t.stubs.stateCalls(), ['approve:uninstall'], 'never approved; the uninstall acknowledged');
     assert.equal(t.stubs.of('setInstallationState')[0]?.clientId, clientIdFor(install.eventId), "with the install's credentials");
-    assert.ok((await env().currentTimeMs()) - t.t0 < DAY);
+    const took = Date.parse(done.history[0]!.endedAt!) - Date.parse(done.history[0]!.startedAt);
+    assert.ok(took < DAY, `the install ended ${took} ms after it began`);
   });
 
   it('a reconcile signal in the gap (Talkdesk timed the update out) stops the update at once', async () => {
@@ -108,5 +110,26 @@ describe('installation workflow: an interrupt as a phase starts (start gate)', f
     assert.equal(v.history[1]!.detail, 'Talkdesk reporting timeout');
     assert.ok(!t.stubs.names().includes('applyUpdate'));
     assert.deepEqual(t.stubs.stateCalls(), ['approve:install']);
+  });
+  it('an operator reject in the gap stops an install; the rejection is sent with its credentials', async () => {
+    const stubs = failingApproval('install');
+    const gap = failFirstRecordOf(stubs, 'installing');
+    // An hour's backoff after the failed record: the reject certainly lands in the gap.
+    t = await InstallationUnderTest.start(env(), stubs, { retryInitialMs: 3_600_000 });
+    const install = t.event('app.installed');
+    await t.send(install);
+    await gap.reached;
+    gap.release();
+    await t.until('the phase record to be in its backoff', (v) => v.phase === 'installing' && v.lastError !== undefined);
+    await t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'customer asked' }] });
+    const done = await t.result();
+    assert.equal(done.phase, 'rejected');
+    assert.equal(done.history[0]!.result, 'interrupted', `the install ended ${done.history[0]!.result}: ${done.history[0]!.outcome}`);
+    assert.equal(done.history[0]!.detail, 'operator reject');
+    assert.ok(!t.stubs.names().includes('provisionAccount'), 'provisioning never began');
+    assert.deepEqual(t.stubs.stateCalls(), ['reject']);
+    const reject = t.stubs.of('setInstallationState')[0]!;
+    assert.equal(reject.reason, 'Rejected by operator: customer asked');
+    assert.equal(reject.clientId, clientIdFor(install.eventId));
   });
 });
