@@ -189,7 +189,11 @@ export class StepRunner {
 }
 
 export type PhaseOutcome<T> =
-  { kind: 'done'; value: T } | { kind: 'failed'; error: StepFailedError } | { kind: 'expired' } | { kind: 'interrupted'; reason: string };
+  | { kind: 'done'; value: T }
+  | { kind: 'failed'; error: StepFailedError }
+  | { kind: 'expired' }
+  /** `atStart`: stopped by its start gate, before any of its body ran. */
+  | { kind: 'interrupted'; reason: string; atStart?: true };
 
 /**
  * Runs one phase in its own cancellation scope, raced against its deadline.
@@ -201,16 +205,26 @@ export class PhaseRunner {
   private bodyNext = false;
   /** A phase resumed after continue-as-new is about to re-enter: an interrupt now stops it as it begins. */
   private resuming?: { reason?: string };
+  /**
+   * The start gate: an interrupt between the start of an event and its body's scope (the phase
+   * record, its retries) is kept here, and stops the body as it begins, when `gateOpen()` allows.
+   */
+  private gate?: { reason?: string };
+
+  /** `gateOpen`: whether the start gate may stop a body (a patch check, made only when it would). */
+  constructor(private readonly gateOpen: () => boolean = () => false) {}
 
   /** An event begins to be applied: its first `run` is its body. */
   beginEvent(): void {
     this.bodyNext = true;
+    this.gate = {};
   }
 
   /** The event is applied (or stopped): nothing of it is left to re-enter. */
   endEvent(): void {
     this.bodyNext = false;
     this.resuming = undefined;
+    this.gate = undefined;
   }
 
   /** The next `run` re-enters a phase carried over by continue-as-new. */
@@ -220,8 +234,9 @@ export class PhaseRunner {
 
   interrupt(reason: string): boolean {
     if (!this.active) {
-      if (!this.resuming) return false;
-      this.resuming.reason ??= reason;
+      const waiting = this.resuming ?? this.gate;
+      if (!waiting) return false;
+      waiting.reason ??= reason;
       return true;
     }
     this.active.reason ??= reason;
@@ -243,11 +258,15 @@ export class PhaseRunner {
     this.bodyNext = false;
     const early = this.resuming?.reason;
     this.resuming = undefined;
+    const gated = this.gate?.reason;
+    this.gate = undefined;
     // Past its deadline before it began (an event older than its seven days): nothing
     // may run. Otherwise the phase's steps would race a 1 ms timer, and could win.
     if (deadlineMs <= Date.now()) return { kind: 'expired' };
     // Interrupted while the carried-over phase was re-entering (an uninstall in the new run's first moments).
     if (early) return { kind: 'interrupted', reason: early };
+    // Interrupted while it was starting (its phase record retrying): stopped before any of its body runs.
+    if (resumable && gated !== undefined && this.gateOpen()) return { kind: 'interrupted', reason: gated, atStart: true };
     const scope = new CancellationScope();
     const current: { scope: CancellationScope; reason?: string; resumable: boolean } = { scope, resumable };
     this.active = current;

@@ -11,7 +11,7 @@ interface RawEvent {
   eventType: string;
   userMetadata?: { summary?: Payload };
   workflowExecutionStartedEventAttributes?: { continuedExecutionRunId?: string; input?: { payloads?: Payload[] } };
-  markerRecordedEventAttributes?: { markerName?: string; details?: Record<string, { payloads?: Payload[] }> };
+  markerRecordedEventAttributes?: { markerName?: string; details?: Record<string, { payloads?: Payload[] }>; failure?: unknown };
   workflowExecutionSignaledEventAttributes?: { signalName?: string; input?: { payloads?: Payload[] } };
   workflowExecutionUpdateAcceptedEventAttributes?: { acceptedRequest?: { input?: { name?: string } } };
   timerFiredEventAttributes?: { startedEventId?: string };
@@ -57,6 +57,25 @@ const startedMidPhase = (h: RawHistory) =>
     ?.carried?.resume;
 const scheduled = (h: RawHistory) => h.events.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name);
 
+/** An uninstall signalled before a local activity (the update's phase record) failed: it reached the workflow in the record's backoff. */
+const uninstallWhileUpdateStarting = (h: RawHistory) => {
+  const at = (e: RawEvent) => h.events.indexOf(e);
+  const uninstall = h.events.find(
+    (e) =>
+      (decode(e.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]) as { type?: string } | undefined)?.type ===
+      'app.uninstalled',
+  );
+  const update = h.events.find(
+    (e) =>
+      (decode(e.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]) as { type?: string } | undefined)?.type === 'app.updated',
+  );
+  const failedRecord = h.events.find(
+    (e) => e.markerRecordedEventAttributes?.failure !== undefined && update !== undefined && at(e) > at(update),
+  );
+  return uninstall !== undefined && failedRecord !== undefined && at(uninstall) < at(failedRecord);
+};
+const START_GATE = 'interrupt-at-phase-start';
+
 const firstEventType = (h: RawHistory) => (signals(h, 'event')[0] as { type?: string } | undefined)?.type;
 
 /** Each distinctive thing the corpus must hold, and whether a recording holds it. */
@@ -89,5 +108,9 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     startedMidPhase(h) && type(h.events.at(-1)!) === 'WORKFLOW_EXECUTION_COMPLETED',
   'an update reverted': (h) => h.events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'revertUpdate'),
   'a reconciliation pass paging by id (before the planned pass)': (h) => scheduled(h).includes('reconcileInstallations'),
+  'an uninstall arriving as an update started, before the start gate: the update ran on': (h) =>
+    uninstallWhileUpdateStarting(h) && !patches(h).includes(START_GATE) && scheduled(h).includes('applyUpdate'),
+  'an uninstall arriving as an update started, stopped by the start gate (interrupt-at-phase-start)': (h) =>
+    uninstallWhileUpdateStarting(h) && patches(h).includes(START_GATE) && !scheduled(h).includes('applyUpdate'),
   'a planned reconciliation pass': (h) => scheduled(h).includes('planReconciliation') && scheduled(h).includes('reconcilePlannedPage'),
 };

@@ -7,6 +7,7 @@ import { stopAllServers } from '../support/servers';
 import { startSystem, type TestSystem } from '../support/system';
 import { eventually, finalView, waitForPhase } from '../support/waits';
 import { APPROVAL_SCENARIOS } from './approval-scenarios';
+import { START_GATE_SCENARIOS } from './start-gate-scenarios';
 import { STORE_STEP_SCENARIOS } from './store-step-scenarios';
 import { TIMER_SCENARIOS, type Scenario } from './timer-scenarios';
 
@@ -125,6 +126,7 @@ const SCENARIOS: Record<string, Scenario> = {
   ...TIMER_SCENARIOS,
   ...APPROVAL_SCENARIOS,
   ...STORE_STEP_SCENARIOS,
+  ...START_GATE_SCENARIOS,
 };
 
 /** Records the named scenarios (all when none is named), each on a system of its own; writes only their files. */

@@ -49,6 +49,12 @@ export const CONTINUE_AS_NEW_MID_PHASE = 'continue-as-new-mid-phase';
 export const STORE_STEP_BOUNDED_LOCAL = 'store-step-bounded-local';
 /** The longest a store step may hold a workflow task (10 s, heartbeated at 8 s) as a local activity. */
 export const LOCAL_STEP_TIMEOUT_MS = 3_000;
+/**
+ * Patch: an interrupt (uninstall, reject, reconciliation) that arrives while a phase is starting (its
+ * record, a local activity, and that step's retries) stops the phase as its body begins, as one during
+ * the phase does; before it, the phase ran to its end first (docs/installation-workflow.md, "Start gate").
+ */
+export const INTERRUPT_AT_PHASE_START = 'interrupt-at-phase-start';
 /** The failure type of a state call not sent because Talkdesk did not show the phase's operation open. */
 export const NOT_OPEN_AT_TALKDESK = 'NotOpenAtTalkdesk';
 
@@ -301,7 +307,7 @@ export function createPhaseContext(state: InstallationState, options: Installati
     acts,
     withHeartbeat,
     steps,
-    phases: new PhaseRunner(),
+    phases: new PhaseRunner(() => patched(INTERRUPT_AT_PHASE_START)),
     run,
     describe,
     publish,

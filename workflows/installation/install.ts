@@ -1,6 +1,15 @@
 import { patched } from '@temporalio/workflow';
 import type { LifecycleEventOf } from '../definitions';
-import { conclude, destroyCredentials, partnerEvent, rejectAtTalkdesk, takeEventFacts, undoProvisioning } from './common';
+import { StepFailedError } from '../steps';
+import {
+  adoptInstallCredentials,
+  conclude,
+  destroyCredentials,
+  partnerEvent,
+  rejectAtTalkdesk,
+  takeEventFacts,
+  undoProvisioning,
+} from './common';
 import { STORE_STEPS_LOCAL, type PhaseContext } from './context';
 
 /**
@@ -35,6 +44,9 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
     ctx.publish();
     await ctx.stateCall('approve the installation at Talkdesk', { state: 'approve', concludes: 'install' });
   });
+  // Stopped at its start gate, before its import: take its credentials all the same, so the uninstall
+  // or reject that stopped it answers Talkdesk with them (as it does once the install has imported them).
+  if (outcome.kind === 'interrupted' && outcome.atStart && !state.activeClientId) await importToAnswer(ctx, event);
   await conclude(ctx, outcome, {
     done: () =>
       ctx.endPhase(
@@ -77,4 +89,14 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
       await ctx.endPhase(state.phase, { result: 'interrupted', detail: reason, outcome: `interrupted by ${reason}: provisioning undone` });
     },
   });
+}
+
+/** Imports an install's credentials to answer Talkdesk with; without them, what follows deprovisions locally. */
+async function importToAnswer(ctx: PhaseContext, event: LifecycleEventOf<'app.installed'>): Promise<void> {
+  try {
+    await adoptInstallCredentials(ctx, event, 'import the credentials from the event');
+  } catch (err) {
+    if (!(err instanceof StepFailedError)) throw err;
+    ctx.state.lastError = `credentials of the interrupted install not imported: ${err.message}`;
+  }
 }

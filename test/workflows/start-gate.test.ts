@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { reconcileSignal, rejectUpdate } from '../../workflows/definitions';
+import { ActivityStubs, DAY, InstallationUnderTest, clientIdFor, deferred, phases, unavailable, useTimeSkippingEnv } from './harness';
+
+/**
+ * An interrupting event that arrives between a phase's record (`beginPhase`, a local
+ * activity) and the moment its body opens its cancellation scope: the phase's start
+ * gate stops it at once, as the same event during the phase would.
+ */
+describe('installation workflow: an interrupt as a phase starts (start gate)', function () {
+  this.timeout(60_000);
+  const env = useTimeSkippingEnv();
+  let t: InstallationUnderTest | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  /**
+   * The first record of `phase` fails (the store unavailable) once `release` is called: the phase then waits
+   * for its retry, in the gap between `beginPhase` and its body. An event sent before the release reaches
+   * the workflow in that backoff (a signal sent while a local activity runs is delivered with the task after it).
+   */
+  const failFirstRecordOf = (stubs: ActivityStubs, phase: string) => {
+    const reached = deferred();
+    const release = deferred();
+    let failed = false;
+    stubs.on('recordInstallation', async (i) => {
+      if (i.phase === phase && !failed) {
+        failed = true;
+        reached.resolve();
+        await release.promise;
+        throw new Error('partner store unavailable');
+      }
+      return undefined;
+    });
+    return { reached: reached.promise, release: () => release.resolve() };
+  };
+
+  /** Talkdesk never answers the approval of `concludes`: the phase would retry it until its deadline. */
+  const failingApproval = (concludes: string) =>
+    new ActivityStubs().on('setInstallationState', async (i) => {
+      if (i.state === 'approve' && i.concludes === concludes) throw unavailable();
+      return { state: i.state === 'approve' ? 'completed' : 'rejected' };
+    });
+
+  it('an uninstall in the gap stops an update at once, not after a week of failing approvals', async () => {
+    const stubs = failingApproval('update');
+    const gap = failFirstRecordOf(stubs, 'updating');
+    t = await InstallationUnderTest.start(env(), stubs);
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } }));
+    await gap.reached;
+    // Accepted by the server while the phase record runs: delivered before the update's body begins.
+    await t.send(t.event('app.uninstalled'));
+    gap.release();
+    const done = await t.result();
+    assert.equal(done.phase, 'uninstalled');
+    assert.deepEqual(phases(done), ['installing', 'updating', 'uninstalling']);
+    const update = done.history[1]!;
+    assert.equal(update.result, 'interrupted', `the update ended ${update.result}: ${update.outcome}`);
+    assert.equal(update.detail, 'uninstall');
+    assert.ok(!t.stubs.names().includes('applyUpdate'), 'the update body never ran');
+    assert.ok(!t.stubs.names().includes('revertUpdate'), 'nothing applied, nothing to revert');
+    // No approval or rejection of the update: as an uninstall during the update, Talkdesk hears only the acknowledgement.
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:uninstall']);
+    const took = Date.parse(update.endedAt!) - Date.parse(update.startedAt);
+    assert.ok(took < DAY, `the update ended ${took} ms after it began: the uninstall waited for it`);
+  });
+
+  it('an uninstall in the gap stops an install; its credentials are imported, so the uninstall is acknowledged', async () => {
+    const stubs = failingApproval('install');
+    const gap = failFirstRecordOf(stubs, 'installing');
+    t = await InstallationUnderTest.start(env(), stubs);
+    const install = t.event('app.installed');
+    await t.send(install);
+    await gap.reached;
+    await t.send(t.event('app.uninstalled'));
+    gap.release();
+    const done = await t.result();
+    assert.equal(done.phase, 'uninstalled');
+    assert.deepEqual(phases(done), ['installing', 'uninstalling']);
+    assert.equal(done.history[0]!.result, 'interrupted', `the install ended ${done.history[0]!.result}: ${done.history[0]!.outcome}`);
+    assert.equal(done.history[0]!.detail, 'uninstall');
+    assert.equal(done.history[1]!.result, 'acknowledged');
+    const names = t.stubs.names();
+    assert.ok(!names.includes('provisionAccount'), 'provisioning never began');
+    assert.ok(names.indexOf('undoProvisioning') < names.indexOf('deprovisionAccount'), 'undone as an interrupted install is');
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:uninstall'], 'never approved; the uninstall acknowledged');
+    assert.equal(t.stubs.of('setInstallationState')[0]?.clientId, clientIdFor(install.eventId), "with the install's credentials");
+    const took = Date.parse(done.history[0]!.endedAt!) - Date.parse(done.history[0]!.startedAt);
+    assert.ok(took < DAY, `the install ended ${took} ms after it began`);
+  });
+
+  it('a reconcile signal in the gap (Talkdesk timed the update out) stops the update at once', async () => {
+    const stubs = failingApproval('update');
+    const gap = failFirstRecordOf(stubs, 'updating');
+    t = await InstallationUnderTest.start(env(), stubs);
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } }));
+    await gap.reached;
+    await t.handle.signal(reconcileSignal, { action: 'endUpdate', talkdeskState: 'timeout' });
+    gap.release();
+    // An hour passes (the record's backoff, and many of the approval's had the update run).
+    await env().sleep(3_600_000);
+    const v = await t.settled('active', (s) => s.history.length === 2 && s.history[1]!.endedAt !== undefined);
+    assert.equal(v.history[1]!.result, 'interrupted', `the update ended ${v.history[1]!.result}: ${v.history[1]!.outcome}`);
+    assert.equal(v.history[1]!.detail, 'Talkdesk reporting timeout');
+    assert.ok(!t.stubs.names().includes('applyUpdate'));
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:install']);
+  });
+  it('an operator reject in the gap stops an install; the rejection is sent with its credentials', async () => {
+    const stubs = failingApproval('install');
+    const gap = failFirstRecordOf(stubs, 'installing');
+    // An hour's backoff after the failed record: the reject certainly lands in the gap.
+    t = await InstallationUnderTest.start(env(), stubs, { retryInitialMs: 3_600_000 });
+    const install = t.event('app.installed');
+    await t.send(install);
+    await gap.reached;
+    gap.release();
+    await t.until('the phase record to be in its backoff', (v) => v.phase === 'installing' && v.lastError !== undefined);
+    await t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'customer asked' }] });
+    const done = await t.result();
+    assert.equal(done.phase, 'rejected');
+    assert.equal(done.history[0]!.result, 'interrupted', `the install ended ${done.history[0]!.result}: ${done.history[0]!.outcome}`);
+    assert.equal(done.history[0]!.detail, 'operator reject');
+    assert.ok(!t.stubs.names().includes('provisionAccount'), 'provisioning never began');
+    assert.deepEqual(t.stubs.stateCalls(), ['reject']);
+    const reject = t.stubs.of('setInstallationState')[0]!;
+    assert.equal(reject.reason, 'Rejected by operator: customer asked');
+    assert.equal(reject.clientId, clientIdFor(install.eventId));
+  });
+});
