@@ -8,13 +8,24 @@ import { emptyPage, type PageResult, type PlannedPass } from '../workflows/recon
 import { needsWorkflow, planPass } from './reconcile-plan';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failures';
+import { StoreMarkers } from '../src/store/markers';
 import { withToken } from './talkdesk-calls';
+
+/**
+ * The pass's backstops that read a whole collection (events stored without a queue entry,
+ * credentials past retention; each has a cheaper primary path) run at most this often,
+ * remembered in `store_markers`: on the embedded store their cost grows with the data.
+ */
+export const BACKSTOP_EVERY_MS = 24 * 3_600_000;
+export const INBOX_BACKSTOP_MARKER = 'reconcile-inbox-backstop';
+export const CREDENTIALS_BACKSTOP_MARKER = 'reconcile-credentials-backstop';
 
 type Finding = 'resumed' | 'reapproved' | 'deprovisioned' | 'markedActive' | 'updatesEnded' | 'drift' | undefined;
 
 /** Activities of the reconciliation workflow; they need a Temporal client in their deps. */
 export function reconciliationActivities(deps: ActivityDeps) {
   const { store, logger } = deps;
+  const markers = new StoreMarkers(store.db);
   const temporal = () => {
     if (!deps.temporal) throw new Error('reconciliation activities need a Temporal client (deps.temporal)');
     return deps.temporal;
@@ -48,13 +59,14 @@ export function reconciliationActivities(deps: ActivityDeps) {
 
   /** Talkdesk's view of the installation, read with its active credentials; undefined when it has none. */
   async function talkdeskView(rec: InstallationRecord) {
-    // The record is written as a phase begins, before the install's credentials are imported.
-    const clientId = rec.activeClientId ?? (await store.credentials.list(rec._id)).find((c) => c.status === 'active')?.clientId;
+    const final = FINAL_PHASES.includes(rec.phase);
+    // The record is written as a phase begins, before the install's credentials are imported: only
+    // then (a live phase, in progress) are they looked up by installation, which reads the whole
+    // collection on the embedded store. A final phase without them destroyed them before it ended.
+    const clientId =
+      rec.activeClientId ?? (final ? undefined : (await store.credentials.list(rec._id)).find((c) => c.status === 'active')?.clientId);
     if (!clientId || !rec.links.root || !rec.appId) return undefined;
-    if (
-      FINAL_PHASES.includes(rec.phase) &&
-      !(await store.credentials.list(rec._id)).some((c) => c.clientId === clientId && c.status === 'active')
-    ) {
+    if (final && (await store.credentials.get(rec._id, clientId))?.status !== 'active') {
       return undefined; // destroyed with the installation: nothing to read Talkdesk with
     }
     const ref = { installationId: rec._id, appId: rec.appId, clientId, rootUrl: rec.links.root };
@@ -257,7 +269,14 @@ export function reconciliationActivities(deps: ActivityDeps) {
 
     /** Hands over inbox events that were stored but never dispatched; one failing hand-over is reported, not fatal. */
     async dispatchStoredEvents(input: { limit: number }): Promise<{ dispatched: number; errors: PageResult['errors'] }> {
-      const { handed, failed } = await handOverStored(store.inbox, dispatch(), input.limit);
+      // The whole-inbox scan for events without a queue entry runs at most once a day (docs/handover.md).
+      let scanned = false;
+      await markers.every(INBOX_BACKSTOP_MARKER, BACKSTOP_EVERY_MS, async () => {
+        await store.inbox.requeueUndispatched(input.limit);
+        scanned = true;
+      });
+      const { handed, failed } = await handOverStored(store.inbox, dispatch(), input.limit, { requeue: false });
+      if (scanned) logger.info({ handed }, 'reconciliation: whole-inbox backstop ran');
       for (const f of failed)
         logger.warn({ installationId: f.installationId, eventId: f.eventId, reason: f.message }, 'stored event not handed over');
       return {
@@ -268,10 +287,13 @@ export function reconciliationActivities(deps: ActivityDeps) {
 
     /** Destroys rotated credentials whose grace period ended (a backstop for the workflow's own timer). */
     async destroyRetiredCredentials(input: { limit: number }): Promise<{ destroyed: number }> {
+      // Reads the whole credentials collection on the embedded store: at most once a day.
       let destroyed = 0;
-      for (const rec of await store.credentials.listDueForDestruction(new Date(), input.limit)) {
-        if (await store.credentials.destroy(rec.installationId, rec.clientId)) destroyed += 1;
-      }
+      await markers.every(CREDENTIALS_BACKSTOP_MARKER, BACKSTOP_EVERY_MS, async () => {
+        for (const rec of await store.credentials.listDueForDestruction(new Date(), input.limit)) {
+          if (await store.credentials.destroy(rec.installationId, rec.clientId)) destroyed += 1;
+        }
+      });
       return { destroyed };
     },
   };
