@@ -173,10 +173,29 @@ export function reconciliationActivities(deps: ActivityDeps) {
     }
   }
 
+  /**
+   * The installation workflows visibility lists as running on the service's task queue,
+   * listed once when the pass is planned: a query per page (`WorkflowId IN` 200 ids)
+   * cost the dev server's visibility store seconds each, most of a pass (issue 16).
+   * Undefined when the listing fails: each page then queries for its own.
+   */
+  async function runningAtPlan(): Promise<Set<string> | undefined> {
+    const { client, taskQueue } = temporal();
+    const query = `WorkflowType = 'installationWorkflow' AND TaskQueue = '${taskQueue.replace(/'/g, '')}' AND ExecutionStatus = 'Running'`;
+    try {
+      const running = new Set<string>();
+      for await (const wf of client.workflow.list({ query, pageSize: 1_000 })) running.add(wf.workflowId);
+      return running;
+    } catch (err) {
+      logger.warn({ reason: toFailure(err).message }, 'visibility listing failed: each page queries its own workflows');
+      return undefined;
+    }
+  }
+
   /** A visit without a Talkdesk read: partner calls retried, a lost workflow resumed from the fresh record. */
-  async function visitWorkflowOnly(id: string, plannedPhase: InstallationRecord['phase'], listed?: Set<string>): Promise<Finding> {
+  async function visitWorkflowOnly(id: string, plannedPhase: InstallationRecord['phase'], listed: boolean | undefined): Promise<Finding> {
     await deps.partner?.retryOutstanding?.(id);
-    if (!needsWorkflow(plannedPhase) || listed?.has(workflowIdFor(id)) || (await workflowRunning(id))) return undefined;
+    if (!needsWorkflow(plannedPhase) || listed || (await workflowRunning(id))) return undefined;
     const rec = await store.installations.get(id);
     if (!rec || !needsWorkflow(rec.phase) || (await workflowRunning(id))) return undefined;
     await resume(rec);
@@ -203,6 +222,12 @@ export function reconciliationActivities(deps: ActivityDeps) {
         callsPerMinute: input.talkdeskCallsPerMinute,
         budgetMinutes: input.budgetMinutes,
       });
+      // Listed running now: its page does not ask again (one that ends meanwhile is seen next pass).
+      const running = await runningAtPlan();
+      if (running) {
+        for (const page of plan.pages)
+          for (const e of page) if (e.slot === undefined && needsWorkflow(e.phase)) e.running = running.has(workflowIdFor(e.id));
+      }
       await store.reconcilePlans.write(input.planId, plan.pages, now);
       return {
         id: input.planId,
@@ -217,12 +242,15 @@ export function reconciliationActivities(deps: ActivityDeps) {
     async reconcilePlannedPage(input: { planId: string; page: number; startedAt: number }): Promise<PageResult> {
       const result = { ...emptyPage(), talkdeskChecked: 0 };
       const entries = (await store.reconcilePlans.page(input.planId, input.page)) ?? [];
-      const listed = await listedRunning(entries.filter((e) => e.slot === undefined && needsWorkflow(e.phase)).map((e) => e.id));
+      // Entries planned before the plan listed running workflows (or when its listing failed) are queried here.
+      const unlisted = entries.filter((e) => e.slot === undefined && needsWorkflow(e.phase) && e.running === undefined);
+      const listed = unlisted.length > 0 ? await listedRunning(unlisted.map((e) => e.id)) : new Set<string>();
       for (const entry of entries) {
         heartbeat(entry.id);
         result.scanned += 1;
         if (entry.slot === undefined) {
-          await visit(result, entry.id, () => visitWorkflowOnly(entry.id, entry.phase, listed));
+          const running = entry.running ?? listed?.has(workflowIdFor(entry.id));
+          await visit(result, entry.id, () => visitWorkflowOnly(entry.id, entry.phase, running));
           continue;
         }
         await slotOpen(input.startedAt, entry.slot);

@@ -7,6 +7,7 @@ import { OUTSTANDING_INDEXED_MARKER } from '../../src/partner/calls-store';
 import { COLLECTIONS, connectDatabase, createStore, type Database, type Store } from '../../src/store';
 import { TalkdeskClient } from '../../src/talkdesk/client';
 import type { PageResult, PlannedPass } from '../../workflows/reconcile-types';
+import { workflowIdFor } from '../../workflows/definitions';
 import { captureLogger } from '../support/logs';
 import { TestPartnerServer } from '../support/partner-server';
 import { mongoUri } from '../support/servers';
@@ -244,5 +245,39 @@ describe('reconciliation reads the store by _id (FerretDB, command monitoring, d
       (await sys.store.partnerCalls.coll.findOne({ _id: id }))?.status === 'delivered' ? true : undefined,
     );
     assert.equal(server.hooks('account.undo_provision', ids[1]).length, 1);
+  });
+  it('the plan lists running workflows once for the visits without a Talkdesk read; a lost one is still resumed', async () => {
+    const lost = ids[2]!;
+    await sys.client.workflow.getHandle(workflowIdFor(lost)).terminate('lost in a test');
+    await eventually('visibility to show it ended', async () => {
+      for await (const wf of sys.client.workflow.list({ query: `WorkflowId = '${workflowIdFor(lost)}' AND ExecutionStatus = 'Running'` }))
+        return wf ? undefined : true;
+      return true;
+    });
+    // Nobody due at Talkdesk: every live installation is a visit of its workflow only.
+    await sys.store.installations.coll.updateMany({}, { $set: { talkdeskCheckedAt: new Date() } });
+    const { plan, pages } = await pass(200);
+    const entries = (await sys.store.reconcilePlans.page(plan.result.id, 0)) ?? [];
+    const running = Object.fromEntries(entries.map((e) => [e.id, e.running]));
+    assert.deepEqual(
+      [running[ids[0]!], running[ids[1]!], running[lost], running[ended]],
+      [true, true, false, undefined],
+      'listed when planned (an ended installation needs no workflow)',
+    );
+    assert.deepEqual(
+      pages.result.flatMap((p) => p.resumed),
+      [lost],
+    );
+    assert.deepEqual(pages.scans, []);
+    await waitForPhase(sys.client, lost, 'active');
+
+    // A plan an earlier version wrote (no `running`): its page asks visibility itself, and finds them running.
+    await sys.store.reconcilePlans.write('plan-of-an-earlier-version', [entries.map(({ id, phase }) => ({ id, phase }))], new Date());
+    const page = (await new MockActivityEnvironment().run(activities().reconcilePlannedPage, {
+      planId: 'plan-of-an-earlier-version',
+      page: 0,
+      startedAt: Date.now(),
+    })) as PageResult;
+    assert.deepEqual([page.scanned, page.resumed, page.errors], [entries.length, [], []]);
   });
 });
