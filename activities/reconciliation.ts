@@ -6,6 +6,7 @@ import type { InstallationRecord } from '../src/store/installations';
 import { reconcileSignal, workflowIdFor } from '../workflows/definitions';
 import { emptyPage, type PageResult, type PlannedPass } from '../workflows/reconcile-types';
 import { needsWorkflow, planPass } from './reconcile-plan';
+import { listedRunning, runningInstallationWorkflows } from './reconcile-visibility';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failures';
 import { StoreMarkers } from '../src/store/markers';
@@ -153,45 +154,6 @@ export function reconciliationActivities(deps: ActivityDeps) {
     }
   }
 
-  /**
-   * Which of these installations' workflows visibility lists as running: one query a
-   * page instead of a describe each. Visibility lags, so one it does not list is
-   * described before anything is done; one that ended just now is seen next pass.
-   * Undefined when the query fails: every installation is then described.
-   */
-  async function listedRunning(ids: string[]): Promise<Set<string> | undefined> {
-    const quotable = ids.filter((id) => /^[A-Za-z0-9_.:-]+$/.test(id)).map(workflowIdFor);
-    if (quotable.length === 0) return new Set();
-    const query = `WorkflowId IN (${quotable.map((w) => `'${w}'`).join(', ')}) AND ExecutionStatus = 'Running'`;
-    try {
-      const running = new Set<string>();
-      for await (const wf of temporal().client.workflow.list({ query, pageSize: quotable.length })) running.add(wf.workflowId);
-      return running;
-    } catch (err) {
-      logger.warn({ reason: toFailure(err).message }, 'visibility query failed: describing each workflow');
-      return undefined;
-    }
-  }
-
-  /**
-   * The installation workflows visibility lists as running on the service's task queue,
-   * listed once when the pass is planned: a query per page (`WorkflowId IN` 200 ids)
-   * cost the dev server's visibility store seconds each, most of a pass (issue 16).
-   * Undefined when the listing fails: each page then queries for its own.
-   */
-  async function runningAtPlan(): Promise<Set<string> | undefined> {
-    const { client, taskQueue } = temporal();
-    const query = `WorkflowType = 'installationWorkflow' AND TaskQueue = '${taskQueue.replace(/'/g, '')}' AND ExecutionStatus = 'Running'`;
-    try {
-      const running = new Set<string>();
-      for await (const wf of client.workflow.list({ query, pageSize: 1_000 })) running.add(wf.workflowId);
-      return running;
-    } catch (err) {
-      logger.warn({ reason: toFailure(err).message }, 'visibility listing failed: each page queries its own workflows');
-      return undefined;
-    }
-  }
-
   /** A visit without a Talkdesk read: partner calls retried, a lost workflow resumed from the fresh record. */
   async function visitWorkflowOnly(id: string, plannedPhase: InstallationRecord['phase'], listed: boolean | undefined): Promise<Finding> {
     await deps.partner?.retryOutstanding?.(id);
@@ -223,7 +185,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
         budgetMinutes: input.budgetMinutes,
       });
       // Listed running now: its page does not ask again (one that ends meanwhile is seen next pass).
-      const running = await runningAtPlan();
+      const running = await runningInstallationWorkflows(temporal(), logger);
       if (running) {
         for (const page of plan.pages)
           for (const e of page) if (e.slot === undefined && needsWorkflow(e.phase)) e.running = running.has(workflowIdFor(e.id));
@@ -244,7 +206,14 @@ export function reconciliationActivities(deps: ActivityDeps) {
       const entries = (await store.reconcilePlans.page(input.planId, input.page)) ?? [];
       // Entries planned before the plan listed running workflows (or when its listing failed) are queried here.
       const unlisted = entries.filter((e) => e.slot === undefined && needsWorkflow(e.phase) && e.running === undefined);
-      const listed = unlisted.length > 0 ? await listedRunning(unlisted.map((e) => e.id)) : new Set<string>();
+      const listed =
+        unlisted.length > 0
+          ? await listedRunning(
+              temporal(),
+              unlisted.map((e) => e.id),
+              logger,
+            )
+          : new Set<string>();
       for (const entry of entries) {
         heartbeat(entry.id);
         result.scanned += 1;
