@@ -269,7 +269,8 @@ export function reconciliationActivities(deps: ActivityDeps) {
       // The whole-inbox scan for events without a queue entry runs at most once a day (docs/handover.md).
       let scanned = false;
       await markers.every(INBOX_BACKSTOP_MARKER, BACKSTOP_EVERY_MS, async () => {
-        await store.inbox.requeueUndispatched(input.limit);
+        // Not capped at the hand-over's limit: what it queues beyond that, the dispatcher hands over.
+        await store.inbox.requeueUndispatched();
         scanned = true;
       });
       const { handed, failed } = await handOverStored(store.inbox, dispatch(), input.limit, { requeue: false });
