@@ -6,15 +6,27 @@ import type { InstallationRecord } from '../src/store/installations';
 import { reconcileSignal, workflowIdFor } from '../workflows/definitions';
 import { emptyPage, type PageResult, type PlannedPass } from '../workflows/reconcile-types';
 import { needsWorkflow, planPass } from './reconcile-plan';
+import { listedRunning, runningInstallationWorkflows } from './reconcile-visibility';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failures';
+import { StoreMarkers } from '../src/store/markers';
 import { withToken } from './talkdesk-calls';
+
+/**
+ * The pass's backstops that read a whole collection (events stored without a queue entry,
+ * credentials past retention; each has a cheaper primary path) run at most this often,
+ * remembered in `store_markers`: on the embedded store their cost grows with the data.
+ */
+export const BACKSTOP_EVERY_MS = 24 * 3_600_000;
+export const INBOX_BACKSTOP_MARKER = 'reconcile-inbox-backstop';
+export const CREDENTIALS_BACKSTOP_MARKER = 'reconcile-credentials-backstop';
 
 type Finding = 'resumed' | 'reapproved' | 'deprovisioned' | 'markedActive' | 'updatesEnded' | 'drift' | undefined;
 
 /** Activities of the reconciliation workflow; they need a Temporal client in their deps. */
 export function reconciliationActivities(deps: ActivityDeps) {
   const { store, logger } = deps;
+  const markers = new StoreMarkers(store.db);
   const temporal = () => {
     if (!deps.temporal) throw new Error('reconciliation activities need a Temporal client (deps.temporal)');
     return deps.temporal;
@@ -48,13 +60,14 @@ export function reconciliationActivities(deps: ActivityDeps) {
 
   /** Talkdesk's view of the installation, read with its active credentials; undefined when it has none. */
   async function talkdeskView(rec: InstallationRecord) {
-    // The record is written as a phase begins, before the install's credentials are imported.
-    const clientId = rec.activeClientId ?? (await store.credentials.list(rec._id)).find((c) => c.status === 'active')?.clientId;
+    const final = FINAL_PHASES.includes(rec.phase);
+    // The record is written as a phase begins, before the install's credentials are imported: only
+    // then (a live phase, in progress) are they looked up by installation, which reads the whole
+    // collection on the embedded store. A final phase without them destroyed them before it ended.
+    const clientId =
+      rec.activeClientId ?? (final ? undefined : (await store.credentials.list(rec._id)).find((c) => c.status === 'active')?.clientId);
     if (!clientId || !rec.links.root || !rec.appId) return undefined;
-    if (
-      FINAL_PHASES.includes(rec.phase) &&
-      !(await store.credentials.list(rec._id)).some((c) => c.clientId === clientId && c.status === 'active')
-    ) {
+    if (final && (await store.credentials.get(rec._id, clientId))?.status !== 'active') {
       return undefined; // destroyed with the installation: nothing to read Talkdesk with
     }
     const ref = { installationId: rec._id, appId: rec.appId, clientId, rootUrl: rec.links.root };
@@ -141,30 +154,10 @@ export function reconciliationActivities(deps: ActivityDeps) {
     }
   }
 
-  /**
-   * Which of these installations' workflows visibility lists as running: one query a
-   * page instead of a describe each. Visibility lags, so one it does not list is
-   * described before anything is done; one that ended just now is seen next pass.
-   * Undefined when the query fails: every installation is then described.
-   */
-  async function listedRunning(ids: string[]): Promise<Set<string> | undefined> {
-    const quotable = ids.filter((id) => /^[A-Za-z0-9_.:-]+$/.test(id)).map(workflowIdFor);
-    if (quotable.length === 0) return new Set();
-    const query = `WorkflowId IN (${quotable.map((w) => `'${w}'`).join(', ')}) AND ExecutionStatus = 'Running'`;
-    try {
-      const running = new Set<string>();
-      for await (const wf of temporal().client.workflow.list({ query, pageSize: quotable.length })) running.add(wf.workflowId);
-      return running;
-    } catch (err) {
-      logger.warn({ reason: toFailure(err).message }, 'visibility query failed: describing each workflow');
-      return undefined;
-    }
-  }
-
   /** A visit without a Talkdesk read: partner calls retried, a lost workflow resumed from the fresh record. */
-  async function visitWorkflowOnly(id: string, plannedPhase: InstallationRecord['phase'], listed?: Set<string>): Promise<Finding> {
+  async function visitWorkflowOnly(id: string, plannedPhase: InstallationRecord['phase'], listed: boolean | undefined): Promise<Finding> {
     await deps.partner?.retryOutstanding?.(id);
-    if (!needsWorkflow(plannedPhase) || listed?.has(workflowIdFor(id)) || (await workflowRunning(id))) return undefined;
+    if (!needsWorkflow(plannedPhase) || listed || (await workflowRunning(id))) return undefined;
     const rec = await store.installations.get(id);
     if (!rec || !needsWorkflow(rec.phase) || (await workflowRunning(id))) return undefined;
     await resume(rec);
@@ -191,6 +184,12 @@ export function reconciliationActivities(deps: ActivityDeps) {
         callsPerMinute: input.talkdeskCallsPerMinute,
         budgetMinutes: input.budgetMinutes,
       });
+      // Listed running now: its page does not ask again (one that ends meanwhile is seen next pass).
+      const running = await runningInstallationWorkflows(temporal(), logger);
+      if (running) {
+        for (const page of plan.pages)
+          for (const e of page) if (e.slot === undefined && needsWorkflow(e.phase)) e.running = running.has(workflowIdFor(e.id));
+      }
       await store.reconcilePlans.write(input.planId, plan.pages, now);
       return {
         id: input.planId,
@@ -205,12 +204,22 @@ export function reconciliationActivities(deps: ActivityDeps) {
     async reconcilePlannedPage(input: { planId: string; page: number; startedAt: number }): Promise<PageResult> {
       const result = { ...emptyPage(), talkdeskChecked: 0 };
       const entries = (await store.reconcilePlans.page(input.planId, input.page)) ?? [];
-      const listed = await listedRunning(entries.filter((e) => e.slot === undefined && needsWorkflow(e.phase)).map((e) => e.id));
+      // Entries planned before the plan listed running workflows (or when its listing failed) are queried here.
+      const unlisted = entries.filter((e) => e.slot === undefined && needsWorkflow(e.phase) && e.running === undefined);
+      const listed =
+        unlisted.length > 0
+          ? await listedRunning(
+              temporal(),
+              unlisted.map((e) => e.id),
+              logger,
+            )
+          : new Set<string>();
       for (const entry of entries) {
         heartbeat(entry.id);
         result.scanned += 1;
         if (entry.slot === undefined) {
-          await visit(result, entry.id, () => visitWorkflowOnly(entry.id, entry.phase, listed));
+          const running = entry.running ?? listed?.has(workflowIdFor(entry.id));
+          await visit(result, entry.id, () => visitWorkflowOnly(entry.id, entry.phase, running));
           continue;
         }
         await slotOpen(input.startedAt, entry.slot);
@@ -257,7 +266,15 @@ export function reconciliationActivities(deps: ActivityDeps) {
 
     /** Hands over inbox events that were stored but never dispatched; one failing hand-over is reported, not fatal. */
     async dispatchStoredEvents(input: { limit: number }): Promise<{ dispatched: number; errors: PageResult['errors'] }> {
-      const { handed, failed } = await handOverStored(store.inbox, dispatch(), input.limit);
+      // The whole-inbox scan for events without a queue entry runs at most once a day (docs/handover.md).
+      let scanned = false;
+      await markers.every(INBOX_BACKSTOP_MARKER, BACKSTOP_EVERY_MS, async () => {
+        // Not capped at the hand-over's limit: what it queues beyond that, the dispatcher hands over.
+        await store.inbox.requeueUndispatched();
+        scanned = true;
+      });
+      const { handed, failed } = await handOverStored(store.inbox, dispatch(), input.limit, { requeue: false });
+      if (scanned) logger.info({ handed }, 'reconciliation: whole-inbox backstop ran');
       for (const f of failed)
         logger.warn({ installationId: f.installationId, eventId: f.eventId, reason: f.message }, 'stored event not handed over');
       return {
@@ -268,10 +285,13 @@ export function reconciliationActivities(deps: ActivityDeps) {
 
     /** Destroys rotated credentials whose grace period ended (a backstop for the workflow's own timer). */
     async destroyRetiredCredentials(input: { limit: number }): Promise<{ destroyed: number }> {
+      // Reads the whole credentials collection on the embedded store: at most once a day.
       let destroyed = 0;
-      for (const rec of await store.credentials.listDueForDestruction(new Date(), input.limit)) {
-        if (await store.credentials.destroy(rec.installationId, rec.clientId)) destroyed += 1;
-      }
+      await markers.every(CREDENTIALS_BACKSTOP_MARKER, BACKSTOP_EVERY_MS, async () => {
+        for (const rec of await store.credentials.listDueForDestruction(new Date(), input.limit)) {
+          if (await store.credentials.destroy(rec.installationId, rec.clientId)) destroyed += 1;
+        }
+      });
       return { destroyed };
     },
   };

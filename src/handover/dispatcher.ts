@@ -126,11 +126,17 @@ const GIVE_UP_AFTER_FAILURES = 5;
 /**
  * Reconciliation's backstop: hands over every stored event not handed over yet, backed
  * off or not, including those whose queue entry was never written (read from the whole
- * inbox). One event whose hand-over fails is reported and the others still go; only a
+ * inbox unless `requeue: false`). One event whose hand-over fails is reported and the others still go; only a
  * run of failures in a row (Temporal down) stops the pass.
  */
-export async function handOverStored(inbox: InboxStore, dispatch: Dispatch, limit: number): Promise<StoredHandOver> {
-  await inbox.requeueUndispatched(limit);
+export async function handOverStored(
+  inbox: InboxStore,
+  dispatch: Dispatch,
+  limit: number,
+  options: { requeue?: boolean } = {},
+): Promise<StoredHandOver> {
+  // `requeue: false`: the caller runs the whole-inbox scan itself, rarely (reconciliation).
+  if (options.requeue ?? true) await inbox.requeueUndispatched(limit);
   const due = await inbox.listUndispatched(limit, LATEST);
   const result: StoredHandOver = { handed: 0, failed: [] };
   let inARow = 0;

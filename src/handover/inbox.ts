@@ -188,7 +188,8 @@ export class InboxStore {
   /**
    * Queues every stored event not yet handed over that has no queue entry: events stored
    * before this queue existed, or whose queue write failed and whose delivery Talkdesk
-   * never repeated. Reads the whole inbox, so it runs at start and once per reconciliation.
+   * never repeated. Reads the whole inbox, so it runs once per process start (the dispatcher)
+   * and at most once a day from reconciliation (docs/handover.md, "The backstop").
    */
   async requeueUndispatched(limit = WHOLE_INBOX_SCAN_LIMIT): Promise<number> {
     const undispatched = await this.coll

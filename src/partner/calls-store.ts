@@ -1,5 +1,6 @@
 import type { Collection } from 'mongodb';
 import { COLLECTIONS, type Database } from '../store/db';
+import { StoreMarkers } from '../store/markers';
 
 /**
  * Partner calls operators must know about (collection `partner_calls`, one per
@@ -22,18 +23,59 @@ export interface PartnerCallRecord {
   updatedAt: Date;
 }
 
+/**
+ * The ids of an installation's outstanding calls (collection `partner_outstanding`,
+ * `_id` = installation id). Reconciliation looks for outstanding calls of every
+ * installation every pass: by `{_id}` here, the one filter the embedded FerretDB
+ * pushes down, instead of a filter on `partner_calls` that reads the whole collection.
+ */
+interface OutstandingIndex {
+  _id: string; // installation id
+  callIds: string[];
+}
+
+/** Marker (store_markers) of the one-time indexing of outstanding calls stored by earlier versions. */
+export const OUTSTANDING_INDEXED_MARKER = 'partner-outstanding-indexed';
+
 export class PartnerCallStore {
   readonly coll: Collection<PartnerCallRecord>;
+  private readonly index: Collection<OutstandingIndex>;
+  private readonly markers: StoreMarkers;
   constructor(db: Database) {
     this.coll = db.collection<PartnerCallRecord>(COLLECTIONS.partnerCalls);
+    this.index = db.collection<OutstandingIndex>(COLLECTIONS.partnerOutstanding);
+    this.markers = new StoreMarkers(db);
   }
 
   async ensureIndexes(): Promise<void> {
     await this.coll.createIndex({ installationId: 1, status: 1 });
+    await this.indexLegacyOutstanding();
+  }
+
+  /**
+   * Once per store (remembered in a marker): outstanding calls an earlier version kept
+   * without an index entry are indexed, so that reconciliation still delivers them.
+   */
+  async indexLegacyOutstanding(): Promise<number> {
+    if (await this.markers.get(OUTSTANDING_INDEXED_MARKER)) return 0;
+    const legacy = await this.coll.find({ status: 'outstanding' }, { projection: { _id: 1, installationId: 1 } }).toArray();
+    for (const r of legacy) await this.indexOutstanding(r.installationId, r._id);
+    await this.markers.set(OUTSTANDING_INDEXED_MARKER);
+    return legacy.length;
+  }
+
+  private async indexOutstanding(installationId: string, callId: string): Promise<void> {
+    await this.index.updateOne({ _id: installationId }, { $addToSet: { callIds: callId } }, { upsert: true });
+  }
+
+  private async unindex(installationId: string, callId: string): Promise<void> {
+    await this.index.updateOne({ _id: installationId }, { $pull: { callIds: callId } });
   }
 
   async keepOutstanding(rec: { id: string; installationId: string; type: string; body: string; lastError: string }): Promise<void> {
     const now = new Date();
+    // Indexed first, so that a call kept is never missing from the index (an entry without its call is skipped).
+    await this.indexOutstanding(rec.installationId, rec.id);
     await this.coll.updateOne(
       { _id: rec.id },
       {
@@ -71,18 +113,29 @@ export class PartnerCallStore {
       },
       { upsert: true },
     );
+    await this.unindex(rec.installationId, rec.id);
   }
 
-  async markDelivered(id: string): Promise<void> {
+  async markDelivered(id: string, installationId?: string): Promise<void> {
     await this.coll.updateOne({ _id: id }, { $set: { status: 'delivered', updatedAt: new Date() }, $unset: { body: '', lastError: '' } });
+    if (installationId) await this.unindex(installationId, id);
   }
 
   async noteAttempt(id: string, lastError: string): Promise<void> {
     await this.coll.updateOne({ _id: id }, { $set: { lastError, updatedAt: new Date() }, $inc: { attempts: 1 } });
   }
 
-  outstanding(installationId: string): Promise<PartnerCallRecord[]> {
-    return this.coll.find({ installationId, status: 'outstanding' }).sort({ createdAt: 1 }).toArray();
+  /** The installation's outstanding calls, oldest first: `{_id}` reads only (the index, then each call). */
+  async outstanding(installationId: string): Promise<PartnerCallRecord[]> {
+    const entry = await this.index.findOne({ _id: installationId });
+    const calls: PartnerCallRecord[] = [];
+    for (const id of entry?.callIds ?? []) {
+      const call = await this.coll.findOne({ _id: id });
+      if (call?.status === 'outstanding') calls.push(call);
+      // Delivered or refused meanwhile. One not written yet (keepOutstanding indexes it first) stays.
+      else if (call) await this.unindex(installationId, id);
+    }
+    return calls.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
   }
 
   /** Outstanding and refused calls of an installation, oldest first: what its view shows operators. */

@@ -19,6 +19,8 @@ export const COLLECTIONS = {
   ssoFailures: 'sso_failures',
   ssoLinks: 'sso_links',
   reconcilePlans: 'reconcile_plans',
+  partnerOutstanding: 'partner_outstanding',
+  storeMarkers: 'store_markers',
 } as const;
 
 export interface Database {

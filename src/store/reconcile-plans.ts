@@ -10,6 +10,12 @@ export interface PlanEntry {
   id: string;
   phase: InstallationPhase;
   slot?: number;
+  /**
+   * For a visit without a Talkdesk read: whether visibility listed its workflow running
+   * when the pass was planned (false: it is described before anything is done).
+   * Absent from plans of earlier versions: the page queries visibility itself.
+   */
+  running?: boolean;
 }
 
 interface PlanPageRecord {
