@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import type { createActivities } from '../../activities';
@@ -295,6 +296,35 @@ export class InstallationUnderTest {
     stubsByInstallation.delete(this.installationId);
   }
 }
+
+/**
+ * The set-up every workflow test file shares: the time-skipping server and worker, and `start`,
+ * which starts an installation workflow that is closed after its test (left running, it would
+ * wait for events forever).
+ */
+export function useInstallationUnderTest(): {
+  env: () => TestWorkflowEnvironment;
+  start: (stubs?: ActivityStubs, options?: Partial<InstallationOptions>) => Promise<InstallationUnderTest>;
+} {
+  const env = useTimeSkippingEnv();
+  const started: InstallationUnderTest[] = [];
+  afterEach(async () => {
+    for (const t of started.splice(0)) await t.close();
+  });
+  const start = async (stubs?: ActivityStubs, options?: Partial<InstallationOptions>) => {
+    const t = await InstallationUnderTest.start(env(), stubs, options);
+    started.push(t);
+    return t;
+  };
+  return { env, start };
+}
+
+/** The durations (ms) of the timers a run started, oldest first. */
+export const timerDurations = (history: temporal.api.history.v1.IHistory): number[] =>
+  (history.events ?? [])
+    .map((e) => e.timerStartedEventAttributes?.startToFireTimeout)
+    .filter((d): d is NonNullable<typeof d> => d != null)
+    .map((d) => Number(d.seconds ?? 0) * 1000 + Math.round((d.nanos ?? 0) / 1e6));
 
 /** The phases the history went through, oldest first. */
 export const phases = (v: InstallationView) => v.history.map((h) => h.phase);
