@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
-import { ActivityStubs, clientIdFor, phases, refused, useInstallationUnderTest } from './harness';
+import { ActivityStubs, clientIdFor, phases, refused, uninstallBeforeItsInstall, useInstallationUnderTest } from './harness';
 
 /** Failures retrying cannot fix, and a run that starts from what the store remembers. */
 describe('installation workflow: failures and a resumed run', function () {
@@ -103,12 +103,7 @@ describe('installation workflow: failures and a resumed run', function () {
       throw refused('event carries no usable credentials');
     });
     const t = await start(stubs);
-    const install = t.event('app.installed', { atSeconds: 1 });
-    const uninstall = t.event('app.uninstalled', { atSeconds: 1 });
-    await t.send(uninstall);
-    await t.until('the uninstall to wait for its install', (v) => /app\.installed/.test(v.currentStep ?? ''));
-    await t.send(install);
-    const done = await t.result();
+    const { install, done } = await uninstallBeforeItsInstall(t);
     assert.equal(done.phase, 'uninstalled');
     assert.match(done.ignoredEvents.find((e) => e.eventId === install.eventId)?.reason ?? '', /could not be imported/);
     assert.equal(done.history.at(-1)?.result, 'deprovisioned');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { ActivityStubs, clientIdFor, deferred, phases, useInstallationUnderTest } from './harness';
+import { ActivityStubs, clientIdFor, deferred, phases, uninstallBeforeItsInstall, useInstallationUnderTest } from './harness';
 
 /** Which events the workflow applies, in what order, and which it ignores (stubbed activities). */
 describe('installation workflow: event order', function () {
@@ -153,12 +153,7 @@ describe('installation workflow: event order', function () {
 
   it('an install and an uninstall of the same second: the install is not provisioned, the uninstall is acknowledged with its credentials', async () => {
     const t = await start();
-    const install = t.event('app.installed', { atSeconds: 1 });
-    const uninstall = t.event('app.uninstalled', { atSeconds: 1 });
-    await t.send(uninstall);
-    await t.until('the uninstall to wait for its install', (v) => /app\.installed/.test(v.currentStep ?? ''));
-    await t.send(install);
-    const done = await t.result();
+    const { install, done } = await uninstallBeforeItsInstall(t);
     assert.equal(done.phase, 'uninstalled');
     assert.deepEqual(
       done.ignoredEvents.map((e) => e.eventId),
