@@ -1,15 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { hexId, opaqueSecret } from './ids';
 import { generateInstallationKeys, privateKeyPem, type InstallationKeys } from './keys';
-import type {
-  ClientView,
-  InstallationStateName,
-  SimInstallationView,
-  KeyAlgorithm,
-  PendingOperation,
-  Scope,
-  SubscriptionInfo,
-} from './types';
+import type { ClientView, InstallationStateName, SimInstallationView, KeyAlgorithm, PendingOperation, Scope } from './types';
 
 export interface AccountRecord {
   id: string;
@@ -28,23 +20,8 @@ export interface UserRecord {
   active: boolean;
 }
 
-export interface SimInstallation {
-  id: string;
-  appId: string;
-  accountId: string;
-  scopes: Scope[];
-  createdAt: Date;
-  state: InstallationStateName;
-  reason: string | null;
-  stateUpdatedAt: Date;
-  pendingOperation: PendingOperation | null;
-  licensedUserIds: string[];
-  /** The installing administrator: the first licensed user unless the test chose one. */
-  createdBy: string | null;
-  subscription: SubscriptionInfo | null;
-  trial: { expiresAt: Date; endedAt: Date | null } | null;
-  clientIds: string[];
-}
+/** An installation as the simulator holds it: what its view shows but the account name (read from the account). */
+export type SimInstallation = Omit<SimInstallationView, 'accountName'>;
 
 export interface ClientRecord {
   clientId: string;

@@ -237,7 +237,7 @@ export interface SimInstallationView {
   stateUpdatedAt: Date;
   pendingOperation: PendingOperation | null;
   licensedUserIds: string[];
-  /** `created_by`: the installing administrator's user id. */
+  /** `created_by`: the installing administrator's user id (the first licensed user unless the test chose one). */
   createdBy: string | null;
   subscription: SubscriptionInfo | null;
   trial: { expiresAt: Date; endedAt: Date | null } | null;

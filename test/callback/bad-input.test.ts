@@ -17,6 +17,12 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
   /** A fresh, valid install event of a simulated installation; each test breaks its own. */
   const fresh = () => sys.simulator.createInstallation().event;
 
+  /** What must not be stored of an event: its id and its installation's. */
+  const refsOf = (event: { id: string; data: { installation_id: string } }) => ({
+    eventId: event.id,
+    installationId: event.data.installation_id,
+  });
+
   /**
    * Posts `body` once and checks the refusal: status, error code and field, and that
    * neither the inbox nor Temporal saw anything of the event.
@@ -40,40 +46,19 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
   describe('x-hub-signature', () => {
     it('refuses a body signed with another secret (401)', async () => {
       const event = fresh();
-      await expectRefused(
-        event,
-        { secret: 'not-the-webhook-secret' },
-        { status: 401, code: 'invalid_signature' },
-        { eventId: event.id, installationId: event.data.installation_id },
-      );
+      await expectRefused(event, { secret: 'not-the-webhook-secret' }, { status: 401, code: 'invalid_signature' }, refsOf(event));
     });
 
     it('refuses a body without the header (401)', async () => {
       const event = fresh();
-      await expectRefused(
-        event,
-        { signature: null },
-        { status: 401, code: 'invalid_signature' },
-        {
-          eventId: event.id,
-          installationId: event.data.installation_id,
-        },
-      );
+      await expectRefused(event, { signature: null }, { status: 401, code: 'invalid_signature' }, refsOf(event));
     });
 
     it('refuses a truncated signature, and an empty one (401)', async () => {
       const event = fresh();
       const good = signBody(WEBHOOK_SECRET, JSON.stringify(event));
       for (const signature of [good.slice(0, -2), good.slice(0, 'sha256='.length + 32), 'sha256=', good.slice('sha256='.length)]) {
-        await expectRefused(
-          event,
-          { signature },
-          { status: 401, code: 'invalid_signature' },
-          {
-            eventId: event.id,
-            installationId: event.data.installation_id,
-          },
-        );
+        await expectRefused(event, { signature }, { status: 401, code: 'invalid_signature' }, refsOf(event));
       }
     });
 
@@ -87,10 +72,7 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
         sentBytes,
         { signature: signBody(WEBHOOK_SECRET, signedBytes) },
         { status: 401, code: 'invalid_signature' },
-        {
-          eventId: event.id,
-          installationId: event.data.installation_id,
-        },
+        refsOf(event),
       );
       // And the other way round: a signature over the body re-encoded with its keys reordered.
       const reordered = JSON.stringify(Object.fromEntries(Object.entries(event).reverse()));
@@ -98,10 +80,7 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
         signedBytes,
         { signature: signBody(WEBHOOK_SECRET, reordered) },
         { status: 401, code: 'invalid_signature' },
-        {
-          eventId: event.id,
-          installationId: event.data.installation_id,
-        },
+        refsOf(event),
       );
     });
 
@@ -112,10 +91,7 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
         event,
         { signature: signBody(WEBHOOK_SECRET, JSON.stringify(other)) },
         { status: 401, code: 'invalid_signature' },
-        {
-          eventId: event.id,
-          installationId: event.data.installation_id,
-        },
+        refsOf(event),
       );
       await assertNothingStored(sys.store, sys.client, {
         countBefore: await inboxCount(sys.store),
@@ -243,29 +219,13 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
       await expectRefused('this is not json {', {}, { status: 415, code: 'not_json' }, {});
       const event = fresh();
       const raw = JSON.stringify(event);
-      await expectRefused(
-        raw.slice(0, raw.length / 2),
-        {},
-        { status: 415, code: 'not_json' },
-        {
-          eventId: event.id,
-          installationId: event.data.installation_id,
-        },
-      );
+      await expectRefused(raw.slice(0, raw.length / 2), {}, { status: 415, code: 'not_json' }, refsOf(event));
     });
 
     it('refuses a valid signed event sent with another content type', async () => {
       for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'application/xml', 'multipart/form-data; boundary=x']) {
         const event = fresh();
-        await expectRefused(
-          event,
-          { contentType },
-          { status: 415, code: 'unsupported_media_type' },
-          {
-            eventId: event.id,
-            installationId: event.data.installation_id,
-          },
-        );
+        await expectRefused(event, { contentType }, { status: 415, code: 'unsupported_media_type' }, refsOf(event));
       }
     });
 
@@ -286,28 +246,12 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
 
     it('refuses it as announced by content-length', async () => {
       const event = fresh();
-      await expectRefused(
-        oversized(event),
-        {},
-        { status: 413, code: 'body_too_large' },
-        {
-          eventId: event.id,
-          installationId: event.data.installation_id,
-        },
-      );
+      await expectRefused(oversized(event), {}, { status: 413, code: 'body_too_large' }, refsOf(event));
     });
 
     it('refuses it as it arrives when sent chunked without content-length', async () => {
       const event = fresh();
-      await expectRefused(
-        oversized(event),
-        { chunkBytes: 8 * 1024 },
-        { status: 413, code: 'body_too_large' },
-        {
-          eventId: event.id,
-          installationId: event.data.installation_id,
-        },
-      );
+      await expectRefused(oversized(event), { chunkBytes: 8 * 1024 }, { status: 413, code: 'body_too_large' }, refsOf(event));
     });
 
     it('accepts a body just under the limit sent chunked (control)', async () => {

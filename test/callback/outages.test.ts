@@ -3,20 +3,11 @@ import { Client, Connection } from '@temporalio/client';
 import type { InstalledEvent } from '../../src/simulator';
 import { postCallback } from '../support/callback-client';
 import { assertNoWorkflow } from '../support/callback-checks';
-import { mongoUri, temporalDevEnv } from '../support/servers';
+import { useSystemBehindMongoProxy } from '../support/mongo-proxy';
+import { temporalDevEnv } from '../support/servers';
 import { startSystem, type TestSystem } from '../support/system';
 import { hostPort, startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 import { eventually, waitForPhase } from '../support/waits';
-
-/** The same MongoDB URI with its host:port replaced by the proxy's. */
-function throughProxy(uri: string, proxy: TcpProxy): string {
-  const { host, port } = hostPort(uri);
-  const hostInUri = host.includes(':') ? `[${host}]` : host;
-  const proxied = uri.replace(`${hostInUri}:${port}`, proxy.address);
-  assert.notEqual(proxied, uri, `cannot point ${uri} at the proxy`);
-  // One server, addressed as given: the driver must not discover and use the real address.
-  return `${proxied}${proxied.includes('?') ? '&' : proxied.endsWith('/') ? '?' : '/?'}directConnection=true`;
-}
 
 /** Exactly one approval reached Talkdesk for the installation, and it was answered 200. */
 function assertOneApproval(sys: TestSystem, installationId: string): void {
@@ -32,18 +23,11 @@ describe('callback: outages of MongoDB and Temporal', function () {
   describe('MongoDB unreachable from the web server', () => {
     let proxy: TcpProxy;
     let sys: TestSystem;
-    before(async () => {
-      const uri = await mongoUri();
-      const { host, port } = hostPort(uri);
-      proxy = await startTcpProxy(host, port);
-      // Only the web server's connection goes through the proxy; the worker's is direct.
-      sys = await startSystem({ webMongoUri: throughProxy(uri, proxy) });
+    // Only the web server's connection goes through the proxy; the worker's is direct.
+    useSystemBehindMongoProxy((s, p) => {
+      sys = s;
+      proxy = p;
     });
-    after(async () => {
-      await sys?.close();
-      await proxy?.close();
-    });
-    afterEach(() => proxy.unblock());
 
     it('answers 503 with Retry-After, stores nothing half-way, and accepts the redelivery once MongoDB is back', async () => {
       const { installation, event } = sys.simulator.createInstallation();

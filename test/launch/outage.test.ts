@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { mongoUri } from '../support/servers';
-import { startSystem, type TestSystem } from '../support/system';
-import { hostPort, startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
+import { useSystemBehindMongoProxy } from '../support/mongo-proxy';
+import type { TestSystem } from '../support/system';
+import type { TcpProxy } from '../support/tcp-proxy';
 import { eventually } from '../support/waits';
 import { activeInstallation, launchUrl, signIn, TestBrowser } from './helpers';
 
@@ -9,19 +9,13 @@ describe('launch: MongoDB unreachable from the web server', function () {
   this.timeout(60_000);
   let proxy: TcpProxy;
   let sys: TestSystem;
-  before(async () => {
-    const uri = await mongoUri();
-    const { host, port } = hostPort(uri);
-    proxy = await startTcpProxy(host, port);
-    const proxied = `${uri.replace(`${host}:${port}`, proxy.address)}${uri.includes('?') ? '&' : uri.endsWith('/') ? '?' : '/?'}directConnection=true`;
-    assert.notEqual(proxied, uri);
-    sys = await startSystem({ webMongoUri: proxied, launch: { supportContact: 'help@partner.example' } });
-  });
-  after(async () => {
-    await sys?.close();
-    await proxy?.close();
-  });
-  afterEach(() => proxy.unblock());
+  useSystemBehindMongoProxy(
+    (s, p) => {
+      sys = s;
+      proxy = p;
+    },
+    { launch: { supportContact: 'help@partner.example' } },
+  );
 
   it('answers HTML pages (no redirect, no JSON, no stack) and works again once MongoDB is back', async () => {
     const { installation, licensed } = await activeInstallation(sys);

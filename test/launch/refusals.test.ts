@@ -51,6 +51,20 @@ describe('launch: every sign-in failure answers a page with its status and reaso
     return authorize.headers.get('location') ?? '';
   }
 
+  /** An active installation whose first licensed user is signed in at Talkdesk. */
+  async function signedIn() {
+    const { installation, licensed } = await activeInstallation(sys);
+    sys.simulator.signInAs(installation.id, licensed[0]?.id ?? '');
+    return installation;
+  }
+
+  /** A launch of the installation in a new browser fails with `reason` and `status` (page, record and metric). */
+  async function expectLaunchRefused(installationId: string, reason: string, status: number) {
+    const before = await ssoMetric(sys, reason);
+    const res = await open(new TestBrowser(), launchUrl(sys, installationId));
+    await expectFailure(res, reason, status, { installationId, metricBefore: before });
+  }
+
   async function open(browser: TestBrowser, url: string) {
     const { res, body } = await browser.open(url);
     return { status: res.status, body };
@@ -85,15 +99,12 @@ describe('launch: every sign-in failure answers a page with its status and reaso
     const licensedCalls = () =>
       sys.simulator.calls.filter((c) => c.route === 'licensedUsers' && c.installationId === installation.id).length;
     const callsBefore = licensedCalls();
-    const before = await ssoMetric(sys, 'not_licensed');
-    const res = await open(new TestBrowser(), launchUrl(sys, installation.id));
-    await expectFailure(res, 'not_licensed', 403, { installationId: installation.id, metricBefore: before });
+    await expectLaunchRefused(installation.id, 'not_licensed', 403);
     assert.equal(licensedCalls(), callsBefore + 1);
   });
 
   it('state replayed: 400 state_invalid', async () => {
-    const { installation, licensed } = await activeInstallation(sys);
-    sys.simulator.signInAs(installation.id, licensed[0]?.id ?? '');
+    const installation = await signedIn();
     const browser = new TestBrowser();
     const callback = await untilCallback(browser, installation.id);
     const sso = browser.jar.get('appconnect_sso');
@@ -104,8 +115,7 @@ describe('launch: every sign-in failure answers a page with its status and reaso
   });
 
   it('state from another browser: 400 state_invalid, and the state stays good for its own browser', async () => {
-    const { installation, licensed } = await activeInstallation(sys);
-    sys.simulator.signInAs(installation.id, licensed[0]?.id ?? '');
+    const installation = await signedIn();
     const victim = new TestBrowser();
     const callback = await untilCallback(victim, installation.id);
     const before = await ssoMetric(sys, 'state_invalid');
@@ -120,40 +130,28 @@ describe('launch: every sign-in failure answers a page with its status and reaso
   });
 
   it('OAuth error on the callback: 401 oauth_error, the error code recorded', async () => {
-    const { installation, licensed } = await activeInstallation(sys);
-    sys.simulator.signInAs(installation.id, licensed[0]?.id ?? '');
+    const installation = await signedIn();
     sys.simulator.denyNextAuthorization('access_denied');
-    const before = await ssoMetric(sys, 'oauth_error');
-    const res = await open(new TestBrowser(), launchUrl(sys, installation.id));
-    await expectFailure(res, 'oauth_error', 401, { installationId: installation.id, metricBefore: before });
+    await expectLaunchRefused(installation.id, 'oauth_error', 401);
     const [rec] = (await new SsoFailureStore(sys.store.db).listForInstallation(installation.id)).slice(-1);
     assert.equal(rec?.oauthError, 'access_denied');
   });
 
   it('token endpoint 500: 502 talkdesk_refused', async () => {
-    const { installation, licensed } = await activeInstallation(sys);
-    sys.simulator.signInAs(installation.id, licensed[0]?.id ?? '');
+    const installation = await signedIn();
     sys.simulator.failNext('token', 1, { status: 500 });
-    const before = await ssoMetric(sys, 'talkdesk_refused');
-    const res = await open(new TestBrowser(), launchUrl(sys, installation.id));
-    await expectFailure(res, 'talkdesk_refused', 502, { installationId: installation.id, metricBefore: before });
+    await expectLaunchRefused(installation.id, 'talkdesk_refused', 502);
   });
 
   it('userinfo 401: 502 talkdesk_refused', async () => {
-    const { installation, licensed } = await activeInstallation(sys);
-    sys.simulator.signInAs(installation.id, licensed[0]?.id ?? '');
+    const installation = await signedIn();
     sys.simulator.failNext('userinfo', 1, { status: 401 });
-    const before = await ssoMetric(sys, 'talkdesk_refused');
-    const res = await open(new TestBrowser(), launchUrl(sys, installation.id));
-    await expectFailure(res, 'talkdesk_refused', 502, { installationId: installation.id, metricBefore: before });
+    await expectLaunchRefused(installation.id, 'talkdesk_refused', 502);
   });
 
   it('Talkdesk unreachable (connection dropped): 503 talkdesk_unreachable', async () => {
-    const { installation, licensed } = await activeInstallation(sys);
-    sys.simulator.signInAs(installation.id, licensed[0]?.id ?? '');
+    const installation = await signedIn();
     sys.simulator.failNext('token', 1, { drop: true });
-    const before = await ssoMetric(sys, 'talkdesk_unreachable');
-    const res = await open(new TestBrowser(), launchUrl(sys, installation.id));
-    await expectFailure(res, 'talkdesk_unreachable', 503, { installationId: installation.id, metricBefore: before });
+    await expectLaunchRefused(installation.id, 'talkdesk_unreachable', 503);
   });
 });

@@ -1,22 +1,17 @@
 import assert from 'node:assert/strict';
 import { freePort } from '../../src/local/process';
-import { useSystem, type TestSystem } from '../support/system';
-import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
+import type { TestSystem } from '../support/system';
+import { useSystemWithWorkerProcess } from '../support/worker-process';
 import { eventually, waitForPhase } from '../support/waits';
 
 describe('metrics and health endpoints', function () {
   this.timeout(120_000);
   let sys: TestSystem;
-  let worker: WorkerProcess | undefined;
-  useSystem(
-    (s) => (sys = s),
-    { inProcessWorker: false },
-    () => worker?.kill(),
-  );
+  const startWorker = useSystemWithWorkerProcess((s) => (sys = s));
 
   it('exposes callback and worker metrics for Prometheus, and health for load balancers', async () => {
     const metricsPort = await freePort();
-    worker = await startWorkerProcess({ ...sys.workerProcessEnv, WORKER_METRICS_BIND: `127.0.0.1:${metricsPort}` });
+    await startWorker({ WORKER_METRICS_BIND: `127.0.0.1:${metricsPort}` });
     const { installation, event } = sys.simulator.createInstallation();
     await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl });
     await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { rejectUpdate, retryNowUpdate, workflowIdFor } from '../../workflows/definitions';
 import { useSystem, type TestSystem } from '../support/system';
-import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
+import { useSystemWithWorkerProcess } from '../support/worker-process';
 import { eventually, finalView, queryState, updateAdmitted, waitForPhase } from '../support/waits';
 
 describe('operators in the Temporal UI: search attributes, details, updates', function () {
@@ -87,12 +87,7 @@ describe('operators in the Temporal UI: search attributes, details, updates', fu
 describe('an operator reject before the install has begun (no worker running yet)', function () {
   this.timeout(120_000);
   let sys: TestSystem;
-  let worker: WorkerProcess | undefined;
-  useSystem(
-    (s) => (sys = s),
-    { inProcessWorker: false },
-    () => worker?.kill(),
-  );
+  const startWorker = useSystemWithWorkerProcess((s) => (sys = s));
 
   it("imports the install's credentials to send the rejection, and the install never runs", async () => {
     const { installation, event } = sys.simulator.createInstallation();
@@ -102,7 +97,7 @@ describe('an operator reject before the install has begun (no worker running yet
     const updateId = `reject-${installation.id}`;
     const rejected = handle.executeUpdate(rejectUpdate, { args: [{ reason: 'fraud check failed' }], updateId });
     await updateAdmitted(sys.client, workflowIdFor(installation.id), updateId);
-    worker = await startWorkerProcess(sys.workerProcessEnv);
+    await startWorker();
     await rejected;
     const view = await finalView(sys.client, installation.id);
     assert.equal(view.phase, 'rejected');

@@ -1,29 +1,19 @@
 import assert from 'node:assert/strict';
 import { workflowIdFor } from '../../workflows/definitions';
-import { reconcileWorkflow, type ReconcileInput } from '../../workflows/reconcile';
+import type { ReconcileInput } from '../../workflows/reconcile';
 import type { ReconcileReport } from '../../workflows/reconcile-types';
-import { startSystem, type TestSystem } from '../support/system';
-import { eventually, finalView, queryState, waitForPhase } from '../support/waits';
+import type { TestSystem } from '../support/system';
+import { finalView, queryState, waitForPhase } from '../support/waits';
+import { installActive, runReconcile, stuckInstalling, useSystemPerTest } from './reconcile-support';
 
 const HOUR = 3_600_000;
 
 describe('reconciliation reads Talkdesk on a window and within a budget (dev server, FerretDB, simulator)', function () {
   this.timeout(180_000);
   let sys: TestSystem;
-  beforeEach(async () => {
-    sys = await startSystem();
-  });
-  afterEach(async () => {
-    sys?.simulator.clearFaults();
-    await sys?.close();
-  });
+  useSystemPerTest((s) => (sys = s));
 
-  const reconcile = (input: ReconcileInput = {}): Promise<ReconcileReport> =>
-    sys.client.workflow.execute(reconcileWorkflow, {
-      taskQueue: sys.taskQueue,
-      workflowId: `reconcile-${Date.now()}`,
-      args: [input],
-    });
+  const reconcile = (input: ReconcileInput = {}): Promise<ReconcileReport> => runReconcile(sys, input);
 
   /** Talkdesk reads of the installation (GET /apps/:app/installations/:id) so far. */
   const gets = (id: string) => sys.simulator.calls.filter((c) => c.route === 'installation' && c.installationId === id).length;
@@ -31,29 +21,14 @@ describe('reconciliation reads Talkdesk on a window and within a budget (dev ser
   const lastReadAgo = (id: string, ms: number) =>
     sys.store.installations.coll.updateOne({ _id: id }, { $set: { talkdeskCheckedAt: new Date(Date.now() - ms) } });
 
-  const install = async () => {
-    const created = sys.simulator.createInstallation();
-    assert.equal(await sys.simulator.deliver(created.event, { callbackUrl: sys.web.callbackUrl }), 200);
-    await waitForPhase(sys.client, created.installation.id, 'active');
-    return created.installation.id;
-  };
-
-  /** An install Talkdesk does not let approve: it stays in progress here (and so do later ones, until clearFaults). */
-  const stuckInstalling = async () => {
-    const created = sys.simulator.createInstallation();
-    sys.simulator.failNext('installationState', 1_000, { status: 500 });
-    await sys.simulator.deliver(created.event, { callbackUrl: sys.web.callbackUrl });
-    await eventually('the install to be stuck approving', async () => {
-      const v = await queryState(sys.client, created.installation.id);
-      return v.currentStep?.includes('approve') ? v : undefined;
-    });
-    return created.installation.id;
-  };
+  const install = async () => (await installActive(sys)).installation.id;
+  /** An install Talkdesk does not let approve (and later ones, until clearFaults): its id. */
+  const stuck = async () => (await stuckInstalling(sys)).installation.id;
 
   it('reads an install in progress every pass, an active one only once its last read is older than the window', async () => {
     const fresh = await install(); // its approval was Talkdesk's answer: the window starts there
     const due = await install();
-    const inProgress = await stuckInstalling();
+    const inProgress = await stuck();
     assert.ok((await checkedAt(fresh)) > Date.now() - HOUR, 'the approval starts the window');
     await lastReadAgo(due, 25 * HOUR);
     await lastReadAgo(inProgress, 1_000);
@@ -76,7 +51,7 @@ describe('reconciliation reads Talkdesk on a window and within a budget (dev ser
 
   it('caps the Talkdesk reads at the budget, in progress first, and defers the rest to the next pass, least recently read first', async () => {
     const actives = [await install(), await install(), await install()];
-    const inProgress = await stuckInstalling(); // last: the fault holds every approval
+    const inProgress = await stuck(); // last: the fault holds every approval
     // Read 25, 26 and 27 hours ago: all due, the last one least recently.
     for (const [i, id] of actives.entries()) await lastReadAgo(id, (25 + i) * HOUR);
     const before = actives.map(gets);

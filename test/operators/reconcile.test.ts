@@ -2,38 +2,24 @@ import assert from 'node:assert/strict';
 import { parseEvent, toLifecycleEvent } from '../../src/events/schemas';
 import { COLLECTIONS } from '../../src/store';
 import { workflowIdFor } from '../../workflows/definitions';
-import { reconcileWorkflow } from '../../workflows/reconcile';
 import type { ReconcileReport } from '../../workflows/reconcile-types';
-import { startSystem, type TestSystem } from '../support/system';
+import type { TestSystem } from '../support/system';
 import { eventually, finalView, queryState, waitForPhase } from '../support/waits';
+import { installActive, runReconcile, stuckInstalling, useSystemPerTest } from './reconcile-support';
 
 describe('scheduled reconciliation repairs drift (dev server, FerretDB, simulator)', function () {
   this.timeout(120_000);
   let sys: TestSystem;
-  beforeEach(async () => {
-    sys = await startSystem();
-  });
-  afterEach(async () => {
-    await sys?.close();
-  });
+  useSystemPerTest((s) => (sys = s));
 
   let lastRunId = '';
   const reconcile = (pageSize = 200, parallelism = 4): Promise<ReconcileReport> => {
     lastRunId = `reconcile-${Date.now()}`;
-    return sys.client.workflow.execute(reconcileWorkflow, {
-      taskQueue: sys.taskQueue,
-      workflowId: lastRunId,
-      // Every installation due at Talkdesk: these cases are about what a read finds (the window: reconcile-budget.test.ts).
-      args: [{ pageSize, parallelism, activeCheckHours: 0 }],
-    });
+    // Every installation due at Talkdesk: these cases are about what a read finds (the window: reconcile-budget.test.ts).
+    return runReconcile(sys, { pageSize, parallelism, activeCheckHours: 0 }, lastRunId);
   };
 
-  const install = async (opts: Parameters<TestSystem['simulator']['createInstallation']>[0] = {}) => {
-    const created = sys.simulator.createInstallation(opts);
-    assert.equal(await sys.simulator.deliver(created.event, { callbackUrl: sys.web.callbackUrl }), 200);
-    await waitForPhase(sys.client, created.installation.id, 'active');
-    return created;
-  };
+  const install = () => installActive(sys);
 
   it('resumes an active installation whose workflow is gone, from the stored state', async () => {
     const { installation, event } = await install();
@@ -49,13 +35,7 @@ describe('scheduled reconciliation repairs drift (dev server, FerretDB, simulato
   });
 
   it('resumes an install whose workflow died mid-phase by handing its event over again', async () => {
-    const created = sys.simulator.createInstallation();
-    sys.simulator.failNext('installationState', 1_000, { status: 500 });
-    await sys.simulator.deliver(created.event, { callbackUrl: sys.web.callbackUrl });
-    await eventually('the install to be stuck approving', async () => {
-      const v = await queryState(sys.client, created.installation.id);
-      return v.currentStep?.includes('approve') ? v : undefined;
-    });
+    const created = await stuckInstalling(sys);
     await sys.client.workflow.getHandle(workflowIdFor(created.installation.id)).terminate('lost in a test');
     sys.simulator.clearFaults();
     const report = await reconcile();
@@ -137,13 +117,7 @@ describe('scheduled reconciliation repairs drift (dev server, FerretDB, simulato
   });
 
   it('an install Talkdesk timed out while it waits here ends expired and undone', async () => {
-    const created = sys.simulator.createInstallation();
-    sys.simulator.failNext('installationState', 1_000, { status: 500 });
-    await sys.simulator.deliver(created.event, { callbackUrl: sys.web.callbackUrl });
-    await eventually('the install to be stuck approving', async () => {
-      const v = await queryState(sys.client, created.installation.id);
-      return v.currentStep?.includes('approve') ? v : undefined;
-    });
+    const created = await stuckInstalling(sys);
     sys.simulator.setInstallationState(created.installation.id, 'timeout');
     // Reconciliation deprovisions it, unless the workflow's next retry read the timeout first.
     await reconcile();
@@ -173,13 +147,7 @@ describe('scheduled reconciliation repairs drift (dev server, FerretDB, simulato
   }
 
   it('marks active an install Talkdesk completed while it is stuck here', async () => {
-    const created = sys.simulator.createInstallation();
-    sys.simulator.failNext('installationState', 1_000, { status: 500 });
-    await sys.simulator.deliver(created.event, { callbackUrl: sys.web.callbackUrl });
-    await eventually('the install to be stuck approving', async () => {
-      const v = await queryState(sys.client, created.installation.id);
-      return v.currentStep?.includes('approve') ? v : undefined;
-    });
+    const created = await stuckInstalling(sys);
     sys.simulator.setInstallationState(created.installation.id, 'completed');
     const report = await reconcile();
     assert.deepEqual(report.markedActive, [created.installation.id]);

@@ -3,7 +3,7 @@ import { loadEnv } from '../../src/config/env';
 import { cachedReadiness, type Readiness } from '../../src/web/admin';
 import { signHubSignature } from '../../src/web/signature';
 import { WEBHOOK_SECRET } from '../support/system';
-import { BASE_ENV, JSON_HEADERS, freshEvent, send, startLightWeb, type LightWeb } from './support';
+import { BASE_ENV, JSON_HEADERS, freshEvent, send, type LightWeb, useLightWeb } from './support';
 
 /**
  * /readyz and /metrics live on the admin listener (ADMIN_HOST:ADMIN_PORT, loopback
@@ -24,10 +24,7 @@ describe('security: admin listener', function () {
 
   describe('over HTTP', () => {
     let web: LightWeb;
-    before(async () => {
-      web = await startLightWeb();
-    });
-    after(async () => web?.close());
+    useLightWeb((w) => (web = w));
 
     it('the public port answers /healthz but not /readyz or /metrics', async () => {
       assert.equal((await send(web.web.url, undefined, { method: 'GET', path: '/healthz' })).status, 200);

@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import net from 'node:net';
 import { signHubSignature } from '../../src/web/signature';
 import { WEBHOOK_SECRET } from '../support/system';
-import { JSON_HEADERS, freshEvent, send, startLightWeb, type Answer, type LightWeb } from './support';
+import { JSON_HEADERS, freshEvent, send, startLightWeb, type Answer, type LightWeb, useLightWeb } from './support';
 
 /**
  * Every answer of the web server, successes and errors alike, carries
@@ -18,10 +18,7 @@ function assertHardened(what: string, headers: IncomingHttpHeaders): void {
 describe('security: response headers', function () {
   this.timeout(60_000);
   let web: LightWeb;
-  before(async () => {
-    web = await startLightWeb({ bodyLimit: '1kb', rateLimitPerMinute: 2, rateLimitBurst: 2 });
-  });
-  after(async () => web?.close());
+  useLightWeb((w) => (web = w), { bodyLimit: '1kb', rateLimitPerMinute: 2, rateLimitBurst: 2 });
 
   const signed = (raw: string) => ({ ...JSON_HEADERS, 'x-hub-signature': signHubSignature(Buffer.from(raw), WEBHOOK_SECRET) });
 

@@ -4,7 +4,7 @@ import { InboxRetention, DAY_MS } from '../../src/store/inbox-retention';
 import { signHubSignature } from '../../src/web/signature';
 import { WEBHOOK_SECRET } from '../support/system';
 import { eventually } from '../support/waits';
-import { JSON_HEADERS, freshEvent, send, startLightWeb, type LightWeb } from './support';
+import { JSON_HEADERS, freshEvent, send, startLightWeb, type LightWeb, useLightWeb } from './support';
 
 /**
  * INBOX_RETENTION_DAYS: handled events older than the window are pruned by a
@@ -37,11 +37,8 @@ async function storeEvent(web: LightWeb, ageDays: number, dispatched: boolean) {
 describe('security: inbox retention', function () {
   this.timeout(60_000);
   let web: LightWeb;
-  before(async () => {
-    // The server's own sweeper runs rarely here: the first tests drive sweeps by hand.
-    web = await startLightWeb({ inboxRetentionDays: 30, inboxSweepIntervalMs: 3_600_000 });
-  });
-  after(async () => web?.close());
+  // The server's own sweeper runs rarely here: the first tests drive sweeps by hand.
+  useLightWeb((w) => (web = w), { inboxRetentionDays: 30, inboxSweepIntervalMs: 3_600_000 });
 
   it('prunes handed-over events older than the window and keeps the rest', async () => {
     const oldHandled = await storeEvent(web, 40, true);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { signHubSignature } from '../../src/web/signature';
 import { EVENT_TYPES } from '../../workflows/definitions';
 import { WEBHOOK_SECRET } from '../support/system';
-import { JSON_HEADERS, freshEvent, send, startLightWeb, type LightWeb } from './support';
+import { JSON_HEADERS, freshEvent, send, type LightWeb, useLightWeb } from './support';
 
 /**
  * Injection attempts in every string field of every event type, at the HTTP
@@ -48,12 +48,7 @@ const ATTEMPTS: { name: string; make(original: string): unknown }[] = [
 describe('security: injection attempts in every string field are refused with 400 and store nothing', function () {
   this.timeout(60_000);
   let sys: LightWeb;
-  before(async () => {
-    sys = await startLightWeb();
-  });
-  after(async () => {
-    await sys?.close();
-  });
+  useLightWeb((w) => (sys = w));
 
   const post = (event: unknown) => {
     const raw = JSON.stringify(event);

@@ -6,7 +6,7 @@ import { DEFAULT_JSON_LIMITS, checkJsonShape, findUnsafeJson } from '../../src/w
 import { SourceRateLimiter, sourceKey } from '../../src/web/rate-limit';
 import { signHubSignature } from '../../src/web/signature';
 import { WEBHOOK_SECRET } from '../support/system';
-import { JSON_HEADERS, freshEvent, send, startLightWeb, type LightWeb } from './support';
+import { JSON_HEADERS, freshEvent, send, type LightWeb, useLightWeb } from './support';
 
 /**
  * The callback's limits: JSON depth and width (checked on the raw bytes before
@@ -104,12 +104,7 @@ describe('security: callback limits', function () {
 
   describe('JSON depth and width over HTTP', () => {
     let sys: LightWeb;
-    before(async () => {
-      sys = await startLightWeb();
-    });
-    after(async () => {
-      await sys?.close();
-    });
+    useLightWeb((w) => (sys = w));
 
     async function expect400(raw: string, pattern: RegExp): Promise<void> {
       const answer = await send(sys.web.url, raw, { headers: signed(raw) });
@@ -150,12 +145,7 @@ describe('security: callback limits', function () {
 
   describe('slow clients', () => {
     let sys: LightWeb;
-    before(async () => {
-      sys = await startLightWeb({ bodyTimeoutMs: 1_500, headersTimeoutMs: 2_000, requestTimeoutMs: 4_000 });
-    });
-    after(async () => {
-      await sys?.close();
-    });
+    useLightWeb((w) => (sys = w), { bodyTimeoutMs: 1_500, headersTimeoutMs: 2_000, requestTimeoutMs: 4_000 });
 
     interface Slow {
       closedAfterMs: Promise<number>;
@@ -252,13 +242,8 @@ describe('security: callback limits', function () {
 
   describe('per-source rate limit', () => {
     let sys: LightWeb;
-    before(async () => {
-      // Buckets of 60 refilled by one token every 10 s: the burst's allowance is exact.
-      sys = await startLightWeb({ rateLimitPerMinute: 6, failedAuthPerMinute: 6, rateLimitBurst: 60 });
-    });
-    after(async () => {
-      await sys?.close();
-    });
+    // Buckets of 60 refilled by one token every 10 s: the burst's allowance is exact.
+    useLightWeb((w) => (sys = w), { rateLimitPerMinute: 6, failedAuthPerMinute: 6, rateLimitBurst: 60 });
 
     it('answers a burst from one address with 429 and Retry-After, while another address is not slowed', async () => {
       const noisy = new http.Agent({ keepAlive: true, maxSockets: 8 });

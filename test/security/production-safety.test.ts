@@ -5,7 +5,7 @@ import { loadEnv } from '../../src/config/env';
 import { PROJECT_ROOT } from '../../src/local/tools';
 import { signHubSignature, type HubAlgorithm } from '../../src/web/signature';
 import { WEBHOOK_SECRET } from '../support/system';
-import { BASE_ENV, configError, JSON_HEADERS, freshEvent, send, startLightWeb, type LightWeb } from './support';
+import { BASE_ENV, configError, JSON_HEADERS, freshEvent, send, startLightWeb, type LightWeb, useLightWeb } from './support';
 
 /**
  * Production safety (issue 15): DEV_SKIP_SIGNATURE_CHECK is refused in production
@@ -102,10 +102,7 @@ describe('security: production safety', function () {
 
   describe('created_at bounds (EVENT_MAX_FUTURE_SKEW_SECONDS, INBOX_RETENTION_DAYS)', () => {
     let web: LightWeb;
-    before(async () => {
-      web = await startLightWeb({ maxFutureSkewSeconds: 300, inboxRetentionDays: 30 });
-    });
-    after(async () => web?.close());
+    useLightWeb((w) => (web = w), { maxFutureSkewSeconds: 300, inboxRetentionDays: 30 });
 
     const post = async (createdAt: string) => {
       const event = freshEvent();

@@ -29,6 +29,16 @@ export interface LightWeb {
   close(): Promise<void>;
 }
 
+/** The suite hooks for one light web server: started before the suite's tests, closed after them; `use` receives it. */
+export function useLightWeb(use: (web: LightWeb) => void, options: Partial<WebServerOptions> = {}): void {
+  let web: LightWeb | undefined;
+  before(async () => {
+    web = await startLightWeb(options);
+    use(web);
+  });
+  after(async () => web?.close());
+}
+
 export async function startLightWeb(
   options: Partial<WebServerOptions> = {},
   where: { dbName?: string; keySpec?: string } = {},

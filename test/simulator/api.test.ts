@@ -1,15 +1,10 @@
 import assert from 'node:assert/strict';
 import type { Simulator } from '../../src/simulator';
-import { api, APP_ID, getToken, instPath, start } from './helpers';
+import { api, APP_ID, getToken, instPath, useSimulator } from './helpers';
 
 describe('simulator bearer API', () => {
   let sim: Simulator;
-  beforeEach(async () => {
-    sim = await start();
-  });
-  afterEach(async () => {
-    await sim.stop();
-  });
+  useSimulator((s) => (sim = s));
 
   it('401 without a token, with an unknown token and with an expired one', async () => {
     const { event } = sim.createInstallation();

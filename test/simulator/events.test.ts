@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Simulator } from '../../src/simulator';
-import { APP_ID, instPath, start } from './helpers';
+import { APP_ID, instPath, useSimulator } from './helpers';
 
 const SEED_ENVELOPE_KEYS = ['id', 'created_at', 'api_version', 'type', 'app_id', 'app_version_id', 'app_version_name', 'data', '_links'];
 const SEED_DATA_KEYS = [
@@ -18,12 +18,7 @@ const SEED_LINK_KEYS = ['root', 'self', 'userinfo', 'authorization', 'tokens', '
 
 describe('simulator lifecycle events', () => {
   let sim: Simulator;
-  beforeEach(async () => {
-    sim = await start();
-  });
-  afterEach(async () => {
-    await sim.stop();
-  });
+  useSimulator((s) => (sim = s));
 
   it('builds app.installed exactly like the seed, with links at the simulator', () => {
     const { installation, event } = sim.createInstallation({ accountName: 'starship', algorithm: 'PS256' });

@@ -1,15 +1,10 @@
 import assert from 'node:assert/strict';
 import type { Simulator } from '../../src/simulator';
-import { api, getToken, instPath, postForm, signAssertion, start, tokenForm } from './helpers';
+import { api, getToken, instPath, postForm, signAssertion, tokenForm, useSimulator } from './helpers';
 
 describe('simulator fault injection', () => {
   let sim: Simulator;
-  beforeEach(async () => {
-    sim = await start();
-  });
-  afterEach(async () => {
-    await sim.stop();
-  });
+  useSimulator((s) => (sim = s));
 
   it('500 for the next N calls of a route, then normal service', async () => {
     const { event } = sim.createInstallation();

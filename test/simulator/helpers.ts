@@ -9,6 +9,29 @@ export function start(extra: Partial<SimulatorOptions> = {}): Promise<Simulator>
   return startSimulator({ appId: APP_ID, webhookSecret: WEBHOOK_SECRET, port: 0, ...extra });
 }
 
+/**
+ * A simulator started before each test and stopped after it; `use` receives it. The returned
+ * function restarts it with other options within a test (`use` receives the new one).
+ */
+export function useSimulator(
+  use: (sim: Simulator) => void,
+  extra: Partial<SimulatorOptions> = {},
+): (other: Partial<SimulatorOptions>) => Promise<Simulator> {
+  let sim: Simulator | undefined;
+  const restart = async (options: Partial<SimulatorOptions>) => {
+    await sim?.stop();
+    sim = await start(options);
+    use(sim);
+    return sim;
+  };
+  beforeEach(() => restart(extra));
+  afterEach(async () => {
+    await sim?.stop();
+    sim = undefined;
+  });
+  return restart;
+}
+
 /** PEM from the event's base64 DER, the way a client must build it. */
 export function pemOf(privateKeyBase64: string): string {
   const lines = privateKeyBase64.match(/.{1,64}/g) ?? [];

@@ -1,15 +1,10 @@
 import assert from 'node:assert/strict';
 import { generateInstallationKeys, KEY_ALGORITHMS, type Simulator } from '../../src/simulator';
-import { api, getToken, pemOf, postForm, signAssertion, start, tokenForm } from './helpers';
+import { api, getToken, pemOf, postForm, signAssertion, tokenForm, useSimulator } from './helpers';
 
 describe('simulator token endpoint', () => {
   let sim: Simulator;
-  beforeEach(async () => {
-    sim = await start({ tokenTtlSeconds: 600 });
-  });
-  afterEach(async () => {
-    await sim.stop();
-  });
+  const restart = useSimulator((s) => (sim = s), { tokenTtlSeconds: 600 });
 
   const creds = (alg: (typeof KEY_ALGORITHMS)[number] = 'ES256') => sim.createInstallation({ algorithm: alg }).event.data;
 
@@ -152,8 +147,7 @@ describe('simulator token endpoint', () => {
     });
 
     it('the grace period ends', async () => {
-      await sim.stop();
-      sim = await start({ rotationGraceSeconds: 0 });
+      await restart({ rotationGraceSeconds: 0 });
       const { installation, event } = sim.createInstallation();
       sim.rotateCredentials(installation.id);
       const r = await postForm(sim.tokenUrl, tokenForm(await signAssertion(event.data, sim.tokenUrl)));

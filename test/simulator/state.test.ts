@@ -1,15 +1,10 @@
 import assert from 'node:assert/strict';
 import type { Simulator } from '../../src/simulator';
-import { api, getToken, instPath, start } from './helpers';
+import { api, getToken, instPath, useSimulator } from './helpers';
 
 describe('simulator state endpoints', () => {
   let sim: Simulator;
-  beforeEach(async () => {
-    sim = await start();
-  });
-  afterEach(async () => {
-    await sim.stop();
-  });
+  const restart = useSimulator((s) => (sim = s));
 
   async function installed(opts: Parameters<Simulator['createInstallation']>[0] = {}) {
     const { installation, event } = sim.createInstallation(opts);
@@ -111,8 +106,7 @@ describe('simulator state endpoints', () => {
   });
 
   it('revokeOnUninstall revokes the clients once the uninstall is acknowledged', async () => {
-    await sim.stop();
-    sim = await start({ revokeOnUninstall: true });
+    await restart({ revokeOnUninstall: true });
     const { id, token, post } = await installed();
     sim.uninstall(id);
     assert.equal((await post('{"state":"approve"}')).status, 200);

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/local/tools';
+import { useSystem, type TestSystem } from './system';
 
 export interface WorkerProcess {
   child: ChildProcess;
@@ -35,5 +36,28 @@ export async function startWorkerProcess(env: Record<string, string>, timeoutMs 
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
     },
+  };
+}
+
+/**
+ * The suite hooks for a system that runs no worker in process: a test starts the production worker
+ * as a process with the returned function (extra variables over the system's), and it is killed
+ * before the system closes.
+ */
+export function useSystemWithWorkerProcess(use: (sys: TestSystem) => void): (extraEnv?: Record<string, string>) => Promise<WorkerProcess> {
+  let sys: TestSystem | undefined;
+  let worker: WorkerProcess | undefined;
+  useSystem(
+    (s) => {
+      sys = s;
+      use(s);
+    },
+    { inProcessWorker: false },
+    () => worker?.kill(),
+  );
+  return async (extraEnv = {}) => {
+    if (!sys) throw new Error('the system did not start');
+    worker = await startWorkerProcess({ ...sys.workerProcessEnv, ...extraEnv });
+    return worker;
   };
 }

@@ -7,6 +7,9 @@ import { sendJson, testKey, type StubHandler } from './stub';
 
 describe('talkdesk/errors: secrets', () => {
   const t = useStubbedClient();
+  /** How an ES256 token request to the stub fails. */
+  const tokenFailure = (clientId: string, keyId: string, privateKey: string) =>
+    failureOf(() => t.client.requestToken({ tokenUrl: `${t.stub.origin}/oauth/token`, clientId, keyId, algorithm: 'ES256', privateKey }));
 
   describe('a 400 echoing the token and the assertion leaks neither', () => {
     function echo(status: number): StubHandler {
@@ -72,15 +75,7 @@ describe('talkdesk/errors: secrets', () => {
 
     it('token call: the assertion echoed back', async () => {
       t.handler = echo(400);
-      const err = await failureOf(() =>
-        t.client.requestToken({
-          tokenUrl: `${t.stub.origin}/oauth/token`,
-          clientId: 'client-1',
-          keyId: 'key-1',
-          algorithm: 'ES256',
-          privateKey: testKey('ES256').privateKeyBase64Der,
-        }),
-      );
+      const err = await tokenFailure('client-1', 'key-1', testKey('ES256').privateKeyBase64Der);
       const assertion = new URLSearchParams(t.stub.requests[0]?.body).get('client_assertion') ?? '';
       assert.ok(assertion.split('.').length === 3);
       assert.ok(err instanceof TalkdeskHttpError);
@@ -90,15 +85,7 @@ describe('talkdesk/errors: secrets', () => {
 
     it('a 200 token answer of the wrong shape does not echo the access token', async () => {
       t.handler = (_req, res) => sendJson(res, 200, { access_token: 'secret-access-token-xyz', token_type: 'Bearer', expires_in: 'soon' });
-      const err = await failureOf(() =>
-        t.client.requestToken({
-          tokenUrl: `${t.stub.origin}/oauth/token`,
-          clientId: 'c',
-          keyId: 'k',
-          algorithm: 'ES256',
-          privateKey: testKey('ES256').privateKeyPem,
-        }),
-      );
+      const err = await tokenFailure('c', 'k', testKey('ES256').privateKeyPem);
       assert.ok(err instanceof TalkdeskProtocolError);
       assertClean(err, ['secret-access-token-xyz']);
     });

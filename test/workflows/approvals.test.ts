@@ -1,17 +1,12 @@
 import assert from 'node:assert/strict';
 import { Context } from '@temporalio/activity';
 import { reconcileSignal, rejectUpdate } from '../../workflows/definitions';
-import { ActivityStubs, DAY, InstallationUnderTest, deferred, refusal, unavailable, useTimeSkippingEnv } from './harness';
+import { ActivityStubs, DAY, deferred, refusal, unavailable, useInstallationUnderTest } from './harness';
 
 /** Approvals tied to their operation (docs/lifecycle.md, "State calls"). */
 describe('installation workflow: state calls tied to their operation', function () {
   this.timeout(60_000);
-  const env = useTimeSkippingEnv();
-  let t: InstallationUnderTest | undefined;
-  afterEach(async () => {
-    await t?.close();
-    t = undefined;
-  });
+  const { start } = useInstallationUnderTest();
 
   it('an approval Talkdesk shows no open install for is not sent: recorded, undone, nothing rejected', async () => {
     // The activity read Talkdesk (a 409 or a retry) and found the install timed out there.
@@ -20,7 +15,7 @@ describe('installation workflow: state calls tied to their operation', function 
         ? { state: 'timeout', notSent: true, reason: 'customer took too long' }
         : { state: 'rejected' },
     );
-    t = await InstallationUnderTest.start(env(), stubs);
+    const t = await start(stubs);
     await t.send(t.event('app.installed'));
     const done = await t.result();
     assert.equal(done.phase, 'expired', 'what Talkdesk showed: timed out there');
@@ -35,7 +30,7 @@ describe('installation workflow: state calls tied to their operation', function 
     const stubs = new ActivityStubs().on('setInstallationState', async (i) =>
       i.concludes === 'update' ? { state: 'installing', notSent: true } : { state: 'completed' },
     );
-    t = await InstallationUnderTest.start(env(), stubs);
+    const t = await start(stubs);
     await t.send(t.event('app.installed'));
     await t.settled('active');
     await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } }));
@@ -46,7 +41,7 @@ describe('installation workflow: state calls tied to their operation', function 
   });
 
   it("an uninstall reads Talkdesk before its first acknowledgement: the update's approval may have concluded it", async () => {
-    t = await InstallationUnderTest.start(env());
+    const t = await start();
     await t.send(t.event('app.installed'));
     await t.settled('active');
     await t.send(t.event('app.uninstalled'));
@@ -62,7 +57,7 @@ describe('installation workflow: state calls tied to their operation', function 
   });
 
   it('the reject update refuses an active installation: Talkdesk has nothing to reject', async () => {
-    t = await InstallationUnderTest.start(env());
+    const t = await start();
     await t.send(t.event('app.installed'));
     await t.settled('active');
     assert.match(await refusal(t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'changed my mind' }] })), /installation is active/);
@@ -78,7 +73,7 @@ describe('installation workflow: state calls tied to their operation', function 
       if (i.concludes === 'update') throw unavailable();
       return { state: 'completed' };
     });
-    t = await InstallationUnderTest.start(env(), stubs);
+    const t = await start(stubs);
     await t.send(t.event('app.installed'));
     await t.settled('active');
     await t.send(t.event('app.updated', { facts: { subscription: { plan: 'gold' }, users: { adding: [], removing: [] } } }));
@@ -93,7 +88,7 @@ describe('installation workflow: state calls tied to their operation', function 
       if (i.concludes === 'install') throw unavailable();
       return { state: 'rejected' };
     });
-    t = await InstallationUnderTest.start(env(), stubs);
+    const t = await start(stubs);
     const install = t.event('app.installed');
     await t.send(install);
     const done = await t.result();
@@ -120,7 +115,7 @@ describe('installation workflow: state calls tied to their operation', function 
       return { state: 'completed' };
     });
     // Real time: a deadline ten seconds after the event, no margin.
-    t = await InstallationUnderTest.start(env(), stubs, { phaseTimeoutMs: 10_000, phaseMarginMs: 0 });
+    const t = await start(stubs, { phaseTimeoutMs: 10_000, phaseMarginMs: 0 });
     await t.send(t.event('app.installed', { atSeconds: 0 }));
     await started.promise;
     const v = await t.settled('active', (s) => s.history.at(-1)?.endedAt !== undefined);

@@ -3,7 +3,16 @@ import { Context } from '@temporalio/activity';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import type { InstallationInput } from '../../workflows/installation/workflow';
-import { ActivityStubs, DAY, InstallationUnderTest, blockingUntilCancelled, phases, unavailable, useTimeSkippingEnv } from './harness';
+import {
+  ActivityStubs,
+  DAY,
+  InstallationUnderTest,
+  blockingUntilCancelled,
+  phases,
+  unavailable,
+  timerDurations,
+  useInstallationUnderTest,
+} from './harness';
 
 type History = temporal.api.history.v1.IHistory;
 const HOUR = 3_600_000;
@@ -12,21 +21,16 @@ const PROVISION = 'provision the partner account and its users';
 /** A phase retrying for hours continues as new mid-phase (at a backoff) and the next run re-enters it. */
 describe('installation workflow: continue-as-new mid-phase', function () {
   this.timeout(120_000);
-  const env = useTimeSkippingEnv();
-  let t: InstallationUnderTest | undefined;
-  afterEach(async () => {
-    await t?.close();
-    t = undefined;
-  });
+  const { env, start } = useInstallationUnderTest();
 
   /** Every run of the workflow, oldest first, following the ContinuedAsNew chain from the first run. */
-  const runs = async (): Promise<History[]> => {
-    const latest = await t!.handle.fetchHistory();
+  const runs = async (t: InstallationUnderTest): Promise<History[]> => {
+    const latest = await t.handle.fetchHistory();
     const first = latest.events?.[0]?.workflowExecutionStartedEventAttributes?.firstExecutionRunId;
     assert.ok(first, 'the run names its first run');
     const out: History[] = [];
     for (let runId: string | null | undefined = first; runId;) {
-      const h = await env().client.workflow.getHandle(t!.handle.workflowId, runId).fetchHistory();
+      const h = await env().client.workflow.getHandle(t.handle.workflowId, runId).fetchHistory();
       out.push(h);
       runId = h.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
     }
@@ -38,12 +42,7 @@ describe('installation workflow: continue-as-new mid-phase', function () {
     return defaultPayloadConverter.fromPayload<InstallationInput>(payload);
   };
   /** The backoff timers of a run (ms), without the phase's seven-day deadline. */
-  const backoffs = (h: History): number[] =>
-    (h.events ?? [])
-      .map((e) => e.timerStartedEventAttributes?.startToFireTimeout)
-      .filter((d): d is NonNullable<typeof d> => d != null)
-      .map((d) => Number(d.seconds ?? 0) * 1000 + Math.round((d.nanos ?? 0) / 1e6))
-      .filter((ms) => ms < DAY);
+  const backoffs = (h: History): number[] => timerDurations(h).filter((ms) => ms < DAY);
 
   it('cuts a long retrying install at a backoff and resumes it: one approval, same deadline, one phase entry', async () => {
     const failures = 30;
@@ -54,7 +53,7 @@ describe('installation workflow: continue-as-new mid-phase', function () {
       return { accountId: 'acct-1', accountName: String(i.accountName), licensedUsers: 1, settingsRestored: false };
     });
     // About eleven events an attempt: a run holds a handful of attempts.
-    t = await InstallationUnderTest.start(env(), stubs, { retryInitialMs: 1_000, retryMaxMs: 4_000, maxHistoryEventsPerRun: 80 });
+    const t = await start(stubs, { retryInitialMs: 1_000, retryMaxMs: 4_000, maxHistoryEventsPerRun: 80 });
     const install = t.event('app.installed');
     await t.send(install);
     await env().sleep('3 hours');
@@ -69,7 +68,7 @@ describe('installation workflow: continue-as-new mid-phase', function () {
     assert.equal(entry?.result, 'approved');
     assert.equal(entry?.deadline, new Date(Date.parse(install.createdAt) + 7 * DAY - HOUR).toISOString(), 'the same deadline');
 
-    const chain = await runs();
+    const chain = await runs(t);
     assert.ok(chain.length >= 3, `continued as new mid-phase more than once (${chain.length} runs)`);
     assert.ok(new Set(runOfCall).size >= 3, 'provisioning was attempted in several runs');
     for (const [n, run] of chain.entries()) {
@@ -101,7 +100,7 @@ describe('installation workflow: continue-as-new mid-phase', function () {
       if (runId === firstRun) throw unavailable();
       return blocking.stub(i);
     });
-    t = await InstallationUnderTest.start(env(), stubs, { retryInitialMs: 100, retryMaxMs: 200, maxHistoryEventsPerRun: 60 });
+    const t = await start(stubs, { retryInitialMs: 100, retryMaxMs: 200, maxHistoryEventsPerRun: 60 });
     await t.send(t.event('app.installed'));
     // The uninstall arrives while the re-entered phase's activity runs (a cancel sent as another activity
     // completes is refused by the time-skipping server, ACTIVITY_UNKNOWN, and would wedge the test).
@@ -115,6 +114,6 @@ describe('installation workflow: continue-as-new mid-phase', function () {
     assert.equal(v.history[0]?.result, 'interrupted');
     assert.ok(stubs.of('undoProvisioning').length >= 1, 'provisioning undone');
     assert.deepEqual(stubs.stateCalls(), ['approve:uninstall'], 'no approval of the install');
-    assert.ok((await runs()).length >= 2, 'the install was carried over mid-phase');
+    assert.ok((await runs(t)).length >= 2, 'the install was carried over mid-phase');
   });
 });

@@ -1,18 +1,13 @@
 import assert from 'node:assert/strict';
 import type { InstallationView } from '../../workflows/definitions';
-import { ActivityStubs, DAY, InstallationUnderTest, phases, unavailable, useTimeSkippingEnv } from './harness';
+import { ActivityStubs, DAY, phases, unavailable, useInstallationUnderTest } from './harness';
 
 /** Talkdesk gives every install, update and uninstall seven days: here the days pass in seconds. */
 const HOUR = 3_600_000;
 
 describe('installation workflow: seven-day deadlines', function () {
   this.timeout(60_000);
-  const env = useTimeSkippingEnv();
-  let t: InstallationUnderTest | undefined;
-  afterEach(async () => {
-    await t?.close();
-    t = undefined;
-  });
+  const { env, start } = useInstallationUnderTest();
 
   /** Talkdesk never answers the state calls that conclude `concludes`. */
   const neverConcluding = (concludes: string) =>
@@ -25,7 +20,7 @@ describe('installation workflow: seven-day deadlines', function () {
   const lastPhaseAge = (v: InstallationView, createdAt: string) => Date.parse(v.history.at(-1)?.endedAt ?? '') - Date.parse(createdAt);
 
   it('expires an install never approved within seven days and undoes what it provisioned', async () => {
-    t = await InstallationUnderTest.start(env(), neverConcluding('install'));
+    const t = await start(neverConcluding('install'));
     const install = t.event('app.installed');
     await t.send(install);
     const done = await t.result(); // awaiting the result lets the server skip the week
@@ -46,7 +41,7 @@ describe('installation workflow: seven-day deadlines', function () {
   });
 
   it('expires at once an install whose event is already older than seven days', async () => {
-    t = await InstallationUnderTest.start(env());
+    const t = await start();
     const install = t.event('app.installed', { atSeconds: -8 * 86_400 });
     await t.send(install);
     const done = await t.result();
@@ -57,7 +52,7 @@ describe('installation workflow: seven-day deadlines', function () {
   });
 
   it('expires an update never approved within seven days and reverts it; the installation stays active', async () => {
-    t = await InstallationUnderTest.start(env(), neverConcluding('update'));
+    const t = await start(neverConcluding('update'));
     await t.send(t.event('app.installed'));
     await t.settled('active');
     const update = t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } });
@@ -82,7 +77,7 @@ describe('installation workflow: seven-day deadlines', function () {
   });
 
   it('deprovisions locally an uninstall never acknowledged within seven days', async () => {
-    t = await InstallationUnderTest.start(env(), neverConcluding('uninstall'));
+    const t = await start(neverConcluding('uninstall'));
     await t.send(t.event('app.installed'));
     await t.settled('active');
     const uninstall = t.event('app.uninstalled');

@@ -1,23 +1,18 @@
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
-import { ActivityStubs, InstallationUnderTest, clientIdFor, phases, refused, useTimeSkippingEnv } from './harness';
+import { ActivityStubs, clientIdFor, phases, refused, uninstallBeforeItsInstall, useInstallationUnderTest } from './harness';
 
 /** Failures retrying cannot fix, and a run that starts from what the store remembers. */
 describe('installation workflow: failures and a resumed run', function () {
   this.timeout(60_000);
-  const env = useTimeSkippingEnv();
-  let t: InstallationUnderTest | undefined;
-  afterEach(async () => {
-    await t?.close();
-    t = undefined;
-  });
+  const { start } = useInstallationUnderTest();
 
   it('an install whose provisioning fails for good is rejected at Talkdesk and undone', async () => {
     const stubs = new ActivityStubs().on('provisionAccount', async () => {
       throw refused('account name already taken');
     });
-    t = await InstallationUnderTest.start(env(), stubs);
+    const t = await start(stubs);
     await t.send(t.event('app.installed'));
     const done = await t.result();
     assert.equal(done.phase, 'rejected');
@@ -37,7 +32,7 @@ describe('installation workflow: failures and a resumed run', function () {
       if (i.concludes === 'update') throw refused('update not allowed');
       return { state: i.state === 'approve' ? 'completed' : 'rejected' };
     });
-    t = await InstallationUnderTest.start(env(), stubs);
+    const t = await start(stubs);
     await t.send(t.event('app.installed'));
     await t.settled('active');
     await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] }, subscription: { plan: 'pro' } } }));
@@ -60,7 +55,7 @@ describe('installation workflow: failures and a resumed run', function () {
       activeClientId: clientIdFor(handledInstall),
       links: { root: 'https://api.talkdesk.test' },
     }));
-    t = await InstallationUnderTest.start(env(), stubs);
+    const t = await start(stubs);
     await t.send(t.event('app.installed', { id: handledInstall, atSeconds: -60 }));
     const v = await t.until('the handled install to be ignored', (s) => s.ignoredEvents.some((e) => e.eventId === handledInstall));
     assert.equal(v.phase, 'active');
@@ -83,7 +78,7 @@ describe('installation workflow: failures and a resumed run', function () {
       .on('revertUpdate', async () => {
         throw refused('account no longer exists');
       });
-    t = await InstallationUnderTest.start(env(), stubs);
+    const t = await start(stubs);
     await t.send(t.event('app.installed'));
     await t.settled('active');
     await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } }));
@@ -107,13 +102,8 @@ describe('installation workflow: failures and a resumed run', function () {
     const stubs = new ActivityStubs().on('importCredentials', async () => {
       throw refused('event carries no usable credentials');
     });
-    t = await InstallationUnderTest.start(env(), stubs);
-    const install = t.event('app.installed', { atSeconds: 1 });
-    const uninstall = t.event('app.uninstalled', { atSeconds: 1 });
-    await t.send(uninstall);
-    await t.until('the uninstall to wait for its install', (v) => /app\.installed/.test(v.currentStep ?? ''));
-    await t.send(install);
-    const done = await t.result();
+    const t = await start(stubs);
+    const { install, done } = await uninstallBeforeItsInstall(t);
     assert.equal(done.phase, 'uninstalled');
     assert.match(done.ignoredEvents.find((e) => e.eventId === install.eventId)?.reason ?? '', /could not be imported/);
     assert.equal(done.history.at(-1)?.result, 'deprovisioned');

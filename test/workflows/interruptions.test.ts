@@ -1,16 +1,11 @@
 import assert from 'node:assert/strict';
 import { reconcileSignal, rejectUpdate, retryNowUpdate, type InstallationPhase, type ReconcileAction } from '../../workflows/definitions';
-import { ActivityStubs, InstallationUnderTest, blockingUntilCancelled, phases, refusal, unavailable, useTimeSkippingEnv } from './harness';
+import { ActivityStubs, blockingUntilCancelled, phases, refusal, unavailable, useInstallationUnderTest } from './harness';
 
 /** What stops a phase before it ends by itself: an uninstall, an operator, reconciliation. */
 describe('installation workflow: uninstall, operator actions and reconciliation', function () {
   this.timeout(60_000);
-  const env = useTimeSkippingEnv();
-  let t: InstallationUnderTest | undefined;
-  afterEach(async () => {
-    await t?.close();
-    t = undefined;
-  });
+  const { env, start } = useInstallationUnderTest();
 
   /** Talkdesk does not answer the approval of `concludes` (until `answerAfter` failures, when given). */
   const failingApproval = (concludes: string, answerAfter = Infinity) => {
@@ -27,8 +22,8 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
     it('interrupts a running provisioning, waits until it has stopped, undoes it, then uninstalls', async () => {
       const provisioning = blockingUntilCancelled();
       let callsWhenStopped = -1;
-      void provisioning.stopped.then(() => (callsWhenStopped = t?.stubs.calls.length ?? -1));
-      t = await InstallationUnderTest.start(env(), new ActivityStubs().on('provisionAccount', provisioning.stub));
+      void provisioning.stopped.then(() => (callsWhenStopped = t.stubs.calls.length));
+      const t = await start(new ActivityStubs().on('provisionAccount', provisioning.stub));
       await t.send(t.event('app.installed'));
       await provisioning.started;
       await t.send(t.event('app.uninstalled'));
@@ -43,7 +38,7 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
     });
 
     it('interrupts an update waiting for its approval and reverts it before deprovisioning', async () => {
-      t = await InstallationUnderTest.start(env(), failingApproval('update'));
+      const t = await start(failingApproval('update'));
       await t.send(t.event('app.installed'));
       await t.settled('active');
       await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } }));
@@ -62,7 +57,7 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
 
   describe('the operator reject update', () => {
     it('rejects an install at Talkdesk, undoes it and ends the workflow', async () => {
-      t = await InstallationUnderTest.start(env(), failingApproval('install'));
+      const t = await start(failingApproval('install'));
       await t.send(t.event('app.installed'));
       await t.until('the install to be retrying its approval', retrying('installing'));
       const accepted = await t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'customer asked' }] });
@@ -88,7 +83,7 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
     });
 
     it('is refused without a reason, or once an uninstall began; nothing is recorded', async () => {
-      t = await InstallationUnderTest.start(env(), failingApproval('uninstall'));
+      const t = await start(failingApproval('uninstall'));
       assert.match(await refusal(t.handle.executeUpdate(rejectUpdate, { args: [{ reason: '  ' }] })), /reason of 1 to 500 characters/);
       assert.match(await refusal(t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'x'.repeat(501) }] })), /1 to 500/);
       await t.send(t.event('app.installed'));
@@ -106,7 +101,7 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
   describe('the operator retryNow update', () => {
     it('cuts a backoff short: the approval is retried at once', async () => {
       // The first backoff is an hour: only retryNow can bring the second attempt within the test.
-      t = await InstallationUnderTest.start(env(), failingApproval('install', 1), { retryInitialMs: 3_600_000 });
+      const t = await start(failingApproval('install', 1), { retryInitialMs: 3_600_000 });
       await t.send(t.event('app.installed'));
       await t.until('the install to be in its backoff', retrying('installing'));
       const accepted = await t.handle.executeUpdate(retryNowUpdate, { args: [{ reason: 'Talkdesk is back' }] });
@@ -121,7 +116,7 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
     });
 
     it('is refused when no phase is running', async () => {
-      t = await InstallationUnderTest.start(env());
+      const t = await start();
       await t.send(t.event('app.installed'));
       await t.settled('active');
       assert.match(await refusal(t.handle.executeUpdate(retryNowUpdate, { args: [{}] })), /Nothing to retry/);
@@ -131,7 +126,7 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
 
   describe('the reconcile signal', () => {
     it('markActive ends an install Talkdesk completed, keeping what was provisioned', async () => {
-      t = await InstallationUnderTest.start(env(), failingApproval('install'));
+      const t = await start(failingApproval('install'));
       await t.send(t.event('app.installed'));
       await t.until('the install to be retrying its approval', retrying('installing'));
       await t.handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
@@ -150,7 +145,7 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
     ];
     for (const [talkdeskState, phase] of ended) {
       it(`deprovision (${talkdeskState}) ends an active installation as ${phase}`, async () => {
-        t = await InstallationUnderTest.start(env());
+        const t = await start();
         await t.send(t.event('app.installed'));
         await t.settled('active');
         await t.handle.signal(reconcileSignal, { action: 'deprovision', talkdeskState } as ReconcileAction);

@@ -1,22 +1,28 @@
 import assert from 'node:assert/strict';
-import { ActivityStubs, InstallationUnderTest, clientIdFor, phases, refused, useTimeSkippingEnv } from './harness';
+import { ActivityStubs, type InstallationUnderTest, clientIdFor, phases, refused, useInstallationUnderTest } from './harness';
 
 /** Events older than one already applied (Talkdesk's retries, the dispatcher's backoff): each kind has its rule. */
 describe('installation workflow: late events', function () {
   this.timeout(60_000);
-  const env = useTimeSkippingEnv();
-  let t: InstallationUnderTest | undefined;
-  afterEach(async () => {
-    await t?.close();
-    t = undefined;
-  });
+  const { env, start } = useInstallationUnderTest();
 
   const active = async (stubs?: ActivityStubs) => {
-    t = await InstallationUnderTest.start(env(), stubs);
+    const t = await start(stubs);
     const install = t.event('app.installed', { atSeconds: 1 });
     await t.send(install);
     await t.settled('active');
     return t;
+  };
+
+  /** A rotation applied (dated 20 s), then one dated before it (10 s): resolves once the late one is decided. */
+  const rotatedThenLate = async (t: InstallationUnderTest) => {
+    const newer = t.event('app.credentials_rotated', { atSeconds: 20 });
+    await t.send(newer);
+    await t.settled('active', (s) => s.activeClientId === clientIdFor(newer.eventId));
+    const late = t.event('app.credentials_rotated', { atSeconds: 10 });
+    await t.send(late);
+    const v = await t.until('the late rotation decided', (s) => s.history.some((h) => h.eventId === late.eventId && h.endedAt));
+    return { newer, late, v };
   };
 
   it('a rotation older than an applied update is applied (not lost)', async () => {
@@ -33,12 +39,7 @@ describe('installation workflow: late events', function () {
 
   it('a rotation older than an applied rotation is acknowledged, never switched to, and its set destroyed', async () => {
     const t = await active();
-    const newer = t.event('app.credentials_rotated', { atSeconds: 20 });
-    await t.send(newer);
-    await t.settled('active', (s) => s.activeClientId === clientIdFor(newer.eventId));
-    const late = t.event('app.credentials_rotated', { atSeconds: 10 });
-    await t.send(late);
-    const v = await t.until('the late rotation decided', (s) => s.history.some((h) => h.eventId === late.eventId && h.endedAt));
+    const { newer, late, v } = await rotatedThenLate(t);
     assert.equal(v.activeClientId, clientIdFor(newer.eventId), 'the newer set stays in use');
     assert.equal(t.stubs.of('switchCredentials').length, 1, 'only the newer rotation was switched to');
     assert.deepEqual(
@@ -57,12 +58,7 @@ describe('installation workflow: late events', function () {
       if (++acks > 1) throw refused('Talkdesk answered 409: nothing to acknowledge');
     });
     const t = await active(stubs);
-    const newer = t.event('app.credentials_rotated', { atSeconds: 20 });
-    await t.send(newer);
-    await t.settled('active', (s) => s.activeClientId === clientIdFor(newer.eventId));
-    const late = t.event('app.credentials_rotated', { atSeconds: 10 });
-    await t.send(late);
-    const v = await t.until('the late rotation decided', (s) => s.history.some((h) => h.eventId === late.eventId && h.endedAt));
+    const { newer, late, v } = await rotatedThenLate(t);
     assert.match(v.history.find((h) => h.eventId === late.eventId)?.detail ?? '', /no longer expects it.*409/);
     assert.equal(v.activeClientId, clientIdFor(newer.eventId));
     assert.equal(t.stubs.of('destroyCredentials').length, 1);
@@ -105,7 +101,7 @@ describe('installation workflow: late events', function () {
 
   it('an ignored event does not make older events late: an install after an update ignored while waiting for it is applied', async () => {
     // A one-second ordering grace, passed in real time (no time skipping needed).
-    t = await InstallationUnderTest.start(env(), undefined, { orderingGraceMs: 1_000 });
+    const t = await start(undefined, { orderingGraceMs: 1_000 });
     const update = t.event('app.updated', { atSeconds: 30 });
     await t.send(update);
     await t.until('the update to be ignored', (s) => s.ignoredEvents.some((e) => e.eventId === update.eventId));
@@ -124,7 +120,7 @@ describe('installation workflow: late events', function () {
       lastEventAt: new Date(t0 + 30_000).toISOString(),
       handledEventIds: ['uninstall-1'],
     }));
-    t = await InstallationUnderTest.start(env(), stubs);
+    const t = await start(stubs);
     const late = t.event('app.installed', { atSeconds: 10 });
     const update = t.event('app.updated', { atSeconds: 40 });
     await t.send(late, update);

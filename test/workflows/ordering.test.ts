@@ -1,18 +1,13 @@
 import assert from 'node:assert/strict';
-import { ActivityStubs, InstallationUnderTest, clientIdFor, deferred, phases, useTimeSkippingEnv } from './harness';
+import { ActivityStubs, clientIdFor, deferred, phases, uninstallBeforeItsInstall, useInstallationUnderTest } from './harness';
 
 /** Which events the workflow applies, in what order, and which it ignores (stubbed activities). */
 describe('installation workflow: event order', function () {
   this.timeout(60_000);
-  const env = useTimeSkippingEnv();
-  let t: InstallationUnderTest | undefined;
-  afterEach(async () => {
-    await t?.close();
-    t = undefined;
-  });
+  const { env, start } = useInstallationUnderTest();
 
   it('installs, then uninstalls, calling the activities in order', async () => {
-    t = await InstallationUnderTest.start(env());
+    const t = await start();
     const install = t.event('app.installed');
     await t.send(install);
     const active = await t.settled('active');
@@ -50,7 +45,7 @@ describe('installation workflow: event order', function () {
   });
 
   it('holds a first event that is not app.installed until the install arrives, then applies both in created_at order', async () => {
-    t = await InstallationUnderTest.start(env());
+    const t = await start();
     const install = t.event('app.installed', { atSeconds: 1 });
     const update = t.event('app.updated', { atSeconds: 2, facts: { users: { adding: ['u-new'], removing: [] } } });
     await t.send(update);
@@ -67,7 +62,7 @@ describe('installation workflow: event order', function () {
   });
 
   it('ignores a first update once the ordering grace ends without an install', async () => {
-    t = await InstallationUnderTest.start(env());
+    const t = await start();
     const update = t.event('app.updated');
     await t.send(update);
     await t.until('the update to wait for its install', (v) => /app\.installed/.test(v.currentStep ?? ''));
@@ -99,7 +94,7 @@ describe('installation workflow: event order', function () {
       }
       return { state: 'completed' };
     });
-    t = await InstallationUnderTest.start(env(), stubs);
+    const t = await start(stubs);
     await t.send(t.event('app.installed', { atSeconds: 1 }));
     await approving.promise;
     const trial = t.event('app.trial_started', { atSeconds: 3, facts: { expires_at: '2027-01-01T00:00:00Z' } });
@@ -116,7 +111,7 @@ describe('installation workflow: event order', function () {
   });
 
   it('an update older than one already applied is not replayed as a delta: the users are re-read from Talkdesk', async () => {
-    t = await InstallationUnderTest.start(env());
+    const t = await start();
     await t.send(t.event('app.installed', { atSeconds: 1 }));
     await t.settled('active');
     await t.send(t.event('app.updated', { atSeconds: 10 }));
@@ -136,7 +131,7 @@ describe('installation workflow: event order', function () {
       await release.promise;
       return { accountId: 'acct-1', accountName: String(i.accountName), licensedUsers: 1, settingsRestored: false };
     });
-    t = await InstallationUnderTest.start(env(), stubs);
+    const t = await start(stubs);
     const install = t.event('app.installed');
     const update = t.event('app.updated');
     await t.send(install, update, update);
@@ -157,13 +152,8 @@ describe('installation workflow: event order', function () {
   });
 
   it('an install and an uninstall of the same second: the install is not provisioned, the uninstall is acknowledged with its credentials', async () => {
-    t = await InstallationUnderTest.start(env());
-    const install = t.event('app.installed', { atSeconds: 1 });
-    const uninstall = t.event('app.uninstalled', { atSeconds: 1 });
-    await t.send(uninstall);
-    await t.until('the uninstall to wait for its install', (v) => /app\.installed/.test(v.currentStep ?? ''));
-    await t.send(install);
-    const done = await t.result();
+    const t = await start();
+    const { install, done } = await uninstallBeforeItsInstall(t);
     assert.equal(done.phase, 'uninstalled');
     assert.deepEqual(
       done.ignoredEvents.map((e) => e.eventId),

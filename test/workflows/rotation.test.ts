@@ -1,20 +1,15 @@
 import assert from 'node:assert/strict';
 import { eventually } from '../support/waits';
-import { ActivityStubs, InstallationUnderTest, clientIdFor, phases, refused, unavailable, useTimeSkippingEnv } from './harness';
+import { ActivityStubs, clientIdFor, phases, refused, unavailable, useInstallationUnderTest } from './harness';
 
 /** Credential rotation and the long life of an installation (continue-as-new). */
 describe('installation workflow: rotation and continue-as-new', function () {
   this.timeout(60_000);
-  const env = useTimeSkippingEnv();
-  let t: InstallationUnderTest | undefined;
-  afterEach(async () => {
-    await t?.close();
-    t = undefined;
-  });
+  const { env, start } = useInstallationUnderTest();
 
   /** An installation made active by its install event; returns the install's client id. */
   const activeInstallation = async (stubs?: ActivityStubs, options = {}) => {
-    t = await InstallationUnderTest.start(env(), stubs, options);
+    const t = await start(stubs, options);
     const install = t.event('app.installed');
     await t.send(install);
     await t.settled('active');

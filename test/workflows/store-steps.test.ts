@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import { retryNowUpdate } from '../../workflows/definitions';
 import { STORE_STEPS_LOCAL } from '../../workflows/installation/context';
-import { ActivityStubs, InstallationUnderTest, clientIdFor, deferred, refused, useTimeSkippingEnv } from './harness';
+import { ActivityStubs, clientIdFor, deferred, refused, useInstallationUnderTest } from './harness';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
@@ -31,15 +31,10 @@ const patches = (events: HistoryEvent[]) =>
 /** The store-only steps run as local activities (patch `store-steps-local`): no server round trip of their own. */
 describe('installation workflow: store-only steps as local activities', function () {
   this.timeout(60_000);
-  const env = useTimeSkippingEnv();
-  let t: InstallationUnderTest | undefined;
-  afterEach(async () => {
-    await t?.close();
-    t = undefined;
-  });
+  const { start } = useInstallationUnderTest();
 
   it('an install schedules only its Talkdesk and partner steps on the server; recording and importing are local', async () => {
-    t = await InstallationUnderTest.start(env());
+    const t = await start();
     await t.send(t.event('app.installed'));
     await t.settled('active');
     const events = (await t.handle.fetchHistory()).events ?? [];
@@ -66,7 +61,7 @@ describe('installation workflow: store-only steps as local activities', function
   });
 
   it('a rotation proves and acknowledges the new set on the server; importing and switching to it are local', async () => {
-    t = await InstallationUnderTest.start(env());
+    const t = await start();
     await t.send(t.event('app.installed'));
     await t.settled('active');
     const before = ((await t.handle.fetchHistory()).events ?? []).length;
@@ -82,8 +77,7 @@ describe('installation workflow: store-only steps as local activities', function
   });
 
   it('a failed install destroys the credentials locally, after the undo the server ran', async () => {
-    t = await InstallationUnderTest.start(
-      env(),
+    const t = await start(
       new ActivityStubs().on('provisionAccount', async () => {
         throw refused('invalid_client');
       }),
@@ -106,7 +100,7 @@ describe('installation workflow: store-only steps as local activities', function
       return { clientId: `client-${String(i.eventId)}`, keyId: 'key-1', keyAlgorithm: 'ES256' };
     });
     // The first backoff is an hour: only retryNow brings the second attempt within the test.
-    t = await InstallationUnderTest.start(env(), stubs, { retryInitialMs: 3_600_000 });
+    const t = await start(stubs, { retryInitialMs: 3_600_000 });
     await t.send(t.event('app.installed'));
     const retrying = await t.until('the import to be in its backoff', (v) => v.lastError !== undefined);
     assert.equal(retrying.currentStep, 'import the credentials from the event');
@@ -134,7 +128,7 @@ describe('installation workflow: store-only steps as local activities', function
     let calls = 0;
     const stubs = new ActivityStubs().on('loadInstallation', () => (calls++ === 0 ? hung.promise : Promise.resolve(null)));
     // activityTimeoutMs above the workflow task's 10 s: before the bound, the attempt held the task until it timed out.
-    t = await InstallationUnderTest.start(env(), stubs, { activityTimeoutMs: 30_000 });
+    const t = await start(stubs, { activityTimeoutMs: 30_000 });
     try {
       await t.send(t.event('app.installed'));
       // Long enough for the unbounded attempt (30 s) too, so that the assertions below say what went wrong.

@@ -7,7 +7,7 @@ import { workflowIdFor } from '../../workflows/definitions';
 import { DEFAULT_INSTALLATION_OPTIONS } from '../../workflows/options';
 import type { InstallationInput } from '../../workflows/installation/workflow';
 import { eventually } from '../support/waits';
-import { InstallationUnderTest, TEST_OPTIONS, useTimeSkippingEnv } from './harness';
+import { TEST_OPTIONS, useInstallationUnderTest } from './harness';
 
 /** The options a run was started with, read from its history. */
 async function startedWith(handle: WorkflowHandle): Promise<InstallationInput['options']> {
@@ -20,12 +20,7 @@ async function startedWith(handle: WorkflowHandle): Promise<InstallationInput['o
 /** Tunables are fixed per run: resolved once, carried across continue-as-new, never re-read from a default. */
 describe('installation workflow: tunables fixed per run', function () {
   this.timeout(60_000);
-  const env = useTimeSkippingEnv();
-  let t: InstallationUnderTest | undefined;
-  afterEach(async () => {
-    await t?.close();
-    t = undefined;
-  });
+  const { env, start } = useInstallationUnderTest();
 
   it('the starter resolves every tunable into the workflow input', async () => {
     const installationId = `inst-${randomBytes(4).toString('hex')}`;
@@ -53,7 +48,7 @@ describe('installation workflow: tunables fixed per run', function () {
   });
 
   it('continue-as-new carries the resolved tunables, not the partial input', async () => {
-    t = await InstallationUnderTest.start(env(), undefined, { maxEventsPerRun: 2 });
+    const t = await start(undefined, { maxEventsPerRun: 2 });
     const { runId: firstRun } = await t.handle.describe();
     await t.send(t.event('app.installed'), t.event('app.trial_started'));
     await eventually('a new run', async () => ((await t!.handle.describe()).runId !== firstRun ? true : undefined));
