@@ -50,10 +50,7 @@ export class MongoProvisioner implements PartnerProvisioner {
   async revertUpdate(req: RevertRequest): Promise<void> {
     if (req.usersAdded.length) await this.store.accounts.deactivateUsers(req.accountId, req.usersAdded);
     if (req.usersDeactivated.length) {
-      await this.store.accounts.users.updateMany(
-        { accountId: req.accountId, talkdeskUserId: { $in: req.usersDeactivated } },
-        { $set: { active: true, updatedAt: new Date() } },
-      );
+      await this.store.accounts.reactivateUsers(req.accountId, req.usersDeactivated);
     }
     await this.store.accounts.recordSubscription(req.accountId, req.previousSubscription as never);
   }

@@ -19,6 +19,9 @@ export const COLLECTIONS = {
   ssoFailures: 'sso_failures',
   ssoLinks: 'sso_links',
   reconcilePlans: 'reconcile_plans',
+  credentialSets: 'credential_sets',
+  accountUsers: 'account_users',
+  storeMarkers: 'store_markers',
 } as const;
 
 export interface Database {
