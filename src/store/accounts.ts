@@ -52,7 +52,7 @@ export interface SettingsRecord {
  * reading the whole collection. Created with the account; an account an older version created gets
  * it from one read by account the first time its users change.
  */
-interface AccountUsersRecord {
+export interface AccountUsersRecord {
   _id: string; // Talkdesk account id
   userIds: string[];
   updatedAt: Date;

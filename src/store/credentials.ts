@@ -67,7 +67,7 @@ export function legacyCredentialId(installationId: string, clientId: string): st
 }
 
 /** The index of an installation's credential sets (`credential_sets`): its client ids, read by `_id`. */
-interface CredentialSetsRecord {
+export interface CredentialSetsRecord {
   _id: string; // installation id
   clientIds: string[];
   updatedAt: Date;
