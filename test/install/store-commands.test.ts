@@ -184,6 +184,37 @@ describe('install path: store commands are exact {_id} reads and writes (FerretD
     assert.equal(await h.db.collection(COLLECTIONS.tokens).countDocuments({ installationId: ids.installationId }), 0);
   });
 
+  it('an update reverted and an install undone: {_id} only, and the account as it was', async () => {
+    const { installation, event } = h.simulator.createInstallation({ licensedUsers: 2 });
+    const installationId = installation.id;
+    await h.storeEvent(event);
+    const { scans } = await scansDuring(async () => {
+      const creds = await h.run(h.acts.importCredentials, { installationId, eventId: event.id, activate: true });
+      const ref = { installationId, appId: h.simulator.appId, clientId: creds.clientId, rootUrl: event._links.root.href };
+      const prov = await h.run(h.acts.provisionAccount, { ...ref, accountName: installation.accountName, eventId: event.id });
+      const removing = (await h.store.accounts.listUsers(prov.accountId)).find((u) => u.role !== 'admin')?.talkdeskUserId;
+      assert.ok(removing);
+      const updated = h.simulator.updateUsers(installationId, { add: 1, remove: [removing] });
+      const adding = (updated.data as { users?: { adding: string[] } }).users?.adding ?? [];
+      const applied = await h.run(h.acts.applyUpdate, {
+        ...ref,
+        accountId: prov.accountId,
+        usersAdding: adding,
+        usersRemoving: [removing],
+      });
+      await h.run(h.acts.revertUpdate, { installationId, accountId: prov.accountId, applied, eventId: updated.id });
+      const active = (await h.store.accounts.listUsers(prov.accountId)).filter((u) => u.active).map((u) => u.talkdeskUserId);
+      assert.deepEqual(active.sort(), installation.licensedUserIds.slice().sort(), 'the users as before the update');
+      await h.run(h.acts.undoProvisioning, { installationId, accountId: prov.accountId, eventId: `undo-${installationId}` });
+      assert.equal(await h.store.accounts.getAccount(prov.accountId), null);
+      assert.deepEqual(await h.store.accounts.listUsers(prov.accountId), []);
+    });
+    assert.deepEqual(
+      scans.filter((s) => GROWING.has(s.collection)),
+      [],
+    );
+  });
+
   it('the check bites: a read by installation is seen', async () => {
     const { scans } = await scansDuring(async () => {
       await h.db.collection(COLLECTIONS.credentials).findOne({ installationId: 'x' });
