@@ -5,6 +5,7 @@ import type { ActivityDeps } from './deps';
 import { eventCredentialsContext, inboxCredentialsContext } from '../src/store/secret-contexts';
 import { SsoLinksStore } from '../src/store/sso-links';
 import { credentialsMissing } from './failures';
+import { MARKERS } from '../src/store/markers';
 import { accessToken } from './tokens';
 
 export function credentialActivities(deps: ActivityDeps) {
@@ -111,7 +112,10 @@ export function credentialActivities(deps: ActivityDeps) {
         destroyed =
           (await store.credentials.destroyAll(input.installationId)) +
           (await store.eventCredentials.deleteAll(input.installationId)) +
-          (await store.inbox.moveLegacyCredentials({ installationId: input.installationId, drop: true }));
+          // The inbox is searched for them only while a start found some left (a marker read by _id).
+          ((await store.markers.get(MARKERS.inboxLegacyCredentialsNone))
+            ? 0
+            : await store.inbox.moveLegacyCredentials({ installationId: input.installationId, drop: true }));
       }
       logger.info({ installationId: input.installationId, destroyed }, 'credentials destroyed');
       return { destroyed };

@@ -82,7 +82,7 @@ export function provisioningActivities(deps: ActivityDeps) {
       const admin = await installingAdmin(input);
       // Page by page, a heartbeat each and kept in the store, resumed from the last page read by the next attempt.
       const progress = reading(input, 'account.provision');
-      if (progress) await store.licensedUsersProgress.sweep();
+      if (progress) await store.licensedUsersProgress.sweepIfDue();
       const users = await readLicensedUsers(
         (pageUrl) =>
           withToken(deps, input, (token) => talkdesk.licensedUsersPage(input.rootUrl, input.appId, input.installationId, token, pageUrl)),

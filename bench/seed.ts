@@ -1,6 +1,6 @@
 import { extractCredentials, parseEvent, toLifecycleEvent } from '../src/events/schemas';
-import type { AccountRecord } from '../src/store/accounts';
-import { credentialId, type CredentialRecord } from '../src/store/credentials';
+import type { AccountRecord, AccountUsersRecord } from '../src/store/accounts';
+import { credentialId, type CredentialRecord, type CredentialSetsRecord } from '../src/store/credentials';
 import { COLLECTIONS } from '../src/store/db';
 import type { InboxRecord } from '../src/handover/inbox';
 import type { InstallationRecord } from '../src/store/installations';
@@ -33,7 +33,7 @@ const STEADY_CHECK_SPREAD_MS = (24 * 60 + 15) * 60_000;
 /**
  * Makes `count` installations active without their install path: what an install
  * leaves behind (the installation record in phase `active`, the encrypted active
- * credentials, the account, the secret-free install event in the inbox) is written
+ * credentials and their index, the account and its user index, the secret-free install event in the inbox) is written
  * in bulk, Talkdesk (the simulator) shows each one completed, and each workflow is
  * started the way reconciliation resumes a lost one: from its stored record, so it
  * waits, active, for its next event.
@@ -55,7 +55,9 @@ export async function seedActiveInstallations(
     const docs = {
       installations: [] as InstallationRecord[],
       credentials: [] as CredentialRecord[],
+      credentialSets: [] as CredentialSetsRecord[],
       accounts: [] as AccountRecord[],
+      accountUsers: [] as AccountUsersRecord[],
       inbox: [] as InboxRecord[],
     };
     for (let i = done; i < Math.min(count, done + BATCH); i += 1) {
@@ -101,6 +103,8 @@ export async function seedActiveInstallations(
         createdAt: now,
         activatedAt: now,
       });
+      docs.credentialSets.push({ _id: installation.id, clientIds: [clientId], updatedAt: now });
+      docs.accountUsers.push({ _id: installation.accountId, userIds: [], updatedAt: now });
       docs.accounts.push({
         _id: installation.accountId,
         installationId: installation.id,
@@ -124,7 +128,9 @@ export async function seedActiveInstallations(
     }
     await sys.store.db.collection<InstallationRecord>(COLLECTIONS.installations).insertMany(docs.installations, { ordered: false });
     await sys.store.db.collection<CredentialRecord>(COLLECTIONS.credentials).insertMany(docs.credentials, { ordered: false });
+    await sys.store.db.collection<CredentialSetsRecord>(COLLECTIONS.credentialSets).insertMany(docs.credentialSets, { ordered: false });
     await sys.store.db.collection<AccountRecord>(COLLECTIONS.accounts).insertMany(docs.accounts, { ordered: false });
+    await sys.store.db.collection<AccountUsersRecord>(COLLECTIONS.accountUsers).insertMany(docs.accountUsers, { ordered: false });
     await sys.store.db.collection<InboxRecord>(COLLECTIONS.inbox).insertMany(docs.inbox, { ordered: false });
   }
   const writeSeconds = (performance.now() - write) / 1000;

@@ -52,6 +52,20 @@ export interface SettingsRecord {
   updatedAt: Date;
 }
 
+/**
+ * The Talkdesk user ids of an account's mappings (`account_users`), so that the mappings are read
+ * and written by `_id` (`<accountId>:<userId>`), never by a filter the embedded FerretDB answers by
+ * reading the whole collection. Created with the account; an account an older version created gets
+ * it from one read by account the first time its users change.
+ */
+export interface AccountUsersRecord {
+  _id: string; // Talkdesk account id
+  userIds: string[];
+  updatedAt: Date;
+}
+
+const mappingId = (accountId: string, talkdeskUserId: string) => `${accountId}:${talkdeskUserId}`;
+
 export const DEFAULT_SETTINGS = { sampleDashboards: true, tutorialShown: false } as const;
 
 export interface TalkdeskUserFacts {
@@ -65,10 +79,15 @@ export class AccountStore {
   readonly accounts: Collection<AccountRecord>;
   readonly users: Collection<UserMappingRecord>;
   readonly settings: Collection<SettingsRecord>;
+  private readonly userIndex: Collection<AccountUsersRecord>;
+  /** Read only: an installation's record names its account. */
+  private readonly installations: Collection<{ _id: string; accountId?: string }>;
   constructor(db: Database) {
     this.accounts = db.collection<AccountRecord>(COLLECTIONS.accounts);
     this.users = db.collection<UserMappingRecord>(COLLECTIONS.userMappings);
     this.settings = db.collection<SettingsRecord>(COLLECTIONS.settings);
+    this.userIndex = db.collection<AccountUsersRecord>(COLLECTIONS.accountUsers);
+    this.installations = db.collection<{ _id: string; accountId?: string }>(COLLECTIONS.installations);
   }
 
   async ensureIndexes(): Promise<void> {
@@ -121,6 +140,9 @@ export class AccountStore {
       },
       { upsert: true },
     );
+    // A new account starts with an empty user index; one an older version made gets it in upsertUsers.
+    if (!existing)
+      await this.userIndex.updateOne({ _id: input.accountId }, { $setOnInsert: { userIds: [], updatedAt: now } }, { upsert: true });
     return { settingsRestored };
   }
 
@@ -128,16 +150,49 @@ export class AccountStore {
     return this.accounts.findOne({ _id: accountId });
   }
 
-  findByInstallation(installationId: string): Promise<AccountRecord | null> {
-    return this.accounts.findOne({ installationId });
+  /**
+   * The account this installation provisioned: named by the installation's record (both read by
+   * `_id`); read by installation only when the record names none (an install undone before it was recorded).
+   */
+  async findByInstallation(installationId: string): Promise<AccountRecord | null> {
+    const inst = await this.installations.findOne({ _id: installationId }, { projection: { accountId: 1 } });
+    if (!inst?.accountId) return this.accounts.findOne({ installationId });
+    const account = await this.getAccount(inst.accountId);
+    return account?.installationId === installationId ? account : null;
+  }
+
+  /** The account's mapped user ids, from its index; undefined when it has none (an older version's account). */
+  private async indexedUserIds(accountId: string): Promise<string[] | undefined> {
+    const doc = await this.userIndex.findOne({ _id: accountId });
+    // FerretDB may store the empty list of a new index as no field at all.
+    return doc ? (doc.userIds ?? []) : undefined;
+  }
+
+  /** The account's mapped user ids: from its index, or (an older version's account) read by account. */
+  private async userIds(accountId: string): Promise<string[]> {
+    const indexed = await this.indexedUserIds(accountId);
+    if (indexed) return indexed;
+    const found = await this.users.find({ accountId }, { projection: { talkdeskUserId: 1 } }).toArray();
+    return found.map((u) => u.talkdeskUserId);
   }
 
   /** Idempotent upsert of user mappings; the partner user id is derived, so retries agree. */
   async upsertUsers(accountId: string, installationId: string, users: TalkdeskUserFacts[]): Promise<number> {
     const now = new Date();
+    // Indexed first (an entry without a mapping is skipped); an older version's account gets its index here, complete.
+    const indexed = await this.indexedUserIds(accountId);
+    const ids = users.map((u) => u.id).filter((id) => !indexed?.includes(id));
+    if (!indexed) ids.push(...(await this.userIds(accountId)));
+    if (ids.length || !indexed) {
+      await this.userIndex.updateOne(
+        { _id: accountId },
+        { $addToSet: { userIds: { $each: [...new Set(ids)] } }, $set: { updatedAt: now } },
+        { upsert: true },
+      );
+    }
     for (const u of users) {
       await this.users.updateOne(
-        { _id: `${accountId}:${u.id}` },
+        { _id: mappingId(accountId, u.id) },
         {
           $set: {
             accountId,
@@ -159,21 +214,32 @@ export class AccountStore {
     return users.length;
   }
 
+  /** Sets `active` on the named mappings (all of the account's without names), each by `_id`; how many changed. */
+  private async setActive(accountId: string, active: boolean, talkdeskUserIds?: string[]): Promise<number> {
+    let changed = 0;
+    const now = new Date();
+    for (const id of talkdeskUserIds ?? (await this.userIds(accountId))) {
+      const res = await this.users.updateOne({ _id: mappingId(accountId, id) }, { $set: { active, updatedAt: now } });
+      changed += res.modifiedCount;
+    }
+    return changed;
+  }
+
   async deactivateUsers(accountId: string, talkdeskUserIds?: string[]): Promise<number> {
-    const filter = talkdeskUserIds ? { accountId, talkdeskUserId: { $in: talkdeskUserIds } } : { accountId };
-    const res = await this.users.updateMany(filter, { $set: { active: false, updatedAt: new Date() } });
+    const changed = await this.setActive(accountId, false, talkdeskUserIds);
     await this.accounts.updateOne(
       { _id: accountId },
       talkdeskUserIds ? { $pullAll: { 'licensedUsers.ids': talkdeskUserIds } } : { $set: { 'licensedUsers.ids': [] } },
     );
-    return res.modifiedCount;
+    return changed;
   }
 
-  /** Undo of a deactivation (a reverted update). */
-  async reactivateUsers(accountId: string, talkdeskUserIds: string[]): Promise<void> {
-    if (!talkdeskUserIds.length) return;
-    await this.users.updateMany({ accountId, talkdeskUserId: { $in: talkdeskUserIds } }, { $set: { active: true, updatedAt: new Date() } });
+  /** An update that is reverted: users it deactivated are active again. */
+  async reactivateUsers(accountId: string, talkdeskUserIds: string[]): Promise<number> {
+    if (!talkdeskUserIds.length) return 0;
+    const changed = await this.setActive(accountId, true, talkdeskUserIds);
     await this.accounts.updateOne({ _id: accountId }, { $addToSet: { 'licensedUsers.ids': { $each: talkdeskUserIds } } });
+    return changed;
   }
 
   /**
@@ -186,8 +252,12 @@ export class AccountStore {
     return this.users.countDocuments({ accountId, installationId, active: true });
   }
 
-  listUsers(accountId: string): Promise<UserMappingRecord[]> {
-    return this.users.find({ accountId }).sort({ _id: 1 }).toArray();
+  /** The account's user mappings, in `_id` order. */
+  async listUsers(accountId: string): Promise<UserMappingRecord[]> {
+    const indexed = await this.indexedUserIds(accountId);
+    if (!indexed) return this.users.find({ accountId }).sort({ _id: 1 }).toArray();
+    const found = await Promise.all(indexed.map((id) => this.users.findOne({ _id: mappingId(accountId, id) })));
+    return found.filter((u): u is UserMappingRecord => u !== null).sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
   }
 
   async disableAccount(accountId: string): Promise<void> {
@@ -197,8 +267,17 @@ export class AccountStore {
 
   /** Undo of a provisioning that never completed: the account disappears, its settings stay. */
   async removeProvisioning(accountId: string, installationId: string): Promise<void> {
-    await this.users.deleteMany({ accountId, installationId });
-    await this.accounts.deleteOne({ _id: accountId, installationId });
+    // Read, then deleted by `_id`: the workflow of this installation is the writer of its mappings and account.
+    const removed: string[] = [];
+    for (const id of await this.userIds(accountId)) {
+      const m = await this.users.findOne({ _id: mappingId(accountId, id) });
+      if (m?.installationId !== installationId) continue;
+      await this.users.deleteOne({ _id: m._id });
+      removed.push(id);
+    }
+    if (removed.length) await this.userIndex.updateOne({ _id: accountId }, { $pullAll: { userIds: removed } });
+    const account = await this.getAccount(accountId);
+    if (account?.installationId === installationId) await this.accounts.deleteOne({ _id: accountId });
   }
 
   async recordSubscription(accountId: string, subscription: Record<string, { name?: string; licenses?: number }>): Promise<void> {

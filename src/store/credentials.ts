@@ -2,6 +2,7 @@ import type { Collection } from 'mongodb';
 import { decryptJson, encryptJson, rebind, type EncryptedBlob, type Keyring, type SecretContext } from '../crypto/secrets';
 import type { KeyAlgorithm } from '../../workflows/definitions';
 import { COLLECTIONS, type Database } from './db';
+import { MARKERS, StoreMarkers } from './markers';
 import { credentialSecretContext, tokenContext } from './secret-contexts';
 
 export type CredentialStatus = 'pending' | 'active' | 'retiring' | 'destroyed';
@@ -65,27 +66,37 @@ export function legacyCredentialId(installationId: string, clientId: string): st
   return `${installationId}:${clientId}`;
 }
 
-/**
- * Filters for one credential set: its id, and while a record may still sit under a
- * different legacy id, that one too, but only if the record says it is this set (a
- * collided legacy record belongs to whoever wrote it).
- */
-function idFilters(installationId: string, clientId: string): { _id: string; installationId?: string; clientId?: string }[] {
-  const id = credentialId(installationId, clientId);
-  const legacy = legacyCredentialId(installationId, clientId);
-  return legacy === id ? [{ _id: id }] : [{ _id: id }, { _id: legacy, installationId, clientId }];
+/** The index of an installation's credential sets (`credential_sets`): its client ids, read by `_id`. */
+export interface CredentialSetsRecord {
+  _id: string; // installation id
+  clientIds: string[];
+  updatedAt: Date;
 }
 
-/** Credentials and cached access tokens, encrypted and bound to their installation, field and client id (secret-contexts.ts). */
+const byCreatedAt = (a: CredentialRecord, b: CredentialRecord) => a.createdAt.getTime() - b.createdAt.getTime();
+
+/**
+ * Credentials and cached access tokens, encrypted and bound to their installation, field and client id (secret-contexts.ts).
+ *
+ * Every read and write of the install, rotation and uninstall paths is by `_id` (the one filter the embedded
+ * FerretDB does not answer by reading the whole collection): a set's `_id` comes from its installation and
+ * client ids, and the installation's client ids from its index document in `credential_sets`, written where
+ * a set is imported. Installations whose sets an older version stored are indexed once at start
+ * (`indexStoredSets`); until then an import adds them from a read by installation.
+ */
 export class CredentialStore {
   private readonly creds: Collection<CredentialRecord>;
   private readonly tokens: Collection<TokenRecord>;
+  private readonly sets: Collection<CredentialSetsRecord>;
+  private readonly markers: StoreMarkers;
   constructor(
     db: Database,
     private readonly keyring: Keyring,
   ) {
     this.creds = db.collection<CredentialRecord>(COLLECTIONS.credentials);
     this.tokens = db.collection<TokenRecord>(COLLECTIONS.tokens);
+    this.sets = db.collection<CredentialSetsRecord>(COLLECTIONS.credentialSets);
+    this.markers = new StoreMarkers(db);
   }
 
   async ensureIndexes(): Promise<void> {
@@ -104,8 +115,9 @@ export class CredentialStore {
   ): Promise<void> {
     const { secret: source, secretFrom, ...facts } = input;
     // Imported before ids were escaped, under its legacy id: already there.
-    const legacy = idFilters(input.installationId, input.clientId)[1];
-    if (legacy && (await this.creds.findOne(legacy))) return;
+    if (await this.findLegacy(input.installationId, input.clientId)) return;
+    // Indexed first: a set is never stored without its index entry (an entry without a set is skipped).
+    await this.index(input.installationId, input.clientId);
     const secret = rebind(this.keyring, source, secretFrom, credentialSecretContext(input.installationId, input.clientId));
     await this.creds.updateOne(
       { _id: credentialId(input.installationId, input.clientId) },
@@ -114,16 +126,65 @@ export class CredentialStore {
     );
   }
 
-  async get(installationId: string, clientId: string): Promise<CredentialRecord | null> {
-    for (const filter of idFilters(installationId, clientId)) {
-      const rec = await this.creds.findOne(filter);
-      if (rec) return rec;
+  /** Adds a set to its installation's index; before the start-up indexing, with the sets an older version stored. */
+  private async index(installationId: string, clientId: string): Promise<void> {
+    let clientIds = [clientId];
+    if (!(await this.markers.isSetPermanently(MARKERS.credentialSets)) && !(await this.sets.findOne({ _id: installationId }))) {
+      const stored = await this.creds.find({ installationId }, { projection: { clientId: 1 } }).toArray();
+      clientIds = [...new Set([...stored.map((r) => r.clientId), clientId])];
     }
-    return null;
+    await this.sets.updateOne(
+      { _id: installationId },
+      { $addToSet: { clientIds: { $each: clientIds } }, $set: { updatedAt: new Date() } },
+      { upsert: true },
+    );
   }
 
-  list(installationId: string): Promise<CredentialRecord[]> {
-    return this.creds.find({ installationId }).sort({ createdAt: 1 }).toArray();
+  /**
+   * At start (`Store.prepare`): indexes every stored set once, then remembers it in a marker, so that
+   * later imports need no read by installation. Returns how many sets were read (0 once done).
+   */
+  async indexStoredSets(): Promise<number> {
+    if (await this.markers.isSetPermanently(MARKERS.credentialSets)) return 0;
+    const stored = await this.creds.find({}, { projection: { installationId: 1, clientId: 1 } }).toArray();
+    const byInstallation = new Map<string, Set<string>>();
+    for (const r of stored) byInstallation.set(r.installationId, (byInstallation.get(r.installationId) ?? new Set()).add(r.clientId));
+    for (const [installationId, clientIds] of byInstallation) {
+      await this.sets.updateOne(
+        { _id: installationId },
+        { $addToSet: { clientIds: { $each: [...clientIds] } }, $set: { updatedAt: new Date() } },
+        { upsert: true },
+      );
+    }
+    await this.markers.set(MARKERS.credentialSets);
+    return stored.length;
+  }
+
+  /** The installation's client ids from its index; undefined when it has none (no set imported by this version). */
+  private async indexedClientIds(installationId: string): Promise<string[] | undefined> {
+    return (await this.sets.findOne({ _id: installationId }))?.clientIds;
+  }
+
+  /** The set's record under the legacy id, if that id differs and the record there says it is this set. */
+  private async findLegacy(installationId: string, clientId: string): Promise<CredentialRecord | null> {
+    const legacy = legacyCredentialId(installationId, clientId);
+    if (legacy === credentialId(installationId, clientId)) return null;
+    // A collided legacy record belongs to whoever wrote it: checked here, the read stays an exact {_id}.
+    const rec = await this.creds.findOne({ _id: legacy });
+    return rec?.installationId === installationId && rec.clientId === clientId ? rec : null;
+  }
+
+  /** One credential set by its id, or while it may still sit under a different legacy id, there. */
+  async get(installationId: string, clientId: string): Promise<CredentialRecord | null> {
+    return (await this.creds.findOne({ _id: credentialId(installationId, clientId) })) ?? this.findLegacy(installationId, clientId);
+  }
+
+  /** The installation's sets, oldest first: from its index, or (not indexed: an older version's) read by installation. */
+  async list(installationId: string): Promise<CredentialRecord[]> {
+    const clientIds = await this.indexedClientIds(installationId);
+    if (!clientIds) return this.creds.find({ installationId }).sort({ createdAt: 1 }).toArray();
+    const recs = await Promise.all(clientIds.map((c) => this.get(installationId, c)));
+    return recs.filter((r): r is CredentialRecord => r !== null).sort(byCreatedAt);
   }
 
   /** Decrypts one credential set for use; undefined when missing or destroyed. */
@@ -145,38 +206,42 @@ export class CredentialStore {
     return encryptJson(this.keyring, secret, credentialSecretContext(installationId, clientId));
   }
 
-  /** Applies `update` to the set's record, wherever it sits (see idFilters); true when one changed. */
-  private async updateSet(installationId: string, clientId: string, extra: object, update: object): Promise<boolean> {
-    let changed = false;
-    for (const filter of idFilters(installationId, clientId)) {
-      const res = await this.creds.updateOne({ ...filter, ...extra } as never, update);
-      if (res.modifiedCount > 0) changed = true;
-    }
-    return changed;
+  /**
+   * Applies `update` to the set's record if its status allows it; true when it changed. Read, then
+   * written by `_id` alone: the set's writer is its installation's workflow (one activity at a time);
+   * the retention backstop, the only other writer, destroys retiring sets past `retireAt`, so a destroy
+   * racing it writes the same fact, and a retirement racing it (a retried switch long after) leaves a
+   * retiring record without its secret, which the backstop's next pass marks destroyed.
+   */
+  private async updateSet(
+    installationId: string,
+    clientId: string,
+    allowed: (status: CredentialStatus) => boolean,
+    update: object,
+  ): Promise<boolean> {
+    const rec = await this.get(installationId, clientId);
+    if (!rec || !allowed(rec.status)) return false;
+    const res = await this.creds.updateOne({ _id: rec._id }, update);
+    return res.modifiedCount > 0;
   }
 
   async activate(installationId: string, clientId: string): Promise<void> {
-    await this.updateSet(
-      installationId,
-      clientId,
-      { status: { $in: ['pending', 'active'] } },
-      { $set: { status: 'active', activatedAt: new Date() } },
-    );
+    await this.updateSet(installationId, clientId, (s) => s === 'pending' || s === 'active', {
+      $set: { status: 'active', activatedAt: new Date() },
+    });
   }
 
   async scheduleRetirement(installationId: string, clientId: string, retireAt: Date): Promise<void> {
-    await this.updateSet(installationId, clientId, { status: { $ne: 'destroyed' } }, { $set: { status: 'retiring', retireAt } });
+    await this.updateSet(installationId, clientId, (s) => s !== 'destroyed', { $set: { status: 'retiring', retireAt } });
   }
 
   /** Removes the ciphertext itself and every cached token made with it. */
   async destroy(installationId: string, clientId: string): Promise<boolean> {
-    const changed = await this.updateSet(
-      installationId,
-      clientId,
-      { status: { $ne: 'destroyed' } },
-      { $set: { status: 'destroyed', destroyedAt: new Date() }, $unset: { secret: '' } },
-    );
-    await this.tokens.deleteMany({ installationId, clientId });
+    const changed = await this.updateSet(installationId, clientId, (s) => s !== 'destroyed', {
+      $set: { status: 'destroyed', destroyedAt: new Date() },
+      $unset: { secret: '' },
+    });
+    await this.dropToken(installationId, clientId);
     return changed;
   }
 
@@ -197,8 +262,8 @@ export class CredentialStore {
   }
 
   async cachedToken(installationId: string, clientId: string, minValidityMs: number): Promise<string | undefined> {
-    let rec: TokenRecord | null = null;
-    for (const filter of idFilters(installationId, clientId)) if (!rec) rec = await this.tokens.findOne(filter);
+    const rec =
+      (await this.tokens.findOne({ _id: credentialId(installationId, clientId) })) ?? (await this.legacyToken(installationId, clientId));
     if (!rec || rec.expiresAt.getTime() - Date.now() < minValidityMs) return undefined;
     return decryptJson<string>(this.keyring, rec.token, tokenContext(installationId, clientId));
   }
@@ -219,7 +284,28 @@ export class CredentialStore {
     );
   }
 
+  /** A token cached under the set's legacy id (see `findLegacy`). */
+  private async legacyToken(installationId: string, clientId: string): Promise<TokenRecord | null> {
+    const legacy = legacyCredentialId(installationId, clientId);
+    if (legacy === credentialId(installationId, clientId)) return null;
+    const rec = await this.tokens.findOne({ _id: legacy });
+    return rec?.installationId === installationId && rec.clientId === clientId ? rec : null;
+  }
+
+  /** Deletes the set's cached token, by `_id`. */
+  private async dropToken(installationId: string, clientId: string): Promise<void> {
+    await this.tokens.deleteOne({ _id: credentialId(installationId, clientId) });
+    const legacy = await this.legacyToken(installationId, clientId);
+    if (legacy) await this.tokens.deleteOne({ _id: legacy._id });
+  }
+
+  /** Drops every cached token of the installation: one per indexed set, by `_id` (not indexed: by installation). */
   async dropTokens(installationId: string): Promise<void> {
-    await this.tokens.deleteMany({ installationId });
+    const clientIds = await this.indexedClientIds(installationId);
+    if (!clientIds) {
+      await this.tokens.deleteMany({ installationId });
+      return;
+    }
+    for (const clientId of clientIds) await this.dropToken(installationId, clientId);
   }
 }

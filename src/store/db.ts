@@ -20,6 +20,8 @@ export const COLLECTIONS = {
   ssoLinks: 'sso_links',
   reconcilePlans: 'reconcile_plans',
   partnerOutstanding: 'partner_outstanding',
+  credentialSets: 'credential_sets',
+  accountUsers: 'account_users',
   storeMarkers: 'store_markers',
 } as const;
 

@@ -1,11 +1,12 @@
 import type { Keyring } from '../crypto/secrets';
 import { AccountStore } from './accounts';
 import { CredentialStore } from './credentials';
-import type { Database } from './db';
+import { COLLECTIONS, type Database } from './db';
 import { EventCredentialStore } from './event-credentials';
 import { InboxStore } from '../handover/inbox';
 import { InstallationStore } from './installations';
 import { LicensedUsersProgressStore } from './licensed-users-progress';
+import { MARKERS, StoreMarkers } from './markers';
 import { ReconcilePlanStore } from './reconcile-plans';
 import { StarterContentStore } from './starter-content';
 import { PartnerCallStore } from '../partner/calls-store';
@@ -27,9 +28,14 @@ export interface Store {
   licensedUsersProgress: LicensedUsersProgressStore;
   /** The pages of reconciliation passes (activities/reconcile-plan.ts). */
   reconcilePlans: ReconcilePlanStore;
+  /** One-time facts about the whole store (migrations done, the last sweep), read by `_id`. */
+  markers: StoreMarkers;
   ensureIndexes(): Promise<void>;
-  /** At start: the indexes, then credentials older versions kept in inbox records moved out. */
-  prepare(): Promise<{ movedCredentials: number }>;
+  /**
+   * At start: the indexes, credentials older versions kept in inbox records moved out (and
+   * whether any remain), then the credential sets older versions stored indexed once.
+   */
+  prepare(): Promise<{ movedCredentials: number; indexedCredentialSets: number }>;
   ping(): Promise<void>;
 }
 
@@ -46,6 +52,7 @@ export function createStore(db: Database, keyring: Keyring): Store {
     partnerCalls: new PartnerCallStore(db),
     licensedUsersProgress: new LicensedUsersProgressStore(db),
     reconcilePlans: new ReconcilePlanStore(db),
+    markers: new StoreMarkers(db),
     async ensureIndexes() {
       await store.inbox.ensureIndexes();
       await store.eventCredentials.ensureIndexes();
@@ -58,7 +65,12 @@ export function createStore(db: Database, keyring: Keyring): Store {
     },
     async prepare() {
       await store.ensureIndexes();
-      return { movedCredentials: await store.inbox.moveLegacyCredentials() };
+      const movedCredentials = await store.inbox.moveLegacyCredentials();
+      // An uninstall skips its search of the inbox for older versions' copies while none is left.
+      const legacyLeft = await db.collection(COLLECTIONS.inbox).findOne({ credentials: { $exists: true } }, { projection: { _id: 1 } });
+      if (legacyLeft) await store.markers.unset(MARKERS.inboxLegacyCredentialsNone);
+      else await store.markers.set(MARKERS.inboxLegacyCredentialsNone);
+      return { movedCredentials, indexedCredentialSets: await store.credentials.indexStoredSets() };
     },
     async ping() {
       await db.db.command({ ping: 1 });

@@ -71,7 +71,10 @@ export class InstallationStore {
 
   /** An install begins (the record was not installing yet): no approval of it yet. */
   async clearInstallApproval(installationId: string): Promise<void> {
-    await this.coll.updateOne({ _id: installationId, phase: { $ne: 'installing' } }, { $unset: { installApprovedAt: '' } });
+    // Read, then written by `_id` alone (the filter FerretDB pushes down); the workflow is the record's writer.
+    const rec = await this.coll.findOne({ _id: installationId }, { projection: { phase: 1, installApprovedAt: 1 } });
+    if (!rec || rec.phase === 'installing' || !rec.installApprovedAt) return;
+    await this.coll.updateOne({ _id: installationId }, { $unset: { installApprovedAt: '' } });
   }
 
   get(installationId: string): Promise<InstallationRecord | null> {

@@ -1,6 +1,7 @@
 import type { Collection } from 'mongodb';
 import type { TalkdeskUser } from '../talkdesk/schemas';
 import { COLLECTIONS, type Database } from './db';
+import { MARKERS, StoreMarkers } from './markers';
 
 /**
  * How far a reading of an installation's licensed users got, one document per page
@@ -34,10 +35,15 @@ export interface SavedReading {
 /** Past Talkdesk's seven days for a phase (and a day's margin) no attempt can still resume a reading. */
 export const PROGRESS_RETENTION_MS = 8 * 86_400_000;
 
+/** How often provisioning sweeps: readings live eight days, so an hour late costs nothing. */
+export const SWEEP_EVERY_MS = 3_600_000;
+
 export class LicensedUsersProgressStore {
   private readonly coll: Collection<LicensedUsersPageRecord>;
+  private readonly markers: StoreMarkers;
   constructor(db: Database) {
     this.coll = db.collection<LicensedUsersPageRecord>(COLLECTIONS.licensedUsersProgress);
+    this.markers = new StoreMarkers(db);
   }
 
   async ensureIndexes(): Promise<void> {
@@ -46,11 +52,16 @@ export class LicensedUsersProgressStore {
     await this.coll.createIndex({ savedAt: 1 });
   }
 
-  /** The reading saved under `key`, if a previous attempt read any page. */
+  /** The reading saved under `key`, if a previous attempt read any page: its pages read by `_id`, from the first. */
   async load(key: string): Promise<SavedReading | undefined> {
-    const pages = await this.coll.find({ key }).sort({ page: 1 }).toArray();
     // Only an unbroken run of pages from the first one counts.
-    const run = pages.filter((p, i) => p.page === i + 1);
+    const run: LicensedUsersPageRecord[] = [];
+    for (let page = 1; ; page += 1) {
+      const rec = await this.coll.findOne({ _id: `${key}:${page}` });
+      if (!rec) break;
+      run.push(rec);
+      if (rec.next === null) break;
+    }
     const last = run.at(-1);
     if (!last) return undefined;
     return { pages: run.length, users: run.flatMap((p) => p.users), ...(last.next ? { next: last.next } : {}) };
@@ -68,7 +79,11 @@ export class LicensedUsersProgressStore {
 
   /** The step succeeded: nothing to resume. */
   async clear(key: string): Promise<void> {
-    await this.coll.deleteMany({ key });
+    // Pages are saved in order from the first: deleted by `_id` up to the first missing one.
+    for (let page = 1; ; page += 1) {
+      const res = await this.coll.deleteOne({ _id: `${key}:${page}` });
+      if (res.deletedCount === 0) break;
+    }
   }
 
   /** The phase ended (undone, deprovisioned): every reading of the installation goes. */
@@ -76,8 +91,19 @@ export class LicensedUsersProgressStore {
     await this.coll.deleteMany({ installationId });
   }
 
+  /**
+   * The sweep below at most once every `SWEEP_EVERY_MS` (remembered in a marker read by `_id`), so that
+   * a provisioning does not read the whole collection each time. Returns how many readings went.
+   */
+  async sweepIfDue(now = new Date()): Promise<number> {
+    const last = await this.markers.get(MARKERS.progressSwept);
+    if (last && now.getTime() - last.at.getTime() < SWEEP_EVERY_MS && last.at.getTime() <= now.getTime()) return 0;
+    return this.sweep(now);
+  }
+
   /** Retention (the embedded FerretDB has no TTL indexes): readings left by phases that ended without clearing them. */
   async sweep(now = new Date()): Promise<number> {
+    await this.markers.set(MARKERS.progressSwept, now);
     const res = await this.coll.deleteMany({ savedAt: { $lt: new Date(now.getTime() - PROGRESS_RETENTION_MS) } });
     return res.deletedCount;
   }

@@ -74,7 +74,9 @@ export class StarterContentStore {
 
   /** Undo of an install that never completed: removes the content only if that install created it. */
   async removeIfCreatedBy(accountId: string, installationId: string): Promise<void> {
-    await this.coll.deleteOne({ _id: accountId, firstInstallationId: installationId });
+    // Read, then deleted by `_id` alone (the filter FerretDB pushes down).
+    const doc = await this.coll.findOne({ _id: accountId }, { projection: { firstInstallationId: 1 } });
+    if (doc?.firstInstallationId === installationId) await this.coll.deleteOne({ _id: accountId });
   }
 
   async markDone(accountId: string, itemId: string): Promise<void> {

@@ -92,9 +92,16 @@ describe('scheduled reconciliation repairs drift (dev server, FerretDB, simulato
       const v = await queryState(sys.client, installation.id);
       return v.phase === 'active' && v.history.at(-1)?.phase === 'updating' && v.history.at(-1)?.endedAt ? v : undefined;
     });
-    const ended = view.history.at(-1);
-    if (report.updatesEnded.length > 0) assert.deepEqual([ended?.result, ended?.detail], ['interrupted', 'Talkdesk reporting timeout']);
-    else assert.deepEqual([ended?.result, ended?.detail], ['not-open', 'Talkdesk shows timeout (customer took too long)']);
+    const ended = [view.history.at(-1)?.result, view.history.at(-1)?.detail];
+    const byItsRetry = ['not-open', 'Talkdesk shows timeout (customer took too long)'];
+    // The pass's signal can reach a workflow whose own retry read the timeout a moment before (a busy
+    // machine): the update then ended by that retry, and the signal found nothing left to end.
+    if (report.updatesEnded.length > 0)
+      assert.ok(
+        [JSON.stringify(['interrupted', 'Talkdesk reporting timeout']), JSON.stringify(byItsRetry)].includes(JSON.stringify(ended)),
+        JSON.stringify(ended),
+      );
+    else assert.deepEqual(ended, byItsRetry);
     assert.equal((await sys.store.accounts.getAccount(event.data.account_id))?.status, 'provisioned');
     // An active installation whose update timed out at Talkdesk is reported, never deprovisioned.
     const again = await reconcile();
@@ -152,7 +159,10 @@ describe('scheduled reconciliation repairs drift (dev server, FerretDB, simulato
     const report = await reconcile();
     assert.deepEqual(report.markedActive, [created.installation.id]);
     const view = await waitForPhase(sys.client, created.installation.id, 'active');
-    assert.equal(view.history.at(-1)?.result, 'marked-active');
+    // Marked active by the pass's signal, unless the workflow's own retry read `completed` at
+    // Talkdesk a moment before it (a busy machine): then approved by that read, nothing sent again.
+    assert.ok(['marked-active', 'approved'].includes(view.history.at(-1)?.result ?? ''), JSON.stringify(view.history.at(-1)));
+    assert.equal(sys.simulator.stateCalls(created.installation.id).filter((c) => c.status === 200).length, 0, 'no approval sent');
     assert.equal((await sys.store.accounts.getAccount(created.event.data.account_id))?.status, 'provisioned');
   });
 

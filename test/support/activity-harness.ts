@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
+import { generateKeySpec, parseKeyring, type Keyring } from '../../src/crypto/secrets';
+import { extractCredentials, parseEvent, toLifecycleEvent } from '../../src/events/schemas';
+import { createLogger } from '../../src/logging/logger';
+import { startSimulator, type Simulator } from '../../src/simulator';
+import { connectDatabase, createStore, type Database, type Store } from '../../src/store';
+import { sealEventCredentials } from '../../src/store/event-credentials';
+import { TalkdeskClient } from '../../src/talkdesk/client';
+import type { LifecycleEvent } from '../../workflows/definitions';
+import { mongoUri, uniqueDbName } from './servers';
+
+/**
+ * Activities run in-process as the worker runs them (MockActivityEnvironment: heartbeats,
+ * cancellation), against FerretDB (a database of their own) and the simulator, without a
+ * Temporal server: the cheapest level for what activities send to the store.
+ */
+export interface ActivityHarness {
+  db: Database;
+  store: Store;
+  keyring: Keyring;
+  simulator: Simulator;
+  acts: ReturnType<typeof createActivities>;
+  run<A, R>(fn: (input: A) => Promise<R>, input: A): Promise<R>;
+  /** What the callback stores for an event: the inbox record and its credentials apart. */
+  storeEvent(raw: unknown): Promise<LifecycleEvent>;
+  close(): Promise<void>;
+}
+
+/** With the MongoDB driver's command monitoring on the store's connection. */
+function monitored(uri: string): string {
+  return `${uri}${uri.includes('?') ? '&' : uri.endsWith('/') ? '?' : '/?'}monitorCommands=true`;
+}
+
+export async function startActivityHarness(opts: { prepare?: boolean } = {}): Promise<ActivityHarness> {
+  const keyring = parseKeyring(generateKeySpec('acts1'));
+  const db = await connectDatabase(monitored(await mongoUri()), uniqueDbName('acts'));
+  const store = createStore(db, keyring);
+  // As every process does at start, unless a test plays data an older version left.
+  if (opts.prepare ?? true) await store.prepare();
+  else await store.ensureIndexes();
+  const simulator = await startSimulator({ appId: 'app-acts', webhookSecret: 'secret-acts' });
+  const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${simulator.port}`], timeoutMs: 5_000 });
+  const acts = createActivities({ store, talkdesk, logger: createLogger({ level: 'silent' }) });
+  const env = new MockActivityEnvironment();
+  return {
+    db,
+    store,
+    keyring,
+    simulator,
+    acts,
+    run: <A, R>(fn: (input: A) => Promise<R>, input: A) => env.run(fn as never, input as never) as Promise<R>,
+    async storeEvent(raw) {
+      const parsed = parseEvent(JSON.parse(JSON.stringify(raw)));
+      assert.ok(parsed.ok, 'the simulator made an event the callback accepts');
+      const lifecycle = toLifecycleEvent(parsed.event);
+      const creds = extractCredentials(parsed.event);
+      await store.inbox.insert(
+        {
+          _id: parsed.event.id,
+          installationId: lifecycle.installationId,
+          type: parsed.event.type,
+          createdAt: new Date(parsed.event.created_at),
+          receivedAt: new Date(),
+          event: lifecycle,
+        },
+        creds ? sealEventCredentials(keyring, lifecycle.installationId, creds) : undefined,
+        { queue: false },
+      );
+      return lifecycle;
+    },
+    async close() {
+      await simulator.stop();
+      await db.db.dropDatabase();
+      await db.close();
+    },
+  };
+}
