@@ -148,7 +148,7 @@ describe('reconciliation reads the store by _id (FerretDB, command monitoring, d
 
   it('the activities connection is monitored (control: a filter on installationId is seen)', async () => {
     scans = [];
-    await store.credentials.list(ids[0]!);
+    await store.db.db.collection(COLLECTIONS.credentials).find({ installationId: ids[0]! }).toArray();
     assert.deepEqual(
       scans.map((s) => s.what),
       [`${COLLECTIONS.credentials} find`],

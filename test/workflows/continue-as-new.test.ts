@@ -10,9 +10,9 @@ import {
   blockingUntilCancelled,
   phases,
   unavailable,
-  timerDurations,
   useInstallationUnderTest,
 } from './harness';
+import { timerDurations } from './scenarios';
 
 type History = temporal.api.history.v1.IHistory;
 const HOUR = 3_600_000;

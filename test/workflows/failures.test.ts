@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
-import { ActivityStubs, clientIdFor, phases, refused, uninstallBeforeItsInstall, useInstallationUnderTest } from './harness';
+import { ActivityStubs, clientIdFor, phases, refused, useInstallationUnderTest } from './harness';
+import { uninstallBeforeItsInstall } from './scenarios';
 
 /** Failures retrying cannot fix, and a run that starts from what the store remembers. */
 describe('installation workflow: failures and a resumed run', function () {

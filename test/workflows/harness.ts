@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import type { createActivities } from '../../activities';
@@ -317,24 +316,6 @@ export function useInstallationUnderTest(): {
     return t;
   };
   return { env, start };
-}
-
-/** The durations (ms) of the timers a run started, oldest first. */
-export const timerDurations = (history: temporal.api.history.v1.IHistory): number[] =>
-  (history.events ?? [])
-    .map((e) => e.timerStartedEventAttributes?.startToFireTimeout)
-    .filter((d): d is NonNullable<typeof d> => d != null)
-    .map((d) => Number(d.seconds ?? 0) * 1000 + Math.round((d.nanos ?? 0) / 1e6));
-
-/** An install and its uninstall of the same second, the uninstall arriving first: both events and the workflow's result. */
-export async function uninstallBeforeItsInstall(t: InstallationUnderTest) {
-  const install = t.event('app.installed', { atSeconds: 1 });
-  const uninstall = t.event('app.uninstalled', { atSeconds: 1 });
-  await t.send(uninstall);
-  await t.until('the uninstall to wait for its install', (v) => /app\.installed/.test(v.currentStep ?? ''));
-  await t.send(install);
-  const done = await t.result();
-  return { install, uninstall, done };
 }
 
 /** The phases the history went through, oldest first. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { ActivityStubs, clientIdFor, deferred, phases, uninstallBeforeItsInstall, useInstallationUnderTest } from './harness';
+import { ActivityStubs, clientIdFor, deferred, phases, useInstallationUnderTest } from './harness';
+import { uninstallBeforeItsInstall } from './scenarios';
 
 /** Which events the workflow applies, in what order, and which it ignores (stubbed activities). */
 describe('installation workflow: event order', function () {

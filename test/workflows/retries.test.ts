@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
-import { ActivityStubs, InstallationUnderTest, timerDurations, useInstallationUnderTest } from './harness';
+import { ActivityStubs, InstallationUnderTest, useInstallationUnderTest } from './harness';
+import { timerDurations } from './scenarios';
 
 const throttled = (retryAfterMs: number) =>
   ApplicationFailure.create({ message: 'Talkdesk throttled the call (429)', type: 'TalkdeskRateLimited', details: [{ retryAfterMs }] });
