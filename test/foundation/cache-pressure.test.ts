@@ -3,23 +3,25 @@ import { randomBytes } from 'node:crypto';
 import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { eventSignal, stateQuery, workflowIdFor, type LifecycleEvent } from '../../workflows/definitions';
-import { sharedTimeSkippingEnv } from '../support/servers';
+import { temporalDevEnv } from '../support/servers';
 import { workflowBundle } from '../support/system';
 import { eventually } from '../support/waits';
-import { ActivityStubs, TEST_OPTIONS, clientIdFor, type ActivityName } from './harness';
+import { ActivityStubs, TEST_OPTIONS, clientIdFor, type ActivityName } from '../workflows/harness';
 
 /**
  * Hypothesis (a) of the soak's held workflow tasks: more installations in progress than the
  * worker's cache, each running local store steps, so the core evicts runs for others.
  * The core drops the workflow task of a run it evicts while a local activity runs (the task times
- * out and is retried): every install must still finish, with no step sent twice.
+ * out and is retried): every install must still finish, with no step sent twice. On the dev server,
+ * in real time: on the time-skipping server the dropped tasks' timeouts let the clock jump to the
+ * phases' deadlines while nothing else runs.
  */
 describe('installation workflow: local store steps under cache pressure', function () {
   this.timeout(120_000);
   let env: TestWorkflowEnvironment;
   before(async function () {
     this.timeout(120_000);
-    env = await sharedTimeSkippingEnv();
+    env = await temporalDevEnv();
   });
 
   it('five installs on a worker caching two: each finishes, provisioned and approved once', async () => {
