@@ -6,7 +6,7 @@ import { eventSignal, stateQuery, workflowIdFor, type LifecycleEvent } from '../
 import { temporalDevEnv } from '../support/servers';
 import { workflowBundle } from '../support/system';
 import { eventually } from '../support/waits';
-import { ActivityStubs, TEST_OPTIONS, clientIdFor, type ActivityName } from '../workflows/harness';
+import { ActivityStubs, TEST_OPTIONS, clientIdFor, stubbedActivities } from '../workflows/harness';
 
 /**
  * Hypothesis (a) of the soak's held workflow tasks: more installations in progress than the
@@ -32,18 +32,7 @@ describe('installation workflow: local store steps under cache pressure', functi
       .on('loadInstallation', () => slow(null))
       .on('recordInstallation', () => slow(undefined))
       .on('importCredentials', (i) => slow({ clientId: clientIdFor(String(i.eventId)), keyId: 'key-1', keyAlgorithm: 'ES256' }));
-    const activities = Object.fromEntries(
-      (
-        [
-          'loadInstallation',
-          'recordInstallation',
-          'importCredentials',
-          'obtainToken',
-          'provisionAccount',
-          'setInstallationState',
-        ] satisfies ActivityName[]
-      ).map((n) => [n, (i: Record<string, unknown>) => stubs.call(n, i)]),
-    );
+    const activities = stubbedActivities(stubs);
     const worker = await Worker.create({
       connection: env.nativeConnection,
       namespace: env.namespace ?? 'default',

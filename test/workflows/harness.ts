@@ -148,6 +148,10 @@ function workflowBundle(): Promise<WorkflowBundleOption> {
   return bundle;
 }
 
+/** Every workflow activity, each answered by `stubs` (for a worker of a test's own). */
+export const stubbedActivities = (stubs: ActivityStubs) =>
+  Object.fromEntries(WORKFLOW_ACTIVITIES.map((name) => [name, (input: Record<string, unknown>) => stubs.call(name, input)]));
+
 /** Every test's stubs, by installation id: one worker serves all the tests (a worker per test costs seconds). */
 const stubsByInstallation = new Map<string, ActivityStubs>();
 

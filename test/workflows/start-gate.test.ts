@@ -44,14 +44,21 @@ describe('installation workflow: an interrupt as a phase starts (start gate)', f
       return { state: i.state === 'approve' ? 'completed' : 'rejected' };
     });
 
-  it('an uninstall in the gap stops an update at once, not after a week of failing approvals', async () => {
+  /** An active installation whose update's phase record has just failed once: the update waits in its gap. */
+  const updateInItsGap = async (): Promise<{ started: InstallationUnderTest; release: () => void }> => {
     const stubs = failingApproval('update');
     const gap = failFirstRecordOf(stubs, 'updating');
-    t = await InstallationUnderTest.start(env(), stubs);
-    await t.send(t.event('app.installed'));
-    await t.settled('active');
-    await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } }));
+    const started = await InstallationUnderTest.start(env(), stubs);
+    await started.send(started.event('app.installed'));
+    await started.settled('active');
+    await started.send(started.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } }));
     await gap.reached;
+    return { started, release: gap.release };
+  };
+
+  it('an uninstall in the gap stops an update at once, not after a week of failing approvals', async () => {
+    const gap = await updateInItsGap();
+    t = gap.started;
     // Accepted by the server while the phase record runs: delivered before the update's body begins.
     await t.send(t.event('app.uninstalled'));
     gap.release();
@@ -94,13 +101,8 @@ describe('installation workflow: an interrupt as a phase starts (start gate)', f
   });
 
   it('a reconcile signal in the gap (Talkdesk timed the update out) stops the update at once', async () => {
-    const stubs = failingApproval('update');
-    const gap = failFirstRecordOf(stubs, 'updating');
-    t = await InstallationUnderTest.start(env(), stubs);
-    await t.send(t.event('app.installed'));
-    await t.settled('active');
-    await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } }));
-    await gap.reached;
+    const gap = await updateInItsGap();
+    t = gap.started;
     await t.handle.signal(reconcileSignal, { action: 'endUpdate', talkdeskState: 'timeout' });
     gap.release();
     // An hour passes (the record's backoff, and many of the approval's had the update run).
