@@ -46,11 +46,6 @@ describe('installation workflow: local store steps under cache pressure', functi
     await worker.runUntil(async () => {
       const t0 = Date.now();
       for (const installationId of ids) {
-        const handle = await env.client.workflow.start('installationWorkflow', {
-          workflowId: workflowIdFor(installationId),
-          taskQueue,
-          args: [{ installationId, options: TEST_OPTIONS }],
-        });
         const event: LifecycleEvent = {
           eventId: `installed-${installationId}`,
           type: 'app.installed',
@@ -62,7 +57,14 @@ describe('installation workflow: local store steps under cache pressure', functi
           facts: {},
           links: { root: 'https://api.talkdesk.test', tokens: 'https://acme.talkdesk.test/oauth/token' },
         };
-        await handle.signal(eventSignal, event);
+        // As the web process hands an event over: started with its first event, in one workflow task.
+        await env.client.workflow.signalWithStart('installationWorkflow', {
+          workflowId: workflowIdFor(installationId),
+          taskQueue,
+          args: [{ installationId, options: TEST_OPTIONS }],
+          signal: eventSignal,
+          signalArgs: [event],
+        });
       }
       await eventually(
         'every install active',
@@ -79,6 +81,13 @@ describe('installation workflow: local store steps under cache pressure', functi
       stubs.stateCalls(),
       ids.map(() => 'approve:install'),
     );
+    // Every history the eviction shaped replays: a workflow task the core completed for an evicted run (a local
+    // activity's marker with none of the code after it) must not change what the code does on replay.
+    const bundle = await workflowBundle();
+    for (const id of ids) {
+      const history = await env.client.workflow.getHandle(workflowIdFor(id)).fetchHistory();
+      await Worker.runReplayHistory({ workflowBundle: bundle }, history, `replay-${id}`);
+    }
     // Workflow tasks the core dropped (evicted with a local activity in flight) timed out and were retried;
     // see docs/performance.md ("Workflow tasks held by a slow local store step").
     for (const id of ids) await env.client.workflow.getHandle(workflowIdFor(id)).terminate('test finished');

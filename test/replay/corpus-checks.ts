@@ -3,6 +3,7 @@
  * JSON (event types as names, payloads base64 JSON): the replay test requires each, so
  * that a scenario dropped or recorded wrongly is noticed rather than silently not replayed.
  */
+import { PATCHES_DECIDED_AT_START } from '../../workflows/installation/patches';
 interface Payload {
   data?: string;
 }
@@ -50,6 +51,14 @@ const patches = (h: RawHistory): string[] =>
     Object.values(e.markerRecordedEventAttributes?.details ?? {}).map(
       (d) => (decode(d.payloads?.[0]) as { id?: string } | undefined)?.id ?? '',
     ),
+  );
+/** Whether a run took a patch's path: its own marker, or every patch decided at start (patches-decided-at-start). */
+const took = (h: RawHistory, patch: string): boolean => patches(h).includes(patch) || patches(h).includes(PATCHES_DECIDED_AT_START);
+/** A local activity's marker that ends a workflow task: the code after the activity ran in the next task. */
+const splitAfterLocalActivity = (h: RawHistory): boolean =>
+  h.events.some(
+    (e, i) =>
+      e.markerRecordedEventAttributes?.markerName === 'core_local_activity' && type(h.events[i + 1] ?? e) === 'WORKFLOW_TASK_SCHEDULED',
   );
 /** The state a run started with was handed over in the middle of a phase (`resume`). */
 const startedMidPhase = (h: RawHistory) =>
@@ -101,16 +110,18 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
           'importCredentials',
     ),
   'a store step whose local attempt timed out, retried on the server (store-step-bounded-local)': (h) =>
-    patches(h).includes('store-step-bounded-local') && scheduled(h).includes('destroyCredentials'),
+    took(h, 'store-step-bounded-local') && scheduled(h).includes('destroyCredentials'),
   'a run that continued as new mid-phase': (h) =>
-    patches(h).includes('continue-as-new-mid-phase') && type(h.events.at(-1)!) === 'WORKFLOW_EXECUTION_CONTINUED_AS_NEW',
+    took(h, 'continue-as-new-mid-phase') && type(h.events.at(-1)!) === 'WORKFLOW_EXECUTION_CONTINUED_AS_NEW',
   'a run that re-entered a phase carried over mid-phase, to completion': (h) =>
     startedMidPhase(h) && type(h.events.at(-1)!) === 'WORKFLOW_EXECUTION_COMPLETED',
   'an update reverted': (h) => h.events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'revertUpdate'),
   'a reconciliation pass paging by id (before the planned pass)': (h) => scheduled(h).includes('reconcileInstallations'),
   'an uninstall arriving as an update started, before the start gate: the update ran on': (h) =>
-    uninstallWhileUpdateStarting(h) && !patches(h).includes(START_GATE) && scheduled(h).includes('applyUpdate'),
+    uninstallWhileUpdateStarting(h) && !took(h, START_GATE) && scheduled(h).includes('applyUpdate'),
   'an uninstall arriving as an update started, stopped by the start gate (interrupt-at-phase-start)': (h) =>
-    uninstallWhileUpdateStarting(h) && patches(h).includes(START_GATE) && !scheduled(h).includes('applyUpdate'),
+    uninstallWhileUpdateStarting(h) && took(h, START_GATE) && !scheduled(h).includes('applyUpdate'),
+  "a local activity's marker ending a workflow task, the code after it in the next (patches-decided-at-start)": (h) =>
+    patches(h).includes(PATCHES_DECIDED_AT_START) && splitAfterLocalActivity(h),
   'a planned reconciliation pass': (h) => scheduled(h).includes('planReconciliation') && scheduled(h).includes('reconcilePlannedPage'),
 };

@@ -9,7 +9,7 @@ import { startSimulator, type Simulator } from '../../src/simulator';
 import { startWebServer, type RunningWebServer } from '../../src/web/server';
 import { DEFAULT_LAUNCH_SETTINGS, type LaunchSettings } from '../../src/sso/settings';
 import type { UserLogoutHook } from '../../src/web/launch';
-import { createAppWorker, WORKFLOWS_PATH } from '../../src/worker/create-worker';
+import { createAppWorker, WORKFLOWS_PATH, type WorkerTuning } from '../../src/worker/create-worker';
 import type { InstallationOptions } from '../../workflows/options';
 import type { Logger } from '../../src/logging/logger';
 import type { PartnerProvisioner } from '../../src/partner/provisioner';
@@ -70,6 +70,8 @@ export interface SystemOptions {
   webClient?: Client;
   /** The partner provisioner the worker uses (built from the system's store); the built-in MongoDB one by default. */
   partner?: (store: Store, logger: Logger) => PartnerProvisioner;
+  /** The in-process worker's settings over the service defaults (e.g. a small workflow cache). */
+  workerTuning?: WorkerTuning;
   /** Serve the launch area (sign-in, /app, user.logout) with these settings over the defaults; off when not given. */
   launch?: Partial<LaunchSettings> & { onUserLogout?: UserLogoutHook };
 }
@@ -99,6 +101,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
       taskQueue,
       deps: { store, talkdesk, logger, temporal: { client, taskQueue, workflowOptions } },
       ...(partner ? { partner } : {}),
+      ...(opts.workerTuning ? { tuning: opts.workerTuning } : {}),
       workflowBundle: await workflowBundle(),
     });
   let worker: Worker | undefined = opts.inProcessWorker === false ? undefined : await makeWorker();

@@ -1,3 +1,7 @@
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { stateQuery, workflowIdFor, type InstallationView } from '../../workflows/definitions';
 
@@ -75,7 +79,21 @@ export async function waitForPhase(client: Client, installationId: string, phase
       timeoutMs,
     );
   } catch (err) {
-    throw new Error(`${(err as Error).message}; last state: ${JSON.stringify(last)}`);
+    const saved = /TMPRL1100/.test((err as Error).message) ? await saveHistory(client, installationId) : '';
+    throw new Error(`${(err as Error).message}; last state: ${JSON.stringify(last)}${saved}`);
+  }
+}
+
+/** A nondeterminism error is only diagnosable from its history: keep it (and say where). */
+async function saveHistory(client: Client, installationId: string): Promise<string> {
+  try {
+    const history = await client.workflow.getHandle(workflowIdFor(installationId)).fetchHistory();
+    const file = join(tmpdir(), `nondeterminism-${installationId}-${Date.now()}.json`);
+    await writeFile(file, historyToJSON(history));
+    const events = (history.events ?? []).map((e) => `${e.eventId}:${String(e.eventType)}`).join(' ');
+    return `; history saved to ${file}; events: ${events}`;
+  } catch (e) {
+    return `; history not saved: ${(e as Error).message}`;
   }
 }
 

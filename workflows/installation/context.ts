@@ -1,6 +1,5 @@
 import {
   ActivityCancellationType,
-  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -19,6 +18,7 @@ import type { InstallationOptions } from '../options';
 import { InstallationPhaseKey, TalkdeskAccountId, TalkdeskAccountName, TalkdeskAppId } from '../search-attributes';
 import { keepLast, markHandled, type InstallationState } from '../state';
 import { PhaseRunner, StepFailedError, StepRunner } from '../steps';
+import { decidePatchesAtStart } from './patches';
 
 /**
  * Patch: a state call heartbeats and a cancellation waits for its attempt to end, so an
@@ -106,6 +106,8 @@ export interface PhaseContext {
   readonly steps: StepRunner;
   readonly phases: PhaseRunner;
   readonly run: RunState;
+  /** Whether the run takes the patch's path (patches.ts: decided at start for runs that recorded it). */
+  patched(patchId: string): boolean;
   describe(): void;
   publish(): void;
   step<A, R>(
@@ -128,6 +130,8 @@ export interface PhaseContext {
 export type StoreActivity = 'loadInstallation' | 'recordInstallation' | 'importCredentials' | 'switchCredentials' | 'destroyCredentials';
 
 export function createPhaseContext(state: InstallationState, options: InstallationOptions, workflowId: string): PhaseContext {
+  // First, before any handler or activity of the run can ask for a patch.
+  const patched = decidePatchesAtStart();
   const installationId = state.installationId;
   const base: ActivityOptions = { startToCloseTimeout: options.activityTimeoutMs, retry: { maximumAttempts: 1 } };
   const acts = proxyActivities<Activities>(base);
@@ -309,6 +313,7 @@ export function createPhaseContext(state: InstallationState, options: Installati
     steps,
     phases: new PhaseRunner(() => patched(INTERRUPT_AT_PHASE_START)),
     run,
+    patched,
     describe,
     publish,
     step,

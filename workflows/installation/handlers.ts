@@ -1,4 +1,4 @@
-import { patched, setHandler } from '@temporalio/workflow';
+import { setHandler } from '@temporalio/workflow';
 import { FINAL_PHASES, IN_PROGRESS_PHASES, eventSignal, reconcileSignal, rejectUpdate, retryNowUpdate, stateQuery } from '../definitions';
 import { enqueue, keepLast, recordIgnored, toView } from '../state';
 import { MARK_ACTIVE } from './common';
@@ -26,7 +26,8 @@ export function registerHandlers(ctx: PhaseContext): void {
     if (event.type === 'app.uninstalled') {
       if (state.phase === 'installing' || state.phase === 'updating') phases.interrupt('uninstall');
       // Anything else running (a rotation retrying for days) must not eat the uninstall's seven days.
-      else if (phases.running && state.phase !== 'uninstalling' && patched(UNINSTALL_INTERRUPTS_ANY_PHASE)) phases.interrupt('uninstall');
+      else if (phases.running && state.phase !== 'uninstalling' && ctx.patched(UNINSTALL_INTERRUPTS_ANY_PHASE))
+        phases.interrupt('uninstall');
     }
     ctx.describe();
   });

@@ -1,4 +1,3 @@
-import { patched } from '@temporalio/workflow';
 import type { LifecycleEventOf } from '../definitions';
 import { StepFailedError } from '../steps';
 import {
@@ -30,7 +29,7 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
     state.activeClientId = creds.clientId;
     // Patched: the token comes with provisioning's first Talkdesk call (GET /account), before anything is
     // provisioned, so credentials Talkdesk refuses still fail the install (invalid_client, non-retryable).
-    if (!patched(STORE_STEPS_LOCAL))
+    if (!ctx.patched(STORE_STEPS_LOCAL))
       await ctx.step('obtain an access token', acts.obtainToken, { installationId, clientId: creds.clientId });
     const prov = await ctx.step(
       'provision the partner account and its users',

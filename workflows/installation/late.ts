@@ -1,4 +1,3 @@
-import { patched } from '@temporalio/workflow';
 import type { LifecycleEvent } from '../definitions';
 import { keepLast, kindOf, markHandled, olderThanApplied, recordIgnored, type InstallationState } from '../state';
 import { apply } from './apply';
@@ -62,7 +61,7 @@ async function recordDecision(ctx: PhaseContext, event: LifecycleEvent, detail: 
  * false when the old rule applies (histories from before the patch).
  */
 export async function handleLate(ctx: PhaseContext, event: LifecycleEvent): Promise<boolean> {
-  if (!patched(LATE_EVENTS_BY_KIND)) return false;
+  if (!ctx.patched(LATE_EVENTS_BY_KIND)) return false;
   switch (lateRule(ctx.state, event)) {
     case 'install-over':
       recordIgnored(ctx.state, event.eventId, 'install older than the applied uninstall of this installation: over');

@@ -1,4 +1,3 @@
-import { patched } from '@temporalio/workflow';
 import { FINAL_PHASES, type InstallationPhase, type LifecycleEvent, type ReconcileAction } from '../definitions';
 import { keepLast, markHandled, recordIgnored } from '../state';
 import { MARKED_ACTIVE, deprovisionAccount, destroyCredentials, rejectAtTalkdesk, undoProvisioning } from './common';
@@ -16,7 +15,7 @@ export async function runOperatorReject(ctx: PhaseContext, reason: string): Prom
   const { state } = ctx;
   const deadline = Date.now() + ctx.options.phaseTimeoutMs;
   let importFrom: LifecycleEvent | undefined;
-  if (patched(OPERATOR_REJECT_USES_INSTALL_EVENT)) {
+  if (ctx.patched(OPERATOR_REJECT_USES_INSTALL_EVENT)) {
     // An install still queued is the one rejected: it must not run afterwards.
     const queued = state.queue.find((e) => e.type === 'app.installed');
     if (queued) {

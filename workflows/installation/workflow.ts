@@ -1,4 +1,4 @@
-import { allHandlersFinished, condition, continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
 import { FINAL_PHASES, type InstallationView } from '../definitions';
 import { withDefaults, type InstallationOptions } from '../options';
 import { initialState, isSuperseded, markKindApplied, restoreHandled, toView, type InstallationState } from '../state';
@@ -57,7 +57,7 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
   // A phase retrying for hours must not reach the server's history limit: continue as new
   // during a backoff (nothing in flight), and the next run re-enters the phase.
   ctx.steps.midPhaseCut = {
-    armed: () => ctx.phases.resumable && run.applying !== undefined && patched(CONTINUE_AS_NEW_MID_PHASE),
+    armed: () => ctx.phases.resumable && run.applying !== undefined && ctx.patched(CONTINUE_AS_NEW_MID_PHASE),
     wanted: () =>
       (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= options.maxHistoryEventsPerRun) &&
       ctx.phases.resumable &&
@@ -134,7 +134,7 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
 
   // Events ignored in this run's last moments (a short run for a finished installation):
   // their ids reach the store, so that no later run handles them again.
-  if (JSON.stringify(state.handledEventIds ?? []) !== run.recordedHandled && patched(RECORD_HANDLED_BEFORE_COMPLETING)) {
+  if (JSON.stringify(state.handledEventIds ?? []) !== run.recordedHandled && ctx.patched(RECORD_HANDLED_BEFORE_COMPLETING)) {
     await ctx.recordPhase();
   }
   await condition(allHandlersFinished);
