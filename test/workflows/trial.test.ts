@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { Context } from '@temporalio/activity';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { InstallationInput } from '../../workflows/installation/workflow';
 import { reconcileSignal } from '../../workflows/definitions';
 import { ActivityStubs, DAY, phases, refused, unavailable, useInstallationUnderTest } from './harness';
 
@@ -84,6 +87,39 @@ describe('installation workflow: recording a trial on the partner account', func
     await assert.rejects(t.result(), (err: Error & { cause?: Error }) =>
       /record the trial on the account failed for good/.test(err.cause?.message ?? ''),
     );
+  });
+
+  it('a trial record retrying for hours continues as new at a backoff; the next run goes on with the same deadline', async () => {
+    let failures = 0;
+    const runs = new Set<string>();
+    const stubs = new ActivityStubs().on('recordTrial', async () => {
+      runs.add(Context.current().info.workflowExecution?.runId ?? '');
+      if (failures++ < 20) throw unavailable();
+    });
+    // About eleven events an attempt: a run holds a handful of attempts.
+    const t = await start(stubs, { retryInitialMs: 1_000, retryMaxMs: 4_000, maxHistoryEventsPerRun: 80 });
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    const trial = t.event('app.trial_started', { facts: { expires_at: '2027-01-01T00:00:00Z' } });
+    await t.send(trial);
+    const during = await t.until('the trial record to be retrying', (v) => /record the trial/.test(v.lastError ?? '') && v.attempts > 1);
+    await env().sleep('2 hours');
+    const v = await t.settled('active', (s) => s.lastError === undefined && s.appliedEvents === 2);
+    assert.ok(runs.size >= 2, `the trial record went on in a later run (${runs.size} run)`);
+    assert.equal(trialRecords(t), 21, 'every attempt once, the last one recorded');
+    assert.equal(
+      v.history.find((h) => h.eventId === trial.eventId),
+      undefined,
+      'recorded, not given up',
+    );
+    assert.equal(v.deadline, undefined);
+    assert.ok(during.deadline, 'the record had a deadline');
+    const started = (await t.handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+    assert.ok(started, 'the last run has an input');
+    const carried = defaultPayloadConverter.fromPayload<InstallationInput>(started).carried;
+    assert.equal(carried?.resume?.event.eventId, trial.eventId, 'the last run re-entered the trial record');
+    assert.equal(carried?.deadline, during.deadline, 'with the deadline it had');
+    assert.equal(v.trial?.expiresAt, '2027-01-01T00:00:00Z');
   });
 
   it('a partner back within the deadline records the trial; the phase history has no entry for it', async () => {
