@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Context } from '@temporalio/activity';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { InstallationInput } from '../../workflows/installation/workflow';
-import { reconcileSignal } from '../../workflows/definitions';
+import { reconcileSignal, retryNowUpdate } from '../../workflows/definitions';
 import { ActivityStubs, DAY, phases, refused, unavailable, useInstallationUnderTest } from './harness';
 
 /**
@@ -120,6 +120,23 @@ describe('installation workflow: recording a trial on the partner account', func
     assert.equal(carried?.resume?.event.eventId, trial.eventId, 'the last run re-entered the trial record');
     assert.equal(carried?.deadline, during.deadline, 'with the deadline it had');
     assert.equal(v.trial?.expiresAt, '2027-01-01T00:00:00Z');
+  });
+
+  it('retryNow cuts the backoff of a trial record short (before the patch: nothing to retry)', async () => {
+    let failures = 0;
+    const stubs = new ActivityStubs().on('recordTrial', async () => {
+      if (failures++ < 1) throw unavailable();
+    });
+    // The first backoff is an hour: only retryNow brings the second attempt within the test.
+    const t = await start(stubs, { retryInitialMs: 3_600_000 });
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    await t.send(t.event('app.trial_started'));
+    await t.until('the trial record in its backoff', (v) => /record the trial/.test(v.lastError ?? ''));
+    await t.handle.executeUpdate(retryNowUpdate, { args: [{ reason: 'partner is back' }] });
+    await t.settled('active', (v) => v.lastError === undefined && v.appliedEvents === 2);
+    assert.equal(trialRecords(t), 2);
+    assert.ok((await env().currentTimeMs()) - t.t0 < 3_600_000, 'the hour of backoff did not pass');
   });
 
   it('a partner back within the deadline records the trial; the phase history has no entry for it', async () => {
