@@ -14,13 +14,58 @@ export const CREDENTIALS_UNREADABLE = 'CredentialsUnreadable';
 export const PARTNER_REFUSED = 'PartnerRefused';
 /** The partner is down, slow or rate limiting: retried until the phase's deadline. */
 export const PARTNER_UNAVAILABLE = 'PartnerUnavailable';
+/** An error nothing maps (a bug, or a library's own error class): retried, named by its class and the activity. */
+export const UNEXPECTED_ACTIVITY_ERROR = 'UnexpectedActivityError';
+
+/**
+ * What an activity works with besides Talkdesk (whose errors all have a type of their own):
+ * where an error that maps to nothing most likely came from, and what to check.
+ */
+const STORE_ONLY = [
+  'loadInstallation',
+  'recordInstallation',
+  'importCredentials',
+  'switchCredentials',
+  'destroyCredentials',
+  'destroyRetiredCredentials',
+  'listInstallationPage',
+];
+const PARTNER = ['provisionAccount', 'undoProvisioning', 'applyUpdate', 'revertUpdate', 'deprovisionAccount', 'recordTrial'];
+function suspect(activityType: string | undefined): string {
+  if (activityType !== undefined && STORE_ONLY.includes(activityType)) {
+    return 'the partner store (MongoDB). Check that MONGODB_URI reaches a healthy database';
+  }
+  if (activityType !== undefined && PARTNER.includes(activityType)) {
+    return "the partner's backend (PARTNER_PROVISIONER) or the partner store. Check that both are up and healthy";
+  }
+  return 'the partner store or the service itself (Talkdesk errors have types of their own). Check that MongoDB is healthy';
+}
+
+const SAFE_NAME = /^[A-Za-z_$][A-Za-z0-9_$]{0,63}$/;
+const SAFE_CODE = /^[A-Za-z0-9_]{1,40}$/;
+/** A MongoDB driver error, also from another copy of the driver (a partner provisioner bundling its own). */
+const isMongoError = (err: unknown): err is Error =>
+  err instanceof MongoError || (err instanceof Error && /^Mongo[A-Za-z]*Error$/.test(err.name));
+
+/** The class and code of an error, when they are plain identifiers: never its message (it could hold a secret). */
+function safeFacts(err: unknown): { name: string; code?: string } {
+  const rawName = err instanceof Error ? err.name : typeof err;
+  const name = SAFE_NAME.test(rawName) ? rawName : 'Error';
+  const rawCode = typeof err === 'object' && err !== null && 'code' in err ? (err as { code: unknown }).code : undefined;
+  const code =
+    (typeof rawCode === 'string' || typeof rawCode === 'number') && SAFE_CODE.test(String(rawCode)) ? String(rawCode) : undefined;
+  return code === undefined ? { name } : { name, code };
+}
 
 /**
  * Turns whatever an activity threw into a failure that is safe to record in
  * Temporal history: Talkdesk errors by their own mapping, store outages as
- * retryable, and nothing else's message (it could hold a secret).
+ * retryable, and nothing else's message (it could hold a secret). `activityType`
+ * (the interceptor passes it) names the step, and what an unknown error most
+ * likely came from.
  */
-export function toFailure(err: unknown): ApplicationFailure {
+export function toFailure(err: unknown, activityType?: string): ApplicationFailure {
+  const where = activityType ? ` in ${activityType}` : '';
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof PartnerRefusedError) {
     return ApplicationFailure.create({ type: PARTNER_REFUSED, message: err.reason, nonRetryable: true, details: [{ status: err.status }] });
@@ -41,13 +86,23 @@ export function toFailure(err: unknown): ApplicationFailure {
       nonRetryable: true,
     });
   }
-  if (err instanceof MongoError) {
+  if (isMongoError(err)) {
+    const { name, code } = safeFacts(err);
     return ApplicationFailure.create({
       type: STORE_UNAVAILABLE,
-      message: `MongoDB operation failed (${err.name}${'code' in err && err.code ? ` ${String(err.code)}` : ''}); it will be retried. Check MONGODB_URI and the database's health.`,
+      message: `The partner store (MongoDB) failed${where} (${name}${code ? ` ${code}` : ''}); it will be retried. Check that MONGODB_URI reaches a healthy database.`,
+      details: [{ name, ...(code ? { code } : {}) }],
     });
   }
-  return toActivityFailure(err);
+  // Not a Talkdesk error (those are mapped above): say where it most likely came from.
+  const { name, code } = safeFacts(err);
+  return ApplicationFailure.create({
+    type: UNEXPECTED_ACTIVITY_ERROR,
+    message:
+      `Unexpected ${name}${code ? ` (${code})` : ''}${where}, most likely from ${suspect(activityType)}; it will be retried. ` +
+      'If it persists, report it with the activity name (its own message is not recorded: it could hold a secret).',
+    details: [{ name, ...(code ? { code } : {}), ...(activityType ? { activityType } : {}) }],
+  });
 }
 
 /**
@@ -55,7 +110,7 @@ export function toFailure(err: unknown): ApplicationFailure {
  * `toFailure` made it, so no raw error object (axios's carries headers), secret
  * or stack reaches history. Registered in `src/worker/create-worker.ts`.
  */
-export const sanitiseFailures: ActivityInterceptorsFactory = () => ({
+export const sanitiseFailures: ActivityInterceptorsFactory = (ctx) => ({
   inbound: {
     async execute(input, next) {
       try {
@@ -64,7 +119,7 @@ export const sanitiseFailures: ActivityInterceptorsFactory = () => ({
         // Cancelled (an uninstall interrupted it): reported as a cancellation, not a failure.
         if (err instanceof CancelledFailure) throw err;
         if (err instanceof PartnerCancelledError) throw new CancelledFailure(err.message);
-        throw toFailure(err);
+        throw toFailure(err, ctx.info.activityType);
       }
     },
   },

@@ -28,6 +28,8 @@ export async function startTemporalDevServer(options: {
   host?: string;
   /** How long to wait for the server's ports, in ms (default 60 s). */
   startTimeoutMs?: number;
+  /** Server dynamic config values (`--dynamic-config-value key=value`), e.g. a lower history limit for a test. */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }): Promise<LocalTemporal> {
   const host = options.host ?? '127.0.0.1';
   const args = ['server', 'start-dev', '--ip', host, '--port', String(options.port)];
@@ -45,6 +47,7 @@ export async function startTemporalDevServer(options: {
     '--log-level',
     'warn',
     ...ALL_SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]),
+    ...Object.entries(options.dynamicConfig ?? {}).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]),
   );
   const proc = startProcess('temporal', toolPath('temporal'), args);
   const timeoutMs = options.startTimeoutMs ?? 60_000;

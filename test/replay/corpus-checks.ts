@@ -85,6 +85,30 @@ const uninstallWhileUpdateStarting = (h: RawHistory) => {
 };
 const START_GATE = 'interrupt-at-phase-start';
 
+/** An uninstall signalled after a trial record failed, while the trial step backed off. */
+const uninstallWhileTrialRetrying = (h: RawHistory) => {
+  const uninstall = h.events.findIndex(
+    (e) =>
+      (decode(e.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]) as { type?: string } | undefined)?.type ===
+      'app.uninstalled',
+  );
+  // A failure of the activity scheduled last before it: the trial record.
+  const failedTrial = h.events.findIndex(
+    (e, i) => type(e) === 'ACTIVITY_TASK_FAILED' && scheduled(h).slice(0, i).filter(Boolean).at(-1) === 'recordTrial',
+  );
+  return uninstall > 0 && failedTrial > 0 && failedTrial < uninstall;
+};
+/** A trial record scheduled after the uninstall's signal: the uninstall waited behind it. */
+const trialRecordedAfterUninstall = (h: RawHistory) => {
+  const uninstall = h.events.findIndex(
+    (e) =>
+      (decode(e.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]) as { type?: string } | undefined)?.type ===
+      'app.uninstalled',
+  );
+  return scheduled(h).slice(uninstall).includes('recordTrial');
+};
+const TRIAL_RECORD = 'trial-record-interruptible';
+
 const firstEventType = (h: RawHistory) => (signals(h, 'event')[0] as { type?: string } | undefined)?.type;
 
 /** Each distinctive thing the corpus must hold, and whether a recording holds it. */
@@ -123,5 +147,9 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     uninstallWhileUpdateStarting(h) && took(h, START_GATE) && !scheduled(h).includes('applyUpdate'),
   "a local activity's marker ending a workflow task, the code after it in the next (patches-decided-at-start)": (h) =>
     patches(h).includes(PATCHES_DECIDED_AT_START) && splitAfterLocalActivity(h),
+  'an uninstall arriving while a trial record retried, before the patch: the trial recorded first': (h) =>
+    uninstallWhileTrialRetrying(h) && !took(h, TRIAL_RECORD) && trialRecordedAfterUninstall(h),
+  'an uninstall interrupting a retrying trial record (trial-record-interruptible)': (h) =>
+    uninstallWhileTrialRetrying(h) && took(h, TRIAL_RECORD) && !trialRecordedAfterUninstall(h),
   'a planned reconciliation pass': (h) => scheduled(h).includes('planReconciliation') && scheduled(h).includes('reconcilePlannedPage'),
 };

@@ -10,6 +10,7 @@ import { APPROVAL_SCENARIOS } from './approval-scenarios';
 import { START_GATE_SCENARIOS } from './start-gate-scenarios';
 import { STORE_STEP_SCENARIOS } from './store-step-scenarios';
 import { TIMER_SCENARIOS, type Scenario } from './timer-scenarios';
+import { TRIAL_SCENARIOS } from './trial-scenarios';
 
 /**
  * Records real histories into test/histories/ for the replay test:
@@ -127,6 +128,7 @@ const SCENARIOS: Record<string, Scenario> = {
   ...APPROVAL_SCENARIOS,
   ...STORE_STEP_SCENARIOS,
   ...START_GATE_SCENARIOS,
+  ...TRIAL_SCENARIOS,
 };
 
 /** Records the named scenarios (all when none is named), each on a system of its own; writes only their files. */

@@ -51,15 +51,25 @@ export function temporalDevEnvWithUi(): Promise<TemporalUiEnv> {
 }
 
 /**
+ * A fresh dev server (no UI) with server dynamic config values, e.g. a history length at which
+ * it suggests continue-as-new; owned (and torn down) by the test that starts it.
+ */
+export function temporalDevEnvWithConfig(dynamicConfig: Record<string, string | number | boolean>): Promise<TemporalUiEnv> {
+  refuseIfAsked('the Temporal dev server');
+  return startDevEnv(false, dynamicConfig);
+}
+
+/**
  * `temporal server start-dev` (in memory) started by the project's own launcher,
  * which waits up to a minute for it: the SDK's ephemeral-server helper gives up
  * after 5 s, which a loaded CI machine can exceed.
  */
-async function startDevEnv(withUi: boolean): Promise<TemporalUiEnv> {
+async function startDevEnv(withUi: boolean, dynamicConfig?: Record<string, string | number | boolean>): Promise<TemporalUiEnv> {
   const server = await startTemporalDevServer({
     port: await freePort(),
     uiPort: withUi ? await freePort() : undefined,
     namespace: 'default',
+    ...(dynamicConfig ? { dynamicConfig } : {}),
   });
   try {
     const env = await connectWhenHealthy(server.address);

@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityExecuteInput } from '@temporalio/worker';
 import type { Context } from '@temporalio/activity';
-import { sanitiseFailures, STORE_UNAVAILABLE } from '../../activities/failures';
-import { MongoServerError } from 'mongodb';
+import { sanitiseFailures, STORE_UNAVAILABLE, UNEXPECTED_ACTIVITY_ERROR } from '../../activities/failures';
+import { MongoNetworkError, MongoServerError } from 'mongodb';
+import { TalkdeskHttpError } from '../../src/talkdesk/errors';
 
 /** Runs the worker's activity interceptor around `fn`, as the SDK does for every activity. */
-async function intercepted(fn: () => Promise<unknown>): Promise<unknown> {
-  const { inbound } = sanitiseFailures({} as Context);
+async function intercepted(fn: () => Promise<unknown>, activityType = 'someActivity'): Promise<unknown> {
+  const { inbound } = sanitiseFailures({ info: { activityType } } as Context);
   assert.ok(inbound?.execute, 'the interceptor wraps activity execution');
   const input: ActivityExecuteInput = { args: [], headers: {} };
   try {
@@ -41,5 +42,75 @@ describe('activities/failures sanitiseFailures (the worker-registered activity i
     assert.equal(outage.type, STORE_UNAVAILABLE);
     assert.equal(outage.nonRetryable, false);
     assert.ok(!outage.message.includes(secret), outage.message);
+  });
+
+  describe('a failure that is not from Talkdesk says what failed, and never a secret', () => {
+    const uri = `mongodb://appconnect:${secret}@db.internal:27017/appconnect?authSource=admin`;
+    /** Everything of a failure that reaches history. */
+    const recorded = (f: ApplicationFailure) => JSON.stringify({ message: f.message, details: f.details, type: f.type, cause: f.cause });
+    const assertSafe = (f: ApplicationFailure) => {
+      const seen = recorded(f);
+      for (const leak of [secret, uri, 'db.internal']) assert.ok(!seen.includes(leak), `${leak} in ${seen}`);
+      assert.doesNotMatch(f.message, /Talkdesk/, 'not blamed on Talkdesk');
+    };
+
+    it('a MongoDB error in a store step names the partner store, the step and what to check', async () => {
+      const err = new MongoServerError({
+        message: `connection to ${uri} failed: auth`,
+        errmsg: uri,
+        code: 18,
+        codeName: 'AuthenticationFailed',
+      });
+      const failure = await intercepted(() => Promise.reject(err), 'recordInstallation');
+      assert.ok(failure instanceof ApplicationFailure);
+      assert.equal(failure.type, STORE_UNAVAILABLE);
+      assert.equal(failure.nonRetryable, false);
+      assert.match(
+        failure.message,
+        /^The partner store \(MongoDB\) failed in recordInstallation \(MongoServerError 18\); it will be retried/,
+      );
+      assert.match(failure.message, /Check that MONGODB_URI reaches a healthy database/);
+      assertSafe(failure);
+      const network = await intercepted(() => Promise.reject(new MongoNetworkError(`connect ECONNREFUSED ${uri}`)), 'loadInstallation');
+      assert.ok(network instanceof ApplicationFailure);
+      assert.equal(network.type, STORE_UNAVAILABLE);
+      assertSafe(network);
+    });
+
+    it("a MongoDB error from another copy of the driver (a partner provisioner's own) is a store failure too", async () => {
+      const foreign = Object.assign(new Error(`server selection timed out for ${uri}`), { name: 'MongoServerSelectionError' });
+      const failure = await intercepted(() => Promise.reject(foreign), 'recordTrial');
+      assert.ok(failure instanceof ApplicationFailure);
+      assert.equal(failure.type, STORE_UNAVAILABLE);
+      assertSafe(failure);
+    });
+
+    it('an unknown error names its class, the activity and where it most likely came from', async () => {
+      const inStore = await intercepted(() => Promise.reject(new TypeError(`cannot read ${uri}`)), 'switchCredentials');
+      assert.ok(inStore instanceof ApplicationFailure);
+      assert.equal(inStore.type, UNEXPECTED_ACTIVITY_ERROR);
+      assert.equal(inStore.nonRetryable, false);
+      assert.match(inStore.message, /^Unexpected TypeError in switchCredentials, most likely from the partner store \(MongoDB\)/);
+      assert.match(inStore.message, /it will be retried/);
+      assertSafe(inStore);
+
+      const inPartner = await intercepted(() => Promise.reject(Object.assign(new Error(uri), { code: 'ECONNRESET' })), 'recordTrial');
+      assert.ok(inPartner instanceof ApplicationFailure);
+      assert.match(
+        inPartner.message,
+        /^Unexpected Error \(ECONNRESET\) in recordTrial, most likely from the partner's backend \(PARTNER_PROVISIONER\)/,
+      );
+      assertSafe(inPartner);
+      assert.deepEqual(inPartner.details, [{ name: 'Error', code: 'ECONNRESET', activityType: 'recordTrial' }]);
+    });
+
+    it('a Talkdesk error keeps its own type and message', async () => {
+      const failure = await intercepted(
+        () => Promise.reject(new TalkdeskHttpError({ status: 503, endpoint: 'GET /account' })),
+        'provisionAccount',
+      );
+      assert.ok(failure instanceof ApplicationFailure);
+      assert.equal(failure.type, 'TalkdeskUnavailable');
+    });
   });
 });

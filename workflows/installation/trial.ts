@@ -1,9 +1,16 @@
 import type { LifecycleEventOf } from '../definitions';
-import type { InstallationState } from '../state';
+import { keepLast, type InstallationState } from '../state';
 import { partnerEvent } from './common';
 import type { PhaseContext } from './context';
 
 type TrialEvent = LifecycleEventOf<'app.trial_started' | 'app.trial_extended' | 'app.trial_ended'>;
+
+/**
+ * Patch: the trial's record on the partner account runs as a phase (its own cancellation scope
+ * and a deadline), so an uninstall, an operator reject or reconciliation interrupts it while it
+ * retries. Before it, the step retried outside any phase, and a queued uninstall waited behind it.
+ */
+export const TRIAL_RECORD_INTERRUPTIBLE = 'trial-record-interruptible';
 
 /** The trial after the event: a start begins one, an extension moves its end, an end closes it. */
 function nextTrial(trial: InstallationState['trial'], event: TrialEvent): NonNullable<InstallationState['trial']> {
@@ -24,17 +31,55 @@ function nextTrial(trial: InstallationState['trial'], event: TrialEvent): NonNul
   }
 }
 
-/** Trial events: kept on the installation and recorded on the partner account. */
+/**
+ * Trial events: kept on the installation and recorded on the partner account. Under the patch,
+ * a record that does not land (interrupted, or failing for `phaseTimeoutMs` from its first
+ * attempt) is given up: the trial stays on the workflow state, and a history entry says why.
+ */
 export async function runTrial(ctx: PhaseContext, event: TrialEvent): Promise<void> {
   const { state } = ctx;
-  state.trial = nextTrial(state.trial, event);
-  await ctx.step('record the trial on the account', ctx.acts.recordTrial, {
-    installationId: ctx.installationId,
-    accountId: state.accountId,
-    trial: state.trial,
-    eventType: event.type,
-    fields: { ...event.facts },
-    ...partnerEvent(event),
-  });
+  const trial = nextTrial(state.trial, event);
+  state.trial = trial;
+  const record = () =>
+    ctx.step('record the trial on the account', ctx.acts.recordTrial, {
+      installationId: ctx.installationId,
+      accountId: state.accountId,
+      trial,
+      eventType: event.type,
+      fields: { ...event.facts },
+      ...partnerEvent(event),
+    });
+  if (!ctx.patched(TRIAL_RECORD_INTERRUPTIBLE)) {
+    await record();
+    ctx.describe();
+    return;
+  }
+  // No Talkdesk operation waits on it: its time counts from its first attempt, not from the event,
+  // and a run that re-enters it after continue-as-new keeps the deadline it had.
+  const resumed = ctx.run.resumedEventId === event.eventId && state.deadline !== undefined;
+  const deadline = resumed ? Date.parse(state.deadline!) : Date.now() + ctx.options.phaseTimeoutMs;
+  state.deadline = new Date(deadline).toISOString();
+  const startedAt = new Date().toISOString();
+  const outcome = await ctx.phases.run(deadline, record);
+  state.deadline = undefined;
+  // Refused for good: the workflow fails with the step, as before the patch.
+  if (outcome.kind === 'failed') throw outcome.error;
+  if (outcome.kind !== 'done') {
+    const why = outcome.kind === 'expired' ? 'the partner kept failing until its deadline' : `interrupted by ${outcome.reason}`;
+    state.history = keepLast([
+      ...state.history,
+      {
+        phase: state.phase,
+        eventId: event.eventId,
+        startedAt,
+        endedAt: new Date().toISOString(),
+        result: outcome.kind === 'expired' ? 'expired' : 'interrupted',
+        detail: why,
+        outcome: `${event.type} not recorded on the partner account (${why}); the trial is kept on the installation`,
+      },
+    ]);
+    state.currentStep = undefined;
+    state.attempts = 0;
+  }
   ctx.describe();
 }

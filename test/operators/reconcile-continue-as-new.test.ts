@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { WORKFLOWS_PATH } from '../../src/worker/create-worker';
+import { prebuiltWorkflowBundle } from '../../src/worker/workflow-bundle';
+import { reconcileWorkflow, type ReconcileInput } from '../../workflows/reconcile';
+import { emptyPage, type PageResult, type PlannedPass } from '../../workflows/reconcile-types';
+import { temporalDevEnvWithConfig, type TemporalUiEnv } from '../support/servers';
+
+type History = temporal.api.history.v1.IHistory;
+
+/** The server suggests continue-as-new from this many history events: a run holds a few batches of pages. */
+const SUGGEST_AT = 30;
+const PAGES = 9;
+
+/**
+ * A planned reconciliation pass longer than one run (workflows/reconcile.ts, `plannedPass`): on
+ * a dev server of its own that suggests continue-as-new after SUGGEST_AT events, with the pass's
+ * activities stubbed (a plan of PAGES pages), every page is reconciled once across the runs,
+ * and the report the last run returns sums them all.
+ */
+describe('reconciliation: a planned pass that continues as new', function () {
+  this.timeout(180_000);
+  let server: TemporalUiEnv | undefined;
+
+  before(async function () {
+    this.timeout(120_000);
+    server = await temporalDevEnvWithConfig({ 'limit.historyCount.suggestContinueAsNew': SUGGEST_AT });
+  });
+  after(async () => {
+    await server?.teardown();
+  });
+
+  it('reconciles every page exactly once across the runs, with one plan, and the report sums them', async () => {
+    const env = server!.env;
+    const calls = { plans: [] as string[], pages: [] as { planId: string; page: number; runId: string }[], housekeeping: 0 };
+    const activities = {
+      dispatchStoredEvents: async () => {
+        calls.housekeeping += 1;
+        return { dispatched: 3, errors: [] };
+      },
+      destroyRetiredCredentials: async () => ({ destroyed: 2 }),
+      planReconciliation: async (i: { planId: string }): Promise<PlannedPass> => {
+        calls.plans.push(i.planId);
+        return { id: i.planId, pages: PAGES, startedAt: Date.now(), talkdeskPlanned: 5, talkdeskDeferred: 4 };
+      },
+      reconcilePlannedPage: async (i: { planId: string; page: number }): Promise<PageResult> => {
+        calls.pages.push({ ...i, runId: Context.current().info.workflowExecution?.runId ?? '' });
+        return {
+          ...emptyPage(),
+          scanned: i.page + 1,
+          resumed: [`inst-${i.page}`],
+          talkdeskChecked: 1,
+          errors: i.page === 4 ? [{ installationId: 'inst-4', message: 'page 4 found an error' }] : [],
+        };
+      },
+    };
+    const prebuilt = prebuiltWorkflowBundle();
+    const silent = {
+      trace: () => undefined,
+      debug: () => undefined,
+      info: () => undefined,
+      warn: () => undefined,
+      error: () => undefined,
+      log: () => undefined,
+    };
+    const workflowBundle =
+      'bundle' in prebuilt ? prebuilt.bundle : await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: silent });
+    const taskQueue = `reconcile-can-${randomBytes(4).toString('hex')}`;
+    const worker = await Worker.create({ connection: env.nativeConnection, namespace: 'default', taskQueue, workflowBundle, activities });
+    const workflowId = `reconcile-can-${randomBytes(4).toString('hex')}`;
+    const input: ReconcileInput = { pageSize: 2, parallelism: 2 };
+    const report = await worker.runUntil(env.client.workflow.execute(reconcileWorkflow, { taskQueue, workflowId, args: [input] }));
+
+    // The runs, first to last, and where each began.
+    const runs: History[] = [];
+    const first = (await env.client.workflow.getHandle(workflowId).fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes
+      ?.firstExecutionRunId;
+    for (let runId: string | null | undefined = first; runId;) {
+      const h = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
+      runs.push(h);
+      runId = h.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+    }
+    const inputs = runs.map((h) =>
+      defaultPayloadConverter.fromPayload<ReconcileInput>(h.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!),
+    );
+    assert.ok(runs.length >= 2, `the pass continued as new (${runs.length} run)`);
+    assert.equal(inputs[0]?.plan, undefined, 'the first run plans the pass');
+    const carried = inputs.slice(1).map((i) => i.plan?.next);
+    assert.ok(
+      carried.every((next, k) => next !== undefined && next > 0 && next < PAGES && (k === 0 || next > carried[k - 1]!)),
+      `each run goes on from the pages done before it: ${JSON.stringify(carried)}`,
+    );
+
+    // Every page once, all of one plan (the first run's id), planned once; the housekeeping ran once.
+    assert.deepEqual(
+      calls.pages.map((c) => c.page).sort((a, b) => a - b),
+      Array.from({ length: PAGES }, (_, p) => p),
+    );
+    assert.deepEqual(calls.plans, [first]);
+    assert.ok(calls.pages.every((c) => c.planId === first));
+    assert.equal(calls.housekeeping, 1);
+    assert.ok(new Set(calls.pages.map((c) => c.runId)).size >= 2, 'pages were reconciled in more than one run');
+    // Each run reconciled exactly the pages from its carried `next` to the next run's.
+    runs.forEach((h, k) => {
+      const runId = h.events![0]!.workflowExecutionStartedEventAttributes!.originalExecutionRunId;
+      const from = inputs[k]?.plan?.next ?? 0;
+      const to = inputs[k + 1]?.plan?.next ?? PAGES;
+      const pages = calls.pages.filter((c) => c.runId === runId).map((c) => c.page);
+      assert.deepEqual(
+        pages.sort((a, b) => a - b),
+        Array.from({ length: to - from }, (_, p) => from + p),
+        `run ${k + 1}`,
+      );
+    });
+
+    // The report sums every page of every run, and counts the plan and the housekeeping once.
+    assert.equal(report.scanned, (PAGES * (PAGES + 1)) / 2);
+    assert.deepEqual([...report.resumed].sort(), Array.from({ length: PAGES }, (_, p) => `inst-${p}`).sort());
+    assert.equal(report.counts.resumed, PAGES);
+    assert.equal(report.talkdeskChecked, PAGES);
+    assert.equal(report.talkdeskDeferred, 4);
+    assert.equal(report.counts.errors, 1);
+    assert.deepEqual(report.errors, [{ installationId: 'inst-4', message: 'page 4 found an error' }]);
+    assert.equal(report.dispatchedEvents, 3);
+    assert.equal(report.credentialsDestroyed, 2);
+    assert.ok(report.finishedAt);
+    assert.equal(report.startedAt, inputs.at(-1)?.report?.startedAt ?? report.startedAt, 'the first run began the report');
+  });
+});

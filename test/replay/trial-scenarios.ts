@@ -1,0 +1,57 @@
+import { workflowIdFor } from '../../workflows/definitions';
+import type { TestSystem } from '../support/system';
+import { eventually, queryState, waitForPhase } from '../support/waits';
+import type { Deliver, Scenario } from './timer-scenarios';
+
+/**
+ * A trial whose record on the partner account keeps failing (the store write throws) when
+ * the uninstall arrives: the uninstall's signal is in the history while the trial step backs
+ * off, then the store comes back. Before patch `trial-record-interruptible` the trial step
+ * retried on (outside any phase) until it was recorded, and the uninstall waited behind it;
+ * under the patch the uninstall interrupts it.
+ */
+const uninstallDuringTrialRecord = async (sys: TestSystem, deliver: Deliver): Promise<string> => {
+  const life = sys.simulator.createInstallation({ licensedUsers: 1 });
+  const id = life.installation.id;
+  await deliver(life.event);
+  await waitForPhase(sys.client, id, 'active');
+
+  const accounts = sys.store.accounts;
+  const recordTrial = accounts.recordTrial.bind(accounts);
+  let down = true;
+  accounts.recordTrial = async (...args: Parameters<typeof recordTrial>) => {
+    if (down) throw new Error('partner store unavailable (recorded scenario)');
+    return recordTrial(...args);
+  };
+  try {
+    await deliver(sys.simulator.startTrial(id, new Date(Date.now() + 86_400_000)));
+    await eventually('the trial record retrying', async () => {
+      const v = await queryState(sys.client, id);
+      return /record the trial/.test(v.lastError ?? '') && v.attempts >= 2 ? v : undefined;
+    });
+    await deliver(sys.simulator.uninstall(id));
+    const handle = sys.client.workflow.getHandle(workflowIdFor(id));
+    await eventually('the uninstall signal in the history', async () => {
+      const history = await handle.fetchHistory();
+      const signalled = (history.events ?? []).flatMap((e) => e.workflowExecutionSignaledEventAttributes?.input?.payloads ?? []);
+      return (
+        signalled.some((p) =>
+          Buffer.from(p.data ?? [])
+            .toString('utf8')
+            .includes('app.uninstalled'),
+        ) || undefined
+      );
+    });
+  } finally {
+    // The store is back: a trial step still retrying (before the patch) records the trial at its next attempt.
+    down = false;
+  }
+  return id;
+};
+
+export const TRIAL_SCENARIOS: Record<string, Scenario> = {
+  // Recorded with the code before the patch: the trial step retried until recorded, then the uninstall.
+  'uninstall-during-trial-record-before-patch': { run: uninstallDuringTrialRecord },
+  // Patch `trial-record-interruptible`: the uninstall interrupts the retrying trial step.
+  'uninstall-during-trial-record': { run: uninstallDuringTrialRecord },
+};

@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { Context } from '@temporalio/activity';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { InstallationInput } from '../../workflows/installation/workflow';
+import { reconcileSignal, retryNowUpdate } from '../../workflows/definitions';
+import { ActivityStubs, DAY, phases, refused, unavailable, useInstallationUnderTest } from './harness';
+
+/**
+ * The trial's record on the partner account (patch `trial-record-interruptible`): a partner down
+ * for days must not hold back an uninstall or reconciliation, nor retry for ever.
+ */
+describe('installation workflow: recording a trial on the partner account', function () {
+  this.timeout(60_000);
+  const { env, start } = useInstallationUnderTest();
+
+  /** An active installation whose partner refuses every trial record (retryable) until `partnerBack()`. */
+  const withPartnerDown = async () => {
+    let down = true;
+    const stubs = new ActivityStubs().on('recordTrial', async () => {
+      if (down) throw unavailable();
+    });
+    const t = await start(stubs);
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    const trial = t.event('app.trial_started', { facts: { expires_at: '2027-01-01T00:00:00Z' } });
+    await t.send(trial);
+    await t.until('the trial record to be retrying', (v) => /record the trial/.test(v.lastError ?? '') && v.attempts > 1);
+    return { t, trial, partnerBack: () => (down = false) };
+  };
+  const trialRecords = (t: { stubs: ActivityStubs }) => t.stubs.of('recordTrial').length;
+
+  it('an uninstall interrupts a trial record retrying for days: the trial is given up, the uninstall acknowledged at once', async () => {
+    const { t, trial } = await withPartnerDown();
+    await env().sleep('2 days');
+    const uninstall = t.event('app.uninstalled', { atSeconds: 2 * 86_400 });
+    await t.send(uninstall);
+    // An hour of the server's time: long enough for the uninstall, far shorter than a partner outage.
+    await env().sleep('1 hour');
+    const v = await t.state();
+    assert.equal(v.phase, 'uninstalled', `the uninstall waited behind the retrying trial record (phase ${v.phase}, ${v.lastError ?? ''})`);
+    const done = await t.result();
+    assert.deepEqual(phases(done), ['installing', 'active', 'uninstalling']);
+    const entry = done.history.find((h) => h.eventId === trial.eventId);
+    assert.equal(entry?.result, 'interrupted');
+    assert.equal(entry?.detail, 'interrupted by uninstall');
+    assert.match(entry?.outcome ?? '', /not recorded on the partner account/);
+    assert.equal(done.trial?.expiresAt, '2027-01-01T00:00:00Z', 'the trial facts are kept on the installation');
+    assert.equal(done.history.at(-1)?.result, 'acknowledged');
+    const took = Date.parse(done.history.at(-1)?.endedAt ?? '') - Date.parse(uninstall.createdAt);
+    assert.ok(took < 3_600_000, `uninstalled within the hour (${took} ms)`);
+    const names = t.stubs.names();
+    assert.ok(names.lastIndexOf('recordTrial') < names.indexOf('deprovisionAccount'), 'no trial record after the uninstall began');
+  });
+
+  it('reconciliation (Talkdesk reports revoked) interrupts a retrying trial record and deprovisions', async () => {
+    const { t, trial } = await withPartnerDown();
+    await t.handle.signal(reconcileSignal, { action: 'deprovision', talkdeskState: 'revoked' });
+    const done = await t.result();
+    assert.equal(done.phase, 'uninstalled');
+    assert.equal(done.history.find((h) => h.eventId === trial.eventId)?.detail, 'interrupted by Talkdesk reporting revoked');
+    assert.deepEqual(t.stubs.names().slice(-3), ['deprovisionAccount', 'destroyCredentials', 'recordInstallation']);
+  });
+
+  it('a trial record failing for seven days is given up with its reason; the installation stays active and goes on', async () => {
+    const { t, trial } = await withPartnerDown();
+    await env().sleep('8 days');
+    const v = await t.settled('active', (s) => s.history.some((h) => h.eventId === trial.eventId));
+    const entry = v.history.find((h) => h.eventId === trial.eventId);
+    assert.equal(entry?.result, 'expired');
+    assert.match(entry?.outcome ?? '', /not recorded on the partner account \(the partner kept failing until its deadline\)/);
+    const span = Date.parse(entry?.endedAt ?? '') - Date.parse(entry?.startedAt ?? '');
+    assert.ok(span >= 7 * DAY && span < 7 * DAY + 3_600_000, `retried for the seven days, no longer (${span} ms)`);
+    assert.equal(v.trial?.expiresAt, '2027-01-01T00:00:00Z');
+    assert.equal(v.deadline, undefined);
+    const attempts = trialRecords(t);
+    await t.send(t.event('app.uninstalled', { atSeconds: 9 * 86_400 }));
+    const done = await t.result();
+    assert.equal(done.phase, 'uninstalled');
+    assert.equal(trialRecords(t), attempts, 'not retried after it was given up');
+  });
+
+  it('a trial record the partner refuses for good still fails the workflow, as before', async () => {
+    const t = await start(new ActivityStubs().on('recordTrial', async () => Promise.reject(refused('partner refused the trial (400)'))));
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    await t.send(t.event('app.trial_started'));
+    await assert.rejects(t.result(), (err: Error & { cause?: Error }) =>
+      /record the trial on the account failed for good/.test(err.cause?.message ?? ''),
+    );
+  });
+
+  it('a trial record retrying for hours continues as new at a backoff; the next run goes on with the same deadline', async () => {
+    let failures = 0;
+    const runs = new Set<string>();
+    const stubs = new ActivityStubs().on('recordTrial', async () => {
+      runs.add(Context.current().info.workflowExecution?.runId ?? '');
+      if (failures++ < 20) throw unavailable();
+    });
+    // About eleven events an attempt: a run holds a handful of attempts.
+    const t = await start(stubs, { retryInitialMs: 1_000, retryMaxMs: 4_000, maxHistoryEventsPerRun: 80 });
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    const trial = t.event('app.trial_started', { facts: { expires_at: '2027-01-01T00:00:00Z' } });
+    await t.send(trial);
+    const during = await t.until('the trial record to be retrying', (v) => /record the trial/.test(v.lastError ?? '') && v.attempts > 1);
+    await env().sleep('2 hours');
+    const v = await t.settled('active', (s) => s.lastError === undefined && s.appliedEvents === 2);
+    assert.ok(runs.size >= 2, `the trial record went on in a later run (${runs.size} run)`);
+    assert.equal(trialRecords(t), 21, 'every attempt once, the last one recorded');
+    assert.equal(
+      v.history.find((h) => h.eventId === trial.eventId),
+      undefined,
+      'recorded, not given up',
+    );
+    assert.equal(v.deadline, undefined);
+    assert.ok(during.deadline, 'the record had a deadline');
+    const started = (await t.handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+    assert.ok(started, 'the last run has an input');
+    const carried = defaultPayloadConverter.fromPayload<InstallationInput>(started).carried;
+    assert.equal(carried?.resume?.event.eventId, trial.eventId, 'the last run re-entered the trial record');
+    assert.equal(carried?.deadline, during.deadline, 'with the deadline it had');
+    assert.equal(v.trial?.expiresAt, '2027-01-01T00:00:00Z');
+  });
+
+  it('retryNow cuts the backoff of a trial record short (before the patch: nothing to retry)', async () => {
+    let failures = 0;
+    const stubs = new ActivityStubs().on('recordTrial', async () => {
+      if (failures++ < 1) throw unavailable();
+    });
+    // The first backoff is an hour: only retryNow brings the second attempt within the test.
+    const t = await start(stubs, { retryInitialMs: 3_600_000 });
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    await t.send(t.event('app.trial_started'));
+    await t.until('the trial record in its backoff', (v) => /record the trial/.test(v.lastError ?? ''));
+    await t.handle.executeUpdate(retryNowUpdate, { args: [{ reason: 'partner is back' }] });
+    await t.settled('active', (v) => v.lastError === undefined && v.appliedEvents === 2);
+    assert.equal(trialRecords(t), 2);
+    assert.ok((await env().currentTimeMs()) - t.t0 < 3_600_000, 'the hour of backoff did not pass');
+  });
+
+  it('a partner back within the deadline records the trial; the phase history has no entry for it', async () => {
+    const { t, trial, partnerBack } = await withPartnerDown();
+    partnerBack();
+    const v = await t.settled('active', (s) => s.lastError === undefined);
+    assert.equal(
+      v.history.find((h) => h.eventId === trial.eventId),
+      undefined,
+    );
+    assert.ok(trialRecords(t) > 1);
+    assert.equal(v.deadline, undefined);
+  });
+});
