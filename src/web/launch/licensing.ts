@@ -24,7 +24,7 @@ export async function licensedUser(lc: LaunchContext, rec: InstallationRecord, t
   const known = await find();
   if (known) return known;
 
-  const creds = rec.activeClientId ? await lc.store.credentials.usable(rec._id, rec.activeClientId) : undefined;
+  const creds = rec.activeClientId ? await lc.credentials.usable(rec._id, rec.activeClientId) : undefined;
   if (!creds || !rec.links.root) throw new SsoFailure('installation_inactive', { ...facts, detail: 'no_credentials' });
   try {
     // Not cached: the cache holds the workflow's token with every scope, this one has apps:read only.

@@ -16,6 +16,8 @@ export const LAUNCH_PATH = '/launch';
 export const SSO_CALLBACK_PATH = '/sso/callback';
 const USABLE_PHASES = new Set(['active', 'updating']);
 const ID = /^[A-Za-z0-9_-]{1,128}$/;
+/** The sealed state cookie's longest value (links included): well under a browser's 4 KB per cookie. */
+const SEALED_COOKIE_MAX = 3000;
 
 const one = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
@@ -54,15 +56,13 @@ export async function launch(lc: LaunchContext, ctx: Context): Promise<void> {
     } catch {
       throw new SsoFailure('internal_error', { ...facts, detail: 'authorization_link_not_allowed' });
     }
-    const state = randomId();
     const nonceValue = randomId();
-    const browser = randomId();
     const hint = one(ctx.query.talkdesk_user_id);
     const userHint = hint && ID.test(hint) ? hint : undefined;
-    await lc.states.create(state, {
+    // Kept by the browser, sealed (src/sso/sealed-state.ts): nothing is written here.
+    const { state, cookie } = lc.signInStates.issue({
       installationId: rec._id,
       nonce: nonceValue,
-      browser,
       userHint,
       links: { tokens: links.tokens, userinfo: links.userinfo, widgetUrl: links.widgetUrl },
     });
@@ -72,8 +72,9 @@ export async function launch(lc: LaunchContext, ctx: Context): Promise<void> {
     target.searchParams.set('scope', lc.settings.scopes.join(' '));
     target.searchParams.set('state', state);
     target.searchParams.set('nonce', nonceValue);
-    setCookie(ctx, SSO_COOKIE, browser, { ...cookieBase(lc, SSO_CALLBACK_PATH), maxAgeSeconds: STATE_TTL_MS / 1000 });
-    lc.logger.info({ installationId: rec._id, talkdeskUserIdHint: userHint }, 'launch: sent to Talkdesk sign-in');
+    setCookie(ctx, SSO_COOKIE, cookie, { ...cookieBase(lc, SSO_CALLBACK_PATH), maxAgeSeconds: STATE_TTL_MS / 1000 });
+    // Debug only: the happy path's per-request lines cost CPU on every sign-in (docs/performance.md); failures warn.
+    lc.logger.debug({ installationId: rec._id, talkdeskUserIdHint: userHint }, 'launch: sent to Talkdesk sign-in');
     redirectTo(ctx, 302, target.href);
   } catch (err) {
     await answerFailure(lc, ctx, err);
@@ -89,12 +90,12 @@ const talkdeskFailure = (err: unknown, facts: Record<string, string | undefined>
 
 /** GET /sso/callback: the redirect URL. Checks state, exchanges the code, authorizes, then opens a session or hands off. */
 export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void> {
-  const browser = readCookie(ctx, SSO_COOKIE);
+  const browser = readCookie(ctx, SSO_COOKIE, SEALED_COOKIE_MAX);
   clearCookie(ctx, SSO_COOKIE, cookieBase(lc, SSO_CALLBACK_PATH));
   try {
     const state = one(ctx.query.state);
     if (!state) throw new SsoFailure('state_invalid', { detail: 'missing' });
-    const checked = await lc.states.consume(state, browser);
+    const checked = await lc.signInStates.consume(state, browser);
     if (!checked.ok) throw new SsoFailure('state_invalid', { installationId: checked.installationId, detail: checked.why });
     // A state made by /launch carries the links it read; one from an earlier version does not.
     const { rec, links: read } = await usableInstallation(lc, checked.installationId, !checked.links);
@@ -105,7 +106,7 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
     const code = one(ctx.query.code);
     if (!code) throw new SsoFailure('oauth_error', { ...facts, detail: 'no_code' });
 
-    const creds = rec.activeClientId ? await lc.store.credentials.usable(rec._id, rec.activeClientId) : undefined;
+    const creds = rec.activeClientId ? await lc.credentials.usable(rec._id, rec.activeClientId) : undefined;
     if (!creds) throw new SsoFailure('installation_inactive', { ...facts, detail: 'no_credentials' });
     const tokenUrl = links?.tokens ?? creds.tokenUrl;
     const userinfoUrl = links?.userinfo ?? (rec.links.root ? `${rec.links.root.replace(/\/+$/, '')}/users/me` : undefined);
@@ -125,6 +126,7 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
       });
       userToken = granted.accessToken;
     } catch (err) {
+      lc.credentials.forget(creds.installationId, creds.clientId);
       throw talkdeskFailure(err, facts, 'token');
     }
     let info: Awaited<ReturnType<typeof lc.talkdesk.getUserInfo>>;
@@ -152,7 +154,8 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
       role: roleOf(mapping),
     };
     lc.ssoTotal.inc({ outcome: 'ok' });
-    lc.logger.info({ installationId: rec._id, talkdeskUserId, role: who.role, handoff: Boolean(lc.settings.appHomeUrl) }, 'signed in');
+    // Counted by appconnect_sso_total{outcome="ok"}; the line itself at debug.
+    lc.logger.debug({ installationId: rec._id, talkdeskUserId, role: who.role, handoff: Boolean(lc.settings.appHomeUrl) }, 'signed in');
 
     if (lc.settings.appHomeUrl) return await handOff(lc, ctx, who);
     // The widget link goes with the session ('' when none), so /app need not read the links.
