@@ -57,7 +57,10 @@ function signingKeyFor(privateKey: string, algorithm: TalkdeskKeyAlgorithm): Key
   const fits = algorithm.startsWith('ES')
     ? type === 'ec' && keyObject.asymmetricKeyDetails?.namedCurve === CURVE_FOR[algorithm]
     : (type === 'rsa' || type === 'rsa-pss') && (keyObject.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
-  if (!fits) throw new ClientAssertionError(`the private key does not fit ${algorithm} (RSA keys must be at least 2048 bits)`);
+  if (!fits) {
+    const rsaHint = algorithm.startsWith('PS') ? ' (an RSA key of at least 2048 bits)' : '';
+    throw new ClientAssertionError(`the private key does not fit ${algorithm}${rsaHint}`);
+  }
   signingKeys.set(id, keyObject);
   if (signingKeys.size > SIGNING_KEYS_KEPT) signingKeys.delete(signingKeys.keys().next().value as string);
   return keyObject;
