@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { KeyedMac } from '../crypto/keyed-mac';
 import { decryptJson, encryptJson, type EncryptedBlob, type Keyring, type SecretContext } from '../crypto/secrets';
+import { signInStateCookieContext } from '../store/secret-contexts';
 import { hashId } from '../store/sessions';
 import { STATE_TTL_MS, type SsoStateStore, type StateCheck, type StateLinks } from './state-store';
 
@@ -32,12 +33,7 @@ interface Sealed {
   e: number;
 }
 
-const cookieContext = (installationId: string, state: string): SecretContext => ({
-  installationId,
-  collection: 'cookie',
-  field: 'appconnect_sso',
-  clientId: hashId(state),
-});
+const cookieContext = (installationId: string, state: string): SecretContext => signInStateCookieContext(installationId, hashId(state));
 
 export class SealedStates {
   private readonly mac: KeyedMac;
