@@ -23,16 +23,18 @@ const one = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 
 /**
  * The installation, when known and in a phase a user may sign in to, with its sign-in links
- * read alongside (unless `readLinks` is false: the caller has them).
+ * read alongside (unless `readLinks` is false: the caller has them). `read`: its record, when
+ * the caller started reading it already.
  */
 async function usableInstallation(
   lc: LaunchContext,
   installationId: string | undefined,
   readLinks = true,
+  read?: Promise<InstallationRecord | null>,
 ): Promise<{ rec: InstallationRecord; links: SsoLinksRecord | null }> {
   if (!installationId || !ID.test(installationId)) throw new SsoFailure('unknown_installation', { detail: 'bad_installation_id' });
   const [rec, links] = await Promise.all([
-    lc.store.installations.get(installationId),
+    read ?? lc.store.installations.get(installationId),
     readLinks ? lc.links.get(installationId) : Promise.resolve(null),
   ]);
   const facts = { installationId, accountId: rec?.accountId, accountName: rec?.accountName };
@@ -95,10 +97,20 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
   try {
     const state = one(ctx.query.state);
     if (!state) throw new SsoFailure('state_invalid', { detail: 'missing' });
+    // The installation the state names (under its MAC) is read while the state is spent: one
+    // round trip less on the way, used only once the state is accepted and names it.
+    const named = lc.signInStates.installationOf(state);
+    const early = named ? lc.store.installations.get(named) : undefined;
+    early?.catch(() => undefined);
     const checked = await lc.signInStates.consume(state, browser);
     if (!checked.ok) throw new SsoFailure('state_invalid', { installationId: checked.installationId, detail: checked.why });
     // A state made by /launch carries the links it read; one from an earlier version does not.
-    const { rec, links: read } = await usableInstallation(lc, checked.installationId, !checked.links);
+    const { rec, links: read } = await usableInstallation(
+      lc,
+      checked.installationId,
+      !checked.links,
+      named === checked.installationId ? early : undefined,
+    );
     const links = checked.links ?? read;
     const facts = { installationId: rec._id, accountId: rec.accountId, accountName: rec.accountName };
     const oauthError = one(ctx.query.error);
@@ -112,6 +124,10 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
     const userinfoUrl = links?.userinfo ?? (rec.links.root ? `${rec.links.root.replace(/\/+$/, '')}/users/me` : undefined);
     if (!userinfoUrl) throw new SsoFailure('installation_inactive', { ...facts, detail: 'no_userinfo_link' });
 
+    // The hinted user's mapping is read during the Talkdesk calls; used only if /users/me names that user.
+    const hinted =
+      checked.userHint && rec.accountId ? lc.store.accounts.users.findOne({ _id: `${rec.accountId}:${checked.userHint}` }) : undefined;
+    hinted?.catch(() => undefined);
     let userToken: string;
     try {
       const granted = await lc.talkdesk.exchangeAuthorizationCode({
@@ -144,7 +160,7 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
         'sign-in: /users/me differs from the launch hint; the verified user is used',
       );
     }
-    const mapping = await licensedUser(lc, rec, talkdeskUserId);
+    const mapping = await licensedUser(lc, rec, talkdeskUserId, talkdeskUserId === checked.userHint ? hinted : undefined);
     const who = {
       talkdeskUserId,
       accountId: rec.accountId ?? mapping.accountId,
