@@ -23,7 +23,9 @@ import { STATE_TTL_MS, type SsoStateStore, type StateCheck, type StateLinks } fr
 const RANDOM_CHARS = 32; // 24 bytes
 const MAC_CHARS = 22; // 16 bytes
 const ID = /^[A-Za-z0-9_-]{1,128}$/;
-const COOKIE = /^[A-Za-z0-9_-]{20,4096}$/;
+/** The cookie's longest value: well under a browser's 4 KB per cookie. Longer links are left out (the callback reads them). */
+export const SEALED_COOKIE_MAX = 3000;
+const COOKIE = /^[A-Za-z0-9_-]+$/;
 
 interface Sealed {
   n: string;
@@ -52,14 +54,11 @@ export class SealedStates {
   ): { state: string; cookie: string } {
     const random = randomBytes(24).toString('base64url');
     const state = `${random}${this.mac.sign(`${random}\0${s.installationId}`).toString('base64url')}${s.installationId}`;
-    const sealed: Sealed = {
-      n: s.nonce,
-      e: now + STATE_TTL_MS,
-      ...(s.userHint ? { u: s.userHint } : {}),
-      ...(s.links ? { l: s.links } : {}),
-    };
-    const blob = encryptJson(this.keyring, sealed, cookieContext(s.installationId, state));
-    return { state, cookie: Buffer.from(JSON.stringify(blob)).toString('base64url') };
+    const base: Sealed = { n: s.nonce, e: now + STATE_TTL_MS, ...(s.userHint ? { u: s.userHint } : {}) };
+    const seal = (v: Sealed) =>
+      Buffer.from(JSON.stringify(encryptJson(this.keyring, v, cookieContext(s.installationId, state)))).toString('base64url');
+    const withLinks = s.links ? seal({ ...base, l: s.links }) : undefined;
+    return { state, cookie: withLinks && withLinks.length <= SEALED_COOKIE_MAX ? withLinks : seal(base) };
   }
 
   /** The installation a state of this form names, when its MAC is ours; else undefined. */
@@ -77,7 +76,8 @@ export class SealedStates {
     // Not of this form: a stored state of an earlier version (its cookie is the browser's random id).
     if (!installationId) return this.store.consume(state, cookie, new Date(now));
     const base = { installationId };
-    const sealed = cookie && COOKIE.test(cookie) ? this.open(cookie, installationId, state) : undefined;
+    const sealed =
+      cookie && cookie.length <= SEALED_COOKIE_MAX && COOKIE.test(cookie) ? this.open(cookie, installationId, state) : undefined;
     if (!sealed) return { ok: false, why: 'other_browser', ...base };
     if (sealed.e <= now) return { ok: false, why: 'expired', ...base };
     if (!(await this.store.spend(state, installationId, new Date(sealed.e), new Date(now)))) return { ok: false, why: 'replayed', ...base };

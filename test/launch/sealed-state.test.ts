@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { generateKeySpec, parseKeyring } from '../../src/crypto/secrets';
-import { SealedStates } from '../../src/sso/sealed-state';
+import { SEALED_COOKIE_MAX, SealedStates } from '../../src/sso/sealed-state';
 import { SsoStateStore } from '../../src/sso/state-store';
 import { connectDatabase, type Database } from '../../src/store';
 import { randomId } from '../../src/store/sessions';
@@ -66,6 +66,13 @@ describe('launch: sign-in states the browser keeps (sealed cookie, spent by one 
     assert.deepEqual(await states.consume(forged, cookie), { ok: false, why: 'unknown' });
     const foreign = new SealedStates(parseKeyring(generateKeySpec('k1')), store).issue({ installationId: 'inst-3', nonce: 'n' });
     assert.deepEqual(await states.consume(foreign.state, foreign.cookie), { ok: false, why: 'unknown' });
+  });
+
+  it('links too long for a cookie are left out of it (the callback reads them instead)', async () => {
+    const long = { ...links, widgetUrl: `https://w.example/${'x'.repeat(3000)}` };
+    const { state, cookie } = states.issue({ installationId: 'inst-7', nonce: 'n', links: long });
+    assert.ok(cookie.length <= SEALED_COOKIE_MAX, `cookie of ${cookie.length} characters`);
+    assert.deepEqual(await states.consume(state, cookie), { ok: true, installationId: 'inst-7', nonce: 'n' });
   });
 
   it('a state of the stored form (earlier versions) is still accepted once, from its browser', async () => {

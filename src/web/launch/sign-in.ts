@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import { signHandoffToken } from '../../sso/handoff';
+import { SEALED_COOKIE_MAX } from '../../sso/sealed-state';
 import { STATE_TTL_MS } from '../../sso/state-store';
 import { randomId } from '../../store/sessions';
 import type { InstallationRecord } from '../../store/installations';
@@ -16,8 +17,6 @@ export const LAUNCH_PATH = '/launch';
 export const SSO_CALLBACK_PATH = '/sso/callback';
 const USABLE_PHASES = new Set(['active', 'updating']);
 const ID = /^[A-Za-z0-9_-]{1,128}$/;
-/** The sealed state cookie's longest value (links included): well under a browser's 4 KB per cookie. */
-const SEALED_COOKIE_MAX = 3000;
 
 const one = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
@@ -92,7 +91,8 @@ const talkdeskFailure = (err: unknown, facts: Record<string, string | undefined>
 
 /** GET /sso/callback: the redirect URL. Checks state, exchanges the code, authorizes, then opens a session or hands off. */
 export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void> {
-  const browser = readCookie(ctx, SSO_COOKIE, SEALED_COOKIE_MAX);
+  // The sealed state (sealed-state.ts), or the random browser id of a stored state of an earlier version.
+  const ssoCookie = readCookie(ctx, SSO_COOKIE, SEALED_COOKIE_MAX);
   clearCookie(ctx, SSO_COOKIE, cookieBase(lc, SSO_CALLBACK_PATH));
   try {
     const state = one(ctx.query.state);
@@ -102,7 +102,7 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
     const named = lc.signInStates.installationOf(state);
     const early = named ? lc.store.installations.get(named) : undefined;
     early?.catch(() => undefined);
-    const checked = await lc.signInStates.consume(state, browser);
+    const checked = await lc.signInStates.consume(state, ssoCookie);
     if (!checked.ok) throw new SsoFailure('state_invalid', { installationId: checked.installationId, detail: checked.why });
     // A state made by /launch carries the links it read; one from an earlier version does not.
     const { rec, links: read } = await usableInstallation(
