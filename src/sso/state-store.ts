@@ -12,8 +12,9 @@ export const STATE_TTL_MS = 10 * 60_000;
 interface StateRecord {
   _id: string; // sha256(state)
   installationId: string;
-  nonce: string;
-  browser: string; // sha256(cookie value)
+  /** Absent on a spent marker of a state the browser kept (sealed-state.ts). */
+  nonce?: string;
+  browser?: string; // sha256(cookie value)
   /** `talkdesk_user_id` of the launch: a hint, only compared with /users/me for the log. */
   userHint?: string;
   /** The installation's token, userinfo and widget links as /launch read them, so the callback need not read them again. */
@@ -90,10 +91,24 @@ export class SsoStateStore {
     return {
       ok: true,
       installationId: rec.installationId,
-      nonce: rec.nonce,
+      nonce: rec.nonce ?? '',
       ...(rec.userHint ? { userHint: rec.userHint } : {}),
       ...(rec.links ? { links: rec.links } : {}),
     };
+  }
+
+  /**
+   * Spends a state the browser kept (sealed-state.ts): inserts its spent marker, the same
+   * `_id` as the stored form's, kept until the state's expiry. False when already spent.
+   */
+  async spend(state: string, installationId: string, expiresAt: Date, now = new Date()): Promise<boolean> {
+    try {
+      await this.coll.insertOne({ _id: spentId(hashId(state)), installationId, createdAt: now, expiresAt, usedAt: now });
+      return true;
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 11000) return false;
+      throw err;
+    }
   }
 
   /** Drops states well past their expiry (a used one is kept until then, to name a replay). */

@@ -21,7 +21,9 @@ export interface AccountRecord {
   partnerAccountId?: string;
   /**
    * The active licensed users of the account's current installation, kept by every write of the
-   * mappings below, so that the app page counts them without a query that reads every mapping.
+   * mappings below, so that the app page counts them without a query that reads every mapping
+   * and checks a session's licence without reading its mapping. Added to after a mapping is
+   * activated, removed from before one is deactivated: it never names an inactive mapping.
    * Absent on accounts provisioned before it existed: those are counted from the mappings.
    */
   licensedUsers?: { installationId?: string; ids: string[] };
@@ -225,13 +227,16 @@ export class AccountStore {
     return changed;
   }
 
+  /**
+   * The account's list first, then the mappings: as every write adds to the list after the
+   * mapping, the list never names a user whose mapping is inactive (the app page trusts it).
+   */
   async deactivateUsers(accountId: string, talkdeskUserIds?: string[]): Promise<number> {
-    const changed = await this.setActive(accountId, false, talkdeskUserIds);
     await this.accounts.updateOne(
       { _id: accountId },
       talkdeskUserIds ? { $pullAll: { 'licensedUsers.ids': talkdeskUserIds } } : { $set: { 'licensedUsers.ids': [] } },
     );
-    return changed;
+    return this.setActive(accountId, false, talkdeskUserIds);
   }
 
   /** An update that is reverted: users it deactivated are active again. */

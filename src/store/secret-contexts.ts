@@ -41,3 +41,14 @@ export const tokenContext = (installationId: string, clientId: string): SecretCo
   field: 'token',
   clientId,
 });
+
+/**
+ * A sign-in state sealed into the `appconnect_sso` cookie (src/sso/sealed-state.ts): bound to
+ * its installation and to the exact state it goes with. Never stored, so not re-encrypted.
+ */
+export const signInStateCookieContext = (installationId: string, stateHash: string): SecretContext => ({
+  installationId,
+  collection: 'cookie',
+  field: 'appconnect_sso',
+  clientId: stateHash,
+});

@@ -1,7 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { importPKCS8, SignJWT } from 'jose';
+import { constants, createHash, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { ClientAssertionError } from './errors';
-import { readPrivateKey, toPkcs8Pem } from './private-key';
+import { readPrivateKey } from './private-key';
 
 /** The signing algorithms Talkdesk issues keys for (`key_algorithm`). */
 export const TALKDESK_KEY_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512'] as const;
@@ -28,17 +27,24 @@ export function isTalkdeskKeyAlgorithm(value: unknown): value is TalkdeskKeyAlgo
   return typeof value === 'string' && (TALKDESK_KEY_ALGORITHMS as readonly string[]).includes(value);
 }
 
-type SigningKey = Awaited<ReturnType<typeof importPKCS8>>;
+const DIGEST: Record<TalkdeskKeyAlgorithm, { hash: string; bytes: number }> = {
+  ES256: { hash: 'sha256', bytes: 32 },
+  ES384: { hash: 'sha384', bytes: 48 },
+  ES512: { hash: 'sha512', bytes: 64 },
+  PS256: { hash: 'sha256', bytes: 32 },
+  PS384: { hash: 'sha384', bytes: 48 },
+  PS512: { hash: 'sha512', bytes: 64 },
+};
 
 /**
- * Keys already imported, by a hash of the key and algorithm (most recently used last): a
- * sign-in or token request of an installation seen before skips parsing its key twice
- * (a few milliseconds of CPU each time). Non-extractable, in this process's memory only.
+ * Keys already read and checked, by a hash of the key and algorithm (most recently used last):
+ * a sign-in or token request of an installation seen before skips parsing its key twice
+ * (a few milliseconds of CPU each time). In this process's memory only.
  */
-const signingKeys = new Map<string, SigningKey>();
+const signingKeys = new Map<string, KeyObject>();
 const SIGNING_KEYS_KEPT = 256;
 
-async function signingKeyFor(privateKey: string, algorithm: TalkdeskKeyAlgorithm): Promise<SigningKey> {
+function signingKeyFor(privateKey: string, algorithm: TalkdeskKeyAlgorithm): KeyObject {
   const id = createHash('sha256').update(`${algorithm}\0${privateKey}`).digest('base64url');
   const kept = signingKeys.get(id);
   if (kept) {
@@ -50,17 +56,28 @@ async function signingKeyFor(privateKey: string, algorithm: TalkdeskKeyAlgorithm
   const type = keyObject.asymmetricKeyType;
   const fits = algorithm.startsWith('ES')
     ? type === 'ec' && keyObject.asymmetricKeyDetails?.namedCurve === CURVE_FOR[algorithm]
-    : type === 'rsa' || type === 'rsa-pss';
-  if (!fits) throw new ClientAssertionError(`the private key does not fit ${algorithm}`);
-  let key: SigningKey;
-  try {
-    key = await importPKCS8(toPkcs8Pem(keyObject), algorithm);
-  } catch {
-    throw new ClientAssertionError(`the private key cannot be used for ${algorithm}`);
+    : (type === 'rsa' || type === 'rsa-pss') && (keyObject.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
+  if (!fits) {
+    const rsaHint = algorithm.startsWith('PS') ? ' (an RSA key of at least 2048 bits)' : '';
+    throw new ClientAssertionError(`the private key does not fit ${algorithm}${rsaHint}`);
   }
-  signingKeys.set(id, key);
+  signingKeys.set(id, keyObject);
   if (signingKeys.size > SIGNING_KEYS_KEPT) signingKeys.delete(signingKeys.keys().next().value as string);
-  return key;
+  return keyObject;
+}
+
+const part = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/**
+ * JWS compact signature (RFC 7515/7518) with Node's crypto, synchronously: ECDSA as the
+ * fixed-size r||s the JWS form requires, RSASSA-PSS with MGF1 and a salt the digest's size.
+ */
+function signJws(key: KeyObject, algorithm: TalkdeskKeyAlgorithm, signingInput: string): string {
+  const { hash, bytes } = DIGEST[algorithm];
+  const signature = algorithm.startsWith('ES')
+    ? sign(hash, Buffer.from(signingInput), { key, dsaEncoding: 'ieee-p1363' })
+    : sign(hash, Buffer.from(signingInput), { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: bytes });
+  return signature.toString('base64url');
 }
 
 /**
@@ -77,20 +94,20 @@ export async function createClientAssertion(input: ClientAssertionInput): Promis
     throw new ClientAssertionError('client id, key id and token URL are all required');
   }
 
-  const signingKey = await signingKeyFor(input.privateKey, algorithm);
+  const signingKey = signingKeyFor(input.privateKey, algorithm);
   const nowMs = input.now === undefined ? Date.now() : typeof input.now === 'number' ? input.now : input.now.getTime();
   const iat = Math.floor(nowMs / 1000);
+  const signingInput = `${part({ alg: algorithm, kid: keyId, typ: 'JWT' })}.${part({
+    iss: clientId,
+    sub: clientId,
+    aud: tokenUrl,
+    jti: randomUUID(),
+    iat,
+    exp: iat + CLIENT_ASSERTION_TTL_SECONDS,
+  })}`;
   try {
-    return await new SignJWT({})
-      .setProtectedHeader({ alg: algorithm, kid: keyId, typ: 'JWT' })
-      .setIssuer(clientId)
-      .setSubject(clientId)
-      .setAudience(tokenUrl)
-      .setJti(randomUUID())
-      .setIssuedAt(iat)
-      .setExpirationTime(iat + CLIENT_ASSERTION_TTL_SECONDS)
-      .sign(signingKey);
+    return `${signingInput}.${signJws(signingKey, algorithm, signingInput)}`;
   } catch {
-    throw new ClientAssertionError(`signing with ${algorithm} failed (RSA keys must be at least 2048 bits)`);
+    throw new ClientAssertionError(`signing with ${algorithm} failed`);
   }
 }

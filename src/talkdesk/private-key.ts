@@ -30,8 +30,3 @@ export function readPrivateKey(input: string): KeyObject {
     throw new ClientAssertionError('the private key is not a PEM, base64 PEM or base64 PKCS#8 DER key');
   }
 }
-
-/** PKCS#8 PEM of the key, the form jose's importPKCS8 takes. */
-export function toPkcs8Pem(key: KeyObject): string {
-  return key.export({ type: 'pkcs8', format: 'pem' }).toString();
-}

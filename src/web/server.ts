@@ -120,7 +120,9 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     { inbox: o.store.inbox, installations: o.store.installations, logger: o.logger },
     { intervalMs: o.dispatchIntervalMs, timeoutMs: o.dispatchTimeoutMs },
   );
-  const launchArea = o.launch ? createLaunch({ ...o.launch, appId: o.appId, store: o.store, logger: o.logger, metrics }) : undefined;
+  const launchArea = o.launch
+    ? createLaunch({ ...o.launch, appId: o.appId, store: o.store, logger: o.logger, metrics, keyring: o.keyring })
+    : undefined;
   const app = createApp({
     launchArea,
     launch: launchArea?.callbackHooks,

@@ -92,6 +92,26 @@ describe('launch: single sign-on from Talkdesk to /app', function () {
     assert.match(body, /sample dashboards are being prepared/);
   });
 
+  it("a removed licence ends the session on the next page: from the account's list, or the mapping of an account without one", async () => {
+    const { installation, licensed } = await activeInstallation(sys, { licensedUsers: 3 });
+    const [a, b] = licensed;
+    assert.ok(a && b);
+    const appStatus = async (br: TestBrowser) => (await br.request(`${sys.web.url}/app`)).status;
+    const ba = (await signIn(sys, installation.id, a.id)).browser;
+    const bb = (await signIn(sys, installation.id, b.id)).browser;
+    // Written in the store only (no event, so no session is ended by the callback first).
+    await sys.store.accounts.deactivateUsers(installation.accountId, [a.id]);
+    assert.equal(await appStatus(ba), 401, 'the list no longer names the user');
+    assert.equal(await appStatus(bb), 200);
+    // An account of an earlier version keeps no list: the mapping decides.
+    await sys.store.db.db
+      .collection(COLLECTIONS.accounts)
+      .updateOne({ _id: installation.accountId as never }, { $unset: { licensedUsers: '' } });
+    assert.equal(await appStatus(bb), 200, 'an active mapping');
+    await sys.store.accounts.users.updateOne({ _id: `${installation.accountId}:${b.id}` }, { $set: { active: false } });
+    assert.equal(await appStatus(bb), 401, 'an inactive mapping');
+  });
+
   it('/app without a session answers 401 with a page saying to open the app from Talkdesk again', async () => {
     const res = await new TestBrowser().request(`${sys.web.url}/app`);
     assert.equal(res.status, 401);

@@ -52,28 +52,58 @@ describe('launch: the store commands of one sign-in', function () {
   });
   after(() => sys?.close());
 
-  it('GET /launch, the callback and the first /app page select documents by exact _id only, in at most 14 commands', async () => {
-    const { installation, licensed } = await activeInstallation(sys, { licensedUsers: 3 });
-    const user = licensed[0];
-    assert.ok(user);
+  /** The launch collections' commands of one sign-in of `userId`, and its first page. */
+  async function commandsOf(
+    installationId: string,
+    userId: string,
+  ): Promise<{ seen: Seen[]; listing: string; page: { status: number; body: string } }> {
     const seen: Seen[] = [];
     const listen = (e: CommandStartedEvent) => {
       const collection = String(e.command[e.commandName] ?? '');
       if (LAUNCH_COLLECTIONS.has(collection)) seen.push({ name: e.commandName, collection, filters: filtersOf(e) });
     };
     sys.webStore.db.client.on('commandStarted', listen);
-    let page: Awaited<ReturnType<typeof signIn>>;
     try {
-      page = await signIn(sys, installation.id, user.id);
+      const page = await signIn(sys, installationId, userId);
+      const listing = seen.map((s) => `${s.name} ${s.collection} ${JSON.stringify(s.filters)}`).join('\n');
+      return { seen, listing, page };
     } finally {
       sys.webStore.db.client.off('commandStarted', listen);
     }
+  }
+
+  it('GET /launch, the callback and the first /app page select documents by exact _id only, in at most 11 commands (10 when the credentials were read a moment before)', async () => {
+    const { installation, licensed } = await activeInstallation(sys, { licensedUsers: 3 });
+    const [user, second] = licensed;
+    assert.ok(user && second);
+    const { seen, listing, page } = await commandsOf(installation.id, user.id);
     assert.equal(page.status, 200, page.body);
     assert.match(page.body, /<dd id="licensed-users">3<\/dd>/, 'the page still counts the licensed users');
-    const listing = seen.map((s) => `${s.name} ${s.collection} ${JSON.stringify(s.filters)}`).join('\n');
     const scans = seen.filter((s) => !s.filters.every(exactId));
     assert.deepEqual(scans, [], `commands that read a whole collection on the embedded store:\n${listing}`);
-    assert.ok(seen.length <= 14, `${seen.length} store commands for one sign-in:\n${listing}`);
+    assert.ok(seen.length <= 11, `${seen.length} store commands for one sign-in:\n${listing}`);
     assert.ok(seen.length >= 6, `the monitoring saw the sign-in's commands:\n${listing}`);
+    // /app checks the licence on the account's list of licensed users, which it reads for the page anyway.
+    assert.deepEqual(
+      seen.filter((s) => s.collection === COLLECTIONS.userMappings).map((s) => s.name),
+      ['find'],
+      `only the callback reads the user's mapping:\n${listing}`,
+    );
+    // /launch stores no state (the browser keeps it, sealed); the callback spends it with one insert.
+    const states = seen.filter((s) => s.collection === COLLECTIONS.ssoStates);
+    assert.deepEqual(
+      states.map((s) => s.name),
+      ['insert'],
+      `sign-in state commands:\n${listing}`,
+    );
+
+    const again = await commandsOf(installation.id, second.id);
+    assert.equal(again.page.status, 200, again.page.body);
+    assert.ok(again.seen.length <= 10, `${again.seen.length} store commands for a second sign-in:\n${again.listing}`);
+    assert.deepEqual(
+      again.seen.filter((s) => s.collection === COLLECTIONS.credentials),
+      [],
+      `the credential set read a moment before is not read again:\n${again.listing}`,
+    );
   });
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { createClientAssertion, TALKDESK_KEY_ALGORITHMS, type TalkdeskKeyAlgorithm } from '../../src/talkdesk/assertion';
 import { ClientAssertionError } from '../../src/talkdesk/errors';
@@ -82,5 +83,14 @@ describe('talkdesk/assertion', () => {
     });
     await assert.rejects(createClientAssertion(input('ES256', 'PRIVATE_KEY with spaces!')), ClientAssertionError);
     await assert.rejects(createClientAssertion(input('HS256' as TalkdeskKeyAlgorithm)), /key algorithm must be one of/);
+  });
+  it('refuses an RSA key under 2048 bits (RFC 7518), as jose did', async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const der = privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64');
+    await assert.rejects(createClientAssertion(input('PS256', der)), (err: unknown) => {
+      assert.ok(err instanceof ClientAssertionError);
+      assert.match(err.message, /2048 bits/);
+      return true;
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
+import type { AccountRecord } from '../../store/accounts';
 import type { InstallationRecord } from '../../store/installations';
 import type { SessionRecord } from '../../store/sessions';
 import { readRawBody } from '../raw-body';
@@ -25,28 +26,35 @@ function html(lc: LaunchContext, ctx: Context, status: number, render: (n: strin
 /**
  * The live session behind the cookie. A session also ends when its installation is no longer
  * usable or its user lost the licence: checked on every read, so an uninstall or a removal
- * ends it even before the event that says so is applied. The page's own reads (`pageReads`)
+ * ends it even before the event that says so is applied. The licence is read from the
+ * account's list of licensed users (`licensedUsers`, the account the page shows anyway),
+ * which every mapping write keeps no larger than the active mappings; a user it does not name
+ * is looked up in the mappings before the session ends. The page's own reads (`pageReads`)
  * go with the checks' reads, in parallel; they are used only once the checks pass.
  */
 async function currentSession<T>(
   lc: LaunchContext,
   ctx: Context,
   pageReads: (session: SessionRecord) => Promise<T>,
-): Promise<{ id: string; session: SessionRecord; rec: InstallationRecord; page: T } | undefined> {
+): Promise<{ id: string; session: SessionRecord; rec: InstallationRecord; account: AccountRecord | null; page: T } | undefined> {
   const id = readCookie(ctx, SESSION_COOKIE);
   if (!id) return undefined;
   const session = await lc.sessions.find(id);
   if (!session) return undefined;
-  const [rec, mapping, page] = await Promise.all([
+  const [rec, account, page] = await Promise.all([
     lc.store.installations.get(session.installationId),
-    lc.store.accounts.users.findOne({ _id: `${session.accountId}:${session.talkdeskUserId}` }),
+    lc.store.accounts.getAccount(session.accountId),
     pageReads(session),
   ]);
-  if (!rec || !['active', 'updating'].includes(rec.phase) || !mapping?.active) {
+  const listed = account?.licensedUsers;
+  const licensed =
+    (listed?.installationId === session.installationId && listed.ids.includes(session.talkdeskUserId)) ||
+    (await lc.store.accounts.users.findOne({ _id: `${session.accountId}:${session.talkdeskUserId}` }))?.active === true;
+  if (!rec || !['active', 'updating'].includes(rec.phase) || !licensed) {
     await lc.sessions.end(id);
     return undefined;
   }
-  return { id, session, rec, page };
+  return { id, session, rec, account, page };
 }
 
 function planText(
@@ -63,7 +71,6 @@ function planText(
 export async function appHome(lc: LaunchContext, ctx: Context): Promise<void> {
   const current = await currentSession(lc, ctx, (session) =>
     Promise.all([
-      lc.store.accounts.getAccount(session.accountId),
       // Sessions of earlier versions do not carry the widget link.
       session.widgetUrl === undefined ? lc.links.get(session.installationId).then((l) => l?.widgetUrl) : Promise.resolve(session.widgetUrl),
       lc.starter.get(session.accountId).then((s) => s ?? undefined),
@@ -73,8 +80,8 @@ export async function appHome(lc: LaunchContext, ctx: Context): Promise<void> {
     clearCookie(ctx, SESSION_COOKIE, cookieBase(lc, '/'));
     return html(lc, ctx, 401, (n) => notSignedInPage(n, lc.settings.supportContact));
   }
-  const { session, rec } = current;
-  const [account, widgetLink, starter] = current.page;
+  const { session, rec, account } = current;
+  const [widgetLink, starter] = current.page;
   const licensedUsers = await lc.store.accounts.licensedUserCount(account, session.accountId, session.installationId);
   let widgetUrl: string | undefined;
   let widgetHost: string | undefined;

@@ -1,5 +1,8 @@
 import { Counter } from 'prom-client';
 import type { Logger } from '../../logging/logger';
+import type { Keyring } from '../../crypto/secrets';
+import { ActiveCredentials } from '../../sso/active-credentials';
+import { SealedStates } from '../../sso/sealed-state';
 import type { LaunchSettings } from '../../sso/settings';
 import { SsoStateStore } from '../../sso/state-store';
 import type { Store } from '../../store';
@@ -39,6 +42,10 @@ export interface LaunchContext {
   logger: Logger;
   sessions: SessionStore;
   states: SsoStateStore;
+  /** Sign-in states the browser keeps (sealed-state.ts); spent through `states`. */
+  signInStates: SealedStates;
+  /** The active credential sets sign-ins read, kept a minute (active-credentials.ts). */
+  credentials: ActiveCredentials;
   failures: SsoFailureStore;
   links: SsoLinksStore;
   starter: Pick<StarterContentStore, 'get'>;
@@ -49,9 +56,10 @@ export interface LaunchContext {
 }
 
 export function createLaunchContext(
-  o: LaunchOptions & { appId: string; store: Store; logger: Logger; metrics: WebMetrics },
+  o: LaunchOptions & { appId: string; store: Store; logger: Logger; metrics: WebMetrics; keyring: Keyring },
 ): LaunchContext & { setServerUrl(url: string): void } {
   let serverUrl = '';
+  const states = new SsoStateStore(o.store.db);
   return {
     settings: o.settings,
     talkdesk: o.talkdesk,
@@ -60,7 +68,9 @@ export function createLaunchContext(
     store: o.store,
     logger: o.logger.child({ area: 'launch' }),
     sessions: new SessionStore(o.store.db),
-    states: new SsoStateStore(o.store.db),
+    states,
+    signInStates: new SealedStates(o.keyring, states),
+    credentials: new ActiveCredentials(o.store.credentials),
     failures: new SsoFailureStore(o.store.db),
     links: new SsoLinksStore(o.store.db),
     starter: o.store.starterContent,

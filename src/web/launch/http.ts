@@ -28,10 +28,12 @@ export function clearCookie(ctx: Context, name: string, o: Omit<CookieOptions, '
   setCookie(ctx, name, '', { ...o, maxAgeSeconds: 0 });
 }
 
-/** A cookie's value when it looks like one of ours (base64url), else undefined. */
-export function readCookie(ctx: Context, name: string): string | undefined {
+const COOKIE_VALUE = /^[A-Za-z0-9_-]+$/;
+
+/** A cookie's value when it looks like one of ours (base64url, 20 to `maxLength` characters), else undefined. */
+export function readCookie(ctx: Context, name: string, maxLength = 100): string | undefined {
   const v = ctx.cookies.get(name);
-  return v && /^[A-Za-z0-9_-]{20,100}$/.test(v) ? v : undefined;
+  return v && v.length >= 20 && v.length <= maxLength && COOKIE_VALUE.test(v) ? v : undefined;
 }
 
 export const nonce = (): string => randomBytes(16).toString('base64');

@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import type { Keyring } from '../../crypto/secrets';
 import type { Logger } from '../../logging/logger';
 import { publicJwks } from '../../sso/signing-keys';
 import type { Store } from '../../store';
@@ -22,7 +23,9 @@ export interface Launch {
   stop(): void;
 }
 
-export function createLaunch(o: LaunchOptions & { appId: string; store: Store; logger: Logger; metrics: WebMetrics }): Launch {
+export function createLaunch(
+  o: LaunchOptions & { appId: string; store: Store; logger: Logger; metrics: WebMetrics; keyring: Keyring },
+): Launch {
   const lc = createLaunchContext(o);
   let sweeper: NodeJS.Timeout | undefined;
   const sweep = async () => {

@@ -14,17 +14,23 @@ export const roleOf = (m: UserMappingRecord): Role => ((m as { role?: unknown })
  * licensed users are read from Talkdesk once (a user licensed after install, whose
  * app.updated was not applied yet or never came) and upserted before refusing.
  */
-export async function licensedUser(lc: LaunchContext, rec: InstallationRecord, talkdeskUserId: string): Promise<UserMappingRecord> {
+export async function licensedUser(
+  lc: LaunchContext,
+  rec: InstallationRecord,
+  talkdeskUserId: string,
+  /** The mapping's read, when the caller started it already (the launch's hint named this user). */
+  read?: Promise<UserMappingRecord | null>,
+): Promise<UserMappingRecord> {
   const accountId = rec.accountId ?? '';
   const facts = { installationId: rec._id, accountId, accountName: rec.accountName };
-  const find = async () => {
-    const m = await lc.store.accounts.users.findOne({ _id: `${accountId}:${talkdeskUserId}` });
+  const find = async (started?: Promise<UserMappingRecord | null>) => {
+    const m = await (started ?? lc.store.accounts.users.findOne({ _id: `${accountId}:${talkdeskUserId}` }));
     return m && m.active && m.installationId === rec._id ? m : undefined;
   };
-  const known = await find();
+  const known = await find(read);
   if (known) return known;
 
-  const creds = rec.activeClientId ? await lc.store.credentials.usable(rec._id, rec.activeClientId) : undefined;
+  const creds = rec.activeClientId ? await lc.credentials.usable(rec._id, rec.activeClientId) : undefined;
   if (!creds || !rec.links.root) throw new SsoFailure('installation_inactive', { ...facts, detail: 'no_credentials' });
   try {
     // Not cached: the cache holds the workflow's token with every scope, this one has apps:read only.

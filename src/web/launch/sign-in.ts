@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import { signHandoffToken } from '../../sso/handoff';
+import { SEALED_COOKIE_MAX } from '../../sso/sealed-state';
 import { STATE_TTL_MS } from '../../sso/state-store';
 import { randomId } from '../../store/sessions';
 import type { InstallationRecord } from '../../store/installations';
@@ -21,16 +22,18 @@ const one = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 
 /**
  * The installation, when known and in a phase a user may sign in to, with its sign-in links
- * read alongside (unless `readLinks` is false: the caller has them).
+ * read alongside (unless `readLinks` is false: the caller has them). `read`: its record, when
+ * the caller started reading it already.
  */
 async function usableInstallation(
   lc: LaunchContext,
   installationId: string | undefined,
   readLinks = true,
+  read?: Promise<InstallationRecord | null>,
 ): Promise<{ rec: InstallationRecord; links: SsoLinksRecord | null }> {
   if (!installationId || !ID.test(installationId)) throw new SsoFailure('unknown_installation', { detail: 'bad_installation_id' });
   const [rec, links] = await Promise.all([
-    lc.store.installations.get(installationId),
+    read ?? lc.store.installations.get(installationId),
     readLinks ? lc.links.get(installationId) : Promise.resolve(null),
   ]);
   const facts = { installationId, accountId: rec?.accountId, accountName: rec?.accountName };
@@ -54,15 +57,13 @@ export async function launch(lc: LaunchContext, ctx: Context): Promise<void> {
     } catch {
       throw new SsoFailure('internal_error', { ...facts, detail: 'authorization_link_not_allowed' });
     }
-    const state = randomId();
     const nonceValue = randomId();
-    const browser = randomId();
     const hint = one(ctx.query.talkdesk_user_id);
     const userHint = hint && ID.test(hint) ? hint : undefined;
-    await lc.states.create(state, {
+    // Kept by the browser, sealed (src/sso/sealed-state.ts): nothing is written here.
+    const { state, cookie } = lc.signInStates.issue({
       installationId: rec._id,
       nonce: nonceValue,
-      browser,
       userHint,
       links: { tokens: links.tokens, userinfo: links.userinfo, widgetUrl: links.widgetUrl },
     });
@@ -72,8 +73,9 @@ export async function launch(lc: LaunchContext, ctx: Context): Promise<void> {
     target.searchParams.set('scope', lc.settings.scopes.join(' '));
     target.searchParams.set('state', state);
     target.searchParams.set('nonce', nonceValue);
-    setCookie(ctx, SSO_COOKIE, browser, { ...cookieBase(lc, SSO_CALLBACK_PATH), maxAgeSeconds: STATE_TTL_MS / 1000 });
-    lc.logger.info({ installationId: rec._id, talkdeskUserIdHint: userHint }, 'launch: sent to Talkdesk sign-in');
+    setCookie(ctx, SSO_COOKIE, cookie, { ...cookieBase(lc, SSO_CALLBACK_PATH), maxAgeSeconds: STATE_TTL_MS / 1000 });
+    // Debug only: the happy path's per-request lines cost CPU on every sign-in (docs/performance.md); failures warn.
+    lc.logger.debug({ installationId: rec._id, talkdeskUserIdHint: userHint }, 'launch: sent to Talkdesk sign-in');
     redirectTo(ctx, 302, target.href);
   } catch (err) {
     await answerFailure(lc, ctx, err);
@@ -89,15 +91,26 @@ const talkdeskFailure = (err: unknown, facts: Record<string, string | undefined>
 
 /** GET /sso/callback: the redirect URL. Checks state, exchanges the code, authorizes, then opens a session or hands off. */
 export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void> {
-  const browser = readCookie(ctx, SSO_COOKIE);
+  // The sealed state (sealed-state.ts), or the random browser id of a stored state of an earlier version.
+  const ssoCookie = readCookie(ctx, SSO_COOKIE, SEALED_COOKIE_MAX);
   clearCookie(ctx, SSO_COOKIE, cookieBase(lc, SSO_CALLBACK_PATH));
   try {
     const state = one(ctx.query.state);
     if (!state) throw new SsoFailure('state_invalid', { detail: 'missing' });
-    const checked = await lc.states.consume(state, browser);
+    // The installation the state names (under its MAC) is read while the state is spent: one
+    // round trip less on the way, used only once the state is accepted and names it.
+    const named = lc.signInStates.installationOf(state);
+    const early = named ? lc.store.installations.get(named) : undefined;
+    early?.catch(() => undefined);
+    const checked = await lc.signInStates.consume(state, ssoCookie);
     if (!checked.ok) throw new SsoFailure('state_invalid', { installationId: checked.installationId, detail: checked.why });
     // A state made by /launch carries the links it read; one from an earlier version does not.
-    const { rec, links: read } = await usableInstallation(lc, checked.installationId, !checked.links);
+    const { rec, links: read } = await usableInstallation(
+      lc,
+      checked.installationId,
+      !checked.links,
+      named === checked.installationId ? early : undefined,
+    );
     const links = checked.links ?? read;
     const facts = { installationId: rec._id, accountId: rec.accountId, accountName: rec.accountName };
     const oauthError = one(ctx.query.error);
@@ -105,12 +118,16 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
     const code = one(ctx.query.code);
     if (!code) throw new SsoFailure('oauth_error', { ...facts, detail: 'no_code' });
 
-    const creds = rec.activeClientId ? await lc.store.credentials.usable(rec._id, rec.activeClientId) : undefined;
+    const creds = rec.activeClientId ? await lc.credentials.usable(rec._id, rec.activeClientId) : undefined;
     if (!creds) throw new SsoFailure('installation_inactive', { ...facts, detail: 'no_credentials' });
     const tokenUrl = links?.tokens ?? creds.tokenUrl;
     const userinfoUrl = links?.userinfo ?? (rec.links.root ? `${rec.links.root.replace(/\/+$/, '')}/users/me` : undefined);
     if (!userinfoUrl) throw new SsoFailure('installation_inactive', { ...facts, detail: 'no_userinfo_link' });
 
+    // The hinted user's mapping is read during the Talkdesk calls; used only if /users/me names that user.
+    const hinted =
+      checked.userHint && rec.accountId ? lc.store.accounts.users.findOne({ _id: `${rec.accountId}:${checked.userHint}` }) : undefined;
+    hinted?.catch(() => undefined);
     let userToken: string;
     try {
       const granted = await lc.talkdesk.exchangeAuthorizationCode({
@@ -125,6 +142,7 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
       });
       userToken = granted.accessToken;
     } catch (err) {
+      lc.credentials.forget(creds.installationId, creds.clientId);
       throw talkdeskFailure(err, facts, 'token');
     }
     let info: Awaited<ReturnType<typeof lc.talkdesk.getUserInfo>>;
@@ -142,7 +160,7 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
         'sign-in: /users/me differs from the launch hint; the verified user is used',
       );
     }
-    const mapping = await licensedUser(lc, rec, talkdeskUserId);
+    const mapping = await licensedUser(lc, rec, talkdeskUserId, talkdeskUserId === checked.userHint ? hinted : undefined);
     const who = {
       talkdeskUserId,
       accountId: rec.accountId ?? mapping.accountId,
@@ -152,7 +170,8 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
       role: roleOf(mapping),
     };
     lc.ssoTotal.inc({ outcome: 'ok' });
-    lc.logger.info({ installationId: rec._id, talkdeskUserId, role: who.role, handoff: Boolean(lc.settings.appHomeUrl) }, 'signed in');
+    // Counted by appconnect_sso_total{outcome="ok"}; the line itself at debug.
+    lc.logger.debug({ installationId: rec._id, talkdeskUserId, role: who.role, handoff: Boolean(lc.settings.appHomeUrl) }, 'signed in');
 
     if (lc.settings.appHomeUrl) return await handOff(lc, ctx, who);
     // The widget link goes with the session ('' when none), so /app need not read the links.
