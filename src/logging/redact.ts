@@ -28,14 +28,26 @@ export function isSecretKey(key: string): boolean {
   return SECRET_KEYS.has(key.toLowerCase());
 }
 
-/** Deep copy with every secret-named key replaced, whatever shape the caller passed. */
+/** `scheme://user:password@host`: a connection string (MONGODB_URI) quoted in an error message. */
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@]+@/gi;
+
+/** A string with the credentials of any URL in it replaced. */
+export function scrubUrlCredentials(text: string): string {
+  return text.replace(URL_CREDENTIALS, `$1${REDACTED}@`);
+}
+
+/**
+ * Deep copy with every secret-named key replaced, whatever shape the caller passed, and the
+ * credentials of any URL in a string (a driver's error message can quote its connection string).
+ */
 export function redact(value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
+  if (typeof value === 'string') return scrubUrlCredentials(value);
   if (value === null || typeof value !== 'object') return value;
   if (depth > 8) return '[truncated]';
   if (seen.has(value)) return '[circular]';
   seen.add(value);
   if (value instanceof Error) {
-    return { name: value.name, message: value.message };
+    return { name: value.name, message: scrubUrlCredentials(value.message) };
   }
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1, seen));
   if (value instanceof Date) return value.toISOString();

@@ -21,6 +21,20 @@ describe('structured logs', () => {
     assert.equal((line.err as { message: string }).message, 'boom');
   });
 
+  it('redact the credentials of a connection string quoted in an error or a field', () => {
+    const { logger, lines } = captureLogger();
+    const uri = 'mongodb://appuser:s3cr3t-pa55@db.internal:27017/appconnect?authSource=admin';
+    logger.error(
+      { err: new Error(`connection to ${uri} closed`), target: uri, hooks: ['https://bob:hunter22@partner.example/hooks'] },
+      'store failed',
+    );
+    assert.equal(lines.length, 1);
+    for (const secret of ['s3cr3t-pa55', 'appuser', 'hunter22']) assert.ok(!lines[0]!.includes(secret), lines[0]);
+    const line = JSON.parse(lines[0]!) as { err: { message: string }; target: string };
+    assert.equal(line.err.message, 'connection to mongodb://[redacted]@db.internal:27017/appconnect?authSource=admin closed');
+    assert.equal(line.target, 'mongodb://[redacted]@db.internal:27017/appconnect?authSource=admin');
+  });
+
   it('name the installation and its workflow on every line about an installation', () => {
     const { logger, lines } = captureLogger();
     logger.info({ installationId: 'abc123' }, 'one');
