@@ -1,9 +1,10 @@
 import { patched } from '@temporalio/workflow';
 
 /**
- * Patch: every patch of the installation workflow is decided once, in the run's first workflow
- * task, before any local activity. A run that records this marker takes every patched path and
- * records no other marker; runs recorded before it decide each patch where its code stands.
+ * Patch: the installation workflow's patches of DECIDED_AT_START are decided once, in the run's
+ * first workflow task, before any local activity. A run that records this marker takes each of
+ * their paths and records no marker of theirs; runs recorded before it decide each patch where its
+ * code stands.
  *
  * Why: a patch decided right after a local activity could not be replayed when the core
  * completed that activity's workflow task with its marker but none of the code after it (a run
@@ -14,8 +15,30 @@ import { patched } from '@temporalio/workflow';
  */
 export const PATCHES_DECIDED_AT_START = 'patches-decided-at-start';
 
-/** Decides PATCHES_DECIDED_AT_START (call it first, before any handler or activity) and returns the patch check for the run. */
-export function decidePatchesAtStart(): (patchId: string) => boolean {
-  const atStart = patched(PATCHES_DECIDED_AT_START);
-  return (patchId) => atStart || patched(patchId);
+/**
+ * The patches this marker decides: the workflow's patches when it was added. FROZEN: a run that
+ * recorded the marker took exactly these paths, so a patch added later must not be answered by it
+ * (it is decided where its code stands, or by a next generation of its own).
+ */
+export const DECIDED_AT_START: readonly string[] = Object.freeze([
+  'state-call-waits-for-cancellation',
+  'phase-deadline-margin',
+  'store-steps-local',
+  'continue-as-new-mid-phase',
+  'store-step-bounded-local',
+  'interrupt-at-phase-start',
+  'uninstall-interrupts-any-phase',
+  'late-events-by-kind',
+  'operator-reject-uses-install-event',
+  'trial-record-interruptible',
+  'record-handled-before-completing',
+]);
+
+/**
+ * Decides PATCHES_DECIDED_AT_START (call it first, before any handler or activity) and returns the
+ * patch check for the run. `ask` is the SDK's `patched` (a parameter for the unit test).
+ */
+export function decidePatchesAtStart(ask: (patchId: string) => boolean = patched): (patchId: string) => boolean {
+  const atStart = ask(PATCHES_DECIDED_AT_START);
+  return (patchId) => (atStart && DECIDED_AT_START.includes(patchId)) || ask(patchId);
 }

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import {
+  CONTINUE_AS_NEW_MID_PHASE,
+  INTERRUPT_AT_PHASE_START,
+  PHASE_DEADLINE_MARGIN,
+  STATE_CALL_WAITS_FOR_CANCELLATION,
+  STORE_STEP_BOUNDED_LOCAL,
+  STORE_STEPS_LOCAL,
+} from '../../workflows/installation/context';
+import { LATE_EVENTS_BY_KIND } from '../../workflows/installation/late';
+import { DECIDED_AT_START, PATCHES_DECIDED_AT_START, decidePatchesAtStart } from '../../workflows/installation/patches';
+import { TRIAL_RECORD_INTERRUPTIBLE } from '../../workflows/installation/trial';
+
+/** A fake of the SDK's `patched` on replay: true only for the markers the history holds; records each question. */
+function replayOf(markers: string[]) {
+  const asked: string[] = [];
+  return { asked, ask: (id: string) => (asked.push(id), markers.includes(id)) };
+}
+
+describe('patches decided at the start of an installation run (workflows/installation/patches.ts)', () => {
+  it('a run with the marker takes the paths of the patches it decides, without asking for them', () => {
+    const sdk = replayOf([PATCHES_DECIDED_AT_START]);
+    const isPatched = decidePatchesAtStart(sdk.ask);
+    for (const id of DECIDED_AT_START) assert.equal(isPatched(id), true, id);
+    assert.deepEqual(sdk.asked, [PATCHES_DECIDED_AT_START]);
+  });
+
+  it('a patch added after the marker is asked where its code stands, even in a run with the marker', () => {
+    // Recorded by code without the patch: the history holds the start marker and not the new patch's.
+    const sdk = replayOf([PATCHES_DECIDED_AT_START]);
+    const isPatched = decidePatchesAtStart(sdk.ask);
+    assert.equal(isPatched('a-later-patch'), false, 'the old path, as recorded');
+    assert.deepEqual(sdk.asked, [PATCHES_DECIDED_AT_START, 'a-later-patch']);
+  });
+
+  it('a run recorded before the marker asks every patch where its code stands', () => {
+    const sdk = replayOf([STORE_STEPS_LOCAL]);
+    const isPatched = decidePatchesAtStart(sdk.ask);
+    assert.equal(isPatched(STORE_STEPS_LOCAL), true);
+    assert.equal(isPatched(PHASE_DEADLINE_MARGIN), false);
+    assert.deepEqual(sdk.asked, [PATCHES_DECIDED_AT_START, STORE_STEPS_LOCAL, PHASE_DEADLINE_MARGIN]);
+  });
+
+  it('decides exactly the patches that existed when it was added (the set is frozen)', () => {
+    assert.ok(Object.isFrozen(DECIDED_AT_START));
+    for (const id of [
+      STATE_CALL_WAITS_FOR_CANCELLATION,
+      PHASE_DEADLINE_MARGIN,
+      STORE_STEPS_LOCAL,
+      CONTINUE_AS_NEW_MID_PHASE,
+      STORE_STEP_BOUNDED_LOCAL,
+      INTERRUPT_AT_PHASE_START,
+      LATE_EVENTS_BY_KIND,
+      TRIAL_RECORD_INTERRUPTIBLE,
+      'uninstall-interrupts-any-phase',
+      'operator-reject-uses-install-event',
+      'record-handled-before-completing',
+    ])
+      assert.ok(DECIDED_AT_START.includes(id), id);
+    assert.equal(DECIDED_AT_START.length, 11);
+  });
+});
