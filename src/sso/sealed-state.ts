@@ -93,6 +93,8 @@ export class SealedStates {
   private open(cookie: string, installationId: string, state: string): Sealed | undefined {
     try {
       const blob = JSON.parse(Buffer.from(cookie, 'base64url').toString('utf8')) as EncryptedBlob;
+      // Only the version bound to its context: a version 1 blob's AAD names the installation alone.
+      if (blob.v !== 2) return undefined;
       const sealed = decryptJson<Sealed>(this.keyring, blob, cookieContext(installationId, state));
       return typeof sealed?.n === 'string' && typeof sealed.e === 'number' ? sealed : undefined;
     } catch {

@@ -37,6 +37,9 @@ export type StateCheck =
   | { ok: true; installationId: string; nonce: string; userHint?: string; links?: StateLinks }
   | { ok: false; why: 'unknown' | 'expired' | 'replayed' | 'other_browser'; installationId?: string };
 
+/** How long a spent marker outlives its state: more than the clock skew between web processes. */
+export const SPENT_MARKER_SLACK_MS = 5 * 60_000;
+
 export class SsoStateStore {
   private readonly coll: Collection<StateRecord>;
   constructor(db: Database) {
@@ -99,11 +102,14 @@ export class SsoStateStore {
 
   /**
    * Spends a state the browser kept (sealed-state.ts): inserts its spent marker, the same
-   * `_id` as the stored form's, kept until the state's expiry. False when already spent.
+   * `_id` as the stored form's, kept SPENT_MARKER_SLACK_MS past the state's expiry (so a sweep on a
+   * web process whose clock runs ahead cannot free a state another process still accepts).
+   * False when already spent.
    */
   async spend(state: string, installationId: string, expiresAt: Date, now = new Date()): Promise<boolean> {
     try {
-      await this.coll.insertOne({ _id: spentId(hashId(state)), installationId, createdAt: now, expiresAt, usedAt: now });
+      const keepUntil = new Date(expiresAt.getTime() + SPENT_MARKER_SLACK_MS);
+      await this.coll.insertOne({ _id: spentId(hashId(state)), installationId, createdAt: now, expiresAt: keepUntil, usedAt: now });
       return true;
     } catch (err) {
       if ((err as { code?: unknown }).code === 11000) return false;

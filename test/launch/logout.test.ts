@@ -122,11 +122,15 @@ describe('launch: single sign-out, licences that change, and no secret left behi
     assert.equal(licensedCalls(), before, 'found in the mappings the update wrote');
 
     // Licensed at Talkdesk, its app.updated never delivered: read from Talkdesk once.
-    const silent = sys.simulator.updateUsers(installation.id, { add: 1 });
-    const onlyAtTalkdesk = silent.data.users?.adding[0] ?? '';
+    const silent = sys.simulator.updateUsers(installation.id, { add: 2 });
+    const [onlyAtTalkdesk = '', other = ''] = silent.data.users?.adding ?? [];
     const second = await signIn(sys, installation.id, onlyAtTalkdesk);
     assert.equal(second.status, 200, second.body.slice(0, 300));
     assert.equal(licensedCalls(), before + 1);
+    // Only the user signing in is written: the workflow's app.updated owns the others' mappings.
+    assert.equal(await sys.store.accounts.users.findOne({ _id: `${silent.data.account_id}:${other}` }), null);
+    const account = await sys.store.accounts.getAccount(silent.data.account_id);
+    assert.ok(account?.licensedUsers?.ids.includes(onlyAtTalkdesk) && !account.licensedUsers.ids.includes(other));
   });
 
   it('no code, token or secret in logs, MongoDB documents or Temporal histories after launches', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { generateKeySpec, parseKeyring } from '../../src/crypto/secrets';
 import { SEALED_COOKIE_MAX, SealedStates } from '../../src/sso/sealed-state';
-import { SsoStateStore } from '../../src/sso/state-store';
+import { SPENT_MARKER_SLACK_MS, STATE_TTL_MS, SsoStateStore } from '../../src/sso/state-store';
 import { connectDatabase, type Database } from '../../src/store';
 import { randomId } from '../../src/store/sessions';
 import { mongoUri, uniqueDbName } from '../support/servers';
@@ -42,6 +42,20 @@ describe('launch: sign-in states the browser keeps (sealed cookie, spent by one 
       Array(7).fill('replayed'),
     );
     assert.equal(await stored(), before + 1, 'one spent marker');
+    // Kept past the state's own expiry, so a sweep on a web process whose clock runs ahead cannot free it early.
+    const marker = await db.db.collection('sso_states').findOne({ installationId: 'inst-1' });
+    assert.ok(
+      marker?.expiresAt instanceof Date && marker.expiresAt.getTime() >= Date.now() + STATE_TTL_MS + SPENT_MARKER_SLACK_MS - 60_000,
+    );
+  });
+
+  it('accepts only the cookie version bound to its state (a version 1 blob of the same content is another browser)', async () => {
+    const { state, cookie } = states.issue({ installationId: 'inst-5', nonce: 'n' });
+    const blob = JSON.parse(Buffer.from(cookie, 'base64url').toString('utf8')) as { v: number };
+    assert.equal(blob.v, 2);
+    const v1 = Buffer.from(JSON.stringify({ ...blob, v: 1 })).toString('base64url');
+    assert.deepEqual(await states.consume(state, v1), { ok: false, why: 'other_browser', installationId: 'inst-5' });
+    assert.equal((await states.consume(state, cookie)).ok, true);
   });
 
   it('another browser (no cookie, or the cookie of another state) spends nothing and names the installation', async () => {

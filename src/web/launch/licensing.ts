@@ -43,11 +43,15 @@ export async function licensedUser(
       scopes: ['apps:read'],
     });
     const users = await lc.talkdesk.listLicensedUsers(rec.links.root, lc.appId, rec._id, token.accessToken);
-    await lc.store.accounts.upsertUsers(
-      accountId,
-      rec._id,
-      users.map((u) => ({ id: u.id, email: u.email, name: u.name })),
-    );
+    // Only the user signing in: the workflow owns everyone else's mapping. Writing them all from here
+    // raced its app.updated (a user it had just deactivated put back on the account's licensed list).
+    const me = users.filter((u) => u.id === talkdeskUserId);
+    if (me.length > 0)
+      await lc.store.accounts.upsertUsers(
+        accountId,
+        rec._id,
+        me.map((u) => ({ id: u.id, email: u.email, name: u.name })),
+      );
     lc.logger.info({ installationId: rec._id, licensedUsers: users.length }, 'licensed users refreshed from Talkdesk at sign-in');
   } catch (err) {
     if (err instanceof TalkdeskUnavailableError) throw new SsoFailure('talkdesk_unreachable', { ...facts, detail: 'licensed_users' });

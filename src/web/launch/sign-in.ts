@@ -170,8 +170,8 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
       role: roleOf(mapping),
     };
     lc.ssoTotal.inc({ outcome: 'ok' });
-    // Counted by appconnect_sso_total{outcome="ok"}; the line itself at debug.
-    lc.logger.debug({ installationId: rec._id, talkdeskUserId, role: who.role, handoff: Boolean(lc.settings.appHomeUrl) }, 'signed in');
+    // The audit line of a sign-in (who, where, when) stays at info; /launch's line is at debug.
+    lc.logger.info({ installationId: rec._id, talkdeskUserId, role: who.role, handoff: Boolean(lc.settings.appHomeUrl) }, 'signed in');
 
     if (lc.settings.appHomeUrl) return await handOff(lc, ctx, who);
     // The widget link goes with the session ('' when none), so /app need not read the links.
