@@ -27,10 +27,27 @@ type Scanned = Pick<InstallationRecord, '_id' | 'phase' | 'talkdeskCheckedAt'>;
 const checkedAt = (r: Scanned): number => (r.talkdeskCheckedAt ? new Date(r.talkdeskCheckedAt).getTime() : 0);
 
 /**
+ * A minute slot after the first is opened only for at least this share of a minute's reads:
+ * a smaller overflow would hold the pass a whole minute for a few reads, so it waits for the
+ * next pass instead (where, least recently read, it comes first).
+ */
+export const LATER_SLOT_MIN_SHARE = 0.5;
+
+/** Reads the pass plans of `wanted`: the budget, less an overflow too small to open one more minute. */
+export function plannedReads(wanted: number, o: Pick<PassOptions, 'callsPerMinute' | 'budgetMinutes'>): number {
+  const budget = Math.max(0, Math.floor(o.callsPerMinute * o.budgetMinutes));
+  const reads = Math.min(budget, wanted);
+  const overflow = reads % o.callsPerMinute;
+  return reads > o.callsPerMinute && overflow < o.callsPerMinute * LATER_SLOT_MIN_SHARE ? reads - overflow : reads;
+}
+
+/**
  * Orders one pass: every installation is visited (its workflow checked, partner calls
  * retried); those in progress, then the due ones least recently read, get a Talkdesk
  * read within the budget, in minute slots of `callsPerMinute`; due ones past the
- * budget are deferred and, being the least recently read, come first next pass.
+ * budget (or a later slot's few, LATER_SLOT_MIN_SHARE) are deferred and, being the
+ * least recently read, come first next pass. The first minute's reads lead the plan;
+ * later minutes' come last, so that a page waiting for its minute holds no visits behind it.
  */
 export function planPass(records: Scanned[], now: Date, o: PassOptions): PassPlan {
   const inProgress: Scanned[] = [];
@@ -43,14 +60,19 @@ export function planPass(records: Scanned[], now: Date, o: PassOptions): PassPla
   }
   const oldestFirst = (a: Scanned, b: Scanned) => checkedAt(a) - checkedAt(b) || (a._id < b._id ? -1 : 1);
   const wanted = [...inProgress.sort(oldestFirst), ...due.sort(oldestFirst)];
-  const budget = Math.max(0, Math.floor(o.callsPerMinute * o.budgetMinutes));
-  const entries: PlanEntry[] = wanted.map((r, j) =>
-    j < budget ? { id: r._id, phase: r.phase, slot: Math.floor(j / o.callsPerMinute) } : { id: r._id, phase: r.phase },
-  );
-  for (const r of rest) entries.push({ id: r._id, phase: r.phase });
+  const reads = plannedReads(wanted.length, o);
+  const slotted = (r: Scanned, j: number): PlanEntry => ({ id: r._id, phase: r.phase, slot: Math.floor(j / o.callsPerMinute) });
+  const visit = (r: Scanned): PlanEntry => ({ id: r._id, phase: r.phase });
+  const firstMinute = Math.min(reads, o.callsPerMinute);
+  const entries = [
+    ...wanted.slice(0, firstMinute).map(slotted),
+    ...wanted.slice(reads).map(visit),
+    ...rest.map(visit),
+    ...wanted.slice(firstMinute, reads).map((r, j) => slotted(r, firstMinute + j)),
+  ];
   const pages: PlanEntry[][] = [];
   for (let i = 0; i < entries.length; i += o.pageSize) pages.push(entries.slice(i, i + o.pageSize));
-  return { pages, talkdeskPlanned: Math.min(budget, wanted.length), talkdeskDeferred: Math.max(0, wanted.length - budget) };
+  return { pages, talkdeskPlanned: reads, talkdeskDeferred: wanted.length - reads };
 }
 
 /** A visit without a Talkdesk read needs the workflow to run only for a live phase. */

@@ -1,5 +1,5 @@
 import { heartbeat } from '@temporalio/activity';
-import { decideStateCall } from '../src/talkdesk/concluded';
+import { alreadyConcluded, decideStateCall } from '../src/talkdesk/concluded';
 import { TalkdeskHttpError } from '../src/talkdesk/errors';
 import { toFailure } from './failures';
 import type { TalkdeskInstallationState } from '../src/talkdesk/schemas';
@@ -81,10 +81,21 @@ export function talkdeskCallActivities(deps: ActivityDeps) {
       : { state: current.state, notSent: true, ...(current.reason ? { reason: current.reason } : {}) };
   };
 
-  /** An install this service approved is recorded durably: reconciliation re-approves only those. */
+  /**
+   * An install this service approved is recorded durably: reconciliation re-approves only those.
+   * A call Talkdesk answered with its outcome (or a read showing it concluded) is a check of
+   * Talkdesk's view, so reconciliation's window for the installation starts again there. Not one
+   * that found something else (`notSent`): what Talkdesk showed may be drift for the pass to repair.
+   */
   const confirmed = async (input: StateCallInput, result: StateCallResult): Promise<StateCallResult> => {
+    const at = new Date();
     if (input.state === 'approve' && input.concludes === 'install' && !result.notSent) {
-      await deps.store.installations.markInstallApproved(input.installationId, new Date());
+      await deps.store.installations.markInstallApproved(input.installationId, at);
+    } else if (!result.notSent && alreadyConcluded(input, { state: result.state })) {
+      // Only saves the pass a read: a store that fails here must not fail the call Talkdesk took.
+      await deps.store.installations.markTalkdeskChecked(input.installationId, at).catch((err: unknown) => {
+        deps.logger.warn({ installationId: input.installationId, err }, 'Talkdesk check not recorded: reconciliation reads it');
+      });
     }
     return result;
   };

@@ -1,28 +1,35 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { intArg } from './options';
-import { measureReconciliation } from './reconcile';
+import { measureReconciliation, steadyStateChecks } from './reconcile';
 import { seedActiveInstallations } from './seed';
 import { startBenchSystem, type BenchSystem } from './system';
 
 /**
  * The reconciliation figure alone (`node dist/bench/reconcile-pass.js --scale 2000`):
- * seeds `--scale` active installations (bench/seed.ts), then times two passes one
- * after the other and counts the Talkdesk installation reads of each. The full bench
- * measures it after its other figures; this reaches it in minutes on a busy machine.
+ * seeds `--scale` active installations (bench/seed.ts), then times `--passes` passes and
+ * counts the Talkdesk installation reads of each: the first right after the seeding (the
+ * full bench's `scale.reconciliation.burst`), each later one after every last read is
+ * spread as a running system's just before a pass (`steadyStateChecks`; the full bench's
+ * `scale.reconciliation`); with `--burst N`, the first too, plus N due at once. The full bench measures them after its other figures; this
+ * reaches them in minutes on a busy machine.
  */
 async function main(argv: string[]): Promise<void> {
   const scale = intArg(argv, 'scale', 'BENCH_SCALE', 2_000, 1);
   const passes = intArg(argv, 'passes', 'BENCH_PASSES', 2, 1);
+  // --burst N: the first pass finds the steady state plus N due at once (a mass install of N a day later).
+  const burst = intArg(argv, 'burst', 'BENCH_BURST', 0, 0);
   const sys = await startBenchSystem({ workerProcesses: 1, tuning: {}, web: 'process', logLevel: 'info' });
   try {
     const seeded = await seedActiveInstallations(sys, scale, 8, 30 * 60_000);
     console.log(`seeded ${seeded.seeded} in ${seeded.writeSeconds}+${seeded.startSeconds} s (${seeded.failed} failed)`);
     for (let i = 1; i <= passes; i += 1) {
+      const steady = i > 1 || burst > 0 ? await steadyStateChecks(sys, i === 1 ? burst : 0) : undefined;
       const before = sys.simulator.calls.filter((c) => c.route === 'installation').length;
       const pass = await measureReconciliation(sys, 30 * 60_000);
       const gets = sys.simulator.calls.filter((c) => c.route === 'installation').length - before;
       const activities = pass.available ? await activitySeconds(sys, pass.workflowId) : {};
-      console.log(JSON.stringify({ pass: i, scale, talkdeskGets: gets, activities, ...pass }));
+      const kind = !steady ? 'first after seeding' : `steady state${i === 1 ? ` and ${burst} more` : ''} (${steady.due} due by the spread)`;
+      console.log(JSON.stringify({ pass: i, kind, scale, talkdeskGets: gets, activities, ...pass }));
     }
   } finally {
     await sys.stop();

@@ -55,10 +55,13 @@ export function toChart(r: BenchResult): string {
       unit: 's',
       bars: [
         {
-          label: 'reconciliation pass',
+          label: 'reconciliation pass, steady state',
           value: s.reconciliation.available && !s.reconciliation.error ? s.reconciliation.seconds : undefined,
           kind: 'service',
         },
+        ...(s.reconciliation.available && s.reconciliation.burst && !s.reconciliation.burst.error
+          ? [{ label: 'first pass after the mass install', value: s.reconciliation.burst.seconds, kind: 'service' as const }]
+          : []),
       ],
       note: s.reconciliation.available ? s.reconciliation.error : s.reconciliation.note,
     },

@@ -7,6 +7,7 @@ import type { LifecycleResult } from './lifecycle';
 import type { Measured } from './load';
 import { describeMachine, type MachineInfo } from './machine';
 import { toChart } from './report-chart';
+import type { ReconciliationPass } from './reconcile';
 import type { ScaleResult } from './scale';
 
 export interface TuningValue {
@@ -81,6 +82,14 @@ function reconcileCounts(result: unknown): string {
   return ` (scanned ${r.scanned}${typeof r.counts?.errors === 'number' ? `, ${r.counts.errors} errors` : ''})`;
 }
 
+/** `; Talkdesk: D due, C read, F deferred` when the pass reported them. */
+function talkdeskLine(p: ReconciliationPass): string {
+  if (p.checked === undefined) return '';
+  return `; Talkdesk: ${p.due ?? '?'} due, ${p.checked} read, ${p.deferred ?? 0} deferred (${RECONCILE_DEFAULTS})`;
+}
+
+const RECONCILE_DEFAULTS = 'window 24 h, 120 reads a minute, every 15 minutes';
+
 export const cpuLine = (cpu: Record<string, number>) =>
   Object.entries(cpu)
     .map(([k, v]) => `${k} ${v}`)
@@ -151,12 +160,17 @@ export function summaryRows(r: BenchResult): string[][] {
   for (const name of Object.keys(s.rssMiB.atScale)) {
     rows.push([`Scale: RSS ${name} (MiB)`, `${s.rssMiB.atScale[name]}`, `at start: ${s.rssMiB.baseline[name] ?? 'n/a'}`, '']);
   }
-  rows.push([
-    'Scale: one reconciliation pass (s)',
-    rec.available ? (rec.error ? `failed after ${rec.seconds} (${rec.error})` : `${rec.seconds}`) : 'reconciliation: not available',
-    rec.available ? `over ${s.active} installations${reconcileCounts(rec.result)}` : rec.note,
+  const passRow = (label: string, p: ReconciliationPass) => [
+    label,
+    p.error ? `failed after ${p.seconds} (${p.error})` : `${p.seconds}`,
+    `over ${s.active} installations${reconcileCounts(p.result)}${talkdeskLine(p)}`,
     '',
-  ]);
+  ];
+  if (!rec.available) rows.push(['Scale: one reconciliation pass (s)', 'reconciliation: not available', rec.note, '']);
+  else {
+    rows.push(passRow('Scale: one reconciliation pass, steady state (s)', rec));
+    if (rec.burst) rows.push(passRow('Scale: reconciliation, first pass after the mass install (s)', rec.burst));
+  }
   const wc = r.workerCache;
   if (wc) {
     rows.push([

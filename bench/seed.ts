@@ -28,7 +28,7 @@ const BATCH = 500;
  * plus one default interval: the steady state, where a pass finds about one
  * installation in 97 due, rather than all of them due at once.
  */
-const STEADY_CHECK_SPREAD_MS = (24 * 60 + 15) * 60_000;
+export const STEADY_CHECK_SPREAD_MS = (24 * 60 + 15) * 60_000;
 
 /**
  * Makes `count` installations active without their install path: what an install

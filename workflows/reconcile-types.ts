@@ -30,6 +30,8 @@ export interface ReconcileReport {
    */
   talkdeskChecked?: number;
   talkdeskDeferred?: number;
+  /** Reads the plan scheduled (planned + deferred: those due); absent from passes planned before it was reported. */
+  talkdeskPlanned?: number;
   /** Ids are listed up to this many per kind; the counts are exact. */
   counts: {
     resumed: number;

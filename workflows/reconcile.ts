@@ -102,6 +102,7 @@ async function plannedPass(
     }));
   if (!input.plan) {
     report.talkdeskChecked ??= 0;
+    report.talkdeskPlanned = (report.talkdeskPlanned ?? 0) + plan.talkdeskPlanned;
     report.talkdeskDeferred = (report.talkdeskDeferred ?? 0) + plan.talkdeskDeferred;
   }
   for (let next = plan.next ?? 0; next < plan.pages;) {

@@ -27,8 +27,9 @@ export interface InstallationRecord {
   handledEventIds?: string[];
   /**
    * When Talkdesk's view of the installation was last read (by reconciliation, or
-   * confirmed by the install's approval): reconciliation reads an active one again
-   * once this is older than RECONCILE_ACTIVE_CHECK_HOURS.
+   * confirmed by a state call that concluded its operation: an approval, a rejection,
+   * an uninstall's acknowledgement): reconciliation reads an active one again once
+   * this is older than RECONCILE_ACTIVE_CHECK_HOURS.
    */
   talkdeskCheckedAt?: Date;
   updatedAt: Date;
@@ -64,7 +65,7 @@ export class InstallationStore {
     await this.coll.updateOne({ _id: installationId }, { $set: { installApprovedAt: at, talkdeskCheckedAt: at } });
   }
 
-  /** Reconciliation read Talkdesk's view of the installation ({_id} filter: FerretDB pushes it down). */
+  /** Talkdesk's view was read: by reconciliation, or a state call's answer ({_id} filter: FerretDB pushes it down). */
   async markTalkdeskChecked(installationId: string, at: Date): Promise<void> {
     await this.coll.updateOne({ _id: installationId }, { $set: { talkdeskCheckedAt: at } });
   }

@@ -25,6 +25,13 @@ interface PlanPageRecord {
   createdAt: Date;
 }
 
+/**
+ * Replacements sent in one command. FerretDB 1.24 (SQLite) hangs, and every other client
+ * with it, on an update command of more than 100 statements that replace existing
+ * documents (a retried plan of more than 100 pages); 99 answer.
+ */
+export const WRITES_PER_COMMAND = 50;
+
 /** A plan's pages are dropped by a later pass once this old: longer than any pass runs. */
 const KEEP_PLANS_MS = 60 * 60_000;
 
@@ -42,13 +49,12 @@ export class ReconcilePlanStore {
   /** Writes the plan's pages (again, on a retry) and drops the pages of old passes. */
   async write(planId: string, pages: PlanEntry[][], now = new Date()): Promise<void> {
     await this.coll.deleteMany({ createdAt: { $lt: new Date(now.getTime() - KEEP_PLANS_MS) } });
-    if (pages.length === 0) return;
-    await this.coll.bulkWrite(
-      pages.map((entries, k) => ({
-        replaceOne: { filter: { _id: `${planId}:${k}` }, replacement: { planId, entries, createdAt: now }, upsert: true },
-      })),
-      { ordered: false },
-    );
+    const ops = pages.map((entries, k) => ({
+      replaceOne: { filter: { _id: `${planId}:${k}` }, replacement: { planId, entries, createdAt: now }, upsert: true },
+    }));
+    for (let i = 0; i < ops.length; i += WRITES_PER_COMMAND) {
+      await this.coll.bulkWrite(ops.slice(i, i + WRITES_PER_COMMAND), { ordered: false });
+    }
   }
 
   async page(planId: string, page: number): Promise<PlanEntry[] | undefined> {

@@ -101,6 +101,17 @@ describe('bench (tiny configuration: N=10, C=4, K=100 with those beyond the firs
     const pass = scale.reconciliation.result as { scanned: number; counts: Record<string, number> };
     assert.equal(pass.scanned, 100);
     assert.deepEqual(pass.counts, { resumed: 0, reapproved: 0, deprovisioned: 0, markedActive: 0, updatesEnded: 0, drift: 0, errors: 0 });
+    // Two passes: the first after the mass install, then the steady state (the figure above); each with its Talkdesk counts.
+    const { burst } = scale.reconciliation;
+    assert.ok(burst, 'the first pass after the mass install is reported beside the steady one');
+    assert.equal(burst.error, undefined);
+    positive('first pass seconds', burst.seconds);
+    for (const [name, p] of Object.entries({ steady: scale.reconciliation, first: burst })) {
+      assert.ok(typeof p.due === 'number' && typeof p.checked === 'number' && typeof p.deferred === 'number', JSON.stringify(p));
+      assert.equal(p.checked + p.deferred, p.due, `${name}: every due installation read or deferred (nothing to repair)`);
+    }
+    assert.ok((scale.reconciliation.due ?? 0) >= 1, 'the steady state has one in 97 due');
+    assert.match(readFileSync(files.md, 'utf8'), /steady state \(s\)[^\n]*Talkdesk: \d+ due[\s\S]*first pass after the mass install/);
     assert.ok(result.machine.cores > 0 && result.machine.cpuModel.length > 0);
   });
 });

@@ -1,17 +1,23 @@
 import assert from 'node:assert/strict';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
+import { planPass } from '../../activities/reconcile-plan';
 import { createLogger } from '../../src/logging/logger';
 import { TalkdeskClient } from '../../src/talkdesk/client';
 import type { StateCallInput } from '../../workflows/activity-types';
 import { useSystem, type TestSystem } from '../support/system';
 import { waitForPhase } from '../support/waits';
 
+const HOUR = 3_600_000;
+
 /** The state call activity against the simulator: a call Talkdesk answers 409 reads the state and follows the table. */
 describe('setInstallationState activity: only what Talkdesk shows open is concluded (dev server, FerretDB, simulator)', function () {
   this.timeout(120_000);
   let sys: TestSystem;
   useSystem((s) => (sys = s));
+
+  /** The defaults: a 24-hour window, 120 reads a minute over half of a 15-minute interval. */
+  const PASS = { pageSize: 200, activeCheckMs: 24 * HOUR, callsPerMinute: 120, budgetMinutes: 7 };
 
   const activities = () =>
     createActivities({
@@ -47,10 +53,34 @@ describe('setInstallationState activity: only what Talkdesk shows open is conclu
 
   it('an update approval when Talkdesk shows the install timed out sends nothing and says what Talkdesk shows', async () => {
     const { id, input } = await activeInstallation();
+    const lastRead = new Date(Date.now() - 25 * HOUR);
+    await sys.store.installations.markTalkdeskChecked(id, lastRead);
     sys.simulator.setInstallationState(id, 'timeout', 'customer took too long');
     const res = await new MockActivityEnvironment().run(activities().setInstallationState, { ...input('update'), checkFirst: true });
     assert.deepEqual(res, { state: 'timeout', notSent: true, reason: 'customer took too long' });
     assert.equal(sys.simulator.stateCalls(id).length, 1, 'only the install approval');
+    assert.deepEqual(
+      (await sys.store.installations.get(id))?.talkdeskCheckedAt,
+      lastRead,
+      'what Talkdesk showed may be drift: reconciliation still reads it in its window',
+    );
+  });
+
+  it("an update approval Talkdesk answered starts reconciliation's window again: a pass right after does not read it", async () => {
+    const { id, input } = await activeInstallation();
+    await sys.store.installations.markTalkdeskChecked(id, new Date(Date.now() - 25 * HOUR));
+    const readInPass = async () =>
+      planPass(await sys.store.installations.scanForReconciliation(), new Date(), PASS)
+        .pages.flat()
+        .some((e) => e.id === id && e.slot !== undefined);
+    assert.equal(await readInPass(), true, 'read 25 hours ago: due');
+    sys.simulator.updateUsers(id, { add: 1 }); // pending at Talkdesk; the activity alone approves it
+    const before = Date.now();
+    const res = await new MockActivityEnvironment().run(activities().setInstallationState, input('update'));
+    assert.deepEqual(res, { state: 'completed' });
+    const checkedAt = (await sys.store.installations.get(id))?.talkdeskCheckedAt?.getTime() ?? 0;
+    assert.ok(checkedAt >= before, 'the answer is a read of Talkdesk');
+    assert.equal(await readInPass(), false);
   });
 
   it('an uninstall acknowledgement is not sent for an install still installing', async () => {

@@ -3,7 +3,7 @@ import { workflowIdFor } from '../../workflows/definitions';
 import type { ReconcileInput } from '../../workflows/reconcile';
 import type { ReconcileReport } from '../../workflows/reconcile-types';
 import type { TestSystem } from '../support/system';
-import { finalView, queryState, waitForPhase } from '../support/waits';
+import { eventually, finalView, queryState, waitForPhase } from '../support/waits';
 import { installActive, runReconcile, stuckInstalling, useSystemPerTest } from './reconcile-support';
 
 const HOUR = 3_600_000;
@@ -47,6 +47,26 @@ describe('reconciliation reads Talkdesk on a window and within a budget (dev ser
     assert.deepEqual([second.talkdeskChecked, second.talkdeskDeferred], [1, 0]);
     assert.deepEqual([gets(fresh), gets(due)], [freshBefore, dueBefore + 1], 'both active ones wait for their window');
     assert.ok((await checkedAt(inProgress)) >= passStart, 'the install in progress is read again');
+  });
+
+  it('an update its workflow approved starts the window again: the next pass does not read it at Talkdesk', async () => {
+    const id = await install();
+    await lastReadAgo(id, 25 * HOUR);
+    const updateStart = Date.now();
+    await sys.simulator.deliver(sys.simulator.updateUsers(id, { add: 1 }), { callbackUrl: sys.web.callbackUrl });
+    await eventually('the update to be approved and its phase recorded', async () => {
+      const v = await queryState(sys.client, id);
+      const rec = await sys.store.installations.get(id);
+      return v.phase === 'active' && v.history.at(-1)?.phase === 'updating' && v.history.at(-1)?.endedAt && rec?.phase === 'active'
+        ? v
+        : undefined;
+    });
+    assert.equal(sys.simulator.getInstallation(id)?.state, 'completed');
+    assert.ok((await checkedAt(id)) >= updateStart, "the approval's answer is a read of Talkdesk");
+    const before = gets(id);
+    const report = await reconcile();
+    assert.deepEqual([report.scanned, report.talkdeskChecked, report.talkdeskDeferred], [1, 0, 0]);
+    assert.equal(gets(id), before, 'not read again within the window');
   });
 
   it('caps the Talkdesk reads at the budget, in progress first, and defers the rest to the next pass, least recently read first', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { planPass } from '../../activities/reconcile-plan';
+import { planPass, plannedReads } from '../../activities/reconcile-plan';
 import { loadEnv } from '../../src/config/env';
 import { generateKeySpec } from '../../src/crypto/secrets';
 import { ConfigError } from '../../src/errors';
@@ -49,6 +49,56 @@ describe('planning a reconciliation pass', () => {
     assert.deepEqual(
       entries.filter((e) => e.slot === undefined).map((e) => e.id),
       ['f-ended-due', 'a-fresh', 'd-new'],
+    );
+  });
+
+  it('defers an overflow too small to open another minute, and puts later minutes last so their wait holds no visits', () => {
+    const o = { pageSize: 100, activeCheckMs: 24 * HOUR, callsPerMinute: 120, budgetMinutes: 7 };
+    const due = (n: number, from = 0) =>
+      Array.from({ length: n }, (_, i) => rec(`due-${String(from + i).padStart(4, '0')}`, 'active', 25 + i / n));
+    const fresh = Array.from({ length: 250 }, (_, i) => rec(`fresh-${i}`, 'active', 1));
+
+    // 121 due: one read would hold the pass a minute; it waits for the next pass instead, first there.
+    const small = planPass([...due(121), ...fresh], now, o);
+    assert.deepEqual([small.talkdeskPlanned, small.talkdeskDeferred], [120, 1]);
+    const smallSlots = small.pages.flat().filter((e) => e.slot !== undefined);
+    assert.ok(smallSlots.every((e) => e.slot === 0));
+    assert.equal(smallSlots.length, 120);
+    const deferred = small.pages.flat().find((e) => e.id.startsWith('due-') && e.slot === undefined);
+    assert.equal(deferred?.id, 'due-0000', 'the most recently read of the due ones (25 hours ago) is the one deferred');
+
+    // 200 due: 80 is more than half a minute's reads: the second minute is used, in the last pages.
+    const big = planPass([...due(200), ...fresh], now, o);
+    assert.deepEqual([big.talkdeskPlanned, big.talkdeskDeferred], [200, 0]);
+    const slots = big.pages.map((p) => p.map((e) => e.slot ?? -1));
+    assert.deepEqual(
+      slots.map((p) => [Math.min(...p), Math.max(...p)]),
+      [
+        [0, 0],
+        [-1, 0],
+        [-1, -1],
+        [-1, 1],
+        [1, 1],
+      ],
+      'minute 0 first, then the visits, then minute 1',
+    );
+    assert.equal(big.pages.flat().filter((e) => e.slot === 1).length, 80);
+    const firstMinute = big.pages.flat().filter((e) => e.slot === 0);
+    assert.ok(
+      firstMinute.every((e) => Number(e.id.slice(4)) >= 80),
+      'the least recently read go in the first minute',
+    );
+
+    // Never more than callsPerMinute in a minute, nor past the budget; nothing planned is lost.
+    for (const wanted of [0, 1, 59, 120, 121, 179, 180, 181, 840, 841, 2000]) {
+      const reads = plannedReads(wanted, o);
+      assert.ok(reads <= Math.min(wanted, 840), `${wanted}: ${reads}`);
+      assert.ok(reads >= Math.min(wanted, 120), `${wanted}: the first minute is always used (${reads})`);
+      assert.ok(wanted - reads < 60 || reads === 840, `${wanted}: only a small overflow or past the budget is deferred (${reads})`);
+    }
+    assert.deepEqual(
+      [plannedReads(3, { callsPerMinute: 2, budgetMinutes: 2 }), plannedReads(5, { callsPerMinute: 2, budgetMinutes: 2 })],
+      [3, 4],
     );
   });
 
