@@ -27,6 +27,8 @@ export class InboxDispatcher {
   private backedOff = false;
   /** Temporal answered a hand-over since: retry the backed-off events at once. */
   private wake = false;
+  /** Handed over by the callback but not marked (the store failed): marked by the next passes. */
+  private readonly unmarked = new Map<string, MarkOptions>();
 
   constructor(
     private readonly inbox: InboxStore,
@@ -59,6 +61,25 @@ export class InboxDispatcher {
     if (this.backedOff) this.wake = true;
   }
 
+  /**
+   * The callback handed `eventId` over but could not mark it (nor queue it): the store was down.
+   * Each pass tries the mark again until it lands, so the inbox records the hand-over without a
+   * redelivery; a process that stops first leaves it to the start-up pass (requeueUndispatched),
+   * whose repeated hand-over the workflow ignores.
+   */
+  markLater(eventId: string, mark: MarkOptions): void {
+    if (this.unmarked.size >= MAX_UNMARKED && !this.unmarked.has(eventId)) {
+      this.logger.warn({ eventId }, 'too many hand-overs left unmarked; this one is left to the start-up pass');
+      return;
+    }
+    this.unmarked.set(eventId, mark);
+  }
+
+  /** Hand-overs still waiting for their mark (`markLater`). */
+  get unmarkedCount(): number {
+    return this.unmarked.size;
+  }
+
   /** One pass; returns how many events were handed over. Passes never overlap. */
   runOnce(): Promise<number> {
     this.running ??= this.pass().finally(() => {
@@ -67,7 +88,22 @@ export class InboxDispatcher {
     return this.running;
   }
 
+  private async markUnmarked(): Promise<void> {
+    for (const [eventId, mark] of [...this.unmarked]) {
+      try {
+        await this.inbox.markDispatched(eventId, mark);
+      } catch (err) {
+        // The store is still down: the next pass tries again.
+        this.logger.debug({ eventId, error: err instanceof Error ? err.name : 'unknown' }, 'hand-over still not marked');
+        return;
+      }
+      this.unmarked.delete(eventId);
+      this.logger.info({ eventId }, 'hand-over marked after the store came back');
+    }
+  }
+
   private async pass(): Promise<number> {
+    await this.markUnmarked();
     if (!this.requeued) {
       // Once per process: events stored without a queue entry (older versions, a failed queue write).
       const queued = await this.inbox.requeueUndispatched();
@@ -109,6 +145,11 @@ export class InboxDispatcher {
     return handed;
   }
 }
+
+/** The most hand-overs kept for a later mark: beyond it the start-up pass covers them. */
+const MAX_UNMARKED = 10_000;
+
+type MarkOptions = Parameters<InboxStore['markDispatched']>[1];
 
 function errorName(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message.slice(0, 200)}` : 'unknown error';

@@ -29,6 +29,8 @@ export interface CallbackDeps {
   dispatch: Dispatch;
   /** Hands over an event stored before (a redelivery); `dispatch` when not given. */
   redispatch?: Dispatch;
+  /** A hand-over the store could neither mark nor queue: the dispatcher marks it later. */
+  markLater?: (eventId: string, mark: Parameters<InboxStore['markDispatched']>[1]) => void;
   logger: Logger;
   metrics?: WebMetrics;
   /** Signature schemes accepted (CALLBACK_SIGNATURE_SCHEMES); DEFAULT_SIGNATURE_SCHEMES when not given. */
@@ -226,9 +228,10 @@ export function createCallbackHandler(deps: CallbackDeps) {
     const mark = stored === 'stored' ? { record: {}, dequeue: false } : {};
     await deps.inbox.markDispatched(event.id, mark).catch(async (err: unknown) => {
       // Handed over but not marked: queued, so that the dispatcher marks it (the workflow ignores
-      // the repeat); if that fails too, the backstop at the next start or reconciliation queues it.
+      // the repeat); if that fails too (the store is down), the dispatcher retries the mark itself
+      // until the store is back, and a process stopped before that leaves it to the next start.
       log.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'dispatched but not marked');
-      await deps.inbox.enqueue(record).catch(() => undefined);
+      await deps.inbox.enqueue(record).catch(() => deps.markLater?.(event.id, mark));
     });
     log.info('event stored and dispatched');
     outcome(stored === 'duplicate' ? 'duplicate' : 'accepted');

@@ -146,6 +146,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     inbox: o.store.inbox,
     dispatch,
     redispatch,
+    markLater: (eventId, mark) => dispatcher.markLater(eventId, mark),
     logger: o.logger,
     metrics,
   });

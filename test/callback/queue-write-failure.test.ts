@@ -102,4 +102,41 @@ describe('callback: the queue write fails after the event was stored', function 
     assert.equal(after.appliedEvents, 1);
     assert.equal(sys.simulator.stateCalls(installation.id).length, 1);
   });
+
+  it('MongoDB goes away as the callback marks a hand-over: answered 200, and the mark lands once MongoDB is back, without a redelivery', async () => {
+    const { installation, event } = sys.simulator.createInstallation();
+    await eventually('the web server to reach MongoDB', () => sys.webStore.ping().then(() => true));
+    await sys.web.dispatcher.runOnce();
+    // MongoDB goes away exactly as the callback marks the event it has just handed over.
+    const inbox = sys.webStore.inbox;
+    const mark = inbox.markDispatched.bind(inbox);
+    let marks = 0;
+    inbox.markDispatched = (eventId, options) => {
+      marks += 1;
+      if (marks === 1) mongoProxy.block();
+      return mark(eventId, options);
+    };
+    try {
+      const accepted = await postCallback(sys.web.callbackUrl, event);
+      assert.equal(accepted.status, 200, accepted.text);
+      assert.deepEqual(accepted.json, { status: 'accepted', eventId: event.id, dispatched: true });
+      // Handed over: the workflow applies it. The inbox (read directly) does not know yet.
+      await waitForPhase(sys.client, installation.id, 'active');
+      assert.equal((await sys.store.inbox.get(event.id))?.dispatchedAt, undefined);
+      assert.equal(sys.web.dispatcher.unmarkedCount, 1, 'kept for the dispatcher to mark');
+
+      mongoProxy.unblock();
+      // No redelivery: the dispatcher's passes mark it once the store answers.
+      await eventually(
+        'the hand-over marked',
+        async () => ((await sys.store.inbox.get(event.id))?.dispatchedAt instanceof Date ? true : undefined),
+        30_000,
+      );
+      assert.equal(sys.web.dispatcher.unmarkedCount, 0);
+      assert.equal(sys.simulator.stateCalls(installation.id).length, 1, 'approved once');
+    } finally {
+      inbox.markDispatched = mark;
+      mongoProxy.unblock();
+    }
+  });
 });
