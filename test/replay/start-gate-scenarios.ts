@@ -36,24 +36,29 @@ const uninstallAtUpdateStart = async (sys: TestSystem, deliver: Deliver): Promis
     await deliver(sys.simulator.updateInstallation(id, { addUsers: 1 }));
     await atGap;
     await deliver(sys.simulator.uninstall(id));
-    const handle = sys.client.workflow.getHandle(workflowIdFor(id));
-    await eventually('the uninstall signal in the history', async () => {
-      const history = await handle.fetchHistory();
-      const signalled = (history.events ?? []).flatMap((e) => e.workflowExecutionSignaledEventAttributes?.input?.payloads ?? []);
-      return (
-        signalled.some((p) =>
-          Buffer.from(p.data ?? [])
-            .toString('utf8')
-            .includes('app.uninstalled'),
-        ) || undefined
-      );
-    });
+    await uninstallSignalled(sys, id);
   } finally {
     release();
     // The failed write is the only one changed: every later record goes to the store as usual.
   }
   return id;
 };
+
+/** Waits until the installation's workflow history holds the `app.uninstalled` signal. */
+export async function uninstallSignalled(sys: TestSystem, id: string): Promise<void> {
+  const handle = sys.client.workflow.getHandle(workflowIdFor(id));
+  await eventually('the uninstall signal in the history', async () => {
+    const history = await handle.fetchHistory();
+    const signalled = (history.events ?? []).flatMap((e) => e.workflowExecutionSignaledEventAttributes?.input?.payloads ?? []);
+    return (
+      signalled.some((p) =>
+        Buffer.from(p.data ?? [])
+          .toString('utf8')
+          .includes('app.uninstalled'),
+      ) || undefined
+    );
+  });
+}
 
 export const START_GATE_SCENARIOS: Record<string, Scenario> = {
   // Recorded with the code before the patch: the update ran to its end, then the uninstall.

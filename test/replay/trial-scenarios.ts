@@ -1,6 +1,6 @@
-import { workflowIdFor } from '../../workflows/definitions';
 import type { TestSystem } from '../support/system';
 import { eventually, queryState, waitForPhase } from '../support/waits';
+import { uninstallSignalled } from './start-gate-scenarios';
 import type { Deliver, Scenario } from './timer-scenarios';
 
 /**
@@ -30,18 +30,7 @@ const uninstallDuringTrialRecord = async (sys: TestSystem, deliver: Deliver): Pr
       return /record the trial/.test(v.lastError ?? '') && v.attempts >= 2 ? v : undefined;
     });
     await deliver(sys.simulator.uninstall(id));
-    const handle = sys.client.workflow.getHandle(workflowIdFor(id));
-    await eventually('the uninstall signal in the history', async () => {
-      const history = await handle.fetchHistory();
-      const signalled = (history.events ?? []).flatMap((e) => e.workflowExecutionSignaledEventAttributes?.input?.payloads ?? []);
-      return (
-        signalled.some((p) =>
-          Buffer.from(p.data ?? [])
-            .toString('utf8')
-            .includes('app.uninstalled'),
-        ) || undefined
-      );
-    });
+    await uninstallSignalled(sys, id);
   } finally {
     // The store is back: a trial step still retrying (before the patch) records the trial at its next attempt.
     down = false;
