@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { postCallback } from '../test/support/callback-client';
 import { keepAliveAgent, runPool, type Measured } from './load';
+import { cpuSnapshot } from './machine';
 import type { BenchSystem } from './system';
 
 export interface IngestResult {
@@ -12,6 +13,10 @@ export interface IngestResult {
   noopKoa: Measured;
   /** service / bareSignalWithStart, in acknowledgements per second. */
   ratio: number;
+  /** CPU seconds per acknowledged event by process during the service run (no worker runs then). */
+  cpuSecondsPerEvent: Record<string, number>;
+  /** CPU seconds per bare signalWithStart by process during its run (the bench process is the client). */
+  bareCpuSecondsPerSignalWithStart: Record<string, number>;
   /** Installation ids whose install was acknowledged (they are installed once the workers run). */
   installationIds: string[];
 }
@@ -59,15 +64,22 @@ export async function measureIngest(sys: BenchSystem, n: number, concurrency: nu
 
     const noopKoa = await runPool(n, concurrency, post(sys.noop.url, 0));
     check('no-op Koa route', noopKoa);
+    const pids = { temporal: sys.temporal.pid(), ferretdb: sys.mongo.pid(), web: sys.web.pid, 'simulator+load': process.pid };
+    const bareCpu = cpuSnapshot(pids);
     const bare = await runPool(n, concurrency, signalWithStart('run'));
+    const bareCpuSecondsPerSignalWithStart = perOp(bareCpu, cpuSnapshot(pids), bare.ok);
     check('bare signalWithStart', bare);
+    const serviceCpu = cpuSnapshot(pids);
     const service = await runPool(n, concurrency, post(sys.web.callbackUrl, 0));
+    const cpuSecondsPerEvent = perOp(serviceCpu, cpuSnapshot(pids), service.ok);
     check('ingest', service);
     return {
       service: strip(service),
       bareSignalWithStart: strip(bare),
       noopKoa: strip(noopKoa),
       ratio: round(service.perSecond / bare.perSecond),
+      cpuSecondsPerEvent,
+      bareCpuSecondsPerSignalWithStart,
       installationIds: installs.map((e) => e.data.installation_id),
     };
   } finally {
@@ -76,3 +88,8 @@ export async function measureIngest(sys: BenchSystem, n: number, concurrency: nu
 }
 
 export const round = (x: number, digits = 2): number => (Number.isFinite(x) ? Math.round(x * 10 ** digits) / 10 ** digits : 0);
+
+/** CPU seconds per operation by process between two snapshots. */
+export function perOp(before: Record<string, number>, after: Record<string, number>, ops: number): Record<string, number> {
+  return Object.fromEntries(Object.keys(after).map((k) => [k, round(((after[k] ?? 0) - (before[k] ?? 0)) / Math.max(1, ops), 4)]));
+}

@@ -1,9 +1,14 @@
+import path from 'node:path';
+import { freePort } from '../src/local/process';
+import { PROJECT_ROOT } from '../src/local/tools';
 import type { UsableCredentials } from '../src/store/credentials';
 import { TalkdeskClient } from '../src/talkdesk/client';
 import { TestBrowser } from '../test/launch/helpers';
 import { round } from './ingest';
-import { cpuPids, cpuSnapshot } from './lifecycle';
+import { cpuPids } from './lifecycle';
+import { cpuSnapshot } from './machine';
 import { runPool, sleep, type Measured } from './load';
+import { spawnNode } from './processes';
 import type { BenchSystem } from './system';
 
 export interface LaunchResult {
@@ -18,6 +23,18 @@ export interface LaunchResult {
   reference: Measured;
   /** service p95 / reference p95 (target ≤ 1.5; reported, not asserted). */
   p95Ratio: number;
+  /**
+   * The floor: the same browser sign-in (same requests, same Talkdesk round trips, same client assertion)
+   * through a bare Koa server of its own process, with no store, sealed state, licence or logs
+   * (bench/bare-sign-in-server.ts). What any implementation of this flow spends on this machine.
+   */
+  floor: Measured;
+  /** floor p95 / reference p95: above 1.5, no implementation of the flow meets the issue's target here. */
+  floorP95VsReference: number;
+  /** service p95 / floor p95: what the service adds to the flow itself (store, sealed state, licence, logs). */
+  p95VsFloor: number;
+  /** CPU seconds per sign-in by process during the floor run (the bare server in `web`). */
+  floorCpuSecondsPerSignIn: Record<string, number>;
   /** service / reference, sign-ins per second. */
   ratio: number;
   /** CPU seconds per sign-in spent by each process during the service run (the reference's run is not in it). */
@@ -28,7 +45,7 @@ export interface LaunchResult {
 
 const strip = ({ errors: _errors, ...m }: Measured & { errors: string[] }): Measured => m;
 
-interface SignInTarget {
+export interface SignInTarget {
   id: string;
   userId: string;
   clientId: string;
@@ -106,6 +123,7 @@ export async function measureLaunch(
     Object.keys(pids).map((k) => [k, round(((cpuAfter[k] ?? 0) - (cpuBefore[k] ?? 0)) / Math.max(1, service.ok), 4)]),
   );
   if (service.failed > 0) console.warn(`bench: launch: ${service.failed} of ${n} failed, e.g. ${service.errors.join('; ')}`);
+  const { floor, floorCpuSecondsPerSignIn } = await measureFloor(sys, users, n, concurrency, timeoutMs);
   const talkdesk = new TalkdeskClient({ allowedHosts: [new URL(sys.simulator.url).host], timeoutMs: 30_000 });
   const redirectUri = `${sys.web.url}/sso/callback`;
   const bare = async (i: number) => {
@@ -144,8 +162,51 @@ export async function measureLaunch(
     talkdeskRoundTrips,
     reference: strip(reference),
     p95Ratio: round(service.latencyMs.p95 / reference.latencyMs.p95),
+    floor,
+    floorP95VsReference: round(floor.latencyMs.p95 / reference.latencyMs.p95),
+    p95VsFloor: round(service.latencyMs.p95 / floor.latencyMs.p95),
+    floorCpuSecondsPerSignIn,
     ratio: round(service.perSecond / reference.perSecond),
     cpuSecondsPerSignIn,
     referenceCpuSecondsPerSignIn: round(refCpu / Math.max(1, reference.ok), 4),
   };
+}
+
+/** The same N browser sign-ins, C at a time, through the bare sign-in server (bench/bare-sign-in-server.ts). */
+async function measureFloor(
+  sys: BenchSystem,
+  users: SignInTarget[],
+  n: number,
+  concurrency: number,
+  timeoutMs: number,
+): Promise<{ floor: Measured; floorCpuSecondsPerSignIn: Record<string, number> }> {
+  const port = await freePort();
+  const server = spawnNode('bare-sign-in', path.join(PROJECT_ROOT, 'dist/bench/bare-sign-in-server.js'), {
+    PORT: String(port),
+    SIMULATOR_URL: sys.simulator.url,
+  });
+  try {
+    await server.waitFor('bare sign-in server listening', 30_000);
+    const url = `http://127.0.0.1:${port}`;
+    const posted = await fetch(`${url}/targets`, { method: 'POST', body: JSON.stringify(users) });
+    if (!posted.ok) throw new Error(`bare sign-in server refused the targets: ${posted.status}`);
+    const signIn = async (i: number) => {
+      const { id, userId } = users[i % users.length]!;
+      sys.simulator.signInAs(id, userId);
+      const { res, url: at } = await new TestBrowser().open(`${url}/launch?talkdesk_installation_id=${encodeURIComponent(id)}`);
+      if (res.status !== 200 || new URL(at).pathname !== '/app') throw new Error(`bare sign-in ended at ${at} with ${res.status}`);
+    };
+    await runPool(Math.min(20, n), concurrency, signIn);
+    const pids = { web: server.pid, 'simulator+load': process.pid };
+    const before = cpuSnapshot(pids);
+    const floor = await runPool(n, concurrency, signIn, timeoutMs);
+    const after = cpuSnapshot(pids);
+    if (floor.failed > 0) console.warn(`bench: bare sign-ins: ${floor.failed} of ${n} failed, e.g. ${floor.errors.join('; ')}`);
+    const floorCpuSecondsPerSignIn = Object.fromEntries(
+      Object.keys(pids).map((k) => [k, round(((after[k] ?? 0) - (before[k] ?? 0)) / Math.max(1, floor.ok), 4)]),
+    );
+    return { floor: strip(floor), floorCpuSecondsPerSignIn };
+  } finally {
+    await server.stop();
+  }
 }

@@ -3,7 +3,7 @@ import { postCallback } from '../test/support/callback-client';
 import type { ApprovalTracker } from './approvals';
 import { round } from './ingest';
 import { keepAliveAgent, runPool, type Measured } from './load';
-import { cpuSeconds } from './machine';
+import { cpuSnapshot } from './machine';
 import type { BenchSystem } from './system';
 
 export interface LifecycleResult {
@@ -32,10 +32,6 @@ export function processPids(sys: BenchSystem): Record<string, number | undefined
 /** The service's processes and servers, and this one (the simulator and the load). */
 export function cpuPids(sys: BenchSystem): Record<string, number | undefined> {
   return { ...processPids(sys), 'simulator+load': process.pid };
-}
-
-export function cpuSnapshot(pids: Record<string, number | undefined>): Record<string, number> {
-  return Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid) ?? 0]));
 }
 
 const strip = ({ errors: _errors, ...m }: Measured & { errors: string[] }): Measured => m;

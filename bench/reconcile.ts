@@ -18,6 +18,11 @@ export interface ReconciliationPass {
   checked?: number;
   /** Due, but left to the next pass by the budget. */
   deferred?: number;
+  /**
+   * Of `seconds`, those before the pass's first workflow task ran (its report's `startedAt`): the worker's
+   * backlog at the start (after the mass install, thousands of seeded workflows' first tasks), not the pass.
+   */
+  queuedSeconds?: number;
 }
 
 export type ReconciliationResult =
@@ -51,6 +56,7 @@ export async function measureReconciliation(sys: BenchSystem, timeoutMs: number)
   if (!available.ok) return { available: false, note: available.note };
   const workflowId = `bench-reconcile-${Date.now().toString(36)}`;
   const started = performance.now();
+  const startedWall = Date.now();
   try {
     const handle = await sys.client.workflow.start('reconcileWorkflow', {
       workflowId,
@@ -63,6 +69,7 @@ export async function measureReconciliation(sys: BenchSystem, timeoutMs: number)
       available: true,
       seconds: round3((performance.now() - started) / 1000),
       workflowId,
+      ...queued(result, startedWall),
       ...talkdeskCounts(result),
       result: summarize(result),
     };
@@ -77,6 +84,12 @@ export async function measureReconciliation(sys: BenchSystem, timeoutMs: number)
 }
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/** `queuedSeconds` from the pass's report (`startedAt`, set by its first workflow task), when it has one. */
+function queued(result: unknown, startedWall: number): { queuedSeconds?: number } {
+  const at = Date.parse(String((result as { startedAt?: unknown } | null)?.startedAt ?? ''));
+  return Number.isFinite(at) ? { queuedSeconds: round3(Math.max(0, at - startedWall) / 1000) } : {};
+}
 
 /** Due, read and deferred at Talkdesk, from the pass's report (a service without the planned pass has none). */
 function talkdeskCounts(result: unknown): Pick<ReconciliationPass, 'due' | 'checked' | 'deferred'> {

@@ -78,6 +78,7 @@ export function toChart(r: BenchResult): string {
       unit: 'ms',
       bars: [
         { label: 'sign-in through the web process', value: la.service.latencyMs.p95, kind: 'service' },
+        { label: 'the same sign-in through a bare server (floor)', value: la.floor.latencyMs.p95, kind: 'reference' },
         { label: `its ${la.talkdeskRoundTrips} Talkdesk round trips, bare`, value: la.reference.latencyMs.p95, kind: 'reference' },
       ],
     });

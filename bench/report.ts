@@ -145,6 +145,12 @@ export function summaryRows(r: BenchResult): string[][] {
       `${run.ingest.bareSignalWithStart.perSecond}; ${run.lifecycle.reference.perSecond}`,
       `${run.ingest.ratio}; ${run.lifecycle.ratio}`,
     ]),
+    [
+      'Ingest: CPU seconds per acknowledged event, by process',
+      `${cpuTotal(r.ingest.cpuSecondsPerEvent)} in all: ${cpuLine(r.ingest.cpuSecondsPerEvent)}`,
+      `per bare signalWithStart: ${cpuTotal(r.ingest.bareCpuSecondsPerSignalWithStart)} in all: ${cpuLine(r.ingest.bareCpuSecondsPerSignalWithStart)}`,
+      '',
+    ],
     ['Lifecycle: CPU seconds per install, by process', `${cpuTotal(l.cpuSecondsPerInstall)} in all`, cpuLine(l.cpuSecondsPerInstall), ''],
     ...launchRows(r.launch),
     [
@@ -162,7 +168,9 @@ export function summaryRows(r: BenchResult): string[][] {
   }
   const passRow = (label: string, p: ReconciliationPass) => [
     label,
-    p.error ? `failed after ${p.seconds} (${p.error})` : `${p.seconds}`,
+    p.error
+      ? `failed after ${p.seconds} (${p.error})`
+      : `${p.seconds}${p.queuedSeconds && p.queuedSeconds >= 1 ? ` (of which ${p.queuedSeconds} waiting for the worker's first task)` : ''}`,
     `over ${s.active} installations${reconcileCounts(p.result)}${talkdeskLine(p)}`,
     '',
   ];
@@ -206,6 +214,12 @@ function launchRows(l: LaunchResult | undefined): string[][] {
       lat(l.service),
       `its ${l.talkdeskRoundTrips} Talkdesk round trips, bare: ${lat(l.reference)}`,
       `p95 ${l.p95Ratio} (target ≤ 1.5)`,
+    ],
+    [
+      'Launch floor: the same browser sign-in through a bare server (no store), p50 / p95 / p99 (ms)',
+      lat(l.floor),
+      `vs the bare round trips: p95 ${l.floorP95VsReference}; the service vs the floor: p95 ${l.p95VsFloor}`,
+      `${l.p95VsFloor}`,
     ],
   ];
 }

@@ -129,7 +129,11 @@ async function main(): Promise<void> {
     const l = (m: { p50: number; p95: number; p99: number }) => `${Math.round(m.p50)} / ${Math.round(m.p95)} / ${Math.round(m.p99)} ms`;
     console.log(`bench: launch: ${r.service.perSecond} sign-ins/s, p50/p95/p99 ${l(r.service.latencyMs)}`);
     console.log(`bench: bare round trips (${r.talkdeskRoundTrips}): ${r.reference.perSecond}/s, p50/p95/p99 ${l(r.reference.latencyMs)}`);
-    console.log(`bench: p95 ratio ${r.p95Ratio}, rate ratio ${r.ratio}`);
+    console.log(`bench: the same sign-in through a bare server (floor): ${r.floor.perSecond}/s, p50/p95/p99 ${l(r.floor.latencyMs)}`);
+    console.log(
+      `bench: p95 ratio ${r.p95Ratio}, rate ratio ${r.ratio}; floor vs bare round trips ${r.floorP95VsReference}, service vs floor ${r.p95VsFloor}`,
+    );
+    console.log(`bench: CPU seconds per floor sign-in ${JSON.stringify(r.floorCpuSecondsPerSignIn)}`);
     console.log(`bench: CPU seconds per sign-in ${JSON.stringify(r.cpuSecondsPerSignIn)}, per bare one ${r.referenceCpuSecondsPerSignIn}`);
   } finally {
     await sys.stop();

@@ -44,6 +44,10 @@ describe('bench (tiny configuration: N=10, C=4, K=100 with those beyond the firs
       assert.equal(run.lifecycle.service.ok, 10, `run ${k + 1}: every install approved`);
       positive(`run ${k + 1} ingest ratio`, run.ingest.ratio);
       positive(`run ${k + 1} lifecycle ratio`, run.lifecycle.ratio);
+      // The web and the store work only in the service's run, the Temporal server in both.
+      for (const name of ['temporal', 'web', 'ferretdb'])
+        positive(`run ${k + 1} ${name} CPU per event`, run.ingest.cpuSecondsPerEvent[name]);
+      positive(`run ${k + 1} Temporal CPU per bare signalWithStart`, run.ingest.bareCpuSecondsPerSignalWithStart.temporal);
     }
     assert.deepEqual(ingest, runs[1]!.ingest);
     const { backlog: _b, ...lastLifecycle } = lifecycle;
@@ -58,6 +62,10 @@ describe('bench (tiny configuration: N=10, C=4, K=100 with those beyond the firs
     assert.ok(launch);
     assert.equal(launch.service.ok, 10, 'every sign-in reached /app');
     assert.equal(launch.reference.ok, 10);
+    assert.equal(launch.floor.ok, 10, 'every sign-in through the bare server reached its /app');
+    positive('floor p95', launch.floor.latencyMs.p95);
+    assert.equal(launch.p95VsFloor, Math.round((launch.service.latencyMs.p95 / launch.floor.latencyMs.p95) * 100) / 100);
+    positive('the bare server CPU per sign-in', launch.floorCpuSecondsPerSignIn.web ?? 0);
     assert.ok(launch.talkdeskRoundTrips >= 2, `${launch.talkdeskRoundTrips} simulator calls per sign-in`);
     positive('sign-ins per second', launch.service.perSecond);
     positive('p95 launch to first page', launch.service.latencyMs.p95);

@@ -1,0 +1,49 @@
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { measureIngest } from './ingest';
+import { intArg, tuningFromEnv } from './options';
+import { startBenchSystem } from './system';
+
+/**
+ * `node dist/bench/run-ingest.js`: the ingest figure alone (bench/ingest.ts), run twice, quicker than the
+ * whole bench, with the CPU each process spends per acknowledged event beside a bare signalWithStart's.
+ * BENCH_N events (200), BENCH_CONCURRENCY (8). With BENCH_CPU_PROFILE_DIR the web process leaves a CPU profile.
+ */
+Runtime.install({ logger: new DefaultLogger('WARN') });
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
+const argv = process.argv.slice(2);
+const n = intArg(argv, 'n', 'BENCH_N', 200, 1);
+const concurrency = intArg(argv, 'concurrency', 'BENCH_CONCURRENCY', 8, 1);
+
+async function main(): Promise<void> {
+  const sys = await startBenchSystem({
+    workerProcesses: 1,
+    startWorkers: false,
+    tuning: tuningFromEnv(),
+    web: 'process',
+    noopServer: true,
+  });
+  try {
+    for (const run of [1, 2]) {
+      const r = await measureIngest(sys, n, concurrency);
+      const l = (m: { p50: number; p95: number; p99: number }) => `${Math.round(m.p50)} / ${Math.round(m.p95)} / ${Math.round(m.p99)} ms`;
+      console.log(`bench: ingest run ${run}: ${r.service.perSecond} acks/s, p50/p95/p99 ${l(r.service.latencyMs)}`);
+      console.log(`bench:   bare signalWithStart ${r.bareSignalWithStart.perSecond}/s, p50/p95/p99 ${l(r.bareSignalWithStart.latencyMs)}`);
+      console.log(
+        `bench:   ratio ${r.ratio}, p99 ratio ${Math.round((r.service.latencyMs.p99 / r.bareSignalWithStart.latencyMs.p99) * 100) / 100}`,
+      );
+      console.log(`bench:   CPU seconds per event ${JSON.stringify(r.cpuSecondsPerEvent)}`);
+      console.log(`bench:   CPU seconds per bare signalWithStart ${JSON.stringify(r.bareCpuSecondsPerSignalWithStart)}`);
+    }
+  } finally {
+    await sys.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error('bench failed:', err instanceof Error ? (err.stack ?? err.message) : err);
+    process.exit(1);
+  },
+);
