@@ -107,5 +107,7 @@ export function serviceEnvironment(opts: BenchSystemOptions, at: ServiceEndpoint
     // Several worker processes on one host: no fixed metrics port. Reconciliation runs only when the bench asks.
     WORKER_METRICS_BIND: '',
     RECONCILE_ENABLED: 'false',
+    // A worker stuck without its store is replaced well within a short soak's drive time.
+    WORKER_STORE_STUCK_SECONDS: '15',
   };
 }

@@ -139,6 +139,8 @@ export const envSchema = z.object({
   WORKER_MAX_ACTIVITY_TASK_POLLS: z.coerce.number().int().min(1).optional(),
   /** Where the worker serves the Temporal SDK's Prometheus metrics; empty turns them off. */
   WORKER_METRICS_BIND: z.string().default('127.0.0.1:9464'),
+  /** A worker whose store client fails this long while a new client reaches the store stops (src/worker/store-watchdog.ts); 0: never. */
+  WORKER_STORE_STUCK_SECONDS: z.coerce.number().min(0).default(60),
   RECONCILE_ENABLED: bool.default(true),
   RECONCILE_INTERVAL_MINUTES: z.coerce.number().positive().default(15),
   RECONCILE_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(200),

@@ -1,17 +1,42 @@
+import { DEFAULT_MONGODB_URI } from '../config/env';
+import { connectDatabase } from '../store';
 import { startServiceWorker } from '../worker/service-worker';
+import { watchStore } from '../worker/store-watchdog';
 import { bootstrap, openStore, talkdeskClient } from './bootstrap';
 
 /** Production entry point of the worker process (`npm run start:worker`). */
 async function main(): Promise<void> {
   const { env, logger, keyring } = bootstrap('worker');
+  const uri = env.MONGODB_URI ?? DEFAULT_MONGODB_URI;
   const store = await openStore(env, keyring, logger);
   const service = await startServiceWorker({ env, logger, store, talkdesk: talkdeskClient(env) });
+  let stuck = false;
+  const watchdog =
+    env.WORKER_STORE_STUCK_SECONDS > 0
+      ? watchStore({
+          ping: () => store.ping(),
+          pingFresh: async () => {
+            const fresh = await connectDatabase(uri, env.MONGODB_DB);
+            await fresh.db.command({ ping: 1 }).finally(() => fresh.close());
+          },
+          stuckAfterMs: env.WORKER_STORE_STUCK_SECONDS * 1_000,
+          everyMs: 5_000,
+          logger,
+          onStuck: () => {
+            stuck = true;
+            if (service.worker.getState() === 'RUNNING') service.worker.shutdown();
+          },
+        })
+      : undefined;
   logger.info({ taskQueue: env.TEMPORAL_TASK_QUEUE, namespace: env.TEMPORAL_NAMESPACE }, 'worker running');
   // The SDK drains the worker on SIGINT/SIGTERM (finishing in-flight activities), then run() returns.
   await service.run();
+  await watchdog?.stop();
   await service.close();
   await store.db.close();
   logger.info('worker stopped');
+  // Non-zero, so that a supervisor restarting only failed processes starts a new one.
+  if (stuck) process.exit(1);
 }
 
 main().catch((err: unknown) => {

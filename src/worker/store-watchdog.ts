@@ -1,0 +1,73 @@
+import type { Logger } from '../logging/logger';
+
+export interface StoreWatchdogOptions {
+  /** A command through the process's own store client (the one every activity uses). */
+  ping(): Promise<void>;
+  /** The same command through a brand-new client, closed afterwards. */
+  pingFresh(): Promise<void>;
+  /** How long the process's client may keep failing before a fresh client is asked. */
+  stuckAfterMs: number;
+  /** Time between pings. */
+  everyMs: number;
+  logger: Logger;
+  /** The process's client is stuck while the store answers others: stop this worker (its supervisor starts a new one). */
+  onStuck(): void;
+}
+
+/**
+ * Watches the worker's store client. Store steps are local activities run by the
+ * worker that holds the workflow in its sticky cache, so a worker whose MongoDB
+ * client cannot reach the store strands those workflows however long they retry.
+ * When the client has failed for `stuckAfterMs` and a new client reaches the
+ * store, the process's client is the problem: `onStuck` (exit, and be replaced).
+ * When the new client fails too, the store is down for everyone: keep waiting
+ * (a restart would not help, and a crash loop would delay the recovery).
+ */
+export function watchStore(o: StoreWatchdogOptions): { stop(): Promise<void> } {
+  let failingSince: number | undefined;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+
+  const check = async () => {
+    try {
+      await o.ping();
+      if (failingSince !== undefined) o.logger.info('the store answers this worker again');
+      failingSince = undefined;
+      return;
+    } catch (err) {
+      failingSince ??= Date.now();
+      if (Date.now() - failingSince < o.stuckAfterMs) return;
+      o.logger.warn({ errorType: errorName(err), failingForMs: Date.now() - failingSince }, 'the store has not answered this worker');
+    }
+    try {
+      await o.pingFresh();
+    } catch (err) {
+      o.logger.warn({ errorType: errorName(err) }, 'a new store connection fails too: MongoDB looks down, the worker waits for it');
+      return;
+    }
+    if (stopped) return;
+    stopped = true;
+    o.logger.error('the store answers a new connection but not this worker: stopping the worker so that its supervisor starts a new one');
+    o.onStuck();
+  };
+
+  const round = () => {
+    running = check().finally(() => {
+      if (!stopped) timer = setTimeout(round, o.everyMs).unref();
+    });
+  };
+  timer = setTimeout(round, o.everyMs).unref();
+  return {
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+    },
+  };
+}
+
+/** The error's class only: a driver message can carry the connection string. */
+function errorName(err: unknown): string {
+  return err instanceof Error && /^[A-Za-z]{1,64}$/.test(err.name) ? err.name : 'Error';
+}
