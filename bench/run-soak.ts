@@ -8,7 +8,7 @@ import { Deliveries } from './soak/delivery';
 import { FaultController } from './soak/faults';
 import type { SoakOptions } from './soak/options';
 import { eventsIn, expectedPhaseOf, nextCreatedAt, planOf, type SoakEvent, type SoakInstallation } from './soak/plan';
-import { countBy, soakSummary, type SoakReport } from './soak/report';
+import { countBy, soakSummary, warningsIn, type SoakReport } from './soak/report';
 import { RecordWaiter } from './soak/waiter';
 import { startBenchSystem } from './system';
 
@@ -228,6 +228,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         timeline: faults.timeline,
       },
       checks: checked.stats,
+      ...(violations.length > 0 ? { logTail: warningsIn(sys.logFiles()) } : {}),
     };
     if (opts.resultsDir) {
       mkdirSync(opts.resultsDir, { recursive: true });

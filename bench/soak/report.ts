@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describeMachine, type MachineInfo } from '../machine';
 import type { effectiveTuning } from '../options';
 import type { CheckStats } from './checks';
@@ -31,6 +33,29 @@ export interface SoakReport {
     timeline: string[];
   };
   checks: CheckStats;
+  /**
+   * Only when a check failed: the last warnings and errors of the service's processes (their logs,
+   * already redacted), so that a failure in CI, whose state directory is gone, can be read from its output.
+   */
+  logTail?: string[];
+}
+
+/** The last `max` warning and error lines of these log files (the service logs its level by label), each cut to 400 characters. */
+export function warningsIn(files: string[], max = 40): string[] {
+  const lines: string[] = [];
+  for (const f of files) {
+    let text = '';
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch {
+      continue;
+    }
+    const name = path.basename(f);
+    for (const line of text.split('\n')) {
+      if (/"level":"(warn|error|fatal)"/.test(line) || /^worker failed/.test(line)) lines.push(`${name}: ${line.slice(0, 400)}`);
+    }
+  }
+  return lines.slice(-max);
 }
 
 export function countBy(keys: string[]): Record<string, number> {

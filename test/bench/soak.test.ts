@@ -26,6 +26,11 @@ describe('soak (15 installations, one worker kill, one FerretDB and one Temporal
       tuning: {},
       print: false,
     });
+    if (!report.ok) {
+      // The run's state directory is gone by now: what CI's output keeps is what is printed here.
+      console.log(`soak timeline:\n  ${report.faults.timeline.join('\n  ')}`);
+      console.log(`soak warnings and errors (last ${report.logTail?.length ?? 0}):\n  ${(report.logTail ?? []).join('\n  ')}`);
+    }
     assert.deepEqual(report.violations, []);
     assert.equal(report.ok, true);
     assert.equal(report.faults.workerKills, 1);

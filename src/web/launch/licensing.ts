@@ -34,14 +34,20 @@ export async function licensedUser(
   if (!creds || !rec.links.root) throw new SsoFailure('installation_inactive', { ...facts, detail: 'no_credentials' });
   try {
     // Not cached: the cache holds the workflow's token with every scope, this one has apps:read only.
-    const token = await lc.talkdesk.requestToken({
-      tokenUrl: creds.tokenUrl,
-      clientId: creds.clientId,
-      keyId: creds.keyId,
-      algorithm: creds.keyAlgorithm,
-      privateKey: creds.secret.privateKey,
-      scopes: ['apps:read'],
-    });
+    const token = await lc.talkdesk
+      .requestToken({
+        tokenUrl: creds.tokenUrl,
+        clientId: creds.clientId,
+        keyId: creds.keyId,
+        algorithm: creds.keyAlgorithm,
+        privateKey: creds.secret.privateKey,
+        scopes: ['apps:read'],
+      })
+      .catch((err: unknown) => {
+        // As at the code exchange: a set Talkdesk refused (rotated, revoked) is read afresh next time.
+        lc.credentials.forget(creds.installationId, creds.clientId);
+        throw err;
+      });
     const users = await lc.talkdesk.listLicensedUsers(rec.links.root, lc.appId, rec._id, token.accessToken);
     // Only the user signing in: the workflow owns everyone else's mapping. Writing them all from here
     // raced its app.updated (a user it had just deactivated put back on the account's licensed list).
