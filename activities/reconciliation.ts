@@ -236,7 +236,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
         // One with nothing to read Talkdesk with (an ended installation's credentials destroyed)
         // counts as checked too, or it would take a share of the budget every pass.
         if (wasRead || considered) {
-          await store.installations.markTalkdeskChecked(entry.id, new Date()).catch((err: unknown) => {
+          await store.installations.markCheckedByReconciliation(entry.id, new Date()).catch((err: unknown) => {
             logger.warn({ installationId: entry.id, err }, 'Talkdesk check not recorded: checked again next pass');
           });
         }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { COLLECTIONS } from '../src/store/db';
 import { WRITES_PER_COMMAND } from '../src/store/reconcile-plans';
 import { STEADY_CHECK_SPREAD_MS } from './seed';
 import type { BenchSystem } from './system';
@@ -118,6 +119,8 @@ export async function steadyStateChecks(
   windowMs = 24 * 3_600_000,
 ): Promise<{ installations: number; due: number }> {
   const coll = sys.store.installations.coll;
+  // The spread is the whole story: reconciliation's own record of its reads (an earlier pass's) goes.
+  await sys.store.db.collection(COLLECTIONS.talkdeskChecks).deleteMany({});
   const ids = (await coll.find({}, { projection: { _id: 1 } }).toArray()).map((r) => r._id).sort();
   const now = Date.now();
   const ages = ids.map((_, i) => (i < alsoDue ? windowMs + 60_000 : Math.floor(((i + 0.5) / ids.length) * STEADY_CHECK_SPREAD_MS)));

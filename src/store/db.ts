@@ -11,6 +11,7 @@ export const COLLECTIONS = {
   userMappings: 'user_mappings',
   settings: 'account_settings',
   installations: 'installations',
+  talkdeskChecks: 'talkdesk_checks',
   starterContent: 'starter_content',
   partnerCalls: 'partner_calls',
   licensedUsersProgress: 'licensed_users_progress',

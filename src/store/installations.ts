@@ -26,20 +26,28 @@ export interface InstallationRecord {
   /** Events the workflow finished handling (the last 20): a later run never handles them again. */
   handledEventIds?: string[];
   /**
-   * When Talkdesk's view of the installation was last read (by reconciliation, or
-   * confirmed by a state call that concluded its operation: an approval, a rejection,
-   * an uninstall's acknowledgement): reconciliation reads an active one again once
-   * this is older than RECONCILE_ACTIVE_CHECK_HOURS.
+   * When the workflow last saw Talkdesk's view of the installation (a state call that
+   * concluded its operation: an approval, a rejection, an uninstall's acknowledgement).
+   * Reconciliation's own reads are kept apart (`talkdesk_checks`); it reads an active
+   * installation again once the later of the two is older than RECONCILE_ACTIVE_CHECK_HOURS.
    */
   talkdeskCheckedAt?: Date;
   updatedAt: Date;
   createdAt: Date;
 }
 
+/** Reconciliation's last read of an installation at Talkdesk, one document per installation. */
+interface TalkdeskCheck {
+  _id: string;
+  at: Date;
+}
+
 export class InstallationStore {
   readonly coll: Collection<InstallationRecord>;
+  private readonly checks: Collection<TalkdeskCheck>;
   constructor(db: Database) {
     this.coll = db.collection<InstallationRecord>(COLLECTIONS.installations);
+    this.checks = db.collection<TalkdeskCheck>(COLLECTIONS.talkdeskChecks);
   }
 
   async ensureIndexes(): Promise<void> {
@@ -65,9 +73,28 @@ export class InstallationStore {
     await this.coll.updateOne({ _id: installationId }, { $set: { installApprovedAt: at, talkdeskCheckedAt: at } });
   }
 
-  /** Talkdesk's view was read: by reconciliation, or a state call's answer ({_id} filter: FerretDB pushes it down). */
+  /** The workflow's state call was answered with its outcome ({_id} filter: FerretDB pushes it down). */
   async markTalkdeskChecked(installationId: string, at: Date): Promise<void> {
     await this.coll.updateOne({ _id: installationId }, { $set: { talkdeskCheckedAt: at } });
+  }
+
+  /**
+   * Reconciliation read Talkdesk's view. Not on the record: the workflow is its one writer
+   * (src/store/README.md), and on FerretDB this update landing with one of the workflow's
+   * would lose one of them, the workflow's phase included.
+   */
+  async markCheckedByReconciliation(installationId: string, at: Date): Promise<void> {
+    await this.checks.updateOne({ _id: installationId }, { $set: { at } }, { upsert: true });
+  }
+
+  /** The later of the workflow's and reconciliation's last reads of Talkdesk's view; undefined before any. */
+  async lastTalkdeskCheck(installationId: string): Promise<Date | undefined> {
+    const [rec, check] = await Promise.all([
+      this.coll.findOne({ _id: installationId }, { projection: { talkdeskCheckedAt: 1 } }),
+      this.checks.findOne({ _id: installationId }),
+    ]);
+    const own = rec?.talkdeskCheckedAt;
+    return check && (!own || check.at > own) ? check.at : own;
   }
 
   /** An install begins (the record was not installing yet): no approval of it yet. */
@@ -89,9 +116,18 @@ export class InstallationStore {
    * single `_id > cursor` page used to, and the pass no longer pays it per page.
    */
   async scanForReconciliation(): Promise<Pick<InstallationRecord, '_id' | 'phase' | 'talkdeskCheckedAt'>[]> {
-    return this.coll.find({}, { projection: { _id: 1, phase: 1, talkdeskCheckedAt: 1 } }).toArray() as Promise<
-      Pick<InstallationRecord, '_id' | 'phase' | 'talkdeskCheckedAt'>[]
-    >;
+    const [recs, checks] = await Promise.all([
+      this.coll.find({}, { projection: { _id: 1, phase: 1, talkdeskCheckedAt: 1 } }).toArray() as Promise<
+        Pick<InstallationRecord, '_id' | 'phase' | 'talkdeskCheckedAt'>[]
+      >,
+      this.checks.find({}).toArray(),
+    ]);
+    // The later of the workflow's and reconciliation's reads (a record of an older version has only its own).
+    const byId = new Map(checks.map((c) => [c._id, c.at]));
+    return recs.map((r) => {
+      const at = byId.get(r._id);
+      return at && (!r.talkdeskCheckedAt || at > r.talkdeskCheckedAt) ? { ...r, talkdeskCheckedAt: at } : r;
+    });
   }
 
   /** One page of installations in id order, for paged reconciliation (runs from before the planned pass). */

@@ -238,4 +238,21 @@ describe('one writer per document: concurrent writers lose no write (FerretDB)',
       );
     }
   });
+
+  it("installations, talkdesk_checks: the workflow's phase records while reconciliation records its Talkdesk reads", async () => {
+    const ids = Array.from({ length: N }, () => randomBytes(16).toString('hex'));
+    const record = (id: string, phase: 'installing' | 'active' | 'updating') =>
+      store.installations.record(id, { workflowId: `w-${id}`, appId: 'app', phase });
+    for (const id of ids) await record(id, 'installing');
+    const phases = ['active', 'updating', 'active', 'updating'] as const;
+    const reads = phases.map((_, round) => new Date(Date.now() + round * 1_000));
+    for (const [round, phase] of phases.entries()) {
+      // The workflow's next phase and a pass's page reading the same installations, at the same moment.
+      await Promise.all(ids.flatMap((id) => [record(id, phase), store.installations.markCheckedByReconciliation(id, reads[round]!)]));
+      for (const id of ids) {
+        assert.equal((await store.installations.get(id))?.phase, phase, `round ${round}, ${id}: the phase the workflow wrote is kept`);
+        assert.deepEqual(await store.installations.lastTalkdeskCheck(id), reads[round], `round ${round}, ${id}: the read is kept`);
+      }
+    }
+  });
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { COLLECTIONS } from '../../src/store/db';
 import { workflowIdFor } from '../../workflows/definitions';
 import type { ReconcileInput } from '../../workflows/reconcile';
 import type { ReconcileReport } from '../../workflows/reconcile-types';
@@ -17,9 +18,13 @@ describe('reconciliation reads Talkdesk on a window and within a budget (dev ser
 
   /** Talkdesk reads of the installation (GET /apps/:app/installations/:id) so far. */
   const gets = (id: string) => sys.simulator.calls.filter((c) => c.route === 'installation' && c.installationId === id).length;
-  const checkedAt = async (id: string) => (await sys.store.installations.get(id))?.talkdeskCheckedAt?.getTime() ?? 0;
-  const lastReadAgo = (id: string, ms: number) =>
-    sys.store.installations.coll.updateOne({ _id: id }, { $set: { talkdeskCheckedAt: new Date(Date.now() - ms) } });
+  const checkedAt = async (id: string) => (await sys.store.installations.lastTalkdeskCheck(id))?.getTime() ?? 0;
+  /** Both records of a last read (the workflow's, on the installation, and reconciliation's own) set back. */
+  const lastReadAgo = async (id: string, ms: number) => {
+    const at = new Date(Date.now() - ms);
+    await sys.store.installations.coll.updateOne({ _id: id }, { $set: { talkdeskCheckedAt: at } });
+    await sys.store.db.collection(COLLECTIONS.talkdeskChecks).updateOne({ _id: id as never }, { $set: { at } });
+  };
 
   const install = async () => (await installActive(sys)).installation.id;
   /** An install Talkdesk does not let approve (and later ones, until clearFaults): its id. */

@@ -112,7 +112,10 @@ describe('reconciliation reads the store by _id (FerretDB, command monitoring, d
   };
 
   /** Every installation due for a Talkdesk read, so that every page visits Talkdesk and the credentials. */
-  const allDue = () => sys.store.installations.coll.updateMany({}, { $set: { talkdeskCheckedAt: new Date(Date.now() - 2 * DAY) } });
+  const allDue = async () => {
+    await sys.store.installations.coll.updateMany({}, { $set: { talkdeskCheckedAt: new Date(Date.now() - 2 * DAY) } });
+    await sys.store.db.collection(COLLECTIONS.talkdeskChecks).deleteMany({});
+  };
 
   /** One pass as the workflow runs it (housekeeping, plan, pages), returning the filters that were not `{_id}`, per step. */
   async function pass(pageSize: number) {
@@ -204,8 +207,8 @@ describe('reconciliation reads the store by _id (FerretDB, command monitoring, d
     assert.deepEqual(second.destroyed.scans, []);
     assert.deepEqual(
       second.plan.scans.map((s) => s.what),
-      [`${COLLECTIONS.installations} find`, `${COLLECTIONS.reconcilePlans} delete`],
-      'the plan: one read of every record and the drop of old plans, once per pass',
+      [`${COLLECTIONS.installations} find`, `${COLLECTIONS.talkdeskChecks} find`, `${COLLECTIONS.reconcilePlans} delete`],
+      "the plan: one read of every record and of reconciliation's last reads, and the drop of old plans, once per pass",
     );
     assert.deepEqual(second.pages.scans, []);
     await sys.store.db
