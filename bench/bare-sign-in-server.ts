@@ -9,7 +9,7 @@ import type { SignInTarget } from './launch';
  * web process's (GET /launch → 302 to Talkdesk's authorize → /sso/callback, which exchanges the code with
  * the same client assertion and reads /users/me → 303 → the /app page), in a process of its own like the
  * web server, with everything else left out: no store, no sealed state, no licence, no logs; states and
- * sessions in memory. What any implementation of this flow on this machine must at least spend.
+ * sessions in memory. A minimal implementation of this flow on the same stack (Koa, the same Talkdesk client).
  * The bench posts its sign-in targets (POST /targets) before the first launch.
  */
 const SIMULATOR = process.env.SIMULATOR_URL ?? '';

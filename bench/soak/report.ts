@@ -40,9 +40,14 @@ export interface SoakReport {
   logTail?: string[];
 }
 
-/** The last `max` warning and error lines of these log files (the service logs its level by label), each cut to 400 characters. */
+/**
+ * The last warning and error lines of these log files (the service logs its level by label), at most
+ * `max` in all and an even share of them per file, so that one busy log does not hide the others;
+ * each cut to 400 characters.
+ */
 export function warningsIn(files: string[], max = 40): string[] {
   const lines: string[] = [];
+  const perFile = Math.max(1, Math.floor(max / Math.max(1, files.length)));
   for (const f of files) {
     let text = '';
     try {
@@ -51,9 +56,8 @@ export function warningsIn(files: string[], max = 40): string[] {
       continue;
     }
     const name = path.basename(f);
-    for (const line of text.split('\n')) {
-      if (/"level":"(warn|error|fatal)"/.test(line) || /^worker failed/.test(line)) lines.push(`${name}: ${line.slice(0, 400)}`);
-    }
+    const mine = text.split('\n').filter((line) => /"level":"(warn|error|fatal)"/.test(line) || /^worker failed/.test(line));
+    lines.push(...mine.slice(-perFile).map((line) => `${name}: ${line.slice(0, 400)}`));
   }
   return lines.slice(-max);
 }

@@ -9,6 +9,8 @@ export interface StoreWatchdogOptions {
   stuckAfterMs: number;
   /** Time between pings. */
   everyMs: number;
+  /** A ping not answered within this counts as failed (a half-open connection never answers). Default min(10 s, stuckAfterMs). */
+  pingTimeoutMs?: number;
   logger: Logger;
   /** The process's client is stuck while the store answers others: stop this worker (its supervisor starts a new one). */
   onStuck(): void;
@@ -24,29 +26,46 @@ export interface StoreWatchdogOptions {
  * (a restart would not help, and a crash loop would delay the recovery).
  */
 export function watchStore(o: StoreWatchdogOptions): { stop(): Promise<void> } {
+  const timeoutMs = o.pingTimeoutMs ?? Math.min(10_000, o.stuckAfterMs);
+  const ping = () => withTimeout(o.ping(), timeoutMs);
   let failingSince: number | undefined;
+  // Rounds in a row where a new client answered and this one, asked again right after, did not.
+  let verdicts = 0;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
 
+  const answered = () => {
+    if (failingSince !== undefined) o.logger.info('the store answers this worker again');
+    failingSince = undefined;
+    verdicts = 0;
+  };
+
   const check = async () => {
     try {
-      await o.ping();
-      if (failingSince !== undefined) o.logger.info('the store answers this worker again');
-      failingSince = undefined;
-      return;
+      await ping();
+      return answered();
     } catch (err) {
       failingSince ??= Date.now();
       if (Date.now() - failingSince < o.stuckAfterMs) return;
       o.logger.warn({ errorType: errorName(err), failingForMs: Date.now() - failingSince }, 'the store has not answered this worker');
     }
     try {
-      await o.pingFresh();
+      await withTimeout(o.pingFresh(), timeoutMs);
     } catch (err) {
+      verdicts = 0;
       o.logger.warn({ errorType: errorName(err) }, 'a new store connection fails too: MongoDB looks down, the worker waits for it');
       return;
     }
-    if (stopped) return;
+    // The store may have come back during the new client's ping: this client gets one more chance
+    // now, and the verdict must hold for two rounds, so a recovery never stops healthy workers.
+    try {
+      await ping();
+      return answered();
+    } catch {
+      verdicts += 1;
+    }
+    if (verdicts < 2 || stopped) return;
     stopped = true;
     o.logger.error('the store answers a new connection but not this worker: stopping the worker so that its supervisor starts a new one');
     o.onStuck();
@@ -62,9 +81,19 @@ export function watchStore(o: StoreWatchdogOptions): { stop(): Promise<void> } {
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
-      await running;
+      // A round in flight ends within its pings' timeouts; shutdown does not wait that long for it.
+      await Promise.race([running, new Promise((r) => setTimeout(r, 1_000).unref())]);
     },
   };
+}
+
+/** Rejects when `p` has not settled within `ms`. */
+function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error('store ping timed out'), { name: 'PingTimeout' })), ms).unref();
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 /** The error's class only: a driver message can carry the connection string. */

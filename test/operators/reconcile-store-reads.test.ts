@@ -206,8 +206,8 @@ describe('reconciliation reads the store by _id (FerretDB, command monitoring, d
     );
     assert.deepEqual(second.destroyed.scans, []);
     assert.deepEqual(
-      second.plan.scans.map((s) => s.what),
-      [`${COLLECTIONS.installations} find`, `${COLLECTIONS.talkdeskChecks} find`, `${COLLECTIONS.reconcilePlans} delete`],
+      second.plan.scans.map((s) => s.what).sort(),
+      [`${COLLECTIONS.installations} find`, `${COLLECTIONS.reconcilePlans} delete`, `${COLLECTIONS.talkdeskChecks} find`].sort(),
       "the plan: one read of every record and of reconciliation's last reads, and the drop of old plans, once per pass",
     );
     assert.deepEqual(second.pages.scans, []);

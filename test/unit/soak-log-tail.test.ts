@@ -28,6 +28,11 @@ describe("soak report: a failed run's warnings and errors", () => {
         'web.log: {"level":"fatal","msg":"x"}',
       ]);
       assert.equal(warningsIn([worker], 1).length, 1, 'only the last lines are kept');
+      assert.deepEqual(
+        warningsIn([worker, path.join(dir, 'web.log')], 2),
+        ['worker-1.log: worker failed: connect ECONNREFUSED 127.0.0.1:1', 'web.log: {"level":"fatal","msg":"x"}'],
+        'a share per file: a busy log does not hide the others',
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -48,4 +48,58 @@ describe('worker store watchdog', () => {
       await dog.stop();
     }
   });
+  it('does not stop a worker whose client answers again right after a new client did (the store came back meanwhile)', async () => {
+    const { logger } = captureLogger();
+    let stuck = 0;
+    let back = false;
+    let fresh = 0;
+    const dog = watchStore({
+      ping: () => (back ? answers() : fails()),
+      // The store comes back while the new client asks it: this worker's client answers the next ping.
+      pingFresh: () => ((fresh += 1), (back = true), answers()),
+      stuckAfterMs: 100,
+      everyMs: 20,
+      logger,
+      onStuck: () => (stuck += 1),
+    });
+    try {
+      await eventually('a new client to be tried', async () => (fresh >= 1 ? true : undefined), 5_000);
+      await holdsFor('the worker kept', () => stuck === 0, 300);
+    } finally {
+      await dog.stop();
+    }
+  });
+
+  it('counts a ping that never answers as failed, and stops at once however long a ping hangs', async () => {
+    const { logger } = captureLogger();
+    let stuck = 0;
+    const hangs = () => new Promise<void>(() => undefined);
+    const dog = watchStore({
+      ping: hangs,
+      pingFresh: answers,
+      stuckAfterMs: 100,
+      everyMs: 20,
+      pingTimeoutMs: 50,
+      logger,
+      onStuck: () => (stuck += 1),
+    });
+    await eventually('the watchdog to stop the worker', async () => (stuck > 0 ? true : undefined), 5_000);
+    const started = Date.now();
+    await dog.stop();
+    assert.ok(Date.now() - started < 2_000, 'stop() does not wait for a hung ping');
+
+    let pinged = false;
+    const idle = watchStore({
+      ping: () => ((pinged = true), hangs()),
+      pingFresh: answers,
+      stuckAfterMs: 60_000,
+      everyMs: 10,
+      logger,
+      onStuck: () => undefined,
+    });
+    await eventually('a round (and its hung ping) in flight', async () => (pinged ? true : undefined), 5_000);
+    const t0 = Date.now();
+    await idle.stop();
+    assert.ok(Date.now() - t0 < 2_000, 'stop() returns while a ping hangs');
+  });
 });

@@ -44,7 +44,8 @@ export async function licensedUser(
         scopes: ['apps:read'],
       })
       .catch((err: unknown) => {
-        // As at the code exchange: a set Talkdesk refused (rotated, revoked) is read afresh next time.
+        // As at the code exchange, on any failure: a set Talkdesk refused (rotated, revoked) is read
+        // afresh next time; after a timeout that costs one store read.
         lc.credentials.forget(creds.installationId, creds.clientId);
         throw err;
       });
