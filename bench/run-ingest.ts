@@ -1,15 +1,13 @@
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { measureIngest } from './ingest';
 import { intArg, tuningFromEnv } from './options';
 import { startBenchSystem } from './system';
+import { runBenchEntry } from './entry';
 
 /**
  * `node dist/bench/run-ingest.js`: the ingest figure alone (bench/ingest.ts), run twice, quicker than the
  * whole bench, with the CPU each process spends per acknowledged event beside a bare signalWithStart's.
  * BENCH_N events (200), BENCH_CONCURRENCY (8). With BENCH_CPU_PROFILE_DIR the web process leaves a CPU profile.
  */
-Runtime.install({ logger: new DefaultLogger('WARN') });
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
 const argv = process.argv.slice(2);
 const n = intArg(argv, 'n', 'BENCH_N', 200, 1);
@@ -40,10 +38,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error('bench failed:', err instanceof Error ? (err.stack ?? err.message) : err);
-    process.exit(1);
-  },
-);
+runBenchEntry(main);

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { AccountRecord, UserMappingRecord } from '../src/store/accounts';
 import { credentialId, type CredentialRecord } from '../src/store/credentials';
 import { COLLECTIONS } from '../src/store/db';
@@ -9,6 +8,7 @@ import { workflowIdFor } from '../workflows/definitions';
 import { measureLaunch } from './launch';
 import { intArg, tuningFromEnv } from './options';
 import { startBenchSystem } from './system';
+import { runBenchEntry } from './entry';
 
 /**
  * `node dist/bench/run-launch.js`: the launch figure alone (bench/launch.ts), quicker than the
@@ -17,8 +17,6 @@ import { startBenchSystem } from './system';
  * licensed users' mappings, sign-in links) written in bulk, as ballast the launch path may scan.
  * BENCH_N sign-ins (60), BENCH_CONCURRENCY (8), BENCH_LAUNCH_INSTALLED (10), BENCH_LAUNCH_BALLAST (800).
  */
-Runtime.install({ logger: new DefaultLogger('WARN') });
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
 const argv = process.argv.slice(2);
 const n = intArg(argv, 'n', 'BENCH_N', 60, 1);
@@ -140,10 +138,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error('bench failed:', err instanceof Error ? (err.stack ?? err.message) : err);
-    process.exit(1);
-  },
-);
+runBenchEntry(main);
