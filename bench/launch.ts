@@ -4,7 +4,7 @@ import { PROJECT_ROOT } from '../src/local/tools';
 import type { UsableCredentials } from '../src/store/credentials';
 import { TalkdeskClient } from '../src/talkdesk/client';
 import { TestBrowser } from '../test/launch/helpers';
-import { round } from './ingest';
+import { perOp, round } from './ingest';
 import { cpuPids } from './lifecycle';
 import { cpuSnapshot } from './machine';
 import { runPool, sleep, type Measured } from './load';
@@ -121,9 +121,7 @@ export async function measureLaunch(
   const cpuBefore = cpuSnapshot(pids);
   const service = await runPool(n, concurrency, signIn, timeoutMs);
   const cpuAfter = cpuSnapshot(pids);
-  const cpuSecondsPerSignIn = Object.fromEntries(
-    Object.keys(pids).map((k) => [k, round(((cpuAfter[k] ?? 0) - (cpuBefore[k] ?? 0)) / Math.max(1, service.ok), 4)]),
-  );
+  const cpuSecondsPerSignIn = perOp(cpuBefore, cpuAfter, service.ok);
   if (service.failed > 0) console.warn(`bench: launch: ${service.failed} of ${n} failed, e.g. ${service.errors.join('; ')}`);
   const { floor, floorCpuSecondsPerSignIn } = await measureFloor(sys, users, talkdeskRoundTrips, n, concurrency, timeoutMs);
   const talkdesk = new TalkdeskClient({ allowedHosts: [new URL(sys.simulator.url).host], timeoutMs: 30_000 });
@@ -210,10 +208,7 @@ async function measureFloor(
     const floor = await runPool(n, concurrency, signIn, timeoutMs);
     const after = cpuSnapshot(pids);
     if (floor.failed > 0) console.warn(`bench: bare sign-ins: ${floor.failed} of ${n} failed, e.g. ${floor.errors.join('; ')}`);
-    const floorCpuSecondsPerSignIn = Object.fromEntries(
-      Object.keys(pids).map((k) => [k, round(((after[k] ?? 0) - (before[k] ?? 0)) / Math.max(1, floor.ok), 4)]),
-    );
-    return { floor: strip(floor), floorCpuSecondsPerSignIn };
+    return { floor: strip(floor), floorCpuSecondsPerSignIn: perOp(before, after, floor.ok) };
   } finally {
     await server.stop();
   }

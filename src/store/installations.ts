@@ -36,6 +36,9 @@ export interface InstallationRecord {
   createdAt: Date;
 }
 
+/** The later of two times, either possibly missing. */
+const later = (a: Date | undefined, b: Date | undefined): Date | undefined => (a && b ? (b > a ? b : a) : (a ?? b));
+
 /** Reconciliation's last read of an installation at Talkdesk, one document per installation. */
 interface TalkdeskCheck {
   _id: string;
@@ -93,8 +96,7 @@ export class InstallationStore {
       this.coll.findOne({ _id: installationId }, { projection: { talkdeskCheckedAt: 1 } }),
       this.checks.findOne({ _id: installationId }),
     ]);
-    const own = rec?.talkdeskCheckedAt;
-    return check && (!own || check.at > own) ? check.at : own;
+    return later(rec?.talkdeskCheckedAt, check?.at);
   }
 
   /** An install begins (the record was not installing yet): no approval of it yet. */
@@ -124,10 +126,7 @@ export class InstallationStore {
     ]);
     // The later of the workflow's and reconciliation's reads (a record of an older version has only its own).
     const byId = new Map(checks.map((c) => [c._id, c.at]));
-    return recs.map((r) => {
-      const at = byId.get(r._id);
-      return at && (!r.talkdeskCheckedAt || at > r.talkdeskCheckedAt) ? { ...r, talkdeskCheckedAt: at } : r;
-    });
+    return recs.map((r) => ({ ...r, talkdeskCheckedAt: later(r.talkdeskCheckedAt, byId.get(r._id)) }));
   }
 
   /** One page of installations in id order, for paged reconciliation (runs from before the planned pass). */
