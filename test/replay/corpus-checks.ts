@@ -17,6 +17,7 @@ interface RawEvent {
   workflowExecutionUpdateAcceptedEventAttributes?: { acceptedRequest?: { input?: { name?: string } } };
   timerFiredEventAttributes?: { startedEventId?: string };
   activityTaskScheduledEventAttributes?: { activityType?: { name?: string } };
+  activityTaskCompletedEventAttributes?: { scheduledEventId?: string };
 }
 export interface RawHistory {
   events: RawEvent[];
@@ -109,6 +110,30 @@ const trialRecordedAfterUninstall = (h: RawHistory) => {
 };
 const TRIAL_RECORD = 'trial-record-interruptible';
 
+/** A reconcile markActive signalled after the uninstall's signal, and whether Talkdesk's state call completed after it. */
+const markActiveDuringUninstall = (h: RawHistory): { during: boolean; stateCallCompletedAfter: boolean } => {
+  const uninstall = h.events.findIndex(
+    (e) =>
+      (decode(e.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]) as { type?: string } | undefined)?.type ===
+      'app.uninstalled',
+  );
+  const mark = h.events.findIndex(
+    (e) =>
+      e.workflowExecutionSignaledEventAttributes?.signalName === 'reconcile' &&
+      (decode(e.workflowExecutionSignaledEventAttributes.input?.payloads?.[0]) as { action?: string } | undefined)?.action === 'markActive',
+  );
+  const byId = new Map(h.events.map((e) => [e.eventId, e]));
+  const stateCallCompletedAfter = h.events
+    .slice(mark + 1)
+    .some(
+      (e) =>
+        byId.get(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? '')?.activityTaskScheduledEventAttributes?.activityType
+          ?.name === 'setInstallationState',
+    );
+  return { during: uninstall >= 0 && mark > uninstall, stateCallCompletedAfter };
+};
+const MARK_ACTIVE_ONLY = 'mark-active-only-install-or-update';
+
 const firstEventType = (h: RawHistory) => (signals(h, 'event')[0] as { type?: string } | undefined)?.type;
 
 /** Each distinctive thing the corpus must hold, and whether a recording holds it. */
@@ -151,5 +176,9 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     uninstallWhileTrialRetrying(h) && !took(h, TRIAL_RECORD) && trialRecordedAfterUninstall(h),
   'an uninstall interrupting a retrying trial record (trial-record-interruptible)': (h) =>
     uninstallWhileTrialRetrying(h) && took(h, TRIAL_RECORD) && !trialRecordedAfterUninstall(h),
+  'a markActive during an uninstall, before the patch: the uninstall interrupted, never acknowledged': (h) =>
+    markActiveDuringUninstall(h).during && !patches(h).includes(MARK_ACTIVE_ONLY) && !markActiveDuringUninstall(h).stateCallCompletedAfter,
+  'a markActive during an uninstall ignored, the uninstall acknowledged (mark-active-only-install-or-update)': (h) =>
+    markActiveDuringUninstall(h).during && patches(h).includes(MARK_ACTIVE_ONLY) && markActiveDuringUninstall(h).stateCallCompletedAfter,
   'a planned reconciliation pass': (h) => scheduled(h).includes('planReconciliation') && scheduled(h).includes('reconcilePlannedPage'),
 };

@@ -11,6 +11,7 @@ import { START_GATE_SCENARIOS } from './start-gate-scenarios';
 import { STORE_STEP_SCENARIOS } from './store-step-scenarios';
 import { TIMER_SCENARIOS, type Scenario } from './timer-scenarios';
 import { TRIAL_SCENARIOS } from './trial-scenarios';
+import { RECONCILE_SCENARIOS } from './reconcile-scenarios';
 
 /**
  * Records real histories into test/histories/ for the replay test:
@@ -129,6 +130,7 @@ const SCENARIOS: Record<string, Scenario> = {
   ...STORE_STEP_SCENARIOS,
   ...START_GATE_SCENARIOS,
   ...TRIAL_SCENARIOS,
+  ...RECONCILE_SCENARIOS,
 };
 
 /** Records the named scenarios (all when none is named), each on a system of its own; writes only their files. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { reconcileSignal, rejectUpdate, retryNowUpdate, type InstallationPhase, type ReconcileAction } from '../../workflows/definitions';
+import { eventually } from '../support/waits';
 import { ActivityStubs, blockingUntilCancelled, phases, refusal, unavailable, useInstallationUnderTest } from './harness';
 
 /** What stops a phase before it ends by itself: an uninstall, an operator, reconciliation. */
@@ -136,6 +137,41 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
       assert.deepEqual(t.stubs.of('undoProvisioning'), []);
       assert.deepEqual(t.stubs.of('destroyCredentials'), []);
       assert.equal(t.stubs.of('recordInstallation').at(-1)?.phase, 'active');
+    });
+
+    it('markActive read before the install ended does not stop the uninstall running when it arrives', async () => {
+      // The pass read the install running and found it completed at Talkdesk; by the time its
+      // signal arrives the install is over and the uninstall's acknowledgement is backing off.
+      let talkdeskDown = false;
+      const t = await start(
+        new ActivityStubs().on('setInstallationState', async (i) => {
+          if (i.concludes === 'uninstall' && talkdeskDown) throw unavailable();
+          return { state: 'completed' };
+        }),
+        { retryInitialMs: 60_000 },
+      );
+      await t.send(t.event('app.installed'));
+      await t.settled('active');
+      talkdeskDown = true;
+      await t.send(t.event('app.uninstalled'));
+      await t.until('the acknowledgement backing off', retrying('uninstalling'));
+      await t.handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
+      await eventually('a workflow task completed after the signal (it was handled)', async () => {
+        const events = (await t.handle.fetchHistory()).events ?? [];
+        const signal = events.findLastIndex((e) => e.workflowExecutionSignaledEventAttributes);
+        return signal >= 0 && events.slice(signal).some((e) => e.workflowTaskCompletedEventAttributes) ? true : undefined;
+      });
+      talkdeskDown = false;
+      const done = await t.result();
+      assert.equal(done.phase, 'uninstalled');
+      assert.deepEqual(
+        done.history.map((h) => [h.phase, h.result]),
+        [
+          ['installing', 'approved'],
+          ['uninstalling', 'acknowledged'],
+        ],
+      );
+      assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:uninstall', 'approve:uninstall']);
     });
 
     const ended: [ReconcileAction['talkdeskState'], InstallationPhase][] = [

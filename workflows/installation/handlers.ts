@@ -8,6 +8,14 @@ import type { PhaseContext } from './context';
 const UNINSTALL_INTERRUPTS_ANY_PHASE = 'uninstall-interrupts-any-phase';
 
 /**
+ * Patch: reconciliation's markActive (Talkdesk completed the install or update it read as running)
+ * interrupts only an install or update. Its pass read the record a moment before: the phase may
+ * have ended since, and an uninstall or a rotation running now must not be stopped by it (an
+ * interrupted uninstall was never acknowledged at Talkdesk).
+ */
+const MARK_ACTIVE_ONLY_INSTALL_OR_UPDATE = 'mark-active-only-install-or-update';
+
+/**
  * The workflow's signals, query and updates. Handlers only record requests and
  * interrupt the running phase; the main loop acts on them one at a time.
  */
@@ -37,6 +45,14 @@ export function registerHandlers(ctx: PhaseContext): void {
   setHandler(reconcileSignal, (action) => {
     // Only what the drift concerns: a timed-out update stops the update, nothing else.
     if (action.action === 'endUpdate' && state.phase !== 'updating') return;
+    if (
+      action.action === 'markActive' &&
+      state.phase !== 'installing' &&
+      state.phase !== 'updating' &&
+      ctx.patched(MARK_ACTIVE_ONLY_INSTALL_OR_UPDATE)
+    ) {
+      return;
+    }
     run.pendingReconcile = action;
     if (action.action === 'markActive') phases.interrupt(MARK_ACTIVE);
     else phases.interrupt(`Talkdesk reporting ${action.talkdeskState}`);
