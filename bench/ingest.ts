@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { postCallback } from '../test/support/callback-client';
 import { keepAliveAgent, runPool, type Measured } from './load';
+import { meanStepMs, readCallbackSteps } from './callback-steps';
 import { cpuSnapshot } from './machine';
 import type { BenchSystem } from './system';
 
@@ -17,6 +18,11 @@ export interface IngestResult {
   cpuSecondsPerEvent: Record<string, number>;
   /** CPU seconds per bare signalWithStart by process during its run (the bench process is the client). */
   bareCpuSecondsPerSignalWithStart: Record<string, number>;
+  /**
+   * Mean milliseconds per acknowledged event of each step inside the web process during the
+   * service run (`appconnect_callback_step_duration_seconds`): store, handover, mark.
+   */
+  callbackStepsMs: Record<string, number>;
   /** Installation ids whose install was acknowledged (they are installed once the workers run). */
   installationIds: string[];
 }
@@ -69,9 +75,11 @@ export async function measureIngest(sys: BenchSystem, n: number, concurrency: nu
     const bare = await runPool(n, concurrency, signalWithStart('run'));
     const bareCpuSecondsPerSignalWithStart = perOp(bareCpu, cpuSnapshot(pids), bare.ok);
     check('bare signalWithStart', bare);
+    const stepsBefore = await readCallbackSteps(sys.web.adminUrl);
     const serviceCpu = cpuSnapshot(pids);
     const service = await runPool(n, concurrency, post(sys.web.callbackUrl, 0));
     const cpuSecondsPerEvent = perOp(serviceCpu, cpuSnapshot(pids), service.ok);
+    const callbackStepsMs = meanStepMs(stepsBefore, await readCallbackSteps(sys.web.adminUrl));
     check('ingest', service);
     return {
       service: strip(service),
@@ -80,6 +88,7 @@ export async function measureIngest(sys: BenchSystem, n: number, concurrency: nu
       ratio: round(service.perSecond / bare.perSecond),
       cpuSecondsPerEvent,
       bareCpuSecondsPerSignalWithStart,
+      callbackStepsMs,
       installationIds: installs.map((e) => e.data.installation_id),
     };
   } finally {

@@ -151,6 +151,14 @@ export function summaryRows(r: BenchResult): string[][] {
       `per bare signalWithStart: ${cpuTotal(r.ingest.bareCpuSecondsPerSignalWithStart)} in all: ${cpuLine(r.ingest.bareCpuSecondsPerSignalWithStart)}`,
       '',
     ],
+    [
+      'Ingest: ms per acknowledged event, by step in the web process',
+      Object.entries(r.ingest.callbackStepsMs)
+        .map(([step, ms]) => `${step} ${ms}`)
+        .join(', '),
+      `service p50 ${r.ingest.service.latencyMs.p50}; bare p50 ${r.ingest.bareSignalWithStart.latencyMs.p50}`,
+      '',
+    ],
     ['Lifecycle: CPU seconds per install, by process', `${cpuTotal(l.cpuSecondsPerInstall)} in all`, cpuLine(l.cpuSecondsPerInstall), ''],
     ...launchRows(r.launch),
     [

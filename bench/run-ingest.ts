@@ -31,6 +31,7 @@ async function main(): Promise<void> {
         `bench:   ratio ${r.ratio}, p99 ratio ${Math.round((r.service.latencyMs.p99 / r.bareSignalWithStart.latencyMs.p99) * 100) / 100}`,
       );
       console.log(`bench:   CPU seconds per event ${JSON.stringify(r.cpuSecondsPerEvent)}`);
+      console.log(`bench:   ms per event by step in the web process ${JSON.stringify(r.callbackStepsMs)}`);
       console.log(`bench:   CPU seconds per bare signalWithStart ${JSON.stringify(r.bareCpuSecondsPerSignalWithStart)}`);
     }
   } finally {

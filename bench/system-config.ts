@@ -62,7 +62,8 @@ export interface BenchSystem {
   store: Store;
   temporal: { address: string; pid(): number | undefined; restart(downMs?: number): Promise<void> };
   mongo: { uri: string; pid(): number | undefined; restart(downMs?: number): Promise<void> };
-  web: { url: string; callbackUrl: string; pid: number };
+  /** `adminUrl`: the web process's admin listener (`/metrics`). */
+  web: { url: string; callbackUrl: string; adminUrl: string; pid: number };
   noop?: { url: string; pid: number };
   readonly benchWorker?: NodeChild;
   /** Starts the worker of the reference workflows (a process), if it is not running. */

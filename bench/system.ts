@@ -130,6 +130,7 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
 
     let web: BenchSystem['web'];
     if (opts.web === 'process') {
+      const adminPort = await freePort();
       const file = path.join(logsDir, 'web.log');
       logFiles.push(file);
       const proc = spawnNode(
@@ -139,7 +140,7 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
           ...serviceEnv,
           PORT: String(webPort),
           HOST: '127.0.0.1',
-          ADMIN_PORT: '0',
+          ADMIN_PORT: String(adminPort),
           // Required in production (launch): the bench signs no one in, but the web process checks them at start.
           APP_BASE_URL: `http://127.0.0.1:${webPort}`,
           SUPPORT_CONTACT: 'bench run',
@@ -149,7 +150,7 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
       );
       stops.push(() => proc.stop());
       await proc.waitFor('web server listening', 30_000);
-      web = { url: `http://127.0.0.1:${webPort}`, callbackUrl, pid: proc.pid };
+      web = { url: `http://127.0.0.1:${webPort}`, callbackUrl, adminUrl: `http://127.0.0.1:${adminPort}`, pid: proc.pid };
     } else {
       const file = path.join(logsDir, 'web.log');
       logFiles.push(file);
@@ -177,7 +178,7 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
         await webDb.close();
         await new Promise<void>((resolve) => stream.end(() => resolve()));
       });
-      web = { url: running.url, callbackUrl, pid: process.pid };
+      web = { url: running.url, callbackUrl, adminUrl: running.adminUrl, pid: process.pid };
     }
 
     let noop: BenchSystem['noop'];

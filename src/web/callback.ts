@@ -191,7 +191,9 @@ export function createCallbackHandler(deps: CallbackDeps) {
       ctx.set('Retry-After', '30');
       refuse(ctx, 503, 'store_unavailable', 'The event could not be stored; deliver it again later.');
     };
+    const timeStep = (step: 'store' | 'handover' | 'mark') => deps.metrics?.callbackSteps.startTimer({ step });
     let inserted: InsertOutcome;
+    const storing = timeStep('store');
     try {
       await deps.launch?.beforeStore(event);
       // Stored, not queued: the hand-over below queues it only if Temporal does not take it.
@@ -204,14 +206,17 @@ export function createCallbackHandler(deps: CallbackDeps) {
       return storeFailed(err, 'event not stored');
     }
 
+    storing?.();
     const stored = inserted.stored;
     if (inserted.stored === 'duplicate' && inserted.dispatched) {
       outcome('duplicate');
       return answer(ctx, 200, { status: 'duplicate', eventId: event.id });
     }
 
+    const handingOver = timeStep('handover');
     try {
       await (stored === 'duplicate' ? (deps.redispatch ?? deps.dispatch) : deps.dispatch)(lifecycle);
+      handingOver?.();
     } catch (err) {
       log.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'stored; Temporal unavailable, the dispatcher will hand it over');
       try {
@@ -226,13 +231,17 @@ export function createCallbackHandler(deps: CallbackDeps) {
     // The first delivery's record was written just now, by this version (no credentials copy
     // in it), and queued nowhere: the mark is one update by `_id` and nothing to dequeue.
     const mark = stored === 'stored' ? { record: {}, dequeue: false } : {};
-    await deps.inbox.markDispatched(event.id, mark).catch(async (err: unknown) => {
-      // Handed over but not marked: queued, so that the dispatcher marks it (the workflow ignores
-      // the repeat); if that fails too (the store is down), the dispatcher retries the mark itself
-      // until the store is back, and a process stopped before that leaves it to the next start.
-      log.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'dispatched but not marked');
-      await deps.inbox.enqueue(record).catch(() => deps.markLater?.(event.id, mark));
-    });
+    const marking = timeStep('mark');
+    await deps.inbox.markDispatched(event.id, mark).then(
+      () => void marking?.(),
+      async (err: unknown) => {
+        // Handed over but not marked: queued, so that the dispatcher marks it (the workflow ignores
+        // the repeat); if that fails too (the store is down), the dispatcher retries the mark itself
+        // until the store is back, and a process stopped before that leaves it to the next start.
+        log.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'dispatched but not marked');
+        await deps.inbox.enqueue(record).catch(() => deps.markLater?.(event.id, mark));
+      },
+    );
     log.info('event stored and dispatched');
     outcome(stored === 'duplicate' ? 'duplicate' : 'accepted');
     return answer(ctx, 200, { status: stored === 'duplicate' ? 'duplicate' : 'accepted', eventId: event.id, dispatched: true });

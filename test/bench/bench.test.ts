@@ -48,6 +48,8 @@ describe('bench (tiny configuration: N=10, C=4, K=100 with those beyond the firs
       for (const name of ['temporal', 'web', 'ferretdb'])
         positive(`run ${k + 1} ${name} CPU per event`, run.ingest.cpuSecondsPerEvent[name]);
       positive(`run ${k + 1} Temporal CPU per bare signalWithStart`, run.ingest.bareCpuSecondsPerSignalWithStart.temporal);
+      // Every acknowledged event was stored, handed over and marked inside the web process.
+      for (const step of ['store', 'handover', 'mark']) positive(`run ${k + 1} ${step} ms per event`, run.ingest.callbackStepsMs[step]);
     }
     assert.deepEqual(ingest, runs[1]!.ingest);
     const { backlog: _b, ...lastLifecycle } = lifecycle;

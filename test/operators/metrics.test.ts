@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { freePort } from '../../src/local/process';
+import { parseCallbackSteps } from '../../bench/callback-steps';
 import type { TestSystem } from '../support/system';
 import { useSystemWithWorkerProcess } from '../support/worker-process';
 import { eventually, waitForPhase } from '../support/waits';
@@ -22,6 +23,11 @@ describe('metrics and health endpoints', function () {
     assert.match(web, /appconnect_events_received_total\{type="app.installed",outcome="duplicate"\} 1/);
     assert.match(web, /appconnect_callback_duration_seconds_count\{status="200"\} 2/);
     assert.match(web, /appconnect_dispatch_backlog 0/);
+    // The bench reads these (bench/callback-steps.ts): the same parser, so a renamed metric fails here too.
+    const steps = parseCallbackSteps(web);
+    // Both deliveries stored (the duplicate's lookup too); the first alone handed over and marked.
+    assert.deepEqual(Object.fromEntries(Object.entries(steps).map(([step, t]) => [step, t.count])), { store: 2, handover: 1, mark: 1 });
+    for (const [step, t] of Object.entries(steps)) assert.ok(t.sum > 0, `${step} took some time`);
 
     const sdk = await eventually('worker metrics', async () => {
       const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
