@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { postCallback } from '../test/support/callback-client';
 import { keepAliveAgent, runPool, type Measured } from './load';
 import { meanStepMs, readCallbackSteps } from './callback-steps';
-import { cpuSnapshot } from './machine';
+import { measureIngestFloor } from './ingest-floor';
+import { cpuSnapshot, perOp, round } from './machine';
 import type { BenchSystem } from './system';
 
 export interface IngestResult {
@@ -18,6 +19,16 @@ export interface IngestResult {
   cpuSecondsPerEvent: Record<string, number>;
   /** CPU seconds per bare signalWithStart by process during its run (the bench process is the client). */
   bareCpuSecondsPerSignalWithStart: Record<string, number>;
+  /**
+   * The floor (bench/ingest-floor.ts): the same events through a server that authenticates, validates
+   * and hands over as the callback does, with no store; run after the service, the same way.
+   */
+  floor: Measured;
+  /** floor / bareSignalWithStart, in acknowledgements per second: the ratio with no store at all. */
+  floorRatio: number;
+  /** service / floor, in acknowledgements per second: what the durable inbox costs. */
+  ratioVsFloor: number;
+  floorCpuSecondsPerEvent: Record<string, number>;
   /**
    * Mean milliseconds per acknowledged event of each step inside the web process during the
    * service run (`appconnect_callback_step_duration_seconds`): store, handover, mark.
@@ -81,6 +92,7 @@ export async function measureIngest(sys: BenchSystem, n: number, concurrency: nu
     const cpuSecondsPerEvent = perOp(serviceCpu, cpuSnapshot(pids), service.ok);
     const callbackStepsMs = meanStepMs(stepsBefore, await readCallbackSteps(sys.web.adminUrl));
     check('ingest', service);
+    const { floor, floorCpuSecondsPerEvent } = await measureIngestFloor(sys, n, concurrency);
     return {
       service: strip(service),
       bareSignalWithStart: strip(bare),
@@ -89,6 +101,10 @@ export async function measureIngest(sys: BenchSystem, n: number, concurrency: nu
       cpuSecondsPerEvent,
       bareCpuSecondsPerSignalWithStart,
       callbackStepsMs,
+      floor,
+      floorRatio: round(floor.perSecond / bare.perSecond),
+      ratioVsFloor: round(service.perSecond / floor.perSecond),
+      floorCpuSecondsPerEvent,
       installationIds: installs.map((e) => e.data.installation_id),
     };
   } finally {
@@ -96,9 +112,5 @@ export async function measureIngest(sys: BenchSystem, n: number, concurrency: nu
   }
 }
 
-export const round = (x: number, digits = 2): number => (Number.isFinite(x) ? Math.round(x * 10 ** digits) / 10 ** digits : 0);
-
-/** CPU seconds per operation by process between two snapshots. */
-export function perOp(before: Record<string, number>, after: Record<string, number>, ops: number): Record<string, number> {
-  return Object.fromEntries(Object.keys(after).map((k) => [k, round(((after[k] ?? 0) - (before[k] ?? 0)) / Math.max(1, ops), 4)]));
-}
+// Where the other figures have always imported them from.
+export { perOp, round } from './machine';

@@ -54,3 +54,10 @@ export function cpuSeconds(pid: number | undefined): number | undefined {
 export function cpuSnapshot(pids: Record<string, number | undefined>): Record<string, number> {
   return Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid) ?? 0]));
 }
+
+export const round = (x: number, digits = 2): number => (Number.isFinite(x) ? Math.round(x * 10 ** digits) / 10 ** digits : 0);
+
+/** CPU seconds per operation by process between two snapshots. */
+export function perOp(before: Record<string, number>, after: Record<string, number>, ops: number): Record<string, number> {
+  return Object.fromEntries(Object.keys(after).map((k) => [k, round(((after[k] ?? 0) - (before[k] ?? 0)) / Math.max(1, ops), 4)]));
+}

@@ -115,6 +115,12 @@ export function summaryRows(r: BenchResult): string[][] {
       `${i.ratio}`,
     ],
     [
+      'Ingest floor: the same events, no store (acks/s; p50 / p95 / p99 ms)',
+      `${i.floor.perSecond}; ${lat(i.floor)}`,
+      `floor ÷ bare signalWithStart ${i.floorRatio}`,
+      `service ÷ floor ${i.ratioVsFloor}`,
+    ],
+    [
       'Ingest: latency p50 / p95 / p99 (ms)',
       lat(i.service),
       `bare signalWithStart ${lat(i.bareSignalWithStart)}; no-op Koa ${lat(i.noopKoa)}`,

@@ -32,6 +32,10 @@ async function main(): Promise<void> {
       );
       console.log(`bench:   CPU seconds per event ${JSON.stringify(r.cpuSecondsPerEvent)}`);
       console.log(`bench:   ms per event by step in the web process ${JSON.stringify(r.callbackStepsMs)}`);
+      console.log(
+        `bench:   floor (no store) ${r.floor.perSecond} acks/s, p50/p95/p99 ${l(r.floor.latencyMs)}: ${r.floorRatio}x bare; service ${r.ratioVsFloor}x the floor`,
+      );
+      console.log(`bench:   CPU seconds per event of the floor ${JSON.stringify(r.floorCpuSecondsPerEvent)}`);
       console.log(`bench:   CPU seconds per bare signalWithStart ${JSON.stringify(r.bareCpuSecondsPerSignalWithStart)}`);
     }
   } finally {

@@ -50,6 +50,11 @@ describe('bench (tiny configuration: N=10, C=4, K=100 with those beyond the firs
       positive(`run ${k + 1} Temporal CPU per bare signalWithStart`, run.ingest.bareCpuSecondsPerSignalWithStart.temporal);
       // Every acknowledged event was stored, handed over and marked inside the web process.
       for (const step of ['store', 'handover', 'mark']) positive(`run ${k + 1} ${step} ms per event`, run.ingest.callbackStepsMs[step]);
+      // The floor: every event acknowledged by the bare callback server, its ratios computed.
+      assert.equal(run.ingest.floor.ok, 10, `run ${k + 1}: every event acknowledged by the floor`);
+      positive(`run ${k + 1} floor ratio`, run.ingest.floorRatio);
+      positive(`run ${k + 1} service / floor`, run.ingest.ratioVsFloor);
+      positive(`run ${k + 1} Temporal CPU per floor event`, run.ingest.floorCpuSecondsPerEvent.temporal);
     }
     assert.deepEqual(ingest, runs[1]!.ingest);
     const { backlog: _b, ...lastLifecycle } = lifecycle;

@@ -1,0 +1,60 @@
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { PROJECT_ROOT } from '../src/local/tools';
+import { postCallback } from '../test/support/callback-client';
+import { keepAliveAgent, runPool, type Measured } from './load';
+import { cpuSnapshot, perOp } from './machine';
+import { freePort } from '../src/local/process';
+import { spawnNode } from './processes';
+import { APP_ID, NAMESPACE, WEBHOOK_SECRET } from './system-config';
+import type { BenchSystem } from './system';
+
+export interface IngestFloor {
+  /** Signed `app.installed` events POSTed to the bare callback server (bench/bare-callback-server.ts). */
+  floor: Measured;
+  /** CPU seconds per acknowledged event by process during the floor's run. */
+  floorCpuSecondsPerEvent: Record<string, number>;
+}
+
+/**
+ * The floor of the ingest figure: the same signed install events (new installations, the same count and
+ * concurrency) through a server that authenticates, validates and hands them over as the callback does,
+ * with no store. Its workflows start on a task queue no worker polls (not the service's: the scale
+ * figure counts those).
+ */
+export async function measureIngestFloor(sys: BenchSystem, n: number, concurrency: number): Promise<IngestFloor> {
+  const warmup = Math.min(20, n);
+  const bodies = Array.from({ length: n + warmup }, () => {
+    const raw = JSON.stringify(sys.simulator.createInstallation().event);
+    return { raw, signature: sys.simulator.signBody(raw) };
+  });
+  const port = await freePort();
+  const server = spawnNode('bare-callback', path.join(PROJECT_ROOT, 'dist/bench/bare-callback-server.js'), {
+    PORT: String(port),
+    APP_ID,
+    WEBHOOK_SECRET,
+    TEMPORAL_ADDRESS: sys.temporal.address,
+    TEMPORAL_NAMESPACE: NAMESPACE,
+    TASK_QUEUE: `bench-floor-${randomBytes(3).toString('hex')}`,
+  });
+  const agent = keepAliveAgent(concurrency);
+  try {
+    await server.waitFor('bare callback server listening', 30_000);
+    const url = `http://127.0.0.1:${port}/talkdesk/events`;
+    const post = (offset: number) => async (i: number) => {
+      const b = bodies[offset + i]!;
+      const res = await postCallback(url, b.raw, { signature: b.signature, agent, timeoutMs: 30_000 });
+      if (res.status !== 200) throw new Error(`answered ${res.status}: ${res.text.slice(0, 200)}`);
+    };
+    await runPool(warmup, concurrency, post(n));
+    const pids = { temporal: sys.temporal.pid(), web: server.pid, 'simulator+load': process.pid };
+    const before = cpuSnapshot(pids);
+    const { errors, ...floor } = await runPool(n, concurrency, post(0));
+    const floorCpuSecondsPerEvent = perOp(before, cpuSnapshot(pids), floor.ok);
+    if (floor.failed > 0) console.warn(`bench: bare callback: ${floor.failed} of ${floor.count} failed, e.g. ${errors.join('; ')}`);
+    return { floor, floorCpuSecondsPerEvent };
+  } finally {
+    agent.destroy();
+    await server.stop();
+  }
+}
