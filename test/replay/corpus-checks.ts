@@ -32,6 +32,12 @@ function signals(h: RawHistory, name: string): unknown[] {
     .map((e) => decode(e.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]));
 }
 
+/** Where the first `event` signal of a lifecycle event of this type is in the history (-1 when none). */
+const eventSignalIndex = (h: RawHistory, eventType: string): number =>
+  h.events.findIndex(
+    (e) => (decode(e.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]) as { type?: string } | undefined)?.type === eventType,
+  );
+
 /** Timers that fired, with the summary they were started with ('' when none) and the activity scheduled next. */
 function firedTimers(h: RawHistory): { summary: string; nextActivity?: string }[] {
   const byId = new Map(h.events.map((e, i) => [e.eventId, { e, i }]));
@@ -70,15 +76,8 @@ const scheduled = (h: RawHistory) => h.events.map((e) => e.activityTaskScheduled
 /** An uninstall signalled before a local activity (the update's phase record) failed: it reached the workflow in the record's backoff. */
 const uninstallWhileUpdateStarting = (h: RawHistory) => {
   const at = (e: RawEvent) => h.events.indexOf(e);
-  const uninstall = h.events.find(
-    (e) =>
-      (decode(e.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]) as { type?: string } | undefined)?.type ===
-      'app.uninstalled',
-  );
-  const update = h.events.find(
-    (e) =>
-      (decode(e.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]) as { type?: string } | undefined)?.type === 'app.updated',
-  );
+  const uninstall = h.events[eventSignalIndex(h, 'app.uninstalled')];
+  const update = h.events[eventSignalIndex(h, 'app.updated')];
   const failedRecord = h.events.find(
     (e) => e.markerRecordedEventAttributes?.failure !== undefined && update !== undefined && at(e) > at(update),
   );
@@ -88,11 +87,7 @@ const START_GATE = 'interrupt-at-phase-start';
 
 /** An uninstall signalled after a trial record failed, while the trial step backed off. */
 const uninstallWhileTrialRetrying = (h: RawHistory) => {
-  const uninstall = h.events.findIndex(
-    (e) =>
-      (decode(e.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]) as { type?: string } | undefined)?.type ===
-      'app.uninstalled',
-  );
+  const uninstall = eventSignalIndex(h, 'app.uninstalled');
   // A failure of the activity scheduled last before it: the trial record.
   const failedTrial = h.events.findIndex(
     (e, i) => type(e) === 'ACTIVITY_TASK_FAILED' && scheduled(h).slice(0, i).filter(Boolean).at(-1) === 'recordTrial',
@@ -101,22 +96,14 @@ const uninstallWhileTrialRetrying = (h: RawHistory) => {
 };
 /** A trial record scheduled after the uninstall's signal: the uninstall waited behind it. */
 const trialRecordedAfterUninstall = (h: RawHistory) => {
-  const uninstall = h.events.findIndex(
-    (e) =>
-      (decode(e.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]) as { type?: string } | undefined)?.type ===
-      'app.uninstalled',
-  );
+  const uninstall = eventSignalIndex(h, 'app.uninstalled');
   return scheduled(h).slice(uninstall).includes('recordTrial');
 };
 const TRIAL_RECORD = 'trial-record-interruptible';
 
 /** A reconcile markActive signalled after the uninstall's signal, and whether Talkdesk's state call completed after it. */
 const markActiveDuringUninstall = (h: RawHistory): { during: boolean; stateCallCompletedAfter: boolean } => {
-  const uninstall = h.events.findIndex(
-    (e) =>
-      (decode(e.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]) as { type?: string } | undefined)?.type ===
-      'app.uninstalled',
-  );
+  const uninstall = eventSignalIndex(h, 'app.uninstalled');
   const mark = h.events.findIndex(
     (e) =>
       e.workflowExecutionSignaledEventAttributes?.signalName === 'reconcile' &&
