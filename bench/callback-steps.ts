@@ -1,7 +1,8 @@
-/** Sum and count of each step of `appconnect_callback_step_duration_seconds` (src/web/metrics.ts). */
+/** Sum and count of each step of `appconnect_callback_step_duration_seconds` that succeeded (src/web/metrics.ts). */
 export type StepTotals = Record<string, { sum: number; count: number }>;
 
-const STEP_LINE = /^appconnect_callback_step_duration_seconds_(sum|count)\{step="(\w+)"\} (\S+)$/gm;
+/** Steps that succeeded: a failed one (a refused store, Temporal down) is not part of an acknowledgement's time. */
+const STEP_LINE = /^appconnect_callback_step_duration_seconds_(sum|count)\{step="(\w+)",outcome="ok"\} (\S+)$/gm;
 
 /** Reads the step totals from the web process's admin listener (`GET /metrics`). */
 export async function readCallbackSteps(adminUrl: string): Promise<StepTotals> {

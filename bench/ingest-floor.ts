@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { PROJECT_ROOT } from '../src/local/tools';
+import { workflowIdFor } from '../workflows/definitions';
 import { postCallback } from '../test/support/callback-client';
 import { keepAliveAgent, runPool, type Measured } from './load';
 import { cpuSnapshot, perOp } from './machine';
@@ -56,5 +58,23 @@ export async function measureIngestFloor(sys: BenchSystem, n: number, concurrenc
   } finally {
     agent.destroy();
     await server.stop();
+    await terminateAll(
+      sys,
+      bodies.map((b) => workflowIdFor((JSON.parse(b.raw) as { data: { installation_id: string } }).data.installation_id)),
+    );
   }
+}
+
+/** The floor's workflows wait on a queue no worker polls: ended so that they cost the later figures nothing. */
+async function terminateAll(sys: BenchSystem, workflowIds: string[]): Promise<void> {
+  const ended = await runPool(workflowIds.length, 8, async (i) => {
+    await sys.client.workflow
+      .getHandle(workflowIds[i]!)
+      .terminate('bench: the ingest floor is measured')
+      .catch((err: unknown) => {
+        // Never started (its request failed): nothing to end.
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      });
+  });
+  if (ended.failed > 0) console.warn(`bench: ${ended.failed} floor workflows not terminated, e.g. ${ended.errors.join('; ')}`);
 }

@@ -191,7 +191,11 @@ export function createCallbackHandler(deps: CallbackDeps) {
       ctx.set('Retry-After', '30');
       refuse(ctx, 503, 'store_unavailable', 'The event could not be stored; deliver it again later.');
     };
-    const timeStep = (step: 'store' | 'handover' | 'mark') => deps.metrics?.callbackSteps.startTimer({ step });
+    // Failed steps too (a store or Temporal timing out is what the figure is for), told apart by outcome.
+    const timeStep = (step: 'store' | 'handover' | 'mark') => {
+      const end = deps.metrics?.callbackSteps.startTimer({ step });
+      return { ok: () => void end?.({ outcome: 'ok' }), failed: () => void end?.({ outcome: 'failed' }) };
+    };
     let inserted: InsertOutcome;
     const storing = timeStep('store');
     try {
@@ -203,10 +207,11 @@ export function createCallbackHandler(deps: CallbackDeps) {
         { queue: false },
       );
     } catch (err) {
+      storing.failed();
       return storeFailed(err, 'event not stored');
     }
 
-    storing?.();
+    storing.ok();
     const stored = inserted.stored;
     if (inserted.stored === 'duplicate' && inserted.dispatched) {
       outcome('duplicate');
@@ -216,8 +221,9 @@ export function createCallbackHandler(deps: CallbackDeps) {
     const handingOver = timeStep('handover');
     try {
       await (stored === 'duplicate' ? (deps.redispatch ?? deps.dispatch) : deps.dispatch)(lifecycle);
-      handingOver?.();
+      handingOver.ok();
     } catch (err) {
+      handingOver.failed();
       log.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'stored; Temporal unavailable, the dispatcher will hand it over');
       try {
         await deps.inbox.enqueue(record);
@@ -233,8 +239,9 @@ export function createCallbackHandler(deps: CallbackDeps) {
     const mark = stored === 'stored' ? { record: {}, dequeue: false } : {};
     const marking = timeStep('mark');
     await deps.inbox.markDispatched(event.id, mark).then(
-      () => void marking?.(),
+      () => marking.ok(),
       async (err: unknown) => {
+        marking.failed();
         // Handed over but not marked: queued, so that the dispatcher marks it (the workflow ignores
         // the repeat); if that fails too (the store is down), the dispatcher retries the mark itself
         // until the store is back, and a process stopped before that leaves it to the next start.

@@ -22,8 +22,8 @@ export function createWebMetrics() {
     // Where an acknowledged event's time goes: a slow store and a slow Temporal look alike in the total.
     callbackSteps: new Histogram({
       name: 'appconnect_callback_step_duration_seconds',
-      help: 'Time of each step of an accepted callback: store (the event and its credentials), handover (to its workflow), mark',
-      labelNames: ['step'] as const,
+      help: 'Time of each step of a signed, valid callback: store (the event and its credentials), handover (to its workflow), mark; outcome ok or failed',
+      labelNames: ['step', 'outcome'] as const,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),

@@ -69,6 +69,10 @@ describe('callback: the queue write fails after the event was stored', function 
       error: { code: 'store_unavailable', message: 'The event could not be stored; deliver it again later.' },
     });
     assert.equal(queueWrites, 1, 'the callback tried to queue the event');
+    // The step metric tells this apart from a slow store: the store step went through, the hand-over failed.
+    const metrics = await (await fetch(`${sys.web.adminUrl}/metrics`)).text();
+    assert.match(metrics, /appconnect_callback_step_duration_seconds_count\{step="store",outcome="ok"\} 1\n/);
+    assert.match(metrics, /appconnect_callback_step_duration_seconds_count\{step="handover",outcome="failed"\} 1\n/);
     assert.ok(!refused.text.includes(event.data.client_secret));
 
     // Through the direct connection: stored, neither handed over nor queued; no workflow.

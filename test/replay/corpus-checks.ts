@@ -18,6 +18,8 @@ interface RawEvent {
   timerFiredEventAttributes?: { startedEventId?: string };
   activityTaskScheduledEventAttributes?: { activityType?: { name?: string } };
   activityTaskCompletedEventAttributes?: { scheduledEventId?: string };
+  activityTaskFailedEventAttributes?: { scheduledEventId?: string };
+  workflowExecutionCompletedEventAttributes?: { result?: { payloads?: Payload[] } };
 }
 export interface RawHistory {
   events: RawEvent[];
@@ -52,13 +54,13 @@ function firedTimers(h: RawHistory): { summary: string; nextActivity?: string }[
   });
 }
 
-/** The patches a run recorded (core_patch markers). */
-const patches = (h: RawHistory): string[] =>
-  h.events.flatMap((e) =>
-    Object.values(e.markerRecordedEventAttributes?.details ?? {}).map(
-      (d) => (decode(d.payloads?.[0]) as { id?: string } | undefined)?.id ?? '',
-    ),
+/** The patch ids an event's core_patch marker names (none for other events). */
+const patchesOf = (e: RawEvent): string[] =>
+  Object.values(e.markerRecordedEventAttributes?.details ?? {}).map(
+    (d) => (decode(d.payloads?.[0]) as { id?: string } | undefined)?.id ?? '',
   );
+/** The patches a run recorded (core_patch markers). */
+const patches = (h: RawHistory): string[] => h.events.flatMap(patchesOf);
 /** Whether a run took a patch's path: its own marker, or every patch decided at start (patches-decided-at-start). */
 const took = (h: RawHistory, patch: string): boolean => patches(h).includes(patch) || patches(h).includes(PATCHES_DECIDED_AT_START);
 /** A local activity's marker that ends a workflow task: the code after the activity ran in the next task. */
@@ -102,7 +104,12 @@ const trialRecordedAfterUninstall = (h: RawHistory) => {
 const TRIAL_RECORD = 'trial-record-interruptible';
 
 /** A reconcile markActive signalled after the uninstall's signal, and whether Talkdesk's state call completed after it. */
-const markActiveDuringUninstall = (h: RawHistory): { during: boolean; stateCallCompletedAfter: boolean } => {
+/**
+ * A reconcile markActive signalled while the uninstall's acknowledgement was backing off (a failed
+ * `setInstallationState` between the uninstall's signal and the markActive), how the uninstall ended
+ * (the completed run's last history entry), and whether the patch's marker follows the signal.
+ */
+const markActiveDuringUninstall = (h: RawHistory) => {
   const uninstall = eventSignalIndex(h, 'app.uninstalled');
   const mark = h.events.findIndex(
     (e) =>
@@ -110,14 +117,20 @@ const markActiveDuringUninstall = (h: RawHistory): { during: boolean; stateCallC
       (decode(e.workflowExecutionSignaledEventAttributes.input?.payloads?.[0]) as { action?: string } | undefined)?.action === 'markActive',
   );
   const byId = new Map(h.events.map((e) => [e.eventId, e]));
-  const stateCallCompletedAfter = h.events
-    .slice(mark + 1)
-    .some(
-      (e) =>
-        byId.get(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? '')?.activityTaskScheduledEventAttributes?.activityType
-          ?.name === 'setInstallationState',
-    );
-  return { during: uninstall >= 0 && mark > uninstall, stateCallCompletedAfter };
+  const stateCall = (scheduledEventId: string | undefined) =>
+    byId.get(scheduledEventId ?? '')?.activityTaskScheduledEventAttributes?.activityType?.name === 'setInstallationState';
+  const ackFailedBefore = h.events
+    .slice(uninstall + 1, Math.max(uninstall + 1, mark))
+    .some((e) => stateCall(e.activityTaskFailedEventAttributes?.scheduledEventId));
+  const result = decode(h.events.at(-1)?.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0]) as
+    { history?: { phase?: string; result?: string }[] } | undefined;
+  const last = result?.history?.at(-1);
+  const markerAfter = h.events.slice(mark + 1).some((e) => patchesOf(e).includes(MARK_ACTIVE_ONLY));
+  return {
+    during: uninstall >= 0 && mark > uninstall && ackFailedBefore,
+    uninstallEnded: last?.phase === 'uninstalling' ? last.result : undefined,
+    markerAfter,
+  };
 };
 const MARK_ACTIVE_ONLY = 'mark-active-only-install-or-update';
 
@@ -163,9 +176,13 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     uninstallWhileTrialRetrying(h) && !took(h, TRIAL_RECORD) && trialRecordedAfterUninstall(h),
   'an uninstall interrupting a retrying trial record (trial-record-interruptible)': (h) =>
     uninstallWhileTrialRetrying(h) && took(h, TRIAL_RECORD) && !trialRecordedAfterUninstall(h),
-  'a markActive during an uninstall, before the patch: the uninstall interrupted, never acknowledged': (h) =>
-    markActiveDuringUninstall(h).during && !patches(h).includes(MARK_ACTIVE_ONLY) && !markActiveDuringUninstall(h).stateCallCompletedAfter,
-  'a markActive during an uninstall ignored, the uninstall acknowledged (mark-active-only-install-or-update)': (h) =>
-    markActiveDuringUninstall(h).during && patches(h).includes(MARK_ACTIVE_ONLY) && markActiveDuringUninstall(h).stateCallCompletedAfter,
+  'a markActive during an uninstall, before the patch: the uninstall interrupted, never acknowledged': (h) => {
+    const m = markActiveDuringUninstall(h);
+    return m.during && !patches(h).includes(MARK_ACTIVE_ONLY) && m.uninstallEnded === 'interrupted';
+  },
+  'a markActive during an uninstall ignored, the uninstall acknowledged (mark-active-only-install-or-update)': (h) => {
+    const m = markActiveDuringUninstall(h);
+    return m.during && m.markerAfter && m.uninstallEnded === 'acknowledged';
+  },
   'a planned reconciliation pass': (h) => scheduled(h).includes('planReconciliation') && scheduled(h).includes('reconcilePlannedPage'),
 };

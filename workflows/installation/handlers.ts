@@ -45,11 +45,13 @@ export function registerHandlers(ctx: PhaseContext): void {
   setHandler(reconcileSignal, (action) => {
     // Only what the drift concerns: a timed-out update stops the update, nothing else.
     if (action.action === 'endUpdate' && state.phase !== 'updating') return;
+    // Asked for every markActive, whatever the phase: whether the marker is recorded must not depend on
+    // where the run stands when the signal is handled.
     if (
       action.action === 'markActive' &&
+      ctx.patched(MARK_ACTIVE_ONLY_INSTALL_OR_UPDATE) &&
       state.phase !== 'installing' &&
-      state.phase !== 'updating' &&
-      ctx.patched(MARK_ACTIVE_ONLY_INSTALL_OR_UPDATE)
+      state.phase !== 'updating'
     ) {
       return;
     }
