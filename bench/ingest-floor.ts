@@ -27,8 +27,9 @@ export interface IngestFloor {
 export async function measureIngestFloor(sys: BenchSystem, n: number, concurrency: number): Promise<IngestFloor> {
   const warmup = Math.min(20, n);
   const bodies = Array.from({ length: n + warmup }, () => {
-    const raw = JSON.stringify(sys.simulator.createInstallation().event);
-    return { raw, signature: sys.simulator.signBody(raw) };
+    const { installation, event } = sys.simulator.createInstallation();
+    const raw = JSON.stringify(event);
+    return { raw, signature: sys.simulator.signBody(raw), workflowId: workflowIdFor(installation.id) };
   });
   const port = await freePort();
   const server = spawnNode('bare-callback', path.join(PROJECT_ROOT, 'dist/bench/bare-callback-server.js'), {
@@ -60,7 +61,7 @@ export async function measureIngestFloor(sys: BenchSystem, n: number, concurrenc
     await server.stop();
     await terminateAll(
       sys,
-      bodies.map((b) => workflowIdFor((JSON.parse(b.raw) as { data: { installation_id: string } }).data.installation_id)),
+      bodies.map((b) => b.workflowId),
     );
   }
 }
