@@ -9,6 +9,7 @@ import { FaultController } from './soak/faults';
 import type { SoakOptions } from './soak/options';
 import { eventsIn, expectedPhaseOf, nextCreatedAt, planOf, type SoakEvent, type SoakInstallation } from './soak/plan';
 import { countBy, soakSummary, warningsIn, type SoakReport } from './soak/report';
+import { saveHistories } from './soak/unfinished';
 import { RecordWaiter } from './soak/waiter';
 import { startBenchSystem } from './system';
 
@@ -233,6 +234,12 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     if (opts.resultsDir) {
       mkdirSync(opts.resultsDir, { recursive: true });
       writeFileSync(path.join(opts.resultsDir, 'soak.json'), JSON.stringify(report, null, 2) + '\n');
+      // What an unfinished installation's workflow did, for the post-mortem (the servers' state goes with stop()).
+      const unfinished = installations.filter((i) => !i.finished).map((i) => i.installationId);
+      if (unfinished.length > 0) {
+        const dir = path.join(opts.resultsDir, 'soak-histories');
+        say(`${await saveHistories(sys.client, unfinished, dir)} histories of unfinished installations in ${dir}`);
+      }
     }
     if (print) console.log(soakSummary(report));
     return report;

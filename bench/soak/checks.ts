@@ -8,6 +8,7 @@ import { textOf } from '../../test/support/secret-scan';
 import { APPROVED, OPERATION, describeApprovals, phaseOf } from './approvals';
 import { earlierViews, mapLimit, mergeRuns, retry, runsOf } from './runs';
 import { SecretScanner } from './secrets';
+import { describeUnfinished } from './unfinished';
 
 export { mergeRuns } from './runs';
 
@@ -67,6 +68,7 @@ export async function checkSoak(
   sys: CheckedSystem,
   installations: SoakInstallation[],
   workerKillTimes: readonly number[] = [],
+  options: { unfinishedQueryTimeoutMs: number } = { unfinishedQueryTimeoutMs: 15_000 },
 ): Promise<{ violations: string[]; stats: CheckStats }> {
   const v: string[] = [];
   const stats: CheckStats = {
@@ -97,11 +99,17 @@ export async function checkSoak(
 
   // 1. Every installation in its correct final phase.
   const views = new Map<string, InstallationView>();
+  const whyNoState = new Map<string, string>();
   await mapLimit(installations, 8, async (inst) => {
     const handle = sys.client.workflow.getHandle(workflowIdFor(inst.installationId));
     if (!inst.finished) {
-      const view = await retry(() => handle.query(stateQuery), 2).catch(() => undefined);
-      if (view) views.set(inst.installationId, view);
+      try {
+        // Bounded: a query no worker answers waits for the server's own timeout otherwise.
+        const query = () => sys.client.withDeadline(Date.now() + options.unfinishedQueryTimeoutMs, () => handle.query(stateQuery));
+        views.set(inst.installationId, await retry(query, 2));
+      } catch (err) {
+        whyNoState.set(inst.installationId, await describeUnfinished(sys.client, inst.installationId, err));
+      }
       return;
     }
     try {
@@ -141,7 +149,7 @@ export async function checkSoak(
     const view = views.get(inst.installationId);
     const workflow = view
       ? `workflow ${view.phase}${view.currentStep ? `, step "${view.currentStep}" (attempt ${view.attempts})` : ''}${view.lastError ? `, last error "${view.lastError}"` : ''}, ${view.pendingEvents.length} queued`
-      : 'no workflow state';
+      : `no workflow state (${whyNoState.get(inst.installationId) ?? 'query failed'})`;
     const events = inst.events.map((e) => {
       const d = dispatchOf.get(e.id);
       const state = !e.accepted

@@ -1,11 +1,24 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { checkSoak, mergeRuns } from '../../bench/soak/checks';
+import { saveHistories } from '../../bench/soak/unfinished';
 import type { SoakInstallation } from '../../bench/soak/plan';
 import type { InstallationView } from '../../workflows/definitions';
 import { workflowIdFor } from '../../workflows/definitions';
 import { useSystem, type TestSystem } from '../support/system';
 import { eventually, finalView, waitForPhase } from '../support/waits';
 import { api, getToken } from '../simulator/helpers';
+import { startInstallation } from '../../src/handover/start';
+import { parseEvent, toLifecycleEvent } from '../../src/events/schemas';
+
+/** A simulator event as the callback reads it. */
+function parsed(event: unknown) {
+  const result = parseEvent(JSON.parse(JSON.stringify(event)));
+  if (!result.ok) throw new Error(`the simulator's event does not parse: ${result.error.message}`);
+  return result.event;
+}
 
 const view = (
   runId: string,
@@ -185,5 +198,49 @@ describe('soak checks on an event handed over after its workflow completed (dev 
           'workflow active, 0 queued; app.installed handed over, app.updated not accepted',
       ],
     );
+  });
+
+  it('says why an unfinished installation has no state: the failed query and what Temporal holds of its workflow', async () => {
+    const { installation, event: install } = sys.simulator.createInstallation({ licensedUsers: 1 });
+    // Its workflow waits on a task queue no worker polls: its first workflow task never completes, so no query answers.
+    await startInstallation(
+      { client: sys.client, taskQueue: `soak-check-unpolled-${installation.id.slice(0, 8)}` },
+      toLifecycleEvent(parsed(install)),
+      10_000,
+    );
+    const handle = sys.client.workflow.getHandle(workflowIdFor(installation.id));
+    try {
+      const unfinished: SoakInstallation = {
+        index: 2,
+        plan: 'install, uninstall',
+        installationId: installation.id,
+        accountId: install.data.account_id,
+        events: [{ id: install.id, type: install.type, createdAt: install.created_at, accepted: true }],
+        expectedPhase: 'uninstalled',
+        finished: false,
+        stoppedAt: 'active after install not reached before the deadline',
+        lastAt: Date.parse(install.created_at),
+      };
+      const { violations } = await checkSoak({ ...sys, logFiles: () => [] }, [unfinished], [], { unfinishedQueryTimeoutMs: 2_000 });
+      const mine = violations.filter((x) => x.includes(installation.id));
+      assert.equal(mine.length, 1, violations.join('\n'));
+      assert.match(
+        mine[0]!,
+        /: not finished: active after install not reached before the deadline; no workflow state \(query failed: [^;]+; RUNNING, [1-9]\d* events; workflow task SCHEDULED attempt 1\); app\.installed not in the inbox$/,
+      );
+      // The post-mortem copy of its history: what `npm run soak` leaves for each unfinished installation.
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'soak-histories-'));
+      try {
+        assert.equal(await saveHistories(sys.client, [installation.id], dir), 1);
+        const saved = JSON.parse(readFileSync(path.join(dir, `${workflowIdFor(installation.id)}.json`), 'utf8')) as {
+          events: { eventType: string }[];
+        };
+        assert.equal(saved.events[0]?.eventType, 'EVENT_TYPE_WORKFLOW_EXECUTION_STARTED');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    } finally {
+      await handle.terminate('test: done');
+    }
   });
 });
