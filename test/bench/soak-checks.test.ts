@@ -38,6 +38,22 @@ const view = (
 });
 const at = '2026-11-21T00:00:00.000Z';
 
+/** A soak installation whose only delivered event is its (accepted) install. */
+function installedOnly(
+  installationId: string,
+  install: { id: string; type: 'app.installed'; created_at: string; data: { account_id: string } },
+  rest: Pick<SoakInstallation, 'plan' | 'expectedPhase' | 'finished' | 'stoppedAt'>,
+): SoakInstallation {
+  return {
+    index: 2,
+    installationId,
+    accountId: install.data.account_id,
+    events: [{ id: install.id, type: install.type, createdAt: install.created_at, accepted: true }],
+    lastAt: Date.parse(install.created_at),
+    ...rest,
+  };
+}
+
 describe('soak checks: mergeRuns', () => {
   it('joins the phases and ignored events of every run, oldest first, and keeps the last state', () => {
     const first = view('a', [
@@ -151,16 +167,7 @@ describe('soak checks on an event handed over after its workflow completed (dev 
     const statePath = `/apps/${sys.simulator.appId}/installations/${installation.id}/state`;
     assert.equal((await api(sys.simulator, token, 'POST', statePath, '{"state":"approve"}')).status, 200);
     assert.equal((await api(sys.simulator, token, 'POST', statePath, '{"state":"approve"}')).status, 409);
-    const soakInstallation: SoakInstallation = {
-      index: 2,
-      plan: 'install, update',
-      installationId: installation.id,
-      accountId: install.data.account_id,
-      events: [{ id: install.id, type: install.type, createdAt: install.created_at, accepted: true }],
-      expectedPhase: 'active',
-      finished: true,
-      lastAt: Date.parse(install.created_at),
-    };
+    const soakInstallation = installedOnly(installation.id, install, { plan: 'install, update', expectedPhase: 'active', finished: true });
     const { violations, stats } = await checkSoak({ ...sys, logFiles: () => [] }, [soakInstallation]);
     assert.equal(stats.pendingConcludedOutsidePhases, 1);
     assert.equal(stats.conflictingStateCalls, 1);
@@ -210,17 +217,12 @@ describe('soak checks on an event handed over after its workflow completed (dev 
     );
     const handle = sys.client.workflow.getHandle(workflowIdFor(installation.id));
     try {
-      const unfinished: SoakInstallation = {
-        index: 2,
+      const unfinished = installedOnly(installation.id, install, {
         plan: 'install, uninstall',
-        installationId: installation.id,
-        accountId: install.data.account_id,
-        events: [{ id: install.id, type: install.type, createdAt: install.created_at, accepted: true }],
         expectedPhase: 'uninstalled',
         finished: false,
         stoppedAt: 'active after install not reached before the deadline',
-        lastAt: Date.parse(install.created_at),
-      };
+      });
       const { violations } = await checkSoak({ ...sys, logFiles: () => [] }, [unfinished], [], { unfinishedQueryTimeoutMs: 2_000 });
       const mine = violations.filter((x) => x.includes(installation.id));
       assert.equal(mine.length, 1, violations.join('\n'));
