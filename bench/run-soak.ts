@@ -9,6 +9,7 @@ import { FaultController } from './soak/faults';
 import type { SoakOptions } from './soak/options';
 import { eventsIn, expectedPhaseOf, nextCreatedAt, planOf, type SoakEvent, type SoakInstallation } from './soak/plan';
 import { countBy, soakSummary, warningsIn, type SoakReport } from './soak/report';
+import { reconciliationViolations, startSoakReconciliation } from './soak/reconciliation';
 import { saveHistories } from './soak/unfinished';
 import { RecordWaiter } from './soak/waiter';
 import { startBenchSystem } from './system';
@@ -67,6 +68,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     sys.simulator.setChaos({ ...opts.chaos, hangMs: opts.talkdeskTimeoutMs + 1_000, seed: opts.faults.seed });
     waiter.start();
     faults.start();
+    const reconciliation =
+      opts.reconcileEveryMs > 0 ? await startSoakReconciliation(sys.client, sys.taskQueue, opts.reconcileEveryMs) : undefined;
 
     const deliver = async (
       inst: SoakInstallation,
@@ -173,6 +176,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     );
     clearTimeout(deadlineTimer);
     waiter.stop();
+    // The checks read a quiet system: no pass under way, no fault.
+    const reconciled = await reconciliation?.stop();
     await faults.stop();
     sys.simulator.setChaos(null);
     await sys.simulator.deliveriesSettled();
@@ -195,6 +200,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
           `(${rate.toFixed(2)} installations/s on this machine; give more time with --deadline-minutes)`,
       );
     }
+    if (reconciled) violations.push(...reconciliationViolations(reconciled));
     if (opts.faults.mongoRestartAt <= 1 && !faults.mongoRestart) violations.push('FerretDB was not restarted (the plan asked for it)');
     if (opts.faults.temporalRestartAt <= 1 && !faults.temporalRestart)
       violations.push('the Temporal dev server was not restarted (the plan asked for it)');
@@ -229,6 +235,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         timeline: faults.timeline,
       },
       checks: checked.stats,
+      ...(reconciled ? { reconciliation: reconciled } : {}),
       ...(violations.length > 0 ? { logTail: warningsIn(sys.logFiles()) } : {}),
     };
     if (opts.resultsDir) {

@@ -12,6 +12,11 @@ export interface SoakOptions {
   faults: FaultPlan;
   /** Talkdesk chaos at the simulator. */
   chaos: { p500: number; p429: number; retryAfterSeconds: number; pHang: number };
+  /**
+   * The reconciliation schedule runs every this many ms during the drive, as a deployment's
+   * does every 15 minutes (bench/soak/reconciliation.ts); 0: no reconciliation.
+   */
+  reconcileEveryMs: number;
   /** The worker's Talkdesk request timeout; hung calls answer after this plus a second. */
   talkdeskTimeoutMs: number;
   /** Hard bound of the whole run, checks included. */
@@ -25,9 +30,16 @@ export interface SoakOptions {
   print?: boolean;
 }
 
-export const SOAK_DEFAULTS = { installations: 1_000, inFlight: 60, arrivalMs: 500, workerProcesses: 2, deadlineMinutes: 90 } as const;
+export const SOAK_DEFAULTS = {
+  installations: 1_000,
+  inFlight: 60,
+  arrivalMs: 500,
+  workerProcesses: 2,
+  deadlineMinutes: 90,
+  reconcileEverySeconds: 120,
+} as const;
 
-/** Options from --installations --in-flight --workers --deadline-minutes --seed or SOAK_* variables. */
+/** Options from --installations --in-flight --workers --deadline-minutes --reconcile-every-seconds --seed or SOAK_* variables. */
 export function soakOptionsFrom(argv: readonly string[]): SoakOptions {
   const installations = intArg(argv, 'installations', 'SOAK_INSTALLATIONS', SOAK_DEFAULTS.installations, 1);
   const talkdeskTimeoutMs = intArg(argv, 'talkdesk-timeout-ms', 'SOAK_TALKDESK_TIMEOUT_MS', 2_000, 100);
@@ -48,6 +60,8 @@ export function soakOptionsFrom(argv: readonly string[]): SoakOptions {
       seed: intArg(argv, 'seed', 'SOAK_SEED', Date.now() % 1_000_000, 0),
     },
     chaos: { p500: 0.1, p429: 0.05, retryAfterSeconds: 1, pHang: 0.02 },
+    reconcileEveryMs:
+      intArg(argv, 'reconcile-every-seconds', 'SOAK_RECONCILE_EVERY_SECONDS', SOAK_DEFAULTS.reconcileEverySeconds, 0) * 1_000,
     talkdeskTimeoutMs,
     deadlineMs: intArg(argv, 'deadline-minutes', 'SOAK_DEADLINE_MINUTES', SOAK_DEFAULTS.deadlineMinutes, 1) * 60_000,
     checksReserveMs: 5 * 60_000,

@@ -4,6 +4,7 @@ import { describeMachine, type MachineInfo } from '../machine';
 import type { effectiveTuning } from '../options';
 import type { CheckStats } from './checks';
 import type { SoakOptions } from './options';
+import type { SoakReconciliation } from './reconciliation';
 
 export interface SoakReport {
   ok: boolean;
@@ -33,6 +34,8 @@ export interface SoakReport {
     timeline: string[];
   };
   checks: CheckStats;
+  /** What the reconciliation schedule's passes did during the drive (absent when none ran). */
+  reconciliation?: SoakReconciliation;
   /**
    * Only when a check failed: the last warnings and errors of the service's processes (their logs,
    * already redacted), so that a failure in CI, whose state directory is gone, can be read from its output.
@@ -102,6 +105,7 @@ export function soakSummary(r: SoakReport): string {
       `${c.concludedAnotherOperation} retried approvals that concluded the uninstall pending by then`,
     `  stray state calls            ${c.pendingConcludedOutsidePhases ?? 0} pending operations concluded outside their phase (reconciliation), ` +
       `${c.conflictingStateCalls ?? 0} answered 409 (both must be 0)`,
+    ...(r.reconciliation ? [reconciliationLine(r.reconciliation)] : []),
     `  events applied or superseded ${c.eventsApplied} applied + ${c.eventsRecordedIgnored} recorded as superseded of ${c.events}` +
       (c.earlierRuns ? ` (${c.earlierRuns} late hand-overs recorded by a run of their own after the workflow completed)` : ''),
     `  secrets in histories / logs  ${c.secretsLookedFor} secrets looked for in ${c.historiesScanned} histories and ${c.logFilesScanned} log files (${Math.round(c.logBytesScanned / 1024)} KiB)`,
@@ -112,4 +116,14 @@ export function soakSummary(r: SoakReport): string {
     '',
   ];
   return lines.join('\n');
+}
+
+function reconciliationLine(x: SoakReconciliation): string {
+  const found = Object.entries(x.findings)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${k} ${n}`);
+  return (
+    `  reconciliation passes        ${x.completed} completed, ${x.failed} failed, ${x.running} still running (every ${x.everyMs / 1000} s); ` +
+    `found: ${found.join(', ') || 'nothing'}; ${x.talkdeskChecked} Talkdesk reads, ${x.errors} per-installation errors`
+  );
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { runSoak } from '../../bench/run-soak';
 
 /** `npm run soak` in a small configuration, so that it cannot rot. */
-describe('soak (15 installations, one worker kill, one FerretDB and one Temporal restart)', function () {
+describe('soak (15 installations, one worker kill, one FerretDB and one Temporal restart, reconciliation every 15 s)', function () {
   this.timeout(115_000);
 
   it('loses nothing and leaks nothing under Talkdesk chaos and process faults', async () => {
@@ -20,6 +20,8 @@ describe('soak (15 installations, one worker kill, one FerretDB and one Temporal
         seed: 7,
       },
       chaos: { p500: 0.1, p429: 0.05, retryAfterSeconds: 1, pHang: 0.02 },
+      // Passes meet installations mid-phase, under the same faults.
+      reconcileEveryMs: 15_000,
       talkdeskTimeoutMs: 2_000,
       deadlineMs: 105_000,
       checksReserveMs: 30_000,
@@ -40,5 +42,6 @@ describe('soak (15 installations, one worker kill, one FerretDB and one Temporal
     assert.equal(report.checks.accounts, 15);
     assert.ok(report.checks.historiesScanned >= 15 && report.checks.logFilesScanned >= 2);
     assert.ok(report.checks.secretsLookedFor > 15);
+    assert.ok(report.reconciliation && report.reconciliation.completed >= 1, 'reconciliation passes ran');
   });
 });

@@ -1,0 +1,111 @@
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import { RECONCILIATION_SCHEDULE_ID, ensureReconciliationSchedule } from '../../src/temporal/schedule';
+import { FINDING_KINDS, type ReconcileReport } from '../../workflows/reconcile-types';
+
+/** What the reconciliation schedule did during a soak (`reconcileEveryMs`). */
+export interface SoakReconciliation {
+  everyMs: number;
+  /** Passes that completed, failed (or timed out, or were terminated), and still ran when the soak stopped them. */
+  completed: number;
+  failed: number;
+  running: number;
+  /** Installations found, by kind, over every completed pass (an installation counts once per pass). */
+  findings: Record<(typeof FINDING_KINDS)[number], number>;
+  /** The ids each kind named, over every completed pass (listed up to 100 per pass). */
+  ids: Partial<Record<(typeof FINDING_KINDS)[number], string[]>>;
+  /** Per-installation errors the passes reported (a Talkdesk fault on a read, a worker killed mid-page). */
+  errors: number;
+  talkdeskChecked: number;
+  dispatchedEvents: number;
+}
+
+/** How long the soak waits, when it stops the schedule, for a pass under way to end. */
+const LAST_PASS_WAIT_MS = 3 * 60_000;
+
+/**
+ * Runs the service's reconciliation schedule during a soak, as a deployment does
+ * (`src/temporal/schedule.ts`; the soak's workers run with RECONCILE_ENABLED=false, so
+ * this is the only schedule), every `everyMs` instead of every 15 minutes: its passes
+ * meet installations mid-phase, under the same faults. `stop()` deletes the schedule,
+ * waits (bounded) for a pass under way, and sums what the passes found.
+ */
+export async function startSoakReconciliation(client: Client, taskQueue: string, everyMs: number) {
+  const since = new Date();
+  await ensureReconciliationSchedule(client, {
+    taskQueue,
+    intervalMs: everyMs,
+    pageSize: 200,
+    parallelism: 4,
+    activeCheckHours: 24,
+    talkdeskCallsPerMinute: 120,
+  });
+  return {
+    async stop(): Promise<SoakReconciliation> {
+      await client.schedule.getHandle(RECONCILIATION_SCHEDULE_ID).delete();
+      const deadline = Date.now() + LAST_PASS_WAIT_MS;
+      let runs = await passesSince(client, since);
+      while (runs.some((r) => r.status.name === 'RUNNING') && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 2_000));
+        runs = await passesSince(client, since);
+      }
+      return summarize(client, everyMs, runs);
+    },
+  };
+}
+
+/** Every run of the reconciliation workflow started since `since` (continue-as-new runs included). */
+async function passesSince(client: Client, since: Date): Promise<WorkflowExecutionInfo[]> {
+  const runs: WorkflowExecutionInfo[] = [];
+  const query = `WorkflowType = 'reconcileWorkflow' AND StartTime >= '${since.toISOString()}'`;
+  for await (const r of client.workflow.list({ query })) runs.push(r);
+  return runs;
+}
+
+async function summarize(client: Client, everyMs: number, runs: WorkflowExecutionInfo[]): Promise<SoakReconciliation> {
+  const findings = Object.fromEntries(FINDING_KINDS.map((k) => [k, 0])) as SoakReconciliation['findings'];
+  const ids: SoakReconciliation['ids'] = {};
+  const out: SoakReconciliation = {
+    everyMs,
+    completed: 0,
+    failed: 0,
+    running: 0,
+    findings,
+    ids,
+    errors: 0,
+    talkdeskChecked: 0,
+    dispatchedEvents: 0,
+  };
+  for (const run of runs) {
+    const status = run.status.name;
+    // A pass that continued as new is counted by its last run.
+    if (status === 'CONTINUED_AS_NEW') continue;
+    if (status === 'RUNNING') out.running += 1;
+    else if (status !== 'COMPLETED') out.failed += 1;
+    else {
+      out.completed += 1;
+      const report = (await client.workflow.getHandle(run.workflowId, run.runId).result()) as ReconcileReport;
+      for (const kind of FINDING_KINDS) {
+        findings[kind] += report.counts[kind] ?? report[kind].length;
+        if (report[kind].length > 0) ids[kind] = [...(ids[kind] ?? []), ...report[kind]];
+      }
+      out.errors += report.counts.errors;
+      out.talkdeskChecked += report.talkdeskChecked ?? 0;
+      out.dispatchedEvents += report.dispatchedEvents;
+    }
+  }
+  return out;
+}
+
+/**
+ * What no pass may do in a soak: fail (a pass survives every fault), or find drift (Talkdesk
+ * showing an operation open or completed for an installation ended here: a lost approval or
+ * acknowledgement). What it repairs is counted, and judged by the approval and state-call checks.
+ */
+export function reconciliationViolations(x: SoakReconciliation): string[] {
+  const v: string[] = [];
+  if (x.failed > 0) v.push(`${x.failed} reconciliation passes failed`);
+  if (x.completed === 0) v.push('no reconciliation pass completed (the soak asked for them)');
+  if (x.findings.drift > 0)
+    v.push(`reconciliation found drift at Talkdesk for ${x.findings.drift}: ${(x.ids.drift ?? []).slice(0, 10).join(', ')}`);
+  return v;
+}
