@@ -4,27 +4,20 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { PROJECT_ROOT } from '../src/local/tools';
 import { workflowIdFor } from '../workflows/definitions';
 import { postCallback } from '../test/support/callback-client';
-import { keepAliveAgent, runPool, type Measured } from './load';
-import { cpuSnapshot, perOp } from './machine';
+import { keepAliveAgent, runPool } from './load';
 import { freePort } from '../src/local/process';
 import { spawnNode } from './processes';
 import { APP_ID, NAMESPACE, WEBHOOK_SECRET } from './system-config';
 import type { BenchSystem } from './system';
 
-export interface IngestFloor {
-  /** Signed `app.installed` events POSTed to the bare callback server (bench/bare-callback-server.ts). */
-  floor: Measured;
-  /** CPU seconds per acknowledged event by process during the floor's run. */
-  floorCpuSecondsPerEvent: Record<string, number>;
-}
-
 /**
  * The floor of the ingest figure: the same signed install events (new installations, the same count and
  * concurrency) through a server that authenticates, validates and hands them over as the callback does,
  * with no store. Its workflows start on a task queue no worker polls (not the service's: the scale
- * figure counts those).
+ * figure counts those). Started (and warmed) before the measured chunks, which `post(i)` sends; `stop()`
+ * stops the server and ends its workflows.
  */
-export async function measureIngestFloor(sys: BenchSystem, n: number, concurrency: number): Promise<IngestFloor> {
+export async function startIngestFloor(sys: BenchSystem, n: number, concurrency: number) {
   const warmup = Math.min(20, n);
   const bodies = Array.from({ length: n + warmup }, () => {
     const { installation, event } = sys.simulator.createInstallation();
@@ -41,29 +34,30 @@ export async function measureIngestFloor(sys: BenchSystem, n: number, concurrenc
     TASK_QUEUE: `bench-floor-${randomBytes(3).toString('hex')}`,
   });
   const agent = keepAliveAgent(concurrency);
-  try {
-    await server.waitFor('bare callback server listening', 30_000);
-    const url = `http://127.0.0.1:${port}/talkdesk/events`;
-    const post = (offset: number) => async (i: number) => {
-      const b = bodies[offset + i]!;
-      const res = await postCallback(url, b.raw, { signature: b.signature, agent, timeoutMs: 30_000 });
-      if (res.status !== 200) throw new Error(`answered ${res.status}: ${res.text.slice(0, 200)}`);
-    };
-    await runPool(warmup, concurrency, post(n));
-    const pids = { temporal: sys.temporal.pid(), web: server.pid, 'simulator+load': process.pid };
-    const before = cpuSnapshot(pids);
-    const { errors, ...floor } = await runPool(n, concurrency, post(0));
-    const floorCpuSecondsPerEvent = perOp(before, cpuSnapshot(pids), floor.ok);
-    if (floor.failed > 0) console.warn(`bench: bare callback: ${floor.failed} of ${floor.count} failed, e.g. ${errors.join('; ')}`);
-    return { floor, floorCpuSecondsPerEvent };
-  } finally {
+  const url = `http://127.0.0.1:${port}/talkdesk/events`;
+  const postAt = (offset: number) => async (i: number) => {
+    const b = bodies[offset + i]!;
+    const res = await postCallback(url, b.raw, { signature: b.signature, agent, timeoutMs: 30_000 });
+    if (res.status !== 200) throw new Error(`answered ${res.status}: ${res.text.slice(0, 200)}`);
+  };
+  const stop = async () => {
     agent.destroy();
     await server.stop();
     await terminateAll(
       sys,
       bodies.map((b) => b.workflowId),
     );
+  };
+  try {
+    await server.waitFor('bare callback server listening', 30_000);
+    const warm = await runPool(warmup, concurrency, postAt(n));
+    if (warm.failed > 0)
+      console.warn(`bench: bare callback warm-up: ${warm.failed} of ${warm.count} failed, e.g. ${warm.errors.join('; ')}`);
+  } catch (err) {
+    await stop();
+    throw err;
   }
+  return { pid: server.pid, post: postAt(0), stop };
 }
 
 /** The floor's workflows wait on a queue no worker polls: ended so that they cost the later figures nothing. */

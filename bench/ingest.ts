@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { postCallback } from '../test/support/callback-client';
-import { keepAliveAgent, runPool, type Measured } from './load';
+import { keepAliveAgent, mergeRuns, runPool, runPoolSampled, type Measured } from './load';
 import { meanStepMs, readCallbackSteps } from './callback-steps';
-import { measureIngestFloor } from './ingest-floor';
+import { startIngestFloor } from './ingest-floor';
 import { cpuSnapshot, perOp, round } from './machine';
 import type { BenchSystem } from './system';
 
 export interface IngestResult {
   /** Signed `app.installed` events POSTed to the callback: acknowledgements. */
   service: Measured;
-  /** Bare `signalWithStart` calls from a Node client to the same server (a signal waiter on the bench's queue). */
+  /** Bare `signalWithStart` calls from a Node client to the same server (a signal waiter on the bench's queue), in turn with the service's. */
   bareSignalWithStart: Measured;
   /** The same bodies POSTed to a no-op Koa route in a process of its own. */
   noopKoa: Measured;
@@ -21,7 +21,7 @@ export interface IngestResult {
   bareCpuSecondsPerSignalWithStart: Record<string, number>;
   /**
    * The floor (bench/ingest-floor.ts): the same events through a server that authenticates, validates
-   * and hands over as the callback does, with no store; run after the service, the same way.
+   * and hands over as the callback does, with no store; in turn with the service and the bare calls.
    */
   floor: Measured;
   /** floor / bareSignalWithStart, in acknowledgements per second: the ratio with no store at all. */
@@ -34,6 +34,8 @@ export interface IngestResult {
    * service run (`appconnect_callback_step_duration_seconds`): store, handover, mark.
    */
   callbackStepsMs: Record<string, number>;
+  /** The measured kinds (bare, service, floor) ran in this many chunks each, taken in turn. */
+  chunks: number;
   /** Installation ids whose install was acknowledged (they are installed once the workers run). */
   installationIds: string[];
 }
@@ -44,10 +46,30 @@ function check(name: string, m: Measured & { errors: string[] }): void {
   if (m.failed > 0) console.warn(`bench: ${name}: ${m.failed} of ${m.count} failed, e.g. ${m.errors.join('; ')}`);
 }
 
+/** Measured chunks of each kind, taken in turn so that no kind always runs first or last. */
+const CHUNKS = 4;
+
+type Kind = 'bare' | 'service' | 'floor';
+
+/** The order of the kinds in chunk `c`: rotated each chunk, so each kind runs first, second and last. */
+export function chunkOrder(c: number): Kind[] {
+  const kinds: Kind[] = ['bare', 'service', 'floor'];
+  return [...kinds.slice(c % 3), ...kinds.slice(0, c % 3)];
+}
+
+/** Sizes of `chunks` chunks adding up to `n` (the first ones one larger when it does not divide). */
+export function chunkSizes(n: number, chunks: number): number[] {
+  const k = Math.max(1, Math.min(chunks, n));
+  return Array.from({ length: k }, (_, i) => Math.floor(n / k) + (i < n % k ? 1 : 0));
+}
+
 /**
  * (1) Ingest: N signed install events (distinct installations) at concurrency C, beside
- * N bare signal-with-start calls and N requests to a no-op route at the same concurrency.
- * No worker polls during this figure: it measures the path up to the acknowledgement.
+ * N bare signal-with-start calls and the floor (the same events through a bare callback
+ * server), in chunks taken in turn (`chunkOrder`): the machine's drift during the figure
+ * (a server's caches, its files growing) falls on every kind alike. N requests to a no-op
+ * route are measured first. No worker polls during this figure: it measures the path up
+ * to the acknowledgement.
  */
 export async function measureIngest(sys: BenchSystem, n: number, concurrency: number): Promise<IngestResult> {
   if (!sys.noop) throw new Error('the ingest figure needs the no-op server');
@@ -73,8 +95,9 @@ export async function measureIngest(sys: BenchSystem, n: number, concurrency: nu
     });
   };
 
+  const floor = await startIngestFloor(sys, n, concurrency);
   try {
-    // Warm-ups (connections, JIT, first writes), not measured.
+    // Warm-ups (connections, JIT, first writes), not measured; the floor's ran as it started.
     await runPool(warmup, concurrency, post(sys.noop.url, n));
     await runPool(warmup, concurrency, signalWithStart('warmup'));
     await runPool(warmup, concurrency, post(sys.web.callbackUrl, n));
@@ -82,33 +105,51 @@ export async function measureIngest(sys: BenchSystem, n: number, concurrency: nu
     const noopKoa = await runPool(n, concurrency, post(sys.noop.url, 0));
     check('no-op Koa route', noopKoa);
     const pids = { temporal: sys.temporal.pid(), ferretdb: sys.mongo.pid(), web: sys.web.pid, 'simulator+load': process.pid };
-    const bareCpu = cpuSnapshot(pids);
-    const bare = await runPool(n, concurrency, signalWithStart('run'));
-    const bareCpuSecondsPerSignalWithStart = perOp(bareCpu, cpuSnapshot(pids), bare.ok);
-    check('bare signalWithStart', bare);
+    const floorPids = { temporal: sys.temporal.pid(), web: floor.pid, 'simulator+load': process.pid };
+    const tasks: Record<Kind, (i: number) => Promise<void>> = {
+      bare: signalWithStart('run'),
+      service: post(sys.web.callbackUrl, 0),
+      floor: floor.post,
+    };
+    const runs: Record<Kind, Awaited<ReturnType<typeof runPoolSampled>>[]> = { bare: [], service: [], floor: [] };
+    const cpu: Record<Kind, Record<string, number>> = { bare: {}, service: {}, floor: {} };
     const stepsBefore = await readCallbackSteps(sys.web.adminUrl);
-    const serviceCpu = cpuSnapshot(pids);
-    const service = await runPool(n, concurrency, post(sys.web.callbackUrl, 0));
-    const cpuSecondsPerEvent = perOp(serviceCpu, cpuSnapshot(pids), service.ok);
+    let offset = 0;
+    for (const [c, size] of chunkSizes(n, CHUNKS).entries()) {
+      for (const kind of chunkOrder(c)) {
+        const which = kind === 'floor' ? floorPids : pids;
+        const before = cpuSnapshot(which);
+        const from = offset;
+        runs[kind].push(await runPoolSampled(size, concurrency, (i) => tasks[kind](from + i)));
+        const after = cpuSnapshot(which);
+        for (const k of Object.keys(after)) cpu[kind][k] = (cpu[kind][k] ?? 0) + (after[k] ?? 0) - (before[k] ?? 0);
+      }
+      offset += size;
+    }
     const callbackStepsMs = meanStepMs(stepsBefore, await readCallbackSteps(sys.web.adminUrl));
+    const [bare, service, floorRun] = [mergeRuns(runs.bare), mergeRuns(runs.service), mergeRuns(runs.floor)];
+    check('bare signalWithStart', bare);
     check('ingest', service);
-    const { floor, floorCpuSecondsPerEvent } = await measureIngestFloor(sys, n, concurrency);
+    check('bare callback', floorRun);
+    const none = Object.fromEntries(Object.keys(pids).map((k) => [k, 0]));
     return {
       service: strip(service),
       bareSignalWithStart: strip(bare),
       noopKoa: strip(noopKoa),
       ratio: round(service.perSecond / bare.perSecond),
-      cpuSecondsPerEvent,
-      bareCpuSecondsPerSignalWithStart,
+      cpuSecondsPerEvent: perOp(none, cpu.service, service.ok),
+      bareCpuSecondsPerSignalWithStart: perOp(none, cpu.bare, bare.ok),
       callbackStepsMs,
-      floor,
-      floorRatio: round(floor.perSecond / bare.perSecond),
-      ratioVsFloor: round(service.perSecond / floor.perSecond),
-      floorCpuSecondsPerEvent,
+      floor: strip(floorRun),
+      floorRatio: round(floorRun.perSecond / bare.perSecond),
+      ratioVsFloor: round(service.perSecond / floorRun.perSecond),
+      floorCpuSecondsPerEvent: perOp(Object.fromEntries(Object.keys(floorPids).map((k) => [k, 0])), cpu.floor, floorRun.ok),
+      chunks: CHUNKS,
       installationIds: installs.map((e) => e.data.installation_id),
     };
   } finally {
     agent.destroy();
+    await floor.stop();
   }
 }
 

@@ -41,6 +41,17 @@ export async function runPool(
   task: (i: number) => Promise<void>,
   deadlineMs = 30 * 60_000,
 ): Promise<Measured & { errors: string[] }> {
+  const { samplesMs: _samples, ...measured } = await runPoolSampled(count, concurrency, task, deadlineMs);
+  return measured;
+}
+
+/** `runPool`, keeping every sample (for `mergeRuns`). */
+export async function runPoolSampled(
+  count: number,
+  concurrency: number,
+  task: (i: number) => Promise<void>,
+  deadlineMs = 30 * 60_000,
+): Promise<Measured & { errors: string[]; samplesMs: number[] }> {
   const samples: number[] = [];
   const errors: string[] = [];
   let next = 0;
@@ -70,6 +81,26 @@ export async function runPool(
     perSecond: Math.round((samples.length / seconds) * 10) / 10,
     latencyMs: latencyOf(samples),
     errors,
+    samplesMs: samples,
+  };
+}
+
+/**
+ * One measurement from several runs of the same kind (interleaved with other kinds'):
+ * counts and seconds added, the rate over the runs' own time, latencies from every sample.
+ */
+export function mergeRuns(parts: readonly (Measured & { errors: string[]; samplesMs: number[] })[]): Measured & { errors: string[] } {
+  const sum = (f: (m: Measured) => number) => parts.reduce((a, m) => a + f(m), 0);
+  const seconds = sum((m) => m.seconds);
+  const ok = sum((m) => m.ok);
+  return {
+    count: sum((m) => m.count),
+    ok,
+    failed: sum((m) => m.failed),
+    seconds: Math.round(seconds * 1000) / 1000,
+    perSecond: seconds > 0 ? Math.round((ok / seconds) * 10) / 10 : 0,
+    latencyMs: latencyOf(parts.flatMap((m) => m.samplesMs)),
+    errors: parts.flatMap((m) => m.errors).slice(0, 5),
   };
 }
 
