@@ -1,4 +1,6 @@
-import type { PhaseRecord, PhaseResult } from '../../workflows/definitions';
+import type { CallRecord } from '../../src/simulator';
+import type { InstallationView, PhaseRecord, PhaseResult } from '../../workflows/definitions';
+import type { CheckStats } from './checks';
 
 /** The approval calls of the soak's end checks (checks.ts): whose phase each was, and how to say what happened. */
 
@@ -37,4 +39,73 @@ export function phaseOf(history: PhaseRecord[], at: number): PhaseRecord | undef
     }
   }
   return best;
+}
+
+/**
+ * Check 3 of the soak (checks.ts), per installation: exactly one approval that took effect per approved
+ * phase, counting in `stats` what Talkdesk's one state endpoint makes legitimate, each violation in `v`.
+ */
+export function checkPhaseApprovals(
+  installationId: string,
+  view: InstallationView,
+  calls: readonly CallRecord[],
+  workerKillTimes: readonly number[],
+  stats: CheckStats,
+  v: string[],
+): void {
+  const approvals = calls.filter((c) => c.status === 200 && (c.body as { state?: string } | undefined)?.state === 'approve');
+  const concludedOps = new Set(approvals.map((c) => c.concluded));
+  const perPhase = new Map<PhaseRecord, { clean: number; hung: number; at: number[]; concluded: string[] }>();
+  for (const c of approvals) {
+    const phase = phaseOf(view.history, c.at.getTime());
+    if (!phase) {
+      v.push(`${installationId}: an approval at ${c.at.toISOString()} outside any phase`);
+      continue;
+    }
+    const n = perPhase.get(phase) ?? { clean: 0, hung: 0, at: [], concluded: [] };
+    if (c.fault === 'chaosHang') n.hung += 1;
+    else n.clean += 1;
+    n.at.push(c.at.getTime());
+    n.concluded.push(c.concluded ?? '?');
+    perPhase.set(phase, n);
+  }
+  for (const p of view.history) {
+    const expected = APPROVED[p.phase];
+    if (!expected) continue;
+    const n = perPhase.get(p) ?? { clean: 0, hung: 0, at: [], concluded: [] };
+    if (!p.endedAt) {
+      // Still running (an installation the deadline stopped): only a repeated approval is wrong.
+      if (n.clean + n.hung > 1)
+        v.push(`${installationId}: ${p.phase} (${p.eventId}, still running): ${describeApprovals(n, workerKillTimes)}`);
+      continue;
+    }
+    const approved = p.result === expected;
+    if (approved) {
+      stats.approvalPhases += 1;
+      stats.cleanApprovals += n.clean;
+      stats.lateApprovals += n.hung;
+      const total = n.clean + n.hung;
+      // One endpoint concludes whatever is pending at Talkdesk. A call of this phase that concluded
+      // another operation (an uninstall created meanwhile) is that operation's one approval, not a
+      // repeat of this one's: only calls that concluded this operation, or nothing, can repeat it.
+      const other = n.concluded.filter((op) => op !== OPERATION[p.phase] && op !== 'nothing' && op !== '?').length;
+      if (other > 0 && total > 1) stats.concludedAnotherOperation += other;
+      const concludedBefore = total === 0 && concludedOps.has(OPERATION[p.phase] as CallRecord['concluded']);
+      if (concludedBefore) stats.concludedByAnEarlierCall += 1;
+      else if (total === 0 || total - other > 1)
+        v.push(
+          `${installationId}: ${p.phase} (${p.eventId}) approved, expected exactly 1 approval: ${describeApprovals(n, workerKillTimes)}`,
+        );
+    } else if (p.result === 'interrupted' && n.clean + n.hung <= 1) {
+      // An uninstall that arrives while the approval is on its way interrupts the phase after Talkdesk has it.
+      if (n.clean + n.hung === 1) stats.approvalsOfInterruptedPhases += 1;
+    } else if (p.result === 'marked-active' && n.clean + n.hung <= 1) {
+      // Reconciliation read Talkdesk completed while the phase waited to retry its state call: at most the
+      // phase's own approval took effect (its answer lost: a hung call), or another call concluded it.
+      stats.markedActivePhases += 1;
+      if (n.clean + n.hung === 1) stats.markedActiveAfterOwnApproval += 1;
+    } else if (n.clean + n.hung > 0) {
+      v.push(`${installationId}: ${p.phase} ended "${p.outcome}" but ${n.clean + n.hung} approval calls took effect`);
+    }
+  }
 }

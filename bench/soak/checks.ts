@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { CallRecord } from '../../src/simulator';
 import type { InboxRecord } from '../../src/handover/inbox';
-import { stateQuery, workflowIdFor, type InstallationView, type PhaseRecord } from '../../workflows/definitions';
+import { stateQuery, workflowIdFor, type InstallationView } from '../../workflows/definitions';
 import type { BenchSystem } from '../system';
 import type { SoakInstallation } from './plan';
 import { textOf } from '../../test/support/secret-scan';
-import { APPROVED, OPERATION, describeApprovals, phaseOf } from './approvals';
+import { APPROVED, checkPhaseApprovals } from './approvals';
 import { earlierViews, mapLimit, mergeRuns, retry, runsOf } from './runs';
 import { SecretScanner } from './secrets';
 import { describeUnfinished } from './unfinished';
@@ -42,6 +42,10 @@ export interface CheckStats {
   concludedAnotherOperation: number;
   /** Phases interrupted (by an uninstall) after their one approval had reached the simulator. */
   approvalsOfInterruptedPhases: number;
+  /** Installs and updates ended by reconciliation's markActive (Talkdesk showed them completed while they retried). */
+  markedActivePhases: number;
+  /** Of those, the ones whose own approval had taken effect (its answer lost): still one approval each. */
+  markedActiveAfterOwnApproval: number;
   /**
    * State calls that concluded an update or an uninstall outside every phase of the
    * workflow: what reconciliation sent for a `pending` operation. Must be zero.
@@ -84,6 +88,8 @@ export async function checkSoak(
     concludedByAnEarlierCall: 0,
     concludedAnotherOperation: 0,
     approvalsOfInterruptedPhases: 0,
+    markedActivePhases: 0,
+    markedActiveAfterOwnApproval: 0,
     pendingConcludedOutsidePhases: 0,
     conflictingStateCalls: 0,
     earlierRuns: 0,
@@ -224,56 +230,7 @@ export async function checkSoak(
         );
       }
     }
-    const approvals = calls.filter((c) => c.status === 200 && (c.body as { state?: string } | undefined)?.state === 'approve');
-    const concludedOps = new Set(approvals.map((c) => c.concluded));
-    const perPhase = new Map<PhaseRecord, { clean: number; hung: number; at: number[]; concluded: string[] }>();
-    for (const c of approvals) {
-      const phase = phaseOf(view.history, c.at.getTime());
-      if (!phase) {
-        v.push(`${inst.installationId}: an approval at ${c.at.toISOString()} outside any phase`);
-        continue;
-      }
-      const n = perPhase.get(phase) ?? { clean: 0, hung: 0, at: [], concluded: [] };
-      if (c.fault === 'chaosHang') n.hung += 1;
-      else n.clean += 1;
-      n.at.push(c.at.getTime());
-      n.concluded.push(c.concluded ?? '?');
-      perPhase.set(phase, n);
-    }
-    for (const p of view.history) {
-      const expected = APPROVED[p.phase];
-      if (!expected) continue;
-      const n = perPhase.get(p) ?? { clean: 0, hung: 0, at: [], concluded: [] };
-      if (!p.endedAt) {
-        // Still running (an installation the deadline stopped): only a repeated approval is wrong.
-        if (n.clean + n.hung > 1)
-          v.push(`${inst.installationId}: ${p.phase} (${p.eventId}, still running): ${describeApprovals(n, workerKillTimes)}`);
-        continue;
-      }
-      const approved = p.result === expected;
-      if (approved) {
-        stats.approvalPhases += 1;
-        stats.cleanApprovals += n.clean;
-        stats.lateApprovals += n.hung;
-        const total = n.clean + n.hung;
-        // One endpoint concludes whatever is pending at Talkdesk. A call of this phase that concluded
-        // another operation (an uninstall created meanwhile) is that operation's one approval, not a
-        // repeat of this one's: only calls that concluded this operation, or nothing, can repeat it.
-        const other = n.concluded.filter((op) => op !== OPERATION[p.phase] && op !== 'nothing' && op !== '?').length;
-        if (other > 0 && total > 1) stats.concludedAnotherOperation += other;
-        const concludedBefore = total === 0 && concludedOps.has(OPERATION[p.phase] as CallRecord['concluded']);
-        if (concludedBefore) stats.concludedByAnEarlierCall += 1;
-        else if (total === 0 || total - other > 1)
-          v.push(
-            `${inst.installationId}: ${p.phase} (${p.eventId}) approved, expected exactly 1 approval: ${describeApprovals(n, workerKillTimes)}`,
-          );
-      } else if (p.result === 'interrupted' && n.clean + n.hung <= 1) {
-        // An uninstall that arrives while the approval is on its way interrupts the phase after Talkdesk has it.
-        if (n.clean + n.hung === 1) stats.approvalsOfInterruptedPhases += 1;
-      } else if (n.clean + n.hung > 0) {
-        v.push(`${inst.installationId}: ${p.phase} ended "${p.outcome}" but ${n.clean + n.hung} approval calls took effect`);
-      }
-    }
+    checkPhaseApprovals(inst.installationId, view, calls, workerKillTimes, stats, v);
   }
 
   // 4. Zero events lost: every event accepted, stored, handed over, and applied or recorded as ignored.

@@ -85,10 +85,12 @@ async function summarize(client: Client, everyMs: number, runs: WorkflowExecutio
       out.completed += 1;
       const report = (await client.workflow.getHandle(run.workflowId, run.runId).result()) as ReconcileReport;
       for (const kind of FINDING_KINDS) {
-        findings[kind] += report.counts[kind] ?? report[kind].length;
-        if (report[kind].length > 0) ids[kind] = [...(ids[kind] ?? []), ...report[kind]];
+        // Older results may lack a kind's count or list.
+        const listed = report[kind] ?? [];
+        findings[kind] += report.counts?.[kind] ?? listed.length;
+        if (listed.length > 0) ids[kind] = [...(ids[kind] ?? []), ...listed];
       }
-      out.errors += report.counts.errors;
+      out.errors += report.counts?.errors ?? report.errors?.length ?? 0;
       out.talkdeskChecked += report.talkdeskChecked ?? 0;
       out.dispatchedEvents += report.dispatchedEvents;
     }

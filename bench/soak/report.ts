@@ -99,6 +99,9 @@ export function soakSummary(r: SoakReport): string {
       (c.lateApprovals ? ` (${c.lateApprovals} answered after the timeout, not sent again)` : '') +
       (c.approvalsOfInterruptedPhases
         ? ` (+ ${c.approvalsOfInterruptedPhases} updates interrupted by their uninstall after the approval was sent)`
+        : '') +
+      (c.markedActivePhases
+        ? ` (+ ${c.markedActivePhases} phases marked active by reconciliation, ${c.markedActiveAfterOwnApproval ?? 0} of them after their own approval took effect)`
         : ''),
     // Talkdesk's documented API cannot tell which operation is pending: counted, not a violation.
     `  concluded before delivered   ${c.concludedByAnEarlierCall} uninstalls concluded at Talkdesk by their update's approval, ` +

@@ -16,7 +16,7 @@ interface RawEvent {
   workflowExecutionSignaledEventAttributes?: { signalName?: string; input?: { payloads?: Payload[] } };
   workflowExecutionUpdateAcceptedEventAttributes?: { acceptedRequest?: { input?: { name?: string } } };
   timerFiredEventAttributes?: { startedEventId?: string };
-  activityTaskScheduledEventAttributes?: { activityType?: { name?: string } };
+  activityTaskScheduledEventAttributes?: { activityType?: { name?: string }; input?: { payloads?: Payload[] } };
   activityTaskCompletedEventAttributes?: { scheduledEventId?: string };
   activityTaskFailedEventAttributes?: { scheduledEventId?: string };
   workflowExecutionCompletedEventAttributes?: { result?: { payloads?: Payload[] } };
@@ -103,7 +103,14 @@ const trialRecordedAfterUninstall = (h: RawHistory) => {
 };
 const TRIAL_RECORD = 'trial-record-interruptible';
 
-/** A reconcile markActive signalled after the uninstall's signal, and whether Talkdesk's state call completed after it. */
+/** Where the first reconcile markActive was signalled; -1 when none was. */
+const markActiveIndex = (h: RawHistory) =>
+  h.events.findIndex(
+    (e) =>
+      e.workflowExecutionSignaledEventAttributes?.signalName === 'reconcile' &&
+      (decode(e.workflowExecutionSignaledEventAttributes.input?.payloads?.[0]) as { action?: string } | undefined)?.action === 'markActive',
+  );
+
 /**
  * A reconcile markActive signalled while the uninstall's acknowledgement was backing off (a failed
  * `setInstallationState` between the uninstall's signal and the markActive), how the uninstall ended
@@ -111,11 +118,7 @@ const TRIAL_RECORD = 'trial-record-interruptible';
  */
 const markActiveDuringUninstall = (h: RawHistory) => {
   const uninstall = eventSignalIndex(h, 'app.uninstalled');
-  const mark = h.events.findIndex(
-    (e) =>
-      e.workflowExecutionSignaledEventAttributes?.signalName === 'reconcile' &&
-      (decode(e.workflowExecutionSignaledEventAttributes.input?.payloads?.[0]) as { action?: string } | undefined)?.action === 'markActive',
-  );
+  const mark = markActiveIndex(h);
   const byId = new Map(h.events.map((e) => [e.eventId, e]));
   const stateCall = (scheduledEventId: string | undefined) =>
     byId.get(scheduledEventId ?? '')?.activityTaskScheduledEventAttributes?.activityType?.name === 'setInstallationState';
@@ -133,6 +136,34 @@ const markActiveDuringUninstall = (h: RawHistory) => {
   };
 };
 const MARK_ACTIVE_ONLY = 'mark-active-only-install-or-update';
+
+/**
+ * A reconcile markActive signalled while an update's apply step was backing off (a failed
+ * `applyUpdate` between the update's signal and the markActive, no state call before it); after
+ * it, whether the apply completed, a state call was scheduled, and the patch's marker recorded.
+ */
+const markActiveBeforeUpdateStateCall = (h: RawHistory) => {
+  const update = eventSignalIndex(h, 'app.updated');
+  const mark = markActiveIndex(h);
+  const byId = new Map(h.events.map((e) => [e.eventId, e]));
+  const activity = (scheduledEventId: string | undefined) =>
+    byId.get(scheduledEventId ?? '')?.activityTaskScheduledEventAttributes?.activityType?.name;
+  const between = h.events.slice(update + 1, Math.max(update + 1, mark));
+  const after = h.events.slice(mark + 1);
+  const applyFailedBefore = between.some((e) => activity(e.activityTaskFailedEventAttributes?.scheduledEventId) === 'applyUpdate');
+  const stateCallBefore = between.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'setInstallationState');
+  return {
+    during: update >= 0 && mark > update && applyFailedBefore && !stateCallBefore,
+    appliedAfter: after.some((e) => activity(e.activityTaskCompletedEventAttributes?.scheduledEventId) === 'applyUpdate'),
+    stateCallAfter: after.some(
+      (e) =>
+        e.activityTaskScheduledEventAttributes?.activityType?.name === 'setInstallationState' &&
+        (decode(e.activityTaskScheduledEventAttributes.input?.payloads?.[0]) as { concludes?: string } | undefined)?.concludes === 'update',
+    ),
+    markerAfter: after.some((e) => patchesOf(e).includes(MARK_ACTIVE_AFTER_STATE_CALL)),
+  };
+};
+const MARK_ACTIVE_AFTER_STATE_CALL = 'mark-active-after-state-call';
 
 const firstEventType = (h: RawHistory) => (signals(h, 'event')[0] as { type?: string } | undefined)?.type;
 
@@ -183,6 +214,14 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
   'a markActive during an uninstall ignored, the uninstall acknowledged (mark-active-only-install-or-update)': (h) => {
     const m = markActiveDuringUninstall(h);
     return m.during && m.markerAfter && m.uninstallEnded === 'acknowledged';
+  },
+  'a markActive while an update applied its users, before the patch: the update ended unapplied': (h) => {
+    const m = markActiveBeforeUpdateStateCall(h);
+    return m.during && !patches(h).includes(MARK_ACTIVE_AFTER_STATE_CALL) && !m.appliedAfter && !m.stateCallAfter;
+  },
+  'a markActive while an update applied its users ignored: applied, then its state call (mark-active-after-state-call)': (h) => {
+    const m = markActiveBeforeUpdateStateCall(h);
+    return m.during && m.markerAfter && m.appliedAfter && m.stateCallAfter;
   },
   'a planned reconciliation pass': (h) => scheduled(h).includes('planReconciliation') && scheduled(h).includes('reconcilePlannedPage'),
 };

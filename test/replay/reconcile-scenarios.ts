@@ -1,4 +1,4 @@
-import { reconcileSignal, workflowIdFor } from '../../workflows/definitions';
+import { reconcileSignal, workflowIdFor, type InstallationPhase } from '../../workflows/definitions';
 import type { TestSystem } from '../support/system';
 import { eventually, queryState, waitForPhase } from '../support/waits';
 import type { Deliver, Scenario } from './timer-scenarios';
@@ -14,6 +14,34 @@ async function lastSignalHandled(sys: TestSystem, id: string): Promise<void> {
 }
 
 /**
+ * Delivers `event` with Talkdesk answering 500 on `route`, and once its phase retries a step
+ * matching `step`, signals markActive (as a pass that read Talkdesk completed would) and waits
+ * until the workflow has handled it; then Talkdesk answers again.
+ */
+async function markActiveWhileRetrying(
+  sys: TestSystem,
+  deliver: Deliver,
+  id: string,
+  event: unknown,
+  route: Parameters<TestSystem['simulator']['failNext']>[0],
+  phase: InstallationPhase,
+  step: RegExp,
+): Promise<void> {
+  sys.simulator.failNext(route, 1_000, { status: 500 });
+  try {
+    await deliver(event);
+    await eventually(`the ${phase} phase retrying ${String(step)}`, async () => {
+      const v = await queryState(sys.client, id);
+      return v.phase === phase && v.attempts >= 2 && step.test(v.currentStep ?? '') ? v : undefined;
+    });
+    await sys.client.workflow.getHandle(workflowIdFor(id)).signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
+    await lastSignalHandled(sys, id);
+  } finally {
+    sys.simulator.clearFaults();
+  }
+}
+
+/**
  * A reconciliation pass read the installation while its install ran and found it completed at
  * Talkdesk; its markActive reaches the workflow after the install ended and while the uninstall's
  * acknowledgement is retrying (Talkdesk answering 500). Before patch
@@ -25,18 +53,29 @@ const markActiveDuringUninstall = async (sys: TestSystem, deliver: Deliver): Pro
   const id = life.installation.id;
   await deliver(life.event);
   await waitForPhase(sys.client, id, 'active');
-  sys.simulator.failNext('installationState', 1_000, { status: 500 });
-  try {
-    await deliver(sys.simulator.uninstall(id));
-    await eventually('the uninstall acknowledgement retrying', async () => {
-      const v = await queryState(sys.client, id);
-      return v.phase === 'uninstalling' && v.attempts >= 2 && /acknowledge/.test(v.currentStep ?? '') ? v : undefined;
-    });
-    await sys.client.workflow.getHandle(workflowIdFor(id)).signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
-    await lastSignalHandled(sys, id);
-  } finally {
-    sys.simulator.clearFaults();
-  }
+  await markActiveWhileRetrying(sys, deliver, id, sys.simulator.uninstall(id), 'installationState', 'uninstalling', /acknowledge/);
+  return id;
+};
+
+/**
+ * A reconciliation pass found an update completed at Talkdesk (another call concluded it) while the
+ * update was still applying its users here (Talkdesk answering 500 to the user reads). Before patch
+ * `mark-active-after-state-call` its markActive ended the update at once, its users never applied;
+ * under the patch it is ignored until the update's state call begins: the update applies its users,
+ * then approves (its state call finds the update completed, or concludes it).
+ */
+const markActiveBeforeUpdateStateCall = async (sys: TestSystem, deliver: Deliver): Promise<string> => {
+  const life = sys.simulator.createInstallation();
+  const id = life.installation.id;
+  await deliver(life.event);
+  await waitForPhase(sys.client, id, 'active');
+  await markActiveWhileRetrying(sys, deliver, id, sys.simulator.updateInstallation(id, { addUsers: 1 }), 'users', 'updating', /apply/);
+  await eventually('the update ended', async () => {
+    const v = await queryState(sys.client, id);
+    return v.phase === 'active' && v.history.at(-1)?.phase === 'updating' && v.history.at(-1)?.endedAt ? v : undefined;
+  });
+  // Uninstalled, so that the recorded run is complete.
+  await deliver(sys.simulator.uninstall(id));
   return id;
 };
 
@@ -45,4 +84,8 @@ export const RECONCILE_SCENARIOS: Record<string, Scenario> = {
   'mark-active-during-uninstall-before-patch': { run: markActiveDuringUninstall },
   // Patch `mark-active-only-install-or-update`: the markActive is ignored, the uninstall acknowledged.
   'mark-active-during-uninstall': { run: markActiveDuringUninstall },
+  // Recorded with the code before the patch: the markActive ended the update before its users were applied.
+  'mark-active-before-update-state-call-before-patch': { run: markActiveBeforeUpdateStateCall },
+  // Patch `mark-active-after-state-call`: ignored until the state call; the users applied, the update approved.
+  'mark-active-before-update-state-call': { run: markActiveBeforeUpdateStateCall },
 };

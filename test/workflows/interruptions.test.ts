@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { WorkflowHandle } from '@temporalio/client';
 import { reconcileSignal, rejectUpdate, retryNowUpdate, type InstallationPhase, type ReconcileAction } from '../../workflows/definitions';
 import { eventually } from '../support/waits';
 import { ActivityStubs, blockingUntilCancelled, phases, refusal, unavailable, useInstallationUnderTest } from './harness';
@@ -16,6 +17,13 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
       return { state: i.state === 'approve' ? 'completed' : 'rejected' };
     });
   };
+  /** Waits until a workflow task completed after the last signal: the workflow has handled it. */
+  const signalHandled = (handle: WorkflowHandle) =>
+    eventually('a workflow task completed after the signal (it was handled)', async () => {
+      const events = (await handle.fetchHistory()).events ?? [];
+      const signal = events.findLastIndex((e) => e.workflowExecutionSignaledEventAttributes);
+      return signal >= 0 && events.slice(signal).some((e) => e.workflowTaskCompletedEventAttributes) ? true : undefined;
+    });
   const retrying = (phase: InstallationPhase) => (v: { phase: string; lastError?: string }) =>
     v.phase === phase && v.lastError !== undefined;
 
@@ -139,6 +147,37 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
       assert.equal(t.stubs.of('recordInstallation').at(-1)?.phase, 'active');
     });
 
+    it('markActive before an update has begun its approval is ignored: the update is applied, then approved', async () => {
+      // Talkdesk shows the update completed (another call concluded it) while its users are still being applied here.
+      let partnerDown = true;
+      const t = await start(
+        new ActivityStubs().on('applyUpdate', async (i) => {
+          if (partnerDown) throw unavailable();
+          return { usersAdded: i.usersAdding, usersDeactivated: i.usersRemoving };
+        }),
+        { retryInitialMs: 60_000 },
+      );
+      await t.send(t.event('app.installed'));
+      await t.settled('active');
+      await t.send(t.event('app.updated', { facts: { subscription: { plan: 'gold' }, users: { adding: ['u-9'], removing: [] } } }));
+      await t.until('the update applying, backing off', retrying('updating'));
+      await t.handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
+      await signalHandled(t.handle);
+      partnerDown = false;
+      await env().sleep('2 minutes'); // past the step's backoff
+      const v = await t.settled('active', (s) => s.history.length === 2 && s.history[1]?.endedAt !== undefined);
+      assert.deepEqual(
+        v.history.map((h) => [h.phase, h.result]),
+        [
+          ['installing', 'approved'],
+          ['updating', 'approved'],
+        ],
+      );
+      assert.deepEqual(t.stubs.of('applyUpdate').at(-1)?.usersAdding, ['u-9']);
+      assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:update']);
+      assert.deepEqual(v.subscription, { plan: 'gold' });
+    });
+
     it('markActive read before the install ended does not stop the uninstall running when it arrives', async () => {
       // The pass read the install running and found it completed at Talkdesk; by the time its
       // signal arrives the install is over and the uninstall's acknowledgement is backing off.
@@ -156,11 +195,7 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
       await t.send(t.event('app.uninstalled'));
       await t.until('the acknowledgement backing off', retrying('uninstalling'));
       await t.handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
-      await eventually('a workflow task completed after the signal (it was handled)', async () => {
-        const events = (await t.handle.fetchHistory()).events ?? [];
-        const signal = events.findLastIndex((e) => e.workflowExecutionSignaledEventAttributes);
-        return signal >= 0 && events.slice(signal).some((e) => e.workflowTaskCompletedEventAttributes) ? true : undefined;
-      });
+      await signalHandled(t.handle);
       talkdeskDown = false;
       const done = await t.result();
       assert.equal(done.phase, 'uninstalled');

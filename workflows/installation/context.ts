@@ -88,6 +88,8 @@ export interface RunState {
   applying?: { event: LifecycleEvent; late: boolean };
   /** The event whose phase this run re-entered (carried over mid-phase): its phase has begun already. */
   resumedEventId?: string;
+  /** The running phase has begun its state call: its own work before it is done (markActive may end it). */
+  stateCallBegun?: boolean;
 }
 
 /**
@@ -226,6 +228,7 @@ export function createPhaseContext(state: InstallationState, options: Installati
    */
   const stateCall = async (description: string, call: Pick<StateCallInput, 'state' | 'reason' | 'concludes'>): Promise<StateCallResult> => {
     const opts = patched(STATE_CALL_WAITS_FOR_CANCELLATION) ? withHeartbeat : base;
+    run.stateCallBegun = true;
     const res = await step(
       description,
       acts.setInstallationState,
@@ -265,6 +268,7 @@ export function createPhaseContext(state: InstallationState, options: Installati
   };
 
   const beginPhase = async (phase: InstallationPhase, event: LifecycleEvent): Promise<number> => {
+    run.stateCallBegun = false;
     // Re-entered after continue-as-new mid-phase: the same phase, deadline and history entry go on.
     if (run.resumedEventId === event.eventId && state.phase === phase && state.deadline) {
       publish();

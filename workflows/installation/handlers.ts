@@ -16,6 +16,15 @@ const UNINSTALL_INTERRUPTS_ANY_PHASE = 'uninstall-interrupts-any-phase';
 const MARK_ACTIVE_ONLY_INSTALL_OR_UPDATE = 'mark-active-only-install-or-update';
 
 /**
+ * Patch: markActive interrupts an install or update only once it has begun its state call. Before
+ * that, its own work is not done (an update's users and subscription not applied): Talkdesk shows the
+ * operation completed because another call concluded it (one state endpoint concludes whatever is
+ * pending), and the phase's state call, finding it completed, ends it after that work. Seen in the
+ * soak with reconciliation running (docs/versioning.md).
+ */
+const MARK_ACTIVE_AFTER_STATE_CALL = 'mark-active-after-state-call';
+
+/**
  * The workflow's signals, query and updates. Handlers only record requests and
  * interrupt the running phase; the main loop acts on them one at a time.
  */
@@ -47,13 +56,11 @@ export function registerHandlers(ctx: PhaseContext): void {
     if (action.action === 'endUpdate' && state.phase !== 'updating') return;
     // Asked for every markActive, whatever the phase: whether the marker is recorded must not depend on
     // where the run stands when the signal is handled.
-    if (
-      action.action === 'markActive' &&
-      ctx.patched(MARK_ACTIVE_ONLY_INSTALL_OR_UPDATE) &&
-      state.phase !== 'installing' &&
-      state.phase !== 'updating'
-    ) {
-      return;
+    if (action.action === 'markActive') {
+      const onlyInstallOrUpdate = ctx.patched(MARK_ACTIVE_ONLY_INSTALL_OR_UPDATE);
+      const afterStateCall = ctx.patched(MARK_ACTIVE_AFTER_STATE_CALL);
+      if (onlyInstallOrUpdate && state.phase !== 'installing' && state.phase !== 'updating') return;
+      if (afterStateCall && !run.stateCallBegun) return;
     }
     run.pendingReconcile = action;
     if (action.action === 'markActive') phases.interrupt(MARK_ACTIVE);

@@ -80,7 +80,10 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
     },
     // The update Talkdesk completed is the one applied: its subscription is the account's now.
     completed: () => {
-      if (subscription) state.subscription = subscription;
+      if (subscription) {
+        state.subscription = subscription;
+        state.subscriptionFrom = event.createdAt;
+      }
     },
     expired: async () => {
       await revert();
