@@ -19,8 +19,8 @@ const MARK_ACTIVE_ONLY_INSTALL_OR_UPDATE = 'mark-active-only-install-or-update';
  * Patch: markActive interrupts an install or update only once it has begun its state call. Before
  * that, its own work is not done (an update's users and subscription not applied): Talkdesk shows the
  * operation completed because another call concluded it (one state endpoint concludes whatever is
- * pending), and the phase's state call, finding it completed, ends it after that work. Seen in the
- * soak with reconciliation running (docs/versioning.md).
+ * pending, e.g. the previous phase's retried approval), and the phase's state call, finding it
+ * completed, ends it after that work (docs/versioning.md).
  */
 const MARK_ACTIVE_AFTER_STATE_CALL = 'mark-active-after-state-call';
 
