@@ -175,6 +175,8 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
       );
       assert.deepEqual(t.stubs.of('applyUpdate').at(-1)?.usersAdding, ['u-9']);
       assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:update']);
+      // Talkdesk showed it completed: its first attempt reads the state first (no blind approval, no stray 409).
+      assert.equal(t.stubs.of('setInstallationState').at(-1)?.checkFirst, true);
       assert.deepEqual(v.subscription, { plan: 'gold' });
     });
 

@@ -90,6 +90,12 @@ export interface RunState {
   resumedEventId?: string;
   /** The running phase has begun its state call: its own work before it is done (markActive may end it). */
   stateCallBegun?: boolean;
+  /**
+   * A markActive reached the running phase before its state call and was ignored: Talkdesk showed the
+   * operation completed, so the state call reads Talkdesk's state first even on its first attempt
+   * (a blind approval of an operation already concluded would be a stray call, answered 409).
+   */
+  completedAtTalkdesk?: boolean;
 }
 
 /**
@@ -238,7 +244,7 @@ export function createPhaseContext(state: InstallationState, options: Installati
       (attempt) => ({
         ...talkdeskRef(),
         ...call,
-        checkFirst: attempt > 1 || call.concludes === 'uninstall' || run.resumedEventId !== undefined,
+        checkFirst: attempt > 1 || call.concludes === 'uninstall' || run.resumedEventId !== undefined || run.completedAtTalkdesk === true,
       }),
       opts,
     );
@@ -269,6 +275,7 @@ export function createPhaseContext(state: InstallationState, options: Installati
 
   const beginPhase = async (phase: InstallationPhase, event: LifecycleEvent): Promise<number> => {
     run.stateCallBegun = false;
+    run.completedAtTalkdesk = false;
     // Re-entered after continue-as-new mid-phase: the same phase, deadline and history entry go on.
     if (run.resumedEventId === event.eventId && state.phase === phase && state.deadline) {
       publish();
@@ -289,6 +296,9 @@ export function createPhaseContext(state: InstallationState, options: Installati
   };
 
   const endPhase = async (phase: InstallationPhase, end: PhaseEnd) => {
+    // Ended: a markActive from now on concerns no state call of this phase (an interrupted install keeps its phase name).
+    run.stateCallBegun = false;
+    run.completedAtTalkdesk = false;
     const last = state.history[state.history.length - 1];
     const now = new Date().toISOString();
     if (last && !last.endedAt) {

@@ -19,8 +19,8 @@ const MARK_ACTIVE_ONLY_INSTALL_OR_UPDATE = 'mark-active-only-install-or-update';
  * Patch: markActive interrupts an install or update only once it has begun its state call. Before
  * that, its own work is not done (an update's users and subscription not applied): Talkdesk shows the
  * operation completed because another call concluded it (one state endpoint concludes whatever is
- * pending, e.g. the previous phase's retried approval), and the phase's state call, finding it
- * completed, ends it after that work (docs/versioning.md).
+ * pending, e.g. the previous phase's retried approval), and the phase's state call, reading
+ * Talkdesk's state first, finds it completed and ends it after that work (docs/versioning.md).
  */
 const MARK_ACTIVE_AFTER_STATE_CALL = 'mark-active-after-state-call';
 
@@ -60,7 +60,10 @@ export function registerHandlers(ctx: PhaseContext): void {
       const onlyInstallOrUpdate = ctx.patched(MARK_ACTIVE_ONLY_INSTALL_OR_UPDATE);
       const afterStateCall = ctx.patched(MARK_ACTIVE_AFTER_STATE_CALL);
       if (onlyInstallOrUpdate && state.phase !== 'installing' && state.phase !== 'updating') return;
-      if (afterStateCall && !run.stateCallBegun) return;
+      if (afterStateCall && !run.stateCallBegun) {
+        run.completedAtTalkdesk = true;
+        return;
+      }
     }
     run.pendingReconcile = action;
     if (action.action === 'markActive') phases.interrupt(MARK_ACTIVE);
