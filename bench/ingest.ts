@@ -134,19 +134,18 @@ export async function measureIngest(sys: BenchSystem, n: number, concurrency: nu
     check('bare signalWithStart', bare);
     check('ingest', service);
     check('bare callback', floorRun);
-    const none = Object.fromEntries(Object.keys(pids).map((k) => [k, 0]));
     return {
       service: strip(service),
       bareSignalWithStart: strip(bare),
       noopKoa: strip(noopKoa),
       ratio: round(service.perSecond / bare.perSecond),
-      cpuSecondsPerEvent: perOp(none, cpu.service, service.ok),
-      bareCpuSecondsPerSignalWithStart: perOp(none, cpu.bare, bare.ok),
+      cpuSecondsPerEvent: perOp({}, cpu.service, service.ok),
+      bareCpuSecondsPerSignalWithStart: perOp({}, cpu.bare, bare.ok),
       callbackStepsMs,
       floor: strip(floorRun),
       floorRatio: round(floorRun.perSecond / bare.perSecond),
       ratioVsFloor: round(service.perSecond / floorRun.perSecond),
-      floorCpuSecondsPerEvent: perOp(Object.fromEntries(Object.keys(floorPids).map((k) => [k, 0])), cpu.floor, floorRun.ok),
+      floorCpuSecondsPerEvent: perOp({}, cpu.floor, floorRun.ok),
       chunks: chunkSizes(n, CHUNKS).length,
       installationIds: installs.map((e) => e.data.installation_id),
     };

@@ -104,14 +104,13 @@ export function checkPhaseApprovals(
       // own approval took effect (its answer lost: a hung call), or another call concluded its operation.
       // With neither, the signal ended a phase whose operation is still open at Talkdesk (a stale read).
       // Approximate: any call of this installation that concluded an operation of this kind counts.
-      const own = n.concluded.filter((op) => op === OPERATION[p.phase]).length;
-      if (own === 0 && !concludedOps.has(OPERATION[p.phase] as CallRecord['concluded'])) {
+      if (!concludedOps.has(OPERATION[p.phase] as CallRecord['concluded'])) {
         v.push(
           `${installationId}: ${p.phase} (${p.eventId}) marked active by reconciliation, but no call concluded its ${OPERATION[p.phase]}`,
         );
       } else {
         stats.markedActivePhases += 1;
-        if (own === 1) stats.markedActiveAfterOwnApproval += 1;
+        if (n.concluded.includes(OPERATION[p.phase]!)) stats.markedActiveAfterOwnApproval += 1;
       }
     } else if (n.clean + n.hung > 0) {
       v.push(`${installationId}: ${p.phase} ended "${p.outcome}" but ${n.clean + n.hung} approval calls took effect`);
