@@ -9,7 +9,7 @@ export interface ReconcileReport {
   reapproved: string[];
   /** Revoked, rejected or timed out at Talkdesk but live here: deprovisioned. */
   deprovisioned: string[];
-  /** Completed at Talkdesk but stuck here: marked active. */
+  /** Completed at Talkdesk but running here: signalled markActive (the phase's state call reads Talkdesk at once). */
   markedActive: string[];
   /** An update Talkdesk timed out while it runs here: ended and reverted, the installation kept. */
   updatesEnded: string[];

@@ -165,6 +165,39 @@ const markActiveBeforeUpdateStateCall = (h: RawHistory) => {
 };
 const MARK_ACTIVE_AFTER_STATE_CALL = 'mark-active-after-state-call';
 
+/**
+ * A reconcile markActive signalled while an update's approval was backing off (a failed update
+ * `setInstallationState` between the update's signal and the markActive, none completed), how the
+ * update ended, whether an update state call completed after it, and the patch's marker.
+ */
+const markActiveDuringUpdateStateCall = (h: RawHistory) => {
+  const update = eventSignalIndex(h, 'app.updated');
+  const mark = markActiveIndex(h);
+  const byId = new Map(h.events.map((e) => [e.eventId, e]));
+  const updateCall = (scheduledEventId: string | undefined) => {
+    const s = byId.get(scheduledEventId ?? '')?.activityTaskScheduledEventAttributes;
+    return (
+      s?.activityType?.name === 'setInstallationState' &&
+      (decode(s.input?.payloads?.[0]) as { concludes?: string } | undefined)?.concludes === 'update'
+    );
+  };
+  const between = h.events.slice(update + 1, Math.max(update + 1, mark));
+  const after = h.events.slice(mark + 1);
+  const result = decode(h.events.at(-1)?.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0]) as
+    { history?: { phase?: string; result?: string }[] } | undefined;
+  return {
+    during:
+      update >= 0 &&
+      mark > update &&
+      between.some((e) => updateCall(e.activityTaskFailedEventAttributes?.scheduledEventId)) &&
+      !between.some((e) => updateCall(e.activityTaskCompletedEventAttributes?.scheduledEventId)),
+    approvedAfter: after.some((e) => updateCall(e.activityTaskCompletedEventAttributes?.scheduledEventId)),
+    updateEnded: result?.history?.find((p) => p.phase === 'updating')?.result,
+    markerAfter: after.some((e) => patchesOf(e).includes(MARK_ACTIVE_RETRIES_STATE_CALL)),
+  };
+};
+const MARK_ACTIVE_RETRIES_STATE_CALL = 'mark-active-retries-state-call';
+
 const firstEventType = (h: RawHistory) => (signals(h, 'event')[0] as { type?: string } | undefined)?.type;
 
 /** Each distinctive thing the corpus must hold, and whether a recording holds it. */
@@ -222,6 +255,14 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
   'a markActive while an update applied its users ignored: applied, then its state call (mark-active-after-state-call)': (h) => {
     const m = markActiveBeforeUpdateStateCall(h);
     return m.during && m.markerAfter && m.appliedAfter && m.stateCallAfter;
+  },
+  "a stale markActive while an update's approval backed off, before the patch: the update ended, its approval never sent": (h) => {
+    const m = markActiveDuringUpdateStateCall(h);
+    return m.during && !patches(h).includes(MARK_ACTIVE_RETRIES_STATE_CALL) && !m.approvedAfter && m.updateEnded === 'marked-active';
+  },
+  "a stale markActive while an update's approval backed off: retried, the approval sent (mark-active-retries-state-call)": (h) => {
+    const m = markActiveDuringUpdateStateCall(h);
+    return m.during && m.markerAfter && m.approvedAfter && m.updateEnded === 'approved';
   },
   'a planned reconciliation pass': (h) => scheduled(h).includes('planReconciliation') && scheduled(h).includes('reconcilePlannedPage'),
 };

@@ -79,6 +79,29 @@ const markActiveBeforeUpdateStateCall = async (sys: TestSystem, deliver: Deliver
   return id;
 };
 
+/**
+ * A reconciliation pass's stale read (it saw an earlier update completed) reaches the workflow as
+ * markActive while the next update's approval is backing off (Talkdesk answering 500), that update
+ * still pending at Talkdesk. Before patch `mark-active-retries-state-call` it ended the update at
+ * once, its approval never sent (Talkdesk would time it out); under the patch the state call retries
+ * at once, reads Talkdesk's state first and sends the approval the update still needs.
+ */
+const staleMarkActiveDuringUpdateStateCall = async (sys: TestSystem, deliver: Deliver): Promise<string> => {
+  const life = sys.simulator.createInstallation();
+  const id = life.installation.id;
+  await deliver(life.event);
+  await waitForPhase(sys.client, id, 'active');
+  const update = sys.simulator.updateInstallation(id, { addUsers: 1 });
+  await markActiveWhileRetrying(sys, deliver, id, update, 'installationState', 'updating', /approve the update/);
+  await eventually('the update ended', async () => {
+    const v = await queryState(sys.client, id);
+    return v.phase === 'active' && v.history.at(-1)?.phase === 'updating' && v.history.at(-1)?.endedAt ? v : undefined;
+  });
+  // Uninstalled, so that the recorded run is complete.
+  await deliver(sys.simulator.uninstall(id));
+  return id;
+};
+
 export const RECONCILE_SCENARIOS: Record<string, Scenario> = {
   // Recorded with the code before the patch: the markActive interrupted the uninstall (never acknowledged).
   'mark-active-during-uninstall-before-patch': { run: markActiveDuringUninstall },
@@ -88,4 +111,8 @@ export const RECONCILE_SCENARIOS: Record<string, Scenario> = {
   'mark-active-before-update-state-call-before-patch': { run: markActiveBeforeUpdateStateCall },
   // Patch `mark-active-after-state-call`: ignored until the state call; the users applied, the update approved.
   'mark-active-before-update-state-call': { run: markActiveBeforeUpdateStateCall },
+  // Recorded with the code before the patch: a stale markActive ended the update, its approval never sent.
+  'stale-mark-active-during-update-state-call-before-patch': { run: staleMarkActiveDuringUpdateStateCall },
+  // Patch `mark-active-retries-state-call`: the state call retries at once and approves the update.
+  'stale-mark-active-during-update-state-call': { run: staleMarkActiveDuringUpdateStateCall },
 };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Context } from '@temporalio/activity';
-import { reconcileSignal, rejectUpdate } from '../../workflows/definitions';
+import { rejectUpdate } from '../../workflows/definitions';
 import { ActivityStubs, DAY, deferred, refusal, unavailable, useInstallationUnderTest } from './harness';
 
 /** Approvals tied to their operation (docs/lifecycle.md, "State calls"). */
@@ -66,21 +66,6 @@ describe('installation workflow: state calls tied to their operation', function 
     assert.deepEqual(v.operatorActions, []);
     assert.deepEqual(t.stubs.stateCalls(), ['approve:install']);
     assert.ok(!t.stubs.names().includes('undoProvisioning'));
-  });
-
-  it('reconciliation marking an update active records the subscription of the update it concludes', async () => {
-    const stubs = new ActivityStubs().on('setInstallationState', async (i) => {
-      if (i.concludes === 'update') throw unavailable();
-      return { state: 'completed' };
-    });
-    const t = await start(stubs);
-    await t.send(t.event('app.installed'));
-    await t.settled('active');
-    await t.send(t.event('app.updated', { facts: { subscription: { plan: 'gold' }, users: { adding: [], removing: [] } } }));
-    await t.until('the update to be retrying its approval', (v) => v.phase === 'updating' && v.lastError !== undefined);
-    await t.handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
-    const v = await t.settled('active', (s) => s.history.at(-1)?.result === 'marked-active');
-    assert.deepEqual(v.subscription, { plan: 'gold' });
   });
 
   it('a phase ends one hour (phaseMarginMs) before Talkdesk seven days', async () => {

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import type { WorkflowHandle } from '@temporalio/client';
 import { reconcileSignal, rejectUpdate, retryNowUpdate, type InstallationPhase, type ReconcileAction } from '../../workflows/definitions';
-import { eventually } from '../support/waits';
 import { ActivityStubs, blockingUntilCancelled, phases, refusal, unavailable, useInstallationUnderTest } from './harness';
 
 /** What stops a phase before it ends by itself: an uninstall, an operator, reconciliation. */
@@ -17,13 +15,6 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
       return { state: i.state === 'approve' ? 'completed' : 'rejected' };
     });
   };
-  /** Waits until a workflow task completed after the last signal: the workflow has handled it. */
-  const signalHandled = (handle: WorkflowHandle) =>
-    eventually('a workflow task completed after the signal (it was handled)', async () => {
-      const events = (await handle.fetchHistory()).events ?? [];
-      const signal = events.findLastIndex((e) => e.workflowExecutionSignaledEventAttributes);
-      return signal >= 0 && events.slice(signal).some((e) => e.workflowTaskCompletedEventAttributes) ? true : undefined;
-    });
   const retrying = (phase: InstallationPhase) => (v: { phase: string; lastError?: string }) =>
     v.phase === phase && v.lastError !== undefined;
 
@@ -134,83 +125,6 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
   });
 
   describe('the reconcile signal', () => {
-    it('markActive ends an install Talkdesk completed, keeping what was provisioned', async () => {
-      const t = await start(failingApproval('install'));
-      await t.send(t.event('app.installed'));
-      await t.until('the install to be retrying its approval', retrying('installing'));
-      await t.handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
-      const v = await t.settled('active');
-      assert.deepEqual(phases(v), ['installing']);
-      assert.ok(v.history[0]?.endedAt);
-      assert.deepEqual(t.stubs.of('undoProvisioning'), []);
-      assert.deepEqual(t.stubs.of('destroyCredentials'), []);
-      assert.equal(t.stubs.of('recordInstallation').at(-1)?.phase, 'active');
-    });
-
-    it('markActive before an update has begun its approval is ignored: the update is applied, then approved', async () => {
-      // Talkdesk shows the update completed (another call concluded it) while its users are still being applied here.
-      let partnerDown = true;
-      const t = await start(
-        new ActivityStubs().on('applyUpdate', async (i) => {
-          if (partnerDown) throw unavailable();
-          return { usersAdded: i.usersAdding, usersDeactivated: i.usersRemoving };
-        }),
-        { retryInitialMs: 60_000 },
-      );
-      await t.send(t.event('app.installed'));
-      await t.settled('active');
-      await t.send(t.event('app.updated', { facts: { subscription: { plan: 'gold' }, users: { adding: ['u-9'], removing: [] } } }));
-      await t.until('the update applying, backing off', retrying('updating'));
-      await t.handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
-      await signalHandled(t.handle);
-      partnerDown = false;
-      await env().sleep('2 minutes'); // past the step's backoff
-      const v = await t.settled('active', (s) => s.history.length === 2 && s.history[1]?.endedAt !== undefined);
-      assert.deepEqual(
-        v.history.map((h) => [h.phase, h.result]),
-        [
-          ['installing', 'approved'],
-          ['updating', 'approved'],
-        ],
-      );
-      assert.deepEqual(t.stubs.of('applyUpdate').at(-1)?.usersAdding, ['u-9']);
-      assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:update']);
-      // Talkdesk showed it completed: its first attempt reads the state first (no blind approval, no stray 409).
-      assert.equal(t.stubs.of('setInstallationState').at(-1)?.checkFirst, true);
-      assert.deepEqual(v.subscription, { plan: 'gold' });
-    });
-
-    it('markActive read before the install ended does not stop the uninstall running when it arrives', async () => {
-      // The pass read the install running and found it completed at Talkdesk; by the time its
-      // signal arrives the install is over and the uninstall's acknowledgement is backing off.
-      let talkdeskDown = false;
-      const t = await start(
-        new ActivityStubs().on('setInstallationState', async (i) => {
-          if (i.concludes === 'uninstall' && talkdeskDown) throw unavailable();
-          return { state: 'completed' };
-        }),
-        { retryInitialMs: 60_000 },
-      );
-      await t.send(t.event('app.installed'));
-      await t.settled('active');
-      talkdeskDown = true;
-      await t.send(t.event('app.uninstalled'));
-      await t.until('the acknowledgement backing off', retrying('uninstalling'));
-      await t.handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
-      await signalHandled(t.handle);
-      talkdeskDown = false;
-      const done = await t.result();
-      assert.equal(done.phase, 'uninstalled');
-      assert.deepEqual(
-        done.history.map((h) => [h.phase, h.result]),
-        [
-          ['installing', 'approved'],
-          ['uninstalling', 'acknowledged'],
-        ],
-      );
-      assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:uninstall', 'approve:uninstall']);
-    });
-
     const ended: [ReconcileAction['talkdeskState'], InstallationPhase][] = [
       ['revoked', 'uninstalled'],
       ['rejected', 'rejected'],

@@ -88,12 +88,16 @@ export interface RunState {
   applying?: { event: LifecycleEvent; late: boolean };
   /** The event whose phase this run re-entered (carried over mid-phase): its phase has begun already. */
   resumedEventId?: string;
-  /** The running phase has begun its state call: its own work before it is done (markActive may end it). */
+  /**
+   * The running phase has begun its state call: its own work before it is done (markActive may end it;
+   * under `mark-active-retries-state-call` it cuts the state call's backoff short instead).
+   */
   stateCallBegun?: boolean;
   /**
-   * A markActive reached the running phase before its state call and was ignored: Talkdesk showed the
-   * operation completed, so the state call reads Talkdesk's state first even on its first attempt
-   * (a blind approval of an operation already concluded would be a stray call, answered 409).
+   * A markActive reached the running phase (before its state call, or under `mark-active-retries-state-call`
+   * at any step): Talkdesk showed the operation completed, so the state call reads Talkdesk's state first
+   * even on its first attempt (a blind approval of an operation already concluded would be a stray call,
+   * answered 409).
    */
   completedAtTalkdesk?: boolean;
 }

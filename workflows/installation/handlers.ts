@@ -25,6 +25,15 @@ const MARK_ACTIVE_ONLY_INSTALL_OR_UPDATE = 'mark-active-only-install-or-update';
 const MARK_ACTIVE_AFTER_STATE_CALL = 'mark-active-after-state-call';
 
 /**
+ * Patch: markActive never ends a phase. It carries no operation identity, so a pass's stale read
+ * (an earlier update completed) could end a later update backing off in its state call, whose
+ * approval was then never sent. Now it only tells the phase that Talkdesk may have concluded its
+ * operation: a state call under way retries at once, and every retry reads Talkdesk's state first,
+ * so the phase ends `approved` from what Talkdesk shows, or sends the approval still needed.
+ */
+const MARK_ACTIVE_RETRIES_STATE_CALL = 'mark-active-retries-state-call';
+
+/**
  * The workflow's signals, query and updates. Handlers only record requests and
  * interrupt the running phase; the main loop acts on them one at a time.
  */
@@ -59,7 +68,13 @@ export function registerHandlers(ctx: PhaseContext): void {
     if (action.action === 'markActive') {
       const onlyInstallOrUpdate = ctx.patched(MARK_ACTIVE_ONLY_INSTALL_OR_UPDATE);
       const afterStateCall = ctx.patched(MARK_ACTIVE_AFTER_STATE_CALL);
+      const retriesStateCall = ctx.patched(MARK_ACTIVE_RETRIES_STATE_CALL);
       if (onlyInstallOrUpdate && state.phase !== 'installing' && state.phase !== 'updating') return;
+      if (retriesStateCall) {
+        run.completedAtTalkdesk = true;
+        if (run.stateCallBegun) ctx.steps.requestRetryNow();
+        return;
+      }
       if (afterStateCall && !run.stateCallBegun) {
         run.completedAtTalkdesk = true;
         return;

@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import type { WorkflowHandle } from '@temporalio/client';
+import { reconcileSignal, type InstallationPhase } from '../../workflows/definitions';
+import { eventually } from '../support/waits';
+import { ActivityStubs, unavailable, useInstallationUnderTest } from './harness';
+
+/**
+ * Reconciliation's markActive: a pass read Talkdesk showing the install or update completed. It
+ * never ends a phase by itself (patch `mark-active-retries-state-call`): the phase's state call,
+ * which reads Talkdesk's state first, decides.
+ */
+describe('installation workflow: reconciliation marking a phase active', function () {
+  this.timeout(60_000);
+  const { env, start } = useInstallationUnderTest();
+  const HOUR = 3_600_000;
+
+  /** Waits until a workflow task completed after the last signal: the workflow has handled it. */
+  const signalHandled = (handle: WorkflowHandle) =>
+    eventually('a workflow task completed after the signal (it was handled)', async () => {
+      const events = (await handle.fetchHistory()).events ?? [];
+      const signal = events.findLastIndex((e) => e.workflowExecutionSignaledEventAttributes);
+      return signal >= 0 && events.slice(signal).some((e) => e.workflowTaskCompletedEventAttributes) ? true : undefined;
+    });
+  const retrying = (phase: InstallationPhase) => (v: { phase: string; lastError?: string }) =>
+    v.phase === phase && v.lastError !== undefined;
+
+  /**
+   * Talkdesk as the activity sees it: the approval of `concludes` fails (500) until Talkdesk shows
+   * that operation completed (`talkdesk.completed`: another call concluded it), which a read
+   * (`checkFirst`) then reports without sending anything.
+   */
+  const talkdeskConcluding = (concludes: string) => {
+    const talkdesk = { completed: false };
+    const stubs = new ActivityStubs().on('setInstallationState', async (i) => {
+      if (i.concludes !== concludes) return { state: 'completed' };
+      if (talkdesk.completed && i.checkFirst) return { state: 'completed', alreadyConcluded: true };
+      throw unavailable();
+    });
+    return { talkdesk, stubs };
+  };
+
+  it('makes an install retrying its approval read Talkdesk at once: completed there, it ends approved, keeping what was provisioned', async () => {
+    const { talkdesk, stubs } = talkdeskConcluding('install');
+    const t = await start(stubs, { retryInitialMs: HOUR });
+    await t.send(t.event('app.installed'));
+    await t.until('the install to be retrying its approval', retrying('installing'));
+    talkdesk.completed = true;
+    await t.handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
+    const v = await t.settled('active');
+    assert.deepEqual(
+      v.history.map((h) => [h.phase, h.result]),
+      [['installing', 'approved']],
+    );
+    assert.ok((await env().currentTimeMs()) - t.t0 < HOUR, 'retried at once, not after the hour of backoff');
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:install']);
+    assert.equal(t.stubs.of('setInstallationState').at(-1)?.checkFirst, true);
+    assert.deepEqual(t.stubs.of('undoProvisioning'), []);
+    assert.deepEqual(t.stubs.of('destroyCredentials'), []);
+    assert.equal(t.stubs.of('recordInstallation').at(-1)?.phase, 'active');
+  });
+
+  it('an update Talkdesk completed ends approved with the subscription of the update it concludes', async () => {
+    const { talkdesk, stubs } = talkdeskConcluding('update');
+    const t = await start(stubs, { retryInitialMs: HOUR });
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    await t.send(t.event('app.updated', { facts: { subscription: { plan: 'gold' }, users: { adding: [], removing: [] } } }));
+    await t.until('the update to be retrying its approval', retrying('updating'));
+    talkdesk.completed = true;
+    await t.handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
+    const v = await t.settled('active', (s) => s.history.at(-1)?.endedAt !== undefined);
+    assert.equal(v.history.at(-1)?.result, 'approved');
+    assert.deepEqual(v.subscription, { plan: 'gold' });
+    assert.ok((await env().currentTimeMs()) - t.t0 < HOUR, 'retried at once, not after the hour of backoff');
+  });
+
+  it('a stale markActive (Talkdesk still shows the update open) does not end the update: its approval is sent at once', async () => {
+    // The pass read an earlier update completed; this one is still pending at Talkdesk, its approval backing off.
+    let talkdeskDown = true;
+    const t = await start(
+      new ActivityStubs().on('setInstallationState', async (i) => {
+        if (i.concludes === 'update' && talkdeskDown) throw unavailable();
+        return { state: 'completed' };
+      }),
+      { retryInitialMs: HOUR },
+    );
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    await t.send(t.event('app.updated', { facts: { subscription: { plan: 'gold' }, users: { adding: ['u-9'], removing: [] } } }));
+    await t.until('the update to be retrying its approval', retrying('updating'));
+    talkdeskDown = false;
+    await t.handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
+    const v = await t.settled('active', (s) => s.history.at(-1)?.endedAt !== undefined);
+    assert.deepEqual(
+      v.history.map((h) => [h.phase, h.result]),
+      [
+        ['installing', 'approved'],
+        ['updating', 'approved'],
+      ],
+    );
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:update', 'approve:update'], 'the approval sent');
+    assert.equal(t.stubs.of('setInstallationState').at(-1)?.checkFirst, true, 'after reading what Talkdesk shows');
+    assert.ok((await env().currentTimeMs()) - t.t0 < HOUR, 'retried at once, not after the hour of backoff');
+    assert.deepEqual(t.stubs.of('revertUpdate'), []);
+  });
+
+  it('before an update has begun its approval is ignored: the update is applied, then approved', async () => {
+    // Talkdesk shows the update completed (another call concluded it) while its users are still being applied here.
+    let partnerDown = true;
+    const t = await start(
+      new ActivityStubs().on('applyUpdate', async (i) => {
+        if (partnerDown) throw unavailable();
+        return { usersAdded: i.usersAdding, usersDeactivated: i.usersRemoving };
+      }),
+      { retryInitialMs: 60_000 },
+    );
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    await t.send(t.event('app.updated', { facts: { subscription: { plan: 'gold' }, users: { adding: ['u-9'], removing: [] } } }));
+    await t.until('the update applying, backing off', retrying('updating'));
+    await t.handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
+    await signalHandled(t.handle);
+    partnerDown = false;
+    await env().sleep('2 minutes'); // past the step's backoff
+    const v = await t.settled('active', (s) => s.history.length === 2 && s.history[1]?.endedAt !== undefined);
+    assert.deepEqual(
+      v.history.map((h) => [h.phase, h.result]),
+      [
+        ['installing', 'approved'],
+        ['updating', 'approved'],
+      ],
+    );
+    assert.deepEqual(t.stubs.of('applyUpdate').at(-1)?.usersAdding, ['u-9']);
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:update']);
+    // Talkdesk showed it completed: its first attempt reads the state first (no blind approval, no stray 409).
+    assert.equal(t.stubs.of('setInstallationState').at(-1)?.checkFirst, true);
+    assert.deepEqual(v.subscription, { plan: 'gold' });
+  });
+
+  it('read before the install ended does not stop the uninstall running when it arrives', async () => {
+    // The pass read the install running and found it completed at Talkdesk; by the time its
+    // signal arrives the install is over and the uninstall's acknowledgement is backing off.
+    let talkdeskDown = false;
+    const t = await start(
+      new ActivityStubs().on('setInstallationState', async (i) => {
+        if (i.concludes === 'uninstall' && talkdeskDown) throw unavailable();
+        return { state: 'completed' };
+      }),
+      { retryInitialMs: 60_000 },
+    );
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    talkdeskDown = true;
+    await t.send(t.event('app.uninstalled'));
+    await t.until('the acknowledgement backing off', retrying('uninstalling'));
+    await t.handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
+    await signalHandled(t.handle);
+    talkdeskDown = false;
+    const done = await t.result();
+    assert.equal(done.phase, 'uninstalled');
+    assert.deepEqual(
+      done.history.map((h) => [h.phase, h.result]),
+      [
+        ['installing', 'approved'],
+        ['uninstalling', 'acknowledged'],
+      ],
+    );
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:uninstall', 'approve:uninstall']);
+  });
+});
