@@ -118,6 +118,9 @@ export interface ResumedStep {
 
 export class StepRunner {
   private retryNowRequested = false;
+  /** Asked while an attempt was under way: the backoff after it, if it fails, is skipped. */
+  private retrySoon = false;
+  private backingOff = false;
   private resumed?: ResumedStep;
   /** Set by the workflow: where the run may continue as new mid-phase. */
   midPhaseCut?: MidPhaseCut;
@@ -132,6 +135,15 @@ export class StepRunner {
     this.retryNowRequested = true;
   }
 
+  /**
+   * The running step's next attempt at once: its backoff cut short, or, while an attempt is under
+   * way, no backoff after it should it fail (`requestRetryNow` would be forgotten by then).
+   */
+  requestRetrySoon(): void {
+    if (this.backingOff) this.retryNowRequested = true;
+    else this.retrySoon = true;
+  }
+
   /** `fn` gets the attempt number (1 first), so a call that may have landed before can check first. */
   /** The next run of `step` (in a phase resumed after continue-as-new) goes on from `attempt`. */
   resume(step: ResumedStep | undefined): void {
@@ -139,6 +151,15 @@ export class StepRunner {
   }
 
   async run<T>(description: string, fn: (attempt: number) => Promise<T>): Promise<T> {
+    try {
+      return await this.attempts(description, fn);
+    } finally {
+      // A request for this step's retry concerns no later step.
+      this.retrySoon = false;
+    }
+  }
+
+  private async attempts<T>(description: string, fn: (attempt: number) => Promise<T>): Promise<T> {
     let first = 1;
     const resumed = this.resumed;
     if (resumed && resumed.step === description) {
@@ -178,11 +199,20 @@ export class StepRunner {
   /** Waits before the attempt after `attempt`; the only place a run may continue as new mid-phase. */
   private async backoff(ms: number, attempt: number): Promise<void> {
     this.retryNowRequested = false;
+    if (this.retrySoon) {
+      this.retrySoon = false;
+      return;
+    }
     const step = this.state.currentStep ?? 'step';
     const retryAt = Date.now() + ms;
     const cut = this.midPhaseCut?.armed() ? this.midPhaseCut : undefined;
     if (cut?.wanted()) await cut.cut(step, attempt, retryAt);
-    await condition(() => this.retryNowRequested || cut?.wanted() === true, ms, { summary: `backoff before retrying: ${step}` });
+    this.backingOff = true;
+    try {
+      await condition(() => this.retryNowRequested || cut?.wanted() === true, ms, { summary: `backoff before retrying: ${step}` });
+    } finally {
+      this.backingOff = false;
+    }
     if (!this.retryNowRequested && cut?.wanted()) await cut.cut(step, attempt, retryAt);
     this.retryNowRequested = false;
   }

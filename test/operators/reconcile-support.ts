@@ -7,10 +7,10 @@ import { eventually, queryState, waitForPhase } from '../support/waits';
 /** What the reconciliation tests share: a system per test (a pass scans every installation there is) and their set-ups. */
 
 /** A fresh system before each test, its faults cleared before it closes; `use` receives it, so the suite keeps a plain `sys`. */
-export function useSystemPerTest(use: (sys: TestSystem) => void): void {
+export function useSystemPerTest(use: (sys: TestSystem) => void, options: Parameters<typeof startSystem>[0] = {}): void {
   let sys: TestSystem | undefined;
   beforeEach(async () => {
-    sys = await startSystem();
+    sys = await startSystem(options);
     use(sys);
   });
   afterEach(async () => {

@@ -153,18 +153,6 @@ describe('scheduled reconciliation repairs drift (dev server, FerretDB, simulato
     });
   }
 
-  it('an install Talkdesk completed while it is stuck here ends approved from what Talkdesk shows, nothing sent', async () => {
-    const created = await stuckInstalling(sys);
-    sys.simulator.setInstallationState(created.installation.id, 'completed');
-    const report = await reconcile();
-    assert.deepEqual(report.markedActive, [created.installation.id]);
-    const view = await waitForPhase(sys.client, created.installation.id, 'active');
-    // The pass's markActive made the approval retry at once; the retry read `completed` at Talkdesk.
-    assert.equal(view.history.at(-1)?.result, 'approved', JSON.stringify(view.history.at(-1)));
-    assert.equal(sys.simulator.stateCalls(created.installation.id).filter((c) => c.status === 200).length, 0, 'no approval sent');
-    assert.equal((await sys.store.accounts.getAccount(created.event.data.account_id))?.status, 'provisioned');
-  });
-
   it('hands over stored events that were never dispatched and destroys credentials past retention', async () => {
     const { installation, event } = await install();
     // An event stored while Temporal was down, its dispatch never retried.
@@ -206,5 +194,24 @@ describe('scheduled reconciliation repairs drift (dev server, FerretDB, simulato
     const history = await sys.client.workflow.getHandle(lastRunId).fetchHistory();
     const scheduled = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes);
     assert.equal(scheduled.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'reconcilePlannedPage').length, 3);
+  });
+});
+
+describe('scheduled reconciliation: an install Talkdesk completed (a ten-minute backoff, dev server, FerretDB, simulator)', function () {
+  this.timeout(120_000);
+  let sys: TestSystem;
+  useSystemPerTest((s) => (sys = s), { workflowOptions: { retryInitialMs: 600_000, retryMaxMs: 600_000 } });
+
+  it('an install Talkdesk completed while it is stuck here ends approved from what Talkdesk shows, nothing sent', async () => {
+    const created = await stuckInstalling(sys);
+    sys.simulator.setInstallationState(created.installation.id, 'completed');
+    const report = await runReconcile(sys, { pageSize: 200, parallelism: 4, activeCheckHours: 0 });
+    assert.deepEqual(report.markedActive, [created.installation.id]);
+    // Within the wait's 30 s: the install's own retry is ten minutes away.
+    const view = await waitForPhase(sys.client, created.installation.id, 'active');
+    // The pass's markActive made the approval retry at once; the retry read `completed` at Talkdesk.
+    assert.equal(view.history.at(-1)?.result, 'approved', JSON.stringify(view.history.at(-1)));
+    assert.equal(sys.simulator.stateCalls(created.installation.id).filter((c) => c.status === 200).length, 0, 'no approval sent');
+    assert.equal((await sys.store.accounts.getAccount(created.event.data.account_id))?.status, 'provisioned');
   });
 });

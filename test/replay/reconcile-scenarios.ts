@@ -16,7 +16,7 @@ async function lastSignalHandled(sys: TestSystem, id: string): Promise<void> {
 /**
  * Delivers `event` with Talkdesk answering 500 on `route`, and once its phase retries a step
  * matching `step`, signals markActive (as a pass that read Talkdesk completed would) and waits
- * until the workflow has handled it; then Talkdesk answers again.
+ * until the workflow has handled it; then Talkdesk answers again (`answerFirst`: before the signal).
  */
 async function markActiveWhileRetrying(
   sys: TestSystem,
@@ -26,14 +26,18 @@ async function markActiveWhileRetrying(
   route: Parameters<TestSystem['simulator']['failNext']>[0],
   phase: InstallationPhase,
   step: RegExp,
+  answerFirst = false,
 ): Promise<void> {
   sys.simulator.failNext(route, 1_000, { status: 500 });
   try {
     await deliver(event);
     await eventually(`the ${phase} phase retrying ${String(step)}`, async () => {
       const v = await queryState(sys.client, id);
-      return v.phase === phase && v.attempts >= 2 && step.test(v.currentStep ?? '') ? v : undefined;
+      // Answering first, the scenario's backoff is long: its first failure is enough.
+      const failed = answerFirst ? v.lastError !== undefined : v.attempts >= 2;
+      return v.phase === phase && failed && step.test(v.currentStep ?? '') ? v : undefined;
     });
+    if (answerFirst) sys.simulator.clearFaults();
     await sys.client.workflow.getHandle(workflowIdFor(id)).signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
     await lastSignalHandled(sys, id);
   } finally {
@@ -86,13 +90,16 @@ const markActiveBeforeUpdateStateCall = async (sys: TestSystem, deliver: Deliver
  * once, its approval never sent (Talkdesk would time it out); under the patch the state call retries
  * at once, reads Talkdesk's state first and sends the approval the update still needs.
  */
+/** A two-minute backoff: an approval sent within it was brought forward by the signal. */
+const STALE_OPTIONS = { retryInitialMs: 120_000, retryMaxMs: 120_000 };
 const staleMarkActiveDuringUpdateStateCall = async (sys: TestSystem, deliver: Deliver): Promise<string> => {
   const life = sys.simulator.createInstallation();
   const id = life.installation.id;
   await deliver(life.event);
   await waitForPhase(sys.client, id, 'active');
   const update = sys.simulator.updateInstallation(id, { addUsers: 1 });
-  await markActiveWhileRetrying(sys, deliver, id, update, 'installationState', 'updating', /approve the update/);
+  // Talkdesk answers again before the signal: only the signal can bring the next attempt before the backoff's end.
+  await markActiveWhileRetrying(sys, deliver, id, update, 'installationState', 'updating', /approve the update/, true);
   await eventually('the update ended', async () => {
     const v = await queryState(sys.client, id);
     return v.phase === 'active' && v.history.at(-1)?.phase === 'updating' && v.history.at(-1)?.endedAt ? v : undefined;
@@ -112,7 +119,7 @@ export const RECONCILE_SCENARIOS: Record<string, Scenario> = {
   // Patch `mark-active-after-state-call`: ignored until the state call; the users applied, the update approved.
   'mark-active-before-update-state-call': { run: markActiveBeforeUpdateStateCall },
   // Recorded with the code before the patch: a stale markActive ended the update, its approval never sent.
-  'stale-mark-active-during-update-state-call-before-patch': { run: staleMarkActiveDuringUpdateStateCall },
+  'stale-mark-active-during-update-state-call-before-patch': { options: STALE_OPTIONS, run: staleMarkActiveDuringUpdateStateCall },
   // Patch `mark-active-retries-state-call`: the state call retries at once and approves the update.
-  'stale-mark-active-during-update-state-call': { run: staleMarkActiveDuringUpdateStateCall },
+  'stale-mark-active-during-update-state-call': { options: STALE_OPTIONS, run: staleMarkActiveDuringUpdateStateCall },
 };

@@ -63,7 +63,9 @@ export const TIMER_SCENARIOS: Record<string, Scenario> = {
   // The last run: it re-entered the install carried over, completed it, then the uninstall.
   'continue-as-new-mid-phase-resumed': { options: MID_PHASE_OPTIONS, save: 'last', run: midPhase },
 
-  // Reconciliation: markActive ends an install whose approval keeps failing, then a revoked installation is deprovisioned.
+  // Reconciliation: markActive for an install whose approval keeps failing while Talkdesk shows it completed (the
+  // recording of 2026-11: it ended the install; under mark-active-retries-state-call the approval's retry reads
+  // Talkdesk at once and ends it approved), then a revoked installation is deprovisioned.
   reconcile: {
     run: async (sys, deliver) => {
       const life = sys.simulator.createInstallation();
@@ -77,6 +79,8 @@ export const TIMER_SCENARIOS: Record<string, Scenario> = {
         (v) => v.phase === 'installing' && v.attempts >= 2 && !!v.currentStep?.includes('approve'),
       );
       const handle = sys.client.workflow.getHandle(workflowIdFor(id));
+      // What the pass read: completed at Talkdesk (another call concluded it).
+      sys.simulator.setInstallationState(id, 'completed');
       await handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
       await waitForPhase(sys.client, id, 'active');
       sys.simulator.clearFaults();

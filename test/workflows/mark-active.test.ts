@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import type { WorkflowHandle } from '@temporalio/client';
-import { reconcileSignal, type InstallationPhase } from '../../workflows/definitions';
+import { reconcileSignal, retryNowUpdate, type InstallationPhase } from '../../workflows/definitions';
 import { eventually } from '../support/waits';
-import { ActivityStubs, unavailable, useInstallationUnderTest } from './harness';
+import { ActivityStubs, deferred, unavailable, useInstallationUnderTest } from './harness';
 
 /**
  * Reconciliation's markActive: a pass read Talkdesk showing the install or update completed. It
@@ -76,6 +76,8 @@ describe('installation workflow: reconciliation marking a phase active', functio
 
   it('a stale markActive (Talkdesk still shows the update open) does not end the update: its approval is sent at once', async () => {
     // The pass read an earlier update completed; this one is still pending at Talkdesk, its approval backing off.
+    // Once Talkdesk answers, the activity (reading first: a retry) finds the update open and sends the approval,
+    // answered `completed`: what the stub returns (an update it had found concluded would be `alreadyConcluded`).
     let talkdeskDown = true;
     const t = await start(
       new ActivityStubs().on('setInstallationState', async (i) => {
@@ -102,6 +104,36 @@ describe('installation workflow: reconciliation marking a phase active', functio
     assert.equal(t.stubs.of('setInstallationState').at(-1)?.checkFirst, true, 'after reading what Talkdesk shows');
     assert.ok((await env().currentTimeMs()) - t.t0 < HOUR, 'retried at once, not after the hour of backoff');
     assert.deepEqual(t.stubs.of('revertUpdate'), []);
+  });
+
+  it('arriving while the approval is in flight: that attempt fails, and the retry follows at once, not after the backoff', async () => {
+    const talkdesk = { completed: false };
+    const inFlight = deferred();
+    const answer = deferred();
+    let calls = 0;
+    const stubs = new ActivityStubs().on('setInstallationState', async (i) => {
+      // The second attempt hangs until the test lets it fail: the signal arrives during it.
+      if (++calls === 2) {
+        inFlight.resolve();
+        await answer.promise;
+        throw unavailable();
+      }
+      if (talkdesk.completed && i.checkFirst) return { state: 'completed', alreadyConcluded: true };
+      throw unavailable();
+    });
+    const t = await start(stubs, { retryInitialMs: HOUR });
+    await t.send(t.event('app.installed'));
+    await t.until('the install to be retrying its approval', retrying('installing'));
+    await t.handle.executeUpdate(retryNowUpdate, { args: [{ reason: 'start the second attempt' }] });
+    await inFlight.promise;
+    talkdesk.completed = true;
+    await t.handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
+    await signalHandled(t.handle);
+    answer.resolve(); // the attempt in flight fails (it sent its approval blind; Talkdesk answered 500)
+    const v = await t.settled('active');
+    assert.equal(v.history.at(-1)?.result, 'approved');
+    assert.ok((await env().currentTimeMs()) - t.t0 < HOUR, 'retried at once, not after the hour of backoff');
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:install', 'approve:install']);
   });
 
   it('before an update has begun its approval is ignored: the update is applied, then approved', async () => {

@@ -93,6 +93,8 @@ export interface RunState {
    * under `mark-active-retries-state-call` it cuts the state call's backoff short instead).
    */
   stateCallBegun?: boolean;
+  /** The state call's step is running (an attempt or its backoff): what markActive hurries (`mark-active-retries-state-call`). */
+  stateCallRunning?: boolean;
   /**
    * A markActive reached the running phase (before its state call, or under `mark-active-retries-state-call`
    * at any step): Talkdesk showed the operation completed, so the state call reads Talkdesk's state first
@@ -239,6 +241,7 @@ export function createPhaseContext(state: InstallationState, options: Installati
   const stateCall = async (description: string, call: Pick<StateCallInput, 'state' | 'reason' | 'concludes'>): Promise<StateCallResult> => {
     const opts = patched(STATE_CALL_WAITS_FOR_CANCELLATION) ? withHeartbeat : base;
     run.stateCallBegun = true;
+    run.stateCallRunning = true;
     const res = await step(
       description,
       acts.setInstallationState,
@@ -251,7 +254,9 @@ export function createPhaseContext(state: InstallationState, options: Installati
         checkFirst: attempt > 1 || call.concludes === 'uninstall' || run.resumedEventId !== undefined || run.completedAtTalkdesk === true,
       }),
       opts,
-    );
+    ).finally(() => {
+      run.stateCallRunning = false;
+    });
     if (res.notSent) {
       // Not this phase's operation (docs/lifecycle.md, "State calls"): nothing sent, what Talkdesk showed is recorded.
       const shows = `Talkdesk shows ${res.state}${res.reason ? ` (${res.reason})` : ''}`;

@@ -28,8 +28,9 @@ const MARK_ACTIVE_AFTER_STATE_CALL = 'mark-active-after-state-call';
  * Patch: markActive never ends a phase. It carries no operation identity, so a pass's stale read
  * (an earlier update completed) could end a later update backing off in its state call, whose
  * approval was then never sent. Now it only tells the phase that Talkdesk may have concluded its
- * operation: a state call under way retries at once, and every retry reads Talkdesk's state first,
- * so the phase ends `approved` from what Talkdesk shows, or sends the approval still needed.
+ * operation: its state call, backing off or in an attempt, retries at once (after that attempt, should
+ * it fail), and every retry reads Talkdesk's state first, so the phase ends `approved` from what
+ * Talkdesk shows, or sends the approval still needed.
  */
 const MARK_ACTIVE_RETRIES_STATE_CALL = 'mark-active-retries-state-call';
 
@@ -72,7 +73,8 @@ export function registerHandlers(ctx: PhaseContext): void {
       if (onlyInstallOrUpdate && state.phase !== 'installing' && state.phase !== 'updating') return;
       if (retriesStateCall) {
         run.completedAtTalkdesk = true;
-        if (run.stateCallBegun) ctx.steps.requestRetryNow();
+        // Only the state call: the phase's other steps (an undo, a revert) have nothing to learn from Talkdesk.
+        if (run.stateCallRunning) ctx.steps.requestRetrySoon();
         return;
       }
       if (afterStateCall && !run.stateCallBegun) {
