@@ -116,4 +116,14 @@ export function checkPhaseApprovals(
       v.push(`${installationId}: ${p.phase} ended "${p.outcome}" but ${n.clean + n.hung} approval calls took effect`);
     }
   }
+  // Each operation is concluded at Talkdesk by exactly one call: a phase that ended approved (or marked active)
+  // with no call of its own still needs one. Per kind, there cannot be more such phases than calls that concluded one.
+  for (const [phase, op] of Object.entries(OPERATION)) {
+    const ended = view.history.filter(
+      (p) => p.phase === phase && p.endedAt && (p.result === APPROVED[phase as PhaseRecord['phase']] || p.result === 'marked-active'),
+    ).length;
+    const concluded = approvals.filter((c) => c.concluded === op).length;
+    if (ended > concluded)
+      v.push(`${installationId}: ${ended} ${phase} phases ended approved, but only ${concluded} calls concluded an ${op} at Talkdesk`);
+  }
 }

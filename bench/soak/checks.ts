@@ -35,14 +35,19 @@ export interface CheckStats {
    * Approved phases with no call of their own because an earlier call had already
    * concluded their operation at Talkdesk: one state endpoint serves every operation,
    * so an update's approval sent just after Talkdesk created an uninstall concludes
-   * the uninstall, and the uninstall's retry reads the state and sends nothing.
+   * the uninstall, and the uninstall's retry reads the state and sends nothing (an
+   * update concluded by the previous phase's retried approval likewise, ended by its
+   * state call's read, hurried by reconciliation's markActive or not).
    */
   concludedByAnEarlierCall: number;
   /** Retried approvals of a phase that concluded the next operation (pending at Talkdesk by then), beside the phase's own. */
   concludedAnotherOperation: number;
   /** Phases interrupted (by an uninstall) after their one approval had reached the simulator. */
   approvalsOfInterruptedPhases: number;
-  /** Installs and updates ended by reconciliation's markActive (Talkdesk showed them completed while they retried). */
+  /**
+   * Installs and updates ended by reconciliation's markActive (Talkdesk showed them completed while they retried):
+   * only workflows on code before patch `mark-active-retries-state-call`, under which markActive ends no phase.
+   */
   markedActivePhases: number;
   /** Of those, the ones whose own approval had taken effect (its answer lost): still one approval each. */
   markedActiveAfterOwnApproval: number;

@@ -101,10 +101,10 @@ export function soakSummary(r: SoakReport): string {
         ? ` (+ ${c.approvalsOfInterruptedPhases} updates interrupted by their uninstall after the approval was sent)`
         : '') +
       (c.markedActivePhases
-        ? ` (+ ${c.markedActivePhases} phases marked active by reconciliation, ${c.markedActiveAfterOwnApproval ?? 0} of them after their own approval took effect)`
+        ? ` (+ ${c.markedActivePhases} phases marked active by reconciliation (code before mark-active-retries-state-call), ${c.markedActiveAfterOwnApproval ?? 0} of them after their own approval took effect)`
         : ''),
     // Talkdesk's documented API cannot tell which operation is pending: counted, not a violation.
-    `  concluded before delivered   ${c.concludedByAnEarlierCall} uninstalls concluded at Talkdesk by their update's approval, ` +
+    `  concluded before delivered   ${c.concludedByAnEarlierCall} phases approved with no call of their own (their operation concluded at Talkdesk by an earlier phase's call), ` +
       `${c.concludedAnotherOperation} retried approvals that concluded the uninstall pending by then`,
     `  stray state calls            ${c.pendingConcludedOutsidePhases ?? 0} pending operations concluded outside their phase (reconciliation), ` +
       `${c.conflictingStateCalls ?? 0} answered 409 (both must be 0)`,

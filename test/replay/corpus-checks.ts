@@ -17,7 +17,7 @@ interface RawEvent {
   workflowExecutionUpdateAcceptedEventAttributes?: { acceptedRequest?: { input?: { name?: string } } };
   timerFiredEventAttributes?: { startedEventId?: string };
   activityTaskScheduledEventAttributes?: { activityType?: { name?: string }; input?: { payloads?: Payload[] } };
-  activityTaskCompletedEventAttributes?: { scheduledEventId?: string };
+  activityTaskCompletedEventAttributes?: { scheduledEventId?: string; result?: { payloads?: Payload[] } };
   activityTaskFailedEventAttributes?: { scheduledEventId?: string };
   workflowExecutionCompletedEventAttributes?: { result?: { payloads?: Payload[] } };
 }
@@ -185,7 +185,15 @@ const markActiveDuringUpdateStateCall = (h: RawHistory) => {
   const after = h.events.slice(mark + 1);
   const result = decode(h.events.at(-1)?.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0]) as
     { history?: { phase?: string; result?: string }[] } | undefined;
+  // The first update state call after the signal: scheduled before any timer fired (the backoff cut short),
+  // and completed with the approval sent (not found concluded at Talkdesk).
+  const retry = after.findIndex((e) => updateCall(e.eventId));
+  const retryDone = after.find((e) => e.activityTaskCompletedEventAttributes?.scheduledEventId === after[retry]?.eventId);
+  const retryResult = decode(retryDone?.activityTaskCompletedEventAttributes?.result?.payloads?.[0]) as
+    { alreadyConcluded?: boolean } | undefined;
   return {
+    retriedAtOnce:
+      retry >= 0 && !after.slice(0, retry).some((e) => e.timerFiredEventAttributes) && !!retryResult && !retryResult.alreadyConcluded,
     during:
       update >= 0 &&
       mark > update &&
@@ -258,11 +266,17 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
   },
   "a stale markActive while an update's approval backed off, before the patch: the update ended, its approval never sent": (h) => {
     const m = markActiveDuringUpdateStateCall(h);
-    return m.during && !patches(h).includes(MARK_ACTIVE_RETRIES_STATE_CALL) && !m.approvedAfter && m.updateEnded === 'marked-active';
+    return (
+      m.during &&
+      !patches(h).includes(MARK_ACTIVE_RETRIES_STATE_CALL) &&
+      !m.approvedAfter &&
+      !m.retriedAtOnce &&
+      m.updateEnded === 'marked-active'
+    );
   },
-  "a stale markActive while an update's approval backed off: retried, the approval sent (mark-active-retries-state-call)": (h) => {
+  "a stale markActive while an update's approval backed off: retried at once, the approval sent (mark-active-retries-state-call)": (h) => {
     const m = markActiveDuringUpdateStateCall(h);
-    return m.during && m.markerAfter && m.approvedAfter && m.updateEnded === 'approved';
+    return m.during && m.markerAfter && m.retriedAtOnce && m.updateEnded === 'approved';
   },
   'a planned reconciliation pass': (h) => scheduled(h).includes('planReconciliation') && scheduled(h).includes('reconcilePlannedPage'),
 };
