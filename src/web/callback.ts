@@ -31,11 +31,6 @@ export interface CallbackDeps {
   redispatch?: Dispatch;
   /** A hand-over the store could neither mark nor queue: the dispatcher marks it later. */
   markLater?: (eventId: string, mark: Parameters<InboxStore['markDispatched']>[1]) => void;
-  /**
-   * Takes the hand-over's mark, run after the answer (off the acknowledgement's path); the server
-   * waits for it when it closes. When not given, the mark is awaited before answering.
-   */
-  afterAnswer?: (work: Promise<void>) => void;
   logger: Logger;
   metrics?: WebMetrics;
   /** Signature schemes accepted (CALLBACK_SIGNATURE_SCHEMES); DEFAULT_SIGNATURE_SCHEMES when not given. */
@@ -243,10 +238,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
     // in it), and queued nowhere: the mark is one update by `_id` and nothing to dequeue.
     const mark = stored === 'stored' ? { record: {}, dequeue: false } : {};
     const marking = timeStep('mark');
-    // After the answer when the server takes it: a process stopped before the mark lands leaves the
-    // event unmarked and unqueued, and its start-up pass (requeueUndispatched) hands it over again,
-    // which the workflow ignores; a redelivery meanwhile finds it unmarked and does the same.
-    const marked = deps.inbox.markDispatched(event.id, mark).then(
+    await deps.inbox.markDispatched(event.id, mark).then(
       () => marking.ok(),
       async (err: unknown) => {
         marking.failed();
@@ -257,8 +249,6 @@ export function createCallbackHandler(deps: CallbackDeps) {
         await deps.inbox.enqueue(record).catch(() => deps.markLater?.(event.id, mark));
       },
     );
-    if (deps.afterAnswer) deps.afterAnswer(marked);
-    else await marked;
     log.info('event stored and dispatched');
     outcome(stored === 'duplicate' ? 'duplicate' : 'accepted');
     return answer(ctx, 200, { status: stored === 'duplicate' ? 'duplicate' : 'accepted', eventId: event.id, dispatched: true });

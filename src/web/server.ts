@@ -20,7 +20,6 @@ import { InboxRetention, InboxRetentionSweeper } from '../store/inbox-retention'
 import { eventTimeLimits } from './event-time';
 import type { EcdsaPublicKeys, HubAlgorithm } from './signature';
 import { DEFAULT_SIGNATURE_SCHEMES, type SignatureScheme } from './signature-schemes';
-import { AfterAnswer } from './after-answer';
 
 /** The web server's timeouts when not given: defined once here (the README quotes them). */
 export const WEB_TIMEOUTS_MS = {
@@ -99,8 +98,6 @@ export interface RunningWebServer {
   adminUrl: string;
   server: Server;
   dispatcher: InboxDispatcher;
-  /** Resolves once the work the callback does after answering (hand-over marks) has finished. */
-  afterAnswered(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -123,7 +120,6 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     { inbox: o.store.inbox, installations: o.store.installations, logger: o.logger },
     { intervalMs: o.dispatchIntervalMs, timeoutMs: o.dispatchTimeoutMs },
   );
-  const afterAnswer = new AfterAnswer();
   const launchArea = o.launch
     ? createLaunch({ ...o.launch, appId: o.appId, store: o.store, logger: o.logger, metrics, keyring: o.keyring })
     : undefined;
@@ -151,7 +147,6 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     dispatch,
     redispatch,
     markLater: (eventId, mark) => dispatcher.markLater(eventId, mark),
-    afterAnswer: afterAnswer.track,
     logger: o.logger,
     metrics,
   });
@@ -214,7 +209,6 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     adminUrl: admin.url,
     server,
     dispatcher,
-    afterAnswered: () => afterAnswer.drain(),
     async close() {
       launchArea?.stop();
       await dispatcher.stop();
@@ -224,8 +218,6 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      // Marks of hand-overs already answered: written before the store closes (else the start-up pass redoes them).
-      await afterAnswer.drain();
     },
   };
 }

@@ -58,8 +58,6 @@ describe('callback: store writes per event (FerretDB, command monitoring)', func
     client.on('commandStarted', listener);
     try {
       const answer = await postCallback(sys.web.callbackUrl, event);
-      // The hand-over's mark is written after the answer.
-      await sys.web.afterAnswered();
       return { answer, writes, signInLinks };
     } finally {
       client.off('commandStarted', listener);
