@@ -39,6 +39,16 @@ describe('installation workflow: reconciliation marking a phase active', functio
     return { talkdesk, stubs };
   };
 
+  /** Talkdesk answers the state calls concluding `concludes` (sent, `completed`) only while `talkdesk.answers`. */
+  const talkdeskAnswering = (concludes: string, answers: boolean) => {
+    const talkdesk = { answers };
+    const stubs = new ActivityStubs().on('setInstallationState', async (i) => {
+      if (i.concludes === concludes && !talkdesk.answers) throw unavailable();
+      return { state: 'completed' };
+    });
+    return { talkdesk, stubs };
+  };
+
   it('makes an install retrying its approval read Talkdesk at once: completed there, it ends approved, keeping what was provisioned', async () => {
     const { talkdesk, stubs } = talkdeskConcluding('install');
     const t = await start(stubs, { retryInitialMs: HOUR });
@@ -78,19 +88,13 @@ describe('installation workflow: reconciliation marking a phase active', functio
     // The pass read an earlier update completed; this one is still pending at Talkdesk, its approval backing off.
     // Once Talkdesk answers, the activity (reading first: a retry) finds the update open and sends the approval,
     // answered `completed`: what the stub returns (an update it had found concluded would be `alreadyConcluded`).
-    let talkdeskDown = true;
-    const t = await start(
-      new ActivityStubs().on('setInstallationState', async (i) => {
-        if (i.concludes === 'update' && talkdeskDown) throw unavailable();
-        return { state: 'completed' };
-      }),
-      { retryInitialMs: HOUR },
-    );
+    const { talkdesk, stubs } = talkdeskAnswering('update', false);
+    const t = await start(stubs, { retryInitialMs: HOUR });
     await t.send(t.event('app.installed'));
     await t.settled('active');
     await t.send(t.event('app.updated', { facts: { subscription: { plan: 'gold' }, users: { adding: ['u-9'], removing: [] } } }));
     await t.until('the update to be retrying its approval', retrying('updating'));
-    talkdeskDown = false;
+    talkdesk.answers = true;
     await t.handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
     const v = await t.settled('active', (s) => s.history.at(-1)?.endedAt !== undefined);
     assert.deepEqual(
@@ -172,22 +176,16 @@ describe('installation workflow: reconciliation marking a phase active', functio
   it('read before the install ended does not stop the uninstall running when it arrives', async () => {
     // The pass read the install running and found it completed at Talkdesk; by the time its
     // signal arrives the install is over and the uninstall's acknowledgement is backing off.
-    let talkdeskDown = false;
-    const t = await start(
-      new ActivityStubs().on('setInstallationState', async (i) => {
-        if (i.concludes === 'uninstall' && talkdeskDown) throw unavailable();
-        return { state: 'completed' };
-      }),
-      { retryInitialMs: 60_000 },
-    );
+    const { talkdesk, stubs } = talkdeskAnswering('uninstall', true);
+    const t = await start(stubs, { retryInitialMs: 60_000 });
     await t.send(t.event('app.installed'));
     await t.settled('active');
-    talkdeskDown = true;
+    talkdesk.answers = false;
     await t.send(t.event('app.uninstalled'));
     await t.until('the acknowledgement backing off', retrying('uninstalling'));
     await t.handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
     await signalHandled(t.handle);
-    talkdeskDown = false;
+    talkdesk.answers = true;
     const done = await t.result();
     assert.equal(done.phase, 'uninstalled');
     assert.deepEqual(
