@@ -121,6 +121,8 @@ export class StepRunner {
   /** Asked while an attempt was under way: the backoff after it, if it fails, is skipped. */
   private retrySoon = false;
   private backingOff = false;
+  /** The backoff under way waits for Talkdesk's Retry-After: `requestRetrySoon` leaves it alone. */
+  private waitingRetryAfter = false;
   private resumed?: ResumedStep;
   /** Set by the workflow: where the run may continue as new mid-phase. */
   midPhaseCut?: MidPhaseCut;
@@ -140,7 +142,7 @@ export class StepRunner {
    * way, no backoff after it should it fail (`requestRetryNow` would be forgotten by then).
    */
   requestRetrySoon(): void {
-    if (this.backingOff) this.retryNowRequested = true;
+    if (this.backingOff) this.retryNowRequested ||= !this.waitingRetryAfter;
     else this.retrySoon = true;
   }
 
@@ -191,27 +193,30 @@ export class StepRunner {
         await this.backoff(
           facts.retryAfterMs === undefined ? backoff : retryAfterWait(facts.retryAfterMs, this.options.retryMaxMs),
           attempt,
+          facts.retryAfterMs !== undefined,
         );
       }
     }
   }
 
   /** Waits before the attempt after `attempt`; the only place a run may continue as new mid-phase. */
-  private async backoff(ms: number, attempt: number): Promise<void> {
+  private async backoff(ms: number, attempt: number, retryAfter = false): Promise<void> {
     this.retryNowRequested = false;
-    if (this.retrySoon) {
-      this.retrySoon = false;
-      return;
-    }
+    const soon = this.retrySoon;
+    this.retrySoon = false;
+    // Hurried by reconciliation (requestRetrySoon), unless Talkdesk asked to wait (Retry-After): it rate-limits us.
+    if (soon && !retryAfter) return;
     const step = this.state.currentStep ?? 'step';
     const retryAt = Date.now() + ms;
     const cut = this.midPhaseCut?.armed() ? this.midPhaseCut : undefined;
     if (cut?.wanted()) await cut.cut(step, attempt, retryAt);
     this.backingOff = true;
+    this.waitingRetryAfter = retryAfter;
     try {
       await condition(() => this.retryNowRequested || cut?.wanted() === true, ms, { summary: `backoff before retrying: ${step}` });
     } finally {
       this.backingOff = false;
+      this.waitingRetryAfter = false;
     }
     if (!this.retryNowRequested && cut?.wanted()) await cut.cut(step, attempt, retryAt);
     this.retryNowRequested = false;

@@ -116,14 +116,20 @@ export function checkPhaseApprovals(
       v.push(`${installationId}: ${p.phase} ended "${p.outcome}" but ${n.clean + n.hung} approval calls took effect`);
     }
   }
-  // Each operation is concluded at Talkdesk by exactly one call: a phase that ended approved (or marked active)
-  // with no call of its own still needs one. Per kind, there cannot be more such phases than calls that concluded one.
+  // Each operation is concluded at Talkdesk by exactly one call. A phase that ended approved (or marked active)
+  // with no call of its own needs one that concluded its operation elsewhere, not already some phase's own: per
+  // kind, such phases cannot outnumber the concluding calls left. (A phase whose own call concluded another
+  // operation, an update's approval concluding the uninstall that replaced it, needs none: Talkdesk dropped it.)
   for (const [phase, op] of Object.entries(OPERATION)) {
-    const ended = view.history.filter(
-      (p) => p.phase === phase && p.endedAt && (p.result === APPROVED[phase as PhaseRecord['phase']] || p.result === 'marked-active'),
+    const ofKind = view.history.filter((p) => p.phase === phase && p.endedAt);
+    const needing = ofKind.filter(
+      (p) => (p.result === APPROVED[p.phase] || p.result === 'marked-active') && (perPhase.get(p)?.at.length ?? 0) === 0,
     ).length;
-    const concluded = approvals.filter((c) => c.concluded === op).length;
-    if (ended > concluded)
-      v.push(`${installationId}: ${ended} ${phase} phases ended approved, but only ${concluded} calls concluded an ${op} at Talkdesk`);
+    const own = ofKind.filter((p) => perPhase.get(p)?.concluded.includes(op)).length;
+    const spare = approvals.filter((c) => c.concluded === op).length - own;
+    if (needing > spare)
+      v.push(
+        `${installationId}: ${needing} ${phase} phases ended approved with no call of their own, but only ${spare} other calls concluded an ${op}`,
+      );
   }
 }

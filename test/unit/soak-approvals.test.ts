@@ -37,8 +37,16 @@ describe('soak: approvals per phase', () => {
       [approval(2, 'install'), approval(12, 'update')],
     );
     assert.ok(
-      v.some((m) => /2 updating phases ended approved, but only 1 calls concluded an update/.test(m)),
+      v.some((m) => /1 updating phases ended approved with no call of their own, but only 0 other calls concluded an update/.test(m)),
       v.join('\n'),
     );
+  });
+
+  it('passes an update whose approval concluded the uninstall that replaced it, and that uninstall with no call of its own', () => {
+    const { v } = check(
+      [install, phase('updating', 'approved', 10, 15), phase('uninstalling', 'acknowledged', 20, 25)],
+      [approval(2, 'install'), approval(12, 'uninstall')],
+    );
+    assert.deepEqual(v, []);
   });
 });

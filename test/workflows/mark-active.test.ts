@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
 import { reconcileSignal, retryNowUpdate, type InstallationPhase } from '../../workflows/definitions';
 import { eventually } from '../support/waits';
@@ -140,6 +141,25 @@ describe('installation workflow: reconciliation marking a phase active', functio
     assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:install', 'approve:install']);
   });
 
+  it("does not hurry an approval waiting for Talkdesk's Retry-After (429): Talkdesk limits the rate", async () => {
+    const talkdesk = { completed: false };
+    const stubs = new ActivityStubs().on('setInstallationState', async (i) => {
+      if (talkdesk.completed && i.checkFirst) return { state: 'completed', alreadyConcluded: true };
+      throw ApplicationFailure.create({ message: 'throttled (429)', type: 'TalkdeskRateLimited', details: [{ retryAfterMs: 300_000 }] });
+    });
+    const t = await start(stubs, { retryInitialMs: 1_000 });
+    await t.send(t.event('app.installed'));
+    await t.until('the install to be waiting its Retry-After', retrying('installing'));
+    talkdesk.completed = true;
+    await t.handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
+    await signalHandled(t.handle);
+    assert.equal(t.stubs.of('setInstallationState').length, 1, 'no attempt before the Retry-After');
+    await env().sleep('6 minutes'); // past the Retry-After
+    const v = await t.settled('active');
+    assert.equal(v.history.at(-1)?.result, 'approved');
+    assert.ok((await env().currentTimeMs()) - t.t0 >= 300_000, 'retried after the five minutes Talkdesk asked for');
+  });
+
   it('before an update has begun its approval is ignored: the update is applied, then approved', async () => {
     // Talkdesk shows the update completed (another call concluded it) while its users are still being applied here.
     let partnerDown = true;
@@ -154,8 +174,17 @@ describe('installation workflow: reconciliation marking a phase active', functio
     await t.settled('active');
     await t.send(t.event('app.updated', { facts: { subscription: { plan: 'gold' }, users: { adding: ['u-9'], removing: [] } } }));
     await t.until('the update applying, backing off', retrying('updating'));
+    const applies = t.stubs.of('applyUpdate').length;
     await t.handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
     await signalHandled(t.handle);
+    // Cut short, the next attempt would be scheduled by the task that handled the signal.
+    const events = (await t.handle.fetchHistory()).events ?? [];
+    const signal = events.findLastIndex((e) => e.workflowExecutionSignaledEventAttributes);
+    const scheduled = events
+      .slice(signal)
+      .filter((e) => e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
+    assert.deepEqual(scheduled, [], "the apply step's backoff is not cut short");
+    assert.equal(t.stubs.of('applyUpdate').length, applies);
     partnerDown = false;
     await env().sleep('2 minutes'); // past the step's backoff
     const v = await t.settled('active', (s) => s.history.length === 2 && s.history[1]?.endedAt !== undefined);

@@ -88,10 +88,7 @@ export interface RunState {
   applying?: { event: LifecycleEvent; late: boolean };
   /** The event whose phase this run re-entered (carried over mid-phase): its phase has begun already. */
   resumedEventId?: string;
-  /**
-   * The running phase has begun its state call: its own work before it is done (markActive may end it;
-   * under `mark-active-retries-state-call` it cuts the state call's backoff short instead).
-   */
+  /** The running phase has begun its state call: its own work before it is done (markActive may end it, before `mark-active-retries-state-call`). */
   stateCallBegun?: boolean;
   /** The state call's step is running (an attempt or its backoff): what markActive hurries (`mark-active-retries-state-call`). */
   stateCallRunning?: boolean;
