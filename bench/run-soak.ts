@@ -242,7 +242,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       mkdirSync(opts.resultsDir, { recursive: true });
       writeFileSync(path.join(opts.resultsDir, 'soak.json'), JSON.stringify(report, null, 2) + '\n');
       // What an unfinished installation's workflow did, for the post-mortem (the servers' state goes with stop()).
-      const unfinished = installations.filter((i) => !i.finished).map((i) => i.installationId);
+      const unfinished = [...installations.filter((i) => !i.finished).map((i) => i.installationId), ...checked.stuck];
       if (unfinished.length > 0) {
         const dir = path.join(opts.resultsDir, 'soak-histories');
         say(`${await saveHistories(sys.client, unfinished, dir)} histories of unfinished installations in ${dir}`);

@@ -8,7 +8,7 @@ import { textOf } from '../../test/support/secret-scan';
 import { APPROVED, checkPhaseApprovals } from './approvals';
 import { earlierViews, mapLimit, mergeRuns, retry, runsOf } from './runs';
 import { SecretScanner } from './secrets';
-import { describeUnfinished } from './unfinished';
+import { completesWithin, describeUnfinished } from './unfinished';
 
 export { mergeRuns } from './runs';
 
@@ -63,6 +63,8 @@ export interface CheckStats {
    * workflow completed (a delivery the faults delayed) starts a run that records it and completes.
    */
   earlierRuns: number;
+  /** Uninstalled in the store at the drive's end, their workflow completed only later (a retried last workflow task). */
+  lateCompletions: number;
   historiesScanned: number;
   logFilesScanned: number;
   logBytesScanned: number;
@@ -77,8 +79,13 @@ export async function checkSoak(
   sys: CheckedSystem,
   installations: SoakInstallation[],
   workerKillTimes: readonly number[] = [],
-  options: { unfinishedQueryTimeoutMs: number } = { unfinishedQueryTimeoutMs: 15_000 },
-): Promise<{ violations: string[]; stats: CheckStats }> {
+  options: { unfinishedQueryTimeoutMs?: number; completionWaitMs?: number } = {},
+): Promise<{ violations: string[]; stats: CheckStats; stuck: string[] }> {
+  const unfinishedQueryTimeoutMs = options.unfinishedQueryTimeoutMs ?? 15_000;
+  // Past the server's longest workflow-task retry backoff (10 minutes).
+  const completionWaitMs = options.completionWaitMs ?? 11 * 60_000;
+  /** Finished by the drive (the record says uninstalled) whose workflow never completed: histories worth saving. */
+  const stuck: string[] = [];
   const v: string[] = [];
   const stats: CheckStats = {
     installations: installations.length,
@@ -98,6 +105,7 @@ export async function checkSoak(
     pendingConcludedOutsidePhases: 0,
     conflictingStateCalls: 0,
     earlierRuns: 0,
+    lateCompletions: 0,
     historiesScanned: 0,
     logFilesScanned: 0,
     logBytesScanned: 0,
@@ -116,7 +124,7 @@ export async function checkSoak(
     if (!inst.finished) {
       try {
         // Bounded: a query no worker answers waits for the server's own timeout otherwise.
-        const query = () => sys.client.withDeadline(Date.now() + options.unfinishedQueryTimeoutMs, () => handle.query(stateQuery));
+        const query = () => sys.client.withDeadline(Date.now() + unfinishedQueryTimeoutMs, () => handle.query(stateQuery));
         views.set(inst.installationId, await retry(query, 2));
       } catch (err) {
         whyNoState.set(inst.installationId, await describeUnfinished(sys.client, inst.installationId, err));
@@ -126,9 +134,15 @@ export async function checkSoak(
     try {
       let view: InstallationView;
       if (inst.expectedPhase === 'uninstalled') {
-        const desc = await retry(() => handle.describe());
+        let desc = await retry(() => handle.describe());
+        if (desc.status.name === 'RUNNING' && (await completesWithin(sys.client, inst.installationId, completionWaitMs))) {
+          desc = await retry(() => handle.describe());
+          stats.lateCompletions += 1;
+        }
         if (desc.status.name !== 'COMPLETED') {
-          v.push(`${inst.installationId}: workflow ${desc.status.name}, expected COMPLETED (uninstalled)`);
+          stuck.push(inst.installationId);
+          const where = await describeUnfinished(sys.client, inst.installationId);
+          v.push(`${inst.installationId}: workflow ${desc.status.name}, expected COMPLETED (uninstalled): ${where}`);
           view = await retry(() => handle.query(stateQuery));
         } else {
           view = (await retry(() => handle.result())) as InstallationView;
@@ -312,5 +326,5 @@ export async function checkSoak(
     const found = scanner.scan(text);
     if (found.size > 0) v.push(`${found.size} secret(s) in the log ${file.split('/').pop()}`);
   }
-  return { violations: v, stats };
+  return { violations: v, stats, stuck };
 }

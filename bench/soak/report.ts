@@ -93,7 +93,8 @@ export function soakSummary(r: SoakReport): string {
         .map(([k, n]) => `${k}×${n}`)
         .join(', ')}`,
     '',
-    `  final phase correct          ${c.inFinalPhase}/${c.installations}`,
+    `  final phase correct          ${c.inFinalPhase}/${c.installations}` +
+      (c.lateCompletions ? ` (${c.lateCompletions} workflows completed after the drive: a last workflow task retried)` : ''),
     `  one account each             ${c.accounts} accounts for ${c.installations} installations`,
     `  one approval per phase       ${c.cleanApprovals + c.lateApprovals} approvals for ${c.approvalPhases} approved phases` +
       (c.lateApprovals ? ` (${c.lateApprovals} answered after the timeout, not sent again)` : '') +

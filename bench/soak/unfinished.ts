@@ -60,3 +60,23 @@ export async function saveHistories(client: Client, installationIds: readonly st
   }
   return saved;
 }
+
+/**
+ * Whether the installation's workflow completes within `ms` (polled): the stored record says
+ * uninstalled before the run's last workflow task completes, and a task a killed worker held is
+ * retried by the server with a growing backoff (minutes). Never throws.
+ */
+export async function completesWithin(client: Client, installationId: string, ms: number, pollMs = 2_000): Promise<boolean> {
+  const handle = client.workflow.getHandle(workflowIdFor(installationId));
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const status = await handle.describe().then(
+      (d) => d.status.name,
+      () => 'UNKNOWN',
+    );
+    if (status === 'COMPLETED') return true;
+    if (status !== 'RUNNING' && status !== 'UNKNOWN') return false;
+    if (Date.now() + pollMs > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
