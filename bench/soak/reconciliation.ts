@@ -5,6 +5,12 @@ import { FINDING_KINDS, type ReconcileReport } from '../../workflows/reconcile-t
 /** What the reconciliation schedule did during a soak (`reconcileEveryMs`). */
 export interface SoakReconciliation {
   everyMs: number;
+  /** From the schedule's creation to the soak's stop. */
+  driveMs?: number;
+  /** Passes the schedule itself started during the drive (before the soak's own trigger, if any). */
+  scheduled: number;
+  /** What the schedule says it did during the drive: actions taken, and skipped (overlap) or missed (catch-up window). */
+  schedule?: { actionsTaken: number; skippedOverlap: number; missedCatchupWindow: number };
   /** Passes that completed, failed (or timed out, or were terminated), and still ran when the soak stopped them. */
   completed: number;
   failed: number;
@@ -42,8 +48,17 @@ export async function startSoakReconciliation(client: Client, taskQueue: string,
   return {
     async stop(): Promise<SoakReconciliation> {
       const schedule = client.schedule.getHandle(RECONCILIATION_SCHEDULE_ID);
+      const info = await schedule.describe().then(
+        (d) => ({
+          actionsTaken: d.info.numActionsTaken,
+          skippedOverlap: d.info.numActionsSkippedOverlap,
+          missedCatchupWindow: d.info.numActionsMissedCatchupWindow,
+        }),
+        () => undefined,
+      );
+      const scheduled = (await passesSince(client, since)).length;
       // A drive shorter than the interval had no pass: one now, so that every soak checks a pass.
-      if ((await passesSince(client, since)).length === 0) await schedule.trigger();
+      if (scheduled === 0) await schedule.trigger();
       await schedule.delete();
       const deadline = Date.now() + LAST_PASS_WAIT_MS;
       let runs = await passesSince(client, since);
@@ -52,7 +67,12 @@ export async function startSoakReconciliation(client: Client, taskQueue: string,
         await new Promise((r) => setTimeout(r, 2_000));
         runs = await passesSince(client, since);
       }
-      return summarize(client, everyMs, runs);
+      return {
+        ...(await summarize(client, everyMs, runs)),
+        scheduled,
+        driveMs: Date.now() - since.getTime(),
+        ...(info ? { schedule: info } : {}),
+      };
     },
   };
 }
@@ -70,6 +90,7 @@ async function summarize(client: Client, everyMs: number, runs: WorkflowExecutio
   const ids: SoakReconciliation['ids'] = {};
   const out: SoakReconciliation = {
     everyMs,
+    scheduled: 0,
     completed: 0,
     failed: 0,
     running: 0,
@@ -111,6 +132,11 @@ export function reconciliationViolations(x: SoakReconciliation): string[] {
   const v: string[] = [];
   if (x.failed > 0) v.push(`${x.failed} reconciliation passes failed`);
   if (x.completed === 0) v.push('no reconciliation pass completed (the soak asked for them)');
+  // Two intervals give the schedule at least one start: none means it did not run (the soak's own trigger hid that).
+  if (x.scheduled === 0 && (x.driveMs ?? 0) >= 2 * x.everyMs)
+    v.push(
+      `the reconciliation schedule started no pass in ${Math.round((x.driveMs ?? 0) / 1000)} s (every ${x.everyMs / 1000} s; schedule: ${JSON.stringify(x.schedule ?? 'not described')})`,
+    );
   if (x.findings.drift > 0)
     v.push(`reconciliation found drift at Talkdesk for ${x.findings.drift}: ${(x.ids.drift ?? []).slice(0, 10).join(', ')}`);
   return v;
