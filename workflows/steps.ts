@@ -92,13 +92,6 @@ export function retryAfterWait(retryAfterMs: number, retryMaxMs: number): number
 }
 
 /**
- * Runs a step, retrying retryable failures with exponential backoff (or after
- * Talkdesk's Retry-After) until it succeeds, fails for good, or the enclosing
- * scope is cancelled (deadline, uninstall, operator). The workflow owns the retry
- * loop so that the `state` query can show the last error and the attempt count,
- * and an operator can cut a backoff short.
- */
-/**
  * Where a run may continue as new in the middle of a phase: during a backoff (no
  * activity in flight), see `workflow.ts`. `armed` is asked once per backoff (it may
  * record a patch marker), `wanted` is polled while waiting, `cut` never returns.
@@ -116,13 +109,19 @@ export interface ResumedStep {
   retryAt: string;
 }
 
+/**
+ * Runs a step, retrying retryable failures with exponential backoff (or after
+ * Talkdesk's Retry-After) until it succeeds, fails for good, or the enclosing
+ * scope is cancelled (deadline, uninstall, operator). The workflow owns the retry
+ * loop so that the `state` query can show the last error and the attempt count,
+ * and an operator can cut a backoff short.
+ */
 export class StepRunner {
   private retryNowRequested = false;
   /** Asked while an attempt was under way: the backoff after it, if it fails, is skipped. */
   private retrySoon = false;
-  private backingOff = false;
-  /** The backoff under way waits for Talkdesk's Retry-After: `requestRetrySoon` leaves it alone. */
-  private waitingRetryAfter = false;
+  /** The wait under way: `retryAfter` is Talkdesk's Retry-After, which `requestRetrySoon` leaves alone. */
+  private waiting: 'none' | 'backoff' | 'retryAfter' = 'none';
   private resumed?: ResumedStep;
   /** Set by the workflow: where the run may continue as new mid-phase. */
   midPhaseCut?: MidPhaseCut;
@@ -142,16 +141,16 @@ export class StepRunner {
    * way, no backoff after it should it fail (`requestRetryNow` would be forgotten by then).
    */
   requestRetrySoon(): void {
-    if (this.backingOff) this.retryNowRequested ||= !this.waitingRetryAfter;
-    else this.retrySoon = true;
+    if (this.waiting === 'none') this.retrySoon = true;
+    else this.retryNowRequested ||= this.waiting === 'backoff';
   }
 
-  /** `fn` gets the attempt number (1 first), so a call that may have landed before can check first. */
   /** The next run of `step` (in a phase resumed after continue-as-new) goes on from `attempt`. */
   resume(step: ResumedStep | undefined): void {
     this.resumed = step;
   }
 
+  /** `fn` gets the attempt number (1 first), so a call that may have landed before can check first. */
   async run<T>(description: string, fn: (attempt: number) => Promise<T>): Promise<T> {
     try {
       return await this.attempts(description, fn);
@@ -210,13 +209,11 @@ export class StepRunner {
     const retryAt = Date.now() + ms;
     const cut = this.midPhaseCut?.armed() ? this.midPhaseCut : undefined;
     if (cut?.wanted()) await cut.cut(step, attempt, retryAt);
-    this.backingOff = true;
-    this.waitingRetryAfter = retryAfter;
+    this.waiting = retryAfter ? 'retryAfter' : 'backoff';
     try {
       await condition(() => this.retryNowRequested || cut?.wanted() === true, ms, { summary: `backoff before retrying: ${step}` });
     } finally {
-      this.backingOff = false;
-      this.waitingRetryAfter = false;
+      this.waiting = 'none';
     }
     if (!this.retryNowRequested && cut?.wanted()) await cut.cut(step, attempt, retryAt);
     this.retryNowRequested = false;
