@@ -1,5 +1,6 @@
 import type { LogLevel, LogMetadata, Logger as SdkLogger } from '@temporalio/common';
 import { Runtime } from '@temporalio/worker';
+import { ConfigError } from '../errors';
 import type { Logger } from '../logging/logger';
 
 /** The SDK's own log lines, through our JSON logger (and so its redaction). */
@@ -32,8 +33,20 @@ class PinoSdkLogger implements SdkLogger {
  * and its worker metrics are served for Prometheus at `metricsBind` (empty: off).
  */
 export function installRuntime(logger: Logger, metricsBind: string): void {
-  Runtime.install({
-    logger: new PinoSdkLogger(logger),
-    ...(metricsBind ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsBind } } } } : {}),
-  });
+  try {
+    Runtime.install({
+      logger: new PinoSdkLogger(logger),
+      ...(metricsBind ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsBind } } } } : {}),
+    });
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    // The SDK only says the exporter failed (a port another process holds, a bad address): name the setting.
+    if (metricsBind && /metrics|prometheus|address/i.test(why)) {
+      throw new ConfigError(
+        `WORKER_METRICS_BIND=${metricsBind}: the worker's Prometheus metrics cannot be served there (${why}). ` +
+          'Set WORKER_METRICS_BIND to a free host:port (each worker on a host needs its own), or to an empty value to turn them off.',
+      );
+    }
+    throw err;
+  }
 }
