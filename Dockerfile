@@ -6,7 +6,9 @@
 # Debian (glibc), not Alpine: the Temporal SDK's native core ships glibc builds.
 #
 # Dependencies are installed with `npm ci`: exactly the lock file's versions (the
-# lock file lists every platform's optional binaries, so npm 11's ci accepts it),
+# lock file lists every platform's optional binaries, so npm 11's ci accepts it, and
+# npm 10's, which the node:20 image ships: checked outside Docker with npm 10.9.9,
+# both `ci` below, the build, and the runtime tree running an install end to end),
 # and with --ignore-scripts: no package's install script runs. The Temporal SDK
 # needs none (@temporalio/core-bridge ships prebuilt binaries); the only package
 # with one is @swc/core (the workflow bundler), whose postinstall only checks that
