@@ -141,7 +141,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
     }
     if (deps.launch && isUserLogoutBody(json)) {
       eventType = 'user.logout';
-      return deps.launch.userLogout(ctx, json, outcome);
+      return deps.launch.userLogout(ctx, json, outcome, (createdAt) => checkEventTime(createdAt, Date.now(), deps.eventTimeLimits));
     }
     const parsed = parseEvent(json);
     // The schema names the field first; then no operator key or control character

@@ -80,6 +80,31 @@ describe('launch: single sign-out, licences that change, and no secret left behi
     assert.equal(unsigned.status, 401, 'signed like every event');
   });
 
+  it('a user.logout dated before the retention window or far ahead of our clock is refused like any event: nothing stored, sessions kept', async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const [a] = licensed;
+    assert.ok(a);
+    const browser = (await signIn(sys, installation.id, a.id)).browser;
+    const logouts = new LogoutEventStore(sys.store.db);
+    for (const [createdAt, code] of [
+      ['2019-01-01T00:00:00Z', 'event_too_old'],
+      ['2099-01-01T00:00:00Z', 'event_from_future'],
+    ] as const) {
+      const event = sys.simulator.userLogout(installation.id, a.id, { createdAt });
+      const res = await fetch(sys.web.callbackUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-hub-signature': sys.simulator.signBody(JSON.stringify(event)) },
+        body: JSON.stringify(event),
+      });
+      const body = (await res.json()) as { error?: { code?: string; field?: string } };
+      assert.equal(res.status, 400, JSON.stringify(body));
+      assert.equal(body.error?.code, code);
+      assert.equal(body.error?.field, 'created_at');
+      assert.equal(await logouts.get(event.id), null, 'nothing stored');
+    }
+    assert.equal(await appStatus(browser), 200, 'the session is kept');
+  });
+
   it('an uninstall ends every session of the installation; a user removed by app.updated loses theirs', async () => {
     const { installation, licensed } = await activeInstallation(sys, { licensedUsers: 3 });
     const [a, b, c] = licensed;

@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import { MongoError } from 'mongodb';
 import type { TalkdeskEvent } from '../../events/schemas';
 import { userLogoutSchema } from '../../events/user-logout';
+import type { EventTimeProblem } from '../event-time';
 import { findUnsafeJson } from '../json-limits';
 import type { LaunchContext } from './context';
 
@@ -9,8 +10,16 @@ import type { LaunchContext } from './context';
 export interface CallbackLaunchHooks {
   /** Before an event is stored: ends the sessions an uninstall or a user removal ends. */
   beforeStore(event: TalkdeskEvent): Promise<void>;
-  /** The whole answer to an authenticated `user.logout` body. */
-  userLogout(ctx: Context, json: unknown, outcome: (o: string) => void): Promise<void>;
+  /**
+   * The whole answer to an authenticated `user.logout` body. `checkTime` bounds its `created_at` as
+   * every event's is (a replay older than the retention, or a date far ahead, is refused).
+   */
+  userLogout(
+    ctx: Context,
+    json: unknown,
+    outcome: (o: string) => void,
+    checkTime: (createdAt: string) => EventTimeProblem | undefined,
+  ): Promise<void>;
 }
 
 const reply = (ctx: Context, status: number, body: Record<string, unknown>) => {
@@ -34,7 +43,7 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
       }
     },
 
-    async userLogout(ctx, json, outcome) {
+    async userLogout(ctx, json, outcome, checkTime) {
       const parsed = userLogoutSchema.safeParse(json);
       const problem = parsed.success
         ? findUnsafeJson(json)
@@ -53,6 +62,11 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
         return reply(ctx, 403, {
           error: { code: 'wrong_app', message: 'The event is for another app (app_id does not match TALKDESK_APP_ID).' },
         });
+      }
+      const timeProblem = checkTime(event.created_at);
+      if (timeProblem) {
+        outcome('invalid');
+        return reply(ctx, 400, { error: { code: timeProblem.code, message: timeProblem.message, field: 'created_at' } });
       }
       const { installation_id: installationId, user_id: talkdeskUserId, account_id: accountId, user_email: email } = event.data;
       const log = lc.logger.child({ installationId, eventId: event.id, type: event.type });
