@@ -138,7 +138,8 @@ export class AccountStore {
           updatedAt: now,
         },
         $setOnInsert: { createdAt: now },
-        $unset: { disabledAt: '' },
+        // A reinstall starts without the earlier installation's plan: its own update and trial events record it.
+        $unset: { disabledAt: '', ...(sameInstall ? {} : { subscription: '', trial: '' }) },
       },
       { upsert: true },
     );

@@ -226,6 +226,37 @@ describe('partner provisioner conformance (every implementation keeps the contra
         }
       });
 
+      it("a reinstall starts without the earlier installation's subscription and trial; a retry of the same install keeps them", async () => {
+        const { accountId, installationId, account } = fresh();
+        await impl().partner.provision({ account, users: users('u1') }, ctxFor(installationId, 'ev1', 'account.provision'));
+        await impl().partner.update(
+          { accountId, installationId, usersAdded: [], usersRemoved: [], subscription: { plan: { name: 'pro', licenses: 10 } } },
+          ctxFor(installationId, 'ev2', 'account.update'),
+        );
+        const trial = { startedAt: '2026-12-01T00:00:00Z', expiresAt: '2026-12-31T00:00:00Z' };
+        await impl().partner.trial(
+          { installationId, accountId, type: 'app.trial_started', trial, fields: { expires_at: trial.expiresAt } },
+          ctxFor(installationId, 'ev3', 'account.trial'),
+        );
+        // The same install's provision again (a retry) keeps what its own events recorded.
+        await impl().partner.provision({ account, users: users('u1') }, ctxFor(installationId, 'ev1', 'account.provision'));
+        const kept = await impl().observe(accountId);
+        assert.deepEqual(kept.subscription, { plan: { name: 'pro', licenses: 10 } });
+        assert.ok(kept.trial, 'the trial is kept on a retry');
+
+        await impl().partner.deprovision({ installationId, accountId }, ctxFor(installationId, 'ev4', 'account.deprovision'));
+        const again = `${installationId}r`;
+        await impl().partner.provision(
+          { account: { ...account, installationId: again }, users: users('u1') },
+          ctxFor(again, 'ev5', 'account.provision'),
+        );
+        const seen = await impl().observe(accountId);
+        assert.equal(seen.status, 'active');
+        assert.equal(seen.subscription ?? null, null, "the earlier installation's subscription is gone");
+        assert.equal(seen.trial ?? null, null, "the earlier installation's trial is gone");
+        assert.equal(seen.hasSettings, true, 'settings are still restored');
+      });
+
       it('records every trial event, app.trial_extended included', async () => {
         const { accountId, installationId, account } = fresh();
         await impl().partner.provision({ account, users: users('u1') }, ctxFor(installationId, 'ev1', 'account.provision'));

@@ -120,7 +120,7 @@ export class TestPartnerServer {
     };
     switch (b.type) {
       case 'account.provision': {
-        const account = acct ?? {
+        const account: ModelAccount = acct ?? {
           installationId: b.installation_id,
           createdBy: b.installation_id,
           status: 'active',
@@ -129,6 +129,11 @@ export class TestPartnerServer {
           settings: { theme: 'default' },
           starterContentCreated: 1,
         };
+        if (account.installationId !== b.installation_id) {
+          // A reinstall: the earlier installation's plan is not this one's.
+          account.subscription = null;
+          delete account.trial;
+        }
         account.installationId = b.installation_id;
         account.status = 'active';
         addUsers(account, d.users as { id: string; role: string }[]);
