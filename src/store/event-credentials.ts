@@ -88,6 +88,16 @@ export class EventCredentialStore {
     await this.coll.deleteOne({ _id: eventId });
   }
 
+  /** Deletes the copies of these events (inbox retention: events no workflow will import now); returns how many. */
+  async deleteEvents(eventIds: readonly string[]): Promise<number> {
+    let deleted = 0;
+    // In chunks: one $in per few hundred ids keeps each command small.
+    for (let i = 0; i < eventIds.length; i += 500) {
+      deleted += (await this.coll.deleteMany({ _id: { $in: eventIds.slice(i, i + 500) } })).deletedCount;
+    }
+    return deleted;
+  }
+
   /** Deletes every event credential copy of an installation (uninstall, rejection, expiry). */
   async deleteAll(installationId: string): Promise<number> {
     const res = await this.coll.deleteMany({ installationId });

@@ -1,6 +1,7 @@
 import type { Collection } from 'mongodb';
 import type { Logger } from '../logging/logger';
 import { COLLECTIONS, type Database } from './db';
+import { EventCredentialStore } from './event-credentials';
 
 /**
  * Inbox retention (INBOX_RETENTION_DAYS). The inbox remembers every event id so a
@@ -9,24 +10,41 @@ import { COLLECTIONS, type Database } from './db';
  * to recognise a replay and can go. The embedded FerretDB has no TTL indexes, so a
  * sweeper deletes them. Only events handed to their workflow are pruned: one still
  * waiting for Temporal stays until the dispatcher has delivered it.
+ *
+ * A pruned event's credentials copy goes first, if one is left: its workflow imports
+ * (and deletes) it within the event's seven days, or never (an install that arrived
+ * after its installation's uninstall had completed, and was ignored by a run of its own).
  */
 
 interface PrunableRecord {
   _id: string;
+  type: string;
   createdAt: Date;
   dispatchedAt?: Date;
+}
+
+/** The events that bring credentials (an `event_credentials` copy). */
+const CREDENTIAL_EVENTS = ['app.installed', 'app.credentials_rotated'];
+
+export interface SweepResult {
+  /** Inbox records pruned. */
+  events: number;
+  /** Credentials copies of pruned events deleted (never imported). */
+  credentials: number;
 }
 
 export const DAY_MS = 86_400_000;
 
 export class InboxRetention {
   private readonly coll: Collection<PrunableRecord>;
+  private readonly eventCredentials: EventCredentialStore;
   constructor(
     db: Database,
     private readonly retentionDays: number,
   ) {
     if (!Number.isInteger(retentionDays) || retentionDays < 1) throw new Error('retentionDays must be a positive integer');
     this.coll = db.collection<PrunableRecord>(COLLECTIONS.inbox);
+    this.eventCredentials = new EventCredentialStore(db);
   }
 
   /** Events created before this are refused by the callback and pruned here. */
@@ -34,10 +52,14 @@ export class InboxRetention {
     return new Date(now.getTime() - this.retentionDays * DAY_MS);
   }
 
-  /** Deletes handed-over events created before the cutoff; returns how many. */
-  async sweep(now = new Date()): Promise<number> {
-    const res = await this.coll.deleteMany({ createdAt: { $lt: this.cutoff(now) }, dispatchedAt: { $exists: true } });
-    return res.deletedCount;
+  /** Deletes handed-over events created before the cutoff, their left credentials copies first. */
+  async sweep(now = new Date()): Promise<SweepResult> {
+    const old = { createdAt: { $lt: this.cutoff(now) }, dispatchedAt: { $exists: true } };
+    const bringing = await this.coll.find({ ...old, type: { $in: CREDENTIAL_EVENTS } }, { projection: { _id: 1 } }).toArray();
+    // Before the records: a sweep stopped between the two finds the same events next time.
+    const credentials = await this.eventCredentials.deleteEvents(bringing.map((r) => r._id));
+    const res = await this.coll.deleteMany(old);
+    return { events: res.deletedCount, credentials };
   }
 }
 
@@ -63,8 +85,10 @@ export class InboxRetentionSweeper {
       this.running = this.retention
         .sweep()
         .then(
-          (n) => {
-            if (n > 0) this.logger.info({ pruned: n }, 'inbox retention: old handled events pruned');
+          ({ events, credentials }) => {
+            if (events > 0 || credentials > 0) {
+              this.logger.info({ pruned: events, credentialsDeleted: credentials }, 'inbox retention: old handled events pruned');
+            }
           },
           (err: unknown) =>
             this.logger.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'inbox retention sweep failed; retried later'),

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { toLifecycleEvent, parseEvent } from '../../src/events/schemas';
+import type { EventType } from '../../workflows/definitions';
+import { sealEventCredentials } from '../../src/store/event-credentials';
 import { InboxRetention, DAY_MS } from '../../src/store/inbox-retention';
 import { signHubSignature } from '../../src/web/signature';
 import { WEBHOOK_SECRET } from '../support/system';
@@ -15,8 +17,8 @@ import { JSON_HEADERS, freshEvent, send, startLightWeb, type LightWeb, useLightW
 
 const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-async function storeEvent(web: LightWeb, ageDays: number, dispatched: boolean) {
-  const event = freshEvent();
+async function storeEvent(web: LightWeb, ageDays: number, dispatched: boolean, type: EventType = 'app.uninstalled') {
+  const event = freshEvent(type);
   const createdAt = isoSeconds(Date.now() - ageDays * DAY_MS);
   event.created_at = createdAt;
   const parsed = parseEvent(event);
@@ -44,11 +46,34 @@ describe('security: inbox retention', function () {
     const oldHandled = await storeEvent(web, 40, true);
     const oldWaiting = await storeEvent(web, 40, false);
     const recentHandled = await storeEvent(web, 20, true);
-    const pruned = await new InboxRetention(web.db, 30).sweep();
+    const pruned = (await new InboxRetention(web.db, 30).sweep()).events;
     assert.ok(pruned >= 1, `pruned ${pruned}`);
     assert.equal(await web.store.inbox.get(oldHandled.id), null, 'old handled event pruned');
     assert.ok(await web.store.inbox.get(oldWaiting.id), 'an event not yet handed over is kept');
     assert.ok(await web.store.inbox.get(recentHandled.id), 'a recent event is kept');
+  });
+
+  it("deletes a pruned event's credentials copy never imported (a late install ignored after its uninstall); keeps the others", async () => {
+    const sealed = (installationId: string) =>
+      sealEventCredentials(web.keyring, installationId, {
+        clientId: 'c1',
+        clientSecret: 'not-a-real-secret',
+        privateKey: '',
+        publicKey: '',
+      });
+    const oldInstall = await storeEvent(web, 40, true, 'app.installed');
+    const waitingInstall = await storeEvent(web, 40, false, 'app.installed');
+    const recentInstall = await storeEvent(web, 20, true, 'app.installed');
+    for (const e of [oldInstall, waitingInstall, recentInstall]) {
+      const installationId = String(e.data.installation_id);
+      await web.store.eventCredentials.put(e.id, installationId, sealed(installationId));
+    }
+    const result = await new InboxRetention(web.db, 30).sweep();
+    assert.ok(result.credentials >= 1, JSON.stringify(result));
+    assert.equal(await web.store.eventCredentials.get(oldInstall.id), undefined, 'the pruned event takes its copy with it');
+    assert.equal(await web.store.inbox.get(oldInstall.id), null);
+    assert.ok(await web.store.eventCredentials.get(waitingInstall.id), 'an event not yet handed over keeps its copy');
+    assert.ok(await web.store.eventCredentials.get(recentInstall.id), 'a recent event keeps its copy');
   });
 
   it('refuses a replay of a pruned event (event_too_old), so it is not handled twice', async () => {
