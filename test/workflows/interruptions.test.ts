@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { reconcileSignal, rejectUpdate, retryNowUpdate, type InstallationPhase, type ReconcileAction } from '../../workflows/definitions';
+import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { OPERATOR_REQUEST_REFUSED } from '../../workflows/installation/handlers';
 import { ActivityStubs, blockingUntilCancelled, phases, refusal, unavailable, useInstallationUnderTest } from './harness';
 
 /** What stops a phase before it ends by itself: an uninstall, an operator, reconciliation. */
@@ -121,6 +124,33 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
       await t.settled('active');
       assert.match(await refusal(t.handle.executeUpdate(retryNowUpdate, { args: [{}] })), /Nothing to retry/);
       assert.deepEqual((await t.state()).operatorActions, []);
+    });
+
+    it('refuses a malformed request (not an object, a reason not a string, too long), not retryable, nothing recorded', async () => {
+      const t = await start(failingApproval('install', 5), { retryInitialMs: 3_600_000 });
+      await t.send(t.event('app.installed'));
+      await t.until('the install to be in its backoff', retrying('installing'));
+      const bad: unknown[] = ['str', null, [], { reason: 5 }, { reason: '' }, { reason: 'x'.repeat(501) }];
+      for (const input of bad) {
+        const err = await t.handle.executeUpdate(retryNowUpdate, { args: [input as { reason?: string }] }).then(
+          () => assert.fail(`accepted ${JSON.stringify(input)}`),
+          (e: unknown) => e,
+        );
+        assert.ok(err instanceof WorkflowUpdateFailedError, String(err));
+        const cause = err.cause as ApplicationFailure;
+        assert.ok(cause instanceof ApplicationFailure, String(cause));
+        assert.equal(cause.type, OPERATOR_REQUEST_REFUSED);
+        assert.equal(cause.nonRetryable, true, 'the same request would be refused again');
+        assert.match(cause.message, /retryNow/);
+      }
+      assert.deepEqual((await t.state()).operatorActions, []);
+      // A well-formed one is taken, with or without a reason.
+      await t.handle.executeUpdate(retryNowUpdate, { args: [{}] });
+      await t.handle.executeUpdate(retryNowUpdate, { args: [{ reason: 'Talkdesk is back' }] });
+      assert.deepEqual(
+        (await t.state()).operatorActions.map((a) => a.reason),
+        [undefined, 'Talkdesk is back'],
+      );
     });
   });
 

@@ -1,8 +1,32 @@
-import { setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, setHandler } from '@temporalio/workflow';
 import { FINAL_PHASES, IN_PROGRESS_PHASES, eventSignal, reconcileSignal, rejectUpdate, retryNowUpdate, stateQuery } from '../definitions';
 import { enqueue, keepLast, recordIgnored, toView } from '../state';
 import { MARK_ACTIVE } from './common';
 import type { PhaseContext } from './context';
+
+/**
+ * The failure an operator update is refused with (by its validator: nothing is recorded in the
+ * history). Not retryable: the same request would be refused again until the installation changes.
+ */
+export const OPERATOR_REQUEST_REFUSED = 'OperatorRequestRefused';
+const refuse = (message: string): ApplicationFailure =>
+  ApplicationFailure.create({ type: OPERATOR_REQUEST_REFUSED, message, nonRetryable: true });
+
+/** An operator's reason: a string of 1 to 500 characters (`required`), or absent. */
+function checkReason(request: unknown, required: boolean, what: string): void {
+  if (typeof request !== 'object' || request === null || Array.isArray(request)) {
+    throw refuse(`The ${what} input must be an object like {"reason": "..."}.`);
+  }
+  const { reason } = request as { reason?: unknown };
+  if (reason === undefined && !required) return;
+  if (typeof reason !== 'string' || reason.trim().length === 0 || reason.length > 500) {
+    throw refuse(
+      required
+        ? `A reason of 1 to 500 characters is required to ${what} an installation.`
+        : `The ${what} reason, when given, must be a string of 1 to 500 characters.`,
+    );
+  }
+}
 
 /** Patch: an uninstall interrupts whatever runs (a rotation too), not only an install or update. */
 const UNINSTALL_INTERRUPTS_ANY_PHASE = 'uninstall-interrupts-any-phase';
@@ -96,9 +120,10 @@ export function registerHandlers(ctx: PhaseContext): void {
       return toView(state, workflowId);
     },
     {
-      validator: (_request: { reason?: string }) => {
+      validator: (request: { reason?: string }) => {
+        checkReason(request, false, 'retryNow');
         if (!IN_PROGRESS_PHASES.includes(state.phase) && !phases.running) {
-          throw new Error(`Nothing to retry: the installation is ${state.phase}, no phase is running.`);
+          throw refuse(`Nothing to retry: the installation is ${state.phase}, no phase is running.`);
         }
       },
     },
@@ -113,16 +138,14 @@ export function registerHandlers(ctx: PhaseContext): void {
       return toView(state, workflowId);
     },
     {
-      validator: ({ reason }) => {
-        if (typeof reason !== 'string' || reason.trim().length === 0 || reason.length > 500) {
-          throw new Error('A reason of 1 to 500 characters is required to reject an installation.');
-        }
+      validator: (request) => {
+        checkReason(request, true, 'reject');
         if (FINAL_PHASES.includes(state.phase) || state.phase === 'uninstalling') {
-          throw new Error(`Cannot reject: the installation is already ${state.phase}.`);
+          throw refuse(`Cannot reject: the installation is already ${state.phase}.`);
         }
         // Talkdesk has nothing to reject (it would answer 409) and the account would be destroyed here all the same.
         if (state.phase === 'active') {
-          throw new Error('Cannot reject: the installation is active (approved at Talkdesk); an uninstall in Talkdesk ends it.');
+          throw refuse('Cannot reject: the installation is active (approved at Talkdesk); an uninstall in Talkdesk ends it.');
         }
       },
     },
