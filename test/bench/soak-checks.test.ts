@@ -116,6 +116,13 @@ describe('soak checks on an event handed over after its workflow completed (dev 
       return d.runId !== firstRun && d.status.name === 'COMPLETED' ? ((await handle.result()) as InstallationView) : undefined;
     });
     assert.equal(late.phase, 'uninstalled');
+    // It carries the account like the first run: operators find it by TalkdeskAccountId.
+    assert.equal(late.accountId, installation.accountId);
+    assert.equal(late.accountName, installation.accountName);
+    const attrs = (await handle.describe()).searchAttributes as Record<string, unknown[] | undefined>;
+    assert.deepEqual(attrs.TalkdeskAccountId, [installation.accountId], JSON.stringify(attrs));
+    assert.deepEqual(attrs.TalkdeskAccountName, [installation.accountName]);
+    assert.deepEqual(attrs.InstallationPhase, ['uninstalled']);
     assert.equal(late.appliedEvents, 0);
     assert.deepEqual(late.history, []);
     assert.deepEqual(

@@ -109,6 +109,26 @@ const FIRST_WAVE: Record<string, Scenario['run']> = {
   },
 
   // An operator's reject that reaches the workflow before the install began (no worker ran yet).
+  // An update older than the uninstall, delivered after the workflow completed: a short run of its own ignores it.
+  'late-update-after-uninstall': async (sys, deliver) => {
+    const t0 = Math.floor(Date.now() / 1000) * 1000 - 60_000;
+    const { installation, event } = sys.simulator.createInstallation({ licensedUsers: 1 }, { createdAt: new Date(t0) });
+    await deliver(event);
+    await waitForPhase(sys.client, installation.id, 'active');
+    const update = sys.simulator.updateUsers(installation.id, { add: 1 }, { createdAt: new Date(t0 + 1_000) });
+    await deliver(sys.simulator.uninstall(installation.id, undefined, { createdAt: new Date(t0 + 2_000) }));
+    const handle = sys.client.workflow.getHandle(workflowIdFor(installation.id));
+    const first = await eventually('the uninstall to complete the workflow', async () => {
+      const d = await handle.describe();
+      return d.status.name === 'COMPLETED' ? d.runId : undefined;
+    });
+    await deliver(update);
+    await eventually('the late run to complete', async () => {
+      const d = await handle.describe();
+      return d.runId !== first && d.status.name === 'COMPLETED' ? true : undefined;
+    });
+    return installation.id;
+  },
   'operator-reject-before-install': async (sys, deliver) => {
     const early = sys.simulator.createInstallation();
     await sys.stopWorker();
