@@ -10,6 +10,11 @@ import { toActivityFailure } from '../src/talkdesk/failures';
 export const STORE_UNAVAILABLE = 'StoreUnavailable';
 export const CREDENTIALS_MISSING = 'CredentialsMissing';
 export const CREDENTIALS_UNREADABLE = 'CredentialsUnreadable';
+/**
+ * SECRETS_KEY lacks the key id a stored secret was encrypted with (an old key removed too
+ * early): retried until the phase's deadline, so that putting the key back lets it go on.
+ */
+export const SECRETS_KEY_MISSING = 'SecretsKeyMissing';
 /** The partner refused for good (4xx): the message is its sanitised reason, shown to Talkdesk in a rejection. */
 export const PARTNER_REFUSED = 'PartnerRefused';
 /** The partner is down, slow or rate limiting: retried until the phase's deadline. */
@@ -79,6 +84,12 @@ export function toFailure(err: unknown, activityType?: string): ApplicationFailu
     });
   }
   if (err instanceof TalkdeskError) return toActivityFailure(err);
+  if (err instanceof SecretDecryptError && err.unknownKey) {
+    return ApplicationFailure.create({
+      type: SECRETS_KEY_MISSING,
+      message: `${err.message}; it will be retried. Put that key back in SECRETS_KEY (after the current one) and restart the workers.`,
+    });
+  }
   if (err instanceof SecretDecryptError) {
     return ApplicationFailure.create({
       type: CREDENTIALS_UNREADABLE,

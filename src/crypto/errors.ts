@@ -8,6 +8,8 @@ export class SecretDecryptError extends AppError {
   constructor(
     readonly kid: string,
     reason: string,
+    /** SECRETS_KEY does not list the blob's key id: a setting to fix, not damaged data. */
+    readonly unknownKey = false,
   ) {
     super(`Cannot decrypt secret (key id ${JSON.stringify(kid)}): ${reason}`);
   }

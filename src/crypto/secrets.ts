@@ -90,7 +90,7 @@ export function decryptJson<T>(keyring: Keyring, blob: EncryptedBlob, context: S
     throw new SecretDecryptError(kid, 'not a version 1 or 2 encrypted blob');
   }
   const key = keyring.key(blob.kid);
-  if (!key) throw new SecretDecryptError(kid, 'unknown key id; add that key to SECRETS_KEY after the current one');
+  if (!key) throw new SecretDecryptError(kid, 'unknown key id; add that key to SECRETS_KEY after the current one', true);
   const iv = decodeField(blob.iv, IV_BYTES);
   const tag = decodeField(blob.tag, TAG_BYTES);
   const ct = decodeField(blob.ct);

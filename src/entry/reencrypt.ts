@@ -12,14 +12,26 @@ import { countBlobsByKid, reencryptAll, type FieldReport } from '../store/reencr
  * ones after it (in this command and in the running web and worker processes),
  * run this until it reports "complete", then remove the old keys.
  *
- *   npm run reencrypt [-- --batch-size 100] [-- --dry-run]
+ *   npm run reencrypt -- [--batch-size 100] [--dry-run]
  *
  * Reads only SECRETS_KEY, MONGODB_URI and MONGODB_DB. Prints one JSON report on
  * stdout (key ids and counts, never key material). Exit 0 when nothing is left
  * under an old key, 1 when something is (run it again, or add the missing key
  * ids it names to SECRETS_KEY), 2 on a configuration error.
  */
-function parseArgs(argv: string[]): { batchSize: number; dryRun: boolean } {
+function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): { batchSize: number; dryRun: boolean } {
+  // `npm run reencrypt --dry-run` (no `--`) gives the flag to npm, which runs this with no
+  // arguments: a "dry run" that would write. npm says so in npm_config_<flag>; refuse it.
+  for (const [flag, name] of [
+    ['--dry-run', 'npm_config_dry_run'],
+    ['--batch-size', 'npm_config_batch_size'],
+  ] as const) {
+    if (env[name] !== undefined) {
+      throw new ConfigError(
+        `${flag} went to npm, not to this command, so nothing was done; run: npm run reencrypt -- ${flag}${flag === '--batch-size' ? ' N' : ''}`,
+      );
+    }
+  }
   let batchSize = 100;
   let dryRun = false;
   for (let i = 0; i < argv.length; i += 1) {

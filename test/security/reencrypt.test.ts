@@ -322,5 +322,20 @@ describe('security: re-encryption under a new SECRETS_KEY', function () {
     const badArg = await runCli(['--batch-size', '0'], { MONGODB_URI: uri, MONGODB_DB: dbName, SECRETS_KEY: specC });
     assert.equal(badArg.code, 2);
     assert.match(badArg.stderr, /--batch-size/);
+    // `npm run reencrypt --dry-run` (no `--`): npm keeps the flag and runs the command bare. Refused, nothing written.
+    const before = await db
+      .collection(COLLECTIONS.credentials)
+      .find({}, { projection: { secret: 1 } })
+      .toArray();
+    const viaNpm = await runCli([], { MONGODB_URI: uri, MONGODB_DB: dbName, SECRETS_KEY: `${specC},${specB}`, npm_config_dry_run: 'true' });
+    assert.equal(viaNpm.code, 2, viaNpm.stdout);
+    assert.match(viaNpm.stderr, /--dry-run went to npm, not to this command, so nothing was done; run: npm run reencrypt -- --dry-run/);
+    assert.deepEqual(
+      await db
+        .collection(COLLECTIONS.credentials)
+        .find({}, { projection: { secret: 1 } })
+        .toArray(),
+      before,
+    );
   });
 });

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityExecuteInput } from '@temporalio/worker';
 import type { Context } from '@temporalio/activity';
-import { sanitiseFailures, STORE_UNAVAILABLE, UNEXPECTED_ACTIVITY_ERROR } from '../../activities/failures';
+import {
+  CREDENTIALS_UNREADABLE,
+  SECRETS_KEY_MISSING,
+  sanitiseFailures,
+  STORE_UNAVAILABLE,
+  UNEXPECTED_ACTIVITY_ERROR,
+} from '../../activities/failures';
+import { decryptJson, encryptJson } from '../../src/crypto/secrets';
+import { generateKeySpec, parseKeyring } from '../../src/crypto/keyring';
 import { MongoNetworkError, MongoServerError } from 'mongodb';
 import { TalkdeskHttpError } from '../../src/talkdesk/errors';
 
@@ -102,6 +110,25 @@ describe('activities/failures sanitiseFailures (the worker-registered activity i
       );
       assertSafe(inPartner);
       assert.deepEqual(inPartner.details, [{ name: 'Error', code: 'ECONNRESET', activityType: 'recordTrial' }]);
+    });
+
+    it('a secret whose key id SECRETS_KEY no longer lists is retried (put the key back); one that fails to decrypt is not', async () => {
+      const context = { installationId: 'inst-1', collection: 'credentials', field: 'secret', clientId: 'c1' };
+      const oldRing = parseKeyring(generateKeySpec('old'));
+      const blob = encryptJson(oldRing, { clientSecret: secret }, context);
+      const newRing = parseKeyring(generateKeySpec('new'));
+      const missing = await intercepted(async () => decryptJson(newRing, blob, context), 'obtainToken');
+      assert.ok(missing instanceof ApplicationFailure, String(missing));
+      assert.equal(missing.type, SECRETS_KEY_MISSING);
+      assert.equal(missing.nonRetryable, false, 'retried until the key is back or the deadline');
+      assert.match(missing.message, /key id "old".*it will be retried\. Put that key back in SECRETS_KEY/);
+      assert.ok(!missing.message.includes(secret));
+
+      const tampered = { ...blob, ct: Buffer.from('not the ciphertext').toString('base64') };
+      const unreadable = await intercepted(async () => decryptJson(oldRing, tampered, context), 'obtainToken');
+      assert.ok(unreadable instanceof ApplicationFailure, String(unreadable));
+      assert.equal(unreadable.type, CREDENTIALS_UNREADABLE);
+      assert.equal(unreadable.nonRetryable, true, 'damaged data: retrying cannot fix it');
     });
 
     it('a Talkdesk error keeps its own type and message', async () => {
