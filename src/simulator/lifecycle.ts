@@ -5,6 +5,8 @@ import { isKeyAlgorithm } from './keys';
 import type { ClientRecord, SimInstallation, SimState } from './state';
 import {
   SCOPES,
+  TRIAL_ENDED_BY,
+  TRIAL_ENDED_REASONS,
   type CredentialsRotatedEvent,
   type EventOptions,
   type InstallationStateName,
@@ -144,6 +146,8 @@ export class Lifecycle {
       if (!inst.licensedUserIds.includes(u)) throw new Error(`user ${u} is not licensed to installation ${installationId}`);
     }
     if (add === 0 && remove.length === 0 && !change.subscription) throw new Error('an update needs users or a subscription');
+    // Every check before any change: a call that throws leaves the installation as it was.
+    if (change.subscription) nonNegativeInt(change.subscription.licenses, 'licenses');
 
     const id = eventId(eventOpts);
     const event: UpdatedEvent = {
@@ -159,7 +163,6 @@ export class Lifecycle {
     }
     if (change.subscription) {
       const { name, licenses } = change.subscription;
-      nonNegativeInt(licenses, 'licenses');
       // The previous plan, when any, goes in `removing` (our reading of the docs' "...").
       event.data.subscription = inst.subscription
         ? { adding: { name, licenses }, removing: { ...inst.subscription } }
@@ -248,6 +251,9 @@ export class Lifecycle {
   ): TrialEndedEvent {
     const inst = this.installation(installationId);
     if (!inst.trial) throw new Error(`installation ${installationId} has no trial`);
+    // What Talkdesk sends: anything else would be an event the callback refuses (400).
+    if (!TRIAL_ENDED_REASONS.includes(end.reason)) throw new Error(`ended reason must be one of ${TRIAL_ENDED_REASONS.join(', ')}`);
+    if (!TRIAL_ENDED_BY.includes(end.by)) throw new Error(`ended by must be one of ${TRIAL_ENDED_BY.join(', ')}`);
     const endedAt = end.endedAt ?? new Date();
     inst.trial.endedAt = endedAt;
     const id = eventId(eventOpts);

@@ -180,8 +180,10 @@ export type TrialExtendedEvent = Envelope<
   { self: Link; installation: Link; root: Link }
 >;
 
-export type TrialEndedReason = 'trial_expired' | 'app_uninstalled' | 'plan_upgraded';
-export type TrialEndedBy = 'system' | 'user';
+export const TRIAL_ENDED_REASONS = ['trial_expired', 'app_uninstalled', 'plan_upgraded'] as const;
+export type TrialEndedReason = (typeof TRIAL_ENDED_REASONS)[number];
+export const TRIAL_ENDED_BY = ['system', 'user'] as const;
+export type TrialEndedBy = (typeof TRIAL_ENDED_BY)[number];
 
 /** installation_id and account_id (and the links) are OUR assumptions; the docs list only the trial fields. */
 export type TrialEndedEvent = Envelope<

@@ -73,6 +73,22 @@ describe('simulator lifecycle events', () => {
     assert.throws(() => sim.updateUsers(installation.id, { remove: ['nobody'] }), /not licensed/);
   });
 
+  it('a call it refuses changes nothing: an update with bad licences, a trial end Talkdesk would not send', () => {
+    const { installation } = sim.createInstallation({ licensedUsers: 2 });
+    const before = sim.getInstallation(installation.id);
+    const [first] = before?.licensedUserIds ?? [];
+    assert.ok(first);
+    assert.throws(
+      () => sim.updateInstallation(installation.id, { addUsers: 1, removeUsers: [first], subscription: { name: 'pro', licenses: -1 } }),
+      /licenses must be a non-negative integer/,
+    );
+    assert.deepEqual(sim.getInstallation(installation.id), before, 'users, subscription and state as they were');
+    sim.startTrial(installation.id, new Date('2030-01-01T00:00:00Z'));
+    assert.throws(() => sim.endTrial(installation.id, { reason: 'bored' as never, by: 'user' }), /ended reason must be one of/);
+    assert.throws(() => sim.endTrial(installation.id, { reason: 'plan_upgraded', by: 'robot' as never }), /ended by must be one of/);
+    assert.equal(sim.getInstallation(installation.id)?.trial?.endedAt ?? null, null, 'the trial is not ended');
+  });
+
   it('app.credentials_rotated issues a new client; compromised revokes the old one', () => {
     const { installation, event } = sim.createInstallation({ algorithm: 'ES384' });
     const routine = sim.rotateCredentials(installation.id);
