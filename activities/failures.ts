@@ -13,6 +13,8 @@ export const CREDENTIALS_UNREADABLE = 'CredentialsUnreadable';
 /**
  * SECRETS_KEY lacks the key id a stored secret was encrypted with (an old key removed too
  * early): retried until the phase's deadline, so that putting the key back lets it go on.
+ * Not for importCredentials (see toFailure): its copy was sealed moments before by the web
+ * process, so a worker without that key is configured unlike the web, and it is final there.
  */
 export const SECRETS_KEY_MISSING = 'SecretsKeyMissing';
 /** The partner refused for good (4xx): the message is its sanitised reason, shown to Talkdesk in a rejection. */
@@ -84,7 +86,9 @@ export function toFailure(err: unknown, activityType?: string): ApplicationFailu
     });
   }
   if (err instanceof TalkdeskError) return toActivityFailure(err);
-  if (err instanceof SecretDecryptError && err.unknownKey) {
+  // importCredentials also runs outside any phase (an install stopped at its start, or one
+  // with its uninstall queued behind it), where nothing would end the retries: final there, as before.
+  if (err instanceof SecretDecryptError && err.unknownKey && activityType !== 'importCredentials') {
     return ApplicationFailure.create({
       type: SECRETS_KEY_MISSING,
       message: `${err.message}; it will be retried. Put that key back in SECRETS_KEY (after the current one) and restart the workers.`,

@@ -72,7 +72,8 @@ export class MongoProvisioner implements PartnerProvisioner {
   /** Every trial event (started, ended, extended, or one Talkdesk adds later) records the trial as it now stands. */
   async trial(req: TrialRequest): Promise<void> {
     const account = await this.find(req);
-    if (account) await this.store.accounts.recordTrial(account._id, req.trial);
+    // Only the account's current installation: a late trial event of an earlier one must not overwrite a reinstall's.
+    if (account && account.installationId === req.installationId) await this.store.accounts.recordTrial(account._id, req.trial);
   }
 
   private find(req: AccountRef) {

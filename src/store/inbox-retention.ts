@@ -55,11 +55,18 @@ export class InboxRetention {
   /** Deletes handed-over events created before the cutoff, their left credentials copies first. */
   async sweep(now = new Date()): Promise<SweepResult> {
     const old = { createdAt: { $lt: this.cutoff(now) }, dispatchedAt: { $exists: true } };
-    const bringing = await this.coll.find({ ...old, type: { $in: CREDENTIAL_EVENTS } }, { projection: { _id: 1 } }).toArray();
-    // Before the records: a sweep stopped between the two finds the same events next time.
-    const credentials = await this.eventCredentials.deleteEvents(bringing.map((r) => r._id));
-    const res = await this.coll.deleteMany(old);
-    return { events: res.deletedCount, credentials };
+    const bringing = (await this.coll.find({ ...old, type: { $in: CREDENTIAL_EVENTS } }, { projection: { _id: 1 } }).toArray()).map(
+      (r) => r._id,
+    );
+    // Their copies before the records (a sweep stopped between the two finds the same events next
+    // time); those records by the ids read, so that one handed over meanwhile keeps its record too.
+    const credentials = await this.eventCredentials.deleteEvents(bringing);
+    let events = 0;
+    for (let i = 0; i < bringing.length; i += 500) {
+      events += (await this.coll.deleteMany({ _id: { $in: bringing.slice(i, i + 500) } })).deletedCount;
+    }
+    events += (await this.coll.deleteMany({ ...old, type: { $nin: CREDENTIAL_EVENTS } })).deletedCount;
+    return { events, credentials };
   }
 }
 

@@ -255,6 +255,13 @@ describe('partner provisioner conformance (every implementation keeps the contra
         assert.equal(seen.subscription ?? null, null, "the earlier installation's subscription is gone");
         assert.equal(seen.trial ?? null, null, "the earlier installation's trial is gone");
         assert.equal(seen.hasSettings, true, 'settings are still restored');
+
+        // A late trial event of the earlier installation (delivered after the reinstall) leaves the new one's alone.
+        await impl().partner.trial(
+          { installationId, accountId, type: 'app.trial_ended', trial: { ...trial, endedAt: '2026-12-02T00:00:00Z' }, fields: {} },
+          ctxFor(installationId, 'ev6', 'account.trial'),
+        );
+        assert.equal((await impl().observe(accountId)).trial ?? null, null, "the earlier installation's late trial event is ignored");
       });
 
       it('records every trial event, app.trial_extended included', async () => {

@@ -168,7 +168,8 @@ export class TestPartnerServer {
         }
         break;
       case 'account.trial':
-        if (acct) acct.trial = d.trial;
+        // The contract: only for the account's current installation (a late event of an earlier one is ignored).
+        if (acct && acct.installationId === b.installation_id) acct.trial = d.trial;
         break;
       default:
         break;

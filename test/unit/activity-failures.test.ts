@@ -124,6 +124,13 @@ describe('activities/failures sanitiseFailures (the worker-registered activity i
       assert.match(missing.message, /key id "old".*it will be retried\. Put that key back in SECRETS_KEY/);
       assert.ok(!missing.message.includes(secret));
 
+      // The import also runs outside any phase, where nothing would end the retries: final there.
+      const importing = await intercepted(async () => decryptJson(newRing, blob, context), 'importCredentials');
+      assert.ok(importing instanceof ApplicationFailure, String(importing));
+      assert.equal(importing.type, CREDENTIALS_UNREADABLE);
+      assert.equal(importing.nonRetryable, true);
+      assert.match(importing.message, /Check that SECRETS_KEY still lists the key id/);
+
       const tampered = { ...blob, ct: Buffer.from('not the ciphertext').toString('base64') };
       const unreadable = await intercepted(async () => decryptJson(oldRing, tampered, context), 'obtainToken');
       assert.ok(unreadable instanceof ApplicationFailure, String(unreadable));

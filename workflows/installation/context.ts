@@ -68,7 +68,6 @@ export class NotOpenError extends StepFailedError {
     super(step, NOT_OPEN_AT_TALKDESK, message);
   }
 }
-
 /** How a phase ended: the structured fields of its history entry, and the display text. */
 export type PhaseEnd = Required<Pick<PhaseRecord, 'result' | 'outcome'>> & Pick<PhaseRecord, 'detail'>;
 
@@ -81,6 +80,7 @@ export interface RunState {
   /** The app.installed event this run began, so that a reject can import its credentials if the install had not yet. */
   installEvent?: LifecycleEvent;
   /** The app id the store had when this run began (a finished installation's run keeps it in its record). */
+  storedAccount?: { accountId?: string; accountName?: string }; // a finished installation's: search attributes only
   storedAppId?: string;
   /** The handled ids last written to the store, to know whether the record is behind. */
   recordedHandled?: string;
@@ -181,9 +181,11 @@ export function createPhaseContext(state: InstallationState, options: Installati
 
   const publish = () => {
     const attrs: SearchAttributeUpdatePair[] = [{ key: InstallationPhaseKey, value: state.phase }];
-    if (state.accountId) attrs.push({ key: TalkdeskAccountId, value: state.accountId });
-    if (state.accountName) attrs.push({ key: TalkdeskAccountName, value: state.accountName });
-    if (state.appId) attrs.push({ key: TalkdeskAppId, value: state.appId });
+    const { accountId, accountName } = run.storedAccount && !state.accountId ? run.storedAccount : state; // workflow.ts
+    const appId = state.appId ?? (run.storedAccount ? run.storedAppId : undefined);
+    if (accountId) attrs.push({ key: TalkdeskAccountId, value: accountId });
+    if (accountName) attrs.push({ key: TalkdeskAccountName, value: accountName });
+    if (appId) attrs.push({ key: TalkdeskAppId, value: appId });
     upsertSearchAttributes(attrs);
     describe();
   };

@@ -166,13 +166,12 @@ async function resumeFromStore(ctx: PhaseContext): Promise<void> {
   // The last event a finished installation applied is its uninstall: an older install is over.
   if (phase === 'uninstalled' && stored.lastEventAt) markKindApplied(state, 'uninstall', stored.lastEventAt);
   if (FINAL_PHASES.includes(phase)) {
-    // A run for an event that arrived after the end (ignored, see late.ts): it carries the account
-    // like the earlier run, so operators find it by TalkdeskAccountId. No new command: the upsert it
-    // makes anyway carries more attributes (core matches an upsert by its type, not its payload).
     state.phase = phase;
-    state.appId = stored.appId;
-    state.accountId = stored.accountId;
-    state.accountName = stored.accountName;
+    // A run for an event that arrived after the end (late.ts): its search attributes name the account
+    // like the earlier run's, so operators find it by TalkdeskAccountId. Kept out of `state`, so no
+    // activity of the run acts on that account (a late trial event must not reach a reinstalled one).
+    // No new command: the upsert it makes anyway holds more attributes (core matches it by type).
+    ctx.run.storedAccount = { accountId: stored.accountId, accountName: stored.accountName };
   } else if (phase !== 'new') {
     // Resumed by reconciliation after its workflow was lost: restore what it had, in the
     // phase before any unfinished one (the event that started that phase is handed over again).
