@@ -1,4 +1,5 @@
 import { DEFAULT_MONGODB_URI } from '../config/env';
+import { ConfigError } from '../errors';
 import { connectDatabase } from '../store';
 import { startServiceWorker } from '../worker/service-worker';
 import { watchStore } from '../worker/store-watchdog';
@@ -41,5 +42,6 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   console.error('worker failed:', err instanceof Error ? err.message : err);
-  process.exit(1);
+  // A setting found wrong only at start (WORKER_METRICS_BIND taken): exit 2, as for any bad setting.
+  process.exit(err instanceof ConfigError ? 2 : 1);
 });
