@@ -1,4 +1,4 @@
-import { MongoClient, type Db, type Collection, type Document } from 'mongodb';
+import { MongoClient, type Db, type Collection, type Document, type Filter } from 'mongodb';
 
 /** Collection names in one place; the README lists them. */
 export const COLLECTIONS = {
@@ -50,4 +50,14 @@ export async function connectDatabase(uri: string, dbName: string): Promise<Data
     collection: <T extends Document>(name: string) => db.collection<T>(name),
     close: () => client.close(),
   };
+}
+
+/** Deletes documents by `_id`, one `$in` per few hundred ids so each command stays small; returns how many. */
+export async function deleteByIds<T extends { _id: string }>(coll: Collection<T>, ids: readonly string[]): Promise<number> {
+  let deleted = 0;
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    deleted += (await coll.deleteMany({ _id: { $in: chunk } } as Filter<T>)).deletedCount;
+  }
+  return deleted;
 }

@@ -1,7 +1,7 @@
 import { MongoServerError, type Collection } from 'mongodb';
 import { encryptJson, type EncryptedBlob, type Keyring } from '../crypto/secrets';
 import type { EventCredentials } from '../events/schemas';
-import { COLLECTIONS, type Database } from './db';
+import { COLLECTIONS, deleteByIds, type Database } from './db';
 import { eventCredentialsContext } from './secret-contexts';
 
 /**
@@ -90,12 +90,7 @@ export class EventCredentialStore {
 
   /** Deletes the copies of these events (inbox retention: events no workflow will import now); returns how many. */
   async deleteEvents(eventIds: readonly string[]): Promise<number> {
-    let deleted = 0;
-    // In chunks: one $in per few hundred ids keeps each command small.
-    for (let i = 0; i < eventIds.length; i += 500) {
-      deleted += (await this.coll.deleteMany({ _id: { $in: eventIds.slice(i, i + 500) } })).deletedCount;
-    }
-    return deleted;
+    return deleteByIds(this.coll, eventIds);
   }
 
   /** Deletes every event credential copy of an installation (uninstall, rejection, expiry). */

@@ -1,6 +1,6 @@
 import type { Collection } from 'mongodb';
 import type { Logger } from '../logging/logger';
-import { COLLECTIONS, type Database } from './db';
+import { COLLECTIONS, deleteByIds, type Database } from './db';
 import { EventCredentialStore } from './event-credentials';
 
 /**
@@ -61,10 +61,7 @@ export class InboxRetention {
     // Their copies before the records (a sweep stopped between the two finds the same events next
     // time); those records by the ids read, so that one handed over meanwhile keeps its record too.
     const credentials = await this.eventCredentials.deleteEvents(bringing);
-    let events = 0;
-    for (let i = 0; i < bringing.length; i += 500) {
-      events += (await this.coll.deleteMany({ _id: { $in: bringing.slice(i, i + 500) } })).deletedCount;
-    }
+    let events = await deleteByIds(this.coll, bringing);
     events += (await this.coll.deleteMany({ ...old, type: { $nin: CREDENTIAL_EVENTS } })).deletedCount;
     return { events, credentials };
   }
