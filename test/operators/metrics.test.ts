@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { freePort } from '../../src/local/process';
 import { parseCallbackSteps } from '../../bench/callback-steps';
 import type { TestSystem } from '../support/system';
@@ -39,5 +40,20 @@ describe('metrics and health endpoints', function () {
     const ready = await fetch(`${sys.web.adminUrl}/readyz`);
     assert.equal(ready.status, 200);
     assert.deepEqual(await ready.json(), { status: 'ready', mongodb: true, temporal: true });
+  });
+
+  it('a WORKER_METRICS_BIND another process holds stops the worker process with exit code 2, naming the setting', async () => {
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as net.AddressInfo;
+    try {
+      await assert.rejects(startWorker({ WORKER_METRICS_BIND: `127.0.0.1:${port}` }), (err: Error) => {
+        assert.match(err.message, /^worker process exited \(2\):/, err.message);
+        assert.match(err.message, new RegExp(`worker failed: WORKER_METRICS_BIND=127\\.0\\.0\\.1:${port}: `), err.message);
+        return true;
+      });
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+    }
   });
 });
