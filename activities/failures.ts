@@ -6,6 +6,7 @@ import { PartnerRefusedError, PartnerUnavailableError } from '../src/partner/err
 import { PartnerCancelledError } from '../src/partner/provisioner';
 import { TalkdeskError } from '../src/talkdesk/errors';
 import { toActivityFailure } from '../src/talkdesk/failures';
+import { PARTNER_REFUSED } from '../workflows/activity-types';
 
 export const STORE_UNAVAILABLE = 'StoreUnavailable';
 export const CREDENTIALS_MISSING = 'CredentialsMissing';
@@ -17,8 +18,7 @@ export const CREDENTIALS_UNREADABLE = 'CredentialsUnreadable';
  * process, so a worker without that key is configured unlike the web, and it is final there.
  */
 export const SECRETS_KEY_MISSING = 'SecretsKeyMissing';
-/** The partner refused for good (4xx): the message is its sanitised reason, shown to Talkdesk in a rejection. */
-export const PARTNER_REFUSED = 'PartnerRefused';
+export { PARTNER_REFUSED };
 /** The partner is down, slow or rate limiting: retried until the phase's deadline. */
 export const PARTNER_UNAVAILABLE = 'PartnerUnavailable';
 /** An error nothing maps (a bug, or a library's own error class): retried, named by its class and the activity. */

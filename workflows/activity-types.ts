@@ -4,6 +4,12 @@
  */
 import type { InstallationPhase } from './definitions';
 
+/**
+ * The failure type of a partner's refusal for good (a 4xx from its provisioning): its message
+ * is the partner's sanitised reason, the one failure whose words Talkdesk shows the customer.
+ */
+export const PARTNER_REFUSED = 'PartnerRefused';
+
 export interface InstallationRef {
   installationId: string;
 }

@@ -86,12 +86,15 @@ describe('install path under Talkdesk faults (dev server, FerretDB, simulator)',
     assert.equal(calls.length, 1);
     const body = calls[0]?.body as { state: string; reason: string };
     assert.equal(body.state, 'reject');
-    assert.match(body.reason, /404/);
-    assert.deepEqual(
-      [view.history.at(-1)?.result, view.history.at(-1)?.detail],
-      ['rejected', body.reason],
-      'the history names the reason sent',
+    // Talkdesk's admin reads the failure's type; the operator's message, with the 404, stays in the history.
+    assert.equal(
+      body.reason,
+      "Provisioning failed: the app's service could not complete it (TalkdeskNotFound). Contact the app's provider.",
     );
+    const ended = view.history.at(-1);
+    assert.equal(ended?.result, 'rejected');
+    assert.match(ended?.detail ?? '', /^Provisioning failed: .*404/);
+    assert.ok(ended?.outcome?.includes(`(rejection sent: "${body.reason}")`), ended?.outcome);
     assert.equal(await sys.store.accounts.accounts.countDocuments({ installationId: installation.id }), 0, 'nothing stays provisioned');
     const creds = await sys.store.credentials.list(installation.id);
     assert.ok(creds.every((c) => c.status === 'destroyed' && c.secret === undefined));

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
+import { PARTNER_REFUSED } from '../../workflows/activity-types';
 import { ActivityStubs, clientIdFor, phases, refused, useInstallationUnderTest } from './harness';
 import { uninstallBeforeItsInstall } from './scenarios';
 
@@ -9,9 +10,9 @@ describe('installation workflow: failures and a resumed run', function () {
   this.timeout(60_000);
   const { start } = useInstallationUnderTest();
 
-  it('an install whose provisioning fails for good is rejected at Talkdesk and undone', async () => {
+  it('an install whose provisioning the partner refuses is rejected at Talkdesk with its reason, and undone', async () => {
     const stubs = new ActivityStubs().on('provisionAccount', async () => {
-      throw refused('account name already taken');
+      throw ApplicationFailure.nonRetryable('account name already taken', PARTNER_REFUSED);
     });
     const t = await start(stubs);
     await t.send(t.event('app.installed'));
@@ -26,6 +27,26 @@ describe('installation workflow: failures and a resumed run', function () {
     );
     assert.deepEqual(t.stubs.names().slice(-4), ['setInstallationState', 'undoProvisioning', 'destroyCredentials', 'recordInstallation']);
     assert.match(done.lastError ?? '', /account name already taken/);
+  });
+
+  it("a failure not the partner's tells Talkdesk its type only; its message, for operators, stays in the history", async () => {
+    const message = 'Cannot decrypt secret with key k1. Check that SECRETS_KEY still lists the key id the credentials were encrypted with.';
+    const stubs = new ActivityStubs().on('provisionAccount', async () => {
+      throw ApplicationFailure.nonRetryable(message, 'CredentialsUnreadable');
+    });
+    const t = await start(stubs);
+    await t.send(t.event('app.installed'));
+    const done = await t.result();
+    assert.equal(done.phase, 'rejected');
+    const told = "Provisioning failed: the app's service could not complete it (CredentialsUnreadable). Contact the app's provider.";
+    assert.deepEqual(
+      t.stubs.of('setInstallationState').map((c) => [c.state, c.reason]),
+      [['reject', told]],
+    );
+    const ended = done.history.at(-1);
+    assert.equal(ended?.detail, `Provisioning failed: ${message}`);
+    assert.equal(ended?.outcome, `Provisioning failed: ${message} (rejection sent: "${told}")`);
+    assert.equal(done.lastError, `Provisioning failed: ${message}`);
   });
 
   it('an update that fails for good is reverted and rejected; the installation stays active', async () => {

@@ -1,5 +1,6 @@
+import { PARTNER_REFUSED } from '../activity-types';
 import type { LifecycleEvent } from '../definitions';
-import type { PhaseOutcome } from '../steps';
+import type { PhaseOutcome, StepFailedError } from '../steps';
 import { NOT_OPEN_AT_TALKDESK, NotOpenError, type PhaseContext, type PhaseEnd } from './context';
 
 /** Interrupt reason when reconciliation learns Talkdesk completed the phase. */
@@ -88,6 +89,28 @@ export async function rejectAtTalkdesk(
   return `not sent (${sent.kind})`;
 }
 
+/** A failed phase's reason in full (history, `lastError`) and as told to Talkdesk. */
+export interface Rejection {
+  reason: string;
+  told: string;
+}
+
+/**
+ * Talkdesk shows a rejection's reason to the customer's admin: a partner's refusal goes in its
+ * own words; any other failure by its type alone, since its message is written for the partner's
+ * operators (what to check, which setting), who find it whole in the phase's `detail` and `lastError`.
+ */
+export function rejectionFor(prefix: string, error: StepFailedError): Rejection {
+  const reason = `${prefix}: ${error.message}`;
+  if (error.failureType === PARTNER_REFUSED) return { reason, told: reason };
+  return { reason, told: `${prefix}: the app's service could not complete it (${error.failureType}). Contact the app's provider.` };
+}
+
+/** The history's outcome of a rejected phase: what Talkdesk was told too, when that differs. */
+export function rejectionOutcome({ reason, told }: Rejection, sent: string): string {
+  return told === reason ? `${reason} (rejection ${sent})` : `${reason} (rejection ${sent}: "${told}")`;
+}
+
 /**
  * The end of a phase that owns a Talkdesk operation (install, update): one
  * handler per way it can end. Talkdesk having completed the operation
@@ -98,7 +121,7 @@ export async function conclude<T>(
   outcome: PhaseOutcome<T>,
   on: {
     done(): Promise<void>;
-    failed(message: string): Promise<void>;
+    failed(error: StepFailedError): Promise<void>;
     /** The operation was not open at Talkdesk (`shows`: what it showed, in words): nothing was sent. */
     notOpen(shows: string, talkdeskState: string): Promise<void>;
     expired(): Promise<void>;
@@ -112,7 +135,7 @@ export async function conclude<T>(
       return on.done();
     case 'failed':
       if (outcome.error instanceof NotOpenError) return on.notOpen(outcome.error.message, outcome.error.talkdeskState);
-      return on.failed(outcome.error.message);
+      return on.failed(outcome.error);
     case 'expired':
       return on.expired();
     case 'interrupted':

@@ -6,6 +6,8 @@ import {
   destroyCredentials,
   partnerEvent,
   rejectAtTalkdesk,
+  rejectionFor,
+  rejectionOutcome,
   takeEventFacts,
   undoProvisioning,
 } from './common';
@@ -54,12 +56,13 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
           ? { result: 'approved', detail: 'settings restored', outcome: 'approved (settings restored)' }
           : { result: 'approved', outcome: 'approved' },
       ),
-    failed: async (message) => {
-      const reason = `Provisioning failed: ${message}`;
-      const sent = await rejectAtTalkdesk(ctx, reason, deadline, undefined, 'install');
+    failed: async (error) => {
+      const rejection = rejectionFor('Provisioning failed', error);
+      const { reason } = rejection;
+      const sent = await rejectAtTalkdesk(ctx, rejection.told, deadline, undefined, 'install');
       await undoProvisioning(ctx, event);
       await destroyCredentials(ctx);
-      await ctx.endPhase('rejected', { result: 'rejected', detail: reason, outcome: `${reason} (rejection ${sent})` });
+      await ctx.endPhase('rejected', { result: 'rejected', detail: reason, outcome: rejectionOutcome(rejection, sent) });
       // Kept visible in the state query: the reason the installation ended here.
       state.lastError = reason;
     },

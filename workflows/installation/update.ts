@@ -1,6 +1,6 @@
 import type { UpdateResult } from '../activity-types';
 import type { LifecycleEventOf } from '../definitions';
-import { conclude, partnerEvent, rejectAtTalkdesk, takeLinks } from './common';
+import { conclude, partnerEvent, rejectAtTalkdesk, rejectionFor, rejectionOutcome, takeLinks } from './common';
 import type { PhaseContext } from './context';
 
 /**
@@ -59,14 +59,14 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
           : { result: 'approved', outcome: 'update approved' },
       );
     },
-    failed: async (message) => {
-      const reason = `Update failed: ${message}`;
+    failed: async (error) => {
+      const rejection = rejectionFor('Update failed', error);
       await revert();
-      const sent = await rejectAtTalkdesk(ctx, reason, deadline, undefined, 'update');
+      const sent = await rejectAtTalkdesk(ctx, rejection.told, deadline, undefined, 'update');
       await ctx.endPhase('active', {
         result: 'rejected',
-        detail: reason,
-        outcome: `${reason} (rejection ${sent}); account kept its previous state`,
+        detail: rejection.reason,
+        outcome: `${rejectionOutcome(rejection, sent)}; account kept its previous state`,
       });
     },
     notOpen: async (shows) => {
