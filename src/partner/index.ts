@@ -6,4 +6,5 @@ export { MongoProvisioner } from './mongodb';
 export { HttpProvisioner, type HookBody, type HttpProvisionerOptions } from './http';
 export { PartnerCallStore, type PartnerCallRecord } from './calls-store';
 export { provisionerFromEnv } from './from-env';
-export { forwardUserLogout } from './logout';
+export { forwardUserLogout, LogoutForwarder, LOGOUT_FORWARD_TIMING, type LogoutForwardOutcome } from './logout';
+export { PendingLogoutStore, type PendingLogout } from './logout-forwards';

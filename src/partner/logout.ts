@@ -1,4 +1,7 @@
+import type { Logger } from '../logging/logger';
+import { PartnerUnavailableError } from './errors';
 import { callKey } from './keys';
+import type { PendingLogout, PendingLogoutStore } from './logout-forwards';
 import type { PartnerProvisioner, UserLogoutRequest } from './provisioner';
 
 /**
@@ -16,4 +19,113 @@ export async function forwardUserLogout(
   if (!partner.userLogout) return false;
   await partner.userLogout(req, { key: callKey(req.installationId, req.eventId, 'user.logout'), occurredAt: req.occurredAt, signal });
   return true;
+}
+
+/** When a forward that failed is sent again: 30 s, doubling up to 15 minutes, given up a day after the event arrived. */
+export const LOGOUT_FORWARD_TIMING = { firstRetryMs: 30_000, maxDelayMs: 15 * 60_000, giveUpAfterMs: 24 * 3_600_000 };
+
+export type LogoutForwardOutcome = 'delivered' | 'retry' | 'given_up';
+
+/**
+ * Delivers each `user.logout` to the partner until it answers: in handing a user to the
+ * partner's own app, its hook is how that app learns the user signed out, and a partner
+ * that is down for a moment must not leave them signed in there. The logout is kept in
+ * `partner_logouts` before Talkdesk is answered, sent at once after, and sent again with
+ * backoff (honouring the partner's `Retry-After`) by `retryDue`, which the web server runs
+ * periodically, across restarts. Another web process may send one at the same moment:
+ * the hook's `idempotency-key` is the same, so the partner sees one logout.
+ */
+export class LogoutForwarder {
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly timing: typeof LOGOUT_FORWARD_TIMING;
+
+  constructor(
+    private readonly o: {
+      store: PendingLogoutStore;
+      forward: (req: UserLogoutRequest) => Promise<void>;
+      logger: Logger;
+      onOutcome?: (outcome: LogoutForwardOutcome) => void;
+      timing?: Partial<typeof LOGOUT_FORWARD_TIMING>;
+      now?: () => number;
+    },
+  ) {
+    this.timing = { ...LOGOUT_FORWARD_TIMING, ...o.timing };
+  }
+
+  private now(): number {
+    return this.o.now?.() ?? Date.now();
+  }
+
+  /** Keeps the logout until the partner has it: before Talkdesk is answered. */
+  keep(req: UserLogoutRequest): Promise<PendingLogout> {
+    const now = this.now();
+    // Due for the retry pass only once the first attempt, made at once by `sendNow`, had its chance.
+    return this.o.store.add(req, new Date(now), new Date(now + this.timing.firstRetryMs));
+  }
+
+  /** The first attempt, in the background (after Talkdesk's answer); `drain` waits for it. */
+  sendNow(pending: PendingLogout): void {
+    const p = this.attempt(pending).finally(() => this.inFlight.delete(p));
+    this.inFlight.add(p);
+  }
+
+  /** Sends those due again (the web server's periodic pass); returns how many it tried. */
+  async retryDue(): Promise<number> {
+    const due = await this.o.store.due(new Date(this.now()));
+    for (const pending of due) await this.attempt(pending);
+    return due.length;
+  }
+
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private async attempt(pending: PendingLogout): Promise<void> {
+    const { installationId, eventId } = pending.request;
+    const log = this.o.logger.child({ installationId, eventId, type: 'user.logout' });
+    try {
+      await this.o.forward(pending.request);
+    } catch (err) {
+      await this.failed(pending, err, log);
+      return;
+    }
+    try {
+      await this.o.store.done(eventId);
+      if (pending.attempts > 0) log.info({ attempts: pending.attempts + 1 }, 'user.logout: partner hook delivered after retrying');
+      this.o.onOutcome?.('delivered');
+    } catch (err) {
+      // Sent again when due: the same idempotency key, so the partner sees one logout.
+      log.warn(
+        { error: err instanceof Error ? err.name : 'unknown' },
+        'user.logout: partner hook delivered; its record not cleared (MongoDB)',
+      );
+    }
+  }
+
+  private async failed(pending: PendingLogout, err: unknown, log: Logger): Promise<void> {
+    const now = this.now();
+    const attempts = pending.attempts + 1;
+    // Messages of the partner's errors are the service's own (errors.ts); anything else by its class only.
+    const error = err instanceof PartnerUnavailableError ? err.message : err instanceof Error ? err.name : 'unknown';
+    try {
+      if (now - pending.firstAt.getTime() >= this.timing.giveUpAfterMs) {
+        await this.o.store.done(pending.request.eventId);
+        log.error({ attempts, error }, "user.logout: partner hook given up after a day; the partner's app session expiry must end it");
+        this.o.onOutcome?.('given_up');
+        return;
+      }
+      const backoff = Math.min(this.timing.maxDelayMs, this.timing.firstRetryMs * 2 ** (attempts - 1));
+      const retryAfter = err instanceof PartnerUnavailableError ? (err.retryAfterMs ?? 0) : 0;
+      const dueAt = new Date(now + Math.max(backoff, retryAfter));
+      await this.o.store.retryAt(pending.request.eventId, dueAt, attempts, error);
+      log.warn({ attempts, error, retryAt: dueAt.toISOString() }, 'user.logout: partner hook failed; sent again later');
+      this.o.onOutcome?.('retry');
+    } catch (storeErr) {
+      // The record stays as it was: the pass sends it again when it was due.
+      log.warn(
+        { error, storeError: storeErr instanceof Error ? storeErr.name : 'unknown' },
+        'user.logout: partner hook failed; retry not recorded (MongoDB)',
+      );
+    }
+  }
 }

@@ -105,9 +105,10 @@ export interface TrialRequest extends AccountRef {
   fields?: Record<string, unknown>;
 }
 
+/** A Talkdesk `user.logout`, after the service ended the user's sessions (the web's `onUserLogout` receives the same). */
 export interface UserLogoutRequest {
   installationId: string;
-  accountId?: string;
+  accountId: string;
   talkdeskUserId: string;
   email?: string;
   occurredAt: string;

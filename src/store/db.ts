@@ -21,6 +21,7 @@ export const COLLECTIONS = {
   ssoLinks: 'sso_links',
   reconcilePlans: 'reconcile_plans',
   partnerOutstanding: 'partner_outstanding',
+  partnerLogouts: 'partner_logouts',
   credentialSets: 'credential_sets',
   accountUsers: 'account_users',
   storeMarkers: 'store_markers',

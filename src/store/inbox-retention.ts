@@ -1,5 +1,4 @@
 import type { Collection } from 'mongodb';
-import type { Logger } from '../logging/logger';
 import { COLLECTIONS, deleteByIds, type Database } from './db';
 import { EventCredentialStore } from './event-credentials';
 
@@ -64,50 +63,5 @@ export class InboxRetention {
     let events = await deleteByIds(this.coll, bringing);
     events += (await this.coll.deleteMany({ ...old, type: { $nin: CREDENTIAL_EVENTS } })).deletedCount;
     return { events, credentials };
-  }
-}
-
-/** Runs `sweep` at start and then every `intervalMs`, never two at once; `stop` waits for a running sweep. */
-export class InboxRetentionSweeper {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private stopped = true;
-
-  constructor(
-    private readonly retention: InboxRetention,
-    private readonly logger: Logger,
-    private readonly intervalMs = 3_600_000,
-  ) {}
-
-  start(): void {
-    this.stopped = false;
-    this.schedule(0);
-  }
-
-  private schedule(delayMs: number): void {
-    this.timer = setTimeout(() => {
-      this.running = this.retention
-        .sweep()
-        .then(
-          ({ events, credentials }) => {
-            if (events > 0 || credentials > 0) {
-              this.logger.info({ pruned: events, credentialsDeleted: credentials }, 'inbox retention: old handled events pruned');
-            }
-          },
-          (err: unknown) =>
-            this.logger.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'inbox retention sweep failed; retried later'),
-        )
-        .finally(() => {
-          this.running = undefined;
-          if (!this.stopped) this.schedule(this.intervalMs);
-        });
-    }, delayMs);
-    this.timer.unref();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
   }
 }

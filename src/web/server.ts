@@ -16,7 +16,8 @@ import { CallbackLimiter } from './callback-limits';
 import type { TrustProxy } from './client-address';
 import { parseSize } from './raw-body';
 import { hardenClientErrors } from './security-headers';
-import { InboxRetention, InboxRetentionSweeper } from '../store/inbox-retention';
+import { InboxRetention } from '../store/inbox-retention';
+import { PeriodicTask } from './periodic';
 import { eventTimeLimits } from './event-time';
 import type { EcdsaPublicKeys, HubAlgorithm } from './signature';
 import { DEFAULT_SIGNATURE_SCHEMES, type SignatureScheme } from './signature-schemes';
@@ -165,7 +166,17 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     ]);
     return { mongodb, temporal };
   }, o.readinessCacheMs);
-  const sweeper = new InboxRetentionSweeper(new InboxRetention(o.store.db, retentionDays), o.logger, o.inboxSweepIntervalMs);
+  const retention = new InboxRetention(o.store.db, retentionDays);
+  const sweeper = new PeriodicTask(
+    'inbox retention sweep',
+    async () => {
+      const { events, credentials } = await retention.sweep();
+      if (events > 0 || credentials > 0)
+        o.logger.info({ pruned: events, credentialsDeleted: credentials }, 'inbox retention: old handled events pruned');
+    },
+    o.logger,
+    o.inboxSweepIntervalMs ?? 3_600_000,
+  );
   // A slow or endless client cannot hold a connection for long: Node answers 408 and
   // closes a connection whose headers or request are late, checked every second
   // (Node's default interval is 30 s, which would let a slow client stay that long).
@@ -210,7 +221,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     server,
     dispatcher,
     async close() {
-      launchArea?.stop();
+      await launchArea?.stop();
       await dispatcher.stop();
       await sweeper.stop();
       await admin.close();

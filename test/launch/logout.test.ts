@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { PartnerUnavailableError, PendingLogoutStore } from '../../src/partner';
 import { COLLECTIONS } from '../../src/store/db';
 import { LogoutEventStore } from '../../src/store/logout-events';
 import type { UserLogoutNotice } from '../../src/web/launch';
@@ -12,11 +13,18 @@ describe('launch: single sign-out, licences that change, and no secret left behi
   this.timeout(120_000);
   let sys: TestSystem;
   const notices: UserLogoutNotice[] = [];
+  /** The partner's hook fails this many times before it takes a logout. */
+  let partnerDownFor = 0;
   useSystem((s) => (sys = s), {
     launch: {
       onUserLogout: async (e) => {
+        if (partnerDownFor > 0) {
+          partnerDownFor -= 1;
+          throw new PartnerUnavailableError('the partner answered 503');
+        }
         notices.push(e);
       },
+      logoutForwardTiming: { firstRetryMs: 200, passIntervalMs: 100 },
     },
   });
 
@@ -59,6 +67,7 @@ describe('launch: single sign-out, licences that change, and no secret left behi
       lifecycle.length > 0 && lifecycle.every((r) => r.type !== ('user.logout' as never) && r.event),
       'reconciliation never resumes a workflow with it',
     );
+    await eventually('the partner to have the logout', async () => notices.some((n) => n.eventId === event.id) || undefined);
     assert.deepEqual(notices.at(-1), {
       installationId: installation.id,
       accountId: event.data.account_id,
@@ -78,6 +87,26 @@ describe('launch: single sign-out, licences that change, and no secret left behi
       body: JSON.stringify(event),
     });
     assert.equal(unsigned.status, 401, 'signed like every event');
+  });
+
+  it('a partner that cannot take a user.logout gets it again until it does; Talkdesk is answered at once all the same', async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const user = licensed[0];
+    assert.ok(user);
+    const browser = (await signIn(sys, installation.id, user.id)).browser;
+    partnerDownFor = 2;
+    const event = sys.simulator.userLogout(installation.id, user.id);
+    assert.equal(await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl }), 200);
+    assert.equal(await appStatus(browser), 401, 'the session ended before the partner took the logout');
+    await eventually('the partner to have the logout', async () => notices.some((n) => n.eventId === event.id) || undefined, 15_000);
+    assert.equal(partnerDownFor, 0, 'after two failed attempts');
+    await eventually(
+      'the forward to be cleared',
+      async () => (await new PendingLogoutStore(sys.store.db).get(event.id)) === null || undefined,
+    );
+    const metrics = await (await fetch(`${sys.web.adminUrl}/metrics`)).text();
+    assert.match(metrics, /appconnect_partner_logout_forwards_total\{outcome="retry"\} [2-9]/);
+    assert.match(metrics, /appconnect_partner_logout_forwards_total\{outcome="delivered"\} [1-9]/);
   });
 
   it('a user.logout dated before the retention window or far ahead of our clock is refused like any event: nothing stored, sessions kept', async () => {

@@ -8,7 +8,7 @@ import { TalkdeskClient } from '../../src/talkdesk/client';
 import { startSimulator, type Simulator } from '../../src/simulator';
 import { startWebServer, type RunningWebServer } from '../../src/web/server';
 import { DEFAULT_LAUNCH_SETTINGS, type LaunchSettings } from '../../src/sso/settings';
-import type { UserLogoutHook } from '../../src/web/launch';
+import type { LaunchOptions, UserLogoutHook } from '../../src/web/launch';
 import { createAppWorker, WORKFLOWS_PATH, type WorkerTuning } from '../../src/worker/create-worker';
 import type { InstallationOptions } from '../../workflows/options';
 import type { Logger } from '../../src/logging/logger';
@@ -73,7 +73,7 @@ export interface SystemOptions {
   /** The in-process worker's settings over the service defaults (e.g. a small workflow cache). */
   workerTuning?: WorkerTuning;
   /** Serve the launch area (sign-in, /app, user.logout) with these settings over the defaults; off when not given. */
-  launch?: Partial<LaunchSettings> & { onUserLogout?: UserLogoutHook };
+  launch?: Partial<LaunchSettings> & { onUserLogout?: UserLogoutHook; logoutForwardTiming?: LaunchOptions['logoutForwardTiming'] };
 }
 
 export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem> {
@@ -120,7 +120,14 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
     temporal: opts.webClient ?? client,
     logger,
     ...(opts.launch
-      ? { launch: { settings: { ...DEFAULT_LAUNCH_SETTINGS, ...opts.launch }, talkdesk, onUserLogout: opts.launch.onUserLogout } }
+      ? {
+          launch: {
+            settings: { ...DEFAULT_LAUNCH_SETTINGS, ...opts.launch },
+            talkdesk,
+            onUserLogout: opts.launch.onUserLogout,
+            logoutForwardTiming: opts.launch.logoutForwardTiming,
+          },
+        }
       : {}),
   });
   const system: TestSystem = {

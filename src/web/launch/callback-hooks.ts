@@ -85,21 +85,28 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
         }
         // Idempotent: a repeat (or a retry after a failure here) ends nothing more.
         const ended = await lc.sessions.endForUser(installationId, talkdeskUserId);
+        // Kept for the partner before Talkdesk is answered: a 503 here is delivered again and kept then.
+        const notice = {
+          installationId,
+          accountId,
+          talkdeskUserId,
+          ...(email ? { email } : {}),
+          occurredAt: event.created_at,
+          eventId: event.id,
+        };
+        const pending = await lc.logoutForwarder?.keep(notice);
         await lc.logoutEvents.markHandled(event.id, ended);
         log.info({ talkdeskUserId, sessionsEnded: ended }, 'user.logout: sessions ended');
         outcome(stored.stored ? 'accepted' : 'duplicate');
         reply(ctx, 200, { status: stored.stored ? 'accepted' : 'duplicate', eventId: event.id, sessionsEnded: ended });
+        // After the answer; a failure is sent again by the forwarder's periodic pass.
+        if (pending && lc.logoutForwarder) lc.logoutForwarder.sendNow(pending);
       } catch (err) {
         if (!(err instanceof MongoError)) throw err;
         log.error({ error: err.name }, 'user.logout not handled: MongoDB unavailable');
         outcome('store_unavailable');
         ctx.set('Retry-After', '30');
         return reply(ctx, 503, { error: { code: 'store_unavailable', message: 'The event could not be stored; deliver it again later.' } });
-      }
-      if (lc.onUserLogout) {
-        await lc
-          .onUserLogout({ installationId, accountId, talkdeskUserId, email, occurredAt: event.created_at, eventId: event.id })
-          .catch((err: unknown) => log.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'user.logout: partner hook failed'));
       }
     },
   };

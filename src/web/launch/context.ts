@@ -13,16 +13,13 @@ import { SsoLinksStore } from '../../store/sso-links';
 import type { StarterContentStore } from '../../store/starter-content';
 import type { TalkdeskClient } from '../../talkdesk/client';
 import type { WebMetrics } from '../metrics';
+import { LogoutForwarder, LOGOUT_FORWARD_TIMING } from '../../partner/logout';
+import { PendingLogoutStore } from '../../partner/logout-forwards';
+import type { UserLogoutRequest } from '../../partner/provisioner';
 
 /** What the partner's hooks receive when Talkdesk says a user logged out (after their sessions ended). */
-export interface UserLogoutNotice {
-  installationId: string;
-  accountId: string;
-  talkdeskUserId: string;
-  email?: string;
-  occurredAt: string;
-  eventId: string;
-}
+export type UserLogoutNotice = UserLogoutRequest;
+/** Throwing means "not taken": the logout is sent again later (LogoutForwarder). */
 export type UserLogoutHook = (e: UserLogoutNotice) => Promise<void>;
 
 export interface LaunchOptions {
@@ -30,13 +27,16 @@ export interface LaunchOptions {
   talkdesk: TalkdeskClient;
   /** Forwards user.logout to the partner (e.g. the HTTP provisioner); none by default. */
   onUserLogout?: UserLogoutHook;
+  /** When a failed forward is sent again (LOGOUT_FORWARD_TIMING), and how often due ones are looked for. */
+  logoutForwardTiming?: Partial<typeof LOGOUT_FORWARD_TIMING> & { passIntervalMs?: number };
 }
 
 /** Everything the launch routes share. */
 export interface LaunchContext {
   settings: LaunchSettings;
   talkdesk: TalkdeskClient;
-  onUserLogout?: UserLogoutHook;
+  /** Delivers user.logout to `onUserLogout` until it is taken; absent without a hook. */
+  logoutForwarder?: LogoutForwarder;
   appId: string;
   store: Store;
   logger: Logger;
@@ -63,7 +63,7 @@ export function createLaunchContext(
   return {
     settings: o.settings,
     talkdesk: o.talkdesk,
-    onUserLogout: o.onUserLogout,
+    ...(o.onUserLogout ? { logoutForwarder: logoutForwarder(o, o.onUserLogout) } : {}),
     appId: o.appId,
     store: o.store,
     logger: o.logger.child({ area: 'launch' }),
@@ -91,4 +91,20 @@ export function createLaunchContext(
 /** Cookie settings: Secure whenever the public base URL is https. */
 export function cookieBase(lc: LaunchContext, path: string) {
   return { path, sameSite: lc.settings.sameSite, secure: lc.baseUrl().startsWith('https://') };
+}
+
+function logoutForwarder(o: LaunchOptions & { store: Store; logger: Logger; metrics: WebMetrics }, hook: UserLogoutHook): LogoutForwarder {
+  const forwards = new Counter({
+    name: 'appconnect_partner_logout_forwards_total',
+    help: 'user.logout forwards to the partner, by outcome: delivered (the partner answered), retry (sent again later) or given_up (after a day)',
+    labelNames: ['outcome'] as const,
+    registers: [o.metrics.registry],
+  });
+  return new LogoutForwarder({
+    store: new PendingLogoutStore(o.store.db),
+    forward: hook,
+    logger: o.logger.child({ area: 'launch' }),
+    onOutcome: (outcome) => forwards.inc({ outcome }),
+    ...(o.logoutForwardTiming ? { timing: o.logoutForwardTiming } : {}),
+  });
 }

@@ -4,6 +4,7 @@ import type { Logger } from '../../logging/logger';
 import { publicJwks } from '../../sso/signing-keys';
 import type { Store } from '../../store';
 import type { WebMetrics } from '../metrics';
+import { PeriodicTask } from '../periodic';
 import { appHome, appLogout, pageOrError, APP_LOGOUT_PATH, APP_PATH, signedOut, SIGNED_OUT_PATH } from './app-page';
 import { createCallbackHooks, type CallbackLaunchHooks } from './callback-hooks';
 import { createLaunchContext, type LaunchOptions } from './context';
@@ -18,20 +19,33 @@ export const JWKS_PATH = '/.well-known/jwks.json';
 export interface Launch {
   routes(router: Router): void;
   callbackHooks: CallbackLaunchHooks;
-  /** Starts the sweeper once the server listens; `url` is its own address (APP_BASE_URL's default). */
+  /** Starts the periodic work once the server listens; `url` is its own address (APP_BASE_URL's default). */
   start(url: string): void;
-  stop(): void;
+  /** Stops it, waiting for what is running and for logouts being forwarded. */
+  stop(): Promise<void>;
 }
+
+/** How often the retry pass looks for user.logout forwards due again. */
+export const LOGOUT_RETRY_PASS_MS = 15_000;
 
 export function createLaunch(
   o: LaunchOptions & { appId: string; store: Store; logger: Logger; metrics: WebMetrics; keyring: Keyring },
 ): Launch {
   const lc = createLaunchContext(o);
-  let sweeper: NodeJS.Timeout | undefined;
   const sweep = async () => {
     const [sessions, states] = await Promise.all([lc.sessions.sweep(), lc.states.sweep()]);
     if (sessions || states) lc.logger.debug({ sessions, states }, 'expired sessions and sign-in states removed');
   };
+  const sweeper = new PeriodicTask('session sweep', sweep, lc.logger, lc.settings.sweepIntervalMs);
+  const forwarder = lc.logoutForwarder;
+  const retryLogouts = forwarder
+    ? new PeriodicTask(
+        'user.logout forward retry pass',
+        async () => void (await forwarder.retryDue()),
+        lc.logger,
+        o.logoutForwardTiming?.passIntervalMs ?? LOGOUT_RETRY_PASS_MS,
+      )
+    : undefined;
   return {
     callbackHooks: createCallbackHooks(lc),
     routes(router) {
@@ -50,13 +64,11 @@ export function createLaunch(
       void Promise.all([lc.sessions.ensureIndexes(), lc.states.ensureIndexes(), lc.failures.ensureIndexes()]).catch((err: unknown) =>
         lc.logger.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'launch indexes not ensured yet'),
       );
-      sweeper = setInterval(() => {
-        sweep().catch((err: unknown) => lc.logger.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'session sweep failed'));
-      }, lc.settings.sweepIntervalMs);
-      sweeper.unref();
+      sweeper.start();
+      retryLogouts?.start();
     },
-    stop() {
-      if (sweeper) clearInterval(sweeper);
+    async stop() {
+      await Promise.all([sweeper.stop(), retryLogouts?.stop(), forwarder?.drain()]);
     },
   };
 }

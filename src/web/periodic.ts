@@ -1,0 +1,44 @@
+import type { Logger } from '../logging/logger';
+
+/**
+ * Runs `run` at start and then every `intervalMs`, never two at once; `stop` waits for a
+ * running one. A failure is logged (by its class: the message could hold a secret) and
+ * the next run comes at the usual time. Timers are unref'd: they never keep the process up.
+ */
+export class PeriodicTask {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private stopped = true;
+
+  constructor(
+    private readonly what: string,
+    private readonly run: () => Promise<void>,
+    private readonly logger: Logger,
+    private readonly intervalMs: number,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  private schedule(delayMs: number): void {
+    this.timer = setTimeout(() => {
+      this.running = this.run()
+        .catch((err: unknown) =>
+          this.logger.warn({ error: err instanceof Error ? err.name : 'unknown' }, `${this.what} failed; retried later`),
+        )
+        .finally(() => {
+          this.running = undefined;
+          if (!this.stopped) this.schedule(this.intervalMs);
+        });
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+}
