@@ -37,9 +37,10 @@ export function tuningFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerTunin
   const tuning: WorkerTuning = {};
   for (const [key, { name, min }] of Object.entries(TUNING_ENV) as [keyof WorkerTuning, { name: string; min: number }][]) {
     const raw = env[name];
-    if (raw === undefined || raw === '') continue;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}`);
+    if (raw === undefined) continue;
+    // As src/config/env.ts reads them: decimal digits only, so an empty value is not 0.
+    const n = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min} (an empty value is not unset)`);
     tuning[key] = n;
   }
   return tuning;

@@ -9,9 +9,17 @@ export { SIGNATURE_SCHEMES, type SignatureScheme };
 
 /**
  * Every environment variable the service reads, with its default. One schema gives
- * both the type and the start-up check; the README's configuration table mirrors it.
+ * both the type and the start-up check; docs/configuration.md mirrors it.
  */
 const hexOrBase64Key = /^[A-Za-z0-9+/=_-]+$/;
+
+/** A decimal number: an empty value or `0x10` is refused, not read as 0 or 16 (z.coerce would). */
+const num = <T extends z.ZodNumber>(n: T) =>
+  z
+    .string()
+    .regex(/^\s*-?\d+(\.\d+)?\s*$/, 'must be a decimal number (an empty value is not unset: remove the variable for the default)')
+    .transform(Number)
+    .pipe(n);
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
@@ -45,11 +53,11 @@ export const DEFAULT_ALLOWED_HOSTS =
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(DEFAULT_PORT),
+  PORT: num(z.number().int().min(0).max(65535)).default(DEFAULT_PORT),
   HOST: z.string().min(1).default('127.0.0.1'),
   /** Admin listener (/readyz, /metrics): loopback by default; 9464 is the worker's SDK metrics. */
   ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
-  ADMIN_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
+  ADMIN_PORT: num(z.number().int().min(0).max(65535)).default(9465),
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default(DEFAULT_TEMPORAL_NAMESPACE),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('appconnect-lifecycle'),
@@ -66,7 +74,7 @@ export const envSchema = z.object({
     .transform((v) => v.split(',').map((s) => s.trim()))
     .refine((l) => l.every((s) => s.length >= 16), 'each comma-separated secret must be at least 16 characters'),
   TALKDESK_ALLOWED_HOSTS: csv(DEFAULT_ALLOWED_HOSTS),
-  TALKDESK_HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  TALKDESK_HTTP_TIMEOUT_MS: num(z.number().int().positive()).default(10_000),
   SECRETS_KEY: z
     .string()
     .min(1)
@@ -101,9 +109,9 @@ export const envSchema = z.object({
       }
     }),
   /** Signed callback requests per minute from one source address (token bucket); 0 turns the limit off. */
-  CALLBACK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(600),
+  CALLBACK_RATE_LIMIT_PER_MINUTE: num(z.number().int().min(0).max(1_000_000)).default(600),
   /** Callback requests refused before authentication, per minute from one source; 0 turns the limit off. */
-  CALLBACK_FAILED_AUTH_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(60),
+  CALLBACK_FAILED_AUTH_PER_MINUTE: num(z.number().int().min(0).max(1_000_000)).default(60),
   /** Proxies whose X-Forwarded-For is believed: a hop count or comma-separated CIDRs; unset trusts none. */
   TRUST_PROXY: z
     .string()
@@ -118,35 +126,34 @@ export const envSchema = z.object({
       }
     }),
   /** An event whose created_at is further ahead of our clock than this is refused (event_from_future). */
-  EVENT_MAX_FUTURE_SKEW_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+  EVENT_MAX_FUTURE_SKEW_SECONDS: num(z.number().int().min(0).max(86_400)).default(300),
   /** Handled inbox events are kept this long, and older events are refused (event_too_old). */
-  INBOX_RETENTION_DAYS: z.coerce
-    .number()
-    .int()
-    .min(8, 'must be at least 8: longer than the seven-day rule plus Talkdesk retries')
-    .max(3650)
-    .default(30),
-  DISPATCH_INTERVAL_MS: z.coerce.number().int().positive().default(5_000),
+  INBOX_RETENTION_DAYS: num(
+    z.number().int().min(8, 'must be at least 8: longer than the seven-day rule plus Talkdesk retries').max(3650),
+  ).default(30),
+  DISPATCH_INTERVAL_MS: num(z.number().int().positive()).default(5_000),
   LOCAL_DATA_DIR: z.string().min(1).default('data'),
-  LOCAL_TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
-  LOCAL_TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(DEFAULT_LOCAL_TEMPORAL_UI_PORT),
-  LOCAL_MONGODB_PORT: z.coerce.number().int().min(1).max(65535).default(DEFAULT_LOCAL_MONGODB_PORT),
+  LOCAL_TEMPORAL_PORT: num(z.number().int().min(1).max(65535)).default(7233),
+  LOCAL_TEMPORAL_UI_PORT: num(z.number().int().min(1).max(65535)).default(DEFAULT_LOCAL_TEMPORAL_UI_PORT),
+  LOCAL_MONGODB_PORT: num(z.number().int().min(1).max(65535)).default(DEFAULT_LOCAL_MONGODB_PORT),
   /** Sticky workflow cache, sized for 512 MiB of worker with 10,000 open installations (src/worker/cache-budget.ts). */
-  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(DEFAULT_MAX_CACHED_WORKFLOWS),
-  WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).optional(),
-  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).optional(),
-  WORKER_MAX_WORKFLOW_TASK_POLLS: z.coerce.number().int().min(2).optional(),
-  WORKER_MAX_ACTIVITY_TASK_POLLS: z.coerce.number().int().min(1).optional(),
+  WORKER_MAX_CACHED_WORKFLOWS: num(z.number().int().min(0)).default(DEFAULT_MAX_CACHED_WORKFLOWS),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: num(z.number().int().min(1)).optional(),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: num(z.number().int().min(2)).optional(),
+  WORKER_MAX_WORKFLOW_TASK_POLLS: num(z.number().int().min(2)).optional(),
+  WORKER_MAX_ACTIVITY_TASK_POLLS: num(z.number().int().min(1)).optional(),
   /** Where the worker serves the Temporal SDK's Prometheus metrics; empty turns them off. */
   WORKER_METRICS_BIND: z.string().default('127.0.0.1:9464'),
   /** A worker whose store client fails this long while a new client reaches the store stops (src/worker/store-watchdog.ts); 0: never. */
-  WORKER_STORE_STUCK_SECONDS: z.coerce.number().min(0).default(60),
+  WORKER_STORE_STUCK_SECONDS: num(z.number().min(0)).default(60),
   RECONCILE_ENABLED: bool.default(true),
-  RECONCILE_INTERVAL_MINUTES: z.coerce.number().positive().default(15),
-  RECONCILE_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(200),
-  RECONCILE_PARALLELISM: z.coerce.number().int().min(1).max(32).default(4),
-  RECONCILE_ACTIVE_CHECK_HOURS: z.coerce.number().positive().default(24),
-  RECONCILE_TALKDESK_CALLS_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(120),
+  RECONCILE_INTERVAL_MINUTES: num(
+    z.number().min(1 / 60, 'must be at least 1/60 (one second): Temporal refuses a shorter schedule interval'),
+  ).default(15),
+  RECONCILE_PAGE_SIZE: num(z.number().int().min(1).max(1000)).default(200),
+  RECONCILE_PARALLELISM: num(z.number().int().min(1).max(32)).default(4),
+  RECONCILE_ACTIVE_CHECK_HOURS: num(z.number().positive()).default(24),
+  RECONCILE_TALKDESK_CALLS_PER_MINUTE: num(z.number().int().min(1).max(10_000)).default(120),
   DEV_SKIP_SIGNATURE_CHECK: bool.default(false),
   /** Where the partner's product lives: the built-in MongoDB one, or the partner's backend over HTTP hooks. */
   PARTNER_PROVISIONER: z.enum(['mongodb', 'http']).default('mongodb'),
@@ -162,8 +169,8 @@ export const envSchema = z.object({
     .optional()
     .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.split(',').map((s) => s.trim())))
     .refine((l) => l === undefined || l.every((s) => s.length >= 16), 'each comma-separated secret must be at least 16 characters'),
-  PARTNER_HOOKS_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
-  PARTNER_HOOKS_TIMEOUT_MS: z.coerce.number().int().positive().max(600_000).default(10_000),
+  PARTNER_HOOKS_PAGE_SIZE: num(z.number().int().min(1).max(10_000)).default(500),
+  PARTNER_HOOKS_TIMEOUT_MS: num(z.number().int().positive().max(600_000)).default(10_000),
   // Launch (single sign-on from Talkdesk, docs/launch.md).
   /** The service's public base URL; `${APP_BASE_URL}/sso/callback` is the redirect URL. Required in production. */
   APP_BASE_URL: httpUrl.optional(),
@@ -172,11 +179,12 @@ export const envSchema = z.object({
     .default('openid')
     .refine((v) => /^[\x21-\x7e]+( [\x21-\x7e]+)*$/.test(v.trim()), 'must be space-separated scopes'),
   SSO_CLIENT_AUTH: z.enum(['private_key_jwt', 'client_secret_basic']).default('private_key_jwt'),
-  SESSION_TTL_HOURS: z.coerce
-    .number()
-    .positive()
-    .max(24 * 30)
-    .default(8),
+  SESSION_TTL_HOURS: num(
+    z
+      .number()
+      .positive()
+      .max(24 * 30),
+  ).default(8),
   SESSION_COOKIE_SAMESITE: z.enum(['lax', 'none']).default('lax'),
   TALKDESK_WIDGET_HOSTS: csv('prd-cdn-talkdesk.talkdesk.com'),
   /** Set: the sign-in hands the user to the partner's own app here with a signed identity token. */
@@ -218,8 +226,9 @@ function crossChecks(env: Env): { path: string; message: string }[] {
 }
 
 function configError(problems: { path: string; message: string }[]): ConfigError {
-  const lines = problems.map((p) => `  ${p.path}: ${p.message}`);
-  return new ConfigError(`Invalid configuration:\n${lines.join('\n')}\nSee the configuration table in README.md.`);
+  // zod's own words for a missing variable ("expected string, received undefined") say less than this.
+  const lines = problems.map((p) => `  ${p.path}: ${/received undefined$/.test(p.message) ? 'required, not set' : p.message}`);
+  return new ConfigError(`Invalid configuration:\n${lines.join('\n')}\nSee docs/configuration.md for every variable and its default.`);
 }
 
 /** Parses the environment; throws ConfigError naming every bad variable. */

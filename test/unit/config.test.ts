@@ -32,6 +32,33 @@ describe('configuration from the environment', () => {
     );
   });
 
+  it('refuses an empty or non-decimal number instead of reading it as 0 or 16, and says a missing variable is required', () => {
+    for (const [name, value] of [
+      ['PORT', ''],
+      ['ADMIN_PORT', ' '],
+      ['WORKER_MAX_CACHED_WORKFLOWS', ''],
+      ['PORT', '0x10'],
+      ['RECONCILE_PAGE_SIZE', '1e2'],
+    ] as const) {
+      assert.throws(
+        () => loadEnv({ ...VALID, [name]: value }),
+        (err: unknown) => err instanceof ConfigError && err.message.includes(`${name}: must be a decimal number`),
+        `${name}=${JSON.stringify(value)}`,
+      );
+    }
+    assert.equal(loadEnv({ ...VALID, PORT: ' 8080 ' }).PORT, 8080);
+    assert.equal(loadEnv({ ...VALID, RECONCILE_ACTIVE_CHECK_HOURS: '0.5' }).RECONCILE_ACTIVE_CHECK_HOURS, 0.5);
+    assert.throws(
+      () => loadEnv({ ...VALID, RECONCILE_INTERVAL_MINUTES: '0.001' }),
+      (err: unknown) => err instanceof ConfigError && /RECONCILE_INTERVAL_MINUTES: must be at least 1\/60/.test(err.message),
+    );
+    assert.throws(
+      () => loadEnv({ ...VALID, TALKDESK_APP_ID: undefined }),
+      (err: unknown) =>
+        err instanceof ConfigError && /TALKDESK_APP_ID: required, not set/.test(err.message) && /docs\/configuration\.md/.test(err.message),
+    );
+  });
+
   it('stops a process at start-up with exit code 2 and a message naming the variable', () => {
     for (const entry of ['web', 'worker']) {
       const res = spawnSync(process.execPath, [path.join(PROJECT_ROOT, `dist/src/entry/${entry}.js`)], {
