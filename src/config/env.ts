@@ -59,7 +59,11 @@ export const envSchema = z.object({
   ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
   ADMIN_PORT: num(z.number().int().min(0).max(65535)).default(9465),
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
-  TEMPORAL_NAMESPACE: z.string().min(1).default(DEFAULT_TEMPORAL_NAMESPACE),
+  /**
+   * Unset: the TEMPORAL_PROFILE's namespace, else `default`. Read through temporalSettings()
+   * (src/temporal/connection.ts), never from here with a default that would hide the profile's.
+   */
+  TEMPORAL_NAMESPACE: z.string().min(1).optional(),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('appconnect-lifecycle'),
   MONGODB_URI: z
     .string()

@@ -61,3 +61,11 @@ export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
   process.once('SIGINT', () => handler('SIGINT'));
   process.once('SIGTERM', () => handler('SIGTERM'));
 }
+
+/** The end of an entry point's `main()`: a configuration error exits 2 (docs/configuration.md), anything else 1. */
+export function exitOnFailure(what: string): (err: unknown) => never {
+  return (err) => {
+    console.error(`${what} failed:`, err instanceof Error ? err.message : err);
+    process.exit(err instanceof ConfigError ? 2 : 1);
+  };
+}

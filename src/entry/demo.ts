@@ -8,18 +8,34 @@ import { DEFAULT_LOCAL_TEMPORAL_UI_PORT, DEFAULT_PORT } from '../config/env';
 import { startSimulator, type CallRecord } from '../simulator';
 import { workflowIdFor } from '../../workflows/definitions';
 import { CALLBACK_PATH } from '../web/app';
+import { ConfigError } from '../errors';
+import { exitOnFailure } from './bootstrap';
 
 function envPort(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number, got "${raw}"`);
+  if (!/^\s*\d+\s*$/.test(raw) || n > 65535) throw new ConfigError(`${name} must be a port number, got "${raw}"`);
   return n;
+}
+
+function envCallbackUrl(): string {
+  const raw = process.env.CALLBACK_URL || `http://127.0.0.1:${DEFAULT_PORT}${CALLBACK_PATH}`;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !/^https?:$/.test(url.protocol)) {
+    throw new ConfigError(`CALLBACK_URL must be the service's http(s) callback URL, such as http://127.0.0.1:3000${CALLBACK_PATH}`);
+  }
+  return raw;
 }
 
 async function main(): Promise<void> {
   const port = envPort('SIMULATOR_PORT', 4010);
-  const callbackUrl = process.env.CALLBACK_URL || `http://127.0.0.1:${DEFAULT_PORT}${CALLBACK_PATH}`;
+  const callbackUrl = envCallbackUrl();
   const webhookSecret = process.env.TALKDESK_WEBHOOK_SECRET || 'local-dev-webhook-secret-change-me';
   const appId = process.env.TALKDESK_APP_ID || 'local-dev-app';
   const appBaseUrl = (process.env.APP_BASE_URL || 'http://127.0.0.1:3000').replace(/\/+$/, '');
@@ -31,7 +47,8 @@ async function main(): Promise<void> {
   console.log(`installation id: ${installation.id}`);
   console.log(`account:         ${installation.accountName} (${installation.accountId})`);
   console.log(`workflow id:     ${workflowIdFor(installation.id)}`);
-  console.log(`Temporal UI:     http://localhost:${DEFAULT_LOCAL_TEMPORAL_UI_PORT} (search for the workflow id above)`);
+  const uiPort = process.env.LOCAL_TEMPORAL_UI_PORT || String(DEFAULT_LOCAL_TEMPORAL_UI_PORT);
+  console.log(`Temporal UI:     http://localhost:${uiPort} (search for the workflow id above)`);
 
   let approved = false;
   sim.onCall((call: CallRecord) => {
@@ -73,7 +90,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+main().catch(exitOnFailure('npm run demo'));

@@ -2,7 +2,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { generateKeySpec } from '../crypto/secrets';
-import { DEFAULT_ALLOWED_HOSTS } from '../config/env';
+import { DEFAULT_ALLOWED_HOSTS, loadEnvSubset } from '../config/env';
+import { ConfigError } from '../errors';
+import { portInUse } from '../local/process';
+import { scrubUrlCredentials } from '../logging/redact';
 import { generateSigningKeySpec } from '../sso/signing-keys';
 import { startFerretDB, type LocalMongo } from '../local/ferretdb';
 import { startTemporalDevServer, type LocalTemporal } from '../local/temporal-dev';
@@ -12,7 +15,7 @@ import { ensureSearchAttributes } from '../temporal/search-attributes';
 import { webServerOptionsFromEnv } from '../web/from-env';
 import { startWebServer } from '../web/server';
 import { startServiceWorker } from '../worker/service-worker';
-import { bootstrap, onShutdown, openStore, talkdeskClient } from './bootstrap';
+import { bootstrap, exitOnFailure, onShutdown, openStore, talkdeskClient } from './bootstrap';
 
 /**
  * `npm start`: the whole system on embedded defaults. Starts the Temporal dev
@@ -20,7 +23,8 @@ import { bootstrap, onShutdown, openStore, talkdeskClient } from './bootstrap';
  * elsewhere, then the worker and the web server in this process.
  */
 async function main(): Promise<void> {
-  const dataDir = path.resolve(PROJECT_ROOT, process.env.LOCAL_DATA_DIR ?? 'data');
+  // Checked before anything is written there: an empty value would put the key files in the project root.
+  const dataDir = path.resolve(PROJECT_ROOT, loadEnvSubset(['LOCAL_DATA_DIR']).LOCAL_DATA_DIR);
   mkdirSync(dataDir, { recursive: true });
   applyLocalDefaults(dataDir);
   const { env, logger, keyring } = bootstrap('local');
@@ -44,13 +48,19 @@ async function main(): Promise<void> {
   }
 
   async function run(): Promise<void> {
+    // Before starting anything: a server already there would be used in place of ours, silently.
+    if (!env.TEMPORAL_ADDRESS) {
+      await mustBeFree(env.LOCAL_TEMPORAL_PORT, 'LOCAL_TEMPORAL_PORT', 'or set TEMPORAL_ADDRESS to use the server there');
+      await mustBeFree(env.LOCAL_TEMPORAL_UI_PORT, 'LOCAL_TEMPORAL_UI_PORT');
+    }
+    if (!env.MONGODB_URI) await mustBeFree(env.LOCAL_MONGODB_PORT, 'LOCAL_MONGODB_PORT', 'or set MONGODB_URI to use the server there');
     if (!env.TEMPORAL_ADDRESS) {
       logger.info('starting the local Temporal dev server');
       temporalServer = await startTemporalDevServer({
         port: env.LOCAL_TEMPORAL_PORT,
         uiPort: env.LOCAL_TEMPORAL_UI_PORT,
         dataDir: path.join(dataDir, 'temporal'),
-        namespace: env.TEMPORAL_NAMESPACE,
+        namespace: temporalSettings().namespace,
       });
     }
     if (!env.MONGODB_URI) {
@@ -59,7 +69,7 @@ async function main(): Promise<void> {
       env.MONGODB_URI = mongoServer.uri;
     }
     const address = env.TEMPORAL_ADDRESS ?? temporalServer?.address;
-    const settings = temporalSettings({ address, namespace: env.TEMPORAL_NAMESPACE });
+    const settings = temporalSettings({ address });
     if (!temporalServer) {
       // An existing cluster: register the search attributes if they are missing (idempotent).
       const admin = await Connection.connect(settings.connectionOptions);
@@ -85,7 +95,7 @@ async function main(): Promise<void> {
         'appconnect-lifecycle is running',
         `  Temporal UI:        ${ui}`,
         `  Temporal frontend:  ${address ?? 'from TEMPORAL_* settings'} (namespace ${settings.namespace})`,
-        `  MongoDB:            ${env.MONGODB_URI}`,
+        `  MongoDB:            ${scrubUrlCredentials(env.MONGODB_URI ?? '')}`,
         `  Callback endpoint:  POST ${web.callbackUrl}`,
         `  Health:             ${web.url}/healthz`,
         `  Ready and metrics:  ${web.adminUrl}/readyz  ${web.adminUrl}/metrics`,
@@ -107,6 +117,15 @@ async function main(): Promise<void> {
   }
 }
 
+/** The embedded servers listen on loopback. */
+async function mustBeFree(port: number, variable: string, orElse = ''): Promise<void> {
+  if (await portInUse(port, '127.0.0.1')) {
+    throw new ConfigError(
+      `${variable}=${port}: 127.0.0.1:${port} is already in use by another process. Set ${variable} to a free port${orElse ? ` ${orElse}` : ''}.`,
+    );
+  }
+}
+
 /** Development defaults, so `npm start` needs no configuration; real settings win. */
 function applyLocalDefaults(dataDir: string): void {
   const keyFile = path.join(dataDir, 'local-secrets-key');
@@ -116,8 +135,8 @@ function applyLocalDefaults(dataDir: string): void {
   }
   process.env.TALKDESK_APP_ID ??= 'local-dev-app';
   process.env.TALKDESK_WEBHOOK_SECRET ??= 'local-dev-webhook-secret-change-me';
-  // The demo's simulator listens on loopback; production allow-lists name Talkdesk only.
-  process.env.TALKDESK_ALLOWED_HOSTS ??= `${DEFAULT_ALLOWED_HOSTS},127.0.0.1:4010`;
+  // The demo's simulator listens on loopback (SIMULATOR_PORT, as `npm run demo` reads it); production allow-lists name Talkdesk only.
+  process.env.TALKDESK_ALLOWED_HOSTS ??= `${DEFAULT_ALLOWED_HOSTS},127.0.0.1:${process.env.SIMULATOR_PORT || '4010'}`;
   process.env.LOCAL_DATA_DIR ??= dataDir;
   // Launch: a dev hand-off signing key kept in the data folder, the local web address, a placeholder contact.
   const signingFile = path.join(dataDir, 'local-sso-signing-key');
@@ -125,11 +144,7 @@ function applyLocalDefaults(dataDir: string): void {
     if (!existsSync(signingFile)) writeFileSync(signingFile, generateSigningKeySpec('local1'), { mode: 0o600 });
     process.env.SSO_SIGNING_KEYS = readFileSync(signingFile, 'utf8').trim();
   }
-  process.env.APP_BASE_URL ??= `http://${process.env.HOST ?? '127.0.0.1'}:${process.env.PORT ?? '3000'}`;
   process.env.SUPPORT_CONTACT ??= 'support@example.com (npm start placeholder)';
 }
 
-main().catch((err: unknown) => {
-  console.error('npm start failed:', err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+main().catch(exitOnFailure('npm start'));

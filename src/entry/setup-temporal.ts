@@ -1,7 +1,8 @@
 import { Connection } from '@temporalio/client';
-import { loadEnv } from '../config/env';
+import { loadEnvSubset } from '../config/env';
 import { temporalSettings } from '../temporal/connection';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
+import { exitOnFailure } from './bootstrap';
 
 /**
  * `npm run setup:temporal`: registers the search attributes on the configured
@@ -9,13 +10,9 @@ import { ensureSearchAttributes } from '../temporal/search-attributes';
  * On Temporal Cloud, search attributes are managed with tcld or the Cloud UI instead.
  */
 async function main(): Promise<void> {
-  const env = loadEnv({
-    ...process.env,
-    TALKDESK_APP_ID: 'unused',
-    TALKDESK_WEBHOOK_SECRET: 'unused-unused-unused',
-    SECRETS_KEY: 'unused',
-  });
-  const { connectionOptions, namespace } = temporalSettings({ namespace: env.TEMPORAL_NAMESPACE });
+  // Only what it reads: a web or worker setting is not its business.
+  loadEnvSubset(['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE']);
+  const { connectionOptions, namespace } = temporalSettings();
   const connection = await Connection.connect(connectionOptions);
   try {
     const added = await ensureSearchAttributes(connection, namespace);
@@ -25,7 +22,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error('setup:temporal failed:', err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+main().catch(exitOnFailure('setup:temporal'));

@@ -4,7 +4,7 @@ import { launchSettingsFromEnv } from '../sso/settings';
 import { temporalSettings } from '../temporal/connection';
 import { webServerOptionsFromEnv } from '../web/from-env';
 import { startWebServer } from '../web/server';
-import { bootstrap, onShutdown, openStore } from './bootstrap';
+import { bootstrap, exitOnFailure, onShutdown, openStore } from './bootstrap';
 
 /** Production entry point of the web process (`npm run start:web`). */
 async function main(): Promise<void> {
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   }
   const store = await openStore(env, keyring, logger);
   // Lazy: the callback must store events (and answer 202) even while Temporal is down.
-  const { connectionOptions, namespace } = temporalSettings({ namespace: env.TEMPORAL_NAMESPACE });
+  const { connectionOptions, namespace } = temporalSettings();
   const connection = Connection.lazy(connectionOptions);
   const temporal = new Client({ connection, namespace });
   const web = await startWebServer(webServerOptionsFromEnv(env, { keyring, store, temporal, logger }));
@@ -43,7 +43,4 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((err: unknown) => {
-  console.error('web server failed:', err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+main().catch(exitOnFailure('web server'));

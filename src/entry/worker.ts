@@ -1,9 +1,9 @@
 import { DEFAULT_MONGODB_URI } from '../config/env';
-import { ConfigError } from '../errors';
+import { temporalSettings } from '../temporal/connection';
 import { connectDatabase } from '../store';
 import { startServiceWorker } from '../worker/service-worker';
 import { watchStore } from '../worker/store-watchdog';
-import { bootstrap, openStore, talkdeskClient } from './bootstrap';
+import { bootstrap, exitOnFailure, openStore, talkdeskClient } from './bootstrap';
 
 /** Production entry point of the worker process (`npm run start:worker`). */
 async function main(): Promise<void> {
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
           },
         })
       : undefined;
-  logger.info({ taskQueue: env.TEMPORAL_TASK_QUEUE, namespace: env.TEMPORAL_NAMESPACE }, 'worker running');
+  logger.info({ taskQueue: env.TEMPORAL_TASK_QUEUE, namespace: temporalSettings().namespace }, 'worker running');
   // The SDK drains the worker on SIGINT/SIGTERM (finishing in-flight activities), then run() returns.
   await service.run();
   await watchdog?.stop();
@@ -40,8 +40,5 @@ async function main(): Promise<void> {
   if (stuck) process.exit(1);
 }
 
-main().catch((err: unknown) => {
-  console.error('worker failed:', err instanceof Error ? err.message : err);
-  // A setting found wrong only at start (WORKER_METRICS_BIND taken): exit 2, as for any bad setting.
-  process.exit(err instanceof ConfigError ? 2 : 1);
-});
+// A setting found wrong only at start (WORKER_METRICS_BIND taken) exits 2, as for any bad setting.
+main().catch(exitOnFailure('worker'));

@@ -7,6 +7,8 @@ export interface ManagedProcess {
   name: string;
   child: ChildProcess;
   output(): string;
+  /** Why it could not be started at all (a missing or non-executable binary), if so. */
+  spawnError(): Error | undefined;
   stop(): Promise<void>;
 }
 
@@ -35,9 +37,26 @@ export function canConnect(port: number, host = '127.0.0.1', timeoutMs = 500): P
   });
 }
 
+/** Whether something already listens there: a server started on it would not bind, and waitForPort would find the other one. */
+export function portInUse(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EADDRINUSE'));
+    srv.listen(port, host, () => srv.close(() => resolve(false)));
+  });
+}
+
 export async function waitForPort(port: number, host: string, timeoutMs: number, proc?: ManagedProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    const failed = proc?.spawnError();
+    if (proc && failed) {
+      const code = (failed as NodeJS.ErrnoException).code ?? failed.name;
+      throw new AppError(
+        `${proc.name} could not be started (${code}): check its path (${proc.name.toUpperCase()}_PATH) or run npm run setup`,
+      );
+    }
     if (proc && proc.child.exitCode !== null) {
       throw new AppError(`${proc.name} exited with code ${proc.child.exitCode} before listening on ${host}:${port}:\n${proc.output()}`);
     }
@@ -53,6 +72,9 @@ export async function waitForPort(port: number, host: string, timeoutMs: number,
 export function startProcess(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = {}): ManagedProcess {
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let tail = '';
+  let spawnError: Error | undefined;
+  // Without a listener, a binary that is missing would crash this process with a stack trace.
+  child.once('error', (err) => (spawnError = err));
   const keep = (chunk: Buffer) => {
     tail = (tail + chunk.toString()).slice(-8000);
   };
@@ -63,8 +85,9 @@ export function startProcess(name: string, command: string, args: string[], env:
     name,
     child,
     output: () => tail,
+    spawnError: () => spawnError,
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null || spawnError) return;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exited;

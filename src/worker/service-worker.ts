@@ -34,7 +34,7 @@ export async function startServiceWorker(o: {
 }): Promise<ServiceWorker> {
   const { env, logger } = o;
   installRuntime(logger, env.WORKER_METRICS_BIND);
-  const settings = temporalSettings({ address: o.address, namespace: env.TEMPORAL_NAMESPACE });
+  const settings = temporalSettings({ address: o.address });
   const nativeConnection = await NativeConnection.connect(settings.connectionOptions);
   const connection = await Connection.connect(settings.connectionOptions);
   const client = new Client({ connection, namespace: settings.namespace });

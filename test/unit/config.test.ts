@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { loadEnv } from '../../src/config/env';
 import { generateKeySpec } from '../../src/crypto/secrets';
@@ -68,6 +71,36 @@ describe('configuration from the environment', () => {
       });
       assert.equal(res.status, 2, `${entry}: ${res.stderr}`);
       assert.match(res.stderr, /SECRETS_KEY/);
+    }
+  });
+
+  it('npm start refuses an empty LOCAL_DATA_DIR before writing a key file, and a local port another process holds, with exit code 2', async () => {
+    const local = path.join(PROJECT_ROOT, 'dist/src/entry/local.js');
+    const base = { PATH: process.env.PATH, HOME: process.env.HOME };
+    const empty = spawnSync(process.execPath, [local], { env: { ...base, LOCAL_DATA_DIR: '' }, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(empty.status, 2, empty.stderr);
+    assert.match(empty.stderr, /LOCAL_DATA_DIR/);
+    assert.equal(existsSync(path.join(PROJECT_ROOT, 'local-secrets-key')), false, 'no key file in the project root');
+
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as net.AddressInfo;
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'local-data-'));
+    try {
+      const held = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [local], {
+          env: { ...base, LOCAL_DATA_DIR: dataDir, TEMPORAL_ADDRESS: '127.0.0.1:1', LOCAL_MONGODB_PORT: String(port) },
+        });
+        let stderr = '';
+        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+        child.on('exit', (code) => resolve({ code, stderr }));
+      });
+      assert.equal(held.code, 2, held.stderr);
+      assert.match(held.stderr, new RegExp(`LOCAL_MONGODB_PORT=${port}: 127\\.0\\.0\\.1:${port} is already in use by another process`));
+      assert.match(held.stderr, /or set MONGODB_URI/);
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });

@@ -87,8 +87,13 @@ describe('README.md and docs/', () => {
       assert.ok(row, `README does not show that npm start defaults ${name} to \`${value}\``);
     }
     assert.ok(configuration.includes('data/local-secrets-key'), 'the generated key file is named');
-    const simulatorHost = /DEFAULT_ALLOWED_HOSTS\},([^`]+)`/.exec(local)?.[1];
-    assert.ok(simulatorHost && configuration.includes(`\`${simulatorHost}\``), 'the simulator host added to the allow-list is named');
+    const simulatorPort = /DEFAULT_ALLOWED_HOSTS\},127\.0\.0\.1:\$\{process\.env\.SIMULATOR_PORT \|\| '(\d+)'\}`/.exec(local)?.[1];
+    assert.ok(
+      simulatorPort &&
+        configuration.includes(`\`127.0.0.1:${simulatorPort}\``) &&
+        /allow-list[^\n]*SIMULATOR_PORT|SIMULATOR_PORT[^\n]*allow-list/.test(configuration),
+      'the simulator host added to the allow-list, and that SIMULATOR_PORT moves it, are named',
+    );
   });
 
   it('names the endpoints and the callback status codes the code answers with', () => {

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadEnv } from '../../src/config/env';
+import { generateKeySpec } from '../../src/crypto/secrets';
+import { temporalSettings } from '../../src/temporal/connection';
+
+const VALID = { TALKDESK_APP_ID: 'app1', TALKDESK_WEBHOOK_SECRET: 'a-webhook-secret-of-some-length', SECRETS_KEY: generateKeySpec('k1') };
+const VARS = ['TEMPORAL_CONFIG_FILE', 'TEMPORAL_PROFILE', 'TEMPORAL_NAMESPACE', 'TEMPORAL_ADDRESS'] as const;
+
+/** The Temporal connection settings every process uses (src/temporal/connection.ts): the SDK's profile, then the environment. */
+describe('Temporal settings: a profile and the environment', () => {
+  let dir: string;
+  const saved: Partial<Record<(typeof VARS)[number], string>> = {};
+  before(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'temporal-profile-'));
+    writeFileSync(path.join(dir, 'temporal.toml'), '[profile.prod]\naddress = "prod.example.test:7233"\nnamespace = "prodns"\n');
+    for (const v of VARS) {
+      saved[v] = process.env[v];
+      delete process.env[v];
+    }
+    process.env.TEMPORAL_CONFIG_FILE = path.join(dir, 'temporal.toml');
+    process.env.TEMPORAL_PROFILE = 'prod';
+  });
+  after(() => {
+    for (const v of VARS) {
+      if (saved[v] === undefined) delete process.env[v];
+      else process.env[v] = saved[v];
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("takes the profile's namespace when TEMPORAL_NAMESPACE is unset (the service's own configuration gives it no default)", () => {
+    assert.equal(loadEnv({ ...VALID, ...process.env }).TEMPORAL_NAMESPACE, undefined);
+    const settings = temporalSettings();
+    assert.equal(settings.namespace, 'prodns');
+    assert.equal(settings.connectionOptions.address, 'prod.example.test:7233');
+  });
+
+  it('lets TEMPORAL_NAMESPACE and an explicit address win over the profile', () => {
+    process.env.TEMPORAL_NAMESPACE = 'other';
+    try {
+      const settings = temporalSettings({ address: '127.0.0.1:7999' });
+      assert.equal(settings.namespace, 'other');
+      assert.equal(settings.connectionOptions.address, '127.0.0.1:7999');
+    } finally {
+      delete process.env.TEMPORAL_NAMESPACE;
+    }
+  });
+});
