@@ -125,7 +125,8 @@ export const IN_PROGRESS_PHASES: readonly InstallationPhase[] = ['installing', '
  * - `rejected`: rejected at Talkdesk; `detail` is the reason sent (an update rejected keeps the account as it was).
  * - `expired`: Talkdesk's seven days ran out; what the phase did was undone (an uninstall deprovisions locally).
  * - `interrupted`: stopped by another event or request (`detail`: by what) and undone.
- * - `failed`: an uninstall's acknowledgement failed (`detail`: why); deprovisioned locally all the same.
+ * - `failed`: an uninstall's acknowledgement failed (`detail`: why); deprovisioned locally all the same. Or a
+ *   rotation failed for good (`detail`: why): its new set destroyed, the current one kept.
  * - `deprovisioned`: deprovisioned without a Talkdesk acknowledgement (`detail`: why, e.g. `Talkdesk reports revoked`).
  * - `marked-active`: Talkdesk completed the operation, reconciliation ended the phase here.
  * - `not-open`: Talkdesk did not show the phase's operation open (`detail`: what it showed), so no state

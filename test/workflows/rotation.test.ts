@@ -87,6 +87,11 @@ describe('installation workflow: rotation and continue-as-new', function () {
     assert.deepEqual(t.stubs.of('switchCredentials'), []);
     assert.deepEqual(t.stubs.of('acknowledgeCredentials'), []);
     assert.deepEqual(t.stubs.of('destroyCredentials'), [{ installationId: t.installationId, clientId: clientIdFor(rotation.eventId) }]);
+    // Why, where operators look: the state query's history and lastError, not only the worker's log.
+    const ended = v.history.at(-1);
+    assert.deepEqual([ended?.phase, ended?.eventId, ended?.result], ['active', rotation.eventId, 'failed']);
+    assert.match(ended?.detail ?? '', /invalid_client/);
+    assert.match(v.lastError ?? '', /^rotation failed: .*invalid_client/);
   });
 
   it('an uninstall interrupts a rotation retrying for days: the rotation is dropped, the uninstall acknowledged at once', async () => {
@@ -102,7 +107,11 @@ describe('installation workflow: rotation and continue-as-new', function () {
     await t.send(uninstall);
     const done = await t.result();
     assert.equal(done.phase, 'uninstalled');
-    assert.deepEqual(phases(done), ['installing', 'uninstalling']);
+    assert.deepEqual(phases(done), ['installing', 'active', 'uninstalling']);
+    assert.deepEqual(
+      [done.history[1]?.eventId, done.history[1]?.result, done.history[1]?.detail],
+      [rotation.eventId, 'interrupted', 'uninstall'],
+    );
     assert.match(done.ignoredEvents.find((e) => e.eventId === rotation.eventId)?.reason ?? '', /interrupted/);
     assert.equal(done.history.at(-1)?.result, 'acknowledged');
     const ack = t.stubs.of('setInstallationState').at(-1);

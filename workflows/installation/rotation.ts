@@ -1,4 +1,4 @@
-import type { LifecycleEventOf } from '../definitions';
+import type { LifecycleEventOf, PhaseRecord } from '../definitions';
 import { keepLast, markHandled, recordIgnored } from '../state';
 import { takeLinks } from './common';
 import type { PhaseContext } from './context';
@@ -52,13 +52,33 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
           : { outcome: 'credentials rotated' }),
       },
     ]);
-  } else if (newClientId && newClientId !== state.activeClientId) {
-    await ctx.storeStep('destroy the unproven rotated credentials', 'destroyCredentials', { installationId, clientId: newClientId });
-    recordIgnored(state, event.eventId, `rotation not completed (${outcome.kind})`);
+  } else {
+    if (newClientId && newClientId !== state.activeClientId) {
+      await ctx.storeStep('destroy the unproven rotated credentials', 'destroyCredentials', { installationId, clientId: newClientId });
+      recordIgnored(state, event.eventId, `rotation not completed (${outcome.kind})`);
+    }
+    // Kept in the history (and lastError, below) like a phase's end: the failure's message is the
+    // one place that says why (a refused token, a 4xx acknowledgement).
+    const end: Pick<PhaseRecord, 'result' | 'detail' | 'outcome'> =
+      outcome.kind === 'failed'
+        ? {
+            result: 'failed',
+            detail: outcome.error.message,
+            outcome: `rotation failed: ${outcome.error.message}; the current credentials are kept`,
+          }
+        : outcome.kind === 'expired'
+          ? { result: 'expired', outcome: 'rotation not completed within seven days; the current credentials are kept' }
+          : { result: 'interrupted', detail: outcome.reason, outcome: `rotation interrupted by ${outcome.reason}` };
+    state.history = keepLast([
+      ...state.history,
+      { phase: state.phase, eventId: event.eventId, startedAt: event.createdAt, endedAt: new Date().toISOString(), ...end },
+    ]);
   }
   markHandled(state, event.eventId);
   ctx.publish();
   await ctx.recordPhase();
+  // After the steps above, whose success clears it: kept visible in the state query until the next step.
+  if (outcome.kind === 'failed') state.lastError = `rotation failed: ${outcome.error.message}`;
 }
 
 /**
