@@ -29,14 +29,20 @@ class PinoSdkLogger implements SdkLogger {
 }
 
 /**
- * Installs the SDK runtime once, before any connection: its logs go to our logger,
+ * Installs the SDK runtime once, before any connection: its logs go to our logger (the native core's are JSON too),
  * and its worker metrics are served for Prometheus at `metricsBind` (empty: off).
  */
 export function installRuntime(logger: Logger, metricsBind: string): void {
   try {
     Runtime.install({
       logger: new PinoSdkLogger(logger),
-      ...(metricsBind ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsBind } } } } : {}),
+      telemetryOptions: {
+        // The SDK's native core writes its own lines to stdout, coloured text by default: JSON like
+        // ours instead (its own shape: timestamp, level, fields, target), at the SDK's default levels.
+        // Not forwarded to our logger: forwarding keeps a timer that holds the process open.
+        logging: { filter: { core: 'WARN', other: 'ERROR' }, console: { format: 'json' } },
+        ...(metricsBind ? { metrics: { prometheus: { bindAddress: metricsBind } } } : {}),
+      },
     });
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
