@@ -86,3 +86,11 @@ export function links<R extends string, O extends string>(required: readonly R[]
       }
     });
 }
+
+/**
+ * A field's path as an error names it: each key cut to 40 characters, so that a refusal never
+ * echoes a long key the request made up (a `$` key of 3,000 characters).
+ */
+export function fieldPath(path: readonly PropertyKey[]): string {
+  return path.map((k) => (String(k).length > 40 ? `${String(k).slice(0, 40)}…` : String(k))).join('.') || '(root)';
+}

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { EventType, KeyAlgorithm } from '../../workflows/definitions';
-import { id, idList, keyAlgorithm, links, name, secret, text, timestamp } from './fields';
+import { fieldPath, id, idList, keyAlgorithm, links, name, secret, text, timestamp } from './fields';
 
 /**
  * The AppConnect lifecycle events (the six of the reference and app.trial_extended), one zod definition each: the definition
@@ -200,7 +200,7 @@ export function parseEvent(json: unknown): ParseEventResult {
   if (result.success) return { ok: true, event: result.data };
   const issue = result.error.issues[0];
   if (!issue) return { ok: false, error: { field: '(root)', message: 'invalid event' } };
-  const field = issue.path.map(String).join('.') || '(root)';
+  const field = fieldPath(issue.path);
   return { ok: false, error: { field, message: issue.message } };
 }
 

@@ -189,7 +189,12 @@ export function createCallbackHandler(deps: CallbackDeps) {
       else log.error({ err }, `${what}: unexpected error while storing`);
       outcome('store_unavailable');
       ctx.set('Retry-After', '30');
-      refuse(ctx, 503, 'store_unavailable', 'The event could not be stored; deliver it again later.');
+      refuse(
+        ctx,
+        503,
+        'store_unavailable',
+        'The event may not have been stored (MongoDB did not answer); deliver it again later: a repeat is recognised, never applied twice.',
+      );
     };
     // Failed steps too (a store or Temporal timing out is what the figure is for), told apart by outcome.
     const timeStep = (step: 'store' | 'handover' | 'mark') => {

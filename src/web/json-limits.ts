@@ -1,3 +1,5 @@
+import { fieldPath } from '../events/fields';
+
 /**
  * Limits on the shape of a callback body, checked before anything builds or
  * walks it: nesting depth and the number of keys of one object or items of one
@@ -101,7 +103,7 @@ const ALLOWED_CONTROL = /[\t\n\r]/g;
  * string, including the opaque credential fields. Messages never quote the value.
  */
 export function findUnsafeJson(value: unknown, path: (string | number)[] = []): { field: string; message: string } | undefined {
-  const field = () => path.map(String).join('.') || '(root)';
+  const field = () => fieldPath(path);
   if (typeof value === 'string') {
     return CONTROL.test(value.replace(ALLOWED_CONTROL, ''))
       ? { field: field(), message: 'must not contain control characters' }
@@ -117,9 +119,8 @@ export function findUnsafeJson(value: unknown, path: (string | number)[] = []): 
   if (value !== null && typeof value === 'object') {
     for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
       const at = [...path, key];
-      if (key.startsWith('$')) return { field: at.map(String).join('.'), message: 'keys starting with $ are not accepted' };
-      if (CONTROL.test(key))
-        return { field: [...path].map(String).join('.') || '(root)', message: 'keys must not contain control characters' };
+      if (key.startsWith('$')) return { field: fieldPath(at), message: 'keys starting with $ are not accepted' };
+      if (CONTROL.test(key)) return { field: fieldPath(path), message: 'keys must not contain control characters' };
       const found = findUnsafeJson(child, at);
       if (found) return found;
     }

@@ -66,7 +66,11 @@ describe('callback: the queue write fails after the event was stored', function 
     assert.equal(refused.status, 503, refused.text);
     assert.equal(refused.headers['retry-after'], '30');
     assert.deepEqual(refused.json, {
-      error: { code: 'store_unavailable', message: 'The event could not be stored; deliver it again later.' },
+      error: {
+        code: 'store_unavailable',
+        message:
+          'The event may not have been stored (MongoDB did not answer); deliver it again later: a repeat is recognised, never applied twice.',
+      },
     });
     assert.equal(queueWrites, 1, 'the callback tried to queue the event');
     // The step metric tells this apart from a slow store: the store step went through, the hand-over failed.

@@ -57,6 +57,9 @@ describe('security: callback limits', function () {
       assert.deepEqual(findUnsafeJson({ data: { x: 'a\u0085b' } })?.field, 'data.x', 'a C1 control');
       assert.deepEqual(findUnsafeJson({ data: { 'k\u0007': 1 } })?.field, 'data');
       assert.equal(findUnsafeJson({ pem: '-----BEGIN-----\r\nAB\tCD\n-----END-----', price: '5$', 'a.b': 1 }), undefined);
+      // A refusal names the key without echoing a long one the request made up.
+      const long = `$${'A'.repeat(3000)}<script>`;
+      assert.equal(findUnsafeJson({ data: { [long]: 1 } })?.field, `data.$${'A'.repeat(39)}…`);
     });
   });
 

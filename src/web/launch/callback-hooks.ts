@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import { MongoError } from 'mongodb';
 import type { TalkdeskEvent } from '../../events/schemas';
+import { fieldPath } from '../../events/fields';
 import { userLogoutSchema } from '../../events/user-logout';
 import type { EventTimeProblem } from '../event-time';
 import { findUnsafeJson } from '../json-limits';
@@ -48,7 +49,7 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
       const problem = parsed.success
         ? findUnsafeJson(json)
         : {
-            field: parsed.error.issues[0]?.path.map(String).join('.') || '(root)',
+            field: fieldPath(parsed.error.issues[0]?.path ?? []),
             message: parsed.error.issues[0]?.message ?? 'invalid event',
           };
       if (!parsed.success || problem) {
@@ -106,7 +107,13 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
         log.error({ error: err.name }, 'user.logout not handled: MongoDB unavailable');
         outcome('store_unavailable');
         ctx.set('Retry-After', '30');
-        return reply(ctx, 503, { error: { code: 'store_unavailable', message: 'The event could not be stored; deliver it again later.' } });
+        return reply(ctx, 503, {
+          error: {
+            code: 'store_unavailable',
+            message:
+              'The event may not have been stored (MongoDB did not answer); deliver it again later: a repeat is recognised, never applied twice.',
+          },
+        });
       }
     },
   };
