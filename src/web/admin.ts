@@ -5,6 +5,7 @@ import Koa from 'koa';
 import type { Logger } from '../logging/logger';
 import type { WebMetrics } from './metrics';
 import { hardenClientErrors, securityHeaders } from './security-headers';
+import { listenOn } from './listen';
 
 /**
  * The admin listener (ADMIN_HOST:ADMIN_PORT, loopback by default): readiness and
@@ -86,13 +87,7 @@ export async function startAdminServer(host: string, port: number, deps: AdminDe
   const server = http.createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, createAdminApp(deps).callback());
   server.keepAliveTimeout = 5_000;
   hardenClientErrors(server);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOn(server, port, host, { port: 'ADMIN_PORT', host: 'ADMIN_HOST' });
   const bound = (server.address() as AddressInfo).port;
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`,

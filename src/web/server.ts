@@ -21,6 +21,7 @@ import { PeriodicTask } from './periodic';
 import { eventTimeLimits } from './event-time';
 import type { EcdsaPublicKeys, HubAlgorithm } from './signature';
 import { DEFAULT_SIGNATURE_SCHEMES, type SignatureScheme } from './signature-schemes';
+import { listenOn } from './listen';
 
 /** The web server's timeouts when not given: defined once here (the README quotes them). */
 export const WEB_TIMEOUTS_MS = {
@@ -190,13 +191,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
   );
   server.keepAliveTimeout = o.keepAliveTimeoutMs ?? WEB_TIMEOUTS_MS.keepAlive;
   hardenClientErrors(server);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, o.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOn(server, o.port, o.host, { port: 'PORT', host: 'HOST' });
   let admin: RunningAdminServer;
   try {
     admin = await startAdminServer(o.adminHost ?? '127.0.0.1', o.adminPort ?? 0, {

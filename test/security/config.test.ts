@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { loadEnv } from '../../src/config/env';
@@ -199,6 +200,28 @@ describe('security: signature and limit settings', function () {
       const code = await p.exited;
       assert.equal(code, 2);
       assert.match(p.stderr(), /TALKDESK_ECDSA_PUBLIC_KEYS: required when CALLBACK_SIGNATURE_SCHEMES includes ecdsa/);
+    });
+
+    it('exits 2 naming PORT, or ADMIN_PORT, when another process holds it', async () => {
+      const holder = net.createServer();
+      await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+      const { port } = holder.address() as net.AddressInfo;
+      try {
+        for (const name of ['PORT', 'ADMIN_PORT']) {
+          const p = await webProcess({ [name]: String(port) });
+          try {
+            assert.equal(await p.exited, 2, p.stderr());
+            assert.match(
+              p.stderr(),
+              new RegExp(`${name}=${port}: cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\)\\. Set ${name} to a free port`),
+            );
+          } finally {
+            await stop(p);
+          }
+        }
+      } finally {
+        await new Promise<void>((resolve) => holder.close(() => resolve()));
+      }
     });
   });
 });
