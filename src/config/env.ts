@@ -58,7 +58,10 @@ export const envSchema = z.object({
   /** Admin listener (/readyz, /metrics): loopback by default; 9464 is the worker's SDK metrics. */
   ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
   ADMIN_PORT: num(z.number().int().min(0).max(65535)).default(9465),
-  TEMPORAL_ADDRESS: z.string().min(1).optional(),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:\d{1,5})?$/, 'must be host:port, such as localhost:7233 (no scheme, no spaces)')
+    .optional(),
   /**
    * Unset: the TEMPORAL_PROFILE's namespace, else `default`. Read through temporalSettings()
    * (src/temporal/connection.ts), never from here with a default that would hide the profile's.

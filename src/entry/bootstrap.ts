@@ -1,6 +1,7 @@
 import { parseKeyring, type Keyring } from '../crypto/secrets';
 import { DEFAULT_MONGODB_URI, loadEnv, type Env } from '../config/env';
-import { ConfigError } from '../errors';
+import { AppError, ConfigError } from '../errors';
+import { scrubUrlCredentials } from '../logging/redact';
 import { createLogger, type Logger } from '../logging/logger';
 import { connectDatabase, createStore, type Store } from '../store';
 import { TalkdeskClient } from '../talkdesk/client';
@@ -25,7 +26,15 @@ export function bootstrap(name: string): { env: Env; logger: Logger; keyring: Ke
 }
 
 export async function openStore(env: Env, keyring: Keyring, logger: Logger): Promise<Store> {
-  const db = await connectDatabase(env.MONGODB_URI ?? DEFAULT_MONGODB_URI, env.MONGODB_DB);
+  const uri = env.MONGODB_URI ?? DEFAULT_MONGODB_URI;
+  const db = await connectDatabase(uri, env.MONGODB_DB).catch((err: unknown) => {
+    // The driver's words name the host, not the setting; a connection string may hold a password.
+    const why = scrubUrlCredentials(err instanceof Error ? err.message : String(err));
+    throw new AppError(
+      `MongoDB at ${scrubUrlCredentials(uri)} (MONGODB_URI${env.MONGODB_URI ? '' : ' unset: the default'}) cannot be reached: ${why}. ` +
+        'Start it or correct MONGODB_URI; the process can be restarted once it answers.',
+    );
+  });
   const store = createStore(db, keyring);
   await store.prepare().then(
     ({ movedCredentials }) => {

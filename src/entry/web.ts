@@ -23,6 +23,15 @@ async function main(): Promise<void> {
   const connection = Connection.lazy(connectionOptions);
   const temporal = new Client({ connection, namespace });
   const web = await startWebServer(webServerOptionsFromEnv(env, { keyring, store, temporal, logger }));
+  // Not a reason to stop (events are stored and handed over once it answers), but worth saying at once.
+  connection
+    .withDeadline(Date.now() + 5_000, () => temporal.workflowService.getSystemInfo({}))
+    .catch(() =>
+      logger.warn(
+        { temporalAddress: connectionOptions.address ?? 'localhost:7233' },
+        'Temporal does not answer yet (TEMPORAL_ADDRESS): events are stored and handed over once it does; /readyz shows temporal:false until then',
+      ),
+    );
   logger.info(
     {
       callbackUrl: web.callbackUrl,

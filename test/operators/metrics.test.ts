@@ -56,4 +56,15 @@ describe('metrics and health endpoints', function () {
       await new Promise<void>((resolve) => holder.close(() => resolve()));
     }
   });
+
+  it('a Temporal the worker cannot reach stops it with a message naming TEMPORAL_ADDRESS', async () => {
+    await assert.rejects(startWorker({ TEMPORAL_ADDRESS: '127.0.0.1:1', WORKER_METRICS_BIND: '' }), (err: Error) => {
+      assert.match(err.message, /^worker process exited \(1\):/, err.message);
+      assert.match(
+        err.message,
+        /worker failed: Temporal at 127\.0\.0\.1:1 \(TEMPORAL_ADDRESS, or the TEMPORAL_PROFILE's address\) cannot be reached: /,
+      );
+      return true;
+    });
+  });
 });

@@ -50,6 +50,14 @@ describe('configuration from the environment', () => {
       );
     }
     assert.equal(loadEnv({ ...VALID, PORT: ' 8080 ' }).PORT, 8080);
+    for (const address of ['not a host', 'http://temporal:7233']) {
+      assert.throws(
+        () => loadEnv({ ...VALID, TEMPORAL_ADDRESS: address }),
+        (err: unknown) => err instanceof ConfigError && /TEMPORAL_ADDRESS: must be host:port/.test(err.message),
+      );
+    }
+    for (const address of ['localhost:7233', 'ns.acct.tmprl.cloud:7233', '[::1]:7233', 'temporal'])
+      assert.equal(loadEnv({ ...VALID, TEMPORAL_ADDRESS: address }).TEMPORAL_ADDRESS, address);
     assert.equal(loadEnv({ ...VALID, RECONCILE_ACTIVE_CHECK_HOURS: '0.5' }).RECONCILE_ACTIVE_CHECK_HOURS, 0.5);
     assert.throws(
       () => loadEnv({ ...VALID, RECONCILE_INTERVAL_MINUTES: '0.001' }),
@@ -101,6 +109,29 @@ describe('configuration from the environment', () => {
     } finally {
       await new Promise<void>((resolve) => holder.close(() => resolve()));
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a MongoDB that cannot be reached stops web and worker with a message naming MONGODB_URI, without its password', () => {
+    for (const entry of ['web', 'worker']) {
+      const res = spawnSync(process.execPath, [path.join(PROJECT_ROOT, `dist/src/entry/${entry}.js`)], {
+        env: {
+          PATH: process.env.PATH,
+          ...VALID,
+          MONGODB_URI: 'mongodb://app:pw-not-to-print@127.0.0.1:1/',
+          PORT: '0',
+          ADMIN_PORT: '0',
+          WORKER_METRICS_BIND: '',
+        },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      assert.equal(res.status, 1, `${entry}: ${res.stderr}`);
+      assert.match(
+        res.stderr,
+        /MongoDB at mongodb:\/\/\[redacted\]@127\.0\.0\.1:1\/ \(MONGODB_URI\) cannot be reached: .*Start it or correct MONGODB_URI/,
+      );
+      assert.ok(!`${res.stdout}${res.stderr}`.includes('pw-not-to-print'), `${entry}: the password is not printed`);
     }
   });
 });
