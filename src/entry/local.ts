@@ -6,6 +6,7 @@ import { DEFAULT_ALLOWED_HOSTS, loadEnvSubset } from '../config/env';
 import { ConfigError } from '../errors';
 import { portInUse } from '../local/process';
 import { scrubUrlCredentials } from '../logging/redact';
+import { launchSettingsFromEnv } from '../sso/settings';
 import { generateSigningKeySpec } from '../sso/signing-keys';
 import { startFerretDB, type LocalMongo } from '../local/ferretdb';
 import { startTemporalDevServer, type LocalTemporal } from '../local/temporal-dev';
@@ -28,6 +29,8 @@ async function main(): Promise<void> {
   mkdirSync(dataDir, { recursive: true });
   applyLocalDefaults(dataDir);
   const { env, logger, keyring } = bootstrap('local');
+  // The launch settings (SSO_SIGNING_KEYS and the rest) before any server starts, as the web entry does.
+  launchSettingsFromEnv(env);
 
   let temporalServer: LocalTemporal | undefined;
   let mongoServer: LocalMongo | undefined;

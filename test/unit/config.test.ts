@@ -106,6 +106,15 @@ describe('configuration from the environment', () => {
       assert.equal(held.code, 2, held.stderr);
       assert.match(held.stderr, new RegExp(`LOCAL_MONGODB_PORT=${port}: 127\\.0\\.0\\.1:${port} is already in use by another process`));
       assert.match(held.stderr, /or set MONGODB_URI/);
+      // The launch settings too, before any server starts (no TEMPORAL_ADDRESS: it would start the dev server next).
+      const badKey = spawnSync(process.execPath, [local], {
+        env: { ...base, LOCAL_DATA_DIR: dataDir, SSO_SIGNING_KEYS: 'k1:notakey' },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      assert.equal(badKey.status, 2, badKey.stderr);
+      assert.match(badKey.stderr, /SSO_SIGNING_KEYS key k1: not a base64 PKCS#8 DER private key/);
+      assert.ok(!existsSync(path.join(dataDir, 'temporal')) && !existsSync(path.join(dataDir, 'ferretdb')), 'no server was started');
     } finally {
       await new Promise<void>((resolve) => holder.close(() => resolve()));
       rmSync(dataDir, { recursive: true, force: true });
