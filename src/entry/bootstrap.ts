@@ -1,7 +1,7 @@
 import { parseKeyring, type Keyring } from '../crypto/secrets';
 import { DEFAULT_MONGODB_URI, loadEnv, type Env } from '../config/env';
 import { AppError, ConfigError } from '../errors';
-import { scrubUrlCredentials } from '../logging/redact';
+import { scrubUrlCredentials, urlTarget } from '../logging/redact';
 import { createLogger, type Logger } from '../logging/logger';
 import { connectDatabase, createStore, type Store } from '../store';
 import { TalkdeskClient } from '../talkdesk/client';
@@ -31,7 +31,7 @@ export async function openStore(env: Env, keyring: Keyring, logger: Logger): Pro
     // The driver's words name the host, not the setting; a connection string may hold a password.
     const why = scrubUrlCredentials(err instanceof Error ? err.message : String(err));
     throw new AppError(
-      `MongoDB at ${scrubUrlCredentials(uri)} (MONGODB_URI${env.MONGODB_URI ? '' : ' unset: the default'}) cannot be reached: ${why}. ` +
+      `MongoDB at ${urlTarget(uri)} (MONGODB_URI${env.MONGODB_URI ? '' : ' unset: the default'}) cannot be reached: ${why}. ` +
         'Start it or correct MONGODB_URI; the process can be restarted once it answers.',
     );
   });

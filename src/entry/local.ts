@@ -5,7 +5,7 @@ import { generateKeySpec } from '../crypto/secrets';
 import { DEFAULT_ALLOWED_HOSTS, loadEnvSubset } from '../config/env';
 import { ConfigError } from '../errors';
 import { portInUse } from '../local/process';
-import { scrubUrlCredentials } from '../logging/redact';
+import { urlTarget } from '../logging/redact';
 import { launchSettingsFromEnv } from '../sso/settings';
 import { generateSigningKeySpec } from '../sso/signing-keys';
 import { startFerretDB, type LocalMongo } from '../local/ferretdb';
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
         'appconnect-lifecycle is running',
         `  Temporal UI:        ${ui}`,
         `  Temporal frontend:  ${address ?? 'from TEMPORAL_* settings'} (namespace ${settings.namespace})`,
-        `  MongoDB:            ${scrubUrlCredentials(env.MONGODB_URI ?? '')}`,
+        `  MongoDB:            ${urlTarget(env.MONGODB_URI ?? '')}`,
         `  Callback endpoint:  POST ${web.callbackUrl}`,
         `  Health:             ${web.url}/healthz`,
         `  Ready and metrics:  ${web.adminUrl}/readyz  ${web.adminUrl}/metrics`,

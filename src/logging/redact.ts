@@ -31,6 +31,16 @@ export function isSecretKey(key: string): boolean {
 /** `scheme://user:password@host`: a connection string (MONGODB_URI) quoted in an error message. */
 const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@]+@/gi;
 
+/** Where a connection string points (scheme, host, port, path), for messages: no user, password or query options. */
+export function urlTarget(uri: string): string {
+  try {
+    const u = new URL(uri);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
 /** A string with the credentials of any URL in it replaced. */
 export function scrubUrlCredentials(text: string): string {
   return text.replace(URL_CREDENTIALS, `$1${REDACTED}@`);

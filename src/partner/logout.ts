@@ -37,6 +37,7 @@ export type LogoutForwardOutcome = 'delivered' | 'retry' | 'given_up';
  */
 export class LogoutForwarder {
   private readonly inFlight = new Set<Promise<void>>();
+  private stopped = false;
   private readonly timing: typeof LOGOUT_FORWARD_TIMING;
 
   constructor(
@@ -72,8 +73,19 @@ export class LogoutForwarder {
   /** Sends those due again (the web server's periodic pass); returns how many it tried. */
   async retryDue(): Promise<number> {
     const due = await this.o.store.due(new Date(this.now()));
-    for (const pending of due) await this.attempt(pending);
-    return due.length;
+    let tried = 0;
+    // Stopped (the web process shutting down): the rest stay due for the next process's pass.
+    for (const pending of due) {
+      if (this.stopped) break;
+      await this.attempt(pending);
+      tried += 1;
+    }
+    return tried;
+  }
+
+  /** Ends the retry pass after the send in progress, so a shutdown waits for one hook call at most. */
+  stop(): void {
+    this.stopped = true;
   }
 
   async drain(): Promise<void> {

@@ -99,7 +99,6 @@ describe('launch: single sign-out, licences that change, and no secret left behi
     assert.equal(await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl }), 200);
     assert.equal(await appStatus(browser), 401, 'the session ended before the partner took the logout');
     await eventually('the partner to have the logout', async () => notices.some((n) => n.eventId === event.id) || undefined, 15_000);
-    assert.equal(partnerDownFor, 0, 'after two failed attempts');
     await eventually(
       'the forward to be cleared',
       async () => (await new PendingLogoutStore(sys.store.db).get(event.id)) === null || undefined,

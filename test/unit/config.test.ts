@@ -138,7 +138,7 @@ describe('configuration from the environment', () => {
       assert.equal(res.status, 1, `${entry}: ${res.stderr}`);
       assert.match(
         res.stderr,
-        /MongoDB at mongodb:\/\/\[redacted\]@127\.0\.0\.1:1\/ \(MONGODB_URI\) cannot be reached: .*Start it or correct MONGODB_URI/,
+        /MongoDB at mongodb:\/\/127\.0\.0\.1:1\/ \(MONGODB_URI\) cannot be reached: .*Start it or correct MONGODB_URI/,
       );
       assert.ok(!`${res.stdout}${res.stderr}`.includes('pw-not-to-print'), `${entry}: the password is not printed`);
     }

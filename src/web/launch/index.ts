@@ -68,6 +68,7 @@ export function createLaunch(
       retryLogouts?.start();
     },
     async stop() {
+      forwarder?.stop();
       await Promise.all([sweeper.stop(), retryLogouts?.stop(), forwarder?.drain()]);
     },
   };
