@@ -1,5 +1,6 @@
 import { Connection } from '@temporalio/client';
 import { loadEnvSubset } from '../config/env';
+import { temporalConnectFailure } from '../temporal/connect-errors';
 import { temporalSettings } from '../temporal/connection';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
 import { exitOnFailure } from './bootstrap';
@@ -13,7 +14,9 @@ async function main(): Promise<void> {
   // Only what it reads: a web or worker setting is not its business.
   loadEnvSubset(['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE']);
   const { connectionOptions, namespace } = temporalSettings();
-  const connection = await Connection.connect(connectionOptions);
+  const connection = await Connection.connect(connectionOptions).catch((err: unknown) => {
+    throw temporalConnectFailure(connectionOptions.address, namespace, err);
+  });
   try {
     const added = await ensureSearchAttributes(connection, namespace);
     console.log(added.length ? `registered on ${namespace}: ${added.join(', ')}` : `search attributes already registered on ${namespace}`);

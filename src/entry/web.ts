@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { ConfigError } from '../errors';
 import { launchSettingsFromEnv } from '../sso/settings';
+import { credentialsRefused, temporalConnectFailure } from '../temporal/connect-errors';
 import { temporalSettings } from '../temporal/connection';
 import { webServerOptionsFromEnv } from '../web/from-env';
 import { startWebServer } from '../web/server';
@@ -26,11 +27,16 @@ async function main(): Promise<void> {
   // Not a reason to stop (events are stored and handed over once it answers), but worth saying at once.
   connection
     .withDeadline(Date.now() + 5_000, () => temporal.workflowService.getSystemInfo({}))
-    .catch(() =>
-      logger.warn(
-        { temporalAddress: connectionOptions.address ?? 'localhost:7233' },
-        'Temporal does not answer yet (TEMPORAL_ADDRESS): events are stored and handed over once it does; /readyz shows temporal:false until then',
-      ),
+    .catch((err: unknown) =>
+      credentialsRefused(err)
+        ? logger.error(
+            { temporalAddress: connectionOptions.address ?? 'localhost:7233', namespace },
+            `${temporalConnectFailure(connectionOptions.address, namespace, err).message} Events are stored but not handed over until then; /readyz shows temporal:false`,
+          )
+        : logger.warn(
+            { temporalAddress: connectionOptions.address ?? 'localhost:7233' },
+            'Temporal does not answer yet (TEMPORAL_ADDRESS): events are stored and handed over once it does; /readyz shows temporal:false until then',
+          ),
     );
   logger.info(
     {

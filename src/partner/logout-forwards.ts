@@ -24,6 +24,11 @@ export class PendingLogoutStore {
     this.coll = db.collection<PendingLogout>(COLLECTIONS.partnerLogouts);
   }
 
+  /** The retry pass reads by `dueAt`. */
+  async ensureIndexes(): Promise<void> {
+    await this.coll.createIndex({ dueAt: 1 });
+  }
+
   /** Keeps the logout; a redelivery of the same event keeps the first copy. */
   async add(request: UserLogoutRequest, firstAt: Date, dueAt: Date): Promise<PendingLogout> {
     const doc: PendingLogout = { _id: request.eventId, request, firstAt, dueAt, attempts: 0 };
@@ -43,6 +48,16 @@ export class PendingLogoutStore {
       .sort({ dueAt: 1 })
       .limit(limit)
       .toArray();
+  }
+
+  /**
+   * Takes a due logout for one send: moves its `dueAt` to `leaseUntil` only if no other
+   * process moved it since it was read, so web processes running the pass at once send it
+   * once. A process that stops mid-send leaves it due again at `leaseUntil`.
+   */
+  async claim(pending: PendingLogout, leaseUntil: Date): Promise<PendingLogout | null> {
+    const r = await this.coll.updateOne({ _id: pending._id, dueAt: pending.dueAt }, { $set: { dueAt: leaseUntil } });
+    return r.modifiedCount === 1 ? { ...pending, dueAt: leaseUntil } : null;
   }
 
   async retryAt(eventId: string, dueAt: Date, attempts: number, lastError: string): Promise<void> {

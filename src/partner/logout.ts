@@ -21,8 +21,13 @@ export async function forwardUserLogout(
   return true;
 }
 
-/** When a forward that failed is sent again: 30 s, doubling up to 15 minutes, given up a day after the event arrived. */
-export const LOGOUT_FORWARD_TIMING = { firstRetryMs: 30_000, maxDelayMs: 15 * 60_000, giveUpAfterMs: 24 * 3_600_000 };
+/**
+ * When a forward that failed is sent again: 30 s, doubling up to 15 minutes, given up a day
+ * after the event arrived. `claimMs`: how long a send of the retry pass holds the logout
+ * against other web processes (longer than a hook call, PARTNER_HOOKS_TIMEOUT_MS, 10 s by
+ * default); a process stopped mid-send leaves it due again after that.
+ */
+export const LOGOUT_FORWARD_TIMING = { firstRetryMs: 30_000, maxDelayMs: 15 * 60_000, giveUpAfterMs: 24 * 3_600_000, claimMs: 120_000 };
 
 export type LogoutForwardOutcome = 'delivered' | 'retry' | 'given_up';
 
@@ -32,8 +37,9 @@ export type LogoutForwardOutcome = 'delivered' | 'retry' | 'given_up';
  * that is down for a moment must not leave them signed in there. The logout is kept in
  * `partner_logouts` before Talkdesk is answered, sent at once after, and sent again with
  * backoff (honouring the partner's `Retry-After`) by `retryDue`, which the web server runs
- * periodically, across restarts. Another web process may send one at the same moment:
- * the hook's `idempotency-key` is the same, so the partner sees one logout.
+ * periodically, across restarts. Each send of the pass is claimed in the store, so one web
+ * process sends it; should two ever send the same logout, the hook's `idempotency-key` is
+ * the same, so the partner sees one.
  */
 export class LogoutForwarder {
   private readonly inFlight = new Set<Promise<void>>();
@@ -70,14 +76,19 @@ export class LogoutForwarder {
     this.inFlight.add(p);
   }
 
-  /** Sends those due again (the web server's periodic pass); returns how many it tried. */
+  /**
+   * Sends those due again (the web server's periodic pass); returns how many it sent. Each is
+   * claimed first (`claimMs`), so with several web processes one sends it.
+   */
   async retryDue(): Promise<number> {
     const due = await this.o.store.due(new Date(this.now()));
     let tried = 0;
     // Stopped (the web process shutting down): the rest stay due for the next process's pass.
     for (const pending of due) {
       if (this.stopped) break;
-      await this.attempt(pending);
+      const claimed = await this.o.store.claim(pending, new Date(this.now() + this.timing.claimMs));
+      if (!claimed) continue;
+      await this.attempt(claimed);
       tried += 1;
     }
     return tried;
@@ -86,6 +97,10 @@ export class LogoutForwarder {
   /** Ends the retry pass after the send in progress, so a shutdown waits for one hook call at most. */
   stop(): void {
     this.stopped = true;
+  }
+
+  ensureIndexes(): Promise<void> {
+    return this.o.store.ensureIndexes();
   }
 
   async drain(): Promise<void> {

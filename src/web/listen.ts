@@ -9,10 +9,16 @@ import { ConfigError } from '../errors';
 export async function listenOn(server: http.Server, port: number, host: string, setting: { port: string; host: string }): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const failed = (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE' || err.code === 'EACCES') {
+      if (err.code === 'EADDRINUSE') {
         reject(
           new ConfigError(
-            `${setting.port}=${port}: cannot listen on ${host}:${port} (${err.code}). Set ${setting.port} to a free port (0 picks one), or stop the process that holds it.`,
+            `${setting.port}=${port}: cannot listen on ${host}:${port} (EADDRINUSE: another process holds it). Set ${setting.port} to a free port (0 picks one), or stop the process that holds it.`,
+          ),
+        );
+      } else if (err.code === 'EACCES') {
+        reject(
+          new ConfigError(
+            `${setting.port}=${port}: this process may not listen on ${host}:${port} (EACCES: ports below 1024 need privileges). Set ${setting.port} to 1024 or above and put a proxy or port mapping in front.`,
           ),
         );
       } else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') {
@@ -29,4 +35,24 @@ export async function listenOn(server: http.Server, port: number, host: string, 
       resolve();
     });
   });
+}
+
+/**
+ * Stops taking connections, lets the requests being answered finish (up to `graceMs`), then
+ * cuts what is left. Talkdesk retries a callback it got no answer to, so a cut one is not
+ * lost; letting it finish saves the retry, and the work it started (a hand-over, a logout
+ * forward) begins before the background parts stop.
+ */
+export async function closeGracefully(server: http.Server, graceMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // A keep-alive connection counts until it is idle: close each as soon as its answer is sent.
+  const idle = setInterval(() => server.closeIdleConnections(), 50);
+  server.closeIdleConnections();
+  let timer: NodeJS.Timeout | undefined;
+  const cut = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+  await Promise.race([closed, cut]);
+  clearInterval(idle);
+  clearTimeout(timer);
+  server.closeAllConnections();
+  await closed;
 }

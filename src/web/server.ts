@@ -21,7 +21,7 @@ import { PeriodicTask } from './periodic';
 import { eventTimeLimits } from './event-time';
 import type { EcdsaPublicKeys, HubAlgorithm } from './signature';
 import { DEFAULT_SIGNATURE_SCHEMES, type SignatureScheme } from './signature-schemes';
-import { listenOn } from './listen';
+import { closeGracefully, listenOn } from './listen';
 
 /** The web server's timeouts when not given: defined once here (the README quotes them). */
 export const WEB_TIMEOUTS_MS = {
@@ -33,6 +33,8 @@ export const WEB_TIMEOUTS_MS = {
   headers: 10_000,
   /** An idle keep-alive connection. */
   keepAlive: 5_000,
+  /** At shutdown, how long requests being answered may take to finish. */
+  closeGrace: 10_000,
   /** Temporal's answer to the readiness check. */
   readiness: 2_000,
 } as const;
@@ -64,6 +66,8 @@ export interface WebServerOptions {
   headersTimeoutMs?: number;
   /** Idle keep-alive connections are closed after this. Default WEB_TIMEOUTS_MS.keepAlive. */
   keepAliveTimeoutMs?: number;
+  /** At shutdown, how long requests being answered may finish in. Default WEB_TIMEOUTS_MS.closeGrace. */
+  closeGraceMs?: number;
   /** Depth and width limits of callback JSON bodies (DEFAULT_JSON_LIMITS). */
   jsonLimits?: Partial<JsonLimits>;
   /** Signed callback requests per minute from one source address (CALLBACK_RATE_LIMIT_PER_MINUTE); 0 or unset: no limit. */
@@ -216,14 +220,12 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     server,
     dispatcher,
     async close() {
+      // The callback and launch routes first: what they answer now still gets its background work.
+      await closeGracefully(server, o.closeGraceMs ?? WEB_TIMEOUTS_MS.closeGrace);
       await launchArea?.stop();
       await dispatcher.stop();
       await sweeper.stop();
       await admin.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
     },
   };
 }

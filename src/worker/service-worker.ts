@@ -1,12 +1,12 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Env } from '../config/env';
-import { AppError } from '../errors';
 import type { Logger } from '../logging/logger';
 import { provisionerFromEnv } from '../partner/from-env';
 import type { PartnerProvisioner } from '../partner/provisioner';
 import type { Store } from '../store';
 import type { TalkdeskClient } from '../talkdesk/client';
+import { temporalConnectFailure } from '../temporal/connect-errors';
 import { temporalSettings } from '../temporal/connection';
 import { ensureReconciliationSchedule } from '../temporal/schedule';
 import { createAppWorker } from './create-worker';
@@ -37,7 +37,7 @@ export async function startServiceWorker(o: {
   installRuntime(logger, env.WORKER_METRICS_BIND);
   const settings = temporalSettings({ address: o.address });
   const nativeConnection = await NativeConnection.connect(settings.connectionOptions).catch((err: unknown) => {
-    throw temporalUnreachable(settings.connectionOptions.address, err);
+    throw temporalConnectFailure(settings.connectionOptions.address, settings.namespace, err);
   });
   const connection = await Connection.connect(settings.connectionOptions);
   const client = new Client({ connection, namespace: settings.namespace });
@@ -83,13 +83,4 @@ export async function startServiceWorker(o: {
       await connection.close();
     },
   };
-}
-
-/** The SDK's own words (a Rust transport error) name no setting: say which one, and what to do. */
-function temporalUnreachable(address: string | undefined, err: unknown): AppError {
-  const why = err instanceof Error ? err.message : String(err);
-  return new AppError(
-    `Temporal at ${address ?? 'localhost:7233'} (TEMPORAL_ADDRESS, or the TEMPORAL_PROFILE's address) cannot be reached: ${why}. ` +
-      'Start it or correct the address; the worker can be restarted once it answers.',
-  );
 }

@@ -4,6 +4,7 @@ import { freePort } from '../../src/local/process';
 import { parseCallbackSteps } from '../../bench/callback-steps';
 import type { TestSystem } from '../support/system';
 import { useSystemWithWorkerProcess } from '../support/worker-process';
+import { startRefusingTemporal } from '../support/refusing-temporal';
 import { eventually, waitForPhase } from '../support/waits';
 
 describe('metrics and health endpoints', function () {
@@ -66,5 +67,31 @@ describe('metrics and health endpoints', function () {
       );
       return true;
     });
+  });
+
+  it('a Temporal that refuses the API key stops the worker with exit code 2, naming TEMPORAL_API_KEY and never quoting the key', async () => {
+    for (const code of [16, 7]) {
+      const refusing = await startRefusingTemporal(code);
+      try {
+        const key = `tk-bad-${code}-0123456789abcdef`;
+        await assert.rejects(
+          startWorker({ TEMPORAL_ADDRESS: refusing.address, TEMPORAL_API_KEY: key, TEMPORAL_TLS: 'false', WORKER_METRICS_BIND: '' }),
+          (err: Error) => {
+            assert.match(err.message, /^worker process exited \(2\):/, err.message);
+            assert.match(
+              err.message,
+              new RegExp(
+                `worker failed: Temporal at ${refusing.address.replace(/\./g, '\\.')} refused this process's credentials for namespace default \\(TEMPORAL_API_KEY`,
+              ),
+            );
+            assert.doesNotMatch(err.message, /cannot be reached/);
+            assert.ok(!err.message.includes(key), 'the key is not in the output');
+            return true;
+          },
+        );
+      } finally {
+        await refusing.close();
+      }
+    }
   });
 });

@@ -9,6 +9,7 @@ import {
 import { connectDatabase, type Database } from '../../src/store';
 import { captureLogger } from '../support/logs';
 import { mongoUri, uniqueDbName } from '../support/servers';
+import { eventually } from '../support/waits';
 
 /** user.logout forwards that the partner could not take: kept in partner_logouts and sent again (src/partner/logout.ts). */
 describe('partner: user.logout forwards kept until the partner takes them', function () {
@@ -101,6 +102,40 @@ describe('partner: user.logout forwards kept until the partner takes them', func
     assert.deepEqual(outcomes, ['retry', 'given_up']);
     assert.ok(lines.some((l) => l.includes('given up after a day')));
     assert.ok(!lines.some((l) => l.includes('abc123')), 'no error text in the logs');
+  });
+
+  it('two web processes running the retry pass at once send a due logout once; a send cut short is due again after its claim', async () => {
+    const req = request();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const sent: string[] = [];
+    const forward = async (r: UserLogoutRequest) => {
+      sent.push(r.eventId);
+      await held;
+    };
+    const a = forwarder(forward);
+    const b = forwarder(forward);
+    await a.f.keep(req);
+    clock += 30_000;
+    const passes = Promise.all([a.f.retryDue(), b.f.retryDue()]);
+    await eventually('the hook called', async () => (sent.length > 0 ? true : undefined));
+    release();
+    assert.deepEqual((await passes).sort(), [0, 1], 'one pass claimed it, the other skipped it');
+    assert.deepEqual(sent, [req.eventId]);
+    assert.equal(await store.get(req.eventId), null);
+
+    // A process that claimed one and stopped before sending (killed): the claim runs out, then it is sent.
+    const req2 = request();
+    await a.f.keep(req2);
+    clock += 30_000;
+    const due = await store.due(new Date(clock));
+    const mine = due.find((d) => d._id === req2.eventId);
+    assert.ok(mine && (await store.claim(mine, new Date(clock + 120_000))), 'claimed by a process that then dies');
+    assert.equal(await b.f.retryDue(), 0, 'held by the claim');
+    clock += 120_000;
+    assert.equal(await b.f.retryDue(), 1);
+    assert.equal(sent.at(-1), req2.eventId);
+    assert.equal(await store.get(req2.eventId), null);
   });
 
   it('a redelivered logout keeps its first copy and attempts', async () => {

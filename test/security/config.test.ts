@@ -7,7 +7,9 @@ import { loadEnv } from '../../src/config/env';
 import { PROJECT_ROOT } from '../../src/local/tools';
 import { connectDatabase } from '../../src/store';
 import { mongoUri, temporalDevEnv, uniqueDbName } from '../support/servers';
+import { startRefusingTemporal } from '../support/refusing-temporal';
 import { WEBHOOK_SECRET } from '../support/system';
+import { eventually } from '../support/waits';
 import { BASE_ENV, configError, JSON_HEADERS, freshEvent, send } from './support';
 
 /**
@@ -195,6 +197,24 @@ describe('security: signature and limit settings', function () {
       }
     });
 
+    it('a Temporal that refuses its API key: the web starts (events are stored, handed over later) and logs an error naming TEMPORAL_API_KEY (not "does not answer")', async () => {
+      const refusing = await startRefusingTemporal();
+      const key = 'tk-web-bad-0123456789abcdef';
+      const p = await webProcess({ TEMPORAL_ADDRESS: refusing.address, TEMPORAL_API_KEY: key, TEMPORAL_TLS: 'false' });
+      try {
+        await listening(p);
+        const error = await eventually('the error line', async () =>
+          p.lines.map((l) => JSON.parse(l) as { level?: string; msg?: string }).find((l) => l.level === 'error'),
+        );
+        assert.match(error.msg ?? '', /refused this process's credentials for namespace default \(TEMPORAL_API_KEY/);
+        assert.ok(!p.lines.some((l) => l.includes('does not answer yet')), 'not reported as an outage');
+        assert.ok(!p.lines.join('\n').includes(key) && !p.stderr().includes(key), 'the key is never logged');
+      } finally {
+        await stop(p);
+        await refusing.close();
+      }
+    });
+
     it('exits 2 at start-up, naming TALKDESK_ECDSA_PUBLIC_KEYS, when ecdsa is enabled without keys', async () => {
       const p = await webProcess({ CALLBACK_SIGNATURE_SCHEMES: 'ecdsa' });
       const code = await p.exited;
@@ -213,7 +233,9 @@ describe('security: signature and limit settings', function () {
             assert.equal(await p.exited, 2, p.stderr());
             assert.match(
               p.stderr(),
-              new RegExp(`${name}=${port}: cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\)\\. Set ${name} to a free port`),
+              new RegExp(
+                `${name}=${port}: cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE: another process holds it\\)\\. Set ${name} to a free port`,
+              ),
             );
           } finally {
             await stop(p);

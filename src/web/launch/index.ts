@@ -61,9 +61,12 @@ export function createLaunch(
     },
     start(url) {
       lc.setServerUrl(url);
-      void Promise.all([lc.sessions.ensureIndexes(), lc.states.ensureIndexes(), lc.failures.ensureIndexes()]).catch((err: unknown) =>
-        lc.logger.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'launch indexes not ensured yet'),
-      );
+      void Promise.all([
+        lc.sessions.ensureIndexes(),
+        lc.states.ensureIndexes(),
+        lc.failures.ensureIndexes(),
+        lc.logoutForwarder?.ensureIndexes(),
+      ]).catch((err: unknown) => lc.logger.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'launch indexes not ensured yet'));
       sweeper.start();
       retryLogouts?.start();
     },

@@ -1,0 +1,43 @@
+import { AppError, ConfigError } from '../errors';
+
+const UNAUTHENTICATED = 16;
+const PERMISSION_DENIED = 7;
+// The worker's native connection reports gRPC codes by their descriptions (tonic's wording).
+const REFUSED_WORDS = /valid authentication credentials|does not have permission|UNAUTHENTICATED|PERMISSION_DENIED/;
+
+const codeOf = (e: unknown): unknown => (e && typeof e === 'object' ? (e as { code?: unknown }).code : undefined);
+
+/**
+ * Whether Temporal answered and refused this process's credentials (gRPC UNAUTHENTICATED or
+ * PERMISSION_DENIED), as opposed to not answering: a wrong or expired TEMPORAL_API_KEY or
+ * client certificate, or a key without access to the namespace. Waiting does not fix it.
+ */
+export function credentialsRefused(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth += 1) {
+    const code = codeOf(e);
+    if (code === UNAUTHENTICATED || code === PERMISSION_DENIED) return true;
+    if (e instanceof Error && REFUSED_WORDS.test(e.message)) return true;
+  }
+  return false;
+}
+
+/**
+ * What a process says when it cannot connect to Temporal: which setting to check, and what
+ * to do. A refusal of its credentials is a configuration error (the process exits 2); no
+ * answer is an outage or a wrong address.
+ */
+export function temporalConnectFailure(address: string | undefined, namespace: string, err: unknown): AppError {
+  const at = address ?? 'localhost:7233';
+  if (credentialsRefused(err)) {
+    return new ConfigError(
+      `Temporal at ${at} refused this process's credentials for namespace ${namespace} (TEMPORAL_API_KEY, the TLS client ` +
+        `certificate, or the TEMPORAL_PROFILE's): check the key is current and has access to that namespace (TEMPORAL_NAMESPACE). ` +
+        'See docs/configuration.md.',
+    );
+  }
+  const why = err instanceof Error ? err.message : String(err);
+  return new AppError(
+    `Temporal at ${at} (TEMPORAL_ADDRESS, or the TEMPORAL_PROFILE's address) cannot be reached: ${why}. ` +
+      'Start it or correct the address, then start this process again.',
+  );
+}
