@@ -13,7 +13,9 @@ import { exitOnFailure } from './bootstrap';
 
 function envPort(name: string, fallback: number): number {
   const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
+  if (raw === undefined) return fallback;
+  // As in src/config/env.ts: an empty number is refused, not read as its default.
+  if (raw.trim() === '') throw new ConfigError(`${name} is set but empty: remove it to get ${fallback}, or set a port number`);
   const n = Number(raw);
   if (!/^\s*\d+\s*$/.test(raw) || n > 65535) throw new ConfigError(`${name} must be a port number, got "${raw}"`);
   return n;

@@ -74,7 +74,7 @@ export function startProcess(name: string, command: string, args: string[], env:
   let tail = '';
   let spawnError: Error | undefined;
   // Without a listener, a binary that is missing would crash this process with a stack trace.
-  child.once('error', (err) => (spawnError = err));
+  child.on('error', (err) => (spawnError ??= err));
   const keep = (chunk: Buffer) => {
     tail = (tail + chunk.toString()).slice(-8000);
   };

@@ -143,4 +143,19 @@ describe('configuration from the environment', () => {
       assert.ok(!`${res.stdout}${res.stderr}`.includes('pw-not-to-print'), `${entry}: the password is not printed`);
     }
   });
+
+  it('npm run demo refuses an empty or non-numeric SIMULATOR_PORT with exit code 2, as the services refuse an empty number', () => {
+    for (const [value, message] of [
+      ['', /SIMULATOR_PORT is set but empty: remove it to get 4010, or set a port number/],
+      ['40x0', /SIMULATOR_PORT must be a port number, got "40x0"/],
+    ] as const) {
+      const res = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/entry/demo.js')], {
+        env: { PATH: process.env.PATH, SIMULATOR_PORT: value },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      assert.equal(res.status, 2, res.stderr);
+      assert.match(res.stderr, message);
+    }
+  });
 });

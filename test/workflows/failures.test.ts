@@ -27,6 +27,7 @@ describe('installation workflow: failures and a resumed run', function () {
     );
     assert.deepEqual(t.stubs.names().slice(-4), ['setInstallationState', 'undoProvisioning', 'destroyCredentials', 'recordInstallation']);
     assert.match(done.lastError ?? '', /account name already taken/);
+    assert.match(await t.currentDetails(), /Last error: Provisioning failed: account name already taken/);
   });
 
   it("a failure not the partner's tells Talkdesk its type only; its message, for operators, stays in the history", async () => {
@@ -63,6 +64,9 @@ describe('installation workflow: failures and a resumed run', function () {
     assert.equal(t.stubs.of('revertUpdate').length, 1);
     assert.ok(t.stubs.names().indexOf('revertUpdate') < t.stubs.names().lastIndexOf('setInstallationState'), 'reverted before rejecting');
     assert.equal(v.subscription, undefined, 'the subscription of a failed update is not kept');
+    // Why, where operators look, after the revert and rejection steps that succeeded: lastError and the UI's current details.
+    assert.match(v.lastError ?? '', /^Update failed: .*update not allowed/);
+    assert.match(await t.currentDetails(), /Last error: Update failed: .*update not allowed/);
   });
 
   it('a new run starts from the stored installation: a handled event is not applied again, the next one is', async () => {

@@ -255,6 +255,11 @@ export class InstallationUnderTest {
   state(): Promise<InstallationView> {
     return this.handle.query(stateQuery);
   }
+  /** The Temporal UI's "current details" of the workflow (`setCurrentDetails`). */
+  async currentDetails(): Promise<string> {
+    const meta = await this.handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    return meta.currentDetails ?? '';
+  }
 
   /** Polls the `state` query until `check` holds (real time: queries do not skip time), failing with the last state seen. */
   async until(what: string, check: (v: InstallationView) => boolean, timeoutMs = 20_000): Promise<InstallationView> {

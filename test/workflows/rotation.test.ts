@@ -92,6 +92,7 @@ describe('installation workflow: rotation and continue-as-new', function () {
     assert.deepEqual([ended?.phase, ended?.eventId, ended?.result], ['active', rotation.eventId, 'failed']);
     assert.match(ended?.detail ?? '', /invalid_client/);
     assert.match(v.lastError ?? '', /^rotation failed: .*invalid_client/);
+    assert.match(await t.currentDetails(), /Last error: rotation failed: .*invalid_client/);
   });
 
   it('an uninstall interrupts a rotation retrying for days: the rotation is dropped, the uninstall acknowledged at once', async () => {

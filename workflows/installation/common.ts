@@ -98,7 +98,7 @@ export interface Rejection {
 /**
  * Talkdesk shows a rejection's reason to the customer's admin: a partner's refusal goes in its
  * own words; any other failure by its type alone, since its message is written for the partner's
- * operators (what to check, which setting), who find it whole in the phase's `detail` (and an install's `lastError`).
+ * operators (what to check, which setting), who find it whole in the phase's `detail` and in `lastError`.
  */
 export function rejectionFor(prefix: string, error: StepFailedError): Rejection {
   const reason = `${prefix}: ${error.message}`;

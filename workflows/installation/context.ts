@@ -121,6 +121,8 @@ export interface PhaseContext {
   patched(patchId: string): boolean;
   describe(): void;
   publish(): void;
+  /** Sets `lastError` after the steps that end a phase (whose success clears it) and shows it in the UI's current details. */
+  keepError(message: string): void;
   step<A, R>(
     description: string,
     activity: ActivityFunctionWithOptions<(input: A) => Promise<R>>,
@@ -338,6 +340,10 @@ export function createPhaseContext(state: InstallationState, options: Installati
     patched,
     describe,
     publish,
+    keepError(message: string) {
+      state.lastError = message;
+      describe();
+    },
     step,
     storeStep,
     stateCall,

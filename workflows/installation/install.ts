@@ -63,8 +63,8 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
       await undoProvisioning(ctx, event);
       await destroyCredentials(ctx);
       await ctx.endPhase('rejected', { result: 'rejected', detail: reason, outcome: rejectionOutcome(rejection, sent) });
-      // Kept visible in the state query: the reason the installation ended here.
-      state.lastError = reason;
+      // Kept visible (state query, current details): the reason the installation ended here.
+      ctx.keepError(reason);
     },
     notOpen: async (shows, talkdeskState) => {
       // Not approved: undone, and what Talkdesk showed is kept for reconciliation to report.
@@ -76,7 +76,7 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
         detail: shows,
         outcome: `approval not sent: ${shows}; provisioning undone`,
       });
-      state.lastError = `approval not sent: ${shows}`;
+      ctx.keepError(`approval not sent: ${shows}`);
     },
     expired: async () => {
       await undoProvisioning(ctx, event);
@@ -99,6 +99,6 @@ async function importToAnswer(ctx: PhaseContext, event: LifecycleEventOf<'app.in
     await adoptInstallCredentials(ctx, event, 'import the credentials from the event');
   } catch (err) {
     if (!(err instanceof StepFailedError)) throw err;
-    ctx.state.lastError = `credentials of the interrupted install not imported: ${err.message}`;
+    ctx.keepError(`credentials of the interrupted install not imported: ${err.message}`);
   }
 }

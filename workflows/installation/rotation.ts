@@ -77,8 +77,8 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
   markHandled(state, event.eventId);
   ctx.publish();
   await ctx.recordPhase();
-  // After the steps above, whose success clears it: kept visible in the state query until the next step.
-  if (outcome.kind === 'failed') state.lastError = `rotation failed: ${outcome.error.message}`;
+  // After the steps above, whose success clears it: kept visible (state query, current details) until the next step.
+  if (outcome.kind === 'failed') ctx.keepError(`rotation failed: ${outcome.error.message}`);
 }
 
 /**

@@ -68,6 +68,8 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
         detail: rejection.reason,
         outcome: `${rejectionOutcome(rejection, sent)}; account kept its previous state`,
       });
+      // The revert and the rejection's steps cleared the failure: kept visible, like an install's.
+      ctx.keepError(rejection.reason);
     },
     notOpen: async (shows) => {
       await revert();
@@ -76,7 +78,7 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
         detail: shows,
         outcome: `approval not sent: ${shows}; account kept its previous state`,
       });
-      state.lastError = `update approval not sent: ${shows}`;
+      ctx.keepError(`update approval not sent: ${shows}`);
     },
     // The update Talkdesk completed is the one applied: its subscription is the account's now.
     completed: () => {
