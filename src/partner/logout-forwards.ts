@@ -18,15 +18,27 @@ export interface PendingLogout {
   lastError?: string;
 }
 
+/** A resend in progress (collection `partner_logout_claims`, `_id` = event id @ the `dueAt` it was due at). */
+interface LogoutClaim {
+  _id: string;
+  eventId: string;
+  /** Stale from this time on: its process stopped mid-send. */
+  until: Date;
+  at: Date;
+}
+
 export class PendingLogoutStore {
   private readonly coll: Collection<PendingLogout>;
+  private readonly claims: Collection<LogoutClaim>;
   constructor(db: Database) {
     this.coll = db.collection<PendingLogout>(COLLECTIONS.partnerLogouts);
+    this.claims = db.collection<LogoutClaim>(COLLECTIONS.partnerLogoutClaims);
   }
 
   /** The retry pass reads by `dueAt`. */
   async ensureIndexes(): Promise<void> {
     await this.coll.createIndex({ dueAt: 1 });
+    await this.claims.createIndex({ until: 1 });
   }
 
   /** Keeps the logout; a redelivery of the same event keeps the first copy. */
@@ -51,13 +63,31 @@ export class PendingLogoutStore {
   }
 
   /**
-   * Takes a due logout for one send: moves its `dueAt` to `leaseUntil` only if no other
-   * process moved it since it was read, so web processes running the pass at once send it
-   * once. A process that stops mid-send leaves it due again at `leaseUntil`.
+   * Takes a due logout for one send, so web processes running the pass at once send it once.
+   * The claim is a document of its own keyed by the logout and the `dueAt` it was due at:
+   * the store's unique `_id` lets exactly one process insert it (an update conditioned on
+   * `dueAt` would do on MongoDB, but is not atomic on FerretDB 1.24: both would win). A
+   * claim older than `until` is stale (its process stopped mid-send) and is cleared by the
+   * next pass, so the logout is claimable again.
    */
-  async claim(pending: PendingLogout, leaseUntil: Date): Promise<PendingLogout | null> {
-    const r = await this.coll.updateOne({ _id: pending._id, dueAt: pending.dueAt }, { $set: { dueAt: leaseUntil } });
-    return r.modifiedCount === 1 ? { ...pending, dueAt: leaseUntil } : null;
+  async claim(pending: PendingLogout, until: Date, now: Date): Promise<string | null> {
+    const _id = `${pending._id}@${pending.dueAt.getTime()}`;
+    try {
+      await this.claims.insertOne({ _id, eventId: pending._id, until, at: now });
+      return _id;
+    } catch (e) {
+      if (e instanceof MongoServerError && e.code === 11000) return null;
+      throw e;
+    }
+  }
+
+  async release(claimId: string): Promise<void> {
+    await this.claims.deleteOne({ _id: claimId });
+  }
+
+  /** Clears claims whose process stopped before releasing them. The collection holds only sends in progress. */
+  async clearStaleClaims(now: Date): Promise<number> {
+    return (await this.claims.deleteMany({ until: { $lte: now } })).deletedCount;
   }
 
   async retryAt(eventId: string, dueAt: Date, attempts: number, lastError: string): Promise<void> {

@@ -81,15 +81,24 @@ export class LogoutForwarder {
    * claimed first (`claimMs`), so with several web processes one sends it.
    */
   async retryDue(): Promise<number> {
+    await this.o.store.clearStaleClaims(new Date(this.now()));
     const due = await this.o.store.due(new Date(this.now()));
     let tried = 0;
     // Stopped (the web process shutting down): the rest stay due for the next process's pass.
     for (const pending of due) {
       if (this.stopped) break;
-      const claimed = await this.o.store.claim(pending, new Date(this.now() + this.timing.claimMs));
-      if (!claimed) continue;
-      await this.attempt(claimed);
-      tried += 1;
+      const claim = await this.o.store.claim(pending, new Date(this.now() + this.timing.claimMs), new Date(this.now()));
+      if (!claim) continue;
+      try {
+        // Read again once claimed: another process may have sent it since this pass read it (moved or deleted).
+        const current = await this.o.store.get(pending._id);
+        if (!current || current.dueAt.getTime() !== pending.dueAt.getTime()) continue;
+        await this.attempt(current);
+        tried += 1;
+      } finally {
+        // Left behind (MongoDB down now), it is cleared once stale.
+        await this.o.store.release(claim).catch(() => undefined);
+      }
     }
     return tried;
   }

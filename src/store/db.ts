@@ -22,6 +22,7 @@ export const COLLECTIONS = {
   reconcilePlans: 'reconcile_plans',
   partnerOutstanding: 'partner_outstanding',
   partnerLogouts: 'partner_logouts',
+  partnerLogoutClaims: 'partner_logout_claims',
   credentialSets: 'credential_sets',
   accountUsers: 'account_users',
   storeMarkers: 'store_markers',

@@ -13,11 +13,12 @@ import {
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities } from '../../activities';
 import type { StateCallInput, StateCallResult, TalkdeskCallRef } from '../activity-types';
-import { IN_PROGRESS_PHASES, type InstallationPhase, type LifecycleEvent, type PhaseRecord, type ReconcileAction } from '../definitions';
+import { type InstallationPhase, type LifecycleEvent, type PhaseRecord, type ReconcileAction } from '../definitions';
 import type { InstallationOptions } from '../options';
 import { InstallationPhaseKey, TalkdeskAccountId, TalkdeskAccountName, TalkdeskAppId } from '../search-attributes';
 import { keepLast, markHandled, type InstallationState } from '../state';
 import { PhaseRunner, StepFailedError, StepRunner } from '../steps';
+import { currentDetails } from './details';
 import { decidePatchesAtStart } from './patches';
 
 /**
@@ -156,15 +157,7 @@ export function createPhaseContext(state: InstallationState, options: Installati
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   };
 
-  const describe = () => {
-    const parts = [`Phase: ${state.phase}.`];
-    if (state.currentStep) parts.push(`Now: ${state.currentStep}${state.attempts > 1 ? ` (attempt ${state.attempts})` : ''}.`);
-    if (state.lastError) parts.push(`Last error: ${state.lastError}.`);
-    if (state.deadline) parts.push(`Deadline: ${state.deadline}.`);
-    if (state.queue.length) parts.push(`Waiting events: ${state.queue.map((e) => e.type).join(', ')}.`);
-    else if (!IN_PROGRESS_PHASES.includes(state.phase)) parts.push('Waiting for the next Talkdesk event.');
-    setCurrentDetails(parts.join('\n'));
-  };
+  const describe = () => setCurrentDetails(currentDetails(state));
 
   // Store-only steps as local activities: one attempt each, the StepRunner retries (visible,
   // retryNow-able). Both timeouts bound an attempt, so a store down for a while fails it and
