@@ -4,12 +4,14 @@
  * then serves the API until the approval arrives and until Ctrl-C.
  * Never prints credentials: the event is the only place they appear.
  */
-import { DEFAULT_LOCAL_TEMPORAL_UI_PORT, DEFAULT_PORT } from '../config/env';
+import { DEFAULT_LOCAL_TEMPORAL_UI_PORT } from '../config/env';
 import { startSimulator, type CallRecord } from '../simulator';
 import { workflowIdFor } from '../../workflows/definitions';
 import { CALLBACK_PATH } from '../web/app';
 import { ConfigError } from '../errors';
+import { DEMO_DEFAULTS } from '../local/demo-defaults';
 import { exitOnFailure } from './bootstrap';
+import { DEMO_COMMANDS_HELP, readDemoCommands } from './demo-commands';
 
 function envPort(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -22,7 +24,7 @@ function envPort(name: string, fallback: number): number {
 }
 
 function envCallbackUrl(): string {
-  const raw = process.env.CALLBACK_URL || `http://127.0.0.1:${DEFAULT_PORT}${CALLBACK_PATH}`;
+  const raw = process.env.CALLBACK_URL || DEMO_DEFAULTS.callbackUrl;
   let url: URL | undefined;
   try {
     url = new URL(raw);
@@ -38,9 +40,9 @@ function envCallbackUrl(): string {
 async function main(): Promise<void> {
   const port = envPort('SIMULATOR_PORT', 4010);
   const callbackUrl = envCallbackUrl();
-  const webhookSecret = process.env.TALKDESK_WEBHOOK_SECRET || 'local-dev-webhook-secret-change-me';
-  const appId = process.env.TALKDESK_APP_ID || 'local-dev-app';
-  const appBaseUrl = (process.env.APP_BASE_URL || 'http://127.0.0.1:3000').replace(/\/+$/, '');
+  const webhookSecret = process.env.TALKDESK_WEBHOOK_SECRET || DEMO_DEFAULTS.webhookSecret;
+  const appId = process.env.TALKDESK_APP_ID || DEMO_DEFAULTS.appId;
+  const appBaseUrl = (process.env.APP_BASE_URL || DEMO_DEFAULTS.appBaseUrl).replace(/\/+$/, '');
 
   const sim = await startSimulator({ appId, host: '127.0.0.1', port, webhookSecret, callbackUrl });
   console.log(`Talkdesk simulator listening on ${sim.url} (app ${appId})`);
@@ -69,6 +71,8 @@ async function main(): Promise<void> {
       if (user) launch.searchParams.set('talkdesk_user_id', user.id);
       console.log(`open the app as ${user?.name ?? 'a simulated user'} (${user?.email ?? ''}): ${launch.href}`);
       console.log('still serving the API and the sign-in; press Ctrl-C to stop.');
+      console.log(DEMO_COMMANDS_HELP);
+      readDemoCommands(sim, { id: installation.id, accountName: installation.accountName });
     }
   });
 

@@ -4,6 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { generateKeySpec } from '../crypto/secrets';
 import { DEFAULT_ALLOWED_HOSTS, loadEnvSubset } from '../config/env';
 import { ConfigError } from '../errors';
+import { DEMO_DEFAULTS } from '../local/demo-defaults';
 import { portInUse } from '../local/process';
 import { urlTarget } from '../logging/redact';
 import { launchSettingsFromEnv } from '../sso/settings';
@@ -104,7 +105,7 @@ async function main(): Promise<void> {
         `  Ready and metrics:  ${web.adminUrl}/readyz  ${web.adminUrl}/metrics`,
         `  Launch (SSO):       ${env.APP_BASE_URL ?? web.url}/launch?talkdesk_installation_id=<id>  (npm run demo prints one)`,
         '',
-        '  Send a demo install from another terminal:  npm run demo',
+        `  Send a demo install from another terminal:  ${demoCommand(web.callbackUrl, env.APP_BASE_URL ?? web.url)}`,
         '  Stop everything:                            Ctrl-C',
         '',
       ].join('\n'),
@@ -136,8 +137,8 @@ function applyLocalDefaults(dataDir: string): void {
     if (!existsSync(keyFile)) writeFileSync(keyFile, generateKeySpec('local1'), { mode: 0o600 });
     process.env.SECRETS_KEY = readFileSync(keyFile, 'utf8').trim();
   }
-  process.env.TALKDESK_APP_ID ??= 'local-dev-app';
-  process.env.TALKDESK_WEBHOOK_SECRET ??= 'local-dev-webhook-secret-change-me';
+  process.env.TALKDESK_APP_ID ??= DEMO_DEFAULTS.appId;
+  process.env.TALKDESK_WEBHOOK_SECRET ??= DEMO_DEFAULTS.webhookSecret;
   // The demo's simulator listens on loopback (SIMULATOR_PORT, as `npm run demo` reads it); production allow-lists name Talkdesk only.
   process.env.TALKDESK_ALLOWED_HOSTS ??= `${DEFAULT_ALLOWED_HOSTS},127.0.0.1:${process.env.SIMULATOR_PORT || '4010'}`;
   process.env.LOCAL_DATA_DIR ??= dataDir;
@@ -151,3 +152,17 @@ function applyLocalDefaults(dataDir: string): void {
 }
 
 main().catch(exitOnFailure('npm start'));
+
+/**
+ * `npm run demo` as this instance needs it: its defaults assume port 3000 and npm start's
+ * defaults, so anything else is spelled out (the webhook secret only named, never printed).
+ */
+function demoCommand(callbackUrl: string, appBaseUrl: string): string {
+  const vars: string[] = [];
+  if (callbackUrl !== DEMO_DEFAULTS.callbackUrl) vars.push(`CALLBACK_URL=${callbackUrl}`);
+  if (appBaseUrl.replace(/\/+$/, '') !== DEMO_DEFAULTS.appBaseUrl) vars.push(`APP_BASE_URL=${appBaseUrl}`);
+  if (process.env.SIMULATOR_PORT) vars.push(`SIMULATOR_PORT=${process.env.SIMULATOR_PORT}`);
+  if (process.env.TALKDESK_APP_ID !== DEMO_DEFAULTS.appId) vars.push(`TALKDESK_APP_ID=${process.env.TALKDESK_APP_ID ?? ''}`);
+  const secret = process.env.TALKDESK_WEBHOOK_SECRET !== DEMO_DEFAULTS.webhookSecret ? '  (with this TALKDESK_WEBHOOK_SECRET set)' : '';
+  return `${[...vars, 'npm run demo'].join(' ')}${secret}`;
+}

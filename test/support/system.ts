@@ -74,6 +74,8 @@ export interface SystemOptions {
   workerTuning?: WorkerTuning;
   /** Serve the launch area (sign-in, /app, user.logout) with these settings over the defaults; off when not given. */
   launch?: Partial<LaunchSettings> & { onUserLogout?: UserLogoutHook; logoutForwardTiming?: LaunchOptions['logoutForwardTiming'] };
+  /** More Talkdesk hosts the service may call (e.g. `npm run demo`'s own simulator) besides the system's simulator. */
+  talkdeskAllowedHosts?: string[];
 }
 
 export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem> {
@@ -91,7 +93,10 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
   const { logger, lines } = captureLogger();
   const taskQueue = `q-${randomBytes(4).toString('hex')}`;
   const simulator = await startSimulator({ appId: APP_ID, webhookSecret: WEBHOOK_SECRET, retryDelaysMs: [500, 1000] });
-  const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${simulator.port}`], timeoutMs: 3_000 });
+  const talkdesk = new TalkdeskClient({
+    allowedHosts: [`127.0.0.1:${simulator.port}`, ...(opts.talkdeskAllowedHosts ?? [])],
+    timeoutMs: 3_000,
+  });
   const workflowOptions = { ...FAST_OPTIONS, ...opts.workflowOptions };
   const partner = opts.partner?.(store, logger);
   const makeWorker = async () =>

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, portInUse } from '../../src/local/process';
+import { PROJECT_ROOT } from '../../src/local/tools';
+import { eventually } from '../support/waits';
+
+interface Running {
+  child: ChildProcessWithoutNullStreams;
+  out(): string;
+  exited: Promise<number | null>;
+}
+
+function run(entry: string, env: Record<string, string>): Running {
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, `dist/src/entry/${entry}.js`)], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, out: () => out, exited };
+}
+
+/**
+ * The README's first command, `npm start` (src/entry/local.ts), on ports of its own: the whole
+ * system comes up, its banner says how to send the demo install on those ports, the demo's
+ * install is approved, and Ctrl-C stops everything it started.
+ */
+describe('npm start: the whole system on embedded defaults', function () {
+  this.timeout(120_000);
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'appconnect-npm-start-'));
+  const running: Running[] = [];
+  after(async () => {
+    for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGKILL');
+    await Promise.all(running.map((r) => r.exited));
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('starts Temporal (with its UI), FerretDB, worker and web; the banner prints the demo line for these ports; the demo install is approved; Ctrl-C stops it all', async () => {
+    const [port, adminPort, temporalPort, uiPort, mongoPort, simPort, metricsPort] = await Promise.all(
+      Array.from({ length: 7 }, () => freePort()),
+    );
+    const start = run('local', {
+      PORT: String(port),
+      ADMIN_PORT: String(adminPort),
+      LOCAL_TEMPORAL_PORT: String(temporalPort),
+      LOCAL_TEMPORAL_UI_PORT: String(uiPort),
+      LOCAL_MONGODB_PORT: String(mongoPort),
+      SIMULATOR_PORT: String(simPort),
+      WORKER_METRICS_BIND: `127.0.0.1:${metricsPort}`,
+      LOCAL_DATA_DIR: dataDir,
+    });
+    running.push(start);
+    const line = await eventually(
+      'the banner',
+      async () => /Send a demo install from another terminal: +(.+)/.exec(start.out())?.[1],
+      90_000,
+    ).catch(() => assert.fail(`no banner; npm start printed:\n${start.out()}`));
+    assert.equal(
+      line,
+      `CALLBACK_URL=http://127.0.0.1:${port}/talkdesk/events APP_BASE_URL=http://127.0.0.1:${port} SIMULATOR_PORT=${simPort} npm run demo`,
+    );
+    assert.equal((await fetch(`http://localhost:${uiPort}/`)).status, 200, 'the Temporal UI answers');
+    assert.equal((await fetch(`http://127.0.0.1:${adminPort}/readyz`)).status, 200);
+
+    // The demo exactly as the banner says.
+    const vars = Object.fromEntries(line.split(' ').flatMap((w) => (/^[A-Z_]+=/.test(w) ? [w.split(/=(.*)/s).slice(0, 2)] : [])));
+    const demo = run('demo', vars);
+    running.push(demo);
+    await eventually('the approval at the demo', async () => /approval call received/.test(demo.out()) || undefined, 60_000).catch(() =>
+      assert.fail(`no approval; demo printed:\n${demo.out()}\nnpm start printed:\n${start.out()}`),
+    );
+    demo.child.kill('SIGINT');
+    await demo.exited;
+
+    start.child.kill('SIGINT');
+    assert.equal(await start.exited, 0, start.out());
+    for (const p of [port, temporalPort, uiPort, mongoPort]) assert.equal(await portInUse(p ?? 0), false, `port ${p} freed`);
+  });
+});
