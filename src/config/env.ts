@@ -58,6 +58,8 @@ export const envSchema = z.object({
   /** Admin listener (/readyz, /metrics): loopback by default; 9464 is the worker's SDK metrics. */
   ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
   ADMIN_PORT: num(z.number().int().min(0).max(65535)).default(9465),
+  /** At SIGTERM the web answers /readyz 503 and keeps serving this long before it stops accepting (load balancers move first). */
+  WEB_SHUTDOWN_DELAY_SECONDS: num(z.number().min(0).max(300)).default(0),
   TEMPORAL_ADDRESS: z
     .string()
     .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:\d{1,5})?$/, 'must be host:port, such as localhost:7233 (no scheme, no spaces)')

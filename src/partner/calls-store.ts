@@ -1,5 +1,5 @@
 import type { Collection } from 'mongodb';
-import { COLLECTIONS, type Database } from '../store/db';
+import { COLLECTIONS, upsertById, type Database } from '../store/db';
 import { StoreMarkers } from '../store/markers';
 
 /**
@@ -65,7 +65,7 @@ export class PartnerCallStore {
   }
 
   private async indexOutstanding(installationId: string, callId: string): Promise<void> {
-    await this.index.updateOne({ _id: installationId }, { $addToSet: { callIds: callId } }, { upsert: true });
+    await upsertById(this.index, installationId, { $addToSet: { callIds: callId } });
   }
 
   private async unindex(installationId: string, callId: string): Promise<void> {

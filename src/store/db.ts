@@ -1,4 +1,4 @@
-import { MongoClient, type Db, type Collection, type Document, type Filter } from 'mongodb';
+import { MongoClient, MongoServerError, type Db, type Collection, type Document, type Filter, type UpdateFilter } from 'mongodb';
 
 /** Collection names in one place; the README lists them. */
 export const COLLECTIONS = {
@@ -62,4 +62,19 @@ export async function deleteByIds<T extends { _id: string }>(coll: Collection<T>
     deleted += (await coll.deleteMany({ _id: { $in: chunk } } as Filter<T>)).deletedCount;
   }
   return deleted;
+}
+
+/**
+ * An upsert of one document by `_id`, tried again once when it lost a race to insert it
+ * (duplicate key): MongoDB retries such an upsert itself, FerretDB answers E11000. The second
+ * try finds the document the other writer inserted and updates it.
+ */
+export async function upsertById<T extends { _id: string }>(coll: Collection<T>, id: string, update: UpdateFilter<T>): Promise<void> {
+  const filter = { _id: id } as Filter<T>;
+  try {
+    await coll.updateOne(filter, update, { upsert: true });
+  } catch (e) {
+    if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
+    await coll.updateOne(filter, update, { upsert: true });
+  }
 }

@@ -1,6 +1,6 @@
 import type { Collection } from 'mongodb';
 import type { EventLinks, InstallationPhase } from '../../workflows/definitions';
-import { COLLECTIONS, type Database } from './db';
+import { COLLECTIONS, upsertById, type Database } from './db';
 
 /**
  * The partner's record of each installation, written by the workflow as its phase
@@ -87,7 +87,7 @@ export class InstallationStore {
    * would lose one of them, the workflow's phase included.
    */
   async markCheckedByReconciliation(installationId: string, at: Date): Promise<void> {
-    await this.checks.updateOne({ _id: installationId }, { $set: { at } }, { upsert: true });
+    await upsertById(this.checks, installationId, { $set: { at } });
   }
 
   /** The later of the workflow's and reconciliation's last reads of Talkdesk's view; undefined before any. */

@@ -1,5 +1,5 @@
 import type { Collection } from 'mongodb';
-import { COLLECTIONS, type Database } from './db';
+import { COLLECTIONS, upsertById, type Database } from './db';
 
 /**
  * Facts about the whole store remembered in one small document each (`store_markers`), read by
@@ -43,7 +43,7 @@ export class StoreMarkers {
 
   /** Sets (or moves) the marker. Every writer writes the same kind of fact: a lost write of one is harmless. */
   async set(name: string, at = new Date()): Promise<void> {
-    await this.coll.updateOne({ _id: name }, { $set: { at } }, { upsert: true });
+    await upsertById(this.coll, name, { $set: { at } });
   }
 
   async unset(name: string): Promise<void> {

@@ -24,6 +24,8 @@ export interface AdminDeps {
   logger: Logger;
   metrics: WebMetrics;
   readiness(): Promise<Readiness>;
+  /** True once the process is stopping: /readyz answers 503 so load balancers stop sending. */
+  stopping?(): boolean;
   /** Events stored and not yet handed over, for `appconnect_dispatch_backlog`; -1 when unknown. */
   backlog(): Promise<number>;
 }
@@ -62,6 +64,11 @@ export function createAdminApp(deps: AdminDeps): Koa {
     }
   });
   router.get('/readyz', async (ctx) => {
+    if (deps.stopping?.()) {
+      ctx.status = 503;
+      ctx.body = { status: 'stopping' };
+      return;
+    }
     const ready = await deps.readiness();
     ctx.status = ready.mongodb && ready.temporal ? 200 : 503;
     ctx.body = { status: ctx.status === 200 ? 'ready' : 'not ready', ...ready };

@@ -21,6 +21,7 @@ export function webServerOptionsFromEnv(
     port: env.PORT,
     adminHost: env.ADMIN_HOST,
     adminPort: env.ADMIN_PORT,
+    shutdownDelayMs: env.WEB_SHUTDOWN_DELAY_SECONDS * 1000,
     appId: env.TALKDESK_APP_ID,
     webhookSecrets: env.TALKDESK_WEBHOOK_SECRET,
     skipSignatureCheck: env.DEV_SKIP_SIGNATURE_CHECK,

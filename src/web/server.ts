@@ -66,6 +66,8 @@ export interface WebServerOptions {
   headersTimeoutMs?: number;
   /** Idle keep-alive connections are closed after this. Default WEB_TIMEOUTS_MS.keepAlive. */
   keepAliveTimeoutMs?: number;
+  /** At shutdown, how long /readyz answers 503 while requests are still taken (WEB_SHUTDOWN_DELAY_SECONDS). Default 0. */
+  shutdownDelayMs?: number;
   /** At shutdown, how long requests being answered may finish in. Default WEB_TIMEOUTS_MS.closeGrace. */
   closeGraceMs?: number;
   /** Depth and width limits of callback JSON bodies (DEFAULT_JSON_LIMITS). */
@@ -156,6 +158,8 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     logger: o.logger,
     metrics,
   });
+  let stopping = false;
+  let closing: Promise<void> | undefined;
   const readiness = cachedReadiness(async () => {
     const [mongodb, temporal] = await Promise.all([
       o.store.ping().then(
@@ -202,6 +206,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
       logger: o.logger,
       metrics,
       readiness,
+      stopping: () => stopping,
       backlog: () => o.store.inbox.countUndispatched(),
     });
   } catch (err) {
@@ -219,13 +224,24 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     adminUrl: admin.url,
     server,
     dispatcher,
-    async close() {
-      // The callback and launch routes first: what they answer now still gets its background work.
-      await closeGracefully(server, o.closeGraceMs ?? WEB_TIMEOUTS_MS.closeGrace);
-      await launchArea?.stop();
-      await dispatcher.stop();
-      await sweeper.stop();
-      await admin.close();
+    close() {
+      // Once: a second call (a signal during shutdown) waits for the first.
+      return (closing ??= (async () => {
+        stopping = true;
+        if (o.shutdownDelayMs) {
+          o.logger.info(
+            { delaySeconds: o.shutdownDelayMs / 1000 },
+            'stopping: /readyz answers 503; still taking requests until the delay ends',
+          );
+          await new Promise((resolve) => setTimeout(resolve, o.shutdownDelayMs));
+        }
+        // The callback and launch routes first: what they answer now still gets its background work.
+        await closeGracefully(server, o.closeGraceMs ?? WEB_TIMEOUTS_MS.closeGrace);
+        await launchArea?.stop();
+        await dispatcher.stop();
+        await sweeper.stop();
+        await admin.close();
+      })());
     },
   };
 }

@@ -255,4 +255,23 @@ describe('one writer per document: concurrent writers lose no write (FerretDB)',
       }
     }
   });
+
+  it('store_markers, talkdesk_checks: upserts of one new document at once (web and worker starting together) all succeed', async () => {
+    // Each process prepares the store at start; on a fresh database both insert the same markers.
+    const fresh = createStore(db, keyring);
+    await Promise.all([store.prepare(), fresh.prepare(), store.prepare()]);
+    const ids = Array.from({ length: N }, () => randomBytes(16).toString('hex'));
+    const at = new Date();
+    await Promise.all(ids.flatMap((id) => [store.markers.set(`m-${id}`, at), fresh.markers.set(`m-${id}`, at)]));
+    await Promise.all(
+      ids.flatMap((id) => [
+        store.installations.markCheckedByReconciliation(id, at),
+        fresh.installations.markCheckedByReconciliation(id, at),
+      ]),
+    );
+    for (const id of ids) {
+      assert.deepEqual((await store.markers.get(`m-${id}`))?.at, at);
+      assert.deepEqual(await store.installations.lastTalkdeskCheck(id), at);
+    }
+  });
 });

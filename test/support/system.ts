@@ -74,6 +74,8 @@ export interface SystemOptions {
   workerTuning?: WorkerTuning;
   /** Serve the launch area (sign-in, /app, user.logout) with these settings over the defaults; off when not given. */
   launch?: Partial<LaunchSettings> & { onUserLogout?: UserLogoutHook; logoutForwardTiming?: LaunchOptions['logoutForwardTiming'] };
+  /** The web's WEB_SHUTDOWN_DELAY_SECONDS, in ms (0 by default). */
+  webShutdownDelayMs?: number;
   /** More Talkdesk hosts the service may call (e.g. `npm run demo`'s own simulator) besides the system's simulator. */
   talkdeskAllowedHosts?: string[];
 }
@@ -124,6 +126,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
     store: webStore,
     temporal: opts.webClient ?? client,
     logger,
+    ...(opts.webShutdownDelayMs ? { shutdownDelayMs: opts.webShutdownDelayMs } : {}),
     ...(opts.launch
       ? {
           launch: {
