@@ -6,6 +6,7 @@ import { DEFAULT_ALLOWED_HOSTS, loadEnvSubset } from '../config/env';
 import { ConfigError } from '../errors';
 import { DEMO_DEFAULTS } from '../local/demo-defaults';
 import { portInUse } from '../local/process';
+import { serversBanner, writeServersEnv } from '../local/servers-only';
 import { urlTarget } from '../logging/redact';
 import { launchSettingsFromEnv } from '../sso/settings';
 import { generateSigningKeySpec } from '../sso/signing-keys';
@@ -22,7 +23,8 @@ import { bootstrap, exitOnFailure, onShutdown, openStore, talkdeskClient } from 
 /**
  * `npm start`: the whole system on embedded defaults. Starts the Temporal dev
  * server (with its UI) and FerretDB unless TEMPORAL_ADDRESS / MONGODB_URI point
- * elsewhere, then the worker and the web server in this process.
+ * elsewhere, then the worker and the web server in this process; with
+ * `--servers-only` (`npm run start:servers`), the servers alone.
  */
 async function main(): Promise<void> {
   // Checked before anything is written there: an empty value would put the key files in the project root.
@@ -83,6 +85,13 @@ async function main(): Promise<void> {
       await admin.close();
     }
 
+    if (process.argv.includes('--servers-only')) {
+      const envFile = writeServersEnv(dataDir, { ...process.env, TEMPORAL_ADDRESS: address, MONGODB_URI: env.MONGODB_URI });
+      const ui = temporalServer?.uiUrl ?? "(your Temporal cluster's UI)";
+      console.log(serversBanner({ ui, address: address ?? '', mongo: urlTarget(env.MONGODB_URI ?? ''), envFile }));
+      onShutdown(logger, stopServers);
+      return;
+    }
     const store = await openStore(env, keyring, logger);
     const service = await startServiceWorker({ env, logger, store, talkdesk: talkdeskClient(env), address });
     void service.run();

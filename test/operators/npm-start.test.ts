@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, portInUse } from '../../src/local/process';
@@ -13,8 +13,8 @@ interface Running {
   exited: Promise<number | null>;
 }
 
-function run(entry: string, env: Record<string, string>): Running {
-  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, `dist/src/entry/${entry}.js`)], {
+function run(entry: string, env: Record<string, string>, args: string[] = []): Running {
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, `dist/src/entry/${entry}.js`), ...args], {
     env: { PATH: process.env.PATH ?? '', ...env },
   });
   let out = '';
@@ -80,4 +80,64 @@ describe('npm start: the whole system on embedded defaults', function () {
     assert.equal(await start.exited, 0, start.out());
     for (const p of [port, temporalPort, uiPort, mongoPort]) assert.equal(await portInUse(p ?? 0), false, `port ${p} freed`);
   });
+
+  it('npm run start:servers: the servers alone, and a settings file with which the production web and worker processes run against them', async () => {
+    const [port, adminPort, temporalPort, uiPort, mongoPort, simPort, metricsPort] = await Promise.all(
+      Array.from({ length: 7 }, () => freePort()),
+    );
+    const only = run(
+      'local',
+      {
+        LOCAL_TEMPORAL_PORT: String(temporalPort),
+        LOCAL_TEMPORAL_UI_PORT: String(uiPort),
+        LOCAL_MONGODB_PORT: String(mongoPort),
+        SIMULATOR_PORT: String(simPort),
+        LOCAL_DATA_DIR: path.join(dataDir, 'split'),
+      },
+      ['--servers-only'],
+    );
+    running.push(only);
+    const envFile = await eventually('the servers banner', async () => /Settings file: +(\S+)/.exec(only.out())?.[1], 90_000).catch(() =>
+      assert.fail(`no banner; npm run start:servers printed:\n${only.out()}`),
+    );
+    assert.doesNotMatch(only.out(), /SECRETS_KEY=|local-dev-webhook-secret/, 'no secret on the console');
+    assert.equal(statSync(envFile).mode & 0o777, 0o600, 'the settings file is readable by its owner only');
+    const settings = parseEnvFile(readFileSync(envFile, 'utf8'));
+    assert.equal(settings.TEMPORAL_ADDRESS, `127.0.0.1:${temporalPort}`);
+    assert.ok(settings.SECRETS_KEY && settings.MONGODB_URI?.includes(String(mongoPort)));
+
+    const worker = run('worker', { ...settings, WORKER_METRICS_BIND: `127.0.0.1:${metricsPort}` });
+    const web = run('web', { ...settings, PORT: String(port), ADMIN_PORT: String(adminPort) });
+    running.push(worker, web);
+    await eventually('the worker', async () => /worker running/.test(worker.out()) || undefined, 60_000).catch(() =>
+      assert.fail(worker.out()),
+    );
+    await eventually('the web', async () => /web server listening/.test(web.out()) || undefined, 60_000).catch(() =>
+      assert.fail(web.out()),
+    );
+    const demo = run('demo', {
+      CALLBACK_URL: `http://127.0.0.1:${port}/talkdesk/events`,
+      APP_BASE_URL: `http://127.0.0.1:${port}`,
+      SIMULATOR_PORT: String(simPort),
+    });
+    running.push(demo);
+    await eventually('the approval at the demo', async () => /approval call received/.test(demo.out()) || undefined, 60_000).catch(() =>
+      assert.fail(`no approval; demo printed:\n${demo.out()}\nweb:\n${web.out()}\nworker:\n${worker.out()}`),
+    );
+    for (const p of [demo, web, worker, only]) {
+      p.child.kill('SIGTERM');
+      await p.exited;
+    }
+    for (const p of [temporalPort, mongoPort]) assert.equal(await portInUse(p ?? 0), false, `port ${p} freed`);
+  });
 });
+
+/** NAME='value' lines, single-quoted as a shell reads them. */
+function parseEnvFile(text: string): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line);
+    if (m?.[1] && m[2] !== undefined) vars[m[1]] = m[2].replace(/^'|'$/g, '').replace(/'\\''/g, "'");
+  }
+  return vars;
+}

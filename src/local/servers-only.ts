@@ -1,0 +1,46 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** The variables `npm start` gives its web and worker, for processes started apart from it. */
+const SHARED = [
+  'TEMPORAL_ADDRESS',
+  'MONGODB_URI',
+  'SECRETS_KEY',
+  'SSO_SIGNING_KEYS',
+  'TALKDESK_APP_ID',
+  'TALKDESK_WEBHOOK_SECRET',
+  'TALKDESK_ALLOWED_HOSTS',
+  'SUPPORT_CONTACT',
+] as const;
+
+const shellQuoted = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * `npm run start:servers`: the embedded Temporal and FerretDB only, for running the web and
+ * the worker as separate processes (as in production). Their settings go to a file readable by
+ * its owner only, not to the console: it holds the secrets key and the webhook secret.
+ */
+export function writeServersEnv(dataDir: string, values: Partial<Record<(typeof SHARED)[number], string>>): string {
+  const file = path.join(dataDir, 'local.env');
+  const lines = SHARED.flatMap((name) => (values[name] ? [`${name}=${shellQuoted(values[name])}`] : []));
+  writeFileSync(file, `# written by npm run start:servers; load with: set -a; . ${file}; set +a\n${lines.join('\n')}\n`, { mode: 0o600 });
+  return file;
+}
+
+export function serversBanner(o: { ui: string; address: string; mongo: string; envFile: string }): string {
+  const load = `set -a; . ${o.envFile}; set +a`;
+  return [
+    '',
+    'appconnect-lifecycle servers are running (no web, no worker)',
+    `  Temporal UI:        ${o.ui}`,
+    `  Temporal frontend:  ${o.address}`,
+    `  MongoDB:            ${o.mongo}`,
+    `  Settings file:      ${o.envFile}`,
+    '',
+    '  In other terminals:',
+    `    ${load}; npm run start:worker`,
+    `    ${load}; npm run start:web`,
+    '  Stop the servers:   Ctrl-C',
+    '',
+  ].join('\n');
+}
