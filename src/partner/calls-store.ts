@@ -24,10 +24,14 @@ export interface PartnerCallRecord {
 }
 
 /**
- * The ids of an installation's outstanding calls (collection `partner_outstanding`,
+ * The ids of an installation's calls kept outstanding (collection `partner_outstanding`,
  * `_id` = installation id). Reconciliation looks for outstanding calls of every
  * installation every pass: by `{_id}` here, the one filter the embedded FerretDB
  * pushes down, instead of a filter on `partner_calls` that reads the whole collection.
+ * Ids are only added, by the installation's workflow (one activity at a time), and a
+ * delivered or refused call is skipped by its status: a removal by reconciliation beside
+ * an addition by the workflow would lose one of them on FerretDB, which rewrites the whole
+ * document on each update (measured: concurrent `$pull` and `$addToSet` lost the new id).
  */
 interface OutstandingIndex {
   _id: string; // installation id
@@ -66,10 +70,6 @@ export class PartnerCallStore {
 
   private async indexOutstanding(installationId: string, callId: string): Promise<void> {
     await upsertById(this.index, installationId, { $addToSet: { callIds: callId } });
-  }
-
-  private async unindex(installationId: string, callId: string): Promise<void> {
-    await this.index.updateOne({ _id: installationId }, { $pull: { callIds: callId } });
   }
 
   async keepOutstanding(rec: { id: string; installationId: string; type: string; body: string; lastError: string }): Promise<void> {
@@ -113,12 +113,10 @@ export class PartnerCallStore {
       },
       { upsert: true },
     );
-    await this.unindex(rec.installationId, rec.id);
   }
 
-  async markDelivered(id: string, installationId?: string): Promise<void> {
+  async markDelivered(id: string): Promise<void> {
     await this.coll.updateOne({ _id: id }, { $set: { status: 'delivered', updatedAt: new Date() }, $unset: { body: '', lastError: '' } });
-    if (installationId) await this.unindex(installationId, id);
   }
 
   async noteAttempt(id: string, lastError: string): Promise<void> {
@@ -131,9 +129,8 @@ export class PartnerCallStore {
     const calls: PartnerCallRecord[] = [];
     for (const id of entry?.callIds ?? []) {
       const call = await this.coll.findOne({ _id: id });
+      // Delivered or refused calls stay listed (see OutstandingIndex) and are skipped; one not written yet is skipped too.
       if (call?.status === 'outstanding') calls.push(call);
-      // Delivered or refused meanwhile. One not written yet (keepOutstanding indexes it first) stays.
-      else if (call) await this.unindex(installationId, id);
     }
     return calls.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
   }

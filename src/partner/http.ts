@@ -189,7 +189,7 @@ export class HttpProvisioner implements PartnerProvisioner {
       if (!rec.body) continue;
       try {
         await this.client.send(rec.body, rec._id, new AbortController().signal);
-        await this.opts.calls.markDelivered(rec._id, installationId);
+        await this.opts.calls.markDelivered(rec._id);
         this.opts.logger.info({ installationId, hook: rec.type, hookId: rec._id }, 'outstanding partner call delivered');
       } catch (err) {
         if (err instanceof PartnerRefusedError) {

@@ -3,7 +3,7 @@ import type { Env } from '../config/env';
 import type { Keyring } from '../crypto/secrets';
 import type { Logger } from '../logging/logger';
 import { provisionerFromEnv } from '../partner/from-env';
-import { forwardUserLogout } from '../partner/logout';
+import { forwardUserLogout, LOGOUT_FORWARD_TIMING } from '../partner/logout';
 import { launchSettingsFromEnv } from '../sso/settings';
 import type { Store } from '../store';
 import { TalkdeskClient } from '../talkdesk/client';
@@ -39,7 +39,13 @@ export function webServerOptionsFromEnv(
     launch: {
       settings: launchSettingsFromEnv(env),
       talkdesk: new TalkdeskClient({ allowedHosts: env.TALKDESK_ALLOWED_HOSTS, timeoutMs: env.TALKDESK_HTTP_TIMEOUT_MS }),
-      ...(partner ? { onUserLogout: async (e) => void (await forwardUserLogout(partner, e)) } : {}),
+      ...(partner
+        ? {
+            onUserLogout: async (e) => void (await forwardUserLogout(partner, e)),
+            // A resend's claim outlasts the longest hook call, so no other process takes it mid-send.
+            logoutForwardTiming: { claimMs: Math.max(LOGOUT_FORWARD_TIMING.claimMs, 2 * env.PARTNER_HOOKS_TIMEOUT_MS + 10_000) },
+          }
+        : {}),
     },
     ...parts,
   };

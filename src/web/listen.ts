@@ -18,7 +18,9 @@ export async function listenOn(server: http.Server, port: number, host: string, 
       } else if (err.code === 'EACCES') {
         reject(
           new ConfigError(
-            `${setting.port}=${port}: this process may not listen on ${host}:${port} (EACCES: ports below 1024 need privileges). Set ${setting.port} to 1024 or above and put a proxy or port mapping in front.`,
+            port < 1024
+              ? `${setting.port}=${port}: this process may not listen on ${host}:${port} (EACCES: ports below 1024 need privileges). Set ${setting.port} to 1024 or above and put a proxy or port mapping in front.`
+              : `${setting.port}=${port}: this process may not listen on ${host}:${port} (EACCES: refused by the system's policy, e.g. SELinux or AppArmor). Allow it there, or set ${setting.port} to a port it allows.`,
           ),
         );
       } else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') {

@@ -6,7 +6,7 @@ import { provisionerFromEnv } from '../partner/from-env';
 import type { PartnerProvisioner } from '../partner/provisioner';
 import type { Store } from '../store';
 import type { TalkdeskClient } from '../talkdesk/client';
-import { temporalConnectFailure } from '../temporal/connect-errors';
+import { credentialsRefused, temporalConnectFailure } from '../temporal/connect-errors';
 import { temporalSettings } from '../temporal/connection';
 import { ensureReconciliationSchedule } from '../temporal/schedule';
 import { createAppWorker } from './create-worker';
@@ -42,6 +42,7 @@ export async function startServiceWorker(o: {
   const connection = await Connection.connect(settings.connectionOptions);
   const client = new Client({ connection, namespace: settings.namespace });
   if (env.RECONCILE_ENABLED) {
+    // The first call that needs the namespace: a key without access to it is refused here, not at connect.
     const how = await ensureReconciliationSchedule(client, {
       taskQueue: env.TEMPORAL_TASK_QUEUE,
       intervalMs: env.RECONCILE_INTERVAL_MINUTES * 60_000,
@@ -49,6 +50,8 @@ export async function startServiceWorker(o: {
       parallelism: env.RECONCILE_PARALLELISM,
       activeCheckHours: env.RECONCILE_ACTIVE_CHECK_HOURS,
       talkdeskCallsPerMinute: env.RECONCILE_TALKDESK_CALLS_PER_MINUTE,
+    }).catch((err: unknown) => {
+      throw credentialsRefused(err) ? temporalConnectFailure(settings.connectionOptions.address, settings.namespace, err) : err;
     });
     logger.info({ every: `${env.RECONCILE_INTERVAL_MINUTES} min` }, `reconciliation schedule ${how}`);
   }

@@ -274,4 +274,18 @@ describe('one writer per document: concurrent writers lose no write (FerretDB)',
       assert.deepEqual(await store.installations.lastTalkdeskCheck(id), at);
     }
   });
+
+  it("partner_outstanding: reconciliation delivering an installation's outstanding calls while its workflow keeps a new one", async () => {
+    const ids = Array.from({ length: N }, () => randomBytes(16).toString('hex'));
+    const keep = (installationId: string, id: string) =>
+      store.partnerCalls.keepOutstanding({ id, installationId, type: 'account.undo_provision', body: '{}', lastError: 'timed out' });
+    for (const id of ids) await keep(id, `old-${id}`);
+    // A pass delivered the old one; the next pass reads the installation's calls while its workflow keeps a new one.
+    for (const id of ids) await store.partnerCalls.markDelivered(`old-${id}`);
+    await Promise.all(ids.flatMap((id) => [store.partnerCalls.outstanding(id), keep(id, `new-${id}`)]));
+    for (const id of ids) {
+      const left = (await store.partnerCalls.outstanding(id)).map((c) => c._id);
+      assert.deepEqual(left, [`new-${id}`], `${id}: the call kept meanwhile is still found by the next pass`);
+    }
+  });
 });
