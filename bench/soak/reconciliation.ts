@@ -14,6 +14,8 @@ export interface SoakReconciliation {
   /** Passes that completed, failed (or timed out, or were terminated), and still ran when the soak stopped them. */
   completed: number;
   failed: number;
+  /** Why each failed pass ended: its status and, for a failure, the message chain of its close event. */
+  failures?: string[];
   running: number;
   /** Installations found, by kind, over every completed pass (an installation counts once per pass). */
   findings: Record<(typeof FINDING_KINDS)[number], number>;
@@ -105,8 +107,10 @@ async function summarize(client: Client, everyMs: number, runs: WorkflowExecutio
     // A pass that continued as new is counted by its last run.
     if (status === 'CONTINUED_AS_NEW') continue;
     if (status === 'RUNNING') out.running += 1;
-    else if (status !== 'COMPLETED') out.failed += 1;
-    else {
+    else if (status !== 'COMPLETED') {
+      out.failed += 1;
+      (out.failures ??= []).push(`${run.workflowId} (${status}): ${await closeReason(client, run)}`);
+    } else {
       out.completed += 1;
       const report = (await client.workflow.getHandle(run.workflowId, run.runId).result()) as ReconcileReport;
       for (const kind of FINDING_KINDS) {
@@ -121,6 +125,29 @@ async function summarize(client: Client, everyMs: number, runs: WorkflowExecutio
     }
   }
   return out;
+}
+
+/** The failure chain of a pass's close event (failed, timed out or terminated), for the report. */
+async function closeReason(client: Client, run: WorkflowExecutionInfo): Promise<string> {
+  try {
+    const history = await client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
+    const last = history.events?.at(-1);
+    const failed = last?.workflowExecutionFailedEventAttributes?.failure;
+    if (failed) {
+      const chain: string[] = [];
+      for (let f: typeof failed | null | undefined = failed; f && chain.length < 5; f = f.cause) {
+        const kind =
+          f.applicationFailureInfo?.type ?? (f.activityFailureInfo ? `activity ${f.activityFailureInfo.activityType?.name ?? ''}` : '');
+        chain.push(`${kind ? `${kind}: ` : ''}${f.message ?? ''}`);
+      }
+      return chain.join(' <- ');
+    }
+    if (last?.workflowExecutionTerminatedEventAttributes)
+      return `terminated: ${last.workflowExecutionTerminatedEventAttributes.reason ?? ''}`;
+    return last?.workflowExecutionTimedOutEventAttributes ? 'timed out' : `last event ${String(last?.eventType)}`;
+  } catch (err) {
+    return `history not read: ${err instanceof Error ? err.message : String(err)}`;
+  }
 }
 
 /**

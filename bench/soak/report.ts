@@ -128,6 +128,7 @@ function reconciliationLine(x: SoakReconciliation): string {
     .map(([k, n]) => `${k} ${n}`);
   return (
     `  reconciliation passes        ${x.completed} completed, ${x.failed} failed, ${x.running} still running (every ${x.everyMs / 1000} s); ` +
-    `found: ${found.join(', ') || 'nothing'}; ${x.talkdeskChecked} Talkdesk reads, ${x.errors} per-installation errors`
+    `found: ${found.join(', ') || 'nothing'}; ${x.talkdeskChecked} Talkdesk reads, ${x.errors} per-installation errors` +
+    (x.failures?.length ? `\n${x.failures.map((f) => `    failed pass ${f}`).join('\n')}` : '')
   );
 }
