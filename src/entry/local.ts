@@ -146,9 +146,9 @@ function applyLocalDefaults(dataDir: string): void {
     if (!existsSync(keyFile)) writeFileSync(keyFile, generateKeySpec('local1'), { mode: 0o600 });
     process.env.SECRETS_KEY = readFileSync(keyFile, 'utf8').trim();
   }
-  // The values `npm run demo` assumes (DEMO_DEFAULTS).
-  process.env.TALKDESK_APP_ID ??= 'local-dev-app';
-  process.env.TALKDESK_WEBHOOK_SECRET ??= 'local-dev-webhook-secret-change-me';
+  // The values `npm run demo` assumes.
+  process.env.TALKDESK_APP_ID ??= DEMO_DEFAULTS.appId;
+  process.env.TALKDESK_WEBHOOK_SECRET ??= DEMO_DEFAULTS.webhookSecret;
   // The demo's simulator listens on loopback (SIMULATOR_PORT, as `npm run demo` reads it); production allow-lists name Talkdesk only.
   process.env.TALKDESK_ALLOWED_HOSTS ??= `${DEFAULT_ALLOWED_HOSTS},127.0.0.1:${process.env.SIMULATOR_PORT || '4010'}`;
   process.env.LOCAL_DATA_DIR ??= dataDir;

@@ -1,6 +1,6 @@
 import { Connection } from '@temporalio/client';
 import { loadEnvSubset } from '../config/env';
-import { credentialsRefused, temporalConnectFailure } from '../temporal/connect-errors';
+import { rethrowRefused, temporalConnectFailure } from '../temporal/connect-errors';
 import { temporalSettings } from '../temporal/connection';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
 import { exitOnFailure } from './bootstrap';
@@ -18,9 +18,7 @@ async function main(): Promise<void> {
     throw temporalConnectFailure(connectionOptions.address, namespace, err);
   });
   try {
-    const added = await ensureSearchAttributes(connection, namespace).catch((err: unknown) => {
-      throw credentialsRefused(err) ? temporalConnectFailure(connectionOptions.address, namespace, err) : err;
-    });
+    const added = await ensureSearchAttributes(connection, namespace).catch(rethrowRefused(connectionOptions.address, namespace));
     console.log(added.length ? `registered on ${namespace}: ${added.join(', ')}` : `search attributes already registered on ${namespace}`);
   } finally {
     await connection.close();

@@ -41,3 +41,13 @@ export function temporalConnectFailure(address: string | undefined, namespace: s
       'Start it or correct the address, then start this process again.',
   );
 }
+
+/**
+ * For a namespace call's `.catch`: a refusal of the credentials (a key without access to the
+ * namespace passes the connect) becomes the same ConfigError as at connect; anything else goes on as it was.
+ */
+export function rethrowRefused(address: string | undefined, namespace: string): (err: unknown) => never {
+  return (err) => {
+    throw credentialsRefused(err) ? temporalConnectFailure(address, namespace, err) : err;
+  };
+}

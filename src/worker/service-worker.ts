@@ -6,7 +6,7 @@ import { provisionerFromEnv } from '../partner/from-env';
 import type { PartnerProvisioner } from '../partner/provisioner';
 import type { Store } from '../store';
 import type { TalkdeskClient } from '../talkdesk/client';
-import { credentialsRefused, temporalConnectFailure } from '../temporal/connect-errors';
+import { rethrowRefused, temporalConnectFailure } from '../temporal/connect-errors';
 import { temporalSettings } from '../temporal/connection';
 import { ensureReconciliationSchedule } from '../temporal/schedule';
 import { createAppWorker } from './create-worker';
@@ -50,9 +50,7 @@ export async function startServiceWorker(o: {
       parallelism: env.RECONCILE_PARALLELISM,
       activeCheckHours: env.RECONCILE_ACTIVE_CHECK_HOURS,
       talkdeskCallsPerMinute: env.RECONCILE_TALKDESK_CALLS_PER_MINUTE,
-    }).catch((err: unknown) => {
-      throw credentialsRefused(err) ? temporalConnectFailure(settings.connectionOptions.address, settings.namespace, err) : err;
-    });
+    }).catch(rethrowRefused(settings.connectionOptions.address, settings.namespace));
     logger.info({ every: `${env.RECONCILE_INTERVAL_MINUTES} min` }, `reconciliation schedule ${how}`);
   }
   const partner = o.partner ?? provisionerFromEnv(env, o.store, logger);

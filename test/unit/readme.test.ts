@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { envSchema } from '../../src/config/env';
 import { PROJECT_ROOT } from '../../src/local/tools';
+import { DEMO_DEFAULTS } from '../../src/local/demo-defaults';
 import { COLLECTIONS } from '../../src/store/db';
 import { CALLBACK_PATH } from '../../src/web/app';
 import { INSTALLATION_PHASES, eventSignal, rejectUpdate, retryNowUpdate, stateQuery, workflowIdFor } from '../../workflows/definitions';
@@ -80,9 +81,12 @@ describe('README.md and docs/', () => {
 
   it("shows npm start's own defaults (applyLocalDefaults)", () => {
     const local = source('src/entry/local.ts');
-    const defaults = [...local.matchAll(/process\.env\.([A-Z_]+) \?\?= '([^']+)'/g)];
+    // A literal, or one of the demo's defaults (src/local/demo-defaults.ts).
+    const defaults = [...local.matchAll(/process\.env\.([A-Z_]+) \?\?= (?:'([^']+)'|DEMO_DEFAULTS\.(\w+))/g)].map(
+      ([, name, literal, demoKey]) => [name, literal ?? DEMO_DEFAULTS[demoKey as keyof typeof DEMO_DEFAULTS]] as const,
+    );
     assert.ok(defaults.length >= 2, 'applyLocalDefaults not found in src/entry/local.ts');
-    for (const [, name, value] of defaults) {
+    for (const [name, value] of defaults) {
       const row = rows.find((r) => codeName(r[0]) === name && (r[1] ?? '').includes(`\`${value}\``));
       assert.ok(row, `README does not show that npm start defaults ${name} to \`${value}\``);
     }
