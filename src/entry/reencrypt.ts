@@ -96,7 +96,15 @@ async function main(): Promise<number> {
       }
     }
     if (report.complete) console.error(`reencrypt: complete; every secret is under key ${keyring.currentKid}, older keys can be retired`);
-    else console.error(`reencrypt: ${report.totals.remaining} secret(s) still under older keys; run it again`);
+    else {
+      if (report.totals.remaining > 0)
+        console.error(`reencrypt: ${report.totals.remaining} secret(s) still under older keys; run it again`);
+      if (report.legacyInboxCredentials > 0)
+        console.error(
+          `reencrypt: ${report.legacyInboxCredentials} inbox record(s) of an older version still hold their event's credentials ` +
+            '(not handed over yet): keep the older keys, and run it again once the dispatcher has handed them over',
+        );
+    }
     return report.complete ? 0 : 1;
   } finally {
     await db.close();

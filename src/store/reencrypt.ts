@@ -92,7 +92,14 @@ export interface ReencryptReport {
   ids: IdMigrationReport[];
   fields: FieldReport[];
   totals: { found: number; reencrypted: number; changedMeanwhile: number; failed: number; remaining: number };
-  /** True when no blob is left under another key: old keys can be retired. */
+  /**
+   * Inbox records of older versions still holding their event's credentials: not handed over
+   * yet, so not written here (only a marked record is, src/store/README.md); moved out to
+   * `event_credentials` once handed over, by the service or by the next run. Under whatever
+   * key wrote them, so no old key may be retired while any is left.
+   */
+  legacyInboxCredentials: number;
+  /** True when no blob is left under another key and no inbox record holds one: old keys can be retired. */
   complete: boolean;
 }
 
@@ -241,13 +248,25 @@ export async function reencryptAll(db: Database, keyring: Keyring, options: Reen
     failed: sum('failed'),
     remaining: sum('remaining'),
   };
-  return { currentKid: keyring.currentKid, ids, fields, totals, complete: totals.remaining === 0 };
+  const legacyInboxCredentials = await db.collection(COLLECTIONS.inbox).countDocuments(LEGACY_INBOX_CREDENTIALS);
+  return {
+    currentKid: keyring.currentKid,
+    ids,
+    fields,
+    totals,
+    legacyInboxCredentials,
+    complete: totals.remaining === 0 && legacyInboxCredentials === 0,
+  };
 }
 
-/** Blobs per key id in every encrypted field (`npm run reencrypt -- --dry-run` and tests). */
+/** Inbox records of older versions that still hold their event's credentials. */
+const LEGACY_INBOX_CREDENTIALS = { credentials: { $exists: true } } as const;
+
+/** Blobs per key id in every encrypted field, older inbox records' included (`npm run reencrypt -- --dry-run` and tests). */
 export async function countBlobsByKid(db: Database): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
-  for (const field of ENCRYPTED_FIELDS) {
+  const legacyInbox = { collection: COLLECTIONS.inbox, path: 'credentials' };
+  for (const field of [...ENCRYPTED_FIELDS, legacyInbox]) {
     const docs = await db
       .collection(field.collection)
       .find({ [`${field.path}.kid`]: { $exists: true } }, { projection: { [`${field.path}.kid`]: 1 } })

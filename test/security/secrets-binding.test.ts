@@ -187,4 +187,37 @@ describe('security: credential ids and secret binding (FerretDB)', function () {
     assert.deepEqual(again.totals, { found: 0, reencrypted: 0, changedMeanwhile: 0, failed: 0, remaining: 0 }, 'idempotent');
     assert.deepEqual(Object.keys(await countBlobsByKid(db)), ['k1']);
   });
+
+  it('reencrypt is not complete while an older inbox record not handed over yet still holds credentials under the old key', async () => {
+    const dbOld = await connectDatabase(await mongoUri(), uniqueDbName('bind-inbox'));
+    try {
+      const rotated = parseKeyring(`${generateKeySpec('k2')},${spec}`);
+      const installationId = 'inst-undispatched';
+      const eventId = 'evt-undispatched-legacy';
+      await dbOld.collection(COLLECTIONS.inbox).insertOne({
+        _id: eventId as never,
+        installationId,
+        event: { facts: { client_id: 'client-u' } },
+        credentials: legacyBlob(keyring, 'k1', secretOf('undispatched'), installationId),
+        receivedAt: new Date(),
+      });
+      const oldStore = createStore(dbOld, rotated);
+      assert.equal(await oldStore.inbox.moveLegacyCredentials(), 0, 'not handed over: left in its record');
+      const run = await reencryptAll(dbOld, rotated);
+      assert.equal(run.totals.remaining, 0);
+      assert.equal(run.legacyInboxCredentials, 1);
+      assert.equal(run.complete, false, 'k1 still needed for that record');
+      assert.deepEqual(await countBlobsByKid(dbOld), { k1: 1 });
+      // Handed over: the next run moves it out, re-encrypts it under k2 and is complete.
+      await oldStore.inbox.markDispatched(eventId);
+      assert.equal(await oldStore.inbox.moveLegacyCredentials(), 1);
+      const next = await reencryptAll(dbOld, rotated);
+      assert.equal(next.legacyInboxCredentials, 0);
+      assert.equal(next.complete, true);
+      assert.deepEqual(await countBlobsByKid(dbOld), { k2: 1 });
+    } finally {
+      await dbOld.db.dropDatabase().catch(() => undefined);
+      await dbOld.close();
+    }
+  });
 });
