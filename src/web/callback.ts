@@ -204,7 +204,6 @@ export function createCallbackHandler(deps: CallbackDeps) {
     let inserted: InsertOutcome;
     const storing = timeStep('store');
     try {
-      await deps.launch?.beforeStore(event);
       // Stored, not queued: the hand-over below queues it only if Temporal does not take it.
       inserted = await deps.inbox.insert(
         record,
@@ -221,6 +220,15 @@ export function createCallbackHandler(deps: CallbackDeps) {
     if (inserted.stored === 'duplicate' && inserted.dispatched) {
       outcome('duplicate');
       return answer(ctx, 200, { status: 'duplicate', eventId: event.id });
+    }
+    try {
+      // Sessions an uninstall or a user removal ends, before the hand-over and the answer. Not
+      // for a repeat of an event handed over already: its sessions ended then, and a session
+      // opened since (the user added back by a later update) is not this event's to end.
+      await deps.launch?.beforeHandOver(event);
+    } catch (err) {
+      // Stored, not handed over: the redelivery this asks for ends them and hands it over.
+      return storeFailed(err, 'event stored; its sessions not ended');
     }
 
     const handingOver = timeStep('handover');

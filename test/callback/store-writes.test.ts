@@ -32,7 +32,7 @@ describe('callback: store writes per event (FerretDB, command monitoring)', func
   let sys: TestSystem;
   before(async () => {
     // No worker: only the web server's writes are counted, and the workflow need not run.
-    // The launch area on, as in production: its callback hooks run before the event is stored.
+    // The launch area on, as in production: its callback hooks run once the event is stored.
     sys = await startSystem({ inProcessWorker: false, webMongoUri: monitored(await mongoUri()), launch: {} });
     // The dispatcher's first pass queues every stored event not marked yet (the backstop):
     // done before counting, so that it cannot queue an event a test's callback is handing over.

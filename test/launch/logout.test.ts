@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { PartnerUnavailableError, PendingLogoutStore } from '../../src/partner';
 import { COLLECTIONS } from '../../src/store/db';
 import { LogoutEventStore } from '../../src/store/logout-events';
+import { SessionStore } from '../../src/store/sessions';
 import type { UserLogoutNotice } from '../../src/web/launch';
 import { workflowIdFor } from '../../workflows/definitions';
 import { dumpDatabase, leakedSecrets, textOf } from '../support/secret-scan';
@@ -149,6 +150,15 @@ describe('launch: single sign-out, licences that change, and no secret left behi
     // Signing in again is refused: the licence is gone here and at Talkdesk.
     sys.simulator.signInAs(installation.id, c.id);
     assert.equal((await new TestBrowser().open(launchUrl(sys, installation.id))).res.status, 403);
+    // A repeat of the removal, once handed over, ends no session opened since (the user added back).
+    await new SessionStore(sys.store.db).open(
+      { installationId: installation.id, accountId: 'acct', talkdeskUserId: c.id, role: 'user' },
+      60_000,
+    );
+    const userSessions = () =>
+      sys.store.db.db.collection(COLLECTIONS.sessions).countDocuments({ installationId: installation.id, talkdeskUserId: c.id });
+    assert.equal(await sys.simulator.deliver(removal, { callbackUrl: sys.web.callbackUrl }), 200);
+    assert.equal(await userSessions(), 1, 'a repeat ends nothing');
 
     assert.equal(await sys.simulator.deliver(sys.simulator.uninstall(installation.id), { callbackUrl: sys.web.callbackUrl }), 200);
     assert.equal(await appStatus(ba), 401);

@@ -9,8 +9,8 @@ import type { LaunchContext } from './context';
 
 /** What the callback asks of the launch area (src/web/callback.ts). */
 export interface CallbackLaunchHooks {
-  /** Before an event is stored: ends the sessions an uninstall or a user removal ends. */
-  beforeStore(event: TalkdeskEvent): Promise<void>;
+  /** Once an event is stored, before its hand-over (not for a repeat handed over already): ends the sessions an uninstall or a user removal ends. */
+  beforeHandOver(event: TalkdeskEvent): Promise<void>;
   /**
    * The whole answer to an authenticated `user.logout` body. `checkTime` bounds its `created_at` as
    * every event's is (a replay older than the retention, or a date far ahead, is refused).
@@ -30,7 +30,7 @@ const reply = (ctx: Context, status: number, body: Record<string, unknown>) => {
 
 export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
   return {
-    async beforeStore(event) {
+    async beforeHandOver(event) {
       const installationId = event.data.installation_id;
       // The sign-in links of an install or rotation are saved by the workflow's credentials
       // import (activities/credentials.ts), off the acknowledgement's path.
