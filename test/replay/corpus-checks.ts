@@ -3,7 +3,12 @@
  * JSON (event types as names, payloads base64 JSON): the replay test requires each, so
  * that a scenario dropped or recorded wrongly is noticed rather than silently not replayed.
  */
-import { PATCHES_DECIDED_AT_START } from '../../workflows/installation/patches';
+import {
+  DECIDED_AT_START,
+  DECIDED_AT_START_2,
+  PATCHES_DECIDED_AT_START,
+  PATCHES_DECIDED_AT_START_2,
+} from '../../workflows/installation/patches';
 interface Payload {
   data?: string;
 }
@@ -61,8 +66,11 @@ const patchesOf = (e: RawEvent): string[] =>
   );
 /** The patches a run recorded (core_patch markers). */
 const patches = (h: RawHistory): string[] => h.events.flatMap(patchesOf);
-/** Whether a run took a patch's path: its own marker, or every patch decided at start (patches-decided-at-start). */
-const took = (h: RawHistory, patch: string): boolean => patches(h).includes(patch) || patches(h).includes(PATCHES_DECIDED_AT_START);
+/** Whether a run took a patch's path: its own marker, or the marker of the generation that decides it at start. */
+const took = (h: RawHistory, patch: string): boolean =>
+  patches(h).includes(patch) ||
+  (DECIDED_AT_START.includes(patch) && patches(h).includes(PATCHES_DECIDED_AT_START)) ||
+  (DECIDED_AT_START_2.includes(patch) && patches(h).includes(PATCHES_DECIDED_AT_START_2));
 /** A local activity's marker that ends a workflow task: the code after the activity ran in the next task. */
 const splitAfterLocalActivity = (h: RawHistory): boolean =>
   h.events.some(

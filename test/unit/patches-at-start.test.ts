@@ -8,7 +8,13 @@ import {
   STORE_STEPS_LOCAL,
 } from '../../workflows/installation/context';
 import { LATE_EVENTS_BY_KIND } from '../../workflows/installation/late';
-import { DECIDED_AT_START, PATCHES_DECIDED_AT_START, decidePatchesAtStart } from '../../workflows/installation/patches';
+import {
+  DECIDED_AT_START,
+  DECIDED_AT_START_2,
+  PATCHES_DECIDED_AT_START,
+  PATCHES_DECIDED_AT_START_2,
+  decidePatchesAtStart,
+} from '../../workflows/installation/patches';
 import { TRIAL_RECORD_INTERRUPTIBLE } from '../../workflows/installation/trial';
 
 /** A fake of the SDK's `patched` on replay: true only for the markers the history holds; records each question. */
@@ -22,7 +28,7 @@ describe('patches decided at the start of an installation run (workflows/install
     const sdk = replayOf([PATCHES_DECIDED_AT_START]);
     const isPatched = decidePatchesAtStart(sdk.ask);
     for (const id of DECIDED_AT_START) assert.equal(isPatched(id), true, id);
-    assert.deepEqual(sdk.asked, [PATCHES_DECIDED_AT_START]);
+    assert.deepEqual(sdk.asked, [PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2]);
   });
 
   it('a patch added after the marker is asked where its code stands, even in a run with the marker', () => {
@@ -30,7 +36,7 @@ describe('patches decided at the start of an installation run (workflows/install
     const sdk = replayOf([PATCHES_DECIDED_AT_START]);
     const isPatched = decidePatchesAtStart(sdk.ask);
     assert.equal(isPatched('a-later-patch'), false, 'the old path, as recorded');
-    assert.deepEqual(sdk.asked, [PATCHES_DECIDED_AT_START, 'a-later-patch']);
+    assert.deepEqual(sdk.asked, [PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2, 'a-later-patch']);
   });
 
   it('a run recorded before the marker asks every patch where its code stands', () => {
@@ -38,7 +44,21 @@ describe('patches decided at the start of an installation run (workflows/install
     const isPatched = decidePatchesAtStart(sdk.ask);
     assert.equal(isPatched(STORE_STEPS_LOCAL), true);
     assert.equal(isPatched(PHASE_DEADLINE_MARGIN), false);
-    assert.deepEqual(sdk.asked, [PATCHES_DECIDED_AT_START, STORE_STEPS_LOCAL, PHASE_DEADLINE_MARGIN]);
+    assert.deepEqual(sdk.asked, [PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2, STORE_STEPS_LOCAL, PHASE_DEADLINE_MARGIN]);
+  });
+
+  it('the second generation decides its own patches at start; a run recorded with the first only asks them where they stand', () => {
+    const both = replayOf([PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2]);
+    const isPatched = decidePatchesAtStart(both.ask);
+    for (const id of [...DECIDED_AT_START, ...DECIDED_AT_START_2]) assert.equal(isPatched(id), true, id);
+    assert.deepEqual(both.asked, [PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2]);
+
+    const firstOnly = replayOf([PATCHES_DECIDED_AT_START]);
+    const wasPatched = decidePatchesAtStart(firstOnly.ask);
+    for (const id of DECIDED_AT_START_2) assert.equal(wasPatched(id), false, id);
+    assert.deepEqual(firstOnly.asked, [PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2, ...DECIDED_AT_START_2]);
+    assert.ok(Object.isFrozen(DECIDED_AT_START_2));
+    assert.deepEqual([...DECIDED_AT_START_2], ['drain-queue-before-completing', 'operator-reject-concluded-operations']);
   });
 
   it('decides exactly the patches that existed when it was added (the set is frozen)', () => {

@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict';
-import { ActivityStubs, type InstallationUnderTest, clientIdFor, phases, refused, useInstallationUnderTest } from './harness';
+import {
+  ActivityStubs,
+  type InstallationUnderTest,
+  clientIdFor,
+  deferred,
+  phases,
+  refused,
+  unavailable,
+  useInstallationUnderTest,
+} from './harness';
 
 /** Events older than one already applied (Talkdesk's retries, the dispatcher's backoff): each kind has its rule. */
 describe('installation workflow: late events', function () {
@@ -131,5 +140,41 @@ describe('installation workflow: late events', function () {
     const last = t.stubs.of('recordInstallation').at(-1);
     assert.deepEqual(last?.handledEventIds, ['uninstall-1', late.eventId, update.eventId]);
     assert.equal(last?.appId, 'app-1', 'the stored app id is kept');
+  });
+
+  it('a reinstall signalled while a finished run writes its last record is applied, not dropped by completing', async () => {
+    const t0 = await env().currentTimeMs();
+    const inRecord = deferred();
+    const release = deferred();
+    let records = 0;
+    const stubs = new ActivityStubs()
+      .on('loadInstallation', async () => ({
+        phase: 'uninstalled',
+        appId: 'app-1',
+        lastEventAt: new Date(t0 + 10_000).toISOString(),
+        handledEventIds: ['uninstall-x'],
+      }))
+      .on('recordInstallation', async () => {
+        records += 1;
+        if (records === 1) throw unavailable(); // the bounded local attempt fails: retried as a server activity
+        if (records === 2) {
+          inRecord.resolve();
+          await release.promise;
+        }
+        return undefined;
+      });
+    const t = await start(stubs);
+    // A late update (ignored: uninstalled) opens a short run that ends by recording the id it ignored.
+    await t.send(t.event('app.updated', { atSeconds: 5 }));
+    await inRecord.promise;
+    const reinstall = t.event('app.installed', { atSeconds: 30 });
+    await t.send(reinstall);
+    await t.until('the reinstall queued', (v) => v.pendingEvents.some((p) => p.includes(reinstall.eventId)));
+    release.resolve();
+    // The run goes on with the reinstall (a new life of the installation) instead of completing.
+    const v = await t.settled('active');
+    assert.deepEqual(v.pendingEvents, []);
+    assert.equal(t.stubs.of('importCredentials').length, 1, 'the reinstall imported its credentials');
+    assert.equal((await t.handle.describe()).status.name, 'RUNNING');
   });
 });

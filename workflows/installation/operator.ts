@@ -10,9 +10,18 @@ import type { PhaseContext } from './context';
  */
 const OPERATOR_REJECT_USES_INSTALL_EVENT = 'operator-reject-uses-install-event';
 
+/**
+ * Patch: a reject applies to the operation it interrupted. One that interrupted an update rejects
+ * the update only (reverted already) and keeps the installation, which Talkdesk keeps; one whose
+ * operation Talkdesk concluded first (the approval landed before the reject could stop it) is not
+ * applied. Histories recorded before it replay the old path (reject, undo and destroy in every case).
+ */
+const OPERATOR_REJECT_CONCLUDED_OPERATIONS = 'operator-reject-concluded-operations';
+
 /** The `reject` update, once the running phase (if any) has stopped: reject at Talkdesk and undo everything. */
 export async function runOperatorReject(ctx: PhaseContext, reason: string): Promise<void> {
   const { state } = ctx;
+  if (state.phase === 'active' && ctx.patched(OPERATOR_REJECT_CONCLUDED_OPERATIONS)) return rejectOnActive(ctx, reason);
   const deadline = Date.now() + ctx.options.phaseTimeoutMs;
   let importFrom: LifecycleEvent | undefined;
   if (ctx.patched(OPERATOR_REJECT_USES_INSTALL_EVENT)) {
@@ -37,6 +46,31 @@ export async function runOperatorReject(ctx: PhaseContext, reason: string): Prom
     result: 'rejected',
     detail: sentReason,
     outcome: `rejected by an operator: ${reason} (rejection ${sent})`,
+  });
+}
+
+/**
+ * A reject that finds the installation active (approved at Talkdesk: the validator admits none then, so
+ * the phase it was sent for ended meanwhile). The update it interrupted is rejected at Talkdesk and the
+ * account stays as it was; an install or update whose approval landed first is kept, the reject noted.
+ */
+async function rejectOnActive(ctx: PhaseContext, reason: string): Promise<void> {
+  const last = ctx.state.history[ctx.state.history.length - 1];
+  const sentReason = `Rejected by operator: ${reason}`;
+  if (last?.phase === 'updating' && last.result === 'interrupted') {
+    const sent = await rejectAtTalkdesk(ctx, sentReason, Date.now() + ctx.options.phaseTimeoutMs, undefined, 'update');
+    await ctx.endPhase('active', {
+      result: 'rejected',
+      detail: sentReason,
+      outcome: `update rejected by an operator: ${reason} (rejection ${sent}); account kept its previous state`,
+    });
+    return;
+  }
+  const what = last?.phase === 'updating' ? 'the update' : 'the install';
+  await ctx.endPhase('active', {
+    result: 'not-open',
+    detail: `Talkdesk shows ${what} completed`,
+    outcome: `operator reject not applied: ${what} was approved at Talkdesk before the reject could stop it; the installation is kept`,
   });
 }
 

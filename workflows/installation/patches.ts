@@ -34,11 +34,27 @@ export const DECIDED_AT_START: readonly string[] = Object.freeze([
   'record-handled-before-completing',
 ]);
 
+/** Patch: the next generation, deciding DECIDED_AT_START_2 at the start of a run in the same way. */
+export const PATCHES_DECIDED_AT_START_2 = 'patches-decided-at-start-2';
+
 /**
- * Decides PATCHES_DECIDED_AT_START (call it first, before any handler or activity) and returns the
- * patch check for the run. `ask` is the SDK's `patched` (a parameter for the unit test).
+ * The patches the second generation decides: added after the first set was frozen, each asked
+ * where a local activity may just have ended (the last store write of a run, an operator's reject
+ * after the phase it interrupted ended). FROZEN like DECIDED_AT_START.
+ */
+export const DECIDED_AT_START_2: readonly string[] = Object.freeze([
+  'drain-queue-before-completing',
+  'operator-reject-concluded-operations',
+]);
+
+/**
+ * Decides PATCHES_DECIDED_AT_START and PATCHES_DECIDED_AT_START_2 (call it first, before any handler
+ * or activity) and returns the patch check for the run. `ask` is the SDK's `patched` (a parameter
+ * for the unit test). A run recorded before a generation's marker asks each of its patches where
+ * its code stands.
  */
 export function decidePatchesAtStart(ask: (patchId: string) => boolean = patched): (patchId: string) => boolean {
   const atStart = ask(PATCHES_DECIDED_AT_START);
-  return (patchId) => (atStart && DECIDED_AT_START.includes(patchId)) || ask(patchId);
+  const atStart2 = ask(PATCHES_DECIDED_AT_START_2);
+  return (patchId) => (atStart && DECIDED_AT_START.includes(patchId)) || (atStart2 && DECIDED_AT_START_2.includes(patchId)) || ask(patchId);
 }

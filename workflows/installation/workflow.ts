@@ -76,7 +76,18 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
     const waitMs = state.retiring.length ? Math.max(1, nextRetirement() - Date.now()) : undefined;
     const ready = () =>
       state.queue.length > 0 || run.pendingReject !== undefined || run.pendingReconcile !== undefined || shouldContinueAsNew();
-    if (FINAL_PHASES.includes(state.phase) && state.queue.length === 0 && run.pendingReject === undefined) break;
+    if (FINAL_PHASES.includes(state.phase) && state.queue.length === 0 && run.pendingReject === undefined) {
+      // Events ignored in this run's last moments (a short run for a finished installation):
+      // their ids reach the store, so that no later run handles them again.
+      if (JSON.stringify(state.handledEventIds ?? []) === run.recordedHandled || !ctx.patched(RECORD_HANDLED_BEFORE_COMPLETING)) break;
+      // Asked before the write, a local activity (docs/versioning.md, "Patches decided at start").
+      const drain = ctx.patched(DRAIN_QUEUE_BEFORE_COMPLETING);
+      await ctx.recordPhase();
+      // An event signalled while that write ran or retried (a reinstall) is this run's: the
+      // callback marked it handed over, so completing now would lose it for good.
+      if (!drain || state.queue.length === 0) break;
+      continue;
+    }
     if (waitMs === undefined) await condition(ready);
     else await condition(ready, waitMs);
 
@@ -132,17 +143,14 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
     await apply(ctx, event);
   }
 
-  // Events ignored in this run's last moments (a short run for a finished installation):
-  // their ids reach the store, so that no later run handles them again.
-  if (JSON.stringify(state.handledEventIds ?? []) !== run.recordedHandled && ctx.patched(RECORD_HANDLED_BEFORE_COMPLETING)) {
-    await ctx.recordPhase();
-  }
   await condition(allHandlersFinished);
   return toView(state, ctx.workflowId);
 }
 
 /** Patch: a run that ends with handled ids the store has not seen records them first. */
 const RECORD_HANDLED_BEFORE_COMPLETING = 'record-handled-before-completing';
+/** Patch: an event queued while that last record was written is handled instead of dropped by completing. */
+const DRAIN_QUEUE_BEFORE_COMPLETING = 'drain-queue-before-completing';
 
 /** Re-enters the phase the previous run cut by continue-as-new: same phase, deadline and history entry; attempts go on. */
 async function resumePhase(ctx: PhaseContext): Promise<void> {

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { rejectUpdate } from '../../workflows/definitions';
+import { ActivityStubs, deferred, phases, unavailable, useInstallationUnderTest } from './harness';
+
+/**
+ * An operator's `reject` applies to the operation it stopped (patch
+ * operator-reject-concluded-operations): an update is rejected alone and the installation Talkdesk
+ * keeps is kept; an operation Talkdesk concluded before the reject could stop it is not undone.
+ */
+describe('installation workflow: an operator reject concludes only what it stopped', function () {
+  this.timeout(60_000);
+  const { start } = useInstallationUnderTest();
+
+  it('during an update: the update is rejected at Talkdesk and reverted; the installation stays active, nothing destroyed', async () => {
+    const stubs = new ActivityStubs().on('setInstallationState', async (i) => {
+      if (i.state === 'approve' && i.concludes === 'update') throw unavailable();
+      return { state: i.state === 'approve' ? 'completed' : 'rejected' };
+    });
+    const t = await start(stubs);
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } }));
+    await t.until('the update retrying its approval', (v) => v.phase === 'updating' && v.lastError !== undefined);
+    await t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'bad plan change' }] });
+    const v = await t.settled('active', (s) => s.history.at(-1)?.result === 'rejected');
+    assert.deepEqual(
+      t.stubs.of('setInstallationState').map((c) => `${c.state}:${c.concludes ?? ''}`),
+      ['approve:install', 'approve:update', 'reject:update'],
+    );
+    assert.equal(t.stubs.of('setInstallationState').at(-1)?.reason, 'Rejected by operator: bad plan change');
+    assert.deepEqual(t.stubs.of('revertUpdate')[0]?.applied, { usersAdded: ['u1'], usersDeactivated: [] });
+    for (const teardown of ['undoProvisioning', 'destroyCredentials', 'deprovisionAccount'] as const)
+      assert.ok(!t.stubs.names().includes(teardown), `no ${teardown}`);
+    assert.ok(v.activeClientId, 'credentials kept');
+    assert.match(v.history.at(-1)?.outcome ?? '', /update rejected by an operator: bad plan change .*account kept its previous state/);
+    assert.equal((await t.handle.describe()).status.name, 'RUNNING');
+  });
+
+  it('while the install approval is landing: Talkdesk completes it, the installation is kept and the reject noted', async () => {
+    const inApprove = deferred();
+    const release = deferred();
+    const stubs = new ActivityStubs().on('setInstallationState', async (i) => {
+      if (i.state === 'approve' && i.concludes === 'install') {
+        inApprove.resolve();
+        await release.promise; // the POST is in flight and Talkdesk takes it
+        return { state: 'completed' };
+      }
+      return { state: 'completed', notSent: true };
+    });
+    const t = await start(stubs);
+    await t.send(t.event('app.installed'));
+    await inApprove.promise;
+    await t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'fraud check' }] });
+    release.resolve();
+    const v = await t.settled('active', (s) => s.history.at(-1)?.result === 'not-open');
+    assert.deepEqual(phases(v).slice(0, 1), ['installing']);
+    assert.equal(v.history[0]?.result, 'approved');
+    assert.match(v.history.at(-1)?.outcome ?? '', /operator reject not applied: the install was approved at Talkdesk/);
+    assert.deepEqual(
+      t.stubs.of('setInstallationState').map((c) => c.state),
+      ['approve'],
+      'no rejection sent',
+    );
+    for (const teardown of ['undoProvisioning', 'destroyCredentials'] as const)
+      assert.ok(!t.stubs.names().includes(teardown), `no ${teardown}`);
+    assert.deepEqual(
+      v.operatorActions.map((a) => a.action),
+      ['reject'],
+    );
+  });
+});
