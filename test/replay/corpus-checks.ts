@@ -244,6 +244,11 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     took(h, 'continue-as-new-mid-phase') && type(h.events.at(-1)!) === 'WORKFLOW_EXECUTION_CONTINUED_AS_NEW',
   'a run that re-entered a phase carried over mid-phase, to completion': (h) =>
     startedMidPhase(h) && type(h.events.at(-1)!) === 'WORKFLOW_EXECUTION_COMPLETED',
+  'an operator reject during an update: the update alone rejected, nothing undone (operator-reject-concluded-operations)': (h) =>
+    took(h, 'operator-reject-concluded-operations') &&
+    h.events.some((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'reject') &&
+    scheduled(h).includes('revertUpdate') &&
+    !scheduled(h).includes('undoProvisioning'),
   'an update reverted': (h) => h.events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'revertUpdate'),
   'a reconciliation pass paging by id (before the planned pass)': (h) => scheduled(h).includes('reconcileInstallations'),
   'an uninstall arriving as an update started, before the start gate: the update ran on': (h) =>

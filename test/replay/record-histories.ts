@@ -12,6 +12,7 @@ import { STORE_STEP_SCENARIOS } from './store-step-scenarios';
 import { TIMER_SCENARIOS, type Scenario } from './timer-scenarios';
 import { TRIAL_SCENARIOS } from './trial-scenarios';
 import { RECONCILE_SCENARIOS } from './reconcile-scenarios';
+import { OPERATOR_SCENARIOS } from './operator-scenarios';
 
 /**
  * Records real histories into test/histories/ for the replay test:
@@ -151,6 +152,7 @@ const SCENARIOS: Record<string, Scenario> = {
   ...START_GATE_SCENARIOS,
   ...TRIAL_SCENARIOS,
   ...RECONCILE_SCENARIOS,
+  ...OPERATOR_SCENARIOS,
 };
 
 /** Records the named scenarios (all when none is named), each on a system of its own; writes only their files. */

@@ -1,0 +1,34 @@
+import { rejectUpdate, workflowIdFor } from '../../workflows/definitions';
+import { eventually, queryState, waitForPhase } from '../support/waits';
+import type { Scenario } from './timer-scenarios';
+
+/** Scenarios of patch operator-reject-concluded-operations (decided at start by patches-decided-at-start-2). */
+export const OPERATOR_SCENARIOS: Record<string, Scenario> = {
+  // An update whose approval keeps failing is rejected by an operator: the update alone is rejected
+  // at Talkdesk, the installation stays active; an uninstall then completes the run.
+  'operator-reject-during-update': {
+    options: { retryInitialMs: 200, retryMaxMs: 400 },
+    run: async (sys, deliver) => {
+      const life = sys.simulator.createInstallation({ licensedUsers: 1 });
+      const id = life.installation.id;
+      await deliver(life.event);
+      await waitForPhase(sys.client, id, 'active');
+      sys.simulator.failNext('installationState', 10_000, { status: 500 });
+      await deliver(sys.simulator.updateUsers(id, { add: 1 }));
+      await eventually('the update retrying its approval', async () => {
+        const v = await queryState(sys.client, id);
+        return v.phase === 'updating' && v.attempts >= 2 ? v : undefined;
+      });
+      sys.simulator.clearFaults();
+      await sys.client.workflow
+        .getHandle(workflowIdFor(id))
+        .executeUpdate(rejectUpdate, { args: [{ reason: 'recorded update rejection' }] });
+      await eventually('the update rejected', async () => {
+        const v = await queryState(sys.client, id);
+        return v.phase === 'active' && v.history.at(-1)?.result === 'rejected' ? v : undefined;
+      });
+      await deliver(sys.simulator.uninstall(id));
+      return id;
+    },
+  },
+};
