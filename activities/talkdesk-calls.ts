@@ -110,6 +110,40 @@ export function talkdeskCallActivities(deps: ActivityDeps) {
     return result;
   };
 
+  /**
+   * The state call itself, run heartbeating. Cancellation is checked right before the POST
+   * (after the read and the token request, which can take a timeout each): an attempt the
+   * workflow cancelled, or the server timed out, must not approve after the workflow moved on.
+   */
+  const sendState = async (input: StateCallInput): Promise<StateCallResult> => {
+    if (input.checkFirst) {
+      const early = await notToSend(input);
+      if (early) return confirmed(input, early);
+    }
+    let res: { state: string };
+    try {
+      res = await withToken(deps, input, (token) => {
+        heartbeat();
+        Context.current().cancellationSignal.throwIfAborted();
+        return deps.talkdesk.setInstallationState(
+          input.rootUrl,
+          input.appId,
+          input.installationId,
+          token,
+          input.state === 'approve' ? { state: 'approve' } : { state: 'reject', reason: input.reason ?? 'rejected' },
+        );
+      });
+    } catch (err) {
+      if (err instanceof TalkdeskHttpError && err.kind === 'conflict') {
+        const late = await notToSend(input);
+        if (late) return confirmed(input, late);
+      }
+      throw err;
+    }
+    deps.logger.info({ installationId: input.installationId, state: input.state }, 'installation state sent to Talkdesk');
+    return confirmed(input, { state: res.state });
+  };
+
   return {
     /**
      * Approve or reject the installation (also acknowledges an update or an
@@ -117,35 +151,12 @@ export function talkdeskCallActivities(deps: ActivityDeps) {
      * attempt took effect at Talkdesk but its answer was lost, the call is not sent
      * twice, and nothing is sent for an operation that is not the phase's own. A 409
      * (nothing open at Talkdesk) is answered the same way, from what Talkdesk shows.
-     * Heartbeats so that a cancellation reaches it and the workflow waits for it to end.
+     * Heartbeats from its start, the read and the token request included (a timeout each,
+     * together longer than the heartbeat timeout), so that a cancellation reaches it and
+     * the workflow waits for it to end; an attempt cancelled before its POST never sends it.
      */
     async setInstallationState(input: StateCallInput): Promise<StateCallResult> {
-      if (input.checkFirst) {
-        const early = await notToSend(input);
-        if (early) return confirmed(input, early);
-      }
-      let res: { state: string };
-      try {
-        res = await heartbeating(() =>
-          withToken(deps, input, (token) =>
-            deps.talkdesk.setInstallationState(
-              input.rootUrl,
-              input.appId,
-              input.installationId,
-              token,
-              input.state === 'approve' ? { state: 'approve' } : { state: 'reject', reason: input.reason ?? 'rejected' },
-            ),
-          ),
-        );
-      } catch (err) {
-        if (err instanceof TalkdeskHttpError && err.kind === 'conflict') {
-          const late = await notToSend(input);
-          if (late) return confirmed(input, late);
-        }
-        throw err;
-      }
-      deps.logger.info({ installationId: input.installationId, state: input.state }, 'installation state sent to Talkdesk');
-      return confirmed(input, { state: res.state });
+      return heartbeating(() => sendState(input));
     },
 
     /**
