@@ -127,9 +127,12 @@ export function reconciliationActivities(deps: ActivityDeps) {
       );
       return 'reapproved';
     }
-    if (talkdeskState === 'timeout' && rec.phase !== 'installing' && rec.installApprovedAt) {
-      // The install was approved: what timed out is an update. End it if it runs here; the installation stays.
-      if (rec.phase !== 'updating') return drift(rec, talkdeskState);
+    if (talkdeskState === 'timeout' && rec.phase !== 'installing') {
+      // Past installing, what timed out is an update of an approved install: end it if it runs here; the
+      // installation stays. `approvedAt` (set whenever the record turns active) is the evidence on records
+      // written before `installApprovedAt` existed, which was never backfilled. Without either, which
+      // operation timed out is unknown: reported, never deprovisioned (Talkdesk may still have it).
+      if (rec.phase !== 'updating' || !(rec.installApprovedAt ?? rec.approvedAt)) return drift(rec, talkdeskState);
       await handle.signal(reconcileSignal, { action: 'endUpdate', talkdeskState: 'timeout', reason: view.state.reason ?? undefined });
       return 'updatesEnded';
     }

@@ -117,4 +117,42 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
       );
     });
   });
+
+  describe('a Talkdesk timeout past installing never deprovisions without knowing which operation timed out', () => {
+    /** The record as a version before `installApprovedAt` left it: approved (and active) without it. */
+    const withoutInstallApproval = (id: string) => h.store.installations.coll.updateOne({ _id: id }, { $unset: { installApprovedAt: '' } });
+
+    it('an update of a record older than installApprovedAt (approvedAt only) is ended; the installation stays', async () => {
+      const { id, recordAs } = await recorded('updating', Date.now() - 3_600_000);
+      await recordAs('active');
+      await recordAs('updating');
+      await withoutInstallApproval(id);
+      const rec = await h.store.installations.get(id);
+      assert.ok(rec?.approvedAt && !rec.installApprovedAt, 'a legacy record: approvedAt, no installApprovedAt');
+      h.simulator.setInstallationState(id, 'timeout', 'customer took too long');
+      const { result, asked } = await reconcile(id, true);
+      assert.deepEqual([result.updatesEnded, result.deprovisioned], [[id], []]);
+      assert.deepEqual(asked.signals, [{ action: 'endUpdate', talkdeskState: 'timeout', reason: 'customer took too long' }]);
+    });
+
+    it('a record with no evidence of an approval is reported as drift, not deprovisioned', async () => {
+      const { id, record } = await recorded('active', Date.now() - 3_600_000);
+      await record();
+      await withoutInstallApproval(id);
+      await h.store.installations.coll.updateOne({ _id: id }, { $unset: { approvedAt: '' } });
+      h.simulator.setInstallationState(id, 'timeout');
+      const { result, asked } = await reconcile(id, true);
+      assert.deepEqual([result.drift, result.deprovisioned], [[id], []]);
+      assert.deepEqual(asked.signals, []);
+    });
+
+    it('an install that timed out is still deprovisioned', async () => {
+      const { id, record } = await recorded('installing', Date.now() - 3_600_000);
+      await record();
+      h.simulator.setInstallationState(id, 'timeout');
+      const { result, asked } = await reconcile(id, true);
+      assert.deepEqual(result.deprovisioned, [id]);
+      assert.deepEqual(asked.signals, [{ action: 'deprovision', talkdeskState: 'timeout', reason: undefined }]);
+    });
+  });
 });
