@@ -3,7 +3,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { createDispatch, handOverStored, HAND_OVER_TIMEOUT_MS, resumeInstallation, skipHandled } from '../src/handover';
 import { FINAL_PHASES } from '../workflows/definitions';
 import type { InstallationRecord } from '../src/store/installations';
-import { reconcileSignal, workflowIdFor } from '../workflows/definitions';
+import { reconcileSignal, workflowIdFor, type EventType, type InstallationPhase } from '../workflows/definitions';
 import { emptyPage, type PageResult, type PlannedPass } from '../workflows/reconcile-types';
 import { needsWorkflow, planPass } from './reconcile-plan';
 import { listedRunning, runningInstallationWorkflows } from './reconcile-visibility';
@@ -20,6 +20,13 @@ import { withToken } from './talkdesk-calls';
 export const BACKSTOP_EVERY_MS = 24 * 3_600_000;
 export const INBOX_BACKSTOP_MARKER = 'reconcile-inbox-backstop';
 export const CREDENTIALS_BACKSTOP_MARKER = 'reconcile-credentials-backstop';
+
+/** The event that opens each phase owning a Talkdesk operation: what resuming it hands over. */
+const PHASE_EVENT_TYPES: Partial<Record<InstallationPhase, EventType>> = {
+  installing: 'app.installed',
+  updating: 'app.updated',
+  uninstalling: 'app.uninstalled',
+};
 
 type Finding = 'resumed' | 'reapproved' | 'deprovisioned' | 'markedActive' | 'updatesEnded' | 'drift' | undefined;
 
@@ -45,12 +52,18 @@ export function reconciliationActivities(deps: ActivityDeps) {
     }
   }
 
-  /** Starts the workflow again from the stored state, handing over the event of an unfinished phase. */
+  /**
+   * Starts the workflow again from the stored state, handing over the event of an unfinished
+   * phase: the newest of that phase's type. Not the newest of any type: a later trial or rotation
+   * event would start a run that never resumes the phase (the record names no event id). Only
+   * when none of its type is stored is the newest event handed over, as before.
+   */
   async function resume(rec: InstallationRecord): Promise<void> {
-    if (rec.phase === 'installing' || rec.phase === 'updating' || rec.phase === 'uninstalling') {
+    const type = PHASE_EVENT_TYPES[rec.phase];
+    if (type) {
       const events = await store.inbox.listForInstallation(rec._id);
-      const last = events[events.length - 1];
-      if (last) return dispatch()(last.event);
+      const own = events.filter((e) => e.type === type).at(-1) ?? events.at(-1);
+      if (own) return dispatch()(own.event);
     }
     await resumeInstallation(temporal(), rec._id, rec.accountName);
   }
@@ -114,9 +127,12 @@ export function reconciliationActivities(deps: ActivityDeps) {
       );
       return 'reapproved';
     }
-    if (talkdeskState === 'timeout' && rec.phase !== 'installing' && rec.installApprovedAt) {
-      // The install was approved: what timed out is an update. End it if it runs here; the installation stays.
-      if (rec.phase !== 'updating') return drift(rec, talkdeskState);
+    if (talkdeskState === 'timeout' && rec.phase !== 'installing') {
+      // Past installing, what timed out is an update of an approved install: end it if it runs here; the
+      // installation stays. `approvedAt` (set whenever the record turns active) is the evidence on records
+      // written before `installApprovedAt` existed, which was never backfilled. Without either, which
+      // operation timed out is unknown: reported, never deprovisioned (Talkdesk may still have it).
+      if (rec.phase !== 'updating' || !(rec.installApprovedAt ?? rec.approvedAt)) return drift(rec, talkdeskState);
       await handle.signal(reconcileSignal, { action: 'endUpdate', talkdeskState: 'timeout', reason: view.state.reason ?? undefined });
       return 'updatesEnded';
     }

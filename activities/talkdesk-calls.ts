@@ -1,4 +1,4 @@
-import { heartbeat } from '@temporalio/activity';
+import { Context, heartbeat } from '@temporalio/activity';
 import { alreadyConcluded, decideStateCall } from '../src/talkdesk/concluded';
 import { TalkdeskHttpError } from '../src/talkdesk/errors';
 import { toFailure } from './failures';
@@ -6,6 +6,16 @@ import type { TalkdeskInstallationState } from '../src/talkdesk/schemas';
 import type { StateCallInput, StateCallResult, TalkdeskCallRef } from '../workflows/activity-types';
 import type { ActivityDeps } from './deps';
 import { accessToken } from './tokens';
+
+/**
+ * acknowledgeCredentials' input. `resent`: an earlier attempt may have reached Talkdesk, so
+ * a 409 means it landed. The workflow sets it on a retry of its step and on a rotation
+ * re-entered after continue-as-new: it runs each attempt as a new activity (maximumAttempts 1),
+ * whose own attempt number is always 1.
+ */
+export interface AcknowledgeInput extends TalkdeskCallRef {
+  resent?: boolean;
+}
 
 /**
  * Calls Talkdesk with a token of the given credential set. A plain 401 drops the
@@ -100,6 +110,40 @@ export function talkdeskCallActivities(deps: ActivityDeps) {
     return result;
   };
 
+  /**
+   * The state call itself, run heartbeating. Cancellation is checked right before the POST
+   * (after the read and the token request, which can take a timeout each): an attempt the
+   * workflow cancelled, or the server timed out, must not approve after the workflow moved on.
+   */
+  const sendState = async (input: StateCallInput): Promise<StateCallResult> => {
+    if (input.checkFirst) {
+      const early = await notToSend(input);
+      if (early) return confirmed(input, early);
+    }
+    let res: { state: string };
+    try {
+      res = await withToken(deps, input, (token) => {
+        heartbeat();
+        Context.current().cancellationSignal.throwIfAborted();
+        return deps.talkdesk.setInstallationState(
+          input.rootUrl,
+          input.appId,
+          input.installationId,
+          token,
+          input.state === 'approve' ? { state: 'approve' } : { state: 'reject', reason: input.reason ?? 'rejected' },
+        );
+      });
+    } catch (err) {
+      if (err instanceof TalkdeskHttpError && err.kind === 'conflict') {
+        const late = await notToSend(input);
+        if (late) return confirmed(input, late);
+      }
+      throw err;
+    }
+    deps.logger.info({ installationId: input.installationId, state: input.state }, 'installation state sent to Talkdesk');
+    return confirmed(input, { state: res.state });
+  };
+
   return {
     /**
      * Approve or reject the installation (also acknowledges an update or an
@@ -107,42 +151,35 @@ export function talkdeskCallActivities(deps: ActivityDeps) {
      * attempt took effect at Talkdesk but its answer was lost, the call is not sent
      * twice, and nothing is sent for an operation that is not the phase's own. A 409
      * (nothing open at Talkdesk) is answered the same way, from what Talkdesk shows.
-     * Heartbeats so that a cancellation reaches it and the workflow waits for it to end.
+     * Heartbeats from its start, the read and the token request included (a timeout each,
+     * together longer than the heartbeat timeout), so that a cancellation reaches it and
+     * the workflow waits for it to end; an attempt cancelled before its POST never sends it.
      */
     async setInstallationState(input: StateCallInput): Promise<StateCallResult> {
-      if (input.checkFirst) {
-        const early = await notToSend(input);
-        if (early) return confirmed(input, early);
-      }
-      let res: { state: string };
-      try {
-        res = await heartbeating(() =>
-          withToken(deps, input, (token) =>
-            deps.talkdesk.setInstallationState(
-              input.rootUrl,
-              input.appId,
-              input.installationId,
-              token,
-              input.state === 'approve' ? { state: 'approve' } : { state: 'reject', reason: input.reason ?? 'rejected' },
-            ),
-          ),
-        );
-      } catch (err) {
-        if (err instanceof TalkdeskHttpError && err.kind === 'conflict') {
-          const late = await notToSend(input);
-          if (late) return confirmed(input, late);
-        }
-        throw err;
-      }
-      deps.logger.info({ installationId: input.installationId, state: input.state }, 'installation state sent to Talkdesk');
-      return confirmed(input, { state: res.state });
+      return heartbeating(() => sendState(input));
     },
 
-    /** Tells Talkdesk the rotated credentials are in use: POST .../credentials/{client_id}/state. */
-    async acknowledgeCredentials(input: TalkdeskCallRef): Promise<void> {
-      await withToken(deps, input, (token) =>
-        deps.talkdesk.acknowledgeCredentials(input.rootUrl, input.appId, input.installationId, input.clientId, token),
-      );
+    /**
+     * Tells Talkdesk the rotated credentials are in use: POST .../credentials/{client_id}/state.
+     * Talkdesk answers 409 once a client id is acknowledged, so a call sent again after its
+     * answer was lost (timeout, worker killed) meets 409 for its own acknowledgement: when an
+     * earlier attempt may have been sent (`resent`, or a server-side retry of this activity),
+     * that 409 counts as done. On a first attempt it stays a conflict: something else acknowledged
+     * this set, or Talkdesk does not expect it.
+     */
+    async acknowledgeCredentials(input: AcknowledgeInput): Promise<void> {
+      try {
+        await withToken(deps, input, (token) =>
+          deps.talkdesk.acknowledgeCredentials(input.rootUrl, input.appId, input.installationId, input.clientId, token),
+        );
+      } catch (err) {
+        const mayHaveLanded = input.resent === true || Context.current().info.attempt > 1;
+        if (!(mayHaveLanded && err instanceof TalkdeskHttpError && err.kind === 'conflict')) throw err;
+        deps.logger.info(
+          { installationId: input.installationId, clientId: input.clientId },
+          'credentials already acknowledged at Talkdesk (409 after an attempt that may have landed): counted as acknowledged',
+        );
+      }
       heartbeat();
     },
   };

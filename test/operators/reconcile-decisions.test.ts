@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { reconciliationActivities } from '../../activities/reconciliation';
+import { createLogger } from '../../src/logging/logger';
+import { COLLECTIONS } from '../../src/store';
+import { TalkdeskClient } from '../../src/talkdesk/client';
+import type { PageResult } from '../../workflows/reconcile-types';
+import { workflowIdFor, type InstallationPhase, type LifecycleEvent } from '../../workflows/definitions';
+import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
+
+/** What reconciliation asked of Temporal: events handed over, runs started without one, signals. */
+interface Asked {
+  handedOver: LifecycleEvent[];
+  started: string[];
+  signals: unknown[];
+}
+
+/**
+ * A Temporal client that answers `describe` as told (running, or no workflow) and records the
+ * rest: what reconciliation decides for one record, without a server or a worker running it.
+ */
+function recordingTemporal(running: boolean): { temporal: { client: Client; taskQueue: string }; asked: Asked } {
+  const asked: Asked = { handedOver: [], started: [], signals: [] };
+  const client = {
+    connection: { withDeadline: <T>(_deadline: number, fn: () => Promise<T>) => fn() },
+    workflow: {
+      getHandle: (workflowId: string) => ({
+        describe: async () => {
+          if (!running) throw new WorkflowNotFoundError('workflow not found', workflowId, undefined);
+          return { status: { name: 'RUNNING' } };
+        },
+        signal: async (_signal: unknown, arg: unknown) => void asked.signals.push(arg),
+      }),
+      signalWithStart: async (_workflow: unknown, opts: { signalArgs: [LifecycleEvent] }) => void asked.handedOver.push(opts.signalArgs[0]),
+      start: async (_workflow: unknown, opts: { workflowId: string }) => void asked.started.push(opts.workflowId),
+    },
+  };
+  return { temporal: { client: client as unknown as Client, taskQueue: 'recording' }, asked };
+}
+
+/** Reconciliation's choices for one installation record, against FerretDB and the simulator (activities in-process). */
+describe('reconciliation decides from the record (FerretDB, simulator, recording Temporal client)', function () {
+  this.timeout(60_000);
+  let h: ActivityHarness;
+  before(async () => (h = await startActivityHarness()));
+  after(() => h?.close());
+
+  const at = (t0: number, seconds: number) => new Date(t0 + seconds * 1_000).toISOString();
+
+  /** One pass over one installation, as a page of the id-scan pass runs it. */
+  async function reconcile(installationId: string, running: boolean) {
+    const { temporal, asked } = recordingTemporal(running);
+    const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${h.simulator.port}`], timeoutMs: 5_000 });
+    const acts = reconciliationActivities({ store: h.store, talkdesk, logger: createLogger({ level: 'silent' }), temporal });
+    const input = { installationIds: [installationId] };
+    const result = (await new MockActivityEnvironment().run(acts.reconcileInstallations, input)) as PageResult;
+    assert.deepEqual(result.errors, []);
+    return { result, asked };
+  }
+
+  /** An installation whose record is in `phase`, its install event stored (and its credentials imported). */
+  async function recorded(phase: InstallationPhase, t0: number) {
+    const { installation, event } = h.simulator.createInstallation({}, { createdAt: at(t0, 0) });
+    const installed = await h.storeEvent(event);
+    const creds = await h.run(h.acts.importCredentials, { installationId: installation.id, eventId: event.id, activate: true });
+    const base = {
+      installationId: installation.id,
+      workflowId: workflowIdFor(installation.id),
+      appId: h.simulator.appId,
+      links: installed.links,
+    };
+    const record = (p: InstallationPhase) => h.run(h.acts.recordInstallation, { ...base, phase: p, activeClientId: creds.clientId });
+    return { id: installation.id, event, record: () => record(phase), recordAs: record };
+  }
+
+  describe('a lost workflow of an unfinished phase is resumed with that phase event, not the newest of any type', () => {
+    it('installing, with a trial event stored after the install: the install is handed over', async () => {
+      const t0 = Date.now() - 3_600_000;
+      const { id, event, record } = await recorded('installing', t0);
+      await h.storeEvent(h.simulator.startTrial(id, at(t0, 86_400 * 30), { createdAt: at(t0, 60) }));
+      await record();
+      const { result, asked } = await reconcile(id, false);
+      assert.deepEqual(result.resumed, [id]);
+      assert.deepEqual(
+        asked.handedOver.map((e) => [e.type, e.eventId]),
+        [['app.installed', event.id]],
+      );
+    });
+
+    it('updating, with a rotation stored after the update: the update is handed over', async () => {
+      const t0 = Date.now() - 3_600_000;
+      const { id, recordAs } = await recorded('updating', t0);
+      await recordAs('active');
+      const update = h.simulator.updateUsers(id, { add: 1 }, { createdAt: at(t0, 60) });
+      await h.storeEvent(update);
+      await h.storeEvent(h.simulator.rotateCredentials(id, {}, { createdAt: at(t0, 120) }));
+      await recordAs('updating');
+      const { asked } = await reconcile(id, false);
+      assert.deepEqual(
+        asked.handedOver.map((e) => [e.type, e.eventId]),
+        [['app.updated', update.id]],
+      );
+    });
+
+    it('installing with no install event stored: the newest event is handed over, as before', async () => {
+      const t0 = Date.now() - 3_600_000;
+      const { id, event, record } = await recorded('installing', t0);
+      await h.db.collection(COLLECTIONS.inbox).deleteOne({ _id: event.id as never });
+      const trial = h.simulator.startTrial(id, at(t0, 86_400 * 30), { createdAt: at(t0, 60) });
+      await h.storeEvent(trial);
+      await record();
+      const { asked } = await reconcile(id, false);
+      assert.deepEqual(
+        asked.handedOver.map((e) => e.eventId),
+        [trial.id],
+      );
+    });
+  });
+
+  describe('a Talkdesk timeout past installing never deprovisions without knowing which operation timed out', () => {
+    /** The record as a version before `installApprovedAt` left it: approved (and active) without it. */
+    const withoutInstallApproval = (id: string) => h.store.installations.coll.updateOne({ _id: id }, { $unset: { installApprovedAt: '' } });
+
+    it('an update of a record older than installApprovedAt (approvedAt only) is ended; the installation stays', async () => {
+      const { id, recordAs } = await recorded('updating', Date.now() - 3_600_000);
+      await recordAs('active');
+      await recordAs('updating');
+      await withoutInstallApproval(id);
+      const rec = await h.store.installations.get(id);
+      assert.ok(rec?.approvedAt && !rec.installApprovedAt, 'a legacy record: approvedAt, no installApprovedAt');
+      h.simulator.setInstallationState(id, 'timeout', 'customer took too long');
+      const { result, asked } = await reconcile(id, true);
+      assert.deepEqual([result.updatesEnded, result.deprovisioned], [[id], []]);
+      assert.deepEqual(asked.signals, [{ action: 'endUpdate', talkdeskState: 'timeout', reason: 'customer took too long' }]);
+    });
+
+    it('a record with no evidence of an approval is reported as drift, not deprovisioned', async () => {
+      const { id, record } = await recorded('active', Date.now() - 3_600_000);
+      await record();
+      await withoutInstallApproval(id);
+      await h.store.installations.coll.updateOne({ _id: id }, { $unset: { approvedAt: '' } });
+      h.simulator.setInstallationState(id, 'timeout');
+      const { result, asked } = await reconcile(id, true);
+      assert.deepEqual([result.drift, result.deprovisioned], [[id], []]);
+      assert.deepEqual(asked.signals, []);
+    });
+
+    it('an install that timed out is still deprovisioned', async () => {
+      const { id, record } = await recorded('installing', Date.now() - 3_600_000);
+      await record();
+      h.simulator.setInstallationState(id, 'timeout');
+      const { result, asked } = await reconcile(id, true);
+      assert.deepEqual(result.deprovisioned, [id]);
+      assert.deepEqual(asked.signals, [{ action: 'deprovision', talkdeskState: 'timeout', reason: undefined }]);
+    });
+  });
+});
