@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { ApplicationFailure } from '@temporalio/common';
 import { eventually } from '../support/waits';
 import { ActivityStubs, clientIdFor, phases, refused, unavailable, useInstallationUnderTest } from './harness';
 
@@ -65,6 +66,25 @@ describe('installation workflow: rotation and continue-as-new', function () {
     assert.equal(sw?.destroyPreviousNow, true);
     assert.ok(Date.parse(String(sw?.retireAt)) <= (await env().currentTimeMs()), 'retired now');
     assert.equal(v.history.at(-1)?.eventId, rotation.eventId);
+  });
+
+  it('an acknowledgement retried after its answer was lost goes as resent, so the 409 it meets completes the rotation', async () => {
+    let acks = 0;
+    const stubs = new ActivityStubs().on('acknowledgeCredentials', async (i) => {
+      acks += 1;
+      if (acks === 1) throw unavailable(); // landed at Talkdesk; the answer was lost
+      // The activity counts a 409 as acknowledged only when told an earlier attempt may have landed.
+      if (!i.resent) throw ApplicationFailure.nonRetryable('Talkdesk answered 409', 'TalkdeskConflict');
+    });
+    const { t } = await activeInstallation(stubs);
+    const rotation = t.event('app.credentials_rotated', { facts: { compromised: true } });
+    await t.send(rotation);
+    const v = await t.settled('active', (s) => s.activeClientId === clientIdFor(rotation.eventId));
+    assert.equal(v.history.at(-1)?.result, 'rotated');
+    assert.deepEqual(
+      t.stubs.of('acknowledgeCredentials').map((c) => c.resent),
+      [false, true],
+    );
   });
 
   it('a rotation whose new credentials do not work keeps the old ones and destroys the new', async () => {

@@ -23,7 +23,12 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
     });
     newClientId = creds.clientId;
     await ctx.step('prove the new credentials by getting a token', acts.obtainToken, { installationId, clientId: creds.clientId });
-    await ctx.step('acknowledge the rotation at Talkdesk', acts.acknowledgeCredentials, { ...ctx.talkdeskRef(), clientId: creds.clientId });
+    // Sent before when retried, or when the rotation is re-entered after continue-as-new: a 409 then means it landed.
+    await ctx.step('acknowledge the rotation at Talkdesk', acts.acknowledgeCredentials, (attempt) => ({
+      ...ctx.talkdeskRef(),
+      clientId: creds.clientId,
+      resent: attempt > 1 || ctx.run.resumedEventId === event.eventId,
+    }));
     const retireAt = new Date(Date.now() + (compromised ? 0 : options.rotationGraceMs)).toISOString();
     await ctx.storeStep('switch to the new credentials', 'switchCredentials', {
       installationId,
@@ -98,10 +103,11 @@ export async function runLateRotation(ctx: PhaseContext, event: LifecycleEventOf
       activate: false,
     });
     lateClientId = creds.clientId;
-    await ctx.step('acknowledge the late rotation at Talkdesk', acts.acknowledgeCredentials, {
+    await ctx.step('acknowledge the late rotation at Talkdesk', acts.acknowledgeCredentials, (attempt) => ({
       ...ctx.talkdeskRef(),
       clientId: creds.clientId,
-    });
+      resent: attempt > 1,
+    }));
   });
   state.currentStep = undefined;
   const inUse = (id: string) => id === state.activeClientId || state.retiring.some((r) => r.clientId === id);
