@@ -1,31 +1,19 @@
-/** Keys whose values are secrets wherever they appear, at any depth. */
-const SECRET_KEYS = new Set(
-  [
-    'client_secret',
-    'clientSecret',
-    'private_key',
-    'privateKey',
-    'access_token',
-    'accessToken',
-    'refresh_token',
-    'client_assertion',
-    'clientAssertion',
-    'authorization',
-    'password',
-    'secret',
-    'secrets',
-    'token',
-    'x-hub-signature',
-    'cookie',
-    'SECRETS_KEY',
-    'TALKDESK_WEBHOOK_SECRET',
-  ].map((k) => k.toLowerCase()),
-);
+/**
+ * Names whose values are secrets wherever they appear, at any depth, compared without case,
+ * `-`, `_` or spaces, so camelCase, snake_case, header and env-style names all match
+ * (refreshToken, id_token, set-cookie, TEMPORAL_API_KEY, SSO_SIGNING_KEYS...): a name that
+ * ends in a credential word, optionally followed by a version (x-hub-signature-256, -v2).
+ * "key" counts only as part of a credential word (apiKey, privateKey, signingKeys, SECRETS_KEY),
+ * so the ids the logs rely on stay visible (keyId, kid, clientId, eventId, idempotency-key),
+ * as do public keys (TALKDESK_ECDSA_PUBLIC_KEYS) and the `tokens` link (a URL).
+ */
+const SECRET_NAME =
+  /(?:token|secrets?|password|passwd|passphrase|cookie|authorization|signature|assertion|(?:api|private|signing|secrets?|access)keys?)(?:v?\d+)?$/;
 
 export const REDACTED = '[redacted]';
 
 export function isSecretKey(key: string): boolean {
-  return SECRET_KEYS.has(key.toLowerCase());
+  return SECRET_NAME.test(key.toLowerCase().replace(/[-_\s]/g, ''));
 }
 
 /** `scheme://user:password@host`: a connection string (MONGODB_URI) quoted in an error message. */

@@ -1,6 +1,6 @@
 import { PartnerCancelledError } from './provisioner';
 import { PartnerRefusedError, PartnerUnavailableError, sanitiseReason } from './errors';
-import { SIGNATURE_HEADER, signHook } from './signature';
+import { IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signHook, signHookTimed, TIMED_SIGNATURE_HEADER, TIMESTAMP_HEADER } from './signature';
 
 export interface HookClientOptions {
   /** PARTNER_HOOKS_URL: trusted configuration, so no allow-list or private-address guard. */
@@ -54,6 +54,9 @@ export class HookClient {
   async send(rawBody: string, id: string, signal: AbortSignal): Promise<HookAnswer> {
     if (signal.aborted) throw new PartnerCancelledError();
     const timeout = AbortSignal.timeout(this.opts.timeoutMs);
+    const secret = this.opts.secrets[0] as string;
+    // Each attempt is stamped anew, so a partner can refuse an old hook replayed (docs/partner.md).
+    const timestamp = String(Math.floor(Date.now() / 1000));
     let res: Response;
     try {
       res = await fetch(this.opts.url, {
@@ -62,8 +65,10 @@ export class HookClient {
         signal: AbortSignal.any([signal, timeout]),
         headers: {
           'content-type': 'application/json',
-          'idempotency-key': id,
-          [SIGNATURE_HEADER]: signHook(rawBody, this.opts.secrets[0] as string),
+          [IDEMPOTENCY_HEADER]: id,
+          [SIGNATURE_HEADER]: signHook(rawBody, secret),
+          [TIMESTAMP_HEADER]: timestamp,
+          [TIMED_SIGNATURE_HEADER]: signHookTimed(rawBody, id, timestamp, secret),
         },
         body: rawBody,
       });

@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { errorResponse } from './errors';
 import { envelopeHead, installationUrl, type EventContext } from './events';
@@ -17,6 +17,8 @@ interface CodeRecord {
   userId: string;
   redirectUri: string;
   scopes: string[];
+  /** The authorization request's `nonce`, copied into the ID token. */
+  nonce?: string;
   expiresAt: number;
 }
 
@@ -46,6 +48,8 @@ export class SsoSimulator {
   private readonly codes = new Map<string, CodeRecord>();
   private readonly userTokens = new Map<string, UserTokenRecord>();
   private nextError: { error: string; description: string } | undefined;
+  /** Signs the ID tokens (HS256; Talkdesk documents neither their keys nor their claims, and the service does not verify them). */
+  private readonly idTokenKey = randomBytes(32);
 
   constructor(
     private readonly state: SimState,
@@ -132,6 +136,7 @@ export class SsoSimulator {
       userId,
       redirectUri: redirect.href,
       scopes: (q.get('scope') ?? '').split(' ').filter((s) => s.length > 0),
+      ...(q.get('nonce') ? { nonce: q.get('nonce') ?? '' } : {}),
       expiresAt: Date.now() + CODE_TTL_MS,
     });
     return back({ code });
@@ -186,6 +191,9 @@ export class SsoSimulator {
       scopes: rec.scopes,
       expiresAt: Date.now() + this.tokenTtlSeconds * 1000,
     });
+    // As documented: an ID token only when `openid` was requested at /oauth/authorize.
+    const idToken = rec.scopes.includes('openid') ? this.idToken(rec) : undefined;
+    if (idToken) this.state.addSecret(idToken);
     return {
       status: 200,
       headers: NO_STORE,
@@ -196,8 +204,18 @@ export class SsoSimulator {
         scope: rec.scopes.join(' '),
         refresh_token: refresh,
         sid: hexId(),
+        ...(idToken ? { id_token: idToken } : {}),
       },
     };
+  }
+
+  /** An OpenID Connect ID token for the code's user, with the authorization request's nonce. */
+  private idToken(rec: CodeRecord): string {
+    const now = Math.floor(Date.now() / 1000);
+    const part = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const claims = { iss: this.ctx.baseUrl, sub: rec.userId, aud: rec.clientId, iat: now, exp: now + this.tokenTtlSeconds };
+    const signed = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ ...claims, ...(rec.nonce ? { nonce: rec.nonce } : {}) })}`;
+    return `${signed}.${createHmac('sha256', this.idTokenKey).update(signed).digest('base64url')}`;
   }
 
   private basicClient(header: string): ClientRecord | undefined {

@@ -16,8 +16,10 @@ export interface LaunchSettings {
   appHomeUrl?: string;
   signingKeys: SigningKey[];
   supportContact: string;
-  /** How often expired sessions and sign-in states are deleted. */
+  /** How often expired sessions and sign-in states (and old sign-in failure records) are deleted. */
   sweepIntervalMs: number;
+  /** Records of failed sign-ins (`sso_failures`) are deleted after this many days. */
+  failureRetentionDays: number;
 }
 
 export const SUPPORT_CONTACT_PLACEHOLDER = 'your administrator (SUPPORT_CONTACT is not set)';
@@ -31,6 +33,7 @@ export const DEFAULT_LAUNCH_SETTINGS: LaunchSettings = {
   signingKeys: [],
   supportContact: SUPPORT_CONTACT_PLACEHOLDER,
   sweepIntervalMs: 10 * 60_000,
+  failureRetentionDays: 30,
 };
 
 /** The web process's launch settings; ConfigError naming the variable when they cannot work. */
@@ -51,6 +54,7 @@ export function launchSettingsFromEnv(env: Env): LaunchSettings {
     appHomeUrl: env.APP_HOME_URL,
     signingKeys: parseSigningKeys(env.SSO_SIGNING_KEYS),
     supportContact: env.SUPPORT_CONTACT ?? SUPPORT_CONTACT_PLACEHOLDER,
+    failureRetentionDays: env.SSO_FAILURE_RETENTION_DAYS,
   };
   checkLaunchSettings(settings, production);
   return settings;

@@ -23,6 +23,12 @@ export class SsoFailureStore {
 
   async ensureIndexes(): Promise<void> {
     await this.coll.createIndex({ installationId: 1, at: -1 });
+    await this.coll.createIndex({ at: 1 }); // the retention sweep's range
+  }
+
+  /** Deletes the records older than `before` (SSO_FAILURE_RETENTION_DAYS); how many. */
+  async sweep(before: Date): Promise<number> {
+    return (await this.coll.deleteMany({ at: { $lt: before } })).deletedCount;
   }
 
   async record(f: SsoFailureRecord): Promise<void> {

@@ -15,10 +15,10 @@ import {
   type TalkdeskUser,
   type TalkdeskUserInfo,
 } from './schemas';
-import { exchangeAuthorizationCode, requestToken, type CodeExchangeRequest, type TokenRequest } from './token-grants';
+import { exchangeAuthorizationCode, requestToken, type CodeExchangeRequest, type TokenRequest, type UserToken } from './token-grants';
 
 export { endpointOf, type TalkdeskClientOptions } from './http';
-export type { CodeExchangeRequest, TokenRequest } from './token-grants';
+export type { CodeExchangeRequest, TokenRequest, UserToken } from './token-grants';
 
 /**
  * Client for the Talkdesk endpoints the lifecycle needs: the token grants (token-grants.ts),
@@ -38,7 +38,7 @@ export class TalkdeskClient {
   }
 
   /** Sign-in: the authorization_code grant (JWT assertion or HTTP Basic client authentication). */
-  async exchangeAuthorizationCode(req: CodeExchangeRequest): Promise<TalkdeskToken> {
+  async exchangeAuthorizationCode(req: CodeExchangeRequest): Promise<UserToken> {
     return exchangeAuthorizationCode(this.http, req);
   }
 

@@ -27,6 +27,8 @@ export const tokenResponseSchema = z.object({
   token_type: z.string().refine((t) => t.toLowerCase() === 'bearer', 'token_type must be Bearer'),
   expires_in: z.coerce.number().int().positive(),
   scope: opt(z.string()),
+  /** The authorization_code grant's OpenID Connect ID token, when `openid` was requested. */
+  id_token: opt(z.string()),
 });
 
 export interface TalkdeskToken {

@@ -60,7 +60,7 @@ export async function requestToken(http: TalkdeskHttp, req: TokenRequest): Promi
  * Sign-in: the authorization_code grant at the installation's tokens link, the client
  * authenticated by a signed JWT assertion (as for client credentials) or HTTP Basic.
  */
-export async function exchangeAuthorizationCode(http: TalkdeskHttp, req: CodeExchangeRequest): Promise<TalkdeskToken> {
+export async function exchangeAuthorizationCode(http: TalkdeskHttp, req: CodeExchangeRequest): Promise<UserToken> {
   const target = http.allowed(req.tokenUrl);
   const startedAt = http.now();
   const form = new URLSearchParams({ grant_type: 'authorization_code', code: req.code, redirect_uri: req.redirectUri });
@@ -80,8 +80,12 @@ export async function exchangeAuthorizationCode(http: TalkdeskHttp, req: CodeExc
     { method: 'POST', target, basic, body: { contentType: FORM, text: form.toString() }, secrets },
     tokenResponseSchema,
   );
-  return toToken(body, startedAt);
+  // The ID token goes to the caller only: never kept, never logged.
+  return { ...toToken(body, startedAt), ...(body.id_token ? { idToken: body.id_token } : {}) };
 }
+
+/** A user's token from the code exchange, with its ID token when Talkdesk sent one. */
+export type UserToken = TalkdeskToken & { idToken?: string };
 
 /** The token endpoint's answer as the lifecycle keeps it; expiry counted from when we asked. */
 function toToken(body: z.output<typeof tokenResponseSchema>, startedAt: number): TalkdeskToken {

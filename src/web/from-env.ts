@@ -39,6 +39,7 @@ export function webServerOptionsFromEnv(
     launch: {
       settings: launchSettingsFromEnv(env),
       talkdesk: new TalkdeskClient({ allowedHosts: env.TALKDESK_ALLOWED_HOSTS, timeoutMs: env.TALKDESK_HTTP_TIMEOUT_MS }),
+      failedSignInsPerMinute: env.SSO_FAILED_SIGN_INS_PER_MINUTE,
       ...(partner
         ? {
             onUserLogout: async (e) => void (await forwardUserLogout(partner, e)),

@@ -82,6 +82,16 @@ export class SourceRateLimiter {
     return { allowed: true };
   }
 
+  /** Whether `address`'s source has a token now, and if not when its next one comes, without taking it. */
+  peek(address: string | undefined): RateDecision {
+    const bucket = this.buckets.get(sourceKey(address));
+    if (!bucket) return { allowed: true };
+    const tokens = Math.min(this.capacity, bucket.tokens + (this.now() - bucket.at) * this.perMs);
+    return tokens >= 1
+      ? { allowed: true }
+      : { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / this.perMs / 1000)) };
+  }
+
   /** Whether `address`'s source has a token now, without taking it. */
   hasToken(address: string | undefined): boolean {
     const bucket = this.buckets.get(sourceKey(address));

@@ -129,7 +129,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     { intervalMs: o.dispatchIntervalMs, timeoutMs: o.dispatchTimeoutMs },
   );
   const launchArea = o.launch
-    ? createLaunch({ ...o.launch, appId: o.appId, store: o.store, logger: o.logger, metrics, keyring: o.keyring })
+    ? createLaunch({ ...o.launch, appId: o.appId, store: o.store, logger: o.logger, metrics, keyring: o.keyring, trustProxy: o.trustProxy })
     : undefined;
   const app = createApp({
     launchArea,

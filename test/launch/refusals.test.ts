@@ -114,6 +114,21 @@ describe('launch: every sign-in failure answers a page with its status and reaso
     await expectFailure(await open(browser, callback), 'state_invalid', 400, { installationId: installation.id, metricBefore: before });
   });
 
+  it("a code obtained for another sign-in's nonce, brought to this browser's callback: 400 state_invalid (nonce_mismatch)", async () => {
+    const installation = await signedIn();
+    const victim = new TestBrowser();
+    const ours = new URL(await untilCallback(victim, installation.id));
+    // The attacker's own sign-in: a good code, issued for the attacker's nonce.
+    const injected = new URL(await untilCallback(new TestBrowser(), installation.id));
+    ours.searchParams.set('code', injected.searchParams.get('code') ?? '');
+    const before = await ssoMetric(sys, 'state_invalid');
+    const res = await open(victim, ours.href);
+    await expectFailure(res, 'state_invalid', 400, { installationId: installation.id, metricBefore: before });
+    const ref = /id="reference">(sso-[0-9a-f]+)</.exec(res.body)?.[1] ?? '';
+    assert.equal((await new SsoFailureStore(sys.store.db).get(ref))?.detail, 'nonce_mismatch');
+    assert.equal(victim.jar.has('appconnect_session'), false, 'no session opened');
+  });
+
   it('state from another browser: 400 state_invalid, and the state stays good for its own browser', async () => {
     const installation = await signedIn();
     const victim = new TestBrowser();

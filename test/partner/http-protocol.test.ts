@@ -1,39 +1,17 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { DEFAULT_INSTALLATION_OPTIONS } from '../../workflows/options';
 import { createLogger } from '../../src/logging/logger';
-import { HttpProvisioner, verifyHookSignature } from '../../src/partner';
+import { HttpProvisioner, verifyHookSignature, verifyTimedHook } from '../../src/partner';
 import { TalkdeskClient } from '../../src/talkdesk/client';
-import { doc } from '../support/docs';
+import { docRecipes } from '../support/partner-recipes';
 import { TestPartnerServer } from '../support/partner-server';
 import { useSystem, type TestSystem } from '../support/system';
 import { eventually, waitForPhase } from '../support/waits';
 
 const SECRET = 'hook-secret-for-the-protocol-tests';
 
-/** docs/partner.md's signature checks, in JavaScript and in Python, on one hook. */
-function docRecipes(rawText: string, header: string | undefined, secrets: string[]): { js: boolean; python: boolean } {
-  const raw = Buffer.from(rawText, 'utf8');
-  const page = doc('partner.md');
-  const js = /```js\n([\s\S]*?)```/.exec(page)?.[1];
-  const py = /```python\n([\s\S]*?)```/.exec(page)?.[1];
-  assert.ok(js && py, 'docs/partner.md has both recipes');
-  const verifyHook = new Function('require', `${js}; return verifyHook;`)(createRequire(__filename)) as (
-    body: Buffer,
-    header: string | undefined,
-    secrets: string[],
-  ) => boolean;
-  const script = `${py}\nimport json, sys\na = json.load(sys.stdin)\nprint(json.dumps(verify_hook(bytes.fromhex(a["raw"]), a["header"], a["secrets"])))`;
-  const ran = spawnSync('python3', ['-c', script], {
-    input: JSON.stringify({ raw: raw.toString('hex'), header: header ?? null, secrets }),
-    encoding: 'utf8',
-  });
-  assert.equal(ran.status, 0, ran.stderr);
-  return { js: verifyHook(raw, header, secrets), python: JSON.parse(ran.stdout) as boolean };
-}
 const OLD_SECRET = 'an-older-hook-secret-still-accepted';
 const TIMEOUT_MS = 1_000;
 const SEVEN_DAYS = 7 * 24 * 60 * 60 * 1000;
@@ -88,10 +66,19 @@ describe('HTTP partner hooks on real servers (dev server, FerretDB, simulator, a
       );
       assert.equal(verifyHookSignature(h.raw, h.headers['x-appconnect-signature'] as string, [OLD_SECRET]), false);
       // The recipes docs/partner.md gives partners, run as written.
-      const header = h.headers['x-appconnect-signature'] as string;
-      assert.deepEqual(docRecipes(h.raw, header, [OLD_SECRET, SECRET]), { js: true, python: true });
-      assert.deepEqual(docRecipes(h.raw, header, [OLD_SECRET]), { js: false, python: false });
-      assert.deepEqual(docRecipes(h.raw, undefined, [SECRET]), { js: false, python: false }, 'a missing header is refused, not an error');
+      const sentAt = Number(h.headers['x-appconnect-timestamp']);
+      assert.ok(Math.abs(sentAt - h.at / 1000) < 5, 'stamped when sent');
+      assert.equal(h.timedSignatureValid, true);
+      assert.equal(verifyTimedHook(h.raw, h.headers, [SECRET], sentAt), true, 'timed signature by the first secret');
+      assert.equal(verifyTimedHook(h.raw, h.headers, [OLD_SECRET], sentAt), false);
+      assert.deepEqual(docRecipes(h.raw, h.headers, [OLD_SECRET, SECRET], sentAt), { js: true, python: true });
+      assert.deepEqual(docRecipes(h.raw, h.headers, [OLD_SECRET], sentAt), { js: false, python: false });
+      const { 'x-appconnect-signature-v2': _v2, ...unsigned } = h.headers;
+      assert.deepEqual(
+        docRecipes(h.raw, unsigned, [SECRET], sentAt),
+        { js: false, python: false },
+        'a missing header is refused, not an error',
+      );
       assert.equal(h.headers['idempotency-key'], h.body.id);
       assert.equal(h.headers['content-type'], 'application/json');
       assert.deepEqual(Object.keys(h.body).sort(), ['account_id', 'data', 'id', 'installation_id', 'occurred_at', 'type']);

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { verifyHookSignature } from '../../src/partner/signature';
+import { verifyHookSignature, verifyTimedHook } from '../../src/partner/signature';
 import type { HookBody } from '../../src/partner/http';
 
 /** One hook as the test partner received it. */
@@ -10,6 +10,8 @@ export interface ReceivedHook {
   raw: string;
   body: HookBody;
   signatureValid: boolean;
+  /** The timed signature (timestamp, idempotency key, body) verifies and the timestamp is recent. */
+  timedSignatureValid: boolean;
   /** The status the server answered. */
   status: number;
 }
@@ -37,7 +39,8 @@ export interface ModelAccount {
 /**
  * A small partner backend on loopback that stores every hook it receives and
  * applies them to an in-memory product, the way a partner should: verify the
- * signature, dedupe by `idempotency-key`, key everything by Talkdesk ids.
+ * signature and the timestamp (docs/partner.md), dedupe by `idempotency-key` (signed
+ * with the timestamp), key everything by Talkdesk ids.
  */
 export class TestPartnerServer {
   readonly received: ReceivedHook[] = [];
@@ -46,6 +49,8 @@ export class TestPartnerServer {
   private readonly script: ScriptedAnswer[] = [];
   /** Answer every hook with this when no script is queued (e.g. 503 for a partner that is down). */
   fallback: ScriptedAnswer | undefined;
+  /** The partner's clock, Unix ms (a test moves it to show an old hook refused). */
+  now: () => number = Date.now;
   private server!: http.Server;
   url = '';
 
@@ -78,12 +83,14 @@ export class TestPartnerServer {
     req.on('end', () => {
       const raw = Buffer.concat(chunks).toString('utf8');
       const signatureValid = verifyHookSignature(raw, req.headers['x-appconnect-signature'] as string | undefined, this.secrets);
+      const timedSignatureValid = verifyTimedHook(raw, req.headers, this.secrets, Math.floor(this.now() / 1000));
       const hook: ReceivedHook = {
         at: Date.now(),
         headers: req.headers,
         raw,
         body: JSON.parse(raw) as HookBody,
         signatureValid,
+        timedSignatureValid,
         status: 0,
       };
       this.received.push(hook);
@@ -93,7 +100,7 @@ export class TestPartnerServer {
         return;
       }
       if (scripted) return this.answer(res, hook, scripted);
-      if (!signatureValid) return this.answer(res, hook, { status: 401, body: { reason: 'bad signature' } });
+      if (!signatureValid || !timedSignatureValid) return this.answer(res, hook, { status: 401, body: { reason: 'bad signature' } });
       const key = String(req.headers['idempotency-key']);
       if (!this.done.has(key)) this.done.set(key, this.apply(hook.body));
       this.answer(res, hook, { status: 200, body: { partner_account_id: `pa_${hook.body.account_id}` } });

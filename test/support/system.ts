@@ -73,7 +73,11 @@ export interface SystemOptions {
   /** The in-process worker's settings over the service defaults (e.g. a small workflow cache). */
   workerTuning?: WorkerTuning;
   /** Serve the launch area (sign-in, /app, user.logout) with these settings over the defaults; off when not given. */
-  launch?: Partial<LaunchSettings> & { onUserLogout?: UserLogoutHook; logoutForwardTiming?: LaunchOptions['logoutForwardTiming'] };
+  launch?: Partial<LaunchSettings> & {
+    onUserLogout?: UserLogoutHook;
+    logoutForwardTiming?: LaunchOptions['logoutForwardTiming'];
+    failedSignInsPerMinute?: number;
+  };
   /** The web's WEB_SHUTDOWN_DELAY_SECONDS, in ms (0 by default). */
   webShutdownDelayMs?: number;
   /** More Talkdesk hosts the service may call (e.g. `npm run demo`'s own simulator) besides the system's simulator. */
@@ -134,6 +138,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
             talkdesk,
             onUserLogout: opts.launch.onUserLogout,
             logoutForwardTiming: opts.launch.logoutForwardTiming,
+            failedSignInsPerMinute: opts.launch.failedSignInsPerMinute,
           },
         }
       : {}),

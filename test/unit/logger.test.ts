@@ -21,6 +21,40 @@ describe('structured logs', () => {
     assert.equal((line.err as { message: string }).message, 'boom');
   });
 
+  it('redact secrets by the shape of their name (camelCase, snake_case, headers, env-style), and keep ids visible', () => {
+    const { logger, lines } = captureLogger();
+    const secret = 'sk_live_fedcba9876543210';
+    const secretNames = [
+      'refreshToken',
+      'idToken',
+      'id_token',
+      'csrfToken',
+      'set-cookie',
+      'Set-Cookie',
+      'apiKey',
+      'api_key',
+      'PARTNER_HOOKS_SECRET',
+      'SSO_SIGNING_KEYS',
+      'TEMPORAL_API_KEY',
+      'SECRETS_KEY',
+      'webhookSecrets',
+      'x-appconnect-signature-v2',
+      'x-hub-signature-256',
+      'Proxy-Authorization',
+      'dbPassword',
+    ];
+    // Names the code logs (docs/operations.md, src/store/reencrypt.ts) or that name no secret.
+    const visibleNames = ['keyId', 'kid', 'clientId', 'keyAlgorithm', 'eventId', 'hookId', 'idempotency-key', 'tokens', 'tokenUrl'];
+    const visibleMore = ['TALKDESK_ECDSA_PUBLIC_KEYS', 'publicKey', 'legacyInboxCredentials', 'credentialsDeleted', 'signatureSchemes'];
+    const fields = Object.fromEntries([...secretNames, ...visibleNames, ...visibleMore].map((k) => [k, secret]));
+    logger.info({ nested: { deeper: [fields] }, ...fields }, 'names');
+    const line = JSON.parse(lines[0] ?? '{}') as Record<string, unknown> & { nested: { deeper: Record<string, unknown>[] } };
+    for (const where of [line, line.nested.deeper[0] ?? {}]) {
+      for (const k of secretNames) assert.equal(where[k], '[redacted]', `${k} is redacted`);
+      for (const k of [...visibleNames, ...visibleMore]) assert.equal(where[k], secret, `${k} stays visible`);
+    }
+  });
+
   it('redact the credentials of a connection string quoted in an error or a field', () => {
     const { logger, lines } = captureLogger();
     const uri = 'mongodb://appuser:s3cr3t-pa55@db.internal:27017/appconnect?authSource=admin';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/local/tools';
-import { HOOK_TYPES, SIGNATURE_HEADER } from '../../src/partner';
+import { HOOK_TYPES, SIGNATURE_HEADER, TIMED_SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../../src/partner';
 import { CALLBACK_PATH } from '../../src/web/app';
 import { APP_LOGOUT_PATH, APP_PATH, SIGNED_OUT_PATH } from '../../src/web/launch/app-page';
 import { SESSION_COOKIE, SSO_COOKIE } from '../../src/web/launch/http';
@@ -107,5 +107,7 @@ describe('public names of launch, partner and hardening in README.md and docs/',
       assert.ok((HOOK_TYPES as readonly string[]).includes(type), `docs/partner.md names hook type ${type}, which the code does not send`);
     }
     assert.ok(partner.includes(`\`${SIGNATURE_HEADER}: sha256=`), 'the hook signature header and its form');
+    assert.ok(partner.includes(`\`${TIMED_SIGNATURE_HEADER}: sha256=`), 'the timed signature header and its form');
+    assert.ok(partner.includes(`\`${TIMESTAMP_HEADER}: `), 'the timestamp header');
   });
 });

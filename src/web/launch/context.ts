@@ -12,7 +12,9 @@ import { SsoFailureStore } from '../../store/sso-failures';
 import { SsoLinksStore } from '../../store/sso-links';
 import type { StarterContentStore } from '../../store/starter-content';
 import type { TalkdeskClient } from '../../talkdesk/client';
+import type { TrustProxy } from '../client-address';
 import type { WebMetrics } from '../metrics';
+import { FailedSignInBudget } from './failure-budget';
 import { LogoutForwarder, LOGOUT_FORWARD_TIMING } from '../../partner/logout';
 import { PendingLogoutStore } from '../../partner/logout-forwards';
 import type { UserLogoutRequest } from '../../partner/provisioner';
@@ -29,6 +31,19 @@ export interface LaunchOptions {
   onUserLogout?: UserLogoutHook;
   /** When a failed forward is sent again (LOGOUT_FORWARD_TIMING), and how often due ones are looked for. */
   logoutForwardTiming?: Partial<typeof LOGOUT_FORWARD_TIMING> & { passIntervalMs?: number };
+  /** Failed sign-ins a minute per source (SSO_FAILED_SIGN_INS_PER_MINUTE); 0 or unset: no limit. */
+  failedSignInsPerMinute?: number;
+}
+
+/** What the web server adds to LaunchOptions. */
+export interface LaunchParts {
+  appId: string;
+  store: Store;
+  logger: Logger;
+  metrics: WebMetrics;
+  keyring: Keyring;
+  /** Which proxies' X-Forwarded-For is believed (TRUST_PROXY), for the failed sign-in budget's source. */
+  trustProxy?: TrustProxy;
 }
 
 /** Everything the launch routes share. */
@@ -51,13 +66,13 @@ export interface LaunchContext {
   starter: Pick<StarterContentStore, 'get'>;
   logoutEvents: LogoutEventStore;
   ssoTotal: Counter<'outcome'>;
+  /** Failed sign-ins per source (failure-budget.ts); absent when off. */
+  failedSignIns?: FailedSignInBudget;
   /** APP_BASE_URL, or the server's own address once it listens. */
   baseUrl(): string;
 }
 
-export function createLaunchContext(
-  o: LaunchOptions & { appId: string; store: Store; logger: Logger; metrics: WebMetrics; keyring: Keyring },
-): LaunchContext & { setServerUrl(url: string): void } {
+export function createLaunchContext(o: LaunchOptions & LaunchParts): LaunchContext & { setServerUrl(url: string): void } {
   let serverUrl = '';
   const states = new SsoStateStore(o.store.db);
   return {
@@ -81,6 +96,9 @@ export function createLaunchContext(
       labelNames: ['outcome'] as const,
       registers: [o.metrics.registry],
     }),
+    ...(o.failedSignInsPerMinute
+      ? { failedSignIns: new FailedSignInBudget({ perMinute: o.failedSignInsPerMinute, trustProxy: o.trustProxy }) }
+      : {}),
     baseUrl: () => o.settings.appBaseUrl ?? serverUrl,
     setServerUrl(url: string) {
       serverUrl = url;

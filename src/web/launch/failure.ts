@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
 import type { LaunchContext } from './context';
-import { failurePage } from './pages';
+import { failurePage, tooManyFailuresPage } from './pages';
 import { FAILURE_REASONS, SsoFailure } from './reasons';
 import { nonce, pageHeaders } from './http';
 
@@ -19,6 +19,11 @@ export async function answerFailure(lc: LaunchContext, ctx: Context, err: unknow
   const referenceId = `sso-${randomBytes(6).toString('hex')}`;
   const oauthError = facts.oauthError && SAFE_CODE.test(facts.oauthError) ? facts.oauthError : undefined;
   const detail = facts.detail && SAFE_CODE.test(facts.detail) ? facts.detail : undefined;
+  // Past the source's budget (parallel failures): answered as refused, not recorded.
+  if (lc.failedSignIns) {
+    const decision = lc.failedSignIns.failed(ctx);
+    if (!decision.allowed) return answerTooMany(lc, ctx, decision.retryAfterSeconds);
+  }
   lc.ssoTotal.inc({ outcome: reason });
   const log = { referenceId, reason, status, installationId: facts.installationId, accountId: facts.accountId, oauthError, detail };
   if (reason === 'internal_error') lc.logger.error({ ...log, err }, 'sign-in failed');
@@ -42,4 +47,25 @@ export async function answerFailure(lc: LaunchContext, ctx: Context, err: unknow
   ctx.status = status;
   ctx.type = 'text/html; charset=utf-8';
   ctx.body = failurePage({ reason, referenceId, supportContact: lc.settings.supportContact, accountName: facts.accountName, nonce: n });
+}
+
+/**
+ * True when the request's source spent its failed sign-in budget, having answered it 429:
+ * no store read or write and no log line (a flood must not become one), only the metric.
+ */
+export function refuseSpentSource(lc: LaunchContext, ctx: Context): boolean {
+  const decision = lc.failedSignIns?.check(ctx);
+  if (!decision || decision.allowed) return false;
+  answerTooMany(lc, ctx, decision.retryAfterSeconds);
+  return true;
+}
+
+function answerTooMany(lc: LaunchContext, ctx: Context, retryAfterSeconds: number): void {
+  lc.ssoTotal.inc({ outcome: 'rate_limited' });
+  const n = nonce();
+  pageHeaders(ctx, { nonce: n });
+  ctx.set('Retry-After', String(retryAfterSeconds));
+  ctx.status = 429;
+  ctx.type = 'text/html; charset=utf-8';
+  ctx.body = tooManyFailuresPage({ nonce: n, retryAfterSeconds, supportContact: lc.settings.supportContact });
 }

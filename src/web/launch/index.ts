@@ -1,13 +1,11 @@
 import type Router from '@koa/router';
-import type { Keyring } from '../../crypto/secrets';
-import type { Logger } from '../../logging/logger';
+import type { Context } from 'koa';
 import { publicJwks } from '../../sso/signing-keys';
-import type { Store } from '../../store';
-import type { WebMetrics } from '../metrics';
 import { PeriodicTask } from '../periodic';
 import { appHome, appLogout, pageOrError, APP_LOGOUT_PATH, APP_PATH, signedOut, SIGNED_OUT_PATH } from './app-page';
 import { createCallbackHooks, type CallbackLaunchHooks } from './callback-hooks';
-import { createLaunchContext, type LaunchOptions } from './context';
+import { createLaunchContext, type LaunchContext, type LaunchOptions, type LaunchParts } from './context';
+import { refuseSpentSource } from './failure';
 import { launch, LAUNCH_PATH, ssoCallback, SSO_CALLBACK_PATH } from './sign-in';
 
 export { LAUNCH_PATH, SSO_CALLBACK_PATH } from './sign-in';
@@ -28,13 +26,13 @@ export interface Launch {
 /** How often the retry pass looks for user.logout forwards due again. */
 export const LOGOUT_RETRY_PASS_MS = 15_000;
 
-export function createLaunch(
-  o: LaunchOptions & { appId: string; store: Store; logger: Logger; metrics: WebMetrics; keyring: Keyring },
-): Launch {
+export function createLaunch(o: LaunchOptions & LaunchParts): Launch {
   const lc = createLaunchContext(o);
   const sweep = async () => {
-    const [sessions, states] = await Promise.all([lc.sessions.sweep(), lc.states.sweep()]);
-    if (sessions || states) lc.logger.debug({ sessions, states }, 'expired sessions and sign-in states removed');
+    const failuresBefore = new Date(Date.now() - lc.settings.failureRetentionDays * 86_400_000);
+    const [sessions, states, failures] = await Promise.all([lc.sessions.sweep(), lc.states.sweep(), lc.failures.sweep(failuresBefore)]);
+    if (sessions || states || failures)
+      lc.logger.debug({ sessions, states, failures }, 'expired sessions, sign-in states and old sign-in failures removed');
   };
   const sweeper = new PeriodicTask('session sweep', sweep, lc.logger, lc.settings.sweepIntervalMs);
   const forwarder = lc.logoutForwarder;
@@ -46,11 +44,15 @@ export function createLaunch(
         o.logoutForwardTiming?.passIntervalMs ?? LOGOUT_RETRY_PASS_MS,
       )
     : undefined;
+  // A source that spent its failed sign-in budget is refused before the store is touched.
+  const signInRoute = (handle: (lc: LaunchContext, ctx: Context) => Promise<void>) => async (ctx: Context) => {
+    if (!refuseSpentSource(lc, ctx)) await handle(lc, ctx);
+  };
   return {
     callbackHooks: createCallbackHooks(lc),
     routes(router) {
-      router.get(LAUNCH_PATH, (ctx) => launch(lc, ctx));
-      router.get(SSO_CALLBACK_PATH, (ctx) => ssoCallback(lc, ctx));
+      router.get(LAUNCH_PATH, signInRoute(launch));
+      router.get(SSO_CALLBACK_PATH, signInRoute(ssoCallback));
       router.get(APP_PATH, (ctx) => pageOrError(lc, ctx, appHome));
       router.post(APP_LOGOUT_PATH, (ctx) => pageOrError(lc, ctx, appLogout));
       router.get(SIGNED_OUT_PATH, (ctx) => signedOut(lc, ctx));

@@ -35,6 +35,18 @@ export function failurePage(o: {
   });
 }
 
+/** 429: too many failed sign-ins from this address (SSO_FAILED_SIGN_INS_PER_MINUTE); nothing was recorded, so no reference. */
+export function tooManyFailuresPage(o: { nonce: string; retryAfterSeconds: number; supportContact: string }): string {
+  return layout({
+    title: 'Too many failed sign-ins',
+    nonce: o.nonce,
+    body: `<h1>Too many failed sign-ins</h1>
+<p id="reason" data-reason="rate_limited">Too many sign-ins from your network failed in the last minute.</p>
+<p><strong>What to do:</strong> wait <span id="retry-after">${o.retryAfterSeconds}</span> seconds, then open the app again from Talkdesk.</p>
+<p class="muted">Help: ${esc(o.supportContact)}. Reason code: <span class="ref">rate_limited</span></p>`,
+  });
+}
+
 export function notSignedInPage(nonce: string, supportContact: string): string {
   return layout({
     title: 'Not signed in',

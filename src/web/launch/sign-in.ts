@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import { signHandoffToken } from '../../sso/handoff';
+import { idTokenNonce } from '../../sso/id-token';
 import { SEALED_COOKIE_MAX } from '../../sso/sealed-state';
 import { STATE_TTL_MS } from '../../sso/state-store';
 import { randomId } from '../../store/sessions';
@@ -8,7 +9,7 @@ import type { SsoLinksRecord } from '../../store/sso-links';
 import { TalkdeskError, TalkdeskUnavailableError } from '../../talkdesk/errors';
 import { cookieBase, type LaunchContext } from './context';
 import { answerFailure } from './failure';
-import { clearCookie, nonce, pageHeaders, readCookie, redirectTo, SESSION_COOKIE, setCookie, SSO_COOKIE } from './http';
+import { clearCookie, nonce, pageHeaders, readCookie, redirectTo, sameText, SESSION_COOKIE, setCookie, SSO_COOKIE } from './http';
 import { licensedUser, roleOf } from './licensing';
 import { handoffPage } from './pages';
 import { SsoFailure } from './reasons';
@@ -129,6 +130,7 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
       checked.userHint && rec.accountId ? lc.store.accounts.users.findOne({ _id: `${rec.accountId}:${checked.userHint}` }) : undefined;
     hinted?.catch(() => undefined);
     let userToken: string;
+    let idToken: string | undefined;
     try {
       const granted = await lc.talkdesk.exchangeAuthorizationCode({
         tokenUrl,
@@ -141,10 +143,15 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
             : { method: 'private_key_jwt', keyId: creds.keyId, algorithm: creds.keyAlgorithm, privateKey: creds.secret.privateKey },
       });
       userToken = granted.accessToken;
+      idToken = granted.idToken;
     } catch (err) {
       lc.credentials.forget(creds.installationId, creds.clientId);
       throw talkdeskFailure(err, facts, 'token');
     }
+    // A code obtained for another sign-in (injected into this browser) carries that sign-in's nonce.
+    const idNonce = idToken ? idTokenNonce(idToken) : undefined;
+    if (idNonce !== undefined && checked.nonce && !sameText(idNonce, checked.nonce))
+      throw new SsoFailure('state_invalid', { ...facts, detail: 'nonce_mismatch' });
     let info: Awaited<ReturnType<typeof lc.talkdesk.getUserInfo>>;
     try {
       info = await lc.talkdesk.getUserInfo(userinfoUrl, userToken);

@@ -1,0 +1,34 @@
+import type { Context } from 'koa';
+import { clientAddress, TRUST_NOTHING, type TrustProxy } from '../client-address';
+import { SourceRateLimiter, type RateDecision } from '../rate-limit';
+
+/**
+ * Failed sign-ins a minute per source (SSO_FAILED_SIGN_INS_PER_MINUTE), as the callback's
+ * failed-auth budget: each failure answered by /launch or /sso/callback takes a token, a
+ * successful sign-in none. A source without a token is answered 429 before anything is read
+ * or written, so a flood of bad sign-ins costs no store write and no log line per request.
+ * The source is the client address through trusted proxies (TRUST_PROXY).
+ */
+export class FailedSignInBudget {
+  private readonly limiter: SourceRateLimiter;
+  private readonly trust: TrustProxy;
+
+  constructor(o: { perMinute: number; trustProxy?: TrustProxy; now?: () => number }) {
+    this.limiter = new SourceRateLimiter({ perMinute: o.perMinute, now: o.now });
+    this.trust = o.trustProxy ?? TRUST_NOTHING;
+  }
+
+  private source(ctx: Context): string | undefined {
+    return clientAddress(ctx.req.socket.remoteAddress, ctx.req.headers['x-forwarded-for'], this.trust);
+  }
+
+  /** Before a sign-in request is handled: refused when its source has no token left (nothing taken). */
+  check(ctx: Context): RateDecision {
+    return this.limiter.peek(this.source(ctx));
+  }
+
+  /** A failed sign-in: takes a token; refused when the source spent its last one meanwhile (parallel requests). */
+  failed(ctx: Context): RateDecision {
+    return this.limiter.take(this.source(ctx));
+  }
+}

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { SsoFailureStore } from '../../src/store/sso-failures';
+import { useSystem, type TestSystem } from '../support/system';
+import { eventually } from '../support/waits';
+import { activeInstallation, launchUrl, signIn, ssoMetric, TestBrowser } from './helpers';
+
+const BUDGET = 3;
+
+describe('launch: failed sign-ins are budgeted per source, and their records expire', function () {
+  this.timeout(90_000);
+  let sys: TestSystem;
+  useSystem((s) => (sys = s), { launch: { failedSignInsPerMinute: BUDGET, sweepIntervalMs: 300, failureRetentionDays: 30 } });
+
+  const failures = () => new SsoFailureStore(sys.store.db).coll.countDocuments({});
+
+  it('successful sign-ins take nothing; past the budget /launch and /sso/callback answer 429 and record nothing', async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    for (let i = 0; i < BUDGET + 2; i += 1) {
+      const ok = await signIn(sys, installation.id, licensed[0]?.id ?? '');
+      assert.equal(ok.status, 200, ok.body.slice(0, 300));
+    }
+    const unknown = `${sys.web.url}/launch?talkdesk_installation_id=0000nothere`;
+    for (let i = 0; i < BUDGET; i += 1) assert.equal((await new TestBrowser().open(unknown)).res.status, 404);
+    const recorded = await failures();
+    assert.equal(recorded, BUDGET);
+    const failedLines = () => sys.logLines.filter((l) => l.includes('sign-in failed')).length;
+    const linesBefore = failedLines();
+    assert.equal(linesBefore, BUDGET);
+    const limitedBefore = await ssoMetric(sys, 'rate_limited');
+
+    for (const url of [unknown, `${sys.web.url}/sso/callback?state=x&code=y`, launchUrl(sys, installation.id)]) {
+      const { res, body } = await new TestBrowser().open(url);
+      assert.equal(res.status, 429, body.slice(0, 300));
+      assert.match(res.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
+      assert.match(body, /data-reason="rate_limited"/);
+      assert.match(body, /What to do:/);
+      assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'none'/);
+    }
+    assert.equal(await failures(), recorded, 'nothing recorded past the budget');
+    assert.equal(failedLines(), linesBefore, 'no log line per refused request');
+    assert.equal(await ssoMetric(sys, 'rate_limited'), limitedBefore + 3);
+  });
+
+  it('sso_failures older than SSO_FAILURE_RETENTION_DAYS are deleted by the sweep', async () => {
+    const store = new SsoFailureStore(sys.store.db);
+    const day = 86_400_000;
+    await store.record({ _id: 'sso-old000000001', reason: 'state_invalid', status: 400, at: new Date(Date.now() - 31 * day) });
+    await store.record({ _id: 'sso-recent000001', reason: 'state_invalid', status: 400, at: new Date(Date.now() - 29 * day) });
+    await eventually('the old record swept', async () => ((await store.get('sso-old000000001')) === null ? true : undefined), 10_000);
+    assert.ok(await store.get('sso-recent000001'), 'a record within the retention is kept');
+    const indexes = await store.coll.indexes();
+    assert.ok(
+      indexes.some((i) => JSON.stringify(i.key) === '{"at":1}'),
+      JSON.stringify(indexes),
+    );
+  });
+});
