@@ -13,6 +13,8 @@ export interface HandoffIdentity {
   email?: string;
   role: 'admin' | 'user';
   partnerAccountId?: string;
+  /** The `partner_state` the partner's own launch page passed to /launch (binds the hand-off to its browser). */
+  partnerState?: string;
 }
 
 /** The claims a partner reads (docs/launch.md). */
@@ -29,6 +31,7 @@ export interface HandoffClaims {
   email?: string;
   role: 'admin' | 'user';
   partner_account_id?: string;
+  partner_state?: string;
 }
 
 /** Signs the identity token for APP_HOME_URL: ES256 with the first signing key, 60 s. */
@@ -46,6 +49,7 @@ export async function signHandoffToken(
   if (who.name !== undefined) claims.name = who.name;
   if (who.email !== undefined) claims.email = who.email;
   if (who.partnerAccountId !== undefined) claims.partner_account_id = who.partnerAccountId;
+  if (who.partnerState !== undefined) claims.partner_state = who.partnerState;
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'JWT' })
     .setIssuer(o.issuer)

@@ -30,6 +30,8 @@ const COOKIE = /^[A-Za-z0-9_-]+$/;
 interface Sealed {
   n: string;
   u?: string;
+  /** The partner's `partner_state` from /launch, echoed in the hand-off token. */
+  p?: string;
   l?: StateLinks;
   /** Expiry, epoch ms. */
   e: number;
@@ -49,12 +51,17 @@ export class SealedStates {
 
   /** A new state and the cookie value that goes with it; nothing is written. */
   issue(
-    s: { installationId: string; nonce: string; userHint?: string; links?: StateLinks },
+    s: { installationId: string; nonce: string; userHint?: string; links?: StateLinks; partnerState?: string },
     now = Date.now(),
   ): { state: string; cookie: string } {
     const random = randomBytes(24).toString('base64url');
     const state = `${random}${this.mac.sign(`${random}\0${s.installationId}`).toString('base64url')}${s.installationId}`;
-    const base: Sealed = { n: s.nonce, e: now + STATE_TTL_MS, ...(s.userHint ? { u: s.userHint } : {}) };
+    const base: Sealed = {
+      n: s.nonce,
+      e: now + STATE_TTL_MS,
+      ...(s.userHint ? { u: s.userHint } : {}),
+      ...(s.partnerState ? { p: s.partnerState } : {}),
+    };
     const seal = (v: Sealed) =>
       Buffer.from(JSON.stringify(encryptJson(this.keyring, v, cookieContext(s.installationId, state)))).toString('base64url');
     const withLinks = s.links ? seal({ ...base, l: s.links }) : undefined;
@@ -87,6 +94,7 @@ export class SealedStates {
       nonce: sealed.n,
       ...(sealed.u ? { userHint: sealed.u } : {}),
       ...(sealed.l ? { links: sealed.l } : {}),
+      ...(typeof sealed.p === 'string' ? { partnerState: sealed.p } : {}),
     };
   }
 

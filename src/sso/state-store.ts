@@ -34,7 +34,7 @@ export interface StateLinks {
 }
 
 export type StateCheck =
-  | { ok: true; installationId: string; nonce: string; userHint?: string; links?: StateLinks }
+  | { ok: true; installationId: string; nonce: string; userHint?: string; links?: StateLinks; partnerState?: string }
   | { ok: false; why: 'unknown' | 'expired' | 'replayed' | 'other_browser'; installationId?: string };
 
 /** How long a spent marker outlives its state: more than the clock skew between web processes. */

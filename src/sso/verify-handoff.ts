@@ -34,6 +34,12 @@ export interface VerifyHandoffOptions {
   seen?: SeenTokenIds;
   /** Tolerated clock difference, seconds (default 5). */
   clockToleranceSeconds?: number;
+  /**
+   * The `partner_state` this browser's launch was started with (e.g. from a cookie the partner's
+   * launch page set): the token must carry exactly it. A token from a sign-in started in another
+   * browser (posted here by a third party) is then refused.
+   */
+  partnerState?: string;
 }
 
 const defaultSeen = new MemorySeenTokenIds();
@@ -70,6 +76,9 @@ export async function verifyHandoffToken(token: string, o: VerifyHandoffOptions)
     throw new HandoffTokenError('hand-off token refused: the Talkdesk account, installation or role claim is missing');
   }
   const claims = payload as unknown as HandoffClaims;
+  if (o.partnerState !== undefined && payload.partner_state !== o.partnerState) {
+    throw new HandoffTokenError('hand-off token refused: its partner_state is not the one this browser started the launch with');
+  }
   if (!(await (o.seen ?? defaultSeen).remember(claims.jti, claims.exp))) {
     throw new HandoffTokenError('hand-off token refused: it was used before (jti replayed)');
   }

@@ -122,5 +122,31 @@ describe('launch: hand-off to the partner app with a signed identity token', fun
     const claims = await verifyHandoffToken(token, { issuer: sys.web.url, audience: new URL(partner.url).origin });
     assert.equal(claims.role, 'user');
     assert.equal('partner_account_id' in claims, false);
+    assert.equal('partner_state' in claims, false);
+  });
+
+  it("partner_state given to /launch comes back in the token: the partner refuses a token from another browser's launch", async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const user = licensed[0];
+    assert.ok(user);
+    const audience = new URL(partner.url).origin;
+    const tokenFor = async (partnerState: string) => {
+      sys.simulator.signInAs(installation.id, user.id);
+      const { body } = await new TestBrowser().open(`${launchUrl(sys, installation.id)}&partner_state=${partnerState}`);
+      return /name="token" value="([^"]+)"/.exec(body)?.[1] ?? '';
+    };
+    const mine = await tokenFor('victim-browser-state');
+    const claims = await verifyHandoffToken(mine, { issuer: sys.web.url, audience, partnerState: 'victim-browser-state' });
+    assert.equal(claims.partner_state, 'victim-browser-state');
+    // A token an attacker got from a launch of their own, posted into the victim's browser.
+    const theirs = await tokenFor('attacker-browser-state');
+    await assert.rejects(
+      verifyHandoffToken(theirs, { issuer: sys.web.url, audience, partnerState: 'victim-browser-state' }),
+      /partner_state/,
+    );
+    // A value that is not an opaque id is refused at /launch.
+    sys.simulator.signInAs(installation.id, user.id);
+    const bad = await new TestBrowser().open(`${launchUrl(sys, installation.id)}&partner_state=${encodeURIComponent('<script>')}`);
+    assert.equal(bad.res.status, 400);
   });
 });

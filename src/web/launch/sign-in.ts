@@ -61,11 +61,15 @@ export async function launch(lc: LaunchContext, ctx: Context): Promise<void> {
     const nonceValue = randomId();
     const hint = one(ctx.query.talkdesk_user_id);
     const userHint = hint && ID.test(hint) ? hint : undefined;
+    const partnerState = one(ctx.query.partner_state);
+    if (partnerState !== undefined && !ID.test(partnerState))
+      throw new SsoFailure('state_invalid', { ...facts, detail: 'bad_partner_state' });
     // Kept by the browser, sealed (src/sso/sealed-state.ts): nothing is written here.
     const { state, cookie } = lc.signInStates.issue({
       installationId: rec._id,
       nonce: nonceValue,
       userHint,
+      ...(partnerState ? { partnerState } : {}),
       links: { tokens: links.tokens, userinfo: links.userinfo, widgetUrl: links.widgetUrl },
     });
     target.searchParams.set('client_id', rec.activeClientId);
@@ -180,7 +184,8 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
     // The audit line of a sign-in (who, where, when) stays at info; /launch's line is at debug.
     lc.logger.info({ installationId: rec._id, talkdeskUserId, role: who.role, handoff: Boolean(lc.settings.appHomeUrl) }, 'signed in');
 
-    if (lc.settings.appHomeUrl) return await handOff(lc, ctx, who);
+    if (lc.settings.appHomeUrl)
+      return await handOff(lc, ctx, { ...who, ...(checked.partnerState ? { partnerState: checked.partnerState } : {}) });
     // The widget link goes with the session ('' when none), so /app need not read the links.
     const widgetUrl = links?.widgetUrl ?? '';
     const sessionId = await lc.sessions.open({ ...who, widgetUrl }, lc.settings.sessionTtlMs);
@@ -194,7 +199,15 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
 async function handOff(
   lc: LaunchContext,
   ctx: Context,
-  who: { talkdeskUserId: string; accountId: string; installationId: string; name?: string; email?: string; role: 'admin' | 'user' },
+  who: {
+    talkdeskUserId: string;
+    accountId: string;
+    installationId: string;
+    name?: string;
+    email?: string;
+    role: 'admin' | 'user';
+    partnerState?: string;
+  },
 ): Promise<void> {
   const home = lc.settings.appHomeUrl ?? '';
   const key = lc.settings.signingKeys[0];
