@@ -196,6 +196,20 @@ export const envSchema = z.object({
   ).default(8),
   SESSION_COOKIE_SAMESITE: z.enum(['lax', 'none']).default('lax'),
   TALKDESK_WIDGET_HOSTS: csv('prd-cdn-talkdesk.talkdesk.com'),
+  /** With SESSION_COOKIE_SAMESITE=none: the https origins (a `*.` host wildcard allowed) that may frame the app's pages; empty: any. */
+  APP_FRAME_ANCESTORS: z
+    .string()
+    .optional()
+    .transform((v) =>
+      v
+        ?.split(',')
+        .map((o) => o.trim())
+        .filter((o) => o.length > 0),
+    )
+    .refine(
+      (list) => (list ?? []).every((o) => /^https:\/\/(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$/.test(o)),
+      'must be comma-separated https origins, e.g. https://*.mytalkdesk.com',
+    ),
   /** Set: the sign-in hands the user to the partner's own app here with a signed identity token. */
   APP_HOME_URL: httpUrl.optional(),
   /** `<kid>:<base64 PKCS#8 EC P-256 private key>` entries, comma-separated; the first signs. */

@@ -13,6 +13,8 @@ export interface LaunchSettings {
   sessionTtlMs: number;
   sameSite: 'lax' | 'none';
   widgetHosts: string[];
+  /** With sameSite `none`: the origins that may frame the pages (CSP frame-ancestors); empty: any. */
+  frameAncestors: string[];
   appHomeUrl?: string;
   signingKeys: SigningKey[];
   supportContact: string;
@@ -30,6 +32,7 @@ export const DEFAULT_LAUNCH_SETTINGS: LaunchSettings = {
   sessionTtlMs: 8 * 3600_000,
   sameSite: 'lax',
   widgetHosts: ['prd-cdn-talkdesk.talkdesk.com'],
+  frameAncestors: [],
   signingKeys: [],
   supportContact: SUPPORT_CONTACT_PLACEHOLDER,
   sweepIntervalMs: 10 * 60_000,
@@ -51,6 +54,7 @@ export function launchSettingsFromEnv(env: Env): LaunchSettings {
     sessionTtlMs: env.SESSION_TTL_HOURS * 3600_000,
     sameSite: env.SESSION_COOKIE_SAMESITE,
     widgetHosts: env.TALKDESK_WIDGET_HOSTS,
+    frameAncestors: env.APP_FRAME_ANCESTORS ?? [],
     appHomeUrl: env.APP_HOME_URL,
     signingKeys: parseSigningKeys(env.SSO_SIGNING_KEYS),
     supportContact: env.SUPPORT_CONTACT ?? SUPPORT_CONTACT_PLACEHOLDER,

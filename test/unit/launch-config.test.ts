@@ -8,6 +8,7 @@ import { ConfigError } from '../../src/errors';
 import { PROJECT_ROOT } from '../../src/local/tools';
 import { launchSettingsFromEnv, SUPPORT_CONTACT_PLACEHOLDER } from '../../src/sso/settings';
 import { generateSigningKeySpec, parseSigningKeys } from '../../src/sso/signing-keys';
+import { pageHeaders } from '../../src/web/launch/http';
 
 const VALID = { TALKDESK_APP_ID: 'app1', TALKDESK_WEBHOOK_SECRET: 'a-webhook-secret-of-some-length', SECRETS_KEY: generateKeySpec('k1') };
 const settings = (extra: Record<string, string>) => launchSettingsFromEnv(loadEnv({ ...VALID, ...extra }));
@@ -58,6 +59,24 @@ describe('launch configuration', () => {
     assert.throws(() => loadEnv({ ...VALID, SSO_CLIENT_AUTH: 'none' }), /SSO_CLIENT_AUTH/);
     assert.throws(() => loadEnv({ ...VALID, APP_BASE_URL: 'ftp://a.example' }), /APP_BASE_URL/);
     assert.throws(() => loadEnv({ ...VALID, SESSION_TTL_HOURS: '0' }), /SESSION_TTL_HOURS/);
+  });
+
+  it('APP_FRAME_ANCESTORS: https origins only; with SameSite=None the pages may be framed by those alone (else by none)', () => {
+    const framing = (s: { sameSite: string; frameAncestors: string[] }) => {
+      const headers: Record<string, string> = {};
+      const ctx = { set: (k: string, v: string) => (headers[k] = v) } as unknown as Parameters<typeof pageHeaders>[0];
+      pageHeaders(ctx, { nonce: 'n', framed: s.sameSite === 'none', frameAncestors: s.frameAncestors });
+      return /frame-ancestors ([^;]+)/.exec(headers['Content-Security-Policy'] ?? '')?.[1];
+    };
+    assert.deepEqual(settings({}).frameAncestors, []);
+    assert.equal(framing(settings({})), "'none'");
+    const framed = { SESSION_COOKIE_SAMESITE: 'none', APP_BASE_URL: 'https://a.example' };
+    assert.equal(framing(settings(framed)), undefined, 'any origin when none is listed');
+    const listed = settings({ ...framed, APP_FRAME_ANCESTORS: 'https://*.mytalkdesk.com, https://b.example:8443' });
+    assert.deepEqual(listed.frameAncestors, ['https://*.mytalkdesk.com', 'https://b.example:8443']);
+    assert.equal(framing(listed), 'https://*.mytalkdesk.com https://b.example:8443');
+    for (const bad of ['http://a.example', 'https://a.example/path', "'self'", 'https://a.example; script-src *'])
+      assert.throws(() => loadEnv({ ...VALID, APP_FRAME_ANCESTORS: bad }), /APP_FRAME_ANCESTORS/, bad);
   });
 
   it('parses SSO_SIGNING_KEYS (first signs, all published) and never quotes a key in an error', () => {

@@ -17,7 +17,7 @@ const csrfFor = (sessionId: string): string => createHash('sha256').update(`csrf
 
 function html(lc: LaunchContext, ctx: Context, status: number, render: (n: string) => string, scriptHosts: string[] = []): void {
   const n = nonce();
-  pageHeaders(ctx, { nonce: n, scriptHosts, framed: lc.settings.sameSite === 'none' });
+  pageHeaders(ctx, { nonce: n, scriptHosts, framed: lc.settings.sameSite === 'none', frameAncestors: lc.settings.frameAncestors });
   ctx.status = status;
   ctx.type = 'text/html; charset=utf-8';
   ctx.body = render(n);

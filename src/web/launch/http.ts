@@ -42,7 +42,10 @@ export const nonce = (): string => randomBytes(16).toString('base64');
  * Headers of every page: its own Content-Security-Policy (styles and scripts by nonce, the
  * Talkdesk widget's host when allowed), no caching, no referrer (a callback URL holds a code).
  */
-export function pageHeaders(ctx: Context, csp: { nonce: string; scriptHosts?: string[]; formAction?: string; framed?: boolean }): void {
+export function pageHeaders(
+  ctx: Context,
+  csp: { nonce: string; scriptHosts?: string[]; formAction?: string; framed?: boolean; frameAncestors?: string[] },
+): void {
   const scripts = [`'nonce-${csp.nonce}'`, ...(csp.scriptHosts ?? []).map((h) => `https://${h}`)];
   const directives = [
     "default-src 'none'",
@@ -52,8 +55,10 @@ export function pageHeaders(ctx: Context, csp: { nonce: string; scriptHosts?: st
     `form-action ${csp.formAction ?? "'self'"}`,
     "base-uri 'none'",
   ];
-  // Framed by Talkdesk only when the cookies were set up for it (SESSION_COOKIE_SAMESITE=none).
+  // Framed by Talkdesk only when the cookies were set up for it (SESSION_COOKIE_SAMESITE=none),
+  // and then only by the origins of APP_FRAME_ANCESTORS when it lists any.
   if (!csp.framed) directives.push("frame-ancestors 'none'");
+  else if (csp.frameAncestors?.length) directives.push(`frame-ancestors ${csp.frameAncestors.join(' ')}`);
   ctx.set('Content-Security-Policy', directives.join('; '));
   ctx.set('Cache-Control', 'no-store');
   ctx.set('Pragma', 'no-cache');
