@@ -162,6 +162,11 @@ describe('docker-compose.yml', () => {
       asList(asMap(services.web, 'web').ports, 'web.ports').some((p) => String(p).endsWith(':3000')),
       'web publishes port 3000',
     );
+    // Temporal (no authentication in the dev server) and MongoDB: published to this host only.
+    for (const service of ['temporal', 'mongodb']) {
+      for (const p of asList(asMap(services[service], service).ports, `${service}.ports`))
+        assert.ok(String(p).startsWith('127.0.0.1:'), `${service} publishes ${String(p)} on loopback only`);
+    }
   });
 
   it('starts web and worker after healthy temporal and mongodb', () => {
