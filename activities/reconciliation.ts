@@ -136,6 +136,12 @@ export function reconciliationActivities(deps: ActivityDeps) {
       await handle.signal(reconcileSignal, { action: 'endUpdate', talkdeskState: 'timeout', reason: view.state.reason ?? undefined });
       return 'updatesEnded';
     }
+    if (talkdeskState === 'rejected' && rec.phase !== 'installing') {
+      // Only this service's reject puts an installation in `rejected`. Past an approved install that is a
+      // rejected update (a refused one, or an operator's reject), which keeps the installation at Talkdesk
+      // and here: nothing to repair. Without evidence of an approval, reported, never deprovisioned.
+      return (rec.installApprovedAt ?? rec.approvedAt) ? undefined : drift(rec, talkdeskState);
+    }
     if (talkdeskState === 'revoked' || talkdeskState === 'rejected' || talkdeskState === 'timeout') {
       const ended = talkdeskState as 'revoked' | 'rejected' | 'timeout';
       await handle.signal(reconcileSignal, { action: 'deprovision', talkdeskState: ended, reason: view.state.reason ?? undefined });
