@@ -150,6 +150,11 @@ export class StepRunner {
     this.resumed = step;
   }
 
+  /** The step a phase re-entered after continue-as-new was cut at, until that step runs again. */
+  get resumedStep(): string | undefined {
+    return this.resumed?.step;
+  }
+
   /** `fn` gets the attempt number (1 first), so a call that may have landed before can check first. */
   async run<T>(description: string, fn: (attempt: number) => Promise<T>): Promise<T> {
     try {

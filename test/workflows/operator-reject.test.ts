@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { rejectUpdate } from '../../workflows/definitions';
-import { ActivityStubs, deferred, phases, unavailable, useInstallationUnderTest } from './harness';
+import { ActivityStubs, deferred, phases, refused, unavailable, useInstallationUnderTest } from './harness';
 
 /**
  * An operator's `reject` applies to the operation it stopped (patch
@@ -34,6 +34,35 @@ describe('installation workflow: an operator reject concludes only what it stopp
     assert.ok(v.activeClientId, 'credentials kept');
     assert.match(v.history.at(-1)?.outcome ?? '', /update rejected by an operator: bad plan change .*account kept its previous state/);
     assert.equal((await t.handle.describe()).status.name, 'RUNNING');
+  });
+
+  it("after an update failed and while its own rejection retried: the reject stops that retry and sends the update's rejection", async () => {
+    let ownRejection = 0;
+    const stubs = new ActivityStubs()
+      .on('applyUpdate', async () => {
+        throw refused('the partner refused the plan');
+      })
+      .on('setInstallationState', async (i) => {
+        if (i.state === 'reject' && !String(i.reason).startsWith('Rejected by operator')) {
+          ownRejection += 1;
+          throw unavailable();
+        }
+        return { state: i.state === 'approve' ? 'completed' : 'rejected' };
+      });
+    const t = await start(stubs);
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } }));
+    await t.until('the update rejection retrying', () => ownRejection >= 2);
+    await t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'plan not allowed' }] });
+    const v = await t.settled('active', (s) => s.history.at(-1)?.detail === 'Rejected by operator: plan not allowed');
+    const rejections = t.stubs.of('setInstallationState').filter((c) => c.state === 'reject');
+    assert.equal(rejections.at(-1)?.reason, 'Rejected by operator: plan not allowed');
+    assert.equal(rejections.at(-1)?.concludes, 'update');
+    assert.equal(v.history.at(-1)?.result, 'rejected');
+    assert.match(v.history.at(-1)?.outcome ?? '', /\(the update had ended rejected\) \(rejection sent\)/);
+    for (const teardown of ['undoProvisioning', 'destroyCredentials'] as const)
+      assert.ok(!t.stubs.names().includes(teardown), `no ${teardown}`);
   });
 
   it('while the install approval is landing: Talkdesk completes it, the installation is kept and the reject noted', async () => {

@@ -75,6 +75,8 @@ export type PhaseEnd = Required<Pick<PhaseRecord, 'result' | 'outcome'>> & Pick<
 /** What one run of the workflow keeps besides the carried state: requests waiting for the main loop. */
 export interface RunState {
   pendingReject?: string;
+  /** Patch operator-reject-concluded-operations, decided when the reject was accepted (its handler: no local activity before it). */
+  rejectConcluded?: boolean;
   pendingReconcile?: ReconcileAction;
   handledThisRun: number;
   graceUntil?: number;
@@ -93,12 +95,8 @@ export interface RunState {
   stateCallBegun?: boolean;
   /** The state call's step is running (an attempt or its backoff): what markActive hurries (`mark-active-retries-state-call`). */
   stateCallRunning?: boolean;
-  /**
-   * A markActive reached the running phase (before its state call, or under `mark-active-retries-state-call`
-   * at any step): Talkdesk showed the operation completed, so the state call reads Talkdesk's state first
-   * even on its first attempt (a blind approval of an operation already concluded would be a stray call,
-   * answered 409).
-   */
+  /** A markActive reached the running phase (before its state call, or at any step under `mark-active-retries-state-call`): Talkdesk
+   * showed the operation completed, so the state call reads Talkdesk first even on a first attempt (a blind one would get 409). */
   completedAtTalkdesk?: boolean;
 }
 

@@ -3,6 +3,7 @@ import { FINAL_PHASES, IN_PROGRESS_PHASES, eventSignal, reconcileSignal, rejectU
 import { enqueue, keepLast, recordIgnored, toView } from '../state';
 import { MARK_ACTIVE } from './common';
 import type { PhaseContext } from './context';
+import { OPERATOR_REJECT_CONCLUDED_OPERATIONS } from './operator';
 
 /**
  * The failure an operator update is refused with (by its validator: nothing is recorded in the
@@ -134,6 +135,7 @@ export function registerHandlers(ctx: PhaseContext): void {
     ({ reason }) => {
       state.operatorActions = keepLast([...state.operatorActions, { action: 'reject', at: new Date().toISOString(), reason }]);
       run.pendingReject = reason;
+      run.rejectConcluded = ctx.patched(OPERATOR_REJECT_CONCLUDED_OPERATIONS);
       phases.interrupt('operator reject');
       return toView(state, workflowId);
     },

@@ -11,17 +11,21 @@ import type { PhaseContext } from './context';
 const OPERATOR_REJECT_USES_INSTALL_EVENT = 'operator-reject-uses-install-event';
 
 /**
- * Patch: a reject applies to the operation it interrupted. One that interrupted an update rejects
- * the update only (reverted already) and keeps the installation, which Talkdesk keeps; one whose
- * operation Talkdesk concluded first (the approval landed before the reject could stop it) is not
- * applied. Histories recorded before it replay the old path (reject, undo and destroy in every case).
+ * Patch: a reject applies to the operation it stopped. An update's reject rejects the update only
+ * (reverted already) and keeps the installation, which Talkdesk keeps; an install or update Talkdesk
+ * approved first (the approval landed before the reject could stop it) is not undone. Histories
+ * recorded before it replay the old path (reject, undo and destroy in every case). Decided when the
+ * reject is accepted (handlers.ts), never after the local activity that ends the phase it stopped.
  */
-const OPERATOR_REJECT_CONCLUDED_OPERATIONS = 'operator-reject-concluded-operations';
+export const OPERATOR_REJECT_CONCLUDED_OPERATIONS = 'operator-reject-concluded-operations';
 
-/** The `reject` update, once the running phase (if any) has stopped: reject at Talkdesk and undo everything. */
+/**
+ * The `reject` update, once the running phase (if any) has stopped: reject the install at Talkdesk and
+ * undo everything; on an active installation (patch above), only what the stopped phase left open.
+ */
 export async function runOperatorReject(ctx: PhaseContext, reason: string): Promise<void> {
   const { state } = ctx;
-  if (state.phase === 'active' && ctx.patched(OPERATOR_REJECT_CONCLUDED_OPERATIONS)) return rejectOnActive(ctx, reason);
+  if (state.phase === 'active' && ctx.run.rejectConcluded) return rejectOnActive(ctx, reason);
   const deadline = Date.now() + ctx.options.phaseTimeoutMs;
   let importFrom: LifecycleEvent | undefined;
   if (ctx.patched(OPERATOR_REJECT_USES_INSTALL_EVENT)) {
@@ -51,18 +55,21 @@ export async function runOperatorReject(ctx: PhaseContext, reason: string): Prom
 
 /**
  * A reject that finds the installation active (approved at Talkdesk: the validator admits none then, so
- * the phase it was sent for ended meanwhile). The update it interrupted is rejected at Talkdesk and the
- * account stays as it was; an install or update whose approval landed first is kept, the reject noted.
+ * the phase it was sent for ended meanwhile). An update not approved (stopped by the reject, or ended
+ * otherwise with its own rejection perhaps unsent) is rejected at Talkdesk, the account as it was (a
+ * rejection Talkdesk no longer expects is read, not sent); an install or update approved first is kept.
  */
 async function rejectOnActive(ctx: PhaseContext, reason: string): Promise<void> {
   const last = ctx.state.history[ctx.state.history.length - 1];
   const sentReason = `Rejected by operator: ${reason}`;
-  if (last?.phase === 'updating' && last.result === 'interrupted') {
+  const approved = last?.result === 'approved' || last?.result === 'marked-active';
+  if (last?.phase === 'updating' && !approved) {
     const sent = await rejectAtTalkdesk(ctx, sentReason, Date.now() + ctx.options.phaseTimeoutMs, undefined, 'update');
+    const ended = last.result === 'interrupted' ? '' : ` (the update had ended ${last.result ?? 'unfinished'})`;
     await ctx.endPhase('active', {
       result: 'rejected',
       detail: sentReason,
-      outcome: `update rejected by an operator: ${reason} (rejection ${sent}); account kept its previous state`,
+      outcome: `update rejected by an operator: ${reason}${ended} (rejection ${sent}); account kept its previous state`,
     });
     return;
   }

@@ -3,6 +3,9 @@ import { keepLast, markHandled, recordIgnored } from '../state';
 import { takeLinks } from './common';
 import type { PhaseContext } from './context';
 
+/** The step after the acknowledgement: a rotation cut there by continue-as-new had it sent. */
+const SWITCH_STEP = 'switch to the new credentials';
+
 /**
  * app.credentials_rotated: import the new set, prove it, acknowledge it at
  * Talkdesk, then switch to it. The old set retires after the grace period, or at
@@ -23,14 +26,16 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
     });
     newClientId = creds.clientId;
     await ctx.step('prove the new credentials by getting a token', acts.obtainToken, { installationId, clientId: creds.clientId });
-    // Sent before when retried, or when the rotation is re-entered after continue-as-new: a 409 then means it landed.
+    // Sent before when retried (a cut during its backoff carries its attempts), or when the rotation is
+    // re-entered after a cut past it (at the switch): a 409 then means it landed.
+    const cutAfterAck = ctx.run.resumedEventId === event.eventId && ctx.steps.resumedStep === SWITCH_STEP;
     await ctx.step('acknowledge the rotation at Talkdesk', acts.acknowledgeCredentials, (attempt) => ({
       ...ctx.talkdeskRef(),
       clientId: creds.clientId,
-      resent: attempt > 1 || ctx.run.resumedEventId === event.eventId,
+      resent: attempt > 1 || cutAfterAck,
     }));
     const retireAt = new Date(Date.now() + (compromised ? 0 : options.rotationGraceMs)).toISOString();
-    await ctx.storeStep('switch to the new credentials', 'switchCredentials', {
+    await ctx.storeStep(SWITCH_STEP, 'switchCredentials', {
       installationId,
       clientId: creds.clientId,
       previousClientId: previous,
