@@ -38,9 +38,9 @@ export const DECIDED_AT_START: readonly string[] = Object.freeze([
 export const PATCHES_DECIDED_AT_START_2 = 'patches-decided-at-start-2';
 
 /**
- * The patches the second generation decides: added after the first set was frozen, each asked
- * where a local activity may just have ended (the last store write of a run, an operator's reject
- * after the phase it interrupted ended). FROZEN like DECIDED_AT_START.
+ * The patches the second generation decides: added after the first set was frozen. Runs recorded
+ * before its marker ask them where their code stands (before the last store write of a run, in the
+ * reject handler), never right after a local activity. FROZEN like DECIDED_AT_START.
  */
 export const DECIDED_AT_START_2: readonly string[] = Object.freeze([
   'drain-queue-before-completing',
