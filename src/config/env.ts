@@ -215,7 +215,7 @@ export const envSchema = z.object({
   /** `<kid>:<base64 PKCS#8 EC P-256 private key>` entries, comma-separated; the first signs. */
   SSO_SIGNING_KEYS: z.string().optional(),
   /** Failed sign-ins (/launch, /sso/callback) per minute from one source; past it 429 with nothing recorded. 0 turns it off. */
-  SSO_FAILED_SIGN_INS_PER_MINUTE: num(z.number().int().min(0).max(1_000_000)).default(60),
+  SSO_FAILED_SIGN_INS_PER_MINUTE: num(z.number().int().min(0).max(1_000_000)).default(120),
   /** Records of failed sign-ins (sso_failures) are deleted after this many days. */
   SSO_FAILURE_RETENTION_DAYS: num(z.number().int().min(1).max(3650)).default(30),
   /** Shown on every sign-in failure page. Required in production. */

@@ -76,7 +76,7 @@ export class SourceRateLimiter {
     }
     if (tokens < 1) {
       this.buckets.set(key, { tokens, at: now });
-      return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / this.perMs / 1000)) };
+      return { allowed: false, retryAfterSeconds: this.secondsUntilToken(tokens) };
     }
     this.buckets.set(key, { tokens: tokens - 1, at: now });
     return { allowed: true };
@@ -87,15 +87,16 @@ export class SourceRateLimiter {
     const bucket = this.buckets.get(sourceKey(address));
     if (!bucket) return { allowed: true };
     const tokens = Math.min(this.capacity, bucket.tokens + (this.now() - bucket.at) * this.perMs);
-    return tokens >= 1
-      ? { allowed: true }
-      : { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / this.perMs / 1000)) };
+    return tokens >= 1 ? { allowed: true } : { allowed: false, retryAfterSeconds: this.secondsUntilToken(tokens) };
+  }
+
+  private secondsUntilToken(tokens: number): number {
+    return Math.max(1, Math.ceil((1 - tokens) / this.perMs / 1000));
   }
 
   /** Whether `address`'s source has a token now, without taking it. */
   hasToken(address: string | undefined): boolean {
-    const bucket = this.buckets.get(sourceKey(address));
-    return !bucket || bucket.tokens + (this.now() - bucket.at) * this.perMs >= 1;
+    return this.peek(address).allowed;
   }
 
   /** Sources currently tracked (tests and metrics). */

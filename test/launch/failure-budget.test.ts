@@ -19,13 +19,18 @@ describe('launch: failed sign-ins are budgeted per source, and their records exp
       const ok = await signIn(sys, installation.id, licensed[0]?.id ?? '');
       assert.equal(ok.status, 200, ok.body.slice(0, 300));
     }
+    // A failure the sender did not cause (an unlicensed agent clicking the app) takes nothing.
+    const other = await activeInstallation(sys);
+    sys.simulator.signInAs(other.installation.id, other.unlicensed[0]?.id ?? '');
+    for (let i = 0; i < BUDGET + 1; i += 1)
+      assert.equal((await new TestBrowser().open(launchUrl(sys, other.installation.id))).res.status, 403);
     const unknown = `${sys.web.url}/launch?talkdesk_installation_id=0000nothere`;
     for (let i = 0; i < BUDGET; i += 1) assert.equal((await new TestBrowser().open(unknown)).res.status, 404);
     const recorded = await failures();
-    assert.equal(recorded, BUDGET);
+    assert.equal(recorded, 2 * BUDGET + 1);
     const failedLines = () => sys.logLines.filter((l) => l.includes('sign-in failed')).length;
     const linesBefore = failedLines();
-    assert.equal(linesBefore, BUDGET);
+    assert.equal(linesBefore, 2 * BUDGET + 1);
     const limitedBefore = await ssoMetric(sys, 'rate_limited');
 
     for (const url of [unknown, `${sys.web.url}/sso/callback?state=x&code=y`, launchUrl(sys, installation.id)]) {

@@ -4,8 +4,8 @@ import { SourceRateLimiter, type RateDecision } from '../rate-limit';
 
 /**
  * Failed sign-ins a minute per source (SSO_FAILED_SIGN_INS_PER_MINUTE), as the callback's
- * failed-auth budget: each failure answered by /launch or /sso/callback takes a token, a
- * successful sign-in none. A source without a token is answered 429 before anything is read
+ * failed-auth budget: each failure its sender caused, answered by /launch or /sso/callback,
+ * takes a token (failure.ts), a successful sign-in or a failure of ours none. A source without a token is answered 429 before anything is read
  * or written, so a flood of bad sign-ins costs no store write and no log line per request.
  * The source is the client address through trusted proxies (TRUST_PROXY).
  */

@@ -8,6 +8,14 @@ import { nonce, pageHeaders } from './http';
 const SAFE_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /**
+ * The failures a request's sender causes (a made-up installation id, a stale or forged state, an OAuth
+ * error): the only ones the failed sign-in budget counts. Ours or Talkdesk's (a store or Talkdesk down,
+ * an inactive installation, an unlicensed agent clicking the app) never lock out a source: a contact
+ * centre behind one address would lose every sign-in for an outage it did not cause.
+ */
+const SENDER_CAUSED: ReadonlySet<string> = new Set(['unknown_installation', 'state_invalid', 'oauth_error']);
+
+/**
  * Answers a failed sign-in: the HTML page with its status, and the record of it (MongoDB,
  * metric, log line) under one reference id. Never a redirect, never a stack trace.
  */
@@ -20,7 +28,7 @@ export async function answerFailure(lc: LaunchContext, ctx: Context, err: unknow
   const oauthError = facts.oauthError && SAFE_CODE.test(facts.oauthError) ? facts.oauthError : undefined;
   const detail = facts.detail && SAFE_CODE.test(facts.detail) ? facts.detail : undefined;
   // Past the source's budget (parallel failures): answered as refused, not recorded.
-  if (lc.failedSignIns) {
+  if (lc.failedSignIns && SENDER_CAUSED.has(reason)) {
     const decision = lc.failedSignIns.failed(ctx);
     if (!decision.allowed) return answerTooMany(lc, ctx, decision.retryAfterSeconds);
   }
