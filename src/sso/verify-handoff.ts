@@ -37,9 +37,10 @@ export interface VerifyHandoffOptions {
   /**
    * The `partner_state` this browser's launch was started with (e.g. from a cookie the partner's
    * launch page set): the token must carry exactly it. A token from a sign-in started in another
-   * browser (posted here by a third party) is then refused.
+   * browser (posted here by a third party) is then refused. Given as `undefined` (the browser
+   * has no such cookie: it never went through the partner's launch page), every token is refused.
    */
-  partnerState?: string;
+  partnerState?: string | undefined;
 }
 
 const defaultSeen = new MemorySeenTokenIds();
@@ -76,7 +77,7 @@ export async function verifyHandoffToken(token: string, o: VerifyHandoffOptions)
     throw new HandoffTokenError('hand-off token refused: the Talkdesk account, installation or role claim is missing');
   }
   const claims = payload as unknown as HandoffClaims;
-  if (o.partnerState !== undefined && payload.partner_state !== o.partnerState) {
+  if ('partnerState' in o && (!o.partnerState || payload.partner_state !== o.partnerState)) {
     throw new HandoffTokenError('hand-off token refused: its partner_state is not the one this browser started the launch with');
   }
   if (!(await (o.seen ?? defaultSeen).remember(claims.jti, claims.exp))) {

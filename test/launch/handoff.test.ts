@@ -144,6 +144,10 @@ describe('launch: hand-off to the partner app with a signed identity token', fun
       verifyHandoffToken(theirs, { issuer: sys.web.url, audience, partnerState: 'victim-browser-state' }),
       /partner_state/,
     );
+    // The victim's browser never went through the partner's launch page: no cookie, no token accepted.
+    sys.simulator.signInAs(installation.id, user.id);
+    const plain = /name="token" value="([^"]+)"/.exec((await new TestBrowser().open(launchUrl(sys, installation.id))).body)?.[1] ?? '';
+    await assert.rejects(verifyHandoffToken(plain, { issuer: sys.web.url, audience, partnerState: undefined }), /partner_state/);
     // A value that is not an opaque id is refused at /launch.
     sys.simulator.signInAs(installation.id, user.id);
     const bad = await new TestBrowser().open(`${launchUrl(sys, installation.id)}&partner_state=${encodeURIComponent('<script>')}`);
