@@ -10,7 +10,8 @@ import { EventCredentialStore } from './event-credentials';
  * sweeper deletes them. Only events handed to their workflow are pruned: one still
  * waiting for Temporal stays until the dispatcher has delivered it.
  *
- * A pruned event's credentials copy goes first, if one is left: its workflow imports
+ * Handled `user.logout` records go the same way (the callback refuses those older than the
+ * window too). A pruned event's credentials copy goes first, if one is left: its workflow imports
  * (and deletes) it within the event's seven days, or never (an install that arrived
  * after its installation's uninstall had completed, and was ignored by a run of its own).
  */
@@ -20,6 +21,8 @@ interface PrunableRecord {
   type: string;
   createdAt: Date;
   dispatchedAt?: Date;
+  /** A `user.logout` record's mark (src/store/logout-events.ts): it is never handed over. */
+  handledAt?: Date;
 }
 
 /** The events that bring credentials (an `event_credentials` copy). */
@@ -62,6 +65,9 @@ export class InboxRetention {
     const credentials = await this.eventCredentials.deleteEvents(bringing);
     let events = await deleteByIds(this.coll, bringing);
     events += (await this.coll.deleteMany({ ...old, type: { $nin: CREDENTIAL_EVENTS } })).deletedCount;
+    // user.logout records (the user's e-mail in them) are marked handled, not handed over.
+    const logouts = { type: 'user.logout', createdAt: { $lt: this.cutoff(now) }, handledAt: { $exists: true } };
+    events += (await this.coll.deleteMany(logouts)).deletedCount;
     return { events, credentials };
   }
 }

@@ -3,6 +3,7 @@ import { toLifecycleEvent, parseEvent } from '../../src/events/schemas';
 import type { EventType } from '../../workflows/definitions';
 import { sealEventCredentials } from '../../src/store/event-credentials';
 import { InboxRetention, DAY_MS } from '../../src/store/inbox-retention';
+import { LogoutEventStore } from '../../src/store/logout-events';
 import { signHubSignature } from '../../src/web/signature';
 import { WEBHOOK_SECRET } from '../support/system';
 import { eventually } from '../support/waits';
@@ -51,6 +52,29 @@ describe('security: inbox retention', function () {
     assert.equal(await web.store.inbox.get(oldHandled.id), null, 'old handled event pruned');
     assert.ok(await web.store.inbox.get(oldWaiting.id), 'an event not yet handed over is kept');
     assert.ok(await web.store.inbox.get(recentHandled.id), 'a recent event is kept');
+  });
+
+  it("prunes handled user.logout records (with the user's e-mail) older than the window; keeps recent or unhandled ones", async () => {
+    const logouts = new LogoutEventStore(web.db);
+    const store = async (ageDays: number, handled: boolean) => {
+      const id = `logout-${ageDays}-${handled}-${Date.now()}`;
+      const at = new Date(Date.now() - ageDays * DAY_MS);
+      await logouts.insert({
+        _id: id,
+        installationId: 'inst-logout',
+        type: 'user.logout',
+        createdAt: at,
+        receivedAt: at,
+        logout: { accountId: 'acct', talkdeskUserId: 'u1', email: 'agent@example.com' },
+      });
+      if (handled) await logouts.markHandled(id, 1);
+      return id;
+    };
+    const [old, oldUnhandled, recent] = [await store(40, true), await store(40, false), await store(20, true)];
+    await new InboxRetention(web.db, 30).sweep();
+    assert.equal(await logouts.get(old), null, 'old handled logout pruned');
+    assert.ok(await logouts.get(oldUnhandled), 'an unhandled logout is kept');
+    assert.ok(await logouts.get(recent), 'a recent logout is kept');
   });
 
   it("deletes a pruned event's credentials copy never imported (a late install ignored after its uninstall); keeps the others", async () => {
