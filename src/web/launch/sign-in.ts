@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { signHandoffToken } from '../../sso/handoff';
+import { signHandoffToken, type HandoffIdentity } from '../../sso/handoff';
 import { idTokenNonce } from '../../sso/id-token';
 import { SEALED_COOKIE_MAX } from '../../sso/sealed-state';
 import { STATE_TTL_MS } from '../../sso/state-store';
@@ -196,19 +196,7 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
   }
 }
 
-async function handOff(
-  lc: LaunchContext,
-  ctx: Context,
-  who: {
-    talkdeskUserId: string;
-    accountId: string;
-    installationId: string;
-    name?: string;
-    email?: string;
-    role: 'admin' | 'user';
-    partnerState?: string;
-  },
-): Promise<void> {
+async function handOff(lc: LaunchContext, ctx: Context, who: Omit<HandoffIdentity, 'partnerAccountId'>): Promise<void> {
   const home = lc.settings.appHomeUrl ?? '';
   const key = lc.settings.signingKeys[0];
   if (!key) throw new SsoFailure('internal_error', { installationId: who.installationId, detail: 'no_signing_key' });
