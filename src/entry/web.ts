@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { ConfigError } from '../errors';
-import { launchSettingsFromEnv } from '../sso/settings';
+import { launchSettingsFromEnv, launchWarnings } from '../sso/settings';
 import { credentialsRefused, temporalConnectFailure } from '../temporal/connect-errors';
 import { temporalSettings } from '../temporal/connection';
 import { webServerOptionsFromEnv } from '../web/from-env';
@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   const { env, logger, keyring } = bootstrap('web');
   try {
     // Before connecting anywhere: APP_BASE_URL and SUPPORT_CONTACT are required in production.
-    launchSettingsFromEnv(env);
+    for (const warning of launchWarnings(launchSettingsFromEnv(env), env.NODE_ENV === 'production')) logger.warn(warning);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     console.error(err.message);

@@ -64,6 +64,20 @@ export function launchSettingsFromEnv(env: Env): LaunchSettings {
   return settings;
 }
 
+/** Settings that work but weaken the sign-in in production: said once at start (the web entry logs them). */
+export function launchWarnings(s: LaunchSettings, production: boolean): string[] {
+  if (!production) return [];
+  const warnings: string[] = [];
+  const base = s.appBaseUrl ? new URL(s.appBaseUrl) : undefined;
+  if (base?.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(base.hostname))
+    warnings.push('APP_BASE_URL is http: session cookies are sent without Secure and hand-off tokens travel in clear; use https');
+  if (s.sameSite === 'none' && s.frameAncestors.length === 0)
+    warnings.push(
+      'SESSION_COOKIE_SAMESITE=none without APP_FRAME_ANCESTORS: any site may frame /app; list the Talkdesk origins your customers use',
+    );
+  return warnings;
+}
+
 export function checkLaunchSettings(s: LaunchSettings, production = false): void {
   if (s.appHomeUrl && s.signingKeys.length === 0)
     throw new ConfigError('APP_HOME_URL needs SSO_SIGNING_KEYS: the hand-off token must be signed');

@@ -6,7 +6,7 @@ import { loadEnv } from '../../src/config/env';
 import { generateKeySpec } from '../../src/crypto/secrets';
 import { ConfigError } from '../../src/errors';
 import { PROJECT_ROOT } from '../../src/local/tools';
-import { launchSettingsFromEnv, SUPPORT_CONTACT_PLACEHOLDER } from '../../src/sso/settings';
+import { launchSettingsFromEnv, launchWarnings, SUPPORT_CONTACT_PLACEHOLDER } from '../../src/sso/settings';
 import { generateSigningKeySpec, parseSigningKeys } from '../../src/sso/signing-keys';
 import { pageHeaders } from '../../src/web/launch/http';
 
@@ -75,6 +75,12 @@ describe('launch configuration', () => {
     const listed = settings({ ...framed, APP_FRAME_ANCESTORS: 'https://*.mytalkdesk.com, https://b.example:8443' });
     assert.deepEqual(listed.frameAncestors, ['https://*.mytalkdesk.com', 'https://b.example:8443']);
     assert.equal(framing(listed), 'https://*.mytalkdesk.com https://b.example:8443');
+    const prod = { NODE_ENV: 'production', SUPPORT_CONTACT: 'help@a.example' };
+    assert.match(launchWarnings(settings({ ...framed, ...prod }), true).join(), /APP_FRAME_ANCESTORS/);
+    assert.deepEqual(launchWarnings(listed, true), []);
+    assert.match(launchWarnings(settings({ ...prod, APP_BASE_URL: 'http://app.example.com' }), true).join(), /APP_BASE_URL is http/);
+    assert.deepEqual(launchWarnings(settings({ ...prod, APP_BASE_URL: 'http://localhost:3000' }), true), []);
+    assert.deepEqual(launchWarnings(settings(framed), false), [], 'said in production only');
     for (const bad of ['http://a.example', 'https://a.example/path', "'self'", 'https://a.example; script-src *'])
       assert.throws(() => loadEnv({ ...VALID, APP_FRAME_ANCESTORS: bad }), /APP_FRAME_ANCESTORS/, bad);
   });
