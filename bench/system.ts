@@ -6,7 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { generateKeySpec, parseKeyring } from '../src/crypto/secrets';
 import { startFerretDB, type LocalMongo } from '../src/local/ferretdb';
 import { freePort } from '../src/local/process';
-import { startTemporalDevServer, type LocalTemporal } from '../src/local/temporal-dev';
+import { startTemporalDevServer, startTemporalDevServerOnFreePorts, type LocalTemporal } from '../src/local/temporal-dev';
 import { PROJECT_ROOT } from '../src/local/tools';
 import { createLogger } from '../src/logging/logger';
 import { startSimulator } from '../src/simulator';
@@ -66,13 +66,11 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
 
   async function start(): Promise<BenchSystem> {
     const logFiles: string[] = [];
-    const temporalPorts = { port: await freePort(), uiPort: await freePort() };
     const temporalDir = path.join(dir, 'temporal');
-    let temporal: LocalTemporal | undefined = await startTemporalDevServer({
-      ...temporalPorts,
-      dataDir: temporalDir,
-      namespace: NAMESPACE,
-    });
+    const started = await startTemporalDevServerOnFreePorts({ withUi: true, dataDir: temporalDir, namespace: NAMESPACE });
+    let temporal: LocalTemporal | undefined = started.server;
+    // A restart keeps the ports: clients hold the address.
+    const temporalPorts = { port: started.port, uiPort: started.uiPort };
     adopt(temporal.process.child);
     stops.push(async () => temporal?.stop());
     const address = temporal.address;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startFerretDB, type LocalMongo } from '../../src/local/ferretdb';
 import { freePort } from '../../src/local/process';
-import { startTemporalDevServer } from '../../src/local/temporal-dev';
+import { startTemporalDevServerOnFreePorts } from '../../src/local/temporal-dev';
 import { toolPath } from '../../src/local/tools';
 import { ensureSearchAttributes } from '../../src/temporal/search-attributes';
 
@@ -65,12 +65,7 @@ export function temporalDevEnvWithConfig(dynamicConfig: Record<string, string | 
  * after 5 s, which a loaded CI machine can exceed.
  */
 async function startDevEnv(withUi: boolean, dynamicConfig?: Record<string, string | number | boolean>): Promise<TemporalUiEnv> {
-  const server = await startTemporalDevServer({
-    port: await freePort(),
-    uiPort: withUi ? await freePort() : undefined,
-    namespace: 'default',
-    ...(dynamicConfig ? { dynamicConfig } : {}),
-  });
+  const { server } = await startTemporalDevServerOnFreePorts({ withUi, namespace: 'default', ...(dynamicConfig ? { dynamicConfig } : {}) });
   try {
     const env = await connectWhenHealthy(server.address);
     return {
