@@ -17,6 +17,7 @@ import { toFailure } from './failures';
 import { callKey } from '../src/partner/keys';
 import { readLicensedUsers, type ReadingStore } from './licensed-users';
 import { withToken } from './talkdesk-calls';
+import { SessionStore } from '../src/store/sessions';
 
 const toUser = (u: TalkdeskUser, admin: string | undefined): PartnerUser => ({
   id: u.id,
@@ -34,6 +35,9 @@ const toUser = (u: TalkdeskUser, admin: string | undefined): PartnerUser => ({
  */
 export function provisioningActivities(deps: ActivityDeps) {
   const { store, talkdesk, logger } = deps;
+  // The callback ends them when the event arrives; an event handed over later (the dispatcher, the
+  // backstop) ends them here, as the workflow applies it. Idempotent either way.
+  const sessions = new SessionStore(store.db);
   const partner: PartnerProvisioner = deps.partner ?? new MongoProvisioner(store);
   const records: PartnerProvisioner | undefined = partner.keepsServiceRecords
     ? undefined
@@ -169,6 +173,7 @@ export function provisioningActivities(deps: ActivityDeps) {
       if (records) await records.update(req, ctx);
       if (input.resyncUsers && input.eventId)
         await store.licensedUsersProgress.clear(callKey(input.installationId, input.eventId, 'account.update'));
+      await sessions.endForUsers(input.installationId, removing);
       logger.info({ installationId: input.installationId, added: added.length, removed: removing.length }, 'update applied');
       return {
         usersAdded: added.map((u) => u.id).filter((id) => !existing.has(id)),
@@ -201,6 +206,7 @@ export function provisioningActivities(deps: ActivityDeps) {
       if (records) await records.deprovision(ref, ctx);
       await store.credentials.dropTokens(input.installationId);
       await store.licensedUsersProgress.clearInstallation(input.installationId);
+      await sessions.endForInstallation(input.installationId);
       logger.info({ installationId: input.installationId }, 'account deprovisioned');
     },
 

@@ -64,6 +64,12 @@ export class SessionStore {
     return (await this.coll.deleteMany({ installationId, talkdeskUserId })).deletedCount;
   }
 
+  /** Ends every session of these users of an installation (users removed by an update), in one command. */
+  async endForUsers(installationId: string, talkdeskUserIds: readonly string[]): Promise<number> {
+    if (talkdeskUserIds.length === 0) return 0;
+    return (await this.coll.deleteMany({ installationId, talkdeskUserId: { $in: [...talkdeskUserIds] } })).deletedCount;
+  }
+
   /** Ends every session of an installation (uninstall). */
   async endForInstallation(installationId: string): Promise<number> {
     return (await this.coll.deleteMany({ installationId })).deletedCount;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { CommandStartedEvent } from 'mongodb';
 import { COLLECTIONS } from '../../src/store';
+import { SessionStore } from '../../src/store/sessions';
 import { workflowIdFor } from '../../workflows/definitions';
 import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
 
@@ -28,11 +29,13 @@ const GROWING = new Set<string>([
  * Collections whose documents live only while a step is under way (deleted when it ends), so
  * they stay small whatever the number of installations: their other filters are allowed, and
  * counted (`licensed_users_progress`: an uninstall deletes any reading left, by installation;
- * `event_credentials`: it deletes copies never imported, by installation).
+ * `event_credentials`: it deletes copies never imported, by installation; `sessions`, which
+ * expire within hours: an update ends the removed users' and an uninstall every one, by installation).
  */
 const TRANSIENT_ALLOWED = new Map<string, number>([
   [COLLECTIONS.licensedUsersProgress, 1],
   [COLLECTIONS.eventCredentials, 1],
+  [COLLECTIONS.sessions, 2],
 ]);
 
 const FILTER_OF: Record<string, (c: Record<string, unknown>) => unknown[]> = {
@@ -112,6 +115,13 @@ describe('install path: store commands are exact {_id} reads and writes (FerretD
     await h.storeEvent(updated);
     await h.run(h.acts.recordInstallation, { ...base, phase: 'updating', accountId: prov.accountId, activeClientId: creds.clientId });
     const data = updated.data as { users?: { adding: string[]; removing: string[] } };
+    // Signed in: the removed user, and one who stays. The update ends the first's session, the uninstall the other's.
+    const staying = (await h.store.accounts.listUsers(prov.accountId)).find((u) => u.talkdeskUserId !== removing)?.talkdeskUserId;
+    assert.ok(staying);
+    const sessions = new SessionStore(h.db);
+    const open = (talkdeskUserId: string) =>
+      sessions.open({ installationId, accountId: prov.accountId, talkdeskUserId, role: 'user' }, 3_600_000);
+    const [removedSession, stayingSession] = [await open(removing), await open(staying)];
     const applied = await h.run(h.acts.applyUpdate, {
       ...ref,
       accountId: prov.accountId,
@@ -120,6 +130,8 @@ describe('install path: store commands are exact {_id} reads and writes (FerretD
       eventId: updated.id,
     });
     assert.deepEqual(applied.usersDeactivated, [removing]);
+    assert.equal(await sessions.find(removedSession), undefined, "the removed user's session ended");
+    assert.ok(await sessions.find(stayingSession), 'the other kept');
     await h.run(h.acts.setInstallationState, { ...ref, state: 'approve', concludes: 'update' });
     await h.run(h.acts.recordInstallation, { ...base, phase: 'active', accountId: prov.accountId, activeClientId: creds.clientId });
     // Rotation.
@@ -144,6 +156,7 @@ describe('install path: store commands are exact {_id} reads and writes (FerretD
     });
     // Uninstall.
     await h.run(h.acts.deprovisionAccount, { installationId, accountId: prov.accountId, eventId: `uninstall-${installationId}` });
+    assert.equal(await sessions.find(stayingSession), undefined, 'the uninstall ended every session');
     await h.run(h.acts.destroyCredentials, { installationId });
     await h.run(h.acts.recordInstallation, { ...base, phase: 'uninstalled', accountId: prov.accountId });
     return { installationId, accountId: prov.accountId };
