@@ -2,8 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { startFerretDB, type LocalMongo } from '../../src/local/ferretdb';
-import { freePort } from '../../src/local/process';
+import { startFerretDBOnFreePort, type LocalMongo } from '../../src/local/ferretdb';
 import { startTemporalDevServerOnFreePorts } from '../../src/local/temporal-dev';
 import { toolPath } from '../../src/local/tools';
 import { ensureSearchAttributes } from '../../src/temporal/search-attributes';
@@ -160,7 +159,7 @@ export function mongoUri(): Promise<string> {
   mongo ??= (async () => {
     if (process.env.MONGODB_URI) return { uri: process.env.MONGODB_URI };
     const dir = mkdtempSync(path.join(os.tmpdir(), 'appconnect-ferret-'));
-    const local = await startFerretDB({ port: await freePort(), dataDir: dir });
+    const local = await startFerretDBOnFreePort({ dataDir: dir });
     cleanups.push(async () => {
       await local.stop();
       rmSync(dir, { recursive: true, force: true });
