@@ -42,12 +42,15 @@ export class MongoProvisioner implements PartnerProvisioner {
 
   async update(req: UpdateRequest, ctx: CallContext): Promise<void> {
     throwIfCancelled(ctx);
+    if (!(await this.isCurrent(req))) return;
     await this.store.accounts.upsertUsers(req.accountId, req.installationId, req.usersAdded);
     if (req.usersRemoved.length) await this.store.accounts.deactivateUsers(req.accountId, req.usersRemoved);
     if (req.subscription) await this.store.accounts.recordSubscription(req.accountId, req.subscription as never);
   }
 
   async revertUpdate(req: RevertRequest): Promise<void> {
+    // A late revert of an earlier installation (retried past its uninstall) must not touch a reinstall's account.
+    if (!(await this.isCurrent(req))) return;
     if (req.usersAdded.length) await this.store.accounts.deactivateUsers(req.accountId, req.usersAdded);
     await this.store.accounts.reactivateUsers(req.accountId, req.usersDeactivated);
     await this.store.accounts.recordSubscription(req.accountId, req.previousSubscription as never);
@@ -74,6 +77,12 @@ export class MongoProvisioner implements PartnerProvisioner {
     const account = await this.find(req);
     // Only the account's current installation: a late trial event of an earlier one must not overwrite a reinstall's.
     if (account && account.installationId === req.installationId) await this.store.accounts.recordTrial(account._id, req.trial);
+  }
+
+  /** The account is this installation's (or not provisioned yet): an earlier installation's late call changes nothing. */
+  private async isCurrent(req: AccountRef): Promise<boolean> {
+    const account = await this.find(req);
+    return !account || account.installationId === req.installationId;
   }
 
   private find(req: AccountRef) {

@@ -262,6 +262,20 @@ describe('partner provisioner conformance (every implementation keeps the contra
           ctxFor(installationId, 'ev6', 'account.trial'),
         );
         assert.equal((await impl().observe(accountId)).trial ?? null, null, "the earlier installation's late trial event is ignored");
+        // A late revert of the earlier installation's update (retried past its uninstall) leaves it alone too.
+        await impl().partner.revertUpdate(
+          {
+            accountId,
+            installationId,
+            usersAdded: ['u1'],
+            usersDeactivated: [],
+            previousSubscription: { plan: { name: 'old', licenses: 1 } },
+          },
+          ctxFor(installationId, 'ev7', 'account.revert_update'),
+        );
+        const after = await impl().observe(accountId);
+        assert.equal(after.subscription ?? null, null, "the earlier installation's late revert is ignored");
+        assert.equal(after.status, 'active');
       });
 
       it('records every trial event, app.trial_extended included', async () => {

@@ -151,13 +151,14 @@ export class TestPartnerServer {
         if (acct) addUsers(acct, d.users as { id: string; role: string }[]);
         break;
       case 'account.update':
-        if (!acct) break;
+        // The contract: only for the account's current installation (an earlier one's late call changes nothing).
+        if (!acct || acct.installationId !== b.installation_id) break;
         addUsers(acct, d.users_added as { id: string; role: string }[]);
         for (const id of d.users_removed as string[]) acct.users.set(id, { ...(acct.users.get(id) ?? { role: 'user' }), active: false });
         if (d.subscription) acct.subscription = d.subscription;
         break;
       case 'account.revert_update':
-        if (!acct) break;
+        if (!acct || acct.installationId !== b.installation_id) break;
         for (const id of d.users_added as string[]) acct.users.delete(id);
         for (const id of d.users_deactivated as string[]) acct.users.set(id, { ...(acct.users.get(id) ?? { role: 'user' }), active: true });
         acct.subscription = d.previous_subscription;
