@@ -56,7 +56,8 @@ export class InboxRetention {
 
   /** Deletes handed-over events created before the cutoff, their left credentials copies first. */
   async sweep(now = new Date()): Promise<SweepResult> {
-    const old = { createdAt: { $lt: this.cutoff(now) }, dispatchedAt: { $exists: true } };
+    const before = { $lt: this.cutoff(now) };
+    const old = { createdAt: before, dispatchedAt: { $exists: true } };
     const bringing = (await this.coll.find({ ...old, type: { $in: CREDENTIAL_EVENTS } }, { projection: { _id: 1 } }).toArray()).map(
       (r) => r._id,
     );
@@ -66,8 +67,7 @@ export class InboxRetention {
     let events = await deleteByIds(this.coll, bringing);
     events += (await this.coll.deleteMany({ ...old, type: { $nin: CREDENTIAL_EVENTS } })).deletedCount;
     // user.logout records (the user's e-mail in them) are marked handled, not handed over.
-    const logouts = { type: 'user.logout', createdAt: { $lt: this.cutoff(now) }, handledAt: { $exists: true } };
-    events += (await this.coll.deleteMany(logouts)).deletedCount;
+    events += (await this.coll.deleteMany({ type: 'user.logout', createdAt: before, handledAt: { $exists: true } })).deletedCount;
     return { events, credentials };
   }
 }

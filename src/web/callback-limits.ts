@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { clientAddress, TRUST_NOTHING, type TrustProxy } from './client-address';
+import { requestSource, TRUST_NOTHING, type TrustProxy } from './client-address';
 import { SourceRateLimiter, type RateDecision } from './rate-limit';
 
 /**
@@ -42,7 +42,7 @@ export class CallbackLimiter {
 
   /** The request's source address (its client through trusted proxies). */
   source(req: IncomingMessage): string | undefined {
-    return clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], this.trust);
+    return requestSource(req, this.trust);
   }
 
   /**

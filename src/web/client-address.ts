@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { ConfigError } from '../errors';
@@ -62,6 +63,11 @@ function parseAddress(text: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
 
 function trusted(addr: ipaddr.IPv4 | ipaddr.IPv6, ranges: readonly [ipaddr.IPv4 | ipaddr.IPv6, number][]): boolean {
   return ranges.some(([range, bits]) => range.kind() === addr.kind() && addr.match(range as never, bits));
+}
+
+/** The source of a request (its client through trusted proxies): what the per-source budgets count by. */
+export function requestSource(req: IncomingMessage, trust: TrustProxy): string | undefined {
+  return clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trust);
 }
 
 /** The client address of a request, by `trust` (see the module comment). */

@@ -1,12 +1,13 @@
 import type { Context } from 'koa';
-import { clientAddress, TRUST_NOTHING, type TrustProxy } from '../client-address';
+import { requestSource, TRUST_NOTHING, type TrustProxy } from '../client-address';
 import { SourceRateLimiter, type RateDecision } from '../rate-limit';
 
 /**
  * Failed sign-ins a minute per source (SSO_FAILED_SIGN_INS_PER_MINUTE), as the callback's
  * failed-auth budget: each failure its sender caused, answered by /launch or /sso/callback,
- * takes a token (failure.ts), a successful sign-in or a failure of ours none. A source without a token is answered 429 before anything is read
- * or written, so a flood of bad sign-ins costs no store write and no log line per request.
+ * takes a token (failure.ts), a successful sign-in or a failure of ours none. A source without a
+ * token is answered 429 before anything is read or written, so a flood of bad sign-ins costs no
+ * store write and no log line per request.
  * The source is the client address through trusted proxies (TRUST_PROXY).
  */
 export class FailedSignInBudget {
@@ -19,7 +20,7 @@ export class FailedSignInBudget {
   }
 
   private source(ctx: Context): string | undefined {
-    return clientAddress(ctx.req.socket.remoteAddress, ctx.req.headers['x-forwarded-for'], this.trust);
+    return requestSource(ctx.req, this.trust);
   }
 
   /** Before a sign-in request is handled: refused when its source has no token left (nothing taken). */
