@@ -5,7 +5,7 @@ import { generateKeySpec } from '../crypto/secrets';
 import { DEFAULT_ALLOWED_HOSTS, loadEnvSubset } from '../config/env';
 import { ConfigError } from '../errors';
 import { DEMO_DEFAULTS } from '../local/demo-defaults';
-import { portInUse } from '../local/process';
+import { portInUse, retryBindClash } from '../local/process';
 import { serversBanner, writeServersEnv } from '../local/servers-only';
 import { urlTarget } from '../logging/redact';
 import { launchSettingsFromEnv } from '../sso/settings';
@@ -62,12 +62,15 @@ async function main(): Promise<void> {
     if (!env.MONGODB_URI) await mustBeFree(env.LOCAL_MONGODB_PORT, 'LOCAL_MONGODB_PORT', 'or set MONGODB_URI to use the server there');
     if (!env.TEMPORAL_ADDRESS) {
       logger.info('starting the local Temporal dev server');
-      temporalServer = await startTemporalDevServer({
-        port: env.LOCAL_TEMPORAL_PORT,
-        uiPort: env.LOCAL_TEMPORAL_UI_PORT,
-        dataDir: path.join(dataDir, 'temporal'),
-        namespace: temporalSettings().namespace,
-      });
+      // Its ports were free just above: a clash now is on a port it picks itself (its HTTP API), or a race.
+      temporalServer = await retryBindClash(() =>
+        startTemporalDevServer({
+          port: env.LOCAL_TEMPORAL_PORT,
+          uiPort: env.LOCAL_TEMPORAL_UI_PORT,
+          dataDir: path.join(dataDir, 'temporal'),
+          namespace: temporalSettings().namespace,
+        }),
+      );
     }
     if (!env.MONGODB_URI) {
       logger.info('starting the local MongoDB-compatible server (FerretDB on SQLite)');

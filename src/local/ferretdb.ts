@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { freePort, startProcess, waitForPort, type ManagedProcess } from './process';
+import { freePort, retryBindClash, startProcess, waitForPort, type ManagedProcess } from './process';
 import { maintainIdPathIndexes } from './ferretdb-id-index';
 import { toolPath } from './tools';
 
@@ -13,15 +13,9 @@ export interface LocalMongo {
 
 /** FerretDB on its embedded SQLite backend: a MongoDB wire-protocol server with no MongoDB binary. */
 /** `idIndexes: false` leaves FerretDB's tables as it makes them (see ferretdb-id-index.ts). */
-/** startFerretDB on a free port picked here, picked again (three tries) when it was taken before the bind (as for Temporal). */
-export async function startFerretDBOnFreePort(options: { dataDir: string; host?: string; idIndexes?: boolean }): Promise<LocalMongo> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await startFerretDB({ ...options, port: await freePort(options.host) });
-    } catch (err) {
-      if (attempt >= 3 || !/address already in use/.test(err instanceof Error ? err.message : '')) throw err;
-    }
-  }
+/** startFerretDB on a free port picked here, picked again when it was taken before the bind (retryBindClash). */
+export function startFerretDBOnFreePort(options: { dataDir: string; host?: string; idIndexes?: boolean }): Promise<LocalMongo> {
+  return retryBindClash(async () => startFerretDB({ ...options, port: await freePort(options.host) }));
 }
 
 export async function startFerretDB(options: { port: number; dataDir: string; host?: string; idIndexes?: boolean }): Promise<LocalMongo> {

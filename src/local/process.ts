@@ -24,6 +24,21 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/**
+ * Runs `start` again (three tries in all) when the server it starts failed to bind a port that was
+ * free when picked: another process's connection can take it meanwhile, and the Temporal dev server
+ * picks internal ports of its own (its HTTP API) that nothing here chooses.
+ */
+export async function retryBindClash<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/.test(err instanceof Error ? err.message : '')) throw err;
+    }
+  }
+}
+
 export function canConnect(port: number, host = '127.0.0.1', timeoutMs = 500): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ port, host });

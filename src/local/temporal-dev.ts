@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
-import { freePort, startProcess, waitForPort, type ManagedProcess } from './process';
+import { freePort, retryBindClash, startProcess, waitForPort, type ManagedProcess } from './process';
 import { toolPath } from './tools';
 
 export interface LocalTemporal {
@@ -67,22 +67,14 @@ export async function startTemporalDevServer(options: {
   };
 }
 
-/**
- * startTemporalDevServer on free ports picked here, picked again (three tries) when one was taken
- * between its pick and the server's bind: an outgoing connection of another process can get the
- * same ephemeral port (seen in CI: "bind: address already in use" on the UI port).
- */
-export async function startTemporalDevServerOnFreePorts(
+/** startTemporalDevServer on free ports picked here, picked again when one was taken before the bind (retryBindClash). */
+export function startTemporalDevServerOnFreePorts(
   options: Omit<Parameters<typeof startTemporalDevServer>[0], 'port' | 'uiPort'> & { withUi?: boolean },
 ): Promise<{ server: LocalTemporal; port: number; uiPort?: number }> {
   const { withUi, ...rest } = options;
-  for (let attempt = 1; ; attempt += 1) {
+  return retryBindClash(async () => {
     const port = await freePort(rest.host);
     const uiPort = withUi ? await freePort(rest.host) : undefined;
-    try {
-      return { server: await startTemporalDevServer({ ...rest, port, ...(uiPort ? { uiPort } : {}) }), port, uiPort };
-    } catch (err) {
-      if (attempt >= 3 || !/address already in use/.test(err instanceof Error ? err.message : '')) throw err;
-    }
-  }
+    return { server: await startTemporalDevServer({ ...rest, port, ...(uiPort ? { uiPort } : {}) }), port, uiPort };
+  });
 }
