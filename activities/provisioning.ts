@@ -18,6 +18,7 @@ import { callKey } from '../src/partner/keys';
 import { readLicensedUsers, type ReadingStore } from './licensed-users';
 import { withToken } from './talkdesk-calls';
 import { SessionStore } from '../src/store/sessions';
+import { UpdatePlanStore, type UpdatePlan } from '../src/store/update-plans';
 
 const toUser = (u: TalkdeskUser, admin: string | undefined): PartnerUser => ({
   id: u.id,
@@ -38,6 +39,7 @@ export function provisioningActivities(deps: ActivityDeps) {
   // The callback ends them when the event arrives; an event handed over later (the dispatcher, the
   // backstop) ends them here, as the workflow applies it. Idempotent either way.
   const sessions = new SessionStore(store.db);
+  const plans = new UpdatePlanStore(store.db);
   const partner: PartnerProvisioner = deps.partner ?? new MongoProvisioner(store);
   const records: PartnerProvisioner | undefined = partner.keepsServiceRecords
     ? undefined
@@ -73,6 +75,39 @@ export function provisioningActivities(deps: ActivityDeps) {
       );
       return undefined;
     }
+  };
+
+  /** The change an update makes, read from the account as it stands before it (the first attempt's). */
+  const planUpdate = async (input: UpdateInput): Promise<UpdatePlan> => {
+    const before = await store.accounts.getAccount(input.accountId);
+    const existing = new Set((await store.accounts.listUsers(input.accountId)).filter((u) => u.active).map((u) => u.talkdeskUserId));
+    const added: TalkdeskUser[] = [];
+    let removing: string[];
+    if (input.resyncUsers) {
+      // A late update: its delta is stale. Talkdesk's licensed users are the truth; apply the difference.
+      const licensed = await readLicensedUsers(
+        (pageUrl) =>
+          withToken(deps, input, (token) => talkdesk.licensedUsersPage(input.rootUrl, input.appId, input.installationId, token, pageUrl)),
+        reading(input, 'account.update')?.saved,
+      );
+      const licensedIds = new Set(licensed.map((u) => u.id));
+      added.push(...licensed.filter((u) => !existing.has(u.id)));
+      removing = [...existing].filter((id) => !licensedIds.has(id));
+    } else {
+      for (const id of input.usersAdding) {
+        added.push(await withToken(deps, input, (token) => talkdesk.getUser(input.rootUrl, id, token)));
+        heartbeat(`user ${added.length}/${input.usersAdding.length}`);
+      }
+      removing = input.usersRemoving.filter((id) => existing.has(id));
+    }
+    return {
+      accountId: input.accountId,
+      usersAdded: added.map((u) => toUser(u, before?.createdBy)),
+      usersRemoved: removing,
+      ...(input.subscription ? { subscription: input.subscription } : {}),
+      newlyAdded: added.map((u) => u.id).filter((id) => !existing.has(id)),
+      ...(before?.subscription ? { previousSubscription: before.subscription } : {}),
+    };
   };
 
   return {
@@ -137,48 +172,33 @@ export function provisioningActivities(deps: ActivityDeps) {
 
     /**
      * Users added are fetched and mapped, users removed deactivated, the subscription recorded.
-     * `resyncUsers`: the users are Talkdesk's licensed users instead of the event's delta.
+     * `resyncUsers`: the users are Talkdesk's licensed users instead of the event's delta. The change
+     * is computed by the first attempt and kept (UpdatePlanStore): every retry sends the same request
+     * and reports the same change, even after the first one applied it.
      */
     async applyUpdate(input: UpdateInput): Promise<UpdateResult> {
-      const before = await store.accounts.getAccount(input.accountId);
-      const existing = new Set((await store.accounts.listUsers(input.accountId)).filter((u) => u.active).map((u) => u.talkdeskUserId));
-      const added: TalkdeskUser[] = [];
-      let removing: string[];
-      if (input.resyncUsers) {
-        // A late update: its delta is stale. Talkdesk's licensed users are the truth; apply the difference.
-        const licensed = await readLicensedUsers(
-          (pageUrl) =>
-            withToken(deps, input, (token) => talkdesk.licensedUsersPage(input.rootUrl, input.appId, input.installationId, token, pageUrl)),
-          reading(input, 'account.update')?.saved,
-        );
-        const licensedIds = new Set(licensed.map((u) => u.id));
-        added.push(...licensed.filter((u) => !existing.has(u.id)));
-        removing = [...existing].filter((id) => !licensedIds.has(id));
-      } else {
-        for (const id of input.usersAdding) {
-          added.push(await withToken(deps, input, (token) => talkdesk.getUser(input.rootUrl, id, token)));
-          heartbeat(`user ${added.length}/${input.usersAdding.length}`);
-        }
-        removing = input.usersRemoving.filter((id) => existing.has(id));
-      }
-      const req = {
-        accountId: input.accountId,
-        installationId: input.installationId,
-        usersAdded: added.map((u) => toUser(u, before?.createdBy)),
-        usersRemoved: removing,
-        ...(input.subscription ? { subscription: input.subscription } : {}),
-      };
       const ctx = await callContext(deps, input.installationId, 'account.update', input);
+      const plan = (await plans.load(ctx.key)) ?? (await plans.keepFirst(ctx.key, input.installationId, await planUpdate(input)));
+      const req = {
+        accountId: plan.accountId,
+        installationId: input.installationId,
+        usersAdded: plan.usersAdded,
+        usersRemoved: plan.usersRemoved,
+        ...(plan.subscription ? { subscription: plan.subscription } : {}),
+      };
       await whileHeartbeating('partner update', () => partner.update(req, ctx));
       if (records) await records.update(req, ctx);
       if (input.resyncUsers && input.eventId)
         await store.licensedUsersProgress.clear(callKey(input.installationId, input.eventId, 'account.update'));
-      await sessions.endForUsers(input.installationId, removing);
-      logger.info({ installationId: input.installationId, added: added.length, removed: removing.length }, 'update applied');
+      await sessions.endForUsers(input.installationId, plan.usersRemoved);
+      logger.info(
+        { installationId: input.installationId, added: plan.usersAdded.length, removed: plan.usersRemoved.length },
+        'update applied',
+      );
       return {
-        usersAdded: added.map((u) => u.id).filter((id) => !existing.has(id)),
-        usersDeactivated: removing,
-        previousSubscription: before?.subscription,
+        usersAdded: plan.newlyAdded,
+        usersDeactivated: plan.usersRemoved,
+        previousSubscription: plan.previousSubscription,
       };
     },
 

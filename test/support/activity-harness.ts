@@ -4,6 +4,7 @@ import { createActivities } from '../../activities';
 import { generateKeySpec, parseKeyring, type Keyring } from '../../src/crypto/secrets';
 import { extractCredentials, parseEvent, toLifecycleEvent } from '../../src/events/schemas';
 import { createLogger } from '../../src/logging/logger';
+import type { PartnerProvisioner } from '../../src/partner/provisioner';
 import { startSimulator, type Simulator } from '../../src/simulator';
 import { connectDatabase, createStore, type Database, type Store } from '../../src/store';
 import { sealEventCredentials } from '../../src/store/event-credentials';
@@ -33,7 +34,9 @@ function monitored(uri: string): string {
   return `${uri}${uri.includes('?') ? '&' : uri.endsWith('/') ? '?' : '/?'}monitorCommands=true`;
 }
 
-export async function startActivityHarness(opts: { prepare?: boolean } = {}): Promise<ActivityHarness> {
+export async function startActivityHarness(
+  opts: { prepare?: boolean; partner?: (store: Store) => PartnerProvisioner } = {},
+): Promise<ActivityHarness> {
   const keyring = parseKeyring(generateKeySpec('acts1'));
   const db = await connectDatabase(monitored(await mongoUri()), uniqueDbName('acts'));
   const store = createStore(db, keyring);
@@ -42,7 +45,7 @@ export async function startActivityHarness(opts: { prepare?: boolean } = {}): Pr
   else await store.ensureIndexes();
   const simulator = await startSimulator({ appId: 'app-acts', webhookSecret: 'secret-acts' });
   const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${simulator.port}`], timeoutMs: 5_000 });
-  const acts = createActivities({ store, talkdesk, logger: createLogger({ level: 'silent' }) });
+  const acts = createActivities({ store, talkdesk, logger: createLogger({ level: 'silent' }), partner: opts.partner?.(store) });
   const env = new MockActivityEnvironment();
   return {
     db,
