@@ -110,6 +110,15 @@ export function provisioningActivities(deps: ActivityDeps) {
     };
   };
 
+  /**
+   * The change an update stopped while applying may have made: the plan its first attempt kept before
+   * changing anything (same key as its call). None: it was stopped before, nothing was applied.
+   */
+  const plannedChange = async (input: RevertInput): Promise<UpdateResult | undefined> => {
+    const plan = await plans.load((await callContext(deps, input.installationId, 'account.update', input)).key);
+    return plan && { usersAdded: plan.newlyAdded, usersDeactivated: plan.usersRemoved, previousSubscription: plan.previousSubscription };
+  };
+
   return {
     /**
      * GET /account, the installation (its `created_by`) and every page of the licensed
@@ -204,12 +213,17 @@ export function provisioningActivities(deps: ActivityDeps) {
 
     /** Puts the account back as it was before an update that was never approved. */
     async revertUpdate(input: RevertInput): Promise<void> {
+      const applied = input.applied ?? (await plannedChange(input));
+      if (!applied) {
+        logger.info({ installationId: input.installationId }, 'update stopped before it planned a change: nothing to revert');
+        return;
+      }
       const req = {
         accountId: input.accountId,
         installationId: input.installationId,
-        usersAdded: input.applied.usersAdded,
-        usersDeactivated: input.applied.usersDeactivated,
-        previousSubscription: input.applied.previousSubscription ?? {},
+        usersAdded: applied.usersAdded,
+        usersDeactivated: applied.usersDeactivated,
+        previousSubscription: applied.previousSubscription ?? {},
       };
       const ctx = await callContext(deps, input.installationId, 'account.revert_update', input);
       await whileHeartbeating('partner revert', () => partner.revertUpdate(req, ctx));

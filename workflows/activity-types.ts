@@ -65,7 +65,8 @@ export interface AccountCallInput extends InstallationRef, PartnerEventRef {
 
 export interface RevertInput extends InstallationRef, PartnerEventRef {
   accountId: string;
-  applied: UpdateResult;
+  /** What the update applied; absent when it was stopped while applying: the plan its first attempt kept says (none: nothing applied). */
+  applied?: UpdateResult;
 }
 
 export interface UpdateInput extends TalkdeskCallRef, PartnerEventRef {

@@ -44,7 +44,8 @@ for (const kind of ['mongodb', 'http'] as const) {
       await server.stop();
     });
 
-    it('applied twice, then reverted: users and subscription as before the update', async () => {
+    /** An installation provisioned with subscription BEFORE, and an update (a user added, one removed, AFTER) not yet applied. */
+    async function updating() {
       const { installation, event } = h.simulator.createInstallation({ licensedUsers: 3 });
       const installationId = installation.id;
       const installed = await h.storeEvent(event);
@@ -75,7 +76,11 @@ for (const kind of ['mongodb', 'http'] as const) {
         eventId: updated.id,
         occurredAt: updated.created_at,
       };
+      return { installationId, accountId, input, adding, removing, before, activeUsers, updated };
+    }
 
+    it('applied twice, then reverted: users and subscription as before the update', async () => {
+      const { installationId, accountId, input, adding, removing, before, activeUsers, updated } = await updating();
       const first = await h.run(h.acts.applyUpdate, input);
       const expected: UpdateResult = { usersAdded: adding, usersDeactivated: [removing], previousSubscription: BEFORE };
       assert.deepEqual(first, expected);
@@ -102,6 +107,23 @@ for (const kind of ['mongodb', 'http'] as const) {
         assert.equal(model.users.get(adding[0] ?? '')?.active ?? false, false);
         assert.equal(model.users.get(removing)?.active, true);
       }
+    });
+
+    it('stopped while applying (no result to go by): the revert undoes the change its first attempt planned', async () => {
+      const { installationId, accountId, input, adding, before, activeUsers, updated } = await updating();
+      await h.run(h.acts.applyUpdate, input);
+      await h.run(h.acts.revertUpdate, { installationId, accountId, eventId: updated.id, occurredAt: updated.created_at });
+      assert.deepEqual(await activeUsers(), before, 'the users as before the update');
+      assert.deepEqual((await h.store.accounts.getAccount(accountId))?.subscription, BEFORE, 'the subscription as before');
+      if (kind === 'http') assert.deepEqual(server.hooks('account.revert_update', installationId)[0]?.body.data.users_added, adding);
+    });
+
+    it('stopped before it planned anything: the revert sends nothing', async () => {
+      const { installationId, accountId, before, activeUsers, updated } = await updating();
+      await h.run(h.acts.revertUpdate, { installationId, accountId, eventId: updated.id, occurredAt: updated.created_at });
+      assert.deepEqual(await activeUsers(), before);
+      assert.deepEqual((await h.store.accounts.getAccount(accountId))?.subscription, BEFORE);
+      assert.deepEqual(server.hooks('account.revert_update', installationId), []);
     });
 
     it('two attempts at once (one timed out, still running) keep one plan: both send the first', async () => {

@@ -81,6 +81,11 @@ const splitAfterLocalActivity = (h: RawHistory): boolean =>
 const startedMidPhase = (h: RawHistory) =>
   !!(decode(h.events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]) as { carried?: { resume?: unknown } } | undefined)
     ?.carried?.resume;
+/** The activity type a completion or failure event belongs to. */
+const activityOf = (h: RawHistory, e: RawEvent): string | undefined => {
+  const id = e.activityTaskCompletedEventAttributes?.scheduledEventId ?? e.activityTaskFailedEventAttributes?.scheduledEventId;
+  return h.events.find((s) => s.eventId === id)?.activityTaskScheduledEventAttributes?.activityType?.name;
+};
 const scheduled = (h: RawHistory) => h.events.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name);
 
 /** An uninstall signalled before a local activity (the update's phase record) failed: it reached the workflow in the record's backoff. */
@@ -249,6 +254,16 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     h.events.some((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'reject') &&
     scheduled(h).includes('revertUpdate') &&
     !scheduled(h).includes('undoProvisioning'),
+  'an uninstall while an update applied its change: reverted from its plan, no result to go by (revert-update-stopped-while-applying)': (
+    h,
+  ) =>
+    took(h, 'revert-update-stopped-while-applying') &&
+    !h.events.some((e) => e.activityTaskCompletedEventAttributes && activityOf(h, e) === 'applyUpdate') &&
+    h.events.some(
+      (e) =>
+        e.activityTaskScheduledEventAttributes?.activityType?.name === 'revertUpdate' &&
+        !('applied' in ((decode(e.activityTaskScheduledEventAttributes.input?.payloads?.[0]) as object | undefined) ?? { applied: 0 })),
+    ),
   'an update reverted': (h) => h.events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'revertUpdate'),
   'a reconciliation pass paging by id (before the planned pass)': (h) => scheduled(h).includes('reconcileInstallations'),
   'an uninstall arriving as an update started, before the start gate: the update ran on': (h) =>

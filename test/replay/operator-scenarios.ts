@@ -2,7 +2,7 @@ import { rejectUpdate, workflowIdFor } from '../../workflows/definitions';
 import { eventually, queryState, waitForPhase } from '../support/waits';
 import type { Scenario } from './timer-scenarios';
 
-/** Scenarios of patch operator-reject-concluded-operations (decided at start by patches-decided-at-start-2). */
+/** Scenarios of patch operator-reject-concluded-operations (decided at start by patches-decided-at-start-2), and of an update's revert. */
 export const OPERATOR_SCENARIOS: Record<string, Scenario> = {
   // An update whose approval keeps failing is rejected by an operator: the update alone is rejected
   // at Talkdesk, the installation stays active; an uninstall then completes the run.
@@ -28,6 +28,27 @@ export const OPERATOR_SCENARIOS: Record<string, Scenario> = {
         return v.phase === 'active' && v.history.at(-1)?.result === 'rejected' ? v : undefined;
       });
       await deliver(sys.simulator.uninstall(id));
+      return id;
+    },
+  },
+  // Patch revert-update-stopped-while-applying: an update whose users cannot be read (Talkdesk answering
+  // 500) is interrupted by the uninstall while it retries; it is reverted from its plan, then uninstalled.
+  'uninstall-during-update-apply': {
+    options: { retryInitialMs: 200, retryMaxMs: 400 },
+    run: async (sys, deliver) => {
+      const life = sys.simulator.createInstallation({ licensedUsers: 1 });
+      const id = life.installation.id;
+      await deliver(life.event);
+      await waitForPhase(sys.client, id, 'active');
+      sys.simulator.failNext('users', 10_000, { status: 500 });
+      await deliver(sys.simulator.updateUsers(id, { add: 1 }));
+      await eventually('the update retrying its change', async () => {
+        const v = await queryState(sys.client, id);
+        return v.phase === 'updating' && /apply the update/.test(v.lastError ?? '') && v.attempts >= 2 ? v : undefined;
+      });
+      await deliver(sys.simulator.uninstall(id));
+      await waitForPhase(sys.client, id, 'uninstalled');
+      sys.simulator.clearFaults();
       return id;
     },
   },

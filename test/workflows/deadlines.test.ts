@@ -76,6 +76,21 @@ describe('installation workflow: seven-day deadlines', function () {
     assert.equal(t.stubs.stateCalls().filter((c) => c === 'approve:install').length, 1);
   });
 
+  it('expires an update whose change never stopped failing and reverts what its first attempt may have applied', async () => {
+    const t = await start(new ActivityStubs().on('applyUpdate', async () => Promise.reject(unavailable())));
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    const update = t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } });
+    await t.send(update);
+    await t.until('the update to be retrying its change', (v) => v.phase === 'updating' && v.lastError !== undefined);
+    await env().sleep('8 days');
+    await t.settled('active', (s) => s.history.at(-1)?.phase === 'updating' && s.history.at(-1)?.endedAt !== undefined);
+    // No result to go by (an attempt may have applied it and timed out): the activity reverts the plan kept under the event's key.
+    assert.deepEqual(t.stubs.of('revertUpdate'), [
+      { installationId: t.installationId, accountId: 'acct-1', eventId: update.eventId, occurredAt: update.createdAt },
+    ]);
+  });
+
   it('deprovisions locally an uninstall never acknowledged within seven days', async () => {
     const t = await start(neverConcluding('uninstall'));
     await t.send(t.event('app.installed'));

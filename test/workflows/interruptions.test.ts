@@ -56,6 +56,25 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
       assert.ok(!t.stubs.stateCalls().includes('reject'));
       assert.equal(t.stubs.stateCalls().at(-1), 'approve:uninstall');
     });
+
+    it('interrupts an update while it is applied and reverts what its first attempt planned (no result to go by)', async () => {
+      const applying = blockingUntilCancelled();
+      const t = await start(new ActivityStubs().on('applyUpdate', applying.stub));
+      await t.send(t.event('app.installed'));
+      await t.settled('active');
+      const update = t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } });
+      await t.send(update);
+      await applying.started;
+      await t.send(t.event('app.uninstalled'));
+      const done = await t.result();
+      assert.equal(done.phase, 'uninstalled');
+      // The activity reads the plan kept under the update's key: the event identifies it.
+      assert.deepEqual(t.stubs.of('revertUpdate'), [
+        { installationId: t.installationId, accountId: 'acct-1', eventId: update.eventId, occurredAt: update.createdAt },
+      ]);
+      const names = t.stubs.names();
+      assert.ok(names.indexOf('revertUpdate') < names.indexOf('deprovisionAccount'));
+    });
   });
 
   describe('the operator reject update', () => {

@@ -4,6 +4,12 @@ import { conclude, partnerEvent, rejectAtTalkdesk, rejectionFor, rejectionOutcom
 import type { PhaseContext } from './context';
 
 /**
+ * Patch: an update stopped while its change was being applied (an attempt under way or backing off)
+ * is reverted too; before it, only one whose applying step had answered was.
+ */
+export const REVERT_UPDATE_STOPPED_WHILE_APPLYING = 'revert-update-stopped-while-applying';
+
+/**
  * app.updated: apply the users and subscription delta, approve at Talkdesk; anything short of it is reverted.
  * `late` (older than an update already applied): its delta is stale, so the licensed users are re-read from
  * Talkdesk and the difference applied; its subscription is taken only if no newer update set one.
@@ -16,7 +22,9 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
   takeLinks(ctx, event);
   const deadline = await ctx.beginPhase('updating', event);
   let applied: UpdateResult | undefined;
+  let applying = false;
   const outcome = await ctx.phases.run(deadline, async () => {
+    applying = true;
     applied = await ctx.step(
       'apply the update (users and subscription)',
       acts.applyUpdate,
@@ -33,14 +41,17 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
     );
     await ctx.stateCall('approve the update at Talkdesk', { state: 'approve', concludes: 'update' });
   });
-  const revert = async () => {
-    if (applied)
-      await ctx.step('revert the update', acts.revertUpdate, {
-        installationId,
-        accountId: state.accountId ?? '',
-        applied,
-        ...partnerEvent(event),
-      });
+  /**
+   * `unknown`: stopped while applying (interrupted, expired), its attempt may have applied the change
+   * before it was cancelled or timed out. Patched: the revert is sent without `applied`, and the
+   * activity reverts the change the update's first attempt planned, if it planned one. Asked only then:
+   * after the applying activity's end, never right after a local activity (docs/versioning.md).
+   */
+  const revert = async (unknown = false) => {
+    const input = { installationId, accountId: state.accountId ?? '', ...partnerEvent(event) };
+    if (applied) await ctx.step('revert the update', acts.revertUpdate, { ...input, applied });
+    else if (unknown && applying && ctx.patched(REVERT_UPDATE_STOPPED_WHILE_APPLYING))
+      await ctx.step('revert the update', acts.revertUpdate, input);
   };
   await conclude(ctx, outcome, {
     done: async () => {
@@ -88,14 +99,14 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
       }
     },
     expired: async () => {
-      await revert();
+      await revert(true);
       await ctx.endPhase('active', {
         result: 'expired',
         outcome: 'expired: not approved within seven days; account kept its previous state',
       });
     },
     interrupted: async (reason) => {
-      await revert();
+      await revert(true);
       await ctx.endPhase('active', { result: 'interrupted', detail: reason, outcome: `interrupted by ${reason}: update reverted` });
     },
   });
