@@ -61,7 +61,11 @@ export function provisioningActivities(deps: ActivityDeps) {
     return { key, saved };
   };
 
-  /** `created_by` of the installation; not knowing it only means nobody is marked admin. */
+  /**
+   * `created_by` of the installation. Talkdesk refusing it for good (no scope, not found) only means
+   * nobody is marked admin; a failure worth retrying fails the attempt, so that every attempt that
+   * reaches the partner sends the same `created_by` under the same key.
+   */
   const installingAdmin = async (input: ProvisionInput): Promise<string | undefined> => {
     try {
       const inst = await withToken(deps, input, (token) =>
@@ -69,8 +73,10 @@ export function provisioningActivities(deps: ActivityDeps) {
       );
       return inst.created_by ?? undefined;
     } catch (err) {
+      const failure = toFailure(err);
+      if (!failure.nonRetryable) throw err;
       logger.warn(
-        { installationId: input.installationId, reason: toFailure(err).message },
+        { installationId: input.installationId, reason: failure.message },
         'cannot read the installing administrator: nobody marked admin',
       );
       return undefined;
