@@ -4,7 +4,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { generateKeySpec, parseKeyring } from '../src/crypto/secrets';
-import { startFerretDB, type LocalMongo } from '../src/local/ferretdb';
+import { startFerretDB, startFerretDBOnFreePort, type LocalMongo } from '../src/local/ferretdb';
 import { freePort } from '../src/local/process';
 import { startTemporalDevServer, startTemporalDevServerOnFreePorts, type LocalTemporal } from '../src/local/temporal-dev';
 import { PROJECT_ROOT } from '../src/local/tools';
@@ -75,12 +75,14 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
     stops.push(async () => temporal?.stop());
     const address = temporal.address;
 
-    const mongoPort = await freePort();
     const mongoDir = path.join(dir, 'ferretdb');
     let mongo: LocalMongo | undefined;
     let mongoUri = opts.mongoUri ?? '';
+    // Picked again when taken before FerretDB bound it (retryBindClash); a restart keeps it.
+    let mongoPort = 0;
     if (!opts.mongoUri) {
-      mongo = await startFerretDB({ port: mongoPort, dataDir: mongoDir });
+      mongo = await startFerretDBOnFreePort({ dataDir: mongoDir });
+      mongoPort = mongo.port;
       adopt(mongo.process.child);
       stops.push(async () => mongo?.stop());
       mongoUri = mongo.uri;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import { PARTNER_REFUSED } from '../../workflows/activity-types';
-import { ActivityStubs, clientIdFor, phases, refused, useInstallationUnderTest } from './harness';
+import { ActivityStubs, clientIdFor, phases, refused, unavailable, useInstallationUnderTest } from './harness';
 import { uninstallBeforeItsInstall } from './scenarios';
 
 /** Failures retrying cannot fix, and a run that starts from what the store remembers. */
@@ -92,6 +92,27 @@ describe('installation workflow: failures and a resumed run', function () {
     const updated = await t.settled('active', (s) => s.appliedEvents === 1);
     assert.deepEqual(phases(updated), ['updating']);
     assert.equal(t.stubs.of('applyUpdate')[0]?.clientId, clientIdFor(handledInstall), 'the stored credentials are used');
+  });
+
+  it('an update whose change fails for good is rejected, and reverted from its plan first (an earlier attempt may have applied it)', async () => {
+    let attempts = 0;
+    const stubs = new ActivityStubs().on('applyUpdate', async () => {
+      // The first attempt timed out after the partner applied it; the next is refused.
+      if (attempts++ === 0) throw unavailable();
+      throw refused('the partner refused the update');
+    });
+    const t = await start(stubs);
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    const update = t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } });
+    await t.send(update);
+    const v = await t.settled('active', (s) => s.history.at(-1)?.phase === 'updating' && s.history.at(-1)?.endedAt !== undefined);
+    assert.equal(v.history.at(-1)?.result, 'rejected');
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'reject']);
+    assert.deepEqual(t.stubs.of('revertUpdate'), [
+      { installationId: t.installationId, accountId: 'acct-1', eventId: update.eventId, occurredAt: update.createdAt },
+    ]);
+    assert.ok(t.stubs.names().indexOf('revertUpdate') < t.stubs.names().lastIndexOf('setInstallationState'), 'reverted before rejecting');
   });
 
   it('a step failing for good outside a phase (a revert) fails the workflow with a typed failure, not its task forever', async function () {

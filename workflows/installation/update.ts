@@ -4,8 +4,9 @@ import { conclude, partnerEvent, rejectAtTalkdesk, rejectionFor, rejectionOutcom
 import type { PhaseContext } from './context';
 
 /**
- * Patch: an update stopped while its change was being applied (an attempt under way or backing off)
- * is reverted too; before it, only one whose applying step had answered was.
+ * Patch: an update stopped or failed while its change was being applied (an attempt under way or
+ * backing off, or failing for good after one that timed out) is reverted too; before it, only one
+ * whose applying step had answered was.
  */
 export const REVERT_UPDATE_STOPPED_WHILE_APPLYING = 'revert-update-stopped-while-applying';
 
@@ -42,8 +43,8 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
     await ctx.stateCall('approve the update at Talkdesk', { state: 'approve', concludes: 'update' });
   });
   /**
-   * `unknown`: stopped while applying (interrupted, expired), its attempt may have applied the change
-   * before it was cancelled or timed out. Patched: the revert is sent without `applied`, and the
+   * `unknown`: stopped or failed while applying (interrupted, expired, failed for good), an attempt may
+   * have applied the change before it was cancelled, timed out or lost its answer. Patched: the revert is sent without `applied`, and the
    * activity reverts the change the update's first attempt planned, if it planned one. Asked only then:
    * after the applying activity's end, never right after a local activity (docs/versioning.md).
    */
@@ -72,7 +73,8 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
     },
     failed: async (error) => {
       const rejection = rejectionFor('Update failed', error);
-      await revert();
+      // Failed while applying: an earlier attempt may have applied the change (timed out, its answer lost).
+      await revert(true);
       const sent = await rejectAtTalkdesk(ctx, rejection.told, deadline, undefined, 'update');
       await ctx.endPhase('active', {
         result: 'rejected',
