@@ -28,20 +28,25 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Math.min(ms, MAX_RETRY_AFTER_MS);
 }
 
-async function readAnswer(res: Response): Promise<Record<string, unknown>> {
+/** The answer's JSON object ({} when empty or another JSON value); undefined when the body is not JSON or too long to read. */
+async function readAnswer(res: Response): Promise<Record<string, unknown> | undefined> {
   const text = await res.text().catch(() => '');
-  if (text.length === 0 || text.length > MAX_ANSWER_BYTES) return {};
+  if (text.trim().length === 0) return {};
+  if (text.length > MAX_ANSWER_BYTES) return undefined;
   try {
     const parsed: unknown = JSON.parse(text);
     return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
   } catch {
-    return {};
+    return undefined;
   }
 }
 
 /**
- * Sends one signed hook and says what its answer means: 2xx done; 408, 429, 5xx,
- * a timeout or a connection error retryable (PartnerUnavailableError); any other
+ * Sends one signed hook and says what its answer means: 2xx with an empty or JSON
+ * body done; 408, 429, 5xx, a timeout or a connection error retryable
+ * (PartnerUnavailableError), and so is a 2xx with another body (an HTML page: a
+ * proxy or login page in front of the partner, which says nothing of whether the
+ * partner took the hook; the retry carries the same id); any other
  * 4xx final (PartnerRefusedError, with the answer's `reason`); a redirect is not
  * followed and counts as retryable (the URL is misconfigured: fix it and the retry
  * succeeds). Error messages never hold the body or the secret.
@@ -82,6 +87,13 @@ export class HookClient {
     const status = res.status;
     if (status >= 200 && status < 300) {
       const answer = await readAnswer(res);
+      if (!answer) {
+        const type = sanitiseReason(res.headers.get('content-type')?.split(';')[0], 'no content-type').slice(0, 60);
+        throw new PartnerUnavailableError(
+          `the partner answered ${status} with a body that is not JSON (${type}), such as a proxy's page: not taken as done, retried ` +
+            '(a hook is done on a 2xx with an empty or JSON body)',
+        );
+      }
       const partnerAccountId = typeof answer.partner_account_id === 'string' ? sanitiseReason(answer.partner_account_id, '') : '';
       return { status, ...(partnerAccountId ? { partnerAccountId } : {}) };
     }
@@ -97,6 +109,6 @@ export class HookClient {
       );
     }
     const answer = await readAnswer(res);
-    throw new PartnerRefusedError(sanitiseReason(answer.reason), status);
+    throw new PartnerRefusedError(sanitiseReason(answer?.reason), status);
   }
 }

@@ -96,6 +96,22 @@ describe('HTTP partner hooks: logout, refusals, redirects', function () {
     }
   });
 
+  it("takes a 2xx as done only with an empty or JSON body: a proxy's HTML page is retried", async () => {
+    const update = () =>
+      partner.update({ accountId: 'acct1', installationId: 'inst1', usersAdded: [], usersRemoved: [] }, ctx('account.update'));
+    const page = '<!doctype html><html><body>Sign in to continue</body></html>';
+    server.answerNext({ status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, raw: page });
+    await assert.rejects(update(), (err: Error) => {
+      assert.ok(err instanceof PartnerUnavailableError);
+      assert.match(err.message, /answered 200 with a body that is not JSON \(text\/html\)/);
+      assert.ok(!err.message.includes('Sign in'), 'the body is not copied');
+      return true;
+    });
+    server.answerNext({ status: 204 }, { status: 200, raw: '"ok"' });
+    await update();
+    await update();
+  });
+
   it('an undo or a revert that overtakes its provision or update (still processing at the partner) leaves nothing of it', async () => {
     const slow = new HttpProvisioner({
       url: server.url,

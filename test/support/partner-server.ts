@@ -16,8 +16,8 @@ export interface ReceivedHook {
   status: number;
 }
 
-/** A scripted answer for the next hook(s): a status (with headers/body), or hanging past the caller's timeout. */
-export type ScriptedAnswer = { status: number; headers?: Record<string, string>; body?: unknown } | { hangMs: number };
+/** A scripted answer for the next hook(s): a status (with headers, a JSON body or a `raw` one), or hanging past the caller's timeout. */
+export type ScriptedAnswer = { status: number; headers?: Record<string, string>; body?: unknown; raw?: string } | { hangMs: number };
 
 interface ModelUser {
   active: boolean;
@@ -129,12 +129,12 @@ export class TestPartnerServer {
   private answer(
     res: http.ServerResponse,
     hook: ReceivedHook,
-    a: { status: number; headers?: Record<string, string>; body?: unknown },
+    a: { status: number; headers?: Record<string, string>; body?: unknown; raw?: string },
   ): void {
     hook.status = a.status;
     if (res.writableEnded || res.destroyed) return;
     res.writeHead(a.status, { 'content-type': 'application/json', ...(a.headers ?? {}) });
-    res.end(a.body === undefined ? '' : JSON.stringify(a.body));
+    res.end(a.raw ?? (a.body === undefined ? '' : JSON.stringify(a.body)));
   }
 
   /** The reference product's reaction to each hook type. */
