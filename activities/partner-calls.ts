@@ -11,23 +11,25 @@ const HEARTBEAT_EVERY_MS = 1_000;
  * installation, the Talkdesk event and the operation), the event's time, and the
  * activity's cancellation signal. Without an event id (a caller that predates it)
  * the key comes from the event time the workflow stored when the phase began,
- * which is the same on every retry of the phase.
+ * which is the same on every retry of the phase. `undoes` (an undo, a revert): the
+ * operation it undoes, whose key, from the same basis, goes in the context's `undoes`.
  */
 export async function callContext(
   deps: ActivityDeps,
   installationId: string,
   operation: HookType,
   ref: PartnerEventRef,
-  fallbackBasis?: string,
+  opts: { fallbackBasis?: string; undoes?: HookType } = {},
 ): Promise<CallContext> {
   let { eventId, occurredAt } = ref;
   if (!eventId || !occurredAt) {
     const rec = await deps.store.installations.get(installationId);
     occurredAt ??= rec?.lastEventAt ?? '';
-    eventId ??= fallbackBasis ?? `at:${occurredAt}`;
+    eventId ??= opts.fallbackBasis ?? `at:${occurredAt}`;
   }
   return {
     key: callKey(installationId, eventId, operation),
+    ...(opts.undoes ? { undoes: callKey(installationId, eventId, opts.undoes) } : {}),
     occurredAt,
     signal: Context.current().cancellationSignal,
     progress: (detail) => heartbeat(detail),

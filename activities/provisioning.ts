@@ -177,7 +177,8 @@ export function provisioningActivities(deps: ActivityDeps) {
     async undoProvisioning(input: AccountCallInput): Promise<void> {
       const account = await findAccount(input);
       const ref = { installationId: input.installationId, accountId: input.accountId ?? account?._id };
-      const ctx = await callContext(deps, input.installationId, 'account.undo_provision', input);
+      // Names the provision it undoes (the same event): a provision still running at the partner must not commit after it.
+      const ctx = await callContext(deps, input.installationId, 'account.undo_provision', input, { undoes: 'account.provision' });
       if (records) await records.undoProvision(ref, ctx);
       await whileHeartbeating('partner undo', () => partner.undoProvision(ref, ctx));
       await store.credentials.dropTokens(input.installationId);
@@ -231,7 +232,7 @@ export function provisioningActivities(deps: ActivityDeps) {
         usersDeactivated: applied.usersDeactivated,
         previousSubscription: applied.previousSubscription ?? {},
       };
-      const ctx = await callContext(deps, input.installationId, 'account.revert_update', input);
+      const ctx = await callContext(deps, input.installationId, 'account.revert_update', input, { undoes: 'account.update' });
       await whileHeartbeating('partner revert', () => partner.revertUpdate(req, ctx));
       if (records) await records.revertUpdate(req, ctx);
       logger.info({ installationId: input.installationId }, 'update reverted');
@@ -261,7 +262,9 @@ export function provisioningActivities(deps: ActivityDeps) {
         ...(input.fields ? { fields: input.fields } : {}),
       };
       // Without an event id, the trial itself keys the call: each trial event changes it.
-      const ctx = await callContext(deps, input.installationId, 'account.trial', input, `trial:${JSON.stringify(input.trial)}`);
+      const ctx = await callContext(deps, input.installationId, 'account.trial', input, {
+        fallbackBasis: `trial:${JSON.stringify(input.trial)}`,
+      });
       await whileHeartbeating('partner trial', () => partner.trial(req, ctx));
       if (records) await records.trial(req, ctx);
       logger.info({ installationId: input.installationId, trial: input.trial }, 'trial recorded');

@@ -4,6 +4,7 @@ import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../worker/cache-budget';
 import { parseTrustProxy } from '../web/client-address';
 import { HUB_ALGORITHMS, type HubAlgorithm } from '../web/signature';
 import { DEFAULT_SIGNATURE_SCHEMES, SIGNATURE_SCHEMES, parseEcdsaPublicKeys, type SignatureScheme } from '../web/signature-schemes';
+import { DEFAULT_INSTALLATION_OPTIONS } from '../../workflows/options';
 
 export { SIGNATURE_SCHEMES, type SignatureScheme };
 
@@ -41,6 +42,15 @@ export const DEFAULT_LOCAL_TEMPORAL_UI_PORT = 8233;
 export const DEFAULT_LOCAL_MONGODB_PORT = 27017;
 /** Where web and worker find MongoDB when MONGODB_URI is unset (`npm start` starts FerretDB there). */
 export const DEFAULT_MONGODB_URI = `mongodb://127.0.0.1:${DEFAULT_LOCAL_MONGODB_PORT}/`;
+/**
+ * The longest PARTNER_HOOKS_TIMEOUT_MS: every hook is sent from a workflow activity that Temporal
+ * stops after `activityTimeoutMs` (60 s). The hook's own timeout must fire first, so its failure is
+ * the hook's (retryable with the same id; an undo kept outstanding for reconciliation), not the
+ * activity's; and leave the rest of the activity its time: the Talkdesk reads before the call (one
+ * request at TALKDESK_HTTP_TIMEOUT_MS's default is 10 s) and the service's writes after it. 50 s.
+ */
+export const PARTNER_HOOKS_TIMEOUT_MAX_MS = DEFAULT_INSTALLATION_OPTIONS.activityTimeoutMs - 10_000;
+
 const httpUrl = z
   .string()
   .url('must be an absolute URL')
@@ -179,7 +189,18 @@ export const envSchema = z.object({
     .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.split(',').map((s) => s.trim())))
     .refine((l) => l === undefined || l.every((s) => s.length >= 16), 'each comma-separated secret must be at least 16 characters'),
   PARTNER_HOOKS_PAGE_SIZE: num(z.number().int().min(1).max(10_000)).default(500),
-  PARTNER_HOOKS_TIMEOUT_MS: num(z.number().int().positive().max(600_000)).default(10_000),
+  PARTNER_HOOKS_TIMEOUT_MS: num(
+    z
+      .number()
+      .int()
+      .positive()
+      .max(
+        PARTNER_HOOKS_TIMEOUT_MAX_MS,
+        `must be at most ${PARTNER_HOOKS_TIMEOUT_MAX_MS} (ms): each hook is sent from an activity Temporal stops after ` +
+          `${DEFAULT_INSTALLATION_OPTIONS.activityTimeoutMs} ms, and the hook's timeout must fire first, with time left for the rest ` +
+          'of the activity; set a lower value or remove the variable for the default, 10000',
+      ),
+  ).default(10_000),
   // Launch (single sign-on from Talkdesk, docs/launch.md).
   /** The service's public base URL; `${APP_BASE_URL}/sso/callback` is the redirect URL. Required in production. */
   APP_BASE_URL: httpUrl.optional(),

@@ -28,6 +28,7 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Math.min(ms, MAX_RETRY_AFTER_MS);
 }
 
+/** The answer's JSON object; {} when it is empty, not JSON, or too long to read. */
 async function readAnswer(res: Response): Promise<Record<string, unknown>> {
   const text = await res.text().catch(() => '');
   if (text.length === 0 || text.length > MAX_ANSWER_BYTES) return {};
@@ -39,9 +40,14 @@ async function readAnswer(res: Response): Promise<Record<string, unknown>> {
   }
 }
 
+/** A web page: what a proxy or login page in front of the partner answers, never the partner's own answer to a hook. */
+const isPage = (res: Response): boolean => /^\s*(text\/html|application\/xhtml\+xml)\s*(;|$)/i.test(res.headers.get('content-type') ?? '');
+
 /**
- * Sends one signed hook and says what its answer means: 2xx done; 408, 429, 5xx,
- * a timeout or a connection error retryable (PartnerUnavailableError); any other
+ * Sends one signed hook and says what its answer means: 2xx done, unless it is a web
+ * page (text/html: a proxy or login page in front of the partner, which says nothing of
+ * whether the partner took the hook; retried with the same id); 408, 429, 5xx, a
+ * timeout or a connection error retryable (PartnerUnavailableError); any other
  * 4xx final (PartnerRefusedError, with the answer's `reason`); a redirect is not
  * followed and counts as retryable (the URL is misconfigured: fix it and the retry
  * succeeds). Error messages never hold the body or the secret.
@@ -81,6 +87,13 @@ export class HookClient {
     }
     const status = res.status;
     if (status >= 200 && status < 300) {
+      if (isPage(res)) {
+        await res.body?.cancel().catch(() => undefined);
+        throw new PartnerUnavailableError(
+          `the partner answered ${status} with a web page (text/html), such as a proxy's or a login page: not taken as done, ` +
+            'retried (a hook is done on a 2xx that is not a page; check PARTNER_HOOKS_URL reaches your backend itself)',
+        );
+      }
       const answer = await readAnswer(res);
       const partnerAccountId = typeof answer.partner_account_id === 'string' ? sanitiseReason(answer.partner_account_id, '') : '';
       return { status, ...(partnerAccountId ? { partnerAccountId } : {}) };

@@ -37,7 +37,9 @@ const userJson = (u: PartnerUser) => ({ id: u.id, email: u.email ?? null, name: 
 
 /**
  * The partner's product behind its own HTTP endpoint: every operation is one
- * signed POST (a provision with many users, several in order). What a final
+ * signed POST (a provision with many users, several in order). An undo or revert
+ * names the call it undoes (`provision_id`, `update_id`: `ctx.undoes`), which may
+ * still be running at the partner after our timeout gave up on it. What a final
  * refusal means depends on the operation: a provision or update fails (Talkdesk
  * is told the reason); a deprovision, undo, revert, trial or logout is recorded in
  * `partner_calls` and not retried. An undo the partner does not answer is kept
@@ -103,7 +105,8 @@ export class HttpProvisioner implements PartnerProvisioner {
       ctx.progress?.(`users page ${page}/${pages}`);
       const users = req.users.slice((page - 1) * size, page * size).map(userJson);
       const answer = await this.post(
-        this.body('account.users', pageKey(ctx.key, page), ref, ctx.occurredAt, { users, page, pages }),
+        // `provision_id`: the provision it is a page of, so an undo that names that provision covers its pages too.
+        this.body('account.users', pageKey(ctx.key, page), ref, ctx.occurredAt, { users, page, pages, provision_id: ctx.key }),
         ctx.signal,
       );
       partnerAccountId ??= answer.partnerAccountId;
@@ -127,13 +130,16 @@ export class HttpProvisioner implements PartnerProvisioner {
       users_added: req.usersAdded,
       users_deactivated: req.usersDeactivated,
       previous_subscription: req.previousSubscription,
+      // The update it reverts, which may still be running at the partner: it must not take effect after this.
+      update_id: ctx.undoes ?? null,
     });
     await this.refusalRecorded(body, () => this.post(body, ctx.signal));
   }
 
   /** Never blocks the lifecycle: a partner that does not answer gets the undo later, from reconciliation. */
   async undoProvision(req: AccountRef, ctx: CallContext): Promise<void> {
-    const body = this.body('account.undo_provision', ctx.key, req, ctx.occurredAt, {});
+    // The provision it undoes, which may still be running at the partner: it must not take effect after this.
+    const body = this.body('account.undo_provision', ctx.key, req, ctx.occurredAt, { provision_id: ctx.undoes ?? null });
     try {
       await this.refusalRecorded(body, () => this.post(body, ctx.signal));
     } catch (err) {

@@ -22,6 +22,13 @@
  *    thrown is treated as retryable.
  * 5. No Talkdesk credential reaches it: the activities read Talkdesk (account,
  *    licensed users) and hand over facts only.
+ * 6. An undo or revert may overtake the call it undoes: a provision or update our
+ *    timeout gave up on may still be running at the partner when the undo or revert
+ *    arrives. Their `undoes` is that call's key: an implementation whose calls can
+ *    outlive the activity (the HTTP partner's backend) remembers it, and a provision
+ *    or update with that key (or a page of that provision) still in flight or
+ *    arriving later takes no effect. The built-in one writes in the activity itself,
+ *    checking `signal` before each write (contract 2).
  */
 
 /** The Talkdesk facts of a user, as the partner receives them. */
@@ -52,6 +59,11 @@ export interface CallContext {
   signal: AbortSignal;
   /** Called between long steps (pages) so the activity can report progress. */
   progress?: (detail: string) => void;
+  /**
+   * Undo and revert only: the key of the call this one undoes (the `account.provision`,
+   * the `account.update`), from the same event; it may still be in flight (contract 6).
+   */
+  undoes?: string;
 }
 
 export interface ProvisionRequest {

@@ -75,6 +75,9 @@ export function launchWarnings(s: LaunchSettings, production: boolean): string[]
     warnings.push(
       'SESSION_COOKIE_SAMESITE=none without APP_FRAME_ANCESTORS: any site may frame /app; list the Talkdesk origins your customers use',
     );
+  // talkdesk-sso.md: apps listed on AppConnect must authenticate with the signed JWT.
+  if (s.clientAuth === 'client_secret_basic')
+    warnings.push('SSO_CLIENT_AUTH=client_secret_basic: apps listed on AppConnect must use private_key_jwt (the default)');
   return warnings;
 }
 

@@ -49,4 +49,22 @@ describe('partner provisioner configuration', () => {
     );
     assert.throws(() => loadEnv({ ...base, PARTNER_PROVISIONER: 'rest' }), /PARTNER_PROVISIONER/);
   });
+
+  it('refuses a hook timeout the activity sending the hook would cut short (60 s): at most 50 s', () => {
+    assert.equal(loadEnv({ ...base, PARTNER_HOOKS_TIMEOUT_MS: '50000' }).PARTNER_HOOKS_TIMEOUT_MS, 50_000);
+    for (const value of ['50001', '60000', '600000']) {
+      assert.throws(
+        () => loadEnv({ ...base, PARTNER_HOOKS_TIMEOUT_MS: value }),
+        (err: Error) => {
+          assert.ok(err instanceof ConfigError);
+          assert.match(
+            err.message,
+            /PARTNER_HOOKS_TIMEOUT_MS: must be at most 50000 \(ms\): each hook is sent from an activity .* 60000 ms/,
+          );
+          assert.match(err.message, /set a lower value/);
+          return true;
+        },
+      );
+    }
+  });
 });

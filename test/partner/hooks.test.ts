@@ -96,6 +96,64 @@ describe('HTTP partner hooks: logout, refusals, redirects', function () {
     }
   });
 
+  it("takes a 2xx as done unless it is a web page: a proxy's HTML page is retried", async () => {
+    const update = () =>
+      partner.update({ accountId: 'acct1', installationId: 'inst1', usersAdded: [], usersRemoved: [] }, ctx('account.update'));
+    const page = '<!doctype html><html><body>Sign in to continue</body></html>';
+    server.answerNext({ status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, raw: page });
+    await assert.rejects(update(), (err: Error) => {
+      assert.ok(err instanceof PartnerUnavailableError);
+      assert.match(err.message, /answered 200 with a web page \(text\/html\)/);
+      assert.ok(!err.message.includes('Sign in'), 'the body is not copied');
+      return true;
+    });
+    // Anything else a 2xx carries is done: empty, JSON, or a plain `OK` (its body is ignored).
+    server.answerNext({ status: 204 }, { status: 200, raw: '"ok"' }, { status: 200, headers: { 'content-type': 'text/plain' }, raw: 'OK' });
+    await update();
+    await update();
+    await update();
+  });
+
+  it('an undo or a revert that overtakes its provision or update (still processing at the partner) leaves nothing of it', async () => {
+    const slow = new HttpProvisioner({
+      url: server.url,
+      secrets: [SECRET],
+      timeoutMs: 200,
+      pageSize: 500,
+      calls: store.partnerCalls,
+      logger: createLogger({ level: 'silent' }),
+    });
+    type Op = Parameters<typeof callKey>[2];
+    /** The context the activities give: an undo or revert names the call it undoes, from the same event. */
+    const of = (inst: string, op: Op, undoes?: Op) => ({
+      ...ctx(op),
+      key: callKey(inst, 'ev1', op),
+      ...(undoes ? { undoes: callKey(inst, 'ev1', undoes) } : {}),
+    });
+    const account = { accountId: 'acct2', installationId: 'inst2', appId: 'app1', name: 'Two' };
+    const u = (id: string) => ({ id, role: 'user' as const });
+    server.processingMs = (b) => (b.type === 'account.provision' || b.type === 'account.update' ? 600 : 0);
+    try {
+      await assert.rejects(slow.provision({ account, users: [u('u1')] }, of('inst2', 'account.provision')), PartnerUnavailableError);
+      await slow.undoProvision({ installationId: 'inst2', accountId: 'acct2' }, of('inst2', 'account.undo_provision', 'account.provision'));
+      await server.settled();
+      assert.equal(server.accounts.has('acct2'), false, 'the provision that committed after its undo changed nothing');
+
+      // Another install's update still processing when its revert arrives: the update then changes nothing.
+      const inst = 'inst3';
+      await partner.provision({ account: { ...account, installationId: inst }, users: [u('u1')] }, of(inst, 'account.provision'));
+      const req = { accountId: 'acct2', installationId: inst, usersAdded: [u('u9')], usersRemoved: [], subscription: { plan: 'gold' } };
+      await assert.rejects(slow.update(req, of(inst, 'account.update')), PartnerUnavailableError);
+      const revert = { accountId: 'acct2', installationId: inst, usersAdded: ['u9'], usersDeactivated: [], previousSubscription: {} };
+      await slow.revertUpdate(revert, of(inst, 'account.revert_update', 'account.update'));
+      await server.settled();
+      assert.deepEqual([...(server.accounts.get('acct2')?.users.keys() ?? [])], ['u1']);
+      assert.deepEqual(server.accounts.get('acct2')?.subscription, {});
+    } finally {
+      server.processingMs = () => 0;
+    }
+  });
+
   it('bounds and cleans reasons', () => {
     assert.equal(sanitiseReason(undefined), 'The partner refused the request');
     assert.equal(sanitiseReason('  '), 'The partner refused the request');

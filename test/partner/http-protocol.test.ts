@@ -41,6 +41,7 @@ describe('HTTP partner hooks on real servers (dev server, FerretDB, simulator, a
   );
   afterEach(() => {
     server.fallback = undefined;
+    server.processingMs = () => 0;
   });
 
   const install = async (opts: Parameters<TestSystem['simulator']['createInstallation']>[0] = {}, createdAt?: Date) => {
@@ -142,8 +143,49 @@ describe('HTTP partner hooks on real servers (dev server, FerretDB, simulator, a
     assert.equal(body.state, 'reject');
     assert.ok(body.reason.includes(reason), `the partner's reason reaches Talkdesk: ${body.reason}`);
     assert.equal(sys.simulator.getInstallation(installation.id)?.state, 'rejected');
-    assert.equal(server.hooks('account.provision', installation.id).length, 1, 'a final refusal is not retried');
-    assert.equal(server.hooks('account.undo_provision', installation.id).length, 1);
+    const provisions = server.hooks('account.provision', installation.id);
+    assert.equal(provisions.length, 1, 'a final refusal is not retried');
+    const undos = server.hooks('account.undo_provision', installation.id);
+    assert.deepEqual(
+      undos.map((h) => h.body.data),
+      [{ provision_id: provisions[0]?.body.id }],
+      'the undo names the provision it undoes',
+    );
+  });
+
+  it('a page names its provision, a revert the update it reverts (provision_id, update_id)', async () => {
+    const { installation } = await install({ licensedUsers: 3 });
+    await waitForPhase(sys.client, installation.id, 'active');
+    const [provision] = server.hooks('account.provision', installation.id);
+    assert.deepEqual(
+      server.hooks('account.users', installation.id).map((h) => h.body.data.provision_id),
+      [provision?.body.id],
+    );
+    // The update's approval refused for good: the update is reverted.
+    sys.simulator.failNext('installationState', 1, { status: 400 });
+    const update = sys.simulator.updateUsers(installation.id, { add: 1 });
+    assert.equal(await sys.simulator.deliver(update, { callbackUrl: sys.web.callbackUrl }), 200);
+    const revert = await eventually('the revert sent', async () => server.hooks('account.revert_update', installation.id).at(0));
+    const updates = server.hooks('account.update', installation.id);
+    assert.equal(updates.length, 1);
+    assert.equal(revert.body.data.update_id, updates[0]?.body.id);
+  });
+
+  it('an undo that overtakes its provision (still processing at the partner after our timeout) leaves no account there', async () => {
+    const processing = 8 * TIMEOUT_MS;
+    server.processingMs = (b) => (b.type === 'account.provision' ? processing : 0);
+    const { installation, event } = await install({ licensedUsers: 1 });
+    await eventually('the provision timed out and retried', async () => server.hooks('account.provision', installation.id).at(1));
+    assert.equal(await sys.simulator.deliver(sys.simulator.uninstall(installation.id), { callbackUrl: sys.web.callbackUrl }), 200);
+    await waitForPhase(sys.client, installation.id, 'uninstalled');
+    const [provision] = server.hooks('account.provision', installation.id);
+    const [undo] = server.hooks('account.undo_provision', installation.id);
+    assert.ok(provision && undo);
+    assert.ok(undo.at < provision.at + processing, 'the undo arrived while the provision was still processing');
+    await server.settled();
+    assert.equal(provision.status, 200, 'the provision committed after the undo');
+    assert.equal(server.accounts.has(event.data.account_id), false, 'and changed nothing: no orphan account at the partner');
+    assert.equal(undo.body.data.provision_id, provision.body.id);
   });
 
   it('a 4xx to an update rejects the update at Talkdesk with the reason; the account stays as it was', async () => {

@@ -16,8 +16,8 @@ export interface ReceivedHook {
   status: number;
 }
 
-/** A scripted answer for the next hook(s): a status (with headers/body), or hanging past the caller's timeout. */
-export type ScriptedAnswer = { status: number; headers?: Record<string, string>; body?: unknown } | { hangMs: number };
+/** A scripted answer for the next hook(s): a status (with headers, a JSON body or a `raw` one), or hanging past the caller's timeout. */
+export type ScriptedAnswer = { status: number; headers?: Record<string, string>; body?: unknown; raw?: string } | { hangMs: number };
 
 interface ModelUser {
   active: boolean;
@@ -40,12 +40,19 @@ export interface ModelAccount {
  * A small partner backend on loopback that stores every hook it receives and
  * applies them to an in-memory product, the way a partner should: verify the
  * signature and the timestamp (docs/partner.md), dedupe by `idempotency-key` (signed
- * with the timestamp), key everything by Talkdesk ids.
+ * with the timestamp), key everything by Talkdesk ids, and remember the provisions and
+ * updates an undo or revert named, so that one still processing (or arriving later)
+ * changes nothing.
  */
 export class TestPartnerServer {
   readonly received: ReceivedHook[] = [];
   readonly accounts = new Map<string, ModelAccount>();
   private readonly done = new Map<string, number>();
+  /** `provision_id` / `update_id` of the undos and reverts taken: those calls (and the provision's pages) change nothing. */
+  readonly undone = new Set<string>();
+  private readonly processing = new Set<Promise<void>>();
+  /** How long the partner works on a hook before it applies it and answers (0: at once): a slow partner our timeout gives up on. */
+  processingMs: (body: HookBody) => number = () => 0;
   private readonly script: ScriptedAnswer[] = [];
   /** Answer every hook with this when no script is queued (e.g. 503 for a partner that is down). */
   fallback: ScriptedAnswer | undefined;
@@ -71,6 +78,11 @@ export class TestPartnerServer {
   /** Queues answers for the next hooks, in order. */
   answerNext(...answers: ScriptedAnswer[]): void {
     this.script.push(...answers);
+  }
+
+  /** Resolves once every hook still processing has been applied. */
+  async settled(): Promise<void> {
+    while (this.processing.size > 0) await Promise.all([...this.processing]);
   }
 
   hooks(type?: string, installationId?: string): ReceivedHook[] {
@@ -102,26 +114,37 @@ export class TestPartnerServer {
       if (scripted) return this.answer(res, hook, scripted);
       if (!signatureValid || !timedSignatureValid) return this.answer(res, hook, { status: 401, body: { reason: 'bad signature' } });
       const key = String(req.headers['idempotency-key']);
-      if (!this.done.has(key)) this.done.set(key, this.apply(hook.body));
-      this.answer(res, hook, { status: 200, body: { partner_account_id: `pa_${hook.body.account_id}` } });
+      const commit = () => {
+        if (!this.done.has(key)) this.done.set(key, this.apply(hook.body));
+        this.answer(res, hook, { status: 200, body: { partner_account_id: `pa_${hook.body.account_id}` } });
+      };
+      const ms = this.processingMs(hook.body);
+      if (ms <= 0) return commit();
+      const later = new Promise<void>((resolve) => setTimeout(resolve, ms)).then(commit);
+      this.processing.add(later);
+      void later.finally(() => this.processing.delete(later));
     });
   }
 
   private answer(
     res: http.ServerResponse,
     hook: ReceivedHook,
-    a: { status: number; headers?: Record<string, string>; body?: unknown },
+    a: { status: number; headers?: Record<string, string>; body?: unknown; raw?: string },
   ): void {
     hook.status = a.status;
     if (res.writableEnded || res.destroyed) return;
     res.writeHead(a.status, { 'content-type': 'application/json', ...(a.headers ?? {}) });
-    res.end(a.body === undefined ? '' : JSON.stringify(a.body));
+    res.end(a.raw ?? (a.body === undefined ? '' : JSON.stringify(a.body)));
   }
 
   /** The reference product's reaction to each hook type. */
   private apply(b: HookBody): number {
     const d = b.data as Record<string, unknown>;
     const acct = b.account_id ? this.accounts.get(b.account_id) : undefined;
+    // The contract: an undo or revert may arrive before the call it names commits; that call then changes nothing.
+    const undoes = b.type === 'account.undo_provision' ? d.provision_id : b.type === 'account.revert_update' ? d.update_id : undefined;
+    if (typeof undoes === 'string') this.undone.add(undoes);
+    if (this.undone.has(b.type === 'account.users' ? String(d.provision_id) : b.id)) return Date.now();
     const addUsers = (a: ModelAccount, users: { id: string; role: string }[]) => {
       for (const u of users) a.users.set(u.id, { active: true, role: u.role });
     };

@@ -81,6 +81,10 @@ describe('launch configuration', () => {
     assert.match(launchWarnings(settings({ ...prod, APP_BASE_URL: 'http://app.example.com' }), true).join(), /APP_BASE_URL is http/);
     assert.deepEqual(launchWarnings(settings({ ...prod, APP_BASE_URL: 'http://localhost:3000' }), true), []);
     assert.deepEqual(launchWarnings(settings(framed), false), [], 'said in production only');
+    assert.match(
+      launchWarnings(settings({ ...prod, APP_BASE_URL: 'https://a.example', SSO_CLIENT_AUTH: 'client_secret_basic' }), true).join(),
+      /private_key_jwt/,
+    );
     for (const bad of ['http://a.example', 'https://a.example/path', "'self'", 'https://a.example; script-src *'])
       assert.throws(() => loadEnv({ ...VALID, APP_FRAME_ANCESTORS: bad }), /APP_FRAME_ANCESTORS/, bad);
   });
