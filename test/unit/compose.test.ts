@@ -127,6 +127,13 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('gives web and worker the optional .env, so settings compose does not list (PARTNER_*, APP_HOME_URL...) reach them', () => {
+    for (const service of ['web', 'worker']) {
+      const files = asMap(services[service], service).env_file;
+      assert.deepEqual(files, [{ path: '.env', required: false }], `${service}: env_file`);
+    }
+  });
+
   it('points TEMPORAL_ADDRESS and MONGODB_URI at the compose services', () => {
     for (const service of ['web', 'worker']) {
       const env = environment(service);
