@@ -1,4 +1,5 @@
 import { heartbeat } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { MongoProvisioner } from '../src/partner/mongodb';
 import type { PartnerProvisioner, PartnerUser } from '../src/partner/provisioner';
 import type { TalkdeskUser } from '../src/talkdesk/schemas';
@@ -34,6 +35,10 @@ const toUser = (u: TalkdeskUser, admin: string | undefined): PartnerUser => ({
  * (single sign-on needs them) are kept here unless the provisioner keeps them
  * itself (the built-in MongoDB one).
  */
+/** The failure type of an applyUpdate attempt that found its update given up (by a revert) before it was planned. */
+export const UPDATE_GIVEN_UP = 'UpdateGivenUp';
+const NO_CHANGE = { usersAdded: [], usersRemoved: [], newlyAdded: [] };
+
 export function provisioningActivities(deps: ActivityDeps) {
   const { store, talkdesk, logger } = deps;
   // The callback ends them when the event arrives; an event handed over later (the dispatcher, the
@@ -121,8 +126,13 @@ export function provisioningActivities(deps: ActivityDeps) {
    * changing anything (same key as its call). None: it was stopped before, nothing was applied.
    */
   const plannedChange = async (input: RevertInput): Promise<UpdateResult | undefined> => {
-    const plan = await plans.load((await callContext(deps, input.installationId, 'account.update', input)).key);
-    return plan && { usersAdded: plan.newlyAdded, usersDeactivated: plan.usersRemoved, previousSubscription: plan.previousSubscription };
+    const key = (await callContext(deps, input.installationId, 'account.update', input)).key;
+    const found = await plans.load(key);
+    if (found) await plans.renew(key); // kept while the revert retries
+    // None yet: given up, so that an attempt still planning (timed out, not yet stopped) applies nothing after this revert.
+    const plan = found ?? (await plans.keepFirst(key, input.installationId, { ...NO_CHANGE, accountId: input.accountId, stopped: true }));
+    if (plan.stopped) return undefined;
+    return { usersAdded: plan.newlyAdded, usersDeactivated: plan.usersRemoved, previousSubscription: plan.previousSubscription };
   };
 
   return {
@@ -195,6 +205,9 @@ export function provisioningActivities(deps: ActivityDeps) {
     async applyUpdate(input: UpdateInput): Promise<UpdateResult> {
       const ctx = await callContext(deps, input.installationId, 'account.update', input);
       const plan = (await plans.load(ctx.key)) ?? (await plans.keepFirst(ctx.key, input.installationId, await planUpdate(input)));
+      // An attempt outliving its step (timed out, still running) after the workflow gave the update up: apply nothing.
+      if (plan.stopped)
+        throw ApplicationFailure.nonRetryable('the update was given up before its change was planned: nothing applied', UPDATE_GIVEN_UP);
       const req = {
         accountId: plan.accountId,
         installationId: input.installationId,

@@ -28,10 +28,15 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Math.min(ms, MAX_RETRY_AFTER_MS);
 }
 
-/** The answer's JSON object; {} when it is empty, not JSON, or too long to read. */
-async function readAnswer(res: Response): Promise<Record<string, unknown>> {
+/** The answer's text, '' when it cannot be read or is longer than we read. */
+async function answerText(res: Response): Promise<string> {
   const text = await res.text().catch(() => '');
-  if (text.length === 0 || text.length > MAX_ANSWER_BYTES) return {};
+  return text.length > MAX_ANSWER_BYTES ? '' : text;
+}
+
+/** The answer's JSON object; {} when it is empty or not a JSON object. */
+function parseAnswer(text: string): Record<string, unknown> {
+  if (text.length === 0) return {};
   try {
     const parsed: unknown = JSON.parse(text);
     return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
@@ -40,12 +45,17 @@ async function readAnswer(res: Response): Promise<Record<string, unknown>> {
   }
 }
 
-/** A web page: what a proxy or login page in front of the partner answers, never the partner's own answer to a hook. */
-const isPage = (res: Response): boolean => /^\s*(text\/html|application\/xhtml\+xml)\s*(;|$)/i.test(res.headers.get('content-type') ?? '');
+/**
+ * A web page: what a proxy or login page in front of the partner answers, never the partner's own
+ * answer to a hook. An HTML document, not merely text/html: frameworks label a bare `OK` so.
+ */
+const isPage = (res: Response, text: string): boolean =>
+  /^\s*(text\/html|application\/xhtml\+xml)\s*(;|$)/i.test(res.headers.get('content-type') ?? '') &&
+  /^\s*(<!doctype\s+html|<html[\s>])/i.test(text.slice(0, 1_024));
 
 /**
  * Sends one signed hook and says what its answer means: 2xx done, unless it is a web
- * page (text/html: a proxy or login page in front of the partner, which says nothing of
+ * page (an HTML document served as text/html: a proxy or login page in front of the partner, which says nothing of
  * whether the partner took the hook; retried with the same id); 408, 429, 5xx, a
  * timeout or a connection error retryable (PartnerUnavailableError); any other
  * 4xx final (PartnerRefusedError, with the answer's `reason`); a redirect is not
@@ -87,14 +97,14 @@ export class HookClient {
     }
     const status = res.status;
     if (status >= 200 && status < 300) {
-      if (isPage(res)) {
-        await res.body?.cancel().catch(() => undefined);
+      const text = await answerText(res);
+      if (isPage(res, text)) {
         throw new PartnerUnavailableError(
           `the partner answered ${status} with a web page (text/html), such as a proxy's or a login page: not taken as done, ` +
             'retried (a hook is done on a 2xx that is not a page; check PARTNER_HOOKS_URL reaches your backend itself)',
         );
       }
-      const answer = await readAnswer(res);
+      const answer = parseAnswer(text);
       const partnerAccountId = typeof answer.partner_account_id === 'string' ? sanitiseReason(answer.partner_account_id, '') : '';
       return { status, ...(partnerAccountId ? { partnerAccountId } : {}) };
     }
@@ -109,7 +119,7 @@ export class HookClient {
         `the partner answered a redirect (${status}), which is not followed: set PARTNER_HOOKS_URL to the final address`,
       );
     }
-    const answer = await readAnswer(res);
+    const answer = parseAnswer(await answerText(res));
     throw new PartnerRefusedError(sanitiseReason(answer.reason), status);
   }
 }

@@ -104,7 +104,13 @@ export class LicensedUsersProgressStore {
   /** Retention (the embedded FerretDB has no TTL indexes): readings left by phases that ended without clearing them. */
   async sweep(now = new Date()): Promise<number> {
     await this.markers.set(MARKERS.progressSwept, now);
-    const res = await this.coll.deleteMany({ savedAt: { $lt: new Date(now.getTime() - PROGRESS_RETENTION_MS) } });
+    // Update plans (update-plans.ts) carry their own `keepUntil`; readings go eight days after they were saved.
+    const res = await this.coll.deleteMany({
+      $or: [
+        { keepUntil: { $lt: now } },
+        { keepUntil: { $exists: false }, savedAt: { $lt: new Date(now.getTime() - PROGRESS_RETENTION_MS) } },
+      ],
+    });
     return res.deletedCount;
   }
 }

@@ -18,7 +18,15 @@ export interface UpdatePlan {
   /** Ids of the added users that were not active before: what a revert removes again. */
   newlyAdded: string[];
   previousSubscription?: Record<string, unknown>;
+  /**
+   * Kept by a revert that found no plan: the update was given up before any attempt planned a change.
+   * An attempt still running (timed out, not yet stopped) finds it and applies nothing.
+   */
+  stopped?: true;
 }
+
+/** A revert retries without a deadline: its plan outlives the readings' eight days, and each revert attempt renews it. */
+export const PLAN_RETENTION_MS = 30 * 86_400_000;
 
 interface UpdatePlanRecord {
   _id: string; // `<key>:plan`
@@ -26,13 +34,15 @@ interface UpdatePlanRecord {
   installationId: string;
   plan: UpdatePlan;
   savedAt: Date;
+  /** The retention sweep removes it after this (`LicensedUsersProgressStore.sweep`). */
+  keepUntil: Date;
 }
 
 /**
  * Kept in `licensed_users_progress` beside the step's reading of the licensed users (same key,
- * same `installationId` and `savedAt`), so that the same retention removes it: the readings'
- * sweep past eight days, and an undo or deprovision of the installation. Never removed when the
- * step succeeds: its answer may still be lost, and the retry must find the plan.
+ * same `installationId`), so that the same retention removes it: the readings' sweep once past its
+ * `keepUntil`, and an undo or deprovision of the installation. Never removed when the step
+ * succeeds: its answer may still be lost, and the retry (or a revert) must find the plan.
  */
 export class UpdatePlanStore {
   private readonly coll: Collection<UpdatePlanRecord>;
@@ -45,13 +55,26 @@ export class UpdatePlanStore {
     return (await this.coll.findOne({ _id: `${key}:plan` }))?.plan;
   }
 
+  /** A revert needs the plan: kept another PLAN_RETENTION_MS (by `_id`; one writer, the installation's workflow). */
+  async renew(key: string, now = new Date()): Promise<void> {
+    await this.coll.updateOne({ _id: `${key}:plan` }, { $set: { keepUntil: new Date(now.getTime() + PLAN_RETENTION_MS) } });
+  }
+
   /**
    * Keeps `plan` unless an attempt kept one first, and returns the plan kept. An insert, so that
    * of two attempts at once (a timed-out one still running) exactly one plan wins, on FerretDB too.
    */
   async keepFirst(key: string, installationId: string, plan: UpdatePlan): Promise<UpdatePlan> {
     try {
-      await this.coll.insertOne({ _id: `${key}:plan`, key, installationId, plan, savedAt: new Date() });
+      const now = new Date();
+      await this.coll.insertOne({
+        _id: `${key}:plan`,
+        key,
+        installationId,
+        plan,
+        savedAt: now,
+        keepUntil: new Date(now.getTime() + PLAN_RETENTION_MS),
+      });
       return plan;
     } catch (e) {
       if (!(e instanceof MongoServerError && e.code === 11000)) throw e;

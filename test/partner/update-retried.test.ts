@@ -118,12 +118,34 @@ for (const kind of ['mongodb', 'http'] as const) {
       if (kind === 'http') assert.deepEqual(server.hooks('account.revert_update', installationId)[0]?.body.data.users_added, adding);
     });
 
-    it('stopped before it planned anything: the revert sends nothing', async () => {
-      const { installationId, accountId, before, activeUsers, updated } = await updating();
+    it('stopped before it planned anything: the revert sends nothing, and an attempt still running applies nothing after it', async () => {
+      const { installationId, accountId, input, before, activeUsers, updated } = await updating();
       await h.run(h.acts.revertUpdate, { installationId, accountId, eventId: updated.id, occurredAt: updated.created_at });
       assert.deepEqual(await activeUsers(), before);
       assert.deepEqual((await h.store.accounts.getAccount(accountId))?.subscription, BEFORE);
       assert.deepEqual(server.hooks('account.revert_update', installationId), []);
+      // The attempt that timed out while planning goes on after the revert: it must not apply the update.
+      await assert.rejects(h.run(h.acts.applyUpdate, input), (err: Error) => /given up before its change was planned/.test(err.message));
+      assert.deepEqual(await activeUsers(), before);
+      assert.deepEqual((await h.store.accounts.getAccount(accountId))?.subscription, BEFORE);
+      assert.deepEqual(server.hooks('account.update', installationId), []);
+    });
+
+    it('plans outlive the readings: swept past their keepUntil, which each revert attempt renews', async () => {
+      const plans = new UpdatePlanStore(h.db);
+      const progress = h.store.licensedUsersProgress;
+      const DAY = 86_400_000;
+      await progress.savePage(`r-${kind}`, `i-${kind}`, 1, [], undefined);
+      await plans.keepFirst(`p-${kind}`, `i-${kind}`, { accountId: 'a', usersAdded: [], usersRemoved: ['u1'], newlyAdded: [] });
+      const now = Date.now();
+      await progress.sweep(new Date(now + 9 * DAY));
+      assert.equal(await progress.load(`r-${kind}`), undefined, 'a reading goes after eight days');
+      assert.ok(await plans.load(`p-${kind}`), 'a plan stays past them');
+      await plans.renew(`p-${kind}`, new Date(now + 20 * DAY));
+      await progress.sweep(new Date(now + 40 * DAY));
+      assert.ok(await plans.load(`p-${kind}`), 'renewed by a revert at day 20: kept thirty days from then');
+      await progress.sweep(new Date(now + 51 * DAY));
+      assert.equal(await plans.load(`p-${kind}`), undefined, 'then swept');
     });
 
     it('two attempts at once (one timed out, still running) keep one plan: both send the first', async () => {

@@ -23,7 +23,8 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
   takeLinks(ctx, event);
   const deadline = await ctx.beginPhase('updating', event);
   let applied: UpdateResult | undefined;
-  let applying = false;
+  // Re-entered after continue-as-new mid-phase: the previous run may have applied it (its result is not carried).
+  let applying = ctx.run.resumedEventId === event.eventId;
   const outcome = await ctx.phases.run(deadline, async () => {
     applying = true;
     applied = await ctx.step(
