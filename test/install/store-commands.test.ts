@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import type { CommandStartedEvent } from 'mongodb';
 import { COLLECTIONS } from '../../src/store';
 import { SessionStore } from '../../src/store/sessions';
-import { workflowIdFor } from '../../workflows/definitions';
 import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
 
 /**
@@ -92,14 +91,9 @@ describe('install path: store commands are exact {_id} reads and writes (FerretD
 
   /** Install, update, rotation, trial and uninstall of one installation, in the workflow's order. */
   async function lifecycle(): Promise<{ installationId: string; accountId: string }> {
-    const { installation, event } = h.simulator.createInstallation({ licensedUsers: 3 });
-    const installationId = installation.id;
-    const installed = await h.storeEvent(event);
-    const base = { installationId, workflowId: workflowIdFor(installationId), appId: h.simulator.appId, links: installed.links };
     // Install.
-    await h.run(h.acts.recordInstallation, { ...base, phase: 'installing', lastEventAt: installed.createdAt });
-    const creds = await h.run(h.acts.importCredentials, { installationId, eventId: event.id, activate: true });
-    const ref = { installationId, appId: h.simulator.appId, clientId: creds.clientId, rootUrl: event._links.root.href };
+    const { installation, event, installed, base, ref, clientId } = await h.installing(3);
+    const installationId = installation.id;
     const prov = await h.run(h.acts.provisionAccount, {
       ...ref,
       accountName: installation.accountName ?? '',
@@ -107,13 +101,13 @@ describe('install path: store commands are exact {_id} reads and writes (FerretD
       occurredAt: installed.createdAt,
     });
     await h.run(h.acts.setInstallationState, { ...ref, state: 'approve', concludes: 'install' });
-    await h.run(h.acts.recordInstallation, { ...base, phase: 'active', accountId: prov.accountId, activeClientId: creds.clientId });
+    await h.run(h.acts.recordInstallation, { ...base, phase: 'active', accountId: prov.accountId, activeClientId: clientId });
     // Update: a user added, one removed.
     const removing = (await h.store.accounts.listUsers(prov.accountId)).find((u) => u.role !== 'admin')?.talkdeskUserId;
     assert.ok(removing);
     const updated = h.simulator.updateUsers(installationId, { add: 1, remove: [removing] });
     await h.storeEvent(updated);
-    await h.run(h.acts.recordInstallation, { ...base, phase: 'updating', accountId: prov.accountId, activeClientId: creds.clientId });
+    await h.run(h.acts.recordInstallation, { ...base, phase: 'updating', accountId: prov.accountId, activeClientId: clientId });
     const data = updated.data as { users?: { adding: string[]; removing: string[] } };
     // Signed in: the removed user, and one who stays. The update ends the first's session, the uninstall the other's.
     const staying = (await h.store.accounts.listUsers(prov.accountId)).find((u) => u.talkdeskUserId !== removing)?.talkdeskUserId;
@@ -133,7 +127,7 @@ describe('install path: store commands are exact {_id} reads and writes (FerretD
     assert.equal(await sessions.find(removedSession), undefined, "the removed user's session ended");
     assert.ok(await sessions.find(stayingSession), 'the other kept');
     await h.run(h.acts.setInstallationState, { ...ref, state: 'approve', concludes: 'update' });
-    await h.run(h.acts.recordInstallation, { ...base, phase: 'active', accountId: prov.accountId, activeClientId: creds.clientId });
+    await h.run(h.acts.recordInstallation, { ...base, phase: 'active', accountId: prov.accountId, activeClientId: clientId });
     // Rotation.
     const rotated = h.simulator.rotateCredentials(installationId);
     await h.storeEvent(rotated);
@@ -142,7 +136,7 @@ describe('install path: store commands are exact {_id} reads and writes (FerretD
     await h.run(h.acts.switchCredentials, {
       installationId,
       clientId: next.clientId,
-      previousClientId: creds.clientId,
+      previousClientId: clientId,
       retireAt: new Date(Date.now() + 86_400_000).toISOString(),
       destroyPreviousNow: false,
     });

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { workflowIdFor } from '../../workflows/definitions';
 import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
 
 /**
@@ -14,21 +13,8 @@ describe('provisioning: the installing administrator', function () {
   after(() => h?.close());
 
   async function installing() {
-    const { installation, event } = h.simulator.createInstallation({ licensedUsers: 2 });
-    const installationId = installation.id;
-    const installed = await h.storeEvent(event);
-    const base = { installationId, workflowId: workflowIdFor(installationId), appId: h.simulator.appId, links: installed.links };
-    await h.run(h.acts.recordInstallation, { ...base, phase: 'installing', lastEventAt: installed.createdAt });
-    const creds = await h.run(h.acts.importCredentials, { installationId, eventId: event.id, activate: true });
-    const input = {
-      installationId,
-      appId: h.simulator.appId,
-      clientId: creds.clientId,
-      rootUrl: event._links.root.href,
-      accountName: '',
-      eventId: event.id,
-      occurredAt: installed.createdAt,
-    };
+    const { installation, event, installed, ref } = await h.installing(2);
+    const input = { ...ref, accountName: '', eventId: event.id, occurredAt: installed.createdAt };
     const admins = async (accountId: string) =>
       (await h.store.accounts.listUsers(accountId)).filter((u) => u.role === 'admin').map((u) => u.talkdeskUserId);
     return { installation, input, admins };

@@ -3,7 +3,6 @@ import { createLogger } from '../../src/logging/logger';
 import { HttpProvisioner } from '../../src/partner';
 import { UpdatePlanStore } from '../../src/store/update-plans';
 import type { UpdateResult } from '../../workflows/activity-types';
-import { workflowIdFor } from '../../workflows/definitions';
 import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
 import { TestPartnerServer } from '../support/partner-server';
 
@@ -46,13 +45,8 @@ for (const kind of ['mongodb', 'http'] as const) {
 
     /** An installation provisioned with subscription BEFORE, and an update (a user added, one removed, AFTER) not yet applied. */
     async function updating() {
-      const { installation, event } = h.simulator.createInstallation({ licensedUsers: 3 });
+      const { installation, event, installed, ref } = await h.installing(3);
       const installationId = installation.id;
-      const installed = await h.storeEvent(event);
-      const base = { installationId, workflowId: workflowIdFor(installationId), appId: h.simulator.appId, links: installed.links };
-      await h.run(h.acts.recordInstallation, { ...base, phase: 'installing', lastEventAt: installed.createdAt });
-      const creds = await h.run(h.acts.importCredentials, { installationId, eventId: event.id, activate: true });
-      const ref = { installationId, appId: h.simulator.appId, clientId: creds.clientId, rootUrl: event._links.root.href };
       const prov = await h.run(h.acts.provisionAccount, { ...ref, accountName: '', eventId: event.id, occurredAt: installed.createdAt });
       const accountId = prov.accountId;
       await h.store.accounts.recordSubscription(accountId, BEFORE);

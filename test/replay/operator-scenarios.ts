@@ -1,6 +1,15 @@
 import { rejectUpdate, workflowIdFor } from '../../workflows/definitions';
 import { eventually, queryState, waitForPhase } from '../support/waits';
-import type { Scenario } from './timer-scenarios';
+import type { TestSystem } from '../support/system';
+import type { Deliver, Scenario } from './timer-scenarios';
+
+/** An installation installed through the callback, its workflow `active`. */
+async function activeInstallation(sys: TestSystem, deliver: Deliver): Promise<string> {
+  const life = sys.simulator.createInstallation({ licensedUsers: 1 });
+  await deliver(life.event);
+  await waitForPhase(sys.client, life.installation.id, 'active');
+  return life.installation.id;
+}
 
 /** Scenarios of patch operator-reject-concluded-operations (decided at start by patches-decided-at-start-2), and of an update's revert. */
 export const OPERATOR_SCENARIOS: Record<string, Scenario> = {
@@ -9,10 +18,7 @@ export const OPERATOR_SCENARIOS: Record<string, Scenario> = {
   'operator-reject-during-update': {
     options: { retryInitialMs: 200, retryMaxMs: 400 },
     run: async (sys, deliver) => {
-      const life = sys.simulator.createInstallation({ licensedUsers: 1 });
-      const id = life.installation.id;
-      await deliver(life.event);
-      await waitForPhase(sys.client, id, 'active');
+      const id = await activeInstallation(sys, deliver);
       sys.simulator.failNext('installationState', 10_000, { status: 500 });
       await deliver(sys.simulator.updateUsers(id, { add: 1 }));
       await eventually('the update retrying its approval', async () => {
@@ -36,10 +42,7 @@ export const OPERATOR_SCENARIOS: Record<string, Scenario> = {
   'uninstall-during-update-apply': {
     options: { retryInitialMs: 200, retryMaxMs: 400 },
     run: async (sys, deliver) => {
-      const life = sys.simulator.createInstallation({ licensedUsers: 1 });
-      const id = life.installation.id;
-      await deliver(life.event);
-      await waitForPhase(sys.client, id, 'active');
+      const id = await activeInstallation(sys, deliver);
       sys.simulator.failNext('users', 10_000, { status: 500 });
       await deliver(sys.simulator.updateUsers(id, { add: 1 }));
       await eventually('the update retrying its change', async () => {

@@ -9,7 +9,7 @@ import { startSimulator, type Simulator } from '../../src/simulator';
 import { connectDatabase, createStore, type Database, type Store } from '../../src/store';
 import { sealEventCredentials } from '../../src/store/event-credentials';
 import { TalkdeskClient } from '../../src/talkdesk/client';
-import type { LifecycleEvent } from '../../workflows/definitions';
+import { workflowIdFor, type LifecycleEvent } from '../../workflows/definitions';
 import { mongoUri, uniqueDbName } from './servers';
 
 /**
@@ -26,7 +26,20 @@ export interface ActivityHarness {
   run<A, R>(fn: (input: A) => Promise<R>, input: A): Promise<R>;
   /** What the callback stores for an event: the inbox record and its credentials apart. */
   storeEvent(raw: unknown): Promise<LifecycleEvent>;
+  /** A new installation at the simulator, its install event stored, recorded `installing` and its credentials imported. */
+  installing(licensedUsers: number): Promise<Installing>;
   close(): Promise<void>;
+}
+
+export interface Installing {
+  installation: ReturnType<Simulator['createInstallation']>['installation'];
+  event: ReturnType<Simulator['createInstallation']>['event'];
+  installed: LifecycleEvent;
+  /** The installation record's fields every recordInstallation repeats. */
+  base: { installationId: string; workflowId: string; appId: string; links: LifecycleEvent['links'] };
+  clientId: string;
+  /** What a Talkdesk call of an activity takes. */
+  ref: { installationId: string; appId: string; clientId: string; rootUrl: string };
 }
 
 /** With the MongoDB driver's command monitoring on the store's connection. */
@@ -47,7 +60,7 @@ export async function startActivityHarness(
   const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${simulator.port}`], timeoutMs: 5_000 });
   const acts = createActivities({ store, talkdesk, logger: createLogger({ level: 'silent' }), partner: opts.partner?.(store) });
   const env = new MockActivityEnvironment();
-  return {
+  const h: ActivityHarness = {
     db,
     store,
     keyring,
@@ -73,10 +86,21 @@ export async function startActivityHarness(
       );
       return lifecycle;
     },
+    async installing(licensedUsers) {
+      const { installation, event } = simulator.createInstallation({ licensedUsers });
+      const installationId = installation.id;
+      const installed = await h.storeEvent(event);
+      const base = { installationId, workflowId: workflowIdFor(installationId), appId: simulator.appId, links: installed.links };
+      await h.run(acts.recordInstallation, { ...base, phase: 'installing', lastEventAt: installed.createdAt });
+      const { clientId } = await h.run(acts.importCredentials, { installationId, eventId: event.id, activate: true });
+      const ref = { installationId, appId: simulator.appId, clientId, rootUrl: event._links.root.href };
+      return { installation, event, installed, base, clientId, ref };
+    },
     async close() {
       await simulator.stop();
       await db.db.dropDatabase();
       await db.close();
     },
   };
+  return h;
 }
