@@ -168,7 +168,7 @@ export function provisioningActivities(deps: ActivityDeps) {
       const outcome = await whileHeartbeating('partner provisioning', () => partner.provision(req, ctx));
       const kept = records ? await records.provision(req, ctx) : outcome;
       if (outcome.partnerAccountId) await store.accounts.recordPartnerAccountId(account.id, outcome.partnerAccountId);
-      if (progress) await store.licensedUsersProgress.clear(progress.key);
+      // The reading stays (until the sweep, an undo or a deprovision): a retry after a lost answer sends the same users.
       const settingsRestored = outcome.settingsRestored || kept.settingsRestored;
       logger.info(
         { installationId: input.installationId, accountId: account.id, users: users.length, settingsRestored, partner: partner.kind },

@@ -31,7 +31,11 @@ export class MongoProvisioner implements PartnerProvisioner {
 
   async provision(req: ProvisionRequest, ctx: CallContext): Promise<ProvisionOutcome> {
     throwIfCancelled(ctx);
-    const { settingsRestored } = await this.store.accounts.upsertAccount({ ...req.account, createdBy: req.createdBy });
+    const { settingsRestored } = await this.store.accounts.upsertAccount({
+      ...req.account,
+      createdBy: req.createdBy,
+      provisionKey: ctx.key,
+    });
     throwIfCancelled(ctx);
     await this.store.accounts.upsertUsers(req.account.accountId, req.account.installationId, req.users);
     ctx.progress?.(`${req.users.length} users mapped`);

@@ -52,6 +52,8 @@ export interface SettingsRecord {
   settings: Record<string, unknown>;
   createdAt: Date;
   updatedAt: Date;
+  /** The key of the provision call that created them (absent before it was recorded). */
+  createdByProvision?: string;
 }
 
 /**
@@ -110,17 +112,28 @@ export class AccountStore {
     companyName?: string;
     timezone?: string;
     createdBy?: string;
+    /** The provision call's key: settings this very provision created (an earlier attempt of it) are not restored ones. */
+    provisionKey?: string;
   }): Promise<{ settingsRestored: boolean }> {
     const now = new Date();
     const settings = await this.settings.findOneAndUpdate(
       { _id: input.accountId },
-      { $setOnInsert: { settings: { ...DEFAULT_SETTINGS }, createdAt: now, updatedAt: now } },
+      {
+        $setOnInsert: {
+          settings: { ...DEFAULT_SETTINGS },
+          createdAt: now,
+          updatedAt: now,
+          ...(input.provisionKey ? { createdByProvision: input.provisionKey } : {}),
+        },
+      },
       { upsert: true, returnDocument: 'before' },
     );
     const existing = await this.accounts.findOne({ _id: input.accountId });
     // A reinstall finds settings written by an earlier installation of this account.
     const sameInstall = existing?.installationId === input.installationId && existing.status === 'provisioned';
-    const settingsRestored = sameInstall ? existing.settingsRestored : settings !== null;
+    // Settings an earlier attempt of this provision created (it died before the account) are not restored ones.
+    const ownSettings = input.provisionKey !== undefined && settings?.createdByProvision === input.provisionKey;
+    const settingsRestored = sameInstall ? existing.settingsRestored : settings !== null && !ownSettings;
     await this.accounts.updateOne(
       { _id: input.accountId },
       {

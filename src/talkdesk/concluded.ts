@@ -38,8 +38,14 @@ export function alreadyConcluded(intent: StateCallIntent, current: TalkdeskInsta
   const op = intent.concludes;
   if (op === 'uninstall') return current.state === 'revoked';
   // Install or update: Talkdesk is pending from the event until an approval completes
-  // it, so `completed` means it was concluded. (Not `pending`: an uninstall made while
-  // the install waited shows as pending too, with nothing approved.) No time is
-  // compared: an event's created_at can be after the completion (clocks, rounding).
+  // it, so `completed` means it was concluded. No time is compared: an event's created_at
+  // can be after the completion (clocks, rounding).
+  if (op === 'install') {
+    // A retried install approval that finds `pending`: the earlier attempt landed and Talkdesk has
+    // opened an update or uninstall since (answer lost meanwhile). Else it is an uninstall made while
+    // the install waited, nothing approved; its own event then deprovisions all the same. Undoing the
+    // install (what `skip` does) would delete the account of an installation Talkdesk shows installed.
+    return current.state === 'completed' || current.state === 'pending';
+  }
   return op !== undefined && current.state === 'completed';
 }

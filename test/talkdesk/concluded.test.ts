@@ -4,10 +4,13 @@ import { alreadyConcluded, decideStateCall } from '../../src/talkdesk/concluded'
 describe('talkdesk/alreadyConcluded: a retried state call is not sent when Talkdesk already shows its outcome', () => {
   const approve = (concludes: 'install' | 'update' | 'uninstall') => ({ state: 'approve' as const, concludes });
 
-  it('an install is concluded once Talkdesk shows it completed', () => {
+  it('an install is concluded once Talkdesk shows it completed, or pending (an update or uninstall opened since)', () => {
     assert.equal(alreadyConcluded(approve('install'), { state: 'completed' }), true);
-    // An uninstall made while the install waited is pending too, with nothing approved: send.
-    for (const state of ['installing', 'pending', 'timeout', 'failed', 'rejected', 'revoked', 'suspended', 'something-new']) {
+    // The approval landed, its answer was lost, and the administrator changed licences (or uninstalled) meanwhile:
+    // undoing the install would delete the account of an installation Talkdesk shows installed.
+    assert.equal(alreadyConcluded(approve('install'), { state: 'pending' }), true);
+    assert.equal(alreadyConcluded({ state: 'reject', concludes: 'install' }, { state: 'pending' }), false);
+    for (const state of ['installing', 'timeout', 'failed', 'rejected', 'revoked', 'suspended', 'something-new']) {
       assert.equal(alreadyConcluded(approve('install'), { state }), false, state);
     }
   });
@@ -48,7 +51,7 @@ describe('talkdesk/decideStateCall: only the phase that owns the open operation 
   };
 
   it('install: approve or reject only while installing', () => {
-    expect({ state: 'approve', concludes: 'install' }, ['installing'], ['completed']);
+    expect({ state: 'approve', concludes: 'install' }, ['installing'], ['completed', 'pending']);
     expect({ state: 'reject', concludes: 'install' }, ['installing'], ['rejected']);
   });
 

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
+
+/**
+ * Every attempt of a provision that reaches the partner must send the same request under the same
+ * key, and report the same result: the installing administrator (`created_by`: a read worth retrying
+ * fails the attempt instead of provisioning with nobody admin), the licensed users (the reading is
+ * kept), and whether settings were restored. Activities in-process, FerretDB, the simulator.
+ */
+describe('provisioning retried: the same request and result as its first attempt', function () {
+  this.timeout(60_000);
+  let h: ActivityHarness;
+  before(async () => (h = await startActivityHarness()));
+  after(() => h?.close());
+
+  async function installing() {
+    const { installation, event, installed, ref } = await h.installing(2);
+    const input = { ...ref, accountName: '', eventId: event.id, occurredAt: installed.createdAt };
+    const admins = async (accountId: string) =>
+      (await h.store.accounts.listUsers(accountId)).filter((u) => u.role === 'admin').map((u) => u.talkdeskUserId);
+    return { installation, input, admins };
+  }
+
+  it('a read Talkdesk answers 500 fails the attempt (retried); the next one marks the administrator', async () => {
+    const { installation, input, admins } = await installing();
+    h.simulator.failNext('installation', 1, { status: 500 });
+    await assert.rejects(h.run(h.acts.provisionAccount, input), (err: Error) => /500|unavailable/i.test(err.message));
+    assert.equal(await h.store.accounts.findByInstallation(installation.id), null, 'nothing provisioned by the failed attempt');
+    const prov = await h.run(h.acts.provisionAccount, input);
+    assert.deepEqual(await admins(prov.accountId), [installation.createdBy]);
+  });
+
+  it('a retry after a lost answer sends the users the first attempt read, though the licences changed since', async () => {
+    const { installation, input } = await installing();
+    const first = await h.run(h.acts.provisionAccount, input);
+    const mapped = async () => (await h.store.accounts.listUsers(first.accountId)).map((u) => u.talkdeskUserId).sort();
+    const before = await mapped();
+    h.simulator.updateUsers(installation.id, { add: 1 });
+    const second = await h.run(h.acts.provisionAccount, input);
+    assert.deepEqual(second, first);
+    assert.deepEqual(await mapped(), before, 'the same users: the licence change comes with its own app.updated');
+  });
+
+  it('settings the first attempt created before it died are not reported restored by the retry', async () => {
+    const { input } = await installing();
+    // The first attempt upserts the settings, then dies before writing the account.
+    const accounts = (h.store.accounts as unknown as { accounts: { updateOne: (...a: unknown[]) => Promise<unknown> } }).accounts;
+    const updateOne = accounts.updateOne.bind(accounts);
+    accounts.updateOne = async () => {
+      accounts.updateOne = updateOne;
+      throw new Error('worker killed (test)');
+    };
+    await assert.rejects(h.run(h.acts.provisionAccount, input));
+    const prov = await h.run(h.acts.provisionAccount, input);
+    assert.equal(prov.settingsRestored, false, 'a first install: nothing restored');
+  });
+
+  it('a read Talkdesk refuses for good (403) provisions with nobody marked admin', async () => {
+    const { input, admins } = await installing();
+    h.simulator.failNext('installation', 1, { status: 403 });
+    const prov = await h.run(h.acts.provisionAccount, input);
+    assert.deepEqual(await admins(prov.accountId), []);
+  });
+});
