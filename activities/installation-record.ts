@@ -1,3 +1,4 @@
+import { callKey } from '../src/partner/keys';
 import type { InstallationRef, RecordPhaseInput, StoredInstallation } from '../workflows/activity-types';
 import type { ActivityDeps } from './deps';
 
@@ -20,6 +21,11 @@ export function installationRecordActivities(deps: ActivityDeps) {
         links: input.links,
         ...(input.phase === 'active' ? { approvedAt: new Date() } : {}),
       });
+      // An install just ended active (its event the last handled): its provision can no longer be retried, so the
+      // licensed users kept for a retry go (by `_id`; for any other phase's event there is nothing under that key).
+      const last = input.handledEventIds?.at(-1);
+      if (input.phase === 'active' && last)
+        await store.licensedUsersProgress.clear(callKey(input.installationId, last, 'account.provision'));
     },
 
     async loadInstallation(input: InstallationRef): Promise<StoredInstallation | null> {

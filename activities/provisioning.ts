@@ -168,7 +168,8 @@ export function provisioningActivities(deps: ActivityDeps) {
       const outcome = await whileHeartbeating('partner provisioning', () => partner.provision(req, ctx));
       const kept = records ? await records.provision(req, ctx) : outcome;
       if (outcome.partnerAccountId) await store.accounts.recordPartnerAccountId(account.id, outcome.partnerAccountId);
-      // The reading stays (until the sweep, an undo or a deprovision): a retry after a lost answer sends the same users.
+      // The reading stays until the install ends active (recordInstallation), an undo or the sweep: a retry after a
+      // lost answer sends the same users.
       const settingsRestored = outcome.settingsRestored || kept.settingsRestored;
       logger.info(
         { installationId: input.installationId, accountId: account.id, users: users.length, settingsRestored, partner: partner.kind },

@@ -99,7 +99,8 @@ export function talkdeskCallActivities(deps: ActivityDeps) {
    */
   const confirmed = async (input: StateCallInput, result: StateCallResult): Promise<StateCallResult> => {
     const at = new Date();
-    if (input.state === 'approve' && input.concludes === 'install' && !result.notSent) {
+    // Not from a read showing `pending` (counted concluded, but no evidence that this service's approval landed).
+    if (input.state === 'approve' && input.concludes === 'install' && !result.notSent && result.state !== 'pending') {
       await deps.store.installations.markInstallApproved(input.installationId, at);
     } else if (!result.notSent && alreadyConcluded(input, { state: result.state })) {
       // Only saves the pass a read: a store that fails here must not fail the call Talkdesk took.

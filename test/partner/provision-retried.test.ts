@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { callKey } from '../../src/partner/keys';
+import { COLLECTIONS } from '../../src/store';
 import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
 
 /**
@@ -14,11 +16,11 @@ describe('provisioning retried: the same request and result as its first attempt
   after(() => h?.close());
 
   async function installing() {
-    const { installation, event, installed, ref } = await h.installing(2);
+    const { installation, event, installed, ref, base, clientId } = await h.installing(2);
     const input = { ...ref, accountName: '', eventId: event.id, occurredAt: installed.createdAt };
     const admins = async (accountId: string) =>
       (await h.store.accounts.listUsers(accountId)).filter((u) => u.role === 'admin').map((u) => u.talkdeskUserId);
-    return { installation, input, admins };
+    return { installation, input, admins, base, clientId };
   }
 
   it('a read Talkdesk answers 500 fails the attempt (retried); the next one marks the administrator', async () => {
@@ -53,6 +55,38 @@ describe('provisioning retried: the same request and result as its first attempt
     await assert.rejects(h.run(h.acts.provisionAccount, input));
     const prov = await h.run(h.acts.provisionAccount, input);
     assert.equal(prov.settingsRestored, false, 'a first install: nothing restored');
+  });
+
+  it('the reading kept for a retry goes when the install ends active', async () => {
+    const { installation, input, base, clientId } = await installing();
+    const prov = await h.run(h.acts.provisionAccount, input);
+    const key = callKey(installation.id, input.eventId, 'account.provision');
+    assert.ok(await h.store.licensedUsersProgress.load(key), 'kept after the provision');
+    await h.run(h.acts.recordInstallation, {
+      ...base,
+      phase: 'active',
+      accountId: prov.accountId,
+      activeClientId: clientId,
+      handledEventIds: [input.eventId],
+    });
+    assert.equal(await h.store.licensedUsersProgress.load(key), undefined);
+  });
+
+  it('a retried install approval that finds Talkdesk pending (an update opened since) counts as concluded, without evidence', async () => {
+    const { installation, input } = await installing();
+    await h.run(h.acts.provisionAccount, input);
+    // The first attempt's approval landed; its answer was lost; the administrator then changed licences.
+    const call = { ...input, state: 'approve' as const, concludes: 'install' as const };
+    await h.run(h.acts.setInstallationState, call);
+    await h.store.db
+      .collection(COLLECTIONS.installations)
+      .updateOne({ _id: installation.id } as never, { $unset: { installApprovedAt: '' } });
+    h.simulator.updateUsers(installation.id, { add: 1 });
+    const sent = h.simulator.stateCalls(installation.id).length;
+    const retried = await h.run(h.acts.setInstallationState, { ...call, checkFirst: true });
+    assert.deepEqual(retried, { state: 'pending', alreadyConcluded: true }, 'not undone as "not open"');
+    assert.equal(h.simulator.stateCalls(installation.id).length, sent, 'nothing sent: it would approve the update');
+    assert.equal((await h.store.installations.get(installation.id))?.installApprovedAt, undefined, 'no evidence recorded');
   });
 
   it('a read Talkdesk refuses for good (403) provisions with nobody marked admin', async () => {
