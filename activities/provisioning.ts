@@ -28,6 +28,10 @@ const toUser = (u: TalkdeskUser, admin: string | undefined): PartnerUser => ({
   role: u.id === admin ? 'admin' : 'user',
 });
 
+/** The failure type of an applyUpdate attempt that found its update given up (by a revert) before it was planned. */
+export const UPDATE_GIVEN_UP = 'UpdateGivenUp';
+const NO_CHANGE = { usersAdded: [], usersRemoved: [], newlyAdded: [] };
+
 /**
  * The lifecycle's partner side. Activities read Talkdesk (account, licensed users,
  * the installing administrator) and hand facts to the partner provisioner, which
@@ -35,10 +39,6 @@ const toUser = (u: TalkdeskUser, admin: string | undefined): PartnerUser => ({
  * (single sign-on needs them) are kept here unless the provisioner keeps them
  * itself (the built-in MongoDB one).
  */
-/** The failure type of an applyUpdate attempt that found its update given up (by a revert) before it was planned. */
-export const UPDATE_GIVEN_UP = 'UpdateGivenUp';
-const NO_CHANGE = { usersAdded: [], usersRemoved: [], newlyAdded: [] };
-
 export function provisioningActivities(deps: ActivityDeps) {
   const { store, talkdesk, logger } = deps;
   // The callback ends them when the event arrives; an event handed over later (the dispatcher, the
@@ -123,10 +123,9 @@ export function provisioningActivities(deps: ActivityDeps) {
 
   /**
    * The change an update stopped while applying may have made: the plan its first attempt kept before
-   * changing anything (same key as its call). None: it was stopped before, nothing was applied.
+   * changing anything (under `key`, its call's). None: it was stopped before, nothing was applied.
    */
-  const plannedChange = async (input: RevertInput): Promise<UpdateResult | undefined> => {
-    const key = (await callContext(deps, input.installationId, 'account.update', input)).key;
+  const plannedChange = async (input: RevertInput, key: string): Promise<UpdateResult | undefined> => {
     const found = await plans.load(key);
     if (found) await plans.renew(key); // kept while the revert retries
     // None yet: given up, so that an attempt still planning (timed out, not yet stopped) applies nothing after this revert.
@@ -234,7 +233,9 @@ export function provisioningActivities(deps: ActivityDeps) {
 
     /** Puts the account back as it was before an update that was never approved. */
     async revertUpdate(input: RevertInput): Promise<void> {
-      const applied = input.applied ?? (await plannedChange(input));
+      // `undoes`: the key of the update's own call, under which its plan is kept.
+      const ctx = await callContext(deps, input.installationId, 'account.revert_update', input, { undoes: 'account.update' });
+      const applied = input.applied ?? (await plannedChange(input, ctx.undoes ?? ''));
       if (!applied) {
         logger.info({ installationId: input.installationId }, 'update stopped before it planned a change: nothing to revert');
         return;
@@ -246,7 +247,6 @@ export function provisioningActivities(deps: ActivityDeps) {
         usersDeactivated: applied.usersDeactivated,
         previousSubscription: applied.previousSubscription ?? {},
       };
-      const ctx = await callContext(deps, input.installationId, 'account.revert_update', input, { undoes: 'account.update' });
       await whileHeartbeating('partner revert', () => partner.revertUpdate(req, ctx));
       if (records) await records.revertUpdate(req, ctx);
       logger.info({ installationId: input.installationId }, 'update reverted');

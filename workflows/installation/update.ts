@@ -44,16 +44,15 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
     await ctx.stateCall('approve the update at Talkdesk', { state: 'approve', concludes: 'update' });
   });
   /**
-   * `unknown`: stopped or failed while applying (interrupted, expired, failed for good), an attempt may
-   * have applied the change before it was cancelled, timed out or lost its answer. Patched: the revert is sent without `applied`, and the
-   * activity reverts the change the update's first attempt planned, if it planned one. Asked only then:
-   * after the applying activity's end, never right after a local activity (docs/versioning.md).
+   * Without `applied` (stopped or failed while applying: an attempt may have applied the change before it
+   * was cancelled, timed out or lost its answer), patched: the revert is sent without it and the activity
+   * reverts the change the update's first attempt planned, if it planned one. Asked only then: after the
+   * applying activity's end, never right after a local activity (docs/versioning.md).
    */
-  const revert = async (unknown = false) => {
+  const revert = async () => {
     const input = { installationId, accountId: state.accountId ?? '', ...partnerEvent(event) };
     if (applied) await ctx.step('revert the update', acts.revertUpdate, { ...input, applied });
-    else if (unknown && applying && ctx.patched(REVERT_UPDATE_STOPPED_WHILE_APPLYING))
-      await ctx.step('revert the update', acts.revertUpdate, input);
+    else if (applying && ctx.patched(REVERT_UPDATE_STOPPED_WHILE_APPLYING)) await ctx.step('revert the update', acts.revertUpdate, input);
   };
   await conclude(ctx, outcome, {
     done: async () => {
@@ -75,7 +74,7 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
     failed: async (error) => {
       const rejection = rejectionFor('Update failed', error);
       // Failed while applying: an earlier attempt may have applied the change (timed out, its answer lost).
-      await revert(true);
+      await revert();
       const sent = await rejectAtTalkdesk(ctx, rejection.told, deadline, undefined, 'update');
       await ctx.endPhase('active', {
         result: 'rejected',
@@ -102,14 +101,14 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
       }
     },
     expired: async () => {
-      await revert(true);
+      await revert();
       await ctx.endPhase('active', {
         result: 'expired',
         outcome: 'expired: not approved within seven days; account kept its previous state',
       });
     },
     interrupted: async (reason) => {
-      await revert(true);
+      await revert();
       await ctx.endPhase('active', { result: 'interrupted', detail: reason, outcome: `interrupted by ${reason}: update reverted` });
     },
   });
