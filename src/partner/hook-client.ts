@@ -57,7 +57,8 @@ const isPage = (res: Response, text: string): boolean =>
  * Sends one signed hook and says what its answer means: 2xx done, unless it is a web
  * page (an HTML document served as text/html: a proxy or login page in front of the partner, which says nothing of
  * whether the partner took the hook; retried with the same id); 408, 429, 5xx, a
- * timeout or a connection error retryable (PartnerUnavailableError); any other
+ * timeout or a connection error retryable (PartnerUnavailableError), and a 409 without
+ * a reason (an earlier request with the same key still in progress); any other
  * 4xx final (PartnerRefusedError, with the answer's `reason`); a redirect is not
  * followed and counts as retryable (the URL is misconfigured: fix it and the retry
  * succeeds). Error messages never hold the body or the secret.
@@ -120,6 +121,16 @@ export class HookClient {
       );
     }
     const answer = parseAnswer(await answerText(res));
+    // Idempotency middleware (the IETF Idempotency-Key draft, Stripe's) answers 409 while an earlier
+    // request with the same key is still being processed: our retry after a timeout meets it. Taken
+    // as final, it rejected and undid an install the partner was completing. A refusal gives a reason.
+    if (status === 409 && sanitiseReason(answer.reason, '') === '') {
+      throw new PartnerUnavailableError(
+        'the partner answered 409 without a reason: taken as an earlier request with this idempotency-key still in progress, ' +
+          'retried (to refuse a call, answer a 4xx with a "reason")',
+        parseRetryAfter(res.headers.get('retry-after')),
+      );
+    }
     throw new PartnerRefusedError(sanitiseReason(answer.reason), status);
   }
 }

@@ -3,7 +3,15 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateKeySpec, parseKeyring } from '../../src/crypto/secrets';
 import { createLogger } from '../../src/logging/logger';
-import { HttpProvisioner, MongoProvisioner, PartnerUnavailableError, callKey, forwardUserLogout, sanitiseReason } from '../../src/partner';
+import {
+  HttpProvisioner,
+  MongoProvisioner,
+  PartnerRefusedError,
+  PartnerUnavailableError,
+  callKey,
+  forwardUserLogout,
+  sanitiseReason,
+} from '../../src/partner';
 import { connectDatabase, createStore, type Database, type Store } from '../../src/store';
 import { TestPartnerServer } from '../support/partner-server';
 import { mongoUri, uniqueDbName } from '../support/servers';
@@ -117,6 +125,36 @@ describe('HTTP partner hooks: logout, refusals, redirects', function () {
       { status: 200, headers: { 'content-type': 'text/html' }, raw: '' },
     );
     for (let i = 0; i < 5; i++) await update();
+  });
+
+  it('a 409 without a reason (idempotency middleware: the same key still in progress) is retried; with a reason it refuses', async () => {
+    const update = () =>
+      partner.update({ accountId: 'acct1', installationId: 'inst1', usersAdded: [], usersRemoved: [] }, ctx('account.update'));
+    // Stripe's shape, the IETF draft's problem+json, and an empty body: none gives a reason.
+    server.answerNext(
+      { status: 409, body: { error: { type: 'idempotency_error', message: 'request in progress' } }, headers: { 'retry-after': '3' } },
+      {
+        status: 409,
+        headers: { 'content-type': 'application/problem+json' },
+        body: { title: 'A request is outstanding for this Idempotency-Key' },
+      },
+      { status: 409, body: { reason: '   ' } },
+    );
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(update(), (err: Error) => {
+        assert.ok(err instanceof PartnerUnavailableError, `attempt ${i}: ${err.name}`);
+        assert.match(err.message, /409 without a reason/);
+        if (i === 0) assert.equal(err.retryAfterMs, 3_000);
+        return true;
+      });
+    }
+    server.answerNext({ status: 409, body: { reason: 'Plan change not allowed mid-cycle' } });
+    await assert.rejects(update(), (err: Error) => {
+      assert.ok(err instanceof PartnerRefusedError);
+      assert.equal(err.reason, 'Plan change not allowed mid-cycle');
+      assert.equal(err.status, 409);
+      return true;
+    });
   });
 
   it('an undo or a revert that overtakes its provision or update (still processing at the partner) leaves nothing of it', async () => {

@@ -42,6 +42,7 @@ describe('HTTP partner hooks on real servers (dev server, FerretDB, simulator, a
   afterEach(() => {
     server.fallback = undefined;
     server.processingMs = () => 0;
+    server.conflictWhileProcessing = false;
   });
 
   const install = async (opts: Parameters<TestSystem['simulator']['createInstallation']>[0] = {}, createdAt?: Date) => {
@@ -186,6 +187,25 @@ describe('HTTP partner hooks on real servers (dev server, FerretDB, simulator, a
     assert.equal(provision.status, 200, 'the provision committed after the undo');
     assert.equal(server.accounts.has(event.data.account_id), false, 'and changed nothing: no orphan account at the partner');
     assert.equal(undo.body.data.provision_id, provision.body.id);
+  });
+
+  it("a slow partner's idempotency middleware answering 409 to our retry (its first request still processing) is waited for, not a refusal", async () => {
+    // The first provision takes three of our timeouts to process; once done, a retry of its key is answered at once.
+    let first = true;
+    server.processingMs = (b) => (b.type === 'account.provision' && first ? ((first = false), 3 * TIMEOUT_MS) : 0);
+    server.conflictWhileProcessing = true;
+    const { installation, event } = await install({ licensedUsers: 1 });
+    await waitForPhase(sys.client, installation.id, 'active');
+    const provisions = server.hooks('account.provision', installation.id);
+    assert.ok(
+      provisions.some((h) => h.status === 409),
+      `a retry met the 409 (statuses: ${provisions.map((h) => h.status).join(', ')})`,
+    );
+    assert.equal(new Set(provisions.map((h) => h.body.id)).size, 1, 'every attempt under one key');
+    assert.equal(provisions.at(-1)?.status, 200);
+    assert.deepEqual(server.hooks('account.undo_provision', installation.id), [], 'nothing undone');
+    assert.equal(server.accounts.get(event.data.account_id)?.status, 'active');
+    assert.deepEqual(sys.simulator.stateCalls(installation.id).at(-1)?.body, { state: 'approve' });
   });
 
   it('a 4xx to an update rejects the update at Talkdesk with the reason; the account stays as it was', async () => {

@@ -51,6 +51,13 @@ export class TestPartnerServer {
   /** `provision_id` / `update_id` of the undos and reverts taken: those calls (and the provision's pages) change nothing. */
   readonly undone = new Set<string>();
   private readonly processing = new Set<Promise<void>>();
+  /** Keys of hooks still processing (see `conflictWhileProcessing`). */
+  private readonly inProgress = new Set<string>();
+  /**
+   * Answer a hook whose key is still processing `409` with no `reason`, as idempotency middleware does
+   * (Stripe's `idempotency_error`; the IETF Idempotency-Key draft). Off: the retry is processed again.
+   */
+  conflictWhileProcessing = false;
   /** How long the partner works on a hook before it applies it and answers (0: at once): a slow partner our timeout gives up on. */
   processingMs: (body: HookBody) => number = () => 0;
   private readonly script: ScriptedAnswer[] = [];
@@ -114,15 +121,23 @@ export class TestPartnerServer {
       if (scripted) return this.answer(res, hook, scripted);
       if (!signatureValid || !timedSignatureValid) return this.answer(res, hook, { status: 401, body: { reason: 'bad signature' } });
       const key = String(req.headers['idempotency-key']);
+      if (this.conflictWhileProcessing && this.inProgress.has(key)) {
+        const error = { type: 'idempotency_error', message: 'A request with this key is already being processed.' };
+        return this.answer(res, hook, { status: 409, body: { error } });
+      }
       const commit = () => {
         if (!this.done.has(key)) this.done.set(key, this.apply(hook.body));
         this.answer(res, hook, { status: 200, body: { partner_account_id: `pa_${hook.body.account_id}` } });
       };
       const ms = this.processingMs(hook.body);
       if (ms <= 0) return commit();
+      this.inProgress.add(key);
       const later = new Promise<void>((resolve) => setTimeout(resolve, ms)).then(commit);
       this.processing.add(later);
-      void later.finally(() => this.processing.delete(later));
+      void later.finally(() => {
+        this.processing.delete(later);
+        this.inProgress.delete(key);
+      });
     });
   }
 
