@@ -33,6 +33,7 @@ export async function callContext(
     occurredAt,
     signal: Context.current().cancellationSignal,
     progress: (detail) => heartbeat(detail),
+    attemptScheduledAt: Context.current().info.currentAttemptScheduledTimestampMs,
   };
 }
 
@@ -47,5 +48,17 @@ export async function whileHeartbeating<R>(label: string, fn: () => Promise<R>):
     return await fn();
   } finally {
     clearInterval(timer);
+  }
+}
+
+/**
+ * Throws (retryable) when this attempt has already run longer than its start-to-close timeout: the server
+ * has timed it out and retried it, and the workflow may have gone on to a later call whose effect this one
+ * would overwrite (a trial record). Measured from `began`, taken by the activity on this worker's clock.
+ */
+export function stopIfOutlived(began: number, what: string): void {
+  const limit = Context.current().info.startToCloseTimeoutMs;
+  if (limit > 0 && Date.now() - began >= limit) {
+    throw new Error(`${what}: this attempt outlived its ${limit} ms timeout (the server has retried it), so it sends nothing`);
   }
 }

@@ -13,7 +13,7 @@ import type {
   UpdateResult,
 } from '../workflows/activity-types';
 import type { ActivityDeps } from './deps';
-import { callContext, whileHeartbeating } from './partner-calls';
+import { callContext, stopIfOutlived, whileHeartbeating } from './partner-calls';
 import { toFailure } from './failures';
 import { callKey } from '../src/partner/keys';
 import { readLicensedUsers, type ReadingStore } from './licensed-users';
@@ -267,6 +267,7 @@ export function provisioningActivities(deps: ActivityDeps) {
 
     /** Every trial event (started, ended, extended) records the trial as it now stands. */
     async recordTrial(input: TrialInput): Promise<void> {
+      const began = Date.now();
       const account = await findAccount(input);
       const req = {
         installationId: input.installationId,
@@ -279,6 +280,8 @@ export function provisioningActivities(deps: ActivityDeps) {
       const ctx = await callContext(deps, input.installationId, 'account.trial', input, {
         fallbackBasis: `trial:${JSON.stringify(input.trial)}`,
       });
+      // Trial records are not keyed to one another: a late attempt of an earlier event must not send after a later one.
+      stopIfOutlived(began, 'trial record');
       await whileHeartbeating('partner trial', () => partner.trial(req, ctx));
       if (records) await records.trial(req, ctx);
       logger.info({ installationId: input.installationId, trial: input.trial }, 'trial recorded');

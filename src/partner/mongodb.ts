@@ -77,10 +77,15 @@ export class MongoProvisioner implements PartnerProvisioner {
   }
 
   /** Every trial event (started, ended, extended, or one Talkdesk adds later) records the trial as it now stands. */
-  async trial(req: TrialRequest): Promise<void> {
+  async trial(req: TrialRequest, ctx: CallContext): Promise<void> {
     const account = await this.find(req);
     // Only the account's current installation: a late trial event of an earlier one must not overwrite a reinstall's.
-    if (account && account.installationId === req.installationId) await this.store.accounts.recordTrial(account._id, req.trial);
+    if (!account || account.installationId !== req.installationId) return;
+    // A timed-out attempt of an earlier trial event still running (a zombie: no heartbeat timeout stops it)
+    // must not overwrite the record a later event's attempt made: attempts are ordered by when they were scheduled.
+    const at = ctx.attemptScheduledAt;
+    if (at !== undefined && account.trialAttemptAt !== undefined && account.trialAttemptAt > at) return;
+    await this.store.accounts.recordTrial(account._id, req.trial, at);
   }
 
   /** The account is this installation's (or not provisioned yet): an earlier installation's late call changes nothing. */

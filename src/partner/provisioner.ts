@@ -29,6 +29,9 @@
  *    or update with that key (or a page of that provision) still in flight or
  *    arriving later takes no effect. The built-in one writes in the activity itself,
  *    checking `signal` before each write (contract 2).
+ * 7. Trial records are sent in the order the workflow took the events, each with the
+ *    whole trial as it stands; an attempt that outlived its timeout sends nothing. One
+ *    whose own writes can stall (the built-in one) compares `attemptScheduledAt`.
  */
 
 /** The Talkdesk facts of a user, as the partner receives them. */
@@ -64,6 +67,12 @@ export interface CallContext {
    * the `account.update`), from the same event; it may still be in flight (contract 6).
    */
   undoes?: string;
+  /**
+   * When this attempt of the activity was scheduled (Temporal's clock, Unix ms): a later call's attempt is
+   * always scheduled later than any attempt of an earlier call, so a record that must not be overtaken by an
+   * earlier call's late attempt (the trial) compares it.
+   */
+  attemptScheduledAt?: number;
 }
 
 export interface ProvisionRequest {

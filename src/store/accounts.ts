@@ -14,6 +14,8 @@ export interface AccountRecord {
   status: AccountStatus;
   subscription?: Record<string, { name?: string; licenses?: number }>;
   trial?: { startedAt?: string; expiresAt?: string; endedAt?: string; endedReason?: string; endedBy?: string };
+  /** When the activity attempt that recorded `trial` was scheduled (Temporal's clock, Unix ms). */
+  trialAttemptAt?: number;
   settingsRestored: boolean;
   /** Talkdesk user id of the installing administrator (`created_by` of the installation). */
   createdBy?: string;
@@ -152,7 +154,7 @@ export class AccountStore {
         },
         $setOnInsert: { createdAt: now },
         // A reinstall starts without the earlier installation's plan: its own update and trial events record it.
-        $unset: { disabledAt: '', ...(sameInstall ? {} : { subscription: '', trial: '' }) },
+        $unset: { disabledAt: '', ...(sameInstall ? {} : { subscription: '', trial: '', trialAttemptAt: '' }) },
       },
       { upsert: true },
     );
@@ -303,8 +305,9 @@ export class AccountStore {
     await this.accounts.updateOne({ _id: accountId }, { $set: { subscription, updatedAt: new Date() } });
   }
 
-  async recordTrial(accountId: string, trial: AccountRecord['trial']): Promise<void> {
-    await this.accounts.updateOne({ _id: accountId }, { $set: { trial, updatedAt: new Date() } });
+  async recordTrial(accountId: string, trial: AccountRecord['trial'], attemptAt?: number): Promise<void> {
+    const set = { trial, updatedAt: new Date(), ...(attemptAt !== undefined ? { trialAttemptAt: attemptAt } : {}) };
+    await this.accounts.updateOne({ _id: accountId }, { $set: set });
   }
 
   async recordPartnerAccountId(accountId: string, partnerAccountId: string): Promise<void> {
