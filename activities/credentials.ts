@@ -4,7 +4,7 @@ import type { ImportCredentialsInput, ImportCredentialsResult, InstallationRef, 
 import type { ActivityDeps } from './deps';
 import { eventCredentialsContext, inboxCredentialsContext } from '../src/store/secret-contexts';
 import { SsoLinksStore } from '../src/store/sso-links';
-import { credentialsMissing } from './failures';
+import { credentialsMissing, sealedUnderUnknownKey } from './failures';
 import { MARKERS } from '../src/store/markers';
 import { accessToken } from './tokens';
 
@@ -52,19 +52,23 @@ export function credentialActivities(deps: ActivityDeps) {
             nonRetryable: true,
           });
         }
-        await store.credentials.importPending({
-          installationId: input.installationId,
-          clientId,
-          keyId: facts.key_id,
-          keyAlgorithm: facts.key_algorithm as KeyAlgorithm,
-          tokenUrl: record.event.links.tokens,
-          secret: stored.secret,
-          // Where the blob lives now decides its binding: event_credentials, or an older version's inbox record.
-          secretFrom: stored.inInbox
-            ? inboxCredentialsContext(input.installationId, clientId)
-            : eventCredentialsContext(input.installationId, clientId),
-          sourceEventId: input.eventId,
-        });
+        await store.credentials
+          .importPending({
+            installationId: input.installationId,
+            clientId,
+            keyId: facts.key_id,
+            keyAlgorithm: facts.key_algorithm as KeyAlgorithm,
+            tokenUrl: record.event.links.tokens,
+            secret: stored.secret,
+            // Where the blob lives now decides its binding: event_credentials, or an older version's inbox record.
+            secretFrom: stored.inInbox
+              ? inboxCredentialsContext(input.installationId, clientId)
+              : eventCredentialsContext(input.installationId, clientId),
+            sourceEventId: input.eventId,
+          })
+          .catch((err: unknown) => {
+            throw sealedUnderUnknownKey(err, record.receivedAt) ?? err;
+          });
         await store.eventCredentials.delete(input.eventId);
         if (stored.inInbox) await store.inbox.dropLegacyCredentials(input.eventId);
       } else if (!(await store.credentials.get(input.installationId, clientId))) {

@@ -87,7 +87,8 @@ export function toFailure(err: unknown, activityType?: string): ApplicationFailu
   }
   if (err instanceof TalkdeskError) return toActivityFailure(err);
   // importCredentials also runs outside any phase (an install stopped at its start, or one
-  // with its uninstall queued behind it), where nothing would end the retries: final there, as before.
+  // with its uninstall queued behind it), where nothing would end the retries: final here, unless
+  // the activity itself found the event recent (`sealedUnderUnknownKey`, a rolling key rotation).
   if (err instanceof SecretDecryptError && err.unknownKey && activityType !== 'importCredentials') {
     return ApplicationFailure.create({
       type: SECRETS_KEY_MISSING,
@@ -145,5 +146,29 @@ export function credentialsMissing(installationId: string, clientId?: string): A
     type: CREDENTIALS_MISSING,
     message: `No usable credentials for installation ${installationId}${clientId ? ` (client ${clientId})` : ''}: they were destroyed or never stored. A new app.installed event is needed.`,
     nonRetryable: true,
+  });
+}
+
+/**
+ * How long after the web sealed an event's credentials an import that cannot read them (this worker's
+ * SECRETS_KEY lacks the web's key id) is retried: a key rotation restarting the web before the workers.
+ */
+export const UNKNOWN_KEY_IMPORT_GRACE_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * The import's failure when the event's credentials are under a key id this worker does not know:
+ * retryable for a day after the event arrived (the workers are being restarted with the web's key),
+ * final after it (`toFailure`: CredentialsUnreadable). Undefined for any other error.
+ */
+export function sealedUnderUnknownKey(err: unknown, receivedAt: Date, now = Date.now()): ApplicationFailure | undefined {
+  if (!(err instanceof SecretDecryptError) || !err.unknownKey) return undefined;
+  const until = receivedAt.getTime() + UNKNOWN_KEY_IMPORT_GRACE_MS;
+  if (now >= until) return undefined;
+  return ApplicationFailure.create({
+    type: SECRETS_KEY_MISSING,
+    message:
+      `${err.message}; the web process sealed this event's credentials with that key, which this worker's SECRETS_KEY lacks ` +
+      `(a key rotation that restarted the web before the workers?). Give the workers the web's SECRETS_KEY and restart them: ` +
+      `retried until ${new Date(until).toISOString()}, then the install fails for good.`,
   });
 }

@@ -21,6 +21,8 @@ export interface ActivityHarness {
   db: Database;
   store: Store;
   keyring: Keyring;
+  /** The SECRETS_KEY setting the keyring was parsed from (a test gives another worker the same key). */
+  keySpec: string;
   simulator: Simulator;
   acts: ReturnType<typeof createActivities>;
   run<A, R>(fn: (input: A) => Promise<R>, input: A): Promise<R>;
@@ -50,7 +52,8 @@ function monitored(uri: string): string {
 export async function startActivityHarness(
   opts: { prepare?: boolean; partner?: (store: Store) => PartnerProvisioner } = {},
 ): Promise<ActivityHarness> {
-  const keyring = parseKeyring(generateKeySpec('acts1'));
+  const keySpec = generateKeySpec('acts1');
+  const keyring = parseKeyring(keySpec);
   const db = await connectDatabase(monitored(await mongoUri()), uniqueDbName('acts'));
   const store = createStore(db, keyring);
   // As every process does at start, unless a test plays data an older version left.
@@ -64,6 +67,7 @@ export async function startActivityHarness(
     db,
     store,
     keyring,
+    keySpec,
     simulator,
     acts,
     run: <A, R>(fn: (input: A) => Promise<R>, input: A) => env.run(fn as never, input as never) as Promise<R>,
