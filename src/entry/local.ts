@@ -14,6 +14,7 @@ import { startFerretDB, type LocalMongo } from '../local/ferretdb';
 import { startTemporalDevServer, type LocalTemporal } from '../local/temporal-dev';
 import { PROJECT_ROOT } from '../local/tools';
 import { temporalSettings } from '../temporal/connection';
+import { temporalConnectFailure } from '../temporal/connect-errors';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
 import { webServerOptionsFromEnv } from '../web/from-env';
 import { startWebServer } from '../web/server';
@@ -81,7 +82,9 @@ async function main(): Promise<void> {
     const settings = temporalSettings({ address });
     if (!temporalServer) {
       // An existing cluster: register the search attributes if they are missing (idempotent).
-      const admin = await Connection.connect(settings.connectionOptions);
+      const admin = await Connection.connect(settings.connectionOptions).catch((err: unknown) => {
+        throw temporalConnectFailure(address, settings.namespace, err);
+      });
       await ensureSearchAttributes(admin, settings.namespace).catch((err: unknown) =>
         logger.warn({ err }, 'could not register search attributes; run npm run setup:temporal or register them in your cloud console'),
       );
@@ -99,7 +102,9 @@ async function main(): Promise<void> {
     const service = await startServiceWorker({ env, logger, store, talkdesk: talkdeskClient(env), address });
     void service.run();
 
-    const connection = await Connection.connect(settings.connectionOptions);
+    const connection = await Connection.connect(settings.connectionOptions).catch((err: unknown) => {
+      throw temporalConnectFailure(address, settings.namespace, err);
+    });
     const web = await startWebServer(
       webServerOptionsFromEnv(env, { keyring, store, temporal: new Client({ connection, namespace: settings.namespace }), logger }),
     );

@@ -1,4 +1,5 @@
 import type { Logger } from '../logging/logger';
+import { temporalCallFailure } from '../temporal/connect-errors';
 import type { InboxStore } from './inbox';
 import type { Dispatch } from './start';
 
@@ -137,7 +138,10 @@ export class InboxDispatcher {
         await this.inbox.recordDispatchFailure(record._id, attempts, new Date(Date.now() + backoff), errorName(err));
         this.backedOff = true;
         this.wake = false;
-        this.logger.warn({ installationId: record.installationId, eventId: record._id, attempts }, 'dispatch failed; backing off');
+        this.logger.warn(
+          { installationId: record.installationId, eventId: record._id, attempts, ...temporalCallFailure(err) },
+          'dispatch failed; backing off',
+        );
         // Temporal is most likely down for every event: stop this pass early.
         break;
       }

@@ -51,3 +51,38 @@ export function rethrowRefused(address: string | undefined, namespace: string): 
     throw credentialsRefused(err) ? temporalConnectFailure(address, namespace, err) : err;
   };
 }
+
+/** gRPC status names of the codes a Temporal call fails with (the rest are logged by number). */
+const GRPC_STATUS: Record<number, string> = {
+  1: 'CANCELLED',
+  3: 'INVALID_ARGUMENT',
+  4: 'DEADLINE_EXCEEDED',
+  5: 'NOT_FOUND',
+  7: 'PERMISSION_DENIED',
+  8: 'RESOURCE_EXHAUSTED',
+  13: 'INTERNAL',
+  14: 'UNAVAILABLE',
+  16: 'UNAUTHENTICATED',
+};
+
+/**
+ * Safe facts of a failed Temporal call, for a log line: the error's class, its gRPC status (from
+ * the error or its causes), and which setting to check. Never the message (it is the server's).
+ */
+export function temporalCallFailure(err: unknown): { error: string; grpcStatus?: string; check: string } {
+  let code: number | undefined;
+  for (let e: unknown = err, depth = 0; e && depth < 4 && code === undefined; e = (e as { cause?: unknown }).cause, depth += 1) {
+    const c = codeOf(e);
+    if (typeof c === 'number') code = c;
+  }
+  const error = err instanceof Error && /^[A-Za-z]{1,40}$/.test(err.name) ? err.name : 'unknown';
+  const grpcStatus = code === undefined ? undefined : (GRPC_STATUS[code] ?? String(code));
+  const check = credentialsRefused(err)
+    ? 'TEMPORAL_API_KEY (or the TLS client certificate) and its access to TEMPORAL_NAMESPACE'
+    : code === 5
+      ? 'TEMPORAL_NAMESPACE: does that namespace exist on this server (npm run setup:temporal)?'
+      : code === 8
+        ? "the namespace's rate limits at Temporal (requests per second)"
+        : 'TEMPORAL_ADDRESS, and that the Temporal server is up';
+  return { error, ...(grpcStatus ? { grpcStatus } : {}), check };
+}

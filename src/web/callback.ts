@@ -7,6 +7,7 @@ import type { Logger } from '../logging/logger';
 import type { InboxStore, InsertOutcome } from '../handover/inbox';
 import type { Dispatch } from '../handover/start';
 import { sealEventCredentials } from '../store/event-credentials';
+import { temporalCallFailure } from '../temporal/connect-errors';
 import { workflowIdFor } from '../../workflows/definitions';
 import type { CallbackLaunchHooks } from './launch/callback-hooks';
 import type { WebMetrics } from './metrics';
@@ -237,7 +238,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
       handingOver.ok();
     } catch (err) {
       handingOver.failed();
-      log.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'stored; Temporal unavailable, the dispatcher will hand it over');
+      log.warn(temporalCallFailure(err), 'stored; Temporal unavailable, the dispatcher will hand it over');
       try {
         await deps.inbox.enqueue(record);
       } catch (queueErr) {

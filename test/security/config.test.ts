@@ -6,6 +6,7 @@ import path from 'node:path';
 import { loadEnv } from '../../src/config/env';
 import { PROJECT_ROOT } from '../../src/local/tools';
 import { connectDatabase } from '../../src/store';
+import { signHubSignature } from '../../src/web/signature';
 import { mongoUri, temporalDevEnv, uniqueDbName } from '../support/servers';
 import { startRefusingTemporal } from '../support/refusing-temporal';
 import { WEBHOOK_SECRET } from '../support/system';
@@ -202,12 +203,25 @@ describe('security: signature and limit settings', function () {
       const key = 'tk-web-bad-0123456789abcdef';
       const p = await webProcess({ TEMPORAL_ADDRESS: refusing.address, TEMPORAL_API_KEY: key, TEMPORAL_TLS: 'false' });
       try {
-        await listening(p);
+        const { url } = await listening(p);
         const error = await eventually('the error line', async () =>
           p.lines.map((l) => JSON.parse(l) as { level?: string; msg?: string }).find((l) => l.level === 'error'),
         );
         assert.match(error.msg ?? '', /refused this process's credentials for namespace default \(TEMPORAL_API_KEY/);
         assert.ok(!p.lines.some((l) => l.includes('does not answer yet')), 'not reported as an outage');
+        // An event is stored; its failed hand-over is logged with the cause and the setting to check.
+        const raw = JSON.stringify(freshEvent());
+        const answer = await send(url, raw, {
+          headers: { ...JSON_HEADERS, 'x-hub-signature': signHubSignature(Buffer.from(raw), WEBHOOK_SECRET) },
+        });
+        assert.equal(answer.status, 202, answer.text);
+        const handOver = await eventually('the hand-over warning', async () =>
+          p.lines
+            .map((l) => JSON.parse(l) as { msg?: string; grpcStatus?: string; check?: string })
+            .find((l) => l.msg === 'stored; Temporal unavailable, the dispatcher will hand it over'),
+        );
+        assert.equal(handOver.grpcStatus, 'UNAUTHENTICATED');
+        assert.match(handOver.check ?? '', /TEMPORAL_API_KEY .*TEMPORAL_NAMESPACE/);
         assert.ok(!p.lines.join('\n').includes(key) && !p.stderr().includes(key), 'the key is never logged');
       } finally {
         await stop(p);
