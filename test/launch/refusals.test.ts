@@ -156,12 +156,16 @@ describe('launch: every sign-in failure answers a page with its status and reaso
     const installation = await signedIn();
     sys.simulator.failNext('token', 1, { status: 500 });
     await expectLaunchRefused(installation.id, 'talkdesk_refused', 502);
+    const [rec] = (await new SsoFailureStore(sys.store.db).listForInstallation(installation.id)).slice(-1);
+    assert.equal(rec?.detail, 'token_server_error_500', 'which call, and what Talkdesk answered');
   });
 
   it('userinfo 401: 502 talkdesk_refused', async () => {
     const installation = await signedIn();
     sys.simulator.failNext('userinfo', 1, { status: 401 });
     await expectLaunchRefused(installation.id, 'talkdesk_refused', 502);
+    const [rec] = (await new SsoFailureStore(sys.store.db).listForInstallation(installation.id)).slice(-1);
+    assert.equal(rec?.detail, 'userinfo_unauthorized_401');
   });
 
   it('Talkdesk unreachable (connection dropped): 503 talkdesk_unreachable', async () => {

@@ -1,8 +1,7 @@
 import type { InstallationRecord } from '../../store/installations';
 import type { UserMappingRecord } from '../../store/accounts';
-import { TalkdeskError, TalkdeskUnavailableError } from '../../talkdesk/errors';
 import type { LaunchContext } from './context';
-import { SsoFailure } from './reasons';
+import { SsoFailure, talkdeskFailure } from './reasons';
 
 export type Role = 'admin' | 'user';
 
@@ -61,9 +60,7 @@ export async function licensedUser(
       );
     lc.logger.info({ installationId: rec._id, licensedUsers: users.length }, 'licensed users refreshed from Talkdesk at sign-in');
   } catch (err) {
-    if (err instanceof TalkdeskUnavailableError) throw new SsoFailure('talkdesk_unreachable', { ...facts, detail: 'licensed_users' });
-    if (err instanceof TalkdeskError) throw new SsoFailure('talkdesk_refused', { ...facts, detail: 'licensed_users' });
-    throw err;
+    throw talkdeskFailure(err, facts, 'licensed_users');
   }
   const refreshed = await find();
   if (!refreshed) throw new SsoFailure('not_licensed', facts);

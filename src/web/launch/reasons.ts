@@ -1,3 +1,5 @@
+import { TalkdeskError, TalkdeskHttpError, TalkdeskUnavailableError } from '../../talkdesk/errors';
+
 /** Why a sign-in failed: the reason code, its HTTP status, and what the page tells the person. */
 export const FAILURE_REASONS = {
   unknown_installation: {
@@ -54,4 +56,18 @@ export class SsoFailure extends Error {
   ) {
     super(`sign-in failed: ${reason}${facts.detail ? ` (${facts.detail})` : ''}`);
   }
+}
+
+/**
+ * A Talkdesk call of a sign-in that failed, as the failure the person sees: Talkdesk not reached,
+ * Talkdesk answering an error (kind and status in `detail`), or our own fault before anything was
+ * sent (a link outside TALKDESK_ALLOWED_HOSTS, a key that does not sign): `internal_error`, not
+ * "Talkdesk refused", which would send the person to wait for nothing. Anything else as it was.
+ */
+export function talkdeskFailure(err: unknown, facts: SsoFailure['facts'], step: string): unknown {
+  if (err instanceof TalkdeskUnavailableError) return new SsoFailure('talkdesk_unreachable', { ...facts, detail: step });
+  if (err instanceof TalkdeskHttpError)
+    return new SsoFailure('talkdesk_refused', { ...facts, detail: `${step}_${err.kind}_${err.status}` });
+  if (err instanceof TalkdeskError) return new SsoFailure('internal_error', { ...facts, detail: `${step}_${err.name}` });
+  return err;
 }

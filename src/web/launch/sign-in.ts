@@ -6,13 +6,12 @@ import { STATE_TTL_MS } from '../../sso/state-store';
 import { randomId } from '../../store/sessions';
 import type { InstallationRecord } from '../../store/installations';
 import type { SsoLinksRecord } from '../../store/sso-links';
-import { TalkdeskError, TalkdeskUnavailableError } from '../../talkdesk/errors';
 import { cookieBase, type LaunchContext } from './context';
 import { answerFailure } from './failure';
 import { clearCookie, nonce, pageHeaders, readCookie, redirectTo, sameText, SESSION_COOKIE, setCookie, SSO_COOKIE } from './http';
 import { licensedUser, roleOf } from './licensing';
 import { handoffPage } from './pages';
-import { SsoFailure } from './reasons';
+import { SsoFailure, talkdeskFailure } from './reasons';
 
 export const LAUNCH_PATH = '/launch';
 export const SSO_CALLBACK_PATH = '/sso/callback';
@@ -86,13 +85,6 @@ export async function launch(lc: LaunchContext, ctx: Context): Promise<void> {
     await answerFailure(lc, ctx, err);
   }
 }
-
-const talkdeskFailure = (err: unknown, facts: Record<string, string | undefined>, step: string): unknown => {
-  if (err instanceof TalkdeskUnavailableError) return new SsoFailure('talkdesk_unreachable', { ...facts, detail: step });
-  if (err instanceof TalkdeskError)
-    return new SsoFailure('talkdesk_refused', { ...facts, detail: `${step}_${(err as { kind?: string }).kind ?? 'refused'}` });
-  return err;
-};
 
 /** GET /sso/callback: the redirect URL. Checks state, exchanges the code, authorizes, then opens a session or hands off. */
 export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void> {
