@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors';
 import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../worker/cache-budget';
+import { parseAllowList } from '../talkdesk/allowlist';
 import { parseTrustProxy } from '../web/client-address';
 import { HUB_ALGORITHMS, type HubAlgorithm } from '../web/signature';
 import { DEFAULT_SIGNATURE_SCHEMES, SIGNATURE_SCHEMES, parseEcdsaPublicKeys, type SignatureScheme } from '../web/signature-schemes';
@@ -92,7 +93,16 @@ export const envSchema = z.object({
     .min(16, 'must be at least 16 characters')
     .transform((v) => v.split(',').map((s) => s.trim()))
     .refine((l) => l.every((s) => s.length >= 16), 'each comma-separated secret must be at least 16 characters'),
-  TALKDESK_ALLOWED_HOSTS: csv(DEFAULT_ALLOWED_HOSTS),
+  // Checked here, at start-up, before any connection: an empty list would refuse every Talkdesk call for good.
+  TALKDESK_ALLOWED_HOSTS: csv(DEFAULT_ALLOWED_HOSTS)
+    .refine((l) => l.length > 0, 'must list at least one host (unset it for the default list of Talkdesk hosts)')
+    .superRefine((l, ctx) => {
+      try {
+        parseAllowList(l);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : 'invalid' });
+      }
+    }),
   TALKDESK_HTTP_TIMEOUT_MS: num(z.number().int().positive()).default(10_000),
   SECRETS_KEY: z
     .string()
@@ -103,6 +113,7 @@ export const envSchema = z.object({
   CALLBACK_BODY_LIMIT: z
     .string()
     .regex(/^\d+(b|kb|mb)$/i, 'must be a size such as 256kb')
+    .refine((v) => !/^0+\D/.test(v), 'must be more than 0 (every event would be refused as too large)')
     .default('256kb'),
   /** Which callback signatures are accepted; an event passes when one enabled scheme verifies. */
   CALLBACK_SIGNATURE_SCHEMES: csv(DEFAULT_SIGNATURE_SCHEMES.join(','))

@@ -70,6 +70,27 @@ describe('configuration from the environment', () => {
     );
   });
 
+  it('refuses an allow-list that is empty or holds a bad entry, and a zero body limit, at start-up', () => {
+    const refused = (extra: Record<string, string>, pattern: RegExp) =>
+      assert.throws(
+        () => loadEnv({ ...VALID, ...extra }),
+        (err: unknown) => err instanceof ConfigError && pattern.test(err.message),
+        JSON.stringify(extra),
+      );
+    refused({ TALKDESK_ALLOWED_HOSTS: '' }, /TALKDESK_ALLOWED_HOSTS: must list at least one host \(unset it for the default/);
+    refused({ TALKDESK_ALLOWED_HOSTS: ' , ' }, /TALKDESK_ALLOWED_HOSTS: must list at least one host/);
+    refused(
+      { TALKDESK_ALLOWED_HOSTS: 'api.talkdeskapp.com,https://evil.example' },
+      /TALKDESK_ALLOWED_HOSTS: .*"https:\/\/evil\.example" is invalid: give a host, not a URL/,
+    );
+    refused({ CALLBACK_BODY_LIMIT: '0kb' }, /CALLBACK_BODY_LIMIT: must be more than 0/);
+    assert.deepEqual(loadEnv({ ...VALID, TALKDESK_ALLOWED_HOSTS: 'api.talkdeskapp.eu, 127.0.0.1:4010' }).TALKDESK_ALLOWED_HOSTS, [
+      'api.talkdeskapp.eu',
+      '127.0.0.1:4010',
+    ]);
+    assert.equal(loadEnv({ ...VALID, CALLBACK_BODY_LIMIT: '10kb' }).CALLBACK_BODY_LIMIT, '10kb');
+  });
+
   it('stops a process at start-up with exit code 2 and a message naming the variable', () => {
     for (const entry of ['web', 'worker']) {
       const res = spawnSync(process.execPath, [path.join(PROJECT_ROOT, `dist/src/entry/${entry}.js`)], {
