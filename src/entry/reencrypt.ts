@@ -2,6 +2,7 @@ import { DEFAULT_MONGODB_URI, loadEnvSubset } from '../config/env';
 import { parseKeyring } from '../crypto/secrets';
 import { ConfigError } from '../errors';
 import { InboxStore } from '../handover/inbox';
+import { scrubUrlCredentials, urlTarget } from '../logging/redact';
 import { connectDatabase } from '../store/db';
 import { countBlobsByKid, reencryptAll, type FieldReport } from '../store/reencrypt';
 
@@ -66,7 +67,19 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  const db = await connectDatabase(env.MONGODB_URI ?? DEFAULT_MONGODB_URI, env.MONGODB_DB);
+  const uri = env.MONGODB_URI ?? DEFAULT_MONGODB_URI;
+  let db: Awaited<ReturnType<typeof connectDatabase>>;
+  try {
+    db = await connectDatabase(uri, env.MONGODB_DB);
+  } catch (err) {
+    // As web and worker say it: the setting, the host, and never a password of the connection string.
+    const why = scrubUrlCredentials(err instanceof Error ? err.message : String(err));
+    console.error(
+      `reencrypt: MongoDB at ${urlTarget(uri)} (MONGODB_URI${env.MONGODB_URI ? '' : ' unset: the default'}) cannot be reached: ${why}. ` +
+        'Start it or correct MONGODB_URI, then run it again (nothing was changed).',
+    );
+    return 1;
+  }
   try {
     console.error(
       `reencrypt: current key id ${keyring.currentKid}; other key ids ${JSON.stringify(keyring.kids.slice(1))}${args.dryRun ? ' (dry run)' : ''}`,
@@ -114,7 +127,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    console.error('reencrypt failed:', err instanceof Error ? `${err.name}: ${err.message}` : 'unknown error');
+    console.error('reencrypt failed:', err instanceof Error ? `${err.name}: ${scrubUrlCredentials(err.message)}` : 'unknown error');
     process.exit(1);
   },
 );
