@@ -134,6 +134,36 @@ describe('launch: single sign-out, licences that change, and no secret left behi
     assert.equal(await appStatus(browser), 200, 'the session is kept');
   });
 
+  it('a user.logout whose store step fails (a MongoError or any other error) is answered 503 store_unavailable, and taken on redelivery', async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const [a] = licensed;
+    assert.ok(a);
+    const browser = (await signIn(sys, installation.id, a.id)).browser;
+    const event = sys.simulator.userLogout(installation.id, a.id);
+    const post = () =>
+      fetch(sys.web.callbackUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-hub-signature': sys.simulator.signBody(JSON.stringify(event)) },
+        body: JSON.stringify(event),
+      });
+    const insert = LogoutEventStore.prototype.insert;
+    try {
+      // Not a MongoError: a driver or socket failure of another class (seen while MongoDB was cut off under load).
+      LogoutEventStore.prototype.insert = () => Promise.reject(new TypeError('socket hang up (test)'));
+      const res = await post();
+      const body = (await res.json()) as { error?: { code?: string } };
+      assert.equal(res.status, 503, JSON.stringify(body));
+      assert.equal(body.error?.code, 'store_unavailable');
+      assert.equal(res.headers.get('retry-after'), '30');
+    } finally {
+      LogoutEventStore.prototype.insert = insert;
+    }
+    assert.equal(await appStatus(browser), 200, 'nothing ended yet');
+    const again = await post();
+    assert.equal(again.status, 200);
+    assert.equal(await appStatus(browser), 401, 'the redelivery ended the session');
+  });
+
   it('an uninstall ends every session of the installation; a user removed by app.updated loses theirs', async () => {
     const { installation, licensed } = await activeInstallation(sys, { licensedUsers: 3 });
     const [a, b, c] = licensed;
@@ -220,6 +250,15 @@ describe('launch: single sign-out, licences that change, and no secret left behi
     }
     const dump = await dumpDatabase(sys.store.db.db);
     for (const name of ['sessions', 'sso_states', 'sso_links']) assert.ok((dump.collections[name] ?? 0) > 0, `${name} was scanned`);
+    // Positive controls: the texts scanned hold what they should, so an empty capture cannot pass.
+    assert.ok(
+      sys.logLines.some((l) => l.includes(installation.id)),
+      `the logs were captured (${sys.logLines.length} lines)`,
+    );
+    assert.ok(
+      histories.every((h) => h.includes(installation.id)),
+      'the histories were decoded',
+    );
     const where = { logs: sys.logLines.join('\n'), mongodb: dump.text, histories: histories.join('\n') };
     for (const [place, text] of Object.entries(where)) assert.deepEqual(leakedSecrets(text, secrets), [], `${place} holds a secret`);
   });

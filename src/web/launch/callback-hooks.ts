@@ -103,8 +103,10 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
         // After the answer; a failure is sent again by the forwarder's periodic pass.
         if (pending && lc.logoutForwarder) lc.logoutForwarder.sendNow(pending);
       } catch (err) {
-        if (!(err instanceof MongoError)) throw err;
-        log.error({ error: err.name }, 'user.logout not handled: MongoDB unavailable');
+        // As the callback answers other events: nothing was accepted, so Talkdesk must deliver again (503),
+        // whatever the store failed with; a failure other than a MongoError is logged apart so its cause shows.
+        if (err instanceof MongoError) log.error({ error: err.name }, 'user.logout not handled: MongoDB unavailable');
+        else log.error({ err }, 'user.logout not handled: unexpected error');
         outcome('store_unavailable');
         ctx.set('Retry-After', '30');
         return reply(ctx, 503, {
