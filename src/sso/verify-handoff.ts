@@ -47,6 +47,27 @@ const defaultSeen = new MemorySeenTokenIds();
 const remoteSets = new Map<string, JWTVerifyGetKey>();
 
 /**
+ * Why jose refused the token, in words a partner can act on: which claim failed and what was expected
+ * (never the token or its values), or that the keys could not be fetched.
+ */
+function whyRefused(err: unknown, jwksUrl: string, o: VerifyHandoffOptions): string {
+  const code = err instanceof Error ? ((err as { code?: string }).code ?? err.name) : 'invalid';
+  const claim = err instanceof Error ? (err as { claim?: string }).claim : undefined;
+  if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && claim === 'aud')
+    return `${code}: aud is not ${JSON.stringify(o.audience)} (give the origin of your app, e.g. https://app.example.com, not a URL with a path)`;
+  if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && claim === 'iss')
+    return `${code}: iss is not ${JSON.stringify(o.issuer)} (APP_BASE_URL of the service)`;
+  if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && claim) return `${code}: the ${claim} claim is missing or invalid`;
+  if (code === 'ERR_JWT_EXPIRED') return `${code}: the token has expired (they live a minute: verify it as it arrives; check your clock)`;
+  if (code === 'ERR_JWKS_NO_MATCHING_KEY')
+    return `${code}: no key of ${jwksUrl} matches the token's kid (keys rotated? they are fetched again)`;
+  // jose answers a key set it cannot fetch with ERR_JOSE_GENERIC (not 200) or ERR_JWKS_*, a network failure untyped.
+  if (['ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID', 'ERR_JOSE_GENERIC'].includes(code) || !code.startsWith('ERR_'))
+    return `${code}: cannot fetch or read the service's keys at ${jwksUrl} (is the issuer the service's APP_BASE_URL, reachable from here?)`;
+  return code;
+}
+
+/**
  * Verifies a hand-off token as a partner should: signature (ES256, a published key),
  * `iss`, `aud`, `exp`, the claims present, and a `jti` never accepted before.
  * Throws HandoffTokenError (the message never quotes the token).
@@ -68,9 +89,7 @@ export async function verifyHandoffToken(token: string, o: VerifyHandoffOptions)
       clockTolerance: o.clockToleranceSeconds ?? 5,
     }));
   } catch (err) {
-    throw new HandoffTokenError(
-      `hand-off token refused: ${err instanceof Error ? ((err as { code?: string }).code ?? err.name) : 'invalid'}`,
-    );
+    throw new HandoffTokenError(`hand-off token refused: ${whyRefused(err, jwksUrl, o)}`);
   }
   const str = (k: string) => typeof payload[k] === 'string';
   if (!str('talkdesk_account_id') || !str('talkdesk_installation_id') || (payload.role !== 'admin' && payload.role !== 'user')) {

@@ -107,7 +107,12 @@ describe('launch: hand-off to the partner app with a signed identity token', fun
     await assert.rejects(verifyHandoffToken(token, { issuer: sys.web.url, audience, seen }), /used before/);
     await assert.rejects(
       verifyHandoffToken(token, { issuer: sys.web.url, audience: 'https://other.example', seen: new MemorySeenTokenIds() }),
-      /refused/,
+      /refused: ERR_JWT_CLAIM_VALIDATION_FAILED: aud is not "https:\/\/other\.example" \(give the origin of your app/,
+    );
+    // The issuer given with a path its keys are not under: the partner is told it cannot fetch them, and where it looked.
+    await assert.rejects(
+      verifyHandoffToken(token, { issuer: `${sys.web.url}/nowhere`, audience, seen: new MemorySeenTokenIds() }),
+      (err: Error) => err.message.includes(`${sys.web.url}/nowhere/.well-known/jwks.json`) && !err.message.includes(token),
     );
     assert.equal(decodeProtectedHeader(token).kid, 'new');
   });
