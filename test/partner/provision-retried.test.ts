@@ -44,7 +44,7 @@ describe('provisioning retried: the same request and result as its first attempt
   });
 
   it('settings the first attempt created before it died are not reported restored by the retry', async () => {
-    const { input } = await installing();
+    const { installation, input } = await installing();
     // The first attempt upserts the settings, then dies before writing the account.
     const accounts = (h.store.accounts as unknown as { accounts: { updateOne: (...a: unknown[]) => Promise<unknown> } }).accounts;
     const updateOne = accounts.updateOne.bind(accounts);
@@ -52,7 +52,9 @@ describe('provisioning retried: the same request and result as its first attempt
       accounts.updateOne = updateOne;
       throw new Error('worker killed (test)');
     };
-    await assert.rejects(h.run(h.acts.provisionAccount, input));
+    await assert.rejects(h.run(h.acts.provisionAccount, input), /worker killed \(test\)/);
+    assert.ok(await h.store.accounts.getSettings(installation.accountId), 'the first attempt wrote the settings before it died');
+    assert.equal(await h.store.accounts.findByInstallation(installation.id), null, 'and no account');
     const prov = await h.run(h.acts.provisionAccount, input);
     assert.equal(prov.settingsRestored, false, 'a first install: nothing restored');
   });

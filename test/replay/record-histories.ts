@@ -5,7 +5,7 @@ import { PROJECT_ROOT } from '../../src/local/tools';
 import { rejectUpdate, workflowIdFor } from '../../workflows/definitions';
 import { stopAllServers } from '../support/servers';
 import { startSystem, type TestSystem } from '../support/system';
-import { eventually, finalView, waitForPhase } from '../support/waits';
+import { eventually, finalView, updateAdmitted, waitForPhase } from '../support/waits';
 import { APPROVAL_SCENARIOS } from './approval-scenarios';
 import { START_GATE_SCENARIOS } from './start-gate-scenarios';
 import { STORE_STEP_SCENARIOS } from './store-step-scenarios';
@@ -134,10 +134,13 @@ const FIRST_WAVE: Record<string, Scenario['run']> = {
     const early = sys.simulator.createInstallation();
     await sys.stopWorker();
     await deliver(early.event);
+    const workflowId = workflowIdFor(early.installation.id);
+    const updateId = 'recorded-early-rejection';
     const rejected = sys.client.workflow
-      .getHandle(workflowIdFor(early.installation.id))
-      .executeUpdate(rejectUpdate, { args: [{ reason: 'recorded early rejection' }] });
-    await new Promise((r) => setTimeout(r, 500));
+      .getHandle(workflowId)
+      .executeUpdate(rejectUpdate, { args: [{ reason: 'recorded early rejection' }], updateId });
+    // Admitted by the server while no worker runs: the worker then takes it with the install.
+    await updateAdmitted(sys.client, workflowId, updateId);
     await sys.startWorker();
     await rejected;
     return early.installation.id;

@@ -79,8 +79,9 @@ describe('simulator event delivery', () => {
     await sim.deliveriesSettled();
     const [a, b, c] = rx.received.map((r) => r.at);
     assert.ok(a !== undefined && b !== undefined && c !== undefined);
-    assert.ok(b - a >= 140 && b - a < 1000, `1st gap ${b - a}`);
-    assert.ok(c - b >= 290 && c - b < 1200, `2nd gap ${c - b}`);
+    // Lower bounds are the delays; the ceilings only tell them from the default delays (minutes), with room for a loaded machine.
+    assert.ok(b - a >= 140 && b - a < 30_000, `1st gap ${b - a}`);
+    assert.ok(c - b >= 290 && c - b < 30_000, `2nd gap ${c - b}`);
     assert.deepEqual(
       sim.deliveries.map((d) => [d.attempt, d.status, d.ok]),
       [
@@ -143,9 +144,8 @@ describe('simulator event delivery', () => {
     const { event } = sim.createInstallation();
     assert.equal(await sim.deliver(event), 500);
     await sim.stop();
-    const t0 = Date.now();
+    // Settles at once: a retry still pending would wait for the default delay (minutes), past the test's timeout.
     await sim.deliveriesSettled();
-    assert.ok(Date.now() - t0 < 1000);
     assert.equal(rx.received.length, 1);
   });
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Simulator } from '../../src/simulator';
+import { eventually } from '../support/waits';
 import { api, getToken, instPath, postForm, signAssertion, tokenForm, useSimulator } from './helpers';
 
 describe('simulator fault injection', () => {
@@ -44,13 +45,18 @@ describe('simulator fault injection', () => {
   it('delay: the request takes effect at once but the answer comes late', async () => {
     const { installation, event } = sim.createInstallation();
     const token = await getToken(sim, event.data);
-    sim.failNext('installationState', 1, { delayMs: 400 });
+    sim.failNext('installationState', 1, { delayMs: 2_000 });
     const started = Date.now();
-    const pending = api(sim, token, 'POST', `${instPath(installation.id)}/state`, '{"state":"approve"}');
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    assert.equal(sim.getInstallation(installation.id)?.state, 'completed');
+    let answered = false;
+    const pending = api(sim, token, 'POST', `${instPath(installation.id)}/state`, '{"state":"approve"}').finally(() => (answered = true));
+    await eventually(
+      'the state call took effect',
+      async () => sim.getInstallation(installation.id)?.state === 'completed' || undefined,
+      5_000,
+    );
+    assert.equal(answered, false, 'in effect before the answer came');
     const r = await pending;
-    assert.ok(Date.now() - started >= 390, `answered after ${Date.now() - started} ms`);
+    assert.ok(Date.now() - started >= 1_990, `answered after ${Date.now() - started} ms`);
     assert.equal(r.status, 200);
     assert.equal(sim.stateCalls(installation.id)[0]?.fault, 'delay');
   });

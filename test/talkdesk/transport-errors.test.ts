@@ -10,10 +10,8 @@ describe('talkdesk/errors: transport failures and refused hosts', () => {
 
   it('timeout → TalkdeskUnavailableError ETIMEDOUT, retryable', async () => {
     const quick = new TalkdeskClient({ allowedHosts: [t.stub.host], timeoutMs: 200 });
-    t.handler = () => undefined; // never answers
-    const started = Date.now();
+    t.handler = () => undefined; // never answers: without the client's timeout this would meet the test's
     const err = await failureOf(() => quick.getAccount(t.stub.origin, TOKEN));
-    assert.ok(Date.now() - started < 1_500);
     assert.ok(err instanceof TalkdeskUnavailableError);
     assert.equal(err.code, 'ETIMEDOUT');
     assert.equal(err.endpoint, 'GET /account');
