@@ -88,7 +88,7 @@ export function toFailure(err: unknown, activityType?: string): ApplicationFailu
   if (err instanceof TalkdeskError) return toActivityFailure(err);
   // importCredentials also runs outside any phase (an install stopped at its start, or one
   // with its uninstall queued behind it), where nothing would end the retries: final here, unless
-  // the activity itself found the event recent (`sealedUnderUnknownKey`, a rolling key rotation).
+  // the activity itself found the event recent (`sealedUnderUnknownKey`: retried for an hour).
   if (err instanceof SecretDecryptError && err.unknownKey && activityType !== 'importCredentials') {
     return ApplicationFailure.create({
       type: SECRETS_KEY_MISSING,
@@ -152,12 +152,14 @@ export function credentialsMissing(installationId: string, clientId?: string): A
 /**
  * How long after the web sealed an event's credentials an import that cannot read them (this worker's
  * SECRETS_KEY lacks the web's key id) is retried: a key rotation restarting the web before the workers.
+ * An hour, not the phase's days: the import also runs outside any phase (an install stopped at its start,
+ * an uninstall queued behind it), where the uninstall waits for it.
  */
-export const UNKNOWN_KEY_IMPORT_GRACE_MS = 24 * 60 * 60 * 1000;
+export const UNKNOWN_KEY_IMPORT_GRACE_MS = 60 * 60 * 1000;
 
 /**
  * The import's failure when the event's credentials are under a key id this worker does not know:
- * retryable for a day after the event arrived (the workers are being restarted with the web's key),
+ * retryable for an hour after the event arrived (the workers are being restarted with the web's key),
  * final after it (`toFailure`: CredentialsUnreadable). Undefined for any other error.
  */
 export function sealedUnderUnknownKey(err: unknown, receivedAt: Date, now = Date.now()): ApplicationFailure | undefined {
@@ -169,6 +171,6 @@ export function sealedUnderUnknownKey(err: unknown, receivedAt: Date, now = Date
     message:
       `${err.message}; the web process sealed this event's credentials with that key, which this worker's SECRETS_KEY lacks ` +
       `(a key rotation that restarted the web before the workers?). Give the workers the web's SECRETS_KEY and restart them: ` +
-      `retried until ${new Date(until).toISOString()}, then the install fails for good.`,
+      `retried until ${new Date(until).toISOString()}, then the import fails for good.`,
   });
 }

@@ -8,6 +8,8 @@ export interface HookClientOptions {
   /** PARTNER_HOOKS_SECRET's secrets; the first signs. */
   secrets: readonly string[];
   timeoutMs: number;
+  /** The clock (a test moves it past the 409 window). */
+  now?: () => number;
 }
 
 /** What a 2xx answer may say. */
@@ -17,6 +19,14 @@ export interface HookAnswer {
 }
 
 const MAX_ANSWER_BYTES = 64 * 1024;
+/**
+ * How long a key answered 409 without a reason is taken as "still in progress" and retried: past it,
+ * a refusal. Some calls (a revert, a deprovision past its deadline) retry without a deadline, and a
+ * backend that answers a bare 409 for good would hold the installation's workflow behind them forever.
+ */
+export const CONFLICT_RETRY_MS = 10 * 60 * 1000;
+/** Keys remembered for that window (the oldest forgotten first). */
+const MAX_CONFLICT_KEYS = 10_000;
 const MAX_RETRY_AFTER_MS = 10 * 60 * 1000;
 
 /** `Retry-After` in seconds or as an HTTP date, bounded. */
@@ -58,12 +68,15 @@ const isPage = (res: Response, text: string): boolean =>
  * page (an HTML document served as text/html: a proxy or login page in front of the partner, which says nothing of
  * whether the partner took the hook; retried with the same id); 408, 429, 5xx, a
  * timeout or a connection error retryable (PartnerUnavailableError), and a 409 without
- * a reason (an earlier request with the same key still in progress); any other
+ * a reason (an earlier request with the same key still in progress) for CONFLICT_RETRY_MS; any other
  * 4xx final (PartnerRefusedError, with the answer's `reason`); a redirect is not
  * followed and counts as retryable (the URL is misconfigured: fix it and the retry
  * succeeds). Error messages never hold the body or the secret.
  */
 export class HookClient {
+  /** When each key first met a bare 409 (this process; a restarted worker starts the window again). */
+  private readonly conflictSince = new Map<string, number>();
+
   constructor(private readonly opts: HookClientOptions) {
     if (opts.secrets.length === 0) throw new Error('HookClient needs at least one secret (PARTNER_HOOKS_SECRET)');
   }
@@ -97,6 +110,7 @@ export class HookClient {
       );
     }
     const status = res.status;
+    if (status !== 409) this.conflictSince.delete(id);
     if (status >= 200 && status < 300) {
       const text = await answerText(res);
       if (isPage(res, text)) {
@@ -124,13 +138,25 @@ export class HookClient {
     // Idempotency middleware (the IETF Idempotency-Key draft, Stripe's) answers 409 while an earlier
     // request with the same key is still being processed: our retry after a timeout meets it. Taken
     // as final, it rejected and undid an install the partner was completing. A refusal gives a reason.
-    if (status === 409 && sanitiseReason(answer.reason, '') === '') {
+    if (status === 409 && sanitiseReason(answer.reason, '') === '' && this.stillInProgress(id)) {
       throw new PartnerUnavailableError(
         'the partner answered 409 without a reason: taken as an earlier request with this idempotency-key still in progress, ' +
-          'retried (to refuse a call, answer a 4xx with a "reason")',
+          `retried for ${CONFLICT_RETRY_MS / 60_000} minutes (to refuse a call, answer a 4xx with a "reason")`,
         parseRetryAfter(res.headers.get('retry-after')),
       );
     }
+    this.conflictSince.delete(id);
     throw new PartnerRefusedError(sanitiseReason(answer.reason), status);
+  }
+
+  /** A bare 409 for this key is still within its window (the first one starts it). */
+  private stillInProgress(id: string): boolean {
+    const now = (this.opts.now ?? Date.now)();
+    const since = this.conflictSince.get(id) ?? now;
+    if (!this.conflictSince.has(id)) {
+      if (this.conflictSince.size >= MAX_CONFLICT_KEYS) this.conflictSince.delete(this.conflictSince.keys().next().value as string);
+      this.conflictSince.set(id, now);
+    }
+    return now - since < CONFLICT_RETRY_MS;
   }
 }

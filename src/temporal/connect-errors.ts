@@ -70,12 +70,14 @@ const GRPC_STATUS: Record<number, string> = {
  * the error or its causes), and which setting to check. Never the message (it is the server's).
  */
 export function temporalCallFailure(err: unknown): { error: string; grpcStatus?: string; check: string } {
+  const error = err instanceof Error && /^[A-Za-z]{1,40}$/.test(err.name) ? err.name : 'unknown';
+  // The same steps also read and write the store: a MongoDB error's numeric code is not a gRPC status.
+  if (error.startsWith('Mongo')) return { error, check: 'MONGODB_URI, and that the store is up (the event stays queued)' };
   let code: number | undefined;
   for (let e: unknown = err, depth = 0; e && depth < 4 && code === undefined; e = (e as { cause?: unknown }).cause, depth += 1) {
     const c = codeOf(e);
     if (typeof c === 'number') code = c;
   }
-  const error = err instanceof Error && /^[A-Za-z]{1,40}$/.test(err.name) ? err.name : 'unknown';
   const grpcStatus = code === undefined ? undefined : (GRPC_STATUS[code] ?? String(code));
   const check = credentialsRefused(err)
     ? 'TEMPORAL_API_KEY (or the TLS client certificate) and its access to TEMPORAL_NAMESPACE'

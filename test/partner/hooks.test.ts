@@ -13,6 +13,7 @@ import {
   sanitiseReason,
 } from '../../src/partner';
 import { connectDatabase, createStore, type Database, type Store } from '../../src/store';
+import { CONFLICT_RETRY_MS, HookClient } from '../../src/partner/hook-client';
 import { TestPartnerServer } from '../support/partner-server';
 import { mongoUri, uniqueDbName } from '../support/servers';
 
@@ -153,6 +154,26 @@ describe('HTTP partner hooks: logout, refusals, redirects', function () {
       assert.ok(err instanceof PartnerRefusedError);
       assert.equal(err.reason, 'Plan change not allowed mid-cycle');
       assert.equal(err.status, 409);
+      return true;
+    });
+  });
+
+  it('a bare 409 is retried for CONFLICT_RETRY_MS from the first one for that key, then refuses (a call without a deadline cannot hang on it)', async () => {
+    let clock = 1_000_000;
+    const client = new HookClient({ url: server.url, secrets: [SECRET], timeoutMs: 2_000, now: () => clock });
+    const send = (id: string) =>
+      client.send(JSON.stringify({ id, type: 'account.revert_update', data: {} }), id, new AbortController().signal);
+    server.answerNext({ status: 409 }, { status: 409 }, { status: 409 }, { status: 409 });
+    await assert.rejects(send('hk-409-a'), PartnerUnavailableError);
+    clock += CONFLICT_RETRY_MS - 1;
+    await assert.rejects(send('hk-409-a'), PartnerUnavailableError, 'still within the window');
+    // Another key has a window of its own.
+    await assert.rejects(send('hk-409-b'), PartnerUnavailableError);
+    clock += 1;
+    await assert.rejects(send('hk-409-a'), (err: Error) => {
+      assert.ok(err instanceof PartnerRefusedError, err.name);
+      assert.equal(err.status, 409);
+      assert.equal(err.reason, 'The partner refused the request');
       return true;
     });
   });

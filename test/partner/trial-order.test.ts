@@ -16,7 +16,7 @@ describe('trial record: a late attempt of an earlier trial event does not overwr
 
   /** Runs one attempt of recordTrial as scheduled at `at` (Unix ms). */
   const attempt = (at: number, input: Parameters<ActivityHarness['acts']['recordTrial']>[0]) =>
-    new MockActivityEnvironment({ currentAttemptScheduledTimestampMs: at }).run(h.acts.recordTrial, input);
+    new MockActivityEnvironment({ currentAttemptScheduledTimestampMs: at, startToCloseTimeoutMs: 60_000 }).run(h.acts.recordTrial, input);
 
   it('the zombie attempt of trial_started, ending after trial_ended was recorded, leaves trial_ended', async () => {
     const { event, installed, ref } = await h.installing(1);

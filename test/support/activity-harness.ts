@@ -62,7 +62,8 @@ export async function startActivityHarness(
   const simulator = await startSimulator({ appId: 'app-acts', webhookSecret: 'secret-acts' });
   const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${simulator.port}`], timeoutMs: 5_000 });
   const acts = createActivities({ store, talkdesk, logger: createLogger({ level: 'silent' }), partner: opts.partner?.(store) });
-  const env = new MockActivityEnvironment();
+  // The workflow's start-to-close timeout (the mock's default is 1 s, which a loaded machine can outlive).
+  const env = new MockActivityEnvironment({ startToCloseTimeoutMs: 60_000 });
   const h: ActivityHarness = {
     db,
     store,
