@@ -75,7 +75,10 @@ export function serviceWorkerPool(ctx: WorkerPoolContext): WorkerPool {
     }
     const file = path.join(logsDir, `worker-${id}.log`);
     logFiles.push(file);
-    const proc = spawnNode(`worker-${id}`, path.join(PROJECT_ROOT, 'dist/src/entry/worker.js'), workerEnv, file);
+    // An experiment's V8 flags for the service worker alone (e.g. a heap limit), not the bench's own process.
+    const nodeOptions = process.env.BENCH_WORKER_NODE_OPTIONS;
+    const env = nodeOptions ? { ...workerEnv, NODE_OPTIONS: nodeOptions } : workerEnv;
+    const proc = spawnNode(`worker-${id}`, path.join(PROJECT_ROOT, 'dist/src/entry/worker.js'), env, file);
     const handle: ServiceWorker = { id, process: proc, pid: proc.pid, ready: false, kill: () => proc.kill(), stop: () => proc.stop() };
     workers.push(handle);
     void proc.exited.then(() => {
