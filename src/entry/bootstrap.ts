@@ -3,7 +3,7 @@ import { DEFAULT_MONGODB_URI, loadEnv, type Env } from '../config/env';
 import { AppError, ConfigError } from '../errors';
 import { scrubUrlCredentials, urlTarget } from '../logging/redact';
 import { createLogger, type Logger } from '../logging/logger';
-import { connectDatabase, createStore, type Store } from '../store';
+import { connectDatabase, createStore, type Database, type Store } from '../store';
 import { TalkdeskClient } from '../talkdesk/client';
 
 /** Validated configuration and a logger, or a message naming the bad variable and exit 2. */
@@ -25,16 +25,26 @@ export function bootstrap(name: string): { env: Env; logger: Logger; keyring: Ke
   }
 }
 
-export async function openStore(env: Env, keyring: Keyring, logger: Logger): Promise<Store> {
+/**
+ * The configured database, or an AppError naming MONGODB_URI and its host (the driver's words name the
+ * host, not the setting) and never the connection string's password; `then` says what to do after.
+ */
+export async function connectConfiguredDatabase(
+  env: Pick<Env, 'MONGODB_URI' | 'MONGODB_DB'>,
+  then = 'the process can be restarted once it answers.',
+): Promise<Database> {
   const uri = env.MONGODB_URI ?? DEFAULT_MONGODB_URI;
-  const db = await connectDatabase(uri, env.MONGODB_DB).catch((err: unknown) => {
-    // The driver's words name the host, not the setting; a connection string may hold a password.
+  return connectDatabase(uri, env.MONGODB_DB).catch((err: unknown) => {
     const why = scrubUrlCredentials(err instanceof Error ? err.message : String(err));
     throw new AppError(
       `MongoDB at ${urlTarget(uri)} (MONGODB_URI${env.MONGODB_URI ? '' : ' unset: the default'}) cannot be reached: ${why}. ` +
-        'Start it or correct MONGODB_URI; the process can be restarted once it answers.',
+        `Start it or correct MONGODB_URI; ${then}`,
     );
   });
+}
+
+export async function openStore(env: Env, keyring: Keyring, logger: Logger): Promise<Store> {
+  const db = await connectConfiguredDatabase(env);
   const store = createStore(db, keyring);
   await store.prepare().then(
     ({ movedCredentials }) => {

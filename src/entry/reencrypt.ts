@@ -1,9 +1,10 @@
-import { DEFAULT_MONGODB_URI, loadEnvSubset } from '../config/env';
+import { loadEnvSubset } from '../config/env';
 import { parseKeyring } from '../crypto/secrets';
 import { ConfigError } from '../errors';
 import { InboxStore } from '../handover/inbox';
-import { scrubUrlCredentials, urlTarget } from '../logging/redact';
-import { connectDatabase } from '../store/db';
+import { scrubUrlCredentials } from '../logging/redact';
+import type { Database } from '../store/db';
+import { connectConfiguredDatabase } from './bootstrap';
 import { countBlobsByKid, reencryptAll, type FieldReport } from '../store/reencrypt';
 
 /**
@@ -67,17 +68,11 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  const uri = env.MONGODB_URI ?? DEFAULT_MONGODB_URI;
-  let db: Awaited<ReturnType<typeof connectDatabase>>;
+  let db: Database;
   try {
-    db = await connectDatabase(uri, env.MONGODB_DB);
+    db = await connectConfiguredDatabase(env, 'then run it again (nothing was changed).');
   } catch (err) {
-    // As web and worker say it: the setting, the host, and never a password of the connection string.
-    const why = scrubUrlCredentials(err instanceof Error ? err.message : String(err));
-    console.error(
-      `reencrypt: MongoDB at ${urlTarget(uri)} (MONGODB_URI${env.MONGODB_URI ? '' : ' unset: the default'}) cannot be reached: ${why}. ` +
-        'Start it or correct MONGODB_URI, then run it again (nothing was changed).',
-    );
+    console.error(`reencrypt: ${err instanceof Error ? err.message : 'MongoDB cannot be reached'}`);
     return 1;
   }
   try {

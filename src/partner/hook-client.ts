@@ -152,10 +152,10 @@ export class HookClient {
   /** A bare 409 for this key is still within its window (the first one starts it). */
   private stillInProgress(id: string): boolean {
     const now = (this.opts.now ?? Date.now)();
-    const since = this.conflictSince.get(id) ?? now;
-    if (!this.conflictSince.has(id)) {
+    let since = this.conflictSince.get(id);
+    if (since === undefined) {
       if (this.conflictSince.size >= MAX_CONFLICT_KEYS) this.conflictSince.delete(this.conflictSince.keys().next().value as string);
-      this.conflictSince.set(id, now);
+      this.conflictSince.set(id, (since = now));
     }
     return now - since < CONFLICT_RETRY_MS;
   }

@@ -7,13 +7,18 @@ const REFUSED_WORDS = /valid authentication credentials|does not have permission
 
 const codeOf = (e: unknown): unknown => (e && typeof e === 'object' ? (e as { code?: unknown }).code : undefined);
 
+/** The error and its causes, at most four deep (the client wraps the gRPC error). */
+function* errorChain(err: unknown): Generator<unknown> {
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth += 1) yield e;
+}
+
 /**
  * Whether Temporal answered and refused this process's credentials (gRPC UNAUTHENTICATED or
  * PERMISSION_DENIED), as opposed to not answering: a wrong or expired TEMPORAL_API_KEY or
  * client certificate, or a key without access to the namespace. Waiting does not fix it.
  */
 export function credentialsRefused(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth += 1) {
+  for (const e of errorChain(err)) {
     const code = codeOf(e);
     if (code === UNAUTHENTICATED || code === PERMISSION_DENIED) return true;
     if (e instanceof Error && REFUSED_WORDS.test(e.message)) return true;
@@ -73,11 +78,7 @@ export function temporalCallFailure(err: unknown): { error: string; grpcStatus?:
   const error = err instanceof Error && /^[A-Za-z]{1,40}$/.test(err.name) ? err.name : 'unknown';
   // The same steps also read and write the store: a MongoDB error's numeric code is not a gRPC status.
   if (error.startsWith('Mongo')) return { error, check: 'MONGODB_URI, and that the store is up (the event stays queued)' };
-  let code: number | undefined;
-  for (let e: unknown = err, depth = 0; e && depth < 4 && code === undefined; e = (e as { cause?: unknown }).cause, depth += 1) {
-    const c = codeOf(e);
-    if (typeof c === 'number') code = c;
-  }
+  const code = [...errorChain(err)].map(codeOf).find((c): c is number => typeof c === 'number');
   const grpcStatus = code === undefined ? undefined : (GRPC_STATUS[code] ?? String(code));
   const check = credentialsRefused(err)
     ? 'TEMPORAL_API_KEY (or the TLS client certificate) and its access to TEMPORAL_NAMESPACE'
