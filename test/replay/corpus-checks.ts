@@ -6,8 +6,10 @@
 import {
   DECIDED_AT_START,
   DECIDED_AT_START_2,
+  DECIDED_AT_START_3,
   PATCHES_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START_2,
+  PATCHES_DECIDED_AT_START_3,
 } from '../../workflows/installation/patches';
 interface Payload {
   data?: string;
@@ -70,7 +72,8 @@ const patches = (h: RawHistory): string[] => h.events.flatMap(patchesOf);
 const took = (h: RawHistory, patch: string): boolean =>
   patches(h).includes(patch) ||
   (DECIDED_AT_START.includes(patch) && patches(h).includes(PATCHES_DECIDED_AT_START)) ||
-  (DECIDED_AT_START_2.includes(patch) && patches(h).includes(PATCHES_DECIDED_AT_START_2));
+  (DECIDED_AT_START_2.includes(patch) && patches(h).includes(PATCHES_DECIDED_AT_START_2)) ||
+  (DECIDED_AT_START_3.includes(patch) && patches(h).includes(PATCHES_DECIDED_AT_START_3));
 /** A local activity's marker that ends a workflow task: the code after the activity ran in the next task. */
 const splitAfterLocalActivity = (h: RawHistory): boolean =>
   h.events.some(
@@ -219,6 +222,20 @@ const markActiveDuringUpdateStateCall = (h: RawHistory) => {
 };
 const MARK_ACTIVE_RETRIES_STATE_CALL = 'mark-active-retries-state-call';
 
+/** The client id of each state call scheduled, in order. */
+const stateCallClients = (h: RawHistory): (string | undefined)[] =>
+  h.events
+    .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'setInstallationState')
+    .map((e) => (decode(e.activityTaskScheduledEventAttributes?.input?.payloads?.[0]) as { clientId?: string } | undefined)?.clientId);
+/** The completed run's history entries, as [phase, result]. */
+const endedPhases = (h: RawHistory): [string?, string?][] =>
+  (
+    (
+      decode(h.events.at(-1)?.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0]) as
+        { history?: { phase?: string; result?: string }[] } | undefined
+    )?.history ?? []
+  ).map((p) => [p.phase, p.result]);
+
 const firstEventType = (h: RawHistory) => (signals(h, 'event')[0] as { type?: string } | undefined)?.type;
 
 /** Each distinctive thing the corpus must hold, and whether a recording holds it. */
@@ -305,6 +322,20 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
   "a stale markActive while an update's approval backed off: retried at once, the approval sent (mark-active-retries-state-call)": (h) => {
     const m = markActiveDuringUpdateStateCall(h);
     return m.during && m.markerAfter && m.retriedAtOnce && m.updateEnded === 'approved';
+  },
+  "an uninstall interrupting a compromised rotation, acknowledged with the rotation's set (uninstall-adopts-compromised-rotation)": (h) => {
+    const clients = stateCallClients(h);
+    return (
+      took(h, 'uninstall-adopts-compromised-rotation') &&
+      JSON.stringify(endedPhases(h)) ===
+        JSON.stringify([
+          ['installing', 'approved'],
+          ['active', 'interrupted'],
+          ['uninstalling', 'acknowledged'],
+        ]) &&
+      clients.length >= 2 &&
+      clients[0] !== clients.at(-1)
+    );
   },
   'a planned reconciliation pass': (h) => scheduled(h).includes('planReconciliation') && scheduled(h).includes('reconcilePlannedPage'),
 };

@@ -13,6 +13,7 @@ import { TIMER_SCENARIOS, type Scenario } from './timer-scenarios';
 import { TRIAL_SCENARIOS } from './trial-scenarios';
 import { RECONCILE_SCENARIOS } from './reconcile-scenarios';
 import { OPERATOR_SCENARIOS } from './operator-scenarios';
+import { ROTATION_SCENARIOS } from './rotation-scenarios';
 
 /**
  * Records real histories into test/histories/ for the replay test:
@@ -156,6 +157,7 @@ const SCENARIOS: Record<string, Scenario> = {
   ...TRIAL_SCENARIOS,
   ...RECONCILE_SCENARIOS,
   ...OPERATOR_SCENARIOS,
+  ...ROTATION_SCENARIOS,
 };
 
 /** Records the named scenarios (all when none is named), each on a system of its own; writes only their files. */

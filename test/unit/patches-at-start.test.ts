@@ -11,11 +11,19 @@ import { LATE_EVENTS_BY_KIND } from '../../workflows/installation/late';
 import {
   DECIDED_AT_START,
   DECIDED_AT_START_2,
+  DECIDED_AT_START_3,
   PATCHES_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START_2,
+  PATCHES_DECIDED_AT_START_3,
   decidePatchesAtStart,
 } from '../../workflows/installation/patches';
+import { ROTATION_GRACE_FROM_EVENT, UNINSTALL_ADOPTS_COMPROMISED_ROTATION } from '../../workflows/installation/rotation';
 import { TRIAL_RECORD_INTERRUPTIBLE } from '../../workflows/installation/trial';
+import { REVERT_UPDATE_STOPPED_WHILE_APPLYING } from '../../workflows/installation/update';
+
+const MARK_ACTIVE_AFTER = 'mark-active-after-state-call';
+
+const MARKERS = [PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2, PATCHES_DECIDED_AT_START_3];
 
 /** A fake of the SDK's `patched` on replay: true only for the markers the history holds; records each question. */
 function replayOf(markers: string[]) {
@@ -28,7 +36,7 @@ describe('patches decided at the start of an installation run (workflows/install
     const sdk = replayOf([PATCHES_DECIDED_AT_START]);
     const isPatched = decidePatchesAtStart(sdk.ask);
     for (const id of DECIDED_AT_START) assert.equal(isPatched(id), true, id);
-    assert.deepEqual(sdk.asked, [PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2]);
+    assert.deepEqual(sdk.asked, MARKERS);
   });
 
   it('a patch added after the marker is asked where its code stands, even in a run with the marker', () => {
@@ -36,7 +44,7 @@ describe('patches decided at the start of an installation run (workflows/install
     const sdk = replayOf([PATCHES_DECIDED_AT_START]);
     const isPatched = decidePatchesAtStart(sdk.ask);
     assert.equal(isPatched('a-later-patch'), false, 'the old path, as recorded');
-    assert.deepEqual(sdk.asked, [PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2, 'a-later-patch']);
+    assert.deepEqual(sdk.asked, [...MARKERS, 'a-later-patch']);
   });
 
   it('a run recorded before the marker asks every patch where its code stands', () => {
@@ -44,21 +52,50 @@ describe('patches decided at the start of an installation run (workflows/install
     const isPatched = decidePatchesAtStart(sdk.ask);
     assert.equal(isPatched(STORE_STEPS_LOCAL), true);
     assert.equal(isPatched(PHASE_DEADLINE_MARGIN), false);
-    assert.deepEqual(sdk.asked, [PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2, STORE_STEPS_LOCAL, PHASE_DEADLINE_MARGIN]);
+    assert.deepEqual(sdk.asked, [...MARKERS, STORE_STEPS_LOCAL, PHASE_DEADLINE_MARGIN]);
   });
 
   it('the second generation decides its own patches at start; a run recorded with the first only asks them where they stand', () => {
     const both = replayOf([PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2]);
     const isPatched = decidePatchesAtStart(both.ask);
     for (const id of [...DECIDED_AT_START, ...DECIDED_AT_START_2]) assert.equal(isPatched(id), true, id);
-    assert.deepEqual(both.asked, [PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2]);
+    assert.deepEqual(both.asked, MARKERS);
 
     const firstOnly = replayOf([PATCHES_DECIDED_AT_START]);
     const wasPatched = decidePatchesAtStart(firstOnly.ask);
     for (const id of DECIDED_AT_START_2) assert.equal(wasPatched(id), false, id);
-    assert.deepEqual(firstOnly.asked, [PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2, ...DECIDED_AT_START_2]);
+    assert.deepEqual(firstOnly.asked, [...MARKERS, ...DECIDED_AT_START_2]);
     assert.ok(Object.isFrozen(DECIDED_AT_START_2));
     assert.deepEqual([...DECIDED_AT_START_2], ['drain-queue-before-completing', 'operator-reject-concluded-operations']);
+  });
+
+  it('the third generation decides its own patches at start; a run recorded with the first two asks them where they stand', () => {
+    const all = replayOf(MARKERS);
+    const isPatched = decidePatchesAtStart(all.ask);
+    for (const id of [...DECIDED_AT_START, ...DECIDED_AT_START_2, ...DECIDED_AT_START_3]) assert.equal(isPatched(id), true, id);
+    assert.equal(isPatched('a-later-patch'), false);
+    assert.deepEqual(all.asked, [...MARKERS, 'a-later-patch']);
+
+    const firstTwo = replayOf([PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2, MARK_ACTIVE_AFTER]);
+    const wasPatched = decidePatchesAtStart(firstTwo.ask);
+    assert.equal(wasPatched(MARK_ACTIVE_AFTER), true, 'its own marker, recorded where its code stood');
+    assert.equal(wasPatched(UNINSTALL_ADOPTS_COMPROMISED_ROTATION), false);
+    assert.deepEqual(firstTwo.asked, [...MARKERS, MARK_ACTIVE_AFTER, UNINSTALL_ADOPTS_COMPROMISED_ROTATION]);
+    assert.ok(Object.isFrozen(DECIDED_AT_START_3));
+    assert.deepEqual(
+      [...DECIDED_AT_START_3],
+      [
+        'mark-active-only-install-or-update',
+        MARK_ACTIVE_AFTER,
+        'mark-active-retries-state-call',
+        REVERT_UPDATE_STOPPED_WHILE_APPLYING,
+        UNINSTALL_ADOPTS_COMPROMISED_ROTATION,
+        ROTATION_GRACE_FROM_EVENT,
+      ],
+    );
+    // No patch is decided by two generations.
+    const every = [...DECIDED_AT_START, ...DECIDED_AT_START_2, ...DECIDED_AT_START_3];
+    assert.equal(new Set(every).size, every.length);
   });
 
   it('decides exactly the patches that existed when it was added (the set is frozen)', () => {

@@ -141,6 +141,89 @@ describe('installation workflow: rotation and continue-as-new', function () {
     assert.ok(took < 3_600_000, `uninstalled within the hour, not after the rotation's seven days (${took} ms)`);
   });
 
+  it("an uninstall interrupting a compromised rotation is acknowledged with the rotation's credentials (the old set is revoked)", async () => {
+    const stubs = new ActivityStubs().on('acknowledgeCredentials', async () => {
+      throw unavailable();
+    });
+    const { t, oldClient } = await activeInstallation(stubs);
+    const rotation = t.event('app.credentials_rotated', { facts: { compromised: true } });
+    const newClient = clientIdFor(rotation.eventId);
+    await t.send(rotation);
+    await t.until('the rotation to be retrying', (s) => /acknowledge the rotation/.test(s.lastError ?? '') && s.attempts > 1);
+    await t.send(t.event('app.uninstalled'));
+    const done = await t.result();
+    assert.equal(done.history.at(-1)?.result, 'acknowledged');
+    assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, newClient, 'acknowledged with the new set');
+    assert.notEqual(newClient, oldClient);
+    assert.deepEqual(t.stubs.of('importCredentials').at(-1), {
+      installationId: t.installationId,
+      eventId: rotation.eventId,
+      activate: true,
+    });
+    assert.deepEqual(t.stubs.of('switchCredentials'), [], 'never switched as a rotation: never acknowledged');
+    assert.ok(
+      !t.stubs.of('destroyCredentials').some((d) => d.clientId === newClient),
+      'the new set is not destroyed before the uninstall used it',
+    );
+    const entry = done.history.find((h) => h.eventId === rotation.eventId);
+    assert.deepEqual([entry?.result, entry?.detail], ['interrupted', 'uninstall']);
+    assert.match(entry?.outcome ?? '', /acknowledge the uninstall/);
+    assert.match(done.ignoredEvents.find((e) => e.eventId === rotation.eventId)?.reason ?? '', /acknowledge the uninstall/);
+  });
+
+  it("an uninstall queued behind a compromised rotation is acknowledged with the rotation's credentials", async () => {
+    const stubs = new ActivityStubs().on('applyUpdate', async () => Promise.reject(unavailable()));
+    const { t, oldClient } = await activeInstallation(stubs);
+    await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } }));
+    await t.until('the update to be retrying', (s) => s.phase === 'updating' && s.attempts > 1);
+    const rotation = t.event('app.credentials_rotated', { facts: { compromised: true } });
+    await t.send(rotation);
+    await t.until('the rotation to be queued', (s) => s.pendingEvents.some((p) => p.endsWith(rotation.eventId)));
+    // Interrupts the update; the rotation, next in the queue, then meets the uninstall queued behind it.
+    await t.send(t.event('app.uninstalled'));
+    const done = await t.result();
+    assert.equal(done.history.at(-1)?.result, 'acknowledged');
+    const newClient = clientIdFor(rotation.eventId);
+    assert.notEqual(newClient, oldClient);
+    assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, newClient);
+    assert.deepEqual(t.stubs.of('importCredentials').at(-1), {
+      installationId: t.installationId,
+      eventId: rotation.eventId,
+      activate: true,
+    });
+    assert.deepEqual(t.stubs.of('acknowledgeCredentials'), []);
+    assert.match(
+      done.ignoredEvents.find((e) => e.eventId === rotation.eventId)?.reason ?? '',
+      /superseded by a queued uninstall; its credentials acknowledge/,
+    );
+  });
+
+  it('a routine rotation queued behind an uninstall is dropped: the old set stays valid for its grace period', async () => {
+    const stubs = new ActivityStubs().on('applyUpdate', async () => Promise.reject(unavailable()));
+    const { t, oldClient } = await activeInstallation(stubs);
+    await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } }));
+    await t.until('the update to be retrying', (s) => s.phase === 'updating' && s.attempts > 1);
+    const rotation = t.event('app.credentials_rotated', { facts: { compromised: false } });
+    await t.send(rotation);
+    await t.until('the rotation to be queued', (s) => s.pendingEvents.some((p) => p.endsWith(rotation.eventId)));
+    await t.send(t.event('app.uninstalled'));
+    const done = await t.result();
+    assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, oldClient);
+    assert.equal(t.stubs.of('importCredentials').length, 1, "the install's import only");
+    assert.equal(done.ignoredEvents.find((e) => e.eventId === rotation.eventId)?.reason, 'rotation superseded by a queued uninstall');
+  });
+
+  it("a routine rotation applied days after it was sent retires the old set when Talkdesk's grace ends, counted from the event", async () => {
+    const { t, oldClient } = await activeInstallation();
+    const rotation = t.event('app.credentials_rotated', { facts: { compromised: false } });
+    await env().sleep('2 days'); // delivered late (the queue, Talkdesk's retries)
+    await t.send(rotation);
+    await t.settled('active', (s) => s.activeClientId === clientIdFor(rotation.eventId));
+    const sw = t.stubs.of('switchCredentials')[0];
+    assert.equal(sw?.previousClientId, oldClient);
+    assert.equal(Date.parse(String(sw?.retireAt)), Date.parse(rotation.createdAt) + 7 * 86_400_000);
+  });
+
   it('continues as new after maxEventsPerRun events, carrying the whole state', async () => {
     const { t, oldClient } = await activeInstallation(undefined, { maxEventsPerRun: 2 });
     const { runId: firstRun } = await t.handle.describe();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import { retryNowUpdate } from '../../workflows/definitions';
-import { PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2 } from '../../workflows/installation/patches';
+import { PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2, PATCHES_DECIDED_AT_START_3 } from '../../workflows/installation/patches';
 import { ActivityStubs, clientIdFor, deferred, refused, useInstallationUnderTest } from './harness';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -49,7 +49,7 @@ describe('installation workflow: store-only steps as local activities', function
     // markers only, no STORE_STEPS_LOCAL of its own.
     assert.deepEqual(
       patches(events).map((p) => p.id),
-      [PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2],
+      [PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2, PATCHES_DECIDED_AT_START_3],
       'the install took the patched path',
     );
     // The activities ran all the same (the stubs record each call), and no separate token step.

@@ -4,7 +4,7 @@ import { StepFailedError } from '../steps';
 import { adoptInstallCredentials } from './common';
 import type { PhaseContext } from './context';
 import { runInstall } from './install';
-import { runRotation } from './rotation';
+import { adoptForUninstall, adoptsForUninstall, runRotation } from './rotation';
 import { runTrial } from './trial';
 import { runUninstall } from './uninstall';
 import { runUpdate } from './update';
@@ -86,7 +86,15 @@ async function applyEvent(ctx: PhaseContext, event: LifecycleEvent, late: boolea
       await runUpdate(ctx, event, late);
       return true;
     case 'app.credentials_rotated':
-      if (uninstallQueued(state)) return ignore('rotation superseded by a queued uninstall');
+      if (uninstallQueued(state)) {
+        if (!adoptsForUninstall(ctx, event)) return ignore('rotation superseded by a queued uninstall');
+        const notImported = await adoptForUninstall(ctx, event);
+        return ignore(
+          notImported === undefined
+            ? 'rotation superseded by a queued uninstall; its credentials acknowledge the uninstall (the old set was compromised)'
+            : `rotation superseded by a queued uninstall; its credentials could not be imported: ${notImported}`,
+        );
+      }
       if (FINAL_PHASES.includes(state.phase) || state.phase === 'new') {
         return ignore(`rotation ignored: installation is ${state.phase}`);
       }

@@ -47,14 +47,35 @@ export const DECIDED_AT_START_2: readonly string[] = Object.freeze([
   'operator-reject-concluded-operations',
 ]);
 
+/** Patch: the third generation, deciding DECIDED_AT_START_3 at the start of a run in the same way. */
+export const PATCHES_DECIDED_AT_START_3 = 'patches-decided-at-start-3';
+
 /**
- * Decides PATCHES_DECIDED_AT_START and PATCHES_DECIDED_AT_START_2 (call it first, before any handler
- * or activity) and returns the patch check for the run. `ask` is the SDK's `patched` (a parameter
- * for the unit test). A run recorded before a generation's marker asks each of its patches where
- * its code stands.
+ * The patches the third generation decides: the reconcile handler's and the update revert's (asked
+ * where their code stands until then), and the rotation's two (rotation.ts). FROZEN like DECIDED_AT_START.
+ */
+export const DECIDED_AT_START_3: readonly string[] = Object.freeze([
+  'mark-active-only-install-or-update',
+  'mark-active-after-state-call',
+  'mark-active-retries-state-call',
+  'revert-update-stopped-while-applying',
+  'uninstall-adopts-compromised-rotation',
+  'rotation-grace-from-event',
+]);
+
+/** Each generation's marker and the patches it decides, oldest first. */
+const GENERATIONS: readonly (readonly [string, readonly string[]])[] = [
+  [PATCHES_DECIDED_AT_START, DECIDED_AT_START],
+  [PATCHES_DECIDED_AT_START_2, DECIDED_AT_START_2],
+  [PATCHES_DECIDED_AT_START_3, DECIDED_AT_START_3],
+];
+
+/**
+ * Decides every generation's marker (call it first, before any handler or activity) and returns
+ * the patch check for the run. `ask` is the SDK's `patched` (a parameter for the unit test). A run
+ * recorded before a generation's marker asks each of its patches where its code stands.
  */
 export function decidePatchesAtStart(ask: (patchId: string) => boolean = patched): (patchId: string) => boolean {
-  const atStart = ask(PATCHES_DECIDED_AT_START);
-  const atStart2 = ask(PATCHES_DECIDED_AT_START_2);
-  return (patchId) => (atStart && DECIDED_AT_START.includes(patchId)) || (atStart2 && DECIDED_AT_START_2.includes(patchId)) || ask(patchId);
+  const decided = GENERATIONS.filter(([marker]) => ask(marker)).flatMap(([, ids]) => ids);
+  return (patchId) => decided.includes(patchId) || ask(patchId);
 }

@@ -1,10 +1,58 @@
-import type { LifecycleEventOf, PhaseRecord } from '../definitions';
+import { FINAL_PHASES, type LifecycleEventOf, type PhaseRecord } from '../definitions';
 import { keepLast, markHandled, recordIgnored } from '../state';
+import { StepFailedError } from '../steps';
 import { takeLinks } from './common';
 import type { PhaseContext } from './context';
 
 /** The step after the acknowledgement: a rotation cut there by continue-as-new had it sent. */
 const SWITCH_STEP = 'switch to the new credentials';
+
+/**
+ * Patch: an uninstall that supersedes a compromised rotation (queued behind it, or interrupting it)
+ * is acknowledged with the rotation's set. Before it, the new set was dropped and the uninstall sent
+ * with the old one, which Talkdesk revoked when it rotated: refused, never acknowledged.
+ */
+export const UNINSTALL_ADOPTS_COMPROMISED_ROTATION = 'uninstall-adopts-compromised-rotation';
+
+/**
+ * Patch: a routine rotation's old set retires when Talkdesk's grace ends, counted from the rotation
+ * (the event), not from our switch, which can come days later (queued, retried).
+ */
+export const ROTATION_GRACE_FROM_EVENT = 'rotation-grace-from-event';
+
+const ADOPTED = 'its credentials acknowledge the uninstall (the old set was compromised)';
+
+/** Whether a compromised rotation that an uninstall supersedes gives the uninstall its credentials. */
+export function adoptsForUninstall(ctx: PhaseContext, event: LifecycleEventOf<'app.credentials_rotated'>): boolean {
+  const { phase } = ctx.state;
+  if (event.facts.compromised !== true || phase === 'new' || FINAL_PHASES.includes(phase)) return false;
+  return ctx.patched(UNINSTALL_ADOPTS_COMPROMISED_ROTATION);
+}
+
+/**
+ * Imports a compromised rotation's set as the active one (every other set destroyed: the old one is
+ * revoked), for the uninstall that supersedes it. Never acknowledged as a rotation: the uninstall ends
+ * the installation. Returns why not, when the set could not be imported (the uninstall then goes on
+ * with what it has, as before the patch).
+ */
+export async function adoptForUninstall(
+  ctx: PhaseContext,
+  event: LifecycleEventOf<'app.credentials_rotated'>,
+): Promise<string | undefined> {
+  try {
+    const creds = await ctx.storeStep("import the compromised rotation's credentials for the uninstall", 'importCredentials', {
+      installationId: ctx.installationId,
+      eventId: event.eventId,
+      activate: true,
+    });
+    ctx.state.activeClientId = creds.clientId;
+    ctx.state.retiring = [];
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof StepFailedError)) throw err;
+    return err.message;
+  }
+}
 
 /**
  * app.credentials_rotated: import the new set, prove it, acknowledge it at
@@ -34,7 +82,8 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
       clientId: creds.clientId,
       resent: attempt > 1 || cutAfterAck,
     }));
-    const retireAt = new Date(Date.now() + (compromised ? 0 : options.rotationGraceMs)).toISOString();
+    const graceFrom = ctx.patched(ROTATION_GRACE_FROM_EVENT) ? Math.min(Date.now(), Date.parse(event.createdAt)) : Date.now();
+    const retireAt = new Date(compromised ? Date.now() : Math.max(Date.now(), graceFrom + options.rotationGraceMs)).toISOString();
     await ctx.storeStep(SWITCH_STEP, 'switchCredentials', {
       installationId,
       clientId: creds.clientId,
@@ -63,10 +112,16 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
       },
     ]);
   } else {
-    if (newClientId && newClientId !== state.activeClientId) {
+    const adopt = outcome.kind === 'interrupted' && outcome.reason === 'uninstall' && adoptsForUninstall(ctx, event);
+    const notImported = adopt ? await adoptForUninstall(ctx, event) : undefined;
+    const dropped = newClientId !== undefined && newClientId !== state.activeClientId;
+    if (dropped) {
       await ctx.storeStep('destroy the unproven rotated credentials', 'destroyCredentials', { installationId, clientId: newClientId });
-      recordIgnored(state, event.eventId, `rotation not completed (${outcome.kind})`);
     }
+    if (adopt) {
+      const why = notImported === undefined ? ADOPTED : `its credentials could not be imported: ${notImported}`;
+      recordIgnored(state, event.eventId, `rotation interrupted by the uninstall; ${why}`);
+    } else if (dropped) recordIgnored(state, event.eventId, `rotation not completed (${outcome.kind})`);
     // Kept in the history (and lastError, below) like a phase's end: the failure's message is the
     // one place that says why (a refused token, a 4xx acknowledgement).
     const end: Pick<PhaseRecord, 'result' | 'detail' | 'outcome'> =
@@ -78,7 +133,11 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
           }
         : outcome.kind === 'expired'
           ? { result: 'expired', outcome: 'rotation not completed within seven days; the current credentials are kept' }
-          : { result: 'interrupted', detail: outcome.reason, outcome: `rotation interrupted by ${outcome.reason}` };
+          : {
+              result: 'interrupted',
+              detail: outcome.reason,
+              outcome: `rotation interrupted by ${outcome.reason}${adopt && notImported === undefined ? `; ${ADOPTED}` : ''}`,
+            };
     state.history = keepLast([
       ...state.history,
       { phase: state.phase, eventId: event.eventId, startedAt: event.createdAt, endedAt: new Date().toISOString(), ...end },

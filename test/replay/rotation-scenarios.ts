@@ -1,0 +1,29 @@
+import { eventually, queryState, waitForPhase } from '../support/waits';
+import type { Scenario } from './timer-scenarios';
+
+/**
+ * Scenarios of patch `uninstall-adopts-compromised-rotation` (decided at start by
+ * `patches-decided-at-start-3`): the simulator revokes the old set when it sends a compromised
+ * rotation, so an uninstall that supersedes the rotation is acknowledged with the new set.
+ */
+export const ROTATION_SCENARIOS: Record<string, Scenario> = {
+  // The rotation's acknowledgement keeps failing (500) when the uninstall arrives: it interrupts the
+  // rotation, imports the new set as the active one and acknowledges the uninstall with it.
+  'uninstall-during-compromised-rotation': {
+    options: { retryInitialMs: 200, retryMaxMs: 400 },
+    run: async (sys, deliver) => {
+      const life = sys.simulator.createInstallation();
+      const id = life.installation.id;
+      await deliver(life.event);
+      await waitForPhase(sys.client, id, 'active');
+      sys.simulator.failNext('credentialsState', 1_000, { status: 500 });
+      await deliver(sys.simulator.rotateCredentials(id, { compromised: true }));
+      await eventually('the rotation acknowledgement retrying', async () => {
+        const v = await queryState(sys.client, id);
+        return /acknowledge the rotation/.test(v.lastError ?? '') && v.attempts >= 2 ? v : undefined;
+      });
+      await deliver(sys.simulator.uninstall(id));
+      return id;
+    },
+  },
+};
