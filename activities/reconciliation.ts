@@ -2,6 +2,7 @@ import { Context, heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { createDispatch, handOverStored, HAND_OVER_TIMEOUT_MS, resumeInstallation, skipHandled } from '../src/handover';
 import { FINAL_PHASES } from '../workflows/definitions';
+import { DEFAULT_INSTALLATION_OPTIONS } from '../workflows/options';
 import type { InstallationRecord } from '../src/store/installations';
 import { reconcileSignal, workflowIdFor, type EventType, type InstallationPhase } from '../workflows/definitions';
 import { emptyPage, type PageResult, type PlannedPass } from '../workflows/reconcile-types';
@@ -20,6 +21,12 @@ import { withToken } from './talkdesk-calls';
 export const BACKSTOP_EVERY_MS = 24 * 3_600_000;
 export const INBOX_BACKSTOP_MARKER = 'reconcile-inbox-backstop';
 export const CREDENTIALS_BACKSTOP_MARKER = 'reconcile-credentials-backstop';
+
+/**
+ * A credential set still pending this long after its import is an orphan: a rotation switches to its
+ * set or destroys it before the rotation's seven days end (`phaseTimeoutMs`); a day more for margin.
+ */
+export const PENDING_SET_MAX_AGE_MS = DEFAULT_INSTALLATION_OPTIONS.phaseTimeoutMs + 24 * 3_600_000;
 
 /** The event that opens each phase owning a Talkdesk operation: what resuming it hands over. */
 const PHASE_EVENT_TYPES: Partial<Record<InstallationPhase, EventType>> = {
@@ -305,12 +312,17 @@ export function reconciliationActivities(deps: ActivityDeps) {
       };
     },
 
-    /** Destroys rotated credentials whose grace period ended (a backstop for the workflow's own timer). */
+    /**
+     * Destroys rotated credentials whose grace period ended (a backstop for the workflow's own timer),
+     * and sets left pending past PENDING_SET_MAX_AGE_MS (no workflow holds them any more).
+     */
     async destroyRetiredCredentials(input: { limit: number }): Promise<{ destroyed: number }> {
       // Reads the whole credentials collection on the embedded store: at most once a day.
       let destroyed = 0;
       await markers.every(CREDENTIALS_BACKSTOP_MARKER, BACKSTOP_EVERY_MS, async () => {
-        for (const rec of await store.credentials.listDueForDestruction(new Date(), input.limit)) {
+        const now = new Date();
+        const pendingBefore = new Date(now.getTime() - PENDING_SET_MAX_AGE_MS);
+        for (const rec of await store.credentials.listDueForDestruction(now, input.limit, pendingBefore)) {
           if (await store.credentials.destroy(rec.installationId, rec.clientId)) destroyed += 1;
         }
       });

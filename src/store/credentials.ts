@@ -253,12 +253,16 @@ export class CredentialStore {
     return n;
   }
 
-  /** Credential sets whose retention ended before `now`. */
-  listDueForDestruction(now: Date, limit = 100): Promise<CredentialRecord[]> {
-    return this.creds
-      .find({ status: 'retiring', retireAt: { $lte: now } })
-      .limit(limit)
-      .toArray();
+  /**
+   * Credential sets whose retention ended before `now`: retiring sets past `retireAt`, and (with
+   * `pendingBefore`) sets still pending that were imported before it: a rotation's set is switched to
+   * or destroyed within its seven days, so one older was left behind (an import attempt that finished
+   * after the uninstall destroyed the installation's sets).
+   */
+  listDueForDestruction(now: Date, limit = 100, pendingBefore?: Date): Promise<CredentialRecord[]> {
+    const retiring = { status: 'retiring' as const, retireAt: { $lte: now } };
+    const filter = pendingBefore ? { $or: [retiring, { status: 'pending' as const, createdAt: { $lte: pendingBefore } }] } : retiring;
+    return this.creds.find(filter).limit(limit).toArray();
   }
 
   async cachedToken(installationId: string, clientId: string, minValidityMs: number): Promise<string | undefined> {

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { PENDING_SET_MAX_AGE_MS } from '../../activities/reconciliation';
+import { COLLECTIONS } from '../../src/store';
+import { credentialId } from '../../src/store/credentials';
+import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
+
+const DAY = 86_400_000;
+
+/**
+ * The daily credentials backstop of the reconciliation pass, run as the worker runs it against
+ * FerretDB: retiring sets past their grace, and rotation sets left pending past the rotation's seven
+ * days (an import attempt that finished after the uninstall had destroyed the installation's sets).
+ */
+describe('credentials backstop: retired and orphaned pending sets (FerretDB, simulator)', function () {
+  this.timeout(60_000);
+  let h: ActivityHarness;
+  before(async () => (h = await startActivityHarness()));
+  after(async () => h?.close());
+
+  it('destroys a pending set older than the rotation could hold it, keeps a recent one and the active set', async () => {
+    const { installation, clientId: active } = await h.installing(1);
+    const importRotation = async () => {
+      const rotation = await h.storeEvent(h.simulator.rotateCredentials(installation.id, { compromised: false }));
+      const { clientId } = await h.run(h.acts.importCredentials, {
+        installationId: installation.id,
+        eventId: rotation.eventId,
+        activate: false,
+      });
+      return clientId;
+    };
+    const orphan = await importRotation();
+    const recent = await importRotation();
+    const creds = h.db.collection(COLLECTIONS.credentials);
+    // Imported just over the limit ago; the recent one a day inside it.
+    await creds.updateOne(
+      { _id: credentialId(installation.id, orphan) as never },
+      { $set: { createdAt: new Date(Date.now() - PENDING_SET_MAX_AGE_MS - 60_000) } },
+    );
+    await creds.updateOne(
+      { _id: credentialId(installation.id, recent) as never },
+      { $set: { createdAt: new Date(Date.now() - PENDING_SET_MAX_AGE_MS + DAY) } },
+    );
+
+    const { destroyed } = await h.run(h.acts.destroyRetiredCredentials, { limit: 1_000 });
+    assert.equal(destroyed, 1);
+    const gone = await h.store.credentials.get(installation.id, orphan);
+    assert.equal(gone?.status, 'destroyed');
+    assert.equal(gone?.secret, undefined, 'the ciphertext itself is deleted');
+    assert.equal((await h.store.credentials.get(installation.id, recent))?.status, 'pending');
+    assert.ok(await h.store.credentials.usable(installation.id, recent), 'a rotation under way keeps its set');
+    assert.equal((await h.store.credentials.get(installation.id, active))?.status, 'active');
+    assert.ok(PENDING_SET_MAX_AGE_MS > 7 * DAY, 'longer than the seven days a rotation may hold its set');
+  });
+});
