@@ -1,6 +1,6 @@
 import { Context, heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { createDispatch, handOverStored, HAND_OVER_TIMEOUT_MS, resumeInstallation, skipHandled } from '../src/handover';
+import { createDispatch, handOverStored, HAND_OVER_TIMEOUT_MS, resumeInstallation, skipHandled, type InboxRecord } from '../src/handover';
 import { FINAL_PHASES } from '../workflows/definitions';
 import { DEFAULT_INSTALLATION_OPTIONS } from '../workflows/options';
 import type { InstallationRecord } from '../src/store/installations';
@@ -35,6 +35,21 @@ const PHASE_EVENT_TYPES: Partial<Record<InstallationPhase, EventType>> = {
   uninstalling: 'app.uninstalled',
 };
 
+/** Events applied outside any phase: the record's phase does not show that one is under way. */
+const OUTSIDE_PHASES: readonly EventType[] = ['app.credentials_rotated', 'app.trial_started', 'app.trial_extended', 'app.trial_ended'];
+
+/**
+ * Stored events outside phases that the record shows neither handled nor superseded: newer than the
+ * newest event applied (`lastEventAt`), so an older one that fell out of the last handled ids is not
+ * applied again. Oldest first, as stored.
+ */
+function unhandledOutsidePhases(rec: InstallationRecord, events: InboxRecord[]): InboxRecord[] {
+  const after = rec.lastEventAt ? Date.parse(rec.lastEventAt) : -Infinity;
+  return events.filter(
+    (e) => OUTSIDE_PHASES.includes(e.type) && !rec.handledEventIds?.includes(e._id) && Date.parse(e.event.createdAt) > after,
+  );
+}
+
 type Finding = 'resumed' | 'reapproved' | 'deprovisioned' | 'markedActive' | 'updatesEnded' | 'drift' | undefined;
 
 /** Activities of the reconciliation workflow; they need a Temporal client in their deps. */
@@ -63,16 +78,18 @@ export function reconciliationActivities(deps: ActivityDeps) {
    * Starts the workflow again from the stored state, handing over the event of an unfinished
    * phase: the newest of that phase's type. Not the newest of any type: a later trial or rotation
    * event would start a run that never resumes the phase (the record names no event id). Only
-   * when none of its type is stored is the newest event handed over, as before.
+   * when none of its type is stored is the newest event handed over, as before. Then the events
+   * that open no phase (a rotation, a trial) the lost run had not handled: the record stays in its
+   * phase while they run, so nothing else would ever apply them (a rotation never acknowledged).
    */
   async function resume(rec: InstallationRecord): Promise<void> {
     const type = PHASE_EVENT_TYPES[rec.phase];
-    if (type) {
-      const events = await store.inbox.listForInstallation(rec._id);
-      const own = events.filter((e) => e.type === type).at(-1) ?? events.at(-1);
-      if (own) return dispatch()(own.event);
-    }
-    await resumeInstallation(temporal(), rec._id, rec.accountName);
+    const handOver = dispatch();
+    const events = await store.inbox.listForInstallation(rec._id);
+    const own = type ? (events.filter((e) => e.type === type).at(-1) ?? events.at(-1)) : undefined;
+    if (own) await handOver(own.event);
+    else await resumeInstallation(temporal(), rec._id, rec.accountName);
+    for (const e of unhandledOutsidePhases(rec, events)) if (e !== own) await handOver(e.event);
   }
 
   /** Installations whose Talkdesk view this activity read (the planned pass records when). */

@@ -75,32 +75,76 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
   }
 
   describe('a lost workflow of an unfinished phase is resumed with that phase event, not the newest of any type', () => {
-    it('installing, with a trial event stored after the install: the install is handed over', async () => {
+    it('installing, with a trial event stored after the install: the install is handed over, then the trial', async () => {
       const t0 = Date.now() - 3_600_000;
       const { id, event, record } = await recorded('installing', t0);
-      await h.storeEvent(h.simulator.startTrial(id, at(t0, 86_400 * 30), { createdAt: at(t0, 60) }));
+      const trial = h.simulator.startTrial(id, at(t0, 86_400 * 30), { createdAt: at(t0, 60) });
+      await h.storeEvent(trial);
       await record();
       const { result, asked } = await reconcile(id, false);
       assert.deepEqual(result.resumed, [id]);
+      // Then the trial the lost run had not handled (it opens no phase: nothing else would apply it).
       assert.deepEqual(
         asked.handedOver.map((e) => [e.type, e.eventId]),
-        [['app.installed', event.id]],
+        [
+          ['app.installed', event.id],
+          ['app.trial_started', trial.id],
+        ],
       );
     });
 
-    it('updating, with a rotation stored after the update: the update is handed over', async () => {
+    it('updating, with a rotation stored after the update: the update is handed over, then the rotation', async () => {
       const t0 = Date.now() - 3_600_000;
       const { id, recordAs } = await recorded('updating', t0);
       await recordAs('active');
       const update = h.simulator.updateUsers(id, { add: 1 }, { createdAt: at(t0, 60) });
       await h.storeEvent(update);
-      await h.storeEvent(h.simulator.rotateCredentials(id, {}, { createdAt: at(t0, 120) }));
+      const rotation = h.simulator.rotateCredentials(id, {}, { createdAt: at(t0, 120) });
+      await h.storeEvent(rotation);
       await recordAs('updating');
       const { asked } = await reconcile(id, false);
       assert.deepEqual(
         asked.handedOver.map((e) => [e.type, e.eventId]),
-        [['app.updated', update.id]],
+        [
+          ['app.updated', update.id],
+          ['app.credentials_rotated', rotation.id],
+        ],
       );
+    });
+
+    it('active, with a rotation the lost run had not handled: resumed, then the rotation handed over (its acknowledgement is still owed)', async () => {
+      const t0 = Date.now() - 3_600_000;
+      const { id, event, record } = await recorded('active', t0);
+      await record();
+      await h.store.installations.coll.updateOne({ _id: id }, { $set: { lastEventAt: at(t0, 0), handledEventIds: [event.id] } });
+      const rotation = h.simulator.rotateCredentials(id, { compromised: false }, { createdAt: at(t0, 60) });
+      await h.storeEvent(rotation);
+      const { result, asked } = await reconcile(id, false);
+      assert.deepEqual(result.resumed, [id]);
+      assert.deepEqual(asked.started, [workflowIdFor(id)]);
+      assert.deepEqual(
+        asked.handedOver.map((e) => [e.type, e.eventId]),
+        [['app.credentials_rotated', rotation.id]],
+      );
+    });
+
+    it('active: events it handled, and older ones than the newest applied, are not handed over again', async () => {
+      const t0 = Date.now() - 3_600_000;
+      const { id, event, record } = await recorded('active', t0);
+      await record();
+      const old = h.simulator.startTrial(id, at(t0, 86_400 * 30), { createdAt: at(t0, 30) });
+      const handled = h.simulator.rotateCredentials(id, { compromised: false }, { createdAt: at(t0, 120) });
+      await h.storeEvent(old);
+      await h.storeEvent(handled);
+      // The trial fell out of the last handled ids; the rotation was the newest applied.
+      await h.store.installations.coll.updateOne(
+        { _id: id },
+        { $set: { lastEventAt: at(t0, 120), handledEventIds: [event.id, handled.id] } },
+      );
+      const { result, asked } = await reconcile(id, false);
+      assert.deepEqual(result.resumed, [id]);
+      assert.deepEqual(asked.started, [workflowIdFor(id)]);
+      assert.deepEqual(asked.handedOver, []);
     });
 
     it('installing with no install event stored: the newest event is handed over, as before', async () => {

@@ -34,6 +34,35 @@ describe('scheduled reconciliation repairs drift (dev server, FerretDB, simulato
     assert.equal((await finalView(sys.client, installation.id)).phase, 'uninstalled');
   });
 
+  it('resumes a rotation whose workflow was lost before its acknowledgement: acknowledged and switched to', async () => {
+    const { installation, event } = await install();
+    sys.simulator.failNext('credentialsState', 1_000, { status: 500 });
+    const rotation = sys.simulator.rotateCredentials(installation.id, { compromised: false });
+    await sys.simulator.deliver(rotation, { callbackUrl: sys.web.callbackUrl });
+    await eventually('the acknowledgement to be retrying', async () => {
+      const v = await queryState(sys.client, installation.id);
+      return /acknowledge the rotation/.test(v.lastError ?? '') ? v : undefined;
+    });
+    await sys.client.workflow.getHandle(workflowIdFor(installation.id)).terminate('lost in a test');
+    sys.simulator.clearFaults();
+    // The record shows the installation active: only the stored rotation says that one is owed.
+    assert.equal((await sys.store.installations.get(installation.id))?.phase, 'active');
+    const report = await reconcile();
+    assert.deepEqual(report.resumed, [installation.id]);
+    const v = await eventually('the rotation to be switched to', async () => {
+      const s = await queryState(sys.client, installation.id);
+      return s.activeClientId === rotation.data.client_id ? s : undefined;
+    });
+    assert.deepEqual(
+      v.retiringCredentials.map((r) => r.clientId),
+      [event.data.client_id],
+    );
+    assert.ok(
+      sys.simulator.credentialsStateCalls(installation.id).some((c) => c.status === 202),
+      'acknowledged at Talkdesk',
+    );
+  });
+
   it('resumes an install whose workflow died mid-phase by handing its event over again', async () => {
     const created = await stuckInstalling(sys);
     await sys.client.workflow.getHandle(workflowIdFor(created.installation.id)).terminate('lost in a test');
