@@ -236,6 +236,22 @@ const endedPhases = (h: RawHistory): [string?, string?][] =>
     )?.history ?? []
   ).map((p) => [p.phase, p.result]);
 
+/**
+ * Under patch uninstall-adopts-compromised-rotation: an approved install, then `middle` (the rotation's
+ * own entry, or the update it queued behind), then an uninstall acknowledged with another client id
+ * than the install's approval.
+ */
+const adoptedByUninstall = (h: RawHistory, middle: [string, string]): boolean => {
+  const clients = stateCallClients(h);
+  const expected = [['installing', 'approved'], middle, ['uninstalling', 'acknowledged']];
+  return (
+    took(h, 'uninstall-adopts-compromised-rotation') &&
+    JSON.stringify(endedPhases(h)) === JSON.stringify(expected) &&
+    clients.length >= 2 &&
+    clients[0] !== clients.at(-1)
+  );
+};
+
 const firstEventType = (h: RawHistory) => (signals(h, 'event')[0] as { type?: string } | undefined)?.type;
 
 /** Each distinctive thing the corpus must hold, and whether a recording holds it. */
@@ -323,19 +339,9 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     const m = markActiveDuringUpdateStateCall(h);
     return m.during && m.markerAfter && m.retriedAtOnce && m.updateEnded === 'approved';
   },
-  "an uninstall interrupting a compromised rotation, acknowledged with the rotation's set (uninstall-adopts-compromised-rotation)": (h) => {
-    const clients = stateCallClients(h);
-    return (
-      took(h, 'uninstall-adopts-compromised-rotation') &&
-      JSON.stringify(endedPhases(h)) ===
-        JSON.stringify([
-          ['installing', 'approved'],
-          ['active', 'interrupted'],
-          ['uninstalling', 'acknowledged'],
-        ]) &&
-      clients.length >= 2 &&
-      clients[0] !== clients.at(-1)
-    );
-  },
+  "an uninstall interrupting a compromised rotation, acknowledged with the rotation's set (uninstall-adopts-compromised-rotation)": (h) =>
+    adoptedByUninstall(h, ['active', 'interrupted']),
+  "an uninstall queued behind a compromised rotation, acknowledged with the rotation's set (uninstall-adopts-compromised-rotation)": (h) =>
+    adoptedByUninstall(h, ['updating', 'interrupted']) && eventSignalIndex(h, 'app.credentials_rotated') >= 0,
   'a planned reconciliation pass': (h) => scheduled(h).includes('planReconciliation') && scheduled(h).includes('reconcilePlannedPage'),
 };

@@ -26,4 +26,32 @@ export const ROTATION_SCENARIOS: Record<string, Scenario> = {
       return id;
     },
   },
+  // An update retrying (Talkdesk's users answering 500) while a compromised rotation queues behind it;
+  // the uninstall interrupts the update, and the rotation, next in the queue, meets it queued: its set
+  // is imported as the active one and acknowledges the uninstall.
+  'compromised-rotation-queued-behind-uninstall': {
+    options: { retryInitialMs: 200, retryMaxMs: 400 },
+    run: async (sys, deliver) => {
+      const life = sys.simulator.createInstallation({ licensedUsers: 1 });
+      const id = life.installation.id;
+      await deliver(life.event);
+      await waitForPhase(sys.client, id, 'active');
+      sys.simulator.failNext('users', 10_000, { status: 500 });
+      await deliver(sys.simulator.updateUsers(id, { add: 1 }));
+      await eventually('the update retrying its change', async () => {
+        const v = await queryState(sys.client, id);
+        return v.phase === 'updating' && /apply the update/.test(v.lastError ?? '') && v.attempts >= 2 ? v : undefined;
+      });
+      const rotation = sys.simulator.rotateCredentials(id, { compromised: true });
+      await deliver(rotation);
+      await eventually('the rotation queued', async () => {
+        const v = await queryState(sys.client, id);
+        return v.pendingEvents.some((p) => p.endsWith(rotation.id)) ? v : undefined;
+      });
+      await deliver(sys.simulator.uninstall(id));
+      await waitForPhase(sys.client, id, 'uninstalled');
+      sys.simulator.clearFaults();
+      return id;
+    },
+  },
 };

@@ -12,6 +12,7 @@ import {
   DECIDED_AT_START,
   DECIDED_AT_START_2,
   DECIDED_AT_START_3,
+  ONLY_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START_2,
   PATCHES_DECIDED_AT_START_3,
@@ -79,8 +80,15 @@ describe('patches decided at the start of an installation run (workflows/install
     const firstTwo = replayOf([PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2, MARK_ACTIVE_AFTER]);
     const wasPatched = decidePatchesAtStart(firstTwo.ask);
     assert.equal(wasPatched(MARK_ACTIVE_AFTER), true, 'its own marker, recorded where its code stood');
+    assert.equal(wasPatched(ROTATION_GRACE_FROM_EVENT), false);
+    // Asked right after a local activity: decided by its generation alone, never asked (no marker of its own).
     assert.equal(wasPatched(UNINSTALL_ADOPTS_COMPROMISED_ROTATION), false);
-    assert.deepEqual(firstTwo.asked, [...MARKERS, MARK_ACTIVE_AFTER, UNINSTALL_ADOPTS_COMPROMISED_ROTATION]);
+    assert.deepEqual(firstTwo.asked, [...MARKERS, MARK_ACTIVE_AFTER, ROTATION_GRACE_FROM_EVENT]);
+    assert.deepEqual([...ONLY_DECIDED_AT_START], [UNINSTALL_ADOPTS_COMPROMISED_ROTATION]);
+    assert.ok(
+      ONLY_DECIDED_AT_START.every((id) => DECIDED_AT_START_3.includes(id)),
+      'each is decided by a generation',
+    );
     assert.ok(Object.isFrozen(DECIDED_AT_START_3));
     assert.deepEqual(
       [...DECIDED_AT_START_3],

@@ -198,6 +198,30 @@ describe('installation workflow: rotation and continue-as-new', function () {
     );
   });
 
+  it("an install, a compromised rotation and an uninstall all queued: the uninstall is acknowledged with the rotation's set", async () => {
+    const t = await start();
+    const install = t.event('app.installed', { atSeconds: 1 });
+    const rotation = t.event('app.credentials_rotated', { atSeconds: 2, facts: { compromised: true } });
+    await t.send(t.event('app.uninstalled', { atSeconds: 3 }), rotation);
+    await t.until(
+      'the events to wait for their install',
+      (v) => /app\.installed/.test(v.currentStep ?? '') && v.pendingEvents.length === 2,
+    );
+    await t.send(install);
+    const done = await t.result();
+    assert.equal(done.phase, 'uninstalled');
+    assert.equal(t.stubs.of('provisionAccount').length, 0, 'the install was superseded');
+    assert.deepEqual(
+      t.stubs.of('importCredentials').map((i) => [i.eventId, i.activate]),
+      [
+        [install.eventId, true],
+        [rotation.eventId, true],
+      ],
+    );
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:uninstall']);
+    assert.equal(t.stubs.of('setInstallationState')[0]?.clientId, clientIdFor(rotation.eventId));
+  });
+
   it('a routine rotation queued behind an uninstall is dropped: the old set stays valid for its grace period', async () => {
     const stubs = new ActivityStubs().on('applyUpdate', async () => Promise.reject(unavailable()));
     const { t, oldClient } = await activeInstallation(stubs);

@@ -63,6 +63,14 @@ export const DECIDED_AT_START_3: readonly string[] = Object.freeze([
   'rotation-grace-from-event',
 ]);
 
+/**
+ * Patches that only their generation's marker decides: a run recorded without it takes the old path
+ * and never asks them. For a patch that would otherwise be asked right after a local activity (the
+ * split above), in runs started before its generation: those keep the old behaviour until they
+ * continue as new.
+ */
+export const ONLY_DECIDED_AT_START: readonly string[] = Object.freeze(['uninstall-adopts-compromised-rotation']);
+
 /** Each generation's marker and the patches it decides, oldest first. */
 const GENERATIONS: readonly (readonly [string, readonly string[]])[] = [
   [PATCHES_DECIDED_AT_START, DECIDED_AT_START],
@@ -73,9 +81,10 @@ const GENERATIONS: readonly (readonly [string, readonly string[]])[] = [
 /**
  * Decides every generation's marker (call it first, before any handler or activity) and returns
  * the patch check for the run. `ask` is the SDK's `patched` (a parameter for the unit test). A run
- * recorded before a generation's marker asks each of its patches where its code stands.
+ * recorded before a generation's marker asks each of its patches where its code stands, except
+ * those ONLY_DECIDED_AT_START (false).
  */
 export function decidePatchesAtStart(ask: (patchId: string) => boolean = patched): (patchId: string) => boolean {
   const decided = GENERATIONS.filter(([marker]) => ask(marker)).flatMap(([, ids]) => ids);
-  return (patchId) => decided.includes(patchId) || ask(patchId);
+  return (patchId) => decided.includes(patchId) || (!ONLY_DECIDED_AT_START.includes(patchId) && ask(patchId));
 }

@@ -22,10 +22,15 @@ export const ROTATION_GRACE_FROM_EVENT = 'rotation-grace-from-event';
 
 const ADOPTED = 'its credentials acknowledge the uninstall (the old set was compromised)';
 
-/** Whether a compromised rotation that an uninstall supersedes gives the uninstall its credentials. */
+/**
+ * Whether a compromised rotation that an uninstall supersedes gives the uninstall its credentials: when
+ * the installation holds a set (also an install superseded by the uninstall, whose phase stays `new`).
+ * Its patch is asked right after a local activity (a phase's record, the rotation's import): decided
+ * by its generation's marker alone (patches.ts, ONLY_DECIDED_AT_START).
+ */
 export function adoptsForUninstall(ctx: PhaseContext, event: LifecycleEventOf<'app.credentials_rotated'>): boolean {
-  const { phase } = ctx.state;
-  if (event.facts.compromised !== true || phase === 'new' || FINAL_PHASES.includes(phase)) return false;
+  const { phase, activeClientId } = ctx.state;
+  if (event.facts.compromised !== true || activeClientId === undefined || FINAL_PHASES.includes(phase)) return false;
   return ctx.patched(UNINSTALL_ADOPTS_COMPROMISED_ROTATION);
 }
 
@@ -39,6 +44,7 @@ export async function adoptForUninstall(
   ctx: PhaseContext,
   event: LifecycleEventOf<'app.credentials_rotated'>,
 ): Promise<string | undefined> {
+  takeLinks(ctx, event);
   try {
     const creds = await ctx.storeStep("import the compromised rotation's credentials for the uninstall", 'importCredentials', {
       installationId: ctx.installationId,
