@@ -17,6 +17,22 @@ describe('installation workflow: rotation and continue-as-new', function () {
     return { t, oldClient: clientIdFor(install.eventId) };
   };
 
+  /**
+   * A rotation queued behind an update that keeps failing, then an uninstall: it interrupts the update, and
+   * the rotation, next in the queue, meets the uninstall queued behind it.
+   */
+  const rotationQueuedBehindUninstall = async (compromised: boolean) => {
+    const stubs = new ActivityStubs().on('applyUpdate', async () => Promise.reject(unavailable()));
+    const { t, oldClient } = await activeInstallation(stubs);
+    await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } }));
+    await t.until('the update to be retrying', (s) => s.phase === 'updating' && s.attempts > 1);
+    const rotation = t.event('app.credentials_rotated', { facts: { compromised } });
+    await t.send(rotation);
+    await t.until('the rotation to be queued', (s) => s.pendingEvents.some((p) => p.endsWith(rotation.eventId)));
+    await t.send(t.event('app.uninstalled'));
+    return { t, oldClient, rotation, done: await t.result() };
+  };
+
   it('a routine rotation keeps the old credentials for seven days, then destroys them', async () => {
     const { t, oldClient } = await activeInstallation();
     const rotation = t.event('app.credentials_rotated', { facts: { compromised: false } });
@@ -172,16 +188,7 @@ describe('installation workflow: rotation and continue-as-new', function () {
   });
 
   it("an uninstall queued behind a compromised rotation is acknowledged with the rotation's credentials", async () => {
-    const stubs = new ActivityStubs().on('applyUpdate', async () => Promise.reject(unavailable()));
-    const { t, oldClient } = await activeInstallation(stubs);
-    await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } }));
-    await t.until('the update to be retrying', (s) => s.phase === 'updating' && s.attempts > 1);
-    const rotation = t.event('app.credentials_rotated', { facts: { compromised: true } });
-    await t.send(rotation);
-    await t.until('the rotation to be queued', (s) => s.pendingEvents.some((p) => p.endsWith(rotation.eventId)));
-    // Interrupts the update; the rotation, next in the queue, then meets the uninstall queued behind it.
-    await t.send(t.event('app.uninstalled'));
-    const done = await t.result();
+    const { t, oldClient, rotation, done } = await rotationQueuedBehindUninstall(true);
     assert.equal(done.history.at(-1)?.result, 'acknowledged');
     const newClient = clientIdFor(rotation.eventId);
     assert.notEqual(newClient, oldClient);
@@ -223,15 +230,7 @@ describe('installation workflow: rotation and continue-as-new', function () {
   });
 
   it('a routine rotation queued behind an uninstall is dropped: the old set stays valid for its grace period', async () => {
-    const stubs = new ActivityStubs().on('applyUpdate', async () => Promise.reject(unavailable()));
-    const { t, oldClient } = await activeInstallation(stubs);
-    await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } }));
-    await t.until('the update to be retrying', (s) => s.phase === 'updating' && s.attempts > 1);
-    const rotation = t.event('app.credentials_rotated', { facts: { compromised: false } });
-    await t.send(rotation);
-    await t.until('the rotation to be queued', (s) => s.pendingEvents.some((p) => p.endsWith(rotation.eventId)));
-    await t.send(t.event('app.uninstalled'));
-    const done = await t.result();
+    const { t, oldClient, rotation, done } = await rotationQueuedBehindUninstall(false);
     assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, oldClient);
     assert.equal(t.stubs.of('importCredentials').length, 1, "the install's import only");
     assert.equal(done.ignoredEvents.find((e) => e.eventId === rotation.eventId)?.reason, 'rotation superseded by a queued uninstall');
