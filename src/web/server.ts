@@ -167,7 +167,11 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
         () => false,
       ),
       o.temporal.connection
-        .withDeadline(Date.now() + WEB_TIMEOUTS_MS.readiness, () => o.temporal.workflowService.getSystemInfo({}))
+        // The namespace events are handed to, not only the server: a namespace missing, or refused to this
+        // process's API key, cannot take a hand-over, so the web is not ready (getSystemInfo answers both).
+        .withDeadline(Date.now() + WEB_TIMEOUTS_MS.readiness, () =>
+          o.temporal.workflowService.describeNamespace({ namespace: o.temporal.options.namespace }),
+        )
         .then(
           () => true,
           () => false,
