@@ -1,5 +1,5 @@
 import { PartnerCancelledError } from './provisioner';
-import { PartnerRefusedError, PartnerUnavailableError, sanitiseReason } from './errors';
+import { GENERIC_REFUSAL, PartnerRefusedError, PartnerUnavailableError, sanitiseReason } from './errors';
 import { IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signHook, signHookTimed, TIMED_SIGNATURE_HEADER, TIMESTAMP_HEADER } from './signature';
 
 export interface HookClientOptions {
@@ -146,7 +146,8 @@ export class HookClient {
       );
     }
     this.conflictSince.delete(id);
-    throw new PartnerRefusedError(sanitiseReason(answer.reason), status);
+    // Without a reason, the status is all there is to go by (a 401 or 403: check PARTNER_HOOKS_SECRET).
+    throw new PartnerRefusedError(sanitiseReason(answer.reason, `${GENERIC_REFUSAL} (HTTP ${status})`), status);
   }
 
   /** A bare 409 for this key is still within its window (the first one starts it). */

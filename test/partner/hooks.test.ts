@@ -158,6 +158,20 @@ describe('HTTP partner hooks: logout, refusals, redirects', function () {
     });
   });
 
+  it('a 4xx without a reason refuses naming its status (a 401 from a signature mismatch says more than "refused")', async () => {
+    server.answerNext({ status: 401 }, { status: 403, body: { error: 'forbidden' } });
+    for (const status of [401, 403]) {
+      await assert.rejects(
+        partner.update({ accountId: 'acct1', installationId: 'inst1', usersAdded: [], usersRemoved: [] }, ctx('account.update')),
+        (err: Error) => {
+          assert.ok(err instanceof PartnerRefusedError, err.name);
+          assert.equal(err.reason, `The partner refused the request (HTTP ${status})`);
+          return true;
+        },
+      );
+    }
+  });
+
   it('a bare 409 is retried for CONFLICT_RETRY_MS from the first one for that key, then refuses (a call without a deadline cannot hang on it)', async () => {
     let clock = 1_000_000;
     const client = new HookClient({ url: server.url, secrets: [SECRET], timeoutMs: 2_000, now: () => clock });
@@ -173,7 +187,7 @@ describe('HTTP partner hooks: logout, refusals, redirects', function () {
     await assert.rejects(send('hk-409-a'), (err: Error) => {
       assert.ok(err instanceof PartnerRefusedError, err.name);
       assert.equal(err.status, 409);
-      assert.equal(err.reason, 'The partner refused the request');
+      assert.equal(err.reason, 'The partner refused the request (HTTP 409)');
       return true;
     });
   });
