@@ -107,6 +107,19 @@ export function credentialActivities(deps: ActivityDeps) {
       logger.info({ installationId: input.installationId, clientId: input.clientId }, 'credentials switched');
     },
 
+    /**
+     * Deletes the encrypted copy of an event's credentials that will never be imported (an install or
+     * rotation a finished installation ignored); before, it stayed until the inbox retention. By event id
+     * alone: a reinstall's copy, queued behind it, is left for its own import.
+     */
+    async discardEventCredentials(input: InstallationRef & { eventId: string }): Promise<{ deleted: boolean }> {
+      const deleted = await store.eventCredentials.delete(input.eventId);
+      // An event stored by an older version kept its copy in the inbox record (while a start found some left).
+      if (!(await store.markers.get(MARKERS.inboxLegacyCredentialsNone))) await store.inbox.dropLegacyCredentials(input.eventId);
+      logger.info({ installationId: input.installationId, eventId: input.eventId }, "ignored event's credentials discarded");
+      return { deleted };
+    },
+
     /** Destroys one credential set, or all of the installation's: the ciphertext is deleted, not only marked. */
     async destroyCredentials(input: InstallationRef & { clientId?: string }): Promise<{ destroyed: number }> {
       let destroyed: number;

@@ -34,6 +34,7 @@ const STORE_ONLY = [
   'importCredentials',
   'switchCredentials',
   'destroyCredentials',
+  'discardEventCredentials',
   'destroyRetiredCredentials',
   'listInstallationPage',
 ];

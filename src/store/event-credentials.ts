@@ -83,9 +83,9 @@ export class EventCredentialStore {
     return legacy?.credentials ? { secret: legacy.credentials, inInbox: true } : undefined;
   }
 
-  /** Deletes the event's credentials once imported (the import activity). */
-  async delete(eventId: string): Promise<void> {
-    await this.coll.deleteOne({ _id: eventId });
+  /** Deletes one event's copy (imported, or never to be); true when there was one. */
+  async delete(eventId: string): Promise<boolean> {
+    return (await this.coll.deleteOne({ _id: eventId })).deletedCount > 0;
   }
 
   /** Deletes the copies of these events (inbox retention: events no workflow will import now); returns how many. */

@@ -343,5 +343,13 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     adoptedByUninstall(h, ['active', 'interrupted']),
   "an uninstall queued behind a compromised rotation, acknowledged with the rotation's set (uninstall-adopts-compromised-rotation)": (h) =>
     adoptedByUninstall(h, ['updating', 'interrupted']) && eventSignalIndex(h, 'app.credentials_rotated') >= 0,
+  "a short run that deleted an ignored rotation's credentials (discard-ignored-credentials)": (h) =>
+    took(h, 'discard-ignored-credentials') &&
+    h.events.some(
+      (e) =>
+        e.markerRecordedEventAttributes?.markerName === 'core_local_activity' &&
+        (decode(e.markerRecordedEventAttributes.details?.data?.payloads?.[0]) as { activity_type?: string } | undefined)?.activity_type ===
+          'discardEventCredentials',
+    ),
   'a planned reconciliation pass': (h) => scheduled(h).includes('planReconciliation') && scheduled(h).includes('reconcilePlannedPage'),
 };

@@ -1,3 +1,4 @@
+import { workflowIdFor } from '../../workflows/definitions';
 import { eventually, queryState, waitForPhase } from '../support/waits';
 import type { Scenario } from './timer-scenarios';
 
@@ -51,6 +52,29 @@ export const ROTATION_SCENARIOS: Record<string, Scenario> = {
       await deliver(sys.simulator.uninstall(id));
       await waitForPhase(sys.client, id, 'uninstalled');
       sys.simulator.clearFaults();
+      return id;
+    },
+  },
+  // A rotation delivered after the uninstall completed the workflow: a short run of its own ignores it
+  // and deletes its credentials' copy (patch discard-ignored-credentials, decided at start).
+  'rotation-after-uninstall': {
+    run: async (sys, deliver) => {
+      const life = sys.simulator.createInstallation();
+      const id = life.installation.id;
+      await deliver(life.event);
+      await waitForPhase(sys.client, id, 'active');
+      const rotation = sys.simulator.rotateCredentials(id, { compromised: false });
+      await deliver(sys.simulator.uninstall(id));
+      const handle = sys.client.workflow.getHandle(workflowIdFor(id));
+      const first = await eventually('the uninstall to complete the workflow', async () => {
+        const d = await handle.describe();
+        return d.status.name === 'COMPLETED' ? d.runId : undefined;
+      });
+      await deliver(rotation);
+      await eventually('the short run to complete', async () => {
+        const d = await handle.describe();
+        return d.runId !== first && d.status.name === 'COMPLETED' ? true : undefined;
+      });
       return id;
     },
   },

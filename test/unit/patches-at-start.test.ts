@@ -18,6 +18,7 @@ import {
   PATCHES_DECIDED_AT_START_3,
   decidePatchesAtStart,
 } from '../../workflows/installation/patches';
+import { DISCARD_IGNORED_CREDENTIALS } from '../../workflows/installation/common';
 import { ROTATION_GRACE_FROM_EVENT, UNINSTALL_ADOPTS_COMPROMISED_ROTATION } from '../../workflows/installation/rotation';
 import { TRIAL_RECORD_INTERRUPTIBLE } from '../../workflows/installation/trial';
 import { REVERT_UPDATE_STOPPED_WHILE_APPLYING } from '../../workflows/installation/update';
@@ -84,7 +85,9 @@ describe('patches decided at the start of an installation run (workflows/install
     // Asked right after a local activity: decided by its generation alone, never asked (no marker of its own).
     assert.equal(wasPatched(UNINSTALL_ADOPTS_COMPROMISED_ROTATION), false);
     assert.deepEqual(firstTwo.asked, [...MARKERS, MARK_ACTIVE_AFTER, ROTATION_GRACE_FROM_EVENT]);
-    assert.deepEqual([...ONLY_DECIDED_AT_START], [UNINSTALL_ADOPTS_COMPROMISED_ROTATION]);
+    assert.equal(wasPatched(DISCARD_IGNORED_CREDENTIALS), false);
+    assert.deepEqual(firstTwo.asked, [...MARKERS, MARK_ACTIVE_AFTER, ROTATION_GRACE_FROM_EVENT]);
+    assert.deepEqual([...ONLY_DECIDED_AT_START], [UNINSTALL_ADOPTS_COMPROMISED_ROTATION, DISCARD_IGNORED_CREDENTIALS]);
     assert.ok(
       ONLY_DECIDED_AT_START.every((id) => DECIDED_AT_START_3.includes(id)),
       'each is decided by a generation',
@@ -99,6 +102,7 @@ describe('patches decided at the start of an installation run (workflows/install
         REVERT_UPDATE_STOPPED_WHILE_APPLYING,
         UNINSTALL_ADOPTS_COMPROMISED_ROTATION,
         ROTATION_GRACE_FROM_EVENT,
+        DISCARD_IGNORED_CREDENTIALS,
       ],
     );
     // No patch is decided by two generations.

@@ -137,9 +137,35 @@ describe('installation workflow: late events', function () {
     assert.equal(done.phase, 'uninstalled');
     assert.deepEqual(t.stubs.of('importCredentials'), []);
     assert.match(done.ignoredEvents.find((e) => e.eventId === late.eventId)?.reason ?? '', /older than the applied uninstall/);
+    // Its credentials will never be imported: their encrypted copy is deleted now, not after the inbox retention.
+    assert.deepEqual(t.stubs.of('discardEventCredentials'), [{ installationId: t.installationId, eventId: late.eventId }]);
     const last = t.stubs.of('recordInstallation').at(-1);
     assert.deepEqual(last?.handledEventIds, ['uninstall-1', late.eventId, update.eventId]);
     assert.equal(last?.appId, 'app-1', 'the stored app id is kept');
+  });
+
+  it("a rotation for a finished installation is ignored and its credentials' copy deleted; a reinstall behind it keeps its own", async () => {
+    const t0 = await env().currentTimeMs();
+    const stubs = new ActivityStubs().on('loadInstallation', async () => ({
+      phase: 'uninstalled',
+      appId: 'app-1',
+      lastEventAt: new Date(t0 + 30_000).toISOString(),
+      handledEventIds: ['uninstall-1'],
+    }));
+    const t = await start(stubs);
+    const rotation = t.event('app.credentials_rotated', { atSeconds: 40 });
+    const reinstall = t.event('app.installed', { atSeconds: 50 });
+    await t.send(rotation, reinstall);
+    const v = await t.settled('active', (s) => s.activeClientId === clientIdFor(reinstall.eventId));
+    assert.match(
+      v.ignoredEvents.find((e) => e.eventId === rotation.eventId)?.reason ?? '',
+      /rotation ignored: installation is uninstalled/,
+    );
+    assert.deepEqual(t.stubs.of('discardEventCredentials'), [{ installationId: t.installationId, eventId: rotation.eventId }]);
+    assert.deepEqual(
+      t.stubs.of('importCredentials').map((i) => i.eventId),
+      [reinstall.eventId],
+    );
   });
 
   it('a reinstall signalled while a finished run writes its last record is applied, not dropped by completing', async () => {

@@ -1,7 +1,7 @@
 import { FINAL_PHASES, type LifecycleEvent } from '../definitions';
 import { kindOf, markApplied, markHandled, markKindApplied, recordIgnored, uninstallQueued } from '../state';
 import { StepFailedError } from '../steps';
-import { adoptInstallCredentials } from './common';
+import { adoptInstallCredentials, discardIgnoredCredentials } from './common';
 import type { PhaseContext } from './context';
 import { runInstall } from './install';
 import { adoptForUninstall, adoptsForUninstall, runRotation } from './rotation';
@@ -96,6 +96,7 @@ async function applyEvent(ctx: PhaseContext, event: LifecycleEvent, late: boolea
         );
       }
       if (FINAL_PHASES.includes(state.phase) || state.phase === 'new') {
+        await discardIgnoredCredentials(ctx, event);
         return ignore(`rotation ignored: installation is ${state.phase}`);
       }
       await runRotation(ctx, event);

@@ -54,6 +54,22 @@ export async function destroyCredentials(ctx: PhaseContext): Promise<void> {
   ctx.state.retiring = [];
 }
 
+/**
+ * Patch: the encrypted copy of an install's or rotation's credentials that the installation ignores for
+ * good (an install older than its uninstall; a rotation of a finished installation, or one that never
+ * had an install) is deleted at once; before it, it stayed until the inbox retention (30 days). Asked in
+ * a short run right after its first local activity: decided at start only (patches.ts).
+ */
+export const DISCARD_IGNORED_CREDENTIALS = 'discard-ignored-credentials';
+
+export async function discardIgnoredCredentials(ctx: PhaseContext, event: LifecycleEvent): Promise<void> {
+  if (!ctx.patched(DISCARD_IGNORED_CREDENTIALS)) return;
+  await ctx.storeStep("delete the ignored event's credentials", 'discardEventCredentials', {
+    installationId: ctx.installationId,
+    eventId: event.eventId,
+  });
+}
+
 /** Takes an install's facts and imports its credentials as the active set. */
 export async function adoptInstallCredentials(ctx: PhaseContext, event: LifecycleEvent, description: string): Promise<string> {
   takeEventFacts(ctx, event);

@@ -139,7 +139,8 @@ export interface PhaseContext {
 }
 
 /** The activities that only read and write the partner store (no Talkdesk, no partner call). */
-export type StoreActivity = 'loadInstallation' | 'recordInstallation' | 'importCredentials' | 'switchCredentials' | 'destroyCredentials';
+export type StoreActivity =
+  'loadInstallation' | 'recordInstallation' | 'importCredentials' | 'switchCredentials' | 'destroyCredentials' | 'discardEventCredentials';
 
 export function createPhaseContext(state: InstallationState, options: InstallationOptions, workflowId: string): PhaseContext {
   // First, before any handler or activity of the run can ask for a patch.

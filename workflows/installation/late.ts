@@ -1,6 +1,7 @@
 import type { LifecycleEvent } from '../definitions';
 import { keepLast, kindOf, markHandled, olderThanApplied, recordIgnored, type InstallationState } from '../state';
 import { apply } from './apply';
+import { discardIgnoredCredentials } from './common';
 import type { PhaseContext } from './context';
 import { runLateRotation } from './rotation';
 
@@ -64,6 +65,7 @@ export async function handleLate(ctx: PhaseContext, event: LifecycleEvent): Prom
   if (!ctx.patched(LATE_EVENTS_BY_KIND)) return false;
   switch (lateRule(ctx.state, event)) {
     case 'install-over':
+      await discardIgnoredCredentials(ctx, event);
       recordIgnored(ctx.state, event.eventId, 'install older than the applied uninstall of this installation: over');
       await recordDecision(ctx, event, 'install older than the applied uninstall: ignored');
       return true;

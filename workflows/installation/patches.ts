@@ -61,6 +61,7 @@ export const DECIDED_AT_START_3: readonly string[] = Object.freeze([
   'revert-update-stopped-while-applying',
   'uninstall-adopts-compromised-rotation',
   'rotation-grace-from-event',
+  'discard-ignored-credentials',
 ]);
 
 /**
@@ -69,7 +70,10 @@ export const DECIDED_AT_START_3: readonly string[] = Object.freeze([
  * split above), in runs started before its generation: those keep the old behaviour until they
  * continue as new.
  */
-export const ONLY_DECIDED_AT_START: readonly string[] = Object.freeze(['uninstall-adopts-compromised-rotation']);
+export const ONLY_DECIDED_AT_START: readonly string[] = Object.freeze([
+  'uninstall-adopts-compromised-rotation',
+  'discard-ignored-credentials',
+]);
 
 /** Each generation's marker and the patches it decides, oldest first. */
 const GENERATIONS: readonly (readonly [string, readonly string[]])[] = [
