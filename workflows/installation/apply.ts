@@ -96,7 +96,8 @@ async function applyEvent(ctx: PhaseContext, event: LifecycleEvent, late: boolea
         );
       }
       if (FINAL_PHASES.includes(state.phase) || state.phase === 'new') {
-        await discardIgnoredCredentials(ctx, event);
+        // Over for good once the installation ended; before its install (`new`) the copy is kept.
+        if (state.phase !== 'new') await discardIgnoredCredentials(ctx, event);
         return ignore(`rotation ignored: installation is ${state.phase}`);
       }
       await runRotation(ctx, event);

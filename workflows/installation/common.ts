@@ -56,8 +56,7 @@ export async function destroyCredentials(ctx: PhaseContext): Promise<void> {
 
 /**
  * Patch: the encrypted copy of an install's or rotation's credentials that the installation ignores for
- * good (an install older than its uninstall; a rotation of a finished installation, or one that never
- * had an install) is deleted at once; before it, it stayed until the inbox retention (30 days). Asked in
+ * good (an install older than its uninstall, a rotation of a finished installation) is deleted at once; before it, it stayed until the inbox retention (30 days). Asked in
  * a short run right after its first local activity: decided at start only (patches.ts).
  */
 export const DISCARD_IGNORED_CREDENTIALS = 'discard-ignored-credentials';
