@@ -343,6 +343,9 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     adoptedByUninstall(h, ['active', 'interrupted']),
   "an uninstall queued behind a compromised rotation, acknowledged with the rotation's set (uninstall-adopts-compromised-rotation)": (h) =>
     adoptedByUninstall(h, ['updating', 'interrupted']) && eventSignalIndex(h, 'app.credentials_rotated') >= 0,
+  'a compromised rotation whose acknowledgement was refused, its proven set used all the same (compromised-rotation-keeps-proven-set)': (
+    h,
+  ) => took(h, 'compromised-rotation-keeps-proven-set') && adoptedByUninstall(h, ['active', 'failed']),
   "a short run that deleted an ignored rotation's credentials (discard-ignored-credentials)": (h) =>
     took(h, 'discard-ignored-credentials') &&
     h.events.some(

@@ -78,4 +78,23 @@ export const ROTATION_SCENARIOS: Record<string, Scenario> = {
       return id;
     },
   },
+  // A compromised rotation whose acknowledgement Talkdesk refuses (403): its proven set is switched to all the
+  // same (patch compromised-rotation-keeps-proven-set), and the uninstall is acknowledged with it.
+  'compromised-rotation-ack-refused': {
+    run: async (sys, deliver) => {
+      const life = sys.simulator.createInstallation();
+      const id = life.installation.id;
+      await deliver(life.event);
+      await waitForPhase(sys.client, id, 'active');
+      sys.simulator.failNext('credentialsState', 1, { status: 403 });
+      const rotation = sys.simulator.rotateCredentials(id, { compromised: true });
+      await deliver(rotation);
+      await eventually('the rotation to end', async () => {
+        const v = await queryState(sys.client, id);
+        return v.history.at(-1)?.eventId === rotation.id ? v : undefined;
+      });
+      await deliver(sys.simulator.uninstall(id));
+      return id;
+    },
+  },
 };

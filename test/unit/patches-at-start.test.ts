@@ -19,7 +19,11 @@ import {
   decidePatchesAtStart,
 } from '../../workflows/installation/patches';
 import { DISCARD_IGNORED_CREDENTIALS } from '../../workflows/installation/common';
-import { ROTATION_GRACE_FROM_EVENT, UNINSTALL_ADOPTS_COMPROMISED_ROTATION } from '../../workflows/installation/rotation';
+import {
+  COMPROMISED_ROTATION_KEEPS_PROVEN_SET,
+  ROTATION_GRACE_FROM_EVENT,
+  UNINSTALL_ADOPTS_COMPROMISED_ROTATION,
+} from '../../workflows/installation/rotation';
 import { TRIAL_RECORD_INTERRUPTIBLE } from '../../workflows/installation/trial';
 import { REVERT_UPDATE_STOPPED_WHILE_APPLYING } from '../../workflows/installation/update';
 
@@ -103,6 +107,7 @@ describe('patches decided at the start of an installation run (workflows/install
         UNINSTALL_ADOPTS_COMPROMISED_ROTATION,
         ROTATION_GRACE_FROM_EVENT,
         DISCARD_IGNORED_CREDENTIALS,
+        COMPROMISED_ROTATION_KEEPS_PROVEN_SET,
       ],
     );
     // No patch is decided by two generations.

@@ -131,6 +131,25 @@ describe('installation workflow: rotation and continue-as-new', function () {
     assert.match(await t.currentDetails(), /Last error: rotation failed: .*invalid_client/);
   });
 
+  it('a compromised rotation whose acknowledgement Talkdesk refuses for good still switches to its proven set (the old one is revoked)', async () => {
+    const stubs = new ActivityStubs().on('acknowledgeCredentials', async () => {
+      throw refused('Talkdesk refused the request (403)');
+    });
+    const { t, oldClient } = await activeInstallation(stubs);
+    const rotation = t.event('app.credentials_rotated', { facts: { compromised: true } });
+    await t.send(rotation);
+    const newClient = clientIdFor(rotation.eventId);
+    const v = await t.settled('active', (s) => s.history.at(-1)?.eventId === rotation.eventId);
+    assert.equal(v.activeClientId, newClient);
+    assert.deepEqual(v.retiringCredentials, []);
+    const sw = t.stubs.of('switchCredentials')[0];
+    assert.deepEqual([sw?.clientId, sw?.previousClientId, sw?.destroyPreviousNow], [newClient, oldClient, true]);
+    assert.ok(!t.stubs.of('destroyCredentials').some((d) => d.clientId === newClient), 'the new set is kept');
+    assert.equal(v.history.at(-1)?.result, 'failed');
+    assert.match(v.history.at(-1)?.outcome ?? '', /new credentials are used all the same/);
+    assert.match(v.lastError ?? '', /^rotation failed: .*403/);
+  });
+
   it('an uninstall interrupts a rotation retrying for days: the rotation is dropped, the uninstall acknowledged at once', async () => {
     const stubs = new ActivityStubs().on('acknowledgeCredentials', async () => {
       throw unavailable();

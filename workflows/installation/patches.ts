@@ -62,6 +62,7 @@ export const DECIDED_AT_START_3: readonly string[] = Object.freeze([
   'uninstall-adopts-compromised-rotation',
   'rotation-grace-from-event',
   'discard-ignored-credentials',
+  'compromised-rotation-keeps-proven-set',
 ]);
 
 /**

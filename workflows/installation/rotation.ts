@@ -23,6 +23,13 @@ export const ROTATION_GRACE_FROM_EVENT = 'rotation-grace-from-event';
 const ADOPTED = 'its credentials acknowledge the uninstall (the old set was compromised)';
 
 /**
+ * Patch: a compromised rotation whose new set got a token but whose acknowledgement failed for good
+ * or never landed within its seven days switches to the new set all the same: the old one is
+ * revoked. Before it, the new set was destroyed and the revoked one kept.
+ */
+export const COMPROMISED_ROTATION_KEEPS_PROVEN_SET = 'compromised-rotation-keeps-proven-set';
+
+/**
  * Whether a compromised rotation that an uninstall supersedes gives the uninstall its credentials: when
  * the installation holds a set (also an install superseded by the uninstall, whose phase stays `new`).
  * Its patch is asked right after a local activity (a phase's record, the rotation's import): decided
@@ -72,6 +79,7 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
   takeLinks(ctx, event);
   const deadline = Date.parse(event.createdAt) + options.phaseTimeoutMs;
   let newClientId: string | undefined;
+  let proven = false;
   const outcome = await ctx.phases.run(deadline, async () => {
     const creds = await ctx.storeStep('import the rotated credentials', 'importCredentials', {
       installationId,
@@ -80,6 +88,7 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
     });
     newClientId = creds.clientId;
     await ctx.step('prove the new credentials by getting a token', acts.obtainToken, { installationId, clientId: creds.clientId });
+    proven = true;
     // Sent before when retried (a cut during its backoff carries its attempts), or when the rotation is
     // re-entered after a cut past it (at the switch): a 409 then means it landed.
     const cutAfterAck = ctx.run.resumedEventId === event.eventId && ctx.steps.resumedStep === SWITCH_STEP;
@@ -120,6 +129,24 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
   } else {
     const adopt = outcome.kind === 'interrupted' && outcome.reason === 'uninstall' && adoptsForUninstall(ctx, event);
     const notImported = adopt ? await adoptForUninstall(ctx, event) : undefined;
+    const keepNew =
+      compromised &&
+      proven &&
+      (outcome.kind === 'failed' || outcome.kind === 'expired') &&
+      ctx.patched(COMPROMISED_ROTATION_KEEPS_PROVEN_SET);
+    if (keepNew && newClientId !== undefined) {
+      await ctx.storeStep(SWITCH_STEP, 'switchCredentials', {
+        installationId,
+        clientId: newClientId,
+        previousClientId: previous,
+        retireAt: new Date().toISOString(),
+        destroyPreviousNow: true,
+      });
+      state.activeClientId = newClientId;
+    }
+    const kept = keepNew
+      ? 'the new credentials are used all the same (the old set was compromised), unacknowledged'
+      : 'the current credentials are kept';
     const dropped = newClientId !== undefined && newClientId !== state.activeClientId;
     if (dropped) {
       await ctx.storeStep('destroy the unproven rotated credentials', 'destroyCredentials', { installationId, clientId: newClientId });
@@ -135,10 +162,10 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
         ? {
             result: 'failed',
             detail: outcome.error.message,
-            outcome: `rotation failed: ${outcome.error.message}; the current credentials are kept`,
+            outcome: `rotation failed: ${outcome.error.message}; ${kept}`,
           }
         : outcome.kind === 'expired'
-          ? { result: 'expired', outcome: 'rotation not completed within seven days; the current credentials are kept' }
+          ? { result: 'expired', outcome: `rotation not completed within seven days; ${kept}` }
           : {
               result: 'interrupted',
               detail: outcome.reason,
