@@ -74,6 +74,7 @@ export function credentialActivities(deps: ActivityDeps) {
       } else if (!(await store.credentials.get(input.installationId, clientId))) {
         throw credentialsMissing(input.installationId, clientId);
       }
+      const alreadyImported = !stored;
       if (input.activate) {
         // A (re)install replaces every earlier credential set of this installation.
         for (const old of await store.credentials.list(input.installationId)) {
@@ -82,7 +83,12 @@ export function credentialActivities(deps: ActivityDeps) {
         await store.credentials.activate(input.installationId, clientId);
       }
       logger.info({ installationId: input.installationId, clientId }, 'credentials imported');
-      return { clientId, keyId: facts.key_id, keyAlgorithm: facts.key_algorithm as string };
+      return {
+        clientId,
+        keyId: facts.key_id,
+        keyAlgorithm: facts.key_algorithm as string,
+        ...(alreadyImported ? { alreadyImported } : {}),
+      };
     },
 
     /** Proves a credential set by getting a token; the token itself stays in the encrypted cache. */

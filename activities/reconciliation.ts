@@ -35,18 +35,17 @@ const PHASE_EVENT_TYPES: Partial<Record<InstallationPhase, EventType>> = {
   uninstalling: 'app.uninstalled',
 };
 
-/** Events applied outside any phase: the record's phase does not show that one is under way. */
-const OUTSIDE_PHASES: readonly EventType[] = ['app.credentials_rotated', 'app.trial_started', 'app.trial_extended', 'app.trial_ended'];
-
 /**
- * Stored events outside phases that the record shows neither handled nor superseded: newer than the
- * newest event applied (`lastEventAt`), so an older one that fell out of the last handled ids is not
- * applied again. Oldest first, as stored.
+ * Stored rotations the record shows neither handled nor superseded: not in its last handled ids, and
+ * not older than the newest event applied (`lastEventAt`; the same second counts: Talkdesk's times
+ * have one-second resolution), so an older one that fell out of the handled ids is not applied again.
+ * Rotations only: a rotation records the installation when it ends, a trial event does not, so an
+ * applied trial would look unhandled. Oldest first, as stored.
  */
-function unhandledOutsidePhases(rec: InstallationRecord, events: InboxRecord[]): InboxRecord[] {
-  const after = rec.lastEventAt ? Date.parse(rec.lastEventAt) : -Infinity;
+function unhandledRotations(rec: InstallationRecord, events: InboxRecord[]): InboxRecord[] {
+  const since = rec.lastEventAt ? Date.parse(rec.lastEventAt) : -Infinity;
   return events.filter(
-    (e) => OUTSIDE_PHASES.includes(e.type) && !rec.handledEventIds?.includes(e._id) && Date.parse(e.event.createdAt) > after,
+    (e) => e.type === 'app.credentials_rotated' && !rec.handledEventIds?.includes(e._id) && Date.parse(e.event.createdAt) >= since,
   );
 }
 
@@ -78,9 +77,9 @@ export function reconciliationActivities(deps: ActivityDeps) {
    * Starts the workflow again from the stored state, handing over the event of an unfinished
    * phase: the newest of that phase's type. Not the newest of any type: a later trial or rotation
    * event would start a run that never resumes the phase (the record names no event id). Only
-   * when none of its type is stored is the newest event handed over, as before. Then the events
-   * that open no phase (a rotation, a trial) the lost run had not handled: the record stays in its
-   * phase while they run, so nothing else would ever apply them (a rotation never acknowledged).
+   * when none of its type is stored is the newest event handed over, as before. Then the rotations
+   * the lost run had not handled: a rotation opens no phase, the record stays in its phase while it
+   * runs, so nothing else would ever apply it (never acknowledged, its set never switched to).
    */
   async function resume(rec: InstallationRecord): Promise<void> {
     const type = PHASE_EVENT_TYPES[rec.phase];
@@ -89,7 +88,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
     const own = type ? (events.filter((e) => e.type === type).at(-1) ?? events.at(-1)) : undefined;
     if (own) await handOver(own.event);
     else await resumeInstallation(temporal(), rec._id, rec.accountName);
-    for (const e of unhandledOutsidePhases(rec, events)) if (e !== own) await handOver(e.event);
+    for (const e of unhandledRotations(rec, events)) if (e !== own) await handOver(e.event);
   }
 
   /** Installations whose Talkdesk view this activity read (the planned pass records when). */

@@ -27,6 +27,11 @@ export interface ImportCredentialsResult {
   clientId: string;
   keyId: string;
   keyAlgorithm: string;
+  /**
+   * The event's copy was gone and its set already stored: an earlier attempt or run imported it, and
+   * may have gone further (a rotation's acknowledgement may have landed).
+   */
+  alreadyImported?: boolean;
 }
 
 export interface ObtainTokenResult {

@@ -63,6 +63,31 @@ describe('scheduled reconciliation repairs drift (dev server, FerretDB, simulato
     );
   });
 
+  it('resumes a rotation lost after its acknowledgement landed: the 409 it then meets completes it', async () => {
+    const { installation } = await install();
+    // The acknowledgement takes effect at Talkdesk; its answer comes too late for the lost run.
+    sys.simulator.failNext('credentialsState', 1, { delayMs: 3_000 });
+    const rotation = sys.simulator.rotateCredentials(installation.id, { compromised: false });
+    await sys.simulator.deliver(rotation, { callbackUrl: sys.web.callbackUrl });
+    await eventually('the acknowledgement to reach Talkdesk', async () =>
+      sys.simulator.credentialsStateCalls(installation.id).length > 0 ? true : undefined,
+    );
+    await sys.client.workflow.getHandle(workflowIdFor(installation.id)).terminate('lost in a test');
+    const report = await reconcile();
+    assert.deepEqual(report.resumed, [installation.id]);
+    const v = await eventually('the rotation to be switched to', async () => {
+      const s = await queryState(sys.client, installation.id);
+      return s.activeClientId === rotation.data.client_id ? s : undefined;
+    });
+    assert.equal(v.history.at(-1)?.result, 'rotated');
+    // The first answer (late) goes to nobody; the resumed run's 409 was taken as acknowledged.
+    const statuses = await eventually('both answers', async () => {
+      const all = sys.simulator.credentialsStateCalls(installation.id).map((c) => c.status);
+      return all.every((x) => x !== 0) ? all : undefined;
+    });
+    assert.deepEqual(statuses, [202, 409]);
+  });
+
   it('resumes an install whose workflow died mid-phase by handing its event over again', async () => {
     const created = await stuckInstalling(sys);
     await sys.client.workflow.getHandle(workflowIdFor(created.installation.id)).terminate('lost in a test');

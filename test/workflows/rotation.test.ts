@@ -103,6 +103,30 @@ describe('installation workflow: rotation and continue-as-new', function () {
     );
   });
 
+  it('a rotation whose set an earlier run imported (resumed by reconciliation) sends its first acknowledgement as resent: a 409 completes it', async () => {
+    const stubs = new ActivityStubs();
+    stubs.on('importCredentials', async (i) => ({
+      clientId: clientIdFor(String(i.eventId)),
+      keyId: 'k1',
+      keyAlgorithm: 'RS256',
+      // The install imports its copy; the rotation finds its set stored by the lost run.
+      ...(stubs.of('importCredentials').length > 1 ? { alreadyImported: true } : {}),
+    }));
+    stubs.on('acknowledgeCredentials', async (i) => {
+      // The lost run's acknowledgement landed: Talkdesk answers 409, acknowledged only when it may have been sent.
+      if (!i.resent) throw ApplicationFailure.nonRetryable('Talkdesk answered 409', 'TalkdeskConflict');
+    });
+    const { t } = await activeInstallation(stubs);
+    const rotation = t.event('app.credentials_rotated');
+    await t.send(rotation);
+    const v = await t.settled('active', (s) => s.activeClientId === clientIdFor(rotation.eventId));
+    assert.equal(v.history.at(-1)?.result, 'rotated');
+    assert.deepEqual(
+      t.stubs.of('acknowledgeCredentials').map((c) => c.resent),
+      [true],
+    );
+  });
+
   it('a rotation whose new credentials do not work keeps the old ones and destroys the new', async () => {
     const stubs = new ActivityStubs();
     stubs.on('obtainToken', async (i) => {

@@ -89,13 +89,15 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
     newClientId = creds.clientId;
     await ctx.step('prove the new credentials by getting a token', acts.obtainToken, { installationId, clientId: creds.clientId });
     proven = true;
-    // Sent before when retried (a cut during its backoff carries its attempts), or when the rotation is
-    // re-entered after a cut past it (at the switch): a 409 then means it landed.
+    // Sent before when retried (a cut during its backoff carries its attempts), when the rotation is
+    // re-entered after a cut past it (at the switch), or when an earlier run imported the set (a lost
+    // workflow resumed by reconciliation): a 409 then means it landed.
     const cutAfterAck = ctx.run.resumedEventId === event.eventId && ctx.steps.resumedStep === SWITCH_STEP;
+    const importedBefore = creds.alreadyImported === true;
     await ctx.step('acknowledge the rotation at Talkdesk', acts.acknowledgeCredentials, (attempt) => ({
       ...ctx.talkdeskRef(),
       clientId: creds.clientId,
-      resent: attempt > 1 || cutAfterAck,
+      resent: attempt > 1 || cutAfterAck || importedBefore,
     }));
     const graceFrom = ctx.patched(ROTATION_GRACE_FROM_EVENT) ? Math.min(Date.now(), Date.parse(event.createdAt)) : Date.now();
     const retireAt = new Date(compromised ? Date.now() : Math.max(Date.now(), graceFrom + options.rotationGraceMs)).toISOString();
