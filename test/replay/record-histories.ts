@@ -14,6 +14,7 @@ import { TRIAL_SCENARIOS } from './trial-scenarios';
 import { RECONCILE_SCENARIOS } from './reconcile-scenarios';
 import { OPERATOR_SCENARIOS } from './operator-scenarios';
 import { ROTATION_SCENARIOS } from './rotation-scenarios';
+import { deliverToFinished } from './short-run';
 
 /**
  * Records real histories into test/histories/ for the replay test:
@@ -119,16 +120,7 @@ const FIRST_WAVE: Record<string, Scenario['run']> = {
     await waitForPhase(sys.client, installation.id, 'active');
     const update = sys.simulator.updateUsers(installation.id, { add: 1 }, { createdAt: new Date(t0 + 1_000) });
     await deliver(sys.simulator.uninstall(installation.id, undefined, { createdAt: new Date(t0 + 2_000) }));
-    const handle = sys.client.workflow.getHandle(workflowIdFor(installation.id));
-    const first = await eventually('the uninstall to complete the workflow', async () => {
-      const d = await handle.describe();
-      return d.status.name === 'COMPLETED' ? d.runId : undefined;
-    });
-    await deliver(update);
-    await eventually('the late run to complete', async () => {
-      const d = await handle.describe();
-      return d.runId !== first && d.status.name === 'COMPLETED' ? true : undefined;
-    });
+    await deliverToFinished(sys, deliver, installation.id, update);
     return installation.id;
   },
   'operator-reject-before-install': async (sys, deliver) => {

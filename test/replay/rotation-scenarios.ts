@@ -1,5 +1,5 @@
-import { workflowIdFor } from '../../workflows/definitions';
 import { eventually, queryState, waitForPhase } from '../support/waits';
+import { deliverToFinished } from './short-run';
 import type { Scenario } from './timer-scenarios';
 
 /**
@@ -65,16 +65,7 @@ export const ROTATION_SCENARIOS: Record<string, Scenario> = {
       await waitForPhase(sys.client, id, 'active');
       const rotation = sys.simulator.rotateCredentials(id, { compromised: false });
       await deliver(sys.simulator.uninstall(id));
-      const handle = sys.client.workflow.getHandle(workflowIdFor(id));
-      const first = await eventually('the uninstall to complete the workflow', async () => {
-        const d = await handle.describe();
-        return d.status.name === 'COMPLETED' ? d.runId : undefined;
-      });
-      await deliver(rotation);
-      await eventually('the short run to complete', async () => {
-        const d = await handle.describe();
-        return d.runId !== first && d.status.name === 'COMPLETED' ? true : undefined;
-      });
+      await deliverToFinished(sys, deliver, id, rotation);
       return id;
     },
   },

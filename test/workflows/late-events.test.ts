@@ -23,6 +23,19 @@ describe('installation workflow: late events', function () {
     return t;
   };
 
+  /** A run of an installation its store shows uninstalled by an event dated 30 s after the test began. */
+  const finished = async () => {
+    const t0 = await env().currentTimeMs();
+    return start(
+      new ActivityStubs().on('loadInstallation', async () => ({
+        phase: 'uninstalled',
+        appId: 'app-1',
+        lastEventAt: new Date(t0 + 30_000).toISOString(),
+        handledEventIds: ['uninstall-1'],
+      })),
+    );
+  };
+
   /** A rotation applied (dated 20 s), then one dated before it (10 s): resolves once the late one is decided. */
   const rotatedThenLate = async (t: InstallationUnderTest) => {
     const newer = t.event('app.credentials_rotated', { atSeconds: 20 });
@@ -122,14 +135,7 @@ describe('installation workflow: late events', function () {
   });
 
   it('an install older than the applied uninstall is over; a finished installation records the ids it ignored', async () => {
-    const t0 = await env().currentTimeMs();
-    const stubs = new ActivityStubs().on('loadInstallation', async () => ({
-      phase: 'uninstalled',
-      appId: 'app-1',
-      lastEventAt: new Date(t0 + 30_000).toISOString(),
-      handledEventIds: ['uninstall-1'],
-    }));
-    const t = await start(stubs);
+    const t = await finished();
     const late = t.event('app.installed', { atSeconds: 10 });
     const update = t.event('app.updated', { atSeconds: 40 });
     await t.send(late, update);
@@ -145,14 +151,7 @@ describe('installation workflow: late events', function () {
   });
 
   it("a rotation for a finished installation is ignored and its credentials' copy deleted; a reinstall behind it keeps its own", async () => {
-    const t0 = await env().currentTimeMs();
-    const stubs = new ActivityStubs().on('loadInstallation', async () => ({
-      phase: 'uninstalled',
-      appId: 'app-1',
-      lastEventAt: new Date(t0 + 30_000).toISOString(),
-      handledEventIds: ['uninstall-1'],
-    }));
-    const t = await start(stubs);
+    const t = await finished();
     const rotation = t.event('app.credentials_rotated', { atSeconds: 40 });
     const reinstall = t.event('app.installed', { atSeconds: 50 });
     await t.send(rotation, reinstall);
