@@ -2,7 +2,6 @@ import { Context, heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { createDispatch, handOverStored, HAND_OVER_TIMEOUT_MS, resumeInstallation, skipHandled, type InboxRecord } from '../src/handover';
 import { FINAL_PHASES } from '../workflows/definitions';
-import { DEFAULT_INSTALLATION_OPTIONS } from '../workflows/options';
 import type { InstallationRecord } from '../src/store/installations';
 import { reconcileSignal, workflowIdFor, type EventType, type InstallationPhase } from '../workflows/definitions';
 import { emptyPage, type PageResult, type PlannedPass } from '../workflows/reconcile-types';
@@ -24,9 +23,11 @@ export const CREDENTIALS_BACKSTOP_MARKER = 'reconcile-credentials-backstop';
 
 /**
  * A credential set still pending this long after its import is an orphan: a rotation switches to its
- * set or destroys it before the rotation's seven days end (`phaseTimeoutMs`); a day more for margin.
+ * set or destroys it before the rotation's seven days end (Talkdesk's limit, and `phaseTimeoutMs`'s
+ * default); a day more for margin. Fixed, not read from that default, which running workflows may
+ * hold an older, longer value of.
  */
-export const PENDING_SET_MAX_AGE_MS = DEFAULT_INSTALLATION_OPTIONS.phaseTimeoutMs + 24 * 3_600_000;
+export const PENDING_SET_MAX_AGE_MS = 8 * 24 * 3_600_000;
 
 /** The event that opens each phase owning a Talkdesk operation: what resuming it hands over. */
 const PHASE_EVENT_TYPES: Partial<Record<InstallationPhase, EventType>> = {
