@@ -91,6 +91,21 @@ const activityOf = (h: RawHistory, e: RawEvent): string | undefined => {
 };
 const scheduled = (h: RawHistory) => h.events.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name);
 
+/** The phase history (phase and result of each entry) of the run's completion; empty when it did not complete. */
+const endedPhases = (h: RawHistory): { phase?: string; result?: string }[] =>
+  (
+    decode(h.events.at(-1)?.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0]) as
+      { history?: { phase?: string; result?: string }[] } | undefined
+  )?.history ?? [];
+/** The activity types of the run's local-activity markers. */
+const localActivities = (h: RawHistory): (string | undefined)[] =>
+  h.events
+    .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
+    .map(
+      (e) =>
+        (decode(e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]) as { activity_type?: string } | undefined)?.activity_type,
+    );
+
 /** An uninstall signalled before a local activity (the update's phase record) failed: it reached the workflow in the record's backoff. */
 const uninstallWhileUpdateStarting = (h: RawHistory) => {
   const at = (e: RawEvent) => h.events.indexOf(e);
@@ -141,9 +156,7 @@ const markActiveDuringUninstall = (h: RawHistory) => {
   const ackFailedBefore = h.events
     .slice(uninstall + 1, Math.max(uninstall + 1, mark))
     .some((e) => stateCall(e.activityTaskFailedEventAttributes?.scheduledEventId));
-  const result = decode(h.events.at(-1)?.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0]) as
-    { history?: { phase?: string; result?: string }[] } | undefined;
-  const last = result?.history?.at(-1);
+  const last = endedPhases(h).at(-1);
   const markerAfter = h.events.slice(mark + 1).some((e) => patchesOf(e).includes(MARK_ACTIVE_ONLY));
   return {
     during: uninstall >= 0 && mark > uninstall && ackFailedBefore,
@@ -199,8 +212,6 @@ const markActiveDuringUpdateStateCall = (h: RawHistory) => {
   };
   const between = h.events.slice(update + 1, Math.max(update + 1, mark));
   const after = h.events.slice(mark + 1);
-  const result = decode(h.events.at(-1)?.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0]) as
-    { history?: { phase?: string; result?: string }[] } | undefined;
   // The first update state call after the signal: scheduled before any timer fired (the backoff cut short),
   // and completed with the approval sent (not found concluded at Talkdesk).
   const retry = after.findIndex((e) => updateCall(e.eventId));
@@ -216,7 +227,7 @@ const markActiveDuringUpdateStateCall = (h: RawHistory) => {
       between.some((e) => updateCall(e.activityTaskFailedEventAttributes?.scheduledEventId)) &&
       !between.some((e) => updateCall(e.activityTaskCompletedEventAttributes?.scheduledEventId)),
     approvedAfter: after.some((e) => updateCall(e.activityTaskCompletedEventAttributes?.scheduledEventId)),
-    updateEnded: result?.history?.find((p) => p.phase === 'updating')?.result,
+    updateEnded: endedPhases(h).find((p) => p.phase === 'updating')?.result,
     markerAfter: after.some((e) => patchesOf(e).includes(MARK_ACTIVE_RETRIES_STATE_CALL)),
   };
 };
@@ -227,15 +238,6 @@ const stateCallClients = (h: RawHistory): (string | undefined)[] =>
   h.events
     .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'setInstallationState')
     .map((e) => (decode(e.activityTaskScheduledEventAttributes?.input?.payloads?.[0]) as { clientId?: string } | undefined)?.clientId);
-/** The completed run's history entries, as [phase, result]. */
-const endedPhases = (h: RawHistory): [string?, string?][] =>
-  (
-    (
-      decode(h.events.at(-1)?.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0]) as
-        { history?: { phase?: string; result?: string }[] } | undefined
-    )?.history ?? []
-  ).map((p) => [p.phase, p.result]);
-
 /**
  * Under patch uninstall-adopts-compromised-rotation: an approved install, then `middle` (the rotation's
  * own entry, or the update it queued behind), then an uninstall acknowledged with another client id
@@ -246,7 +248,7 @@ const adoptedByUninstall = (h: RawHistory, middle: [string, string]): boolean =>
   const expected = [['installing', 'approved'], middle, ['uninstalling', 'acknowledged']];
   return (
     took(h, 'uninstall-adopts-compromised-rotation') &&
-    JSON.stringify(endedPhases(h)) === JSON.stringify(expected) &&
+    JSON.stringify(endedPhases(h).map((p) => [p.phase, p.result])) === JSON.stringify(expected) &&
     clients.length >= 2 &&
     clients[0] !== clients.at(-1)
   );
@@ -269,13 +271,7 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     firstEventType(h) !== undefined && firstEventType(h) !== 'app.installed' && firedTimers(h).some((t) => t.summary === ''),
   "a retiring credential set's timer firing, then destroyCredentials": (h) =>
     firedTimers(h).some((t) => t.summary === '' && t.nextActivity === 'destroyCredentials'),
-  'a store step run as a local activity (store-steps-local)': (h) =>
-    h.events.some(
-      (e) =>
-        e.markerRecordedEventAttributes?.markerName === 'core_local_activity' &&
-        (decode(e.markerRecordedEventAttributes.details?.data?.payloads?.[0]) as { activity_type?: string } | undefined)?.activity_type ===
-          'importCredentials',
-    ),
+  'a store step run as a local activity (store-steps-local)': (h) => localActivities(h).includes('importCredentials'),
   'a store step whose local attempt timed out, retried on the server (store-step-bounded-local)': (h) =>
     took(h, 'store-step-bounded-local') && scheduled(h).includes('destroyCredentials'),
   'a run that continued as new mid-phase': (h) =>
@@ -347,12 +343,6 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     h,
   ) => took(h, 'compromised-rotation-keeps-proven-set') && adoptedByUninstall(h, ['active', 'failed']),
   "a short run that deleted an ignored rotation's credentials (discard-ignored-credentials)": (h) =>
-    took(h, 'discard-ignored-credentials') &&
-    h.events.some(
-      (e) =>
-        e.markerRecordedEventAttributes?.markerName === 'core_local_activity' &&
-        (decode(e.markerRecordedEventAttributes.details?.data?.payloads?.[0]) as { activity_type?: string } | undefined)?.activity_type ===
-          'discardEventCredentials',
-    ),
+    took(h, 'discard-ignored-credentials') && localActivities(h).includes('discardEventCredentials'),
   'a planned reconciliation pass': (h) => scheduled(h).includes('planReconciliation') && scheduled(h).includes('reconcilePlannedPage'),
 };

@@ -150,9 +150,12 @@ function workflowBundle(): Promise<WorkflowBundleOption> {
   return bundle;
 }
 
+/** Every workflow activity, each answered by the stubs `stubsFor` picks for its input. */
+const activitiesOf = (stubsFor: (input: Record<string, unknown>) => ActivityStubs) =>
+  Object.fromEntries(WORKFLOW_ACTIVITIES.map((name) => [name, (input: Record<string, unknown>) => stubsFor(input).call(name, input)]));
+
 /** Every workflow activity, each answered by `stubs` (for a worker of a test's own). */
-export const stubbedActivities = (stubs: ActivityStubs) =>
-  Object.fromEntries(WORKFLOW_ACTIVITIES.map((name) => [name, (input: Record<string, unknown>) => stubs.call(name, input)]));
+export const stubbedActivities = (stubs: ActivityStubs) => activitiesOf(() => stubs);
 
 /** Every test's stubs, by installation id: one worker serves all the tests (a worker per test costs seconds). */
 const stubsByInstallation = new Map<string, ActivityStubs>();
@@ -162,16 +165,11 @@ let worker: Promise<string> | undefined;
 function sharedWorker(env: TestWorkflowEnvironment): Promise<string> {
   worker ??= (async () => {
     const taskQueue = `wf-tests-${randomBytes(4).toString('hex')}`;
-    const activities = Object.fromEntries(
-      WORKFLOW_ACTIVITIES.map((name) => [
-        name,
-        (input: Record<string, unknown>) => {
-          const stubs = stubsByInstallation.get(String(input.installationId));
-          if (!stubs) throw ApplicationFailure.nonRetryable(`no test owns installation ${String(input.installationId)}`);
-          return stubs.call(name, input);
-        },
-      ]),
-    );
+    const activities = activitiesOf((input) => {
+      const stubs = stubsByInstallation.get(String(input.installationId));
+      if (!stubs) throw ApplicationFailure.nonRetryable(`no test owns installation ${String(input.installationId)}`);
+      return stubs;
+    });
     const w = await Worker.create({
       connection: env.nativeConnection,
       namespace: env.namespace ?? 'default',
