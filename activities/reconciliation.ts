@@ -1,11 +1,12 @@
 import { Context, heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { createDispatch, handOverStored, HAND_OVER_TIMEOUT_MS, resumeInstallation, skipHandled, type InboxRecord } from '../src/handover';
+import { createDispatch, handOverStored, HAND_OVER_TIMEOUT_MS, resumeInstallation, skipHandled } from '../src/handover';
 import { FINAL_PHASES } from '../workflows/definitions';
 import type { InstallationRecord } from '../src/store/installations';
-import { reconcileSignal, workflowIdFor, type EventType, type InstallationPhase } from '../workflows/definitions';
+import { reconcileSignal, workflowIdFor } from '../workflows/definitions';
 import { emptyPage, type PageResult, type PlannedPass } from '../workflows/reconcile-types';
 import { needsWorkflow, planPass } from './reconcile-plan';
+import { PHASE_EVENT_TYPES, unhandledRotations } from './reconcile-resume';
 import { listedRunning, runningInstallationWorkflows } from './reconcile-visibility';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failures';
@@ -28,27 +29,6 @@ export const CREDENTIALS_BACKSTOP_MARKER = 'reconcile-credentials-backstop';
  * hold an older, longer value of.
  */
 export const PENDING_SET_MAX_AGE_MS = 8 * 24 * 3_600_000;
-
-/** The event that opens each phase owning a Talkdesk operation: what resuming it hands over. */
-const PHASE_EVENT_TYPES: Partial<Record<InstallationPhase, EventType>> = {
-  installing: 'app.installed',
-  updating: 'app.updated',
-  uninstalling: 'app.uninstalled',
-};
-
-/**
- * Stored rotations the record shows neither handled nor superseded: not in its last handled ids, and
- * not older than the newest event applied (`lastEventAt`; the same second counts: Talkdesk's times
- * have one-second resolution), so an older one that fell out of the handled ids is not applied again.
- * Rotations only: a rotation records the installation when it ends, a trial event does not, so an
- * applied trial would look unhandled. Oldest first, as stored.
- */
-function unhandledRotations(rec: InstallationRecord, events: InboxRecord[]): InboxRecord[] {
-  const since = rec.lastEventAt ? Date.parse(rec.lastEventAt) : -Infinity;
-  return events.filter(
-    (e) => e.type === 'app.credentials_rotated' && !rec.handledEventIds?.includes(e._id) && Date.parse(e.event.createdAt) >= since,
-  );
-}
 
 type Finding = 'resumed' | 'reapproved' | 'deprovisioned' | 'markedActive' | 'updatesEnded' | 'drift' | undefined;
 

@@ -10,6 +10,9 @@ import type { InstallationPhase } from './definitions';
  */
 export const PARTNER_REFUSED = 'PartnerRefused';
 
+/** Talkdesk refused the credential set itself (src/talkdesk/failures.ts): its token, or a call made with it. */
+export const CREDENTIALS_REFUSED: readonly string[] = ['TalkdeskInvalidClient', 'TalkdeskUnauthorized'];
+
 export interface InstallationRef {
   installationId: string;
 }

@@ -137,6 +137,10 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
         { _id: id },
         { $set: { lastEventAt: at(t0, 120), handledEventIds: [event.id, handled.id] } },
       );
+      // One of the same second that fell out of them too, and is the set in use: switched to already.
+      const switched = h.simulator.rotateCredentials(id, { compromised: false }, { createdAt: at(t0, 120) });
+      await h.storeEvent(switched);
+      await h.store.installations.coll.updateOne({ _id: id }, { $set: { activeClientId: switched.data.client_id } });
       const { result, asked } = await reconcile(id, false);
       assert.deepEqual(result.resumed, [id]);
       assert.deepEqual(asked.started, [workflowIdFor(id)]);

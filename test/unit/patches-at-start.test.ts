@@ -91,7 +91,10 @@ describe('patches decided at the start of an installation run (workflows/install
     assert.deepEqual(firstTwo.asked, [...MARKERS, MARK_ACTIVE_AFTER, ROTATION_GRACE_FROM_EVENT]);
     assert.equal(wasPatched(DISCARD_IGNORED_CREDENTIALS), false);
     assert.deepEqual(firstTwo.asked, [...MARKERS, MARK_ACTIVE_AFTER, ROTATION_GRACE_FROM_EVENT]);
-    assert.deepEqual([...ONLY_DECIDED_AT_START], [UNINSTALL_ADOPTS_COMPROMISED_ROTATION, DISCARD_IGNORED_CREDENTIALS]);
+    assert.deepEqual(
+      [...ONLY_DECIDED_AT_START],
+      [UNINSTALL_ADOPTS_COMPROMISED_ROTATION, DISCARD_IGNORED_CREDENTIALS, COMPROMISED_ROTATION_KEEPS_PROVEN_SET],
+    );
     assert.ok(
       ONLY_DECIDED_AT_START.every((id) => DECIDED_AT_START_3.includes(id)),
       'each is decided by a generation',

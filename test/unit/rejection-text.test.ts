@@ -21,6 +21,13 @@ describe('rejection text (workflows/installation/common.ts rejectionFor)', () =>
     });
   });
 
+  it("a partner's own reason that ends in a status is told whole", () => {
+    assert.equal(
+      rejectionFor('Install failed', refused('Seat limit reached (HTTP 402)')).told,
+      'Install failed: Seat limit reached (HTTP 402)',
+    );
+  });
+
   it('any other failure is told by its type alone', () => {
     const r = rejectionFor(
       'Update failed',

@@ -174,6 +174,19 @@ describe('installation workflow: rotation and continue-as-new', function () {
     assert.match(v.lastError ?? '', /^rotation failed: .*403/);
   });
 
+  it('a compromised rotation whose new set Talkdesk refuses after its token (invalid_client) does not switch to it', async () => {
+    const stubs = new ActivityStubs().on('acknowledgeCredentials', async () => {
+      throw ApplicationFailure.nonRetryable('Talkdesk refused the client (invalid_client)', 'TalkdeskInvalidClient');
+    });
+    const { t, oldClient } = await activeInstallation(stubs);
+    const rotation = t.event('app.credentials_rotated', { facts: { compromised: true } });
+    await t.send(rotation);
+    const v = await t.settled('active', (s) => s.history.at(-1)?.eventId === rotation.eventId);
+    assert.equal(v.activeClientId, oldClient);
+    assert.deepEqual(t.stubs.of('switchCredentials'), []);
+    assert.match(v.history.at(-1)?.outcome ?? '', /the current credentials are kept/);
+  });
+
   it('an uninstall interrupts a rotation retrying for days: the rotation is dropped, the uninstall acknowledged at once', async () => {
     const stubs = new ActivityStubs().on('acknowledgeCredentials', async () => {
       throw unavailable();

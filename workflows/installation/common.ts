@@ -118,7 +118,9 @@ export interface Rejection {
 export function rejectionFor(prefix: string, error: StepFailedError): Rejection {
   const reason = `${prefix}: ${error.message}`;
   // A refusal without a reason of its own names its HTTP status (a 401: often our PARTNER_HOOKS_SECRET): for operators.
-  if (error.failureType === PARTNER_REFUSED) return { reason, told: reason.replace(/ \(HTTP \d{3}\)$/, '') };
+  if (error.failureType === PARTNER_REFUSED) {
+    return { reason, told: reason.replace(/(The partner refused the request) \(HTTP \d{3}\)$/, '$1') };
+  }
   return { reason, told: `${prefix}: the app's service could not complete it (${error.failureType}). Contact the app's provider.` };
 }
 

@@ -74,6 +74,7 @@ export const DECIDED_AT_START_3: readonly string[] = Object.freeze([
 export const ONLY_DECIDED_AT_START: readonly string[] = Object.freeze([
   'uninstall-adopts-compromised-rotation',
   'discard-ignored-credentials',
+  'compromised-rotation-keeps-proven-set',
 ]);
 
 /** Each generation's marker and the patches it decides, oldest first. */

@@ -1,5 +1,6 @@
 import { FINAL_PHASES, type LifecycleEventOf, type PhaseRecord } from '../definitions';
 import { keepLast, markHandled, recordIgnored } from '../state';
+import { CREDENTIALS_REFUSED } from '../activity-types';
 import { StepFailedError } from '../steps';
 import { takeLinks } from './common';
 import type { PhaseContext } from './context';
@@ -93,7 +94,8 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
     // re-entered after a cut past it (at the switch), or when an earlier run imported the set (a lost
     // workflow resumed by reconciliation): a 409 then means it landed.
     const cutAfterAck = ctx.run.resumedEventId === event.eventId && ctx.steps.resumedStep === SWITCH_STEP;
-    const importedBefore = creds.alreadyImported === true;
+    // Not a re-entry after continue-as-new: `cutAfterAck` says exactly whether that run had sent it.
+    const importedBefore = creds.alreadyImported === true && ctx.run.resumedEventId !== event.eventId;
     await ctx.step('acknowledge the rotation at Talkdesk', acts.acknowledgeCredentials, (attempt) => ({
       ...ctx.talkdeskRef(),
       clientId: creds.clientId,
@@ -131,9 +133,12 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
   } else {
     const adopt = outcome.kind === 'interrupted' && outcome.reason === 'uninstall' && adoptsForUninstall(ctx, event);
     const notImported = adopt ? await adoptForUninstall(ctx, event) : undefined;
+    // Not when Talkdesk refused the new set itself since it got its token.
+    const setRefused = outcome.kind === 'failed' && CREDENTIALS_REFUSED.includes(outcome.error.failureType);
     const keepNew =
       compromised &&
       proven &&
+      !setRefused &&
       (outcome.kind === 'failed' || outcome.kind === 'expired') &&
       ctx.patched(COMPROMISED_ROTATION_KEEPS_PROVEN_SET);
     if (keepNew && newClientId !== undefined) {
