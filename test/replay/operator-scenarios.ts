@@ -1,15 +1,7 @@
 import { rejectUpdate, workflowIdFor } from '../../workflows/definitions';
 import { eventually, queryState, waitForPhase } from '../support/waits';
-import type { TestSystem } from '../support/system';
-import type { Deliver, Scenario } from './timer-scenarios';
-
-/** An installation installed through the callback, its workflow `active`. */
-async function activeInstallation(sys: TestSystem, deliver: Deliver): Promise<string> {
-  const life = sys.simulator.createInstallation({ licensedUsers: 1 });
-  await deliver(life.event);
-  await waitForPhase(sys.client, life.installation.id, 'active');
-  return life.installation.id;
-}
+import { activeInstallation, updateRetrying } from './scenario-steps';
+import type { Scenario } from './timer-scenarios';
 
 /** Scenarios of patch operator-reject-concluded-operations (decided at start by patches-decided-at-start-2), and of an update's revert. */
 export const OPERATOR_SCENARIOS: Record<string, Scenario> = {
@@ -43,12 +35,7 @@ export const OPERATOR_SCENARIOS: Record<string, Scenario> = {
     options: { retryInitialMs: 200, retryMaxMs: 400 },
     run: async (sys, deliver) => {
       const id = await activeInstallation(sys, deliver);
-      sys.simulator.failNext('users', 10_000, { status: 500 });
-      await deliver(sys.simulator.updateUsers(id, { add: 1 }));
-      await eventually('the update retrying its change', async () => {
-        const v = await queryState(sys.client, id);
-        return v.phase === 'updating' && /apply the update/.test(v.lastError ?? '') && v.attempts >= 2 ? v : undefined;
-      });
+      await updateRetrying(sys, deliver, id);
       await deliver(sys.simulator.uninstall(id));
       await waitForPhase(sys.client, id, 'uninstalled');
       sys.simulator.clearFaults();

@@ -14,7 +14,7 @@ import { TRIAL_SCENARIOS } from './trial-scenarios';
 import { RECONCILE_SCENARIOS } from './reconcile-scenarios';
 import { OPERATOR_SCENARIOS } from './operator-scenarios';
 import { ROTATION_SCENARIOS } from './rotation-scenarios';
-import { deliverToFinished } from './short-run';
+import { deliverToFinished } from './scenario-steps';
 
 /**
  * Records real histories into test/histories/ for the replay test:

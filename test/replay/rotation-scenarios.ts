@@ -1,5 +1,5 @@
 import { eventually, queryState, waitForPhase } from '../support/waits';
-import { deliverToFinished } from './short-run';
+import { activeInstallation, deliverToFinished, updateRetrying } from './scenario-steps';
 import type { Scenario } from './timer-scenarios';
 
 /**
@@ -13,10 +13,7 @@ export const ROTATION_SCENARIOS: Record<string, Scenario> = {
   'uninstall-during-compromised-rotation': {
     options: { retryInitialMs: 200, retryMaxMs: 400 },
     run: async (sys, deliver) => {
-      const life = sys.simulator.createInstallation();
-      const id = life.installation.id;
-      await deliver(life.event);
-      await waitForPhase(sys.client, id, 'active');
+      const id = await activeInstallation(sys, deliver);
       sys.simulator.failNext('credentialsState', 1_000, { status: 500 });
       await deliver(sys.simulator.rotateCredentials(id, { compromised: true }));
       await eventually('the rotation acknowledgement retrying', async () => {
@@ -33,16 +30,8 @@ export const ROTATION_SCENARIOS: Record<string, Scenario> = {
   'compromised-rotation-queued-behind-uninstall': {
     options: { retryInitialMs: 200, retryMaxMs: 400 },
     run: async (sys, deliver) => {
-      const life = sys.simulator.createInstallation({ licensedUsers: 1 });
-      const id = life.installation.id;
-      await deliver(life.event);
-      await waitForPhase(sys.client, id, 'active');
-      sys.simulator.failNext('users', 10_000, { status: 500 });
-      await deliver(sys.simulator.updateUsers(id, { add: 1 }));
-      await eventually('the update retrying its change', async () => {
-        const v = await queryState(sys.client, id);
-        return v.phase === 'updating' && /apply the update/.test(v.lastError ?? '') && v.attempts >= 2 ? v : undefined;
-      });
+      const id = await activeInstallation(sys, deliver);
+      await updateRetrying(sys, deliver, id);
       const rotation = sys.simulator.rotateCredentials(id, { compromised: true });
       await deliver(rotation);
       await eventually('the rotation queued', async () => {
@@ -59,10 +48,7 @@ export const ROTATION_SCENARIOS: Record<string, Scenario> = {
   // and deletes its credentials' copy (patch discard-ignored-credentials, decided at start).
   'rotation-after-uninstall': {
     run: async (sys, deliver) => {
-      const life = sys.simulator.createInstallation();
-      const id = life.installation.id;
-      await deliver(life.event);
-      await waitForPhase(sys.client, id, 'active');
+      const id = await activeInstallation(sys, deliver);
       const rotation = sys.simulator.rotateCredentials(id, { compromised: false });
       await deliver(sys.simulator.uninstall(id));
       await deliverToFinished(sys, deliver, id, rotation);
@@ -73,10 +59,7 @@ export const ROTATION_SCENARIOS: Record<string, Scenario> = {
   // same (patch compromised-rotation-keeps-proven-set), and the uninstall is acknowledged with it.
   'compromised-rotation-ack-refused': {
     run: async (sys, deliver) => {
-      const life = sys.simulator.createInstallation();
-      const id = life.installation.id;
-      await deliver(life.event);
-      await waitForPhase(sys.client, id, 'active');
+      const id = await activeInstallation(sys, deliver);
       sys.simulator.failNext('credentialsState', 1, { status: 403 });
       const rotation = sys.simulator.rotateCredentials(id, { compromised: true });
       await deliver(rotation);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { PARTNER_REFUSED } from '../../workflows/activity-types';
+import { TALKDESK_FAILURE_TYPES } from '../../src/talkdesk/failures';
+import { CREDENTIALS_REFUSED, PARTNER_REFUSED } from '../../workflows/activity-types';
 import { rejectionFor } from '../../workflows/installation/common';
 import { StepFailedError } from '../../workflows/steps';
 
@@ -35,5 +36,11 @@ describe('rejection text (workflows/installation/common.ts rejectionFor)', () =>
     );
     assert.equal(r.reason, 'Update failed: Talkdesk refused the request (400): check X');
     assert.equal(r.told, "Update failed: the app's service could not complete it (TalkdeskBadRequest). Contact the app's provider.");
+  });
+});
+
+describe('failure types the workflow names (workflows/activity-types.ts)', () => {
+  it('CREDENTIALS_REFUSED names failure types the Talkdesk client produces', () => {
+    assert.deepEqual([...CREDENTIALS_REFUSED], [TALKDESK_FAILURE_TYPES.invalidClient, TALKDESK_FAILURE_TYPES.unauthorized]);
   });
 });

@@ -1,7 +1,6 @@
 import { FINAL_PHASES, type LifecycleEvent } from '../definitions';
 import { kindOf, markApplied, markHandled, markKindApplied, recordIgnored, uninstallQueued } from '../state';
-import { StepFailedError } from '../steps';
-import { adoptInstallCredentials, discardIgnoredCredentials } from './common';
+import { adoptOrWhyNot, discardIgnoredCredentials } from './common';
 import type { PhaseContext } from './context';
 import { runInstall } from './install';
 import { adoptForUninstall, adoptsForUninstall, runRotation } from './rotation';
@@ -68,13 +67,11 @@ async function applyEvent(ctx: PhaseContext, event: LifecycleEvent, late: boolea
   switch (event.type) {
     case 'app.installed':
       if (uninstallQueued(state)) {
-        // Keep the credentials: the queued uninstall must still be acknowledged with them.
-        try {
-          await adoptInstallCredentials(ctx, event, 'import the credentials from the event');
-        } catch (err) {
-          // Not fatal: the uninstall is then deprovisioned locally, without credentials to acknowledge it with.
-          if (!(err instanceof StepFailedError)) throw err;
-          return ignore(`install superseded by a queued uninstall; its credentials could not be imported: ${err.message}`);
+        // Keep the credentials: the queued uninstall must still be acknowledged with them (without them it is
+        // deprovisioned locally).
+        const notImported = await adoptOrWhyNot(ctx, event, 'import the credentials from the event');
+        if (notImported !== undefined) {
+          return ignore(`install superseded by a queued uninstall; its credentials could not be imported: ${notImported}`);
         }
         return ignore('install superseded by a queued uninstall');
       }
@@ -88,12 +85,7 @@ async function applyEvent(ctx: PhaseContext, event: LifecycleEvent, late: boolea
     case 'app.credentials_rotated':
       if (uninstallQueued(state)) {
         if (!adoptsForUninstall(ctx, event)) return ignore('rotation superseded by a queued uninstall');
-        const notImported = await adoptForUninstall(ctx, event);
-        return ignore(
-          notImported === undefined
-            ? 'rotation superseded by a queued uninstall; its credentials acknowledge the uninstall (the old set was compromised)'
-            : `rotation superseded by a queued uninstall; its credentials could not be imported: ${notImported}`,
-        );
+        return ignore(`rotation superseded by a queued uninstall; ${(await adoptForUninstall(ctx, event)).why}`);
       }
       if (FINAL_PHASES.includes(state.phase) || state.phase === 'new') {
         // Over for good once the installation ended; before its install (`new`) the copy is kept.

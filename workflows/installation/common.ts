@@ -1,6 +1,6 @@
 import { PARTNER_REFUSED } from '../activity-types';
 import type { LifecycleEvent } from '../definitions';
-import type { PhaseOutcome, StepFailedError } from '../steps';
+import { StepFailedError, type PhaseOutcome } from '../steps';
 import { NOT_OPEN_AT_TALKDESK, NotOpenError, type PhaseContext, type PhaseEnd } from './context';
 
 /** Interrupt reason when reconciliation learns Talkdesk completed the phase. */
@@ -69,8 +69,8 @@ export async function discardIgnoredCredentials(ctx: PhaseContext, event: Lifecy
   });
 }
 
-/** Takes an install's facts and imports its credentials as the active set. */
-export async function adoptInstallCredentials(ctx: PhaseContext, event: LifecycleEvent, description: string): Promise<string> {
+/** Takes an event's facts and imports its credentials as the active set (an install's, or a rotation's an uninstall needs). */
+export async function adoptEventCredentials(ctx: PhaseContext, event: LifecycleEvent, description: string): Promise<string> {
   takeEventFacts(ctx, event);
   const creds = await ctx.storeStep(description, 'importCredentials', {
     installationId: ctx.installationId,
@@ -79,6 +79,20 @@ export async function adoptInstallCredentials(ctx: PhaseContext, event: Lifecycl
   });
   ctx.state.activeClientId = creds.clientId;
   return creds.clientId;
+}
+
+/**
+ * `adoptEventCredentials` where its failing for good is not fatal (what follows goes on with the set it
+ * has, or deprovisions locally without one): undefined when adopted, else why not.
+ */
+export async function adoptOrWhyNot(ctx: PhaseContext, event: LifecycleEvent, description: string): Promise<string | undefined> {
+  try {
+    await adoptEventCredentials(ctx, event, description);
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof StepFailedError)) throw err;
+    return err.message;
+  }
 }
 
 /**
@@ -95,7 +109,7 @@ export async function rejectAtTalkdesk(
   if (!ctx.canCallTalkdesk() && !importFrom) return 'not sent: no usable credentials';
   const sent = await ctx.phases.run(deadline, async () => {
     if (!ctx.canCallTalkdesk() && importFrom) {
-      await adoptInstallCredentials(ctx, importFrom, 'import the credentials to send the rejection with');
+      await adoptEventCredentials(ctx, importFrom, 'import the credentials to send the rejection with');
     }
     await ctx.stateCall('reject the installation at Talkdesk', { state: 'reject', reason, ...(concludes ? { concludes } : {}) });
   });

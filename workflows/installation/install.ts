@@ -1,7 +1,6 @@
 import type { LifecycleEventOf } from '../definitions';
-import { StepFailedError } from '../steps';
 import {
-  adoptInstallCredentials,
+  adoptOrWhyNot,
   conclude,
   destroyCredentials,
   partnerEvent,
@@ -95,10 +94,6 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
 
 /** Imports an install's credentials to answer Talkdesk with; without them, what follows deprovisions locally. */
 async function importToAnswer(ctx: PhaseContext, event: LifecycleEventOf<'app.installed'>): Promise<void> {
-  try {
-    await adoptInstallCredentials(ctx, event, 'import the credentials from the event');
-  } catch (err) {
-    if (!(err instanceof StepFailedError)) throw err;
-    ctx.keepError(`credentials of the interrupted install not imported: ${err.message}`);
-  }
+  const notImported = await adoptOrWhyNot(ctx, event, 'import the credentials from the event');
+  if (notImported !== undefined) ctx.keepError(`credentials of the interrupted install not imported: ${notImported}`);
 }

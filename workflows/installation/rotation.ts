@@ -1,8 +1,7 @@
 import { FINAL_PHASES, type LifecycleEventOf, type PhaseRecord } from '../definitions';
 import { keepLast, markHandled, recordIgnored } from '../state';
 import { CREDENTIALS_REFUSED } from '../activity-types';
-import { StepFailedError } from '../steps';
-import { takeLinks } from './common';
+import { adoptOrWhyNot, takeLinks } from './common';
 import type { PhaseContext } from './context';
 
 /** The step after the acknowledgement: a rotation cut there by continue-as-new had it sent. */
@@ -45,27 +44,17 @@ export function adoptsForUninstall(ctx: PhaseContext, event: LifecycleEventOf<'a
 /**
  * Imports a compromised rotation's set as the active one (every other set destroyed: the old one is
  * revoked), for the uninstall that supersedes it. Never acknowledged as a rotation: the uninstall ends
- * the installation. Returns why not, when the set could not be imported (the uninstall then goes on
- * with what it has, as before the patch).
+ * the installation. When the set cannot be imported the uninstall goes on with what it has, as before
+ * the patch. `why`: how it went, for the rotation's ignored entry.
  */
 export async function adoptForUninstall(
   ctx: PhaseContext,
   event: LifecycleEventOf<'app.credentials_rotated'>,
-): Promise<string | undefined> {
-  takeLinks(ctx, event);
-  try {
-    const creds = await ctx.storeStep("import the compromised rotation's credentials for the uninstall", 'importCredentials', {
-      installationId: ctx.installationId,
-      eventId: event.eventId,
-      activate: true,
-    });
-    ctx.state.activeClientId = creds.clientId;
-    ctx.state.retiring = [];
-    return undefined;
-  } catch (err) {
-    if (!(err instanceof StepFailedError)) throw err;
-    return err.message;
-  }
+): Promise<{ adopted: boolean; why: string }> {
+  const notImported = await adoptOrWhyNot(ctx, event, "import the compromised rotation's credentials for the uninstall");
+  if (notImported !== undefined) return { adopted: false, why: `its credentials could not be imported: ${notImported}` };
+  ctx.state.retiring = [];
+  return { adopted: true, why: ADOPTED };
 }
 
 /**
@@ -79,6 +68,17 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
   const previous = state.activeClientId;
   takeLinks(ctx, event);
   const deadline = Date.parse(event.createdAt) + options.phaseTimeoutMs;
+  /** Makes `clientId` the active set; the previous one retires at `retireAt`, or is destroyed now. */
+  const switchTo = async (clientId: string, retireAt: string, destroyPreviousNow: boolean) => {
+    await ctx.storeStep(SWITCH_STEP, 'switchCredentials', {
+      installationId,
+      clientId,
+      previousClientId: previous,
+      retireAt,
+      destroyPreviousNow,
+    });
+    state.activeClientId = clientId;
+  };
   let newClientId: string | undefined;
   let proven = false;
   const outcome = await ctx.phases.run(deadline, async () => {
@@ -103,14 +103,7 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
     }));
     const graceFrom = ctx.patched(ROTATION_GRACE_FROM_EVENT) ? Math.min(Date.now(), Date.parse(event.createdAt)) : Date.now();
     const retireAt = new Date(compromised ? Date.now() : Math.max(Date.now(), graceFrom + options.rotationGraceMs)).toISOString();
-    await ctx.storeStep(SWITCH_STEP, 'switchCredentials', {
-      installationId,
-      clientId: creds.clientId,
-      previousClientId: previous,
-      retireAt,
-      destroyPreviousNow: compromised,
-    });
-    state.activeClientId = creds.clientId;
+    await switchTo(creds.clientId, retireAt, compromised);
     if (previous && previous !== creds.clientId && !compromised) {
       state.retiring = [...state.retiring, { clientId: previous, retireAt }];
     }
@@ -131,8 +124,8 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
       },
     ]);
   } else {
-    const adopt = outcome.kind === 'interrupted' && outcome.reason === 'uninstall' && adoptsForUninstall(ctx, event);
-    const notImported = adopt ? await adoptForUninstall(ctx, event) : undefined;
+    const byUninstall = outcome.kind === 'interrupted' && outcome.reason === 'uninstall';
+    const adoption = byUninstall && adoptsForUninstall(ctx, event) ? await adoptForUninstall(ctx, event) : undefined;
     // Not when Talkdesk refused the new set itself since it got its token.
     const setRefused = outcome.kind === 'failed' && CREDENTIALS_REFUSED.includes(outcome.error.failureType);
     const keepNew =
@@ -141,16 +134,7 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
       !setRefused &&
       (outcome.kind === 'failed' || outcome.kind === 'expired') &&
       ctx.patched(COMPROMISED_ROTATION_KEEPS_PROVEN_SET);
-    if (keepNew && newClientId !== undefined) {
-      await ctx.storeStep(SWITCH_STEP, 'switchCredentials', {
-        installationId,
-        clientId: newClientId,
-        previousClientId: previous,
-        retireAt: new Date().toISOString(),
-        destroyPreviousNow: true,
-      });
-      state.activeClientId = newClientId;
-    }
+    if (keepNew && newClientId !== undefined) await switchTo(newClientId, new Date().toISOString(), true);
     const kept = keepNew
       ? 'the new credentials are used all the same (the old set was compromised), unacknowledged'
       : 'the current credentials are kept';
@@ -158,10 +142,8 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
     if (dropped) {
       await ctx.storeStep('destroy the unproven rotated credentials', 'destroyCredentials', { installationId, clientId: newClientId });
     }
-    if (adopt) {
-      const why = notImported === undefined ? ADOPTED : `its credentials could not be imported: ${notImported}`;
-      recordIgnored(state, event.eventId, `rotation interrupted by the uninstall; ${why}`);
-    } else if (dropped) recordIgnored(state, event.eventId, `rotation not completed (${outcome.kind})`);
+    if (adoption) recordIgnored(state, event.eventId, `rotation interrupted by the uninstall; ${adoption.why}`);
+    else if (dropped) recordIgnored(state, event.eventId, `rotation not completed (${outcome.kind})`);
     // Kept in the history (and lastError, below) like a phase's end: the failure's message is the
     // one place that says why (a refused token, a 4xx acknowledgement).
     const end: Pick<PhaseRecord, 'result' | 'detail' | 'outcome'> =
@@ -176,7 +158,7 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
           : {
               result: 'interrupted',
               detail: outcome.reason,
-              outcome: `rotation interrupted by ${outcome.reason}${adopt && notImported === undefined ? `; ${ADOPTED}` : ''}`,
+              outcome: `rotation interrupted by ${outcome.reason}${adoption?.adopted ? `; ${ADOPTED}` : ''}`,
             };
     state.history = keepLast([
       ...state.history,
