@@ -4,7 +4,7 @@ import type { ImportCredentialsInput, ImportCredentialsResult, InstallationRef, 
 import type { ActivityDeps } from './deps';
 import { eventCredentialsContext, inboxCredentialsContext } from '../src/store/secret-contexts';
 import { SsoLinksStore } from '../src/store/sso-links';
-import { credentialsMissing, sealedUnderUnknownKey } from './failures';
+import { credentialsMissing, destroyedWhileImporting, sealedUnderUnknownKey } from './failures';
 import { MARKERS } from '../src/store/markers';
 import { accessToken } from './tokens';
 
@@ -52,7 +52,7 @@ export function credentialActivities(deps: ActivityDeps) {
             nonRetryable: true,
           });
         }
-        await store.credentials
+        const { destroyedMeanwhile } = await store.credentials
           .importPending({
             installationId: input.installationId,
             clientId,
@@ -71,6 +71,7 @@ export function credentialActivities(deps: ActivityDeps) {
           });
         await store.eventCredentials.delete(input.eventId);
         if (stored.inInbox) await store.inbox.dropLegacyCredentials(input.eventId);
+        if (destroyedMeanwhile) throw destroyedWhileImporting(input.installationId, input.eventId);
       } else if (!(await store.credentials.get(input.installationId, clientId))) {
         throw credentialsMissing(input.installationId, clientId);
       }

@@ -151,6 +151,18 @@ export function credentialsMissing(installationId: string, clientId?: string): A
 }
 
 /**
+ * An import that finished after every set of its installation was destroyed (an attempt the workflow had
+ * stopped waiting for, outliving the uninstall or a rejected install): it destroyed the set it wrote.
+ */
+export function destroyedWhileImporting(installationId: string, eventId: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: CREDENTIALS_MISSING,
+    message: `The credentials of installation ${installationId} were destroyed while event ${eventId}'s were being imported (an uninstall or a rejected install ran meanwhile), so the imported set was destroyed too. A new app.installed event is needed.`,
+    nonRetryable: true,
+  });
+}
+
+/**
  * How long after the web sealed an event's credentials an import that cannot read them (this worker's
  * SECRETS_KEY lacks the web's key id) is retried: a key rotation restarting the web before the workers.
  * An hour, not the phase's days: the import also runs outside any phase (an install stopped at its start,

@@ -73,6 +73,16 @@ export interface CredentialSetsRecord {
   updatedAt: Date;
 }
 
+/**
+ * How many times an installation's sets were all destroyed (`credential_closes`). Its own document, not the
+ * index's: on FerretDB an update rewrites the whole document, so an import's write of the index could undo it.
+ */
+interface CredentialClosesRecord {
+  _id: string; // installation id
+  closes: number;
+  closedAt: Date;
+}
+
 const byCreatedAt = (a: CredentialRecord, b: CredentialRecord) => a.createdAt.getTime() - b.createdAt.getTime();
 
 /**
@@ -88,6 +98,7 @@ export class CredentialStore {
   private readonly creds: Collection<CredentialRecord>;
   private readonly tokens: Collection<TokenRecord>;
   private readonly sets: Collection<CredentialSetsRecord>;
+  private readonly closes: Collection<CredentialClosesRecord>;
   private readonly markers: StoreMarkers;
   constructor(
     db: Database,
@@ -96,6 +107,7 @@ export class CredentialStore {
     this.creds = db.collection<CredentialRecord>(COLLECTIONS.credentials);
     this.tokens = db.collection<TokenRecord>(COLLECTIONS.tokens);
     this.sets = db.collection<CredentialSetsRecord>(COLLECTIONS.credentialSets);
+    this.closes = db.collection<CredentialClosesRecord>(COLLECTIONS.credentialCloses);
     this.markers = new StoreMarkers(db);
   }
 
@@ -109,13 +121,19 @@ export class CredentialStore {
    * Idempotent: a credential set already imported (any status) is left as it is.
    * `secret` is the blob as stored where it comes from (`secretFrom`, e.g. the
    * event's inbox record); it is re-encrypted for this collection.
+   *
+   * Returns `destroyedMeanwhile` when every set of the installation was destroyed while this import
+   * ran (an attempt the workflow no longer waits for, finishing after the uninstall's `destroyAll`):
+   * the set it wrote is destroyed too. `destroyAll` counts first, then lists; an import reads the
+   * count, writes, reads it again: either the list sees the set or the import sees the count move.
    */
   async importPending(
     input: Omit<UsableCredentials, 'secret'> & { secret: EncryptedBlob; secretFrom: SecretContext; sourceEventId: string },
-  ): Promise<void> {
+  ): Promise<{ destroyedMeanwhile: boolean }> {
     const { secret: source, secretFrom, ...facts } = input;
     // Imported before ids were escaped, under its legacy id: already there.
-    if (await this.findLegacy(input.installationId, input.clientId)) return;
+    if (await this.findLegacy(input.installationId, input.clientId)) return { destroyedMeanwhile: false };
+    const closesBefore = await this.closeCount(input.installationId);
     // Indexed first: a set is never stored without its index entry (an entry without a set is skipped).
     await this.index(input.installationId, input.clientId);
     const secret = rebind(this.keyring, source, secretFrom, credentialSecretContext(input.installationId, input.clientId));
@@ -124,6 +142,13 @@ export class CredentialStore {
       { $setOnInsert: { ...facts, secret, status: 'pending', createdAt: new Date() } },
       { upsert: true },
     );
+    if ((await this.closeCount(input.installationId)) === closesBefore) return { destroyedMeanwhile: false };
+    await this.destroy(input.installationId, input.clientId);
+    return { destroyedMeanwhile: true };
+  }
+
+  private async closeCount(installationId: string): Promise<number> {
+    return (await this.closes.findOne({ _id: installationId }))?.closes ?? 0;
   }
 
   /** Adds a set to its installation's index; before the start-up indexing, with the sets an older version stored. */
@@ -245,7 +270,9 @@ export class CredentialStore {
     return changed;
   }
 
+  /** Counted before the sets are listed, so that an import racing it destroys what it writes (`importPending`). */
   async destroyAll(installationId: string): Promise<number> {
+    await this.closes.updateOne({ _id: installationId }, { $inc: { closes: 1 }, $set: { closedAt: new Date() } }, { upsert: true });
     let n = 0;
     for (const rec of await this.list(installationId)) {
       if (await this.destroy(installationId, rec.clientId)) n += 1;

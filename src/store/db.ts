@@ -24,6 +24,7 @@ export const COLLECTIONS = {
   partnerLogouts: 'partner_logouts',
   partnerLogoutClaims: 'partner_logout_claims',
   credentialSets: 'credential_sets',
+  credentialCloses: 'credential_closes',
   accountUsers: 'account_users',
   storeMarkers: 'store_markers',
 } as const;
