@@ -5,7 +5,7 @@ import type { InstallationRecord } from '../../store/installations';
 import type { SessionRecord } from '../../store/sessions';
 import { readRawBody } from '../raw-body';
 import { cookieBase, type LaunchContext } from './context';
-import { clearCookie, nonce, pageHeaders, readCookie, redirectTo, sameText, SESSION_COOKIE } from './http';
+import { clearCookie, framingOf, nonce, pageHeaders, readCookie, redirectTo, sameText, SESSION_COOKIE } from './http';
 import { appPage, notSignedInPage, signedOutPage, simplePage } from './pages';
 
 export const APP_PATH = '/app';
@@ -17,7 +17,7 @@ const csrfFor = (sessionId: string): string => createHash('sha256').update(`csrf
 
 function html(lc: LaunchContext, ctx: Context, status: number, render: (n: string) => string, scriptHosts: string[] = []): void {
   const n = nonce();
-  pageHeaders(ctx, { nonce: n, scriptHosts, framed: lc.settings.sameSite === 'none', frameAncestors: lc.settings.frameAncestors });
+  pageHeaders(ctx, { nonce: n, scriptHosts, ...framingOf(lc.settings) });
   ctx.status = status;
   ctx.type = 'text/html; charset=utf-8';
   ctx.body = render(n);

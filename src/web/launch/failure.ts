@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import type { LaunchContext } from './context';
 import { failurePage, tooManyFailuresPage } from './pages';
 import { FAILURE_REASONS, SsoFailure } from './reasons';
-import { nonce, pageHeaders } from './http';
+import { framingOf, nonce, pageHeaders } from './http';
 
 const SAFE_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -51,7 +51,7 @@ export async function answerFailure(lc: LaunchContext, ctx: Context, err: unknow
       lc.logger.warn({ referenceId, error: e instanceof Error ? e.name : 'unknown' }, 'sign-in failure not recorded in MongoDB'),
     );
   const n = nonce();
-  pageHeaders(ctx, { nonce: n });
+  pageHeaders(ctx, { nonce: n, ...framingOf(lc.settings) });
   ctx.status = status;
   ctx.type = 'text/html; charset=utf-8';
   ctx.body = failurePage({ reason, referenceId, supportContact: lc.settings.supportContact, accountName: facts.accountName, nonce: n });
@@ -71,7 +71,7 @@ export function refuseSpentSource(lc: LaunchContext, ctx: Context): boolean {
 function answerTooMany(lc: LaunchContext, ctx: Context, retryAfterSeconds: number): void {
   lc.ssoTotal.inc({ outcome: 'rate_limited' });
   const n = nonce();
-  pageHeaders(ctx, { nonce: n });
+  pageHeaders(ctx, { nonce: n, ...framingOf(lc.settings) });
   ctx.set('Retry-After', String(retryAfterSeconds));
   ctx.status = 429;
   ctx.type = 'text/html; charset=utf-8';

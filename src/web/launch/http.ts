@@ -39,6 +39,16 @@ export function readCookie(ctx: Context, name: string, maxLength = 100): string 
 export const nonce = (): string => randomBytes(16).toString('base64');
 
 /**
+ * Whether a page may be framed, and by whom: every page of the launch alike (a sign-in failure and the
+ * hand-off happen inside Talkdesk's frame as much as `/app` does; a page that refuses to be framed
+ * shows there as a blocked frame, not as its explanation).
+ */
+export const framingOf = (s: { sameSite: 'lax' | 'none'; frameAncestors: string[] }): { framed: boolean; frameAncestors: string[] } => ({
+  framed: s.sameSite === 'none',
+  frameAncestors: s.frameAncestors,
+});
+
+/**
  * Headers of every page: its own Content-Security-Policy (styles and scripts by nonce, the
  * Talkdesk widget's host when allowed), no caching, no referrer (a callback URL holds a code).
  */

@@ -8,7 +8,18 @@ import type { InstallationRecord } from '../../store/installations';
 import type { SsoLinksRecord } from '../../store/sso-links';
 import { cookieBase, type LaunchContext } from './context';
 import { answerFailure } from './failure';
-import { clearCookie, nonce, pageHeaders, readCookie, redirectTo, sameText, SESSION_COOKIE, setCookie, SSO_COOKIE } from './http';
+import {
+  clearCookie,
+  framingOf,
+  nonce,
+  pageHeaders,
+  readCookie,
+  redirectTo,
+  sameText,
+  SESSION_COOKIE,
+  setCookie,
+  SSO_COOKIE,
+} from './http';
 import { licensedUser, roleOf } from './licensing';
 import { handoffPage } from './pages';
 import { SsoFailure, talkdeskFailure } from './reasons';
@@ -200,7 +211,7 @@ async function handOff(lc: LaunchContext, ctx: Context, who: Omit<HandoffIdentit
     { issuer: lc.baseUrl(), appHomeUrl: home },
   );
   const n = nonce();
-  pageHeaders(ctx, { nonce: n, formAction: new URL(home).origin });
+  pageHeaders(ctx, { nonce: n, formAction: new URL(home).origin, ...framingOf(lc.settings) });
   ctx.status = 200;
   ctx.type = 'text/html; charset=utf-8';
   ctx.body = handoffPage({ nonce: n, action: home, token });
