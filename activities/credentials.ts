@@ -7,6 +7,7 @@ import { SsoLinksStore } from '../src/store/sso-links';
 import { credentialsMissing, destroyedWhileImporting, sealedUnderUnknownKey } from './failures';
 import { MARKERS } from '../src/store/markers';
 import { accessToken } from './tokens';
+import { stopIfOutlived } from './partner-calls';
 
 export function credentialActivities(deps: ActivityDeps) {
   const { store, logger } = deps;
@@ -19,6 +20,8 @@ export function credentialActivities(deps: ActivityDeps) {
      * an event stored by an earlier version has none here, its callback saved them.
      */
     async importCredentials(input: ImportCredentialsInput & { activate: boolean }): Promise<ImportCredentialsResult> {
+      // Before the event's copy is read: see closeCount.
+      const closesBefore = await store.credentials.closeCount(input.installationId);
       const record = await store.inbox.get(input.eventId);
       if (!record) throw credentialsMissing(input.installationId);
       const signIn = record.event.signInLinks;
@@ -52,7 +55,7 @@ export function credentialActivities(deps: ActivityDeps) {
             nonRetryable: true,
           });
         }
-        const { destroyedMeanwhile } = await store.credentials
+        await store.credentials
           .importPending({
             installationId: input.installationId,
             clientId,
@@ -71,8 +74,7 @@ export function credentialActivities(deps: ActivityDeps) {
           });
         await store.eventCredentials.delete(input.eventId);
         if (stored.inInbox) await store.inbox.dropLegacyCredentials(input.eventId);
-        if (destroyedMeanwhile) throw destroyedWhileImporting(input.installationId, input.eventId);
-      } else if (!(await store.credentials.get(input.installationId, clientId))) {
+      } else if (((await store.credentials.get(input.installationId, clientId))?.status ?? 'destroyed') === 'destroyed') {
         throw credentialsMissing(input.installationId, clientId);
       }
       const alreadyImported = !stored;
@@ -82,6 +84,11 @@ export function credentialActivities(deps: ActivityDeps) {
           if (old.clientId !== clientId && old.status !== 'destroyed') await store.credentials.destroy(input.installationId, old.clientId);
         }
         await store.credentials.activate(input.installationId, clientId);
+      }
+      // After the last write of the set: every set destroyed meanwhile, this one perhaps not listed.
+      if ((await store.credentials.closeCount(input.installationId)) !== closesBefore) {
+        await store.credentials.destroy(input.installationId, clientId);
+        throw destroyedWhileImporting(input.installationId, input.eventId);
       }
       logger.info({ installationId: input.installationId, clientId }, 'credentials imported');
       return {
@@ -129,17 +136,21 @@ export function credentialActivities(deps: ActivityDeps) {
 
     /** Destroys one credential set, or all of the installation's: the ciphertext is deleted, not only marked. */
     async destroyCredentials(input: InstallationRef & { clientId?: string }): Promise<{ destroyed: number }> {
+      const began = Date.now();
       let destroyed: number;
       if (input.clientId) destroyed = Number(await store.credentials.destroy(input.installationId, input.clientId));
       else {
-        // Also the events' copies never imported (expired, superseded), and any an older version left in the inbox.
-        destroyed =
-          (await store.credentials.destroyAll(input.installationId)) +
+        // The events' copies never imported (expired, superseded), and any an older version left in the inbox,
+        // first: an import that reads the close count after destroyAll moved it finds no copy (closeCount).
+        const copies =
           (await store.eventCredentials.deleteAll(input.installationId)) +
           // The inbox is searched for them only while a start found some left (a marker read by _id).
           ((await store.markers.get(MARKERS.inboxLegacyCredentialsNone))
             ? 0
             : await store.inbox.moveLegacyCredentials({ installationId: input.installationId, drop: true }));
+        // An attempt the server already retried (the workflow may have gone on to a reinstall's import) stops here.
+        stopIfOutlived(began, 'destroy the credentials');
+        destroyed = copies + (await store.credentials.destroyAll(input.installationId));
       }
       logger.info({ installationId: input.installationId, destroyed }, 'credentials destroyed');
       return { destroyed };

@@ -73,7 +73,7 @@ export function launchWarnings(s: LaunchSettings, production: boolean): string[]
     warnings.push('APP_BASE_URL is http: session cookies are sent without Secure and hand-off tokens travel in clear; use https');
   if (s.sameSite === 'none' && s.frameAncestors.length === 0)
     warnings.push(
-      'SESSION_COOKIE_SAMESITE=none without APP_FRAME_ANCESTORS: any site may frame /app; list the Talkdesk origins your customers use',
+      'SESSION_COOKIE_SAMESITE=none without APP_FRAME_ANCESTORS: any site may frame /app and the sign-in pages (the hand-off to APP_HOME_URL refuses every frame until you list them); list the Talkdesk origins your customers use',
     );
   // talkdesk-sso.md: apps listed on AppConnect must authenticate with the signed JWT.
   if (s.clientAuth === 'client_secret_basic')

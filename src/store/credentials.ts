@@ -121,19 +121,13 @@ export class CredentialStore {
    * Idempotent: a credential set already imported (any status) is left as it is.
    * `secret` is the blob as stored where it comes from (`secretFrom`, e.g. the
    * event's inbox record); it is re-encrypted for this collection.
-   *
-   * Returns `destroyedMeanwhile` when every set of the installation was destroyed while this import
-   * ran (an attempt the workflow no longer waits for, finishing after the uninstall's `destroyAll`):
-   * the set it wrote is destroyed too. `destroyAll` counts first, then lists; an import reads the
-   * count, writes, reads it again: either the list sees the set or the import sees the count move.
    */
   async importPending(
     input: Omit<UsableCredentials, 'secret'> & { secret: EncryptedBlob; secretFrom: SecretContext; sourceEventId: string },
-  ): Promise<{ destroyedMeanwhile: boolean }> {
+  ): Promise<void> {
     const { secret: source, secretFrom, ...facts } = input;
     // Imported before ids were escaped, under its legacy id: already there.
-    if (await this.findLegacy(input.installationId, input.clientId)) return { destroyedMeanwhile: false };
-    const closesBefore = await this.closeCount(input.installationId);
+    if (await this.findLegacy(input.installationId, input.clientId)) return;
     // Indexed first: a set is never stored without its index entry (an entry without a set is skipped).
     await this.index(input.installationId, input.clientId);
     const secret = rebind(this.keyring, source, secretFrom, credentialSecretContext(input.installationId, input.clientId));
@@ -142,12 +136,16 @@ export class CredentialStore {
       { $setOnInsert: { ...facts, secret, status: 'pending', createdAt: new Date() } },
       { upsert: true },
     );
-    if ((await this.closeCount(input.installationId)) === closesBefore) return { destroyedMeanwhile: false };
-    await this.destroy(input.installationId, input.clientId);
-    return { destroyedMeanwhile: true };
   }
 
-  private async closeCount(installationId: string): Promise<number> {
+  /**
+   * How many times `destroyAll` ran for the installation. An import reads it before it reads the event's
+   * copy and again after its last write of the set: when it moved, a destroy-all ran meanwhile (an attempt
+   * the workflow stopped waiting for, outliving the uninstall) and may have listed the sets before this one
+   * was written, so the import destroys it. `destroyAll` counts before it lists, and the uninstall deletes
+   * the events' copies before that, so an import that reads the count after it finds no copy to import.
+   */
+  async closeCount(installationId: string): Promise<number> {
     return (await this.closes.findOne({ _id: installationId }))?.closes ?? 0;
   }
 
@@ -270,7 +268,7 @@ export class CredentialStore {
     return changed;
   }
 
-  /** Counted before the sets are listed, so that an import racing it destroys what it writes (`importPending`). */
+  /** Counted before the sets are listed, so that an import racing it destroys what it wrote (`closeCount`). */
   async destroyAll(installationId: string): Promise<number> {
     await this.closes.updateOne({ _id: installationId }, { $inc: { closes: 1 }, $set: { closedAt: new Date() } }, { upsert: true });
     let n = 0;

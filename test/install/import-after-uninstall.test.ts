@@ -2,44 +2,95 @@ import assert from 'node:assert/strict';
 import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
 
 /**
- * An install's import attempt that the workflow stopped waiting for (the uninstall interrupted it) and
- * that writes its set after the uninstall's destroyCredentials: the import destroys it and fails for good
- * (FerretDB, simulator). Before, the set stayed `active` with its secret after the installation ended.
+ * An install's import attempt that the workflow stopped waiting for (the uninstall interrupted it) can run
+ * beside the uninstall's destroyCredentials (FerretDB, simulator). Wherever the destroy lands, no set is left
+ * with its secret: before, a set written after the destroy listed the sets stayed `active` after the
+ * installation ended.
  */
-describe('an import that finishes after the uninstall destroyed the credentials (FerretDB, simulator)', function () {
+describe('an import racing the uninstall’s destroyCredentials (FerretDB, simulator)', function () {
   this.timeout(60_000);
   let h: ActivityHarness;
   before(async () => (h = await startActivityHarness()));
   after(async () => h?.close());
 
-  it('destroys the set it wrote, deletes the event copy and fails as CredentialsMissing', async () => {
+  /** Runs the uninstall's destroy once, just before `obj[method]` next runs. */
+  function destroyBefore(obj: object, method: string, installationId: string): { ran: () => boolean } {
+    const o = obj as Record<string, (...a: unknown[]) => Promise<unknown>>;
+    const original = o[method];
+    assert.ok(original);
+    let ran = false;
+    o[method] = async (...a: unknown[]) => {
+      o[method] = original;
+      await h.run(h.acts.destroyCredentials, { installationId });
+      ran = true;
+      return original.apply(obj, a);
+    };
+    return { ran: () => ran };
+  }
+
+  async function stored() {
     const { installation, event } = h.simulator.createInstallation({ licensedUsers: 1 });
     await h.storeEvent(event);
-    // The uninstall's destroy lands between the import's first read and its writes.
-    const creds = h.store.credentials as unknown as { index: (...a: unknown[]) => Promise<void> };
-    const index = creds.index.bind(creds);
-    let destroyed: unknown;
-    creds.index = async (...a: unknown[]) => {
-      creds.index = index;
-      destroyed = await h.run(h.acts.destroyCredentials, { installationId: installation.id });
-      return index(...a);
-    };
-    await assert.rejects(
-      h.run(h.acts.importCredentials, { installationId: installation.id, eventId: event.id, activate: true }),
-      (err: Error) => {
-        assert.equal((err as Error & { type?: string }).type, 'CredentialsMissing', String(err));
-        assert.match(err.message, /destroyed while event .* were being imported/);
-        return true;
-      },
-    );
-    assert.ok(destroyed, 'the uninstall ran during the import');
-    const sets = await h.store.credentials.list(installation.id);
-    assert.equal(sets.length, 1, 'the set was written');
+    return { installationId: installation.id, eventId: event.id };
+  }
+
+  const importing = (ids: { installationId: string; eventId: string }) => h.run(h.acts.importCredentials, { ...ids, activate: true });
+
+  async function assertNothingKept(ids: { installationId: string; eventId: string }) {
+    const sets = await h.store.credentials.list(ids.installationId);
     assert.deepEqual(
-      sets.map((s) => [s.status, s.secret]),
-      [['destroyed', undefined]],
-      'and destroyed: no active set, no secret kept',
+      sets.filter((s) => s.status !== 'destroyed' || s.secret !== undefined),
+      [],
+      'no set left usable, no secret kept',
     );
-    assert.equal(await h.store.eventCredentials.get(event.id), undefined, "the event's copy is gone too");
+    assert.equal(await h.store.eventCredentials.get(ids.eventId), undefined, "the event's copy is gone");
+  }
+
+  const destroyedMeanwhile = (err: Error) => {
+    assert.equal((err as Error & { type?: string }).type, 'CredentialsMissing', String(err));
+    assert.match(err.message, /destroyed while event .* were being imported/);
+    return true;
+  };
+
+  it('the destroy lands before the set is written: the import destroys the set it wrote and fails as CredentialsMissing', async () => {
+    const ids = await stored();
+    const d = destroyBefore(h.store.credentials, 'index', ids.installationId);
+    await assert.rejects(importing(ids), destroyedMeanwhile);
+    assert.ok(d.ran());
+    assert.equal((await h.store.credentials.list(ids.installationId)).length, 1, 'the set was written');
+    await assertNothingKept(ids);
+  });
+
+  it('the destroy lands before the event’s copy is read: nothing to import', async () => {
+    const ids = await stored();
+    const d = destroyBefore(h.store.eventCredentials, 'get', ids.installationId);
+    await assert.rejects(importing(ids), (err: Error) => {
+      assert.equal((err as Error & { type?: string }).type, 'CredentialsMissing', String(err));
+      return true;
+    });
+    assert.ok(d.ran());
+    assert.deepEqual(await h.store.credentials.list(ids.installationId), [], 'no set written');
+    await assertNothingKept(ids);
+  });
+
+  it('the destroy lands while the set is activated: destroyed all the same', async () => {
+    const ids = await stored();
+    const d = destroyBefore(h.store.credentials, 'activate', ids.installationId);
+    await assert.rejects(importing(ids), destroyedMeanwhile);
+    assert.ok(d.ran());
+    await assertNothingKept(ids);
+  });
+
+  it('a destroy that finished before the import began does not touch it; a destroyed set is not taken as imported', async () => {
+    const { installation, event } = h.simulator.createInstallation({ licensedUsers: 1 });
+    const ids = { installationId: installation.id, eventId: event.id };
+    await h.run(h.acts.destroyCredentials, { installationId: ids.installationId });
+    await h.storeEvent(event); // a reinstall's event, stored after the uninstall ended
+    const { clientId } = await importing(ids);
+    assert.equal((await h.store.credentials.get(ids.installationId, clientId))?.status, 'active');
+    assert.ok(await h.store.credentials.usable(ids.installationId, clientId));
+    // Its set destroyed since, the same event's import (its copy gone) is refused, not reported as imported.
+    await h.run(h.acts.destroyCredentials, { installationId: ids.installationId });
+    await assert.rejects(importing(ids), /No usable credentials/);
   });
 });

@@ -6,9 +6,9 @@ import { loadEnv } from '../../src/config/env';
 import { generateKeySpec } from '../../src/crypto/secrets';
 import { ConfigError } from '../../src/errors';
 import { PROJECT_ROOT } from '../../src/local/tools';
-import { launchSettingsFromEnv, launchWarnings, SUPPORT_CONTACT_PLACEHOLDER } from '../../src/sso/settings';
+import { launchSettingsFromEnv, launchWarnings, SUPPORT_CONTACT_PLACEHOLDER, type LaunchSettings } from '../../src/sso/settings';
 import { generateSigningKeySpec, parseSigningKeys } from '../../src/sso/signing-keys';
-import { pageHeaders } from '../../src/web/launch/http';
+import { framingOf, pageHeaders } from '../../src/web/launch/http';
 
 const VALID = { TALKDESK_APP_ID: 'app1', TALKDESK_WEBHOOK_SECRET: 'a-webhook-secret-of-some-length', SECRETS_KEY: generateKeySpec('k1') };
 const settings = (extra: Record<string, string>) => launchSettingsFromEnv(loadEnv({ ...VALID, ...extra }));
@@ -62,19 +62,22 @@ describe('launch configuration', () => {
   });
 
   it('APP_FRAME_ANCESTORS: https origins only; with SameSite=None the pages may be framed by those alone (else by none)', () => {
-    const framing = (s: { sameSite: string; frameAncestors: string[] }) => {
+    const framing = (s: LaunchSettings, o: { listedOnly?: boolean } = {}) => {
       const headers: Record<string, string> = {};
       const ctx = { set: (k: string, v: string) => (headers[k] = v) } as unknown as Parameters<typeof pageHeaders>[0];
-      pageHeaders(ctx, { nonce: 'n', framed: s.sameSite === 'none', frameAncestors: s.frameAncestors });
+      pageHeaders(ctx, { nonce: 'n', ...framingOf(s, o) });
       return /frame-ancestors ([^;]+)/.exec(headers['Content-Security-Policy'] ?? '')?.[1];
     };
     assert.deepEqual(settings({}).frameAncestors, []);
     assert.equal(framing(settings({})), "'none'");
     const framed = { SESSION_COOKIE_SAMESITE: 'none', APP_BASE_URL: 'https://a.example' };
     assert.equal(framing(settings(framed)), undefined, 'any origin when none is listed');
+    assert.equal(framing(settings(framed), { listedOnly: true }), "'none'", 'but never the hand-off, which signs in at once');
+    assert.equal(framing(settings({}), { listedOnly: true }), "'none'");
     const listed = settings({ ...framed, APP_FRAME_ANCESTORS: 'https://*.mytalkdesk.com, https://b.example:8443' });
     assert.deepEqual(listed.frameAncestors, ['https://*.mytalkdesk.com', 'https://b.example:8443']);
     assert.equal(framing(listed), 'https://*.mytalkdesk.com https://b.example:8443');
+    assert.equal(framing(listed, { listedOnly: true }), 'https://*.mytalkdesk.com https://b.example:8443');
     const prod = { NODE_ENV: 'production', SUPPORT_CONTACT: 'help@a.example' };
     assert.match(launchWarnings(settings({ ...framed, ...prod }), true).join(), /APP_FRAME_ANCESTORS/);
     assert.deepEqual(launchWarnings(listed, true), []);

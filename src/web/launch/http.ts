@@ -41,12 +41,15 @@ export const nonce = (): string => randomBytes(16).toString('base64');
 /**
  * Whether a page may be framed, and by whom: every page of the launch alike (a sign-in failure and the
  * hand-off happen inside Talkdesk's frame as much as `/app` does; a page that refuses to be framed
- * shows there as a blocked frame, not as its explanation).
+ * shows there as a blocked frame, not as its explanation). `listedOnly` (the hand-off, which signs the
+ * user in to the partner's app at once): framed only by listed origins, never by any site.
  */
-export const framingOf = (s: { sameSite: 'lax' | 'none'; frameAncestors: string[] }): { framed: boolean; frameAncestors: string[] } => ({
-  framed: s.sameSite === 'none',
-  frameAncestors: s.frameAncestors,
-});
+export function framingOf(
+  s: { sameSite: 'lax' | 'none'; frameAncestors: string[] },
+  o: { listedOnly?: boolean } = {},
+): { framed: boolean; frameAncestors: string[] } {
+  return { framed: s.sameSite === 'none' && (!o.listedOnly || s.frameAncestors.length > 0), frameAncestors: s.frameAncestors };
+}
 
 /**
  * Headers of every page: its own Content-Security-Policy (styles and scripts by nonce, the

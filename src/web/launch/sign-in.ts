@@ -211,7 +211,7 @@ async function handOff(lc: LaunchContext, ctx: Context, who: Omit<HandoffIdentit
     { issuer: lc.baseUrl(), appHomeUrl: home },
   );
   const n = nonce();
-  pageHeaders(ctx, { nonce: n, formAction: new URL(home).origin, ...framingOf(lc.settings) });
+  pageHeaders(ctx, { nonce: n, formAction: new URL(home).origin, ...framingOf(lc.settings, { listedOnly: true }) });
   ctx.status = 200;
   ctx.type = 'text/html; charset=utf-8';
   ctx.body = handoffPage({ nonce: n, action: home, token });
