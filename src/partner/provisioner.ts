@@ -64,7 +64,7 @@ export interface CallContext {
   progress?: (detail: string) => void;
   /**
    * Undo and revert only: the key of the call this one undoes (the `account.provision`,
-   * the `account.update`), from the same event; it may still be in flight (contract 6).
+   * the `account.update`), from the same event; it may still be in flight (contract 5).
    */
   undoes?: string;
   /**

@@ -69,8 +69,16 @@ export function launchWarnings(s: LaunchSettings, production: boolean): string[]
   if (!production) return [];
   const warnings: string[] = [];
   const base = s.appBaseUrl ? new URL(s.appBaseUrl) : undefined;
-  if (base?.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(base.hostname))
+  const loopback = base !== undefined && ['localhost', '127.0.0.1', '[::1]'].includes(base.hostname);
+  if (base?.protocol === 'http:' && !loopback)
     warnings.push('APP_BASE_URL is http: session cookies are sent without Secure and hand-off tokens travel in clear; use https');
+  // docker-compose.yml gives both a local default, so the start-up check for them cannot fire there.
+  if (loopback)
+    warnings.push(
+      `APP_BASE_URL is ${s.appBaseUrl}: Talkdesk sends users back to that address, so sign-in works only from this machine; set this service's public URL`,
+    );
+  if (s.supportContact === SUPPORT_CONTACT_PLACEHOLDER)
+    warnings.push('SUPPORT_CONTACT is not set: sign-in failure pages tell users to contact "your administrator"; set who to contact');
   if (s.sameSite === 'none' && s.frameAncestors.length === 0)
     warnings.push(
       'SESSION_COOKIE_SAMESITE=none without APP_FRAME_ANCESTORS: any site may frame /app and the sign-in pages (the hand-off to APP_HOME_URL refuses every frame until you list them); list the Talkdesk origins your customers use',

@@ -1,4 +1,4 @@
-import { Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
+import { Worker, type NativeConnection, type WorkerOptions, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, sanitiseFailures, type ActivityDeps } from '../../activities';
 import type { PartnerProvisioner } from '../partner/provisioner';
 import { DEFAULT_MAX_CACHED_WORKFLOWS } from './cache-budget';
@@ -10,7 +10,7 @@ export interface WorkerTuning {
   maxCachedWorkflows?: number;
   maxConcurrentActivityTaskExecutions?: number;
   maxConcurrentWorkflowTaskExecutions?: number;
-  /** Pollers: at most the matching executions (the SDK refuses more). */
+  /** Pollers: at most the matching executions (`sdkTuning` caps them). */
   maxConcurrentWorkflowTaskPolls?: number;
   maxConcurrentActivityTaskPolls?: number;
 }
@@ -41,7 +41,35 @@ export function createAppWorker(options: {
     interceptors: { activity: [sanitiseFailures] },
     ...(options.identity ? { identity: options.identity } : {}),
     // reuseV8Context (one V8 context shared by every cached workflow) is the SDK 1.24 default, and what the cache budget was measured with.
-    maxCachedWorkflows: DEFAULT_MAX_CACHED_WORKFLOWS,
-    ...Object.fromEntries(Object.entries(options.tuning ?? {}).filter(([, v]) => v !== undefined)),
+    ...sdkTuning(options.tuning ?? {}),
   });
+}
+
+/**
+ * The SDK's options for `tuning`. The poll limits go through poller behaviours: SDK 1.24 still
+ * declares `maxConcurrent*TaskPolls` but no longer reads them (it polls 10 at most whatever they say).
+ */
+export function sdkTuning(tuning: WorkerTuning): Partial<WorkerOptions> {
+  const { maxConcurrentWorkflowTaskPolls: workflowPolls, maxConcurrentActivityTaskPolls: activityPolls, ...rest } = tuning;
+  return {
+    maxCachedWorkflows: DEFAULT_MAX_CACHED_WORKFLOWS,
+    ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)),
+    // At most the matching executions (SDK defaults 40 and 100), as the SDK caps its own default of 10.
+    ...(workflowPolls !== undefined
+      ? {
+          workflowTaskPollerBehavior: {
+            type: 'simple-maximum',
+            maximum: Math.min(workflowPolls, rest.maxConcurrentWorkflowTaskExecutions ?? 40),
+          },
+        }
+      : {}),
+    ...(activityPolls !== undefined
+      ? {
+          activityTaskPollerBehavior: {
+            type: 'simple-maximum',
+            maximum: Math.min(activityPolls, rest.maxConcurrentActivityTaskExecutions ?? 100),
+          },
+        }
+      : {}),
+  };
 }

@@ -80,9 +80,13 @@ describe('launch configuration', () => {
     assert.equal(framing(listed, { listedOnly: true }), 'https://*.mytalkdesk.com https://b.example:8443');
     const prod = { NODE_ENV: 'production', SUPPORT_CONTACT: 'help@a.example' };
     assert.match(launchWarnings(settings({ ...framed, ...prod }), true).join(), /APP_FRAME_ANCESTORS/);
-    assert.deepEqual(launchWarnings(listed, true), []);
+    assert.deepEqual(launchWarnings({ ...listed, supportContact: 'help@a.example' }, true), []);
+    assert.match(launchWarnings(listed, true).join(), /SUPPORT_CONTACT is not set/);
     assert.match(launchWarnings(settings({ ...prod, APP_BASE_URL: 'http://app.example.com' }), true).join(), /APP_BASE_URL is http/);
-    assert.deepEqual(launchWarnings(settings({ ...prod, APP_BASE_URL: 'http://localhost:3000' }), true), []);
+    // docker-compose.yml's local defaults start in production, so they are said at start.
+    assert.deepEqual(launchWarnings(settings({ ...prod, APP_BASE_URL: 'http://localhost:3000' }), true), [
+      "APP_BASE_URL is http://localhost:3000: Talkdesk sends users back to that address, so sign-in works only from this machine; set this service's public URL",
+    ]);
     assert.deepEqual(launchWarnings(settings(framed), false), [], 'said in production only');
     assert.match(
       launchWarnings(settings({ ...prod, APP_BASE_URL: 'https://a.example', SSO_CLIENT_AUTH: 'client_secret_basic' }), true).join(),
