@@ -5,6 +5,7 @@ import { parseDocument } from 'yaml';
 import { envSchema, loadEnv } from '../../src/config/env';
 import { generateKeySpec } from '../../src/crypto/secrets';
 import { PROJECT_ROOT } from '../../src/local/tools';
+import { launchSettingsFromEnv } from '../../src/sso/settings';
 import { temporalSettings } from '../../src/temporal/connection';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 
@@ -158,17 +159,22 @@ describe('docker-compose.yml', () => {
   });
 
   it('gives web and worker an environment the app accepts, the web one reachable from other containers', () => {
+    const envOf = (service: string) =>
+      loadEnv(Object.fromEntries(Object.entries(environment(service)).map(([k, v]) => [k, interpolate(v, userEnv)])));
     for (const service of ['web', 'worker']) {
-      const raw = environment(service);
-      const env = loadEnv(Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, interpolate(v, userEnv)])));
+      const env = envOf(service);
       assert.equal(env.TALKDESK_APP_ID, userEnv.TALKDESK_APP_ID);
       assert.equal(env.MONGODB_URI, 'mongodb://mongodb:27017');
-      if (service === 'web') assert.equal(env.HOST, '0.0.0.0');
     }
-    assert.ok(
-      asList(asMap(services.web, 'web').ports, 'web.ports').some((p) => String(p).endsWith(':3000')),
-      'web publishes port 3000',
-    );
+    const web = envOf('web');
+    assert.equal(web.HOST, '0.0.0.0');
+    // The web's own start-up checks (production: APP_BASE_URL, SUPPORT_CONTACT...), else it exits 2 and restarts forever.
+    assert.doesNotThrow(() => launchSettingsFromEnv(web));
+    const ports = asList(asMap(services.web, 'web').ports, 'web.ports').map(String);
+    assert.ok(ports.includes(`${web.PORT}:${web.PORT}`), `web publishes PORT ${web.PORT}: ${ports.join(', ')}`);
+    assert.ok(ports.includes(`127.0.0.1:${web.ADMIN_PORT}:${web.ADMIN_PORT}`), `web publishes ADMIN_PORT on loopback: ${ports.join(', ')}`);
+    const probe = JSON.stringify(asMap(asMap(services.web, 'web').healthcheck, 'web.healthcheck').test);
+    assert.ok(probe.includes(`127.0.0.1:${web.PORT}/healthz`), `the healthcheck probes PORT's /healthz: ${probe}`);
     // Temporal (no authentication in the dev server) and MongoDB: published to this host only.
     for (const service of ['temporal', 'mongodb']) {
       for (const p of asList(asMap(services[service], service).ports, `${service}.ports`))
