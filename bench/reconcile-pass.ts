@@ -1,4 +1,4 @@
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { runBenchEntry } from './entry';
 import { intArg } from './options';
 import { measureReconciliation, steadyStateChecks } from './reconcile';
 import { seedActiveInstallations } from './seed';
@@ -56,11 +56,5 @@ async function activitySeconds(sys: BenchSystem, workflowId: string): Promise<Re
   return out;
 }
 
-Runtime.install({ logger: new DefaultLogger('WARN') });
-main(process.argv.slice(2)).then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error('reconcile-pass failed:', err instanceof Error ? (err.stack ?? err.message) : err);
-    process.exit(1);
-  },
-);
+// Ctrl-C or SIGTERM exit through the hooks that stop its servers (a plain kill left them running).
+runBenchEntry(() => main(process.argv.slice(2)), 'reconcile-pass');
