@@ -212,6 +212,13 @@ describe('docker-compose.yml', () => {
     assert.deepEqual(registered.sort(), ALL_SEARCH_ATTRIBUTES.map((k) => `${k.name}=Keyword`).sort());
   });
 
+  it('runs the Temporal CLI version the tests run (scripts/setup.sh TEMPORAL_CLI_VERSION)', () => {
+    const setup = readFileSync(path.join(PROJECT_ROOT, 'scripts/setup.sh'), 'utf8');
+    const version = /^TEMPORAL_CLI_VERSION=(\S+)/m.exec(setup)?.[1];
+    assert.ok(version, 'scripts/setup.sh pins TEMPORAL_CLI_VERSION');
+    assert.equal(asMap(services.temporal, 'temporal').image, `temporalio/temporal:${version}`);
+  });
+
   it('web and worker read TEMPORAL_ADDRESS from the environment, as compose sets it', () => {
     const saved = process.env.TEMPORAL_ADDRESS;
     process.env.TEMPORAL_ADDRESS = environment('worker').TEMPORAL_ADDRESS;
