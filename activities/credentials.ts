@@ -74,8 +74,10 @@ export function credentialActivities(deps: ActivityDeps) {
           });
         await store.eventCredentials.delete(input.eventId);
         if (stored.inInbox) await store.inbox.dropLegacyCredentials(input.eventId);
-      } else if (((await store.credentials.get(input.installationId, clientId))?.status ?? 'destroyed') === 'destroyed') {
-        throw credentialsMissing(input.installationId, clientId);
+      } else {
+        // Imported by an earlier attempt (the copy is deleted after the set is written), unless destroyed since.
+        const existing = await store.credentials.get(input.installationId, clientId);
+        if (!existing || existing.status === 'destroyed') throw credentialsMissing(input.installationId, clientId);
       }
       const alreadyImported = !stored;
       if (input.activate) {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { PROJECT_ROOT } from '../src/local/tools';
 import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../src/worker/cache-budget';
-import type { WorkerTuning } from '../src/worker/create-worker';
+import { SDK_DEFAULT_ACTIVITIES, SDK_DEFAULT_WORKFLOW_TASKS, type WorkerTuning } from '../src/worker/create-worker';
 import type { TuningValue } from './report';
 
 /** `--name value` or `--name=value` from argv, else the environment variable, else undefined. */
@@ -65,8 +65,10 @@ export function effectiveTuning(t: WorkerTuning): {
 } {
   const v = (value: number | undefined, fallback: number): TuningValue =>
     value === undefined ? { value: fallback, source: 'SDK default' } : { value, source: 'env' };
-  const activities = t.maxConcurrentActivityTaskExecutions ?? 100;
-  const workflowTasks = t.maxConcurrentWorkflowTaskExecutions ?? 40;
+  const activities = t.maxConcurrentActivityTaskExecutions ?? SDK_DEFAULT_ACTIVITIES;
+  const workflowTasks = t.maxConcurrentWorkflowTaskExecutions ?? SDK_DEFAULT_WORKFLOW_TASKS;
+  // The poll limits in force: capped by the executions (sdkTuning), as the SDK caps its default.
+  const capped = (n: number | undefined, max: number) => (n === undefined ? undefined : Math.min(n, max));
   return {
     maxCachedWorkflows:
       t.maxCachedWorkflows === undefined
@@ -74,8 +76,8 @@ export function effectiveTuning(t: WorkerTuning): {
         : { value: t.maxCachedWorkflows, source: 'env' },
     maxConcurrentActivityTaskExecutions: v(t.maxConcurrentActivityTaskExecutions, activities),
     maxConcurrentWorkflowTaskExecutions: v(t.maxConcurrentWorkflowTaskExecutions, workflowTasks),
-    maxConcurrentWorkflowTaskPolls: v(t.maxConcurrentWorkflowTaskPolls, Math.min(10, workflowTasks)),
-    maxConcurrentActivityTaskPolls: v(t.maxConcurrentActivityTaskPolls, Math.min(10, activities)),
+    maxConcurrentWorkflowTaskPolls: v(capped(t.maxConcurrentWorkflowTaskPolls, workflowTasks), Math.min(10, workflowTasks)),
+    maxConcurrentActivityTaskPolls: v(capped(t.maxConcurrentActivityTaskPolls, activities), Math.min(10, activities)),
   };
 }
 

@@ -45,31 +45,24 @@ export function createAppWorker(options: {
   });
 }
 
+/** The SDK 1.24 defaults the poll limits are capped by (its own default of 10 polls is capped the same way). */
+export const SDK_DEFAULT_WORKFLOW_TASKS = 40;
+export const SDK_DEFAULT_ACTIVITIES = 100;
+
 /**
  * The SDK's options for `tuning`. The poll limits go through poller behaviours: SDK 1.24 still
  * declares `maxConcurrent*TaskPolls` but no longer reads them (it polls 10 at most whatever they say).
  */
 export function sdkTuning(tuning: WorkerTuning): Partial<WorkerOptions> {
   const { maxConcurrentWorkflowTaskPolls: workflowPolls, maxConcurrentActivityTaskPolls: activityPolls, ...rest } = tuning;
+  const polls = (n: number | undefined, executions: number) =>
+    n === undefined ? undefined : ({ type: 'simple-maximum', maximum: Math.min(n, executions) } as const);
+  const workflowTaskPollerBehavior = polls(workflowPolls, rest.maxConcurrentWorkflowTaskExecutions ?? SDK_DEFAULT_WORKFLOW_TASKS);
+  const activityTaskPollerBehavior = polls(activityPolls, rest.maxConcurrentActivityTaskExecutions ?? SDK_DEFAULT_ACTIVITIES);
   return {
     maxCachedWorkflows: DEFAULT_MAX_CACHED_WORKFLOWS,
     ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)),
-    // At most the matching executions (SDK defaults 40 and 100), as the SDK caps its own default of 10.
-    ...(workflowPolls !== undefined
-      ? {
-          workflowTaskPollerBehavior: {
-            type: 'simple-maximum',
-            maximum: Math.min(workflowPolls, rest.maxConcurrentWorkflowTaskExecutions ?? 40),
-          },
-        }
-      : {}),
-    ...(activityPolls !== undefined
-      ? {
-          activityTaskPollerBehavior: {
-            type: 'simple-maximum',
-            maximum: Math.min(activityPolls, rest.maxConcurrentActivityTaskExecutions ?? 100),
-          },
-        }
-      : {}),
+    ...(workflowTaskPollerBehavior ? { workflowTaskPollerBehavior } : {}),
+    ...(activityTaskPollerBehavior ? { activityTaskPollerBehavior } : {}),
   };
 }
