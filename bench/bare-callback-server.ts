@@ -1,7 +1,10 @@
 import { Client, Connection } from '@temporalio/client';
 import Koa from 'koa';
-import { parseEvent, toLifecycleEvent } from '../src/events/schemas';
+import { MongoClient } from 'mongodb';
+import { parseKeyring } from '../src/crypto/secrets';
+import { extractCredentials, parseEvent, toLifecycleEvent } from '../src/events/schemas';
 import { HAND_OVER_TIMEOUT_MS, startInstallation } from '../src/handover/start';
+import { sealEventCredentials } from '../src/store/event-credentials';
 import { checkEventTime } from '../src/web/event-time';
 import { checkJsonShape, findUnsafeJson } from '../src/web/json-limits';
 import { readRawBody } from '../src/web/raw-body';
@@ -15,6 +18,10 @@ import { DEFAULT_SIGNATURE_SCHEMES, verifyCallbackSignature } from '../src/web/s
  * no mark. Also left out, each cheap: the per-event log line, metrics, rate limits. What the service adds
  * over it is mostly the store's round trips. Its workflows go to TASK_QUEUE, which no worker polls; the
  * bench terminates them after its run.
+ *
+ * With STORE_URI (and STORE_DB, SECRETS_KEY) it is the durable floor instead: before the hand-over, one
+ * insert of the event's record with its credentials sealed in it, the least a callback that stores the
+ * event before it answers can write (nothing read first, no mark after).
  */
 const env = (name: string): string => {
   const value = process.env[name];
@@ -26,6 +33,14 @@ const target = {
   client: new Client({ connection: Connection.lazy({ address: env('TEMPORAL_ADDRESS') }), namespace: env('TEMPORAL_NAMESPACE') }),
   taskQueue: env('TASK_QUEUE'),
 };
+const store = process.env.STORE_URI
+  ? {
+      records: new MongoClient(process.env.STORE_URI)
+        .db(env('STORE_DB'))
+        .collection<Record<string, unknown> & { _id: string }>('bench_floor_inbox'),
+      keyring: parseKeyring(env('SECRETS_KEY')),
+    }
+  : undefined;
 const signature = { schemes: DEFAULT_SIGNATURE_SCHEMES, webhookSecrets: [env('WEBHOOK_SECRET')], ecdsaPublicKeys: new Map() };
 
 const app = new Koa();
@@ -40,6 +55,18 @@ app.use(async (ctx) => {
   if (!parsed.ok || findUnsafeJson(json) || parsed.event.app_id !== appId) return ctx.throw(400, 'invalid event');
   if (checkEventTime(parsed.event.created_at, Date.now())) return ctx.throw(400, 'event too old or too new');
   const event = toLifecycleEvent(parsed.event);
+  if (store) {
+    const credentials = extractCredentials(parsed.event);
+    await store.records.insertOne({
+      _id: parsed.event.id,
+      installationId: event.installationId,
+      type: parsed.event.type,
+      createdAt: new Date(parsed.event.created_at),
+      receivedAt: new Date(),
+      event,
+      ...(credentials ? { credentials: sealEventCredentials(store.keyring, event.installationId, credentials) } : {}),
+    });
+  }
   await startInstallation(target, event, HAND_OVER_TIMEOUT_MS.callback);
   ctx.body = { status: 'accepted', eventId: parsed.event.id, dispatched: true };
 });

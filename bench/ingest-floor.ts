@@ -13,11 +13,12 @@ import type { BenchSystem } from './system';
 /**
  * The floor of the ingest figure: the same signed install events (new installations, the same count and
  * concurrency) through a server that authenticates, validates and hands them over as the callback does,
- * with no store. Its workflows start on a task queue no worker polls (not the service's: the scale
+ * with no store (`durable`: with one insert of the record, credentials sealed in it, before the
+ * hand-over: bench/bare-callback-server.ts). Its workflows start on a task queue no worker polls (not the service's: the scale
  * figure counts those). Started (and warmed) before the measured chunks, which `post(i)` sends; `stop()`
  * stops the server and ends its workflows.
  */
-export async function startIngestFloor(sys: BenchSystem, n: number, concurrency: number) {
+export async function startIngestFloor(sys: BenchSystem, n: number, concurrency: number, options: { durable?: boolean } = {}) {
   const warmup = Math.min(20, n);
   const bodies = Array.from({ length: n + warmup }, () => {
     const { installation, event } = sys.simulator.createInstallation();
@@ -25,13 +26,18 @@ export async function startIngestFloor(sys: BenchSystem, n: number, concurrency:
     return { raw, signature: sys.simulator.signBody(raw), workflowId: workflowIdFor(installation.id) };
   });
   const port = await freePort();
-  const server = spawnNode('bare-callback', path.join(PROJECT_ROOT, 'dist/bench/bare-callback-server.js'), {
+  const durable: Record<string, string> = options.durable
+    ? { STORE_URI: sys.workerEnv.MONGODB_URI!, STORE_DB: sys.workerEnv.MONGODB_DB!, SECRETS_KEY: sys.workerEnv.SECRETS_KEY! }
+    : {};
+  const name = options.durable ? 'durable-callback' : 'bare-callback';
+  const server = spawnNode(name, path.join(PROJECT_ROOT, 'dist/bench/bare-callback-server.js'), {
+    ...durable,
     PORT: String(port),
     APP_ID,
     WEBHOOK_SECRET,
     TEMPORAL_ADDRESS: sys.temporal.address,
     TEMPORAL_NAMESPACE: NAMESPACE,
-    TASK_QUEUE: `bench-floor-${randomBytes(3).toString('hex')}`,
+    TASK_QUEUE: `bench-${name}-${randomBytes(3).toString('hex')}`,
   });
   const agent = keepAliveAgent(concurrency);
   const url = `http://127.0.0.1:${port}/talkdesk/events`;

@@ -30,11 +30,21 @@ export interface IngestResult {
   ratioVsFloor: number;
   floorCpuSecondsPerEvent: Record<string, number>;
   /**
+   * The durable floor: the floor with one store write before the hand-over (the event's record, its
+   * credentials sealed in it), the least a callback that stores each event before answering can do.
+   */
+  durableFloor: Measured;
+  /** durableFloor / bareSignalWithStart: the best ratio a callback with a durable inbox reaches here. */
+  durableFloorRatio: number;
+  /** service / durableFloor: what the inbox costs beyond its one necessary write. */
+  ratioVsDurableFloor: number;
+  durableFloorCpuSecondsPerEvent: Record<string, number>;
+  /**
    * Mean milliseconds per acknowledged event of each step inside the web process during the
    * service run (`appconnect_callback_step_duration_seconds`): store, handover, mark.
    */
   callbackStepsMs: Record<string, number>;
-  /** The measured kinds (bare, service, floor) ran in this many chunks each, taken in turn. */
+  /** The measured kinds (bare, service, floor, durable floor) ran in this many chunks each, taken in turn. */
   chunks: number;
   /** Installation ids whose install was acknowledged (they are installed once the workers run). */
   installationIds: string[];
@@ -46,19 +56,20 @@ function check(name: string, m: Measured & { errors: string[] }): void {
   if (m.failed > 0) console.warn(`bench: ${name}: ${m.failed} of ${m.count} failed, e.g. ${m.errors.join('; ')}`);
 }
 
+const KINDS = ['bare', 'service', 'floor', 'durable'] as const;
+type Kind = (typeof KINDS)[number];
+
 /**
- * Measured chunks of each kind, taken in turn: with 3 each kind runs first, second and last once. (The
- * figures of 2026-12-02 used 4, so the bare calls ran first twice; more chunks would add more partly
- * filled pools at chunk ends, which cost the slower kind more.)
+ * Measured chunks of each kind, taken in turn: one per kind, so that each kind runs once in each
+ * position. (More chunks would add more partly filled pools at chunk ends, which cost the slower kind
+ * more.)
  */
-const CHUNKS = 3;
+const CHUNKS = KINDS.length;
 
-type Kind = 'bare' | 'service' | 'floor';
-
-/** The order of the kinds in chunk `c`: rotated each chunk, so each kind runs first, second and last. */
+/** The order of the kinds in chunk `c`: rotated each chunk, so each kind runs in each position once. */
 export function chunkOrder(c: number): Kind[] {
-  const kinds: Kind[] = ['bare', 'service', 'floor'];
-  return [...kinds.slice(c % 3), ...kinds.slice(0, c % 3)];
+  const k = c % KINDS.length;
+  return [...KINDS.slice(k), ...KINDS.slice(0, k)];
 }
 
 /** Sizes of `chunks` chunks adding up to `n` (the first ones one larger when it does not divide). */
@@ -100,6 +111,10 @@ export async function measureIngest(sys: BenchSystem, n: number, concurrency: nu
   };
 
   const floor = await startIngestFloor(sys, n, concurrency);
+  const durable = await startIngestFloor(sys, n, concurrency, { durable: true }).catch(async (err: unknown) => {
+    await floor.stop();
+    throw err;
+  });
   try {
     // Warm-ups (connections, JIT, first writes), not measured; the floor's ran as it started.
     await runPool(warmup, concurrency, post(sys.noop.url, n));
@@ -109,19 +124,25 @@ export async function measureIngest(sys: BenchSystem, n: number, concurrency: nu
     const noopKoa = await runPool(n, concurrency, post(sys.noop.url, 0));
     check('no-op Koa route', noopKoa);
     const pids = { temporal: sys.temporal.pid(), ferretdb: sys.mongo.pid(), web: sys.web.pid, 'simulator+load': process.pid };
-    const floorPids = { temporal: sys.temporal.pid(), web: floor.pid, 'simulator+load': process.pid };
+    const pidsOf: Record<Kind, Record<string, number | undefined>> = {
+      bare: pids,
+      service: pids,
+      floor: { temporal: sys.temporal.pid(), web: floor.pid, 'simulator+load': process.pid },
+      durable: { ...pids, web: durable.pid },
+    };
     const tasks: Record<Kind, (i: number) => Promise<void>> = {
       bare: signalWithStart('run'),
       service: post(sys.web.callbackUrl, 0),
       floor: floor.post,
+      durable: durable.post,
     };
-    const runs: Record<Kind, Awaited<ReturnType<typeof runPoolSampled>>[]> = { bare: [], service: [], floor: [] };
-    const cpu: Record<Kind, Record<string, number>> = { bare: {}, service: {}, floor: {} };
+    const runs: Record<Kind, Awaited<ReturnType<typeof runPoolSampled>>[]> = { bare: [], service: [], floor: [], durable: [] };
+    const cpu: Record<Kind, Record<string, number>> = { bare: {}, service: {}, floor: {}, durable: {} };
     const stepsBefore = await readCallbackSteps(sys.web.adminUrl);
     let offset = 0;
     for (const [c, size] of chunkSizes(n, CHUNKS).entries()) {
       for (const kind of chunkOrder(c)) {
-        const which = kind === 'floor' ? floorPids : pids;
+        const which = pidsOf[kind];
         const before = cpuSnapshot(which);
         const from = offset;
         runs[kind].push(await runPoolSampled(size, concurrency, (i) => tasks[kind](from + i)));
@@ -131,10 +152,16 @@ export async function measureIngest(sys: BenchSystem, n: number, concurrency: nu
       offset += size;
     }
     const callbackStepsMs = meanStepMs(stepsBefore, await readCallbackSteps(sys.web.adminUrl));
-    const [bare, service, floorRun] = [mergeRuns(runs.bare), mergeRuns(runs.service), mergeRuns(runs.floor)];
+    const [bare, service, floorRun, durableRun] = [runs.bare, runs.service, runs.floor, runs.durable].map(mergeRuns) as [
+      ReturnType<typeof mergeRuns>,
+      ReturnType<typeof mergeRuns>,
+      ReturnType<typeof mergeRuns>,
+      ReturnType<typeof mergeRuns>,
+    ];
     check('bare signalWithStart', bare);
     check('ingest', service);
     check('bare callback', floorRun);
+    check('durable bare callback', durableRun);
     return {
       service: strip(service),
       bareSignalWithStart: strip(bare),
@@ -147,12 +174,16 @@ export async function measureIngest(sys: BenchSystem, n: number, concurrency: nu
       floorRatio: round(floorRun.perSecond / bare.perSecond),
       ratioVsFloor: round(service.perSecond / floorRun.perSecond),
       floorCpuSecondsPerEvent: perOp({}, cpu.floor, floorRun.ok),
+      durableFloor: strip(durableRun),
+      durableFloorRatio: round(durableRun.perSecond / bare.perSecond),
+      ratioVsDurableFloor: round(service.perSecond / durableRun.perSecond),
+      durableFloorCpuSecondsPerEvent: perOp({}, cpu.durable, durableRun.ok),
       chunks: chunkSizes(n, CHUNKS).length,
       installationIds: installs.map((e) => e.data.installation_id),
     };
   } finally {
     agent.destroy();
-    await floor.stop();
+    await Promise.all([floor.stop(), durable.stop()]);
   }
 }
 

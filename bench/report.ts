@@ -121,6 +121,12 @@ export function summaryRows(r: BenchResult): string[][] {
       `service ÷ floor ${i.ratioVsFloor}`,
     ],
     [
+      'Ingest durable floor: the floor plus one insert before the hand-over (acks/s; p50 / p95 / p99 ms)',
+      `${i.durableFloor.perSecond}; ${lat(i.durableFloor)}`,
+      `durable floor ÷ bare signalWithStart ${i.durableFloorRatio}`,
+      `service ÷ durable floor ${i.ratioVsDurableFloor}`,
+    ],
+    [
       'Ingest: latency p50 / p95 / p99 (ms)',
       lat(i.service),
       `bare signalWithStart ${lat(i.bareSignalWithStart)}; no-op Koa ${lat(i.noopKoa)}`,

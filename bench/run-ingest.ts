@@ -36,6 +36,10 @@ async function main(): Promise<void> {
         `bench:   floor (no store) ${r.floor.perSecond} acks/s, p50/p95/p99 ${l(r.floor.latencyMs)}: ${r.floorRatio}x bare; service ${r.ratioVsFloor}x the floor`,
       );
       console.log(`bench:   CPU seconds per event of the floor ${JSON.stringify(r.floorCpuSecondsPerEvent)}`);
+      console.log(
+        `bench:   durable floor (one insert) ${r.durableFloor.perSecond} acks/s, p50/p95/p99 ${l(r.durableFloor.latencyMs)}: ${r.durableFloorRatio}x bare; service ${r.ratioVsDurableFloor}x the durable floor`,
+      );
+      console.log(`bench:   CPU seconds per event of the durable floor ${JSON.stringify(r.durableFloorCpuSecondsPerEvent)}`);
       console.log(`bench:   CPU seconds per bare signalWithStart ${JSON.stringify(r.bareCpuSecondsPerSignalWithStart)}`);
     }
   } finally {

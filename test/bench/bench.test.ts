@@ -53,11 +53,16 @@ describe('bench (tiny configuration: N=10, C=4, K=100 with those beyond the firs
       // The floor: every event acknowledged by the bare callback server, its ratios computed.
       assert.equal(run.ingest.floor.ok, 10, `run ${k + 1}: every event acknowledged by the floor`);
       // Taken in turn, in chunks: every kind's chunks add up to N.
-      assert.equal(run.ingest.chunks, 3);
+      assert.equal(run.ingest.durableFloor.ok, 10, `run ${k + 1}: every event acknowledged by the durable floor`);
+      assert.equal(run.ingest.chunks, 4);
       assert.equal(run.ingest.bareSignalWithStart.ok, 10, `run ${k + 1}: every bare signalWithStart answered`);
       positive(`run ${k + 1} floor ratio`, run.ingest.floorRatio);
       positive(`run ${k + 1} service / floor`, run.ingest.ratioVsFloor);
       positive(`run ${k + 1} Temporal CPU per floor event`, run.ingest.floorCpuSecondsPerEvent.temporal);
+      positive(`run ${k + 1} durable floor ratio`, run.ingest.durableFloorRatio);
+      positive(`run ${k + 1} service / durable floor`, run.ingest.ratioVsDurableFloor);
+      // Its one insert per event is the store's work during its chunks.
+      positive(`run ${k + 1} FerretDB CPU per durable floor event`, run.ingest.durableFloorCpuSecondsPerEvent.ferretdb);
     }
     assert.deepEqual(ingest, runs[1]!.ingest);
     const { backlog: _b, ...lastLifecycle } = lifecycle;
