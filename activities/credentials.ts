@@ -136,8 +136,12 @@ export function credentialActivities(deps: ActivityDeps) {
       return { deleted };
     },
 
-    /** Destroys one credential set, or all of the installation's: the ciphertext is deleted, not only marked. */
-    async destroyCredentials(input: InstallationRef & { clientId?: string }): Promise<{ destroyed: number }> {
+    /**
+     * Destroys one credential set, or all of the installation's: the ciphertext is deleted, not only marked.
+     * `keepEventIds`: events queued in the workflow behind the phase that ends (a reinstall of the same
+     * installation id): their copies are theirs to import, not this installation's to destroy.
+     */
+    async destroyCredentials(input: InstallationRef & { clientId?: string; keepEventIds?: string[] }): Promise<{ destroyed: number }> {
       const began = Date.now();
       let destroyed: number;
       if (input.clientId) destroyed = Number(await store.credentials.destroy(input.installationId, input.clientId));
@@ -145,11 +149,11 @@ export function credentialActivities(deps: ActivityDeps) {
         // The events' copies never imported (expired, superseded), and any an older version left in the inbox,
         // first: an import that reads the close count after destroyAll moved it finds no copy (closeCount).
         const copies =
-          (await store.eventCredentials.deleteAll(input.installationId)) +
+          (await store.eventCredentials.deleteAll(input.installationId, input.keepEventIds)) +
           // The inbox is searched for them only while a start found some left (a marker read by _id).
           ((await store.markers.get(MARKERS.inboxLegacyCredentialsNone))
             ? 0
-            : await store.inbox.moveLegacyCredentials({ installationId: input.installationId, drop: true }));
+            : await store.inbox.moveLegacyCredentials({ installationId: input.installationId, drop: true, except: input.keepEventIds }));
         // An attempt the server already retried (the workflow may have gone on to a reinstall's import) stops here.
         stopIfOutlived(began, 'destroy the credentials');
         destroyed = copies + (await store.credentials.destroyAll(input.installationId));

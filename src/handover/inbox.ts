@@ -212,13 +212,19 @@ export class InboxStore {
   /**
    * Credentials older versions kept in inbox records: copied to `event_credentials` and
    * removed from records already marked (at start, or for one installation whose
-   * credentials are being destroyed: `drop`, no copy). Only a marked record is written,
+   * credentials are being destroyed: `drop`, no copy, `except` the events queued for import). Only a marked record is written,
    * so that no mark can race this write (src/store/README.md); a record not marked yet
    * keeps its copy, read from there, until its import (`dropLegacyCredentials`).
    * Returns how many records lost their copy.
    */
-  async moveLegacyCredentials(options: { installationId?: string; drop?: boolean; limit?: number } = {}): Promise<number> {
-    const filter = { credentials: { $exists: true }, ...(options.installationId ? { installationId: options.installationId } : {}) };
+  async moveLegacyCredentials(
+    options: { installationId?: string; drop?: boolean; limit?: number; except?: readonly string[] } = {},
+  ): Promise<number> {
+    const filter = {
+      credentials: { $exists: true },
+      ...(options.installationId ? { installationId: options.installationId } : {}),
+      ...(options.except?.length ? { _id: { $nin: [...options.except] } } : {}),
+    };
     const legacy = await this.coll
       .find(filter, { projection: { _id: 1, installationId: 1, receivedAt: 1, dispatchedAt: 1, credentials: 1, 'event.facts': 1 } })
       .limit(options.limit ?? WHOLE_INBOX_SCAN_LIMIT)

@@ -93,9 +93,9 @@ export class EventCredentialStore {
     return deleteByIds(this.coll, eventIds);
   }
 
-  /** Deletes every event credential copy of an installation (uninstall, rejection, expiry). */
-  async deleteAll(installationId: string): Promise<number> {
-    const res = await this.coll.deleteMany({ installationId });
+  /** Deletes every event credential copy of an installation (uninstall, rejection, expiry) but those of `except`. */
+  async deleteAll(installationId: string, except: readonly string[] = []): Promise<number> {
+    const res = await this.coll.deleteMany(except.length > 0 ? { installationId, _id: { $nin: [...except] } } : { installationId });
     return res.deletedCount;
   }
 }

@@ -93,4 +93,25 @@ describe('an import racing the uninstall’s destroyCredentials (FerretDB, simul
     await h.run(h.acts.destroyCredentials, { installationId: ids.installationId });
     await assert.rejects(importing(ids), /No usable credentials/);
   });
+
+  it('a reinstall of the same installation id queued behind the uninstall keeps its copy when the destroy names it', async () => {
+    const first = await h.installing(1);
+    const installationId = first.installation.id;
+    // Talkdesk reinstalls under the same installation id: an app.installed with a new client.
+    const fresh = h.simulator.rotateCredentials(installationId).data;
+    const { compromised: _c, ...credentials } = fresh;
+    const reinstall = { ...first.event, id: `${first.event.id}-again`, data: { ...first.event.data, ...credentials } };
+    await h.storeEvent(reinstall);
+    const destroyed = await h.run(h.acts.destroyCredentials, { installationId, keepEventIds: [reinstall.id] });
+    assert.ok(destroyed.destroyed >= 1, "the first install's set destroyed");
+    assert.ok(await h.store.eventCredentials.get(reinstall.id), "the reinstall's copy kept");
+    const { clientId } = await importing({ installationId, eventId: reinstall.id });
+    assert.equal(clientId, fresh.client_id);
+    assert.equal((await h.store.credentials.get(installationId, clientId))?.status, 'active');
+    // Without the name (as before), the destroy takes the reinstall's only copy: nothing left to import.
+    const again = { ...reinstall, id: `${first.event.id}-third` };
+    await h.storeEvent(again);
+    await h.run(h.acts.destroyCredentials, { installationId });
+    assert.equal(await h.store.eventCredentials.get(again.id), undefined);
+  });
 });

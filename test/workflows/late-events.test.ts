@@ -167,6 +167,31 @@ describe('installation workflow: late events', function () {
     );
   });
 
+  it("a reinstall queued behind a running uninstall keeps its credentials' copy: the uninstall's destroy names it", async () => {
+    const deprovisioning = deferred();
+    const release = deferred();
+    const t = await active(
+      new ActivityStubs().on('deprovisionAccount', async () => {
+        deprovisioning.resolve();
+        await release.promise;
+      }),
+    );
+    const install = t.stubs.of('importCredentials')[0]?.eventId;
+    await t.send(t.event('app.uninstalled', { atSeconds: 20 }));
+    await deprovisioning.promise;
+    const reinstall = t.event('app.installed', { atSeconds: 30 });
+    await t.send(reinstall);
+    await t.until('the reinstall queued', (v) => v.pendingEvents.some((p) => p.includes(reinstall.eventId)));
+    release.resolve();
+    await t.settled('active', (s) => s.activeClientId === clientIdFor(reinstall.eventId));
+    // Before, the destroy deleted every copy of the installation's, the reinstall's with them: its import failed.
+    assert.deepEqual(t.stubs.of('destroyCredentials'), [{ installationId: t.installationId, keepEventIds: [reinstall.eventId] }]);
+    assert.deepEqual(
+      t.stubs.of('importCredentials').map((i) => i.eventId),
+      [install, reinstall.eventId],
+    );
+  });
+
   it('a reinstall signalled while a finished run writes its last record is applied, not dropped by completing', async () => {
     const t0 = await env().currentTimeMs();
     const inRecord = deferred();

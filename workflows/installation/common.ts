@@ -50,7 +50,16 @@ export async function deprovisionAccount(ctx: PhaseContext, event?: LifecycleEve
 }
 
 export async function destroyCredentials(ctx: PhaseContext): Promise<void> {
-  await ctx.storeStep('destroy the credentials', 'destroyCredentials', { installationId: ctx.installationId });
+  // A reinstall of the same installation id (or a rotation) queued behind the phase that ends keeps the
+  // copy of its credentials: its own import takes it (a reinstall's is the only copy there is). Only the
+  // activity's input changes (none when nothing is queued), not the command, so no patch.
+  const keepEventIds = ctx.state.queue
+    .filter((e) => e.type === 'app.installed' || e.type === 'app.credentials_rotated')
+    .map((e) => e.eventId);
+  await ctx.storeStep('destroy the credentials', 'destroyCredentials', {
+    installationId: ctx.installationId,
+    ...(keepEventIds.length > 0 ? { keepEventIds } : {}),
+  });
   ctx.state.retiring = [];
 }
 
