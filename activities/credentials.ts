@@ -138,7 +138,7 @@ export function credentialActivities(deps: ActivityDeps) {
 
     /**
      * Destroys one credential set, or all of the installation's: the ciphertext is deleted, not only marked.
-     * `keepEventIds`: events queued in the workflow behind the phase that ends (a reinstall of the same
+     * `keepEventIds`: installs queued in the workflow behind the phase that ends (a reinstall of the same
      * installation id): their copies are theirs to import, not this installation's to destroy.
      */
     async destroyCredentials(input: InstallationRef & { clientId?: string; keepEventIds?: string[] }): Promise<{ destroyed: number }> {

@@ -225,6 +225,19 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
     assert.equal(await eventCredentials.get(waiting._id), undefined);
   });
 
+  it("an installation's destroy drops the copies older versions kept in its marked records, but those it is told to keep", async () => {
+    const blob = { v: 1 as const, kid: 'k', iv: 'aXY=', tag: 'dGFn', ct: 'Y3Q=' };
+    const ended = stored(new Date());
+    const reinstall = { ...stored(new Date()), installationId: ended.installationId };
+    const legacy = db.collection<InboxRecord>(COLLECTIONS.inbox);
+    const withClient = (r: typeof ended) => ({ ...r, event: { ...r.event, facts: { client_id: 'c' } } as InboxRecord['event'] });
+    for (const r of [ended, reinstall]) await legacy.insertOne({ ...withClient(r), credentials: blob, dispatchedAt: new Date() });
+    const dropped = await inbox.moveLegacyCredentials({ installationId: ended.installationId, drop: true, except: [reinstall._id] });
+    assert.equal(dropped, 1);
+    assert.equal(await eventCredentials.get(ended._id), undefined, 'dropped, not moved');
+    assert.deepEqual(await eventCredentials.get(reinstall._id), { secret: blob, inInbox: true }, 'kept where it was');
+  });
+
   it("reconciliation's backstop: one failing hand-over is reported, the other events are still handed over", async () => {
     const events = [stored(new Date(Date.now() - 3_000)), stored(new Date(Date.now() - 2_000)), stored(new Date(Date.now() - 1_000))];
     for (const e of events) await inbox.insert(e);

@@ -101,9 +101,12 @@ describe('an import racing the uninstall’s destroyCredentials (FerretDB, simul
     const fresh = h.simulator.rotateCredentials(installationId).data;
     const { compromised: _c, ...credentials } = fresh;
     const reinstall = { ...first.event, id: `${first.event.id}-again`, data: { ...first.event.data, ...credentials } };
+    const ended = { ...first.event, id: `${first.event.id}-redelivered` }; // a copy the installation never imported
+    await h.storeEvent(ended);
     await h.storeEvent(reinstall);
     const destroyed = await h.run(h.acts.destroyCredentials, { installationId, keepEventIds: [reinstall.id] });
-    assert.ok(destroyed.destroyed >= 1, "the first install's set destroyed");
+    assert.equal(destroyed.destroyed, 2, "the first install's set and the copy not kept");
+    assert.equal(await h.store.eventCredentials.get(ended.id), undefined, 'a copy not named is destroyed');
     assert.ok(await h.store.eventCredentials.get(reinstall.id), "the reinstall's copy kept");
     const { clientId } = await importing({ installationId, eventId: reinstall.id });
     assert.equal(clientId, fresh.client_id);

@@ -179,17 +179,47 @@ describe('installation workflow: late events', function () {
     const install = t.stubs.of('importCredentials')[0]?.eventId;
     await t.send(t.event('app.uninstalled', { atSeconds: 20 }));
     await deprovisioning.promise;
+    // A rotation older than the uninstall (late: not kept) and the reinstall.
+    const rotation = t.event('app.credentials_rotated', { atSeconds: 10 });
     const reinstall = t.event('app.installed', { atSeconds: 30 });
-    await t.send(reinstall);
-    await t.until('the reinstall queued', (v) => v.pendingEvents.some((p) => p.includes(reinstall.eventId)));
+    await t.send(rotation, reinstall);
+    await t.until('both queued', (v) => v.pendingEvents.length === 2);
     release.resolve();
     await t.settled('active', (s) => s.activeClientId === clientIdFor(reinstall.eventId));
-    // Before, the destroy deleted every copy of the installation's, the reinstall's with them: its import failed.
+    // Before, the destroy deleted every copy of the installation's, the reinstall's with them (its import
+    // then failed at the store; these stubs hold none, so the destroy's input is what shows it).
     assert.deepEqual(t.stubs.of('destroyCredentials'), [{ installationId: t.installationId, keepEventIds: [reinstall.eventId] }]);
     assert.deepEqual(
       t.stubs.of('importCredentials').map((i) => i.eventId),
       [install, reinstall.eventId],
     );
+  });
+
+  it('a reinstall signalled while the destroy runs is kept by its next attempt', async () => {
+    const destroying = deferred();
+    const fail = deferred();
+    let attempts = 0;
+    const t = await active(
+      new ActivityStubs().on('destroyCredentials', async () => {
+        attempts += 1;
+        if (attempts === 1) {
+          destroying.resolve();
+          await fail.promise;
+          throw unavailable();
+        }
+        return { destroyed: 1 };
+      }),
+    );
+    await t.send(t.event('app.uninstalled', { atSeconds: 20 }));
+    await destroying.promise;
+    const reinstall = t.event('app.installed', { atSeconds: 30 });
+    await t.send(reinstall);
+    await t.until('the reinstall queued', (v) => v.pendingEvents.some((p) => p.includes(reinstall.eventId)));
+    fail.resolve();
+    await t.settled('active', (s) => s.activeClientId === clientIdFor(reinstall.eventId));
+    const inputs = t.stubs.of('destroyCredentials');
+    assert.deepEqual(inputs[0], { installationId: t.installationId }, 'nothing queued at the first attempt');
+    assert.deepEqual(inputs.at(-1), { installationId: t.installationId, keepEventIds: [reinstall.eventId] });
   });
 
   it('a reinstall signalled while a finished run writes its last record is applied, not dropped by completing', async () => {

@@ -50,15 +50,14 @@ export async function deprovisionAccount(ctx: PhaseContext, event?: LifecycleEve
 }
 
 export async function destroyCredentials(ctx: PhaseContext): Promise<void> {
-  // A reinstall of the same installation id (or a rotation) queued behind the phase that ends keeps the
-  // copy of its credentials: its own import takes it (a reinstall's is the only copy there is). Only the
-  // activity's input changes (none when nothing is queued), not the command, so no patch.
-  const keepEventIds = ctx.state.queue
-    .filter((e) => e.type === 'app.installed' || e.type === 'app.credentials_rotated')
-    .map((e) => e.eventId);
-  await ctx.storeStep('destroy the credentials', 'destroyCredentials', {
-    installationId: ctx.installationId,
-    ...(keepEventIds.length > 0 ? { keepEventIds } : {}),
+  // An install queued behind the phase that ends (a reinstall of the same installation id) keeps the
+  // copy of its credentials, the only one there is, for its own import; taken again at each attempt, so a
+  // reinstall signalled while the destroy retries is kept too. Not a rotation's: one queued behind an
+  // uninstall is late, and a late rotation is imported to be acknowledged. Only the activity's input
+  // changes (none when no install is queued), not the commands, so no patch.
+  await ctx.storeStep('destroy the credentials', 'destroyCredentials', () => {
+    const keepEventIds = ctx.state.queue.filter((e) => e.type === 'app.installed').map((e) => e.eventId);
+    return { installationId: ctx.installationId, ...(keepEventIds.length > 0 ? { keepEventIds } : {}) };
   });
   ctx.state.retiring = [];
 }

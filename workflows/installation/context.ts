@@ -129,7 +129,11 @@ export interface PhaseContext {
     opts?: ActivityOptions,
   ): Promise<R>;
   /** A step that only touches the partner store: a local activity under STORE_STEPS_LOCAL, else `step`. */
-  storeStep<K extends StoreActivity>(description: string, name: K, args: Parameters<Activities[K]>[0]): ReturnType<Activities[K]>;
+  storeStep<K extends StoreActivity>(
+    description: string,
+    name: K,
+    args: Parameters<Activities[K]>[0] | ((attempt: number) => Parameters<Activities[K]>[0]),
+  ): ReturnType<Activities[K]>;
   stateCall(description: string, call: Pick<StateCallInput, 'state' | 'reason' | 'concludes'>): Promise<StateCallResult>;
   recordPhase(): Promise<void>;
   beginPhase(phase: InstallationPhase, event: LifecycleEvent): Promise<number>;
@@ -197,15 +201,22 @@ export function createPhaseContext(state: InstallationState, options: Installati
       return activity.executeWithOptions({ ...opts, summary: description }, [input]);
     });
 
-  const storeStep = <K extends StoreActivity>(description: string, name: K, args: Parameters<Activities[K]>[0]) => {
+  const storeStep = <K extends StoreActivity>(
+    description: string,
+    name: K,
+    args: Parameters<Activities[K]>[0] | ((attempt: number) => Parameters<Activities[K]>[0]),
+  ) => {
+    type Input = Parameters<Activities[K]>[0];
     type Result = Awaited<ReturnType<Activities[K]>>;
-    const server = acts[name] as unknown as ActivityFunctionWithOptions<(input: typeof args) => Promise<Result>>;
-    if (!patched(STORE_STEPS_LOCAL)) return step(description, server, args) as ReturnType<Activities[K]>;
-    const activity = localActs[name] as unknown as LocalActivityFunctionWithOptions<(input: typeof args) => Result>;
+    // Given as a function, the input is taken again at each attempt (what the workflow learnt meanwhile).
+    const argsAt = (attempt: number): Input => (typeof args === 'function' ? args(attempt) : args);
+    const server = acts[name] as unknown as ActivityFunctionWithOptions<(input: Input) => Promise<Result>>;
+    if (!patched(STORE_STEPS_LOCAL)) return step(description, server, argsAt) as ReturnType<Activities[K]>;
+    const activity = localActs[name] as unknown as LocalActivityFunctionWithOptions<(input: Input) => Result>;
     if (!patched(STORE_STEP_BOUNDED_LOCAL)) {
-      return steps.run(description, () => {
+      return steps.run(description, (attempt) => {
         describe();
-        return activity.executeWithOptions({ ...local, summary: description }, [args]);
+        return activity.executeWithOptions({ ...local, summary: description }, [argsAt(attempt)]);
       }) as ReturnType<Activities[K]>;
     }
     // First attempt local and short; a store too slow for it (or failing) is retried as an
@@ -214,8 +225,10 @@ export function createPhaseContext(state: InstallationState, options: Installati
     return steps.run(description, (attempt) => {
       describe();
       return attempt === 1
-        ? activity.executeWithOptions({ ...local, startToCloseTimeout: bound, scheduleToCloseTimeout: bound, summary: description }, [args])
-        : server.executeWithOptions({ ...base, summary: description }, [args]);
+        ? activity.executeWithOptions({ ...local, startToCloseTimeout: bound, scheduleToCloseTimeout: bound, summary: description }, [
+            argsAt(attempt),
+          ])
+        : server.executeWithOptions({ ...base, summary: description }, [argsAt(attempt)]);
     }) as ReturnType<Activities[K]>;
   };
 
