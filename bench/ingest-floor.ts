@@ -23,7 +23,7 @@ export async function startIngestFloor(sys: BenchSystem, n: number, concurrency:
   const bodies = Array.from({ length: n + warmup }, () => {
     const { installation, event } = sys.simulator.createInstallation();
     const raw = JSON.stringify(event);
-    return { raw, signature: sys.simulator.signBody(raw), workflowId: workflowIdFor(installation.id) };
+    return { raw, signature: sys.simulator.signBody(raw), workflowId: workflowIdFor(installation.id), eventId: event.id };
   });
   const port = await freePort();
   const durable: Record<string, string> = options.durable
@@ -63,7 +63,12 @@ export async function startIngestFloor(sys: BenchSystem, n: number, concurrency:
     await stop();
     throw err;
   }
-  return { pid: server.pid, post: postAt(0), stop };
+  /** The durable floor's records of the measured events found in the store (each acknowledged one stored). */
+  const stored = () =>
+    sys.store.db.db
+      .collection<{ _id: string }>('bench_floor_inbox')
+      .countDocuments({ _id: { $in: bodies.slice(0, n).map((b) => b.eventId) } });
+  return { pid: server.pid, post: postAt(0), stop, stored };
 }
 
 /** The floor's workflows wait on a queue no worker polls: ended so that they cost the later figures nothing. */

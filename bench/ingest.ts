@@ -39,6 +39,8 @@ export interface IngestResult {
   /** service / durableFloor: what the inbox costs beyond its one necessary write. */
   ratioVsDurableFloor: number;
   durableFloorCpuSecondsPerEvent: Record<string, number>;
+  /** The durable floor's records found in the store after its run: one per acknowledged event. */
+  durableFloorStored: number;
   /**
    * Mean milliseconds per acknowledged event of each step inside the web process during the
    * service run (`appconnect_callback_step_duration_seconds`): store, handover, mark.
@@ -178,6 +180,7 @@ export async function measureIngest(sys: BenchSystem, n: number, concurrency: nu
       durableFloorRatio: round(durableRun.perSecond / bare.perSecond),
       ratioVsDurableFloor: round(service.perSecond / durableRun.perSecond),
       durableFloorCpuSecondsPerEvent: perOp({}, cpu.durable, durableRun.ok),
+      durableFloorStored: await durable.stored(),
       chunks: chunkSizes(n, CHUNKS).length,
       installationIds: installs.map((e) => e.data.installation_id),
     };

@@ -61,8 +61,8 @@ describe('bench (tiny configuration: N=10, C=4, K=100 with those beyond the firs
       positive(`run ${k + 1} Temporal CPU per floor event`, run.ingest.floorCpuSecondsPerEvent.temporal);
       positive(`run ${k + 1} durable floor ratio`, run.ingest.durableFloorRatio);
       positive(`run ${k + 1} service / durable floor`, run.ingest.ratioVsDurableFloor);
-      // Its one insert per event is the store's work during its chunks.
-      positive(`run ${k + 1} FerretDB CPU per durable floor event`, run.ingest.durableFloorCpuSecondsPerEvent.ferretdb);
+      // Its one insert per event (FerretDB's CPU for 10 inserts can be below /proc's tick: counted instead).
+      assert.equal(run.ingest.durableFloorStored, 10, `run ${k + 1}: every event the durable floor acknowledged is stored`);
     }
     assert.deepEqual(ingest, runs[1]!.ingest);
     const { backlog: _b, ...lastLifecycle } = lifecycle;
