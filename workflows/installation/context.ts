@@ -13,13 +13,14 @@ import {
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities } from '../../activities';
 import type { StateCallInput, StateCallResult, TalkdeskCallRef } from '../activity-types';
-import { type InstallationPhase, type LifecycleEvent, type PhaseRecord, type ReconcileAction } from '../definitions';
+import { type InstallationPhase, type LifecycleEvent, type PhaseRecord } from '../definitions';
 import type { InstallationOptions } from '../options';
 import { InstallationPhaseKey, TalkdeskAccountId, TalkdeskAccountName, TalkdeskAppId } from '../search-attributes';
 import { keepLast, markHandled, type InstallationState } from '../state';
 import { PhaseRunner, StepFailedError, StepRunner } from '../steps';
 import { currentDetails } from './details';
 import { decidePatchesAtStart } from './patches';
+import type { RunState } from './run-state';
 
 /**
  * Patch: a state call heartbeats and a cancellation waits for its attempt to end, so an
@@ -72,33 +73,7 @@ export class NotOpenError extends StepFailedError {
 /** How a phase ended: the structured fields of its history entry, and the display text. */
 export type PhaseEnd = Required<Pick<PhaseRecord, 'result' | 'outcome'>> & Pick<PhaseRecord, 'detail'>;
 
-/** What one run of the workflow keeps besides the carried state: requests waiting for the main loop. */
-export interface RunState {
-  pendingReject?: string;
-  /** Patch operator-reject-concluded-operations, decided when the reject was accepted (its handler: no local activity before it). */
-  rejectConcluded?: boolean;
-  pendingReconcile?: ReconcileAction;
-  handledThisRun: number;
-  graceUntil?: number;
-  /** The app.installed event this run began, so that a reject can import its credentials if the install had not yet. */
-  installEvent?: LifecycleEvent;
-  /** The app id the store had when this run began (a finished installation's run keeps it in its record). */
-  storedAccount?: { accountId?: string; accountName?: string }; // a finished installation's: search attributes only
-  storedAppId?: string;
-  /** The handled ids last written to the store, to know whether the record is behind. */
-  recordedHandled?: string;
-  /** The event being applied: what a continue-as-new mid-phase hands over. */
-  applying?: { event: LifecycleEvent; late: boolean };
-  /** The event whose phase this run re-entered (carried over mid-phase): its phase has begun already. */
-  resumedEventId?: string;
-  /** The running phase has begun its state call: its own work before it is done (markActive may end it, before `mark-active-retries-state-call`). */
-  stateCallBegun?: boolean;
-  /** The state call's step is running (an attempt or its backoff): what markActive hurries (`mark-active-retries-state-call`). */
-  stateCallRunning?: boolean;
-  /** A markActive reached the running phase (before its state call, or at any step under `mark-active-retries-state-call`): Talkdesk
-   * showed the operation completed, so the state call reads Talkdesk first even on a first attempt (a blind one would get 409). */
-  completedAtTalkdesk?: boolean;
-}
+export type { RunState } from './run-state';
 
 /**
  * Everything a phase needs: the state, the activities, and the operations every
@@ -129,11 +104,7 @@ export interface PhaseContext {
     opts?: ActivityOptions,
   ): Promise<R>;
   /** A step that only touches the partner store: a local activity under STORE_STEPS_LOCAL, else `step`. */
-  storeStep<K extends StoreActivity>(
-    description: string,
-    name: K,
-    args: Parameters<Activities[K]>[0] | ((attempt: number) => Parameters<Activities[K]>[0]),
-  ): ReturnType<Activities[K]>;
+  storeStep<K extends StoreActivity>(description: string, name: K, args: StoreStepArgs<K>): ReturnType<Activities[K]>;
   stateCall(description: string, call: Pick<StateCallInput, 'state' | 'reason' | 'concludes'>): Promise<StateCallResult>;
   recordPhase(): Promise<void>;
   beginPhase(phase: InstallationPhase, event: LifecycleEvent): Promise<number>;
@@ -145,6 +116,8 @@ export interface PhaseContext {
 /** The activities that only read and write the partner store (no Talkdesk, no partner call). */
 export type StoreActivity =
   'loadInstallation' | 'recordInstallation' | 'importCredentials' | 'switchCredentials' | 'destroyCredentials' | 'discardEventCredentials';
+/** A store step's input, or a function giving it at each attempt (what the workflow learnt meanwhile). */
+type StoreStepArgs<K extends StoreActivity> = Parameters<Activities[K]>[0] | ((attempt: number) => Parameters<Activities[K]>[0]);
 
 export function createPhaseContext(state: InstallationState, options: InstallationOptions, workflowId: string): PhaseContext {
   // First, before any handler or activity of the run can ask for a patch.
@@ -201,14 +174,9 @@ export function createPhaseContext(state: InstallationState, options: Installati
       return activity.executeWithOptions({ ...opts, summary: description }, [input]);
     });
 
-  const storeStep = <K extends StoreActivity>(
-    description: string,
-    name: K,
-    args: Parameters<Activities[K]>[0] | ((attempt: number) => Parameters<Activities[K]>[0]),
-  ) => {
+  const storeStep = <K extends StoreActivity>(description: string, name: K, args: StoreStepArgs<K>) => {
     type Input = Parameters<Activities[K]>[0];
     type Result = Awaited<ReturnType<Activities[K]>>;
-    // Given as a function, the input is taken again at each attempt (what the workflow learnt meanwhile).
     const argsAt = (attempt: number): Input => (typeof args === 'function' ? args(attempt) : args);
     const server = acts[name] as unknown as ActivityFunctionWithOptions<(input: Input) => Promise<Result>>;
     if (!patched(STORE_STEPS_LOCAL)) return step(description, server, argsAt) as ReturnType<Activities[K]>;
@@ -224,11 +192,12 @@ export function createPhaseContext(state: InstallationState, options: Installati
     const bound = Math.min(options.activityTimeoutMs, LOCAL_STEP_TIMEOUT_MS);
     return steps.run(description, (attempt) => {
       describe();
+      const input = argsAt(attempt);
       return attempt === 1
         ? activity.executeWithOptions({ ...local, startToCloseTimeout: bound, scheduleToCloseTimeout: bound, summary: description }, [
-            argsAt(attempt),
+            input,
           ])
-        : server.executeWithOptions({ ...base, summary: description }, [argsAt(attempt)]);
+        : server.executeWithOptions({ ...base, summary: description }, [input]);
     }) as ReturnType<Activities[K]>;
   };
 

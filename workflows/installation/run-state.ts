@@ -1,0 +1,29 @@
+import type { LifecycleEvent, ReconcileAction } from '../definitions';
+
+/** What one run of the workflow keeps besides the carried state: requests waiting for the main loop. */
+export interface RunState {
+  pendingReject?: string;
+  /** Patch operator-reject-concluded-operations, decided when the reject was accepted (its handler: no local activity before it). */
+  rejectConcluded?: boolean;
+  pendingReconcile?: ReconcileAction;
+  handledThisRun: number;
+  graceUntil?: number;
+  /** The app.installed event this run began, so that a reject can import its credentials if the install had not yet. */
+  installEvent?: LifecycleEvent;
+  /** The app id the store had when this run began (a finished installation's run keeps it in its record). */
+  storedAccount?: { accountId?: string; accountName?: string }; // a finished installation's: search attributes only
+  storedAppId?: string;
+  /** The handled ids last written to the store, to know whether the record is behind. */
+  recordedHandled?: string;
+  /** The event being applied: what a continue-as-new mid-phase hands over. */
+  applying?: { event: LifecycleEvent; late: boolean };
+  /** The event whose phase this run re-entered (carried over mid-phase): its phase has begun already. */
+  resumedEventId?: string;
+  /** The running phase has begun its state call: its own work before it is done (markActive may end it, before `mark-active-retries-state-call`). */
+  stateCallBegun?: boolean;
+  /** The state call's step is running (an attempt or its backoff): what markActive hurries (`mark-active-retries-state-call`). */
+  stateCallRunning?: boolean;
+  /** A markActive reached the running phase (before its state call, or at any step under `mark-active-retries-state-call`): Talkdesk
+   * showed the operation completed, so the state call reads Talkdesk first even on a first attempt (a blind one would get 409). */
+  completedAtTalkdesk?: boolean;
+}
