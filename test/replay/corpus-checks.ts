@@ -11,35 +11,9 @@ import {
   PATCHES_DECIDED_AT_START_2,
   PATCHES_DECIDED_AT_START_3,
 } from '../../workflows/installation/patches';
-interface Payload {
-  data?: string;
-}
-interface RawEvent {
-  eventId: string;
-  eventType: string;
-  userMetadata?: { summary?: Payload };
-  workflowExecutionStartedEventAttributes?: { continuedExecutionRunId?: string; input?: { payloads?: Payload[] } };
-  markerRecordedEventAttributes?: { markerName?: string; details?: Record<string, { payloads?: Payload[] }>; failure?: unknown };
-  workflowExecutionSignaledEventAttributes?: { signalName?: string; input?: { payloads?: Payload[] } };
-  workflowExecutionUpdateAcceptedEventAttributes?: { acceptedRequest?: { input?: { name?: string } } };
-  timerFiredEventAttributes?: { startedEventId?: string };
-  activityTaskScheduledEventAttributes?: { activityType?: { name?: string }; input?: { payloads?: Payload[] } };
-  activityTaskCompletedEventAttributes?: { scheduledEventId?: string; result?: { payloads?: Payload[] } };
-  activityTaskFailedEventAttributes?: { scheduledEventId?: string };
-  workflowExecutionCompletedEventAttributes?: { result?: { payloads?: Payload[] } };
-}
-export interface RawHistory {
-  events: RawEvent[];
-}
+import { decode, signals, type, type RawEvent, type RawHistory } from './raw-history';
 
-const decode = (p: Payload | undefined): unknown => (p?.data ? JSON.parse(Buffer.from(p.data, 'base64').toString('utf8')) : undefined);
-const type = (e: RawEvent) => e.eventType.replace(/^EVENT_TYPE_/, '');
-
-function signals(h: RawHistory, name: string): unknown[] {
-  return h.events
-    .filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === name)
-    .map((e) => decode(e.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]));
-}
+export type { RawHistory } from './raw-history';
 
 /** Where the first `event` signal of a lifecycle event of this type is in the history (-1 when none). */
 const eventSignalIndex = (h: RawHistory, eventType: string): number =>
@@ -254,6 +228,22 @@ const adoptedByUninstall = (h: RawHistory, middle: [string, string]): boolean =>
   );
 };
 
+/**
+ * Install approved, a rotation ended `failed`, the uninstall acknowledged; with the rotation's new set
+ * (switched to) when its acknowledgement with a client other than the install's.
+ */
+const routineAckRefused = (h: RawHistory): boolean => {
+  const expected = [
+    ['installing', 'approved'],
+    ['active', 'failed'],
+    ['uninstalling', 'acknowledged'],
+  ];
+  if (JSON.stringify(endedPhases(h).map((p) => [p.phase, p.result])) !== JSON.stringify(expected)) return false;
+  const clients = stateCallClients(h);
+  const switched = localActivities(h).includes('switchCredentials');
+  return clients.length >= 2 && (clients[0] !== clients.at(-1)) === switched;
+};
+
 const firstEventType = (h: RawHistory) => (signals(h, 'event')[0] as { type?: string } | undefined)?.type;
 
 /** Each distinctive thing the corpus must hold, and whether a recording holds it. */
@@ -342,6 +332,10 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
   'a compromised rotation whose acknowledgement was refused, its proven set used all the same (compromised-rotation-keeps-proven-set)': (
     h,
   ) => took(h, 'compromised-rotation-keeps-proven-set') && adoptedByUninstall(h, ['active', 'failed']),
+  'a routine rotation whose acknowledgement was refused, its proven set destroyed (before routine-rotation-keeps-proven-set)': (h) =>
+    !took(h, 'routine-rotation-keeps-proven-set') && routineAckRefused(h) && !localActivities(h).includes('switchCredentials'),
+  'a routine rotation whose acknowledgement was refused, its proven set used all the same (routine-rotation-keeps-proven-set)': (h) =>
+    took(h, 'routine-rotation-keeps-proven-set') && routineAckRefused(h) && localActivities(h).includes('switchCredentials'),
   "a short run that deleted an ignored rotation's credentials (discard-ignored-credentials)": (h) =>
     took(h, 'discard-ignored-credentials') && localActivities(h).includes('discardEventCredentials'),
   'a planned reconciliation pass': (h) => scheduled(h).includes('planReconciliation') && scheduled(h).includes('reconcilePlannedPage'),

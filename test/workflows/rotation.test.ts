@@ -174,6 +174,22 @@ describe('installation workflow: rotation and continue-as-new', function () {
     assert.match(v.lastError ?? '', /^rotation failed: .*403/);
   });
 
+  it("a routine rotation whose acknowledgement Talkdesk refuses for good still switches to its proven set; the old one retires at the grace's end", async () => {
+    const refusing = new ActivityStubs().on('acknowledgeCredentials', () => Promise.reject(refused('Talkdesk refused the request (403)')));
+    const { t, oldClient } = await activeInstallation(refusing);
+    const rotation = t.event('app.credentials_rotated', { facts: { compromised: false } });
+    await t.send(rotation);
+    const newClient = clientIdFor(rotation.eventId);
+    const v = await t.settled('active', (s) => s.history.at(-1)?.eventId === rotation.eventId);
+    assert.deepEqual([v.activeClientId, v.retiringCredentials.map((r) => r.clientId)], [newClient, [oldClient]]);
+    const sw = t.stubs.of('switchCredentials')[0];
+    assert.deepEqual([sw?.clientId, sw?.previousClientId, sw?.destroyPreviousNow], [newClient, oldClient, false]);
+    const sinceGraceEnd = Date.parse(String(sw?.retireAt)) - (Date.parse(rotation.createdAt) + 7 * 86_400_000);
+    assert.ok(sinceGraceEnd <= 0 && sinceGraceEnd > -60_000, `retired when the grace counted from the event ends (${sinceGraceEnd} ms)`);
+    assert.ok(!t.stubs.of('destroyCredentials').some((d) => d.clientId === newClient), 'the new set is kept');
+    assert.match(v.history.at(-1)?.outcome ?? '', /^rotation failed: .*403.*used all the same \(they got a token\)/);
+  });
+
   it('a compromised rotation whose new set Talkdesk refuses after its token (invalid_client) does not switch to it', async () => {
     const stubs = new ActivityStubs().on('acknowledgeCredentials', async () => {
       throw ApplicationFailure.nonRetryable('Talkdesk refused the client (invalid_client)', 'TalkdeskInvalidClient');

@@ -30,6 +30,15 @@ const ADOPTED = 'its credentials acknowledge the uninstall (the old set was comp
 export const COMPROMISED_ROTATION_KEEPS_PROVEN_SET = 'compromised-rotation-keeps-proven-set';
 
 /**
+ * Patch: the same for a routine rotation: its new set is switched to and the old one retires when
+ * Talkdesk's grace ends, counted from the event, as after an acknowledged rotation. Before it, the new set
+ * was destroyed and the old one kept, which Talkdesk stops accepting when its grace ends: the
+ * installation was left with no working credentials. Asked where it stands (after the failed
+ * acknowledgement, a server activity, or the deadline timer).
+ */
+export const ROUTINE_ROTATION_KEEPS_PROVEN_SET = 'routine-rotation-keeps-proven-set';
+
+/**
  * Whether a compromised rotation that an uninstall supersedes gives the uninstall its credentials: when
  * the installation holds a set (also an install superseded by the uninstall, whose phase stays `new`).
  * Its patch is asked right after a local activity (a phase's record, the rotation's import): decided
@@ -128,16 +137,27 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
     const adoption = byUninstall && adoptsForUninstall(ctx, event) ? await adoptForUninstall(ctx, event) : undefined;
     // Not when Talkdesk refused the new set itself since it got its token.
     const setRefused = outcome.kind === 'failed' && CREDENTIALS_REFUSED.includes(outcome.error.failureType);
+    // Asked only where the old code asked it (compromised), or for a routine rotation in the same case.
     const keepNew =
-      compromised &&
       proven &&
       !setRefused &&
       (outcome.kind === 'failed' || outcome.kind === 'expired') &&
-      ctx.patched(COMPROMISED_ROTATION_KEEPS_PROVEN_SET);
-    if (keepNew && newClientId !== undefined) await switchTo(newClientId, new Date().toISOString(), true);
-    const kept = keepNew
-      ? 'the new credentials are used all the same (the old set was compromised), unacknowledged'
-      : 'the current credentials are kept';
+      ctx.patched(compromised ? COMPROMISED_ROTATION_KEEPS_PROVEN_SET : ROUTINE_ROTATION_KEEPS_PROVEN_SET);
+    if (keepNew && newClientId !== undefined) {
+      if (compromised) await switchTo(newClientId, new Date().toISOString(), true);
+      else {
+        const retireAt = new Date(
+          Math.max(Date.now(), Math.min(Date.now(), Date.parse(event.createdAt)) + options.rotationGraceMs),
+        ).toISOString();
+        await switchTo(newClientId, retireAt, false);
+        if (previous && previous !== newClientId) state.retiring = [...state.retiring, { clientId: previous, retireAt }];
+      }
+    }
+    const kept = !keepNew
+      ? 'the current credentials are kept'
+      : compromised
+        ? 'the new credentials are used all the same (the old set was compromised), unacknowledged'
+        : "the new credentials are used all the same (they got a token), unacknowledged; the old set retires when Talkdesk's grace ends";
     const dropped = newClientId !== undefined && newClientId !== state.activeClientId;
     if (dropped) {
       await ctx.storeStep('destroy the unproven rotated credentials', 'destroyCredentials', { installationId, clientId: newClientId });
