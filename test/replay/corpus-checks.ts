@@ -11,7 +11,19 @@ import {
   PATCHES_DECIDED_AT_START_2,
   PATCHES_DECIDED_AT_START_3,
 } from '../../workflows/installation/patches';
-import { decode, signals, type, type RawEvent, type RawHistory } from './raw-history';
+import {
+  activityOf,
+  decode,
+  endedPhases,
+  localActivities,
+  patches,
+  patchesOf,
+  scheduled,
+  signals,
+  type,
+  type RawEvent,
+  type RawHistory,
+} from './raw-history';
 
 export type { RawHistory } from './raw-history';
 
@@ -35,13 +47,6 @@ function firedTimers(h: RawHistory): { summary: string; nextActivity?: string }[
   });
 }
 
-/** The patch ids an event's core_patch marker names (none for other events). */
-const patchesOf = (e: RawEvent): string[] =>
-  Object.values(e.markerRecordedEventAttributes?.details ?? {}).map(
-    (d) => (decode(d.payloads?.[0]) as { id?: string } | undefined)?.id ?? '',
-  );
-/** The patches a run recorded (core_patch markers). */
-const patches = (h: RawHistory): string[] => h.events.flatMap(patchesOf);
 /** Whether a run took a patch's path: its own marker, or the marker of the generation that decides it at start. */
 const took = (h: RawHistory, patch: string): boolean =>
   patches(h).includes(patch) ||
@@ -58,28 +63,6 @@ const splitAfterLocalActivity = (h: RawHistory): boolean =>
 const startedMidPhase = (h: RawHistory) =>
   !!(decode(h.events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]) as { carried?: { resume?: unknown } } | undefined)
     ?.carried?.resume;
-/** The activity type a completion or failure event belongs to. */
-const activityOf = (h: RawHistory, e: RawEvent): string | undefined => {
-  const id = e.activityTaskCompletedEventAttributes?.scheduledEventId ?? e.activityTaskFailedEventAttributes?.scheduledEventId;
-  return h.events.find((s) => s.eventId === id)?.activityTaskScheduledEventAttributes?.activityType?.name;
-};
-const scheduled = (h: RawHistory) => h.events.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name);
-
-/** The phase history (phase and result of each entry) of the run's completion; empty when it did not complete. */
-const endedPhases = (h: RawHistory): { phase?: string; result?: string }[] =>
-  (
-    decode(h.events.at(-1)?.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0]) as
-      { history?: { phase?: string; result?: string }[] } | undefined
-  )?.history ?? [];
-/** The activity types of the run's local-activity markers. */
-const localActivities = (h: RawHistory): (string | undefined)[] =>
-  h.events
-    .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
-    .map(
-      (e) =>
-        (decode(e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]) as { activity_type?: string } | undefined)?.activity_type,
-    );
-
 /** An uninstall signalled before a local activity (the update's phase record) failed: it reached the workflow in the record's backoff. */
 const uninstallWhileUpdateStarting = (h: RawHistory) => {
   const at = (e: RawEvent) => h.events.indexOf(e);
@@ -229,19 +212,30 @@ const adoptedByUninstall = (h: RawHistory, middle: [string, string]): boolean =>
 };
 
 /**
- * Install approved, a rotation ended `failed`, the uninstall acknowledged; with the rotation's new set
- * (switched to) when its acknowledgement with a client other than the install's.
+ * Install approved, a routine rotation ended `failed` when its acknowledgement failed, the uninstall
+ * acknowledged: with the rotation's set (switched to) or with the install's. Returns where the
+ * acknowledgement failed (-1 when the history is not that).
  */
-const routineAckRefused = (h: RawHistory): boolean => {
+const routineAckRefused = (h: RawHistory): number => {
   const expected = [
     ['installing', 'approved'],
     ['active', 'failed'],
     ['uninstalling', 'acknowledged'],
   ];
-  if (JSON.stringify(endedPhases(h).map((p) => [p.phase, p.result])) !== JSON.stringify(expected)) return false;
+  if (JSON.stringify(endedPhases(h).map((p) => [p.phase, p.result])) !== JSON.stringify(expected)) return -1;
+  const rotation = signals(h, 'event').find((e) => (e as { type?: string }).type === 'app.credentials_rotated') as
+    { facts?: { compromised?: boolean } } | undefined;
+  if (!rotation || rotation.facts?.compromised === true) return -1;
   const clients = stateCallClients(h);
-  const switched = localActivities(h).includes('switchCredentials');
-  return clients.length >= 2 && (clients[0] !== clients.at(-1)) === switched;
+  if (clients.length < 2 || (clients[0] !== clients.at(-1)) !== localActivities(h).includes('switchCredentials')) return -1;
+  return h.events.findIndex((e) => e.activityTaskFailedEventAttributes && activityOf(h, e) === 'acknowledgeCredentials');
+};
+/** The patch's marker follows the failed acknowledgement with no local activity between (asked where it stands). */
+const askedAfter = (h: RawHistory, patch: string, from: number): boolean => {
+  const at = h.events.findIndex((e) => patchesOf(e).includes(patch));
+  return (
+    from >= 0 && at > from && !h.events.slice(from, at).some((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
+  );
 };
 
 const firstEventType = (h: RawHistory) => (signals(h, 'event')[0] as { type?: string } | undefined)?.type;
@@ -333,9 +327,9 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     h,
   ) => took(h, 'compromised-rotation-keeps-proven-set') && adoptedByUninstall(h, ['active', 'failed']),
   'a routine rotation whose acknowledgement was refused, its proven set destroyed (before routine-rotation-keeps-proven-set)': (h) =>
-    !took(h, 'routine-rotation-keeps-proven-set') && routineAckRefused(h) && !localActivities(h).includes('switchCredentials'),
+    !took(h, 'routine-rotation-keeps-proven-set') && routineAckRefused(h) >= 0 && !localActivities(h).includes('switchCredentials'),
   'a routine rotation whose acknowledgement was refused, its proven set used all the same (routine-rotation-keeps-proven-set)': (h) =>
-    took(h, 'routine-rotation-keeps-proven-set') && routineAckRefused(h) && localActivities(h).includes('switchCredentials'),
+    askedAfter(h, 'routine-rotation-keeps-proven-set', routineAckRefused(h)) && localActivities(h).includes('switchCredentials'),
   "a short run that deleted an ignored rotation's credentials (discard-ignored-credentials)": (h) =>
     took(h, 'discard-ignored-credentials') && localActivities(h).includes('discardEventCredentials'),
   'a planned reconciliation pass': (h) => scheduled(h).includes('planReconciliation') && scheduled(h).includes('reconcilePlannedPage'),

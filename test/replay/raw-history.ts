@@ -29,3 +29,32 @@ export function signals(h: RawHistory, name: string): unknown[] {
     .filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === name)
     .map((e) => decode(e.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]));
 }
+
+/** The patch ids an event's core_patch marker names (none for other events). */
+export const patchesOf = (e: RawEvent): string[] =>
+  Object.values(e.markerRecordedEventAttributes?.details ?? {}).map(
+    (d) => (decode(d.payloads?.[0]) as { id?: string } | undefined)?.id ?? '',
+  );
+/** The patches a run recorded (core_patch markers). */
+export const patches = (h: RawHistory): string[] => h.events.flatMap(patchesOf);
+/** The activity type a completion or failure event belongs to. */
+export const activityOf = (h: RawHistory, e: RawEvent): string | undefined => {
+  const id = e.activityTaskCompletedEventAttributes?.scheduledEventId ?? e.activityTaskFailedEventAttributes?.scheduledEventId;
+  return h.events.find((s) => s.eventId === id)?.activityTaskScheduledEventAttributes?.activityType?.name;
+};
+export const scheduled = (h: RawHistory) => h.events.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name);
+
+/** The phase history (phase and result of each entry) of the run's completion; empty when it did not complete. */
+export const endedPhases = (h: RawHistory): { phase?: string; result?: string }[] =>
+  (
+    decode(h.events.at(-1)?.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0]) as
+      { history?: { phase?: string; result?: string }[] } | undefined
+  )?.history ?? [];
+/** The activity types of the run's local-activity markers. */
+export const localActivities = (h: RawHistory): (string | undefined)[] =>
+  h.events
+    .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
+    .map(
+      (e) =>
+        (decode(e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]) as { activity_type?: string } | undefined)?.activity_type,
+    );

@@ -22,6 +22,7 @@ import { DISCARD_IGNORED_CREDENTIALS } from '../../workflows/installation/common
 import {
   COMPROMISED_ROTATION_KEEPS_PROVEN_SET,
   ROTATION_GRACE_FROM_EVENT,
+  ROUTINE_ROTATION_KEEPS_PROVEN_SET,
   UNINSTALL_ADOPTS_COMPROMISED_ROTATION,
 } from '../../workflows/installation/rotation';
 import { TRIAL_RECORD_INTERRUPTIBLE } from '../../workflows/installation/trial';
@@ -116,6 +117,13 @@ describe('patches decided at the start of an installation run (workflows/install
     // No patch is decided by two generations.
     const every = [...DECIDED_AT_START, ...DECIDED_AT_START_2, ...DECIDED_AT_START_3];
     assert.equal(new Set(every).size, every.length);
+    // A patch added after the third generation is asked where its code stands, by every run.
+    assert.ok(!every.includes(ROUTINE_ROTATION_KEEPS_PROVEN_SET) && !ONLY_DECIDED_AT_START.includes(ROUTINE_ROTATION_KEEPS_PROVEN_SET));
+    assert.equal(
+      decidePatchesAtStart(replayOf([...MARKERS, ROUTINE_ROTATION_KEEPS_PROVEN_SET]).ask)(ROUTINE_ROTATION_KEEPS_PROVEN_SET),
+      true,
+    );
+    assert.equal(decidePatchesAtStart(replayOf([...MARKERS]).ask)(ROUTINE_ROTATION_KEEPS_PROVEN_SET), false);
   });
 
   it('decides exactly the patches that existed when it was added (the set is frozen)', () => {
