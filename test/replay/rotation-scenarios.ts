@@ -57,34 +57,22 @@ export const ROTATION_SCENARIOS: Record<string, Scenario> = {
   },
   // A routine rotation whose acknowledgement Talkdesk refuses (403), then the uninstall. Recorded with the code
   // before patch routine-rotation-keeps-proven-set: the new set, proven by its token, was destroyed.
-  'routine-rotation-ack-refused-before-patch': routineRotationAckRefused(),
+  'routine-rotation-ack-refused-before-patch': ackRefused(false),
   // The same under the patch: the proven set is switched to all the same (the old one retires when Talkdesk's
   // grace ends), and the uninstall is acknowledged with it.
-  'routine-rotation-ack-refused': routineRotationAckRefused(),
+  'routine-rotation-ack-refused': ackRefused(false),
   // A compromised rotation whose acknowledgement Talkdesk refuses (403): its proven set is switched to all the
   // same (patch compromised-rotation-keeps-proven-set), and the uninstall is acknowledged with it.
-  'compromised-rotation-ack-refused': {
-    run: async (sys, deliver) => {
-      const id = await activeInstallation(sys, deliver);
-      sys.simulator.failNext('credentialsState', 1, { status: 403 });
-      const rotation = sys.simulator.rotateCredentials(id, { compromised: true });
-      await deliver(rotation);
-      await eventually('the rotation to end', async () => {
-        const v = await queryState(sys.client, id);
-        return v.history.at(-1)?.eventId === rotation.id ? v : undefined;
-      });
-      await deliver(sys.simulator.uninstall(id));
-      return id;
-    },
-  },
+  'compromised-rotation-ack-refused': ackRefused(true),
 };
 
-function routineRotationAckRefused(): Scenario {
+/** A rotation whose acknowledgement Talkdesk refuses once (403), then the uninstall. */
+function ackRefused(compromised: boolean): Scenario {
   return {
     run: async (sys, deliver) => {
       const id = await activeInstallation(sys, deliver);
       sys.simulator.failNext('credentialsState', 1, { status: 403 });
-      const rotation = sys.simulator.rotateCredentials(id, { compromised: false });
+      const rotation = sys.simulator.rotateCredentials(id, { compromised });
       await deliver(rotation);
       await eventually('the rotation to end', async () => {
         const v = await queryState(sys.client, id);

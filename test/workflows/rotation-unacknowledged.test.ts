@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
+import { activeInstallation as activeOne } from './active-installation';
 import { ActivityStubs, clientIdFor, refused, unavailable, useInstallationUnderTest } from './harness';
 
 /**
@@ -11,14 +12,7 @@ describe('installation workflow: a rotation never acknowledged', function () {
   this.timeout(60_000);
   const { env, start } = useInstallationUnderTest();
 
-  /** An installation made active by its install event; returns the install's client id. */
-  const activeInstallation = async (stubs?: ActivityStubs, options = {}) => {
-    const t = await start(stubs, options);
-    const install = t.event('app.installed');
-    await t.send(install);
-    await t.settled('active');
-    return { t, oldClient: clientIdFor(install.eventId) };
-  };
+  const activeInstallation = (stubs?: ActivityStubs, options = {}) => activeOne(start, stubs, options);
 
   it('a rotation whose new credentials do not work keeps the old ones and destroys the new', async () => {
     const stubs = new ActivityStubs();

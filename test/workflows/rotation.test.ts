@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import { eventually } from '../support/waits';
+import { activeInstallation as activeOne } from './active-installation';
 import { ActivityStubs, clientIdFor, phases, unavailable, useInstallationUnderTest } from './harness';
 
 /** Credential rotation and the long life of an installation (continue-as-new). */
@@ -8,14 +9,7 @@ describe('installation workflow: rotation and continue-as-new', function () {
   this.timeout(60_000);
   const { env, start } = useInstallationUnderTest();
 
-  /** An installation made active by its install event; returns the install's client id. */
-  const activeInstallation = async (stubs?: ActivityStubs, options = {}) => {
-    const t = await start(stubs, options);
-    const install = t.event('app.installed');
-    await t.send(install);
-    await t.settled('active');
-    return { t, oldClient: clientIdFor(install.eventId) };
-  };
+  const activeInstallation = (stubs?: ActivityStubs, options = {}) => activeOne(start, stubs, options);
 
   /**
    * A rotation queued behind an update that keeps failing, then an uninstall: it interrupts the update, and
