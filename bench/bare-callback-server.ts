@@ -33,11 +33,10 @@ const target = {
   client: new Client({ connection: Connection.lazy({ address: env('TEMPORAL_ADDRESS') }), namespace: env('TEMPORAL_NAMESPACE') }),
   taskQueue: env('TASK_QUEUE'),
 };
-const store = process.env.STORE_URI
+const mongo = process.env.STORE_URI ? new MongoClient(process.env.STORE_URI) : undefined;
+const store = mongo
   ? {
-      records: new MongoClient(process.env.STORE_URI)
-        .db(env('STORE_DB'))
-        .collection<Record<string, unknown> & { _id: string }>('bench_floor_inbox'),
+      records: mongo.db(env('STORE_DB')).collection<Record<string, unknown> & { _id: string }>('bench_floor_inbox'),
       keyring: parseKeyring(env('SECRETS_KEY')),
     }
   : undefined;
@@ -75,4 +74,4 @@ const server = app.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   const address = server.address();
   console.log(`bare callback server listening on ${typeof address === 'object' && address ? address.port : 0}`);
 });
-process.once('SIGTERM', () => server.close(() => process.exit(0)));
+process.once('SIGTERM', () => server.close(() => void Promise.resolve(mongo?.close()).finally(() => process.exit(0))));

@@ -49,6 +49,12 @@ export async function startIngestFloor(sys: BenchSystem, n: number, concurrency:
   const stop = async () => {
     agent.destroy();
     await server.stop();
+    // Its records would otherwise stay in the store through the later figures.
+    if (options.durable)
+      await sys.store.db.db
+        .collection('bench_floor_inbox')
+        .drop()
+        .catch(() => undefined);
     await terminateAll(
       sys,
       bodies.map((b) => b.workflowId),

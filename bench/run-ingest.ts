@@ -39,7 +39,9 @@ async function main(): Promise<void> {
       console.log(
         `bench:   durable floor (one insert) ${r.durableFloor.perSecond} acks/s, p50/p95/p99 ${l(r.durableFloor.latencyMs)}: ${r.durableFloorRatio}x bare; service ${r.ratioVsDurableFloor}x the durable floor`,
       );
-      console.log(`bench:   CPU seconds per event of the durable floor ${JSON.stringify(r.durableFloorCpuSecondsPerEvent)}`);
+      console.log(
+        `bench:   CPU seconds per event of the durable floor ${JSON.stringify(r.durableFloorCpuSecondsPerEvent)} (${r.durableFloorStored} records stored)`,
+      );
       console.log(`bench:   CPU seconds per bare signalWithStart ${JSON.stringify(r.bareCpuSecondsPerSignalWithStart)}`);
     }
   } finally {

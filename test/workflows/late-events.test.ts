@@ -179,11 +179,11 @@ describe('installation workflow: late events', function () {
     const install = t.stubs.of('importCredentials')[0]?.eventId;
     await t.send(t.event('app.uninstalled', { atSeconds: 20 }));
     await deprovisioning.promise;
-    // A rotation older than the uninstall (late: not kept) and the reinstall.
+    // A rotation and an install older than the uninstall (late: not kept), and the reinstall.
     const rotation = t.event('app.credentials_rotated', { atSeconds: 10 });
     const reinstall = t.event('app.installed', { atSeconds: 30 });
-    await t.send(rotation, reinstall);
-    await t.until('both queued', (v) => v.pendingEvents.length === 2);
+    await t.send(rotation, t.event('app.installed', { atSeconds: 15 }), reinstall);
+    await t.until('all three queued', (v) => v.pendingEvents.length === 3);
     release.resolve();
     await t.settled('active', (s) => s.activeClientId === clientIdFor(reinstall.eventId));
     // Before, the destroy deleted every copy of the installation's, the reinstall's with them (its import

@@ -55,8 +55,12 @@ export async function destroyCredentials(ctx: PhaseContext): Promise<void> {
   // reinstall signalled while the destroy retries is kept too. Not a rotation's: one queued behind an
   // uninstall is late, and a late rotation is imported to be acknowledged. Only the activity's input
   // changes (none when no install is queued), not the commands, so no patch.
+  // Not an install older than the event whose phase ends: the workflow ignores it (install-over).
+  const ending = ctx.run.applying?.event;
   await ctx.storeStep('destroy the credentials', 'destroyCredentials', () => {
-    const keepEventIds = ctx.state.queue.filter((e) => e.type === 'app.installed').map((e) => e.eventId);
+    const keepEventIds = ctx.state.queue
+      .filter((e) => e.type === 'app.installed' && (!ending || Date.parse(e.createdAt) > Date.parse(ending.createdAt)))
+      .map((e) => e.eventId);
     return { installationId: ctx.installationId, ...(keepEventIds.length > 0 ? { keepEventIds } : {}) };
   });
   ctx.state.retiring = [];
