@@ -9,6 +9,7 @@ import { checkEventTime } from '../src/web/event-time';
 import { checkJsonShape, findUnsafeJson } from '../src/web/json-limits';
 import { readRawBody } from '../src/web/raw-body';
 import { DEFAULT_SIGNATURE_SCHEMES, verifyCallbackSignature } from '../src/web/signature-schemes';
+import { FLOOR_INBOX } from './system-config';
 
 /**
  * The floor of the ingest figure (`dist/bench/bare-callback-server.js`): the callback's authentication,
@@ -36,7 +37,7 @@ const target = {
 const mongo = process.env.STORE_URI ? new MongoClient(process.env.STORE_URI) : undefined;
 const store = mongo
   ? {
-      records: mongo.db(env('STORE_DB')).collection<Record<string, unknown> & { _id: string }>('bench_floor_inbox'),
+      records: mongo.db(env('STORE_DB')).collection<Record<string, unknown> & { _id: string }>(FLOOR_INBOX),
       keyring: parseKeyring(env('SECRETS_KEY')),
     }
   : undefined;

@@ -7,7 +7,7 @@ import { postCallback } from '../test/support/callback-client';
 import { keepAliveAgent, runPool } from './load';
 import { freePort } from '../src/local/process';
 import { spawnNode } from './processes';
-import { APP_ID, NAMESPACE, WEBHOOK_SECRET } from './system-config';
+import { APP_ID, FLOOR_INBOX, NAMESPACE, WEBHOOK_SECRET } from './system-config';
 import type { BenchSystem } from './system';
 
 /**
@@ -52,7 +52,7 @@ export async function startIngestFloor(sys: BenchSystem, n: number, concurrency:
     // Its records would otherwise stay in the store through the later figures.
     if (options.durable)
       await sys.store.db.db
-        .collection('bench_floor_inbox')
+        .collection(FLOOR_INBOX)
         .drop()
         .catch(() => undefined);
     await terminateAll(
@@ -71,9 +71,7 @@ export async function startIngestFloor(sys: BenchSystem, n: number, concurrency:
   }
   /** The durable floor's records of the measured events found in the store (each acknowledged one stored). */
   const stored = () =>
-    sys.store.db.db
-      .collection<{ _id: string }>('bench_floor_inbox')
-      .countDocuments({ _id: { $in: bodies.slice(0, n).map((b) => b.eventId) } });
+    sys.store.db.db.collection<{ _id: string }>(FLOOR_INBOX).countDocuments({ _id: { $in: bodies.slice(0, n).map((b) => b.eventId) } });
   return { pid: server.pid, post: postAt(0), stop, stored };
 }
 

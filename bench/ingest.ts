@@ -154,11 +154,11 @@ export async function measureIngest(sys: BenchSystem, n: number, concurrency: nu
       offset += size;
     }
     const callbackStepsMs = meanStepMs(stepsBefore, await readCallbackSteps(sys.web.adminUrl));
-    const [bare, service, floorRun, durableRun] = [runs.bare, runs.service, runs.floor, runs.durable].map(mergeRuns) as [
-      ReturnType<typeof mergeRuns>,
-      ReturnType<typeof mergeRuns>,
-      ReturnType<typeof mergeRuns>,
-      ReturnType<typeof mergeRuns>,
+    const [bare, service, floorRun, durableRun] = [
+      mergeRuns(runs.bare),
+      mergeRuns(runs.service),
+      mergeRuns(runs.floor),
+      mergeRuns(runs.durable),
     ];
     check('bare signalWithStart', bare);
     check('ingest', service);

@@ -112,3 +112,6 @@ export function serviceEnvironment(opts: BenchSystemOptions, at: ServiceEndpoint
     WORKER_STORE_STUCK_SECONDS: '15',
   };
 }
+
+/** The durable floor's records (bench/bare-callback-server.ts), in the service's database; dropped after each run. */
+export const FLOOR_INBOX = 'bench_floor_inbox';

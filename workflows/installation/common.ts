@@ -50,12 +50,12 @@ export async function deprovisionAccount(ctx: PhaseContext, event?: LifecycleEve
 }
 
 export async function destroyCredentials(ctx: PhaseContext): Promise<void> {
-  // An install queued behind the phase that ends (a reinstall of the same installation id) keeps the
-  // copy of its credentials, the only one there is, for its own import; taken again at each attempt, so a
-  // reinstall signalled while the destroy retries is kept too. Not a rotation's: one queued behind an
-  // uninstall is late, and a late rotation is imported to be acknowledged. Only the activity's input
-  // changes (none when no install is queued), not the commands, so no patch.
-  // Not an install older than the event whose phase ends: the workflow ignores it (install-over).
+  // An install queued behind the phase that ends and newer than its event (a reinstall of the same
+  // installation id) keeps the copy of its credentials, the only one there is, for its own import; taken
+  // again at each attempt, so a reinstall signalled while the destroy retries is kept too. Not an older
+  // install (ignored: install-over), nor a rotation (one queued behind an uninstall is late, and a late
+  // rotation is imported to be acknowledged). Only the activity's input changes (none when nothing is
+  // kept), not the commands, so no patch.
   const ending = ctx.run.applying?.event;
   await ctx.storeStep('destroy the credentials', 'destroyCredentials', () => {
     const keepEventIds = ctx.state.queue

@@ -77,16 +77,21 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
   const previous = state.activeClientId;
   takeLinks(ctx, event);
   const deadline = Date.parse(event.createdAt) + options.phaseTimeoutMs;
-  /** Makes `clientId` the active set; the previous one retires at `retireAt`, or is destroyed now. */
-  const switchTo = async (clientId: string, retireAt: string, destroyPreviousNow: boolean) => {
+  /**
+   * Makes `clientId` the active set; the previous one is destroyed now when compromised, else it retires
+   * when Talkdesk's grace from `graceFrom` ends.
+   */
+  const switchTo = async (clientId: string, graceFrom: number) => {
+    const retireAt = new Date(compromised ? Date.now() : Math.max(Date.now(), graceFrom + options.rotationGraceMs)).toISOString();
     await ctx.storeStep(SWITCH_STEP, 'switchCredentials', {
       installationId,
       clientId,
       previousClientId: previous,
       retireAt,
-      destroyPreviousNow,
+      destroyPreviousNow: compromised,
     });
     state.activeClientId = clientId;
+    if (previous && previous !== clientId && !compromised) state.retiring = [...state.retiring, { clientId: previous, retireAt }];
   };
   let newClientId: string | undefined;
   let proven = false;
@@ -111,11 +116,7 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
       resent: attempt > 1 || cutAfterAck || importedBefore,
     }));
     const graceFrom = ctx.patched(ROTATION_GRACE_FROM_EVENT) ? Math.min(Date.now(), Date.parse(event.createdAt)) : Date.now();
-    const retireAt = new Date(compromised ? Date.now() : Math.max(Date.now(), graceFrom + options.rotationGraceMs)).toISOString();
-    await switchTo(creds.clientId, retireAt, compromised);
-    if (previous && previous !== creds.clientId && !compromised) {
-      state.retiring = [...state.retiring, { clientId: previous, retireAt }];
-    }
+    await switchTo(creds.clientId, graceFrom);
   });
   state.currentStep = undefined;
   if (outcome.kind === 'done') {
@@ -143,16 +144,7 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
       !setRefused &&
       (outcome.kind === 'failed' || outcome.kind === 'expired') &&
       ctx.patched(compromised ? COMPROMISED_ROTATION_KEEPS_PROVEN_SET : ROUTINE_ROTATION_KEEPS_PROVEN_SET);
-    if (keepNew && newClientId !== undefined) {
-      if (compromised) await switchTo(newClientId, new Date().toISOString(), true);
-      else {
-        const retireAt = new Date(
-          Math.max(Date.now(), Math.min(Date.now(), Date.parse(event.createdAt)) + options.rotationGraceMs),
-        ).toISOString();
-        await switchTo(newClientId, retireAt, false);
-        if (previous && previous !== newClientId) state.retiring = [...state.retiring, { clientId: previous, retireAt }];
-      }
-    }
+    if (keepNew && newClientId !== undefined) await switchTo(newClientId, Math.min(Date.now(), Date.parse(event.createdAt)));
     const kept = !keepNew
       ? 'the current credentials are kept'
       : compromised
