@@ -138,22 +138,29 @@ export function credentialActivities(deps: ActivityDeps) {
 
     /**
      * Destroys one credential set, or all of the installation's: the ciphertext is deleted, not only marked.
-     * `keepEventIds`: installs queued in the workflow behind the phase that ends (a reinstall of the same
-     * installation id): their copies are theirs to import, not this installation's to destroy.
+     * Spared, as not this installation's to destroy: `keepEventIds` (installs queued in the workflow behind
+     * the phase that ends) and installs newer than `keepInstallsAfter` (the event whose phase ends: a
+     * reinstall of the same installation id, its copy stored by the callback but perhaps not yet handed over).
      */
-    async destroyCredentials(input: InstallationRef & { clientId?: string; keepEventIds?: string[] }): Promise<{ destroyed: number }> {
+    async destroyCredentials(
+      input: InstallationRef & { clientId?: string; keepEventIds?: string[]; keepInstallsAfter?: string },
+    ): Promise<{ destroyed: number }> {
       const began = Date.now();
       let destroyed: number;
       if (input.clientId) destroyed = Number(await store.credentials.destroy(input.installationId, input.clientId));
       else {
+        const kept = {
+          except: input.keepEventIds,
+          keepInstallsAfter: input.keepInstallsAfter ? new Date(input.keepInstallsAfter) : undefined,
+        };
         // The events' copies never imported (expired, superseded), and any an older version left in the inbox,
         // first: an import that reads the close count after destroyAll moved it finds no copy (closeCount).
         const copies =
-          (await store.eventCredentials.deleteAll(input.installationId, input.keepEventIds)) +
+          (await store.eventCredentials.deleteAll(input.installationId, kept)) +
           // The inbox is searched for them only while a start found some left (a marker read by _id).
           ((await store.markers.get(MARKERS.inboxLegacyCredentialsNone))
             ? 0
-            : await store.inbox.moveLegacyCredentials({ installationId: input.installationId, drop: true, except: input.keepEventIds }));
+            : await store.inbox.moveLegacyCredentials({ installationId: input.installationId, drop: true, kept }));
         // An attempt the server already retried (the workflow may have gone on to a reinstall's import) stops here.
         stopIfOutlived(began, 'destroy the credentials');
         destroyed = copies + (await store.credentials.destroyAll(input.installationId));

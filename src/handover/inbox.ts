@@ -1,9 +1,14 @@
 import { MongoServerError, type Collection } from 'mongodb';
 import type { EncryptedBlob } from '../crypto/secrets';
-import type { SealedEventCredentials } from '../store/event-credentials';
 import type { EventType, LifecycleEvent } from '../../workflows/definitions';
 import { COLLECTIONS, type Database } from '../store/db';
-import { EventCredentialStore } from '../store/event-credentials';
+import {
+  EventCredentialStore,
+  keptByDestroy,
+  type CopiesKept,
+  type EventCredentialOwner,
+  type SealedEventCredentials,
+} from '../store/event-credentials';
 
 /**
  * One delivered event, stored before the callback answers. Written once, then only
@@ -41,6 +46,15 @@ export type PendingEvent = InboxRecord & { dispatchAttempts: number; nextDispatc
 
 /** At most this many records per pass of a scan that reads the whole inbox. */
 const WHOLE_INBOX_SCAN_LIMIT = 10_000;
+
+/** The event a credential copy belongs to: its record's id, type and times. */
+const ownerOf = (r: Pick<InboxRecord, '_id' | 'installationId' | 'type' | 'createdAt' | 'receivedAt'>): EventCredentialOwner => ({
+  eventId: r._id,
+  installationId: r.installationId,
+  type: r.type,
+  createdAt: r.createdAt,
+  storedAt: r.receivedAt,
+});
 
 export type InsertOutcome = { stored: 'stored' } | { stored: 'duplicate'; dispatched: boolean };
 
@@ -83,7 +97,7 @@ export class InboxStore {
     // back (and, found, it costs no refused insert).
     let existing = credentials ? await this.coll.findOne({ _id: record._id }) : null;
     if (!existing) {
-      if (credentials) await this.eventCredentials.put(record._id, record.installationId, credentials, record.receivedAt);
+      if (credentials) await this.eventCredentials.put(ownerOf(record), credentials);
       if (await this.insertRecord(record)) {
         if (queue) await this.enqueue(record);
         return { stored: 'stored' };
@@ -212,30 +226,31 @@ export class InboxStore {
   /**
    * Credentials older versions kept in inbox records: copied to `event_credentials` and
    * removed from records already marked (at start, or for one installation whose
-   * credentials are being destroyed: `drop`, no copy, `except` the events queued for import). Only a marked record is written,
+   * credentials are being destroyed: `drop`, no copy, but those `kept` spares). Only a marked record is written,
    * so that no mark can race this write (src/store/README.md); a record not marked yet
    * keeps its copy, read from there, until its import (`dropLegacyCredentials`).
    * Returns how many records lost their copy.
    */
   async moveLegacyCredentials(
-    options: { installationId?: string; drop?: boolean; limit?: number; except?: readonly string[] } = {},
+    options: { installationId?: string; drop?: boolean; limit?: number; kept?: CopiesKept } = {},
   ): Promise<number> {
     const filter = {
       credentials: { $exists: true },
       ...(options.installationId ? { installationId: options.installationId } : {}),
-      ...(options.except?.length ? { _id: { $nin: [...options.except] } } : {}),
     };
     const legacy = await this.coll
-      .find(filter, { projection: { _id: 1, installationId: 1, receivedAt: 1, dispatchedAt: 1, credentials: 1, 'event.facts': 1 } })
+      .find(filter, {
+        projection: { _id: 1, installationId: 1, type: 1, createdAt: 1, receivedAt: 1, dispatchedAt: 1, credentials: 1, 'event.facts': 1 },
+      })
       .limit(options.limit ?? WHOLE_INBOX_SCAN_LIMIT)
       .toArray();
     let moved = 0;
     for (const r of legacy) {
-      if (!r.credentials || !r.dispatchedAt) continue;
+      if (!r.credentials || !r.dispatchedAt || (options.kept && keptByDestroy(options.kept, r))) continue;
       // Older versions wrote version 1 blobs (bound to the installation only): readable in their new place.
       const clientId = (r.event?.facts as { client_id?: unknown } | undefined)?.client_id;
       if (typeof clientId !== 'string') continue;
-      if (!options.drop) await this.eventCredentials.put(r._id, r.installationId, { clientId, secret: r.credentials }, r.receivedAt);
+      if (!options.drop) await this.eventCredentials.put(ownerOf(r), { clientId, secret: r.credentials });
       moved += await this.stripLegacyCredentials(r._id);
     }
     return moved;

@@ -1,6 +1,7 @@
 import { MongoServerError, type Collection } from 'mongodb';
 import { encryptJson, type EncryptedBlob, type Keyring } from '../crypto/secrets';
 import type { EventCredentials } from '../events/schemas';
+import type { EventType } from '../../workflows/definitions';
 import { COLLECTIONS, deleteByIds, type Database } from './db';
 import { eventCredentialsContext } from './secret-contexts';
 
@@ -17,6 +18,34 @@ export interface EventCredentialRecord {
   clientId: string;
   secret: EncryptedBlob;
   storedAt: Date;
+  /** The event's type and Talkdesk time (absent in copies older versions stored): which copies a destroy keeps. */
+  eventType?: EventType;
+  eventCreatedAt?: Date;
+}
+
+/** The event a copy belongs to, as the inbox stores it. */
+export interface EventCredentialOwner {
+  eventId: string;
+  installationId: string;
+  type: EventType;
+  createdAt: Date;
+  storedAt: Date;
+}
+
+/**
+ * What a destroy of an installation's copies spares: events named (`except`), and installs newer than
+ * the event whose phase ends (`keepInstallsAfter`: a reinstall under the same installation id, stored
+ * but perhaps not yet in the workflow).
+ */
+export interface CopiesKept {
+  except?: readonly string[];
+  keepInstallsAfter?: Date;
+}
+
+/** Whether a destroy keeps the copy of this event (the legacy inbox path decides it in code: `CopiesKept`). */
+export function keptByDestroy(kept: CopiesKept, event: { _id: string; type?: EventType; createdAt?: Date }): boolean {
+  if (kept.except?.includes(event._id)) return true;
+  return Boolean(kept.keepInstallsAfter && event.type === 'app.installed' && event.createdAt && event.createdAt > kept.keepInstallsAfter);
 }
 
 /** An event's credentials as the callback hands them to the inbox: encrypted, with the client id they are bound to. */
@@ -64,9 +93,18 @@ export class EventCredentialStore {
   }
 
   /** Stores an event's credentials (the callback, before the inbox record). A repeat changes nothing. */
-  async put(eventId: string, installationId: string, sealed: SealedEventCredentials, storedAt = new Date()): Promise<void> {
+  async put(owner: EventCredentialOwner, sealed: SealedEventCredentials): Promise<void> {
+    const { eventId, installationId, type, createdAt, storedAt } = owner;
     try {
-      await this.coll.insertOne({ _id: eventId, installationId, clientId: sealed.clientId, secret: sealed.secret, storedAt });
+      await this.coll.insertOne({
+        _id: eventId,
+        installationId,
+        clientId: sealed.clientId,
+        secret: sealed.secret,
+        storedAt,
+        eventType: type,
+        eventCreatedAt: createdAt,
+      });
     } catch (e) {
       if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
     }
@@ -93,9 +131,14 @@ export class EventCredentialStore {
     return deleteByIds(this.coll, eventIds);
   }
 
-  /** Deletes every event credential copy of an installation (uninstall, rejection, expiry) but those of `except`. */
-  async deleteAll(installationId: string, except: readonly string[] = []): Promise<number> {
-    const res = await this.coll.deleteMany(except.length > 0 ? { installationId, _id: { $nin: [...except] } } : { installationId });
+  /** Deletes every event credential copy of an installation (uninstall, rejection, expiry) but those `kept` spares. */
+  async deleteAll(installationId: string, kept: CopiesKept = {}): Promise<number> {
+    const res = await this.coll.deleteMany({
+      installationId,
+      ...(kept.except?.length ? { _id: { $nin: [...kept.except] } } : {}),
+      // keptByDestroy, as a filter (a copy older versions stored has no eventType: not kept by time).
+      ...(kept.keepInstallsAfter ? { $nor: [{ eventType: 'app.installed', eventCreatedAt: { $gt: kept.keepInstallsAfter } }] } : {}),
+    });
     return res.deletedCount;
   }
 }

@@ -227,15 +227,24 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
 
   it("an installation's destroy drops the copies older versions kept in its marked records, but those it is told to keep", async () => {
     const blob = { v: 1 as const, kid: 'k', iv: 'aXY=', tag: 'dGFn', ct: 'Y3Q=' };
-    const ended = stored(new Date());
+    const endedAt = new Date(Date.now() - 60_000);
+    const ended = stored(endedAt);
+    const install = (createdAt: Date) => ({ ...stored(createdAt), installationId: ended.installationId, type: 'app.installed' as const });
     const reinstall = { ...stored(new Date()), installationId: ended.installationId };
+    const newerInstall = install(new Date(endedAt.getTime() + 1_000)); // stored, not yet handed over: kept by time
+    const olderInstall = install(new Date(endedAt.getTime() - 1_000)); // superseded by the ended event: dropped
     const legacy = db.collection<InboxRecord>(COLLECTIONS.inbox);
     const withClient = (r: typeof ended) => ({ ...r, event: { ...r.event, facts: { client_id: 'c' } } as InboxRecord['event'] });
-    for (const r of [ended, reinstall]) await legacy.insertOne({ ...withClient(r), credentials: blob, dispatchedAt: new Date() });
-    const dropped = await inbox.moveLegacyCredentials({ installationId: ended.installationId, drop: true, except: [reinstall._id] });
-    assert.equal(dropped, 1);
-    assert.equal(await eventCredentials.get(ended._id), undefined, 'dropped, not moved');
-    assert.deepEqual(await eventCredentials.get(reinstall._id), { secret: blob, inInbox: true }, 'kept where it was');
+    for (const r of [ended, reinstall, newerInstall, olderInstall]) {
+      await legacy.insertOne({ ...withClient(r), credentials: blob, dispatchedAt: new Date() });
+    }
+    const kept = { except: [reinstall._id], keepInstallsAfter: endedAt };
+    const dropped = await inbox.moveLegacyCredentials({ installationId: ended.installationId, drop: true, kept });
+    assert.equal(dropped, 2);
+    for (const r of [ended, olderInstall]) assert.equal(await eventCredentials.get(r._id), undefined, 'dropped, not moved');
+    for (const r of [reinstall, newerInstall]) {
+      assert.deepEqual(await eventCredentials.get(r._id), { secret: blob, inInbox: true }, 'kept where it was');
+    }
   });
 
   it("reconciliation's backstop: one failing hand-over is reported, the other events are still handed over", async () => {

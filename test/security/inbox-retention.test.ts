@@ -47,8 +47,8 @@ describe('security: inbox retention', function () {
     const oldHandled = await storeEvent(web, 40, true);
     const oldWaiting = await storeEvent(web, 40, false);
     const recentHandled = await storeEvent(web, 20, true);
-    const pruned = (await new InboxRetention(web.db, 30).sweep()).events;
-    assert.ok(pruned >= 1, `pruned ${pruned}`);
+    // No count asserted: the server's own first sweep (at start) can run beside this one and take the event.
+    await new InboxRetention(web.db, 30).sweep();
     assert.equal(await web.store.inbox.get(oldHandled.id), null, 'old handled event pruned');
     assert.ok(await web.store.inbox.get(oldWaiting.id), 'an event not yet handed over is kept');
     assert.ok(await web.store.inbox.get(recentHandled.id), 'a recent event is kept');
@@ -90,7 +90,8 @@ describe('security: inbox retention', function () {
     const recentInstall = await storeEvent(web, 20, true, 'app.installed');
     for (const e of [oldInstall, waitingInstall, recentInstall]) {
       const installationId = String(e.data.installation_id);
-      await web.store.eventCredentials.put(e.id, installationId, sealed(installationId));
+      const owner = { eventId: e.id, installationId, type: 'app.installed' as const, createdAt: new Date(), storedAt: new Date() };
+      await web.store.eventCredentials.put(owner, sealed(installationId));
     }
     const result = await new InboxRetention(web.db, 30).sweep();
     assert.ok(result.credentials >= 1, JSON.stringify(result));

@@ -177,7 +177,8 @@ describe('installation workflow: late events', function () {
       }),
     );
     const install = t.stubs.of('importCredentials')[0]?.eventId;
-    await t.send(t.event('app.uninstalled', { atSeconds: 20 }));
+    const uninstall = t.event('app.uninstalled', { atSeconds: 20 });
+    await t.send(uninstall);
     await deprovisioning.promise;
     // A rotation and an install older than the uninstall (late: not kept), and the reinstall.
     const rotation = t.event('app.credentials_rotated', { atSeconds: 10 });
@@ -188,7 +189,9 @@ describe('installation workflow: late events', function () {
     await t.settled('active', (s) => s.activeClientId === clientIdFor(reinstall.eventId));
     // Before, the destroy deleted every copy of the installation's, the reinstall's with them (its import
     // then failed at the store; these stubs hold none, so the destroy's input is what shows it).
-    assert.deepEqual(t.stubs.of('destroyCredentials'), [{ installationId: t.installationId, keepEventIds: [reinstall.eventId] }]);
+    // A reinstall whose copy is stored but not yet signalled is kept by time: installs newer than the uninstall.
+    const kept = { keepEventIds: [reinstall.eventId], keepInstallsAfter: uninstall.createdAt };
+    assert.deepEqual(t.stubs.of('destroyCredentials'), [{ installationId: t.installationId, ...kept }]);
     assert.deepEqual(
       t.stubs.of('importCredentials').map((i) => i.eventId),
       [install, reinstall.eventId],
@@ -210,7 +213,8 @@ describe('installation workflow: late events', function () {
         return { destroyed: 1 };
       }),
     );
-    await t.send(t.event('app.uninstalled', { atSeconds: 20 }));
+    const uninstall = t.event('app.uninstalled', { atSeconds: 20 });
+    await t.send(uninstall);
     await destroying.promise;
     const reinstall = t.event('app.installed', { atSeconds: 30 });
     await t.send(reinstall);
@@ -218,8 +222,9 @@ describe('installation workflow: late events', function () {
     fail.resolve();
     await t.settled('active', (s) => s.activeClientId === clientIdFor(reinstall.eventId));
     const inputs = t.stubs.of('destroyCredentials');
-    assert.deepEqual(inputs[0], { installationId: t.installationId }, 'nothing queued at the first attempt');
-    assert.deepEqual(inputs.at(-1), { installationId: t.installationId, keepEventIds: [reinstall.eventId] });
+    const after = { keepInstallsAfter: uninstall.createdAt };
+    assert.deepEqual(inputs[0], { installationId: t.installationId, ...after }, 'nothing queued at the first attempt');
+    assert.deepEqual(inputs.at(-1), { installationId: t.installationId, keepEventIds: [reinstall.eventId], ...after });
   });
 
   it('a reinstall signalled while a finished run writes its last record is applied, not dropped by completing', async () => {

@@ -28,7 +28,8 @@ describe('installation workflow: event order', function () {
       ['installing', 'active'],
     );
 
-    await t.send(t.event('app.uninstalled'));
+    const uninstall = t.event('app.uninstalled');
+    await t.send(uninstall);
     const done = await t.result();
     assert.equal(done.phase, 'uninstalled');
     assert.equal(done.appliedEvents, 2);
@@ -41,7 +42,9 @@ describe('installation workflow: event order', function () {
       'destroyCredentials',
       'recordInstallation',
     ]);
-    assert.deepEqual(t.stubs.of('destroyCredentials'), [{ installationId: t.installationId }], 'every set destroyed');
+    // Every set destroyed; a reinstall's copy (an install newer than the uninstall) spared.
+    const destroyed = [{ installationId: t.installationId, keepInstallsAfter: uninstall.createdAt }];
+    assert.deepEqual(t.stubs.of('destroyCredentials'), destroyed, 'every set destroyed');
     assert.equal(done.activeClientId, undefined);
   });
 

@@ -50,18 +50,23 @@ export async function deprovisionAccount(ctx: PhaseContext, event?: LifecycleEve
 }
 
 export async function destroyCredentials(ctx: PhaseContext): Promise<void> {
-  // An install queued behind the phase that ends and newer than its event (a reinstall of the same
-  // installation id) keeps the copy of its credentials, the only one there is, for its own import; taken
-  // again at each attempt, so a reinstall signalled while the destroy retries is kept too. Not an older
-  // install (ignored: install-over), nor a rotation (one queued behind an uninstall is late, and a late
-  // rotation is imported to be acknowledged). Only the activity's input changes (none when nothing is
-  // kept), not the commands, so no patch.
-  const ending = ctx.run.applying?.event;
+  // An install newer than the event whose phase ends (a reinstall of the same installation id) keeps the
+  // copy of its credentials, the only one there is, for its own import: named when queued here (taken again
+  // at each attempt, so one signalled while the destroy retries is named too), and by time when its copy is
+  // stored but not yet handed over (the callback stores before it signals). Not an older install (ignored:
+  // install-over), nor a rotation (one queued behind an uninstall is late, and a late rotation is imported
+  // to be acknowledged). Without an event (an operator's reject, reconciliation), newer than the last one
+  // applied. Only the activity's input changes, not the commands, so no patch.
+  const after = ctx.run.applying?.event.createdAt ?? ctx.state.lastAppliedAt;
   await ctx.storeStep('destroy the credentials', 'destroyCredentials', () => {
     const keepEventIds = ctx.state.queue
-      .filter((e) => e.type === 'app.installed' && (!ending || Date.parse(e.createdAt) > Date.parse(ending.createdAt)))
+      .filter((e) => e.type === 'app.installed' && (!after || Date.parse(e.createdAt) > Date.parse(after)))
       .map((e) => e.eventId);
-    return { installationId: ctx.installationId, ...(keepEventIds.length > 0 ? { keepEventIds } : {}) };
+    return {
+      installationId: ctx.installationId,
+      ...(keepEventIds.length > 0 ? { keepEventIds } : {}),
+      ...(after ? { keepInstallsAfter: after } : {}),
+    };
   });
   ctx.state.retiring = [];
 }
