@@ -138,12 +138,13 @@ export function credentialActivities(deps: ActivityDeps) {
 
     /**
      * Destroys one credential set, or all of the installation's: the ciphertext is deleted, not only marked.
-     * Spared, as not this installation's to destroy: `keepEventIds` (installs queued in the workflow behind
-     * the phase that ends) and installs newer than `keepInstallsAfter` (the event whose phase ends: a
-     * reinstall of the same installation id, its copy stored by the callback but perhaps not yet handed over).
+     * Spared, as not this installation's to destroy: `keepEventIds` (installs and rotations queued in the
+     * workflow behind the phase that ends) and copies of events newer than `keepNewerThan` (the event whose
+     * phase ends: a reinstall of the same installation id, or its rotation, stored by the callback but perhaps
+     * not yet handed over).
      */
     async destroyCredentials(
-      input: InstallationRef & { clientId?: string; keepEventIds?: string[]; keepInstallsAfter?: string },
+      input: InstallationRef & { clientId?: string; keepEventIds?: string[]; keepNewerThan?: string },
     ): Promise<{ destroyed: number }> {
       const began = Date.now();
       let destroyed: number;
@@ -151,7 +152,7 @@ export function credentialActivities(deps: ActivityDeps) {
       else {
         const kept = {
           except: input.keepEventIds,
-          keepInstallsAfter: input.keepInstallsAfter ? new Date(input.keepInstallsAfter) : undefined,
+          keepNewerThan: input.keepNewerThan ? new Date(input.keepNewerThan) : undefined,
         };
         // The events' copies never imported (expired, superseded), and any an older version left in the inbox,
         // first: an import that reads the close count after destroyAll moved it finds no copy (closeCount).

@@ -47,11 +47,10 @@ export type PendingEvent = InboxRecord & { dispatchAttempts: number; nextDispatc
 /** At most this many records per pass of a scan that reads the whole inbox. */
 const WHOLE_INBOX_SCAN_LIMIT = 10_000;
 
-/** The event a credential copy belongs to: its record's id, type and times. */
-const ownerOf = (r: Pick<InboxRecord, '_id' | 'installationId' | 'type' | 'createdAt' | 'receivedAt'>): EventCredentialOwner => ({
+/** The event a credential copy belongs to: its record's id and times. */
+const ownerOf = (r: Pick<InboxRecord, '_id' | 'installationId' | 'createdAt' | 'receivedAt'>): EventCredentialOwner => ({
   eventId: r._id,
   installationId: r.installationId,
-  type: r.type,
   createdAt: r.createdAt,
   storedAt: r.receivedAt,
 });
@@ -240,7 +239,7 @@ export class InboxStore {
     };
     const legacy = await this.coll
       .find(filter, {
-        projection: { _id: 1, installationId: 1, type: 1, createdAt: 1, receivedAt: 1, dispatchedAt: 1, credentials: 1, 'event.facts': 1 },
+        projection: { _id: 1, installationId: 1, createdAt: 1, receivedAt: 1, dispatchedAt: 1, credentials: 1, 'event.facts': 1 },
       })
       .limit(options.limit ?? WHOLE_INBOX_SCAN_LIMIT)
       .toArray();

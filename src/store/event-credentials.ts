@@ -1,7 +1,6 @@
 import { MongoServerError, type Collection } from 'mongodb';
 import { encryptJson, type EncryptedBlob, type Keyring } from '../crypto/secrets';
 import type { EventCredentials } from '../events/schemas';
-import type { EventType } from '../../workflows/definitions';
 import { COLLECTIONS, deleteByIds, type Database } from './db';
 import { eventCredentialsContext } from './secret-contexts';
 
@@ -18,8 +17,7 @@ export interface EventCredentialRecord {
   clientId: string;
   secret: EncryptedBlob;
   storedAt: Date;
-  /** The event's type and Talkdesk time (absent in copies older versions stored): which copies a destroy keeps. */
-  eventType?: EventType;
+  /** The event's Talkdesk time (absent in copies older versions stored): which copies a destroy keeps. */
   eventCreatedAt?: Date;
 }
 
@@ -27,25 +25,24 @@ export interface EventCredentialRecord {
 export interface EventCredentialOwner {
   eventId: string;
   installationId: string;
-  type: EventType;
   createdAt: Date;
   storedAt: Date;
 }
 
 /**
- * What a destroy of an installation's copies spares: events named (`except`), and installs newer than
- * the event whose phase ends (`keepInstallsAfter`: a reinstall under the same installation id, stored
- * but perhaps not yet in the workflow).
+ * What a destroy of an installation's copies spares: events named (`except`), and events newer than
+ * the one whose phase ends (`keepNewerThan`: a reinstall under the same installation id, or its
+ * rotation, stored but perhaps not yet in the workflow). Copies exist for installs and rotations only.
  */
 export interface CopiesKept {
   except?: readonly string[];
-  keepInstallsAfter?: Date;
+  keepNewerThan?: Date;
 }
 
 /** Whether a destroy keeps the copy of this event (the legacy inbox path decides it in code: `CopiesKept`). */
-export function keptByDestroy(kept: CopiesKept, event: { _id: string; type?: EventType; createdAt?: Date }): boolean {
+export function keptByDestroy(kept: CopiesKept, event: { _id: string; createdAt?: Date }): boolean {
   if (kept.except?.includes(event._id)) return true;
-  return Boolean(kept.keepInstallsAfter && event.type === 'app.installed' && event.createdAt && event.createdAt > kept.keepInstallsAfter);
+  return Boolean(kept.keepNewerThan && event.createdAt && event.createdAt > kept.keepNewerThan);
 }
 
 /** An event's credentials as the callback hands them to the inbox: encrypted, with the client id they are bound to. */
@@ -94,7 +91,7 @@ export class EventCredentialStore {
 
   /** Stores an event's credentials (the callback, before the inbox record). A repeat changes nothing. */
   async put(owner: EventCredentialOwner, sealed: SealedEventCredentials): Promise<void> {
-    const { eventId, installationId, type, createdAt, storedAt } = owner;
+    const { eventId, installationId, createdAt, storedAt } = owner;
     try {
       await this.coll.insertOne({
         _id: eventId,
@@ -102,7 +99,6 @@ export class EventCredentialStore {
         clientId: sealed.clientId,
         secret: sealed.secret,
         storedAt,
-        eventType: type,
         eventCreatedAt: createdAt,
       });
     } catch (e) {
@@ -136,8 +132,8 @@ export class EventCredentialStore {
     const res = await this.coll.deleteMany({
       installationId,
       ...(kept.except?.length ? { _id: { $nin: [...kept.except] } } : {}),
-      // keptByDestroy, as a filter (a copy older versions stored has no eventType: not kept by time).
-      ...(kept.keepInstallsAfter ? { $nor: [{ eventType: 'app.installed', eventCreatedAt: { $gt: kept.keepInstallsAfter } }] } : {}),
+      // keptByDestroy, as a filter (a copy older versions stored has no eventCreatedAt: not kept by time).
+      ...(kept.keepNewerThan ? { $nor: [{ eventCreatedAt: { $gt: kept.keepNewerThan } }] } : {}),
     });
     return res.deletedCount;
   }

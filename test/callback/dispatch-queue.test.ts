@@ -238,7 +238,7 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
     for (const r of [ended, reinstall, newerInstall, olderInstall]) {
       await legacy.insertOne({ ...withClient(r), credentials: blob, dispatchedAt: new Date() });
     }
-    const kept = { except: [reinstall._id], keepInstallsAfter: endedAt };
+    const kept = { except: [reinstall._id], keepNewerThan: endedAt };
     const dropped = await inbox.moveLegacyCredentials({ installationId: ended.installationId, drop: true, kept });
     assert.equal(dropped, 2);
     for (const r of [ended, olderInstall]) assert.equal(await eventCredentials.get(r._id), undefined, 'dropped, not moved');

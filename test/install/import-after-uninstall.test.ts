@@ -117,7 +117,7 @@ describe('an import racing the uninstall’s destroyCredentials (FerretDB, simul
     await h.run(h.acts.destroyCredentials, { installationId });
     assert.equal(await h.store.eventCredentials.get(again.id), undefined);
   });
-  it('a reinstall stored but not yet handed over (not named) keeps its copy: installs newer than the ended event are spared', async () => {
+  it('a reinstall stored but not yet handed over (not named) keeps its copy: events newer than the ended one are spared', async () => {
     const first = await h.installing(1);
     const installationId = first.installation.id;
     const uninstalledAt = new Date(Date.parse(first.installed.createdAt) + 60_000);
@@ -131,22 +131,24 @@ describe('an import racing the uninstall’s destroyCredentials (FerretDB, simul
       data: { ...first.event.data, ...credentials },
     });
     const reinstall = install(`${first.event.id}-reinstall`, at(30_000)); // the callback stored it; its signal not sent yet
-    const older = install(`${first.event.id}-older`, at(-30_000)); // older than the uninstall: ignored, not kept
-    const rotation = { ...fresh, id: `${fresh.id}-late`, created_at: at(40_000) }; // a rotation is never kept
-    for (const e of [reinstall, older, rotation]) await h.storeEvent(e);
-    const destroyed = await h.run(h.acts.destroyCredentials, { installationId, keepInstallsAfter: uninstalledAt.toISOString() });
-    assert.equal(destroyed.destroyed, 3, "the first install's set, the older install's copy and the rotation's");
-    assert.equal(await h.store.eventCredentials.get(older.id), undefined);
-    assert.equal(await h.store.eventCredentials.get(rotation.id), undefined);
-    assert.ok(await h.store.eventCredentials.get(reinstall.id), "the reinstall's copy kept");
+    const older = install(`${first.event.id}-older`, at(-30_000)); // older than the uninstall: superseded, not kept
+    const sameTime = install(`${first.event.id}-same`, at(0)); // not newer (the queue applies it before the uninstall)
+    const rotation = (id: string, createdAt: string) => ({ ...fresh, id, created_at: createdAt });
+    const reinstallRotation = rotation(`${fresh.id}-after`, at(40_000)); // the reinstall's rotation: kept
+    const lateRotation = rotation(`${fresh.id}-late`, at(-10_000)); // the ended installation's: not kept
+    for (const e of [reinstall, older, sameTime, reinstallRotation, lateRotation]) await h.storeEvent(e);
+    const destroyed = await h.run(h.acts.destroyCredentials, { installationId, keepNewerThan: uninstalledAt.toISOString() });
+    assert.equal(destroyed.destroyed, 4, "the first install's set and the copies of the three events not newer");
+    for (const e of [older, sameTime, lateRotation]) assert.equal(await h.store.eventCredentials.get(e.id), undefined, e.id);
+    for (const e of [reinstall, reinstallRotation]) assert.ok(await h.store.eventCredentials.get(e.id), `${e.id} kept`);
     const { clientId } = await importing({ installationId, eventId: reinstall.id });
     assert.equal(clientId, fresh.data.client_id);
     assert.equal((await h.store.credentials.get(installationId, clientId))?.status, 'active');
-    // A copy stored by an older version (no event type or time) is not kept by time: as before.
+    // A copy stored by an older version (no event time) is not kept by time: as before.
     const legacy = install(`${first.event.id}-legacy`, at(50_000));
     await h.storeEvent(legacy);
-    await h.db.collection('event_credentials').updateOne({ _id: legacy.id as never }, { $unset: { eventType: '', eventCreatedAt: '' } });
-    await h.run(h.acts.destroyCredentials, { installationId, keepInstallsAfter: uninstalledAt.toISOString() });
+    await h.db.collection('event_credentials').updateOne({ _id: legacy.id as never }, { $unset: { eventCreatedAt: '' } });
+    await h.run(h.acts.destroyCredentials, { installationId, keepNewerThan: uninstalledAt.toISOString() });
     assert.equal(await h.store.eventCredentials.get(legacy.id), undefined);
   });
 });

@@ -90,7 +90,7 @@ describe('security: inbox retention', function () {
     const recentInstall = await storeEvent(web, 20, true, 'app.installed');
     for (const e of [oldInstall, waitingInstall, recentInstall]) {
       const installationId = String(e.data.installation_id);
-      const owner = { eventId: e.id, installationId, type: 'app.installed' as const, createdAt: new Date(), storedAt: new Date() };
+      const owner = { eventId: e.id, installationId, createdAt: new Date(), storedAt: new Date() };
       await web.store.eventCredentials.put(owner, sealed(installationId));
     }
     const result = await new InboxRetention(web.db, 30).sweep();

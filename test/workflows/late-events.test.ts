@@ -190,7 +190,7 @@ describe('installation workflow: late events', function () {
     // Before, the destroy deleted every copy of the installation's, the reinstall's with them (its import
     // then failed at the store; these stubs hold none, so the destroy's input is what shows it).
     // A reinstall whose copy is stored but not yet signalled is kept by time: installs newer than the uninstall.
-    const kept = { keepEventIds: [reinstall.eventId], keepInstallsAfter: uninstall.createdAt };
+    const kept = { keepEventIds: [reinstall.eventId], keepNewerThan: uninstall.createdAt };
     assert.deepEqual(t.stubs.of('destroyCredentials'), [{ installationId: t.installationId, ...kept }]);
     assert.deepEqual(
       t.stubs.of('importCredentials').map((i) => i.eventId),
@@ -222,7 +222,7 @@ describe('installation workflow: late events', function () {
     fail.resolve();
     await t.settled('active', (s) => s.activeClientId === clientIdFor(reinstall.eventId));
     const inputs = t.stubs.of('destroyCredentials');
-    const after = { keepInstallsAfter: uninstall.createdAt };
+    const after = { keepNewerThan: uninstall.createdAt };
     assert.deepEqual(inputs[0], { installationId: t.installationId, ...after }, 'nothing queued at the first attempt');
     assert.deepEqual(inputs.at(-1), { installationId: t.installationId, keepEventIds: [reinstall.eventId], ...after });
   });

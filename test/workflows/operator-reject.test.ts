@@ -97,4 +97,22 @@ describe('installation workflow: an operator reject concludes only what it stopp
       ['reject'],
     );
   });
+  it('during an install with a second install queued: that one is rejected too, and the destroy spares neither copy', async () => {
+    const stubs = new ActivityStubs().on('setInstallationState', async (i) => {
+      if (i.state === 'approve') throw unavailable();
+      return { state: 'rejected' };
+    });
+    const t = await start(stubs);
+    await t.send(t.event('app.installed', { atSeconds: 1 }));
+    await t.until('the install retrying its approval', (v) => v.phase === 'installing' && v.lastError !== undefined);
+    const second = t.event('app.installed', { atSeconds: 5 });
+    await t.send(second);
+    await t.until('the second install queued', (v) => v.pendingEvents.some((p) => p.includes(second.eventId)));
+    await t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'duplicate account' }] });
+    const done = await t.result();
+    assert.equal(done.phase, 'rejected');
+    assert.match(done.ignoredEvents.find((e) => e.eventId === second.eventId)?.reason ?? '', /rejected by an operator/);
+    // Taken out of the queue and never imported: its copy is not spared as a reinstall's would be.
+    assert.deepEqual(t.stubs.of('destroyCredentials'), [{ installationId: t.installationId, keepNewerThan: second.createdAt }]);
+  });
 });

@@ -43,7 +43,7 @@ describe('installation workflow: event order', function () {
       'recordInstallation',
     ]);
     // Every set destroyed; a reinstall's copy (an install newer than the uninstall) spared.
-    const destroyed = [{ installationId: t.installationId, keepInstallsAfter: uninstall.createdAt }];
+    const destroyed = [{ installationId: t.installationId, keepNewerThan: uninstall.createdAt }];
     assert.deepEqual(t.stubs.of('destroyCredentials'), destroyed, 'every set destroyed');
     assert.equal(done.activeClientId, undefined);
   });

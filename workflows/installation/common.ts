@@ -49,26 +49,35 @@ export async function deprovisionAccount(ctx: PhaseContext, event?: LifecycleEve
   });
 }
 
-export async function destroyCredentials(ctx: PhaseContext): Promise<void> {
-  // An install newer than the event whose phase ends (a reinstall of the same installation id) keeps the
-  // copy of its credentials, the only one there is, for its own import: named when queued here (taken again
-  // at each attempt, so one signalled while the destroy retries is named too), and by time when its copy is
-  // stored but not yet handed over (the callback stores before it signals). Not an older install (ignored:
-  // install-over), nor a rotation (one queued behind an uninstall is late, and a late rotation is imported
-  // to be acknowledged). Without an event (an operator's reject, reconciliation), newer than the last one
-  // applied. Only the activity's input changes, not the commands, so no patch.
-  const after = ctx.run.applying?.event.createdAt ?? ctx.state.lastAppliedAt;
+export async function destroyCredentials(ctx: PhaseContext, rejected?: LifecycleEvent): Promise<void> {
+  // An install or rotation newer than the event whose phase ends (a reinstall of the same installation id,
+  // and its rotations) keeps the copy of its credentials, the only one there is, for its own import: named
+  // when queued here (taken again at each attempt, so one signalled while the destroy retries is named too),
+  // and by time when its copy is stored but not yet handed over (the callback stores before it signals).
+  // Not an older one (superseded: ignored, or imported only to acknowledge the uninstall, before it). Without
+  // an event (an operator's reject, reconciliation), newer than the last one applied and than the install the
+  // reject took out of the queue (`rejected`). Only the activity's input changes, not the commands: no patch.
+  const times = [ctx.run.applying?.event.createdAt ?? ctx.state.lastAppliedAt, rejected?.createdAt];
+  const after = latest(times.filter((t): t is string => t !== undefined));
   await ctx.storeStep('destroy the credentials', 'destroyCredentials', () => {
     const keepEventIds = ctx.state.queue
-      .filter((e) => e.type === 'app.installed' && (!after || Date.parse(e.createdAt) > Date.parse(after)))
+      .filter((e) => CARRIES_CREDENTIALS.includes(e.type) && (!after || Date.parse(e.createdAt) > Date.parse(after)))
       .map((e) => e.eventId);
     return {
       installationId: ctx.installationId,
       ...(keepEventIds.length > 0 ? { keepEventIds } : {}),
-      ...(after ? { keepInstallsAfter: after } : {}),
+      ...(after ? { keepNewerThan: after } : {}),
     };
   });
   ctx.state.retiring = [];
+}
+
+/** The events whose credentials the callback keeps a copy of until their import. */
+const CARRIES_CREDENTIALS: readonly string[] = ['app.installed', 'app.credentials_rotated'];
+
+/** The latest of some event times (ISO strings), or undefined when there is none. */
+function latest(times: readonly string[]): string | undefined {
+  return times.reduce<string | undefined>((a, t) => (a === undefined || Date.parse(t) > Date.parse(a) ? t : a), undefined);
 }
 
 /**

@@ -28,9 +28,10 @@ export async function runOperatorReject(ctx: PhaseContext, reason: string): Prom
   if (state.phase === 'active' && ctx.run.rejectConcluded) return rejectOnActive(ctx, reason);
   const deadline = Date.now() + ctx.options.phaseTimeoutMs;
   let importFrom: LifecycleEvent | undefined;
+  let queued: LifecycleEvent | undefined;
   if (ctx.patched(OPERATOR_REJECT_USES_INSTALL_EVENT)) {
     // An install still queued is the one rejected: it must not run afterwards.
-    const queued = state.queue.find((e) => e.type === 'app.installed');
+    queued = state.queue.find((e) => e.type === 'app.installed');
     if (queued) {
       state.queue = state.queue.filter((e) => e !== queued);
       recordIgnored(state, queued.eventId, 'install rejected by an operator before it began');
@@ -45,7 +46,7 @@ export async function runOperatorReject(ctx: PhaseContext, reason: string): Prom
   const concludes = last?.phase === 'updating' && last.result === 'interrupted' ? 'update' : 'install';
   const sent = await rejectAtTalkdesk(ctx, sentReason, deadline, importFrom, concludes);
   await undoProvisioning(ctx, ctx.run.installEvent);
-  await destroyCredentials(ctx);
+  await destroyCredentials(ctx, queued); // its copy too: no import follows
   await ctx.endPhase('rejected', {
     result: 'rejected',
     detail: sentReason,
