@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
-import { loadEnv } from '../../src/config/env';
+import { DEFAULT_CALLBACK_BODY_LIMIT, loadEnv } from '../../src/config/env';
 import { ConfigError } from '../../src/errors';
 import { exampleEvent } from '../../src/events/examples';
 import { generateKeySpec, parseKeyring, type Keyring } from '../../src/crypto/secrets';
@@ -55,7 +55,7 @@ export async function startLightWeb(
     port: 0,
     appId: APP_ID,
     webhookSecrets: [WEBHOOK_SECRET],
-    bodyLimit: '256kb',
+    bodyLimit: DEFAULT_CALLBACK_BODY_LIMIT,
     dispatchIntervalMs: 60_000,
     taskQueue,
     keyring,
