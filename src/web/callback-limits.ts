@@ -7,7 +7,7 @@ import { SourceRateLimiter, type RateDecision } from './rate-limit';
  * token of CALLBACK_RATE_LIMIT_PER_MINUTE; requests refused before they are
  * authenticated (bad or missing signature, wrong type, unreadable body) take one of
  * CALLBACK_FAILED_AUTH_PER_MINUTE instead. A flood of unsigned requests therefore
- * empties only its own bucket and never delays a signed delivery, even when both
+ * empties only its own bucket and never touches a signed delivery, even when both
  * share one source (a proxy that is not trusted, a shared NAT). The source is the
  * client address through trusted proxies (TRUST_PROXY).
  */
@@ -45,17 +45,7 @@ export class CallbackLimiter {
     return requestSource(req, this.trust);
   }
 
-  /**
-   * Before the body is read: refused only when the source has spent both budgets,
-   * since whatever it sends next is then refused either way (costs nothing more).
-   */
-  beforeBody(source: string | undefined): RateDecision {
-    if (!this.signed || !this.failed) return { allowed: true };
-    if (this.signed.hasToken(source) || this.failed.hasToken(source)) return { allowed: true };
-    return this.signed.take(source);
-  }
-
-  /** A request that passed authentication. */
+  /** A request that passed authentication (past the budget, an event is stored and its hand-over left to the dispatcher). */
   authenticated(source: string | undefined): RateDecision {
     return this.signed?.take(source) ?? { allowed: true };
   }

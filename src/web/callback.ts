@@ -101,9 +101,6 @@ export function createCallbackHandler(deps: CallbackDeps) {
       outcome(o);
       answerIt();
     };
-    // Before reading a byte of the body: a source over both budgets costs nothing more.
-    if (limited(limiter?.beforeBody(source), 'requests')) return;
-
     const contentType = ctx.request.type;
     let raw: Buffer;
     try {
@@ -127,7 +124,10 @@ export function createCallbackHandler(deps: CallbackDeps) {
     if (!deps.skipSignatureCheck && !verifyCallbackSignature(raw, ctx.req.headers, signature)) {
       return unauthenticated('unauthenticated', () => refuse(ctx, 401, 'invalid_signature', signatureHelp));
     }
-    if (limited(limiter?.authenticated(source), 'requests')) return;
+    // Past the signed budget an event is still stored, and handed over by the dispatcher at its own pace:
+    // a 429 would spend one of Talkdesk's two redeliveries, and an event refused three times is lost.
+    const budget = limiter?.authenticated(source);
+    const overBudget = budget !== undefined && !budget.allowed;
     const shapeProblem = checkJsonShape(raw, jsonLimits);
     if (shapeProblem) {
       outcome('refused');
@@ -142,6 +142,8 @@ export function createCallbackHandler(deps: CallbackDeps) {
     }
     if (deps.launch && isUserLogoutBody(json)) {
       eventType = 'user.logout';
+      // Not stored for later: a logout past the budget is refused, and its redelivery ends the sessions.
+      if (limited(budget, 'requests')) return;
       return deps.launch.userLogout(ctx, json, outcome, (createdAt) => checkEventTime(createdAt, Date.now(), deps.eventTimeLimits));
     }
     const parsed = parseEvent(json);
@@ -232,6 +234,21 @@ export function createCallbackHandler(deps: CallbackDeps) {
       return storeFailed(err, 'event stored; its sessions not ended');
     }
 
+    // Queued for the dispatcher, which hands it over (Temporal did not take it, or the source is past its budget).
+    const leftToDispatcher = async (o: 'stored_undispatched' | 'deferred') => {
+      try {
+        await deps.inbox.enqueue(record);
+      } catch (queueErr) {
+        // Stored but not queued: only a redelivery (or the backstop) would hand it over, so ask for one.
+        return storeFailed(queueErr, 'event stored but not queued for hand-over');
+      }
+      outcome(o);
+      return answer(ctx, 202, { status: 'stored', eventId: event.id, dispatched: false });
+    };
+    if (overBudget) {
+      log.info('event stored; past its source budget, the dispatcher will hand it over');
+      return leftToDispatcher('deferred');
+    }
     const handingOver = timeStep('handover');
     try {
       await (stored === 'duplicate' ? (deps.redispatch ?? deps.dispatch) : deps.dispatch)(lifecycle);
@@ -239,14 +256,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
     } catch (err) {
       handingOver.failed();
       log.warn(temporalCallFailure(err), 'stored; Temporal unavailable, the dispatcher will hand it over');
-      try {
-        await deps.inbox.enqueue(record);
-      } catch (queueErr) {
-        // Stored but not queued: only a redelivery (or the backstop) would hand it over, so ask for one.
-        return storeFailed(queueErr, 'event stored but not queued for hand-over');
-      }
-      outcome('stored_undispatched');
-      return answer(ctx, 202, { status: 'stored', eventId: event.id, dispatched: false });
+      return leftToDispatcher('stored_undispatched');
     }
     // The first delivery's record was written just now, by this version (no credentials copy
     // in it), and queued nowhere: the mark is one update by `_id` and nothing to dequeue.

@@ -94,11 +94,6 @@ export class SourceRateLimiter {
     return Math.max(1, Math.ceil((1 - tokens) / this.perMs / 1000));
   }
 
-  /** Whether `address`'s source has a token now, without taking it. */
-  hasToken(address: string | undefined): boolean {
-    return this.peek(address).allowed;
-  }
-
   /** Sources currently tracked (tests and metrics). */
   get size(): number {
     return this.buckets.size;

@@ -18,7 +18,7 @@ function assertHardened(what: string, headers: IncomingHttpHeaders): void {
 describe('security: response headers', function () {
   this.timeout(60_000);
   let web: LightWeb;
-  useLightWeb((w) => (web = w), { bodyLimit: '1kb', rateLimitPerMinute: 2, rateLimitBurst: 2 });
+  useLightWeb((w) => (web = w), { bodyLimit: '1kb', rateLimitPerMinute: 2, failedAuthPerMinute: 2, rateLimitBurst: 2 });
 
   const signed = (raw: string) => ({ ...JSON_HEADERS, 'x-hub-signature': signHubSignature(Buffer.from(raw), WEBHOOK_SECRET) });
 
@@ -28,9 +28,10 @@ describe('security: response headers', function () {
       ['accepted', await send(web.web.url, raw, { headers: signed(raw) }), 200],
       ['bad signature', await send(web.web.url, raw, { headers: { ...JSON_HEADERS } }), 401],
     ];
-    // The signed budget (burst 2) is spent by a second delivery: the third is a 429.
     answers.push(['duplicate', await send(web.web.url, raw, { headers: signed(raw) }), 200]);
-    answers.push(['rate limited', await send(web.web.url, raw, { headers: signed(raw) }), 429]);
+    // The failed-auth budget (burst 2) is spent by a second unsigned request: the third is a 429.
+    answers.push(['bad signature', await send(web.web.url, raw, { headers: { ...JSON_HEADERS } }), 401]);
+    answers.push(['rate limited', await send(web.web.url, raw, { headers: { ...JSON_HEADERS } }), 429]);
     for (const [what, answer, status] of answers) {
       assert.equal(answer.status, status, `${what}: ${answer.text}`);
       assertHardened(what, answer.headers);

@@ -142,16 +142,27 @@ describe('security: proxy-aware callback rate limits', function () {
       }
     });
 
-    it('signed requests keep their own limit (CALLBACK_RATE_LIMIT_PER_MINUTE), per client through the proxy', async () => {
+    it('signed requests keep their own budget (CALLBACK_RATE_LIMIT_PER_MINUTE), per client through the proxy: past it stored, handed over later', async () => {
       const web = await startLightWeb({ rateLimitPerMinute: 3, failedAuthPerMinute: 60, trustProxy: parseTrustProxy('127.0.0.1/32') });
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
       try {
-        const statuses: number[] = [];
-        for (let i = 0; i < 4; i += 1) {
-          const raw = JSON.stringify(freshEvent());
-          statuses.push((await viaProxy(web, raw, signedHeaders(raw), agent, TALKDESK)).status);
+        const answers: Answer[] = [];
+        const events = Array.from({ length: 4 }, () => freshEvent());
+        for (const event of events) {
+          const raw = JSON.stringify(event);
+          answers.push(await viaProxy(web, raw, signedHeaders(raw), agent, TALKDESK));
         }
-        assert.deepEqual(statuses, [200, 200, 200, 429]);
+        // Past the budget: stored and queued, not refused (a 429 spends one of Talkdesk's two redeliveries).
+        assert.deepEqual(
+          answers.map((a) => a.status),
+          [200, 200, 200, 202],
+        );
+        assert.deepEqual(answers[3]?.json, { status: 'stored', eventId: events[3]?.id, dispatched: false });
+        const deferred = await web.store.inbox.get(String(events[3]?.id));
+        assert.ok(deferred && !deferred.dispatchedAt, 'stored, not handed over yet');
+        assert.equal(await web.store.inbox.countUndispatched(), 1, 'queued for the dispatcher');
+        assert.equal(await web.web.dispatcher.runOnce(), 1, 'the dispatcher hands it over');
+        assert.ok((await web.store.inbox.get(String(events[3]?.id)))?.dispatchedAt);
         const raw = JSON.stringify(freshEvent());
         assert.equal(
           (await viaProxy(web, raw, signedHeaders(raw), agent, '198.51.100.21')).status,
