@@ -2,6 +2,7 @@ import type { Logger } from '../logging/logger';
 import { temporalCallFailure } from '../temporal/connect-errors';
 import type { InboxStore } from './inbox';
 import type { Dispatch } from './start';
+import { scrubUrlCredentials } from '../logging/redact';
 
 /** The latest date there is: listing "due by" it lists every queued event. */
 const LATEST = new Date(8.64e15);
@@ -155,8 +156,9 @@ const MAX_UNMARKED = 10_000;
 
 type MarkOptions = Parameters<InboxStore['markDispatched']>[1];
 
+/** Kept in the queue entry and in reconciliation's result (a Temporal payload): a connection string's credentials scrubbed. */
 function errorName(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message.slice(0, 200)}` : 'unknown error';
+  return err instanceof Error ? `${err.name}: ${scrubUrlCredentials(err.message).slice(0, 200)}` : 'unknown error';
 }
 
 /** What reconciliation's backstop did: events handed over, and those whose hand-over failed (left queued). */

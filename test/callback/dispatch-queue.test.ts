@@ -255,7 +255,7 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
     const result = await handOverStored(
       inbox,
       async (event) => {
-        if (event.eventId === bad) throw new Error('workflow failed: InstallationStepFailed');
+        if (event.eventId === bad) throw new Error('workflow failed: InstallationStepFailed (mongodb://app:hunter2@db.internal:27017)');
         handed.push(event.eventId);
       },
       10,
@@ -267,6 +267,7 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
       [[bad, events[1]!.installationId]],
     );
     assert.match(result.failed[0]?.message ?? '', /InstallationStepFailed/);
+    assert.doesNotMatch(result.failed[0]?.message ?? '', /hunter2/, "a connection string's password is not kept (a Temporal payload)");
     assert.deepEqual(
       (await inbox.listUndispatched(10)).map((r) => r._id),
       [bad],
