@@ -77,6 +77,9 @@ export function launchWarnings(s: LaunchSettings, production: boolean): string[]
     warnings.push(
       `APP_BASE_URL is ${s.appBaseUrl}: Talkdesk sends users back to that address, so sign-in works only from this machine; set this service's public URL`,
     );
+  const home = s.appHomeUrl ? new URL(s.appHomeUrl) : undefined;
+  if (home?.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(home.hostname))
+    warnings.push('APP_HOME_URL is http: the hand-off token (a sign-in for 60 s to whoever holds it) is posted in clear; use https');
   if (s.supportContact === SUPPORT_CONTACT_PLACEHOLDER)
     warnings.push('SUPPORT_CONTACT is not set: sign-in failure pages tell users to contact "your administrator"; set who to contact');
   if (s.sameSite === 'none' && s.frameAncestors.length === 0)

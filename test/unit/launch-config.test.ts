@@ -83,6 +83,10 @@ describe('launch configuration', () => {
     assert.deepEqual(launchWarnings({ ...listed, supportContact: 'help@a.example' }, true), []);
     assert.match(launchWarnings(listed, true).join(), /SUPPORT_CONTACT is not set/);
     assert.match(launchWarnings(settings({ ...prod, APP_BASE_URL: 'http://app.example.com' }), true).join(), /APP_BASE_URL is http/);
+    const home = (url: string) => launchWarnings({ ...listed, supportContact: 'help@a.example', appHomeUrl: url }, true).join();
+    assert.match(home('http://partner.example.com/sso'), /APP_HOME_URL is http: the hand-off token .* in clear/);
+    assert.equal(home('https://partner.example.com/sso'), '');
+    assert.equal(home('http://localhost:8080/sso'), '', 'a partner app on this machine');
     // docker-compose.yml's local defaults start in production, so they are said at start.
     assert.deepEqual(launchWarnings(settings({ ...prod, APP_BASE_URL: 'http://localhost:3000' }), true), [
       "APP_BASE_URL is http://localhost:3000: Talkdesk sends users back to that address, so sign-in works only from this machine; set this service's public URL",
