@@ -218,11 +218,13 @@ export class AccountStore {
             talkdeskUserId: u.id,
             email: u.email,
             name: u.name,
-            role: u.role ?? 'user',
+            // A role given is set; none given (the sign-in's licence refresh) keeps the mapping's: an admin
+            // re-licensed that way stays admin. A new mapping is a standard user.
+            ...(u.role ? { role: u.role } : {}),
             active: true,
             updatedAt: now,
           },
-          $setOnInsert: { partnerUserId: `pu_${accountId}_${u.id}` },
+          $setOnInsert: { partnerUserId: `pu_${accountId}_${u.id}`, ...(u.role ? {} : { role: 'user' as const }) },
         },
         { upsert: true },
       );

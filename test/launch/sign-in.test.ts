@@ -112,6 +112,21 @@ describe('launch: single sign-on from Talkdesk to /app', function () {
     assert.equal(await appStatus(bb), 401, 'an inactive mapping');
   });
 
+  it('an admin whose mapping was made inactive (an update not applied yet) is re-licensed from Talkdesk at sign-in and stays admin', async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const admin = licensed[0];
+    assert.ok(admin);
+    const mapping = { _id: `${installation.accountId}:${admin.id}` };
+    await sys.store.accounts.deactivateUsers(installation.accountId, [admin.id]);
+    const { body, status } = await signIn(sys, installation.id, admin.id);
+    assert.equal(status, 200, body);
+    const refreshed = await sys.store.accounts.users.findOne(mapping);
+    assert.equal(refreshed?.active, true, "re-licensed from Talkdesk's list");
+    // Before, the refresh wrote role 'user' over the installing administrator's.
+    assert.equal(refreshed?.role, 'admin');
+    assert.match(body, /data-role="admin"/);
+  });
+
   it('/app without a session answers 401 with a page saying to open the app from Talkdesk again', async () => {
     const res = await new TestBrowser().request(`${sys.web.url}/app`);
     assert.equal(res.status, 401);
