@@ -41,7 +41,7 @@ export const DEFAULT_PORT = 3000;
 /**
  * Admits the largest app.updated the schema allows with Talkdesk's ids (two lists of 10,000 24-character
  * ids: about 540 kB); 256kb refused updates of more than about 7,500 users with 413, which Talkdesk's
- * redeliveries get again (the event lost). Under Temporal's 2 MB payload limit: a body admitted is handed over.
+ * redeliveries get again (the event lost). One such event's signal is under Temporal's 2 MB payload limit.
  */
 export const DEFAULT_CALLBACK_BODY_LIMIT = '1mb';
 export const DEFAULT_TEMPORAL_NAMESPACE = 'default';

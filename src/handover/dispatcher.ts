@@ -10,6 +10,9 @@ const LATEST = new Date(8.64e15);
 /** The longest a failed hand-over waits before the next attempt (the README quotes it). */
 export const MAX_BACKOFF_MS = 5 * 60_000;
 
+/** Events handed over per pass unless DispatcherOptions.batchSize says otherwise. */
+const DEFAULT_BATCH_SIZE = 100;
+
 export interface DispatcherOptions {
   intervalMs: number;
   batchSize?: number;
@@ -42,8 +45,13 @@ export class InboxDispatcher {
   start(): void {
     this.stopped = false;
     const tick = async () => {
-      await this.runOnce().catch((err: unknown) => this.logger.warn({ err }, 'dispatcher pass failed; will try again'));
-      if (!this.stopped) this.timer = setTimeout(() => void tick(), this.options.intervalMs);
+      const handed = await this.runOnce().catch((err: unknown) => {
+        this.logger.warn({ err }, 'dispatcher pass failed; will try again');
+        return 0;
+      });
+      // A full batch handed over: more are likely due (a wave past the callback's budget), so the next pass runs at once.
+      const full = handed >= (this.options.batchSize ?? DEFAULT_BATCH_SIZE);
+      if (!this.stopped) this.timer = setTimeout(() => void tick(), full ? 0 : this.options.intervalMs);
     };
     this.timer = setTimeout(() => void tick(), this.options.intervalMs);
   }
@@ -116,7 +124,7 @@ export class InboxDispatcher {
     // than a batch (the queue entries are not rewritten for it: their backoff has one
     // writer, a failed hand-over).
     const woken = this.wake;
-    const batchSize = this.options.batchSize ?? 100;
+    const batchSize = this.options.batchSize ?? DEFAULT_BATCH_SIZE;
     const due = await this.inbox.listUndispatched(batchSize, woken ? LATEST : new Date());
     if (woken && due.length > 0) this.logger.info({ retried: due.length }, 'Temporal answers again: backed-off events retried now');
     if (woken && due.length < batchSize) {

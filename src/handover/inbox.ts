@@ -120,7 +120,8 @@ export class InboxStore {
 
   /**
    * Queues the event unless it is queued already; true when this call queued it. The
-   * callback calls it when its own hand-over failed; `insert` and the backstop otherwise.
+   * callback calls it when its own hand-over failed or is left to the dispatcher (the source past its
+   * budget); `insert` and the backstop otherwise.
    */
   async enqueue(r: Pick<InboxRecord, '_id' | 'installationId' | 'createdAt' | 'receivedAt'>): Promise<boolean> {
     try {

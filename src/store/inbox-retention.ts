@@ -31,14 +31,21 @@ const CREDENTIAL_EVENTS = ['app.installed', 'app.credentials_rotated'];
 export interface SweepResult {
   /** Inbox records pruned. */
   events: number;
-  /** Credentials copies of pruned events deleted (never imported). */
+  /** Credentials copies of pruned events deleted (never imported), and copies whose record was never stored. */
   credentials: number;
+}
+
+/** A credentials copy's fields the sweep reads. */
+interface CopyRecord {
+  _id: string;
+  storedAt: Date;
 }
 
 export const DAY_MS = 86_400_000;
 
 export class InboxRetention {
   private readonly coll: Collection<PrunableRecord>;
+  private readonly copies: Collection<CopyRecord>;
   private readonly eventCredentials: EventCredentialStore;
   constructor(
     db: Database,
@@ -46,6 +53,7 @@ export class InboxRetention {
   ) {
     if (!Number.isInteger(retentionDays) || retentionDays < 1) throw new Error('retentionDays must be a positive integer');
     this.coll = db.collection<PrunableRecord>(COLLECTIONS.inbox);
+    this.copies = db.collection<CopyRecord>(COLLECTIONS.eventCredentials);
     this.eventCredentials = new EventCredentialStore(db);
   }
 
@@ -68,6 +76,19 @@ export class InboxRetention {
     events += (await this.coll.deleteMany({ ...old, type: { $nin: CREDENTIAL_EVENTS } })).deletedCount;
     // user.logout records (the user's e-mail in them) are marked handled, not handed over.
     events += (await this.coll.deleteMany({ type: 'user.logout', createdAt: before, handledAt: { $exists: true } })).deletedCount;
-    return { events, credentials };
+    return { events, credentials: credentials + (await this.orphanCopies(before)) };
+  }
+
+  /**
+   * Copies stored before the cutoff whose inbox record was never written (the callback stores the copy
+   * first; the record's insert failed and no redelivery came): no record points at them, and a redelivery
+   * now is refused as too old, so nothing would ever import them. One stored since is left to its record.
+   */
+  private async orphanCopies(before: { $lt: Date }): Promise<number> {
+    const stale = await this.copies.find({ storedAt: before }, { projection: { _id: 1 } }).toArray();
+    const orphans: string[] = [];
+    // By exact _id, one at a time: normally none are stale (a copy lives until its import, within days).
+    for (const { _id } of stale) if (!(await this.coll.findOne({ _id }, { projection: { _id: 1 } }))) orphans.push(_id);
+    return this.eventCredentials.deleteEvents(orphans);
   }
 }

@@ -126,6 +126,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
     }
     // Past the signed budget an event is still stored, and handed over by the dispatcher at its own pace:
     // a 429 would spend one of Talkdesk's two redeliveries, and an event refused three times is lost.
+    // So the budget paces hand-overs to Temporal; no signed request is refused for it.
     const budget = limiter?.authenticated(source);
     const overBudget = budget !== undefined && !budget.allowed;
     const shapeProblem = checkJsonShape(raw, jsonLimits);
@@ -142,8 +143,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
     }
     if (deps.launch && isUserLogoutBody(json)) {
       eventType = 'user.logout';
-      // Not stored for later: a logout past the budget is refused, and its redelivery ends the sessions.
-      if (limited(budget, 'requests')) return;
+      // Handled past the budget too: it makes no call to Temporal, which the budget paces.
       return deps.launch.userLogout(ctx, json, outcome, (createdAt) => checkEventTime(createdAt, Date.now(), deps.eventTimeLimits));
     }
     const parsed = parseEvent(json);
@@ -207,7 +207,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
     let inserted: InsertOutcome;
     const storing = timeStep('store');
     try {
-      // Stored, not queued: the hand-over below queues it only if Temporal does not take it.
+      // Stored, not queued: queued below only if Temporal does not take it or the source is past its budget.
       inserted = await deps.inbox.insert(
         record,
         credentials ? sealEventCredentials(deps.keyring, lifecycle.installationId, credentials) : undefined,

@@ -3,8 +3,8 @@ import { isIPv4, isIPv6 } from 'node:net';
 /**
  * Per-source rate limit of the callback: one token bucket per remote address,
  * refilled at `perMinute` tokens a minute and holding at most `burst` (one
- * minute's worth by default). A source that empties its bucket is answered 429
- * with the seconds until its next token; other sources keep their own buckets,
+ * minute's worth by default). A source that empties its bucket is told the seconds
+ * until its next token (the caller decides: 429, or a hand-over left for later); other sources keep their own buckets,
  * so one noisy client does not slow anyone else.
  *
  * Memory is bounded: buckets that have refilled completely carry no information

@@ -6,6 +6,7 @@ import { InboxDispatcher, handOverStored } from '../../src/handover/dispatcher';
 import { EventCredentialStore } from '../../src/store/event-credentials';
 import type { LifecycleEvent } from '../../workflows/definitions';
 import { captureLogger } from '../support/logs';
+import { eventually } from '../support/waits';
 import { mongoUri, uniqueDbName } from '../support/servers';
 
 /** A secret-free stored event, as the callback writes it. */
@@ -244,6 +245,25 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
     for (const r of [ended, olderInstall]) assert.equal(await eventCredentials.get(r._id), undefined, 'dropped, not moved');
     for (const r of [reinstall, newerInstall]) {
       assert.deepEqual(await eventCredentials.get(r._id), { secret: blob, inInbox: true }, 'kept where it was');
+    }
+  });
+
+  it('after a pass that handed over a full batch the next pass runs at once, not an interval later (a wave past the budget)', async () => {
+    await queue().deleteMany({});
+    const events = Array.from({ length: 5 }, (_, i) => stored(new Date(Date.now() - 10_000 + i)));
+    for (const e of events) await inbox.insert(e);
+    const handed: string[] = [];
+    const { logger } = captureLogger('dispatcher');
+    const intervalMs = 3_000;
+    const dispatcher = new InboxDispatcher(inbox, async (event) => void handed.push(event.eventId), logger, { intervalMs, batchSize: 2 });
+    const started = Date.now();
+    dispatcher.start();
+    try {
+      // Batches of 2, 2, 1: one interval, then two passes at once (before, three intervals: 9 s).
+      await eventually('all five handed over', async () => (handed.length === 5 ? true : undefined), 2 * intervalMs);
+      assert.ok(Date.now() - started < 2 * intervalMs, `${Date.now() - started} ms`);
+    } finally {
+      await dispatcher.stop();
     }
   });
 

@@ -101,6 +101,32 @@ describe('security: inbox retention', function () {
     assert.ok(await web.store.eventCredentials.get(recentInstall.id), 'a recent event keeps its copy');
   });
 
+  it('deletes an old credentials copy whose inbox record was never stored; keeps a recent one, and an old one whose event waits', async () => {
+    const sealed = sealEventCredentials(web.keyring, 'inst-orphan', {
+      clientId: 'c1',
+      clientSecret: 'not-a-real-secret',
+      privateKey: '',
+      publicKey: '',
+    });
+    const daysAgo = (d: number) => new Date(Date.now() - d * DAY_MS);
+    const copy = (eventId: string, storedDaysAgo: number) =>
+      web.store.eventCredentials.put(
+        { eventId, installationId: 'inst-orphan', createdAt: daysAgo(storedDaysAgo), storedAt: daysAgo(storedDaysAgo) },
+        sealed,
+      );
+    // The callback stores the copy first: these records' inserts failed, and no redelivery came.
+    const [oldOrphan, recentOrphan] = [`orphan-old-${Date.now()}`, `orphan-recent-${Date.now()}`];
+    await copy(oldOrphan, 40);
+    await copy(recentOrphan, 2);
+    const waiting = await storeEvent(web, 40, false, 'app.installed'); // stored, never handed over (Temporal down)
+    await copy(waiting.id, 40);
+    const result = await new InboxRetention(web.db, 30).sweep();
+    assert.ok(result.credentials >= 1, JSON.stringify(result));
+    assert.equal(await web.store.eventCredentials.get(oldOrphan), undefined, 'no record will ever import it');
+    assert.ok(await web.store.eventCredentials.get(recentOrphan), 'a redelivery may still come');
+    assert.ok(await web.store.eventCredentials.get(waiting.id), 'its record still waits for Temporal');
+  });
+
   it('refuses a replay of a pruned event (event_too_old), so it is not handled twice', async () => {
     const event = await storeEvent(web, 31, true);
     await new InboxRetention(web.db, 30).sweep();

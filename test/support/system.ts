@@ -80,6 +80,8 @@ export interface SystemOptions {
   };
   /** The web's WEB_SHUTDOWN_DELAY_SECONDS, in ms (0 by default). */
   webShutdownDelayMs?: number;
+  /** The callback's signed budget (CALLBACK_RATE_LIMIT_PER_MINUTE and its bucket size); none by default. */
+  webRateLimit?: { perMinute: number; burst?: number };
   /** More Talkdesk hosts the service may call (e.g. `npm run demo`'s own simulator) besides the system's simulator. */
   talkdeskAllowedHosts?: string[];
 }
@@ -131,6 +133,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
     temporal: opts.webClient ?? client,
     logger,
     ...(opts.webShutdownDelayMs ? { shutdownDelayMs: opts.webShutdownDelayMs } : {}),
+    ...(opts.webRateLimit ? { rateLimitPerMinute: opts.webRateLimit.perMinute, rateLimitBurst: opts.webRateLimit.burst } : {}),
     ...(opts.launch
       ? {
           launch: {

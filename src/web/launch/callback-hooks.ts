@@ -38,8 +38,8 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
         const ended = await lc.sessions.endForInstallation(installationId);
         if (ended) lc.logger.info({ installationId, sessionsEnded: ended }, 'uninstall: every session of the installation ended');
       } else if (event.type === 'app.updated' && event.data.users?.removing?.length) {
-        let ended = 0;
-        for (const userId of event.data.users.removing) ended += await lc.sessions.endForUser(installationId, userId);
+        // One command for the whole list (up to 10,000 ids), before the answer.
+        const ended = await lc.sessions.endForUsers(installationId, event.data.users.removing);
         if (ended) lc.logger.info({ installationId, sessionsEnded: ended }, 'users removed: their sessions ended');
       }
     },
