@@ -92,6 +92,7 @@ export class SealedStates {
       ok: true,
       installationId,
       nonce: sealed.n,
+      issuedAt: new Date(sealed.e - STATE_TTL_MS),
       ...(sealed.u ? { userHint: sealed.u } : {}),
       ...(sealed.l ? { links: sealed.l } : {}),
       ...(typeof sealed.p === 'string' ? { partnerState: sealed.p } : {}),

@@ -34,7 +34,7 @@ export interface StateLinks {
 }
 
 export type StateCheck =
-  | { ok: true; installationId: string; nonce: string; userHint?: string; links?: StateLinks; partnerState?: string }
+  | { ok: true; installationId: string; nonce: string; issuedAt: Date; userHint?: string; links?: StateLinks; partnerState?: string }
   | { ok: false; why: 'unknown' | 'expired' | 'replayed' | 'other_browser'; installationId?: string };
 
 /** How long a spent marker outlives its state: more than the clock skew between web processes. */
@@ -95,6 +95,7 @@ export class SsoStateStore {
       ok: true,
       installationId: rec.installationId,
       nonce: rec.nonce ?? '',
+      issuedAt: rec.createdAt,
       ...(rec.userHint ? { userHint: rec.userHint } : {}),
       ...(rec.links ? { links: rec.links } : {}),
     };

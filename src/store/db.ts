@@ -16,6 +16,7 @@ export const COLLECTIONS = {
   partnerCalls: 'partner_calls',
   licensedUsersProgress: 'licensed_users_progress',
   sessions: 'sessions',
+  ssoLogouts: 'sso_logouts',
   ssoStates: 'sso_states',
   ssoFailures: 'sso_failures',
   ssoLinks: 'sso_links',

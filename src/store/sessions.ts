@@ -22,14 +22,25 @@ export interface SessionRecord {
   expiresAt: Date;
 }
 
+/** The latest time (Talkdesk's clock) Talkdesk said a user of an installation logged out. */
+interface LogoutMark {
+  _id: string; // `${installationId}:${talkdeskUserId}`
+  at: Date;
+}
+
+/** How long a logout mark is kept: past any sign-in that could have begun before it (a state lives 10 minutes). */
+const LOGOUT_MARK_KEEP_MS = 24 * 3_600_000;
+
 export const hashId = (value: string): string => createHash('sha256').update(value).digest('hex');
 export const randomId = (): string => randomBytes(32).toString('base64url');
 
 /** Sessions in MongoDB. FerretDB has no TTL index: expiry is checked on every read and swept. */
 export class SessionStore {
   readonly coll: Collection<SessionRecord>;
+  private readonly logouts: Collection<LogoutMark>;
   constructor(db: Database) {
     this.coll = db.collection<SessionRecord>(COLLECTIONS.sessions);
+    this.logouts = db.collection<LogoutMark>(COLLECTIONS.ssoLogouts);
   }
 
   async ensureIndexes(): Promise<void> {
@@ -75,7 +86,23 @@ export class SessionStore {
     return (await this.coll.deleteMany({ installationId })).deletedCount;
   }
 
+  /**
+   * Talkdesk said the user logged out at `at` (user.logout's created_at): written before their sessions
+   * are ended, so that a sign-in under way (its Talkdesk authorization perhaps older than the logout) that
+   * opens its session after they were ended finds it (`loggedOutSince`) and ends its own.
+   */
+  async markLoggedOut(installationId: string, talkdeskUserId: string, at: Date): Promise<void> {
+    await this.logouts.updateOne({ _id: `${installationId}:${talkdeskUserId}` }, { $max: { at } }, { upsert: true });
+  }
+
+  /** Whether Talkdesk said the user logged out at or after `since`: one read by `_id`. */
+  async loggedOutSince(installationId: string, talkdeskUserId: string, since: Date): Promise<boolean> {
+    const mark = await this.logouts.findOne({ _id: `${installationId}:${talkdeskUserId}` });
+    return mark !== null && mark.at.getTime() >= since.getTime();
+  }
+
   async sweep(now = new Date()): Promise<number> {
+    await this.logouts.deleteMany({ at: { $lt: new Date(now.getTime() - LOGOUT_MARK_KEEP_MS) } });
     return (await this.coll.deleteMany({ expiresAt: { $lte: now } })).deletedCount;
   }
 }

@@ -90,6 +90,30 @@ describe('launch: single sign-out, licences that change, and no secret left behi
     assert.equal(unsigned.status, 401, 'signed like every event');
   });
 
+  it('a sign-in under way when Talkdesk says the user logged out is refused (signed_out) and leaves no session', async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const user = licensed[0];
+    assert.ok(user);
+    sys.simulator.signInAs(installation.id, user.id);
+    const browser = new TestBrowser();
+    // /launch issued its state; the logout arrives before the browser comes back from Talkdesk.
+    const launched = await browser.request(launchUrl(sys, installation.id, user.id));
+    assert.equal(launched.status, 302);
+    const event = sys.simulator.userLogout(installation.id, user.id);
+    const res = await fetch(sys.web.callbackUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hub-signature': sys.simulator.signBody(JSON.stringify(event)) },
+      body: JSON.stringify(event),
+    });
+    assert.equal(res.status, 200);
+    const { res: landed, body } = await browser.open(launched.headers.get('location') ?? '');
+    assert.equal(landed.status, 401, body);
+    assert.match(body, /data-reason="signed_out"/);
+    assert.equal(await appStatus(browser), 401, 'no session');
+    const sessions = new SessionStore(sys.store.db);
+    assert.equal(await sessions.coll.countDocuments({ installationId: installation.id, talkdeskUserId: user.id }), 0);
+  });
+
   it('a partner that cannot take a user.logout gets it again until it does; Talkdesk is answered at once all the same', async () => {
     const { installation, licensed } = await activeInstallation(sys);
     const user = licensed[0];

@@ -84,7 +84,9 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
           outcome('duplicate');
           return reply(ctx, 200, { status: 'duplicate', eventId: event.id });
         }
-        // Idempotent: a repeat (or a retry after a failure here) ends nothing more.
+        // First the mark, then the sessions: a sign-in under way that opens its session after they were
+        // ended finds the mark and ends its own (ssoCallback). Idempotent: a repeat ends nothing more.
+        await lc.sessions.markLoggedOut(installationId, talkdeskUserId, new Date(event.created_at));
         const ended = await lc.sessions.endForUser(installationId, talkdeskUserId);
         // Kept for the partner before Talkdesk is answered: a 503 here is delivered again and kept then.
         const notice = {

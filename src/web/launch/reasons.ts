@@ -28,6 +28,11 @@ export const FAILURE_REASONS = {
     sentence: 'Talkdesk refused to confirm who you are.',
     next: 'Open the app again from Talkdesk in a few minutes.',
   },
+  signed_out: {
+    status: 401,
+    sentence: 'You signed out of Talkdesk while this sign-in was under way.',
+    next: 'Open the app again from Talkdesk.',
+  },
   not_licensed: {
     status: 403,
     sentence: 'Your Talkdesk user does not have access to this app.',

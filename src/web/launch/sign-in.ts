@@ -27,6 +27,8 @@ import { SsoFailure, talkdeskFailure } from './reasons';
 export const LAUNCH_PATH = '/launch';
 export const SSO_CALLBACK_PATH = '/sso/callback';
 const USABLE_PHASES = new Set(['active', 'updating']);
+/** How far Talkdesk's clock (a user.logout's created_at) may be behind ours when a sign-in is weighed against it. */
+const LOGOUT_CLOCK_ALLOWANCE_MS = 30_000;
 const ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 const one = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -183,15 +185,30 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
       email: info.email || mapping.email,
       role: roleOf(mapping),
     };
-    lc.ssoTotal.inc({ outcome: 'ok' });
-    // The audit line of a sign-in (who, where, when) stays at info; /launch's line is at debug.
-    lc.logger.info({ installationId: rec._id, talkdeskUserId, role: who.role, handoff: Boolean(lc.settings.appHomeUrl) }, 'signed in');
-
-    if (lc.settings.appHomeUrl)
+    // A user.logout dated after this sign-in began (less the clocks' allowance): its Talkdesk authorization
+    // may predate the logout. Read after the session is written (the logout writes its mark before it
+    // ends sessions), so that one of the two always sees the other.
+    const began = new Date(checked.issuedAt.getTime() - LOGOUT_CLOCK_ALLOWANCE_MS);
+    const signedOut = () => lc.sessions.loggedOutSince(rec._id, talkdeskUserId, began);
+    const refuseSignedOut = () => new SsoFailure('signed_out', { ...facts, detail: 'user_logout_during_sign_in' });
+    const signedIn = () => {
+      lc.ssoTotal.inc({ outcome: 'ok' });
+      // The audit line of a sign-in (who, where, when) stays at info; /launch's line is at debug.
+      lc.logger.info({ installationId: rec._id, talkdeskUserId, role: who.role, handoff: Boolean(lc.settings.appHomeUrl) }, 'signed in');
+    };
+    if (lc.settings.appHomeUrl) {
+      if (await signedOut()) throw refuseSignedOut();
+      signedIn();
       return await handOff(lc, ctx, { ...who, ...(checked.partnerState ? { partnerState: checked.partnerState } : {}) });
+    }
     // The widget link goes with the session ('' when none), so /app need not read the links.
     const widgetUrl = links?.widgetUrl ?? '';
     const sessionId = await lc.sessions.open({ ...who, widgetUrl }, lc.settings.sessionTtlMs);
+    if (await signedOut()) {
+      await lc.sessions.end(sessionId);
+      throw refuseSignedOut();
+    }
+    signedIn();
     setCookie(ctx, SESSION_COOKIE, sessionId, { ...cookieBase(lc, '/'), maxAgeSeconds: Math.floor(lc.settings.sessionTtlMs / 1000) });
     redirectTo(ctx, 303, '/app');
   } catch (err) {
