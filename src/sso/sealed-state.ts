@@ -35,6 +35,8 @@ interface Sealed {
   l?: StateLinks;
   /** Expiry, epoch ms. */
   e: number;
+  /** Issued, epoch ms (absent in cookies of earlier versions: the expiry less the state's lifetime). */
+  i?: number;
 }
 
 const cookieContext = (installationId: string, state: string): SecretContext => signInStateCookieContext(installationId, hashId(state));
@@ -59,6 +61,7 @@ export class SealedStates {
     const base: Sealed = {
       n: s.nonce,
       e: now + STATE_TTL_MS,
+      i: now,
       ...(s.userHint ? { u: s.userHint } : {}),
       ...(s.partnerState ? { p: s.partnerState } : {}),
     };
@@ -92,7 +95,7 @@ export class SealedStates {
       ok: true,
       installationId,
       nonce: sealed.n,
-      issuedAt: new Date(sealed.e - STATE_TTL_MS),
+      issuedAt: new Date(sealed.i ?? sealed.e - STATE_TTL_MS),
       ...(sealed.u ? { userHint: sealed.u } : {}),
       ...(sealed.l ? { links: sealed.l } : {}),
       ...(typeof sealed.p === 'string' ? { partnerState: sealed.p } : {}),

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Collection } from 'mongodb';
+import { MongoServerError, type Collection } from 'mongodb';
 import { COLLECTIONS, type Database } from './db';
 
 export type SessionRole = 'admin' | 'user';
@@ -22,14 +22,15 @@ export interface SessionRecord {
   expiresAt: Date;
 }
 
-/** The latest time (Talkdesk's clock) Talkdesk said a user of an installation logged out. */
+/**
+ * The latest time Talkdesk said a user of an installation logged out (its created_at, at most its arrival).
+ * Not swept: one small document per user that ever logged out, read by `_id` only (a sweep's delete could
+ * race a new mark on FerretDB).
+ */
 interface LogoutMark {
   _id: string; // `${installationId}:${talkdeskUserId}`
   at: Date;
 }
-
-/** How long a logout mark is kept: past any sign-in that could have begun before it (a state lives 10 minutes). */
-const LOGOUT_MARK_KEEP_MS = 24 * 3_600_000;
 
 export const hashId = (value: string): string => createHash('sha256').update(value).digest('hex');
 export const randomId = (): string => randomBytes(32).toString('base64url');
@@ -92,7 +93,14 @@ export class SessionStore {
    * opens its session after they were ended finds it (`loggedOutSince`) and ends its own.
    */
   async markLoggedOut(installationId: string, talkdeskUserId: string, at: Date): Promise<void> {
-    await this.logouts.updateOne({ _id: `${installationId}:${talkdeskUserId}` }, { $max: { at } }, { upsert: true });
+    const raise = () => this.logouts.updateOne({ _id: `${installationId}:${talkdeskUserId}` }, { $max: { at } }, { upsert: true });
+    try {
+      await raise();
+    } catch (err) {
+      // Two first logouts of one user racing: one upsert inserts, the other meets its _id; the document exists now.
+      if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+      await raise();
+    }
   }
 
   /** Whether Talkdesk said the user logged out at or after `since`: one read by `_id`. */
@@ -102,7 +110,6 @@ export class SessionStore {
   }
 
   async sweep(now = new Date()): Promise<number> {
-    await this.logouts.deleteMany({ at: { $lt: new Date(now.getTime() - LOGOUT_MARK_KEEP_MS) } });
     return (await this.coll.deleteMany({ expiresAt: { $lte: now } })).deletedCount;
   }
 }

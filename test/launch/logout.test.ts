@@ -112,6 +112,13 @@ describe('launch: single sign-out, licences that change, and no secret left behi
     assert.equal(await appStatus(browser), 401, 'no session');
     const sessions = new SessionStore(sys.store.db);
     assert.equal(await sessions.coll.countDocuments({ installationId: installation.id, talkdeskUserId: user.id }), 0);
+    // A sign-in begun after a logout (more than the 5 s clock allowance) goes through.
+    const other = licensed[1];
+    assert.ok(other);
+    await sessions.markLoggedOut(installation.id, other.id, new Date(Date.now() - 60_000));
+    const again = await signIn(sys, installation.id, other.id);
+    assert.equal(again.status, 200, again.body);
+    assert.equal(await appStatus(again.browser), 200);
   });
 
   it('a partner that cannot take a user.logout gets it again until it does; Talkdesk is answered at once all the same', async () => {

@@ -1,10 +1,18 @@
 import assert from 'node:assert/strict';
 import { generateKeySpec, parseKeyring } from '../../src/crypto/secrets';
 import { SEALED_COOKIE_MAX, SealedStates } from '../../src/sso/sealed-state';
-import { SPENT_MARKER_SLACK_MS, STATE_TTL_MS, SsoStateStore } from '../../src/sso/state-store';
+import { SPENT_MARKER_SLACK_MS, STATE_TTL_MS, SsoStateStore, type StateCheck } from '../../src/sso/state-store';
 import { connectDatabase, type Database } from '../../src/store';
 import { randomId } from '../../src/store/sessions';
 import { mongoUri, uniqueDbName } from '../support/servers';
+
+/** A check as compared: an accepted state's issue time is asserted to be there, then left out. */
+function issued(check: StateCheck): StateCheck | Omit<Extract<StateCheck, { ok: true }>, 'issuedAt'> {
+  if (!check.ok) return check;
+  const { issuedAt, ...rest } = check;
+  assert.ok(issuedAt instanceof Date && Math.abs(issuedAt.getTime() - Date.now()) < 15 * 60_000, String(issuedAt));
+  return rest;
+}
 
 describe('launch: sign-in states the browser keeps (sealed cookie, spent by one insert)', function () {
   this.timeout(30_000);
@@ -33,10 +41,7 @@ describe('launch: sign-in states the browser keeps (sealed cookie, spent by one 
     assert.ok(cookie.length < 1500, `cookie of ${cookie.length} characters`);
     assert.equal(states.installationOf(state), 'inst-1');
     const checks = await Promise.all(Array.from({ length: 8 }, () => states.consume(state, cookie)));
-    assert.deepEqual(
-      checks.filter((c) => c.ok),
-      [{ ok: true, installationId: 'inst-1', nonce: 'n1', userHint: 'u1', links }],
-    );
+    assert.deepEqual(checks.filter((c) => c.ok).map(issued), [{ ok: true, installationId: 'inst-1', nonce: 'n1', userHint: 'u1', links }]);
     assert.deepEqual(
       checks.filter((c) => !c.ok).map((c) => !c.ok && c.why),
       Array(7).fill('replayed'),
@@ -86,14 +91,14 @@ describe('launch: sign-in states the browser keeps (sealed cookie, spent by one 
     const long = { ...links, widgetUrl: `https://w.example/${'x'.repeat(3000)}` };
     const { state, cookie } = states.issue({ installationId: 'inst-7', nonce: 'n', links: long });
     assert.ok(cookie.length <= SEALED_COOKIE_MAX, `cookie of ${cookie.length} characters`);
-    assert.deepEqual(await states.consume(state, cookie), { ok: true, installationId: 'inst-7', nonce: 'n' });
+    assert.deepEqual(issued(await states.consume(state, cookie)), { ok: true, installationId: 'inst-7', nonce: 'n' });
   });
 
   it('a state of the stored form (earlier versions) is still accepted once, from its browser', async () => {
     const [state, browser] = [randomId(), randomId()];
     await store.create(state, { installationId: 'inst-5', nonce: 'n', browser });
     assert.deepEqual(await states.consume(state, randomId()), { ok: false, why: 'other_browser', installationId: 'inst-5' });
-    assert.deepEqual(await states.consume(state, browser), { ok: true, installationId: 'inst-5', nonce: 'n' });
+    assert.deepEqual(issued(await states.consume(state, browser)), { ok: true, installationId: 'inst-5', nonce: 'n' });
     assert.deepEqual(await states.consume(state, browser), { ok: false, why: 'replayed', installationId: 'inst-5' });
   });
 
@@ -101,6 +106,6 @@ describe('launch: sign-in states the browser keeps (sealed cookie, spent by one 
     const previous = generateKeySpec('k1');
     const before = new SealedStates(parseKeyring(previous), store).issue({ installationId: 'inst-6', nonce: 'n' });
     const rotated = new SealedStates(parseKeyring(`${generateKeySpec('k2')},${previous}`), store);
-    assert.deepEqual(await rotated.consume(before.state, before.cookie), { ok: true, installationId: 'inst-6', nonce: 'n' });
+    assert.deepEqual(issued(await rotated.consume(before.state, before.cookie)), { ok: true, installationId: 'inst-6', nonce: 'n' });
   });
 });

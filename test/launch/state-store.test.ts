@@ -1,8 +1,16 @@
 import assert from 'node:assert/strict';
-import { SsoStateStore } from '../../src/sso/state-store';
+import { SsoStateStore, type StateCheck } from '../../src/sso/state-store';
 import { connectDatabase, type Database } from '../../src/store';
 import { randomId } from '../../src/store/sessions';
 import { mongoUri, uniqueDbName } from '../support/servers';
+
+/** A check as compared: an accepted state's issue time is asserted to be there, then left out. */
+function issued(check: StateCheck): StateCheck | Omit<Extract<StateCheck, { ok: true }>, 'issuedAt'> {
+  if (!check.ok) return check;
+  const { issuedAt, ...rest } = check;
+  assert.ok(issuedAt instanceof Date && Math.abs(issuedAt.getTime() - Date.now()) < 15 * 60_000, String(issuedAt));
+  return rest;
+}
 
 describe('launch: sign-in states on the store', function () {
   this.timeout(30_000);
@@ -36,7 +44,7 @@ describe('launch: sign-in states on the store', function () {
     const now = new Date();
     await states.create(state, { installationId: 'inst2', nonce: 'n', browser }, now);
     assert.deepEqual(await states.consume(state, randomId(), now), { ok: false, why: 'other_browser', installationId: 'inst2' });
-    assert.deepEqual(await states.consume(state, browser, now), { ok: true, installationId: 'inst2', nonce: 'n' });
+    assert.deepEqual(issued(await states.consume(state, browser, now)), { ok: true, installationId: 'inst2', nonce: 'n' });
     const later = new Date(now.getTime() + 11 * 60_000);
     const other = randomId();
     await states.create(other, { installationId: 'inst2', nonce: 'n', browser }, now);

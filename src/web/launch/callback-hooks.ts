@@ -86,7 +86,9 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
         }
         // First the mark, then the sessions: a sign-in under way that opens its session after they were
         // ended finds the mark and ends its own (ssoCallback). Idempotent: a repeat ends nothing more.
-        await lc.sessions.markLoggedOut(installationId, talkdeskUserId, new Date(event.created_at));
+        // Never later than its arrival: a Talkdesk clock ahead of ours would refuse sign-ins begun after it.
+        const at = Math.min(Date.parse(event.created_at), Date.now());
+        await lc.sessions.markLoggedOut(installationId, talkdeskUserId, new Date(at));
         const ended = await lc.sessions.endForUser(installationId, talkdeskUserId);
         // Kept for the partner before Talkdesk is answered: a 503 here is delivered again and kept then.
         const notice = {

@@ -28,7 +28,7 @@ export const LAUNCH_PATH = '/launch';
 export const SSO_CALLBACK_PATH = '/sso/callback';
 const USABLE_PHASES = new Set(['active', 'updating']);
 /** How far Talkdesk's clock (a user.logout's created_at) may be behind ours when a sign-in is weighed against it. */
-const LOGOUT_CLOCK_ALLOWANCE_MS = 30_000;
+const LOGOUT_CLOCK_ALLOWANCE_MS = 5_000;
 const ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 const one = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
