@@ -9,8 +9,7 @@ export const FAILURE_REASONS = {
   },
   installation_inactive: {
     status: 409,
-    sentence:
-      'This app is not active in your Talkdesk account right now: it is still being installed, was uninstalled, or its trial has ended.',
+    sentence: 'This app is not active in your Talkdesk account right now: it is still being installed, or it was uninstalled or rejected.',
     next: 'Ask your Talkdesk administrator to install or renew the app, then open it again from Talkdesk.',
   },
   state_invalid: {
