@@ -12,6 +12,7 @@ import type { ActivityDeps } from './deps';
 import { toFailure } from './failures';
 import { StoreMarkers } from '../src/store/markers';
 import { withToken } from './talkdesk-calls';
+import { whileHeartbeating } from './partner-calls';
 
 /**
  * The pass's backstops that read a whole collection (events stored without a queue entry,
@@ -107,7 +108,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
    */
   async function reconcileOne(rec: InstallationRecord): Promise<Finding> {
     // Partner calls kept for later (an undo the partner did not answer) are sent again, whatever the phase.
-    await deps.partner?.retryOutstanding?.(rec._id);
+    await retryPartnerCalls(rec._id);
     if (rec.phase === 'new') return undefined;
     if (FINAL_PHASES.includes(rec.phase)) {
       // Over here: Talkdesk showing an operation completed or open is drift to report; no phase may send for it.
@@ -172,6 +173,16 @@ export function reconciliationActivities(deps: ActivityDeps) {
     }
   }
 
+  /**
+   * The installation's partner calls kept for later, sent again. Heartbeating meanwhile: a partner that no
+   * longer answers holds each call for its whole timeout, several in a row, which outlasted the page's
+   * heartbeat timeout (the page timed out and was retried beside itself, then the pass failed).
+   */
+  async function retryPartnerCalls(installationId: string): Promise<void> {
+    const retry = deps.partner?.retryOutstanding;
+    if (retry) await whileHeartbeating(`partner calls of ${installationId}`, () => retry.call(deps.partner, installationId));
+  }
+
   /** Waits, heartbeating, until the minute slot of the pass opens (the Talkdesk budget's spread). */
   async function slotOpen(startedAt: number, slot: number): Promise<void> {
     for (let wait = startedAt + slot * 60_000 - Date.now(); wait > 0; wait = startedAt + slot * 60_000 - Date.now()) {
@@ -182,7 +193,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
 
   /** A visit without a Talkdesk read: partner calls retried, a lost workflow resumed from the fresh record. */
   async function visitWorkflowOnly(id: string, plannedPhase: InstallationRecord['phase'], listed: boolean | undefined): Promise<Finding> {
-    await deps.partner?.retryOutstanding?.(id);
+    await retryPartnerCalls(id);
     if (!needsWorkflow(plannedPhase) || listed || (await workflowRunning(id))) return undefined;
     const rec = await store.installations.get(id);
     if (!rec || !needsWorkflow(rec.phase) || (await workflowRunning(id))) return undefined;

@@ -201,5 +201,18 @@ export type ReconcileAction =
   /** Talkdesk timed out the update this workflow runs: end it (reverted); the installation stays. */
   | { action: 'endUpdate'; talkdeskState: 'timeout'; reason?: string };
 
+/**
+ * Whether a reconcile signal's payload is one of the actions above: anything else (an operator's typo, a
+ * newer sender's action) is ignored by the workflow, never taken as a deprovision.
+ */
+export function isReconcileAction(a: unknown): a is ReconcileAction {
+  if (typeof a !== 'object' || a === null) return false;
+  const { action, talkdeskState } = a as { action?: unknown; talkdeskState?: unknown };
+  if (action === 'deprovision') return talkdeskState === 'revoked' || talkdeskState === 'rejected' || talkdeskState === 'timeout';
+  if (action === 'markActive') return talkdeskState === 'completed';
+  if (action === 'endUpdate') return talkdeskState === 'timeout';
+  return false;
+}
+
 /** Reconciliation: Talkdesk's view of the installation differs from ours. */
 export const reconcileSignal = defineSignal<[ReconcileAction]>('reconcile');

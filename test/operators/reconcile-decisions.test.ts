@@ -199,4 +199,34 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
       assert.deepEqual(asked.signals, [{ action: 'deprovision', talkdeskState: 'timeout', reason: undefined }]);
     });
   });
+
+  it("keeps heartbeating while a slow partner holds the installation's retried calls (the page outlived its heartbeat timeout)", async () => {
+    const { id, record } = await recorded('active', Date.now() - 3_600_000);
+    await record();
+    const { temporal } = recordingTemporal(true);
+    const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${h.simulator.port}`], timeoutMs: 5_000 });
+    let during = 0;
+    let retrying = false;
+    // A partner that no longer answers: its retried calls hold for their timeouts, several in a row.
+    const partner = {
+      retryOutstanding: async () => {
+        retrying = true;
+        await new Promise((resolve) => setTimeout(resolve, 2_500));
+        retrying = false;
+        return 1;
+      },
+    };
+    const acts = reconciliationActivities({
+      store: h.store,
+      talkdesk,
+      logger: createLogger({ level: 'silent' }),
+      temporal,
+      partner: partner as never,
+    });
+    const env = new MockActivityEnvironment();
+    env.on('heartbeat', () => void (retrying && (during += 1)));
+    const result = (await env.run(acts.reconcileInstallations, { installationIds: [id] })) as PageResult;
+    assert.deepEqual(result.errors, []);
+    assert.ok(during >= 2, `${during} heartbeats while the partner calls ran`);
+  });
 });

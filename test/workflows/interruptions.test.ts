@@ -193,5 +193,18 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
         assert.deepEqual(t.stubs.stateCalls(), ['approve:install'], 'Talkdesk already ended it: no call');
       });
     }
+
+    it('a malformed payload (an operator typo, an unknown state) changes nothing; before, it deprovisioned', async () => {
+      const t = await start();
+      await t.send(t.event('app.installed'));
+      await t.settled('active');
+      for (const bad of [{ action: 'markactive', talkdeskState: 'completed' }, { action: 'deprovision', talkdeskState: 'gone' }, {}])
+        await t.handle.signal(reconcileSignal, bad as unknown as ReconcileAction);
+      // An update after them (signals are handled in order): applied on the installation still active.
+      await t.send(t.event('app.updated', { atSeconds: 5 }));
+      await t.settled('active', (s) => s.history.at(-1)?.phase === 'updating' && s.history.at(-1)?.result === 'approved');
+      for (const teardown of ['deprovisionAccount', 'destroyCredentials'] as const)
+        assert.ok(!t.stubs.names().includes(teardown), `no ${teardown}`);
+    });
   });
 });

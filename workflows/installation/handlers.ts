@@ -1,5 +1,14 @@
-import { ApplicationFailure, setHandler } from '@temporalio/workflow';
-import { FINAL_PHASES, IN_PROGRESS_PHASES, eventSignal, reconcileSignal, rejectUpdate, retryNowUpdate, stateQuery } from '../definitions';
+import { ApplicationFailure, log, setHandler } from '@temporalio/workflow';
+import {
+  FINAL_PHASES,
+  IN_PROGRESS_PHASES,
+  eventSignal,
+  isReconcileAction,
+  reconcileSignal,
+  rejectUpdate,
+  retryNowUpdate,
+  stateQuery,
+} from '../definitions';
 import { enqueue, keepLast, recordIgnored, toView } from '../state';
 import { MARK_ACTIVE } from './common';
 import type { PhaseContext } from './context';
@@ -87,6 +96,12 @@ export function registerHandlers(ctx: PhaseContext): void {
   setHandler(stateQuery, () => toView(state, workflowId));
 
   setHandler(reconcileSignal, (action) => {
+    // A malformed payload changes nothing (before, anything but endUpdate or markActive deprovisioned). Only such
+    // a signal's handling changes, not a valid one's commands: no patch.
+    if (!isReconcileAction(action)) {
+      log.warn('reconcile signal ignored: not an action reconciliation sends', { action: JSON.stringify(action).slice(0, 200) });
+      return;
+    }
     // Only what the drift concerns: a timed-out update stops the update, nothing else.
     if (action.action === 'endUpdate' && state.phase !== 'updating') return;
     // Asked for every markActive, whatever the phase: whether the marker is recorded must not depend on
