@@ -261,6 +261,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
         }
         await slotOpen(input.startedAt, entry.slot);
         let considered = false;
+        const errorsBefore = result.errors.length;
         await visit(result, entry.id, async () => {
           const rec = await store.installations.get(entry.id);
           const found = rec ? await reconcileOne(rec) : undefined;
@@ -271,8 +272,10 @@ export function reconciliationActivities(deps: ActivityDeps) {
         const wasRead = read.delete(entry.id);
         if (wasRead) result.talkdeskChecked += 1;
         // One with nothing to read Talkdesk with (an ended installation's credentials destroyed)
-        // counts as checked too, or it would take a share of the budget every pass.
-        if (wasRead || considered) {
+        // counts as checked too, or it would take a share of the budget every pass; so does one whose
+        // visit failed (a read Talkdesk refused, 404 or 401): it goes behind the others, not first again.
+        const failed = result.errors.length > errorsBefore;
+        if (wasRead || considered || failed) {
           await store.installations.markCheckedByReconciliation(entry.id, new Date()).catch((err: unknown) => {
             logger.warn({ installationId: entry.id, err }, 'Talkdesk check not recorded: checked again next pass');
           });

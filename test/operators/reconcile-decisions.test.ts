@@ -229,4 +229,28 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
     assert.deepEqual(result.errors, []);
     assert.ok(during >= 2, `${during} heartbeats while the partner calls ran`);
   });
+
+  it('an installation whose Talkdesk read fails is recorded as checked: it goes behind the others, not first in every pass', async () => {
+    const { id, record } = await recorded('active', Date.now() - 3_600_000);
+    await record();
+    const { temporal } = recordingTemporal(true);
+    const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${h.simulator.port}`], timeoutMs: 5_000 });
+    const acts = reconciliationActivities({ store: h.store, talkdesk, logger: createLogger({ level: 'silent' }), temporal });
+    const planId = `plan-${id}`;
+    await h.store.reconcilePlans.write(planId, [[{ id, phase: 'active', slot: 0 }]], new Date());
+    const before = (await h.store.installations.lastTalkdeskCheck(id))?.getTime() ?? 0;
+    h.simulator.failNext('installation', 1, { status: 404 }); // Talkdesk no longer serves it (its uninstall lost)
+    const started = Date.now();
+    const result = (await new MockActivityEnvironment().run(acts.reconcilePlannedPage, {
+      planId,
+      page: 0,
+      startedAt: started,
+    })) as PageResult;
+    assert.deepEqual(
+      result.errors.map((e) => e.installationId),
+      [id],
+    );
+    const after = (await h.store.installations.lastTalkdeskCheck(id))?.getTime() ?? 0;
+    assert.ok(after >= started && after > before, `last check ${new Date(after).toISOString()}`);
+  });
 });
