@@ -11,7 +11,7 @@ import { listedRunning, runningInstallationWorkflows } from './reconcile-visibil
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failures';
 import { StoreMarkers } from '../src/store/markers';
-import { withToken } from './talkdesk-calls';
+import { refusedForGood, withToken } from './talkdesk-calls';
 import { whileHeartbeating } from './partner-calls';
 
 /**
@@ -75,6 +75,8 @@ export function reconciliationActivities(deps: ActivityDeps) {
 
   /** Installations whose Talkdesk view this activity read (the planned pass records when). */
   const read = new Set<string>();
+  /** Installations whose read Talkdesk refused for good (404, 401, 403, invalid_client): recorded as checked too. */
+  const refused = new Set<string>();
 
   /** Talkdesk's view of the installation, read with its active credentials; undefined when it has none. */
   async function talkdeskView(rec: InstallationRecord) {
@@ -85,11 +87,15 @@ export function reconciliationActivities(deps: ActivityDeps) {
     const clientId =
       rec.activeClientId ?? (final ? undefined : (await store.credentials.list(rec._id)).find((c) => c.status === 'active')?.clientId);
     if (!clientId || !rec.links.root || !rec.appId) return undefined;
-    if (final && (await store.credentials.get(rec._id, clientId))?.status !== 'active') {
-      return undefined; // destroyed with the installation: nothing to read Talkdesk with
-    }
+    // Destroyed with the installation: nothing to read Talkdesk with.
+    if (final && (await store.credentials.get(rec._id, clientId))?.status !== 'active') return undefined;
     const ref = { installationId: rec._id, appId: rec.appId, clientId, rootUrl: rec.links.root };
-    const there = await withToken(deps, ref, (token) => deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token));
+    const there = await withToken(deps, ref, (token) =>
+      deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token),
+    ).catch((err: unknown) => {
+      if (refusedForGood(err)) refused.add(rec._id);
+      throw err;
+    });
     read.add(rec._id);
     return { ref, state: there.state };
   }
@@ -261,7 +267,6 @@ export function reconciliationActivities(deps: ActivityDeps) {
         }
         await slotOpen(input.startedAt, entry.slot);
         let considered = false;
-        const errorsBefore = result.errors.length;
         await visit(result, entry.id, async () => {
           const rec = await store.installations.get(entry.id);
           const found = rec ? await reconcileOne(rec) : undefined;
@@ -273,9 +278,10 @@ export function reconciliationActivities(deps: ActivityDeps) {
         if (wasRead) result.talkdeskChecked += 1;
         // One with nothing to read Talkdesk with (an ended installation's credentials destroyed)
         // counts as checked too, or it would take a share of the budget every pass; so does one whose
-        // visit failed (a read Talkdesk refused, 404 or 401): it goes behind the others, not first again.
-        const failed = result.errors.length > errorsBefore;
-        if (wasRead || considered || failed) {
+        // read Talkdesk refused for good (404, 401): it goes behind the others, not first again. A 5xx or
+        // a timeout does not (an outage must not push every installation a window back).
+        const wasRefused = refused.delete(entry.id);
+        if (wasRead || considered || wasRefused) {
           await store.installations.markCheckedByReconciliation(entry.id, new Date()).catch((err: unknown) => {
             logger.warn({ installationId: entry.id, err }, 'Talkdesk check not recorded: checked again next pass');
           });
@@ -300,6 +306,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
         if (!rec) continue;
         await visit(result, id, () => reconcileOne(rec));
         read.delete(id); // this pass reads every installation: nothing to record
+        refused.delete(id);
       }
       return result;
     },

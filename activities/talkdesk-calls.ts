@@ -185,3 +185,9 @@ export function talkdeskCallActivities(deps: ActivityDeps) {
     },
   };
 }
+
+/** A Talkdesk answer that the same read will get again next pass: it no longer serves the installation to us. */
+export function refusedForGood(err: unknown): boolean {
+  if (!(err instanceof TalkdeskHttpError)) return false;
+  return err.kind === 'not_found' || err.kind === 'unauthorized' || err.kind === 'forbidden' || err.isInvalidClient;
+}

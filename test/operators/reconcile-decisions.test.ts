@@ -211,7 +211,7 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
     const partner = {
       retryOutstanding: async () => {
         retrying = true;
-        await new Promise((resolve) => setTimeout(resolve, 2_500));
+        await new Promise((resolve) => setTimeout(resolve, 4_500)); // four heartbeats due: two asked, room for a slow loop
         retrying = false;
         return 1;
       },
@@ -230,27 +230,33 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
     assert.ok(during >= 2, `${during} heartbeats while the partner calls ran`);
   });
 
-  it('an installation whose Talkdesk read fails is recorded as checked: it goes behind the others, not first in every pass', async () => {
-    const { id, record } = await recorded('active', Date.now() - 3_600_000);
-    await record();
-    const { temporal } = recordingTemporal(true);
-    const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${h.simulator.port}`], timeoutMs: 5_000 });
-    const acts = reconciliationActivities({ store: h.store, talkdesk, logger: createLogger({ level: 'silent' }), temporal });
-    const planId = `plan-${id}`;
-    await h.store.reconcilePlans.write(planId, [[{ id, phase: 'active', slot: 0 }]], new Date());
-    const before = (await h.store.installations.lastTalkdeskCheck(id))?.getTime() ?? 0;
-    h.simulator.failNext('installation', 1, { status: 404 }); // Talkdesk no longer serves it (its uninstall lost)
-    const started = Date.now();
-    const result = (await new MockActivityEnvironment().run(acts.reconcilePlannedPage, {
-      planId,
-      page: 0,
-      startedAt: started,
-    })) as PageResult;
-    assert.deepEqual(
-      result.errors.map((e) => e.installationId),
-      [id],
-    );
-    const after = (await h.store.installations.lastTalkdeskCheck(id))?.getTime() ?? 0;
-    assert.ok(after >= started && after > before, `last check ${new Date(after).toISOString()}`);
-  });
+  for (const [status, checked] of [
+    [404, true], // Talkdesk no longer serves it (its uninstall lost): the same read would fail every pass
+    [503, false], // an outage: read again next pass, not pushed a window back
+  ] as const)
+    it(`an installation whose Talkdesk read is answered ${status} is ${checked ? '' : 'not '}recorded as checked`, async () => {
+      const { id, record } = await recorded('active', Date.now() - 3_600_000);
+      await record();
+      const { temporal } = recordingTemporal(true);
+      const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${h.simulator.port}`], timeoutMs: 5_000 });
+      const acts = reconciliationActivities({ store: h.store, talkdesk, logger: createLogger({ level: 'silent' }), temporal });
+      const planId = `plan-${id}`;
+      await h.store.reconcilePlans.write(planId, [[{ id, phase: 'active', slot: 0 }]], new Date());
+      const before = (await h.store.installations.lastTalkdeskCheck(id))?.getTime() ?? 0;
+      h.simulator.failNext('installation', 5, { status });
+      const started = Date.now();
+      const result = (await new MockActivityEnvironment().run(acts.reconcilePlannedPage, {
+        planId,
+        page: 0,
+        startedAt: started,
+      })) as PageResult;
+      h.simulator.clearFaults();
+      assert.deepEqual(
+        result.errors.map((e) => e.installationId),
+        [id],
+      );
+      const after = (await h.store.installations.lastTalkdeskCheck(id))?.getTime() ?? 0;
+      if (checked) assert.ok(after >= started && after > before, `last check ${new Date(after).toISOString()}`);
+      else assert.equal(after, before, 'the last check is unchanged');
+    });
 });

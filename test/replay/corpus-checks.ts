@@ -246,8 +246,10 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
   'a run started by continue-as-new that completed': (h) =>
     !!h.events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId &&
     type(h.events.at(-1)!) === 'WORKFLOW_EXECUTION_COMPLETED',
-  'a reconcile signal markActive': (h) => signals(h, 'reconcile').some((a) => (a as { action?: string }).action === 'markActive'),
-  'a reconcile signal deprovision': (h) => signals(h, 'reconcile').some((a) => (a as { action?: string }).action === 'deprovision'),
+  'a reconcile signal markActive': (h) =>
+    signals(h, 'reconcile').some((a) => (a as { action?: string } | undefined)?.action === 'markActive'),
+  'a reconcile signal deprovision': (h) =>
+    signals(h, 'reconcile').some((a) => (a as { action?: string } | undefined)?.action === 'deprovision'),
   'a retryNow update accepted': (h) =>
     h.events.some((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'retryNow'),
   'a phase deadline timer firing': (h) => firedTimers(h).some((t) => t.summary.startsWith('deadline')),
@@ -332,5 +334,14 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     askedAfter(h, 'routine-rotation-keeps-proven-set', routineAckRefused(h)) && localActivities(h).includes('switchCredentials'),
   "a short run that deleted an ignored rotation's credentials (discard-ignored-credentials)": (h) =>
     took(h, 'discard-ignored-credentials') && localActivities(h).includes('discardEventCredentials'),
+  "an operator's malformed reconcile signal, before the patch: the installation deprovisioned": (h) =>
+    signals(h, 'reconcile').some((a) => (a as { action?: string } | undefined)?.action === 'markactive') &&
+    !took(h, 'reconcile-ignores-malformed') &&
+    endedPhases(h).at(-1)?.result === 'deprovisioned',
+  "an operator's malformed reconcile signals ignored, the uninstall acknowledged later (reconcile-ignores-malformed)": (h) =>
+    signals(h, 'reconcile').length === 2 &&
+    took(h, 'reconcile-ignores-malformed') &&
+    endedPhases(h).at(-1)?.phase === 'uninstalling' &&
+    endedPhases(h).at(-1)?.result === 'acknowledged',
   'a planned reconciliation pass': (h) => scheduled(h).includes('planReconciliation') && scheduled(h).includes('reconcilePlannedPage'),
 };

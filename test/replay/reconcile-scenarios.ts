@@ -1,4 +1,4 @@
-import { reconcileSignal, workflowIdFor, type InstallationPhase } from '../../workflows/definitions';
+import { reconcileSignal, workflowIdFor, type InstallationPhase, type ReconcileAction } from '../../workflows/definitions';
 import type { TestSystem } from '../support/system';
 import { eventually, queryState, waitForPhase } from '../support/waits';
 import type { Deliver, Scenario } from './timer-scenarios';
@@ -109,6 +109,31 @@ const staleMarkActiveDuringUpdateStateCall = async (sys: TestSystem, deliver: De
   return id;
 };
 
+/**
+ * An operator signals reconcile by hand with a typo (`markactive`) on an active installation. Before patch
+ * `reconcile-ignores-malformed` it deprovisioned the installation (the run ends `expired`); under the patch
+ * it is ignored (so is a signal with no payload) and the installation is uninstalled so that the run completes.
+ */
+const malformedReconcile =
+  (ignored: boolean) =>
+  async (sys: TestSystem, deliver: Deliver): Promise<string> => {
+    const life = sys.simulator.createInstallation();
+    const id = life.installation.id;
+    await deliver(life.event);
+    await waitForPhase(sys.client, id, 'active');
+    const handle = sys.client.workflow.getHandle(workflowIdFor(id));
+    await handle.signal(reconcileSignal, { action: 'markactive', talkdeskState: 'completed' } as unknown as ReconcileAction);
+    await lastSignalHandled(sys, id);
+    if (!ignored) {
+      await handle.result();
+      return id;
+    }
+    await handle.signal(reconcileSignal, undefined as unknown as ReconcileAction);
+    await lastSignalHandled(sys, id);
+    await deliver(sys.simulator.uninstall(id));
+    return id;
+  };
+
 export const RECONCILE_SCENARIOS: Record<string, Scenario> = {
   // Recorded with the code before the patch: the markActive interrupted the uninstall (never acknowledged).
   'mark-active-during-uninstall-before-patch': { run: markActiveDuringUninstall },
@@ -122,4 +147,8 @@ export const RECONCILE_SCENARIOS: Record<string, Scenario> = {
   'stale-mark-active-during-update-state-call-before-patch': { options: STALE_OPTIONS, run: staleMarkActiveDuringUpdateStateCall },
   // Patch `mark-active-retries-state-call`: the state call retries at once and approves the update.
   'stale-mark-active-during-update-state-call': { options: STALE_OPTIONS, run: staleMarkActiveDuringUpdateStateCall },
+  // Recorded with the code before the patch: an operator's malformed signal deprovisioned the installation.
+  'malformed-reconcile-before-patch': { run: malformedReconcile(false) },
+  // Patch `reconcile-ignores-malformed`: the malformed signals are ignored; uninstalled later.
+  'malformed-reconcile': { run: malformedReconcile(true) },
 };

@@ -194,11 +194,17 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
       });
     }
 
-    it('a malformed payload (an operator typo, an unknown state) changes nothing; before, it deprovisioned', async () => {
+    it('a malformed payload (an operator typo, an unknown state) changes nothing (patch reconcile-ignores-malformed); before, it deprovisioned', async () => {
       const t = await start();
       await t.send(t.event('app.installed'));
       await t.settled('active');
-      for (const bad of [{ action: 'markactive', talkdeskState: 'completed' }, { action: 'deprovision', talkdeskState: 'gone' }, {}])
+      // `undefined` too: a signal sent with no payload (its warning must not throw in the handler).
+      for (const bad of [
+        { action: 'markactive', talkdeskState: 'completed' },
+        { action: 'deprovision', talkdeskState: 'gone' },
+        {},
+        undefined,
+      ])
         await t.handle.signal(reconcileSignal, bad as unknown as ReconcileAction);
       // An update after them (signals are handled in order): applied on the installation still active.
       await t.send(t.event('app.updated', { atSeconds: 5 }));

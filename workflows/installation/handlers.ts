@@ -67,6 +67,8 @@ const MARK_ACTIVE_AFTER_STATE_CALL = 'mark-active-after-state-call';
  * Talkdesk shows, or sends the approval still needed.
  */
 const MARK_ACTIVE_RETRIES_STATE_CALL = 'mark-active-retries-state-call';
+/** Patch: a reconcile signal whose payload is not a ReconcileAction is ignored (it deprovisioned). */
+const RECONCILE_IGNORES_MALFORMED = 'reconcile-ignores-malformed';
 
 /**
  * The workflow's signals, query and updates. Handlers only record requests and
@@ -96,10 +98,12 @@ export function registerHandlers(ctx: PhaseContext): void {
   setHandler(stateQuery, () => toView(state, workflowId));
 
   setHandler(reconcileSignal, (action) => {
-    // A malformed payload changes nothing (before, anything but endUpdate or markActive deprovisioned). Only such
-    // a signal's handling changes, not a valid one's commands: no patch.
-    if (!isReconcileAction(action)) {
-      log.warn('reconcile signal ignored: not an action reconciliation sends', { action: JSON.stringify(action).slice(0, 200) });
+    // A malformed payload (an operator's typo) changes nothing; before the patch anything but endUpdate or
+    // markActive deprovisioned. Asked only for such a payload: a valid one records no marker.
+    if (!isReconcileAction(action) && ctx.patched(RECONCILE_IGNORES_MALFORMED)) {
+      log.warn('reconcile signal ignored: not an action reconciliation sends', {
+        action: String(JSON.stringify(action) ?? action).slice(0, 200),
+      });
       return;
     }
     // Only what the drift concerns: a timed-out update stops the update, nothing else.
