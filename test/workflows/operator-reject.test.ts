@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { rejectUpdate } from '../../workflows/definitions';
-import { ActivityStubs, deferred, phases, refused, unavailable, useInstallationUnderTest } from './harness';
+import { ActivityStubs, deferred, phases, refusal, refused, unavailable, useInstallationUnderTest } from './harness';
 
 /**
  * An operator's `reject` applies to the operation it stopped (patch
@@ -114,5 +114,58 @@ describe('installation workflow: an operator reject concludes only what it stopp
     assert.match(done.ignoredEvents.find((e) => e.eventId === second.eventId)?.reason ?? '', /rejected by an operator/);
     // Taken out of the queue and never imported: its copy is not spared as a reinstall's would be.
     assert.deepEqual(t.stubs.of('destroyCredentials'), [{ installationId: t.installationId, keepNewerThan: second.createdAt }]);
+  });
+
+  it("while a failed install's own rejection retries: a reject is refused (it would stop that rejection, whose credentials are destroyed after), the rejection is sent", async () => {
+    let ownRejection = 0;
+    let talkdeskUp = false;
+    const stubs = new ActivityStubs()
+      .on('provisionAccount', async () => {
+        throw refused('the partner refused the account');
+      })
+      .on('setInstallationState', async (i) => {
+        if (i.state === 'reject' && !talkdeskUp) {
+          ownRejection += 1;
+          throw unavailable();
+        }
+        return { state: 'rejected' };
+      });
+    const t = await start(stubs);
+    await t.send(t.event('app.installed'));
+    await t.until('the install rejection retrying', () => ownRejection >= 2);
+    assert.match(await refusal(t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'fraud check' }] })), /already ending/);
+    talkdeskUp = true;
+    const done = await t.result();
+    assert.equal(done.phase, 'rejected');
+    assert.match(done.history.at(-1)?.outcome ?? '', /Provisioning failed: the partner refused the account \(rejection sent/);
+    assert.deepEqual(done.operatorActions, []);
+    // Sent before the credentials were destroyed: once the state call completed, then the undo and the destroy.
+    const names = t.stubs.names();
+    assert.ok(names.lastIndexOf('setInstallationState') < names.indexOf('destroyCredentials'), names.join(', '));
+  });
+
+  it("while an operator's reject of an install is being sent: a second reject is refused, the first's rejection is sent", async () => {
+    let rejections = 0;
+    let talkdeskUp = false;
+    const stubs = new ActivityStubs().on('setInstallationState', async (i) => {
+      if (i.state === 'approve') throw unavailable();
+      rejections += 1;
+      if (!talkdeskUp) throw unavailable();
+      return { state: 'rejected' };
+    });
+    const t = await start(stubs);
+    await t.send(t.event('app.installed'));
+    await t.until('the install retrying its approval', (v) => v.phase === 'installing' && v.lastError !== undefined);
+    await t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'first' }] });
+    await t.until('the rejection retrying', () => rejections >= 2);
+    assert.match(await refusal(t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'second' }] })), /already ending/);
+    talkdeskUp = true;
+    const done = await t.result();
+    assert.equal(done.phase, 'rejected');
+    assert.match(done.history.at(-1)?.outcome ?? '', /rejected by an operator: first \(rejection sent\)/);
+    assert.deepEqual(
+      done.operatorActions.map((a) => a.reason),
+      ['first'],
+    );
   });
 });

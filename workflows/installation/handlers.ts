@@ -168,6 +168,13 @@ export function registerHandlers(ctx: PhaseContext): void {
         if (state.phase === 'active') {
           throw refuse('Cannot reject: the installation is active (approved at Talkdesk); an uninstall in Talkdesk ends it.');
         }
+        // Stopping the install's rejection under way would leave Talkdesk untold: its credentials are destroyed next.
+        // Validator only (a refused update writes no history, replay runs no validator): no patch.
+        if (run.pendingReject !== undefined || run.endingInstall) {
+          throw refuse(
+            'Cannot reject: the install is already ending (its rejection at Talkdesk and its undo run; retryNow hurries a retry).',
+          );
+        }
       },
     },
   );

@@ -19,6 +19,7 @@ import { STORE_STEPS_LOCAL, type PhaseContext } from './context';
 export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app.installed'>): Promise<void> {
   const { state, acts, installationId } = ctx;
   ctx.run.installEvent = event;
+  ctx.run.endingInstall = undefined;
   takeEventFacts(ctx, event);
   const deadline = await ctx.beginPhase('installing', event);
   const outcome = await ctx.phases.run(deadline, async () => {
@@ -56,6 +57,7 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
           : { result: 'approved', outcome: 'approved' },
       ),
     failed: async (error) => {
+      ctx.run.endingInstall = true;
       const rejection = rejectionFor('Provisioning failed', error);
       const { reason } = rejection;
       const sent = await rejectAtTalkdesk(ctx, rejection.told, deadline, undefined, 'install');
@@ -66,6 +68,7 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
       ctx.keepError(reason);
     },
     notOpen: async (shows, talkdeskState) => {
+      ctx.run.endingInstall = true;
       // Not approved: undone, and what Talkdesk showed is kept for reconciliation to report.
       await undoProvisioning(ctx, event);
       await destroyCredentials(ctx);
@@ -78,6 +81,7 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
       ctx.keepError(`approval not sent: ${shows}`);
     },
     expired: async () => {
+      ctx.run.endingInstall = true;
       await undoProvisioning(ctx, event);
       await destroyCredentials(ctx);
       await ctx.endPhase('expired', {

@@ -26,6 +26,7 @@ export const OPERATOR_REJECT_CONCLUDED_OPERATIONS = 'operator-reject-concluded-o
 export async function runOperatorReject(ctx: PhaseContext, reason: string): Promise<void> {
   const { state } = ctx;
   if (state.phase === 'active' && ctx.run.rejectConcluded) return rejectOnActive(ctx, reason);
+  ctx.run.endingInstall = true;
   const deadline = Date.now() + ctx.options.phaseTimeoutMs;
   let importFrom: LifecycleEvent | undefined;
   let queued: LifecycleEvent | undefined;

@@ -6,6 +6,9 @@ export interface RunState {
   /** Patch operator-reject-concluded-operations, decided when the reject was accepted (its handler: no local activity before it). */
   rejectConcluded?: boolean;
   pendingReconcile?: ReconcileAction;
+  /** The install is being ended (failed, not open, expired, or rejected by an operator): its rejection, undo and the
+   * destroy of its credentials run. A reject accepted now would stop that rejection, then find the credentials gone. */
+  endingInstall?: boolean;
   handledThisRun: number;
   graceUntil?: number;
   /** The app.installed event this run began, so that a reject can import its credentials if the install had not yet. */
