@@ -77,12 +77,17 @@ export async function reconcileWorkflow(input: ReconcileInput = {}): Promise<Rec
   return report;
 }
 
-const plannedPages = proxyActivities<Activities>({
-  // A page waits for its minute slots: up to half the interval (the Talkdesk budget's spread).
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumAttempts: 5 },
-});
+/**
+ * A page waits for its minute slots, up to the budget's spread (half the interval): its timeout is that and
+ * a quarter of an hour more, never under 30 minutes (a fixed 30 timed out, attempt after attempt, the pages
+ * of an interval of two hours or more). Only the command's timeout changes, which replay does not compare.
+ */
+const plannedPagesWithin = (budgetMinutes: number) =>
+  proxyActivities<Activities>({
+    startToCloseTimeout: `${Math.max(30, budgetMinutes + 15)} minutes`,
+    heartbeatTimeout: '1 minute',
+    retry: { initialInterval: '1 second', maximumAttempts: 5 },
+  });
 
 /** Plans the pass from one read of every record, then reconciles its pages, `parallelism` at a time. */
 async function plannedPass(
@@ -91,6 +96,8 @@ async function plannedPass(
   parallelism: number,
   report: ReconcileReport,
 ): Promise<ReconcileReport> {
+  const budgetMinutes = Math.max(1, Math.floor((input.intervalMinutes ?? 15) / 2));
+  const plannedPages = plannedPagesWithin(budgetMinutes);
   const plan =
     input.plan ??
     (await housekeeping.planReconciliation({
@@ -98,7 +105,7 @@ async function plannedPass(
       pageSize,
       activeCheckHours: input.activeCheckHours ?? 24,
       talkdeskCallsPerMinute: input.talkdeskCallsPerMinute ?? 120,
-      budgetMinutes: Math.max(1, Math.floor((input.intervalMinutes ?? 15) / 2)),
+      budgetMinutes,
     }));
   if (!input.plan) {
     report.talkdeskChecked ??= 0;

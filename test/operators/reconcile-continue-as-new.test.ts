@@ -34,8 +34,8 @@ describe('reconciliation: a planned pass that continues as new', function () {
     await server?.teardown();
   });
 
-  it('reconciles every page exactly once across the runs, with one plan, and the report sums them', async () => {
-    const env = server!.env;
+  /** Runs one pass of `pages` pages on a worker of its own, the pass's activities stubbed. */
+  async function runPass(env: TemporalUiEnv['env'], input: ReconcileInput, pages: number) {
     const calls = { plans: [] as string[], pages: [] as { planId: string; page: number; runId: string }[], housekeeping: 0 };
     const activities = {
       dispatchStoredEvents: async () => {
@@ -45,7 +45,7 @@ describe('reconciliation: a planned pass that continues as new', function () {
       destroyRetiredCredentials: async () => ({ destroyed: 2 }),
       planReconciliation: async (i: { planId: string }): Promise<PlannedPass> => {
         calls.plans.push(i.planId);
-        return { id: i.planId, pages: PAGES, startedAt: Date.now(), talkdeskPlanned: 5, talkdeskDeferred: 4 };
+        return { id: i.planId, pages, startedAt: Date.now(), talkdeskPlanned: 5, talkdeskDeferred: 4 };
       },
       reconcilePlannedPage: async (i: { planId: string; page: number }): Promise<PageResult> => {
         calls.pages.push({ ...i, runId: Context.current().info.workflowExecution?.runId ?? '' });
@@ -72,8 +72,13 @@ describe('reconciliation: a planned pass that continues as new', function () {
     const taskQueue = `reconcile-can-${randomBytes(4).toString('hex')}`;
     const worker = await Worker.create({ connection: env.nativeConnection, namespace: 'default', taskQueue, workflowBundle, activities });
     const workflowId = `reconcile-can-${randomBytes(4).toString('hex')}`;
-    const input: ReconcileInput = { pageSize: 2, parallelism: 2 };
     const report = await worker.runUntil(env.client.workflow.execute(reconcileWorkflow, { taskQueue, workflowId, args: [input] }));
+    return { report, calls, workflowId };
+  }
+
+  it('reconciles every page exactly once across the runs, with one plan, and the report sums them', async () => {
+    const env = server!.env;
+    const { report, calls, workflowId } = await runPass(env, { pageSize: 2, parallelism: 2 }, PAGES);
 
     // The runs, first to last, and where each began.
     const runs: History[] = [];
@@ -129,5 +134,18 @@ describe('reconciliation: a planned pass that continues as new', function () {
     assert.equal(report.credentialsDestroyed, 2);
     assert.ok(report.finishedAt);
     assert.equal(report.startedAt, inputs.at(-1)?.report?.startedAt ?? report.startedAt, 'the first run began the report');
+  });
+
+  it("gives a page the budget's spread (half the interval) and a quarter of an hour more, never under 30 minutes", async () => {
+    const env = server!.env;
+    const timeoutOf = async (input: ReconcileInput) => {
+      const { workflowId } = await runPass(env, input, 1);
+      const events = (await env.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+      const page = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'reconcilePlannedPage');
+      return Number(page?.activityTaskScheduledEventAttributes?.startToCloseTimeout?.seconds ?? 0) / 60;
+    };
+    assert.equal(await timeoutOf({}), 30, 'the default interval (15 minutes): 30 minutes as before');
+    // Four hours: reads spread over two, a fixed 30 minutes timed the page out four times over.
+    assert.equal(await timeoutOf({ intervalMinutes: 240 }), 135);
   });
 });
