@@ -1,4 +1,4 @@
-import { Context, heartbeat } from '@temporalio/activity';
+import { heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { createDispatch, handOverStored, HAND_OVER_TIMEOUT_MS, resumeInstallation, skipHandled } from '../src/handover';
 import { FINAL_PHASES } from '../workflows/definitions';
@@ -13,6 +13,7 @@ import { toFailure } from './failures';
 import { StoreMarkers } from '../src/store/markers';
 import { refusedForGood, withToken } from './talkdesk-calls';
 import { whileHeartbeating } from './partner-calls';
+import { TalkdeskPause, waitHeartbeating } from './reconcile-pacing';
 
 /**
  * The pass's backstops that read a whole collection (events stored without a queue entry,
@@ -77,6 +78,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
   const read = new Set<string>();
   /** Installations whose read Talkdesk refused for good (404, 401, 403, invalid_client): recorded as checked too. */
   const refused = new Set<string>();
+  const pause = new TalkdeskPause();
 
   /** Talkdesk's view of the installation, read with its active credentials; undefined when it has none. */
   async function talkdeskView(rec: InstallationRecord) {
@@ -90,10 +92,12 @@ export function reconciliationActivities(deps: ActivityDeps) {
     // Destroyed with the installation: nothing to read Talkdesk with.
     if (final && (await store.credentials.get(rec._id, clientId))?.status !== 'active') return undefined;
     const ref = { installationId: rec._id, appId: rec.appId, clientId, rootUrl: rec.links.root };
+    await pause.over();
     const there = await withToken(deps, ref, (token) =>
       deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token),
     ).catch((err: unknown) => {
       if (refusedForGood(err)) refused.add(rec._id);
+      pause.note(err);
       throw err;
     });
     read.add(rec._id);
@@ -190,12 +194,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
   }
 
   /** Waits, heartbeating, until the minute slot of the pass opens (the Talkdesk budget's spread). */
-  async function slotOpen(startedAt: number, slot: number): Promise<void> {
-    for (let wait = startedAt + slot * 60_000 - Date.now(); wait > 0; wait = startedAt + slot * 60_000 - Date.now()) {
-      heartbeat(`slot ${slot}`);
-      await Context.current().sleep(Math.min(wait, 10_000));
-    }
-  }
+  const slotOpen = (startedAt: number, slot: number) => waitHeartbeating(startedAt + slot * 60_000, `slot ${slot}`);
 
   /** A visit without a Talkdesk read: partner calls retried, a lost workflow resumed from the fresh record. */
   async function visitWorkflowOnly(id: string, plannedPhase: InstallationRecord['phase'], listed: boolean | undefined): Promise<Finding> {

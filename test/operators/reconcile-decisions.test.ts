@@ -259,4 +259,48 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
       if (checked) assert.ok(after >= started && after > before, `last check ${new Date(after).toISOString()}`);
       else assert.equal(after, before, 'the last check is unchanged');
     });
+
+  it("pauses the page's Talkdesk reads for a 429's Retry-After, and reads the rate-limited one again next pass", async () => {
+    const first = await recorded('active', Date.now() - 3_600_000);
+    const second = await recorded('active', Date.now() - 3_600_000);
+    await first.record();
+    await second.record();
+    const { temporal } = recordingTemporal(true);
+    const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${h.simulator.port}`], timeoutMs: 5_000 });
+    const acts = reconciliationActivities({ store: h.store, talkdesk, logger: createLogger({ level: 'silent' }), temporal });
+    const planId = `plan-${first.id}`;
+    const slot = (id: string) => ({ id, phase: 'active' as const, slot: 0 });
+    await h.store.reconcilePlans.write(planId, [[slot(first.id), slot(second.id)]], new Date());
+    const reads: { id?: string; at: number; status: number }[] = [];
+    const unsubscribe = h.simulator.onCall((c) => {
+      if (c.route === 'installation') reads.push({ id: c.installationId, at: c.at.getTime(), status: c.status });
+    });
+    h.simulator.failNext('installation', 1, { status: 429, retryAfterSeconds: 2 });
+    const started = Date.now();
+    try {
+      const result = (await new MockActivityEnvironment().run(acts.reconcilePlannedPage, {
+        planId,
+        page: 0,
+        startedAt: started,
+      })) as PageResult;
+      assert.deepEqual(
+        result.errors.map((e) => e.installationId),
+        [first.id],
+      );
+    } finally {
+      unsubscribe();
+      h.simulator.clearFaults();
+    }
+    assert.deepEqual(
+      reads.map((r) => [r.id, r.status]),
+      [
+        [first.id, 429],
+        [second.id, 200],
+      ],
+    );
+    assert.ok(reads[1]!.at - reads[0]!.at >= 1_900, `the next read ${reads[1]!.at - reads[0]!.at} ms after the 429`);
+    // Not recorded as checked: read again next pass.
+    assert.ok(((await h.store.installations.lastTalkdeskCheck(first.id))?.getTime() ?? 0) < started);
+    assert.ok(((await h.store.installations.lastTalkdeskCheck(second.id))?.getTime() ?? 0) >= started);
+  });
 });

@@ -1,0 +1,36 @@
+import { Context, heartbeat } from '@temporalio/activity';
+import { TalkdeskHttpError } from '../src/talkdesk/errors';
+
+/** What a 429 without Retry-After pauses the pass's reads for, and the most any answer can ask. */
+export const RATE_LIMITED_PAUSE_MS = 5_000;
+export const MAX_RATE_LIMITED_PAUSE_MS = 60_000;
+
+/** Waits until `at` (epoch ms), heartbeating every 10 s at most, so the page stays alive and cancellable. */
+export async function waitHeartbeating(at: number, label: string): Promise<void> {
+  for (let wait = at - Date.now(); wait > 0; wait = at - Date.now()) {
+    heartbeat(label);
+    await Context.current().sleep(Math.min(wait, 10_000));
+  }
+}
+
+/**
+ * Talkdesk's 429 (and a 503 with Retry-After) pauses every Talkdesk read of the pass on this worker for
+ * what Talkdesk asked (talkdesk-api.md: honour Retry-After), at most a minute: reads carried on at the
+ * budget's pace while Talkdesk refused them, competing with the installations' own approvals for its limits.
+ */
+export class TalkdeskPause {
+  private until = 0;
+
+  /** Notes a failed read: a rate limit moves the pause on. */
+  note(err: unknown): void {
+    if (!(err instanceof TalkdeskHttpError)) return;
+    if (err.kind !== 'rate_limited' && !(err.kind === 'server_error' && err.retryAfterMs !== undefined)) return;
+    const pause = Math.min(err.retryAfterMs ?? RATE_LIMITED_PAUSE_MS, MAX_RATE_LIMITED_PAUSE_MS);
+    this.until = Math.max(this.until, Date.now() + pause);
+  }
+
+  /** Waits out the pause, if any, before the next read. */
+  async over(): Promise<void> {
+    await waitHeartbeating(this.until, 'Talkdesk asked to slow down');
+  }
+}
