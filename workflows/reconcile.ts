@@ -1,6 +1,6 @@
 import { continueAsNew, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { emptyPage, emptyReport, mergePage, type PlannedPass, type ReconcileReport } from './reconcile-types';
+import { emptyPage, emptyReport, mergePage, type PageResult, type PlannedPass, type ReconcileReport } from './reconcile-types';
 
 export interface ReconcileInput {
   pageSize?: number;
@@ -19,6 +19,12 @@ export interface ReconcileInput {
 
 /** The planned pass (reads each record once, Talkdesk within a budget); histories from before it replay the id scan. */
 export const PLANNED_PASS_PATCH = 'reconcile-planned-pass';
+
+/**
+ * A planned page that fails for good (its retries spent) is reported in the pass's `errors` and the pass goes on;
+ * before, it failed the pass and left the pages after it unvisited, every pass while it kept failing.
+ */
+export const PAGE_FAILURES_REPORTED_PATCH = 'reconcile-page-failures-reported';
 
 const housekeeping = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
@@ -112,12 +118,12 @@ async function plannedPass(
     report.talkdeskPlanned = (report.talkdeskPlanned ?? 0) + plan.talkdeskPlanned;
     report.talkdeskDeferred = (report.talkdeskDeferred ?? 0) + plan.talkdeskDeferred;
   }
+  const reportFailures = patched(PAGE_FAILURES_REPORTED_PATCH);
   for (let next = plan.next ?? 0; next < plan.pages;) {
     const batch = Array.from({ length: Math.min(parallelism, plan.pages - next) }, (_, i) => next + i);
-    const results = await Promise.all(
-      batch.map((page) => plannedPages.reconcilePlannedPage({ planId: plan.id, page, startedAt: plan.startedAt })),
-    );
-    for (const r of results) mergePage(report, r);
+    const visits = batch.map((page) => plannedPages.reconcilePlannedPage({ planId: plan.id, page, startedAt: plan.startedAt }));
+    const results = reportFailures ? await Promise.allSettled(visits) : (await Promise.all(visits)).map(fulfilled);
+    results.forEach((r, k) => mergePage(report, r.status === 'fulfilled' ? r.value : failedPage(batch[k]!, r.reason)));
     next += batch.length;
     if (next < plan.pages && workflowInfo().continueAsNewSuggested) {
       return continueAsNew<typeof reconcileWorkflow>({ ...input, pageSize, parallelism, plan: { ...plan, next }, report });
@@ -125,4 +131,13 @@ async function plannedPass(
   }
   report.finishedAt = new Date().toISOString();
   return report;
+}
+
+const fulfilled = <T>(value: T): PromiseSettledResult<T> => ({ status: 'fulfilled', value });
+
+/** A page whose activity failed for good, as the pass reports it: one error naming the page. */
+function failedPage(page: number, reason: unknown): PageResult {
+  const err = reason as { message?: string; cause?: { message?: string } } | undefined;
+  const message = err?.cause?.message ?? err?.message ?? String(reason);
+  return { ...emptyPage(), errors: [{ installationId: `(page ${page})`, message: `page ${page} not reconciled: ${message}` }] };
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { WORKFLOWS_PATH } from '../../src/worker/create-worker';
@@ -35,7 +35,7 @@ describe('reconciliation: a planned pass that continues as new', function () {
   });
 
   /** Runs one pass of `pages` pages on a worker of its own, the pass's activities stubbed. */
-  async function runPass(env: TemporalUiEnv['env'], input: ReconcileInput, pages: number) {
+  async function runPass(env: TemporalUiEnv['env'], input: ReconcileInput, pages: number, failing?: number) {
     const calls = { plans: [] as string[], pages: [] as { planId: string; page: number; runId: string }[], housekeeping: 0 };
     const activities = {
       dispatchStoredEvents: async () => {
@@ -49,6 +49,7 @@ describe('reconciliation: a planned pass that continues as new', function () {
       },
       reconcilePlannedPage: async (i: { planId: string; page: number }): Promise<PageResult> => {
         calls.pages.push({ ...i, runId: Context.current().info.workflowExecution?.runId ?? '' });
+        if (i.page === failing) throw ApplicationFailure.create({ message: 'the plan page could not be read', nonRetryable: true });
         return {
           ...emptyPage(),
           scanned: i.page + 1,
@@ -147,5 +148,16 @@ describe('reconciliation: a planned pass that continues as new', function () {
     assert.equal(await timeoutOf({}), 30, 'the default interval (15 minutes): 30 minutes as before');
     // Four hours: reads spread over two, a fixed 30 minutes timed the page out four times over.
     assert.equal(await timeoutOf({ intervalMinutes: 240 }), 135);
+  });
+
+  it("reports a page that fails for good in the pass's errors and reconciles the pages after it (patch reconcile-page-failures-reported)", async () => {
+    const { report, calls } = await runPass(server!.env, { pageSize: 2, parallelism: 2 }, 5, 1);
+    assert.deepEqual(calls.pages.map((c) => c.page).sort(), [0, 1, 2, 3, 4]);
+    assert.deepEqual(report.errors, [
+      { installationId: '(page 1)', message: 'page 1 not reconciled: the plan page could not be read' },
+      { installationId: 'inst-4', message: 'page 4 found an error' }, // the stub's own, page 4
+    ]);
+    assert.equal(report.scanned, 1 + 3 + 4 + 5, 'every other page merged');
+    assert.ok(report.finishedAt);
   });
 });

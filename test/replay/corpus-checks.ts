@@ -343,5 +343,13 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     took(h, 'reconcile-ignores-malformed') &&
     endedPhases(h).at(-1)?.phase === 'uninstalling' &&
     endedPhases(h).at(-1)?.result === 'acknowledged',
+  'a planned reconciliation pass whose page failed for good, before the patch: the pass failed': (h) =>
+    scheduled(h).includes('reconcilePlannedPage') &&
+    !took(h, 'reconcile-page-failures-reported') &&
+    type(h.events.at(-1)!) === 'WORKFLOW_EXECUTION_FAILED',
+  'a planned reconciliation pass whose page failed for good, reported and gone on (reconcile-page-failures-reported)': (h) =>
+    took(h, 'reconcile-page-failures-reported') &&
+    h.events.some((e) => e.activityTaskFailedEventAttributes && activityOf(h, e) === 'reconcilePlannedPage') &&
+    type(h.events.at(-1)!) === 'WORKFLOW_EXECUTION_COMPLETED',
   'a planned reconciliation pass': (h) => scheduled(h).includes('planReconciliation') && scheduled(h).includes('reconcilePlannedPage'),
 };
