@@ -18,6 +18,7 @@ import { toFailure } from './failures';
 import { callKey } from '../src/partner/keys';
 import { readLicensedUsers, type ReadingStore } from './licensed-users';
 import { withToken } from './talkdesk-calls';
+import { TalkdeskHttpError } from '../src/talkdesk/errors';
 import { SessionStore } from '../src/store/sessions';
 import { UpdatePlanStore, type UpdatePlan } from '../src/store/update-plans';
 
@@ -31,6 +32,8 @@ const toUser = (u: TalkdeskUser, admin: string | undefined): PartnerUser => ({
 /** The failure type of an applyUpdate attempt that found its update given up (by a revert) before it was planned. */
 export const UPDATE_GIVEN_UP = 'UpdateGivenUp';
 const NO_CHANGE = { usersAdded: [], usersRemoved: [], newlyAdded: [] };
+/** Up to this many users an update adds are read one GET each; more, from the licensed users' listing. */
+export const USERS_READ_ONE_BY_ONE = 50;
 
 /**
  * The lifecycle's partner side. Activities read Talkdesk (account, licensed users,
@@ -88,6 +91,36 @@ export function provisioningActivities(deps: ActivityDeps) {
     }
   };
 
+  /**
+   * The users an update adds, as Talkdesk has them. Many (over USERS_READ_ONE_BY_ONE) are taken from the licensed
+   * users' listing, read page by page and kept (a retry goes on from the last page): one GET per user, all
+   * again at each attempt, could not finish thousands within an attempt. Any the listing lacks, and a few, are
+   * read one by one; one Talkdesk no longer has (404: removed since the event) is left out, not the update.
+   */
+  const usersToAdd = async (input: UpdateInput): Promise<TalkdeskUser[]> => {
+    const wanted = new Set(input.usersAdding);
+    const found: TalkdeskUser[] = [];
+    if (wanted.size > USERS_READ_ONE_BY_ONE) {
+      const licensed = await readLicensedUsers(
+        (pageUrl) =>
+          withToken(deps, input, (token) => talkdesk.licensedUsersPage(input.rootUrl, input.appId, input.installationId, token, pageUrl)),
+        reading(input, 'account.update')?.saved,
+      );
+      for (const u of licensed) if (wanted.delete(u.id)) found.push(u);
+    }
+    for (const id of wanted) {
+      const user = await withToken(deps, input, (token) => talkdesk.getUser(input.rootUrl, id, token)).catch((err: unknown) => {
+        if (err instanceof TalkdeskHttpError && err.kind === 'not_found') return undefined;
+        throw err;
+      });
+      if (user) found.push(user);
+      else
+        logger.warn({ installationId: input.installationId, talkdeskUserId: id }, 'a user the update adds is gone at Talkdesk: left out');
+      heartbeat(`user ${found.length}/${input.usersAdding.length}`);
+    }
+    return found;
+  };
+
   /** The change an update makes, read from the account as it stands before it (the first attempt's). */
   const planUpdate = async (input: UpdateInput): Promise<UpdatePlan> => {
     const before = await store.accounts.getAccount(input.accountId);
@@ -105,10 +138,7 @@ export function provisioningActivities(deps: ActivityDeps) {
       added.push(...licensed.filter((u) => !existing.has(u.id)));
       removing = [...existing].filter((id) => !licensedIds.has(id));
     } else {
-      for (const id of input.usersAdding) {
-        added.push(await withToken(deps, input, (token) => talkdesk.getUser(input.rootUrl, id, token)));
-        heartbeat(`user ${added.length}/${input.usersAdding.length}`);
-      }
+      added.push(...(await usersToAdd(input)));
       removing = input.usersRemoving.filter((id) => existing.has(id));
     }
     return {

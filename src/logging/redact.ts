@@ -8,7 +8,7 @@
  * as do public keys (TALKDESK_ECDSA_PUBLIC_KEYS) and the `tokens` link (a URL).
  */
 const SECRET_NAME =
-  /(?:token|secrets?|password|passwd|passphrase|cookie|authorization|signature|assertion|(?:api|private|signing|secrets?|access)keys?)(?:v?\d+)?$/;
+  /(?:token|secrets?|password|passwd|passphrase|cookie|authorization|signature|assertion|nonce|jwt|csrf|sessionids?|(?:api|private|signing|secrets?|access)keys?)(?:v?\d+)?$/;
 
 export const REDACTED = '[redacted]';
 
@@ -29,9 +29,13 @@ export function urlTarget(uri: string): string {
   }
 }
 
-/** A string with the credentials of any URL in it replaced. */
+/** A URL's query (or fragment) parameter that carries a secret: an OAuth code or state, a token, a client secret. */
+const SECRET_QUERY =
+  /([?&#](?:access_token|id_token|refresh_token|token|code|state|client_secret|client_assertion|assertion|password|sig|signature)=)[^&\s#"'<>]*/gi;
+
+/** A string with the credentials of any URL in it replaced: its user and password, and its secret parameters. */
 export function scrubUrlCredentials(text: string): string {
-  return text.replace(URL_CREDENTIALS, `$1${REDACTED}@`);
+  return text.replace(URL_CREDENTIALS, `$1${REDACTED}@`).replace(SECRET_QUERY, `$1${REDACTED}`);
 }
 
 /**

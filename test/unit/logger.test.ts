@@ -42,6 +42,10 @@ describe('structured logs', () => {
       'x-hub-signature-256',
       'Proxy-Authorization',
       'dbPassword',
+      'nonce',
+      'sessionId',
+      'clientAssertionJwt',
+      'csrf',
     ];
     // Names the code logs (docs/operations.md, src/store/reencrypt.ts) or that name no secret.
     const visibleNames = ['keyId', 'kid', 'clientId', 'keyAlgorithm', 'eventId', 'hookId', 'idempotency-key', 'tokens', 'tokenUrl'];
@@ -67,6 +71,16 @@ describe('structured logs', () => {
     const line = JSON.parse(lines[0]!) as { err: { message: string }; target: string };
     assert.equal(line.err.message, 'connection to mongodb://[redacted]@db.internal:27017/appconnect?authSource=admin closed');
     assert.equal(line.target, 'mongodb://[redacted]@db.internal:27017/appconnect?authSource=admin');
+  });
+
+  it("redact a URL's secret parameters (an OAuth code and state, a token) quoted in a message or a field", () => {
+    const { logger, lines } = captureLogger();
+    const url = 'https://app.example/sso/callback?code=c0de-s3cret&state=st4te-s3cret#access_token=t0ken-s3cret';
+    logger.warn({ err: new Error(`GET ${url} failed`), target: `${url}&lang=en` }, 'callback failed');
+    for (const secret of ['c0de-s3cret', 'st4te-s3cret', 't0ken-s3cret']) assert.ok(!lines[0]!.includes(secret), lines[0]);
+    const line = JSON.parse(lines[0]!) as { err: { message: string }; target: string };
+    assert.equal(line.err.message, 'GET https://app.example/sso/callback?code=[redacted]&state=[redacted]#access_token=[redacted] failed');
+    assert.match(line.target, /&lang=en$/, 'other parameters kept');
   });
 
   it('name the installation and its workflow on every line about an installation', () => {

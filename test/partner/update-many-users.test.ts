@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import type { CallRecord } from '../../src/simulator/types';
+import { USERS_READ_ONE_BY_ONE } from '../../activities/provisioning';
+import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
+
+/**
+ * The users an update adds, read at Talkdesk (activities/provisioning.ts, `usersToAdd`): many are taken
+ * from the licensed users' listing, kept page by page so a retry goes on from where the last attempt
+ * stopped (one GET per user, all again at each attempt, could not finish thousands); a user Talkdesk no
+ * longer has is left out rather than failing the update. Activities in-process against FerretDB and the simulator.
+ */
+describe('an update adding users reads them at Talkdesk', function () {
+  this.timeout(120_000);
+  let h: ActivityHarness;
+  before(async () => {
+    h = await startActivityHarness();
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  async function updating(add: number) {
+    const { installation, event, installed, ref } = await h.installing(3);
+    const prov = await h.run(h.acts.provisionAccount, { ...ref, accountName: '', eventId: event.id, occurredAt: installed.createdAt });
+    const updated = h.simulator.updateUsers(installation.id, { add });
+    const adding = (updated.data as { users?: { adding: string[] } }).users?.adding ?? [];
+    assert.equal(adding.length, add);
+    const input = {
+      ...ref,
+      accountId: prov.accountId,
+      usersAdding: adding,
+      usersRemoving: [],
+      eventId: updated.id,
+      occurredAt: updated.created_at,
+    };
+    const activeUsers = async () => (await h.store.accounts.listUsers(prov.accountId)).filter((u) => u.active).map((u) => u.talkdeskUserId);
+    return { installationId: installation.id, input, adding, activeUsers };
+  }
+
+  /** The simulator's calls on `routes` while `fn` runs. */
+  async function callsDuring<T>(routes: CallRecord['route'][], fn: () => Promise<T>): Promise<{ value: T; calls: CallRecord[] }> {
+    const calls: CallRecord[] = [];
+    const stop = h.simulator.onCall((c) => void (routes.includes(c.route) && calls.push(c)));
+    try {
+      return { value: await fn(), calls };
+    } finally {
+      stop();
+    }
+  }
+
+  it(`more than ${USERS_READ_ONE_BY_ONE}: from the licensed users' listing, a retry going on from the page it stopped at`, async () => {
+    const { input, adding, activeUsers } = await updating(USERS_READ_ONE_BY_ONE * 3);
+    // The listing's second page fails: the attempt fails, its first page kept.
+    h.simulator.failNext('licensedUsers', 1, { status: 500 }, { after: 1 });
+    const first = await callsDuring(['users', 'licensedUsers'], () =>
+      h.run(h.acts.applyUpdate, input).then(
+        () => 'applied',
+        () => 'failed',
+      ),
+    );
+    assert.equal(first.value, 'failed');
+    const second = await callsDuring(['users', 'licensedUsers'], () => h.run(h.acts.applyUpdate, input));
+    assert.deepEqual([...second.value.usersAdded].sort(), [...adding].sort());
+    for (const id of adding) assert.ok((await activeUsers()).includes(id), `${id} active`);
+    assert.equal([...first.calls, ...second.calls].filter((c) => c.route === 'users').length, 0, 'no GET per user');
+    const pagesRead = (calls: CallRecord[]) =>
+      calls.filter((c) => c.route === 'licensedUsers' && c.status === 200).map((c) => c.query ?? '');
+    assert.equal(pagesRead(first.calls).length, 1);
+    assert.ok(!pagesRead(second.calls).includes(pagesRead(first.calls)[0]!), 'the page the first attempt kept is not read again');
+  });
+
+  it('a few: one GET each; one Talkdesk no longer has (404) is left out and the others are applied', async () => {
+    const { input, adding, activeUsers } = await updating(3);
+    h.simulator.failNext('users', 1, { status: 404 });
+    const { value, calls } = await callsDuring(['users', 'licensedUsers'], () => h.run(h.acts.applyUpdate, input));
+    assert.deepEqual(
+      calls.map((c) => [c.route, c.status]),
+      [
+        ['users', 404],
+        ['users', 200],
+        ['users', 200],
+      ],
+    );
+    assert.deepEqual([...value.usersAdded].sort(), adding.slice(1).sort());
+    const active = await activeUsers();
+    assert.ok(!active.includes(adding[0]!) && adding.slice(1).every((id) => active.includes(id)));
+  });
+});
