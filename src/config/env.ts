@@ -198,6 +198,8 @@ export const envSchema = z.object({
     .string()
     .url()
     .refine((v) => /^https?:\/\//i.test(v), 'must be an http:// or https:// URL')
+    // Node's fetch refuses a URL with credentials: every hook would fail as if the partner were unreachable.
+    .refine((v) => !/^https?:\/\/[^/?#]*@/i.test(v), 'must not carry a user or password (the hooks are signed with PARTNER_HOOKS_SECRET)')
     .optional(),
   /** Comma-separated; the first signs the hooks, the partner may accept all of them while rotating. */
   PARTNER_HOOKS_SECRET: z

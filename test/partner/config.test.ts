@@ -48,6 +48,22 @@ describe('partner provisioner configuration', () => {
       },
     );
     assert.throws(() => loadEnv({ ...base, PARTNER_PROVISIONER: 'rest' }), /PARTNER_PROVISIONER/);
+    // Node's fetch refuses such a URL: every hook would fail for seven days as "could not reach the partner".
+    const secret = 'hook-secret-of-sixteen-chars';
+    assert.throws(
+      () =>
+        loadEnv({
+          ...base,
+          PARTNER_PROVISIONER: 'http',
+          PARTNER_HOOKS_URL: 'https://bob:hunter22@partner.example/hooks',
+          PARTNER_HOOKS_SECRET: secret,
+        }),
+      (err: Error) => {
+        assert.match(err.message, /PARTNER_HOOKS_URL: must not carry a user or password/);
+        assert.ok(!err.message.includes('hunter22'));
+        return true;
+      },
+    );
   });
 
   it('refuses a hook timeout the activity sending the hook would cut short (60 s): at most 50 s', () => {
