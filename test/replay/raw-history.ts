@@ -58,3 +58,9 @@ export const localActivities = (h: RawHistory): (string | undefined)[] =>
       (e) =>
         (decode(e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]) as { activity_type?: string } | undefined)?.activity_type,
     );
+
+/** Where the first `event` signal of a lifecycle event of this type is in the history (-1 when none). */
+export const eventSignalIndex = (h: RawHistory, eventType: string): number =>
+  h.events.findIndex(
+    (e) => (decode(e.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]) as { type?: string } | undefined)?.type === eventType,
+  );
