@@ -171,8 +171,13 @@ export function provisioningActivities(deps: ActivityDeps) {
      * a retry after a crash never makes a second account or user.
      */
     async provisionAccount(input: ProvisionInput): Promise<ProvisionResult> {
-      const account = await withToken(deps, input, (token) => talkdesk.getAccount(input.rootUrl, token));
-      const admin = await installingAdmin(input);
+      // Heartbeating from the start: a token, the account and the installation read from a slow Talkdesk (10 s each
+      // at most) outlasted the 20 s heartbeat timeout before the first page's heartbeat.
+      const [account, admin] = await whileHeartbeating(
+        'reading the account at Talkdesk',
+        async () =>
+          [await withToken(deps, input, (token) => talkdesk.getAccount(input.rootUrl, token)), await installingAdmin(input)] as const,
+      );
       // Page by page, a heartbeat each and kept in the store, resumed from the last page read by the next attempt.
       const progress = reading(input, 'account.provision');
       if (progress) await store.licensedUsersProgress.sweepIfDue();
@@ -234,7 +239,10 @@ export function provisioningActivities(deps: ActivityDeps) {
      */
     async applyUpdate(input: UpdateInput): Promise<UpdateResult> {
       const ctx = await callContext(deps, input.installationId, 'account.update', input);
-      const plan = (await plans.load(ctx.key)) ?? (await plans.keepFirst(ctx.key, input.installationId, await planUpdate(input)));
+      // Heartbeating while planning: its first Talkdesk read (and a token) can outlast the heartbeat timeout.
+      const plan =
+        (await plans.load(ctx.key)) ??
+        (await plans.keepFirst(ctx.key, input.installationId, await whileHeartbeating('planning the update', () => planUpdate(input))));
       // An attempt outliving its step (timed out, still running) after the workflow gave the update up: apply nothing.
       if (plan.stopped)
         throw ApplicationFailure.nonRetryable('the update was given up before its change was planned: nothing applied', UPDATE_GIVEN_UP);

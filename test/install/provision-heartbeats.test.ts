@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import type { ProvisionResult } from '../../workflows/activity-types';
+import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
+
+/**
+ * provisionAccount reads the account and the installation (and a token) at Talkdesk before the first page of
+ * licensed users, each up to the client's timeout: together longer than the 20 s heartbeat timeout. It
+ * heartbeats from its start, so a slow Talkdesk still answering does not fail every attempt as a dead worker.
+ */
+describe('provisionAccount activity: heartbeats while it reads the account at Talkdesk (FerretDB, simulator)', function () {
+  this.timeout(60_000);
+  let h: ActivityHarness;
+  before(async () => (h = await startActivityHarness()));
+  after(() => h?.close());
+
+  it('heartbeats while the account read is slow, before the first page of users', async () => {
+    const { event, installed, ref } = await h.installing(2);
+    h.simulator.failNext('account', 1, { delayMs: 2_500 });
+    const env = new MockActivityEnvironment({ startToCloseTimeoutMs: 60_000 });
+    let beats = 0;
+    let beatsBeforeUsers: number | undefined;
+    env.on('heartbeat', () => (beats += 1));
+    const stop = h.simulator.onCall((c) => {
+      if (c.route === 'licensedUsers' && c.installationId === ref.installationId) beatsBeforeUsers ??= beats;
+    });
+    try {
+      const prov = (await env.run(h.acts.provisionAccount, {
+        ...ref,
+        accountName: '',
+        eventId: event.id,
+        occurredAt: installed.createdAt,
+      })) as ProvisionResult;
+      assert.equal(prov.licensedUsers, 2);
+    } finally {
+      stop();
+    }
+    assert.ok((beatsBeforeUsers ?? 0) >= 2, `heartbeats before the first page of users: ${beatsBeforeUsers}`);
+  });
+});
