@@ -12,7 +12,8 @@ export interface PartnerCallRecord {
   _id: string; // hook id
   installationId: string;
   type: string;
-  status: 'outstanding' | 'refused' | 'delivered';
+  /** `superseded`: an undo left unsent because a newer install of the installation provisioned since. */
+  status: 'outstanding' | 'refused' | 'delivered' | 'superseded';
   /** The exact body to send again (same id, same bytes): ids and facts, no Talkdesk secret. */
   body?: string;
   httpStatus?: number;
@@ -123,6 +124,25 @@ export class PartnerCallStore {
     await this.coll.updateOne({ _id: id }, { $set: { lastError, updatedAt: new Date() }, $inc: { attempts: 1 } });
   }
 
+  /**
+   * An installation's outstanding undos of other provisions than `provisionId` are not to be sent: a newer install
+   * of it (a reinstall under the same installation id) provisions now, and an undo delivered late would remove
+   * what it provisions. Kept, status `superseded`, for operators. Returns how many.
+   */
+  async supersedeUndos(installationId: string, provisionId: string): Promise<number> {
+    let superseded = 0;
+    for (const call of await this.outstanding(installationId)) {
+      if (call.type !== 'account.undo_provision' || undoneProvision(call) === provisionId) continue;
+      const reason = `not sent: a newer install of the installation provisioned (${provisionId})`;
+      const r = await this.coll.updateOne(
+        { _id: call._id, status: 'outstanding' },
+        { $set: { status: 'superseded', reason, updatedAt: new Date() }, $unset: { body: '' } },
+      );
+      superseded += r.modifiedCount;
+    }
+    return superseded;
+  }
+
   /** The installation's outstanding calls, oldest first: `{_id}` reads only (the index, then each call). */
   async outstanding(installationId: string): Promise<PartnerCallRecord[]> {
     const entry = await this.index.findOne({ _id: installationId });
@@ -138,8 +158,18 @@ export class PartnerCallStore {
   /** Outstanding and refused calls of an installation, oldest first: what its view shows operators. */
   forInstallation(installationId: string): Promise<PartnerCallRecord[]> {
     return this.coll
-      .find({ installationId, status: { $in: ['outstanding', 'refused'] } }, { projection: { body: 0 } })
+      .find({ installationId, status: { $in: ['outstanding', 'refused', 'superseded'] } }, { projection: { body: 0 } })
       .sort({ createdAt: 1 })
       .toArray();
+  }
+}
+
+/** The provision an undo names (`data.provision_id` of its body), if readable. */
+function undoneProvision(call: PartnerCallRecord): string | undefined {
+  try {
+    const id = (JSON.parse(call.body ?? '{}') as { data?: { provision_id?: unknown } }).data?.provision_id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
   }
 }

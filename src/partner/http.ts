@@ -84,6 +84,14 @@ export class HttpProvisioner implements PartnerProvisioner {
     const size = this.opts.pageSize;
     const pages = Math.max(1, Math.ceil(req.users.length / size));
     const ref = { installationId: req.account.installationId, accountId: req.account.accountId };
+    // An earlier install's undo still outstanding would remove this one's account if delivered after it.
+    const superseded = await this.opts.calls.supersedeUndos(ref.installationId, ctx.key);
+    if (superseded > 0) {
+      this.opts.logger.info(
+        { installationId: ref.installationId, superseded },
+        "an earlier install's outstanding undo superseded: not sent",
+      );
+    }
     const first = await this.post(
       this.body('account.provision', ctx.key, ref, ctx.occurredAt, {
         app_id: req.account.appId,

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { createLogger } from '../../src/logging/logger';
+import { HttpProvisioner } from '../../src/partner';
+import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
+import { TestPartnerServer } from '../support/partner-server';
+
+const SECRET = 'hook-secret-for-the-superseded-undo';
+
+/**
+ * An install's undo the partner did not take is kept outstanding for reconciliation to deliver. When a newer
+ * install of the same installation id provisions meanwhile, that undo must not be delivered after it (it
+ * names the same installation and account: the partner would remove the live account): the provision
+ * supersedes it. FerretDB and a test partner; the HTTP provisioner called directly.
+ */
+describe('an outstanding undo of an earlier install is superseded by a newer provision (http provisioner)', function () {
+  this.timeout(60_000);
+  let h: ActivityHarness;
+  let partner: HttpProvisioner;
+  const server = new TestPartnerServer([SECRET]);
+  before(async () => {
+    await server.start();
+    h = await startActivityHarness();
+    partner = new HttpProvisioner({
+      url: server.url,
+      secrets: [SECRET],
+      timeoutMs: 5_000,
+      pageSize: 50,
+      calls: h.store.partnerCalls,
+      logger: createLogger({ level: 'silent' }),
+    });
+  });
+  after(async () => {
+    await h?.close();
+    await server.stop();
+  });
+
+  const ctx = (key: string, undoes?: string) => ({
+    key,
+    occurredAt: new Date().toISOString(),
+    signal: new AbortController().signal,
+    ...(undoes ? { undoes } : {}),
+  });
+  const provision = (installationId: string, accountId: string, key: string) =>
+    partner.provision(
+      { account: { accountId, installationId, appId: 'app-1', name: 'Acme' }, users: [{ id: 'u1', role: 'admin' }], createdBy: 'u1' },
+      ctx(key),
+    );
+
+  it("a reinstall's provision leaves the first install's undo unsent; an undo of the same provision stays outstanding", async () => {
+    const installationId = `inst-${Date.now()}`;
+    const accountId = `acct-${Date.now()}`;
+    // The first install's undo, while the partner is down: kept outstanding.
+    server.fallback = { status: 503 };
+    await partner.undoProvision({ installationId, accountId }, ctx('hk-undo-1', 'hk-provision-1'));
+    server.fallback = undefined;
+    assert.deepEqual(
+      (await h.store.partnerCalls.outstanding(installationId)).map((c) => c.type),
+      ['account.undo_provision'],
+    );
+
+    // A retry of that same provision (its key) supersedes nothing.
+    await provision(installationId, accountId, 'hk-provision-1');
+    assert.equal((await h.store.partnerCalls.outstanding(installationId)).length, 1);
+
+    // The reinstall provisions: the old undo is superseded, kept for operators, and never delivered.
+    await provision(installationId, accountId, 'hk-provision-2');
+    assert.deepEqual(await h.store.partnerCalls.outstanding(installationId), []);
+    const kept = await h.store.partnerCalls.forInstallation(installationId);
+    assert.deepEqual(
+      kept.map((c) => [c._id, c.status]),
+      [['hk-undo-1', 'superseded']],
+    );
+    assert.match(kept[0]?.reason ?? '', /newer install/);
+    assert.ok(server.accounts.has(accountId), "the reinstall's account is at the partner");
+  });
+});
