@@ -68,6 +68,8 @@ describe('crypto/secrets keyring', () => {
     ['empty entry', `k1:${good},`],
     ['duplicate id', `k1:${good},k1:${randomBytes(32).toString('base64')}`],
     ['key where the id should be', `${good}:abc`],
+    // Two hex keys joined by ":" instead of ",": the first, a valid id by its characters, would be written in clear.
+    ['two hex keys joined by ":"', `${randomBytes(32).toString('hex')}:${randomBytes(32).toString('hex')}`],
   ];
   for (const [label, spec] of malformed) {
     it(`refuses a malformed SECRETS_KEY (${label}) without echoing it`, () => {
