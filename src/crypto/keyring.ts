@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import { ConfigError } from '../errors';
 
 /**
@@ -90,4 +90,18 @@ export function parseKeyring(spec: string): Keyring {
 export function generateKeySpec(keyId: string = DEFAULT_KEY_ID): string {
   if (!KEY_ID.test(keyId)) throw new ConfigError('key id must be 1-64 letters, digits, ".", "_" or "-"');
   return `${keyId}:${randomBytes(32).toString('base64')}`;
+}
+
+/**
+ * A keyring of keys derived (HKDF) from each SECRETS_KEY entry for one `purpose`, same ids, same current entry:
+ * for what anyone can have sealed (a sign-in cookie per /launch), so that it never spends the nonces of the keys
+ * that encrypt the stored credentials.
+ */
+export function derivedKeyring(keyring: Keyring, purpose: string): Keyring {
+  return new Keyring(
+    keyring.kids.map((kid) => [
+      kid,
+      Buffer.from(hkdfSync('sha256', keyring.key(kid) as Buffer, Buffer.alloc(0), `appconnect aead\0${purpose}`, 32)),
+    ]),
+  );
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { KeyedMac } from '../crypto/keyed-mac';
+import { derivedKeyring } from '../crypto/keyring';
 import { decryptJson, encryptJson, type EncryptedBlob, type Keyring, type SecretContext } from '../crypto/secrets';
 import { signInStateCookieContext } from '../store/secret-contexts';
 import { hashId } from '../store/sessions';
@@ -12,7 +13,7 @@ import { STATE_TTL_MS, type SsoStateStore, type StateCheck, type StateLinks } fr
  * - `state` (sent to Talkdesk) = 32 random characters, a 22-character MAC, the installation id.
  *   The MAC (SECRETS_KEY-derived) lets a refused callback name its installation without a read.
  * - The `appconnect_sso` cookie (HttpOnly, path /sso/callback) = the rest, sealed with
- *   AES-256-GCM under SECRETS_KEY and bound (AAD) to that exact state: installation, nonce,
+ *   AES-256-GCM under a key derived from SECRETS_KEY and bound (AAD) to that exact state: installation, nonce,
  *   user hint, links, expiry. Only the browser that started the sign-in holds it, so the
  *   binding to the browser is checked, as before, before the state is spent.
  * - Spending inserts the marker `<sha256(state)>:spent` in `sso_states`: the unique `_id`
@@ -43,12 +44,15 @@ const cookieContext = (installationId: string, state: string): SecretContext => 
 
 export class SealedStates {
   private readonly mac: KeyedMac;
+  /** Keys of their own (derived): anyone can have a cookie sealed by opening /launch. */
+  private readonly keyring: Keyring;
 
   constructor(
-    private readonly keyring: Keyring,
+    keyring: Keyring,
     private readonly store: SsoStateStore,
   ) {
     this.mac = new KeyedMac(keyring, 'sso state');
+    this.keyring = derivedKeyring(keyring, 'sso state cookie');
   }
 
   /** A new state and the cookie value that goes with it; nothing is written. */

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { generateKeySpec, parseKeyring } from '../../src/crypto/secrets';
+import { decryptJson, generateKeySpec, parseKeyring, type EncryptedBlob } from '../../src/crypto/secrets';
+import { signInStateCookieContext } from '../../src/store/secret-contexts';
 import { SEALED_COOKIE_MAX, SealedStates } from '../../src/sso/sealed-state';
 import { SPENT_MARKER_SLACK_MS, STATE_TTL_MS, SsoStateStore, type StateCheck } from '../../src/sso/state-store';
 import { connectDatabase, type Database } from '../../src/store';
-import { randomId } from '../../src/store/sessions';
+import { hashId, randomId } from '../../src/store/sessions';
 import { mongoUri, uniqueDbName } from '../support/servers';
 
 /** A check as compared: an accepted state's issue time is asserted to be there, then left out. */
@@ -107,5 +108,13 @@ describe('launch: sign-in states the browser keeps (sealed cookie, spent by one 
     const before = new SealedStates(parseKeyring(previous), store).issue({ installationId: 'inst-6', nonce: 'n' });
     const rotated = new SealedStates(parseKeyring(`${generateKeySpec('k2')},${previous}`), store);
     assert.deepEqual(issued(await rotated.consume(before.state, before.cookie)), { ok: true, installationId: 'inst-6', nonce: 'n' });
+  });
+
+  it('seals the cookie under a key of its own: the storage key (SECRETS_KEY itself) does not open it', async () => {
+    const { state, cookie } = states.issue({ installationId: 'inst-8', nonce: 'n' });
+    const blob = JSON.parse(Buffer.from(cookie, 'base64url').toString('utf8')) as EncryptedBlob;
+    // Anyone can have a cookie sealed (each /launch): it must not spend the nonces of the key the credentials are under.
+    assert.throws(() => decryptJson(keyring, blob, signInStateCookieContext('inst-8', hashId(state))));
+    assert.deepEqual(issued(await states.consume(state, cookie)), { ok: true, installationId: 'inst-8', nonce: 'n' });
   });
 });
