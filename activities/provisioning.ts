@@ -255,7 +255,8 @@ export function provisioningActivities(deps: ActivityDeps) {
       };
       await whileHeartbeating('partner update', () => partner.update(req, ctx));
       if (records) await records.update(req, ctx);
-      if (input.resyncUsers && input.eventId)
+      // A listing was read (a resync, or many users added): its pages hold names and emails, gone once applied.
+      if ((input.resyncUsers || new Set(input.usersAdding).size > USERS_READ_ONE_BY_ONE) && input.eventId)
         await store.licensedUsersProgress.clear(callKey(input.installationId, input.eventId, 'account.update'));
       await sessions.endForUsers(input.installationId, plan.usersRemoved);
       logger.info(

@@ -1,4 +1,5 @@
 import { Context, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { TalkdeskHttpError } from '../src/talkdesk/errors';
 
 /** What a 429 without Retry-After pauses the pass's reads for, and the most any answer can ask. */
@@ -14,9 +15,11 @@ export async function waitHeartbeating(at: number, label: string): Promise<void>
 }
 
 /**
- * Talkdesk's 429 (and a 503 with Retry-After) pauses every Talkdesk read of the pass on this worker for
- * what Talkdesk asked (talkdesk-api.md: honour Retry-After), at most a minute: reads carried on at the
- * budget's pace while Talkdesk refused them, competing with the installations' own approvals for its limits.
+ * Talkdesk's 429 (and a 503 with Retry-After) pauses every Talkdesk read of the pass on this worker for what
+ * Talkdesk asked (talkdesk-api.md: honour Retry-After), at most a minute: reads carried on at the budget's pace
+ * while Talkdesk refused them, competing with the installations' own approvals for its limits. A read due
+ * while paused is left to the next pass (an error, not recorded as checked) rather than waited for, so that
+ * sustained 429s never stretch a page past its timeout.
  */
 export class TalkdeskPause {
   private until = 0;
@@ -29,8 +32,14 @@ export class TalkdeskPause {
     this.until = Math.max(this.until, Date.now() + pause);
   }
 
-  /** Waits out the pause, if any, before the next read. */
-  async over(): Promise<void> {
-    await waitHeartbeating(this.until, 'Talkdesk asked to slow down');
+  /** Throws, naming when the pause ends, if a read now would fall inside it. */
+  check(): void {
+    const left = this.until - Date.now();
+    if (left > 0) {
+      throw ApplicationFailure.create({
+        type: 'TalkdeskRateLimited',
+        message: `not read at Talkdesk: it asked to slow down (429) for ${Math.ceil(left / 1000)} s more; read next pass`,
+      });
+    }
   }
 }

@@ -92,7 +92,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
     // Destroyed with the installation: nothing to read Talkdesk with.
     if (final && (await store.credentials.get(rec._id, clientId))?.status !== 'active') return undefined;
     const ref = { installationId: rec._id, appId: rec.appId, clientId, rootUrl: rec.links.root };
-    await pause.over();
+    pause.check();
     const there = await withToken(deps, ref, (token) =>
       deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token),
     ).catch((err: unknown) => {

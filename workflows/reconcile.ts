@@ -1,4 +1,4 @@
-import { continueAsNew, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { continueAsNew, isCancellation, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { emptyPage, emptyReport, mergePage, type PageResult, type PlannedPass, type ReconcileReport } from './reconcile-types';
 
@@ -123,6 +123,9 @@ async function plannedPass(
     const batch = Array.from({ length: Math.min(parallelism, plan.pages - next) }, (_, i) => next + i);
     const visits = batch.map((page) => plannedPages.reconcilePlannedPage({ planId: plan.id, page, startedAt: plan.startedAt }));
     const results = reportFailures ? await Promise.allSettled(visits) : (await Promise.all(visits)).map(fulfilled);
+    // A cancelled pass (an operator's cancel) ends cancelled, not reported page by page and gone on.
+    const cancelled = results.find((r) => r.status === 'rejected' && isCancellation(r.reason));
+    if (cancelled?.status === 'rejected') throw cancelled.reason;
     results.forEach((r, k) => mergePage(report, r.status === 'fulfilled' ? r.value : failedPage(batch[k]!, r.reason)));
     next += batch.length;
     if (next < plan.pages && workflowInfo().continueAsNewSuggested) {

@@ -76,8 +76,9 @@ export function parseKeyring(spec: string): Keyring {
     const kid = colon === -1 ? DEFAULT_KEY_ID : part.slice(0, colon).trim();
     const keyText = colon === -1 ? part : part.slice(colon + 1).trim();
     if (!KEY_ID.test(kid)) throw invalid(position, 'key id must be 1-64 letters, digits, ".", "_" or "-"');
-    // Two keys joined by ":" instead of ",": the first would become an id, written in clear into every blob.
-    if (decodeKey(kid)) throw invalid(position, 'key id looks like a key (two entries joined by ":" instead of ","?)');
+    // Two hex keys joined by ":" instead of ",": the first would become an id, written in clear into every blob.
+    // Only hex: a 43-character id of letters and dashes decodes as base64 too, and such ids may be in use.
+    if (HEX_KEY.test(kid)) throw invalid(position, 'key id looks like a hex key (two entries joined by ":" instead of ","?)');
     const key = decodeKey(keyText);
     if (!key) throw invalid(position, 'key is not 32 bytes of base64 or 64 hex characters');
     if (entries.some(([k]) => k === kid)) throw invalid(position, 'repeats a key id already used by an earlier entry');

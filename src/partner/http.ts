@@ -84,14 +84,6 @@ export class HttpProvisioner implements PartnerProvisioner {
     const size = this.opts.pageSize;
     const pages = Math.max(1, Math.ceil(req.users.length / size));
     const ref = { installationId: req.account.installationId, accountId: req.account.accountId };
-    // An earlier install's undo still outstanding would remove this one's account if delivered after it.
-    const superseded = await this.opts.calls.supersedeUndos(ref.installationId, ctx.key);
-    if (superseded > 0) {
-      this.opts.logger.info(
-        { installationId: ref.installationId, superseded },
-        "an earlier install's outstanding undo superseded: not sent",
-      );
-    }
     const first = await this.post(
       this.body('account.provision', ctx.key, ref, ctx.occurredAt, {
         app_id: req.account.appId,
@@ -108,6 +100,15 @@ export class HttpProvisioner implements PartnerProvisioner {
       }),
       ctx.signal,
     );
+    // The partner took this provision: an earlier install's undo still outstanding would remove its account if
+    // delivered after it (superseded only now: had this one never reached the partner, that undo is still owed).
+    const superseded = await this.opts.calls.supersedeUndos(ref.installationId, ctx.key);
+    if (superseded > 0) {
+      this.opts.logger.info(
+        { installationId: ref.installationId, superseded },
+        "an earlier install's outstanding undo superseded: not sent",
+      );
+    }
     let partnerAccountId = first.partnerAccountId;
     for (let page = 2; page <= pages; page++) {
       ctx.progress?.(`users page ${page}/${pages}`);

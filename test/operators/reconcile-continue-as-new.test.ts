@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure, defaultPayloadConverter } from '@temporalio/common';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { eventually } from '../support/waits';
 import type { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { WORKFLOWS_PATH } from '../../src/worker/create-worker';
@@ -35,7 +37,14 @@ describe('reconciliation: a planned pass that continues as new', function () {
   });
 
   /** Runs one pass of `pages` pages on a worker of its own, the pass's activities stubbed. */
-  async function runPass(env: TemporalUiEnv['env'], input: ReconcileInput, pages: number, failing?: number) {
+  async function runPass(
+    env: TemporalUiEnv['env'],
+    input: ReconcileInput,
+    pages: number,
+    failing?: number,
+    /** Page 0 waits until its activity is cancelled, and this runs meanwhile. */
+    whilePageRuns?: (handle: WorkflowHandle) => Promise<void>,
+  ) {
     const calls = { plans: [] as string[], pages: [] as { planId: string; page: number; runId: string }[], housekeeping: 0 };
     const activities = {
       dispatchStoredEvents: async () => {
@@ -50,6 +59,12 @@ describe('reconciliation: a planned pass that continues as new', function () {
       reconcilePlannedPage: async (i: { planId: string; page: number }): Promise<PageResult> => {
         calls.pages.push({ ...i, runId: Context.current().info.workflowExecution?.runId ?? '' });
         if (i.page === failing) throw ApplicationFailure.create({ message: 'the plan page could not be read', nonRetryable: true });
+        if (whilePageRuns && i.page === 0) {
+          for (;;) {
+            Context.current().heartbeat();
+            await Context.current().sleep(100); // throws once the activity is cancelled
+          }
+        }
         return {
           ...emptyPage(),
           scanned: i.page + 1,
@@ -73,7 +88,11 @@ describe('reconciliation: a planned pass that continues as new', function () {
     const taskQueue = `reconcile-can-${randomBytes(4).toString('hex')}`;
     const worker = await Worker.create({ connection: env.nativeConnection, namespace: 'default', taskQueue, workflowBundle, activities });
     const workflowId = `reconcile-can-${randomBytes(4).toString('hex')}`;
-    const report = await worker.runUntil(env.client.workflow.execute(reconcileWorkflow, { taskQueue, workflowId, args: [input] }));
+    const report = await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(reconcileWorkflow, { taskQueue, workflowId, args: [input] });
+      await whilePageRuns?.(handle);
+      return handle.result();
+    });
     return { report, calls, workflowId };
   }
 
@@ -159,5 +178,23 @@ describe('reconciliation: a planned pass that continues as new', function () {
     ]);
     assert.equal(report.scanned, 1 + 3 + 4 + 5, 'every other page merged');
     assert.ok(report.finishedAt);
+  });
+
+  it('a cancelled pass ends cancelled, its running pages not reported and gone on from', async () => {
+    const env = server!.env;
+    let pagesStarted = 0;
+    const outcome = await runPass(env, { pageSize: 2, parallelism: 2 }, 5, undefined, async (handle) => {
+      await eventually('a page running', async () => {
+        const events = (await handle.fetchHistory()).events ?? [];
+        pagesStarted = events.filter((e) => e.activityTaskStartedEventAttributes).length;
+        return events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'reconcilePlannedPage') || undefined;
+      });
+      await handle.cancel();
+    }).then(
+      () => 'completed',
+      (err: unknown) => (err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure ? 'cancelled' : String(err)),
+    );
+    assert.equal(outcome, 'cancelled');
+    assert.ok(pagesStarted >= 1);
   });
 });

@@ -46,7 +46,7 @@ describe('an outstanding undo of an earlier install is superseded by a newer pro
       ctx(key),
     );
 
-  it("a reinstall's provision leaves the first install's undo unsent; an undo of the same provision stays outstanding", async () => {
+  it("a reinstall's provision the partner took leaves the first install's undo unsent; before it is taken, and for the same provision, the undo stays outstanding", async () => {
     const installationId = `inst-${Date.now()}`;
     const accountId = `acct-${Date.now()}`;
     // The first install's undo, while the partner is down: kept outstanding.
@@ -61,6 +61,12 @@ describe('an outstanding undo of an earlier install is superseded by a newer pro
     // A retry of that same provision (its key) supersedes nothing.
     await provision(installationId, accountId, 'hk-provision-1');
     assert.equal((await h.store.partnerCalls.outstanding(installationId)).length, 1);
+
+    // The reinstall's provision does not reach the partner (down): the old undo is still owed.
+    server.fallback = { status: 503 };
+    await assert.rejects(provision(installationId, accountId, 'hk-provision-2'));
+    server.fallback = undefined;
+    assert.equal((await h.store.partnerCalls.outstanding(installationId)).length, 1, 'not superseded by a provision never taken');
 
     // The reinstall provisions: the old undo is superseded, kept for operators, and never delivered.
     await provision(installationId, accountId, 'hk-provision-2');

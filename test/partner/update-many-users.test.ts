@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { CallRecord } from '../../src/simulator/types';
 import { USERS_READ_ONE_BY_ONE } from '../../activities/provisioning';
+import { callKey } from '../../src/partner/keys';
 import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
 
 /**
@@ -49,7 +50,7 @@ describe('an update adding users reads them at Talkdesk', function () {
   }
 
   it(`more than ${USERS_READ_ONE_BY_ONE}: from the licensed users' listing, a retry going on from the page it stopped at`, async () => {
-    const { input, adding, activeUsers } = await updating(USERS_READ_ONE_BY_ONE * 3);
+    const { installationId, input, adding, activeUsers } = await updating(USERS_READ_ONE_BY_ONE * 3);
     // The listing's second page fails: the attempt fails, its first page kept.
     h.simulator.failNext('licensedUsers', 1, { status: 500 }, { after: 1 });
     const first = await callsDuring(['users', 'licensedUsers'], () =>
@@ -67,6 +68,9 @@ describe('an update adding users reads them at Talkdesk', function () {
       calls.filter((c) => c.route === 'licensedUsers' && c.status === 200).map((c) => c.query ?? '');
     assert.equal(pagesRead(first.calls).length, 1);
     assert.ok(!pagesRead(second.calls).includes(pagesRead(first.calls)[0]!), 'the page the first attempt kept is not read again');
+    // Applied: the kept pages (names and emails) are gone; the update's plan stays (UpdatePlanStore, for a revert).
+    const key = callKey(installationId, input.eventId, 'account.update');
+    assert.equal(await h.db.db.collection('licensed_users_progress').countDocuments({ key, page: { $exists: true } }), 0);
   });
 
   it('a few: one GET each; one Talkdesk no longer has (404) is left out and the others are applied', async () => {

@@ -47,6 +47,12 @@ describe('crypto/secrets keyring', () => {
     assert.deepEqual(ring.kids, ['new', 'old']);
   });
 
+  it('accepts a long id of letters and dashes (decodable as base64, but not a hex key)', () => {
+    const id = 'appconnect-production-secrets-2026-01-a-key';
+    assert.equal(id.length, 43);
+    assert.equal(parseKeyring(`${id}:${randomBytes(32).toString('base64')}`).currentKid, id);
+  });
+
   it('round-trips generateKeySpec', () => {
     const spec = generateKeySpec('k7');
     assert.match(spec, /^k7:[A-Za-z0-9+/]{43}=$/);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { rejectUpdate } from '../../workflows/definitions';
+import { reconcileSignal, rejectUpdate } from '../../workflows/definitions';
 import { ActivityStubs, deferred, phases, refusal, refused, unavailable, useInstallationUnderTest } from './harness';
 
 /**
@@ -167,5 +167,29 @@ describe('installation workflow: an operator reject concludes only what it stopp
       done.operatorActions.map((a) => a.reason),
       ['first'],
     );
+  });
+
+  it('while reconciliation deprovisions the install (Talkdesk shows it revoked): a reject is refused, the installation ends uninstalled', async () => {
+    const inDeprovision = deferred();
+    const release = deferred();
+    const stubs = new ActivityStubs()
+      .on('setInstallationState', async (i) => {
+        if (i.state === 'approve') throw unavailable();
+        return { state: 'rejected' };
+      })
+      .on('deprovisionAccount', async () => {
+        inDeprovision.resolve();
+        await release.promise;
+      });
+    const t = await start(stubs);
+    await t.send(t.event('app.installed'));
+    await t.until('the install retrying its approval', (v) => v.phase === 'installing' && v.lastError !== undefined);
+    await t.handle.signal(reconcileSignal, { action: 'deprovision', talkdeskState: 'revoked' });
+    await inDeprovision.promise;
+    assert.match(await refusal(t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'too late' }] })), /already ending/);
+    release.resolve();
+    const done = await t.result();
+    assert.equal(done.phase, 'uninstalled');
+    assert.ok(!t.stubs.of('setInstallationState').some((c) => c.state === 'reject'), 'no rejection sent');
   });
 });

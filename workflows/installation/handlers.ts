@@ -170,7 +170,7 @@ export function registerHandlers(ctx: PhaseContext): void {
         }
         // Stopping the install's rejection under way would leave Talkdesk untold: its credentials are destroyed next.
         // Validator only (a refused update writes no history, replay runs no validator): no patch.
-        if (run.pendingReject !== undefined || run.endingInstall) {
+        if (run.pendingReject !== undefined || run.endingInstall || run.pendingReconcile?.action === 'deprovision') {
           throw refuse(
             'Cannot reject: the install is already ending (its rejection at Talkdesk and its undo run; retryNow hurries a retry).',
           );

@@ -93,6 +93,7 @@ export async function runReconcile(ctx: PhaseContext, action: ReconcileAction): 
   // The update phase it interrupted has already ended it (reverted); the installation is kept.
   if (action.action === 'endUpdate') return;
   if (FINAL_PHASES.includes(state.phase)) return;
+  ctx.run.endingInstall = true; // a reject accepted now would find the credentials destroyed
   await deprovisionAccount(ctx);
   await destroyCredentials(ctx);
   state.activeClientId = undefined;
