@@ -34,6 +34,8 @@ export const UPDATE_GIVEN_UP = 'UpdateGivenUp';
 const NO_CHANGE = { usersAdded: [], usersRemoved: [], newlyAdded: [] };
 /** Up to this many users an update adds are read one GET each; more, from the licensed users' listing. */
 export const USERS_READ_ONE_BY_ONE = 50;
+/** Whether the update reads the licensed users' listing (a resync, or many users added): its pages are kept. */
+const readsListing = (input: UpdateInput): boolean => input.resyncUsers === true || new Set(input.usersAdding).size > USERS_READ_ONE_BY_ONE;
 
 /**
  * The lifecycle's partner side. Activities read Talkdesk (account, licensed users,
@@ -100,7 +102,7 @@ export function provisioningActivities(deps: ActivityDeps) {
   const usersToAdd = async (input: UpdateInput): Promise<TalkdeskUser[]> => {
     const wanted = new Set(input.usersAdding);
     const found: TalkdeskUser[] = [];
-    if (wanted.size > USERS_READ_ONE_BY_ONE) {
+    if (readsListing(input)) {
       const licensed = await readLicensedUsers(
         (pageUrl) =>
           withToken(deps, input, (token) => talkdesk.licensedUsersPage(input.rootUrl, input.appId, input.installationId, token, pageUrl)),
@@ -256,7 +258,7 @@ export function provisioningActivities(deps: ActivityDeps) {
       await whileHeartbeating('partner update', () => partner.update(req, ctx));
       if (records) await records.update(req, ctx);
       // A listing was read (a resync, or many users added): its pages hold names and emails, gone once applied.
-      if ((input.resyncUsers || new Set(input.usersAdding).size > USERS_READ_ONE_BY_ONE) && input.eventId)
+      if (readsListing(input) && input.eventId)
         await store.licensedUsersProgress.clear(callKey(input.installationId, input.eventId, 'account.update'));
       await sessions.endForUsers(input.installationId, plan.usersRemoved);
       logger.info(

@@ -1,5 +1,5 @@
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
-import type { Keyring } from './keyring';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { derivedKey, type Keyring } from './keyring';
 
 /**
  * HMAC-SHA-256, truncated to `bytes`, under a key derived (HKDF) from each SECRETS_KEY entry
@@ -15,12 +15,7 @@ export class KeyedMac {
     purpose: string,
     private readonly bytes = 16,
   ) {
-    this.#keys = new Map(
-      keyring.kids.map((kid) => [
-        kid,
-        Buffer.from(hkdfSync('sha256', keyring.key(kid) as Buffer, Buffer.alloc(0), `appconnect mac\0${purpose}`, 32)),
-      ]),
-    );
+    this.#keys = new Map(keyring.kids.map((kid) => [kid, derivedKey(keyring, kid, `appconnect mac\0${purpose}`)]));
     this.#current = this.#keys.get(keyring.currentKid) as Buffer;
   }
 

@@ -93,16 +93,16 @@ export function generateKeySpec(keyId: string = DEFAULT_KEY_ID): string {
   return `${keyId}:${randomBytes(32).toString('base64')}`;
 }
 
+/** The 32-byte key derived (HKDF-SHA-256) from entry `kid` for `info`: every key SECRETS_KEY derives comes from here. */
+export function derivedKey(keyring: Keyring, kid: string, info: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', keyring.key(kid) as Buffer, Buffer.alloc(0), info, 32));
+}
+
 /**
- * A keyring of keys derived (HKDF) from each SECRETS_KEY entry for one `purpose`, same ids, same current entry:
- * for what anyone can have sealed (a sign-in cookie per /launch), so that it never spends the nonces of the keys
- * that encrypt the stored credentials.
+ * A keyring of keys derived from each SECRETS_KEY entry for one `purpose`, same ids, same current entry: for what
+ * anyone can have sealed (a sign-in cookie per /launch), so that it never spends the nonces of the keys that
+ * encrypt the stored credentials.
  */
 export function derivedKeyring(keyring: Keyring, purpose: string): Keyring {
-  return new Keyring(
-    keyring.kids.map((kid) => [
-      kid,
-      Buffer.from(hkdfSync('sha256', keyring.key(kid) as Buffer, Buffer.alloc(0), `appconnect aead\0${purpose}`, 32)),
-    ]),
-  );
+  return new Keyring(keyring.kids.map((kid) => [kid, derivedKey(keyring, kid, `appconnect aead\0${purpose}`)]));
 }

@@ -155,7 +155,7 @@ export class PartnerCallStore {
     return calls.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
   }
 
-  /** Outstanding and refused calls of an installation, oldest first: what its view shows operators. */
+  /** Outstanding, refused and superseded calls of an installation, oldest first: what its view shows operators. */
   forInstallation(installationId: string): Promise<PartnerCallRecord[]> {
     return this.coll
       .find({ installationId, status: { $in: ['outstanding', 'refused', 'superseded'] } }, { projection: { body: 0 } })
