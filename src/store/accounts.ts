@@ -194,9 +194,12 @@ export class AccountStore {
     return found.map((u) => u.talkdeskUserId);
   }
 
-  /** Idempotent upsert of user mappings; the partner user id is derived, so retries agree. */
-  async upsertUsers(accountId: string, installationId: string, users: TalkdeskUserFacts[]): Promise<number> {
-    const now = new Date();
+  /**
+   * Idempotent upsert of user mappings; the partner user id is derived, so retries agree. `asOf`: when
+   * the facts were read (the sign-in's licence refresh), so a removal marked meanwhile is newer than them.
+   */
+  async upsertUsers(accountId: string, installationId: string, users: TalkdeskUserFacts[], asOf?: Date): Promise<number> {
+    const now = asOf ?? new Date();
     // Indexed first (an entry without a mapping is skipped); an older version's account gets its index here, complete.
     const indexed = await this.indexedUserIds(accountId);
     const ids = users.map((u) => u.id).filter((id) => !indexed?.includes(id));

@@ -23,14 +23,26 @@ export interface SessionRecord {
 }
 
 /**
- * The latest time Talkdesk said a user of an installation logged out (its created_at, at most its arrival).
- * Not swept: one small document per user that ever logged out, read by `_id` only (a sweep's delete could
- * race a new mark on FerretDB).
+ * The latest time Talkdesk said a user of an installation logged out (its created_at, at most its arrival),
+ * or removed them. Not swept: one small document per user that ever logged out or was removed, read by
+ * `_id` only (a sweep's delete could race a new mark on FerretDB).
  */
 interface LogoutMark {
-  _id: string; // `${installationId}:${talkdeskUserId}`
-  at: Date;
+  _id: string; // `${installationId}:${talkdeskUserId}`; `${installationId}:*` holds an uninstall's `removedAt`
+  at?: Date;
+  /** When Talkdesk removed the user (app.updated), or every user (app.uninstalled), as the callback received it. */
+  removedAt?: Date;
 }
+
+/** What Talkdesk said of a user since a sign-in began: logged out, removed, or the app uninstalled (absent: never). */
+export interface EndingMarks {
+  loggedOutAt?: Date;
+  removedAt?: Date;
+  uninstalledAt?: Date;
+}
+
+const markId = (installationId: string, talkdeskUserId: string) => `${installationId}:${talkdeskUserId}`;
+const ALL_USERS = '*';
 
 export const hashId = (value: string): string => createHash('sha256').update(value).digest('hex');
 export const randomId = (): string => randomBytes(32).toString('base64url');
@@ -93,7 +105,7 @@ export class SessionStore {
    * opens its session after they were ended finds it (`loggedOutSince`) and ends its own.
    */
   async markLoggedOut(installationId: string, talkdeskUserId: string, at: Date): Promise<void> {
-    const raise = () => this.logouts.updateOne({ _id: `${installationId}:${talkdeskUserId}` }, { $max: { at } }, { upsert: true });
+    const raise = () => this.logouts.updateOne({ _id: markId(installationId, talkdeskUserId) }, { $max: { at } }, { upsert: true });
     try {
       await raise();
     } catch (err) {
@@ -103,10 +115,35 @@ export class SessionStore {
     }
   }
 
-  /** Whether Talkdesk said the user logged out at or after `since`: one read by `_id`. */
-  async loggedOutSince(installationId: string, talkdeskUserId: string, since: Date): Promise<boolean> {
-    const mark = await this.logouts.findOne({ _id: `${installationId}:${talkdeskUserId}` });
-    return mark !== null && mark.at.getTime() >= since.getTime();
+  /**
+   * Talkdesk removed these users (an app.updated) or every user (an uninstall, none named) at `at`: written
+   * before their sessions are ended, so that a sign-in does not outlive it while the workflow has not applied
+   * it yet (seconds, or hours while the partner's hook or Temporal is down). One command for any number.
+   */
+  async markRemoved(installationId: string, at: Date, talkdeskUserIds?: readonly string[]): Promise<void> {
+    // The user's logout mark's document: a sign-in reads both in one command.
+    const ids = (talkdeskUserIds ?? [ALL_USERS]).map((u) => markId(installationId, u));
+    if (ids.length === 0) return;
+    const raise = () =>
+      this.logouts.bulkWrite(
+        ids.map((_id) => ({ updateOne: { filter: { _id }, update: { $max: { removedAt: at } }, upsert: true } })),
+        { ordered: false },
+      );
+    try {
+      await raise();
+    } catch (err) {
+      // As markLoggedOut: two first marks racing; the documents exist now.
+      if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+      await raise();
+    }
+  }
+
+  /** The marks a sign-in checks once its session is open: the user's and the installation's, two reads by `_id` at once. */
+  async endingMarks(installationId: string, talkdeskUserId: string): Promise<EndingMarks> {
+    const [user, all] = await Promise.all(
+      [markId(installationId, talkdeskUserId), markId(installationId, ALL_USERS)].map((_id) => this.logouts.findOne({ _id })),
+    );
+    return { loggedOutAt: user?.at, removedAt: user?.removedAt, uninstalledAt: all?.removedAt };
   }
 
   async sweep(now = new Date()): Promise<number> {

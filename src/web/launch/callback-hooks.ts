@@ -34,10 +34,16 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
       const installationId = event.data.installation_id;
       // The sign-in links of an install or rotation are saved by the workflow's credentials
       // import (activities/credentials.ts), off the acknowledgement's path.
+      // Marked first (sign-in.ts reads the marks after it opens a session): a sign-in is refused from now, not
+      // from when the workflow applies the event. A removal's time is compared with our writes of the mapping,
+      // so it is its arrival (created_at has whole seconds: a mapping written in that second would outdate it);
+      // an uninstall's with the times of Talkdesk's events, so as sent.
       if (event.type === 'app.uninstalled') {
+        await lc.sessions.markRemoved(installationId, new Date(event.created_at));
         const ended = await lc.sessions.endForInstallation(installationId);
         if (ended) lc.logger.info({ installationId, sessionsEnded: ended }, 'uninstall: every session of the installation ended');
       } else if (event.type === 'app.updated' && event.data.users?.removing?.length) {
+        await lc.sessions.markRemoved(installationId, new Date(), event.data.users.removing);
         // One command for the whole list (up to 10,000 ids), before the answer.
         const ended = await lc.sessions.endForUsers(installationId, event.data.users.removing);
         if (ended) lc.logger.info({ installationId, sessionsEnded: ended }, 'users removed: their sessions ended');

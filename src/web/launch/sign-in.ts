@@ -20,6 +20,7 @@ import {
   setCookie,
   SSO_COOKIE,
 } from './http';
+import { endedBy } from './ended-by';
 import { licensedUser, roleOf } from './licensing';
 import { handoffPage } from './pages';
 import { SsoFailure, talkdeskFailure } from './reasons';
@@ -185,28 +186,29 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
       email: info.email || mapping.email,
       role: roleOf(mapping),
     };
-    // A user.logout dated after this sign-in began (less the clocks' allowance): its Talkdesk authorization
-    // may predate the logout. Read after the session is written (the logout writes its mark before it
-    // ends sessions), so that one of the two always sees the other.
+    // A user.logout, a removal or an uninstall Talkdesk sent while this sign-in ran (ended-by.ts). Read after
+    // the session is written (the callback writes its mark before it ends sessions), so that one of the two
+    // always sees the other.
     const began = new Date(checked.issuedAt.getTime() - LOGOUT_CLOCK_ALLOWANCE_MS);
-    const signedOut = () => lc.sessions.loggedOutSince(rec._id, talkdeskUserId, began);
-    const refuseSignedOut = () => new SsoFailure('signed_out', { ...facts, detail: 'user_logout_during_sign_in' });
+    const endedMeanwhile = async () => endedBy(await lc.sessions.endingMarks(rec._id, talkdeskUserId), { began, mapping, rec, facts });
     const signedIn = () => {
       lc.ssoTotal.inc({ outcome: 'ok' });
       // The audit line of a sign-in (who, where, when) stays at info; /launch's line is at debug.
       lc.logger.info({ installationId: rec._id, talkdeskUserId, role: who.role, handoff: Boolean(lc.settings.appHomeUrl) }, 'signed in');
     };
     if (lc.settings.appHomeUrl) {
-      if (await signedOut()) throw refuseSignedOut();
+      const ended = await endedMeanwhile();
+      if (ended) throw ended;
       signedIn();
       return await handOff(lc, ctx, { ...who, ...(checked.partnerState ? { partnerState: checked.partnerState } : {}) });
     }
     // The widget link goes with the session ('' when none), so /app need not read the links.
     const widgetUrl = links?.widgetUrl ?? '';
     const sessionId = await lc.sessions.open({ ...who, widgetUrl }, lc.settings.sessionTtlMs);
-    if (await signedOut()) {
+    const ended = await endedMeanwhile();
+    if (ended) {
       await lc.sessions.end(sessionId);
-      throw refuseSignedOut();
+      throw ended;
     }
     signedIn();
     setCookie(ctx, SESSION_COOKIE, sessionId, { ...cookieBase(lc, '/'), maxAgeSeconds: Math.floor(lc.settings.sessionTtlMs / 1000) });

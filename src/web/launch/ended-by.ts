@@ -1,0 +1,27 @@
+import type { UserMappingRecord } from '../../store/accounts';
+import type { InstallationRecord } from '../../store/installations';
+import type { EndingMarks } from '../../store/sessions';
+import { SsoFailure } from './reasons';
+
+/**
+ * Why a sign-in must not stand, from what Talkdesk said while it ran (the callback's marks), or undefined.
+ * A removal or an uninstall counts until the workflow applies it: the mapping and the installation's
+ * record still say active meanwhile (seconds; hours while the partner's hook or Temporal is down).
+ */
+export function endedBy(
+  marks: EndingMarks,
+  o: { began: Date; mapping: UserMappingRecord; rec: InstallationRecord; facts: { installationId: string } },
+): SsoFailure | undefined {
+  // A logout dated after the sign-in began (less the clocks' allowance): its Talkdesk authorization may predate it.
+  if (marks.loggedOutAt && marks.loggedOutAt >= o.began)
+    return new SsoFailure('signed_out', { ...o.facts, detail: 'user_logout_during_sign_in' });
+  // Removed after the mapping was last written: adding the user back, or a revert, writes it again.
+  if (marks.removedAt && marks.removedAt > o.mapping.updatedAt)
+    return new SsoFailure('not_licensed', { ...o.facts, detail: 'removal_pending' });
+  // Uninstalled no earlier than the newest event the record shows applied (Talkdesk's times both, in whole
+  // seconds: the same second counts, as an install and its uninstall can share one); a reinstall is newer.
+  const applied = o.rec.lastEventAt ? Date.parse(o.rec.lastEventAt) : -Infinity;
+  if (marks.uninstalledAt && marks.uninstalledAt.getTime() >= applied)
+    return new SsoFailure('installation_inactive', { ...o.facts, detail: 'uninstall_pending' });
+  return undefined;
+}

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { COLLECTIONS } from '../../src/store/db';
+import { useSystem, type TestSystem } from '../support/system';
+import { activeInstallation, signIn } from './helpers';
+
+/**
+ * A removal (or an uninstall) the workflow has not applied yet: the worker is stopped, as when Temporal
+ * is down or the partner's update hook retries for hours. The callback's mark refuses the sign-in at once.
+ */
+describe('launch: a user removed at Talkdesk cannot sign in before the workflow applies it', function () {
+  this.timeout(120_000);
+  let sys: TestSystem;
+  useSystem((s) => (sys = s), { launch: {} });
+
+  afterEach(async () => {
+    await sys.stopWorker();
+    await sys.startWorker();
+  });
+
+  const sessionsOf = (installationId: string, talkdeskUserId?: string) =>
+    sys.store.db.db.collection(COLLECTIONS.sessions).countDocuments({ installationId, ...(talkdeskUserId ? { talkdeskUserId } : {}) });
+
+  it('app.updated removing a user: refused (Talkdesk no longer lists them), others sign in; a later write of the mapping outdates the mark', async () => {
+    const { installation, licensed } = await activeInstallation(sys, { licensedUsers: 3 });
+    const [, b, c] = licensed;
+    assert.ok(b && c);
+    await sys.stopWorker();
+
+    const removal = sys.simulator.updateUsers(installation.id, { remove: [c.id] });
+    assert.equal(await sys.simulator.deliver(removal, { callbackUrl: sys.web.callbackUrl }), 200);
+    const accountId = removal.data.account_id;
+    const mapping = await sys.store.accounts.users.findOne({ _id: `${accountId}:${c.id}` });
+    assert.equal(mapping?.active, true, 'not applied: the workflow is not running');
+
+    const refused = await signIn(sys, installation.id, c.id);
+    assert.equal(refused.status, 403, refused.body.slice(0, 300));
+    assert.match(refused.body, /data-reason="not_licensed"/);
+    assert.equal(await sessionsOf(installation.id, c.id), 0);
+    assert.equal((await signIn(sys, installation.id, b.id)).status, 200, 'a user the event does not name');
+
+    // The user added back (as the workflow's next update writes it): the mark is outdated, no Talkdesk read.
+    await sys.store.accounts.upsertUsers(accountId, installation.id, [{ id: c.id, email: 'c@example.com', name: 'C' }]);
+    const reads = sys.simulator.calls.filter((x) => x.route === 'licensedUsers').length;
+    assert.equal((await signIn(sys, installation.id, c.id)).status, 200);
+    assert.equal(sys.simulator.calls.filter((x) => x.route === 'licensedUsers').length, reads);
+  });
+
+  it('app.uninstalled: no user of the installation signs in, though its record is still active', async () => {
+    const { installation, licensed } = await activeInstallation(sys, { licensedUsers: 2 });
+    const [a] = licensed;
+    assert.ok(a);
+    await sys.stopWorker();
+    assert.equal(await sys.simulator.deliver(sys.simulator.uninstall(installation.id), { callbackUrl: sys.web.callbackUrl }), 200);
+    assert.equal((await sys.store.installations.get(installation.id))?.phase, 'active', 'not applied');
+
+    const refused = await signIn(sys, installation.id, a.id);
+    assert.equal(refused.status, 409, refused.body.slice(0, 300));
+    assert.match(refused.body, /data-reason="installation_inactive"/);
+    assert.equal(await sessionsOf(installation.id), 0);
+  });
+});
