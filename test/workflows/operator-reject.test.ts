@@ -192,4 +192,34 @@ describe('installation workflow: an operator reject concludes only what it stopp
     assert.equal(done.phase, 'uninstalled');
     assert.ok(!t.stubs.of('setInstallationState').some((c) => c.state === 'reject'), 'no rejection sent');
   });
+  it('while an uninstall waits (the install it interrupted is undoing its provisioning): a reject is refused, the uninstall is acknowledged', async () => {
+    const inUndo = deferred();
+    const release = deferred();
+    const stubs = new ActivityStubs()
+      .on('setInstallationState', async (i) => {
+        if (i.state === 'approve' && i.concludes === 'install') throw unavailable();
+        return { state: 'approved' };
+      })
+      .on('undoProvisioning', async () => {
+        inUndo.resolve();
+        await release.promise;
+      });
+    const t = await start(stubs);
+    await t.send(t.event('app.installed'));
+    await t.until('the install retrying its approval', (v) => v.phase === 'installing' && v.lastError !== undefined);
+    await t.send(t.event('app.uninstalled'));
+    await inUndo.promise;
+    assert.match(await refusal(t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'too late' }] })), /uninstalled the app/);
+    release.resolve();
+    const done = await t.result();
+    assert.equal(done.phase, 'uninstalled');
+    assert.deepEqual(
+      t.stubs
+        .of('setInstallationState')
+        .filter((c) => c.concludes !== 'install')
+        .map((c) => `${c.state}:${c.concludes}`),
+      ['approve:uninstall'],
+    );
+    assert.deepEqual(done.operatorActions, []);
+  });
 });

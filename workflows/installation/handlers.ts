@@ -9,7 +9,7 @@ import {
   retryNowUpdate,
   stateQuery,
 } from '../definitions';
-import { enqueue, keepLast, recordIgnored, toView } from '../state';
+import { enqueue, keepLast, recordIgnored, toView, uninstallQueued } from '../state';
 import { MARK_ACTIVE } from './common';
 import type { PhaseContext } from './context';
 import { OPERATOR_REJECT_CONCLUDED_OPERATIONS } from './operator';
@@ -163,6 +163,11 @@ export function registerHandlers(ctx: PhaseContext): void {
         checkReason(request, true, 'reject');
         if (FINAL_PHASES.includes(state.phase) || state.phase === 'uninstalling') {
           throw refuse(`Cannot reject: the installation is already ${state.phase}.`);
+        }
+        // Run before the queued uninstall, its rejection would meet the uninstall open at Talkdesk, and the
+        // credentials the uninstall acknowledges with be destroyed. Validator only: no patch.
+        if (uninstallQueued(state)) {
+          throw refuse('Cannot reject: Talkdesk uninstalled the app; the uninstall is applied next and ends the installation.');
         }
         // Talkdesk has nothing to reject (it would answer 409) and the account would be destroyed here all the same.
         if (state.phase === 'active') {
