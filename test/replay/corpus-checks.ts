@@ -248,6 +248,14 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     took(h, 'reconcile-ignores-malformed') &&
     endedPhases(h).at(-1)?.phase === 'uninstalling' &&
     endedPhases(h).at(-1)?.result === 'acknowledged',
+  "an uninstall stopping a failed install's rejection, before the patch: its credentials destroyed, acknowledged by none": (h) =>
+    !took(h, 'queued-uninstall-keeps-credentials') &&
+    JSON.stringify(endedPhases(h).map((p) => [p.phase, p.result])) === '[["installing","rejected"],["uninstalling","failed"]]',
+  "an uninstall stopping a failed install's rejection, acknowledged with the install's credentials (queued-uninstall-keeps-credentials)": (
+    h,
+  ) =>
+    took(h, 'queued-uninstall-keeps-credentials') &&
+    JSON.stringify(endedPhases(h).map((p) => [p.phase, p.result])) === '[["installing","rejected"],["uninstalling","acknowledged"]]',
   'a planned reconciliation pass whose page failed for good, before the patch: the pass failed': (h) =>
     scheduled(h).includes('reconcilePlannedPage') &&
     !took(h, 'reconcile-page-failures-reported') &&

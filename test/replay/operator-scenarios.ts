@@ -3,6 +3,26 @@ import { eventually, queryState, waitForPhase } from '../support/waits';
 import { activeInstallation, updateRetrying } from './scenario-steps';
 import type { Scenario } from './timer-scenarios';
 
+/**
+ * An install fails for good (its users cannot be read), its rejection retries (Talkdesk answering 500), and
+ * the uninstall arrives and stops it (patch queued-uninstall-keeps-credentials decides what follows).
+ */
+const uninstallDuringRejection: Scenario['run'] = async (sys, deliver) => {
+  const { installation, event } = sys.simulator.createInstallation();
+  const id = installation.id;
+  sys.simulator.failNext('licensedUsers', 1, { status: 404 });
+  sys.simulator.failNext('installationState', 10_000, { status: 500 });
+  await deliver(event);
+  await eventually('the rejection retrying', async () => {
+    const v = await queryState(sys.client, id);
+    return v.currentStep === 'reject the installation at Talkdesk' && v.attempts >= 2 ? v : undefined;
+  });
+  sys.simulator.clearFaults();
+  await deliver(sys.simulator.uninstall(id));
+  await waitForPhase(sys.client, id, 'uninstalled');
+  return id;
+};
+
 /** Scenarios of patch operator-reject-concluded-operations (decided at start by patches-decided-at-start-2), and of an update's revert. */
 export const OPERATOR_SCENARIOS: Record<string, Scenario> = {
   // An update whose approval keeps failing is rejected by an operator: the update alone is rejected
@@ -42,4 +62,8 @@ export const OPERATOR_SCENARIOS: Record<string, Scenario> = {
       return id;
     },
   },
+  // Recorded with the code before the patch: the credentials destroyed, the uninstall deprovisioned locally.
+  'uninstall-during-install-rejection-before-patch': { options: { retryInitialMs: 200, retryMaxMs: 400 }, run: uninstallDuringRejection },
+  // Patch queued-uninstall-keeps-credentials: the credentials kept, the uninstall acknowledged with them.
+  'uninstall-during-install-rejection': { options: { retryInitialMs: 200, retryMaxMs: 400 }, run: uninstallDuringRejection },
 };

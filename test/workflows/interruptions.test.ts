@@ -3,7 +3,7 @@ import { reconcileSignal, rejectUpdate, retryNowUpdate, type InstallationPhase, 
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { OPERATOR_REQUEST_REFUSED } from '../../workflows/installation/handlers';
-import { ActivityStubs, blockingUntilCancelled, phases, refusal, unavailable, useInstallationUnderTest } from './harness';
+import { ActivityStubs, blockingUntilCancelled, phases, refusal, refused, unavailable, useInstallationUnderTest } from './harness';
 
 /** What stops a phase before it ends by itself: an uninstall, an operator, reconciliation. */
 describe('installation workflow: uninstall, operator actions and reconciliation', function () {
@@ -74,6 +74,34 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
       ]);
       const names = t.stubs.names();
       assert.ok(names.indexOf('revertUpdate') < names.indexOf('deprovisionAccount'));
+    });
+  });
+
+  describe('an uninstall while an install ends (patch queued-uninstall-keeps-credentials)', () => {
+    it("stops a failed install's rejection retrying; the credentials stay for the uninstall's acknowledgement, destroyed after it", async () => {
+      let rejections = 0;
+      const stubs = new ActivityStubs()
+        .on('provisionAccount', async () => {
+          throw refused('the partner refused the account');
+        })
+        .on('setInstallationState', async (i) => {
+          if (i.state === 'reject') {
+            rejections += 1;
+            throw unavailable();
+          }
+          return { state: 'completed' };
+        });
+      const t = await start(stubs);
+      await t.send(t.event('app.installed'));
+      await t.until('the rejection retrying', () => rejections >= 2);
+      await t.send(t.event('app.uninstalled'));
+      const done = await t.result();
+      assert.equal(done.phase, 'uninstalled');
+      assert.equal(done.history.at(-1)?.result, 'acknowledged');
+      const names = t.stubs.names();
+      assert.deepEqual(t.stubs.stateCalls().at(-1), 'approve:uninstall');
+      assert.equal(t.stubs.of('destroyCredentials').length, 1, names.join(', '));
+      assert.ok(names.lastIndexOf('setInstallationState') < names.indexOf('destroyCredentials'), names.join(', '));
     });
   });
 

@@ -1,4 +1,5 @@
 import { PARTNER_REFUSED } from '../activity-types';
+import { uninstallQueued } from '../state';
 import type { LifecycleEvent } from '../definitions';
 import { StepFailedError, type PhaseOutcome } from '../steps';
 import { NOT_OPEN_AT_TALKDESK, NotOpenError, type PhaseContext, type PhaseEnd } from './context';
@@ -70,6 +71,20 @@ export async function destroyCredentials(ctx: PhaseContext, rejected?: Lifecycle
     };
   });
   ctx.state.retiring = [];
+}
+
+/**
+ * Patch: an install that ends (failed, not open, expired, rejected by an operator) while an uninstall waits
+ * keeps its credentials: the uninstall acknowledges with them, then destroys them. Before it they were
+ * destroyed here, and the uninstall, its credentials gone, was deprovisioned locally: Talkdesk heard neither.
+ * Asked only then, after the undo (an activity), never right after a local activity.
+ */
+export const QUEUED_UNINSTALL_KEEPS_CREDENTIALS = 'queued-uninstall-keeps-credentials';
+
+/** An ending install's credentials destroyed, unless the queued uninstall needs them (patch above). */
+export async function destroyEndingInstallCredentials(ctx: PhaseContext, rejected?: LifecycleEvent): Promise<void> {
+  if (uninstallQueued(ctx.state) && ctx.patched(QUEUED_UNINSTALL_KEEPS_CREDENTIALS)) return;
+  await destroyCredentials(ctx, rejected);
 }
 
 /** The events whose credentials the callback keeps a copy of until their import. */

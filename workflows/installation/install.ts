@@ -2,7 +2,7 @@ import type { LifecycleEventOf } from '../definitions';
 import {
   adoptOrWhyNot,
   conclude,
-  destroyCredentials,
+  destroyEndingInstallCredentials,
   partnerEvent,
   rejectAtTalkdesk,
   rejectionFor,
@@ -62,7 +62,7 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
       const { reason } = rejection;
       const sent = await rejectAtTalkdesk(ctx, rejection.told, deadline, undefined, 'install');
       await undoProvisioning(ctx, event);
-      await destroyCredentials(ctx);
+      await destroyEndingInstallCredentials(ctx);
       await ctx.endPhase('rejected', { result: 'rejected', detail: reason, outcome: rejectionOutcome(rejection, sent) });
       // Kept visible (state query, current details): the reason the installation ended here.
       ctx.keepError(reason);
@@ -71,7 +71,7 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
       ctx.run.endingInstall = true;
       // Not approved: undone, and what Talkdesk showed is kept for reconciliation to report.
       await undoProvisioning(ctx, event);
-      await destroyCredentials(ctx);
+      await destroyEndingInstallCredentials(ctx);
       const ended = talkdeskState === 'timeout' ? 'expired' : talkdeskState === 'revoked' ? 'uninstalled' : 'rejected';
       await ctx.endPhase(ended, {
         result: 'not-open',
@@ -83,7 +83,7 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
     expired: async () => {
       ctx.run.endingInstall = true;
       await undoProvisioning(ctx, event);
-      await destroyCredentials(ctx);
+      await destroyEndingInstallCredentials(ctx);
       await ctx.endPhase('expired', {
         result: 'expired',
         outcome: 'not approved within seven days of the event: provisioning undone',

@@ -1,6 +1,13 @@
 import { FINAL_PHASES, type InstallationPhase, type LifecycleEvent, type ReconcileAction } from '../definitions';
 import { keepLast, markHandled, recordIgnored } from '../state';
-import { MARKED_ACTIVE, deprovisionAccount, destroyCredentials, rejectAtTalkdesk, undoProvisioning } from './common';
+import {
+  MARKED_ACTIVE,
+  deprovisionAccount,
+  destroyCredentials,
+  destroyEndingInstallCredentials,
+  rejectAtTalkdesk,
+  undoProvisioning,
+} from './common';
 import type { PhaseContext } from './context';
 
 /**
@@ -47,7 +54,7 @@ export async function runOperatorReject(ctx: PhaseContext, reason: string): Prom
   const concludes = last?.phase === 'updating' && last.result === 'interrupted' ? 'update' : 'install';
   const sent = await rejectAtTalkdesk(ctx, sentReason, deadline, importFrom, concludes);
   await undoProvisioning(ctx, ctx.run.installEvent);
-  await destroyCredentials(ctx, queued); // its copy too: no import follows
+  await destroyEndingInstallCredentials(ctx, queued); // its copy too: no import follows
   await ctx.endPhase('rejected', {
     result: 'rejected',
     detail: sentReason,
