@@ -43,7 +43,7 @@ export function verifyCallbackSignature(raw: Buffer, headers: IncomingHttpHeader
 /** What a 401 tells the sender to send, for the schemes enabled. */
 export function expectedSignatureText(schemes: readonly SignatureScheme[]): string {
   const parts: string[] = [];
-  if (schemes.includes('hmac')) parts.push('x-hub-signature (sha256=<hex HMAC of the raw body>)');
+  if (schemes.includes('hmac')) parts.push('x-hub-signature (sha256=<hex HMAC of the raw body>, or the hex alone)');
   if (schemes.includes('ecdsa')) parts.push('X-Hub-Ecdsa-Signature (hex ECDSA/SHA-512 of the raw body) with X-Hub-Ecdsa-Signature-Id');
   return parts.join(' or ');
 }

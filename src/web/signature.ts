@@ -12,7 +12,9 @@ export type HubAlgorithm = (typeof HUB_ALGORITHMS)[number];
 export const DEFAULT_HUB_ALGORITHMS: readonly HubAlgorithm[] = ['sha256', 'sha512'];
 
 const HEX_LENGTH: Record<HubAlgorithm, number> = { sha1: 40, sha256: 64, sha512: 128 };
-const HUB_HEADER = /^(sha1|sha256|sha512)=([0-9a-f]+)$/i;
+// The prefix is optional: Talkdesk's own test receiver (fictional_partner) compares bare hex (upper case),
+// the algorithm configured apart; without a prefix it is the accepted one whose HMAC has that length.
+const HUB_HEADER = /^(?:(sha1|sha256|sha512)=)?([0-9a-f]+)$/i;
 
 type HeaderValue = string | readonly string[] | undefined;
 
@@ -27,7 +29,7 @@ export interface HubVerifyOptions {
 }
 
 /**
- * True when `header` is `<alg>=<hex>` and the hex is the HMAC of `raw` under one of
+ * True when `header` is `<alg>=<hex>` (or the bare hex) and the hex is the HMAC of `raw` under one of
  * `secrets` (several are valid during a secret rotation). Compared in constant time.
  */
 export function verifyHubSignature(raw: Buffer, header: HeaderValue, secrets: readonly string[], options: HubVerifyOptions = {}): boolean {
@@ -35,10 +37,10 @@ export function verifyHubSignature(raw: Buffer, header: HeaderValue, secrets: re
   if (typeof header !== 'string' || !Buffer.isBuffer(raw)) return false;
   const match = HUB_HEADER.exec(header.trim());
   if (!match) return false;
-  const alg = (match[1] ?? '').toLowerCase() as HubAlgorithm;
   const hex = match[2] ?? '';
   const allowed = options.algorithms ?? DEFAULT_HUB_ALGORITHMS;
-  if (!allowed.includes(alg) || hex.length !== HEX_LENGTH[alg]) return false;
+  const alg = match[1] ? (match[1].toLowerCase() as HubAlgorithm) : allowed.find((a) => HEX_LENGTH[a] === hex.length);
+  if (!alg || !allowed.includes(alg) || hex.length !== HEX_LENGTH[alg]) return false;
   const given = Buffer.from(hex, 'hex');
   let ok = false;
   for (const secret of secrets) {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { signBody, type InstalledEvent } from '../../src/simulator';
+import { COLLECTIONS } from '../../src/store/db';
 import { postCallback, type CallbackAnswer, type PostOptions } from '../support/callback-client';
 import { assertNothingStored, inboxCount } from '../support/callback-checks';
 import { WEBHOOK_SECRET, useSystem, type TestSystem } from '../support/system';
@@ -57,9 +58,19 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
     it('refuses a truncated signature, and an empty one (401)', async () => {
       const event = fresh();
       const good = signBody(WEBHOOK_SECRET, JSON.stringify(event));
-      for (const signature of [good.slice(0, -2), good.slice(0, 'sha256='.length + 32), 'sha256=', good.slice('sha256='.length)]) {
+      for (const signature of [good.slice(0, -2), good.slice(0, 'sha256='.length + 32), 'sha256=', good.slice('sha256='.length, -2)]) {
         await expectRefused(event, { signature }, { status: 401, code: 'invalid_signature' }, refsOf(event));
       }
+    });
+
+    it("accepts the bare hex of a valid signature, upper case (the form Talkdesk's test receiver compares)", async () => {
+      const event = fresh();
+      const body = JSON.stringify(event);
+      const signature = signBody(WEBHOOK_SECRET, body).slice('sha256='.length).toUpperCase();
+      const answer = await postCallback(sys.web.callbackUrl, body, { signature });
+      assert.ok(answer.status === 200 || answer.status === 202, `${answer.status} ${answer.text}`);
+      // Stored before the answer.
+      assert.ok(await sys.store.db.db.collection(COLLECTIONS.inbox).findOne({ _id: event.id as never }), 'stored');
     });
 
     it('refuses a sha256 computed over a re-serialised body (401)', async () => {

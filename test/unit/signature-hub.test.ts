@@ -74,9 +74,28 @@ describe('web/signature hub (HMAC)', () => {
     assert.equal(verifyHubSignature(RAW, signHubSignature(RAW, SECRET), [SECRET], { algorithms: ['sha256'] }), true);
   });
 
+  it("accepts the bare hex, as Talkdesk's test receiver compares it (upper case): the algorithm by its length, if accepted", () => {
+    const bare = (alg: (typeof HUB_ALGORITHMS)[number]) => signHubSignature(RAW, SECRET, alg).split('=')[1] ?? '';
+    assert.equal(verifyHubSignature(RAW, bare('sha256').toUpperCase(), [SECRET]), true);
+    assert.equal(verifyHubSignature(RAW, bare('sha512'), [SECRET]), true);
+    assert.equal(verifyHubSignature(RAW, bare('sha1'), [SECRET]), false, 'sha1 only when enabled');
+    assert.equal(verifyHubSignature(RAW, bare('sha1'), [SECRET], { algorithms: ['sha1'] }), true);
+    assert.equal(verifyHubSignature(RAW, bare('sha256'), [SECRET], { algorithms: ['sha512'] }), false);
+    assert.equal(verifyHubSignature(RAW, bare('sha256'), ['another-secret-abcdef']), false);
+  });
+
   it('refuses malformed headers', () => {
     const hex = signHubSignature(RAW, SECRET).split('=')[1] ?? '';
-    for (const header of [undefined, '', 'sha256', hex, `sha256:${hex}`, `sha256 = ${hex}`, `sha256=${hex.slice(0, 62)}zz`, `=${hex}`]) {
+    for (const header of [
+      undefined,
+      '',
+      'sha256',
+      `${hex}0`,
+      `sha256:${hex}`,
+      `sha256 = ${hex}`,
+      `sha256=${hex.slice(0, 62)}zz`,
+      `=${hex}`,
+    ]) {
       assert.equal(verifyHubSignature(RAW, header, [SECRET]), false, String(header));
     }
     // A repeated header: ambiguous, refused even if one copy is right.
