@@ -101,7 +101,8 @@ export function createCallbackHandler(deps: CallbackDeps) {
       outcome(o);
       answerIt();
     };
-    const contentType = ctx.request.type;
+    // Koa keeps the header's case and spaces: a media type is case-insensitive (`Application/JSON`, `application/json ;charset=utf-8`).
+    const contentType = ctx.request.type.trim().toLowerCase();
     let raw: Buffer;
     try {
       raw = await readRawBody(ctx.req, deps.bodyLimitBytes, deps.bodyTimeoutMs);

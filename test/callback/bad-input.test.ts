@@ -233,6 +233,14 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
       await expectRefused(raw.slice(0, raw.length / 2), {}, { status: 415, code: 'not_json' }, refsOf(event));
     });
 
+    it('takes the media type in any case, with spaces before its parameters', async () => {
+      for (const contentType of ['Application/JSON', 'application/json ; charset=utf-8']) {
+        const event = fresh();
+        const answer = await postCallback(sys.web.callbackUrl, JSON.stringify(event), { contentType });
+        assert.ok(answer.status === 200 || answer.status === 202, `${contentType}: ${answer.status} ${answer.text}`);
+      }
+    });
+
     it('refuses a valid signed event sent with another content type', async () => {
       for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'application/xml', 'multipart/form-data; boundary=x']) {
         const event = fresh();
