@@ -60,3 +60,32 @@ describe('launch: failed sign-ins are budgeted per source, and their records exp
     );
   });
 });
+
+describe('launch: made-up codes count against the failed sign-in budget', function () {
+  this.timeout(60_000);
+  let sys: TestSystem;
+  useSystem((s) => (sys = s), { launch: { failedSignInsPerMinute: BUDGET } });
+
+  it("a code Talkdesk does not know (invalid_grant) is the sender's oauth_error: past the budget 429, no token request sent", async () => {
+    const { installation } = await activeInstallation(sys);
+    const tokenCalls = () => sys.simulator.calls.filter((c) => c.route === 'token').length;
+    /** A real state from /launch (its cookie in the browser), with a code nobody issued. */
+    const madeUp = async () => {
+      const browser = new TestBrowser();
+      const launch = await browser.request(launchUrl(sys, installation.id));
+      // Past the budget /launch itself answers 429.
+      if (launch.status !== 302) return { res: launch, body: await launch.text() };
+      const state = new URL(launch.headers.get('location') ?? '').searchParams.get('state') ?? '';
+      return browser.open(`${sys.web.url}/sso/callback?state=${encodeURIComponent(state)}&code=made-up-code`);
+    };
+    for (let i = 0; i < BUDGET; i += 1) {
+      const { res, body } = await madeUp();
+      assert.equal(res.status, 401, body.slice(0, 300));
+      assert.match(body, /data-reason="oauth_error"/);
+    }
+    const before = tokenCalls();
+    const { res, body } = await madeUp();
+    assert.equal(res.status, 429, body.slice(0, 300));
+    assert.equal(tokenCalls(), before, 'no signed token request past the budget');
+  });
+});

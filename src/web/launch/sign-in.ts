@@ -6,6 +6,7 @@ import { STATE_TTL_MS } from '../../sso/state-store';
 import { randomId } from '../../store/sessions';
 import type { InstallationRecord } from '../../store/installations';
 import type { SsoLinksRecord } from '../../store/sso-links';
+import { TalkdeskHttpError } from '../../talkdesk/errors';
 import { cookieBase, type LaunchContext } from './context';
 import { answerFailure } from './failure';
 import {
@@ -155,6 +156,11 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
       userToken = granted.accessToken;
       idToken = granted.idToken;
     } catch (err) {
+      // A code Talkdesk does not know (made up, spent, expired: RFC 6749's invalid_grant) is the sender's
+      // failure, counted against its budget as an OAuth error: else a loop of /launch and made-up codes
+      // sent Talkdesk a signed token request each, unbounded. The credentials are fine: kept.
+      if (err instanceof TalkdeskHttpError && err.code === 'invalid_grant')
+        throw new SsoFailure('oauth_error', { ...facts, oauthError: 'invalid_grant', detail: 'token_invalid_grant' });
       lc.credentials.forget(creds.installationId, creds.clientId);
       throw talkdeskFailure(err, facts, 'token');
     }
