@@ -14,7 +14,11 @@ export const userLogoutSchema = z.object({
   data: z.object({
     account_id: id,
     user_id: id,
-    user_email: name.optional(),
+    // Only the ids are needed to end sessions: an empty or null email (a user without one) must not lose the logout.
+    user_email: z
+      .union([name, z.literal(''), z.null()])
+      .optional()
+      .transform((e) => e || undefined),
     installation_id: id,
   }),
   _links: links([], ['root', 'self', 'user', 'installation']).default({}),
