@@ -185,7 +185,11 @@ export function createCallbackHandler(deps: CallbackDeps) {
       receivedAt: new Date(),
       event: lifecycle,
     };
-    const storeFailed = (err: unknown, what: string): void => {
+    const storeFailed = (
+      err: unknown,
+      what: string,
+      message = 'The event may not have been stored (MongoDB did not answer); deliver it again later: a repeat is recognised, never applied twice.',
+    ): void => {
       // Nothing was accepted either way, so Talkdesk must deliver again: a store that fails
       // other than with a MongoError (seen rarely while MongoDB was cut off under load) is
       // answered the same, and logged apart so its cause shows.
@@ -193,12 +197,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
       else log.error({ err }, `${what}: unexpected error while storing`);
       outcome('store_unavailable');
       ctx.set('Retry-After', '30');
-      refuse(
-        ctx,
-        503,
-        'store_unavailable',
-        'The event may not have been stored (MongoDB did not answer); deliver it again later: a repeat is recognised, never applied twice.',
-      );
+      refuse(ctx, 503, 'store_unavailable', message);
     };
     // Failed steps too (a store or Temporal timing out is what the figure is for), told apart by outcome.
     const timeStep = (step: 'store' | 'handover' | 'mark') => {
@@ -231,8 +230,15 @@ export function createCallbackHandler(deps: CallbackDeps) {
       // opened since (the user added back by a later update) is not this event's to end.
       await deps.launch?.beforeHandOver(event);
     } catch (err) {
-      // Stored, not handed over: the redelivery this asks for ends them and hands it over.
-      return storeFailed(err, 'event stored; its sessions not ended');
+      // Stored, not handed over: the redelivery this asks for ends them and hands it over. Queued too (if the
+      // store takes it): were every redelivery to fail so, the dispatcher still hands it over, and the workflow
+      // ends the sessions as it applies it, instead of the event waiting for the backstop.
+      await deps.inbox.enqueue(record).catch(() => undefined);
+      return storeFailed(
+        err,
+        'event stored; its sessions not ended',
+        'The event was stored, but the sessions it ends could not be ended (MongoDB did not answer); deliver it again later: a repeat is recognised, never applied twice.',
+      );
     }
 
     // Queued for the dispatcher, which hands it over (Temporal did not take it, or the source is past its budget).

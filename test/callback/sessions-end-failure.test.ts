@@ -17,8 +17,8 @@ import { freshEvent } from '../security/support';
 /**
  * The sessions an uninstall or a user removal ends are ended once the event is stored and
  * before its hand-over: when that fails (MongoDB gone between the two), the event stays
- * stored, is not handed over, and the answer asks for the redelivery that ends them and hands
- * it over. A repeat of an event handed over already ends nothing (a session opened since is
+ * stored, is not handed over but queued for the dispatcher, and the answer asks for the
+ * redelivery that ends them and hands it over. A repeat of an event handed over already ends nothing (a session opened since is
  * not its to end). The store is FerretDB; Temporal is a recording function.
  */
 describe('callback: ending sessions fails after the event is stored', function () {
@@ -79,6 +79,9 @@ describe('callback: ending sessions fails after the event is stored', function (
     const stored = await store.inbox.get(event.id);
     assert.ok(stored, 'stored');
     assert.equal(stored.dispatchedAt, undefined, 'not marked');
+    assert.match(first.json?.error?.message ?? '', /was stored, but the sessions it ends could not be ended/);
+    // Queued as well: were every redelivery to fail so, the dispatcher would still hand it over.
+    assert.ok(await store.inbox.queued(event.id), 'queued for the dispatcher');
     assert.equal(handedOver.length, 0, 'not handed over before its sessions ended');
     assert.equal(ended.length, 0);
 
