@@ -146,6 +146,11 @@ describe('launch: single sign-on from Talkdesk to /app', function () {
       body: `csrf=${token}`,
     });
 
+    // Another site's form: the browser keeps the cookie back (SameSite), and the answer must not clear it.
+    const crossSite = await fetch(`${sys.web.url}/app/logout`, { ...form('forged'), redirect: 'manual' });
+    assert.equal(crossSite.status, 303);
+    assert.deepEqual(crossSite.headers.getSetCookie(), [], 'no cookie cleared without one');
+
     const forged = await browser.request(`${sys.web.url}/app/logout`, form('forged'));
     assert.equal(forged.status, 403);
     assert.equal((await browser.request(`${sys.web.url}/app`)).status, 200, 'a forged sign-out ends nothing');

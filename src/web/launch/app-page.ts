@@ -129,8 +129,12 @@ export async function appLogout(lc: LaunchContext, ctx: Context): Promise<void> 
       simplePage(n, 'Sign-out refused', 'This sign-out did not come from the app page. Go back to the app and use its Sign out button.'),
     );
   }
-  if (id) await lc.sessions.end(id);
-  clearCookie(ctx, SESSION_COOKIE, cookieBase(lc, '/'));
+  // Without the cookie (another site's form: SameSite keeps it back) nothing is cleared, so such a
+  // form cannot sign the user out by its answer's Set-Cookie.
+  if (id) {
+    await lc.sessions.end(id);
+    clearCookie(ctx, SESSION_COOKIE, cookieBase(lc, '/'));
+  }
   redirectTo(ctx, 303, SIGNED_OUT_PATH);
 }
 
