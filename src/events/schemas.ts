@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { EventType, KeyAlgorithm } from '../../workflows/definitions';
 import { fieldPath, id, idList, keyAlgorithm, links, name, secret, text, timestamp } from './fields';
+import { withInstallationFromLinks } from './installation-from-links';
 
 /**
  * The AppConnect lifecycle events (the six of the reference and app.trial_extended), one zod definition each: the definition
@@ -99,8 +100,8 @@ export const appUninstalledSchema = envelope(
 export const appCredentialsRotatedSchema = envelope(
   'app.credentials_rotated',
   z.object({
-    // Assumption: the reference lists only the new credentials, but every other event
-    // names its installation and we cannot route a rotation without one, so we require it.
+    // The reference lists only the new credentials: without the id, it is taken from
+    // `_links.installation` (installation-from-links.ts); with neither, the rotation cannot be routed.
     installation_id: id,
     account_id: id.optional(),
     account_name: name.optional(),
@@ -129,7 +130,7 @@ export const TRIAL_ENDED_BY = ['system', 'user'] as const;
 export const appTrialEndedSchema = envelope(
   'app.trial_ended',
   z.object({
-    // Assumption: absent from the reference's table, but needed to route the event.
+    // Absent from the reference's table, but needed to route the event (or `_links.installation`).
     installation_id: id,
     account_id: id.optional(),
     account_name: name.optional(),
@@ -196,7 +197,7 @@ export type ParseEventResult = { ok: true; event: TalkdeskEvent } | { ok: false;
  * (`data.key_algorithm`, `(root)` for the body itself); the message never quotes the value.
  */
 export function parseEvent(json: unknown): ParseEventResult {
-  const result = talkdeskEventSchema.safeParse(json);
+  const result = talkdeskEventSchema.safeParse(withInstallationFromLinks(json));
   if (result.success) return { ok: true, event: result.data };
   const issue = result.error.issues[0];
   if (!issue) return { ok: false, error: { field: '(root)', message: 'invalid event' } };

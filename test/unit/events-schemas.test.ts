@@ -168,9 +168,31 @@ describe('events/schemas parseEvent', () => {
     ['app.trial_ended', 'data.ended_reason'],
     ['app.trial_ended', 'data.ended_by'],
   ];
+  /** Without `_links.installation` too: the id is taken from that link when `data` lacks it. */
+  const unroutable = (type: EventType, path: string) => {
+    const body = withField(type, path, undefined);
+    if (path === 'data.installation_id') delete (body._links as Json | undefined)?.installation;
+    return body;
+  };
   for (const [type, path] of missing) {
-    it(`names ${path} when it is missing from ${type}`, () => refusedAt(withField(type, path, undefined), path));
+    it(`names ${path} when it is missing from ${type}`, () => refusedAt(unroutable(type, path), path));
   }
+
+  it("routes a rotation or a trial end without data.installation_id by its _links.installation (the reference's rotation names none)", () => {
+    const href = (id: string) => ({ href: `https://api.talkdeskapp.com/apps/f918e2623486417791f3b5a18ca746ce/installations/${id}` });
+    for (const type of ['app.credentials_rotated', 'app.trial_ended'] as const) {
+      const body = withField(type, 'data.installation_id', undefined);
+      body._links = { ...(body._links as Json), installation: href('9514148a170c4d4aaa344a540cec08c5') };
+      assert.equal((parsed(body).data as { installation_id: string }).installation_id, '9514148a170c4d4aaa344a540cec08c5', type);
+      // The id taken is checked as any: a link that names no installation, or a bad id, is refused there.
+      body._links = { ...(body._links as Json), installation: { href: 'https://api.talkdeskapp.com/apps/x/events/1' } };
+      refusedAt(body, 'data.installation_id');
+      body._links = { ...(body._links as Json), installation: href('bad%20id') };
+      refusedAt(body, 'data.installation_id');
+    }
+    // Not for the events whose reference names the id: an install without it is refused as before.
+    refusedAt(withField('app.installed', 'data.installation_id', undefined), 'data.installation_id');
+  });
 
   const wrong: Array<[EventType, string, unknown, RegExp?]> = [
     ['app.installed', 'api_version', '2', /"1"/],
