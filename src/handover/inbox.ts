@@ -55,7 +55,8 @@ const ownerOf = (r: Pick<InboxRecord, '_id' | 'installationId' | 'createdAt' | '
   storedAt: r.receivedAt,
 });
 
-export type InsertOutcome = { stored: 'stored' } | { stored: 'duplicate'; dispatched: boolean };
+/** `conflict`: the id is stored for another installation or event type (not a redelivery of this event). */
+export type InsertOutcome = { stored: 'stored' } | { stored: 'duplicate'; dispatched: boolean; conflict?: true };
 
 export class InboxStore {
   private readonly coll: Collection<InboxRecord>;
@@ -104,7 +105,8 @@ export class InboxStore {
       existing = await this.coll.findOne({ _id: record._id });
     }
     if (queue && existing && !existing.dispatchedAt) await this.enqueue(existing);
-    return { stored: 'duplicate', dispatched: Boolean(existing?.dispatchedAt) };
+    const conflict = existing !== null && (existing.installationId !== record.installationId || existing.type !== record.type);
+    return { stored: 'duplicate', dispatched: Boolean(existing?.dispatchedAt), ...(conflict ? { conflict: true as const } : {}) };
   }
 
   /** Inserts the record; false when its event id is taken (a repeated delivery). */

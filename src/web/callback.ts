@@ -219,6 +219,14 @@ export function createCallbackHandler(deps: CallbackDeps) {
     }
 
     storing.ok();
+    if (inserted.stored === 'duplicate' && inserted.conflict) {
+      // Not a redelivery: handing it over would apply this body under the stored event's id (or never).
+      log.error('event id already stored for another installation or event type: refused, nothing stored');
+      outcome('refused');
+      const why =
+        'An event with this id is already stored for another installation or event type; event ids are unique, so this one was not stored.';
+      return refuse(ctx, 409, 'event_id_conflict', why);
+    }
     const stored = inserted.stored;
     if (inserted.stored === 'duplicate' && inserted.dispatched) {
       outcome('duplicate');

@@ -125,6 +125,21 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
     );
   });
 
+  it('refuses an event whose id is stored for another installation (409 event_id_conflict): the stored one kept', async () => {
+    const first = fresh();
+    const ok = await postCallback(sys.web.callbackUrl, JSON.stringify(first));
+    assert.ok(ok.status === 200 || ok.status === 202, ok.text);
+    const other = copy(sys.simulator.createInstallation().event);
+    other.id = first.id;
+    const answer = await postCallback(sys.web.callbackUrl, JSON.stringify(other));
+    assert.equal(answer.status, 409, answer.text);
+    assert.equal(answer.json?.error?.code, 'event_id_conflict');
+    const kept = await sys.store.inbox.get(first.id);
+    assert.equal(kept?.installationId, first.data.installation_id, 'the stored event is unchanged');
+    // Still recognised as a repeat of itself.
+    assert.equal((await postCallback(sys.web.callbackUrl, JSON.stringify(first))).json?.status, 'duplicate');
+  });
+
   describe('schema failures (400, naming the field)', () => {
     const cases: { name: string; field: string; breakIt(e: Mutable): void }[] = [
       { name: 'an unknown key algorithm', field: 'data.key_algorithm', breakIt: (e) => (e.data.key_algorithm = 'RS256') },
