@@ -34,6 +34,8 @@ interface Sealed {
   /** The partner's `partner_state` from /launch, echoed in the hand-off token. */
   p?: string;
   l?: StateLinks;
+  /** The client id the authorization was asked for (absent in cookies of earlier versions). */
+  c?: string;
   /** Expiry, epoch ms. */
   e: number;
   /** Issued, epoch ms (absent in cookies of earlier versions: the expiry less the state's lifetime). */
@@ -57,7 +59,7 @@ export class SealedStates {
 
   /** A new state and the cookie value that goes with it; nothing is written. */
   issue(
-    s: { installationId: string; nonce: string; userHint?: string; links?: StateLinks; partnerState?: string },
+    s: { installationId: string; nonce: string; userHint?: string; links?: StateLinks; partnerState?: string; clientId?: string },
     now = Date.now(),
   ): { state: string; cookie: string } {
     const random = randomBytes(24).toString('base64url');
@@ -68,6 +70,7 @@ export class SealedStates {
       i: now,
       ...(s.userHint ? { u: s.userHint } : {}),
       ...(s.partnerState ? { p: s.partnerState } : {}),
+      ...(s.clientId ? { c: s.clientId } : {}),
     };
     const seal = (v: Sealed) =>
       Buffer.from(JSON.stringify(encryptJson(this.keyring, v, cookieContext(s.installationId, state)))).toString('base64url');
@@ -103,6 +106,7 @@ export class SealedStates {
       ...(sealed.u ? { userHint: sealed.u } : {}),
       ...(sealed.l ? { links: sealed.l } : {}),
       ...(typeof sealed.p === 'string' ? { partnerState: sealed.p } : {}),
+      ...(typeof sealed.c === 'string' ? { clientId: sealed.c } : {}),
     };
   }
 

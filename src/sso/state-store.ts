@@ -34,7 +34,17 @@ export interface StateLinks {
 }
 
 export type StateCheck =
-  | { ok: true; installationId: string; nonce: string; issuedAt: Date; userHint?: string; links?: StateLinks; partnerState?: string }
+  | {
+      ok: true;
+      installationId: string;
+      nonce: string;
+      issuedAt: Date;
+      userHint?: string;
+      links?: StateLinks;
+      partnerState?: string;
+      /** The client the authorization was asked for: its code is exchanged by that client. */
+      clientId?: string;
+    }
   | { ok: false; why: 'unknown' | 'expired' | 'replayed' | 'other_browser'; installationId?: string };
 
 /** How long a spent marker outlives its state: more than the clock skew between web processes. */

@@ -85,6 +85,7 @@ export async function launch(lc: LaunchContext, ctx: Context): Promise<void> {
       userHint,
       ...(partnerState ? { partnerState } : {}),
       links: { tokens: links.tokens, userinfo: links.userinfo, widgetUrl: links.widgetUrl },
+      clientId: rec.activeClientId,
     });
     target.searchParams.set('client_id', rec.activeClientId);
     target.searchParams.set('redirect_uri', `${lc.baseUrl()}${SSO_CALLBACK_PATH}`);
@@ -130,7 +131,11 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
     const code = one(ctx.query.code);
     if (!code) throw new SsoFailure('oauth_error', { ...facts, detail: 'no_code' });
 
-    const creds = rec.activeClientId ? await lc.credentials.usable(rec._id, rec.activeClientId) : undefined;
+    // The code was issued to the client /launch asked for: a rotation since (the set retiring, still usable)
+    // must not have it exchanged by the new one, which Talkdesk refuses (invalid_grant).
+    const asked =
+      checked.clientId && checked.clientId !== rec.activeClientId ? await lc.credentials.usable(rec._id, checked.clientId) : undefined;
+    const creds = asked ?? (rec.activeClientId ? await lc.credentials.usable(rec._id, rec.activeClientId) : undefined);
     if (!creds) throw new SsoFailure('installation_inactive', { ...facts, detail: 'no_credentials' });
     const tokenUrl = links?.tokens ?? creds.tokenUrl;
     const userinfoUrl = links?.userinfo ?? (rec.links.root ? `${rec.links.root.replace(/\/+$/, '')}/users/me` : undefined);

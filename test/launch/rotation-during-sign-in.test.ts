@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { useSystem, type TestSystem } from '../support/system';
+import { eventually } from '../support/waits';
+import { activeInstallation, launchUrl, TestBrowser } from './helpers';
+
+/** A routine credential rotation switches the active client while a user is at Talkdesk's sign-in. */
+describe('launch: a credential rotation while a sign-in is under way', function () {
+  this.timeout(120_000);
+  let sys: TestSystem;
+  useSystem((s) => (sys = s), { launch: {} });
+
+  it('the code is exchanged by the client /launch asked it for (retiring, still valid), not the new active one', async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const user = licensed[0];
+    assert.ok(user);
+    const before = (await sys.store.installations.get(installation.id))?.activeClientId;
+    assert.ok(before);
+    sys.simulator.signInAs(installation.id, user.id);
+    const browser = new TestBrowser();
+    const launch = await browser.request(launchUrl(sys, installation.id, user.id));
+    assert.equal(launch.status, 302);
+    const authorize = launch.headers.get('location') ?? '';
+    assert.equal(new URL(authorize).searchParams.get('client_id'), before);
+
+    assert.equal(await sys.simulator.deliver(sys.simulator.rotateCredentials(installation.id), { callbackUrl: sys.web.callbackUrl }), 200);
+    await eventually('the rotation switched the active client', async () => {
+      const rec = await sys.store.installations.get(installation.id);
+      return rec?.activeClientId && rec.activeClientId !== before ? rec : undefined;
+    });
+
+    const { res, body } = await browser.open(authorize);
+    // Before, the new client exchanged a code issued to the old one: Talkdesk refused it (invalid_grant).
+    assert.equal(res.status, 200, body.slice(0, 400));
+    assert.match(body, /id="user-name"/);
+  });
+});
