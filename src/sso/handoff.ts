@@ -15,6 +15,8 @@ export interface HandoffIdentity {
   partnerAccountId?: string;
   /** The `partner_state` the partner's own launch page passed to /launch (binds the hand-off to its browser). */
   partnerState?: string;
+  /** When the sign-in began (/launch issued its state), epoch seconds: a logout since ends it at the partner too. */
+  authTime?: number;
 }
 
 /** The claims a partner reads (docs/launch.md). */
@@ -32,6 +34,7 @@ export interface HandoffClaims {
   role: 'admin' | 'user';
   partner_account_id?: string;
   partner_state?: string;
+  auth_time?: number;
 }
 
 /** Signs the identity token for APP_HOME_URL: ES256 with the first signing key, 60 s. */
@@ -50,6 +53,7 @@ export async function signHandoffToken(
   if (who.email !== undefined) claims.email = who.email;
   if (who.partnerAccountId !== undefined) claims.partner_account_id = who.partnerAccountId;
   if (who.partnerState !== undefined) claims.partner_state = who.partnerState;
+  if (who.authTime !== undefined) claims.auth_time = who.authTime;
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'JWT' })
     .setIssuer(o.issuer)

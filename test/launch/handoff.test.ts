@@ -99,6 +99,9 @@ describe('launch: hand-off to the partner app with a signed identity token', fun
     assert.equal(payload.role, 'admin');
     assert.equal(payload.partner_account_id, 'pa-42');
     assert.equal((payload.exp ?? 0) - (payload.iat ?? 0), 60);
+    // When the sign-in began (/launch), for a partner to refuse a token older than a logout it got.
+    const authTime = Number(payload.auth_time);
+    assert.ok(authTime <= (payload.iat ?? 0) && authTime >= (payload.iat ?? 0) - 600, String(payload.auth_time));
     assert.match(String(payload.jti), /^[0-9a-f-]{36}$/);
 
     const seen = new MemorySeenTokenIds();

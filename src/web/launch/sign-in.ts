@@ -211,7 +211,9 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
       const ended = await endedMeanwhile();
       if (ended) throw ended;
       signedIn();
-      return await handOff(lc, ctx, { ...who, ...(checked.partnerState ? { partnerState: checked.partnerState } : {}) });
+      // auth_time: a user.logout may reach the partner before this token does (docs/launch.md).
+      const authTime = Math.floor(checked.issuedAt.getTime() / 1000);
+      return await handOff(lc, ctx, { ...who, authTime, ...(checked.partnerState ? { partnerState: checked.partnerState } : {}) });
     }
     // The widget link goes with the session ('' when none), so /app need not read the links.
     const widgetUrl = links?.widgetUrl ?? '';
