@@ -38,10 +38,29 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Math.min(ms, MAX_RETRY_AFTER_MS);
 }
 
-/** The answer's text, '' when it cannot be read or is longer than we read. */
+/**
+ * The answer's text, '' when it cannot be read or is longer than we read. Read as it arrives and
+ * dropped past the limit: a partner (or a proxy) streaming a large or endless answer is not read whole.
+ */
 async function answerText(res: Response): Promise<string> {
-  const text = await res.text().catch(() => '');
-  return text.length > MAX_ANSWER_BYTES ? '' : text;
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return Buffer.concat(chunks).toString('utf8');
+      size += value.byteLength;
+      if (size > MAX_ANSWER_BYTES) {
+        await reader.cancel().catch(() => undefined);
+        return '';
+      }
+      chunks.push(value);
+    }
+  } catch {
+    return '';
+  }
 }
 
 /** The answer's JSON object; {} when it is empty or not a JSON object. */

@@ -105,6 +105,38 @@ describe('HTTP partner hooks: logout, refusals, redirects', function () {
     }
   });
 
+  it('reads at most 64 KB of an answer: a 2xx streaming without end is taken as done (its body ignored), not waited out', async () => {
+    let sent = 0;
+    const endless = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(16 * 1024, 0x20);
+      const more = () => {
+        if (res.destroyed) return;
+        sent += chunk.length;
+        res.write(chunk, () => setImmediate(more));
+      };
+      more();
+    });
+    await new Promise<void>((r) => endless.listen(0, '127.0.0.1', r));
+    const streaming = new HttpProvisioner({
+      url: `http://127.0.0.1:${(endless.address() as AddressInfo).port}/`,
+      secrets: [SECRET],
+      timeoutMs: 2_000,
+      pageSize: 500,
+      calls: store.partnerCalls,
+      logger: createLogger({ level: 'silent' }),
+    });
+    try {
+      await streaming.update({ accountId: 'acct1', installationId: 'inst1', usersAdded: [], usersRemoved: [] }, ctx('account.update'));
+      // Read whole, the answer was taken in until the call's timeout (hundreds of MB from a local server):
+      // now the read stops past 64 KB, and the socket's buffers hold the rest of what was sent.
+      assert.ok(sent < 32 * 1024 * 1024, `${sent} bytes sent before the read stopped`);
+    } finally {
+      endless.closeAllConnections();
+      await new Promise<void>((r) => endless.close(() => r()));
+    }
+  });
+
   it("takes a 2xx as done unless it is an HTML document: a proxy's page is retried, a bare OK labelled text/html is not", async () => {
     const update = () =>
       partner.update({ accountId: 'acct1', installationId: 'inst1', usersAdded: [], usersRemoved: [] }, ctx('account.update'));
