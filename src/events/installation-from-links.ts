@@ -22,7 +22,12 @@ export function withInstallationFromLinks(json: unknown): unknown {
     return json;
   }
   const id = INSTALLATION_PATH.exec(path)?.[1];
-  return id ? { ...json, data: { ...data, installation_id: decodeURIComponent(id) } } : json;
+  if (!id) return json;
+  try {
+    return { ...json, data: { ...data, installation_id: decodeURIComponent(id) } };
+  } catch {
+    return json; // a malformed escape: refused by the schema as an event without its id
+  }
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

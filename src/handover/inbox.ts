@@ -123,13 +123,13 @@ export class InboxStore {
   /**
    * Queues the event unless it is queued already; true when this call queued it. The
    * callback calls it when its own hand-over failed or is left to the dispatcher (the source past its
-   * budget); `insert` and the backstop otherwise.
+   * budget); `insert` and the backstop otherwise. `notBefore`: not handed over by the dispatcher before then.
    */
-  async enqueue(r: Pick<InboxRecord, '_id' | 'installationId' | 'createdAt' | 'receivedAt'>): Promise<boolean> {
+  async enqueue(r: Pick<InboxRecord, '_id' | 'installationId' | 'createdAt' | 'receivedAt'>, notBefore?: Date): Promise<boolean> {
     try {
       const res = await this.queue.updateOne(
         { _id: r._id },
-        { $setOnInsert: { installationId: r.installationId, createdAt: r.createdAt, nextDispatchAt: r.receivedAt } },
+        { $setOnInsert: { installationId: r.installationId, createdAt: r.createdAt, nextDispatchAt: notBefore ?? r.receivedAt } },
         { upsert: true },
       );
       return res.upsertedCount > 0;

@@ -28,10 +28,13 @@ export interface SessionRecord {
  * `_id` only (a sweep's delete could race a new mark on FerretDB).
  */
 interface LogoutMark {
-  _id: string; // `${installationId}:${talkdeskUserId}`; `${installationId}:*` holds an uninstall's `removedAt`
-  at?: Date;
-  /** When Talkdesk removed the user (app.updated), or every user (app.uninstalled), as the callback received it. */
-  removedAt?: Date;
+  /**
+   * `${installationId}:${talkdeskUserId}` for a logout; `${installationId}:${talkdeskUserId}:removed` for a
+   * removal (app.updated), `${installationId}:*:removed` for an uninstall: documents of their own, as each
+   * has its own writer (FerretDB rewrites the whole document: two writers of one could lose a time).
+   */
+  _id: string;
+  at: Date;
 }
 
 /** What Talkdesk said of a user since a sign-in began: logged out, removed, or the app uninstalled (absent: never). */
@@ -42,6 +45,7 @@ export interface EndingMarks {
 }
 
 const markId = (installationId: string, talkdeskUserId: string) => `${installationId}:${talkdeskUserId}`;
+const removalId = (installationId: string, talkdeskUserId: string) => `${installationId}:${talkdeskUserId}:removed`;
 const ALL_USERS = '*';
 
 export const hashId = (value: string): string => createHash('sha256').update(value).digest('hex');
@@ -121,12 +125,11 @@ export class SessionStore {
    * it yet (seconds, or hours while the partner's hook or Temporal is down). One command for any number.
    */
   async markRemoved(installationId: string, at: Date, talkdeskUserIds?: readonly string[]): Promise<void> {
-    // The user's logout mark's document: a sign-in reads both in one command.
-    const ids = (talkdeskUserIds ?? [ALL_USERS]).map((u) => markId(installationId, u));
+    const ids = (talkdeskUserIds ?? [ALL_USERS]).map((u) => removalId(installationId, u));
     if (ids.length === 0) return;
     const raise = () =>
       this.logouts.bulkWrite(
-        ids.map((_id) => ({ updateOne: { filter: { _id }, update: { $max: { removedAt: at } }, upsert: true } })),
+        ids.map((_id) => ({ updateOne: { filter: { _id }, update: { $max: { at } }, upsert: true } })),
         { ordered: false },
       );
     try {
@@ -138,12 +141,11 @@ export class SessionStore {
     }
   }
 
-  /** The marks a sign-in checks once its session is open: the user's and the installation's, two reads by `_id` at once. */
+  /** The marks a sign-in checks once its session is open: the user's logout and removal, the uninstall; three reads by `_id` at once. */
   async endingMarks(installationId: string, talkdeskUserId: string): Promise<EndingMarks> {
-    const [user, all] = await Promise.all(
-      [markId(installationId, talkdeskUserId), markId(installationId, ALL_USERS)].map((_id) => this.logouts.findOne({ _id })),
-    );
-    return { loggedOutAt: user?.at, removedAt: user?.removedAt, uninstalledAt: all?.removedAt };
+    const ids = [markId(installationId, talkdeskUserId), removalId(installationId, talkdeskUserId), removalId(installationId, ALL_USERS)];
+    const [loggedOut, removed, uninstalled] = await Promise.all(ids.map((_id) => this.logouts.findOne({ _id })));
+    return { loggedOutAt: loggedOut?.at, removedAt: removed?.at, uninstalledAt: uninstalled?.at };
   }
 
   async sweep(now = new Date()): Promise<number> {

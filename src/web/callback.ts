@@ -19,6 +19,9 @@ import { BodyTimeoutError, BodyTooLargeError, readRawBody } from './raw-body';
 import type { EcdsaPublicKeys, HubAlgorithm } from './signature';
 import { DEFAULT_SIGNATURE_SCHEMES, expectedSignatureText, verifyCallbackSignature, type SignatureScheme } from './signature-schemes';
 
+/** Talkdesk delivers an event again 5 and 10 minutes after a failed delivery (talkdesk-api.md); then some slack. */
+const AFTER_REDELIVERIES_MS = 16 * 60_000;
+
 export interface CallbackDeps {
   appId: string;
   webhookSecrets: string[];
@@ -239,9 +242,10 @@ export function createCallbackHandler(deps: CallbackDeps) {
       await deps.launch?.beforeHandOver(event);
     } catch (err) {
       // Stored, not handed over: the redelivery this asks for ends them and hands it over. Queued too (if the
-      // store takes it): were every redelivery to fail so, the dispatcher still hands it over, and the workflow
-      // ends the sessions as it applies it, instead of the event waiting for the backstop.
-      await deps.inbox.enqueue(record).catch(() => undefined);
+      // store takes it), for after Talkdesk's redeliveries: were every one to fail so, the dispatcher still hands
+      // it over (the workflow ends the sessions as it applies it) instead of the event waiting for the backstop;
+      // handed over sooner, a redelivery would be a duplicate that ends nothing.
+      await deps.inbox.enqueue(record, new Date(Date.now() + AFTER_REDELIVERIES_MS)).catch(() => undefined);
       return storeFailed(
         err,
         'event stored; its sessions not ended',

@@ -69,22 +69,27 @@ describe('launch: made-up codes count against the failed sign-in budget', functi
   it("a code Talkdesk does not know (invalid_grant) is the sender's oauth_error: past the budget 429, no token request sent", async () => {
     const { installation } = await activeInstallation(sys);
     const tokenCalls = () => sys.simulator.calls.filter((c) => c.route === 'token').length;
-    /** A real state from /launch (its cookie in the browser), with a code nobody issued. */
-    const madeUp = async () => {
+    // Real states from /launch (their cookies in their browsers), taken before the budget is spent: /launch
+    // itself answers 429 past it. Each comes back with a code nobody issued.
+    const launches = [];
+    for (let i = 0; i <= BUDGET; i += 1) {
       const browser = new TestBrowser();
       const launch = await browser.request(launchUrl(sys, installation.id));
-      // Past the budget /launch itself answers 429.
-      if (launch.status !== 302) return { res: launch, body: await launch.text() };
+      assert.equal(launch.status, 302);
       const state = new URL(launch.headers.get('location') ?? '').searchParams.get('state') ?? '';
-      return browser.open(`${sys.web.url}/sso/callback?state=${encodeURIComponent(state)}&code=made-up-code`);
-    };
-    for (let i = 0; i < BUDGET; i += 1) {
-      const { res, body } = await madeUp();
+      launches.push({ browser, state });
+    }
+    const madeUp = ({ browser, state }: { browser: TestBrowser; state: string }) =>
+      browser.open(`${sys.web.url}/sso/callback?state=${encodeURIComponent(state)}&code=made-up-code`);
+    for (const l of launches.slice(0, BUDGET)) {
+      const { res, body } = await madeUp(l);
       assert.equal(res.status, 401, body.slice(0, 300));
       assert.match(body, /data-reason="oauth_error"/);
     }
     const before = tokenCalls();
-    const { res, body } = await madeUp();
+    const last = launches[BUDGET];
+    assert.ok(last);
+    const { res, body } = await madeUp(last);
     assert.equal(res.status, 429, body.slice(0, 300));
     assert.equal(tokenCalls(), before, 'no signed token request past the budget');
   });

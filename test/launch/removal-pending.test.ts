@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { COLLECTIONS } from '../../src/store/db';
+import { SessionStore } from '../../src/store/sessions';
 import { useSystem, type TestSystem } from '../support/system';
 import { activeInstallation, signIn } from './helpers';
 
@@ -43,6 +44,21 @@ describe('launch: a user removed at Talkdesk cannot sign in before the workflow 
     const reads = sys.simulator.calls.filter((x) => x.route === 'licensedUsers').length;
     assert.equal((await signIn(sys, installation.id, c.id)).status, 200);
     assert.equal(sys.simulator.calls.filter((x) => x.route === 'licensedUsers').length, reads);
+  });
+
+  it("a removal marked after the user was added back (delivered out of order): Talkdesk's list decides, and the mapping written then outdates the mark", async () => {
+    const { installation, licensed } = await activeInstallation(sys, { licensedUsers: 2 });
+    const [, b] = licensed;
+    assert.ok(b);
+    // As the callback marks an older app.updated removing b, delivered after the one that added b back.
+    await new SessionStore(sys.store.db).markRemoved(installation.id, new Date(), [b.id]);
+    const reads = () => sys.simulator.calls.filter((x) => x.route === 'licensedUsers' && x.installationId === installation.id).length;
+    const before = reads();
+    const first = await signIn(sys, installation.id, b.id);
+    assert.equal(first.status, 200, first.body.slice(0, 300));
+    assert.equal(reads(), before + 1, "Talkdesk's list read once: it still lists b");
+    assert.equal((await signIn(sys, installation.id, b.id)).status, 200);
+    assert.equal(reads(), before + 1, 'the mapping written then outdates the mark');
   });
 
   it('app.uninstalled: no user of the installation signs in, though its record is still active', async () => {

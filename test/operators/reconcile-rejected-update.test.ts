@@ -25,10 +25,14 @@ describe('reconciliation after an update rejected at Talkdesk (dev server, Ferre
     });
     sys.simulator.clearFaults();
     await sys.client.workflow.getHandle(workflowIdFor(id)).executeUpdate(rejectUpdate, { args: [{ reason: 'bad plan change' }] });
-    await eventually('the update rejected', async () => {
-      const v = await queryState(sys.client, id);
-      return v.phase === 'active' && v.history.at(-1)?.result === 'rejected' ? v : undefined;
-    });
+    await eventually(
+      'the update rejected',
+      async () => {
+        const v = await queryState(sys.client, id);
+        return v.phase === 'active' && v.history.at(-1)?.result === 'rejected' ? v : undefined;
+      },
+      60_000,
+    ); // the revert and the rejection after the reject: over 30 s once on a loaded CI machine
     assert.equal(sys.simulator.getInstallation(id)?.state, 'rejected', 'what Talkdesk shows after a rejected update');
 
     const report = await runReconcile(sys, { activeCheckHours: 0 }, `reconcile-${Date.now()}`);

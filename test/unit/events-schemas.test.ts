@@ -189,6 +189,8 @@ describe('events/schemas parseEvent', () => {
       refusedAt(body, 'data.installation_id');
       body._links = { ...(body._links as Json), installation: href('bad%20id') };
       refusedAt(body, 'data.installation_id');
+      body._links = { ...(body._links as Json), installation: href('%E0%A4') };
+      refusedAt(body, 'data.installation_id');
     }
     // Not for the events whose reference names the id: an install without it is refused as before.
     refusedAt(withField('app.installed', 'data.installation_id', undefined), 'data.installation_id');

@@ -29,6 +29,19 @@ export async function licensedUser(
   const known = await find(read);
   if (known) return known;
 
+  await refreshFromTalkdesk(lc, rec, talkdeskUserId);
+  const refreshed = await find();
+  if (!refreshed) throw new SsoFailure('not_licensed', facts);
+  return refreshed;
+}
+
+/**
+ * Whether Talkdesk lists the user as licensed for the installation now; if it does, their mapping is
+ * written as of when it was asked (only theirs). Refusals and outages are the sign-in's failures.
+ */
+export async function refreshFromTalkdesk(lc: LaunchContext, rec: InstallationRecord, talkdeskUserId: string): Promise<boolean> {
+  const accountId = rec.accountId ?? '';
+  const facts = { installationId: rec._id, accountId, accountName: rec.accountName };
   const creds = rec.activeClientId ? await lc.credentials.usable(rec._id, rec.activeClientId) : undefined;
   if (!creds || !rec.links.root) throw new SsoFailure('installation_inactive', { ...facts, detail: 'no_credentials' });
   // Talkdesk's list as of now: a removal marked while it is read is newer than the mapping it writes.
@@ -62,10 +75,8 @@ export async function licensedUser(
         askedAt,
       );
     lc.logger.info({ installationId: rec._id, licensedUsers: users.length }, 'licensed users refreshed from Talkdesk at sign-in');
+    return me.length > 0;
   } catch (err) {
     throw talkdeskFailure(err, facts, 'licensed_users');
   }
-  const refreshed = await find();
-  if (!refreshed) throw new SsoFailure('not_licensed', facts);
-  return refreshed;
 }

@@ -22,7 +22,7 @@ import {
   SSO_COOKIE,
 } from './http';
 import { endedBy } from './ended-by';
-import { licensedUser, roleOf } from './licensing';
+import { licensedUser, refreshFromTalkdesk, roleOf } from './licensing';
 import { handoffPage } from './pages';
 import { SsoFailure, talkdeskFailure } from './reasons';
 
@@ -164,7 +164,9 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
       // A code Talkdesk does not know (made up, spent, expired: RFC 6749's invalid_grant) is the sender's
       // failure, counted against its budget as an OAuth error: else a loop of /launch and made-up codes
       // sent Talkdesk a signed token request each, unbounded. The credentials are fine: kept.
-      if (err instanceof TalkdeskHttpError && err.code === 'invalid_grant')
+      // Not when the client /launch asked for could not be used (destroyed since): then the refusal is ours.
+      const ownClient = !checked.clientId || checked.clientId === creds.clientId;
+      if (err instanceof TalkdeskHttpError && err.code === 'invalid_grant' && ownClient)
         throw new SsoFailure('oauth_error', { ...facts, oauthError: 'invalid_grant', detail: 'token_invalid_grant' });
       lc.credentials.forget(creds.installationId, creds.clientId);
       throw talkdeskFailure(err, facts, 'token');
@@ -201,7 +203,18 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
     // the session is written (the callback writes its mark before it ends sessions), so that one of the two
     // always sees the other.
     const began = new Date(checked.issuedAt.getTime() - LOGOUT_CLOCK_ALLOWANCE_MS);
-    const endedMeanwhile = async () => endedBy(await lc.sessions.endingMarks(rec._id, talkdeskUserId), { began, mapping, rec, facts });
+    const endedMeanwhile = async () => {
+      const marks = await lc.sessions.endingMarks(rec._id, talkdeskUserId);
+      const ended = endedBy(marks, { began, mapping, rec, facts });
+      // A removal not applied yet: Talkdesk's list decides (delivered out of order, the removal may be older
+      // than the update that added the user back, which wrote nothing new to the mapping). Listed, the
+      // mapping is written as of now and outdates the mark.
+      if (ended?.facts.detail !== 'removal_pending') return ended;
+      // Returned, not thrown: the caller ends the session it opened (Talkdesk refusing or unreachable ends it too).
+      const listed = await refreshFromTalkdesk(lc, rec, talkdeskUserId).catch((err: unknown) => (err instanceof SsoFailure ? err : ended));
+      if (listed !== true) return listed === false ? ended : listed;
+      return endedBy({ ...marks, removedAt: undefined }, { began, mapping, rec, facts });
+    };
     const signedIn = () => {
       lc.ssoTotal.inc({ outcome: 'ok' });
       // The audit line of a sign-in (who, where, when) stays at info; /launch's line is at debug.
