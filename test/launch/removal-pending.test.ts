@@ -61,6 +61,18 @@ describe('launch: a user removed at Talkdesk cannot sign in before the workflow 
     assert.equal(reads(), before + 1, 'the mapping written then outdates the mark');
   });
 
+  it('a removal pending while Talkdesk cannot be asked: the sign-in fails with that reason and leaves no session', async () => {
+    const { installation, licensed } = await activeInstallation(sys, { licensedUsers: 2 });
+    const [, b] = licensed;
+    assert.ok(b);
+    await new SessionStore(sys.store.db).markRemoved(installation.id, new Date(), [b.id]);
+    sys.simulator.failNext('licensedUsers', 1, { status: 500 });
+    const failed = await signIn(sys, installation.id, b.id);
+    assert.equal(failed.status, 502, failed.body.slice(0, 300));
+    assert.match(failed.body, /data-reason="talkdesk_refused"/);
+    assert.equal(await sessionsOf(installation.id, b.id), 0, 'the session it opened is ended');
+  });
+
   it('app.uninstalled: no user of the installation signs in, though its record is still active', async () => {
     const { installation, licensed } = await activeInstallation(sys, { licensedUsers: 2 });
     const [a] = licensed;
