@@ -72,11 +72,28 @@ export async function deleteByIds<T extends { _id: string }>(coll: Collection<T>
  * try finds the document the other writer inserted and updates it.
  */
 export async function upsertById<T extends { _id: string }>(coll: Collection<T>, id: string, update: UpdateFilter<T>): Promise<void> {
-  const filter = { _id: id } as Filter<T>;
+  await upsertManyById(coll, [id], update);
+}
+
+/** upsertById for several documents, one update each, in one command (unordered), tried again the same way. */
+export async function upsertManyById<T extends { _id: string }>(
+  coll: Collection<T>,
+  ids: readonly string[],
+  update: UpdateFilter<T>,
+): Promise<void> {
+  if (ids.length === 0) return;
+  const write =
+    ids.length === 1
+      ? () => coll.updateOne({ _id: ids[0] } as Filter<T>, update, { upsert: true })
+      : () =>
+          coll.bulkWrite(
+            ids.map((id) => ({ updateOne: { filter: { _id: id } as Filter<T>, update, upsert: true } })),
+            { ordered: false },
+          );
   try {
-    await coll.updateOne(filter, update, { upsert: true });
+    await write();
   } catch (e) {
     if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
-    await coll.updateOne(filter, update, { upsert: true });
+    await write();
   }
 }

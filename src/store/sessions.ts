@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { MongoServerError, type Collection } from 'mongodb';
-import { COLLECTIONS, type Database } from './db';
+import type { Collection } from 'mongodb';
+import { COLLECTIONS, upsertById, upsertManyById, type Database } from './db';
 
 export type SessionRole = 'admin' | 'user';
 
@@ -106,17 +106,10 @@ export class SessionStore {
   /**
    * Talkdesk said the user logged out at `at` (user.logout's created_at): written before their sessions
    * are ended, so that a sign-in under way (its Talkdesk authorization perhaps older than the logout) that
-   * opens its session after they were ended finds it (`loggedOutSince`) and ends its own.
+   * opens its session after they were ended finds it (`endingMarks`) and ends its own.
    */
   async markLoggedOut(installationId: string, talkdeskUserId: string, at: Date): Promise<void> {
-    const raise = () => this.logouts.updateOne({ _id: markId(installationId, talkdeskUserId) }, { $max: { at } }, { upsert: true });
-    try {
-      await raise();
-    } catch (err) {
-      // Two first logouts of one user racing: one upsert inserts, the other meets its _id; the document exists now.
-      if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
-      await raise();
-    }
+    await upsertById(this.logouts, markId(installationId, talkdeskUserId), { $max: { at } });
   }
 
   /**
@@ -126,19 +119,7 @@ export class SessionStore {
    */
   async markRemoved(installationId: string, at: Date, talkdeskUserIds?: readonly string[]): Promise<void> {
     const ids = (talkdeskUserIds ?? [ALL_USERS]).map((u) => removalId(installationId, u));
-    if (ids.length === 0) return;
-    const raise = () =>
-      this.logouts.bulkWrite(
-        ids.map((_id) => ({ updateOne: { filter: { _id }, update: { $max: { at } }, upsert: true } })),
-        { ordered: false },
-      );
-    try {
-      await raise();
-    } catch (err) {
-      // As markLoggedOut: two first marks racing; the documents exist now.
-      if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
-      await raise();
-    }
+    await upsertManyById(this.logouts, ids, { $max: { at } });
   }
 
   /** The marks a sign-in checks once its session is open: the user's logout and removal, the uninstall; three reads by `_id` at once. */

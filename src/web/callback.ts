@@ -188,11 +188,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
       receivedAt: new Date(),
       event: lifecycle,
     };
-    const storeFailed = (
-      err: unknown,
-      what: string,
-      message = 'The event may not have been stored (MongoDB did not answer); deliver it again later: a repeat is recognised, never applied twice.',
-    ): void => {
+    const storeFailed = (err: unknown, what: string, happened = 'The event may not have been stored (MongoDB did not answer)'): void => {
       // Nothing was accepted either way, so Talkdesk must deliver again: a store that fails
       // other than with a MongoError (seen rarely while MongoDB was cut off under load) is
       // answered the same, and logged apart so its cause shows.
@@ -200,7 +196,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
       else log.error({ err }, `${what}: unexpected error while storing`);
       outcome('store_unavailable');
       ctx.set('Retry-After', '30');
-      refuse(ctx, 503, 'store_unavailable', message);
+      refuse(ctx, 503, 'store_unavailable', `${happened}; deliver it again later: a repeat is recognised, never applied twice.`);
     };
     // Failed steps too (a store or Temporal timing out is what the figure is for), told apart by outcome.
     const timeStep = (step: 'store' | 'handover' | 'mark') => {
@@ -249,7 +245,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
       return storeFailed(
         err,
         'event stored; its sessions not ended',
-        'The event was stored, but the sessions it ends could not be ended (MongoDB did not answer); deliver it again later: a repeat is recognised, never applied twice.',
+        'The event was stored, but the sessions it ends could not be ended (MongoDB did not answer)',
       );
     }
 
