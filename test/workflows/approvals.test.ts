@@ -56,6 +56,30 @@ describe('installation workflow: state calls tied to their operation', function 
     );
   });
 
+  it('a phase reconciliation resumed (its workflow lost mid-phase) reads Talkdesk before its first state call', async () => {
+    // The lost run may have sent the approval, and Talkdesk opened an update since: a blind approval would conclude it.
+    const stubs = new ActivityStubs().on('loadInstallation', async () => ({
+      phase: 'updating',
+      appId: 'app-1',
+      accountId: 'acct-1',
+      activeClientId: 'client-lost-run',
+      links: { root: 'https://api.talkdesk.test' },
+    }));
+    const t = await start(stubs);
+    await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } }));
+    await t.settled('active', (v) => v.history.at(-1)?.result === 'approved');
+    await t.send(t.event('app.updated', { atSeconds: 60, facts: { users: { adding: ['u2'], removing: [] } } }));
+    await t.settled('active', (v) => v.appliedEvents === 2);
+    assert.deepEqual(
+      t.stubs.of('setInstallationState').map((c) => [c.concludes, c.checkFirst]),
+      [
+        ['update', true],
+        ['update', true],
+      ],
+      'every state call of the resumed run reads first (the run is short: continue-as-new ends it)',
+    );
+  });
+
   it('the reject update refuses an active installation: Talkdesk has nothing to reject', async () => {
     const t = await start();
     await t.send(t.event('app.installed'));

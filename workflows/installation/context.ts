@@ -222,11 +222,17 @@ export function createPhaseContext(state: InstallationState, options: Installati
       acts.setInstallationState,
       // An uninstall reads first on its first attempt too: the approval of the phase before it may have concluded it
       // (Talkdesk opened the uninstall before its event was delivered), and a blind call would be a stray 409.
-      // A phase re-entered after continue-as-new may have sent it in the previous run: a retry too.
+      // A phase re-entered after continue-as-new may have sent it in the previous run: a retry too. So may a lost
+      // workflow's phase that reconciliation resumed: a blind approval would conclude whatever Talkdesk opened since.
       (attempt) => ({
         ...talkdeskRef(),
         ...call,
-        checkFirst: attempt > 1 || call.concludes === 'uninstall' || run.resumedEventId !== undefined || run.completedAtTalkdesk === true,
+        checkFirst:
+          attempt > 1 ||
+          call.concludes === 'uninstall' ||
+          run.resumedEventId !== undefined ||
+          run.completedAtTalkdesk === true ||
+          run.resumedMidPhase === true,
       }),
       opts,
     ).finally(() => {

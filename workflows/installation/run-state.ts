@@ -29,4 +29,7 @@ export interface RunState {
   /** A markActive reached the running phase (before its state call, or at any step under `mark-active-retries-state-call`): Talkdesk
    * showed the operation completed, so the state call reads Talkdesk first even on a first attempt (a blind one would get 409). */
   completedAtTalkdesk?: boolean;
+  /** Resumed by reconciliation from a record left mid-phase (its workflow lost): the lost run may have sent that
+   * phase's state call, and Talkdesk may have opened another operation since, so every state call reads first. */
+  resumedMidPhase?: boolean;
 }

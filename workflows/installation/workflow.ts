@@ -184,6 +184,8 @@ async function resumeFromStore(ctx: PhaseContext): Promise<void> {
     // Resumed by reconciliation after its workflow was lost: restore what it had, in the
     // phase before any unfinished one (the event that started that phase is handed over again).
     state.phase = phase === 'installing' ? 'new' : 'active';
+    // Only the activities' input changes (checkFirst), not the commands: no patch.
+    ctx.run.resumedMidPhase = phase !== 'active';
     state.appId = stored.appId;
     state.accountId = stored.accountId;
     state.accountName = stored.accountName;
