@@ -202,7 +202,8 @@ export function provisioningActivities(deps: ActivityDeps) {
       };
       const ctx = await callContext(deps, input.installationId, 'account.provision', input);
       const outcome = await whileHeartbeating('partner provisioning', () => partner.provision(req, ctx));
-      const kept = records ? await records.provision(req, ctx) : outcome;
+      // The service's own records (every user's mapping: thousands take tens of seconds) heartbeat too.
+      const kept = records ? await whileHeartbeating('recording the account and its users', () => records.provision(req, ctx)) : outcome;
       if (outcome.partnerAccountId) await store.accounts.recordPartnerAccountId(account.id, outcome.partnerAccountId);
       // The reading stays until the install ends active (recordInstallation), an undo or the sweep: a retry after a
       // lost answer sends the same users.
@@ -226,7 +227,7 @@ export function provisioningActivities(deps: ActivityDeps) {
       const ref = { installationId: input.installationId, accountId: input.accountId ?? account?._id };
       // Names the provision it undoes (the same event): a provision still running at the partner must not commit after it.
       const ctx = await callContext(deps, input.installationId, 'account.undo_provision', input, { undoes: 'account.provision' });
-      if (records) await records.undoProvision(ref, ctx);
+      if (records) await whileHeartbeating('removing the account records', () => records.undoProvision(ref, ctx));
       await whileHeartbeating('partner undo', () => partner.undoProvision(ref, ctx));
       await store.credentials.dropTokens(input.installationId);
       await store.licensedUsersProgress.clearInstallation(input.installationId);
@@ -256,7 +257,7 @@ export function provisioningActivities(deps: ActivityDeps) {
         ...(plan.subscription ? { subscription: plan.subscription } : {}),
       };
       await whileHeartbeating('partner update', () => partner.update(req, ctx));
-      if (records) await records.update(req, ctx);
+      if (records) await whileHeartbeating('recording the update', () => records.update(req, ctx));
       // A listing was read (a resync, or many users added): its pages hold names and emails, gone once applied.
       if (readsListing(input) && input.eventId)
         await store.licensedUsersProgress.clear(callKey(input.installationId, input.eventId, 'account.update'));
@@ -289,7 +290,7 @@ export function provisioningActivities(deps: ActivityDeps) {
         previousSubscription: applied.previousSubscription ?? {},
       };
       await whileHeartbeating('partner revert', () => partner.revertUpdate(req, ctx));
-      if (records) await records.revertUpdate(req, ctx);
+      if (records) await whileHeartbeating('recording the revert', () => records.revertUpdate(req, ctx));
       logger.info({ installationId: input.installationId }, 'update reverted');
     },
 
@@ -299,7 +300,7 @@ export function provisioningActivities(deps: ActivityDeps) {
       const ref = { installationId: input.installationId, accountId: input.accountId ?? account?._id };
       const ctx = await callContext(deps, input.installationId, 'account.deprovision', input);
       await whileHeartbeating('partner deprovision', () => partner.deprovision(ref, ctx));
-      if (records) await records.deprovision(ref, ctx);
+      if (records) await whileHeartbeating('disabling the account records', () => records.deprovision(ref, ctx));
       await store.credentials.dropTokens(input.installationId);
       await store.licensedUsersProgress.clearInstallation(input.installationId);
       await sessions.endForInstallation(input.installationId);

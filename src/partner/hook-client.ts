@@ -39,8 +39,9 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 }
 
 /**
- * The answer's text, '' when it cannot be read or is longer than we read. Read as it arrives and
- * dropped past the limit: a partner (or a proxy) streaming a large or endless answer is not read whole.
+ * The answer's text, '' when it cannot be read; past the limit, what was read until then (cut: not JSON, but
+ * a proxy's large login page still shows it is one). Read as it arrives: a partner (or a proxy) streaming a
+ * large or endless answer is not read whole.
  */
 async function answerText(res: Response): Promise<string> {
   if (!res.body) return '';
@@ -54,7 +55,7 @@ async function answerText(res: Response): Promise<string> {
       size += value.byteLength;
       if (size > MAX_ANSWER_BYTES) {
         await reader.cancel().catch(() => undefined);
-        return '';
+        return Buffer.concat(chunks).toString('utf8');
       }
       chunks.push(value);
     }

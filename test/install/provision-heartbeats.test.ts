@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { ProvisionResult } from '../../workflows/activity-types';
+import type { PartnerProvisioner } from '../../src/partner/provisioner';
 import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
 
 /**
@@ -36,5 +37,43 @@ describe('provisionAccount activity: heartbeats while it reads the account at Ta
       stop();
     }
     assert.ok((beatsBeforeUsers ?? 0) >= 2, `heartbeats before the first page of users: ${beatsBeforeUsers}`);
+  });
+
+  describe('with a partner that keeps no service records (HTTP hooks)', () => {
+    let hk: ActivityHarness;
+    const partner: PartnerProvisioner = {
+      kind: 'test-hooks',
+      provision: async () => ({ settingsRestored: false }),
+      update: async () => undefined,
+      revertUpdate: async () => undefined,
+      undoProvision: async () => undefined,
+      deprovision: async () => undefined,
+      trial: async () => undefined,
+    };
+    before(async () => (hk = await startActivityHarness({ partner: () => partner })));
+    after(() => hk?.close());
+
+    it("heartbeats while the service writes its own records after the partner's call (every user's mapping)", async () => {
+      const { event, installed, ref } = await hk.installing(2);
+      // Thousands of users' mappings, one write each, take tens of seconds: here one slow write stands for them.
+      const accounts = hk.store.accounts;
+      const upsertUsers = accounts.upsertUsers.bind(accounts);
+      const env = new MockActivityEnvironment({ startToCloseTimeoutMs: 60_000 });
+      let beats = 0;
+      let beatsInRecords: number | undefined;
+      env.on('heartbeat', () => (beats += 1));
+      accounts.upsertUsers = async (...args: Parameters<typeof upsertUsers>) => {
+        const before = beats;
+        await new Promise((r) => setTimeout(r, 2_500));
+        beatsInRecords = beats - before;
+        return upsertUsers(...args);
+      };
+      try {
+        await env.run(hk.acts.provisionAccount, { ...ref, accountName: '', eventId: event.id, occurredAt: installed.createdAt });
+      } finally {
+        accounts.upsertUsers = upsertUsers;
+      }
+      assert.ok((beatsInRecords ?? 0) >= 2, `heartbeats while the records were written: ${beatsInRecords}`);
+    });
   });
 });

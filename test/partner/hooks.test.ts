@@ -148,6 +148,9 @@ describe('HTTP partner hooks: logout, refusals, redirects', function () {
       assert.ok(!err.message.includes('Sign in'), 'the body is not copied');
       return true;
     });
+    // A page longer than the 64 KB read (a sign-in page with its scripts inline) is still a page.
+    server.answerNext({ status: 200, headers: { 'content-type': 'text/html' }, raw: `<!doctype html><html>${'x'.repeat(70_000)}</html>` });
+    await assert.rejects(update(), PartnerUnavailableError);
     // Anything else a 2xx carries is done: empty, JSON, or a plain `OK` (its body is ignored).
     // Frameworks label a bare answer text/html (Express's res.send('OK'), Django, Flask): not a page, done.
     server.answerNext(
