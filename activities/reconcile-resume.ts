@@ -1,6 +1,8 @@
-import type { InboxRecord } from '../src/handover';
+import { resumeInstallation, type Dispatch, type InboxRecord, type InstallationTarget } from '../src/handover';
+import type { Store } from '../src/store';
+import { IN_PROGRESS_PHASES } from './reconcile-plan';
 import type { InstallationRecord } from '../src/store/installations';
-import type { EventType, InstallationPhase } from '../workflows/definitions';
+import { stateQuery, workflowIdFor, type EventType, type InstallationPhase, type InstallationView } from '../workflows/definitions';
 
 // What reconciliation hands over when it resumes a lost installation workflow (reconciliation.ts `resume`).
 
@@ -12,20 +14,87 @@ export const PHASE_EVENT_TYPES: Partial<Record<InstallationPhase, EventType>> = 
 };
 
 /**
- * Stored rotations the record shows neither handled nor superseded: not in its last handled ids, and
- * not older than the newest event applied (`lastEventAt`; the same second counts: Talkdesk's times
- * have one-second resolution), so an older one that fell out of the handled ids is not applied again.
- * Rotations only: a rotation records the installation when it ends, a trial event does not, so an
- * applied trial would look unhandled. Oldest first, as stored.
+ * Stored events the record shows neither handled nor superseded: not in its last handled ids, and not
+ * older than the newest event applied (`lastEventAt`; the same second counts: Talkdesk's times have
+ * one-second resolution), so an older one that fell out of the handled ids is not applied again. Installs,
+ * updates and uninstalls record the installation as their phase begins and ends, so one missing from the
+ * handled ids was not applied: a lost run had it queued (the inbox marked it handed over, so nothing else
+ * hands it over again). Rotations too (the record stays in its phase while one runs), except one already
+ * switched to. Not trial events: they record nothing, so an applied one would look unhandled. Oldest first.
  */
-export function unhandledRotations(rec: InstallationRecord, events: InboxRecord[]): InboxRecord[] {
+export function unhandledEvents(rec: InstallationRecord, events: InboxRecord[]): InboxRecord[] {
   const since = rec.lastEventAt ? Date.parse(rec.lastEventAt) : -Infinity;
+  // A record that names no event applied (written by older versions) tells nothing of the others: rotations only, as before.
+  const types = rec.lastEventAt && rec.handledEventIds ? RECORDED_TYPES : ['app.credentials_rotated'];
   return events.filter(
     (e) =>
-      e.type === 'app.credentials_rotated' &&
+      types.includes(e.type) &&
       !rec.handledEventIds?.includes(e._id) &&
       Date.parse(e.event.createdAt) >= since &&
       // Already switched to (a rotation that fell out of the handled ids, in the second of the newest applied).
-      (e.event.facts as { client_id?: unknown }).client_id !== rec.activeClientId,
+      !(e.type === 'app.credentials_rotated' && (e.event.facts as { client_id?: unknown }).client_id === rec.activeClientId),
   );
+}
+
+const RECORDED_TYPES: readonly EventType[] = ['app.installed', 'app.updated', 'app.uninstalled', 'app.credentials_rotated'];
+
+/**
+ * The event of the record's unfinished phase (the newest of that phase's type; else the newest of any, as
+ * before), or undefined when the record shows no phase under way.
+ */
+export function phaseEvent(rec: InstallationRecord, events: InboxRecord[]): InboxRecord | undefined {
+  const type = PHASE_EVENT_TYPES[rec.phase];
+  return type ? (events.filter((e) => e.type === type).at(-1) ?? events.at(-1)) : undefined;
+}
+
+/** Whether a running workflow's state shows the event: applied or being applied, queued, or ignored. */
+export function knowsEvent(view: InstallationView, eventId: string): boolean {
+  return (
+    view.history.some((h) => h.eventId === eventId) ||
+    view.pendingEvents.some((p) => p.endsWith(` ${eventId}`)) ||
+    view.ignoredEvents.some((i) => i.eventId === eventId)
+  );
+}
+
+/** Resuming lost installation workflows (reconciliation.ts): from the store's record and inbox. */
+export function createResumer(deps: { store: Store; dispatch: () => Dispatch; temporal: () => InstallationTarget }) {
+  const { store, dispatch, temporal } = deps;
+  /**
+   * Starts the workflow again from the stored state, handing over the event of an unfinished phase (the
+   * newest of that phase's type: a later trial or rotation event would start a run that never resumes the
+   * phase, the record names no event id), or from the record alone when there is none or it was handled
+   * (a run that failed after ending the phase: handing it over again would start nothing). Then the events
+   * the lost run had queued and not applied (`unhandledEvents`): nothing else would hand them over again.
+   */
+  async function resume(rec: InstallationRecord): Promise<void> {
+    const handOver = dispatch();
+    const events = await store.inbox.listForInstallation(rec._id);
+    const own = phaseEvent(rec, events);
+    if (own && !rec.handledEventIds?.includes(own._id)) await handOver(own.event);
+    else await resumeInstallation(temporal(), rec._id, rec.accountName);
+    for (const e of unhandledEvents(rec, events)) if (e !== own) await handOver(e.event);
+  }
+
+  /**
+   * A running workflow that does not know the event of the phase its record shows under way: a lost run's
+   * phase, whose new run a later event started (it restores the phase before it, expecting the phase's
+   * event again, which only `resume` hands over). That event and the others the lost run left are handed over.
+   */
+  async function handOverLostEvents(rec: InstallationRecord): Promise<boolean> {
+    if (!IN_PROGRESS_PHASES.includes(rec.phase)) return false;
+    const events = await store.inbox.listForInstallation(rec._id);
+    const own = phaseEvent(rec, events);
+    if (!own || rec.handledEventIds?.includes(own._id)) return false;
+    // Not answered (no worker polling, a query timeout): the pass goes on as before, and asks again next time.
+    const view = await temporal()
+      .client.workflow.getHandle(workflowIdFor(rec._id))
+      .query(stateQuery)
+      .catch(() => undefined);
+    if (!view || knowsEvent(view, own._id)) return false;
+    const handOver = dispatch();
+    for (const e of [own, ...unhandledEvents(rec, events).filter((e) => e !== own && !knowsEvent(view, e._id))]) await handOver(e.event);
+    return true;
+  }
+
+  return { resume, handOverLostEvents };
 }

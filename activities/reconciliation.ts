@@ -1,12 +1,12 @@
 import { heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { createDispatch, handOverStored, HAND_OVER_TIMEOUT_MS, resumeInstallation, skipHandled } from '../src/handover';
+import { createDispatch, handOverStored, HAND_OVER_TIMEOUT_MS, skipHandled } from '../src/handover';
 import { FINAL_PHASES } from '../workflows/definitions';
 import type { InstallationRecord } from '../src/store/installations';
 import { reconcileSignal, workflowIdFor } from '../workflows/definitions';
 import { emptyPage, type PageResult, type PlannedPass } from '../workflows/reconcile-types';
 import { needsWorkflow, planPass } from './reconcile-plan';
-import { PHASE_EVENT_TYPES, unhandledRotations } from './reconcile-resume';
+import { createResumer } from './reconcile-resume';
 import { listedRunning, runningInstallationWorkflows } from './reconcile-visibility';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failures';
@@ -56,23 +56,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
     }
   }
 
-  /**
-   * Starts the workflow again from the stored state, handing over the event of an unfinished
-   * phase: the newest of that phase's type. Not the newest of any type: a later trial or rotation
-   * event would start a run that never resumes the phase (the record names no event id). Only
-   * when none of its type is stored is the newest event handed over, as before. Then the rotations
-   * the lost run had not handled: a rotation opens no phase, the record stays in its phase while it
-   * runs, so nothing else would ever apply it (never acknowledged, its set never switched to).
-   */
-  async function resume(rec: InstallationRecord): Promise<void> {
-    const type = PHASE_EVENT_TYPES[rec.phase];
-    const handOver = dispatch();
-    const events = await store.inbox.listForInstallation(rec._id);
-    const own = type ? (events.filter((e) => e.type === type).at(-1) ?? events.at(-1)) : undefined;
-    if (own) await handOver(own.event);
-    else await resumeInstallation(temporal(), rec._id, rec.accountName);
-    for (const e of unhandledRotations(rec, events)) if (e !== own) await handOver(e.event);
-  }
+  const { resume, handOverLostEvents } = createResumer({ store, dispatch, temporal });
 
   /** Installations whose Talkdesk view this activity read (the planned pass records when). */
   const read = new Set<string>();
@@ -130,6 +114,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
       await resume(rec);
       return 'resumed';
     }
+    if (await handOverLostEvents(rec)) return 'resumed';
     const view = await talkdeskView(rec);
     if (!view) return undefined;
     const talkdeskState: string = view.state.state;

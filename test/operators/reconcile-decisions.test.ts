@@ -1,43 +1,13 @@
 import assert from 'node:assert/strict';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { reconciliationActivities } from '../../activities/reconciliation';
 import { createLogger } from '../../src/logging/logger';
 import { COLLECTIONS } from '../../src/store';
 import { TalkdeskClient } from '../../src/talkdesk/client';
 import type { PageResult } from '../../workflows/reconcile-types';
-import { workflowIdFor, type InstallationPhase, type LifecycleEvent } from '../../workflows/definitions';
+import { workflowIdFor, type InstallationPhase } from '../../workflows/definitions';
 import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
-
-/** What reconciliation asked of Temporal: events handed over, runs started without one, signals. */
-interface Asked {
-  handedOver: LifecycleEvent[];
-  started: string[];
-  signals: unknown[];
-}
-
-/**
- * A Temporal client that answers `describe` as told (running, or no workflow) and records the
- * rest: what reconciliation decides for one record, without a server or a worker running it.
- */
-function recordingTemporal(running: boolean): { temporal: { client: Client; taskQueue: string }; asked: Asked } {
-  const asked: Asked = { handedOver: [], started: [], signals: [] };
-  const client = {
-    connection: { withDeadline: <T>(_deadline: number, fn: () => Promise<T>) => fn() },
-    workflow: {
-      getHandle: (workflowId: string) => ({
-        describe: async () => {
-          if (!running) throw new WorkflowNotFoundError('workflow not found', workflowId, undefined);
-          return { status: { name: 'RUNNING' } };
-        },
-        signal: async (_signal: unknown, arg: unknown) => void asked.signals.push(arg),
-      }),
-      signalWithStart: async (_workflow: unknown, opts: { signalArgs: [LifecycleEvent] }) => void asked.handedOver.push(opts.signalArgs[0]),
-      start: async (_workflow: unknown, opts: { workflowId: string }) => void asked.started.push(opts.workflowId),
-    },
-  };
-  return { temporal: { client: client as unknown as Client, taskQueue: 'recording' }, asked };
-}
+import { recordingTemporal } from '../support/recording-temporal';
 
 /** Reconciliation's choices for one installation record, against FerretDB and the simulator (activities in-process). */
 describe('reconciliation decides from the record (FerretDB, simulator, recording Temporal client)', function () {

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { reconciliationActivities } from '../../activities/reconciliation';
+import { createLogger } from '../../src/logging/logger';
+import { TalkdeskClient } from '../../src/talkdesk/client';
+import type { PageResult } from '../../workflows/reconcile-types';
+import { workflowIdFor, type InstallationPhase, type InstallationView } from '../../workflows/definitions';
+import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
+import { recordingTemporal } from '../support/recording-temporal';
+
+/**
+ * Events a lost workflow had taken and not applied: the inbox marked them handed over, so only
+ * reconciliation can hand them over again (activities/reconcile-resume.ts).
+ */
+describe('reconciliation hands over what a lost workflow left (FerretDB, simulator, recording Temporal client)', function () {
+  this.timeout(60_000);
+  let h: ActivityHarness;
+  before(async () => (h = await startActivityHarness()));
+  after(() => h?.close());
+
+  const at = (t0: number, seconds: number) => new Date(t0 + seconds * 1_000).toISOString();
+
+  async function reconcile(installationId: string, running: boolean, view?: InstallationView) {
+    const { temporal, asked } = recordingTemporal(running, view);
+    const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${h.simulator.port}`], timeoutMs: 5_000 });
+    const acts = reconciliationActivities({ store: h.store, talkdesk, logger: createLogger({ level: 'silent' }), temporal });
+    const result = (await new MockActivityEnvironment().run(acts.reconcileInstallations, {
+      installationIds: [installationId],
+    })) as PageResult;
+    assert.deepEqual(result.errors, []);
+    return { result, handedOver: asked.handedOver.map((e) => [e.type, e.eventId]), started: asked.started };
+  }
+
+  /** An installation recorded in `phase`, having applied events up to `lastAt` (seconds), `handled` among them. */
+  async function recorded(phase: InstallationPhase, t0: number) {
+    const { installation, event } = h.simulator.createInstallation({}, { createdAt: at(t0, 0) });
+    const installed = await h.storeEvent(event);
+    const creds = await h.run(h.acts.importCredentials, { installationId: installation.id, eventId: event.id, activate: true });
+    const id = installation.id;
+    await h.run(h.acts.recordInstallation, {
+      installationId: id,
+      workflowId: workflowIdFor(id),
+      appId: h.simulator.appId,
+      links: installed.links,
+      phase,
+      activeClientId: creds.clientId,
+    });
+    const applied = (lastAt: number, handled: string[]) =>
+      h.store.installations.coll.updateOne({ _id: id }, { $set: { lastEventAt: at(t0, lastAt), handledEventIds: handled } });
+    return { id, install: event, applied };
+  }
+
+  /** A running workflow's state that shows the given events in its history. */
+  const viewOf = (id: string, phase: InstallationPhase, eventIds: string[]): InstallationView => ({
+    installationId: id,
+    workflowId: workflowIdFor(id),
+    phase,
+    history: eventIds.map((eventId) => ({ phase: 'installing', eventId, startedAt: new Date().toISOString() })),
+    attempts: 0,
+    pendingEvents: [],
+    appliedEvents: eventIds.length,
+    ignoredEvents: [],
+    retiringCredentials: [],
+    operatorActions: [],
+  });
+
+  it('a record left installing whose install was handled (the run failed after ending it): started from the record', async () => {
+    const t0 = Date.now() - 3_600_000;
+    const { id, install, applied } = await recorded('installing', t0);
+    await applied(0, [install.id]);
+    const { result, handedOver, started } = await reconcile(id, false);
+    // Handing the install over again started nothing (already handled): the pass said `resumed` every time.
+    assert.deepEqual(result.resumed, [id]);
+    assert.deepEqual(started, [workflowIdFor(id)]);
+    assert.deepEqual(handedOver, []);
+  });
+
+  it('an active record: the update and the uninstall the lost run had queued are handed over, oldest first', async () => {
+    const t0 = Date.now() - 3_600_000;
+    const { id, install, applied } = await recorded('active', t0);
+    await applied(0, [install.id]);
+    const trial = h.simulator.startTrial(id, at(t0, 86_400 * 30), { createdAt: at(t0, 30) });
+    const update = h.simulator.updateUsers(id, { add: 1 }, { createdAt: at(t0, 60) });
+    const uninstall = h.simulator.uninstall(id, undefined, { createdAt: at(t0, 120) });
+    for (const e of [trial, update, uninstall]) await h.storeEvent(e);
+    const { handedOver, started } = await reconcile(id, false);
+    assert.deepEqual(started, [workflowIdFor(id)]);
+    // Not the trial: it records nothing, so one applied would look unhandled.
+    assert.deepEqual(handedOver, [
+      ['app.updated', update.id],
+      ['app.uninstalled', uninstall.id],
+    ]);
+  });
+
+  describe("a record left updating, its workflow running again (a later event started a new run): the update's event", () => {
+    async function leftUpdating() {
+      const t0 = Date.now() - 3_600_000;
+      const { id, install, applied } = await recorded('updating', t0);
+      const update = h.simulator.updateUsers(id, { add: 1 }, { createdAt: at(t0, 60) });
+      await h.storeEvent(update);
+      await applied(60, [install.id]);
+      return { id, install, update };
+    }
+
+    it('is handed over when the running workflow does not know it', async () => {
+      const { id, install, update } = await leftUpdating();
+      const { result, handedOver } = await reconcile(id, true, viewOf(id, 'active', [install.id]));
+      assert.deepEqual(result.resumed, [id]);
+      assert.deepEqual(handedOver, [['app.updated', update.id]]);
+    });
+
+    it('is not handed over again when the workflow has it (its phase under way), nor when its state cannot be read', async () => {
+      const { id, install, update } = await leftUpdating();
+      const known = await reconcile(id, true, viewOf(id, 'updating', [install.id, update.id]));
+      assert.deepEqual([known.handedOver, known.result.resumed], [[], []]);
+      const unanswered = await reconcile(id, true);
+      assert.deepEqual([unanswered.handedOver, unanswered.result.resumed], [[], []]);
+    });
+  });
+});

@@ -1,0 +1,40 @@
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { InstallationView, LifecycleEvent } from '../../workflows/definitions';
+
+/** What reconciliation asked of Temporal: events handed over, runs started without one, signals. */
+export interface Asked {
+  handedOver: LifecycleEvent[];
+  started: string[];
+  signals: unknown[];
+}
+
+/**
+ * A Temporal client that answers `describe` (running, or no workflow) and the state query as told, and records the
+ * rest: what reconciliation decides for one record, without a server or a worker running it.
+ */
+export function recordingTemporal(
+  running: boolean,
+  view?: InstallationView,
+): { temporal: { client: Client; taskQueue: string }; asked: Asked } {
+  const asked: Asked = { handedOver: [], started: [], signals: [] };
+  const client = {
+    connection: { withDeadline: <T>(_deadline: number, fn: () => Promise<T>) => fn() },
+    workflow: {
+      getHandle: (workflowId: string) => ({
+        describe: async () => {
+          if (!running) throw new WorkflowNotFoundError('workflow not found', workflowId, undefined);
+          return { status: { name: 'RUNNING' } };
+        },
+        signal: async (_signal: unknown, arg: unknown) => void asked.signals.push(arg),
+        // The state query: answered with `view` when given, else as a workflow whose worker does not answer.
+        query: async () => {
+          if (!view) throw new Error('query timed out: no worker answered');
+          return view;
+        },
+      }),
+      signalWithStart: async (_workflow: unknown, opts: { signalArgs: [LifecycleEvent] }) => void asked.handedOver.push(opts.signalArgs[0]),
+      start: async (_workflow: unknown, opts: { workflowId: string }) => void asked.started.push(opts.workflowId),
+    },
+  };
+  return { temporal: { client: client as unknown as Client, taskQueue: 'recording' }, asked };
+}
