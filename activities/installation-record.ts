@@ -9,18 +9,24 @@ export function installationRecordActivities(deps: ActivityDeps) {
     async recordInstallation(input: RecordPhaseInput): Promise<void> {
       // A new install begins (a reinstall too): an approval of an earlier one does not count for it.
       if (input.phase === 'installing') await store.installations.clearInstallApproval(input.installationId);
-      await store.installations.record(input.installationId, {
-        workflowId: input.workflowId,
-        appId: input.appId,
-        accountId: input.accountId,
-        accountName: input.accountName,
-        phase: input.phase,
-        activeClientId: input.activeClientId,
-        lastEventAt: input.lastEventAt,
-        handledEventIds: input.handledEventIds,
-        links: input.links,
-        ...(input.phase === 'active' ? { approvedAt: new Date() } : {}),
-      });
+      await store.installations.record(
+        input.installationId,
+        {
+          workflowId: input.workflowId,
+          appId: input.appId,
+          accountId: input.accountId,
+          accountName: input.accountName,
+          phase: input.phase,
+          activeClientId: input.activeClientId,
+          lastEventAt: input.lastEventAt,
+          handledEventIds: input.handledEventIds,
+          links: input.links,
+          ...(input.phase === 'active' ? { approvedAt: new Date() } : {}),
+        },
+        // The workflow holds no active set (destroyed at the end, a reinstall not imported yet): the record must not
+        // name the destroyed one, which reconciliation would read Talkdesk with, and a resumed run restore.
+        ['activeClientId'],
+      );
       // An install just ended active (its event the last handled): its provision can no longer be retried, so the
       // licensed users kept for a retry go (by `_id`; for any other phase's event there is nothing under that key).
       const last = input.handledEventIds?.at(-1);

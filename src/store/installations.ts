@@ -58,15 +58,22 @@ export class InstallationStore {
     await this.coll.createIndex({ accountId: 1 });
   }
 
+  /** Writes the fields given; an undefined one is left as it was, unless named in `unset` (removed). */
   async record(
     installationId: string,
     update: Partial<Omit<InstallationRecord, '_id' | 'createdAt' | 'updatedAt'>> & { workflowId: string; appId: string },
+    unset: readonly (keyof InstallationRecord)[] = [],
   ): Promise<void> {
     const now = new Date();
     const set = Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined));
+    const removed = unset.filter((k) => update[k as keyof typeof update] === undefined);
     await this.coll.updateOne(
       { _id: installationId },
-      { $set: { ...set, updatedAt: now }, $setOnInsert: { createdAt: now } },
+      {
+        $set: { ...set, updatedAt: now },
+        $setOnInsert: { createdAt: now },
+        ...(removed.length > 0 ? { $unset: Object.fromEntries(removed.map((k) => [k, ''])) } : {}),
+      },
       { upsert: true },
     );
   }

@@ -200,6 +200,27 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
     assert.ok(during >= 2, `${during} heartbeats while the partner calls ran`);
   });
 
+  it("a reinstall's record no longer names the set destroyed at the uninstall: the pass reads Talkdesk with the new set", async () => {
+    const t0 = Date.now() - 3_600_000;
+    const { id, recordAs } = await recorded('uninstalled', t0);
+    await recordAs('uninstalled');
+    await h.store.credentials.destroyAll(id);
+    // The reinstall's credentials (a set Talkdesk serves tokens for), imported after its phase was recorded without them.
+    const reinstall = h.simulator.rotateCredentials(id, {}, { createdAt: at(t0, 600) });
+    await h.storeEvent(reinstall);
+    const base = {
+      installationId: id,
+      workflowId: workflowIdFor(id),
+      appId: h.simulator.appId,
+      links: (await h.store.installations.get(id))!.links,
+    };
+    await h.run(h.acts.recordInstallation, { ...base, phase: 'installing' });
+    await h.run(h.acts.importCredentials, { installationId: id, eventId: reinstall.id, activate: true });
+    assert.equal((await h.store.installations.get(id))?.activeClientId, undefined);
+    // Named, it was read with the destroyed set: "no usable credentials" every pass of the install (reconcile asserts none).
+    await reconcile(id, true);
+  });
+
   for (const [status, checked] of [
     [404, true], // Talkdesk no longer serves it (its uninstall lost): the same read would fail every pass
     [503, false], // an outage: read again next pass, not pushed a window back
