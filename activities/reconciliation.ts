@@ -151,6 +151,8 @@ export function reconciliationActivities(deps: ActivityDeps) {
       await handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
       return 'markedActive';
     }
+    // States the reference lists without saying what follows them: nothing here may repair them, so they are reported.
+    if (talkdeskState === 'failed' || talkdeskState === 'suspended') return drift(rec, talkdeskState);
     return undefined;
   }
 

@@ -221,6 +221,16 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
     await reconcile(id, true);
   });
 
+  for (const shown of ['suspended', 'failed'] as const)
+    it(`an active installation Talkdesk shows ${shown} is reported as drift (not taken as in sync)`, async () => {
+      const { id, record } = await recorded('active', Date.now() - 3_600_000);
+      await record();
+      h.simulator.setInstallationState(id, shown);
+      const { result, asked } = await reconcile(id, true);
+      assert.deepEqual(result.drift, [id]);
+      assert.deepEqual([asked.signals, asked.handedOver], [[], []], 'nothing repaired');
+    });
+
   for (const [status, checked] of [
     [404, true], // Talkdesk no longer serves it (its uninstall lost): the same read would fail every pass
     [503, false], // an outage: read again next pass, not pushed a window back
