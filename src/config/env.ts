@@ -182,6 +182,8 @@ export const envSchema = z.object({
   WORKER_METRICS_BIND: z.string().default('127.0.0.1:9464'),
   /** A worker whose store client fails this long while a new client reaches the store stops (src/worker/store-watchdog.ts); 0: never. */
   WORKER_STORE_STUCK_SECONDS: num(z.number().min(0)).default(60),
+  /** A stopping worker lets its running activities finish this long (a partner call: up to 50 s), then cancels them. */
+  WORKER_SHUTDOWN_GRACE_SECONDS: num(z.number().min(0)).default(60),
   RECONCILE_ENABLED: bool.default(true),
   RECONCILE_INTERVAL_MINUTES: num(
     z.number().min(1 / 60, 'must be at least 1/60 (one second): Temporal refuses a shorter schedule interval'),

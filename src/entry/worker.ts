@@ -30,7 +30,7 @@ async function main(): Promise<void> {
         })
       : undefined;
   logger.info({ taskQueue: env.TEMPORAL_TASK_QUEUE, namespace: temporalSettings().namespace }, 'worker running');
-  // The SDK drains the worker on SIGINT/SIGTERM (finishing in-flight activities), then run() returns.
+  // The SDK drains the worker on SIGINT/SIGTERM (in-flight activities get WORKER_SHUTDOWN_GRACE_SECONDS), then run() returns.
   await service.run();
   await watchdog?.stop();
   await service.close();

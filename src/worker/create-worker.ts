@@ -30,6 +30,11 @@ export function createAppWorker(options: {
   identity?: string;
   /** A prebuilt bundle (from `npm run build`, or built once by tests); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkflowBundleOption;
+  /**
+   * How long a stopping worker lets its running activities finish before cancelling them (WORKER_SHUTDOWN_GRACE_SECONDS
+   * in the service). The SDK's default, 0, cancels them at once: a partner call aborted mid-request, sent again.
+   */
+  shutdownGraceMs?: number;
 }): Promise<Worker> {
   return Worker.create({
     connection: options.connection,
@@ -40,6 +45,7 @@ export function createAppWorker(options: {
     // No raw error, secret or stack of an activity reaches history (activities/failures.ts).
     interceptors: { activity: [sanitiseFailures] },
     ...(options.identity ? { identity: options.identity } : {}),
+    ...(options.shutdownGraceMs ? { shutdownGraceTime: options.shutdownGraceMs } : {}),
     // reuseV8Context (one V8 context shared by every cached workflow) is the SDK 1.24 default, and what the cache budget was measured with.
     ...sdkTuning(options.tuning ?? {}),
   });

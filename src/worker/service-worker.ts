@@ -8,7 +8,7 @@ import type { Store } from '../store';
 import type { TalkdeskClient } from '../talkdesk/client';
 import { rethrowRefused, temporalConnectFailure } from '../temporal/connect-errors';
 import { temporalSettings } from '../temporal/connection';
-import { ensureReconciliationSchedule } from '../temporal/schedule';
+import { ensureReconciliationSchedule, pauseReconciliationSchedule } from '../temporal/schedule';
 import { createAppWorker } from './create-worker';
 import { installRuntime } from './runtime';
 import { prebuiltWorkflowBundle } from './workflow-bundle';
@@ -52,6 +52,9 @@ export async function startServiceWorker(o: {
       talkdeskCallsPerMinute: env.RECONCILE_TALKDESK_CALLS_PER_MINUTE,
     }).catch(rethrowRefused(settings.connectionOptions.address, settings.namespace));
     logger.info({ every: `${env.RECONCILE_INTERVAL_MINUTES} min` }, `reconciliation schedule ${how}`);
+  } else {
+    const how = await pauseReconciliationSchedule(client).catch(rethrowRefused(settings.connectionOptions.address, settings.namespace));
+    logger.info(`RECONCILE_ENABLED=false: reconciliation schedule ${how}`);
   }
   const partner = o.partner ?? provisionerFromEnv(env, o.store, logger);
   logger.info({ partner: partner.kind }, 'partner provisioner');
@@ -63,6 +66,7 @@ export async function startServiceWorker(o: {
     namespace: settings.namespace,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     deps: { store: o.store, talkdesk: o.talkdesk, logger, partner, temporal: { client, taskQueue: env.TEMPORAL_TASK_QUEUE } },
+    shutdownGraceMs: env.WORKER_SHUTDOWN_GRACE_SECONDS * 1_000,
     tuning: {
       maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
       maxConcurrentActivityTaskExecutions: env.WORKER_MAX_CONCURRENT_ACTIVITIES,

@@ -72,6 +72,8 @@ export interface SystemOptions {
   partner?: (store: Store, logger: Logger) => PartnerProvisioner;
   /** The in-process worker's settings over the service defaults (e.g. a small workflow cache). */
   workerTuning?: WorkerTuning;
+  /** The in-process worker's WORKER_SHUTDOWN_GRACE_SECONDS, in ms (0 by default: the SDK's, tests stop at once). */
+  workerShutdownGraceMs?: number;
   /** Serve the launch area (sign-in, /app, user.logout) with these settings over the defaults; off when not given. */
   launch?: Partial<LaunchSettings> & {
     onUserLogout?: UserLogoutHook;
@@ -115,6 +117,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
       deps: { store, talkdesk, logger, temporal: { client, taskQueue, workflowOptions } },
       ...(partner ? { partner } : {}),
       ...(opts.workerTuning ? { tuning: opts.workerTuning } : {}),
+      ...(opts.workerShutdownGraceMs ? { shutdownGraceMs: opts.workerShutdownGraceMs } : {}),
       workflowBundle: await workflowBundle(),
     });
   let worker: Worker | undefined = opts.inProcessWorker === false ? undefined : await makeWorker();
