@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors';
+import { parseKeyring } from '../crypto/keyring';
 import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../worker/cache-budget';
 import { parseAllowList } from '../talkdesk/allowlist';
 import { parseTrustProxy } from '../web/client-address';
@@ -13,7 +14,6 @@ export { SIGNATURE_SCHEMES, type SignatureScheme };
  * Every environment variable the service reads, with its default. One schema gives
  * both the type and the start-up check; docs/configuration.md mirrors it.
  */
-const hexOrBase64Key = /^[A-Za-z0-9+/=_-]+$/;
 
 /** A decimal number: an empty value or `0x10` is refused, not read as 0 or 16 (z.coerce would). */
 const num = <T extends z.ZodNumber>(n: T) =>
@@ -110,11 +110,16 @@ export const envSchema = z.object({
       }
     }),
   TALKDESK_HTTP_TIMEOUT_MS: num(z.number().int().positive()).default(10_000),
+  // Checked by the parser the processes use (one rule: spaces around entries, a trailing newline from a secret file).
   SECRETS_KEY: z
     .string()
     .min(1)
-    .refine((v) => v.split(',').every((part) => hexOrBase64Key.test(part.split(':').pop() ?? '')), {
-      message: 'must be "<key-id>:<base64 32-byte key>" entries separated by commas (first one encrypts)',
+    .superRefine((v, ctx) => {
+      try {
+        parseKeyring(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof ConfigError ? err.message.replace(/^SECRETS_KEY /, '') : 'invalid' });
+      }
     }),
   CALLBACK_BODY_LIMIT: z
     .string()

@@ -35,6 +35,17 @@ describe('configuration from the environment', () => {
     );
   });
 
+  it('takes a SECRETS_KEY the key parser takes (a trailing newline from a secret file, spaces around entries), names what is wrong in one it refuses', () => {
+    const [k1, k2] = [generateKeySpec('k1'), generateKeySpec('k2')];
+    for (const spec of [`${k1}\n`, `${k2} , ${k1}`, k1.replace(':', ': ')])
+      assert.doesNotThrow(() => loadEnv({ ...VALID, SECRETS_KEY: spec }), spec);
+    assert.throws(
+      () => loadEnv({ ...VALID, SECRETS_KEY: `${k1},k2:tooshort` }),
+      (err: unknown) =>
+        err instanceof ConfigError && /SECRETS_KEY.*entry 2: key is not 32 bytes/.test(err.message) && !err.message.includes(k1),
+    );
+  });
+
   it('refuses an empty or non-decimal number instead of reading it as 0 or 16, and says a missing variable is required', () => {
     for (const [name, value] of [
       ['PORT', ''],
