@@ -2,7 +2,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { MongoError } from 'mongodb';
 import { SecretDecryptError } from '../src/crypto/secrets';
-import { PartnerRefusedError, PartnerUnavailableError } from '../src/partner/errors';
+import { PartnerRefusedError, PartnerUnavailableError, sanitiseReason } from '../src/partner/errors';
 import { PartnerCancelledError } from '../src/partner/provisioner';
 import { TalkdeskError } from '../src/talkdesk/errors';
 import { toActivityFailure } from '../src/talkdesk/failures';
@@ -76,7 +76,10 @@ export function toFailure(err: unknown, activityType?: string): ApplicationFailu
   const where = activityType ? ` in ${activityType}` : '';
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof PartnerRefusedError) {
-    return ApplicationFailure.create({ type: PARTNER_REFUSED, message: err.reason, nonRetryable: true, details: [{ status: err.status }] });
+    // Cleaned here too: a partner's own provisioner (not the HTTP one, which cleans answers) may throw any text, and
+    // it reaches history and the rejection Talkdesk shows the customer's admins.
+    const message = sanitiseReason(err.reason);
+    return ApplicationFailure.create({ type: PARTNER_REFUSED, message, nonRetryable: true, details: [{ status: err.status }] });
   }
   if (err instanceof PartnerUnavailableError) {
     return ApplicationFailure.create({

@@ -154,7 +154,12 @@ export class AccountStore {
         },
         $setOnInsert: { createdAt: now },
         // A reinstall starts without the earlier installation's plan: its own update and trial events record it.
-        $unset: { disabledAt: '', ...(sameInstall ? {} : { subscription: '', trial: '', trialAttemptAt: '' }) },
+        // Nor an earlier installation's admin: one this installation does not name would be made admin by its updates.
+        $unset: {
+          disabledAt: '',
+          ...(sameInstall ? {} : { subscription: '', trial: '', trialAttemptAt: '' }),
+          ...(sameInstall || input.createdBy ? {} : { createdBy: '' }),
+        },
       },
       { upsert: true },
     );

@@ -13,6 +13,8 @@ import { decryptJson, encryptJson } from '../../src/crypto/secrets';
 import { generateKeySpec, parseKeyring } from '../../src/crypto/keyring';
 import { MongoNetworkError, MongoServerError } from 'mongodb';
 import { TalkdeskHttpError } from '../../src/talkdesk/errors';
+import { PartnerRefusedError } from '../../src/partner/errors';
+import { PARTNER_REFUSED } from '../../workflows/activity-types';
 
 /** Runs the worker's activity interceptor around `fn`, as the SDK does for every activity. */
 async function intercepted(fn: () => Promise<unknown>, activityType = 'someActivity'): Promise<unknown> {
@@ -28,6 +30,17 @@ async function intercepted(fn: () => Promise<unknown>, activityType = 'someActiv
 
 describe('activities/failures sanitiseFailures (the worker-registered activity interceptor)', () => {
   const secret = 'Zr8vQ2xK7pLmN4tW9cYb1HsJ6dFgA3eUoRi5ViTq0nXw';
+
+  it("cleans a refusal a partner's own provisioner throws: no control characters or markup, at most 200 characters", async () => {
+    const raw = `${'x'.repeat(5_000)}\n<b>bold</b>`;
+    const failure = (await intercepted(async () => {
+      throw new PartnerRefusedError(`Plan not allowed\r\n<script>${raw}`, 422);
+    })) as ApplicationFailure;
+    assert.equal(failure.type, PARTNER_REFUSED);
+    assert.equal(failure.nonRetryable, true);
+    assert.ok(failure.message.length <= 200, `${failure.message.length} characters`);
+    assert.match(failure.message, /^Plan not allowed script x+…$/);
+  });
 
   it('passes results through unchanged', async () => {
     assert.deepEqual(await intercepted(async () => ({ clientId: 'c1' })), { clientId: 'c1' });

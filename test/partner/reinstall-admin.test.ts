@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
+
+/**
+ * The installing admin (Talkdesk's `created_by`) is one installation's: a reinstall into the same account
+ * whose `created_by` cannot be read (null, or the read refused) must not keep the earlier one's admin,
+ * whom its updates would then add as `admin`. FerretDB, the store as the built-in provisioner writes it.
+ */
+describe("an account's admin does not outlive its installation", function () {
+  this.timeout(60_000);
+  let h: ActivityHarness;
+  before(async () => (h = await startActivityHarness()));
+  after(() => h?.close());
+
+  it('a reinstall that names no admin clears the earlier one; a retry of the same install keeps its own', async () => {
+    const accounts = h.store.accounts;
+    const account = { accountId: `acct-${Date.now()}`, appId: 'app1', name: 'Acme' };
+    await accounts.upsertAccount({ ...account, installationId: 'inst-a', createdBy: 'alice', provisionKey: 'k-a' });
+    await accounts.upsertAccount({ ...account, installationId: 'inst-a', provisionKey: 'k-a' });
+    assert.equal((await accounts.getAccount(account.accountId))?.createdBy, 'alice', 'the same install, retried');
+    await accounts.disableAccount(account.accountId);
+    await accounts.upsertAccount({ ...account, installationId: 'inst-b', provisionKey: 'k-b' });
+    assert.equal((await accounts.getAccount(account.accountId))?.createdBy, undefined);
+    await accounts.upsertAccount({ ...account, installationId: 'inst-c', createdBy: 'bob', provisionKey: 'k-c' });
+    assert.equal((await accounts.getAccount(account.accountId))?.createdBy, 'bob');
+  });
+});
