@@ -12,13 +12,16 @@ import {
   DECIDED_AT_START,
   DECIDED_AT_START_2,
   DECIDED_AT_START_3,
+  DECIDED_AT_START_4,
   ONLY_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START_2,
   PATCHES_DECIDED_AT_START_3,
+  PATCHES_DECIDED_AT_START_4,
   decidePatchesAtStart,
 } from '../../workflows/installation/patches';
-import { DISCARD_IGNORED_CREDENTIALS } from '../../workflows/installation/common';
+import { DISCARD_IGNORED_CREDENTIALS, OPERATOR_REJECT_READS_TALKDESK_FIRST } from '../../workflows/installation/common';
+import { TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL } from '../../workflows/installation/apply';
 import {
   COMPROMISED_ROTATION_KEEPS_PROVEN_SET,
   ROTATION_GRACE_FROM_EVENT,
@@ -30,7 +33,7 @@ import { REVERT_UPDATE_STOPPED_WHILE_APPLYING } from '../../workflows/installati
 
 const MARK_ACTIVE_AFTER = 'mark-active-after-state-call';
 
-const MARKERS = [PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2, PATCHES_DECIDED_AT_START_3];
+const MARKERS = [PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2, PATCHES_DECIDED_AT_START_3, PATCHES_DECIDED_AT_START_4];
 
 /** A fake of the SDK's `patched` on replay: true only for the markers the history holds; records each question. */
 function replayOf(markers: string[]) {
@@ -94,10 +97,16 @@ describe('patches decided at the start of an installation run (workflows/install
     assert.deepEqual(firstTwo.asked, [...MARKERS, MARK_ACTIVE_AFTER, ROTATION_GRACE_FROM_EVENT]);
     assert.deepEqual(
       [...ONLY_DECIDED_AT_START],
-      [UNINSTALL_ADOPTS_COMPROMISED_ROTATION, DISCARD_IGNORED_CREDENTIALS, COMPROMISED_ROTATION_KEEPS_PROVEN_SET],
+      [
+        UNINSTALL_ADOPTS_COMPROMISED_ROTATION,
+        DISCARD_IGNORED_CREDENTIALS,
+        COMPROMISED_ROTATION_KEEPS_PROVEN_SET,
+        TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL,
+        OPERATOR_REJECT_READS_TALKDESK_FIRST,
+      ],
     );
     assert.ok(
-      ONLY_DECIDED_AT_START.every((id) => DECIDED_AT_START_3.includes(id)),
+      ONLY_DECIDED_AT_START.every((id) => DECIDED_AT_START_3.includes(id) || DECIDED_AT_START_4.includes(id)),
       'each is decided by a generation',
     );
     assert.ok(Object.isFrozen(DECIDED_AT_START_3));
@@ -115,7 +124,7 @@ describe('patches decided at the start of an installation run (workflows/install
       ],
     );
     // No patch is decided by two generations.
-    const every = [...DECIDED_AT_START, ...DECIDED_AT_START_2, ...DECIDED_AT_START_3];
+    const every = [...DECIDED_AT_START, ...DECIDED_AT_START_2, ...DECIDED_AT_START_3, ...DECIDED_AT_START_4];
     assert.equal(new Set(every).size, every.length);
     // A patch added after the third generation is asked where its code stands, by every run.
     assert.ok(!every.includes(ROUTINE_ROTATION_KEEPS_PROVEN_SET) && !ONLY_DECIDED_AT_START.includes(ROUTINE_ROTATION_KEEPS_PROVEN_SET));
@@ -124,6 +133,19 @@ describe('patches decided at the start of an installation run (workflows/install
       true,
     );
     assert.equal(decidePatchesAtStart(replayOf([...MARKERS]).ask)(ROUTINE_ROTATION_KEEPS_PROVEN_SET), false);
+  });
+
+  it('the fourth generation decides its own patches at start; a run recorded before it never asks them (old paths)', () => {
+    const all = replayOf(MARKERS);
+    const isPatched = decidePatchesAtStart(all.ask);
+    for (const id of DECIDED_AT_START_4) assert.equal(isPatched(id), true, id);
+    assert.deepEqual(all.asked, MARKERS);
+    const firstThree = replayOf(MARKERS.slice(0, 3));
+    const wasPatched = decidePatchesAtStart(firstThree.ask);
+    for (const id of DECIDED_AT_START_4) assert.equal(wasPatched(id), false, id);
+    assert.deepEqual(firstThree.asked, MARKERS, 'asked right after an activity that may be local: never asked on their own');
+    assert.ok(Object.isFrozen(DECIDED_AT_START_4));
+    assert.deepEqual([...DECIDED_AT_START_4], [TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL, OPERATOR_REJECT_READS_TALKDESK_FIRST]);
   });
 
   it('decides exactly the patches that existed when it was added (the set is frozen)', () => {

@@ -222,4 +222,38 @@ describe('installation workflow: an operator reject concludes only what it stopp
     );
     assert.deepEqual(done.operatorActions, []);
   });
+
+  describe('stopping an install whose approval was sent (an attempt whose answer was lost may have landed)', () => {
+    /** An install whose approval attempts all fail (the first landed at Talkdesk, its answer lost); the reject is answered `reject`. */
+    const rejectedWhileApproving = async (reject: (i: Record<string, unknown>) => Promise<unknown>) => {
+      const stubs = new ActivityStubs().on('setInstallationState', async (i) => {
+        if (i.state === 'approve') throw unavailable();
+        return reject(i);
+      });
+      const t = await start(stubs);
+      await t.send(t.event('app.installed'));
+      await t.until('the install retrying its approval', (v) => v.phase === 'installing' && v.attempts > 1);
+      await t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'fraud check' }] });
+      return t;
+    };
+
+    it('Talkdesk shows the install completed: nothing is undone, the installation is kept active and the reject noted', async () => {
+      const t = await rejectedWhileApproving(async () => ({ state: 'completed', notSent: true }));
+      const v = await t.settled('active', (s) => s.history.at(-1)?.result === 'not-open');
+      assert.match(v.history.at(-1)?.outcome ?? '', /operator reject not applied: the install was approved at Talkdesk/);
+      for (const teardown of ['undoProvisioning', 'destroyCredentials'] as const)
+        assert.ok(!t.stubs.names().includes(teardown), `no ${teardown} (Talkdesk shows the app installed)`);
+      assert.ok(v.activeClientId, 'credentials kept');
+      assert.equal((await t.handle.describe()).status.name, 'RUNNING');
+    });
+
+    it('Talkdesk still shows it installing: the rejection is sent first, then the provisioning undone', async () => {
+      const t = await rejectedWhileApproving(async () => ({ state: 'rejected' }));
+      const done = await t.result();
+      assert.equal(done.phase, 'rejected');
+      const names = t.stubs.names();
+      assert.ok(names.lastIndexOf('setInstallationState') < names.indexOf('undoProvisioning'), 'read (and sent) before the undo');
+      assert.ok(names.includes('destroyCredentials'));
+    });
+  });
 });

@@ -52,6 +52,25 @@ describe('installation workflow: recording a trial on the partner account', func
     assert.ok(names.lastIndexOf('recordTrial') < names.indexOf('deprovisionAccount'), 'no trial record after the uninstall began');
   });
 
+  it('a trial end queued ahead of the uninstall (the same second) is superseded by it: not recorded, the uninstall acknowledged at once', async () => {
+    const { t } = await withPartnerDown();
+    const at = 86_400;
+    const ended = t.event('app.trial_ended', { atSeconds: at, facts: { ended_reason: 'uninstalled' } });
+    await t.send(ended);
+    // Interrupts the retrying trial start; the trial end sorts ahead of it (same second), with nothing left to interrupt it.
+    await t.send(t.event('app.uninstalled', { atSeconds: at }));
+    await env().sleep('1 hour');
+    const v = await t.state();
+    assert.equal(v.phase, 'uninstalled', `the uninstall waited behind the trial end (phase ${v.phase}, ${v.lastError ?? ''})`);
+    const done = await t.result();
+    assert.match(
+      done.ignoredEvents.find((e) => e.eventId === ended.eventId)?.reason ?? '',
+      /app.trial_ended superseded by a queued uninstall/,
+    );
+    assert.ok(!t.stubs.of('recordTrial').some((c) => c.eventId === ended.eventId), 'the trial end not recorded');
+    assert.equal(done.history.at(-1)?.result, 'acknowledged');
+  });
+
   it('reconciliation (Talkdesk reports revoked) interrupts a retrying trial record and deprovisions', async () => {
     const { t, trial } = await withPartnerDown();
     await t.handle.signal(reconcileSignal, { action: 'deprovision', talkdeskState: 'revoked' });

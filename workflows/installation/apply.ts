@@ -8,6 +8,9 @@ import { runTrial } from './trial';
 import { runUninstall } from './uninstall';
 import { runUpdate } from './update';
 
+/** Patch: a trial event with an uninstall queued behind it is ignored (decided at start only, patches.ts). */
+export const TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL = 'trial-superseded-by-queued-uninstall';
+
 /**
  * Applies the event at the head of the queue, and marks it handled. `late`: an
  * update older than one applied (see late.ts), applied from Talkdesk's users.
@@ -97,6 +100,11 @@ async function applyEvent(ctx: PhaseContext, event: LifecycleEvent, late: boolea
     case 'app.trial_started':
     case 'app.trial_extended':
     case 'app.trial_ended':
+      // Queued ahead of the uninstall (the same second: a trial end sorts first), its record would run first, and a
+      // partner down for days would make the uninstall expire behind it (nothing interrupts a phase with it queued).
+      if (uninstallQueued(state) && ctx.patched(TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL)) {
+        return ignore(`${event.type} superseded by a queued uninstall`);
+      }
       await runTrial(ctx, event);
       return true;
     case 'app.uninstalled':

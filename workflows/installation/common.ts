@@ -136,6 +136,17 @@ export async function adoptOrWhyNot(ctx: PhaseContext, event: LifecycleEvent, de
   }
 }
 
+/** The interrupt reason of an operator's `reject` (handlers.ts). */
+export const OPERATOR_REJECT = 'operator reject';
+
+/**
+ * Patch: a reject that stopped an install after its approval began (an attempt whose answer was lost may have
+ * landed) undoes nothing before reading Talkdesk, and keeps the install Talkdesk shows approved; before it, the
+ * provisioning was undone and the credentials destroyed for an installation Talkdesk showed installed. Decided
+ * at start only (patches.ts).
+ */
+export const OPERATOR_REJECT_READS_TALKDESK_FIRST = 'operator-reject-reads-talkdesk-first';
+
 /**
  * `importFrom`: an install whose credentials were not imported yet; they are imported to send the rejection with.
  * `concludes`: the operation rejected, so that nothing is sent unless Talkdesk shows it open.
@@ -147,16 +158,29 @@ export async function rejectAtTalkdesk(
   importFrom?: LifecycleEvent,
   concludes?: 'install' | 'update',
 ): Promise<string> {
-  if (!ctx.canCallTalkdesk() && !importFrom) return 'not sent: no usable credentials';
+  return (await rejectReadingTalkdesk(ctx, reason, deadline, importFrom, concludes)).sent;
+}
+
+/** `rejectAtTalkdesk`, and what Talkdesk showed when it was not sent there (`shows`: its state). */
+export async function rejectReadingTalkdesk(
+  ctx: PhaseContext,
+  reason: string,
+  deadline: number,
+  importFrom?: LifecycleEvent,
+  concludes?: 'install' | 'update',
+): Promise<{ sent: string; shows?: string }> {
+  if (!ctx.canCallTalkdesk() && !importFrom) return { sent: 'not sent: no usable credentials' };
   const sent = await ctx.phases.run(deadline, async () => {
     if (!ctx.canCallTalkdesk() && importFrom) {
       await adoptEventCredentials(ctx, importFrom, 'import the credentials to send the rejection with');
     }
     await ctx.stateCall('reject the installation at Talkdesk', { state: 'reject', reason, ...(concludes ? { concludes } : {}) });
   });
-  if (sent.kind === 'done') return 'sent';
-  if (sent.kind === 'failed' && sent.error.failureType === NOT_OPEN_AT_TALKDESK) return `not sent: ${sent.error.message}`;
-  return `not sent (${sent.kind})`;
+  if (sent.kind === 'done') return { sent: 'sent' };
+  if (sent.kind === 'failed' && sent.error.failureType === NOT_OPEN_AT_TALKDESK) {
+    return { sent: `not sent: ${sent.error.message}`, shows: sent.error instanceof NotOpenError ? sent.error.talkdeskState : undefined };
+  }
+  return { sent: `not sent (${sent.kind})` };
 }
 
 /** A failed phase's reason in full (history, `lastError`) and as told to Talkdesk. */

@@ -10,7 +10,7 @@ import {
   stateQuery,
 } from '../definitions';
 import { enqueue, keepLast, recordIgnored, toView, uninstallQueued } from '../state';
-import { MARK_ACTIVE } from './common';
+import { MARK_ACTIVE, OPERATOR_REJECT } from './common';
 import type { PhaseContext } from './context';
 import { OPERATOR_REJECT_CONCLUDED_OPERATIONS } from './operator';
 
@@ -155,7 +155,7 @@ export function registerHandlers(ctx: PhaseContext): void {
       state.operatorActions = keepLast([...state.operatorActions, { action: 'reject', at: new Date().toISOString(), reason }]);
       run.pendingReject = reason;
       run.rejectConcluded = ctx.patched(OPERATOR_REJECT_CONCLUDED_OPERATIONS);
-      phases.interrupt('operator reject');
+      phases.interrupt(OPERATOR_REJECT);
       return toView(state, workflowId);
     },
     {

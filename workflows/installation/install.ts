@@ -1,5 +1,7 @@
 import type { LifecycleEventOf } from '../definitions';
 import {
+  OPERATOR_REJECT,
+  OPERATOR_REJECT_READS_TALKDESK_FIRST,
   adoptOrWhyNot,
   conclude,
   destroyEndingInstallCredentials,
@@ -90,6 +92,17 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
       });
     },
     interrupted: async (reason) => {
+      // Stopped by an operator's reject once its approval had begun: Talkdesk may have taken it (the answer lost).
+      // Nothing is undone yet: the reject reads Talkdesk first, and keeps an install Talkdesk shows approved.
+      if (reason === OPERATOR_REJECT && ctx.run.stateCallBegun && ctx.patched(OPERATOR_REJECT_READS_TALKDESK_FIRST)) {
+        ctx.run.rejectAfterApproval = true;
+        await ctx.endPhase(state.phase, {
+          result: 'interrupted',
+          detail: reason,
+          outcome: `interrupted by ${reason} after its approval was sent: undone unless Talkdesk shows it approved`,
+        });
+        return;
+      }
       await undoProvisioning(ctx, event);
       await ctx.endPhase(state.phase, { result: 'interrupted', detail: reason, outcome: `interrupted by ${reason}: provisioning undone` });
     },

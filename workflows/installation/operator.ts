@@ -6,6 +6,7 @@ import {
   destroyCredentials,
   destroyEndingInstallCredentials,
   rejectAtTalkdesk,
+  rejectReadingTalkdesk,
   undoProvisioning,
 } from './common';
 import type { PhaseContext } from './context';
@@ -34,17 +35,16 @@ export async function runOperatorReject(ctx: PhaseContext, reason: string): Prom
   const { state } = ctx;
   if (state.phase === 'active' && ctx.run.rejectConcluded) return rejectOnActive(ctx, reason);
   ctx.run.endingInstall = true;
+  // The install stopped after its approval began (patch operator-reject-reads-talkdesk-first): it holds its credentials.
+  const afterApproval = ctx.run.rejectAfterApproval === true;
+  ctx.run.rejectAfterApproval = undefined;
   const deadline = Date.now() + ctx.options.phaseTimeoutMs;
   let importFrom: LifecycleEvent | undefined;
   let queued: LifecycleEvent | undefined;
-  if (ctx.patched(OPERATOR_REJECT_USES_INSTALL_EVENT)) {
-    // An install still queued is the one rejected: it must not run afterwards.
-    queued = state.queue.find((e) => e.type === 'app.installed');
-    if (queued) {
-      state.queue = state.queue.filter((e) => e !== queued);
-      recordIgnored(state, queued.eventId, 'install rejected by an operator before it began');
-      markHandled(state, queued.eventId);
-    }
+  const usesInstallEvent = ctx.patched(OPERATOR_REJECT_USES_INSTALL_EVENT);
+  if (usesInstallEvent) {
+    // An install still queued is the one rejected (after Talkdesk was read, when it may keep the installation).
+    if (!afterApproval) queued = takeQueuedInstall(ctx);
     // Credentials not imported yet (the first seconds of an install): import them so Talkdesk hears of the rejection.
     if (!state.activeClientId) importFrom = queued ?? ctx.run.installEvent;
   }
@@ -52,7 +52,18 @@ export async function runOperatorReject(ctx: PhaseContext, reason: string): Prom
   // The operation rejected: an update the reject interrupted, else the install.
   const last = state.history[state.history.length - 1];
   const concludes = last?.phase === 'updating' && last.result === 'interrupted' ? 'update' : 'install';
-  const sent = await rejectAtTalkdesk(ctx, sentReason, deadline, importFrom, concludes);
+  const { sent, shows } = await rejectReadingTalkdesk(ctx, sentReason, deadline, importFrom, concludes);
+  // Not sent because Talkdesk shows the install approved (completed, or an update or uninstall opened since): kept.
+  if (afterApproval && concludes === 'install' && (shows === 'completed' || shows === 'pending')) {
+    ctx.run.endingInstall = undefined;
+    await ctx.endPhase('active', {
+      result: 'not-open',
+      detail: `Talkdesk shows the install ${shows}`,
+      outcome: `operator reject not applied: the install was approved at Talkdesk before the reject could stop it (its answer lost); the installation is kept`,
+    });
+    return;
+  }
+  if (afterApproval && usesInstallEvent) queued = takeQueuedInstall(ctx);
   await undoProvisioning(ctx, ctx.run.installEvent);
   await destroyEndingInstallCredentials(ctx, queued); // its copy too: no import follows
   await ctx.endPhase('rejected', {
@@ -60,6 +71,18 @@ export async function runOperatorReject(ctx: PhaseContext, reason: string): Prom
     detail: sentReason,
     outcome: `rejected by an operator: ${reason} (rejection ${sent})`,
   });
+}
+
+/** Takes an install still queued out of the queue: the one an operator's reject rejects, it must not run afterwards. */
+function takeQueuedInstall(ctx: PhaseContext): LifecycleEvent | undefined {
+  const { state } = ctx;
+  const queued = state.queue.find((e) => e.type === 'app.installed');
+  if (queued) {
+    state.queue = state.queue.filter((e) => e !== queued);
+    recordIgnored(state, queued.eventId, 'install rejected by an operator before it began');
+    markHandled(state, queued.eventId);
+  }
+  return queued;
 }
 
 /**

@@ -65,6 +65,20 @@ export const DECIDED_AT_START_3: readonly string[] = Object.freeze([
   'compromised-rotation-keeps-proven-set',
 ]);
 
+/** Patch: the fourth generation, deciding DECIDED_AT_START_4 at the start of a run in the same way. */
+export const PATCHES_DECIDED_AT_START_4 = 'patches-decided-at-start-4';
+
+/**
+ * The patches the fourth generation decides, each asked right after an activity that may be local
+ * (so ONLY_DECIDED_AT_START: runs started before it keep the old paths until they continue as new):
+ * a trial event queued ahead of an uninstall is superseded by it (apply.ts), and an operator reject
+ * that stopped a phase after its approval began reads Talkdesk before undoing (operator.ts). FROZEN.
+ */
+export const DECIDED_AT_START_4: readonly string[] = Object.freeze([
+  'trial-superseded-by-queued-uninstall',
+  'operator-reject-reads-talkdesk-first',
+]);
+
 /**
  * Patches that only their generation's marker decides: a run recorded without it takes the old path
  * and never asks them. For a patch that would otherwise be asked right after a local activity (the
@@ -75,6 +89,7 @@ export const ONLY_DECIDED_AT_START: readonly string[] = Object.freeze([
   'uninstall-adopts-compromised-rotation',
   'discard-ignored-credentials',
   'compromised-rotation-keeps-proven-set',
+  ...DECIDED_AT_START_4,
 ]);
 
 /** Each generation's marker and the patches it decides, oldest first. */
@@ -82,6 +97,7 @@ const GENERATIONS: readonly (readonly [string, readonly string[]])[] = [
   [PATCHES_DECIDED_AT_START, DECIDED_AT_START],
   [PATCHES_DECIDED_AT_START_2, DECIDED_AT_START_2],
   [PATCHES_DECIDED_AT_START_3, DECIDED_AT_START_3],
+  [PATCHES_DECIDED_AT_START_4, DECIDED_AT_START_4],
 ];
 
 /**

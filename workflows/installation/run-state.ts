@@ -32,4 +32,7 @@ export interface RunState {
   /** Resumed by reconciliation from a record left mid-phase (its workflow lost): the lost run may have sent that
    * phase's state call, and Talkdesk may have opened another operation since, so every state call reads first. */
   resumedMidPhase?: boolean;
+  /** An operator's reject stopped the install after its approval began (patch operator-reject-reads-talkdesk-first):
+   * Talkdesk may have taken that approval, its answer lost, so the reject reads Talkdesk before undoing anything. */
+  rejectAfterApproval?: boolean;
 }
