@@ -1,6 +1,7 @@
 import { resumeInstallation, type Dispatch, type InboxRecord, type InstallationTarget } from '../src/handover';
 import type { Store } from '../src/store';
 import { IN_PROGRESS_PHASES } from './reconcile-plan';
+import { TYPE_ORDER } from '../workflows/state';
 import type { InstallationRecord } from '../src/store/installations';
 import { stateQuery, workflowIdFor, type EventType, type InstallationPhase, type InstallationView } from '../workflows/definitions';
 
@@ -56,6 +57,20 @@ export function knowsEvent(view: InstallationView, eventId: string): boolean {
   );
 }
 
+/** How long the pass waits for a running workflow's state (a replay of its history when it is not cached). */
+const QUERY_DEADLINE_MS = 5_000;
+
+/** Distinct events in the order the workflow applies them (`created_at`, then the lifecycle's order in a second). */
+function inQueueOrder(events: (InboxRecord | undefined)[]): InboxRecord[] {
+  const distinct = [...new Map(events.filter((e): e is InboxRecord => e !== undefined).map((e) => [e._id, e])).values()];
+  const key = (e: InboxRecord) => [Date.parse(e.event.createdAt), TYPE_ORDER[e.type]] as const;
+  return distinct.sort((a, b) => {
+    const [at, ar] = key(a);
+    const [bt, br] = key(b);
+    return at - bt || ar - br;
+  });
+}
+
 /** Resuming lost installation workflows (reconciliation.ts): from the store's record and inbox. */
 export function createResumer(deps: { store: Store; dispatch: () => Dispatch; temporal: () => InstallationTarget }) {
   const { store, dispatch, temporal } = deps;
@@ -70,9 +85,10 @@ export function createResumer(deps: { store: Store; dispatch: () => Dispatch; te
     const handOver = dispatch();
     const events = await store.inbox.listForInstallation(rec._id);
     const own = phaseEvent(rec, events);
-    if (own && !rec.handledEventIds?.includes(own._id)) await handOver(own.event);
-    else await resumeInstallation(temporal(), rec._id, rec.accountName);
-    for (const e of unhandledEvents(rec, events)) if (e !== own) await handOver(e.event);
+    const ownUnhandled = own && !rec.handledEventIds?.includes(own._id) ? own : undefined;
+    if (!ownUnhandled) await resumeInstallation(temporal(), rec._id, rec.accountName);
+    // In the workflow's order: the first starts the run, which must not begin a newer event (a reinstall) before the older ones arrive.
+    for (const e of inQueueOrder([ownUnhandled, ...unhandledEvents(rec, events)])) await handOver(e.event);
   }
 
   /**
@@ -85,14 +101,15 @@ export function createResumer(deps: { store: Store; dispatch: () => Dispatch; te
     const events = await store.inbox.listForInstallation(rec._id);
     const own = phaseEvent(rec, events);
     if (!own || rec.handledEventIds?.includes(own._id)) return false;
-    // Not answered (no worker polling, a query timeout): the pass goes on as before, and asks again next time.
-    const view = await temporal()
-      .client.workflow.getHandle(workflowIdFor(rec._id))
-      .query(stateQuery)
+    // Not answered within QUERY_DEADLINE_MS (no worker polling, a workflow task stuck): the pass goes on as before,
+    // and asks again next time.
+    const { client } = temporal();
+    const view = await client.connection
+      .withDeadline(Date.now() + QUERY_DEADLINE_MS, () => client.workflow.getHandle(workflowIdFor(rec._id)).query(stateQuery))
       .catch(() => undefined);
     if (!view || knowsEvent(view, own._id)) return false;
     const handOver = dispatch();
-    for (const e of [own, ...unhandledEvents(rec, events).filter((e) => e !== own && !knowsEvent(view, e._id))]) await handOver(e.event);
+    for (const e of inQueueOrder([own, ...unhandledEvents(rec, events)].filter((e) => !knowsEvent(view, e._id)))) await handOver(e.event);
     return true;
   }
 

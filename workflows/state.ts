@@ -94,7 +94,7 @@ const MAX_SEEN = 1_000;
  */
 const MAX_HANDLED = 20;
 
-const TYPE_ORDER: Record<LifecycleEvent['type'], number> = {
+export const TYPE_ORDER: Record<LifecycleEvent['type'], number> = {
   'app.installed': 0,
   'app.credentials_rotated': 1,
   'app.trial_started': 2,

@@ -52,11 +52,13 @@ async function answerText(res: Response): Promise<string> {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) return Buffer.concat(chunks).toString('utf8');
-      size += value.byteLength;
-      if (size > MAX_ANSWER_BYTES) {
+      if (size + value.byteLength > MAX_ANSWER_BYTES) {
+        // The chunk that crosses the limit counts up to it (one chunk can hold the whole page).
+        chunks.push(value.subarray(0, MAX_ANSWER_BYTES - size));
         await reader.cancel().catch(() => undefined);
         return Buffer.concat(chunks).toString('utf8');
       }
+      size += value.byteLength;
       chunks.push(value);
     }
   } catch {

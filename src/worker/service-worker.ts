@@ -8,7 +8,7 @@ import type { Store } from '../store';
 import type { TalkdeskClient } from '../talkdesk/client';
 import { rethrowRefused, temporalConnectFailure } from '../temporal/connect-errors';
 import { temporalSettings } from '../temporal/connection';
-import { ensureReconciliationSchedule, pauseReconciliationSchedule } from '../temporal/schedule';
+import { ensureReconciliationSchedule } from '../temporal/schedule';
 import { createAppWorker } from './create-worker';
 import { installRuntime } from './runtime';
 import { prebuiltWorkflowBundle } from './workflow-bundle';
@@ -53,8 +53,8 @@ export async function startServiceWorker(o: {
     }).catch(rethrowRefused(settings.connectionOptions.address, settings.namespace));
     logger.info({ every: `${env.RECONCILE_INTERVAL_MINUTES} min` }, `reconciliation schedule ${how}`);
   } else {
-    const how = await pauseReconciliationSchedule(client).catch(rethrowRefused(settings.connectionOptions.address, settings.namespace));
-    logger.info(`RECONCILE_ENABLED=false: reconciliation schedule ${how}`);
+    // The schedule is one per namespace: this process leaves it alone (other workers may manage it). To stop passes, pause it.
+    logger.info('RECONCILE_ENABLED=false: the reconciliation schedule is not created or changed by this process');
   }
   const partner = o.partner ?? provisionerFromEnv(env, o.store, logger);
   logger.info({ partner: partner.kind }, 'partner provisioner');

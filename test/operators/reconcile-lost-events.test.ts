@@ -92,6 +92,24 @@ describe('reconciliation hands over what a lost workflow left (FerretDB, simulat
     ]);
   });
 
+  it('a lost install with an uninstall and a reinstall queued: handed over in the order the workflow applies them', async () => {
+    const t0 = Date.now() - 3_600_000;
+    const { id, install, applied } = await recorded('installing', t0);
+    await applied(0, []);
+    const uninstall = h.simulator.uninstall(id, undefined, { createdAt: at(t0, 60) });
+    // The same installation installed again (a reinstall keeps its id): the newest install, not the lost phase's.
+    const reinstall = { ...install, id: `${install.id}-again`, created_at: at(t0, 120) };
+    for (const e of [uninstall, reinstall]) await h.storeEvent(e);
+    const { handedOver, started } = await reconcile(id, false);
+    // The reinstall first would have started the run on it, and the uninstall arriving next would have ended it.
+    assert.deepEqual(handedOver, [
+      ['app.installed', install.id],
+      ['app.uninstalled', uninstall.id],
+      ['app.installed', reinstall.id],
+    ]);
+    assert.deepEqual(started, []);
+  });
+
   describe("a record left updating, its workflow running again (a later event started a new run): the update's event", () => {
     async function leftUpdating() {
       const t0 = Date.now() - 3_600_000;

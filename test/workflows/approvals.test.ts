@@ -76,7 +76,7 @@ describe('installation workflow: state calls tied to their operation', function 
         ['update', true],
         ['update', true],
       ],
-      'every state call of the resumed run reads first (the run is short: continue-as-new ends it)',
+      'every state call of the resumed run reads first (until it continues as new: a read more per state call)',
     );
   });
 

@@ -30,7 +30,8 @@ export interface RunState {
    * showed the operation completed, so the state call reads Talkdesk first even on a first attempt (a blind one would get 409). */
   completedAtTalkdesk?: boolean;
   /** Resumed by reconciliation from a record left mid-phase (its workflow lost): the lost run may have sent that
-   * phase's state call, and Talkdesk may have opened another operation since, so every state call reads first. */
+   * phase's state call, so every state call of the run reads first (an install approval Talkdesk shows completed, or
+   * pending for an operation opened since, is not sent again; an update's `pending` cannot tell one update from the next). */
   resumedMidPhase?: boolean;
   /** An operator's reject stopped the install after its approval began (patch operator-reject-reads-talkdesk-first):
    * Talkdesk may have taken that approval, its answer lost, so the reject reads Talkdesk before undoing anything. */
