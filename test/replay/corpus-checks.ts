@@ -7,9 +7,11 @@ import {
   DECIDED_AT_START,
   DECIDED_AT_START_2,
   DECIDED_AT_START_3,
+  DECIDED_AT_START_4,
   PATCHES_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START_2,
   PATCHES_DECIDED_AT_START_3,
+  PATCHES_DECIDED_AT_START_4,
 } from '../../workflows/installation/patches';
 import {
   activityOf,
@@ -56,7 +58,8 @@ const took = (h: RawHistory, patch: string): boolean =>
   patches(h).includes(patch) ||
   (DECIDED_AT_START.includes(patch) && patches(h).includes(PATCHES_DECIDED_AT_START)) ||
   (DECIDED_AT_START_2.includes(patch) && patches(h).includes(PATCHES_DECIDED_AT_START_2)) ||
-  (DECIDED_AT_START_3.includes(patch) && patches(h).includes(PATCHES_DECIDED_AT_START_3));
+  (DECIDED_AT_START_3.includes(patch) && patches(h).includes(PATCHES_DECIDED_AT_START_3)) ||
+  (DECIDED_AT_START_4.includes(patch) && patches(h).includes(PATCHES_DECIDED_AT_START_4));
 /** A local activity's marker that ends a workflow task: the code after the activity ran in the next task. */
 const splitAfterLocalActivity = (h: RawHistory): boolean =>
   h.events.some(
@@ -142,6 +145,19 @@ const askedAfter = (h: RawHistory, patch: string, from: number): boolean => {
     from >= 0 && at > from && !h.events.slice(from, at).some((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
   );
 };
+
+/** The reasons of the events the completed run ignored (its result, the installation's view). */
+const ignoredReasons = (h: RawHistory): string[] =>
+  (
+    (
+      decode(h.events.at(-1)?.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0]) as
+        { ignoredEvents?: { reason: string }[] } | undefined
+    )?.ignoredEvents ?? []
+  ).map((i) => i.reason);
+const phasesAre = (h: RawHistory, expected: string[][]) =>
+  JSON.stringify(endedPhases(h).map((p) => [p.phase, p.result])) === JSON.stringify(expected);
+const rejectAccepted = (h: RawHistory) =>
+  h.events.some((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'reject');
 
 const firstEventType = (h: RawHistory) => (signals(h, 'event')[0] as { type?: string } | undefined)?.type;
 
@@ -264,5 +280,29 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     took(h, 'reconcile-page-failures-reported') &&
     h.events.some((e) => e.activityTaskFailedEventAttributes && activityOf(h, e) === 'reconcilePlannedPage') &&
     type(h.events.at(-1)!) === 'WORKFLOW_EXECUTION_COMPLETED',
+  'a trial end queued ahead of the uninstall, before the patch: recorded first': (h) =>
+    eventSignalIndex(h, 'app.trial_ended') >= 0 && !took(h, 'trial-superseded-by-queued-uninstall') && trialRecordedAfterUninstall(h),
+  'a trial end queued ahead of the uninstall, superseded by it (trial-superseded-by-queued-uninstall)': (h) =>
+    took(h, 'trial-superseded-by-queued-uninstall') &&
+    ignoredReasons(h).includes('app.trial_ended superseded by a queued uninstall') &&
+    !trialRecordedAfterUninstall(h),
+  "an operator reject after an install's approval landed (answer lost), before the patch: undone, ended rejected": (h) =>
+    rejectAccepted(h) &&
+    !took(h, 'operator-reject-reads-talkdesk-first') &&
+    scheduled(h).includes('undoProvisioning') &&
+    phasesAre(h, [
+      ['installing', 'interrupted'],
+      ['rejected', 'rejected'],
+    ]),
+  "an operator reject after an install's approval landed (answer lost): Talkdesk read first, the install kept (operator-reject-reads-talkdesk-first)":
+    (h) =>
+      rejectAccepted(h) &&
+      took(h, 'operator-reject-reads-talkdesk-first') &&
+      !scheduled(h).includes('undoProvisioning') &&
+      phasesAre(h, [
+        ['installing', 'interrupted'],
+        ['active', 'not-open'],
+        ['uninstalling', 'acknowledged'],
+      ]),
   'a planned reconciliation pass': (h) => scheduled(h).includes('planReconciliation') && scheduled(h).includes('reconcilePlannedPage'),
 };

@@ -23,8 +23,40 @@ const uninstallDuringRejection: Scenario['run'] = async (sys, deliver) => {
   return id;
 };
 
+/**
+ * Patch operator-reject-reads-talkdesk-first (decided at start by patches-decided-at-start-4): the install's first
+ * approval lands at Talkdesk but its answer comes too late (the simulator's delay fault), and an operator rejects the
+ * install during the backoff. Under the patch the reject reads Talkdesk, finds the install completed and keeps it
+ * (then an uninstall completes the run); before it, the provisioning was undone and the installation ended rejected.
+ */
+const rejectAfterLostApproval: Scenario['run'] = async (sys, deliver) => {
+  const { installation, event } = sys.simulator.createInstallation();
+  const id = installation.id;
+  sys.simulator.failNext('installationState', 1, { delayMs: 5_000 });
+  await deliver(event);
+  await eventually('the approval landed and its attempt timed out', async () => {
+    const v = await queryState(sys.client, id);
+    const landed = sys.simulator.getInstallation(id)?.state === 'completed';
+    return landed && v.phase === 'installing' && v.lastError !== undefined ? v : undefined;
+  });
+  await sys.client.workflow.getHandle(workflowIdFor(id)).executeUpdate(rejectUpdate, { args: [{ reason: 'recorded late reject' }] });
+  const v = await eventually('the reject applied', async () => {
+    const s = await queryState(sys.client, id);
+    return s.phase === 'rejected' || (s.phase === 'active' && s.history.at(-1)?.result === 'not-open') ? s : undefined;
+  });
+  if (v.phase === 'active') await deliver(sys.simulator.uninstall(id));
+  return id;
+};
+
 /** Scenarios of patch operator-reject-concluded-operations (decided at start by patches-decided-at-start-2), and of an update's revert. */
 export const OPERATOR_SCENARIOS: Record<string, Scenario> = {
+  // Recorded with the code before patch operator-reject-reads-talkdesk-first: undone, rejected.
+  'operator-reject-after-lost-approval-before-patch': {
+    options: { retryInitialMs: 20_000, retryMaxMs: 20_000 },
+    run: rejectAfterLostApproval,
+  },
+  // Under it: Talkdesk read first, the install kept; an uninstall ends the run.
+  'operator-reject-after-lost-approval': { options: { retryInitialMs: 20_000, retryMaxMs: 20_000 }, run: rejectAfterLostApproval },
   // An update whose approval keeps failing is rejected by an operator: the update alone is rejected
   // at Talkdesk, the installation stays active; an uninstall then completes the run.
   'operator-reject-during-update': {

@@ -38,7 +38,47 @@ const uninstallDuringTrialRecord = async (sys: TestSystem, deliver: Deliver): Pr
   return id;
 };
 
+/**
+ * Patch trial-superseded-by-queued-uninstall (decided at start by patches-decided-at-start-4): a trial start whose
+ * record keeps failing is interrupted by the uninstall, with a trial end of the same second queued ahead of it.
+ * Under the patch the trial end is ignored and the uninstall runs next; before it, the trial end's record ran first
+ * (until the store came back, right after the uninstall's signal).
+ */
+const trialEndQueuedBeforeUninstall = async (sys: TestSystem, deliver: Deliver): Promise<string> => {
+  const life = sys.simulator.createInstallation({ licensedUsers: 1 });
+  const id = life.installation.id;
+  await deliver(life.event);
+  await waitForPhase(sys.client, id, 'active');
+  const accounts = sys.store.accounts;
+  const recordTrial = accounts.recordTrial.bind(accounts);
+  let down = true;
+  accounts.recordTrial = async (...args: Parameters<typeof recordTrial>) => {
+    if (down) throw new Error('partner store unavailable (recorded scenario)');
+    return recordTrial(...args);
+  };
+  try {
+    await deliver(sys.simulator.startTrial(id, new Date(Date.now() + 86_400_000)));
+    await eventually('the trial record retrying', async () => {
+      const v = await queryState(sys.client, id);
+      return /record the trial/.test(v.lastError ?? '') && v.attempts >= 2 ? v : undefined;
+    });
+    const at = new Date(Math.floor(Date.now() / 1000) * 1000);
+    await deliver(sys.simulator.endTrial(id, { reason: 'app_uninstalled', by: 'user' }, { createdAt: at }));
+    await eventually('the trial end queued', async () => {
+      const v = await queryState(sys.client, id);
+      return v.pendingEvents.some((p) => p.startsWith('app.trial_ended')) ? v : undefined;
+    });
+    await deliver(sys.simulator.uninstall(id, undefined, { createdAt: at }));
+    await uninstallSignalled(sys, id);
+  } finally {
+    down = false;
+  }
+  return id;
+};
+
 export const TRIAL_SCENARIOS: Record<string, Scenario> = {
+  'trial-end-queued-before-uninstall-before-patch': { run: trialEndQueuedBeforeUninstall },
+  'trial-end-queued-before-uninstall': { run: trialEndQueuedBeforeUninstall },
   // Recorded with the code before the patch: the trial step retried until recorded, then the uninstall.
   'uninstall-during-trial-record-before-patch': { run: uninstallDuringTrialRecord },
   // Patch `trial-record-interruptible`: the uninstall interrupts the retrying trial step.
