@@ -232,7 +232,8 @@ export function createPhaseContext(state: InstallationState, options: Installati
           call.concludes === 'uninstall' ||
           run.resumedEventId !== undefined ||
           run.completedAtTalkdesk === true ||
-          run.resumedMidPhase === true,
+          run.resumedMidPhase === true ||
+          run.rejectReadsFirst === true,
       }),
       opts,
     ).finally(() => {

@@ -33,11 +33,11 @@ export const OPERATOR_REJECT_CONCLUDED_OPERATIONS = 'operator-reject-concluded-o
  */
 export async function runOperatorReject(ctx: PhaseContext, reason: string): Promise<void> {
   const { state } = ctx;
-  if (state.phase === 'active' && ctx.run.rejectConcluded) return rejectOnActive(ctx, reason);
-  ctx.run.endingInstall = true;
   // The install stopped after its approval began (patch operator-reject-reads-talkdesk-first): it holds its credentials.
   const afterApproval = ctx.run.rejectAfterApproval === true;
   ctx.run.rejectAfterApproval = undefined;
+  if (state.phase === 'active' && ctx.run.rejectConcluded) return rejectOnActive(ctx, reason);
+  ctx.run.endingInstall = true;
   const deadline = Date.now() + ctx.options.phaseTimeoutMs;
   let importFrom: LifecycleEvent | undefined;
   let queued: LifecycleEvent | undefined;
@@ -52,7 +52,10 @@ export async function runOperatorReject(ctx: PhaseContext, reason: string): Prom
   // The operation rejected: an update the reject interrupted, else the install.
   const last = state.history[state.history.length - 1];
   const concludes = last?.phase === 'updating' && last.result === 'interrupted' ? 'update' : 'install';
-  const { sent, shows } = await rejectReadingTalkdesk(ctx, sentReason, deadline, importFrom, concludes);
+  ctx.run.rejectReadsFirst = afterApproval;
+  const { sent, shows } = await rejectReadingTalkdesk(ctx, sentReason, deadline, importFrom, concludes).finally(() => {
+    ctx.run.rejectReadsFirst = undefined;
+  });
   // Not sent because Talkdesk shows the install approved (completed, or an update or uninstall opened since): kept.
   if (afterApproval && concludes === 'install' && (shows === 'completed' || shows === 'pending')) {
     ctx.run.endingInstall = undefined;

@@ -36,4 +36,7 @@ export interface RunState {
   /** An operator's reject stopped the install after its approval began (patch operator-reject-reads-talkdesk-first):
    * Talkdesk may have taken that approval, its answer lost, so the reject reads Talkdesk before undoing anything. */
   rejectAfterApproval?: boolean;
+  /** That reject's state call reads Talkdesk before its first attempt too: a blind reject would conclude an operation
+   * Talkdesk opened since (one state endpoint concludes whatever is open). Activity input only. */
+  rejectReadsFirst?: boolean;
 }
