@@ -4,18 +4,14 @@ import { uninstallSignalled } from './start-gate-scenarios';
 import type { Deliver, Scenario } from './timer-scenarios';
 
 /**
- * A trial whose record on the partner account keeps failing (the store write throws) when
- * the uninstall arrives: the uninstall's signal is in the history while the trial step backs
- * off, then the store comes back. Before patch `trial-record-interruptible` the trial step
- * retried on (outside any phase) until it was recorded, and the uninstall waited behind it;
- * under the patch the uninstall interrupts it.
+ * An active installation whose trial start cannot be recorded (the store write throws): `then` runs while the
+ * trial step backs off, then the store comes back (a trial step still retrying records at its next attempt).
  */
-const uninstallDuringTrialRecord = async (sys: TestSystem, deliver: Deliver): Promise<string> => {
+async function whileTrialRecordFails(sys: TestSystem, deliver: Deliver, then: (id: string) => Promise<void>): Promise<string> {
   const life = sys.simulator.createInstallation({ licensedUsers: 1 });
   const id = life.installation.id;
   await deliver(life.event);
   await waitForPhase(sys.client, id, 'active');
-
   const accounts = sys.store.accounts;
   const recordTrial = accounts.recordTrial.bind(accounts);
   let down = true;
@@ -29,39 +25,31 @@ const uninstallDuringTrialRecord = async (sys: TestSystem, deliver: Deliver): Pr
       const v = await queryState(sys.client, id);
       return /record the trial/.test(v.lastError ?? '') && v.attempts >= 2 ? v : undefined;
     });
-    await deliver(sys.simulator.uninstall(id));
-    await uninstallSignalled(sys, id);
+    await then(id);
   } finally {
-    // The store is back: a trial step still retrying (before the patch) records the trial at its next attempt.
     down = false;
   }
   return id;
-};
+}
 
 /**
- * Patch trial-superseded-by-queued-uninstall (decided at start by patches-decided-at-start-4): a trial start whose
- * record keeps failing is interrupted by the uninstall, with a trial end of the same second queued ahead of it.
- * Under the patch the trial end is ignored and the uninstall runs next; before it, the trial end's record ran first
- * (until the store came back, right after the uninstall's signal).
+ * The uninstall arrives while the trial record retries. Before patch `trial-record-interruptible` the trial step
+ * retried on (outside any phase) until it was recorded, and the uninstall waited behind it; under the patch the
+ * uninstall interrupts it.
  */
-const trialEndQueuedBeforeUninstall = async (sys: TestSystem, deliver: Deliver): Promise<string> => {
-  const life = sys.simulator.createInstallation({ licensedUsers: 1 });
-  const id = life.installation.id;
-  await deliver(life.event);
-  await waitForPhase(sys.client, id, 'active');
-  const accounts = sys.store.accounts;
-  const recordTrial = accounts.recordTrial.bind(accounts);
-  let down = true;
-  accounts.recordTrial = async (...args: Parameters<typeof recordTrial>) => {
-    if (down) throw new Error('partner store unavailable (recorded scenario)');
-    return recordTrial(...args);
-  };
-  try {
-    await deliver(sys.simulator.startTrial(id, new Date(Date.now() + 86_400_000)));
-    await eventually('the trial record retrying', async () => {
-      const v = await queryState(sys.client, id);
-      return /record the trial/.test(v.lastError ?? '') && v.attempts >= 2 ? v : undefined;
-    });
+const uninstallDuringTrialRecord = (sys: TestSystem, deliver: Deliver): Promise<string> =>
+  whileTrialRecordFails(sys, deliver, async (id) => {
+    await deliver(sys.simulator.uninstall(id));
+    await uninstallSignalled(sys, id);
+  });
+
+/**
+ * Patch trial-superseded-by-queued-uninstall (decided at start by patches-decided-at-start-4): the trial start is
+ * interrupted by the uninstall, with a trial end of the same second queued ahead of it. Under the patch the trial
+ * end is ignored and the uninstall runs next; before it, the trial end's record ran first (the store back by then).
+ */
+const trialEndQueuedBeforeUninstall = (sys: TestSystem, deliver: Deliver): Promise<string> =>
+  whileTrialRecordFails(sys, deliver, async (id) => {
     const at = new Date(Math.floor(Date.now() / 1000) * 1000);
     await deliver(sys.simulator.endTrial(id, { reason: 'app_uninstalled', by: 'user' }, { createdAt: at }));
     await eventually('the trial end queued', async () => {
@@ -70,11 +58,7 @@ const trialEndQueuedBeforeUninstall = async (sys: TestSystem, deliver: Deliver):
     });
     await deliver(sys.simulator.uninstall(id, undefined, { createdAt: at }));
     await uninstallSignalled(sys, id);
-  } finally {
-    down = false;
-  }
-  return id;
-};
+  });
 
 export const TRIAL_SCENARIOS: Record<string, Scenario> = {
   'trial-end-queued-before-uninstall-before-patch': { run: trialEndQueuedBeforeUninstall },
