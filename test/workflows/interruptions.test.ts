@@ -119,10 +119,11 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
       assert.equal(done.phase, 'rejected');
       const reject = t.stubs.of('setInstallationState').find((c) => c.state === 'reject');
       assert.equal(reject?.reason, 'Rejected by operator: customer asked');
-      // The interrupted install undoes its provisioning, then the reject does (again: the undo is idempotent).
+      // Its approval sent (retrying), the interrupted install undoes nothing yet: the reject reads Talkdesk first,
+      // then undoes (patch operator-reject-reads-talkdesk-first; before it, the interrupted install undid too).
       const withoutStateCalls = t.stubs.names().filter((n) => n !== 'setInstallationState');
       assert.deepEqual(withoutStateCalls.slice(-5), [
-        'undoProvisioning',
+        'provisionAccount',
         'recordInstallation',
         'undoProvisioning',
         'destroyCredentials',
