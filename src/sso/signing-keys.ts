@@ -11,8 +11,8 @@ export interface SigningKey {
 
 /**
  * Parses SSO_SIGNING_KEYS: `<kid>:<base64 PKCS#8 EC P-256 private key>` entries, comma-separated.
- * The first signs; all are published (rotation: add the new key first, drop the old one after
- * the tokens it signed have expired, a minute). The error never quotes a key.
+ * The first signs; all are published (rotation, docs/launch.md: add the new key second, list it first once every
+ * verifier's cached key set holds it, five minutes, then drop the old one a minute later). The error never quotes a key.
  */
 export function parseSigningKeys(spec: string | undefined): SigningKey[] {
   if (spec === undefined || spec.trim() === '') return [];

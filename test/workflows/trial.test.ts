@@ -68,6 +68,7 @@ describe('installation workflow: recording a trial on the partner account', func
       /app.trial_ended superseded by a queued uninstall/,
     );
     assert.ok(!t.stubs.of('recordTrial').some((c) => c.eventId === ended.eventId), 'the trial end not recorded');
+    assert.equal(done.trial?.endedReason, 'uninstalled', 'kept on the installation all the same');
     assert.equal(done.history.at(-1)?.result, 'acknowledged');
   });
 

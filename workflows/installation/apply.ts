@@ -4,7 +4,7 @@ import { adoptOrWhyNot, discardIgnoredCredentials } from './common';
 import type { PhaseContext } from './context';
 import { runInstall } from './install';
 import { adoptForUninstall, adoptsForUninstall, runRotation } from './rotation';
-import { runTrial } from './trial';
+import { nextTrial, runTrial } from './trial';
 import { runUninstall } from './uninstall';
 import { runUpdate } from './update';
 
@@ -103,6 +103,8 @@ async function applyEvent(ctx: PhaseContext, event: LifecycleEvent, late: boolea
       // Queued ahead of the uninstall (the same second: a trial end sorts first), its record would run first, and a
       // partner down for days would make the uninstall expire behind it (nothing interrupts a phase with it queued).
       if (uninstallQueued(state) && ctx.patched(TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL)) {
+        // Not recorded at the partner, but kept on the installation (its view), as a trial record given up is.
+        state.trial = nextTrial(state.trial, event);
         return ignore(`${event.type} superseded by a queued uninstall`);
       }
       await runTrial(ctx, event);

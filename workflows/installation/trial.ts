@@ -13,7 +13,7 @@ type TrialEvent = LifecycleEventOf<'app.trial_started' | 'app.trial_extended' | 
 export const TRIAL_RECORD_INTERRUPTIBLE = 'trial-record-interruptible';
 
 /** The trial after the event: a start begins one, an extension moves its end, an end closes it. */
-function nextTrial(trial: InstallationState['trial'], event: TrialEvent): NonNullable<InstallationState['trial']> {
+export function nextTrial(trial: InstallationState['trial'], event: TrialEvent): NonNullable<InstallationState['trial']> {
   const f = event.facts;
   switch (event.type) {
     case 'app.trial_started':
