@@ -219,13 +219,21 @@ export async function migrateCredentialIds(db: Database, dryRun = false): Promis
       const owner = { _id: d._id, installationId: d.installationId, clientId: d.clientId } as Filter<Document>;
       const full = await coll.findOne(owner);
       if (!full) continue;
+      let copied = false;
       try {
         await coll.insertOne({ ...full, _id: id } as Document);
+        copied = true;
         report.moved += 1;
       } catch (err) {
         if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
         report.dropped += 1;
       }
+      // The service runs meanwhile: a writer that found no record under the new id before the copy wrote the old one
+      // (an uninstall's destroy, a retirement). The copy takes that last state, or the delete below would undo the
+      // write (a destroyed secret readable again). Writers from now on find the copy first.
+      const now = copied ? await coll.findOne(owner) : null;
+      if (now && JSON.stringify(now) !== JSON.stringify(full))
+        await coll.replaceOne({ _id: id as unknown } as Filter<Document>, { ...now, _id: id });
       await coll.deleteOne(owner);
     }
     reports.push(report);

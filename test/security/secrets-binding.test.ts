@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { decryptJson, generateKeySpec, parseKeyring, SecretDecryptError, type EncryptedBlob } from '../../src/crypto/secrets';
 import { COLLECTIONS, connectDatabase, createStore, type Database, type Store } from '../../src/store';
 import { credentialId, legacyCredentialId } from '../../src/store/credentials';
-import { countBlobsByKid, reencryptAll } from '../../src/store/reencrypt';
+import { countBlobsByKid, migrateCredentialIds, reencryptAll } from '../../src/store/reencrypt';
+import type { Document } from 'mongodb';
 import { credentialSecretContext, eventCredentialsContext } from '../../src/store/secret-contexts';
 import { legacyBlob } from '../support/legacy-secrets';
 import { mongoUri, uniqueDbName } from '../support/servers';
@@ -219,5 +220,42 @@ describe('security: credential ids and secret binding (FerretDB)', function () {
       await dbOld.db.dropDatabase().catch(() => undefined);
       await dbOld.close();
     }
+  });
+
+  it('reencrypt moving a legacy id while the service destroys that set: it stays destroyed', async () => {
+    const set = { installationId: 'inst:racing', clientId: 'client:racing' };
+    await db.collection(COLLECTIONS.credentials).insertOne({
+      _id: legacyCredentialId(set.installationId, set.clientId) as never,
+      ...set,
+      keyId: 'kid-racing',
+      keyAlgorithm: 'ES256',
+      tokenUrl: 'https://x.talkdeskid.com/oauth/token',
+      status: 'active',
+      secret: legacyBlob(keyring, 'k1', secretOf('racing'), set.installationId),
+      sourceEventId: 'evt-racing',
+      createdAt: new Date(),
+    });
+    // The uninstall's destroy lands between the migration's read of the record and its copy under the new id.
+    const racing: Database = {
+      ...db,
+      collection: (<T extends Document>(name: Parameters<Database['collection']>[0]) => {
+        const coll = db.collection<T>(name);
+        if (name !== COLLECTIONS.credentials) return coll;
+        return new Proxy(coll, {
+          get: (target, prop, receiver) =>
+            prop === 'insertOne'
+              ? async (...args: Parameters<typeof target.insertOne>) => {
+                  await store.credentials.destroy(set.installationId, set.clientId);
+                  return target.insertOne(...args);
+                }
+              : Reflect.get(target, prop, receiver),
+        });
+      }) as Database['collection'],
+    };
+    await migrateCredentialIds(racing);
+    const rec = await db.collection(COLLECTIONS.credentials).findOne({ _id: credentialId(set.installationId, set.clientId) as never });
+    assert.equal(rec?.status, 'destroyed');
+    assert.equal(rec?.secret, undefined, 'the secret is gone');
+    assert.equal(await store.credentials.usable(set.installationId, set.clientId), undefined);
   });
 });
