@@ -185,8 +185,10 @@ export const envSchema = z.object({
   WORKER_MAX_ACTIVITY_TASK_POLLS: num(z.number().int().min(1)).optional(),
   /** Where the worker serves the Temporal SDK's Prometheus metrics; empty turns them off. */
   WORKER_METRICS_BIND: z.string().default('127.0.0.1:9464'),
-  /** A worker whose store client fails this long while a new client reaches the store stops (src/worker/store-watchdog.ts); 0: never. */
+  /** A worker whose store client fails this long while a new client reaches the store stops (src/store/watchdog.ts); 0: never. */
   WORKER_STORE_STUCK_SECONDS: num(z.number().min(0)).default(60),
+  /** A web process whose store client fails this long while a new client reaches the store reconnects it (src/store/watchdog.ts); 0: never. */
+  WEB_STORE_STUCK_SECONDS: num(z.number().min(0)).default(30),
   /** A stopping worker lets its running activities finish this long (a partner call: up to 50 s), then cancels them. */
   WORKER_SHUTDOWN_GRACE_SECONDS: num(z.number().min(0)).default(60),
   RECONCILE_ENABLED: bool.default(true),

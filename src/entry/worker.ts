@@ -1,8 +1,8 @@
 import { DEFAULT_MONGODB_URI } from '../config/env';
 import { temporalSettings } from '../temporal/connection';
-import { connectDatabase } from '../store';
+import { pingWithNewClient } from '../store';
+import { watchStore } from '../store/watchdog';
 import { startServiceWorker } from '../worker/service-worker';
-import { watchStore } from '../worker/store-watchdog';
 import { bootstrap, exitOnFailure, openStore, talkdeskClient } from './bootstrap';
 
 /** Production entry point of the worker process (`npm run start:worker`). */
@@ -16,10 +16,7 @@ async function main(): Promise<void> {
     env.WORKER_STORE_STUCK_SECONDS > 0
       ? watchStore({
           ping: () => store.ping(),
-          pingFresh: async () => {
-            const fresh = await connectDatabase(uri, env.MONGODB_DB);
-            await fresh.db.command({ ping: 1 }).finally(() => fresh.close());
-          },
+          pingFresh: () => pingWithNewClient(uri, env.MONGODB_DB),
           stuckAfterMs: env.WORKER_STORE_STUCK_SECONDS * 1_000,
           everyMs: 5_000,
           logger,

@@ -35,6 +35,12 @@ export interface Database {
   db: Db;
   collection<T extends Document>(name: (typeof COLLECTIONS)[keyof typeof COLLECTIONS]): Collection<T>;
   close(): Promise<void>;
+  /**
+   * Closes the client and connects it again, in place: the collections handed out keep working
+   * (an operation picks the client's topology when it runs). For a client stuck while the store
+   * answers others (src/store/watchdog.ts); operations under way fail, as in an outage.
+   */
+  reconnect(): Promise<void>;
 }
 
 /** Fail fast so the callback can answer 503 while MongoDB is down instead of hanging. */
@@ -53,7 +59,21 @@ export async function connectDatabase(uri: string, dbName: string): Promise<Data
     db,
     collection: <T extends Document>(name: string) => db.collection<T>(name),
     close: () => client.close(),
+    async reconnect() {
+      await client.close();
+      await client.connect();
+    },
   };
+}
+
+/** A ping through a brand-new client, closed afterwards: does the store answer anyone? (src/store/watchdog.ts) */
+export async function pingWithNewClient(uri: string, dbName: string): Promise<void> {
+  const fresh = await connectDatabase(uri, dbName);
+  try {
+    await fresh.db.command({ ping: 1 });
+  } finally {
+    await fresh.close();
+  }
 }
 
 /** Deletes documents by `_id`, one `$in` per few hundred ids so each command stays small; returns how many. */

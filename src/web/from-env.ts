@@ -1,11 +1,11 @@
 import type { Client } from '@temporalio/client';
-import type { Env } from '../config/env';
+import { DEFAULT_MONGODB_URI, type Env } from '../config/env';
 import type { Keyring } from '../crypto/secrets';
 import type { Logger } from '../logging/logger';
 import { provisionerFromEnv } from '../partner/from-env';
 import { forwardUserLogout, LOGOUT_FORWARD_TIMING } from '../partner/logout';
 import { launchSettingsFromEnv } from '../sso/settings';
-import type { Store } from '../store';
+import { pingWithNewClient, type Store } from '../store';
 import { TalkdeskClient } from '../talkdesk/client';
 import type { WebServerOptions } from './server';
 
@@ -36,6 +36,14 @@ export function webServerOptionsFromEnv(
     bodyLimit: env.CALLBACK_BODY_LIMIT,
     dispatchIntervalMs: env.DISPATCH_INTERVAL_MS,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
+    ...(env.WEB_STORE_STUCK_SECONDS > 0
+      ? {
+          storeWatchdog: {
+            pingFresh: () => pingWithNewClient(env.MONGODB_URI ?? DEFAULT_MONGODB_URI, env.MONGODB_DB),
+            stuckAfterMs: env.WEB_STORE_STUCK_SECONDS * 1_000,
+          },
+        }
+      : {}),
     launch: {
       settings: launchSettingsFromEnv(env),
       talkdesk: new TalkdeskClient({ allowedHosts: env.TALKDESK_ALLOWED_HOSTS, timeoutMs: env.TALKDESK_HTTP_TIMEOUT_MS }),

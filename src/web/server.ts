@@ -17,6 +17,7 @@ import type { TrustProxy } from './client-address';
 import { parseSize } from './raw-body';
 import { hardenClientErrors } from './security-headers';
 import { InboxRetention } from '../store/inbox-retention';
+import { watchStore, withTimeout } from '../store/watchdog';
 import { PeriodicTask } from './periodic';
 import { eventTimeLimits } from './event-time';
 import type { EcdsaPublicKeys, HubAlgorithm } from './signature';
@@ -35,7 +36,7 @@ export const WEB_TIMEOUTS_MS = {
   keepAlive: 5_000,
   /** At shutdown, how long requests being answered may take to finish. */
   closeGrace: 10_000,
-  /** Temporal's answer to the readiness check. */
+  /** MongoDB's and Temporal's answers to the readiness check. */
   readiness: 2_000,
 } as const;
 
@@ -97,6 +98,11 @@ export interface WebServerOptions {
   logger: Logger;
   /** Sign-in from Talkdesk, the app's pages and user.logout (docs/launch.md); off when not given. */
   launch?: LaunchOptions;
+  /**
+   * Reconnects the store's client when it has failed `stuckAfterMs` while a new client (`pingFresh`)
+   * reaches the store (WEB_STORE_STUCK_SECONDS; src/store/watchdog.ts); off when not given.
+   */
+  storeWatchdog?: { pingFresh(): Promise<void>; stuckAfterMs: number; everyMs?: number };
 }
 
 export interface RunningWebServer {
@@ -107,6 +113,19 @@ export interface RunningWebServer {
   server: Server;
   dispatcher: InboxDispatcher;
   close(): Promise<void>;
+}
+
+/** The web process's store watchdog: a client stuck while the store answers others is reconnected in place. */
+function watchStoreClient(store: Store, o: NonNullable<WebServerOptions['storeWatchdog']>, logger: Logger) {
+  return watchStore({
+    ping: () => store.ping(),
+    pingFresh: o.pingFresh,
+    stuckAfterMs: o.stuckAfterMs,
+    everyMs: o.everyMs ?? 5_000,
+    logger,
+    afterStuck: 'watch',
+    onStuck: () => store.db.reconnect(),
+  });
 }
 
 /** Starts the Koa callback server and the inbox dispatcher beside it. */
@@ -162,7 +181,8 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
   let closing: Promise<void> | undefined;
   const readiness = cachedReadiness(async () => {
     const [mongodb, temporal] = await Promise.all([
-      o.store.ping().then(
+      // Bounded like Temporal's: a ping on a connection that never answers must not hold /readyz.
+      withTimeout(o.store.ping(), WEB_TIMEOUTS_MS.readiness).then(
         () => true,
         () => false,
       ),
@@ -219,6 +239,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
   }
   dispatcher.start();
   sweeper.start();
+  const watchdog = o.storeWatchdog && watchStoreClient(o.store, o.storeWatchdog, o.logger);
   const { port } = server.address() as AddressInfo;
   const url = `http://${o.host}:${port}`;
   launchArea?.start(url);
@@ -244,6 +265,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
         await launchArea?.stop();
         await dispatcher.stop();
         await sweeper.stop();
+        await watchdog?.stop();
         await admin.close();
       })());
     },

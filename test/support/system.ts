@@ -3,10 +3,10 @@ import { bundleWorkflowCode, type Worker, type WorkflowBundleWithSourceMap } fro
 import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { generateKeySpec, parseKeyring, type Keyring } from '../../src/crypto/secrets';
-import { connectDatabase, createStore, type Store } from '../../src/store';
+import { connectDatabase, createStore, pingWithNewClient, type Store } from '../../src/store';
 import { TalkdeskClient } from '../../src/talkdesk/client';
 import { startSimulator, type Simulator } from '../../src/simulator';
-import { startWebServer, type RunningWebServer } from '../../src/web/server';
+import { startWebServer, type RunningWebServer, type WebServerOptions } from '../../src/web/server';
 import { DEFAULT_LAUNCH_SETTINGS, type LaunchSettings } from '../../src/sso/settings';
 import type { LaunchOptions, UserLogoutHook } from '../../src/web/launch';
 import { createAppWorker, WORKFLOWS_PATH, type WorkerTuning } from '../../src/worker/create-worker';
@@ -66,6 +66,11 @@ export interface SystemOptions {
   inProcessWorker?: boolean;
   /** The web server's own MongoDB connection to the same database (e.g. through a proxy); the worker keeps the direct one. */
   webMongoUri?: string;
+  /**
+   * With `webMongoUri`, the web's store watchdog (WEB_STORE_STUCK_SECONDS): a new client on that URI decides;
+   * stuck after 3 s, checked every 500 ms, by default; `false`: none.
+   */
+  webStoreWatchdog?: { stuckAfterMs: number; everyMs: number } | false;
   /** The web server's Temporal client (e.g. through a proxy); `client` (the worker's server) by default. */
   webClient?: Client;
   /** The partner provisioner the worker uses (built from the system's store); the built-in MongoDB one by default. */
@@ -86,6 +91,13 @@ export interface SystemOptions {
   webRateLimit?: { perMinute: number; burst?: number };
   /** More Talkdesk hosts the service may call (e.g. `npm run demo`'s own simulator) besides the system's simulator. */
   talkdeskAllowedHosts?: string[];
+}
+
+function webStoreWatchdog(opts: SystemOptions, dbName: string): Pick<WebServerOptions, 'storeWatchdog'> {
+  const uri = opts.webMongoUri;
+  if (!uri || opts.webStoreWatchdog === false) return {};
+  const timing = opts.webStoreWatchdog ?? { stuckAfterMs: 3_000, everyMs: 500 };
+  return { storeWatchdog: { pingFresh: () => pingWithNewClient(uri, dbName), ...timing } };
 }
 
 export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem> {
@@ -135,6 +147,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
     store: webStore,
     temporal: opts.webClient ?? client,
     logger,
+    ...webStoreWatchdog(opts, dbName),
     ...(opts.webShutdownDelayMs ? { shutdownDelayMs: opts.webShutdownDelayMs } : {}),
     ...(opts.webRateLimit ? { rateLimitPerMinute: opts.webRateLimit.perMinute, rateLimitBurst: opts.webRateLimit.burst } : {}),
     ...(opts.launch

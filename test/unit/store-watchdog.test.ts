@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { watchStore } from '../../src/worker/store-watchdog';
+import { watchStore } from '../../src/store/watchdog';
 import { captureLogger } from '../support/logs';
 import { eventually, holdsFor } from '../support/waits';
 
-/** The worker's store watchdog with fake pings: what it does when its own client or the store fails. */
-describe('worker store watchdog', () => {
+/** The store watchdog with fake pings: what it does when its process's own client or the store fails. */
+describe('store watchdog', () => {
   const fails = () => Promise.reject(Object.assign(new Error('mongodb://user:pw@host'), { name: 'MongoServerSelectionError' }));
   const answers = () => Promise.resolve();
 
@@ -15,7 +15,7 @@ describe('worker store watchdog', () => {
     try {
       await eventually('the watchdog to stop the worker', async () => (stuck > 0 ? true : undefined), 5_000);
       await holdsFor('onStuck called once', () => stuck === 1, 200);
-      assert.ok(lines.some((l) => l.includes('not this worker')));
+      assert.ok(lines.some((l) => l.includes('not this process: stopping it')));
       assert.ok(!lines.some((l) => l.includes('user:pw')));
     } finally {
       await dog.stop();
@@ -40,7 +40,7 @@ describe('worker store watchdog', () => {
       assert.equal(stuck, 0);
       down = false;
       await eventually('the recovery to be logged', async () =>
-        lines.some((l) => l.includes('answers this worker again')) ? true : undefined,
+        lines.some((l) => l.includes('answers this process again')) ? true : undefined,
       );
       const triedBefore = fresh;
       await holdsFor('no new client tried while the store answers', () => fresh === triedBefore && stuck === 0, 300);
@@ -98,5 +98,32 @@ describe('worker store watchdog', () => {
     });
     await eventually('a round (and its hung ping) in flight', async () => (pinged ? true : undefined), 5_000);
     await idle.stop(); // returns while the ping hangs (as above)
+  });
+
+  it('the web mode reconnects the client and watches on: once again if the reconnected client is stuck too, never while it answers', async () => {
+    const { logger, lines } = captureLogger();
+    let reconnects = 0;
+    // Stuck until the second reconnect; the first reconnect fails outright.
+    const dog = watchStore({
+      ping: () => (reconnects >= 2 ? answers() : fails()),
+      pingFresh: answers,
+      stuckAfterMs: 100,
+      everyMs: 20,
+      logger,
+      afterStuck: 'watch',
+      onStuck: async () => {
+        reconnects += 1;
+        if (reconnects === 1) throw Object.assign(new Error('mongodb://user:pw@host'), { name: 'MongoNetworkError' });
+      },
+    });
+    try {
+      await eventually('two reconnects', async () => (reconnects >= 2 ? true : undefined), 5_000);
+      await holdsFor('no reconnect while the client answers', () => reconnects === 2, 300);
+      assert.ok(lines.some((l) => l.includes('reconnecting its client')));
+      assert.ok(lines.some((l) => l.includes('reconnecting the store client failed')));
+      assert.ok(!lines.some((l) => l.includes('user:pw')));
+    } finally {
+      await dog.stop();
+    }
   });
 });

@@ -12,18 +12,28 @@ export interface StoreWatchdogOptions {
   /** A ping not answered within this counts as failed (a half-open connection never answers). Default min(10 s, stuckAfterMs). */
   pingTimeoutMs?: number;
   logger: Logger;
-  /** The process's client is stuck while the store answers others: stop this worker (its supervisor starts a new one). */
-  onStuck(): void;
+  /**
+   * The process's client is stuck while the store answers others. The worker stops (its supervisor
+   * starts a new one); the web process reconnects its client in place.
+   */
+  onStuck(): unknown;
+  /** After onStuck: `stop` watching (the worker, which exits) or `watch` on (the web process). Default `stop`. */
+  afterStuck?: 'stop' | 'watch';
 }
 
 /**
- * Watches the worker's store client. Store steps are local activities run by the
+ * Watches a process's store client. Store steps are local activities run by the
  * worker that holds the workflow in its sticky cache, so a worker whose MongoDB
- * client cannot reach the store strands those workflows however long they retry.
- * When the client has failed for `stuckAfterMs` and a new client reaches the
- * store, the process's client is the problem: `onStuck` (exit, and be replaced).
- * When the new client fails too, the store is down for everyone: keep waiting
- * (a restart would not help, and a crash loop would delay the recovery).
+ * client cannot reach the store strands those workflows however long they retry;
+ * a web process whose client is stuck refuses every callback. When the client has
+ * failed for `stuckAfterMs` and a new client reaches the store, the process's
+ * client is the problem: `onStuck`. When the new client fails too, the store is
+ * down for everyone: keep waiting (a restart would not help, and a crash loop
+ * would delay the recovery). One known cause (mongodb 6.22 against a server
+ * without topologyVersion, e.g. FerretDB): the driver's monitor writes its check
+ * to a socket already destroyed whose close is not yet emitted, waits for a
+ * 'drain' that never comes, and ignores every later request to check: the server
+ * stays unknown until the client is closed (test/callback/stuck-store-client.test.ts).
  */
 export function watchStore(o: StoreWatchdogOptions): { stop(): Promise<void> } {
   const timeoutMs = o.pingTimeoutMs ?? Math.min(10_000, o.stuckAfterMs);
@@ -36,7 +46,7 @@ export function watchStore(o: StoreWatchdogOptions): { stop(): Promise<void> } {
   let running: Promise<void> = Promise.resolve();
 
   const answered = () => {
-    if (failingSince !== undefined) o.logger.info('the store answers this worker again');
+    if (failingSince !== undefined) o.logger.info('the store answers this process again');
     failingSince = undefined;
     verdicts = 0;
   };
@@ -48,13 +58,13 @@ export function watchStore(o: StoreWatchdogOptions): { stop(): Promise<void> } {
     } catch (err) {
       failingSince ??= Date.now();
       if (Date.now() - failingSince < o.stuckAfterMs) return;
-      o.logger.warn({ errorType: errorName(err), failingForMs: Date.now() - failingSince }, 'the store has not answered this worker');
+      o.logger.warn({ errorType: errorName(err), failingForMs: Date.now() - failingSince }, 'the store has not answered this process');
     }
     try {
       await withTimeout(o.pingFresh(), timeoutMs);
     } catch (err) {
       verdicts = 0;
-      o.logger.warn({ errorType: errorName(err) }, 'a new store connection fails too: MongoDB looks down, the worker waits for it');
+      o.logger.warn({ errorType: errorName(err) }, 'a new store connection fails too: MongoDB looks down, this process waits for it');
       return;
     }
     // The store may have come back during the new client's ping: this client gets one more chance
@@ -66,9 +76,19 @@ export function watchStore(o: StoreWatchdogOptions): { stop(): Promise<void> } {
       verdicts += 1;
     }
     if (verdicts < 2 || stopped) return;
-    stopped = true;
-    o.logger.error('the store answers a new connection but not this worker: stopping the worker so that its supervisor starts a new one');
-    o.onStuck();
+    if (o.afterStuck !== 'watch') {
+      stopped = true;
+      o.logger.error('the store answers a new connection but not this process: stopping it so that its supervisor starts a new one');
+      return void o.onStuck();
+    }
+    o.logger.error('the store answers a new connection but not this process: reconnecting its client');
+    try {
+      await o.onStuck();
+    } catch (err) {
+      o.logger.error({ errorType: errorName(err) }, 'reconnecting the store client failed; tried again next round');
+    }
+    failingSince = undefined;
+    verdicts = 0;
   };
 
   const round = () => {
@@ -87,8 +107,8 @@ export function watchStore(o: StoreWatchdogOptions): { stop(): Promise<void> } {
   };
 }
 
-/** Rejects when `p` has not settled within `ms`. */
-function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+/** Rejects when `p` has not settled within `ms` (a ping on a half-open connection never does). */
+export function withTimeout(p: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(Object.assign(new Error('store ping timed out'), { name: 'PingTimeout' })), ms).unref();

@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
+import type { MongoClient } from 'mongodb';
+import { eventually } from './waits';
+
+/** The parts of the driver's server monitor (mongodb 6.x, sdam/monitor.js) this reaches into. */
+interface DriverMonitor {
+  connection?: { socket: Socket } | null;
+  s: { state: string };
+  monitorId?: { toJSON(): { timeSinceLastCall: number } };
+  requestCheck(): void;
+}
+
+function monitorOf(client: MongoClient): DriverMonitor {
+  const topology = (client as unknown as { topology?: { s?: { servers?: Map<string, { monitor?: DriverMonitor }> } } }).topology;
+  const servers = [...(topology?.s?.servers?.values() ?? [])];
+  const monitor = servers[0]?.monitor;
+  assert.ok(
+    servers.length === 1 && monitor && typeof monitor.requestCheck === 'function',
+    'the driver no longer has the monitor this reaches into (mongodb upgraded?): see test/support/mongo-wedge.ts',
+  );
+  return monitor;
+}
+
+/**
+ * Puts the client's server monitor where the driver (mongodb 6.22, against a server whose hello has no
+ * topologyVersion, such as FerretDB) can land by chance when every socket is reset at once: its socket is
+ * destroyed and, before Node emits that socket's close, a check is asked for (as an operation failing on
+ * the reset does). The check writes to the dead socket and waits for a 'drain' that never comes, and the
+ * monitor ignores every later request to check, so once the server is marked unknown it stays unknown.
+ * What the CI run of 2026-12-04 met in test/callback/outages.test.ts, made certain here.
+ */
+export async function wedgeMonitor(client: MongoClient): Promise<void> {
+  const monitor = monitorOf(client);
+  // A check runs at once only 500 ms (minHeartbeatFrequencyMS) after the last one ended.
+  await eventually('the monitor idle, with its connection, its last check 600 ms ago', async () =>
+    monitor.s.state === 'idle' && monitor.connection && (monitor.monitorId?.toJSON().timeSinceLastCall ?? 0) > 600 ? true : undefined,
+  );
+  monitor.connection?.socket.destroy();
+  monitor.requestCheck();
+  assert.equal(monitor.s.state, 'monitoring', 'the check started on the destroyed socket');
+}
+
+/** The monitor is still in the check it started on the dead socket. */
+export function monitorWedged(client: MongoClient): boolean {
+  return monitorOf(client).s.state === 'monitoring';
+}
