@@ -37,6 +37,8 @@ interface QueuedRecord {
   installationId: string;
   createdAt: Date;
   nextDispatchAt: Date;
+  /** Queued with `notBefore`: not handed over before then by any pass, a woken one or reconciliation's included. */
+  heldUntil?: Date;
   dispatchAttempts?: number;
   lastDispatchError?: string;
 }
@@ -129,7 +131,14 @@ export class InboxStore {
     try {
       const res = await this.queue.updateOne(
         { _id: r._id },
-        { $setOnInsert: { installationId: r.installationId, createdAt: r.createdAt, nextDispatchAt: notBefore ?? r.receivedAt } },
+        {
+          $setOnInsert: {
+            installationId: r.installationId,
+            createdAt: r.createdAt,
+            nextDispatchAt: notBefore ?? r.receivedAt,
+            ...(notBefore ? { heldUntil: notBefore } : {}),
+          },
+        },
         { upsert: true },
       );
       return res.upsertedCount > 0;
@@ -178,7 +187,11 @@ export class InboxStore {
     );
   }
 
-  /** Queued events not yet handed to their workflow, oldest first, due by `now`. */
+  /**
+   * Queued events not yet handed to their workflow, oldest first, due by `now` (a later `now`
+   * overrides backoff: a woken pass, reconciliation), never one held until later: the callback holds
+   * an event for Talkdesk's redeliveries, which do what handing it over sooner would skip.
+   */
   async listUndispatched(limit: number, now = new Date()): Promise<PendingEvent[]> {
     const due = await this.queue
       .find({ nextDispatchAt: { $lte: now } })
@@ -186,7 +199,9 @@ export class InboxStore {
       .limit(limit)
       .toArray();
     const pending: PendingEvent[] = [];
+    const clock = new Date();
     for (const q of due) {
+      if (q.heldUntil && q.heldUntil > clock) continue;
       // One read by `_id` each: cheap on any store, and the scan stays on the small queue.
       const record = await this.coll.findOne({ _id: q._id });
       if (record && !record.dispatchedAt) {
