@@ -108,8 +108,9 @@ export function serviceEnvironment(opts: BenchSystemOptions, at: ServiceEndpoint
     // Several worker processes on one host: no fixed metrics port. Reconciliation runs only when the bench asks.
     WORKER_METRICS_BIND: '',
     RECONCILE_ENABLED: 'false',
-    // A worker stuck without its store is replaced well within a short soak's drive time.
+    // A worker stuck without its store is replaced, a web process's client reconnected, well within a short soak's drive time.
     WORKER_STORE_STUCK_SECONDS: '15',
+    WEB_STORE_STUCK_SECONDS: '10',
   };
 }
 

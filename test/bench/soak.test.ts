@@ -3,7 +3,7 @@ import { runSoak } from '../../bench/run-soak';
 
 /** `npm run soak` in a small configuration, so that it cannot rot. */
 describe('soak (15 installations, one worker kill, one FerretDB and one Temporal restart, reconciliation every 15 s)', function () {
-  this.timeout(115_000);
+  this.timeout(215_000);
 
   it('loses nothing and leaks nothing under Talkdesk chaos and process faults', async () => {
     const report = await runSoak({
@@ -23,7 +23,8 @@ describe('soak (15 installations, one worker kill, one FerretDB and one Temporal
       // Passes meet installations mid-phase, under the same faults.
       reconcileEveryMs: 15_000,
       talkdeskTimeoutMs: 2_000,
-      deadlineMs: 105_000,
+      // The bound of a failing run (a passing one takes a fraction): recoveries after the restarts are slow on a loaded machine.
+      deadlineMs: 200_000,
       checksReserveMs: 30_000,
       tuning: {},
       print: false,

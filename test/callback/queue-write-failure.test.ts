@@ -14,8 +14,11 @@ import { eventually, waitForPhase } from '../support/waits';
  * a redelivery, so the callback must answer 503 (Retry-After), and the redelivery, once
  * MongoDB is back, hand it to the workflow exactly once.
  */
+/** The web client's recovery after the proxy's outage: a driver heartbeat (10 s) or the store watchdog's reconnect, on a loaded machine. */
+const RECOVERY_MS = 60_000;
+
 describe('callback: the queue write fails after the event was stored', function () {
-  this.timeout(60_000);
+  this.timeout(180_000);
   let mongoProxy: TcpProxy;
   let temporalProxy: TcpProxy;
   let connection: Connection;
@@ -88,7 +91,7 @@ describe('callback: the queue write fails after the event was stored', function 
 
     mongoProxy.unblock();
     temporalProxy.unblock();
-    await eventually('the web server to reach MongoDB again', () => sys.webStore.ping().then(() => true));
+    await eventually('the web server to reach MongoDB again', () => sys.webStore.ping().then(() => true), RECOVERY_MS);
     // Talkdesk delivers again: the stored record is a duplicate not yet handed over, so it is handed over now.
     const accepted = await eventually('the redelivery to be handed over', async () => {
       const answer = await postCallback(sys.web.callbackUrl, event);
@@ -113,7 +116,7 @@ describe('callback: the queue write fails after the event was stored', function 
 
   it('MongoDB goes away as the callback marks a hand-over: answered 200, and the mark lands once MongoDB is back, without a redelivery', async () => {
     const { installation, event } = sys.simulator.createInstallation();
-    await eventually('the web server to reach MongoDB', () => sys.webStore.ping().then(() => true));
+    await eventually('the web server to reach MongoDB', () => sys.webStore.ping().then(() => true), RECOVERY_MS);
     await sys.web.dispatcher.runOnce();
     // MongoDB goes away exactly as the callback marks the event it has just handed over.
     const inbox = sys.webStore.inbox;
@@ -140,7 +143,7 @@ describe('callback: the queue write fails after the event was stored', function 
         'the hand-over marked, and forgotten by the dispatcher',
         async () =>
           (await sys.store.inbox.get(event.id))?.dispatchedAt instanceof Date && sys.web.dispatcher.unmarkedCount === 0 ? true : undefined,
-        30_000,
+        RECOVERY_MS,
       );
       assert.equal(sys.simulator.stateCalls(installation.id).length, 1, 'approved once');
     } finally {

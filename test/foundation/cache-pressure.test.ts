@@ -66,6 +66,8 @@ describe('installation workflow: local store steps under cache pressure', functi
           signalArgs: [event],
         });
       }
+      // Queries replay evicted runs (and evict others, dropping their local activities): poll the stubs first.
+      await eventually('every install approved', async () => (stubs.stateCalls().length >= ids.length ? true : undefined), 120_000);
       await eventually(
         'every install active',
         async () => {

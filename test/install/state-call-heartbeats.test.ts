@@ -34,7 +34,7 @@ describe('setInstallationState activity: heartbeats before its POST and sends no
 
   it('heartbeats while the read before the POST is slow', async () => {
     const input = await installing();
-    h.simulator.failNext('installation', 1, { delayMs: 2_500 });
+    h.simulator.failNext('installation', 1, { delayMs: 3_500 });
     const env = new MockActivityEnvironment();
     let beats = 0;
     let beatsBeforePost: number | undefined;

@@ -173,7 +173,8 @@ describe('HTTP partner hooks on real servers (dev server, FerretDB, simulator, a
   });
 
   it('an undo that overtakes its provision (still processing at the partner after our timeout) leaves no account there', async () => {
-    const processing = 8 * TIMEOUT_MS;
+    // Long enough for the timed-out attempt, its retry and the uninstall's undo on a loaded machine.
+    const processing = 15 * TIMEOUT_MS;
     server.processingMs = (b) => (b.type === 'account.provision' ? processing : 0);
     const { installation, event } = await install({ licensedUsers: 1 });
     await eventually('the provision timed out and retried', async () => server.hooks('account.provision', installation.id).at(1));
@@ -190,9 +191,10 @@ describe('HTTP partner hooks on real servers (dev server, FerretDB, simulator, a
   });
 
   it("a slow partner's idempotency middleware answering 409 to our retry (its first request still processing) is waited for, not a refusal", async () => {
-    // The first provision takes three of our timeouts to process; once done, a retry of its key is answered at once.
+    // The first provision takes ten of our timeouts to process (a retry must meet it on a loaded machine too);
+    // once done, a retry of its key is answered at once.
     let first = true;
-    server.processingMs = (b) => (b.type === 'account.provision' && first ? ((first = false), 3 * TIMEOUT_MS) : 0);
+    server.processingMs = (b) => (b.type === 'account.provision' && first ? ((first = false), 10 * TIMEOUT_MS) : 0);
     server.conflictWhileProcessing = true;
     const { installation, event } = await install({ licensedUsers: 1 });
     await waitForPhase(sys.client, installation.id, 'active');
@@ -237,21 +239,21 @@ describe('HTTP partner hooks on real servers (dev server, FerretDB, simulator, a
   });
 
   it('a hung partner times out and the call is retried', async () => {
-    server.answerNext({ hangMs: 4 * TIMEOUT_MS });
+    server.answerNext({ hangMs: 15 * TIMEOUT_MS });
     const { installation } = await install({ licensedUsers: 1 });
     await waitForPhase(sys.client, installation.id, 'active');
     const [first, second] = server.hooks('account.provision', installation.id);
     assert.ok(first && second);
     assert.equal(first.body.id, second.body.id);
     assert.ok(second.at - first.at >= TIMEOUT_MS, `retried ${second.at - first.at} ms later, after the ${TIMEOUT_MS} ms timeout`);
-    assert.ok(second.at - first.at < 4 * TIMEOUT_MS, 'did not wait for the hung answer');
+    assert.ok(second.at - first.at < 15 * TIMEOUT_MS, 'did not wait for the hung answer');
   });
 
   it('a partner down past the deadline ends the install expired; the undo stays outstanding until reconciliation delivers it', async () => {
     server.fallback = { status: 503 };
-    // An event close to the end of its seven days: the phase's deadline (less the margin) is a few seconds away.
-    const { installation, event } = await install({ licensedUsers: 2 }, new Date(Date.now() - SEVEN_DAYS + PHASE_MARGIN + 6_000));
-    await waitForPhase(sys.client, installation.id, 'expired', 60_000);
+    // An event close to the end of its seven days: the phase's deadline (less the margin) is 15 s away.
+    const { installation, event } = await install({ licensedUsers: 2 }, new Date(Date.now() - SEVEN_DAYS + PHASE_MARGIN + 15_000));
+    await waitForPhase(sys.client, installation.id, 'expired', 90_000);
     assert.ok(server.hooks('account.provision', installation.id).length >= 2, 'retried until the deadline');
     const outstanding = await sys.store.partnerCalls.outstanding(installation.id);
     assert.deepEqual(

@@ -102,13 +102,19 @@ describe('security: proxy-aware callback rate limits', function () {
     it('a flood of unsigned requests from one source through a trusted proxy: every signed event is accepted', async () => {
       const web = await startLightWeb({ rateLimitPerMinute: 30, failedAuthPerMinute: 10, trustProxy: parseTrustProxy('1') });
       try {
+        const floodStarted = Date.now();
         const { floodAnswers, deliveries } = await floodWhileDelivering(web, ATTACKER, TALKDESK, 20);
+        // One token of the flood's budget (10 a minute) comes back every 6 s: a slow run lets a few more through.
+        const refilled = Math.max(2, Math.ceil((Date.now() - floodStarted) / 6_000) + 1);
         for (const a of deliveries) assert.equal(a.status, 200, a.text);
         assert.equal(await web.inboxCount(), 20);
         const statuses = new Set(floodAnswers.map((a) => a.status));
         assert.deepEqual([...statuses].sort(), [401, 429], `the flood was refused, then limited: ${[...statuses].join(', ')}`);
         const passed = floodAnswers.filter((a) => a.status === 401).length;
-        assert.ok(passed >= 10 && passed <= 12, `the flood's own budget (10) went through: ${passed} of ${floodAnswers.length}`);
+        assert.ok(
+          passed >= 10 && passed <= 10 + refilled,
+          `the flood's own budget (10, and up to ${refilled} refilled) went through: ${passed} of ${floodAnswers.length}`,
+        );
         for (const a of floodAnswers.filter((x) => x.status === 429)) assert.equal(a.json?.error?.code, 'rate_limited');
       } finally {
         await web.close();

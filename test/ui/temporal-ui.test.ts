@@ -6,7 +6,7 @@ import { CHROMIUM, CHROMIUM_ARGS, TEST_RESULTS_DIR } from '../support/chromium';
 import { workflowIdFor } from '../../workflows/definitions';
 import { temporalDevEnvWithUi, type TemporalUiEnv } from '../support/servers';
 import { startSystem, type TestSystem } from '../support/system';
-import { waitForPhase } from '../support/waits';
+import { eventually, waitForPhase } from '../support/waits';
 
 /**
  * The operators' view: the dev server's real Temporal Web UI, driven in Debian's headless
@@ -30,7 +30,8 @@ async function textContaining(what: string, locator: Locator, expected: string[]
 }
 
 describe('Temporal Web UI: an installation found and read in headless Chromium', function () {
-  this.timeout(60_000);
+  // A fresh dev server with its UI and Chromium start in the hook; the test's waits add up on a loaded machine.
+  this.timeout(180_000);
   let ui: TemporalUiEnv | undefined;
   let sys: TestSystem | undefined;
   let browser: Browser | undefined;
@@ -77,6 +78,11 @@ describe('Temporal Web UI: an installation found and read in headless Chromium',
       // 1. The workflows list, filtered by the visibility query in the address (`?query=`, UI 2.54).
       const query = `TalkdeskAccountName="${accountName}"`;
       const listUrl = `${ui.uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(query)}`;
+      // The page lists what visibility knows when it loads (and does not reload): wait until it knows the workflow.
+      await eventually('visibility to list the workflow by account name', async () => {
+        for await (const w of client.workflow.list({ query })) if (w.workflowId === workflowId) return true;
+        return undefined;
+      });
       await page.goto(listUrl);
       const row = page.getByRole('link', { name: workflowId, exact: true });
       await row.first().waitFor({ timeout: 20_000 });

@@ -116,7 +116,6 @@ describe('installation workflow: failures and a resumed run', function () {
   });
 
   it('a step failing for good outside a phase (a revert) fails the workflow with a typed failure, not its task forever', async function () {
-    this.timeout(30_000);
     const stubs = new ActivityStubs()
       .on('setInstallationState', async (i) => {
         if (i.concludes === 'update') throw refused('update not allowed');

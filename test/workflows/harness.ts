@@ -298,7 +298,7 @@ export class InstallationUnderTest {
         const { raw, status } = await this.handle.describe();
         return status.name !== 'RUNNING' || !raw.pendingWorkflowTask ? true : undefined;
       },
-      5_000,
+      30_000,
     ).catch(() => undefined);
     await this.handle.terminate('test finished').catch(() => undefined);
     stubsByInstallation.delete(this.installationId);
