@@ -10,7 +10,7 @@ import { startTemporalDevServer, startTemporalDevServerOnFreePorts, type LocalTe
 import { PROJECT_ROOT } from '../src/local/tools';
 import { createLogger } from '../src/logging/logger';
 import { startSimulator } from '../src/simulator';
-import { connectDatabase, createStore } from '../src/store';
+import { connectDatabase, createStore, pingWithNewClient } from '../src/store';
 import { startWebServer, type RunningWebServer } from '../src/web/server';
 import { tuningToEnv } from './options';
 import { adopt, spawnNode, type NodeChild } from './processes';
@@ -171,6 +171,8 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
         store: createStore(webDb, keyring),
         temporal: webClient,
         logger,
+        // As WEB_STORE_STUCK_SECONDS in systemEnv does for a web process of its own.
+        storeWatchdog: { pingFresh: () => pingWithNewClient(mongoUri, DB_NAME), stuckAfterMs: 10_000 },
       });
       stops.push(async () => {
         await running.close();

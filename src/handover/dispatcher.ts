@@ -17,7 +17,19 @@ export interface DispatcherOptions {
   intervalMs: number;
   batchSize?: number;
   maxBackoffMs?: number;
+  /** A pass not done after this is abandoned and the next one runs; DEFAULT_PASS_LIMIT_MS when not given. */
+  passLimitMs?: number;
 }
+
+/**
+ * Far above a full batch's work (100 hand-overs of 3 s at most, and their marks): a pass still running
+ * then waits on a call that never returns (the MongoDB driver can wait forever on a write to a socket
+ * already destroyed: src/store/watchdog.ts), and would stop the dispatcher for good.
+ */
+const DEFAULT_PASS_LIMIT_MS = 10 * 60_000;
+
+/** At shutdown, how long a pass under way may finish in (what it leaves stays queued). */
+const STOP_WAIT_MS = 30_000;
 
 /**
  * Hands over events that were stored but not dispatched (Temporal was down when
@@ -45,7 +57,7 @@ export class InboxDispatcher {
   start(): void {
     this.stopped = false;
     const tick = async () => {
-      const handed = await this.runOnce().catch((err: unknown) => {
+      const handed = await this.limitedPass().catch((err: unknown) => {
         this.logger.warn({ err }, 'dispatcher pass failed; will try again');
         return 0;
       });
@@ -59,7 +71,24 @@ export class InboxDispatcher {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.running?.catch(() => undefined);
+    const running = this.running?.catch(() => undefined);
+    if (running) await settledWithin(running, Math.min(STOP_WAIT_MS, this.options.passLimitMs ?? DEFAULT_PASS_LIMIT_MS));
+  }
+
+  /**
+   * A pass, abandoned when it outlasts the limit: the next one runs (overlapping the abandoned one,
+   * should it ever resume: a repeated hand-over is ignored by the workflow, a repeated mark changes nothing).
+   */
+  private async limitedPass(): Promise<number> {
+    const limitMs = this.options.passLimitMs ?? DEFAULT_PASS_LIMIT_MS;
+    const pass = this.runOnce();
+    if (await settledWithin(pass, limitMs)) return pass;
+    if (this.running === pass) this.running = undefined;
+    this.logger.error(
+      { limitSeconds: limitMs / 1000 },
+      'dispatcher pass abandoned: a store or Temporal call has not returned; the next pass runs (if this repeats, restart the web process)',
+    );
+    return 0;
   }
 
   /**
@@ -157,6 +186,20 @@ export class InboxDispatcher {
     }
     return handed;
   }
+}
+
+/** True once `p` has settled (either way), false if it has not within `ms`. */
+async function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  const done = p.then(
+    () => true as const,
+    () => true as const,
+  );
+  return Promise.race([done, late]).finally(() => clearTimeout(timer));
 }
 
 /** The most hand-overs kept for a later mark: beyond it the start-up pass covers them. */

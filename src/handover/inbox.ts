@@ -136,8 +136,9 @@ export class InboxStore {
             installationId: r.installationId,
             createdAt: r.createdAt,
             nextDispatchAt: notBefore ?? r.receivedAt,
-            ...(notBefore ? { heldUntil: notBefore } : {}),
           },
+          // On an entry the backstop wrote meanwhile too: the hold is what this call is for.
+          ...(notBefore ? { $max: { heldUntil: notBefore } } : {}),
         },
         { upsert: true },
       );
@@ -193,15 +194,15 @@ export class InboxStore {
    * an event for Talkdesk's redeliveries, which do what handing it over sooner would skip.
    */
   async listUndispatched(limit: number, now = new Date()): Promise<PendingEvent[]> {
+    const clock = new Date();
     const due = await this.queue
-      .find({ nextDispatchAt: { $lte: now } })
+      // Held entries out in the query, so that they never take a batch's places.
+      .find({ nextDispatchAt: { $lte: now }, $or: [{ heldUntil: { $exists: false } }, { heldUntil: { $lte: clock } }] })
       .sort({ createdAt: 1 })
       .limit(limit)
       .toArray();
     const pending: PendingEvent[] = [];
-    const clock = new Date();
     for (const q of due) {
-      if (q.heldUntil && q.heldUntil > clock) continue;
       // One read by `_id` each: cheap on any store, and the scan stays on the small queue.
       const record = await this.coll.findOne({ _id: q._id });
       if (record && !record.dispatchedAt) {

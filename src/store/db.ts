@@ -54,14 +54,19 @@ export async function connectDatabase(uri: string, dbName: string): Promise<Data
   });
   await client.connect();
   const db = client.db(dbName);
+  // Closed for good by close(): a reconnect under way then does not open the client again.
+  let closed = false;
   return {
     client,
     db,
     collection: <T extends Document>(name: string) => db.collection<T>(name),
-    close: () => client.close(),
+    close: () => {
+      closed = true;
+      return client.close();
+    },
     async reconnect() {
       await client.close();
-      await client.connect();
+      if (!closed) await client.connect();
     },
   };
 }

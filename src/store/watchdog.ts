@@ -35,6 +35,9 @@ export interface StoreWatchdogOptions {
  * 'drain' that never comes, and ignores every later request to check: the server
  * stays unknown until the client is closed (test/callback/stuck-store-client.test.ts).
  */
+/** The longest a reconnect (close, then connect) may take before the next round tries again. */
+const RECONNECT_LIMIT_MS = 30_000;
+
 export function watchStore(o: StoreWatchdogOptions): { stop(): Promise<void> } {
   const timeoutMs = o.pingTimeoutMs ?? Math.min(10_000, o.stuckAfterMs);
   const ping = () => withTimeout(o.ping(), timeoutMs);
@@ -83,9 +86,16 @@ export function watchStore(o: StoreWatchdogOptions): { stop(): Promise<void> } {
     }
     o.logger.error('the store answers a new connection but not this process: reconnecting its client');
     try {
-      await o.onStuck();
+      // Bounded: closing waits for the client's cursors, which a half-open connection never answers.
+      await withTimeout(
+        Promise.resolve(o.onStuck()).then(() => undefined),
+        RECONNECT_LIMIT_MS,
+      );
     } catch (err) {
+      // Still failing since then, one verdict held: the next round asks the new client and tries again.
+      verdicts = 1;
       o.logger.error({ errorType: errorName(err) }, 'reconnecting the store client failed; tried again next round');
+      return;
     }
     failingSince = undefined;
     verdicts = 0;

@@ -314,4 +314,26 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
       [held._id],
     );
   });
+
+  it('a pass waiting on a store call that never returns is abandoned at its limit: the next pass hands over, stop() returns', async () => {
+    const e = stored(new Date(Date.now() - 1_000));
+    await inbox.insert(e);
+    const list = inbox.listUndispatched.bind(inbox);
+    let lists = 0;
+    // The first listing never answers, as a command written to a destroyed socket (src/store/watchdog.ts).
+    inbox.listUndispatched = (...args) => (++lists === 1 ? new Promise<never>(() => undefined) : list(...args));
+    const handed: string[] = [];
+    const { logger, lines } = captureLogger('dispatcher');
+    const dispatcher = new InboxDispatcher(inbox, async (event) => void handed.push(event.eventId), logger, {
+      intervalMs: 100,
+      passLimitMs: 500,
+    });
+    dispatcher.start();
+    try {
+      await eventually('the event handed over by a later pass', async () => (handed.includes(e._id) ? true : undefined), 10_000);
+      assert.ok(lines.some((l) => l.includes('dispatcher pass abandoned')));
+    } finally {
+      await dispatcher.stop();
+    }
+  });
 });
