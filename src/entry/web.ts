@@ -12,7 +12,8 @@ async function main(): Promise<void> {
   const { env, logger, keyring } = bootstrap('web');
   try {
     // Before connecting anywhere: APP_BASE_URL and SUPPORT_CONTACT are required in production.
-    for (const warning of launchWarnings(launchSettingsFromEnv(env), env.NODE_ENV === 'production')) logger.warn(warning);
+    const partnerHooks = env.PARTNER_PROVISIONER === 'http';
+    for (const warning of launchWarnings(launchSettingsFromEnv(env), env.NODE_ENV === 'production', { partnerHooks })) logger.warn(warning);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     console.error(err.message);

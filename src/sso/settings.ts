@@ -65,7 +65,7 @@ export function launchSettingsFromEnv(env: Env): LaunchSettings {
 }
 
 /** Settings that work but weaken the sign-in in production: said once at start (the web entry logs them). */
-export function launchWarnings(s: LaunchSettings, production: boolean): string[] {
+export function launchWarnings(s: LaunchSettings, production: boolean, o: { partnerHooks?: boolean } = {}): string[] {
   if (!production) return [];
   const warnings: string[] = [];
   const base = s.appBaseUrl ? new URL(s.appBaseUrl) : undefined;
@@ -80,6 +80,11 @@ export function launchWarnings(s: LaunchSettings, production: boolean): string[]
   const home = s.appHomeUrl ? new URL(s.appHomeUrl) : undefined;
   if (home?.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(home.hostname))
     warnings.push('APP_HOME_URL is http: the hand-off token (a sign-in for 60 s to whoever holds it) is posted in clear; use https');
+  // Only the HTTP provisioner's hooks reach the partner: with the built-in one a sign-out ends this service's sessions alone.
+  if (home && o.partnerHooks === false)
+    warnings.push(
+      'APP_HOME_URL without PARTNER_PROVISIONER=http: users handed to your app are never signed out of it (user.logout, uninstalls and user removals reach only this service); use the HTTP hooks',
+    );
   if (s.supportContact === SUPPORT_CONTACT_PLACEHOLDER)
     warnings.push('SUPPORT_CONTACT is not set: sign-in failure pages tell users to contact "your administrator"; set who to contact');
   if (s.sameSite === 'none' && s.frameAncestors.length === 0)

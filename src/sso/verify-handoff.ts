@@ -3,7 +3,7 @@ import type { HandoffClaims } from './handoff';
 
 /** Where a verifier remembers the `jti`s it accepted, until they expire. */
 export interface SeenTokenIds {
-  /** False when `jti` was seen before; otherwise remembers it until `expiresAt` (epoch s). */
+  /** False when `jti` was seen before; otherwise remembers it until `expiresAt` (epoch s: `exp` plus the clock tolerance). */
   remember(jti: string, expiresAt: number): boolean | Promise<boolean>;
 }
 
@@ -99,7 +99,8 @@ export async function verifyHandoffToken(token: string, o: VerifyHandoffOptions)
   if ('partnerState' in o && (!o.partnerState || payload.partner_state !== o.partnerState)) {
     throw new HandoffTokenError('hand-off token refused: its partner_state is not the one this browser started the launch with');
   }
-  if (!(await (o.seen ?? defaultSeen).remember(claims.jti, claims.exp))) {
+  // Remembered as long as the token is accepted: past `exp` by the clock tolerance too.
+  if (!(await (o.seen ?? defaultSeen).remember(claims.jti, claims.exp + (o.clockToleranceSeconds ?? 5)))) {
     throw new HandoffTokenError('hand-off token refused: it was used before (jti replayed)');
   }
   return claims;

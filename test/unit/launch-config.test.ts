@@ -83,6 +83,9 @@ describe('launch configuration', () => {
     assert.deepEqual(launchWarnings({ ...listed, supportContact: 'help@a.example' }, true), []);
     assert.match(launchWarnings(listed, true).join(), /SUPPORT_CONTACT is not set/);
     assert.match(launchWarnings(settings({ ...prod, APP_BASE_URL: 'http://app.example.com' }), true).join(), /APP_BASE_URL is http/);
+    const handedOff = { ...listed, supportContact: 'help@a.example', appHomeUrl: 'https://app.partner.example' };
+    assert.match(launchWarnings(handedOff, true, { partnerHooks: false }).join(), /never signed out of it/);
+    assert.deepEqual(launchWarnings(handedOff, true, { partnerHooks: true }), []);
     const home = (url: string) => launchWarnings({ ...listed, supportContact: 'help@a.example', appHomeUrl: url }, true).join();
     assert.match(home('http://partner.example.com/sso'), /APP_HOME_URL is http: the hand-off token .* in clear/);
     assert.equal(home('https://partner.example.com/sso'), '');

@@ -106,7 +106,6 @@ export async function launch(lc: LaunchContext, ctx: Context): Promise<void> {
 export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void> {
   // The sealed state (sealed-state.ts), or the random browser id of a stored state of an earlier version.
   const ssoCookie = readCookie(ctx, SSO_COOKIE, SEALED_COOKIE_MAX);
-  clearCookie(ctx, SSO_COOKIE, cookieBase(lc, SSO_CALLBACK_PATH));
   try {
     const state = one(ctx.query.state);
     if (!state) throw new SsoFailure('state_invalid', { detail: 'missing' });
@@ -116,6 +115,9 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
     const early = named ? lc.store.installations.get(named) : undefined;
     early?.catch(() => undefined);
     const checked = await lc.signInStates.consume(state, ssoCookie);
+    // Cleared unless it is another sign-in's (the app opened twice in this browser: the later one's
+    // cookie replaced the earlier's, and its callback, still to come, needs it).
+    if (checked.ok || checked.why !== 'other_browser') clearCookie(ctx, SSO_COOKIE, cookieBase(lc, SSO_CALLBACK_PATH));
     if (!checked.ok) throw new SsoFailure('state_invalid', { installationId: checked.installationId, detail: checked.why });
     // A state made by /launch carries the links it read; one from an earlier version does not.
     const { rec, links: read } = await usableInstallation(

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { useSystem, type TestSystem } from '../support/system';
+import { activeInstallation, launchUrl, TestBrowser } from './helpers';
+
+/** The app opened twice in one browser before either sign-in returned (two tabs, a reload mid-way). */
+describe('launch: two sign-ins under way in one browser', function () {
+  this.timeout(90_000);
+  let sys: TestSystem;
+  useSystem((s) => (sys = s), { launch: {} });
+
+  /** /launch, then Talkdesk's sign-in: the callback URL it sends the browser to, not yet followed. */
+  async function toCallback(browser: TestBrowser, installationId: string, userId: string): Promise<string> {
+    const launch = await browser.request(launchUrl(sys, installationId, userId));
+    assert.equal(launch.status, 302);
+    const authorize = await browser.request(launch.headers.get('location') ?? '');
+    assert.equal(authorize.status, 302);
+    const callback = authorize.headers.get('location') ?? '';
+    assert.match(callback, /\/sso\/callback\?/);
+    return callback;
+  }
+
+  it("the earlier one's callback fails (its cookie was replaced) without taking the later one's cookie: that one signs in", async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const user = licensed[0];
+    assert.ok(user);
+    sys.simulator.signInAs(installation.id, user.id);
+    const browser = new TestBrowser();
+    const first = await toCallback(browser, installation.id, user.id);
+    const second = await toCallback(browser, installation.id, user.id);
+
+    const earlier = await browser.open(first);
+    assert.equal(earlier.res.status, 400, earlier.body.slice(0, 400));
+    assert.match(earlier.body, /data-reason="state_invalid"/);
+    // Before, that failure cleared the cookie the later sign-in's callback needs: it failed too.
+    const later = await browser.open(second);
+    assert.equal(later.res.status, 200, later.body.slice(0, 400));
+    assert.match(later.body, /id="user-name"/);
+  });
+});
