@@ -1,4 +1,13 @@
-import { MongoClient, MongoServerError, type Db, type Collection, type Document, type Filter, type UpdateFilter } from 'mongodb';
+import {
+  MongoClient,
+  MongoError,
+  MongoServerError,
+  type Db,
+  type Collection,
+  type Document,
+  type Filter,
+  type UpdateFilter,
+} from 'mongodb';
 
 /** Collection names in one place; the README lists them. */
 export const COLLECTIONS = {
@@ -121,4 +130,14 @@ export async function upsertManyById<T extends { _id: string }>(
     if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
     await write();
   }
+}
+
+/** Socket errors the driver lets through unwrapped when MongoDB is cut off mid-write (e.g. "This socket has been ended by the other party"). */
+const SOCKET_FAILURES = new Set(['EPIPE', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ERR_STREAM_DESTROYED']);
+
+/** MongoDB down or cut off: a driver error, or a bare socket error from the driver's connection. */
+export function isStoreOutage(err: unknown): boolean {
+  if (err instanceof MongoError) return true;
+  const code = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
+  return code !== undefined && SOCKET_FAILURES.has(code);
 }

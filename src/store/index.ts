@@ -11,7 +11,7 @@ import { ReconcilePlanStore } from './reconcile-plans';
 import { StarterContentStore } from './starter-content';
 import { PartnerCallStore } from '../partner/calls-store';
 
-export { connectDatabase, pingWithNewClient, COLLECTIONS, type Database } from './db';
+export { connectDatabase, isStoreOutage, pingWithNewClient, COLLECTIONS, type Database } from './db';
 
 /** Every partner-side collection, behind one object that activities and the web server share. */
 export interface Store {

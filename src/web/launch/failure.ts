@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
+import { isStoreOutage } from '../../store';
 import type { LaunchContext } from './context';
 import { failurePage, tooManyFailuresPage } from './pages';
 import { FAILURE_REASONS, SsoFailure } from './reasons';
@@ -21,7 +22,12 @@ const SENDER_CAUSED: ReadonlySet<string> = new Set(['unknown_installation', 'sta
  */
 export async function answerFailure(lc: LaunchContext, ctx: Context, err: unknown): Promise<void> {
   const failure =
-    err instanceof SsoFailure ? err : new SsoFailure('internal_error', { detail: err instanceof Error ? err.name : 'unknown' });
+    err instanceof SsoFailure
+      ? err
+      : // MongoDB down or cut off: a moment's outage, not our fault to investigate (as /app answers it).
+        new SsoFailure(isStoreOutage(err) ? 'store_unavailable' : 'internal_error', {
+          detail: err instanceof Error ? err.name : 'unknown',
+        });
   const { reason, facts } = failure;
   const status = FAILURE_REASONS[reason].status;
   const referenceId = `sso-${randomBytes(6).toString('hex')}`;
@@ -53,6 +59,7 @@ export async function answerFailure(lc: LaunchContext, ctx: Context, err: unknow
   const n = nonce();
   pageHeaders(ctx, { nonce: n, ...framingOf(lc.settings) });
   ctx.status = status;
+  if (reason === 'store_unavailable') ctx.set('Retry-After', '30');
   ctx.type = 'text/html; charset=utf-8';
   ctx.body = failurePage({ reason, referenceId, supportContact: lc.settings.supportContact, accountName: facts.accountName, nonce: n });
 }

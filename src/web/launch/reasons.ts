@@ -42,6 +42,11 @@ export const FAILURE_REASONS = {
     sentence: 'We could not reach Talkdesk to confirm your sign-in.',
     next: 'Open the app again from Talkdesk in a few minutes.',
   },
+  store_unavailable: {
+    status: 503,
+    sentence: 'We could not reach our own records to sign you in.',
+    next: 'Open the app again from Talkdesk in a minute.',
+  },
   internal_error: {
     status: 500,
     sentence: 'Something went wrong on our side while signing you in.',
