@@ -15,6 +15,7 @@ import type { TalkdeskClient } from '../../talkdesk/client';
 import type { TrustProxy } from '../client-address';
 import type { WebMetrics } from '../metrics';
 import { FailedSignInBudget } from './failure-budget';
+import { LicensedUsersReads } from './licensed-reads';
 import { LogoutForwarder, LOGOUT_FORWARD_TIMING } from '../../partner/logout';
 import { PendingLogoutStore } from '../../partner/logout-forwards';
 import type { UserLogoutRequest } from '../../partner/provisioner';
@@ -68,6 +69,8 @@ export interface LaunchContext {
   ssoTotal: Counter<'outcome'>;
   /** Failed sign-ins per source (failure-budget.ts); absent when off. */
   failedSignIns?: FailedSignInBudget;
+  /** Licensed-users reads on a sign-in's miss, shared per installation (licensed-reads.ts). */
+  licensedReads: LicensedUsersReads;
   /** APP_BASE_URL, or the server's own address once it listens. */
   baseUrl(): string;
 }
@@ -99,6 +102,7 @@ export function createLaunchContext(o: LaunchOptions & LaunchParts): LaunchConte
     ...(o.failedSignInsPerMinute
       ? { failedSignIns: new FailedSignInBudget({ perMinute: o.failedSignInsPerMinute, trustProxy: o.trustProxy }) }
       : {}),
+    licensedReads: new LicensedUsersReads(),
     baseUrl: () => o.settings.appBaseUrl ?? serverUrl,
     setServerUrl(url: string) {
       serverUrl = url;

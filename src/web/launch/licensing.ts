@@ -39,31 +39,44 @@ export async function licensedUser(
  * Whether Talkdesk lists the user as licensed for the installation now; if it does, their mapping is
  * written as of when it was asked (only theirs). Refusals and outages are the sign-in's failures.
  */
-export async function refreshFromTalkdesk(lc: LaunchContext, rec: InstallationRecord, talkdeskUserId: string): Promise<boolean> {
+export async function refreshFromTalkdesk(
+  lc: LaunchContext,
+  rec: InstallationRecord,
+  talkdeskUserId: string,
+  /** Read now, not shared with an earlier sign-in's read: its list may predate a removal mark. */
+  o: { fresh?: boolean } = {},
+): Promise<boolean> {
   const accountId = rec.accountId ?? '';
   const facts = { installationId: rec._id, accountId, accountName: rec.accountName };
   const creds = rec.activeClientId ? await lc.credentials.usable(rec._id, rec.activeClientId) : undefined;
   if (!creds || !rec.links.root) throw new SsoFailure('installation_inactive', { ...facts, detail: 'no_credentials' });
-  // Talkdesk's list as of now: a removal marked while it is read is newer than the mapping it writes.
-  const askedAt = new Date();
+  const root = rec.links.root;
   try {
-    // Not cached: the cache holds the workflow's token with every scope, this one has apps:read only.
-    const token = await lc.talkdesk
-      .requestToken({
-        tokenUrl: creds.tokenUrl,
-        clientId: creds.clientId,
-        keyId: creds.keyId,
-        algorithm: creds.keyAlgorithm,
-        privateKey: creds.secret.privateKey,
-        scopes: ['apps:read'],
-      })
-      .catch((err: unknown) => {
-        // As at the code exchange, on any failure: a set Talkdesk refused (rotated, revoked) is read
-        // afresh next time; after a timeout that costs one store read.
-        lc.credentials.forget(creds.installationId, creds.clientId);
-        throw err;
-      });
-    const users = await lc.talkdesk.listLicensedUsers(rec.links.root, lc.appId, rec._id, token.accessToken);
+    // Shared with the sign-ins that miss meanwhile (licensed-reads.ts). `askedAt`: Talkdesk's list as of
+    // then, so a removal marked while it is read is newer than the mapping it writes.
+    const { users, askedAt } = await lc.licensedReads.read(
+      `${rec._id}:${creds.clientId}`,
+      async () => {
+        // Not cached: the cache holds the workflow's token with every scope, this one has apps:read only.
+        const token = await lc.talkdesk
+          .requestToken({
+            tokenUrl: creds.tokenUrl,
+            clientId: creds.clientId,
+            keyId: creds.keyId,
+            algorithm: creds.keyAlgorithm,
+            privateKey: creds.secret.privateKey,
+            scopes: ['apps:read'],
+          })
+          .catch((err: unknown) => {
+            // As at the code exchange, on any failure: a set Talkdesk refused (rotated, revoked) is read
+            // afresh next time; after a timeout that costs one store read.
+            lc.credentials.forget(creds.installationId, creds.clientId);
+            throw err;
+          });
+        return lc.talkdesk.listLicensedUsers(root, lc.appId, rec._id, token.accessToken);
+      },
+      o,
+    );
     // Only the user signing in: the workflow owns everyone else's mapping. Writing them all from here
     // raced its app.updated (a user it had just deactivated put back on the account's licensed list).
     const me = users.filter((u) => u.id === talkdeskUserId);

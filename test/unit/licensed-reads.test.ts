@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { LicensedUsersReads } from '../../src/web/launch/licensed-reads';
+import type { TalkdeskUser } from '../../src/talkdesk/schemas';
+
+describe('licensed-users reads shared by sign-ins', () => {
+  const user = { id: 'u1', email: 'u1@example.com', name: 'U1' } as TalkdeskUser;
+
+  it('shares a read per key, never a failed one, and a fresh read does not take an earlier one', async () => {
+    const reads = new LicensedUsersReads(60_000);
+    let fetches = 0;
+    const ok = async () => ((fetches += 1), [user]);
+    const [a, b] = await Promise.all([reads.read('i1:c1', ok), reads.read('i1:c1', ok)]);
+    assert.equal(fetches, 1);
+    assert.equal(a, b);
+    await reads.read('i2:c1', ok);
+    assert.equal(fetches, 2, 'another installation reads for itself');
+    const fresh = await reads.read('i1:c1', ok, { fresh: true });
+    assert.equal(fetches, 3);
+    assert.ok(fresh.askedAt >= a.askedAt);
+    assert.equal(await reads.read('i1:c1', ok), fresh, 'the fresh read is the one shared next');
+
+    await assert.rejects(
+      reads.read('i3:c1', () => Promise.reject(new Error('429'))),
+      /429/,
+    );
+    await reads.read('i3:c1', ok);
+    assert.equal(fetches, 4, 'a failed read is not kept');
+  });
+
+  it('reads again once the reuse time has passed (none: every read its own)', async () => {
+    const reads = new LicensedUsersReads(0);
+    let fetches = 0;
+    await reads.read('k', async () => ((fetches += 1), [user]));
+    await reads.read('k', async () => ((fetches += 1), [user]));
+    assert.equal(fetches, 2);
+  });
+});
