@@ -1,7 +1,12 @@
 import {
   MongoClient,
-  MongoError,
+  MongoNetworkError,
+  MongoNotConnectedError,
+  MongoOperationTimeoutError,
+  MongoServerClosedError,
   MongoServerError,
+  MongoServerSelectionError,
+  MongoTopologyClosedError,
   type Db,
   type Collection,
   type Document,
@@ -135,9 +140,24 @@ export async function upsertManyById<T extends { _id: string }>(
 /** Socket errors the driver lets through unwrapped when MongoDB is cut off mid-write (e.g. "This socket has been ended by the other party"). */
 const SOCKET_FAILURES = new Set(['EPIPE', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ERR_STREAM_DESTROYED']);
 
-/** MongoDB down or cut off: a driver error, or a bare socket error from the driver's connection. */
-export function isStoreOutage(err: unknown): boolean {
-  if (err instanceof MongoError) return true;
-  const code = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
+/** The driver's errors for a store not reached (a network error covers a cleared pool and a timeout too). */
+const OUTAGE_ERRORS = [
+  MongoNetworkError,
+  MongoServerSelectionError,
+  MongoNotConnectedError,
+  MongoTopologyClosedError,
+  MongoServerClosedError,
+  MongoOperationTimeoutError,
+];
+
+/**
+ * MongoDB down or cut off: the driver's errors for a store not reached, or a bare socket error from
+ * the driver's connection. Not another MongoError (a duplicate key, a refused command: a fault to
+ * look into), and not a typed error of ours that names a socket code (Talkdesk's: `notTheStore`).
+ */
+export function isStoreOutage(err: unknown, notTheStore: (err: Error) => boolean = () => false): boolean {
+  if (OUTAGE_ERRORS.some((type) => err instanceof type)) return true;
+  if (!(err instanceof Error) || notTheStore(err) || err.name !== 'Error') return false;
+  const code = (err as NodeJS.ErrnoException).code;
   return code !== undefined && SOCKET_FAILURES.has(code);
 }

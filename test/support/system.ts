@@ -84,6 +84,7 @@ export interface SystemOptions {
     onUserLogout?: UserLogoutHook;
     logoutForwardTiming?: LaunchOptions['logoutForwardTiming'];
     failedSignInsPerMinute?: number;
+    licensedReadReuseMs?: number;
   };
   /** The web's WEB_SHUTDOWN_DELAY_SECONDS, in ms (0 by default). */
   webShutdownDelayMs?: number;
@@ -158,6 +159,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
             onUserLogout: opts.launch.onUserLogout,
             logoutForwardTiming: opts.launch.logoutForwardTiming,
             failedSignInsPerMinute: opts.launch.failedSignInsPerMinute,
+            licensedReadReuseMs: opts.launch.licensedReadReuseMs,
           },
         }
       : {}),

@@ -11,20 +11,26 @@ describe('licensed-users reads shared by sign-ins', () => {
     const ok = async () => ((fetches += 1), [user]);
     const [a, b] = await Promise.all([reads.read('i1:c1', ok), reads.read('i1:c1', ok)]);
     assert.equal(fetches, 1);
-    assert.equal(a, b);
+    assert.equal(a.askedAt, b.askedAt);
+    assert.deepEqual([a.shared, b.shared], [false, true]);
     await reads.read('i2:c1', ok);
     assert.equal(fetches, 2, 'another installation reads for itself');
     const fresh = await reads.read('i1:c1', ok, { fresh: true });
     assert.equal(fetches, 3);
     assert.ok(fresh.askedAt >= a.askedAt);
-    assert.equal(await reads.read('i1:c1', ok), fresh, 'the fresh read is the one shared next');
+    assert.equal((await reads.read('i1:c1', ok)).askedAt, fresh.askedAt, 'the fresh read is the one shared next');
+    // A mapping written after the kept read began (a removal applied since): that read is not taken.
+    await reads.read('i1:c1', ok, { notBefore: new Date(fresh.askedAt.getTime() + 1) });
+    assert.equal(fetches, 4);
+    await reads.read('i1:c1', ok, { notBefore: new Date(0) });
+    assert.equal(fetches, 4, 'a read begun since is taken');
 
     await assert.rejects(
       reads.read('i3:c1', () => Promise.reject(new Error('429'))),
       /429/,
     );
     await reads.read('i3:c1', ok);
-    assert.equal(fetches, 4, 'a failed read is not kept');
+    assert.equal(fetches, 5, 'a failed read is not kept');
   });
 
   it('reads again once the reuse time has passed (none: every read its own)', async () => {

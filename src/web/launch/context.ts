@@ -34,6 +34,8 @@ export interface LaunchOptions {
   logoutForwardTiming?: Partial<typeof LOGOUT_FORWARD_TIMING> & { passIntervalMs?: number };
   /** Failed sign-ins a minute per source (SSO_FAILED_SIGN_INS_PER_MINUTE); 0 or unset: no limit. */
   failedSignInsPerMinute?: number;
+  /** How long a licensed-users read is shared (licensed-reads.ts); LICENSED_READ_REUSE_MS by default. */
+  licensedReadReuseMs?: number;
 }
 
 /** What the web server adds to LaunchOptions. */
@@ -102,7 +104,7 @@ export function createLaunchContext(o: LaunchOptions & LaunchParts): LaunchConte
     ...(o.failedSignInsPerMinute
       ? { failedSignIns: new FailedSignInBudget({ perMinute: o.failedSignInsPerMinute, trustProxy: o.trustProxy }) }
       : {}),
-    licensedReads: new LicensedUsersReads(),
+    licensedReads: new LicensedUsersReads(o.licensedReadReuseMs),
     baseUrl: () => o.settings.appBaseUrl ?? serverUrl,
     setServerUrl(url: string) {
       serverUrl = url;

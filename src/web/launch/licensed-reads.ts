@@ -4,6 +4,8 @@ import type { TalkdeskUser } from '../../talkdesk/schemas';
 export interface LicensedUsersRead {
   users: TalkdeskUser[];
   askedAt: Date;
+  /** Begun by another sign-in. */
+  shared: boolean;
 }
 
 /** How long a read answers the sign-ins that miss after it: a licence granted since waits this long at most. */
@@ -21,14 +23,17 @@ export class LicensedUsersReads {
 
   constructor(private readonly reuseMs = LICENSED_READ_REUSE_MS) {}
 
-  /** `fresh`: a read begun now, never an earlier one's (whose list may predate a removal mark). */
-  read(key: string, fetch: () => Promise<TalkdeskUser[]>, o: { fresh?: boolean } = {}): Promise<LicensedUsersRead> {
+  /**
+   * `fresh`: a read begun now, never an earlier one's (whose list may predate a removal mark);
+   * `notBefore`: an earlier one's only if it began since then.
+   */
+  async read(key: string, fetch: () => Promise<TalkdeskUser[]>, o: { fresh?: boolean; notBefore?: Date } = {}): Promise<LicensedUsersRead> {
     const now = Date.now();
     for (const [k, r] of this.reads) if (now - r.at >= this.reuseMs) this.reads.delete(k);
     const kept = o.fresh ? undefined : this.reads.get(key);
-    if (kept) return kept.read;
+    if (kept && kept.at >= (o.notBefore?.getTime() ?? 0)) return { ...(await kept.read), shared: true };
     const askedAt = new Date(now);
-    const read = fetch().then((users) => ({ users, askedAt }));
+    const read = fetch().then((users) => ({ users, askedAt, shared: false }));
     this.reads.set(key, { at: now, read });
     read.catch(() => {
       if (this.reads.get(key)?.read === read) this.reads.delete(key);

@@ -22,15 +22,16 @@ export async function licensedUser(
 ): Promise<UserMappingRecord> {
   const accountId = rec.accountId ?? '';
   const facts = { installationId: rec._id, accountId, accountName: rec.accountName };
-  const find = async (started?: Promise<UserMappingRecord | null>) => {
-    const m = await (started ?? lc.store.accounts.users.findOne({ _id: `${accountId}:${talkdeskUserId}` }));
-    return m && m.active && m.installationId === rec._id ? m : undefined;
-  };
-  const known = await find(read);
+  const find = () => lc.store.accounts.users.findOne({ _id: `${accountId}:${talkdeskUserId}` });
+  const usable = (m: UserMappingRecord | null) => (m && m.active && m.installationId === rec._id ? m : undefined);
+  const missed = await (read ?? find());
+  const known = usable(missed);
   if (known) return known;
 
-  await refreshFromTalkdesk(lc, rec, talkdeskUserId);
-  const refreshed = await find();
+  // A shared read older than the mapping's last write (a removal the workflow applied since) would
+  // write the mapping back as active, as of before the removal: only a read begun after it is taken.
+  await refreshFromTalkdesk(lc, rec, talkdeskUserId, missed ? { notBefore: missed.updatedAt } : {});
+  const refreshed = usable(await find());
   if (!refreshed) throw new SsoFailure('not_licensed', facts);
   return refreshed;
 }
@@ -43,8 +44,8 @@ export async function refreshFromTalkdesk(
   lc: LaunchContext,
   rec: InstallationRecord,
   talkdeskUserId: string,
-  /** Read now, not shared with an earlier sign-in's read: its list may predate a removal mark. */
-  o: { fresh?: boolean } = {},
+  /** `fresh`: read now, not shared with an earlier sign-in's read (its list may predate a removal mark); `notBefore`: share only a read begun since. */
+  o: { fresh?: boolean; notBefore?: Date } = {},
 ): Promise<boolean> {
   const accountId = rec.accountId ?? '';
   const facts = { installationId: rec._id, accountId, accountName: rec.accountName };
@@ -54,7 +55,7 @@ export async function refreshFromTalkdesk(
   try {
     // Shared with the sign-ins that miss meanwhile (licensed-reads.ts). `askedAt`: Talkdesk's list as of
     // then, so a removal marked while it is read is newer than the mapping it writes.
-    const { users, askedAt } = await lc.licensedReads.read(
+    const { users, askedAt, shared } = await lc.licensedReads.read(
       `${rec._id}:${creds.clientId}`,
       async () => {
         // Not cached: the cache holds the workflow's token with every scope, this one has apps:read only.
@@ -87,7 +88,7 @@ export async function refreshFromTalkdesk(
         me.map((u) => ({ id: u.id, email: u.email, name: u.name })),
         askedAt,
       );
-    lc.logger.info({ installationId: rec._id, licensedUsers: users.length }, 'licensed users refreshed from Talkdesk at sign-in');
+    lc.logger.info({ installationId: rec._id, licensedUsers: users.length, shared }, 'licensed users refreshed from Talkdesk at sign-in');
     return me.length > 0;
   } catch (err) {
     throw talkdeskFailure(err, facts, 'licensed_users');

@@ -115,9 +115,11 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
     const early = named ? lc.store.installations.get(named) : undefined;
     early?.catch(() => undefined);
     const checked = await lc.signInStates.consume(state, ssoCookie);
-    // Cleared unless it is another sign-in's (the app opened twice in this browser: the later one's
-    // cookie replaced the earlier's, and its callback, still to come, needs it).
-    if (checked.ok || checked.why !== 'other_browser') clearCookie(ctx, SSO_COOKIE, cookieBase(lc, SSO_CALLBACK_PATH));
+    // Cleared once it opened for this state. Kept when it did not: it may be another sign-in's (the app
+    // opened twice in this browser, the later one's cookie replaced the earlier's, and its callback,
+    // still to come, needs it); one never trusted expires in 10 minutes or is replaced by the next /launch.
+    if (checked.ok || checked.why === 'expired' || checked.why === 'replayed')
+      clearCookie(ctx, SSO_COOKIE, cookieBase(lc, SSO_CALLBACK_PATH));
     if (!checked.ok) throw new SsoFailure('state_invalid', { installationId: checked.installationId, detail: checked.why });
     // A state made by /launch carries the links it read; one from an earlier version does not.
     const { rec, links: read } = await usableInstallation(
