@@ -21,6 +21,9 @@ export interface StoreWatchdogOptions {
   afterStuck?: 'stop' | 'watch';
 }
 
+/** The longest a reconnect (close, then connect) may take before the next round tries again. */
+const RECONNECT_LIMIT_MS = 30_000;
+
 /**
  * Watches a process's store client. Store steps are local activities run by the
  * worker that holds the workflow in its sticky cache, so a worker whose MongoDB
@@ -35,9 +38,6 @@ export interface StoreWatchdogOptions {
  * 'drain' that never comes, and ignores every later request to check: the server
  * stays unknown until the client is closed (test/callback/stuck-store-client.test.ts).
  */
-/** The longest a reconnect (close, then connect) may take before the next round tries again. */
-const RECONNECT_LIMIT_MS = 30_000;
-
 export function watchStore(o: StoreWatchdogOptions): { stop(): Promise<void> } {
   const timeoutMs = o.pingTimeoutMs ?? Math.min(10_000, o.stuckAfterMs);
   const ping = () => withTimeout(o.ping(), timeoutMs);
