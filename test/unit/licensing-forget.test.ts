@@ -3,6 +3,7 @@ import type { UsableCredentials } from '../../src/store/credentials';
 import type { InstallationRecord } from '../../src/store/installations';
 import { TalkdeskHttpError } from '../../src/talkdesk/errors';
 import type { LaunchContext } from '../../src/web/launch/context';
+import { LicensedUsersReads } from '../../src/web/launch/licensed-reads';
 import { licensedUser } from '../../src/web/launch/licensing';
 import { SsoFailure } from '../../src/web/launch/reasons';
 
@@ -31,6 +32,7 @@ describe('sign-in licence refresh: a refused token request', () => {
       },
       logger: { info: () => undefined },
       appId: 'app',
+      licensedReads: new LicensedUsersReads(),
     } as unknown as LaunchContext;
     const rec = {
       _id: 'inst-1',
