@@ -3,6 +3,7 @@ import { temporalCallFailure } from '../temporal/connect-errors';
 import type { InboxStore } from './inbox';
 import type { Dispatch } from './start';
 import { scrubUrlCredentials } from '../logging/redact';
+import { withTimeout } from '../store/watchdog';
 
 /** The latest date there is: listing "due by" it lists every queued event. */
 const LATEST = new Date(8.64e15);
@@ -189,17 +190,15 @@ export class InboxDispatcher {
 }
 
 /** True once `p` has settled (either way), false if it has not within `ms`. */
-async function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-    timer.unref();
-  });
-  const done = p.then(
-    () => true as const,
-    () => true as const,
+function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  const settled = p.then(
+    () => undefined,
+    () => undefined,
   );
-  return Promise.race([done, late]).finally(() => clearTimeout(timer));
+  return withTimeout(settled, ms).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The most hand-overs kept for a later mark: beyond it the start-up pass covers them. */

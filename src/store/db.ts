@@ -153,11 +153,12 @@ const OUTAGE_ERRORS = [
 /**
  * MongoDB down or cut off: the driver's errors for a store not reached, or a bare socket error from
  * the driver's connection. Not another MongoError (a duplicate key, a refused command: a fault to
- * look into), and not a typed error of ours that names a socket code (Talkdesk's: `notTheStore`).
+ * look into), and not a typed error that names a socket code (e.g. TalkdeskUnavailableError: only a
+ * bare `Error` is taken).
  */
-export function isStoreOutage(err: unknown, notTheStore: (err: Error) => boolean = () => false): boolean {
+export function isStoreOutage(err: unknown): boolean {
   if (OUTAGE_ERRORS.some((type) => err instanceof type)) return true;
-  if (!(err instanceof Error) || notTheStore(err) || err.name !== 'Error') return false;
+  if (!(err instanceof Error) || err.name !== 'Error') return false;
   const code = (err as NodeJS.ErrnoException).code;
   return code !== undefined && SOCKET_FAILURES.has(code);
 }

@@ -117,11 +117,11 @@ export function watchStore(o: StoreWatchdogOptions): { stop(): Promise<void> } {
   };
 }
 
-/** Rejects when `p` has not settled within `ms` (a ping on a half-open connection never does). */
+/** Rejects when `p` has not settled within `ms` (a store call on a half-open or wedged connection never does). */
 export function withTimeout(p: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error('store ping timed out'), { name: 'PingTimeout' })), ms).unref();
+    timer = setTimeout(() => reject(Object.assign(new Error('store call timed out'), { name: 'StoreTimeout' })), ms).unref();
   });
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }

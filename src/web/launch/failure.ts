@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
 import { isStoreOutage } from '../../store';
-import { TalkdeskError } from '../../talkdesk/errors';
 import type { LaunchContext } from './context';
 import { failurePage, tooManyFailuresPage } from './pages';
 import { FAILURE_REASONS, SsoFailure } from './reasons';
@@ -26,7 +25,7 @@ export async function answerFailure(lc: LaunchContext, ctx: Context, err: unknow
     err instanceof SsoFailure
       ? err
       : // MongoDB down or cut off: a moment's outage, not our fault to investigate (as /app answers it).
-        new SsoFailure(isStoreOutage(err, (e) => e instanceof TalkdeskError) ? 'store_unavailable' : 'internal_error', {
+        new SsoFailure(isStoreOutage(err) ? 'store_unavailable' : 'internal_error', {
           detail: err instanceof Error ? err.name : 'unknown',
         });
   const { reason, facts } = failure;
