@@ -20,6 +20,8 @@ async function main(): Promise<void> {
           stuckAfterMs: env.WORKER_STORE_STUCK_SECONDS * 1_000,
           everyMs: 5_000,
           logger,
+          // In place first: the cached workflows and running activities stay on this worker.
+          reconnect: () => store.db.reconnect(),
           onStuck: () => {
             stuck = true;
             if (service.worker.getState() === 'RUNNING') service.worker.shutdown();

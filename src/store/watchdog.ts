@@ -13,12 +13,16 @@ export interface StoreWatchdogOptions {
   pingTimeoutMs?: number;
   logger: Logger;
   /**
-   * The process's client is stuck while the store answers others. The worker stops (its supervisor
-   * starts a new one); the web process reconnects its client in place.
+   * Closes the process's client and connects it again, in place (its collections keep working). Given,
+   * the first verdict of a failing streak reconnects; the streak ends when the client answers again.
    */
-  onStuck(): unknown;
-  /** After onStuck: `stop` watching (the worker, which exits) or `watch` on (the web process). Default `stop`. */
-  afterStuck?: 'stop' | 'watch';
+  reconnect?(): Promise<void>;
+  /**
+   * The process's client is stuck while the store answers others, and (with `reconnect`) a reconnect
+   * did not help: stop the process (its supervisor starts a new one); the watchdog stops watching.
+   * Absent: every verdict reconnects (the web process, which must not stop).
+   */
+  onStuck?(): unknown;
 }
 
 /** The longest a reconnect (close, then connect) may take before the next round tries again. */
@@ -30,7 +34,8 @@ const RECONNECT_LIMIT_MS = 30_000;
  * client cannot reach the store strands those workflows however long they retry;
  * a web process whose client is stuck refuses every callback. When the client has
  * failed for `stuckAfterMs` and a new client reaches the store, the process's
- * client is the problem: `onStuck`. When the new client fails too, the store is
+ * client is the problem: it is reconnected in place (`reconnect`), then, if it stays stuck,
+ * the process stops (`onStuck`). When the new client fails too, the store is
  * down for everyone: keep waiting (a restart would not help, and a crash loop
  * would delay the recovery). One known cause (mongodb 6.22 against a server
  * without topologyVersion, e.g. FerretDB): the driver's monitor writes its check
@@ -39,11 +44,14 @@ const RECONNECT_LIMIT_MS = 30_000;
  * stays unknown until the client is closed (test/callback/stuck-store-client.test.ts).
  */
 export function watchStore(o: StoreWatchdogOptions): { stop(): Promise<void> } {
+  if (!o.reconnect && !o.onStuck) throw new Error('watchStore needs reconnect, onStuck or both');
   const timeoutMs = o.pingTimeoutMs ?? Math.min(10_000, o.stuckAfterMs);
   const ping = () => withTimeout(o.ping(), timeoutMs);
   let failingSince: number | undefined;
   // Rounds in a row where a new client answered and this one, asked again right after, did not.
   let verdicts = 0;
+  // A reconnect ran since the client last answered: the next verdict stops the process (with onStuck).
+  let reconnectedInStreak = false;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
@@ -52,6 +60,7 @@ export function watchStore(o: StoreWatchdogOptions): { stop(): Promise<void> } {
     if (failingSince !== undefined) o.logger.info('the store answers this process again');
     failingSince = undefined;
     verdicts = 0;
+    reconnectedInStreak = false;
   };
 
   const check = async () => {
@@ -79,24 +88,24 @@ export function watchStore(o: StoreWatchdogOptions): { stop(): Promise<void> } {
       verdicts += 1;
     }
     if (verdicts < 2 || stopped) return;
-    if (o.afterStuck !== 'watch') {
+    if (!o.reconnect || (o.onStuck && reconnectedInStreak)) {
       stopped = true;
       o.logger.error('the store answers a new connection but not this process: stopping it so that its supervisor starts a new one');
-      return void o.onStuck();
+      return void o.onStuck?.();
     }
     o.logger.error('the store answers a new connection but not this process: reconnecting its client');
+    reconnectedInStreak = true;
     try {
       // Bounded: closing waits for the client's cursors, which a half-open connection never answers.
-      await withTimeout(
-        Promise.resolve(o.onStuck()).then(() => undefined),
-        RECONNECT_LIMIT_MS,
-      );
+      await withTimeout(o.reconnect(), RECONNECT_LIMIT_MS);
     } catch (err) {
-      // Still failing since then, one verdict held: the next round asks the new client and tries again.
+      // Still failing since then, one verdict held: the next round asks the new client again, then
+      // stops the process (`onStuck`) or, without one, tries another reconnect.
       verdicts = 1;
-      o.logger.error({ errorType: errorName(err) }, 'reconnecting the store client failed; tried again next round');
+      o.logger.error({ errorType: errorName(err) }, 'reconnecting the store client failed');
       return;
     }
+    // The reconnected client gets stuckAfterMs before the next verdict (reconnectedInStreak holds until it answers).
     failingSince = undefined;
     verdicts = 0;
   };

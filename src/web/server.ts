@@ -123,8 +123,8 @@ function watchStoreClient(store: Store, o: NonNullable<WebServerOptions['storeWa
     stuckAfterMs: o.stuckAfterMs,
     everyMs: o.everyMs ?? 5_000,
     logger,
-    afterStuck: 'watch',
-    onStuck: () => store.db.reconnect(),
+    // No onStuck: the web process never stops itself, every verdict reconnects.
+    reconnect: () => store.db.reconnect(),
   });
 }
 

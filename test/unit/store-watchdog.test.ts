@@ -100,6 +100,85 @@ describe('store watchdog', () => {
     await idle.stop(); // returns while the ping hangs (as above)
   });
 
+  it('the worker mode reconnects in place first, and stops the worker only when the reconnected client stays stuck', async () => {
+    const { logger, lines } = captureLogger();
+    let reconnects = 0;
+    let stuck = 0;
+    const dog = watchStore({
+      ping: fails,
+      pingFresh: answers,
+      stuckAfterMs: 100,
+      everyMs: 20,
+      logger,
+      reconnect: async () => void (reconnects += 1),
+      onStuck: () => (stuck += 1),
+    });
+    try {
+      await eventually('the worker to be stopped', async () => (stuck > 0 ? true : undefined), 5_000);
+      assert.equal(reconnects, 1, 'one reconnect before the stop');
+      await holdsFor('stopped once, no reconnect after', () => stuck === 1 && reconnects === 1, 200);
+      const reconnectAt = lines.findIndex((l) => l.includes('reconnecting its client'));
+      const stopAt = lines.findIndex((l) => l.includes('not this process: stopping it'));
+      assert.ok(reconnectAt >= 0 && stopAt > reconnectAt, lines.join('\n'));
+    } finally {
+      await dog.stop();
+    }
+  });
+
+  it('the worker mode keeps a worker whose reconnected client answers, and reconnects first again in a later streak', async () => {
+    const { logger } = captureLogger();
+    let reconnects = 0;
+    let stuck = 0;
+    let healthy = false;
+    const dog = watchStore({
+      ping: () => (healthy ? answers() : fails()),
+      pingFresh: answers,
+      stuckAfterMs: 100,
+      everyMs: 20,
+      logger,
+      // Each reconnect heals the client for a while.
+      reconnect: async () => {
+        reconnects += 1;
+        healthy = true;
+      },
+      onStuck: () => (stuck += 1),
+    });
+    try {
+      await eventually('a first reconnect', async () => (reconnects === 1 ? true : undefined), 5_000);
+      await holdsFor('the healed worker kept', () => stuck === 0, 200);
+      // Stuck again later: a new streak, whose first verdict reconnects again rather than stopping.
+      healthy = false;
+      await eventually('a second reconnect', async () => (reconnects === 2 ? true : undefined), 5_000);
+      await holdsFor('the worker still kept', () => stuck === 0, 200);
+    } finally {
+      await dog.stop();
+    }
+  });
+
+  it('the worker mode stops the worker when the reconnect itself fails', async () => {
+    const { logger } = captureLogger();
+    let stuck = 0;
+    let reconnects = 0;
+    const dog = watchStore({
+      ping: fails,
+      pingFresh: answers,
+      stuckAfterMs: 100,
+      everyMs: 20,
+      logger,
+      reconnect: async () => {
+        reconnects += 1;
+        throw Object.assign(new Error('closed'), { name: 'MongoNetworkError' });
+      },
+      onStuck: () => (stuck += 1),
+    });
+    try {
+      await eventually('the worker to be stopped', async () => (stuck > 0 ? true : undefined), 5_000);
+      assert.equal(reconnects, 1);
+    } finally {
+      await dog.stop();
+    }
+  });
+
   it('the web mode reconnects the client and watches on: once again if the reconnected client is stuck too, never while it answers', async () => {
     const { logger, lines } = captureLogger();
     let reconnects = 0;
@@ -110,8 +189,7 @@ describe('store watchdog', () => {
       stuckAfterMs: 100,
       everyMs: 20,
       logger,
-      afterStuck: 'watch',
-      onStuck: async () => {
+      reconnect: async () => {
         reconnects += 1;
         if (reconnects === 1) throw Object.assign(new Error('mongodb://user:pw@host'), { name: 'MongoNetworkError' });
       },
