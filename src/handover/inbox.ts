@@ -99,12 +99,15 @@ export class InboxStore {
     // back (and, found, it costs no refused insert).
     let existing = credentials ? await this.coll.findOne({ _id: record._id }) : null;
     if (!existing) {
-      if (credentials) await this.eventCredentials.put(ownerOf(record), credentials);
+      const copied = credentials ? await this.eventCredentials.put(ownerOf(record), credentials) : false;
       if (await this.insertRecord(record)) {
         if (queue) await this.enqueue(record);
         return { stored: 'stored' };
       }
       existing = await this.coll.findOne({ _id: record._id });
+      // A repeat racing the first delivery (its lookup ran before that record was written) stored a copy
+      // where none was: the first one's was imported (or destroyed) and deleted meanwhile. Not kept then.
+      if (copied && credentials) await this.eventCredentials.deleteIfImported(record._id, record.installationId, credentials.clientId);
     }
     if (queue && existing && !existing.dispatchedAt) await this.enqueue(existing);
     const conflict = existing !== null && (existing.installationId !== record.installationId || existing.type !== record.type);

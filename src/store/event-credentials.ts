@@ -1,6 +1,7 @@
 import { MongoServerError, type Collection } from 'mongodb';
 import { encryptJson, type EncryptedBlob, type Keyring } from '../crypto/secrets';
 import type { EventCredentials } from '../events/schemas';
+import { credentialId } from './credentials';
 import { COLLECTIONS, deleteByIds, type Database } from './db';
 import { eventCredentialsContext } from './secret-contexts';
 
@@ -80,17 +81,19 @@ interface LegacyInboxCredentials {
 export class EventCredentialStore {
   private readonly coll: Collection<EventCredentialRecord>;
   private readonly inbox: Collection<LegacyInboxCredentials>;
+  private readonly sets: Collection<{ _id: string; sourceEventId?: string }>;
   constructor(db: Database) {
     this.coll = db.collection<EventCredentialRecord>(COLLECTIONS.eventCredentials);
     this.inbox = db.collection<LegacyInboxCredentials>(COLLECTIONS.inbox);
+    this.sets = db.collection(COLLECTIONS.credentials);
   }
 
   async ensureIndexes(): Promise<void> {
     await this.coll.createIndex({ installationId: 1 });
   }
 
-  /** Stores an event's credentials (the callback, before the inbox record). A repeat changes nothing. */
-  async put(owner: EventCredentialOwner, sealed: SealedEventCredentials): Promise<void> {
+  /** Stores an event's credentials (the callback, before the inbox record). A repeat changes nothing: false. */
+  async put(owner: EventCredentialOwner, sealed: SealedEventCredentials): Promise<boolean> {
     const { eventId, installationId, createdAt, storedAt } = owner;
     try {
       await this.coll.insertOne({
@@ -101,9 +104,23 @@ export class EventCredentialStore {
         storedAt,
         eventCreatedAt: createdAt,
       });
+      return true;
     } catch (e) {
       if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
+      return false;
     }
+  }
+
+  /**
+   * Deletes the event's copy if the credential set it brought was imported (the set names the event;
+   * destroyed since or not); true when it did. For a repeated delivery that stored a copy again after
+   * the first one's was imported and deleted (`InboxStore.insert`). Safe in any order with the import,
+   * which writes the set before it deletes the copy: a copy stored before the set was written is
+   * deleted by the import, one stored after is found here.
+   */
+  async deleteIfImported(eventId: string, installationId: string, clientId: string): Promise<boolean> {
+    const set = await this.sets.findOne({ _id: credentialId(installationId, clientId) }, { projection: { sourceEventId: 1 } });
+    return set?.sourceEventId === eventId ? this.delete(eventId) : false;
   }
 
   /**
