@@ -128,23 +128,22 @@ export class InboxStore {
   /**
    * Queues the event unless it is queued already; true when this call queued it. The
    * callback calls it when its own hand-over failed or is left to the dispatcher (the source past its
-   * budget); `insert` and the backstop otherwise. `notBefore`: not handed over by the dispatcher before then.
+   * budget); `insert` and the backstop otherwise. `hold`: a date, not handed over by the dispatcher
+   * before then; `release`, due now and any hold lifted (a redelivery did what the hold waited for).
    */
-  async enqueue(r: Pick<InboxRecord, '_id' | 'installationId' | 'createdAt' | 'receivedAt'>, notBefore?: Date): Promise<boolean> {
+  async enqueue(r: Pick<InboxRecord, '_id' | 'installationId' | 'createdAt' | 'receivedAt'>, hold?: Date | 'release'): Promise<boolean> {
+    const base = { installationId: r.installationId, createdAt: r.createdAt };
+    const update =
+      hold === 'release'
+        ? // $min sets a new entry's time too ($setOnInsert may not name the same field).
+          { $setOnInsert: base, $min: { nextDispatchAt: new Date() }, $unset: { heldUntil: '' as const } }
+        : {
+            $setOnInsert: { ...base, nextDispatchAt: hold ?? r.receivedAt },
+            // On an entry the backstop wrote meanwhile too: the hold is what this call is for.
+            ...(hold ? { $max: { heldUntil: hold } } : {}),
+          };
     try {
-      const res = await this.queue.updateOne(
-        { _id: r._id },
-        {
-          $setOnInsert: {
-            installationId: r.installationId,
-            createdAt: r.createdAt,
-            nextDispatchAt: notBefore ?? r.receivedAt,
-          },
-          // On an entry the backstop wrote meanwhile too: the hold is what this call is for.
-          ...(notBefore ? { $max: { heldUntil: notBefore } } : {}),
-        },
-        { upsert: true },
-      );
+      const res = await this.queue.updateOne({ _id: r._id }, update, { upsert: true });
       return res.upsertedCount > 0;
     } catch (e) {
       // Two upserts of one entry at once (the backstop beside a failed hand-over): the other queued it.

@@ -249,10 +249,13 @@ export function createCallbackHandler(deps: CallbackDeps) {
       );
     }
 
+    // A redelivery got past the sessions an earlier delivery could not end: a hold that delivery put on
+    // the event's queue entry (for after Talkdesk's redeliveries) has done its work and is lifted.
+    const hold = stored === 'duplicate' ? ('release' as const) : undefined;
     // Queued for the dispatcher, which hands it over (Temporal did not take it, or the source is past its budget).
     const leftToDispatcher = async (o: 'stored_undispatched' | 'deferred') => {
       try {
-        await deps.inbox.enqueue(record);
+        await deps.inbox.enqueue(record, hold);
       } catch (queueErr) {
         // Stored but not queued: only a redelivery (or the backstop) would hand it over, so ask for one.
         return storeFailed(queueErr, 'event stored but not queued for hand-over');
@@ -285,7 +288,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
         // the repeat); if that fails too (the store is down), the dispatcher retries the mark itself
         // until the store is back, and a process stopped before that leaves it to the next start.
         log.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'dispatched but not marked');
-        await deps.inbox.enqueue(record).catch(() => deps.markLater?.(event.id, mark));
+        await deps.inbox.enqueue(record, hold).catch(() => deps.markLater?.(event.id, mark));
       },
     );
     log.info('event stored and dispatched');

@@ -30,13 +30,21 @@ describe('callback: ending sessions fails after the event is stored', function (
   const handedOver: LifecycleEvent[] = [];
   const ended: TalkdeskEvent[] = [];
   let failNext = 0;
+  // Temporal refusing the next hand-overs (a recording function here).
+  let dispatchFailsNext = 0;
 
   before(async () => {
     db = await connectDatabase(await mongoUri(), uniqueDbName('endfail'));
     const keyring = parseKeyring(generateKeySpec('ef1'));
     store = createStore(db, keyring);
     await store.ensureIndexes();
-    const dispatch = async (e: LifecycleEvent) => void handedOver.push(e);
+    const dispatch = async (e: LifecycleEvent) => {
+      if (dispatchFailsNext > 0) {
+        dispatchFailsNext -= 1;
+        throw Object.assign(new Error('Temporal unavailable'), { name: 'ServiceError' });
+      }
+      handedOver.push(e);
+    };
     const app = createApp({
       appId: APP_ID,
       webhookSecrets: [WEBHOOK_SECRET],
@@ -106,5 +114,37 @@ describe('callback: ending sessions fails after the event is stored', function (
     assert.equal(repeat.json?.status, 'duplicate');
     assert.equal(ended.length, 1, 'a repeat of an event handed over ends no session');
     assert.equal(handedOver.length, 1);
+  });
+
+  it("a redelivery that ends the sessions but cannot hand over lifts the hold: the dispatcher's next pass takes the event", async () => {
+    const event = freshEvent('app.uninstalled');
+    failNext = 1;
+    const first = await postCallback(url, event);
+    assert.equal(first.status, 503, first.text);
+    const held = await store.inbox.queued(event.id);
+    assert.ok(held?.heldUntil, 'held for after the redeliveries');
+    assert.deepEqual(
+      (await store.inbox.listUndispatched(1_000)).filter((r) => r._id === event.id),
+      [],
+      'not for the dispatcher while held',
+    );
+
+    dispatchFailsNext = 1;
+    const again = await postCallback(url, event);
+    assert.equal(again.status, 202, again.text);
+    assert.equal(again.json?.dispatched, false);
+    assert.ok(
+      ended.some((e) => e.id === event.id),
+      'the redelivery ended the sessions',
+    );
+    const released = await store.inbox.queued(event.id);
+    assert.ok(released, 'still queued for the dispatcher');
+    assert.equal(released.heldUntil, undefined, 'the hold is lifted');
+    assert.ok(released.nextDispatchAt.getTime() <= Date.now(), released.nextDispatchAt.toISOString());
+    assert.deepEqual(
+      (await store.inbox.listUndispatched(1_000)).filter((r) => r._id === event.id).map((r) => r._id),
+      [event.id],
+      "in the dispatcher's next pass, not 16 minutes later",
+    );
   });
 });
