@@ -106,7 +106,8 @@ export class InboxStore {
       }
       existing = await this.coll.findOne({ _id: record._id });
       // A repeat racing the first delivery (its lookup ran before that record was written) stored a copy
-      // where none was: the first one's was imported (or destroyed) and deleted meanwhile. Not kept then.
+      // where none was: the first one's was deleted meanwhile. Not kept when that was its import (a copy
+      // discarded or destroyed without one stays until the retention sweep: the safe way round).
       if (copied && credentials) await this.eventCredentials.deleteIfImported(record._id, record.installationId, credentials.clientId);
     }
     if (queue && existing && !existing.dispatchedAt) await this.enqueue(existing);

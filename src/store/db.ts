@@ -80,7 +80,10 @@ export async function connectDatabase(uri: string, dbName: string): Promise<Data
     },
     async reconnect() {
       await client.close();
-      if (!closed) await client.connect();
+      if (closed) return;
+      await client.connect();
+      // Closed for good while connecting (a shutdown racing the watchdog): not left open.
+      if (closed) await client.close();
     },
   };
 }
