@@ -104,9 +104,15 @@ export function mergeRuns(parts: readonly (Measured & { errors: string[]; sample
   };
 }
 
-/** A keep-alive HTTP client for the load: one socket per concurrent lane. */
-export function keepAliveAgent(concurrency: number): http.Agent {
-  return new http.Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
+/**
+ * A keep-alive HTTP client for the load: one socket per concurrent lane. A socket idle for
+ * `idleMs` is closed here, before the servers' 5 s keep-alive closes it: the kinds of a figure
+ * run in turn, so a kind's sockets idle through the others' chunks, and a request sent on a
+ * socket just as the server closes it failed with "socket hang up" (Node 20's agent does not
+ * read the server's keep-alive hint).
+ */
+export function keepAliveAgent(concurrency: number, idleMs = 4_000): http.Agent {
+  return new http.Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency, timeout: idleMs });
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
