@@ -226,6 +226,9 @@ function credentialsState(cfg: ApiConfig, r: ApiRequest, inst: SimInstallation):
   }
   const client = r.params.clientId ? cfg.state.clients.get(r.params.clientId) : undefined;
   if (!client || client.installationId !== inst.id) return errorResponse(r.route, 404, 'client not found');
+  // What is acknowledged is a rotation's new client (an inference: talkdesk-api.md); not 409 for the
+  // others, which the service counts as a resent acknowledgement done (activities/talkdesk-calls.ts).
+  if (!client.rotatedIn) return errorResponse(r.route, 404, 'no credentials rotation brought this client');
   if (client.acknowledgedAt) return errorResponse(r.route, 409, 'credentials already acknowledged');
   client.acknowledgedAt = new Date();
   return { status: 202, body: { state: 'acknowledged' } };

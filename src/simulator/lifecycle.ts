@@ -185,6 +185,7 @@ export class Lifecycle {
       else if (!old.validUntil || old.validUntil > graceEnd) old.validUntil = graceEnd;
     }
     const client = this.state.createClient(inst.id, alg);
+    client.rotatedIn = true;
     inst.clientIds.push(client.clientId);
 
     const id = eventId(eventOpts);

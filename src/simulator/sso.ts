@@ -235,6 +235,8 @@ export class SsoSimulator {
   userinfo(req: IncomingMessage): SimResponse {
     const m = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(req.headers.authorization ?? '');
     const rec = m?.[1] ? this.userTokens.get(m[1]) : undefined;
+    // A valid client-credentials token has no user: documented as 400 "no user context" (talkdesk-sso.md §3).
+    if (!rec && m?.[1] && this.state.liveToken(m[1])) return errorResponse('userinfo', 400, 'no user context');
     if (!rec || rec.expiresAt <= Date.now()) {
       return errorResponse('userinfo', 401, 'invalid or expired access token', {
         headers: { 'www-authenticate': 'Bearer error="invalid_token"' },

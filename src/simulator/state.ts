@@ -33,6 +33,8 @@ export interface ClientRecord {
   revokedAt: Date | null;
   validUntil: Date | null;
   acknowledgedAt: Date | null;
+  /** Brought by an `app.credentials_rotated`: the only clients whose credentials can be acknowledged. */
+  rotatedIn: boolean;
 }
 
 export interface TokenRecord {
@@ -113,6 +115,7 @@ export class SimState {
       revokedAt: null,
       validUntil: null,
       acknowledgedAt: null,
+      rotatedIn: false,
     };
     this.clients.set(client.clientId, client);
     this.addSecret(client.clientSecret);

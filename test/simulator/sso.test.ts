@@ -131,6 +131,11 @@ describe('simulator sign-in: /oauth/authorize, the authorization_code grant, /us
     });
     await assert.rejects(
       client.getUserInfo(`${sim.url}/users/me`, cc.accessToken),
+      // Documented: 400 "no user context" (talkdesk-sso.md §3), not the 401 of an unknown token.
+      (e: unknown) => e instanceof TalkdeskHttpError && e.status === 400,
+    );
+    await assert.rejects(
+      client.getUserInfo(`${sim.url}/users/me`, 'not-a-token'),
       (e: unknown) => e instanceof TalkdeskHttpError && e.status === 401,
     );
   });

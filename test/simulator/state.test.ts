@@ -113,7 +113,7 @@ describe('simulator state endpoints', () => {
     assert.equal((await api(sim, token, 'GET', instPath(id))).status, 401);
   });
 
-  it('credentials state: 202 once, 409 again, 404 for unknown or foreign clients, 400 for other bodies', async () => {
+  it('credentials state: 202 once, 409 again, 404 for unknown or foreign clients and for one no rotation brought, 400 for other bodies', async () => {
     const { id, event, token } = await installed();
     const other = sim.createInstallation();
     const rotated = sim.rotateCredentials(id);
@@ -130,9 +130,11 @@ describe('simulator state endpoints', () => {
     assert.equal(typeof again.body.error, 'string');
     assert.equal((await api(sim, token, 'POST', path('0'.repeat(32)), ack)).status, 404);
     assert.equal((await api(sim, token, 'POST', path(other.event.data.client_id), ack)).status, 404);
+    const installClient = await api(sim, token, 'POST', path(event.data.client_id), ack);
+    assert.equal(installClient.status, 404, "the install's own client was never rotated in");
     assert.equal((await api(sim, undefined, 'POST', path(rotated.data.client_id), ack)).status, 401);
     const calls = sim.credentialsStateCalls(id);
-    assert.equal(calls.length, 8);
+    assert.equal(calls.length, 9);
     assert.deepEqual(calls[3]?.body, { state: 'acknowledged' });
     assert.equal(calls[3]?.status, 202);
     assert.ok(event.data.client_id);
