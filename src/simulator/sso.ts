@@ -102,6 +102,9 @@ export class SsoSimulator {
   /** GET /oauth/authorize: a code for the signed-in user, or a page to pick one (the demo). */
   authorize(url: URL): SimResponse {
     const q = url.searchParams;
+    // RFC 6749 §3.1: no parameter more than once (which redirect_uri would it be?): a page, never a redirect.
+    const repeated = [...new Set(q.keys())].find((k) => q.getAll(k).length > 1);
+    if (repeated) return page(400, `Parameter ${repeated} is repeated`, '');
     const client = this.state.clients.get(q.get('client_id') ?? '');
     const redirect = parseRedirect(q.get('redirect_uri'));
     // Never redirect to an unchecked address: a bad client or redirect URI gets a page.
@@ -134,7 +137,8 @@ export class SsoSimulator {
       clientId: client.clientId,
       installationId: inst.id,
       userId,
-      redirectUri: redirect.href,
+      // As sent: the token request must repeat it identically (RFC 6749 §4.1.3), not merely equivalently.
+      redirectUri: q.get('redirect_uri') ?? '',
       scopes: (q.get('scope') ?? '').split(' ').filter((s) => s.length > 0),
       ...(q.get('nonce') ? { nonce: q.get('nonce') ?? '' } : {}),
       expiresAt: Date.now() + CODE_TTL_MS,
@@ -174,6 +178,8 @@ export class SsoSimulator {
       if (!verified.ok) return oauthError(401, 'invalid_client', verified.description);
       client = verified.client;
     }
+    if (fields.client_id !== undefined && fields.client_id !== client.clientId)
+      return oauthError(401, 'invalid_client', 'client_id does not match the client authentication');
     const code = fields.code ?? '';
     const rec = this.codes.get(code);
     this.codes.delete(code); // single use, whatever happens next
@@ -219,14 +225,26 @@ export class SsoSimulator {
   }
 
   private basicClient(header: string): ClientRecord | undefined {
-    const m = /^Basic ([A-Za-z0-9+/=]+)$/.exec(header);
+    // The scheme name is case-insensitive (RFC 7235 §2.1).
+    const m = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header);
     if (!m?.[1]) return undefined;
     const decoded = Buffer.from(m[1], 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) return undefined;
-    const client = this.state.clients.get(decodeURIComponent(decoded.slice(0, colon)));
+    // Form-urlencoded parts (RFC 6749 §2.3.1); a malformed escape is a failed authentication, not a 500.
+    const part = (s: string) => {
+      try {
+        return decodeURIComponent(s.replace(/\+/g, ' '));
+      } catch {
+        return undefined;
+      }
+    };
+    const id = part(decoded.slice(0, colon));
+    const secret = part(decoded.slice(colon + 1));
+    if (id === undefined || secret === undefined) return undefined;
+    const client = this.state.clients.get(id);
     if (!client || !this.state.clientValid(client)) return undefined;
-    const given = Buffer.from(decodeURIComponent(decoded.slice(colon + 1)));
+    const given = Buffer.from(secret);
     const expected = Buffer.from(client.clientSecret);
     return given.length === expected.length && timingSafeEqual(given, expected) ? client : undefined;
   }

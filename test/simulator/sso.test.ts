@@ -113,6 +113,53 @@ describe('simulator sign-in: /oauth/authorize, the authorization_code grant, /us
     assert.match(String(replay.body.error_description), /jti/);
   });
 
+  it('is strict about the form: redirect_uri repeated identically, no repeated parameter, a matching client_id, Basic as RFC 7235 reads it', async () => {
+    const { installation, creds, users } = installed();
+    sim.signInAs(installation.id, users[0]?.id ?? '');
+    // Equivalent is not identical (RFC 6749 §4.1.3): the value sent at /oauth/authorize, as sent.
+    const upper = 'HTTP://127.0.0.1:9/sso/callback';
+    const codeFor = async (redirectUri: string) =>
+      new URL((await authorize(creds.client_id, { redirect_uri: redirectUri })).headers.get('location') ?? '').searchParams.get('code') ??
+      '';
+    await assert.rejects(exchange(creds, await codeFor(upper), false, REDIRECT), /invalid_grant/);
+    assert.ok((await exchange(creds, await codeFor(upper), false, upper)).accessToken);
+
+    const twice = new URL(`${sim.url}/oauth/authorize`);
+    const params: [string, string][] = [
+      ['client_id', creds.client_id],
+      ['redirect_uri', REDIRECT],
+      ['redirect_uri', 'http://127.0.0.1:9/other'],
+      ['response_type', 'code'],
+    ];
+    for (const [k, v] of params) twice.searchParams.append(k, v);
+    const page = await fetch(twice, { redirect: 'manual' });
+    assert.equal(page.status, 400, 'a page, never a redirect to either address');
+    assert.match(await page.text(), /redirect_uri is repeated/);
+
+    const form = async (extra: Record<string, string>) => ({
+      grant_type: 'authorization_code',
+      code: await code(creds.client_id),
+      redirect_uri: REDIRECT,
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: await signAssertion(creds, sim.tokenUrl),
+      ...extra,
+    });
+    const other = installed();
+    const mismatch = await postForm(sim.tokenUrl, await form({ client_id: other.creds.client_id }));
+    assert.equal(mismatch.status, 401);
+    assert.equal(mismatch.body.error, 'invalid_client');
+
+    const basicForm = async () => ({ grant_type: 'authorization_code', code: await code(creds.client_id), redirect_uri: REDIRECT });
+    const lower = await postForm(sim.tokenUrl, await basicForm(), {
+      authorization: `basic ${Buffer.from(`${creds.client_id}:${encodeURIComponent(creds.client_secret)}`).toString('base64')}`,
+    });
+    assert.equal(lower.status, 200, 'the scheme name is case-insensitive');
+    const malformed = await postForm(sim.tokenUrl, await basicForm(), {
+      authorization: `Basic ${Buffer.from(`${creds.client_id}:%E0%A4%A`).toString('base64')}`,
+    });
+    assert.equal(malformed.status, 401, 'a malformed escape fails the authentication');
+  });
+
   it('/users/me needs scope openid; a client-credentials token has no user', async () => {
     const { installation, creds, users } = installed();
     sim.signInAs(installation.id, users[0]?.id ?? '');
