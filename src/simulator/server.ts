@@ -106,6 +106,8 @@ export interface Simulator {
   signInAs(installationId: string, userId: string): void;
   /** The next authorization request redirects back with this OAuth `error` instead of a code. */
   denyNextAuthorization(error?: string, description?: string): void;
+  /** Registers the app's redirect URL (exact string); once one is, `/oauth/authorize` refuses any other with a page. */
+  registerRedirectUri(uri: string): void;
   /** Every user of the installation's account, and whether the app is licensed to them. */
   accountUsers(installationId: string): { id: string; name: string; email: string; licensed: boolean }[];
   /** The optional `user.logout` event for a user of the installation. */
@@ -390,6 +392,10 @@ class SimulatorServer implements Simulator {
 
   signInAs(installationId: string, userId: string): void {
     this.sso.signInAs(installationId, userId);
+  }
+
+  registerRedirectUri(uri: string): void {
+    this.sso.registerRedirectUri(uri);
   }
 
   denyNextAuthorization(error?: string, description?: string): void {

@@ -48,6 +48,8 @@ export class SsoSimulator {
   private readonly codes = new Map<string, CodeRecord>();
   private readonly userTokens = new Map<string, UserTokenRecord>();
   private nextError: { error: string; description: string } | undefined;
+  /** The app version's registered redirect URLs (talkdesk-sso.md §1.4); none registered: any is taken. */
+  private readonly redirectUris = new Set<string>();
   /** Signs the ID tokens (HS256; Talkdesk documents neither their keys nor their claims, and the service does not verify them). */
   private readonly idTokenKey = randomBytes(32);
 
@@ -64,6 +66,11 @@ export class SsoSimulator {
     if (!inst || !user || user.accountId !== inst.accountId)
       throw new Error(`user ${userId} is not in the account of installation ${installationId}`);
     this.signedIn.set(inst.accountId, userId);
+  }
+
+  /** Registers a redirect URL, as a partner does for the app version: from then on only registered ones are taken. */
+  registerRedirectUri(uri: string): void {
+    this.redirectUris.add(uri);
   }
 
   /** The next authorization request answers the redirect URI with this OAuth error instead of a code. */
@@ -110,6 +117,8 @@ export class SsoSimulator {
     // Never redirect to an unchecked address: a bad client or redirect URI gets a page.
     if (!client || !this.state.clientValid(client)) return page(400, 'Unknown or revoked client_id', '');
     if (!redirect) return page(400, 'redirect_uri must be an absolute http(s) URL', '');
+    if (this.redirectUris.size > 0 && !this.redirectUris.has(q.get('redirect_uri') ?? ''))
+      return page(400, 'redirect_uri is not a registered redirect URL of this app', '');
     const back = (params: Record<string, string>): SimResponse => {
       const target = new URL(redirect.href);
       for (const [k, v] of Object.entries(params)) target.searchParams.set(k, v);

@@ -160,6 +160,18 @@ describe('simulator sign-in: /oauth/authorize, the authorization_code grant, /us
     assert.equal(malformed.status, 401, 'a malformed escape fails the authentication');
   });
 
+  it('once a redirect URL is registered, /oauth/authorize refuses any other with a page (no redirect)', async () => {
+    const { installation, creds, users } = installed();
+    sim.signInAs(installation.id, users[0]?.id ?? '');
+    assert.equal((await authorize(creds.client_id, { redirect_uri: 'http://127.0.0.1:9/anything' })).status, 302, 'none registered: any');
+    sim.registerRedirectUri(REDIRECT);
+    const refused = await authorize(creds.client_id, { redirect_uri: 'http://127.0.0.1:9/sso/callback/' });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.headers.get('location'), null);
+    assert.match(await refused.text(), /not a registered redirect URL/);
+    assert.ok(await code(creds.client_id), 'the registered one is taken');
+  });
+
   it('/users/me needs scope openid; a client-credentials token has no user', async () => {
     const { installation, creds, users } = installed();
     sim.signInAs(installation.id, users[0]?.id ?? '');

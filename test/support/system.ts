@@ -164,6 +164,9 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
         }
       : {}),
   });
+  // The redirect URL a partner registers for the app version (docs/launch.md): the simulator then refuses
+  // any other, so a sign-in that sends another is caught (the service derives its own, this does not).
+  if (opts.launch) simulator.registerRedirectUri(`${opts.launch.appBaseUrl ?? web.url}/sso/callback`);
   const system: TestSystem = {
     client,
     store,
