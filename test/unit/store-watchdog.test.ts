@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { watchStore } from '../../src/store/watchdog';
+import type { Logger } from '../../src/logging/logger';
+import { watchStore, type StoreWatchdogOptions } from '../../src/store/watchdog';
 import { captureLogger } from '../support/logs';
 import { eventually, holdsFor } from '../support/waits';
 
@@ -7,6 +8,9 @@ import { eventually, holdsFor } from '../support/waits';
 describe('store watchdog', () => {
   const fails = () => Promise.reject(Object.assign(new Error('mongodb://user:pw@host'), { name: 'MongoServerSelectionError' }));
   const answers = () => Promise.resolve();
+  /** Quick rounds (stuck after 100 ms, a round every 20 ms), the own client failing and a new one answering; `o` overrides. */
+  const quickDog = (logger: Logger, o: Partial<StoreWatchdogOptions>) =>
+    watchStore({ ping: fails, pingFresh: answers, stuckAfterMs: 100, everyMs: 20, logger, ...o });
 
   it("stops the worker when its own client keeps failing while a new client reaches the store, without logging the error's text", async () => {
     const { logger, lines } = captureLogger();
@@ -104,12 +108,7 @@ describe('store watchdog', () => {
     const { logger, lines } = captureLogger();
     let reconnects = 0;
     let stuck = 0;
-    const dog = watchStore({
-      ping: fails,
-      pingFresh: answers,
-      stuckAfterMs: 100,
-      everyMs: 20,
-      logger,
+    const dog = quickDog(logger, {
       reconnect: async () => void (reconnects += 1),
       onStuck: () => (stuck += 1),
     });
@@ -130,12 +129,8 @@ describe('store watchdog', () => {
     let reconnects = 0;
     let stuck = 0;
     let healthy = false;
-    const dog = watchStore({
+    const dog = quickDog(logger, {
       ping: () => (healthy ? answers() : fails()),
-      pingFresh: answers,
-      stuckAfterMs: 100,
-      everyMs: 20,
-      logger,
       // Each reconnect heals the client for a while.
       reconnect: async () => {
         reconnects += 1;
@@ -159,12 +154,7 @@ describe('store watchdog', () => {
     const { logger } = captureLogger();
     let stuck = 0;
     let reconnects = 0;
-    const dog = watchStore({
-      ping: fails,
-      pingFresh: answers,
-      stuckAfterMs: 100,
-      everyMs: 20,
-      logger,
+    const dog = quickDog(logger, {
       reconnect: async () => {
         reconnects += 1;
         throw Object.assign(new Error('closed'), { name: 'MongoNetworkError' });
@@ -183,12 +173,8 @@ describe('store watchdog', () => {
     const { logger, lines } = captureLogger();
     let reconnects = 0;
     // Stuck until the second reconnect; the first reconnect fails outright.
-    const dog = watchStore({
+    const dog = quickDog(logger, {
       ping: () => (reconnects >= 2 ? answers() : fails()),
-      pingFresh: answers,
-      stuckAfterMs: 100,
-      everyMs: 20,
-      logger,
       reconnect: async () => {
         reconnects += 1;
         if (reconnects === 1) throw Object.assign(new Error('mongodb://user:pw@host'), { name: 'MongoNetworkError' });
