@@ -97,7 +97,7 @@ if [ "${SKIP_BROWSER_INSTALL:-0}" = 1 ]; then
 elif [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
   : # already installed where the tests look (test/support/chromium.ts)
 elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  log "installing Debian's chromium for the UI test (first time only)"
+  log "installing Debian's chromium for the browser tests (first time only)"
   # A failure here does not stop the set-up: only the two browser tests need chromium, and they say so.
   if apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; then
