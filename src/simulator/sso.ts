@@ -240,7 +240,8 @@ export class SsoSimulator {
     const decoded = Buffer.from(m[1], 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) return undefined;
-    // Form-urlencoded parts (RFC 6749 §2.3.1); a malformed escape is a failed authentication, not a 500.
+    // Form-urlencoded parts (RFC 6749 §2.3.1; '+' is a space, inert for the simulator's hex ids and base64url
+    // secrets); a malformed escape is a failed authentication, not a 500.
     const part = (s: string) => {
       try {
         return decodeURIComponent(s.replace(/\+/g, ' '));
