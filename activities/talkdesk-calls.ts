@@ -56,11 +56,18 @@ export function talkdeskCallActivities(deps: ActivityDeps) {
    * the call. One that cannot (no apps:read scope, 404) gives undefined, and the
    * call is sent as it would be without the check.
    */
-  const currentState = async (ref: TalkdeskCallRef): Promise<TalkdeskInstallationState | undefined> => {
+  const currentState = async (ref: StateCallInput): Promise<TalkdeskInstallationState | undefined> => {
     try {
       const inst = await withToken(deps, ref, (token) => deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token));
       return inst.state;
     } catch (err) {
+      if (revokedByEarlierAcknowledgement(ref, err)) {
+        deps.logger.info(
+          { installationId: ref.installationId },
+          'credentials refused after an earlier uninstall acknowledgement attempt: Talkdesk revoked them, the uninstall concluded',
+        );
+        return { state: 'revoked' };
+      }
       const failure = toFailure(err);
       if (!failure.nonRetryable) throw failure;
       deps.logger.warn(
@@ -184,6 +191,17 @@ export function talkdeskCallActivities(deps: ActivityDeps) {
       heartbeat();
     },
   };
+}
+
+/**
+ * Talkdesk may revoke an app's credentials once its uninstall is acknowledged (its docs are silent):
+ * a retry of that acknowledgement whose earlier attempt may have landed, its answer lost, then meets
+ * `invalid_client`. That refusal is the acknowledgement's effect. On a first attempt it stays a failure.
+ */
+function revokedByEarlierAcknowledgement(input: StateCallInput, err: unknown): boolean {
+  const earlier = input.resent === true || Context.current().info.attempt > 1;
+  const ack = input.state === 'approve' && input.concludes === 'uninstall';
+  return ack && earlier && err instanceof TalkdeskHttpError && err.isInvalidClient;
 }
 
 /** A Talkdesk answer that the same read will get again next pass: it no longer serves the installation to us. */

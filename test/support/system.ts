@@ -90,6 +90,8 @@ export interface SystemOptions {
   webShutdownDelayMs?: number;
   /** The callback's signed budget (CALLBACK_RATE_LIMIT_PER_MINUTE and its bucket size); none by default. */
   webRateLimit?: { perMinute: number; burst?: number };
+  /** The simulator revokes the app's credentials once an uninstall is acknowledged (off by default, as Talkdesk documents nothing). */
+  revokeOnUninstall?: boolean;
   /** More Talkdesk hosts the service may call (e.g. `npm run demo`'s own simulator) besides the system's simulator. */
   talkdeskAllowedHosts?: string[];
 }
@@ -115,7 +117,12 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
   const webStore = webDb ? createStore(webDb, keyring) : store;
   const { logger, lines } = captureLogger();
   const taskQueue = `q-${randomBytes(4).toString('hex')}`;
-  const simulator = await startSimulator({ appId: APP_ID, webhookSecret: WEBHOOK_SECRET, retryDelaysMs: [500, 1000] });
+  const simulator = await startSimulator({
+    appId: APP_ID,
+    webhookSecret: WEBHOOK_SECRET,
+    retryDelaysMs: [500, 1000],
+    revokeOnUninstall: opts.revokeOnUninstall,
+  });
   const talkdesk = new TalkdeskClient({
     allowedHosts: [`127.0.0.1:${simulator.port}`, ...(opts.talkdeskAllowedHosts ?? [])],
     timeoutMs: 3_000,

@@ -234,6 +234,7 @@ export function createPhaseContext(state: InstallationState, options: Installati
           run.completedAtTalkdesk === true ||
           run.resumedMidPhase === true ||
           run.rejectReadsFirst === true,
+        resent: attempt > 1 || run.resumedEventId !== undefined || run.resumedMidPhase === true,
       }),
       opts,
     ).finally(() => {
