@@ -1,15 +1,19 @@
-import { activityInfo, heartbeat } from '@temporalio/activity';
+import { heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TalkdeskUser } from '../src/talkdesk/schemas';
 
-/** Where a reading of the licensed users stands: the heartbeat details a retry resumes from. */
+/**
+ * Where a reading of the licensed users stands: the heartbeat details. Never the users read: a timed-out
+ * attempt's last details are written into the workflow's history (names and emails), and a large account's
+ * would outgrow the server's payload limit. A later attempt resumes from the store (`ReadingStore`).
+ */
 export interface LicensedUsersProgress {
   kind: 'licensed-users';
   /** The next page to read; absent once every page was read. */
   next?: string;
   pages: number;
-  /** Users read so far (id, name, email, active: no secret). */
-  users: TalkdeskUser[];
+  /** Users read so far: a count. */
+  users: number;
 }
 
 export type ReadPage = (pageUrl?: string) => Promise<{ users: TalkdeskUser[]; next?: string }>;
@@ -23,28 +27,14 @@ export interface ReadingStore {
   savePage(page: number, users: TalkdeskUser[], next: string | undefined): Promise<void>;
 }
 
-/** The progress a retry of this activity was left by its previous attempt's last heartbeat, if any. */
-function resumed(): LicensedUsersProgress | undefined {
-  const details: unknown = activityInfo().heartbeatDetails;
-  const p = details as Partial<LicensedUsersProgress> | undefined;
-  return p?.kind === 'licensed-users' && Array.isArray(p.users) ? (p as LicensedUsersProgress) : undefined;
-}
-
-async function fromStore(saved: ReadingStore | undefined): Promise<LicensedUsersProgress | undefined> {
-  const r = await saved?.load();
-  return r ? { kind: 'licensed-users', ...r } : undefined;
-}
-
 /**
- * Reads every page of the licensed users, heartbeating after each page with where
- * it stands, and resuming from there when a retry of the activity begins; with `saved`,
-each page is also kept in the store and a later attempt (a new activity) goes on from
-it. No page
- * limit of its own: Talkdesk's `next` (or total) ends it; a page that repeats ends it
- * as a protocol error rather than a loop.
+ * Reads every page of the licensed users, heartbeating after each page with where it stands;
+ * with `saved`, each page is also kept in the store and a later attempt (a new activity) goes on
+ * from it. No page limit of its own: Talkdesk's `next` (or total) ends it; a page that repeats
+ * ends it as a protocol error rather than a loop.
  */
 export async function readLicensedUsers(readPage: ReadPage, saved?: ReadingStore): Promise<TalkdeskUser[]> {
-  const from = resumed() ?? (await fromStore(saved));
+  const from = await saved?.load();
   const users = new Map<string, TalkdeskUser>((from?.users ?? []).map((u) => [u.id, u]));
   if (from && from.next === undefined) return [...users.values()];
   let next = from?.next;
@@ -65,7 +55,7 @@ export async function readLicensedUsers(readPage: ReadPage, saved?: ReadingStore
     if (page.next !== undefined) seen.add(page.next);
     next = page.next;
     await saved?.savePage(pages, page.users, next);
-    const progress: LicensedUsersProgress = { kind: 'licensed-users', pages, users: [...users.values()], ...(next ? { next } : {}) };
+    const progress: LicensedUsersProgress = { kind: 'licensed-users', pages, users: users.size, ...(next ? { next } : {}) };
     heartbeat(progress);
   } while (next !== undefined);
   return [...users.values()];

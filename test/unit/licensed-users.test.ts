@@ -32,28 +32,25 @@ describe('licensed users read page by page', () => {
     assert.equal(beats.at(-1)?.pages, 250);
   });
 
-  it('a retry resumes from the page its previous attempt last heartbeated', async () => {
-    const progress: LicensedUsersProgress = {
-      kind: 'licensed-users',
-      pages: 2,
-      next: 'https://api.talkdesk.test/users?page=3',
-      users: [{ id: 'u0' }, { id: 'u1' }, { id: 'u2' }, { id: 'u3' }],
+  it('heartbeat details say where the reading stands, never the users (a timeout writes them into history)', async () => {
+    const env = new MockActivityEnvironment();
+    const beats: unknown[] = [];
+    env.on('heartbeat', (d: unknown) => beats.push(d));
+    const read: ReadPage = async (pageUrl) => {
+      const page = pageUrl ? 2 : 1;
+      const users = Array.from({ length: 500 }, (_, i) => ({ id: `u${page}-${i}`, name: `Agent ${i}`, email: `agent${i}@customer.test` }));
+      return { users, ...(page === 1 ? { next: 'https://api.talkdesk.test/users?page=2' } : {}) };
     };
-    const env = new MockActivityEnvironment({ heartbeatDetails: progress });
-    const { read, asked } = pages(10, 2);
     const users = (await env.run(readLicensedUsers, read)) as { id: string }[];
-    assert.deepEqual(asked, [
-      'https://api.talkdesk.test/users?page=3',
-      'https://api.talkdesk.test/users?page=4',
-      'https://api.talkdesk.test/users?page=5',
+    assert.equal(users.length, 1_000);
+    assert.deepEqual(beats, [
+      { kind: 'licensed-users', pages: 1, users: 500, next: 'https://api.talkdesk.test/users?page=2' },
+      { kind: 'licensed-users', pages: 2, users: 1_000 },
     ]);
-    assert.deepEqual(
-      users.map((u) => u.id),
-      ['u0', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7', 'u8', 'u9'],
-    );
+    assert.doesNotMatch(JSON.stringify(beats), /customer\.test|Agent/);
   });
 
-  it('keeps each page in the store, and a new activity (no heartbeat details) goes on from the saved reading', async () => {
+  it('keeps each page in the store, and a new activity goes on from the saved reading', async () => {
     const kept: { page: number; users: { id: string }[]; next?: string }[] = [];
     const saved: ReadingStore = {
       load: async () =>
