@@ -10,7 +10,7 @@ export type AppliedFault =
       headers?: Record<string, string>;
       label: NonNullable<CallRecord['fault']>;
     }
-  | { kind: 'delay'; ms: number; label: NonNullable<CallRecord['fault']> }
+  | { kind: 'delay'; ms: number; body?: Record<string, unknown>; label: NonNullable<CallRecord['fault']> }
   | { kind: 'drop'; label: 'drop' };
 
 interface Queued {
@@ -103,7 +103,7 @@ export class FaultInjector {
       if (head.remaining <= 0) queue.shift();
       const f = head.fault;
       if ('drop' in f) return { kind: 'drop', label: 'drop' };
-      if ('delayMs' in f) return { kind: 'delay', ms: f.delayMs, label: 'delay' };
+      if ('delayMs' in f) return { kind: 'delay', ms: f.delayMs, label: 'delay', ...(f.body ? { body: f.body } : {}) };
       return { kind: 'status', label: 'status', ...f };
     }
     const c = this.chaos;

@@ -215,7 +215,7 @@ class SimulatorServer implements Simulator {
     if (fault?.kind === 'status') return this.finish(res, call, this.faultResponse(match.route, fault));
 
     const route = match.route;
-    const response =
+    const handled =
       route === 'token'
         ? await handleToken(this.tokenCfg, req, raw, call)
         : route === 'authorize'
@@ -225,6 +225,7 @@ class SimulatorServer implements Simulator {
             : handleApi(this.apiCfg, { route, req, url, raw, params: match.params, call });
     // A delay fault lets the request take effect and only answers late (the "did it happen?" case).
     if (fault?.kind === 'delay') await this.late(fault.ms);
+    const response = fault?.kind === 'delay' && fault.body ? { ...handled, body: fault.body, text: undefined } : handled;
     this.finish(res, call, response);
   }
 

@@ -32,11 +32,13 @@ export type PendingOperation = 'install' | 'update' | 'uninstall';
 /**
  * One injected fault. `status` answers at once with that status (and optional body and
  * headers; a 429 gets `Retry-After` when retryAfterSeconds is set). `delayMs` processes
- * the request normally and answers late. `drop` destroys the socket without answering.
+ * the request normally and answers late (with `body` in place of its own when given: a call
+ * that took effect but whose answer is not what the API documents). `drop` destroys the
+ * socket without answering.
  */
 export type Fault =
   | { status: number; retryAfterSeconds?: number; body?: Record<string, unknown>; headers?: Record<string, string> }
-  | { delayMs: number }
+  | { delayMs: number; body?: Record<string, unknown> }
   | { drop: true };
 
 /** Probabilistic faults for soak tests; each request draws once. */

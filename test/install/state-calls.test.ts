@@ -91,4 +91,23 @@ describe('setInstallationState activity: only what Talkdesk shows open is conclu
     assert.equal(sys.simulator.getInstallation(id)?.state, 'installing');
     assert.equal(sys.simulator.stateCalls(id).length, 1);
   });
+
+  it('an approval Talkdesk took but answered with an undocumented body counts as landed, from what Talkdesk then shows', async () => {
+    const { id, input } = await activeInstallation();
+    sys.simulator.updateUsers(id, { add: 1 }); // pending at Talkdesk; the activity alone approves it
+    sys.simulator.failNext('installationState', 1, { delayMs: 0, body: { ok: true } });
+    const res = await new MockActivityEnvironment().run(activities().setInstallationState, input('update'));
+    assert.deepEqual(res, { state: 'completed', alreadyConcluded: true });
+    assert.deepEqual(
+      sys.simulator.stateCalls(id).map((c) => c.status),
+      [200, 200],
+      'sent once: the read showed it concluded',
+    );
+
+    // Still open after such an answer: nothing to count as landed, the protocol error stands.
+    sys.simulator.updateUsers(id, { add: 1 });
+    sys.simulator.failNext('installationState', 1, { status: 200, body: { ok: true } });
+    await assert.rejects(new MockActivityEnvironment().run(activities().setInstallationState, input('update')), /invalid body/);
+    assert.equal(sys.simulator.getInstallation(id)?.state, 'pending');
+  });
 });
