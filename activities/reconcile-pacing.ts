@@ -15,6 +15,30 @@ export async function waitHeartbeating(at: number, label: string): Promise<void>
 }
 
 /**
+ * At most `perMinute` Talkdesk reads started in any minute on this worker. The plan's minute slots spread a
+ * pass's reads only while it keeps time: pages that ran late (a slow store or partner) found every later slot
+ * open and sent their reads back to back, several pages at once, past RECONCILE_TALKDESK_CALLS_PER_MINUTE.
+ */
+export class ReadWindow {
+  private starts: number[] = [];
+
+  constructor(private readonly windowMs = 60_000) {}
+
+  /** Waits, heartbeating, until a read may start; counts it from the time returned. */
+  async take(perMinute: number, label: string): Promise<number> {
+    for (;;) {
+      const now = Date.now();
+      while (this.starts.length > 0 && this.starts[0]! <= now - this.windowMs) this.starts.shift();
+      if (this.starts.length < perMinute) {
+        this.starts.push(now);
+        return now;
+      }
+      await waitHeartbeating(this.starts[0]! + this.windowMs, label);
+    }
+  }
+}
+
+/**
  * Talkdesk's 429 (and a 503 with Retry-After) pauses every Talkdesk read of the pass on this worker for what
  * Talkdesk asked (talkdesk-api.md: honour Retry-After), at most a minute: reads carried on at the budget's pace
  * while Talkdesk refused them, competing with the installations' own approvals for its limits. A read due

@@ -13,7 +13,7 @@ import { toFailure } from './failures';
 import { StoreMarkers } from '../src/store/markers';
 import { refusedForGood, withToken } from './talkdesk-calls';
 import { whileHeartbeating } from './partner-calls';
-import { TalkdeskPause, waitHeartbeating } from './reconcile-pacing';
+import { ReadWindow, TalkdeskPause, waitHeartbeating } from './reconcile-pacing';
 
 /**
  * The pass's backstops that read a whole collection (events stored without a queue entry,
@@ -63,6 +63,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
   /** Installations whose read Talkdesk refused for good (404, 401, 403, invalid_client): recorded as checked too. */
   const refused = new Set<string>();
   const pause = new TalkdeskPause();
+  const readWindow = new ReadWindow();
 
   /** Talkdesk's view of the installation, read with its active credentials; undefined when it has none. */
   async function talkdeskView(rec: InstallationRecord) {
@@ -230,7 +231,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
     },
 
     /** One planned page: Talkdesk read for the entries with a slot (in it), the workflow checked for the others. */
-    async reconcilePlannedPage(input: { planId: string; page: number; startedAt: number }): Promise<PageResult> {
+    async reconcilePlannedPage(input: { planId: string; page: number; startedAt: number; callsPerMinute?: number }): Promise<PageResult> {
       const result = { ...emptyPage(), talkdeskChecked: 0 };
       const entries = (await store.reconcilePlans.page(input.planId, input.page)) ?? [];
       // Entries planned before the plan listed running workflows (or when its listing failed) are queried here.
@@ -252,6 +253,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
           continue;
         }
         await slotOpen(input.startedAt, entry.slot);
+        if (input.callsPerMinute) await readWindow.take(input.callsPerMinute, `budget of ${input.callsPerMinute} reads a minute`);
         let considered = false;
         await visit(result, entry.id, async () => {
           const rec = await store.installations.get(entry.id);

@@ -121,7 +121,11 @@ async function plannedPass(
   const reportFailures = patched(PAGE_FAILURES_REPORTED_PATCH);
   for (let next = plan.next ?? 0; next < plan.pages;) {
     const batch = Array.from({ length: Math.min(parallelism, plan.pages - next) }, (_, i) => next + i);
-    const visits = batch.map((page) => plannedPages.reconcilePlannedPage({ planId: plan.id, page, startedAt: plan.startedAt }));
+    // The budget per minute too (activity input only): a late page must not send its open slots' reads at once.
+    const callsPerMinute = input.talkdeskCallsPerMinute ?? 120;
+    const visits = batch.map((page) =>
+      plannedPages.reconcilePlannedPage({ planId: plan.id, page, startedAt: plan.startedAt, callsPerMinute }),
+    );
     const results = reportFailures ? await Promise.allSettled(visits) : (await Promise.all(visits)).map(fulfilled);
     // A cancelled pass (an operator's cancel) ends cancelled, not reported page by page and gone on.
     const cancelled = results.find((r) => r.status === 'rejected' && isCancellation(r.reason));
