@@ -106,6 +106,11 @@ export interface StateCallInput extends TalkdeskCallRef {
    */
   checkFirst?: boolean;
   /**
+   * A late update's call (older than an update already applied): read first, and never sent, since
+   * whatever Talkdesk has open is newer (`decideStateCall`). Activity input only.
+   */
+  late?: boolean;
+  /**
    * An earlier attempt of this same call may have reached Talkdesk (a retry of the step, or a phase
    * re-entered). Only an uninstall acknowledgement uses it: credentials Talkdesk refuses after such an
    * attempt were revoked by that acknowledgement, so it concluded. Activity input only (no command change).

@@ -4,13 +4,19 @@ import type { TalkdeskInstallationState } from './schemas';
 export interface StateCallIntent {
   state: 'approve' | 'reject';
   concludes?: 'install' | 'update' | 'uninstall';
+  /**
+   * A late update's (older than an update already applied): the newer one's state call concluded what
+   * Talkdesk had open, so nothing open now is this one's, and `pending` is an operation opened since.
+   */
+  late?: boolean;
 }
 
 /**
  * What to do with a state call, given what Talkdesk shows (docs/lifecycle.md, "State
  * calls"): Talkdesk's one state endpoint concludes whatever is pending, so a call is
  * sent only while Talkdesk shows the phase's own operation open.
- * - `send`: the operation is open (`installing` for an install, `pending` for an update or an uninstall);
+ * - `send`: the operation is open (`installing` for an install, `pending` for an update or an uninstall;
+ *   never for a late update, whose operation the newer update's state call concluded);
  * - `concluded`: Talkdesk already shows this call's outcome (an earlier attempt landed);
  * - `skip`: anything else; nothing is sent, the phase records what Talkdesk showed.
  */
@@ -18,7 +24,7 @@ export type StateCallDecision = 'send' | 'concluded' | 'skip';
 
 export function decideStateCall(intent: StateCallIntent, current: TalkdeskInstallationState): StateCallDecision {
   if (alreadyConcluded(intent, current)) return 'concluded';
-  const open = openStates(intent.concludes);
+  const open = intent.late ? [] : openStates(intent.concludes);
   return open.includes(current.state) ? 'send' : 'skip';
 }
 
@@ -47,5 +53,7 @@ export function alreadyConcluded(intent: StateCallIntent, current: TalkdeskInsta
     // install (what `skip` does) would delete the account of an installation Talkdesk shows installed.
     return current.state === 'completed' || current.state === 'pending';
   }
+  // A late update: the newer update's approval concluded it; `pending` is an operation opened since, not its own.
+  if (op === 'update' && intent.late) return current.state === 'completed' || current.state === 'pending';
   return op !== undefined && current.state === 'completed';
 }

@@ -92,6 +92,21 @@ describe('setInstallationState activity: only what Talkdesk shows open is conclu
     assert.equal(sys.simulator.stateCalls(id).length, 1);
   });
 
+  it('a late update sends nothing: what Talkdesk has open (pending) is a newer operation, its own was concluded', async () => {
+    const { id, input } = await activeInstallation();
+    sys.simulator.updateUsers(id, { add: 1 }); // an update opened after the newer one the late update is older than
+    const late = { ...input('update'), late: true, checkFirst: true };
+    assert.deepEqual(await new MockActivityEnvironment().run(activities().setInstallationState, late), {
+      state: 'pending',
+      alreadyConcluded: true,
+    });
+    assert.equal(sys.simulator.getInstallation(id)?.state, 'pending', 'the newer update is left to its own phase');
+    const reject = { ...late, state: 'reject' as const, reason: 'Update failed' };
+    const res = await new MockActivityEnvironment().run(activities().setInstallationState, reject);
+    assert.deepEqual(res, { state: 'pending', notSent: true });
+    assert.equal(sys.simulator.stateCalls(id).length, 1, 'only the install approval');
+  });
+
   it('an approval Talkdesk took but answered with an undocumented body counts as landed, from what Talkdesk then shows', async () => {
     const { id, input } = await activeInstallation();
     sys.simulator.updateUsers(id, { add: 1 }); // pending at Talkdesk; the activity alone approves it

@@ -25,6 +25,18 @@ describe('talkdesk/alreadyConcluded: a retried state call is not sent when Talkd
     }
   });
 
+  it('a late update (older than one applied) is concluded by completed or pending, and never sent', () => {
+    const late = { ...approve('update'), late: true };
+    // The newer update's approval concluded what was open: pending now is an operation opened since.
+    assert.equal(decideStateCall(late, { state: 'pending' }), 'concluded');
+    assert.equal(decideStateCall(late, { state: 'completed' }), 'concluded');
+    for (const state of ['installing', 'timeout', 'rejected', 'revoked']) assert.equal(decideStateCall(late, { state }), 'skip', state);
+    const lateReject = { state: 'reject' as const, concludes: 'update' as const, late: true };
+    assert.equal(decideStateCall(lateReject, { state: 'pending' }), 'skip', 'a reject would reject the newer operation');
+    assert.equal(decideStateCall(lateReject, { state: 'rejected' }), 'concluded');
+    assert.equal(decideStateCall(approve('update'), { state: 'pending' }), 'send', 'an update in order is sent');
+  });
+
   it('an uninstall is concluded when Talkdesk shows it revoked', () => {
     assert.equal(alreadyConcluded(approve('uninstall'), { state: 'revoked' }), true);
     assert.equal(alreadyConcluded(approve('uninstall'), { state: 'pending' }), false);

@@ -119,6 +119,9 @@ describe('installation workflow: late events', function () {
     assert.deepEqual(phases(v), ['installing', 'updating', 'updating']);
     assert.match(v.history.at(-1)?.detail ?? '', /late update/);
     assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:update', 'approve:update']);
+    const [, inOrder, lateCall] = t.stubs.of('setInstallationState');
+    assert.deepEqual([inOrder?.late, inOrder?.checkFirst], [undefined, false], 'an update in order is sent as it is');
+    assert.deepEqual([lateCall?.late, lateCall?.checkFirst], [true, true], 'the late one reads Talkdesk and never sends blind');
   });
 
   it('an ignored event does not make older events late: an install after an update ignored while waiting for it is applied', async () => {

@@ -157,8 +157,9 @@ export async function rejectAtTalkdesk(
   deadline: number,
   importFrom?: LifecycleEvent,
   concludes?: 'install' | 'update',
+  late?: boolean,
 ): Promise<string> {
-  return (await rejectReadingTalkdesk(ctx, reason, deadline, importFrom, concludes)).sent;
+  return (await rejectReadingTalkdesk(ctx, reason, deadline, importFrom, concludes, late)).sent;
 }
 
 /** `rejectAtTalkdesk`, and what Talkdesk showed when it was not sent there (`shows`: its state). */
@@ -168,13 +169,19 @@ export async function rejectReadingTalkdesk(
   deadline: number,
   importFrom?: LifecycleEvent,
   concludes?: 'install' | 'update',
+  late?: boolean,
 ): Promise<{ sent: string; shows?: string }> {
   if (!ctx.canCallTalkdesk() && !importFrom) return { sent: 'not sent: no usable credentials' };
   const sent = await ctx.phases.run(deadline, async () => {
     if (!ctx.canCallTalkdesk() && importFrom) {
       await adoptEventCredentials(ctx, importFrom, 'import the credentials to send the rejection with');
     }
-    await ctx.stateCall('reject the installation at Talkdesk', { state: 'reject', reason, ...(concludes ? { concludes } : {}) });
+    await ctx.stateCall('reject the installation at Talkdesk', {
+      state: 'reject',
+      reason,
+      ...(concludes ? { concludes } : {}),
+      ...(late ? { late } : {}),
+    });
   });
   if (sent.kind === 'done') return { sent: 'sent' };
   if (sent.kind === 'failed' && sent.error.failureType === NOT_OPEN_AT_TALKDESK) {

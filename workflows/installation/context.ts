@@ -213,7 +213,10 @@ export function createPhaseContext(state: InstallationState, options: Installati
    * Talkdesk's state first (checkFirst), so an approval whose answer was lost
    * (timeout, worker killed) is not sent a second time.
    */
-  const stateCall = async (description: string, call: Pick<StateCallInput, 'state' | 'reason' | 'concludes'>): Promise<StateCallResult> => {
+  const stateCall = async (
+    description: string,
+    call: Pick<StateCallInput, 'state' | 'reason' | 'concludes' | 'late'>,
+  ): Promise<StateCallResult> => {
     const opts = patched(STATE_CALL_WAITS_FOR_CANCELLATION) ? withHeartbeat : base;
     run.stateCallBegun = true;
     run.stateCallRunning = true;
@@ -233,7 +236,8 @@ export function createPhaseContext(state: InstallationState, options: Installati
           run.resumedEventId !== undefined ||
           run.completedAtTalkdesk === true ||
           run.resumedMidPhase === true ||
-          run.rejectReadsFirst === true,
+          run.rejectReadsFirst === true ||
+          call.late === true,
         resent: attempt > 1 || run.resumedEventId !== undefined || run.resumedMidPhase === true,
       }),
       opts,

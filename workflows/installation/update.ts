@@ -41,7 +41,8 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
       },
       ctx.withHeartbeat,
     );
-    await ctx.stateCall('approve the update at Talkdesk', { state: 'approve', concludes: 'update' });
+    // A late one is never sent: what Talkdesk has open is newer (docs/lifecycle.md, "State calls").
+    await ctx.stateCall('approve the update at Talkdesk', { state: 'approve', concludes: 'update', ...(late ? { late } : {}) });
   });
   /**
    * Without `applied` (stopped or failed while applying: an attempt may have applied the change before it
@@ -75,7 +76,7 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
       const rejection = rejectionFor('Update failed', error);
       // Failed while applying: an earlier attempt may have applied the change (timed out, its answer lost).
       await revert();
-      const sent = await rejectAtTalkdesk(ctx, rejection.told, deadline, undefined, 'update');
+      const sent = await rejectAtTalkdesk(ctx, rejection.told, deadline, undefined, 'update', late);
       await ctx.endPhase('active', {
         result: 'rejected',
         detail: rejection.reason,
