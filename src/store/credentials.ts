@@ -118,7 +118,8 @@ export class CredentialStore {
   }
 
   /**
-   * Idempotent: a credential set already imported (any status) is left as it is.
+   * Idempotent: a credential set already imported is left as it is; destroyed, only another event's import
+   * writes it again (a reinstall under the same ids).
    * `secret` is the blob as stored where it comes from (`secretFrom`, e.g. the
    * event's inbox record); it is re-encrypted for this collection.
    */
@@ -131,11 +132,26 @@ export class CredentialStore {
     // Indexed first: a set is never stored without its index entry (an entry without a set is skipped).
     await this.index(input.installationId, input.clientId);
     const secret = rebind(this.keyring, source, secretFrom, credentialSecretContext(input.installationId, input.clientId));
-    await this.creds.updateOne(
-      { _id: credentialId(input.installationId, input.clientId) },
+    const _id = credentialId(input.installationId, input.clientId);
+    const res = await this.creds.updateOne(
+      { _id },
       { $setOnInsert: { ...facts, secret, status: 'pending', createdAt: new Date() } },
       { upsert: true },
     );
+    if (res.upsertedCount > 0) return;
+    // A set destroyed in an earlier life of the installation (a reinstall under the same installation and client
+    // ids) is written anew by another event's import: left destroyed, the reinstall had no credentials and its copy
+    // was deleted. Never by its own event's import (one racing the uninstall's destroy must not bring it back).
+    const existing = await this.creds.findOne({ _id });
+    if (existing?.status === 'destroyed' && existing.sourceEventId !== input.sourceEventId) {
+      await this.creds.updateOne(
+        { _id },
+        {
+          $set: { ...facts, secret, status: 'pending', createdAt: new Date() },
+          $unset: { destroyedAt: '', activatedAt: '', retireAt: '' },
+        },
+      );
+    }
   }
 
   /**

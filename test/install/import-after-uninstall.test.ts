@@ -151,4 +151,21 @@ describe('an import racing the uninstall’s destroyCredentials (FerretDB, simul
     await h.run(h.acts.destroyCredentials, { installationId, keepNewerThan: uninstalledAt.toISOString() });
     assert.equal(await h.store.eventCredentials.get(legacy.id), undefined);
   });
+
+  it('a reinstall under the same installation and client ids imports over the set the uninstall destroyed', async () => {
+    const first = await h.installing(1);
+    const installationId = first.installation.id;
+    await h.run(h.acts.destroyCredentials, { installationId });
+    assert.equal((await h.store.credentials.get(installationId, first.clientId))?.status, 'destroyed');
+    // Talkdesk reinstalls and hands the same client again: before, the destroyed set was kept as it was and the
+    // reinstall's only copy deleted, leaving it no credentials.
+    const reinstall = { ...first.event, id: `${first.event.id}-reinstalled` };
+    await h.storeEvent(reinstall);
+    const { clientId } = await importing({ installationId, eventId: reinstall.id });
+    assert.equal(clientId, first.clientId);
+    const set = await h.store.credentials.get(installationId, clientId);
+    assert.deepEqual([set?.status, set?.sourceEventId, set?.destroyedAt], ['active', reinstall.id, undefined]);
+    assert.ok(await h.store.credentials.usable(installationId, clientId), 'its secret is stored');
+    assert.equal(await h.store.eventCredentials.get(reinstall.id), undefined, 'the copy is gone once imported');
+  });
 });
