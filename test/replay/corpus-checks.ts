@@ -8,10 +8,12 @@ import {
   DECIDED_AT_START_2,
   DECIDED_AT_START_3,
   DECIDED_AT_START_4,
+  DECIDED_AT_START_5,
   PATCHES_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START_2,
   PATCHES_DECIDED_AT_START_3,
   PATCHES_DECIDED_AT_START_4,
+  PATCHES_DECIDED_AT_START_5,
 } from '../../workflows/installation/patches';
 import {
   activityOf,
@@ -59,7 +61,8 @@ const took = (h: RawHistory, patch: string): boolean =>
   (DECIDED_AT_START.includes(patch) && patches(h).includes(PATCHES_DECIDED_AT_START)) ||
   (DECIDED_AT_START_2.includes(patch) && patches(h).includes(PATCHES_DECIDED_AT_START_2)) ||
   (DECIDED_AT_START_3.includes(patch) && patches(h).includes(PATCHES_DECIDED_AT_START_3)) ||
-  (DECIDED_AT_START_4.includes(patch) && patches(h).includes(PATCHES_DECIDED_AT_START_4));
+  (DECIDED_AT_START_4.includes(patch) && patches(h).includes(PATCHES_DECIDED_AT_START_4)) ||
+  (DECIDED_AT_START_5.includes(patch) && patches(h).includes(PATCHES_DECIDED_AT_START_5));
 /** A local activity's marker that ends a workflow task: the code after the activity ran in the next task. */
 const splitAfterLocalActivity = (h: RawHistory): boolean =>
   h.events.some(

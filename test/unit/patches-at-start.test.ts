@@ -13,11 +13,13 @@ import {
   DECIDED_AT_START_2,
   DECIDED_AT_START_3,
   DECIDED_AT_START_4,
+  DECIDED_AT_START_5,
   ONLY_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START_2,
   PATCHES_DECIDED_AT_START_3,
   PATCHES_DECIDED_AT_START_4,
+  PATCHES_DECIDED_AT_START_5,
   decidePatchesAtStart,
 } from '../../workflows/installation/patches';
 import { DISCARD_IGNORED_CREDENTIALS, OPERATOR_REJECT_READS_TALKDESK_FIRST } from '../../workflows/installation/common';
@@ -25,6 +27,7 @@ import { TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL } from '../../workflows/installati
 import {
   COMPROMISED_ROTATION_KEEPS_PROVEN_SET,
   ROTATION_GRACE_FROM_EVENT,
+  ROTATION_IMPORTED_AFTER_ITS_DEADLINE,
   ROUTINE_ROTATION_KEEPS_PROVEN_SET,
   UNINSTALL_ADOPTS_COMPROMISED_ROTATION,
 } from '../../workflows/installation/rotation';
@@ -33,7 +36,13 @@ import { REVERT_UPDATE_STOPPED_WHILE_APPLYING } from '../../workflows/installati
 
 const MARK_ACTIVE_AFTER = 'mark-active-after-state-call';
 
-const MARKERS = [PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2, PATCHES_DECIDED_AT_START_3, PATCHES_DECIDED_AT_START_4];
+const MARKERS = [
+  PATCHES_DECIDED_AT_START,
+  PATCHES_DECIDED_AT_START_2,
+  PATCHES_DECIDED_AT_START_3,
+  PATCHES_DECIDED_AT_START_4,
+  PATCHES_DECIDED_AT_START_5,
+];
 
 /** A fake of the SDK's `patched` on replay: true only for the markers the history holds; records each question. */
 function replayOf(markers: string[]) {
@@ -103,10 +112,11 @@ describe('patches decided at the start of an installation run (workflows/install
         COMPROMISED_ROTATION_KEEPS_PROVEN_SET,
         TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL,
         OPERATOR_REJECT_READS_TALKDESK_FIRST,
+        ROTATION_IMPORTED_AFTER_ITS_DEADLINE,
       ],
     );
     assert.ok(
-      ONLY_DECIDED_AT_START.every((id) => DECIDED_AT_START_3.includes(id) || DECIDED_AT_START_4.includes(id)),
+      ONLY_DECIDED_AT_START.every((id) => [DECIDED_AT_START_3, DECIDED_AT_START_4, DECIDED_AT_START_5].some((g) => g.includes(id))),
       'each is decided by a generation',
     );
     assert.ok(Object.isFrozen(DECIDED_AT_START_3));
@@ -124,7 +134,7 @@ describe('patches decided at the start of an installation run (workflows/install
       ],
     );
     // No patch is decided by two generations.
-    const every = [...DECIDED_AT_START, ...DECIDED_AT_START_2, ...DECIDED_AT_START_3, ...DECIDED_AT_START_4];
+    const every = [...DECIDED_AT_START, ...DECIDED_AT_START_2, ...DECIDED_AT_START_3, ...DECIDED_AT_START_4, ...DECIDED_AT_START_5];
     assert.equal(new Set(every).size, every.length);
     // A patch added after the third generation is asked where its code stands, by every run.
     assert.ok(!every.includes(ROUTINE_ROTATION_KEEPS_PROVEN_SET) && !ONLY_DECIDED_AT_START.includes(ROUTINE_ROTATION_KEEPS_PROVEN_SET));
@@ -146,6 +156,17 @@ describe('patches decided at the start of an installation run (workflows/install
     assert.deepEqual(firstThree.asked, MARKERS, 'asked right after an activity that may be local: never asked on their own');
     assert.ok(Object.isFrozen(DECIDED_AT_START_4));
     assert.deepEqual([...DECIDED_AT_START_4], [TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL, OPERATOR_REJECT_READS_TALKDESK_FIRST]);
+  });
+
+  it('the fifth generation decides its own patch at start; a run recorded before it never asks it (old path)', () => {
+    const all = replayOf(MARKERS);
+    assert.equal(decidePatchesAtStart(all.ask)(ROTATION_IMPORTED_AFTER_ITS_DEADLINE), true);
+    assert.deepEqual(all.asked, MARKERS);
+    const firstFour = replayOf(MARKERS.slice(0, 4));
+    assert.equal(decidePatchesAtStart(firstFour.ask)(ROTATION_IMPORTED_AFTER_ITS_DEADLINE), false);
+    assert.deepEqual(firstFour.asked, MARKERS, 'asked right after an activity that may be local: never asked on its own');
+    assert.ok(Object.isFrozen(DECIDED_AT_START_5));
+    assert.deepEqual([...DECIDED_AT_START_5], [ROTATION_IMPORTED_AFTER_ITS_DEADLINE]);
   });
 
   it('decides exactly the patches that existed when it was added (the set is frozen)', () => {

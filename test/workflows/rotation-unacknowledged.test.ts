@@ -118,4 +118,26 @@ describe('installation workflow: a rotation never acknowledged', function () {
     assert.deepEqual(t.stubs.of('destroyCredentials'), [{ installationId: t.installationId, clientId: clientIdFor(rotation.eventId) }]);
     assert.match(v.history.at(-1)?.outcome ?? '', /the current credentials are kept/);
   });
+
+  it('a rotation handled after its seven days still imports and proves its set, and switches to it (the old grace is over)', async () => {
+    const { t, oldClient } = await activeInstallation();
+    // Dated now, handled eight days later (queued behind an outage, a lost workflow resumed late).
+    const rotation = t.event('app.credentials_rotated', { facts: { compromised: false } });
+    await env().sleep('8 days');
+    await t.send(rotation);
+    const newClient = clientIdFor(rotation.eventId);
+    const v = await t.settled('active', (s) => s.history.at(-1)?.eventId === rotation.eventId);
+    assert.deepEqual(
+      t.stubs.of('obtainToken').map((o) => o.clientId),
+      [newClient],
+      'its set is proven',
+    );
+    assert.equal(v.activeClientId, newClient, 'before, the old set was kept: Talkdesk no longer accepts it');
+    assert.deepEqual(t.stubs.of('acknowledgeCredentials'), [], 'too late to acknowledge');
+    const sw = t.stubs.of('switchCredentials')[0];
+    assert.deepEqual([sw?.previousClientId, sw?.destroyPreviousNow], [oldClient, false]);
+    assert.ok(Date.parse(String(sw?.retireAt)) >= Date.parse(rotation.createdAt) + 7 * 86_400_000, 'the old set retires at once');
+    assert.equal(v.history.at(-1)?.result, 'expired');
+    assert.match(v.history.at(-1)?.outcome ?? '', /new credentials are used all the same/);
+  });
 });

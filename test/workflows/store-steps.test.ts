@@ -7,6 +7,7 @@ import {
   PATCHES_DECIDED_AT_START_2,
   PATCHES_DECIDED_AT_START_3,
   PATCHES_DECIDED_AT_START_4,
+  PATCHES_DECIDED_AT_START_5,
 } from '../../workflows/installation/patches';
 import { ActivityStubs, clientIdFor, deferred, refused, useInstallationUnderTest } from './harness';
 
@@ -54,7 +55,13 @@ describe('installation workflow: store-only steps as local activities', function
     // markers only, no STORE_STEPS_LOCAL of its own.
     assert.deepEqual(
       patches(events).map((p) => p.id),
-      [PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2, PATCHES_DECIDED_AT_START_3, PATCHES_DECIDED_AT_START_4],
+      [
+        PATCHES_DECIDED_AT_START,
+        PATCHES_DECIDED_AT_START_2,
+        PATCHES_DECIDED_AT_START_3,
+        PATCHES_DECIDED_AT_START_4,
+        PATCHES_DECIDED_AT_START_5,
+      ],
       'the install took the patched path',
     );
     // The activities ran all the same (the stubs record each call), and no separate token step.

@@ -79,6 +79,16 @@ export const DECIDED_AT_START_4: readonly string[] = Object.freeze([
   'operator-reject-reads-talkdesk-first',
 ]);
 
+/** Patch: the fifth generation, deciding DECIDED_AT_START_5 at the start of a run in the same way. */
+export const PATCHES_DECIDED_AT_START_5 = 'patches-decided-at-start-5';
+
+/**
+ * The patches the fifth generation decides, asked right after whatever ended before a rotation began
+ * (perhaps a local activity), so ONLY_DECIDED_AT_START: a rotation handled after its seven days imports
+ * and proves its new set (rotation.ts). FROZEN.
+ */
+export const DECIDED_AT_START_5: readonly string[] = Object.freeze(['rotation-imported-after-its-deadline']);
+
 /**
  * Patches that only their generation's marker decides: a run recorded without it takes the old path
  * and never asks them. For a patch that would otherwise be asked right after a local activity (the
@@ -90,6 +100,7 @@ export const ONLY_DECIDED_AT_START: readonly string[] = Object.freeze([
   'discard-ignored-credentials',
   'compromised-rotation-keeps-proven-set',
   ...DECIDED_AT_START_4,
+  ...DECIDED_AT_START_5,
 ]);
 
 /** Each generation's marker and the patches it decides, oldest first. */
@@ -98,6 +109,7 @@ const GENERATIONS: readonly (readonly [string, readonly string[]])[] = [
   [PATCHES_DECIDED_AT_START_2, DECIDED_AT_START_2],
   [PATCHES_DECIDED_AT_START_3, DECIDED_AT_START_3],
   [PATCHES_DECIDED_AT_START_4, DECIDED_AT_START_4],
+  [PATCHES_DECIDED_AT_START_5, DECIDED_AT_START_5],
 ];
 
 /**

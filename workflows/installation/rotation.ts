@@ -20,6 +20,15 @@ export const UNINSTALL_ADOPTS_COMPROMISED_ROTATION = 'uninstall-adopts-compromis
  */
 export const ROTATION_GRACE_FROM_EVENT = 'rotation-grace-from-event';
 
+/**
+ * Patch: a rotation handled after its seven days (queued behind a long outage, a lost workflow resumed late)
+ * still imports and proves its new set, which the keep-proven-set patches then switch to: the old set's grace
+ * is over (a compromised one has none), so it is the only set that works. Before it, nothing of the rotation ran
+ * and the installation kept credentials Talkdesk no longer accepts. Decided at start (patches-decided-at-start-5):
+ * asked right after whatever ended before the rotation began, perhaps a local activity.
+ */
+export const ROTATION_IMPORTED_AFTER_ITS_DEADLINE = 'rotation-imported-after-its-deadline';
+
 const ADOPTED = 'its credentials acknowledge the uninstall (the old set was compromised)';
 
 /**
@@ -95,7 +104,7 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
   };
   let newClientId: string | undefined;
   let proven = false;
-  const outcome = await ctx.phases.run(deadline, async () => {
+  const importAndProve = async () => {
     const creds = await ctx.storeStep('import the rotated credentials', 'importCredentials', {
       installationId,
       eventId: event.eventId,
@@ -104,6 +113,10 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
     newClientId = creds.clientId;
     await ctx.step('prove the new credentials by getting a token', acts.obtainToken, { installationId, clientId: creds.clientId });
     proven = true;
+    return creds;
+  };
+  let outcome = await ctx.phases.run(deadline, async () => {
+    const creds = await importAndProve();
     // Sent before when retried (a cut during its backoff carries its attempts), when the rotation is
     // re-entered after a cut past it (at the switch), or when an earlier run imported the set (a lost
     // workflow resumed by reconciliation): a 409 then means it landed.
@@ -118,6 +131,12 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
     const graceFrom = ctx.patched(ROTATION_GRACE_FROM_EVENT) ? Math.min(Date.now(), Date.parse(event.createdAt)) : Date.now();
     await switchTo(creds.clientId, graceFrom);
   });
+  if (outcome.kind === 'expired' && newClientId === undefined && ctx.patched(ROTATION_IMPORTED_AFTER_ITS_DEADLINE)) {
+    // Past its seven days before it began: imported and proven all the same (seven days more for that), not
+    // acknowledged. Done, it stays `expired` and the proven set is switched to below; else this attempt's end counts.
+    const late = await ctx.phases.run(Date.now() + options.phaseTimeoutMs, importAndProve);
+    if (late.kind !== 'done') outcome = late;
+  }
   state.currentStep = undefined;
   if (outcome.kind === 'done') {
     state.history = keepLast([
