@@ -159,6 +159,14 @@ const ignoredReasons = (h: RawHistory): string[] =>
   ).map((i) => i.reason);
 const phasesAre = (h: RawHistory, expected: string[][]) =>
   JSON.stringify(endedPhases(h).map((p) => [p.phase, p.result])) === JSON.stringify(expected);
+/** A rotation that ended `expired` between the install and the uninstall. */
+const rotationExpired = (h: RawHistory) =>
+  eventSignalIndex(h, 'app.credentials_rotated') >= 0 &&
+  phasesAre(h, [
+    ['installing', 'approved'],
+    ['active', 'expired'],
+    ['uninstalling', 'acknowledged'],
+  ]);
 const rejectAccepted = (h: RawHistory) =>
   h.events.some((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'reject');
 
@@ -308,4 +316,11 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
         ['uninstalling', 'acknowledged'],
       ]),
   'a planned reconciliation pass': (h) => scheduled(h).includes('planReconciliation') && scheduled(h).includes('reconcilePlannedPage'),
+  'a rotation handled after its deadline, before the patch: expired at once, nothing of it ran': (h) =>
+    rotationExpired(h) && !took(h, 'rotation-imported-after-its-deadline') && !scheduled(h).includes('obtainToken'),
+  'a rotation handled after its deadline: imported, proven and switched to (rotation-imported-after-its-deadline)': (h) =>
+    rotationExpired(h) &&
+    took(h, 'rotation-imported-after-its-deadline') &&
+    scheduled(h).includes('obtainToken') &&
+    localActivities(h).includes('switchCredentials'),
 };

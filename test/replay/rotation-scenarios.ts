@@ -64,7 +64,33 @@ export const ROTATION_SCENARIOS: Record<string, Scenario> = {
   // A compromised rotation whose acknowledgement Talkdesk refuses (403): its proven set is switched to all the
   // same (patch compromised-rotation-keeps-proven-set), and the uninstall is acknowledged with it.
   'compromised-rotation-ack-refused': ackRefused(true),
+  // A routine rotation delivered after its deadline (seven days here 8 s): under patch
+  // rotation-imported-after-its-deadline (decided at start by patches-decided-at-start-5) its set is imported,
+  // proven and switched to, unacknowledged; then the uninstall.
+  'rotation-after-its-deadline': afterDeadline(),
+  // The same recorded with the code before that patch: the rotation expired at once, nothing of it ran.
+  'rotation-after-its-deadline-before-patch': afterDeadline(),
 };
+
+/** A routine rotation delivered once its deadline (`phaseTimeoutMs`, 8 s) has passed, then the uninstall. */
+function afterDeadline(): Scenario {
+  return {
+    options: { phaseTimeoutMs: 8_000, phaseMarginMs: 0 },
+    run: async (sys, deliver) => {
+      const id = await activeInstallation(sys, deliver);
+      const rotation = sys.simulator.rotateCredentials(id, { compromised: false });
+      const due = Date.parse(rotation.created_at) + 9_000;
+      await eventually('the rotation past its deadline', async () => (Date.now() > due ? true : undefined));
+      await deliver(rotation);
+      await eventually('the rotation to end', async () => {
+        const v = await queryState(sys.client, id);
+        return v.history.at(-1)?.eventId === rotation.id ? v : undefined;
+      });
+      await deliver(sys.simulator.uninstall(id));
+      return id;
+    },
+  };
+}
 
 /** A rotation whose acknowledgement Talkdesk refuses once (403), then the uninstall. */
 function ackRefused(compromised: boolean): Scenario {
