@@ -24,6 +24,7 @@ import {
 } from '../../workflows/installation/patches';
 import { DISCARD_IGNORED_CREDENTIALS, OPERATOR_REJECT_READS_TALKDESK_FIRST } from '../../workflows/installation/common';
 import { TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL } from '../../workflows/installation/apply';
+import { STALE_UNINSTALL_SPARES_REINSTALL } from '../../workflows/installation/late';
 import {
   COMPROMISED_ROTATION_KEEPS_PROVEN_SET,
   ROTATION_GRACE_FROM_EVENT,
@@ -113,6 +114,7 @@ describe('patches decided at the start of an installation run (workflows/install
         TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL,
         OPERATOR_REJECT_READS_TALKDESK_FIRST,
         ROTATION_IMPORTED_AFTER_ITS_DEADLINE,
+        STALE_UNINSTALL_SPARES_REINSTALL,
       ],
     );
     assert.ok(
@@ -158,15 +160,17 @@ describe('patches decided at the start of an installation run (workflows/install
     assert.deepEqual([...DECIDED_AT_START_4], [TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL, OPERATOR_REJECT_READS_TALKDESK_FIRST]);
   });
 
-  it('the fifth generation decides its own patch at start; a run recorded before it never asks it (old path)', () => {
+  it('the fifth generation decides its own patches at start; a run recorded before it never asks them (old paths)', () => {
     const all = replayOf(MARKERS);
-    assert.equal(decidePatchesAtStart(all.ask)(ROTATION_IMPORTED_AFTER_ITS_DEADLINE), true);
+    const isPatched = decidePatchesAtStart(all.ask);
+    for (const id of DECIDED_AT_START_5) assert.equal(isPatched(id), true, id);
     assert.deepEqual(all.asked, MARKERS);
     const firstFour = replayOf(MARKERS.slice(0, 4));
-    assert.equal(decidePatchesAtStart(firstFour.ask)(ROTATION_IMPORTED_AFTER_ITS_DEADLINE), false);
-    assert.deepEqual(firstFour.asked, MARKERS, 'asked right after an activity that may be local: never asked on its own');
+    const wasPatched = decidePatchesAtStart(firstFour.ask);
+    for (const id of DECIDED_AT_START_5) assert.equal(wasPatched(id), false, id);
+    assert.deepEqual(firstFour.asked, MARKERS, 'asked right after an activity that may be local: never asked on their own');
     assert.ok(Object.isFrozen(DECIDED_AT_START_5));
-    assert.deepEqual([...DECIDED_AT_START_5], [ROTATION_IMPORTED_AFTER_ITS_DEADLINE]);
+    assert.deepEqual([...DECIDED_AT_START_5], [ROTATION_IMPORTED_AFTER_ITS_DEADLINE, STALE_UNINSTALL_SPARES_REINSTALL]);
   });
 
   it('decides exactly the patches that existed when it was added (the set is frozen)', () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { LifecycleEvent } from '../../workflows/definitions';
-import { enqueue, initialState, isSuperseded, markApplied, markHandled, restoreHandled } from '../../workflows/state';
+import { endsEarlierLife, lateRule } from '../../workflows/installation/late';
+import { enqueue, initialState, isSuperseded, markApplied, markHandled, markKindApplied, restoreHandled } from '../../workflows/state';
 
 const at = '2026-11-21T10:00:00Z';
 const ev = (eventId: string, type: LifecycleEvent['type'], createdAt = at): LifecycleEvent => ({
@@ -55,5 +56,20 @@ describe('workflow state: which events a run handles', () => {
     assert.equal(s.handledEventIds?.length, 20);
     assert.equal(s.handledEventIds?.[0], 'e5');
     assert.equal(s.handledEventIds?.at(-1), 'e24');
+  });
+
+  it('an uninstall older than an install applied or running ended an earlier life (a same-id reinstall)', () => {
+    const s = initialState('inst1');
+    markKindApplied(s, 'install', '2026-11-21T10:00:00Z');
+    const stale = ev('u-old', 'app.uninstalled', '2026-11-21T09:00:00Z');
+    const current = ev('u-new', 'app.uninstalled', '2026-11-21T11:00:00Z');
+    assert.equal(lateRule(s, stale), 'uninstall-over');
+    assert.equal(lateRule(s, current), 'in-order');
+    assert.equal(endsEarlierLife(s, undefined, stale), true);
+    assert.equal(endsEarlierLife(s, undefined, current), false);
+    const reinstalling = ev('i-new', 'app.installed', '2026-11-21T12:00:00Z');
+    assert.equal(endsEarlierLife(s, reinstalling, current), true, 'older than the install running');
+    assert.equal(endsEarlierLife(s, ev('upd', 'app.updated', '2026-11-21T12:00:00Z'), current), false, 'an update running is no reinstall');
+    assert.equal(endsEarlierLife(s, reinstalling, ev('i', 'app.installed', '2026-11-21T09:00:00Z')), false, 'only an uninstall');
   });
 });

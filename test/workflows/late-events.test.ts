@@ -153,6 +153,45 @@ describe('installation workflow: late events', function () {
     assert.equal(last?.appId, 'app-1', 'the stored app id is kept');
   });
 
+  it('an uninstall older than a reinstall already applied (same installation id) is over: the live installation is kept', async () => {
+    const t = await active();
+    const reinstall = t.event('app.installed', { atSeconds: 20 });
+    await t.send(reinstall);
+    await t.settled('active', (v) => v.appliedEvents === 2);
+    // The uninstall of the first life, delivered late (its first delivery failed; Talkdesk retries after minutes).
+    const stale = t.event('app.uninstalled', { atSeconds: 10 });
+    await t.send(stale);
+    const v = await t.until('the stale uninstall ignored', (s) => s.ignoredEvents.some((e) => e.eventId === stale.eventId));
+    assert.equal(v.phase, 'active');
+    assert.match(v.ignoredEvents.find((e) => e.eventId === stale.eventId)?.reason ?? '', /older than the applied install/);
+    assert.deepEqual(t.stubs.of('deprovisionAccount'), [], 'before, it deprovisioned the live account');
+    assert.deepEqual(t.stubs.of('destroyCredentials'), []);
+    assert.equal(v.activeClientId, clientIdFor(reinstall.eventId));
+    await t.send(t.event('app.uninstalled', { atSeconds: 30 }));
+    assert.equal((await t.result()).phase, 'uninstalled');
+  });
+
+  it('an uninstall older than the reinstall running does not interrupt it', async () => {
+    const gate = deferred();
+    const stubs = new ActivityStubs().on('provisionAccount', async (i) => {
+      if (stubs.of('provisionAccount').length > 1) await gate.promise; // the reinstall's, held
+      return { accountId: 'acct-1', accountName: String(i.accountName), licensedUsers: 1, settingsRestored: false };
+    });
+    const t = await active(stubs);
+    await t.send(t.event('app.installed', { atSeconds: 20 }));
+    await t.until('the reinstall provisioning', () => stubs.of('provisionAccount').length === 2);
+    const stale = t.event('app.uninstalled', { atSeconds: 10 });
+    await t.send(stale);
+    await t.until('the stale uninstall ignored', (s) => s.ignoredEvents.some((e) => e.eventId === stale.eventId));
+    gate.resolve();
+    const v = await t.settled('active', (s) => s.appliedEvents === 2);
+    assert.deepEqual(phases(v), ['installing', 'installing'], 'the reinstall was not interrupted');
+    assert.equal(v.history.at(-1)?.result, 'approved');
+    assert.deepEqual(t.stubs.of('undoProvisioning'), []);
+    await t.send(t.event('app.uninstalled', { atSeconds: 30 }));
+    assert.equal((await t.result()).phase, 'uninstalled');
+  });
+
   it("a rotation for a finished installation is ignored and its credentials' copy deleted; a reinstall behind it keeps its own", async () => {
     const t = await finished();
     const rotation = t.event('app.credentials_rotated', { atSeconds: 40 });

@@ -9,9 +9,10 @@ import {
   retryNowUpdate,
   stateQuery,
 } from '../definitions';
-import { enqueue, keepLast, recordIgnored, toView, uninstallQueued } from '../state';
+import { enqueue, keepLast, markHandled, recordIgnored, toView, uninstallQueued } from '../state';
 import { MARK_ACTIVE, OPERATOR_REJECT } from './common';
 import type { PhaseContext } from './context';
+import { endsEarlierLife, STALE_UNINSTALL_SPARES_REINSTALL, UNINSTALL_OVER } from './late';
 import { OPERATOR_REJECT_CONCLUDED_OPERATIONS } from './operator';
 
 /**
@@ -87,7 +88,13 @@ export function registerHandlers(ctx: PhaseContext): void {
       return;
     }
     if (event.type === 'app.uninstalled') {
-      if (state.phase === 'installing' || state.phase === 'updating') phases.interrupt('uninstall');
+      if (endsEarlierLife(state, ctx.run.applying?.event, event) && ctx.patched(STALE_UNINSTALL_SPARES_REINSTALL)) {
+        // An uninstall of an earlier life (older than a reinstall running or applied) is over: it stops nothing and,
+        // taken out of the queue, never counts as the uninstall waiting (it would keep a failed reinstall's credentials).
+        state.queue = state.queue.filter((e) => e.eventId !== event.eventId);
+        recordIgnored(state, event.eventId, UNINSTALL_OVER);
+        markHandled(state, event.eventId);
+      } else if (state.phase === 'installing' || state.phase === 'updating') phases.interrupt('uninstall');
       // Anything else running (a rotation retrying for days) must not eat the uninstall's seven days.
       else if (phases.running && state.phase !== 'uninstalling' && ctx.patched(UNINSTALL_INTERRUPTS_ANY_PHASE))
         phases.interrupt('uninstall');

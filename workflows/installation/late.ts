@@ -13,19 +13,38 @@ import { runLateRotation } from './rotation';
 export const LATE_EVENTS_BY_KIND = 'late-events-by-kind';
 
 /**
+ * Patch: an app.uninstalled older than an install applied or running (a reinstall under the same installation
+ * id, the uninstall of the earlier life delivered late: a failed delivery retried, events out of order) ends
+ * that earlier life: it neither interrupts the reinstall nor is applied to it (`uninstall-over`). Before it, it
+ * stopped and undid the reinstall, or deprovisioned the live account and destroyed its credentials. Decided at
+ * start (patches-decided-at-start-5): asked in the event handler and where a late event is taken from the queue.
+ */
+export const STALE_UNINSTALL_SPARES_REINSTALL = 'stale-uninstall-spares-reinstall';
+
+export const UNINSTALL_OVER = 'uninstall older than the applied install of this installation (a reinstall): over';
+
+/** An app.uninstalled older than the install applied last or the one running now: it ended an earlier life. */
+export function endsEarlierLife(state: InstallationState, running: LifecycleEvent | undefined, event: LifecycleEvent): boolean {
+  if (event.type !== 'app.uninstalled') return false;
+  const newerInstallRunning = running?.type === 'app.installed' && Date.parse(event.createdAt) < Date.parse(running.createdAt);
+  return newerInstallRunning || olderThanApplied(state, 'install', event);
+}
+
+/**
  * What a late event is (older than the newest event applied):
  * - `install-over`: an app.installed older than an applied app.uninstalled: over, ignored;
+ * - `uninstall-over`: an app.uninstalled older than an applied app.installed (a same-id reinstall): over, ignored;
  * - `rotation`: older than an applied rotation: acknowledged if Talkdesk still expects it, never switched to;
  * - `trial`: older than an applied trial event: recorded, the account keeps the newer trial state;
  * - `update`: older than an applied update: applied by re-reading the licensed users (a delta is not replayed);
  * - `in-order`: anything else, applied as it comes.
  */
-export type LateRule = 'install-over' | 'rotation' | 'trial' | 'update' | 'in-order';
+export type LateRule = 'install-over' | 'uninstall-over' | 'rotation' | 'trial' | 'update' | 'in-order';
 
 export function lateRule(state: InstallationState, event: LifecycleEvent): LateRule {
   const kind = kindOf(event);
   if (kind === 'install') return olderThanApplied(state, 'uninstall', event) ? 'install-over' : 'in-order';
-  if (kind === 'uninstall') return 'in-order';
+  if (kind === 'uninstall') return olderThanApplied(state, 'install', event) ? 'uninstall-over' : 'in-order';
   return olderThanApplied(state, kind, event) ? kind : 'in-order';
 }
 
@@ -68,6 +87,11 @@ export async function handleLate(ctx: PhaseContext, event: LifecycleEvent): Prom
       await discardIgnoredCredentials(ctx, event);
       recordIgnored(ctx.state, event.eventId, 'install older than the applied uninstall of this installation: over');
       await recordDecision(ctx, event, 'install older than the applied uninstall: ignored');
+      return true;
+    case 'uninstall-over':
+      if (!ctx.patched(STALE_UNINSTALL_SPARES_REINSTALL)) break;
+      recordIgnored(ctx.state, event.eventId, UNINSTALL_OVER);
+      await recordDecision(ctx, event, 'uninstall older than the applied install (a reinstall): ignored, the installation is kept');
       return true;
     case 'trial':
       recordIgnored(ctx.state, event.eventId, `${event.type} older than an applied trial event: the account keeps the newer trial`);

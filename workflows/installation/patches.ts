@@ -83,11 +83,14 @@ export const DECIDED_AT_START_4: readonly string[] = Object.freeze([
 export const PATCHES_DECIDED_AT_START_5 = 'patches-decided-at-start-5';
 
 /**
- * The patches the fifth generation decides, asked right after whatever ended before a rotation began
- * (perhaps a local activity), so ONLY_DECIDED_AT_START: a rotation handled after its seven days imports
- * and proves its new set (rotation.ts). FROZEN.
+ * The patches the fifth generation decides, asked right after whatever ended before a rotation or a late
+ * event began (perhaps a local activity), so ONLY_DECIDED_AT_START: a rotation handled after its seven days
+ * imports and proves its new set (rotation.ts); an uninstall older than a reinstall spares it (late.ts). FROZEN.
  */
-export const DECIDED_AT_START_5: readonly string[] = Object.freeze(['rotation-imported-after-its-deadline']);
+export const DECIDED_AT_START_5: readonly string[] = Object.freeze([
+  'rotation-imported-after-its-deadline',
+  'stale-uninstall-spares-reinstall',
+]);
 
 /**
  * Patches that only their generation's marker decides: a run recorded without it takes the old path
