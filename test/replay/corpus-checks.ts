@@ -159,6 +159,11 @@ const ignoredReasons = (h: RawHistory): string[] =>
   ).map((i) => i.reason);
 const phasesAre = (h: RawHistory, expected: string[][]) =>
   JSON.stringify(endedPhases(h).map((p) => [p.phase, p.result])) === JSON.stringify(expected);
+/** An install, then a reinstall under the same installation id, both approved. */
+const TWO_INSTALLS = [
+  ['installing', 'approved'],
+  ['installing', 'approved'],
+];
 /** A rotation that ended `expired` between the install and the uninstall. */
 const rotationExpired = (h: RawHistory) =>
   eventSignalIndex(h, 'app.credentials_rotated') >= 0 &&
@@ -316,6 +321,12 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
         ['uninstalling', 'acknowledged'],
       ]),
   'a planned reconciliation pass': (h) => scheduled(h).includes('planReconciliation') && scheduled(h).includes('reconcilePlannedPage'),
+  'an uninstall older than a same-id reinstall applied, before the patch: applied, the live account deprovisioned': (h) =>
+    !took(h, 'stale-uninstall-spares-reinstall') && phasesAre(h, [...TWO_INSTALLS, ['uninstalling', 'not-open']]),
+  'an uninstall older than a same-id reinstall applied: ignored, the installation kept (stale-uninstall-spares-reinstall)': (h) =>
+    took(h, 'stale-uninstall-spares-reinstall') &&
+    ignoredReasons(h).some((r) => r.startsWith('uninstall older than the applied install')) &&
+    phasesAre(h, [...TWO_INSTALLS, ['uninstalling', 'acknowledged']]),
   'a rotation handled after its deadline, before the patch: expired at once, nothing of it ran': (h) =>
     rotationExpired(h) && !took(h, 'rotation-imported-after-its-deadline') && !scheduled(h).includes('obtainToken'),
   'a rotation handled after its deadline: imported, proven and switched to (rotation-imported-after-its-deadline)': (h) =>

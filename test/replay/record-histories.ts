@@ -14,6 +14,7 @@ import { TRIAL_SCENARIOS } from './trial-scenarios';
 import { RECONCILE_SCENARIOS } from './reconcile-scenarios';
 import { OPERATOR_SCENARIOS } from './operator-scenarios';
 import { ROTATION_SCENARIOS } from './rotation-scenarios';
+import { REINSTALL_SCENARIOS } from './reinstall-scenarios';
 import { deliverToFinished } from './scenario-steps';
 
 /**
@@ -150,6 +151,7 @@ const SCENARIOS: Record<string, Scenario> = {
   ...RECONCILE_SCENARIOS,
   ...OPERATOR_SCENARIOS,
   ...ROTATION_SCENARIOS,
+  ...REINSTALL_SCENARIOS,
 };
 
 /** Records the named scenarios (all when none is named), each on a system of its own; writes only their files. */

@@ -1,0 +1,51 @@
+import { eventually, queryState, waitForPhase } from '../support/waits';
+import type { Scenario } from './timer-scenarios';
+
+/**
+ * Scenarios of patch `stale-uninstall-spares-reinstall` (decided at start by `patches-decided-at-start-5`):
+ * Talkdesk reinstalls under the same installation id, and the earlier life's uninstall is delivered after
+ * the reinstall was applied (its first delivery failed, or events out of order).
+ */
+export const REINSTALL_SCENARIOS: Record<string, Scenario> = {
+  // The stale uninstall is ignored; the live installation is kept, then uninstalled for real.
+  'stale-uninstall-after-reinstall': staleUninstall(),
+  // The same recorded with the code before the patch: the stale uninstall deprovisioned the reinstalled account.
+  'stale-uninstall-after-reinstall-before-patch': staleUninstall(),
+};
+
+function staleUninstall(): Scenario {
+  return {
+    run: async (sys, deliver) => {
+      const life = sys.simulator.createInstallation({ licensedUsers: 1 });
+      const id = life.installation.id;
+      await deliver(life.event);
+      await waitForPhase(sys.client, id, 'active');
+      const stale = sys.simulator.uninstall(id); // never delivered in order
+      // A reinstall a second later (event times are compared, a second apart at least), with a new client.
+      const after = Date.parse(stale.created_at) + 1_100;
+      await eventually('a second past the uninstall', async () => (Date.now() > after ? true : undefined));
+      const fresh = sys.simulator.rotateCredentials(id, { compromised: false });
+      sys.simulator.setInstallationState(id, 'installing');
+      const { compromised: _c, ...credentials } = fresh.data;
+      const reinstall = {
+        ...life.event,
+        id: `${fresh.id}-reinstall`,
+        created_at: new Date(Math.floor(Date.now() / 1000) * 1000).toISOString(), // whole seconds, as the simulator's
+        data: { ...life.event.data, ...credentials },
+      };
+      await deliver(reinstall);
+      await eventually('the reinstall approved', async () => {
+        const v = await queryState(sys.client, id);
+        return v.appliedEvents >= 2 && v.phase === 'active' ? v : undefined;
+      });
+      await deliver(stale);
+      await eventually('the stale uninstall handled', async () => {
+        const v = await queryState(sys.client, id).catch(() => undefined);
+        return v === undefined || v.phase !== 'active' || v.ignoredEvents.some((e) => e.eventId.endsWith(stale.id)) ? true : undefined;
+      });
+      const v = await queryState(sys.client, id).catch(() => undefined);
+      if (v?.phase === 'active') await deliver(sys.simulator.uninstall(id));
+      return id;
+    },
+  };
+}
