@@ -19,6 +19,7 @@ export function installationRecordActivities(deps: ActivityDeps) {
           phase: input.phase,
           activeClientId: input.activeClientId,
           lastEventAt: input.lastEventAt,
+          installEventAt: input.installEventAt,
           handledEventIds: input.handledEventIds,
           links: input.links,
           ...(input.phase === 'active' ? { approvedAt: new Date() } : {}),
@@ -40,6 +41,7 @@ export function installationRecordActivities(deps: ActivityDeps) {
       return {
         phase: rec.phase,
         lastEventAt: rec.lastEventAt,
+        installEventAt: rec.installEventAt,
         handledEventIds: rec.handledEventIds,
         appId: rec.appId || undefined,
         accountId: rec.accountId,

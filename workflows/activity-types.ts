@@ -145,6 +145,8 @@ export interface RecordPhaseInput extends InstallationRef {
   phase: InstallationPhase;
   activeClientId?: string;
   lastEventAt?: string;
+  /** `created_at` of the newest app.installed applied or being applied: an older uninstall ended an earlier life. */
+  installEventAt?: string;
   handledEventIds?: string[];
   links: { root?: string; tokens?: string; installation?: string };
 }
@@ -152,6 +154,7 @@ export interface RecordPhaseInput extends InstallationRef {
 export interface StoredInstallation {
   phase: InstallationPhase;
   lastEventAt?: string;
+  installEventAt?: string;
   handledEventIds?: string[];
   appId?: string;
   accountId?: string;

@@ -87,6 +87,13 @@ export function olderThanApplied(state: InstallationState, kind: EventKind, even
   return at !== undefined && Date.parse(event.createdAt) < Date.parse(at);
 }
 
+/** The later of the install applied last and the event being applied, if that is an install. */
+export function newestInstall(applied: string | undefined, applying: LifecycleEvent | undefined): string | undefined {
+  const running = applying?.type === 'app.installed' ? applying.createdAt : undefined;
+  if (!applied || !running) return applied ?? running;
+  return Date.parse(running) > Date.parse(applied) ? running : applied;
+}
+
 const MAX_SEEN = 1_000;
 /**
  * Enough for redeliveries that reach a new run: the inbox already refuses a repeated event

@@ -3,7 +3,10 @@ import { decryptJson, encryptJson, rebind, type EncryptedBlob, type Keyring, typ
 import type { KeyAlgorithm } from '../../workflows/definitions';
 import { COLLECTIONS, type Database } from './db';
 import { MARKERS, StoreMarkers } from './markers';
+import { credentialId, legacyCredentialId } from './credential-ids';
 import { credentialSecretContext, tokenContext } from './secret-contexts';
+
+export { credentialId, legacyCredentialId };
 
 export type CredentialStatus = 'pending' | 'active' | 'retiring' | 'destroyed';
 
@@ -46,24 +49,6 @@ interface TokenRecord {
   token: EncryptedBlob;
   scope: string;
   expiresAt: Date;
-}
-
-/** `%` and `:` escaped, so the one bare `:` of an id separates the two parts. */
-const escapeIdPart = (part: string) => part.replace(/%/g, '%25').replace(/:/g, '%3A');
-
-/**
- * The `_id` of a credential set and of its token record. Both ids may contain `:`, so
- * the plain `${installationId}:${clientId}` of earlier versions could collide between
- * installations ("a:b"+"c" and "a"+"b:c"); escaped, it cannot. Ids without `%` or `:`
- * (all real ones seen so far) keep the id they had.
- */
-export function credentialId(installationId: string, clientId: string): string {
-  return `${escapeIdPart(installationId)}:${escapeIdPart(clientId)}`;
-}
-
-/** The `_id` earlier versions used; records still under it are moved by `npm run reencrypt`. */
-export function legacyCredentialId(installationId: string, clientId: string): string {
-  return `${installationId}:${clientId}`;
 }
 
 /** The index of an installation's credential sets (`credential_sets`): its client ids, read by `_id`. */

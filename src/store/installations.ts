@@ -23,6 +23,8 @@ export interface InstallationRecord {
   installApprovedAt?: Date;
   /** `created_at` of the newest event applied: older deliveries are superseded. */
   lastEventAt?: string;
+  /** `created_at` of the newest app.installed applied or being applied (a run resumed from the record restores it). */
+  installEventAt?: string;
   /** Events the workflow finished handling (the last 20): a later run never handles them again. */
   handledEventIds?: string[];
   /**

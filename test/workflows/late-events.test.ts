@@ -167,6 +167,31 @@ describe('installation workflow: late events', function () {
     assert.deepEqual(t.stubs.of('deprovisionAccount'), [], 'before, it deprovisioned the live account');
     assert.deepEqual(t.stubs.of('destroyCredentials'), []);
     assert.equal(v.activeClientId, clientIdFor(reinstall.eventId));
+    assert.equal(t.stubs.of('recordInstallation').at(-1)?.installEventAt, reinstall.createdAt, 'kept for a run resumed from the record');
+    await t.send(t.event('app.uninstalled', { atSeconds: 30 }));
+    assert.equal((await t.result()).phase, 'uninstalled');
+  });
+
+  it('a run resumed from the record (its workflow lost after a reinstall) restores the install time: an older uninstall is over', async () => {
+    const t0 = await env().currentTimeMs();
+    const reinstalledAt = new Date(t0 + 20_000).toISOString();
+    const t = await start(
+      new ActivityStubs().on('loadInstallation', async () => ({
+        phase: 'active',
+        appId: 'app-1',
+        accountId: 'acct-1',
+        activeClientId: 'client-reinstalled',
+        lastEventAt: reinstalledAt,
+        installEventAt: reinstalledAt,
+        handledEventIds: ['reinstall-1'],
+        links: {},
+      })),
+    );
+    const stale = t.event('app.uninstalled', { atSeconds: 10 });
+    await t.send(stale);
+    const v = await t.until('the stale uninstall ignored', (s) => s.ignoredEvents.some((e) => e.eventId === stale.eventId));
+    assert.equal(v.phase, 'active');
+    assert.deepEqual(t.stubs.of('deprovisionAccount'), []);
     await t.send(t.event('app.uninstalled', { atSeconds: 30 }));
     assert.equal((await t.result()).phase, 'uninstalled');
   });

@@ -16,7 +16,7 @@ import type { StateCallInput, StateCallResult, TalkdeskCallRef } from '../activi
 import { type InstallationPhase, type LifecycleEvent, type PhaseRecord } from '../definitions';
 import type { InstallationOptions } from '../options';
 import { InstallationPhaseKey, TalkdeskAccountId, TalkdeskAccountName, TalkdeskAppId } from '../search-attributes';
-import { keepLast, markHandled, type InstallationState } from '../state';
+import { keepLast, markHandled, newestInstall, type InstallationState } from '../state';
 import { PhaseRunner, StepFailedError, StepRunner } from '../steps';
 import { currentDetails } from './details';
 import { decidePatchesAtStart } from './patches';
@@ -238,7 +238,8 @@ export function createPhaseContext(state: InstallationState, options: Installati
           run.resumedMidPhase === true ||
           run.rejectReadsFirst === true ||
           call.late === true,
-        resent: attempt > 1 || run.resumedEventId !== undefined || run.resumedMidPhase === true,
+        // Only this call may have been sent before: a retry, or the step a continue-as-new cut (not a mere re-entry).
+        resent: attempt > 1 || steps.resumedStep === description,
       }),
       opts,
     ).finally(() => {
@@ -264,6 +265,8 @@ export function createPhaseContext(state: InstallationState, options: Installati
       phase: state.phase,
       activeClientId: state.activeClientId,
       lastEventAt: state.lastAppliedAt,
+      // Activity input only: what a run resumed from the record needs to know an uninstall of an earlier life.
+      installEventAt: newestInstall(state.appliedAt?.install, run.applying?.event),
       handledEventIds: state.handledEventIds,
       links: state.links,
     });

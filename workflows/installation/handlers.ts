@@ -88,7 +88,7 @@ export function registerHandlers(ctx: PhaseContext): void {
       return;
     }
     if (event.type === 'app.uninstalled') {
-      if (endsEarlierLife(state, ctx.run.applying?.event, event) && ctx.patched(STALE_UNINSTALL_SPARES_REINSTALL)) {
+      if (endsEarlierLife(state, ctx.run.applying?.event ?? state.resume?.event, event) && ctx.patched(STALE_UNINSTALL_SPARES_REINSTALL)) {
         // An uninstall of an earlier life (older than a reinstall running or applied) is over: it stops nothing and,
         // taken out of the queue, never counts as the uninstall waiting (it would keep a failed reinstall's credentials).
         state.queue = state.queue.filter((e) => e.eventId !== event.eventId);

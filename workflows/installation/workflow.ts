@@ -5,7 +5,7 @@ import { initialState, isSuperseded, markKindApplied, restoreHandled, toView, ty
 import { apply } from './apply';
 import { CONTINUE_AS_NEW_MID_PHASE, createPhaseContext, type PhaseContext } from './context';
 import { registerHandlers } from './handlers';
-import { handleLate, ignoreAsSuperseded } from './late';
+import { handleLate, ignoreAsSuperseded, STALE_UNINSTALL_SPARES_REINSTALL } from './late';
 import { StepFailedError, stepFailedForGood } from '../steps';
 import { runOperatorReject, runReconcile } from './operator';
 
@@ -183,6 +183,8 @@ async function resumeFromStore(ctx: PhaseContext): Promise<void> {
   } else if (phase !== 'new') {
     // Resumed by reconciliation after its workflow was lost: restore what it had, in the
     // phase before any unfinished one (the event that started that phase is handed over again).
+    // Its install's time too: an uninstall older than it ended an earlier life (late.ts).
+    if (stored.installEventAt && ctx.patched(STALE_UNINSTALL_SPARES_REINSTALL)) markKindApplied(state, 'install', stored.installEventAt);
     state.phase = phase === 'installing' ? 'new' : 'active';
     // Only the activities' input changes (checkFirst), not the commands: no patch.
     ctx.run.resumedMidPhase = phase !== 'active';
