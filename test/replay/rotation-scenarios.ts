@@ -81,13 +81,7 @@ function afterDeadline(): Scenario {
       const rotation = sys.simulator.rotateCredentials(id, { compromised: false });
       const due = Date.parse(rotation.created_at) + 9_000;
       await eventually('the rotation past its deadline', async () => (Date.now() > due ? true : undefined));
-      await deliver(rotation);
-      await eventually('the rotation to end', async () => {
-        const v = await queryState(sys.client, id);
-        return v.history.at(-1)?.eventId === rotation.id ? v : undefined;
-      });
-      await deliver(sys.simulator.uninstall(id));
-      return id;
+      return rotationThenUninstall(sys, deliver, id, rotation);
     },
   };
 }
@@ -98,14 +92,23 @@ function ackRefused(compromised: boolean): Scenario {
     run: async (sys, deliver) => {
       const id = await activeInstallation(sys, deliver);
       sys.simulator.failNext('credentialsState', 1, { status: 403 });
-      const rotation = sys.simulator.rotateCredentials(id, { compromised });
-      await deliver(rotation);
-      await eventually('the rotation to end', async () => {
-        const v = await queryState(sys.client, id);
-        return v.history.at(-1)?.eventId === rotation.id ? v : undefined;
-      });
-      await deliver(sys.simulator.uninstall(id));
-      return id;
+      return rotationThenUninstall(sys, deliver, id, sys.simulator.rotateCredentials(id, { compromised }));
     },
   };
+}
+
+/** Delivers the rotation, waits for its end in the phase history, then delivers the uninstall. */
+async function rotationThenUninstall(
+  sys: Parameters<Scenario['run']>[0],
+  deliver: Parameters<Scenario['run']>[1],
+  id: string,
+  rotation: ReturnType<Parameters<Scenario['run']>[0]['simulator']['rotateCredentials']>,
+): Promise<string> {
+  await deliver(rotation);
+  await eventually('the rotation to end', async () => {
+    const v = await queryState(sys.client, id);
+    return v.history.at(-1)?.eventId === rotation.id ? v : undefined;
+  });
+  await deliver(sys.simulator.uninstall(id));
+  return id;
 }
