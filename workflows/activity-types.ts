@@ -111,8 +111,8 @@ export interface StateCallInput extends TalkdeskCallRef {
    */
   late?: boolean;
   /**
-   * An earlier attempt of this same call may have reached Talkdesk (a retry of the step, or a phase
-   * re-entered). Only an uninstall acknowledgement uses it: credentials Talkdesk refuses after such an
+   * An earlier attempt of this same call may have reached Talkdesk (a retry of the step, or an uninstall a lost
+   * run had begun, resumed by reconciliation). Only an uninstall acknowledgement uses it: credentials Talkdesk refuses after such an
    * attempt were revoked by that acknowledgement, so it concluded. Activity input only (no command change).
    */
   resent?: boolean;

@@ -80,6 +80,25 @@ describe('installation workflow: state calls tied to their operation', function 
     );
   });
 
+  it("an uninstall a lost run had begun may have been acknowledged: the resumed run's first attempt says so (resent); a fresh one does not", async () => {
+    const resumed = (phase: string) =>
+      new ActivityStubs().on('loadInstallation', async () => ({
+        phase,
+        appId: 'app-1',
+        accountId: 'acct-1',
+        activeClientId: 'client-lost-run',
+        links: { root: 'https://api.talkdesk.test' },
+      }));
+    const acks = async (phase: string) => {
+      const t = await start(resumed(phase));
+      await t.send(t.event('app.uninstalled'));
+      await t.result();
+      return t.stubs.of('setInstallationState').map((c) => [c.concludes, c.resent]);
+    };
+    assert.deepEqual(await acks('uninstalling'), [['uninstall', true]]);
+    assert.deepEqual(await acks('installing'), [['uninstall', false]], 'a lost install: no acknowledgement was ever sent');
+  });
+
   it('the reject update refuses an active installation: Talkdesk has nothing to reject', async () => {
     const t = await start();
     await t.send(t.event('app.installed'));

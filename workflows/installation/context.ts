@@ -238,8 +238,9 @@ export function createPhaseContext(state: InstallationState, options: Installati
           run.resumedMidPhase === true ||
           run.rejectReadsFirst === true ||
           call.late === true,
-        // Only this call may have been sent before: a retry, or the step a continue-as-new cut (not a mere re-entry).
-        resent: attempt > 1 || steps.resumedStep === description,
+        // Only this call may have been sent before: a retry (a step a continue-as-new cut resumes at attempt 2 or
+        // more), or an uninstall a lost run had begun (not a mere re-entry: the cut may have come before it).
+        resent: attempt > 1 || (call.concludes === 'uninstall' && run.resumedUninstalling === true),
       }),
       opts,
     ).finally(() => {

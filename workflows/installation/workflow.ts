@@ -188,6 +188,7 @@ async function resumeFromStore(ctx: PhaseContext): Promise<void> {
     state.phase = phase === 'installing' ? 'new' : 'active';
     // Only the activities' input changes (checkFirst), not the commands: no patch.
     ctx.run.resumedMidPhase = phase !== 'active';
+    ctx.run.resumedUninstalling = phase === 'uninstalling';
     state.appId = stored.appId;
     state.accountId = stored.accountId;
     state.accountName = stored.accountName;
