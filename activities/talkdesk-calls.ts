@@ -183,8 +183,7 @@ export function talkdeskCallActivities(deps: ActivityDeps) {
           deps.talkdesk.acknowledgeCredentials(input.rootUrl, input.appId, input.installationId, input.clientId, token),
         );
       } catch (err) {
-        const mayHaveLanded = input.resent === true || Context.current().info.attempt > 1;
-        if (!(mayHaveLanded && err instanceof TalkdeskHttpError && err.kind === 'conflict')) throw err;
+        if (!(mayHaveLanded(input) && err instanceof TalkdeskHttpError && err.kind === 'conflict')) throw err;
         deps.logger.info(
           { installationId: input.installationId, clientId: input.clientId },
           'credentials already acknowledged at Talkdesk (409 after an attempt that may have landed): counted as acknowledged',
@@ -195,15 +194,19 @@ export function talkdeskCallActivities(deps: ActivityDeps) {
   };
 }
 
+/** An earlier attempt of this call may have reached Talkdesk: the workflow says so, or the server retried the activity. */
+function mayHaveLanded(input: { resent?: boolean }): boolean {
+  return input.resent === true || Context.current().info.attempt > 1;
+}
+
 /**
  * Talkdesk may revoke an app's credentials once its uninstall is acknowledged (its docs are silent):
  * a retry of that acknowledgement whose earlier attempt may have landed, its answer lost, then meets
  * `invalid_client`. That refusal is the acknowledgement's effect. On a first attempt it stays a failure.
  */
 function revokedByEarlierAcknowledgement(input: StateCallInput, err: unknown): boolean {
-  const earlier = input.resent === true || Context.current().info.attempt > 1;
   const ack = input.state === 'approve' && input.concludes === 'uninstall';
-  return ack && earlier && err instanceof TalkdeskHttpError && err.isInvalidClient;
+  return ack && mayHaveLanded(input) && err instanceof TalkdeskHttpError && err.isInvalidClient;
 }
 
 /** A Talkdesk answer that the same read will get again next pass: it no longer serves the installation to us. */

@@ -87,11 +87,14 @@ export function olderThanApplied(state: InstallationState, kind: EventKind, even
   return at !== undefined && Date.parse(event.createdAt) < Date.parse(at);
 }
 
+/** The latest of some event times (ISO strings), or undefined when there is none. */
+export function latest(times: readonly string[]): string | undefined {
+  return times.reduce<string | undefined>((a, t) => (a === undefined || Date.parse(t) > Date.parse(a) ? t : a), undefined);
+}
+
 /** The later of the install applied last and the event being applied, if that is an install. */
 export function newestInstall(applied: string | undefined, applying: LifecycleEvent | undefined): string | undefined {
-  const running = applying?.type === 'app.installed' ? applying.createdAt : undefined;
-  if (!applied || !running) return applied ?? running;
-  return Date.parse(running) > Date.parse(applied) ? running : applied;
+  return latest([...(applied ? [applied] : []), ...(applying?.type === 'app.installed' ? [applying.createdAt] : [])]);
 }
 
 const MAX_SEEN = 1_000;

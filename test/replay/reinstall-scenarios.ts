@@ -1,3 +1,4 @@
+import { isoSeconds } from '../../src/simulator/ids';
 import { eventually, queryState, waitForPhase } from '../support/waits';
 import type { Scenario } from './timer-scenarios';
 
@@ -30,7 +31,7 @@ function staleUninstall(): Scenario {
       const reinstall = {
         ...life.event,
         id: `${fresh.id}-reinstall`,
-        created_at: new Date(Math.floor(Date.now() / 1000) * 1000).toISOString(), // whole seconds, as the simulator's
+        created_at: isoSeconds(new Date()), // whole seconds, as the simulator's
         data: { ...life.event.data, ...credentials },
       };
       await deliver(reinstall);

@@ -147,31 +147,25 @@ describe('patches decided at the start of an installation run (workflows/install
     assert.equal(decidePatchesAtStart(replayOf([...MARKERS]).ask)(ROUTINE_ROTATION_KEEPS_PROVEN_SET), false);
   });
 
-  it('the fourth generation decides its own patches at start; a run recorded before it never asks them (old paths)', () => {
-    const all = replayOf(MARKERS);
-    const isPatched = decidePatchesAtStart(all.ask);
-    for (const id of DECIDED_AT_START_4) assert.equal(isPatched(id), true, id);
-    assert.deepEqual(all.asked, MARKERS);
-    const firstThree = replayOf(MARKERS.slice(0, 3));
-    const wasPatched = decidePatchesAtStart(firstThree.ask);
-    for (const id of DECIDED_AT_START_4) assert.equal(wasPatched(id), false, id);
-    assert.deepEqual(firstThree.asked, MARKERS, 'asked right after an activity that may be local: never asked on their own');
-    assert.ok(Object.isFrozen(DECIDED_AT_START_4));
-    assert.deepEqual([...DECIDED_AT_START_4], [TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL, OPERATOR_REJECT_READS_TALKDESK_FIRST]);
-  });
-
-  it('the fifth generation decides its own patches at start; a run recorded before it never asks them (old paths)', () => {
-    const all = replayOf(MARKERS);
-    const isPatched = decidePatchesAtStart(all.ask);
-    for (const id of DECIDED_AT_START_5) assert.equal(isPatched(id), true, id);
-    assert.deepEqual(all.asked, MARKERS);
-    const firstFour = replayOf(MARKERS.slice(0, 4));
-    const wasPatched = decidePatchesAtStart(firstFour.ask);
-    for (const id of DECIDED_AT_START_5) assert.equal(wasPatched(id), false, id);
-    assert.deepEqual(firstFour.asked, MARKERS, 'asked right after an activity that may be local: never asked on their own');
-    assert.ok(Object.isFrozen(DECIDED_AT_START_5));
-    assert.deepEqual([...DECIDED_AT_START_5], [ROTATION_IMPORTED_AFTER_ITS_DEADLINE, STALE_UNINSTALL_SPARES_REINSTALL]);
-  });
+  // The generations whose patches are all ONLY_DECIDED_AT_START: a run recorded before the marker never asks them.
+  const onlyAtStart: [string, number, readonly string[], string[]][] = [
+    ['fourth', 4, DECIDED_AT_START_4, [TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL, OPERATOR_REJECT_READS_TALKDESK_FIRST]],
+    ['fifth', 5, DECIDED_AT_START_5, [ROTATION_IMPORTED_AFTER_ITS_DEADLINE, STALE_UNINSTALL_SPARES_REINSTALL]],
+  ];
+  for (const [nth, n, set, expected] of onlyAtStart) {
+    it(`the ${nth} generation decides its own patches at start; a run recorded before it never asks them (old paths)`, () => {
+      const all = replayOf(MARKERS);
+      const isPatched = decidePatchesAtStart(all.ask);
+      for (const id of set) assert.equal(isPatched(id), true, id);
+      assert.deepEqual(all.asked, MARKERS);
+      const before = replayOf(MARKERS.slice(0, n - 1));
+      const wasPatched = decidePatchesAtStart(before.ask);
+      for (const id of set) assert.equal(wasPatched(id), false, id);
+      assert.deepEqual(before.asked, MARKERS, 'asked right after an activity that may be local: never asked on their own');
+      assert.ok(Object.isFrozen(set));
+      assert.deepEqual([...set], expected);
+    });
+  }
 
   it('decides exactly the patches that existed when it was added (the set is frozen)', () => {
     assert.ok(Object.isFrozen(DECIDED_AT_START));

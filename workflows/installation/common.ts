@@ -1,5 +1,5 @@
 import { PARTNER_REFUSED } from '../activity-types';
-import { uninstallQueued } from '../state';
+import { latest, uninstallQueued } from '../state';
 import type { LifecycleEvent } from '../definitions';
 import { StepFailedError, type PhaseOutcome } from '../steps';
 import { NOT_OPEN_AT_TALKDESK, NotOpenError, type PhaseContext, type PhaseEnd } from './context';
@@ -89,11 +89,6 @@ export async function destroyEndingInstallCredentials(ctx: PhaseContext, rejecte
 
 /** The events whose credentials the callback keeps a copy of until their import. */
 const CARRIES_CREDENTIALS: readonly string[] = ['app.installed', 'app.credentials_rotated'];
-
-/** The latest of some event times (ISO strings), or undefined when there is none. */
-function latest(times: readonly string[]): string | undefined {
-  return times.reduce<string | undefined>((a, t) => (a === undefined || Date.parse(t) > Date.parse(a) ? t : a), undefined);
-}
 
 /**
  * Patch: the encrypted copy of an install's or rotation's credentials that the installation ignores for
