@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { rejectUpdate, workflowIdFor } from '../../workflows/definitions';
+import { rejectFailingUpdate } from '../support/operator';
 import type { TestSystem } from '../support/system';
 import { eventually, queryState } from '../support/waits';
 import { installActive, runReconcile, useSystemPerTest } from './reconcile-support';
@@ -23,8 +23,7 @@ describe('reconciliation after an update rejected at Talkdesk (dev server, Ferre
       const v = await queryState(sys.client, id);
       return v.phase === 'updating' && v.attempts >= 2 ? v : undefined;
     });
-    sys.simulator.clearFaults();
-    await sys.client.workflow.getHandle(workflowIdFor(id)).executeUpdate(rejectUpdate, { args: [{ reason: 'bad plan change' }] });
+    await rejectFailingUpdate(sys, id, 'bad plan change');
     await eventually(
       'the update rejected',
       async () => {

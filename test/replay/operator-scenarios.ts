@@ -1,5 +1,6 @@
 import { rejectUpdate, workflowIdFor } from '../../workflows/definitions';
 import { eventually, queryState, waitForPhase } from '../support/waits';
+import { rejectFailingUpdate } from '../support/operator';
 import { activeInstallation, updateRetrying } from './scenario-steps';
 import type { Scenario } from './timer-scenarios';
 
@@ -69,10 +70,7 @@ export const OPERATOR_SCENARIOS: Record<string, Scenario> = {
         const v = await queryState(sys.client, id);
         return v.phase === 'updating' && v.attempts >= 2 ? v : undefined;
       });
-      sys.simulator.clearFaults();
-      await sys.client.workflow
-        .getHandle(workflowIdFor(id))
-        .executeUpdate(rejectUpdate, { args: [{ reason: 'recorded update rejection' }] });
+      await rejectFailingUpdate(sys, id, 'recorded update rejection');
       await eventually('the update rejected', async () => {
         const v = await queryState(sys.client, id);
         return v.phase === 'active' && v.history.at(-1)?.result === 'rejected' ? v : undefined;
