@@ -17,7 +17,8 @@ import { ActivityStubs, TEST_OPTIONS, clientIdFor, stubbedActivities } from '../
  * phases' deadlines while nothing else runs.
  */
 describe('installation workflow: local store steps under cache pressure', function () {
-  this.timeout(120_000);
+  // Its waits add up to 210 s (each dropped task waits out its 10 s timeout): failing, they say what they saw.
+  this.timeout(300_000);
   let env: TestWorkflowEnvironment;
   before(async function () {
     this.timeout(120_000);

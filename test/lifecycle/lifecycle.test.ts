@@ -8,7 +8,9 @@ import { eventually, finalView, holdsFor, queryState, waitForPhase } from '../su
 describe('the whole lifecycle of an installation (dev server, FerretDB, simulator)', function () {
   this.timeout(120_000);
   let sys: TestSystem;
-  useSystem((s) => (sys = s));
+  // The reverse-order test delivers its uninstall first: a 2 s grace could end before its install is
+  // delivered on a loaded machine. The grace ends as soon as the install arrives, so nothing waits longer.
+  useSystem((s) => (sys = s), { workflowOptions: { orderingGraceMs: 15_000 } });
 
   const deliver = async (event: unknown) => {
     const status = await sys.simulator.deliver(event as never, { callbackUrl: sys.web.callbackUrl });

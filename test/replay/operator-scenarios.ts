@@ -18,8 +18,14 @@ const uninstallDuringRejection: Scenario['run'] = async (sys, deliver) => {
     const v = await queryState(sys.client, id);
     return v.currentStep === 'reject the installation at Talkdesk' && v.attempts >= 2 ? v : undefined;
   });
-  sys.simulator.clearFaults();
+  // Talkdesk stays down until the uninstall has stopped the rejection: cleared before, the rejection's next
+  // retry (at most 400 ms away) could land first and end the install rejected, with no uninstall to record.
   await deliver(sys.simulator.uninstall(id));
+  await eventually('the uninstall under way', async () => {
+    const v = await queryState(sys.client, id);
+    return v.phase === 'uninstalling' || v.phase === 'uninstalled' ? v : undefined;
+  });
+  sys.simulator.clearFaults();
   await waitForPhase(sys.client, id, 'uninstalled');
   return id;
 };
