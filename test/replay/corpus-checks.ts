@@ -4,18 +4,6 @@
  * that a scenario dropped or recorded wrongly is noticed rather than silently not replayed.
  */
 import {
-  DECIDED_AT_START,
-  DECIDED_AT_START_2,
-  DECIDED_AT_START_3,
-  DECIDED_AT_START_4,
-  DECIDED_AT_START_5,
-  PATCHES_DECIDED_AT_START,
-  PATCHES_DECIDED_AT_START_2,
-  PATCHES_DECIDED_AT_START_3,
-  PATCHES_DECIDED_AT_START_4,
-  PATCHES_DECIDED_AT_START_5,
-} from '../../workflows/installation/patches';
-import {
   activityOf,
   decode,
   endedPhases,
@@ -29,6 +17,8 @@ import {
   type RawEvent,
   type RawHistory,
 } from './raw-history';
+import { PATCHES_DECIDED_AT_START } from '../../workflows/installation/patches';
+import { took } from './took';
 
 import {
   MARK_ACTIVE_AFTER_STATE_CALL,
@@ -55,14 +45,6 @@ function firedTimers(h: RawHistory): { summary: string; nextActivity?: string }[
   });
 }
 
-/** Whether a run took a patch's path: its own marker, or the marker of the generation that decides it at start. */
-const took = (h: RawHistory, patch: string): boolean =>
-  patches(h).includes(patch) ||
-  (DECIDED_AT_START.includes(patch) && patches(h).includes(PATCHES_DECIDED_AT_START)) ||
-  (DECIDED_AT_START_2.includes(patch) && patches(h).includes(PATCHES_DECIDED_AT_START_2)) ||
-  (DECIDED_AT_START_3.includes(patch) && patches(h).includes(PATCHES_DECIDED_AT_START_3)) ||
-  (DECIDED_AT_START_4.includes(patch) && patches(h).includes(PATCHES_DECIDED_AT_START_4)) ||
-  (DECIDED_AT_START_5.includes(patch) && patches(h).includes(PATCHES_DECIDED_AT_START_5));
 /** A local activity's marker that ends a workflow task: the code after the activity ran in the next task. */
 const splitAfterLocalActivity = (h: RawHistory): boolean =>
   h.events.some(
@@ -317,6 +299,27 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
       !scheduled(h).includes('undoProvisioning') &&
       phasesAre(h, [
         ['installing', 'interrupted'],
+        ['active', 'not-open'],
+        ['uninstalling', 'acknowledged'],
+      ]),
+  "an operator reject after an update's approval landed (answer lost), before the patch: reverted, ended rejected": (h) =>
+    rejectAccepted(h) &&
+    !took(h, 'operator-reject-of-update-reads-talkdesk-first') &&
+    scheduled(h).includes('revertUpdate') &&
+    phasesAre(h, [
+      ['installing', 'approved'],
+      ['updating', 'interrupted'],
+      ['active', 'rejected'],
+      ['uninstalling', 'acknowledged'],
+    ]),
+  "an operator reject after an update's approval landed (answer lost): Talkdesk read first, the update kept (operator-reject-of-update-reads-talkdesk-first)":
+    (h) =>
+      rejectAccepted(h) &&
+      took(h, 'operator-reject-of-update-reads-talkdesk-first') &&
+      !scheduled(h).includes('revertUpdate') &&
+      phasesAre(h, [
+        ['installing', 'approved'],
+        ['updating', 'interrupted'],
         ['active', 'not-open'],
         ['uninstalling', 'acknowledged'],
       ]),

@@ -55,6 +55,30 @@ const rejectAfterLostApproval: Scenario['run'] = async (sys, deliver) => {
   return id;
 };
 
+/**
+ * Patch operator-reject-of-update-reads-talkdesk-first (decided at start by patches-decided-at-start-6): an update's
+ * first approval lands at Talkdesk but its answer comes too late, and an operator rejects the update during the
+ * backoff. Under the patch the reject reads Talkdesk, finds the update completed and keeps it; before it, the update
+ * was reverted first (Talkdesk keeping it). An uninstall then completes the run.
+ */
+const rejectUpdateAfterLostApproval: Scenario['run'] = async (sys, deliver) => {
+  const id = await activeInstallation(sys, deliver);
+  sys.simulator.failNext('installationState', 1, { delayMs: 5_000 });
+  await deliver(sys.simulator.updateUsers(id, { add: 1 }));
+  await eventually('the update approval landed and its attempt timed out', async () => {
+    const v = await queryState(sys.client, id);
+    const landed = sys.simulator.getInstallation(id)?.pendingOperation === null;
+    return landed && v.phase === 'updating' && v.lastError !== undefined ? v : undefined;
+  });
+  await sys.client.workflow.getHandle(workflowIdFor(id)).executeUpdate(rejectUpdate, { args: [{ reason: 'recorded late reject' }] });
+  await eventually('the reject applied', async () => {
+    const s = await queryState(sys.client, id);
+    return s.phase === 'active' && ['not-open', 'rejected'].includes(s.history.at(-1)?.result ?? '') ? s : undefined;
+  });
+  await deliver(sys.simulator.uninstall(id));
+  return id;
+};
+
 /** Scenarios of patch operator-reject-concluded-operations (decided at start by patches-decided-at-start-2), and of an update's revert. */
 export const OPERATOR_SCENARIOS: Record<string, Scenario> = {
   // Recorded with the code before patch operator-reject-reads-talkdesk-first: undone, rejected.
@@ -64,6 +88,16 @@ export const OPERATOR_SCENARIOS: Record<string, Scenario> = {
   },
   // Under it: Talkdesk read first, the install kept; an uninstall ends the run.
   'operator-reject-after-lost-approval': { options: { retryInitialMs: 20_000, retryMaxMs: 20_000 }, run: rejectAfterLostApproval },
+  // Recorded with the code before patch operator-reject-of-update-reads-talkdesk-first: reverted, then rejected.
+  'operator-reject-of-update-after-lost-approval-before-patch': {
+    options: { retryInitialMs: 20_000, retryMaxMs: 20_000 },
+    run: rejectUpdateAfterLostApproval,
+  },
+  // Under it: Talkdesk read first, the update kept; an uninstall ends the run.
+  'operator-reject-of-update-after-lost-approval': {
+    options: { retryInitialMs: 20_000, retryMaxMs: 20_000 },
+    run: rejectUpdateAfterLostApproval,
+  },
   // An update whose approval keeps failing is rejected by an operator: the update alone is rejected
   // at Talkdesk, the installation stays active; an uninstall then completes the run.
   'operator-reject-during-update': {

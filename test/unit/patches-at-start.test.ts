@@ -14,12 +14,14 @@ import {
   DECIDED_AT_START_3,
   DECIDED_AT_START_4,
   DECIDED_AT_START_5,
+  DECIDED_AT_START_6,
   ONLY_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START_2,
   PATCHES_DECIDED_AT_START_3,
   PATCHES_DECIDED_AT_START_4,
   PATCHES_DECIDED_AT_START_5,
+  PATCHES_DECIDED_AT_START_6,
   decidePatchesAtStart,
 } from '../../workflows/installation/patches';
 import { DISCARD_IGNORED_CREDENTIALS, OPERATOR_REJECT_READS_TALKDESK_FIRST } from '../../workflows/installation/common';
@@ -33,7 +35,7 @@ import {
   UNINSTALL_ADOPTS_COMPROMISED_ROTATION,
 } from '../../workflows/installation/rotation';
 import { TRIAL_RECORD_INTERRUPTIBLE } from '../../workflows/installation/trial';
-import { REVERT_UPDATE_STOPPED_WHILE_APPLYING } from '../../workflows/installation/update';
+import { OPERATOR_REJECT_OF_UPDATE_READS_TALKDESK_FIRST, REVERT_UPDATE_STOPPED_WHILE_APPLYING } from '../../workflows/installation/update';
 
 const MARK_ACTIVE_AFTER = 'mark-active-after-state-call';
 
@@ -43,6 +45,7 @@ const MARKERS = [
   PATCHES_DECIDED_AT_START_3,
   PATCHES_DECIDED_AT_START_4,
   PATCHES_DECIDED_AT_START_5,
+  PATCHES_DECIDED_AT_START_6,
 ];
 
 /** A fake of the SDK's `patched` on replay: true only for the markers the history holds; records each question. */
@@ -115,10 +118,13 @@ describe('patches decided at the start of an installation run (workflows/install
         OPERATOR_REJECT_READS_TALKDESK_FIRST,
         ROTATION_IMPORTED_AFTER_ITS_DEADLINE,
         STALE_UNINSTALL_SPARES_REINSTALL,
+        OPERATOR_REJECT_OF_UPDATE_READS_TALKDESK_FIRST,
       ],
     );
     assert.ok(
-      ONLY_DECIDED_AT_START.every((id) => [DECIDED_AT_START_3, DECIDED_AT_START_4, DECIDED_AT_START_5].some((g) => g.includes(id))),
+      ONLY_DECIDED_AT_START.every((id) =>
+        [DECIDED_AT_START_3, DECIDED_AT_START_4, DECIDED_AT_START_5, DECIDED_AT_START_6].some((g) => g.includes(id)),
+      ),
       'each is decided by a generation',
     );
     assert.ok(Object.isFrozen(DECIDED_AT_START_3));
@@ -136,7 +142,14 @@ describe('patches decided at the start of an installation run (workflows/install
       ],
     );
     // No patch is decided by two generations.
-    const every = [...DECIDED_AT_START, ...DECIDED_AT_START_2, ...DECIDED_AT_START_3, ...DECIDED_AT_START_4, ...DECIDED_AT_START_5];
+    const every = [
+      ...DECIDED_AT_START,
+      ...DECIDED_AT_START_2,
+      ...DECIDED_AT_START_3,
+      ...DECIDED_AT_START_4,
+      ...DECIDED_AT_START_5,
+      ...DECIDED_AT_START_6,
+    ];
     assert.equal(new Set(every).size, every.length);
     // A patch added after the third generation is asked where its code stands, by every run.
     assert.ok(!every.includes(ROUTINE_ROTATION_KEEPS_PROVEN_SET) && !ONLY_DECIDED_AT_START.includes(ROUTINE_ROTATION_KEEPS_PROVEN_SET));
@@ -151,6 +164,7 @@ describe('patches decided at the start of an installation run (workflows/install
   const onlyAtStart: [string, number, readonly string[], string[]][] = [
     ['fourth', 4, DECIDED_AT_START_4, [TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL, OPERATOR_REJECT_READS_TALKDESK_FIRST]],
     ['fifth', 5, DECIDED_AT_START_5, [ROTATION_IMPORTED_AFTER_ITS_DEADLINE, STALE_UNINSTALL_SPARES_REINSTALL]],
+    ['sixth', 6, DECIDED_AT_START_6, [OPERATOR_REJECT_OF_UPDATE_READS_TALKDESK_FIRST]],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {
     it(`the ${nth} generation decides its own patches at start; a run recorded before it never asks them (old paths)`, () => {

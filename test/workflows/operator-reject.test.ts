@@ -265,4 +265,43 @@ describe('installation workflow: an operator reject concludes only what it stopp
       assert.ok(names.includes('destroyCredentials'));
     });
   });
+  describe('stopping an update whose approval was sent (an attempt whose answer was lost may have landed)', () => {
+    /** An update whose approval attempts all fail (the first landed at Talkdesk, its answer lost); the reject is answered by `reject`. */
+    const rejectedWhileApproving = async (reject: (i: Record<string, unknown>) => Promise<unknown>) => {
+      const stubs = new ActivityStubs().on('setInstallationState', async (i) => {
+        if (i.state === 'approve' && i.concludes === 'update') throw unavailable();
+        return i.state === 'approve' ? { state: 'completed' } : reject(i);
+      });
+      const t = await start(stubs);
+      await t.send(t.event('app.installed'));
+      await t.settled('active');
+      const update = t.event('app.updated', {
+        facts: { users: { adding: ['u1'], removing: [] }, subscription: { gold: { name: 'Gold', licenses: 5 } } },
+      });
+      await t.send(update);
+      await t.until('the update retrying its approval', (v) => v.phase === 'updating' && v.attempts > 1);
+      await t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'bad plan change' }] });
+      return t;
+    };
+
+    it('Talkdesk shows the update completed: it is not reverted, its subscription kept, the reject noted', async () => {
+      const t = await rejectedWhileApproving(async () => ({ state: 'completed', notSent: true }));
+      const v = await t.settled('active', (s) => s.history.at(-1)?.result === 'not-open');
+      assert.match(v.history.at(-1)?.outcome ?? '', /operator reject not applied: the update was approved at Talkdesk/);
+      assert.equal(t.stubs.of('setInstallationState').at(-1)?.checkFirst, true, 'the reject read Talkdesk on its first attempt');
+      assert.ok(!t.stubs.names().includes('revertUpdate'), 'not reverted: Talkdesk shows it completed');
+      assert.deepEqual(v.subscription, { gold: { name: 'Gold', licenses: 5 } }, "the update's subscription is the account's");
+      assert.equal((await t.handle.describe()).status.name, 'RUNNING');
+    });
+
+    it('Talkdesk still shows it pending: the rejection is sent first, then the update reverted', async () => {
+      const t = await rejectedWhileApproving(async () => ({ state: 'rejected' }));
+      const v = await t.settled('active', (s) => s.history.at(-1)?.result === 'rejected');
+      const names = t.stubs.names();
+      assert.ok(names.lastIndexOf('setInstallationState') < names.indexOf('revertUpdate'), 'rejected before the revert');
+      assert.deepEqual(t.stubs.of('revertUpdate')[0]?.applied, { usersAdded: ['u1'], usersDeactivated: [] });
+      assert.equal(t.stubs.of('setInstallationState').at(-1)?.reason, 'Rejected by operator: bad plan change');
+      assert.match(v.history.at(-1)?.outcome ?? '', /update rejected by an operator: bad plan change/);
+    });
+  });
 });

@@ -8,6 +8,7 @@ import {
   PATCHES_DECIDED_AT_START_3,
   PATCHES_DECIDED_AT_START_4,
   PATCHES_DECIDED_AT_START_5,
+  PATCHES_DECIDED_AT_START_6,
 } from '../../workflows/installation/patches';
 import { ActivityStubs, clientIdFor, deferred, refused, useInstallationUnderTest } from './harness';
 
@@ -61,6 +62,7 @@ describe('installation workflow: store-only steps as local activities', function
         PATCHES_DECIDED_AT_START_3,
         PATCHES_DECIDED_AT_START_4,
         PATCHES_DECIDED_AT_START_5,
+        PATCHES_DECIDED_AT_START_6,
       ],
       'the install took the patched path',
     );

@@ -5,11 +5,11 @@ import {
   deprovisionAccount,
   destroyCredentials,
   destroyEndingInstallCredentials,
-  rejectAtTalkdesk,
   rejectReadingTalkdesk,
   undoProvisioning,
 } from './common';
 import type { PhaseContext } from './context';
+import type { RunState } from './run-state';
 
 /**
  * Patch: an operator reject takes a queued install out of the queue and imports
@@ -36,7 +36,10 @@ export async function runOperatorReject(ctx: PhaseContext, reason: string): Prom
   // The install stopped after its approval began (patch operator-reject-reads-talkdesk-first): it holds its credentials.
   const afterApproval = ctx.run.rejectAfterApproval === true;
   ctx.run.rejectAfterApproval = undefined;
-  if (state.phase === 'active' && ctx.run.rejectConcluded) return rejectOnActive(ctx, reason);
+  // The update stopped after its approval began (patch operator-reject-of-update-reads-talkdesk-first): not reverted yet.
+  const updateAfterApproval = ctx.run.updateRejectedAfterApproval;
+  ctx.run.updateRejectedAfterApproval = undefined;
+  if (state.phase === 'active' && ctx.run.rejectConcluded) return rejectOnActive(ctx, reason, updateAfterApproval);
   ctx.run.endingInstall = true;
   const deadline = Date.now() + ctx.options.phaseTimeoutMs;
   let importFrom: LifecycleEvent | undefined;
@@ -94,12 +97,28 @@ function takeQueuedInstall(ctx: PhaseContext): LifecycleEvent | undefined {
  * otherwise with its own rejection perhaps unsent) is rejected at Talkdesk, the account as it was (a
  * rejection Talkdesk no longer expects is read, not sent); an install or update approved first is kept.
  */
-async function rejectOnActive(ctx: PhaseContext, reason: string): Promise<void> {
+async function rejectOnActive(ctx: PhaseContext, reason: string, afterApproval: RunState['updateRejectedAfterApproval']): Promise<void> {
   const last = ctx.state.history[ctx.state.history.length - 1];
   const sentReason = `Rejected by operator: ${reason}`;
   const approved = last?.result === 'approved' || last?.result === 'marked-active';
   if (last?.phase === 'updating' && !approved) {
-    const sent = await rejectAtTalkdesk(ctx, sentReason, Date.now() + ctx.options.phaseTimeoutMs, undefined, 'update');
+    // After its approval began, read first: a blind reject would conclude an update Talkdesk opened since.
+    ctx.run.rejectReadsFirst = afterApproval !== undefined;
+    const deadline = Date.now() + ctx.options.phaseTimeoutMs;
+    const { sent, shows } = await rejectReadingTalkdesk(ctx, sentReason, deadline, undefined, 'update').finally(() => {
+      ctx.run.rejectReadsFirst = undefined;
+    });
+    if (afterApproval && shows === 'completed') {
+      afterApproval.keep();
+      await ctx.endPhase('active', {
+        result: 'not-open',
+        detail: 'Talkdesk shows the update completed',
+        outcome:
+          'operator reject not applied: the update was approved at Talkdesk before the reject could stop it (its answer lost); the update is kept',
+      });
+      return;
+    }
+    await afterApproval?.revert();
     const ended = last.result === 'interrupted' ? '' : ` (the update had ended ${last.result ?? 'unfinished'})`;
     await ctx.endPhase('active', {
       result: 'rejected',

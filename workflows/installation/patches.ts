@@ -92,6 +92,16 @@ export const DECIDED_AT_START_5: readonly string[] = Object.freeze([
   'stale-uninstall-spares-reinstall',
 ]);
 
+/** Patch: the sixth generation, deciding DECIDED_AT_START_6 at the start of a run in the same way. */
+export const PATCHES_DECIDED_AT_START_6 = 'patches-decided-at-start-6';
+
+/**
+ * The patches the sixth generation decides, asked where an interrupted update ends (perhaps right after a local
+ * activity), so ONLY_DECIDED_AT_START: an operator reject that stopped an update after its approval began reads
+ * Talkdesk before reverting it (update.ts, operator.ts). FROZEN.
+ */
+export const DECIDED_AT_START_6: readonly string[] = Object.freeze(['operator-reject-of-update-reads-talkdesk-first']);
+
 /**
  * Patches that only their generation's marker decides: a run recorded without it takes the old path
  * and never asks them. For a patch that would otherwise be asked right after a local activity (the
@@ -104,6 +114,7 @@ export const ONLY_DECIDED_AT_START: readonly string[] = Object.freeze([
   'compromised-rotation-keeps-proven-set',
   ...DECIDED_AT_START_4,
   ...DECIDED_AT_START_5,
+  ...DECIDED_AT_START_6,
 ]);
 
 /** Each generation's marker and the patches it decides, oldest first. */
@@ -113,6 +124,7 @@ const GENERATIONS: readonly (readonly [string, readonly string[]])[] = [
   [PATCHES_DECIDED_AT_START_3, DECIDED_AT_START_3],
   [PATCHES_DECIDED_AT_START_4, DECIDED_AT_START_4],
   [PATCHES_DECIDED_AT_START_5, DECIDED_AT_START_5],
+  [PATCHES_DECIDED_AT_START_6, DECIDED_AT_START_6],
 ];
 
 /**

@@ -41,4 +41,7 @@ export interface RunState {
   /** That reject's state call reads Talkdesk before its first attempt too: a blind reject would conclude an operation
    * Talkdesk opened since (one state endpoint concludes whatever is open). Activity input only. */
   rejectReadsFirst?: boolean;
+  /** An operator's reject stopped the update after its approval began (patch operator-reject-of-update-reads-talkdesk-first):
+   * nothing reverted yet. The reject reads Talkdesk first: `keep` an update Talkdesk shows completed, else `revert` it. */
+  updateRejectedAfterApproval?: { revert: () => Promise<void>; keep: () => void };
 }

@@ -1,6 +1,6 @@
 import type { UpdateResult } from '../activity-types';
 import type { LifecycleEventOf } from '../definitions';
-import { conclude, partnerEvent, rejectAtTalkdesk, rejectionFor, rejectionOutcome, takeLinks } from './common';
+import { OPERATOR_REJECT, conclude, partnerEvent, rejectAtTalkdesk, rejectionFor, rejectionOutcome, takeLinks } from './common';
 import type { PhaseContext } from './context';
 
 /**
@@ -9,6 +9,13 @@ import type { PhaseContext } from './context';
  * whose applying step had answered was.
  */
 export const REVERT_UPDATE_STOPPED_WHILE_APPLYING = 'revert-update-stopped-while-applying';
+
+/**
+ * Patch: an operator reject that stopped an update after its approval began (an attempt whose answer was lost may
+ * have landed) reverts nothing yet: the reject reads Talkdesk first (operator.ts) and keeps an update Talkdesk shows
+ * completed. Before it, the update was reverted while Talkdesk kept it. Decided at start only (patches.ts).
+ */
+export const OPERATOR_REJECT_OF_UPDATE_READS_TALKDESK_FIRST = 'operator-reject-of-update-reads-talkdesk-first';
 
 /**
  * app.updated: apply the users and subscription delta, approve at Talkdesk; anything short of it is reverted.
@@ -55,12 +62,15 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
     if (applied) await ctx.step('revert the update', acts.revertUpdate, { ...input, applied });
     else if (applying && ctx.patched(REVERT_UPDATE_STOPPED_WHILE_APPLYING)) await ctx.step('revert the update', acts.revertUpdate, input);
   };
+  const keepSubscription = () => {
+    if (subscription) {
+      state.subscription = subscription;
+      state.subscriptionFrom = event.createdAt;
+    }
+  };
   await conclude(ctx, outcome, {
     done: async () => {
-      if (subscription) {
-        state.subscription = subscription;
-        state.subscriptionFrom = event.createdAt;
-      }
+      keepSubscription();
       await ctx.endPhase(
         'active',
         late
@@ -95,12 +105,7 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
       ctx.keepError(`update approval not sent: ${shows}`);
     },
     // The update Talkdesk completed is the one applied: its subscription is the account's now.
-    completed: () => {
-      if (subscription) {
-        state.subscription = subscription;
-        state.subscriptionFrom = event.createdAt;
-      }
-    },
+    completed: () => keepSubscription(),
     expired: async () => {
       await revert();
       await ctx.endPhase('active', {
@@ -109,6 +114,18 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
       });
     },
     interrupted: async (reason) => {
+      // Stopped by an operator's reject once its approval had begun (or re-entered: an earlier run's may have): Talkdesk
+      // may have taken it, the answer lost. Nothing is reverted yet: the reject reads Talkdesk first (operator.ts).
+      const approvalMayHaveLanded = ctx.run.stateCallBegun || ctx.run.resumedEventId === event.eventId || ctx.run.resumedMidPhase;
+      if (reason === OPERATOR_REJECT && approvalMayHaveLanded && ctx.patched(OPERATOR_REJECT_OF_UPDATE_READS_TALKDESK_FIRST)) {
+        ctx.run.updateRejectedAfterApproval = { revert, keep: keepSubscription };
+        await ctx.endPhase('active', {
+          result: 'interrupted',
+          detail: reason,
+          outcome: `interrupted by ${reason} after its approval was sent: reverted unless Talkdesk shows it approved`,
+        });
+        return;
+      }
       await revert();
       await ctx.endPhase('active', { result: 'interrupted', detail: reason, outcome: `interrupted by ${reason}: update reverted` });
     },
