@@ -267,8 +267,8 @@ describe('installation workflow: an operator reject concludes only what it stopp
   });
   describe('stopping an update whose approval was sent (an attempt whose answer was lost may have landed)', () => {
     /** An update whose approval attempts all fail (the first landed at Talkdesk, its answer lost); the reject is answered by `reject`. */
-    const rejectedWhileApproving = async (reject: (i: Record<string, unknown>) => Promise<unknown>) => {
-      const stubs = new ActivityStubs().on('setInstallationState', async (i) => {
+    const rejectedWhileApproving = async (reject: (i: Record<string, unknown>) => Promise<unknown>, stubs = new ActivityStubs()) => {
+      stubs.on('setInstallationState', async (i) => {
         if (i.state === 'approve' && i.concludes === 'update') throw unavailable();
         return i.state === 'approve' ? { state: 'completed' } : reject(i);
       });
@@ -294,7 +294,7 @@ describe('installation workflow: an operator reject concludes only what it stopp
       assert.equal((await t.handle.describe()).status.name, 'RUNNING');
     });
 
-    it('Talkdesk still shows it pending: the rejection is sent first, then the update reverted', async () => {
+    it('Talkdesk still shows the update open: the rejection is sent first, then the update reverted', async () => {
       const t = await rejectedWhileApproving(async () => ({ state: 'rejected' }));
       const v = await t.settled('active', (s) => s.history.at(-1)?.result === 'rejected');
       const names = t.stubs.names();
@@ -302,6 +302,27 @@ describe('installation workflow: an operator reject concludes only what it stopp
       assert.deepEqual(t.stubs.of('revertUpdate')[0]?.applied, { usersAdded: ['u1'], usersDeactivated: [] });
       assert.equal(t.stubs.of('setInstallationState').at(-1)?.reason, 'Rejected by operator: bad plan change');
       assert.match(v.history.at(-1)?.outcome ?? '', /update rejected by an operator: bad plan change/);
+    });
+
+    it('Talkdesk shows the update timed out: no rejection is sent, the update is reverted', async () => {
+      const t = await rejectedWhileApproving(async () => ({ state: 'timeout', notSent: true }));
+      const v = await t.settled('active', (s) => s.history.at(-1)?.result === 'rejected');
+      assert.deepEqual(t.stubs.of('revertUpdate')[0]?.applied, { usersAdded: ['u1'], usersDeactivated: [] });
+      assert.match(v.history.at(-1)?.outcome ?? '', /rejection not sent.*account kept its previous state/);
+    });
+
+    it('a revert that fails for good after the rejection was sent: the entry says so, the workflow goes on', async () => {
+      const refusing = new ActivityStubs().on('revertUpdate', async () => {
+        throw refused('the partner refused the revert');
+      });
+      const t = await rejectedWhileApproving(async () => ({ state: 'rejected' }), refusing);
+      const v = await t.settled('active', (s) => s.history.at(-1)?.result === 'rejected');
+      assert.match(
+        v.history.at(-1)?.outcome ?? '',
+        /its revert failed for good \(.*the partner refused the revert.*\): the account may keep the update/,
+      );
+      assert.match(v.lastError ?? '', /revert of the update rejected by an operator failed for good/);
+      assert.equal((await t.handle.describe()).status.name, 'RUNNING');
     });
   });
 });

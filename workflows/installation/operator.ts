@@ -8,6 +8,7 @@ import {
   rejectReadingTalkdesk,
   undoProvisioning,
 } from './common';
+import { StepFailedError } from '../steps';
 import type { PhaseContext } from './context';
 import type { RunState } from './run-state';
 
@@ -20,7 +21,7 @@ const OPERATOR_REJECT_USES_INSTALL_EVENT = 'operator-reject-uses-install-event';
 
 /**
  * Patch: a reject applies to the operation it stopped. An update's reject rejects the update only
- * (reverted already) and keeps the installation, which Talkdesk keeps; an install or update Talkdesk
+ * (reverted, before or after the rejection) and keeps the installation, which Talkdesk keeps; an install or update Talkdesk
  * approved first (the approval landed before the reject could stop it) is not undone. Histories
  * recorded before it replay the old path (reject, undo and destroy in every case). Decided when the
  * reject is accepted (handlers.ts), never after the local activity that ends the phase it stopped.
@@ -95,16 +96,20 @@ function takeQueuedInstall(ctx: PhaseContext): LifecycleEvent | undefined {
  * A reject that finds the installation active (approved at Talkdesk: the validator admits none then, so
  * the phase it was sent for ended meanwhile). An update not approved (stopped by the reject, or ended
  * otherwise with its own rejection perhaps unsent) is rejected at Talkdesk, the account as it was (a
- * rejection Talkdesk no longer expects is read, not sent); an install or update approved first is kept.
+ * rejection Talkdesk no longer expects is read, not sent); an install or update approved first is kept. An update
+ * stopped after its approval began (`afterApproval`, patch operator-reject-of-update-reads-talkdesk-first) is not
+ * reverted yet: Talkdesk is read first, the update kept if it shows it completed, else rejected, then reverted.
  */
 async function rejectOnActive(ctx: PhaseContext, reason: string, afterApproval: RunState['updateRejectedAfterApproval']): Promise<void> {
   const last = ctx.state.history[ctx.state.history.length - 1];
   const sentReason = `Rejected by operator: ${reason}`;
   const approved = last?.result === 'approved' || last?.result === 'marked-active';
   if (last?.phase === 'updating' && !approved) {
-    // After its approval began, read first: a blind reject would conclude an update Talkdesk opened since.
+    // After its approval began, read first: an update Talkdesk shows completed is kept, not reverted (a `pending`
+    // read still sends the rejection, which cannot tell this update from one Talkdesk opened since). Within the
+    // update's own seven days: the account keeps the update no longer than Talkdesk would wait.
     ctx.run.rejectReadsFirst = afterApproval !== undefined;
-    const deadline = Date.now() + ctx.options.phaseTimeoutMs;
+    const deadline = afterApproval?.deadline ?? Date.now() + ctx.options.phaseTimeoutMs;
     const { sent, shows } = await rejectReadingTalkdesk(ctx, sentReason, deadline, undefined, 'update').finally(() => {
       ctx.run.rejectReadsFirst = undefined;
     });
@@ -118,13 +123,25 @@ async function rejectOnActive(ctx: PhaseContext, reason: string, afterApproval: 
       });
       return;
     }
-    await afterApproval?.revert();
+    // The rejection is sent before the revert: one failing for good then ends the entry with the failure in view,
+    // rather than failing the workflow, whose stored record (`active`) would hide that the account kept the update.
+    const revertFailed = await afterApproval?.revert().then(
+      () => undefined,
+      (err: unknown) => {
+        if (err instanceof StepFailedError) return err.message;
+        throw err;
+      },
+    );
     const ended = last.result === 'interrupted' ? '' : ` (the update had ended ${last.result ?? 'unfinished'})`;
+    const kept = revertFailed
+      ? `its revert failed for good (${revertFailed}): the account may keep the update`
+      : 'account kept its previous state';
     await ctx.endPhase('active', {
       result: 'rejected',
       detail: sentReason,
-      outcome: `update rejected by an operator: ${reason}${ended} (rejection ${sent}); account kept its previous state`,
+      outcome: `update rejected by an operator: ${reason}${ended} (rejection ${sent}); ${kept}`,
     });
+    if (revertFailed) ctx.keepError(`revert of the update rejected by an operator failed for good: ${revertFailed}`);
     return;
   }
   const what = last?.phase === 'updating' ? 'the update' : 'the install';
@@ -142,7 +159,7 @@ export async function runReconcile(ctx: PhaseContext, action: ReconcileAction): 
     if (state.phase === 'installing' || state.phase === 'updating') await ctx.endPhase('active', MARKED_ACTIVE);
     return;
   }
-  // The update phase it interrupted has already ended it (reverted); the installation is kept.
+  // The update phase it interrupted has already ended it (reverted, or left to a reject under way); the installation is kept.
   if (action.action === 'endUpdate') return;
   if (FINAL_PHASES.includes(state.phase)) return;
   ctx.run.endingInstall = true; // a reject accepted now would find the credentials destroyed

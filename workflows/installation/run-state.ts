@@ -43,5 +43,5 @@ export interface RunState {
   rejectReadsFirst?: boolean;
   /** An operator's reject stopped the update after its approval began (patch operator-reject-of-update-reads-talkdesk-first):
    * nothing reverted yet. The reject reads Talkdesk first: `keep` an update Talkdesk shows completed, else `revert` it. */
-  updateRejectedAfterApproval?: { revert: () => Promise<void>; keep: () => void };
+  updateRejectedAfterApproval?: { revert: () => Promise<void>; keep: () => void; deadline: number };
 }

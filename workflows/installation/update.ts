@@ -118,7 +118,7 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
       // may have taken it, the answer lost. Nothing is reverted yet: the reject reads Talkdesk first (operator.ts).
       const approvalMayHaveLanded = ctx.run.stateCallBegun || ctx.run.resumedEventId === event.eventId || ctx.run.resumedMidPhase;
       if (reason === OPERATOR_REJECT && approvalMayHaveLanded && ctx.patched(OPERATOR_REJECT_OF_UPDATE_READS_TALKDESK_FIRST)) {
-        ctx.run.updateRejectedAfterApproval = { revert, keep: keepSubscription };
+        ctx.run.updateRejectedAfterApproval = { revert, keep: keepSubscription, deadline };
         await ctx.endPhase('active', {
           result: 'interrupted',
           detail: reason,
