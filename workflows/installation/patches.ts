@@ -127,6 +127,11 @@ const GENERATIONS: readonly (readonly [string, readonly string[]])[] = [
   [PATCHES_DECIDED_AT_START_6, DECIDED_AT_START_6],
 ];
 
+/** The marker of the generation that decides `patchId` at start, if one does (the replay corpus checks ask it). */
+export function markerDeciding(patchId: string): string | undefined {
+  return GENERATIONS.find(([, ids]) => ids.includes(patchId))?.[0];
+}
+
 /**
  * Decides every generation's marker (call it first, before any handler or activity) and returns
  * the patch check for the run. `ask` is the SDK's `patched` (a parameter for the unit test). A run
