@@ -19,6 +19,7 @@ export const COLLECTIONS = {
   inbox: 'inbox',
   dispatchQueue: 'dispatch_queue',
   eventCredentials: 'event_credentials',
+  eventCredentialsConsumed: 'event_credentials_consumed',
   credentials: 'credentials',
   tokens: 'tokens',
   accounts: 'accounts',
