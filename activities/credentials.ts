@@ -72,7 +72,7 @@ export function credentialActivities(deps: ActivityDeps) {
           .catch((err: unknown) => {
             throw sealedUnderUnknownKey(err, record.receivedAt) ?? err;
           });
-        await store.eventCredentials.delete(input.eventId, input.installationId);
+        await store.eventCredentials.delete(input.eventId);
         if (stored.inInbox) await store.inbox.dropLegacyCredentials(input.eventId);
       } else {
         // Imported by an earlier attempt (the copy is deleted after the set is written), unless destroyed since.
@@ -129,7 +129,7 @@ export function credentialActivities(deps: ActivityDeps) {
      * alone: a reinstall's copy, queued behind it, is left for its own import.
      */
     async discardEventCredentials(input: InstallationRef & { eventId: string }): Promise<{ deleted: boolean }> {
-      const deleted = await store.eventCredentials.delete(input.eventId, input.installationId);
+      const deleted = await store.eventCredentials.delete(input.eventId);
       // An event stored by an older version kept its copy in the inbox record (while a start found some left).
       if (!(await store.markers.get(MARKERS.inboxLegacyCredentialsNone))) await store.inbox.dropLegacyCredentials(input.eventId);
       logger.info({ installationId: input.installationId, eventId: input.eventId }, "ignored event's credentials discarded");

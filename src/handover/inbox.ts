@@ -94,20 +94,22 @@ export class InboxStore {
     options: { queue?: boolean } = {},
   ): Promise<InsertOutcome> {
     const queue = options.queue ?? true;
-    // The credentials first: a stored record never lacks them. Not looked up first (a round trip on the
-    // acknowledgement's path): a repeat whose copy was consumed since stores it again, deleted just below.
-    const copied = credentials ? await this.eventCredentials.put(ownerOf(record), credentials) : false;
-    if (await this.insertRecord(record)) {
-      if (queue) await this.enqueue(record);
-      return { stored: 'stored' };
+    // An event bringing credentials is looked up first: a stored record's credentials were
+    // stored before it, and may be imported and deleted since; a repeat must not bring them
+    // back (and, found, it costs no refused insert).
+    let existing = credentials ? await this.coll.findOne({ _id: record._id }) : null;
+    if (!existing) {
+      const copied = credentials ? await this.eventCredentials.put(ownerOf(record), credentials) : false;
+      if (await this.insertRecord(record)) {
+        if (queue) await this.enqueue(record);
+        return { stored: 'stored' };
+      }
+      existing = await this.coll.findOne({ _id: record._id });
+      // A repeat racing the first delivery (its lookup ran before that record was written) stored a copy
+      // where none was: the first one's was deleted meanwhile. Not kept when that was its import (a copy
+      // discarded or destroyed without one stays until the retention sweep: the safe way round).
+      if (copied && credentials) await this.eventCredentials.deleteIfImported(record._id, record.installationId, credentials.clientId);
     }
-    const existing = await this.coll.findOne({ _id: record._id });
-    // A repeat stored a copy where none was: the first delivery's was consumed (imported, discarded or
-    // destroyed), so this one is deleted again at once. Unless a first delivery racing this one stored the
-    // copy its record needs (this one's put came first): not consumed, so kept (EventCredentialStore). A record
-    // an older version wrote holds its own copy: this one is not needed either.
-    if (copied && credentials)
-      await this.eventCredentials.deleteIfConsumed(record._id, record.installationId, credentials.clientId, Boolean(existing?.credentials));
     if (queue && existing && !existing.dispatchedAt) await this.enqueue(existing);
     const conflict = existing !== null && (existing.installationId !== record.installationId || existing.type !== record.type);
     return { stored: 'duplicate', dispatched: Boolean(existing?.dispatchedAt), ...(conflict ? { conflict: true as const } : {}) };

@@ -19,7 +19,6 @@ export const COLLECTIONS = {
   inbox: 'inbox',
   dispatchQueue: 'dispatch_queue',
   eventCredentials: 'event_credentials',
-  eventCredentialsConsumed: 'event_credentials_consumed',
   credentials: 'credentials',
   tokens: 'tokens',
   accounts: 'accounts',

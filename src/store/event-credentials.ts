@@ -1,4 +1,4 @@
-import { MongoBulkWriteError, MongoServerError, type Collection } from 'mongodb';
+import { MongoServerError, type Collection } from 'mongodb';
 import { encryptJson, type EncryptedBlob, type Keyring } from '../crypto/secrets';
 import type { EventCredentials } from '../events/schemas';
 import { credentialId } from './credentials';
@@ -72,17 +72,6 @@ export function sealEventCredentials(
   return { clientId: creds.clientId, secret };
 }
 
-/**
- * A copy that was consumed (imported, discarded or destroyed), by event id: written before the copy is
- * deleted, so that a redelivery storing the copy again (the callback stores it before it knows the event
- * is a repeat) deletes it at once. Kept as long as a redelivery of its event can be accepted.
- */
-interface ConsumedRecord {
-  _id: string; // the event id
-  installationId: string;
-  consumedAt: Date;
-}
-
 /** Older versions kept the blob in the inbox record's `credentials` field. */
 interface LegacyInboxCredentials {
   _id: string;
@@ -93,17 +82,14 @@ export class EventCredentialStore {
   private readonly coll: Collection<EventCredentialRecord>;
   private readonly inbox: Collection<LegacyInboxCredentials>;
   private readonly sets: Collection<{ _id: string; sourceEventId?: string }>;
-  private readonly consumed: Collection<ConsumedRecord>;
   constructor(db: Database) {
     this.coll = db.collection<EventCredentialRecord>(COLLECTIONS.eventCredentials);
-    this.consumed = db.collection<ConsumedRecord>(COLLECTIONS.eventCredentialsConsumed);
     this.inbox = db.collection<LegacyInboxCredentials>(COLLECTIONS.inbox);
     this.sets = db.collection(COLLECTIONS.credentials);
   }
 
   async ensureIndexes(): Promise<void> {
     await this.coll.createIndex({ installationId: 1 });
-    await this.consumed.createIndex({ consumedAt: 1 });
   }
 
   /** Stores an event's credentials (the callback, before the inbox record). A repeat changes nothing: false. */
@@ -126,19 +112,15 @@ export class EventCredentialStore {
   }
 
   /**
-   * Deletes a copy a repeated delivery stored again after the first one's was consumed (`InboxStore.insert`:
-   * the callback stores the copy before it learns that the event is a repeat); true when it did. Consumed:
-   * the consumption was recorded (this version records it before it deletes the copy), or, for a copy an
-   * older version deleted, the set it brought names the event (imported; destroyed since or not). Safe in
-   * any order with the consumption: a copy stored before the record was written is deleted by the
-   * consumer, one stored after is found here. A copy not consumed is the one its event still needs (a
-   * first delivery racing this one stored it): kept. `heldByRecord`: the event's inbox record, an older
-   * version's, holds its own copy, so this one is not needed either.
+   * Deletes the event's copy if the credential set it brought was imported (the set names the event;
+   * destroyed since or not); true when it did. For a repeated delivery that stored a copy again after
+   * the first one's was imported and deleted (`InboxStore.insert`). Safe in any order with the import,
+   * which writes the set before it deletes the copy: a copy stored before the set was written is
+   * deleted by the import, one stored after is found here.
    */
-  async deleteIfConsumed(eventId: string, installationId: string, clientId: string, heldByRecord = false): Promise<boolean> {
-    if (heldByRecord || (await this.consumed.findOne({ _id: eventId }, { projection: { _id: 1 } }))) return this.deleteCopy(eventId);
+  async deleteIfImported(eventId: string, installationId: string, clientId: string): Promise<boolean> {
     const set = await this.sets.findOne({ _id: credentialId(installationId, clientId) }, { projection: { sourceEventId: 1 } });
-    return set?.sourceEventId === eventId ? this.deleteCopy(eventId) : false;
+    return set?.sourceEventId === eventId ? this.delete(eventId) : false;
   }
 
   /**
@@ -152,29 +134,9 @@ export class EventCredentialStore {
     return legacy?.credentials ? { secret: legacy.credentials, inInbox: true } : undefined;
   }
 
-  /** Consumes one event's copy (imported, or never to be): recorded, then deleted; true when there was one. */
-  async delete(eventId: string, installationId: string): Promise<boolean> {
-    await this.recordConsumed([eventId], installationId);
-    return this.deleteCopy(eventId);
-  }
-
-  private async deleteCopy(eventId: string): Promise<boolean> {
+  /** Deletes one event's copy (imported, or never to be); true when there was one. */
+  async delete(eventId: string): Promise<boolean> {
     return (await this.coll.deleteOne({ _id: eventId })).deletedCount > 0;
-  }
-
-  /** The consumption of these events' copies, before they are deleted (an event consumed twice keeps its first time). */
-  private async recordConsumed(eventIds: readonly string[], installationId: string): Promise<void> {
-    if (eventIds.length === 0) return;
-    const consumedAt = new Date();
-    try {
-      await this.consumed.insertMany(
-        eventIds.map((_id) => ({ _id, installationId, consumedAt })),
-        { ordered: false },
-      );
-    } catch (e) {
-      // Recorded already (a retried import or destroy): the rest of an unordered insert went in.
-      if (!(e instanceof MongoBulkWriteError && allDuplicates(e))) throw e;
-    }
   }
 
   /** Deletes the copies of these events (inbox retention: events no workflow will import now); returns how many. */
@@ -182,30 +144,14 @@ export class EventCredentialStore {
     return deleteByIds(this.coll, eventIds);
   }
 
-  /**
-   * Deletes the consumption records older than `before` (the inbox retention's cutoff): an event
-   * created before it is refused by the callback, so no redelivery can store its copy again.
-   */
-  async pruneConsumed(before: Date): Promise<number> {
-    return (await this.consumed.deleteMany({ consumedAt: { $lt: before } })).deletedCount;
-  }
-
   /** Deletes every event credential copy of an installation (uninstall, rejection, expiry) but those `kept` spares. */
   async deleteAll(installationId: string, kept: CopiesKept = {}): Promise<number> {
-    const filter = {
+    const res = await this.coll.deleteMany({
       installationId,
       ...(kept.except?.length ? { _id: { $nin: [...kept.except] } } : {}),
       // keptByDestroy, as a filter (a copy older versions stored has no eventCreatedAt: not kept by time).
       ...(kept.keepNewerThan ? { $nor: [{ eventCreatedAt: { $gt: kept.keepNewerThan } }] } : {}),
-    };
-    const ids = (await this.coll.find(filter, { projection: { _id: 1 } }).toArray()).map((c) => c._id);
-    await this.recordConsumed(ids, installationId);
-    return deleteByIds(this.coll, ids);
+    });
+    return res.deletedCount;
   }
-}
-
-/** Every error of an unordered insert is a duplicate key. */
-function allDuplicates(e: MongoBulkWriteError): boolean {
-  const errors = Array.isArray(e.writeErrors) ? e.writeErrors : [e.writeErrors];
-  return errors.length > 0 && errors.every((w) => w.code === 11000);
 }

@@ -76,8 +76,6 @@ export class InboxRetention {
     events += (await this.coll.deleteMany({ ...old, type: { $nin: CREDENTIAL_EVENTS } })).deletedCount;
     // user.logout records (the user's e-mail in them) are marked handled, not handed over.
     events += (await this.coll.deleteMany({ type: 'user.logout', createdAt: before, handledAt: { $exists: true } })).deletedCount;
-    // What the callback refuses as too old needs no record that its copy was consumed.
-    await this.eventCredentials.pruneConsumed(before.$lt);
     return { events, credentials: credentials + (await this.orphanCopies(before)) };
   }
 

@@ -195,7 +195,7 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
     await inbox.insert(e, { clientId: 'c', secret: blob });
     assert.equal((await inbox.get(e._id))?.credentials, undefined, 'not in the inbox record');
     assert.deepEqual(await eventCredentials.get(e._id), { secret: blob, inInbox: false });
-    await eventCredentials.delete(e._id, e.installationId); // imported
+    await eventCredentials.delete(e._id); // imported
     await inbox.markDispatched(e._id);
     assert.deepEqual(await inbox.insert(e, { clientId: 'c', secret: blob }), { stored: 'duplicate', dispatched: true });
     assert.equal(await eventCredentials.get(e._id), undefined, 'imported credentials do not come back');

@@ -8,12 +8,7 @@ import { mongoUri } from '../support/servers';
 import { startSystem, type TestSystem } from '../support/system';
 
 const WRITE_COMMANDS = new Set(['insert', 'update', 'delete', 'findAndModify']);
-const HAND_OVER_COLLECTIONS = new Set<string>([
-  COLLECTIONS.inbox,
-  COLLECTIONS.dispatchQueue,
-  COLLECTIONS.eventCredentials,
-  COLLECTIONS.eventCredentialsConsumed,
-]);
+const HAND_OVER_COLLECTIONS = new Set<string>([COLLECTIONS.inbox, COLLECTIONS.dispatchQueue, COLLECTIONS.eventCredentials]);
 
 /** One write command the web server sent about the event: `collection command`, and its filters for updates. */
 interface Write {
@@ -45,27 +40,25 @@ describe('callback: store writes per event (FerretDB, command monitoring)', func
   });
   after(() => sys?.close());
 
-  /** POSTs the event and returns the answer with the write commands (and the reads) about it sent meanwhile. */
+  /** POSTs the event and returns the answer with the write commands about it sent meanwhile. */
   async function deliverCounting(event: { id: string }) {
     const writes: Write[] = [];
-    const reads: string[] = [];
     // Every command on sso_links, reads too: no worker runs here, so any is the callback's.
     const signInLinks: string[] = [];
     const client = sys.webStore.db.client;
     const listener = (e: CommandStartedEvent) => {
       const collection = e.command[e.commandName] as unknown;
       if (collection === COLLECTIONS.ssoLinks) signInLinks.push(e.commandName);
-      if (typeof collection !== 'string' || !HAND_OVER_COLLECTIONS.has(collection)) return;
-      // Only this event's commands: the dispatcher beside the callback may write about others.
+      if (!WRITE_COMMANDS.has(e.commandName) || typeof collection !== 'string' || !HAND_OVER_COLLECTIONS.has(collection)) return;
+      // Only this event's writes: the dispatcher beside the callback may write about others.
       if (!JSON.stringify(e.command).includes(event.id)) return;
-      if (!WRITE_COMMANDS.has(e.commandName)) return void reads.push(`${collection} ${e.commandName}`);
       const updates = (e.command.updates ?? e.command.deletes ?? []) as { q: unknown }[];
       writes.push({ what: `${collection} ${e.commandName}`, filters: updates.map((u) => u.q) });
     };
     client.on('commandStarted', listener);
     try {
       const answer = await postCallback(sys.web.callbackUrl, event);
-      return { answer, writes, reads, signInLinks };
+      return { answer, writes, signInLinks };
     } finally {
       client.off('commandStarted', listener);
     }
@@ -81,9 +74,9 @@ describe('callback: store writes per event (FerretDB, command monitoring)', func
     assert.ok(seen > 0, 'command monitoring is on for the web server connection');
   });
 
-  it('app.installed handed over at once: 3 writes (credentials, record, mark by _id alone), no read, no queue entry, no sso_links command', async () => {
+  it('app.installed handed over at once: 3 writes (credentials, record, mark by _id alone), no queue entry, no sso_links command', async () => {
     const { event } = sys.simulator.createInstallation();
-    const { answer, writes, reads, signInLinks } = await deliverCounting(event);
+    const { answer, writes, signInLinks } = await deliverCounting(event);
     assert.equal(answer.status, 200, answer.text);
     assert.deepEqual(answer.json, { status: 'accepted', eventId: event.id, dispatched: true });
     assert.deepEqual(
@@ -92,8 +85,6 @@ describe('callback: store writes per event (FerretDB, command monitoring)', func
     );
     // FerretDB uses an index only for a filter on `_id` alone: any other filter reads the whole inbox.
     assert.deepEqual(writes[2]?.filters, [{ _id: event.id }], 'the mark filters on _id alone');
-    // No lookup before the credentials are stored: a first delivery is the inserts alone (a repeat is found by them).
-    assert.deepEqual(reads, [], 'nothing read on the way');
     assert.ok((await sys.store.inbox.get(event.id))?.dispatchedAt instanceof Date, 'marked handed over');
     assert.equal(await sys.store.inbox.queued(event.id), null, 'never queued');
     assert.ok(await sys.store.eventCredentials.get(event.id), 'its credentials are stored');
@@ -115,34 +106,13 @@ describe('callback: store writes per event (FerretDB, command monitoring)', func
     assert.ok((await sys.store.inbox.get(uninstall.id))?.dispatchedAt instanceof Date);
   });
 
-  it('a redelivery of an app.installed handed over, its copy not imported yet: two refused inserts and a read, answered duplicate', async () => {
+  it('a redelivery of an app.installed handed over: no write (it is looked up first), answered duplicate', async () => {
     const { event } = sys.simulator.createInstallation();
     assert.equal((await postCallback(sys.web.callbackUrl, event)).status, 200);
-    const { answer, writes, reads } = await deliverCounting(event);
-    assert.equal(answer.status, 200, answer.text);
-    assert.deepEqual(answer.json, { status: 'duplicate', eventId: event.id });
-    // Both refused by the unique event id (a refused insert writes nothing), then the record read for its mark.
-    assert.deepEqual(
-      writes.map((w) => w.what),
-      [`${COLLECTIONS.eventCredentials} insert`, `${COLLECTIONS.inbox} insert`],
-    );
-    assert.deepEqual(reads, [`${COLLECTIONS.inbox} find`]);
-    assert.ok(await sys.store.eventCredentials.get(event.id), 'the copy the import needs is kept');
-  });
-
-  it('a redelivery of an app.installed whose copy was consumed: the copy it stored again is deleted at once', async () => {
-    const { event, installation } = sys.simulator.createInstallation();
-    assert.equal((await postCallback(sys.web.callbackUrl, event)).status, 200);
-    // The workflow's import (no worker runs here): the consumption recorded, the copy deleted.
-    assert.equal(await sys.store.eventCredentials.delete(event.id, installation.id), true);
     const { answer, writes } = await deliverCounting(event);
     assert.equal(answer.status, 200, answer.text);
     assert.deepEqual(answer.json, { status: 'duplicate', eventId: event.id });
-    assert.deepEqual(
-      writes.map((w) => w.what),
-      [`${COLLECTIONS.eventCredentials} insert`, `${COLLECTIONS.inbox} insert`, `${COLLECTIONS.eventCredentials} delete`],
-    );
-    assert.equal(await sys.store.eventCredentials.get(event.id), undefined, 'no copy of the consumed secret is kept');
+    assert.deepEqual(writes, []);
   });
 
   it('upgrade: a record and queue entry the previous version left unmarked are handed over by a redelivery, marked and dequeued', async () => {
@@ -170,16 +140,10 @@ describe('callback: store writes per event (FerretDB, command monitoring)', func
       const { answer, writes } = await deliverCounting(event);
       assert.equal(answer.status, 200, answer.text);
       assert.deepEqual(answer.json, { status: 'duplicate', eventId: event.id, dispatched: true });
-      // The copy first (none was stored here: kept, the import needs it), the record's insert refused; a record
-      // the caller has not read may hold an older version's credentials copy: the conditional mark.
+      // A record the caller has not read may hold an older version's credentials copy: the conditional mark.
       assert.deepEqual(
         writes.map((w) => w.what),
-        [
-          `${COLLECTIONS.eventCredentials} insert`,
-          `${COLLECTIONS.inbox} insert`,
-          `${COLLECTIONS.inbox} update`,
-          `${COLLECTIONS.dispatchQueue} delete`,
-        ],
+        [`${COLLECTIONS.inbox} update`, `${COLLECTIONS.dispatchQueue} delete`],
       );
       assert.ok((await sys.store.inbox.get(event.id))?.dispatchedAt instanceof Date, 'marked');
       assert.equal(await sys.store.inbox.queued(event.id), null, 'dequeued');

@@ -107,7 +107,7 @@ describe('one writer per document: concurrent writers lose no write (FerretDB)',
             // The workflow's import: read the credentials, then delete them.
             const stored = await store.eventCredentials.get(id);
             assert.ok(stored && !stored.inInbox, `credentials of ${id} stored apart`);
-            await store.eventCredentials.delete(id, record.installationId);
+            await store.eventCredentials.delete(id);
           })(),
         ]);
       }),
@@ -160,7 +160,7 @@ describe('one writer per document: concurrent writers lose no write (FerretDB)',
         // The import of an event not marked yet: it reads the inbox copy.
         const stored = await store.eventCredentials.get(e._id);
         assert.ok(stored, `${e._id}: credentials readable`);
-        await store.eventCredentials.delete(e._id, e.installationId);
+        await store.eventCredentials.delete(e._id);
         if (stored.inInbox) await store.inbox.dropLegacyCredentials(e._id);
       }),
     ]);
@@ -223,7 +223,7 @@ describe('one writer per document: concurrent writers lose no write (FerretDB)',
     const keyringBA = parseKeyring(`${specB},${specA}`);
     await Promise.all([
       reencryptAll(db, keyringBA, { batchSize: 5 }),
-      ...imported.map((e) => store.eventCredentials.delete(e._id, e.installationId)),
+      ...imported.map((e) => store.eventCredentials.delete(e._id)),
       ...late.map(({ secret, ...record }) =>
         store.inbox.insert(record, sealEventCredentials(keyring, record.installationId, { ...secret, clientId: 'c' })),
       ),

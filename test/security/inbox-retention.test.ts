@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { toLifecycleEvent, parseEvent } from '../../src/events/schemas';
 import type { EventType } from '../../workflows/definitions';
-import { COLLECTIONS } from '../../src/store';
 import { sealEventCredentials } from '../../src/store/event-credentials';
 import { InboxRetention, DAY_MS } from '../../src/store/inbox-retention';
 import { LogoutEventStore } from '../../src/store/logout-events';
@@ -126,18 +125,6 @@ describe('security: inbox retention', function () {
     assert.equal(await web.store.eventCredentials.get(oldOrphan), undefined, 'no record will ever import it');
     assert.ok(await web.store.eventCredentials.get(recentOrphan), 'a redelivery may still come');
     assert.ok(await web.store.eventCredentials.get(waiting.id), 'its record still waits for Temporal');
-  });
-
-  it('prunes the records of consumed copies older than the window (a redelivery of their event is refused), keeps recent ones', async () => {
-    const consumed = web.db.collection<{ _id: string; installationId: string; consumedAt: Date }>(COLLECTIONS.eventCredentialsConsumed);
-    const [old, recent] = [`consumed-old-${Date.now()}`, `consumed-recent-${Date.now()}`];
-    await consumed.insertMany([
-      { _id: old, installationId: 'inst-consumed', consumedAt: new Date(Date.now() - 40 * DAY_MS) },
-      { _id: recent, installationId: 'inst-consumed', consumedAt: new Date(Date.now() - 2 * DAY_MS) },
-    ]);
-    await new InboxRetention(web.db, 30).sweep();
-    assert.equal(await consumed.findOne({ _id: old }), null, 'older than any event the callback still accepts');
-    assert.ok(await consumed.findOne({ _id: recent }), 'its event may still be delivered again');
   });
 
   it('refuses a replay of a pruned event (event_too_old), so it is not handled twice', async () => {

@@ -140,9 +140,7 @@ describe('security: re-encryption under a new SECRETS_KEY', function () {
         if (collection === COLLECTIONS.eventCredentials) {
           // An import that moves an event's credentials to the credential store, in the batch just read.
           droppedInbox = String(ids[0]);
-          const owner = inboxEvents.find((e) => e.id === droppedInbox);
-          assert.ok(owner, 'an event stored by this test');
-          await storeA.eventCredentials.delete(droppedInbox, owner.installationId);
+          await storeA.eventCredentials.delete(droppedInbox);
         }
         if (collection === COLLECTIONS.tokens) {
           // An old process (keyring "A" only) refreshes a token the batch just read.
