@@ -123,9 +123,15 @@ export function reconciliationActivities(deps: ActivityDeps) {
     if (rec.phase === 'active' && talkdeskState === 'installing') {
       if (!rec.installApprovedAt) return drift(rec, talkdeskState);
       const { ref } = view;
+      // Within the pass's pause as its reads are: a 429 on the read just before (or on an earlier entry's
+      // re-approval) leaves it to the next pass, and a 429 here pauses the reads after it.
+      pause.check();
       await withToken(deps, ref, (token) =>
         deps.talkdesk.setInstallationState(ref.rootUrl, ref.appId, ref.installationId, token, { state: 'approve' }),
-      );
+      ).catch((err: unknown) => {
+        pause.note(err);
+        throw err;
+      });
       return 'reapproved';
     }
     if (talkdeskState === 'timeout' && rec.phase !== 'installing') {

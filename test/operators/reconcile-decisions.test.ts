@@ -300,4 +300,52 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
       assert.ok(((await h.store.installations.lastTalkdeskCheck(id))?.getTime() ?? 0) < started, id);
     }
   });
+
+  it("a 429 on a re-approval pauses the page's Talkdesk calls as a read's does: the next one is left to the next pass", async () => {
+    const first = await recorded('active', Date.now() - 3_600_000);
+    const second = await recorded('active', Date.now() - 3_600_000);
+    for (const e of [first, second]) {
+      await e.record();
+      // Approved by this service, its answer lost: Talkdesk still shows the install open.
+      await h.store.installations.markInstallApproved(e.id, new Date());
+      h.simulator.setInstallationState(e.id, 'installing');
+    }
+    const { temporal } = recordingTemporal(true);
+    const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${h.simulator.port}`], timeoutMs: 5_000 });
+    const acts = reconciliationActivities({ store: h.store, talkdesk, logger: createLogger({ level: 'silent' }), temporal });
+    const planId = `plan-reapprove-${first.id}`;
+    const slot = (id: string) => ({ id, phase: 'active' as const, slot: 0 });
+    await h.store.reconcilePlans.write(planId, [[slot(first.id), slot(second.id)]], new Date());
+    const calls: [string | undefined, string, number][] = [];
+    const unsubscribe = h.simulator.onCall((c) => {
+      if (c.route === 'installation' || c.route === 'installationState') calls.push([c.installationId, c.route, c.status]);
+    });
+    h.simulator.failNext('installationState', 1, { status: 429, retryAfterSeconds: 30 });
+    let result: PageResult;
+    try {
+      result = (await new MockActivityEnvironment().run(acts.reconcilePlannedPage, {
+        planId,
+        page: 0,
+        startedAt: Date.now(),
+      })) as PageResult;
+    } finally {
+      unsubscribe();
+      h.simulator.clearFaults();
+    }
+    assert.deepEqual(
+      calls,
+      [
+        [first.id, 'installation', 200],
+        [first.id, 'installationState', 429],
+      ],
+      'nothing sent for the second inside the pause',
+    );
+    assert.deepEqual(result.reapproved, []);
+    assert.deepEqual(
+      result.errors.map((e) => e.installationId),
+      [first.id, second.id],
+    );
+    assert.match(result.errors[1]?.message ?? '', /asked to slow down \(429\) for 3\d s more; read next pass/);
+    assert.equal(h.simulator.getInstallation(second.id)?.state, 'installing', 'approved next pass, not now');
+  });
 });
