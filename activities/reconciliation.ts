@@ -62,6 +62,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
   const read = new Set<string>();
   /** Installations whose read Talkdesk refused for good (404, 401, 403, invalid_client): recorded as checked too. */
   const refused = new Set<string>();
+  const dueAgain = new Set<string>(); // read, but a re-approval not sent or failed as a retry may fix: not checked
   const pause = new TalkdeskPause();
   const readWindow = new ReadWindow();
 
@@ -123,15 +124,18 @@ export function reconciliationActivities(deps: ActivityDeps) {
     if (rec.phase === 'active' && talkdeskState === 'installing') {
       if (!rec.installApprovedAt) return drift(rec, talkdeskState);
       const { ref } = view;
-      // Within the pass's pause as its reads are: a 429 on the read just before (or on an earlier entry's
-      // re-approval) leaves it to the next pass, and a 429 here pauses the reads after it.
-      pause.check();
-      await withToken(deps, ref, (token) =>
-        deps.talkdesk.setInstallationState(ref.rootUrl, ref.appId, ref.installationId, token, { state: 'approve' }),
-      ).catch((err: unknown) => {
+      try {
+        // Within the pass's 429 pause, as reads are (left to the next pass); a 429 here pauses the calls after it.
+        pause.check();
+        await withToken(deps, ref, (token) =>
+          deps.talkdesk.setInstallationState(ref.rootUrl, ref.appId, ref.installationId, token, { state: 'approve' }),
+        );
+      } catch (err) {
         pause.note(err);
+        // Not sent, or failed as a retry may fix: due next pass, not a window later; refused for good: checked.
+        if (!refusedForGood(err)) dueAgain.add(rec._id);
         throw err;
-      });
+      }
       return 'reapproved';
     }
     if (talkdeskState === 'timeout' && rec.phase !== 'installing') {
@@ -275,7 +279,8 @@ export function reconciliationActivities(deps: ActivityDeps) {
         // read Talkdesk refused for good (404, 401): it goes behind the others, not first again. A 5xx or
         // a timeout does not (an outage must not push every installation a window back).
         const wasRefused = refused.delete(entry.id);
-        if (wasRead || considered || wasRefused) {
+        const repairDue = dueAgain.delete(entry.id); // read again next pass, though Talkdesk was read
+        if ((wasRead || considered || wasRefused) && !repairDue) {
           await store.installations.markCheckedByReconciliation(entry.id, new Date()).catch((err: unknown) => {
             logger.warn({ installationId: entry.id, err }, 'Talkdesk check not recorded: checked again next pass');
           });
@@ -301,6 +306,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
         await visit(result, id, () => reconcileOne(rec));
         read.delete(id); // this pass reads every installation: nothing to record
         refused.delete(id);
+        dueAgain.delete(id);
       }
       return result;
     },

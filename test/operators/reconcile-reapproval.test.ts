@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { reconciliationActivities } from '../../activities/reconciliation';
+import { createLogger } from '../../src/logging/logger';
+import { TalkdeskClient } from '../../src/talkdesk/client';
+import type { PageResult } from '../../workflows/reconcile-types';
+import { workflowIdFor } from '../../workflows/definitions';
+import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
+import { recordingTemporal } from '../support/recording-temporal';
+
+/**
+ * Reconciliation approves again an install it approved whose answer was lost (Talkdesk still shows it
+ * `installing`): within the pass's 429 pause, and a re-approval that did not land is due next pass, not a
+ * window later (docs/operations.md, "Reconciliation"). FerretDB, the simulator, activities in-process.
+ */
+describe('reconciliation: re-approvals and Talkdesk failures', function () {
+  this.timeout(60_000);
+  let h: ActivityHarness;
+  before(async () => (h = await startActivityHarness()));
+  after(() => h?.close());
+
+  /** An active installation this service approved, which Talkdesk still shows `installing`. */
+  async function approvedButInstalling(): Promise<string> {
+    const { installation, event } = h.simulator.createInstallation({}, { createdAt: new Date(Date.now() - 3_600_000).toISOString() });
+    const installed = await h.storeEvent(event);
+    const creds = await h.run(h.acts.importCredentials, { installationId: installation.id, eventId: event.id, activate: true });
+    await h.run(h.acts.recordInstallation, {
+      installationId: installation.id,
+      workflowId: workflowIdFor(installation.id),
+      appId: h.simulator.appId,
+      links: installed.links,
+      phase: 'active',
+      activeClientId: creds.clientId,
+    });
+    await h.store.installations.markInstallApproved(installation.id, new Date());
+    h.simulator.setInstallationState(installation.id, 'installing');
+    return installation.id;
+  }
+
+  /** One planned page over `ids`, each with a Talkdesk slot. */
+  async function plannedPage(ids: string[], started: number): Promise<PageResult> {
+    const { temporal } = recordingTemporal(true);
+    const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${h.simulator.port}`], timeoutMs: 5_000 });
+    const acts = reconciliationActivities({ store: h.store, talkdesk, logger: createLogger({ level: 'silent' }), temporal });
+    const planId = `plan-reapprove-${ids[0]}`;
+    await h.store.reconcilePlans.write(planId, [ids.map((id) => ({ id, phase: 'active' as const, slot: 0 }))], new Date());
+    try {
+      return (await new MockActivityEnvironment().run(acts.reconcilePlannedPage, { planId, page: 0, startedAt: started })) as PageResult;
+    } finally {
+      h.simulator.clearFaults();
+    }
+  }
+
+  const lastCheck = async (id: string) => (await h.store.installations.lastTalkdeskCheck(id))?.getTime() ?? 0;
+
+  for (const [status, checked] of [
+    [403, true], // refused for good (a scope withdrawn): the same call would fail every pass
+    [503, false], // an outage: re-approved next pass, not a window later
+  ] as const)
+    it(`a re-approval answered ${status} leaves the installation ${checked ? 'recorded as checked' : 'due next pass'}`, async () => {
+      const id = await approvedButInstalling();
+      h.simulator.failNext('installationState', 5, { status });
+      const started = Date.now();
+      const result = await plannedPage([id], started);
+      assert.deepEqual([result.reapproved, result.errors.map((e) => e.installationId)], [[], [id]]);
+      if (checked) assert.ok((await lastCheck(id)) >= started, 'recorded as checked');
+      else assert.ok((await lastCheck(id)) < started, 'not recorded as checked');
+    });
+
+  it("a 429 on a re-approval pauses the page's Talkdesk calls as a read's does: the next one is left to the next pass", async () => {
+    const first = await approvedButInstalling();
+    const second = await approvedButInstalling();
+    const calls: [string | undefined, string, number][] = [];
+    const unsubscribe = h.simulator.onCall((c) => {
+      if (c.route === 'installation' || c.route === 'installationState') calls.push([c.installationId, c.route, c.status]);
+    });
+    h.simulator.failNext('installationState', 1, { status: 429, retryAfterSeconds: 30 });
+    const started = Date.now();
+    const result = await plannedPage([first, second], started).finally(unsubscribe);
+    assert.deepEqual(
+      calls,
+      [
+        [first, 'installation', 200],
+        [first, 'installationState', 429],
+      ],
+      'nothing sent for the second inside the pause',
+    );
+    assert.deepEqual(result.reapproved, []);
+    assert.deepEqual(
+      result.errors.map((e) => e.installationId),
+      [first, second],
+    );
+    assert.match(result.errors[1]?.message ?? '', /asked to slow down \(429\) for 3\d s more; read next pass/);
+    assert.equal(h.simulator.getInstallation(second)?.state, 'installing', 'approved next pass, not now');
+    // Neither recorded as checked, though the first was read: both re-approvals are due next pass, not a window later.
+    for (const id of [first, second]) assert.ok((await lastCheck(id)) < started, id);
+  });
+
+  it('a re-approval that lands is recorded as checked (control)', async () => {
+    const id = await approvedButInstalling();
+    const started = Date.now();
+    const result = await plannedPage([id], started);
+    assert.deepEqual([result.reapproved, result.errors], [[id], []]);
+    assert.equal(h.simulator.getInstallation(id)?.state, 'completed');
+    assert.ok((await lastCheck(id)) >= started, 'recorded as checked');
+  });
+});
