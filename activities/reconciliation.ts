@@ -62,7 +62,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
   const read = new Set<string>();
   /** Installations whose read Talkdesk refused for good (404, 401, 403, invalid_client): recorded as checked too. */
   const refused = new Set<string>();
-  const dueAgain = new Set<string>(); // read, but a re-approval not sent or failed as a retry may fix: not checked
+  const dueAgain = new Set<string>(); // read, but a re-approval not sent or failed for now: not checked
   const pause = new TalkdeskPause();
   const readWindow = new ReadWindow();
 
@@ -132,8 +132,8 @@ export function reconciliationActivities(deps: ActivityDeps) {
         );
       } catch (err) {
         pause.note(err);
-        // Not sent, or failed as a retry may fix: due next pass, not a window later; refused for good: checked.
-        if (!refusedForGood(err)) dueAgain.add(rec._id);
+        // Not sent, or failed for now (5xx, 429, timeout): due next pass. Refused (4xx): checked, not first every pass.
+        if (!refusedForGood(err) && !toFailure(err).nonRetryable) dueAgain.add(rec._id);
         throw err;
       }
       return 'reapproved';

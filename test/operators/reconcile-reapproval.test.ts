@@ -32,7 +32,8 @@ describe('reconciliation: re-approvals and Talkdesk failures', function () {
       phase: 'active',
       activeClientId: creds.clientId,
     });
-    await h.store.installations.markInstallApproved(installation.id, new Date());
+    // A minute ago: a check recorded by the pass under test is told apart from this one's.
+    await h.store.installations.markInstallApproved(installation.id, new Date(Date.now() - 60_000));
     h.simulator.setInstallationState(installation.id, 'installing');
     return installation.id;
   }
@@ -55,6 +56,8 @@ describe('reconciliation: re-approvals and Talkdesk failures', function () {
 
   for (const [status, checked] of [
     [403, true], // refused for good (a scope withdrawn): the same call would fail every pass
+    [422, true], // refused as sent (Talkdesk no longer takes this approval): likewise, not sent again every pass
+    [409, true], // nothing open to approve any more: the next read, a window later, shows what concluded it
     [503, false], // an outage: re-approved next pass, not a window later
   ] as const)
     it(`a re-approval answered ${status} leaves the installation ${checked ? 'recorded as checked' : 'due next pass'}`, async () => {
