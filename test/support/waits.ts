@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { stateQuery, workflowIdFor, type InstallationView } from '../../workflows/definitions';
 
 /** Polls until `check` returns a value (not undefined), or fails with what it last saw. */
@@ -84,18 +85,29 @@ export async function waitForPhase(client: Client, installationId: string, phase
   }
 }
 
-/** A nondeterminism error is only diagnosable from its history: keep it (and say where). */
-async function saveHistory(client: Client, installationId: string): Promise<string> {
+/**
+ * A stalled or nondeterministic workflow is only diagnosable from its history: keep it (and say
+ * where), with its events in short form and the workflow task the server holds pending.
+ */
+export async function saveHistory(client: Client, installationId: string): Promise<string> {
   try {
-    const history = await client.workflow.getHandle(workflowIdFor(installationId)).fetchHistory();
-    const file = join(tmpdir(), `nondeterminism-${installationId}-${Date.now()}.json`);
+    const handle = client.workflow.getHandle(workflowIdFor(installationId));
+    const history = await handle.fetchHistory();
+    const file = join(tmpdir(), `history-${installationId}-${Date.now()}.json`);
     await writeFile(file, historyToJSON(history));
-    const events = (history.events ?? []).map((e) => `${e.eventId}:${String(e.eventType)}`).join(' ');
-    return `; history saved to ${file}; events: ${events}`;
+    const events = (history.events ?? []).map((e) => `${e.eventId}:${eventName(e.eventType)}`).join(' ');
+    const { raw } = await handle.describe();
+    const task = raw.pendingWorkflowTask;
+    const state = task ? temporal.api.enums.v1.PendingWorkflowTaskState[task.state ?? 0] : '';
+    const pending = task ? `; pending workflow task: ${state} attempt ${task.attempt}` : '';
+    return `; history saved to ${file}; events: ${events}${pending}`;
   } catch (e) {
     return `; history not saved: ${(e as Error).message}`;
   }
 }
+
+const eventName = (type: temporal.api.enums.v1.EventType | null | undefined) =>
+  (temporal.api.enums.v1.EventType[type ?? 0] ?? String(type)).replace(/^EVENT_TYPE_/, '');
 
 /** Waits for the installation's workflow to complete and returns its final view. */
 export function finalView(client: Client, installationId: string): Promise<InstallationView> {
