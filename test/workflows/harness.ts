@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleOption } from '@temporalio/worker';
-import type { createActivities } from '../../activities';
 import { WORKFLOWS_PATH } from '../../src/worker/create-worker';
 import { prebuiltWorkflowBundle } from '../../src/worker/workflow-bundle';
 import {
@@ -19,6 +17,9 @@ import type { installationWorkflow } from '../../workflows';
 import type { InstallationOptions } from '../../workflows/options';
 import { beforeServersStop, sharedTimeSkippingEnv } from '../support/servers';
 import { eventually, saveHistory } from '../support/waits';
+import { ActivityStubs, activitiesOf } from './activity-stubs';
+
+export * from './activity-stubs';
 
 /**
  * Workflow tests in the style of Temporal's samples: the installation workflow on
@@ -26,32 +27,6 @@ import { eventually, saveHistory } from '../support/waits';
  * record every call. Days pass in milliseconds while a test awaits a result or
  * `env.sleep`; otherwise the server's clock runs at real speed.
  */
-type Activities = ReturnType<typeof createActivities>;
-/** The activities the installation workflow calls (the others belong to reconciliation). */
-const WORKFLOW_ACTIVITIES = [
-  'loadInstallation',
-  'recordInstallation',
-  'importCredentials',
-  'obtainToken',
-  'provisionAccount',
-  'setInstallationState',
-  'acknowledgeCredentials',
-  'switchCredentials',
-  'destroyCredentials',
-  'discardEventCredentials',
-  'undoProvisioning',
-  'applyUpdate',
-  'revertUpdate',
-  'deprovisionAccount',
-  'recordTrial',
-] as const satisfies readonly (keyof Activities)[];
-export type ActivityName = (typeof WORKFLOW_ACTIVITIES)[number];
-export interface ActivityCall {
-  name: ActivityName;
-  input: Record<string, unknown>;
-}
-type Stub = (input: Record<string, unknown>) => Promise<unknown>;
-
 export const DAY = 24 * 3_600_000;
 
 /** Retries back off up to six hours, so a week of retries is a few dozen attempts. */
@@ -61,92 +36,6 @@ export const TEST_OPTIONS: Partial<InstallationOptions> = {
   activityTimeoutMs: 10_000,
   heartbeatTimeoutMs: 5_000,
 };
-
-/** A retryable failure, as a Talkdesk outage produces. */
-export const unavailable = () => ApplicationFailure.retryable('Talkdesk unavailable (503)', 'TalkdeskUnavailable');
-/** A failure retrying cannot fix, as a Talkdesk 400 produces. */
-export const refused = (message = 'Talkdesk refused the request (400)') => ApplicationFailure.nonRetryable(message, 'TalkdeskBadRequest');
-
-/** The stubbed activities: each call is recorded (name and input) before its behaviour runs. */
-export class ActivityStubs {
-  readonly calls: ActivityCall[] = [];
-  private readonly behaviour: Record<ActivityName, Stub> = {
-    loadInstallation: async () => null,
-    recordInstallation: async () => undefined,
-    importCredentials: async (i) => ({ clientId: clientIdFor(String(i.eventId)), keyId: 'key-1', keyAlgorithm: 'ES256' }),
-    obtainToken: async () => ({ expiresAt: new Date(Date.now() + 3_600_000).toISOString(), scope: 'apps:write', cached: false }),
-    provisionAccount: async (i) => ({ accountId: 'acct-1', accountName: String(i.accountName), licensedUsers: 1, settingsRestored: false }),
-    setInstallationState: async (i) => ({ state: i.state === 'approve' ? 'completed' : 'rejected' }),
-    acknowledgeCredentials: async () => undefined,
-    switchCredentials: async () => undefined,
-    destroyCredentials: async () => ({ destroyed: 1 }),
-    discardEventCredentials: async () => ({ deleted: true }),
-    undoProvisioning: async () => undefined,
-    applyUpdate: async (i) => ({ usersAdded: i.usersAdding, usersDeactivated: i.usersRemoving }),
-    revertUpdate: async () => undefined,
-    deprovisionAccount: async () => undefined,
-    recordTrial: async () => undefined,
-  };
-
-  /** Replaces one activity's behaviour (the call is still recorded). */
-  on(name: ActivityName, fn: Stub): this {
-    this.behaviour[name] = fn;
-    return this;
-  }
-
-  /** Runs one activity call: recorded, then its behaviour. */
-  call(name: ActivityName, input: Record<string, unknown>): Promise<unknown> {
-    this.calls.push({ name, input });
-    return this.behaviour[name](input);
-  }
-
-  names(): ActivityName[] {
-    return this.calls.map((c) => c.name);
-  }
-
-  of(name: ActivityName): Record<string, unknown>[] {
-    return this.calls.filter((c) => c.name === name).map((c) => c.input);
-  }
-
-  /**
-   * `of` without repeats of one input. A local activity runs again when the workflow task that ran it
-   * fails: a run that tries to complete while a signal arrives is refused (UNHANDLED_COMMAND) and
-   * replayed, and the store steps it ran before are not in its history yet. At-least-once, as on a
-   * real server; the workflow's decision was one call.
-   */
-  distinct(name: ActivityName): Record<string, unknown>[] {
-    const byInput = new Map(this.of(name).map((input) => [JSON.stringify(input), input]));
-    return [...byInput.values()];
-  }
-
-  /** The Talkdesk state calls, as `approve:install`, `reject`, ... (a rejection whatever it concludes). */
-  stateCalls(): string[] {
-    return this.of('setInstallationState').map((i) =>
-      i.concludes && i.state !== 'reject' ? `${String(i.state)}:${String(i.concludes)}` : String(i.state),
-    );
-  }
-}
-
-/** The client id the stubbed import returns for an event's credentials. */
-export const clientIdFor = (eventId: string) => `client-${eventId}`;
-
-/** An activity that runs until it is cancelled, heartbeating; `stopped` resolves once it has stopped. */
-export function blockingUntilCancelled(): { stub: Stub; started: Promise<void>; stopped: Promise<void> } {
-  const started = deferred();
-  const stopped = deferred();
-  const stub: Stub = async () => {
-    started.resolve();
-    const ctx = Context.current();
-    const beat = setInterval(() => ctx.heartbeat(), 200);
-    try {
-      await ctx.cancelled;
-    } finally {
-      clearInterval(beat);
-      stopped.resolve();
-    }
-  };
-  return { stub, started: started.promise, stopped: stopped.promise };
-}
 
 let bundle: Promise<WorkflowBundleOption> | undefined;
 /** The bundle `npm run build` wrote when it matches the code, else one built once per run. */
@@ -160,13 +49,6 @@ function workflowBundle(): Promise<WorkflowBundleOption> {
   })();
   return bundle;
 }
-
-/** Every workflow activity, each answered by the stubs `stubsFor` picks for its input. */
-const activitiesOf = (stubsFor: (input: Record<string, unknown>) => ActivityStubs) =>
-  Object.fromEntries(WORKFLOW_ACTIVITIES.map((name) => [name, (input: Record<string, unknown>) => stubsFor(input).call(name, input)]));
-
-/** Every workflow activity, each answered by `stubs` (for a worker of a test's own). */
-export const stubbedActivities = (stubs: ActivityStubs) => activitiesOf(() => stubs);
 
 /** Every test's stubs, by installation id: one worker serves all the tests (a worker per test costs seconds). */
 const stubsByInstallation = new Map<string, ActivityStubs>();
@@ -375,13 +257,6 @@ export function useInstallationUnderTest(): {
 
 /** The phases the history went through, oldest first. */
 export const phases = (v: InstallationView) => v.history.map((h) => h.phase);
-
-/** A promise to resolve from outside: a gate a stubbed activity waits on, or a mark that it began. */
-export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
 
 /** Why an update was refused: its validator's message. */
 export async function refusal(p: Promise<unknown>): Promise<string> {
