@@ -56,13 +56,17 @@ export class TalkdeskPause {
     this.until = Math.max(this.until, Date.now() + pause);
   }
 
-  /** Throws, naming when the pause ends, if a read now would fall inside it. */
-  check(): void {
+  /**
+   * Throws, naming when the pause ends, if a call now would fall inside it: a read, or the approval
+   * sent again for an install whose answer was lost (its read done, the approval is what waits).
+   */
+  check(call: 'read' | 'approval' = 'read'): void {
     const left = this.until - Date.now();
     if (left > 0) {
+      const [notDone, next] = call === 'read' ? ['not read at Talkdesk: it', 'read'] : ['approval not sent again: Talkdesk', 'sent'];
       throw ApplicationFailure.create({
         type: 'TalkdeskRateLimited',
-        message: `not read at Talkdesk: it asked to slow down (429) for ${Math.ceil(left / 1000)} s more; read next pass`,
+        message: `${notDone} asked to slow down (429) for ${Math.ceil(left / 1000)} s more; ${next} next pass`,
       });
     }
   }

@@ -126,7 +126,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
       const { ref } = view;
       try {
         // Within the pass's 429 pause, as reads are (left to the next pass); a 429 here pauses the calls after it.
-        pause.check();
+        pause.check('approval');
         await withToken(deps, ref, (token) =>
           deps.talkdesk.setInstallationState(ref.rootUrl, ref.appId, ref.installationId, token, { state: 'approve' }),
         );

@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { TalkdeskPause } from '../../activities/reconcile-pacing';
+import { TalkdeskHttpError } from '../../src/talkdesk/errors';
+
+/** Reconciliation's pause after Talkdesk's 429: what a call left to the next pass says. */
+describe('reconciliation pause after a 429', () => {
+  const rateLimited = () => new TalkdeskHttpError({ status: 429, endpoint: 'GET /apps/app-1/installations/inst-1', retryAfterMs: 30_000 });
+
+  it('lets calls through until Talkdesk answers 429, and not a failure of another kind', () => {
+    const pause = new TalkdeskPause();
+    pause.check();
+    pause.note(new TalkdeskHttpError({ status: 503, endpoint: 'GET /apps' }));
+    pause.note(new Error('socket hang up'));
+    assert.doesNotThrow(() => pause.check('approval'));
+  });
+
+  it('names a read it leaves to the next pass as a read', () => {
+    const pause = new TalkdeskPause();
+    pause.note(rateLimited());
+    assert.throws(
+      () => pause.check(),
+      (err: Error) => /^not read at Talkdesk: it asked to slow down \(429\) for \d+ s more; read next pass$/.test(err.message),
+    );
+  });
+
+  it('names an approval sent again (its read done) as the approval that waits, not a read', () => {
+    const pause = new TalkdeskPause();
+    pause.note(rateLimited());
+    assert.throws(
+      () => pause.check('approval'),
+      (err: Error) => /^approval not sent again: Talkdesk asked to slow down \(429\) for \d+ s more; sent next pass$/.test(err.message),
+    );
+  });
+});
