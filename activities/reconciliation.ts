@@ -58,11 +58,14 @@ export function reconciliationActivities(deps: ActivityDeps) {
 
   const { resume, handOverLostEvents } = createResumer({ store, dispatch, temporal });
 
-  /** Installations whose Talkdesk view this activity read (the planned pass records when). */
-  const read = new Set<string>();
-  /** Installations whose read Talkdesk refused for good (404, 401, 403, invalid_client): recorded as checked too. */
-  const refused = new Set<string>();
-  const dueAgain = new Set<string>(); // read, but a re-approval not sent or failed for now: not checked
+  const read = new Set<string>(); // whose Talkdesk view this activity read (the planned pass records when)
+  const refused = new Set<string>(); // whose read Talkdesk refused for good (404, 401, 403, invalid_client): checked too
+  const dueAgain = new Set<string>(); // read, then a repair failed for now: not checked
+  // A re-approval's 5xx, 429 or pause, a signal with Temporal down: due next pass. A 4xx: checked (not first every pass).
+  const dueIfRepairFailed = (id: string) => (err: unknown) => {
+    if (read.has(id) && !refusedForGood(err) && !toFailure(err).nonRetryable) dueAgain.add(id);
+    throw err;
+  };
   const pause = new TalkdeskPause();
   const readWindow = new ReadWindow();
 
@@ -131,9 +134,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
           deps.talkdesk.setInstallationState(ref.rootUrl, ref.appId, ref.installationId, token, { state: 'approve' }),
         );
       } catch (err) {
-        pause.note(err);
-        // Not sent, or failed for now (5xx, 429, timeout): due next pass. Refused (4xx): checked, not first every pass.
-        if (!refusedForGood(err) && !toFailure(err).nonRetryable) dueAgain.add(rec._id);
+        pause.note(err); // not sent, or failed for now: due next pass (the planned visit)
         throw err;
       }
       return 'reapproved';
@@ -267,9 +268,8 @@ export function reconciliationActivities(deps: ActivityDeps) {
         let considered = false;
         await visit(result, entry.id, async () => {
           const rec = await store.installations.get(entry.id);
-          const found = rec ? await reconcileOne(rec) : undefined;
-          // Resumed: the workflow was missing and Talkdesk was not read; it stays due.
-          considered = found !== 'resumed';
+          const found = rec ? await reconcileOne(rec).catch(dueIfRepairFailed(entry.id)) : undefined;
+          considered = found !== 'resumed'; // resumed: the workflow was missing, Talkdesk not read; still due
           return found;
         });
         const wasRead = read.delete(entry.id);

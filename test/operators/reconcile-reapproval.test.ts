@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { ServiceError } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { reconciliationActivities } from '../../activities/reconciliation';
 import { createLogger } from '../../src/logging/logger';
@@ -13,14 +14,14 @@ import { recordingTemporal } from '../support/recording-temporal';
  * `installing`): within the pass's 429 pause, and a re-approval that did not land is due next pass, not a
  * window later (docs/operations.md, "Reconciliation"). FerretDB, the simulator, activities in-process.
  */
-describe('reconciliation: re-approvals and Talkdesk failures', function () {
+describe('reconciliation: re-approvals, repairs and failures', function () {
   this.timeout(60_000);
   let h: ActivityHarness;
   before(async () => (h = await startActivityHarness()));
   after(() => h?.close());
 
-  /** An active installation this service approved, which Talkdesk still shows `installing`. */
-  async function approvedButInstalling(): Promise<string> {
+  /** An active installation this service approved, which Talkdesk still shows `installing` (the record's phase as given). */
+  async function approvedButInstalling(phase: 'active' | 'installing' = 'active'): Promise<string> {
     const { installation, event } = h.simulator.createInstallation({}, { createdAt: new Date(Date.now() - 3_600_000).toISOString() });
     const installed = await h.storeEvent(event);
     const creds = await h.run(h.acts.importCredentials, { installationId: installation.id, eventId: event.id, activate: true });
@@ -29,7 +30,7 @@ describe('reconciliation: re-approvals and Talkdesk failures', function () {
       workflowId: workflowIdFor(installation.id),
       appId: h.simulator.appId,
       links: installed.links,
-      phase: 'active',
+      phase,
       activeClientId: creds.clientId,
     });
     // A minute ago: a check recorded by the pass under test is told apart from this one's.
@@ -39,8 +40,8 @@ describe('reconciliation: re-approvals and Talkdesk failures', function () {
   }
 
   /** One planned page over `ids`, each with a Talkdesk slot. */
-  async function plannedPage(ids: string[], started: number): Promise<PageResult> {
-    const { temporal } = recordingTemporal(true);
+  async function plannedPage(ids: string[], started: number, signalFails?: Error): Promise<PageResult> {
+    const { temporal } = recordingTemporal(true, undefined, signalFails);
     const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${h.simulator.port}`], timeoutMs: 5_000 });
     const acts = reconciliationActivities({ store: h.store, talkdesk, logger: createLogger({ level: 'silent' }), temporal });
     const planId = `plan-reapprove-${ids[0]}`;
@@ -97,6 +98,17 @@ describe('reconciliation: re-approvals and Talkdesk failures', function () {
     assert.equal(h.simulator.getInstallation(second)?.state, 'installing', 'approved next pass, not now');
     // Neither recorded as checked, though the first was read: both re-approvals are due next pass, not a window later.
     for (const id of [first, second]) assert.ok((await lastCheck(id)) < started, id);
+  });
+
+  it('a repair signal Temporal does not take leaves the installation due next pass, though Talkdesk was read', async () => {
+    const id = await approvedButInstalling('installing');
+    h.simulator.setInstallationState(id, 'completed'); // the install's approval landed: markActive is the repair
+    const started = Date.now();
+    const result = await plannedPage([id], started, new ServiceError('14 UNAVAILABLE: No connection established'));
+    assert.deepEqual([result.markedActive, result.talkdeskChecked, result.errors.map((e) => e.installationId)], [[], 1, [id]]);
+    assert.ok((await lastCheck(id)) < started, 'not recorded as checked: the repair is tried next pass, not a window later');
+    const control = await plannedPage([id], Date.now());
+    assert.deepEqual([control.markedActive, control.errors], [[id], []], 'Temporal back: repaired');
   });
 
   it('a re-approval that lands is recorded as checked (control)', async () => {

@@ -15,6 +15,8 @@ export interface Asked {
 export function recordingTemporal(
   running: boolean,
   view?: InstallationView,
+  /** Thrown by every signal: Temporal refusing or out of reach. */
+  signalFails?: Error,
 ): { temporal: { client: Client; taskQueue: string }; asked: Asked } {
   const asked: Asked = { handedOver: [], started: [], signals: [] };
   const client = {
@@ -25,7 +27,10 @@ export function recordingTemporal(
           if (!running) throw new WorkflowNotFoundError('workflow not found', workflowId, undefined);
           return { status: { name: 'RUNNING' } };
         },
-        signal: async (_signal: unknown, arg: unknown) => void asked.signals.push(arg),
+        signal: async (_signal: unknown, arg: unknown) => {
+          if (signalFails) throw signalFails;
+          asked.signals.push(arg);
+        },
         // The state query: answered with `view` when given, else as a workflow whose worker does not answer.
         query: async () => {
           if (!view) throw new Error('query timed out: no worker answered');
