@@ -1,6 +1,9 @@
 import { Context, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { TalkdeskHttpError } from '../src/talkdesk/errors';
+import { temporalCallFailure } from '../src/temporal/connect-errors';
+import { toFailure } from './failures';
+import { refusedForGood } from './talkdesk-calls';
 
 /** What a 429 without Retry-After pauses the pass's reads for, and the most any answer can ask. */
 export const RATE_LIMITED_PAUSE_MS = 5_000;
@@ -70,4 +73,19 @@ export class TalkdeskPause {
       });
     }
   }
+}
+
+/** Temporal's answers a later pass may get past: out of reach, timed out, rate-limited. */
+const TEMPORAL_FOR_NOW = ['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'RESOURCE_EXHAUSTED'];
+
+/**
+ * Whether a repair that failed after Talkdesk was read may go through next pass: a Talkdesk call a
+ * retry may get past (5xx, 429, timeout, the pass's pause), or Temporal out of reach. A refusal (a
+ * 4xx; Temporal refusing the signal, INVALID_ARGUMENT or the like) is not: kept due, the installation
+ * would come first every pass and fail the same way.
+ */
+export function repairFailedForNow(err: unknown): boolean {
+  const grpcStatus = temporalCallFailure(err).grpcStatus;
+  if (grpcStatus !== undefined) return TEMPORAL_FOR_NOW.includes(grpcStatus);
+  return !refusedForGood(err) && !toFailure(err).nonRetryable;
 }

@@ -13,7 +13,7 @@ import { toFailure } from './failures';
 import { StoreMarkers } from '../src/store/markers';
 import { refusedForGood, withToken } from './talkdesk-calls';
 import { whileHeartbeating } from './partner-calls';
-import { ReadWindow, TalkdeskPause, waitHeartbeating } from './reconcile-pacing';
+import { ReadWindow, repairFailedForNow, TalkdeskPause, waitHeartbeating } from './reconcile-pacing';
 
 /**
  * The pass's backstops that read a whole collection (events stored without a queue entry,
@@ -61,9 +61,9 @@ export function reconciliationActivities(deps: ActivityDeps) {
   const read = new Set<string>(); // whose Talkdesk view this activity read (the planned pass records when)
   const refused = new Set<string>(); // whose read Talkdesk refused for good (404, 401, 403, invalid_client): checked too
   const dueAgain = new Set<string>(); // read, then a repair failed for now: not checked
-  // A re-approval's 5xx, 429 or pause, a signal with Temporal down: due next pass. A 4xx: checked (not first every pass).
+  // A re-approval's 5xx, 429 or pause, a signal with Temporal down: due next pass. A refusal: checked (not first every pass).
   const dueIfRepairFailed = (id: string) => (err: unknown) => {
-    if (read.has(id) && !refusedForGood(err) && !toFailure(err).nonRetryable) dueAgain.add(id);
+    if (read.has(id) && repairFailedForNow(err)) dueAgain.add(id);
     throw err;
   };
   const pause = new TalkdeskPause();

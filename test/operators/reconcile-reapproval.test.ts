@@ -100,15 +100,21 @@ describe('reconciliation: re-approvals, repairs and failures', function () {
     for (const id of [first, second]) assert.ok((await lastCheck(id)) < started, id);
   });
 
-  it('a repair signal Temporal does not take leaves the installation due next pass, though Talkdesk was read', async () => {
-    const id = await approvedButInstalling('installing');
-    h.simulator.setInstallationState(id, 'completed'); // the install's approval landed: markActive is the repair
+  it('a repair signal Temporal does not take (unavailable) leaves the installation due next pass, though Talkdesk was read', async () => {
+    // Active, so on the rolling window: recorded as checked, it would wait a whole window for its repair.
+    const id = await approvedButInstalling();
+    h.simulator.setInstallationState(id, 'revoked'); // revoked at Talkdesk: the repair is the deprovision signal
     const started = Date.now();
-    const result = await plannedPage([id], started, new ServiceError('14 UNAVAILABLE: No connection established'));
-    assert.deepEqual([result.markedActive, result.talkdeskChecked, result.errors.map((e) => e.installationId)], [[], 1, [id]]);
+    const unavailable = Object.assign(new ServiceError('Temporal unavailable'), {
+      cause: Object.assign(new Error('no connection'), { code: 14 }),
+    });
+    const result = await plannedPage([id], started, unavailable);
+    assert.deepEqual([result.deprovisioned, result.talkdeskChecked, result.errors.map((e) => e.installationId)], [[], 1, [id]]);
     assert.ok((await lastCheck(id)) < started, 'not recorded as checked: the repair is tried next pass, not a window later');
-    const control = await plannedPage([id], Date.now());
-    assert.deepEqual([control.markedActive, control.errors], [[id], []], 'Temporal back: repaired');
+    const again = Date.now();
+    const control = await plannedPage([id], again);
+    assert.deepEqual([control.deprovisioned, control.errors], [[id], []], 'Temporal back: repaired');
+    assert.ok((await lastCheck(id)) >= again, 'and recorded as checked');
   });
 
   it('a re-approval that lands is recorded as checked (control)', async () => {

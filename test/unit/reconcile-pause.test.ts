@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { TalkdeskPause } from '../../activities/reconcile-pacing';
+import { ServiceError } from '@temporalio/client';
+import { repairFailedForNow, TalkdeskPause } from '../../activities/reconcile-pacing';
 import { TalkdeskHttpError } from '../../src/talkdesk/errors';
 
 /** Reconciliation's pause after Talkdesk's 429: what a call left to the next pass says. */
@@ -30,5 +31,32 @@ describe('reconciliation pause after a 429', () => {
       () => pause.check('approval'),
       (err: Error) => /^approval not sent again: Talkdesk asked to slow down \(429\) for \d+ s more; sent next pass$/.test(err.message),
     );
+  });
+
+  it('a repair failed after the read is due next pass only if a later pass may get it through', () => {
+    const temporal = (code: number) =>
+      Object.assign(new ServiceError('signal failed'), { cause: Object.assign(new Error('grpc'), { code }) });
+    const talkdesk = (status: number) => new TalkdeskHttpError({ status, endpoint: 'PUT /apps/app-1/installations/inst-1/state' });
+    const pause = new TalkdeskPause();
+    pause.note(rateLimited());
+    const paused = (() => {
+      try {
+        pause.check('approval');
+      } catch (err) {
+        return err;
+      }
+    })();
+    const cases: [string, unknown, boolean][] = [
+      ['Temporal unavailable', temporal(14), true],
+      ['Temporal deadline exceeded', temporal(4), true],
+      ['Temporal rate limit', temporal(8), true],
+      ['Temporal refusing the signal', temporal(3), false],
+      ['Talkdesk 503', talkdesk(503), true],
+      ['Talkdesk 429', talkdesk(429), true],
+      ["the pass's pause", paused, true],
+      ['Talkdesk 403', talkdesk(403), false],
+      ['Talkdesk 422', talkdesk(422), false],
+    ];
+    for (const [what, err, due] of cases) assert.equal(repairFailedForNow(err), due, what);
   });
 });
