@@ -135,6 +135,15 @@ export async function adoptOrWhyNot(ctx: PhaseContext, event: LifecycleEvent, de
 export const OPERATOR_REJECT = 'operator reject';
 
 /**
+ * Whether the phase of `event`, interrupted now, may have had its approval land at Talkdesk (the answer lost): its
+ * state call began, or this run re-entered the phase (continued as new, or resumed by reconciliation), whose
+ * earlier run may have sent it.
+ */
+export function approvalMayHaveLanded(ctx: PhaseContext, event: LifecycleEvent): boolean {
+  return ctx.run.stateCallBegun || ctx.run.resumedEventId === event.eventId || ctx.run.resumedMidPhase === true;
+}
+
+/**
  * Patch: a reject that stopped an install after its approval began (an attempt whose answer was lost may have
  * landed) undoes nothing before reading Talkdesk, and keeps the install Talkdesk shows approved; before it, the
  * provisioning was undone and the credentials destroyed for an installation Talkdesk showed installed. Decided

@@ -1,6 +1,7 @@
 import type { LifecycleEventOf } from '../definitions';
 import {
   OPERATOR_REJECT,
+  approvalMayHaveLanded,
   OPERATOR_REJECT_READS_TALKDESK_FIRST,
   adoptOrWhyNot,
   conclude,
@@ -95,8 +96,7 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
       // Stopped by an operator's reject once its approval had begun: Talkdesk may have taken it (the answer lost).
       // Nothing is undone yet: the reject reads Talkdesk first, and keeps an install Talkdesk shows approved.
       // So may a phase this run re-entered (continued as new, or resumed by reconciliation): its earlier run's approval.
-      const approvalMayHaveLanded = ctx.run.stateCallBegun || ctx.run.resumedEventId === event.eventId || ctx.run.resumedMidPhase;
-      if (reason === OPERATOR_REJECT && approvalMayHaveLanded && ctx.patched(OPERATOR_REJECT_READS_TALKDESK_FIRST)) {
+      if (reason === OPERATOR_REJECT && approvalMayHaveLanded(ctx, event) && ctx.patched(OPERATOR_REJECT_READS_TALKDESK_FIRST)) {
         ctx.run.rejectAfterApproval = true;
         await ctx.endPhase(state.phase, {
           result: 'interrupted',

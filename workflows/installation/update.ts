@@ -1,6 +1,15 @@
 import type { UpdateResult } from '../activity-types';
 import type { LifecycleEventOf } from '../definitions';
-import { OPERATOR_REJECT, conclude, partnerEvent, rejectAtTalkdesk, rejectionFor, rejectionOutcome, takeLinks } from './common';
+import {
+  OPERATOR_REJECT,
+  approvalMayHaveLanded,
+  conclude,
+  partnerEvent,
+  rejectAtTalkdesk,
+  rejectionFor,
+  rejectionOutcome,
+  takeLinks,
+} from './common';
 import type { PhaseContext } from './context';
 
 /**
@@ -116,8 +125,7 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
     interrupted: async (reason) => {
       // Stopped by an operator's reject once its approval had begun (or re-entered: an earlier run's may have): Talkdesk
       // may have taken it, the answer lost. Nothing is reverted yet: the reject reads Talkdesk first (operator.ts).
-      const approvalMayHaveLanded = ctx.run.stateCallBegun || ctx.run.resumedEventId === event.eventId || ctx.run.resumedMidPhase;
-      if (reason === OPERATOR_REJECT && approvalMayHaveLanded && ctx.patched(OPERATOR_REJECT_OF_UPDATE_READS_TALKDESK_FIRST)) {
+      if (reason === OPERATOR_REJECT && approvalMayHaveLanded(ctx, event) && ctx.patched(OPERATOR_REJECT_OF_UPDATE_READS_TALKDESK_FIRST)) {
         ctx.run.updateRejectedAfterApproval = { revert, keep: keepSubscription, deadline };
         await ctx.endPhase('active', {
           result: 'interrupted',
