@@ -1,8 +1,8 @@
+// The workflow tests' activities: plain functions that record every call (name and input) before their behaviour runs.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { createActivities } from '../../activities';
 
-/** The workflow tests' activities: plain functions that record every call (name and input) before their behaviour runs. */
 type Activities = ReturnType<typeof createActivities>;
 /** The activities the installation workflow calls (the others belong to reconciliation). */
 export const WORKFLOW_ACTIVITIES = [

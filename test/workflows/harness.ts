@@ -1,3 +1,7 @@
+// Workflow tests in the style of Temporal's samples: the installation workflow on
+// the time-skipping test server, its activities replaced by plain functions that
+// record every call (activity-stubs.ts). Days pass in milliseconds while a test awaits
+// a result or `env.sleep`; otherwise the server's clock runs at real speed.
 import { randomBytes } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -21,12 +25,6 @@ import { ActivityStubs, activitiesOf } from './activity-stubs';
 
 export * from './activity-stubs';
 
-/**
- * Workflow tests in the style of Temporal's samples: the installation workflow on
- * the time-skipping test server, its activities replaced by plain functions that
- * record every call. Days pass in milliseconds while a test awaits a result or
- * `env.sleep`; otherwise the server's clock runs at real speed.
- */
 export const DAY = 24 * 3_600_000;
 
 /** Retries back off up to six hours, so a week of retries is a few dozen attempts. */
