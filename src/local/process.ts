@@ -24,17 +24,25 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/** A server that exited before it listened: it did nothing yet, so starting it again is safe. */
+export class ExitedBeforeListening extends AppError {}
+
 /**
  * Runs `start` again (three tries in all) when the server it starts failed to bind a port that was
- * free when picked: another process's connection can take it meanwhile, and the Temporal dev server
- * picks internal ports of its own (its HTTP API) that nothing here chooses.
+ * free when picked, or exited before listening: another process's connection can take a port
+ * meanwhile, and the Temporal dev server binds internal ports of its own (history, matching, its
+ * HTTP API) that nothing here chooses; a clash there is a Go panic whose message can be anywhere in
+ * its output. A failure that is not a race fails three times and is thrown with its output.
  */
 export async function retryBindClash<T>(start: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await start();
     } catch (err) {
-      if (attempt >= 3 || !/address already in use/.test(err instanceof Error ? err.message : '')) throw err;
+      const message = err instanceof Error ? err.message : '';
+      if (attempt >= 3 || !(err instanceof ExitedBeforeListening || /address already in use/.test(message))) throw err;
+      // Said aloud: a start that keeps failing once should be visible in the test output.
+      process.stderr.write(`[started again] ${message.split('\n')[0]} (attempt ${attempt} of 3)\n`);
     }
   }
 }
@@ -73,7 +81,9 @@ export async function waitForPort(port: number, host: string, timeoutMs: number,
       );
     }
     if (proc && proc.child.exitCode !== null) {
-      throw new AppError(`${proc.name} exited with code ${proc.child.exitCode} before listening on ${host}:${port}:\n${proc.output()}`);
+      throw new ExitedBeforeListening(
+        `${proc.name} exited with code ${proc.child.exitCode} before listening on ${host}:${port}:\n${proc.output()}`,
+      );
     }
     if (await canConnect(port, host)) return;
     await new Promise((r) => setTimeout(r, 100));
@@ -83,15 +93,31 @@ export async function waitForPort(port: number, host: string, timeoutMs: number,
   );
 }
 
-/** Spawns a child, keeping the tail of its output for error messages. */
+const HEAD_CHARS = 3000;
+const TAIL_CHARS = 6000;
+
+/**
+ * Spawns a child, keeping the head and the tail of its output for error messages: a Go panic's
+ * message comes first and its stack trace can run to many kilobytes after it.
+ */
 export function startProcess(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = {}): ManagedProcess {
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let head = '';
   let tail = '';
+  let dropped = false;
   let spawnError: Error | undefined;
   // Without a listener, a binary that is missing would crash this process with a stack trace.
   child.on('error', (err) => (spawnError ??= err));
   const keep = (chunk: Buffer) => {
-    tail = (tail + chunk.toString()).slice(-8000);
+    let text = chunk.toString();
+    if (head.length < HEAD_CHARS) {
+      const room = HEAD_CHARS - head.length;
+      head += text.slice(0, room);
+      text = text.slice(room);
+    }
+    const joined = tail + text;
+    dropped ||= joined.length > TAIL_CHARS;
+    tail = joined.slice(-TAIL_CHARS);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
@@ -99,7 +125,7 @@ export function startProcess(name: string, command: string, args: string[], env:
   return {
     name,
     child,
-    output: () => tail,
+    output: () => head + (dropped ? '\n[…]\n' : '') + tail,
     spawnError: () => spawnError,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null || spawnError) return;

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { AppError } from '../../src/errors';
+import { ExitedBeforeListening, freePort, retryBindClash, startProcess, waitForPort } from '../../src/local/process';
+
+/** A child that prints a panic's first line, a long stack trace, then exits 2 without listening (as Go does). */
+function panickingChild() {
+  const script = `
+    process.stderr.write('panic: listen tcp 127.0.0.1:1: bind: address already in use\\n\\n');
+    for (let i = 0; i < 400; i += 1) process.stderr.write('go.uber.org/dig.paramList.BuildList frame ' + i + '\\n');
+    process.stderr.write('main.main() last frame\\n');
+    process.exitCode = 2;`;
+  return startProcess('temporal', process.execPath, ['-e', script]);
+}
+
+describe('local servers: start-up failures (src/local/process.ts)', function () {
+  this.timeout(30_000);
+
+  it('a server that panics before listening is reported with the panic message, not only the end of its stack', async () => {
+    const proc = panickingChild();
+    const port = await freePort();
+    await assert.rejects(waitForPort(port, '127.0.0.1', 20_000, proc), (e: unknown) => {
+      assert.ok(e instanceof ExitedBeforeListening, String(e));
+      assert.match(e.message, /^temporal exited with code 2 before listening on 127\.0\.0\.1:\d+:/);
+      assert.match(e.message, /panic: listen tcp 127\.0\.0\.1:1: bind: address already in use/);
+      assert.match(e.message, /\[…\]/, 'the middle of a long output is marked as left out');
+      assert.match(e.message, /main\.main\(\) last frame/);
+      assert.ok(e.message.length < 10_000, `kept to head and tail: ${e.message.length} chars`);
+      return true;
+    });
+  });
+
+  it('a short output is kept whole, without the left-out mark', async () => {
+    const proc = startProcess('server', process.execPath, ['-e', 'console.log("one"); console.error("two"); process.exitCode = 1']);
+    await assert.rejects(waitForPort(await freePort(), '127.0.0.1', 20_000, proc), (e: unknown) => {
+      assert.ok(e instanceof ExitedBeforeListening);
+      assert.match(e.message, /one/);
+      assert.match(e.message, /two/);
+      assert.doesNotMatch(e.message, /\[…\]/);
+      return true;
+    });
+  });
+
+  it('a start that exited before listening is tried again, three times in all, and the last failure is thrown', async () => {
+    let calls = 0;
+    const started = await retryBindClash(async () => {
+      calls += 1;
+      if (calls < 3) throw new ExitedBeforeListening(`temporal exited with code 2 before listening (call ${calls})`);
+      return 'up';
+    });
+    assert.equal(started, 'up');
+    assert.equal(calls, 3);
+
+    calls = 0;
+    await assert.rejects(
+      retryBindClash(async () => {
+        calls += 1;
+        throw new ExitedBeforeListening(`exited (call ${calls})`);
+      }),
+      /exited \(call 3\)/,
+    );
+    assert.equal(calls, 3);
+  });
+
+  it('a failure that is not a start race is thrown at once', async () => {
+    let calls = 0;
+    await assert.rejects(
+      retryBindClash(async () => {
+        calls += 1;
+        throw new AppError('temporal could not be started (ENOENT): check its path');
+      }),
+      /ENOENT/,
+    );
+    assert.equal(calls, 1);
+  });
+});
