@@ -109,18 +109,32 @@ export function beforeServersStop(cleanup: () => Promise<void>): void {
   cleanups.push(cleanup);
 }
 
-let sharedTimeSkipping: Promise<TestWorkflowEnvironment> | undefined;
+let sharedTimeSkipping: Promise<{ env: TestWorkflowEnvironment; stop: () => Promise<void> }> | undefined;
 /**
  * One time-skipping server shared by the workflow tests of a run (each test owns
  * its workflow and task queue); stopped by the root hook like the others.
  */
-export function sharedTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+export async function sharedTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   sharedTimeSkipping ??= (async () => {
     const env = await timeSkippingEnv();
-    cleanups.push(() => env.teardown());
-    return env;
+    const stop = once(() => env.teardown());
+    cleanups.push(stop);
+    return { env, stop };
   })();
-  return sharedTimeSkipping;
+  return (await sharedTimeSkipping).env;
+}
+
+/** Stops the shared time-skipping server (what uses it stopped first); the next `sharedTimeSkippingEnv()` starts another. */
+export async function dropSharedTimeSkippingEnv(): Promise<void> {
+  const old = sharedTimeSkipping;
+  sharedTimeSkipping = undefined;
+  await (await old?.catch(() => undefined))?.stop();
+}
+
+/** `fn` run at most once: a cleanup that may also have run before the end of the run. */
+export function once(fn: () => Promise<void>): () => Promise<void> {
+  let ran: Promise<void> | undefined;
+  return () => (ran ??= fn());
 }
 
 /** A fresh time-skipping server: each test that needs days to pass owns one. */

@@ -3,12 +3,8 @@
 // record every call (activity-stubs.ts). Days pass in milliseconds while a test awaits
 // a result or `env.sleep`; otherwise the server's clock runs at real speed.
 import { randomBytes } from 'node:crypto';
-import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker, type WorkflowBundleOption } from '@temporalio/worker';
-import { WORKFLOWS_PATH } from '../../src/worker/create-worker';
-import { prebuiltWorkflowBundle } from '../../src/worker/workflow-bundle';
 import {
   eventSignal,
   stateQuery,
@@ -19,9 +15,9 @@ import {
 } from '../../workflows/definitions';
 import type { installationWorkflow } from '../../workflows';
 import type { InstallationOptions } from '../../workflows/options';
-import { beforeServersStop, sharedTimeSkippingEnv } from '../support/servers';
 import { eventually, saveHistory } from '../support/waits';
-import { ActivityStubs, activitiesOf } from './activity-stubs';
+import { ActivityStubs } from './activity-stubs';
+import { currentEnv, freshServerIfSuspect, lastEnv, sharedWorker, stubsByInstallation, suspectServer } from './shared-env';
 
 export * from './activity-stubs';
 
@@ -34,50 +30,6 @@ export const TEST_OPTIONS: Partial<InstallationOptions> = {
   activityTimeoutMs: 10_000,
   heartbeatTimeoutMs: 5_000,
 };
-
-let bundle: Promise<WorkflowBundleOption> | undefined;
-/** The bundle `npm run build` wrote when it matches the code, else one built once per run. */
-function workflowBundle(): Promise<WorkflowBundleOption> {
-  bundle ??= (async () => {
-    const prebuilt = prebuiltWorkflowBundle();
-    if ('bundle' in prebuilt) return prebuilt.bundle;
-    const noop = () => undefined;
-    const logger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
-    return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger });
-  })();
-  return bundle;
-}
-
-/** Every test's stubs, by installation id: one worker serves all the tests (a worker per test costs seconds). */
-const stubsByInstallation = new Map<string, ActivityStubs>();
-
-let worker: Promise<string> | undefined;
-/** The shared worker's task queue; the worker stops before the server (root hook). */
-function sharedWorker(env: TestWorkflowEnvironment): Promise<string> {
-  worker ??= (async () => {
-    const taskQueue = `wf-tests-${randomBytes(4).toString('hex')}`;
-    const activities = activitiesOf((input) => {
-      const stubs = stubsByInstallation.get(String(input.installationId));
-      if (!stubs) throw ApplicationFailure.nonRetryable(`no test owns installation ${String(input.installationId)}`);
-      return stubs;
-    });
-    const w = await Worker.create({
-      connection: env.nativeConnection,
-      namespace: env.namespace ?? 'default',
-      taskQueue,
-      workflowBundle: await workflowBundle(),
-      activities,
-    });
-    const running = w.run();
-    beforeServersStop(async () => {
-      w.shutdown();
-      await running;
-      worker = undefined;
-    });
-    return taskQueue;
-  })();
-  return worker;
-}
 
 /**
  * One retry for each workflow test, said aloud. The time-skipping test server has open defects that
@@ -96,8 +48,11 @@ function retryOnceAloud(suite: Mocha.Suite): void {
       try {
         await fn.call(this);
       } catch (err) {
-        // `this.skip()` throws Mocha's Pending: not a failure.
-        if (attempt && (err as Error)?.constructor?.name !== 'Pending') warnRetry(attempt, (err as Error).message);
+        // `this.skip()` throws Mocha's Pending: not a failure. An attempt that timed out was reported by afterEach.
+        if (attempt && !attempt.timedOut && (err as Error)?.constructor?.name !== 'Pending') {
+          warnRetry(attempt, (err as Error).message);
+          suspectServer(`${attempt.fullTitle()} failed`);
+        }
         throw err;
       }
     };
@@ -111,20 +66,27 @@ function warnRetry(test: Mocha.Runnable, why: string): void {
   if (retry < test.retries()) console.warn(`      [retried] ${test.fullTitle()} failed once: ${why}`);
 }
 
-/** The time-skipping server and worker shared by the workflow tests (the root hook stops them at the end of the run). */
+/**
+ * The time-skipping server and worker shared by the workflow tests (the root hook stops them at the end of
+ * the run); replaced before the test that follows a failure (shared-env.ts).
+ */
 export function useTimeSkippingEnv(): () => TestWorkflowEnvironment {
-  let env: TestWorkflowEnvironment | undefined;
   before(async function () {
     this.timeout(120_000);
     if (this.test?.parent) retryOnceAloud(this.test.parent);
-    env = await sharedTimeSkippingEnv();
-    await sharedWorker(env);
+    await currentEnv();
+  });
+  beforeEach(async function () {
+    this.timeout(120_000);
+    await freshServerIfSuspect();
   });
   afterEach(function () {
     // A timeout ends the test without the test's own promise failing: said here.
     if (this.currentTest?.timedOut) warnRetry(this.currentTest, 'timed out');
+    if (this.currentTest?.timedOut || this.currentTest?.state === 'failed') suspectServer(`${this.currentTest.fullTitle()} failed`);
   });
   return () => {
+    const env = lastEnv();
     if (!env) throw new Error('the time-skipping server did not start');
     return env;
   };
