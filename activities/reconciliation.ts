@@ -34,6 +34,14 @@ export const PENDING_SET_MAX_AGE_MS = 8 * 24 * 3_600_000;
 
 type Finding = 'resumed' | 'reapproved' | 'deprovisioned' | 'markedActive' | 'updatesEnded' | 'drift' | undefined;
 
+/** What one visit of an installation saw at Talkdesk; each visit its own (a page retried beside itself runs two). */
+interface TalkdeskVisit {
+  read: boolean; // Talkdesk's view read (the planned pass records when)
+  refused: boolean; // the read refused for good (404, 401, 403, invalid_client): checked too
+  repairDue: boolean; // read, then a repair failed for now: not checked
+}
+const newVisit = (): TalkdeskVisit => ({ read: false, refused: false, repairDue: false });
+
 /** Activities of the reconciliation workflow; they need a Temporal client in their deps. */
 export function reconciliationActivities(deps: ActivityDeps) {
   const { store, logger } = deps;
@@ -58,19 +66,16 @@ export function reconciliationActivities(deps: ActivityDeps) {
 
   const { resume, handOverLostEvents } = createResumer({ store, dispatch, temporal });
 
-  const read = new Set<string>(); // whose Talkdesk view this activity read (the planned pass records when)
-  const refused = new Set<string>(); // whose read Talkdesk refused for good (404, 401, 403, invalid_client): checked too
-  const dueAgain = new Set<string>(); // read, then a repair failed for now: not checked
   // A re-approval's 5xx, 429 or pause, a signal with Temporal down: due next pass. A refusal: checked (not first every pass).
-  const dueIfRepairFailed = (id: string) => (err: unknown) => {
-    if (read.has(id) && repairFailedForNow(err)) dueAgain.add(id);
+  const dueIfRepairFailed = (visit: TalkdeskVisit) => (err: unknown) => {
+    if (visit.read && repairFailedForNow(err)) visit.repairDue = true;
     throw err;
   };
   const pause = new TalkdeskPause();
   const readWindow = new ReadWindow();
 
   /** Talkdesk's view of the installation, read with its active credentials; undefined when it has none. */
-  async function talkdeskView(rec: InstallationRecord) {
+  async function talkdeskView(rec: InstallationRecord, visit: TalkdeskVisit) {
     const final = FINAL_PHASES.includes(rec.phase);
     // The record is written as a phase begins, before the install's credentials are imported: only
     // then (a live phase, in progress) are they looked up by installation, which reads the whole
@@ -85,11 +90,11 @@ export function reconciliationActivities(deps: ActivityDeps) {
     const there = await withToken(deps, ref, (token) =>
       deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token),
     ).catch((err: unknown) => {
-      if (refusedForGood(err)) refused.add(rec._id);
+      if (refusedForGood(err)) visit.refused = true;
       pause.note(err);
       throw err;
     });
-    read.add(rec._id);
+    visit.read = true;
     return { ref, state: there.state };
   }
 
@@ -105,13 +110,13 @@ export function reconciliationActivities(deps: ActivityDeps) {
    * approval again only for an install this service approved, and only the part the
    * drift concerns (a timed-out update ends the update, not the installation).
    */
-  async function reconcileOne(rec: InstallationRecord): Promise<Finding> {
+  async function reconcileOne(rec: InstallationRecord, visit: TalkdeskVisit = newVisit()): Promise<Finding> {
     // Partner calls kept for later (an undo the partner did not answer) are sent again, whatever the phase.
     await retryPartnerCalls(rec._id);
     if (rec.phase === 'new') return undefined;
     if (FINAL_PHASES.includes(rec.phase)) {
       // Over here: Talkdesk showing an operation completed or open is drift to report; no phase may send for it.
-      const view = await talkdeskView(rec);
+      const view = await talkdeskView(rec, visit);
       const shown = view?.state.state;
       return shown === 'completed' || shown === 'installing' || shown === 'pending' ? drift(rec, shown) : undefined;
     }
@@ -120,7 +125,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
       return 'resumed';
     }
     if (await handOverLostEvents(rec)) return 'resumed';
-    const view = await talkdeskView(rec);
+    const view = await talkdeskView(rec, visit);
     if (!view) return undefined;
     const talkdeskState: string = view.state.state;
     const handle = temporal().client.workflow.getHandle(workflowIdFor(rec._id));
@@ -266,21 +271,19 @@ export function reconciliationActivities(deps: ActivityDeps) {
         await slotOpen(input.startedAt, entry.slot);
         if (input.callsPerMinute) await readWindow.take(input.callsPerMinute, `budget of ${input.callsPerMinute} reads a minute`);
         let considered = false;
+        const seen = newVisit(); // this visit's own: a page retried beside itself has its own
         await visit(result, entry.id, async () => {
           const rec = await store.installations.get(entry.id);
-          const found = rec ? await reconcileOne(rec).catch(dueIfRepairFailed(entry.id)) : undefined;
+          const found = rec ? await reconcileOne(rec, seen).catch(dueIfRepairFailed(seen)) : undefined;
           considered = found !== 'resumed'; // resumed: the workflow was missing, Talkdesk not read; still due
           return found;
         });
-        const wasRead = read.delete(entry.id);
-        if (wasRead) result.talkdeskChecked += 1;
+        if (seen.read) result.talkdeskChecked += 1;
         // One with nothing to read Talkdesk with (an ended installation's credentials destroyed)
         // counts as checked too, or it would take a share of the budget every pass; so does one whose
         // read Talkdesk refused for good (404, 401): it goes behind the others, not first again. A 5xx or
-        // a timeout does not (an outage must not push every installation a window back).
-        const wasRefused = refused.delete(entry.id);
-        const repairDue = dueAgain.delete(entry.id); // read again next pass, though Talkdesk was read
-        if ((wasRead || considered || wasRefused) && !repairDue) {
+        // a timeout does not (an outage must not push every installation a window back), nor a repair failed for now.
+        if ((seen.read || considered || seen.refused) && !seen.repairDue) {
           await store.installations.markCheckedByReconciliation(entry.id, new Date()).catch((err: unknown) => {
             logger.warn({ installationId: entry.id, err }, 'Talkdesk check not recorded: checked again next pass');
           });
@@ -303,10 +306,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
         result.scanned += 1;
         const rec = await store.installations.get(id);
         if (!rec) continue;
-        await visit(result, id, () => reconcileOne(rec));
-        read.delete(id); // this pass reads every installation: nothing to record
-        refused.delete(id);
-        dueAgain.delete(id);
+        await visit(result, id, () => reconcileOne(rec)); // this pass reads every installation: nothing to record
       }
       return result;
     },
