@@ -34,7 +34,10 @@ export class ExitedBeforeListening extends AppError {}
  * HTTP API) that nothing here chooses; a clash there is a Go panic whose message can be anywhere in
  * its output. A failure that is not a race fails three times and is thrown with its output.
  */
-export async function retryBindClash<T>(start: () => Promise<T>): Promise<T> {
+export async function retryBindClash<T>(
+  start: () => Promise<T>,
+  say: (line: string) => void = (line) => process.stderr.write(line),
+): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await start();
@@ -42,7 +45,7 @@ export async function retryBindClash<T>(start: () => Promise<T>): Promise<T> {
       const message = err instanceof Error ? err.message : '';
       if (attempt >= 3 || !(err instanceof ExitedBeforeListening || /address already in use/.test(message))) throw err;
       // Said aloud: a start that keeps failing once should be visible in the test output.
-      process.stderr.write(`[started again] ${message.split('\n')[0]} (attempt ${attempt} of 3)\n`);
+      say(`[started again] ${message.split('\n')[0]} (attempt ${attempt} of 3)\n`);
     }
   }
 }

@@ -42,20 +42,31 @@ describe('local servers: start-up failures (src/local/process.ts)', function () 
 
   it('a start that exited before listening is tried again, three times in all, and the last failure is thrown', async () => {
     let calls = 0;
-    const started = await retryBindClash(async () => {
-      calls += 1;
-      if (calls < 3) throw new ExitedBeforeListening(`temporal exited with code 2 before listening (call ${calls})`);
-      return 'up';
-    });
+    const said: string[] = [];
+    const started = await retryBindClash(
+      async () => {
+        calls += 1;
+        if (calls < 3) throw new ExitedBeforeListening(`temporal exited with code 2 before listening (call ${calls})\npanic: …`);
+        return 'up';
+      },
+      (line) => said.push(line),
+    );
     assert.equal(started, 'up');
     assert.equal(calls, 3);
+    assert.deepEqual(said, [
+      '[started again] temporal exited with code 2 before listening (call 1) (attempt 1 of 3)\n',
+      '[started again] temporal exited with code 2 before listening (call 2) (attempt 2 of 3)\n',
+    ]);
 
     calls = 0;
     await assert.rejects(
-      retryBindClash(async () => {
-        calls += 1;
-        throw new ExitedBeforeListening(`exited (call ${calls})`);
-      }),
+      retryBindClash(
+        async () => {
+          calls += 1;
+          throw new ExitedBeforeListening(`exited (call ${calls})`);
+        },
+        () => undefined,
+      ),
       /exited \(call 3\)/,
     );
     assert.equal(calls, 3);
