@@ -3,7 +3,7 @@ import { alreadyConcluded, decideStateCall } from '../src/talkdesk/concluded';
 import { TalkdeskHttpError, TalkdeskProtocolError } from '../src/talkdesk/errors';
 import { toFailure } from './failures';
 import type { TalkdeskInstallationState } from '../src/talkdesk/schemas';
-import type { StateCallInput, StateCallResult, TalkdeskCallRef } from '../workflows/activity-types';
+import type { DeadlineReadInput, StateCallInput, StateCallResult, TalkdeskCallRef } from '../workflows/activity-types';
 import type { ActivityDeps } from './deps';
 import { accessToken } from './tokens';
 
@@ -118,6 +118,22 @@ export function talkdeskCallActivities(deps: ActivityDeps) {
     return result;
   };
 
+  /** Read only, never sent (a phase's deadline): what the table says of Talkdesk's state, a send counted as not sent. */
+  const lastRead = async (read: DeadlineReadInput): Promise<StateCallResult> => {
+    const input: StateCallInput = { ...read, state: 'approve', checkFirst: true };
+    const current = await currentState(input);
+    // The read cannot be made at all (say, no `apps:read` scope): nothing known, nothing kept.
+    if (!current) return { state: 'unknown', notSent: true };
+    if (decideStateCall(input, current) === 'concluded') {
+      deps.logger.info(
+        { installationId: input.installationId, concludes: input.concludes, talkdeskState: current.state },
+        'read at the deadline: concluded at Talkdesk (the approval landed, its answer lost)',
+      );
+      return confirmed(input, { state: current.state, alreadyConcluded: true });
+    }
+    return { state: current.state, notSent: true, ...(current.reason ? { reason: current.reason } : {}) };
+  };
+
   /**
    * The state call itself, run heartbeating. Cancellation is checked right before the POST
    * (after the read and the token request, which can take a timeout each): an attempt the
@@ -167,6 +183,15 @@ export function talkdeskCallActivities(deps: ActivityDeps) {
      */
     async setInstallationState(input: StateCallInput): Promise<StateCallResult> {
       return heartbeating(() => sendState(input));
+    },
+
+    /**
+     * The last read of a phase at its deadline (patch expired-phase-reads-talkdesk-last): `alreadyConcluded` when
+     * Talkdesk shows the phase's operation concluded (its approval landed, the answer lost), else `notSent` with what it
+     * shows (`unknown` when it cannot be read at all). Never sends a state call. Heartbeats, as a state call does.
+     */
+    async readInstallationState(input: DeadlineReadInput): Promise<StateCallResult> {
+      return heartbeating(() => lastRead(input));
     },
 
     /**

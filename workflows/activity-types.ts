@@ -118,6 +118,14 @@ export interface StateCallInput extends TalkdeskCallRef {
   resent?: boolean;
 }
 
+/**
+ * A last read at a phase's deadline (patch expired-phase-reads-talkdesk-last): Talkdesk's state, never a call. An
+ * activity of its own, so that a worker of an older version cannot take it for a state call and send one.
+ */
+export interface DeadlineReadInput extends TalkdeskCallRef {
+  concludes: 'install' | 'update';
+}
+
 export interface StateCallResult {
   state: string;
   /** True when Talkdesk already showed the outcome, so nothing was sent. */

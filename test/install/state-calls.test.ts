@@ -107,6 +107,20 @@ describe('setInstallationState activity: only what Talkdesk shows open is conclu
     assert.equal(sys.simulator.stateCalls(id).length, 1, 'only the install approval');
   });
 
+  it('a last read at a deadline (readInstallationState) never sends: concluded when Talkdesk shows it so, else what it shows', async () => {
+    const { id, input } = await activeInstallation();
+    const read = ({ state: _state, ...ref }: StateCallInput) =>
+      new MockActivityEnvironment().run(activities().readInstallationState, { ...ref, concludes: ref.concludes as 'install' | 'update' });
+    const before = Date.now();
+    assert.deepEqual(await read(input('install')), { state: 'completed', alreadyConcluded: true });
+    const approvedAt = (await sys.store.installations.get(id))?.installApprovedAt?.getTime() ?? 0;
+    assert.ok(approvedAt >= before, 'an install found approved is recorded so, by the read');
+    sys.simulator.updateUsers(id, { add: 1 }); // an update open at Talkdesk
+    assert.deepEqual(await read(input('update')), { state: 'pending', notSent: true });
+    assert.equal(sys.simulator.getInstallation(id)?.state, 'pending', 'left open: nothing approved');
+    assert.equal(sys.simulator.stateCalls(id).length, 1, 'only the install approval was ever sent');
+  });
+
   it('an approval Talkdesk took but answered with an undocumented body counts as landed, from what Talkdesk then shows', async () => {
     const { id, input } = await activeInstallation();
     sys.simulator.updateUsers(id, { add: 1 }); // pending at Talkdesk; the activity alone approves it

@@ -19,6 +19,7 @@ import {
 } from './raw-history';
 import { PATCHES_DECIDED_AT_START } from '../../workflows/installation/patches';
 import { took } from './took';
+import { DEADLINE_READ_CHECKS } from './deadline-checks';
 
 import {
   MARK_ACTIVE_AFTER_STATE_CALL,
@@ -337,4 +338,5 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     took(h, 'rotation-imported-after-its-deadline') &&
     scheduled(h).includes('obtainToken') &&
     localActivities(h).includes('switchCredentials'),
+  ...DEADLINE_READ_CHECKS,
 };

@@ -15,6 +15,7 @@ import {
   DECIDED_AT_START_4,
   DECIDED_AT_START_5,
   DECIDED_AT_START_6,
+  DECIDED_AT_START_7,
   ONLY_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START_2,
@@ -22,9 +23,14 @@ import {
   PATCHES_DECIDED_AT_START_4,
   PATCHES_DECIDED_AT_START_5,
   PATCHES_DECIDED_AT_START_6,
+  PATCHES_DECIDED_AT_START_7,
   decidePatchesAtStart,
 } from '../../workflows/installation/patches';
-import { DISCARD_IGNORED_CREDENTIALS, OPERATOR_REJECT_READS_TALKDESK_FIRST } from '../../workflows/installation/common';
+import {
+  DISCARD_IGNORED_CREDENTIALS,
+  EXPIRED_PHASE_READS_TALKDESK_LAST,
+  OPERATOR_REJECT_READS_TALKDESK_FIRST,
+} from '../../workflows/installation/common';
 import { TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL } from '../../workflows/installation/apply';
 import { STALE_UNINSTALL_SPARES_REINSTALL } from '../../workflows/installation/late';
 import {
@@ -46,6 +52,7 @@ const MARKERS = [
   PATCHES_DECIDED_AT_START_4,
   PATCHES_DECIDED_AT_START_5,
   PATCHES_DECIDED_AT_START_6,
+  PATCHES_DECIDED_AT_START_7,
 ];
 
 /** A fake of the SDK's `patched` on replay: true only for the markers the history holds; records each question. */
@@ -119,11 +126,12 @@ describe('patches decided at the start of an installation run (workflows/install
         ROTATION_IMPORTED_AFTER_ITS_DEADLINE,
         STALE_UNINSTALL_SPARES_REINSTALL,
         OPERATOR_REJECT_OF_UPDATE_READS_TALKDESK_FIRST,
+        EXPIRED_PHASE_READS_TALKDESK_LAST,
       ],
     );
     assert.ok(
       ONLY_DECIDED_AT_START.every((id) =>
-        [DECIDED_AT_START_3, DECIDED_AT_START_4, DECIDED_AT_START_5, DECIDED_AT_START_6].some((g) => g.includes(id)),
+        [DECIDED_AT_START_3, DECIDED_AT_START_4, DECIDED_AT_START_5, DECIDED_AT_START_6, DECIDED_AT_START_7].some((g) => g.includes(id)),
       ),
       'each is decided by a generation',
     );
@@ -149,6 +157,7 @@ describe('patches decided at the start of an installation run (workflows/install
       ...DECIDED_AT_START_4,
       ...DECIDED_AT_START_5,
       ...DECIDED_AT_START_6,
+      ...DECIDED_AT_START_7,
     ];
     assert.equal(new Set(every).size, every.length);
     // A patch added after the third generation is asked where its code stands, by every run.
@@ -165,6 +174,7 @@ describe('patches decided at the start of an installation run (workflows/install
     ['fourth', 4, DECIDED_AT_START_4, [TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL, OPERATOR_REJECT_READS_TALKDESK_FIRST]],
     ['fifth', 5, DECIDED_AT_START_5, [ROTATION_IMPORTED_AFTER_ITS_DEADLINE, STALE_UNINSTALL_SPARES_REINSTALL]],
     ['sixth', 6, DECIDED_AT_START_6, [OPERATOR_REJECT_OF_UPDATE_READS_TALKDESK_FIRST]],
+    ['seventh', 7, DECIDED_AT_START_7, [EXPIRED_PHASE_READS_TALKDESK_LAST]],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {
     it(`the ${nth} generation decides its own patches at start; a run recorded before it never asks them (old paths)`, () => {

@@ -12,6 +12,7 @@ export const WORKFLOW_ACTIVITIES = [
   'obtainToken',
   'provisionAccount',
   'setInstallationState',
+  'readInstallationState',
   'acknowledgeCredentials',
   'switchCredentials',
   'destroyCredentials',
@@ -44,6 +45,8 @@ export class ActivityStubs {
     obtainToken: async () => ({ expiresAt: new Date(Date.now() + 3_600_000).toISOString(), scope: 'apps:write', cached: false }),
     provisionAccount: async (i) => ({ accountId: 'acct-1', accountName: String(i.accountName), licensedUsers: 1, settingsRestored: false }),
     setInstallationState: async (i) => ({ state: i.state === 'approve' ? 'completed' : 'rejected' }),
+    // The last read at a deadline: Talkdesk shows the operation still open (undone as before).
+    readInstallationState: async (i) => ({ state: i.concludes === 'install' ? 'installing' : 'pending', notSent: true }),
     acknowledgeCredentials: async () => undefined,
     switchCredentials: async () => undefined,
     destroyCredentials: async () => ({ destroyed: 1 }),

@@ -11,10 +11,12 @@ describe('installation workflow: seven-day deadlines', function () {
 
   /** Talkdesk never answers the state calls that conclude `concludes`. */
   const neverConcluding = (concludes: string) =>
-    new ActivityStubs().on('setInstallationState', async (i) => {
-      if (i.concludes === concludes) throw unavailable();
-      return { state: i.state === 'approve' ? 'completed' : 'rejected' };
-    });
+    new ActivityStubs()
+      .on('setInstallationState', async (i) => {
+        if (i.concludes === concludes) throw unavailable();
+        return { state: i.state === 'approve' ? 'completed' : 'rejected' };
+      })
+      .on('readInstallationState', async () => Promise.reject(unavailable()));
 
   /** How long the last phase ran, from its event's created_at to its end. */
   const lastPhaseAge = (v: InstallationView, createdAt: string) => Date.parse(v.history.at(-1)?.endedAt ?? '') - Date.parse(createdAt);
@@ -36,6 +38,9 @@ describe('installation workflow: seven-day deadlines', function () {
       'a retry reads Talkdesk first, never approves twice',
     );
     assert.ok(!t.stubs.stateCalls().includes('reject'), 'an expiry sends no rejection');
+    // Its approval began: Talkdesk read once more at the deadline (failing too), then undone (deadline-last-read.test.ts).
+    assert.ok(t.stubs.of('readInstallationState').length > 1, 'read at the deadline, failing too');
+    assert.ok(lastPhaseAge(done, install.createdAt) >= 7 * DAY - HOUR / 2, 'the read retried for half the margin');
     assert.deepEqual(t.stubs.names().slice(-3), ['undoProvisioning', 'destroyCredentials', 'recordInstallation']);
     assert.equal(t.stubs.of('recordInstallation').at(-1)?.phase, 'expired');
   });

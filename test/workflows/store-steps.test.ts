@@ -9,6 +9,7 @@ import {
   PATCHES_DECIDED_AT_START_4,
   PATCHES_DECIDED_AT_START_5,
   PATCHES_DECIDED_AT_START_6,
+  PATCHES_DECIDED_AT_START_7,
 } from '../../workflows/installation/patches';
 import { ActivityStubs, clientIdFor, deferred, refused, useInstallationUnderTest } from './harness';
 
@@ -63,6 +64,7 @@ describe('installation workflow: store-only steps as local activities', function
         PATCHES_DECIDED_AT_START_4,
         PATCHES_DECIDED_AT_START_5,
         PATCHES_DECIDED_AT_START_6,
+        PATCHES_DECIDED_AT_START_7,
       ],
       'the install took the patched path',
     );

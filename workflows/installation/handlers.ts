@@ -180,6 +180,11 @@ export function registerHandlers(ctx: PhaseContext): void {
         if (state.phase === 'active') {
           throw refuse('Cannot reject: the installation is active (approved at Talkdesk); an uninstall in Talkdesk ends it.');
         }
+        if (run.readingAtDeadline) {
+          throw refuse(
+            'Cannot reject: the phase reached its seven days; a last read of Talkdesk decides whether it is kept or undone (retry the reject after it).',
+          );
+        }
         // Stopping the install's rejection under way would leave Talkdesk untold: its credentials are destroyed next.
         // Validator only (a refused update writes no history, replay runs no validator): no patch.
         if (run.pendingReject !== undefined || run.endingInstall || run.pendingReconcile?.action === 'deprovision') {

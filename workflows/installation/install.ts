@@ -2,6 +2,8 @@ import type { LifecycleEventOf } from '../definitions';
 import {
   OPERATOR_REJECT,
   approvalMayHaveLanded,
+  CONCLUDED_AT_DEADLINE,
+  concludedAtDeadline,
   OPERATOR_REJECT_READS_TALKDESK_FIRST,
   adoptOrWhyNot,
   conclude,
@@ -84,6 +86,7 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
       ctx.keepError(`approval not sent: ${shows}`);
     },
     expired: async () => {
+      if (await concludedAtDeadline(ctx, event, deadline, 'install')) return ctx.endPhase('active', CONCLUDED_AT_DEADLINE('install'));
       ctx.run.endingInstall = true;
       await undoProvisioning(ctx, event);
       await destroyEndingInstallCredentials(ctx);

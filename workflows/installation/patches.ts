@@ -102,6 +102,16 @@ export const PATCHES_DECIDED_AT_START_6 = 'patches-decided-at-start-6';
  */
 export const DECIDED_AT_START_6: readonly string[] = Object.freeze(['operator-reject-of-update-reads-talkdesk-first']);
 
+/** Patch: the seventh generation, deciding DECIDED_AT_START_7 at the start of a run in the same way. */
+export const PATCHES_DECIDED_AT_START_7 = 'patches-decided-at-start-7';
+
+/**
+ * The patches the seventh generation decides, asked where an install or update expires (perhaps right after a
+ * local activity), so ONLY_DECIDED_AT_START: a phase whose approval may have landed reads Talkdesk once more
+ * before it is undone, and is kept when Talkdesk shows it concluded (common.ts). FROZEN.
+ */
+export const DECIDED_AT_START_7: readonly string[] = Object.freeze(['expired-phase-reads-talkdesk-last']);
+
 /**
  * Patches that only their generation's marker decides: a run recorded without it takes the old path
  * and never asks them. For a patch that would otherwise be asked right after a local activity (the
@@ -115,6 +125,7 @@ export const ONLY_DECIDED_AT_START: readonly string[] = Object.freeze([
   ...DECIDED_AT_START_4,
   ...DECIDED_AT_START_5,
   ...DECIDED_AT_START_6,
+  ...DECIDED_AT_START_7,
 ]);
 
 /** Each generation's marker and the patches it decides, oldest first. */
@@ -125,6 +136,7 @@ const GENERATIONS: readonly (readonly [string, readonly string[]])[] = [
   [PATCHES_DECIDED_AT_START_4, DECIDED_AT_START_4],
   [PATCHES_DECIDED_AT_START_5, DECIDED_AT_START_5],
   [PATCHES_DECIDED_AT_START_6, DECIDED_AT_START_6],
+  [PATCHES_DECIDED_AT_START_7, DECIDED_AT_START_7],
 ];
 
 /** The marker of the generation that decides `patchId` at start, if one does (the replay corpus checks ask it). */

@@ -44,4 +44,7 @@ export interface RunState {
   /** An operator's reject stopped the update after its approval began (patch operator-reject-of-update-reads-talkdesk-first):
    * nothing reverted yet. The reject reads Talkdesk first: `keep` an update Talkdesk shows completed, else `revert` it. */
   updateRejectedAfterApproval?: { revert: () => Promise<void>; keep: () => void; deadline: number };
+  /** A phase that reached its deadline reads Talkdesk once more (patch expired-phase-reads-talkdesk-last): what it
+   * shows decides whether the phase is kept or undone, so an operator's reject is refused meanwhile (validator only). */
+  readingAtDeadline?: boolean;
 }

@@ -3,7 +3,9 @@ import type { LifecycleEventOf } from '../definitions';
 import {
   OPERATOR_REJECT,
   approvalMayHaveLanded,
+  CONCLUDED_AT_DEADLINE,
   conclude,
+  concludedAtDeadline,
   partnerEvent,
   rejectAtTalkdesk,
   rejectionFor,
@@ -116,6 +118,11 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
     // The update Talkdesk completed is the one applied: its subscription is the account's now.
     completed: () => keepSubscription(),
     expired: async () => {
+      // A late update's approval is never sent: nothing of it can have landed.
+      if (!late && (await concludedAtDeadline(ctx, event, deadline, 'update'))) {
+        keepSubscription();
+        return ctx.endPhase('active', CONCLUDED_AT_DEADLINE('update'));
+      }
       await revert();
       await ctx.endPhase('active', {
         result: 'expired',

@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { rejectUpdate } from '../../workflows/definitions';
+import { ActivityStubs, DAY, deferred, refusal, unavailable, useInstallationUnderTest } from './harness';
+
+const HOUR = 3_600_000;
+
+/**
+ * Patch expired-phase-reads-talkdesk-last: an install or update whose approval may have landed (an attempt's
+ * answer lost, and every retry's read failing since) reads Talkdesk once more at its deadline, and is kept when
+ * Talkdesk shows it concluded. Talkdesk is down for the week here and answers the last read only.
+ */
+describe('installation workflow: a last read at the deadline', function () {
+  this.timeout(60_000);
+  const { env, start } = useInstallationUnderTest();
+
+  /** Every state call of `concludes` fails (its answer lost); the last read finds Talkdesk showing `shows`. */
+  const downUntilTheLastRead = (concludes: string, shows: string) =>
+    new ActivityStubs()
+      .on('setInstallationState', async (i) => {
+        if (i.concludes === concludes) throw unavailable();
+        return { state: 'completed' };
+      })
+      .on('readInstallationState', async () =>
+        shows === 'completed' ? { state: shows, alreadyConcluded: true } : { state: shows, notSent: true },
+      );
+  const reads = (t: { stubs: ActivityStubs }) => t.stubs.of('readInstallationState');
+
+  it('an install Talkdesk shows concluded at its deadline is kept: active, nothing undone', async () => {
+    const t = await start(downUntilTheLastRead('install', 'completed'));
+    const install = t.event('app.installed');
+    await t.send(install);
+    await t.until('the install to be retrying its approval', (v) => v.phase === 'installing' && v.lastError !== undefined);
+    await env().sleep('8 days');
+    const v = await t.settled('active');
+    const last = v.history.at(-1);
+    assert.deepEqual([last?.phase, last?.result], ['installing', 'approved']);
+    assert.match(last?.detail ?? '', /Talkdesk shows the install concluded: its approval landed, the answer lost/);
+    const age = Date.parse(last?.endedAt ?? '') - Date.parse(install.createdAt);
+    assert.ok(age >= 7 * DAY - HOUR && age <= 7 * DAY - HOUR / 2, `read within the margin's first half (${age} ms)`);
+    assert.deepEqual(
+      reads(t).map((r) => r.concludes),
+      ['install'],
+      'read once, answered',
+    );
+    assert.ok(
+      t.stubs.stateCalls().every((c) => c === 'approve:install'),
+      'nothing but the approval sent',
+    );
+    assert.deepEqual(t.stubs.of('undoProvisioning'), []);
+    assert.deepEqual(t.stubs.of('destroyCredentials'), []);
+    assert.equal(t.stubs.of('recordInstallation').at(-1)?.phase, 'active');
+    assert.ok(v.activeClientId, 'its credentials kept');
+  });
+
+  it('an install Talkdesk still shows open at its deadline is undone as before, nothing sent', async () => {
+    const t = await start(downUntilTheLastRead('install', 'installing'));
+    await t.send(t.event('app.installed'));
+    const done = await t.result();
+    assert.equal(done.phase, 'expired');
+    assert.deepEqual([done.history.at(-1)?.phase, done.history.at(-1)?.result], ['installing', 'expired']);
+    assert.equal(reads(t).length, 1);
+    assert.ok(!t.stubs.stateCalls().includes('reject'), 'an expiry sends no rejection');
+    assert.deepEqual(t.stubs.names().slice(-3), ['undoProvisioning', 'destroyCredentials', 'recordInstallation']);
+  });
+
+  it("an operator's reject during the last read is refused: the read decides, and keeps the install Talkdesk shows approved", async () => {
+    const released = deferred();
+    let reads = 0;
+    const stubs = new ActivityStubs()
+      .on('setInstallationState', async () => Promise.reject(unavailable()))
+      .on('readInstallationState', async () => {
+        if ((reads += 1) === 1) await released.promise; // held (its heartbeat may time out: the next read answers)
+        return { state: 'completed', alreadyConcluded: true };
+      });
+    const t = await start(stubs);
+    // Dated so that its deadline (seven days less the hour of margin) comes six seconds into the test, in real time.
+    await t.send(t.event('app.installed', { atSeconds: -(7 * 86_400 - 3_600) + 6 }));
+    await t.until('the last read to be running', () => reads > 0, 30_000);
+    const why = await refusal(t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'changed my mind' }] }));
+    assert.match(why, /Cannot reject: the phase reached its seven days; a last read of Talkdesk decides/);
+    released.resolve();
+    const v = await t.settled('active');
+    assert.equal(v.history.at(-1)?.result, 'approved');
+    assert.deepEqual(v.operatorActions, [], 'the refused reject left no trace');
+    assert.deepEqual(t.stubs.of('undoProvisioning'), []);
+  });
+
+  it('an install whose approval never began is undone without a read', async () => {
+    const t = await start(new ActivityStubs().on('provisionAccount', async () => Promise.reject(unavailable())));
+    await t.send(t.event('app.installed'));
+    const done = await t.result();
+    assert.equal(done.phase, 'expired');
+    assert.deepEqual(t.stubs.stateCalls(), []);
+    assert.deepEqual(reads(t), [], 'nothing could have landed: nothing read');
+  });
+
+  it('an update Talkdesk shows concluded at its deadline is kept, not reverted, with its subscription', async () => {
+    const t = await start(downUntilTheLastRead('update', 'completed'));
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    const subscription = { pro: { name: 'Pro', licenses: 5 } };
+    await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] }, subscription } }));
+    await t.until('the update to be retrying its approval', (v) => v.phase === 'updating' && v.lastError !== undefined);
+    await env().sleep('8 days');
+    const v = await t.settled('active', (s) => s.history.at(-1)?.phase === 'updating' && s.history.at(-1)?.endedAt !== undefined);
+    assert.deepEqual(
+      [v.history.at(-1)?.result, v.history.at(-1)?.detail],
+      ['approved', 'Talkdesk shows the update concluded: its approval landed, the answer lost'],
+    );
+    assert.deepEqual(t.stubs.of('revertUpdate'), []);
+    assert.deepEqual(
+      reads(t).map((r) => r.concludes),
+      ['update'],
+    );
+    assert.deepEqual(v.subscription, subscription);
+  });
+
+  it('an update Talkdesk still shows open at its deadline is reverted as before', async () => {
+    const t = await start(downUntilTheLastRead('update', 'pending'));
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } }));
+    await t.until('the update to be retrying its approval', (v) => v.phase === 'updating' && v.lastError !== undefined);
+    await env().sleep('8 days');
+    const v = await t.settled('active', (s) => s.history.at(-1)?.phase === 'updating' && s.history.at(-1)?.endedAt !== undefined);
+    assert.equal(v.history.at(-1)?.result, 'expired');
+    assert.equal(t.stubs.of('revertUpdate').length, 1);
+    assert.equal(reads(t).length, 1);
+  });
+});
