@@ -107,10 +107,12 @@ async function rejectOnActive(ctx: PhaseContext, reason: string, afterApproval: 
   if (last?.phase === 'updating' && !approved) {
     // After its approval began, read first: an update Talkdesk shows completed is kept, not reverted (a `pending`
     // read still sends the rejection, which cannot tell this update from one Talkdesk opened since). Within the
-    // update's own seven days: the account keeps the update no longer than Talkdesk would wait.
+    // update's own seven days: the account keeps the update no longer than Talkdesk would wait. A late update's
+    // rejection is never sent (input `late`): what Talkdesk has open is newer, its own was concluded by the newer one.
     ctx.run.rejectReadsFirst = afterApproval !== undefined;
     const deadline = afterApproval?.deadline ?? Date.now() + ctx.options.phaseTimeoutMs;
-    const { sent, shows } = await rejectReadingTalkdesk(ctx, sentReason, deadline, undefined, 'update').finally(() => {
+    const late = ctx.run.updateLate === true;
+    const { sent, shows } = await rejectReadingTalkdesk(ctx, sentReason, deadline, undefined, 'update', late).finally(() => {
       ctx.run.rejectReadsFirst = undefined;
     });
     if (afterApproval && shows === 'completed') {

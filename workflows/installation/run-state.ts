@@ -47,4 +47,7 @@ export interface RunState {
   /** A phase that reached its deadline reads Talkdesk once more (patch expired-phase-reads-talkdesk-last): what it
    * shows decides whether the phase is kept or undone, so an operator's reject is refused meanwhile (validator only). */
   readingAtDeadline?: boolean;
+  /** The last update this run began was late (older than one applied): an operator's reject of it sends nothing that
+   * Talkdesk shows open, which is a newer operation (activity input `late` only). */
+  updateLate?: boolean;
 }

@@ -39,6 +39,7 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
   const newest = !state.subscriptionFrom || Date.parse(event.createdAt) > Date.parse(state.subscriptionFrom);
   const subscription = newest ? event.facts.subscription : undefined;
   takeLinks(ctx, event);
+  ctx.run.updateLate = late;
   const deadline = await ctx.beginPhase('updating', event);
   let applied: UpdateResult | undefined;
   // Re-entered after continue-as-new mid-phase: the previous run may have applied it (its result is not carried).
