@@ -31,7 +31,12 @@ export async function startFerretDB(options: { port: number; dataDir: string; ho
     `--state-dir=${dataDir}`,
     '--log-level=warn',
   ]);
-  await waitForPort(options.port, host, 30_000, proc);
+  try {
+    await waitForPort(options.port, host, 30_000, proc);
+  } catch (err) {
+    await proc.stop(); // a start that timed out must not leave it running beside the next attempt
+    throw err;
+  }
   const indexes =
     options.idIndexes === false
       ? undefined

@@ -9,6 +9,8 @@ export interface ManagedProcess {
   output(): string;
   /** Why it could not be started at all (a missing or non-executable binary), if so. */
   spawnError(): Error | undefined;
+  /** Resolves when its output pipes have closed, or after `timeoutMs`. */
+  closed(timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -24,15 +26,18 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
-/** A server that exited before it listened: it did nothing yet, so starting it again is safe. */
+/** A server that exited (or was killed) before it listened: it did nothing yet. */
 export class ExitedBeforeListening extends AppError {}
+
+/** A Go runtime panic's output (the Temporal dev server's, FerretDB's): its first line, then goroutine stacks. */
+const GO_PANIC = /^panic: |\ngoroutine \d+ \[/m;
 
 /**
  * Runs `start` again (three tries in all) when the server it starts failed to bind a port that was
- * free when picked, or exited before listening: another process's connection can take a port
+ * free when picked, or panicked before listening: another process's connection can take a port
  * meanwhile, and the Temporal dev server binds internal ports of its own (history, matching, its
- * HTTP API) that nothing here chooses; a clash there is a Go panic whose message can be anywhere in
- * its output. A failure that is not a race fails three times and is thrown with its output.
+ * HTTP API) that nothing here chooses; a clash there can be a Go panic. An exit that names its cause
+ * (a locked data file, a bad flag) is thrown at once with its output: starting it again would not help.
  */
 export async function retryBindClash<T>(
   start: () => Promise<T>,
@@ -43,7 +48,8 @@ export async function retryBindClash<T>(
       return await start();
     } catch (err) {
       const message = err instanceof Error ? err.message : '';
-      if (attempt >= 3 || !(err instanceof ExitedBeforeListening || /address already in use/.test(message))) throw err;
+      const race = /address already in use/.test(message) || (err instanceof ExitedBeforeListening && GO_PANIC.test(message));
+      if (attempt >= 3 || !race) throw err;
       // Said aloud: a start that keeps failing once should be visible in the test output.
       say(`[started again] ${message.split('\n')[0]} (attempt ${attempt} of 3)\n`);
     }
@@ -83,10 +89,11 @@ export async function waitForPort(port: number, host: string, timeoutMs: number,
         `${proc.name} could not be started (${code}): check its path (${proc.name.toUpperCase()}_PATH) or run npm run setup`,
       );
     }
-    if (proc && proc.child.exitCode !== null) {
-      throw new ExitedBeforeListening(
-        `${proc.name} exited with code ${proc.child.exitCode} before listening on ${host}:${port}:\n${proc.output()}`,
-      );
+    if (proc && (proc.child.exitCode !== null || proc.child.signalCode !== null)) {
+      // Its last output (a panic's message) may still be in the pipes when it exits: read once they close.
+      await proc.closed(2_000);
+      const how = proc.child.exitCode !== null ? `exited with code ${proc.child.exitCode}` : `was killed by ${proc.child.signalCode}`;
+      throw new ExitedBeforeListening(`${proc.name} ${how} before listening on ${host}:${port}:\n${proc.output()}`);
     }
     if (await canConnect(port, host)) return;
     await new Promise((r) => setTimeout(r, 100));
@@ -111,8 +118,8 @@ export function startProcess(name: string, command: string, args: string[], env:
   let spawnError: Error | undefined;
   // Without a listener, a binary that is missing would crash this process with a stack trace.
   child.on('error', (err) => (spawnError ??= err));
-  const keep = (chunk: Buffer) => {
-    let text = chunk.toString();
+  const keep = (chunk: string) => {
+    let text = chunk;
     if (head.length < HEAD_CHARS) {
       const room = HEAD_CHARS - head.length;
       head += text.slice(0, room);
@@ -122,14 +129,17 @@ export function startProcess(name: string, command: string, args: string[], env:
     dropped ||= joined.length > TAIL_CHARS;
     tail = joined.slice(-TAIL_CHARS);
   };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
+  // Decoded as UTF-8 across chunks: a character split between two reads stays whole.
+  child.stdout?.setEncoding('utf8').on('data', keep);
+  child.stderr?.setEncoding('utf8').on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const pipesClosed = new Promise<void>((resolve) => child.once('close', () => resolve()));
   return {
     name,
     child,
     output: () => head + (dropped ? '\n[…]\n' : '') + tail,
     spawnError: () => spawnError,
+    closed: (timeoutMs) => Promise.race([pipesClosed, new Promise<void>((r) => setTimeout(r, timeoutMs).unref())]),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null || spawnError) return;
       child.kill('SIGTERM');

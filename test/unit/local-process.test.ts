@@ -18,6 +18,7 @@ describe('local servers: start-up failures (src/local/process.ts)', function () 
   it('a server that panics before listening is reported with the panic message, not only the end of its stack', async () => {
     const proc = panickingChild();
     const port = await freePort();
+    let panicked: unknown;
     await assert.rejects(waitForPort(port, '127.0.0.1', 20_000, proc), (e: unknown) => {
       assert.ok(e instanceof ExitedBeforeListening, String(e));
       assert.match(e.message, /^temporal exited with code 2 before listening on 127\.0\.0\.1:\d+:/);
@@ -25,8 +26,20 @@ describe('local servers: start-up failures (src/local/process.ts)', function () 
       assert.match(e.message, /\[…\]/, 'the middle of a long output is marked as left out');
       assert.match(e.message, /main\.main\(\) last frame/);
       assert.ok(e.message.length < 10_000, `kept to head and tail: ${e.message.length} chars`);
+      panicked = e;
       return true;
     });
+    // That error is a start race: started again.
+    let calls = 0;
+    const up = await retryBindClash(
+      async () => {
+        calls += 1;
+        if (calls === 1) throw panicked;
+        return 'up';
+      },
+      () => undefined,
+    );
+    assert.deepEqual([up, calls], ['up', 2]);
   });
 
   it('a short output is kept whole, without the left-out mark', async () => {
@@ -40,7 +53,7 @@ describe('local servers: start-up failures (src/local/process.ts)', function () 
     });
   });
 
-  it('a start that exited before listening is tried again, three times in all, and the last failure is thrown', async () => {
+  it('a start that panicked before listening is tried again, three times in all, and the last failure is thrown', async () => {
     let calls = 0;
     const said: string[] = [];
     const started = await retryBindClash(
@@ -63,7 +76,7 @@ describe('local servers: start-up failures (src/local/process.ts)', function () 
       retryBindClash(
         async () => {
           calls += 1;
-          throw new ExitedBeforeListening(`exited (call ${calls})`);
+          throw new ExitedBeforeListening(`exited (call ${calls}):\ngoroutine 1 [running]:`);
         },
         () => undefined,
       ),
@@ -72,15 +85,34 @@ describe('local servers: start-up failures (src/local/process.ts)', function () 
     assert.equal(calls, 3);
   });
 
-  it('a failure that is not a start race is thrown at once', async () => {
-    let calls = 0;
-    await assert.rejects(
-      retryBindClash(async () => {
-        calls += 1;
-        throw new AppError('temporal could not be started (ENOENT): check its path');
-      }),
-      /ENOENT/,
-    );
-    assert.equal(calls, 1);
+  it('a failure that is not a start race is thrown at once: a missing binary, an exit that names its cause', async () => {
+    for (const failure of [
+      new AppError('temporal could not be started (ENOENT): check its path'),
+      new ExitedBeforeListening('temporal exited with code 1 before listening on 127.0.0.1:7233:\nError: database is locked'),
+    ]) {
+      let calls = 0;
+      await assert.rejects(
+        retryBindClash(
+          async () => {
+            calls += 1;
+            throw failure;
+          },
+          () => assert.fail('not said: not retried'),
+        ),
+        failure,
+      );
+      assert.equal(calls, 1, failure.message);
+    }
+  });
+
+  it('a server killed by a signal before listening is reported at once, not after the wait', async () => {
+    const proc = startProcess('ferretdb', process.execPath, ['-e', 'process.kill(process.pid, "SIGKILL")']);
+    const started = Date.now();
+    await assert.rejects(waitForPort(await freePort(), '127.0.0.1', 20_000, proc), (e: unknown) => {
+      assert.ok(e instanceof ExitedBeforeListening, String(e));
+      assert.match(e.message, /^ferretdb was killed by SIGKILL before listening/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 10_000, 'not the whole 20 s wait');
   });
 });
