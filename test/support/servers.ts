@@ -121,7 +121,10 @@ export async function sharedTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
     cleanups.push(stop);
     return { env, stop };
   })();
-  return (await sharedTimeSkipping).env;
+  // A start that failed is tried again by the next suite, not kept for every suite after it.
+  const starting = sharedTimeSkipping;
+  starting.catch(() => sharedTimeSkipping === starting && (sharedTimeSkipping = undefined));
+  return (await starting).env;
 }
 
 /** Stops the shared time-skipping server (what uses it stopped first); the next `sharedTimeSkippingEnv()` starts another. */
@@ -134,7 +137,7 @@ export async function dropSharedTimeSkippingEnv(): Promise<void> {
 /** `fn` run at most once: a cleanup that may also have run before the end of the run. */
 export function once(fn: () => Promise<void>): () => Promise<void> {
   let ran: Promise<void> | undefined;
-  return () => (ran ??= fn());
+  return () => (ran ??= fn().catch((e: unknown) => console.error('cleanup failed', e)));
 }
 
 /** A fresh time-skipping server: each test that needs days to pass owns one. */
@@ -198,7 +201,9 @@ export function uniqueDbName(prefix = 't'): string {
 
 export async function stopAllServers(): Promise<void> {
   for (const cleanup of cleanups.reverse()) {
-    await cleanup().catch((e: unknown) => console.error('cleanup failed', e));
+    // Each bounded, so that one that hangs (a worker that never drains) cannot keep the others' servers running.
+    const timedOut = new Promise<void>((r) => setTimeout(() => r(console.error('cleanup did not end within 20 s')), 20_000).unref());
+    await Promise.race([cleanup().catch((e: unknown) => console.error('cleanup failed', e)), timedOut]);
   }
   cleanups.length = 0;
   devEnv = undefined;

@@ -42,16 +42,22 @@ export async function sharedWorker(env: TestWorkflowEnvironment): Promise<string
       taskQueue,
       workflowBundle: await workflowBundle(),
       activities,
+      // A stub that ignores cancellation (a test timed out holding it) must not keep the worker from stopping.
+      shutdownForceTime: '10s',
     });
-    const running = w.run();
+    // A worker that fails is reported by the next test that needs it (its workflows stall), not as an unhandled rejection.
+    const running = w.run().catch((err: unknown) => console.error("the workflow tests' worker failed", err));
     const stop = once(async () => {
-      w.shutdown();
+      if (w.getState() === 'RUNNING') w.shutdown();
       await running;
     });
     beforeServersStop(stop);
     return { taskQueue, stop };
   })();
-  return (await worker).taskQueue;
+  // A start that failed is tried again by the next test, not kept for every test after it.
+  const starting = worker;
+  starting.catch(() => worker === starting && (worker = undefined));
+  return (await starting).taskQueue;
 }
 
 let current: TestWorkflowEnvironment | undefined;
@@ -73,6 +79,11 @@ export function suspectServer(why: string): void {
   suspect ??= why;
 }
 
+/** Whether the server is to be replaced before the next test: closing the failed test's workflows need not wait on it. */
+export function serverSuspect(): boolean {
+  return suspect !== undefined;
+}
+
 /**
  * Before each test: after a failure, the worker and the server are stopped and new ones started (a few
  * seconds), said aloud; the failed test's workflows go with the old server.
@@ -80,13 +91,13 @@ export function suspectServer(why: string): void {
 export async function freshServerIfSuspect(): Promise<void> {
   if (suspect === undefined) return;
   console.warn(`      [new server] ${suspect}: the tests from here on run on a new time-skipping server`);
-  suspect = undefined;
   const old = worker;
   worker = undefined;
   current = undefined;
   // Bounded: a worker whose server stalled may not stop cleanly; the server is killed after it anyway.
-  const stopped = (await old?.catch(() => undefined))?.stop();
+  const stopped = (await old?.catch(() => undefined))?.stop().catch(() => undefined);
   await Promise.race([stopped, new Promise((r) => setTimeout(r, 15_000).unref())]);
   await dropSharedTimeSkippingEnv();
   await currentEnv();
+  suspect = undefined; // only once a new one runs: else the next test tries again
 }
