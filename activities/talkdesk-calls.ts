@@ -84,6 +84,10 @@ export function talkdeskCallActivities(deps: ActivityDeps) {
    */
   const notToSend = async (input: StateCallInput): Promise<StateCallResult | undefined> => {
     const current = await currentState(input);
+    // Unread, a late update's call is not sent either: whatever Talkdesk has open is a newer operation. Its approval
+    // counts as concluded (by the newer update's, as when Talkdesk shows completed or pending); its rejection as not sent.
+    if (!current && input.late)
+      return input.state === 'approve' ? { state: 'unknown', alreadyConcluded: true } : { state: 'unknown', notSent: true };
     if (!current) return undefined;
     const decision = decideStateCall(input, current);
     if (decision === 'send') return undefined;

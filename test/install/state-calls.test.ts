@@ -105,6 +105,13 @@ describe('setInstallationState activity: only what Talkdesk shows open is conclu
     const res = await new MockActivityEnvironment().run(activities().setInstallationState, reject);
     assert.deepEqual(res, { state: 'pending', notSent: true });
     assert.equal(sys.simulator.stateCalls(id).length, 1, 'only the install approval');
+
+    // Talkdesk's state cannot be read at all (404: the read is not retried): still never sent.
+    sys.simulator.failNext('installation', 2, { status: 404 });
+    const run = (call: StateCallInput) => new MockActivityEnvironment().run(activities().setInstallationState, call);
+    assert.deepEqual(await run(late), { state: 'unknown', alreadyConcluded: true }, 'concluded by the newer update');
+    assert.deepEqual(await run(reject), { state: 'unknown', notSent: true });
+    assert.equal(sys.simulator.stateCalls(id).length, 1, 'nothing sent blind');
   });
 
   it('a last read at a deadline (readInstallationState) never sends: concluded when Talkdesk shows it so, else what it shows', async () => {
