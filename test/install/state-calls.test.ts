@@ -124,6 +124,9 @@ describe('setInstallationState activity: only what Talkdesk shows open is conclu
     assert.ok(approvedAt >= before, 'an install found approved is recorded so, by the read');
     sys.simulator.updateUsers(id, { add: 1 }); // an update open at Talkdesk
     assert.deepEqual(await read(input('update')), { state: 'pending', notSent: true });
+    // An install read then (its approval landed, an update opened since) counts as concluded, with no evidence to record.
+    assert.deepEqual(await read(input('install')), { state: 'pending', alreadyConcluded: true });
+    assert.equal((await sys.store.installations.get(id))?.installApprovedAt?.getTime(), approvedAt, 'not recorded again from pending');
     assert.equal(sys.simulator.getInstallation(id)?.state, 'pending', 'left open: nothing approved');
     assert.equal(sys.simulator.stateCalls(id).length, 1, 'only the install approval was ever sent');
   });

@@ -94,6 +94,22 @@ describe('installation workflow: a last read at the deadline', function () {
     assert.deepEqual(reads(t), [], 'nothing could have landed: nothing read');
   });
 
+  it('a phase re-entered after continue-as-new reads at its deadline though this run sent nothing (an earlier run may have)', async () => {
+    const stubs = new ActivityStubs().on('provisionAccount', async () => Promise.reject(unavailable()));
+    const t = await start(stubs, { maxHistoryEventsPerRun: 80 });
+    await t.send(t.event('app.installed'));
+    const done = await t.result();
+    assert.equal(done.phase, 'expired');
+    assert.deepEqual(t.stubs.stateCalls(), [], 'no approval was ever sent');
+    assert.deepEqual(
+      reads(t).map((r) => r.concludes),
+      ['install'],
+      'read once: Talkdesk shows it open, so undone',
+    );
+    const first = (await t.handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes;
+    assert.notEqual(first?.firstExecutionRunId, first?.originalExecutionRunId, 'the run that expired was continued as new');
+  });
+
   it('an update Talkdesk shows concluded at its deadline is kept, not reverted, with its subscription', async () => {
     const t = await start(downUntilTheLastRead('update', 'completed'));
     await t.send(t.event('app.installed'));
