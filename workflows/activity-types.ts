@@ -155,6 +155,8 @@ export interface RecordPhaseInput extends InstallationRef {
   lastEventAt?: string;
   /** `created_at` of the newest app.installed applied or being applied: an older uninstall ended an earlier life. */
   installEventAt?: string;
+  /** `created_at` of the newest app.updated applied: an older update is late. */
+  updateEventAt?: string;
   handledEventIds?: string[];
   links: { root?: string; tokens?: string; installation?: string };
 }
@@ -163,6 +165,7 @@ export interface StoredInstallation {
   phase: InstallationPhase;
   lastEventAt?: string;
   installEventAt?: string;
+  updateEventAt?: string;
   handledEventIds?: string[];
   appId?: string;
   accountId?: string;

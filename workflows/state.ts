@@ -92,9 +92,23 @@ export function latest(times: readonly string[]): string | undefined {
   return times.reduce<string | undefined>((a, t) => (a === undefined || Date.parse(t) > Date.parse(a) ? t : a), undefined);
 }
 
-/** The later of the install applied last and the event being applied, if that is an install. */
-export function newestInstall(applied: string | undefined, applying: LifecycleEvent | undefined): string | undefined {
-  return latest([...(applied ? [applied] : []), ...(applying?.type === 'app.installed' ? [applying.createdAt] : [])]);
+/**
+ * What a run resumed from the record needs to judge late events (activity input only): the newest install and
+ * update applied or being applied (an uninstall older than that install ended an earlier life; an older update is late).
+ */
+export function appliedTimes(
+  state: InstallationState,
+  applying: LifecycleEvent | undefined,
+): { installEventAt?: string; updateEventAt?: string } {
+  return {
+    installEventAt: newestOf(state.appliedAt?.install, applying, 'app.installed'),
+    updateEventAt: newestOf(state.appliedAt?.update, applying, 'app.updated'),
+  };
+}
+
+/** The later of the event of `type` applied last and the event being applied, if it is of that type. */
+function newestOf(applied: string | undefined, applying: LifecycleEvent | undefined, type: LifecycleEvent['type']): string | undefined {
+  return latest([...(applied ? [applied] : []), ...(applying?.type === type ? [applying.createdAt] : [])]);
 }
 
 const MAX_SEEN = 1_000;

@@ -25,6 +25,8 @@ export interface InstallationRecord {
   lastEventAt?: string;
   /** `created_at` of the newest app.installed applied or being applied (a run resumed from the record restores it). */
   installEventAt?: string;
+  /** `created_at` of the newest app.updated applied: a run resumed from this record judges an older one late. */
+  updateEventAt?: string;
   /** Events the workflow finished handling (the last 20): a later run never handles them again. */
   handledEventIds?: string[];
   /**

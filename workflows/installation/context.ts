@@ -16,7 +16,7 @@ import type { StateCallInput, StateCallResult, TalkdeskCallRef } from '../activi
 import { type InstallationPhase, type LifecycleEvent, type PhaseRecord } from '../definitions';
 import type { InstallationOptions } from '../options';
 import { InstallationPhaseKey, TalkdeskAccountId, TalkdeskAccountName, TalkdeskAppId } from '../search-attributes';
-import { keepLast, markHandled, newestInstall, type InstallationState } from '../state';
+import { appliedTimes, keepLast, markHandled, type InstallationState } from '../state';
 import { PhaseRunner, StepFailedError, StepRunner } from '../steps';
 import { currentDetails } from './details';
 import { decidePatchesAtStart } from './patches';
@@ -266,8 +266,8 @@ export function createPhaseContext(state: InstallationState, options: Installati
       phase: state.phase,
       activeClientId: state.activeClientId,
       lastEventAt: state.lastAppliedAt,
-      // Activity input only: what a run resumed from the record needs to know an uninstall of an earlier life.
-      installEventAt: newestInstall(state.appliedAt?.install, run.applying?.event),
+      // Activity input only: what a run resumed from the record needs to judge late events.
+      ...appliedTimes(state, run.applying?.event),
       handledEventIds: state.handledEventIds,
       links: state.links,
     });

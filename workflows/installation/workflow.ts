@@ -185,6 +185,9 @@ async function resumeFromStore(ctx: PhaseContext): Promise<void> {
     // phase before any unfinished one (the event that started that phase is handed over again).
     // Its install's time too: an uninstall older than it ended an earlier life (late.ts).
     if (stored.installEventAt && ctx.patched(STALE_UNINSTALL_SPARES_REINSTALL)) markKindApplied(state, 'install', stored.installEventAt);
+    // An update older than the newest applied is late (its users re-read, its call never sent blind). Recorded since
+    // this field exists: a history whose stored record lacks it takes the old path, so no patch.
+    if (stored.updateEventAt) markKindApplied(state, 'update', stored.updateEventAt);
     state.phase = phase === 'installing' ? 'new' : 'active';
     // Only the activities' input changes (checkFirst), not the commands: no patch.
     ctx.run.resumedMidPhase = phase !== 'active';
