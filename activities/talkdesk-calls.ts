@@ -53,8 +53,8 @@ export function talkdeskCallActivities(deps: ActivityDeps) {
   /**
    * Talkdesk's state of the installation. A failure that a retry may fix (500,
    * 429, timeout) fails the step, which retries later: sending blind could repeat
-   * the call. One that cannot (no apps:read scope, 404) gives undefined, and the
-   * call is sent as it would be without the check.
+   * the call. One that cannot (no apps:read scope, 404) gives undefined: the caller
+   * decides (a state call is sent as it would be without the check).
    */
   const currentState = async (ref: StateCallInput): Promise<TalkdeskInstallationState | undefined> => {
     try {
@@ -70,10 +70,7 @@ export function talkdeskCallActivities(deps: ActivityDeps) {
       }
       const failure = toFailure(err);
       if (!failure.nonRetryable) throw failure;
-      deps.logger.warn(
-        { installationId: ref.installationId, reason: failure.message },
-        'cannot read the installation state: sending the call unchecked',
-      );
+      deps.logger.warn({ installationId: ref.installationId, reason: failure.message }, 'cannot read the installation state');
       return undefined;
     }
   };
@@ -84,11 +81,16 @@ export function talkdeskCallActivities(deps: ActivityDeps) {
    */
   const notToSend = async (input: StateCallInput): Promise<StateCallResult | undefined> => {
     const current = await currentState(input);
-    // Unread, a late update's call is not sent either: whatever Talkdesk has open is a newer operation. Its approval
-    // counts as concluded (by the newer update's, as when Talkdesk shows completed or pending); its rejection as not sent.
-    if (!current && input.late)
-      return input.state === 'approve' ? { state: 'unknown', alreadyConcluded: true } : { state: 'unknown', notSent: true };
-    if (!current) return undefined;
+    if (!current) {
+      // Unread, a late update's call is not sent either: whatever Talkdesk has open is a newer operation. Its approval
+      // counts as concluded (by the newer update's, as when Talkdesk shows completed or pending); its rejection as not sent.
+      if (input.late) return input.state === 'approve' ? { state: 'unknown', alreadyConcluded: true } : { state: 'unknown', notSent: true };
+      deps.logger.warn(
+        { installationId: input.installationId, state: input.state },
+        'installation state unread: sending the call unchecked',
+      );
+      return undefined;
+    }
     const decision = decideStateCall(input, current);
     if (decision === 'send') return undefined;
     deps.logger.info(

@@ -134,6 +134,17 @@ export async function dropSharedTimeSkippingEnv(): Promise<void> {
   await (await old?.catch(() => undefined))?.stop();
 }
 
+/** Waits for `p` for up to `ms`: whether it settled (a rejection counts), without failing either way. */
+export function settledWithin(p: Promise<unknown> | undefined, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms).unref()));
+  const settled = (p ?? Promise.resolve()).then(
+    () => true,
+    () => true,
+  );
+  return Promise.race([settled, late]).finally(() => clearTimeout(timer));
+}
+
 /** `fn` run at most once: a cleanup that may also have run before the end of the run. */
 export function once(fn: () => Promise<void>): () => Promise<void> {
   let ran: Promise<void> | undefined;
@@ -202,8 +213,11 @@ export function uniqueDbName(prefix = 't'): string {
 export async function stopAllServers(): Promise<void> {
   for (const cleanup of cleanups.reverse()) {
     // Each bounded, so that one that hangs (a worker that never drains) cannot keep the others' servers running.
-    const timedOut = new Promise<void>((r) => setTimeout(() => r(console.error('cleanup did not end within 20 s')), 20_000).unref());
-    await Promise.race([cleanup().catch((e: unknown) => console.error('cleanup failed', e)), timedOut]);
+    const ended = await settledWithin(
+      cleanup().catch((e: unknown) => console.error('cleanup failed', e)),
+      20_000,
+    );
+    if (!ended) console.error('cleanup did not end within 20 s');
   }
   cleanups.length = 0;
   devEnv = undefined;

@@ -7,7 +7,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { WORKFLOWS_PATH } from '../../src/worker/create-worker';
 import { prebuiltWorkflowBundle } from '../../src/worker/workflow-bundle';
-import { beforeServersStop, dropSharedTimeSkippingEnv, once, sharedTimeSkippingEnv } from '../support/servers';
+import { beforeServersStop, dropSharedTimeSkippingEnv, once, settledWithin, sharedTimeSkippingEnv } from '../support/servers';
 import { activitiesOf, type ActivityStubs } from './activity-stubs';
 
 let bundle: Promise<WorkflowBundleOption> | undefined;
@@ -95,8 +95,7 @@ export async function freshServerIfSuspect(): Promise<void> {
   worker = undefined;
   current = undefined;
   // Bounded: a worker whose server stalled may not stop cleanly; the server is killed after it anyway.
-  const stopped = (await old?.catch(() => undefined))?.stop().catch(() => undefined);
-  await Promise.race([stopped, new Promise((r) => setTimeout(r, 15_000).unref())]);
+  await settledWithin((await old?.catch(() => undefined))?.stop(), 15_000);
   await dropSharedTimeSkippingEnv();
   await currentEnv();
   suspect = undefined; // only once a new one runs: else the next test tries again

@@ -176,8 +176,8 @@ export async function concludedAtDeadline(
   return read.kind === 'done' && read.value.alreadyConcluded === true;
 }
 
-/** What a phase kept by that read ends with. */
-export const CONCLUDED_AT_DEADLINE = (what: 'install' | 'update'): PhaseEnd => ({
+/** How a phase kept by that read ends. */
+export const keptAtDeadline = (what: 'install' | 'update'): PhaseEnd => ({
   result: 'approved',
   detail: `Talkdesk shows the ${what} concluded: its approval landed, the answer lost`,
   outcome: `${what === 'install' ? 'approved' : 'update approved'} at Talkdesk, found by a last read at the deadline; kept`,

@@ -2,7 +2,7 @@ import type { LifecycleEventOf } from '../definitions';
 import {
   OPERATOR_REJECT,
   approvalMayHaveLanded,
-  CONCLUDED_AT_DEADLINE,
+  keptAtDeadline,
   concludedAtDeadline,
   OPERATOR_REJECT_READS_TALKDESK_FIRST,
   adoptOrWhyNot,
@@ -86,7 +86,7 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
       ctx.keepError(`approval not sent: ${shows}`);
     },
     expired: async () => {
-      if (await concludedAtDeadline(ctx, event, deadline, 'install')) return ctx.endPhase('active', CONCLUDED_AT_DEADLINE('install'));
+      if (await concludedAtDeadline(ctx, event, deadline, 'install')) return ctx.endPhase('active', keptAtDeadline('install'));
       ctx.run.endingInstall = true;
       await undoProvisioning(ctx, event);
       await destroyEndingInstallCredentials(ctx);

@@ -3,7 +3,7 @@ import type { LifecycleEventOf } from '../definitions';
 import {
   OPERATOR_REJECT,
   approvalMayHaveLanded,
-  CONCLUDED_AT_DEADLINE,
+  keptAtDeadline,
   conclude,
   concludedAtDeadline,
   partnerEvent,
@@ -122,7 +122,7 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
       // A late update's approval is never sent: nothing of it can have landed.
       if (!late && (await concludedAtDeadline(ctx, event, deadline, 'update'))) {
         keepSubscription();
-        return ctx.endPhase('active', CONCLUDED_AT_DEADLINE('update'));
+        return ctx.endPhase('active', keptAtDeadline('update'));
       }
       await revert();
       await ctx.endPhase('active', {
