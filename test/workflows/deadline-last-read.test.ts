@@ -110,6 +110,34 @@ describe('installation workflow: a last read at the deadline', function () {
     assert.notEqual(first?.firstExecutionRunId, first?.originalExecutionRunId, 'the run that expired was continued as new');
   });
 
+  it("a phase reconciliation resumed (its workflow lost) reads at its deadline though this run sent nothing: the lost run's approval landed", async () => {
+    const stubs = new ActivityStubs()
+      .on('loadInstallation', async () => ({
+        phase: 'installing',
+        appId: 'app-1',
+        accountId: 'acct-1',
+        activeClientId: 'client-lost-run',
+        links: { root: 'https://api.talkdesk.test' },
+      }))
+      .on('provisionAccount', async () => Promise.reject(unavailable()))
+      .on('readInstallationState', async () => ({ state: 'completed', alreadyConcluded: true }));
+    const t = await start(stubs);
+    await t.send(t.event('app.installed'));
+    await t.until('the install to be retrying its provisioning', (v) => v.phase === 'installing' && v.lastError !== undefined);
+    await env().sleep('8 days');
+    const v = await t.settled('active');
+    assert.deepEqual(t.stubs.stateCalls(), [], 'this run never began a state call');
+    assert.deepEqual(
+      reads(t).map((r) => r.concludes),
+      ['install'],
+      'read once: the lost run may have sent the approval',
+    );
+    assert.equal(v.history.at(-1)?.result, 'approved');
+    assert.ok(v.activeClientId, 'its credentials kept');
+    assert.deepEqual(t.stubs.of('undoProvisioning'), []);
+    assert.deepEqual(t.stubs.of('destroyCredentials'), []);
+  });
+
   it('an update Talkdesk shows concluded at its deadline is kept, not reverted, with its subscription', async () => {
     const t = await start(downUntilTheLastRead('update', 'completed'));
     await t.send(t.event('app.installed'));
