@@ -290,7 +290,8 @@ export class PhaseRunner {
     return this.active?.resumable === true && this.active.reason === undefined;
   }
 
-  async run<T>(deadlineMs: number, fn: () => Promise<T>): Promise<PhaseOutcome<T>> {
+  /** `why`: what the deadline is, for the timer's summary in the UI (a summary is not compared on replay). */
+  async run<T>(deadlineMs: number, fn: () => Promise<T>, why = 'seven days from the event'): Promise<PhaseOutcome<T>> {
     const resumable = this.bodyNext;
     this.bodyNext = false;
     const early = this.resuming?.reason;
@@ -311,7 +312,7 @@ export class PhaseRunner {
     timerScope
       .run(() =>
         sleep(Math.max(1, deadlineMs - Date.now()), {
-          summary: `deadline ${new Date(deadlineMs).toISOString()} (seven days from the event)`,
+          summary: `deadline ${new Date(deadlineMs).toISOString()} (${why})`,
         }),
       )
       .then(

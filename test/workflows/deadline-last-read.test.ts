@@ -3,6 +3,7 @@ import { rejectUpdate } from '../../workflows/definitions';
 import { ActivityStubs, DAY, deferred, refusal, unavailable, useInstallationUnderTest } from './harness';
 
 const HOUR = 3_600_000;
+const summaryOf = (data: Uint8Array | null | undefined) => Buffer.from(data ?? []).toString('utf8');
 
 /**
  * Patch expired-phase-reads-talkdesk-last: an install or update whose approval may have landed (an attempt's
@@ -50,6 +51,13 @@ describe('installation workflow: a last read at the deadline', function () {
     assert.deepEqual(t.stubs.of('destroyCredentials'), []);
     assert.equal(t.stubs.of('recordInstallation').at(-1)?.phase, 'active');
     assert.ok(v.activeClientId, 'its credentials kept');
+    const timers = (await t.handle.fetchHistory()).events?.flatMap((e) =>
+      e.timerStartedEventAttributes ? [summaryOf(e.userMetadata?.summary?.data)] : [],
+    );
+    assert.ok(
+      timers?.some((s) => /^"deadline .+ \(the last read's half of the margin\)"$/.test(s)),
+      `the read's timer says what it waits for (${timers?.join(', ')})`,
+    );
   });
 
   it('an install Talkdesk still shows open at its deadline is undone as before, nothing sent', async () => {

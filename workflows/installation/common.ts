@@ -162,13 +162,16 @@ export async function concludedAtDeadline(
   // An uninstall may still stop it (undone as before); an operator's reject is refused meanwhile (handlers.ts).
   ctx.run.readingAtDeadline = true;
   const read = await ctx.phases
-    .run(deadline + ctx.options.phaseMarginMs / 2, () =>
-      ctx.step(
-        `read Talkdesk at the ${concludes}'s deadline`,
-        ctx.acts.readInstallationState,
-        { ...ctx.talkdeskRef(), concludes },
-        ctx.withHeartbeat,
-      ),
+    .run(
+      deadline + ctx.options.phaseMarginMs / 2,
+      () =>
+        ctx.step(
+          `read Talkdesk at the ${concludes}'s deadline`,
+          ctx.acts.readInstallationState,
+          { ...ctx.talkdeskRef(), concludes },
+          ctx.withHeartbeat,
+        ),
+      "the last read's half of the margin",
     )
     .finally(() => {
       ctx.run.readingAtDeadline = undefined;
