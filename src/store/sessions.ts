@@ -18,6 +18,8 @@ export interface SessionRecord {
   role: SessionRole;
   /** The Talkdesk widget link at sign-in ('' when none); absent on sessions of earlier versions. */
   widgetUrl?: string;
+  /** When its sign-in began (/launch issued its state): a logout dated before it does not end it. Absent on earlier sessions. */
+  signInAt?: Date;
   createdAt: Date;
   expiresAt: Date;
 }
@@ -87,9 +89,14 @@ export class SessionStore {
     await this.coll.deleteOne({ _id: hashId(id) });
   }
 
-  /** Ends every session of a user of an installation (user.logout, user removed). Idempotent. */
-  async endForUser(installationId: string, talkdeskUserId: string): Promise<number> {
-    return (await this.coll.deleteMany({ installationId, talkdeskUserId })).deletedCount;
+  /**
+   * Ends the sessions of a user of an installation whose sign-in began no later than `beganBy` (user.logout: its time
+   * plus the clocks' allowance, as a sign-in under way is judged). A logout delivered late, or again after a 503,
+   * leaves a session the user opened after it; one without `signInAt` (earlier versions) is ended. Idempotent.
+   */
+  async endForUser(installationId: string, talkdeskUserId: string, beganBy: Date): Promise<number> {
+    const began = { $or: [{ signInAt: { $exists: false } }, { signInAt: { $lte: beganBy } }] };
+    return (await this.coll.deleteMany({ installationId, talkdeskUserId, ...began })).deletedCount;
   }
 
   /** Ends every session of these users of an installation (users removed by an update), in one command. */

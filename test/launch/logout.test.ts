@@ -140,6 +140,28 @@ describe('launch: single sign-out, licences that change, and no secret left behi
     assert.match(metrics, /appconnect_partner_logout_forwards_total\{outcome="delivered"\} [1-9]/);
   });
 
+  it('a user.logout delivered late (or again after a 503) ends the sessions begun before it, not one the user opened since', async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const [a] = licensed;
+    assert.ok(a);
+    const sessions = new SessionStore(sys.store.db);
+    // A session of an earlier version (no signInAt): ended, as before.
+    const earlier = { installationId: installation.id, accountId: 'acct', talkdeskUserId: a.id, role: 'user' as const };
+    await sessions.open(earlier, 60_000);
+    const since = (await signIn(sys, installation.id, a.id)).browser;
+    const event = sys.simulator.userLogout(installation.id, a.id, { createdAt: new Date(Date.now() - 60_000).toISOString() });
+    const res = await fetch(sys.web.callbackUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hub-signature': sys.simulator.signBody(JSON.stringify(event)) },
+      body: JSON.stringify(event),
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { status: 'accepted', eventId: event.id, sessionsEnded: 1 }, 'only the earlier one');
+    assert.equal(await appStatus(since), 200, 'the session opened after the logout is kept');
+    // The next sign-in is judged by the same rule: begun after the logout, it goes through.
+    assert.equal((await signIn(sys, installation.id, a.id)).status, 200);
+  });
+
   it('a user.logout dated before the retention window or far ahead of our clock is refused like any event: nothing stored, sessions kept', async () => {
     const { installation, licensed } = await activeInstallation(sys);
     const [a] = licensed;

@@ -6,6 +6,7 @@ import { userLogoutSchema } from '../../events/user-logout';
 import type { EventTimeProblem } from '../event-time';
 import { findUnsafeJson } from '../json-limits';
 import type { LaunchContext } from './context';
+import { LOGOUT_CLOCK_ALLOWANCE_MS } from './ended-by';
 
 /** What the callback asks of the launch area (src/web/callback.ts). */
 export interface CallbackLaunchHooks {
@@ -95,7 +96,9 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
         // Never later than its arrival: a Talkdesk clock ahead of ours would refuse sign-ins begun after it.
         const at = Math.min(Date.parse(event.created_at), Date.now());
         await lc.sessions.markLoggedOut(installationId, talkdeskUserId, new Date(at));
-        const ended = await lc.sessions.endForUser(installationId, talkdeskUserId);
+        // Not a session whose sign-in began after the logout (judged as a sign-in under way is): a late
+        // delivery, or one again after a 503, must not end a session the user opened since.
+        const ended = await lc.sessions.endForUser(installationId, talkdeskUserId, new Date(at + LOGOUT_CLOCK_ALLOWANCE_MS));
         // Kept for the partner before Talkdesk is answered: a 503 here is delivered again and kept then.
         const notice = {
           installationId,

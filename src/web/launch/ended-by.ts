@@ -3,6 +3,9 @@ import type { InstallationRecord } from '../../store/installations';
 import type { EndingMarks } from '../../store/sessions';
 import { SsoFailure } from './reasons';
 
+/** How far Talkdesk's clock (a user.logout's created_at) may be behind ours when a sign-in is weighed against it. */
+export const LOGOUT_CLOCK_ALLOWANCE_MS = 5_000;
+
 /**
  * Why a sign-in must not stand, from what Talkdesk said while it ran (the callback's marks), or undefined.
  * A removal or an uninstall counts until the workflow applies it: the mapping and the installation's

@@ -21,7 +21,7 @@ import {
   setCookie,
   SSO_COOKIE,
 } from './http';
-import { endedBy } from './ended-by';
+import { endedBy, LOGOUT_CLOCK_ALLOWANCE_MS } from './ended-by';
 import { licensedUser, refreshFromTalkdesk, roleOf } from './licensing';
 import { handoffPage } from './pages';
 import { SsoFailure, talkdeskFailure } from './reasons';
@@ -29,8 +29,6 @@ import { SsoFailure, talkdeskFailure } from './reasons';
 export const LAUNCH_PATH = '/launch';
 export const SSO_CALLBACK_PATH = '/sso/callback';
 const USABLE_PHASES = new Set(['active', 'updating']);
-/** How far Talkdesk's clock (a user.logout's created_at) may be behind ours when a sign-in is weighed against it. */
-const LOGOUT_CLOCK_ALLOWANCE_MS = 5_000;
 const ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 const one = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -236,7 +234,7 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
     }
     // The widget link goes with the session ('' when none), so /app need not read the links.
     const widgetUrl = links?.widgetUrl ?? '';
-    const sessionId = await lc.sessions.open({ ...who, widgetUrl }, lc.settings.sessionTtlMs);
+    const sessionId = await lc.sessions.open({ ...who, widgetUrl, signInAt: checked.issuedAt }, lc.settings.sessionTtlMs);
     const ended = await endedMeanwhile();
     if (ended) {
       await lc.sessions.end(sessionId);
