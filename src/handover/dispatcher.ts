@@ -122,10 +122,13 @@ export class InboxDispatcher {
 
   /** One pass; returns how many events were handed over. Passes never overlap. */
   runOnce(): Promise<number> {
-    this.running ??= this.pass().finally(() => {
-      this.running = undefined;
+    if (this.running) return this.running;
+    // Cleared only if still this pass: an abandoned pass that settles late must not clear the next one's.
+    const pass: Promise<number> = this.pass().finally(() => {
+      if (this.running === pass) this.running = undefined;
     });
-    return this.running;
+    this.running = pass;
+    return pass;
   }
 
   private async markUnmarked(): Promise<void> {
