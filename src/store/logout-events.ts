@@ -23,15 +23,24 @@ export class LogoutEventStore {
     this.coll = db.db.collection<LogoutInboxRecord>(COLLECTIONS.inbox);
   }
 
-  /** Stores the event; on a repeat returns the stored copy (handled or not). */
-  async insert(r: Omit<LogoutInboxRecord, 'handledAt' | 'sessionsEnded'>): Promise<{ stored: true } | { stored: false; handled: boolean }> {
+  /**
+   * Stores the event; on a repeat returns whether the stored copy was handled. `conflict`: the id is stored for
+   * another event (a lifecycle event, or a logout of another installation or user): not a repeat of this one.
+   */
+  async insert(
+    r: Omit<LogoutInboxRecord, 'handledAt' | 'sessionsEnded'>,
+  ): Promise<{ stored: true } | { stored: false; handled: boolean; conflict: boolean }> {
     try {
       await this.coll.insertOne(r);
       return { stored: true };
     } catch (e) {
       if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
       const existing = await this.coll.findOne({ _id: r._id });
-      return { stored: false, handled: Boolean(existing?.handledAt) };
+      const same =
+        existing?.type === 'user.logout' &&
+        existing.installationId === r.installationId &&
+        existing.logout?.talkdeskUserId === r.logout.talkdeskUserId;
+      return { stored: false, handled: Boolean(existing?.handledAt), conflict: !same };
     }
   }
 

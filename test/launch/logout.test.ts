@@ -162,6 +162,30 @@ describe('launch: single sign-out, licences that change, and no secret left behi
     assert.equal((await signIn(sys, installation.id, a.id)).status, 200);
   });
 
+  it("a user.logout whose id is stored for another event (a lifecycle event, another user's logout) is refused 409 event_id_conflict: no session ended", async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const [a, b] = licensed;
+    assert.ok(a && b);
+    const browser = (await signIn(sys, installation.id, b.id)).browser;
+    const first = sys.simulator.userLogout(installation.id, a.id);
+    assert.equal(await sys.simulator.deliver(first, { callbackUrl: sys.web.callbackUrl }), 200);
+    const [lifecycle] = await sys.store.inbox.listForInstallation(installation.id);
+    assert.ok(lifecycle);
+    for (const id of [first.id, lifecycle._id]) {
+      const event = { ...sys.simulator.userLogout(installation.id, b.id), id };
+      const res = await fetch(sys.web.callbackUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-hub-signature': sys.simulator.signBody(JSON.stringify(event)) },
+        body: JSON.stringify(event),
+      });
+      const body = (await res.json()) as { error?: { code?: string } };
+      assert.equal(res.status, 409, JSON.stringify(body));
+      assert.equal(body.error?.code, 'event_id_conflict');
+    }
+    assert.equal(await appStatus(browser), 200, "b's session is kept");
+    assert.equal((await new LogoutEventStore(sys.store.db).get(first.id))?.logout.talkdeskUserId, a.id, 'the stored logout unchanged');
+  });
+
   it('a user.logout dated before the retention window or far ahead of our clock is refused like any event: nothing stored, sessions kept', async () => {
     const { installation, licensed } = await activeInstallation(sys);
     const [a] = licensed;

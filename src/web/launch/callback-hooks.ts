@@ -87,6 +87,18 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
           receivedAt: new Date(),
           logout: { accountId, talkdeskUserId, ...(email ? { email } : {}) },
         });
+        if (!stored.stored && stored.conflict) {
+          // Not a redelivery: acting on it would end sessions and mark nothing (the stored record is another event's).
+          log.error('event id already stored for another event: user.logout refused, nothing stored');
+          outcome('refused');
+          return reply(ctx, 409, {
+            error: {
+              code: 'event_id_conflict',
+              message:
+                'An event with this id is already stored for another installation, user or event type; event ids are unique, so this one was not stored.',
+            },
+          });
+        }
         if (!stored.stored && stored.handled) {
           outcome('duplicate');
           return reply(ctx, 200, { status: 'duplicate', eventId: event.id });
