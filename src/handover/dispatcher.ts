@@ -236,7 +236,7 @@ export async function handOverStored(
   options: { requeue?: boolean } = {},
 ): Promise<StoredHandOver> {
   // `requeue: false`: the caller runs the whole-inbox scan itself, rarely (reconciliation).
-  if (options.requeue ?? true) await inbox.requeueUndispatched(limit);
+  if (options.requeue ?? true) await inbox.requeueUndispatched();
   const due = await inbox.listUndispatched(limit, LATEST);
   const result: StoredHandOver = { handed: 0, failed: [] };
   let inARow = 0;

@@ -46,8 +46,10 @@ interface QueuedRecord {
 /** A queued event with its record, as the dispatcher hands it over. */
 export type PendingEvent = InboxRecord & { dispatchAttempts: number; nextDispatchAt: Date; lastDispatchError?: string };
 
-/** At most this many records per pass of a scan that reads the whole inbox. */
+/** At most this many records per pass of a scan that reads the whole inbox (the legacy credentials' move). */
 const WHOLE_INBOX_SCAN_LIMIT = 10_000;
+/** Records read per batch by the backstop's scan, which reads every record not marked. */
+const WHOLE_INBOX_SCAN_BATCH = 1_000;
 
 /** The event a credential copy belongs to: its record's id and times. */
 const ownerOf = (r: Pick<InboxRecord, '_id' | 'installationId' | 'createdAt' | 'receivedAt'>): EventCredentialOwner => ({
@@ -224,19 +226,18 @@ export class InboxStore {
    * Queues every stored event not yet handed over that has no queue entry: events stored
    * before this queue existed, or whose queue write failed and whose delivery Talkdesk
    * never repeated. Reads the whole inbox, so it runs once per process start (the dispatcher)
-   * and at most once a day from reconciliation (docs/handover.md, "The backstop").
+   * and at most once a day from reconciliation (docs/handover.md, "The backstop"). Every record not
+   * marked, however many: one capped at a count could leave the one without an entry behind queued ones
+   * (after a long Temporal outage) and still count as done. Read `batchSize` at a time.
    */
-  async requeueUndispatched(limit = WHOLE_INBOX_SCAN_LIMIT): Promise<number> {
-    const undispatched = await this.coll
+  async requeueUndispatched(batchSize = WHOLE_INBOX_SCAN_BATCH): Promise<number> {
+    const undispatched = this.coll.find(
       // user.logout is stored here too but handled by the web process, never by a workflow.
-      .find(
-        { dispatchedAt: { $exists: false }, type: { $ne: 'user.logout' as EventType } },
-        { projection: { _id: 1, installationId: 1, createdAt: 1, receivedAt: 1 } },
-      )
-      .limit(limit)
-      .toArray();
+      { dispatchedAt: { $exists: false }, type: { $ne: 'user.logout' as EventType } },
+      { projection: { _id: 1, installationId: 1, createdAt: 1, receivedAt: 1 }, batchSize },
+    );
     let queued = 0;
-    for (const r of undispatched) if (await this.enqueue(r)) queued += 1;
+    for await (const r of undispatched) if (await this.enqueue(r)) queued += 1;
     return queued;
   }
 

@@ -131,6 +131,11 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
     assert.equal(await inbox.requeueUndispatched(), 2);
     assert.equal(await inbox.requeueUndispatched(), 0, 'already queued');
     assert.deepEqual((await inbox.listUndispatched(10)).map((r) => r._id).sort(), [a._id, b._id].sort());
+    // Read to the end, batch after batch: one without an entry behind any number of queued ones is found.
+    const late = stored(new Date());
+    await inbox.insert(late, undefined, { queue: false });
+    assert.equal(await inbox.requeueUndispatched(1), 1);
+    assert.equal(await inbox.countUndispatched(), 3);
   });
 
   it('drops a queue entry left behind by a hand-over that was marked but not dequeued', async () => {
