@@ -15,7 +15,7 @@ import { checkEventTime, type EventTimeLimits } from './event-time';
 import { DEFAULT_JSON_LIMITS, checkJsonShape, describeShapeProblem, findUnsafeJson, type JsonLimits } from './json-limits';
 import type { CallbackLimiter } from './callback-limits';
 import type { RateDecision } from './rate-limit';
-import { BodyTimeoutError, BodyTooLargeError, readRawBody } from './raw-body';
+import { BodiesBusyError, BodyTimeoutError, BodyTooLargeError, readRawBody, type BodyBytesInFlight } from './raw-body';
 import type { EcdsaPublicKeys, HubAlgorithm } from './signature';
 import { DEFAULT_SIGNATURE_SCHEMES, expectedSignatureText, verifyCallbackSignature, type SignatureScheme } from './signature-schemes';
 
@@ -28,6 +28,8 @@ export interface CallbackDeps {
   skipSignatureCheck: boolean;
   bodyLimitBytes: number;
   bodyTimeoutMs: number;
+  /** The bytes all bodies being read may hold at once (server.ts); unbounded when not given. */
+  bodiesInFlight?: BodyBytesInFlight;
   keyring: Keyring;
   inbox: InboxStore;
   dispatch: Dispatch;
@@ -108,10 +110,16 @@ export function createCallbackHandler(deps: CallbackDeps) {
     const contentType = ctx.request.type.trim().toLowerCase();
     let raw: Buffer;
     try {
-      raw = await readRawBody(ctx.req, deps.bodyLimitBytes, deps.bodyTimeoutMs);
+      raw = await readRawBody(ctx.req, deps.bodyLimitBytes, deps.bodyTimeoutMs, deps.bodiesInFlight);
     } catch (err) {
       // The rest of the body is not worth reading: answer and close the connection.
       ctx.set('Connection', 'close');
+      if (err instanceof BodiesBusyError) {
+        // Not the sender's fault (a flood of bodies from anyone): nothing read is kept; deliver again.
+        outcome('busy');
+        ctx.set('Retry-After', '5');
+        return refuse(ctx, 503, 'busy', 'Too many callback bodies are being received at once; deliver again.');
+      }
       if (err instanceof BodyTooLargeError)
         return unauthenticated('refused', () => refuse(ctx, 413, 'body_too_large', `The body exceeds ${deps.bodyLimitBytes} bytes.`));
       if (err instanceof BodyTimeoutError)

@@ -2,6 +2,28 @@ import type { IncomingMessage } from 'node:http';
 
 export class BodyTooLargeError extends Error {}
 export class BodyTimeoutError extends Error {}
+/** The bodies being read at once hold their budget (`BodyBytesInFlight`): this one is refused until some finish. */
+export class BodiesBusyError extends Error {}
+
+/**
+ * The bytes of callback bodies being read, across requests. Bodies are read whole before the signature can be
+ * checked, so without a bound many connections each streaming a body up to the limit would hold gigabytes.
+ */
+export class BodyBytesInFlight {
+  private held = 0;
+  constructor(readonly limit: number) {}
+  take(n: number): boolean {
+    if (this.held + n > this.limit) return false;
+    this.held += n;
+    return true;
+  }
+  give(n: number): void {
+    this.held -= n;
+  }
+  get bytes(): number {
+    return this.held;
+  }
+}
 
 /** Parses sizes such as `256kb` (the CALLBACK_BODY_LIMIT format). */
 export function parseSize(size: string): number {
@@ -16,7 +38,7 @@ export function parseSize(size: string): number {
  * first), refusing more than `limit` bytes as soon as they are announced or seen,
  * and giving up on a client that sends too slowly.
  */
-export function readRawBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
+export function readRawBody(req: IncomingMessage, limit: number, timeoutMs: number, inFlight?: BodyBytesInFlight): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return Promise.reject(new BodyTooLargeError());
   return new Promise((resolve, reject) => {
@@ -24,6 +46,8 @@ export function readRawBody(req: IncomingMessage, limit: number, timeoutMs: numb
     let size = 0;
     const timer = setTimeout(() => fail(new BodyTimeoutError()), timeoutMs);
     const cleanup = () => {
+      inFlight?.give(size);
+      size = 0;
       clearTimeout(timer);
       req.off('data', onData);
       req.off('end', onEnd);
@@ -35,13 +59,15 @@ export function readRawBody(req: IncomingMessage, limit: number, timeoutMs: numb
       reject(err);
     }
     function onData(chunk: Buffer) {
+      if (size + chunk.length > limit) return fail(new BodyTooLargeError());
+      if (inFlight && !inFlight.take(chunk.length)) return fail(new BodiesBusyError());
       size += chunk.length;
-      if (size > limit) return fail(new BodyTooLargeError());
       chunks.push(chunk);
     }
     function onEnd() {
+      const body = Buffer.concat(chunks, size);
       cleanup();
-      resolve(Buffer.concat(chunks, size));
+      resolve(body);
     }
     req.on('data', onData);
     req.once('end', onEnd);

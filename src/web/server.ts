@@ -14,7 +14,7 @@ import { createWebMetrics } from './metrics';
 import type { JsonLimits } from './json-limits';
 import { CallbackLimiter } from './callback-limits';
 import type { TrustProxy } from './client-address';
-import { parseSize } from './raw-body';
+import { BodyBytesInFlight, parseSize } from './raw-body';
 import { hardenClientErrors } from './security-headers';
 import { InboxRetention } from '../store/inbox-retention';
 import { watchStore, withTimeout } from '../store/watchdog';
@@ -23,6 +23,9 @@ import { eventTimeLimits } from './event-time';
 import type { EcdsaPublicKeys, HubAlgorithm } from './signature';
 import { DEFAULT_SIGNATURE_SCHEMES, type SignatureScheme } from './signature-schemes';
 import { closeGracefully, listenOn } from './listen';
+
+/** What the callback bodies being read may hold at once, at least (docs/security.md): 64 MiB. */
+export const BODIES_IN_FLIGHT_BYTES = 64 * 1024 * 1024;
 
 /** The web server's timeouts when not given: defined once here (the README quotes them). */
 export const WEB_TIMEOUTS_MS = {
@@ -59,6 +62,8 @@ export interface WebServerOptions {
   /** How often the retention sweeper runs; hourly by default. */
   inboxSweepIntervalMs?: number;
   bodyLimit: string;
+  /** The bytes all callback bodies being read may hold at once (then 503 `busy`). Default: BODIES_IN_FLIGHT_BYTES, or 8 bodies of the limit if more. */
+  bodiesInFlightBytes?: number;
   /** Time to receive a callback body once its headers arrived (408 after it). Default WEB_TIMEOUTS_MS.body. */
   bodyTimeoutMs?: number;
   /** Time to receive a whole request (Node's requestTimeout). Default WEB_TIMEOUTS_MS.request. */
@@ -161,6 +166,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     hmacAlgorithms: o.hmacAlgorithms,
     eventTimeLimits: eventTimeLimits(o.maxFutureSkewSeconds ?? 300, retentionDays),
     bodyLimitBytes: parseSize(o.bodyLimit),
+    bodiesInFlight: new BodyBytesInFlight(o.bodiesInFlightBytes ?? Math.max(BODIES_IN_FLIGHT_BYTES, 8 * parseSize(o.bodyLimit))),
     bodyTimeoutMs: o.bodyTimeoutMs ?? WEB_TIMEOUTS_MS.body,
     jsonLimits: o.jsonLimits,
     rateLimiter: new CallbackLimiter({

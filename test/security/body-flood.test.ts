@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { signHubSignature } from '../../src/web/signature';
+import { WEBHOOK_SECRET } from '../support/system';
+import { eventually } from '../support/waits';
+import { JSON_HEADERS, freshEvent, send, type LightWeb, useLightWeb } from './support';
+
+const BUDGET = 64 * 1024;
+
+/**
+ * Bodies are read whole before their signature can be checked: the bytes all bodies being read hold at once are
+ * bounded, so connections streaming large bodies cannot exhaust the web process's memory. Past the bound a body is
+ * refused 503 `busy` (nothing kept, Talkdesk delivers again); the bound is given back as bodies finish or are cut.
+ */
+describe('security: the bytes of callback bodies being read are bounded', function () {
+  this.timeout(60_000);
+  let sys: LightWeb;
+  useLightWeb((w) => (sys = w), { bodiesInFlightBytes: BUDGET, bodyTimeoutMs: 3_000 });
+
+  const deliver = () => {
+    const raw = JSON.stringify(freshEvent());
+    return send(sys.web.url, raw, { headers: { ...JSON_HEADERS, 'x-hub-signature': signHubSignature(Buffer.from(raw), WEBHOOK_SECRET) } });
+  };
+
+  it('a body that would pass the bound while another holds it is refused 503 busy, nothing kept; once the other is cut, events are taken again', async () => {
+    // An unsigned body announced at 200 kB (under CALLBACK_BODY_LIMIT), of which all but 100 bytes of the budget are sent, then held.
+    const { port } = sys.web.server.address() as AddressInfo;
+    const hog = net.connect(port, '127.0.0.1');
+    hog.on('error', () => undefined);
+    await new Promise<void>((resolve) => hog.once('connect', resolve));
+    hog.write(`POST /talkdesk/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n\r\n`);
+    hog.write(Buffer.alloc(BUDGET - 100, 0x20));
+    try {
+      const before = await sys.inboxCount();
+      let accepted = 0;
+      const busy = await eventually(
+        'an event refused while the held body holds the budget',
+        async () => {
+          const a = await deliver();
+          if (a.status === 200) accepted += 1; // the held body's bytes still on their way
+          return a.status === 503 ? a : undefined;
+        },
+        20_000,
+      );
+      assert.equal(busy.json?.error?.code, 'busy', busy.text);
+      assert.equal(busy.headers['retry-after'], '5');
+      assert.equal(busy.headers.connection, 'close');
+      assert.equal(await sys.inboxCount(), before + accepted, 'the refused event is not stored');
+    } finally {
+      hog.destroy();
+    }
+    // Its bytes are given back when the held body is cut (the client gone, or the body timeout).
+    const taken = await eventually(
+      'an event taken once the held body is cut',
+      async () => ((await deliver()).status === 200 ? true : undefined),
+      20_000,
+    );
+    assert.ok(taken);
+  });
+});
