@@ -231,7 +231,10 @@ export const envSchema = z.object({
   ).default(10_000),
   // Launch (single sign-on from Talkdesk, docs/launch.md).
   /** The service's public base URL; `${APP_BASE_URL}/sso/callback` is the redirect URL. Required in production. */
-  APP_BASE_URL: httpUrl.optional(),
+  // Routes, cookie paths and redirects are at the root: a base under a path would break every sign-in.
+  APP_BASE_URL: httpUrl
+    .refine((v) => /^https?:\/\/[^/?#]+$/.test(v), 'must be an origin with no path, query or fragment (e.g. https://app.example.com)')
+    .optional(),
   SSO_SCOPES: z
     .string()
     .default('openid')

@@ -109,9 +109,13 @@ describe('launch: every sign-in failure answers a page with its status and reaso
     const callback = await untilCallback(browser, installation.id);
     const sso = browser.jar.get('appconnect_sso');
     assert.equal((await open(browser, callback)).status, 200, 'the first use signs in');
-    if (sso) browser.jar.set('appconnect_sso', sso); // even with the cookie back
+    assert.ok(sso, 'the sign-in set its state cookie');
+    browser.jar.set('appconnect_sso', sso); // even with the cookie back: refused as replayed, not as another browser's
     const before = await ssoMetric(sys, 'state_invalid');
-    await expectFailure(await open(browser, callback), 'state_invalid', 400, { installationId: installation.id, metricBefore: before });
+    const replayed = await open(browser, callback);
+    await expectFailure(replayed, 'state_invalid', 400, { installationId: installation.id, metricBefore: before });
+    const ref = /id="reference">(sso-[0-9a-f]+)</.exec(replayed.body)?.[1] ?? '';
+    assert.equal((await new SsoFailureStore(sys.store.db).get(ref))?.detail, 'replayed');
   });
 
   it("a code obtained for another sign-in's nonce, brought to this browser's callback: 400 state_invalid (nonce_mismatch)", async () => {

@@ -58,6 +58,10 @@ describe('launch configuration', () => {
     assert.equal(settings({ SESSION_COOKIE_SAMESITE: 'none', APP_BASE_URL: 'https://a.example' }).sameSite, 'none');
     assert.throws(() => loadEnv({ ...VALID, SSO_CLIENT_AUTH: 'none' }), /SSO_CLIENT_AUTH/);
     assert.throws(() => loadEnv({ ...VALID, APP_BASE_URL: 'ftp://a.example' }), /APP_BASE_URL/);
+    // Under a path the cookies' paths and the redirects to /app would miss it: refused at start, not at every sign-in.
+    for (const bad of ['https://partner.example/appconnect', 'https://partner.example/?x=1', 'https://partner.example#f'])
+      assert.throws(() => loadEnv({ ...VALID, APP_BASE_URL: bad }), /APP_BASE_URL.*origin with no path/);
+    assert.equal(loadEnv({ ...VALID, APP_BASE_URL: 'https://partner.example:8443/' }).APP_BASE_URL, 'https://partner.example:8443');
     assert.throws(() => loadEnv({ ...VALID, SESSION_TTL_HOURS: '0' }), /SESSION_TTL_HOURS/);
   });
 
