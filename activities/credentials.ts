@@ -12,6 +12,11 @@ import { stopIfOutlived } from './partner-calls';
 export function credentialActivities(deps: ActivityDeps) {
   const { store, logger } = deps;
   const ssoLinks = new SsoLinksStore(store.db);
+  /** The token URL of the installation's active set, else of its newest (a destroyed set keeps its URL). */
+  const knownTokenUrl = async (installationId: string): Promise<string | undefined> => {
+    const sets = await store.credentials.list(installationId);
+    return (sets.find((c) => c.status === 'active') ?? sets.at(-1))?.tokenUrl;
+  };
   return {
     /**
      * Moves the encrypted credentials of an event from `event_credentials` into the
@@ -48,10 +53,12 @@ export function credentialActivities(deps: ActivityDeps) {
       }
       const stored = await store.eventCredentials.get(input.eventId);
       if (stored) {
-        if (!record.event.links.tokens) {
+        // A rotation may come without links (the schema accepts it): the account's token URL is the install's.
+        const tokenUrl = record.event.links.tokens ?? (await knownTokenUrl(input.installationId));
+        if (!tokenUrl) {
           throw ApplicationFailure.create({
             type: 'EventWithoutTokenUrl',
-            message: `Event ${input.eventId} has no _links.tokens.href: a token cannot be requested.`,
+            message: `Event ${input.eventId} has no _links.tokens.href and the installation has no earlier credentials to take it from: a token cannot be requested.`,
             nonRetryable: true,
           });
         }
@@ -61,7 +68,7 @@ export function credentialActivities(deps: ActivityDeps) {
             clientId,
             keyId: facts.key_id,
             keyAlgorithm: facts.key_algorithm as KeyAlgorithm,
-            tokenUrl: record.event.links.tokens,
+            tokenUrl,
             secret: stored.secret,
             // Where the blob lives now decides its binding: event_credentials, or an older version's inbox record.
             secretFrom: stored.inInbox

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
+
+/**
+ * app.credentials_rotated may come without `_links` (the schema accepts it: the reference lists only the new
+ * credentials). Its set takes the account's token URL from the installation's earlier credentials, so the rotation
+ * is proven and switched to; before, its import failed for good and the installation kept credentials Talkdesk
+ * was about to retire (or had revoked).
+ */
+describe('importCredentials: a rotation without _links takes the token URL of the installation (FerretDB, simulator)', function () {
+  this.timeout(60_000);
+  let h: ActivityHarness;
+  before(async () => (h = await startActivityHarness()));
+  after(() => h?.close());
+
+  /** The simulator's rotation event with its links removed. */
+  const withoutLinks = (installationId: string) => {
+    const { _links, ...rest } = h.simulator.rotateCredentials(installationId);
+    void _links;
+    return rest;
+  };
+
+  it("imports the rotated set with the install's token URL, and a token is obtained with it", async () => {
+    const { installation, event } = h.simulator.createInstallation();
+    await h.storeEvent(event);
+    await h.run(h.acts.importCredentials, { installationId: installation.id, eventId: event.id, activate: true });
+    const rotated = withoutLinks(installation.id);
+    await h.storeEvent(rotated);
+    const { clientId } = await h.run(h.acts.importCredentials, { installationId: installation.id, eventId: rotated.id, activate: false });
+    assert.equal(clientId, rotated.data.client_id);
+    const set = await h.store.credentials.get(installation.id, clientId);
+    assert.equal(set?.tokenUrl, event._links.tokens.href);
+    const token = await h.run(h.acts.obtainToken, { installationId: installation.id, clientId });
+    assert.equal(token.cached, false, 'a token requested with the new set, at the install’s token URL');
+  });
+
+  it('an installation with no earlier credentials still refuses it for good (EventWithoutTokenUrl)', async () => {
+    const { installation } = h.simulator.createInstallation();
+    const rotated = withoutLinks(installation.id);
+    await h.storeEvent(rotated);
+    await assert.rejects(
+      h.run(h.acts.importCredentials, { installationId: installation.id, eventId: rotated.id, activate: false }),
+      (err: unknown) => (err as { type?: string }).type === 'EventWithoutTokenUrl',
+    );
+  });
+});
