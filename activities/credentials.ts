@@ -4,7 +4,7 @@ import type { ImportCredentialsInput, ImportCredentialsResult, InstallationRef, 
 import type { ActivityDeps } from './deps';
 import { eventCredentialsContext, inboxCredentialsContext } from '../src/store/secret-contexts';
 import { SsoLinksStore } from '../src/store/sso-links';
-import { credentialsMissing, destroyedWhileImporting, sealedUnderUnknownKey } from './failures';
+import { clientIdReused, credentialsMissing, destroyedWhileImporting, sealedUnderUnknownKey } from './failures';
 import { MARKERS } from '../src/store/markers';
 import { accessToken } from './tokens';
 import { stopIfOutlived } from './partner-calls';
@@ -77,7 +77,7 @@ export function credentialActivities(deps: ActivityDeps) {
             sourceEventId: input.eventId,
           })
           .catch((err: unknown) => {
-            throw sealedUnderUnknownKey(err, record.receivedAt) ?? err;
+            throw sealedUnderUnknownKey(err, record.receivedAt) ?? clientIdReused(err, input.eventId) ?? err;
           });
         await store.eventCredentials.delete(input.eventId);
         if (stored.inInbox) await store.inbox.dropLegacyCredentials(input.eventId);

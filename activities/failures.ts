@@ -2,6 +2,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { MongoError } from 'mongodb';
 import { SecretDecryptError } from '../src/crypto/secrets';
+import { ClientIdReusedError } from '../src/store/credentials';
 import { PartnerRefusedError, PartnerUnavailableError, sanitiseReason } from '../src/partner/errors';
 import { PartnerCancelledError } from '../src/partner/provisioner';
 import { TalkdeskError } from '../src/talkdesk/errors';
@@ -188,5 +189,18 @@ export function sealedUnderUnknownKey(err: unknown, receivedAt: Date, now = Date
       `${err.message}; the web process sealed this event's credentials with that key, which this worker's SECRETS_KEY lacks ` +
       `(a key rotation that restarted the web before the workers?). Give the workers the web's SECRETS_KEY and restart them: ` +
       `retried until ${new Date(until).toISOString()}, then the import fails for good.`,
+  });
+}
+
+/** An import whose event reuses a client id the installation holds with another key (ClientIdReusedError). */
+export function clientIdReused(err: unknown, eventId: string): ApplicationFailure | undefined {
+  if (!(err instanceof ClientIdReusedError)) return undefined;
+  return ApplicationFailure.create({
+    type: 'ClientIdReused',
+    message:
+      `${err.message}: event ${eventId} brings a new key under it, which this service cannot switch to in place. ` +
+      `The set in use is kept and the event's encrypted copy too (until the inbox retention); ask Talkdesk to rotate ` +
+      `to a new client id.`,
+    nonRetryable: true,
   });
 }

@@ -79,6 +79,17 @@ const byCreatedAt = (a: CredentialRecord, b: CredentialRecord) => a.createdAt.ge
  * a set is imported. Installations whose sets an older version stored are indexed once at start
  * (`indexStoredSets`); until then an import adds them from a read by installation.
  */
+/** An event brings a new key under a client id the installation already holds another key for. */
+export class ClientIdReusedError extends Error {
+  constructor(
+    readonly installationId: string,
+    readonly clientId: string,
+  ) {
+    super(`credentials for client ${clientId} of installation ${installationId} are already held with another key`);
+    this.name = 'ClientIdReusedError';
+  }
+}
+
 export class CredentialStore {
   private readonly creds: Collection<CredentialRecord>;
   private readonly tokens: Collection<TokenRecord>;
@@ -128,6 +139,10 @@ export class CredentialStore {
     // ids) is written anew by another event's import: left destroyed, the reinstall had no credentials and its copy
     // was deleted. Never by its own event's import (one racing the uninstall's destroy must not bring it back).
     const existing = await this.creds.findOne({ _id });
+    // Another event's set under this client id with another key (a rotation of the key only, which the reference
+    // never shows): refused, so that the caller keeps the event's copy instead of dropping it as imported.
+    if (existing && existing.status !== 'destroyed' && existing.sourceEventId !== input.sourceEventId && existing.keyId !== input.keyId)
+      throw new ClientIdReusedError(input.installationId, input.clientId);
     if (existing?.status === 'destroyed' && existing.sourceEventId !== input.sourceEventId) {
       await this.creds.updateOne(
         { _id },

@@ -7,7 +7,7 @@ import { startActivityHarness, type ActivityHarness } from '../support/activity-
  * is proven and switched to; before, its import failed for good and the installation kept credentials Talkdesk
  * was about to retire (or had revoked).
  */
-describe('importCredentials: a rotation without _links takes the token URL of the installation (FerretDB, simulator)', function () {
+describe('importCredentials: rotations the reference does not show (FerretDB, simulator)', function () {
   this.timeout(60_000);
   let h: ActivityHarness;
   before(async () => (h = await startActivityHarness()));
@@ -42,5 +42,21 @@ describe('importCredentials: a rotation without _links takes the token URL of th
       h.run(h.acts.importCredentials, { installationId: installation.id, eventId: rotated.id, activate: false }),
       (err: unknown) => (err as { type?: string }).type === 'EventWithoutTokenUrl',
     );
+  });
+
+  it('a rotation that brings a new key under the client id in use is refused for good (ClientIdReused): the set in use and the event’s copy kept', async () => {
+    const { installation, event } = h.simulator.createInstallation();
+    await h.storeEvent(event);
+    const { clientId } = await h.run(h.acts.importCredentials, { installationId: installation.id, eventId: event.id, activate: true });
+    const rotated = h.simulator.rotateCredentials(installation.id);
+    const sameClient = { ...rotated, data: { ...rotated.data, client_id: clientId } };
+    await h.storeEvent(sameClient);
+    await assert.rejects(
+      h.run(h.acts.importCredentials, { installationId: installation.id, eventId: sameClient.id, activate: false }),
+      (err: unknown) => (err as { type?: string }).type === 'ClientIdReused',
+    );
+    const set = await h.store.credentials.get(installation.id, clientId);
+    assert.deepEqual([set?.keyId, set?.status], [event.data.key_id, 'active'], 'the set in use unchanged');
+    assert.ok(await h.store.eventCredentials.get(sameClient.id), 'the event’s copy is kept, not dropped as imported');
   });
 });
