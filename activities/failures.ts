@@ -2,7 +2,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { MongoError } from 'mongodb';
 import { SecretDecryptError } from '../src/crypto/secrets';
-import { ClientIdReusedError } from '../src/store/credentials';
+import { ClientIdReusedError } from '../src/store/credential-errors';
 import { PartnerRefusedError, PartnerUnavailableError, sanitiseReason } from '../src/partner/errors';
 import { PartnerCancelledError } from '../src/partner/provisioner';
 import { TalkdeskError } from '../src/talkdesk/errors';

@@ -1,6 +1,7 @@
 import { callKey } from '../src/partner/keys';
 import type { InstallationRef, RecordPhaseInput, StoredInstallation } from '../workflows/activity-types';
 import type { ActivityDeps } from './deps';
+import { needsWorkflow } from './reconcile-plan';
 
 export function installationRecordActivities(deps: ActivityDeps) {
   const { store } = deps;
@@ -39,6 +40,8 @@ export function installationRecordActivities(deps: ActivityDeps) {
     async loadInstallation(input: InstallationRef): Promise<StoredInstallation | null> {
       const rec = await store.installations.get(input.installationId);
       if (!rec) return null;
+      // Loaded by a new run in a live phase: the workflow was lost (a run continued as new does not load it).
+      if (needsWorkflow(rec.phase)) await store.installations.markResumedRun(input.installationId, new Date());
       return {
         phase: rec.phase,
         lastEventAt: rec.lastEventAt,

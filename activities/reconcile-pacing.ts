@@ -89,3 +89,11 @@ export function repairFailedForNow(err: unknown): boolean {
   if (grpcStatus !== undefined) return TEMPORAL_FOR_NOW.includes(grpcStatus);
   return !refusedForGood(err) && !toFailure(err).nonRetryable;
 }
+
+/** What one visit of an installation saw at Talkdesk; each visit its own (a page retried beside itself runs two). */
+export interface TalkdeskVisit {
+  read: boolean; // Talkdesk's view read (the planned pass records when)
+  refused: boolean; // the read refused for good (404, 401, 403, invalid_client): checked too
+  repairDue: boolean; // read, then a repair failed for now: not checked
+}
+export const newVisit = (): TalkdeskVisit => ({ read: false, refused: false, repairDue: false });

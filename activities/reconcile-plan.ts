@@ -22,7 +22,7 @@ export interface PassPlan {
   talkdeskDeferred: number;
 }
 
-type Scanned = Pick<InstallationRecord, '_id' | 'phase' | 'talkdeskCheckedAt'>;
+type Scanned = Pick<InstallationRecord, '_id' | 'phase' | 'talkdeskCheckedAt'> & { resumedAt?: Date };
 
 const checkedAt = (r: Scanned): number => (r.talkdeskCheckedAt ? new Date(r.talkdeskCheckedAt).getTime() : 0);
 
@@ -61,8 +61,14 @@ export function planPass(records: Scanned[], now: Date, o: PassOptions): PassPla
   const oldestFirst = (a: Scanned, b: Scanned) => checkedAt(a) - checkedAt(b) || (a._id < b._id ? -1 : 1);
   const wanted = [...inProgress.sort(oldestFirst), ...due.sort(oldestFirst)];
   const reads = plannedReads(wanted.length, o);
-  const slotted = (r: Scanned, j: number): PlanEntry => ({ id: r._id, phase: r.phase, slot: Math.floor(j / o.callsPerMinute) });
-  const visit = (r: Scanned): PlanEntry => ({ id: r._id, phase: r.phase });
+  const resumed = (r: Scanned) => (r.resumedAt ? { resumedAt: r.resumedAt } : {});
+  const slotted = (r: Scanned, j: number): PlanEntry => ({
+    id: r._id,
+    phase: r.phase,
+    slot: Math.floor(j / o.callsPerMinute),
+    ...resumed(r),
+  });
+  const visit = (r: Scanned): PlanEntry => ({ id: r._id, phase: r.phase, ...resumed(r) });
   const firstMinute = Math.min(reads, o.callsPerMinute);
   const entries = [
     ...wanted.slice(0, firstMinute).map(slotted),

@@ -1,6 +1,8 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { resumeInstallation, type Dispatch, type InboxRecord, type InstallationTarget } from '../src/handover';
 import type { Store } from '../src/store';
-import { IN_PROGRESS_PHASES } from './reconcile-plan';
+import { IN_PROGRESS_PHASES, needsWorkflow } from './reconcile-plan';
+import { workflowRunning } from './reconcile-visibility';
 import { TYPE_ORDER } from '../workflows/state';
 import type { InstallationRecord } from '../src/store/installations';
 import { stateQuery, workflowIdFor, type EventType, type InstallationPhase, type InstallationView } from '../workflows/definitions';
@@ -57,6 +59,11 @@ export function knowsEvent(view: InstallationView, eventId: string): boolean {
   );
 }
 
+/** A start refused because the workflow runs already (an event's hand-over started it): not a failure here. */
+function unlessAlreadyStarted(err: unknown): void {
+  if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+}
+
 /** How long the pass waits for a running workflow's state (a replay of its history when it is not cached). */
 const QUERY_DEADLINE_MS = 5_000;
 
@@ -86,32 +93,60 @@ export function createResumer(deps: { store: Store; dispatch: () => Dispatch; te
     const events = await store.inbox.listForInstallation(rec._id);
     const own = phaseEvent(rec, events);
     const ownUnhandled = own && !rec.handledEventIds?.includes(own._id) ? own : undefined;
-    if (!ownUnhandled) await resumeInstallation(temporal(), rec._id, rec.accountName);
+    // Started meanwhile by an event's hand-over (signal-with-start): the run restores the record and does not
+    // know the events the lost run had queued; they are handed over all the same.
+    if (!ownUnhandled) await resumeInstallation(temporal(), rec._id, rec.accountName).catch(unlessAlreadyStarted);
     // In the workflow's order: the first starts the run, which must not begin a newer event (a reinstall) before the older ones arrive.
     for (const e of inQueueOrder([ownUnhandled, ...unhandledEvents(rec, events)])) await handOver(e.event);
   }
 
   /**
-   * A running workflow that does not know the event of the phase its record shows under way: a lost run's
-   * phase, whose new run a later event started (it restores the phase before it, expecting the phase's
-   * event again, which only `resume` hands over). That event and the others the lost run left are handed over.
+   * A running workflow that does not know events a lost run left: the event of the phase its record shows under
+   * way (its new run, started by a later event, restores the phase before it and expects that event again, which
+   * only `resume` hands over), and the events the lost run had queued (`unhandledEvents`). Those it does not know
+   * are handed over (a repeat of one it is about to get is ignored by the workflow). Looked for in a record in
+   * progress whose phase's event is not handled, or in any live record with `anyPhase` (a run resumed from it,
+   * `resumed_runs`: an uninstall queued behind a rotation while the record said `active`), never in every
+   * active record: the inbox listing reads the whole collection on the embedded store. Undefined: the workflow's
+   * state could not be read (asked again next pass).
    */
-  async function handOverLostEvents(rec: InstallationRecord): Promise<boolean> {
-    if (!IN_PROGRESS_PHASES.includes(rec.phase)) return false;
+  async function handOverLostEvents(rec: InstallationRecord, anyPhase = false): Promise<boolean | undefined> {
+    const inProgress = IN_PROGRESS_PHASES.includes(rec.phase);
+    if (!inProgress && !anyPhase) return false;
     const events = await store.inbox.listForInstallation(rec._id);
-    const own = phaseEvent(rec, events);
-    if (!own || rec.handledEventIds?.includes(own._id)) return false;
+    const own = inProgress ? phaseEvent(rec, events) : undefined;
+    const ownLost = own && !rec.handledEventIds?.includes(own._id) ? own : undefined;
+    if (!ownLost && !anyPhase) return false;
+    const candidates = inQueueOrder([ownLost, ...unhandledEvents(rec, events)]);
+    if (candidates.length === 0) return false;
     // Not answered within QUERY_DEADLINE_MS (no worker polling, a workflow task stuck): the pass goes on as before,
     // and asks again next time.
     const { client } = temporal();
     const view = await client.connection
       .withDeadline(Date.now() + QUERY_DEADLINE_MS, () => client.workflow.getHandle(workflowIdFor(rec._id)).query(stateQuery))
       .catch(() => undefined);
-    if (!view || knowsEvent(view, own._id)) return false;
+    if (!view) return undefined;
+    const lost = candidates.filter((e) => !knowsEvent(view, e._id));
+    if (lost.length === 0) return false;
     const handOver = dispatch();
-    for (const e of inQueueOrder([own, ...unhandledEvents(rec, events)].filter((e) => !knowsEvent(view, e._id)))) await handOver(e.event);
+    for (const e of lost) await handOver(e.event);
     return true;
   }
 
-  return { resume, handOverLostEvents };
+  /**
+   * A run started from the live record at `at` (`resumed_runs`): what the lost run had queued is handed over to
+   * the running workflow if it does not know it; the mark goes once that is known. Not running: its visit resumes
+   * it (the new run marks it again). Ended: nothing to check.
+   */
+  async function checkResumedRun(installationId: string, at: Date): Promise<'resumed' | undefined> {
+    const rec = await store.installations.get(installationId);
+    const live = rec !== null && needsWorkflow(rec.phase);
+    if (live && !(await workflowRunning(temporal(), installationId))) return undefined;
+    const handed = live ? await handOverLostEvents(rec, true) : false;
+    if (handed === undefined) return undefined;
+    await store.installations.clearResumedRun(installationId, at);
+    return handed ? 'resumed' : undefined;
+  }
+
+  return { resume, handOverLostEvents, checkResumedRun };
 }

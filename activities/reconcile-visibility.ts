@@ -1,4 +1,4 @@
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from '../src/logging/logger';
 import { workflowIdFor } from '../workflows/definitions';
 import { toFailure } from './failures';
@@ -42,5 +42,16 @@ export async function listedRunning(temporal: { client: Client }, ids: string[],
   } catch (err) {
     logger.warn({ reason: toFailure(err).message }, 'visibility query failed: describing each workflow');
     return undefined;
+  }
+}
+
+/** Is the installation's workflow running? (One describe.) */
+export async function workflowRunning(temporal: { client: Client }, installationId: string): Promise<boolean> {
+  try {
+    const desc = await temporal.client.workflow.getHandle(workflowIdFor(installationId)).describe();
+    return desc.status.name === 'RUNNING';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
   }
 }

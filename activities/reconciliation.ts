@@ -1,19 +1,18 @@
 import { heartbeat } from '@temporalio/activity';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { createDispatch, handOverStored, HAND_OVER_TIMEOUT_MS, skipHandled } from '../src/handover';
-import { FINAL_PHASES } from '../workflows/definitions';
 import type { InstallationRecord } from '../src/store/installations';
-import { reconcileSignal, workflowIdFor } from '../workflows/definitions';
+import { FINAL_PHASES, reconcileSignal, workflowIdFor } from '../workflows/definitions';
 import { emptyPage, type PageResult, type PlannedPass } from '../workflows/reconcile-types';
 import { needsWorkflow, planPass } from './reconcile-plan';
 import { createResumer } from './reconcile-resume';
-import { listedRunning, runningInstallationWorkflows } from './reconcile-visibility';
+import { listedRunning, runningInstallationWorkflows, workflowRunning as isRunning } from './reconcile-visibility';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failures';
 import { StoreMarkers } from '../src/store/markers';
 import { refusedForGood, withToken } from './talkdesk-calls';
 import { whileHeartbeating } from './partner-calls';
-import { ReadWindow, repairFailedForNow, TalkdeskPause, waitHeartbeating } from './reconcile-pacing';
+import { newVisit, ReadWindow, repairFailedForNow, TalkdeskPause, waitHeartbeating, type TalkdeskVisit } from './reconcile-pacing';
 
 /**
  * The pass's backstops that read a whole collection (events stored without a queue entry,
@@ -34,14 +33,6 @@ export const PENDING_SET_MAX_AGE_MS = 8 * 24 * 3_600_000;
 
 type Finding = 'resumed' | 'reapproved' | 'deprovisioned' | 'markedActive' | 'updatesEnded' | 'drift' | undefined;
 
-/** What one visit of an installation saw at Talkdesk; each visit its own (a page retried beside itself runs two). */
-interface TalkdeskVisit {
-  read: boolean; // Talkdesk's view read (the planned pass records when)
-  refused: boolean; // the read refused for good (404, 401, 403, invalid_client): checked too
-  repairDue: boolean; // read, then a repair failed for now: not checked
-}
-const newVisit = (): TalkdeskVisit => ({ read: false, refused: false, repairDue: false });
-
 /** Activities of the reconciliation workflow; they need a Temporal client in their deps. */
 export function reconciliationActivities(deps: ActivityDeps) {
   const { store, logger } = deps;
@@ -53,18 +44,9 @@ export function reconciliationActivities(deps: ActivityDeps) {
   // An event its workflow already finished is not handed over again (no empty new run).
   const dispatch = () => skipHandled(createDispatch(temporal(), HAND_OVER_TIMEOUT_MS.reconciliation), store.installations);
 
-  /** Is the installation's workflow running? */
-  async function workflowRunning(installationId: string): Promise<boolean> {
-    try {
-      const desc = await temporal().client.workflow.getHandle(workflowIdFor(installationId)).describe();
-      return desc.status.name === 'RUNNING';
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return false;
-      throw err;
-    }
-  }
+  const workflowRunning = (installationId: string) => isRunning(temporal(), installationId);
 
-  const { resume, handOverLostEvents } = createResumer({ store, dispatch, temporal });
+  const { resume, handOverLostEvents, checkResumedRun } = createResumer({ store, dispatch, temporal });
 
   // A re-approval's 5xx, 429 or pause, a signal with Temporal down: due next pass. A refusal: checked (not first every pass).
   const dueIfRepairFailed = (visit: TalkdeskVisit) => (err: unknown) => {
@@ -121,7 +103,10 @@ export function reconciliationActivities(deps: ActivityDeps) {
       return shown === 'completed' || shown === 'installing' || shown === 'pending' ? drift(rec, shown) : undefined;
     }
     if (!(await workflowRunning(rec._id))) {
-      await resume(rec);
+      // Read again, as visitWorkflowOnly does: the partner calls above can take minutes, and an uninstall may end it meanwhile.
+      const fresh = await store.installations.get(rec._id);
+      if (!fresh || !needsWorkflow(fresh.phase) || (await workflowRunning(rec._id))) return undefined;
+      await resume(fresh);
       return 'resumed';
     }
     if (await handOverLostEvents(rec)) return 'resumed';
@@ -182,8 +167,13 @@ export function reconciliationActivities(deps: ActivityDeps) {
         logger.info({ installationId: id, workflowId: workflowIdFor(id), found }, 'reconciliation repaired drift');
       }
     } catch (err) {
-      // Its message is safe (typed failure).
-      result.errors.push({ installationId: id, message: toFailure(err).message });
+      // Its message is safe (typed failure); logged too, so that operators see it without opening the pass's result.
+      const { message } = toFailure(err);
+      result.errors.push({ installationId: id, message });
+      logger.warn(
+        { installationId: id, workflowId: workflowIdFor(id), error: message },
+        'reconciliation could not check or repair an installation',
+      );
     }
   }
 
@@ -249,7 +239,13 @@ export function reconciliationActivities(deps: ActivityDeps) {
     /** One planned page: Talkdesk read for the entries with a slot (in it), the workflow checked for the others. */
     async reconcilePlannedPage(input: { planId: string; page: number; startedAt: number; callsPerMinute?: number }): Promise<PageResult> {
       const result = { ...emptyPage(), talkdeskChecked: 0 };
-      const entries = (await store.reconcilePlans.page(input.planId, input.page)) ?? [];
+      const entries = await store.reconcilePlans.page(input.planId, input.page);
+      // Dropped by a later pass's plan (a pass started by hand beside this one, past the plans' hour): said, not read as empty.
+      if (!entries)
+        throw ApplicationFailure.nonRetryable(
+          `page ${input.page} of plan ${input.planId} is gone: not checked; the next pass plans afresh`,
+          'PlanPageGone',
+        );
       // Entries planned before the plan listed running workflows (or when its listing failed) are queried here.
       const unlisted = entries.filter((e) => e.slot === undefined && needsWorkflow(e.phase) && e.running === undefined);
       const listed =
@@ -263,6 +259,8 @@ export function reconciliationActivities(deps: ActivityDeps) {
       for (const entry of entries) {
         heartbeat(entry.id);
         result.scanned += 1;
+        const { resumedAt } = entry; // a run resumed from the record: what its lost run had queued
+        if (resumedAt) await visit(result, entry.id, () => checkResumedRun(entry.id, resumedAt));
         if (entry.slot === undefined) {
           const running = entry.running ?? listed?.has(workflowIdFor(entry.id));
           await visit(result, entry.id, () => visitWorkflowOnly(entry.id, entry.phase, running));

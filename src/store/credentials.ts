@@ -4,6 +4,7 @@ import type { KeyAlgorithm } from '../../workflows/definitions';
 import { COLLECTIONS, type Database } from './db';
 import { MARKERS, StoreMarkers } from './markers';
 import { credentialId, legacyCredentialId } from './credential-ids';
+import { ClientIdReusedError } from './credential-errors';
 import { credentialSecretContext, tokenContext } from './secret-contexts';
 
 export { credentialId, legacyCredentialId };
@@ -79,17 +80,6 @@ const byCreatedAt = (a: CredentialRecord, b: CredentialRecord) => a.createdAt.ge
  * a set is imported. Installations whose sets an older version stored are indexed once at start
  * (`indexStoredSets`); until then an import adds them from a read by installation.
  */
-/** An event brings a new key under a client id the installation already holds another key for. */
-export class ClientIdReusedError extends Error {
-  constructor(
-    readonly installationId: string,
-    readonly clientId: string,
-  ) {
-    super(`credentials for client ${clientId} of installation ${installationId} are already held with another key`);
-    this.name = 'ClientIdReusedError';
-  }
-}
-
 export class CredentialStore {
   private readonly creds: Collection<CredentialRecord>;
   private readonly tokens: Collection<TokenRecord>;

@@ -26,6 +26,7 @@ export const COLLECTIONS = {
   settings: 'account_settings',
   installations: 'installations',
   talkdeskChecks: 'talkdesk_checks',
+  resumedRuns: 'resumed_runs',
   starterContent: 'starter_content',
   partnerCalls: 'partner_calls',
   licensedUsersProgress: 'licensed_users_progress',

@@ -49,12 +49,34 @@ interface TalkdeskCheck {
   at: Date;
 }
 
+/** A new run of an installation's workflow started from a live record (its workflow was lost): `resumed_runs`. */
+interface ResumedRun {
+  _id: string;
+  at: Date;
+}
+
 export class InstallationStore {
   readonly coll: Collection<InstallationRecord>;
   private readonly checks: Collection<TalkdeskCheck>;
+  private readonly resumed: Collection<ResumedRun>;
   constructor(db: Database) {
     this.coll = db.collection<InstallationRecord>(COLLECTIONS.installations);
     this.checks = db.collection<TalkdeskCheck>(COLLECTIONS.talkdeskChecks);
+    this.resumed = db.collection<ResumedRun>(COLLECTIONS.resumedRuns);
+  }
+
+  /**
+   * A new run loaded this record in a live phase: its workflow was lost, and the events the lost run had queued
+   * (the inbox shows them handed over) may be unknown to the new one. The next reconciliation pass checks
+   * (activities/reconcile-resume.ts). Apart from the record, whose one writer is the workflow.
+   */
+  async markResumedRun(installationId: string, at: Date): Promise<void> {
+    await upsertById(this.resumed, installationId, { $set: { at } });
+  }
+
+  /** Checked: the mark goes, unless a newer run marked it since (a scan of a collection of a few documents). */
+  async clearResumedRun(installationId: string, at: Date): Promise<void> {
+    await this.resumed.deleteOne({ _id: installationId, at });
   }
 
   async ensureIndexes(): Promise<void> {
@@ -128,16 +150,22 @@ export class InstallationStore {
    * filter, sort or range reads the whole table, so one unfiltered read costs what a
    * single `_id > cursor` page used to, and the pass no longer pays it per page.
    */
-  async scanForReconciliation(): Promise<Pick<InstallationRecord, '_id' | 'phase' | 'talkdeskCheckedAt'>[]> {
-    const [recs, checks] = await Promise.all([
+  async scanForReconciliation(): Promise<(Pick<InstallationRecord, '_id' | 'phase' | 'talkdeskCheckedAt'> & { resumedAt?: Date })[]> {
+    const [recs, checks, resumed] = await Promise.all([
       this.coll.find({}, { projection: { _id: 1, phase: 1, talkdeskCheckedAt: 1 } }).toArray() as Promise<
         Pick<InstallationRecord, '_id' | 'phase' | 'talkdeskCheckedAt'>[]
       >,
       this.checks.find({}).toArray(),
+      this.resumed.find({}).toArray(),
     ]);
     // The later of the workflow's and reconciliation's reads (a record of an older version has only its own).
     const byId = new Map(checks.map((c) => [c._id, c.at]));
-    return recs.map((r) => ({ ...r, talkdeskCheckedAt: later(r.talkdeskCheckedAt, byId.get(r._id)) }));
+    const resumedAt = new Map(resumed.map((r) => [r._id, r.at]));
+    return recs.map((r) => ({
+      ...r,
+      talkdeskCheckedAt: later(r.talkdeskCheckedAt, byId.get(r._id)),
+      ...(resumedAt.has(r._id) ? { resumedAt: resumedAt.get(r._id) } : {}),
+    }));
   }
 
   /** One page of installations in id order, for paged reconciliation (runs from before the planned pass). */

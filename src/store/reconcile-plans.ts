@@ -16,6 +16,8 @@ export interface PlanEntry {
    * Absent from plans of earlier versions: the page queries visibility itself.
    */
   running?: boolean;
+  /** A run started from its live record (the workflow was lost) at this time: what the lost run had queued is checked. */
+  resumedAt?: Date;
 }
 
 interface PlanPageRecord {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { reconciliationActivities } from '../../activities/reconciliation';
 import { createLogger } from '../../src/logging/logger';
+import type { PartnerProvisioner } from '../../src/partner/provisioner';
 import { TalkdeskClient } from '../../src/talkdesk/client';
 import type { PageResult } from '../../workflows/reconcile-types';
 import { workflowIdFor, type InstallationPhase, type InstallationView } from '../../workflows/definitions';
@@ -20,15 +21,21 @@ describe('reconciliation hands over what a lost workflow left (FerretDB, simulat
 
   const at = (t0: number, seconds: number) => new Date(t0 + seconds * 1_000).toISOString();
 
-  async function reconcile(installationId: string, running: boolean, view?: InstallationView) {
-    const { temporal, asked } = recordingTemporal(running, view);
+  async function reconcile(
+    installationId: string,
+    running: boolean,
+    view?: InstallationView,
+    startedMeanwhile = false,
+    partner?: PartnerProvisioner,
+  ) {
+    const { temporal, asked } = recordingTemporal(running, view, undefined, startedMeanwhile);
     const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${h.simulator.port}`], timeoutMs: 5_000 });
-    const acts = reconciliationActivities({ store: h.store, talkdesk, logger: createLogger({ level: 'silent' }), temporal });
+    const acts = reconciliationActivities({ store: h.store, talkdesk, logger: createLogger({ level: 'silent' }), temporal, partner });
     const result = (await new MockActivityEnvironment().run(acts.reconcileInstallations, {
       installationIds: [installationId],
     })) as PageResult;
     assert.deepEqual(result.errors, []);
-    return { result, handedOver: asked.handedOver.map((e) => [e.type, e.eventId]), started: asked.started };
+    return { result, handedOver: asked.handedOver.map((e) => [e.type, e.eventId]), started: asked.started, queries: asked.queries };
   }
 
   /** An installation recorded in `phase`, having applied events up to `lastAt` (seconds), `handled` among them. */
@@ -90,6 +97,94 @@ describe('reconciliation hands over what a lost workflow left (FerretDB, simulat
       ['app.updated', update.id],
       ['app.uninstalled', uninstall.id],
     ]);
+  });
+
+  describe('a run resumed from an active record (its workflow lost) while the lost run had an uninstall queued', () => {
+    async function leftQueued() {
+      const t0 = Date.now() - 3_600_000;
+      const { id, install, applied } = await recorded('active', t0);
+      await applied(0, [install.id]);
+      const uninstall = h.simulator.uninstall(id, undefined, { createdAt: at(t0, 120) });
+      await h.storeEvent(uninstall);
+      return { id, install, uninstall };
+    }
+
+    /** The new run loads the record (marking it in `resumed_runs`), then a planned page visits it. */
+    async function plannedVisit(id: string, view?: InstallationView) {
+      assert.ok(await h.run(h.acts.loadInstallation, { installationId: id }));
+      const scanned = (await h.store.installations.scanForReconciliation()).find((r) => r._id === id);
+      assert.ok(scanned?.resumedAt, 'marked by the run that loaded the live record');
+      const planId = `lost-${id}`;
+      await h.store.reconcilePlans.write(planId, [[{ id, phase: 'active', running: true, resumedAt: scanned.resumedAt }]]);
+      const { temporal, asked } = recordingTemporal(true, view);
+      const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${h.simulator.port}`], timeoutMs: 5_000 });
+      const acts = reconciliationActivities({ store: h.store, talkdesk, logger: createLogger({ level: 'silent' }), temporal });
+      const result = (await new MockActivityEnvironment().run(acts.reconcilePlannedPage, {
+        planId,
+        page: 0,
+        startedAt: Date.now(),
+      })) as PageResult;
+      assert.deepEqual(result.errors, []);
+      const marked = (await h.store.installations.scanForReconciliation()).find((r) => r._id === id)?.resumedAt;
+      return { result, handedOver: asked.handedOver.map((e) => [e.type, e.eventId]), queries: asked.queries, marked };
+    }
+
+    it('is handed over when the running workflow does not know it, and the mark goes', async () => {
+      const { id, install, uninstall } = await leftQueued();
+      const { result, handedOver, marked } = await plannedVisit(id, viewOf(id, 'active', [install.id]));
+      assert.deepEqual(result.resumed, [id]);
+      assert.deepEqual(handedOver, [['app.uninstalled', uninstall.id]]);
+      assert.equal(marked, undefined);
+    });
+
+    it('is not handed over when the workflow knows it; kept marked when its state cannot be read', async () => {
+      const { id, install, uninstall } = await leftQueued();
+      const known = await plannedVisit(id, viewOf(id, 'uninstalling', [install.id, uninstall.id]));
+      assert.deepEqual([known.handedOver, known.result.resumed, known.queries, known.marked], [[], [], 1, undefined]);
+      const unanswered = await plannedVisit(id);
+      assert.deepEqual(unanswered.handedOver, []);
+      assert.ok(unanswered.marked, 'asked again next pass');
+    });
+
+    it('only a live record is marked when a new run loads it (an ended one starts a short run for a late event)', async () => {
+      const marks = async (phase: InstallationPhase) => {
+        const { id } = await recorded(phase, Date.now() - 3_600_000);
+        await h.run(h.acts.loadInstallation, { installationId: id });
+        return (await h.store.installations.scanForReconciliation()).find((r) => r._id === id)?.resumedAt !== undefined;
+      };
+      assert.deepEqual(
+        [await marks('active'), await marks('updating'), await marks('uninstalled'), await marks('new')],
+        [true, true, false, false],
+      );
+    });
+
+    it('an active record no run resumed is not looked into: no inbox listing, no query', async () => {
+      const { id, install } = await leftQueued();
+      const { result, handedOver, queries } = await reconcile(id, true, viewOf(id, 'active', [install.id]));
+      assert.deepEqual([result.resumed, handedOver, queries], [[], [], 0]);
+    });
+
+    it('started by a hand-over between the pass finding it stopped and resuming it: the events are handed over all the same', async () => {
+      const { id, uninstall } = await leftQueued();
+      const { result, handedOver, started } = await reconcile(id, false, undefined, true);
+      assert.deepEqual(result.resumed, [id]);
+      assert.deepEqual(started, [], 'the start was refused: the workflow runs');
+      assert.deepEqual(handedOver, [['app.uninstalled', uninstall.id]]);
+    });
+  });
+
+  it('a record that ends while its partner calls are retried (an uninstall meanwhile) is read again: not resumed from the stale one', async () => {
+    const t0 = Date.now() - 3_600_000;
+    const { id, install, applied } = await recorded('active', t0);
+    await applied(0, [install.id]);
+    const uninstalledMeanwhile = {
+      retryOutstanding: async () => {
+        await h.store.installations.coll.updateOne({ _id: id }, { $set: { phase: 'uninstalled' } });
+        return 0;
+      },
+    } as unknown as PartnerProvisioner;
+    const { result, handedOver, started } = await reconcile(id, false, undefined, false, uninstalledMeanwhile);
+    assert.deepEqual([result.resumed, handedOver, started], [[], [], []]);
   });
 
   it('a lost install with an uninstall and a reinstall queued: handed over in the order the workflow applies them', async () => {

@@ -207,8 +207,13 @@ describe('reconciliation reads the store by _id (FerretDB, command monitoring, d
     assert.deepEqual(second.destroyed.scans, []);
     assert.deepEqual(
       second.plan.scans.map((s) => s.what).sort(),
-      [`${COLLECTIONS.installations} find`, `${COLLECTIONS.reconcilePlans} delete`, `${COLLECTIONS.talkdeskChecks} find`].sort(),
-      "the plan: one read of every record and of reconciliation's last reads, and the drop of old plans, once per pass",
+      [
+        `${COLLECTIONS.installations} find`,
+        `${COLLECTIONS.reconcilePlans} delete`,
+        `${COLLECTIONS.resumedRuns} find`,
+        `${COLLECTIONS.talkdeskChecks} find`,
+      ].sort(),
+      "the plan: one read of every record, of reconciliation's last reads and of the resumed runs' marks, and the drop of old plans, once per pass",
     );
     assert.deepEqual(second.pages.scans, []);
     await sys.store.db
@@ -287,5 +292,12 @@ describe('reconciliation reads the store by _id (FerretDB, command monitoring, d
       startedAt: Date.now(),
     })) as PageResult;
     assert.deepEqual([page.scanned, page.resumed, page.errors], [entries.length, [], []]);
+    // A page gone (dropped by a later pass's plan) fails for good, said: not read as an empty page checked.
+    await assert.rejects(
+      new MockActivityEnvironment().run(activities().reconcilePlannedPage, { planId: 'plan-gone', page: 0, startedAt: Date.now() }),
+      (err: unknown) =>
+        (err as { type?: string; nonRetryable?: boolean }).type === 'PlanPageGone' &&
+        (err as { nonRetryable?: boolean }).nonRetryable === true,
+    );
   });
 });

@@ -1,4 +1,4 @@
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { InstallationView, LifecycleEvent } from '../../workflows/definitions';
 
 /** What reconciliation asked of Temporal: events handed over, runs started without one, signals. */
@@ -6,6 +6,8 @@ export interface Asked {
   handedOver: LifecycleEvent[];
   started: string[];
   signals: unknown[];
+  /** State queries asked. */
+  queries: number;
 }
 
 /**
@@ -17,8 +19,10 @@ export function recordingTemporal(
   view?: InstallationView,
   /** Thrown by every signal: Temporal refusing or out of reach. */
   signalFails?: Error,
+  /** `start` refused: an event's hand-over started the workflow after it was found not running. */
+  startedMeanwhile = false,
 ): { temporal: { client: Client; taskQueue: string }; asked: Asked } {
-  const asked: Asked = { handedOver: [], started: [], signals: [] };
+  const asked: Asked = { handedOver: [], started: [], signals: [], queries: 0 };
   const client = {
     connection: { withDeadline: <T>(_deadline: number, fn: () => Promise<T>) => fn() },
     workflow: {
@@ -33,12 +37,17 @@ export function recordingTemporal(
         },
         // The state query: answered with `view` when given, else as a workflow whose worker does not answer.
         query: async () => {
+          asked.queries += 1;
           if (!view) throw new Error('query timed out: no worker answered');
           return view;
         },
       }),
       signalWithStart: async (_workflow: unknown, opts: { signalArgs: [LifecycleEvent] }) => void asked.handedOver.push(opts.signalArgs[0]),
-      start: async (_workflow: unknown, opts: { workflowId: string }) => void asked.started.push(opts.workflowId),
+      start: async (_workflow: unknown, opts: { workflowId: string }) => {
+        if (startedMeanwhile)
+          throw new WorkflowExecutionAlreadyStartedError('workflow already started', opts.workflowId, 'installationWorkflow');
+        asked.started.push(opts.workflowId);
+      },
     },
   };
   return { temporal: { client: client as unknown as Client, taskQueue: 'recording' }, asked };

@@ -102,6 +102,25 @@ describe('planning a reconciliation pass', () => {
     );
   });
 
+  it('carries the mark of a run resumed from its record (resumed_runs) on its entry, read at Talkdesk or not', () => {
+    const resumedAt = new Date(now.getTime() - 60_000);
+    const plan = planPass(
+      [{ ...rec('a-resumed', 'active', 1), resumedAt }, rec('b-plain', 'active', 1), { ...rec('c-due', 'active', 30), resumedAt }],
+      now,
+      options,
+    );
+    const entries = plan.pages.flat();
+    assert.deepEqual(
+      entries.map((e) => [e.id, e.slot, e.resumedAt]),
+      [
+        ['c-due', 0, resumedAt],
+        ['a-resumed', undefined, resumedAt],
+        ['b-plain', undefined, undefined],
+      ],
+    );
+    assert.ok(!('resumedAt' in (entries[2] ?? {})), 'no field on an entry without a mark');
+  });
+
   it('takes its window and budget from the environment, with documented defaults, and refuses nonsense', () => {
     const base = {
       TALKDESK_APP_ID: 'app1',
