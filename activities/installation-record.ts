@@ -37,11 +37,12 @@ export function installationRecordActivities(deps: ActivityDeps) {
         await store.licensedUsersProgress.clear(callKey(input.installationId, last, 'account.provision'));
     },
 
-    async loadInstallation(input: InstallationRef): Promise<StoredInstallation | null> {
+    async loadInstallation(input: InstallationRef & { byReconciliation?: boolean }): Promise<StoredInstallation | null> {
       const rec = await store.installations.get(input.installationId);
       if (!rec) return null;
-      // Loaded by a new run in a live phase: the workflow was lost (a run continued as new does not load it).
-      if (needsWorkflow(rec.phase)) await store.installations.markResumedRun(input.installationId, new Date());
+      // Loaded by a new run in a live phase: the workflow was lost (a run continued as new does not load it). Not when
+      // reconciliation started it: it hands over what the lost run left itself.
+      if (needsWorkflow(rec.phase) && !input.byReconciliation) await store.installations.markResumedRun(input.installationId, new Date());
       return {
         phase: rec.phase,
         lastEventAt: rec.lastEventAt,

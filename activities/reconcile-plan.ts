@@ -2,6 +2,9 @@ import type { PlanEntry } from '../src/store/reconcile-plans';
 import type { InstallationRecord } from '../src/store/installations';
 import { FINAL_PHASES, type InstallationPhase } from '../workflows/definitions';
 
+/** Runs resumed from their record (`resumed_runs`) a pass looks into, the oldest first; the rest wait for the next. */
+export const RESUMED_RUNS_PER_PASS = 100;
+
 /** Phases that own an operation Talkdesk is deciding: read at Talkdesk every pass, first. */
 export const IN_PROGRESS_PHASES: readonly InstallationPhase[] = ['installing', 'updating', 'uninstalling'];
 
@@ -61,7 +64,10 @@ export function planPass(records: Scanned[], now: Date, o: PassOptions): PassPla
   const oldestFirst = (a: Scanned, b: Scanned) => checkedAt(a) - checkedAt(b) || (a._id < b._id ? -1 : 1);
   const wanted = [...inProgress.sort(oldestFirst), ...due.sort(oldestFirst)];
   const reads = plannedReads(wanted.length, o);
-  const resumed = (r: Scanned) => (r.resumedAt ? { resumedAt: r.resumedAt } : {});
+  // Each costs an inbox listing (the whole collection on the embedded store): the oldest few per pass.
+  const marked = records.filter((r) => r.resumedAt).sort((a, b) => a.resumedAt!.getTime() - b.resumedAt!.getTime());
+  const looked = new Set(marked.slice(0, RESUMED_RUNS_PER_PASS).map((r) => r._id));
+  const resumed = (r: Scanned) => (r.resumedAt && looked.has(r._id) ? { resumedAt: r.resumedAt } : {});
   const slotted = (r: Scanned, j: number): PlanEntry => ({
     id: r._id,
     phase: r.phase,

@@ -143,7 +143,7 @@ export async function seedActiveInstallations(
       await sys.client.workflow.start(installationWorkflow, {
         workflowId: workflowIdFor(installationId),
         taskQueue: sys.taskQueue,
-        args: [{ installationId }],
+        args: [{ installationId, resumedByReconciliation: true }],
         staticSummary: `Talkdesk installation ${installationId} (seeded by the bench)`,
       });
     },

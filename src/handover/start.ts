@@ -56,7 +56,7 @@ export async function resumeInstallation(target: InstallationTarget, installatio
   await target.client.workflow.start(installationWorkflow, {
     workflowId: workflowIdFor(installationId),
     taskQueue: target.taskQueue,
-    args: [{ installationId, options: withDefaults(target.workflowOptions) }],
+    args: [{ installationId, options: withDefaults(target.workflowOptions), resumedByReconciliation: true }],
     staticSummary: `Talkdesk installation ${installationId}${accountName ? ` (${accountName})` : ''} (resumed by reconciliation)`,
   });
 }

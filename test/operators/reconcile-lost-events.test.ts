@@ -35,7 +35,13 @@ describe('reconciliation hands over what a lost workflow left (FerretDB, simulat
       installationIds: [installationId],
     })) as PageResult;
     assert.deepEqual(result.errors, []);
-    return { result, handedOver: asked.handedOver.map((e) => [e.type, e.eventId]), started: asked.started, queries: asked.queries };
+    return {
+      result,
+      handedOver: asked.handedOver.map((e) => [e.type, e.eventId]),
+      started: asked.started,
+      queries: asked.queries,
+      startInputs: asked.startInputs,
+    };
   }
 
   /** An installation recorded in `phase`, having applied events up to `lastAt` (seconds), `handled` among them. */
@@ -75,10 +81,15 @@ describe('reconciliation hands over what a lost workflow left (FerretDB, simulat
     const t0 = Date.now() - 3_600_000;
     const { id, install, applied } = await recorded('installing', t0);
     await applied(0, [install.id]);
-    const { result, handedOver, started } = await reconcile(id, false);
+    const { result, handedOver, started, startInputs } = await reconcile(id, false);
     // Handing the install over again started nothing (already handled): the pass said `resumed` every time.
     assert.deepEqual(result.resumed, [id]);
     assert.deepEqual(started, [workflowIdFor(id)]);
+    assert.equal(
+      (startInputs[0] as { resumedByReconciliation?: boolean }).resumedByReconciliation,
+      true,
+      'its run marks nothing for the next pass',
+    );
     assert.deepEqual(handedOver, []);
   });
 
@@ -147,14 +158,15 @@ describe('reconciliation hands over what a lost workflow left (FerretDB, simulat
     });
 
     it('only a live record is marked when a new run loads it (an ended one starts a short run for a late event)', async () => {
-      const marks = async (phase: InstallationPhase) => {
+      const marks = async (phase: InstallationPhase, byReconciliation?: boolean) => {
         const { id } = await recorded(phase, Date.now() - 3_600_000);
-        await h.run(h.acts.loadInstallation, { installationId: id });
+        await h.run(h.acts.loadInstallation, { installationId: id, byReconciliation });
         return (await h.store.installations.scanForReconciliation()).find((r) => r._id === id)?.resumedAt !== undefined;
       };
       assert.deepEqual(
-        [await marks('active'), await marks('updating'), await marks('uninstalled'), await marks('new')],
-        [true, true, false, false],
+        [await marks('active'), await marks('updating'), await marks('uninstalled'), await marks('new'), await marks('active', true)],
+        [true, true, false, false, false],
+        'nor when reconciliation started the run: it hands over what the lost run left itself',
       );
     });
 

@@ -8,6 +8,8 @@ export interface Asked {
   signals: unknown[];
   /** State queries asked. */
   queries: number;
+  /** The input of each run started without an event. */
+  startInputs: unknown[];
 }
 
 /**
@@ -22,7 +24,7 @@ export function recordingTemporal(
   /** `start` refused: an event's hand-over started the workflow after it was found not running. */
   startedMeanwhile = false,
 ): { temporal: { client: Client; taskQueue: string }; asked: Asked } {
-  const asked: Asked = { handedOver: [], started: [], signals: [], queries: 0 };
+  const asked: Asked = { handedOver: [], started: [], signals: [], queries: 0, startInputs: [] };
   const client = {
     connection: { withDeadline: <T>(_deadline: number, fn: () => Promise<T>) => fn() },
     workflow: {
@@ -43,10 +45,11 @@ export function recordingTemporal(
         },
       }),
       signalWithStart: async (_workflow: unknown, opts: { signalArgs: [LifecycleEvent] }) => void asked.handedOver.push(opts.signalArgs[0]),
-      start: async (_workflow: unknown, opts: { workflowId: string }) => {
+      start: async (_workflow: unknown, opts: { workflowId: string; args?: unknown[] }) => {
         if (startedMeanwhile)
           throw new WorkflowExecutionAlreadyStartedError('workflow already started', opts.workflowId, 'installationWorkflow');
         asked.started.push(opts.workflowId);
+        asked.startInputs.push(opts.args?.[0]);
       },
     },
   };

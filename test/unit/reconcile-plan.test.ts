@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { planPass, plannedReads } from '../../activities/reconcile-plan';
+import { planPass, plannedReads, RESUMED_RUNS_PER_PASS } from '../../activities/reconcile-plan';
 import { loadEnv } from '../../src/config/env';
 import { generateKeySpec } from '../../src/crypto/secrets';
 import { ConfigError } from '../../src/errors';
@@ -119,6 +119,16 @@ describe('planning a reconciliation pass', () => {
       ],
     );
     assert.ok(!('resumedAt' in (entries[2] ?? {})), 'no field on an entry without a mark');
+    // The oldest RESUMED_RUNS_PER_PASS a pass.
+    const many = Array.from({ length: RESUMED_RUNS_PER_PASS + 2 }, (_, i) => ({
+      ...rec(`r${i}`, 'active', 1),
+      resumedAt: new Date(now.getTime() - (i + 1) * 1_000),
+    }));
+    const carried = planPass(many, now, { ...options, pageSize: 500 })
+      .pages.flat()
+      .filter((e) => e.resumedAt);
+    assert.equal(carried.length, RESUMED_RUNS_PER_PASS);
+    assert.ok(!carried.some((e) => e.id === 'r0' || e.id === 'r1'), 'the two newest wait');
   });
 
   it('takes its window and budget from the environment, with documented defaults, and refuses nonsense', () => {

@@ -19,6 +19,11 @@ export interface InstallationInput {
   options?: Partial<InstallationOptions>;
   /** The whole state, handed over by continue-as-new. */
   carried?: InstallationState;
+  /**
+   * Started from the stored record by reconciliation, which hands over what the lost run left itself: its
+   * record is not marked for the next pass to look (`resumed_runs`). Activity input only: no command changes.
+   */
+  resumedByReconciliation?: boolean;
 }
 
 /**
@@ -48,7 +53,7 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
   registerHandlers(ctx);
   run.recordedHandled = JSON.stringify(state.handledEventIds ?? []);
 
-  if (!input.carried) await resumeFromStore(ctx);
+  if (!input.carried) await resumeFromStore(ctx, input.resumedByReconciliation === true);
   ctx.publish();
 
   const nextRetirement = () => Math.min(...state.retiring.map((r) => Date.parse(r.retireAt)));
@@ -162,9 +167,10 @@ async function resumePhase(ctx: PhaseContext): Promise<void> {
 }
 
 /** A new run for an installation seen before: never re-apply what it already applied. */
-async function resumeFromStore(ctx: PhaseContext): Promise<void> {
+async function resumeFromStore(ctx: PhaseContext, byReconciliation: boolean): Promise<void> {
   const { state } = ctx;
-  const stored = await ctx.storeStep('load the stored installation', 'loadInstallation', { installationId: ctx.installationId });
+  const ref = { installationId: ctx.installationId, ...(byReconciliation ? { byReconciliation } : {}) };
+  const stored = await ctx.storeStep('load the stored installation', 'loadInstallation', ref);
   if (!stored) return;
   state.lastAppliedAt = stored.lastEventAt;
   restoreHandled(state, stored.handledEventIds ?? []);
