@@ -42,6 +42,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       retryMaxMs: 5_000,
       orderingGraceMs: 60_000,
       activityTimeoutMs: 10_000,
+      heartbeatingActivityTimeoutMs: 30_000,
       heartbeatTimeoutMs: 5_000,
     },
     dispatchIntervalMs: 2_000,

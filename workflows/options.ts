@@ -18,6 +18,13 @@ export interface InstallationOptions {
   retryInitialMs: number;
   retryMaxMs: number;
   activityTimeoutMs: number;
+  /**
+   * How long an attempt of an activity that heartbeats may run (provisioning, updates, undos, state calls): a large
+   * account's provision sends many pages to the partner and writes thousands of user mappings, more than
+   * `activityTimeoutMs`, and every attempt restarted from its first page. The heartbeat finds a dead worker.
+   * A run whose input lacks it (started before it existed) keeps `activityTimeoutMs` (workflow.ts).
+   */
+  heartbeatingActivityTimeoutMs: number;
   heartbeatTimeoutMs: number;
   /** Continue-as-new after this many handled events even if the server has not suggested it yet. */
   maxEventsPerRun: number;
@@ -39,6 +46,7 @@ export const DEFAULT_INSTALLATION_OPTIONS: InstallationOptions = {
   retryInitialMs: 1_000,
   retryMaxMs: 10 * 60 * 1000,
   activityTimeoutMs: 60_000,
+  heartbeatingActivityTimeoutMs: 10 * 60_000,
   heartbeatTimeoutMs: 20_000,
   maxEventsPerRun: 500,
   maxHistoryEventsPerRun: 10_000,

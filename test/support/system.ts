@@ -31,6 +31,7 @@ export const FAST_OPTIONS: Partial<InstallationOptions> = {
   retryMaxMs: 2_000,
   orderingGraceMs: 2_000,
   activityTimeoutMs: 10_000,
+  heartbeatingActivityTimeoutMs: 30_000,
   heartbeatTimeoutMs: 5_000,
 };
 

@@ -129,6 +129,7 @@ export function createPhaseContext(state: InstallationState, options: Installati
   // until the activity has really stopped, so the undo that follows cannot race its writes.
   const withHeartbeat: ActivityOptions = {
     ...base,
+    startToCloseTimeout: options.heartbeatingActivityTimeoutMs,
     heartbeatTimeout: options.heartbeatTimeoutMs,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   };
