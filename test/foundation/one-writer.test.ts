@@ -214,6 +214,12 @@ describe('one writer per document: concurrent writers lose no write (FerretDB)',
       assert.equal((await store.credentials.get(s.installationId, s.current))?.status, 'active', `${s.current}: active`);
       assert.equal(await store.credentials.cachedToken(s.installationId, s.current, 0), `token-${s.current}`, `${s.current}: token kept`);
     }
+    // A token request that answers after its set was destroyed (a reconciliation read racing a compromised rotation):
+    // the token it caches is dropped, never served for destroyed credentials.
+    for (const s of sets) {
+      await store.credentials.cacheToken(s.installationId, s.old, `late-${s.old}`, 'apps:read', new Date(Date.now() + 3_600_000));
+      assert.equal(await store.credentials.cachedToken(s.installationId, s.old, 0), undefined, `${s.old}: a late token is not kept`);
+    }
   });
 
   it('event_credentials: re-encryption while imports delete and the callback stores', async () => {
