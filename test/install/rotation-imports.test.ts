@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
 
 /**
- * app.credentials_rotated may come without `_links` (the schema accepts it: the reference lists only the new
- * credentials). Its set takes the account's token URL from the installation's earlier credentials, so the rotation
- * is proven and switched to; before, its import failed for good and the installation kept credentials Talkdesk
- * was about to retire (or had revoked).
+ * Rotations off the reference's usual path, and what each must never do: leave the installation without working
+ * credentials. app.credentials_rotated may come without `_links` (the schema accepts it: the reference lists only
+ * the new credentials): its set takes the account's token URL from the installation's earlier credentials. One that
+ * reuses the client id in use with another key is refused, its copy kept. A switch to a set destroyed meanwhile
+ * keeps the set in use.
  */
-describe('importCredentials: rotations the reference does not show (FerretDB, simulator)', function () {
+describe('rotations off the usual path: imports and switches (FerretDB, simulator)', function () {
   this.timeout(60_000);
   let h: ActivityHarness;
   before(async () => (h = await startActivityHarness()));
@@ -58,5 +59,26 @@ describe('importCredentials: rotations the reference does not show (FerretDB, si
     const set = await h.store.credentials.get(installation.id, clientId);
     assert.deepEqual([set?.keyId, set?.status], [event.data.key_id, 'active'], 'the set in use unchanged');
     assert.ok(await h.store.eventCredentials.get(sameClient.id), 'the event’s copy is kept, not dropped as imported');
+  });
+
+  it('a switch to a set destroyed meanwhile fails for good and leaves the set in use active (not retired for a dead one)', async () => {
+    const { installation, event } = h.simulator.createInstallation();
+    await h.storeEvent(event);
+    const { clientId: old } = await h.run(h.acts.importCredentials, { installationId: installation.id, eventId: event.id, activate: true });
+    const rotated = h.simulator.rotateCredentials(installation.id);
+    await h.storeEvent(rotated);
+    const { clientId } = await h.run(h.acts.importCredentials, { installationId: installation.id, eventId: rotated.id, activate: false });
+    await h.store.credentials.destroy(installation.id, clientId); // the pending set's sweep, say
+    await assert.rejects(
+      h.run(h.acts.switchCredentials, {
+        installationId: installation.id,
+        clientId,
+        previousClientId: old,
+        retireAt: new Date(Date.now() + 60_000).toISOString(),
+        destroyPreviousNow: true,
+      }),
+      (err: unknown) => (err as { nonRetryable?: boolean }).nonRetryable === true,
+    );
+    assert.equal((await h.store.credentials.get(installation.id, old))?.status, 'active');
   });
 });
