@@ -123,9 +123,10 @@ export function credentialActivities(deps: ActivityDeps) {
       destroyPreviousNow: boolean;
     }): Promise<void> {
       await store.credentials.activate(input.installationId, input.clientId);
-      // Destroyed meanwhile (an orphaned pending set's sweep): the working set is kept, not retired for a dead one.
-      if ((await store.credentials.get(input.installationId, input.clientId))?.status !== 'active')
-        throw credentialsMissing(input.installationId, input.clientId);
+      // Destroyed meanwhile (an orphaned pending set's sweep; its secret gone even if a racing activate wrote
+      // `active` back): the working set is kept, not retired for a dead one.
+      const now = await store.credentials.get(input.installationId, input.clientId);
+      if (now?.status !== 'active' || !now.secret) throw credentialsMissing(input.installationId, input.clientId);
       if (input.previousClientId && input.previousClientId !== input.clientId) {
         if (input.destroyPreviousNow) await store.credentials.destroy(input.installationId, input.previousClientId);
         else await store.credentials.scheduleRetirement(input.installationId, input.previousClientId, new Date(input.retireAt));

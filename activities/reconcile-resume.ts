@@ -97,7 +97,13 @@ export function createResumer(deps: { store: Store; dispatch: () => Dispatch; te
     // know the events the lost run had queued; they are handed over all the same.
     if (!ownUnhandled) await resumeInstallation(temporal(), rec._id, rec.accountName).catch(unlessAlreadyStarted);
     // In the workflow's order: the first starts the run, which must not begin a newer event (a reinstall) before the older ones arrive.
-    for (const e of inQueueOrder([ownUnhandled, ...unhandledEvents(rec, events)])) await handOver(e.event);
+    try {
+      for (const e of inQueueOrder([ownUnhandled, ...unhandledEvents(rec, events)])) await handOver(e.event);
+    } catch (err) {
+      // Its run marks nothing (resumedByReconciliation): marked here, so the next pass looks for what was not handed over.
+      await store.installations.markResumedRun(rec._id, new Date());
+      throw err;
+    }
   }
 
   /**
@@ -143,7 +149,8 @@ export function createResumer(deps: { store: Store; dispatch: () => Dispatch; te
     const live = rec !== null && needsWorkflow(rec.phase);
     if (live && !(await workflowRunning(temporal(), installationId))) return undefined;
     const handed = live ? await handOverLostEvents(rec, true) : false;
-    if (handed === undefined) return undefined;
+    // Unanswered: marked anew, so that it goes behind the others (a pass looks at the oldest marks only).
+    if (handed === undefined) return void (await store.installations.markResumedRun(installationId, new Date()));
     await store.installations.clearResumedRun(installationId, at);
     return handed ? 'resumed' : undefined;
   }

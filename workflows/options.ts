@@ -22,7 +22,7 @@ export interface InstallationOptions {
    * How long an attempt of an activity that heartbeats may run (provisioning, updates, undos, state calls): a large
    * account's provision sends many pages to the partner and writes thousands of user mappings, more than
    * `activityTimeoutMs`, and every attempt restarted from its first page. The heartbeat finds a dead worker.
-   * A run whose input lacks it (started before it existed) keeps `activityTimeoutMs` (workflow.ts).
+   * A run whose input lacks it (started before it existed) takes the default: replay does not compare timeouts.
    */
   heartbeatingActivityTimeoutMs: number;
   heartbeatTimeoutMs: number;

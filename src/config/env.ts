@@ -50,8 +50,8 @@ export const DEFAULT_LOCAL_MONGODB_PORT = 27017;
 /** Where web and worker find MongoDB when MONGODB_URI is unset (`npm start` starts FerretDB there). */
 export const DEFAULT_MONGODB_URI = `mongodb://127.0.0.1:${DEFAULT_LOCAL_MONGODB_PORT}/`;
 /**
- * The longest PARTNER_HOOKS_TIMEOUT_MS: every hook is sent from a workflow activity that Temporal
- * stops after `activityTimeoutMs` (60 s). The hook's own timeout must fire first, so its failure is
+ * The longest PARTNER_HOOKS_TIMEOUT_MS: a hook may be sent from a workflow activity that Temporal
+ * stops after `activityTimeoutMs` (60 s; those that heartbeat get `heartbeatingActivityTimeoutMs`, 10 minutes). The hook's own timeout must fire first, so its failure is
  * the hook's (retryable with the same id; an undo kept outstanding for reconciliation), not the
  * activity's; and leave the rest of the activity its time: the Talkdesk reads before the call (one
  * request at TALKDESK_HTTP_TIMEOUT_MS's default is 10 s) and the service's writes after it. 50 s.
@@ -224,7 +224,7 @@ export const envSchema = z.object({
       .positive()
       .max(
         PARTNER_HOOKS_TIMEOUT_MAX_MS,
-        `must be at most ${PARTNER_HOOKS_TIMEOUT_MAX_MS} (ms): each hook is sent from an activity Temporal stops after ` +
+        `must be at most ${PARTNER_HOOKS_TIMEOUT_MAX_MS} (ms): a hook may be sent from an activity Temporal stops after ` +
           `${DEFAULT_INSTALLATION_OPTIONS.activityTimeoutMs} ms, and the hook's timeout must fire first, with time left for the rest ` +
           'of the activity; set a lower value or remove the variable for the default, 10000',
       ),

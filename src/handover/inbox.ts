@@ -231,13 +231,15 @@ export class InboxStore {
    * (after a long Temporal outage) and still count as done. Read `batchSize` at a time.
    */
   async requeueUndispatched(batchSize = WHOLE_INBOX_SCAN_BATCH): Promise<number> {
+    // Those queued already are skipped without a write: after a long Temporal outage most are (one read of the queue's ids).
+    const inQueue = new Set((await this.queue.find({}, { projection: { _id: 1 } }).toArray()).map((q) => q._id));
     const undispatched = this.coll.find(
       // user.logout is stored here too but handled by the web process, never by a workflow.
       { dispatchedAt: { $exists: false }, type: { $ne: 'user.logout' as EventType } },
       { projection: { _id: 1, installationId: 1, createdAt: 1, receivedAt: 1 }, batchSize },
     );
     let queued = 0;
-    for await (const r of undispatched) if (await this.enqueue(r)) queued += 1;
+    for await (const r of undispatched) if (!inQueue.has(r._id) && (await this.enqueue(r))) queued += 1;
     return queued;
   }
 

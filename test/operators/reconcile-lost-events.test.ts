@@ -137,7 +137,13 @@ describe('reconciliation hands over what a lost workflow left (FerretDB, simulat
       })) as PageResult;
       assert.deepEqual(result.errors, []);
       const marked = (await h.store.installations.scanForReconciliation()).find((r) => r._id === id)?.resumedAt;
-      return { result, handedOver: asked.handedOver.map((e) => [e.type, e.eventId]), queries: asked.queries, marked };
+      return {
+        result,
+        handedOver: asked.handedOver.map((e) => [e.type, e.eventId]),
+        queries: asked.queries,
+        marked,
+        planned: scanned.resumedAt,
+      };
     }
 
     it('is handed over when the running workflow does not know it, and the mark goes', async () => {
@@ -154,7 +160,7 @@ describe('reconciliation hands over what a lost workflow left (FerretDB, simulat
       assert.deepEqual([known.handedOver, known.result.resumed, known.queries, known.marked], [[], [], 1, undefined]);
       const unanswered = await plannedVisit(id);
       assert.deepEqual(unanswered.handedOver, []);
-      assert.ok(unanswered.marked, 'asked again next pass');
+      assert.ok(unanswered.marked && unanswered.marked > unanswered.planned, 'asked again, marked anew: behind the other marks');
     });
 
     it('only a live record is marked when a new run loads it (an ended one starts a short run for a late event)', async () => {
@@ -174,6 +180,20 @@ describe('reconciliation hands over what a lost workflow left (FerretDB, simulat
       const { id, install } = await leftQueued();
       const { result, handedOver, queries } = await reconcile(id, true, viewOf(id, 'active', [install.id]));
       assert.deepEqual([result.resumed, handedOver, queries], [[], [], 0]);
+    });
+
+    it('a run the pass started whose hand-overs failed part-way is marked, so the next pass looks for what it did not get', async () => {
+      const { id } = await leftQueued();
+      const update = h.simulator.updateUsers(id, { add: 1 }, { createdAt: new Date(Date.now() - 3_000_000).toISOString() });
+      await h.storeEvent(update);
+      const { temporal, asked } = recordingTemporal(false, undefined, undefined, false, 1);
+      const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${h.simulator.port}`], timeoutMs: 5_000 });
+      const acts = reconciliationActivities({ store: h.store, talkdesk, logger: createLogger({ level: 'silent' }), temporal });
+      const result = (await new MockActivityEnvironment().run(acts.reconcileInstallations, { installationIds: [id] })) as PageResult;
+      assert.equal(result.errors.length, 1, 'the failed hand-over is reported');
+      assert.deepEqual([asked.started, asked.handedOver.length], [[workflowIdFor(id)], 1]);
+      const marked = (await h.store.installations.scanForReconciliation()).find((r) => r._id === id)?.resumedAt;
+      assert.ok(marked, 'marked for the next pass');
     });
 
     it('started by a hand-over between the pass finding it stopped and resuming it: the events are handed over all the same', async () => {

@@ -75,7 +75,7 @@ describe('partner provisioner configuration', () => {
           assert.ok(err instanceof ConfigError);
           assert.match(
             err.message,
-            /PARTNER_HOOKS_TIMEOUT_MS: must be at most 50000 \(ms\): each hook is sent from an activity .* 60000 ms/,
+            /PARTNER_HOOKS_TIMEOUT_MS: must be at most 50000 \(ms\): a hook may be sent from an activity .* 60000 ms/,
           );
           assert.match(err.message, /set a lower value/);
           return true;

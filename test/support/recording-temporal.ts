@@ -23,6 +23,8 @@ export function recordingTemporal(
   signalFails?: Error,
   /** `start` refused: an event's hand-over started the workflow after it was found not running. */
   startedMeanwhile = false,
+  /** Hand-overs (signal-with-start) after this many fail: Temporal stopped answering mid-way. */
+  handOversThatSucceed = Infinity,
 ): { temporal: { client: Client; taskQueue: string }; asked: Asked } {
   const asked: Asked = { handedOver: [], started: [], signals: [], queries: 0, startInputs: [] };
   const client = {
@@ -44,7 +46,10 @@ export function recordingTemporal(
           return view;
         },
       }),
-      signalWithStart: async (_workflow: unknown, opts: { signalArgs: [LifecycleEvent] }) => void asked.handedOver.push(opts.signalArgs[0]),
+      signalWithStart: async (_workflow: unknown, opts: { signalArgs: [LifecycleEvent] }) => {
+        if (asked.handedOver.length >= handOversThatSucceed) throw new Error('Temporal did not answer the hand-over (test)');
+        asked.handedOver.push(opts.signalArgs[0]);
+      },
       start: async (_workflow: unknown, opts: { workflowId: string; args?: unknown[] }) => {
         if (startedMeanwhile)
           throw new WorkflowExecutionAlreadyStartedError('workflow already started', opts.workflowId, 'installationWorkflow');

@@ -45,8 +45,9 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
 
 async function runInstallation(input: InstallationInput): Promise<InstallationView> {
   // A run started before heartbeatingActivityTimeoutMs existed keeps its activities' one timeout: same commands on replay.
+  // A run started before an option existed takes its default (heartbeatingActivityTimeoutMs: only a command's
+  // timeout changes, which replay does not compare).
   const options = withDefaults(input.options);
-  if (input.options?.heartbeatingActivityTimeoutMs === undefined) options.heartbeatingActivityTimeoutMs = options.activityTimeoutMs;
   const state: InstallationState = input.carried ?? initialState(input.installationId);
   const ctx = createPhaseContext(state, options, workflowInfo().workflowId);
   const { run } = ctx;
