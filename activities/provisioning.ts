@@ -44,6 +44,12 @@ const readsListing = (input: UpdateInput): boolean => input.resyncUsers === true
  * (single sign-on needs them) are kept here unless the provisioner keeps them
  * itself (the built-in MongoDB one).
  */
+/** What a provision reads before the users, kept by its first attempt (LicensedUsersProgressStore.saveFacts). */
+interface ProvisionFacts {
+  account: { id: string; name: string; company_name: string | null; timezone: string | null };
+  admin: string | null;
+}
+
 export function provisioningActivities(deps: ActivityDeps) {
   const { store, talkdesk, logger } = deps;
   // The callback ends them when the event arrives; an event handed over later (the dispatcher, the
@@ -175,13 +181,21 @@ export function provisioningActivities(deps: ActivityDeps) {
     async provisionAccount(input: ProvisionInput): Promise<ProvisionResult> {
       // Heartbeating from the start: a token, the account and the installation read from a slow Talkdesk (10 s each
       // at most) outlasted the 20 s heartbeat timeout before the first page's heartbeat.
-      const [account, admin] = await whileHeartbeating(
-        'reading the account at Talkdesk',
-        async () =>
-          [await withToken(deps, input, (token) => talkdesk.getAccount(input.rootUrl, token)), await installingAdmin(input)] as const,
-      );
       // Page by page, a heartbeat each and kept in the store, resumed from the last page read by the next attempt.
       const progress = reading(input, 'account.provision');
+      // Read once, by the first attempt: every attempt sends the same body under the same key.
+      const saved = progress ? ((await store.licensedUsersProgress.loadFacts(progress.key)) as ProvisionFacts | undefined) : undefined;
+      const { account, admin } =
+        saved ??
+        (await whileHeartbeating('reading the account at Talkdesk', async () => {
+          const a = await withToken(deps, input, (token) => talkdesk.getAccount(input.rootUrl, token));
+          const facts: ProvisionFacts = {
+            account: { id: a.id, name: a.name, company_name: a.company_name ?? null, timezone: a.timezone ?? null },
+            admin: (await installingAdmin(input)) ?? null,
+          };
+          if (progress) await store.licensedUsersProgress.saveFacts(progress.key, input.installationId, facts);
+          return facts;
+        }));
       if (progress) await store.licensedUsersProgress.sweepIfDue();
       const users = await readLicensedUsers(
         (pageUrl) =>
@@ -197,8 +211,8 @@ export function provisioningActivities(deps: ActivityDeps) {
           companyName: account.company_name ?? undefined,
           timezone: account.timezone ?? undefined,
         },
-        users: users.map((u) => toUser(u, admin)),
-        createdBy: admin,
+        users: users.map((u) => toUser(u, admin ?? undefined)),
+        createdBy: admin ?? undefined,
       };
       const ctx = await callContext(deps, input.installationId, 'account.provision', input);
       const outcome = await whileHeartbeating('partner provisioning', () => partner.provision(req, ctx));

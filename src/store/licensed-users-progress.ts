@@ -21,6 +21,8 @@ export interface LicensedUsersPageRecord {
   users: TalkdeskUser[];
   /** Talkdesk's link to the page after this one; null after the last page. */
   next: string | null;
+  /** `<key>:facts` only (page 0): what else the step read first, sent the same by every attempt. */
+  facts?: unknown;
   savedAt: Date;
 }
 
@@ -77,8 +79,26 @@ export class LicensedUsersProgressStore {
     );
   }
 
+  /**
+   * What a provision read besides the users (the account's name, company and timezone, `created_by`), kept by its
+   * first attempt: a retry under the same key sends the same body, which an idempotency layer at the partner may
+   * require (a rename between attempts would change it). Swept and cleared with the pages.
+   */
+  async saveFacts(key: string, installationId: string, facts: unknown): Promise<void> {
+    await this.coll.replaceOne(
+      { _id: `${key}:facts` },
+      { key, installationId, page: 0, users: [], next: null, facts, savedAt: new Date() },
+      { upsert: true },
+    );
+  }
+
+  async loadFacts(key: string): Promise<unknown> {
+    return (await this.coll.findOne({ _id: `${key}:facts` }))?.facts;
+  }
+
   /** The step succeeded: nothing to resume. */
   async clear(key: string): Promise<void> {
+    await this.coll.deleteOne({ _id: `${key}:facts` });
     // Pages are saved in order from the first: deleted by `_id` up to the first missing one.
     for (let page = 1; ; page += 1) {
       const res = await this.coll.deleteOne({ _id: `${key}:${page}` });

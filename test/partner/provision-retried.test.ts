@@ -55,8 +55,13 @@ describe('provisioning retried: the same request and result as its first attempt
     await assert.rejects(h.run(h.acts.provisionAccount, input), /worker killed \(test\)/);
     assert.ok(await h.store.accounts.getSettings(installation.accountId), 'the first attempt wrote the settings before it died');
     assert.equal(await h.store.accounts.findByInstallation(installation.id), null, 'and no account');
+    const reads = () =>
+      h.simulator.calls.filter((c) => c.installationId === installation.id && ['account', 'installation'].includes(c.route)).length;
+    const readsBefore = reads();
     const prov = await h.run(h.acts.provisionAccount, input);
     assert.equal(prov.settingsRestored, false, 'a first install: nothing restored');
+    // The account's facts and created_by come from the first attempt: the same body under the same key (a rename meanwhile changes nothing).
+    assert.equal(reads(), readsBefore, 'not read again');
   });
 
   it('the reading kept for a retry goes when the install ends active', async () => {
