@@ -228,7 +228,8 @@ export function provisioningActivities(deps: ActivityDeps) {
       );
       return {
         accountId: account.id,
-        accountName: account.name,
+        // What the partner was sent: Talkdesk's, or the event's when Talkdesk's is empty (never blanks the state's).
+        accountName: req.account.name,
         licensedUsers: users.length,
         settingsRestored,
         ...(outcome.partnerAccountId ? { partnerAccountId: outcome.partnerAccountId } : {}),

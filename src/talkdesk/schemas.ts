@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_NAME_LENGTH } from '../events/fields';
 
 /**
  * Response bodies of the Talkdesk endpoints we call: one schema per body gives
@@ -49,7 +50,8 @@ export interface TalkdeskToken {
 export const accountSchema = z
   .object({
     id,
-    name: z.string(),
+    // Cut, not refused: it becomes a Keyword search attribute (TalkdeskAccountName), whose size the server bounds.
+    name: z.string().transform((v) => v.slice(0, MAX_NAME_LENGTH)),
     company_name: opt(z.string()),
     timezone: opt(z.string()),
     created_at: opt(z.string()),

@@ -99,6 +99,21 @@ describe('installation workflow: state calls tied to their operation', function 
     assert.deepEqual(await acks('installing'), [['uninstall', false]], 'a lost install: no acknowledgement was ever sent');
   });
 
+  it('the reject update refuses an installation no install has reached yet (a trial waiting for it): nothing to reject', async () => {
+    const t = await start();
+    await t.send(t.event('app.trial_started', { facts: { expires_at: '2027-01-01T00:00:00Z' } }));
+    await t.until('the trial queued, waiting for its install', (v) => v.pendingEvents.length === 1);
+    assert.match(
+      await refusal(t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'changed my mind' }] })),
+      /no install has arrived yet/,
+    );
+    const v = await t.state();
+    assert.deepEqual([v.phase, v.operatorActions], ['new', []]);
+    // The install arriving next is applied as any other (its own reject would be taken).
+    await t.send(t.event('app.installed', { atSeconds: -5 }));
+    await t.settled('active');
+  });
+
   it('the reject update refuses an active installation: Talkdesk has nothing to reject', async () => {
     const t = await start();
     await t.send(t.event('app.installed'));

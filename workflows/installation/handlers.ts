@@ -180,6 +180,11 @@ export function registerHandlers(ctx: PhaseContext): void {
         if (state.phase === 'active') {
           throw refuse('Cannot reject: the installation is active (approved at Talkdesk); an uninstall in Talkdesk ends it.');
         }
+        // No install yet (a trial or rotation waiting for it): nothing could be sent, and the install arriving later
+        // starts a new run that approves it all the same. Validator only: no patch.
+        if (state.phase === 'new' && !state.activeClientId && !run.installEvent && !state.queue.some((e) => e.type === 'app.installed')) {
+          throw refuse('Cannot reject: no install has arrived yet, so Talkdesk has nothing to reject; reject the install once it arrives.');
+        }
         if (run.readingAtDeadline) {
           throw refuse(
             'Cannot reject: the phase reached its seven days; a last read of Talkdesk decides whether it is kept or undone (retry the reject after it).',
