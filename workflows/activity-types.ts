@@ -157,6 +157,8 @@ export interface RecordPhaseInput extends InstallationRef {
   installEventAt?: string;
   /** `created_at` of the newest app.updated applied: an older update is late. */
   updateEventAt?: string;
+  /** `created_at` of the uninstall applied: an install older than it is over, a newer one a reinstall. */
+  uninstallEventAt?: string;
   handledEventIds?: string[];
   links: { root?: string; tokens?: string; installation?: string };
 }
@@ -166,6 +168,7 @@ export interface StoredInstallation {
   lastEventAt?: string;
   installEventAt?: string;
   updateEventAt?: string;
+  uninstallEventAt?: string;
   handledEventIds?: string[];
   appId?: string;
   accountId?: string;

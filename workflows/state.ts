@@ -94,15 +94,17 @@ export function latest(times: readonly string[]): string | undefined {
 
 /**
  * What a run resumed from the record needs to judge late events (activity input only): the newest install and
- * update applied or being applied (an uninstall older than that install ended an earlier life; an older update is late).
+ * update applied or being applied (an uninstall older than that install ended an earlier life; an older update is late),
+ * and the uninstall's (a later run for a late event records a newer `lastEventAt`, which is not the uninstall's time).
  */
 export function appliedTimes(
   state: InstallationState,
   applying: LifecycleEvent | undefined,
-): { installEventAt?: string; updateEventAt?: string } {
+): { installEventAt?: string; updateEventAt?: string; uninstallEventAt?: string } {
   return {
     installEventAt: newestOf(state.appliedAt?.install, applying, 'app.installed'),
     updateEventAt: newestOf(state.appliedAt?.update, applying, 'app.updated'),
+    uninstallEventAt: newestOf(state.appliedAt?.uninstall, applying, 'app.uninstalled'),
   };
 }
 

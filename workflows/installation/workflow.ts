@@ -180,8 +180,10 @@ async function resumeFromStore(ctx: PhaseContext, byReconciliation: boolean): Pr
   ctx.run.recordedHandled = JSON.stringify(state.handledEventIds ?? []);
   const { phase } = stored;
   ctx.run.storedAppId = stored.appId;
-  // The last event a finished installation applied is its uninstall: an older install is over.
-  if (phase === 'uninstalled' && stored.lastEventAt) markKindApplied(state, 'uninstall', stored.lastEventAt);
+  // A finished installation's uninstall: an older install is over (a newer one is a reinstall).
+  // Its own time when recorded (activity input only: records written before it take `lastEventAt`, as before, so no patch).
+  const uninstalledAt = stored.uninstallEventAt ?? stored.lastEventAt;
+  if (phase === 'uninstalled' && uninstalledAt) markKindApplied(state, 'uninstall', uninstalledAt);
   if (FINAL_PHASES.includes(phase)) {
     state.phase = phase;
     // A run for an event that arrived after the end (late.ts): its search attributes name the account
