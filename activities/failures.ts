@@ -7,10 +7,10 @@ import { PartnerRefusedError, PartnerUnavailableError, sanitiseReason } from '..
 import { PartnerCancelledError } from '../src/partner/provisioner';
 import { TalkdeskError } from '../src/talkdesk/errors';
 import { toActivityFailure } from '../src/talkdesk/failures';
-import { PARTNER_REFUSED } from '../workflows/activity-types';
+import { CREDENTIALS_MISSING, PARTNER_REFUSED } from '../workflows/activity-types';
 
+export { CREDENTIALS_MISSING };
 export const STORE_UNAVAILABLE = 'StoreUnavailable';
-export const CREDENTIALS_MISSING = 'CredentialsMissing';
 export const CREDENTIALS_UNREADABLE = 'CredentialsUnreadable';
 /**
  * SECRETS_KEY lacks the key id a stored secret was encrypted with (an old key removed too

@@ -13,6 +13,9 @@ export const PARTNER_REFUSED = 'PartnerRefused';
 /** Talkdesk refused the credential set itself (src/talkdesk/failures.ts): its token, or a call made with it. */
 export const CREDENTIALS_REFUSED: readonly string[] = ['TalkdeskInvalidClient', 'TalkdeskUnauthorized'];
 
+/** The credential set is gone here (destroyed, or never stored): activities/failures.ts `credentialsMissing`. */
+export const CREDENTIALS_MISSING = 'CredentialsMissing';
+
 export interface InstallationRef {
   installationId: string;
 }

@@ -42,6 +42,29 @@ describe('installation workflow: a rotation never acknowledged', function () {
     assert.match(await t.currentDetails(), /Last error: rotation failed: .*invalid_client/);
   });
 
+  it('a rotation whose new set is gone when it switches (destroyed meanwhile) keeps the old set; the workflow goes on', async () => {
+    const stubs = new ActivityStubs().on('switchCredentials', async (i) => {
+      throw ApplicationFailure.create({
+        type: 'CredentialsMissing',
+        message: `No usable credentials (client ${i.clientId})`,
+        nonRetryable: true,
+      });
+    });
+    const { t, oldClient } = await activeInstallation(stubs);
+    const rotation = t.event('app.credentials_rotated');
+    await t.send(rotation);
+    const v = await t.settled('active', (s) => s.history.at(-1)?.eventId === rotation.eventId);
+    assert.equal(v.activeClientId, oldClient);
+    assert.equal(t.stubs.of('switchCredentials').length, 1, 'not tried again outside the phase (it failed the workflow)');
+    assert.deepEqual(
+      [v.history.at(-1)?.result, v.history.at(-1)?.outcome],
+      ['failed', 'rotation failed: ' + v.history.at(-1)?.detail + '; the current credentials are kept'],
+    );
+    // Still running: the next event is applied.
+    await t.send(t.event('app.updated', { atSeconds: 60 }));
+    await t.settled('active', (s) => s.appliedEvents === 3);
+  });
+
   it('a compromised rotation whose acknowledgement Talkdesk refuses for good still switches to its proven set (the old one is revoked)', async () => {
     const stubs = new ActivityStubs().on('acknowledgeCredentials', async () => {
       throw refused('Talkdesk refused the request (403)');

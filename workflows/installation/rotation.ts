@@ -1,6 +1,6 @@
 import { FINAL_PHASES, type LifecycleEventOf, type PhaseRecord } from '../definitions';
 import { keepLast, markHandled, recordIgnored } from '../state';
-import { CREDENTIALS_REFUSED } from '../activity-types';
+import { CREDENTIALS_MISSING, CREDENTIALS_REFUSED } from '../activity-types';
 import { adoptOrWhyNot, takeLinks } from './common';
 import type { PhaseContext } from './context';
 
@@ -155,8 +155,11 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
   } else {
     const byUninstall = outcome.kind === 'interrupted' && outcome.reason === 'uninstall';
     const adoption = byUninstall && adoptsForUninstall(ctx, event) ? await adoptForUninstall(ctx, event) : undefined;
-    // Not when Talkdesk refused the new set itself since it got its token.
-    const setRefused = outcome.kind === 'failed' && CREDENTIALS_REFUSED.includes(outcome.error.failureType);
+    // Not when Talkdesk refused the new set itself since it got its token, nor when the set is gone here (destroyed
+    // meanwhile: switching to it fails for good, which failed the workflow). No running history took that path (it
+    // ended the workflow), so asking no patch for it now replays every open one.
+    const gone = outcome.kind === 'failed' && outcome.error.failureType === CREDENTIALS_MISSING;
+    const setRefused = outcome.kind === 'failed' && (CREDENTIALS_REFUSED.includes(outcome.error.failureType) || gone);
     // Asked only where the old code asked it (compromised), or for a routine rotation in the same case.
     const keepNew =
       proven &&
