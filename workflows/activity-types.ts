@@ -162,6 +162,8 @@ export interface RecordPhaseInput extends InstallationRef {
   updateEventAt?: string;
   /** `created_at` of the uninstall applied: an install older than it is over, a newer one a reinstall. */
   uninstallEventAt?: string;
+  /** `created_at` of the newest trial event applied: an older one is late. */
+  trialEventAt?: string;
   handledEventIds?: string[];
   links: { root?: string; tokens?: string; installation?: string };
 }
@@ -172,6 +174,7 @@ export interface StoredInstallation {
   installEventAt?: string;
   updateEventAt?: string;
   uninstallEventAt?: string;
+  trialEventAt?: string;
   handledEventIds?: string[];
   appId?: string;
   accountId?: string;

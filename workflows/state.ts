@@ -95,22 +95,24 @@ export function latest(times: readonly string[]): string | undefined {
 /**
  * What a run resumed from the record needs to judge late events (activity input only): the newest install and
  * update applied or being applied (an uninstall older than that install ended an earlier life; an older update is late),
- * and the uninstall's (a later run for a late event records a newer `lastEventAt`, which is not the uninstall's time).
+ * the uninstall's (a later run for a late event records a newer `lastEventAt`, which is not the uninstall's time), and
+ * the newest trial event's (an older one a resumed run meets must not overwrite the trial).
  */
 export function appliedTimes(
   state: InstallationState,
   applying: LifecycleEvent | undefined,
-): { installEventAt?: string; updateEventAt?: string; uninstallEventAt?: string } {
+): { installEventAt?: string; updateEventAt?: string; uninstallEventAt?: string; trialEventAt?: string } {
   return {
-    installEventAt: newestOf(state.appliedAt?.install, applying, 'app.installed'),
-    updateEventAt: newestOf(state.appliedAt?.update, applying, 'app.updated'),
-    uninstallEventAt: newestOf(state.appliedAt?.uninstall, applying, 'app.uninstalled'),
+    installEventAt: newestOf(state.appliedAt?.install, applying, 'install'),
+    updateEventAt: newestOf(state.appliedAt?.update, applying, 'update'),
+    uninstallEventAt: newestOf(state.appliedAt?.uninstall, applying, 'uninstall'),
+    trialEventAt: newestOf(state.appliedAt?.trial, applying, 'trial'),
   };
 }
 
-/** The later of the event of `type` applied last and the event being applied, if it is of that type. */
-function newestOf(applied: string | undefined, applying: LifecycleEvent | undefined, type: LifecycleEvent['type']): string | undefined {
-  return latest([...(applied ? [applied] : []), ...(applying?.type === type ? [applying.createdAt] : [])]);
+/** The later of the event of `kind` applied last and the event being applied, if it is of that kind. */
+function newestOf(applied: string | undefined, applying: LifecycleEvent | undefined, kind: EventKind): string | undefined {
+  return latest([...(applied ? [applied] : []), ...(applying && kindOf(applying) === kind ? [applying.createdAt] : [])]);
 }
 
 const MAX_SEEN = 1_000;

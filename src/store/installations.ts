@@ -29,6 +29,8 @@ export interface InstallationRecord {
   updateEventAt?: string;
   /** `created_at` of the uninstall applied (`lastEventAt` can be a later event's, ignored by a short run after it). */
   uninstallEventAt?: string;
+  /** `created_at` of the newest trial event applied: a run resumed from this record judges an older one late. */
+  trialEventAt?: string;
   /** Events the workflow finished handling (the last 20): a later run never handles them again. */
   handledEventIds?: string[];
   /**

@@ -163,35 +163,6 @@ describe('installation workflow: late events', function () {
     assert.equal(last?.appId, 'app-1', 'the stored app id is kept');
   });
 
-  it("a reinstall older than an event a short run ignored after the uninstall is judged by the uninstall's own time: applied, not over", async () => {
-    const t0 = await env().currentTimeMs();
-    const sent = deferred();
-    const at = (s: number) => new Date(t0 + s * 1_000).toISOString();
-    const t = await start(
-      new ActivityStubs().on('loadInstallation', async () => {
-        await sent.promise;
-        // Uninstalled at 30 s; a later life's trial (60 s), ignored by a short run, set lastEventAt.
-        return {
-          phase: 'uninstalled',
-          appId: 'app-1',
-          lastEventAt: at(60),
-          uninstallEventAt: at(30),
-          handledEventIds: ['uninstall-1', 'trial-2'],
-        };
-      }),
-    );
-    const reinstall = t.event('app.installed', { atSeconds: 45 });
-    await t.send(reinstall);
-    sent.resolve();
-    const v = await t.settled('active');
-    assert.equal(
-      v.ignoredEvents.find((e) => e.eventId === reinstall.eventId),
-      undefined,
-      'not ignored as older than the uninstall',
-    );
-    assert.equal(t.stubs.of('recordInstallation').at(-1)?.uninstallEventAt, at(30), 'the uninstall time recorded on');
-  });
-
   it('an uninstall older than a reinstall already applied (same installation id) is over: the live installation is kept', async () => {
     const t = await active();
     const reinstall = t.event('app.installed', { atSeconds: 20 });

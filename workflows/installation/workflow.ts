@@ -199,6 +199,8 @@ async function resumeFromStore(ctx: PhaseContext, byReconciliation: boolean): Pr
     // An update older than the newest applied is late (its users re-read, its call never sent blind). Recorded since
     // this field exists: a history whose stored record lacks it takes the old path, so no patch.
     if (stored.updateEventAt) markKindApplied(state, 'update', stored.updateEventAt);
+    // So is a trial event older than the newest applied: recorded, never written over the newer trial (same reason, no patch).
+    if (stored.trialEventAt) markKindApplied(state, 'trial', stored.trialEventAt);
     state.phase = phase === 'installing' ? 'new' : 'active';
     // Only the activities' input changes (checkFirst), not the commands: no patch.
     ctx.run.resumedMidPhase = phase !== 'active';

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { ActivityStubs, deferred, useInstallationUnderTest } from './harness';
+
+/**
+ * The times of the newest events applied are kept on the installation record, so that a new run judges late events
+ * as the run before it would have: the newest update (`updateEventAt`) and trial event (`trialEventAt`) for a run
+ * resumed from it (reconciliation, after the workflow was lost), the uninstall's own time (`uninstallEventAt`) for
+ * a run after the end.
+ */
+describe('installation workflow: event times across runs', function () {
+  this.timeout(60_000);
+  const { env, start } = useInstallationUnderTest();
+
+  it('records the newest update applied on the installation record', async () => {
+    const t = await start();
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    const update = t.event('app.updated', { atSeconds: 30 });
+    await t.send(update);
+    await t.settled('active', (v) => v.appliedEvents === 2);
+    assert.equal(t.stubs.of('recordInstallation').at(-1)?.updateEventAt, update.createdAt);
+    await t.send(t.event('app.updated', { atSeconds: 10 })); // late: the record keeps the newer one
+    await t.settled('active', (v) => v.appliedEvents === 3);
+    assert.equal(t.stubs.of('recordInstallation').at(-1)?.updateEventAt, update.createdAt);
+  });
+
+  it('a run resumed from the record judges an update older than the recorded one late: users re-read, nothing sent blind', async () => {
+    const stubs = new ActivityStubs().on('loadInstallation', async () => ({
+      phase: 'active',
+      appId: 'app-1',
+      accountId: 'acct-1',
+      activeClientId: 'client-lost-run',
+      links: { root: 'https://api.talkdesk.test' },
+      // Newer than any event the test sends: the newest applied was an update.
+      lastEventAt: '2100-01-01T00:00:00.000Z',
+      updateEventAt: '2100-01-01T00:00:00.000Z',
+    }));
+    const t = await start(stubs);
+    await t.send(t.event('app.updated', { facts: { users: { adding: ['u-stale'], removing: [] } } }));
+    const v = await t.settled('active', (s) => s.appliedEvents === 1);
+    const apply = t.stubs.of('applyUpdate')[0];
+    assert.deepEqual([apply?.resyncUsers, apply?.usersAdding], [true, []], 'its stale delta is not applied: users re-read');
+    const call = t.stubs.of('setInstallationState')[0];
+    assert.deepEqual([call?.late, call?.checkFirst], [true, true], 'read first, never sent blind');
+    assert.match(v.history.at(-1)?.detail ?? '', /late update/);
+  });
+
+  it("a reinstall older than an event a short run ignored after the uninstall is judged by the uninstall's own time: applied, not over", async () => {
+    const t0 = await env().currentTimeMs();
+    const sent = deferred();
+    const at = (s: number) => new Date(t0 + s * 1_000).toISOString();
+    const t = await start(
+      new ActivityStubs().on('loadInstallation', async () => {
+        await sent.promise;
+        // Uninstalled at 30 s; a later life's trial (60 s), ignored by a short run, set lastEventAt.
+        return {
+          phase: 'uninstalled',
+          appId: 'app-1',
+          lastEventAt: at(60),
+          uninstallEventAt: at(30),
+          handledEventIds: ['uninstall-1', 'trial-2'],
+        };
+      }),
+    );
+    const reinstall = t.event('app.installed', { atSeconds: 45 });
+    await t.send(reinstall);
+    sent.resolve();
+    const v = await t.settled('active');
+    assert.equal(
+      v.ignoredEvents.find((e) => e.eventId === reinstall.eventId),
+      undefined,
+      'not ignored as older than the uninstall',
+    );
+    assert.equal(t.stubs.of('recordInstallation').at(-1)?.uninstallEventAt, at(30), 'the uninstall time recorded on');
+  });
+
+  it('a run resumed from the record with a newer trial event applied records an older one as superseded: the trial is not written over', async () => {
+    const stubs = new ActivityStubs().on('loadInstallation', async () => ({
+      phase: 'active',
+      appId: 'app-1',
+      accountId: 'acct-1',
+      activeClientId: 'client-lost-run',
+      links: { root: 'https://api.talkdesk.test' },
+      lastEventAt: '2100-01-01T00:00:00.000Z',
+      trialEventAt: '2100-01-01T00:00:00.000Z',
+    }));
+    const t = await start(stubs);
+    await t.send(t.event('app.trial_extended', { facts: { expires_at: '2027-02-01T00:00:00Z' } }));
+    const v = await t.settled('active', (s) => s.history.length === 1);
+    assert.deepEqual(t.stubs.of('recordTrial'), [], 'the partner keeps the newer trial');
+    assert.equal(v.history.at(-1)?.result, 'superseded');
+  });
+});
