@@ -7,6 +7,20 @@ import { ActivityStubs, deferred, useInstallationUnderTest } from './harness';
  * resumed from it (reconciliation, after the workflow was lost), the uninstall's own time (`uninstallEventAt`) for
  * a run after the end.
  */
+const LATER = '2100-01-01T00:00:00.000Z';
+
+/** A run resumed from an active record (its workflow lost) whose newest event applied is later than any the test sends. */
+const resumedFrom = (times: { updateEventAt?: string; trialEventAt?: string }) =>
+  new ActivityStubs().on('loadInstallation', async () => ({
+    phase: 'active',
+    appId: 'app-1',
+    accountId: 'acct-1',
+    activeClientId: 'client-lost-run',
+    links: { root: 'https://api.talkdesk.test' },
+    lastEventAt: LATER,
+    ...times,
+  }));
+
 describe('installation workflow: event times across runs', function () {
   this.timeout(60_000);
   const { env, start } = useInstallationUnderTest();
@@ -25,16 +39,8 @@ describe('installation workflow: event times across runs', function () {
   });
 
   it('a run resumed from the record judges an update older than the recorded one late: users re-read, nothing sent blind', async () => {
-    const stubs = new ActivityStubs().on('loadInstallation', async () => ({
-      phase: 'active',
-      appId: 'app-1',
-      accountId: 'acct-1',
-      activeClientId: 'client-lost-run',
-      links: { root: 'https://api.talkdesk.test' },
-      // Newer than any event the test sends: the newest applied was an update.
-      lastEventAt: '2100-01-01T00:00:00.000Z',
-      updateEventAt: '2100-01-01T00:00:00.000Z',
-    }));
+    // Newer than any event the test sends: the newest applied was an update.
+    const stubs = resumedFrom({ updateEventAt: LATER });
     const t = await start(stubs);
     await t.send(t.event('app.updated', { facts: { users: { adding: ['u-stale'], removing: [] } } }));
     const v = await t.settled('active', (s) => s.appliedEvents === 1);
@@ -75,15 +81,7 @@ describe('installation workflow: event times across runs', function () {
   });
 
   it('a run resumed from the record with a newer trial event applied records an older one as superseded: the trial is not written over', async () => {
-    const stubs = new ActivityStubs().on('loadInstallation', async () => ({
-      phase: 'active',
-      appId: 'app-1',
-      accountId: 'acct-1',
-      activeClientId: 'client-lost-run',
-      links: { root: 'https://api.talkdesk.test' },
-      lastEventAt: '2100-01-01T00:00:00.000Z',
-      trialEventAt: '2100-01-01T00:00:00.000Z',
-    }));
+    const stubs = resumedFrom({ trialEventAt: LATER });
     const t = await start(stubs);
     await t.send(t.event('app.trial_extended', { facts: { expires_at: '2027-02-01T00:00:00Z' } }));
     const v = await t.settled('active', (s) => s.history.length === 1);
