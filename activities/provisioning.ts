@@ -44,7 +44,7 @@ const readsListing = (input: UpdateInput): boolean => input.resyncUsers === true
  * (single sign-on needs them) are kept here unless the provisioner keeps them
  * itself (the built-in MongoDB one).
  */
-/** What a provision reads before the users, kept by its first attempt (LicensedUsersProgressStore.saveFacts). */
+/** What a provision reads before the users, kept by its first attempt (LicensedUsersProgressStore.keepFirstFacts). */
 interface ProvisionFacts {
   account: { id: string; name: string; company_name: string | null; timezone: string | null };
   admin: string | null;
@@ -193,8 +193,9 @@ export function provisioningActivities(deps: ActivityDeps) {
             account: { id: a.id, name: a.name, company_name: a.company_name ?? null, timezone: a.timezone ?? null },
             admin: (await installingAdmin(input)) ?? null,
           };
-          if (progress) await store.licensedUsersProgress.saveFacts(progress.key, input.installationId, facts);
-          return facts;
+          return progress
+            ? ((await store.licensedUsersProgress.keepFirstFacts(progress.key, input.installationId, facts)) as ProvisionFacts)
+            : facts;
         }));
       if (progress) await store.licensedUsersProgress.sweepIfDue();
       const users = await readLicensedUsers(

@@ -319,7 +319,7 @@ export class CredentialStore {
     );
     // A destroy that ran while the token was requested (it marks the set, then drops its token): not kept for it.
     const set = await this.get(installationId, clientId);
-    if (!set || set.status === 'destroyed') await this.dropToken(installationId, clientId);
+    if (!set || set.status === 'destroyed' || !set.secret) await this.dropToken(installationId, clientId);
   }
 
   /** A token cached under the set's legacy id (see `findLegacy`). */

@@ -1,4 +1,4 @@
-import type { Collection } from 'mongodb';
+import { MongoServerError, type Collection } from 'mongodb';
 import type { TalkdeskUser } from '../talkdesk/schemas';
 import { COLLECTIONS, type Database } from './db';
 import { MARKERS, StoreMarkers } from './markers';
@@ -84,12 +84,15 @@ export class LicensedUsersProgressStore {
    * first attempt: a retry under the same key sends the same body, which an idempotency layer at the partner may
    * require (a rename between attempts would change it). Swept and cleared with the pages.
    */
-  async saveFacts(key: string, installationId: string, facts: unknown): Promise<void> {
-    await this.coll.replaceOne(
-      { _id: `${key}:facts` },
-      { key, installationId, page: 0, users: [], next: null, facts, savedAt: new Date() },
-      { upsert: true },
-    );
+  async keepFirstFacts(key: string, installationId: string, facts: unknown): Promise<unknown> {
+    // The first writer wins: an attempt outliving its timeout beside its retry must not send other facts under the key.
+    try {
+      await this.coll.insertOne({ _id: `${key}:facts`, key, installationId, page: 0, users: [], next: null, facts, savedAt: new Date() });
+      return facts;
+    } catch (e) {
+      if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
+      return (await this.loadFacts(key)) ?? facts;
+    }
   }
 
   async loadFacts(key: string): Promise<unknown> {

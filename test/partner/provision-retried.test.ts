@@ -64,6 +64,15 @@ describe('provisioning retried: the same request and result as its first attempt
     assert.equal(reads(), readsBefore, 'not read again');
   });
 
+  it('the first attempt to keep the facts wins: an attempt outliving its timeout beside its retry sends what the first kept', async () => {
+    const key = `facts-race-${Date.now()}`;
+    const progress = h.store.licensedUsersProgress;
+    assert.deepEqual(await progress.keepFirstFacts(key, 'inst-race', { account: { name: 'Before' } }), { account: { name: 'Before' } });
+    assert.deepEqual(await progress.keepFirstFacts(key, 'inst-race', { account: { name: 'Renamed' } }), { account: { name: 'Before' } });
+    await progress.clear(key);
+    assert.equal(await progress.loadFacts(key), undefined, 'cleared with the pages');
+  });
+
   it('the reading kept for a retry goes when the install ends active', async () => {
     const { installation, input, base, clientId } = await installing();
     const prov = await h.run(h.acts.provisionAccount, input);

@@ -88,4 +88,30 @@ describe('installation workflow: event times across runs', function () {
     assert.deepEqual(t.stubs.of('recordTrial'), [], 'the partner keeps the newer trial');
     assert.equal(v.history.at(-1)?.result, 'superseded');
   });
+
+  it("an uninstall time from an earlier life (a reinstall ended without an uninstall event) is not taken: the record's last event is", async () => {
+    const t0 = await env().currentTimeMs();
+    const at = (s: number) => new Date(t0 + s * 1_000).toISOString();
+    const sent = deferred();
+    const t = await start(
+      new ActivityStubs().on('loadInstallation', async () => {
+        await sent.promise;
+        // Uninstalled at 10 s, reinstalled at 40 s, then revoked: the record still names the first life's uninstall.
+        return {
+          phase: 'uninstalled',
+          appId: 'app-1',
+          lastEventAt: at(40),
+          installEventAt: at(40),
+          uninstallEventAt: at(10),
+          handledEventIds: ['install-2'],
+        };
+      }),
+    );
+    const old = t.event('app.installed', { atSeconds: 20 });
+    await t.send(old);
+    sent.resolve();
+    const done = await t.result();
+    assert.equal(done.phase, 'uninstalled');
+    assert.match(done.ignoredEvents.find((e) => e.eventId === old.eventId)?.reason ?? '', /older than the applied uninstall/);
+  });
 });

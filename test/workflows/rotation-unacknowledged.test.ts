@@ -65,6 +65,25 @@ describe('installation workflow: a rotation never acknowledged', function () {
     await t.settled('active', (s) => s.appliedEvents === 3);
   });
 
+  it('a proven set destroyed before the switch that would keep it (its acknowledgement refused): the old set stays, the workflow goes on', async () => {
+    const stubs = new ActivityStubs()
+      .on('acknowledgeCredentials', async () => Promise.reject(refused('Talkdesk refused the request (403)')))
+      .on('switchCredentials', async (i) => {
+        throw ApplicationFailure.create({
+          type: 'CredentialsMissing',
+          message: `No usable credentials (client ${i.clientId})`,
+          nonRetryable: true,
+        });
+      });
+    const { t, oldClient } = await activeInstallation(stubs);
+    const rotation = t.event('app.credentials_rotated');
+    await t.send(rotation);
+    const v = await t.settled('active', (s) => s.history.at(-1)?.eventId === rotation.eventId);
+    assert.equal(v.activeClientId, oldClient);
+    assert.equal(t.stubs.of('switchCredentials').length, 1, 'the keep-proven-set switch, refused');
+    assert.match(v.history.at(-1)?.outcome ?? '', /the current credentials are kept/);
+  });
+
   it('a compromised rotation whose acknowledgement Talkdesk refuses for good still switches to its proven set (the old one is revoked)', async () => {
     const stubs = new ActivityStubs().on('acknowledgeCredentials', async () => {
       throw refused('Talkdesk refused the request (403)');

@@ -1,6 +1,7 @@
 import { FINAL_PHASES, type LifecycleEventOf, type PhaseRecord } from '../definitions';
 import { keepLast, markHandled, recordIgnored } from '../state';
 import { CREDENTIALS_MISSING, CREDENTIALS_REFUSED } from '../activity-types';
+import { StepFailedError } from '../steps';
 import { adoptOrWhyNot, takeLinks } from './common';
 import type { PhaseContext } from './context';
 
@@ -155,18 +156,29 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
   } else {
     const byUninstall = outcome.kind === 'interrupted' && outcome.reason === 'uninstall';
     const adoption = byUninstall && adoptsForUninstall(ctx, event) ? await adoptForUninstall(ctx, event) : undefined;
-    // Not when Talkdesk refused the new set itself since it got its token, nor when the set is gone here (destroyed
-    // meanwhile: switching to it fails for good, which failed the workflow). No running history took that path (it
-    // ended the workflow), so asking no patch for it now replays every open one.
-    const gone = outcome.kind === 'failed' && outcome.error.failureType === CREDENTIALS_MISSING;
+    // Not when Talkdesk refused the new set itself since it got its token, nor when the switch found the set gone here
+    // (destroyed meanwhile; switching again failed the workflow). Only the switch step: before, switchCredentials never
+    // failed that way (no open history took this path), while another step's CredentialsMissing (the acknowledgement's
+    // token) did ask the patch, and still does.
+    const gone = outcome.kind === 'failed' && outcome.error.failureType === CREDENTIALS_MISSING && outcome.error.step === SWITCH_STEP;
     const setRefused = outcome.kind === 'failed' && (CREDENTIALS_REFUSED.includes(outcome.error.failureType) || gone);
     // Asked only where the old code asked it (compromised), or for a routine rotation in the same case.
-    const keepNew =
+    let keepNew =
       proven &&
       !setRefused &&
       (outcome.kind === 'failed' || outcome.kind === 'expired') &&
       ctx.patched(compromised ? COMPROMISED_ROTATION_KEEPS_PROVEN_SET : ROUTINE_ROTATION_KEEPS_PROVEN_SET);
-    if (keepNew && newClientId !== undefined) await switchTo(newClientId, Math.min(Date.now(), Date.parse(event.createdAt)));
+    if (keepNew && newClientId !== undefined) {
+      // The set destroyed since it was proven: switchCredentials now refuses it (before, it switched to a dead set). A
+      // catch adds no command; the old set stays.
+      keepNew = await switchTo(newClientId, Math.min(Date.now(), Date.parse(event.createdAt))).then(
+        () => true,
+        (err: unknown) => {
+          if (err instanceof StepFailedError && err.failureType === CREDENTIALS_MISSING) return false;
+          throw err;
+        },
+      );
+    }
     const kept = !keepNew
       ? 'the current credentials are kept'
       : compromised

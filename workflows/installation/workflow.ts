@@ -44,7 +44,6 @@ export async function installationWorkflow(input: InstallationInput): Promise<In
 }
 
 async function runInstallation(input: InstallationInput): Promise<InstallationView> {
-  // A run started before heartbeatingActivityTimeoutMs existed keeps its activities' one timeout: same commands on replay.
   // A run started before an option existed takes its default (heartbeatingActivityTimeoutMs: only a command's
   // timeout changes, which replay does not compare).
   const options = withDefaults(input.options);
@@ -182,7 +181,11 @@ async function resumeFromStore(ctx: PhaseContext, byReconciliation: boolean): Pr
   ctx.run.storedAppId = stored.appId;
   // A finished installation's uninstall: an older install is over (a newer one is a reinstall).
   // Its own time when recorded (activity input only: records written before it take `lastEventAt`, as before, so no patch).
-  const uninstalledAt = stored.uninstallEventAt ?? stored.lastEventAt;
+  // Not an earlier life's (a reinstall that ended `uninstalled` without an uninstall event: revoked, deprovisioned).
+  const ownUninstall =
+    stored.uninstallEventAt !== undefined &&
+    !(stored.installEventAt !== undefined && Date.parse(stored.installEventAt) > Date.parse(stored.uninstallEventAt));
+  const uninstalledAt = ownUninstall ? stored.uninstallEventAt : stored.lastEventAt;
   if (phase === 'uninstalled' && uninstalledAt) markKindApplied(state, 'uninstall', uninstalledAt);
   if (FINAL_PHASES.includes(phase)) {
     state.phase = phase;
