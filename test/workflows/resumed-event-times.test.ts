@@ -51,26 +51,33 @@ describe('installation workflow: event times across runs', function () {
     assert.match(v.history.at(-1)?.detail ?? '', /late update/);
   });
 
-  it("a reinstall older than an event a short run ignored after the uninstall is judged by the uninstall's own time: applied, not over", async () => {
+  /**
+   * A run of an installation its store shows uninstalled, with the times `times` gives (seconds from now): it reads
+   * its record only once the test's event is sent, so that the event reaches this run.
+   */
+  async function uninstalledRecord(times: (at: (s: number) => string) => Record<string, string>) {
     const t0 = await env().currentTimeMs();
-    const sent = deferred();
     const at = (s: number) => new Date(t0 + s * 1_000).toISOString();
+    const sent = deferred();
+    const stored = { phase: 'uninstalled', appId: 'app-1', handledEventIds: ['uninstall-1'], ...times(at) };
     const t = await start(
       new ActivityStubs().on('loadInstallation', async () => {
         await sent.promise;
-        // Uninstalled at 30 s; a later life's trial (60 s), ignored by a short run, set lastEventAt.
-        return {
-          phase: 'uninstalled',
-          appId: 'app-1',
-          lastEventAt: at(60),
-          uninstallEventAt: at(30),
-          handledEventIds: ['uninstall-1', 'trial-2'],
-        };
+        return stored;
       }),
     );
+    const sendThenLoad = async (event: Parameters<typeof t.send>[0]) => {
+      await t.send(event);
+      sent.resolve();
+    };
+    return { t, at, sendThenLoad };
+  }
+
+  it("a reinstall older than an event a short run ignored after the uninstall is judged by the uninstall's own time: applied, not over", async () => {
+    // Uninstalled at 30 s; a later life's trial (60 s), ignored by a short run, set lastEventAt.
+    const { t, at, sendThenLoad } = await uninstalledRecord((at) => ({ lastEventAt: at(60), uninstallEventAt: at(30) }));
     const reinstall = t.event('app.installed', { atSeconds: 45 });
-    await t.send(reinstall);
-    sent.resolve();
+    await sendThenLoad(reinstall);
     const v = await t.settled('active');
     assert.equal(
       v.ignoredEvents.find((e) => e.eventId === reinstall.eventId),
@@ -90,26 +97,14 @@ describe('installation workflow: event times across runs', function () {
   });
 
   it("an uninstall time from an earlier life (a reinstall ended without an uninstall event) is not taken: the record's last event is", async () => {
-    const t0 = await env().currentTimeMs();
-    const at = (s: number) => new Date(t0 + s * 1_000).toISOString();
-    const sent = deferred();
-    const t = await start(
-      new ActivityStubs().on('loadInstallation', async () => {
-        await sent.promise;
-        // Uninstalled at 10 s, reinstalled at 40 s, then revoked: the record still names the first life's uninstall.
-        return {
-          phase: 'uninstalled',
-          appId: 'app-1',
-          lastEventAt: at(40),
-          installEventAt: at(40),
-          uninstallEventAt: at(10),
-          handledEventIds: ['install-2'],
-        };
-      }),
-    );
+    // Uninstalled at 10 s, reinstalled at 40 s, then revoked: the record still names the first life's uninstall.
+    const { t, sendThenLoad } = await uninstalledRecord((at) => ({
+      lastEventAt: at(40),
+      installEventAt: at(40),
+      uninstallEventAt: at(10),
+    }));
     const old = t.event('app.installed', { atSeconds: 20 });
-    await t.send(old);
-    sent.resolve();
+    await sendThenLoad(old);
     const done = await t.result();
     assert.equal(done.phase, 'uninstalled');
     assert.match(done.ignoredEvents.find((e) => e.eventId === old.eventId)?.reason ?? '', /older than the applied uninstall/);

@@ -42,8 +42,9 @@ describe('installation workflow: a rotation never acknowledged', function () {
     assert.match(await t.currentDetails(), /Last error: rotation failed: .*invalid_client/);
   });
 
-  it('a rotation whose new set is gone when it switches (destroyed meanwhile) keeps the old set; the workflow goes on', async () => {
-    const stubs = new ActivityStubs().on('switchCredentials', async (i) => {
+  /** A routine rotation whose new set is gone when switched to (destroyed meanwhile): `switchCredentials` refuses it. */
+  async function rotatedWhileSetGone(stubs: ActivityStubs) {
+    stubs.on('switchCredentials', async (i) => {
       throw ApplicationFailure.create({
         type: 'CredentialsMissing',
         message: `No usable credentials (client ${i.clientId})`,
@@ -54,6 +55,11 @@ describe('installation workflow: a rotation never acknowledged', function () {
     const rotation = t.event('app.credentials_rotated');
     await t.send(rotation);
     const v = await t.settled('active', (s) => s.history.at(-1)?.eventId === rotation.eventId);
+    return { t, v, oldClient };
+  }
+
+  it('a rotation whose new set is gone when it switches (destroyed meanwhile) keeps the old set; the workflow goes on', async () => {
+    const { t, v, oldClient } = await rotatedWhileSetGone(new ActivityStubs());
     assert.equal(v.activeClientId, oldClient);
     assert.equal(t.stubs.of('switchCredentials').length, 1, 'not tried again outside the phase (it failed the workflow)');
     assert.deepEqual(
@@ -66,19 +72,10 @@ describe('installation workflow: a rotation never acknowledged', function () {
   });
 
   it('a proven set destroyed before the switch that would keep it (its acknowledgement refused): the old set stays, the workflow goes on', async () => {
-    const stubs = new ActivityStubs()
-      .on('acknowledgeCredentials', async () => Promise.reject(refused('Talkdesk refused the request (403)')))
-      .on('switchCredentials', async (i) => {
-        throw ApplicationFailure.create({
-          type: 'CredentialsMissing',
-          message: `No usable credentials (client ${i.clientId})`,
-          nonRetryable: true,
-        });
-      });
-    const { t, oldClient } = await activeInstallation(stubs);
-    const rotation = t.event('app.credentials_rotated');
-    await t.send(rotation);
-    const v = await t.settled('active', (s) => s.history.at(-1)?.eventId === rotation.eventId);
+    const refusing = new ActivityStubs().on('acknowledgeCredentials', async () =>
+      Promise.reject(refused('Talkdesk refused the request (403)')),
+    );
+    const { t, v, oldClient } = await rotatedWhileSetGone(refusing);
     assert.equal(v.activeClientId, oldClient);
     assert.equal(t.stubs.of('switchCredentials').length, 1, 'the keep-proven-set switch, refused');
     assert.match(v.history.at(-1)?.outcome ?? '', /the current credentials are kept/);
