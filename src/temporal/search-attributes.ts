@@ -14,13 +14,21 @@ function grpcCode(err: unknown): number | undefined {
  * flags; any other cluster gets them from `npm run setup:temporal`.
  */
 export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<string[]> {
-  let known = new Set<string>();
+  let types: Record<string, unknown> = {};
   try {
-    const existing = await connection.operatorService.listSearchAttributes({ namespace });
-    known = new Set(Object.keys(existing.customAttributes ?? {}));
+    types = (await connection.operatorService.listSearchAttributes({ namespace })).customAttributes ?? {};
   } catch (err) {
     // The time-skipping test server implements add but not list (12 = UNIMPLEMENTED).
     if (grpcCode(err) !== 12) throw err;
+  }
+  const known = new Set(Object.keys(types));
+  // Registered by hand with another type (Text, say), exact-match filters such as InstallationPhase='installing' misbehave.
+  const wrong = ALL_SEARCH_ATTRIBUTES.filter((k) => known.has(k.name) && Number(types[k.name]) !== KEYWORD).map((k) => k.name);
+  if (wrong.length > 0) {
+    throw new Error(
+      `search attribute(s) ${wrong.join(', ')} exist on namespace ${namespace} with a type other than Keyword: remove them ` +
+        '(temporal operator search-attribute remove) and run this again, so that they are registered as Keyword',
+    );
   }
   const missing = ALL_SEARCH_ATTRIBUTES.filter((k) => !known.has(k.name));
   if (missing.length === 0) return [];

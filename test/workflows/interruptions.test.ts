@@ -137,6 +137,7 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
       const t = await start(failingApproval('uninstall'));
       assert.match(await refusal(t.handle.executeUpdate(rejectUpdate, { args: [{ reason: '  ' }] })), /reason of 1 to 500 characters/);
       assert.match(await refusal(t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'x'.repeat(501) }] })), /1 to 500/);
+      assert.match(await refusal(t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'bad\u0007bell' }] })), /control characters/);
       await t.send(t.event('app.installed'));
       await t.settled('active');
       await t.send(t.event('app.uninstalled'));

@@ -37,7 +37,13 @@ function checkReason(request: unknown, required: boolean, what: string): void {
         : `The ${what} reason, when given, must be a string of 1 to 500 characters.`,
     );
   }
+  // A rejection's reason goes to Talkdesk, which shows it to the customer (as a partner's refusal, cleaned there).
+  if (CONTROL_CHARACTERS.test(reason)) throw refuse(`The ${what} reason must not hold control characters (tab and line breaks are fine).`);
 }
+
+/** Control characters other than tab, line feed and carriage return. Validator only: no patch. */
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
 
 /** Patch: an uninstall interrupts whatever runs (a rotation too), not only an install or update. */
 const UNINSTALL_INTERRUPTS_ANY_PHASE = 'uninstall-interrupts-any-phase';
