@@ -155,6 +155,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
   const launchArea = o.launch
     ? createLaunch({ ...o.launch, appId: o.appId, store: o.store, logger: o.logger, metrics, keyring: o.keyring, trustProxy: o.trustProxy })
     : undefined;
+  const bodyLimitBytes = parseSize(o.bodyLimit);
   const app = createApp({
     launchArea,
     launch: launchArea?.callbackHooks,
@@ -165,8 +166,8 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     ecdsaPublicKeys: o.ecdsaPublicKeys,
     hmacAlgorithms: o.hmacAlgorithms,
     eventTimeLimits: eventTimeLimits(o.maxFutureSkewSeconds ?? 300, retentionDays),
-    bodyLimitBytes: parseSize(o.bodyLimit),
-    bodiesInFlight: new BodyBytesInFlight(o.bodiesInFlightBytes ?? Math.max(BODIES_IN_FLIGHT_BYTES, 8 * parseSize(o.bodyLimit))),
+    bodyLimitBytes,
+    bodiesInFlight: new BodyBytesInFlight(o.bodiesInFlightBytes ?? Math.max(BODIES_IN_FLIGHT_BYTES, 8 * bodyLimitBytes)),
     bodyTimeoutMs: o.bodyTimeoutMs ?? WEB_TIMEOUTS_MS.body,
     jsonLimits: o.jsonLimits,
     rateLimiter: new CallbackLimiter({
