@@ -20,6 +20,7 @@ import {
 import { PATCHES_DECIDED_AT_START } from '../../workflows/installation/patches';
 import { took } from './took';
 import { DEADLINE_READ_CHECKS } from './deadline-checks';
+import { STOPPED_OPERATION_CHECKS } from './stopped-operation-checks';
 
 import {
   MARK_ACTIVE_AFTER_STATE_CALL,
@@ -339,4 +340,5 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     scheduled(h).includes('obtainToken') &&
     localActivities(h).includes('switchCredentials'),
   ...DEADLINE_READ_CHECKS,
+  ...STOPPED_OPERATION_CHECKS,
 };

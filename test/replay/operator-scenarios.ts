@@ -132,6 +132,25 @@ export const OPERATOR_SCENARIOS: Record<string, Scenario> = {
       return id;
     },
   },
+  // Patch operator-reject-within-operation-deadline (decided at start by patches-decided-at-start-8): an update whose
+  // users cannot be read (Talkdesk answering 500) is rejected by an operator while it retries: reverted, its rejection
+  // sent within the update's own seven days (the same deadline); an uninstall then completes the run.
+  'operator-reject-during-update-apply': {
+    options: { retryInitialMs: 200, retryMaxMs: 400 },
+    run: async (sys, deliver) => {
+      const id = await activeInstallation(sys, deliver);
+      await updateRetrying(sys, deliver, id);
+      await rejectFailingUpdate(sys, id, 'recorded reject while applying');
+      await eventually('the update rejected', async () => {
+        const v = await queryState(sys.client, id);
+        return v.phase === 'active' && v.history.at(-1)?.result === 'rejected' ? v : undefined;
+      });
+      sys.simulator.clearFaults();
+      await deliver(sys.simulator.uninstall(id));
+      await waitForPhase(sys.client, id, 'uninstalled');
+      return id;
+    },
+  },
   // Recorded with the code before the patch: the credentials destroyed, the uninstall deprovisioned locally.
   'uninstall-during-install-rejection-before-patch': { options: { retryInitialMs: 200, retryMaxMs: 400 }, run: uninstallDuringRejection },
   // Patch queued-uninstall-keeps-credentials: the credentials kept, the uninstall acknowledged with them.

@@ -16,6 +16,7 @@ import {
   DECIDED_AT_START_5,
   DECIDED_AT_START_6,
   DECIDED_AT_START_7,
+  DECIDED_AT_START_8,
   ONLY_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START_2,
@@ -24,13 +25,16 @@ import {
   PATCHES_DECIDED_AT_START_5,
   PATCHES_DECIDED_AT_START_6,
   PATCHES_DECIDED_AT_START_7,
+  PATCHES_DECIDED_AT_START_8,
   decidePatchesAtStart,
 } from '../../workflows/installation/patches';
 import {
   DISCARD_IGNORED_CREDENTIALS,
   EXPIRED_PHASE_READS_TALKDESK_LAST,
+  FAILED_PHASE_YIELDS_TO_QUEUED_UNINSTALL,
   OPERATOR_REJECT_READS_TALKDESK_FIRST,
 } from '../../workflows/installation/common';
+import { OPERATOR_REJECT_WITHIN_OPERATION_DEADLINE } from '../../workflows/installation/operator';
 import { TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL } from '../../workflows/installation/apply';
 import { STALE_UNINSTALL_SPARES_REINSTALL } from '../../workflows/installation/late';
 import {
@@ -41,7 +45,11 @@ import {
   UNINSTALL_ADOPTS_COMPROMISED_ROTATION,
 } from '../../workflows/installation/rotation';
 import { TRIAL_RECORD_INTERRUPTIBLE } from '../../workflows/installation/trial';
-import { OPERATOR_REJECT_OF_UPDATE_READS_TALKDESK_FIRST, REVERT_UPDATE_STOPPED_WHILE_APPLYING } from '../../workflows/installation/update';
+import {
+  OPERATOR_REJECT_OF_UPDATE_READS_TALKDESK_FIRST,
+  RESUMED_UPDATE_REVERTED_WHEN_STOPPED,
+  REVERT_UPDATE_STOPPED_WHILE_APPLYING,
+} from '../../workflows/installation/update';
 
 const MARK_ACTIVE_AFTER = 'mark-active-after-state-call';
 
@@ -53,6 +61,7 @@ const MARKERS = [
   PATCHES_DECIDED_AT_START_5,
   PATCHES_DECIDED_AT_START_6,
   PATCHES_DECIDED_AT_START_7,
+  PATCHES_DECIDED_AT_START_8,
 ];
 
 /** A fake of the SDK's `patched` on replay: true only for the markers the history holds; records each question. */
@@ -127,11 +136,16 @@ describe('patches decided at the start of an installation run (workflows/install
         STALE_UNINSTALL_SPARES_REINSTALL,
         OPERATOR_REJECT_OF_UPDATE_READS_TALKDESK_FIRST,
         EXPIRED_PHASE_READS_TALKDESK_LAST,
+        FAILED_PHASE_YIELDS_TO_QUEUED_UNINSTALL,
+        OPERATOR_REJECT_WITHIN_OPERATION_DEADLINE,
+        RESUMED_UPDATE_REVERTED_WHEN_STOPPED,
       ],
     );
     assert.ok(
       ONLY_DECIDED_AT_START.every((id) =>
-        [DECIDED_AT_START_3, DECIDED_AT_START_4, DECIDED_AT_START_5, DECIDED_AT_START_6, DECIDED_AT_START_7].some((g) => g.includes(id)),
+        [DECIDED_AT_START_3, DECIDED_AT_START_4, DECIDED_AT_START_5, DECIDED_AT_START_6, DECIDED_AT_START_7, DECIDED_AT_START_8].some((g) =>
+          g.includes(id),
+        ),
       ),
       'each is decided by a generation',
     );
@@ -158,6 +172,7 @@ describe('patches decided at the start of an installation run (workflows/install
       ...DECIDED_AT_START_5,
       ...DECIDED_AT_START_6,
       ...DECIDED_AT_START_7,
+      ...DECIDED_AT_START_8,
     ];
     assert.equal(new Set(every).size, every.length);
     // A patch added after the third generation is asked where its code stands, by every run.
@@ -175,6 +190,12 @@ describe('patches decided at the start of an installation run (workflows/install
     ['fifth', 5, DECIDED_AT_START_5, [ROTATION_IMPORTED_AFTER_ITS_DEADLINE, STALE_UNINSTALL_SPARES_REINSTALL]],
     ['sixth', 6, DECIDED_AT_START_6, [OPERATOR_REJECT_OF_UPDATE_READS_TALKDESK_FIRST]],
     ['seventh', 7, DECIDED_AT_START_7, [EXPIRED_PHASE_READS_TALKDESK_LAST]],
+    [
+      'eighth',
+      8,
+      DECIDED_AT_START_8,
+      [FAILED_PHASE_YIELDS_TO_QUEUED_UNINSTALL, OPERATOR_REJECT_WITHIN_OPERATION_DEADLINE, RESUMED_UPDATE_REVERTED_WHEN_STOPPED],
+    ],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {
     it(`the ${nth} generation decides its own patches at start; a run recorded before it never asks them (old paths)`, () => {

@@ -10,6 +10,7 @@ import {
   PATCHES_DECIDED_AT_START_5,
   PATCHES_DECIDED_AT_START_6,
   PATCHES_DECIDED_AT_START_7,
+  PATCHES_DECIDED_AT_START_8,
 } from '../../workflows/installation/patches';
 import { ActivityStubs, clientIdFor, deferred, refused, useInstallationUnderTest } from './harness';
 
@@ -65,6 +66,7 @@ describe('installation workflow: store-only steps as local activities', function
         PATCHES_DECIDED_AT_START_5,
         PATCHES_DECIDED_AT_START_6,
         PATCHES_DECIDED_AT_START_7,
+        PATCHES_DECIDED_AT_START_8,
       ],
       'the install took the patched path',
     );

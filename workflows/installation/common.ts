@@ -263,6 +263,14 @@ export function rejectionOutcome({ reason, told }: Rejection, sent: string): str
 }
 
 /**
+ * Patch: an install or update that fails for good with an uninstall queued (it arrived as the step failed, or while
+ * the failed update was reverted) ends as that uninstall's interruption: no rejection is sent, which Talkdesk would
+ * have taken for the uninstall it has open. Before it, the rejection was sent and the uninstall found `rejected`
+ * (not acknowledged, deprovisioned locally). Decided at start only (patches.ts).
+ */
+export const FAILED_PHASE_YIELDS_TO_QUEUED_UNINSTALL = 'failed-phase-yields-to-queued-uninstall';
+
+/**
  * The end of a phase that owns a Talkdesk operation (install, update): one
  * handler per way it can end. Talkdesk having completed the operation
  * (reconciliation's interrupt) ends it as active, keeping what it did.
@@ -286,6 +294,9 @@ export async function conclude<T>(
       return on.done();
     case 'failed':
       if (outcome.error instanceof NotOpenError) return on.notOpen(outcome.error.message, outcome.error.talkdeskState);
+      // The uninstall's interrupt lost the race with the step's failure: it stops the phase all the same (a rejection
+      // sent now would conclude the uninstall Talkdesk has open).
+      if (uninstallQueued(ctx.state) && ctx.patched(FAILED_PHASE_YIELDS_TO_QUEUED_UNINSTALL)) return on.interrupted('uninstall');
       return on.failed(outcome.error);
     case 'expired':
       return on.expired();

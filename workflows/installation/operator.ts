@@ -42,7 +42,6 @@ export async function runOperatorReject(ctx: PhaseContext, reason: string): Prom
   ctx.run.updateRejectedAfterApproval = undefined;
   if (state.phase === 'active' && ctx.run.rejectConcluded) return rejectOnActive(ctx, reason, updateAfterApproval);
   ctx.run.endingInstall = true;
-  const deadline = Date.now() + ctx.options.phaseTimeoutMs;
   let importFrom: LifecycleEvent | undefined;
   let queued: LifecycleEvent | undefined;
   const usesInstallEvent = ctx.patched(OPERATOR_REJECT_USES_INSTALL_EVENT);
@@ -56,6 +55,9 @@ export async function runOperatorReject(ctx: PhaseContext, reason: string): Prom
   // The operation rejected: an update the reject interrupted, else the install.
   const last = state.history[state.history.length - 1];
   const concludes = last?.phase === 'updating' && last.result === 'interrupted' ? 'update' : 'install';
+  // One that reads Talkdesk first keeps its seven days from now: past the install's own, only a read can tell
+  // whether its approval landed (a `timeout` there is not open, so nothing is sent).
+  const deadline = afterApproval ? Date.now() + ctx.options.phaseTimeoutMs : operationDeadline(ctx, concludes, queued);
   ctx.run.rejectReadsFirst = afterApproval;
   const { sent, shows } = await rejectReadingTalkdesk(ctx, sentReason, deadline, importFrom, concludes).finally(() => {
     ctx.run.rejectReadsFirst = undefined;
@@ -78,6 +80,32 @@ export async function runOperatorReject(ctx: PhaseContext, reason: string): Prom
     detail: sentReason,
     outcome: `rejected by an operator: ${reason} (rejection ${sent})`,
   });
+}
+
+/**
+ * Patch: an operator's reject is sent within the seven days of the operation it stops (the stopped phase's deadline,
+ * or a queued install's from its event), as the phase itself would have been: past them Talkdesk has timed the
+ * operation out, and a rejection retried beyond would meet whatever it opened since (a newer update). Before it, the
+ * reject had seven days of its own from when it was accepted. Decided at start only (patches.ts).
+ */
+export const OPERATOR_REJECT_WITHIN_OPERATION_DEADLINE = 'operator-reject-within-operation-deadline';
+
+/** The deadline of an operator's rejection: seven days from now, or sooner the stopped operation's (patch above). */
+function operationDeadline(ctx: PhaseContext, concludes: 'install' | 'update', queued?: LifecycleEvent): number {
+  const { options, state, run } = ctx;
+  const own = Date.now() + options.phaseTimeoutMs;
+  if (!ctx.patched(OPERATOR_REJECT_WITHIN_OPERATION_DEADLINE)) return own;
+  const last = state.history[state.history.length - 1];
+  const install = queued ?? run.installEvent;
+  const stopped =
+    concludes === 'update'
+      ? last?.phase === 'updating'
+        ? last.deadline
+        : undefined
+      : last?.phase === 'installing' && last.eventId === install?.eventId
+        ? last.deadline
+        : install && new Date(Date.parse(install.createdAt) + options.phaseTimeoutMs - options.phaseMarginMs).toISOString();
+  return stopped ? Math.min(own, Date.parse(stopped)) : own;
 }
 
 /** Takes an install still queued out of the queue: the one an operator's reject rejects, it must not run afterwards. */
@@ -110,7 +138,7 @@ async function rejectOnActive(ctx: PhaseContext, reason: string, afterApproval: 
     // update's own seven days: the account keeps the update no longer than Talkdesk would wait. A late update's
     // rejection is never sent (input `late`): what Talkdesk has open is newer, its own was concluded by the newer one.
     ctx.run.rejectReadsFirst = afterApproval !== undefined;
-    const deadline = afterApproval?.deadline ?? Date.now() + ctx.options.phaseTimeoutMs;
+    const deadline = afterApproval?.deadline ?? operationDeadline(ctx, 'update');
     const late = ctx.run.updateLate === true;
     const { sent, shows } = await rejectReadingTalkdesk(ctx, sentReason, deadline, undefined, 'update', late).finally(() => {
       ctx.run.rejectReadsFirst = undefined;

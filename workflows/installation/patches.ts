@@ -112,6 +112,22 @@ export const PATCHES_DECIDED_AT_START_7 = 'patches-decided-at-start-7';
  */
 export const DECIDED_AT_START_7: readonly string[] = Object.freeze(['expired-phase-reads-talkdesk-last']);
 
+/** Patch: the eighth generation, deciding DECIDED_AT_START_8 at the start of a run in the same way. */
+export const PATCHES_DECIDED_AT_START_8 = 'patches-decided-at-start-8';
+
+/**
+ * The patches the eighth generation decides, asked where a phase or an operator's reject ends (perhaps right after a
+ * local activity), so ONLY_DECIDED_AT_START: an install or update that fails with an uninstall queued yields to it
+ * instead of sending its rejection (common.ts, update.ts); an operator's reject is sent within the stopped
+ * operation's seven days (operator.ts); an update a lost run left under way is reverted when it is stopped before
+ * its body runs again (update.ts). FROZEN.
+ */
+export const DECIDED_AT_START_8: readonly string[] = Object.freeze([
+  'failed-phase-yields-to-queued-uninstall',
+  'operator-reject-within-operation-deadline',
+  'resumed-update-reverted-when-stopped',
+]);
+
 /**
  * Patches that only their generation's marker decides: a run recorded without it takes the old path
  * and never asks them. For a patch that would otherwise be asked right after a local activity (the
@@ -126,6 +142,7 @@ export const ONLY_DECIDED_AT_START: readonly string[] = Object.freeze([
   ...DECIDED_AT_START_5,
   ...DECIDED_AT_START_6,
   ...DECIDED_AT_START_7,
+  ...DECIDED_AT_START_8,
 ]);
 
 /** Each generation's marker and the patches it decides, oldest first. */
@@ -137,6 +154,7 @@ const GENERATIONS: readonly (readonly [string, readonly string[]])[] = [
   [PATCHES_DECIDED_AT_START_5, DECIDED_AT_START_5],
   [PATCHES_DECIDED_AT_START_6, DECIDED_AT_START_6],
   [PATCHES_DECIDED_AT_START_7, DECIDED_AT_START_7],
+  [PATCHES_DECIDED_AT_START_8, DECIDED_AT_START_8],
 ];
 
 /** The marker of the generation that decides `patchId` at start, if one does (the replay corpus checks ask it). */

@@ -11,7 +11,9 @@ import {
   rejectionFor,
   rejectionOutcome,
   takeLinks,
+  FAILED_PHASE_YIELDS_TO_QUEUED_UNINSTALL,
 } from './common';
+import { uninstallQueued } from '../state';
 import type { PhaseContext } from './context';
 
 /**
@@ -29,6 +31,14 @@ export const REVERT_UPDATE_STOPPED_WHILE_APPLYING = 'revert-update-stopped-while
 export const OPERATOR_REJECT_OF_UPDATE_READS_TALKDESK_FIRST = 'operator-reject-of-update-reads-talkdesk-first';
 
 /**
+ * Patch: the update a lost run left under way (its record `updating`, resumed by reconciliation) counts as being
+ * applied from the start: stopped or expired before its body runs again, it is reverted (the plan its first attempt
+ * kept, if any). Before it, only one whose body ran again was: the account kept a change Talkdesk never approved.
+ * Decided at start only (patches.ts).
+ */
+export const RESUMED_UPDATE_REVERTED_WHEN_STOPPED = 'resumed-update-reverted-when-stopped';
+
+/**
  * app.updated: apply the users and subscription delta, approve at Talkdesk; anything short of it is reverted.
  * `late` (older than an update already applied): its delta is stale, so the licensed users are re-read from
  * Talkdesk and the difference applied; its subscription is taken only if no newer update set one.
@@ -42,8 +52,14 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
   ctx.run.updateLate = late;
   const deadline = await ctx.beginPhase('updating', event);
   let applied: UpdateResult | undefined;
-  // Re-entered after continue-as-new mid-phase: the previous run may have applied it (its result is not carried).
-  let applying = ctx.run.resumedEventId === event.eventId;
+  // Re-entered after continue-as-new mid-phase, or the update a lost run left under way: the previous run may have
+  // applied it (its result is not carried).
+  const { resumedUpdateAt } = ctx.run;
+  const leftUnderWay =
+    resumedUpdateAt !== undefined &&
+    Date.parse(resumedUpdateAt) === Date.parse(event.createdAt) &&
+    ctx.patched(RESUMED_UPDATE_REVERTED_WHEN_STOPPED);
+  let applying = ctx.run.resumedEventId === event.eventId || leftUnderWay;
   const outcome = await ctx.phases.run(deadline, async () => {
     applying = true;
     applied = await ctx.step(
@@ -98,6 +114,15 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
       const rejection = rejectionFor('Update failed', error);
       // Failed while applying: an earlier attempt may have applied the change (timed out, its answer lost).
       await revert();
+      // An uninstall arrived while it was reverted: applied next; the rejection would conclude it at Talkdesk.
+      if (uninstallQueued(state) && ctx.patched(FAILED_PHASE_YIELDS_TO_QUEUED_UNINSTALL)) {
+        await ctx.endPhase('active', {
+          result: 'interrupted',
+          detail: 'uninstall',
+          outcome: `${rejection.reason}; not rejected at Talkdesk: an uninstall arrived (applied next); update reverted`,
+        });
+        return ctx.keepError(rejection.reason);
+      }
       const sent = await rejectAtTalkdesk(ctx, rejection.told, deadline, undefined, 'update', late);
       await ctx.endPhase('active', {
         result: 'rejected',

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { rejectUpdate } from '../../workflows/definitions';
+import { ActivityStubs, DAY, deferred, phases, refused, unavailable, useInstallationUnderTest } from './harness';
+
+/**
+ * Operations stopped in ways their own phase does not see (patches-decided-at-start-8): a failure that races the
+ * uninstall's interrupt, an uninstall arriving while a failed update is reverted, an operator's reject outliving the
+ * operation it rejects, an update a lost run left under way.
+ */
+describe('installation workflow: operations stopped around their phase', function () {
+  this.timeout(60_000);
+  const { env, start } = useInstallationUnderTest();
+  const users = { users: { adding: ['u1'], removing: [] } };
+  const uninstallQueued = (v: { pendingEvents: string[] }) => v.pendingEvents.some((e) => e.startsWith('app.uninstalled'));
+
+  /** A step that fails for good once released: the uninstall's cancellation reaches it too late (no heartbeat). */
+  const failingWhenReleased = () => {
+    const started = deferred();
+    const release = deferred();
+    const stub = async () => {
+      started.resolve();
+      await release.promise;
+      throw refused('The partner refused the request (HTTP 422)');
+    };
+    return { stub, started: started.promise, release: () => release.resolve() };
+  };
+
+  it('an install that fails for good as the uninstall arrives yields to it: undone, not rejected, the uninstall acknowledged', async () => {
+    const provisioning = failingWhenReleased();
+    const t = await start(new ActivityStubs().on('provisionAccount', provisioning.stub));
+    await t.send(t.event('app.installed'));
+    await provisioning.started;
+    await t.send(t.event('app.uninstalled'));
+    await t.until('the uninstall queued behind the install', uninstallQueued);
+    provisioning.release();
+    const done = await t.result();
+    assert.equal(done.phase, 'uninstalled');
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:uninstall'], 'no rejection: Talkdesk has the uninstall open');
+    assert.deepEqual(phases(done), ['installing', 'uninstalling']);
+    assert.deepEqual([done.history[0]?.result, done.history[0]?.detail], ['interrupted', 'uninstall']);
+    assert.equal(t.stubs.of('undoProvisioning').length, 1);
+  });
+
+  it('an update that fails for good as the uninstall arrives yields to it: reverted, not rejected', async () => {
+    const applying = failingWhenReleased();
+    const t = await start(new ActivityStubs().on('applyUpdate', applying.stub));
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    await t.send(t.event('app.updated', { facts: users }));
+    await applying.started;
+    await t.send(t.event('app.uninstalled'));
+    await t.until('the uninstall queued behind the update', uninstallQueued);
+    applying.release();
+    const done = await t.result();
+    assert.equal(done.phase, 'uninstalled');
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:uninstall']);
+    assert.equal(t.stubs.of('revertUpdate').length, 1);
+  });
+
+  it('an uninstall that arrives while a failed update is reverted: the rejection is not sent', async () => {
+    const reverting = deferred();
+    const revertStarted = deferred();
+    const t = await start(
+      new ActivityStubs()
+        .on('applyUpdate', async () => Promise.reject(refused('The partner refused the request (HTTP 422)')))
+        .on('revertUpdate', async () => {
+          revertStarted.resolve();
+          await reverting.promise;
+          return {};
+        }),
+    );
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    await t.send(t.event('app.updated', { facts: users }));
+    await revertStarted.promise;
+    await t.send(t.event('app.uninstalled'));
+    await t.until('the uninstall queued behind the revert', uninstallQueued);
+    reverting.resolve();
+    const done = await t.result();
+    assert.equal(done.phase, 'uninstalled');
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:uninstall'], 'the rejection would have concluded the uninstall');
+    const update = done.history.find((h) => h.phase === 'updating');
+    assert.deepEqual([update?.result, update?.detail], ['interrupted', 'uninstall']);
+    assert.match(update?.outcome ?? '', /HTTP 422.*not rejected at Talkdesk: an uninstall arrived/);
+  });
+
+  it("an operator's reject of a stopped update is tried within the update's seven days, not seven days of its own", async () => {
+    const t = await start(
+      new ActivityStubs()
+        .on('applyUpdate', async () => Promise.reject(unavailable()))
+        .on('setInstallationState', async (i) => {
+          if (i.state === 'reject') throw unavailable();
+          return { state: 'completed' };
+        }),
+    );
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    const update = t.event('app.updated', { facts: users });
+    await t.send(update);
+    await t.until('the update to be retrying its change', (v) => v.phase === 'updating' && v.lastError !== undefined);
+    await env().sleep('2 days');
+    await t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'wrong plan' }] });
+    await env().sleep('8 days');
+    const v = await t.settled('active', (s) => s.history.at(-1)?.result === 'rejected');
+    const last = v.history.at(-1);
+    assert.match(last?.outcome ?? '', /rejection not sent \(expired\)/);
+    const age = Date.parse(last?.endedAt ?? '') - Date.parse(update.createdAt);
+    assert.ok(age <= 7 * DAY, `ended ${age / DAY} days after the update: Talkdesk had timed it out`);
+    assert.ok(
+      t.stubs.of('setInstallationState').some((c) => c.state === 'reject'),
+      'tried while the update was open',
+    );
+  });
+
+  it('an update a lost run left under way is reverted when it expires before its body runs again', async () => {
+    const createdAt = new Date((await env().currentTimeMs()) - 8 * DAY).toISOString();
+    const t = await start(
+      new ActivityStubs().on('loadInstallation', async () => ({
+        phase: 'updating',
+        appId: 'app-1',
+        accountId: 'acct-1',
+        activeClientId: 'client-lost-run',
+        links: { root: 'https://api.talkdesk.test' },
+        updateEventAt: createdAt,
+      })),
+    );
+    const update = { ...t.event('app.updated', { facts: users }), createdAt };
+    await t.send(update);
+    const v = await t.settled('active', (s) => s.history.at(-1)?.phase === 'updating' && s.history.at(-1)?.endedAt !== undefined);
+    assert.equal(v.history.at(-1)?.result, 'expired');
+    assert.deepEqual(t.stubs.of('applyUpdate'), [], 'past its seven days: nothing of it runs');
+    assert.deepEqual(
+      t.stubs.of('revertUpdate'),
+      [{ installationId: t.installationId, accountId: 'acct-1', eventId: update.eventId, occurredAt: createdAt }],
+      'the change the lost run may have applied is reverted (the plan kept under the event)',
+    );
+  });
+});
