@@ -339,7 +339,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
         const now = new Date();
         const pendingBefore = new Date(now.getTime() - PENDING_SET_MAX_AGE_MS);
         for (const rec of await store.credentials.listDueForDestruction(now, input.limit, pendingBefore)) {
-          if (await store.credentials.destroy(rec.installationId, rec.clientId)) destroyed += 1;
+          if (await store.credentials.destroy(rec.installationId, rec.clientId, rec.status)) destroyed += 1;
         }
       });
       return { destroyed };

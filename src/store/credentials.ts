@@ -236,21 +236,20 @@ export class CredentialStore {
   }
 
   /**
-   * Applies `update` to the set's record if its status allows it; true when it changed. Read, then
-   * written by `_id` alone: the set's writer is its installation's workflow (one activity at a time);
-   * the retention backstop, the only other writer, destroys retiring sets past `retireAt`, so a destroy
-   * racing it writes the same fact, and a retirement racing it (a retried switch long after) leaves a
-   * retiring record without its secret, which the backstop's next pass marks destroyed.
+   * Applies `update` if the set's status allows it; true when it changed. The set's writer is its workflow (one
+   * activity at a time); the retention backstop, the only other, destroys sets only in the status it listed them
+   * with (`expected`, in the write's filter), so a set switched to meanwhile is kept.
    */
   private async updateSet(
     installationId: string,
     clientId: string,
     allowed: (status: CredentialStatus) => boolean,
     update: object,
+    expected?: CredentialStatus,
   ): Promise<boolean> {
     const rec = await this.get(installationId, clientId);
-    if (!rec || !allowed(rec.status)) return false;
-    const res = await this.creds.updateOne({ _id: rec._id }, update);
+    if (!rec || !allowed(rec.status) || (expected !== undefined && rec.status !== expected)) return false;
+    const res = await this.creds.updateOne(expected === undefined ? { _id: rec._id } : { _id: rec._id, status: expected }, update);
     return res.modifiedCount > 0;
   }
 
@@ -264,13 +263,14 @@ export class CredentialStore {
     await this.updateSet(installationId, clientId, (s) => s !== 'destroyed', { $set: { status: 'retiring', retireAt } });
   }
 
-  /** Removes the ciphertext itself and every cached token made with it. */
-  async destroy(installationId: string, clientId: string): Promise<boolean> {
-    const changed = await this.updateSet(installationId, clientId, (s) => s !== 'destroyed', {
-      $set: { status: 'destroyed', destroyedAt: new Date() },
-      $unset: { secret: '' },
-    });
-    await this.dropToken(installationId, clientId);
+  /**
+   * Removes the ciphertext itself and every cached token made with it. `expected`: only if the set still has
+   * the status it was listed with (the backstop: a pending set its workflow switched to meanwhile is kept).
+   */
+  async destroy(installationId: string, clientId: string, expected?: CredentialStatus): Promise<boolean> {
+    const update = { $set: { status: 'destroyed', destroyedAt: new Date() }, $unset: { secret: '' } };
+    const changed = await this.updateSet(installationId, clientId, (s) => s !== 'destroyed', update, expected);
+    if (changed || expected === undefined) await this.dropToken(installationId, clientId);
     return changed;
   }
 

@@ -1,4 +1,5 @@
 import type { Collection } from 'mongodb';
+import { FINAL_PHASES, type InstallationPhase } from '../../workflows/definitions';
 import { COLLECTIONS, deleteByIds, type Database } from './db';
 import { EventCredentialStore } from './event-credentials';
 
@@ -12,12 +13,16 @@ import { EventCredentialStore } from './event-credentials';
  *
  * Handled `user.logout` records go the same way (the callback refuses those older than the
  * window too). A pruned event's credentials copy goes first, if one is left: its workflow imports
- * (and deletes) it within the event's seven days, or never (an install that arrived
- * after its installation's uninstall had completed, and was ignored by a run of its own).
+ * (and deletes) it, or never will (an install that arrived after its installation's uninstall had
+ * completed, ignored by a run of its own). Handed over is not imported: a workflow stalled past the
+ * window (workers down, a bad deploy) still imports a rotation late, and the copy is the only one.
+ * So an event with a copy left stays, record and copy, until its installation is done with it: its
+ * record is in a final phase or lists the event as handled (`kept` counts the others).
  */
 
 interface PrunableRecord {
   _id: string;
+  installationId: string;
   type: string;
   createdAt: Date;
   dispatchedAt?: Date;
@@ -33,6 +38,15 @@ export interface SweepResult {
   events: number;
   /** Credentials copies of pruned events deleted (never imported), and copies whose record was never stored. */
   credentials: number;
+  /** Old handed-over events kept with their copy: their installation has not imported it nor finished (ids). */
+  kept: string[];
+}
+
+/** The installation record's fields that say whether it is done with an event. */
+interface InstallationFacts {
+  _id: string;
+  phase: string;
+  handledEventIds?: string[];
 }
 
 /** A credentials copy's fields the sweep reads. */
@@ -46,6 +60,7 @@ export const DAY_MS = 86_400_000;
 export class InboxRetention {
   private readonly coll: Collection<PrunableRecord>;
   private readonly copies: Collection<CopyRecord>;
+  private readonly installations: Collection<InstallationFacts>;
   private readonly eventCredentials: EventCredentialStore;
   constructor(
     db: Database,
@@ -54,6 +69,7 @@ export class InboxRetention {
     if (!Number.isInteger(retentionDays) || retentionDays < 1) throw new Error('retentionDays must be a positive integer');
     this.coll = db.collection<PrunableRecord>(COLLECTIONS.inbox);
     this.copies = db.collection<CopyRecord>(COLLECTIONS.eventCredentials);
+    this.installations = db.collection<InstallationFacts>(COLLECTIONS.installations);
     this.eventCredentials = new EventCredentialStore(db);
   }
 
@@ -66,9 +82,11 @@ export class InboxRetention {
   async sweep(now = new Date()): Promise<SweepResult> {
     const before = { $lt: this.cutoff(now) };
     const old = { createdAt: before, dispatchedAt: { $exists: true } };
-    const bringing = (await this.coll.find({ ...old, type: { $in: CREDENTIAL_EVENTS } }, { projection: { _id: 1 } }).toArray()).map(
-      (r) => r._id,
-    );
+    const candidates = await this.coll
+      .find({ ...old, type: { $in: CREDENTIAL_EVENTS } }, { projection: { _id: 1, installationId: 1 } })
+      .toArray();
+    const kept = await this.stillNeeded(candidates);
+    const bringing = candidates.filter((r) => !kept.includes(r._id)).map((r) => r._id);
     // Their copies before the records (a sweep stopped between the two finds the same events next
     // time); those records by the ids read, so that one handed over meanwhile keeps its record too.
     const credentials = await this.eventCredentials.deleteEvents(bringing);
@@ -76,7 +94,24 @@ export class InboxRetention {
     events += (await this.coll.deleteMany({ ...old, type: { $nin: CREDENTIAL_EVENTS } })).deletedCount;
     // user.logout records (the user's e-mail in them) are marked handled, not handed over.
     events += (await this.coll.deleteMany({ type: 'user.logout', createdAt: before, handledAt: { $exists: true } })).deletedCount;
-    return { events, credentials: credentials + (await this.orphanCopies(before)) };
+    return { events, credentials: credentials + (await this.orphanCopies(before)), kept };
+  }
+
+  /** The events whose copy is left and whose installation is not done with them (see the class's comment). */
+  private async stillNeeded(events: readonly Pick<PrunableRecord, '_id' | 'installationId'>[]): Promise<string[]> {
+    if (events.length === 0) return [];
+    const copies = await this.copies.find({ _id: { $in: events.map((e) => e._id) } }, { projection: { _id: 1 } }).toArray();
+    const withCopy = events.filter((e) => copies.some((c) => c._id === e._id));
+    if (withCopy.length === 0) return [];
+    const ids = [...new Set(withCopy.map((e) => e.installationId))];
+    const records = await this.installations
+      .find({ _id: { $in: ids } }, { projection: { _id: 1, phase: 1, handledEventIds: 1 } })
+      .toArray();
+    const done = (e: Pick<PrunableRecord, '_id' | 'installationId'>) => {
+      const rec = records.find((r) => r._id === e.installationId);
+      return rec !== undefined && (FINAL_PHASES.includes(rec.phase as InstallationPhase) || (rec.handledEventIds ?? []).includes(e._id));
+    };
+    return withCopy.filter((e) => !done(e)).map((e) => e._id);
   }
 
   /**

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { PENDING_SET_MAX_AGE_MS } from '../../activities/reconciliation';
+import { CREDENTIALS_BACKSTOP_MARKER, PENDING_SET_MAX_AGE_MS } from '../../activities/reconciliation';
 import { COLLECTIONS } from '../../src/store';
 import { credentialId } from '../../src/store/credentials';
 import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
@@ -50,5 +50,38 @@ describe('credentials backstop: retired and orphaned pending sets (FerretDB, sim
     assert.ok(await h.store.credentials.usable(installation.id, recent), 'a rotation under way keeps its set');
     assert.equal((await h.store.credentials.get(installation.id, active))?.status, 'active');
     assert.ok(PENDING_SET_MAX_AGE_MS > 7 * DAY, 'longer than the seven days a rotation may hold its set');
+  });
+
+  it('keeps a pending set its workflow switched to after the backstop listed it (a stalled rotation resumed)', async () => {
+    const { installation } = await h.installing(1);
+    const rotation = await h.storeEvent(h.simulator.rotateCredentials(installation.id, { compromised: true }));
+    const ref = { installationId: installation.id, eventId: rotation.eventId };
+    const { clientId } = await h.run(h.acts.importCredentials, { ...ref, activate: false });
+    await h.db
+      .collection(COLLECTIONS.credentials)
+      .updateOne(
+        { _id: credentialId(installation.id, clientId) as never },
+        { $set: { createdAt: new Date(Date.now() - PENDING_SET_MAX_AGE_MS - 60_000) } },
+      );
+    await h.db.collection(COLLECTIONS.storeMarkers).deleteOne({ _id: CREDENTIALS_BACKSTOP_MARKER as never });
+    // The switch lands between the backstop's listing and its destroy.
+    const creds = h.store.credentials;
+    const list = creds.listDueForDestruction.bind(creds);
+    creds.listDueForDestruction = async (...args) => {
+      const due = await list(...args);
+      assert.ok(
+        due.some((r) => r.clientId === clientId && r.status === 'pending'),
+        'listed while pending',
+      );
+      await creds.activate(installation.id, clientId);
+      return due;
+    };
+    try {
+      assert.equal((await h.run(h.acts.destroyRetiredCredentials, { limit: 1_000 })).destroyed, 0);
+    } finally {
+      creds.listDueForDestruction = list;
+    }
+    assert.equal((await creds.get(installation.id, clientId))?.status, 'active');
+    assert.ok(await creds.usable(installation.id, clientId), 'the set switched to keeps its secret');
   });
 });

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { toLifecycleEvent, parseEvent } from '../../src/events/schemas';
-import type { EventType } from '../../workflows/definitions';
+import type { EventType, InstallationPhase } from '../../workflows/definitions';
 import { sealEventCredentials } from '../../src/store/event-credentials';
 import { InboxRetention, DAY_MS } from '../../src/store/inbox-retention';
 import { LogoutEventStore } from '../../src/store/logout-events';
 import { signHubSignature } from '../../src/web/signature';
 import { WEBHOOK_SECRET } from '../support/system';
+import { connectDatabase, createStore } from '../../src/store';
+import { mongoUri, uniqueDbName } from '../support/servers';
 import { eventually } from '../support/waits';
 import { JSON_HEADERS, freshEvent, send, startLightWeb, type LightWeb, useLightWeb } from './support';
 
@@ -18,7 +20,7 @@ import { JSON_HEADERS, freshEvent, send, startLightWeb, type LightWeb, useLightW
 
 const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-async function storeEvent(web: LightWeb, ageDays: number, dispatched: boolean, type: EventType = 'app.uninstalled') {
+async function storeEvent(web: Pick<LightWeb, 'store'>, ageDays: number, dispatched: boolean, type: EventType = 'app.uninstalled') {
   const event = freshEvent(type);
   const createdAt = isoSeconds(Date.now() - ageDays * DAY_MS);
   event.created_at = createdAt;
@@ -37,9 +39,13 @@ async function storeEvent(web: LightWeb, ageDays: number, dispatched: boolean, t
   return event;
 }
 
+const SECRETS = { clientId: 'c1', clientSecret: 'not-a-real-secret', privateKey: '', publicKey: '' };
+
 describe('security: inbox retention', function () {
   this.timeout(60_000);
   let web: LightWeb;
+  const recordPhase = (installationId: string, phase: InstallationPhase, handledEventIds: string[] = []) =>
+    web.store.installations.record(installationId, { workflowId: `installation-${installationId}`, appId: 'app', phase, handledEventIds });
   // The server's own sweeper runs rarely here: the first tests drive sweeps by hand.
   useLightWeb((w) => (web = w), { inboxRetentionDays: 30, inboxSweepIntervalMs: 3_600_000 });
 
@@ -78,13 +84,7 @@ describe('security: inbox retention', function () {
   });
 
   it("deletes a pruned event's credentials copy never imported (a late install ignored after its uninstall); keeps the others", async () => {
-    const sealed = (installationId: string) =>
-      sealEventCredentials(web.keyring, installationId, {
-        clientId: 'c1',
-        clientSecret: 'not-a-real-secret',
-        privateKey: '',
-        publicKey: '',
-      });
+    const sealed = (installationId: string) => sealEventCredentials(web.keyring, installationId, SECRETS);
     const oldInstall = await storeEvent(web, 40, true, 'app.installed');
     const waitingInstall = await storeEvent(web, 40, false, 'app.installed');
     const recentInstall = await storeEvent(web, 20, true, 'app.installed');
@@ -93,6 +93,8 @@ describe('security: inbox retention', function () {
       const owner = { eventId: e.id, installationId, createdAt: new Date(), storedAt: new Date() };
       await web.store.eventCredentials.put(owner, sealed(installationId));
     }
+    // Its installation is over (the run of its own recorded the final phase).
+    await recordPhase(String(oldInstall.data.installation_id), 'uninstalled');
     const result = await new InboxRetention(web.db, 30).sweep();
     assert.ok(result.credentials >= 1, JSON.stringify(result));
     assert.equal(await web.store.eventCredentials.get(oldInstall.id), undefined, 'the pruned event takes its copy with it');
@@ -101,13 +103,32 @@ describe('security: inbox retention', function () {
     assert.ok(await web.store.eventCredentials.get(recentInstall.id), 'a recent event keeps its copy');
   });
 
+  it('keeps an old handed-over copy its installation has not imported (a stalled workflow) until the installation is done with it', async () => {
+    const rotation = await storeEvent(web, 40, true, 'app.credentials_rotated');
+    const orphanInstall = await storeEvent(web, 40, true, 'app.installed'); // its workflow never wrote a record
+    const installationId = String(rotation.data.installation_id);
+    for (const e of [rotation, orphanInstall]) {
+      const owner = { eventId: e.id, installationId: String(e.data.installation_id), createdAt: new Date(), storedAt: new Date() };
+      await web.store.eventCredentials.put(owner, sealEventCredentials(web.keyring, owner.installationId, SECRETS));
+    }
+    await recordPhase(installationId, 'active', ['another-event']);
+    const first = await new InboxRetention(web.db, 30).sweep();
+    assert.ok(first.kept.includes(rotation.id) && first.kept.includes(orphanInstall.id), JSON.stringify(first));
+    for (const e of [rotation, orphanInstall]) {
+      assert.ok(await web.store.eventCredentials.get(e.id), 'the only copy is kept');
+      assert.ok(await web.store.inbox.get(e.id), 'and the record that names it');
+    }
+    // The workflow handled it (imported, or decided it was not needed): both go.
+    await recordPhase(installationId, 'active', ['another-event', rotation.id]);
+    const second = await new InboxRetention(web.db, 30).sweep();
+    assert.ok(!second.kept.includes(rotation.id), JSON.stringify(second));
+    assert.equal(await web.store.eventCredentials.get(rotation.id), undefined);
+    assert.equal(await web.store.inbox.get(rotation.id), null);
+    assert.ok(await web.store.eventCredentials.get(orphanInstall.id), 'no record says it was handled: kept');
+  });
+
   it('deletes an old credentials copy whose inbox record was never stored; keeps a recent one, and an old one whose event waits', async () => {
-    const sealed = sealEventCredentials(web.keyring, 'inst-orphan', {
-      clientId: 'c1',
-      clientSecret: 'not-a-real-secret',
-      privateKey: '',
-      publicKey: '',
-    });
+    const sealed = sealEventCredentials(web.keyring, 'inst-orphan', SECRETS);
     const daysAgo = (d: number) => new Date(Date.now() - d * DAY_MS);
     const copy = (eventId: string, storedDaysAgo: number) =>
       web.store.eventCredentials.put(
@@ -140,7 +161,25 @@ describe('security: inbox retention', function () {
     assert.equal(await web.store.inbox.get(event.id), null, 'not stored again');
   });
 
-  it('is swept by the web server itself, at start and then periodically', async () => {
+  it('is swept by the web server itself at start (the next sweep an hour away)', async () => {
+    const dbName = uniqueDbName('sec-start');
+    const db = await connectDatabase(await mongoUri(), dbName);
+    const event = await storeEvent({ store: createStore(db, web.keyring) }, 12, true);
+    const second = await startLightWeb({ inboxRetentionDays: 10, inboxSweepIntervalMs: 3_600_000 }, { dbName });
+    try {
+      await eventually(
+        'the start sweep to prune the old event',
+        async () => ((await second.store.inbox.get(event.id)) === null ? true : undefined),
+        10_000,
+      );
+    } finally {
+      await second.close();
+      await db.db.dropDatabase().catch(() => undefined);
+      await db.close();
+    }
+  });
+
+  it('is swept by the web server itself periodically', async () => {
     const second = await startLightWeb({ inboxRetentionDays: 10, inboxSweepIntervalMs: 300 });
     try {
       const event = await storeEvent(second, 12, true);
