@@ -24,7 +24,8 @@ export type ReadPage = (pageUrl?: string) => Promise<{ users: TalkdeskUser[]; ne
  */
 export interface ReadingStore {
   load(): Promise<{ pages: number; users: TalkdeskUser[]; next?: string } | undefined>;
-  savePage(page: number, users: TalkdeskUser[], next: string | undefined): Promise<void>;
+  /** Keeps the page unless one is kept already (another attempt's): returns the page kept, which the reading goes on from. */
+  savePage(page: number, users: TalkdeskUser[], next: string | undefined): Promise<{ users: TalkdeskUser[]; next?: string }>;
 }
 
 /**
@@ -41,10 +42,12 @@ export async function readLicensedUsers(readPage: ReadPage, saved?: ReadingStore
   let pages = from?.pages ?? 0;
   const seen = new Set<string>(next ? [next] : []);
   do {
-    const page = await readPage(next);
+    const read = await readPage(next);
+    pages += 1;
+    // The page another attempt kept first, if one did: every attempt under the key sends the same users.
+    const page = saved ? await saved.savePage(pages, read.users, read.next) : read;
     // Users added while paging shift offsets: keep each id once.
     for (const u of page.users) if (!users.has(u.id)) users.set(u.id, u);
-    pages += 1;
     if (page.next !== undefined && seen.has(page.next)) {
       throw ApplicationFailure.create({
         type: 'TalkdeskProtocolError',
@@ -54,7 +57,6 @@ export async function readLicensedUsers(readPage: ReadPage, saved?: ReadingStore
     }
     if (page.next !== undefined) seen.add(page.next);
     next = page.next;
-    await saved?.savePage(pages, page.users, next);
     const progress: LicensedUsersProgress = { kind: 'licensed-users', pages, users: users.size, ...(next ? { next } : {}) };
     heartbeat(progress);
   } while (next !== undefined);

@@ -69,14 +69,28 @@ export class LicensedUsersProgressStore {
     return { pages: run.length, users: run.flatMap((p) => p.users), ...(last.next ? { next: last.next } : {}) };
   }
 
-  /** Page `page` was read: its users and the link to the next one. */
-  async savePage(key: string, installationId: string, page: number, users: TalkdeskUser[], next: string | undefined): Promise<void> {
+  /**
+   * Page `page` was read: its users and the link to the next one. The first writer wins, and what it kept is returned:
+   * an attempt outliving its timeout beside its retry reads the same pages at other offsets (users come and go), and
+   * every attempt must send the partner the same users under the key.
+   */
+  async savePage(
+    key: string,
+    installationId: string,
+    page: number,
+    users: TalkdeskUser[],
+    next: string | undefined,
+  ): Promise<{ users: TalkdeskUser[]; next?: string }> {
     // Parsed by userSchema: id, email, name, active, nothing else.
-    await this.coll.replaceOne(
-      { _id: `${key}:${page}` },
-      { key, installationId, page, users, next: next ?? null, savedAt: new Date() },
-      { upsert: true },
-    );
+    try {
+      await this.coll.insertOne({ _id: `${key}:${page}`, key, installationId, page, users, next: next ?? null, savedAt: new Date() });
+      return { users, ...(next !== undefined ? { next } : {}) };
+    } catch (e) {
+      if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
+      const kept = await this.coll.findOne({ _id: `${key}:${page}` });
+      if (!kept) return this.savePage(key, installationId, page, users, next); // cleared meanwhile
+      return { users: kept.users, ...(kept.next !== null ? { next: kept.next } : {}) };
+    }
   }
 
   /**

@@ -73,6 +73,24 @@ describe('provisioning retried: the same request and result as its first attempt
     assert.equal(await progress.loadFacts(key), undefined, 'cleared with the pages');
   });
 
+  it('the first attempt to keep a page of users wins: one reading beside it goes on from the page kept', async () => {
+    const key = `pages-race-${Date.now()}`;
+    const progress = h.store.licensedUsersProgress;
+    const first = [{ id: 'u1', name: 'A', email: 'a@customer.test' }];
+    const shifted = [{ id: 'u2', name: 'B', email: 'b@customer.test' }];
+    assert.deepEqual(await progress.savePage(key, 'inst-race', 1, first, 'https://api.talkdesk.test/users?page=2'), {
+      users: first,
+      next: 'https://api.talkdesk.test/users?page=2',
+    });
+    // The other attempt read page 1 at another offset (a user added meanwhile), and its last page without a next.
+    assert.deepEqual(await progress.savePage(key, 'inst-race', 1, shifted, undefined), {
+      users: first,
+      next: 'https://api.talkdesk.test/users?page=2',
+    });
+    assert.deepEqual(await progress.load(key), { pages: 1, users: first, next: 'https://api.talkdesk.test/users?page=2' });
+    await progress.clear(key);
+  });
+
   it('the reading kept for a retry goes when the install ends active', async () => {
     const { installation, input, base, clientId } = await installing();
     const prov = await h.run(h.acts.provisionAccount, input);

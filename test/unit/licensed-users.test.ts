@@ -57,7 +57,10 @@ describe('licensed users read page by page', () => {
         kept.length
           ? { pages: kept.length, users: kept.flatMap((p) => p.users), ...(kept.at(-1)?.next ? { next: kept.at(-1)!.next } : {}) }
           : undefined,
-      savePage: async (page, users, next) => void kept.push({ page, users, ...(next ? { next } : {}) }),
+      savePage: async (page, users, next) => {
+        kept.push({ page, users, ...(next ? { next } : {}) });
+        return { users, ...(next ? { next } : {}) };
+      },
     };
     const { read, asked } = pages(10, 2);
     let calls = 0;
@@ -77,6 +80,33 @@ describe('licensed users read page by page', () => {
       kept.map((p) => p.page),
       [1, 2, 3, 4, 5],
     );
+  });
+
+  it('two attempts reading side by side send the same users: each goes on from the pages the other kept first', async () => {
+    // First writer wins, as the store does (insert by `<key>:<page>`).
+    const kept = new Map<number, { users: { id: string }[]; next?: string }>();
+    const saved: ReadingStore = {
+      load: async () => undefined, // both began before either kept a page
+      savePage: async (page, users, next) => {
+        if (!kept.has(page)) kept.set(page, { users, ...(next ? { next } : {}) });
+        return kept.get(page)! as { users: { id: string; name: string; email: string }[]; next?: string };
+      },
+    };
+    // The second attempt reads after a user was added: its pages hold other users at other offsets.
+    const reader = (offset: number): ReadPage => {
+      return async (url) => {
+        const page = url ? Number(new URL(url).searchParams.get('page')) : 1;
+        const users = [0, 1].map((i) => ({ id: `u${(page - 1) * 2 + i + offset}`, name: 'Agent', email: 'a@customer.test' }));
+        return { users, ...(page < 3 ? { next: `https://api.talkdesk.test/users?page=${page + 1}` } : {}) };
+      };
+    };
+    const [a, b] = await Promise.all([
+      new MockActivityEnvironment().run(readLicensedUsers, reader(0), saved),
+      new MockActivityEnvironment().run(readLicensedUsers, reader(1), saved),
+    ]);
+    const ids = (users: unknown) => (users as { id: string }[]).map((u) => u.id).sort();
+    assert.deepEqual(ids(a), ids(b));
+    assert.deepEqual(ids(a), [...kept.values()].flatMap((p) => p.users.map((u) => u.id)).sort(), 'exactly the users of the pages kept');
   });
 
   it('a page that repeats ends the reading as a protocol error, not a loop', async () => {
