@@ -96,6 +96,10 @@ if [ "${SKIP_BROWSER_INSTALL:-0}" = 1 ]; then
   log "SKIP_BROWSER_INSTALL=1: not installing chromium (the browser tests are skipped without one)"
 elif [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
   : # already installed where the tests look (test/support/chromium.ts)
+elif [ -n "${CHROMIUM_PATH:-}" ]; then
+  # Installing Debian's would put it at /usr/bin/chromium, where the tests do not look.
+  log "CHROMIUM_PATH=$CHROMIUM_PATH is not an executable: the browser tests will fail until it is;" \
+    "unset it to have Debian's chromium installed, or set SKIP_BROWSER_INSTALL=1"
 elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   log "installing Debian's chromium for the browser tests (first time only)"
   # A failure here does not stop the set-up: only the two browser tests need chromium, and they say so.

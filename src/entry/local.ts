@@ -4,7 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { generateKeySpec } from '../crypto/secrets';
 import { DEFAULT_ALLOWED_HOSTS, loadEnvSubset } from '../config/env';
 import { ConfigError } from '../errors';
-import { DEMO_DEFAULTS } from '../local/demo-defaults';
+import { DEMO_DEFAULTS, demoCommand } from '../local/demo-defaults';
 import { portInUse, retryBindClash } from '../local/process';
 import { serversBanner, writeServersEnv } from '../local/servers-only';
 import { urlTarget } from '../logging/redact';
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
         `  Ready and metrics:  ${web.adminUrl}/readyz  ${web.adminUrl}/metrics`,
         `  Launch (SSO):       ${env.APP_BASE_URL ?? web.url}/launch?talkdesk_installation_id=<id>  (npm run demo prints one)`,
         '',
-        `  Send a demo install from another terminal:  ${demoCommand(web.callbackUrl, env.APP_BASE_URL ?? web.url)}`,
+        `  Send a demo install from another terminal:  ${demoCommand(web.callbackUrl, env.APP_BASE_URL ?? web.url, process.env)}`,
         '  Stop everything:                            Ctrl-C',
         '',
       ].join('\n'),
@@ -170,17 +170,3 @@ function applyLocalDefaults(dataDir: string): void {
 }
 
 main().catch(exitOnFailure('npm start'));
-
-/**
- * `npm run demo` as this instance needs it: its defaults assume port 3000 and npm start's
- * defaults, so anything else is spelled out (the webhook secret only named, never printed).
- */
-function demoCommand(callbackUrl: string, appBaseUrl: string): string {
-  const vars: string[] = [];
-  if (callbackUrl !== DEMO_DEFAULTS.callbackUrl) vars.push(`CALLBACK_URL=${callbackUrl}`);
-  if (appBaseUrl.replace(/\/+$/, '') !== DEMO_DEFAULTS.appBaseUrl) vars.push(`APP_BASE_URL=${appBaseUrl}`);
-  if (process.env.SIMULATOR_PORT) vars.push(`SIMULATOR_PORT=${process.env.SIMULATOR_PORT}`);
-  if (process.env.TALKDESK_APP_ID !== DEMO_DEFAULTS.appId) vars.push(`TALKDESK_APP_ID=${process.env.TALKDESK_APP_ID ?? ''}`);
-  const secret = process.env.TALKDESK_WEBHOOK_SECRET !== DEMO_DEFAULTS.webhookSecret ? '  (with this TALKDESK_WEBHOOK_SECRET set)' : '';
-  return `${[...vars, 'npm run demo'].join(' ')}${secret}`;
-}

@@ -4,6 +4,8 @@ import path from 'node:path';
 /** The variables `npm start` gives its web and worker, for processes started apart from it. */
 const SHARED = [
   'TEMPORAL_ADDRESS',
+  // The namespace the dev server was started with: the processes must use the same one.
+  'TEMPORAL_NAMESPACE',
   'MONGODB_URI',
   'SECRETS_KEY',
   'SSO_SIGNING_KEYS',

@@ -61,7 +61,8 @@ describe('npm start: the whole system on embedded defaults', function () {
     ).catch(() => assert.fail(`no banner; npm start printed:\n${start.out()}`));
     assert.equal(
       line,
-      `CALLBACK_URL=http://127.0.0.1:${port}/talkdesk/events APP_BASE_URL=http://127.0.0.1:${port} SIMULATOR_PORT=${simPort} npm run demo`,
+      `CALLBACK_URL=http://127.0.0.1:${port}/talkdesk/events APP_BASE_URL=http://127.0.0.1:${port} SIMULATOR_PORT=${simPort} ` +
+        `LOCAL_TEMPORAL_UI_PORT=${uiPort} npm run demo`,
     );
     assert.equal((await fetch(`http://localhost:${uiPort}/`)).status, 200, 'the Temporal UI answers');
     assert.equal((await fetch(`http://127.0.0.1:${adminPort}/readyz`)).status, 200);
@@ -73,6 +74,7 @@ describe('npm start: the whole system on embedded defaults', function () {
     await eventually('the approval at the demo', async () => /approval call received/.test(demo.out()) || undefined, 60_000).catch(() =>
       assert.fail(`no approval; demo printed:\n${demo.out()}\nnpm start printed:\n${start.out()}`),
     );
+    assert.match(demo.out(), new RegExp(`Temporal UI: +http://localhost:${uiPort} `), "the demo points at this instance's UI");
     demo.child.kill('SIGINT');
     await demo.exited;
 
@@ -81,6 +83,8 @@ describe('npm start: the whole system on embedded defaults', function () {
     for (const p of [port, temporalPort, uiPort, mongoPort]) assert.equal(await portInUse(p ?? 0), false, `port ${p} freed`);
   });
 
+  // Not `default`: the processes started from the settings file find it only if the file names it.
+  const NAMESPACE = 'split-ns';
   it('npm run start:servers: the servers alone, and a settings file with which the production web and worker processes run against them', async () => {
     const [port, adminPort, temporalPort, uiPort, mongoPort, simPort, metricsPort] = await Promise.all(
       Array.from({ length: 7 }, () => freePort()),
@@ -93,6 +97,7 @@ describe('npm start: the whole system on embedded defaults', function () {
         LOCAL_MONGODB_PORT: String(mongoPort),
         SIMULATOR_PORT: String(simPort),
         LOCAL_DATA_DIR: path.join(dataDir, 'split'),
+        TEMPORAL_NAMESPACE: NAMESPACE,
       },
       ['--servers-only'],
     );
@@ -104,6 +109,7 @@ describe('npm start: the whole system on embedded defaults', function () {
     assert.equal(statSync(envFile).mode & 0o777, 0o600, 'the settings file is readable by its owner only');
     const settings = parseEnvFile(readFileSync(envFile, 'utf8'));
     assert.equal(settings.TEMPORAL_ADDRESS, `127.0.0.1:${temporalPort}`);
+    assert.equal(settings.TEMPORAL_NAMESPACE, NAMESPACE, 'the namespace the dev server was started with');
     assert.ok(settings.SECRETS_KEY && settings.MONGODB_URI?.includes(String(mongoPort)));
 
     const worker = run('worker', { ...settings, WORKER_METRICS_BIND: `127.0.0.1:${metricsPort}` });

@@ -35,6 +35,18 @@ describe('configuration from the environment', () => {
     );
   });
 
+  it('refuses a Temporal TLS switch the Temporal SDK would read as off (it takes only 1 or true)', () => {
+    for (const name of ['TEMPORAL_TLS', 'TEMPORAL_TLS_DISABLE_HOST_VERIFICATION']) {
+      for (const value of ['true', 'false', '1', '0']) assert.doesNotThrow(() => loadEnv({ ...VALID, [name]: value }), `${name}=${value}`);
+      for (const value of ['yes', 'TRUE', 'on'])
+        assert.throws(
+          () => loadEnv({ ...VALID, [name]: value }),
+          (err: unknown) => err instanceof ConfigError && err.message.includes(`${name}: must be true or false (1 or 0)`),
+          `${name}=${value}`,
+        );
+    }
+  });
+
   it('takes a SECRETS_KEY the key parser takes (a trailing newline from a secret file, spaces around entries), names what is wrong in one it refuses', () => {
     const [k1, k2] = [generateKeySpec('k1'), generateKeySpec('k2')];
     for (const spec of [`${k1}\n`, `${k2} , ${k1}`, k1.replace(':', ': ')])
