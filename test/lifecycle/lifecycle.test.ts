@@ -83,6 +83,7 @@ describe('the whole lifecycle of an installation (dev server, FerretDB, simulato
     assert.equal(acks.length, 1);
     assert.deepEqual(acks[0]?.body, { state: 'acknowledged' });
     assert.equal(acks[0]?.path.includes(rotation.data.client_id), true);
+    assert.equal(acks[0]?.clientId, rotation.data.client_id, "acknowledged with the new set's token: the set is proven");
     assert.equal(sys.simulator.getInstallation(installation.id)?.state, 'revoked');
 
     // Reinstall in the same Talkdesk account: a new installation finds the settings.

@@ -83,11 +83,13 @@ describe('talkdesk/client against the simulator', () => {
     const { accessToken } = await client.requestToken(tokenRequest);
     const forbidden = await client.getAccount(root, accessToken).catch((e: unknown) => e);
     assert.ok(forbidden instanceof TalkdeskHttpError);
-    assert.ok([401, 403].includes(forbidden.status), String(forbidden.status));
+    assert.equal(forbidden.status, 403, 'a valid token without the scope: forbidden, not unauthenticated');
 
     const other = install();
     const invalid = await client.requestToken({ ...tokenRequest, privateKey: other.tokenRequest.privateKey }).catch((e: unknown) => e);
     assert.ok(invalid instanceof TalkdeskHttpError);
+    assert.equal(invalid.status, 401, invalid.message);
+    assert.equal(invalid.code, 'invalid_client');
     assert.equal(toActivityFailure(invalid).nonRetryable, true, invalid.message);
 
     sim.failNext('installation', 1, { status: 429, retryAfterSeconds: 3 });

@@ -107,12 +107,11 @@ describe('local servers: start-up failures (src/local/process.ts)', function () 
 
   it('a server killed by a signal before listening is reported at once, not after the wait', async () => {
     const proc = startProcess('ferretdb', process.execPath, ['-e', 'process.kill(process.pid, "SIGKILL")']);
-    const started = Date.now();
-    await assert.rejects(waitForPort(await freePort(), '127.0.0.1', 20_000, proc), (e: unknown) => {
+    // A wait longer than the test's timeout: one that ran out would fail the test (no clock asserted).
+    await assert.rejects(waitForPort(await freePort(), '127.0.0.1', 600_000, proc), (e: unknown) => {
       assert.ok(e instanceof ExitedBeforeListening, String(e));
       assert.match(e.message, /^ferretdb was killed by SIGKILL before listening/);
       return true;
     });
-    assert.ok(Date.now() - started < 10_000, 'not the whole 20 s wait');
   });
 });

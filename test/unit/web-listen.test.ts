@@ -40,6 +40,8 @@ describe('web: listening and closing (src/web/listen.ts)', function () {
         void released.then(() => res.end('done'));
       } else res.end('fast');
     });
+    // Longer than the test's timeout: a close that waited for it would fail the test (no clock asserted).
+    server.keepAliveTimeout = 60_000;
     await listenOn(server, 0, '127.0.0.1', { port: 'PORT', host: 'HOST' });
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     return { server, url, release, started };
@@ -54,14 +56,13 @@ describe('web: listening and closing (src/web/listen.ts)', function () {
     const slow = fetch(`${url}/slow`).then(async (r) => ({ status: r.status, body: await r.text() }));
     await started;
     let closed = false;
-    const closing = closeGracefully(server, 10_000).then(() => (closed = true));
+    // A grace longer than the test's timeout too: closing must end with the answer, not with either wait.
+    const closing = closeGracefully(server, 60_000).then(() => (closed = true));
     await assert.rejects(fetch(`${url}/fast`), 'a new connection is refused while closing');
     assert.equal(closed, false, 'the request being answered holds the close');
-    const t0 = Date.now();
     release();
     assert.deepEqual(await slow, { status: 200, body: 'done' });
-    await closing;
-    assert.ok(Date.now() - t0 < 5_000, 'closed once the answer was sent, not after the grace or the keep-alive timeout');
+    await closing; // within the test's 20 s: closed once the answer was sent
     agent.destroy();
   });
 

@@ -66,6 +66,7 @@ describe('installation workflow: seven-day deadlines', function () {
     assert.equal(t.stubs.of('revertUpdate').length, 0);
     await env().sleep('8 days');
     const v = await t.settled('active', (s) => s.history.at(-1)?.phase === 'updating' && s.history.at(-1)?.endedAt !== undefined);
+    assert.equal(v.history.at(-1)?.result, 'expired');
     assert.ok(lastPhaseAge(v, update.createdAt) >= 7 * DAY - HOUR, 'not before the seven days less the margin (phaseMarginMs)');
     assert.deepEqual(t.stubs.of('revertUpdate'), [
       {
@@ -89,7 +90,9 @@ describe('installation workflow: seven-day deadlines', function () {
     await t.send(update);
     await t.until('the update to be retrying its change', (v) => v.phase === 'updating' && v.lastError !== undefined);
     await env().sleep('8 days');
-    await t.settled('active', (s) => s.history.at(-1)?.phase === 'updating' && s.history.at(-1)?.endedAt !== undefined);
+    const v = await t.settled('active', (s) => s.history.at(-1)?.phase === 'updating' && s.history.at(-1)?.endedAt !== undefined);
+    assert.equal(v.history.at(-1)?.result, 'expired', 'retried until the deadline, not given up earlier');
+    assert.ok(lastPhaseAge(v, update.createdAt) >= 7 * DAY - HOUR, 'not before the seven days less the margin (phaseMarginMs)');
     // No result to go by (an attempt may have applied it and timed out): the activity reverts the plan kept under the event's key.
     assert.deepEqual(t.stubs.of('revertUpdate'), [
       { installationId: t.installationId, accountId: 'acct-1', eventId: update.eventId, occurredAt: update.createdAt },
