@@ -25,12 +25,14 @@ export function installationRecordActivities(deps: ActivityDeps) {
           uninstallEventAt: input.uninstallEventAt,
           trialEventAt: input.trialEventAt,
           handledEventIds: input.handledEventIds,
+          phaseEventId: input.phaseEventId,
           links: input.links,
           ...(input.phase === 'active' ? { approvedAt: new Date() } : {}),
         },
         // The workflow holds no active set (destroyed at the end, a reinstall not imported yet): the record must not
         // name the destroyed one, which reconciliation would read Talkdesk with, and a resumed run restore.
-        ['activeClientId'],
+        // Nor the event of a phase that ended.
+        ['activeClientId', 'phaseEventId'],
       );
       // An install just ended active (its event the last handled): its provision can no longer be retried, so the
       // licensed users kept for a retry go (by `_id`; for any other phase's event there is nothing under that key).
@@ -53,6 +55,7 @@ export function installationRecordActivities(deps: ActivityDeps) {
         uninstallEventAt: rec.uninstallEventAt,
         trialEventAt: rec.trialEventAt,
         handledEventIds: rec.handledEventIds,
+        phaseEventId: rec.phaseEventId,
         appId: rec.appId || undefined,
         accountId: rec.accountId,
         accountName: rec.accountName,

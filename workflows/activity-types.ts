@@ -165,6 +165,8 @@ export interface RecordPhaseInput extends InstallationRef {
   /** `created_at` of the newest trial event applied: an older one is late. */
   trialEventAt?: string;
   handledEventIds?: string[];
+  /** The event whose phase is under way (none between phases): a run resumed from the record knows which it was. */
+  phaseEventId?: string;
   links: { root?: string; tokens?: string; installation?: string };
 }
 
@@ -176,6 +178,7 @@ export interface StoredInstallation {
   uninstallEventAt?: string;
   trialEventAt?: string;
   handledEventIds?: string[];
+  phaseEventId?: string;
   appId?: string;
   accountId?: string;
   accountName?: string;

@@ -33,6 +33,8 @@ export interface InstallationRecord {
   trialEventAt?: string;
   /** Events the workflow finished handling (the last 20): a later run never handles them again. */
   handledEventIds?: string[];
+  /** The event whose phase is under way (unset between phases): a run resumed from this record knows which. */
+  phaseEventId?: string;
   /**
    * When the workflow last saw Talkdesk's view of the installation (a state call that
    * concluded its operation: an approval, a rejection, an uninstall's acknowledgement).

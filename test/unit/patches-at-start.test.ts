@@ -33,6 +33,7 @@ import {
   EXPIRED_PHASE_READS_TALKDESK_LAST,
   FAILED_PHASE_YIELDS_TO_QUEUED_UNINSTALL,
   OPERATOR_REJECT_READS_TALKDESK_FIRST,
+  REJECTION_YIELDS_TO_QUEUED_UNINSTALL,
 } from '../../workflows/installation/common';
 import { OPERATOR_REJECT_WITHIN_OPERATION_DEADLINE } from '../../workflows/installation/operator';
 import { TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL } from '../../workflows/installation/apply';
@@ -139,6 +140,7 @@ describe('patches decided at the start of an installation run (workflows/install
         FAILED_PHASE_YIELDS_TO_QUEUED_UNINSTALL,
         OPERATOR_REJECT_WITHIN_OPERATION_DEADLINE,
         RESUMED_UPDATE_REVERTED_WHEN_STOPPED,
+        REJECTION_YIELDS_TO_QUEUED_UNINSTALL,
       ],
     );
     assert.ok(
@@ -194,7 +196,12 @@ describe('patches decided at the start of an installation run (workflows/install
       'eighth',
       8,
       DECIDED_AT_START_8,
-      [FAILED_PHASE_YIELDS_TO_QUEUED_UNINSTALL, OPERATOR_REJECT_WITHIN_OPERATION_DEADLINE, RESUMED_UPDATE_REVERTED_WHEN_STOPPED],
+      [
+        FAILED_PHASE_YIELDS_TO_QUEUED_UNINSTALL,
+        OPERATOR_REJECT_WITHIN_OPERATION_DEADLINE,
+        RESUMED_UPDATE_REVERTED_WHEN_STOPPED,
+        REJECTION_YIELDS_TO_QUEUED_UNINSTALL,
+      ],
     ],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {

@@ -112,6 +112,60 @@ describe('installation workflow: operations stopped around their phase', functio
     );
   });
 
+  it("an uninstall that arrives after an operator's reject was accepted: the rejection is not sent, the uninstall acknowledged", async () => {
+    const reverting = deferred();
+    const revertStarted = deferred();
+    const t = await start(
+      new ActivityStubs()
+        .on('applyUpdate', async () => Promise.reject(unavailable()))
+        .on('revertUpdate', async () => {
+          revertStarted.resolve();
+          await reverting.promise;
+          return {};
+        }),
+    );
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    await t.send(t.event('app.updated', { facts: users }));
+    await t.until('the update to be retrying its change', (v) => v.phase === 'updating' && v.lastError !== undefined);
+    await t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'wrong plan' }] });
+    await revertStarted.promise;
+    await t.send(t.event('app.uninstalled'));
+    await t.until('the uninstall queued behind the reject', uninstallQueued);
+    reverting.resolve();
+    const done = await t.result();
+    assert.equal(done.phase, 'uninstalled');
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:uninstall'], 'the rejection would have concluded the uninstall');
+    assert.match(done.history.find((h) => h.result === 'rejected')?.outcome ?? '', /rejection not sent: an uninstall arrived/);
+  });
+
+  it('a late update a lost run left under way is known by its id (its time is not the newest update) and reverted', async () => {
+    const now = await env().currentTimeMs();
+    const createdAt = new Date(now - 9 * DAY).toISOString();
+    const newer = new Date(now - 8 * DAY).toISOString();
+    const eventId = 'update-left-under-way';
+    const t = await start(
+      new ActivityStubs().on('loadInstallation', async () => ({
+        phase: 'updating',
+        appId: 'app-1',
+        accountId: 'acct-1',
+        activeClientId: 'client-lost-run',
+        links: { root: 'https://api.talkdesk.test' },
+        updateEventAt: newer,
+        phaseEventId: eventId,
+      })),
+    );
+    const update = { ...t.event('app.updated', { id: eventId, facts: users }), createdAt };
+    await t.send(update);
+    await t.settled('active', (s) => s.history.at(-1)?.phase === 'updating' && s.history.at(-1)?.endedAt !== undefined);
+    assert.deepEqual(t.stubs.of('applyUpdate'), [], 'past its seven days: nothing of it runs');
+    assert.deepEqual(
+      t.stubs.of('revertUpdate'),
+      [{ installationId: t.installationId, accountId: 'acct-1', eventId: update.eventId, occurredAt: createdAt }],
+      'the late update the lost run was applying is reverted',
+    );
+  });
+
   it('an update a lost run left under way is reverted when it expires before its body runs again', async () => {
     const createdAt = new Date((await env().currentTimeMs()) - 8 * DAY).toISOString();
     const t = await start(

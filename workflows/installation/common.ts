@@ -209,6 +209,13 @@ export async function rejectAtTalkdesk(
   return (await rejectReadingTalkdesk(ctx, reason, deadline, importFrom, concludes, late)).sent;
 }
 
+/**
+ * Patch: a rejection is not sent while an uninstall waits in the queue (it arrived after an operator's reject was
+ * accepted, or as a failed phase was undone): Talkdesk has the uninstall open, and took the rejection for it. Decided
+ * at start only (patches.ts).
+ */
+export const REJECTION_YIELDS_TO_QUEUED_UNINSTALL = 'rejection-yields-to-queued-uninstall';
+
 /** `rejectAtTalkdesk`, and what Talkdesk showed when it was not sent there (`shows`: its state). */
 export async function rejectReadingTalkdesk(
   ctx: PhaseContext,
@@ -219,6 +226,11 @@ export async function rejectReadingTalkdesk(
   late?: boolean,
 ): Promise<{ sent: string; shows?: string }> {
   if (!ctx.canCallTalkdesk() && !importFrom) return { sent: 'not sent: no usable credentials' };
+  // An uninstall arrived (after an operator's reject was accepted, or while the failed phase was undone): Talkdesk has
+  // it open, and the rejection would conclude it. The uninstall is applied next.
+  if (uninstallQueued(ctx.state) && ctx.patched(REJECTION_YIELDS_TO_QUEUED_UNINSTALL)) {
+    return { sent: 'not sent: an uninstall arrived (Talkdesk has it open; applied next)' };
+  }
   const sent = await ctx.phases.run(deadline, async () => {
     if (!ctx.canCallTalkdesk() && importFrom) {
       await adoptEventCredentials(ctx, importFrom, 'import the credentials to send the rejection with');
@@ -296,7 +308,11 @@ export async function conclude<T>(
       if (outcome.error instanceof NotOpenError) return on.notOpen(outcome.error.message, outcome.error.talkdeskState);
       // The uninstall's interrupt lost the race with the step's failure: it stops the phase all the same (a rejection
       // sent now would conclude the uninstall Talkdesk has open).
-      if (uninstallQueued(ctx.state) && ctx.patched(FAILED_PHASE_YIELDS_TO_QUEUED_UNINSTALL)) return on.interrupted('uninstall');
+      if (uninstallQueued(ctx.state) && ctx.patched(FAILED_PHASE_YIELDS_TO_QUEUED_UNINSTALL)) {
+        await on.interrupted('uninstall');
+        // The undo's steps cleared it: why it failed stays in view (state query, current details).
+        return ctx.keepError(`${outcome.error.step} failed: ${outcome.error.message}; not rejected at Talkdesk: an uninstall arrived`);
+      }
       return on.failed(outcome.error);
     case 'expired':
       return on.expired();

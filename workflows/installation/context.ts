@@ -270,6 +270,7 @@ export function createPhaseContext(state: InstallationState, options: Installati
       // Activity input only: what a run resumed from the record needs to judge late events.
       ...appliedTimes(state, run.applying?.event),
       handledEventIds: state.handledEventIds,
+      phaseEventId: run.applying?.event.eventId,
       links: state.links,
     });
   };

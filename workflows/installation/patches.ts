@@ -116,16 +116,17 @@ export const DECIDED_AT_START_7: readonly string[] = Object.freeze(['expired-pha
 export const PATCHES_DECIDED_AT_START_8 = 'patches-decided-at-start-8';
 
 /**
- * The patches the eighth generation decides, asked where a phase or an operator's reject ends (perhaps right after a
- * local activity), so ONLY_DECIDED_AT_START: an install or update that fails with an uninstall queued yields to it
- * instead of sending its rejection (common.ts, update.ts); an operator's reject is sent within the stopped
- * operation's seven days (operator.ts); an update a lost run left under way is reverted when it is stopped before
- * its body runs again (update.ts). FROZEN.
+ * The patches the eighth generation decides, each asked right after what may be a local activity (where a phase or an
+ * operator's reject ends, where an update begins), so ONLY_DECIDED_AT_START: an install or update that fails with an
+ * uninstall queued yields to it instead of sending its rejection (common.ts, update.ts), and no rejection is sent while
+ * an uninstall waits (common.ts); an operator's reject is sent within the stopped operation's seven days (operator.ts);
+ * an update a lost run left under way is reverted when it is stopped before its body runs again (update.ts). FROZEN.
  */
 export const DECIDED_AT_START_8: readonly string[] = Object.freeze([
   'failed-phase-yields-to-queued-uninstall',
   'operator-reject-within-operation-deadline',
   'resumed-update-reverted-when-stopped',
+  'rejection-yields-to-queued-uninstall',
 ]);
 
 /**

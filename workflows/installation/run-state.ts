@@ -33,8 +33,8 @@ export interface RunState {
    * phase's state call, so every state call of the run reads first (an install approval Talkdesk shows completed, or
    * pending for an operation opened since, is not sent again; an update's `pending` cannot tell one update from the next). */
   resumedMidPhase?: boolean;
-  /** Resumed so from a record left `updating`: the `created_at` of the update under way (its change may be applied). */
-  resumedUpdateAt?: string;
+  /** Resumed so from a record left `updating`: the update under way (its change may be applied), by id when recorded. */
+  resumedUpdate?: { eventId?: string; createdAt?: string };
   /** Resumed so from a record left `uninstalling`: the lost run may have sent the uninstall's acknowledgement. */
   resumedUninstalling?: boolean;
   /** An operator's reject stopped the install after its approval began (patch operator-reject-reads-talkdesk-first):

@@ -38,6 +38,12 @@ export const OPERATOR_REJECT_OF_UPDATE_READS_TALKDESK_FIRST = 'operator-reject-o
  */
 export const RESUMED_UPDATE_REVERTED_WHEN_STOPPED = 'resumed-update-reverted-when-stopped';
 
+/** The update a lost run left under way: by its id (records written since it is kept), else by its time. */
+function wasUnderWay(resumed: { eventId?: string; createdAt?: string } | undefined, event: LifecycleEventOf<'app.updated'>): boolean {
+  if (resumed?.eventId !== undefined) return resumed.eventId === event.eventId;
+  return resumed?.createdAt !== undefined && Date.parse(resumed.createdAt) === Date.parse(event.createdAt);
+}
+
 /**
  * app.updated: apply the users and subscription delta, approve at Talkdesk; anything short of it is reverted.
  * `late` (older than an update already applied): its delta is stale, so the licensed users are re-read from
@@ -54,11 +60,7 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
   let applied: UpdateResult | undefined;
   // Re-entered after continue-as-new mid-phase, or the update a lost run left under way: the previous run may have
   // applied it (its result is not carried).
-  const { resumedUpdateAt } = ctx.run;
-  const leftUnderWay =
-    resumedUpdateAt !== undefined &&
-    Date.parse(resumedUpdateAt) === Date.parse(event.createdAt) &&
-    ctx.patched(RESUMED_UPDATE_REVERTED_WHEN_STOPPED);
+  const leftUnderWay = wasUnderWay(ctx.run.resumedUpdate, event) && ctx.patched(RESUMED_UPDATE_REVERTED_WHEN_STOPPED);
   let applying = ctx.run.resumedEventId === event.eventId || leftUnderWay;
   const outcome = await ctx.phases.run(deadline, async () => {
     applying = true;

@@ -208,7 +208,7 @@ async function resumeFromStore(ctx: PhaseContext, byReconciliation: boolean): Pr
     // Only the activities' input changes (checkFirst), not the commands: no patch.
     ctx.run.resumedMidPhase = phase !== 'active';
     ctx.run.resumedUninstalling = phase === 'uninstalling';
-    if (phase === 'updating') ctx.run.resumedUpdateAt = stored.updateEventAt;
+    if (phase === 'updating') ctx.run.resumedUpdate = { eventId: stored.phaseEventId, createdAt: stored.updateEventAt };
     state.appId = stored.appId;
     state.accountId = stored.accountId;
     state.accountName = stored.accountName;
