@@ -87,8 +87,9 @@ export const envSchema = z.object({
    */
   TEMPORAL_NAMESPACE: z.string().min(1).optional(),
   /** Read by @temporalio/envconfig, which takes only `1`/`true` as true: `yes` would quietly mean no TLS. */
-  TEMPORAL_TLS: z.enum(['true', 'false', '1', '0'], { message: 'must be true or false (1 or 0)' }).optional(),
-  TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: z.enum(['true', 'false', '1', '0'], { message: 'must be true or false (1 or 0)' }).optional(),
+  // Empty reads as unset (manifests often leave it so), as the SDK takes it.
+  TEMPORAL_TLS: z.enum(['true', 'false', '1', '0', ''], { message: 'must be true or false (1 or 0)' }).optional(),
+  TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: z.enum(['true', 'false', '1', '0', ''], { message: 'must be true or false (1 or 0)' }).optional(),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('appconnect-lifecycle'),
   MONGODB_URI: z
     .string()

@@ -92,7 +92,13 @@ async function main(): Promise<void> {
     }
 
     if (process.argv.includes('--servers-only')) {
-      const envFile = writeServersEnv(dataDir, { ...process.env, TEMPORAL_ADDRESS: address, MONGODB_URI: env.MONGODB_URI });
+      const envFile = writeServersEnv(dataDir, {
+        ...process.env,
+        TEMPORAL_ADDRESS: address,
+        // The namespace the dev server was started with (also when a profile named it).
+        TEMPORAL_NAMESPACE: settings.namespace,
+        MONGODB_URI: env.MONGODB_URI,
+      });
       const ui = temporalServer?.uiUrl ?? "(your Temporal cluster's UI)";
       console.log(serversBanner({ ui, address: address ?? '', mongo: urlTarget(env.MONGODB_URI ?? ''), envFile }));
       onShutdown(logger, stopServers);

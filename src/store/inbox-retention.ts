@@ -17,7 +17,9 @@ import { EventCredentialStore } from './event-credentials';
  * completed, ignored by a run of its own). Handed over is not imported: a workflow stalled past the
  * window (workers down, a bad deploy) still imports a rotation late, and the copy is the only one.
  * So an event with a copy left stays, record and copy, until its installation is done with it: its
- * record is in a final phase or lists the event as handled (`kept` counts the others).
+ * record is in a final phase or lists the event as handled, or a rotation's installation has no record
+ * (never installed here: nothing to rotate). `kept` names the others; past KEPT_WINDOWS windows they go
+ * all the same (`gaveUp`: the only list `handledEventIds` keeps is its last 20).
  */
 
 interface PrunableRecord {
@@ -30,6 +32,9 @@ interface PrunableRecord {
   handledAt?: Date;
 }
 
+/** An old handed-over event that brought credentials, as the sweep reads it. */
+type Candidate = Pick<PrunableRecord, '_id' | 'installationId' | 'type' | 'createdAt'>;
+
 /** The events that bring credentials (an `event_credentials` copy). */
 const CREDENTIAL_EVENTS = ['app.installed', 'app.credentials_rotated'];
 
@@ -40,7 +45,12 @@ export interface SweepResult {
   credentials: number;
   /** Old handed-over events kept with their copy: their installation has not imported it nor finished (ids). */
   kept: string[];
+  /** Events kept so for KEPT_WINDOWS windows, deleted with their copy all the same (ids). */
+  gaveUp: string[];
 }
+
+/** How many retention windows an event with a copy not known imported is kept at most. */
+export const KEPT_WINDOWS = 3;
 
 /** The installation record's fields that say whether it is done with an event. */
 interface InstallationFacts {
@@ -83,9 +93,12 @@ export class InboxRetention {
     const before = { $lt: this.cutoff(now) };
     const old = { createdAt: before, dispatchedAt: { $exists: true } };
     const candidates = await this.coll
-      .find({ ...old, type: { $in: CREDENTIAL_EVENTS } }, { projection: { _id: 1, installationId: 1 } })
+      .find({ ...old, type: { $in: CREDENTIAL_EVENTS } }, { projection: { _id: 1, installationId: 1, type: 1, createdAt: 1 } })
       .toArray();
-    const kept = await this.stillNeeded(candidates);
+    const needed = await this.stillNeeded(candidates);
+    const longAgo = new Date(now.getTime() - KEPT_WINDOWS * this.retentionDays * DAY_MS);
+    const gaveUp = needed.filter((e) => e.createdAt < longAgo).map((e) => e._id);
+    const kept = needed.filter((e) => e.createdAt >= longAgo).map((e) => e._id);
     const bringing = candidates.filter((r) => !kept.includes(r._id)).map((r) => r._id);
     // Their copies before the records (a sweep stopped between the two finds the same events next
     // time); those records by the ids read, so that one handed over meanwhile keeps its record too.
@@ -94,11 +107,11 @@ export class InboxRetention {
     events += (await this.coll.deleteMany({ ...old, type: { $nin: CREDENTIAL_EVENTS } })).deletedCount;
     // user.logout records (the user's e-mail in them) are marked handled, not handed over.
     events += (await this.coll.deleteMany({ type: 'user.logout', createdAt: before, handledAt: { $exists: true } })).deletedCount;
-    return { events, credentials: credentials + (await this.orphanCopies(before)), kept };
+    return { events, credentials: credentials + (await this.orphanCopies(before)), kept, gaveUp };
   }
 
   /** The events whose copy is left and whose installation is not done with them (see the class's comment). */
-  private async stillNeeded(events: readonly Pick<PrunableRecord, '_id' | 'installationId'>[]): Promise<string[]> {
+  private async stillNeeded(events: readonly Candidate[]): Promise<Candidate[]> {
     if (events.length === 0) return [];
     const copies = await this.copies.find({ _id: { $in: events.map((e) => e._id) } }, { projection: { _id: 1 } }).toArray();
     const withCopy = events.filter((e) => copies.some((c) => c._id === e._id));
@@ -107,11 +120,12 @@ export class InboxRetention {
     const records = await this.installations
       .find({ _id: { $in: ids } }, { projection: { _id: 1, phase: 1, handledEventIds: 1 } })
       .toArray();
-    const done = (e: Pick<PrunableRecord, '_id' | 'installationId'>) => {
+    const done = (e: Candidate) => {
       const rec = records.find((r) => r._id === e.installationId);
-      return rec !== undefined && (FINAL_PHASES.includes(rec.phase as InstallationPhase) || (rec.handledEventIds ?? []).includes(e._id));
+      if (!rec) return e.type === 'app.credentials_rotated';
+      return FINAL_PHASES.includes(rec.phase as InstallationPhase) || (rec.handledEventIds ?? []).includes(e._id);
     };
-    return withCopy.filter((e) => !done(e)).map((e) => e._id);
+    return withCopy.filter((e) => !done(e));
   }
 
   /**

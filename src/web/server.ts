@@ -210,12 +210,14 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
   const sweeper = new PeriodicTask(
     'inbox retention sweep',
     async () => {
-      const { events, credentials, kept } = await retention.sweep();
+      const { events, credentials, kept, gaveUp } = await retention.sweep();
       if (events > 0 || credentials > 0)
         o.logger.info({ pruned: events, credentialsDeleted: credentials }, 'inbox retention: old handled events pruned');
       // Handed over past the window and not imported: its workflow is stalled (see InboxRetention).
       if (kept.length > 0)
         o.logger.warn({ eventIds: kept.slice(0, 20), count: kept.length }, 'inbox retention: credentials not imported yet kept');
+      if (gaveUp.length > 0)
+        o.logger.error({ eventIds: gaveUp.slice(0, 20), count: gaveUp.length }, 'inbox retention: credentials never imported deleted');
     },
     o.logger,
     o.inboxSweepIntervalMs ?? 3_600_000,

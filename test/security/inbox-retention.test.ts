@@ -127,6 +127,23 @@ describe('security: inbox retention', function () {
     assert.ok(await web.store.eventCredentials.get(orphanInstall.id), 'no record says it was handled: kept');
   });
 
+  it('does not keep the copy of a rotation for an installation never installed here, nor any copy past three windows', async () => {
+    const neverInstalled = await storeEvent(web, 40, true, 'app.credentials_rotated'); // no installation record
+    const longStalled = await storeEvent(web, 91, true, 'app.installed'); // no record either: a stall of three windows
+    for (const e of [neverInstalled, longStalled]) {
+      const owner = { eventId: e.id, installationId: String(e.data.installation_id), createdAt: new Date(), storedAt: new Date() };
+      await web.store.eventCredentials.put(owner, sealEventCredentials(web.keyring, owner.installationId, SECRETS));
+    }
+    const result = await new InboxRetention(web.db, 30).sweep();
+    assert.ok(!result.kept.includes(neverInstalled.id) && !result.kept.includes(longStalled.id), JSON.stringify(result));
+    assert.ok(result.gaveUp.includes(longStalled.id), 'reported: the web process logs it as an error');
+    assert.ok(!result.gaveUp.includes(neverInstalled.id), 'nothing to rotate: not a loss');
+    for (const e of [neverInstalled, longStalled]) {
+      assert.equal(await web.store.eventCredentials.get(e.id), undefined);
+      assert.equal(await web.store.inbox.get(e.id), null);
+    }
+  });
+
   it('deletes an old credentials copy whose inbox record was never stored; keeps a recent one, and an old one whose event waits', async () => {
     const sealed = sealEventCredentials(web.keyring, 'inst-orphan', SECRETS);
     const daysAgo = (d: number) => new Date(Date.now() - d * DAY_MS);

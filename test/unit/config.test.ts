@@ -37,7 +37,8 @@ describe('configuration from the environment', () => {
 
   it('refuses a Temporal TLS switch the Temporal SDK would read as off (it takes only 1 or true)', () => {
     for (const name of ['TEMPORAL_TLS', 'TEMPORAL_TLS_DISABLE_HOST_VERIFICATION']) {
-      for (const value of ['true', 'false', '1', '0']) assert.doesNotThrow(() => loadEnv({ ...VALID, [name]: value }), `${name}=${value}`);
+      for (const value of ['true', 'false', '1', '0', ''])
+        assert.doesNotThrow(() => loadEnv({ ...VALID, [name]: value }), `${name}=${value}`);
       for (const value of ['yes', 'TRUE', 'on'])
         assert.throws(
           () => loadEnv({ ...VALID, [name]: value }),
