@@ -12,6 +12,9 @@ export function temporalSettings(overrides: { address?: string; namespace?: stri
   const overrideEnvVars: Record<string, string> = Object.fromEntries(
     Object.entries(process.env).filter((e): e is [string, string] => typeof e[1] === 'string'),
   );
+  // Empty reads as unset (the SDK would read it as false: TLS off, whatever the API key or profile says).
+  for (const name of ['TEMPORAL_TLS', 'TEMPORAL_TLS_DISABLE_HOST_VERIFICATION'])
+    if (overrideEnvVars[name] === '') delete overrideEnvVars[name];
   if (overrides.address) overrideEnvVars.TEMPORAL_ADDRESS = overrides.address;
   if (overrides.namespace) overrideEnvVars.TEMPORAL_NAMESPACE = overrides.namespace;
   const config = loadClientConnectConfig({ overrideEnvVars });

@@ -7,7 +7,14 @@ import { generateKeySpec } from '../../src/crypto/secrets';
 import { temporalSettings } from '../../src/temporal/connection';
 
 const VALID = { TALKDESK_APP_ID: 'app1', TALKDESK_WEBHOOK_SECRET: 'a-webhook-secret-of-some-length', SECRETS_KEY: generateKeySpec('k1') };
-const VARS = ['TEMPORAL_CONFIG_FILE', 'TEMPORAL_PROFILE', 'TEMPORAL_NAMESPACE', 'TEMPORAL_ADDRESS'] as const;
+const VARS = [
+  'TEMPORAL_CONFIG_FILE',
+  'TEMPORAL_PROFILE',
+  'TEMPORAL_NAMESPACE',
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_TLS',
+  'TEMPORAL_API_KEY',
+] as const;
 
 /** The Temporal connection settings every process uses (src/temporal/connection.ts): the SDK's profile, then the environment. */
 describe('Temporal settings: a profile and the environment', () => {
@@ -36,6 +43,19 @@ describe('Temporal settings: a profile and the environment', () => {
     const settings = temporalSettings();
     assert.equal(settings.namespace, 'prodns');
     assert.equal(settings.connectionOptions.address, 'prod.example.test:7233');
+  });
+
+  it('reads an empty TEMPORAL_TLS as unset: an API key keeps TLS on (the SDK alone would turn it off)', () => {
+    process.env.TEMPORAL_API_KEY = 'not-a-real-key';
+    try {
+      process.env.TEMPORAL_TLS = '';
+      assert.ok(temporalSettings().connectionOptions.tls, 'TLS on, as with TEMPORAL_TLS unset');
+      process.env.TEMPORAL_TLS = 'false';
+      assert.equal(temporalSettings().connectionOptions.tls, false, 'an explicit false still turns it off');
+    } finally {
+      delete process.env.TEMPORAL_TLS;
+      delete process.env.TEMPORAL_API_KEY;
+    }
   });
 
   it('lets TEMPORAL_NAMESPACE and an explicit address win over the profile', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { rejectUpdate } from '../../workflows/definitions';
-import { ActivityStubs, DAY, deferred, phases, refused, unavailable, useInstallationUnderTest } from './harness';
+import { ActivityStubs, clientIdFor, DAY, deferred, phases, refused, unavailable, useInstallationUnderTest } from './harness';
 
 /**
  * Operations stopped in ways their own phase does not see (patches-decided-at-start-8): a failure that races the
@@ -137,6 +137,38 @@ describe('installation workflow: operations stopped around their phase', functio
     assert.equal(done.phase, 'uninstalled');
     assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:uninstall'], 'the rejection would have concluded the uninstall');
     assert.match(done.history.find((h) => h.result === 'rejected')?.outcome ?? '', /rejection not sent: an uninstall arrived/);
+  });
+
+  it('a reject of an install whose credentials were not imported yet, then an uninstall: imported all the same, the uninstall acknowledged', async () => {
+    let importing = 'failing';
+    const undoing = deferred();
+    const undoStarted = deferred();
+    let undos = 0;
+    const t = await start(
+      new ActivityStubs()
+        .on('importCredentials', async (i) => {
+          if (importing === 'failing') throw unavailable();
+          return { clientId: clientIdFor(String(i.eventId)), keyId: 'key-1', keyAlgorithm: 'ES256' };
+        })
+        .on('undoProvisioning', async () => {
+          if (undos++ === 0) {
+            undoStarted.resolve();
+            await undoing.promise;
+          }
+        }),
+    );
+    await t.send(t.event('app.installed'));
+    await t.until('the import retrying', (v) => v.phase === 'installing' && v.lastError !== undefined);
+    await t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'not this customer' }] });
+    await undoStarted.promise;
+    await t.send(t.event('app.uninstalled'));
+    await t.until('the uninstall queued behind the reject', uninstallQueued);
+    importing = 'working';
+    undoing.resolve();
+    const done = await t.result();
+    assert.equal(done.phase, 'uninstalled');
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:uninstall'], 'no rejection; the uninstall acknowledged with the imported set');
+    assert.equal(done.history.at(-1)?.result, 'acknowledged');
   });
 
   it('a late update a lost run left under way is known by its id (its time is not the newest update) and reverted', async () => {

@@ -229,7 +229,11 @@ export async function rejectReadingTalkdesk(
   // An uninstall arrived (after an operator's reject was accepted, or while the failed phase was undone): Talkdesk has
   // it open, and the rejection would conclude it. The uninstall is applied next.
   if (uninstallQueued(ctx.state) && ctx.patched(REJECTION_YIELDS_TO_QUEUED_UNINSTALL)) {
-    return { sent: 'not sent: an uninstall arrived (Talkdesk has it open; applied next)' };
+    // The credentials the rejection would have imported: the uninstall acknowledges with them.
+    const why = !ctx.canCallTalkdesk() && importFrom ? await adoptOrWhyNot(ctx, importFrom, 'import the credentials') : undefined;
+    return {
+      sent: `not sent: an uninstall arrived (Talkdesk has it open; applied next)${why ? `; credentials not imported: ${why}` : ''}`,
+    };
   }
   const sent = await ctx.phases.run(deadline, async () => {
     if (!ctx.canCallTalkdesk() && importFrom) {
@@ -310,8 +314,11 @@ export async function conclude<T>(
       // sent now would conclude the uninstall Talkdesk has open).
       if (uninstallQueued(ctx.state) && ctx.patched(FAILED_PHASE_YIELDS_TO_QUEUED_UNINSTALL)) {
         await on.interrupted('uninstall');
-        // The undo's steps cleared it: why it failed stays in view (state query, current details).
-        return ctx.keepError(`${outcome.error.step} failed: ${outcome.error.message}; not rejected at Talkdesk: an uninstall arrived`);
+        // Why it failed stays on its history entry (the uninstall's steps clear `lastError` soon).
+        const failure = `${outcome.error.step} failed: ${outcome.error.message}; not rejected at Talkdesk: an uninstall arrived`;
+        const entry = ctx.state.history.find((h) => h.eventId !== undefined && h.eventId === ctx.run.applying?.event.eventId);
+        if (entry) entry.outcome = `${entry.outcome ?? ''}; ${failure}`;
+        return ctx.keepError(failure);
       }
       return on.failed(outcome.error);
     case 'expired':

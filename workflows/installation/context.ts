@@ -270,7 +270,8 @@ export function createPhaseContext(state: InstallationState, options: Installati
       // Activity input only: what a run resumed from the record needs to judge late events.
       ...appliedTimes(state, run.applying?.event),
       handledEventIds: state.handledEventIds,
-      phaseEventId: run.applying?.event.eventId,
+      // Only while the phase runs (endPhase clears the deadline before its record): between phases, none.
+      phaseEventId: state.deadline !== undefined ? run.applying?.event.eventId : undefined,
       links: state.links,
     });
   };
