@@ -40,7 +40,7 @@ export class MongoProvisioner implements PartnerProvisioner {
     await this.store.accounts.upsertUsers(req.account.accountId, req.account.installationId, req.users);
     ctx.progress?.(`${req.users.length} users mapped`);
     throwIfCancelled(ctx);
-    if (this.withStarterContent) await this.store.starterContent.ensure(req.account.accountId, req.account.installationId);
+    if (this.withStarterContent) await this.store.starterContent.ensure(req.account.accountId, req.account.installationId, ctx.key);
     return { settingsRestored };
   }
 
@@ -61,11 +61,11 @@ export class MongoProvisioner implements PartnerProvisioner {
   }
 
   /** Removes what this installation provisioned; settings (and starter content an earlier install made) stay. */
-  async undoProvision(req: AccountRef): Promise<void> {
+  async undoProvision(req: AccountRef, ctx: CallContext): Promise<void> {
     const account = await this.find(req);
     if (!account || account.installationId !== req.installationId) return;
     await this.store.accounts.removeProvisioning(account._id, req.installationId);
-    if (this.withStarterContent) await this.store.starterContent.removeIfCreatedBy(account._id, req.installationId);
+    if (this.withStarterContent) await this.store.starterContent.removeIfCreatedBy(account._id, req.installationId, ctx.undoes);
   }
 
   /** Uninstall: account disabled, user mappings deactivated; settings and starter content kept. */

@@ -14,6 +14,8 @@ export interface StarterContentRecord {
   installationId: string;
   /** The installation that first created it: undoing that install removes it. */
   firstInstallationId: string;
+  /** The provision call that created it (since it is kept): only undoing that call removes it. */
+  createdByProvision?: string;
   dashboards: { id: string; title: string; description: string }[];
   checklist: { id: string; title: string; done: boolean }[];
   createdAt: Date;
@@ -49,7 +51,7 @@ export class StarterContentStore {
    * installation (a reinstall keeps the checklist's progress). Keyed by the
    * account id, so retries and reinstalls never make a second one.
    */
-  async ensure(accountId: string, installationId: string): Promise<{ restored: boolean }> {
+  async ensure(accountId: string, installationId: string, provisionKey?: string): Promise<{ restored: boolean }> {
     const now = new Date();
     const before = await this.coll.findOneAndUpdate(
       { _id: accountId },
@@ -58,6 +60,7 @@ export class StarterContentStore {
         $setOnInsert: {
           accountId,
           firstInstallationId: installationId,
+          ...(provisionKey ? { createdByProvision: provisionKey } : {}),
           dashboards: STARTER_DASHBOARDS,
           checklist: STARTER_CHECKLIST,
           createdAt: now,
@@ -72,11 +75,17 @@ export class StarterContentStore {
     return this.coll.findOne({ _id: accountId });
   }
 
-  /** Undo of an install that never completed: removes the content only if that install created it. */
-  async removeIfCreatedBy(accountId: string, installationId: string): Promise<void> {
+  /**
+   * Undo of an install that never completed: removes the content only if that install created it, by the provision
+   * call (`provisionKey`, the undo's `undoes`) when both are known: a reinstall under the same installation id that
+   * fails must not take the earlier life's content (and its checklist's progress) with it.
+   */
+  async removeIfCreatedBy(accountId: string, installationId: string, provisionKey?: string): Promise<void> {
     // Read, then deleted by `_id` alone (the filter FerretDB pushes down).
-    const doc = await this.coll.findOne({ _id: accountId }, { projection: { firstInstallationId: 1 } });
-    if (doc?.firstInstallationId === installationId) await this.coll.deleteOne({ _id: accountId });
+    const doc = await this.coll.findOne({ _id: accountId }, { projection: { firstInstallationId: 1, createdByProvision: 1 } });
+    if (doc?.firstInstallationId !== installationId) return;
+    if (doc.createdByProvision !== undefined && provisionKey !== undefined && doc.createdByProvision !== provisionKey) return;
+    await this.coll.deleteOne({ _id: accountId });
   }
 
   async markDone(accountId: string, itemId: string): Promise<void> {

@@ -127,6 +127,33 @@ describe('partner provisioner conformance (every implementation keeps the contra
     return { accountId, installationId, account };
   };
 
+  it("built-in MongoDB: undoing a failed reinstall under the same installation id keeps the earlier life's starter content", async () => {
+    const mongo = (impls[0] as Implementation).partner;
+    const { accountId, installationId, account } = fresh();
+    await mongo.provision({ account, users: users('u1') }, ctxFor(installationId, 'ev1', 'account.provision'));
+    await store.starterContent.markDone(accountId, 'open-sample-dashboard');
+    await mongo.deprovision({ installationId, accountId }, ctxFor(installationId, 'ev2', 'account.deprovision'));
+    // Installed again under the same id (ev3); that install fails and is undone.
+    await mongo.provision({ account, users: users('u1') }, ctxFor(installationId, 'ev3', 'account.provision'));
+    const undo = {
+      ...ctxFor(installationId, 'ev3', 'account.undo_provision'),
+      undoes: callKey(installationId, 'ev3', 'account.provision'),
+    };
+    await mongo.undoProvision({ installationId, accountId }, undo);
+    const content = await store.starterContent.get(accountId);
+    assert.ok(content, "the earlier life's content is kept");
+    assert.equal(content.checklist.find((c) => c.id === 'open-sample-dashboard')?.done, true, 'with its progress');
+    // Undoing the provision that made it (a first install that failed) still removes it.
+    const other = fresh();
+    await mongo.provision({ account: other.account, users: users('u1') }, ctxFor(other.installationId, 'ev1', 'account.provision'));
+    const first = {
+      ...ctxFor(other.installationId, 'ev1', 'account.undo_provision'),
+      undoes: callKey(other.installationId, 'ev1', 'account.provision'),
+    };
+    await mongo.undoProvision({ installationId: other.installationId, accountId: other.accountId }, first);
+    assert.equal(await store.starterContent.get(other.accountId), null);
+  });
+
   for (const which of [0, 1]) {
     describe(which === 0 ? 'built-in MongoDB' : 'HTTP hooks', () => {
       const impl = () => impls[which] as Implementation;
