@@ -3,6 +3,7 @@ import { temporalSettings } from '../temporal/connection';
 import { pingWithNewClient } from '../store';
 import { watchStore } from '../store/watchdog';
 import { startServiceWorker } from '../worker/service-worker';
+import { stopWhenStuck } from '../worker/stuck-exit';
 import { bootstrap, exitOnFailure, openStore, talkdeskClient } from './bootstrap';
 
 /** Production entry point of the worker process (`npm run start:worker`). */
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
           reconnect: () => store.db.reconnect(),
           onStuck: () => {
             stuck = true;
-            if (service.worker.getState() === 'RUNNING') service.worker.shutdown();
+            stopWhenStuck(service.worker, { graceMs: env.WORKER_SHUTDOWN_GRACE_SECONDS * 1_000, logger });
           },
         })
       : undefined;
