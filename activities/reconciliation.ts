@@ -2,6 +2,7 @@ import { heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { createDispatch, handOverStored, HAND_OVER_TIMEOUT_MS, skipHandled } from '../src/handover';
 import type { InstallationRecord } from '../src/store/installations';
+import { showsOperationOpen } from '../src/talkdesk/concluded';
 import { FINAL_PHASES, reconcileSignal, workflowIdFor } from '../workflows/definitions';
 import { emptyPage, type PageResult, type PlannedPass } from '../workflows/reconcile-types';
 import { needsWorkflow, planPass } from './reconcile-plan';
@@ -100,7 +101,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
       // Over here: Talkdesk showing an operation completed or open is drift to report; no phase may send for it.
       const view = await talkdeskView(rec, visit);
       const shown = view?.state.state;
-      return shown === 'completed' || shown === 'installing' || shown === 'pending' ? drift(rec, shown) : undefined;
+      return shown === 'completed' || shown === 'installing' || showsOperationOpen(shown) ? drift(rec, shown) : undefined;
     }
     if (!(await workflowRunning(rec._id))) {
       // Read again, as visitWorkflowOnly does: the partner calls above can take minutes, and an uninstall may end it meanwhile.

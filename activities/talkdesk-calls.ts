@@ -1,5 +1,5 @@
 import { Context, heartbeat } from '@temporalio/activity';
-import { alreadyConcluded, decideStateCall } from '../src/talkdesk/concluded';
+import { alreadyConcluded, decideStateCall, showsOperationOpen } from '../src/talkdesk/concluded';
 import { TalkdeskHttpError, TalkdeskProtocolError } from '../src/talkdesk/errors';
 import { toFailure } from './failures';
 import type { TalkdeskInstallationState } from '../src/talkdesk/schemas';
@@ -113,7 +113,7 @@ export function talkdeskCallActivities(deps: ActivityDeps) {
   const confirmed = async (input: StateCallInput, result: StateCallResult): Promise<StateCallResult> => {
     const at = new Date();
     // Not from a read showing `pending` (counted concluded, but no evidence that this service's approval landed).
-    if (input.state === 'approve' && input.concludes === 'install' && !result.notSent && result.state !== 'pending') {
+    if (input.state === 'approve' && input.concludes === 'install' && !result.notSent && !showsOperationOpen(result.state)) {
       await deps.store.installations.markInstallApproved(input.installationId, at);
     } else if (!result.notSent && alreadyConcluded(input, { state: result.state })) {
       // Only saves the pass a read: a store that fails here must not fail the call Talkdesk took.

@@ -68,7 +68,14 @@ export class Lifecycle {
     private readonly state: SimState,
     private readonly ctx: EventContext,
     private readonly rotationGraceSeconds: number,
+    private readonly openStateNames: 'pending' | 'prose' = 'pending',
   ) {}
+
+  /** What Talkdesk shows while `op` waits for its state call. */
+  private open(op: 'update' | 'uninstall'): InstallationStateName {
+    if (this.openStateNames === 'pending') return 'pending';
+    return op === 'update' ? 'updating' : 'uninstalled';
+  }
 
   installation(id: string): SimInstallation {
     const inst = this.state.installations.get(id);
@@ -169,7 +176,7 @@ export class Lifecycle {
         : { adding: { name, licenses } };
       inst.subscription = { name, licenses };
     }
-    this.state.setState(inst, 'pending', null, 'update');
+    this.state.setState(inst, this.open('update'), null, 'update');
     return event;
   }
 
@@ -204,7 +211,7 @@ export class Lifecycle {
 
   uninstall(installationId: string, reason: UninstallReason = DEFAULT_UNINSTALL_REASON, eventOpts?: EventOptions): UninstalledEvent {
     const inst = this.installation(installationId);
-    this.state.setState(inst, 'pending', null, 'uninstall');
+    this.state.setState(inst, this.open('uninstall'), null, 'uninstall');
     const id = eventId(eventOpts);
     return {
       ...envelopeHead(this.ctx, 'app.uninstalled', id, eventOpts),

@@ -148,7 +148,7 @@ class SimulatorServer implements Simulator {
     this.tokenUrl = tokenUrl(ctx);
     this.state = new SimState(options.appId);
     this.state.addSecret(options.webhookSecret);
-    this.lifecycle = new Lifecycle(this.state, ctx, options.rotationGraceSeconds ?? 7 * 24 * 3600);
+    this.lifecycle = new Lifecycle(this.state, ctx, options.rotationGraceSeconds ?? 7 * 24 * 3600, options.openStateNames);
     this.deliverer = new Deliverer(
       options.webhookSecret,
       options.retryDelaysMs ?? TALKDESK_RETRY_DELAYS_MS,

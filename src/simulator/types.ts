@@ -24,7 +24,18 @@ export const ROUTES = [
 export type RouteName = (typeof ROUTES)[number];
 
 /** Installation states as Talkdesk reports them in `_embedded.state.state`. */
-export type InstallationStateName = 'installing' | 'pending' | 'timeout' | 'completed' | 'failed' | 'rejected' | 'suspended' | 'revoked';
+export type InstallationStateName =
+  | 'installing'
+  | 'pending'
+  | 'timeout'
+  | 'completed'
+  | 'failed'
+  | 'rejected'
+  | 'suspended'
+  | 'revoked'
+  // The launch guide's prose names for an open update and uninstall (`openStateNames: 'prose'`).
+  | 'updating'
+  | 'uninstalled';
 
 /** What an approve/reject on the state endpoint would conclude; null when nothing is pending. */
 export type PendingOperation = 'install' | 'update' | 'uninstall';
@@ -280,6 +291,11 @@ export interface SimulatorOptions {
   rotationGraceSeconds?: number;
   /** Revoke the installation's clients once an uninstall is acknowledged (default false: not documented). */
   revokeOnUninstall?: boolean;
+  /**
+   * What an open update or uninstall shows: `pending` (default; the only open state the API reference lists) or
+   * `prose`, the launch guide's words ("set to the updating status", "the uninstalled status").
+   */
+  openStateNames?: 'pending' | 'prose';
   /** Per-attempt timeout of deliver() (default 10 s). */
   deliveryTimeoutMs?: number;
   appVersionId?: string;

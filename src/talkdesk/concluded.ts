@@ -15,7 +15,8 @@ export interface StateCallIntent {
  * What to do with a state call, given what Talkdesk shows (docs/lifecycle.md, "State
  * calls"): Talkdesk's one state endpoint concludes whatever is pending, so a call is
  * sent only while Talkdesk shows the phase's own operation open.
- * - `send`: the operation is open (`installing` for an install, `pending` for an update or an uninstall;
+ * - `send`: the operation is open (`installing` for an install, `pending` for an update or an uninstall, or
+ *   the names the docs' prose gives them, `updating` and `uninstalled`;
  *   never for a late update, whose operation the newer update's state call concluded);
  * - `concluded`: Talkdesk already shows this call's outcome (an earlier attempt landed);
  * - `skip`: anything else; nothing is sent, the phase records what Talkdesk showed.
@@ -28,10 +29,24 @@ export function decideStateCall(intent: StateCallIntent, current: TalkdeskInstal
   return open.includes(current.state) ? 'send' : 'skip';
 }
 
+/**
+ * What Talkdesk shows while an update or an uninstall waits for its state call. The API's documented states name
+ * none of them but `pending` (what the simulator shows); the launch guide's prose says the app "is set to the
+ * updating status" and "to the uninstalled status". Those names are taken as open too, each for its own operation
+ * only: were the prose the API's words, an uninstall (which reads first) would never be acknowledged otherwise.
+ */
+export const UPDATE_OPEN_STATES = ['pending', 'updating'] as const;
+export const UNINSTALL_OPEN_STATES = ['pending', 'uninstalled'] as const;
+
+/** Talkdesk shows an update or an uninstall open (an operation opened since, for a phase before it). */
+export const showsOperationOpen = (state: string | undefined): state is string =>
+  state !== undefined && [...UPDATE_OPEN_STATES, ...UNINSTALL_OPEN_STATES].some((open) => open === state);
+
 /** The Talkdesk states in which the operation is still open; unknown operation (legacy input): either. */
-function openStates(op: StateCallIntent['concludes']): string[] {
+function openStates(op: StateCallIntent['concludes']): readonly string[] {
   if (op === 'install') return ['installing'];
-  if (op === 'update' || op === 'uninstall') return ['pending'];
+  if (op === 'update') return UPDATE_OPEN_STATES;
+  if (op === 'uninstall') return UNINSTALL_OPEN_STATES;
   return ['installing', 'pending'];
 }
 
@@ -51,9 +66,9 @@ export function alreadyConcluded(intent: StateCallIntent, current: TalkdeskInsta
     // opened an update or uninstall since (answer lost meanwhile). Else it is an uninstall made while
     // the install waited, nothing approved; its own event then deprovisions all the same. Undoing the
     // install (what `skip` does) would delete the account of an installation Talkdesk shows installed.
-    return current.state === 'completed' || current.state === 'pending';
+    return current.state === 'completed' || showsOperationOpen(current.state);
   }
   // A late update: the newer update's approval concluded it; `pending` is an operation opened since, not its own.
-  if (op === 'update' && intent.late) return current.state === 'completed' || current.state === 'pending';
+  if (op === 'update' && intent.late) return current.state === 'completed' || showsOperationOpen(current.state);
   return op !== undefined && current.state === 'completed';
 }

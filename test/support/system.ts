@@ -93,6 +93,8 @@ export interface SystemOptions {
   webRateLimit?: { perMinute: number; burst?: number };
   /** The simulator revokes the app's credentials once an uninstall is acknowledged (off by default, as Talkdesk documents nothing). */
   revokeOnUninstall?: boolean;
+  /** What the simulator shows for an open update or uninstall: `pending` (default) or the launch guide's prose names. */
+  openStateNames?: 'pending' | 'prose';
   /** More Talkdesk hosts the service may call (e.g. `npm run demo`'s own simulator) besides the system's simulator. */
   talkdeskAllowedHosts?: string[];
 }
@@ -123,6 +125,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
     webhookSecret: WEBHOOK_SECRET,
     retryDelaysMs: [500, 1000],
     revokeOnUninstall: opts.revokeOnUninstall,
+    openStateNames: opts.openStateNames,
   });
   const talkdesk = new TalkdeskClient({
     allowedHosts: [`127.0.0.1:${simulator.port}`, ...(opts.talkdeskAllowedHosts ?? [])],

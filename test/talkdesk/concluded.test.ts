@@ -54,7 +54,19 @@ describe('talkdesk/alreadyConcluded: a retried state call is not sent when Talkd
 });
 
 describe('talkdesk/decideStateCall: only the phase that owns the open operation sends its state call', () => {
-  const ALL = ['installing', 'pending', 'timeout', 'completed', 'failed', 'rejected', 'suspended', 'revoked', 'something-new'];
+  const ALL = [
+    'installing',
+    'pending',
+    'timeout',
+    'completed',
+    'failed',
+    'rejected',
+    'suspended',
+    'revoked',
+    'updating',
+    'uninstalled',
+    'something-new',
+  ];
   const expect = (intent: Parameters<typeof decideStateCall>[0], send: string[], concluded: string[]) => {
     for (const state of ALL) {
       const want = send.includes(state) ? 'send' : concluded.includes(state) ? 'concluded' : 'skip';
@@ -63,13 +75,15 @@ describe('talkdesk/decideStateCall: only the phase that owns the open operation 
   };
 
   it('install: approve or reject only while installing', () => {
-    expect({ state: 'approve', concludes: 'install' }, ['installing'], ['completed', 'pending']);
+    // An update or uninstall open since, by either name: the approval landed.
+    expect({ state: 'approve', concludes: 'install' }, ['installing'], ['completed', 'pending', 'updating', 'uninstalled']);
     expect({ state: 'reject', concludes: 'install' }, ['installing'], ['rejected']);
   });
 
-  it('update and uninstall: only while pending; never an install still installing', () => {
-    expect({ state: 'approve', concludes: 'update' }, ['pending'], ['completed']);
-    expect({ state: 'reject', concludes: 'update' }, ['pending'], ['rejected']);
-    expect({ state: 'approve', concludes: 'uninstall' }, ['pending'], ['revoked']);
+  it('update and uninstall: only while pending (or the prose name of their own operation); never an install still installing', () => {
+    expect({ state: 'approve', concludes: 'update' }, ['pending', 'updating'], ['completed']);
+    expect({ state: 'reject', concludes: 'update' }, ['pending', 'updating'], ['rejected']);
+    // Not an update's approval for an open uninstall, nor the other way round: it would conclude the other operation.
+    expect({ state: 'approve', concludes: 'uninstall' }, ['pending', 'uninstalled'], ['revoked']);
   });
 });
