@@ -64,8 +64,9 @@ export class MongoProvisioner implements PartnerProvisioner {
   async undoProvision(req: AccountRef, ctx: CallContext): Promise<void> {
     const account = await this.find(req);
     if (!account || account.installationId !== req.installationId) return;
-    await this.store.accounts.removeProvisioning(account._id, req.installationId);
+    // The content first: a retry after a death between the two finds no account, and would leave it.
     if (this.withStarterContent) await this.store.starterContent.removeIfCreatedBy(account._id, req.installationId, ctx.undoes);
+    await this.store.accounts.removeProvisioning(account._id, req.installationId);
   }
 
   /** Uninstall: account disabled, user mappings deactivated; settings and starter content kept. */

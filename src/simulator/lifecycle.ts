@@ -285,6 +285,8 @@ export class Lifecycle {
     let pending: PendingOperation | null = null;
     if (state === 'installing') pending = 'install';
     else if (state === 'pending') pending = inst.pendingOperation ?? 'update';
+    else if (state === 'updating') pending = 'update';
+    else if (state === 'uninstalled') pending = 'uninstall';
     this.state.setState(inst, state, reason, pending);
   }
 }

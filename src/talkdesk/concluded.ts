@@ -1,4 +1,7 @@
+import { UNINSTALL_OPEN_STATES, UPDATE_OPEN_STATES, showsOperationOpen } from '../../workflows/talkdesk-states';
 import type { TalkdeskInstallationState } from './schemas';
+
+export { UNINSTALL_OPEN_STATES, UPDATE_OPEN_STATES, showsOperationOpen };
 
 /** What a state call (approve or reject) is meant to conclude. */
 export interface StateCallIntent {
@@ -29,25 +32,12 @@ export function decideStateCall(intent: StateCallIntent, current: TalkdeskInstal
   return open.includes(current.state) ? 'send' : 'skip';
 }
 
-/**
- * What Talkdesk shows while an update or an uninstall waits for its state call. The API's documented states name
- * none of them but `pending` (what the simulator shows); the launch guide's prose says the app "is set to the
- * updating status" and "to the uninstalled status". Those names are taken as open too, each for its own operation
- * only: were the prose the API's words, an uninstall (which reads first) would never be acknowledged otherwise.
- */
-export const UPDATE_OPEN_STATES = ['pending', 'updating'] as const;
-export const UNINSTALL_OPEN_STATES = ['pending', 'uninstalled'] as const;
-
-/** Talkdesk shows an update or an uninstall open (an operation opened since, for a phase before it). */
-export const showsOperationOpen = (state: string | undefined): state is string =>
-  state !== undefined && [...UPDATE_OPEN_STATES, ...UNINSTALL_OPEN_STATES].some((open) => open === state);
-
 /** The Talkdesk states in which the operation is still open; unknown operation (legacy input): either. */
 function openStates(op: StateCallIntent['concludes']): readonly string[] {
   if (op === 'install') return ['installing'];
   if (op === 'update') return UPDATE_OPEN_STATES;
   if (op === 'uninstall') return UNINSTALL_OPEN_STATES;
-  return ['installing', 'pending'];
+  return ['installing', ...UPDATE_OPEN_STATES, ...UNINSTALL_OPEN_STATES];
 }
 
 /**

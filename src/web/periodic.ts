@@ -1,8 +1,11 @@
 import type { Logger } from '../logging/logger';
 
+/** How long `stop` waits for a run under way (a sweep held by a stuck store must not hold the shutdown). */
+export const PERIODIC_STOP_WAIT_MS = 10_000;
+
 /**
  * Runs `run` at start and then every `intervalMs`, never two at once; `stop` waits for a
- * running one. A failure is logged (by its class: the message could hold a secret) and
+ * running one, up to PERIODIC_STOP_WAIT_MS. A failure is logged (by its class: the message could hold a secret) and
  * the next run comes at the usual time. Timers are unref'd: they never keep the process up.
  */
 export class PeriodicTask {
@@ -36,9 +39,12 @@ export class PeriodicTask {
     this.timer.unref();
   }
 
-  async stop(): Promise<void> {
+  async stop(waitMs = PERIODIC_STOP_WAIT_MS): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    if (!this.running) return;
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
+    await Promise.race([this.running, gaveUp]).finally(() => clearTimeout(timer));
   }
 }

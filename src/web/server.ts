@@ -274,9 +274,8 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
         }
         // The callback and launch routes first: what they answer now still gets its background work.
         await closeGracefully(server, o.closeGraceMs ?? WEB_TIMEOUTS_MS.closeGrace);
-        await launchArea?.stop();
-        await dispatcher.stop();
-        await sweeper.stop();
+        // Side by side: each is bounded (the logout drain by PARTNER_HOOKS_TIMEOUT_MS, the dispatcher 30 s, a sweep 10 s).
+        await Promise.all([launchArea?.stop(), dispatcher.stop(), sweeper.stop()]);
         await watchdog?.stop();
         await admin.close();
       })());

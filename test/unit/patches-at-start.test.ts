@@ -35,7 +35,7 @@ import {
   OPERATOR_REJECT_READS_TALKDESK_FIRST,
   REJECTION_YIELDS_TO_QUEUED_UNINSTALL,
 } from '../../workflows/installation/common';
-import { OPERATOR_REJECT_WITHIN_OPERATION_DEADLINE } from '../../workflows/installation/operator';
+import { OPERATOR_REJECT_READS_OPEN_STATE_NAMES, OPERATOR_REJECT_WITHIN_OPERATION_DEADLINE } from '../../workflows/installation/operator';
 import { TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL } from '../../workflows/installation/apply';
 import { STALE_UNINSTALL_SPARES_REINSTALL } from '../../workflows/installation/late';
 import {
@@ -141,6 +141,7 @@ describe('patches decided at the start of an installation run (workflows/install
         OPERATOR_REJECT_WITHIN_OPERATION_DEADLINE,
         RESUMED_UPDATE_REVERTED_WHEN_STOPPED,
         REJECTION_YIELDS_TO_QUEUED_UNINSTALL,
+        OPERATOR_REJECT_READS_OPEN_STATE_NAMES,
       ],
     );
     assert.ok(
@@ -201,6 +202,7 @@ describe('patches decided at the start of an installation run (workflows/install
         OPERATOR_REJECT_WITHIN_OPERATION_DEADLINE,
         RESUMED_UPDATE_REVERTED_WHEN_STOPPED,
         REJECTION_YIELDS_TO_QUEUED_UNINSTALL,
+        OPERATOR_REJECT_READS_OPEN_STATE_NAMES,
       ],
     ],
   ];

@@ -247,14 +247,17 @@ describe('installation workflow: an operator reject concludes only what it stopp
       assert.equal((await t.handle.describe()).status.name, 'RUNNING');
     });
 
-    it('Talkdesk opened an update since (pending): the reject reads first, so it does not conclude that update; the install is kept', async () => {
-      // Read first, the activity finds `pending` and sends nothing; sent blind, one state endpoint concludes whatever is open.
-      const t = await rejectedWhileApproving(async (i) => (i.checkFirst ? { state: 'pending', notSent: true } : { state: 'rejected' }));
-      const v = await t.settled('active', (s) => s.history.at(-1)?.result === 'not-open');
-      assert.equal(v.history.at(-1)?.detail, 'Talkdesk shows the install pending');
-      assert.equal(t.stubs.of('setInstallationState').at(-1)?.checkFirst, true, 'the reject read Talkdesk on its first attempt');
-      assert.ok(!t.stubs.names().includes('undoProvisioning'));
-    });
+    // `updating` and `uninstalled`: the launch guide's names for them (patch operator-reject-reads-open-state-names).
+    for (const shown of ['pending', 'updating', 'uninstalled']) {
+      it(`Talkdesk opened an update or uninstall since (${shown}): the reject reads first, so it does not conclude it; the install is kept`, async () => {
+        // Read first, the activity finds it open and sends nothing; sent blind, one state endpoint concludes whatever is open.
+        const t = await rejectedWhileApproving(async (i) => (i.checkFirst ? { state: shown, notSent: true } : { state: 'rejected' }));
+        const v = await t.settled('active', (s) => s.history.at(-1)?.result === 'not-open');
+        assert.equal(v.history.at(-1)?.detail, `Talkdesk shows the install ${shown}`);
+        assert.equal(t.stubs.of('setInstallationState').at(-1)?.checkFirst, true, 'the reject read Talkdesk on its first attempt');
+        assert.ok(!t.stubs.names().includes('undoProvisioning'));
+      });
+    }
 
     it('Talkdesk still shows it installing: the rejection is sent first, then the provisioning undone', async () => {
       const t = await rejectedWhileApproving(async () => ({ state: 'rejected' }));

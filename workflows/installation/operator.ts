@@ -1,4 +1,5 @@
 import { FINAL_PHASES, type InstallationPhase, type LifecycleEvent, type ReconcileAction } from '../definitions';
+import { showsOperationOpen } from '../talkdesk-states';
 import { keepLast, markHandled, recordIgnored } from '../state';
 import {
   MARKED_ACTIVE,
@@ -63,7 +64,8 @@ export async function runOperatorReject(ctx: PhaseContext, reason: string): Prom
     ctx.run.rejectReadsFirst = undefined;
   });
   // Not sent because Talkdesk shows the install approved (completed, or an update or uninstall opened since): kept.
-  if (afterApproval && concludes === 'install' && (shows === 'completed' || shows === 'pending')) {
+  const openSince = shows === 'pending' || (showsOperationOpen(shows) && ctx.patched(OPERATOR_REJECT_READS_OPEN_STATE_NAMES));
+  if (afterApproval && concludes === 'install' && (shows === 'completed' || openSince)) {
     ctx.run.endingInstall = undefined;
     await ctx.endPhase('active', {
       result: 'not-open',
@@ -81,6 +83,13 @@ export async function runOperatorReject(ctx: PhaseContext, reason: string): Prom
     outcome: `rejected by an operator: ${reason} (rejection ${sent})`,
   });
 }
+
+/**
+ * Patch: a reject that read Talkdesk first keeps an install Talkdesk shows with an update or uninstall opened since by
+ * the launch guide's names too (`updating`, `uninstalled`; talkdesk-states.ts), not only `pending`. Decided at start
+ * only (patches.ts).
+ */
+export const OPERATOR_REJECT_READS_OPEN_STATE_NAMES = 'operator-reject-reads-open-state-names';
 
 /**
  * Patch: an operator's reject is sent within the seven days of the operation it stops (the stopped phase's deadline,

@@ -120,13 +120,15 @@ export const PATCHES_DECIDED_AT_START_8 = 'patches-decided-at-start-8';
  * operator's reject ends, where an update begins), so ONLY_DECIDED_AT_START: an install or update that fails with an
  * uninstall queued yields to it instead of sending its rejection (common.ts, update.ts), and no rejection is sent while
  * an uninstall waits (common.ts); an operator's reject is sent within the stopped operation's seven days (operator.ts);
- * an update a lost run left under way is reverted when it is stopped before its body runs again (update.ts). FROZEN.
+ * an update a lost run left under way is reverted when it is stopped before its body runs again (update.ts); a reject
+ * that read Talkdesk first keeps an install shown with an operation opened since by any of its names (operator.ts). FROZEN.
  */
 export const DECIDED_AT_START_8: readonly string[] = Object.freeze([
   'failed-phase-yields-to-queued-uninstall',
   'operator-reject-within-operation-deadline',
   'resumed-update-reverted-when-stopped',
   'rejection-yields-to-queued-uninstall',
+  'operator-reject-reads-open-state-names',
 ]);
 
 /**
