@@ -295,6 +295,13 @@ function crossChecks(env: Env): { path: string; message: string }[] {
       message: 'must not be true when NODE_ENV=production: anyone could post events (an uninstall of any installation); remove it',
     });
   }
+  // Both listeners are the web process's own: a clash would be reported as "another process holds it".
+  if (env.PORT !== 0 && env.PORT === env.ADMIN_PORT) {
+    problems.push({
+      path: 'ADMIN_PORT',
+      message: `must differ from PORT (${env.PORT}): the admin listener (/readyz, /metrics) is a second port`,
+    });
+  }
   if (env.PARTNER_PROVISIONER === 'http') {
     if (!env.PARTNER_HOOKS_URL)
       problems.push({ path: 'PARTNER_HOOKS_URL', message: "required when PARTNER_PROVISIONER=http: the partner's hook endpoint" });

@@ -35,6 +35,14 @@ describe('configuration from the environment', () => {
     );
   });
 
+  it("refuses an admin port equal to the callback port (both are this process's own listeners)", () => {
+    assert.throws(
+      () => loadEnv({ ...VALID, PORT: '9465', ADMIN_PORT: '9465' }),
+      (err: unknown) => err instanceof ConfigError && err.message.includes('ADMIN_PORT: must differ from PORT (9465)'),
+    );
+    assert.doesNotThrow(() => loadEnv({ ...VALID, PORT: '0', ADMIN_PORT: '0' }), 'both picked by the system');
+  });
+
   it('refuses a Temporal TLS switch the Temporal SDK would read as off (it takes only 1 or true)', () => {
     for (const name of ['TEMPORAL_TLS', 'TEMPORAL_TLS_DISABLE_HOST_VERIFICATION']) {
       for (const value of ['true', 'false', '1', '0', ''])
