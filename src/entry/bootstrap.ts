@@ -67,7 +67,12 @@ export function talkdeskClient(env: Env): TalkdeskClient {
 export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
   let stopping = false;
   const handler = (signal: string) => {
-    if (stopping) return;
+    // A second signal while stopping (a second Ctrl-C): exit now. Through process.exit, so that 'exit' hooks still run
+    // (npm start kills its embedded servers there); Node's default for the signal would skip them.
+    if (stopping) {
+      logger.warn({ signal }, 'second signal while stopping: exiting now');
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    }
     stopping = true;
     logger.info({ signal }, 'shutting down');
     stop()
@@ -77,8 +82,8 @@ export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
         process.exit(1);
       });
   };
-  process.once('SIGINT', () => handler('SIGINT'));
-  process.once('SIGTERM', () => handler('SIGTERM'));
+  process.on('SIGINT', () => handler('SIGINT'));
+  process.on('SIGTERM', () => handler('SIGTERM'));
 }
 
 /** The end of an entry point's `main()`: a configuration error exits 2 (docs/configuration.md), anything else 1. */

@@ -47,11 +47,19 @@ async function main(): Promise<void> {
     mongoServer?.process.child.kill('SIGKILL');
     temporalServer?.process.child.kill('SIGKILL');
   });
+  // A signal while starting (before the orderly stop is set up): exit, so the hook above kills what started
+  // (Node's default for the signal skips 'exit' hooks, and the servers would outlive this process).
+  const whileStarting = (signal: NodeJS.Signals) => process.exit(signal === 'SIGINT' ? 130 : 143);
+  process.on('SIGINT', whileStarting);
+  process.on('SIGTERM', whileStarting);
   try {
     await run();
   } catch (err) {
     await stopServers();
     throw err;
+  } finally {
+    process.off('SIGINT', whileStarting);
+    process.off('SIGTERM', whileStarting);
   }
 
   async function run(): Promise<void> {
@@ -106,7 +114,10 @@ async function main(): Promise<void> {
     }
     const store = await openStore(env, keyring, logger);
     const service = await startServiceWorker({ env, logger, store, talkdesk: talkdeskClient(env), address });
-    void service.run();
+    service.run().catch((err: unknown) => {
+      logger.error({ err }, 'the worker stopped with an error');
+      process.exit(1);
+    });
 
     const connection = await Connection.connect(settings.connectionOptions).catch((err: unknown) => {
       throw temporalConnectFailure(address, settings.namespace, err);
