@@ -296,7 +296,7 @@ function crossChecks(env: Env): { path: string; message: string }[] {
     });
   }
   // Both listeners are the web process's own: a clash would be reported as "another process holds it".
-  if (env.PORT !== 0 && env.PORT === env.ADMIN_PORT) {
+  if (env.PORT !== 0 && env.PORT === env.ADMIN_PORT && env.HOST === env.ADMIN_HOST) {
     problems.push({
       path: 'ADMIN_PORT',
       message: `must differ from PORT (${env.PORT}): the admin listener (/readyz, /metrics) is a second port`,

@@ -64,16 +64,21 @@ export function talkdeskClient(env: Env): TalkdeskClient {
 }
 
 /** Runs `stop` once on SIGINT/SIGTERM, then exits. */
+/** A signal this soon after the first is the same Ctrl-C delivered twice, not a second one. */
+const REPEATED_SIGNAL_MS = 1_000;
+
 export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const handler = (signal: string) => {
     // A second signal while stopping (a second Ctrl-C): exit now. Through process.exit, so that 'exit' hooks still run
-    // (npm start kills its embedded servers there); Node's default for the signal would skip them.
-    if (stopping) {
+    // (npm start kills its embedded servers there); Node's default for the signal would skip them. Not one within a
+    // second of the first: a Ctrl-C can arrive twice at once (from the terminal, and forwarded by npm).
+    if (stoppingSince !== undefined) {
+      if (Date.now() - stoppingSince < REPEATED_SIGNAL_MS) return;
       logger.warn({ signal }, 'second signal while stopping: exiting now');
       process.exit(signal === 'SIGINT' ? 130 : 143);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     logger.info({ signal }, 'shutting down');
     stop()
       .then(() => process.exit(0))

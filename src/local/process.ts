@@ -103,6 +103,22 @@ export async function waitForPort(port: number, host: string, timeoutMs: number,
   );
 }
 
+/** Children started here that have not exited: killed when this process exits, so none outlives it. */
+const live = new Set<ChildProcess>();
+let exitHooked = false;
+
+/** A server still starting when this process exits (a signal during `npm start`'s start-up) is killed with it. */
+function killedOnExit(child: ChildProcess): void {
+  if (!exitHooked) {
+    exitHooked = true;
+    process.once('exit', () => {
+      for (const c of live) c.kill('SIGKILL');
+    });
+  }
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+}
+
 const HEAD_CHARS = 3000;
 const TAIL_CHARS = 6000;
 
@@ -112,6 +128,7 @@ const TAIL_CHARS = 6000;
  */
 export function startProcess(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = {}): ManagedProcess {
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  killedOnExit(child);
   let head = '';
   let tail = '';
   let dropped = false;

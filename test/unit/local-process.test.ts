@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { AppError } from '../../src/errors';
 import { ExitedBeforeListening, freePort, retryBindClash, startProcess, waitForPort } from '../../src/local/process';
+import { PROJECT_ROOT } from '../../src/local/tools';
+import { eventually } from '../support/waits';
 
 /** A child that prints a panic's first line, a long stack trace, then exits 2 without listening (as Go does). */
 function panickingChild() {
@@ -113,5 +117,33 @@ describe('local servers: start-up failures (src/local/process.ts)', function () 
       assert.match(e.message, /^ferretdb was killed by SIGKILL before listening/);
       return true;
     });
+  });
+
+  it('a server still running when this process exits (a signal during start-up) is killed with it', async () => {
+    const processJs = path.join(PROJECT_ROOT, 'dist', 'src', 'local', 'process.js');
+    // The parent starts a long-lived server, prints its pid, and exits as a signal handler would.
+    const script = [
+      `const { startProcess } = require(${JSON.stringify(processJs)});`,
+      `const proc = startProcess('ferretdb', process.execPath, ['-e', 'setInterval(() => undefined, 1000)']);`,
+      'console.log(String(proc.child.pid));',
+      'setTimeout(() => process.exit(143), 200);',
+    ].join('\n');
+    const parent = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(parent.status, 143, parent.stderr);
+    const pid = Number(parent.stdout.trim());
+    assert.ok(pid > 0, parent.stdout);
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      await eventually('the server gone with its parent', async () => (alive() ? undefined : true), 10_000);
+    } finally {
+      if (alive()) process.kill(pid, 'SIGKILL');
+    }
   });
 });
