@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { alreadyConcluded, decideStateCall } from '../../src/talkdesk/concluded';
+import { KNOWN_INSTALLATION_STATES } from '../../src/talkdesk/schemas';
 
 describe('talkdesk/alreadyConcluded: a retried state call is not sent when Talkdesk already shows its outcome', () => {
   const approve = (concludes: 'install' | 'update' | 'uninstall') => ({ state: 'approve' as const, concludes });
@@ -54,19 +55,8 @@ describe('talkdesk/alreadyConcluded: a retried state call is not sent when Talkd
 });
 
 describe('talkdesk/decideStateCall: only the phase that owns the open operation sends its state call', () => {
-  const ALL = [
-    'installing',
-    'pending',
-    'timeout',
-    'completed',
-    'failed',
-    'rejected',
-    'suspended',
-    'revoked',
-    'updating',
-    'uninstalled',
-    'something-new',
-  ];
+  // The documented states, the guide's prose names for an open update and uninstall, and one Talkdesk may add.
+  const ALL = [...KNOWN_INSTALLATION_STATES, 'updating', 'uninstalled', 'something-new'];
   const expect = (intent: Parameters<typeof decideStateCall>[0], send: string[], concluded: string[]) => {
     for (const state of ALL) {
       const want = send.includes(state) ? 'send' : concluded.includes(state) ? 'concluded' : 'skip';
