@@ -37,6 +37,12 @@ export const USERS_READ_ONE_BY_ONE = 50;
 /** Whether the update reads the licensed users' listing (a resync, or many users added): its pages are kept. */
 const readsListing = (input: UpdateInput): boolean => input.resyncUsers === true || new Set(input.usersAdding).size > USERS_READ_ONE_BY_ONE;
 
+/** What a provision reads before the users, kept by its first attempt (LicensedUsersProgressStore.keepFirstFacts). */
+interface ProvisionFacts {
+  account: { id: string; name: string; company_name: string | null; timezone: string | null };
+  admin: string | null;
+}
+
 /**
  * The lifecycle's partner side. Activities read Talkdesk (account, licensed users,
  * the installing administrator) and hand facts to the partner provisioner, which
@@ -44,11 +50,6 @@ const readsListing = (input: UpdateInput): boolean => input.resyncUsers === true
  * (single sign-on needs them) are kept here unless the provisioner keeps them
  * itself (the built-in MongoDB one).
  */
-/** What a provision reads before the users, kept by its first attempt (LicensedUsersProgressStore.keepFirstFacts). */
-interface ProvisionFacts {
-  account: { id: string; name: string; company_name: string | null; timezone: string | null };
-  admin: string | null;
-}
 
 export function provisioningActivities(deps: ActivityDeps) {
   const { store, talkdesk, logger } = deps;

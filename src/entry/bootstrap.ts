@@ -63,10 +63,10 @@ export function talkdeskClient(env: Env): TalkdeskClient {
   return new TalkdeskClient({ allowedHosts: env.TALKDESK_ALLOWED_HOSTS, timeoutMs: env.TALKDESK_HTTP_TIMEOUT_MS });
 }
 
-/** Runs `stop` once on SIGINT/SIGTERM, then exits. */
 /** A signal this soon after the first is the same Ctrl-C delivered twice, not a second one. */
 const REPEATED_SIGNAL_MS = 1_000;
 
+/** Runs `stop` once on SIGINT/SIGTERM, then exits; a second signal while it runs exits at once. */
 export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
   let stoppingSince: number | undefined;
   const handler = (signal: string) => {

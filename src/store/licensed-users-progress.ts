@@ -82,14 +82,19 @@ export class LicensedUsersProgressStore {
     next: string | undefined,
   ): Promise<{ users: TalkdeskUser[]; next?: string }> {
     // Parsed by userSchema: id, email, name, active, nothing else.
+    const kept = await this.keepFirst({ _id: `${key}:${page}`, key, installationId, page, users, next: next ?? null, savedAt: new Date() });
+    return { users: kept.users, ...(kept.next !== null ? { next: kept.next } : {}) };
+  }
+
+  /** Inserts `doc` unless a document with its `_id` is there already; returns the one kept (the first writer's). */
+  private async keepFirst(doc: LicensedUsersPageRecord): Promise<LicensedUsersPageRecord> {
     try {
-      await this.coll.insertOne({ _id: `${key}:${page}`, key, installationId, page, users, next: next ?? null, savedAt: new Date() });
-      return { users, ...(next !== undefined ? { next } : {}) };
+      await this.coll.insertOne(doc);
+      return doc;
     } catch (e) {
       if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
-      const kept = await this.coll.findOne({ _id: `${key}:${page}` });
-      if (!kept) return this.savePage(key, installationId, page, users, next); // cleared meanwhile
-      return { users: kept.users, ...(kept.next !== null ? { next: kept.next } : {}) };
+      // Deleted between the two (the reading cleared meanwhile): inserted again.
+      return (await this.coll.findOne({ _id: doc._id })) ?? this.keepFirst(doc);
     }
   }
 
@@ -100,13 +105,8 @@ export class LicensedUsersProgressStore {
    */
   async keepFirstFacts(key: string, installationId: string, facts: unknown): Promise<unknown> {
     // The first writer wins: an attempt outliving its timeout beside its retry must not send other facts under the key.
-    try {
-      await this.coll.insertOne({ _id: `${key}:facts`, key, installationId, page: 0, users: [], next: null, facts, savedAt: new Date() });
-      return facts;
-    } catch (e) {
-      if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
-      return (await this.loadFacts(key)) ?? facts;
-    }
+    const doc = { _id: `${key}:facts`, key, installationId, page: 0, users: [], next: null, facts, savedAt: new Date() };
+    return (await this.keepFirst(doc)).facts;
   }
 
   async loadFacts(key: string): Promise<unknown> {

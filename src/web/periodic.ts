@@ -1,4 +1,5 @@
 import type { Logger } from '../logging/logger';
+import { withTimeout } from '../store/watchdog';
 
 /** How long `stop` waits for a run under way (a sweep held by a stuck store must not hold the shutdown). */
 export const PERIODIC_STOP_WAIT_MS = 10_000;
@@ -42,9 +43,7 @@ export class PeriodicTask {
   async stop(waitMs = PERIODIC_STOP_WAIT_MS): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    if (!this.running) return;
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
-    await Promise.race([this.running, gaveUp]).finally(() => clearTimeout(timer));
+    // `running` never rejects (a failure is logged); past `waitMs` it is left to end on its own.
+    if (this.running) await withTimeout(this.running, waitMs).catch(() => undefined);
   }
 }

@@ -131,3 +131,13 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
 }
+
+/** A run started for an installation whose workflow was lost: `loadInstallation` answers its stored record (`record` over the usual fields). */
+export const resumedFromRecord = (record: { phase: string } & Record<string, unknown>) =>
+  new ActivityStubs().on('loadInstallation', async () => ({
+    appId: 'app-1',
+    accountId: 'acct-1',
+    activeClientId: 'client-lost-run',
+    links: { root: 'https://api.talkdesk.test' },
+    ...record,
+  }));

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { ActivityStubs, deferred, useInstallationUnderTest } from './harness';
+import { ActivityStubs, deferred, resumedFromRecord, useInstallationUnderTest } from './harness';
 
 /**
  * The times of the newest events applied are kept on the installation record, so that a new run judges late events
@@ -11,15 +11,7 @@ const LATER = '2100-01-01T00:00:00.000Z';
 
 /** A run resumed from an active record (its workflow lost) whose newest event applied is later than any the test sends. */
 const resumedFrom = (times: { updateEventAt?: string; trialEventAt?: string }) =>
-  new ActivityStubs().on('loadInstallation', async () => ({
-    phase: 'active',
-    appId: 'app-1',
-    accountId: 'acct-1',
-    activeClientId: 'client-lost-run',
-    links: { root: 'https://api.talkdesk.test' },
-    lastEventAt: LATER,
-    ...times,
-  }));
+  resumedFromRecord({ phase: 'active', lastEventAt: LATER, ...times });
 
 describe('installation workflow: event times across runs', function () {
   this.timeout(60_000);

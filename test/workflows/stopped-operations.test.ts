@@ -7,6 +7,7 @@ import {
   deferred,
   phases,
   refused,
+  resumedFromRecord,
   unavailable,
   useInstallationUnderTest,
   type InstallationUnderTest,
@@ -60,15 +61,7 @@ describe('installation workflow: operations stopped around their phase', functio
   }
 
   /** A run reconciliation started for a record a lost run left `updating`. */
-  const resumedUpdating = (record: { updateEventAt: string; phaseEventId?: string }) =>
-    new ActivityStubs().on('loadInstallation', async () => ({
-      phase: 'updating',
-      appId: 'app-1',
-      accountId: 'acct-1',
-      activeClientId: 'client-lost-run',
-      links: { root: 'https://api.talkdesk.test' },
-      ...record,
-    }));
+  const resumedUpdating = (record: { updateEventAt: string; phaseEventId?: string }) => resumedFromRecord({ phase: 'updating', ...record });
 
   const updateEnded = (s: { history: { phase: string; endedAt?: string }[] }) =>
     s.history.at(-1)?.phase === 'updating' && s.history.at(-1)?.endedAt !== undefined;

@@ -106,15 +106,16 @@ function operationDeadline(ctx: PhaseContext, concludes: 'install' | 'update', q
   if (!ctx.patched(OPERATOR_REJECT_WITHIN_OPERATION_DEADLINE)) return own;
   const last = state.history[state.history.length - 1];
   const install = queued ?? run.installEvent;
-  const stopped =
-    concludes === 'update'
-      ? last?.phase === 'updating'
-        ? last.deadline
-        : undefined
-      : last?.phase === 'installing' && last.eventId === install?.eventId
-        ? last.deadline
-        : install && new Date(Date.parse(install.createdAt) + options.phaseTimeoutMs - options.phaseMarginMs).toISOString();
-  return stopped ? Math.min(own, Date.parse(stopped)) : own;
+  // The stopped phase's entry has its deadline; a queued install that never began, its event's.
+  let stopped: number | undefined;
+  if (concludes === 'update') {
+    if (last?.phase === 'updating' && last.deadline) stopped = Date.parse(last.deadline);
+  } else if (last?.phase === 'installing' && last.eventId === install?.eventId) {
+    if (last.deadline) stopped = Date.parse(last.deadline);
+  } else if (install) {
+    stopped = Date.parse(install.createdAt) + options.phaseTimeoutMs - options.phaseMarginMs;
+  }
+  return stopped === undefined ? own : Math.min(own, stopped);
 }
 
 /** Takes an install still queued out of the queue: the one an operator's reject rejects, it must not run afterwards. */
