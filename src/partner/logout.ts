@@ -1,4 +1,5 @@
 import type { Logger } from '../logging/logger';
+import { withTimeout } from '../store/watchdog';
 import { PartnerUnavailableError } from './errors';
 import { callKey } from './keys';
 import type { PendingLogout, PendingLogoutStore } from './logout-forwards';
@@ -25,9 +26,17 @@ export async function forwardUserLogout(
  * When a forward that failed is sent again: 30 s, doubling up to 15 minutes, given up a day
  * after the event arrived. `claimMs`: how long a send of the retry pass holds the logout
  * against other web processes (longer than a hook call, PARTNER_HOOKS_TIMEOUT_MS, 10 s by
- * default); a process stopped mid-send leaves it due again after that.
+ * default); a process stopped mid-send leaves it due again after that. `drainMs`: how long a
+ * shutdown waits for the first attempts in flight (a hook call and its store write: a stuck
+ * store must not hold the shutdown); one cut short stays kept and is sent again when due.
  */
-export const LOGOUT_FORWARD_TIMING = { firstRetryMs: 30_000, maxDelayMs: 15 * 60_000, giveUpAfterMs: 24 * 3_600_000, claimMs: 120_000 };
+export const LOGOUT_FORWARD_TIMING = {
+  firstRetryMs: 30_000,
+  maxDelayMs: 15 * 60_000,
+  giveUpAfterMs: 24 * 3_600_000,
+  claimMs: 120_000,
+  drainMs: 20_000,
+};
 
 export type LogoutForwardOutcome = 'delivered' | 'retry' | 'given_up';
 
@@ -112,8 +121,16 @@ export class LogoutForwarder {
     return this.o.store.ensureIndexes();
   }
 
-  async drain(): Promise<void> {
-    await Promise.allSettled([...this.inFlight]);
+  /** Waits for the first attempts in flight, up to `drainMs`; true when they all ended. */
+  async drain(): Promise<boolean> {
+    const all = Promise.allSettled([...this.inFlight]).then(() => undefined);
+    return withTimeout(all, this.timing.drainMs).then(
+      () => true,
+      () => {
+        this.o.logger.warn({ inFlight: this.inFlight.size }, 'user.logout: stopped before the partner answered; sent again when due');
+        return false;
+      },
+    );
   }
 
   private async attempt(pending: PendingLogout): Promise<void> {

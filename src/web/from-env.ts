@@ -51,8 +51,12 @@ export function webServerOptionsFromEnv(
       ...(partner
         ? {
             onUserLogout: async (e) => void (await forwardUserLogout(partner, e)),
-            // A resend's claim outlasts the longest hook call, so no other process takes it mid-send.
-            logoutForwardTiming: { claimMs: Math.max(LOGOUT_FORWARD_TIMING.claimMs, 2 * env.PARTNER_HOOKS_TIMEOUT_MS + 10_000) },
+            // A resend's claim outlasts the longest hook call, so no other process takes it mid-send; a
+            // shutdown waits for a first attempt's hook call and then 10 s for its store write.
+            logoutForwardTiming: {
+              claimMs: Math.max(LOGOUT_FORWARD_TIMING.claimMs, 2 * env.PARTNER_HOOKS_TIMEOUT_MS + 10_000),
+              drainMs: env.PARTNER_HOOKS_TIMEOUT_MS + 10_000,
+            },
           }
         : {}),
     },

@@ -36,10 +36,10 @@ describe('partner: user.logout forwards kept until the partner takes them', func
     eventId: `ev-logout-${n}-${Date.now()}`,
   });
 
-  function forwarder(forward: (req: UserLogoutRequest) => Promise<void>) {
+  function forwarder(forward: (req: UserLogoutRequest) => Promise<void>, timing?: { drainMs: number }) {
     const outcomes: LogoutForwardOutcome[] = [];
     const { logger, lines } = captureLogger('logout-forwards');
-    const f = new LogoutForwarder({ store, forward, logger, onOutcome: (o) => outcomes.push(o), now: () => clock });
+    const f = new LogoutForwarder({ store, forward, logger, onOutcome: (o) => outcomes.push(o), now: () => clock, timing });
     return { f, outcomes, lines };
   }
 
@@ -158,5 +158,30 @@ describe('partner: user.logout forwards kept until the partner takes them', func
     assert.equal(again.attempts, 1);
     assert.equal(again.lastError, 'the partner answered 502');
     await store.done(req.eventId);
+  });
+
+  it('a shutdown waits for a first attempt up to drainMs only; the logout cut short stays kept and is sent when due', async () => {
+    const req = request();
+    let release: () => void = () => undefined;
+    const hung = new Promise<void>((resolve) => (release = resolve));
+    const first = forwarder(() => hung, { drainMs: 300 });
+    first.f.sendNow(await first.f.keep(req));
+    first.f.stop();
+    assert.equal(await first.f.drain(), false, 'the drain gave up on the attempt that never ended');
+    assert.ok(
+      first.lines.some((l) => l.includes('stopped before the partner answered') && l.includes('"inFlight":1')),
+      'the cut is logged',
+    );
+    const kept = await store.get(req.eventId);
+    assert.equal(kept?.attempts, 0, 'still kept, as Talkdesk was answered with it stored');
+
+    // The next web process sends it once it is due (firstRetryMs after it was kept).
+    const sent: string[] = [];
+    const next = forwarder(async (r) => void sent.push(r.eventId));
+    clock += 30_000;
+    assert.equal(await next.f.retryDue(), 1);
+    assert.deepEqual(sent, [req.eventId]);
+    assert.equal(await store.get(req.eventId), null);
+    release();
   });
 });
