@@ -274,7 +274,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
         }
         // The callback and launch routes first: what they answer now still gets its background work.
         await closeGracefully(server, o.closeGraceMs ?? WEB_TIMEOUTS_MS.closeGrace);
-        // Side by side: each is bounded (the logout drain by PARTNER_HOOKS_TIMEOUT_MS, the dispatcher 30 s, a sweep 10 s).
+        // Side by side: each is bounded (the logout drain by PARTNER_HOOKS_TIMEOUT_MS + 10 s, the dispatcher 30 s, a sweep 10 s).
         await Promise.all([launchArea?.stop(), dispatcher.stop(), sweeper.stop()]);
         await watchdog?.stop();
         await admin.close();
