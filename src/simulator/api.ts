@@ -11,6 +11,8 @@ export interface ApiConfig {
   state: SimState;
   ctx: EventContext;
   revokeOnUninstall: boolean;
+  /** How long an installation's scopes answer 401 after it is created (SimulatorOptions.scopeActivationSeconds). */
+  scopeActivationMs: number;
 }
 
 export interface ApiRequest {
@@ -51,7 +53,7 @@ const pagingSchema = z.object({
 
 type Authed = { ok: true; token: TokenRecord } | { ok: false; response: SimResponse };
 
-/** Bearer check: 401 for a missing/unknown/expired token, 403 when it lacks the route's scope. */
+/** Bearer check: 401 for a missing/unknown/expired token or a scope granted too recently, 403 when it lacks the route's scope. */
 function authenticate(cfg: ApiConfig, r: ApiRequest): Authed {
   const header = r.req.headers.authorization ?? '';
   const m = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header);
@@ -70,6 +72,10 @@ function authenticate(cfg: ApiConfig, r: ApiRequest): Authed {
         headers: { 'www-authenticate': `Bearer error="insufficient_scope", scope="${scope}"` },
       }),
     };
+  }
+  const installation = cfg.state.installations.get(token.installationId);
+  if (installation && Date.now() < installation.createdAt.getTime() + cfg.scopeActivationMs) {
+    return { ok: false, response: errorResponse(r.route, 401, `scope ${scope} not active yet; retry later`, { headers: challenge }) };
   }
   return { ok: true, token };
 }

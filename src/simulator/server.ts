@@ -163,7 +163,9 @@ class SimulatorServer implements Simulator {
     };
     this.sso = new SsoSimulator(this.state, ctx, this.tokenCfg.tokenTtlSeconds);
     this.tokenCfg.codeGrant = (req, fields, call) => this.sso.codeGrant(this.tokenCfg, req, fields, call);
-    this.apiCfg = { state: this.state, ctx, revokeOnUninstall: options.revokeOnUninstall ?? false };
+    const activation = options.scopeActivationSeconds ?? 0;
+    if (!(activation >= 0)) throw new Error('scopeActivationSeconds must be >= 0');
+    this.apiCfg = { state: this.state, ctx, revokeOnUninstall: options.revokeOnUninstall ?? false, scopeActivationMs: activation * 1000 };
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       this.handle(req, res).catch((err: unknown) => {
         sendResponse(res, { status: 500, body: { code: 'internal_error', message: String(err) } });

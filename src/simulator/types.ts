@@ -296,6 +296,12 @@ export interface SimulatorOptions {
    * `prose`, the launch guide's words ("set to the updating status", "the uninstalled status").
    */
   openStateNames?: 'pending' | 'prose';
+  /**
+   * "A newly granted scope can answer 401 for some minutes" (talkdesk-api.md): for this many seconds after an
+   * installation is created, an API call it makes with a token holding the route's scope answers 401
+   * `invalid_token` (default 0: its scopes work at once). The token endpoint is not affected.
+   */
+  scopeActivationSeconds?: number;
   /** Per-attempt timeout of deliver() (default 10 s). */
   deliveryTimeoutMs?: number;
   appVersionId?: string;

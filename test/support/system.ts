@@ -95,6 +95,8 @@ export interface SystemOptions {
   revokeOnUninstall?: boolean;
   /** What the simulator shows for an open update or uninstall: `pending` (default) or the launch guide's prose names. */
   openStateNames?: 'pending' | 'prose';
+  /** How long a new installation's scopes answer 401 at the simulator, in seconds (0 by default). */
+  scopeActivationSeconds?: number;
   /** More Talkdesk hosts the service may call (e.g. `npm run demo`'s own simulator) besides the system's simulator. */
   talkdeskAllowedHosts?: string[];
 }
@@ -126,6 +128,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
     retryDelaysMs: [500, 1000],
     revokeOnUninstall: opts.revokeOnUninstall,
     openStateNames: opts.openStateNames,
+    scopeActivationSeconds: opts.scopeActivationSeconds,
   });
   const talkdesk = new TalkdeskClient({
     allowedHosts: [`127.0.0.1:${simulator.port}`, ...(opts.talkdeskAllowedHosts ?? [])],

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import type { CallRecord } from '../../src/simulator';
+import { useSystem, type TestSystem } from '../support/system';
+import { waitForPhase } from '../support/waits';
+
+const ACTIVATION_SECONDS = 3;
+const API_ROUTES = new Set<CallRecord['route']>(['account', 'users', 'installation', 'licensedUsers', 'installationState']);
+
+/**
+ * "A newly granted scope can answer 401 for some minutes" (talkdesk-api.md): the simulator answers 401 to a new
+ * installation's API calls for a while. The install retries with a fresh token until its scopes work, and
+ * approves once.
+ */
+describe('a new installation whose scopes answer 401 at first (dev server, FerretDB, simulator)', function () {
+  this.timeout(120_000);
+  let sys: TestSystem;
+  useSystem((s) => (sys = s), { scopeActivationSeconds: ACTIVATION_SECONDS });
+
+  it('retries through the 401s with new tokens and approves the install once, after the scopes work', async () => {
+    const { installation, event } = sys.simulator.createInstallation();
+    assert.equal(await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl }), 200);
+    const view = await waitForPhase(sys.client, installation.id, 'active');
+    assert.deepEqual(
+      view.history.map((h) => [h.phase, h.result]),
+      [['installing', 'approved']],
+    );
+
+    const activeFrom = installation.createdAt.getTime() + ACTIVATION_SECONDS * 1000;
+    const api = sys.simulator.calls.filter((c) => c.installationId === installation.id && API_ROUTES.has(c.route));
+    const refused = api.filter((c) => c.status === 401);
+    assert.ok(refused.length > 0, 'the first calls met the 401');
+    assert.ok(
+      refused.every((c) => c.at.getTime() < activeFrom),
+      'only while the scopes were new',
+    );
+    assert.ok(
+      api.filter((c) => c.status === 200).every((c) => c.at.getTime() >= activeFrom),
+      'answered once they worked',
+    );
+    const approvals = sys.simulator.stateCalls(installation.id).filter((c) => c.status === 200);
+    assert.deepEqual(
+      approvals.map((c) => c.concluded),
+      ['install'],
+    );
+
+    // A 401 drops the cached token: the calls after one ask for a new token first.
+    const client = installation.clientIds[0];
+    const tokens = sys.simulator.calls.filter((c) => c.route === 'token' && c.clientId === client && c.status === 200);
+    assert.ok(tokens.length >= 2, `a new token after the 401s (${tokens.length} issued)`);
+    const lastRefusal = Math.max(...refused.map((c) => c.at.getTime()));
+    assert.ok(
+      tokens.some((t) => t.at.getTime() >= lastRefusal),
+      'a token issued after the last 401',
+    );
+    assert.equal(sys.simulator.getInstallation(installation.id)?.state, 'completed');
+  });
+});
