@@ -60,12 +60,13 @@ export class MongoProvisioner implements PartnerProvisioner {
     await this.store.accounts.recordSubscription(req.accountId, req.previousSubscription as never);
   }
 
-  /** Removes what this installation provisioned; settings (and starter content an earlier install made) stay. */
+  /** Removes what this installation provisioned; settings and starter content an earlier install made stay. */
   async undoProvision(req: AccountRef, ctx: CallContext): Promise<void> {
     const account = await this.find(req);
     if (!account || account.installationId !== req.installationId) return;
-    // The content first: a retry after a death between the two finds no account, and would leave it.
+    // The content and settings first: a retry after a death before the account's removal finds no account, and would leave them.
     if (this.withStarterContent) await this.store.starterContent.removeIfCreatedBy(account._id, req.installationId, ctx.undoes);
+    if (ctx.undoes) await this.store.accounts.removeSettingsIfCreatedBy(account._id, ctx.undoes);
     await this.store.accounts.removeProvisioning(account._id, req.installationId);
   }
 

@@ -328,6 +328,16 @@ export class AccountStore {
     await this.settings.updateOne({ _id: accountId }, { $set: { settings, updatedAt: new Date() } });
   }
 
+  /**
+   * Settings the undone provision created and nobody changed since (a first install that failed): left, the next
+   * install would report them restored. Read, then deleted by `_id` alone (the filter FerretDB pushes down).
+   */
+  async removeSettingsIfCreatedBy(accountId: string, provisionKey: string): Promise<void> {
+    const doc = await this.settings.findOne({ _id: accountId });
+    if (doc?.createdByProvision !== provisionKey || doc.updatedAt.getTime() !== doc.createdAt.getTime()) return;
+    await this.settings.deleteOne({ _id: accountId });
+  }
+
   getSettings(accountId: string): Promise<SettingsRecord | null> {
     return this.settings.findOne({ _id: accountId });
   }

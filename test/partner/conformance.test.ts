@@ -154,6 +154,30 @@ describe('partner provisioner conformance (every implementation keeps the contra
     assert.equal(await store.starterContent.get(other.accountId), null);
   });
 
+  it('built-in MongoDB: settings a failed first install created go with its undo; the next install restores none', async () => {
+    const mongo = (impls[0] as Implementation).partner;
+    const { accountId, installationId, account } = fresh();
+    await mongo.provision({ account, users: users('u1') }, ctxFor(installationId, 'ev1', 'account.provision'));
+    const undo = {
+      ...ctxFor(installationId, 'ev1', 'account.undo_provision'),
+      undoes: callKey(installationId, 'ev1', 'account.provision'),
+    };
+    await mongo.undoProvision({ installationId, accountId }, undo);
+    assert.equal(await store.accounts.getSettings(accountId), null, 'no settings of an install that never was');
+    const again = `${installationId}r`;
+    const next = await mongo.provision(
+      { account: { ...account, installationId: again }, users: users('u1') },
+      ctxFor(again, 'ev2', 'account.provision'),
+    );
+    assert.equal(next.settingsRestored, false);
+
+    // Settings changed since (or an earlier life's, kept by a same-id reinstall's undo) stay.
+    await store.accounts.updateSettings(accountId, { greeting: 'hello' });
+    const undoNext = { ...ctxFor(again, 'ev2', 'account.undo_provision'), undoes: callKey(again, 'ev2', 'account.provision') };
+    await mongo.undoProvision({ installationId: again, accountId }, undoNext);
+    assert.deepEqual((await store.accounts.getSettings(accountId))?.settings, { greeting: 'hello' });
+  });
+
   for (const which of [0, 1]) {
     describe(which === 0 ? 'built-in MongoDB' : 'HTTP hooks', () => {
       const impl = () => impls[which] as Implementation;

@@ -33,7 +33,7 @@ export function partnerEvent(event?: LifecycleEvent): { eventId?: string; occurr
   return event ? { eventId: event.eventId, occurredAt: event.createdAt } : {};
 }
 
-/** Undoes what an install provisioned; the account's settings stay for a reinstall. */
+/** Undoes what an install provisioned; settings an earlier install made stay for a reinstall. */
 export async function undoProvisioning(ctx: PhaseContext, event?: LifecycleEvent): Promise<void> {
   await ctx.step('undo the provisioning', ctx.acts.undoProvisioning, {
     installationId: ctx.installationId,
