@@ -110,12 +110,12 @@ export function createCallbackHandler(deps: CallbackDeps) {
     const contentType = ctx.request.type.trim().toLowerCase();
     let raw: Buffer;
     try {
-      raw = await readRawBody(ctx.req, deps.bodyLimitBytes, deps.bodyTimeoutMs, deps.bodiesInFlight);
+      raw = await readRawBody(ctx.req, deps.bodyLimitBytes, deps.bodyTimeoutMs, deps.bodiesInFlight, source);
     } catch (err) {
       // The rest of the body is not worth reading: answer and close the connection.
       ctx.set('Connection', 'close');
       if (err instanceof BodiesBusyError) {
-        // Not the sender's fault (a flood of bodies from anyone): nothing read is kept; deliver again.
+        // The bound, or this source's share of it, is held (a flood of bodies): nothing read is kept; deliver again.
         outcome('busy');
         ctx.set('Retry-After', '5');
         return refuse(ctx, 503, 'busy', 'Too many callback bodies are being received at once; deliver again.');

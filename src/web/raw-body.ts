@@ -11,14 +11,28 @@ export class BodiesBusyError extends Error {}
  */
 export class BodyBytesInFlight {
   private held = 0;
-  constructor(readonly limit: number) {}
-  take(n: number): boolean {
+  private readonly bySource = new Map<string, number>();
+  /** `perSource`: the most one source address may hold, so that one address cannot take the whole bound. */
+  constructor(
+    readonly limit: number,
+    readonly perSource = limit,
+  ) {}
+  take(n: number, source?: string): boolean {
     if (this.held + n > this.limit) return false;
+    if (source !== undefined) {
+      const mine = (this.bySource.get(source) ?? 0) + n;
+      if (mine > this.perSource) return false;
+      this.bySource.set(source, mine);
+    }
     this.held += n;
     return true;
   }
-  give(n: number): void {
+  give(n: number, source?: string): void {
     this.held -= n;
+    if (source === undefined || n === 0) return;
+    const left = (this.bySource.get(source) ?? 0) - n;
+    if (left > 0) this.bySource.set(source, left);
+    else this.bySource.delete(source);
   }
   get bytes(): number {
     return this.held;
@@ -38,7 +52,13 @@ export function parseSize(size: string): number {
  * first), refusing more than `limit` bytes as soon as they are announced or seen,
  * and giving up on a client that sends too slowly.
  */
-export function readRawBody(req: IncomingMessage, limit: number, timeoutMs: number, inFlight?: BodyBytesInFlight): Promise<Buffer> {
+export function readRawBody(
+  req: IncomingMessage,
+  limit: number,
+  timeoutMs: number,
+  inFlight?: BodyBytesInFlight,
+  source?: string,
+): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return Promise.reject(new BodyTooLargeError());
   return new Promise((resolve, reject) => {
@@ -46,7 +66,7 @@ export function readRawBody(req: IncomingMessage, limit: number, timeoutMs: numb
     let size = 0;
     const timer = setTimeout(() => fail(new BodyTimeoutError()), timeoutMs);
     const cleanup = () => {
-      inFlight?.give(size);
+      inFlight?.give(size, source);
       size = 0;
       clearTimeout(timer);
       req.off('data', onData);
@@ -60,7 +80,7 @@ export function readRawBody(req: IncomingMessage, limit: number, timeoutMs: numb
     }
     function onData(chunk: Buffer) {
       if (size + chunk.length > limit) return fail(new BodyTooLargeError());
-      if (inFlight && !inFlight.take(chunk.length)) return fail(new BodiesBusyError());
+      if (inFlight && !inFlight.take(chunk.length, source)) return fail(new BodiesBusyError());
       size += chunk.length;
       chunks.push(chunk);
     }

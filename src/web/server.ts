@@ -27,6 +27,14 @@ import { closeGracefully, listenOn } from './listen';
 /** What the callback bodies being read may hold at once, at least (docs/security.md): 64 MiB. */
 export const BODIES_IN_FLIGHT_BYTES = 64 * 1024 * 1024;
 
+/**
+ * The bound on callback bodies being read, one source address holding at most an eighth of it (or two bodies of
+ * the limit, if more): one address streaming slow bodies cannot hold it all and turn every delivery away.
+ */
+export function bodiesInFlight(total: number, bodyLimitBytes: number): BodyBytesInFlight {
+  return new BodyBytesInFlight(total, Math.min(total, Math.max(2 * bodyLimitBytes, Math.floor(total / 8))));
+}
+
 /** The web server's timeouts when not given: defined once here (the README quotes them). */
 export const WEB_TIMEOUTS_MS = {
   /** A callback body, from its headers on. */
@@ -167,7 +175,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     hmacAlgorithms: o.hmacAlgorithms,
     eventTimeLimits: eventTimeLimits(o.maxFutureSkewSeconds ?? 300, retentionDays),
     bodyLimitBytes,
-    bodiesInFlight: new BodyBytesInFlight(o.bodiesInFlightBytes ?? Math.max(BODIES_IN_FLIGHT_BYTES, 8 * bodyLimitBytes)),
+    bodiesInFlight: bodiesInFlight(o.bodiesInFlightBytes ?? Math.max(BODIES_IN_FLIGHT_BYTES, 8 * bodyLimitBytes), bodyLimitBytes),
     bodyTimeoutMs: o.bodyTimeoutMs ?? WEB_TIMEOUTS_MS.body,
     jsonLimits: o.jsonLimits,
     rateLimiter: new CallbackLimiter({

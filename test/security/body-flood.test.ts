@@ -59,3 +59,54 @@ describe('security: the bytes of callback bodies being read are bounded', functi
     assert.ok(taken);
   });
 });
+
+/** One source address holds at most its share of the bound (an eighth, or two bodies of the limit): other sources' deliveries go on. */
+describe('security: one source cannot hold the whole bound of callback bodies', function () {
+  this.timeout(60_000);
+  const SHARE = BUDGET / 8;
+  let sys: LightWeb;
+  useLightWeb((w) => (sys = w), {
+    bodiesInFlightBytes: BUDGET,
+    bodyLimit: `${SHARE / 2 / 1024}kb`,
+    bodyTimeoutMs: 10_000,
+    trustProxy: { kind: 'hops', hops: 1 },
+  });
+
+  const deliverFrom = (source: string) => {
+    const raw = JSON.stringify(freshEvent());
+    const headers = { ...JSON_HEADERS, 'x-forwarded-for': source, 'x-hub-signature': signHubSignature(Buffer.from(raw), WEBHOOK_SECRET) };
+    return send(sys.web.url, raw, { headers });
+  };
+
+  it('bodies held from one address past its share are refused 503 busy, while another address is served', async () => {
+    const { port } = sys.web.server.address() as AddressInfo;
+    const hogs: net.Socket[] = [];
+    try {
+      // More held bodies from A than the whole bound could take, each just under the body limit.
+      for (let i = 0; i < (2 * BUDGET) / (SHARE / 2); i += 1) {
+        const hog = net.connect(port, '127.0.0.1');
+        hog.on('error', () => undefined);
+        await new Promise<void>((resolve) => hog.once('connect', resolve));
+        hog.write(
+          `POST /talkdesk/events HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.7\r\nContent-Type: application/json\r\nContent-Length: ${SHARE / 2}\r\n\r\n`,
+        );
+        hog.write(Buffer.alloc(SHARE / 2 - 200, 0x20));
+        hogs.push(hog);
+      }
+      const busy = await eventually(
+        "a delivery from A refused once A's bodies hold its share",
+        async () => {
+          const a = await deliverFrom('203.0.113.7');
+          return a.status === 503 ? a : undefined;
+        },
+        20_000,
+      );
+      assert.equal(busy.json?.error?.code, 'busy', busy.text);
+      const other = await deliverFrom('198.51.100.20');
+      assert.equal(other.status, 200, `another address is served: ${other.text}`);
+      assert.equal(other.json?.status, 'accepted');
+    } finally {
+      for (const hog of hogs) hog.destroy();
+    }
+  });
+});
