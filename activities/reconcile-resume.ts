@@ -93,17 +93,24 @@ export function createResumer(deps: { store: Store; dispatch: () => Dispatch; te
     const events = await store.inbox.listForInstallation(rec._id);
     const own = phaseEvent(rec, events);
     const ownUnhandled = own && !rec.handledEventIds?.includes(own._id) ? own : undefined;
+    const queued = unhandledEvents(rec, events);
+    // Its run marks nothing (resumedByReconciliation). Marked before it starts when the lost run left events: a
+    // pass cut off once the start landed (its answer lost, the worker killed) and before they were all handed over
+    // finds the run running, and looks for what it does not know only through this mark.
+    const markedAt = queued.some((e) => e._id !== ownUnhandled?._id) ? new Date() : undefined;
+    if (markedAt) await store.installations.markResumedRun(rec._id, markedAt);
     // Started meanwhile by an event's hand-over (signal-with-start): the run restores the record and does not
     // know the events the lost run had queued; they are handed over all the same.
     if (!ownUnhandled) await resumeInstallation(temporal(), rec._id, rec.accountName).catch(unlessAlreadyStarted);
     // In the workflow's order: the first starts the run, which must not begin a newer event (a reinstall) before the older ones arrive.
     try {
-      for (const e of inQueueOrder([ownUnhandled, ...unhandledEvents(rec, events)])) await handOver(e.event);
+      for (const e of inQueueOrder([ownUnhandled, ...queued])) await handOver(e.event);
     } catch (err) {
-      // Its run marks nothing (resumedByReconciliation): marked here, so the next pass looks for what was not handed over.
+      // Marked (anew), so the next pass looks for what was not handed over.
       await store.installations.markResumedRun(rec._id, new Date());
       throw err;
     }
+    if (markedAt) await store.installations.clearResumedRun(rec._id, markedAt);
   }
 
   /**

@@ -120,11 +120,11 @@ describe('reconciliation hands over what a lost workflow left (FerretDB, simulat
       return { id, install, uninstall };
     }
 
-    /** The new run loads the record (marking it in `resumed_runs`), then a planned page visits it. */
-    async function plannedVisit(id: string, view?: InstallationView) {
-      assert.ok(await h.run(h.acts.loadInstallation, { installationId: id }));
+    /** The new run loads the record (marking it in `resumed_runs`; `load` false: marked already), then a planned page visits it. */
+    async function plannedVisit(id: string, view?: InstallationView, load = true) {
+      if (load) assert.ok(await h.run(h.acts.loadInstallation, { installationId: id }));
       const scanned = (await h.store.installations.scanForReconciliation()).find((r) => r._id === id);
-      assert.ok(scanned?.resumedAt, 'marked by the run that loaded the live record');
+      assert.ok(scanned?.resumedAt, 'marked by the run that loaded the live record (or the pass that started it)');
       const planId = `lost-${id}`;
       await h.store.reconcilePlans.write(planId, [[{ id, phase: 'active', running: true, resumedAt: scanned.resumedAt }]]);
       const { temporal, asked } = recordingTemporal(true, view);
@@ -194,6 +194,27 @@ describe('reconciliation hands over what a lost workflow left (FerretDB, simulat
       assert.deepEqual([asked.started, asked.handedOver.length], [[workflowIdFor(id)], 1]);
       const marked = (await h.store.installations.scanForReconciliation()).find((r) => r._id === id)?.resumedAt;
       assert.ok(marked, 'marked for the next pass');
+    });
+
+    it('a start that landed with its answer lost is marked before it: the next pass finds the run and hands over what it lacks', async () => {
+      const { id, install, uninstall } = await leftQueued();
+      const { temporal, asked } = recordingTemporal(false, undefined, undefined, false, Infinity, true);
+      const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${h.simulator.port}`], timeoutMs: 5_000 });
+      const acts = reconciliationActivities({ store: h.store, talkdesk, logger: createLogger({ level: 'silent' }), temporal });
+      const result = (await new MockActivityEnvironment().run(acts.reconcileInstallations, { installationIds: [id] })) as PageResult;
+      assert.equal(result.errors.length, 1, 'the lost answer is reported');
+      assert.deepEqual([asked.started, asked.handedOver], [[workflowIdFor(id)], []]);
+      // The next pass finds it running (the start landed) and, through the mark, hands the uninstall over.
+      const next = await plannedVisit(id, viewOf(id, 'active', [install.id]), false);
+      assert.deepEqual(next.handedOver, [['app.uninstalled', uninstall.id]]);
+      assert.equal(next.marked, undefined, 'then the mark goes');
+    });
+
+    it('a resume that hands everything over leaves no mark', async () => {
+      const { id, uninstall } = await leftQueued();
+      const { handedOver, started } = await reconcile(id, false);
+      assert.deepEqual([started, handedOver], [[workflowIdFor(id)], [['app.uninstalled', uninstall.id]]]);
+      assert.equal((await h.store.installations.scanForReconciliation()).find((r) => r._id === id)?.resumedAt, undefined);
     });
 
     it('started by a hand-over between the pass finding it stopped and resuming it: the events are handed over all the same', async () => {

@@ -25,6 +25,8 @@ export function recordingTemporal(
   startedMeanwhile = false,
   /** Hand-overs (signal-with-start) after this many fail: Temporal stopped answering mid-way. */
   handOversThatSucceed = Infinity,
+  /** `start` lands, then its answer is lost (the call fails as a deadline would). */
+  startAnswerLost = false,
 ): { temporal: { client: Client; taskQueue: string }; asked: Asked } {
   const asked: Asked = { handedOver: [], started: [], signals: [], queries: 0, startInputs: [] };
   const client = {
@@ -55,6 +57,7 @@ export function recordingTemporal(
           throw new WorkflowExecutionAlreadyStartedError('workflow already started', opts.workflowId, 'installationWorkflow');
         asked.started.push(opts.workflowId);
         asked.startInputs.push(opts.args?.[0]);
+        if (startAnswerLost) throw Object.assign(new Error('deadline exceeded (test): the start landed'), { name: 'ServiceError' });
       },
     },
   };
