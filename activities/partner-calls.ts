@@ -51,6 +51,11 @@ export async function whileHeartbeating<R>(label: string, fn: () => Promise<R>):
   }
 }
 
+/** The activity heartbeating from start to end, its store calls too: for those the workflow runs with a heartbeat timeout. */
+export function heartbeatingThroughout<I, R>(label: string, fn: (input: I) => Promise<R>): (input: I) => Promise<R> {
+  return (input) => whileHeartbeating(label, () => fn(input));
+}
+
 /**
  * Throws (retryable) when this attempt has already run longer than its start-to-close timeout: the server
  * has timed it out and retried it, and the workflow may have gone on to a later call whose effect this one

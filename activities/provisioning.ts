@@ -13,7 +13,7 @@ import type {
   UpdateResult,
 } from '../workflows/activity-types';
 import type { ActivityDeps } from './deps';
-import { callContext, stopIfOutlived, whileHeartbeating } from './partner-calls';
+import { callContext, heartbeatingThroughout, stopIfOutlived, whileHeartbeating } from './partner-calls';
 import { toFailure } from './failures';
 import { callKey } from '../src/partner/keys';
 import { readLicensedUsers, type ReadingStore } from './licensed-users';
@@ -239,7 +239,7 @@ export function provisioningActivities(deps: ActivityDeps) {
     },
 
     /** Removes what an unfinished install provisioned; settings stay for a later reinstall. */
-    async undoProvisioning(input: AccountCallInput): Promise<void> {
+    undoProvisioning: heartbeatingThroughout('undoing the provisioning', async (input: AccountCallInput): Promise<void> => {
       const account = await findAccount(input);
       const ref = { installationId: input.installationId, accountId: input.accountId ?? account?._id };
       // Names the provision it undoes (the same event): a provision still running at the partner must not commit after it.
@@ -249,7 +249,7 @@ export function provisioningActivities(deps: ActivityDeps) {
       await store.credentials.dropTokens(input.installationId);
       await store.licensedUsersProgress.clearInstallation(input.installationId);
       logger.info({ installationId: input.installationId }, 'provisioning undone');
-    },
+    }),
 
     /**
      * Users added are fetched and mapped, users removed deactivated, the subscription recorded.
@@ -291,7 +291,7 @@ export function provisioningActivities(deps: ActivityDeps) {
     },
 
     /** Puts the account back as it was before an update that was never approved. */
-    async revertUpdate(input: RevertInput): Promise<void> {
+    revertUpdate: heartbeatingThroughout('reverting the update', async (input: RevertInput): Promise<void> => {
       // `undoes`: the key of the update's own call, under which its plan is kept.
       const ctx = await callContext(deps, input.installationId, 'account.revert_update', input, { undoes: 'account.update' });
       const applied = input.applied ?? (await plannedChange(input, ctx.undoes ?? ''));
@@ -309,10 +309,10 @@ export function provisioningActivities(deps: ActivityDeps) {
       await whileHeartbeating('partner revert', () => partner.revertUpdate(req, ctx));
       if (records) await whileHeartbeating('recording the revert', () => records.revertUpdate(req, ctx));
       logger.info({ installationId: input.installationId }, 'update reverted');
-    },
+    }),
 
     /** Uninstall: account disabled, user mappings deactivated, cached tokens dropped, settings kept. */
-    async deprovisionAccount(input: AccountCallInput): Promise<void> {
+    deprovisionAccount: heartbeatingThroughout('deprovisioning the account', async (input: AccountCallInput): Promise<void> => {
       const account = await findAccount(input);
       const ref = { installationId: input.installationId, accountId: input.accountId ?? account?._id };
       const ctx = await callContext(deps, input.installationId, 'account.deprovision', input);
@@ -322,10 +322,10 @@ export function provisioningActivities(deps: ActivityDeps) {
       await store.licensedUsersProgress.clearInstallation(input.installationId);
       await sessions.endForInstallation(input.installationId);
       logger.info({ installationId: input.installationId }, 'account deprovisioned');
-    },
+    }),
 
     /** Every trial event (started, ended, extended) records the trial as it now stands. */
-    async recordTrial(input: TrialInput): Promise<void> {
+    recordTrial: heartbeatingThroughout('recording the trial', async (input: TrialInput): Promise<void> => {
       const began = Date.now();
       const account = await findAccount(input);
       const req = {
@@ -344,6 +344,6 @@ export function provisioningActivities(deps: ActivityDeps) {
       await whileHeartbeating('partner trial', () => partner.trial(req, ctx));
       if (records) await records.trial(req, ctx);
       logger.info({ installationId: input.installationId, trial: input.trial }, 'trial recorded');
-    },
+    }),
   };
 }

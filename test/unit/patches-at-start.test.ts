@@ -17,6 +17,7 @@ import {
   DECIDED_AT_START_6,
   DECIDED_AT_START_7,
   DECIDED_AT_START_8,
+  DECIDED_AT_START_9,
   ONLY_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START_2,
@@ -26,9 +27,11 @@ import {
   PATCHES_DECIDED_AT_START_6,
   PATCHES_DECIDED_AT_START_7,
   PATCHES_DECIDED_AT_START_8,
+  PATCHES_DECIDED_AT_START_9,
   decidePatchesAtStart,
 } from '../../workflows/installation/patches';
 import {
+  ACCOUNT_UNDO_STEPS_HEARTBEAT,
   DISCARD_IGNORED_CREDENTIALS,
   EXPIRED_PHASE_READS_TALKDESK_LAST,
   FAILED_PHASE_YIELDS_TO_QUEUED_UNINSTALL,
@@ -37,7 +40,11 @@ import {
 } from '../../workflows/installation/common';
 import { OPERATOR_REJECT_READS_OPEN_STATE_NAMES, OPERATOR_REJECT_WITHIN_OPERATION_DEADLINE } from '../../workflows/installation/operator';
 import { TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL } from '../../workflows/installation/apply';
-import { STALE_UNINSTALL_SPARES_REINSTALL } from '../../workflows/installation/late';
+import {
+  EARLIER_LIFE_UPDATE_OR_ROTATION_OVER,
+  LATE_ROTATION_YIELDS_TO_UNINSTALL,
+  STALE_UNINSTALL_SPARES_REINSTALL,
+} from '../../workflows/installation/late';
 import {
   COMPROMISED_ROTATION_KEEPS_PROVEN_SET,
   ROTATION_GRACE_FROM_EVENT,
@@ -45,7 +52,7 @@ import {
   ROUTINE_ROTATION_KEEPS_PROVEN_SET,
   UNINSTALL_ADOPTS_COMPROMISED_ROTATION,
 } from '../../workflows/installation/rotation';
-import { TRIAL_RECORD_INTERRUPTIBLE } from '../../workflows/installation/trial';
+import { TRIAL_RECORD_INTERRUPTIBLE, TRIAL_RECORD_WAITS_FOR_CANCELLATION } from '../../workflows/installation/trial';
 import {
   OPERATOR_REJECT_OF_UPDATE_READS_TALKDESK_FIRST,
   RESUMED_UPDATE_REVERTED_WHEN_STOPPED,
@@ -63,6 +70,7 @@ const MARKERS = [
   PATCHES_DECIDED_AT_START_6,
   PATCHES_DECIDED_AT_START_7,
   PATCHES_DECIDED_AT_START_8,
+  PATCHES_DECIDED_AT_START_9,
 ];
 
 /** A fake of the SDK's `patched` on replay: true only for the markers the history holds; records each question. */
@@ -142,13 +150,23 @@ describe('patches decided at the start of an installation run (workflows/install
         RESUMED_UPDATE_REVERTED_WHEN_STOPPED,
         REJECTION_YIELDS_TO_QUEUED_UNINSTALL,
         OPERATOR_REJECT_READS_OPEN_STATE_NAMES,
+        ACCOUNT_UNDO_STEPS_HEARTBEAT,
+        TRIAL_RECORD_WAITS_FOR_CANCELLATION,
+        LATE_ROTATION_YIELDS_TO_UNINSTALL,
+        EARLIER_LIFE_UPDATE_OR_ROTATION_OVER,
       ],
     );
     assert.ok(
       ONLY_DECIDED_AT_START.every((id) =>
-        [DECIDED_AT_START_3, DECIDED_AT_START_4, DECIDED_AT_START_5, DECIDED_AT_START_6, DECIDED_AT_START_7, DECIDED_AT_START_8].some((g) =>
-          g.includes(id),
-        ),
+        [
+          DECIDED_AT_START_3,
+          DECIDED_AT_START_4,
+          DECIDED_AT_START_5,
+          DECIDED_AT_START_6,
+          DECIDED_AT_START_7,
+          DECIDED_AT_START_8,
+          DECIDED_AT_START_9,
+        ].some((g) => g.includes(id)),
       ),
       'each is decided by a generation',
     );
@@ -176,6 +194,7 @@ describe('patches decided at the start of an installation run (workflows/install
       ...DECIDED_AT_START_6,
       ...DECIDED_AT_START_7,
       ...DECIDED_AT_START_8,
+      ...DECIDED_AT_START_9,
     ];
     assert.equal(new Set(every).size, every.length);
     // A patch added after the third generation is asked where its code stands, by every run.
@@ -203,6 +222,17 @@ describe('patches decided at the start of an installation run (workflows/install
         RESUMED_UPDATE_REVERTED_WHEN_STOPPED,
         REJECTION_YIELDS_TO_QUEUED_UNINSTALL,
         OPERATOR_REJECT_READS_OPEN_STATE_NAMES,
+      ],
+    ],
+    [
+      'ninth',
+      9,
+      DECIDED_AT_START_9,
+      [
+        ACCOUNT_UNDO_STEPS_HEARTBEAT,
+        TRIAL_RECORD_WAITS_FOR_CANCELLATION,
+        LATE_ROTATION_YIELDS_TO_UNINSTALL,
+        EARLIER_LIFE_UPDATE_OR_ROTATION_OVER,
       ],
     ],
   ];

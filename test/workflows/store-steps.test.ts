@@ -11,6 +11,7 @@ import {
   PATCHES_DECIDED_AT_START_6,
   PATCHES_DECIDED_AT_START_7,
   PATCHES_DECIDED_AT_START_8,
+  PATCHES_DECIDED_AT_START_9,
 } from '../../workflows/installation/patches';
 import { ActivityStubs, clientIdFor, deferred, refused, useInstallationUnderTest } from './harness';
 
@@ -67,6 +68,7 @@ describe('installation workflow: store-only steps as local activities', function
         PATCHES_DECIDED_AT_START_6,
         PATCHES_DECIDED_AT_START_7,
         PATCHES_DECIDED_AT_START_8,
+        PATCHES_DECIDED_AT_START_9,
       ],
       'the install took the patched path',
     );

@@ -3,7 +3,7 @@ import { Context } from '@temporalio/activity';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { InstallationInput } from '../../workflows/installation/workflow';
 import { reconcileSignal, retryNowUpdate } from '../../workflows/definitions';
-import { ActivityStubs, DAY, phases, refused, unavailable, useInstallationUnderTest } from './harness';
+import { ActivityStubs, DAY, blockingUntilCancelled, phases, refused, unavailable, useInstallationUnderTest } from './harness';
 
 /**
  * The trial's record on the partner account (patch `trial-record-interruptible`): a partner down
@@ -50,6 +50,22 @@ describe('installation workflow: recording a trial on the partner account', func
     assert.ok(took < 3_600_000, `uninstalled within the hour (${took} ms)`);
     const names = t.stubs.names();
     assert.ok(names.lastIndexOf('recordTrial') < names.indexOf('deprovisionAccount'), 'no trial record after the uninstall began');
+  });
+
+  it('an uninstall stopping a trial record in flight waits until its attempt has stopped before deprovisioning (patches-decided-at-start-9)', async () => {
+    const recording = blockingUntilCancelled();
+    let callsWhenStopped = -1;
+    void recording.stopped.then(() => (callsWhenStopped = t.stubs.calls.length));
+    const t = await start(new ActivityStubs().on('recordTrial', recording.stub));
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    await t.send(t.event('app.trial_started', { facts: { expires_at: '2027-01-01T00:00:00Z' } }));
+    await recording.started;
+    await t.send(t.event('app.uninstalled', { atSeconds: 60 }));
+    const done = await t.result();
+    assert.deepEqual(phases(done), ['installing', 'active', 'uninstalling']);
+    assert.ok(callsWhenStopped > 0, 'the trial record was cancelled');
+    assert.ok(t.stubs.names().indexOf('deprovisionAccount') >= callsWhenStopped, 'the deprovision began only after the record stopped');
   });
 
   it('a trial end queued ahead of the uninstall (the same second) is superseded by it: not recorded, the uninstall acknowledged at once', async () => {

@@ -1,3 +1,4 @@
+import type { ActivityOptions } from '@temporalio/workflow';
 import { PARTNER_REFUSED } from '../activity-types';
 import { latest, uninstallQueued } from '../state';
 import type { LifecycleEvent } from '../definitions';
@@ -33,21 +34,28 @@ export function partnerEvent(event?: LifecycleEvent): { eventId?: string; occurr
   return event ? { eventId: event.eventId, occurredAt: event.createdAt } : {};
 }
 
+/**
+ * Patch: undos, deprovisions and reverts write as many documents as a provision (every user's mapping), so their
+ * attempts get the heartbeating activities' timeouts (ten minutes, a dead worker found in 20 s) and a cancellation
+ * waits for the attempt to end. Before it, 60 s: a large account's undo or deprovision began again from its first
+ * user at every attempt and never ended. Decided at start only (patches.ts).
+ */
+export const ACCOUNT_UNDO_STEPS_HEARTBEAT = 'account-undo-steps-heartbeat';
+
+/** The options of an undo, deprovision or revert attempt: undefined, the default (before ACCOUNT_UNDO_STEPS_HEARTBEAT). */
+export function accountUndoOptions(ctx: PhaseContext): ActivityOptions | undefined {
+  return ctx.patched(ACCOUNT_UNDO_STEPS_HEARTBEAT) ? ctx.withHeartbeat : undefined;
+}
+
 /** Undoes what an install provisioned; settings an earlier install made stay for a reinstall. */
 export async function undoProvisioning(ctx: PhaseContext, event?: LifecycleEvent): Promise<void> {
-  await ctx.step('undo the provisioning', ctx.acts.undoProvisioning, {
-    installationId: ctx.installationId,
-    accountId: ctx.state.accountId,
-    ...partnerEvent(event),
-  });
+  const input = { installationId: ctx.installationId, accountId: ctx.state.accountId, ...partnerEvent(event) };
+  await ctx.step('undo the provisioning', ctx.acts.undoProvisioning, input, accountUndoOptions(ctx));
 }
 
 export async function deprovisionAccount(ctx: PhaseContext, event?: LifecycleEvent): Promise<void> {
-  await ctx.step('deprovision the partner account', ctx.acts.deprovisionAccount, {
-    installationId: ctx.installationId,
-    accountId: ctx.state.accountId,
-    ...partnerEvent(event),
-  });
+  const input = { installationId: ctx.installationId, accountId: ctx.state.accountId, ...partnerEvent(event) };
+  await ctx.step('deprovision the partner account', ctx.acts.deprovisionAccount, input, accountUndoOptions(ctx));
 }
 
 export async function destroyCredentials(ctx: PhaseContext, rejected?: LifecycleEvent): Promise<void> {

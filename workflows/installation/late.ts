@@ -1,5 +1,5 @@
-import type { LifecycleEvent } from '../definitions';
-import { keepLast, kindOf, markHandled, olderThanApplied, recordIgnored, type InstallationState } from '../state';
+import { FINAL_PHASES, type LifecycleEvent } from '../definitions';
+import { keepLast, kindOf, markHandled, olderThanApplied, recordIgnored, uninstallQueued, type InstallationState } from '../state';
 import { apply } from './apply';
 import { discardIgnoredCredentials } from './common';
 import type { PhaseContext } from './context';
@@ -22,6 +22,27 @@ export const LATE_EVENTS_BY_KIND = 'late-events-by-kind';
 export const STALE_UNINSTALL_SPARES_REINSTALL = 'stale-uninstall-spares-reinstall';
 
 export const UNINSTALL_OVER = 'uninstall older than the applied install of this installation (a reinstall): over';
+
+/**
+ * Patch: a late rotation (older than an applied one) with an uninstall queued, or once the installation ended, is not
+ * acknowledged: its copy is discarded. Before it, its acknowledgement was retried for up to seven days from its event
+ * ahead of the queued uninstall, which nothing interrupted, and that could expire behind it. Decided at start only.
+ */
+export const LATE_ROTATION_YIELDS_TO_UNINSTALL = 'late-rotation-yields-to-uninstall';
+
+/**
+ * Patch: an app.updated or app.credentials_rotated older than the applied install (of an earlier life of a same-id
+ * reinstall, delivered late) is over: ignored (a rotation's copy discarded). Before it, a run started for the
+ * reinstall had applied no event of its kind, so it was applied in order: the earlier life's user delta and
+ * subscription applied to the new account and approved blind. Decided at start only (patches.ts).
+ */
+export const EARLIER_LIFE_UPDATE_OR_ROTATION_OVER = 'earlier-life-update-or-rotation-over';
+
+/** An update or rotation older than the applied install: it belongs to an earlier life of the installation. */
+function ofEarlierLife(state: InstallationState, event: LifecycleEvent): boolean {
+  const kind = kindOf(event);
+  return (kind === 'update' || kind === 'rotation') && olderThanApplied(state, 'install', event);
+}
 
 /** An app.uninstalled older than the install applied last or the one running now: it ended an earlier life. */
 export function endsEarlierLife(state: InstallationState, running: LifecycleEvent | undefined, event: LifecycleEvent): boolean {
@@ -82,6 +103,13 @@ async function recordDecision(ctx: PhaseContext, event: LifecycleEvent, detail: 
  */
 export async function handleLate(ctx: PhaseContext, event: LifecycleEvent): Promise<boolean> {
   if (!ctx.patched(LATE_EVENTS_BY_KIND)) return false;
+  if (ofEarlierLife(ctx.state, event) && ctx.patched(EARLIER_LIFE_UPDATE_OR_ROTATION_OVER)) {
+    if (event.type === 'app.credentials_rotated') await discardIgnoredCredentials(ctx, event);
+    const why = `${event.type} older than the applied install (an earlier life of this installation): over`;
+    recordIgnored(ctx.state, event.eventId, why);
+    await recordDecision(ctx, event, `${why}, ignored`);
+    return true;
+  }
   switch (lateRule(ctx.state, event)) {
     case 'install-over':
       await discardIgnoredCredentials(ctx, event);
@@ -98,11 +126,16 @@ export async function handleLate(ctx: PhaseContext, event: LifecycleEvent): Prom
       await recordDecision(ctx, event, `${event.type} older than an applied trial event: recorded, the account keeps the newer trial`);
       return true;
     case 'rotation':
-      if (event.type === 'app.credentials_rotated') {
-        await recordDecision(ctx, event, await runLateRotation(ctx, event));
+      if (event.type !== 'app.credentials_rotated') break;
+      if ((uninstallQueued(ctx.state) || FINAL_PHASES.includes(ctx.state.phase)) && ctx.patched(LATE_ROTATION_YIELDS_TO_UNINSTALL)) {
+        await discardIgnoredCredentials(ctx, event);
+        const why = uninstallQueued(ctx.state) ? 'an uninstall is queued' : `the installation is ${ctx.state.phase}`;
+        recordIgnored(ctx.state, event.eventId, `rotation older than an applied rotation: not acknowledged, ${why}`);
+        await recordDecision(ctx, event, `rotation older than an applied rotation: not acknowledged (${why}); its credentials discarded`);
         return true;
       }
-      break;
+      await recordDecision(ctx, event, await runLateRotation(ctx, event));
+      return true;
     case 'update':
       await apply(ctx, event, { late: true });
       return true;

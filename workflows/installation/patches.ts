@@ -131,6 +131,24 @@ export const DECIDED_AT_START_8: readonly string[] = Object.freeze([
   'operator-reject-reads-open-state-names',
 ]);
 
+/** Patch: the ninth generation, deciding DECIDED_AT_START_9 at the start of a run in the same way. */
+export const PATCHES_DECIDED_AT_START_9 = 'patches-decided-at-start-9';
+
+/**
+ * The patches the ninth generation decides, each asked right after what may be a local activity (where a phase or an
+ * event ends), so ONLY_DECIDED_AT_START: undos, deprovisions and reverts run with the heartbeating activities' long
+ * timeout and wait for their cancellation (common.ts, update.ts), as the docs said they did; a trial record waits for
+ * its attempt to end when an uninstall stops it (trial.ts); a late rotation with an uninstall queued, or in a final
+ * phase, is not acknowledged (late.ts); an update or rotation older than the applied install (of an earlier life of
+ * a same-id reinstall) is over (late.ts).
+ */
+export const DECIDED_AT_START_9: readonly string[] = Object.freeze([
+  'account-undo-steps-heartbeat',
+  'trial-record-waits-for-cancellation',
+  'late-rotation-yields-to-uninstall',
+  'earlier-life-update-or-rotation-over',
+]);
+
 /**
  * Patches that only their generation's marker decides: a run recorded without it takes the old path
  * and never asks them. For a patch that would otherwise be asked right after a local activity (the
@@ -146,6 +164,7 @@ export const ONLY_DECIDED_AT_START: readonly string[] = Object.freeze([
   ...DECIDED_AT_START_6,
   ...DECIDED_AT_START_7,
   ...DECIDED_AT_START_8,
+  ...DECIDED_AT_START_9,
 ]);
 
 /** Each generation's marker and the patches it decides, oldest first. */
@@ -158,6 +177,7 @@ const GENERATIONS: readonly (readonly [string, readonly string[]])[] = [
   [PATCHES_DECIDED_AT_START_6, DECIDED_AT_START_6],
   [PATCHES_DECIDED_AT_START_7, DECIDED_AT_START_7],
   [PATCHES_DECIDED_AT_START_8, DECIDED_AT_START_8],
+  [PATCHES_DECIDED_AT_START_9, DECIDED_AT_START_9],
 ];
 
 /** The marker of the generation that decides `patchId` at start, if one does (the replay corpus checks ask it). */

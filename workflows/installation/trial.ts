@@ -12,6 +12,13 @@ type TrialEvent = LifecycleEventOf<'app.trial_started' | 'app.trial_extended' | 
  */
 export const TRIAL_RECORD_INTERRUPTIBLE = 'trial-record-interruptible';
 
+/**
+ * Patch: the trial's record runs with the heartbeating activities' options, so an uninstall that stops it waits for
+ * the attempt in flight to end (a cancelled one learns it within a second): before it, the deprovision began while
+ * that attempt could still write the trial to the account. Decided at start only (patches.ts).
+ */
+export const TRIAL_RECORD_WAITS_FOR_CANCELLATION = 'trial-record-waits-for-cancellation';
+
 /** The trial after the event: a start begins one, an extension moves its end, an end closes it. */
 export function nextTrial(trial: InstallationState['trial'], event: TrialEvent): NonNullable<InstallationState['trial']> {
   const f = event.facts;
@@ -40,15 +47,16 @@ export async function runTrial(ctx: PhaseContext, event: TrialEvent): Promise<vo
   const { state } = ctx;
   const trial = nextTrial(state.trial, event);
   state.trial = trial;
+  // Asked here, before any step of the trial (decided at start: a check after the record would follow a local activity).
+  const waits = ctx.patched(TRIAL_RECORD_WAITS_FOR_CANCELLATION);
+  const input = { installationId: ctx.installationId, accountId: state.accountId, trial, eventType: event.type };
   const record = () =>
-    ctx.step('record the trial on the account', ctx.acts.recordTrial, {
-      installationId: ctx.installationId,
-      accountId: state.accountId,
-      trial,
-      eventType: event.type,
-      fields: { ...event.facts },
-      ...partnerEvent(event),
-    });
+    ctx.step(
+      'record the trial on the account',
+      ctx.acts.recordTrial,
+      { ...input, fields: { ...event.facts }, ...partnerEvent(event) },
+      waits ? ctx.withHeartbeat : undefined,
+    );
   if (!ctx.patched(TRIAL_RECORD_INTERRUPTIBLE)) {
     await record();
     ctx.describe();

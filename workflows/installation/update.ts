@@ -12,6 +12,7 @@ import {
   rejectionOutcome,
   takeLinks,
   FAILED_PHASE_YIELDS_TO_QUEUED_UNINSTALL,
+  accountUndoOptions,
 } from './common';
 import { uninstallQueued } from '../state';
 import type { PhaseContext } from './context';
@@ -89,8 +90,9 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
    */
   const revert = async () => {
     const input = { installationId, accountId: state.accountId ?? '', ...partnerEvent(event) };
-    if (applied) await ctx.step('revert the update', acts.revertUpdate, { ...input, applied });
-    else if (applying && ctx.patched(REVERT_UPDATE_STOPPED_WHILE_APPLYING)) await ctx.step('revert the update', acts.revertUpdate, input);
+    if (applied) await ctx.step('revert the update', acts.revertUpdate, { ...input, applied }, accountUndoOptions(ctx));
+    else if (applying && ctx.patched(REVERT_UPDATE_STOPPED_WHILE_APPLYING))
+      await ctx.step('revert the update', acts.revertUpdate, input, accountUndoOptions(ctx));
   };
   const keepSubscription = () => {
     if (subscription) {

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { ActivityStubs, clientIdFor, deferred, unavailable, useInstallationUnderTest } from './harness';
+
+/**
+ * Late events that belong to an operation already over (patches-decided-at-start-9): a rotation older than an
+ * applied one with an uninstall waiting behind it, and an update or rotation of an installation's earlier life
+ * delivered after a same-id reinstall.
+ */
+describe('installation workflow: late events of operations already over', function () {
+  this.timeout(60_000);
+  const { env, start } = useInstallationUnderTest();
+
+  it('a late rotation with an uninstall queued is not acknowledged: the uninstall goes on at once', async () => {
+    // Talkdesk never takes a credentials acknowledgement: the newer rotation's retries for days.
+    const t = await start(new ActivityStubs().on('acknowledgeCredentials', async () => Promise.reject(unavailable())));
+    await t.send(t.event('app.installed', { atSeconds: 1 }));
+    await t.settled('active');
+    const newer = t.event('app.credentials_rotated', { atSeconds: 20 });
+    await t.send(newer);
+    await t.until('the newer rotation retrying its acknowledgement', (v) => /acknowledge/.test(v.lastError ?? '') && v.attempts > 1);
+    // The older rotation (a redelivery), then the uninstall: it interrupts the newer one; the older one is next in line.
+    const late = t.event('app.credentials_rotated', { atSeconds: 10 });
+    const uninstall = t.event('app.uninstalled', { atSeconds: 30 });
+    await t.send(late, uninstall);
+    await env().sleep('1 hour');
+    const v = await t.state();
+    assert.equal(v.phase, 'uninstalled', `the uninstall waited behind the late rotation (phase ${v.phase}, ${v.lastError ?? ''})`);
+    const done = await t.result();
+    const entry = done.history.find((h) => h.eventId === late.eventId);
+    assert.equal(entry?.result, 'superseded');
+    assert.match(entry?.detail ?? '', /not acknowledged \(an uninstall is queued\)/);
+    assert.ok(
+      !t.stubs.of('acknowledgeCredentials').some((a) => a.clientId === clientIdFor(late.eventId)),
+      'no acknowledgement of the late set',
+    );
+    assert.ok(
+      t.stubs.distinct('discardEventCredentials').some((d) => d.eventId === late.eventId),
+      "the late set's copy discarded",
+    );
+    assert.equal(done.history.at(-1)?.result, 'acknowledged');
+  });
+
+  /** A run for an installation its store shows uninstalled (at 30 s), then reinstalled under the same id (at 40 s). */
+  const reinstalled = async () => {
+    const t0 = await env().currentTimeMs();
+    const sent = deferred();
+    const uninstalledAt = new Date(t0 + 30_000).toISOString();
+    const t = await start(
+      new ActivityStubs().on('loadInstallation', async () => {
+        await sent.promise;
+        return {
+          phase: 'uninstalled',
+          appId: 'app-1',
+          lastEventAt: uninstalledAt,
+          uninstallEventAt: uninstalledAt,
+          handledEventIds: ['u-1'],
+        };
+      }),
+    );
+    const reinstall = t.event('app.installed', { atSeconds: 40 });
+    await t.send(reinstall);
+    sent.resolve();
+    await t.settled('active');
+    return { t, reinstall };
+  };
+
+  it('an update of the earlier life delivered after a same-id reinstall is over: neither applied nor approved', async () => {
+    const { t, reinstall } = await reinstalled();
+    const stale = t.event('app.updated', { atSeconds: 20, facts: { users: { adding: ['u9'] } } });
+    await t.send(stale);
+    const v = await t.until('the stale update decided', (s) => s.ignoredEvents.some((e) => e.eventId === stale.eventId));
+    assert.equal(v.phase, 'active');
+    assert.match(v.ignoredEvents.find((e) => e.eventId === stale.eventId)?.reason ?? '', /earlier life/);
+    assert.deepEqual(t.stubs.of('applyUpdate'), [], 'before, its user delta was applied to the new account');
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:install'], 'and its approval sent blind');
+    assert.equal(v.activeClientId, clientIdFor(reinstall.eventId));
+  });
+
+  it('a rotation of the earlier life delivered after a same-id reinstall is over: its copy discarded, nothing acknowledged', async () => {
+    const { t, reinstall } = await reinstalled();
+    const stale = t.event('app.credentials_rotated', { atSeconds: 25 });
+    await t.send(stale);
+    const v = await t.until('the stale rotation decided', (s) => s.ignoredEvents.some((e) => e.eventId === stale.eventId));
+    assert.equal(v.activeClientId, clientIdFor(reinstall.eventId), 'the reinstall keeps its own set');
+    assert.deepEqual(t.stubs.of('acknowledgeCredentials'), []);
+    assert.deepEqual(
+      t.stubs.of('importCredentials').filter((i) => i.eventId === stale.eventId),
+      [],
+      'never imported',
+    );
+    assert.ok(t.stubs.distinct('discardEventCredentials').some((d) => d.eventId === stale.eventId));
+    assert.equal(v.history.find((h) => h.eventId === stale.eventId)?.result, 'superseded');
+  });
+});
