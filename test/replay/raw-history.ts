@@ -11,7 +11,13 @@ export interface RawEvent {
   workflowExecutionSignaledEventAttributes?: { signalName?: string; input?: { payloads?: Payload[] } };
   workflowExecutionUpdateAcceptedEventAttributes?: { acceptedRequest?: { input?: { name?: string } } };
   timerFiredEventAttributes?: { startedEventId?: string };
-  activityTaskScheduledEventAttributes?: { activityType?: { name?: string }; input?: { payloads?: Payload[] } };
+  activityTaskScheduledEventAttributes?: {
+    activityType?: { name?: string };
+    input?: { payloads?: Payload[] };
+    /** Durations as the JSON history writes them (`"30s"`). */
+    startToCloseTimeout?: string;
+    heartbeatTimeout?: string;
+  };
   activityTaskCompletedEventAttributes?: { scheduledEventId?: string; result?: { payloads?: Payload[] } };
   activityTaskFailedEventAttributes?: { scheduledEventId?: string };
   workflowExecutionCompletedEventAttributes?: { result?: { payloads?: Payload[] } };

@@ -12,7 +12,52 @@ export const REINSTALL_SCENARIOS: Record<string, Scenario> = {
   'stale-uninstall-after-reinstall': staleUninstall(),
   // The same recorded with the code before the patch: the stale uninstall deprovisioned the reinstalled account.
   'stale-uninstall-after-reinstall-before-patch': staleUninstall(),
+  // Patch earlier-life-update-or-rotation-over (patches-decided-at-start-9): the earlier life's update, delivered after
+  // the reinstall, is over: neither applied nor approved; the reinstall is then uninstalled (its deprovision heartbeating).
+  'stale-update-after-reinstall': {
+    run: async (sys, deliver) => {
+      const life = sys.simulator.createInstallation({ licensedUsers: 1 });
+      const id = life.installation.id;
+      await deliver(life.event);
+      await waitForPhase(sys.client, id, 'active');
+      const stale = sys.simulator.updateUsers(id, { add: 1 }); // never delivered in its own life
+      await reinstallAfter(sys, deliver, life, Date.parse(stale.created_at));
+      await deliver(stale);
+      await eventually('the stale update ignored', async () => {
+        const v = await queryState(sys.client, id);
+        return v.ignoredEvents.some((e) => e.eventId.endsWith(stale.id)) ? v : undefined;
+      });
+      await deliver(sys.simulator.uninstall(id));
+      await waitForPhase(sys.client, id, 'uninstalled');
+      return id;
+    },
+  },
 };
+
+/** A same-id reinstall a second after `after` (event times are compared, a second apart at least), with a new client. */
+async function reinstallAfter(
+  sys: Parameters<Scenario['run']>[0],
+  deliver: Parameters<Scenario['run']>[1],
+  life: ReturnType<Parameters<Scenario['run']>[0]['simulator']['createInstallation']>,
+  after: number,
+): Promise<void> {
+  const id = life.installation.id;
+  await eventually('a second past the earlier life', async () => (Date.now() > after + 1_100 ? true : undefined));
+  const fresh = sys.simulator.rotateCredentials(id, { compromised: false });
+  sys.simulator.setInstallationState(id, 'installing');
+  const { compromised: _c, ...credentials } = fresh.data;
+  const reinstall = {
+    ...life.event,
+    id: `${fresh.id}-reinstall`,
+    created_at: isoSeconds(new Date()), // whole seconds, as the simulator's
+    data: { ...life.event.data, ...credentials },
+  };
+  await deliver(reinstall);
+  await eventually('the reinstall approved', async () => {
+    const v = await queryState(sys.client, id);
+    return v.appliedEvents >= 2 && v.phase === 'active' ? v : undefined;
+  });
+}
 
 function staleUninstall(): Scenario {
   return {
@@ -22,23 +67,7 @@ function staleUninstall(): Scenario {
       await deliver(life.event);
       await waitForPhase(sys.client, id, 'active');
       const stale = sys.simulator.uninstall(id); // never delivered in order
-      // A reinstall a second later (event times are compared, a second apart at least), with a new client.
-      const after = Date.parse(stale.created_at) + 1_100;
-      await eventually('a second past the uninstall', async () => (Date.now() > after ? true : undefined));
-      const fresh = sys.simulator.rotateCredentials(id, { compromised: false });
-      sys.simulator.setInstallationState(id, 'installing');
-      const { compromised: _c, ...credentials } = fresh.data;
-      const reinstall = {
-        ...life.event,
-        id: `${fresh.id}-reinstall`,
-        created_at: isoSeconds(new Date()), // whole seconds, as the simulator's
-        data: { ...life.event.data, ...credentials },
-      };
-      await deliver(reinstall);
-      await eventually('the reinstall approved', async () => {
-        const v = await queryState(sys.client, id);
-        return v.appliedEvents >= 2 && v.phase === 'active' ? v : undefined;
-      });
+      await reinstallAfter(sys, deliver, life, Date.parse(stale.created_at));
       await deliver(stale);
       await eventually('the stale uninstall handled', async () => {
         const v = await queryState(sys.client, id).catch(() => undefined);

@@ -1,8 +1,16 @@
-/** Corpus checks of the eighth generation's patches (corpus-checks.ts requires each). */
+/** Corpus checks of the eighth and ninth generations' patches (corpus-checks.ts requires each). */
 import { decode, endedPhases, scheduled, type, type RawHistory } from './raw-history';
 import { took } from './took';
 
 const WITHIN_DEADLINE = 'operator-reject-within-operation-deadline';
+const EARLIER_LIFE = 'earlier-life-update-or-rotation-over';
+const UNDO_HEARTBEAT = 'account-undo-steps-heartbeat';
+
+/** startToCloseTimeout and heartbeatTimeout (as recorded, `"30s"`) of the first scheduling of an activity type. */
+function timeoutsOf(h: RawHistory, activity: string): [string?, string?] {
+  const a = h.events.map((e) => e.activityTaskScheduledEventAttributes).find((s) => s?.activityType?.name === activity);
+  return [a?.startToCloseTimeout, a?.heartbeatTimeout];
+}
 
 /** The deadline (ISO) of the first phase timer started after the operator's `reject` was accepted, from its summary. */
 function rejectDeadline(h: RawHistory): string | undefined {
@@ -31,4 +39,21 @@ export const STOPPED_OPERATION_CHECKS: Record<string, (h: RawHistory) => boolean
       rejectDeadline(h) === update.deadline
     );
   },
+  [`an update of an earlier life after a same-id reinstall: over, neither applied nor approved (${EARLIER_LIFE}); the deprovision heartbeating (${UNDO_HEARTBEAT})`]:
+    (h) => {
+      const ended = endedPhases(h).map((p) => `${p.phase}:${p.result}`);
+      // The deprovision scheduled as the provision is (heartbeating: its long timeout and a heartbeat timeout).
+      const [deprovision, heartbeat] = timeoutsOf(h, 'deprovisionAccount');
+      return (
+        took(h, EARLIER_LIFE) &&
+        took(h, UNDO_HEARTBEAT) &&
+        ended.includes('active:superseded') &&
+        !scheduled(h).includes('applyUpdate') &&
+        ended.at(-1) === 'uninstalling:acknowledged' &&
+        deprovision !== undefined &&
+        deprovision === timeoutsOf(h, 'provisionAccount')[0] &&
+        heartbeat !== undefined &&
+        heartbeat !== '0s'
+      );
+    },
 };
