@@ -95,5 +95,6 @@ export interface TalkdeskVisit {
   read: boolean; // Talkdesk's view read (the planned pass records when)
   refused: boolean; // the read refused for good (404, 401, 403, invalid_client): checked too
   repairDue: boolean; // read, then a repair failed for now: not checked
+  nothingToRead: boolean; // an ended installation without credentials: no read possible, none planned again while ended
 }
-export const newVisit = (): TalkdeskVisit => ({ read: false, refused: false, repairDue: false });
+export const newVisit = (): TalkdeskVisit => ({ read: false, refused: false, repairDue: false, nothingToRead: false });

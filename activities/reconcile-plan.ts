@@ -1,5 +1,5 @@
 import type { PlanEntry } from '../src/store/reconcile-plans';
-import type { InstallationRecord } from '../src/store/installations';
+import type { ScannedInstallation } from '../src/store/installations';
 import { FINAL_PHASES, type InstallationPhase } from '../workflows/definitions';
 
 /** Runs resumed from their record (`resumed_runs`) a pass looks into, the oldest first; the rest wait for the next. */
@@ -25,7 +25,7 @@ export interface PassPlan {
   talkdeskDeferred: number;
 }
 
-type Scanned = Pick<InstallationRecord, '_id' | 'phase' | 'talkdeskCheckedAt'> & { resumedAt?: Date };
+type Scanned = ScannedInstallation;
 
 const checkedAt = (r: Scanned): number => (r.talkdeskCheckedAt ? new Date(r.talkdeskCheckedAt).getTime() : 0);
 
@@ -58,6 +58,8 @@ export function planPass(records: Scanned[], now: Date, o: PassOptions): PassPla
   const rest: Scanned[] = [];
   for (const r of records) {
     if (IN_PROGRESS_PHASES.includes(r.phase)) inProgress.push(r);
+    // An ended one its last visit found nothing to read with (credentials destroyed) takes no share of the budget.
+    else if (FINAL_PHASES.includes(r.phase) && r.nothingToRead) rest.push(r);
     else if (r.phase !== 'new' && now.getTime() - checkedAt(r) >= o.activeCheckMs) due.push(r);
     else rest.push(r);
   }

@@ -65,9 +65,9 @@ export function reconciliationActivities(deps: ActivityDeps) {
     // collection on the embedded store. A final phase without them destroyed them before it ended.
     const clientId =
       rec.activeClientId ?? (final ? undefined : (await store.credentials.list(rec._id)).find((c) => c.status === 'active')?.clientId);
-    if (!clientId || !rec.links.root || !rec.appId) return undefined;
+    if (!clientId || !rec.links.root || !rec.appId) return void (visit.nothingToRead = final);
     // Destroyed with the installation: nothing to read Talkdesk with.
-    if (final && (await store.credentials.get(rec._id, clientId))?.status !== 'active') return undefined;
+    if (final && (await store.credentials.get(rec._id, clientId))?.status !== 'active') return void (visit.nothingToRead = true);
     const ref = { installationId: rec._id, appId: rec.appId, clientId, rootUrl: rec.links.root };
     pause.check();
     const there = await withToken(deps, ref, (token) =>
@@ -283,7 +283,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
         // read Talkdesk refused for good (404, 401): it goes behind the others, not first again. A 5xx or
         // a timeout does not (an outage must not push every installation a window back), nor a repair failed for now.
         if ((seen.read || considered || seen.refused) && !seen.repairDue) {
-          await store.installations.markCheckedByReconciliation(entry.id, new Date()).catch((err: unknown) => {
+          await store.installations.markCheckedByReconciliation(entry.id, new Date(), seen.nothingToRead).catch((err: unknown) => {
             logger.warn({ installationId: entry.id, err }, 'Talkdesk check not recorded: checked again next pass');
           });
         }

@@ -53,7 +53,15 @@ const later = (a: Date | undefined, b: Date | undefined): Date | undefined => (a
 interface TalkdeskCheck {
   _id: string;
   at: Date;
+  /** The visit found nothing to read Talkdesk with (an ended installation's credentials destroyed). */
+  nothingToRead?: boolean;
 }
+
+/** What a reconciliation pass plans from: each record's phase, last Talkdesk check and `resumed_runs` mark. */
+export type ScannedInstallation = Pick<InstallationRecord, '_id' | 'phase' | 'talkdeskCheckedAt'> & {
+  resumedAt?: Date;
+  nothingToRead?: boolean;
+};
 
 /** A new run of an installation's workflow started from a live record (its workflow was lost): `resumed_runs`. */
 interface ResumedRun {
@@ -125,8 +133,8 @@ export class InstallationStore {
    * (src/store/README.md), and on FerretDB this update landing with one of the workflow's
    * would lose one of them, the workflow's phase included.
    */
-  async markCheckedByReconciliation(installationId: string, at: Date): Promise<void> {
-    await upsertById(this.checks, installationId, { $set: { at } });
+  async markCheckedByReconciliation(installationId: string, at: Date, nothingToRead = false): Promise<void> {
+    await upsertById(this.checks, installationId, { $set: { at, nothingToRead } });
   }
 
   /** The later of the workflow's and reconciliation's last reads of Talkdesk's view; undefined before any. */
@@ -156,7 +164,7 @@ export class InstallationStore {
    * filter, sort or range reads the whole table, so one unfiltered read costs what a
    * single `_id > cursor` page used to, and the pass no longer pays it per page.
    */
-  async scanForReconciliation(): Promise<(Pick<InstallationRecord, '_id' | 'phase' | 'talkdeskCheckedAt'> & { resumedAt?: Date })[]> {
+  async scanForReconciliation(): Promise<ScannedInstallation[]> {
     const [recs, checks, resumed] = await Promise.all([
       this.coll.find({}, { projection: { _id: 1, phase: 1, talkdeskCheckedAt: 1 } }).toArray() as Promise<
         Pick<InstallationRecord, '_id' | 'phase' | 'talkdeskCheckedAt'>[]
@@ -165,11 +173,12 @@ export class InstallationStore {
       this.resumed.find({}).toArray(),
     ]);
     // The later of the workflow's and reconciliation's reads (a record of an older version has only its own).
-    const byId = new Map(checks.map((c) => [c._id, c.at]));
+    const byId = new Map(checks.map((c) => [c._id, c]));
     const resumedAt = new Map(resumed.map((r) => [r._id, r.at]));
     return recs.map((r) => ({
       ...r,
-      talkdeskCheckedAt: later(r.talkdeskCheckedAt, byId.get(r._id)),
+      talkdeskCheckedAt: later(r.talkdeskCheckedAt, byId.get(r._id)?.at),
+      ...(byId.get(r._id)?.nothingToRead ? { nothingToRead: true } : {}),
       ...(resumedAt.has(r._id) ? { resumedAt: resumedAt.get(r._id) } : {}),
     }));
   }

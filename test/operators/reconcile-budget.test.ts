@@ -125,5 +125,16 @@ describe('reconciliation reads Talkdesk on a window and within a budget (dev ser
     assert.deepEqual([later.deprovisioned, later.talkdeskChecked], [[notDue], 1]);
     assert.ok((await checkedAt(due)) >= laterStart, 'an installation with nothing to read Talkdesk with counts as checked');
     assert.equal((await finalView(sys.client, notDue)).phase, 'uninstalled');
+    // Found with nothing to read with, it takes no share of the budget again while it stays ended: only `notDue`,
+    // which that pass read, is planned (its destroy after the deprovision leaves it nothing either from then on).
+    await lastReadAgo(due, 25 * HOUR);
+    await lastReadAgo(notDue, 25 * HOUR);
+    const last = await reconcile();
+    assert.deepEqual([last.talkdeskPlanned, last.talkdeskChecked], [1, 0]);
+    await lastReadAgo(due, 25 * HOUR);
+    await lastReadAgo(notDue, 25 * HOUR);
+    const after = await reconcile();
+    assert.equal(after.talkdeskPlanned, 0, 'neither ended installation is planned a read any more, though both are due by their time');
+    assert.equal(after.scanned, 3, 'both still visited');
   });
 });

@@ -102,6 +102,24 @@ describe('planning a reconciliation pass', () => {
     );
   });
 
+  it('plans no read for an ended installation its last visit found nothing to read with; an ended one not yet found so is due', () => {
+    const plan = planPass(
+      [
+        { ...rec('a-ended-nothing', 'uninstalled', 100), nothingToRead: true },
+        rec('b-active-due', 'active', 30),
+        rec('c-ended-due', 'rejected', 40),
+        // Marked so in an earlier life, read again since it was reinstalled: live, so due as any other.
+        { ...rec('d-active-marked', 'active', 50), nothingToRead: true },
+      ],
+      now,
+      { ...options, callsPerMinute: 5, budgetMinutes: 1 },
+    );
+    const slotted = plan.pages.flat().filter((e) => e.slot !== undefined);
+    assert.deepEqual(slotted.map((e) => e.id).sort(), ['b-active-due', 'c-ended-due', 'd-active-marked']);
+    assert.equal(plan.talkdeskPlanned, 3);
+    assert.equal(new Set(plan.pages.flat().map((e) => e.id)).size, 4, 'still visited');
+  });
+
   it('carries the mark of a run resumed from its record (resumed_runs) on its entry, read at Talkdesk or not', () => {
     const resumedAt = new Date(now.getTime() - 60_000);
     const plan = planPass(
