@@ -96,5 +96,13 @@ export interface TalkdeskVisit {
   refused: boolean; // the read refused for good (404, 401, 403, invalid_client): checked too
   repairDue: boolean; // read, then a repair failed for now: not checked
   nothingToRead: boolean; // an ended installation without credentials: no read possible, none planned again while ended
+  budget?: () => Promise<unknown>; // waits for the read's turn in the per-minute budget, as it is sent
 }
-export const newVisit = (): TalkdeskVisit => ({ read: false, refused: false, repairDue: false, nothingToRead: false });
+/** A visit's record; `budget`: what its read waits for before it is sent. */
+export const newVisit = (budget?: () => Promise<unknown>): TalkdeskVisit => ({
+  read: false,
+  refused: false,
+  repairDue: false,
+  nothingToRead: false,
+  ...(budget ? { budget } : {}),
+});

@@ -70,6 +70,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
     if (final && (await store.credentials.get(rec._id, clientId))?.status !== 'active') return void (visit.nothingToRead = true);
     const ref = { installationId: rec._id, appId: rec.appId, clientId, rootUrl: rec.links.root };
     pause.check();
+    await visit.budget?.();
     const there = await withToken(deps, ref, (token) =>
       deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token),
     ).catch((err: unknown) => {
@@ -268,9 +269,9 @@ export function reconciliationActivities(deps: ActivityDeps) {
           continue;
         }
         await slotOpen(input.startedAt, entry.slot);
-        if (input.callsPerMinute) await readWindow.take(input.callsPerMinute, `budget of ${input.callsPerMinute} reads a minute`);
         let considered = false;
-        const seen = newVisit(); // this visit's own: a page retried beside itself has its own
+        const n = input.callsPerMinute; // the budget is spent as the read is sent (talkdeskView), not before the visit's work
+        const seen = newVisit(n ? () => readWindow.take(n, `budget of ${n} reads a minute`) : undefined); // a retried page's own
         await visit(result, entry.id, async () => {
           const rec = await store.installations.get(entry.id);
           const found = rec ? await reconcileOne(rec, seen).catch(dueIfRepairFailed(seen)) : undefined;
