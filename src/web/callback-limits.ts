@@ -1,6 +1,21 @@
 import type { IncomingMessage } from 'node:http';
+import { addressRange } from '../talkdesk/ip';
 import { requestSource, TRUST_NOTHING, type TrustProxy } from './client-address';
-import { SourceRateLimiter, type RateDecision } from './rate-limit';
+import { SourceRateLimiter, sourceKey, type RateDecision } from './rate-limit';
+
+/** Where a proxy in front of the service lives: a source there is every sender at once (TRUST_PROXY unset). */
+const PROXY_RANGES = ['private', 'loopback', 'linkLocal', 'uniqueLocal', 'carrierGradeNat'];
+
+/**
+ * The key a source's share of the bodies being read is kept under (an IPv6 source by its /64, as the budgets
+ * key it); undefined, no share but the whole bound, for an unknown source or one in a range a proxy lives in.
+ */
+export function bodyShareKey(source: string | undefined): string | undefined {
+  if (!source) return undefined;
+  const key = sourceKey(source); // an IPv4-mapped IPv6 address as its IPv4 address, IPv6 by its /64
+  const range = addressRange(source) === 'ipv4Mapped' ? addressRange(key) : addressRange(source);
+  return PROXY_RANGES.includes(range ?? '') ? undefined : key;
+}
 
 /**
  * The callback's two per-source budgets. Requests that pass authentication take a

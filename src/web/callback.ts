@@ -13,7 +13,7 @@ import type { CallbackLaunchHooks } from './launch/callback-hooks';
 import type { WebMetrics } from './metrics';
 import { checkEventTime, type EventTimeLimits } from './event-time';
 import { DEFAULT_JSON_LIMITS, checkJsonShape, describeShapeProblem, findUnsafeJson, type JsonLimits } from './json-limits';
-import type { CallbackLimiter } from './callback-limits';
+import { bodyShareKey, type CallbackLimiter } from './callback-limits';
 import type { RateDecision } from './rate-limit';
 import { BodiesBusyError, BodyTimeoutError, BodyTooLargeError, readRawBody, type BodyBytesInFlight } from './raw-body';
 import type { EcdsaPublicKeys, HubAlgorithm } from './signature';
@@ -110,7 +110,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
     const contentType = ctx.request.type.trim().toLowerCase();
     let raw: Buffer;
     try {
-      raw = await readRawBody(ctx.req, deps.bodyLimitBytes, deps.bodyTimeoutMs, deps.bodiesInFlight, source);
+      raw = await readRawBody(ctx.req, deps.bodyLimitBytes, deps.bodyTimeoutMs, deps.bodiesInFlight, bodyShareKey(source));
     } catch (err) {
       // The rest of the body is not worth reading: answer and close the connection.
       ctx.set('Connection', 'close');

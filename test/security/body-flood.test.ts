@@ -78,33 +78,69 @@ describe('security: one source cannot hold the whole bound of callback bodies', 
     return send(sys.web.url, raw, { headers });
   };
 
-  it('bodies held from one address past its share are refused 503 busy, while another address is served', async () => {
+  /** A body announced at the body limit of which `bytes` are sent from `from`, then held. */
+  async function holdBody(from: string, bytes: number): Promise<net.Socket> {
     const { port } = sys.web.server.address() as AddressInfo;
+    const hog = net.connect(port, '127.0.0.1');
+    hog.on('error', () => undefined);
+    await new Promise<void>((resolve) => hog.once('connect', resolve));
+    hog.write(
+      `POST /talkdesk/events HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: ${from}\r\nContent-Type: application/json\r\nContent-Length: ${SHARE / 2}\r\n\r\n`,
+    );
+    hog.write(Buffer.alloc(bytes, 0x20));
+    return hog;
+  }
+
+  const HELD = SHARE / 2 - 200;
+  /** More held bodies than the whole bound could take, each just under the body limit, from `sources` in turn. */
+  async function hold(sources: string[]): Promise<net.Socket[]> {
     const hogs: net.Socket[] = [];
+    for (let i = 0; i < (2 * BUDGET) / (SHARE / 2); i += 1) hogs.push(await holdBody(sources[i % sources.length] ?? '', HELD));
+    return hogs;
+  }
+
+  /** A delivery from `from` refused 503 busy once the held bodies are read: the share (or the bound) is held. */
+  const refusedBusy = (from: string) =>
+    eventually(
+      `a delivery from ${from} refused once the held bodies hold their share`,
+      async () => {
+        const a = await deliverFrom(from);
+        return a.status === 503 && a.json?.error?.code === 'busy' ? a : undefined;
+      },
+      20_000,
+    );
+
+  it('bodies held from one address past its share are refused 503 busy, while another address is served', async () => {
+    const hogs = await hold(['203.0.113.7']);
     try {
-      // More held bodies from A than the whole bound could take, each just under the body limit.
-      for (let i = 0; i < (2 * BUDGET) / (SHARE / 2); i += 1) {
-        const hog = net.connect(port, '127.0.0.1');
-        hog.on('error', () => undefined);
-        await new Promise<void>((resolve) => hog.once('connect', resolve));
-        hog.write(
-          `POST /talkdesk/events HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.7\r\nContent-Type: application/json\r\nContent-Length: ${SHARE / 2}\r\n\r\n`,
-        );
-        hog.write(Buffer.alloc(SHARE / 2 - 200, 0x20));
-        hogs.push(hog);
-      }
-      const busy = await eventually(
-        "a delivery from A refused once A's bodies hold its share",
-        async () => {
-          const a = await deliverFrom('203.0.113.7');
-          return a.status === 503 ? a : undefined;
-        },
-        20_000,
-      );
-      assert.equal(busy.json?.error?.code, 'busy', busy.text);
+      await refusedBusy('203.0.113.7');
       const other = await deliverFrom('198.51.100.20');
       assert.equal(other.status, 200, `another address is served: ${other.text}`);
       assert.equal(other.json?.status, 'accepted');
+    } finally {
+      for (const hog of hogs) hog.destroy();
+    }
+  });
+
+  it('IPv6 addresses of one /64 share one share (as the rate budgets key them)', async () => {
+    // Nine addresses: each with a share of its own, together they would hold the whole bound.
+    const hogs = await hold(Array.from({ length: 9 }, (_, i) => `2001:db8::${i + 1}`));
+    try {
+      await refusedBusy('2001:db8::9');
+      const other = await deliverFrom('198.51.100.20');
+      assert.equal(other.status, 200, `another address is served: ${other.text}`);
+    } finally {
+      for (const hog of hogs) hog.destroy();
+    }
+  });
+
+  it('a source in a private range (a proxy not trusted: every sender at once) has the whole bound, not a share', async () => {
+    const hogs = await hold(['10.0.0.7']);
+    // What the bound has left but a hundred bytes, from the same source: more than a share would let it hold.
+    hogs.push(await holdBody('10.0.0.7', BUDGET - Math.floor(BUDGET / HELD) * HELD - 100));
+    try {
+      // The held bodies fill the whole bound: every source is refused, not only the proxy's.
+      await refusedBusy('198.51.100.20');
     } finally {
       for (const hog of hogs) hog.destroy();
     }
