@@ -12,7 +12,7 @@ export const REINSTALL_SCENARIOS: Record<string, Scenario> = {
   'stale-uninstall-after-reinstall': staleUninstall(),
   // The same recorded with the code before the patch: the stale uninstall deprovisioned the reinstalled account.
   'stale-uninstall-after-reinstall-before-patch': staleUninstall(),
-  // Patch earlier-life-update-or-rotation-over (patches-decided-at-start-9): the earlier life's update, delivered after
+  // Patch earlier-life-events-over (patches-decided-at-start-9): the earlier life's update, delivered after
   // the reinstall, is over: neither applied nor approved; the reinstall is then uninstalled (its deprovision heartbeating).
   'stale-update-after-reinstall': {
     run: async (sys, deliver) => {

@@ -3,7 +3,7 @@ import { decode, endedPhases, scheduled, type, type RawHistory } from './raw-his
 import { took } from './took';
 
 const WITHIN_DEADLINE = 'operator-reject-within-operation-deadline';
-const EARLIER_LIFE = 'earlier-life-update-or-rotation-over';
+const EARLIER_LIFE = 'earlier-life-events-over';
 const UNDO_HEARTBEAT = 'account-undo-steps-heartbeat';
 
 /** startToCloseTimeout and heartbeatTimeout (as recorded, `"30s"`) of the first scheduling of an activity type. */

@@ -41,7 +41,7 @@ import {
 import { OPERATOR_REJECT_READS_OPEN_STATE_NAMES, OPERATOR_REJECT_WITHIN_OPERATION_DEADLINE } from '../../workflows/installation/operator';
 import { TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL } from '../../workflows/installation/apply';
 import {
-  EARLIER_LIFE_UPDATE_OR_ROTATION_OVER,
+  EARLIER_LIFE_EVENTS_OVER,
   LATE_ROTATION_YIELDS_TO_UNINSTALL,
   STALE_UNINSTALL_SPARES_REINSTALL,
 } from '../../workflows/installation/late';
@@ -153,7 +153,7 @@ describe('patches decided at the start of an installation run (workflows/install
         ACCOUNT_UNDO_STEPS_HEARTBEAT,
         TRIAL_RECORD_WAITS_FOR_CANCELLATION,
         LATE_ROTATION_YIELDS_TO_UNINSTALL,
-        EARLIER_LIFE_UPDATE_OR_ROTATION_OVER,
+        EARLIER_LIFE_EVENTS_OVER,
       ],
     );
     assert.ok(
@@ -228,12 +228,7 @@ describe('patches decided at the start of an installation run (workflows/install
       'ninth',
       9,
       DECIDED_AT_START_9,
-      [
-        ACCOUNT_UNDO_STEPS_HEARTBEAT,
-        TRIAL_RECORD_WAITS_FOR_CANCELLATION,
-        LATE_ROTATION_YIELDS_TO_UNINSTALL,
-        EARLIER_LIFE_UPDATE_OR_ROTATION_OVER,
-      ],
+      [ACCOUNT_UNDO_STEPS_HEARTBEAT, TRIAL_RECORD_WAITS_FOR_CANCELLATION, LATE_ROTATION_YIELDS_TO_UNINSTALL, EARLIER_LIFE_EVENTS_OVER],
     ],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {

@@ -91,4 +91,22 @@ describe('installation workflow: late events of operations already over', functi
     assert.ok(t.stubs.distinct('discardEventCredentials').some((d) => d.eventId === stale.eventId));
     assert.equal(v.history.find((h) => h.eventId === stale.eventId)?.result, 'superseded');
   });
+
+  it("the earlier life's trial events are over too; the new life's trial, started before its reinstall, is recorded", async () => {
+    const { t } = await reinstalled();
+    const stale = t.event('app.trial_started', { atSeconds: 20, facts: { expires_at: '2027-01-01T00:00:00Z' } });
+    const endedByUninstall = t.event('app.trial_ended', { atSeconds: 33, facts: { ended_reason: 'app_uninstalled' } });
+    await t.send(stale, endedByUninstall);
+    const v = await t.until('both decided', (s) =>
+      [stale, endedByUninstall].every((e) => s.ignoredEvents.some((i) => i.eventId === e.eventId)),
+    );
+    assert.deepEqual(t.stubs.of('recordTrial'), [], 'not recorded on the reinstalled account');
+    assert.equal(v.trial, undefined);
+    // Between the uninstall (30 s) and the reinstall (40 s): the new life's own trial, which may come before its install.
+    const own = t.event('app.trial_started', { atSeconds: 35, facts: { expires_at: '2027-02-01T00:00:00Z' } });
+    await t.send(own);
+    const after = await t.settled('active', (s) => s.trial !== undefined);
+    assert.equal(after.trial?.expiresAt, '2027-02-01T00:00:00Z');
+    assert.equal(t.stubs.of('recordTrial').length, 1);
+  });
 });

@@ -32,16 +32,26 @@ export const LATE_ROTATION_YIELDS_TO_UNINSTALL = 'late-rotation-yields-to-uninst
 
 /**
  * Patch: an app.updated or app.credentials_rotated older than the applied install (of an earlier life of a same-id
- * reinstall, delivered late) is over: ignored (a rotation's copy discarded). Before it, a run started for the
- * reinstall had applied no event of its kind, so it was applied in order: the earlier life's user delta and
- * subscription applied to the new account and approved blind. Decided at start only (patches.ts).
+ * reinstall, delivered late) is over: ignored (a rotation's copy discarded); so is a trial event of the earlier life
+ * (below). Before it, a run started for the reinstall had applied no event of its kind, so it was applied in order:
+ * the earlier life's user delta and subscription applied to the new account and approved blind, its trial recorded
+ * on the new account. Decided at start only (patches.ts).
  */
-export const EARLIER_LIFE_UPDATE_OR_ROTATION_OVER = 'earlier-life-update-or-rotation-over';
+export const EARLIER_LIFE_EVENTS_OVER = 'earlier-life-events-over';
 
-/** An update or rotation older than the applied install: it belongs to an earlier life of the installation. */
+/**
+ * An update or rotation older than the applied install belongs to an earlier life of the installation. A trial event
+ * may come with its install (Talkdesk documents no order): of an earlier life only when the install applied is a
+ * reinstall (an uninstall applied before it) and it is no newer than that uninstall, or ended the trial by it.
+ */
 function ofEarlierLife(state: InstallationState, event: LifecycleEvent): boolean {
   const kind = kindOf(event);
-  return (kind === 'update' || kind === 'rotation') && olderThanApplied(state, 'install', event);
+  if (!olderThanApplied(state, 'install', event)) return false;
+  if (kind === 'update' || kind === 'rotation') return true;
+  const { install, uninstall } = state.appliedAt ?? {};
+  if (kind !== 'trial' || !install || !uninstall || Date.parse(uninstall) > Date.parse(install)) return false;
+  const endedByUninstall = event.type === 'app.trial_ended' && event.facts.ended_reason === 'app_uninstalled';
+  return endedByUninstall || Date.parse(event.createdAt) <= Date.parse(uninstall);
 }
 
 /** An app.uninstalled older than the install applied last or the one running now: it ended an earlier life. */
@@ -103,9 +113,9 @@ async function recordDecision(ctx: PhaseContext, event: LifecycleEvent, detail: 
  */
 export async function handleLate(ctx: PhaseContext, event: LifecycleEvent): Promise<boolean> {
   if (!ctx.patched(LATE_EVENTS_BY_KIND)) return false;
-  if (ofEarlierLife(ctx.state, event) && ctx.patched(EARLIER_LIFE_UPDATE_OR_ROTATION_OVER)) {
+  if (ofEarlierLife(ctx.state, event) && ctx.patched(EARLIER_LIFE_EVENTS_OVER)) {
     if (event.type === 'app.credentials_rotated') await discardIgnoredCredentials(ctx, event);
-    const why = `${event.type} older than the applied install (an earlier life of this installation): over`;
+    const why = `${event.type} of an earlier life of this installation (older than the applied reinstall): over`;
     recordIgnored(ctx.state, event.eventId, why);
     await recordDecision(ctx, event, `${why}, ignored`);
     return true;

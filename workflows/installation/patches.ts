@@ -139,14 +139,14 @@ export const PATCHES_DECIDED_AT_START_9 = 'patches-decided-at-start-9';
  * event ends), so ONLY_DECIDED_AT_START: undos, deprovisions and reverts run with the heartbeating activities' long
  * timeout and wait for their cancellation (common.ts, update.ts), as the docs said they did; a trial record waits for
  * its attempt to end when an uninstall stops it (trial.ts); a late rotation with an uninstall queued, or in a final
- * phase, is not acknowledged (late.ts); an update or rotation older than the applied install (of an earlier life of
- * a same-id reinstall) is over (late.ts).
+ * phase, is not acknowledged (late.ts); an update, rotation or trial event of an earlier life of a same-id reinstall
+ * (older than the applied install) is over (late.ts).
  */
 export const DECIDED_AT_START_9: readonly string[] = Object.freeze([
   'account-undo-steps-heartbeat',
   'trial-record-waits-for-cancellation',
   'late-rotation-yields-to-uninstall',
-  'earlier-life-update-or-rotation-over',
+  'earlier-life-events-over',
 ]);
 
 /**
