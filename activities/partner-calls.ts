@@ -37,13 +37,21 @@ export async function callContext(
   };
 }
 
+/** When each running attempt last heartbeated through `whileHeartbeating` (by its activity context). */
+const lastBeats = new WeakMap<Context, number>();
+
+function beat(label: string): void {
+  heartbeat(label);
+  lastBeats.set(Context.current(), Date.now());
+}
+
 /**
  * Runs a partner call while heartbeating, so that an uninstall's cancellation
  * reaches the activity (and so the call's signal) even while the partner is slow.
  */
 export async function whileHeartbeating<R>(label: string, fn: () => Promise<R>): Promise<R> {
-  heartbeat(label);
-  const timer = setInterval(() => heartbeat(label), HEARTBEAT_EVERY_MS);
+  beat(label);
+  const timer = setInterval(() => beat(label), HEARTBEAT_EVERY_MS);
   try {
     return await fn();
   } finally {
@@ -62,8 +70,15 @@ export function heartbeatingThroughout<I, R>(label: string, fn: (input: I) => Pr
  * would overwrite (a trial record). Measured from `began`, taken by the activity on this worker's clock.
  */
 export function stopIfOutlived(began: number, what: string): void {
-  const limit = Context.current().info.startToCloseTimeoutMs;
+  const ctx = Context.current();
+  const limit = ctx.info.startToCloseTimeoutMs;
   if (limit > 0 && Date.now() - began >= limit) {
     throw new Error(`${what}: this attempt outlived its ${limit} ms timeout (the server has retried it), so it sends nothing`);
+  }
+  // With a heartbeat timeout, an attempt silent that long (its worker stalled) was timed out by the server too.
+  const silentFor = Date.now() - (lastBeats.get(ctx) ?? began);
+  const heartbeatLimit = ctx.info.heartbeatTimeoutMs ?? 0;
+  if ((heartbeatLimit > 0 && silentFor >= heartbeatLimit) || ctx.cancellationSignal.aborted) {
+    throw new Error(`${what}: this attempt was timed out or cancelled (silent for ${silentFor} ms), so it sends nothing`);
   }
 }

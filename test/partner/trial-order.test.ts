@@ -41,7 +41,17 @@ describe('trial record: a late attempt of an earlier trial event does not overwr
     assert.deepEqual((await h.store.accounts.getAccount(prov.accountId))?.trial, extended);
   });
 
-  it('an attempt that outlived its timeout before it reached the partner sends nothing', async () => {
+  for (const [what, timeouts, refused] of [
+    ['its start-to-close timeout', { startToCloseTimeoutMs: 200 }, /outlived its 200 ms timeout/],
+    // Run with a heartbeat timeout (trial-record-waits-for-cancellation): silent past it, the server timed it out too.
+    ['its heartbeat timeout', { startToCloseTimeoutMs: 600_000, heartbeatTimeoutMs: 200 }, /timed out or cancelled \(silent for/],
+  ] as const) {
+    it(`an attempt that outlived ${what} before it reached the partner sends nothing`, async () => {
+      await stalledAttempt(timeouts, refused);
+    });
+  }
+
+  async function stalledAttempt(timeouts: { startToCloseTimeoutMs: number; heartbeatTimeoutMs?: number }, refused: RegExp) {
     const { event, installed, ref } = await h.installing(1);
     const prov = await h.run(h.acts.provisionAccount, { ...ref, accountName: '', eventId: event.id, occurredAt: installed.createdAt });
     const started = { startedAt: '2026-12-01T00:00:00.000Z', expiresAt: '2026-12-31T00:00:00.000Z' };
@@ -54,12 +64,12 @@ describe('trial record: a late attempt of an earlier trial event does not overwr
       await new Promise((r) => setTimeout(r, 300)); // the stall itself, not a wait for something
       return found;
     };
-    const env = new MockActivityEnvironment({ startToCloseTimeoutMs: 200, currentAttemptScheduledTimestampMs: Date.now() });
+    const env = new MockActivityEnvironment({ ...timeouts, currentAttemptScheduledTimestampMs: Date.now() });
     await assert.rejects(
       env.run(h.acts.recordTrial, { installationId: ref.installationId, accountId: prov.accountId, trial: started, eventId: 'ev-t' }),
-      /outlived its 200 ms timeout/,
+      refused,
     );
     assert.equal(accounts.getAccount, getAccount, 'the stall ran');
     assert.equal((await h.store.accounts.getAccount(prov.accountId))?.trial, undefined, 'nothing recorded');
-  });
+  }
 });
