@@ -12,12 +12,19 @@ export interface ReconciliationScheduleOptions {
   talkdeskCallsPerMinute: number;
 }
 
+/** What a start-up did to the schedule; `movedFrom`: the task queue its passes ran on before, when another. */
+export interface ScheduleEnsured {
+  how: 'created' | 'updated';
+  movedFrom?: string;
+}
+
 /**
  * Creates the reconciliation schedule, or brings an existing one up to date, so
  * every start-up leaves exactly one schedule with the configured settings.
- * Overlapping runs are skipped: a slow pass is never doubled.
+ * Overlapping runs are skipped: a slow pass is never doubled. The schedule is one
+ * per namespace: a start-up on another task queue takes it over (`movedFrom`).
  */
-export async function ensureReconciliationSchedule(client: Client, o: ReconciliationScheduleOptions): Promise<'created' | 'updated'> {
+export async function ensureReconciliationSchedule(client: Client, o: ReconciliationScheduleOptions): Promise<ScheduleEnsured> {
   const action: ScheduleOptionsAction = {
     type: 'startWorkflow',
     workflowType: reconcileWorkflow,
@@ -43,10 +50,15 @@ export async function ensureReconciliationSchedule(client: Client, o: Reconcilia
       policies,
       memo: { purpose: 'Repairs drift between Talkdesk, MongoDB and the installation workflows' },
     });
-    return 'created';
+    return { how: 'created' };
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule.getHandle(RECONCILIATION_SCHEDULE_ID).update((prev) => ({ ...prev, spec, action, policies }));
-    return 'updated';
+    let movedFrom: string | undefined;
+    await client.schedule.getHandle(RECONCILIATION_SCHEDULE_ID).update((prev) => {
+      const before = prev.action.type === 'startWorkflow' ? prev.action.taskQueue : undefined;
+      if (before !== undefined && before !== o.taskQueue) movedFrom = before;
+      return { ...prev, spec, action, policies };
+    });
+    return { how: 'updated', ...(movedFrom !== undefined ? { movedFrom } : {}) };
   }
 }

@@ -51,7 +51,12 @@ export async function startServiceWorker(o: {
       activeCheckHours: env.RECONCILE_ACTIVE_CHECK_HOURS,
       talkdeskCallsPerMinute: env.RECONCILE_TALKDESK_CALLS_PER_MINUTE,
     }).catch(rethrowRefused(settings.connectionOptions.address, settings.namespace));
-    logger.info({ every: `${env.RECONCILE_INTERVAL_MINUTES} min` }, `reconciliation schedule ${how}`);
+    logger.info({ every: `${env.RECONCILE_INTERVAL_MINUTES} min` }, `reconciliation schedule ${how.how}`);
+    if (how.movedFrom !== undefined)
+      logger.warn(
+        { from: how.movedFrom, to: env.TEMPORAL_TASK_QUEUE },
+        'reconciliation schedule taken over from another task queue: it is one per namespace, so the deployment on that queue gets no passes; give each deployment a namespace of its own',
+      );
   } else {
     // The schedule is one per namespace: this process leaves it alone (other workers may manage it). To stop passes, pause it.
     logger.info('RECONCILE_ENABLED=false: the reconciliation schedule is not created or changed by this process');

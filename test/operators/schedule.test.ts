@@ -18,8 +18,10 @@ describe('the reconciliation schedule', function () {
         activeCheckHours: 24,
         talkdeskCallsPerMinute: 120,
       };
-      assert.equal(await ensureReconciliationSchedule(client, options), 'created');
-      assert.equal(await ensureReconciliationSchedule(client, { ...options, intervalMs: 5 * 60_000, pageSize: 50 }), 'updated');
+      assert.deepEqual(await ensureReconciliationSchedule(client, options), { how: 'created' });
+      assert.deepEqual(await ensureReconciliationSchedule(client, { ...options, intervalMs: 5 * 60_000, pageSize: 50 }), {
+        how: 'updated',
+      });
       const desc = await handle.describe();
       assert.equal(desc.policies.overlap, ScheduleOverlapPolicy.SKIP);
       assert.equal(desc.spec.intervals?.[0]?.every, 5 * 60_000);
@@ -32,6 +34,11 @@ describe('the reconciliation schedule', function () {
       await handle.pause('an operator: Talkdesk incident');
       await ensureReconciliationSchedule(client, options);
       assert.deepEqual(await handle.describe().then((d) => [d.state.paused, d.state.note]), [true, 'an operator: Talkdesk incident']);
+      // Another deployment's start-up in the same namespace, on another task queue, takes it over: said.
+      assert.deepEqual(await ensureReconciliationSchedule(client, { ...options, taskQueue: 'sched-test-other' }), {
+        how: 'updated',
+        movedFrom: 'sched-test',
+      });
       const all: string[] = [];
       for await (const s of client.schedule.list()) all.push(s.scheduleId);
       assert.equal(all.filter((id) => id === RECONCILIATION_SCHEDULE_ID).length, 1);
