@@ -216,7 +216,12 @@ export class AccountStore {
         { upsert: true },
       );
     }
+    const written: string[] = [];
     for (const u of users) {
+      // Facts read as of `asOf` never overwrite a later write (a removal the workflow applied while they were read).
+      const later = asOf ? await this.users.findOne({ _id: mappingId(accountId, u.id) }, { projection: { updatedAt: 1 } }) : null;
+      if (asOf && later && later.updatedAt > asOf) continue;
+      written.push(u.id);
       await this.users.updateOne(
         { _id: mappingId(accountId, u.id) },
         {
@@ -237,9 +242,8 @@ export class AccountStore {
         { upsert: true },
       );
     }
-    if (users.length)
-      await this.accounts.updateOne({ _id: accountId }, { $addToSet: { 'licensedUsers.ids': { $each: users.map((u) => u.id) } } });
-    return users.length;
+    if (written.length) await this.accounts.updateOne({ _id: accountId }, { $addToSet: { 'licensedUsers.ids': { $each: written } } });
+    return written.length;
   }
 
   /** Sets `active` on the named mappings (all of the account's without names), each by `_id`; how many changed. */
