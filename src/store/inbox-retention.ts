@@ -2,6 +2,7 @@ import type { Collection } from 'mongodb';
 import { FINAL_PHASES, type InstallationPhase } from '../../workflows/definitions';
 import { COLLECTIONS, deleteByIds, type Database } from './db';
 import { EventCredentialStore } from './event-credentials';
+import { MARKERS, StoreMarkers } from './markers';
 
 /**
  * Inbox retention (INBOX_RETENTION_DAYS). The inbox remembers every event id so a
@@ -47,6 +48,8 @@ export interface SweepResult {
   kept: string[];
   /** Events kept so for KEPT_WINDOWS windows, deleted with their copy all the same (ids). */
   gaveUp: string[];
+  /** The latest cutoff any sweep pruned before (`inbox-pruned-before`): an event created earlier may be a pruned one's replay. */
+  prunedBefore: Date;
 }
 
 /** How many retention windows an event with a copy not known imported is kept at most. */
@@ -72,6 +75,7 @@ export class InboxRetention {
   private readonly copies: Collection<CopyRecord>;
   private readonly installations: Collection<InstallationFacts>;
   private readonly eventCredentials: EventCredentialStore;
+  private readonly markers: StoreMarkers;
   constructor(
     db: Database,
     private readonly retentionDays: number,
@@ -81,6 +85,7 @@ export class InboxRetention {
     this.copies = db.collection<CopyRecord>(COLLECTIONS.eventCredentials);
     this.installations = db.collection<InstallationFacts>(COLLECTIONS.installations);
     this.eventCredentials = new EventCredentialStore(db);
+    this.markers = new StoreMarkers(db);
   }
 
   /** Events created before this are refused by the callback and pruned here. */
@@ -88,8 +93,15 @@ export class InboxRetention {
     return new Date(now.getTime() - this.retentionDays * DAY_MS);
   }
 
+  /** The latest cutoff any sweep pruned before, if one ran (`inbox-pruned-before`). */
+  async prunedBefore(): Promise<Date | undefined> {
+    return (await this.markers.get(MARKERS.inboxPrunedBefore))?.at;
+  }
+
   /** Deletes handed-over events created before the cutoff, their left credentials copies first. */
   async sweep(now = new Date()): Promise<SweepResult> {
+    // Raised before anything is deleted, never lowered: INBOX_RETENTION_DAYS raised later must not reopen what was pruned.
+    const prunedBefore = await this.markers.raise(MARKERS.inboxPrunedBefore, this.cutoff(now));
     const before = { $lt: this.cutoff(now) };
     const old = { createdAt: before, dispatchedAt: { $exists: true } };
     const candidates = await this.coll
@@ -107,7 +119,7 @@ export class InboxRetention {
     events += (await this.coll.deleteMany({ ...old, type: { $nin: CREDENTIAL_EVENTS } })).deletedCount;
     // user.logout records (the user's e-mail in them) are marked handled, not handed over.
     events += (await this.coll.deleteMany({ type: 'user.logout', createdAt: before, handledAt: { $exists: true } })).deletedCount;
-    return { events, credentials: credentials + (await this.orphanCopies(before)), kept, gaveUp };
+    return { events, credentials: credentials + (await this.orphanCopies(before)), kept, gaveUp, prunedBefore };
   }
 
   /** The events whose copy is left and whose installation is not done with them (see the class's comment). */

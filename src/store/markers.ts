@@ -17,6 +17,8 @@ export const MARKERS = {
   credentialSets: 'credential-sets-indexed',
   /** No inbox record held an older version's credentials copy at the last start. */
   inboxLegacyCredentialsNone: 'inbox-legacy-credentials-none',
+  /** The latest cutoff an inbox retention sweep pruned before: an event created earlier may be a replay of a pruned one. */
+  inboxPrunedBefore: 'inbox-pruned-before',
   /** The last retention sweep of `licensed_users_progress`. */
   progressSwept: 'licensed-users-progress-swept',
 } as const;
@@ -44,6 +46,12 @@ export class StoreMarkers {
   /** Sets (or moves) the marker. Every writer writes the same kind of fact: a lost write of one is harmless. */
   async set(name: string, at = new Date()): Promise<void> {
     await upsertById(this.coll, name, { $set: { at } });
+  }
+
+  /** Moves the marker forward to `at` (never back), and returns where it stands. */
+  async raise(name: string, at: Date): Promise<Date> {
+    const doc = await this.coll.findOneAndUpdate({ _id: name }, { $max: { at } }, { upsert: true, returnDocument: 'after' });
+    return doc?.at ?? at;
   }
 
   async unset(name: string): Promise<void> {

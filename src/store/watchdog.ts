@@ -127,7 +127,7 @@ export function watchStore(o: StoreWatchdogOptions): { stop(): Promise<void> } {
 }
 
 /** Rejects when `p` has not settled within `ms` (a store call on a half-open or wedged connection never does). */
-export function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(Object.assign(new Error('store call timed out'), { name: 'StoreTimeout' })), ms).unref();

@@ -10,6 +10,8 @@ export interface EventTimeLimits {
   maxFutureSkewMs: number;
   /** INBOX_RETENTION_DAYS, in ms. */
   maxAgeMs: number;
+  /** The latest cutoff the inbox was pruned before (`inbox-pruned-before`), when known: set by the retention sweeper. */
+  prunedBeforeMs?: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -27,7 +29,7 @@ export interface EventTimeProblem {
 
 /** A refusal when `createdAt` (a timestamp the schema accepted) is out of bounds at `now`. */
 export function checkEventTime(createdAt: string, now: number, limits: Partial<EventTimeLimits> = {}): EventTimeProblem | undefined {
-  const { maxFutureSkewMs, maxAgeMs } = { ...DEFAULT_EVENT_TIME_LIMITS, ...limits };
+  const { maxFutureSkewMs, maxAgeMs, prunedBeforeMs } = { ...DEFAULT_EVENT_TIME_LIMITS, ...limits };
   const at = Date.parse(createdAt);
   if (!Number.isFinite(at)) return undefined; // the schema refuses it first
   if (at - now > maxFutureSkewMs) {
@@ -40,6 +42,13 @@ export function checkEventTime(createdAt: string, now: number, limits: Partial<E
     return {
       code: 'event_too_old',
       message: `created_at is older than the inbox retention (${Math.round(maxAgeMs / DAY_MS)} days); such an event is not accepted again.`,
+    };
+  }
+  // A shorter retention pruned up to there: a repeat of an event older than that could no longer be recognised.
+  if (prunedBeforeMs !== undefined && at < prunedBeforeMs) {
+    return {
+      code: 'event_too_old',
+      message: `created_at is older than events already pruned from the inbox (${new Date(prunedBeforeMs).toISOString()}); such an event is not accepted again.`,
     };
   }
   return undefined;

@@ -164,6 +164,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     ? createLaunch({ ...o.launch, appId: o.appId, store: o.store, logger: o.logger, metrics, keyring: o.keyring, trustProxy: o.trustProxy })
     : undefined;
   const bodyLimitBytes = parseSize(o.bodyLimit);
+  const timeLimits = eventTimeLimits(o.maxFutureSkewSeconds ?? 300, retentionDays); // the sweeper sets prunedBeforeMs
   const app = createApp({
     launchArea,
     launch: launchArea?.callbackHooks,
@@ -173,7 +174,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     signatureSchemes: schemes,
     ecdsaPublicKeys: o.ecdsaPublicKeys,
     hmacAlgorithms: o.hmacAlgorithms,
-    eventTimeLimits: eventTimeLimits(o.maxFutureSkewSeconds ?? 300, retentionDays),
+    eventTimeLimits: timeLimits,
     bodyLimitBytes,
     bodiesInFlight: bodiesInFlight(o.bodiesInFlightBytes ?? Math.max(BODIES_IN_FLIGHT_BYTES, 8 * bodyLimitBytes), bodyLimitBytes),
     bodyTimeoutMs: o.bodyTimeoutMs ?? WEB_TIMEOUTS_MS.body,
@@ -218,7 +219,8 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
   const sweeper = new PeriodicTask(
     'inbox retention sweep',
     async () => {
-      const { events, credentials, kept, gaveUp } = await retention.sweep();
+      const { events, credentials, kept, gaveUp, prunedBefore } = await retention.sweep();
+      timeLimits.prunedBeforeMs = prunedBefore.getTime();
       if (events > 0 || credentials > 0)
         o.logger.info({ pruned: events, credentialsDeleted: credentials }, 'inbox retention: old handled events pruned');
       // Handed over past the window and not imported: its workflow is stalled (see InboxRetention).
@@ -243,6 +245,9 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
   );
   server.keepAliveTimeout = o.keepAliveTimeoutMs ?? WEB_TIMEOUTS_MS.keepAlive;
   hardenClientErrors(server);
+  // Where a sweep (perhaps under a shorter INBOX_RETENTION_DAYS) pruned the inbox, before the first callback; a store
+  // not answering yet leaves it to the sweeper's first run.
+  timeLimits.prunedBeforeMs = (await withTimeout(retention.prunedBefore(), 5_000).catch(() => undefined))?.getTime();
   await listenOn(server, o.port, o.host, { port: 'PORT', host: 'HOST' });
   let admin: RunningAdminServer;
   try {

@@ -178,6 +178,36 @@ describe('security: inbox retention', function () {
     assert.equal(await web.store.inbox.get(event.id), null, 'not stored again');
   });
 
+  it('a retention raised later does not reopen what a shorter one pruned: a replay older than that is still refused', async () => {
+    const dbName = uniqueDbName('sec-raised');
+    const db = await connectDatabase(await mongoUri(), dbName);
+    const event = await storeEvent({ store: createStore(db, web.keyring) }, 15, true);
+    await new InboxRetention(db, 10).sweep();
+    const raised = await startLightWeb({ inboxRetentionDays: 20, inboxSweepIntervalMs: 3_600_000 }, { dbName });
+    try {
+      assert.equal(await raised.store.inbox.get(event.id), null, 'pruned under the 10-day window');
+      const raw = JSON.stringify(event);
+      const answer = await send(raised.web.url, raw, {
+        headers: { ...JSON_HEADERS, 'x-hub-signature': signHubSignature(Buffer.from(raw), WEBHOOK_SECRET) },
+      });
+      assert.equal(answer.status, 400, answer.text);
+      assert.equal(answer.json?.error?.code, 'event_too_old');
+      assert.match(answer.json?.error?.message ?? '', /already pruned from the inbox/);
+      assert.equal(await raised.store.inbox.get(event.id), null, 'not stored again');
+      // A newer event, within both windows, is taken as ever.
+      const recent = freshEvent();
+      const fresh = JSON.stringify(recent);
+      const taken = await send(raised.web.url, fresh, {
+        headers: { ...JSON_HEADERS, 'x-hub-signature': signHubSignature(Buffer.from(fresh), WEBHOOK_SECRET) },
+      });
+      assert.ok([200, 202].includes(taken.status), taken.text);
+    } finally {
+      await raised.close();
+      await db.db.dropDatabase().catch(() => undefined);
+      await db.close();
+    }
+  });
+
   it('is swept by the web server itself at start (the next sweep an hour away)', async () => {
     const dbName = uniqueDbName('sec-start');
     const db = await connectDatabase(await mongoUri(), dbName);
