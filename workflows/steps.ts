@@ -150,6 +150,11 @@ export class StepRunner {
     this.resumed = step;
   }
 
+  /** Waiting before a step's next attempt (one failed): no attempt is under way. */
+  get backingOff(): boolean {
+    return this.waiting !== 'none';
+  }
+
   /** The step a phase re-entered after continue-as-new was cut at, until that step runs again. */
   get resumedStep(): string | undefined {
     return this.resumed?.step;

@@ -52,7 +52,11 @@ import {
   ROUTINE_ROTATION_KEEPS_PROVEN_SET,
   UNINSTALL_ADOPTS_COMPROMISED_ROTATION,
 } from '../../workflows/installation/rotation';
-import { TRIAL_RECORD_INTERRUPTIBLE, TRIAL_RECORD_WAITS_FOR_CANCELLATION } from '../../workflows/installation/trial';
+import {
+  TRIAL_RECORD_INTERRUPTIBLE,
+  TRIAL_RECORD_WAITS_FOR_CANCELLATION,
+  TRIAL_RECORD_YIELDS_TO_QUEUED_OPERATION,
+} from '../../workflows/installation/trial';
 import {
   OPERATOR_REJECT_OF_UPDATE_READS_TALKDESK_FIRST,
   RESUMED_UPDATE_REVERTED_WHEN_STOPPED,
@@ -154,6 +158,7 @@ describe('patches decided at the start of an installation run (workflows/install
         TRIAL_RECORD_WAITS_FOR_CANCELLATION,
         LATE_ROTATION_YIELDS_TO_UNINSTALL,
         EARLIER_LIFE_EVENTS_OVER,
+        TRIAL_RECORD_YIELDS_TO_QUEUED_OPERATION,
       ],
     );
     assert.ok(
@@ -228,7 +233,13 @@ describe('patches decided at the start of an installation run (workflows/install
       'ninth',
       9,
       DECIDED_AT_START_9,
-      [ACCOUNT_UNDO_STEPS_HEARTBEAT, TRIAL_RECORD_WAITS_FOR_CANCELLATION, LATE_ROTATION_YIELDS_TO_UNINSTALL, EARLIER_LIFE_EVENTS_OVER],
+      [
+        ACCOUNT_UNDO_STEPS_HEARTBEAT,
+        TRIAL_RECORD_WAITS_FOR_CANCELLATION,
+        LATE_ROTATION_YIELDS_TO_UNINSTALL,
+        EARLIER_LIFE_EVENTS_OVER,
+        TRIAL_RECORD_YIELDS_TO_QUEUED_OPERATION,
+      ],
     ],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {

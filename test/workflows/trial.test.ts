@@ -68,6 +68,21 @@ describe('installation workflow: recording a trial on the partner account', func
     assert.ok(t.stubs.names().indexOf('deprovisionAccount') >= callsWhenStopped, 'the deprovision began only after the record stopped');
   });
 
+  it('an update queued behind a trial record that keeps failing goes on at once; the trial is kept on the installation (patches-decided-at-start-9)', async () => {
+    const { t, trial } = await withPartnerDown();
+    await env().sleep('2 hours');
+    const update = t.event('app.updated', { atSeconds: 2 * 3_600, facts: { users: { adding: ['u9'] } } });
+    await t.send(update);
+    await env().sleep('10 minutes');
+    const v = await t.state();
+    assert.equal(v.history.at(-1)?.eventId, update.eventId, `the update waited behind the trial record (${v.lastError ?? ''})`);
+    assert.equal(v.history.at(-1)?.result, 'approved');
+    const entry = v.history.find((h) => h.eventId === trial.eventId);
+    assert.equal(entry?.result, 'interrupted');
+    assert.equal(entry?.detail, 'interrupted by an install or update queued behind it');
+    assert.equal(v.trial?.expiresAt, '2027-01-01T00:00:00Z', 'the trial facts are kept on the installation');
+  });
+
   it('a trial end queued ahead of the uninstall (the same second) is superseded by it: not recorded, the uninstall acknowledged at once', async () => {
     const { t } = await withPartnerDown();
     const at = 86_400;

@@ -140,13 +140,15 @@ export const PATCHES_DECIDED_AT_START_9 = 'patches-decided-at-start-9';
  * timeout and wait for their cancellation (common.ts, update.ts), as the docs said they did; a trial record waits for
  * its attempt to end when an uninstall stops it (trial.ts); a late rotation with an uninstall queued, or in a final
  * phase, is not acknowledged (late.ts); an update, rotation or trial event of an earlier life of a same-id reinstall
- * (older than the applied install) is over (late.ts).
+ * (older than the applied install) is over (late.ts); a failing trial record gives way to a queued install or update
+ * (trial.ts).
  */
 export const DECIDED_AT_START_9: readonly string[] = Object.freeze([
   'account-undo-steps-heartbeat',
   'trial-record-waits-for-cancellation',
   'late-rotation-yields-to-uninstall',
   'earlier-life-events-over',
+  'trial-record-yields-to-queued-operation',
 ]);
 
 /**

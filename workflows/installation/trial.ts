@@ -1,3 +1,4 @@
+import { condition } from '@temporalio/workflow';
 import type { LifecycleEventOf } from '../definitions';
 import { keepLast, type InstallationState } from '../state';
 import { partnerEvent } from './common';
@@ -18,6 +19,15 @@ export const TRIAL_RECORD_INTERRUPTIBLE = 'trial-record-interruptible';
  * that attempt could still write the trial to the account. Decided at start only (patches.ts).
  */
 export const TRIAL_RECORD_WAITS_FOR_CANCELLATION = 'trial-record-waits-for-cancellation';
+
+/**
+ * Patch: a trial record backing off after a failure gives way to an install or update queued behind it (interrupted,
+ * the trial kept on the installation, as an uninstall does): before it, a partner whose trial hook kept failing held
+ * the queued operation back for up to seven days, expiring it at Talkdesk. Decided at start only (patches.ts).
+ */
+export const TRIAL_RECORD_YIELDS_TO_QUEUED_OPERATION = 'trial-record-yields-to-queued-operation';
+
+const YIELDED = 'an install or update queued behind it';
 
 /** The trial after the event: a start begins one, an extension moves its end, an end closes it. */
 export function nextTrial(trial: InstallationState['trial'], event: TrialEvent): NonNullable<InstallationState['trial']> {
@@ -68,7 +78,15 @@ export async function runTrial(ctx: PhaseContext, event: TrialEvent): Promise<vo
   const deadline = resumed ? Date.parse(state.deadline!) : Date.now() + ctx.options.phaseTimeoutMs;
   state.deadline = new Date(deadline).toISOString();
   const startedAt = new Date().toISOString();
+  let recording = true;
+  if (ctx.patched(TRIAL_RECORD_YIELDS_TO_QUEUED_OPERATION)) {
+    const operationQueued = () => state.queue.some((e) => e.type === 'app.installed' || e.type === 'app.updated');
+    void condition(() => !recording || (ctx.steps.backingOff && operationQueued())).then(() => {
+      if (recording) ctx.phases.interrupt(YIELDED);
+    });
+  }
   const outcome = await ctx.phases.run(deadline, record);
+  recording = false;
   state.deadline = undefined;
   // Refused for good: the workflow fails with the step, as before the patch.
   if (outcome.kind === 'failed') throw outcome.error;
