@@ -69,8 +69,8 @@ export function reconciliationActivities(deps: ActivityDeps) {
     // Destroyed with the installation: nothing to read Talkdesk with.
     if (final && (await store.credentials.get(rec._id, clientId))?.status !== 'active') return void (visit.nothingToRead = true);
     const ref = { installationId: rec._id, appId: rec.appId, clientId, rootUrl: rec.links.root };
-    pause.check();
     await visit.budget?.();
+    pause.check(); // after the budget's wait: a 429 met meanwhile by another page holds this read too
     const there = await withToken(deps, ref, (token) =>
       deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token),
     ).catch((err: unknown) => {

@@ -69,6 +69,16 @@ interface CopyRecord {
 }
 
 export const DAY_MS = 86_400_000;
+/** The shortest INBOX_RETENTION_DAYS the configuration allows (src/config/env.ts). */
+const MIN_RETENTION_DAYS = 8;
+
+/**
+ * The marker's time, unless later than any sweep could have pruned (a host whose clock ran ahead swept): then
+ * undefined, or every event would be refused as too old. Delete the `inbox-pruned-before` marker to clear it.
+ */
+export function plausiblePrunedBefore(at: Date | undefined, now = Date.now()): number | undefined {
+  return at && at.getTime() <= now - MIN_RETENTION_DAYS * DAY_MS ? at.getTime() : undefined;
+}
 
 export class InboxRetention {
   private readonly coll: Collection<PrunableRecord>;

@@ -16,7 +16,7 @@ import { CallbackLimiter } from './callback-limits';
 import type { TrustProxy } from './client-address';
 import { BodyBytesInFlight, parseSize } from './raw-body';
 import { hardenClientErrors } from './security-headers';
-import { InboxRetention } from '../store/inbox-retention';
+import { InboxRetention, plausiblePrunedBefore } from '../store/inbox-retention';
 import { watchStore, withTimeout } from '../store/watchdog';
 import { PeriodicTask } from './periodic';
 import { eventTimeLimits } from './event-time';
@@ -220,7 +220,9 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     'inbox retention sweep',
     async () => {
       const { events, credentials, kept, gaveUp, prunedBefore } = await retention.sweep();
-      timeLimits.prunedBeforeMs = prunedBefore.getTime();
+      timeLimits.prunedBeforeMs = plausiblePrunedBefore(prunedBefore);
+      if (timeLimits.prunedBeforeMs === undefined)
+        o.logger.warn({ prunedBefore }, 'inbox retention: inbox-pruned-before is in the future of any sweep (a clock ran ahead): ignored');
       if (events > 0 || credentials > 0)
         o.logger.info({ pruned: events, credentialsDeleted: credentials }, 'inbox retention: old handled events pruned');
       // Handed over past the window and not imported: its workflow is stalled (see InboxRetention).
@@ -247,7 +249,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
   hardenClientErrors(server);
   // Where a sweep (perhaps under a shorter INBOX_RETENTION_DAYS) pruned the inbox, before the first callback; a store
   // not answering yet leaves it to the sweeper's first run.
-  timeLimits.prunedBeforeMs = (await withTimeout(retention.prunedBefore(), 5_000).catch(() => undefined))?.getTime();
+  timeLimits.prunedBeforeMs = plausiblePrunedBefore(await withTimeout(retention.prunedBefore(), 5_000).catch(() => undefined));
   await listenOn(server, o.port, o.host, { port: 'PORT', host: 'HOST' });
   let admin: RunningAdminServer;
   try {
