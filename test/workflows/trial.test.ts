@@ -83,6 +83,24 @@ describe('installation workflow: recording a trial on the partner account', func
     assert.equal(v.trial?.expiresAt, '2027-01-01T00:00:00Z', 'the trial facts are kept on the installation');
   });
 
+  it('a trial record that fails once then lands is not given up for an update queued behind it', async () => {
+    let failures = 0;
+    const t = await start(
+      new ActivityStubs().on('recordTrial', async () => {
+        if (failures++ < 1) throw unavailable();
+      }),
+    );
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    const ended = t.event('app.trial_ended', { atSeconds: 60, facts: { ended_reason: 'plan_upgraded' } });
+    const update = t.event('app.updated', { atSeconds: 61, facts: { users: { adding: ['u9'] } } });
+    await t.send(ended, update);
+    const v = await t.settled('active', (s) => s.history.at(-1)?.eventId === update.eventId);
+    assert.equal(v.history.at(-1)?.result, 'approved');
+    assert.equal(t.stubs.of('recordTrial').length, 2, 'retried, and recorded');
+    assert.ok(!v.history.some((h) => h.eventId === ended.eventId), 'no entry: the trial end was recorded');
+  });
+
   it('a trial end queued ahead of the uninstall (the same second) is superseded by it: not recorded, the uninstall acknowledged at once', async () => {
     const { t } = await withPartnerDown();
     const at = 86_400;
