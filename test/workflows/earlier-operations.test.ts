@@ -109,4 +109,18 @@ describe('installation workflow: late events of operations already over', functi
     assert.equal(after.trial?.expiresAt, '2027-02-01T00:00:00Z');
     assert.equal(t.stubs.of('recordTrial').length, 1);
   });
+
+  it("an earlier life's trial end by its uninstall is over even when the run never applied that uninstall (delivered late)", async () => {
+    const t = await start();
+    await t.send(t.event('app.installed', { atSeconds: 1 }));
+    await t.settled('active');
+    // The reinstall applied before the earlier life's uninstall (30 s) was ever delivered.
+    await t.send(t.event('app.installed', { atSeconds: 40 }));
+    await t.settled('active', (v) => v.appliedEvents === 2);
+    const ended = t.event('app.trial_ended', { atSeconds: 30, facts: { ended_reason: 'app_uninstalled' } });
+    await t.send(ended);
+    const v = await t.until('the trial end decided', (s) => s.ignoredEvents.some((e) => e.eventId === ended.eventId));
+    assert.deepEqual(t.stubs.of('recordTrial'), [], 'not recorded on the reinstalled account');
+    assert.equal(v.trial, undefined);
+  });
 });

@@ -41,17 +41,19 @@ export const EARLIER_LIFE_EVENTS_OVER = 'earlier-life-events-over';
 
 /**
  * An update or rotation older than the applied install belongs to an earlier life of the installation. A trial event
- * may come with its install (Talkdesk documents no order): of an earlier life only when the install applied is a
- * reinstall (an uninstall applied before it) and it is no newer than that uninstall, or ended the trial by it.
+ * may come with its install (Talkdesk documents no order): of an earlier life only when it ended the trial by an
+ * uninstall, or the install applied is a reinstall (an uninstall applied before it) and it is no newer than that.
  */
 function ofEarlierLife(state: InstallationState, event: LifecycleEvent): boolean {
   const kind = kindOf(event);
   if (!olderThanApplied(state, 'install', event)) return false;
   if (kind === 'update' || kind === 'rotation') return true;
+  if (kind !== 'trial') return false;
+  // Ended by an uninstall older than the install: an earlier life's, whether or not this run knows that uninstall.
+  if (event.type === 'app.trial_ended' && event.facts.ended_reason === 'app_uninstalled') return true;
   const { install, uninstall } = state.appliedAt ?? {};
-  if (kind !== 'trial' || !install || !uninstall || Date.parse(uninstall) > Date.parse(install)) return false;
-  const endedByUninstall = event.type === 'app.trial_ended' && event.facts.ended_reason === 'app_uninstalled';
-  return endedByUninstall || Date.parse(event.createdAt) <= Date.parse(uninstall);
+  if (!install || !uninstall || Date.parse(uninstall) > Date.parse(install)) return false;
+  return Date.parse(event.createdAt) <= Date.parse(uninstall);
 }
 
 /** An app.uninstalled older than the install applied last or the one running now: it ended an earlier life. */
