@@ -77,6 +77,17 @@ const MARKERS = [
   PATCHES_DECIDED_AT_START_9,
 ];
 
+/** The sets of the third generation on (those that may hold ONLY_DECIDED_AT_START patches). */
+const FROM_THE_THIRD = [
+  DECIDED_AT_START_3,
+  DECIDED_AT_START_4,
+  DECIDED_AT_START_5,
+  DECIDED_AT_START_6,
+  DECIDED_AT_START_7,
+  DECIDED_AT_START_8,
+  DECIDED_AT_START_9,
+];
+
 /** A fake of the SDK's `patched` on replay: true only for the markers the history holds; records each question. */
 function replayOf(markers: string[]) {
   const asked: string[] = [];
@@ -162,17 +173,7 @@ describe('patches decided at the start of an installation run (workflows/install
       ],
     );
     assert.ok(
-      ONLY_DECIDED_AT_START.every((id) =>
-        [
-          DECIDED_AT_START_3,
-          DECIDED_AT_START_4,
-          DECIDED_AT_START_5,
-          DECIDED_AT_START_6,
-          DECIDED_AT_START_7,
-          DECIDED_AT_START_8,
-          DECIDED_AT_START_9,
-        ].some((g) => g.includes(id)),
-      ),
+      ONLY_DECIDED_AT_START.every((id) => FROM_THE_THIRD.some((g) => g.includes(id))),
       'each is decided by a generation',
     );
     assert.ok(Object.isFrozen(DECIDED_AT_START_3));
@@ -190,17 +191,7 @@ describe('patches decided at the start of an installation run (workflows/install
       ],
     );
     // No patch is decided by two generations.
-    const every = [
-      ...DECIDED_AT_START,
-      ...DECIDED_AT_START_2,
-      ...DECIDED_AT_START_3,
-      ...DECIDED_AT_START_4,
-      ...DECIDED_AT_START_5,
-      ...DECIDED_AT_START_6,
-      ...DECIDED_AT_START_7,
-      ...DECIDED_AT_START_8,
-      ...DECIDED_AT_START_9,
-    ];
+    const every = [...DECIDED_AT_START, ...DECIDED_AT_START_2, ...FROM_THE_THIRD.flat()];
     assert.equal(new Set(every).size, every.length);
     // A patch added after the third generation is asked where its code stands, by every run.
     assert.ok(!every.includes(ROUTINE_ROTATION_KEEPS_PROVEN_SET) && !ONLY_DECIDED_AT_START.includes(ROUTINE_ROTATION_KEEPS_PROVEN_SET));
