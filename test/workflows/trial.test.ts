@@ -3,7 +3,7 @@ import { Context } from '@temporalio/activity';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { InstallationInput } from '../../workflows/installation/workflow';
 import { reconcileSignal, retryNowUpdate } from '../../workflows/definitions';
-import { ActivityStubs, DAY, blockingUntilCancelled, phases, refused, unavailable, useInstallationUnderTest } from './harness';
+import { ActivityStubs, DAY, blockingUntilCancelled, clientIdFor, phases, refused, unavailable, useInstallationUnderTest } from './harness';
 
 /**
  * The trial's record on the partner account (patch `trial-record-interruptible`): a partner down
@@ -79,8 +79,22 @@ describe('installation workflow: recording a trial on the partner account', func
     assert.equal(v.history.at(-1)?.result, 'approved');
     const entry = v.history.find((h) => h.eventId === trial.eventId);
     assert.equal(entry?.result, 'interrupted');
-    assert.equal(entry?.detail, 'interrupted by an install or update queued behind it');
+    assert.equal(entry?.detail, 'interrupted by an install, update or rotation queued behind it');
     assert.equal(v.trial?.expiresAt, '2027-01-01T00:00:00Z', 'the trial facts are kept on the installation');
+  });
+
+  it('a rotation queued behind a trial record failing for hours goes on too; cancelling the workflow then ends it cancelled', async () => {
+    const { t } = await withPartnerDown();
+    await env().sleep('2 hours');
+    const rotation = t.event('app.credentials_rotated', { atSeconds: 2 * 3_600, facts: { compromised: true } });
+    await t.send(rotation);
+    await env().sleep('10 minutes');
+    assert.equal((await t.state()).activeClientId, clientIdFor(rotation.eventId), 'switched to the new set');
+    // A trial record retrying again (a new trial event), then the workflow cancelled by an operator: it ends cancelled.
+    await t.send(t.event('app.trial_extended', { atSeconds: 3 * 3_600, facts: { expires_at: '2027-02-01T00:00:00Z' } }));
+    await t.until('the new trial record retrying', (v) => /record the trial/.test(v.lastError ?? '') && v.attempts > 1);
+    await t.handle.cancel();
+    await assert.rejects(t.result(), (err: Error) => /cancel/i.test(`${err.message} ${String((err as { cause?: unknown }).cause)}`));
   });
 
   it('a trial record that fails once then lands is not given up for an update queued behind it', async () => {

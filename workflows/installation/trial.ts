@@ -1,5 +1,5 @@
 import { condition } from '@temporalio/workflow';
-import type { LifecycleEvent, LifecycleEventOf } from '../definitions';
+import { FINAL_PHASES, type LifecycleEvent, type LifecycleEventOf } from '../definitions';
 import { keepLast, olderThanApplied, type InstallationState } from '../state';
 import { partnerEvent } from './common';
 import type { PhaseContext } from './context';
@@ -21,8 +21,8 @@ export const TRIAL_RECORD_INTERRUPTIBLE = 'trial-record-interruptible';
 export const TRIAL_RECORD_WAITS_FOR_CANCELLATION = 'trial-record-waits-for-cancellation';
 
 /**
- * Patch: a trial record that has been failing for YIELD_AFTER_MS gives way to an install or update queued behind it
- * that will run (interrupted, the trial kept on the installation, as an uninstall does): before it, a partner whose
+ * Patch: a trial record that has been failing for YIELD_AFTER_MS gives way to an install, update or rotation queued
+ * behind it that will run (interrupted, the trial kept on the installation, as an uninstall does): before it, a partner whose
  * trial hook kept failing held the queued operation back for up to seven days, expiring it at Talkdesk. A record
  * failing for less goes on retrying: given up, the partner would never learn of that trial event. Decided at start.
  */
@@ -30,12 +30,14 @@ export const TRIAL_RECORD_YIELDS_TO_QUEUED_OPERATION = 'trial-record-yields-to-q
 
 /** How long a failing trial record may hold a queued install or update back (an hour of the operation's seven days). */
 const YIELD_AFTER_MS = 3_600_000;
-const YIELDED = 'an install or update queued behind it';
+const YIELDED = 'an install, update or rotation queued behind it';
 
-/** A queued install or update that will run when its turn comes (not one over, nor an update the phase ignores). */
+/** A queued install, update or rotation that will run when its turn comes (not one over, nor one the phase ignores). */
 function willRun(state: InstallationState, e: LifecycleEvent): boolean {
   if (e.type === 'app.installed') return !olderThanApplied(state, 'uninstall', e);
-  return e.type === 'app.updated' && state.phase === 'active' && !olderThanApplied(state, 'install', e);
+  if (e.type === 'app.updated') return state.phase === 'active' && !olderThanApplied(state, 'install', e);
+  const live = state.phase !== 'new' && !FINAL_PHASES.includes(state.phase);
+  return e.type === 'app.credentials_rotated' && live && !olderThanApplied(state, 'install', e);
 }
 
 /** The trial after the event: a start begins one, an extension moves its end, an end closes it. */
@@ -91,9 +93,12 @@ export async function runTrial(ctx: PhaseContext, event: TrialEvent): Promise<vo
   if (ctx.patched(TRIAL_RECORD_YIELDS_TO_QUEUED_OPERATION)) {
     // Counted from the record's first attempt (its deadline goes on across continue-as-new); checked as its backoffs end.
     const failingLong = () => ctx.steps.backingOff && Date.now() >= deadline - ctx.options.phaseTimeoutMs + YIELD_AFTER_MS;
-    void condition(() => !recording || (failingLong() && state.queue.some((e) => willRun(state, e)))).then(() => {
-      if (recording) ctx.phases.interrupt(YIELDED);
-    });
+    void condition(() => !recording || (failingLong() && state.queue.some((e) => willRun(state, e)))).then(
+      () => {
+        if (recording) ctx.phases.interrupt(YIELDED);
+      },
+      () => undefined, // the workflow cancelled: nothing to give way to
+    );
   }
   const outcome = await ctx.phases.run(deadline, record);
   recording = false;
