@@ -127,7 +127,7 @@ export class LogoutForwarder {
     return withTimeout(all, this.timing.drainMs).then(
       () => true,
       () => {
-        this.o.logger.warn({ inFlight: this.inFlight.size }, 'user.logout: stopped before the partner answered; sent again when due');
+        this.o.logger.warn({ inFlight: this.inFlight.size }, 'user.logout: stopped before its forward was recorded; sent again when due');
         return false;
       },
     );

@@ -169,7 +169,7 @@ describe('partner: user.logout forwards kept until the partner takes them', func
     first.f.stop();
     assert.equal(await first.f.drain(), false, 'the drain gave up on the attempt that never ended');
     assert.ok(
-      first.lines.some((l) => l.includes('stopped before the partner answered') && l.includes('"inFlight":1')),
+      first.lines.some((l) => l.includes('stopped before its forward was recorded') && l.includes('"inFlight":1')),
       'the cut is logged',
     );
     const kept = await store.get(req.eventId);

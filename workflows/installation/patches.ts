@@ -140,7 +140,7 @@ export const PATCHES_DECIDED_AT_START_9 = 'patches-decided-at-start-9';
  * timeout and wait for their cancellation (common.ts, update.ts), as the docs said they did; a trial record waits for
  * its attempt to end when an uninstall stops it (trial.ts); a late rotation with an uninstall queued, or in a final
  * phase, is not acknowledged (late.ts); an update, rotation or trial event of an earlier life of a same-id reinstall
- * (older than the applied install) is over (late.ts); a trial record failing for an hour gives way to a queued install or update
+ * (older than the applied install) is over (late.ts); a trial record failing for an hour gives way to a queued install, update or rotation
  * (trial.ts).
  */
 export const DECIDED_AT_START_9: readonly string[] = Object.freeze([

@@ -28,7 +28,7 @@ export const TRIAL_RECORD_WAITS_FOR_CANCELLATION = 'trial-record-waits-for-cance
  */
 export const TRIAL_RECORD_YIELDS_TO_QUEUED_OPERATION = 'trial-record-yields-to-queued-operation';
 
-/** How long a failing trial record may hold a queued install or update back (an hour of the operation's seven days). */
+/** How long a failing trial record may hold a queued install, update or rotation back (an hour of its seven days). */
 const YIELD_AFTER_MS = 3_600_000;
 const YIELDED = 'an install, update or rotation queued behind it';
 
