@@ -123,8 +123,7 @@ export class LogoutForwarder {
 
   /** Waits for the first attempts in flight, up to `drainMs`; true when they all ended. */
   async drain(): Promise<boolean> {
-    const all = Promise.allSettled([...this.inFlight]).then(() => undefined);
-    return withTimeout(all, this.timing.drainMs).then(
+    return withTimeout(Promise.allSettled([...this.inFlight]), this.timing.drainMs).then(
       () => true,
       () => {
         this.o.logger.warn({ inFlight: this.inFlight.size }, 'user.logout: stopped before its forward was recorded; sent again when due');

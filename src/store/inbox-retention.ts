@@ -111,8 +111,9 @@ export class InboxRetention {
   /** Deletes handed-over events created before the cutoff, their left credentials copies first. */
   async sweep(now = new Date()): Promise<SweepResult> {
     // Raised before anything is deleted, never lowered: INBOX_RETENTION_DAYS raised later must not reopen what was pruned.
-    const prunedBefore = await this.markers.raise(MARKERS.inboxPrunedBefore, this.cutoff(now));
-    const before = { $lt: this.cutoff(now) };
+    const cutoff = this.cutoff(now);
+    const prunedBefore = await this.markers.raise(MARKERS.inboxPrunedBefore, cutoff);
+    const before = { $lt: cutoff };
     const old = { createdAt: before, dispatchedAt: { $exists: true } };
     const candidates = await this.coll
       .find({ ...old, type: { $in: CREDENTIAL_EVENTS } }, { projection: { _id: 1, installationId: 1, type: 1, createdAt: 1 } })

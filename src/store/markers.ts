@@ -1,4 +1,4 @@
-import { MongoServerError, type Collection } from 'mongodb';
+import type { Collection } from 'mongodb';
 import { COLLECTIONS, upsertById, type Database } from './db';
 
 /**
@@ -50,13 +50,9 @@ export class StoreMarkers {
 
   /** Moves the marker forward to `at` (never back), and returns where it stands. */
   async raise(name: string, at: Date): Promise<Date> {
-    const once = () => this.coll.findOneAndUpdate({ _id: name }, { $max: { at } }, { upsert: true, returnDocument: 'after' });
-    // Two first raises at once: the upsert that lost the insert (E11000) finds the document the second time.
-    const doc = await once().catch((err: unknown) => {
-      if (err instanceof MongoServerError && err.code === 11000) return once();
-      throw err;
-    });
-    return doc?.at ?? at;
+    // upsertById: two first raises at once, the one that lost the insert (E11000) is tried again.
+    await upsertById(this.coll, name, { $max: { at } });
+    return (await this.get(name))?.at ?? at;
   }
 
   async unset(name: string): Promise<void> {

@@ -13,7 +13,8 @@ const PROXY_RANGES = ['private', 'loopback', 'linkLocal', 'uniqueLocal', 'carrie
 export function bodyShareKey(source: string | undefined): string | undefined {
   if (!source) return undefined;
   const key = sourceKey(source); // an IPv4-mapped IPv6 address as its IPv4 address, IPv6 by its /64
-  const range = addressRange(source) === 'ipv4Mapped' ? addressRange(key) : addressRange(source);
+  const own = addressRange(source);
+  const range = own === 'ipv4Mapped' ? addressRange(key) : own;
   return PROXY_RANGES.includes(range ?? '') ? undefined : key;
 }
 

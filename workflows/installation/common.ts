@@ -47,15 +47,19 @@ export function accountUndoOptions(ctx: PhaseContext): ActivityOptions | undefin
   return ctx.patched(ACCOUNT_UNDO_STEPS_HEARTBEAT) ? ctx.withHeartbeat : undefined;
 }
 
+const accountCall = (ctx: PhaseContext, event?: LifecycleEvent) => ({
+  installationId: ctx.installationId,
+  accountId: ctx.state.accountId,
+  ...partnerEvent(event),
+});
+
 /** Undoes what an install provisioned; settings an earlier install made stay for a reinstall. */
 export async function undoProvisioning(ctx: PhaseContext, event?: LifecycleEvent): Promise<void> {
-  const input = { installationId: ctx.installationId, accountId: ctx.state.accountId, ...partnerEvent(event) };
-  await ctx.step('undo the provisioning', ctx.acts.undoProvisioning, input, accountUndoOptions(ctx));
+  await ctx.step('undo the provisioning', ctx.acts.undoProvisioning, accountCall(ctx, event), accountUndoOptions(ctx));
 }
 
 export async function deprovisionAccount(ctx: PhaseContext, event?: LifecycleEvent): Promise<void> {
-  const input = { installationId: ctx.installationId, accountId: ctx.state.accountId, ...partnerEvent(event) };
-  await ctx.step('deprovision the partner account', ctx.acts.deprovisionAccount, input, accountUndoOptions(ctx));
+  await ctx.step('deprovision the partner account', ctx.acts.deprovisionAccount, accountCall(ctx, event), accountUndoOptions(ctx));
 }
 
 export async function destroyCredentials(ctx: PhaseContext, rejected?: LifecycleEvent): Promise<void> {
