@@ -39,10 +39,18 @@ export async function callContext(
 
 /** When each running attempt last heartbeated through `whileHeartbeating` (by its activity context). */
 const lastBeats = new WeakMap<Context, number>();
+/** Attempts whose beats once stopped for their heartbeat timeout (the worker stalled): the server timed them out then. */
+const stalled = new WeakSet<Context>();
 
 function beat(label: string): void {
+  const ctx = Context.current();
+  const now = Date.now();
+  const last = lastBeats.get(ctx);
+  const limit = ctx.info.heartbeatTimeoutMs ?? 0;
+  // Beats resumed after a stall do not make the attempt alive again: the server retried it meanwhile.
+  if (last !== undefined && limit > 0 && now - last >= limit) stalled.add(ctx);
   heartbeat(label);
-  lastBeats.set(Context.current(), Date.now());
+  lastBeats.set(ctx, now);
 }
 
 /**
@@ -78,7 +86,7 @@ export function stopIfOutlived(began: number, what: string): void {
   // With a heartbeat timeout, an attempt silent that long (its worker stalled) was timed out by the server too.
   const silentFor = Date.now() - (lastBeats.get(ctx) ?? began);
   const heartbeatLimit = ctx.info.heartbeatTimeoutMs ?? 0;
-  if ((heartbeatLimit > 0 && silentFor >= heartbeatLimit) || ctx.cancellationSignal.aborted) {
+  if ((heartbeatLimit > 0 && silentFor >= heartbeatLimit) || stalled.has(ctx) || ctx.cancellationSignal.aborted) {
     throw new Error(`${what}: this attempt was timed out or cancelled (silent for ${silentFor} ms), so it sends nothing`);
   }
 }

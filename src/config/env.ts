@@ -95,7 +95,11 @@ export const envSchema = z.object({
     .string()
     .regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://')
     .optional(),
-  MONGODB_DB: z.string().min(1).default('appconnect'),
+  // MongoDB's own rules for a database name: a bad one would otherwise read as "MongoDB unreachable" forever.
+  MONGODB_DB: z
+    .string()
+    .regex(/^[^/\\. "$*<>:|?\0]{1,63}$/, 'must be a MongoDB database name: 1 to 63 characters, none of / \\ . space " $ * < > : | ?')
+    .default('appconnect'),
   TALKDESK_APP_ID: z.string().min(1).max(128),
   /** Several secrets may be valid at once (comma-separated) so they can be rotated without downtime. */
   TALKDESK_WEBHOOK_SECRET: z

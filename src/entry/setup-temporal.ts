@@ -1,7 +1,7 @@
 import { Connection } from '@temporalio/client';
 import { loadEnvSubset } from '../config/env';
 import { rethrowRefused, temporalConnectFailure } from '../temporal/connect-errors';
-import { temporalSettings } from '../temporal/connection';
+import { TEMPORAL_CONNECTION_ENV, temporalSettings } from '../temporal/connection';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
 import { exitOnFailure } from './bootstrap';
 
@@ -11,8 +11,8 @@ import { exitOnFailure } from './bootstrap';
  * On Temporal Cloud, search attributes are managed with tcld or the Cloud UI instead.
  */
 async function main(): Promise<void> {
-  // Only what it reads: a web or worker setting is not its business.
-  loadEnvSubset(['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE']);
+  // Only what it reads: a web or worker setting is not its business. TEMPORAL_TLS too: `yes` would send the key in clear.
+  loadEnvSubset(TEMPORAL_CONNECTION_ENV);
   const { connectionOptions, namespace } = temporalSettings();
   const connection = await Connection.connect(connectionOptions).catch((err: unknown) => {
     throw temporalConnectFailure(connectionOptions.address, namespace, err);

@@ -30,7 +30,7 @@ export interface DispatcherOptions {
 const DEFAULT_PASS_LIMIT_MS = 10 * 60_000;
 
 /** At shutdown, how long a pass under way may finish in (what it leaves stays queued). */
-const STOP_WAIT_MS = 30_000;
+export const STOP_WAIT_MS = 30_000;
 
 /**
  * Hands over events that were stored but not dispatched (Temporal was down when

@@ -2,8 +2,10 @@ import { AppError, ConfigError } from '../errors';
 
 const UNAUTHENTICATED = 16;
 const PERMISSION_DENIED = 7;
-// The worker's native connection reports gRPC codes by their descriptions (tonic's wording).
-const REFUSED_WORDS = /valid authentication credentials|does not have permission|UNAUTHENTICATED|PERMISSION_DENIED/;
+// The worker's native connection reports gRPC codes by their descriptions (tonic's wording), or, in
+// the worker's namespace check, by tonic's debug form of the status (`code: PermissionDenied`).
+const REFUSED_WORDS =
+  /valid authentication credentials|does not have permission|UNAUTHENTICATED|PERMISSION_DENIED|code: (PermissionDenied|Unauthenticated)\b/;
 
 const codeOf = (e: unknown): unknown => (e && typeof e === 'object' ? (e as { code?: unknown }).code : undefined);
 

@@ -1,6 +1,14 @@
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { DEFAULT_TEMPORAL_NAMESPACE } from '../config/env';
 
+/** What a command connecting to Temporal validates (loadEnvSubset); the SDK reads the rest: API key, profile, certificates. */
+export const TEMPORAL_CONNECTION_ENV = [
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'TEMPORAL_TLS',
+  'TEMPORAL_TLS_DISABLE_HOST_VERIFICATION',
+] as const;
+
 /**
  * Temporal connection settings follow the SDK's own conventions
  * (`@temporalio/envconfig`: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,

@@ -79,7 +79,8 @@ export async function startServiceWorker(o: {
       maxConcurrentWorkflowTaskPolls: env.WORKER_MAX_WORKFLOW_TASK_POLLS,
       maxConcurrentActivityTaskPolls: env.WORKER_MAX_ACTIVITY_TASK_POLLS,
     },
-  });
+    // With RECONCILE_ENABLED=false this is the first call that needs the namespace (the SDK checks it).
+  }).catch(rethrowRefused(settings.connectionOptions.address, settings.namespace));
   let running: Promise<void> | undefined;
   return {
     worker,

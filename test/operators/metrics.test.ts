@@ -70,12 +70,25 @@ describe('metrics and health endpoints', function () {
   });
 
   it('a Temporal that refuses the API key stops the worker with exit code 2, naming TEMPORAL_API_KEY and never quoting the key', async () => {
-    for (const code of [16, 7]) {
-      const refusing = await startRefusingTemporal(code);
+    // A key valid for the cluster, not the namespace: refused by the schedule's calls, or, without the schedule
+    // (RECONCILE_ENABLED=false), by the worker's creation (the SDK checks the namespace).
+    for (const [code, reconcile, answersSystemInfo] of [
+      [16, 'true', false],
+      [7, 'true', false],
+      [7, 'true', true],
+      [7, 'false', true],
+    ] as const) {
+      const refusing = await startRefusingTemporal(code, { answersSystemInfo });
       try {
         const key = `tk-bad-${code}-0123456789abcdef`;
         await assert.rejects(
-          startWorker({ TEMPORAL_ADDRESS: refusing.address, TEMPORAL_API_KEY: key, TEMPORAL_TLS: 'false', WORKER_METRICS_BIND: '' }),
+          startWorker({
+            TEMPORAL_ADDRESS: refusing.address,
+            TEMPORAL_API_KEY: key,
+            TEMPORAL_TLS: 'false',
+            WORKER_METRICS_BIND: '',
+            RECONCILE_ENABLED: reconcile,
+          }),
           (err: Error) => {
             assert.match(err.message, /^worker process exited \(2\):/, err.message);
             assert.match(

@@ -41,17 +41,41 @@ describe('trial record: a late attempt of an earlier trial event does not overwr
     assert.deepEqual((await h.store.accounts.getAccount(prov.accountId))?.trial, extended);
   });
 
-  for (const [what, timeouts, refused] of [
-    ['its start-to-close timeout', { startToCloseTimeoutMs: 200 }, /outlived its 200 ms timeout/],
+  /** The store's answer comes late (the worker waits on it; its beats go on). */
+  const slowStore = () => new Promise((r) => setTimeout(r, 300)); // the stall itself, not a wait for something
+  /** The worker's event loop blocked past the heartbeat timeout (no beat sent), then beats resumed before the answer. */
+  const blockedWorker = async () => {
+    const until = Date.now() + 1_200; // longer than the 1 s beat: the overdue beat fires before the store's answer
+    while (Date.now() < until); // the block itself, not a wait for something
+    await new Promise((r) => setTimeout(r, 0));
+  };
+  for (const [what, timeouts, stall, refused] of [
+    ['its start-to-close timeout', { startToCloseTimeoutMs: 200 }, slowStore, /outlived its 200 ms timeout/],
     // Run with a heartbeat timeout (trial-record-waits-for-cancellation): silent past it, the server timed it out too.
-    ['its heartbeat timeout', { startToCloseTimeoutMs: 600_000, heartbeatTimeoutMs: 200 }, /timed out or cancelled \(silent for/],
+    [
+      'its heartbeat timeout',
+      { startToCloseTimeoutMs: 600_000, heartbeatTimeoutMs: 200 },
+      slowStore,
+      /timed out or cancelled \(silent for/,
+    ],
+    // Beats resumed after the block do not make it alive again: the server timed it out while it was silent.
+    [
+      'its heartbeat timeout in a blocked worker',
+      { startToCloseTimeoutMs: 600_000, heartbeatTimeoutMs: 200 },
+      blockedWorker,
+      /timed out or cancelled/,
+    ],
   ] as const) {
     it(`an attempt that outlived ${what} before it reached the partner sends nothing`, async () => {
-      await stalledAttempt(timeouts, refused);
+      await stalledAttempt(timeouts, stall, refused);
     });
   }
 
-  async function stalledAttempt(timeouts: { startToCloseTimeoutMs: number; heartbeatTimeoutMs?: number }, refused: RegExp) {
+  async function stalledAttempt(
+    timeouts: { startToCloseTimeoutMs: number; heartbeatTimeoutMs?: number },
+    stall: () => Promise<unknown>,
+    refused: RegExp,
+  ) {
     const { event, installed, ref } = await h.installing(1);
     const prov = await h.run(h.acts.provisionAccount, { ...ref, accountName: '', eventId: event.id, occurredAt: installed.createdAt });
     const started = { startedAt: '2026-12-01T00:00:00.000Z', expiresAt: '2026-12-31T00:00:00.000Z' };
@@ -61,7 +85,7 @@ describe('trial record: a late attempt of an earlier trial event does not overwr
     accounts.getAccount = async (id) => {
       accounts.getAccount = getAccount;
       const found = await getAccount(id);
-      await new Promise((r) => setTimeout(r, 300)); // the stall itself, not a wait for something
+      await stall();
       return found;
     };
     const env = new MockActivityEnvironment({ ...timeouts, currentAttemptScheduledTimestampMs: Date.now() });

@@ -32,14 +32,35 @@ export const REINSTALL_SCENARIOS: Record<string, Scenario> = {
       return id;
     },
   },
+  // Patch earlier-life-install-over (patches-decided-at-start-10): the earlier life's install, its delivery failed
+  // until after the reinstall was applied, is over: its copy discarded, nothing of it run; then uninstalled for real.
+  'stale-install-after-reinstall': {
+    run: async (sys, deliver) => {
+      const life = sys.simulator.createInstallation({ licensedUsers: 1 });
+      const id = life.installation.id;
+      await reinstallAfter(sys, deliver, life, Date.parse(life.event.created_at), 1);
+      await deliver(life.event);
+      await eventually('the stale install ignored', async () => {
+        const v = await queryState(sys.client, id);
+        return v.ignoredEvents.some((e) => e.eventId.endsWith(life.event.id)) ? v : undefined;
+      });
+      await deliver(sys.simulator.uninstall(id));
+      await waitForPhase(sys.client, id, 'uninstalled');
+      return id;
+    },
+  },
 };
 
-/** A same-id reinstall a second after `after` (event times are compared, a second apart at least), with a new client. */
+/**
+ * A same-id reinstall a second after `after` (event times are compared, a second apart at least), with a new client;
+ * approved once the run has applied `appliedAfter` events.
+ */
 async function reinstallAfter(
   sys: Parameters<Scenario['run']>[0],
   deliver: Parameters<Scenario['run']>[1],
   life: ReturnType<Parameters<Scenario['run']>[0]['simulator']['createInstallation']>,
   after: number,
+  appliedAfter = 2,
 ): Promise<void> {
   const id = life.installation.id;
   await eventually('a second past the earlier life', async () => (Date.now() > after + 1_100 ? true : undefined));
@@ -55,7 +76,7 @@ async function reinstallAfter(
   await deliver(reinstall);
   await eventually('the reinstall approved', async () => {
     const v = await queryState(sys.client, id);
-    return v.appliedEvents >= 2 && v.phase === 'active' ? v : undefined;
+    return v.appliedEvents >= appliedAfter && v.phase === 'active' ? v : undefined;
   });
 }
 

@@ -1,10 +1,11 @@
-/** Corpus checks of the eighth and ninth generations' patches (corpus-checks.ts requires each). */
+/** Corpus checks of the eighth to tenth generations' patches (corpus-checks.ts requires each). */
 import { decode, endedPhases, scheduled, type, type RawHistory } from './raw-history';
 import { took } from './took';
 
 const WITHIN_DEADLINE = 'operator-reject-within-operation-deadline';
 const EARLIER_LIFE = 'earlier-life-events-over';
 const UNDO_HEARTBEAT = 'account-undo-steps-heartbeat';
+const EARLIER_INSTALL = 'earlier-life-install-over';
 
 /** startToCloseTimeout and heartbeatTimeout (as recorded, `"30s"`) of the first scheduling of an activity type. */
 function timeoutsOf(h: RawHistory, activity: string): [string?, string?] {
@@ -56,4 +57,12 @@ export const STOPPED_OPERATION_CHECKS: Record<string, (h: RawHistory) => boolean
         heartbeat !== '0s'
       );
     },
+  [`an install of an earlier life after a same-id reinstall: over, nothing of it run (${EARLIER_INSTALL})`]: (h) => {
+    const ended = endedPhases(h).map((p) => `${p.phase}:${p.result}`);
+    return (
+      took(h, EARLIER_INSTALL) &&
+      ended.join(' ') === 'installing:approved active:superseded uninstalling:acknowledged' &&
+      scheduled(h).filter((a) => a === 'provisionAccount').length === 1
+    );
+  },
 };

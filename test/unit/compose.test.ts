@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
-import { envSchema, loadEnv } from '../../src/config/env';
+import { envSchema, loadEnv, PARTNER_HOOKS_TIMEOUT_MAX_MS } from '../../src/config/env';
 import { generateKeySpec } from '../../src/crypto/secrets';
+import { STOP_WAIT_MS } from '../../src/handover/dispatcher';
 import { PROJECT_ROOT } from '../../src/local/tools';
 import { launchSettingsFromEnv } from '../../src/sso/settings';
 import { temporalSettings } from '../../src/temporal/connection';
+import { WEB_TIMEOUTS_MS } from '../../src/web/server';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 
 /**
@@ -193,6 +195,22 @@ describe('docker-compose.yml', () => {
         assert.equal(asMap(deps[dependency], `${service}.depends_on.${dependency}`).condition, 'service_healthy');
       }
     }
+  });
+
+  it('lets web and worker stop within their grace period (docs/operations.md), at the settings the comments name', () => {
+    const seconds = (service: string) => {
+      const m = /^(\d+)s$/.exec(String(asMap(services[service], service).stop_grace_period));
+      assert.ok(m, `${service}: stop_grace_period in seconds`);
+      return Number(m[1]);
+    };
+    // The web: WEB_SHUTDOWN_DELAY_SECONDS up to 10, the close grace, then the longest of the side-by-side stops.
+    const webMs = 10_000 + WEB_TIMEOUTS_MS.closeGrace + Math.max(STOP_WAIT_MS, PARTNER_HOOKS_TIMEOUT_MAX_MS + 10_000);
+    assert.ok(seconds('web') * 1000 >= webMs + 5_000, `web: ${seconds('web')} s, needs ${webMs / 1000} s and a few more`);
+    const workerGrace = envSchema.shape.WORKER_SHUTDOWN_GRACE_SECONDS.parse(undefined);
+    assert.ok(
+      seconds('worker') >= workerGrace + 5,
+      `worker: ${seconds('worker')} s, needs WORKER_SHUTDOWN_GRACE_SECONDS (${workerGrace}) and a few more`,
+    );
   });
 
   it('runs the production entry points of package.json', () => {

@@ -123,6 +123,29 @@ describe('configuration from the environment', () => {
     assert.equal(loadEnv({ ...VALID, CALLBACK_BODY_LIMIT: '10kb' }).CALLBACK_BODY_LIMIT, '10kb');
   });
 
+  it('refuses a MONGODB_DB MongoDB would refuse (the driver or the server), instead of reporting MongoDB unreachable', () => {
+    for (const name of ['appconnect', 'appconnect_prod', 'app-connect-2', 'x'.repeat(63)])
+      assert.equal(loadEnv({ ...VALID, MONGODB_DB: name }).MONGODB_DB, name);
+    for (const name of ['', 'appconnect.prod', 'app connect', 'a/b', 'a$b', 'a"b', 'x'.repeat(64)])
+      assert.throws(
+        () => loadEnv({ ...VALID, MONGODB_DB: name }),
+        (err: unknown) => err instanceof ConfigError && err.message.includes('MONGODB_DB: must be a MongoDB database name'),
+        JSON.stringify(name),
+      );
+  });
+
+  it('setup:temporal refuses a TEMPORAL_TLS the SDK would read as off (an API key sent in clear) with exit code 2', () => {
+    const res = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/entry/setup-temporal.js')], {
+      // An address nothing listens on: were the setting taken, the command would try to connect and fail otherwise.
+      env: { PATH: process.env.PATH, TEMPORAL_ADDRESS: '127.0.0.1:1', TEMPORAL_TLS: 'yes', TEMPORAL_API_KEY: 'an-api-key-not-to-print' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    assert.equal(res.status, 2, res.stderr);
+    assert.match(res.stderr, /TEMPORAL_TLS: must be true or false/);
+    assert.ok(!`${res.stdout}${res.stderr}`.includes('an-api-key-not-to-print'));
+  });
+
   it('stops a process at start-up with exit code 2 and a message naming the variable', () => {
     for (const entry of ['web', 'worker']) {
       const res = spawnSync(process.execPath, [path.join(PROJECT_ROOT, `dist/src/entry/${entry}.js`)], {

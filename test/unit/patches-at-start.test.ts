@@ -7,6 +7,7 @@ import {
   STORE_STEP_BOUNDED_LOCAL,
   STORE_STEPS_LOCAL,
 } from '../../workflows/installation/context';
+import { EARLIER_LIFE_INSTALL_OVER } from '../../workflows/installation/install';
 import { LATE_EVENTS_BY_KIND } from '../../workflows/installation/late';
 import {
   DECIDED_AT_START,
@@ -18,6 +19,7 @@ import {
   DECIDED_AT_START_7,
   DECIDED_AT_START_8,
   DECIDED_AT_START_9,
+  DECIDED_AT_START_10,
   ONLY_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START_2,
@@ -28,6 +30,7 @@ import {
   PATCHES_DECIDED_AT_START_7,
   PATCHES_DECIDED_AT_START_8,
   PATCHES_DECIDED_AT_START_9,
+  PATCHES_DECIDED_AT_START_10,
   decidePatchesAtStart,
 } from '../../workflows/installation/patches';
 import {
@@ -75,6 +78,7 @@ const MARKERS = [
   PATCHES_DECIDED_AT_START_7,
   PATCHES_DECIDED_AT_START_8,
   PATCHES_DECIDED_AT_START_9,
+  PATCHES_DECIDED_AT_START_10,
 ];
 
 /** The sets of the third generation on (those that may hold ONLY_DECIDED_AT_START patches). */
@@ -86,6 +90,7 @@ const FROM_THE_THIRD = [
   DECIDED_AT_START_7,
   DECIDED_AT_START_8,
   DECIDED_AT_START_9,
+  DECIDED_AT_START_10,
 ];
 
 /** A fake of the SDK's `patched` on replay: true only for the markers the history holds; records each question. */
@@ -170,6 +175,7 @@ describe('patches decided at the start of an installation run (workflows/install
         LATE_ROTATION_YIELDS_TO_UNINSTALL,
         EARLIER_LIFE_EVENTS_OVER,
         TRIAL_RECORD_YIELDS_TO_QUEUED_OPERATION,
+        EARLIER_LIFE_INSTALL_OVER,
       ],
     );
     assert.ok(
@@ -232,6 +238,7 @@ describe('patches decided at the start of an installation run (workflows/install
         TRIAL_RECORD_YIELDS_TO_QUEUED_OPERATION,
       ],
     ],
+    ['tenth', 10, DECIDED_AT_START_10, [EARLIER_LIFE_INSTALL_OVER]],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {
     it(`the ${nth} generation decides its own patches at start; a run recorded before it never asks them (old paths)`, () => {

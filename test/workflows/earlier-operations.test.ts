@@ -4,7 +4,7 @@ import { ActivityStubs, clientIdFor, deferred, unavailable, useInstallationUnder
 /**
  * Late events that belong to an operation already over (patches-decided-at-start-9): a rotation older than an
  * applied one with an uninstall waiting behind it, and an update or rotation of an installation's earlier life
- * delivered after a same-id reinstall.
+ * delivered after a same-id reinstall; its install too (patches-decided-at-start-10).
  */
 describe('installation workflow: late events of operations already over', function () {
   this.timeout(60_000);
@@ -122,5 +122,36 @@ describe('installation workflow: late events of operations already over', functi
     const v = await t.until('the trial end decided', (s) => s.ignoredEvents.some((e) => e.eventId === ended.eventId));
     assert.deepEqual(t.stubs.of('recordTrial'), [], 'not recorded on the reinstalled account');
     assert.equal(v.trial, undefined);
+  });
+
+  it('an install of the earlier life delivered after a same-id reinstall is over: the live installation keeps its set and account', async () => {
+    // The earlier life's install (1 s) and uninstall (30 s) failed delivery; the reinstall (40 s) came first.
+    const t = await start();
+    const reinstall = t.event('app.installed', { atSeconds: 40 });
+    await t.send(reinstall);
+    await t.settled('active');
+    const stale = t.event('app.installed', { atSeconds: 1 });
+    await t.send(stale);
+    const v = await t.until('the stale install decided', (s) => s.ignoredEvents.some((e) => e.eventId === stale.eventId));
+    assert.equal(v.phase, 'active');
+    assert.equal(v.activeClientId, clientIdFor(reinstall.eventId), 'before, its revoked set was made active');
+    assert.match(v.ignoredEvents.find((e) => e.eventId === stale.eventId)?.reason ?? '', /earlier life/);
+    assert.deepEqual(
+      t.stubs.of('importCredentials').filter((i) => i.eventId === stale.eventId),
+      [],
+      'never imported',
+    );
+    assert.ok(
+      t.stubs.distinct('discardEventCredentials').some((d) => d.eventId === stale.eventId),
+      'its copy discarded',
+    );
+    assert.equal(t.stubs.of('provisionAccount').length, 1, 'provisioned once, by the reinstall');
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:install']);
+    // The earlier life's uninstall, delivered last, is over too: the installation stays.
+    const staleUninstall = t.event('app.uninstalled', { atSeconds: 30 });
+    await t.send(staleUninstall);
+    const after = await t.until('the stale uninstall decided', (s) => s.ignoredEvents.some((e) => e.eventId === staleUninstall.eventId));
+    assert.equal(after.phase, 'active');
+    assert.deepEqual(t.stubs.of('deprovisionAccount'), []);
   });
 });

@@ -12,6 +12,7 @@ import {
   PATCHES_DECIDED_AT_START_7,
   PATCHES_DECIDED_AT_START_8,
   PATCHES_DECIDED_AT_START_9,
+  PATCHES_DECIDED_AT_START_10,
 } from '../../workflows/installation/patches';
 import { ActivityStubs, clientIdFor, deferred, refused, useInstallationUnderTest } from './harness';
 
@@ -69,6 +70,7 @@ describe('installation workflow: store-only steps as local activities', function
         PATCHES_DECIDED_AT_START_7,
         PATCHES_DECIDED_AT_START_8,
         PATCHES_DECIDED_AT_START_9,
+        PATCHES_DECIDED_AT_START_10,
       ],
       'the install took the patched path',
     );

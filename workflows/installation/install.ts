@@ -1,4 +1,5 @@
-import type { LifecycleEventOf } from '../definitions';
+import type { LifecycleEvent, LifecycleEventOf } from '../definitions';
+import { olderThanApplied, type InstallationState } from '../state';
 import {
   OPERATOR_REJECT,
   approvalMayHaveLanded,
@@ -16,6 +17,19 @@ import {
   undoProvisioning,
 } from './common';
 import { STORE_STEPS_LOCAL, type PhaseContext } from './context';
+
+/**
+ * Patch: an app.installed older than the applied install (an earlier life of a same-id reinstall, its delivery retried
+ * after the reinstall was applied) is over: ignored, its credentials copy discarded (late.ts). Before it, unless an
+ * uninstall had been applied after it, it ran as an install on the live installation: its revoked set made active, the
+ * provisioning failing for good, the live account undone and its credentials destroyed. Decided at start only.
+ */
+export const EARLIER_LIFE_INSTALL_OVER = 'earlier-life-install-over';
+
+/** An app.installed older than the applied one: the install of an earlier life (a same-id reinstall was applied since). */
+export function installOfEarlierLife(state: InstallationState, event: LifecycleEvent): boolean {
+  return event.type === 'app.installed' && olderThanApplied(state, 'install', event);
+}
 
 /**
  * app.installed: import the credentials, prove them with a token (the first Talkdesk call

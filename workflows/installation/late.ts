@@ -3,6 +3,7 @@ import { keepLast, kindOf, markHandled, olderThanApplied, recordIgnored, uninsta
 import { apply } from './apply';
 import { discardIgnoredCredentials } from './common';
 import type { PhaseContext } from './context';
+import { EARLIER_LIFE_INSTALL_OVER, installOfEarlierLife } from './install';
 import { runLateRotation } from './rotation';
 
 /**
@@ -55,6 +56,8 @@ function ofEarlierLife(state: InstallationState, event: LifecycleEvent): boolean
   if (!install || !uninstall || Date.parse(uninstall) > Date.parse(install)) return false;
   return Date.parse(event.createdAt) <= Date.parse(uninstall);
 }
+
+const EARLIER_INSTALL_OVER = 'install older than the applied install of this installation (an earlier life): over';
 
 /** An app.uninstalled older than the install applied last or the one running now: it ended an earlier life. */
 export function endsEarlierLife(state: InstallationState, running: LifecycleEvent | undefined, event: LifecycleEvent): boolean {
@@ -122,7 +125,14 @@ export async function handleLate(ctx: PhaseContext, event: LifecycleEvent): Prom
     await recordDecision(ctx, event, `${why}, ignored`);
     return true;
   }
-  switch (lateRule(ctx.state, event)) {
+  const rule = lateRule(ctx.state, event);
+  if (rule === 'in-order' && installOfEarlierLife(ctx.state, event) && ctx.patched(EARLIER_LIFE_INSTALL_OVER)) {
+    await discardIgnoredCredentials(ctx, event);
+    recordIgnored(ctx.state, event.eventId, EARLIER_INSTALL_OVER);
+    await recordDecision(ctx, event, `${EARLIER_INSTALL_OVER}, ignored; its credentials discarded`);
+    return true;
+  }
+  switch (rule) {
     case 'install-over':
       await discardIgnoredCredentials(ctx, event);
       recordIgnored(ctx.state, event.eventId, 'install older than the applied uninstall of this installation: over');

@@ -141,7 +141,7 @@ export const PATCHES_DECIDED_AT_START_9 = 'patches-decided-at-start-9';
  * its attempt to end when an uninstall stops it (trial.ts); a late rotation with an uninstall queued, or in a final
  * phase, is not acknowledged (late.ts); an update, rotation or trial event of an earlier life of a same-id reinstall
  * (older than the applied install) is over (late.ts); a trial record failing for an hour gives way to a queued install, update or rotation
- * (trial.ts).
+ * (trial.ts). FROZEN.
  */
 export const DECIDED_AT_START_9: readonly string[] = Object.freeze([
   'account-undo-steps-heartbeat',
@@ -150,6 +150,16 @@ export const DECIDED_AT_START_9: readonly string[] = Object.freeze([
   'earlier-life-events-over',
   'trial-record-yields-to-queued-operation',
 ]);
+
+/** Patch: the tenth generation, deciding DECIDED_AT_START_10 at the start of a run in the same way. */
+export const PATCHES_DECIDED_AT_START_10 = 'patches-decided-at-start-10';
+
+/**
+ * The patches the tenth generation decides, ONLY_DECIDED_AT_START (asked where an event is taken from the queue, after
+ * what may be a local activity): an install of an earlier life of a same-id reinstall (older than the applied install)
+ * is over, and a failing trial record does not give way to it (install.ts, late.ts, trial.ts).
+ */
+export const DECIDED_AT_START_10: readonly string[] = Object.freeze(['earlier-life-install-over']);
 
 /**
  * Patches that only their generation's marker decides: a run recorded without it takes the old path
@@ -167,6 +177,7 @@ export const ONLY_DECIDED_AT_START: readonly string[] = Object.freeze([
   ...DECIDED_AT_START_7,
   ...DECIDED_AT_START_8,
   ...DECIDED_AT_START_9,
+  ...DECIDED_AT_START_10,
 ]);
 
 /** Each generation's marker and the patches it decides, oldest first. */
@@ -180,6 +191,7 @@ const GENERATIONS: readonly (readonly [string, readonly string[]])[] = [
   [PATCHES_DECIDED_AT_START_7, DECIDED_AT_START_7],
   [PATCHES_DECIDED_AT_START_8, DECIDED_AT_START_8],
   [PATCHES_DECIDED_AT_START_9, DECIDED_AT_START_9],
+  [PATCHES_DECIDED_AT_START_10, DECIDED_AT_START_10],
 ];
 
 /** The marker of the generation that decides `patchId` at start, if one does (the replay corpus checks ask it). */

@@ -3,6 +3,7 @@ import { FINAL_PHASES, type LifecycleEvent, type LifecycleEventOf } from '../def
 import { keepLast, olderThanApplied, type InstallationState } from '../state';
 import { partnerEvent } from './common';
 import type { PhaseContext } from './context';
+import { EARLIER_LIFE_INSTALL_OVER, installOfEarlierLife } from './install';
 
 type TrialEvent = LifecycleEventOf<'app.trial_started' | 'app.trial_extended' | 'app.trial_ended'>;
 
@@ -33,8 +34,9 @@ const YIELD_AFTER_MS = 3_600_000;
 const YIELDED = 'an install, update or rotation queued behind it';
 
 /** A queued install, update or rotation that will run when its turn comes (not one over, nor one the phase ignores). */
-function willRun(state: InstallationState, e: LifecycleEvent): boolean {
-  if (e.type === 'app.installed') return !olderThanApplied(state, 'uninstall', e);
+function willRun(state: InstallationState, e: LifecycleEvent, earlierInstallsOver: boolean): boolean {
+  if (e.type === 'app.installed')
+    return !olderThanApplied(state, 'uninstall', e) && !(earlierInstallsOver && installOfEarlierLife(state, e));
   if (e.type === 'app.updated') return state.phase === 'active' && !olderThanApplied(state, 'install', e);
   const live = state.phase !== 'new' && !FINAL_PHASES.includes(state.phase);
   return e.type === 'app.credentials_rotated' && live && !olderThanApplied(state, 'install', e);
@@ -93,7 +95,8 @@ export async function runTrial(ctx: PhaseContext, event: TrialEvent): Promise<vo
   if (ctx.patched(TRIAL_RECORD_YIELDS_TO_QUEUED_OPERATION)) {
     // Counted from the record's first attempt (its deadline goes on across continue-as-new); checked as its backoffs end.
     const failingLong = () => ctx.steps.backingOff && Date.now() >= deadline - ctx.options.phaseTimeoutMs + YIELD_AFTER_MS;
-    void condition(() => !recording || (failingLong() && state.queue.some((e) => willRun(state, e)))).then(
+    const earlierInstallsOver = ctx.patched(EARLIER_LIFE_INSTALL_OVER);
+    void condition(() => !recording || (failingLong() && state.queue.some((e) => willRun(state, e, earlierInstallsOver)))).then(
       () => {
         if (recording) ctx.phases.interrupt(YIELDED);
       },
