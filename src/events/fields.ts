@@ -7,7 +7,8 @@ import { z } from 'zod';
  * offending value might be a secret.
  */
 
-const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+/** A Talkdesk id (installation, account, user, event): the launch takes the same ids the events do. */
+export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 // Cc covers C0 controls, DEL and C1 controls.
 const NO_CONTROL = /^[^\p{Cc}]*$/u;
 const NO_CONTROL_EXCEPT_WHITESPACE = /^[\t\n\r\P{Cc}]*$/u;

@@ -38,6 +38,8 @@ export interface CreateInstallationOptions {
   timezone?: string;
   /** `created_by` of the installation: the installing administrator (default: the account's first user). */
   createdBy?: string;
+  /** The installation id (default: a random hex id); Talkdesk's ids may hold `.` and `:`. */
+  installationId?: string;
 }
 
 export interface UpdateInstallationChange {
@@ -108,7 +110,7 @@ export class Lifecycle {
 
     const now = new Date();
     const inst: SimInstallation = {
-      id: hexId(),
+      id: opts.installationId ?? hexId(),
       appId: this.state.appId,
       accountId: account.id,
       scopes: [...new Set(scopes)],

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { KeyedMac } from '../crypto/keyed-mac';
+import { ID_PATTERN } from '../events/fields';
 import { derivedKeyring } from '../crypto/keyring';
 import { decryptJson, encryptJson, type EncryptedBlob, type Keyring, type SecretContext } from '../crypto/secrets';
 import { signInStateCookieContext } from '../store/secret-contexts';
@@ -23,7 +24,6 @@ import { STATE_TTL_MS, type SsoStateStore, type StateCheck, type StateLinks } fr
  */
 const RANDOM_CHARS = 32; // 24 bytes
 const MAC_CHARS = 22; // 16 bytes
-const ID = /^[A-Za-z0-9_-]{1,128}$/;
 /** The cookie's longest value: well under a browser's 4 KB per cookie. Longer links are left out (the callback reads them). */
 export const SEALED_COOKIE_MAX = 3000;
 const COOKIE = /^[A-Za-z0-9_-]+$/;
@@ -83,7 +83,7 @@ export class SealedStates {
     const random = state.slice(0, RANDOM_CHARS);
     const mac = state.slice(RANDOM_CHARS, RANDOM_CHARS + MAC_CHARS);
     const installationId = state.slice(RANDOM_CHARS + MAC_CHARS);
-    if (!ID.test(installationId) || mac.length !== MAC_CHARS) return undefined;
+    if (!ID_PATTERN.test(installationId) || mac.length !== MAC_CHARS) return undefined;
     return this.mac.verify(`${random}\0${installationId}`, Buffer.from(mac, 'base64url')) ? installationId : undefined;
   }
 

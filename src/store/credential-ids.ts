@@ -1,5 +1,5 @@
 /** `%` and `:` escaped, so the one bare `:` of an id separates the two parts. */
-const escapeIdPart = (part: string) => part.replace(/%/g, '%25').replace(/:/g, '%3A');
+export const escapeIdPart = (part: string) => part.replace(/%/g, '%25').replace(/:/g, '%3A');
 
 /**
  * The `_id` of a credential set and of its token record. Both ids may contain `:`, so

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Collection } from 'mongodb';
+import { escapeIdPart } from './credential-ids';
 import { COLLECTIONS, upsertById, upsertManyById, type Database } from './db';
 
 export type SessionRole = 'admin' | 'user';
@@ -46,8 +47,9 @@ export interface EndingMarks {
   uninstalledAt?: Date;
 }
 
-const markId = (installationId: string, talkdeskUserId: string) => `${installationId}:${talkdeskUserId}`;
-const removalId = (installationId: string, talkdeskUserId: string) => `${installationId}:${talkdeskUserId}:removed`;
+// Ids may hold `:` (escaped: "a:b"+"c" and "a"+"b:c" must not share a mark); ids without `:` or `%` keep their form.
+const markId = (installationId: string, talkdeskUserId: string) => `${escapeIdPart(installationId)}:${escapeIdPart(talkdeskUserId)}`;
+const removalId = (installationId: string, talkdeskUserId: string) => `${markId(installationId, talkdeskUserId)}:removed`;
 const ALL_USERS = '*';
 
 export const hashId = (value: string): string => createHash('sha256').update(value).digest('hex');

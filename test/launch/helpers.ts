@@ -71,10 +71,14 @@ export function launchUrl(sys: TestSystem, installationId: string, userHint?: st
 }
 
 /** A new installation delivered and active, with its account's users. */
-export async function activeInstallation(sys: TestSystem, opts: { licensedUsers?: number; accountName?: string } = {}) {
+export async function activeInstallation(
+  sys: TestSystem,
+  opts: { licensedUsers?: number; accountName?: string; installationId?: string } = {},
+) {
   const { installation, event } = sys.simulator.createInstallation({
     licensedUsers: opts.licensedUsers ?? 3,
     accountName: opts.accountName,
+    installationId: opts.installationId,
   });
   assert.equal(await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl }), 200);
   await waitForPhase(sys.client, installation.id, 'active');

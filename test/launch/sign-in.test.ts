@@ -181,6 +181,28 @@ describe('launch: single sign-on from Talkdesk to /app', function () {
     assert.equal(await store.sweep(), 1);
     assert.equal(await sessions.countDocuments({ installationId: installation.id }), 1, 'the live one stays');
   });
+
+  it("opens an installation whose id holds `.` and `:` (ids the events take), and Talkdesk's user.logout signs its user out", async () => {
+    const installationId = `tenant-7:inst.${Date.now()}`;
+    const { installation, licensed } = await activeInstallation(sys, { installationId });
+    assert.equal(installation.id, installationId);
+    const user = licensed[0];
+    assert.ok(user);
+    const { browser, status, url, body } = await signIn(sys, installationId, user.id);
+    assert.equal(status, 200, body);
+    assert.equal(url, `${sys.web.url}/app`);
+    assert.equal(await sys.simulator.deliver(sys.simulator.userLogout(installationId, user.id), { callbackUrl: sys.web.callbackUrl }), 200);
+    assert.equal((await browser.request(`${sys.web.url}/app`)).status, 401, 'signed out');
+  });
+
+  it('keeps one id\'s logout mark apart from another\'s that joins to the same text ("a:b"+"c", "a"+"b:c")', async () => {
+    const sessions = new SessionStore(sys.store.db);
+    const at = new Date();
+    const suffix = Date.now();
+    await sessions.markLoggedOut(`a${suffix}:b`, 'c', at);
+    assert.equal((await sessions.endingMarks(`a${suffix}:b`, 'c')).loggedOutAt?.getTime(), at.getTime());
+    assert.equal((await sessions.endingMarks(`a${suffix}`, 'b:c')).loggedOutAt, undefined, "another installation's user is not signed out");
+  });
 });
 
 describe('launch: SSO_CLIENT_AUTH=client_secret_basic, and the user-id hint never trusted', function () {

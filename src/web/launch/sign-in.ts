@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import { ID_PATTERN } from '../../events/fields';
 import { signHandoffToken, type HandoffIdentity } from '../../sso/handoff';
 import { idTokenNonce } from '../../sso/id-token';
 import { SEALED_COOKIE_MAX } from '../../sso/sealed-state';
@@ -29,6 +30,7 @@ import { SsoFailure, talkdeskFailure } from './reasons';
 export const LAUNCH_PATH = '/launch';
 export const SSO_CALLBACK_PATH = '/sso/callback';
 const USABLE_PHASES = new Set(['active', 'updating']);
+// The partner's own value (partner_state): what the hand-off documents.
 const ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 const one = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -44,7 +46,7 @@ async function usableInstallation(
   readLinks = true,
   read?: Promise<InstallationRecord | null>,
 ): Promise<{ rec: InstallationRecord; links: SsoLinksRecord | null }> {
-  if (!installationId || !ID.test(installationId)) throw new SsoFailure('unknown_installation', { detail: 'bad_installation_id' });
+  if (!installationId || !ID_PATTERN.test(installationId)) throw new SsoFailure('unknown_installation', { detail: 'bad_installation_id' });
   const [rec, links] = await Promise.all([
     read ?? lc.store.installations.get(installationId),
     readLinks ? lc.links.get(installationId) : Promise.resolve(null),
@@ -72,7 +74,7 @@ export async function launch(lc: LaunchContext, ctx: Context): Promise<void> {
     }
     const nonceValue = randomId();
     const hint = one(ctx.query.talkdesk_user_id);
-    const userHint = hint && ID.test(hint) ? hint : undefined;
+    const userHint = hint && ID_PATTERN.test(hint) ? hint : undefined;
     const partnerState = one(ctx.query.partner_state);
     if (partnerState !== undefined && !ID.test(partnerState))
       throw new SsoFailure('state_invalid', { ...facts, detail: 'bad_partner_state' });
