@@ -164,6 +164,8 @@ export interface RecordPhaseInput extends InstallationRef {
   uninstallEventAt?: string;
   /** `created_at` of the newest trial event applied: an older one is late. */
   trialEventAt?: string;
+  /** `created_at` of the newest rotation applied: an older one is late (acknowledged if owed, never switched to). */
+  rotationEventAt?: string;
   handledEventIds?: string[];
   /** The event whose phase is under way (none between phases): a run resumed from the record knows which it was. */
   phaseEventId?: string;
@@ -177,6 +179,7 @@ export interface StoredInstallation {
   updateEventAt?: string;
   uninstallEventAt?: string;
   trialEventAt?: string;
+  rotationEventAt?: string;
   handledEventIds?: string[];
   phaseEventId?: string;
   appId?: string;

@@ -96,17 +96,19 @@ export function latest(times: readonly string[]): string | undefined {
  * What a run resumed from the record needs to judge late events (activity input only): the newest install and
  * update applied or being applied (an uninstall older than that install ended an earlier life; an older update is late),
  * the uninstall's (a later run for a late event records a newer `lastEventAt`, which is not the uninstall's time), and
- * the newest trial event's (an older one a resumed run meets must not overwrite the trial).
+ * the newest trial event's (an older one a resumed run meets must not overwrite the trial), and the newest rotation's
+ * (an older one a resumed run meets must never be switched to: its set would replace the one Talkdesk keeps).
  */
 export function appliedTimes(
   state: InstallationState,
   applying: LifecycleEvent | undefined,
-): { installEventAt?: string; updateEventAt?: string; uninstallEventAt?: string; trialEventAt?: string } {
+): { installEventAt?: string; updateEventAt?: string; uninstallEventAt?: string; trialEventAt?: string; rotationEventAt?: string } {
   return {
     installEventAt: newestOf(state.appliedAt?.install, applying, 'install'),
     updateEventAt: newestOf(state.appliedAt?.update, applying, 'update'),
     uninstallEventAt: newestOf(state.appliedAt?.uninstall, applying, 'uninstall'),
     trialEventAt: newestOf(state.appliedAt?.trial, applying, 'trial'),
+    rotationEventAt: newestOf(state.appliedAt?.rotation, applying, 'rotation'),
   };
 }
 

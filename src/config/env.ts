@@ -98,7 +98,8 @@ export const envSchema = z.object({
   // MongoDB's own rules for a database name: a bad one would otherwise read as "MongoDB unreachable" forever.
   MONGODB_DB: z
     .string()
-    .regex(/^[^/\\. "$*<>:|?\0]{1,63}$/, 'must be a MongoDB database name: 1 to 63 characters, none of / \\ . space " $ * < > : | ?')
+    .regex(/^[^/\\. "$\0]+$/, 'must be a MongoDB database name: none of / \\ . " $ or a space')
+    .refine((name) => Buffer.byteLength(name) < 64, 'must be a MongoDB database name: under 64 bytes')
     .default('appconnect'),
   TALKDESK_APP_ID: z.string().min(1).max(128),
   /** Several secrets may be valid at once (comma-separated) so they can be rotated without downtime. */

@@ -31,6 +31,8 @@ export interface InstallationRecord {
   uninstallEventAt?: string;
   /** `created_at` of the newest trial event applied: a run resumed from this record judges an older one late. */
   trialEventAt?: string;
+  /** `created_at` of the newest app.credentials_rotated applied: an older one is late (never switched to). */
+  rotationEventAt?: string;
   /** Events the workflow finished handling (the last 20): a later run never handles them again. */
   handledEventIds?: string[];
   /** The event whose phase is under way (unset between phases): a run resumed from this record knows which. */

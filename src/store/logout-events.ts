@@ -48,6 +48,15 @@ export class LogoutEventStore {
     await this.coll.updateOne({ _id: eventId, type: 'user.logout' }, { $set: { handledAt: at, sessionsEnded } });
   }
 
+  /** Stored before `receivedBefore` and never marked handled (the backstop pass), oldest first. */
+  unhandled(receivedBefore: Date, limit = 100): Promise<LogoutInboxRecord[]> {
+    return this.coll
+      .find({ type: 'user.logout', handledAt: { $exists: false }, receivedAt: { $lt: receivedBefore } })
+      .sort({ receivedAt: 1 })
+      .limit(limit)
+      .toArray();
+  }
+
   get(eventId: string): Promise<LogoutInboxRecord | null> {
     return this.coll.findOne({ _id: eventId, type: 'user.logout' });
   }

@@ -134,8 +134,20 @@ export class SessionStore {
   /** The marks a sign-in checks once its session is open: the user's logout and removal, the uninstall; three reads by `_id` at once. */
   async endingMarks(installationId: string, talkdeskUserId: string): Promise<EndingMarks> {
     const ids = [markId(installationId, talkdeskUserId), removalId(installationId, talkdeskUserId), removalId(installationId, ALL_USERS)];
-    const [loggedOut, removed, uninstalled] = await Promise.all(ids.map((_id) => this.logouts.findOne({ _id })));
-    return { loggedOutAt: loggedOut?.at, removedAt: removed?.at, uninstalledAt: uninstalled?.at };
+    // Ids with `:` or `%` had their marks under the unescaped form before: read both while such marks may be pending
+    // (an old mark may then be another id's that joined to the same text, as it was before).
+    const legacy = [
+      `${installationId}:${talkdeskUserId}`,
+      `${installationId}:${talkdeskUserId}:removed`,
+      `${installationId}:${ALL_USERS}:removed`,
+    ];
+    const read = (id: string) => this.logouts.findOne({ _id: id }).then((m) => m?.at);
+    const latestOf = async (i: number) => {
+      const [now, before] = await Promise.all([read(ids[i]!), legacy[i] === ids[i] ? undefined : read(legacy[i]!)]);
+      return now && before ? (now > before ? now : before) : (now ?? before);
+    };
+    const [loggedOutAt, removedAt, uninstalledAt] = await Promise.all([0, 1, 2].map(latestOf));
+    return { loggedOutAt, removedAt, uninstalledAt };
   }
 
   async sweep(now = new Date()): Promise<number> {

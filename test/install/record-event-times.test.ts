@@ -3,7 +3,7 @@ import { workflowIdFor } from '../../workflows/definitions';
 import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
 
 /** The event times a run resumed from the record judges late events by, kept on the record in FerretDB. */
-describe('installation record: the newest install and update applied (recordInstallation, loadInstallation)', function () {
+describe('installation record: the newest install, update and rotation applied (recordInstallation, loadInstallation)', function () {
   this.timeout(60_000);
   let h: ActivityHarness;
   before(async () => (h = await startActivityHarness()));
@@ -12,12 +12,16 @@ describe('installation record: the newest install and update applied (recordInst
   it('stores both and gives them back; a write without them keeps them', async () => {
     const installationId = 'inst-event-times';
     const base = { installationId, workflowId: workflowIdFor(installationId), appId: 'app-acts', links: {}, phase: 'active' as const };
-    const times = { installEventAt: '2026-11-01T10:00:00.000Z', updateEventAt: '2026-11-20T08:30:00.000Z' };
+    const times = {
+      installEventAt: '2026-11-01T10:00:00.000Z',
+      updateEventAt: '2026-11-20T08:30:00.000Z',
+      rotationEventAt: '2026-11-25T12:00:00.000Z',
+    };
     await h.run(h.acts.recordInstallation, { ...base, ...times });
     const loaded = await h.run(h.acts.loadInstallation, { installationId });
-    assert.deepEqual([loaded?.installEventAt, loaded?.updateEventAt], [times.installEventAt, times.updateEventAt]);
+    assert.deepEqual([loaded?.installEventAt, loaded?.updateEventAt, loaded?.rotationEventAt], Object.values(times));
     await h.run(h.acts.recordInstallation, base); // a record written by an older run: nothing to say about them
     const again = await h.run(h.acts.loadInstallation, { installationId });
-    assert.equal(again?.updateEventAt, times.updateEventAt);
+    assert.deepEqual([again?.updateEventAt, again?.rotationEventAt], [times.updateEventAt, times.rotationEventAt]);
   });
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { MongoNetworkError } from 'mongodb';
 import { PartnerUnavailableError, PendingLogoutStore } from '../../src/partner';
 import { COLLECTIONS } from '../../src/store/db';
 import { LogoutEventStore } from '../../src/store/logout-events';
@@ -211,35 +212,42 @@ describe('launch: single sign-out, licences that change, and no secret left behi
     assert.equal(await appStatus(browser), 200, 'the session is kept');
   });
 
-  it('a user.logout whose store step fails (a MongoError or any other error) is answered 503 store_unavailable, and taken on redelivery', async () => {
-    const { installation, licensed } = await activeInstallation(sys);
-    const [a] = licensed;
-    assert.ok(a);
-    const browser = (await signIn(sys, installation.id, a.id)).browser;
-    const event = sys.simulator.userLogout(installation.id, a.id);
-    const post = () =>
-      fetch(sys.web.callbackUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-hub-signature': sys.simulator.signBody(JSON.stringify(event)) },
-        body: JSON.stringify(event),
-      });
-    const insert = LogoutEventStore.prototype.insert;
-    try {
-      // Not a MongoError: a driver or socket failure of another class (seen while MongoDB was cut off under load).
-      LogoutEventStore.prototype.insert = () => Promise.reject(new TypeError('socket hang up (test)'));
-      const res = await post();
-      const body = (await res.json()) as { error?: { code?: string } };
-      assert.equal(res.status, 503, JSON.stringify(body));
-      assert.equal(body.error?.code, 'store_unavailable');
-      assert.equal(res.headers.get('retry-after'), '30');
-    } finally {
-      LogoutEventStore.prototype.insert = insert;
-    }
-    assert.equal(await appStatus(browser), 200, 'nothing ended yet');
-    const again = await post();
-    assert.equal(again.status, 200);
-    assert.equal(await appStatus(browser), 401, 'the redelivery ended the session');
-  });
+  // A MongoError, and a driver or socket failure of another class (seen while MongoDB was cut off under load).
+  for (const [what, failure, logged] of [
+    ['a MongoError', () => new MongoNetworkError('connection reset (test)'), 'user.logout not handled: MongoDB unavailable'],
+    ['any other error', () => new TypeError('socket hang up (test)'), 'user.logout not handled: unexpected error'],
+  ] as const)
+    it(`a user.logout whose store step fails (${what}) is answered 503 store_unavailable, and taken on redelivery`, async () => {
+      const { installation, licensed } = await activeInstallation(sys);
+      const a = licensed[0]!;
+      const browser = (await signIn(sys, installation.id, a.id)).browser;
+      const event = sys.simulator.userLogout(installation.id, a.id);
+      const post = () =>
+        fetch(sys.web.callbackUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-hub-signature': sys.simulator.signBody(JSON.stringify(event)) },
+          body: JSON.stringify(event),
+        });
+      const insert = LogoutEventStore.prototype.insert;
+      try {
+        LogoutEventStore.prototype.insert = () => Promise.reject(failure());
+        const res = await post();
+        const body = (await res.json()) as { error?: { code?: string } };
+        assert.equal(res.status, 503, JSON.stringify(body));
+        assert.equal(body.error?.code, 'store_unavailable');
+        assert.equal(res.headers.get('retry-after'), '30');
+      } finally {
+        LogoutEventStore.prototype.insert = insert;
+      }
+      assert.ok(
+        sys.logLines.some((l) => l.includes(logged) && l.includes(event.id)),
+        logged,
+      );
+      assert.equal(await appStatus(browser), 200, 'nothing ended yet');
+      const again = await post();
+      assert.equal(again.status, 200);
+      assert.equal(await appStatus(browser), 401, 'the redelivery ended the session');
+    });
 
   it('an uninstall ends every session of the installation; a user removed by app.updated loses theirs', async () => {
     const { installation, licensed } = await activeInstallation(sys, { licensedUsers: 3 });

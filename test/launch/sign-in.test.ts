@@ -202,6 +202,9 @@ describe('launch: single sign-on from Talkdesk to /app', function () {
     await sessions.markLoggedOut(`a${suffix}:b`, 'c', at);
     assert.equal((await sessions.endingMarks(`a${suffix}:b`, 'c')).loggedOutAt?.getTime(), at.getTime());
     assert.equal((await sessions.endingMarks(`a${suffix}`, 'b:c')).loggedOutAt, undefined, "another installation's user is not signed out");
+    // An uninstall's mark written by the version before (unescaped), still pending at the upgrade, is still found.
+    await sys.store.db.db.collection(COLLECTIONS.ssoLogouts).insertOne({ _id: `t${suffix}:1:*:removed` as never, at });
+    assert.equal((await sessions.endingMarks(`t${suffix}:1`, 'u')).uninstalledAt?.getTime(), at.getTime());
   });
 });
 

@@ -111,6 +111,11 @@ describe('npm start: the whole system on embedded defaults', function () {
     assert.equal(settings.TEMPORAL_ADDRESS, `127.0.0.1:${temporalPort}`);
     assert.equal(settings.TEMPORAL_NAMESPACE, NAMESPACE, 'the namespace the dev server was started with');
     assert.ok(settings.SECRETS_KEY && settings.MONGODB_URI?.includes(String(mongoPort)));
+    // The values themselves, under any label: the key (and each of its entries' key material) and the webhook secret.
+    for (const secret of [settings.SECRETS_KEY, ...settings.SECRETS_KEY.split(/[,:]/), settings.TALKDESK_WEBHOOK_SECRET ?? ''].filter(
+      (s) => s.length >= 12,
+    ))
+      assert.ok(!only.out().includes(secret), 'no secret value on the console');
 
     const worker = run('worker', { ...settings, WORKER_METRICS_BIND: `127.0.0.1:${metricsPort}` });
     const web = run('web', { ...settings, PORT: String(port), ADMIN_PORT: String(adminPort) });

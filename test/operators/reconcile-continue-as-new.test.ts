@@ -43,9 +43,14 @@ describe('reconciliation: a planned pass that continues as new', function () {
     pages: number,
     failing?: number,
     /** Page 0 waits until its activity is cancelled, and this runs meanwhile. */
-    whilePageRuns?: (handle: WorkflowHandle) => Promise<void>,
+    whilePageRuns?: (handle: WorkflowHandle, calls: { pages: { page: number }[]; pageCancelled: boolean }) => Promise<void>,
   ) {
-    const calls = { plans: [] as string[], pages: [] as { planId: string; page: number; runId: string }[], housekeeping: 0 };
+    const calls = {
+      plans: [] as string[],
+      pages: [] as { planId: string; page: number; runId: string }[],
+      housekeeping: 0,
+      pageCancelled: false,
+    };
     const activities = {
       dispatchStoredEvents: async () => {
         calls.housekeeping += 1;
@@ -60,9 +65,14 @@ describe('reconciliation: a planned pass that continues as new', function () {
         calls.pages.push({ ...i, runId: Context.current().info.workflowExecution?.runId ?? '' });
         if (i.page === failing) throw ApplicationFailure.create({ message: 'the plan page could not be read', nonRetryable: true });
         if (whilePageRuns && i.page === 0) {
-          for (;;) {
-            Context.current().heartbeat();
-            await Context.current().sleep(100); // throws once the activity is cancelled
+          try {
+            for (;;) {
+              Context.current().heartbeat();
+              await Context.current().sleep(100); // throws once the activity is cancelled
+            }
+          } catch (err) {
+            calls.pageCancelled = err instanceof CancelledFailure;
+            throw err;
           }
         }
         return {
@@ -90,7 +100,7 @@ describe('reconciliation: a planned pass that continues as new', function () {
     const workflowId = `reconcile-can-${randomBytes(4).toString('hex')}`;
     const report = await worker.runUntil(async () => {
       const handle = await env.client.workflow.start(reconcileWorkflow, { taskQueue, workflowId, args: [input] });
-      await whilePageRuns?.(handle);
+      await whilePageRuns?.(handle, calls);
       return handle.result();
     });
     return { report, calls, workflowId };
@@ -182,19 +192,17 @@ describe('reconciliation: a planned pass that continues as new', function () {
 
   it('a cancelled pass ends cancelled, its running pages not reported and gone on from', async () => {
     const env = server!.env;
-    let pagesStarted = 0;
-    const outcome = await runPass(env, { pageSize: 2, parallelism: 2 }, 5, undefined, async (handle) => {
-      await eventually('a page running', async () => {
-        const events = (await handle.fetchHistory()).events ?? [];
-        pagesStarted = events.filter((e) => e.activityTaskStartedEventAttributes).length;
-        return events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'reconcilePlannedPage') || undefined;
-      });
+    let seen: { pages: { page: number }[]; pageCancelled: boolean } | undefined;
+    const outcome = await runPass(env, { pageSize: 2, parallelism: 2 }, 5, undefined, async (handle, calls) => {
+      seen = calls;
+      // Page 0's activity itself running (it runs until cancelled), not merely scheduled.
+      await eventually('page 0 running', async () => calls.pages.some((p) => p.page === 0) || undefined);
       await handle.cancel();
     }).then(
       () => 'completed',
       (err: unknown) => (err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure ? 'cancelled' : String(err)),
     );
     assert.equal(outcome, 'cancelled');
-    assert.ok(pagesStarted >= 1);
+    await eventually('the running page cancelled', async () => seen?.pageCancelled || undefined);
   });
 });

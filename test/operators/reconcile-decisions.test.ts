@@ -218,7 +218,14 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
     await h.run(h.acts.importCredentials, { installationId: id, eventId: reinstall.id, activate: true });
     assert.equal((await h.store.installations.get(id))?.activeClientId, undefined);
     // Named, it was read with the destroyed set: "no usable credentials" every pass of the install (reconcile asserts none).
+    const readsBefore = h.simulator.calls.filter((c) => c.route === 'installation' && c.installationId === id).length;
     await reconcile(id, true);
+    const reads = h.simulator.calls.filter((c) => c.route === 'installation' && c.installationId === id).slice(readsBefore);
+    assert.deepEqual(
+      reads.map((c) => [c.status, c.clientId]),
+      [[200, reinstall.data.client_id]],
+      "read at Talkdesk (not skipped), with a token of the reinstall's set",
+    );
   });
 
   for (const shown of ['suspended', 'failed'] as const)

@@ -86,6 +86,7 @@ export interface SystemOptions {
     logoutForwardTiming?: LaunchOptions['logoutForwardTiming'];
     failedSignInsPerMinute?: number;
     licensedReadReuseMs?: number;
+    logoutBackstop?: LaunchOptions['logoutBackstop'];
   };
   /** The web's WEB_SHUTDOWN_DELAY_SECONDS, in ms (0 by default). */
   webShutdownDelayMs?: number;
@@ -174,6 +175,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
             logoutForwardTiming: opts.launch.logoutForwardTiming,
             failedSignInsPerMinute: opts.launch.failedSignInsPerMinute,
             licensedReadReuseMs: opts.launch.licensedReadReuseMs,
+            logoutBackstop: opts.launch.logoutBackstop,
           },
         }
       : {}),

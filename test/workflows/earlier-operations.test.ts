@@ -154,4 +154,25 @@ describe('installation workflow: late events of operations already over', functi
     assert.equal(after.phase, 'active');
     assert.deepEqual(t.stubs.of('deprovisionAccount'), []);
   });
+
+  it('an install of the earlier life delivered after a same-id reinstall ended (rejected) is over too: nothing of it runs', async () => {
+    // The reinstall (40 s) was rejected and its run completed; the earlier life's install (1 s) arrives after.
+    const t0 = await env().currentTimeMs();
+    const at = (s: number) => new Date(t0 + s * 1_000).toISOString();
+    const sent = deferred();
+    const t = await start(
+      new ActivityStubs().on('loadInstallation', async () => {
+        await sent.promise;
+        return { phase: 'rejected', appId: 'app-1', lastEventAt: at(40), installEventAt: at(40), handledEventIds: ['reinstall-1'] };
+      }),
+    );
+    const stale = t.event('app.installed', { atSeconds: 1 });
+    await t.send(stale);
+    sent.resolve();
+    const done = await t.result();
+    assert.equal(done.phase, 'rejected');
+    assert.match(done.ignoredEvents.find((e) => e.eventId === stale.eventId)?.reason ?? '', /earlier life/);
+    assert.deepEqual(t.stubs.of('importCredentials'), [], 'before, its revoked set was imported and an install run');
+    assert.deepEqual(t.stubs.stateCalls(), []);
+  });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { ActivityStubs, deferred, resumedFromRecord, useInstallationUnderTest } from './harness';
+import { ActivityStubs, clientIdFor, deferred, resumedFromRecord, useInstallationUnderTest } from './harness';
 
 /**
  * The times of the newest events applied are kept on the installation record, so that a new run judges late events
@@ -10,7 +10,7 @@ import { ActivityStubs, deferred, resumedFromRecord, useInstallationUnderTest } 
 const LATER = '2100-01-01T00:00:00.000Z';
 
 /** A run resumed from an active record (its workflow lost) whose newest event applied is later than any the test sends. */
-const resumedFrom = (times: { updateEventAt?: string; trialEventAt?: string }) =>
+const resumedFrom = (times: { updateEventAt?: string; trialEventAt?: string; rotationEventAt?: string }) =>
   resumedFromRecord({ phase: 'active', lastEventAt: LATER, ...times });
 
 describe('installation workflow: event times across runs', function () {
@@ -85,6 +85,24 @@ describe('installation workflow: event times across runs', function () {
     await t.send(t.event('app.trial_extended', { facts: { expires_at: '2027-02-01T00:00:00Z' } }));
     const v = await t.settled('active', (s) => s.history.length === 1);
     assert.deepEqual(t.stubs.of('recordTrial'), [], 'the partner keeps the newer trial');
+    assert.equal(v.history.at(-1)?.result, 'superseded');
+  });
+
+  it('records the newest rotation applied; a run resumed from the record never switches to an older one (its set is not the one Talkdesk keeps)', async () => {
+    const t0 = await start();
+    await t0.send(t0.event('app.installed'));
+    await t0.settled('active');
+    const rotation = t0.event('app.credentials_rotated', { atSeconds: 30 });
+    await t0.send(rotation);
+    await t0.settled('active', (v) => v.activeClientId === clientIdFor(rotation.eventId));
+    assert.equal(t0.stubs.of('recordInstallation').at(-1)?.rotationEventAt, rotation.createdAt);
+
+    const t = await start(resumedFrom({ rotationEventAt: LATER }));
+    const late = t.event('app.credentials_rotated');
+    await t.send(late);
+    const v = await t.until('the late rotation decided', (s) => s.history.some((h) => h.eventId === late.eventId && h.endedAt));
+    assert.equal(v.activeClientId, 'client-lost-run', 'the set the lost run had stays in use');
+    assert.deepEqual(t.stubs.of('switchCredentials'), [], 'never switched to');
     assert.equal(v.history.at(-1)?.result, 'superseded');
   });
 

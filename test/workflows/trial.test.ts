@@ -83,6 +83,42 @@ describe('installation workflow: recording a trial on the partner account', func
     assert.equal(v.trial?.expiresAt, '2027-01-01T00:00:00Z', 'the trial facts are kept on the installation');
   });
 
+  it('an install of an earlier life queued behind a trial record failing for hours does not make it give way: it is over (patches-decided-at-start-10)', async () => {
+    let down = true;
+    const t = await start(
+      new ActivityStubs().on('recordTrial', async () => {
+        if (down) throw unavailable();
+      }),
+    );
+    await t.send(t.event('app.installed', { atSeconds: 40 })); // a same-id reinstall, applied
+    await t.settled('active');
+    const trial = t.event('app.trial_started', { atSeconds: 50, facts: { expires_at: '2027-01-01T00:00:00Z' } });
+    await t.send(trial);
+    await t.until('the trial record to be retrying', (v) => /record the trial/.test(v.lastError ?? '') && v.attempts > 1);
+    await env().sleep('2 hours');
+    const stale = t.event('app.installed', { atSeconds: 1 }); // the earlier life's, delivered late
+    await t.send(stale);
+    await env().sleep('10 minutes');
+    const interrupted = (await t.state()).history.find((h) => h.eventId === trial.eventId);
+    assert.equal(interrupted, undefined, 'the trial record was given up for an install that is over');
+    down = false;
+    await env().sleep('2 hours');
+    const v = await t.state();
+    assert.ok(
+      v.ignoredEvents.some((e) => e.eventId === stale.eventId),
+      'the stale install decided, after the trial record landed',
+    );
+    assert.equal(
+      v.history.find((h) => h.eventId === trial.eventId),
+      undefined,
+      'recorded: no entry of a record given up',
+    );
+    assert.deepEqual(
+      t.stubs.of('importCredentials').filter((i) => i.eventId === stale.eventId),
+      [],
+    );
+  });
+
   it('a rotation queued behind a trial record failing for hours goes on too; cancelling the workflow then ends it cancelled', async () => {
     const { t } = await withPartnerDown();
     await env().sleep('2 hours');

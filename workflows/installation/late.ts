@@ -126,7 +126,11 @@ export async function handleLate(ctx: PhaseContext, event: LifecycleEvent): Prom
     return true;
   }
   const rule = lateRule(ctx.state, event);
-  if (rule === 'in-order' && installOfEarlierLife(ctx.state, event) && ctx.patched(EARLIER_LIFE_INSTALL_OVER)) {
+  if (
+    rule === 'in-order' &&
+    installOfEarlierLife(ctx.state, event, ctx.run.storedInstallEventAt) &&
+    ctx.patched(EARLIER_LIFE_INSTALL_OVER)
+  ) {
     await discardIgnoredCredentials(ctx, event);
     recordIgnored(ctx.state, event.eventId, EARLIER_INSTALL_OVER);
     await recordDecision(ctx, event, `${EARLIER_INSTALL_OVER}, ignored; its credentials discarded`);

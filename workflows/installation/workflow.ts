@@ -194,6 +194,8 @@ async function resumeFromStore(ctx: PhaseContext, byReconciliation: boolean): Pr
     // activity of the run acts on that account (a late trial event must not reach a reinstalled one).
     // No new command: the upsert it makes anyway holds more attributes (core matches it by type).
     ctx.run.storedAccount = { accountId: stored.accountId, accountName: stored.accountName };
+    // Kept apart from `appliedAt` (older generations' rules read it): only earlier-life-install-over asks it (late.ts).
+    ctx.run.storedInstallEventAt = stored.installEventAt;
   } else if (phase !== 'new') {
     // Resumed by reconciliation after its workflow was lost: restore what it had, in the
     // phase before any unfinished one (the event that started that phase is handed over again).
@@ -204,6 +206,8 @@ async function resumeFromStore(ctx: PhaseContext, byReconciliation: boolean): Pr
     if (stored.updateEventAt) markKindApplied(state, 'update', stored.updateEventAt);
     // So is a trial event older than the newest applied: recorded, never written over the newer trial (same reason, no patch).
     if (stored.trialEventAt) markKindApplied(state, 'trial', stored.trialEventAt);
+    // And a rotation older than the newest applied: acknowledged if owed, never switched to (same reason, no patch).
+    if (stored.rotationEventAt) markKindApplied(state, 'rotation', stored.rotationEventAt);
     state.phase = phase === 'installing' ? 'new' : 'active';
     // Only the activities' input changes (checkFirst), not the commands: no patch.
     ctx.run.resumedMidPhase = phase !== 'active';

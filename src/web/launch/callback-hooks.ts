@@ -6,7 +6,7 @@ import { userLogoutSchema } from '../../events/user-logout';
 import type { EventTimeProblem } from '../event-time';
 import { findUnsafeJson } from '../json-limits';
 import type { LaunchContext } from './context';
-import { LOGOUT_CLOCK_ALLOWANCE_MS } from './ended-by';
+import { handleStoredLogout } from './logout-handling';
 
 /** What the callback asks of the launch area (src/web/callback.ts). */
 export interface CallbackLaunchHooks {
@@ -103,25 +103,16 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
           outcome('duplicate');
           return reply(ctx, 200, { status: 'duplicate', eventId: event.id });
         }
-        // First the mark, then the sessions: a sign-in under way that opens its session after they were
-        // ended finds the mark and ends its own (ssoCallback). Idempotent: a repeat ends nothing more.
-        // Never later than its arrival: a Talkdesk clock ahead of ours would refuse sign-ins begun after it.
-        const at = Math.min(Date.parse(event.created_at), Date.now());
-        await lc.sessions.markLoggedOut(installationId, talkdeskUserId, new Date(at));
-        // Not a session whose sign-in began after the logout (judged as a sign-in under way is): a late
-        // delivery, or one again after a 503, must not end a session the user opened since.
-        const ended = await lc.sessions.endForUser(installationId, talkdeskUserId, new Date(at + LOGOUT_CLOCK_ALLOWANCE_MS));
-        // Kept for the partner before Talkdesk is answered: a 503 here is delivered again and kept then.
-        const notice = {
+        // Failing after the insert, it is answered 503 and delivered again; with no delivery left, the backstop pass takes it.
+        const { ended, pending } = await handleStoredLogout(lc, {
+          eventId: event.id,
           installationId,
           accountId,
           talkdeskUserId,
           ...(email ? { email } : {}),
-          occurredAt: event.created_at,
-          eventId: event.id,
-        };
-        const pending = await lc.logoutForwarder?.keep(notice);
-        await lc.logoutEvents.markHandled(event.id, ended);
+          createdAt: event.created_at,
+          receivedAt: new Date(),
+        });
         log.info({ talkdeskUserId, sessionsEnded: ended }, 'user.logout: sessions ended');
         outcome(stored.stored ? 'accepted' : 'duplicate');
         reply(ctx, 200, { status: stored.stored ? 'accepted' : 'duplicate', eventId: event.id, sessionsEnded: ended });

@@ -32,6 +32,8 @@ export interface LaunchOptions {
   onUserLogout?: UserLogoutHook;
   /** When a failed forward is sent again (LOGOUT_FORWARD_TIMING), and how often due ones are looked for. */
   logoutForwardTiming?: Partial<typeof LOGOUT_FORWARD_TIMING> & { passIntervalMs?: number };
+  /** The backstop pass for a stored user.logout never handled: how often, and after how long (logout-handling.ts); tests shorten them. */
+  logoutBackstop?: { passMs?: number; afterMs?: number };
   /** Failed sign-ins a minute per source (SSO_FAILED_SIGN_INS_PER_MINUTE); 0 or unset: no limit. */
   failedSignInsPerMinute?: number;
   /** How long a licensed-users read is shared (licensed-reads.ts); LICENSED_READ_REUSE_MS by default. */

@@ -6,6 +6,7 @@ import { appHome, appLogout, pageOrError, APP_LOGOUT_PATH, APP_PATH, signedOut, 
 import { createCallbackHooks, type CallbackLaunchHooks } from './callback-hooks';
 import { createLaunchContext, type LaunchContext, type LaunchOptions, type LaunchParts } from './context';
 import { refuseSpentSource } from './failure';
+import { handleUnhandledLogouts } from './logout-handling';
 import { launch, LAUNCH_PATH, ssoCallback, SSO_CALLBACK_PATH } from './sign-in';
 
 export { LAUNCH_PATH, SSO_CALLBACK_PATH } from './sign-in';
@@ -25,6 +26,8 @@ export interface Launch {
 
 /** How often the retry pass looks for user.logout forwards due again. */
 export const LOGOUT_RETRY_PASS_MS = 15_000;
+/** How often the backstop looks for a stored user.logout never handled (logout-handling.ts). */
+export const LOGOUT_BACKSTOP_PASS_MS = 5 * 60_000;
 
 export function createLaunch(o: LaunchOptions & LaunchParts): Launch {
   const lc = createLaunchContext(o);
@@ -35,6 +38,12 @@ export function createLaunch(o: LaunchOptions & LaunchParts): Launch {
       lc.logger.debug({ sessions, states, failures }, 'expired sessions, sign-in states and old sign-in failures removed');
   };
   const sweeper = new PeriodicTask('session sweep', sweep, lc.logger, lc.settings.sweepIntervalMs);
+  const backstop = new PeriodicTask(
+    'user.logout backstop pass',
+    async () => void (await handleUnhandledLogouts(lc, o.logoutBackstop?.afterMs)),
+    lc.logger,
+    o.logoutBackstop?.passMs ?? LOGOUT_BACKSTOP_PASS_MS,
+  );
   const forwarder = lc.logoutForwarder;
   const retryLogouts = forwarder
     ? new PeriodicTask(
@@ -70,11 +79,12 @@ export function createLaunch(o: LaunchOptions & LaunchParts): Launch {
         lc.logoutForwarder?.ensureIndexes(),
       ]).catch((err: unknown) => lc.logger.warn({ error: err instanceof Error ? err.name : 'unknown' }, 'launch indexes not ensured yet'));
       sweeper.start();
+      backstop.start();
       retryLogouts?.start();
     },
     async stop() {
       forwarder?.stop();
-      await Promise.all([sweeper.stop(), retryLogouts?.stop(), forwarder?.drain()]);
+      await Promise.all([sweeper.stop(), backstop.stop(), retryLogouts?.stop(), forwarder?.drain()]);
     },
   };
 }

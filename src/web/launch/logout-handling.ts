@@ -1,0 +1,76 @@
+import type { PendingLogout } from '../../partner';
+import type { LogoutInboxRecord } from '../../store/logout-events';
+import type { LaunchContext } from './context';
+import { LOGOUT_CLOCK_ALLOWANCE_MS } from './ended-by';
+
+/** A `user.logout` stored in the inbox, as its handling needs it. */
+export interface StoredLogout {
+  eventId: string;
+  installationId: string;
+  accountId: string;
+  talkdeskUserId: string;
+  email?: string;
+  /** The event's `created_at`. */
+  createdAt: string;
+  receivedAt: Date;
+}
+
+/**
+ * Ends the user's sessions and keeps the logout for the partner, then marks the stored event handled.
+ * Every step is idempotent: a redelivery after a failure, or the backstop pass, runs them again safely.
+ * Returns the sessions ended and the forward to send (the caller sends it once Talkdesk is answered).
+ */
+export async function handleStoredLogout(lc: LaunchContext, l: StoredLogout): Promise<{ ended: number; pending?: PendingLogout }> {
+  // First the mark, then the sessions: a sign-in under way that opens its session after they were
+  // ended finds the mark and ends its own (ssoCallback). Idempotent: a repeat ends nothing more.
+  // Never later than its arrival: a Talkdesk clock ahead of ours would refuse sign-ins begun after it.
+  const at = Math.min(Date.parse(l.createdAt), l.receivedAt.getTime());
+  await lc.sessions.markLoggedOut(l.installationId, l.talkdeskUserId, new Date(at));
+  // Not a session whose sign-in began after the logout (judged as a sign-in under way is): a late
+  // delivery, or one again after a 503, must not end a session the user opened since.
+  const ended = await lc.sessions.endForUser(l.installationId, l.talkdeskUserId, new Date(at + LOGOUT_CLOCK_ALLOWANCE_MS));
+  // Kept for the partner before Talkdesk is answered: a 503 here is delivered again and kept then.
+  const pending = await lc.logoutForwarder?.keep({
+    installationId: l.installationId,
+    accountId: l.accountId,
+    talkdeskUserId: l.talkdeskUserId,
+    ...(l.email ? { email: l.email } : {}),
+    occurredAt: l.createdAt,
+    eventId: l.eventId,
+  });
+  await lc.logoutEvents.markHandled(l.eventId, ended);
+  return { ended, ...(pending ? { pending } : {}) };
+}
+
+/** Talkdesk delivers again after 5 and 10 minutes; a logout stored this long ago and not handled has no delivery left. */
+export const LOGOUT_BACKSTOP_AFTER_MS = 16 * 60_000;
+
+const fromRecord = (r: LogoutInboxRecord): StoredLogout => ({
+  eventId: r._id,
+  installationId: r.installationId,
+  accountId: r.logout.accountId,
+  talkdeskUserId: r.logout.talkdeskUserId,
+  ...(r.logout.email ? { email: r.logout.email } : {}),
+  createdAt: r.createdAt.toISOString(),
+  receivedAt: r.receivedAt,
+});
+
+/**
+ * The backstop: a `user.logout` stored, whose handling then failed (the store cut off between two steps) and
+ * which no redelivery took, is handled here; otherwise the user's sessions lived on and the partner never heard.
+ * Stops at the first failure (the store is out again): the next pass goes on.
+ */
+export async function handleUnhandledLogouts(lc: LaunchContext, afterMs = LOGOUT_BACKSTOP_AFTER_MS): Promise<number> {
+  const records = await lc.logoutEvents.unhandled(new Date(Date.now() - afterMs));
+  let handled = 0;
+  for (const r of records) {
+    const { ended, pending } = await handleStoredLogout(lc, fromRecord(r));
+    handled += 1;
+    lc.logger.warn(
+      { installationId: r.installationId, eventId: r._id, talkdeskUserId: r.logout.talkdeskUserId, sessionsEnded: ended },
+      'user.logout: handled by the backstop pass (stored, its handling failed, and no redelivery took it)',
+    );
+    if (pending) lc.logoutForwarder?.sendNow(pending);
+  }
+  return handled;
+}

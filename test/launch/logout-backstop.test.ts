@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { MongoNetworkError } from 'mongodb';
+import { LogoutEventStore } from '../../src/store/logout-events';
+import { SessionStore } from '../../src/store/sessions';
+import type { UserLogoutNotice } from '../../src/web/launch';
+import { postCallback } from '../support/callback-client';
+import { useSystem, type TestSystem } from '../support/system';
+import { eventually } from '../support/waits';
+import { activeInstallation, signIn, type TestBrowser } from './helpers';
+
+/**
+ * A user.logout stored whose handling then failed (the store cut off between its steps) and that Talkdesk
+ * never delivered again: the backstop pass handles it (here after 1 s instead of 16 minutes, every 200 ms).
+ */
+describe('launch: a stored user.logout no redelivery took is handled by the backstop pass', function () {
+  this.timeout(60_000);
+  let sys: TestSystem;
+  const notices: UserLogoutNotice[] = [];
+  useSystem((s) => (sys = s), {
+    launch: { onUserLogout: async (e) => void notices.push(e), logoutBackstop: { passMs: 200, afterMs: 1_000 } },
+  });
+  const appStatus = async (b: TestBrowser) => (await b.request(`${sys.web.url}/app`)).status;
+
+  for (const step of ['markLoggedOut', 'endForUser'] as const)
+    it(`ends the sessions, forwards it and marks it handled when ${step} failed after the event was stored`, async () => {
+      const { installation, licensed } = await activeInstallation(sys);
+      const user = licensed[0];
+      assert.ok(user);
+      const browser = (await signIn(sys, installation.id, user.id)).browser;
+      const event = sys.simulator.userLogout(installation.id, user.id);
+      // The prototype's method replaced for the one delivery (the web process runs in this process).
+      const proto = SessionStore.prototype as unknown as Record<string, unknown>;
+      const original = proto[step];
+      try {
+        proto[step] = () => Promise.reject(new MongoNetworkError('connection reset (test)'));
+        assert.equal((await postCallback(sys.web.callbackUrl, event)).status, 503);
+      } finally {
+        proto[step] = original;
+      }
+      const logouts = new LogoutEventStore(sys.store.db);
+      const stored = await logouts.get(event.id);
+      assert.ok(stored && !stored.handledAt, 'stored, not handled: no redelivery comes');
+      assert.equal(await appStatus(browser), 200, 'the session lives on until the backstop');
+
+      const handled = await eventually('the backstop to handle it', async () => (await logouts.get(event.id))?.handledAt, 20_000);
+      assert.ok(handled);
+      assert.equal(await appStatus(browser), 401, 'signed out');
+      assert.equal((await logouts.get(event.id))?.sessionsEnded, 1);
+      await eventually('the partner to get it', async () => notices.some((n) => n.eventId === event.id) || undefined);
+      assert.ok(sys.logLines.some((l) => l.includes('handled by the backstop pass') && l.includes(event.id)));
+      // A redelivery now is a duplicate.
+      const again = await postCallback(sys.web.callbackUrl, event);
+      assert.deepEqual([again.status, (again.json as { status?: string } | undefined)?.status], [200, 'duplicate']);
+    });
+});
