@@ -5,6 +5,10 @@ import { needsWorkflow } from './reconcile-plan';
 
 export function installationRecordActivities(deps: ActivityDeps) {
   const { store } = deps;
+  const retiringSets = async (installationId: string) =>
+    (await store.credentials.list(installationId)).flatMap((c) =>
+      c.status === 'retiring' && c.retireAt ? [{ clientId: c.clientId, retireAt: c.retireAt.toISOString() }] : [],
+    );
   return {
     /** Mirrors the workflow's phase into MongoDB, where reconciliation reads it. */
     async recordInstallation(input: RecordPhaseInput): Promise<void> {
@@ -63,6 +67,8 @@ export function installationRecordActivities(deps: ActivityDeps) {
         accountName: rec.accountName,
         activeClientId: rec.activeClientId,
         links: rec.links,
+        // The sets retiring when the run was lost: the new run destroys each when its grace ends, as the lost one would.
+        ...(needsWorkflow(rec.phase) ? { retiring: await retiringSets(input.installationId) } : {}),
       };
     },
   };

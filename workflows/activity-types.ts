@@ -187,4 +187,6 @@ export interface StoredInstallation {
   accountName?: string;
   activeClientId?: string;
   links?: { root?: string; tokens?: string; installation?: string };
+  /** A live installation's sets retiring (a routine rotation's old set until Talkdesk's grace ends). */
+  retiring?: { clientId: string; retireAt: string }[];
 }

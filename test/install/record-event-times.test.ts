@@ -24,4 +24,15 @@ describe('installation record: the newest install, update and rotation applied (
     const again = await h.run(h.acts.loadInstallation, { installationId });
     assert.deepEqual([again?.updateEventAt, again?.rotationEventAt], [times.updateEventAt, times.rotationEventAt]);
   });
+
+  it("gives a live installation's retiring sets back (a run resumed from it retires them), an ended one's not", async () => {
+    const { base, clientId } = await h.installing(1);
+    const retireAt = new Date(Date.now() + 3_600_000);
+    await h.store.credentials.scheduleRetirement(base.installationId, clientId, retireAt);
+    await h.run(h.acts.recordInstallation, { ...base, phase: 'active' });
+    const loaded = await h.run(h.acts.loadInstallation, { installationId: base.installationId });
+    assert.deepEqual(loaded?.retiring, [{ clientId, retireAt: retireAt.toISOString() }]);
+    await h.run(h.acts.recordInstallation, { ...base, phase: 'uninstalled' });
+    assert.equal((await h.run(h.acts.loadInstallation, { installationId: base.installationId }))?.retiring, undefined);
+  });
 });

@@ -54,6 +54,7 @@ import {
   ROTATION_IMPORTED_AFTER_ITS_DEADLINE,
   ROUTINE_ROTATION_KEEPS_PROVEN_SET,
   UNINSTALL_ADOPTS_COMPROMISED_ROTATION,
+  UNINSTALL_ADOPTS_ROTATION_PAST_GRACE,
 } from '../../workflows/installation/rotation';
 import {
   TRIAL_RECORD_INTERRUPTIBLE,
@@ -176,6 +177,7 @@ describe('patches decided at the start of an installation run (workflows/install
         EARLIER_LIFE_EVENTS_OVER,
         TRIAL_RECORD_YIELDS_TO_QUEUED_OPERATION,
         EARLIER_LIFE_INSTALL_OVER,
+        UNINSTALL_ADOPTS_ROTATION_PAST_GRACE,
       ],
     );
     assert.ok(
@@ -238,7 +240,7 @@ describe('patches decided at the start of an installation run (workflows/install
         TRIAL_RECORD_YIELDS_TO_QUEUED_OPERATION,
       ],
     ],
-    ['tenth', 10, DECIDED_AT_START_10, [EARLIER_LIFE_INSTALL_OVER]],
+    ['tenth', 10, DECIDED_AT_START_10, [EARLIER_LIFE_INSTALL_OVER, UNINSTALL_ADOPTS_ROTATION_PAST_GRACE]],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {
     it(`the ${nth} generation decides its own patches at start; a run recorded before it never asks them (old paths)`, () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import { eventually } from '../support/waits';
 import { activeInstallation as activeOne } from './active-installation';
-import { ActivityStubs, clientIdFor, phases, unavailable, useInstallationUnderTest } from './harness';
+import { ActivityStubs, clientIdFor, phases, resumedFromRecord, unavailable, useInstallationUnderTest } from './harness';
 
 /** Credential rotation and the long life of an installation (continue-as-new). */
 describe('installation workflow: rotation and continue-as-new', function () {
@@ -224,6 +224,38 @@ describe('installation workflow: rotation and continue-as-new', function () {
     assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, oldClient);
     assert.equal(t.stubs.of('importCredentials').length, 1, "the install's import only");
     assert.equal(done.ignoredEvents.find((e) => e.eventId === rotation.eventId)?.reason, 'rotation superseded by a queued uninstall');
+  });
+
+  it("a routine rotation past Talkdesk's grace queued behind an uninstall gives it its credentials: the old set no longer works (patches-decided-at-start-10)", async () => {
+    const stubs = new ActivityStubs().on('applyUpdate', async () => Promise.reject(unavailable()));
+    const { t, oldClient } = await activeInstallation(stubs);
+    const DAY = 86_400;
+    // A rotation delivered three days late, behind an update that keeps failing (it holds the queue until its own
+    // seven days end, at day 10); the uninstall comes at day 8, past the rotation's seven days' grace.
+    await env().sleep('3 days');
+    await t.send(t.event('app.updated', { atSeconds: 3 * DAY, facts: { users: { adding: ['u1'], removing: [] } } }));
+    await t.until('the update to be retrying', (s) => s.phase === 'updating' && s.attempts > 1);
+    const rotation = t.event('app.credentials_rotated', { atSeconds: 10, facts: { compromised: false } });
+    await t.send(rotation);
+    await env().sleep('5 days');
+    await t.send(t.event('app.uninstalled', { atSeconds: 8 * DAY }));
+    const done = await t.result();
+    assert.equal(done.history.at(-1)?.result, 'acknowledged');
+    const newClient = clientIdFor(rotation.eventId);
+    assert.notEqual(newClient, oldClient);
+    assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, newClient, 'before, the old set: refused, deprovisioned here only');
+    assert.deepEqual(t.stubs.of('acknowledgeCredentials'), []);
+    assert.match(done.ignoredEvents.find((e) => e.eventId === rotation.eventId)?.reason ?? '', /past Talkdesk's grace/);
+  });
+
+  it('a run resumed from the record (its workflow lost) still retires the old set when its grace ends', async () => {
+    const retireAt = new Date((await env().currentTimeMs()) + 3_600_000).toISOString();
+    const t = await start(resumedFromRecord({ phase: 'active', retiring: [{ clientId: 'client-old', retireAt }] }));
+    const v = await t.until('the resumed run to show its retiring set', (s) => s.retiringCredentials.length === 1);
+    assert.deepEqual(v.retiringCredentials, [{ clientId: 'client-old', retireAt }]);
+    await env().sleep('2 hours');
+    assert.deepEqual(t.stubs.of('destroyCredentials'), [{ installationId: t.installationId, clientId: 'client-old' }]);
+    assert.deepEqual((await t.state()).retiringCredentials, []);
   });
 
   it("a routine rotation applied days after it was sent retires the old set when Talkdesk's grace ends, counted from the event", async () => {

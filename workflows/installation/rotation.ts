@@ -30,7 +30,10 @@ export const ROTATION_GRACE_FROM_EVENT = 'rotation-grace-from-event';
  */
 export const ROTATION_IMPORTED_AFTER_ITS_DEADLINE = 'rotation-imported-after-its-deadline';
 
-const ADOPTED = 'its credentials acknowledge the uninstall (the old set was compromised)';
+const adoptedWhy = (event: LifecycleEventOf<'app.credentials_rotated'>) =>
+  event.facts.compromised === true
+    ? 'its credentials acknowledge the uninstall (the old set was compromised)'
+    : "its credentials acknowledge the uninstall (past Talkdesk's grace: the old set no longer works)";
 
 /**
  * Patch: a compromised rotation whose new set got a token but whose acknowledgement failed for good
@@ -49,20 +52,29 @@ export const COMPROMISED_ROTATION_KEEPS_PROVEN_SET = 'compromised-rotation-keeps
 export const ROUTINE_ROTATION_KEEPS_PROVEN_SET = 'routine-rotation-keeps-proven-set';
 
 /**
- * Whether a compromised rotation that an uninstall supersedes gives the uninstall its credentials: when
- * the installation holds a set (also an install superseded by the uninstall, whose phase stays `new`).
- * Its patch is asked right after a local activity (a phase's record, the rotation's import): decided
- * by its generation's marker alone (patches.ts, ONLY_DECIDED_AT_START).
+ * Patch: a routine rotation an uninstall supersedes after Talkdesk's grace from its event gives the uninstall its
+ * credentials, as a compromised one does: the old set no longer works, so the uninstall's acknowledgement failed
+ * and it was deprovisioned here only, Talkdesk never told. Decided at start only (patches.ts).
+ */
+export const UNINSTALL_ADOPTS_ROTATION_PAST_GRACE = 'uninstall-adopts-rotation-past-grace';
+
+/**
+ * Whether a rotation that an uninstall supersedes gives the uninstall its credentials: a compromised one, or a
+ * routine one past Talkdesk's grace, when the installation holds a set (also an install superseded by the
+ * uninstall, whose phase stays `new`). Its patches are asked right after a local activity (a phase's record,
+ * the rotation's import): decided by their generations' markers alone (patches.ts, ONLY_DECIDED_AT_START).
  */
 export function adoptsForUninstall(ctx: PhaseContext, event: LifecycleEventOf<'app.credentials_rotated'>): boolean {
   const { phase, activeClientId } = ctx.state;
-  if (event.facts.compromised !== true || activeClientId === undefined || FINAL_PHASES.includes(phase)) return false;
-  return ctx.patched(UNINSTALL_ADOPTS_COMPROMISED_ROTATION);
+  if (activeClientId === undefined || FINAL_PHASES.includes(phase)) return false;
+  if (event.facts.compromised === true) return ctx.patched(UNINSTALL_ADOPTS_COMPROMISED_ROTATION);
+  const pastGrace = Date.now() >= Date.parse(event.createdAt) + ctx.options.rotationGraceMs;
+  return pastGrace && ctx.patched(UNINSTALL_ADOPTS_ROTATION_PAST_GRACE);
 }
 
 /**
- * Imports a compromised rotation's set as the active one (every other set destroyed: the old one is
- * revoked), for the uninstall that supersedes it. Never acknowledged as a rotation: the uninstall ends
+ * Imports a compromised rotation's set (or a routine one's past Talkdesk's grace) as the active one (every other
+ * set destroyed: the old one is revoked, or no longer works), for the uninstall that supersedes it. Never acknowledged as a rotation: the uninstall ends
  * the installation. When the set cannot be imported the uninstall goes on with what it has, as before
  * the patch. `why`: how it went, for the rotation's ignored entry.
  */
@@ -70,10 +82,14 @@ export async function adoptForUninstall(
   ctx: PhaseContext,
   event: LifecycleEventOf<'app.credentials_rotated'>,
 ): Promise<{ adopted: boolean; why: string }> {
-  const notImported = await adoptOrWhyNot(ctx, event, "import the compromised rotation's credentials for the uninstall");
+  const step =
+    event.facts.compromised === true
+      ? "import the compromised rotation's credentials for the uninstall"
+      : "import the rotation's credentials for the uninstall (past Talkdesk's grace)";
+  const notImported = await adoptOrWhyNot(ctx, event, step);
   if (notImported !== undefined) return { adopted: false, why: `its credentials could not be imported: ${notImported}` };
   ctx.state.retiring = [];
-  return { adopted: true, why: ADOPTED };
+  return { adopted: true, why: adoptedWhy(event) };
 }
 
 /**
@@ -204,7 +220,7 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
           : {
               result: 'interrupted',
               detail: outcome.reason,
-              outcome: `rotation interrupted by ${outcome.reason}${adoption?.adopted ? `; ${ADOPTED}` : ''}`,
+              outcome: `rotation interrupted by ${outcome.reason}${adoption?.adopted ? `; ${adoptedWhy(event)}` : ''}`,
             };
     state.history = keepLast([
       ...state.history,

@@ -218,5 +218,7 @@ async function resumeFromStore(ctx: PhaseContext, byReconciliation: boolean): Pr
     state.accountName = stored.accountName;
     state.activeClientId = stored.activeClientId;
     state.links = stored.links ?? {};
+    // Its retiring sets, destroyed when their grace ends as the lost run would have (the result only: no patch).
+    state.retiring = (stored.retiring ?? []).filter((r) => r.clientId !== stored.activeClientId);
   }
 }
