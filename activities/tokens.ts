@@ -1,8 +1,18 @@
+import { ApplicationFailure } from '@temporalio/common';
 import type { UsableCredentials } from '../src/store/credentials';
+import { TalkdeskHttpError } from '../src/talkdesk/errors';
+import { TALKDESK_FAILURE_TYPES } from '../src/talkdesk/failures';
 import type { ActivityDeps } from './deps';
 import { credentialsMissing } from './failures';
 
 export const DEFAULT_SCOPES = ['apps:read', 'apps:write', 'account:read', 'users:read'];
+
+/**
+ * "Adding a scope to a client can take a few minutes to take effect; until then token requests answer 401"
+ * (Talkdesk's SCOPES page, no error code given): this long after a set is imported, a token request refused with
+ * 401 `invalid_client` is retried instead of failing for good. Later, it is final (credentials Talkdesk refuses).
+ */
+export const SCOPE_ACTIVATION_MS = 15 * 60_000;
 
 /**
  * An access token for one credential set: from the encrypted cache while it has
@@ -18,17 +28,35 @@ export async function accessToken(
   const cached = await deps.store.credentials.cachedToken(installationId, clientId, minValidity);
   if (cached) return { token: cached, expiresAt: Date.now() + minValidity, scope: '', cached: true };
   const creds = await usableCredentials(deps, installationId, clientId);
-  const granted = await deps.talkdesk.requestToken({
-    tokenUrl: creds.tokenUrl,
-    clientId: creds.clientId,
-    keyId: creds.keyId,
-    algorithm: creds.keyAlgorithm,
-    privateKey: creds.secret.privateKey,
-    scopes: deps.scopes ?? DEFAULT_SCOPES,
-  });
+  const granted = await deps.talkdesk
+    .requestToken({
+      tokenUrl: creds.tokenUrl,
+      clientId: creds.clientId,
+      keyId: creds.keyId,
+      algorithm: creds.keyAlgorithm,
+      privateKey: creds.secret.privateKey,
+      scopes: deps.scopes ?? DEFAULT_SCOPES,
+    })
+    .catch((err: unknown) => {
+      throw scopesMayBeActivating(err, creds) ? scopesActivating() : err;
+    });
   await deps.store.credentials.cacheToken(installationId, clientId, granted.accessToken, granted.scope, new Date(granted.expiresAt));
   return { token: granted.accessToken, expiresAt: granted.expiresAt, scope: granted.scope, cached: false };
 }
+
+function scopesMayBeActivating(err: unknown, creds: UsableCredentials): boolean {
+  const fresh = creds.importedAt !== undefined && Date.now() - creds.importedAt.getTime() < SCOPE_ACTIVATION_MS;
+  return fresh && err instanceof TalkdeskHttpError && err.kind === 'unauthorized' && err.isInvalidClient;
+}
+
+const scopesActivating = () =>
+  ApplicationFailure.create({
+    type: TALKDESK_FAILURE_TYPES.unauthorized,
+    message:
+      `Talkdesk refused a token for credentials imported less than ${SCOPE_ACTIVATION_MS / 60_000} minutes ago (401 invalid_client): ` +
+      "a client's new scopes can answer 401 for a few minutes; retried, and final after that",
+    nonRetryable: false,
+  });
 
 export async function usableCredentials(deps: ActivityDeps, installationId: string, clientId: string): Promise<UsableCredentials> {
   const creds = await deps.store.credentials.usable(installationId, clientId);

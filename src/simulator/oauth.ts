@@ -16,6 +16,8 @@ export interface TokenEndpointConfig {
   tokenUrl: string;
   tokenTtlSeconds: number;
   clockSkewSeconds: number;
+  /** How long after a client is created its token requests answer 401 `invalid_client` (tokenScopeActivationSeconds). */
+  tokenScopeActivationMs?: number;
   /** The authorization_code grant (sso.ts), given the form fields once parsed. */
   codeGrant?: (req: IncomingMessage, fields: Record<string, string>, call: CallRecord) => Promise<SimResponse>;
 }
@@ -145,6 +147,10 @@ export async function handleToken(cfg: TokenEndpointConfig, req: IncomingMessage
 
   const installation = cfg.state.installations.get(client.installationId);
   if (!installation) return oauthError(401, 'invalid_client', 'client has no installation');
+  // "Adding a scope to a client can take a few minutes to take effect; until then token requests answer 401" (SCOPES).
+  if (Date.now() < client.createdAt.getTime() + (cfg.tokenScopeActivationMs ?? 0)) {
+    return oauthError(401, 'invalid_client', "the client's scopes are not active yet; retry in a few minutes");
+  }
   const scopes = grantedScopes(form.data.scope, installation.scopes);
   if (!scopes) {
     return oauthError(400, 'invalid_scope', `scope must be a space-separated subset of: ${installation.scopes.join(' ')}`);

@@ -114,6 +114,11 @@ export interface Simulator {
   userLogout(installationId: string, userId: string, eventOpts?: EventOptions): UserLogoutEvent;
 }
 
+const nonNegativeSeconds = (seconds: number | undefined, what: string): number => {
+  if (!((seconds ?? 0) >= 0)) throw new Error(`${what} must be >= 0`);
+  return seconds ?? 0;
+};
+
 class SimulatorServer implements Simulator {
   readonly calls: CallRecord[] = [];
   readonly url: string;
@@ -160,11 +165,11 @@ class SimulatorServer implements Simulator {
       tokenUrl: this.tokenUrl,
       tokenTtlSeconds: options.tokenTtlSeconds ?? 600,
       clockSkewSeconds: options.clockSkewSeconds ?? 10,
+      tokenScopeActivationMs: nonNegativeSeconds(options.tokenScopeActivationSeconds, 'tokenScopeActivationSeconds') * 1000,
     };
     this.sso = new SsoSimulator(this.state, ctx, this.tokenCfg.tokenTtlSeconds);
     this.tokenCfg.codeGrant = (req, fields, call) => this.sso.codeGrant(this.tokenCfg, req, fields, call);
-    const activation = options.scopeActivationSeconds ?? 0;
-    if (!(activation >= 0)) throw new Error('scopeActivationSeconds must be >= 0');
+    const activation = nonNegativeSeconds(options.scopeActivationSeconds, 'scopeActivationSeconds');
     this.apiCfg = { state: this.state, ctx, revokeOnUninstall: options.revokeOnUninstall ?? false, scopeActivationMs: activation * 1000 };
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       this.handle(req, res).catch((err: unknown) => {

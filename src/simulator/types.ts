@@ -302,6 +302,12 @@ export interface SimulatorOptions {
    * `invalid_token` (default 0: its scopes work at once). The token endpoint is not affected.
    */
   scopeActivationSeconds?: number;
+  /**
+   * The same at the token endpoint, as the SCOPES page words it ("until then token requests answer 401"): for this
+   * many seconds after a client is created (an install's, a rotation's), its token requests answer 401
+   * `invalid_client` (default 0). Talkdesk does not document the error code; `invalid_client` is the hardest case.
+   */
+  tokenScopeActivationSeconds?: number;
   /** Per-attempt timeout of deliver() (default 10 s). */
   deliveryTimeoutMs?: number;
   appVersionId?: string;

@@ -6,7 +6,6 @@ import { MARKERS, StoreMarkers } from './markers';
 import { credentialId, legacyCredentialId } from './credential-ids';
 import { ClientIdReusedError } from './credential-errors';
 import { credentialSecretContext, tokenContext } from './secret-contexts';
-
 export { credentialId, legacyCredentialId };
 
 export type CredentialStatus = 'pending' | 'active' | 'retiring' | 'destroyed';
@@ -41,6 +40,7 @@ export interface UsableCredentials {
   keyAlgorithm: KeyAlgorithm;
   tokenUrl: string;
   secret: CredentialSecret;
+  importedAt?: Date; // its record written: a client's new scopes can answer 401 for a few minutes
 }
 
 interface TokenRecord {
@@ -227,6 +227,7 @@ export class CredentialStore {
       keyAlgorithm: rec.keyAlgorithm,
       tokenUrl: rec.tokenUrl,
       secret: decryptJson<CredentialSecret>(this.keyring, rec.secret, credentialSecretContext(installationId, clientId)),
+      importedAt: rec.createdAt,
     };
   }
 

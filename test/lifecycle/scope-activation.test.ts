@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { CallRecord } from '../../src/simulator';
 import { useSystem, type TestSystem } from '../support/system';
-import { waitForPhase } from '../support/waits';
+import { eventually, queryState, waitForPhase } from '../support/waits';
 
 const ACTIVATION_SECONDS = 3;
 const API_ROUTES = new Set<CallRecord['route']>(['account', 'users', 'installation', 'licensedUsers', 'installationState']);
@@ -53,5 +53,50 @@ describe('a new installation whose scopes answer 401 at first (dev server, Ferre
       'a token issued after the last 401',
     );
     assert.equal(sys.simulator.getInstallation(installation.id)?.state, 'completed');
+  });
+});
+
+/**
+ * The same as Talkdesk's SCOPES page words it: "until then token requests answer 401". The simulator answers a new
+ * client's token requests 401 `invalid_client` (no code is documented; that one is otherwise final) for a while: a
+ * set imported minutes ago is retried (activities/tokens.ts SCOPE_ACTIVATION_MS), never taken as refused for good.
+ */
+describe('a new client whose token requests answer 401 invalid_client at first (dev server, FerretDB, simulator)', function () {
+  this.timeout(120_000);
+  let sys: TestSystem;
+  useSystem((s) => (sys = s), { tokenScopeActivationSeconds: ACTIVATION_SECONDS });
+  const refusedTokens = (clientId: string | undefined) =>
+    sys.simulator.calls.filter((c) => c.route === 'token' && c.clientId === clientId && c.status === 401);
+
+  it('an install retries until the client gets a token and is approved once (before: rejected, its only credentials destroyed)', async () => {
+    const { installation, event } = sys.simulator.createInstallation();
+    assert.equal(await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl }), 200);
+    const view = await waitForPhase(sys.client, installation.id, 'active');
+    assert.deepEqual(
+      view.history.map((h) => [h.phase, h.result]),
+      [['installing', 'approved']],
+    );
+    assert.ok(refusedTokens(installation.clientIds[0]).length > 0, 'the first token requests met the 401');
+    assert.deepEqual(
+      sys.simulator
+        .stateCalls(installation.id)
+        .filter((c) => c.status === 200)
+        .map((c) => c.concluded),
+      ['install'],
+    );
+  });
+
+  it("a compromised rotation proves its new set once the client's scopes work, and switches to it", async () => {
+    const { installation, event } = sys.simulator.createInstallation();
+    assert.equal(await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl }), 200);
+    await waitForPhase(sys.client, installation.id, 'active');
+    const rotation = sys.simulator.rotateCredentials(installation.id, { compromised: true });
+    assert.equal(await sys.simulator.deliver(rotation, { callbackUrl: sys.web.callbackUrl }), 200);
+    const view = await eventually('the new set in use', async () => {
+      const v = await queryState(sys.client, installation.id);
+      return v.activeClientId === rotation.data.client_id && !v.currentStep ? v : undefined;
+    });
+    assert.equal(view.history.at(-1)?.result, 'rotated');
+    assert.ok(refusedTokens(rotation.data.client_id).length > 0, "the new client's first token requests met the 401");
   });
 });

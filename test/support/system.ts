@@ -98,6 +98,8 @@ export interface SystemOptions {
   openStateNames?: 'pending' | 'prose';
   /** How long a new installation's scopes answer 401 at the simulator, in seconds (0 by default). */
   scopeActivationSeconds?: number;
+  /** The simulator's token endpoint answers a new client 401 invalid_client this long (tokenScopeActivationSeconds). */
+  tokenScopeActivationSeconds?: number;
   /** More Talkdesk hosts the service may call (e.g. `npm run demo`'s own simulator) besides the system's simulator. */
   talkdeskAllowedHosts?: string[];
 }
@@ -130,6 +132,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
     revokeOnUninstall: opts.revokeOnUninstall,
     openStateNames: opts.openStateNames,
     scopeActivationSeconds: opts.scopeActivationSeconds,
+    tokenScopeActivationSeconds: opts.tokenScopeActivationSeconds,
   });
   const talkdesk = new TalkdeskClient({
     allowedHosts: [`127.0.0.1:${simulator.port}`, ...(opts.talkdeskAllowedHosts ?? [])],
