@@ -73,10 +73,11 @@ export class LogoutForwarder {
   }
 
   /** Keeps the logout until the partner has it: before Talkdesk is answered. */
-  keep(req: UserLogoutRequest): Promise<PendingLogout> {
+  keep(req: UserLogoutRequest, firstAt?: Date): Promise<PendingLogout> {
     const now = this.now();
-    // Due for the retry pass only once the first attempt, made at once by `sendNow`, had its chance.
-    return this.o.store.add(req, new Date(now), new Date(now + this.timing.firstRetryMs));
+    // Due for the retry pass only once the first attempt, made at once by `sendNow`, had its chance. `firstAt`: when
+    // the logout arrived, if earlier (a backstop pass): the day of retries counts from then.
+    return this.o.store.add(req, firstAt ?? new Date(now), new Date(now + this.timing.firstRetryMs));
   }
 
   /** The first attempt, in the background (after Talkdesk's answer); `drain` waits for it. */

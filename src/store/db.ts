@@ -38,6 +38,7 @@ export const COLLECTIONS = {
   reconcilePlans: 'reconcile_plans',
   partnerOutstanding: 'partner_outstanding',
   partnerLogouts: 'partner_logouts',
+  logoutsOwed: 'logouts_owed',
   partnerLogoutClaims: 'partner_logout_claims',
   credentialSets: 'credential_sets',
   credentialCloses: 'credential_closes',

@@ -1,5 +1,5 @@
 import { MongoServerError, type Collection } from 'mongodb';
-import { COLLECTIONS, type Database } from './db';
+import { COLLECTIONS, upsertById, type Database } from './db';
 
 /**
  * A `user.logout` event in the inbox. Stored like the lifecycle events (same collection, the
@@ -17,10 +17,52 @@ export interface LogoutInboxRecord {
   sessionsEnded?: number;
 }
 
+/**
+ * A `user.logout` whose handling is owed: written before the event is stored, deleted once it is handled, so that the
+ * backstop pass reads this small collection (by its few documents) instead of scanning the inbox.
+ */
+interface OwedLogout {
+  _id: string;
+  receivedAt: Date;
+  /** Kept for the partner's hook: a backstop pass must not forward it again (it may have been delivered since). */
+  forwardKeptAt?: Date;
+}
+
 export class LogoutEventStore {
   private readonly coll: Collection<LogoutInboxRecord>;
+  private readonly owed: Collection<OwedLogout>;
   constructor(db: Database) {
     this.coll = db.db.collection<LogoutInboxRecord>(COLLECTIONS.inbox);
+    this.owed = db.db.collection<OwedLogout>(COLLECTIONS.logoutsOwed);
+  }
+
+  /** Before the event is stored: its handling is owed until markHandled (a repeat keeps the first arrival). */
+  async owe(eventId: string, receivedAt: Date): Promise<void> {
+    await upsertById(this.owed, eventId, { $setOnInsert: { receivedAt } });
+  }
+
+  /** The forward is kept for the partner's hook (LogoutForwarder.keep): never kept again for this event. */
+  async noteForwardKept(eventId: string, at = new Date()): Promise<void> {
+    await this.owed.updateOne({ _id: eventId }, { $set: { forwardKeptAt: at } });
+  }
+
+  /** Whether an earlier attempt kept this event's forward for the partner (a redelivery after a failure). */
+  async forwardKept(eventId: string): Promise<boolean> {
+    return (await this.owed.findOne({ _id: eventId }))?.forwardKeptAt !== undefined;
+  }
+
+  /** Handling owed since before `receivedBefore` (the backstop pass), oldest first. */
+  owedBefore(receivedBefore: Date, limit = 100): Promise<OwedLogout[]> {
+    return this.owed
+      .find({ receivedAt: { $lt: receivedBefore } })
+      .sort({ receivedAt: 1 })
+      .limit(limit)
+      .toArray();
+  }
+
+  /** Nothing owed for this event any more (handled, or its id stored for another event). */
+  async settle(eventId: string): Promise<void> {
+    await this.owed.deleteOne({ _id: eventId });
   }
 
   /**
@@ -46,15 +88,7 @@ export class LogoutEventStore {
 
   async markHandled(eventId: string, sessionsEnded: number, at = new Date()): Promise<void> {
     await this.coll.updateOne({ _id: eventId, type: 'user.logout' }, { $set: { handledAt: at, sessionsEnded } });
-  }
-
-  /** Stored before `receivedBefore` and never marked handled (the backstop pass), oldest first. */
-  unhandled(receivedBefore: Date, limit = 100): Promise<LogoutInboxRecord[]> {
-    return this.coll
-      .find({ type: 'user.logout', handledAt: { $exists: false }, receivedAt: { $lt: receivedBefore } })
-      .sort({ receivedAt: 1 })
-      .limit(limit)
-      .toArray();
+    await this.settle(eventId);
   }
 
   get(eventId: string): Promise<LogoutInboxRecord | null> {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { MongoNetworkError } from 'mongodb';
+import { PendingLogoutStore } from '../../src/partner';
+import { COLLECTIONS } from '../../src/store/db';
 import { LogoutEventStore } from '../../src/store/logout-events';
 import { SessionStore } from '../../src/store/sessions';
 import type { UserLogoutNotice } from '../../src/web/launch';
@@ -17,7 +19,11 @@ describe('launch: a stored user.logout no redelivery took is handled by the back
   let sys: TestSystem;
   const notices: UserLogoutNotice[] = [];
   useSystem((s) => (sys = s), {
-    launch: { onUserLogout: async (e) => void notices.push(e), logoutBackstop: { passMs: 200, afterMs: 1_000 } },
+    launch: {
+      onUserLogout: async (e) => void notices.push(e),
+      logoutBackstop: { passMs: 200, afterMs: 1_000 },
+      logoutForwardTiming: { firstRetryMs: 200, passIntervalMs: 100 },
+    },
   });
   const appStatus = async (b: TestBrowser) => (await b.request(`${sys.web.url}/app`)).status;
 
@@ -52,4 +58,28 @@ describe('launch: a stored user.logout no redelivery took is handled by the back
       const again = await postCallback(sys.web.callbackUrl, event);
       assert.deepEqual([again.status, (again.json as { status?: string } | undefined)?.status], [200, 'duplicate']);
     });
+
+  it('does not forward again a logout whose forward was kept (and delivered) before its handling failed', async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const user = licensed[0]!;
+    const browser = (await signIn(sys, installation.id, user.id)).browser;
+    const event = sys.simulator.userLogout(installation.id, user.id);
+    const proto = LogoutEventStore.prototype as unknown as Record<string, unknown>;
+    const original = proto.markHandled;
+    try {
+      proto.markHandled = () => Promise.reject(new MongoNetworkError('connection reset (test)'));
+      assert.equal((await postCallback(sys.web.callbackUrl, event)).status, 503);
+    } finally {
+      proto.markHandled = original;
+    }
+    assert.equal(await appStatus(browser), 401, 'its sessions ended before the failure');
+    const logouts = new LogoutEventStore(sys.store.db);
+    await eventually('the backstop to mark it handled', async () => (await logouts.get(event.id))?.handledAt, 20_000);
+    const pending = new PendingLogoutStore(sys.store.db);
+    await eventually('no forward pending', async () =>
+      (await pending.due(new Date(Date.now() + 86_400_000))).length === 0 ? true : undefined,
+    );
+    assert.equal(notices.filter((n) => n.eventId === event.id).length, 1, 'forwarded once');
+    assert.equal(await sys.store.db.db.collection(COLLECTIONS.logoutsOwed).countDocuments({ _id: event.id as never }), 0, 'nothing owed');
+  });
 });

@@ -79,12 +79,15 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
       const { installation_id: installationId, user_id: talkdeskUserId, account_id: accountId, user_email: email } = event.data;
       const log = lc.logger.child({ installationId, eventId: event.id, type: event.type });
       try {
+        const receivedAt = new Date();
+        // Owed before it is stored: one stored whose handling then fails, never delivered again, the backstop finds.
+        await lc.logoutEvents.owe(event.id, receivedAt);
         const stored = await lc.logoutEvents.insert({
           _id: event.id,
           installationId,
           type: 'user.logout',
           createdAt: new Date(event.created_at),
-          receivedAt: new Date(),
+          receivedAt,
           logout: { accountId, talkdeskUserId, ...(email ? { email } : {}) },
         });
         if (!stored.stored && stored.conflict) {
@@ -104,15 +107,21 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
           return reply(ctx, 200, { status: 'duplicate', eventId: event.id });
         }
         // Failing after the insert, it is answered 503 and delivered again; with no delivery left, the backstop pass takes it.
-        const { ended, pending } = await handleStoredLogout(lc, {
-          eventId: event.id,
-          installationId,
-          accountId,
-          talkdeskUserId,
-          ...(email ? { email } : {}),
-          createdAt: event.created_at,
-          receivedAt: new Date(),
-        });
+        // A redelivery after a failure: its forward may have been kept (and delivered) by the first attempt.
+        const forwardKept = !stored.stored && (await lc.logoutEvents.forwardKept(event.id));
+        const { ended, pending } = await handleStoredLogout(
+          lc,
+          {
+            eventId: event.id,
+            installationId,
+            accountId,
+            talkdeskUserId,
+            ...(email ? { email } : {}),
+            createdAt: event.created_at,
+            receivedAt,
+          },
+          { forwardKept },
+        );
         log.info({ talkdeskUserId, sessionsEnded: ended }, 'user.logout: sessions ended');
         outcome(stored.stored ? 'accepted' : 'duplicate');
         reply(ctx, 200, { status: stored.stored ? 'accepted' : 'duplicate', eventId: event.id, sessionsEnded: ended });
