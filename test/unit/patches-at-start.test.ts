@@ -54,7 +54,7 @@ import {
   ROTATION_IMPORTED_AFTER_ITS_DEADLINE,
   ROUTINE_ROTATION_KEEPS_PROVEN_SET,
   UNINSTALL_ADOPTS_COMPROMISED_ROTATION,
-  UNINSTALL_ADOPTS_ROTATION_PAST_GRACE,
+  UNINSTALL_ADOPTS_ROUTINE_ROTATION,
 } from '../../workflows/installation/rotation';
 import {
   TRIAL_RECORD_INTERRUPTIBLE,
@@ -177,7 +177,7 @@ describe('patches decided at the start of an installation run (workflows/install
         EARLIER_LIFE_EVENTS_OVER,
         TRIAL_RECORD_YIELDS_TO_QUEUED_OPERATION,
         EARLIER_LIFE_INSTALL_OVER,
-        UNINSTALL_ADOPTS_ROTATION_PAST_GRACE,
+        UNINSTALL_ADOPTS_ROUTINE_ROTATION,
       ],
     );
     assert.ok(
@@ -240,7 +240,7 @@ describe('patches decided at the start of an installation run (workflows/install
         TRIAL_RECORD_YIELDS_TO_QUEUED_OPERATION,
       ],
     ],
-    ['tenth', 10, DECIDED_AT_START_10, [EARLIER_LIFE_INSTALL_OVER, UNINSTALL_ADOPTS_ROTATION_PAST_GRACE]],
+    ['tenth', 10, DECIDED_AT_START_10, [EARLIER_LIFE_INSTALL_OVER, UNINSTALL_ADOPTS_ROUTINE_ROTATION]],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {
     it(`the ${nth} generation decides its own patches at start; a run recorded before it never asks them (old paths)`, () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import { eventually } from '../support/waits';
 import { activeInstallation as activeOne } from './active-installation';
-import { ActivityStubs, clientIdFor, phases, resumedFromRecord, unavailable, useInstallationUnderTest } from './harness';
+import { ActivityStubs, clientIdFor, deferred, phases, resumedFromRecord, unavailable, useInstallationUnderTest } from './harness';
 
 /** Credential rotation and the long life of an installation (continue-as-new). */
 describe('installation workflow: rotation and continue-as-new', function () {
@@ -121,7 +121,7 @@ describe('installation workflow: rotation and continue-as-new', function () {
     );
   });
 
-  it('an uninstall interrupts a rotation retrying for days: the rotation is dropped, the uninstall acknowledged at once', async () => {
+  it("an uninstall interrupts a rotation retrying for days: acknowledged at once, with the rotation's proven set (patches-decided-at-start-10)", async () => {
     const stubs = new ActivityStubs().on('acknowledgeCredentials', async () => {
       throw unavailable();
     });
@@ -142,7 +142,9 @@ describe('installation workflow: rotation and continue-as-new', function () {
     assert.match(done.ignoredEvents.find((e) => e.eventId === rotation.eventId)?.reason ?? '', /interrupted/);
     assert.equal(done.history.at(-1)?.result, 'acknowledged');
     const ack = t.stubs.of('setInstallationState').at(-1);
-    assert.equal(ack?.clientId, oldClient, 'acknowledged with the credentials in use');
+    // Its new set got a token: it works past the old set's grace, which the acknowledgement could retry past.
+    assert.equal(ack?.clientId, clientIdFor(rotation.eventId), 'acknowledged with the proven set (before: the old one)');
+    assert.notEqual(ack?.clientId, oldClient);
     const took = Date.parse(done.history.at(-1)?.endedAt ?? '') - Date.parse(uninstall.createdAt);
     assert.ok(took < 3_600_000, `uninstalled within the hour, not after the rotation's seven days (${took} ms)`);
   });
@@ -219,11 +221,41 @@ describe('installation workflow: rotation and continue-as-new', function () {
     assert.equal(t.stubs.of('setInstallationState')[0]?.clientId, clientIdFor(rotation.eventId));
   });
 
-  it('a routine rotation queued behind an uninstall is dropped: the old set stays valid for its grace period', async () => {
+  it('a routine rotation queued behind an uninstall within its grace is dropped: the old set stays valid', async () => {
     const { t, oldClient, rotation, done } = await rotationQueuedBehindUninstall(false);
     assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, oldClient);
     assert.equal(t.stubs.of('importCredentials').length, 1, "the install's import only");
     assert.equal(done.ignoredEvents.find((e) => e.eventId === rotation.eventId)?.reason, 'rotation superseded by a queued uninstall');
+  });
+
+  it('a rotation older than one adopted for the uninstall is not adopted over it (patches-decided-at-start-10)', async () => {
+    const gate = deferred();
+    let newerId = '';
+    const stubs = new ActivityStubs()
+      .on('applyUpdate', async () => Promise.reject(unavailable()))
+      .on('importCredentials', async (i) => {
+        if (i.eventId === newerId) await gate.promise; // the adoption's import, slow (the store retried)
+        return { clientId: clientIdFor(String(i.eventId)), keyId: 'key-1', keyAlgorithm: 'ES256' };
+      });
+    const { t } = await activeInstallation(stubs);
+    await t.send(t.event('app.updated', { atSeconds: 5, facts: { users: { adding: ['u1'], removing: [] } } }));
+    await t.until('the update to be retrying', (s) => s.phase === 'updating' && s.attempts > 1);
+    const newer = t.event('app.credentials_rotated', { atSeconds: 20, facts: { compromised: true } });
+    newerId = newer.eventId;
+    await t.send(newer, t.event('app.uninstalled', { atSeconds: 30 }));
+    await eventually(
+      'the newer rotation being adopted',
+      async () => t.stubs.of('importCredentials').some((i) => i.eventId === newerId) || undefined,
+    );
+    const older = t.event('app.credentials_rotated', { atSeconds: 10, facts: { compromised: true } });
+    await t.send(older);
+    // Queued while the adoption's import still runs (past its local bound it is retried on the server), ahead of the uninstall.
+    await t.until('the older rotation queued', (s) => s.pendingEvents.some((p) => p.endsWith(older.eventId)));
+    gate.resolve();
+    const done = await t.result();
+    assert.equal(done.phase, 'uninstalled');
+    assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, clientIdFor(newer.eventId), 'the newer set, the one Talkdesk keeps');
+    assert.ok(!t.stubs.of('importCredentials').some((i) => i.eventId === older.eventId), 'the older set never imported over it');
   });
 
   it("a routine rotation past Talkdesk's grace queued behind an uninstall gives it its credentials: the old set no longer works (patches-decided-at-start-10)", async () => {
@@ -245,7 +277,10 @@ describe('installation workflow: rotation and continue-as-new', function () {
     assert.notEqual(newClient, oldClient);
     assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, newClient, 'before, the old set: refused, deprovisioned here only');
     assert.deepEqual(t.stubs.of('acknowledgeCredentials'), []);
-    assert.match(done.ignoredEvents.find((e) => e.eventId === rotation.eventId)?.reason ?? '', /past Talkdesk's grace/);
+    assert.match(
+      done.ignoredEvents.find((e) => e.eventId === rotation.eventId)?.reason ?? '',
+      /its credentials acknowledge the uninstall \(they work/,
+    );
   });
 
   it('a run resumed from the record (its workflow lost) still retires the old set when its grace ends', async () => {

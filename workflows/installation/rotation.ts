@@ -1,5 +1,5 @@
 import { FINAL_PHASES, type LifecycleEventOf, type PhaseRecord } from '../definitions';
-import { keepLast, markHandled, recordIgnored } from '../state';
+import { keepLast, markHandled, markKindApplied, olderThanApplied, recordIgnored } from '../state';
 import { CREDENTIALS_MISSING, CREDENTIALS_REFUSED } from '../activity-types';
 import { StepFailedError } from '../steps';
 import { adoptOrWhyNot, takeLinks } from './common';
@@ -33,7 +33,7 @@ export const ROTATION_IMPORTED_AFTER_ITS_DEADLINE = 'rotation-imported-after-its
 const adoptedWhy = (event: LifecycleEventOf<'app.credentials_rotated'>) =>
   event.facts.compromised === true
     ? 'its credentials acknowledge the uninstall (the old set was compromised)'
-    : "its credentials acknowledge the uninstall (past Talkdesk's grace: the old set no longer works)";
+    : "its credentials acknowledge the uninstall (they work; the old set stops working when Talkdesk's grace ends)";
 
 /**
  * Patch: a compromised rotation whose new set got a token but whose acknowledgement failed for good
@@ -52,30 +52,36 @@ export const COMPROMISED_ROTATION_KEEPS_PROVEN_SET = 'compromised-rotation-keeps
 export const ROUTINE_ROTATION_KEEPS_PROVEN_SET = 'routine-rotation-keeps-proven-set';
 
 /**
- * Patch: a routine rotation an uninstall supersedes after Talkdesk's grace from its event gives the uninstall its
- * credentials, as a compromised one does: the old set no longer works, so the uninstall's acknowledgement failed
- * and it was deprovisioned here only, Talkdesk never told. Decided at start only (patches.ts).
+ * Patch: a routine rotation an uninstall supersedes gives the uninstall its credentials too once Talkdesk's grace from
+ * its event has ended (only the new set works then), or when its new set got a token (it works; the old one stops at
+ * the grace's end, which the uninstall's acknowledgement may retry past); and a rotation adopted so counts as applied:
+ * an older one met after it is not adopted over it. Before it, the routine one was dropped: an acknowledgement with the
+ * old set past its grace failed, deprovisioned here only, Talkdesk never told. Decided at start only (patches.ts).
  */
-export const UNINSTALL_ADOPTS_ROTATION_PAST_GRACE = 'uninstall-adopts-rotation-past-grace';
+export const UNINSTALL_ADOPTS_ROUTINE_ROTATION = 'uninstall-adopts-routine-rotation';
 
 /**
- * Whether a rotation that an uninstall supersedes gives the uninstall its credentials: a compromised one, or a
- * routine one past Talkdesk's grace, when the installation holds a set (also an install superseded by the
- * uninstall, whose phase stays `new`). Its patches are asked right after a local activity (a phase's record,
- * the rotation's import): decided by their generations' markers alone (patches.ts, ONLY_DECIDED_AT_START).
+ * Whether a rotation that an uninstall supersedes gives the uninstall its credentials: a compromised one (and, under
+ * UNINSTALL_ADOPTS_ROUTINE_ROTATION, a routine one past its grace or `proven`, neither older than one applied or
+ * adopted), when the installation holds a set (also an install superseded by the uninstall, whose phase stays `new`). Its patches are asked right after a
+ * local activity (a phase's record, the rotation's import): decided by their generations' markers alone
+ * (patches.ts, ONLY_DECIDED_AT_START).
  */
-export function adoptsForUninstall(ctx: PhaseContext, event: LifecycleEventOf<'app.credentials_rotated'>): boolean {
+export function adoptsForUninstall(ctx: PhaseContext, event: LifecycleEventOf<'app.credentials_rotated'>, proven = false): boolean {
   const { phase, activeClientId } = ctx.state;
   if (activeClientId === undefined || FINAL_PHASES.includes(phase)) return false;
-  if (event.facts.compromised === true) return ctx.patched(UNINSTALL_ADOPTS_COMPROMISED_ROTATION);
-  const pastGrace = Date.now() >= Date.parse(event.createdAt) + ctx.options.rotationGraceMs;
-  return pastGrace && ctx.patched(UNINSTALL_ADOPTS_ROTATION_PAST_GRACE);
+  const compromised = event.facts.compromised === true;
+  if (!ctx.patched(UNINSTALL_ADOPTS_ROUTINE_ROTATION)) return compromised && ctx.patched(UNINSTALL_ADOPTS_COMPROMISED_ROTATION);
+  // Never a set older than one applied or adopted: its import would replace the newer set, the one Talkdesk keeps.
+  if (olderThanApplied(ctx.state, 'rotation', event)) return false;
+  if (compromised) return ctx.patched(UNINSTALL_ADOPTS_COMPROMISED_ROTATION);
+  return proven || Date.now() >= Date.parse(event.createdAt) + ctx.options.rotationGraceMs;
 }
 
 /**
- * Imports a compromised rotation's set (or a routine one's past Talkdesk's grace) as the active one (every other
- * set destroyed: the old one is revoked, or no longer works), for the uninstall that supersedes it. Never acknowledged as a rotation: the uninstall ends
- * the installation. When the set cannot be imported the uninstall goes on with what it has, as before
+ * Imports a compromised rotation's set (or a routine one's) as the active one (every other set destroyed: the old
+ * one is revoked, or retiring), for the uninstall that supersedes it. Never acknowledged as a rotation: the uninstall
+ * ends the installation. When the set cannot be imported the uninstall goes on with what it has, as before
  * the patch. `why`: how it went, for the rotation's ignored entry.
  */
 export async function adoptForUninstall(
@@ -85,10 +91,11 @@ export async function adoptForUninstall(
   const step =
     event.facts.compromised === true
       ? "import the compromised rotation's credentials for the uninstall"
-      : "import the rotation's credentials for the uninstall (past Talkdesk's grace)";
+      : "import the rotation's credentials for the uninstall";
   const notImported = await adoptOrWhyNot(ctx, event, step);
   if (notImported !== undefined) return { adopted: false, why: `its credentials could not be imported: ${notImported}` };
   ctx.state.retiring = [];
+  if (ctx.patched(UNINSTALL_ADOPTS_ROUTINE_ROTATION)) markKindApplied(ctx.state, 'rotation', event.createdAt);
   return { adopted: true, why: adoptedWhy(event) };
 }
 
@@ -171,7 +178,7 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
     ]);
   } else {
     const byUninstall = outcome.kind === 'interrupted' && outcome.reason === 'uninstall';
-    const adoption = byUninstall && adoptsForUninstall(ctx, event) ? await adoptForUninstall(ctx, event) : undefined;
+    const adoption = byUninstall && adoptsForUninstall(ctx, event, proven) ? await adoptForUninstall(ctx, event) : undefined;
     // Not when Talkdesk refused the new set itself since it got its token, nor when the switch found the set gone here
     // (destroyed meanwhile; switching again failed the workflow). Only the switch step: before, switchCredentials never
     // failed that way (no open history took this path), while another step's CredentialsMissing (the acknowledgement's
