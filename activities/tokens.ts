@@ -9,8 +9,9 @@ export const DEFAULT_SCOPES = ['apps:read', 'apps:write', 'account:read', 'users
 
 /**
  * "Adding a scope to a client can take a few minutes to take effect; until then token requests answer 401"
- * (Talkdesk's SCOPES page, no error code given): this long after a set is imported, a token request refused with
- * 401 `invalid_client` is retried instead of failing for good. Later, it is final (credentials Talkdesk refuses).
+ * (Talkdesk's SCOPES page, no error code given): this long after a set is imported, a token request of its first use
+ * (provisioning's account read, a rotation's prove step) refused with 401 `invalid_client` is retried instead of
+ * failing for good. Later, or for any other call (a set used before: revoked, e.g. by an acknowledged uninstall), final.
  */
 export const SCOPE_ACTIVATION_MS = 15 * 60_000;
 
@@ -23,6 +24,7 @@ export async function accessToken(
   deps: ActivityDeps,
   installationId: string,
   clientId: string,
+  o: { firstUse?: boolean } = {},
 ): Promise<{ token: string; expiresAt: number; scope: string; cached: boolean }> {
   const minValidity = deps.tokenMinValidityMs ?? 60_000;
   const cached = await deps.store.credentials.cachedToken(installationId, clientId, minValidity);
@@ -38,7 +40,7 @@ export async function accessToken(
       scopes: deps.scopes ?? DEFAULT_SCOPES,
     })
     .catch((err: unknown) => {
-      throw scopesMayBeActivating(err, creds) ? scopesActivating() : err;
+      throw o.firstUse && scopesMayBeActivating(err, creds) ? scopesActivating() : err;
     });
   await deps.store.credentials.cacheToken(installationId, clientId, granted.accessToken, granted.scope, new Date(granted.expiresAt));
   return { token: granted.accessToken, expiresAt: granted.expiresAt, scope: granted.scope, cached: false };

@@ -33,7 +33,7 @@ export const ROTATION_IMPORTED_AFTER_ITS_DEADLINE = 'rotation-imported-after-its
 const adoptedWhy = (event: LifecycleEventOf<'app.credentials_rotated'>) =>
   event.facts.compromised === true
     ? 'its credentials acknowledge the uninstall (the old set was compromised)'
-    : "its credentials acknowledge the uninstall (they work; the old set stops working when Talkdesk's grace ends)";
+    : "its credentials acknowledge the uninstall (past Talkdesk's grace: the old set no longer works)";
 
 /**
  * Patch: a compromised rotation whose new set got a token but whose acknowledgement failed for good
@@ -53,21 +53,19 @@ export const ROUTINE_ROTATION_KEEPS_PROVEN_SET = 'routine-rotation-keeps-proven-
 
 /**
  * Patch: a routine rotation an uninstall supersedes gives the uninstall its credentials too once Talkdesk's grace from
- * its event has ended (only the new set works then), or when its new set got a token (it works; the old one stops at
- * the grace's end, which the uninstall's acknowledgement may retry past); and a rotation adopted so counts as applied:
- * an older one met after it is not adopted over it. Before it, the routine one was dropped: an acknowledgement with the
- * old set past its grace failed, deprovisioned here only, Talkdesk never told. Decided at start only (patches.ts).
+ * its event has ended (only the new set works then), and a rotation adopted so counts as applied: an older one met
+ * after it is not adopted over it. Before it, the routine one was dropped: the acknowledgement with the old set failed,
+ * deprovisioned here only, Talkdesk never told. Decided at start only (patches.ts).
  */
 export const UNINSTALL_ADOPTS_ROUTINE_ROTATION = 'uninstall-adopts-routine-rotation';
 
 /**
  * Whether a rotation that an uninstall supersedes gives the uninstall its credentials: a compromised one (and, under
- * UNINSTALL_ADOPTS_ROUTINE_ROTATION, a routine one past its grace or `proven`, neither older than one applied or
- * adopted), when the installation holds a set (also an install superseded by the uninstall, whose phase stays `new`). Its patches are asked right after a
+ * UNINSTALL_ADOPTS_ROUTINE_ROTATION, a routine one past its grace; neither older than one applied or adopted), when the installation holds a set (also an install superseded by the uninstall, whose phase stays `new`). Its patches are asked right after a
  * local activity (a phase's record, the rotation's import): decided by their generations' markers alone
  * (patches.ts, ONLY_DECIDED_AT_START).
  */
-export function adoptsForUninstall(ctx: PhaseContext, event: LifecycleEventOf<'app.credentials_rotated'>, proven = false): boolean {
+export function adoptsForUninstall(ctx: PhaseContext, event: LifecycleEventOf<'app.credentials_rotated'>): boolean {
   const { phase, activeClientId } = ctx.state;
   if (activeClientId === undefined || FINAL_PHASES.includes(phase)) return false;
   const compromised = event.facts.compromised === true;
@@ -75,7 +73,7 @@ export function adoptsForUninstall(ctx: PhaseContext, event: LifecycleEventOf<'a
   // Never a set older than one applied or adopted: its import would replace the newer set, the one Talkdesk keeps.
   if (olderThanApplied(ctx.state, 'rotation', event)) return false;
   if (compromised) return ctx.patched(UNINSTALL_ADOPTS_COMPROMISED_ROTATION);
-  return proven || Date.now() >= Date.parse(event.createdAt) + ctx.options.rotationGraceMs;
+  return Date.now() >= Date.parse(event.createdAt) + ctx.options.rotationGraceMs;
 }
 
 /**
@@ -178,7 +176,7 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
     ]);
   } else {
     const byUninstall = outcome.kind === 'interrupted' && outcome.reason === 'uninstall';
-    const adoption = byUninstall && adoptsForUninstall(ctx, event, proven) ? await adoptForUninstall(ctx, event) : undefined;
+    const adoption = byUninstall && adoptsForUninstall(ctx, event) ? await adoptForUninstall(ctx, event) : undefined;
     // Not when Talkdesk refused the new set itself since it got its token, nor when the switch found the set gone here
     // (destroyed meanwhile; switching again failed the workflow). Only the switch step: before, switchCredentials never
     // failed that way (no open history took this path), while another step's CredentialsMissing (the acknowledgement's
