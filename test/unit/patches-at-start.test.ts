@@ -45,6 +45,7 @@ import { OPERATOR_REJECT_READS_OPEN_STATE_NAMES, OPERATOR_REJECT_WITHIN_OPERATIO
 import { TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL } from '../../workflows/installation/apply';
 import {
   EARLIER_LIFE_EVENTS_OVER,
+  FINISHED_RUN_KNOWS_EVENT_TIMES,
   LATE_ROTATION_YIELDS_TO_UNINSTALL,
   STALE_UNINSTALL_SPARES_REINSTALL,
 } from '../../workflows/installation/late';
@@ -178,6 +179,7 @@ describe('patches decided at the start of an installation run (workflows/install
         TRIAL_RECORD_YIELDS_TO_QUEUED_OPERATION,
         EARLIER_LIFE_INSTALL_OVER,
         UNINSTALL_ADOPTS_ROUTINE_ROTATION,
+        FINISHED_RUN_KNOWS_EVENT_TIMES,
       ],
     );
     assert.ok(
@@ -240,7 +242,7 @@ describe('patches decided at the start of an installation run (workflows/install
         TRIAL_RECORD_YIELDS_TO_QUEUED_OPERATION,
       ],
     ],
-    ['tenth', 10, DECIDED_AT_START_10, [EARLIER_LIFE_INSTALL_OVER, UNINSTALL_ADOPTS_ROUTINE_ROTATION]],
+    ['tenth', 10, DECIDED_AT_START_10, [EARLIER_LIFE_INSTALL_OVER, UNINSTALL_ADOPTS_ROUTINE_ROTATION, FINISHED_RUN_KNOWS_EVENT_TIMES]],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {
     it(`the ${nth} generation decides its own patches at start; a run recorded before it never asks them (old paths)`, () => {

@@ -106,6 +106,30 @@ describe('installation workflow: event times across runs', function () {
     assert.equal(v.history.at(-1)?.result, 'superseded');
   });
 
+  it('a run after the end knows the newest trial event: an older one delivered late is superseded, not recorded (patches-decided-at-start-10)', async () => {
+    const { t, sendThenLoad } = await uninstalledRecord((at) => ({
+      lastEventAt: at(30),
+      uninstallEventAt: at(30),
+      installEventAt: at(1),
+      trialEventAt: at(20),
+    }));
+    const late = t.event('app.trial_extended', { atSeconds: 15, facts: { expires_at: '2027-02-01T00:00:00Z' } });
+    await sendThenLoad(late);
+    const done = await t.result();
+    assert.deepEqual(t.stubs.of('recordTrial'), [], 'before, it overwrote the ended trial on the account');
+    assert.match(done.ignoredEvents.find((e) => e.eventId === late.eventId)?.reason ?? '', /older than an applied trial event/);
+  });
+
+  it("a run after a reinstall ended knows its install: the earlier life's uninstall delivered late is over (patches-decided-at-start-10)", async () => {
+    // The reinstall (40 s) ended rejected; the earlier life's uninstall (30 s) arrives after.
+    const { t, sendThenLoad } = await uninstalledRecord((at) => ({ phase: 'rejected', lastEventAt: at(40), installEventAt: at(40) }));
+    const stale = t.event('app.uninstalled', { atSeconds: 30 });
+    await sendThenLoad(stale);
+    const done = await t.result();
+    assert.equal(done.phase, 'rejected', 'before, the whole uninstall ran again: uninstalling, then uninstalled');
+    assert.deepEqual(t.stubs.of('deprovisionAccount'), []);
+  });
+
   it("an uninstall time from an earlier life (a reinstall ended without an uninstall event) is not taken: the record's last event is", async () => {
     // Uninstalled at 10 s, reinstalled at 40 s, then revoked: the record still names the first life's uninstall.
     const { t, sendThenLoad } = await uninstalledRecord((at) => ({

@@ -27,14 +27,11 @@ import { STORE_STEPS_LOCAL, type PhaseContext } from './context';
 export const EARLIER_LIFE_INSTALL_OVER = 'earlier-life-install-over';
 
 /**
- * An app.installed older than the applied one: the install of an earlier life (a same-id reinstall was applied since).
- * `endedInstallAt`: a finished installation's newest install, from its record (a run for an event after the end).
+ * An app.installed older than the applied one: the install of an earlier life (a same-id reinstall was applied since;
+ * for a finished installation, its record's, under finished-run-knows-event-times).
  */
-export function installOfEarlierLife(state: InstallationState, event: LifecycleEvent, endedInstallAt?: string): boolean {
-  if (event.type !== 'app.installed') return false;
-  return (
-    olderThanApplied(state, 'install', event) || (endedInstallAt !== undefined && Date.parse(event.createdAt) < Date.parse(endedInstallAt))
-  );
+export function installOfEarlierLife(state: InstallationState, event: LifecycleEvent): boolean {
+  return event.type === 'app.installed' && olderThanApplied(state, 'install', event);
 }
 
 /**

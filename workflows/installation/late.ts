@@ -41,6 +41,14 @@ export const LATE_ROTATION_YIELDS_TO_UNINSTALL = 'late-rotation-yields-to-uninst
 export const EARLIER_LIFE_EVENTS_OVER = 'earlier-life-events-over';
 
 /**
+ * Patch: a run for an event after the installation finished knows its newest install and trial event from the record
+ * (workflow.ts), so an older one is judged late: an earlier life's install, uninstall, update or rotation over, an older
+ * trial event superseded. Before it, only the uninstall time was known: an older trial event overwrote the newer trial,
+ * and an earlier life's uninstall after a reinstall that ended ran a whole uninstall again. Decided at start only.
+ */
+export const FINISHED_RUN_KNOWS_EVENT_TIMES = 'finished-run-knows-event-times';
+
+/**
  * An update or rotation older than the applied install belongs to an earlier life of the installation. A trial event
  * may come with its install (Talkdesk documents no order): of an earlier life only when it ended the trial by an
  * uninstall, or the install applied is a reinstall (an uninstall applied before it) and it is no newer than that.
@@ -126,11 +134,7 @@ export async function handleLate(ctx: PhaseContext, event: LifecycleEvent): Prom
     return true;
   }
   const rule = lateRule(ctx.state, event);
-  if (
-    rule === 'in-order' &&
-    installOfEarlierLife(ctx.state, event, ctx.run.storedInstallEventAt) &&
-    ctx.patched(EARLIER_LIFE_INSTALL_OVER)
-  ) {
+  if (rule === 'in-order' && installOfEarlierLife(ctx.state, event) && ctx.patched(EARLIER_LIFE_INSTALL_OVER)) {
     await discardIgnoredCredentials(ctx, event);
     recordIgnored(ctx.state, event.eventId, EARLIER_INSTALL_OVER);
     await recordDecision(ctx, event, `${EARLIER_INSTALL_OVER}, ignored; its credentials discarded`);

@@ -155,13 +155,18 @@ export const DECIDED_AT_START_9: readonly string[] = Object.freeze([
 export const PATCHES_DECIDED_AT_START_10 = 'patches-decided-at-start-10';
 
 /**
- * The patches the tenth generation decides, ONLY_DECIDED_AT_START (asked where an event is taken from the queue, or
- * where a rotation ends, after what may be a local activity): an install of an earlier life of a same-id reinstall
- * (older than the applied install, or than a finished installation's) is over, and a failing trial record does not
- * give way to it (install.ts, late.ts, trial.ts); a routine rotation an uninstall supersedes gives the uninstall its
- * credentials, and one adopted so counts as applied (rotation.ts).
+ * The patches the tenth generation decides, ONLY_DECIDED_AT_START (asked where an event is taken from the queue, where
+ * a rotation ends, or where a run loads the record, after what may be a local activity): an install of an earlier life
+ * of a same-id reinstall (older than the applied install) is over, and a failing trial record does not give way to it
+ * (install.ts, late.ts, trial.ts); a routine rotation an uninstall supersedes past Talkdesk's grace gives the uninstall
+ * its credentials, and one adopted so counts as applied (rotation.ts); a run for an event after the installation
+ * finished knows its newest install and trial event (workflow.ts, late.ts).
  */
-export const DECIDED_AT_START_10: readonly string[] = Object.freeze(['earlier-life-install-over', 'uninstall-adopts-routine-rotation']);
+export const DECIDED_AT_START_10: readonly string[] = Object.freeze([
+  'earlier-life-install-over',
+  'uninstall-adopts-routine-rotation',
+  'finished-run-knows-event-times',
+]);
 
 /**
  * Patches that only their generation's marker decides: a run recorded without it takes the old path

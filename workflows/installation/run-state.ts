@@ -16,8 +16,6 @@ export interface RunState {
   /** The app id the store had when this run began (a finished installation's run keeps it in its record). */
   storedAccount?: { accountId?: string; accountName?: string }; // a finished installation's: search attributes only
   storedAppId?: string;
-  /** A finished installation's newest install (its record's): an older install is an earlier life's (late.ts), not applied state. */
-  storedInstallEventAt?: string;
   /** The handled ids last written to the store, to know whether the record is behind. */
   recordedHandled?: string;
   /** The event being applied: what a continue-as-new mid-phase hands over. */

@@ -5,7 +5,7 @@ import { initialState, isSuperseded, markKindApplied, restoreHandled, toView, ty
 import { apply } from './apply';
 import { CONTINUE_AS_NEW_MID_PHASE, createPhaseContext, type PhaseContext } from './context';
 import { registerHandlers } from './handlers';
-import { handleLate, ignoreAsSuperseded, STALE_UNINSTALL_SPARES_REINSTALL } from './late';
+import { FINISHED_RUN_KNOWS_EVENT_TIMES, handleLate, ignoreAsSuperseded, STALE_UNINSTALL_SPARES_REINSTALL } from './late';
 import { StepFailedError, stepFailedForGood } from '../steps';
 import { runOperatorReject, runReconcile } from './operator';
 
@@ -194,8 +194,12 @@ async function resumeFromStore(ctx: PhaseContext, byReconciliation: boolean): Pr
     // activity of the run acts on that account (a late trial event must not reach a reinstalled one).
     // No new command: the upsert it makes anyway holds more attributes (core matches it by type).
     ctx.run.storedAccount = { accountId: stored.accountId, accountName: stored.accountName };
-    // Kept apart from `appliedAt` (older generations' rules read it): only earlier-life-install-over asks it (late.ts).
-    ctx.run.storedInstallEventAt = stored.installEventAt;
+    // Its newest install and trial event too, under the patch: an older one is judged late as the run before would
+    // have (an earlier life's install, uninstall or update over; an older trial event superseded), not applied.
+    if (ctx.patched(FINISHED_RUN_KNOWS_EVENT_TIMES)) {
+      if (stored.installEventAt) markKindApplied(state, 'install', stored.installEventAt);
+      if (stored.trialEventAt) markKindApplied(state, 'trial', stored.trialEventAt);
+    }
   } else if (phase !== 'new') {
     // Resumed by reconciliation after its workflow was lost: restore what it had, in the
     // phase before any unfinished one (the event that started that phase is handed over again).
