@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rejectUpdate } from '../../workflows/definitions';
 import { ActivityStubs, clientIdFor, deferred, unavailable, useInstallationUnderTest } from './harness';
 
 /**
@@ -174,5 +175,40 @@ describe('installation workflow: late events of operations already over', functi
     assert.match(done.ignoredEvents.find((e) => e.eventId === stale.eventId)?.reason ?? '', /earlier life/);
     assert.deepEqual(t.stubs.of('importCredentials'), [], 'before, its revoked set was imported and an install run');
     assert.deepEqual(t.stubs.stateCalls(), []);
+  });
+
+  it("an operator's reject during a reinstall rejects the reinstall, not the earlier life's install queued behind it (patches-decided-at-start-10)", async () => {
+    // Uninstalled eight days ago; the reinstall comes now and its provisioning keeps failing.
+    const DAY = 86_400;
+    const sent = deferred();
+    let uninstalledAt = '';
+    const t = await start(
+      new ActivityStubs()
+        .on('loadInstallation', async () => {
+          await sent.promise;
+          return {
+            phase: 'uninstalled',
+            appId: 'app-1',
+            lastEventAt: uninstalledAt,
+            uninstallEventAt: uninstalledAt,
+            handledEventIds: ['u-1'],
+          };
+        })
+        .on('provisionAccount', async () => Promise.reject(unavailable())),
+    );
+    uninstalledAt = t.event('app.uninstalled', { atSeconds: -8 * DAY + 30 }).createdAt;
+    const reinstall = t.event('app.installed', { atSeconds: 0 });
+    await t.send(reinstall);
+    sent.resolve();
+    await t.until('the reinstall retrying its provisioning', (v) => v.phase === 'installing' && v.attempts > 1);
+    // The earlier life's install (eight days old), delivered late: queued behind the reinstall, over.
+    const stale = t.event('app.installed', { atSeconds: -8 * DAY + 1 });
+    await t.send(stale);
+    await t.until('the stale install queued', (v) => v.pendingEvents.some((p) => p.endsWith(stale.eventId)));
+    await t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'duplicate account' }] });
+    const done = await t.result();
+    assert.equal(done.phase, 'rejected');
+    assert.deepEqual(t.stubs.stateCalls(), ['reject'], "before, the stale install's deadline (past) was taken: nothing sent");
+    assert.equal(t.stubs.of('setInstallationState')[0]?.clientId, clientIdFor(reinstall.eventId));
   });
 });

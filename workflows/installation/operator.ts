@@ -1,6 +1,6 @@
 import { FINAL_PHASES, type InstallationPhase, type LifecycleEvent, type ReconcileAction } from '../definitions';
 import { showsOperationOpen } from '../talkdesk-states';
-import { keepLast, markHandled, recordIgnored } from '../state';
+import { keepLast, markHandled, olderThanApplied, recordIgnored } from '../state';
 import {
   MARKED_ACTIVE,
   deprovisionAccount,
@@ -11,6 +11,7 @@ import {
 } from './common';
 import { StepFailedError } from '../steps';
 import type { PhaseContext } from './context';
+import { EARLIER_LIFE_INSTALL_OVER, installOfEarlierLife } from './install';
 import type { RunState } from './run-state';
 
 /**
@@ -118,10 +119,16 @@ function operationDeadline(ctx: PhaseContext, concludes: 'install' | 'update', q
   return stopped === undefined ? own : Math.min(own, stopped);
 }
 
-/** Takes an install still queued out of the queue: the one an operator's reject rejects, it must not run afterwards. */
+/**
+ * Takes an install still queued out of the queue: the one an operator's reject rejects, it must not run afterwards.
+ * Under earlier-life-install-over, not one that is over (older than an applied uninstall or install): the reject
+ * would take its deadline, long past, and the install under way would never hear its rejection.
+ */
 function takeQueuedInstall(ctx: PhaseContext): LifecycleEvent | undefined {
   const { state } = ctx;
-  const queued = state.queue.find((e) => e.type === 'app.installed');
+  const over = (e: LifecycleEvent) =>
+    (olderThanApplied(state, 'uninstall', e) || installOfEarlierLife(state, e)) && ctx.patched(EARLIER_LIFE_INSTALL_OVER);
+  const queued = state.queue.find((e) => e.type === 'app.installed' && !over(e));
   if (queued) {
     state.queue = state.queue.filter((e) => e !== queued);
     recordIgnored(state, queued.eventId, 'install rejected by an operator before it began');
