@@ -39,7 +39,6 @@ export const COLLECTIONS = {
   partnerOutstanding: 'partner_outstanding',
   partnerLogouts: 'partner_logouts',
   logoutsOwed: 'logouts_owed',
-  tokenGrants: 'token_grants',
   partnerLogoutClaims: 'partner_logout_claims',
   credentialSets: 'credential_sets',
   credentialCloses: 'credential_closes',
