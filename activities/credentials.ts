@@ -110,7 +110,7 @@ export function credentialActivities(deps: ActivityDeps) {
 
     /** Proves a credential set by getting a token; the token itself stays in the encrypted cache. */
     async obtainToken(input: InstallationRef & { clientId: string }): Promise<ObtainTokenResult> {
-      const t = await accessToken(deps, input.installationId, input.clientId, { firstUse: true });
+      const t = await accessToken(deps, input.installationId, input.clientId);
       return { expiresAt: new Date(t.expiresAt).toISOString(), scope: t.scope, cached: t.cached };
     },
 

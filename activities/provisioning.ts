@@ -189,8 +189,7 @@ export function provisioningActivities(deps: ActivityDeps) {
       const { account, admin } =
         saved ??
         (await whileHeartbeating('reading the account at Talkdesk', async () => {
-          // The set's first use: a token refused while its new scopes activate is retried (tokens.ts).
-          const a = await withToken(deps, input, (token) => talkdesk.getAccount(input.rootUrl, token), { firstUse: true });
+          const a = await withToken(deps, input, (token) => talkdesk.getAccount(input.rootUrl, token));
           const facts: ProvisionFacts = {
             account: { id: a.id, name: a.name, company_name: a.company_name ?? null, timezone: a.timezone ?? null },
             admin: (await installingAdmin(input)) ?? null,

@@ -22,13 +22,8 @@ export interface AcknowledgeInput extends TalkdeskCallRef {
  * cached token so the retry asks for a fresh one (a newly granted scope can answer
  * 401 for some minutes).
  */
-export async function withToken<R>(
-  deps: ActivityDeps,
-  ref: TalkdeskCallRef,
-  call: (token: string) => Promise<R>,
-  o: { firstUse?: boolean } = {},
-): Promise<R> {
-  const { token } = await accessToken(deps, ref.installationId, ref.clientId, o);
+export async function withToken<R>(deps: ActivityDeps, ref: TalkdeskCallRef, call: (token: string) => Promise<R>): Promise<R> {
+  const { token } = await accessToken(deps, ref.installationId, ref.clientId);
   try {
     return await call(token);
   } catch (err) {

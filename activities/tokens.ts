@@ -9,9 +9,10 @@ export const DEFAULT_SCOPES = ['apps:read', 'apps:write', 'account:read', 'users
 
 /**
  * "Adding a scope to a client can take a few minutes to take effect; until then token requests answer 401"
- * (Talkdesk's SCOPES page, no error code given): this long after a set is imported, a token request of its first use
- * (provisioning's account read, a rotation's prove step) refused with 401 `invalid_client` is retried instead of
- * failing for good. Later, or for any other call (a set used before: revoked, e.g. by an acknowledged uninstall), final.
+ * (Talkdesk's SCOPES page, no error code given): this long after a set is imported, a token request refused with 401
+ * `invalid_client` for a set never granted a token is retried instead of failing for good, whichever call asks (an
+ * install's provisioning, a rotation's proof, an uninstall's or a reject's state call). Later, or for a set granted a
+ * token before (revoked since, e.g. by an acknowledged uninstall), final.
  */
 export const SCOPE_ACTIVATION_MS = 15 * 60_000;
 
@@ -24,7 +25,6 @@ export async function accessToken(
   deps: ActivityDeps,
   installationId: string,
   clientId: string,
-  o: { firstUse?: boolean } = {},
 ): Promise<{ token: string; expiresAt: number; scope: string; cached: boolean }> {
   const minValidity = deps.tokenMinValidityMs ?? 60_000;
   const cached = await deps.store.credentials.cachedToken(installationId, clientId, minValidity);
@@ -39,16 +39,21 @@ export async function accessToken(
       privateKey: creds.secret.privateKey,
       scopes: deps.scopes ?? DEFAULT_SCOPES,
     })
-    .catch((err: unknown) => {
-      throw o.firstUse && scopesMayBeActivating(err, creds) ? scopesActivating() : err;
+    .catch(async (err: unknown) => {
+      throw (await scopesMayBeActivating(deps, err, creds)) ? scopesActivating() : err;
     });
   await deps.store.credentials.cacheToken(installationId, clientId, granted.accessToken, granted.scope, new Date(granted.expiresAt));
+  // Only a fresh set's first grants are noted: a refusal after one is final (revoked), never taken for activation.
+  if (fresh(creds)) await deps.store.tokenGrants.note(installationId, clientId);
   return { token: granted.accessToken, expiresAt: granted.expiresAt, scope: granted.scope, cached: false };
 }
 
-function scopesMayBeActivating(err: unknown, creds: UsableCredentials): boolean {
-  const fresh = creds.importedAt !== undefined && Date.now() - creds.importedAt.getTime() < SCOPE_ACTIVATION_MS;
-  return fresh && err instanceof TalkdeskHttpError && err.kind === 'unauthorized' && err.isInvalidClient;
+const fresh = (creds: UsableCredentials) => creds.importedAt !== undefined && Date.now() - creds.importedAt.getTime() < SCOPE_ACTIVATION_MS;
+
+/** A fresh set never granted a token, refused 401 `invalid_client`: its scopes may still be activating. */
+async function scopesMayBeActivating(deps: ActivityDeps, err: unknown, creds: UsableCredentials): Promise<boolean> {
+  if (!(fresh(creds) && err instanceof TalkdeskHttpError && err.kind === 'unauthorized' && err.isInvalidClient)) return false;
+  return !(await deps.store.tokenGrants.ever(creds.installationId, creds.clientId));
 }
 
 const scopesActivating = () =>

@@ -1,6 +1,7 @@
 import type { Keyring } from '../crypto/secrets';
 import { AccountStore } from './accounts';
 import { CredentialStore } from './credentials';
+import { TokenGrants } from './token-grants';
 import { COLLECTIONS, type Database } from './db';
 import { EventCredentialStore } from './event-credentials';
 import { InboxStore } from '../handover/inbox';
@@ -19,6 +20,8 @@ export interface Store {
   inbox: InboxStore;
   eventCredentials: EventCredentialStore;
   credentials: CredentialStore;
+  /** Whether a credential set was ever granted a token (a fresh one refused may have its scopes activating). */
+  tokenGrants: TokenGrants;
   accounts: AccountStore;
   installations: InstallationStore;
   starterContent: StarterContentStore;
@@ -46,6 +49,7 @@ export function createStore(db: Database, keyring: Keyring): Store {
     inbox: new InboxStore(db, eventCredentials),
     eventCredentials,
     credentials: new CredentialStore(db, keyring),
+    tokenGrants: new TokenGrants(db),
     accounts: new AccountStore(db),
     installations: new InstallationStore(db),
     starterContent: new StarterContentStore(db),

@@ -86,6 +86,24 @@ describe('a new client whose token requests answer 401 invalid_client at first (
     );
   });
 
+  it('an uninstall arriving while the new client is still refused is acknowledged once its scopes work (before: failed, Talkdesk never told)', async () => {
+    const { installation, event } = sys.simulator.createInstallation();
+    assert.equal(await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl }), 200);
+    const uninstalledAt = Date.now();
+    assert.equal(await sys.simulator.deliver(sys.simulator.uninstall(installation.id), { callbackUrl: sys.web.callbackUrl }), 200);
+    const view = await waitForPhase(sys.client, installation.id, 'uninstalled');
+    assert.deepEqual([view.history.at(-1)?.phase, view.history.at(-1)?.result], ['uninstalling', 'acknowledged']);
+    const refusedAfter = refusedTokens(installation.clientIds[0]).filter((c) => c.at.getTime() >= uninstalledAt);
+    assert.ok(refusedAfter.length > 0, "the uninstall's own token requests met the 401");
+    assert.deepEqual(
+      sys.simulator
+        .stateCalls(installation.id)
+        .filter((c) => c.status === 200)
+        .map((c) => c.concluded),
+      ['uninstall'],
+    );
+  });
+
   it("a compromised rotation proves its new set once the client's scopes work, and switches to it", async () => {
     const { installation, event } = sys.simulator.createInstallation();
     assert.equal(await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl }), 200);
