@@ -39,6 +39,7 @@ export const COLLECTIONS = {
   partnerOutstanding: 'partner_outstanding',
   partnerLogouts: 'partner_logouts',
   logoutsOwed: 'logouts_owed',
+  tokenGrants: 'token_grants',
   partnerLogoutClaims: 'partner_logout_claims',
   credentialSets: 'credential_sets',
   credentialCloses: 'credential_closes',

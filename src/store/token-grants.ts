@@ -11,13 +11,13 @@ interface TokenGrant {
 
 /**
  * Whether Talkdesk ever granted a token to a credential set: a fresh set refused before any grant may still have its
- * scopes activating (activities/tokens.ts); one granted before and refused now was revoked. Kept in `tokens` beside
- * the cached tokens, under an `_id` of its own (`granted:<set>`), so dropping a token keeps it. No secret in it.
+ * scopes activating (activities/tokens.ts); one granted before and refused now was revoked. By the set's `_id`, in a
+ * collection of its own (dropping a cached token keeps it). No secret in it.
  */
 export class TokenGrants {
   private readonly coll: Collection<TokenGrant>;
   constructor(db: Database) {
-    this.coll = db.db.collection<TokenGrant>(COLLECTIONS.tokens);
+    this.coll = db.db.collection<TokenGrant>(COLLECTIONS.tokenGrants);
   }
 
   async note(installationId: string, clientId: string, at = new Date()): Promise<void> {
@@ -29,4 +29,4 @@ export class TokenGrants {
   }
 }
 
-const grantId = (installationId: string, clientId: string) => `granted:${credentialId(installationId, clientId)}`;
+const grantId = (installationId: string, clientId: string) => credentialId(installationId, clientId);
