@@ -25,10 +25,9 @@ export const INBOX_BACKSTOP_MARKER = 'reconcile-inbox-backstop';
 export const CREDENTIALS_BACKSTOP_MARKER = 'reconcile-credentials-backstop';
 
 /**
- * A credential set still pending this long after its import is an orphan: a rotation switches to its
- * set or destroys it before the rotation's seven days end (Talkdesk's limit, and `phaseTimeoutMs`'s
- * default); a day more for margin. Fixed, not read from that default, which running workflows may
- * hold an older, longer value of.
+ * A credential set still pending this long after its import is an orphan: a rotation switches to its set or destroys
+ * it before the rotation's seven days end (Talkdesk's limit, and `phaseTimeoutMs`'s default); a day more for margin.
+ * Fixed, not read from that default, which running workflows may hold an older, longer value of.
  */
 export const PENDING_SET_MAX_AGE_MS = 8 * 24 * 3_600_000;
 
@@ -343,6 +342,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
         for (const rec of await store.credentials.listDueForDestruction(now, input.limit, pendingBefore)) {
           if (await store.credentials.destroy(rec.installationId, rec.clientId, rec.status)) destroyed += 1;
         }
+        await store.tokenGrants.sweep(now); // notes of sets no longer fresh (activities/tokens.ts)
       });
       return { destroyed };
     },

@@ -42,9 +42,10 @@ export async function accessToken(
     .catch(async (err: unknown) => {
       throw (await scopesMayBeActivating(deps, err, creds)) ? scopesActivating() : err;
     });
-  await deps.store.credentials.cacheToken(installationId, clientId, granted.accessToken, granted.scope, new Date(granted.expiresAt));
-  // Only a fresh set's first grants are noted: a refusal after one is final (revoked), never taken for activation.
+  // Only a fresh set's grants are noted: a refusal after one is final (revoked), never taken for activation. Before the
+  // token is cached: a note whose write failed leaves no cached token, so the retry is granted, and noted, again.
   if (fresh(creds)) await deps.store.tokenGrants.note(installationId, clientId);
+  await deps.store.credentials.cacheToken(installationId, clientId, granted.accessToken, granted.scope, new Date(granted.expiresAt));
   return { token: granted.accessToken, expiresAt: granted.expiresAt, scope: granted.scope, cached: false };
 }
 

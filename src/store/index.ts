@@ -61,6 +61,7 @@ export function createStore(db: Database, keyring: Keyring): Store {
       await store.inbox.ensureIndexes();
       await store.eventCredentials.ensureIndexes();
       await store.credentials.ensureIndexes();
+      await store.tokenGrants.ensureIndexes();
       await store.accounts.ensureIndexes();
       await store.installations.ensureIndexes();
       await store.starterContent.ensureIndexes();

@@ -9,15 +9,22 @@ interface TokenGrant {
   grantedAt: Date;
 }
 
+/** A note matters only while its set is fresh (SCOPE_ACTIVATION_MS, 15 minutes): the daily sweep drops it after this. */
+export const TOKEN_GRANT_RETENTION_MS = 24 * 3_600_000;
+
 /**
  * Whether Talkdesk ever granted a token to a credential set: a fresh set refused before any grant may still have its
  * scopes activating (activities/tokens.ts); one granted before and refused now was revoked. By the set's `_id`, in a
- * collection of its own (dropping a cached token keeps it). No secret in it.
+ * collection of its own (dropping a cached token keeps it; a write here never rewrites the set's secret). No secret in it.
  */
 export class TokenGrants {
   private readonly coll: Collection<TokenGrant>;
   constructor(db: Database) {
     this.coll = db.db.collection<TokenGrant>(COLLECTIONS.tokenGrants);
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.coll.createIndex({ grantedAt: 1 }); // the sweep's range
   }
 
   async note(installationId: string, clientId: string, at = new Date()): Promise<void> {
@@ -26,6 +33,12 @@ export class TokenGrants {
 
   async ever(installationId: string, clientId: string): Promise<boolean> {
     return (await this.coll.findOne({ _id: grantId(installationId, clientId) }, { projection: { _id: 1 } })) !== null;
+  }
+
+  /** Retention (no TTL index on the embedded FerretDB): notes older than `TOKEN_GRANT_RETENTION_MS`; returns how many went. */
+  async sweep(now = new Date()): Promise<number> {
+    const res = await this.coll.deleteMany({ grantedAt: { $lt: new Date(now.getTime() - TOKEN_GRANT_RETENTION_MS) } });
+    return res.deletedCount;
   }
 }
 

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { CREDENTIALS_BACKSTOP_MARKER } from '../../activities/reconciliation';
+import { COLLECTIONS } from '../../src/store';
+import { TOKEN_GRANT_RETENTION_MS } from '../../src/store/token-grants';
+import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
+
+const failure = (err: unknown) => err as { message?: string; nonRetryable?: boolean };
+const activating = (err: unknown) => /imported less than \d+ minutes ago/.test(failure(err).message ?? '');
+
+/**
+ * The notes that tell a fresh set's activating scopes (retried) from a revoked set (final): activities/tokens.ts.
+ * A compromised rotation revokes the set in use at the simulator at once: its 401 `invalid_client` stands for both.
+ */
+describe('token grant notes: activation or revocation of a fresh set (FerretDB, simulator)', function () {
+  this.timeout(60_000);
+  let h: ActivityHarness;
+  before(async () => (h = await startActivityHarness()));
+  after(async () => h?.close());
+
+  it('a fresh set granted a token before and refused now is revoked: final; one never granted is retried', async () => {
+    const granted = await h.installing(1);
+    await h.run(h.acts.obtainToken, { installationId: granted.installation.id, clientId: granted.clientId });
+    const neverGranted = await h.installing(1);
+    for (const i of [granted, neverGranted]) {
+      h.simulator.rotateCredentials(i.installation.id, { compromised: true });
+      await h.store.credentials.dropTokens(i.installation.id);
+    }
+    await assert.rejects(h.run(h.acts.obtainToken, { installationId: granted.installation.id, clientId: granted.clientId }), (err) => {
+      assert.ok(!activating(err), `taken for activation: ${failure(err).message}`);
+      return true;
+    });
+    await assert.rejects(
+      h.run(h.acts.obtainToken, { installationId: neverGranted.installation.id, clientId: neverGranted.clientId }),
+      (err) => {
+        assert.ok(activating(err), `not taken for activation: ${failure(err).message}`);
+        assert.equal(failure(err).nonRetryable, false);
+        return true;
+      },
+    );
+  });
+
+  it('a note whose write fails leaves no cached token: the retry is granted and noted', async () => {
+    const { installation, clientId } = await h.installing(1);
+    const grants = h.store.tokenGrants;
+    const note = grants.note.bind(grants);
+    grants.note = () => Promise.reject(new Error('MongoDB went away'));
+    try {
+      await assert.rejects(h.run(h.acts.obtainToken, { installationId: installation.id, clientId }), /went away/);
+    } finally {
+      grants.note = note;
+    }
+    assert.equal(await h.store.credentials.cachedToken(installation.id, clientId, 0), undefined, 'no token cached without its note');
+    assert.equal(await grants.ever(installation.id, clientId), false);
+    const again = await h.run(h.acts.obtainToken, { installationId: installation.id, clientId });
+    assert.equal(again.cached, false);
+    assert.equal(await grants.ever(installation.id, clientId), true);
+  });
+
+  it("the credentials backstop drops notes older than a day (no TTL index on FerretDB), and keeps a recent one", async () => {
+    const old = await h.installing(1);
+    const recent = await h.installing(1);
+    for (const i of [old, recent]) await h.run(h.acts.obtainToken, { installationId: i.installation.id, clientId: i.clientId });
+    await h.db
+      .collection(COLLECTIONS.tokenGrants)
+      .updateOne({ installationId: old.installation.id }, { $set: { grantedAt: new Date(Date.now() - TOKEN_GRANT_RETENTION_MS - 60_000) } });
+    await h.db.collection(COLLECTIONS.storeMarkers).deleteOne({ _id: CREDENTIALS_BACKSTOP_MARKER as never });
+    await h.run(h.acts.destroyRetiredCredentials, { limit: 1_000 });
+    assert.equal(await h.store.tokenGrants.ever(old.installation.id, old.clientId), false, 'the old note went');
+    assert.equal(await h.store.tokenGrants.ever(recent.installation.id, recent.clientId), true, 'the recent note is kept');
+  });
+});
