@@ -185,10 +185,13 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
 
     say('checking');
     const checked = await Promise.race([
-      checkSoak(sys, installations, faults.killTimes),
+      // A workflow still running is waited for within the time left, then reported where it stands (not a bare timeout).
+      checkSoak(sys, installations, faults.killTimes, {
+        completionWaitMs: Math.min(11 * 60_000, Math.max(5_000, hardDeadline - Date.now() - 20_000)),
+      }),
       new Promise<never>((_, reject) =>
         setTimeout(
-          () => reject(new Error('the end checks did not finish before the hard deadline')),
+          () => reject(new Error(`the end checks did not finish before the hard deadline; faults: ${faults.timeline.join('; ')}`)),
           Math.max(10_000, hardDeadline - Date.now()),
         ).unref(),
       ),
