@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { UsableCredentials } from '../src/store/credentials';
 import { TalkdeskHttpError } from '../src/talkdesk/errors';
+import { tokenRequestFor } from '../src/talkdesk/token-grants';
 import { TALKDESK_FAILURE_TYPES } from '../src/talkdesk/failures';
 import type { ActivityDeps } from './deps';
 import { credentialsMissing } from './failures';
@@ -30,18 +31,9 @@ export async function accessToken(
   const cached = await deps.store.credentials.cachedToken(installationId, clientId, minValidity);
   if (cached) return { token: cached, expiresAt: Date.now() + minValidity, scope: '', cached: true };
   const creds = await usableCredentials(deps, installationId, clientId);
-  const granted = await deps.talkdesk
-    .requestToken({
-      tokenUrl: creds.tokenUrl,
-      clientId: creds.clientId,
-      keyId: creds.keyId,
-      algorithm: creds.keyAlgorithm,
-      privateKey: creds.secret.privateKey,
-      scopes: deps.scopes ?? DEFAULT_SCOPES,
-    })
-    .catch(async (err: unknown) => {
-      throw (await scopesMayBeActivating(deps, err, creds)) ? scopesActivating() : err;
-    });
+  const granted = await deps.talkdesk.requestToken(tokenRequestFor(creds, deps.scopes ?? DEFAULT_SCOPES)).catch(async (err: unknown) => {
+    throw (await scopesMayBeActivating(deps, err, creds)) ? scopesActivating() : err;
+  });
   // Only a fresh set's grants are noted: a refusal after one is final (revoked), never taken for activation. Before the
   // token is cached: a note whose write failed leaves no cached token, so the retry is granted, and noted, again.
   if (fresh(creds)) await deps.store.tokenGrants.note(installationId, clientId);

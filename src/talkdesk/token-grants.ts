@@ -15,6 +15,27 @@ export interface TokenRequest {
   scopes?: string[];
 }
 
+/** A stored credential set, as far as a token request needs it (the store's `UsableCredentials`). */
+export interface TokenRequestingSet {
+  tokenUrl: string;
+  clientId: string;
+  keyId: string;
+  keyAlgorithm: TalkdeskKeyAlgorithm;
+  secret: { privateKey: string };
+}
+
+/** The client-credentials request of a stored set for these scopes (the workflow's tokens, the licence check's). */
+export function tokenRequestFor(set: TokenRequestingSet, scopes: string[]): TokenRequest {
+  return {
+    tokenUrl: set.tokenUrl,
+    clientId: set.clientId,
+    keyId: set.keyId,
+    algorithm: set.keyAlgorithm,
+    privateKey: set.secret.privateKey,
+    scopes,
+  };
+}
+
 export interface CodeExchangeRequest {
   /** The installation's `_links.tokens.href`. */
   tokenUrl: string;

@@ -1,5 +1,6 @@
 import type { InstallationRecord } from '../../store/installations';
 import type { UserMappingRecord } from '../../store/accounts';
+import { tokenRequestFor } from '../../talkdesk/token-grants';
 import type { LaunchContext } from './context';
 import { SsoFailure, talkdeskFailure } from './reasons';
 
@@ -59,21 +60,12 @@ export async function refreshFromTalkdesk(
       `${rec._id}:${creds.clientId}`,
       async () => {
         // Not cached: the cache holds the workflow's token with every scope, this one has apps:read only.
-        const token = await lc.talkdesk
-          .requestToken({
-            tokenUrl: creds.tokenUrl,
-            clientId: creds.clientId,
-            keyId: creds.keyId,
-            algorithm: creds.keyAlgorithm,
-            privateKey: creds.secret.privateKey,
-            scopes: ['apps:read'],
-          })
-          .catch((err: unknown) => {
-            // As at the code exchange, on any failure: a set Talkdesk refused (rotated, revoked) is read
-            // afresh next time; after a timeout that costs one store read.
-            lc.credentials.forget(creds.installationId, creds.clientId);
-            throw err;
-          });
+        const token = await lc.talkdesk.requestToken(tokenRequestFor(creds, ['apps:read'])).catch((err: unknown) => {
+          // As at the code exchange, on any failure: a set Talkdesk refused (rotated, revoked) is read
+          // afresh next time; after a timeout that costs one store read.
+          lc.credentials.forget(creds.installationId, creds.clientId);
+          throw err;
+        });
         return lc.talkdesk.listLicensedUsers(root, lc.appId, rec._id, token.accessToken);
       },
       o,
