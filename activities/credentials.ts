@@ -75,6 +75,7 @@ export function credentialActivities(deps: ActivityDeps) {
               ? inboxCredentialsContext(input.installationId, clientId)
               : eventCredentialsContext(input.installationId, clientId),
             sourceEventId: input.eventId,
+            issuedAt: record.createdAt,
           })
           .catch((err: unknown) => {
             throw sealedUnderUnknownKey(err, record.receivedAt) ?? clientIdReused(err, input.eventId) ?? err;

@@ -41,12 +41,20 @@ export async function accessToken(
   return { token: granted.accessToken, expiresAt: granted.expiresAt, scope: granted.scope, cached: false };
 }
 
-const fresh = (creds: UsableCredentials) => creds.importedAt !== undefined && Date.now() - creds.importedAt.getTime() < SCOPE_ACTIVATION_MS;
+/**
+ * Within the window from the earlier of its import and its event's `created_at` (Talkdesk made the client then): a set
+ * imported late (a rotation queued behind others, a late one acknowledged) is not taken for one whose scopes activate.
+ */
+function fresh(creds: UsableCredentials): boolean {
+  if (creds.importedAt === undefined) return false;
+  const from = Math.min(creds.importedAt.getTime(), creds.issuedAt?.getTime() ?? Infinity);
+  return Date.now() - from < SCOPE_ACTIVATION_MS;
+}
 
-/** A fresh set never granted a token, refused 401 `invalid_client`: its scopes may still be activating. */
+/** A fresh set not granted a token since its import, refused 401 `invalid_client`: its scopes may still be activating. */
 async function scopesMayBeActivating(deps: ActivityDeps, err: unknown, creds: UsableCredentials): Promise<boolean> {
   if (!(fresh(creds) && err instanceof TalkdeskHttpError && err.kind === 'unauthorized' && err.isInvalidClient)) return false;
-  return !(await deps.store.tokenGrants.ever(creds.installationId, creds.clientId));
+  return !(await deps.store.tokenGrants.since(creds.installationId, creds.clientId, creds.importedAt ?? new Date(0)));
 }
 
 const scopesActivating = () =>

@@ -1,73 +1,21 @@
 import type { Collection } from 'mongodb';
 import { decryptJson, encryptJson, rebind, type EncryptedBlob, type Keyring, type SecretContext } from '../crypto/secrets';
-import type { KeyAlgorithm } from '../../workflows/definitions';
 import { COLLECTIONS, type Database } from './db';
 import { MARKERS, StoreMarkers } from './markers';
 import { credentialId, legacyCredentialId } from './credential-ids';
 import { ClientIdReusedError } from './credential-errors';
 import { credentialSecretContext, tokenContext } from './secret-contexts';
 export { credentialId, legacyCredentialId };
-
-export type CredentialStatus = 'pending' | 'active' | 'retiring' | 'destroyed';
-
-/** The secret half of a credential set; only ever held decrypted in memory. */
-export interface CredentialSecret {
-  clientSecret: string;
-  privateKey: string;
-  publicKey: string;
-}
-
-export interface CredentialRecord {
-  _id: string; // credentialId(installationId, clientId)
-  installationId: string;
-  clientId: string;
-  keyId: string;
-  keyAlgorithm: KeyAlgorithm;
-  tokenUrl: string;
-  status: CredentialStatus;
-  secret?: EncryptedBlob; // removed (not only marked) when destroyed
-  sourceEventId: string;
-  createdAt: Date;
-  activatedAt?: Date;
-  retireAt?: Date;
-  destroyedAt?: Date;
-}
-
-export interface UsableCredentials {
-  installationId: string;
-  clientId: string;
-  keyId: string;
-  keyAlgorithm: KeyAlgorithm;
-  tokenUrl: string;
-  secret: CredentialSecret;
-  importedAt?: Date; // its record written: a client's new scopes can answer 401 for a few minutes
-}
-
-interface TokenRecord {
-  _id: string;
-  installationId: string;
-  clientId: string;
-  token: EncryptedBlob;
-  scope: string;
-  expiresAt: Date;
-}
-
-/** The index of an installation's credential sets (`credential_sets`): its client ids, read by `_id`. */
-export interface CredentialSetsRecord {
-  _id: string; // installation id
-  clientIds: string[];
-  updatedAt: Date;
-}
-
-/**
- * How many times an installation's sets were all destroyed (`credential_closes`). Its own document, not the
- * index's: on FerretDB an update rewrites the whole document, so an import's write of the index could undo it.
- */
-interface CredentialClosesRecord {
-  _id: string; // installation id
-  closes: number;
-  closedAt: Date;
-}
+import type {
+  CredentialClosesRecord,
+  CredentialRecord,
+  CredentialSecret,
+  CredentialSetsRecord,
+  CredentialStatus,
+  TokenRecord,
+  UsableCredentials,
+} from './credential-records';
+export type { CredentialRecord, CredentialSecret, CredentialSetsRecord, CredentialStatus, UsableCredentials } from './credential-records';
 
 const byCreatedAt = (a: CredentialRecord, b: CredentialRecord) => a.createdAt.getTime() - b.createdAt.getTime();
 
@@ -228,6 +176,7 @@ export class CredentialStore {
       tokenUrl: rec.tokenUrl,
       secret: decryptJson<CredentialSecret>(this.keyring, rec.secret, credentialSecretContext(installationId, clientId)),
       importedAt: rec.createdAt,
+      issuedAt: rec.issuedAt,
     };
   }
 

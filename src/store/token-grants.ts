@@ -27,12 +27,15 @@ export class TokenGrants {
     await this.coll.createIndex({ grantedAt: 1 }); // the sweep's range
   }
 
+  /** The latest grant: a same-id reinstall's set (imported anew) is judged by its own grants, not its earlier life's. */
   async note(installationId: string, clientId: string, at = new Date()): Promise<void> {
-    await upsertById(this.coll, grantId(installationId, clientId), { $setOnInsert: { installationId, clientId, grantedAt: at } });
+    await upsertById(this.coll, grantId(installationId, clientId), { $set: { installationId, clientId, grantedAt: at } });
   }
 
-  async ever(installationId: string, clientId: string): Promise<boolean> {
-    return (await this.coll.findOne({ _id: grantId(installationId, clientId) }, { projection: { _id: 1 } })) !== null;
+  /** Whether the set was granted a token since `importedAt` (its record written, in this life of the installation). */
+  async since(installationId: string, clientId: string, importedAt: Date): Promise<boolean> {
+    const note = await this.coll.findOne({ _id: grantId(installationId, clientId) });
+    return note !== null && note.grantedAt.getTime() >= importedAt.getTime();
   }
 
   /** Retention (no TTL index on the embedded FerretDB): notes older than `TOKEN_GRANT_RETENTION_MS`; returns how many went. */

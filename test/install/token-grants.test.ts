@@ -16,6 +16,12 @@ describe('token grant notes: activation or revocation of a fresh set (FerretDB, 
   let h: ActivityHarness;
   before(async () => (h = await startActivityHarness()));
   after(async () => h?.close());
+  const granted = (installationId: string, clientId: string) => h.store.tokenGrants.since(installationId, clientId, new Date(0));
+  const refusal = async (installationId: string, clientId: string) =>
+    h.run(h.acts.obtainToken, { installationId, clientId }).then(
+      () => assert.fail('a token was granted'),
+      (err: unknown) => err,
+    );
 
   it('a fresh set granted a token before and refused now is revoked: final; one never granted is retried', async () => {
     const granted = await h.installing(1);
@@ -50,22 +56,49 @@ describe('token grant notes: activation or revocation of a fresh set (FerretDB, 
       grants.note = note;
     }
     assert.equal(await h.store.credentials.cachedToken(installation.id, clientId, 0), undefined, 'no token cached without its note');
-    assert.equal(await grants.ever(installation.id, clientId), false);
+    assert.equal(await granted(installation.id, clientId), false);
     const again = await h.run(h.acts.obtainToken, { installationId: installation.id, clientId });
     assert.equal(again.cached, false);
-    assert.equal(await grants.ever(installation.id, clientId), true);
+    assert.equal(await granted(installation.id, clientId), true);
   });
 
-  it("the credentials backstop drops notes older than a day (no TTL index on FerretDB), and keeps a recent one", async () => {
+  it('the credentials backstop drops notes older than a day (no TTL index on FerretDB), and keeps a recent one', async () => {
     const old = await h.installing(1);
     const recent = await h.installing(1);
     for (const i of [old, recent]) await h.run(h.acts.obtainToken, { installationId: i.installation.id, clientId: i.clientId });
     await h.db
       .collection(COLLECTIONS.tokenGrants)
-      .updateOne({ installationId: old.installation.id }, { $set: { grantedAt: new Date(Date.now() - TOKEN_GRANT_RETENTION_MS - 60_000) } });
+      .updateOne(
+        { installationId: old.installation.id },
+        { $set: { grantedAt: new Date(Date.now() - TOKEN_GRANT_RETENTION_MS - 60_000) } },
+      );
     await h.db.collection(COLLECTIONS.storeMarkers).deleteOne({ _id: CREDENTIALS_BACKSTOP_MARKER as never });
     await h.run(h.acts.destroyRetiredCredentials, { limit: 1_000 });
-    assert.equal(await h.store.tokenGrants.ever(old.installation.id, old.clientId), false, 'the old note went');
-    assert.equal(await h.store.tokenGrants.ever(recent.installation.id, recent.clientId), true, 'the recent note is kept');
+    assert.equal(await granted(old.installation.id, old.clientId), false, 'the old note went');
+    assert.equal(await granted(recent.installation.id, recent.clientId), true, 'the recent note is kept');
+  });
+
+  it("a same-id reinstall's set is judged by its own grants: the earlier life's note does not make it revoked", async () => {
+    const { installation, event, clientId } = await h.installing(1);
+    await h.run(h.acts.obtainToken, { installationId: installation.id, clientId });
+    await h.store.credentials.destroyAll(installation.id); // the uninstall
+    // The reinstall under the same installation and client ids, a second later: its set written anew.
+    await new Promise((r) => setTimeout(r, 5));
+    const again = { ...event, id: `${event.id}-again`, created_at: new Date().toISOString() };
+    await h.storeEvent(again);
+    await h.run(h.acts.importCredentials, { installationId: installation.id, eventId: again.id, activate: true });
+    h.simulator.rotateCredentials(installation.id, { compromised: true }); // refused 401 invalid_client from now on
+    const err = await refusal(installation.id, clientId);
+    assert.ok(activating(err), `taken as revoked by the earlier life's grant: ${failure(err).message}`);
+  });
+
+  it('a set imported long after its event (a rotation queued behind others) is not taken for one whose scopes activate', async () => {
+    const { installation } = await h.installing(1);
+    const late = h.simulator.rotateCredentials(installation.id, {}, { createdAt: new Date(Date.now() - 20 * 60_000) });
+    h.simulator.rotateCredentials(installation.id, { compromised: true }); // revokes the late rotation's client
+    await h.storeEvent(late);
+    const { clientId } = await h.run(h.acts.importCredentials, { installationId: installation.id, eventId: late.id, activate: false });
+    const err = await refusal(installation.id, clientId);
+    assert.ok(!activating(err), `retried as activating: ${failure(err).message}`);
   });
 });
