@@ -1,5 +1,6 @@
 import { MongoServerError, type Collection } from 'mongodb';
 import { COLLECTIONS, upsertById, type Database } from './db';
+import { MARKERS, StoreMarkers } from './markers';
 
 /**
  * A `user.logout` event in the inbox. Stored like the lifecycle events (same collection, the
@@ -12,7 +13,8 @@ export interface LogoutInboxRecord {
   type: 'user.logout';
   createdAt: Date;
   receivedAt: Date;
-  logout: { accountId: string; talkdeskUserId: string; email?: string };
+  /** `occurredAt`: `created_at` as Talkdesk sent it, forwarded to the partner the same by every path (older versions: absent). */
+  logout: { accountId: string; talkdeskUserId: string; email?: string; occurredAt?: string };
   handledAt?: Date;
   sessionsEnded?: number;
 }
@@ -31,9 +33,26 @@ interface OwedLogout {
 export class LogoutEventStore {
   private readonly coll: Collection<LogoutInboxRecord>;
   private readonly owed: Collection<OwedLogout>;
+  private readonly markers: StoreMarkers;
   constructor(db: Database) {
     this.coll = db.db.collection<LogoutInboxRecord>(COLLECTIONS.inbox);
     this.owed = db.db.collection<OwedLogout>(COLLECTIONS.logoutsOwed);
+    this.markers = new StoreMarkers(db);
+  }
+
+  /**
+   * Once per store (a marker): logouts a version before `logouts_owed` stored and never handled are owed, so that the
+   * backstop handles them (and retention, which prunes handled records only, can then prune them). Reads the inbox by
+   * a filter, once; a logout handled meanwhile is settled by the backstop's read. Returns how many were owed.
+   */
+  async oweUnhandledOnce(): Promise<number> {
+    if (await this.markers.get(MARKERS.logoutsOwedBackfilled)) return 0;
+    const left = await this.coll
+      .find({ type: 'user.logout', handledAt: { $exists: false } }, { projection: { _id: 1, receivedAt: 1 } })
+      .toArray();
+    for (const r of left) await this.owe(r._id, r.receivedAt);
+    await this.markers.set(MARKERS.logoutsOwedBackfilled);
+    return left.length;
   }
 
   /** Before the event is stored: its handling is owed until markHandled (a repeat keeps the first arrival). */

@@ -19,6 +19,8 @@ export const MARKERS = {
   inboxLegacyCredentialsNone: 'inbox-legacy-credentials-none',
   /** The latest cutoff an inbox retention sweep pruned before: an event created earlier may be a replay of a pruned one. */
   inboxPrunedBefore: 'inbox-pruned-before',
+  /** Every `user.logout` an older version stored and never handled is in `logouts_owed` (logout-events.ts). */
+  logoutsOwedBackfilled: 'logouts-owed-backfilled',
   /** The last retention sweep of `licensed_users_progress`. */
   progressSwept: 'licensed-users-progress-swept',
 } as const;

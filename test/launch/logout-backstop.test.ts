@@ -33,7 +33,8 @@ describe('launch: a stored user.logout no redelivery took is handled by the back
       const user = licensed[0];
       assert.ok(user);
       const browser = (await signIn(sys, installation.id, user.id)).browser;
-      const event = sys.simulator.userLogout(installation.id, user.id);
+      // Without milliseconds, as Talkdesk often sends it: forwarded as sent, by the backstop too.
+      const event = sys.simulator.userLogout(installation.id, user.id, { createdAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
       // The prototype's method replaced for the one delivery (the web process runs in this process).
       const proto = SessionStore.prototype as unknown as Record<string, unknown>;
       const original = proto[step];
@@ -52,7 +53,8 @@ describe('launch: a stored user.logout no redelivery took is handled by the back
       assert.ok(handled);
       assert.equal(await appStatus(browser), 401, 'signed out');
       assert.equal((await logouts.get(event.id))?.sessionsEnded, 1);
-      await eventually('the partner to get it', async () => notices.some((n) => n.eventId === event.id) || undefined);
+      const notice = await eventually('the partner to get it', async () => notices.find((n) => n.eventId === event.id));
+      assert.equal(notice.occurredAt, event.created_at, 'occurred_at as Talkdesk sent it');
       assert.ok(sys.logLines.some((l) => l.includes('handled by the backstop pass') && l.includes(event.id)));
       // A redelivery now is a duplicate.
       const again = await postCallback(sys.web.callbackUrl, event);
@@ -81,5 +83,27 @@ describe('launch: a stored user.logout no redelivery took is handled by the back
     );
     assert.equal(notices.filter((n) => n.eventId === event.id).length, 1, 'forwarded once');
     assert.equal(await sys.store.db.db.collection(COLLECTIONS.logoutsOwed).countDocuments({ _id: event.id as never }), 0, 'nothing owed');
+  });
+
+  it('handles a logout an older version stored and left unhandled (no owed marker): owed once by the backstop, then handled', async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const user = licensed[0]!;
+    const browser = (await signIn(sys, installation.id, user.id)).browser;
+    const event = sys.simulator.userLogout(installation.id, user.id);
+    // As a version before logouts_owed stored it (its handling failed, Talkdesk gave up): no owed marker.
+    await sys.store.db.db.collection(COLLECTIONS.inbox).insertOne({
+      _id: event.id as never,
+      installationId: installation.id,
+      type: 'user.logout',
+      createdAt: new Date(event.created_at),
+      receivedAt: new Date(),
+      logout: { accountId: installation.accountId, talkdeskUserId: user.id },
+    });
+    await sys.store.db.db.collection(COLLECTIONS.storeMarkers).deleteOne({ _id: 'logouts-owed-backfilled' as never });
+    const logouts = new LogoutEventStore(sys.store.db);
+    await eventually('the backstop to handle it', async () => (await logouts.get(event.id))?.handledAt, 20_000);
+    assert.equal(await appStatus(browser), 401, 'signed out');
+    await eventually('the partner to get it', async () => notices.find((n) => n.eventId === event.id));
+    assert.ok(sys.logLines.some((l) => l.includes('an older version left unhandled')));
   });
 });

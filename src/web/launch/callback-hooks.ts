@@ -88,7 +88,7 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
           type: 'user.logout',
           createdAt: new Date(event.created_at),
           receivedAt,
-          logout: { accountId, talkdeskUserId, ...(email ? { email } : {}) },
+          logout: { accountId, talkdeskUserId, ...(email ? { email } : {}), occurredAt: event.created_at },
         });
         if (!stored.stored && stored.conflict) {
           // Not a redelivery: acting on it would end sessions and mark nothing (the stored record is another event's).

@@ -58,7 +58,7 @@ const fromRecord = (r: LogoutInboxRecord): StoredLogout => ({
   accountId: r.logout.accountId,
   talkdeskUserId: r.logout.talkdeskUserId,
   ...(r.logout.email ? { email: r.logout.email } : {}),
-  createdAt: r.createdAt.toISOString(),
+  createdAt: r.logout.occurredAt ?? r.createdAt.toISOString(),
   receivedAt: r.receivedAt,
 });
 
@@ -69,6 +69,8 @@ const fromRecord = (r: LogoutInboxRecord): StoredLogout => ({
  * by a filter. Stops at the first failure (the store is out again): the next pass goes on.
  */
 export async function handleUnhandledLogouts(lc: LaunchContext, afterMs = LOGOUT_BACKSTOP_AFTER_MS): Promise<number> {
+  const backfilled = await lc.logoutEvents.oweUnhandledOnce();
+  if (backfilled > 0) lc.logger.warn({ count: backfilled }, 'user.logout: events an older version left unhandled are owed to the backstop');
   const owed = await lc.logoutEvents.owedBefore(new Date(Date.now() - afterMs));
   let handled = 0;
   for (const o of owed) {
