@@ -211,4 +211,23 @@ describe('installation workflow: late events of operations already over', functi
     assert.deepEqual(t.stubs.stateCalls(), ['reject'], "before, the stale install's deadline (past) was taken: nothing sent");
     assert.equal(t.stubs.of('setInstallationState')[0]?.clientId, clientIdFor(reinstall.eventId));
   });
+
+  it("a reject during a reinstall whose run never applied the earlier life's uninstall skips that life's install too (patches-decided-at-start-10)", async () => {
+    // A fresh run (no record): the reinstall's provisioning keeps failing; the earlier life's uninstall arrives (over,
+    // dropped, never applied), then its install.
+    const DAY = 86_400;
+    const t = await start(new ActivityStubs().on('provisionAccount', async () => Promise.reject(unavailable())));
+    const reinstall = t.event('app.installed', { atSeconds: 0 });
+    await t.send(reinstall);
+    await t.until('the reinstall retrying its provisioning', (v) => v.phase === 'installing' && v.attempts > 1);
+    await t.send(t.event('app.uninstalled', { atSeconds: -8 * DAY + 30 }));
+    const stale = t.event('app.installed', { atSeconds: -8 * DAY + 1 });
+    await t.send(stale);
+    await t.until('the stale install queued', (v) => v.pendingEvents.some((p) => p.endsWith(stale.eventId)));
+    await t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'duplicate account' }] });
+    const done = await t.result();
+    assert.equal(done.phase, 'rejected');
+    assert.deepEqual(t.stubs.stateCalls(), ['reject'], "before, the stale install's deadline (past) was taken: nothing sent");
+    assert.equal(t.stubs.of('setInstallationState')[0]?.clientId, clientIdFor(reinstall.eventId));
+  });
 });
