@@ -36,7 +36,7 @@ export async function accessToken(
   });
   // Only a fresh set's grants are noted: a refusal after one is final (revoked), never taken for activation. Before the
   // token is cached: a note whose write failed leaves no cached token, so the retry is granted, and noted, again.
-  if (fresh(creds)) await deps.store.tokenGrants.note(installationId, clientId);
+  if (fresh(creds) && creds.importedAt) await deps.store.tokenGrants.note(installationId, clientId, creds.importedAt);
   await deps.store.credentials.cacheToken(installationId, clientId, granted.accessToken, granted.scope, new Date(granted.expiresAt));
   return { token: granted.accessToken, expiresAt: granted.expiresAt, scope: granted.scope, cached: false };
 }
@@ -54,7 +54,7 @@ function fresh(creds: UsableCredentials): boolean {
 /** A fresh set not granted a token since its import, refused 401 `invalid_client`: its scopes may still be activating. */
 async function scopesMayBeActivating(deps: ActivityDeps, err: unknown, creds: UsableCredentials): Promise<boolean> {
   if (!(fresh(creds) && err instanceof TalkdeskHttpError && err.kind === 'unauthorized' && err.isInvalidClient)) return false;
-  return !(await deps.store.tokenGrants.since(creds.installationId, creds.clientId, creds.importedAt ?? new Date(0)));
+  return !(creds.importedAt && (await deps.store.tokenGrants.since(creds.installationId, creds.clientId, creds.importedAt)));
 }
 
 const scopesActivating = () =>

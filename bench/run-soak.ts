@@ -185,9 +185,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
 
     say('checking');
     const checked = await Promise.race([
-      // A workflow still running is waited for within the time left, then reported where it stands (not a bare timeout).
+      // Workflows still running are waited for until a time that leaves the scans that follow a third of what is left
+      // (at least 10 s), then reported where they stand (not lost to a bare timeout).
       checkSoak(sys, installations, faults.killTimes, {
-        completionWaitMs: Math.min(11 * 60_000, Math.max(5_000, hardDeadline - Date.now() - 20_000)),
+        completeBy: hardDeadline - Math.max(10_000, (hardDeadline - Date.now()) / 3),
       }),
       new Promise<never>((_, reject) =>
         setTimeout(

@@ -79,7 +79,7 @@ export async function checkSoak(
   sys: CheckedSystem,
   installations: SoakInstallation[],
   workerKillTimes: readonly number[] = [],
-  options: { unfinishedQueryTimeoutMs?: number; completionWaitMs?: number } = {},
+  options: { unfinishedQueryTimeoutMs?: number; completionWaitMs?: number; completeBy?: number } = {},
 ): Promise<{ violations: string[]; stats: CheckStats; stuck: string[] }> {
   const unfinishedQueryTimeoutMs = options.unfinishedQueryTimeoutMs ?? 15_000;
   // Past the server's longest workflow-task retry backoff (10 minutes).
@@ -135,7 +135,9 @@ export async function checkSoak(
       let view: InstallationView;
       if (inst.expectedPhase === 'uninstalled') {
         let desc = await retry(() => handle.describe());
-        if (desc.status.name === 'RUNNING' && (await completesWithin(sys.client, inst.installationId, completionWaitMs))) {
+        // Each waits at most completionWaitMs, all of them together no later than completeBy (a time, not a duration).
+        const waitMs = Math.max(0, Math.min(completionWaitMs, (options.completeBy ?? Infinity) - Date.now()));
+        if (desc.status.name === 'RUNNING' && (await completesWithin(sys.client, inst.installationId, waitMs))) {
           desc = await retry(() => handle.describe());
           stats.lateCompletions += 1;
         }

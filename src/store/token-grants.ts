@@ -6,6 +6,8 @@ interface TokenGrant {
   _id: string;
   installationId: string;
   clientId: string;
+  /** The set's record's `createdAt` when granted: the life of the set the note is for (one clock, the import's). */
+  importedAt?: Date;
   grantedAt: Date;
 }
 
@@ -27,15 +29,18 @@ export class TokenGrants {
     await this.coll.createIndex({ grantedAt: 1 }); // the sweep's range
   }
 
-  /** The latest grant: a same-id reinstall's set (imported anew) is judged by its own grants, not its earlier life's. */
-  async note(installationId: string, clientId: string, at = new Date()): Promise<void> {
-    await upsertById(this.coll, grantId(installationId, clientId), { $set: { installationId, clientId, grantedAt: at } });
+  /**
+   * The latest grant, with the import it was for (`importedAt`, the set's `createdAt`): a same-id reinstall's set,
+   * imported anew, is judged by its own grants, not its earlier life's.
+   */
+  async note(installationId: string, clientId: string, importedAt: Date, at = new Date()): Promise<void> {
+    await upsertById(this.coll, grantId(installationId, clientId), { $set: { installationId, clientId, importedAt, grantedAt: at } });
   }
 
-  /** Whether the set was granted a token since `importedAt` (its record written, in this life of the installation). */
+  /** Whether the set was granted a token since the import of `importedAt` (in this life of the installation). */
   async since(installationId: string, clientId: string, importedAt: Date): Promise<boolean> {
     const note = await this.coll.findOne({ _id: grantId(installationId, clientId) });
-    return note !== null && note.grantedAt.getTime() >= importedAt.getTime();
+    return note?.importedAt?.getTime() === importedAt.getTime();
   }
 
   /** Retention (no TTL index on the embedded FerretDB): notes older than `TOKEN_GRANT_RETENTION_MS`; returns how many went. */
