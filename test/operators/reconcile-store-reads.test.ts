@@ -195,8 +195,8 @@ describe('reconciliation reads the store by _id (FerretDB, command monitoring, d
     );
     assert.deepEqual(
       first.destroyed.scans.map((s) => s.what),
-      [`${COLLECTIONS.credentials} find`],
-      'and the credentials backstop',
+      [`${COLLECTIONS.credentials} find`, `${COLLECTIONS.tokenGrants} delete`],
+      'and the credentials backstop (with its sweep of token grant notes)',
     );
     const second = await pass(200);
     assert.deepEqual(
