@@ -98,6 +98,12 @@ describe('callback: outages of MongoDB and Temporal', function () {
     async function deliverDuringOutage(event: InstalledEvent) {
       const answer = await postCallback(sys.web.callbackUrl, event);
       assert.equal(answer.status, 202, answer.text);
+      // Still ready: a readiness probe must not take the callback out of rotation while it stores events.
+      await eventually('readiness to see Temporal out of reach (it is cached 1.5 s)', async () => {
+        const ready = await fetch(`${sys.web.adminUrl}/readyz`);
+        const body = (await ready.json()) as { temporal?: boolean };
+        return body.temporal === false ? [ready.status, body] : undefined;
+      }).then((seen) => assert.deepEqual(seen, [200, { status: 'degraded', mongodb: true, temporal: false }]));
       assert.deepEqual(answer.json, { status: 'stored', eventId: event.id, dispatched: false });
       const record = await sys.store.inbox.get(event.id);
       assert.ok(record, 'the event is in the inbox');
