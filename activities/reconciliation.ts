@@ -16,9 +16,8 @@ import { whileHeartbeating } from './partner-calls';
 import { newVisit, ReadWindow, repairFailedForNow, TalkdeskPause, waitHeartbeating, type TalkdeskVisit } from './reconcile-pacing';
 
 /**
- * The pass's backstops that read a whole collection (events stored without a queue entry,
- * credentials past retention; each has a cheaper primary path) run at most this often,
- * remembered in `store_markers`: on the embedded store their cost grows with the data.
+ * The pass's backstops that read a whole collection (events stored without a queue entry, credentials past retention;
+ * each has a cheaper primary path) run at most this often, remembered in `store_markers`: their cost grows with the data.
  */
 export const BACKSTOP_EVERY_MS = 24 * 3_600_000;
 export const INBOX_BACKSTOP_MARKER = 'reconcile-inbox-backstop';
@@ -73,7 +72,8 @@ export function reconciliationActivities(deps: ActivityDeps) {
     const there = await withToken(deps, ref, (token) =>
       deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token),
     ).catch((err: unknown) => {
-      if (refusedForGood(err)) visit.refused = true;
+      // Final failures too (a host not allowed, a redirect, a key that cannot sign): checked, else first every pass.
+      if (refusedForGood(err) || toFailure(err).nonRetryable) visit.refused = true;
       pause.note(err);
       throw err;
     });
@@ -81,17 +81,16 @@ export function reconciliationActivities(deps: ActivityDeps) {
     return { ref, state: there.state };
   }
 
+  const changedSince = (a: InstallationRecord, b: InstallationRecord | null) => b?.phase !== a.phase || b.lastEventAt !== a.lastEventAt;
   const drift = (rec: InstallationRecord, talkdeskState: string): Finding => {
     logger.warn({ installationId: rec._id, phase: rec.phase, talkdeskState }, 'Talkdesk differs and no repair is allowed: reported');
     return 'drift';
   };
 
   /**
-   * Compares one installation with its workflow and Talkdesk and repairs what the
-   * table of docs/lifecycle.md ("State calls") allows: never a state call for a
-   * `pending` operation (the workflow's update or uninstall phase owns it), an
-   * approval again only for an install this service approved, and only the part the
-   * drift concerns (a timed-out update ends the update, not the installation).
+   * Compares one installation with its workflow and Talkdesk and repairs what the table of docs/lifecycle.md ("State
+   * calls") allows: never a state call for a `pending` operation (the workflow's update or uninstall phase owns it), an
+   * approval again only for an install this service approved, only the part the drift concerns (an update timed out).
    */
   async function reconcileOne(rec: InstallationRecord, visit: TalkdeskVisit = newVisit()): Promise<Finding> {
     // Partner calls kept for later (an undo the partner did not answer) are sent again, whatever the phase.
@@ -112,7 +111,9 @@ export function reconciliationActivities(deps: ActivityDeps) {
     }
     if (await handOverLostEvents(rec)) return 'resumed';
     const view = await talkdeskView(rec, visit);
-    if (!view) return undefined;
+    // Decided on the record as it is after the read (its budget's wait, a token): a phase moved meanwhile (an install
+    // approved, then an update rejected, which Talkdesk shows `rejected`) is not repaired from the old one.
+    if (!view || changedSince(rec, await store.installations.get(rec._id))) return undefined;
     const talkdeskState: string = view.state.state;
     const handle = temporal().client.workflow.getHandle(workflowIdFor(rec._id));
     if (rec.phase === 'active' && talkdeskState === 'installing') {
@@ -131,10 +132,9 @@ export function reconciliationActivities(deps: ActivityDeps) {
       return 'reapproved';
     }
     if (talkdeskState === 'timeout' && rec.phase !== 'installing') {
-      // Past installing, what timed out is an update of an approved install: end it if it runs here; the
-      // installation stays. `approvedAt` (set whenever the record turns active) is the evidence on records
-      // written before `installApprovedAt` existed, which was never backfilled. Without either, which
-      // operation timed out is unknown: reported, never deprovisioned (Talkdesk may still have it).
+      // Past installing, what timed out is an update of an approved install: end it if it runs here; the installation
+      // stays. `approvedAt` (set whenever the record turns active) is the evidence on records written before
+      // `installApprovedAt` existed (never backfilled). Without either: reported, never deprovisioned.
       if (rec.phase !== 'updating' || !(rec.installApprovedAt ?? rec.approvedAt)) return drift(rec, talkdeskState);
       await handle.signal(reconcileSignal, { action: 'endUpdate', talkdeskState: 'timeout', reason: view.state.reason ?? undefined });
       return 'updatesEnded';

@@ -18,10 +18,15 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
 
   const at = (t0: number, seconds: number) => new Date(t0 + seconds * 1_000).toISOString();
 
-  /** One pass over one installation, as a page of the id-scan pass runs it. */
-  async function reconcile(installationId: string, running: boolean) {
+  /** One pass over one installation, as a page of the id-scan pass runs it; `whileRead` runs as Talkdesk is read. */
+  async function reconcile(installationId: string, running: boolean, whileRead?: () => Promise<unknown>) {
     const { temporal, asked } = recordingTemporal(running);
     const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${h.simulator.port}`], timeoutMs: 5_000 });
+    const read = talkdesk.getInstallation.bind(talkdesk);
+    talkdesk.getInstallation = async (...args) => {
+      await whileRead?.();
+      return read(...args);
+    };
     const acts = reconciliationActivities({ store: h.store, talkdesk, logger: createLogger({ level: 'silent' }), temporal });
     const input = { installationIds: [installationId] };
     const result = (await new MockActivityEnvironment().run(acts.reconcileInstallations, input)) as PageResult;
@@ -160,6 +165,14 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
       assert.deepEqual(asked.signals, []);
     });
 
+    it('a phase that moved while Talkdesk was read (install approved, then an update rejected) is not repaired from the old record', async () => {
+      const { id, record, recordAs } = await recorded('installing', Date.now() - 3_600_000);
+      await record();
+      h.simulator.setInstallationState(id, 'rejected');
+      const { result, asked } = await reconcile(id, true, () => recordAs('active'));
+      assert.deepEqual([result.deprovisioned, asked.signals], [[], []], 'before: deprovisioned, its only credentials destroyed');
+    });
+
     it('an install that timed out is still deprovisioned', async () => {
       const { id, record } = await recorded('installing', Date.now() - 3_600_000);
       await record();
@@ -240,6 +253,7 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
 
   for (const [status, checked] of [
     [404, true], // Talkdesk no longer serves it (its uninstall lost): the same read would fail every pass
+    [301, true], // a redirect, never followed: final too (before: first again every pass, taking the budget's reads)
     [503, false], // an outage: read again next pass, not pushed a window back
   ] as const)
     it(`an installation whose Talkdesk read is answered ${status} is ${checked ? '' : 'not '}recorded as checked`, async () => {
