@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { COLLECTIONS } from '../../src/store/db';
 import { SessionStore } from '../../src/store/sessions';
+import { postCallback } from '../support/callback-client';
 import { useSystem, type TestSystem } from '../support/system';
 import { activeInstallation, signIn } from './helpers';
 
@@ -85,5 +86,18 @@ describe('launch: a user removed at Talkdesk cannot sign in before the workflow 
     assert.equal(refused.status, 409, refused.body.slice(0, 300));
     assert.match(refused.body, /data-reason="installation_inactive"/);
     assert.equal(await sessionsOf(installation.id), 0);
+  });
+
+  it("an earlier life's app.uninstalled delivered after a same-id reinstall ends none of the live installation's sessions", async () => {
+    const { installation, event, licensed } = await activeInstallation(sys, { licensedUsers: 2 });
+    const user = licensed[0]!;
+    assert.equal((await signIn(sys, installation.id, user.id)).status, 200);
+    // Another installation's uninstall, made this one's and dated a minute before its install.
+    const other = sys.simulator.createInstallation().installation;
+    const late = sys.simulator.uninstall(other.id, undefined, { createdAt: new Date(Date.parse(event.created_at) - 60_000) });
+    const stale = { ...late, data: { ...late.data, installation_id: installation.id, account_id: installation.accountId } };
+    assert.equal((await postCallback(sys.web.callbackUrl, stale)).status, 200);
+    assert.equal(await sessionsOf(installation.id, user.id), 1, 'before: every session of the live installation ended');
+    assert.equal((await signIn(sys, installation.id, user.id)).status, 200, 'and a sign-in is not refused');
   });
 });

@@ -41,6 +41,10 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
       // an uninstall's with the times of Talkdesk's events, so as sent.
       if (event.type === 'app.uninstalled') {
         await lc.sessions.markRemoved(installationId, new Date(event.created_at));
+        // An earlier life's uninstall delivered after a same-id reinstall (its workflow ignores it as over): the live
+        // installation's sessions are not its to end (its mark, older than their sign-ins, refuses none of them).
+        const rec = await lc.store.installations.get(installationId);
+        if (rec?.installEventAt && Date.parse(rec.installEventAt) > Date.parse(event.created_at)) return;
         const ended = await lc.sessions.endForInstallation(installationId);
         if (ended) lc.logger.info({ installationId, sessionsEnded: ended }, 'uninstall: every session of the installation ended');
       } else if (event.type === 'app.updated' && event.data.users?.removing?.length) {
