@@ -1,7 +1,7 @@
 import { MongoServerError, type Collection } from 'mongodb';
 import type { EncryptedBlob } from '../crypto/secrets';
 import type { EventType, LifecycleEvent } from '../../workflows/definitions';
-import { COLLECTIONS, type Database } from '../store/db';
+import { COLLECTIONS, DURABLE_WRITE, type Database } from '../store/db';
 import {
   EventCredentialStore,
   keptByDestroy,
@@ -120,7 +120,7 @@ export class InboxStore {
   /** Inserts the record; false when its event id is taken (a repeated delivery). */
   private async insertRecord(record: Omit<InboxRecord, 'dispatchedAt' | 'credentials'>): Promise<boolean> {
     try {
-      await this.coll.insertOne({ ...record });
+      await this.coll.insertOne({ ...record }, DURABLE_WRITE);
       return true;
     } catch (e) {
       if (e instanceof MongoServerError && e.code === 11000) return false;

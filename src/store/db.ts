@@ -60,6 +60,13 @@ export interface Database {
   reconnect(): Promise<void>;
 }
 
+/**
+ * For the writes a callback's 2xx promises (an event's record and its credentials copy, the only copy of a new
+ * account's credentials): acknowledged once journaled on a majority, not held in memory where a crash or a
+ * failover rolls them back after Talkdesk was told. The embedded FerretDB accepts it (SQLite commits each write).
+ */
+export const DURABLE_WRITE = { writeConcern: { w: 'majority', journal: true } } as const;
+
 /** Fail fast so the callback can answer 503 while MongoDB is down instead of hanging. */
 const STORE_TIMEOUT_MS = 3_000;
 

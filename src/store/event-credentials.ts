@@ -2,7 +2,7 @@ import { MongoServerError, type Collection } from 'mongodb';
 import { encryptJson, type EncryptedBlob, type Keyring } from '../crypto/secrets';
 import type { EventCredentials } from '../events/schemas';
 import { credentialId } from './credentials';
-import { COLLECTIONS, deleteByIds, type Database } from './db';
+import { COLLECTIONS, DURABLE_WRITE, deleteByIds, type Database } from './db';
 import { eventCredentialsContext } from './secret-contexts';
 
 /**
@@ -96,14 +96,17 @@ export class EventCredentialStore {
   async put(owner: EventCredentialOwner, sealed: SealedEventCredentials): Promise<boolean> {
     const { eventId, installationId, createdAt, storedAt } = owner;
     try {
-      await this.coll.insertOne({
-        _id: eventId,
-        installationId,
-        clientId: sealed.clientId,
-        secret: sealed.secret,
-        storedAt,
-        eventCreatedAt: createdAt,
-      });
+      await this.coll.insertOne(
+        {
+          _id: eventId,
+          installationId,
+          clientId: sealed.clientId,
+          secret: sealed.secret,
+          storedAt,
+          eventCreatedAt: createdAt,
+        },
+        DURABLE_WRITE,
+      );
       return true;
     } catch (e) {
       if (!(e instanceof MongoServerError && e.code === 11000)) throw e;

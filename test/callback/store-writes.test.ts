@@ -14,6 +14,7 @@ const HAND_OVER_COLLECTIONS = new Set<string>([COLLECTIONS.inbox, COLLECTIONS.di
 interface Write {
   what: string;
   filters: unknown[];
+  concern?: unknown;
 }
 
 /** The same MongoDB URI with the driver's command monitoring on. */
@@ -53,7 +54,7 @@ describe('callback: store writes per event (FerretDB, command monitoring)', func
       // Only this event's writes: the dispatcher beside the callback may write about others.
       if (!JSON.stringify(e.command).includes(event.id)) return;
       const updates = (e.command.updates ?? e.command.deletes ?? []) as { q: unknown }[];
-      writes.push({ what: `${collection} ${e.commandName}`, filters: updates.map((u) => u.q) });
+      writes.push({ what: `${collection} ${e.commandName}`, filters: updates.map((u) => u.q), concern: e.command.writeConcern });
     };
     client.on('commandStarted', listener);
     try {
@@ -85,6 +86,14 @@ describe('callback: store writes per event (FerretDB, command monitoring)', func
     );
     // FerretDB uses an index only for a filter on `_id` alone: any other filter reads the whole inbox.
     assert.deepEqual(writes[2]?.filters, [{ _id: event.id }], 'the mark filters on _id alone');
+    // What the answer promises (the only copy of the credentials) is journaled on a majority before it is given.
+    assert.deepEqual(
+      writes.slice(0, 2).map((w) => w.concern),
+      [
+        { w: 'majority', j: true },
+        { w: 'majority', j: true },
+      ],
+    );
     assert.ok((await sys.store.inbox.get(event.id))?.dispatchedAt instanceof Date, 'marked handed over');
     assert.equal(await sys.store.inbox.queued(event.id), null, 'never queued');
     assert.ok(await sys.store.eventCredentials.get(event.id), 'its credentials are stored');
