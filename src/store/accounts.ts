@@ -17,16 +17,17 @@ export interface AccountRecord {
   /** When the activity attempt that recorded `trial` was scheduled (Temporal's clock, Unix ms). */
   trialAttemptAt?: number;
   settingsRestored: boolean;
+  /** The key of the provision that made it provisioned (the install event's call): another install starts afresh. */
+  provisionedBy?: string;
   /** Talkdesk user id of the installing administrator (`created_by` of the installation). */
   createdBy?: string;
   /** The partner's own id for the account, from the HTTP provisioner's answer. */
   partnerAccountId?: string;
   /**
-   * The active licensed users of the account's current installation, kept by every write of the
-   * mappings below, so that the app page counts them without a query that reads every mapping
-   * and checks a session's licence without reading its mapping. Added to after a mapping is
-   * activated, removed from before one is deactivated: it never names an inactive mapping.
-   * Absent on accounts provisioned before it existed: those are counted from the mappings.
+   * The active licensed users of the account's current installation, kept by every write of the mappings below, so that
+   * the app page counts them without a query that reads every mapping and checks a session's licence without reading its
+   * mapping. Added to after a mapping is activated, removed from before one is deactivated: it never names an inactive
+   * mapping. Absent on accounts provisioned before it existed: those are counted from the mappings.
    */
   licensedUsers?: { installationId?: string; ids: string[] };
   createdAt: Date;
@@ -59,10 +60,9 @@ export interface SettingsRecord {
 }
 
 /**
- * The Talkdesk user ids of an account's mappings (`account_users`), so that the mappings are read
- * and written by `_id` (`<accountId>:<userId>`), never by a filter the embedded FerretDB answers by
- * reading the whole collection. Created with the account; an account an older version created gets
- * it from one read by account the first time its users change.
+ * The Talkdesk user ids of an account's mappings (`account_users`), so that the mappings are read and written by `_id`
+ * (`<accountId>:<userId>`), never by a filter the embedded FerretDB answers by reading the whole collection. Created
+ * with the account; an account an older version created gets it from one read by account the first time its users change.
  */
 export interface AccountUsersRecord {
   _id: string; // Talkdesk account id
@@ -102,10 +102,7 @@ export class AccountStore {
     await this.users.createIndex({ installationId: 1 });
   }
 
-  /**
-   * Creates or refreshes the account, keyed by the Talkdesk account id so a retried
-   * activity never makes a second one. Returns whether earlier settings were found.
-   */
+  /** Creates or refreshes the account, keyed by the Talkdesk account id (a retry never makes a second); earlier settings found? */
   async upsertAccount(input: {
     accountId: string;
     installationId: string;
@@ -131,8 +128,12 @@ export class AccountStore {
       { upsert: true, returnDocument: 'before' },
     );
     const existing = await this.accounts.findOne({ _id: input.accountId });
-    // A reinstall finds settings written by an earlier installation of this account.
-    const sameInstall = existing?.installationId === input.installationId && existing.status === 'provisioned';
+    // A reinstall finds settings an earlier installation wrote. A retry of this provision keeps what it wrote; another install of
+    // this installation over it still provisioned (an earlier life's uninstall never applied) starts afresh: not that life's users.
+    const live = existing !== null && existing.installationId === input.installationId && existing.status === 'provisioned';
+    const sameInstall =
+      live && (existing.provisionedBy === undefined || input.provisionKey === undefined || existing.provisionedBy === input.provisionKey);
+    if (live && !sameInstall) await this.deactivateUsers(input.accountId);
     // Settings an earlier attempt of this provision created (it died before the account) are not restored ones.
     const ownSettings = input.provisionKey !== undefined && settings?.createdByProvision === input.provisionKey;
     const settingsRestored = sameInstall ? existing.settingsRestored : settings !== null && !ownSettings;
@@ -147,6 +148,7 @@ export class AccountStore {
           timezone: input.timezone,
           ...(input.createdBy ? { createdBy: input.createdBy } : {}),
           status: 'provisioned',
+          ...(input.provisionKey ? { provisionedBy: input.provisionKey } : {}),
           settingsRestored,
           // A new installation starts its licensed users afresh; a retry keeps them.
           ...(sameInstall ? {} : { licensedUsers: { installationId: input.installationId, ids: [] } }),
@@ -200,8 +202,8 @@ export class AccountStore {
   }
 
   /**
-   * Idempotent upsert of user mappings; the partner user id is derived, so retries agree. `asOf`: when
-   * the facts were read (the sign-in's licence refresh), so a removal marked meanwhile is newer than them.
+   * Idempotent upsert of user mappings; the partner user id is derived, so retries agree. `asOf`: when the facts were
+   * read (the sign-in's licence refresh), so a removal marked meanwhile is newer than them.
    */
   async upsertUsers(accountId: string, installationId: string, users: TalkdeskUserFacts[], asOf?: Date): Promise<number> {
     const now = asOf ?? new Date();

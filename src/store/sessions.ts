@@ -107,9 +107,10 @@ export class SessionStore {
     return (await this.coll.deleteMany({ installationId, talkdeskUserId: { $in: [...talkdeskUserIds] } })).deletedCount;
   }
 
-  /** Ends every session of an installation (uninstall). */
-  async endForInstallation(installationId: string): Promise<number> {
-    return (await this.coll.deleteMany({ installationId })).deletedCount;
+  /** Ends every session of an installation (uninstall); with `beganBy`, those that began by then (an earlier life's). */
+  async endForInstallation(installationId: string, beganBy?: Date): Promise<number> {
+    const began = beganBy ? { $or: [{ signInAt: { $exists: false } }, { signInAt: { $lte: beganBy } }] } : {};
+    return (await this.coll.deleteMany({ installationId, ...began })).deletedCount;
   }
 
   /**

@@ -88,7 +88,7 @@ describe('launch: a user removed at Talkdesk cannot sign in before the workflow 
     assert.equal(await sessionsOf(installation.id), 0);
   });
 
-  it("an earlier life's app.uninstalled delivered after a same-id reinstall ends none of the live installation's sessions", async () => {
+  it("an earlier life's app.uninstalled delivered after a same-id reinstall ends that life's sessions only, none begun since", async () => {
     const { installation, event, licensed } = await activeInstallation(sys, { licensedUsers: 2 });
     const user = licensed[0]!;
     assert.equal((await signIn(sys, installation.id, user.id)).status, 200);
@@ -96,8 +96,16 @@ describe('launch: a user removed at Talkdesk cannot sign in before the workflow 
     const other = sys.simulator.createInstallation().installation;
     const late = sys.simulator.uninstall(other.id, undefined, { createdAt: new Date(Date.parse(event.created_at) - 60_000) });
     const stale = { ...late, data: { ...late.data, installation_id: installation.id, account_id: installation.accountId } };
+    // A session of that earlier life, begun before its uninstall, is still that uninstall's to end.
+    const older = licensed[1]!;
+    const before = new Date(Date.parse(late.created_at) - 60_000);
+    await new SessionStore(sys.store.db).open(
+      { installationId: installation.id, accountId: installation.accountId, talkdeskUserId: older.id, role: 'user', signInAt: before },
+      60_000,
+    );
     assert.equal((await postCallback(sys.web.callbackUrl, stale)).status, 200);
     assert.equal(await sessionsOf(installation.id, user.id), 1, 'before: every session of the live installation ended');
+    assert.equal(await sessionsOf(installation.id, older.id), 0, "the earlier life's session ended");
     assert.equal((await signIn(sys, installation.id, user.id)).status, 200, 'and a sign-in is not refused');
   });
 });

@@ -24,4 +24,20 @@ describe("an account's admin does not outlive its installation", function () {
     await accounts.upsertAccount({ ...account, installationId: 'inst-c', createdBy: 'bob', provisionKey: 'k-c' });
     assert.equal((await accounts.getAccount(account.accountId))?.createdBy, 'bob');
   });
+
+  it("a same-id reinstall over an account still provisioned (its earlier life's uninstall never applied) starts its licensed users afresh", async () => {
+    const accounts = h.store.accounts;
+    const account = { accountId: `acct-live-${Date.now()}`, appId: 'app1', name: 'Acme', installationId: 'inst-same' };
+    await accounts.upsertAccount({ ...account, provisionKey: 'k-life-1' });
+    await accounts.upsertUsers(account.accountId, account.installationId, [{ id: 'u-old' }, { id: 'u-both' }]);
+    // A retry of that provision keeps them.
+    await accounts.upsertAccount({ ...account, provisionKey: 'k-life-1' });
+    assert.deepEqual((await accounts.getAccount(account.accountId))?.licensedUsers?.ids.sort(), ['u-both', 'u-old']);
+    // The reinstall's provision (another install event's key) with Talkdesk's list for the new life.
+    await accounts.upsertAccount({ ...account, provisionKey: 'k-life-2' });
+    await accounts.upsertUsers(account.accountId, account.installationId, [{ id: 'u-both' }, { id: 'u-new' }]);
+    assert.deepEqual((await accounts.getAccount(account.accountId))?.licensedUsers?.ids.sort(), ['u-both', 'u-new']);
+    const active = (await accounts.listUsers(account.accountId)).filter((u) => u.active).map((u) => u.talkdeskUserId);
+    assert.deepEqual(active.sort(), ['u-both', 'u-new'], "before: the earlier life's user kept licensed (sessions, sign-ins)");
+  });
 });

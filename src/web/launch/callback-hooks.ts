@@ -5,6 +5,7 @@ import { fieldPath } from '../../events/fields';
 import { userLogoutSchema } from '../../events/user-logout';
 import type { EventTimeProblem } from '../event-time';
 import { findUnsafeJson } from '../json-limits';
+import { LOGOUT_CLOCK_ALLOWANCE_MS } from './ended-by';
 import type { LaunchContext } from './context';
 import { handleStoredLogout } from './logout-handling';
 
@@ -41,11 +42,12 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
       // an uninstall's with the times of Talkdesk's events, so as sent.
       if (event.type === 'app.uninstalled') {
         await lc.sessions.markRemoved(installationId, new Date(event.created_at));
-        // An earlier life's uninstall delivered after a same-id reinstall (its workflow ignores it as over): the live
-        // installation's sessions are not its to end (its mark, older than their sign-ins, refuses none of them).
+        // An earlier life's uninstall delivered after a same-id reinstall (its workflow ignores it as over) ends the
+        // sessions of that life only, those begun by its time: the live installation's are not its to end.
         const rec = await lc.store.installations.get(installationId);
-        if (rec?.installEventAt && Date.parse(rec.installEventAt) > Date.parse(event.created_at)) return;
-        const ended = await lc.sessions.endForInstallation(installationId);
+        const earlierLife = rec?.installEventAt !== undefined && Date.parse(rec.installEventAt) > Date.parse(event.created_at);
+        const beganBy = earlierLife ? new Date(Date.parse(event.created_at) + LOGOUT_CLOCK_ALLOWANCE_MS) : undefined;
+        const ended = await lc.sessions.endForInstallation(installationId, beganBy);
         if (ended) lc.logger.info({ installationId, sessionsEnded: ended }, 'uninstall: every session of the installation ended');
       } else if (event.type === 'app.updated' && event.data.users?.removing?.length) {
         await lc.sessions.markRemoved(installationId, new Date(), event.data.users.removing);
