@@ -1,6 +1,7 @@
 import { Context, heartbeat } from '@temporalio/activity';
 import { callKey, type HookType } from '../src/partner/keys';
-import type { CallContext } from '../src/partner/provisioner';
+import { PartnerRefusedError, sanitiseReason } from '../src/partner/errors';
+import type { CallContext, PartnerProvisioner } from '../src/partner/provisioner';
 import type { PartnerEventRef } from '../workflows/activity-types';
 import type { ActivityDeps } from './deps';
 
@@ -89,4 +90,33 @@ export function stopIfOutlived(began: number, what: string): void {
   if ((heartbeatLimit > 0 && silentFor >= heartbeatLimit) || stalled.has(ctx) || ctx.cancellationSignal.aborted) {
     throw new Error(`${what}: this attempt was timed out or cancelled (silent for ${silentFor} ms), so it sends nothing`);
   }
+}
+
+/**
+ * The partner's undo, revert and deprovision with a final refusal (`PartnerRefusedError`, contract 4) recorded in
+ * `partner_calls` and the step going on, as the HTTP provisioner does itself: thrown on by a custom provisioner, it
+ * failed the workflow (an uninstall never acknowledged, the credentials never destroyed).
+ */
+export function refusalsRecorded(
+  deps: ActivityDeps,
+  partner: PartnerProvisioner,
+): Pick<PartnerProvisioner, 'undoProvision' | 'revertUpdate' | 'deprovision'> {
+  const recorded = async (type: HookType, installationId: string, ctx: CallContext, send: () => Promise<void>) => {
+    try {
+      await send();
+    } catch (err) {
+      if (!(err instanceof PartnerRefusedError)) throw err;
+      const reason = sanitiseReason(err.reason);
+      await deps.store.partnerCalls.recordRefusal({ id: ctx.key, installationId, type, httpStatus: err.status, reason });
+      deps.logger.warn(
+        { installationId, call: type, key: ctx.key, reason },
+        'the partner refused a call for good: recorded in partner_calls',
+      );
+    }
+  };
+  return {
+    undoProvision: (req, ctx) => recorded('account.undo_provision', req.installationId, ctx, () => partner.undoProvision(req, ctx)),
+    revertUpdate: (req, ctx) => recorded('account.revert_update', req.installationId, ctx, () => partner.revertUpdate(req, ctx)),
+    deprovision: (req, ctx) => recorded('account.deprovision', req.installationId, ctx, () => partner.deprovision(req, ctx)),
+  };
 }

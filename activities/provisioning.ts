@@ -13,7 +13,7 @@ import type {
   UpdateResult,
 } from '../workflows/activity-types';
 import type { ActivityDeps } from './deps';
-import { callContext, heartbeatingThroughout, stopIfOutlived, whileHeartbeating } from './partner-calls';
+import { callContext, heartbeatingThroughout, refusalsRecorded, stopIfOutlived, whileHeartbeating } from './partner-calls';
 import { toFailure } from './failures';
 import { callKey } from '../src/partner/keys';
 import { readLicensedUsers, type ReadingStore } from './licensed-users';
@@ -58,6 +58,7 @@ export function provisioningActivities(deps: ActivityDeps) {
   const sessions = new SessionStore(store.db);
   const plans = new UpdatePlanStore(store.db);
   const partner: PartnerProvisioner = deps.partner ?? new MongoProvisioner(store);
+  const ending = refusalsRecorded(deps, partner); // undo, revert, deprovision: a final refusal does not stop the lifecycle
   const records: PartnerProvisioner | undefined = partner.keepsServiceRecords
     ? undefined
     : new MongoProvisioner(store, { starterContent: false });
@@ -245,7 +246,7 @@ export function provisioningActivities(deps: ActivityDeps) {
       // Names the provision it undoes (the same event): a provision still running at the partner must not commit after it.
       const ctx = await callContext(deps, input.installationId, 'account.undo_provision', input, { undoes: 'account.provision' });
       if (records) await whileHeartbeating('removing the account records', () => records.undoProvision(ref, ctx));
-      await whileHeartbeating('partner undo', () => partner.undoProvision(ref, ctx));
+      await whileHeartbeating('partner undo', () => ending.undoProvision(ref, ctx));
       await store.credentials.dropTokens(input.installationId);
       await store.licensedUsersProgress.clearInstallation(input.installationId);
       logger.info({ installationId: input.installationId }, 'provisioning undone');
@@ -306,7 +307,7 @@ export function provisioningActivities(deps: ActivityDeps) {
         usersDeactivated: applied.usersDeactivated,
         previousSubscription: applied.previousSubscription ?? {},
       };
-      await whileHeartbeating('partner revert', () => partner.revertUpdate(req, ctx));
+      await whileHeartbeating('partner revert', () => ending.revertUpdate(req, ctx));
       if (records) await whileHeartbeating('recording the revert', () => records.revertUpdate(req, ctx));
       logger.info({ installationId: input.installationId }, 'update reverted');
     }),
@@ -316,7 +317,7 @@ export function provisioningActivities(deps: ActivityDeps) {
       const account = await findAccount(input);
       const ref = { installationId: input.installationId, accountId: input.accountId ?? account?._id };
       const ctx = await callContext(deps, input.installationId, 'account.deprovision', input);
-      await whileHeartbeating('partner deprovision', () => partner.deprovision(ref, ctx));
+      await whileHeartbeating('partner deprovision', () => ending.deprovision(ref, ctx));
       if (records) await whileHeartbeating('disabling the account records', () => records.deprovision(ref, ctx));
       await store.credentials.dropTokens(input.installationId);
       await store.licensedUsersProgress.clearInstallation(input.installationId);
