@@ -38,6 +38,10 @@ describe('launch: a user removed at Talkdesk cannot sign in before the workflow 
     assert.equal(refused.status, 403, refused.body.slice(0, 300));
     assert.match(refused.body, /data-reason="not_licensed"/);
     assert.equal(await sessionsOf(installation.id, c.id), 0);
+    // Clicking again shares that read, begun after the removal (before: a full read of Talkdesk's list per click).
+    const readsBefore = sys.simulator.calls.filter((x) => x.route === 'licensedUsers').length;
+    assert.equal((await signIn(sys, installation.id, c.id)).status, 403);
+    assert.equal(sys.simulator.calls.filter((x) => x.route === 'licensedUsers').length, readsBefore, 'no second read');
     assert.equal((await signIn(sys, installation.id, b.id)).status, 200, 'a user the event does not name');
 
     // The user added back (as the workflow's next update writes it): the mark is outdated, no Talkdesk read.

@@ -215,7 +215,8 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
       // mapping is written as of now and outdates the mark.
       if (ended?.facts.detail !== 'removal_pending') return ended;
       // Returned, not thrown: the caller ends the session it opened (Talkdesk refusing or unreachable ends it too).
-      const listed = await refreshFromTalkdesk(lc, rec, talkdeskUserId, { fresh: true }).catch((err: unknown) =>
+      // A read begun since the removal was marked is shared (each click made a full read of Talkdesk's list).
+      const listed = await refreshFromTalkdesk(lc, rec, talkdeskUserId, { notBefore: marks.removedAt }).catch((err: unknown) =>
         err instanceof SsoFailure ? err : ended,
       );
       if (listed !== true) return listed === false ? ended : listed;
