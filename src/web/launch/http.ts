@@ -21,6 +21,9 @@ export function setCookie(ctx: Context, name: string, value: string, o: CookieOp
     `SameSite=${o.sameSite === 'none' ? 'None' : 'Lax'}`,
   ];
   if (o.secure || o.sameSite === 'none') parts.push('Secure');
+  // Framed in Talkdesk's page (SameSite=None): partitioned (CHIPS), so a browser blocking third-party cookies
+  // (Chrome's incognito, a managed policy) keeps them for that frame instead of dropping them (every sign-in failed).
+  if (o.sameSite === 'none') parts.push('Partitioned');
   ctx.append('Set-Cookie', parts.join('; '));
 }
 
