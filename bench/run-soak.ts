@@ -182,6 +182,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     await faults.stop();
     sys.simulator.setChaos(null);
     await sys.simulator.deliveriesSettled();
+    // A call a chaos hang answered late took effect already: its status is recorded only once answered.
+    await sys.simulator.lateAnswersSettled();
 
     say('checking');
     const checked = await Promise.race([

@@ -77,6 +77,8 @@ export interface Simulator {
   deliver(event: SimEvent | string, opts?: DeliverOptions): Promise<number>;
   /** Resolves when every background retry has succeeded or given up. */
   deliveriesSettled(): Promise<void>;
+  /** Once every answer a delay fault holds back has been sent, its call's status recorded (checks that count calls). */
+  lateAnswersSettled(): Promise<void>;
   /** `sha256=<hex HMAC-SHA256 of raw with webhookSecret>`. */
   signBody(raw: string | Buffer): string;
 
@@ -131,6 +133,7 @@ class SimulatorServer implements Simulator {
   private readonly listeners = new Set<(call: CallRecord) => void>();
   /** Pending late answers; stop() releases them so no handler is left hanging. */
   private readonly lateTimers = new Map<NodeJS.Timeout, () => void>();
+  private readonly lateAnswers = new Set<Promise<void>>();
   private stopping: Promise<void> | undefined;
   private readonly tokenCfg: TokenEndpointConfig;
   private readonly apiCfg: ApiConfig;
@@ -248,13 +251,22 @@ class SimulatorServer implements Simulator {
   }
 
   private late(ms: number): Promise<void> {
-    return new Promise((resolve) => {
+    const held = new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.lateTimers.delete(timer);
         resolve();
       }, ms);
       this.lateTimers.set(timer, resolve);
     });
+    this.lateAnswers.add(held);
+    void held.then(() => this.lateAnswers.delete(held));
+    return held;
+  }
+
+  async lateAnswersSettled(): Promise<void> {
+    while (this.lateAnswers.size > 0) await Promise.all([...this.lateAnswers]);
+    // The handlers waiting on them record their calls' status right after (their reactions were registered first).
+    await new Promise((resolve) => setImmediate(resolve));
   }
 
   private finish(res: ServerResponse, call: CallRecord, response: SimResponse): void {

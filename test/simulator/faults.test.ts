@@ -55,6 +55,10 @@ describe('simulator fault injection', () => {
       5_000,
     );
     assert.equal(answered, false, 'in effect before the answer came');
+    assert.equal(sim.stateCalls(installation.id)[0]?.status, 0, 'its status is not known before it is answered');
+    // What a check counting calls waits for (the soak's end checks): the held answer sent, its status recorded.
+    await sim.lateAnswersSettled();
+    assert.equal(sim.stateCalls(installation.id)[0]?.status, 200);
     const r = await pending;
     assert.ok(Date.now() - started >= 1_990, `answered after ${Date.now() - started} ms`);
     assert.equal(r.status, 200);
