@@ -111,9 +111,10 @@ export function reconciliationActivities(deps: ActivityDeps) {
     }
     if (await handOverLostEvents(rec)) return 'resumed';
     const view = await talkdeskView(rec, visit);
+    if (!view) return undefined;
     // Decided on the record as it is after the read (its budget's wait, a token): a phase moved meanwhile (an install
-    // approved, then an update rejected, which Talkdesk shows `rejected`) is not repaired from the old one.
-    if (!view || changedSince(rec, await store.installations.get(rec._id))) return undefined;
+    // approved, then an update rejected, which Talkdesk shows `rejected`) is not repaired from the old one; due next pass.
+    if (changedSince(rec, await store.installations.get(rec._id))) return void (visit.repairDue = true);
     const talkdeskState: string = view.state.state;
     const handle = temporal().client.workflow.getHandle(workflowIdFor(rec._id));
     if (rec.phase === 'active' && talkdeskState === 'installing') {
@@ -132,9 +133,8 @@ export function reconciliationActivities(deps: ActivityDeps) {
       return 'reapproved';
     }
     if (talkdeskState === 'timeout' && rec.phase !== 'installing') {
-      // Past installing, what timed out is an update of an approved install: end it if it runs here; the installation
-      // stays. `approvedAt` (set whenever the record turns active) is the evidence on records written before
-      // `installApprovedAt` existed (never backfilled). Without either: reported, never deprovisioned.
+      // Past installing, what timed out is an update of an approved install: end it if it runs here (the installation stays).
+      // `approvedAt` is the evidence on records before `installApprovedAt` (never backfilled). Without either: reported.
       if (rec.phase !== 'updating' || !(rec.installApprovedAt ?? rec.approvedAt)) return drift(rec, talkdeskState);
       await handle.signal(reconcileSignal, { action: 'endUpdate', talkdeskState: 'timeout', reason: view.state.reason ?? undefined });
       return 'updatesEnded';

@@ -90,8 +90,8 @@ describe('callback: store writes per event (FerretDB, command monitoring)', func
     assert.deepEqual(
       writes.slice(0, 2).map((w) => w.concern),
       [
-        { w: 'majority', j: true },
-        { w: 'majority', j: true },
+        { w: 'majority', j: true, wtimeout: 5_000 },
+        { w: 'majority', j: true, wtimeout: 5_000 },
       ],
     );
     assert.ok((await sys.store.inbox.get(event.id))?.dispatchedAt instanceof Date, 'marked handed over');

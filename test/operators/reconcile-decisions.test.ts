@@ -169,8 +169,10 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
       const { id, record, recordAs } = await recorded('installing', Date.now() - 3_600_000);
       await record();
       h.simulator.setInstallationState(id, 'rejected');
+      const before = (await h.store.installations.lastTalkdeskCheck(id))?.getTime();
       const { result, asked } = await reconcile(id, true, () => recordAs('active'));
       assert.deepEqual([result.deprovisioned, asked.signals], [[], []], 'before: deprovisioned, its only credentials destroyed');
+      assert.equal((await h.store.installations.lastTalkdeskCheck(id))?.getTime(), before, 'not recorded as checked: due next pass');
     });
 
     it('an install that timed out is still deprovisioned', async () => {

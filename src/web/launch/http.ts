@@ -23,7 +23,12 @@ export function setCookie(ctx: Context, name: string, value: string, o: CookieOp
   if (o.secure || o.sameSite === 'none') parts.push('Secure');
   // Framed in Talkdesk's page (SameSite=None): partitioned (CHIPS), so a browser blocking third-party cookies
   // (Chrome's incognito, a managed policy) keeps them for that frame instead of dropping them (every sign-in failed).
-  if (o.sameSite === 'none') parts.push('Partitioned');
+  if (o.sameSite === 'none') {
+    // An unpartitioned cookie of this name (set before Partitioned was) would shadow the new one: expired first. A
+    // browser ignoring Partitioned takes both as one cookie: expired, then set, in this order.
+    ctx.append('Set-Cookie', [`${name}=`, `Path=${o.path}`, 'Max-Age=0', 'HttpOnly', 'SameSite=None', 'Secure'].join('; '));
+    parts.push('Partitioned');
+  }
   ctx.append('Set-Cookie', parts.join('; '));
 }
 
