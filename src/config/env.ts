@@ -64,6 +64,9 @@ const httpUrl = z
   .refine((v) => /^https?:\/\//.test(v), 'must be an http(s) URL')
   .transform((v) => v.replace(/\/+$/, ''));
 
+const NO_HOST_CHECK_SKIP =
+  "the Temporal TypeScript SDK cannot skip host-name verification: unset it, and set TEMPORAL_TLS_SERVER_NAME to the server certificate's name";
+
 export const DEFAULT_ALLOWED_HOSTS =
   'api.talkdeskapp.com,api.talkdeskapp.eu,api.talkdeskappca.com,api.talkdeskapp.au,*.talkdeskid.com,*.talkdeskid.eu,*.talkdeskidca.com,*.talkdeskid.au';
 
@@ -81,15 +84,12 @@ export const envSchema = z.object({
     .string()
     .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:\d{1,5})?$/, 'must be host:port, such as localhost:7233 (no scheme, no spaces)')
     .optional(),
-  /**
-   * Unset: the TEMPORAL_PROFILE's namespace, else `default`. Read through temporalSettings()
-   * (src/temporal/connection.ts), never from here with a default that would hide the profile's.
-   */
+  /** Unset: the TEMPORAL_PROFILE's namespace, else `default`. Read through temporalSettings(), never with a default here. */
   TEMPORAL_NAMESPACE: z.string().min(1).optional(),
-  /** Read by @temporalio/envconfig, which takes only `1`/`true` as true: `yes` would quietly mean no TLS. */
-  // Empty reads as unset (manifests often leave it so), as the SDK takes it.
+  /** Read by @temporalio/envconfig, which takes only `1`/`true` as true (`yes` quietly meant no TLS); empty reads as unset. */
   TEMPORAL_TLS: z.enum(['true', 'false', '1', '0', ''], { message: 'must be true or false (1 or 0)' }).optional(),
-  TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: z.enum(['true', 'false', '1', '0', ''], { message: 'must be true or false (1 or 0)' }).optional(),
+  // The TypeScript SDK reads it, then drops it (no such TLS option): `true` is refused, naming what to set instead.
+  TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: z.enum(['false', '0', ''], { message: NO_HOST_CHECK_SKIP }).optional(),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('appconnect-lifecycle'),
   MONGODB_URI: z
     .string()

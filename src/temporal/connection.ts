@@ -20,9 +20,13 @@ export function temporalSettings(overrides: { address?: string; namespace?: stri
   const overrideEnvVars: Record<string, string> = Object.fromEntries(
     Object.entries(process.env).filter((e): e is [string, string] => typeof e[1] === 'string'),
   );
-  // Empty reads as unset (the SDK would read it as false: TLS off, whatever the API key or profile says).
-  for (const name of ['TEMPORAL_TLS', 'TEMPORAL_TLS_DISABLE_HOST_VERIFICATION'])
-    if (overrideEnvVars[name] === '') delete overrideEnvVars[name];
+  // Empty reads as unset, for every variable the SDK reads (manifests often leave one so): an empty TEMPORAL_TLS
+  // turned TLS off whatever the API key said, an empty TEMPORAL_API_KEY or TEMPORAL_TLS_* turned it on.
+  for (const [name, value] of Object.entries(overrideEnvVars))
+    if (name.startsWith('TEMPORAL_') && value === '') delete overrideEnvVars[name];
+  // The TypeScript SDK drops it (no such TLS option), and any value of it turned TLS on: `true` is refused at start
+  // (src/config/env.ts), `false` means what no value does.
+  delete overrideEnvVars.TEMPORAL_TLS_DISABLE_HOST_VERIFICATION;
   if (overrides.address) overrideEnvVars.TEMPORAL_ADDRESS = overrides.address;
   if (overrides.namespace) overrideEnvVars.TEMPORAL_NAMESPACE = overrides.namespace;
   const config = loadClientConnectConfig({ overrideEnvVars });

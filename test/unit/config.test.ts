@@ -43,8 +43,18 @@ describe('configuration from the environment', () => {
     assert.doesNotThrow(() => loadEnv({ ...VALID, PORT: '0', ADMIN_PORT: '0' }), 'both picked by the system');
   });
 
+  it('refuses TEMPORAL_TLS_DISABLE_HOST_VERIFICATION=true, which the TypeScript SDK drops (it only turned TLS on), naming what to set', () => {
+    for (const value of ['false', '0', '']) assert.doesNotThrow(() => loadEnv({ ...VALID, TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: value }));
+    for (const value of ['true', '1', 'yes'])
+      assert.throws(
+        () => loadEnv({ ...VALID, TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: value }),
+        (err: unknown) => err instanceof ConfigError && err.message.includes('TEMPORAL_TLS_SERVER_NAME'),
+        value,
+      );
+  });
+
   it('refuses a Temporal TLS switch the Temporal SDK would read as off (it takes only 1 or true)', () => {
-    for (const name of ['TEMPORAL_TLS', 'TEMPORAL_TLS_DISABLE_HOST_VERIFICATION']) {
+    for (const name of ['TEMPORAL_TLS']) {
       for (const value of ['true', 'false', '1', '0', ''])
         assert.doesNotThrow(() => loadEnv({ ...VALID, [name]: value }), `${name}=${value}`);
       for (const value of ['yes', 'TRUE', 'on'])

@@ -58,6 +58,22 @@ describe('Temporal settings: a profile and the environment', () => {
     }
   });
 
+  it('an empty TEMPORAL_API_KEY or TEMPORAL_TLS_SERVER_NAME, or TEMPORAL_TLS_DISABLE_HOST_VERIFICATION=false, leaves TLS off (they turned it on)', () => {
+    for (const [name, value] of [
+      ['TEMPORAL_API_KEY', ''],
+      ['TEMPORAL_TLS_SERVER_NAME', ''],
+      ['TEMPORAL_TLS_DISABLE_HOST_VERIFICATION', 'false'],
+    ] as const) {
+      process.env[name] = value;
+      try {
+        assert.ok(!temporalSettings().connectionOptions.tls, `${name}=${value}: TLS off, as with it unset`);
+      } finally {
+        delete process.env[name];
+      }
+    }
+    assert.ok(!temporalSettings().connectionOptions.tls, 'control: nothing set, no TLS');
+  });
+
   it('lets TEMPORAL_NAMESPACE and an explicit address win over the profile', () => {
     process.env.TEMPORAL_NAMESPACE = 'other';
     try {
