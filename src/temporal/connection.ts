@@ -1,5 +1,6 @@
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { DEFAULT_TEMPORAL_NAMESPACE } from '../config/env';
+import { ConfigError } from '../errors';
 
 /** What a command connecting to Temporal validates (loadEnvSubset); the SDK reads the rest: API key, profile, certificates. */
 export const TEMPORAL_CONNECTION_ENV = [
@@ -29,6 +30,27 @@ export function temporalSettings(overrides: { address?: string; namespace?: stri
   delete overrideEnvVars.TEMPORAL_TLS_DISABLE_HOST_VERIFICATION;
   if (overrides.address) overrideEnvVars.TEMPORAL_ADDRESS = overrides.address;
   if (overrides.namespace) overrideEnvVars.TEMPORAL_NAMESPACE = overrides.namespace;
-  const config = loadClientConnectConfig({ overrideEnvVars });
+  const config = readSettings(overrideEnvVars);
   return { connectionOptions: config.connectionOptions, namespace: config.namespace ?? DEFAULT_TEMPORAL_NAMESPACE };
+}
+
+/**
+ * The SDK's reading of the profile file and certificates, its failures as a ConfigError (exit 2) naming the settings:
+ * an unknown TEMPORAL_PROFILE, a certificate path that does not exist, a file that does not parse. Only the profile's
+ * name, a file's path and an error's code or name are quoted, never a line of the file (it may hold an API key).
+ */
+function readSettings(overrideEnvVars: Record<string, string>) {
+  try {
+    return loadClientConnectConfig({ overrideEnvVars });
+  } catch (err) {
+    const e = err as { message?: string; code?: string; path?: string; name?: string };
+    const what = /^Profile '[^']*' not found/.test(e.message ?? '')
+      ? e.message?.split('\n')[0]
+      : e.code && e.path
+        ? `${e.code} ${e.path}`
+        : (e.name ?? 'an unreadable setting');
+    throw new ConfigError(
+      `Temporal connection settings could not be read (${what}): check TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE and the TEMPORAL_TLS_* certificate paths`,
+    );
+  }
 }

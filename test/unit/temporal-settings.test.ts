@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadEnv } from '../../src/config/env';
 import { generateKeySpec } from '../../src/crypto/secrets';
+import { ConfigError } from '../../src/errors';
 import { temporalSettings } from '../../src/temporal/connection';
 
 const VALID = { TALKDESK_APP_ID: 'app1', TALKDESK_WEBHOOK_SECRET: 'a-webhook-secret-of-some-length', SECRETS_KEY: generateKeySpec('k1') };
@@ -72,6 +73,29 @@ describe('Temporal settings: a profile and the environment', () => {
       }
     }
     assert.ok(!temporalSettings().connectionOptions.tls, 'control: nothing set, no TLS');
+  });
+
+  it('an unknown TEMPORAL_PROFILE or a certificate file that does not exist stops with a ConfigError naming the settings', () => {
+    const saved = process.env.TEMPORAL_PROFILE;
+    process.env.TEMPORAL_PROFILE = 'typo';
+    try {
+      assert.throws(
+        () => temporalSettings(),
+        (err: unknown) =>
+          err instanceof ConfigError && /Profile 'typo' not found/.test(err.message) && err.message.includes('TEMPORAL_PROFILE'),
+      );
+    } finally {
+      process.env.TEMPORAL_PROFILE = saved;
+    }
+    process.env.TEMPORAL_TLS_SERVER_CA_CERT_PATH = path.join(dir, 'no-such-ca.pem');
+    try {
+      assert.throws(
+        () => temporalSettings(),
+        (err: unknown) => err instanceof ConfigError && err.message.includes('no-such-ca.pem') && err.message.includes('TEMPORAL_TLS_'),
+      );
+    } finally {
+      delete process.env.TEMPORAL_TLS_SERVER_CA_CERT_PATH;
+    }
   });
 
   it('lets TEMPORAL_NAMESPACE and an explicit address win over the profile', () => {
