@@ -10,10 +10,7 @@ import { DEFAULT_INSTALLATION_OPTIONS } from '../../workflows/options';
 
 export { SIGNATURE_SCHEMES, type SignatureScheme };
 
-/**
- * Every environment variable the service reads, with its default. One schema gives
- * both the type and the start-up check; docs/configuration.md mirrors it.
- */
+/** Every environment variable the service reads, with its default: one schema gives the type and the start-up check. */
 
 /** A decimal number: an empty value or `0x10` is refused, not read as 0 or 16 (z.coerce would). */
 const num = <T extends z.ZodNumber>(n: T) =>
@@ -300,8 +297,9 @@ function crossChecks(env: Env): { path: string; message: string }[] {
       message: 'must not be true when NODE_ENV=production: anyone could post events (an uninstall of any installation); remove it',
     });
   }
-  // Both listeners are the web process's own: a clash would be reported as "another process holds it".
-  if (env.PORT !== 0 && env.PORT === env.ADMIN_PORT && env.HOST === env.ADMIN_HOST) {
+  // Both listeners are this process's own (a clash read "another process holds it"); a wildcard host clashes with any.
+  const sharesAddress = [env.HOST, env.ADMIN_HOST].some((h) => ['0.0.0.0', '::', '[::]'].includes(h)) || env.HOST === env.ADMIN_HOST;
+  if (env.PORT !== 0 && env.PORT === env.ADMIN_PORT && sharesAddress) {
     problems.push({
       path: 'ADMIN_PORT',
       message: `must differ from PORT (${env.PORT}): the admin listener (/readyz, /metrics) is a second port`,

@@ -41,6 +41,12 @@ describe('configuration from the environment', () => {
       (err: unknown) => err instanceof ConfigError && err.message.includes('ADMIN_PORT: must differ from PORT (9465)'),
     );
     assert.doesNotThrow(() => loadEnv({ ...VALID, PORT: '0', ADMIN_PORT: '0' }), 'both picked by the system');
+    // A wildcard host takes the port on every address: it clashes with a loopback admin listener too.
+    assert.throws(
+      () => loadEnv({ ...VALID, HOST: '0.0.0.0', ADMIN_HOST: '127.0.0.1', PORT: '3000', ADMIN_PORT: '3000' }),
+      (err: unknown) => err instanceof ConfigError && err.message.includes('ADMIN_PORT: must differ from PORT (3000)'),
+    );
+    assert.doesNotThrow(() => loadEnv({ ...VALID, HOST: '127.0.0.2', ADMIN_HOST: '127.0.0.1', PORT: '3000', ADMIN_PORT: '3000' }));
   });
 
   it('refuses TEMPORAL_TLS_DISABLE_HOST_VERIFICATION=true, which the TypeScript SDK drops (it only turned TLS on), naming what to set', () => {
