@@ -1,6 +1,7 @@
 import { credentialActivities } from './credentials';
 import type { ActivityDeps } from './deps';
 import { installationRecordActivities } from './installation-record';
+import { heartbeatingThroughout } from './partner-calls';
 import { provisioningActivities } from './provisioning';
 import { reconciliationActivities } from './reconciliation';
 import { talkdeskCallActivities } from './talkdesk-calls';
@@ -24,6 +25,20 @@ export function createActivities(deps: ActivityDeps) {
     ...provisioningActivities(deps),
     ...talkdeskCallActivities(deps),
     ...installationRecordActivities(deps),
-    ...reconciliationActivities(deps),
+    ...housekeepingHeartbeating(reconciliationActivities(deps)),
+  };
+}
+
+/**
+ * The reconciliation's housekeeping activities heartbeat from start to end: the workflow runs them with a heartbeat
+ * timeout (workflows/reconcile.ts), so that an attempt lost with its worker is retried within a minute.
+ */
+function housekeepingHeartbeating(a: ReturnType<typeof reconciliationActivities>): ReturnType<typeof reconciliationActivities> {
+  return {
+    ...a,
+    dispatchStoredEvents: heartbeatingThroughout('inbox hand-over', a.dispatchStoredEvents),
+    destroyRetiredCredentials: heartbeatingThroughout('credentials backstop', a.destroyRetiredCredentials),
+    listInstallationPage: heartbeatingThroughout('installation ids', a.listInstallationPage),
+    planReconciliation: heartbeatingThroughout('planning the pass', a.planReconciliation),
   };
 }

@@ -178,7 +178,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     clearTimeout(deadlineTimer);
     waiter.stop();
     // The checks read a quiet system: no pass under way, no fault.
-    const reconciled = await reconciliation?.stop();
+    // A pass under way is waited for until the drive's deadline at the latest: the checks keep their reserve.
+    const reconciled = await reconciliation?.stop(driveDeadline);
     await faults.stop();
     sys.simulator.setChaos(null);
     await sys.simulator.deliveriesSettled();

@@ -26,8 +26,14 @@ export const PLANNED_PASS_PATCH = 'reconcile-planned-pass';
  */
 export const PAGE_FAILURES_REPORTED_PATCH = 'reconcile-page-failures-reported';
 
+/**
+ * The inbox hand-over, the backstops, the id scan and the plan heartbeat throughout: an attempt lost with its worker
+ * (killed, or its completion lost in a Temporal restart) is retried after a minute, not after the whole 5 minutes
+ * (the pass, and every scheduled pass skipped behind it, waited). Only the command's timeouts change: replay-safe.
+ */
 const housekeeping = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumAttempts: 5 },
 });
 const pages = proxyActivities<Activities>({

@@ -17,6 +17,8 @@ export interface SoakReconciliation {
   /** Why each failed pass ended: its status and, for a failure, the message chain of its close event. */
   failures?: string[];
   running: number;
+  /** Each pass still running when the soak stopped waiting: its pending activities (type, attempt, state, last failure). */
+  stuck?: string[];
   /** Installations found, by kind, over every completed pass (an installation counts once per pass). */
   findings: Record<(typeof FINDING_KINDS)[number], number>;
   /** The ids each kind named, over every completed pass (listed up to 100 per pass). */
@@ -27,8 +29,10 @@ export interface SoakReconciliation {
   dispatchedEvents: number;
 }
 
-/** How long the soak waits, when it stops the schedule, for a pass under way to end. */
+/** How long at most the soak waits, when it stops the schedule, for a pass under way to end. */
 const LAST_PASS_WAIT_MS = 3 * 60_000;
+/** Waits shorter than this are stretched to it: a pass just triggered takes seconds. */
+const LAST_PASS_MIN_WAIT_MS = 10_000;
 
 /**
  * Runs the service's reconciliation schedule during a soak, as a deployment does
@@ -48,7 +52,8 @@ export async function startSoakReconciliation(client: Client, taskQueue: string,
     talkdeskCallsPerMinute: 120,
   });
   return {
-    async stop(): Promise<SoakReconciliation> {
+    /** `waitUntil` (epoch ms): no later than this is a pass under way waited for, so that the end checks keep their time. */
+    async stop(waitUntil = Infinity): Promise<SoakReconciliation> {
       const schedule = client.schedule.getHandle(RECONCILIATION_SCHEDULE_ID);
       const info = await schedule.describe().then(
         (d) => ({
@@ -62,15 +67,17 @@ export async function startSoakReconciliation(client: Client, taskQueue: string,
       // A drive shorter than the interval had no pass: one now, so that every soak checks a pass.
       if (scheduled === 0) await schedule.trigger();
       await schedule.delete();
-      const deadline = Date.now() + LAST_PASS_WAIT_MS;
+      const deadline = Math.max(Date.now() + LAST_PASS_MIN_WAIT_MS, Math.min(Date.now() + LAST_PASS_WAIT_MS, waitUntil));
       let runs = await passesSince(client, since);
       // Until no pass runs (a triggered one may take a moment to be listed).
       while ((runs.length === 0 || runs.some((r) => r.status.name === 'RUNNING')) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 2_000));
         runs = await passesSince(client, since);
       }
+      const stuck = await Promise.all(runs.filter((r) => r.status.name === 'RUNNING').map((r) => pendingOf(client, r)));
       return {
         ...(await summarize(client, everyMs, runs)),
+        ...(stuck.length > 0 ? { stuck } : {}),
         scheduled,
         driveMs: Date.now() - since.getTime(),
         ...(info ? { schedule: info } : {}),
@@ -127,6 +134,23 @@ async function summarize(client: Client, everyMs: number, runs: WorkflowExecutio
   return out;
 }
 
+/** What a pass still running waits on: its pending activities, for the report of a soak that stopped waiting for it. */
+async function pendingOf(client: Client, run: WorkflowExecutionInfo): Promise<string> {
+  try {
+    const { raw } = await client.workflow.getHandle(run.workflowId, run.runId).describe();
+    const pending = (raw.pendingActivities ?? []).map((a) => {
+      const beat = a.lastHeartbeatTime?.seconds
+        ? `, last heartbeat ${new Date(Number(a.lastHeartbeatTime.seconds) * 1000).toISOString()}`
+        : '';
+      const failure = a.lastFailure?.message ? `, last failure: ${a.lastFailure.message}` : '';
+      return `${a.activityType?.name ?? '?'} (attempt ${a.attempt ?? '?'}, state ${String(a.state)}${beat}${failure})`;
+    });
+    return `${run.workflowId} started ${run.startTime.toISOString()}: ${pending.length > 0 ? pending.join('; ') : 'no pending activity'}`;
+  } catch (err) {
+    return `${run.workflowId}: not described: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
 /** The failure chain of a pass's close event (failed, timed out or terminated), for the report. */
 async function closeReason(client: Client, run: WorkflowExecutionInfo): Promise<string> {
   try {
@@ -158,7 +182,8 @@ async function closeReason(client: Client, run: WorkflowExecutionInfo): Promise<
 export function reconciliationViolations(x: SoakReconciliation): string[] {
   const v: string[] = [];
   if (x.failed > 0) v.push(`${x.failed} reconciliation passes failed`);
-  if (x.completed === 0) v.push('no reconciliation pass completed (the soak asked for them)');
+  if (x.completed === 0)
+    v.push(`no reconciliation pass completed (the soak asked for them)${x.stuck ? `; still running: ${x.stuck.join(' | ')}` : ''}`);
   // Two intervals give the schedule at least one start: none means it did not run (the soak's own trigger hid that).
   if (x.scheduled === 0 && (x.driveMs ?? 0) >= 2 * x.everyMs)
     v.push(

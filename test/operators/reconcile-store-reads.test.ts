@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { CommandStartedEvent } from 'mongodb';
-import { reconciliationActivities } from '../../activities/reconciliation';
+import { createActivities } from '../../activities';
 import { HttpProvisioner } from '../../src/partner';
 import { OUTSTANDING_INDEXED_MARKER } from '../../src/partner/calls-store';
 import { COLLECTIONS, connectDatabase, createStore, type Database, type Store } from '../../src/store';
@@ -108,7 +108,7 @@ describe('reconciliation reads the store by _id (FerretDB, command monitoring, d
       logger,
     });
     const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${sys.simulator.port}`], timeoutMs: 3_000 });
-    return reconciliationActivities({ store, talkdesk, logger, partner, temporal: { client: sys.client, taskQueue: sys.taskQueue } });
+    return createActivities({ store, talkdesk, logger, partner, temporal: { client: sys.client, taskQueue: sys.taskQueue } });
   };
 
   /** Every installation due for a Talkdesk read, so that every page visits Talkdesk and the credentials. */
@@ -121,10 +121,13 @@ describe('reconciliation reads the store by _id (FerretDB, command monitoring, d
   async function pass(pageSize: number) {
     const acts = activities();
     const env = new MockActivityEnvironment();
-    const run = async <T>(work: () => Promise<T>): Promise<{ result: T; scans: Scan[] }> => {
+    let beats: unknown[] = [];
+    env.on('heartbeat', (d: unknown) => beats.push(d));
+    const run = async <T>(work: () => Promise<T>): Promise<{ result: T; scans: Scan[]; beats: unknown[] }> => {
       scans = [];
+      beats = [];
       const result = await work();
-      return { result, scans };
+      return { result, scans, beats };
     };
     const stored = await run(() => env.run(acts.dispatchStoredEvents, { limit: 1_000 }));
     const destroyed = await run(() => env.run(acts.destroyRetiredCredentials, { limit: 1_000 }));
@@ -221,6 +224,13 @@ describe('reconciliation reads the store by _id (FerretDB, command monitoring, d
       .updateMany({}, { $set: { at: new Date(Date.now() - DAY - 60_000) } });
     const nextDay = await pass(200);
     assert.equal(nextDay.stored.scans.filter((s) => s.what === `${COLLECTIONS.inbox} find`).length, 1, 'a day later it runs again');
+    // The workflow runs these with a heartbeat timeout (a lost attempt retried within a minute): each beats as it starts.
+    for (const step of [first.stored, first.destroyed, first.plan, second.stored, second.destroyed, second.plan])
+      assert.ok(step.beats.length >= 1, 'each housekeeping step heartbeats');
+    assert.deepEqual(
+      [first.stored.beats[0], first.destroyed.beats[0], first.plan.beats[0]],
+      ['inbox hand-over', 'credentials backstop', 'planning the pass'],
+    );
   });
 
   it('upgrade: an outstanding call the previous version stored (no index entry) is indexed once at start and delivered', async () => {
