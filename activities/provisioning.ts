@@ -8,13 +8,13 @@ import type {
   ProvisionInput,
   ProvisionResult,
   RevertInput,
-  TrialInput,
   UpdateInput,
   UpdateResult,
 } from '../workflows/activity-types';
 import type { ActivityDeps } from './deps';
 import { callContext, heartbeatingThroughout, refusalsRecorded, stopIfOutlived, whileHeartbeating } from './partner-calls';
 import { toFailure } from './failures';
+import { trialToRecord, type TrialInput } from './trial-record';
 import { callKey } from '../src/partner/keys';
 import { readLicensedUsers, type ReadingStore } from './licensed-users';
 import { withToken } from './talkdesk-calls';
@@ -333,7 +333,7 @@ export function provisioningActivities(deps: ActivityDeps) {
         installationId: input.installationId,
         accountId: input.accountId ?? account?._id,
         type: input.eventType ?? (input.trial.endedAt ? 'app.trial_ended' : 'app.trial_started'),
-        trial: input.trial,
+        trial: trialToRecord(input, account?.trial),
         ...(input.fields ? { fields: input.fields } : {}),
       };
       // Without an event id, the trial itself keys the call: each trial event changes it.

@@ -1,0 +1,19 @@
+import type { AccountRecord } from '../src/store/accounts';
+import type { TrialInput } from '../workflows/activity-types';
+
+export type { TrialInput };
+type Trial = TrialInput['trial'];
+
+/**
+ * The trial a trial event records. A run that did not know the trial (one resumed from the installation record, or a
+ * short run for an event after the installation finished) sends an extension or an end without the trial's start: the
+ * fields it lacks are taken from the trial the account holds, when that trial began no later than the event (not a
+ * later one's). A start is recorded as it is: it begins a new trial.
+ */
+export function trialToRecord(input: Pick<TrialInput, 'trial' | 'eventType' | 'occurredAt'>, stored: AccountRecord['trial']): Trial {
+  const trial = input.trial;
+  if (trial.startedAt !== undefined || input.eventType === 'app.trial_started' || stored?.startedAt === undefined) return trial;
+  if (input.occurredAt !== undefined && Date.parse(stored.startedAt) > Date.parse(input.occurredAt)) return trial;
+  const known = Object.fromEntries(Object.entries(trial).filter(([, v]) => v !== undefined)) as Trial;
+  return { ...stored, ...known };
+}
