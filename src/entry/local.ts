@@ -6,14 +6,14 @@ import { DEFAULT_ALLOWED_HOSTS, loadEnvSubset } from '../config/env';
 import { ConfigError } from '../errors';
 import { DEMO_DEFAULTS, demoCommand } from '../local/demo-defaults';
 import { portInUse, retryBindClash } from '../local/process';
-import { serversBanner, writeServersEnv } from '../local/servers-only';
+import { serversBanner, writeLocalTemporalProfile, writeServersEnv } from '../local/servers-only';
 import { urlTarget } from '../logging/redact';
 import { launchSettingsFromEnv } from '../sso/settings';
 import { generateSigningKeySpec } from '../sso/signing-keys';
 import { startFerretDB, type LocalMongo } from '../local/ferretdb';
 import { startTemporalDevServer, type LocalTemporal } from '../local/temporal-dev';
 import { PROJECT_ROOT } from '../local/tools';
-import { temporalSettings } from '../temporal/connection';
+import { embeddedNamespace, embeddedTemporalSettings, temporalSettings } from '../temporal/connection';
 import { temporalConnectFailure } from '../temporal/connect-errors';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
 import { webServerOptionsFromEnv } from '../web/from-env';
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
           port: env.LOCAL_TEMPORAL_PORT,
           uiPort: env.LOCAL_TEMPORAL_UI_PORT,
           dataDir: path.join(dataDir, 'temporal'),
-          namespace: temporalSettings().namespace,
+          namespace: embeddedNamespace(),
         }),
       );
     }
@@ -87,7 +87,8 @@ async function main(): Promise<void> {
       env.MONGODB_URI = mongoServer.uri;
     }
     const address = env.TEMPORAL_ADDRESS ?? temporalServer?.address;
-    const settings = temporalSettings({ address });
+    // Our own server takes no profile, key or TLS; a cluster named by TEMPORAL_ADDRESS takes the SDK's settings.
+    const settings = temporalServer ? embeddedTemporalSettings(temporalServer.address) : temporalSettings({ address });
     if (!temporalServer) {
       // An existing cluster: register the search attributes if they are missing (idempotent).
       const admin = await Connection.connect(settings.connectionOptions).catch((err: unknown) => {
@@ -103,9 +104,11 @@ async function main(): Promise<void> {
       const envFile = writeServersEnv(dataDir, {
         ...process.env,
         TEMPORAL_ADDRESS: address,
-        // The namespace the dev server was started with (also when a profile named it).
+        // The namespace the dev server was started with, or the cluster's.
         TEMPORAL_NAMESPACE: settings.namespace,
         MONGODB_URI: env.MONGODB_URI,
+        // Our own server: a profile of its own, so that the machine's (a cloud account's key and TLS) is not read.
+        ...(temporalServer ? { TEMPORAL_CONFIG_FILE: writeLocalTemporalProfile(dataDir, temporalServer.address, settings.namespace) } : {}),
       });
       const ui = temporalServer?.uiUrl ?? "(your Temporal cluster's UI)";
       console.log(serversBanner({ ui, address: address ?? '', mongo: urlTarget(env.MONGODB_URI ?? ''), envFile }));
@@ -113,7 +116,7 @@ async function main(): Promise<void> {
       return;
     }
     const store = await openStore(env, keyring, logger);
-    const service = await startServiceWorker({ env, logger, store, talkdesk: talkdeskClient(env), address });
+    const service = await startServiceWorker({ env, logger, store, talkdesk: talkdeskClient(env), address, embedded: !!temporalServer });
     service.run().catch((err: unknown) => {
       logger.error({ err }, 'the worker stopped with an error');
       process.exit(1);

@@ -6,6 +6,8 @@ const SHARED = [
   'TEMPORAL_ADDRESS',
   // The namespace the dev server was started with: the processes must use the same one.
   'TEMPORAL_NAMESPACE',
+  // The embedded server's own profile file (writeLocalTemporalProfile), in place of the machine's.
+  'TEMPORAL_CONFIG_FILE',
   'MONGODB_URI',
   'SECRETS_KEY',
   'SSO_SIGNING_KEYS',
@@ -26,6 +28,24 @@ export function writeServersEnv(dataDir: string, values: Partial<Record<(typeof 
   const file = path.join(dataDir, 'local.env');
   const lines = SHARED.flatMap((name) => (values[name] ? [`${name}=${shellQuoted(values[name])}`] : []));
   writeFileSync(file, `# written by npm run start:servers; load with: set -a; . ${file}; set +a\n${lines.join('\n')}\n`, { mode: 0o600 });
+  return file;
+}
+
+/**
+ * A Temporal profile file for the embedded dev server (address and namespace; no key, no TLS), named by TEMPORAL_CONFIG_FILE
+ * in the settings file: processes loading it read this, not the machine's default profile (a cloud account's API key and
+ * TLS would be sent to the local server, which answers plaintext only).
+ */
+export function writeLocalTemporalProfile(dataDir: string, address: string, namespace: string): string {
+  const file = path.join(dataDir, 'temporal-local.toml');
+  const toml = (v: string) => JSON.stringify(v); // a TOML basic string: the same escapes as JSON for these values
+  writeFileSync(
+    file,
+    `# written by npm run start:servers\n[profile.default]\naddress = ${toml(address)}\nnamespace = ${toml(namespace)}\n`,
+    {
+      mode: 0o600,
+    },
+  );
   return file;
 }
 

@@ -1,4 +1,4 @@
-import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
 import { DEFAULT_TEMPORAL_NAMESPACE } from '../config/env';
 import { ConfigError } from '../errors';
 
@@ -35,13 +35,31 @@ export function temporalSettings(overrides: { address?: string; namespace?: stri
 }
 
 /**
+ * The dev server `npm start` runs itself (no TEMPORAL_ADDRESS): plaintext on loopback, no key. Neither a Temporal CLI
+ * profile on the machine (a developer's cloud account: its API key and TLS) nor TEMPORAL_API_KEY / TEMPORAL_TLS* are for
+ * it: the default profile's key turned TLS on against the local server, and `npm start` could not connect to what it had
+ * started. TEMPORAL_NAMESPACE names the namespace it serves (unset or empty: `default`).
+ */
+export function embeddedTemporalSettings(address: string) {
+  return { connectionOptions: { address }, namespace: embeddedNamespace() };
+}
+
+/** The namespace the embedded dev server is started with and serves. */
+export function embeddedNamespace(): string {
+  return process.env.TEMPORAL_NAMESPACE || DEFAULT_TEMPORAL_NAMESPACE;
+}
+
+/**
  * The SDK's reading of the profile file and certificates, its failures as a ConfigError (exit 2) naming the settings:
  * an unknown TEMPORAL_PROFILE, a certificate path that does not exist, a file that does not parse. Only the profile's
  * name, a file's path and an error's code or name are quoted, never a line of the file (it may hold an API key).
  */
 function readSettings(overrideEnvVars: Record<string, string>) {
+  let profile: ReturnType<typeof loadClientConfigProfile>;
+  let options: ReturnType<typeof toClientOptions>;
   try {
-    return loadClientConnectConfig({ overrideEnvVars });
+    profile = loadClientConfigProfile({ overrideEnvVars });
+    options = toClientOptions(profile); // reads the certificate files
   } catch (err) {
     const e = err as { message?: string; code?: string; path?: string; name?: string };
     const what = /^Profile '[^']*' not found/.test(e.message ?? '')
@@ -53,4 +71,15 @@ function readSettings(overrideEnvVars: Record<string, string>) {
       `Temporal connection settings could not be read (${what}): check TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE and the TEMPORAL_TLS_* certificate paths`,
     );
   }
+  // The SDK drops a client certificate without its key (and a key without its certificate) and connects without mTLS:
+  // the cluster then refused the connection with words that did not say which setting was missing.
+  const { clientCert, clientKey } = profile.tls ?? {};
+  if (!clientCert !== !clientKey) {
+    const [given, missing] = clientCert ? ['certificate', 'KEY'] : ['key', 'CERT'];
+    throw new ConfigError(
+      `Temporal client ${given} set without its pair: set TEMPORAL_TLS_CLIENT_${missing}_PATH too (or TEMPORAL_TLS_CLIENT_${missing}_DATA, ` +
+        `or the profile's client_${missing.toLowerCase()}_path), or neither`,
+    );
+  }
+  return options;
 }

@@ -7,7 +7,7 @@ import type { PartnerProvisioner } from '../partner/provisioner';
 import type { Store } from '../store';
 import type { TalkdeskClient } from '../talkdesk/client';
 import { rethrowRefused, temporalConnectFailure } from '../temporal/connect-errors';
-import { temporalSettings } from '../temporal/connection';
+import { embeddedTemporalSettings, temporalSettings } from '../temporal/connection';
 import { ensureReconciliationSchedule } from '../temporal/schedule';
 import { createAppWorker } from './create-worker';
 import { installRuntime } from './runtime';
@@ -30,12 +30,14 @@ export async function startServiceWorker(o: {
   store: Store;
   talkdesk: TalkdeskClient;
   address?: string;
+  /** `address` is the dev server `npm start` runs itself: no profile, key or TLS (src/temporal/connection.ts). */
+  embedded?: boolean;
   /** The partner's own provisioner; otherwise the one PARTNER_PROVISIONER names. */
   partner?: PartnerProvisioner;
 }): Promise<ServiceWorker> {
   const { env, logger } = o;
   installRuntime(logger, env.WORKER_METRICS_BIND);
-  const settings = temporalSettings({ address: o.address });
+  const settings = o.embedded && o.address ? embeddedTemporalSettings(o.address) : temporalSettings({ address: o.address });
   const nativeConnection = await NativeConnection.connect(settings.connectionOptions).catch((err: unknown) => {
     throw temporalConnectFailure(settings.connectionOptions.address, settings.namespace, err);
   });

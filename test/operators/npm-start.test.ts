@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, portInUse } from '../../src/local/process';
@@ -13,9 +13,21 @@ interface Running {
   exited: Promise<number | null>;
 }
 
+/**
+ * A developer's machine with a Temporal CLI profile for their cloud account (the default profile: an API key, so TLS):
+ * the SDK reads it from $XDG_CONFIG_HOME/temporalio/temporal.toml. Not for the dev server `npm start` runs: before,
+ * its key and TLS were sent to the local server, and nothing connected.
+ */
+const CLOUD_PROFILE_HOME = mkdtempSync(path.join(os.tmpdir(), 'appconnect-cloud-profile-'));
+mkdirSync(path.join(CLOUD_PROFILE_HOME, 'temporalio'));
+writeFileSync(
+  path.join(CLOUD_PROFILE_HOME, 'temporalio', 'temporal.toml'),
+  '[profile.default]\naddress = "acme.a1b2c.tmprl.cloud:7233"\nnamespace = "acme.a1b2c"\napi_key = "a-cloud-api-key-not-for-local"\n',
+);
+
 function run(entry: string, env: Record<string, string>, args: string[] = []): Running {
   const child = spawn(process.execPath, [path.join(PROJECT_ROOT, `dist/src/entry/${entry}.js`), ...args], {
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: { PATH: process.env.PATH ?? '', XDG_CONFIG_HOME: CLOUD_PROFILE_HOME, ...env },
   });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -29,7 +41,7 @@ function run(entry: string, env: Record<string, string>, args: string[] = []): R
  * system comes up, its banner says how to send the demo install on those ports, the demo's
  * install is approved, and Ctrl-C stops everything it started.
  */
-describe('npm start: the whole system on embedded defaults', function () {
+describe('npm start: the whole system on embedded defaults (a cloud profile on the machine)', function () {
   this.timeout(120_000);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'appconnect-npm-start-'));
   const running: Running[] = [];
@@ -37,6 +49,7 @@ describe('npm start: the whole system on embedded defaults', function () {
     for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGKILL');
     await Promise.all(running.map((r) => r.exited));
     rmSync(dataDir, { recursive: true, force: true });
+    rmSync(CLOUD_PROFILE_HOME, { recursive: true, force: true });
   });
 
   it('starts Temporal (with its UI), FerretDB, worker and web; the banner prints the demo line for these ports; the demo install is approved; Ctrl-C stops it all', async () => {
@@ -110,6 +123,8 @@ describe('npm start: the whole system on embedded defaults', function () {
     const settings = parseEnvFile(readFileSync(envFile, 'utf8'));
     assert.equal(settings.TEMPORAL_ADDRESS, `127.0.0.1:${temporalPort}`);
     assert.equal(settings.TEMPORAL_NAMESPACE, NAMESPACE, 'the namespace the dev server was started with');
+    // The processes read the dev server's own profile (no key, no TLS), not the machine's cloud one.
+    assert.doesNotMatch(readFileSync(settings.TEMPORAL_CONFIG_FILE ?? '', 'utf8'), /api_key|tls/);
     assert.ok(settings.SECRETS_KEY && settings.MONGODB_URI?.includes(String(mongoPort)));
     // The values themselves, under any label: the key (and each of its entries' key material) and the webhook secret.
     for (const secret of [settings.SECRETS_KEY, ...settings.SECRETS_KEY.split(/[,:]/), settings.TALKDESK_WEBHOOK_SECRET ?? ''].filter(

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { loadEnv } from '../../src/config/env';
 import { generateKeySpec } from '../../src/crypto/secrets';
 import { ConfigError } from '../../src/errors';
-import { temporalSettings } from '../../src/temporal/connection';
+import { embeddedTemporalSettings, temporalSettings } from '../../src/temporal/connection';
 
 const VALID = { TALKDESK_APP_ID: 'app1', TALKDESK_WEBHOOK_SECRET: 'a-webhook-secret-of-some-length', SECRETS_KEY: generateKeySpec('k1') };
 const VARS = [
@@ -15,6 +15,8 @@ const VARS = [
   'TEMPORAL_ADDRESS',
   'TEMPORAL_TLS',
   'TEMPORAL_API_KEY',
+  'TEMPORAL_TLS_CLIENT_CERT_PATH',
+  'TEMPORAL_TLS_CLIENT_KEY_PATH',
 ] as const;
 
 /** The Temporal connection settings every process uses (src/temporal/connection.ts): the SDK's profile, then the environment. */
@@ -95,6 +97,48 @@ describe('Temporal settings: a profile and the environment', () => {
       );
     } finally {
       delete process.env.TEMPORAL_TLS_SERVER_CA_CERT_PATH;
+    }
+  });
+
+  it('a client certificate without its key (or a key without its certificate) stops with a ConfigError naming the missing one (the SDK dropped it)', () => {
+    writeFileSync(path.join(dir, 'client.pem'), 'not read: the pair is refused first');
+    for (const [given, missing] of [
+      ['TEMPORAL_TLS_CLIENT_CERT_PATH', 'TEMPORAL_TLS_CLIENT_KEY_PATH'],
+      ['TEMPORAL_TLS_CLIENT_KEY_PATH', 'TEMPORAL_TLS_CLIENT_CERT_PATH'],
+    ] as const) {
+      process.env[given] = path.join(dir, 'client.pem');
+      try {
+        assert.throws(
+          () => temporalSettings(),
+          (err: unknown) => err instanceof ConfigError && err.message.includes(missing) && !err.message.includes(dir),
+        );
+      } finally {
+        delete process.env[given];
+      }
+    }
+    // Both, or neither: read as before.
+    process.env.TEMPORAL_TLS_CLIENT_CERT_PATH = path.join(dir, 'client.pem');
+    process.env.TEMPORAL_TLS_CLIENT_KEY_PATH = path.join(dir, 'client.pem');
+    try {
+      assert.ok(temporalSettings().connectionOptions.tls);
+    } finally {
+      delete process.env.TEMPORAL_TLS_CLIENT_CERT_PATH;
+      delete process.env.TEMPORAL_TLS_CLIENT_KEY_PATH;
+    }
+  });
+
+  it('the dev server npm start runs takes neither the profile nor a key: its address, and TEMPORAL_NAMESPACE or `default`', () => {
+    process.env.TEMPORAL_API_KEY = 'a-cloud-key';
+    try {
+      assert.deepEqual(embeddedTemporalSettings('127.0.0.1:7299'), {
+        connectionOptions: { address: '127.0.0.1:7299' },
+        namespace: 'default',
+      });
+      process.env.TEMPORAL_NAMESPACE = 'localns';
+      assert.equal(embeddedTemporalSettings('127.0.0.1:7299').namespace, 'localns');
+    } finally {
+      delete process.env.TEMPORAL_API_KEY;
+      delete process.env.TEMPORAL_NAMESPACE;
     }
   });
 
