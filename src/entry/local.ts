@@ -6,7 +6,7 @@ import { DEFAULT_ALLOWED_HOSTS, loadEnvSubset } from '../config/env';
 import { ConfigError } from '../errors';
 import { DEMO_DEFAULTS, demoCommand } from '../local/demo-defaults';
 import { portInUse, retryBindClash } from '../local/process';
-import { serversBanner, writeLocalTemporalProfile, writeServersEnv } from '../local/servers-only';
+import { EMBEDDED_TEMPORAL_BLANKS, serversBanner, writeLocalTemporalProfile, writeServersEnv } from '../local/servers-only';
 import { urlTarget } from '../logging/redact';
 import { launchSettingsFromEnv } from '../sso/settings';
 import { generateSigningKeySpec } from '../sso/signing-keys';
@@ -101,15 +101,21 @@ async function main(): Promise<void> {
     }
 
     if (process.argv.includes('--servers-only')) {
-      const envFile = writeServersEnv(dataDir, {
-        ...process.env,
-        TEMPORAL_ADDRESS: address,
-        // The namespace the dev server was started with, or the cluster's.
-        TEMPORAL_NAMESPACE: settings.namespace,
-        MONGODB_URI: env.MONGODB_URI,
-        // Our own server: a profile of its own, so that the machine's (a cloud account's key and TLS) is not read.
-        ...(temporalServer ? { TEMPORAL_CONFIG_FILE: writeLocalTemporalProfile(dataDir, temporalServer.address, settings.namespace) } : {}),
-      });
+      const envFile = writeServersEnv(
+        dataDir,
+        {
+          ...process.env,
+          TEMPORAL_ADDRESS: address,
+          // The namespace the dev server was started with, or the cluster's.
+          TEMPORAL_NAMESPACE: settings.namespace,
+          MONGODB_URI: env.MONGODB_URI,
+          // Our own server: a profile of its own, so that the machine's (a cloud account's key and TLS) is not read.
+          ...(temporalServer
+            ? { TEMPORAL_CONFIG_FILE: writeLocalTemporalProfile(dataDir, temporalServer.address, settings.namespace) }
+            : {}),
+        },
+        temporalServer ? EMBEDDED_TEMPORAL_BLANKS : [],
+      );
       const ui = temporalServer?.uiUrl ?? "(your Temporal cluster's UI)";
       console.log(serversBanner({ ui, address: address ?? '', mongo: urlTarget(env.MONGODB_URI ?? ''), envFile }));
       onShutdown(logger, stopServers);

@@ -24,12 +24,38 @@ const shellQuoted = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
  * the worker as separate processes (as in production). Their settings go to a file readable by
  * its owner only, not to the console: it holds the secrets key and the webhook secret.
  */
-export function writeServersEnv(dataDir: string, values: Partial<Record<(typeof SHARED)[number], string>>): string {
+export function writeServersEnv(
+  dataDir: string,
+  values: Partial<Record<(typeof SHARED)[number], string>>,
+  /** Variables the file sets empty (read as unset), over what the shell that loads it has. */
+  blank: readonly string[] = [],
+): string {
   const file = path.join(dataDir, 'local.env');
-  const lines = SHARED.flatMap((name) => (values[name] ? [`${name}=${shellQuoted(values[name])}`] : []));
+  const lines = [
+    ...SHARED.flatMap((name) => (values[name] ? [`${name}=${shellQuoted(values[name])}`] : [])),
+    ...blank.map((name) => `${name}=''`),
+  ];
   writeFileSync(file, `# written by npm run start:servers; load with: set -a; . ${file}; set +a\n${lines.join('\n')}\n`, { mode: 0o600 });
   return file;
 }
+
+/**
+ * For the embedded dev server: a shell's own Temporal settings (a cloud account's profile name, API key, TLS) set empty,
+ * which every process reads as unset, so that the profile file written for the dev server alone decides.
+ */
+export const EMBEDDED_TEMPORAL_BLANKS = [
+  'TEMPORAL_PROFILE',
+  'TEMPORAL_API_KEY',
+  'TEMPORAL_TLS',
+  'TEMPORAL_TLS_CLIENT_CERT_PATH',
+  'TEMPORAL_TLS_CLIENT_CERT_DATA',
+  'TEMPORAL_TLS_CLIENT_KEY_PATH',
+  'TEMPORAL_TLS_CLIENT_KEY_DATA',
+  'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+  'TEMPORAL_TLS_SERVER_CA_CERT_DATA',
+  'TEMPORAL_TLS_SERVER_NAME',
+  'TEMPORAL_TLS_DISABLE_HOST_VERIFICATION',
+] as const;
 
 /**
  * A Temporal profile file for the embedded dev server (address and namespace; no key, no TLS), named by TEMPORAL_CONFIG_FILE

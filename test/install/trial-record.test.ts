@@ -70,5 +70,8 @@ describe('trial record: a run without the trial in its state', function () {
       eventType: 'app.trial_extended',
     };
     assert.deepEqual(trialToRecord(known, stored), known.trial);
+    // An ended trial is not the one a later extension is for: nothing of it is taken.
+    const endedBefore = { ...stored, startedAt: '2026-10-01T10:00:00.000Z', endedAt: '2026-10-15T10:00:00.000Z' };
+    assert.deepEqual(trialToRecord(late, endedBefore), late.trial);
   });
 });

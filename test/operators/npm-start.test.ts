@@ -132,8 +132,10 @@ describe('npm start: the whole system on embedded defaults (a cloud profile on t
     ))
       assert.ok(!only.out().includes(secret), 'no secret value on the console');
 
-    const worker = run('worker', { ...settings, WORKER_METRICS_BIND: `127.0.0.1:${metricsPort}` });
-    const web = run('web', { ...settings, PORT: String(port), ADMIN_PORT: String(adminPort) });
+    // Loaded into a shell set up for the cloud account (its profile named, its key, TLS): the file's empty values win.
+    const shell = { TEMPORAL_PROFILE: 'cloud', TEMPORAL_API_KEY: 'a-cloud-api-key-not-for-local', TEMPORAL_TLS: 'true' };
+    const worker = run('worker', { ...shell, ...settings, WORKER_METRICS_BIND: `127.0.0.1:${metricsPort}` });
+    const web = run('web', { ...shell, ...settings, PORT: String(port), ADMIN_PORT: String(adminPort) });
     running.push(worker, web);
     await eventually('the worker', async () => /worker running/.test(worker.out()) || undefined, 60_000).catch(() =>
       assert.fail(worker.out()),
