@@ -93,14 +93,15 @@ export function stopIfOutlived(began: number, what: string): void {
 }
 
 /**
- * The partner's undo, revert and deprovision with a final refusal (`PartnerRefusedError`, contract 4) recorded in
- * `partner_calls` and the step going on, as the HTTP provisioner does itself: thrown on by a custom provisioner, it
- * failed the workflow (an uninstall never acknowledged, the credentials never destroyed).
+ * The partner's undo, revert, deprovision and trial record with a final refusal (`PartnerRefusedError`, contract 4)
+ * recorded in `partner_calls` and the step going on, as the HTTP provisioner does itself: thrown on by a custom
+ * provisioner, it failed the workflow (an uninstall never acknowledged, the credentials never destroyed; a trial event
+ * the partner refused stopped the installation's workflow, and every event queued behind it).
  */
 export function refusalsRecorded(
   deps: ActivityDeps,
   partner: PartnerProvisioner,
-): Pick<PartnerProvisioner, 'undoProvision' | 'revertUpdate' | 'deprovision'> {
+): Pick<PartnerProvisioner, 'undoProvision' | 'revertUpdate' | 'deprovision' | 'trial'> {
   const recorded = async (type: HookType, installationId: string, ctx: CallContext, send: () => Promise<void>) => {
     try {
       await send();
@@ -118,5 +119,6 @@ export function refusalsRecorded(
     undoProvision: (req, ctx) => recorded('account.undo_provision', req.installationId, ctx, () => partner.undoProvision(req, ctx)),
     revertUpdate: (req, ctx) => recorded('account.revert_update', req.installationId, ctx, () => partner.revertUpdate(req, ctx)),
     deprovision: (req, ctx) => recorded('account.deprovision', req.installationId, ctx, () => partner.deprovision(req, ctx)),
+    trial: (req, ctx) => recorded('account.trial', req.installationId, ctx, () => partner.trial(req, ctx)),
   };
 }

@@ -58,7 +58,7 @@ export function provisioningActivities(deps: ActivityDeps) {
   const sessions = new SessionStore(store.db);
   const plans = new UpdatePlanStore(store.db);
   const partner: PartnerProvisioner = deps.partner ?? new MongoProvisioner(store);
-  const ending = refusalsRecorded(deps, partner); // undo, revert, deprovision: a final refusal does not stop the lifecycle
+  const ending = refusalsRecorded(deps, partner); // undo, revert, deprovision, trial: a final refusal does not stop the lifecycle
   const records: PartnerProvisioner | undefined = partner.keepsServiceRecords
     ? undefined
     : new MongoProvisioner(store, { starterContent: false });
@@ -342,7 +342,7 @@ export function provisioningActivities(deps: ActivityDeps) {
       });
       // Trial records are not keyed to one another: a late attempt of an earlier event must not send after a later one.
       stopIfOutlived(began, 'trial record');
-      await whileHeartbeating('partner trial', () => partner.trial(req, ctx));
+      await whileHeartbeating('partner trial', () => ending.trial(req, ctx));
       if (records) await records.trial(req, ctx);
       logger.info({ installationId: input.installationId, trial: input.trial }, 'trial recorded');
     }),

@@ -5,11 +5,12 @@ import type { PartnerProvisioner } from '../../src/partner/provisioner';
 import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
 
 /**
- * A partner's own provisioner (createAppWorker({ partner })) that refuses an undo, a revert or a deprovision for good
+ * A partner's own provisioner (createAppWorker({ partner })) that refuses an undo, a revert, a deprovision or a trial record for good
  * (contract 4, PartnerRefusedError): recorded in partner_calls and the step completes, as with the HTTP hooks. Thrown
- * on, it failed the installation's workflow: the uninstall never acknowledged, the credentials never destroyed.
+ * on, it failed the installation's workflow: the uninstall never acknowledged, the credentials never destroyed; a
+ * refused trial record stopped the workflow and every event queued behind it.
  */
-describe("a custom provisioner's final refusal of an undo, a revert or a deprovision (FerretDB, simulator)", function () {
+describe("a custom provisioner's final refusal of an undo, a revert, a deprovision or a trial record (FerretDB, simulator)", function () {
   this.timeout(60_000);
   let h: ActivityHarness;
   const refuse = () => Promise.reject(new PartnerRefusedError('tenant not found', 404));
@@ -23,6 +24,7 @@ describe("a custom provisioner's final refusal of an undo, a revert or a deprovi
             undoProvision: refuse,
             revertUpdate: refuse,
             deprovision: refuse,
+            trial: refuse,
           }),
       })),
   );
@@ -34,11 +36,13 @@ describe("a custom provisioner's final refusal of an undo, a revert or a deprovi
     await h.run(h.acts.undoProvisioning, ref);
     const applied = { usersAdded: [], usersDeactivated: [], previousSubscription: {} };
     await h.run(h.acts.revertUpdate, { ...ref, applied });
+    await h.run(h.acts.recordTrial, { ...ref, trial: { startedAt: event.created_at }, eventType: 'app.trial_started' });
     await h.run(h.acts.deprovisionAccount, ref);
     const refused = await h.store.partnerCalls.coll.find({ installationId: installation.id }).toArray();
     assert.deepEqual(refused.map((c) => [c.type, c.status, c.httpStatus, c.reason]).sort(), [
       ['account.deprovision', 'refused', 404, 'tenant not found'],
       ['account.revert_update', 'refused', 404, 'tenant not found'],
+      ['account.trial', 'refused', 404, 'tenant not found'],
       ['account.undo_provision', 'refused', 404, 'tenant not found'],
     ]);
   });
