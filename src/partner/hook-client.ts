@@ -38,10 +38,13 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Math.min(ms, MAX_RETRY_AFTER_MS);
 }
 
+/** Thrown by answerText when the answer broke off (a reset, a cut chunked body, the timeout): not all of it was read. */
+class AnswerBrokenOff extends Error {}
+
 /**
- * The answer's text, '' when it cannot be read; past the limit, what was read until then (cut: not JSON, but
- * a proxy's large login page still shows it is one). Read as it arrives: a partner (or a proxy) streaming a
- * large or endless answer is not read whole.
+ * The answer's text; past the limit, what was read until then (cut: not JSON, but a proxy's large login page still
+ * shows it is one). Read as it arrives: a partner (or a proxy) streaming a large or endless answer is not read whole.
+ * An answer that breaks off throws AnswerBrokenOff: its start alone could pass a proxy's page for the partner's 2xx.
  */
 async function answerText(res: Response): Promise<string> {
   if (!res.body) return '';
@@ -62,7 +65,7 @@ async function answerText(res: Response): Promise<string> {
       chunks.push(value);
     }
   } catch {
-    return '';
+    throw new AnswerBrokenOff();
   }
 }
 
@@ -134,7 +137,14 @@ export class HookClient {
     const status = res.status;
     if (status !== 409) this.conflictSince.delete(id);
     if (status >= 200 && status < 300) {
-      const text = await answerText(res);
+      const text = await answerText(res).catch((err: unknown) => {
+        if (!(err instanceof AnswerBrokenOff)) throw err;
+        if (signal.aborted) throw new PartnerCancelledError();
+        // Taken as done, a page cut short (a proxy's) or a JSON answer without its partner_account_id would be kept.
+        throw new PartnerUnavailableError(
+          `the partner answered ${status} but its answer broke off before its end (connection reset, or PARTNER_HOOKS_TIMEOUT_MS): retried with the same id`,
+        );
+      });
       if (isPage(res, text)) {
         throw new PartnerUnavailableError(
           `the partner answered ${status} with a web page (text/html), such as a proxy's or a login page: not taken as done, ` +
@@ -156,7 +166,7 @@ export class HookClient {
         `the partner answered a redirect (${status}), which is not followed: set PARTNER_HOOKS_URL to the final address`,
       );
     }
-    const answer = parseAnswer(await answerText(res));
+    const answer = parseAnswer(await answerText(res).catch(() => '')); // a reason cut short: none
     // Idempotency middleware (the IETF Idempotency-Key draft, Stripe's) answers 409 while an earlier
     // request with the same key is still being processed: our retry after a timeout meets it. Taken
     // as final, it rejected and undid an install the partner was completing. A refusal gives a reason.

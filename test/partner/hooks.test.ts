@@ -137,6 +137,29 @@ describe('HTTP partner hooks: logout, refusals, redirects', function () {
     }
   });
 
+  it("a 2xx whose answer breaks off before its end is retried, not taken as done (a proxy's page cut short passed for the partner's)", async () => {
+    const cutting = http.createServer((_req, res) => {
+      // Chunked: the page's start, then the connection reset before the last chunk.
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.write('<!doctype html><html><body>Sign in to continue', () => setTimeout(() => res.destroy(), 50));
+    });
+    await new Promise<void>((r) => cutting.listen(0, '127.0.0.1', r));
+    const client = new HookClient({
+      url: `http://127.0.0.1:${(cutting.address() as AddressInfo).port}/`,
+      secrets: [SECRET],
+      timeoutMs: 2_000,
+    });
+    try {
+      await assert.rejects(
+        client.send('{"type":"account.provision"}', 'key-cut', new AbortController().signal),
+        (err: unknown) => err instanceof PartnerUnavailableError && /answered 200 but its answer broke off/.test(err.message),
+      );
+    } finally {
+      cutting.closeAllConnections();
+      await new Promise<void>((r) => cutting.close(() => r()));
+    }
+  });
+
   it("takes a 2xx as done unless it is an HTML document: a proxy's page is retried, a bare OK labelled text/html is not", async () => {
     const update = () =>
       partner.update({ accountId: 'acct1', installationId: 'inst1', usersAdded: [], usersRemoved: [] }, ctx('account.update'));
