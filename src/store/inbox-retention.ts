@@ -60,6 +60,7 @@ interface InstallationFacts {
   _id: string;
   phase: string;
   handledEventIds?: string[];
+  lastEventAt?: string;
 }
 
 /** A credentials copy's fields the sweep reads. */
@@ -141,12 +142,16 @@ export class InboxRetention {
     if (withCopy.length === 0) return [];
     const ids = [...new Set(withCopy.map((e) => e.installationId))];
     const records = await this.installations
-      .find({ _id: { $in: ids } }, { projection: { _id: 1, phase: 1, handledEventIds: 1 } })
+      .find({ _id: { $in: ids } }, { projection: { _id: 1, phase: 1, handledEventIds: 1, lastEventAt: 1 } })
       .toArray();
     const done = (e: Candidate) => {
       const rec = records.find((r) => r._id === e.installationId);
       if (!rec) return e.type === 'app.credentials_rotated';
-      return FINAL_PHASES.includes(rec.phase as InstallationPhase) || (rec.handledEventIds ?? []).includes(e._id);
+      if ((rec.handledEventIds ?? []).includes(e._id)) return true;
+      // Ended by this event or a later one: a same-id reinstall's install, newer than the uninstall the record still
+      // shows (its run stalled before recording anything), is not done: its copy is its only credentials.
+      const endedSince = rec.lastEventAt === undefined || Date.parse(rec.lastEventAt) >= e.createdAt.getTime();
+      return FINAL_PHASES.includes(rec.phase as InstallationPhase) && endedSince;
     };
     return withCopy.filter((e) => !done(e));
   }

@@ -127,6 +127,31 @@ describe('security: inbox retention', function () {
     assert.ok(await web.store.eventCredentials.get(orphanInstall.id), 'no record says it was handled: kept');
   });
 
+  it("keeps a same-id reinstall's install copy while the record still shows the earlier life's end (its run stalled); not once an end since is recorded", async () => {
+    const reinstall = await storeEvent(web, 40, true, 'app.installed');
+    const installationId = String(reinstall.data.installation_id);
+    const owner = { eventId: reinstall.id, installationId, createdAt: new Date(), storedAt: new Date() };
+    await web.store.eventCredentials.put(owner, sealEventCredentials(web.keyring, installationId, SECRETS));
+    const daysAgo = (d: number) => new Date(Date.now() - d * DAY_MS).toISOString();
+    const ended = (lastEventAt: string) =>
+      web.store.installations.record(installationId, {
+        workflowId: `installation-${installationId}`,
+        appId: 'app',
+        phase: 'uninstalled',
+        lastEventAt,
+      });
+    // The earlier life's uninstall, before the reinstall's event: the reinstall is not done with its copy.
+    await ended(daysAgo(50));
+    const first = await new InboxRetention(web.db, 30).sweep();
+    assert.ok(first.kept.includes(reinstall.id), JSON.stringify(first));
+    assert.ok(await web.store.eventCredentials.get(reinstall.id), "the reinstall's only credentials are kept");
+    // Uninstalled again since (an event after it applied): done with it.
+    await ended(daysAgo(35));
+    const second = await new InboxRetention(web.db, 30).sweep();
+    assert.ok(!second.kept.includes(reinstall.id), JSON.stringify(second));
+    assert.equal(await web.store.eventCredentials.get(reinstall.id), undefined);
+  });
+
   it('does not keep the copy of a rotation for an installation never installed here, nor any copy past three windows', async () => {
     const neverInstalled = await storeEvent(web, 40, true, 'app.credentials_rotated'); // no installation record
     const longStalled = await storeEvent(web, 91, true, 'app.installed'); // no record either: a stall of three windows
