@@ -14,6 +14,22 @@ import {
  * One delivered event, stored before the callback answers. Written once, then only
  * its hand-over mark is added, by this module (src/store/README.md).
  */
+
+/** A repeat's reads of the record an earlier delivery stored: only what a majority holds counts as stored. */
+const MAJORITY = { readConcern: { level: 'majority' as const } };
+
+/**
+ * An earlier delivery stored the event on the primary, but a majority of the replica set does not hold it yet (its
+ * write concern failed): not stored as far as Talkdesk may be told. The callback answers 503 and the next delivery
+ * finds it, once the majority does.
+ */
+export class NotDurableYetError extends Error {
+  constructor() {
+    super('the event is stored by an earlier delivery but not yet on a majority of the replica set: deliver it again later');
+    this.name = 'NotDurableYetError';
+  }
+}
+
 export interface InboxRecord {
   _id: string; // the Talkdesk event id: unique, so a repeated delivery changes nothing
   installationId: string;
@@ -99,14 +115,18 @@ export class InboxStore {
     // An event bringing credentials is looked up first: a stored record's credentials were
     // stored before it, and may be imported and deleted since; a repeat must not bring them
     // back (and, found, it costs no refused insert).
-    let existing = credentials ? await this.coll.findOne({ _id: record._id }) : null;
+    // Read at majority: a record an earlier delivery wrote whose majority wait failed (answered 503) may be on the
+    // primary alone; found so, a repeat answered 2xx for what a failover rolls back (an account's only credentials).
+    let existing = credentials ? await this.coll.findOne({ _id: record._id }, MAJORITY) : null;
     if (!existing) {
       const copied = credentials ? await this.eventCredentials.put(ownerOf(record), credentials) : false;
       if (await this.insertRecord(record)) {
         if (queue) await this.enqueue(record);
         return { stored: 'stored' };
       }
-      existing = await this.coll.findOne({ _id: record._id });
+      existing = await this.coll.findOne({ _id: record._id }, MAJORITY);
+      // Its id taken, but not on a majority yet: nothing is promised until it is (503, delivered again).
+      if (!existing) throw new NotDurableYetError();
       // A repeat racing the first delivery (its lookup ran before that record was written) stored a copy
       // where none was: the first one's was deleted meanwhile. Not kept when that was its import (a copy
       // discarded or destroyed without one stays until the retention sweep: the safe way round).
@@ -117,7 +137,7 @@ export class InboxStore {
     return { stored: 'duplicate', dispatched: Boolean(existing?.dispatchedAt), ...(conflict ? { conflict: true as const } : {}) };
   }
 
-  /** Inserts the record; false when its event id is taken (a repeated delivery). */
+  /** Inserts the record (DURABLE_WRITE); false when its event id is taken (a repeated delivery). */
   private async insertRecord(record: Omit<InboxRecord, 'dispatchedAt' | 'credentials'>): Promise<boolean> {
     try {
       await this.coll.insertOne({ ...record }, DURABLE_WRITE);

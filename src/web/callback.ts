@@ -4,7 +4,7 @@ import type { Keyring } from '../crypto/secrets';
 import { extractCredentials, parseEvent, toLifecycleEvent } from '../events/schemas';
 import { isUserLogoutBody } from '../events/user-logout';
 import type { Logger } from '../logging/logger';
-import type { InboxStore, InsertOutcome } from '../handover/inbox';
+import { NotDurableYetError, type InboxStore, type InsertOutcome } from '../handover/inbox';
 import type { Dispatch } from '../handover/start';
 import { sealEventCredentials } from '../store/event-credentials';
 import { temporalCallFailure } from '../temporal/connect-errors';
@@ -201,6 +201,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
       // other than with a MongoError (seen rarely while MongoDB was cut off under load) is
       // answered the same, and logged apart so its cause shows.
       if (err instanceof MongoError) log.error({ error: err.name }, `${what}: MongoDB unavailable`);
+      else if (err instanceof NotDurableYetError) log.warn(`${what}: an earlier delivery's record is not on a majority yet`);
       else log.error({ err }, `${what}: unexpected error while storing`);
       outcome('store_unavailable');
       ctx.set('Retry-After', '30');
