@@ -155,6 +155,11 @@ export class PartnerCallStore {
     return calls.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
   }
 
+  /** Whether the call is still to be sent: read again just before a resend (a reinstall may have superseded it since). */
+  async stillOutstanding(id: string): Promise<boolean> {
+    return (await this.coll.findOne({ _id: id }, { projection: { status: 1 } }))?.status === 'outstanding';
+  }
+
   /** Outstanding, refused and superseded calls of an installation, oldest first: what its view shows operators. */
   forInstallation(installationId: string): Promise<PartnerCallRecord[]> {
     return this.coll

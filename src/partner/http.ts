@@ -202,6 +202,9 @@ export class HttpProvisioner implements PartnerProvisioner {
     let left = 0;
     for (const rec of await this.opts.calls.outstanding(installationId)) {
       if (!rec.body) continue;
+      // The list was read before the sends ahead of this one (each up to PARTNER_HOOKS_TIMEOUT_MS): a reinstall's
+      // provision accepted meanwhile supersedes an undo, which must then not be sent (docs/partner.md).
+      if (!(await this.opts.calls.stillOutstanding(rec._id))) continue;
       try {
         await this.client.send(rec.body, rec._id, new AbortController().signal);
         await this.opts.calls.markDelivered(rec._id);
