@@ -1,6 +1,6 @@
 import type { Logger } from '../logging/logger';
 import { withTimeout } from '../store/watchdog';
-import { PartnerUnavailableError } from './errors';
+import { PartnerRefusedError, PartnerUnavailableError, sanitiseReason } from './errors';
 import { callKey } from './keys';
 import type { PendingLogout, PendingLogoutStore } from './logout-forwards';
 import type { PartnerProvisioner, UserLogoutRequest } from './provisioner';
@@ -139,8 +139,13 @@ export class LogoutForwarder {
     try {
       await this.o.forward(pending.request);
     } catch (err) {
-      await this.failed(pending, err, log);
-      return;
+      // Final (contract 4, docs/partner.md): the partner answered; sent again, it answers the same for a day.
+      if (err instanceof PartnerRefusedError) {
+        log.warn({ reason: sanitiseReason(err.reason) }, 'user.logout: the partner refused it for good; not sent again');
+      } else {
+        await this.failed(pending, err, log);
+        return;
+      }
     }
     try {
       await this.o.store.done(eventId);

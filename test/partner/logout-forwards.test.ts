@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import {
   LogoutForwarder,
+  PartnerRefusedError,
   PartnerUnavailableError,
   PendingLogoutStore,
   type LogoutForwardOutcome,
@@ -42,6 +43,26 @@ describe('partner: user.logout forwards kept until the partner takes them', func
     const f = new LogoutForwarder({ store, forward, logger, onOutcome: (o) => outcomes.push(o), now: () => clock, timing });
     return { f, outcomes, lines };
   }
+
+  it("a hook's final refusal (PartnerRefusedError) is not sent again: counted delivered (the partner answered), its reason logged", async () => {
+    let sends = 0;
+    const { f, outcomes, lines } = forwarder(async () => {
+      sends += 1;
+      throw new PartnerRefusedError('unknown user', 404);
+    });
+    const req = request();
+    f.sendNow(await f.keep(req));
+    await f.drain();
+    assert.equal(await store.get(req.eventId), null, 'not kept for a resend');
+    clock += 24 * 3_600_000;
+    assert.equal(await f.retryDue(), 0);
+    assert.equal(sends, 1);
+    assert.deepEqual(outcomes, ['delivered']);
+    assert.ok(
+      lines.some((l) => /refused it for good/.test(l) && l.includes('"reason":"unknown user"')),
+      lines.join('\n'),
+    );
+  });
 
   it('sends again with backoff, honouring Retry-After, until taken; a new forwarder (a restarted web) sends what the old one left', async () => {
     const answers: (Error | undefined)[] = [
