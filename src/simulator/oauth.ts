@@ -87,7 +87,8 @@ export async function verifyAssertion(cfg: TokenEndpointConfig, assertion: strin
   if (exp <= now - skew) return fail('client_assertion has expired');
   if (iat > now + skew) return fail('iat is in the future');
   if (exp <= iat) return fail('exp must be after iat');
-  if (exp - iat > MAX_ASSERTION_LIFETIME_SECONDS + skew) return fail(`exp may be at most ${MAX_ASSERTION_LIFETIME_SECONDS} s after iat`);
+  // Both from the client's own clock: no skew applies to their difference.
+  if (exp - iat > MAX_ASSERTION_LIFETIME_SECONDS) return fail(`exp may be at most ${MAX_ASSERTION_LIFETIME_SECONDS} s after iat`);
   if (nbf !== undefined && nbf > now + skew) return fail('nbf is in the future');
   if (!cfg.state.consumeJti(client.clientId, jti, exp)) return fail('jti was already used');
   return { ok: true, client };

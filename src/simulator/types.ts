@@ -304,8 +304,8 @@ export interface SimulatorOptions {
   scopeActivationSeconds?: number;
   /**
    * The same at the token endpoint, as the SCOPES page words it ("until then token requests answer 401"): for this
-   * many seconds after a client is created (an install's, a rotation's), its token requests answer 401
-   * `invalid_client` (default 0). Talkdesk does not document the error code; `invalid_client` is the hardest case.
+   * many seconds after a client is created (an install's, a rotation's), its client-credentials token requests answer
+   * 401 `invalid_client` (default 0; a sign-in's code exchange is not affected: the page speaks of added scopes). Talkdesk does not document the error code; `invalid_client` is the hardest case.
    */
   tokenScopeActivationSeconds?: number;
   /** Per-attempt timeout of deliver() (default 10 s). */

@@ -41,6 +41,11 @@ describe('simulator token endpoint', () => {
       ['aud as an array', (c, aud) => signAssertion(c, aud, { aud: [aud] }), /aud/],
       ['expired', (c, aud) => signAssertion(c, aud, { iat: now() - 400, exp: now() - 100 }), /expired/],
       ['lifetime over 300 s', (c, aud) => signAssertion(c, aud, { exp: now() + 3600 }), /300/],
+      [
+        'lifetime of 305 s (within the clock skew, which does not apply to exp - iat)',
+        (c, aud) => signAssertion(c, aud, { iat: now(), exp: now() + 305 }),
+        /300/,
+      ],
       ['iat in the future', (c, aud) => signAssertion(c, aud, { iat: now() + 120, exp: now() + 300 }), /iat/],
       ['missing jti', (c, aud) => signAssertion(c, aud, { jti: null }), /jti/],
       ['iss differs from sub', (c, aud) => signAssertion(c, aud, { sub: 'someone-else' }), /iss and sub/],
