@@ -89,9 +89,15 @@ export function credentialActivities(deps: ActivityDeps) {
       }
       const alreadyImported = !stored;
       if (input.activate) {
-        // A (re)install replaces every earlier credential set of this installation.
-        for (const old of await store.credentials.list(input.installationId)) {
-          if (old.clientId !== clientId && old.status !== 'destroyed') await store.credentials.destroy(input.installationId, old.clientId);
+        // A (re)install replaces every earlier credential set of this installation: only earlier ones. An attempt that
+        // outlived its timeout (a local one stalled on a store call) may run after the workflow went on to import a
+        // rotation's set, which must not be destroyed from under it.
+        const sets = await store.credentials.list(input.installationId);
+        const own = sets.find((set) => set.clientId === clientId);
+        for (const old of sets) {
+          if (old.clientId === clientId || old.status === 'destroyed') continue;
+          if (own && old.createdAt.getTime() > own.createdAt.getTime()) continue;
+          await store.credentials.destroy(input.installationId, old.clientId);
         }
         await store.credentials.activate(input.installationId, clientId);
       }

@@ -35,6 +35,25 @@ describe('rotations off the usual path: imports and switches (FerretDB, simulato
     assert.equal(token.cached, false, 'a token requested with the new set, at the install’s token URL');
   });
 
+  it("an install's import attempt that outlived its timeout, run again after a rotation was imported, leaves the rotation's set", async () => {
+    const { installation, event } = h.simulator.createInstallation();
+    await h.storeEvent(event);
+    const install = { installationId: installation.id, eventId: event.id, activate: true };
+    const { clientId } = await h.run(h.acts.importCredentials, install);
+    const rotated = h.simulator.rotateCredentials(installation.id);
+    await h.storeEvent(rotated);
+    const next = await h.run(h.acts.importCredentials, { installationId: installation.id, eventId: rotated.id, activate: false });
+    // The install's first attempt, stalled on a store call past its timeout, ends now: its set imported already.
+    await h.run(h.acts.importCredentials, install);
+    const [mine, theirs] = await Promise.all([
+      h.store.credentials.get(installation.id, clientId),
+      h.store.credentials.get(installation.id, next.clientId),
+    ]);
+    assert.equal(mine?.status, 'active');
+    assert.equal(theirs?.status, 'pending', "the rotation's set, imported after the install's, is not destroyed");
+    assert.ok(await h.run(h.acts.obtainToken, { installationId: installation.id, clientId: next.clientId }));
+  });
+
   it('an installation with no earlier credentials still refuses it for good (EventWithoutTokenUrl)', async () => {
     const { installation } = h.simulator.createInstallation();
     const rotated = withoutLinks(installation.id);
