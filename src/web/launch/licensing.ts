@@ -1,5 +1,6 @@
 import type { InstallationRecord } from '../../store/installations';
 import type { UserMappingRecord } from '../../store/accounts';
+import { credentialId } from '../../store/credential-ids';
 import { tokenRequestFor } from '../../talkdesk/token-grants';
 import type { LaunchContext } from './context';
 import { SsoFailure, talkdeskFailure } from './reasons';
@@ -57,7 +58,7 @@ export async function refreshFromTalkdesk(
     // Shared with the sign-ins that miss meanwhile (licensed-reads.ts). `askedAt`: Talkdesk's list as of
     // then, so a removal marked while it is read is newer than the mapping it writes.
     const { users, askedAt, shared } = await lc.licensedReads.read(
-      `${rec._id}:${creds.clientId}`,
+      credentialId(rec._id, creds.clientId), // escaped: ids holding `:` cannot share another installation's read
       async () => {
         // Not cached: the cache holds the workflow's token with every scope, this one has apps:read only.
         const token = await lc.talkdesk.requestToken(tokenRequestFor(creds, ['apps:read'])).catch((err: unknown) => {
