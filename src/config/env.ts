@@ -9,9 +9,6 @@ import { DEFAULT_SIGNATURE_SCHEMES, SIGNATURE_SCHEMES, parseEcdsaPublicKeys, typ
 import { DEFAULT_INSTALLATION_OPTIONS } from '../../workflows/options';
 
 export { SIGNATURE_SCHEMES, type SignatureScheme };
-
-/** Every environment variable the service reads, with its default: one schema gives the type and the start-up check. */
-
 /** A decimal number: an empty value or `0x10` is refused, not read as 0 or 16 (z.coerce would). */
 const num = <T extends z.ZodNumber>(n: T) =>
   z
@@ -20,6 +17,8 @@ const num = <T extends z.ZodNumber>(n: T) =>
     .transform(Number)
     .pipe(n);
 
+// TEMPORAL_* as the SDK reads them (docs/configuration.md): an empty value is unset (its default applies).
+const emptyIsUnset = <T extends z.ZodType>(t: T) => z.preprocess((v) => (v === '' ? undefined : v), t);
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const csv = (fallback: string) =>
@@ -67,6 +66,7 @@ const NO_HOST_CHECK_SKIP =
 export const DEFAULT_ALLOWED_HOSTS =
   'api.talkdeskapp.com,api.talkdeskapp.eu,api.talkdeskappca.com,api.talkdeskapp.au,*.talkdeskid.com,*.talkdeskid.eu,*.talkdeskidca.com,*.talkdeskid.au';
 
+/** Every environment variable the service reads, with its default: one schema gives the type and the start-up check. */
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -77,17 +77,19 @@ export const envSchema = z.object({
   ADMIN_PORT: num(z.number().int().min(0).max(65535)).default(9465),
   /** At SIGTERM the web answers /readyz 503 and keeps serving this long before it stops accepting (load balancers move first). */
   WEB_SHUTDOWN_DELAY_SECONDS: num(z.number().min(0).max(300)).default(0),
-  TEMPORAL_ADDRESS: z
-    .string()
-    .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:\d{1,5})?$/, 'must be host:port, such as localhost:7233 (no scheme, no spaces)')
-    .optional(),
+  TEMPORAL_ADDRESS: emptyIsUnset(
+    z
+      .string()
+      .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:\d{1,5})?$/, 'must be host:port, such as localhost:7233 (no scheme, no spaces)')
+      .optional(),
+  ),
   /** Unset: the TEMPORAL_PROFILE's namespace, else `default`. Read through temporalSettings(), never with a default here. */
-  TEMPORAL_NAMESPACE: z.string().min(1).optional(),
+  TEMPORAL_NAMESPACE: emptyIsUnset(z.string().min(1).optional()),
   /** Read by @temporalio/envconfig, which takes only `1`/`true` as true (`yes` quietly meant no TLS); empty reads as unset. */
   TEMPORAL_TLS: z.enum(['true', 'false', '1', '0', ''], { message: 'must be true or false (1 or 0)' }).optional(),
   // The TypeScript SDK reads it, then drops it (no such TLS option): `true` is refused, naming what to set instead.
   TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: z.enum(['false', '0', ''], { message: NO_HOST_CHECK_SKIP }).optional(),
-  TEMPORAL_TASK_QUEUE: z.string().min(1).default('appconnect-lifecycle'),
+  TEMPORAL_TASK_QUEUE: emptyIsUnset(z.string().min(1).default('appconnect-lifecycle')),
   MONGODB_URI: z
     .string()
     .regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://')

@@ -142,6 +142,14 @@ describe('Temporal settings: a profile and the environment', () => {
     }
   });
 
+  it('TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and TEMPORAL_TASK_QUEUE left empty count as unset at start (they stopped every process, exit 2)', () => {
+    const env = loadEnv({ ...VALID, TEMPORAL_ADDRESS: '', TEMPORAL_NAMESPACE: '', TEMPORAL_TASK_QUEUE: '' });
+    assert.equal(env.TEMPORAL_ADDRESS, undefined, 'npm start then runs its own dev server');
+    assert.equal(env.TEMPORAL_NAMESPACE, undefined);
+    assert.equal(env.TEMPORAL_TASK_QUEUE, 'appconnect-lifecycle');
+    assert.throws(() => loadEnv({ ...VALID, TEMPORAL_ADDRESS: 'http://temporal:7233' }), /TEMPORAL_ADDRESS/);
+  });
+
   it('lets TEMPORAL_NAMESPACE and an explicit address win over the profile', () => {
     process.env.TEMPORAL_NAMESPACE = 'other';
     try {
