@@ -1,6 +1,6 @@
 import { Context, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { TalkdeskHttpError } from '../src/talkdesk/errors';
+import { TalkdeskHttpError, TalkdeskUnavailableError } from '../src/talkdesk/errors';
 import { temporalCallFailure } from '../src/temporal/connect-errors';
 import { toFailure } from './failures';
 import { refusedForGood } from './talkdesk-calls';
@@ -8,6 +8,8 @@ import { refusedForGood } from './talkdesk-calls';
 /** What a 429 without Retry-After pauses the pass's reads for, and the most any answer can ask. */
 export const RATE_LIMITED_PAUSE_MS = 5_000;
 export const MAX_RATE_LIMITED_PAUSE_MS = 60_000;
+/** After a read Talkdesk did not answer: the reads of the worker's passes wait this long (one read per pause probes it). */
+export const UNREACHABLE_PAUSE_MS = 30_000;
 
 /** Waits until `at` (epoch ms), heartbeating every 10 s at most, so the page stays alive and cancellable. */
 export async function waitHeartbeating(at: number, label: string): Promise<void> {
@@ -50,13 +52,24 @@ export class ReadWindow {
  */
 export class TalkdeskPause {
   private until = 0;
+  private why: 'rate_limited' | 'unreachable' = 'rate_limited';
 
-  /** Notes a failed read: a rate limit moves the pause on. */
+  /**
+   * Notes a failed read: a rate limit moves the pause on, and so does a read Talkdesk did not answer (a timeout, a
+   * connection failure): sent one after another, a page's reads to a host that does not answer took a client timeout
+   * each, past the page's own timeout, and each retry of the page sent them all again.
+   */
   note(err: unknown): void {
+    if (err instanceof TalkdeskUnavailableError) return this.hold(UNREACHABLE_PAUSE_MS, 'unreachable');
     if (!(err instanceof TalkdeskHttpError)) return;
     if (err.kind !== 'rate_limited' && !(err.kind === 'server_error' && err.retryAfterMs !== undefined)) return;
-    const pause = Math.min(err.retryAfterMs ?? RATE_LIMITED_PAUSE_MS, MAX_RATE_LIMITED_PAUSE_MS);
-    this.until = Math.max(this.until, Date.now() + pause);
+    this.hold(Math.min(err.retryAfterMs ?? RATE_LIMITED_PAUSE_MS, MAX_RATE_LIMITED_PAUSE_MS), 'rate_limited');
+  }
+
+  private hold(ms: number, why: TalkdeskPause['why']): void {
+    if (Date.now() + ms <= this.until) return;
+    this.until = Date.now() + ms;
+    this.why = why;
   }
 
   /**
@@ -67,9 +80,11 @@ export class TalkdeskPause {
     const left = this.until - Date.now();
     if (left > 0) {
       const [notDone, next] = call === 'read' ? ['not read at Talkdesk: it', 'read'] : ['approval not sent again: Talkdesk', 'sent'];
+      const limited = this.why === 'rate_limited';
+      const what = limited ? 'asked to slow down (429)' : 'did not answer a read (timeout or connection failure); paused';
       throw ApplicationFailure.create({
-        type: 'TalkdeskRateLimited',
-        message: `${notDone} asked to slow down (429) for ${Math.ceil(left / 1000)} s more; ${next} next pass`,
+        type: limited ? 'TalkdeskRateLimited' : 'TalkdeskUnavailable',
+        message: `${notDone} ${what} for ${Math.ceil(left / 1000)} s more; ${next} next pass`,
       });
     }
   }

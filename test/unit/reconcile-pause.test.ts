@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ServiceError } from '@temporalio/client';
 import { repairFailedForNow, TalkdeskPause } from '../../activities/reconcile-pacing';
-import { TalkdeskHttpError } from '../../src/talkdesk/errors';
+import { TalkdeskHttpError, TalkdeskUnavailableError } from '../../src/talkdesk/errors';
 
 /** Reconciliation's pause after Talkdesk's 429: what a call left to the next pass says. */
 describe('reconciliation pause after a 429', () => {
@@ -13,6 +13,22 @@ describe('reconciliation pause after a 429', () => {
     pause.note(new TalkdeskHttpError({ status: 503, endpoint: 'GET /apps' }));
     pause.note(new Error('socket hang up'));
     assert.doesNotThrow(() => pause.check('approval'));
+  });
+
+  it('a read Talkdesk did not answer (timeout, connection failure) pauses the reads after it: a page does not wait a client timeout per read', () => {
+    const pause = new TalkdeskPause();
+    pause.note(new TalkdeskUnavailableError({ endpoint: 'GET /apps/app-1/installations/inst-1', code: 'ETIMEDOUT' }));
+    assert.throws(
+      () => pause.check(),
+      (err: Error & { type?: string }) =>
+        err.type === 'TalkdeskUnavailable' &&
+        /^not read at Talkdesk: it did not answer a read \(timeout or connection failure\); paused for (29|30) s more; read next pass$/.test(
+          err.message,
+        ),
+    );
+    // A 429 with a shorter pause after it does not shorten it, nor rename it.
+    pause.note(new TalkdeskHttpError({ status: 429, endpoint: 'GET /apps', retryAfterMs: 1_000 }));
+    assert.throws(() => pause.check(), /did not answer/);
   });
 
   it('names a read it leaves to the next pass as a read', () => {
