@@ -52,41 +52,55 @@ export class ReadWindow {
  */
 export class TalkdeskPause {
   private until = 0;
-  private why: 'rate_limited' | 'unreachable' = 'rate_limited';
+  /** Per Talkdesk API host (the installation's `rootUrl`): one region not answering does not hold the others' reads. */
+  private readonly unreachable = new Map<string, number>();
 
   /**
-   * Notes a failed read: a rate limit moves the pause on, and so does a read Talkdesk did not answer (a timeout, a
-   * connection failure): sent one after another, a page's reads to a host that does not answer took a client timeout
-   * each, past the page's own timeout, and each retry of the page sent them all again.
+   * Notes a failed call of an installation whose API is at `rootUrl`: a rate limit moves the pause of every read on,
+   * and a call Talkdesk did not answer (a timeout, a connection failure) the pause of that host's: sent one after
+   * another, a page's reads to a host that does not answer took a client timeout each, past the page's own timeout,
+   * and each retry of the page sent them all again.
    */
-  note(err: unknown): void {
-    if (err instanceof TalkdeskUnavailableError) return this.hold(UNREACHABLE_PAUSE_MS, 'unreachable');
+  note(err: unknown, rootUrl?: string): void {
+    if (err instanceof TalkdeskUnavailableError) {
+      if (rootUrl !== undefined) this.unreachable.set(hostOf(rootUrl), Date.now() + UNREACHABLE_PAUSE_MS);
+      return;
+    }
     if (!(err instanceof TalkdeskHttpError)) return;
     if (err.kind !== 'rate_limited' && !(err.kind === 'server_error' && err.retryAfterMs !== undefined)) return;
-    this.hold(Math.min(err.retryAfterMs ?? RATE_LIMITED_PAUSE_MS, MAX_RATE_LIMITED_PAUSE_MS), 'rate_limited');
-  }
-
-  private hold(ms: number, why: TalkdeskPause['why']): void {
-    if (Date.now() + ms <= this.until) return;
-    this.until = Date.now() + ms;
-    this.why = why;
+    const pause = Math.min(err.retryAfterMs ?? RATE_LIMITED_PAUSE_MS, MAX_RATE_LIMITED_PAUSE_MS);
+    this.until = Math.max(this.until, Date.now() + pause);
   }
 
   /**
-   * Throws, naming when the pause ends, if a call now would fall inside it: a read, or the approval
+   * Throws, naming when the pause ends, if a call now to `rootUrl` would fall inside it: a read, or the approval
    * sent again for an install whose answer was lost (its read done, the approval is what waits).
    */
-  check(call: 'read' | 'approval' = 'read'): void {
-    const left = this.until - Date.now();
-    if (left > 0) {
-      const [notDone, next] = call === 'read' ? ['not read at Talkdesk: it', 'read'] : ['approval not sent again: Talkdesk', 'sent'];
-      const limited = this.why === 'rate_limited';
-      const what = limited ? 'asked to slow down (429)' : 'did not answer a read (timeout or connection failure); paused';
+  check(call: 'read' | 'approval' = 'read', rootUrl?: string): void {
+    const [notDone, next] = call === 'read' ? ['not read at Talkdesk: it', 'read'] : ['approval not sent again: Talkdesk', 'sent'];
+    const limited = this.until - Date.now();
+    if (limited > 0) {
       throw ApplicationFailure.create({
-        type: limited ? 'TalkdeskRateLimited' : 'TalkdeskUnavailable',
-        message: `${notDone} ${what} for ${Math.ceil(left / 1000)} s more; ${next} next pass`,
+        type: 'TalkdeskRateLimited',
+        message: `${notDone} asked to slow down (429) for ${Math.ceil(limited / 1000)} s more; ${next} next pass`,
       });
     }
+    const unreachable = (rootUrl === undefined ? 0 : (this.unreachable.get(hostOf(rootUrl)) ?? 0)) - Date.now();
+    if (unreachable > 0) {
+      throw ApplicationFailure.create({
+        type: 'TalkdeskUnavailable',
+        message: `${notDone} did not answer a call to this host (timeout or connection failure); paused for ${Math.ceil(unreachable / 1000)} s more; ${next} next pass`,
+      });
+    }
+  }
+}
+
+/** The host of an API root URL, the key of its pause (the URL itself when it does not parse). */
+function hostOf(rootUrl: string): string {
+  try {
+    return new URL(rootUrl).host;
+  } catch {
+    return rootUrl;
   }
 }
 

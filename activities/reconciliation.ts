@@ -68,13 +68,13 @@ export function reconciliationActivities(deps: ActivityDeps) {
     if (final && (await store.credentials.get(rec._id, clientId))?.status !== 'active') return void (visit.nothingToRead = true);
     const ref = { installationId: rec._id, appId: rec.appId, clientId, rootUrl: rec.links.root };
     await visit.budget?.();
-    pause.check(); // after the budget's wait: a 429 met meanwhile by another page holds this read too
+    pause.check('read', ref.rootUrl); // after the budget's wait: a 429 met meanwhile by another page holds this read too
     const there = await withToken(deps, ref, (token) =>
       deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token),
     ).catch((err: unknown) => {
       // Final failures too (a host not allowed, a redirect, a key that cannot sign): checked, else first every pass.
       if (refusedForGood(err) || toFailure(err).nonRetryable) visit.refused = true;
-      pause.note(err);
+      pause.note(err, ref.rootUrl);
       throw err;
     });
     visit.read = true;
@@ -122,12 +122,12 @@ export function reconciliationActivities(deps: ActivityDeps) {
       const { ref } = view;
       try {
         // Within the pass's 429 pause, as reads are (left to the next pass); a 429 here pauses the calls after it.
-        pause.check('approval');
+        pause.check('approval', ref.rootUrl);
         await withToken(deps, ref, (token) =>
           deps.talkdesk.setInstallationState(ref.rootUrl, ref.appId, ref.installationId, token, { state: 'approve' }),
         );
       } catch (err) {
-        pause.note(err); // not sent, or failed for now: due next pass (the planned visit)
+        pause.note(err, ref.rootUrl); // not sent, or failed for now: due next pass (the planned visit)
         throw err;
       }
       return 'reapproved';

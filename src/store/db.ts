@@ -64,7 +64,8 @@ export interface Database {
  * For the writes a callback's 2xx promises (an event's record and its credentials copy, the only copy of a new
  * account's credentials): acknowledged once journaled on a majority, not held in memory where a crash or a
  * failover rolls them back after Talkdesk was told. The embedded FerretDB accepts it (SQLite commits each write). Bounded:
- * a replica set without a majority (a secondary down beside an arbiter) answers 503 in 5 s, its redelivery finds the record.
+ * a replica set without a majority (a secondary down beside an arbiter) answers 503 in 5 s; its redelivery is answered 503
+ * too until a majority holds the record (src/handover/inbox.ts reads it at read concern majority), then as a repeat.
  */
 export const DURABLE_WRITE = { writeConcern: { w: 'majority', journal: true, wtimeoutMS: 5_000 } } as const;
 

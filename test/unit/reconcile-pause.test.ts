@@ -15,20 +15,21 @@ describe('reconciliation pause after a 429', () => {
     assert.doesNotThrow(() => pause.check('approval'));
   });
 
-  it('a read Talkdesk did not answer (timeout, connection failure) pauses the reads after it: a page does not wait a client timeout per read', () => {
+  it("a call Talkdesk did not answer (timeout, connection failure) pauses that host's reads, not another region's", () => {
     const pause = new TalkdeskPause();
-    pause.note(new TalkdeskUnavailableError({ endpoint: 'GET /apps/app-1/installations/inst-1', code: 'ETIMEDOUT' }));
+    const eu = 'https://api.talkdeskapp.eu';
+    const us = 'https://api.talkdeskapp.com';
+    pause.note(new TalkdeskUnavailableError({ endpoint: 'GET /apps/app-1/installations/inst-1', code: 'ETIMEDOUT' }), eu);
     assert.throws(
-      () => pause.check(),
+      () => pause.check('read', `${eu}/`),
       (err: Error & { type?: string }) =>
         err.type === 'TalkdeskUnavailable' &&
-        /^not read at Talkdesk: it did not answer a read \(timeout or connection failure\); paused for (29|30) s more; read next pass$/.test(
+        /^not read at Talkdesk: it did not answer a call to this host \(timeout or connection failure\); paused for (29|30) s more; read next pass$/.test(
           err.message,
         ),
     );
-    // A 429 with a shorter pause after it does not shorten it, nor rename it.
-    pause.note(new TalkdeskHttpError({ status: 429, endpoint: 'GET /apps', retryAfterMs: 1_000 }));
-    assert.throws(() => pause.check(), /did not answer/);
+    assert.throws(() => pause.check('approval', eu), /approval not sent again: Talkdesk did not answer/);
+    assert.doesNotThrow(() => pause.check('read', us), 'another region is read');
   });
 
   it('names a read it leaves to the next pass as a read', () => {
