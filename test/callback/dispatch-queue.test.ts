@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { COLLECTIONS, connectDatabase, type Database } from '../../src/store';
 import { InboxStore, type InboxRecord } from '../../src/handover/inbox';
 import { InboxDispatcher, handOverStored } from '../../src/handover/dispatcher';
@@ -7,21 +6,10 @@ import { EventCredentialStore } from '../../src/store/event-credentials';
 import type { LifecycleEvent } from '../../workflows/definitions';
 import { captureLogger } from '../support/logs';
 import { eventually } from '../support/waits';
+import { inboxRecord } from '../support/inbox-records';
 import { mongoUri, uniqueDbName } from '../support/servers';
 
-/** A secret-free stored event, as the callback writes it. */
-function stored(createdAt: Date): Omit<InboxRecord, 'dispatchedAt' | 'credentials'> {
-  const id = randomBytes(16).toString('hex');
-  const installationId = randomBytes(16).toString('hex');
-  return {
-    _id: id,
-    installationId,
-    type: 'app.updated',
-    createdAt,
-    receivedAt: new Date(),
-    event: { eventId: id, type: 'app.updated', createdAt: createdAt.toISOString(), appId: 'app', installationId, facts: {}, links: {} },
-  };
-}
+const stored = (createdAt: Date) => inboxRecord('app.updated', createdAt);
 
 /**
  * The inbox keeps every event; the dispatcher scans only the queue of events not yet

@@ -1,26 +1,11 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import type { Document, Filter, FindOneOptions } from 'mongodb';
 import { generateKeySpec, parseKeyring } from '../../src/crypto/secrets';
 import { sealEventCredentials } from '../../src/store/event-credentials';
 import { COLLECTIONS, connectDatabase, type Database } from '../../src/store';
-import { InboxStore, NotDurableYetError, type InboxRecord } from '../../src/handover/inbox';
+import { InboxStore, NotDurableYetError } from '../../src/handover/inbox';
+import { inboxRecord } from '../support/inbox-records';
 import { mongoUri, uniqueDbName } from '../support/servers';
-
-/** A secret-free stored event, as the callback writes it. */
-function stored(type: 'app.installed' | 'app.updated'): Omit<InboxRecord, 'dispatchedAt' | 'credentials'> {
-  const id = randomBytes(16).toString('hex');
-  const installationId = randomBytes(16).toString('hex');
-  const createdAt = new Date();
-  return {
-    _id: id,
-    installationId,
-    type,
-    createdAt,
-    receivedAt: new Date(),
-    event: { eventId: id, type, createdAt: createdAt.toISOString(), appId: 'app', installationId, facts: {}, links: {} },
-  };
-}
 
 /**
  * The same database, but the inbox as a primary shows it while its majority lags: a record an earlier delivery wrote
@@ -59,7 +44,7 @@ describe('inbox: a repeat of an event not yet on a majority (FerretDB)', () => {
 
   for (const type of ['app.installed', 'app.updated'] as const) {
     it(`${type}: refused (503 at the callback) while the record is not on a majority; a duplicate once it is`, async () => {
-      const e = stored(type);
+      const e = inboxRecord(type);
       const credentials = type === 'app.installed' ? sealEventCredentials(keyring, e.installationId, secrets) : undefined;
       // The first delivery: written (here the write concern is met; in the failure, only the primary had it).
       assert.deepEqual(await new InboxStore(db).insert(e, credentials, { queue: false }), { stored: 'stored' });
