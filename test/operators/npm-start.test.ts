@@ -25,6 +25,8 @@ writeFileSync(
   '[profile.default]\naddress = "acme.a1b2c.tmprl.cloud:7233"\nnamespace = "acme.a1b2c"\napi_key = "a-cloud-api-key-not-for-local"\n',
 );
 
+const sleepMs = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
 function run(entry: string, env: Record<string, string>, args: string[] = []): Running {
   const child = spawn(process.execPath, [path.join(PROJECT_ROOT, `dist/src/entry/${entry}.js`), ...args], {
     env: { PATH: process.env.PATH ?? '', XDG_CONFIG_HOME: CLOUD_PROFILE_HOME, ...env },
@@ -46,7 +48,11 @@ describe('npm start: the whole system on embedded defaults (a cloud profile on t
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'appconnect-npm-start-'));
   const running: Running[] = [];
   after(async () => {
-    for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGKILL');
+    // SIGTERM first: `npm start` stops the servers it started (SIGKILLed after a failed test, it left FerretDB running).
+    const left = running.filter((r) => r.child.exitCode === null);
+    for (const r of left) r.child.kill('SIGTERM');
+    const stopped = await Promise.race([Promise.all(left.map((r) => r.exited)).then(() => true), sleepMs(20_000).then(() => false)]);
+    if (!stopped) for (const r of left) if (r.child.exitCode === null) r.child.kill('SIGKILL');
     await Promise.all(running.map((r) => r.exited));
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(CLOUD_PROFILE_HOME, { recursive: true, force: true });
