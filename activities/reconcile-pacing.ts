@@ -8,7 +8,7 @@ import { refusedForGood } from './talkdesk-calls';
 /** What a 429 without Retry-After pauses the pass's reads for, and the most any answer can ask. */
 export const RATE_LIMITED_PAUSE_MS = 5_000;
 export const MAX_RATE_LIMITED_PAUSE_MS = 60_000;
-/** After a read Talkdesk did not answer: the reads of the worker's passes wait this long (one read per pause probes it). */
+/** After a call Talkdesk did not answer: the worker's reads of that API host wait this long (one read per pause probes it). */
 export const UNREACHABLE_PAUSE_MS = 30_000;
 
 /** Waits until `at` (epoch ms), heartbeating every 10 s at most, so the page stays alive and cancellable. */
