@@ -2,6 +2,7 @@ import type { Collection } from 'mongodb';
 import { COLLECTIONS, type Database } from './db';
 
 export type AccountStatus = 'provisioned' | 'disabled';
+const MAPPING_WRITE = { updatedAt: 1, installationId: 1 } as const;
 
 /** The partner-side account for one Talkdesk account. */
 export interface AccountRecord {
@@ -221,9 +222,10 @@ export class AccountStore {
     const written: string[] = [];
     for (const u of users) {
       // Facts read as of `asOf` never overwrite a later write (a removal the workflow applied while they were read).
-      const later = asOf ? await this.users.findOne({ _id: mappingId(accountId, u.id) }, { projection: { updatedAt: 1 } }) : null;
+      const later = asOf ? await this.users.findOne({ _id: mappingId(accountId, u.id) }, { projection: MAPPING_WRITE }) : null;
       if (asOf && later && later.updatedAt > asOf) continue;
       written.push(u.id);
+      const role = u.role ?? (later && later.installationId !== installationId ? ('user' as const) : undefined);
       await this.users.updateOne(
         { _id: mappingId(accountId, u.id) },
         {
@@ -233,13 +235,11 @@ export class AccountStore {
             talkdeskUserId: u.id,
             email: u.email,
             name: u.name,
-            // A role given is set; none given (the sign-in's licence refresh) keeps the mapping's: an admin
-            // re-licensed that way stays admin. A new mapping is a standard user.
-            ...(u.role ? { role: u.role } : {}),
+            ...(role ? { role } : {}), // none given (licence refresh): kept, but an earlier installation's admin is a user
             active: true,
             updatedAt: now,
           },
-          $setOnInsert: { partnerUserId: `pu_${accountId}_${u.id}`, ...(u.role ? {} : { role: 'user' as const }) },
+          $setOnInsert: { partnerUserId: `pu_${accountId}_${u.id}`, ...(role ? {} : { role: 'user' as const }) },
         },
         { upsert: true },
       );

@@ -25,6 +25,24 @@ describe("an account's admin does not outlive its installation", function () {
     assert.equal((await accounts.getAccount(account.accountId))?.createdBy, 'bob');
   });
 
+  it("a sign-in's licence refresh after a reinstall makes the earlier installation's admin a user; the same installation's admin stays admin", async () => {
+    const accounts = h.store.accounts;
+    const accountId = `acct-role-${Date.now()}`;
+    const role = async (id: string) => (await accounts.listUsers(accountId)).find((u) => u.talkdeskUserId === id)?.role;
+    await accounts.upsertAccount({ accountId, appId: 'app1', name: 'Acme', installationId: 'inst-1', createdBy: 'x', provisionKey: 'k-1' });
+    await accounts.upsertUsers(accountId, 'inst-1', [{ id: 'x', role: 'admin' }]);
+    await accounts.disableAccount(accountId);
+    await accounts.deactivateUsers(accountId);
+    // Reinstalled by y; x is licensed later and signs in before (or without) the update that adds them.
+    await accounts.upsertAccount({ accountId, appId: 'app1', name: 'Acme', installationId: 'inst-2', createdBy: 'y', provisionKey: 'k-2' });
+    await accounts.upsertUsers(accountId, 'inst-2', [{ id: 'y', role: 'admin' }]);
+    await accounts.upsertUsers(accountId, 'inst-2', [{ id: 'x' }], new Date(Date.now() + 1_000));
+    assert.equal(await role('x'), 'user', "inst-1's admin is a user of inst-2");
+    // The refresh re-licensing inst-2's own admin keeps the role.
+    await accounts.upsertUsers(accountId, 'inst-2', [{ id: 'y' }], new Date(Date.now() + 2_000));
+    assert.equal(await role('y'), 'admin');
+  });
+
   it("a same-id reinstall over an account still provisioned (its earlier life's uninstall never applied) starts its licensed users afresh", async () => {
     const accounts = h.store.accounts;
     const account = { accountId: `acct-live-${Date.now()}`, appId: 'app1', name: 'Acme', installationId: 'inst-same' };
