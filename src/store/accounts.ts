@@ -129,12 +129,12 @@ export class AccountStore {
       { upsert: true, returnDocument: 'before' },
     );
     const existing = await this.accounts.findOne({ _id: input.accountId });
-    // A reinstall finds settings an earlier installation wrote. A retry of this provision keeps what it wrote; another install of
-    // this installation over it still provisioned (an earlier life's uninstall never applied) starts afresh: not that life's users.
-    const live = existing !== null && existing.installationId === input.installationId && existing.status === 'provisioned';
-    const sameInstall =
-      live && (existing.provisionedBy === undefined || input.provisionKey === undefined || existing.provisionedBy === input.provisionKey);
-    if (live && !sameInstall) await this.deactivateUsers(input.accountId);
+    // A reinstall finds settings an earlier installation wrote. A retry of this provision keeps what it wrote; another install over
+    // the account still provisioned (the uninstall before it not applied yet, or never: a same-id earlier life's) starts afresh.
+    const provisioned = existing?.status === 'provisioned';
+    const live = provisioned && existing.installationId === input.installationId;
+    const sameInstall = live && (input.provisionKey ?? existing.provisionedBy) === (existing.provisionedBy ?? input.provisionKey);
+    if (provisioned && !sameInstall) await this.deactivateUsers(input.accountId); // the users that installation licensed
     // Settings an earlier attempt of this provision created (it died before the account) are not restored ones.
     const ownSettings = input.provisionKey !== undefined && settings?.createdByProvision === input.provisionKey;
     const settingsRestored = sameInstall ? existing.settingsRestored : settings !== null && !ownSettings;

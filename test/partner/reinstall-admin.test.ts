@@ -43,6 +43,18 @@ describe("an account's admin does not outlive its installation", function () {
     assert.equal(await role('y'), 'admin');
   });
 
+  it("a reinstall under a new id over an account still provisioned (the earlier installation's deprovision not applied yet) starts its users afresh", async () => {
+    const accounts = h.store.accounts;
+    const accountId = `acct-new-id-${Date.now()}`;
+    await accounts.upsertAccount({ accountId, appId: 'app1', name: 'Acme', installationId: 'inst-old', provisionKey: 'k-old' });
+    await accounts.upsertUsers(accountId, 'inst-old', [{ id: 'u-old' }, { id: 'u-both' }]);
+    // The new installation's provision lands first; the old one's deprovision, later, finds the account not its own.
+    await accounts.upsertAccount({ accountId, appId: 'app1', name: 'Acme', installationId: 'inst-new', provisionKey: 'k-new' });
+    await accounts.upsertUsers(accountId, 'inst-new', [{ id: 'u-both' }, { id: 'u-new' }]);
+    const active = (await accounts.listUsers(accountId)).filter((u) => u.active).map((u) => u.talkdeskUserId);
+    assert.deepEqual(active.sort(), ['u-both', 'u-new'], "the earlier installation's users are not left active");
+  });
+
   it("a same-id reinstall over an account still provisioned (its earlier life's uninstall never applied) starts its licensed users afresh", async () => {
     const accounts = h.store.accounts;
     const account = { accountId: `acct-live-${Date.now()}`, appId: 'app1', name: 'Acme', installationId: 'inst-same' };
