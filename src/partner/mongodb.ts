@@ -63,6 +63,9 @@ export class MongoProvisioner implements PartnerProvisioner {
   /** Removes what this installation provisioned; settings and starter content an earlier install made stay. */
   async undoProvision(req: AccountRef, ctx: CallContext): Promise<void> {
     const account = await this.find(req);
+    // A provision that died between the settings and the account leaves no account: its settings go all the same (only
+    // if that provision created them and nothing changed them since), or the next install would report them restored.
+    if (!account && req.accountId && ctx.undoes) await this.store.accounts.removeSettingsIfCreatedBy(req.accountId, ctx.undoes);
     if (!account || account.installationId !== req.installationId) return;
     // The content and settings first: a retry after a death before the account's removal finds no account, and would leave them.
     if (this.withStarterContent) await this.store.starterContent.removeIfCreatedBy(account._id, req.installationId, ctx.undoes);

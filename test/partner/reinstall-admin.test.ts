@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { MongoProvisioner } from '../../src/partner/mongodb';
+import { COLLECTIONS } from '../../src/store';
 import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
 
 /**
@@ -53,6 +55,31 @@ describe("an account's admin does not outlive its installation", function () {
     await accounts.upsertUsers(accountId, 'inst-new', [{ id: 'u-both' }, { id: 'u-new' }]);
     const active = (await accounts.listUsers(accountId)).filter((u) => u.active).map((u) => u.talkdeskUserId);
     assert.deepEqual(active.sort(), ['u-both', 'u-new'], "the earlier installation's users are not left active");
+  });
+
+  it('undoing a first install whose provision died between its settings and its account removes those settings (no "settings restored" next)', async () => {
+    const accounts = h.store.accounts;
+    const accountId = `acct-half-${Date.now()}`;
+    const now = new Date();
+    // What the provision wrote before it died: its settings, marked with its key; no account.
+    await h.db.collection<{ _id: string }>(COLLECTIONS.settings).insertOne({
+      _id: accountId,
+      settings: { locale: 'en' },
+      createdAt: now,
+      updatedAt: now,
+      createdByProvision: 'k-half',
+    } as never);
+    const ctx = { key: 'k-undo', undoes: 'k-half', occurredAt: now.toISOString(), signal: new AbortController().signal };
+    await new MongoProvisioner(h.store).undoProvision({ installationId: 'inst-half', accountId }, ctx);
+    assert.equal(await accounts.getSettings(accountId), null, 'the settings that provision created are gone');
+    const next = await accounts.upsertAccount({
+      accountId,
+      appId: 'app1',
+      name: 'Acme',
+      installationId: 'inst-next',
+      provisionKey: 'k-next',
+    });
+    assert.equal(next.settingsRestored, false);
   });
 
   it("a same-id reinstall over an account still provisioned (its earlier life's uninstall never applied) starts its licensed users afresh", async () => {
