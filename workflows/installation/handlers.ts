@@ -191,6 +191,13 @@ export function registerHandlers(ctx: PhaseContext): void {
         if (state.phase === 'new' && !state.activeClientId && !run.installEvent && !state.queue.some((e) => e.type === 'app.installed')) {
           throw refuse('Cannot reject: no install has arrived yet, so Talkdesk has nothing to reject; reject the install once it arrives.');
         }
+        // Outside any phase run (a revert, the phase's record): a failed update's rejection being sent is replaced instead.
+        // Validator only: no patch.
+        if (run.endingUpdate !== undefined && !phases.running) {
+          throw refuse(
+            `Cannot reject: the update has ended (${run.endingUpdate}) and is being concluded; nothing of it is left open at Talkdesk to reject.`,
+          );
+        }
         if (run.readingAtDeadline) {
           throw refuse(
             'Cannot reject: the phase reached its seven days; a last read of Talkdesk decides whether it is kept or undone (retry the reject after it).',

@@ -9,6 +9,10 @@ export interface RunState {
   /** The install is being ended (failed, not open, expired, or rejected by an operator): its rejection, undo and the
    * destroy of its credentials run. A reject accepted now would stop that rejection, then find the credentials gone. */
   endingInstall?: boolean;
+  /** The update's phase has ended and is being concluded (how, in words): a reject accepted now would send a rejection
+   * after it, unread, concluding what Talkdesk opened since (validator only; a failed update's own rejection, while it
+   * is being sent, may still be replaced by the operator's). */
+  endingUpdate?: string;
   handledThisRun: number;
   graceUntil?: number;
   /** The app.installed event this run began, so that a reject can import its credentials if the install had not yet. */

@@ -1,6 +1,7 @@
 import type { UpdateResult } from '../activity-types';
 import type { LifecycleEventOf } from '../definitions';
 import {
+  MARK_ACTIVE,
   OPERATOR_REJECT,
   approvalMayHaveLanded,
   keptAtDeadline,
@@ -15,7 +16,8 @@ import {
   accountUndoOptions,
 } from './common';
 import { uninstallQueued } from '../state';
-import type { PhaseContext } from './context';
+import { NotOpenError, type PhaseContext } from './context';
+import type { PhaseOutcome } from '../steps';
 
 /**
  * Patch: an update stopped or failed while its change was being applied (an attempt under way or
@@ -100,79 +102,99 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
       state.subscriptionFrom = event.createdAt;
     }
   };
-  await conclude(ctx, outcome, {
-    done: async () => {
-      keepSubscription();
-      await ctx.endPhase(
-        'active',
-        late
-          ? {
-              result: 'approved',
-              detail: 'late update: licensed users re-read from Talkdesk, subscription of the newest update kept',
-              outcome: 'late update approved (users re-read from Talkdesk)',
-            }
-          : { result: 'approved', outcome: 'update approved' },
-      );
-    },
-    failed: async (error) => {
-      const rejection = rejectionFor('Update failed', error);
-      // Failed while applying: an earlier attempt may have applied the change (timed out, its answer lost).
-      await revert();
-      // An uninstall arrived while it was reverted: applied next; the rejection would conclude it at Talkdesk.
-      if (uninstallQueued(state) && ctx.patched(FAILED_PHASE_YIELDS_TO_QUEUED_UNINSTALL)) {
-        await ctx.endPhase('active', {
-          result: 'interrupted',
-          detail: 'uninstall',
-          outcome: `${rejection.reason}; not rejected at Talkdesk: an uninstall arrived (applied next); update reverted`,
-        });
-        return ctx.keepError(rejection.reason);
-      }
-      const sent = await rejectAtTalkdesk(ctx, rejection.told, deadline, undefined, 'update', late);
-      await ctx.endPhase('active', {
-        result: 'rejected',
-        detail: rejection.reason,
-        outcome: `${rejectionOutcome(rejection, sent)}; account kept its previous state`,
-      });
-      // The revert and the rejection's steps cleared the failure: kept visible, like an install's.
-      ctx.keepError(rejection.reason);
-    },
-    notOpen: async (shows) => {
-      await revert();
-      await ctx.endPhase('active', {
-        result: 'not-open',
-        detail: shows,
-        outcome: `approval not sent: ${shows}; account kept its previous state`,
-      });
-      ctx.keepError(`update approval not sent: ${shows}`);
-    },
-    // The update Talkdesk completed is the one applied: its subscription is the account's now.
-    completed: () => keepSubscription(),
-    expired: async () => {
-      // A late update's approval is never sent: nothing of it can have landed.
-      if (!late && (await concludedAtDeadline(ctx, event, deadline, 'update'))) {
+  // Concluding now (kept, or reverted and, failed, rejected): an operator's reject accepted meanwhile would send a
+  // rejection of its own once this ends, concluding whatever Talkdesk opened since. Refused (handlers.ts): a run flag
+  // only a validator reads, so no command changes.
+  ctx.run.endingUpdate = endedAs(outcome);
+  try {
+    await conclude(ctx, outcome, {
+      done: async () => {
         keepSubscription();
-        return ctx.endPhase('active', keptAtDeadline('update'));
-      }
-      await revert();
-      await ctx.endPhase('active', {
-        result: 'expired',
-        outcome: 'expired: not approved within seven days; account kept its previous state',
-      });
-    },
-    interrupted: async (reason) => {
-      // Stopped by an operator's reject once its approval had begun (or re-entered: an earlier run's may have): Talkdesk
-      // may have taken it, the answer lost. Nothing is reverted yet: the reject reads Talkdesk first (operator.ts).
-      if (reason === OPERATOR_REJECT && approvalMayHaveLanded(ctx, event) && ctx.patched(OPERATOR_REJECT_OF_UPDATE_READS_TALKDESK_FIRST)) {
-        ctx.run.updateRejectedAfterApproval = { revert, keep: keepSubscription, deadline };
+        await ctx.endPhase(
+          'active',
+          late
+            ? {
+                result: 'approved',
+                detail: 'late update: licensed users re-read from Talkdesk, subscription of the newest update kept',
+                outcome: 'late update approved (users re-read from Talkdesk)',
+              }
+            : { result: 'approved', outcome: 'update approved' },
+        );
+      },
+      failed: async (error) => {
+        const rejection = rejectionFor('Update failed', error);
+        // Failed while applying: an earlier attempt may have applied the change (timed out, its answer lost).
+        await revert();
+        // An uninstall arrived while it was reverted: applied next; the rejection would conclude it at Talkdesk.
+        if (uninstallQueued(state) && ctx.patched(FAILED_PHASE_YIELDS_TO_QUEUED_UNINSTALL)) {
+          await ctx.endPhase('active', {
+            result: 'interrupted',
+            detail: 'uninstall',
+            outcome: `${rejection.reason}; not rejected at Talkdesk: an uninstall arrived (applied next); update reverted`,
+          });
+          return ctx.keepError(rejection.reason);
+        }
+        const sent = await rejectAtTalkdesk(ctx, rejection.told, deadline, undefined, 'update', late);
         await ctx.endPhase('active', {
-          result: 'interrupted',
-          detail: reason,
-          outcome: `interrupted by ${reason} after its approval was sent: reverted unless Talkdesk shows it approved`,
+          result: 'rejected',
+          detail: rejection.reason,
+          outcome: `${rejectionOutcome(rejection, sent)}; account kept its previous state`,
         });
-        return;
-      }
-      await revert();
-      await ctx.endPhase('active', { result: 'interrupted', detail: reason, outcome: `interrupted by ${reason}: update reverted` });
-    },
-  });
+        // The revert and the rejection's steps cleared the failure: kept visible, like an install's.
+        ctx.keepError(rejection.reason);
+      },
+      notOpen: async (shows) => {
+        await revert();
+        await ctx.endPhase('active', {
+          result: 'not-open',
+          detail: shows,
+          outcome: `approval not sent: ${shows}; account kept its previous state`,
+        });
+        ctx.keepError(`update approval not sent: ${shows}`);
+      },
+      // The update Talkdesk completed is the one applied: its subscription is the account's now.
+      completed: () => keepSubscription(),
+      expired: async () => {
+        // A late update's approval is never sent: nothing of it can have landed.
+        if (!late && (await concludedAtDeadline(ctx, event, deadline, 'update'))) {
+          keepSubscription();
+          return ctx.endPhase('active', keptAtDeadline('update'));
+        }
+        await revert();
+        await ctx.endPhase('active', {
+          result: 'expired',
+          outcome: 'expired: not approved within seven days; account kept its previous state',
+        });
+      },
+      interrupted: async (reason) => {
+        // Stopped by an operator's reject once its approval had begun (or re-entered: an earlier run's may have): Talkdesk
+        // may have taken it, the answer lost. Nothing is reverted yet: the reject reads Talkdesk first (operator.ts).
+        if (
+          reason === OPERATOR_REJECT &&
+          approvalMayHaveLanded(ctx, event) &&
+          ctx.patched(OPERATOR_REJECT_OF_UPDATE_READS_TALKDESK_FIRST)
+        ) {
+          ctx.run.updateRejectedAfterApproval = { revert, keep: keepSubscription, deadline };
+          await ctx.endPhase('active', {
+            result: 'interrupted',
+            detail: reason,
+            outcome: `interrupted by ${reason} after its approval was sent: reverted unless Talkdesk shows it approved`,
+          });
+          return;
+        }
+        await revert();
+        await ctx.endPhase('active', { result: 'interrupted', detail: reason, outcome: `interrupted by ${reason}: update reverted` });
+      },
+    });
+  } finally {
+    ctx.run.endingUpdate = undefined;
+  }
+}
+
+/** How an update's phase ended, in words for a refused reject. */
+function endedAs(outcome: PhaseOutcome<unknown>): string {
+  if (outcome.kind === 'done') return 'approved';
+  if (outcome.kind === 'expired') return 'past its seven days';
+  if (outcome.kind === 'interrupted') return outcome.reason === MARK_ACTIVE ? 'completed at Talkdesk' : `stopped by ${outcome.reason}`;
+  return outcome.error instanceof NotOpenError ? 'not open at Talkdesk' : 'failed: its rejection follows';
 }
