@@ -122,6 +122,7 @@ export class StepRunner {
   private retrySoon = false;
   /** The wait under way: `retryAfter` is Talkdesk's Retry-After, which `requestRetrySoon` leaves alone. */
   private waiting: 'none' | 'backoff' | 'retryAfter' = 'none';
+  private attemptUnderWay = false;
   private resumed?: ResumedStep;
   /** Set by the workflow: where the run may continue as new mid-phase. */
   midPhaseCut?: MidPhaseCut;
@@ -134,6 +135,11 @@ export class StepRunner {
 
   requestRetryNow(): void {
     this.retryNowRequested = true;
+  }
+
+  /** A step's attempt is under way (not its backoff): a retry asked now can only follow it. */
+  get attempting(): boolean {
+    return this.attemptUnderWay;
   }
 
   /**
@@ -186,7 +192,10 @@ export class StepRunner {
       this.state.currentStep = description;
       this.state.attempts = attempt;
       try {
-        const value = await fn(attempt);
+        this.attemptUnderWay = true;
+        const value = await fn(attempt).finally(() => {
+          this.attemptUnderWay = false;
+        });
         this.state.lastError = undefined;
         this.state.attempts = 0;
         this.state.currentStep = undefined;

@@ -7,6 +7,7 @@ import {
   STORE_STEP_BOUNDED_LOCAL,
   STORE_STEPS_LOCAL,
 } from '../../workflows/installation/context';
+import { RETRY_NOW_FOLLOWS_ATTEMPT } from '../../workflows/installation/handlers';
 import { EARLIER_LIFE_INSTALL_OVER } from '../../workflows/installation/install';
 import { LATE_EVENTS_BY_KIND } from '../../workflows/installation/late';
 import {
@@ -20,6 +21,7 @@ import {
   DECIDED_AT_START_8,
   DECIDED_AT_START_9,
   DECIDED_AT_START_10,
+  DECIDED_AT_START_11,
   ONLY_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START_2,
@@ -31,6 +33,7 @@ import {
   PATCHES_DECIDED_AT_START_8,
   PATCHES_DECIDED_AT_START_9,
   PATCHES_DECIDED_AT_START_10,
+  PATCHES_DECIDED_AT_START_11,
   decidePatchesAtStart,
 } from '../../workflows/installation/patches';
 import {
@@ -81,6 +84,7 @@ const MARKERS = [
   PATCHES_DECIDED_AT_START_8,
   PATCHES_DECIDED_AT_START_9,
   PATCHES_DECIDED_AT_START_10,
+  PATCHES_DECIDED_AT_START_11,
 ];
 
 /** The sets of the third generation on (those that may hold ONLY_DECIDED_AT_START patches). */
@@ -93,6 +97,7 @@ const FROM_THE_THIRD = [
   DECIDED_AT_START_8,
   DECIDED_AT_START_9,
   DECIDED_AT_START_10,
+  DECIDED_AT_START_11,
 ];
 
 /** A fake of the SDK's `patched` on replay: true only for the markers the history holds; records each question. */
@@ -180,6 +185,7 @@ describe('patches decided at the start of an installation run (workflows/install
         EARLIER_LIFE_INSTALL_OVER,
         UNINSTALL_ADOPTS_ROUTINE_ROTATION,
         FINISHED_RUN_KNOWS_EVENT_TIMES,
+        RETRY_NOW_FOLLOWS_ATTEMPT,
       ],
     );
     assert.ok(
@@ -243,6 +249,7 @@ describe('patches decided at the start of an installation run (workflows/install
       ],
     ],
     ['tenth', 10, DECIDED_AT_START_10, [EARLIER_LIFE_INSTALL_OVER, UNINSTALL_ADOPTS_ROUTINE_ROTATION, FINISHED_RUN_KNOWS_EVENT_TIMES]],
+    ['eleventh', 11, DECIDED_AT_START_11, [RETRY_NOW_FOLLOWS_ATTEMPT]],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {
     it(`the ${nth} generation decides its own patches at start; a run recorded before it never asks them (old paths)`, () => {

@@ -13,6 +13,7 @@ import {
   PATCHES_DECIDED_AT_START_8,
   PATCHES_DECIDED_AT_START_9,
   PATCHES_DECIDED_AT_START_10,
+  PATCHES_DECIDED_AT_START_11,
 } from '../../workflows/installation/patches';
 import { ActivityStubs, clientIdFor, deferred, refused, useInstallationUnderTest } from './harness';
 
@@ -71,6 +72,7 @@ describe('installation workflow: store-only steps as local activities', function
         PATCHES_DECIDED_AT_START_8,
         PATCHES_DECIDED_AT_START_9,
         PATCHES_DECIDED_AT_START_10,
+        PATCHES_DECIDED_AT_START_11,
       ],
       'the install took the patched path',
     );

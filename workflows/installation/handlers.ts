@@ -20,6 +20,11 @@ import { OPERATOR_REJECT_CONCLUDED_OPERATIONS } from './operator';
  * history). Not retryable: the same request would be refused again until the installation changes.
  */
 export const OPERATOR_REQUEST_REFUSED = 'OperatorRequestRefused';
+/**
+ * Patch: a `retryNow` that arrives while a step's attempt is under way makes its retry, should it fail, come at once
+ * (no backoff, unless Talkdesk's Retry-After). Decided at start only (patches.ts, the eleventh generation).
+ */
+export const RETRY_NOW_FOLLOWS_ATTEMPT = 'retry-now-follows-attempt';
 const refuse = (message: string): ApplicationFailure =>
   ApplicationFailure.create({ type: OPERATOR_REQUEST_REFUSED, message, nonRetryable: true });
 
@@ -149,14 +154,18 @@ export function registerHandlers(ctx: PhaseContext): void {
     retryNowUpdate,
     ({ reason }) => {
       state.operatorActions = keepLast([...state.operatorActions, { action: 'retryNow', at: new Date().toISOString(), reason }]);
-      ctx.steps.requestRetryNow();
+      // An attempt under way (patch retry-now-follows-attempt): its retry, should it fail, comes at once. Before it, the
+      // request was taken and forgotten when the attempt's backoff began.
+      if (ctx.steps.attempting && ctx.patched(RETRY_NOW_FOLLOWS_ATTEMPT)) ctx.steps.requestRetrySoon();
+      else ctx.steps.requestRetryNow();
       return toView(state, workflowId);
     },
     {
       validator: (request: { reason?: string }) => {
         checkReason(request, false, 'retryNow');
-        if (!IN_PROGRESS_PHASES.includes(state.phase) && !phases.running) {
-          throw refuse(`Nothing to retry: the installation is ${state.phase}, no phase is running.`);
+        // A step outside any phase (reconciliation's deprovision, a retired set's destroy) retries too. Validator only.
+        if (!IN_PROGRESS_PHASES.includes(state.phase) && !phases.running && !ctx.steps.backingOff && !ctx.steps.attempting) {
+          throw refuse(`Nothing to retry: the installation is ${state.phase}, no phase or step is running.`);
         }
       },
     },

@@ -168,6 +168,15 @@ export const DECIDED_AT_START_10: readonly string[] = Object.freeze([
   'finished-run-knows-event-times',
 ]);
 
+/** Patch: the eleventh generation, deciding DECIDED_AT_START_11 at the start of a run in the same way. */
+export const PATCHES_DECIDED_AT_START_11 = 'patches-decided-at-start-11';
+
+/**
+ * The patches the eleventh generation decides, ONLY_DECIDED_AT_START (asked in the `retryNow` handler, which may run
+ * right after a local activity): a `retryNow` during a step's attempt makes its retry follow at once (handlers.ts).
+ */
+export const DECIDED_AT_START_11: readonly string[] = Object.freeze(['retry-now-follows-attempt']);
+
 /**
  * Patches that only their generation's marker decides: a run recorded without it takes the old path
  * and never asks them. For a patch that would otherwise be asked right after a local activity (the
@@ -185,6 +194,7 @@ export const ONLY_DECIDED_AT_START: readonly string[] = Object.freeze([
   ...DECIDED_AT_START_8,
   ...DECIDED_AT_START_9,
   ...DECIDED_AT_START_10,
+  ...DECIDED_AT_START_11,
 ]);
 
 /** Each generation's marker and the patches it decides, oldest first. */
@@ -199,6 +209,7 @@ const GENERATIONS: readonly (readonly [string, readonly string[]])[] = [
   [PATCHES_DECIDED_AT_START_8, DECIDED_AT_START_8],
   [PATCHES_DECIDED_AT_START_9, DECIDED_AT_START_9],
   [PATCHES_DECIDED_AT_START_10, DECIDED_AT_START_10],
+  [PATCHES_DECIDED_AT_START_11, DECIDED_AT_START_11],
 ];
 
 /** The marker of the generation that decides `patchId` at start, if one does (the replay corpus checks ask it). */
