@@ -9,6 +9,10 @@ export function installationRecordActivities(deps: ActivityDeps) {
     (await store.credentials.list(installationId)).flatMap((c) =>
       c.status === 'retiring' && c.retireAt ? [{ clientId: c.clientId, retireAt: c.retireAt.toISOString() }] : [],
     );
+  const trialOf = async (accountId: string | undefined, installationId: string) => {
+    const account = accountId ? await store.accounts.getAccount(accountId) : null;
+    return account?.installationId === installationId && account.trial ? { trial: account.trial } : {};
+  };
   return {
     /** Mirrors the workflow's phase into MongoDB, where reconciliation reads it. */
     async recordInstallation(input: RecordPhaseInput): Promise<void> {
@@ -69,6 +73,8 @@ export function installationRecordActivities(deps: ActivityDeps) {
         links: rec.links,
         // The sets retiring when the run was lost: the new run destroys each when its grace ends, as the lost one would.
         ...(needsWorkflow(rec.phase) ? { retiring: await retiringSets(input.installationId) } : {}),
+        // Its trial, so that the resumed run's view and next trial record start from it, as the lost run's did.
+        ...(needsWorkflow(rec.phase) ? await trialOf(rec.accountId, input.installationId) : {}),
       };
     },
   };

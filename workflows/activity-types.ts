@@ -2,7 +2,7 @@
  * Inputs and outputs of the activities, shared by the workflow (types only) and the
  * activity factory. Ids and facts only: activities read secrets from the store.
  */
-import type { InstallationPhase } from './definitions';
+import type { InstallationPhase, InstallationView } from './definitions';
 
 /**
  * The failure type of a partner's refusal for good (a 4xx from its provisioning): its message
@@ -189,4 +189,6 @@ export interface StoredInstallation {
   links?: { root?: string; tokens?: string; installation?: string };
   /** A live installation's sets retiring (a routine rotation's old set until Talkdesk's grace ends). */
   retiring?: { clientId: string; retireAt: string }[];
+  /** A live installation's trial as its account holds it (that account is this installation's). */
+  trial?: InstallationView['trial'];
 }

@@ -79,6 +79,18 @@ describe('installation workflow: event times across runs', function () {
     assert.equal(t.stubs.of('recordInstallation').at(-1)?.uninstallEventAt, at(30), 'the uninstall time recorded on');
   });
 
+  it("a run resumed from the record takes the account's trial: its view shows the start, and an extension is recorded with it", async () => {
+    const trial = { startedAt: '2026-11-01T10:00:00.000Z', expiresAt: '2026-11-15T10:00:00.000Z' };
+    const t = await start(resumedFromRecord({ phase: 'active', trial }));
+    await t.until('the resumed run loaded its record', (v) => v.phase === 'active');
+    assert.deepEqual((await t.state()).trial, trial);
+    await t.send(t.event('app.trial_extended', { facts: { expires_at: '2027-02-01T00:00:00Z' } }));
+    const v = await t.settled('active', (s) => s.appliedEvents === 1);
+    const extended = { startedAt: trial.startedAt, expiresAt: '2027-02-01T00:00:00Z' };
+    assert.deepEqual(t.stubs.of('recordTrial')[0]?.trial, extended);
+    assert.deepEqual(v.trial, extended);
+  });
+
   it('a run resumed from the record with a newer trial event applied records an older one as superseded: the trial is not written over', async () => {
     const stubs = resumedFrom({ trialEventAt: LATER });
     const t = await start(stubs);

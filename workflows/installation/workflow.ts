@@ -222,6 +222,8 @@ async function resumeFromStore(ctx: PhaseContext, byReconciliation: boolean): Pr
     state.accountName = stored.accountName;
     state.activeClientId = stored.activeClientId;
     state.links = stored.links ?? {};
+    // The account's trial (its view and the next trial event's record start from it). The result only: no patch.
+    if (stored.trial) state.trial = stored.trial;
     // Its retiring sets, destroyed when their grace ends as the lost run would have (the result only: no patch).
     state.retiring = (stored.retiring ?? []).filter((r) => r.clientId !== stored.activeClientId);
   }
