@@ -9,9 +9,12 @@ export function installationRecordActivities(deps: ActivityDeps) {
     (await store.credentials.list(installationId)).flatMap((c) =>
       c.status === 'retiring' && c.retireAt ? [{ clientId: c.clientId, retireAt: c.retireAt.toISOString() }] : [],
     );
+  // Not an ended trial (a later trial event's record given up may have left it there: its fields would join the later
+  // trial's), nor a disabled account's (an earlier life's, before a same-id reinstall provisioned the account again).
   const trialOf = async (accountId: string | undefined, installationId: string) => {
     const account = accountId ? await store.accounts.getAccount(accountId) : null;
-    return account?.installationId === installationId && account.trial ? { trial: account.trial } : {};
+    const own = account?.installationId === installationId && account.status === 'provisioned';
+    return own && account.trial && account.trial.endedAt === undefined ? { trial: account.trial } : {};
   };
   return {
     /** Mirrors the workflow's phase into MongoDB, where reconciliation reads it. */

@@ -56,16 +56,27 @@ describe('trial record: a run without the trial in its state', function () {
     assert.deepEqual((await h.store.accounts.getAccount(accountId))?.trial, again);
   });
 
-  it("loadInstallation gives a live installation its account's trial (a resumed run starts from it), not another installation's", async () => {
+  it("loadInstallation gives a live installation its account's trial (a resumed run starts from it): not an ended one, a disabled account's or another installation's", async () => {
     const { installationId, accountId } = await provisioned();
     const started = { startedAt: '2026-11-01T10:00:00.000Z', expiresAt: '2026-11-15T10:00:00.000Z' };
     await h.run(h.acts.recordTrial, { installationId, accountId, trial: started, eventType: 'app.trial_started', eventId: 't1' });
     const base = { installationId, workflowId: `installation-${installationId}`, appId: 'app-acts', links: {}, accountId };
     await h.run(h.acts.recordInstallation, { ...base, phase: 'active' });
     assert.deepEqual((await h.run(h.acts.loadInstallation, { installationId }))?.trial, started);
+    const load = async () => (await h.run(h.acts.loadInstallation, { installationId }))?.trial;
+    const set = (fields: object) => h.store.accounts.accounts.updateOne({ _id: accountId }, { $set: fields });
+    // Ended: a later trial's event, its record given up, must not take its fields.
+    await set({ 'trial.endedAt': '2026-11-10T10:00:00.000Z' });
+    assert.equal(await load(), undefined);
+    await set({ trial: started });
+    // Disabled (an earlier life's, before a same-id reinstall provisions it again): not this life's trial.
+    await set({ status: 'disabled' });
+    assert.equal(await load(), undefined);
+    await set({ status: 'provisioned' });
+    assert.deepEqual(await load(), started);
     // The account reinstalled under another installation since: its trial is not this one's.
-    await h.store.accounts.accounts.updateOne({ _id: accountId }, { $set: { installationId: 'inst-other' } });
-    assert.equal((await h.run(h.acts.loadInstallation, { installationId }))?.trial, undefined);
+    await set({ installationId: 'inst-other' });
+    assert.equal(await load(), undefined);
   });
 
   it("an account's trial that began after the event is not the event's trial: nothing of it is taken", () => {
