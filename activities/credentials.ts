@@ -182,7 +182,7 @@ export function credentialActivities(deps: ActivityDeps) {
             : await store.inbox.moveLegacyCredentials({ installationId: input.installationId, drop: true, kept }));
         // An attempt the server already retried (the workflow may have gone on to a reinstall's import) stops here.
         stopIfOutlived(began, 'destroy the credentials');
-        destroyed = copies + (await store.credentials.destroyAll(input.installationId));
+        destroyed = copies + (await store.credentials.destroyAll(input.installationId, kept));
       }
       logger.info({ installationId: input.installationId, destroyed }, 'credentials destroyed');
       return { destroyed };

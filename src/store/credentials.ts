@@ -3,6 +3,7 @@ import { decryptJson, encryptJson, rebind, type EncryptedBlob, type Keyring, typ
 import { COLLECTIONS, type Database } from './db';
 import { MARKERS, StoreMarkers } from './markers';
 import { credentialId, legacyCredentialId } from './credential-ids';
+import { keptByDestroy, type CopiesKept } from './event-credentials';
 import { ClientIdReusedError } from './credential-errors';
 import { credentialSecretContext, tokenContext } from './secret-contexts';
 export { credentialId, legacyCredentialId };
@@ -224,11 +225,18 @@ export class CredentialStore {
     return changed;
   }
 
-  /** Counted before the sets are listed, so that an import racing it destroys what it wrote (`closeCount`). */
-  async destroyAll(installationId: string): Promise<number> {
-    await this.closes.updateOne({ _id: installationId }, { $inc: { closes: 1 }, $set: { closedAt: new Date() } }, { upsert: true });
+  /**
+   * Counted before the sets are listed, so that an import racing it destroys what it wrote (`closeCount`). A set
+   * imported after the count moved, for an event `kept` names (a same-id reinstall's, whose copy the destroy spares),
+   * is spared too: an attempt that outlived its timeout, listing after that reinstall's import (which read the count
+   * moved already), must not destroy the set the reinstall runs on. Every set imported before is destroyed.
+   */
+  async destroyAll(installationId: string, kept: CopiesKept = {}): Promise<number> {
+    const closedAt = new Date();
+    await this.closes.updateOne({ _id: installationId }, { $inc: { closes: 1 }, $set: { closedAt } }, { upsert: true });
     let n = 0;
     for (const rec of await this.list(installationId)) {
+      if (rec.createdAt > closedAt && keptByDestroy(kept, { _id: rec.sourceEventId, createdAt: rec.issuedAt })) continue;
       if (await this.destroy(installationId, rec.clientId)) n += 1;
     }
     return n;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
+import { deferred } from '../workflows/activity-stubs';
 
 /**
  * An install's import attempt that the workflow stopped waiting for (the uninstall interrupted it) can run
@@ -117,6 +118,34 @@ describe('an import racing the uninstall’s destroyCredentials (FerretDB, simul
     await h.run(h.acts.destroyCredentials, { installationId });
     assert.equal(await h.store.eventCredentials.get(again.id), undefined);
   });
+  it("an uninstall's destroy attempt that lists the sets only after the reinstall's import spares the reinstall's set", async () => {
+    const first = await h.installing(1);
+    const installationId = first.installation.id;
+    const fresh = h.simulator.rotateCredentials(installationId).data;
+    const { compromised: _c, ...credentials } = fresh;
+    const reinstall = { ...first.event, id: `${first.event.id}-reinstall`, data: { ...first.event.data, ...credentials } };
+    await h.storeEvent(reinstall);
+    // The attempt stalls on the store after counting its close, before it lists the sets (its step timed out meanwhile).
+    const creds = h.store.credentials;
+    const list = creds.list.bind(creds);
+    const listing = deferred();
+    const release = deferred();
+    creds.list = async (...a: Parameters<typeof list>) => {
+      creds.list = list;
+      listing.resolve();
+      await release.promise;
+      return list(...a);
+    };
+    const destroying = h.run(h.acts.destroyCredentials, { installationId, keepEventIds: [reinstall.id] });
+    await listing.promise;
+    const { clientId } = await importing({ installationId, eventId: reinstall.id });
+    release.resolve();
+    await destroying; // the first install's set: destroyed by the reinstall's import (it replaces earlier sets) or here
+    assert.equal((await creds.get(installationId, first.clientId))?.status, 'destroyed');
+    assert.equal((await creds.get(installationId, clientId))?.status, 'active');
+    assert.ok(await creds.usable(installationId, clientId), "the reinstall's secret is kept");
+  });
+
   it('a reinstall stored but not yet handed over (not named) keeps its copy: events newer than the ended one are spared', async () => {
     const first = await h.installing(1);
     const installationId = first.installation.id;

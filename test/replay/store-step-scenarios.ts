@@ -37,12 +37,12 @@ export const STORE_STEP_SCENARIOS: Record<string, Scenario> = {
       const creds = sys.store.credentials;
       const destroyAll = creds.destroyAll.bind(creds);
       let slow = true;
-      creds.destroyAll = async (installationId: string) => {
+      creds.destroyAll = async (...args: Parameters<typeof destroyAll>) => {
         if (slow) {
           slow = false;
           await new Promise((r) => setTimeout(r, LOCAL_STEP_TIMEOUT_MS + 2_000));
         }
-        return destroyAll(installationId);
+        return destroyAll(...args);
       };
       await deliver(sys.simulator.uninstall(id));
       return id;
