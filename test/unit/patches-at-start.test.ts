@@ -54,6 +54,7 @@ import {
 } from '../../workflows/installation/late';
 import {
   COMPROMISED_ROTATION_KEEPS_PROVEN_SET,
+  EXPIRED_ROTATION_YIELDS_TO_QUEUED_UNINSTALL,
   ROTATION_GRACE_FROM_EVENT,
   ROTATION_IMPORTED_AFTER_ITS_DEADLINE,
   ROUTINE_ROTATION_KEEPS_PROVEN_SET,
@@ -186,6 +187,7 @@ describe('patches decided at the start of an installation run (workflows/install
         UNINSTALL_ADOPTS_ROUTINE_ROTATION,
         FINISHED_RUN_KNOWS_EVENT_TIMES,
         RETRY_NOW_FOLLOWS_ATTEMPT,
+        EXPIRED_ROTATION_YIELDS_TO_QUEUED_UNINSTALL,
       ],
     );
     assert.ok(
@@ -249,7 +251,7 @@ describe('patches decided at the start of an installation run (workflows/install
       ],
     ],
     ['tenth', 10, DECIDED_AT_START_10, [EARLIER_LIFE_INSTALL_OVER, UNINSTALL_ADOPTS_ROUTINE_ROTATION, FINISHED_RUN_KNOWS_EVENT_TIMES]],
-    ['eleventh', 11, DECIDED_AT_START_11, [RETRY_NOW_FOLLOWS_ATTEMPT]],
+    ['eleventh', 11, DECIDED_AT_START_11, [RETRY_NOW_FOLLOWS_ATTEMPT, EXPIRED_ROTATION_YIELDS_TO_QUEUED_UNINSTALL]],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {
     it(`the ${nth} generation decides its own patches at start; a run recorded before it never asks them (old paths)`, () => {

@@ -15,6 +15,7 @@ import {
 } from '../../workflows/definitions';
 import type { installationWorkflow } from '../../workflows';
 import type { InstallationOptions } from '../../workflows/options';
+import type { InstallationState } from '../../workflows/state';
 import { eventually, saveHistory } from '../support/waits';
 import { ActivityStubs } from './activity-stubs';
 import { currentEnv, freshServerIfSuspect, lastEnv, serverSuspect, sharedWorker, stubsByInstallation, suspectServer } from './shared-env';
@@ -107,18 +108,31 @@ export class InstallationUnderTest {
     this.handle = env.client.workflow.getHandle<typeof installationWorkflow>(workflowIdFor(this.installationId));
   }
 
+  /**
+   * `carried`: the run is handed that state (as continue-as-new hands it over), and `first` is signalled in its first
+   * workflow task (signal-with-start), as a signal that arrived while the previous run continued as new.
+   */
   static async start(
     env: TestWorkflowEnvironment,
     stubs = new ActivityStubs(),
     options: Partial<InstallationOptions> = {},
+    handOver?: { carried: (t: InstallationUnderTest) => InstallationState; first: (t: InstallationUnderTest) => LifecycleEvent },
   ): Promise<InstallationUnderTest> {
     const t = new InstallationUnderTest(env, stubs, await env.currentTimeMs());
     stubsByInstallation.set(t.installationId, stubs);
-    await env.client.workflow.start('installationWorkflow', {
-      workflowId: workflowIdFor(t.installationId),
-      taskQueue: await sharedWorker(env),
-      args: [{ installationId: t.installationId, options: { ...TEST_OPTIONS, ...options } }],
-    });
+    const workflowId = workflowIdFor(t.installationId);
+    const taskQueue = await sharedWorker(env);
+    const input = { installationId: t.installationId, options: { ...TEST_OPTIONS, ...options } };
+    if (!handOver) await env.client.workflow.start('installationWorkflow', { workflowId, taskQueue, args: [input] });
+    else {
+      await env.client.workflow.signalWithStart('installationWorkflow', {
+        workflowId,
+        taskQueue,
+        args: [{ ...input, carried: handOver.carried(t) }],
+        signal: eventSignal,
+        signalArgs: [handOver.first(t)],
+      });
+    }
     return t;
   }
 
@@ -205,15 +219,23 @@ export class InstallationUnderTest {
  */
 export function useInstallationUnderTest(): {
   env: () => TestWorkflowEnvironment;
-  start: (stubs?: ActivityStubs, options?: Partial<InstallationOptions>) => Promise<InstallationUnderTest>;
+  start: (
+    stubs?: ActivityStubs,
+    options?: Partial<InstallationOptions>,
+    handOver?: Parameters<typeof InstallationUnderTest.start>[3],
+  ) => Promise<InstallationUnderTest>;
 } {
   const env = useTimeSkippingEnv();
   const started: InstallationUnderTest[] = [];
   afterEach(async () => {
     for (const t of started.splice(0)) await t.close();
   });
-  const start = async (stubs?: ActivityStubs, options?: Partial<InstallationOptions>) => {
-    const t = await InstallationUnderTest.start(env(), stubs, options);
+  const start = async (
+    stubs?: ActivityStubs,
+    options?: Partial<InstallationOptions>,
+    handOver?: Parameters<typeof InstallationUnderTest.start>[3],
+  ) => {
+    const t = await InstallationUnderTest.start(env(), stubs, options, handOver);
     started.push(t);
     return t;
   };

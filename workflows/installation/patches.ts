@@ -172,10 +172,15 @@ export const DECIDED_AT_START_10: readonly string[] = Object.freeze([
 export const PATCHES_DECIDED_AT_START_11 = 'patches-decided-at-start-11';
 
 /**
- * The patches the eleventh generation decides, ONLY_DECIDED_AT_START (asked in the `retryNow` handler, which may run
- * right after a local activity): a `retryNow` during a step's attempt makes its retry follow at once (handlers.ts).
+ * The patches the eleventh generation decides, ONLY_DECIDED_AT_START (asked in the `retryNow` handler, or where a
+ * rotation's phase ends, each perhaps right after a local activity): a `retryNow` during a step's attempt makes its
+ * retry follow at once (handlers.ts); a rotation re-entered past its deadline with an uninstall queued yields to it
+ * instead of importing late (rotation.ts).
  */
-export const DECIDED_AT_START_11: readonly string[] = Object.freeze(['retry-now-follows-attempt']);
+export const DECIDED_AT_START_11: readonly string[] = Object.freeze([
+  'retry-now-follows-attempt',
+  'expired-rotation-yields-to-queued-uninstall',
+]);
 
 /**
  * Patches that only their generation's marker decides: a run recorded without it takes the old path

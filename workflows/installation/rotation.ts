@@ -1,5 +1,5 @@
 import { FINAL_PHASES, type LifecycleEventOf, type PhaseRecord } from '../definitions';
-import { keepLast, markHandled, markKindApplied, olderThanApplied, recordIgnored } from '../state';
+import { keepLast, markHandled, markKindApplied, olderThanApplied, recordIgnored, uninstallQueued } from '../state';
 import { CREDENTIALS_MISSING, CREDENTIALS_REFUSED } from '../activity-types';
 import { StepFailedError } from '../steps';
 import { adoptOrWhyNot, takeLinks } from './common';
@@ -29,6 +29,15 @@ export const ROTATION_GRACE_FROM_EVENT = 'rotation-grace-from-event';
  * asked right after whatever ended before the rotation began, perhaps a local activity.
  */
 export const ROTATION_IMPORTED_AFTER_ITS_DEADLINE = 'rotation-imported-after-its-deadline';
+
+/**
+ * Patch: a rotation re-entered past its deadline (carried over by continue-as-new, its next run's first task after the
+ * deadline) with an uninstall queued (signalled in that first task: its interrupt, kept for the re-entry, is lost to
+ * the expired deadline) is not imported late: it ends as the uninstall's interruption, which may adopt its set.
+ * Before it, the late import ran and the uninstall waited behind its retries for up to seven days. Decided at start
+ * only (patches.ts, the eleventh generation).
+ */
+export const EXPIRED_ROTATION_YIELDS_TO_QUEUED_UNINSTALL = 'expired-rotation-yields-to-queued-uninstall';
 
 const adoptedWhy = (event: LifecycleEventOf<'app.credentials_rotated'>) =>
   event.facts.compromised === true
@@ -154,10 +163,14 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
     await switchTo(creds.clientId, graceFrom);
   });
   if (outcome.kind === 'expired' && newClientId === undefined && ctx.patched(ROTATION_IMPORTED_AFTER_ITS_DEADLINE)) {
-    // Past its seven days before it began: imported and proven all the same (seven days more for that), not
-    // acknowledged. Done, it stays `expired` and the proven set is switched to below; else this attempt's end counts.
-    const late = await ctx.phases.run(Date.now() + options.phaseTimeoutMs, importAndProve);
-    if (late.kind !== 'done') outcome = late;
+    if (uninstallQueued(state) && ctx.patched(EXPIRED_ROTATION_YIELDS_TO_QUEUED_UNINSTALL)) {
+      outcome = { kind: 'interrupted', reason: 'uninstall' };
+    } else {
+      // Past its seven days before it began: imported and proven all the same (seven days more for that), not
+      // acknowledged. Done, it stays `expired` and the proven set is switched to below; else this attempt's end counts.
+      const late = await ctx.phases.run(Date.now() + options.phaseTimeoutMs, importAndProve);
+      if (late.kind !== 'done') outcome = late;
+    }
   }
   state.currentStep = undefined;
   if (outcome.kind === 'done') {
