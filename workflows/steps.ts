@@ -122,7 +122,8 @@ export class StepRunner {
   private retrySoon = false;
   /** The wait under way: `retryAfter` is Talkdesk's Retry-After, which `requestRetrySoon` leaves alone. */
   private waiting: 'none' | 'backoff' | 'retryAfter' = 'none';
-  private attemptUnderWay = false;
+  /** A step's attempt is under way (not its backoff): a retry asked now can only follow it. */
+  attempting = false;
   private resumed?: ResumedStep;
   /** Set by the workflow: where the run may continue as new mid-phase. */
   midPhaseCut?: MidPhaseCut;
@@ -135,11 +136,6 @@ export class StepRunner {
 
   requestRetryNow(): void {
     this.retryNowRequested = true;
-  }
-
-  /** A step's attempt is under way (not its backoff): a retry asked now can only follow it. */
-  get attempting(): boolean {
-    return this.attemptUnderWay;
   }
 
   /**
@@ -192,9 +188,9 @@ export class StepRunner {
       this.state.currentStep = description;
       this.state.attempts = attempt;
       try {
-        this.attemptUnderWay = true;
+        this.attempting = true;
         const value = await fn(attempt).finally(() => {
-          this.attemptUnderWay = false;
+          this.attempting = false;
         });
         this.state.lastError = undefined;
         this.state.attempts = 0;

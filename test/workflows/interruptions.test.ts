@@ -3,6 +3,7 @@ import { reconcileSignal, rejectUpdate, retryNowUpdate, type InstallationPhase, 
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { OPERATOR_REQUEST_REFUSED } from '../../workflows/installation/handlers';
+import { eventually } from '../support/waits';
 import { ActivityStubs, blockingUntilCancelled, phases, refusal, refused, unavailable, useInstallationUnderTest } from './harness';
 
 /** What stops a phase before it ends by itself: an uninstall, an operator, reconciliation. */
@@ -193,9 +194,18 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
         assert.match(cause.message, /retryNow/);
       }
       assert.deepEqual((await t.state()).operatorActions, []);
-      // A well-formed one is taken, with or without a reason.
+      // A well-formed one is taken, with or without a reason; each while the approval backs off (one taken during an
+      // attempt makes the next follow at once, and the test must not end with an attempt in flight: terminated then,
+      // the time-skipping server keeps time locked for the tests that follow).
+      const backingOffAfter = (calls: number) =>
+        eventually('the approval backing off again', async () => {
+          const { raw } = await t.handle.describe();
+          return t.stubs.stateCalls().length >= calls && !raw.pendingActivities?.length && !raw.pendingWorkflowTask ? true : undefined;
+        });
       await t.handle.executeUpdate(retryNowUpdate, { args: [{}] });
+      await backingOffAfter(2);
       await t.handle.executeUpdate(retryNowUpdate, { args: [{ reason: 'Talkdesk is back' }] });
+      await backingOffAfter(3);
       assert.deepEqual(
         (await t.state()).operatorActions.map((a) => a.reason),
         [undefined, 'Talkdesk is back'],
