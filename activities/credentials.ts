@@ -102,7 +102,10 @@ export function credentialActivities(deps: ActivityDeps) {
         await store.credentials.activate(input.installationId, clientId);
       }
       // After the last write of the set: every set destroyed meanwhile, this one perhaps not listed.
-      if ((await store.credentials.closeCount(input.installationId)) !== closesBefore) {
+      // Not a close that spared it (a same-id reinstall's set, an uninstall's attempt counting its close late).
+      if (
+        await store.credentials.closedOver(input.installationId, closesBefore, await store.credentials.get(input.installationId, clientId))
+      ) {
         await store.credentials.destroy(input.installationId, clientId);
         throw destroyedWhileImporting(input.installationId, input.eventId);
       }

@@ -64,4 +64,6 @@ export interface CredentialClosesRecord {
   _id: string; // installation id
   closes: number;
   closedAt: Date;
+  /** What the last close spared (`destroyAll`'s `kept`); absent in records older versions wrote. */
+  kept?: { except: string[]; keepNewerThan: Date | null };
 }

@@ -18,6 +18,9 @@ import type {
 } from './credential-records';
 export type { CredentialRecord, CredentialSecret, CredentialSetsRecord, CredentialStatus, UsableCredentials } from './credential-records';
 
+/** A set a close spares: imported after the close began, for an event the close keeps (`destroyAll`). */
+const sparedBy = (closedAt: Date, kept: CopiesKept, set: CredentialRecord): boolean =>
+  set.createdAt > closedAt && keptByDestroy(kept, { _id: set.sourceEventId, createdAt: set.issuedAt });
 const byCreatedAt = (a: CredentialRecord, b: CredentialRecord) => a.createdAt.getTime() - b.createdAt.getTime();
 
 /**
@@ -97,8 +100,9 @@ export class CredentialStore {
    * How many times `destroyAll` ran for the installation. An import reads it before it reads the event's
    * copy and again after its last write of the set: when it moved, a destroy-all ran meanwhile (an attempt
    * the workflow stopped waiting for, outliving the uninstall) and may have listed the sets before this one
-   * was written, so the import destroys it. `destroyAll` counts before it lists, and the uninstall deletes
-   * the events' copies before that, so an import that reads the count after it finds no copy to import.
+   * was written, so the import destroys it (`closedOver`: unless that close spared it). `destroyAll` counts before it
+   * lists, and the uninstall deletes the events' copies it does not keep before that, so an import that reads the
+   * count after it finds no copy to import, or imports a copy that close spares.
    */
   async closeCount(installationId: string): Promise<number> {
     return (await this.closes.findOne({ _id: installationId }))?.closes ?? 0;
@@ -233,13 +237,26 @@ export class CredentialStore {
    */
   async destroyAll(installationId: string, kept: CopiesKept = {}): Promise<number> {
     const closedAt = new Date();
-    await this.closes.updateOne({ _id: installationId }, { $inc: { closes: 1 }, $set: { closedAt } }, { upsert: true });
+    const scope = { except: [...(kept.except ?? [])], keepNewerThan: kept.keepNewerThan ?? null };
+    await this.closes.updateOne({ _id: installationId }, { $inc: { closes: 1 }, $set: { closedAt, kept: scope } }, { upsert: true });
     let n = 0;
     for (const rec of await this.list(installationId)) {
-      if (rec.createdAt > closedAt && keptByDestroy(kept, { _id: rec.sourceEventId, createdAt: rec.issuedAt })) continue;
+      if (sparedBy(closedAt, kept, rec)) continue;
       if (await this.destroy(installationId, rec.clientId)) n += 1;
     }
     return n;
+  }
+
+  /**
+   * Whether a close ran since an import read `closesBefore` that did not spare its set `set` (see `destroyAll`): one
+   * close, which spared it, lets the import stand; its count landing late (a stalled attempt) must not undo it.
+   */
+  async closedOver(installationId: string, closesBefore: number, set: CredentialRecord | null): Promise<boolean> {
+    const rec = await this.closes.findOne({ _id: installationId });
+    if ((rec?.closes ?? 0) === closesBefore) return false;
+    if (rec?.closes !== closesBefore + 1 || !rec.kept || !set) return true;
+    const kept = { except: rec.kept.except, keepNewerThan: rec.kept.keepNewerThan ?? undefined };
+    return !sparedBy(rec.closedAt, kept, set);
   }
 
   /**

@@ -146,6 +146,39 @@ describe('an import racing the uninstall’s destroyCredentials (FerretDB, simul
     assert.ok(await creds.usable(installationId, clientId), "the reinstall's secret is kept");
   });
 
+  it("an uninstall's destroy attempt whose close is counted only during the reinstall's import: the import stands", async () => {
+    const first = await h.installing(1);
+    const installationId = first.installation.id;
+    const fresh = h.simulator.rotateCredentials(installationId).data;
+    const { compromised: _c, ...credentials } = fresh;
+    const reinstall = { ...first.event, id: `${first.event.id}-late-count`, data: { ...first.event.data, ...credentials } };
+    await h.storeEvent(reinstall);
+    // The attempt stalls on its count's write (its step timed out meanwhile); the write lands while the import runs.
+    const closes = (h.store.credentials as unknown as { closes: { updateOne: (...a: unknown[]) => Promise<unknown> } }).closes;
+    const updateOne = closes.updateOne.bind(closes);
+    const counting = deferred();
+    const land = deferred();
+    closes.updateOne = async (...a: unknown[]) => {
+      closes.updateOne = updateOne;
+      counting.resolve();
+      await land.promise;
+      return updateOne(...a);
+    };
+    const destroying = h.run(h.acts.destroyCredentials, { installationId, keepEventIds: [reinstall.id] });
+    await counting.promise;
+    const creds = h.store.credentials;
+    const activate = creds.activate.bind(creds);
+    creds.activate = async (...a: Parameters<typeof activate>) => {
+      creds.activate = activate;
+      land.resolve();
+      await destroying; // counted, and the sets listed: the reinstall's spared
+      return activate(...a);
+    };
+    const { clientId } = await importing({ installationId, eventId: reinstall.id });
+    assert.equal((await creds.get(installationId, clientId))?.status, 'active');
+    assert.ok(await creds.usable(installationId, clientId), "the reinstall's secret is kept");
+  });
+
   it('a reinstall stored but not yet handed over (not named) keeps its copy: events newer than the ended one are spared', async () => {
     const first = await h.installing(1);
     const installationId = first.installation.id;
