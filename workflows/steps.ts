@@ -242,20 +242,14 @@ export type PhaseOutcome<T> =
   /** `atStart`: stopped by its start gate, before any of its body ran. */
   | { kind: 'interrupted'; reason: string; atStart?: true };
 
-/**
- * Runs one phase in its own cancellation scope, raced against its deadline.
- * `interrupt(reason)` lets a signal or update stop the phase cleanly.
- */
+/** Runs one phase in its own cancellation scope, raced against its deadline; `interrupt(reason)` stops it cleanly. */
 export class PhaseRunner {
   private active?: { scope: CancellationScope; reason?: string; resumable: boolean };
   /** The next `run` is the body of the event being applied (its first phase run): it may be resumed. */
   private bodyNext = false;
   /** A phase resumed after continue-as-new is about to re-enter: an interrupt now stops it as it begins. */
   private resuming?: { reason?: string };
-  /**
-   * The start gate: an interrupt between the start of an event and its body's scope (the phase
-   * record, its retries) is kept here, and stops the body as it begins, when `gateOpen()` allows.
-   */
+  /** The start gate: an interrupt between an event's start and its body's scope (the phase record, its retries) is kept here, and stops the body as it begins, when `gateOpen()` allows. */
   private gate?: { reason?: string };
 
   /** `gateOpen`: whether the start gate may stop a body (a patch check, made only when it would). */
@@ -289,6 +283,11 @@ export class PhaseRunner {
     this.active.reason ??= reason;
     this.active.scope.cancel();
     return true;
+  }
+
+  /** The running phase is being stopped (its deadline, an interrupt): its outcome is decided, not yet returned. */
+  get stopping(): boolean {
+    return this.active?.reason !== undefined;
   }
 
   get running(): boolean {

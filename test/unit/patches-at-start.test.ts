@@ -44,7 +44,11 @@ import {
   OPERATOR_REJECT_READS_TALKDESK_FIRST,
   REJECTION_YIELDS_TO_QUEUED_UNINSTALL,
 } from '../../workflows/installation/common';
-import { OPERATOR_REJECT_READS_OPEN_STATE_NAMES, OPERATOR_REJECT_WITHIN_OPERATION_DEADLINE } from '../../workflows/installation/operator';
+import {
+  OPERATOR_REJECT_AFTER_THE_END_NOT_APPLIED,
+  OPERATOR_REJECT_READS_OPEN_STATE_NAMES,
+  OPERATOR_REJECT_WITHIN_OPERATION_DEADLINE,
+} from '../../workflows/installation/operator';
 import { TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL } from '../../workflows/installation/apply';
 import {
   EARLIER_LIFE_EVENTS_OVER,
@@ -188,6 +192,7 @@ describe('patches decided at the start of an installation run (workflows/install
         FINISHED_RUN_KNOWS_EVENT_TIMES,
         RETRY_NOW_FOLLOWS_ATTEMPT,
         EXPIRED_ROTATION_YIELDS_TO_QUEUED_UNINSTALL,
+        OPERATOR_REJECT_AFTER_THE_END_NOT_APPLIED,
       ],
     );
     assert.ok(
@@ -251,7 +256,12 @@ describe('patches decided at the start of an installation run (workflows/install
       ],
     ],
     ['tenth', 10, DECIDED_AT_START_10, [EARLIER_LIFE_INSTALL_OVER, UNINSTALL_ADOPTS_ROUTINE_ROTATION, FINISHED_RUN_KNOWS_EVENT_TIMES]],
-    ['eleventh', 11, DECIDED_AT_START_11, [RETRY_NOW_FOLLOWS_ATTEMPT, EXPIRED_ROTATION_YIELDS_TO_QUEUED_UNINSTALL]],
+    [
+      'eleventh',
+      11,
+      DECIDED_AT_START_11,
+      [RETRY_NOW_FOLLOWS_ATTEMPT, EXPIRED_ROTATION_YIELDS_TO_QUEUED_UNINSTALL, OPERATOR_REJECT_AFTER_THE_END_NOT_APPLIED],
+    ],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {
     it(`the ${nth} generation decides its own patches at start; a run recorded before it never asks them (old paths)`, () => {

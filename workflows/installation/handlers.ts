@@ -164,7 +164,9 @@ export function registerHandlers(ctx: PhaseContext): void {
       validator: (request: { reason?: string }) => {
         checkReason(request, false, 'retryNow');
         // A step outside any phase (reconciliation's deprovision, a retired set's destroy) retries too. Validator only.
-        if (!IN_PROGRESS_PHASES.includes(state.phase) && !phases.running && !ctx.steps.backingOff && !ctx.steps.attempting) {
+        // An attempt's retry is honoured under the patch only (decided at start: asking it adds no marker).
+        const retryable = ctx.steps.backingOff || (ctx.steps.attempting && ctx.patched(RETRY_NOW_FOLLOWS_ATTEMPT));
+        if (!IN_PROGRESS_PHASES.includes(state.phase) && !phases.running && !retryable) {
           throw refuse(`Nothing to retry: the installation is ${state.phase}, no phase or step is running.`);
         }
       },
@@ -210,6 +212,13 @@ export function registerHandlers(ctx: PhaseContext): void {
         if (run.readingAtDeadline) {
           throw refuse(
             'Cannot reject: the phase reached its seven days; a last read of Talkdesk decides whether it is kept or undone (retry the reject after it).',
+          );
+        }
+        // Stopping (its deadline, Talkdesk's view, an uninstall), or past its deadline (a run re-entering it): how the
+        // phase ends is decided already, and a reject accepted now would run after it, on what it left. Validator only.
+        if (phases.stopping || (state.deadline !== undefined && Date.parse(state.deadline) <= Date.now())) {
+          throw refuse(
+            'Cannot reject: the running phase is already stopping (its seven days reached, or stopped by Talkdesk); see how it ends.',
           );
         }
         // Stopping the install's rejection under way would leave Talkdesk untold: its credentials are destroyed next.

@@ -36,6 +36,16 @@ export const OPERATOR_REJECT_CONCLUDED_OPERATIONS = 'operator-reject-concluded-o
  */
 export async function runOperatorReject(ctx: PhaseContext, reason: string): Promise<void> {
   const { state } = ctx;
+  // The operation it was accepted for ended first (failed, not open or timed out at Talkdesk, deprovisioned by
+  // reconciliation): nothing is left to reject or undo (patch below).
+  if (FINAL_PHASES.includes(state.phase) && ctx.patched(OPERATOR_REJECT_AFTER_THE_END_NOT_APPLIED)) {
+    ctx.run.rejectAfterApproval = undefined;
+    return ctx.endPhase(state.phase, {
+      result: 'not-open',
+      detail: `the installation had already ended ${state.phase}`,
+      outcome: `operator reject not applied: the installation had ended ${state.phase} before the reject could stop it`,
+    });
+  }
   // The install stopped after its approval began (patch operator-reject-reads-talkdesk-first): it holds its credentials.
   const afterApproval = ctx.run.rejectAfterApproval === true;
   ctx.run.rejectAfterApproval = undefined;
@@ -84,6 +94,15 @@ export async function runOperatorReject(ctx: PhaseContext, reason: string): Prom
     outcome: `rejected by an operator: ${reason} (rejection ${sent})`,
   });
 }
+
+/**
+ * Patch: an operator's reject whose operation ended by itself first (the reject accepted as an attempt was failing,
+ * or Talkdesk showed it not open or timed out, or reconciliation deprovisioned) is not applied: an installation that
+ * ended stays as it ended, and an update that ended not open or expired sends no rejection, which would conclude
+ * whatever Talkdesk opened since. Before it, an ended installation was undone again and recorded `rejected`.
+ * Decided at start only (patches.ts, the eleventh generation): asked right after a phase's record.
+ */
+export const OPERATOR_REJECT_AFTER_THE_END_NOT_APPLIED = 'operator-reject-after-the-end-not-applied';
 
 /**
  * Patch: a reject that read Talkdesk first keeps an install Talkdesk shows with an update or uninstall opened since by
@@ -149,6 +168,14 @@ async function rejectOnActive(ctx: PhaseContext, reason: string, afterApproval: 
   const last = ctx.state.history[ctx.state.history.length - 1];
   const sentReason = `Rejected by operator: ${reason}`;
   const approved = last?.result === 'approved' || last?.result === 'marked-active';
+  const endedUnopen = last?.phase === 'updating' && (last.result === 'not-open' || last.result === 'expired');
+  if (endedUnopen && !afterApproval && ctx.patched(OPERATOR_REJECT_AFTER_THE_END_NOT_APPLIED)) {
+    return ctx.endPhase('active', {
+      result: 'not-open',
+      detail: `the update had ended ${last.result}`,
+      outcome: `operator reject not applied: the update had ended ${last.result} before the reject could stop it; nothing of it is open at Talkdesk`,
+    });
+  }
   if (last?.phase === 'updating' && !approved) {
     // After its approval began, read first: an update Talkdesk shows completed is kept, not reverted (a `pending`
     // read still sends the rejection, which cannot tell this update from one Talkdesk opened since). Within the

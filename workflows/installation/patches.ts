@@ -175,11 +175,12 @@ export const PATCHES_DECIDED_AT_START_11 = 'patches-decided-at-start-11';
  * The patches the eleventh generation decides, ONLY_DECIDED_AT_START (asked in the `retryNow` handler, or where a
  * rotation's phase ends, each perhaps right after a local activity): a `retryNow` during a step's attempt makes its
  * retry follow at once (handlers.ts); a rotation re-entered past its deadline with an uninstall queued yields to it
- * instead of importing late (rotation.ts).
+ * instead of importing late (rotation.ts); an operator's reject whose operation ended first is not applied (operator.ts).
  */
 export const DECIDED_AT_START_11: readonly string[] = Object.freeze([
   'retry-now-follows-attempt',
   'expired-rotation-yields-to-queued-uninstall',
+  'operator-reject-after-the-end-not-applied',
 ]);
 
 /**
