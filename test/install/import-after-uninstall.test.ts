@@ -118,28 +118,40 @@ describe('an import racing the uninstall’s destroyCredentials (FerretDB, simul
     await h.run(h.acts.destroyCredentials, { installationId });
     assert.equal(await h.store.eventCredentials.get(again.id), undefined);
   });
-  it("an uninstall's destroy attempt that lists the sets only after the reinstall's import spares the reinstall's set", async () => {
+  /** An installed installation and a same-id reinstall's event stored (a new client), named `suffix`. */
+  async function withReinstallStored(suffix: string) {
     const first = await h.installing(1);
     const installationId = first.installation.id;
-    const fresh = h.simulator.rotateCredentials(installationId).data;
-    const { compromised: _c, ...credentials } = fresh;
-    const reinstall = { ...first.event, id: `${first.event.id}-reinstall`, data: { ...first.event.data, ...credentials } };
+    const { compromised: _c, ...credentials } = h.simulator.rotateCredentials(installationId).data;
+    const reinstall = { ...first.event, id: `${first.event.id}-${suffix}`, data: { ...first.event.data, ...credentials } };
     await h.storeEvent(reinstall);
-    // The attempt stalls on the store after counting its close, before it lists the sets (its step timed out meanwhile).
-    const creds = h.store.credentials;
-    const list = creds.list.bind(creds);
-    const listing = deferred();
-    const release = deferred();
-    creds.list = async (...a: Parameters<typeof list>) => {
-      creds.list = list;
-      listing.resolve();
-      await release.promise;
-      return list(...a);
+    return { first, installationId, reinstall };
+  }
+
+  /** `obj[method]`'s next call stalls (`reached`) until `go()`: a store call hanging while its attempt timed out. */
+  function stallOnce(obj: object, method: string): { reached: Promise<void>; go: () => void } {
+    const o = obj as Record<string, (...a: unknown[]) => Promise<unknown>>;
+    const original = o[method]!.bind(obj);
+    const reached = deferred();
+    const gate = deferred();
+    o[method] = async (...a: unknown[]) => {
+      o[method] = original;
+      reached.resolve();
+      await gate.promise;
+      return original(...a);
     };
+    return { reached: reached.promise, go: () => gate.resolve() };
+  }
+
+  it("an uninstall's destroy attempt that lists the sets only after the reinstall's import spares the reinstall's set", async () => {
+    const { first, installationId, reinstall } = await withReinstallStored('reinstall');
+    const creds = h.store.credentials;
+    // The attempt stalls after counting its close, before it lists the sets.
+    const listing = stallOnce(creds, 'list');
     const destroying = h.run(h.acts.destroyCredentials, { installationId, keepEventIds: [reinstall.id] });
-    await listing.promise;
+    await listing.reached;
     const { clientId } = await importing({ installationId, eventId: reinstall.id });
-    release.resolve();
+    listing.go();
     await destroying; // the first install's set: destroyed by the reinstall's import (it replaces earlier sets) or here
     assert.equal((await creds.get(installationId, first.clientId))?.status, 'destroyed');
     assert.equal((await creds.get(installationId, clientId))?.status, 'active');
@@ -147,30 +159,16 @@ describe('an import racing the uninstall’s destroyCredentials (FerretDB, simul
   });
 
   it("an uninstall's destroy attempt whose close is counted only during the reinstall's import: the import stands", async () => {
-    const first = await h.installing(1);
-    const installationId = first.installation.id;
-    const fresh = h.simulator.rotateCredentials(installationId).data;
-    const { compromised: _c, ...credentials } = fresh;
-    const reinstall = { ...first.event, id: `${first.event.id}-late-count`, data: { ...first.event.data, ...credentials } };
-    await h.storeEvent(reinstall);
-    // The attempt stalls on its count's write (its step timed out meanwhile); the write lands while the import runs.
-    const closes = (h.store.credentials as unknown as { closes: { updateOne: (...a: unknown[]) => Promise<unknown> } }).closes;
-    const updateOne = closes.updateOne.bind(closes);
-    const counting = deferred();
-    const land = deferred();
-    closes.updateOne = async (...a: unknown[]) => {
-      closes.updateOne = updateOne;
-      counting.resolve();
-      await land.promise;
-      return updateOne(...a);
-    };
-    const destroying = h.run(h.acts.destroyCredentials, { installationId, keepEventIds: [reinstall.id] });
-    await counting.promise;
+    const { installationId, reinstall } = await withReinstallStored('late-count');
     const creds = h.store.credentials;
+    // The attempt stalls on its count's write; the write lands while the import runs, and the sets are listed then.
+    const counting = stallOnce((creds as unknown as { closes: object }).closes, 'updateOne');
+    const destroying = h.run(h.acts.destroyCredentials, { installationId, keepEventIds: [reinstall.id] });
+    await counting.reached;
     const activate = creds.activate.bind(creds);
     creds.activate = async (...a: Parameters<typeof activate>) => {
       creds.activate = activate;
-      land.resolve();
+      counting.go();
       await destroying; // counted, and the sets listed: the reinstall's spared
       return activate(...a);
     };
