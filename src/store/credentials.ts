@@ -242,9 +242,24 @@ export class CredentialStore {
     let n = 0;
     for (const rec of await this.list(installationId)) {
       if (sparedBy(closedAt, kept, rec)) continue;
-      if (await this.destroy(installationId, rec.clientId)) n += 1;
+      if (await this.destroyListed(rec)) n += 1;
     }
     return n;
+  }
+
+  /**
+   * Destroys the set as it was listed, not one imported since under its client id (a same-id reinstall given the same
+   * client, imported over it while this attempt stalled and a later one destroyed it). Its token goes with it.
+   */
+  private async destroyListed(rec: CredentialRecord): Promise<boolean> {
+    // Read, then written, by `{_id}` alone (FerretDB looks nothing else up by index): as `updateSet` does.
+    const now = await this.creds.findOne({ _id: rec._id });
+    if (!now || now.sourceEventId !== rec.sourceEventId || now.createdAt.getTime() !== rec.createdAt.getTime()) return false;
+    const destroyed = now.status !== 'destroyed';
+    if (destroyed)
+      await this.creds.updateOne({ _id: rec._id }, { $set: { status: 'destroyed', destroyedAt: new Date() }, $unset: { secret: '' } });
+    await this.dropToken(rec.installationId, rec.clientId);
+    return destroyed;
   }
 
   /**

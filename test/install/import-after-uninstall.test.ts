@@ -177,6 +177,25 @@ describe('an import racing the uninstall’s destroyCredentials (FerretDB, simul
     assert.ok(await creds.usable(installationId, clientId), "the reinstall's secret is kept");
   });
 
+  it("an uninstall's destroy attempt that listed the sets, then stalled, leaves a same-client reinstall imported since alone", async () => {
+    const first = await h.installing(1);
+    const installationId = first.installation.id;
+    const reinstall = { ...first.event, id: `${first.event.id}-same-client` }; // Talkdesk hands the same client again
+    await h.storeEvent(reinstall);
+    const creds = h.store.credentials;
+    const judging = stallOnce(creds, 'destroyListed'); // listed the first install's set, then stalled
+    const stale = h.run(h.acts.destroyCredentials, { installationId, keepEventIds: [reinstall.id] });
+    await judging.reached;
+    await h.run(h.acts.destroyCredentials, { installationId, keepEventIds: [reinstall.id] }); // the step's next attempt
+    const { clientId } = await importing({ installationId, eventId: reinstall.id });
+    assert.equal(clientId, first.clientId);
+    judging.go();
+    await stale;
+    const set = await creds.get(installationId, clientId);
+    assert.deepEqual([set?.status, set?.sourceEventId], ['active', reinstall.id]);
+    assert.ok(await creds.usable(installationId, clientId), "the reinstall's secret is kept");
+  });
+
   it('a reinstall stored but not yet handed over (not named) keeps its copy: events newer than the ended one are spared', async () => {
     const first = await h.installing(1);
     const installationId = first.installation.id;

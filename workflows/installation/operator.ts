@@ -36,22 +36,21 @@ export const OPERATOR_REJECT_CONCLUDED_OPERATIONS = 'operator-reject-concluded-o
  */
 export async function runOperatorReject(ctx: PhaseContext, reason: string): Promise<void> {
   const { state } = ctx;
-  // The operation it was accepted for ended first (failed, not open or timed out at Talkdesk, deprovisioned by
-  // reconciliation): nothing is left to reject or undo (patch below).
-  if (FINAL_PHASES.includes(state.phase) && ctx.patched(OPERATOR_REJECT_AFTER_THE_END_NOT_APPLIED)) {
-    ctx.run.rejectAfterApproval = undefined;
-    return ctx.endPhase(state.phase, {
-      result: 'not-open',
-      detail: `the installation had already ended ${state.phase}`,
-      outcome: `operator reject not applied: the installation had ended ${state.phase} before the reject could stop it`,
-    });
-  }
   // The install stopped after its approval began (patch operator-reject-reads-talkdesk-first): it holds its credentials.
   const afterApproval = ctx.run.rejectAfterApproval === true;
   ctx.run.rejectAfterApproval = undefined;
   // The update stopped after its approval began (patch operator-reject-of-update-reads-talkdesk-first): not reverted yet.
   const updateAfterApproval = ctx.run.updateRejectedAfterApproval;
   ctx.run.updateRejectedAfterApproval = undefined;
+  // The operation it was accepted for ended first (failed, not open or timed out at Talkdesk, deprovisioned by
+  // reconciliation): nothing is left to reject or undo (patch below). The flags above are cleared all the same.
+  if (FINAL_PHASES.includes(state.phase) && ctx.patched(OPERATOR_REJECT_AFTER_THE_END_NOT_APPLIED)) {
+    return ctx.endPhase(state.phase, {
+      result: 'not-open',
+      detail: `the installation had already ended ${state.phase}`,
+      outcome: `operator reject not applied: the installation had ended ${state.phase} before the reject could stop it`,
+    });
+  }
   if (state.phase === 'active' && ctx.run.rejectConcluded) return rejectOnActive(ctx, reason, updateAfterApproval);
   ctx.run.endingInstall = true;
   let importFrom: LifecycleEvent | undefined;
