@@ -11,6 +11,9 @@ import {
   type UpdateRequest,
 } from './provisioner';
 
+/** The event's time the users written were licensed as of (a sign-in weighs a removal marked since against it). */
+const factsAt = (ctx: CallContext): Date | undefined => (Number.isNaN(Date.parse(ctx.occurredAt)) ? undefined : new Date(ctx.occurredAt));
+
 /**
  * The built-in partner product: the account and its user mappings, settings kept
  * across reinstalls, and starter content (a sample dashboard, a getting-started
@@ -37,7 +40,7 @@ export class MongoProvisioner implements PartnerProvisioner {
       provisionKey: ctx.key,
     });
     throwIfCancelled(ctx);
-    await this.store.accounts.upsertUsers(req.account.accountId, req.account.installationId, req.users);
+    await this.store.accounts.upsertUsers(req.account.accountId, req.account.installationId, req.users, undefined, factsAt(ctx));
     ctx.progress?.(`${req.users.length} users mapped`);
     throwIfCancelled(ctx);
     if (this.withStarterContent) await this.store.starterContent.ensure(req.account.accountId, req.account.installationId, ctx.key);
@@ -47,7 +50,7 @@ export class MongoProvisioner implements PartnerProvisioner {
   async update(req: UpdateRequest, ctx: CallContext): Promise<void> {
     throwIfCancelled(ctx);
     if (!(await this.isCurrent(req))) return;
-    await this.store.accounts.upsertUsers(req.accountId, req.installationId, req.usersAdded);
+    await this.store.accounts.upsertUsers(req.accountId, req.installationId, req.usersAdded, undefined, factsAt(ctx));
     if (req.usersRemoved.length) await this.store.accounts.deactivateUsers(req.accountId, req.usersRemoved);
     if (req.subscription) await this.store.accounts.recordSubscription(req.accountId, req.subscription as never);
   }

@@ -48,6 +48,8 @@ export interface UserMappingRecord {
   role: 'admin' | 'user';
   active: boolean;
   updatedAt: Date;
+  /** When its facts were true (the applied event's time, a licence read's); absent: `updatedAt`. A removal marked later wins. */
+  factsAt?: Date;
 }
 
 /** Settings the partner keeps for an account across uninstall and reinstall. */
@@ -203,10 +205,10 @@ export class AccountStore {
   }
 
   /**
-   * Idempotent upsert of user mappings; the partner user id is derived, so retries agree. `asOf`: when the facts were
-   * read (the sign-in's licence refresh), so a removal marked meanwhile is newer than them.
+   * Idempotent upsert of user mappings (the partner user id is derived, so retries agree). `asOf`: when a sign-in's licence
+   * refresh read them (a removal marked meanwhile is newer); `factsAt`: an applied event's time (one older than a removal).
    */
-  async upsertUsers(accountId: string, installationId: string, users: TalkdeskUserFacts[], asOf?: Date): Promise<number> {
+  async upsertUsers(accountId: string, installationId: string, users: TalkdeskUserFacts[], asOf?: Date, factsAt?: Date): Promise<number> {
     const now = asOf ?? new Date();
     // Indexed first (an entry without a mapping is skipped); an older version's account gets its index here, complete.
     const indexed = await this.indexedUserIds(accountId);
@@ -238,6 +240,7 @@ export class AccountStore {
             ...(role ? { role } : {}), // none given (licence refresh): kept, but an earlier installation's admin is a user
             active: true,
             updatedAt: now,
+            factsAt: factsAt ?? now,
           },
           $setOnInsert: { partnerUserId: `pu_${accountId}_${u.id}`, ...(role ? {} : { role: 'user' as const }) },
         },
@@ -253,16 +256,13 @@ export class AccountStore {
     let changed = 0;
     const now = new Date();
     for (const id of talkdeskUserIds ?? (await this.userIds(accountId))) {
-      const res = await this.users.updateOne({ _id: mappingId(accountId, id) }, { $set: { active, updatedAt: now } });
+      const res = await this.users.updateOne({ _id: mappingId(accountId, id) }, { $set: { active, updatedAt: now, factsAt: now } });
       changed += res.modifiedCount;
     }
     return changed;
   }
 
-  /**
-   * The account's list first, then the mappings: as every write adds to the list after the
-   * mapping, the list never names a user whose mapping is inactive (the app page trusts it).
-   */
+  /** The account's list first, then the mappings: the list never names an inactive mapping (the app page trusts it). */
   async deactivateUsers(accountId: string, talkdeskUserIds?: string[]): Promise<number> {
     await this.accounts.updateOne(
       { _id: accountId },
@@ -279,10 +279,7 @@ export class AccountStore {
     return changed;
   }
 
-  /**
-   * Active licensed users of an installation of the account: from the list the account keeps
-   * (no store command) when it is this installation's, else counted from the mappings.
-   */
+  /** Active licensed users of an installation of the account: the account's list when it is this installation's, else counted. */
   async licensedUserCount(account: AccountRecord | null, accountId: string, installationId: string): Promise<number> {
     const kept = account?.licensedUsers;
     if (kept?.installationId === installationId) return kept.ids.length;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { MongoProvisioner } from '../../src/partner/mongodb';
 import { COLLECTIONS } from '../../src/store/db';
 import { SessionStore } from '../../src/store/sessions';
 import { postCallback } from '../support/callback-client';
@@ -49,6 +50,36 @@ describe('launch: a user removed at Talkdesk cannot sign in before the workflow 
     const reads = sys.simulator.calls.filter((x) => x.route === 'licensedUsers').length;
     assert.equal((await signIn(sys, installation.id, c.id)).status, 200);
     assert.equal(sys.simulator.calls.filter((x) => x.route === 'licensedUsers').length, reads);
+  });
+
+  it('an update older than the removal, applied after the removal was marked, does not outdate the mark: refused', async () => {
+    const { installation, licensed } = await activeInstallation(sys, { licensedUsers: 3 });
+    const [, , c] = licensed;
+    assert.ok(c);
+    await sys.stopWorker();
+    const removal = sys.simulator.updateUsers(installation.id, { remove: [c.id] });
+    assert.equal(await sys.simulator.deliver(removal, { callbackUrl: sys.web.callbackUrl }), 200);
+    const accountId = removal.data.account_id;
+    // An earlier app.updated (adding c) whose partner step retried until now is applied after the removal arrived.
+    const earlier = new Date(Date.parse(removal.created_at) - 60_000).toISOString();
+    const update = {
+      accountId,
+      installationId: installation.id,
+      usersAdded: [{ id: c.id, email: 'c@example.com', name: 'C', role: 'user' as const }],
+      usersRemoved: [],
+    };
+    await new MongoProvisioner(sys.store).update(update, {
+      key: 'earlier-update',
+      occurredAt: earlier,
+      signal: new AbortController().signal,
+    });
+    assert.ok(
+      (await sys.store.accounts.users.findOne({ _id: `${accountId}:${c.id}` }))!.updatedAt > new Date(Date.parse(removal.created_at)),
+    );
+    const refused = await signIn(sys, installation.id, c.id);
+    assert.equal(refused.status, 403, refused.body.slice(0, 300));
+    assert.match(refused.body, /data-reason="not_licensed"/, "Talkdesk's list, read, no longer names c");
+    assert.equal(await sessionsOf(installation.id, c.id), 0);
   });
 
   it("a removal marked after the user was added back (delivered out of order): Talkdesk's list decides, and the mapping written then outdates the mark", async () => {

@@ -29,5 +29,11 @@ describe('launch: what Talkdesk said while a sign-in ran (endedBy)', () => {
   it('the user added back (mapping written since) or a reinstall applied (a newer event) outdates the mark', () => {
     assert.equal(reason({ removedAt: t(11) }, { mapping: { updatedAt: t(12) } as UserMappingRecord }), undefined);
     assert.equal(reason({ uninstalledAt: t(6) }, { rec: { lastEventAt: t(7).toISOString() } as InstallationRecord }), undefined);
+    assert.equal(reason({ removedAt: t(11) }, { mapping: { updatedAt: t(12), factsAt: t(12) } as UserMappingRecord }), undefined);
+  });
+
+  it('a mapping written after the removal with facts older than it (an earlier update applied late) does not outdate the mark', () => {
+    const late = { updatedAt: t(30), factsAt: t(8) } as UserMappingRecord;
+    assert.equal(reason({ removedAt: t(11) }, { mapping: late }), 'not_licensed/removal_pending');
   });
 });
