@@ -76,7 +76,16 @@ const ownerOf = (r: Pick<InboxRecord, '_id' | 'installationId' | 'createdAt' | '
 });
 
 /** `conflict`: the id is stored for another installation or event type (not a redelivery of this event). */
-export type InsertOutcome = { stored: 'stored' } | { stored: 'duplicate'; dispatched: boolean; conflict?: true };
+/** A repeat's `event`: the stored one, what is handed over for it (one content per event id, what its import reads). */
+export type InsertOutcome = { stored: 'stored' } | { stored: 'duplicate'; dispatched: boolean; conflict?: true; event?: LifecycleEvent };
+
+/** Not a redelivery: another installation, type, time or client (a credentials event's: its secret comes with it). */
+const conflicting = (a: InboxRecord, b: Pick<InboxRecord, 'installationId' | 'type' | 'event'>): boolean =>
+  a.installationId !== b.installationId ||
+  a.type !== b.type ||
+  Date.parse(a.event.createdAt) !== Date.parse(b.event.createdAt) ||
+  clientOf(a.event) !== clientOf(b.event);
+const clientOf = (e: LifecycleEvent): unknown => (e.facts as { client_id?: unknown }).client_id;
 
 export class InboxStore {
   private readonly coll: Collection<InboxRecord>;
@@ -133,8 +142,13 @@ export class InboxStore {
       if (copied && credentials) await this.eventCredentials.deleteIfImported(record._id, record.installationId, credentials.clientId);
     }
     if (queue && existing && !existing.dispatchedAt) await this.enqueue(existing);
-    const conflict = existing !== null && (existing.installationId !== record.installationId || existing.type !== record.type);
-    return { stored: 'duplicate', dispatched: Boolean(existing?.dispatchedAt), ...(conflict ? { conflict: true as const } : {}) };
+    const conflict = existing !== null && conflicting(existing, record);
+    return {
+      stored: 'duplicate',
+      dispatched: Boolean(existing?.dispatchedAt),
+      ...(conflict ? { conflict: true as const } : {}),
+      ...(existing ? { event: existing.event } : {}),
+    };
   }
 
   /** Inserts the record (DURABLE_WRITE); false when its event id is taken (a repeated delivery). */
@@ -154,7 +168,12 @@ export class InboxStore {
    * budget); `insert` and the backstop otherwise. `hold`: a date, not handed over by the dispatcher
    * before then; `release`, due now and any hold lifted (a redelivery did what the hold waited for).
    */
-  async enqueue(r: Pick<InboxRecord, '_id' | 'installationId' | 'createdAt' | 'receivedAt'>, hold?: Date | 'release'): Promise<boolean> {
+  /** `durable`: an answer rests on it (a 202: the dispatcher hands it over), so it is journaled on a majority first. */
+  async enqueue(
+    r: Pick<InboxRecord, '_id' | 'installationId' | 'createdAt' | 'receivedAt'>,
+    hold?: Date | 'release',
+    durable = false,
+  ): Promise<boolean> {
     const base = { installationId: r.installationId, createdAt: r.createdAt };
     const update =
       hold === 'release'
@@ -166,7 +185,7 @@ export class InboxStore {
             ...(hold ? { $max: { heldUntil: hold } } : {}),
           };
     try {
-      const res = await this.queue.updateOne({ _id: r._id }, update, { upsert: true });
+      const res = await this.queue.updateOne({ _id: r._id }, update, { upsert: true, ...(durable ? DURABLE_WRITE : {}) });
       return res.upsertedCount > 0;
     } catch (e) {
       // Two upserts of one entry at once (the backstop beside a failed hand-over): the other queued it.

@@ -229,10 +229,10 @@ export function createCallbackHandler(deps: CallbackDeps) {
     storing.ok();
     if (inserted.stored === 'duplicate' && inserted.conflict) {
       // Not a redelivery: handing it over would apply this body under the stored event's id (or never).
-      log.error('event id already stored for another installation or event type: refused, nothing stored');
+      log.error('event id already stored for another installation, type, time or client: refused, nothing stored');
       outcome('refused');
       const why =
-        'An event with this id is already stored for another installation or event type; event ids are unique, so this one was not stored.';
+        'An event with this id is already stored for another installation, event type, created_at or client_id; event ids are unique, so this one was not stored.';
       return refuse(ctx, 409, 'event_id_conflict', why);
     }
     const stored = inserted.stored;
@@ -264,7 +264,8 @@ export function createCallbackHandler(deps: CallbackDeps) {
     // Queued for the dispatcher, which hands it over (Temporal did not take it, or the source is past its budget).
     const leftToDispatcher = async (o: 'stored_undispatched' | 'deferred') => {
       try {
-        await deps.inbox.enqueue(record, hold);
+        // The 202 promises the hand-over: a queue entry a failover rolls back would leave it to the daily backstop.
+        await deps.inbox.enqueue(record, hold, true);
       } catch (queueErr) {
         // Stored but not queued: only a redelivery (or the backstop) would hand it over, so ask for one.
         return storeFailed(queueErr, 'event stored but not queued for hand-over');
@@ -278,7 +279,9 @@ export function createCallbackHandler(deps: CallbackDeps) {
     }
     const handingOver = timeStep('handover');
     try {
-      await (stored === 'duplicate' ? (deps.redispatch ?? deps.dispatch) : deps.dispatch)(lifecycle);
+      // A repeat hands over the event as stored (its import reads that one), not this delivery's body.
+      const handed = (inserted.stored === 'duplicate' && inserted.event) || lifecycle;
+      await (stored === 'duplicate' ? (deps.redispatch ?? deps.dispatch) : deps.dispatch)(handed);
       handingOver.ok();
     } catch (err) {
       handingOver.failed();

@@ -136,6 +136,24 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
     assert.equal((await postCallback(sys.web.callbackUrl, JSON.stringify(first))).json?.status, 'duplicate');
   });
 
+  it('refuses a repeat of an event id with another client_id or created_at (409 event_id_conflict): the stored one kept', async () => {
+    const first = fresh();
+    const ok = await postCallback(sys.web.callbackUrl, JSON.stringify(first));
+    assert.ok(ok.status === 200 || ok.status === 202, ok.text);
+    const otherClient = copy(first);
+    otherClient.data.client_id = 'c0ffee00c0ffee00c0ffee00c0ffee00';
+    const later = copy(first);
+    later.created_at = new Date(Date.parse(first.created_at) + 60_000).toISOString();
+    for (const body of [otherClient, later]) {
+      const answer = await postCallback(sys.web.callbackUrl, JSON.stringify(body));
+      assert.equal(answer.status, 409, answer.text);
+      assert.equal(answer.json?.error?.code, 'event_id_conflict');
+    }
+    const kept = await sys.store.inbox.get(first.id);
+    assert.equal((kept?.event.facts as { client_id?: string }).client_id, first.data.client_id, 'the stored event is unchanged');
+    assert.equal((await postCallback(sys.web.callbackUrl, JSON.stringify(first))).json?.status, 'duplicate');
+  });
+
   describe('schema failures (400, naming the field)', () => {
     const cases: { name: string; field: string; breakIt(e: Mutable): void }[] = [
       { name: 'an unknown key algorithm', field: 'data.key_algorithm', breakIt: (e) => (e.data.key_algorithm = 'RS256') },

@@ -69,10 +69,10 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
     await inbox.insert(e);
     // Its queue entry was lost (the queue write failed after the inbox write).
     await queue().deleteOne({ _id: e._id });
-    assert.deepEqual(await inbox.insert(e), { stored: 'duplicate', dispatched: false });
+    assert.deepEqual(await inbox.insert(e), { stored: 'duplicate', dispatched: false, event: e.event });
     assert.equal(await inbox.countUndispatched(), 1, 'queued again');
     await inbox.markDispatched(e._id);
-    assert.deepEqual(await inbox.insert(e), { stored: 'duplicate', dispatched: true });
+    assert.deepEqual(await inbox.insert(e), { stored: 'duplicate', dispatched: true, event: e.event });
     assert.equal(await inbox.countUndispatched(), 0, 'a handed-over event is not queued again');
   });
 
@@ -107,7 +107,11 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
       (await inbox.listUndispatched(10)).map((r) => r._id),
       [pending._id],
     );
-    assert.deepEqual(await inbox.insert(pending, undefined, { queue: false }), { stored: 'duplicate', dispatched: false });
+    assert.deepEqual(await inbox.insert(pending, undefined, { queue: false }), {
+      stored: 'duplicate',
+      dispatched: false,
+      event: pending.event,
+    });
   });
 
   it('requeueUndispatched queues stored events that have no queue entry, once', async () => {
@@ -190,7 +194,7 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
     assert.deepEqual(await eventCredentials.get(e._id), { secret: blob, inInbox: false });
     await eventCredentials.delete(e._id); // imported
     await inbox.markDispatched(e._id);
-    assert.deepEqual(await inbox.insert(e, { clientId: 'c', secret: blob }), { stored: 'duplicate', dispatched: true });
+    assert.deepEqual(await inbox.insert(e, { clientId: 'c', secret: blob }), { stored: 'duplicate', dispatched: true, event: e.event });
     assert.equal(await eventCredentials.get(e._id), undefined, 'imported credentials do not come back');
   });
 

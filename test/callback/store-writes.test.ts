@@ -22,6 +22,30 @@ function monitored(uri: string): string {
   return `${uri}${uri.includes('?') ? '&' : uri.endsWith('/') ? '?' : '/?'}monitorCommands=true`;
 }
 
+/** POSTs the event and returns the answer with the write commands about it sent meanwhile. */
+async function deliverCountingOn(sys: TestSystem, event: { id: string }) {
+  const writes: Write[] = [];
+  // Every command on sso_links, reads too: no worker runs here, so any is the callback's.
+  const signInLinks: string[] = [];
+  const client = sys.webStore.db.client;
+  const listener = (e: CommandStartedEvent) => {
+    const collection = e.command[e.commandName] as unknown;
+    if (collection === COLLECTIONS.ssoLinks) signInLinks.push(e.commandName);
+    if (!WRITE_COMMANDS.has(e.commandName) || typeof collection !== 'string' || !HAND_OVER_COLLECTIONS.has(collection)) return;
+    // Only this event's writes: the dispatcher beside the callback may write about others.
+    if (!JSON.stringify(e.command).includes(event.id)) return;
+    const updates = (e.command.updates ?? e.command.deletes ?? []) as { q: unknown }[];
+    writes.push({ what: `${collection} ${e.commandName}`, filters: updates.map((u) => u.q), concern: e.command.writeConcern });
+  };
+  client.on('commandStarted', listener);
+  try {
+    const answer = await postCallback(sys.web.callbackUrl, event);
+    return { answer, writes, signInLinks };
+  } finally {
+    client.off('commandStarted', listener);
+  }
+}
+
 /**
  * The store writes of one callback, counted from the MongoDB driver's command monitoring
  * on the web server's own connection (docs/handover.md, "The write set"). On the
@@ -41,29 +65,7 @@ describe('callback: store writes per event (FerretDB, command monitoring)', func
   });
   after(() => sys?.close());
 
-  /** POSTs the event and returns the answer with the write commands about it sent meanwhile. */
-  async function deliverCounting(event: { id: string }) {
-    const writes: Write[] = [];
-    // Every command on sso_links, reads too: no worker runs here, so any is the callback's.
-    const signInLinks: string[] = [];
-    const client = sys.webStore.db.client;
-    const listener = (e: CommandStartedEvent) => {
-      const collection = e.command[e.commandName] as unknown;
-      if (collection === COLLECTIONS.ssoLinks) signInLinks.push(e.commandName);
-      if (!WRITE_COMMANDS.has(e.commandName) || typeof collection !== 'string' || !HAND_OVER_COLLECTIONS.has(collection)) return;
-      // Only this event's writes: the dispatcher beside the callback may write about others.
-      if (!JSON.stringify(e.command).includes(event.id)) return;
-      const updates = (e.command.updates ?? e.command.deletes ?? []) as { q: unknown }[];
-      writes.push({ what: `${collection} ${e.commandName}`, filters: updates.map((u) => u.q), concern: e.command.writeConcern });
-    };
-    client.on('commandStarted', listener);
-    try {
-      const answer = await postCallback(sys.web.callbackUrl, event);
-      return { answer, writes, signInLinks };
-    } finally {
-      client.off('commandStarted', listener);
-    }
-  }
+  const deliverCounting = (event: { id: string }) => deliverCountingOn(sys, event);
 
   it('the web server connection is monitored (control)', async () => {
     let seen = 0;
@@ -161,5 +163,25 @@ describe('callback: store writes per event (FerretDB, command monitoring)', func
     } finally {
       sys.web.dispatcher.start();
     }
+  });
+});
+
+describe('callback: a 202 rests on a durable queue entry (FerretDB, command monitoring)', function () {
+  this.timeout(60_000);
+  let sys: TestSystem;
+  before(async () => {
+    // One signed request a minute: the second event is past the source's budget, stored and left to the dispatcher.
+    sys = await startSystem({ inProcessWorker: false, webMongoUri: monitored(await mongoUri()), webRateLimit: { perMinute: 1, burst: 1 } });
+    await sys.web.dispatcher.stop();
+  });
+  after(() => sys?.close());
+
+  it('an event left to the dispatcher (202) is queued with the majority write concern: a failover cannot roll the entry back', async () => {
+    assert.equal((await postCallback(sys.web.callbackUrl, sys.simulator.createInstallation().event)).status, 200);
+    const { event } = sys.simulator.createInstallation();
+    const { answer, writes } = await deliverCountingOn(sys, event);
+    assert.equal(answer.status, 202, answer.text);
+    const queued = writes.find((w) => w.what === `${COLLECTIONS.dispatchQueue} update`);
+    assert.deepEqual(queued?.concern, { w: 'majority', j: true, wtimeout: 5_000 }, JSON.stringify(writes));
   });
 });
