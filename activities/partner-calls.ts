@@ -28,8 +28,12 @@ export async function callContext(
     occurredAt ??= rec?.lastEventAt ?? '';
     eventId ??= opts.fallbackBasis ?? `at:${occurredAt}`;
   }
+  // When its event reached us, for the users a provision or update writes (our clock, as a removal's mark is).
+  const licenses = operation === 'account.provision' || operation === 'account.update';
+  const received = licenses && ref.eventId ? (await deps.store.inbox.get(ref.eventId))?.receivedAt : undefined;
   return {
     key: callKey(installationId, eventId, operation),
+    ...(received ? { receivedAt: received.toISOString() } : {}),
     ...(opts.undoes ? { undoes: callKey(installationId, eventId, opts.undoes) } : {}),
     occurredAt,
     signal: Context.current().cancellationSignal,

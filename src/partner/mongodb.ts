@@ -11,8 +11,8 @@ import {
   type UpdateRequest,
 } from './provisioner';
 
-/** The event's time the users written were licensed as of (a sign-in weighs a removal marked since against it). */
-const factsAt = (ctx: CallContext): Date | undefined => (Number.isNaN(Date.parse(ctx.occurredAt)) ? undefined : new Date(ctx.occurredAt));
+/** When the event whose users are written reached us (a sign-in weighs a removal marked since against it); else now. */
+const factsAt = (ctx: CallContext): Date | undefined => (ctx.receivedAt ? new Date(ctx.receivedAt) : undefined);
 
 /**
  * The built-in partner product: the account and its user mappings, settings kept

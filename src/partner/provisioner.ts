@@ -73,6 +73,8 @@ export interface CallContext {
    * earlier call's late attempt (the trial) compares it.
    */
   attemptScheduledAt?: number;
+  /** A provision's or update's event as we received it (ISO-8601, our clock): a sign-in weighs a removal marked since against it. */
+  receivedAt?: string;
 }
 
 export interface ProvisionRequest {

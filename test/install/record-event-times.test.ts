@@ -25,6 +25,16 @@ describe('installation record: the newest install, update and rotation applied (
     assert.deepEqual([again?.updateEventAt, again?.rotationEventAt], [times.updateEventAt, times.rotationEventAt]);
   });
 
+  it("a provision's user mappings hold when its event reached us (factsAt, our clock: a removal marked since wins at sign-in)", async () => {
+    const { installation, event, ref } = await h.installing(2);
+    const prov = await h.run(h.acts.provisionAccount, { ...ref, accountName: installation.accountName ?? '', eventId: event.id });
+    const receivedAt = (await h.store.inbox.get(event.id))?.receivedAt;
+    assert.ok(receivedAt);
+    const users = await h.store.accounts.users.find({ accountId: prov.accountId }).toArray();
+    assert.equal(users.length, 2);
+    for (const u of users) assert.equal(u.factsAt?.getTime(), receivedAt.getTime(), u._id);
+  });
+
   it("gives a live installation's retiring sets back (a run resumed from it retires them), an ended one's not", async () => {
     const { base, clientId } = await h.installing(1);
     const retireAt = new Date(Date.now() + 3_600_000);

@@ -61,7 +61,8 @@ describe('launch: a user removed at Talkdesk cannot sign in before the workflow 
     assert.equal(await sys.simulator.deliver(removal, { callbackUrl: sys.web.callbackUrl }), 200);
     const accountId = removal.data.account_id;
     // An earlier app.updated (adding c) whose partner step retried until now is applied after the removal arrived.
-    const earlier = new Date(Date.parse(removal.created_at) - 60_000).toISOString();
+    // It reached us before the removal did (when the callback stored it).
+    const earlier = new Date(Date.now() - 60_000).toISOString();
     const update = {
       accountId,
       installationId: installation.id,
@@ -71,6 +72,7 @@ describe('launch: a user removed at Talkdesk cannot sign in before the workflow 
     await new MongoProvisioner(sys.store).update(update, {
       key: 'earlier-update',
       occurredAt: earlier,
+      receivedAt: earlier,
       signal: new AbortController().signal,
     });
     assert.ok(

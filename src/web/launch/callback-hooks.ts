@@ -37,8 +37,8 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
       // The sign-in links of an install or rotation are saved by the workflow's credentials
       // import (activities/credentials.ts), off the acknowledgement's path.
       // Marked first (sign-in.ts reads the marks after it opens a session): a sign-in is refused from now, not
-      // from when the workflow applies the event. A removal's time is compared with our writes of the mapping,
-      // so it is its arrival (created_at has whole seconds: a mapping written in that second would outdate it);
+      // from when the workflow applies the event. A removal's time is compared with when the facts of the mapping
+      // reached us (its `factsAt`), so it is its arrival, on our clock;
       // an uninstall's with the times of Talkdesk's events, so as sent.
       if (event.type === 'app.uninstalled') {
         await lc.sessions.markRemoved(installationId, new Date(event.created_at));
