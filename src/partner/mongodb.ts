@@ -11,8 +11,11 @@ import {
   type UpdateRequest,
 } from './provisioner';
 
-/** When the event whose users are written reached us (a sign-in weighs a removal marked since against it); else now. */
-const factsAt = (ctx: CallContext): Date | undefined => (ctx.receivedAt ? new Date(ctx.receivedAt) : undefined);
+/** When the event whose users are written reached us, and its `created_at`: a sign-in weighs a removal against both. */
+const factsOf = (ctx: CallContext) => ({
+  at: ctx.receivedAt ? new Date(ctx.receivedAt) : undefined,
+  eventAt: Number.isNaN(Date.parse(ctx.occurredAt)) ? undefined : new Date(ctx.occurredAt),
+});
 
 /**
  * The built-in partner product: the account and its user mappings, settings kept
@@ -40,7 +43,7 @@ export class MongoProvisioner implements PartnerProvisioner {
       provisionKey: ctx.key,
     });
     throwIfCancelled(ctx);
-    await this.store.accounts.upsertUsers(req.account.accountId, req.account.installationId, req.users, undefined, factsAt(ctx));
+    await this.store.accounts.upsertUsers(req.account.accountId, req.account.installationId, req.users, undefined, factsOf(ctx));
     ctx.progress?.(`${req.users.length} users mapped`);
     throwIfCancelled(ctx);
     if (this.withStarterContent) await this.store.starterContent.ensure(req.account.accountId, req.account.installationId, ctx.key);
@@ -50,7 +53,7 @@ export class MongoProvisioner implements PartnerProvisioner {
   async update(req: UpdateRequest, ctx: CallContext): Promise<void> {
     throwIfCancelled(ctx);
     if (!(await this.isCurrent(req))) return;
-    await this.store.accounts.upsertUsers(req.accountId, req.installationId, req.usersAdded, undefined, factsAt(ctx));
+    await this.store.accounts.upsertUsers(req.accountId, req.installationId, req.usersAdded, undefined, factsOf(ctx));
     if (req.usersRemoved.length) await this.store.accounts.deactivateUsers(req.accountId, req.usersRemoved);
     if (req.subscription) await this.store.accounts.recordSubscription(req.accountId, req.subscription as never);
   }

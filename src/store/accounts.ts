@@ -1,88 +1,14 @@
 import type { Collection } from 'mongodb';
 import { COLLECTIONS, type Database } from './db';
+import type { AccountRecord, AccountUsersRecord, SettingsRecord, TalkdeskUserFacts, UserMappingRecord } from './account-records';
 
-export type AccountStatus = 'provisioned' | 'disabled';
+export type * from './account-records';
+
 const MAPPING_WRITE = { updatedAt: 1, installationId: 1 } as const;
-
-/** The partner-side account for one Talkdesk account. */
-export interface AccountRecord {
-  _id: string; // Talkdesk account id
-  installationId: string;
-  appId: string;
-  name: string;
-  companyName?: string;
-  timezone?: string;
-  status: AccountStatus;
-  subscription?: Record<string, { name?: string; licenses?: number }>;
-  trial?: { startedAt?: string; expiresAt?: string; endedAt?: string; endedReason?: string; endedBy?: string };
-  /** When the activity attempt that recorded `trial` was scheduled (Temporal's clock, Unix ms). */
-  trialAttemptAt?: number;
-  settingsRestored: boolean;
-  /** The key of the provision that made it provisioned (the install event's call): another install starts afresh. */
-  provisionedBy?: string;
-  /** Talkdesk user id of the installing administrator (`created_by` of the installation). */
-  createdBy?: string;
-  /** The partner's own id for the account, from the HTTP provisioner's answer. */
-  partnerAccountId?: string;
-  /**
-   * The active licensed users of the account's current installation, kept by every write of the mappings below, so that
-   * the app page counts them without a query that reads every mapping and checks a session's licence without reading its
-   * mapping. Added to after a mapping is activated, removed from before one is deactivated: it never names an inactive
-   * mapping. Absent on accounts provisioned before it existed: those are counted from the mappings.
-   */
-  licensedUsers?: { installationId?: string; ids: string[] };
-  createdAt: Date;
-  updatedAt: Date;
-  disabledAt?: Date;
-}
-
-export interface UserMappingRecord {
-  _id: string; // `${accountId}:${talkdeskUserId}`
-  accountId: string;
-  installationId: string;
-  talkdeskUserId: string;
-  email?: string;
-  name?: string;
-  partnerUserId: string;
-  /** The installing administrator is `admin`, every other licensed user `user`. */
-  role: 'admin' | 'user';
-  active: boolean;
-  updatedAt: Date;
-  /** When its facts were true (the applied event's time, a licence read's); absent: `updatedAt`. A removal marked later wins. */
-  factsAt?: Date;
-}
-
-/** Settings the partner keeps for an account across uninstall and reinstall. */
-export interface SettingsRecord {
-  _id: string; // Talkdesk account id
-  settings: Record<string, unknown>;
-  createdAt: Date;
-  updatedAt: Date;
-  /** The key of the provision call that created them (absent before it was recorded). */
-  createdByProvision?: string;
-}
-
-/**
- * The Talkdesk user ids of an account's mappings (`account_users`), so that the mappings are read and written by `_id`
- * (`<accountId>:<userId>`), never by a filter the embedded FerretDB answers by reading the whole collection. Created
- * with the account; an account an older version created gets it from one read by account the first time its users change.
- */
-export interface AccountUsersRecord {
-  _id: string; // Talkdesk account id
-  userIds: string[];
-  updatedAt: Date;
-}
 
 const mappingId = (accountId: string, talkdeskUserId: string) => `${accountId}:${talkdeskUserId}`;
 
 export const DEFAULT_SETTINGS = { sampleDashboards: true, tutorialShown: false } as const;
-
-export interface TalkdeskUserFacts {
-  id: string;
-  email?: string;
-  name?: string;
-  role?: 'admin' | 'user';
-}
 
 export class AccountStore {
   readonly accounts: Collection<AccountRecord>;
@@ -206,9 +132,15 @@ export class AccountStore {
 
   /**
    * Idempotent upsert of user mappings (the partner user id is derived, so retries agree). `asOf`: when a sign-in's licence
-   * refresh read them (a removal marked meanwhile is newer); `factsAt`: an applied event's time (one older than a removal).
+   * refresh read them (a removal marked meanwhile is newer); `facts`: the applied event's receipt and `created_at`.
    */
-  async upsertUsers(accountId: string, installationId: string, users: TalkdeskUserFacts[], asOf?: Date, factsAt?: Date): Promise<number> {
+  async upsertUsers(
+    accountId: string,
+    installationId: string,
+    users: TalkdeskUserFacts[],
+    asOf?: Date,
+    facts: { at?: Date; eventAt?: Date } = {},
+  ): Promise<number> {
     const now = asOf ?? new Date();
     // Indexed first (an entry without a mapping is skipped); an older version's account gets its index here, complete.
     const indexed = await this.indexedUserIds(accountId);
@@ -240,8 +172,10 @@ export class AccountStore {
             ...(role ? { role } : {}), // none given (licence refresh): kept, but an earlier installation's admin is a user
             active: true,
             updatedAt: now,
-            factsAt: factsAt ?? now,
+            factsAt: facts.at ?? now,
+            ...(facts.eventAt ? { factsEventAt: facts.eventAt } : {}),
           },
+          ...(facts.eventAt ? {} : { $unset: { factsEventAt: '' as const } }),
           $setOnInsert: { partnerUserId: `pu_${accountId}_${u.id}`, ...(role ? {} : { role: 'user' as const }) },
         },
         { upsert: true },
@@ -256,7 +190,10 @@ export class AccountStore {
     let changed = 0;
     const now = new Date();
     for (const id of talkdeskUserIds ?? (await this.userIds(accountId))) {
-      const res = await this.users.updateOne({ _id: mappingId(accountId, id) }, { $set: { active, updatedAt: now, factsAt: now } });
+      const res = await this.users.updateOne(
+        { _id: mappingId(accountId, id) },
+        { $set: { active, updatedAt: now, factsAt: now }, $unset: { factsEventAt: '' } },
+      );
       changed += res.modifiedCount;
     }
     return changed;

@@ -38,12 +38,16 @@ interface LogoutMark {
    */
   _id: string;
   at: Date;
+  /** A removal's newest `created_at` (Talkdesk's clock), beside `at`, when it was received. */
+  eventAt?: Date;
 }
 
 /** What Talkdesk said of a user since a sign-in began: logged out, removed, or the app uninstalled (absent: never). */
 export interface EndingMarks {
   loggedOutAt?: Date;
   removedAt?: Date;
+  /** That removal's `created_at` (absent for marks older versions wrote). */
+  removalEventAt?: Date;
   uninstalledAt?: Date;
 }
 
@@ -127,9 +131,9 @@ export class SessionStore {
    * before their sessions are ended, so that a sign-in does not outlive it while the workflow has not applied
    * it yet (seconds, or hours while the partner's hook or Temporal is down). One command for any number.
    */
-  async markRemoved(installationId: string, at: Date, talkdeskUserIds?: readonly string[]): Promise<void> {
+  async markRemoved(installationId: string, at: Date, talkdeskUserIds?: readonly string[], eventAt?: Date): Promise<void> {
     const ids = (talkdeskUserIds ?? [ALL_USERS]).map((u) => removalId(installationId, u));
-    await upsertManyById(this.logouts, ids, { $max: { at } });
+    await upsertManyById(this.logouts, ids, { $max: { at, ...(eventAt ? { eventAt } : {}) } });
   }
 
   /** The marks a sign-in checks once its session is open: the user's logout and removal, the uninstall; three reads by `_id` at once. */
@@ -142,13 +146,13 @@ export class SessionStore {
       `${installationId}:${talkdeskUserId}:removed`,
       `${installationId}:${ALL_USERS}:removed`,
     ];
-    const read = (id: string) => this.logouts.findOne({ _id: id }).then((m) => m?.at);
+    const read = (id: string) => this.logouts.findOne({ _id: id });
     const latestOf = async (i: number) => {
-      const [now, before] = await Promise.all([read(ids[i]!), legacy[i] === ids[i] ? undefined : read(legacy[i]!)]);
-      return now && before ? (now > before ? now : before) : (now ?? before);
+      const [now, before] = await Promise.all([read(ids[i]!), legacy[i] === ids[i] ? null : read(legacy[i]!)]);
+      return now && before ? (now.at > before.at ? now : before) : (now ?? before);
     };
-    const [loggedOutAt, removedAt, uninstalledAt] = await Promise.all([0, 1, 2].map(latestOf));
-    return { loggedOutAt, removedAt, uninstalledAt };
+    const [loggedOut, removed, uninstalled] = await Promise.all([0, 1, 2].map(latestOf));
+    return { loggedOutAt: loggedOut?.at, removedAt: removed?.at, removalEventAt: removed?.eventAt, uninstalledAt: uninstalled?.at };
   }
 
   async sweep(now = new Date()): Promise<number> {

@@ -52,7 +52,8 @@ describe('launch: a user removed at Talkdesk cannot sign in before the workflow 
     assert.equal(sys.simulator.calls.filter((x) => x.route === 'licensedUsers').length, reads);
   });
 
-  it('an update older than the removal, applied after the removal was marked, does not outdate the mark: refused', async () => {
+  /** With the worker stopped, `c` removed at Talkdesk (the callback marks it), then an update adding `c` applied with `ctx`. */
+  async function removedThenAdded(times: (removal: { created_at: string }) => { occurredAt: string; receivedAt: string }) {
     const { installation, licensed } = await activeInstallation(sys, { licensedUsers: 3 });
     const [, , c] = licensed;
     assert.ok(c);
@@ -60,28 +61,36 @@ describe('launch: a user removed at Talkdesk cannot sign in before the workflow 
     const removal = sys.simulator.updateUsers(installation.id, { remove: [c.id] });
     assert.equal(await sys.simulator.deliver(removal, { callbackUrl: sys.web.callbackUrl }), 200);
     const accountId = removal.data.account_id;
-    // An earlier app.updated (adding c) whose partner step retried until now is applied after the removal arrived.
-    // It reached us before the removal did (when the callback stored it).
-    const earlier = new Date(Date.now() - 60_000).toISOString();
     const update = {
       accountId,
       installationId: installation.id,
       usersAdded: [{ id: c.id, email: 'c@example.com', name: 'C', role: 'user' as const }],
       usersRemoved: [],
     };
-    await new MongoProvisioner(sys.store).update(update, {
-      key: 'earlier-update',
-      occurredAt: earlier,
-      receivedAt: earlier,
-      signal: new AbortController().signal,
-    });
-    assert.ok(
-      (await sys.store.accounts.users.findOne({ _id: `${accountId}:${c.id}` }))!.updatedAt > new Date(Date.parse(removal.created_at)),
-    );
-    const refused = await signIn(sys, installation.id, c.id);
+    await new MongoProvisioner(sys.store).update(update, { key: `add-${c.id}`, ...times(removal), signal: new AbortController().signal });
+    return { installation, c };
+  }
+
+  const expectRefused = async (installationId: string, userId: string) => {
+    const refused = await signIn(sys, installationId, userId);
     assert.equal(refused.status, 403, refused.body.slice(0, 300));
-    assert.match(refused.body, /data-reason="not_licensed"/, "Talkdesk's list, read, no longer names c");
-    assert.equal(await sessionsOf(installation.id, c.id), 0);
+    assert.match(refused.body, /data-reason="not_licensed"/, "Talkdesk's list, read, no longer names the user");
+    assert.equal(await sessionsOf(installationId, userId), 0);
+  };
+
+  it('an update received before the removal, applied after the removal was marked, does not outdate the mark: refused', async () => {
+    // An earlier app.updated (adding c) whose partner step retried until now.
+    const earlier = new Date(Date.now() - 60_000).toISOString();
+    const { installation, c } = await removedThenAdded(() => ({ occurredAt: earlier, receivedAt: earlier }));
+    await expectRefused(installation.id, c.id);
+  });
+
+  it('an update created before the removal but received after it (redelivered late), applied first: refused', async () => {
+    const { installation, c } = await removedThenAdded((removal) => ({
+      occurredAt: new Date(Date.parse(removal.created_at) - 60_000).toISOString(),
+      receivedAt: new Date().toISOString(),
+    }));
+    await expectRefused(installation.id, c.id);
   });
 
   it("a removal marked after the user was added back (delivered out of order): Talkdesk's list decides, and the mapping written then outdates the mark", async () => {

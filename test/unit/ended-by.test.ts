@@ -36,4 +36,12 @@ describe('launch: what Talkdesk said while a sign-in ran (endedBy)', () => {
     const late = { updatedAt: t(30), factsAt: t(8) } as UserMappingRecord;
     assert.equal(reason({ removedAt: t(11) }, { mapping: late }), 'not_licensed/removal_pending');
   });
+
+  it('an add created before the removal but received after it (delivered out of order) does not outdate the mark', () => {
+    const redelivered = { updatedAt: t(30), factsAt: t(30), factsEventAt: t(8) } as UserMappingRecord;
+    assert.equal(reason({ removedAt: t(11), removalEventAt: t(9) }, { mapping: redelivered }), 'not_licensed/removal_pending');
+    // Re-added in the same second as the removal (created_at has whole seconds), received after it: the add stands.
+    const sameSecond = { updatedAt: t(30), factsAt: t(12), factsEventAt: t(9) } as UserMappingRecord;
+    assert.equal(reason({ removedAt: t(11), removalEventAt: t(9) }, { mapping: sameSecond }), undefined);
+  });
 });

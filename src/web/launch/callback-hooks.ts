@@ -38,7 +38,8 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
       // import (activities/credentials.ts), off the acknowledgement's path.
       // Marked first (sign-in.ts reads the marks after it opens a session): a sign-in is refused from now, not
       // from when the workflow applies the event. A removal's time is compared with when the facts of the mapping
-      // reached us (its `factsAt`), so it is its arrival, on our clock;
+      // reached us (its `factsAt`), so it is its arrival, on our clock, and its created_at with theirs (delivered out
+      // of order, an older add arrives later);
       // an uninstall's with the times of Talkdesk's events, so as sent.
       if (event.type === 'app.uninstalled') {
         await lc.sessions.markRemoved(installationId, new Date(event.created_at));
@@ -50,7 +51,7 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
         const ended = await lc.sessions.endForInstallation(installationId, beganBy);
         if (ended) lc.logger.info({ installationId, sessionsEnded: ended }, 'uninstall: every session of the installation ended');
       } else if (event.type === 'app.updated' && event.data.users?.removing?.length) {
-        await lc.sessions.markRemoved(installationId, new Date(), event.data.users.removing);
+        await lc.sessions.markRemoved(installationId, new Date(), event.data.users.removing, new Date(event.created_at));
         // One command for the whole list (up to 10,000 ids), before the answer.
         const ended = await lc.sessions.endForUsers(installationId, event.data.users.removing);
         if (ended) lc.logger.info({ installationId, sessionsEnded: ended }, 'users removed: their sessions ended');

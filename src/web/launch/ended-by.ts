@@ -18,10 +18,12 @@ export function endedBy(
   // A logout dated after the sign-in began (less the clocks' allowance): its Talkdesk authorization may predate it.
   if (marks.loggedOutAt && marks.loggedOutAt >= o.began)
     return new SsoFailure('signed_out', { ...o.facts, detail: 'user_logout_during_sign_in' });
-  // Removed after the facts the mapping holds were true (an update adding the user back, a revert, or a licence read
-  // since): an older update applied after the removal arrived does not cancel it.
-  if (marks.removedAt && marks.removedAt > (o.mapping.factsAt ?? o.mapping.updatedAt))
-    return new SsoFailure('not_licensed', { ...o.facts, detail: 'removal_pending' });
+  // Removed after the facts the mapping holds reached us, or created after the event they came from (delivered out of
+  // order): an older update applied, or received, after the removal does not cancel it. Each on one clock.
+  const { factsAt, factsEventAt, updatedAt } = o.mapping;
+  const removedSince = marks.removedAt && marks.removedAt > (factsAt ?? updatedAt);
+  const createdSince = marks.removalEventAt && factsEventAt && marks.removalEventAt > factsEventAt;
+  if (removedSince || createdSince) return new SsoFailure('not_licensed', { ...o.facts, detail: 'removal_pending' });
   // Uninstalled no earlier than the newest event the record shows applied (Talkdesk's times both, in whole
   // seconds: the same second counts, as an install and its uninstall can share one); a reinstall is newer.
   const applied = o.rec.lastEventAt ? Date.parse(o.rec.lastEventAt) : -Infinity;
