@@ -190,10 +190,7 @@ export class AccountStore {
     let changed = 0;
     const now = new Date();
     for (const id of talkdeskUserIds ?? (await this.userIds(accountId))) {
-      const res = await this.users.updateOne(
-        { _id: mappingId(accountId, id) },
-        { $set: { active, updatedAt: now, factsAt: now }, $unset: { factsEventAt: '' } },
-      );
+      const res = await this.users.updateOne({ _id: mappingId(accountId, id) }, { $set: { active, updatedAt: now, factsAt: now } });
       changed += res.modifiedCount;
     }
     return changed;

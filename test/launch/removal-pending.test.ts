@@ -93,6 +93,22 @@ describe('launch: a user removed at Talkdesk cannot sign in before the workflow 
     await expectRefused(installation.id, c.id);
   });
 
+  it("held only by a removal created after the facts' event, the user Talkdesk still lists signs in (the read clears it)", async () => {
+    const { installation, licensed } = await activeInstallation(sys, { licensedUsers: 2 });
+    const [, b] = licensed;
+    assert.ok(b);
+    const accountId = (await sys.store.accounts.findByInstallation(installation.id))!._id;
+    const now = Date.now();
+    const at = (s: number) => new Date(now + s * 1_000);
+    // b's facts came from an update created at -120 s, received now; a removal created at -90 s was received at -60 s.
+    const update = { accountId, installationId: installation.id, usersAdded: [{ id: b.id, role: 'user' as const }], usersRemoved: [] };
+    const times = { occurredAt: at(-120).toISOString(), receivedAt: at(0).toISOString() };
+    await new MongoProvisioner(sys.store).update(update, { key: `add-${b.id}`, ...times, signal: new AbortController().signal });
+    await new SessionStore(sys.store.db).markRemoved(installation.id, at(-60), [b.id], at(-90));
+    const answer = await signIn(sys, installation.id, b.id);
+    assert.equal(answer.status, 200, answer.body.slice(0, 300));
+  });
+
   it("a removal marked after the user was added back (delivered out of order): Talkdesk's list decides, and the mapping written then outdates the mark", async () => {
     const { installation, licensed } = await activeInstallation(sys, { licensedUsers: 2 });
     const [, b] = licensed;

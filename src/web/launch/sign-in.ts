@@ -220,7 +220,7 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
         err instanceof SsoFailure ? err : ended,
       );
       if (listed !== true) return listed === false ? ended : listed;
-      return endedBy({ ...marks, removedAt: undefined }, { began, mapping, rec, facts });
+      return endedBy({ ...marks, removedAt: undefined, removalEventAt: undefined }, { began, mapping, rec, facts });
     };
     const signedIn = () => {
       lc.ssoTotal.inc({ outcome: 'ok' });
