@@ -103,9 +103,7 @@ export function credentialActivities(deps: ActivityDeps) {
       }
       // After the last write of the set: every set destroyed meanwhile, this one perhaps not listed.
       // Not a close that spared it (a same-id reinstall's set, an uninstall's attempt counting its close late).
-      if (
-        await store.credentials.closedOver(input.installationId, closesBefore, await store.credentials.get(input.installationId, clientId))
-      ) {
+      if (await store.credentials.closedOver(input.installationId, clientId, closesBefore)) {
         await store.credentials.destroy(input.installationId, clientId);
         throw destroyedWhileImporting(input.installationId, input.eventId);
       }

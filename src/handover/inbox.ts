@@ -75,17 +75,19 @@ const ownerOf = (r: Pick<InboxRecord, '_id' | 'installationId' | 'createdAt' | '
   storedAt: r.receivedAt,
 });
 
-/** `conflict`: the id is stored for another installation or event type (not a redelivery of this event). */
-/** A repeat's `event`: the stored one, what is handed over for it (one content per event id, what its import reads). */
+/**
+ * `conflict`: the id is stored for another event (`conflicting`), not a redelivery of this one. A repeat's `event`: the
+ * stored one, what is handed over for it (one content per event id, what its import reads).
+ */
 export type InsertOutcome = { stored: 'stored' } | { stored: 'duplicate'; dispatched: boolean; conflict?: true; event?: LifecycleEvent };
 
+const clientOf = (e: LifecycleEvent): unknown => (e.facts as { client_id?: unknown }).client_id;
 /** Not a redelivery: another installation, type, time or client (a credentials event's: its secret comes with it). */
 const conflicting = (a: InboxRecord, b: Pick<InboxRecord, 'installationId' | 'type' | 'event'>): boolean =>
   a.installationId !== b.installationId ||
   a.type !== b.type ||
   Date.parse(a.event.createdAt) !== Date.parse(b.event.createdAt) ||
   clientOf(a.event) !== clientOf(b.event);
-const clientOf = (e: LifecycleEvent): unknown => (e.facts as { client_id?: unknown }).client_id;
 
 export class InboxStore {
   private readonly coll: Collection<InboxRecord>;

@@ -198,33 +198,37 @@ export class CredentialStore {
   private async updateSet(
     installationId: string,
     clientId: string,
-    allowed: (status: CredentialStatus) => boolean,
+    allowed: (rec: CredentialRecord) => boolean,
     update: object,
     expected?: CredentialStatus,
   ): Promise<boolean> {
     const rec = await this.get(installationId, clientId);
-    if (!rec || !allowed(rec.status) || (expected !== undefined && rec.status !== expected)) return false;
+    if (!rec || !allowed(rec) || (expected !== undefined && rec.status !== expected)) return false;
     const res = await this.creds.updateOne(expected === undefined ? { _id: rec._id } : { _id: rec._id, status: expected }, update);
     return res.modifiedCount > 0;
   }
 
   async activate(installationId: string, clientId: string): Promise<void> {
-    await this.updateSet(installationId, clientId, (s) => s === 'pending' || s === 'active', {
+    await this.updateSet(installationId, clientId, (r) => r.status === 'pending' || r.status === 'active', {
       $set: { status: 'active', activatedAt: new Date() },
     });
   }
 
   async scheduleRetirement(installationId: string, clientId: string, retireAt: Date): Promise<void> {
-    await this.updateSet(installationId, clientId, (s) => s !== 'destroyed', { $set: { status: 'retiring', retireAt } });
+    await this.updateSet(installationId, clientId, (r) => r.status !== 'destroyed', { $set: { status: 'retiring', retireAt } });
   }
 
   /**
    * Removes the ciphertext itself and every cached token made with it. `expected`: only if the set still has
    * the status it was listed with (the backstop: a pending set its workflow switched to meanwhile is kept).
+   * `listed`: only if it is still that set (same event, same import), not one imported over it since under its client
+   * id (a same-id reinstall given the same client, while a destroy-all attempt that listed it stalled).
    */
-  async destroy(installationId: string, clientId: string, expected?: CredentialStatus): Promise<boolean> {
+  async destroy(installationId: string, clientId: string, expected?: CredentialStatus, listed?: CredentialRecord): Promise<boolean> {
     const update = { $set: { status: 'destroyed', destroyedAt: new Date() }, $unset: { secret: '' } };
-    const changed = await this.updateSet(installationId, clientId, (s) => s !== 'destroyed', update, expected);
+    const same = (r: CredentialRecord) =>
+      !listed || (r.sourceEventId === listed.sourceEventId && r.createdAt.getTime() === listed.createdAt.getTime());
+    const changed = await this.updateSet(installationId, clientId, (r) => r.status !== 'destroyed' && same(r), update, expected);
     if (changed || expected === undefined) await this.dropToken(installationId, clientId);
     return changed;
   }
@@ -242,36 +246,23 @@ export class CredentialStore {
     let n = 0;
     for (const rec of await this.list(installationId)) {
       if (sparedBy(closedAt, kept, rec)) continue;
-      if (await this.destroyListed(rec)) n += 1;
+      if (await this.destroy(installationId, rec.clientId, undefined, rec)) n += 1;
     }
     return n;
   }
 
   /**
-   * Destroys the set as it was listed, not one imported since under its client id (a same-id reinstall given the same
-   * client, imported over it while this attempt stalled and a later one destroyed it). Its token goes with it.
+   * Whether a close ran since an import read `closesBefore` that did not spare its set (see `destroyAll`): one close,
+   * which spared it, lets the import stand; its count landing late (a stalled attempt) must not undo it. The set is
+   * read only then.
    */
-  private async destroyListed(rec: CredentialRecord): Promise<boolean> {
-    // Read, then written, by `{_id}` alone (FerretDB looks nothing else up by index): as `updateSet` does.
-    const now = await this.creds.findOne({ _id: rec._id });
-    if (!now || now.sourceEventId !== rec.sourceEventId || now.createdAt.getTime() !== rec.createdAt.getTime()) return false;
-    const destroyed = now.status !== 'destroyed';
-    if (destroyed)
-      await this.creds.updateOne({ _id: rec._id }, { $set: { status: 'destroyed', destroyedAt: new Date() }, $unset: { secret: '' } });
-    await this.dropToken(rec.installationId, rec.clientId);
-    return destroyed;
-  }
-
-  /**
-   * Whether a close ran since an import read `closesBefore` that did not spare its set `set` (see `destroyAll`): one
-   * close, which spared it, lets the import stand; its count landing late (a stalled attempt) must not undo it.
-   */
-  async closedOver(installationId: string, closesBefore: number, set: CredentialRecord | null): Promise<boolean> {
+  async closedOver(installationId: string, clientId: string, closesBefore: number): Promise<boolean> {
     const rec = await this.closes.findOne({ _id: installationId });
     if ((rec?.closes ?? 0) === closesBefore) return false;
-    if (rec?.closes !== closesBefore + 1 || !rec.kept || !set) return true;
+    if (rec?.closes !== closesBefore + 1 || !rec.kept) return true;
+    const set = await this.get(installationId, clientId);
     const kept = { except: rec.kept.except, keepNewerThan: rec.kept.keepNewerThan ?? undefined };
-    return !sparedBy(rec.closedAt, kept, set);
+    return !set || !sparedBy(rec.closedAt, kept, set);
   }
 
   /**

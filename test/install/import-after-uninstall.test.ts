@@ -183,7 +183,7 @@ describe('an import racing the uninstall’s destroyCredentials (FerretDB, simul
     const reinstall = { ...first.event, id: `${first.event.id}-same-client` }; // Talkdesk hands the same client again
     await h.storeEvent(reinstall);
     const creds = h.store.credentials;
-    const judging = stallOnce(creds, 'destroyListed'); // listed the first install's set, then stalled
+    const judging = stallOnce(creds, 'destroy'); // listed the first install's set, then stalled
     const stale = h.run(h.acts.destroyCredentials, { installationId, keepEventIds: [reinstall.id] });
     await judging.reached;
     await h.run(h.acts.destroyCredentials, { installationId, keepEventIds: [reinstall.id] }); // the step's next attempt
