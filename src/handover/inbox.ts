@@ -79,7 +79,8 @@ const ownerOf = (r: Pick<InboxRecord, '_id' | 'installationId' | 'createdAt' | '
  * `conflict`: the id is stored for another event (`conflicting`), not a redelivery of this one. A repeat's `event`: the
  * stored one, what is handed over for it (one content per event id, what its import reads).
  */
-export type InsertOutcome = { stored: 'stored' } | { stored: 'duplicate'; dispatched: boolean; conflict?: true; event?: LifecycleEvent };
+export type InsertOutcome =
+  { stored: 'stored' } | { stored: 'duplicate'; dispatched: boolean; conflict?: true; event?: LifecycleEvent; receivedAt?: Date };
 
 const clientOf = (e: LifecycleEvent): unknown => (e.facts as { client_id?: unknown }).client_id;
 /** Not a redelivery: another installation, type, time or client (a credentials event's: its secret comes with it). */
@@ -149,7 +150,7 @@ export class InboxStore {
       stored: 'duplicate',
       dispatched: Boolean(existing?.dispatchedAt),
       ...(conflict ? { conflict: true as const } : {}),
-      ...(existing ? { event: existing.event } : {}),
+      ...(existing ? { event: existing.event, receivedAt: existing.receivedAt } : {}),
     };
   }
 

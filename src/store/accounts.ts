@@ -185,12 +185,21 @@ export class AccountStore {
     return written.length;
   }
 
-  /** Sets `active` on the named mappings (all of the account's without names), each by `_id`; how many changed. */
+  /**
+   * Sets `active` on the named mappings (all of the account's without names), each by `_id`; how many changed. Their
+   * facts' times stay: a deactivated mapping signs no one in, and a reactivation (a reverted update) restores the facts
+   * the mapping held before, which did not reach us now; written as of now, they would outdate a removal marked
+   * meanwhile (launch's `removal_pending`). A mapping older than `factsAt` gets its last write's time as its facts'.
+   */
   private async setActive(accountId: string, active: boolean, talkdeskUserIds?: string[]): Promise<number> {
     let changed = 0;
     const now = new Date();
     for (const id of talkdeskUserIds ?? (await this.userIds(accountId))) {
-      const res = await this.users.updateOne({ _id: mappingId(accountId, id) }, { $set: { active, updatedAt: now, factsAt: now } });
+      const _id = mappingId(accountId, id);
+      // Read only to reactivate (a revert, rare): the workflow is the only writer of its mappings.
+      const before = active ? await this.users.findOne({ _id }) : null;
+      const facts = before && before.factsAt === undefined ? { factsAt: before.updatedAt } : {};
+      const res = await this.users.updateOne({ _id }, { $set: { active, updatedAt: now, ...facts } });
       changed += res.modifiedCount;
     }
     return changed;

@@ -1,5 +1,5 @@
 import { MongoServerError, type Collection } from 'mongodb';
-import { COLLECTIONS, upsertById, type Database } from './db';
+import { COLLECTIONS, DURABLE_WRITE, upsertById, type Database } from './db';
 import { MARKERS, StoreMarkers } from './markers';
 
 /**
@@ -106,7 +106,10 @@ export class LogoutEventStore {
   }
 
   async markHandled(eventId: string, sessionsEnded: number, at = new Date()): Promise<void> {
-    await this.coll.updateOne({ _id: eventId, type: 'user.logout' }, { $set: { handledAt: at, sessionsEnded } });
+    // Journaled on a majority before Talkdesk's 200, and with it every write of the handling before it (one primary
+    // replicates in order): rolled back by a failover, the marks, the ended sessions and the partner's forward would be
+    // gone, and neither a redelivery nor the backstop (its owed entry rolled back too) would bring them back.
+    await this.coll.updateOne({ _id: eventId, type: 'user.logout' }, { $set: { handledAt: at, sessionsEnded } }, DURABLE_WRITE);
     await this.settle(eventId);
   }
 

@@ -55,6 +55,8 @@ export interface EndingMarks {
 const markId = (installationId: string, talkdeskUserId: string) => `${escapeIdPart(installationId)}:${escapeIdPart(talkdeskUserId)}`;
 const removalId = (installationId: string, talkdeskUserId: string) => `${markId(installationId, talkdeskUserId)}:removed`;
 const ALL_USERS = '*';
+/** Sessions whose sign-in began by `beganBy` (one without `signInAt`, from earlier versions, counts); all without it. */
+const beganByThen = (beganBy?: Date) => (beganBy ? { $or: [{ signInAt: { $exists: false } }, { signInAt: { $lte: beganBy } }] } : {});
 
 export const hashId = (value: string): string => createHash('sha256').update(value).digest('hex');
 export const randomId = (): string => randomBytes(32).toString('base64url');
@@ -101,20 +103,19 @@ export class SessionStore {
    * leaves a session the user opened after it; one without `signInAt` (earlier versions) is ended. Idempotent.
    */
   async endForUser(installationId: string, talkdeskUserId: string, beganBy: Date): Promise<number> {
-    const began = { $or: [{ signInAt: { $exists: false } }, { signInAt: { $lte: beganBy } }] };
-    return (await this.coll.deleteMany({ installationId, talkdeskUserId, ...began })).deletedCount;
+    return (await this.coll.deleteMany({ installationId, talkdeskUserId, ...beganByThen(beganBy) })).deletedCount;
   }
 
-  /** Ends every session of these users of an installation (users removed by an update), in one command. */
-  async endForUsers(installationId: string, talkdeskUserIds: readonly string[]): Promise<number> {
+  /** Ends every session of these users of an installation (users removed by an update), in one command; with `beganBy`, those that began by then. */
+  async endForUsers(installationId: string, talkdeskUserIds: readonly string[], beganBy?: Date): Promise<number> {
     if (talkdeskUserIds.length === 0) return 0;
-    return (await this.coll.deleteMany({ installationId, talkdeskUserId: { $in: [...talkdeskUserIds] } })).deletedCount;
+    return (await this.coll.deleteMany({ installationId, talkdeskUserId: { $in: [...talkdeskUserIds] }, ...beganByThen(beganBy) }))
+      .deletedCount;
   }
 
   /** Ends every session of an installation (uninstall); with `beganBy`, those that began by then (an earlier life's). */
   async endForInstallation(installationId: string, beganBy?: Date): Promise<number> {
-    const began = beganBy ? { $or: [{ signInAt: { $exists: false } }, { signInAt: { $lte: beganBy } }] } : {};
-    return (await this.coll.deleteMany({ installationId, ...began })).deletedCount;
+    return (await this.coll.deleteMany({ installationId, ...beganByThen(beganBy) })).deletedCount;
   }
 
   /**

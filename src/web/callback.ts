@@ -244,7 +244,8 @@ export function createCallbackHandler(deps: CallbackDeps) {
       // Sessions an uninstall or a user removal ends, before the hand-over and the answer. Not
       // for a repeat of an event handed over already: its sessions ended then, and a session
       // opened since (the user added back by a later update) is not this event's to end.
-      await deps.launch?.beforeHandOver(event);
+      // A repeat's removal is judged at the first arrival (the mapping's `factsAt` is compared with it).
+      await deps.launch?.beforeHandOver(event, inserted.stored === 'duplicate' ? inserted.receivedAt : undefined);
     } catch (err) {
       // Stored, not handed over: the redelivery this asks for ends them and hands it over. Queued too (if the
       // store takes it), for after Talkdesk's redeliveries: were every one to fail so, the dispatcher still hands

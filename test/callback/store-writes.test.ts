@@ -77,6 +77,19 @@ describe('callback: store writes per event (FerretDB, command monitoring)', func
     assert.ok(seen > 0, 'command monitoring is on for the web server connection');
   });
 
+  it("user.logout: the handled mark, the last write before the 200, waits for a majority (and with it the handling's writes before it)", async () => {
+    const { installation } = sys.simulator.createInstallation();
+    const event = sys.simulator.userLogout(installation.id, installation.licensedUserIds[0]!);
+    const { answer, writes } = await deliverCounting(event);
+    assert.equal(answer.status, 200, answer.text);
+    const inbox = writes.filter((w) => w.what.startsWith(`${COLLECTIONS.inbox} `));
+    assert.deepEqual(
+      inbox.map((w) => w.what),
+      [`${COLLECTIONS.inbox} insert`, `${COLLECTIONS.inbox} update`],
+    );
+    assert.deepEqual(inbox[1]?.concern, { w: 'majority', j: true, wtimeout: 5_000 }, JSON.stringify(writes));
+  });
+
   it('app.installed handed over at once: 3 writes (credentials, record, mark by _id alone), no queue entry, no sso_links command', async () => {
     const { event } = sys.simulator.createInstallation();
     const { answer, writes, signInLinks } = await deliverCounting(event);

@@ -35,6 +35,30 @@ describe('installation record: the newest install, update and rotation applied (
     for (const u of users) assert.equal(u.factsAt?.getTime(), receivedAt.getTime(), u._id);
   });
 
+  it('a reverted update reactivates users with the facts they held before, not as of now (a removal marked meanwhile still holds)', async () => {
+    const accounts = h.store.accounts;
+    const accountId = 'acct-facts-kept';
+    const factsAt = new Date(Date.now() - 600_000);
+    const factsEventAt = new Date(Date.now() - 660_000);
+    await accounts.upsertUsers(accountId, 'inst-facts-kept', [{ id: 'u1' }], undefined, { at: factsAt, eventAt: factsEventAt });
+    // A mapping written before `factsAt` existed: its last write's time stands for it.
+    const old = new Date(Date.now() - 900_000);
+    await accounts.users.updateOne(
+      { _id: `${accountId}:u2` },
+      { $set: { accountId, installationId: 'inst-facts-kept', talkdeskUserId: 'u2', role: 'user', active: true, updatedAt: old } },
+      { upsert: true },
+    );
+    await accounts.deactivateUsers(accountId, ['u1', 'u2']);
+    const deactivatedAt = (await accounts.users.findOne({ _id: `${accountId}:u2` }))?.updatedAt;
+    await accounts.reactivateUsers(accountId, ['u1', 'u2']);
+    const [u1, u2] = await Promise.all(['u1', 'u2'].map((u) => accounts.users.findOne({ _id: `${accountId}:${u}` })));
+    assert.equal(u1?.active, true);
+    assert.equal(u1?.factsAt?.getTime(), factsAt.getTime(), 'the facts it held before the update');
+    assert.equal(u1?.factsEventAt?.getTime(), factsEventAt.getTime());
+    assert.equal(u2?.active, true);
+    assert.equal(u2?.factsAt?.getTime(), deactivatedAt?.getTime(), 'not the reactivation time');
+  });
+
   it("gives a live installation's retiring sets back (a run resumed from it retires them), an ended one's not", async () => {
     const { base, clientId } = await h.installing(1);
     const retireAt = new Date(Date.now() + 3_600_000);

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { MongoNetworkError } from 'mongodb';
 import { generateSigningKeySpec, parseSigningKeys } from '../../src/sso/signing-keys';
 import { verifyHandoffToken, MemorySeenTokenIds } from '../../src/sso/verify-handoff';
 import { COLLECTIONS } from '../../src/store/db';
 import { startSystem, type TestSystem } from '../support/system';
-import { activeInstallation, launchUrl, TestBrowser } from './helpers';
+import { activeInstallation, launchUrl, ssoMetric, TestBrowser } from './helpers';
 
 /** The partner's own app: records the form posts it receives. */
 async function partnerApp(): Promise<{ url: string; posts: string[]; close(): Promise<void> }> {
@@ -131,6 +132,31 @@ describe('launch: hand-off to the partner app with a signed identity token', fun
     assert.equal(claims.role, 'user');
     assert.equal('partner_account_id' in claims, false);
     assert.equal('partner_state' in claims, false);
+  });
+
+  it('a hand-off whose account read fails answers 503 store_unavailable and is not counted, nor logged, as a sign-in', async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const user = licensed[0];
+    assert.ok(user);
+    const accounts = sys.webStore.accounts;
+    const read = accounts.getAccount.bind(accounts);
+    // The store stops answering between the sign-in's checks and the hand-off's read of the account.
+    accounts.getAccount = async () => {
+      accounts.getAccount = read;
+      throw new MongoNetworkError('connection reset');
+    };
+    const before = { ok: await ssoMetric(sys, 'ok'), down: await ssoMetric(sys, 'store_unavailable') };
+    try {
+      sys.simulator.signInAs(installation.id, user.id);
+      const { res, body } = await new TestBrowser().open(launchUrl(sys, installation.id));
+      assert.equal(res.status, 503, body.slice(0, 300));
+      assert.match(body, /data-reason="store_unavailable"/);
+      assert.doesNotMatch(body, /name="token"/, 'no token handed off');
+    } finally {
+      accounts.getAccount = read;
+    }
+    assert.equal(await ssoMetric(sys, 'store_unavailable'), before.down + 1);
+    assert.equal(await ssoMetric(sys, 'ok'), before.ok, 'not counted as signed in');
   });
 
   it("partner_state given to /launch comes back in the token: the partner refuses a token from another browser's launch", async () => {

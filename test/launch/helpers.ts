@@ -93,9 +93,11 @@ export async function signIn(
   sys: TestSystem,
   installationId: string,
   userId: string,
+  o: { browser?: TestBrowser } = {},
 ): Promise<{ browser: TestBrowser; body: string; status: number; url: string }> {
   sys.simulator.signInAs(installationId, userId);
-  const browser = new TestBrowser();
+  // A browser given (its cookies kept): the app opened again in it.
+  const browser = o.browser ?? new TestBrowser();
   const { res, body, url } = await browser.open(launchUrl(sys, installationId, userId));
   return { browser, body, status: res.status, url };
 }

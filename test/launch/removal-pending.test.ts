@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { parseEvent, toLifecycleEvent } from '../../src/events/schemas';
 import { MongoProvisioner } from '../../src/partner/mongodb';
 import { COLLECTIONS } from '../../src/store/db';
 import { SessionStore } from '../../src/store/sessions';
@@ -122,6 +123,42 @@ describe('launch: a user removed at Talkdesk cannot sign in before the workflow 
     assert.equal(reads(), before + 1, "Talkdesk's list read once: it still lists b");
     assert.equal((await signIn(sys, installation.id, b.id)).status, 200);
     assert.equal(reads(), before + 1, 'the mapping written then outdates the mark');
+  });
+
+  it('a removal delivered again after a 503 ends only the sessions begun by its first arrival: not one of the user added back since', async () => {
+    const { installation, licensed } = await activeInstallation(sys, { licensedUsers: 3 });
+    const [, , c] = licensed;
+    assert.ok(c);
+    await sys.stopWorker();
+    await sys.web.dispatcher.stop();
+    try {
+      // The first delivery, two minutes ago: stored and marked, its hand-over failed (answered 503, not queued).
+      const removal = sys.simulator.updateUsers(installation.id, { remove: [c.id] }, { createdAt: new Date(Date.now() - 180_000) });
+      const parsed = parseEvent(removal);
+      assert.ok(parsed.ok);
+      const first = new Date(Date.now() - 120_000);
+      const stored = { _id: removal.id, installationId: installation.id, type: removal.type, createdAt: new Date(removal.created_at) };
+      await sys.store.inbox.insert({ ...stored, receivedAt: first, event: toLifecycleEvent(parsed.event) }, undefined, { queue: false });
+      await new SessionStore(sys.store.db).markRemoved(installation.id, first, [c.id], new Date(removal.created_at));
+      // A newer update adding c back, made and received a minute ago, applied: c signs in (the mark is older than its facts).
+      const accountId = removal.data.account_id;
+      const added = { accountId, installationId: installation.id, usersAdded: [{ id: c.id, role: 'user' as const }], usersRemoved: [] };
+      const times = { occurredAt: new Date(Date.now() - 60_000).toISOString(), receivedAt: new Date(Date.now() - 60_000).toISOString() };
+      await new MongoProvisioner(sys.store).update(added, { key: `add-${c.id}`, ...times, signal: new AbortController().signal });
+      const signedIn = await signIn(sys, installation.id, c.id);
+      assert.equal(signedIn.status, 200, signedIn.body.slice(0, 300));
+
+      // Talkdesk delivers the removal again: handed over now, as a repeat.
+      const again = await postCallback(sys.web.callbackUrl, removal);
+      assert.equal(again.status, 200, again.text);
+      assert.deepEqual(again.json, { status: 'duplicate', eventId: removal.id, dispatched: true }, 'a repeat not handed over before');
+      assert.equal(await sessionsOf(installation.id, c.id), 1, 'the session begun after the first arrival is kept');
+      const reads = sys.simulator.calls.filter((x) => x.route === 'licensedUsers').length;
+      assert.equal((await signIn(sys, installation.id, c.id)).status, 200, 'the mark stays at the first arrival');
+      assert.equal(sys.simulator.calls.filter((x) => x.route === 'licensedUsers').length, reads, "no read of Talkdesk's list");
+    } finally {
+      sys.web.dispatcher.start();
+    }
   });
 
   it('a removal pending while Talkdesk cannot be asked: the sign-in fails with that reason and leaves no session', async () => {

@@ -155,12 +155,25 @@ describe('launch: single sign-on from Talkdesk to /app', function () {
     assert.equal(forged.status, 403);
     assert.equal((await browser.request(`${sys.web.url}/app`)).status, 200, 'a forged sign-out ends nothing');
 
-    const out = await browser.request(`${sys.web.url}/app/logout`, form(csrf));
+    // The app opened again in this browser (another tab): the first page's button is of an earlier session. Nothing
+    // ends by it, and the answer asks again with the current session's token, which signs out at a click.
+    const again = await signIn(sys, installation.id, user.id, { browser });
+    const current = /name="csrf" value="([^"]+)"/.exec(again.body)?.[1];
+    assert.ok(current && current !== csrf, 'a new session, a new token');
+    const stale = await browser.request(`${sys.web.url}/app/logout`, form(csrf));
+    assert.equal(stale.status, 403);
+    const asked = await stale.text();
+    assert.match(asked, /data-reason="earlier_page"/);
+    assert.equal(/name="csrf" value="([^"]+)"/.exec(asked)?.[1], current, "the current session's token, to confirm");
+    assert.equal((await browser.request(`${sys.web.url}/app`)).status, 200, 'nothing ended by the earlier page');
+
+    const sessionsOf = () => sys.store.db.db.collection(COLLECTIONS.sessions).countDocuments({ installationId: installation.id });
+    const open = await sessionsOf();
+    const out = await browser.request(`${sys.web.url}/app/logout`, form(current));
     assert.equal(out.status, 303);
     assert.equal(out.headers.get('location'), '/app/signed-out');
     assert.equal(browser.jar.has('appconnect_session'), false, 'the cookie is cleared');
-    const sessions = await sys.store.db.db.collection(COLLECTIONS.sessions).countDocuments({ installationId: installation.id });
-    assert.equal(sessions, 0);
+    assert.equal(await sessionsOf(), open - 1, 'the current session ended');
     assert.match(await (await browser.request(`${sys.web.url}/app/signed-out`)).text(), /signed out/);
   });
 

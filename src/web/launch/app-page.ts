@@ -6,7 +6,7 @@ import type { SessionRecord } from '../../store/sessions';
 import { readRawBody } from '../raw-body';
 import { cookieBase, type LaunchContext } from './context';
 import { clearCookie, framingOf, nonce, pageHeaders, readCookie, redirectTo, sameText, SESSION_COOKIE } from './http';
-import { appPage, notSignedInPage, signedOutPage, simplePage } from './pages';
+import { appPage, notSignedInPage, signedOutPage, signOutConfirmPage, simplePage } from './pages';
 
 export const APP_PATH = '/app';
 export const APP_LOGOUT_PATH = '/app/logout';
@@ -125,9 +125,10 @@ export async function appLogout(lc: LaunchContext, ctx: Context): Promise<void> 
   const id = readCookie(ctx, SESSION_COOKIE);
   const given = form.get('csrf') ?? '';
   if (id && !sameText(given, csrfFor(id))) {
-    return html(lc, ctx, 403, (n) =>
-      simplePage(n, 'Sign-out refused', 'This sign-out did not come from the app page. Go back to the app and use its Sign out button.'),
-    );
+    // Not this session's token: a page of an earlier sign-in in this browser (the app opened again since in another
+    // tab), or a forged form. Nothing is ended; the answer asks again with this session's token, which only a page of
+    // this origin can read, so a forged form still ends nothing without the user's click here.
+    return html(lc, ctx, 403, (n) => signOutConfirmPage(n, csrfFor(id)));
   }
   // Without the cookie (another site's form: SameSite keeps it back) nothing is cleared, so such a
   // form cannot sign the user out by its answer's Set-Cookie.

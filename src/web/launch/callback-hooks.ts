@@ -12,7 +12,7 @@ import { handleStoredLogout } from './logout-handling';
 /** What the callback asks of the launch area (src/web/callback.ts). */
 export interface CallbackLaunchHooks {
   /** Once an event is stored, before its hand-over (not for a repeat handed over already): ends the sessions an uninstall or a user removal ends. */
-  beforeHandOver(event: TalkdeskEvent): Promise<void>;
+  beforeHandOver(event: TalkdeskEvent, firstReceivedAt?: Date): Promise<void>;
   /**
    * The whole answer to an authenticated `user.logout` body. `checkTime` bounds its `created_at` as
    * every event's is (a replay older than the retention, or a date far ahead, is refused).
@@ -32,7 +32,7 @@ const reply = (ctx: Context, status: number, body: Record<string, unknown>) => {
 
 export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
   return {
-    async beforeHandOver(event) {
+    async beforeHandOver(event, firstReceivedAt) {
       const installationId = event.data.installation_id;
       // The sign-in links of an install or rotation are saved by the workflow's credentials
       // import (activities/credentials.ts), off the acknowledgement's path.
@@ -51,9 +51,12 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
         const ended = await lc.sessions.endForInstallation(installationId, beganBy);
         if (ended) lc.logger.info({ installationId, sessionsEnded: ended }, 'uninstall: every session of the installation ended');
       } else if (event.type === 'app.updated' && event.data.users?.removing?.length) {
-        await lc.sessions.markRemoved(installationId, new Date(), event.data.users.removing, new Date(event.created_at));
+        // A repeat (the first delivery answered 503): marked, and sessions ended, as of the first arrival. A session
+        // begun since passed the mark then (the user added back by a newer update): not this event's to end.
+        const at = firstReceivedAt ?? new Date();
+        await lc.sessions.markRemoved(installationId, at, event.data.users.removing, new Date(event.created_at));
         // One command for the whole list (up to 10,000 ids), before the answer.
-        const ended = await lc.sessions.endForUsers(installationId, event.data.users.removing);
+        const ended = await lc.sessions.endForUsers(installationId, event.data.users.removing, firstReceivedAt);
         if (ended) lc.logger.info({ installationId, sessionsEnded: ended }, 'users removed: their sessions ended');
       }
     },

@@ -65,6 +65,20 @@ export function signedOutPage(nonce: string): string {
   });
 }
 
+/** The sign-out button: a form posting the session's CSRF token (app-page.ts). */
+const signOutForm = (csrfToken: string, label = 'Sign out'): string =>
+  `<form method="post" action="/app/logout"><input type="hidden" name="csrf" value="${esc(csrfToken)}"><button type="submit">${esc(label)}</button></form>`;
+
+/** A sign-out from a page of an earlier sign-in (the app opened again since in this browser): asked again, not refused outright. */
+export function signOutConfirmPage(nonce: string, csrfToken: string): string {
+  return layout({
+    title: 'Sign out?',
+    nonce,
+    body: `<h1>Sign out?</h1><p id="reason" data-reason="earlier_page">That page was from an earlier sign-in: the app was opened again in this browser since. Nothing was signed out.</p>
+${signOutForm(csrfToken, 'Sign out now')}`,
+  });
+}
+
 export function simplePage(nonce: string, title: string, text: string): string {
   return layout({ title, nonce, body: `<h1>${esc(title)}</h1><p>${esc(text)}</p>` });
 }
@@ -113,6 +127,6 @@ export function appPage(v: AppPageView): string {
 <dt>Plan</dt><dd id="plan">${esc(v.plan)}</dd></dl>
 <section><h2>Sample dashboards</h2>${dashboards}</section>
 <section><h2>Getting started</h2>${checklist}</section>
-<form method="post" action="/app/logout"><input type="hidden" name="csrf" value="${esc(v.csrfToken)}"><button type="submit">Sign out</button></form>`,
+${signOutForm(v.csrfToken)}`,
   });
 }

@@ -230,10 +230,11 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
     if (lc.settings.appHomeUrl) {
       const ended = await endedMeanwhile();
       if (ended) throw ended;
-      signedIn();
       // auth_time: a user.logout may reach the partner before this token does (docs/launch.md).
       const authTime = Math.floor(checked.issuedAt.getTime() / 1000);
-      return await handOff(lc, ctx, { ...who, authTime, ...(checked.partnerState ? { partnerState: checked.partnerState } : {}) });
+      await handOff(lc, ctx, { ...who, authTime, ...(checked.partnerState ? { partnerState: checked.partnerState } : {}) });
+      // Counted once the page is built: the hand-off's read of the account can still fail (store_unavailable).
+      return signedIn();
     }
     // The widget link goes with the session ('' when none), so /app need not read the links.
     const widgetUrl = links?.widgetUrl ?? '';
