@@ -113,6 +113,14 @@ export class SessionStore {
       .deletedCount;
   }
 
+  /** The users among these whose sessions of the installation began after `since` (a removal delivered again). */
+  async usersSignedInSince(installationId: string, talkdeskUserIds: readonly string[], since: Date): Promise<string[]> {
+    if (talkdeskUserIds.length === 0) return [];
+    const began = { installationId, talkdeskUserId: { $in: [...talkdeskUserIds] }, signInAt: { $gt: since } };
+    const found = await this.coll.find(began, { projection: { talkdeskUserId: 1 } }).toArray();
+    return [...new Set(found.map((f) => f.talkdeskUserId))];
+  }
+
   /** Ends every session of an installation (uninstall); with `beganBy`, those that began by then (an earlier life's). */
   async endForInstallation(installationId: string, beganBy?: Date): Promise<number> {
     return (await this.coll.deleteMany({ installationId, ...beganByThen(beganBy) })).deletedCount;

@@ -125,21 +125,37 @@ describe('launch: a user removed at Talkdesk cannot sign in before the workflow 
     assert.equal(reads(), before + 1, 'the mapping written then outdates the mark');
   });
 
-  it('a removal delivered again after a 503 ends only the sessions begun by its first arrival: not one of the user added back since', async () => {
+  /**
+   * A removal of `c` stored two minutes ago and not handed over (its first delivery answered 503), the worker and the
+   * dispatcher stopped; `marked`: that delivery marked the removal before it failed. Returns the event to deliver again.
+   */
+  async function removalStoredNotHandedOver(marked: boolean) {
     const { installation, licensed } = await activeInstallation(sys, { licensedUsers: 3 });
     const [, , c] = licensed;
     assert.ok(c);
     await sys.stopWorker();
     await sys.web.dispatcher.stop();
+    const removal = sys.simulator.updateUsers(installation.id, { remove: [c.id] }, { createdAt: new Date(Date.now() - 180_000) });
+    // Provisioned ten minutes ago: c's facts are older than the removal.
+    const old = new Date(Date.now() - 600_000);
+    await sys.store.accounts.users.updateOne({ _id: `${removal.data.account_id}:${c.id}` }, { $set: { factsAt: old, factsEventAt: old } });
+    const parsed = parseEvent(removal);
+    assert.ok(parsed.ok);
+    const first = new Date(Date.now() - 120_000);
+    const stored = { _id: removal.id, installationId: installation.id, type: removal.type, createdAt: new Date(removal.created_at) };
+    await sys.store.inbox.insert({ ...stored, receivedAt: first, event: toLifecycleEvent(parsed.event) }, undefined, { queue: false });
+    if (marked) await new SessionStore(sys.store.db).markRemoved(installation.id, first, [c.id], new Date(removal.created_at));
+    const deliverAgain = async () => {
+      const again = await postCallback(sys.web.callbackUrl, removal);
+      assert.equal(again.status, 200, again.text);
+      assert.deepEqual(again.json, { status: 'duplicate', eventId: removal.id, dispatched: true }, 'a repeat not handed over before');
+    };
+    return { installation, c, removal, deliverAgain };
+  }
+
+  it('a removal delivered again after a 503 ends only the sessions begun by its first arrival: not one of the user added back since', async () => {
     try {
-      // The first delivery, two minutes ago: stored and marked, its hand-over failed (answered 503, not queued).
-      const removal = sys.simulator.updateUsers(installation.id, { remove: [c.id] }, { createdAt: new Date(Date.now() - 180_000) });
-      const parsed = parseEvent(removal);
-      assert.ok(parsed.ok);
-      const first = new Date(Date.now() - 120_000);
-      const stored = { _id: removal.id, installationId: installation.id, type: removal.type, createdAt: new Date(removal.created_at) };
-      await sys.store.inbox.insert({ ...stored, receivedAt: first, event: toLifecycleEvent(parsed.event) }, undefined, { queue: false });
-      await new SessionStore(sys.store.db).markRemoved(installation.id, first, [c.id], new Date(removal.created_at));
+      const { installation, c, removal, deliverAgain } = await removalStoredNotHandedOver(true);
       // A newer update adding c back, made and received a minute ago, applied: c signs in (the mark is older than its facts).
       const accountId = removal.data.account_id;
       const added = { accountId, installationId: installation.id, usersAdded: [{ id: c.id, role: 'user' as const }], usersRemoved: [] };
@@ -148,14 +164,24 @@ describe('launch: a user removed at Talkdesk cannot sign in before the workflow 
       const signedIn = await signIn(sys, installation.id, c.id);
       assert.equal(signedIn.status, 200, signedIn.body.slice(0, 300));
 
-      // Talkdesk delivers the removal again: handed over now, as a repeat.
-      const again = await postCallback(sys.web.callbackUrl, removal);
-      assert.equal(again.status, 200, again.text);
-      assert.deepEqual(again.json, { status: 'duplicate', eventId: removal.id, dispatched: true }, 'a repeat not handed over before');
+      await deliverAgain();
       assert.equal(await sessionsOf(installation.id, c.id), 1, 'the session begun after the first arrival is kept');
       const reads = sys.simulator.calls.filter((x) => x.route === 'licensedUsers').length;
       assert.equal((await signIn(sys, installation.id, c.id)).status, 200, 'the mark stays at the first arrival');
       assert.equal(sys.simulator.calls.filter((x) => x.route === 'licensedUsers').length, reads, "no read of Talkdesk's list");
+    } finally {
+      sys.web.dispatcher.start();
+    }
+  });
+
+  it('a removal delivered again after a 503 that came before its mark ends a session begun since by the user it removes', async () => {
+    try {
+      const { installation, c, deliverAgain } = await removalStoredNotHandedOver(false);
+      // No mark, the mapping still active: the sign-in went through after the first arrival.
+      const signedIn = await signIn(sys, installation.id, c.id);
+      assert.equal(signedIn.status, 200, signedIn.body.slice(0, 300));
+      await deliverAgain();
+      assert.equal(await sessionsOf(installation.id, c.id), 0, 'ended: not added back since');
     } finally {
       sys.web.dispatcher.start();
     }

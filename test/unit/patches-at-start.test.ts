@@ -8,7 +8,8 @@ import {
   STORE_STEPS_LOCAL,
 } from '../../workflows/installation/context';
 import { RETRY_NOW_FOLLOWS_ATTEMPT } from '../../workflows/installation/handlers';
-import { EARLIER_LIFE_INSTALL_OVER } from '../../workflows/installation/install';
+import { EARLIER_LIFE_INSTALL_OVER, INTERRUPTED_INSTALL_IMPORTS_TO_ANSWER } from '../../workflows/installation/install';
+import { UNINSTALL_ADOPTS_ROTATION_QUEUED_MEANWHILE } from '../../workflows/installation/uninstall';
 import { LATE_EVENTS_BY_KIND } from '../../workflows/installation/late';
 import {
   DECIDED_AT_START,
@@ -22,6 +23,7 @@ import {
   DECIDED_AT_START_9,
   DECIDED_AT_START_10,
   DECIDED_AT_START_11,
+  DECIDED_AT_START_12,
   ONLY_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START_2,
@@ -34,6 +36,7 @@ import {
   PATCHES_DECIDED_AT_START_9,
   PATCHES_DECIDED_AT_START_10,
   PATCHES_DECIDED_AT_START_11,
+  PATCHES_DECIDED_AT_START_12,
   decidePatchesAtStart,
 } from '../../workflows/installation/patches';
 import {
@@ -45,6 +48,7 @@ import {
   REJECTION_YIELDS_TO_QUEUED_UNINSTALL,
 } from '../../workflows/installation/common';
 import {
+  OPERATOR_REJECT_AFTER_OWN_END_NOT_APPLIED,
   OPERATOR_REJECT_AFTER_THE_END_NOT_APPLIED,
   OPERATOR_REJECT_READS_OPEN_STATE_NAMES,
   OPERATOR_REJECT_WITHIN_OPERATION_DEADLINE,
@@ -90,6 +94,7 @@ const MARKERS = [
   PATCHES_DECIDED_AT_START_9,
   PATCHES_DECIDED_AT_START_10,
   PATCHES_DECIDED_AT_START_11,
+  PATCHES_DECIDED_AT_START_12,
 ];
 
 /** The sets of the third generation on (those that may hold ONLY_DECIDED_AT_START patches). */
@@ -103,6 +108,7 @@ const FROM_THE_THIRD = [
   DECIDED_AT_START_9,
   DECIDED_AT_START_10,
   DECIDED_AT_START_11,
+  DECIDED_AT_START_12,
 ];
 
 /** A fake of the SDK's `patched` on replay: true only for the markers the history holds; records each question. */
@@ -193,6 +199,9 @@ describe('patches decided at the start of an installation run (workflows/install
         RETRY_NOW_FOLLOWS_ATTEMPT,
         EXPIRED_ROTATION_YIELDS_TO_QUEUED_UNINSTALL,
         OPERATOR_REJECT_AFTER_THE_END_NOT_APPLIED,
+        OPERATOR_REJECT_AFTER_OWN_END_NOT_APPLIED,
+        INTERRUPTED_INSTALL_IMPORTS_TO_ANSWER,
+        UNINSTALL_ADOPTS_ROTATION_QUEUED_MEANWHILE,
       ],
     );
     assert.ok(
@@ -261,6 +270,12 @@ describe('patches decided at the start of an installation run (workflows/install
       11,
       DECIDED_AT_START_11,
       [RETRY_NOW_FOLLOWS_ATTEMPT, EXPIRED_ROTATION_YIELDS_TO_QUEUED_UNINSTALL, OPERATOR_REJECT_AFTER_THE_END_NOT_APPLIED],
+    ],
+    [
+      'twelfth',
+      12,
+      DECIDED_AT_START_12,
+      [OPERATOR_REJECT_AFTER_OWN_END_NOT_APPLIED, INTERRUPTED_INSTALL_IMPORTS_TO_ANSWER, UNINSTALL_ADOPTS_ROTATION_QUEUED_MEANWHILE],
     ],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {

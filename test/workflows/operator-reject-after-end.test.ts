@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { reconcileSignal, rejectUpdate } from '../../workflows/definitions';
 import { ActivityStubs, deferred, refusal, useInstallationUnderTest } from './harness';
 
@@ -45,6 +46,29 @@ describe('installation workflow: an operator reject when the operation ends by i
     assert.equal(v.history.at(-1)?.result, 'interrupted');
     assert.deepEqual(v.operatorActions, []);
     assert.deepEqual(t.stubs.stateCalls(), ['approve:install'], 'no rejection sent');
+  });
+
+  it('accepted while an update was being applied, which then failed for good and was rejected on its own: no second rejection (patches-decided-at-start-12)', async () => {
+    const inApply = deferred();
+    const answer = deferred();
+    const stubs = new ActivityStubs().on('applyUpdate', async () => {
+      inApply.resolve();
+      await answer.promise; // no heartbeat: the cancellation is not seen, the partner's refusal is the answer
+      throw ApplicationFailure.nonRetryable('account locked', 'PartnerRefused');
+    });
+    const t = await start(stubs);
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } }));
+    await inApply.promise;
+    await t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'plan not allowed' }] });
+    answer.resolve();
+    const v = await t.settled('active', (s) => /operator reject not applied/.test(s.history.at(-1)?.outcome ?? ''));
+    assert.equal(v.history.at(-2)?.result, 'rejected', 'the update failed and was rejected on its own');
+    assert.match(v.history.at(-1)?.outcome ?? '', /the update had ended \(rejected: /);
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'reject'], "one rejection: the update's own");
+    assert.match(String(t.stubs.of('setInstallationState').at(-1)?.reason), /^Update failed/);
+    assert.equal(t.stubs.of('revertUpdate').length, 1, 'reverted once');
   });
 
   /** The approval of `concludes` waits for the test, then answers what Talkdesk shows: timed out, nothing sent. */

@@ -100,6 +100,28 @@ describe('installation workflow: an interrupt as a phase starts (start gate)', f
     assert.ok(took < DAY, `the install ended ${took} ms after it began`);
   });
 
+  it("an uninstall while the install's import retries: its credentials are imported, so the uninstall is acknowledged (patches-decided-at-start-12)", async () => {
+    let imports = 0;
+    const stubs = failingApproval('install').on('importCredentials', async (i) => {
+      imports += 1;
+      if (imports === 1) throw new Error('partner store unavailable');
+      return { clientId: clientIdFor(String(i.eventId)), keyId: 'key-1', keyAlgorithm: 'ES256' };
+    });
+    // An hour's backoff after the failed import: the uninstall certainly lands while it waits.
+    t = await InstallationUnderTest.start(env(), stubs, { retryInitialMs: 3_600_000 });
+    const install = t.event('app.installed');
+    await t.send(install);
+    await t.until('the import to be in its backoff', (v) => v.phase === 'installing' && v.lastError !== undefined);
+    await t.send(t.event('app.uninstalled'));
+    const done = await t.result();
+    assert.equal(done.phase, 'uninstalled');
+    assert.deepEqual([done.history[0]!.result, done.history[0]!.detail], ['interrupted', 'uninstall']);
+    assert.equal(done.history[1]!.result, 'acknowledged', done.history[1]!.outcome);
+    assert.ok(!t.stubs.names().includes('provisionAccount'), 'provisioning never began');
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:uninstall'], 'never approved; the uninstall acknowledged');
+    assert.equal(t.stubs.of('setInstallationState')[0]?.clientId, clientIdFor(install.eventId), "with the install's credentials");
+  });
+
   it('a reconcile signal in the gap (Talkdesk timed the update out) stops the update at once', async () => {
     const gap = await updateInItsGap();
     t = gap.started;

@@ -14,6 +14,7 @@ import {
   PATCHES_DECIDED_AT_START_9,
   PATCHES_DECIDED_AT_START_10,
   PATCHES_DECIDED_AT_START_11,
+  PATCHES_DECIDED_AT_START_12,
 } from '../../workflows/installation/patches';
 import { ActivityStubs, clientIdFor, deferred, refused, useInstallationUnderTest } from './harness';
 
@@ -73,6 +74,7 @@ describe('installation workflow: store-only steps as local activities', function
         PATCHES_DECIDED_AT_START_9,
         PATCHES_DECIDED_AT_START_10,
         PATCHES_DECIDED_AT_START_11,
+        PATCHES_DECIDED_AT_START_12,
       ],
       'the install took the patched path',
     );

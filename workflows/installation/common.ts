@@ -236,7 +236,7 @@ export async function rejectReadingTalkdesk(
   importFrom?: LifecycleEvent,
   concludes?: 'install' | 'update',
   late?: boolean,
-): Promise<{ sent: string; shows?: string }> {
+): Promise<{ sent: string; shows?: string; interrupted?: true }> {
   if (!ctx.canCallTalkdesk() && !importFrom) return { sent: 'not sent: no usable credentials' };
   // An uninstall arrived (after an operator's reject was accepted, or while the failed phase was undone): Talkdesk has
   // it open, and the rejection would conclude it. The uninstall is applied next.
@@ -262,7 +262,7 @@ export async function rejectReadingTalkdesk(
   if (sent.kind === 'failed' && sent.error.failureType === NOT_OPEN_AT_TALKDESK) {
     return { sent: `not sent: ${sent.error.message}`, shows: sent.error instanceof NotOpenError ? sent.error.talkdeskState : undefined };
   }
-  return { sent: `not sent (${sent.kind})` };
+  return { sent: `not sent (${sent.kind})`, ...(sent.kind === 'interrupted' ? { interrupted: true as const } : {}) };
 }
 
 /** A failed phase's reason in full (history, `lastError`) and as told to Talkdesk. */

@@ -3,6 +3,7 @@ import { showsOperationOpen } from '../talkdesk-states';
 import { keepLast, markHandled, olderThanApplied, recordIgnored } from '../state';
 import {
   MARKED_ACTIVE,
+  OPERATOR_REJECT,
   deprovisionAccount,
   destroyCredentials,
   destroyEndingInstallCredentials,
@@ -104,6 +105,15 @@ export async function runOperatorReject(ctx: PhaseContext, reason: string): Prom
 export const OPERATOR_REJECT_AFTER_THE_END_NOT_APPLIED = 'operator-reject-after-the-end-not-applied';
 
 /**
+ * Patch: an operator's reject whose update ended by itself otherwise than stopped by it (failed and rejected on its own,
+ * its rejection sent or given up; ended to let a queued uninstall run; ended by reconciliation) is not applied either:
+ * the reject was accepted as an attempt was in flight whose answer then ended the update. Before it, a second rejection
+ * followed, concluding whatever Talkdesk had opened since (an uninstall queued, a newer update). Decided at start only
+ * (patches.ts, the twelfth generation): asked right after a phase's record.
+ */
+export const OPERATOR_REJECT_AFTER_OWN_END_NOT_APPLIED = 'operator-reject-after-own-end-not-applied';
+
+/**
  * Patch: a reject that read Talkdesk first keeps an install Talkdesk shows with an update or uninstall opened since by
  * the launch guide's names too (`updating`, `uninstalled`; talkdesk-states.ts), not only `pending`. Decided at start
  * only (patches.ts).
@@ -173,6 +183,19 @@ async function rejectOnActive(ctx: PhaseContext, reason: string, afterApproval: 
       result: 'not-open',
       detail: `the update had ended ${last.result}`,
       outcome: `operator reject not applied: the update had ended ${last.result} before the reject could stop it; nothing of it is open at Talkdesk`,
+    });
+  }
+  // Ended by itself, not stopped by this reject (nor left to it after its approval began): nothing of it is left to
+  // reject. A failed update whose own rejection this reject stopped is rejected by it (its reason, in its place).
+  const ownRejectionEnded = last?.result !== 'rejected' || ctx.run.updateRejectionEnded === last.eventId;
+  const stoppedByIt = last?.result === 'interrupted' && last.detail === OPERATOR_REJECT;
+  const endedOtherwise = last?.phase === 'updating' && !approved && !stoppedByIt && ownRejectionEnded;
+  if (endedOtherwise && !afterApproval && ctx.patched(OPERATOR_REJECT_AFTER_OWN_END_NOT_APPLIED)) {
+    const how = last.detail ? `${last.result}: ${last.detail}` : (last.result ?? 'unfinished');
+    return ctx.endPhase('active', {
+      result: 'not-open',
+      detail: `the update had ended ${last.result ?? 'unfinished'}`,
+      outcome: `operator reject not applied: the update had ended (${how}) before the reject could stop it; no second rejection is sent`,
     });
   }
   if (last?.phase === 'updating' && !approved) {

@@ -183,6 +183,21 @@ export const DECIDED_AT_START_11: readonly string[] = Object.freeze([
   'operator-reject-after-the-end-not-applied',
 ]);
 
+/** Patch: the twelfth generation, deciding DECIDED_AT_START_12 at the start of a run in the same way. */
+export const PATCHES_DECIDED_AT_START_12 = 'patches-decided-at-start-12';
+
+/**
+ * The patches the twelfth generation decides, ONLY_DECIDED_AT_START (asked where a phase has ended, each perhaps right
+ * after a local activity): an operator's reject whose update ended by itself otherwise (rejected on its own, yielding to
+ * an uninstall) is not applied (operator.ts); an install an uninstall interrupted before it held its own set imports it
+ * for the uninstall to answer Talkdesk with (install.ts); an uninstall acknowledges with a rotation's set queued while it ran (uninstall.ts).
+ */
+export const DECIDED_AT_START_12: readonly string[] = Object.freeze([
+  'operator-reject-after-own-end-not-applied',
+  'interrupted-install-imports-to-answer',
+  'uninstall-adopts-rotation-queued-meanwhile',
+]);
+
 /**
  * Patches that only their generation's marker decides: a run recorded without it takes the old path
  * and never asks them. For a patch that would otherwise be asked right after a local activity (the
@@ -201,6 +216,7 @@ export const ONLY_DECIDED_AT_START: readonly string[] = Object.freeze([
   ...DECIDED_AT_START_9,
   ...DECIDED_AT_START_10,
   ...DECIDED_AT_START_11,
+  ...DECIDED_AT_START_12,
 ]);
 
 /** Each generation's marker and the patches it decides, oldest first. */
@@ -216,6 +232,7 @@ const GENERATIONS: readonly (readonly [string, readonly string[]])[] = [
   [PATCHES_DECIDED_AT_START_9, DECIDED_AT_START_9],
   [PATCHES_DECIDED_AT_START_10, DECIDED_AT_START_10],
   [PATCHES_DECIDED_AT_START_11, DECIDED_AT_START_11],
+  [PATCHES_DECIDED_AT_START_12, DECIDED_AT_START_12],
 ];
 
 /** The marker of the generation that decides `patchId` at start, if one does (the replay corpus checks ask it). */

@@ -8,7 +8,7 @@ import {
   conclude,
   concludedAtDeadline,
   partnerEvent,
-  rejectAtTalkdesk,
+  rejectReadingTalkdesk,
   rejectionFor,
   rejectionOutcome,
   takeLinks,
@@ -134,7 +134,9 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
           });
           return ctx.keepError(rejection.reason);
         }
-        const sent = await rejectAtTalkdesk(ctx, rejection.told, deadline, undefined, 'update', late);
+        const { sent, interrupted } = await rejectReadingTalkdesk(ctx, rejection.told, deadline, undefined, 'update', late);
+        // Not stopped by an operator's reject: one accepted meanwhile is not applied after it (operator.ts). Run state only.
+        if (!interrupted) ctx.run.updateRejectionEnded = event.eventId;
         await ctx.endPhase('active', {
           result: 'rejected',
           detail: rejection.reason,

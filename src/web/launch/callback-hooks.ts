@@ -30,6 +30,26 @@ const reply = (ctx: Context, status: number, body: Record<string, unknown>) => {
   ctx.body = body;
 };
 
+/**
+ * A repeated removal's sessions begun after its first arrival: a user added back since (their mapping's facts newer
+ * than that arrival) keeps theirs; any other's is ended, since the first delivery may have failed before it marked the
+ * removal (its 503), which let that sign-in through. Read by `_id`, one mapping per user who signed in since (few).
+ */
+async function endSessionsBegunSince(
+  lc: LaunchContext,
+  accountId: string,
+  installationId: string,
+  removing: readonly string[],
+  since: Date,
+): Promise<number> {
+  const gone: string[] = [];
+  for (const userId of await lc.sessions.usersSignedInSince(installationId, removing, since)) {
+    const m = await lc.store.accounts.users.findOne({ _id: `${accountId}:${userId}` });
+    if (!(m?.active === true && (m.factsAt ?? m.updatedAt) > since)) gone.push(userId);
+  }
+  return lc.sessions.endForUsers(installationId, gone);
+}
+
 export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
   return {
     async beforeHandOver(event, firstReceivedAt) {
@@ -51,12 +71,13 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
         const ended = await lc.sessions.endForInstallation(installationId, beganBy);
         if (ended) lc.logger.info({ installationId, sessionsEnded: ended }, 'uninstall: every session of the installation ended');
       } else if (event.type === 'app.updated' && event.data.users?.removing?.length) {
-        // A repeat (the first delivery answered 503): marked, and sessions ended, as of the first arrival. A session
-        // begun since passed the mark then (the user added back by a newer update): not this event's to end.
+        // A repeat (the first delivery answered 503): marked, and sessions ended, as of the first arrival.
+        const removing = event.data.users.removing;
         const at = firstReceivedAt ?? new Date();
-        await lc.sessions.markRemoved(installationId, at, event.data.users.removing, new Date(event.created_at));
+        await lc.sessions.markRemoved(installationId, at, removing, new Date(event.created_at));
         // One command for the whole list (up to 10,000 ids), before the answer.
-        const ended = await lc.sessions.endForUsers(installationId, event.data.users.removing, firstReceivedAt);
+        let ended = await lc.sessions.endForUsers(installationId, removing, firstReceivedAt);
+        if (firstReceivedAt) ended += await endSessionsBegunSince(lc, event.data.account_id, installationId, removing, firstReceivedAt);
         if (ended) lc.logger.info({ installationId, sessionsEnded: ended }, 'users removed: their sessions ended');
       }
     },
