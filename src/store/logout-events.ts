@@ -1,5 +1,7 @@
 import { MongoServerError, type Collection } from 'mongodb';
 import { COLLECTIONS, DURABLE_WRITE, upsertById, type Database } from './db';
+
+const MAJORITY = { readConcern: { level: 'majority' as const } };
 import { MARKERS, StoreMarkers } from './markers';
 
 /**
@@ -101,7 +103,10 @@ export class LogoutEventStore {
         existing?.type === 'user.logout' &&
         existing.installationId === r.installationId &&
         existing.logout?.talkdeskUserId === r.logout.talkdeskUserId;
-      return { stored: false, handled: Boolean(existing?.handledAt), conflict: !same };
+      // Handled only once a majority holds the mark: one whose majority wait failed (answered 503) may be on the
+      // primary alone, and a failover would roll it back, with the handling before it, after this repeat's 200.
+      const handled = same && Boolean((await this.coll.findOne({ _id: r._id }, MAJORITY))?.handledAt);
+      return { stored: false, handled, conflict: !same };
     }
   }
 
@@ -113,7 +118,8 @@ export class LogoutEventStore {
     await this.settle(eventId);
   }
 
-  get(eventId: string): Promise<LogoutInboxRecord | null> {
-    return this.coll.findOne({ _id: eventId, type: 'user.logout' });
+  /** `durable`: as a majority holds it (a handled mark not on a majority yet reads unhandled). */
+  get(eventId: string, o: { durable?: boolean } = {}): Promise<LogoutInboxRecord | null> {
+    return this.coll.findOne({ _id: eventId, type: 'user.logout' }, o.durable ? MAJORITY : {});
   }
 }

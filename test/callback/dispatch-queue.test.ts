@@ -69,10 +69,10 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
     await inbox.insert(e);
     // Its queue entry was lost (the queue write failed after the inbox write).
     await queue().deleteOne({ _id: e._id });
-    assert.deepEqual(await inbox.insert(e), { stored: 'duplicate', dispatched: false, event: e.event });
+    assert.deepEqual(await inbox.insert(e), { stored: 'duplicate', dispatched: false, event: e.event, receivedAt: e.receivedAt });
     assert.equal(await inbox.countUndispatched(), 1, 'queued again');
     await inbox.markDispatched(e._id);
-    assert.deepEqual(await inbox.insert(e), { stored: 'duplicate', dispatched: true, event: e.event });
+    assert.deepEqual(await inbox.insert(e), { stored: 'duplicate', dispatched: true, event: e.event, receivedAt: e.receivedAt });
     assert.equal(await inbox.countUndispatched(), 0, 'a handed-over event is not queued again');
   });
 
@@ -111,6 +111,7 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
       stored: 'duplicate',
       dispatched: false,
       event: pending.event,
+      receivedAt: pending.receivedAt,
     });
   });
 
@@ -194,7 +195,12 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
     assert.deepEqual(await eventCredentials.get(e._id), { secret: blob, inInbox: false });
     await eventCredentials.delete(e._id); // imported
     await inbox.markDispatched(e._id);
-    assert.deepEqual(await inbox.insert(e, { clientId: 'c', secret: blob }), { stored: 'duplicate', dispatched: true, event: e.event });
+    assert.deepEqual(await inbox.insert(e, { clientId: 'c', secret: blob }), {
+      stored: 'duplicate',
+      dispatched: true,
+      event: e.event,
+      receivedAt: e.receivedAt,
+    });
     assert.equal(await eventCredentials.get(e._id), undefined, 'imported credentials do not come back');
   });
 

@@ -4,6 +4,7 @@ import { generateKeySpec, parseKeyring } from '../../src/crypto/secrets';
 import { sealEventCredentials } from '../../src/store/event-credentials';
 import { COLLECTIONS, connectDatabase, type Database } from '../../src/store';
 import { InboxStore, NotDurableYetError } from '../../src/handover/inbox';
+import { LogoutEventStore } from '../../src/store/logout-events';
 import { inboxRecord } from '../support/inbox-records';
 import { mongoUri, uniqueDbName } from '../support/servers';
 
@@ -54,7 +55,46 @@ describe('inbox: a repeat of an event not yet on a majority (FerretDB)', () => {
         stored: 'duplicate',
         dispatched: false,
         event: e.event,
+        receivedAt: e.receivedAt,
       });
     });
   }
+});
+
+/** The same database, its inbox read at majority showing nothing yet (as above), through `db.db` as the logout store reads it. */
+function logoutMajorityLagging(db: Database): Database {
+  const lagging = majorityLagging(db);
+  const inner = new Proxy(db.db, {
+    get: (target, prop) =>
+      prop === 'collection'
+        ? (name: string) => (name === COLLECTIONS.inbox ? lagging.collection(COLLECTIONS.inbox) : target.collection(name))
+        : (Reflect.get(target, prop) as unknown),
+  });
+  return { ...db, db: inner };
+}
+
+/**
+ * A `user.logout` delivered again whose handled mark is on the primary alone (its majority wait failed, answered 503):
+ * handled again, not answered as a duplicate, so that a failover rolling the mark back cannot undo a 200. FerretDB.
+ */
+describe('user.logout: a repeat whose handled mark is not on a majority yet (FerretDB)', () => {
+  let db: Database;
+  beforeEach(async () => (db = await connectDatabase(await mongoUri(), uniqueDbName('logout-durable'))));
+  afterEach(async () => {
+    await db.db.dropDatabase();
+    await db.close();
+  });
+
+  it('reads unhandled until a majority holds the mark; a duplicate once it does', async () => {
+    const now = new Date();
+    const logout = { accountId: 'acct-1', talkdeskUserId: 'u1', occurredAt: now.toISOString() };
+    const record = { _id: 'logout-1', installationId: 'inst-1', type: 'user.logout' as const, createdAt: now, receivedAt: now, logout };
+    const store = new LogoutEventStore(db);
+    assert.deepEqual(await store.insert(record), { stored: true });
+    await store.markHandled(record._id, 1);
+    const lagging = new LogoutEventStore(logoutMajorityLagging(db));
+    assert.deepEqual(await lagging.insert(record), { stored: false, handled: false, conflict: false });
+    assert.equal(await lagging.get(record._id, { durable: true }), null, "the backstop's read: not handled yet");
+    assert.deepEqual(await store.insert(record), { stored: false, handled: true, conflict: false });
+  });
 });

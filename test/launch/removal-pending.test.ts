@@ -187,6 +187,29 @@ describe('launch: a user removed at Talkdesk cannot sign in before the workflow 
     }
   });
 
+  it('a removal delivered again after a 503: a user added back by an older update (delivered out of order) loses the session begun since', async () => {
+    try {
+      const { installation, c, removal, deliverAgain } = await removalStoredNotHandedOver(false);
+      // An update made before the removal, received after its first arrival, applied: c's facts are newer on our clock only.
+      const added = {
+        accountId: removal.data.account_id,
+        installationId: installation.id,
+        usersAdded: [{ id: c.id, role: 'user' as const }],
+        usersRemoved: [],
+      };
+      const times = {
+        occurredAt: new Date(Date.parse(removal.created_at) - 60_000).toISOString(),
+        receivedAt: new Date(Date.now() - 60_000).toISOString(),
+      };
+      await new MongoProvisioner(sys.store).update(added, { key: `add-${c.id}`, ...times, signal: new AbortController().signal });
+      assert.equal((await signIn(sys, installation.id, c.id)).status, 200, 'no mark yet');
+      await deliverAgain();
+      assert.equal(await sessionsOf(installation.id, c.id), 0, 'ended: the removal is the newer event');
+    } finally {
+      sys.web.dispatcher.start();
+    }
+  });
+
   it('a removal pending while Talkdesk cannot be asked: the sign-in fails with that reason and leaves no session', async () => {
     const { installation, licensed } = await activeInstallation(sys, { licensedUsers: 2 });
     const [, b] = licensed;

@@ -122,6 +122,34 @@ describe('installation workflow: an interrupt as a phase starts (start gate)', f
     assert.equal(t.stubs.of('setInstallationState')[0]?.clientId, clientIdFor(install.eventId), "with the install's credentials");
   });
 
+  it("an operator reject of a same-id reinstall whose import retries sends its rejection with the reinstall's set, not the earlier life's (patches-decided-at-start-12)", async () => {
+    const reinstallId = 'installed-again';
+    let failed = false;
+    const stubs = new ActivityStubs().on('importCredentials', async (i) => {
+      if (i.eventId === reinstallId && !failed) {
+        failed = true;
+        throw new Error('partner store unavailable');
+      }
+      return { clientId: clientIdFor(String(i.eventId)), keyId: 'key-1', keyAlgorithm: 'ES256' };
+    });
+    t = await InstallationUnderTest.start(env(), stubs, { retryInitialMs: 3_600_000 });
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    // Installed again under the same id (the earlier life's uninstall not delivered yet): its import in its backoff.
+    const reinstall = t.event('app.installed', { id: reinstallId, atSeconds: 100, facts: { client_id: clientIdFor(reinstallId) } });
+    await t.send(reinstall);
+    await t.until('the import to be in its backoff', (v) => v.phase === 'installing' && v.lastError !== undefined);
+    await t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'wrong account' }] });
+    const done = await t.result();
+    assert.equal(done.phase, 'rejected');
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'reject']);
+    assert.equal(
+      t.stubs.of('setInstallationState').at(-1)?.clientId,
+      clientIdFor(reinstall.eventId),
+      "the reinstall's set: Talkdesk revoked the earlier one",
+    );
+  });
+
   it('a reconcile signal in the gap (Talkdesk timed the update out) stops the update at once', async () => {
     const gap = await updateInItsGap();
     t = gap.started;

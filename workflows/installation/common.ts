@@ -236,19 +236,20 @@ export async function rejectReadingTalkdesk(
   importFrom?: LifecycleEvent,
   concludes?: 'install' | 'update',
   late?: boolean,
-): Promise<{ sent: string; shows?: string; interrupted?: true }> {
+): Promise<{ sent: string; shows?: string; interruptedBy?: string }> {
   if (!ctx.canCallTalkdesk() && !importFrom) return { sent: 'not sent: no usable credentials' };
   // An uninstall arrived (after an operator's reject was accepted, or while the failed phase was undone): Talkdesk has
   // it open, and the rejection would conclude it. The uninstall is applied next.
   if (uninstallQueued(ctx.state) && ctx.patched(REJECTION_YIELDS_TO_QUEUED_UNINSTALL)) {
     // The credentials the rejection would have imported: the uninstall acknowledges with them.
-    const why = !ctx.canCallTalkdesk() && importFrom ? await adoptOrWhyNot(ctx, importFrom, 'import the credentials') : undefined;
+    const why = importFrom ? await adoptOrWhyNot(ctx, importFrom, 'import the credentials') : undefined;
     return {
       sent: `not sent: an uninstall arrived (Talkdesk has it open; applied next)${why ? `; credentials not imported: ${why}` : ''}`,
     };
   }
   const sent = await ctx.phases.run(deadline, async () => {
-    if (!ctx.canCallTalkdesk() && importFrom) {
+    // Given only when the installation does not hold the install's own set (none yet, or an earlier life's: operator.ts).
+    if (importFrom) {
       await adoptEventCredentials(ctx, importFrom, 'import the credentials to send the rejection with');
     }
     await ctx.stateCall('reject the installation at Talkdesk', {
@@ -262,7 +263,7 @@ export async function rejectReadingTalkdesk(
   if (sent.kind === 'failed' && sent.error.failureType === NOT_OPEN_AT_TALKDESK) {
     return { sent: `not sent: ${sent.error.message}`, shows: sent.error instanceof NotOpenError ? sent.error.talkdeskState : undefined };
   }
-  return { sent: `not sent (${sent.kind})`, ...(sent.kind === 'interrupted' ? { interrupted: true as const } : {}) };
+  return { sent: `not sent (${sent.kind})`, ...(sent.kind === 'interrupted' ? { interruptedBy: sent.reason } : {}) };
 }
 
 /** A failed phase's reason in full (history, `lastError`) and as told to Talkdesk. */

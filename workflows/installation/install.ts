@@ -29,14 +29,15 @@ export const EARLIER_LIFE_INSTALL_OVER = 'earlier-life-install-over';
 /**
  * Patch: an install an uninstall interrupted before it held its own set (its import still retrying, or the set of an
  * earlier life of a same-id reinstall active) imports its set for the uninstall to answer Talkdesk with, as one stopped
- * at its start gate did. Before it, the uninstall found no set, or a revoked one: never acknowledged at Talkdesk.
+ * at its start gate did; an operator's reject of it imports it in place of an earlier life's set too (operator.ts).
+ * Before it, the uninstall or the rejection went with no set, or a revoked one: Talkdesk never told.
  * Decided at start only (patches.ts, the twelfth generation): asked once the phase ended, perhaps after a local activity.
  */
 export const INTERRUPTED_INSTALL_IMPORTS_TO_ANSWER = 'interrupted-install-imports-to-answer';
 
 /** Whether the installation's active set is the install's own (its event names its client id; older events may not). */
-function holdsOwnSet(state: InstallationState, event: LifecycleEventOf<'app.installed'>): boolean {
-  const own = event.facts.client_id;
+export function holdsOwnSet(state: InstallationState, event: LifecycleEvent): boolean {
+  const own = (event.facts as { client_id?: string }).client_id;
   return state.activeClientId !== undefined && (own === undefined || state.activeClientId === own);
 }
 
@@ -84,7 +85,8 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
   // Stopped at its start gate, before its import: take its credentials all the same, so the uninstall
   // or reject that stopped it answers Talkdesk with them (as it does once the install has imported them). Patched: so
   // does an uninstall that stopped it later, while its import retried, or holding an earlier life's set (a same-id
-  // reinstall), not its own. A reject imports within its own rejection, which an uninstall can still stop (operator.ts).
+  // reinstall), not its own. A reject imports within its own rejection, which an uninstall can still stop (operator.ts:
+  // under the same patch, also in place of an earlier life's set).
   if (outcome.kind === 'interrupted') {
     const atStart = outcome.atStart === true && !state.activeClientId;
     const byUninstall = outcome.reason === 'uninstall' && !holdsOwnSet(state, event);

@@ -12,7 +12,7 @@ import {
 } from './common';
 import { StepFailedError } from '../steps';
 import type { PhaseContext } from './context';
-import { EARLIER_LIFE_INSTALL_OVER, installOfEarlierLife } from './install';
+import { EARLIER_LIFE_INSTALL_OVER, INTERRUPTED_INSTALL_IMPORTS_TO_ANSWER, holdsOwnSet, installOfEarlierLife } from './install';
 import type { RunState } from './run-state';
 
 /**
@@ -61,7 +61,12 @@ export async function runOperatorReject(ctx: PhaseContext, reason: string): Prom
     // An install still queued is the one rejected (after Talkdesk was read, when it may keep the installation).
     if (!afterApproval) queued = takeQueuedInstall(ctx);
     // Credentials not imported yet (the first seconds of an install): import them so Talkdesk hears of the rejection.
-    if (!state.activeClientId) importFrom = queued ?? ctx.run.installEvent;
+    // Patched: nor when the set held is an earlier life's (a same-id reinstall), which Talkdesk revoked.
+    const install = queued ?? ctx.run.installEvent;
+    const holdsOwn = ctx.patched(INTERRUPTED_INSTALL_IMPORTS_TO_ANSWER)
+      ? install === undefined || holdsOwnSet(state, install)
+      : Boolean(state.activeClientId);
+    if (!holdsOwn) importFrom = install;
   }
   const sentReason = `Rejected by operator: ${reason}`;
   // The operation rejected: an update the reject interrupted, else the install.

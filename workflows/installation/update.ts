@@ -134,9 +134,9 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
           });
           return ctx.keepError(rejection.reason);
         }
-        const { sent, interrupted } = await rejectReadingTalkdesk(ctx, rejection.told, deadline, undefined, 'update', late);
+        const { sent, interruptedBy } = await rejectReadingTalkdesk(ctx, rejection.told, deadline, undefined, 'update', late);
         // Not stopped by an operator's reject: one accepted meanwhile is not applied after it (operator.ts). Run state only.
-        if (!interrupted) ctx.run.updateRejectionEnded = event.eventId;
+        if (interruptedBy !== OPERATOR_REJECT) ctx.run.updateRejectionEnded = event.eventId;
         await ctx.endPhase('active', {
           result: 'rejected',
           detail: rejection.reason,

@@ -32,7 +32,7 @@ const reply = (ctx: Context, status: number, body: Record<string, unknown>) => {
 
 /**
  * A repeated removal's sessions begun after its first arrival: a user added back since (their mapping's facts newer
- * than that arrival) keeps theirs; any other's is ended, since the first delivery may have failed before it marked the
+ * than that arrival, from an event no older than the removal) keeps theirs; any other's is ended, since the first delivery may have failed before it marked the
  * removal (its 503), which let that sign-in through. Read by `_id`, one mapping per user who signed in since (few).
  */
 async function endSessionsBegunSince(
@@ -41,11 +41,14 @@ async function endSessionsBegunSince(
   installationId: string,
   removing: readonly string[],
   since: Date,
+  createdAt: Date,
 ): Promise<number> {
   const gone: string[] = [];
   for (const userId of await lc.sessions.usersSignedInSince(installationId, removing, since)) {
     const m = await lc.store.accounts.users.findOne({ _id: `${accountId}:${userId}` });
-    if (!(m?.active === true && (m.factsAt ?? m.updatedAt) > since)) gone.push(userId);
+    // As a sign-in judges a removal (ended-by.ts): facts received after it, from an event created no earlier than it.
+    const newer = m?.active === true && (m.factsAt ?? m.updatedAt) > since && !(m.factsEventAt && createdAt > m.factsEventAt);
+    if (!newer) gone.push(userId);
   }
   return lc.sessions.endForUsers(installationId, gone);
 }
@@ -77,7 +80,10 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
         await lc.sessions.markRemoved(installationId, at, removing, new Date(event.created_at));
         // One command for the whole list (up to 10,000 ids), before the answer.
         let ended = await lc.sessions.endForUsers(installationId, removing, firstReceivedAt);
-        if (firstReceivedAt) ended += await endSessionsBegunSince(lc, event.data.account_id, installationId, removing, firstReceivedAt);
+        if (firstReceivedAt) {
+          const createdAt = new Date(event.created_at);
+          ended += await endSessionsBegunSince(lc, event.data.account_id, installationId, removing, firstReceivedAt, createdAt);
+        }
         if (ended) lc.logger.info({ installationId, sessionsEnded: ended }, 'users removed: their sessions ended');
       }
     },

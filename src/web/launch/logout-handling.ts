@@ -76,7 +76,8 @@ export async function handleUnhandledLogouts(lc: LaunchContext, afterMs = LOGOUT
   for (const o of owed) {
     // Read by `_id`: handled meanwhile, never stored (the insert failed after the mark), or the id another event's.
     const r = await lc.logoutEvents.get(o._id);
-    if (!r || r.handledAt) {
+    // Handled only as a majority holds the mark (a failover rolls back one on the primary alone, with its handling).
+    if (!r || (r.handledAt && (await lc.logoutEvents.get(o._id, { durable: true }))?.handledAt)) {
       await lc.logoutEvents.settle(o._id);
       continue;
     }
