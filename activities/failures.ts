@@ -3,7 +3,8 @@ import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { MongoError } from 'mongodb';
 import { SecretDecryptError } from '../src/crypto/secrets';
 import { ClientIdReusedError } from '../src/store/credential-errors';
-import { PartnerRefusedError, PartnerUnavailableError, sanitiseReason } from '../src/partner/errors';
+import { PartnerRefusedError, PartnerUnavailableError, safeUnavailableMessage, sanitiseReason } from '../src/partner/errors';
+import { scrubUrlCredentials } from '../src/logging/redact';
 import { PartnerCancelledError } from '../src/partner/provisioner';
 import { TalkdeskError } from '../src/talkdesk/errors';
 import { toActivityFailure } from '../src/talkdesk/failures';
@@ -79,13 +80,13 @@ export function toFailure(err: unknown, activityType?: string): ApplicationFailu
   if (err instanceof PartnerRefusedError) {
     // Cleaned here too: a partner's own provisioner (not the HTTP one, which cleans answers) may throw any text, and
     // it reaches history and the rejection Talkdesk shows the customer's admins.
-    const message = sanitiseReason(err.reason);
+    const message = sanitiseReason(scrubUrlCredentials(err.reason));
     return ApplicationFailure.create({ type: PARTNER_REFUSED, message, nonRetryable: true, details: [{ status: err.status }] });
   }
   if (err instanceof PartnerUnavailableError) {
     return ApplicationFailure.create({
       type: PARTNER_UNAVAILABLE,
-      message: `${err.message}; it will be retried`,
+      message: `${safeUnavailableMessage(err.message)}; it will be retried`,
       details: [err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}],
       ...(err.retryAfterMs !== undefined ? { nextRetryDelay: err.retryAfterMs } : {}),
     });

@@ -42,12 +42,15 @@ export function unhandledEvents(rec: InstallationRecord, events: InboxRecord[]):
 const RECORDED_TYPES: readonly EventType[] = ['app.installed', 'app.updated', 'app.uninstalled', 'app.credentials_rotated'];
 
 /**
- * The event of the record's unfinished phase (the newest of that phase's type; else the newest of any, as
- * before), or undefined when the record shows no phase under way.
+ * The event of the record's unfinished phase: the one it names (`phaseEventId`: a late update runs an event older than
+ * the newest of its type), else the newest of that phase's type, else the newest of any (records written before it),
+ * or undefined when the record shows no phase under way.
  */
 export function phaseEvent(rec: InstallationRecord, events: InboxRecord[]): InboxRecord | undefined {
   const type = PHASE_EVENT_TYPES[rec.phase];
-  return type ? (events.filter((e) => e.type === type).at(-1) ?? events.at(-1)) : undefined;
+  if (!type) return undefined;
+  const named = rec.phaseEventId === undefined ? undefined : events.find((e) => e._id === rec.phaseEventId);
+  return named ?? events.filter((e) => e.type === type).at(-1) ?? events.at(-1);
 }
 
 /** Whether a running workflow's state shows the event: applied or being applied, queued, or ignored. */

@@ -1,4 +1,4 @@
-import { heartbeat } from '@temporalio/activity';
+import { Context, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { createDispatch, handOverStored, HAND_OVER_TIMEOUT_MS, skipHandled } from '../src/handover';
 import type { InstallationRecord } from '../src/store/installations';
@@ -14,21 +14,9 @@ import { StoreMarkers } from '../src/store/markers';
 import { refusedForGood, withToken } from './talkdesk-calls';
 import { whileHeartbeating } from './partner-calls';
 import { newVisit, ReadWindow, repairFailedForNow, TalkdeskPause, waitHeartbeating, type TalkdeskVisit } from './reconcile-pacing';
+import { BACKSTOP_EVERY_MS, CREDENTIALS_BACKSTOP_MARKER, INBOX_BACKSTOP_MARKER, PENDING_SET_MAX_AGE_MS } from './reconcile-backstops';
 
-/**
- * The pass's backstops that read a whole collection (events stored without a queue entry, credentials past retention;
- * each has a cheaper primary path) run at most this often, remembered in `store_markers`: their cost grows with the data.
- */
-export const BACKSTOP_EVERY_MS = 24 * 3_600_000;
-export const INBOX_BACKSTOP_MARKER = 'reconcile-inbox-backstop';
-export const CREDENTIALS_BACKSTOP_MARKER = 'reconcile-credentials-backstop';
-
-/**
- * A credential set still pending this long after its import is an orphan: a rotation switches to its set or destroys
- * it before the rotation's seven days end (Talkdesk's limit, and `phaseTimeoutMs`'s default); a day more for margin.
- * Fixed, not read from that default, which running workflows may hold an older, longer value of.
- */
-export const PENDING_SET_MAX_AGE_MS = 8 * 24 * 3_600_000;
+export { BACKSTOP_EVERY_MS, CREDENTIALS_BACKSTOP_MARKER, INBOX_BACKSTOP_MARKER, PENDING_SET_MAX_AGE_MS } from './reconcile-backstops';
 
 type Finding = 'resumed' | 'reapproved' | 'deprovisioned' | 'markedActive' | 'updatesEnded' | 'drift' | undefined;
 
@@ -159,6 +147,12 @@ export function reconciliationActivities(deps: ActivityDeps) {
     return undefined;
   }
 
+  /**
+   * The page's attempt was cancelled (the pass cancelled by an operator, or the attempt timed out and retried beside
+   * itself): it stops before its next installation, reading and repairing nothing more.
+   */
+  const stopIfCancelled = () => Context.current().cancellationSignal.throwIfAborted();
+
   /** Records what one installation's check found in the page's result; one installation's trouble never stops the pass. */
   async function visit(result: PageResult, id: string, check: () => Promise<Finding>): Promise<void> {
     try {
@@ -168,6 +162,8 @@ export function reconciliationActivities(deps: ActivityDeps) {
         logger.info({ installationId: id, workflowId: workflowIdFor(id), found }, 'reconciliation repaired drift');
       }
     } catch (err) {
+      // A cancellation met inside the check (a wait for the read budget) stops the page: not this installation's trouble.
+      if (Context.current().cancellationSignal.aborted) throw err;
       // Its message is safe (typed failure); logged too, so that operators see it without opening the pass's result.
       const { message } = toFailure(err);
       result.errors.push({ installationId: id, message });
@@ -259,6 +255,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
           : new Set<string>();
       for (const entry of entries) {
         heartbeat(entry.id);
+        stopIfCancelled();
         result.scanned += 1;
         const { resumedAt } = entry; // a run resumed from the record: what its lost run had queued
         if (resumedAt) await visit(result, entry.id, () => checkResumedRun(entry.id, resumedAt));
@@ -302,6 +299,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
       const result = emptyPage();
       for (const id of input.installationIds) {
         heartbeat(id);
+        stopIfCancelled();
         result.scanned += 1;
         const rec = await store.installations.get(id);
         if (!rec) continue;

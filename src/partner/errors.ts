@@ -1,8 +1,9 @@
 /**
- * The two ways a partner call fails (contract 4 of provisioner.ts). Messages are
- * built by the service, never copied from a response beyond a bounded, sanitised
- * reason, so they are safe in Temporal history and logs.
+ * The two ways a partner call fails (contract 4 of provisioner.ts). The HTTP client's messages are
+ * built by the service, never copied from a response beyond a bounded, sanitised reason; a partner's
+ * own provisioner may throw any text, so both are cleaned again before history and logs (activities/failures.ts).
  */
+import { scrubUrlCredentials } from '../logging/redact';
 
 /** Retryable: the partner is down, slow, rate limiting, or answered 5xx/408/429. */
 export class PartnerUnavailableError extends Error {
@@ -30,8 +31,18 @@ export class PartnerRefusedError extends Error {
 export const MAX_REASON_LENGTH = 200;
 export const GENERIC_REFUSAL = 'The partner refused the request';
 
+/**
+ * A `PartnerUnavailableError`'s message, made safe for Temporal history and logs: a partner's own provisioner may throw
+ * any text (a client's error quoting a URL with its key), so URL credentials are scrubbed and it is bounded. The HTTP
+ * client's own messages (at most a few hundred characters, no secrets) pass unchanged.
+ */
+export function safeUnavailableMessage(raw: unknown): string {
+  return sanitiseReason(typeof raw === 'string' ? scrubUrlCredentials(raw) : raw, 'the partner is unavailable', MAX_UNAVAILABLE_LENGTH);
+}
+const MAX_UNAVAILABLE_LENGTH = 500;
+
 /** A reason from the partner, made safe to show: printable text only, bounded. */
-export function sanitiseReason(raw: unknown, fallback = GENERIC_REFUSAL): string {
+export function sanitiseReason(raw: unknown, fallback = GENERIC_REFUSAL, max = MAX_REASON_LENGTH): string {
   if (typeof raw !== 'string') return fallback;
   const text = raw
     // eslint-disable-next-line no-control-regex
@@ -39,5 +50,5 @@ export function sanitiseReason(raw: unknown, fallback = GENERIC_REFUSAL): string
     .replace(/\s+/g, ' ')
     .trim();
   if (text.length === 0) return fallback;
-  return text.length > MAX_REASON_LENGTH ? `${text.slice(0, MAX_REASON_LENGTH - 1)}…` : text;
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }

@@ -1,6 +1,6 @@
 import type { Logger } from '../logging/logger';
 import { withTimeout } from '../store/watchdog';
-import { PartnerRefusedError, PartnerUnavailableError, sanitiseReason } from './errors';
+import { PartnerRefusedError, PartnerUnavailableError, safeUnavailableMessage, sanitiseReason } from './errors';
 import { callKey } from './keys';
 import type { PendingLogout, PendingLogoutStore } from './logout-forwards';
 import type { PartnerProvisioner, UserLogoutRequest } from './provisioner';
@@ -164,7 +164,8 @@ export class LogoutForwarder {
     const now = this.now();
     const attempts = pending.attempts + 1;
     // Messages of the partner's errors are the service's own (errors.ts); anything else by its class only.
-    const error = err instanceof PartnerUnavailableError ? err.message : err instanceof Error ? err.name : 'unknown';
+    const error =
+      err instanceof PartnerUnavailableError ? safeUnavailableMessage(err.message) : err instanceof Error ? err.name : 'unknown';
     try {
       if (now - pending.firstAt.getTime() >= this.timing.giveUpAfterMs) {
         await this.o.store.done(pending.request.eventId);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { reconciliationActivities } from '../../activities/reconciliation';
 import { createLogger } from '../../src/logging/logger';
@@ -91,6 +92,50 @@ describe('reconciliation hands over what a lost workflow left (FerretDB, simulat
       'its run marks nothing for the next pass',
     );
     assert.deepEqual(handedOver, []);
+  });
+
+  it('a record left updating by a late update (older than the one applied) hands over the update it names, not the newest', async () => {
+    const t0 = Date.now() - 3_600_000;
+    const { id, install, applied } = await recorded('updating', t0);
+    const late = h.simulator.updateUsers(id, { add: 1 }, { createdAt: at(t0, 30) });
+    const newest = h.simulator.updateUsers(id, { add: 1 }, { createdAt: at(t0, 60) });
+    for (const e of [late, newest]) await h.storeEvent(e);
+    await applied(60, [install.id, newest.id]);
+    await h.store.installations.coll.updateOne({ _id: id }, { $set: { phaseEventId: late.id } });
+    const { handedOver, result } = await reconcile(id, false);
+    assert.deepEqual(result.resumed, [id]);
+    assert.deepEqual(handedOver, [['app.updated', late.id]], 'the late update the lost run was applying, again');
+  });
+
+  it('a page whose attempt is cancelled stops before its next installation: nothing more visited, the attempt ends cancelled', async () => {
+    const t0 = Date.now() - 3_600_000;
+    const first = await recorded('active', t0);
+    const second = await recorded('active', t0);
+    const visited: string[] = [];
+    let entered: () => void = () => undefined;
+    const inFirst = new Promise<void>((r) => (entered = r));
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    // The partner calls of the first installation take a while (a partner not answering): the pass is cancelled then.
+    const partner = {
+      retryOutstanding: async (id: string) => {
+        visited.push(id);
+        if (visited.length === 1) {
+          entered();
+          await held;
+        }
+      },
+    } as unknown as PartnerProvisioner;
+    const { temporal } = recordingTemporal(true);
+    const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${h.simulator.port}`], timeoutMs: 5_000 });
+    const acts = reconciliationActivities({ store: h.store, talkdesk, logger: createLogger({ level: 'silent' }), temporal, partner });
+    const env = new MockActivityEnvironment();
+    const page = env.run(acts.reconcileInstallations, { installationIds: [first.id, second.id] });
+    await inFirst;
+    env.cancel();
+    release();
+    await assert.rejects(page, (err: unknown) => err instanceof CancelledFailure);
+    assert.deepEqual(visited, [first.id], 'the second installation is not visited');
   });
 
   it('an active record: the update and the uninstall the lost run had queued are handed over, oldest first', async () => {

@@ -13,7 +13,7 @@ import { decryptJson, encryptJson } from '../../src/crypto/secrets';
 import { generateKeySpec, parseKeyring } from '../../src/crypto/keyring';
 import { MongoNetworkError, MongoServerError } from 'mongodb';
 import { TalkdeskHttpError } from '../../src/talkdesk/errors';
-import { PartnerRefusedError } from '../../src/partner/errors';
+import { PartnerRefusedError, PartnerUnavailableError } from '../../src/partner/errors';
 import { PARTNER_REFUSED } from '../../workflows/activity-types';
 
 /** Runs the worker's activity interceptor around `fn`, as the SDK does for every activity. */
@@ -40,6 +40,18 @@ describe('activities/failures sanitiseFailures (the worker-registered activity i
     assert.equal(failure.nonRetryable, true);
     assert.ok(failure.message.length <= 200, `${failure.message.length} characters`);
     assert.match(failure.message, /^Plan not allowed script x+…$/);
+  });
+
+  it("cleans an unavailable error a partner's own provisioner throws: URL credentials scrubbed, bounded; the HTTP client's kept whole", async () => {
+    const raw = 'fetch failed: https://ops:hunter2@crm.example/api?api_key=x&token=s3cret-token-value\u0000' + 'x'.repeat(900);
+    const failure = (await intercepted(() => Promise.reject(new PartnerUnavailableError(raw)))) as ApplicationFailure;
+    assert.ok(failure instanceof ApplicationFailure);
+    assert.equal(failure.nonRetryable, false);
+    for (const secret of ['hunter2', 's3cret-token-value', '\u0000']) assert.ok(!failure.message.includes(secret), failure.message);
+    assert.ok(failure.message.length <= 530, `${failure.message.length} characters`);
+    const own = 'the partner answered 409 without a reason: taken as an earlier request with this idempotency-key still in progress';
+    const kept = (await intercepted(() => Promise.reject(new PartnerUnavailableError(own)))) as ApplicationFailure;
+    assert.equal(kept.message, `${own}; it will be retried`);
   });
 
   it('passes results through unchanged', async () => {

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { Context } from '@temporalio/activity';
+import type { LifecycleEvent } from '../../workflows/definitions';
+import { activeInstallation as activeOne } from './active-installation';
+import { ActivityStubs, clientIdFor, deferred, useInstallationUnderTest } from './harness';
+
+/**
+ * A rotation delivered while the uninstall runs (queued behind it, its first delivery failed): one an uninstall adopts
+ * gives the acknowledgement its set (patch uninstall-adopts-rotation-queued-meanwhile), not an earlier life's.
+ */
+describe('installation workflow: a rotation delivered while the uninstall deprovisions', function () {
+  this.timeout(60_000);
+  const { start } = useInstallationUnderTest();
+  const activeInstallation = (stubs?: ActivityStubs) => activeOne(start, stubs);
+
+  /** An active installation whose uninstall's first deprovision waits for `release` (a large account: minutes). */
+  const uninstallDeprovisioning = async () => {
+    const inDeprovision = deferred();
+    const release = deferred();
+    let first = true;
+    const stubs = new ActivityStubs().on('deprovisionAccount', async () => {
+      if (!first) return undefined;
+      first = false;
+      inDeprovision.resolve();
+      const ctx = Context.current();
+      const beat = setInterval(() => ctx.heartbeat(), 200);
+      await release.promise.finally(() => clearInterval(beat));
+      return undefined;
+    });
+    const { t, oldClient } = await activeInstallation(stubs);
+    /** Sends the uninstall, then `rotation` once the deprovision is under way; returns the finished view. */
+    const uninstallThenDeliver = async (rotation: LifecycleEvent, uninstallAt?: number) => {
+      await t.send(t.event('app.uninstalled', uninstallAt === undefined ? {} : { atSeconds: uninstallAt }));
+      await inDeprovision.promise;
+      // Its first delivery failed: Talkdesk's redelivery arrives while the uninstall runs.
+      await t.send(rotation);
+      await t.until('the rotation to be queued', (v) => v.pendingEvents.some((p) => p.endsWith(rotation.eventId)));
+      release.resolve();
+      return t.result();
+    };
+    return { t, oldClient, uninstallThenDeliver };
+  };
+
+  it('a compromised rotation delivered while the uninstall deprovisions gives the acknowledgement its set (patches-decided-at-start-12)', async () => {
+    const { t, oldClient, uninstallThenDeliver } = await uninstallDeprovisioning();
+    const rotation = t.event('app.credentials_rotated', { facts: { compromised: true } });
+    const done = await uninstallThenDeliver(rotation);
+    assert.equal(done.history.at(-1)?.result, 'acknowledged', done.history.at(-1)?.outcome);
+    const newClient = clientIdFor(rotation.eventId);
+    assert.notEqual(newClient, oldClient);
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:install', 'approve:uninstall']);
+    assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, newClient, "with the rotation's set: the old one is revoked");
+    assert.deepEqual(t.stubs.of('acknowledgeCredentials'), [], 'never acknowledged as a rotation');
+    assert.match(done.ignoredEvents.find((e) => e.eventId === rotation.eventId)?.reason ?? '', /superseded by the running uninstall/);
+  });
+
+  it('a compromised rotation of an earlier life (older than a same-id reinstall) delivered while the uninstall deprovisions is not adopted', async () => {
+    const { t, uninstallThenDeliver } = await uninstallDeprovisioning();
+    const reinstall = t.event('app.installed', { atSeconds: 100 });
+    await t.send(reinstall);
+    await t.settled('active', (v) => v.activeClientId === clientIdFor(reinstall.eventId));
+    const earlier = t.event('app.credentials_rotated', { atSeconds: 50, facts: { compromised: true } });
+    const done = await uninstallThenDeliver(earlier, 200);
+    const uninstall = done.history.find((h) => h.phase === 'uninstalling');
+    assert.equal(uninstall?.result, 'acknowledged', uninstall?.outcome);
+    assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, clientIdFor(reinstall.eventId), "with the reinstall's set");
+    assert.ok(!t.stubs.of('importCredentials').some((i) => i.eventId === earlier.eventId), 'its revoked set never imported');
+  });
+});
