@@ -31,7 +31,7 @@ export function urlTarget(uri: string): string {
 
 /** A URL's query (or fragment) parameter that carries a secret: an OAuth code or state, a token, a client secret. */
 const SECRET_QUERY =
-  /([?&#](?:access_token|id_token|refresh_token|token|code|state|client_secret|client_assertion|assertion|password|sig|signature)=)[^&\s#"'<>]*/gi;
+  /([?&#](?:access_token|id_token|refresh_token|token|code|state|client_secret|client_assertion|assertion|password|sig|signature|api[-_]?key|key|access[-_]?key|secret|private[-_]?key)=)[^&\s#"'<>]*/gi;
 
 /** A string with the credentials of any URL in it replaced: its user and password, and its secret parameters. */
 export function scrubUrlCredentials(text: string): string {

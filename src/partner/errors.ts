@@ -41,6 +41,11 @@ export function safeUnavailableMessage(raw: unknown): string {
 }
 const MAX_UNAVAILABLE_LENGTH = 500;
 
+/** A refusal's reason from a partner's own provisioner (any value), made safe the same way: `sanitiseReason`, URL credentials scrubbed. */
+export function safeRefusalReason(raw: unknown): string {
+  return sanitiseReason(typeof raw === 'string' ? scrubUrlCredentials(raw) : raw);
+}
+
 /** A reason from the partner, made safe to show: printable text only, bounded. */
 export function sanitiseReason(raw: unknown, fallback = GENERIC_REFUSAL, max = MAX_REASON_LENGTH): string {
   if (typeof raw !== 'string') return fallback;

@@ -65,8 +65,10 @@ export class CredentialStore {
     input: Omit<UsableCredentials, 'secret'> & { secret: EncryptedBlob; secretFrom: SecretContext; sourceEventId: string },
   ): Promise<void> {
     const { secret: source, secretFrom, ...facts } = input;
-    // Imported before ids were escaped, under its legacy id: already there.
-    if (await this.findLegacy(input.installationId, input.clientId)) return;
+    // Imported before ids were escaped, under its legacy id: already there; unless destroyed and this is another
+    // event's (a same-id reinstall given the same client), written anew under the escaped id, which `get` reads first.
+    const legacy = await this.findLegacy(input.installationId, input.clientId);
+    if (legacy && !(legacy.status === 'destroyed' && legacy.sourceEventId !== input.sourceEventId)) return;
     // Indexed first: a set is never stored without its index entry (an entry without a set is skipped).
     await this.index(input.installationId, input.clientId);
     const secret = rebind(this.keyring, source, secretFrom, credentialSecretContext(input.installationId, input.clientId));

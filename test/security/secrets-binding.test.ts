@@ -89,6 +89,25 @@ describe('security: credential ids and secret binding (FerretDB)', function () {
     await assert.rejects(store.credentials.cachedToken(inst, 'client-1', 0), SecretDecryptError);
   });
 
+  it("a legacy set destroyed (an uninstall), then a same-id reinstall given the same client: the reinstall's set is written anew, not skipped", async () => {
+    const ended = { installationId: 'inst:ended', clientId: 'client:ended' };
+    await db.collection(COLLECTIONS.credentials).insertOne({
+      _id: legacyCredentialId(ended.installationId, ended.clientId) as never,
+      ...ended,
+      keyId: 'kid-ended',
+      keyAlgorithm: 'ES256',
+      tokenUrl: 'https://x.talkdeskid.com/oauth/token',
+      status: 'destroyed',
+      sourceEventId: 'evt-first-life',
+      createdAt: new Date(),
+    });
+    await importSet(ended.installationId, ended.clientId, 'reinstall');
+    assert.equal((await store.credentials.get(ended.installationId, ended.clientId))?.status, 'pending', "the reinstall's set");
+    assert.deepEqual((await store.credentials.usable(ended.installationId, ended.clientId))?.secret, secretOf('reinstall'));
+    // Not left for the migration test below, which counts the legacy records of the whole database.
+    await db.collection(COLLECTIONS.credentials).deleteMany({ installationId: ended.installationId });
+  });
+
   it('a database of earlier versions (legacy ids, version 1 blobs) keeps working, and reencrypt migrates it', async () => {
     const plain = { installationId: 'inst-legacy', clientId: 'client-legacy' };
     const colon = { installationId: 'inst:colon', clientId: 'client:colon' };

@@ -43,15 +43,25 @@ describe('activities/failures sanitiseFailures (the worker-registered activity i
   });
 
   it("cleans an unavailable error a partner's own provisioner throws: URL credentials scrubbed, bounded; the HTTP client's kept whole", async () => {
-    const raw = 'fetch failed: https://ops:hunter2@crm.example/api?api_key=x&token=s3cret-token-value\u0000' + 'x'.repeat(900);
+    const raw = 'fetch failed: https://ops:hunter2@crm.example/api?api_key=sk_live_123&token=s3cret-token-value\u0000' + 'x'.repeat(900);
     const failure = (await intercepted(() => Promise.reject(new PartnerUnavailableError(raw)))) as ApplicationFailure;
     assert.ok(failure instanceof ApplicationFailure);
     assert.equal(failure.nonRetryable, false);
-    for (const secret of ['hunter2', 's3cret-token-value', '\u0000']) assert.ok(!failure.message.includes(secret), failure.message);
+    for (const secret of ['hunter2', 'sk_live_123', 's3cret-token-value', '\u0000'])
+      assert.ok(!failure.message.includes(secret), failure.message);
     assert.ok(failure.message.length <= 530, `${failure.message.length} characters`);
     const own = 'the partner answered 409 without a reason: taken as an earlier request with this idempotency-key still in progress';
     const kept = (await intercepted(() => Promise.reject(new PartnerUnavailableError(own)))) as ApplicationFailure;
     assert.equal(kept.message, `${own}; it will be retried`);
+  });
+
+  it("a refusal a partner's own provisioner throws without a reason string is still final (the generic reason)", async () => {
+    const failure = (await intercepted(async () => {
+      throw new PartnerRefusedError(undefined as unknown as string, 403);
+    })) as ApplicationFailure;
+    assert.equal(failure.type, PARTNER_REFUSED);
+    assert.equal(failure.nonRetryable, true);
+    assert.equal(failure.message, 'The partner refused the request');
   });
 
   it('passes results through unchanged', async () => {
