@@ -164,9 +164,12 @@ export function talkdeskCallActivities(deps: ActivityDeps) {
         );
       });
     } catch (err) {
-      // 409: nothing open. A 2xx whose body is not the documented one: the call landed all the same (failing it
-      // for good would undo an install Talkdesk approved). Either way, what Talkdesk shows now decides.
-      if (err instanceof TalkdeskHttpError && (err.kind === 'conflict' || err instanceof TalkdeskProtocolError)) {
+      // 409: nothing open. 403: the reference's only documented refusal of this call, whose meaning it does not give
+      // (nothing open is one): read, not taken as final blind. A 2xx whose body is not the documented one: the call
+      // landed all the same (failing it for good would undo an install Talkdesk approved). What Talkdesk shows decides;
+      // showing the phase's operation still open, the call's own failure stands.
+      const unclear = (e: TalkdeskHttpError) => e.kind === 'conflict' || e.kind === 'forbidden' || e instanceof TalkdeskProtocolError;
+      if (err instanceof TalkdeskHttpError && unclear(err)) {
         const late = await notToSend(input);
         if (late) return confirmed(input, late);
       }

@@ -12,7 +12,7 @@ export interface TalkdeskClientOptions {
   /** Whole-request deadline in ms (connect + response). */
   timeoutMs: number;
   userAgent?: string;
-  /** Loop guard for paged listings. Default 200. */
+  /** Loop guard for paged listings. Default 1,000: a sign-in's licence read lists every licensed user (10,000 at 20 a page is 500). */
   maxPages?: number;
   /** Clock in epoch ms (assertion iat/exp, token expiresAt). Default Date.now. */
   now?: () => number;
@@ -74,7 +74,7 @@ export class TalkdeskHttp {
       throw new ConfigError('TalkdeskClient timeoutMs must be a positive integer (TALKDESK_HTTP_TIMEOUT_MS)');
     }
     this.timeoutMs = options.timeoutMs;
-    this.maxPages = options.maxPages ?? 200;
+    this.maxPages = options.maxPages ?? 1_000;
     this.now = options.now ?? Date.now;
     this.lookup = publicOnlyLookup(options.resolver);
     this.http = axios.create({

@@ -51,6 +51,17 @@ describe('setInstallationState activity: only what Talkdesk shows open is conclu
     );
   });
 
+  it('a first attempt answered 403 (the reference does not say why) reads what Talkdesk shows: concluded, nothing more sent', async () => {
+    const { id, input } = await activeInstallation();
+    sys.simulator.failNext('installationState', 1, { status: 403, body: { error: 'forbidden' } });
+    const res = await new MockActivityEnvironment().run(activities().setInstallationState, input('install'));
+    assert.deepEqual(res, { state: 'completed', alreadyConcluded: true });
+    assert.deepEqual(
+      sys.simulator.stateCalls(id).map((c) => c.status),
+      [200, 403],
+    );
+  });
+
   it('an update approval when Talkdesk shows the install timed out sends nothing and says what Talkdesk shows', async () => {
     const { id, input } = await activeInstallation();
     const lastRead = new Date(Date.now() - 25 * HOUR);

@@ -276,6 +276,17 @@ describe('talkdesk/client', () => {
       assert.equal(stub.requests.length, 4);
     });
 
+    it("reads a large account's listing whole by default: more than 200 pages (10,000 users at 20 a page is 500)", async () => {
+      const last = 250;
+      handler = (req, res) => {
+        const n = Number(new URL(req.url, 'http://x').searchParams.get('n') ?? '1');
+        const next = n < last ? { next: { href: `${usersPath}?n=${n + 1}` } } : {};
+        sendJson(res, 200, { _embedded: { users: [{ id: `u${n}` }] }, _links: next });
+      };
+      const users = await client.listLicensedUsers(stub.origin, APP, INST, TOKEN);
+      assert.equal(users.length, last);
+    });
+
     it('refuses a next link to another host, even an allow-listed one', async () => {
       const other = await startStub((_req, res) => sendJson(res, 200, { _embedded: { users: [] } }));
       try {

@@ -56,6 +56,7 @@ import {
 import { TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL } from '../../workflows/installation/apply';
 import {
   EARLIER_LIFE_EVENTS_OVER,
+  EARLIER_LIFE_UNINSTALL_KNOWN,
   FINISHED_RUN_KNOWS_EVENT_TIMES,
   LATE_ROTATION_YIELDS_TO_UNINSTALL,
   STALE_UNINSTALL_SPARES_REINSTALL,
@@ -202,6 +203,7 @@ describe('patches decided at the start of an installation run (workflows/install
         OPERATOR_REJECT_AFTER_OWN_END_NOT_APPLIED,
         INTERRUPTED_INSTALL_IMPORTS_TO_ANSWER,
         UNINSTALL_ADOPTS_ROTATION_QUEUED_MEANWHILE,
+        EARLIER_LIFE_UNINSTALL_KNOWN,
       ],
     );
     assert.ok(
@@ -275,7 +277,12 @@ describe('patches decided at the start of an installation run (workflows/install
       'twelfth',
       12,
       DECIDED_AT_START_12,
-      [OPERATOR_REJECT_AFTER_OWN_END_NOT_APPLIED, INTERRUPTED_INSTALL_IMPORTS_TO_ANSWER, UNINSTALL_ADOPTS_ROTATION_QUEUED_MEANWHILE],
+      [
+        OPERATOR_REJECT_AFTER_OWN_END_NOT_APPLIED,
+        INTERRUPTED_INSTALL_IMPORTS_TO_ANSWER,
+        UNINSTALL_ADOPTS_ROTATION_QUEUED_MEANWHILE,
+        EARLIER_LIFE_UNINSTALL_KNOWN,
+      ],
     ],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {

@@ -125,6 +125,23 @@ describe('installation workflow: late events of operations already over', functi
     assert.equal(v.trial, undefined);
   });
 
+  it("an earlier life's trial event delivered after that life's late uninstall was judged over is over too (patches-decided-at-start-12)", async () => {
+    const t = await start();
+    await t.send(t.event('app.installed', { atSeconds: 1 }));
+    await t.settled('active');
+    // The reinstall applied first; the earlier life's uninstall (30 s) and its trial end (25 s) delivered late.
+    await t.send(t.event('app.installed', { atSeconds: 40 }));
+    await t.settled('active', (v) => v.appliedEvents === 2);
+    const uninstall = t.event('app.uninstalled', { atSeconds: 30 });
+    await t.send(uninstall);
+    await t.until('the uninstall judged over', (s) => s.ignoredEvents.some((e) => e.eventId === uninstall.eventId));
+    const ended = t.event('app.trial_ended', { atSeconds: 25, facts: { ended_reason: 'converted', ended_at: '2026-01-01T00:00:00Z' } });
+    await t.send(ended);
+    const v = await t.until('the trial end decided', (s) => s.ignoredEvents.some((e) => e.eventId === ended.eventId));
+    assert.deepEqual(t.stubs.of('recordTrial'), [], 'not recorded on the reinstalled account');
+    assert.equal(v.trial, undefined);
+  });
+
   it('an install of the earlier life delivered after a same-id reinstall is over: the live installation keeps its set and account', async () => {
     // The earlier life's install (1 s) and uninstall (30 s) failed delivery; the reinstall (40 s) came first.
     const t = await start();

@@ -30,6 +30,17 @@ describe('installation workflow: event times across runs', function () {
     assert.equal(t.stubs.of('recordInstallation').at(-1)?.updateEventAt, update.createdAt);
   });
 
+  it("a run resumed from a reinstall's record knows the earlier life's uninstall: that life's trial event delivered late is over (patches-decided-at-start-12)", async () => {
+    const t = await start(
+      resumedFromRecord({ phase: 'active', lastEventAt: LATER, installEventAt: LATER, uninstallEventAt: '2099-01-01T00:00:00.000Z' }),
+    );
+    const ended = t.event('app.trial_ended', { facts: { ended_reason: 'converted', ended_at: '2026-01-01T00:00:00Z' } });
+    await t.send(ended);
+    const v = await t.until('the trial end decided', (s) => s.ignoredEvents.some((e) => e.eventId === ended.eventId));
+    assert.deepEqual(t.stubs.of('recordTrial'), [], "not recorded on the reinstall's account");
+    assert.equal(v.trial, undefined);
+  });
+
   it('a run resumed from the record judges an update older than the recorded one late: users re-read, nothing sent blind', async () => {
     // Newer than any event the test sends: the newest applied was an update.
     const stubs = resumedFrom({ updateEventAt: LATER });

@@ -12,7 +12,7 @@ import {
 import { enqueue, keepLast, markHandled, recordIgnored, toView, uninstallQueued } from '../state';
 import { MARK_ACTIVE, OPERATOR_REJECT } from './common';
 import type { PhaseContext } from './context';
-import { endsEarlierLife, STALE_UNINSTALL_SPARES_REINSTALL, UNINSTALL_OVER } from './late';
+import { endsEarlierLife, markEarlierLifeUninstall, STALE_UNINSTALL_SPARES_REINSTALL, UNINSTALL_OVER } from './late';
 import { OPERATOR_REJECT_CONCLUDED_OPERATIONS } from './operator';
 
 /**
@@ -105,6 +105,7 @@ export function registerHandlers(ctx: PhaseContext): void {
         state.queue = state.queue.filter((e) => e.eventId !== event.eventId);
         recordIgnored(state, event.eventId, UNINSTALL_OVER);
         markHandled(state, event.eventId);
+        markEarlierLifeUninstall(ctx, event);
       } else if (state.phase === 'installing' || state.phase === 'updating') phases.interrupt('uninstall');
       // Anything else running (a rotation retrying for days) must not eat the uninstall's seven days.
       else if (phases.running && state.phase !== 'uninstalling' && ctx.patched(UNINSTALL_INTERRUPTS_ANY_PHASE))

@@ -190,12 +190,15 @@ export const PATCHES_DECIDED_AT_START_12 = 'patches-decided-at-start-12';
  * The patches the twelfth generation decides, ONLY_DECIDED_AT_START (asked where a phase has ended, each perhaps right
  * after a local activity): an operator's reject whose update ended by itself otherwise (rejected on its own, yielding to
  * an uninstall) is not applied (operator.ts); an install an uninstall interrupted before it held its own set imports it
- * for the uninstall to answer Talkdesk with (install.ts); an uninstall acknowledges with a rotation's set queued while it ran (uninstall.ts).
+ * for the uninstall to answer Talkdesk with (install.ts); an uninstall acknowledges with a rotation's set queued while it
+ * ran (uninstall.ts); an earlier life's uninstall judged over, or found in a resumed run's record, counts as that life's
+ * end for its late trial events (late.ts, handlers.ts, workflow.ts).
  */
 export const DECIDED_AT_START_12: readonly string[] = Object.freeze([
   'operator-reject-after-own-end-not-applied',
   'interrupted-install-imports-to-answer',
   'uninstall-adopts-rotation-queued-meanwhile',
+  'earlier-life-uninstall-known',
 ]);
 
 /**

@@ -5,7 +5,13 @@ import { initialState, isSuperseded, markKindApplied, restoreHandled, toView, ty
 import { apply } from './apply';
 import { CONTINUE_AS_NEW_MID_PHASE, createPhaseContext, type PhaseContext } from './context';
 import { registerHandlers } from './handlers';
-import { FINISHED_RUN_KNOWS_EVENT_TIMES, handleLate, ignoreAsSuperseded, STALE_UNINSTALL_SPARES_REINSTALL } from './late';
+import {
+  EARLIER_LIFE_UNINSTALL_KNOWN,
+  FINISHED_RUN_KNOWS_EVENT_TIMES,
+  handleLate,
+  ignoreAsSuperseded,
+  STALE_UNINSTALL_SPARES_REINSTALL,
+} from './late';
 import { StepFailedError, stepFailedForGood } from '../steps';
 import { runOperatorReject, runReconcile } from './operator';
 
@@ -205,6 +211,10 @@ async function resumeFromStore(ctx: PhaseContext, byReconciliation: boolean): Pr
     // phase before any unfinished one (the event that started that phase is handed over again).
     // Its install's time too: an uninstall older than it ended an earlier life (late.ts).
     if (stored.installEventAt && ctx.patched(STALE_UNINSTALL_SPARES_REINSTALL)) markKindApplied(state, 'install', stored.installEventAt);
+    // And an earlier life's uninstall (no newer than that install): that life's late trial events are over (late.ts).
+    const earlierEnd = stored.uninstallEventAt;
+    const beforeInstall = earlierEnd && stored.installEventAt && Date.parse(earlierEnd) <= Date.parse(stored.installEventAt);
+    if (beforeInstall && ctx.patched(EARLIER_LIFE_UNINSTALL_KNOWN)) markKindApplied(state, 'uninstall', earlierEnd);
     // An update older than the newest applied is late (its users re-read, its call never sent blind). Recorded since
     // this field exists: a history whose stored record lacks it takes the old path, so no patch.
     if (stored.updateEventAt) markKindApplied(state, 'update', stored.updateEventAt);
