@@ -62,3 +62,26 @@ export async function readLicensedUsers(readPage: ReadPage, saved?: ReadingStore
   } while (next !== undefined);
   return [...users.values()];
 }
+
+/**
+ * Talkdesk's licensed users against the account's active ones (`existing`): those to add, and those to remove. A licence
+ * removed while the pages were read (a reading resumed after a 429, minutes later) moves the users after it back a page,
+ * and one of them is never read: a user is removed only if a second, fresh reading lacks them too.
+ */
+export async function licensedDifference(
+  existing: ReadonlySet<string>,
+  readPage: ReadPage,
+  saved?: ReadingStore,
+): Promise<{ added: TalkdeskUser[]; removing: string[] }> {
+  const licensed = await readLicensedUsers(readPage, saved);
+  const licensedIds = new Set(licensed.map((u) => u.id));
+  const added = licensed.filter((u) => !existing.has(u.id));
+  let removing = [...existing].filter((id) => !licensedIds.has(id));
+  if (removing.length > 0) {
+    const again = await readLicensedUsers(readPage);
+    const againIds = new Set(again.map((u) => u.id));
+    removing = removing.filter((id) => !againIds.has(id));
+    added.push(...again.filter((u) => !existing.has(u.id) && !licensedIds.has(u.id)));
+  }
+  return { added, removing };
+}

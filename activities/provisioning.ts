@@ -16,7 +16,7 @@ import { callContext, heartbeatingThroughout, refusalsRecorded, stopIfOutlived, 
 import { toFailure } from './failures';
 import { trialToRecord, type TrialInput } from './trial-record';
 import { callKey } from '../src/partner/keys';
-import { readLicensedUsers, type ReadingStore } from './licensed-users';
+import { licensedDifference, readLicensedUsers, type ReadingStore } from './licensed-users';
 import { withToken } from './talkdesk-calls';
 import { TalkdeskHttpError } from '../src/talkdesk/errors';
 import { SessionStore } from '../src/store/sessions';
@@ -139,14 +139,11 @@ export function provisioningActivities(deps: ActivityDeps) {
     let removing: string[];
     if (input.resyncUsers) {
       // A late update: its delta is stale. Talkdesk's licensed users are the truth; apply the difference.
-      const licensed = await readLicensedUsers(
-        (pageUrl) =>
-          withToken(deps, input, (token) => talkdesk.licensedUsersPage(input.rootUrl, input.appId, input.installationId, token, pageUrl)),
-        reading(input, 'account.update')?.saved,
-      );
-      const licensedIds = new Set(licensed.map((u) => u.id));
-      added.push(...licensed.filter((u) => !existing.has(u.id)));
-      removing = [...existing].filter((id) => !licensedIds.has(id));
+      const readPage = (pageUrl?: string) =>
+        withToken(deps, input, (token) => talkdesk.licensedUsersPage(input.rootUrl, input.appId, input.installationId, token, pageUrl));
+      const difference = await licensedDifference(existing, readPage, reading(input, 'account.update')?.saved);
+      added.push(...difference.added);
+      removing = difference.removing;
     } else {
       added.push(...(await usersToAdd(input)));
       removing = input.usersRemoving.filter((id) => existing.has(id));

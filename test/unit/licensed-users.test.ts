@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { readLicensedUsers, type LicensedUsersProgress, type ReadingStore, type ReadPage } from '../../activities/licensed-users';
+import {
+  licensedDifference,
+  readLicensedUsers,
+  type LicensedUsersProgress,
+  type ReadingStore,
+  type ReadPage,
+} from '../../activities/licensed-users';
 
 /** Talkdesk's licensed users, `perPage` a page, as `licensedUsersPage` answers them. */
 function pages(total: number, perPage: number): { read: ReadPage; asked: (string | undefined)[] } {
@@ -112,5 +118,51 @@ describe('licensed users read page by page', () => {
   it('a page that repeats ends the reading as a protocol error, not a loop', async () => {
     const read: ReadPage = async () => ({ users: [{ id: 'u' }], next: 'https://api.talkdesk.test/users?page=2' });
     await assert.rejects(new MockActivityEnvironment().run(readLicensedUsers, read), /repeats a page/);
+  });
+});
+
+/** A late update's resync (`licensedDifference`): a licence removed while the pages are read must not remove another user. */
+describe('licensed users against the account: what to add and remove', () => {
+  /** Talkdesk's list `ids`, two a page by offset; `onPage(n)` runs after page n is answered (a licence removed then). */
+  function shifting(ids: string[], onPage: (page: number, list: string[]) => void): ReadPage {
+    const list = [...ids];
+    return async (pageUrl) => {
+      const page = pageUrl ? Number(new URL(pageUrl).searchParams.get('page')) : 1;
+      const users = list.slice((page - 1) * 2, page * 2).map((id) => ({ id }));
+      const next = page * 2 < list.length ? `https://api.talkdesk.test/users?page=${page + 1}` : undefined;
+      onPage(page, list);
+      return { users, ...(next ? { next } : {}) };
+    };
+  }
+
+  it('a licence removed during the reading moves a user out of it: that user is not removed (a second reading has them)', async () => {
+    let removedOnce = false;
+    // After page 1 (a, b) the licence of a is removed: page 2 is now (d, e), and c is never read the first time.
+    const read = shifting(['a', 'b', 'c', 'd', 'e'], (page, list) => {
+      if (page === 1 && !removedOnce) {
+        removedOnce = true;
+        list.splice(0, 1);
+      }
+    });
+    const existing = new Set(['a', 'b', 'c', 'd', 'e', 'gone']);
+    const { added, removing } = (await new MockActivityEnvironment().run(licensedDifference, existing, read)) as Awaited<
+      ReturnType<typeof licensedDifference>
+    >;
+    assert.deepEqual(removing, ['gone'], 'only the user neither reading lists');
+    assert.deepEqual(added, []);
+  });
+
+  it('users Talkdesk lists that the account lacks are added; without a removal there is no second reading', async () => {
+    let pagesRead = 0;
+    const read = shifting(['a', 'b', 'c'], () => (pagesRead += 1));
+    const { added, removing } = (await new MockActivityEnvironment().run(licensedDifference, new Set(['a']), read)) as Awaited<
+      ReturnType<typeof licensedDifference>
+    >;
+    assert.deepEqual(
+      added.map((u) => u.id),
+      ['b', 'c'],
+    );
+    assert.deepEqual(removing, []);
+    assert.equal(pagesRead, 2, 'one reading');
   });
 });
