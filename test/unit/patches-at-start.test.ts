@@ -10,6 +10,7 @@ import {
 import { RETRY_NOW_FOLLOWS_ATTEMPT } from '../../workflows/installation/handlers';
 import { EARLIER_LIFE_INSTALL_OVER, INTERRUPTED_INSTALL_IMPORTS_TO_ANSWER } from '../../workflows/installation/install';
 import { UNINSTALL_ADOPTS_ROTATION_QUEUED_MEANWHILE } from '../../workflows/installation/uninstall';
+import { EARLIER_LIFE_UNINSTALL_KNOWN } from '../../workflows/installation/earlier-life';
 import { LATE_EVENTS_BY_KIND } from '../../workflows/installation/late';
 import {
   DECIDED_AT_START,
@@ -56,7 +57,6 @@ import {
 import { TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL } from '../../workflows/installation/apply';
 import {
   EARLIER_LIFE_EVENTS_OVER,
-  EARLIER_LIFE_UNINSTALL_KNOWN,
   FINISHED_RUN_KNOWS_EVENT_TIMES,
   LATE_ROTATION_YIELDS_TO_UNINSTALL,
   STALE_UNINSTALL_SPARES_REINSTALL,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Context } from '@temporalio/activity';
 import type { LifecycleEvent } from '../../workflows/definitions';
 import { activeInstallation as activeOne } from './active-installation';
-import { ActivityStubs, clientIdFor, deferred, useInstallationUnderTest } from './harness';
+import { ActivityStubs, clientIdFor, deferred, resumedFromRecord, useInstallationUnderTest } from './harness';
 
 /**
  * A rotation delivered while the uninstall runs (queued behind it, its first delivery failed): one an uninstall adopts
@@ -63,6 +63,36 @@ describe('installation workflow: a rotation delivered while the uninstall deprov
     const done = await uninstallThenDeliver(earlier, 200);
     const uninstall = done.history.find((h) => h.phase === 'uninstalling');
     assert.equal(uninstall?.result, 'acknowledged', uninstall?.outcome);
+    assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, clientIdFor(reinstall.eventId), "with the reinstall's set");
+    assert.ok(!t.stubs.of('importCredentials').some((i) => i.eventId === earlier.eventId), 'its revoked set never imported');
+  });
+
+  it('a compromised rotation of a life that ended before a reinstall skipped for its own uninstall is not adopted', async () => {
+    const inDeprovision = deferred();
+    const release = deferred();
+    // A run for a finished installation (its record: installed, then uninstalled), then a reinstall and its uninstall.
+    const day = (d: number) => `2000-01-0${d}T00:00:00.000Z`;
+    const stubs = resumedFromRecord({ phase: 'uninstalled', installEventAt: day(1), uninstallEventAt: day(3), lastEventAt: day(3) }).on(
+      'deprovisionAccount',
+      async () => {
+        inDeprovision.resolve();
+        const ctx = Context.current();
+        const beat = setInterval(() => ctx.heartbeat(), 200);
+        await release.promise.finally(() => clearInterval(beat));
+        return undefined;
+      },
+    );
+    const t = await start(stubs);
+    const reinstall = t.event('app.installed');
+    await t.send(reinstall, t.event('app.uninstalled'));
+    await inDeprovision.promise;
+    // The first life's compromised rotation (between its install and its uninstall), delivered late.
+    const earlier = { ...t.event('app.credentials_rotated', { facts: { compromised: true } }), createdAt: day(2) };
+    await t.send(earlier);
+    await t.until('the rotation to be queued', (v) => v.pendingEvents.some((p) => p.endsWith(earlier.eventId)));
+    release.resolve();
+    const done = await t.result();
+    assert.equal(done.history.find((h) => h.phase === 'uninstalling')?.result, 'acknowledged');
     assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, clientIdFor(reinstall.eventId), "with the reinstall's set");
     assert.ok(!t.stubs.of('importCredentials').some((i) => i.eventId === earlier.eventId), 'its revoked set never imported');
   });

@@ -12,7 +12,8 @@ import {
 import { enqueue, keepLast, markHandled, recordIgnored, toView, uninstallQueued } from '../state';
 import { MARK_ACTIVE, OPERATOR_REJECT } from './common';
 import type { PhaseContext } from './context';
-import { endsEarlierLife, markEarlierLifeUninstall, STALE_UNINSTALL_SPARES_REINSTALL, UNINSTALL_OVER } from './late';
+import { markEarlierLifeUninstall } from './earlier-life';
+import { endsEarlierLife, STALE_UNINSTALL_SPARES_REINSTALL, UNINSTALL_OVER } from './late';
 import { OPERATOR_REJECT_CONCLUDED_OPERATIONS } from './operator';
 
 /**

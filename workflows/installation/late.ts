@@ -1,17 +1,9 @@
 import { FINAL_PHASES, type LifecycleEvent } from '../definitions';
-import {
-  keepLast,
-  kindOf,
-  markHandled,
-  markKindApplied,
-  olderThanApplied,
-  recordIgnored,
-  uninstallQueued,
-  type InstallationState,
-} from '../state';
+import { keepLast, kindOf, markHandled, olderThanApplied, recordIgnored, uninstallQueued, type InstallationState } from '../state';
 import { apply } from './apply';
 import { discardIgnoredCredentials } from './common';
 import type { PhaseContext } from './context';
+import { markEarlierLifeUninstall } from './earlier-life';
 import { EARLIER_LIFE_INSTALL_OVER, installOfEarlierLife } from './install';
 import { runLateRotation } from './rotation';
 
@@ -32,19 +24,6 @@ export const LATE_EVENTS_BY_KIND = 'late-events-by-kind';
 export const STALE_UNINSTALL_SPARES_REINSTALL = 'stale-uninstall-spares-reinstall';
 
 export const UNINSTALL_OVER = 'uninstall older than the applied install of this installation (a reinstall): over';
-
-/**
- * Patch: an earlier life's uninstall judged over (older than a reinstall running or applied), and one a run resumed
- * from the record finds no newer than its install, counts as that life's end: a trial event of the earlier life
- * delivered later (no newer than it) is over too, not recorded on the reinstall's account. Before it, such a trial
- * event was judged by an uninstall this run never marked, and recorded. Decided at start only (the twelfth generation).
- */
-export const EARLIER_LIFE_UNINSTALL_KNOWN = 'earlier-life-uninstall-known';
-
-/** An earlier life's uninstall judged over: its time kept (patch above), for that life's late trial events. */
-export function markEarlierLifeUninstall(ctx: PhaseContext, event: LifecycleEvent): void {
-  if (ctx.patched(EARLIER_LIFE_UNINSTALL_KNOWN)) markKindApplied(ctx.state, 'uninstall', event.createdAt);
-}
 
 /**
  * Patch: a late rotation (older than an applied one) with an uninstall queued, or once the installation ended, is not

@@ -15,12 +15,14 @@ export const UNINSTALL_ADOPTS_ROTATION_QUEUED_MEANWHILE = 'uninstall-adopts-rota
 /** The newest such rotation queued now, taken out of the queue and adopted (patch above); handled, recorded as ignored. */
 async function adoptRotationQueuedMeanwhile(ctx: PhaseContext, uninstall: LifecycleEventOf<'app.uninstalled'>): Promise<void> {
   const { state } = ctx;
-  // Not one of an earlier life of a same-id reinstall (older than the applied install): over, its set revoked.
+  // Not one of an earlier life of a same-id reinstall (older than the applied install, or than an uninstall known to
+  // have ended that life: a reinstall skipped for this uninstall is never applied): over, its set revoked.
   const rotations = state.queue.filter(
     (e): e is LifecycleEventOf<'app.credentials_rotated'> =>
       e.type === 'app.credentials_rotated' &&
       Date.parse(e.createdAt) <= Date.parse(uninstall.createdAt) &&
-      !olderThanApplied(state, 'install', e),
+      !olderThanApplied(state, 'install', e) &&
+      !olderThanApplied(state, 'uninstall', e),
   );
   // Newest first: once one is adopted, the older ones are older than an applied rotation (never adopted over it).
   const rotation = rotations.sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt)).find((r) => adoptsForUninstall(ctx, r));

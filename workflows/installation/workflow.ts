@@ -5,13 +5,8 @@ import { initialState, isSuperseded, markKindApplied, restoreHandled, toView, ty
 import { apply } from './apply';
 import { CONTINUE_AS_NEW_MID_PHASE, createPhaseContext, type PhaseContext } from './context';
 import { registerHandlers } from './handlers';
-import {
-  EARLIER_LIFE_UNINSTALL_KNOWN,
-  FINISHED_RUN_KNOWS_EVENT_TIMES,
-  handleLate,
-  ignoreAsSuperseded,
-  STALE_UNINSTALL_SPARES_REINSTALL,
-} from './late';
+import { EARLIER_LIFE_UNINSTALL_KNOWN } from './earlier-life';
+import { FINISHED_RUN_KNOWS_EVENT_TIMES, handleLate, ignoreAsSuperseded, STALE_UNINSTALL_SPARES_REINSTALL } from './late';
 import { StepFailedError, stepFailedForGood } from '../steps';
 import { runOperatorReject, runReconcile } from './operator';
 
