@@ -72,13 +72,14 @@ export async function licensedDifference(
   existing: ReadonlySet<string>,
   readPage: ReadPage,
   saved?: ReadingStore,
+  confirmSaved?: ReadingStore,
 ): Promise<{ added: TalkdeskUser[]; removing: string[] }> {
   const licensed = await readLicensedUsers(readPage, saved);
   const licensedIds = new Set(licensed.map((u) => u.id));
   const added = licensed.filter((u) => !existing.has(u.id));
   let removing = [...existing].filter((id) => !licensedIds.has(id));
   if (removing.length > 0) {
-    const again = await readLicensedUsers(readPage);
+    const again = await readLicensedUsers(readPage, confirmSaved); // kept apart: a later attempt resumes it too
     const againIds = new Set(again.map((u) => u.id));
     removing = removing.filter((id) => !againIds.has(id));
     added.push(...again.filter((u) => !existing.has(u.id) && !licensedIds.has(u.id)));

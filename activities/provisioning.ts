@@ -34,6 +34,7 @@ export const UPDATE_GIVEN_UP = 'UpdateGivenUp';
 const NO_CHANGE = { usersAdded: [], usersRemoved: [], newlyAdded: [] };
 /** Up to this many users an update adds are read one GET each; more, from the licensed users' listing. */
 export const USERS_READ_ONE_BY_ONE = 50;
+const CONFIRM = ':confirm'; // the key of a resync's confirming reading (licensedDifference), kept apart from its first
 /** Whether the update reads the licensed users' listing (a resync, or many users added): its pages are kept. */
 const readsListing = (input: UpdateInput): boolean => input.resyncUsers === true || new Set(input.usersAdding).size > USERS_READ_ONE_BY_ONE;
 
@@ -69,9 +70,9 @@ export function provisioningActivities(deps: ActivityDeps) {
    * The reading of the licensed users kept in MongoDB under the step's call key, so the
    * workflow's next attempt (a new activity) resumes it. None without an event to key it.
    */
-  const reading = (input: { installationId: string; eventId?: string }, operation: 'account.provision' | 'account.update') => {
+  const reading = (input: { installationId: string; eventId?: string }, operation: 'account.provision' | 'account.update', part = '') => {
     if (!input.eventId) return undefined;
-    const key = callKey(input.installationId, input.eventId, operation);
+    const key = callKey(input.installationId, input.eventId, operation) + part;
     const saved: ReadingStore = {
       load: () => store.licensedUsersProgress.load(key),
       savePage: (page, users, next) => store.licensedUsersProgress.savePage(key, input.installationId, page, users, next),
@@ -141,7 +142,8 @@ export function provisioningActivities(deps: ActivityDeps) {
       // A late update: its delta is stale. Talkdesk's licensed users are the truth; apply the difference.
       const readPage = (pageUrl?: string) =>
         withToken(deps, input, (token) => talkdesk.licensedUsersPage(input.rootUrl, input.appId, input.installationId, token, pageUrl));
-      const difference = await licensedDifference(existing, readPage, reading(input, 'account.update')?.saved);
+      const saved = [reading(input, 'account.update')?.saved, reading(input, 'account.update', CONFIRM)?.saved] as const;
+      const difference = await licensedDifference(existing, readPage, ...saved);
       added.push(...difference.added);
       removing = difference.removing;
     } else {
@@ -274,8 +276,8 @@ export function provisioningActivities(deps: ActivityDeps) {
       await whileHeartbeating('partner update', () => partner.update(req, ctx));
       if (records) await whileHeartbeating('recording the update', () => records.update(req, ctx));
       // A listing was read (a resync, or many users added): its pages hold names and emails, gone once applied.
-      if (readsListing(input) && input.eventId)
-        await store.licensedUsersProgress.clear(callKey(input.installationId, input.eventId, 'account.update'));
+      const key = input.eventId && readsListing(input) ? callKey(input.installationId, input.eventId, 'account.update') : undefined;
+      for (const k of key ? [key, key + CONFIRM] : []) await store.licensedUsersProgress.clear(k);
       await sessions.endForUsers(input.installationId, plan.usersRemoved);
       logger.info(
         { installationId: input.installationId, added: plan.usersAdded.length, removed: plan.usersRemoved.length },

@@ -40,4 +40,19 @@ describe('licensed-users reads shared by sign-ins', () => {
     await reads.read('k', async () => ((fetches += 1), [user]));
     assert.equal(fetches, 2);
   });
+
+  it('shares a read still under way however long it takes; the reuse time counts from its answer', async () => {
+    const reads = new LicensedUsersReads(0); // an answered read is never reused: only one under way is shared
+    let fetches = 0;
+    let answer: (users: TalkdeskUser[]) => void = () => undefined;
+    const slow = () => ((fetches += 1), new Promise<TalkdeskUser[]>((r) => (answer = r)));
+    const first = reads.read('k', slow);
+    // Another sign-in misses later, the first read still paging through a large account.
+    const second = reads.read('k', slow);
+    answer([user]);
+    assert.deepEqual([(await first).shared, (await second).shared], [false, true]);
+    assert.equal(fetches, 1, 'one read under way for both');
+    await reads.read('k', async () => ((fetches += 1), [user]));
+    assert.equal(fetches, 2, 'answered, and past the reuse time: read again');
+  });
 });

@@ -166,3 +166,44 @@ describe('licensed users against the account: what to add and remove', () => {
     assert.equal(pagesRead, 2, 'one reading');
   });
 });
+
+describe('licensed users against the account: the confirming reading across attempts', () => {
+  /** A reading kept in memory as the store keeps it: pages in order, a later attempt going on from the last. */
+  function memoryStore() {
+    const kept: { page: number; users: { id: string }[]; next?: string }[] = [];
+    const store: ReadingStore = {
+      load: async () =>
+        kept.length
+          ? { pages: kept.length, users: kept.flatMap((p) => p.users), ...(kept.at(-1)?.next ? { next: kept.at(-1)!.next } : {}) }
+          : undefined,
+      savePage: async (page, users, next) => {
+        kept.push({ page, users, ...(next ? { next } : {}) });
+        return { users, ...(next ? { next } : {}) };
+      },
+    };
+    return { kept, store };
+  }
+
+  it('is kept apart and resumed by the next attempt, as the first reading is (a large account cannot read it whole in one)', async () => {
+    const first = memoryStore();
+    const confirm = memoryStore();
+    const { read } = pages(6, 2);
+    let calls = 0;
+    // The first reading takes pages 1-3 (calls 1-3); the confirming one, page 1 (call 4), then Talkdesk answers 429.
+    const read429Once: ReadPage = async (url) => {
+      calls += 1;
+      if (calls === 5) throw new Error('Talkdesk rate limited (429)');
+      return read(url);
+    };
+    const existing = new Set(['u0', 'gone']);
+    const run = () => new MockActivityEnvironment().run(licensedDifference, existing, read429Once, first.store, confirm.store);
+    await assert.rejects(run(), /429/);
+    assert.deepEqual(
+      confirm.kept.map((p) => p.page),
+      [1],
+    );
+    const { removing } = (await run()) as Awaited<ReturnType<typeof licensedDifference>>;
+    assert.deepEqual(removing, ['gone']);
+    assert.equal(calls, 7, 'the next attempt read only the confirming pages left (2 and 3)');
+  });
+});

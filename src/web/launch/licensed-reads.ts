@@ -8,7 +8,7 @@ export interface LicensedUsersRead {
   shared: boolean;
 }
 
-/** How long a read answers the sign-ins that miss after it: a licence granted since waits this long at most. */
+/** How long an answered read answers the sign-ins that miss after it: a licence granted since waits this long after it. */
 export const LICENSED_READ_REUSE_MS = 15_000;
 
 /**
@@ -19,7 +19,7 @@ export const LICENSED_READ_REUSE_MS = 15_000;
  * A failed read is not kept. In memory: per process, as the failed sign-in budget.
  */
 export class LicensedUsersReads {
-  private readonly reads = new Map<string, { at: number; read: Promise<LicensedUsersRead> }>();
+  private readonly reads = new Map<string, { at: number; settledAt?: number; read: Promise<LicensedUsersRead> }>();
 
   constructor(private readonly reuseMs = LICENSED_READ_REUSE_MS) {}
 
@@ -29,15 +29,21 @@ export class LicensedUsersReads {
    */
   async read(key: string, fetch: () => Promise<TalkdeskUser[]>, o: { fresh?: boolean; notBefore?: Date } = {}): Promise<LicensedUsersRead> {
     const now = Date.now();
-    for (const [k, r] of this.reads) if (now - r.at >= this.reuseMs) this.reads.delete(k);
+    // Reused for `reuseMs` once answered; one still under way is shared however long it takes (a large account's
+    // listing takes minutes: each sign-in after the first 15 s started another whole read beside it).
+    for (const [k, r] of this.reads) if (r.settledAt !== undefined && now - r.settledAt >= this.reuseMs) this.reads.delete(k);
     const kept = o.fresh ? undefined : this.reads.get(key);
     if (kept && kept.at >= (o.notBefore?.getTime() ?? 0)) return { ...(await kept.read), shared: true };
     const askedAt = new Date(now);
     const read = fetch().then((users) => ({ users, askedAt, shared: false }));
-    this.reads.set(key, { at: now, read });
-    read.catch(() => {
-      if (this.reads.get(key)?.read === read) this.reads.delete(key);
-    });
+    const entry: { at: number; settledAt?: number; read: Promise<LicensedUsersRead> } = { at: now, read };
+    this.reads.set(key, entry);
+    read.then(
+      () => (entry.settledAt = Date.now()),
+      () => {
+        if (this.reads.get(key) === entry) this.reads.delete(key);
+      },
+    );
     return read;
   }
 }
