@@ -36,7 +36,9 @@ describe('installation workflow: event times across runs', function () {
     );
     const ended = t.event('app.trial_ended', { facts: { ended_reason: 'converted', ended_at: '2026-01-01T00:00:00Z' } });
     await t.send(ended);
-    const v = await t.until('the trial end decided', (s) => s.ignoredEvents.some((e) => e.eventId === ended.eventId));
+    // Settled, not just decided: a test must not end with a step under way (its workflow terminated then, the
+    // time-skipping server stays locked for the next file's tests).
+    const v = await t.settled('active', (s) => s.ignoredEvents.some((e) => e.eventId === ended.eventId));
     assert.deepEqual(t.stubs.of('recordTrial'), [], "not recorded on the reinstall's account");
     assert.equal(v.trial, undefined);
   });
