@@ -34,6 +34,19 @@ describe('security: credential ids and secret binding (FerretDB)', function () {
     await db?.close();
   });
 
+  /** A credential set as an earlier version stored it, under its legacy (unescaped) id. */
+  async function insertLegacySet(ids: { installationId: string; clientId: string }, tag: string, fields: Record<string, unknown>) {
+    await db.collection(COLLECTIONS.credentials).insertOne({
+      _id: legacyCredentialId(ids.installationId, ids.clientId) as never,
+      ...ids,
+      keyId: `kid-${tag}`,
+      keyAlgorithm: 'ES256',
+      tokenUrl: 'https://x.talkdeskid.com/oauth/token',
+      createdAt: new Date(),
+      ...fields,
+    });
+  }
+
   async function importSet(installationId: string, clientId: string, tag: string): Promise<void> {
     await store.credentials.importPending({
       installationId,
@@ -91,16 +104,7 @@ describe('security: credential ids and secret binding (FerretDB)', function () {
 
   it("a legacy set destroyed (an uninstall), then a same-id reinstall given the same client: the reinstall's set is written anew, not skipped", async () => {
     const ended = { installationId: 'inst:ended', clientId: 'client:ended' };
-    await db.collection(COLLECTIONS.credentials).insertOne({
-      _id: legacyCredentialId(ended.installationId, ended.clientId) as never,
-      ...ended,
-      keyId: 'kid-ended',
-      keyAlgorithm: 'ES256',
-      tokenUrl: 'https://x.talkdeskid.com/oauth/token',
-      status: 'destroyed',
-      sourceEventId: 'evt-first-life',
-      createdAt: new Date(),
-    });
+    await insertLegacySet(ended, 'ended', { status: 'destroyed', sourceEventId: 'evt-first-life' });
     await importSet(ended.installationId, ended.clientId, 'reinstall');
     assert.equal((await store.credentials.get(ended.installationId, ended.clientId))?.status, 'pending', "the reinstall's set");
     assert.deepEqual((await store.credentials.usable(ended.installationId, ended.clientId))?.secret, secretOf('reinstall'));
@@ -243,16 +247,10 @@ describe('security: credential ids and secret binding (FerretDB)', function () {
 
   it('reencrypt moving a legacy id while the service destroys that set: it stays destroyed', async () => {
     const set = { installationId: 'inst:racing', clientId: 'client:racing' };
-    await db.collection(COLLECTIONS.credentials).insertOne({
-      _id: legacyCredentialId(set.installationId, set.clientId) as never,
-      ...set,
-      keyId: 'kid-racing',
-      keyAlgorithm: 'ES256',
-      tokenUrl: 'https://x.talkdeskid.com/oauth/token',
+    await insertLegacySet(set, 'racing', {
       status: 'active',
       secret: legacyBlob(keyring, 'k1', secretOf('racing'), set.installationId),
       sourceEventId: 'evt-racing',
-      createdAt: new Date(),
     });
     // The uninstall's destroy lands between the migration's read of the record and its copy under the new id.
     const racing: Database = {

@@ -23,6 +23,22 @@ function pages(total: number, perPage: number): { read: ReadPage; asked: (string
   return { read, asked };
 }
 
+/** A reading kept in memory as the store keeps it: pages in order, a later attempt going on from the last. */
+function memoryStore() {
+  const kept: { page: number; users: { id: string }[]; next?: string }[] = [];
+  const store: ReadingStore = {
+    load: async () =>
+      kept.length
+        ? { pages: kept.length, users: kept.flatMap((p) => p.users), ...(kept.at(-1)?.next ? { next: kept.at(-1)!.next } : {}) }
+        : undefined,
+    savePage: async (page, users, next) => {
+      kept.push({ page, users, ...(next ? { next } : {}) });
+      return { users, ...(next ? { next } : {}) };
+    },
+  };
+  return { kept, store };
+}
+
 /** Provisioning reads the licensed users page by page, a heartbeat each, and resumes from the last page. */
 describe('licensed users read page by page', () => {
   it('heartbeats after every page and has no page limit of its own (250 pages)', async () => {
@@ -57,17 +73,7 @@ describe('licensed users read page by page', () => {
   });
 
   it('keeps each page in the store, and a new activity goes on from the saved reading', async () => {
-    const kept: { page: number; users: { id: string }[]; next?: string }[] = [];
-    const saved: ReadingStore = {
-      load: async () =>
-        kept.length
-          ? { pages: kept.length, users: kept.flatMap((p) => p.users), ...(kept.at(-1)?.next ? { next: kept.at(-1)!.next } : {}) }
-          : undefined,
-      savePage: async (page, users, next) => {
-        kept.push({ page, users, ...(next ? { next } : {}) });
-        return { users, ...(next ? { next } : {}) };
-      },
-    };
+    const { kept, store: saved } = memoryStore();
     const { read, asked } = pages(10, 2);
     let calls = 0;
     const failingAtPage4: ReadPage = async (url) => {
@@ -168,22 +174,6 @@ describe('licensed users against the account: what to add and remove', () => {
 });
 
 describe('licensed users against the account: the confirming reading across attempts', () => {
-  /** A reading kept in memory as the store keeps it: pages in order, a later attempt going on from the last. */
-  function memoryStore() {
-    const kept: { page: number; users: { id: string }[]; next?: string }[] = [];
-    const store: ReadingStore = {
-      load: async () =>
-        kept.length
-          ? { pages: kept.length, users: kept.flatMap((p) => p.users), ...(kept.at(-1)?.next ? { next: kept.at(-1)!.next } : {}) }
-          : undefined,
-      savePage: async (page, users, next) => {
-        kept.push({ page, users, ...(next ? { next } : {}) });
-        return { users, ...(next ? { next } : {}) };
-      },
-    };
-    return { kept, store };
-  }
-
   it('is kept apart and resumed by the next attempt, as the first reading is (a large account cannot read it whole in one)', async () => {
     const first = memoryStore();
     const confirm = memoryStore();

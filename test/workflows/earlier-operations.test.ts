@@ -111,35 +111,39 @@ describe('installation workflow: late events of operations already over', functi
     assert.equal(t.stubs.of('recordTrial').length, 1);
   });
 
-  it("an earlier life's trial end by its uninstall is over even when the run never applied that uninstall (delivered late)", async () => {
+  /** An install (1 s), then its same-id reinstall (40 s) applied before the earlier life's uninstall (30 s) was delivered. */
+  const reinstallAppliedFirst = async () => {
     const t = await start();
     await t.send(t.event('app.installed', { atSeconds: 1 }));
     await t.settled('active');
-    // The reinstall applied before the earlier life's uninstall (30 s) was ever delivered.
     await t.send(t.event('app.installed', { atSeconds: 40 }));
     await t.settled('active', (v) => v.appliedEvents === 2);
-    const ended = t.event('app.trial_ended', { atSeconds: 30, facts: { ended_reason: 'app_uninstalled' } });
-    await t.send(ended);
-    const v = await t.until('the trial end decided', (s) => s.ignoredEvents.some((e) => e.eventId === ended.eventId));
+    return t;
+  };
+
+  /** Sends a trial event of the earlier life: over, recorded on neither the installation nor the reinstalled account. */
+  const expectTrialOver = async (t: Awaited<ReturnType<typeof start>>, trial: ReturnType<typeof t.event>) => {
+    await t.send(trial);
+    const v = await t.settled('active', (s) => s.ignoredEvents.some((e) => e.eventId === trial.eventId));
     assert.deepEqual(t.stubs.of('recordTrial'), [], 'not recorded on the reinstalled account');
     assert.equal(v.trial, undefined);
+  };
+
+  it("an earlier life's trial end by its uninstall is over even when the run never applied that uninstall (delivered late)", async () => {
+    const t = await reinstallAppliedFirst();
+    await expectTrialOver(t, t.event('app.trial_ended', { atSeconds: 30, facts: { ended_reason: 'app_uninstalled' } }));
   });
 
   it("an earlier life's trial event delivered after that life's late uninstall was judged over is over too (patches-decided-at-start-12)", async () => {
-    const t = await start();
-    await t.send(t.event('app.installed', { atSeconds: 1 }));
-    await t.settled('active');
-    // The reinstall applied first; the earlier life's uninstall (30 s) and its trial end (25 s) delivered late.
-    await t.send(t.event('app.installed', { atSeconds: 40 }));
-    await t.settled('active', (v) => v.appliedEvents === 2);
+    // The earlier life's uninstall (30 s) and its trial end (25 s) delivered late.
+    const t = await reinstallAppliedFirst();
     const uninstall = t.event('app.uninstalled', { atSeconds: 30 });
     await t.send(uninstall);
     await t.until('the uninstall judged over', (s) => s.ignoredEvents.some((e) => e.eventId === uninstall.eventId));
-    const ended = t.event('app.trial_ended', { atSeconds: 25, facts: { ended_reason: 'converted', ended_at: '2026-01-01T00:00:00Z' } });
-    await t.send(ended);
-    const v = await t.settled('active', (s) => s.ignoredEvents.some((e) => e.eventId === ended.eventId));
-    assert.deepEqual(t.stubs.of('recordTrial'), [], 'not recorded on the reinstalled account');
-    assert.equal(v.trial, undefined);
+    await expectTrialOver(
+      t,
+      t.event('app.trial_ended', { atSeconds: 25, facts: { ended_reason: 'converted', ended_at: '2026-01-01T00:00:00Z' } }),
+    );
   });
 
   it('an install of the earlier life delivered after a same-id reinstall is over: the live installation keeps its set and account', async () => {
