@@ -1,7 +1,7 @@
 import { MongoServerError, type Collection } from 'mongodb';
 import type { EncryptedBlob } from '../crypto/secrets';
 import type { EventType, LifecycleEvent } from '../../workflows/definitions';
-import { COLLECTIONS, DURABLE_WRITE, type Database } from '../store/db';
+import { COLLECTIONS, DURABLE_WRITE, MAJORITY_READ, type Database } from '../store/db';
 import {
   EventCredentialStore,
   keptByDestroy,
@@ -14,9 +14,6 @@ import {
  * One delivered event, stored before the callback answers. Written once, then only
  * its hand-over mark is added, by this module (src/store/README.md).
  */
-
-/** A repeat's reads of the record an earlier delivery stored: only what a majority holds counts as stored. */
-const MAJORITY = { readConcern: { level: 'majority' as const } };
 
 /**
  * An earlier delivery stored the event on the primary, but a majority of the replica set does not hold it yet (its
@@ -129,14 +126,14 @@ export class InboxStore {
     // back (and, found, it costs no refused insert).
     // Read at majority: a record an earlier delivery wrote whose majority wait failed (answered 503) may be on the
     // primary alone; found so, a repeat answered 2xx for what a failover rolls back (an account's only credentials).
-    let existing = credentials ? await this.coll.findOne({ _id: record._id }, MAJORITY) : null;
+    let existing = credentials ? await this.coll.findOne({ _id: record._id }, MAJORITY_READ) : null;
     if (!existing) {
       const copied = credentials ? await this.eventCredentials.put(ownerOf(record), credentials) : false;
       if (await this.insertRecord(record)) {
         if (queue) await this.enqueue(record);
         return { stored: 'stored' };
       }
-      existing = await this.coll.findOne({ _id: record._id }, MAJORITY);
+      existing = await this.coll.findOne({ _id: record._id }, MAJORITY_READ);
       // Its id taken, but not on a majority yet: nothing is promised until it is (503, delivered again).
       if (!existing) throw new NotDurableYetError();
       // A repeat racing the first delivery (its lookup ran before that record was written) stored a copy

@@ -69,6 +69,9 @@ export interface Database {
  */
 export const DURABLE_WRITE = { writeConcern: { w: 'majority', journal: true, wtimeoutMS: 5_000 } } as const;
 
+/** Reads what a majority holds: a write whose majority wait failed (its delivery answered 503) reads as absent. */
+export const MAJORITY_READ = { readConcern: { level: 'majority' as const } };
+
 /** Fail fast so the callback can answer 503 while MongoDB is down instead of hanging. */
 const STORE_TIMEOUT_MS = 3_000;
 

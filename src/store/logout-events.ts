@@ -1,7 +1,5 @@
 import { MongoServerError, type Collection } from 'mongodb';
-import { COLLECTIONS, DURABLE_WRITE, upsertById, type Database } from './db';
-
-const MAJORITY = { readConcern: { level: 'majority' as const } };
+import { COLLECTIONS, DURABLE_WRITE, MAJORITY_READ, upsertById, type Database } from './db';
 import { MARKERS, StoreMarkers } from './markers';
 
 /**
@@ -105,7 +103,7 @@ export class LogoutEventStore {
         existing.logout?.talkdeskUserId === r.logout.talkdeskUserId;
       // Handled only once a majority holds the mark: one whose majority wait failed (answered 503) may be on the
       // primary alone, and a failover would roll it back, with the handling before it, after this repeat's 200.
-      const handled = same && Boolean((await this.coll.findOne({ _id: r._id }, MAJORITY))?.handledAt);
+      const handled = same && Boolean((await this.coll.findOne({ _id: r._id }, MAJORITY_READ))?.handledAt);
       return { stored: false, handled, conflict: !same };
     }
   }
@@ -120,6 +118,6 @@ export class LogoutEventStore {
 
   /** `durable`: as a majority holds it (a handled mark not on a majority yet reads unhandled). */
   get(eventId: string, o: { durable?: boolean } = {}): Promise<LogoutInboxRecord | null> {
-    return this.coll.findOne({ _id: eventId, type: 'user.logout' }, o.durable ? MAJORITY : {});
+    return this.coll.findOne({ _id: eventId, type: 'user.logout' }, o.durable ? MAJORITY_READ : {});
   }
 }

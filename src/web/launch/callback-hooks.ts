@@ -32,8 +32,9 @@ const reply = (ctx: Context, status: number, body: Record<string, unknown>) => {
 
 /**
  * A repeated removal's sessions begun after its first arrival: a user added back since (their mapping's facts newer
- * than that arrival, from an event no older than the removal) keeps theirs; any other's is ended, since the first delivery may have failed before it marked the
- * removal (its 503), which let that sign-in through. Read by `_id`, one mapping per user who signed in since (few).
+ * than that arrival, from an event no older than the removal) keeps theirs; any other's is ended, since the first
+ * delivery may have failed before it marked the removal (its 503), which let that sign-in through. Read by `_id`, one
+ * mapping per user who signed in since (few).
  */
 async function endSessionsBegunSince(
   lc: LaunchContext,
