@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { generateKeySpec, parseKeyring } from '../src/crypto/secrets';
 import { startFerretDB, startFerretDBOnFreePort, type LocalMongo } from '../src/local/ferretdb';
-import { freePort } from '../src/local/process';
+import { freePort, waitForPort } from '../src/local/process';
 import { startTemporalDevServer, startTemporalDevServerOnFreePorts, type LocalTemporal } from '../src/local/temporal-dev';
 import { PROJECT_ROOT } from '../src/local/tools';
 import { createLogger } from '../src/logging/logger';
@@ -223,7 +223,16 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
     const { workers, startWorker } = pool;
     stops.push(() => pool.stop());
     if (opts.startWorkers !== false) {
-      await Promise.all(Array.from({ length: Math.max(1, opts.workerProcesses) }, () => startWorker()));
+      // A worker that found Temporal unreachable as it started (refused once, on a loaded machine, right after the
+      // port answered) is started once more when the port answers again; Temporal gone for good still fails here.
+      const startReady = () =>
+        startWorker().catch(async (err: unknown) => {
+          if (!/cannot be reached/.test(String(err))) throw err;
+          process.stderr.write(`[started again] ${String(err).split('\n')[0]}\n`);
+          await waitForPort(temporalPorts.port, '127.0.0.1', 30_000);
+          return startWorker();
+        });
+      await Promise.all(Array.from({ length: Math.max(1, opts.workerProcesses) }, startReady));
     }
 
     return {
