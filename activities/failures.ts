@@ -3,7 +3,7 @@ import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { MongoError } from 'mongodb';
 import { SecretDecryptError } from '../src/crypto/secrets';
 import { ClientIdReusedError } from '../src/store/credential-errors';
-import { PartnerRefusedError, PartnerUnavailableError, safeRefusalReason, safeUnavailableMessage } from '../src/partner/errors';
+import { PartnerRefusedError, PartnerUnavailableError, safeUnavailableMessage, sanitiseReason } from '../src/partner/errors';
 import { PartnerCancelledError } from '../src/partner/provisioner';
 import { TalkdeskError } from '../src/talkdesk/errors';
 import { toActivityFailure } from '../src/talkdesk/failures';
@@ -79,7 +79,7 @@ export function toFailure(err: unknown, activityType?: string): ApplicationFailu
   if (err instanceof PartnerRefusedError) {
     // Cleaned here too: a partner's own provisioner (not the HTTP one, which cleans answers) may throw any text, and
     // it reaches history and the rejection Talkdesk shows the customer's admins.
-    const message = safeRefusalReason(err.reason);
+    const message = sanitiseReason(err.reason);
     return ApplicationFailure.create({ type: PARTNER_REFUSED, message, nonRetryable: true, details: [{ status: err.status }] });
   }
   if (err instanceof PartnerUnavailableError) {

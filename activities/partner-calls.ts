@@ -1,6 +1,6 @@
 import { Context, heartbeat } from '@temporalio/activity';
 import { callKey, type HookType } from '../src/partner/keys';
-import { PartnerRefusedError, safeRefusalReason } from '../src/partner/errors';
+import { PartnerRefusedError, sanitiseReason } from '../src/partner/errors';
 import type { CallContext, PartnerProvisioner } from '../src/partner/provisioner';
 import type { PartnerEventRef } from '../workflows/activity-types';
 import type { ActivityDeps } from './deps';
@@ -111,7 +111,7 @@ export function refusalsRecorded(
       await send();
     } catch (err) {
       if (!(err instanceof PartnerRefusedError)) throw err;
-      const reason = safeRefusalReason(err.reason);
+      const reason = sanitiseReason(err.reason);
       await deps.store.partnerCalls.recordRefusal({ id: ctx.key, installationId, type, httpStatus: err.status, reason });
       deps.logger.warn(
         { installationId, call: type, key: ctx.key, reason },

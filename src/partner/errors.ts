@@ -32,24 +32,22 @@ export const MAX_REASON_LENGTH = 200;
 export const GENERIC_REFUSAL = 'The partner refused the request';
 
 /**
- * A `PartnerUnavailableError`'s message, made safe for Temporal history and logs: a partner's own provisioner may throw
- * any text (a client's error quoting a URL with its key), so URL credentials are scrubbed and it is bounded. The HTTP
- * client's own messages (at most a few hundred characters, no secrets) pass unchanged.
+ * A `PartnerUnavailableError`'s message, made safe for Temporal history and logs as a reason is: a partner's own
+ * provisioner may throw any text (a client's error quoting a URL with its key). Bounded longer than a reason: the HTTP
+ * client's own messages (a few hundred characters, no secrets) pass unchanged.
  */
 export function safeUnavailableMessage(raw: unknown): string {
-  return sanitiseReason(typeof raw === 'string' ? scrubUrlCredentials(raw) : raw, 'the partner is unavailable', MAX_UNAVAILABLE_LENGTH);
+  return sanitiseReason(raw, 'the partner is unavailable', MAX_UNAVAILABLE_LENGTH);
 }
 const MAX_UNAVAILABLE_LENGTH = 500;
 
-/** A refusal's reason from a partner's own provisioner (any value), made safe the same way: `sanitiseReason`, URL credentials scrubbed. */
-export function safeRefusalReason(raw: unknown): string {
-  return sanitiseReason(typeof raw === 'string' ? scrubUrlCredentials(raw) : raw);
-}
-
-/** A reason from the partner, made safe to show: printable text only, bounded. */
+/**
+ * A reason from the partner, made safe to show and to keep: printable text only, the credentials of any URL in it
+ * scrubbed (a partner's own provisioner may throw any text), bounded.
+ */
 export function sanitiseReason(raw: unknown, fallback = GENERIC_REFUSAL, max = MAX_REASON_LENGTH): string {
   if (typeof raw !== 'string') return fallback;
-  const text = raw
+  const text = scrubUrlCredentials(raw)
     // eslint-disable-next-line no-control-regex
     .replace(/[\u0000-\u001f\u007f-\u009f<>]/g, ' ')
     .replace(/\s+/g, ' ')

@@ -5,7 +5,7 @@ import { fieldPath } from '../../events/fields';
 import { userLogoutSchema } from '../../events/user-logout';
 import type { EventTimeProblem } from '../event-time';
 import { findUnsafeJson } from '../json-limits';
-import { LOGOUT_CLOCK_ALLOWANCE_MS } from './ended-by';
+import { LOGOUT_CLOCK_ALLOWANCE_MS, removalStands } from './ended-by';
 import type { LaunchContext } from './context';
 import { handleStoredLogout } from './logout-handling';
 
@@ -47,9 +47,8 @@ async function endSessionsBegunSince(
   const gone: string[] = [];
   for (const userId of await lc.sessions.usersSignedInSince(installationId, removing, since)) {
     const m = await lc.store.accounts.users.findOne({ _id: `${accountId}:${userId}` });
-    // As a sign-in judges a removal (ended-by.ts): facts received after it, from an event created no earlier than it.
-    const newer = m?.active === true && (m.factsAt ?? m.updatedAt) > since && !(m.factsEventAt && createdAt > m.factsEventAt);
-    if (!newer) gone.push(userId);
+    // As a sign-in judges a removal (ended-by.ts): kept only for an active mapping whose facts the removal does not outdate.
+    if (!(m?.active === true && !removalStands(m, since, createdAt))) gone.push(userId);
   }
   return lc.sessions.endForUsers(installationId, gone);
 }
