@@ -1,5 +1,5 @@
 import { MongoServerError, type Collection } from 'mongodb';
-import { COLLECTIONS, DURABLE_WRITE, MAJORITY_READ, upsertById, type Database } from './db';
+import { COLLECTIONS, DURABLE_WRITE, MAJORITY_READ, type Database } from './db';
 import { MARKERS, StoreMarkers } from './markers';
 
 /**
@@ -55,19 +55,24 @@ export class LogoutEventStore {
     return left.length;
   }
 
-  /** Before the event is stored: its handling is owed until markHandled (a repeat keeps the first arrival). */
-  async owe(eventId: string, receivedAt: Date): Promise<void> {
-    await upsertById(this.owed, eventId, { $setOnInsert: { receivedAt } });
+  /**
+   * Before the event is stored: its handling is owed until markHandled. A repeat keeps the first arrival, returned (the
+   * logout's time is capped by it), and learns whether an earlier attempt kept its forward for the partner.
+   */
+  async owe(eventId: string, receivedAt: Date): Promise<{ firstReceivedAt: Date; forwardKept: boolean }> {
+    const write = () =>
+      this.owed.findOneAndUpdate({ _id: eventId }, { $setOnInsert: { receivedAt } }, { upsert: true, returnDocument: 'after' });
+    // As upsertById: FerretDB answers a lost race to insert with E11000; the second try finds the other's document.
+    const doc = await write().catch((e: unknown) => {
+      if (e instanceof MongoServerError && e.code === 11000) return write();
+      throw e;
+    });
+    return { firstReceivedAt: doc?.receivedAt ?? receivedAt, forwardKept: doc?.forwardKeptAt !== undefined };
   }
 
   /** The forward is kept for the partner's hook (LogoutForwarder.keep): never kept again for this event. */
   async noteForwardKept(eventId: string, at = new Date()): Promise<void> {
     await this.owed.updateOne({ _id: eventId }, { $set: { forwardKeptAt: at } });
-  }
-
-  /** Whether an earlier attempt kept this event's forward for the partner (a redelivery after a failure). */
-  async forwardKept(eventId: string): Promise<boolean> {
-    return (await this.owed.findOne({ _id: eventId }))?.forwardKeptAt !== undefined;
   }
 
   /** Handling owed since before `receivedBefore` (the backstop pass), oldest first. */
@@ -90,7 +95,7 @@ export class LogoutEventStore {
    */
   async insert(
     r: Omit<LogoutInboxRecord, 'handledAt' | 'sessionsEnded'>,
-  ): Promise<{ stored: true } | { stored: false; handled: boolean; conflict: boolean }> {
+  ): Promise<{ stored: true } | { stored: false; handled: boolean; conflict: boolean; receivedAt?: Date }> {
     try {
       await this.coll.insertOne(r);
       return { stored: true };
@@ -104,7 +109,7 @@ export class LogoutEventStore {
       // Handled only once a majority holds the mark: one whose majority wait failed (answered 503) may be on the
       // primary alone, and a failover would roll it back, with the handling before it, after this repeat's 200.
       const handled = same && Boolean((await this.coll.findOne({ _id: r._id }, MAJORITY_READ))?.handledAt);
-      return { stored: false, handled, conflict: !same };
+      return { stored: false, handled, conflict: !same, ...(same && existing.receivedAt ? { receivedAt: existing.receivedAt } : {}) };
     }
   }
 

@@ -163,6 +163,26 @@ describe('launch: single sign-out, licences that change, and no secret left behi
     assert.equal((await signIn(sys, installation.id, a.id)).status, 200);
   });
 
+  it("a user.logout delivered again after a 503 is timed from its first arrival: with Talkdesk's clock ahead, a session opened since is kept", async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const [a] = licensed;
+    assert.ok(a);
+    // Talkdesk's clock two minutes ahead of ours (the callback accepts up to five).
+    const event = sys.simulator.userLogout(installation.id, a.id, { createdAt: new Date(Date.now() + 120_000).toISOString() });
+    // Its first delivery, a minute ago, was owed and then failed before anything else was written (answered 503).
+    await new LogoutEventStore(sys.store.db).owe(event.id, new Date(Date.now() - 60_000));
+    const since = (await signIn(sys, installation.id, a.id)).browser;
+    const res = await fetch(sys.web.callbackUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hub-signature': sys.simulator.signBody(JSON.stringify(event)) },
+      body: JSON.stringify(event),
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { status: 'accepted', eventId: event.id, sessionsEnded: 0 }, 'the session began after the logout');
+    assert.equal(await appStatus(since), 200, 'the session opened after the first arrival is kept');
+    assert.equal((await signIn(sys, installation.id, a.id)).status, 200, 'a sign-in now is not refused as signed out');
+  });
+
   it("a user.logout whose id is stored for another event (a lifecycle event, another user's logout) is refused 409 event_id_conflict: no session ended", async () => {
     const { installation, licensed } = await activeInstallation(sys);
     const [a, b] = licensed;

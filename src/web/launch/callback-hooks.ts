@@ -118,7 +118,7 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
       try {
         const receivedAt = new Date();
         // Owed before it is stored: one stored whose handling then fails, never delivered again, the backstop finds.
-        await lc.logoutEvents.owe(event.id, receivedAt);
+        const owed = await lc.logoutEvents.owe(event.id, receivedAt);
         const stored = await lc.logoutEvents.insert({
           _id: event.id,
           installationId,
@@ -145,7 +145,9 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
         }
         // Failing after the insert, it is answered 503 and delivered again; with no delivery left, the backstop pass takes it.
         // A redelivery after a failure: its forward may have been kept (and delivered) by the first attempt.
-        const forwardKept = !stored.stored && (await lc.logoutEvents.forwardKept(event.id));
+        const forwardKept = !stored.stored && owed.forwardKept;
+        // As of its first arrival (a repeat after a 503): timed from this one, it would end sessions begun since.
+        const firstAt = new Date(Math.min(owed.firstReceivedAt.getTime(), ((!stored.stored && stored.receivedAt) || receivedAt).getTime()));
         const { ended, pending } = await handleStoredLogout(
           lc,
           {
@@ -155,9 +157,9 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
             talkdeskUserId,
             ...(email ? { email } : {}),
             createdAt: event.created_at,
-            receivedAt,
+            receivedAt: firstAt,
           },
-          { forwardKept },
+          { forwardKept, firstAt },
         );
         log.info({ talkdeskUserId, sessionsEnded: ended }, 'user.logout: sessions ended');
         outcome(stored.stored ? 'accepted' : 'duplicate');
