@@ -12,7 +12,7 @@ export interface ActivityDeps {
   logger: Logger;
   /** The partner's product (PARTNER_PROVISIONER, or the partner's own object); the built-in MongoDB one by default. */
   partner?: PartnerProvisioner;
-  /** Scopes asked for in every token (Talkdesk grants them all when omitted). */
+  /** Scopes asked for in every token (the four the lifecycle needs when omitted: tokens.ts). */
   scopes?: string[];
   /** A cached token is reused while it has at least this long to live. */
   tokenMinValidityMs?: number;

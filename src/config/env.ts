@@ -7,31 +7,10 @@ import { parseTrustProxy } from '../web/client-address';
 import { HUB_ALGORITHMS, type HubAlgorithm } from '../web/signature';
 import { DEFAULT_SIGNATURE_SCHEMES, SIGNATURE_SCHEMES, parseEcdsaPublicKeys, type SignatureScheme } from '../web/signature-schemes';
 import { DEFAULT_INSTALLATION_OPTIONS } from '../../workflows/options';
+import { ID_PATTERN } from '../events/fields';
+import { bool, csv, emptyIsUnset, httpUrl, num } from './env-fields';
 
 export { SIGNATURE_SCHEMES, type SignatureScheme };
-/** A decimal number: an empty value or `0x10` is refused, not read as 0 or 16 (z.coerce would). */
-const num = <T extends z.ZodNumber>(n: T) =>
-  z
-    .string()
-    .regex(/^\s*-?\d+(\.\d+)?\s*$/, 'must be a decimal number (an empty value is not unset: remove the variable for the default)')
-    .transform(Number)
-    .pipe(n);
-
-// TEMPORAL_* as the SDK reads them (docs/configuration.md): an empty value is unset (its default applies).
-const emptyIsUnset = <T extends z.ZodType>(t: T) => z.preprocess((v) => (v === '' ? undefined : v), t);
-const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
-
-const csv = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s.length > 0),
-    );
-
 /** Defaults that code outside the schema needs too: defined here once. */
 export const DEFAULT_PORT = 3000;
 /**
@@ -45,6 +24,8 @@ export const DEFAULT_LOCAL_TEMPORAL_UI_PORT = 8233;
 export const DEFAULT_LOCAL_MONGODB_PORT = 27017;
 /** Where web and worker find MongoDB when MONGODB_URI is unset (`npm start` starts FerretDB there). */
 export const DEFAULT_MONGODB_URI = `mongodb://127.0.0.1:${DEFAULT_LOCAL_MONGODB_PORT}/`;
+/** The longest TALKDESK_HTTP_TIMEOUT_MS: half the activity's 60 s (a state call may read Talkdesk first). */
+export const TALKDESK_HTTP_TIMEOUT_MAX_MS = 30_000;
 /**
  * The longest PARTNER_HOOKS_TIMEOUT_MS: a hook may be sent from a workflow activity that Temporal
  * stops after `activityTimeoutMs` (60 s; those that heartbeat get `heartbeatingActivityTimeoutMs`, 10 minutes). The hook's own timeout must fire first, so its failure is
@@ -53,12 +34,6 @@ export const DEFAULT_MONGODB_URI = `mongodb://127.0.0.1:${DEFAULT_LOCAL_MONGODB_
  * request at TALKDESK_HTTP_TIMEOUT_MS's default is 10 s) and the service's writes after it. 50 s.
  */
 export const PARTNER_HOOKS_TIMEOUT_MAX_MS = DEFAULT_INSTALLATION_OPTIONS.activityTimeoutMs - 10_000;
-
-const httpUrl = z
-  .string()
-  .url('must be an absolute URL')
-  .refine((v) => /^https?:\/\//.test(v), 'must be an http(s) URL')
-  .transform((v) => v.replace(/\/+$/, ''));
 
 const NO_HOST_CHECK_SKIP =
   "the Temporal TypeScript SDK cannot skip host-name verification: unset it, and set TEMPORAL_TLS_SERVER_NAME to the server certificate's name";
@@ -100,7 +75,12 @@ export const envSchema = z.object({
     .regex(/^[^/\\. "$\0]+$/, 'must be a MongoDB database name: none of / \\ . " $ or a space')
     .refine((name) => Buffer.byteLength(name) < 64, 'must be a MongoDB database name: under 64 bytes')
     .default('appconnect'),
-  TALKDESK_APP_ID: z.string().min(1).max(128),
+  // Trimmed (a trailing newline from a secret file) and checked as the events' app_id is: a value no event can carry
+  // would answer every event 403 wrong_app, and Talkdesk gives up after its retries (an install's credentials lost).
+  TALKDESK_APP_ID: z
+    .string()
+    .trim()
+    .regex(ID_PATTERN, 'must be a Talkdesk app id: 1 to 128 letters, digits, dots, underscores, colons or hyphens'),
   /** Several secrets may be valid at once (comma-separated) so they can be rotated without downtime. */
   TALKDESK_WEBHOOK_SECRET: z
     .string()
@@ -117,7 +97,18 @@ export const envSchema = z.object({
         ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : 'invalid' });
       }
     }),
-  TALKDESK_HTTP_TIMEOUT_MS: num(z.number().int().positive()).default(10_000),
+  // Node runs a longer timer at once; a state call may read Talkdesk before it calls, both inside one activity (60 s).
+  TALKDESK_HTTP_TIMEOUT_MS: num(
+    z
+      .number()
+      .int()
+      .positive()
+      .max(
+        TALKDESK_HTTP_TIMEOUT_MAX_MS,
+        `must be at most ${TALKDESK_HTTP_TIMEOUT_MAX_MS} (ms): a Talkdesk call may make two requests inside an activity Temporal ` +
+          `stops after ${DEFAULT_INSTALLATION_OPTIONS.activityTimeoutMs} ms; set a lower value or remove the variable for the default, 10000`,
+      ),
+  ).default(10_000),
   // Checked by the parser the processes use (one rule: spaces around entries, a trailing newline from a secret file).
   SECRETS_KEY: z
     .string()
@@ -180,7 +171,8 @@ export const envSchema = z.object({
   INBOX_RETENTION_DAYS: num(
     z.number().int().min(8, 'must be at least 8: longer than the seven-day rule plus Talkdesk retries').max(3650),
   ).default(30),
-  DISPATCH_INTERVAL_MS: num(z.number().int().positive()).default(5_000),
+  // At most an hour: Node runs a timer past 2^31 - 1 ms at once, a hot loop over the dispatch queue.
+  DISPATCH_INTERVAL_MS: num(z.number().int().positive().max(3_600_000, 'must be at most 3600000 (an hour)')).default(5_000),
   LOCAL_DATA_DIR: z.string().min(1).default('data'),
   LOCAL_TEMPORAL_PORT: num(z.number().int().min(1).max(65535)).default(7233),
   LOCAL_TEMPORAL_UI_PORT: num(z.number().int().min(1).max(65535)).default(DEFAULT_LOCAL_TEMPORAL_UI_PORT),

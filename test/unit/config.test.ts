@@ -139,6 +139,32 @@ describe('configuration from the environment', () => {
     assert.equal(loadEnv({ ...VALID, CALLBACK_BODY_LIMIT: '10kb' }).CALLBACK_BODY_LIMIT, '10kb');
   });
 
+  it('takes a TALKDESK_APP_ID with a trailing newline (trimmed), refuses one no event can carry (every event would be 403 wrong_app)', () => {
+    assert.equal(loadEnv({ ...VALID, TALKDESK_APP_ID: ' app-1:v2\n' }).TALKDESK_APP_ID, 'app-1:v2');
+    for (const id of ['', 'my app', 'app/1', 'x'.repeat(129)])
+      assert.throws(
+        () => loadEnv({ ...VALID, TALKDESK_APP_ID: id }),
+        (err: unknown) => err instanceof ConfigError && err.message.includes('TALKDESK_APP_ID: must be a Talkdesk app id'),
+        JSON.stringify(id),
+      );
+  });
+
+  it('refuses a Talkdesk request timeout past half an activity, and a dispatch interval past an hour (Node would run the timer at once)', () => {
+    assert.equal(
+      loadEnv({ ...VALID, TALKDESK_HTTP_TIMEOUT_MS: '30000', DISPATCH_INTERVAL_MS: '3600000' }).TALKDESK_HTTP_TIMEOUT_MS,
+      30_000,
+    );
+    for (const [name, value, pattern] of [
+      ['TALKDESK_HTTP_TIMEOUT_MS', '3000000000', /TALKDESK_HTTP_TIMEOUT_MS: must be at most 30000 \(ms\)/],
+      ['DISPATCH_INTERVAL_MS', '3000000000', /DISPATCH_INTERVAL_MS: must be at most 3600000/],
+    ] as const)
+      assert.throws(
+        () => loadEnv({ ...VALID, [name]: value }),
+        (err: unknown) => err instanceof ConfigError && pattern.test(err.message),
+        name,
+      );
+  });
+
   it('refuses a MONGODB_DB MongoDB would refuse (the driver or the server), instead of reporting MongoDB unreachable', () => {
     // MongoDB's rules on Linux (the Windows ones, * < > : | ?, are not refused: a deployment may use them).
     for (const name of ['appconnect', 'appconnect_prod', 'app-connect-2', 'app:connect', 'x'.repeat(63)])
