@@ -13,8 +13,9 @@ type Trial = TrialInput['trial'];
 export function trialToRecord(input: Pick<TrialInput, 'trial' | 'eventType' | 'occurredAt'>, stored: AccountRecord['trial']): Trial {
   const trial = input.trial;
   if (trial.startedAt !== undefined || input.eventType === 'app.trial_started' || stored?.startedAt === undefined) return trial;
-  // An ended trial is not the one an extension or end is for (a later trial whose start never reached the account).
-  if (stored.endedAt !== undefined) return trial;
+  // An ended trial is not the one an extension or end is for (a later trial whose start never reached the account),
+  // unless this end ended it: an earlier attempt of the same event, whose answer was lost, sends the same trial again.
+  if (stored.endedAt !== undefined && stored.endedAt !== trial.endedAt) return trial;
   if (input.occurredAt !== undefined && Date.parse(stored.startedAt) > Date.parse(input.occurredAt)) return trial;
   const known = Object.fromEntries(Object.entries(trial).filter(([, v]) => v !== undefined)) as Trial;
   return { ...stored, ...known };

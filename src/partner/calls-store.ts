@@ -120,6 +120,14 @@ export class PartnerCallStore {
     await this.coll.updateOne({ _id: id }, { $set: { status: 'delivered', updatedAt: new Date() }, $unset: { body: '', lastError: '' } });
   }
 
+  /** An outstanding call another send delivered (a retried attempt): delivered; any other status is left as it is. */
+  async deliveredIfOutstanding(id: string): Promise<void> {
+    await this.coll.updateOne(
+      { _id: id, status: 'outstanding' },
+      { $set: { status: 'delivered', updatedAt: new Date() }, $unset: { body: '', lastError: '' } },
+    );
+  }
+
   async noteAttempt(id: string, lastError: string): Promise<void> {
     await this.coll.updateOne({ _id: id }, { $set: { lastError, updatedAt: new Date() }, $inc: { attempts: 1 } });
   }

@@ -151,6 +151,8 @@ export class HttpProvisioner implements PartnerProvisioner {
     const body = this.body('account.undo_provision', ctx.key, req, ctx.occurredAt, { provision_id: ctx.undoes ?? null });
     try {
       await this.refusalRecorded(body, () => this.post(body, ctx.signal));
+      // Taken by a retried attempt after an earlier one kept it: no longer outstanding (reconciliation would send it again).
+      await this.opts.calls.deliveredIfOutstanding(body.id);
     } catch (err) {
       if (!(err instanceof PartnerUnavailableError)) throw err;
       await this.opts.calls.keepOutstanding({

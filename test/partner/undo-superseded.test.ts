@@ -79,4 +79,23 @@ describe('an outstanding undo of an earlier install is superseded by a newer pro
     assert.match(kept[0]?.reason ?? '', /newer install/);
     assert.ok(server.accounts.has(accountId), "the reinstall's account is at the partner");
   });
+
+  it('an undo kept outstanding by one attempt and taken by the next is delivered: reconciliation does not send it again', async () => {
+    const installationId = `inst-${Date.now()}-retried`;
+    const accountId = `acct-${Date.now()}-retried`;
+    server.fallback = { status: 503 };
+    await partner.undoProvision({ installationId, accountId }, ctx('hk-undo-r', 'hk-provision-r'));
+    server.fallback = undefined;
+    assert.equal((await h.store.partnerCalls.outstanding(installationId)).length, 1);
+    // The activity's next attempt (a later step of the first failed) sends the same undo, and the partner takes it.
+    await partner.undoProvision({ installationId, accountId }, ctx('hk-undo-r', 'hk-provision-r'));
+    assert.deepEqual(await h.store.partnerCalls.outstanding(installationId), []);
+    assert.deepEqual(await h.store.partnerCalls.forInstallation(installationId), [], 'not shown to operators as outstanding');
+    assert.equal(await partner.retryOutstanding(installationId), 0);
+    assert.deepEqual(
+      server.hooks('account.undo_provision', installationId).map((hook) => hook.status),
+      [503, 200],
+      'sent by the two attempts, not again',
+    );
+  });
 });
