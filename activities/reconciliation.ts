@@ -93,7 +93,9 @@ export function reconciliationActivities(deps: ActivityDeps) {
     if (!(await workflowRunning(rec._id))) {
       // Read again, as visitWorkflowOnly does: the partner calls above can take minutes, and an uninstall may end it meanwhile.
       const fresh = await store.installations.get(rec._id);
-      if (!fresh || !needsWorkflow(fresh.phase) || (await workflowRunning(rec._id))) return undefined;
+      if (!fresh || !needsWorkflow(fresh.phase)) return undefined;
+      // Started meanwhile (a stored event's hand-over): Talkdesk not read, so still due (not recorded as checked).
+      if (await workflowRunning(rec._id)) return void (visit.repairDue = true);
       await resume(fresh);
       return 'resumed';
     }

@@ -48,4 +48,27 @@ describe('reconciliation spends its read budget as reads are sent (FerretDB, sim
     assert.equal(gets.length, 1);
     assert.equal(workflowIdFor(active.installation.id), `installation-${active.installation.id}`);
   });
+
+  it('a visit whose lost workflow was started meanwhile (by a hand-over) reads nothing and is not recorded as checked: still due', async () => {
+    const active = await h.installing(1);
+    const id = active.installation.id;
+    await h.run(h.acts.recordInstallation, { ...active.base, phase: 'active', activeClientId: active.clientId });
+    const planId = `started-meanwhile-${id}`;
+    await h.store.reconcilePlans.write(planId, [[{ id, phase: 'active', slot: 0 }]]);
+    // Not running at the first describe, running at the second (read again after the record).
+    const { temporal, asked } = recordingTemporal(false, undefined, undefined, false, Infinity, false, 1);
+    const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${h.simulator.port}`], timeoutMs: 5_000 });
+    const acts = reconciliationActivities({ store: h.store, talkdesk, logger: createLogger({ level: 'silent' }), temporal });
+    const before = await h.store.installations.lastTalkdeskCheck(id);
+    const result = (await new MockActivityEnvironment().run(acts.reconcilePlannedPage, {
+      planId,
+      page: 0,
+      startedAt: Date.now(),
+      callsPerMinute: 1,
+    })) as PageResult;
+    assert.deepEqual([result.errors, result.talkdeskChecked], [[], 0]);
+    assert.deepEqual([asked.started, asked.handedOver], [[], []], 'nothing started: it runs');
+    assert.equal(h.simulator.calls.filter((c) => c.route === 'installation' && c.installationId === id).length, 0, 'Talkdesk not read');
+    assert.deepEqual(await h.store.installations.lastTalkdeskCheck(id), before, 'not recorded as checked: due at the next pass');
+  });
 });

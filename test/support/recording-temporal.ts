@@ -27,14 +27,18 @@ export function recordingTemporal(
   handOversThatSucceed = Infinity,
   /** `start` lands, then its answer is lost (the call fails as a deadline would). */
   startAnswerLost = false,
+  /** Not running for this many describes, running after: an event's hand-over started it between two of them. */
+  startsAfterDescribes = Infinity,
 ): { temporal: { client: Client; taskQueue: string }; asked: Asked } {
+  let describes = 0;
   const asked: Asked = { handedOver: [], started: [], signals: [], queries: 0, startInputs: [] };
   const client = {
     connection: { withDeadline: <T>(_deadline: number, fn: () => Promise<T>) => fn() },
     workflow: {
       getHandle: (workflowId: string) => ({
         describe: async () => {
-          if (!running) throw new WorkflowNotFoundError('workflow not found', workflowId, undefined);
+          describes += 1;
+          if (!running && describes <= startsAfterDescribes) throw new WorkflowNotFoundError('workflow not found', workflowId, undefined);
           return { status: { name: 'RUNNING' } };
         },
         signal: async (_signal: unknown, arg: unknown) => {
