@@ -25,6 +25,7 @@ import {
   DECIDED_AT_START_10,
   DECIDED_AT_START_11,
   DECIDED_AT_START_12,
+  DECIDED_AT_START_13,
   ONLY_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START_2,
@@ -38,6 +39,7 @@ import {
   PATCHES_DECIDED_AT_START_10,
   PATCHES_DECIDED_AT_START_11,
   PATCHES_DECIDED_AT_START_12,
+  PATCHES_DECIDED_AT_START_13,
   decidePatchesAtStart,
 } from '../../workflows/installation/patches';
 import {
@@ -54,7 +56,7 @@ import {
   OPERATOR_REJECT_READS_OPEN_STATE_NAMES,
   OPERATOR_REJECT_WITHIN_OPERATION_DEADLINE,
 } from '../../workflows/installation/operator';
-import { TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL } from '../../workflows/installation/apply';
+import { SKIPPED_INSTALL_BEGINS_ITS_LIFE, TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL } from '../../workflows/installation/apply';
 import {
   EARLIER_LIFE_EVENTS_OVER,
   FINISHED_RUN_KNOWS_EVENT_TIMES,
@@ -96,6 +98,7 @@ const MARKERS = [
   PATCHES_DECIDED_AT_START_10,
   PATCHES_DECIDED_AT_START_11,
   PATCHES_DECIDED_AT_START_12,
+  PATCHES_DECIDED_AT_START_13,
 ];
 
 /** The sets of the third generation on (those that may hold ONLY_DECIDED_AT_START patches). */
@@ -110,6 +113,7 @@ const FROM_THE_THIRD = [
   DECIDED_AT_START_10,
   DECIDED_AT_START_11,
   DECIDED_AT_START_12,
+  DECIDED_AT_START_13,
 ];
 
 /** A fake of the SDK's `patched` on replay: true only for the markers the history holds; records each question. */
@@ -204,6 +208,7 @@ describe('patches decided at the start of an installation run (workflows/install
         INTERRUPTED_INSTALL_IMPORTS_TO_ANSWER,
         UNINSTALL_ADOPTS_ROTATION_QUEUED_MEANWHILE,
         EARLIER_LIFE_UNINSTALL_KNOWN,
+        SKIPPED_INSTALL_BEGINS_ITS_LIFE,
       ],
     );
     assert.ok(
@@ -284,6 +289,7 @@ describe('patches decided at the start of an installation run (workflows/install
         EARLIER_LIFE_UNINSTALL_KNOWN,
       ],
     ],
+    ['thirteenth', 13, DECIDED_AT_START_13, [SKIPPED_INSTALL_BEGINS_ITS_LIFE]],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {
     it(`the ${nth} generation decides its own patches at start; a run recorded before it never asks them (old paths)`, () => {

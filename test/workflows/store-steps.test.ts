@@ -15,6 +15,7 @@ import {
   PATCHES_DECIDED_AT_START_10,
   PATCHES_DECIDED_AT_START_11,
   PATCHES_DECIDED_AT_START_12,
+  PATCHES_DECIDED_AT_START_13,
 } from '../../workflows/installation/patches';
 import { ActivityStubs, clientIdFor, deferred, refused, useInstallationUnderTest } from './harness';
 
@@ -75,6 +76,7 @@ describe('installation workflow: store-only steps as local activities', function
         PATCHES_DECIDED_AT_START_10,
         PATCHES_DECIDED_AT_START_11,
         PATCHES_DECIDED_AT_START_12,
+        PATCHES_DECIDED_AT_START_13,
       ],
       'the install took the patched path',
     );

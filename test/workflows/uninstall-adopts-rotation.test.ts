@@ -13,8 +13,8 @@ describe('installation workflow: a rotation delivered while the uninstall deprov
   const { start } = useInstallationUnderTest();
   const activeInstallation = (stubs?: ActivityStubs) => activeOne(start, stubs);
 
-  /** An active installation whose uninstall's first deprovision waits for `release` (a large account: minutes). */
-  const uninstallDeprovisioning = async () => {
+  /** Stubs whose first deprovision waits for `release` (a large account: minutes). */
+  const blockingDeprovision = () => {
     const inDeprovision = deferred();
     const release = deferred();
     let first = true;
@@ -27,6 +27,12 @@ describe('installation workflow: a rotation delivered while the uninstall deprov
       await release.promise.finally(() => clearInterval(beat));
       return undefined;
     });
+    return { stubs, inDeprovision, release };
+  };
+
+  /** An active installation whose uninstall's first deprovision waits for `release`. */
+  const uninstallDeprovisioning = async () => {
+    const { stubs, inDeprovision, release } = blockingDeprovision();
     const { t, oldClient } = await activeInstallation(stubs);
     /** Sends the uninstall, then `rotation` once the deprovision is under way; returns the finished view. */
     const uninstallThenDeliver = async (rotation: LifecycleEvent, uninstallAt?: number) => {
@@ -63,6 +69,38 @@ describe('installation workflow: a rotation delivered while the uninstall deprov
     const done = await uninstallThenDeliver(earlier, 200);
     const uninstall = done.history.find((h) => h.phase === 'uninstalling');
     assert.equal(uninstall?.result, 'acknowledged', uninstall?.outcome);
+    assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, clientIdFor(reinstall.eventId), "with the reinstall's set");
+    assert.ok(!t.stubs.of('importCredentials').some((i) => i.eventId === earlier.eventId), 'its revoked set never imported');
+  });
+
+  it('a compromised rotation older than a same-id reinstall skipped for its own uninstall is not adopted (patches-decided-at-start-13)', async () => {
+    const { stubs, inDeprovision, release } = blockingDeprovision();
+    // A run resumed from the record of a live installation (installed at second 1), held in its first step so that a
+    // reinstall and its own uninstall, delivered together, are both queued when it begins.
+    const loaded = deferred();
+    const record = { appId: 'app-1', accountId: 'acct-1', activeClientId: 'client-lost-run', links: { root: 'https://api.talkdesk.test' } };
+    let installedAt = '';
+    stubs.on('loadInstallation', async () => {
+      await loaded.promise;
+      return { ...record, phase: 'active', installEventAt: installedAt, lastEventAt: installedAt };
+    });
+    const t = await start(stubs);
+    installedAt = t.event('app.installed', { atSeconds: 1 }).createdAt;
+    const reinstall = t.event('app.installed', { atSeconds: 100 });
+    await t.send(reinstall, t.event('app.uninstalled', { atSeconds: 200 }));
+    loaded.resolve();
+    await inDeprovision.promise;
+    // The first life's compromised rotation (before the reinstall), its first delivery failed, arriving now.
+    const earlier = t.event('app.credentials_rotated', { atSeconds: 50, facts: { compromised: true } });
+    await t.send(earlier);
+    await t.until(
+      'the rotation to be taken',
+      (v) => v.ignoredEvents.some((e) => e.eventId === earlier.eventId) || v.pendingEvents.some((p) => p.endsWith(earlier.eventId)),
+    );
+    release.resolve();
+    const done = await t.result();
+    assert.match(done.ignoredEvents.find((e) => e.eventId === reinstall.eventId)?.reason ?? '', /superseded by a queued uninstall/);
+    assert.equal(done.history.find((h) => h.phase === 'uninstalling')?.result, 'acknowledged');
     assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, clientIdFor(reinstall.eventId), "with the reinstall's set");
     assert.ok(!t.stubs.of('importCredentials').some((i) => i.eventId === earlier.eventId), 'its revoked set never imported');
   });

@@ -12,6 +12,13 @@ import { runUpdate } from './update';
 export const TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL = 'trial-superseded-by-queued-uninstall';
 
 /**
+ * Patch: an install skipped for a queued uninstall (its set adopted for the acknowledgement) marks its time as an
+ * applied install's would: a life began there, so an earlier life's rotation delivered later is over, never adopted for
+ * the uninstall (its set revoked; importing it destroyed the install's). Decided at start only (patches.ts).
+ */
+export const SKIPPED_INSTALL_BEGINS_ITS_LIFE = 'skipped-install-begins-its-life';
+
+/**
  * Applies the event at the head of the queue, and marks it handled. `late`: an
  * update older than one applied (see late.ts), applied from Talkdesk's users.
  */
@@ -73,6 +80,7 @@ async function applyEvent(ctx: PhaseContext, event: LifecycleEvent, late: boolea
         // Keep the credentials: the queued uninstall must still be acknowledged with them (without them it is
         // deprovisioned locally).
         const notImported = await adoptOrWhyNot(ctx, event, 'import the credentials from the event');
+        if (ctx.patched(SKIPPED_INSTALL_BEGINS_ITS_LIFE)) markKindApplied(state, 'install', event.createdAt);
         if (notImported !== undefined) {
           return ignore(`install superseded by a queued uninstall; its credentials could not be imported: ${notImported}`);
         }

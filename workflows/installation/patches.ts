@@ -201,6 +201,16 @@ export const DECIDED_AT_START_12: readonly string[] = Object.freeze([
   'earlier-life-uninstall-known',
 ]);
 
+/** Patch: the thirteenth generation, deciding DECIDED_AT_START_13 at the start of a run in the same way. */
+export const PATCHES_DECIDED_AT_START_13 = 'patches-decided-at-start-13';
+
+/**
+ * The patches the thirteenth generation decides, ONLY_DECIDED_AT_START (asked where an install is taken from the queue,
+ * perhaps right after a local activity): an install skipped for a queued uninstall marks its time as its life's start
+ * (apply.ts), so that an earlier life's rotation or uninstall delivered later is judged over, not adopted.
+ */
+export const DECIDED_AT_START_13: readonly string[] = Object.freeze(['skipped-install-begins-its-life']);
+
 /**
  * Patches that only their generation's marker decides: a run recorded without it takes the old path
  * and never asks them. For a patch that would otherwise be asked right after a local activity (the
@@ -220,6 +230,7 @@ export const ONLY_DECIDED_AT_START: readonly string[] = Object.freeze([
   ...DECIDED_AT_START_10,
   ...DECIDED_AT_START_11,
   ...DECIDED_AT_START_12,
+  ...DECIDED_AT_START_13,
 ]);
 
 /** Each generation's marker and the patches it decides, oldest first. */
@@ -236,6 +247,7 @@ const GENERATIONS: readonly (readonly [string, readonly string[]])[] = [
   [PATCHES_DECIDED_AT_START_10, DECIDED_AT_START_10],
   [PATCHES_DECIDED_AT_START_11, DECIDED_AT_START_11],
   [PATCHES_DECIDED_AT_START_12, DECIDED_AT_START_12],
+  [PATCHES_DECIDED_AT_START_13, DECIDED_AT_START_13],
 ];
 
 /** The marker of the generation that decides `patchId` at start, if one does (the replay corpus checks ask it). */
