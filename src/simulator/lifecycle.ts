@@ -49,7 +49,13 @@ export interface UpdateInstallationChange {
 }
 
 export interface RotateOptions {
+  /** The old sets are revoked at once (no grace). */
   compromised?: boolean;
+  /**
+   * Whether the event carries `compromised` (our assumption: Talkdesk documents no such field). Default: only when
+   * `compromised` is given; without it the event is the documented one, the new credentials only.
+   */
+  flagged?: boolean;
   /** Algorithm of the new key pair (default: that of the newest client). */
   algorithm?: KeyAlgorithm;
 }
@@ -204,7 +210,7 @@ export class Lifecycle {
         installation_id: inst.id,
         account_id: inst.accountId,
         account_name: account?.name ?? '',
-        compromised,
+        ...((opts.flagged ?? opts.compromised !== undefined) ? { compromised } : {}),
         ...credentialsOf(client),
       },
       _links: installedLinks(this.ctx, id, inst.id),

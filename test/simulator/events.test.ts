@@ -89,11 +89,11 @@ describe('simulator lifecycle events', () => {
     assert.equal(sim.getInstallation(installation.id)?.trial?.endedAt ?? null, null, 'the trial is not ended');
   });
 
-  it('app.credentials_rotated issues a new client; compromised revokes the old one', () => {
+  it('app.credentials_rotated issues a new client; compromised revokes the old one; the flag is sent only when asked', () => {
     const { installation, event } = sim.createInstallation({ algorithm: 'ES384' });
     const routine = sim.rotateCredentials(installation.id);
     assert.equal(routine.type, 'app.credentials_rotated');
-    assert.equal(routine.data.compromised, false);
+    assert.ok(!('compromised' in routine.data), 'the documented event: no compromised flag');
     assert.equal(routine.data.key_algorithm, 'ES384');
     assert.notEqual(routine.data.client_id, event.data.client_id);
     assert.equal(sim.getClient(event.data.client_id)?.valid, true);
@@ -105,6 +105,11 @@ describe('simulator lifecycle events', () => {
     assert.equal(sim.getClient(routine.data.client_id)?.valid, false);
     assert.equal(sim.getClient(bad.data.client_id)?.valid, true);
     assert.deepEqual(sim.getInstallation(installation.id)?.clientIds, [event.data.client_id, routine.data.client_id, bad.data.client_id]);
+    assert.equal(sim.rotateCredentials(installation.id, { compromised: false }).data.compromised, false);
+    // A compromised rotation as Talkdesk documents it: the old sets revoked, no flag.
+    const unflagged = sim.rotateCredentials(installation.id, { compromised: true, flagged: false });
+    assert.ok(!('compromised' in unflagged.data));
+    assert.equal(sim.getClient(bad.data.client_id)?.valid, false);
   });
 
   it('app.uninstalled and trial events', () => {

@@ -71,6 +71,7 @@ import {
   ROUTINE_ROTATION_KEEPS_PROVEN_SET,
   UNINSTALL_ADOPTS_COMPROMISED_ROTATION,
   UNINSTALL_ADOPTS_ROUTINE_ROTATION,
+  UNFLAGGED_ROTATION_ADOPTED_FOR_UNINSTALL,
 } from '../../workflows/installation/rotation';
 import {
   TRIAL_RECORD_INTERRUPTIBLE,
@@ -209,6 +210,7 @@ describe('patches decided at the start of an installation run (workflows/install
         UNINSTALL_ADOPTS_ROTATION_QUEUED_MEANWHILE,
         EARLIER_LIFE_UNINSTALL_KNOWN,
         SKIPPED_INSTALL_BEGINS_ITS_LIFE,
+        UNFLAGGED_ROTATION_ADOPTED_FOR_UNINSTALL,
       ],
     );
     assert.ok(
@@ -289,7 +291,7 @@ describe('patches decided at the start of an installation run (workflows/install
         EARLIER_LIFE_UNINSTALL_KNOWN,
       ],
     ],
-    ['thirteenth', 13, DECIDED_AT_START_13, [SKIPPED_INSTALL_BEGINS_ITS_LIFE]],
+    ['thirteenth', 13, DECIDED_AT_START_13, [SKIPPED_INSTALL_BEGINS_ITS_LIFE, UNFLAGGED_ROTATION_ADOPTED_FOR_UNINSTALL]],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {
     it(`the ${nth} generation decides its own patches at start; a run recorded before it never asks them (old paths)`, () => {

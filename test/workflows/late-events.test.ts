@@ -259,7 +259,8 @@ describe('installation workflow: late events', function () {
     await t.send(uninstall);
     await deprovisioning.promise;
     // A rotation and an install older than the uninstall (late: not kept), and the reinstall.
-    const rotation = t.event('app.credentials_rotated', { atSeconds: 10 });
+    // Routine, as its event says (one without the flag would be adopted for the uninstall's acknowledgement).
+    const rotation = t.event('app.credentials_rotated', { atSeconds: 10, facts: { compromised: false } });
     const reinstall = t.event('app.installed', { atSeconds: 30 });
     await t.send(rotation, t.event('app.installed', { atSeconds: 15 }), reinstall);
     await t.until('all three queued', (v) => v.pendingEvents.length === 3);

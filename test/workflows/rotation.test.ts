@@ -15,12 +15,13 @@ describe('installation workflow: rotation and continue-as-new', function () {
    * A rotation queued behind an update that keeps failing, then an uninstall: it interrupts the update, and
    * the rotation, next in the queue, meets the uninstall queued behind it.
    */
-  const rotationQueuedBehindUninstall = async (compromised: boolean) => {
+  /** `compromised` undefined: the event as Talkdesk documents it, without the flag. */
+  const rotationQueuedBehindUninstall = async (compromised: boolean | undefined) => {
     const stubs = new ActivityStubs().on('applyUpdate', async () => Promise.reject(unavailable()));
     const { t, oldClient } = await activeInstallation(stubs);
     await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } }));
     await t.until('the update to be retrying', (s) => s.phase === 'updating' && s.attempts > 1);
-    const rotation = t.event('app.credentials_rotated', { facts: { compromised } });
+    const rotation = t.event('app.credentials_rotated', { facts: compromised === undefined ? {} : { compromised } });
     await t.send(rotation);
     await t.until('the rotation to be queued', (s) => s.pendingEvents.some((p) => p.endsWith(rotation.eventId)));
     await t.send(t.event('app.uninstalled'));
@@ -126,7 +127,8 @@ describe('installation workflow: rotation and continue-as-new', function () {
       throw unavailable();
     });
     const { t, oldClient } = await activeInstallation(stubs);
-    const rotation = t.event('app.credentials_rotated');
+    // Routine, as the event says (without the flag it may be a compromised one, and its set is adopted).
+    const rotation = t.event('app.credentials_rotated', { facts: { compromised: false } });
     await t.send(rotation);
     await t.until('the rotation to be retrying', (s) => /acknowledge the rotation/.test(s.lastError ?? '') && s.attempts > 1);
     await env().sleep('2 days');
@@ -224,6 +226,16 @@ describe('installation workflow: rotation and continue-as-new', function () {
     assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, oldClient);
     assert.equal(t.stubs.of('importCredentials').length, 1, "the install's import only");
     assert.equal(done.ignoredEvents.find((e) => e.eventId === rotation.eventId)?.reason, 'rotation superseded by a queued uninstall');
+  });
+
+  it('a rotation without the compromised flag (none is documented) queued behind an uninstall gives it its set within the grace too (patches-decided-at-start-13)', async () => {
+    const { t, oldClient, rotation, done } = await rotationQueuedBehindUninstall(undefined);
+    const newClient = clientIdFor(rotation.eventId);
+    assert.notEqual(newClient, oldClient);
+    assert.equal(done.history.at(-1)?.result, 'acknowledged');
+    assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, newClient, 'the set Talkdesk keeps, whichever rotation it was');
+    assert.deepEqual(t.stubs.of('acknowledgeCredentials'), [], 'never acknowledged as a rotation');
+    assert.match(done.ignoredEvents.find((e) => e.eventId === rotation.eventId)?.reason ?? '', /superseded by a queued uninstall/);
   });
 
   it('a rotation older than one adopted for the uninstall is not adopted over it (patches-decided-at-start-10)', async () => {

@@ -69,6 +69,14 @@ export const ROUTINE_ROTATION_KEEPS_PROVEN_SET = 'routine-rotation-keeps-proven-
 export const UNINSTALL_ADOPTS_ROUTINE_ROTATION = 'uninstall-adopts-routine-rotation';
 
 /**
+ * Patch: a rotation whose event carries no `compromised` flag (Talkdesk documents none: the flag is this service's
+ * assumption) gives a superseding uninstall its set within the grace too. Before it, one without the flag counted as
+ * routine, the old set kept for the acknowledgement, which Talkdesk refuses for good when the rotation was in fact a
+ * compromised one (no grace). Decided at start only (patches.ts, the thirteenth generation).
+ */
+export const UNFLAGGED_ROTATION_ADOPTED_FOR_UNINSTALL = 'unflagged-rotation-adopted-for-uninstall';
+
+/**
  * Whether a rotation that an uninstall supersedes gives the uninstall its credentials: a compromised one (and, under
  * UNINSTALL_ADOPTS_ROUTINE_ROTATION, a routine one past its grace; neither older than one applied or adopted), when the installation holds a set (also an install superseded by the uninstall, whose phase stays `new`). Its patches are asked right after a
  * local activity (a phase's record, the rotation's import): decided by their generations' markers alone
@@ -82,7 +90,10 @@ export function adoptsForUninstall(ctx: PhaseContext, event: LifecycleEventOf<'a
   // Never a set older than one applied or adopted: its import would replace the newer set, the one Talkdesk keeps.
   if (olderThanApplied(ctx.state, 'rotation', event)) return false;
   if (compromised) return ctx.patched(UNINSTALL_ADOPTS_COMPROMISED_ROTATION);
-  return Date.now() >= Date.parse(event.createdAt) + ctx.options.rotationGraceMs;
+  if (Date.now() >= Date.parse(event.createdAt) + ctx.options.rotationGraceMs) return true;
+  // Talkdesk documents no such flag: a rotation without it may be a compromised one, the old set revoked. The new set is
+  // the one Talkdesk keeps either way.
+  return event.facts.compromised === undefined && ctx.patched(UNFLAGGED_ROTATION_ADOPTED_FOR_UNINSTALL);
 }
 
 /**
