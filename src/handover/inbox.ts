@@ -310,9 +310,10 @@ export class InboxStore {
     let moved = 0;
     for (const r of legacy) {
       if (!r.credentials || !r.dispatchedAt || (options.kept && keptByDestroy(options.kept, r))) continue;
-      // Older versions wrote version 1 blobs (bound to the installation only): readable in their new place.
+      // Older versions wrote version 1 blobs (bound to the installation only): readable in their new place. A version 2
+      // one (a pre-release build bound it to the inbox record) stays there, read by its import with that binding.
       const clientId = (r.event?.facts as { client_id?: unknown } | undefined)?.client_id;
-      if (typeof clientId !== 'string') continue;
+      if (typeof clientId !== 'string' || (!options.drop && r.credentials.v !== 1)) continue;
       if (!options.drop) await this.eventCredentials.put(ownerOf(r), { clientId, secret: r.credentials });
       moved += await this.stripLegacyCredentials(r._id);
     }

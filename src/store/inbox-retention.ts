@@ -138,7 +138,11 @@ export class InboxRetention {
   private async stillNeeded(events: readonly Candidate[]): Promise<Candidate[]> {
     if (events.length === 0) return [];
     const copies = await this.copies.find({ _id: { $in: events.map((e) => e._id) } }, { projection: { _id: 1 } }).toArray();
-    const withCopy = events.filter((e) => copies.some((c) => c._id === e._id));
+    // Or one an older version kept in the inbox record itself, not moved yet (moved at start only once handed over).
+    const inRecord = await this.coll
+      .find({ _id: { $in: events.map((e) => e._id) }, credentials: { $exists: true } }, { projection: { _id: 1 } })
+      .toArray();
+    const withCopy = events.filter((e) => copies.some((c) => c._id === e._id) || inRecord.some((r) => r._id === e._id));
     if (withCopy.length === 0) return [];
     const ids = [...new Set(withCopy.map((e) => e.installationId))];
     const records = await this.installations

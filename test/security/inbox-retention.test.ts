@@ -9,6 +9,8 @@ import { WEBHOOK_SECRET } from '../support/system';
 import { connectDatabase, createStore } from '../../src/store';
 import { mongoUri, uniqueDbName } from '../support/servers';
 import { eventually } from '../support/waits';
+import { legacyBlob } from '../support/legacy-secrets';
+import { COLLECTIONS } from '../../src/store/db';
 import { JSON_HEADERS, freshEvent, send, startLightWeb, type LightWeb, useLightWeb } from './support';
 
 /**
@@ -125,6 +127,23 @@ describe('security: inbox retention', function () {
     assert.equal(await web.store.eventCredentials.get(rotation.id), undefined);
     assert.equal(await web.store.inbox.get(rotation.id), null);
     assert.ok(await web.store.eventCredentials.get(orphanInstall.id), 'no record says it was handled: kept');
+  });
+
+  it('keeps an old handed-over event whose only copy an older version kept in the inbox record itself, until it is handled', async () => {
+    const rotation = await storeEvent(web, 40, false, 'app.credentials_rotated');
+    const installationId = String(rotation.data.installation_id);
+    // As an older version stored it (the copy inside the record), handed over after the upgrade's move at start.
+    const blob = legacyBlob(web.keyring, web.keyring.currentKid, SECRETS, installationId);
+    await web.db.collection(COLLECTIONS.inbox).updateOne({ _id: rotation.id as never }, { $set: { credentials: blob } });
+    await web.store.inbox.markDispatched(rotation.id);
+    await recordPhase(installationId, 'active', ['another-event']);
+    const first = await new InboxRetention(web.db, 30).sweep();
+    assert.ok(first.kept.includes(rotation.id), JSON.stringify(first));
+    assert.ok(await web.store.inbox.get(rotation.id), 'the record, the only copy, is kept');
+    await recordPhase(installationId, 'active', ['another-event', rotation.id]);
+    const second = await new InboxRetention(web.db, 30).sweep();
+    assert.ok(!second.kept.includes(rotation.id), JSON.stringify(second));
+    assert.equal(await web.store.inbox.get(rotation.id), null, 'handled: pruned');
   });
 
   it("keeps a same-id reinstall's install copy while the record still shows the earlier life's end (its run stalled); not once an end since is recorded", async () => {

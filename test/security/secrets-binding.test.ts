@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { decryptJson, generateKeySpec, parseKeyring, SecretDecryptError, type EncryptedBlob } from '../../src/crypto/secrets';
+import { decryptJson, encryptJson, generateKeySpec, parseKeyring, SecretDecryptError, type EncryptedBlob } from '../../src/crypto/secrets';
 import { COLLECTIONS, connectDatabase, createStore, type Database, type Store } from '../../src/store';
 import { credentialId, legacyCredentialId } from '../../src/store/credentials';
 import { countBlobsByKid, migrateCredentialIds, reencryptAll } from '../../src/store/reencrypt';
 import type { Document } from 'mongodb';
-import { credentialSecretContext, eventCredentialsContext } from '../../src/store/secret-contexts';
+import { credentialSecretContext, eventCredentialsContext, inboxCredentialsContext } from '../../src/store/secret-contexts';
 import { legacyBlob } from '../support/legacy-secrets';
 import { mongoUri, uniqueDbName } from '../support/servers';
 
@@ -243,6 +243,33 @@ describe('security: credential ids and secret binding (FerretDB)', function () {
       await dbOld.db.dropDatabase().catch(() => undefined);
       await dbOld.close();
     }
+  });
+
+  it('an inbox record holding a version 2 blob bound to the inbox (a pre-release build) keeps it: moved unchanged, it would not decrypt', async () => {
+    const installationId = 'inst-v2-inbox';
+    const eventId = 'evt-v2-inbox';
+    const blob = encryptJson(keyring, secretOf('v2'), inboxCredentialsContext(installationId, 'client-v2'));
+    await db.collection(COLLECTIONS.inbox).insertOne({
+      _id: eventId as never,
+      installationId,
+      event: { facts: { client_id: 'client-v2' } },
+      credentials: blob,
+      receivedAt: new Date(),
+    });
+    await store.inbox.markDispatched(eventId);
+    assert.equal(await store.inbox.moveLegacyCredentials({ installationId }), 0);
+    assert.equal(
+      (await store.eventCredentials.get(eventId))?.inInbox,
+      true,
+      'no copy made under another binding: the import reads the record',
+    );
+    const kept = (await db.collection(COLLECTIONS.inbox).findOne({ _id: eventId as never }))?.credentials as EncryptedBlob;
+    assert.deepEqual(
+      decryptJson(keyring, kept, inboxCredentialsContext(installationId, 'client-v2')),
+      secretOf('v2'),
+      'read by its import there',
+    );
+    assert.throws(() => decryptJson(keyring, kept, eventCredentialsContext(installationId, 'client-v2')), SecretDecryptError);
   });
 
   it('reencrypt moving a legacy id while the service destroys that set: it stays destroyed', async () => {
