@@ -10,7 +10,7 @@ import {
 import { RETRY_NOW_FOLLOWS_ATTEMPT } from '../../workflows/installation/handlers';
 import { EARLIER_LIFE_INSTALL_OVER, INTERRUPTED_INSTALL_IMPORTS_TO_ANSWER } from '../../workflows/installation/install';
 import { UNINSTALL_ADOPTS_ROTATION_QUEUED_MEANWHILE } from '../../workflows/installation/uninstall';
-import { EARLIER_LIFE_UNINSTALL_KNOWN } from '../../workflows/installation/earlier-life';
+import { EARLIER_LIFE_UNINSTALL_KNOWN, NEW_LIFE_WAITS_FOR_ITS_INSTALL } from '../../workflows/installation/earlier-life';
 import { LATE_EVENTS_BY_KIND } from '../../workflows/installation/late';
 import {
   DECIDED_AT_START,
@@ -211,6 +211,7 @@ describe('patches decided at the start of an installation run (workflows/install
         EARLIER_LIFE_UNINSTALL_KNOWN,
         SKIPPED_INSTALL_BEGINS_ITS_LIFE,
         UNFLAGGED_ROTATION_ADOPTED_FOR_UNINSTALL,
+        NEW_LIFE_WAITS_FOR_ITS_INSTALL,
       ],
     );
     assert.ok(
@@ -291,7 +292,12 @@ describe('patches decided at the start of an installation run (workflows/install
         EARLIER_LIFE_UNINSTALL_KNOWN,
       ],
     ],
-    ['thirteenth', 13, DECIDED_AT_START_13, [SKIPPED_INSTALL_BEGINS_ITS_LIFE, UNFLAGGED_ROTATION_ADOPTED_FOR_UNINSTALL]],
+    [
+      'thirteenth',
+      13,
+      DECIDED_AT_START_13,
+      [SKIPPED_INSTALL_BEGINS_ITS_LIFE, UNFLAGGED_ROTATION_ADOPTED_FOR_UNINSTALL, NEW_LIFE_WAITS_FOR_ITS_INSTALL],
+    ],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {
     it(`the ${nth} generation decides its own patches at start; a run recorded before it never asks them (old paths)`, () => {

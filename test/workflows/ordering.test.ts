@@ -169,4 +169,32 @@ describe('installation workflow: event order', function () {
     assert.deepEqual(t.stubs.stateCalls(), ['approve:uninstall']);
     assert.equal(t.stubs.of('setInstallationState')[0]?.clientId, clientIdFor(install.eventId));
   });
+  it("a same-id reinstall's uninstall delivered before its late install waits for it, and is acknowledged with that install's set (patches-decided-at-start-13)", async () => {
+    // A run for a finished installation (installed at second 1, uninstalled at 3), held in its first step until the
+    // new life's uninstall is signalled: the reinstall (second 8) is delivered later (its first delivery failed).
+    const loaded = deferred();
+    const times: Record<string, string> = {};
+    const stubs = new ActivityStubs().on('loadInstallation', async () => {
+      await loaded.promise;
+      return { appId: 'app-1', accountId: 'acct-1', links: {}, phase: 'uninstalled', ...times };
+    });
+    const t = await start(stubs);
+    const at = (s: number) => t.event('app.installed', { atSeconds: s }).createdAt;
+    Object.assign(times, { installEventAt: at(1), uninstallEventAt: at(3), lastEventAt: at(3) });
+    const uninstall = t.event('app.uninstalled', { atSeconds: 9 });
+    await t.send(uninstall);
+    loaded.resolve();
+    await t.until('the uninstall to wait for its install', (v) => /waiting for the app.installed/.test(v.currentStep ?? ''));
+    const reinstall = t.event('app.installed', { atSeconds: 8 });
+    await t.send(reinstall);
+    const done = await t.result();
+    // The reinstall, its uninstall queued, is not installed: its set answers the uninstall (before: deprovisioned
+    // without credentials, Talkdesk never told; the reinstall then ignored as over).
+    assert.deepEqual(
+      done.history.map((h) => [h.eventId, h.result]),
+      [[uninstall.eventId, 'acknowledged']],
+    );
+    assert.match(done.ignoredEvents.find((e) => e.eventId === reinstall.eventId)?.reason ?? '', /superseded by a queued uninstall/);
+    assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, clientIdFor(reinstall.eventId), "with the reinstall's set");
+  });
 });

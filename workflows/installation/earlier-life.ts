@@ -14,3 +14,26 @@ export const EARLIER_LIFE_UNINSTALL_KNOWN = 'earlier-life-uninstall-known';
 export function markEarlierLifeUninstall(ctx: PhaseContext, event: LifecycleEvent): void {
   if (ctx.patched(EARLIER_LIFE_UNINSTALL_KNOWN)) markKindApplied(ctx.state, 'uninstall', event.createdAt);
 }
+
+/**
+ * Patch: in a run for an uninstalled installation, an event newer than that uninstall can only be a new life's (a same-id
+ * reinstall whose install is late: its first delivery failed, or its hand-over waited). It waits for that install as a
+ * first install's events do (orderingGraceMs), instead of being applied to the ended installation (an uninstall
+ * deprovisioned without credentials, Talkdesk never told; an update or a rotation ignored). Decided at start only
+ * (patches.ts, the thirteenth generation).
+ */
+export const NEW_LIFE_WAITS_FOR_ITS_INSTALL = 'new-life-waits-for-its-install';
+
+/**
+ * Whether the event at the head of the queue is a new life's whose install has not come yet, to wait for it (patch
+ * above). Not once an install newer than the uninstall was taken (skipped for a queued uninstall), nor while one is
+ * queued (newer than the head: the head is of no life it begins, so it goes on as before).
+ */
+export function newLifeBeforeItsInstall(ctx: PhaseContext, head: LifecycleEvent): boolean {
+  const { phase, appliedAt, queue } = ctx.state;
+  const ended = appliedAt?.uninstall;
+  if (phase !== 'uninstalled' || head.type === 'app.installed' || ended === undefined) return false;
+  if (Date.parse(head.createdAt) <= Date.parse(ended)) return false;
+  if (appliedAt?.install !== undefined && Date.parse(appliedAt.install) > Date.parse(ended)) return false;
+  return !queue.some((e) => e.type === 'app.installed') && ctx.patched(NEW_LIFE_WAITS_FOR_ITS_INSTALL);
+}

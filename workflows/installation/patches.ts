@@ -208,11 +208,14 @@ export const PATCHES_DECIDED_AT_START_13 = 'patches-decided-at-start-13';
  * The patches the thirteenth generation decides, ONLY_DECIDED_AT_START (asked where an install is taken from the queue,
  * perhaps right after a local activity): an install skipped for a queued uninstall marks its time as its life's start
  * (apply.ts), so that an earlier life's rotation or uninstall delivered later is judged over, not adopted; a rotation
- * whose event carries no `compromised` flag gives a superseding uninstall its set within the grace too (rotation.ts).
+ * whose event carries no `compromised` flag gives a superseding uninstall its set within the grace too (rotation.ts); in
+ * a run for an uninstalled installation, an event newer than the uninstall waits for its (same-id reinstall's) install
+ * as a first install's events do (earlier-life.ts, workflow.ts).
  */
 export const DECIDED_AT_START_13: readonly string[] = Object.freeze([
   'skipped-install-begins-its-life',
   'unflagged-rotation-adopted-for-uninstall',
+  'new-life-waits-for-its-install',
 ]);
 
 /**

@@ -5,7 +5,7 @@ import { initialState, isSuperseded, markKindApplied, restoreHandled, toView, ty
 import { apply } from './apply';
 import { CONTINUE_AS_NEW_MID_PHASE, createPhaseContext, type PhaseContext } from './context';
 import { registerHandlers } from './handlers';
-import { EARLIER_LIFE_UNINSTALL_KNOWN } from './earlier-life';
+import { EARLIER_LIFE_UNINSTALL_KNOWN, newLifeBeforeItsInstall } from './earlier-life';
 import { FINISHED_RUN_KNOWS_EVENT_TIMES, handleLate, ignoreAsSuperseded, STALE_UNINSTALL_SPARES_REINSTALL } from './late';
 import { StepFailedError, stepFailedForGood } from '../steps';
 import { runOperatorReject, runReconcile } from './operator';
@@ -130,14 +130,19 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
 
     const head = state.queue[0];
     if (!head) continue;
-    if (state.phase === 'new' && head.type !== 'app.installed' && !state.activeClientId) {
+    const newLife = newLifeBeforeItsInstall(ctx, head);
+    if ((state.phase === 'new' && head.type !== 'app.installed' && !state.activeClientId) || newLife) {
       // Events can arrive out of order: give the install (and its credentials) time to arrive.
       run.graceUntil ??= Date.now() + options.orderingGraceMs;
       const remaining = run.graceUntil - Date.now();
       if (remaining > 0) {
         state.currentStep = 'waiting for the app.installed event (events arrived out of order)';
         ctx.describe();
-        await condition(() => state.queue[0]?.type === 'app.installed', remaining);
+        // A new life's wait ends when any install comes: one newer than the head shows the head begins no life.
+        await condition(
+          () => state.queue[0]?.type === 'app.installed' || (newLife && state.queue.some((e) => e.type === 'app.installed')),
+          remaining,
+        );
         state.currentStep = undefined;
         continue;
       }
