@@ -93,8 +93,12 @@ describe('user.logout: a repeat whose handled mark is not on a majority yet (Fer
     assert.deepEqual(await store.insert(record), { stored: true });
     await store.markHandled(record._id, 1);
     const lagging = new LogoutEventStore(logoutMajorityLagging(db));
-    assert.deepEqual(await lagging.insert(record), { stored: false, handled: false, conflict: false });
+    assert.deepEqual(
+      await lagging.insert(record),
+      { stored: false, handled: false, conflict: false, receivedAt: now },
+      'with its first arrival',
+    );
     assert.equal(await lagging.get(record._id, { durable: true }), null, "the backstop's read: not handled yet");
-    assert.deepEqual(await store.insert(record), { stored: false, handled: true, conflict: false });
+    assert.deepEqual(await store.insert(record), { stored: false, handled: true, conflict: false, receivedAt: now });
   });
 });
