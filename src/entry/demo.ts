@@ -40,7 +40,8 @@ function envCallbackUrl(): string {
 async function main(): Promise<void> {
   const port = envPort('SIMULATOR_PORT', 4010);
   const callbackUrl = envCallbackUrl();
-  const webhookSecret = process.env.TALKDESK_WEBHOOK_SECRET || DEMO_DEFAULTS.webhookSecret;
+  // The first of a rotation list signs, as the service reads the list (each entry trimmed).
+  const webhookSecret = (process.env.TALKDESK_WEBHOOK_SECRET || DEMO_DEFAULTS.webhookSecret).split(',')[0]!.trim();
   const appId = process.env.TALKDESK_APP_ID || DEMO_DEFAULTS.appId;
   const appBaseUrl = (process.env.APP_BASE_URL || DEMO_DEFAULTS.appBaseUrl).replace(/\/+$/, '');
 

@@ -8,10 +8,13 @@ import { execFile } from 'node:child_process';
  * of the embedded store, an index on the expression the queries use. FerretDB does
  * not list it (it is not in its metadata), SQLite keeps it up to date, and dropping
  * the collection drops it. Needs `python3` (already needed by `npm run setup`) for
- * its sqlite3 module; Node 20 has none.
+ * its sqlite3 module, built with SQLite 3.38 or later (the `->` operator); Node 20 has none.
  */
 const SCRIPT = String.raw`
 import glob, os, sqlite3, sys
+if sqlite3.sqlite_version_info < (3, 38, 0):
+    sys.stderr.write("python3's SQLite %s lacks the -> operator the index needs (3.38 or later)" % sqlite3.sqlite_version)
+    sys.exit(2)
 created = 0
 for path in sorted(glob.glob(os.path.join(sys.argv[1], '*.sqlite'))):
     try:

@@ -22,7 +22,8 @@ describe('npm run demo: the lifecycle from its prompt', function () {
         SIMULATOR_PORT: String(port),
         CALLBACK_URL: sys.web.callbackUrl,
         APP_BASE_URL: sys.web.url,
-        TALKDESK_WEBHOOK_SECRET: WEBHOOK_SECRET,
+        // A rotation list, as the service reads it: the first signs.
+        TALKDESK_WEBHOOK_SECRET: `${WEBHOOK_SECRET}, an-older-webhook-secret-still-valid`,
         TALKDESK_APP_ID: APP_ID,
       },
     });
