@@ -20,6 +20,8 @@ export interface DispatcherOptions {
   maxBackoffMs?: number;
   /** A pass not done after this is abandoned and the next one runs; DEFAULT_PASS_LIMIT_MS when not given. */
   passLimitMs?: number;
+  /** Schedules the next pass (setTimeout; tests see the delays asked for). */
+  schedule?: (run: () => void, delayMs: number) => NodeJS.Timeout;
 }
 
 /**
@@ -57,6 +59,7 @@ export class InboxDispatcher {
 
   start(): void {
     this.stopped = false;
+    const schedule = this.options.schedule ?? setTimeout;
     const tick = async () => {
       const handed = await this.limitedPass().catch((err: unknown) => {
         this.logger.warn({ err }, 'dispatcher pass failed; will try again');
@@ -64,9 +67,9 @@ export class InboxDispatcher {
       });
       // A full batch handed over: more are likely due (a wave past the callback's budget), so the next pass runs at once.
       const full = handed >= (this.options.batchSize ?? DEFAULT_BATCH_SIZE);
-      if (!this.stopped) this.timer = setTimeout(() => void tick(), full ? 0 : this.options.intervalMs);
+      if (!this.stopped) this.timer = schedule(() => void tick(), full ? 0 : this.options.intervalMs);
     };
-    this.timer = setTimeout(() => void tick(), this.options.intervalMs);
+    this.timer = schedule(() => void tick(), this.options.intervalMs);
   }
 
   async stop(): Promise<void> {

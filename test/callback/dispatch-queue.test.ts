@@ -257,15 +257,22 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
     for (const e of events) await inbox.insert(e);
     const handed: string[] = [];
     const { logger } = captureLogger('dispatcher');
-    // Long enough that the store's work on a loaded machine is small beside it (the old code takes three).
-    const intervalMs = 10_000;
-    const dispatcher = new InboxDispatcher(inbox, async (event) => void handed.push(event.eventId), logger, { intervalMs, batchSize: 2 });
-    const started = Date.now();
+    const intervalMs = 300;
+    // The delays the dispatcher asks for, not the time it took: no bound on a loaded machine's speed.
+    const delays: number[] = [];
+    const schedule = (run: () => void, delayMs: number) => (delays.push(delayMs), setTimeout(run, delayMs));
+    const dispatcher = new InboxDispatcher(inbox, async (event) => void handed.push(event.eventId), logger, {
+      intervalMs,
+      batchSize: 2,
+      schedule,
+    });
     dispatcher.start();
     try {
-      // Batches of 2, 2, 1: one interval, then two passes at once (before, three intervals: 30 s).
-      await eventually('all five handed over', async () => (handed.length === 5 ? true : undefined), 2 * intervalMs);
-      assert.ok(Date.now() - started < 2 * intervalMs, `${Date.now() - started} ms`);
+      // Batches of 2, 2, 1: one interval, then two passes at once (before, an interval each), then the interval again.
+      await eventually('all five handed over and the next pass scheduled', async () =>
+        handed.length === 5 && delays.length >= 4 ? true : undefined,
+      );
+      assert.deepEqual(delays.slice(0, 4), [intervalMs, 0, 0, intervalMs]);
     } finally {
       await dispatcher.stop();
     }

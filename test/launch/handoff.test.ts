@@ -146,6 +146,7 @@ describe('launch: hand-off to the partner app with a signed identity token', fun
       throw new MongoNetworkError('connection reset');
     };
     const before = { ok: await ssoMetric(sys, 'ok'), down: await ssoMetric(sys, 'store_unavailable') };
+    const linesBefore = sys.logLines.length;
     try {
       sys.simulator.signInAs(installation.id, user.id);
       const { res, body } = await new TestBrowser().open(launchUrl(sys, installation.id));
@@ -157,6 +158,12 @@ describe('launch: hand-off to the partner app with a signed identity token', fun
     }
     assert.equal(await ssoMetric(sys, 'store_unavailable'), before.down + 1);
     assert.equal(await ssoMetric(sys, 'ok'), before.ok, 'not counted as signed in');
+    const signedIn = sys.logLines.slice(linesBefore).filter((l) => l.includes('"msg":"signed in"') && l.includes(installation.id));
+    assert.deepEqual(signedIn, [], 'nor logged as signed in');
+    // Control: the line this looks for is the one a sign-in logs.
+    sys.simulator.signInAs(installation.id, user.id);
+    assert.equal((await new TestBrowser().open(launchUrl(sys, installation.id))).res.status, 200);
+    assert.ok(sys.logLines.slice(linesBefore).some((l) => l.includes('"msg":"signed in"') && l.includes(installation.id)));
   });
 
   it("partner_state given to /launch comes back in the token: the partner refuses a token from another browser's launch", async () => {

@@ -106,8 +106,11 @@ describe('launch: a user removed at Talkdesk cannot sign in before the workflow 
     const times = { occurredAt: at(-120).toISOString(), receivedAt: at(0).toISOString() };
     await new MongoProvisioner(sys.store).update(update, { key: `add-${b.id}`, ...times, signal: new AbortController().signal });
     await new SessionStore(sys.store.db).markRemoved(installation.id, at(-60), [b.id], at(-90));
+    const reads = () => sys.simulator.calls.filter((x) => x.route === 'licensedUsers' && x.installationId === installation.id).length;
+    const before = reads();
     const answer = await signIn(sys, installation.id, b.id);
     assert.equal(answer.status, 200, answer.body.slice(0, 300));
+    assert.equal(reads(), before + 1, "held by the mark: Talkdesk's list read, and it lists b");
   });
 
   it("a removal marked after the user was added back (delivered out of order): Talkdesk's list decides, and the mapping written then outdates the mark", async () => {

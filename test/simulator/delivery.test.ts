@@ -79,9 +79,9 @@ describe('simulator event delivery', () => {
     await sim.deliveriesSettled();
     const [a, b, c] = rx.received.map((r) => r.at);
     assert.ok(a !== undefined && b !== undefined && c !== undefined);
-    // Lower bounds are the delays; the ceilings only tell them from the default delays (minutes), with room for a loaded machine.
-    assert.ok(b - a >= 140 && b - a < 30_000, `1st gap ${b - a}`);
-    assert.ok(c - b >= 290 && c - b < 30_000, `2nd gap ${c - b}`);
+    // The configured delays at least (the defaults, minutes, would outlast the test's timeout): no ceiling on a loaded machine.
+    assert.ok(b - a >= 140, `1st gap ${b - a}`);
+    assert.ok(c - b >= 290, `2nd gap ${c - b}`);
     assert.deepEqual(
       sim.deliveries.map((d) => [d.attempt, d.status, d.ok]),
       [
