@@ -53,6 +53,8 @@ export interface ResumePoint {
   step: string;
   attempt: number;
   retryAt: string;
+  /** A rotation's acknowledgement was sent by an earlier run (a 409 then means it landed), whatever step was cut. */
+  ackBegun?: boolean;
 }
 
 /** The kinds of event whose lateness is judged against each other. */

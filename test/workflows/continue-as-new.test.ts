@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Context } from '@temporalio/activity';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import type { InstallationInput } from '../../workflows/installation/workflow';
 import {
@@ -8,6 +8,7 @@ import {
   DAY,
   InstallationUnderTest,
   blockingUntilCancelled,
+  clientIdFor,
   phases,
   unavailable,
   useInstallationUnderTest,
@@ -115,5 +116,36 @@ describe('installation workflow: continue-as-new mid-phase', function () {
     assert.ok(stubs.of('undoProvisioning').length >= 1, 'provisioning undone');
     assert.deepEqual(stubs.stateCalls(), ['approve:uninstall'], 'no approval of the install');
     assert.ok((await runs(t)).length >= 2, 'the install was carried over mid-phase');
+  });
+  it("a rotation cut at its acknowledgement's backoff, then again at its token step, still sends the acknowledgement as resent (a 409 then completes it)", async () => {
+    let tokens = 0;
+    let tokenFailuresLeft = 10;
+    const stubs = new ActivityStubs()
+      .on('obtainToken', async () => {
+        tokens += 1;
+        // The install's token, then the rotation's (its set proven); from the run re-entered after the cut, failing a while.
+        if (tokens > 2 && tokenFailuresLeft > 0) {
+          tokenFailuresLeft -= 1;
+          throw unavailable();
+        }
+        return { expiresAt: new Date(Date.now() + 3_600_000).toISOString(), scope: 'apps:write', cached: false };
+      })
+      .on('acknowledgeCredentials', async (i) => {
+        // Landed at Talkdesk, its answer lost, until the token's outage is over; then Talkdesk answers 409 (acknowledged).
+        if (tokenFailuresLeft > 0) throw unavailable();
+        if (!i.resent) throw ApplicationFailure.nonRetryable('Talkdesk answered 409', 'TalkdeskConflict');
+      });
+    const t = await start(stubs, { retryInitialMs: 1_000, retryMaxMs: 4_000, maxHistoryEventsPerRun: 60 });
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    const rotation = t.event('app.credentials_rotated', { facts: { compromised: false } });
+    await t.send(rotation);
+    await env().sleep('2 hours');
+    const v = await t.settled('active', (s) => s.activeClientId === clientIdFor(rotation.eventId));
+    assert.equal(v.history.at(-1)?.result, 'rotated', v.history.at(-1)?.outcome);
+    const steps = (await runs(t)).slice(1).map((run) => inputOf(run).carried?.resume?.step);
+    assert.ok(steps.includes('acknowledge the rotation at Talkdesk'), `cut at the acknowledgement: ${JSON.stringify(steps)}`);
+    assert.ok(steps.includes('prove the new credentials by getting a token'), `then at the token step: ${JSON.stringify(steps)}`);
+    assert.equal(stubs.of('acknowledgeCredentials').at(-1)?.resent, true);
   });
 });

@@ -165,10 +165,13 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
     const cutAfterAck = ctx.run.resumedEventId === event.eventId && ctx.steps.resumedStep === SWITCH_STEP;
     // Not a re-entry after continue-as-new: `cutAfterAck` says exactly whether that run had sent it.
     const importedBefore = creds.alreadyImported === true && ctx.run.resumedEventId !== event.eventId;
+    // Sent by a run this one re-entered from, even when a later cut came at another step (the token's): the cut carries it.
+    const sentByEarlierRun = ctx.run.ackBegunFor === event.eventId;
+    ctx.run.ackBegunFor = event.eventId;
     await ctx.step('acknowledge the rotation at Talkdesk', acts.acknowledgeCredentials, (attempt) => ({
       ...ctx.talkdeskRef(),
       clientId: creds.clientId,
-      resent: attempt > 1 || cutAfterAck || importedBefore,
+      resent: attempt > 1 || cutAfterAck || importedBefore || sentByEarlierRun,
     }));
     const graceFrom = ctx.patched(ROTATION_GRACE_FROM_EVENT) ? Math.min(Date.now(), Date.parse(event.createdAt)) : Date.now();
     await switchTo(creds.clientId, graceFrom);

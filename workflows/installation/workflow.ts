@@ -74,7 +74,9 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
       allHandlersFinished(),
     cut: (step, attempt, retryAt) => {
       const { event, late } = run.applying!;
-      const carried: InstallationState = { ...state, resume: { event, late, step, attempt, retryAt: new Date(retryAt).toISOString() } };
+      const ackBegun = run.ackBegunFor === event.eventId ? { ackBegun: true } : {};
+      const resume = { event, late, step, attempt, retryAt: new Date(retryAt).toISOString(), ...ackBegun };
+      const carried: InstallationState = { ...state, resume };
       return continueAsNew<typeof installationWorkflow>({ installationId: ctx.installationId, options, carried });
     },
   };
@@ -170,6 +172,7 @@ async function resumePhase(ctx: PhaseContext): Promise<void> {
   const resume = ctx.state.resume!;
   ctx.state.resume = undefined;
   ctx.run.resumedEventId = resume.event.eventId;
+  if (resume.ackBegun) ctx.run.ackBegunFor = resume.event.eventId;
   ctx.steps.resume({ step: resume.step, attempt: resume.attempt, retryAt: resume.retryAt });
   await apply(ctx, resume.event, { late: resume.late, resumed: true });
 }
