@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const callbackUrl = envCallbackUrl();
   // The first of a rotation list signs, as the service reads the list (each entry trimmed).
   const webhookSecret = (process.env.TALKDESK_WEBHOOK_SECRET || DEMO_DEFAULTS.webhookSecret).split(',')[0]!.trim();
-  const appId = process.env.TALKDESK_APP_ID || DEMO_DEFAULTS.appId;
+  const appId = (process.env.TALKDESK_APP_ID || DEMO_DEFAULTS.appId).trim(); // trimmed, as the service reads it
   const appBaseUrl = (process.env.APP_BASE_URL || DEMO_DEFAULTS.appBaseUrl).replace(/\/+$/, '');
 
   const sim = await startSimulator({ appId, host: '127.0.0.1', port, webhookSecret, callbackUrl });

@@ -41,7 +41,9 @@ describe('launch: the time a user.logout counts from', function () {
     // Talkdesk's clock two minutes ahead of ours (the callback accepts up to five).
     const event = sys.simulator.userLogout(installation.id, a.id, { createdAt: new Date(Date.now() + 120_000).toISOString() });
     // Its first delivery, a minute ago, was owed and then failed before anything else was written (answered 503).
-    await new LogoutEventStore(sys.store.db).owe(event.id, new Date(Date.now() - 60_000));
+    const firstArrival = new Date(Date.now() - 60_000);
+    const logouts = new LogoutEventStore(sys.store.db);
+    await logouts.owe(event.id, firstArrival);
     const since = (await signIn(sys, installation.id, a.id)).browser;
     const res = await fetch(sys.web.callbackUrl, {
       method: 'POST',
@@ -52,6 +54,8 @@ describe('launch: the time a user.logout counts from', function () {
     assert.deepEqual(await res.json(), { status: 'accepted', eventId: event.id, sessionsEnded: 0 }, 'the session began after the logout');
     assert.equal(await appStatus(since), 200, 'the session opened after the first arrival is kept');
     assert.equal((await signIn(sys, installation.id, a.id)).status, 200, 'a sign-in now is not refused as signed out');
+    // Stored with it too: the backstop, should this handling have failed, times it from the record.
+    assert.deepEqual((await logouts.get(event.id))?.receivedAt, firstArrival);
   });
 
   it('a user.logout dated before the retention window or far ahead of our clock is refused like any event: nothing stored, sessions kept', async () => {

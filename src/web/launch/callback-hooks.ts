@@ -124,7 +124,8 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
           installationId,
           type: 'user.logout',
           createdAt: new Date(event.created_at),
-          receivedAt,
+          // Its first arrival (a repeat whose first delivery's insert failed): the backstop times it from the record.
+          receivedAt: owed.firstReceivedAt,
           logout: { accountId, talkdeskUserId, ...(email ? { email } : {}), occurredAt: event.created_at },
         });
         if (!stored.stored && stored.conflict) {
