@@ -6,6 +6,7 @@ import { COLLECTIONS, connectDatabase, createStore, type Database, type Store } 
 import { sealEventCredentials } from '../../src/store/event-credentials';
 import { reencryptAll } from '../../src/store/reencrypt';
 import { credentialSecretContext, eventCredentialsContext } from '../../src/store/secret-contexts';
+import { legacyBlob } from '../support/legacy-secrets';
 import { mongoUri, uniqueDbName } from '../support/servers';
 
 /**
@@ -148,7 +149,8 @@ describe('one writer per document: concurrent writers lose no write (FerretDB)',
     const legacy = db.collection<InboxRecord>(COLLECTIONS.inbox);
     const events = Array.from({ length: N }, newEvent).map(({ secret, ...record }, i) => ({
       ...record,
-      credentials: sealEventCredentials(keyring, record.installationId, { ...secret, clientId: 'c' }).secret,
+      // Version 1, as the versions that kept credentials in the inbox record wrote them.
+      credentials: legacyBlob(keyring, keyring.currentKid, secret, record.installationId),
       ...(i % 2 === 0 ? { dispatchedAt: new Date() } : {}),
     }));
     await legacy.insertMany(events);

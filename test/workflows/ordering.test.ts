@@ -197,4 +197,61 @@ describe('installation workflow: event order', function () {
     assert.match(done.ignoredEvents.find((e) => e.eventId === reinstall.eventId)?.reason ?? '', /superseded by a queued uninstall/);
     assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, clientIdFor(reinstall.eventId), "with the reinstall's set");
   });
+  it("a same-id reinstall's late install, skipped for its uninstall in a finished installation's run: its life's rotation still answers that uninstall (patches-decided-at-start-13)", async () => {
+    const loaded = deferred();
+    const times: Record<string, string> = {};
+    const stubs = new ActivityStubs().on('loadInstallation', async () => {
+      await loaded.promise;
+      return { appId: 'app-1', accountId: 'acct-1', links: {}, phase: 'uninstalled', ...times };
+    });
+    const t = await start(stubs);
+    const at = (s: number) => t.event('app.installed', { atSeconds: s }).createdAt;
+    Object.assign(times, { installEventAt: at(1), uninstallEventAt: at(3), lastEventAt: at(3) });
+    // The new life's rotation (no compromised flag: Talkdesk documents none; it revoked the install's set) and its
+    // uninstall, then its install, late.
+    const rotation = t.event('app.credentials_rotated', { atSeconds: 9 });
+    const uninstall = t.event('app.uninstalled', { atSeconds: 10 });
+    await t.send(rotation, uninstall);
+    loaded.resolve();
+    await t.until('the new life to wait for its install', (v) => /waiting for the app.installed/.test(v.currentStep ?? ''));
+    const reinstall = t.event('app.installed', { atSeconds: 8 });
+    await t.send(reinstall);
+    const done = await t.result();
+    assert.deepEqual(
+      done.history.map((h) => [h.eventId, h.result]),
+      [[uninstall.eventId, 'acknowledged']],
+    );
+    assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, clientIdFor(rotation.eventId), "with the rotation's set");
+    assert.match(done.ignoredEvents.find((e) => e.eventId === rotation.eventId)?.reason ?? '', /no compromised flag/);
+  });
+
+  it("a new life's wait for its install has its own grace: not used up by the first install's wait earlier in the run (patches-decided-at-start-13)", async () => {
+    const inDeprovision = deferred();
+    const release = deferred();
+    const stubs = new ActivityStubs().on('deprovisionAccount', async () => {
+      inDeprovision.resolve();
+      await release.promise;
+    });
+    const t = await start(stubs);
+    // The first life: its trial before its install (the run's first-install wait), then active for days.
+    await t.send(t.event('app.trial_started', { atSeconds: 2, facts: { expires_at: '2099-01-01T00:00:00Z' } }));
+    await t.until('the trial to wait for its install', (v) => /waiting for the app.installed/.test(v.currentStep ?? ''));
+    await t.send(t.event('app.installed', { atSeconds: 1 }));
+    await t.settled('active', (v) => v.appliedEvents === 2);
+    await env().sleep('2 days');
+    // Its uninstall; while it deprovisions, a same-id reinstall's uninstall, its install late.
+    await t.send(t.event('app.uninstalled', { atSeconds: 2 * 86_400 }));
+    await inDeprovision.promise;
+    const uninstall = t.event('app.uninstalled', { atSeconds: 2 * 86_400 + 20 });
+    await t.send(uninstall);
+    await t.until('the uninstall to be queued', (v) => v.pendingEvents.some((p) => p.endsWith(uninstall.eventId)));
+    release.resolve();
+    await t.until('the new life to wait for its install', (v) => /waiting for the app.installed/.test(v.currentStep ?? ''));
+    const reinstall = t.event('app.installed', { atSeconds: 2 * 86_400 + 10 });
+    await t.send(reinstall);
+    const done = await t.result();
+    assert.deepEqual(done.history.at(-1)?.eventId, uninstall.eventId);
+    assert.equal(done.history.at(-1)?.result, 'acknowledged', done.history.at(-1)?.outcome);
+    assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, clientIdFor(reinstall.eventId), "with the reinstall's set");
+  });
 });

@@ -2,6 +2,7 @@ import { FINAL_PHASES, type LifecycleEvent } from '../definitions';
 import { kindOf, markApplied, markHandled, markKindApplied, recordIgnored, uninstallQueued } from '../state';
 import { adoptOrWhyNot, discardIgnoredCredentials } from './common';
 import type { PhaseContext } from './context';
+import { SKIPPED_INSTALL_BEGINS_ITS_LIFE } from './earlier-life';
 import { runInstall } from './install';
 import { adoptForUninstall, adoptsForUninstall, runRotation } from './rotation';
 import { nextTrial, runTrial } from './trial';
@@ -11,12 +12,7 @@ import { runUpdate } from './update';
 /** Patch: a trial event with an uninstall queued behind it is ignored (decided at start only, patches.ts). */
 export const TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL = 'trial-superseded-by-queued-uninstall';
 
-/**
- * Patch: an install skipped for a queued uninstall (its set adopted for the acknowledgement) marks its time as an
- * applied install's would: a life began there, so an earlier life's rotation delivered later is over, never adopted for
- * the uninstall (its set revoked; importing it destroyed the install's). Decided at start only (patches.ts).
- */
-export const SKIPPED_INSTALL_BEGINS_ITS_LIFE = 'skipped-install-begins-its-life';
+export { SKIPPED_INSTALL_BEGINS_ITS_LIFE };
 
 /**
  * Applies the event at the head of the queue, and marks it handled. `late`: an

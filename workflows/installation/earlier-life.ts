@@ -37,3 +37,19 @@ export function newLifeBeforeItsInstall(ctx: PhaseContext, head: LifecycleEvent)
   if (appliedAt?.install !== undefined && Date.parse(appliedAt.install) > Date.parse(ended)) return false;
   return !queue.some((e) => e.type === 'app.installed') && ctx.patched(NEW_LIFE_WAITS_FOR_ITS_INSTALL);
 }
+
+/**
+ * Patch: an install skipped for a queued uninstall (its set adopted for the acknowledgement) marks its time as an
+ * applied install's would: a life began there, so an earlier life's rotation delivered later is over, never adopted for
+ * the uninstall (its set revoked; importing it destroyed the install's); and in a run whose phase is `uninstalled` (the
+ * earlier life's end), that life's own rotation may still be adopted for its uninstall (newLifeSkippedInstall). Decided
+ * at start only (patches.ts, the thirteenth generation).
+ */
+export const SKIPPED_INSTALL_BEGINS_ITS_LIFE = 'skipped-install-begins-its-life';
+
+/** A new life's install was skipped for its uninstall since the installation's last end: its rotations are that life's. */
+export function newLifeSkippedInstall(ctx: PhaseContext): boolean {
+  const { phase, appliedAt } = ctx.state;
+  if (phase !== 'uninstalled' || appliedAt?.install === undefined || appliedAt.uninstall === undefined) return false;
+  return Date.parse(appliedAt.install) > Date.parse(appliedAt.uninstall) && ctx.patched(SKIPPED_INSTALL_BEGINS_ITS_LIFE);
+}

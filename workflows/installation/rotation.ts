@@ -3,6 +3,7 @@ import { keepLast, markHandled, markKindApplied, olderThanApplied, recordIgnored
 import { CREDENTIALS_MISSING, CREDENTIALS_REFUSED } from '../activity-types';
 import { StepFailedError } from '../steps';
 import { adoptOrWhyNot, takeLinks } from './common';
+import { newLifeSkippedInstall } from './earlier-life';
 import type { PhaseContext } from './context';
 
 /** The step after the acknowledgement: a rotation cut there by continue-as-new had it sent. */
@@ -39,10 +40,12 @@ export const ROTATION_IMPORTED_AFTER_ITS_DEADLINE = 'rotation-imported-after-its
  */
 export const EXPIRED_ROTATION_YIELDS_TO_QUEUED_UNINSTALL = 'expired-rotation-yields-to-queued-uninstall';
 
-const adoptedWhy = (event: LifecycleEventOf<'app.credentials_rotated'>) =>
+const adoptedWhy = (ctx: PhaseContext, event: LifecycleEventOf<'app.credentials_rotated'>) =>
   event.facts.compromised === true
     ? 'its credentials acknowledge the uninstall (the old set was compromised)'
-    : "its credentials acknowledge the uninstall (past Talkdesk's grace: the old set no longer works)";
+    : event.facts.compromised === undefined && Date.now() < Date.parse(event.createdAt) + ctx.options.rotationGraceMs
+      ? 'its credentials acknowledge the uninstall (no compromised flag: the old set may be revoked)'
+      : "its credentials acknowledge the uninstall (past Talkdesk's grace: the old set no longer works)";
 
 /**
  * Patch: a compromised rotation whose new set got a token but whose acknowledgement failed for good
@@ -84,7 +87,8 @@ export const UNFLAGGED_ROTATION_ADOPTED_FOR_UNINSTALL = 'unflagged-rotation-adop
  */
 export function adoptsForUninstall(ctx: PhaseContext, event: LifecycleEventOf<'app.credentials_rotated'>): boolean {
   const { phase, activeClientId } = ctx.state;
-  if (activeClientId === undefined || FINAL_PHASES.includes(phase)) return false;
+  // A final phase holds a set only for an install skipped for its uninstall: in one ended earlier, a new life's.
+  if (activeClientId === undefined || (FINAL_PHASES.includes(phase) && !newLifeSkippedInstall(ctx))) return false;
   const compromised = event.facts.compromised === true;
   if (!ctx.patched(UNINSTALL_ADOPTS_ROUTINE_ROTATION)) return compromised && ctx.patched(UNINSTALL_ADOPTS_COMPROMISED_ROTATION);
   // Never a set older than one applied or adopted: its import would replace the newer set, the one Talkdesk keeps.
@@ -114,7 +118,7 @@ export async function adoptForUninstall(
   if (notImported !== undefined) return { adopted: false, why: `its credentials could not be imported: ${notImported}` };
   ctx.state.retiring = [];
   if (ctx.patched(UNINSTALL_ADOPTS_ROUTINE_ROTATION)) markKindApplied(ctx.state, 'rotation', event.createdAt);
-  return { adopted: true, why: adoptedWhy(event) };
+  return { adopted: true, why: adoptedWhy(ctx, event) };
 }
 
 /**
@@ -252,7 +256,7 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
           : {
               result: 'interrupted',
               detail: outcome.reason,
-              outcome: `rotation interrupted by ${outcome.reason}${adoption?.adopted ? `; ${adoptedWhy(event)}` : ''}`,
+              outcome: `rotation interrupted by ${outcome.reason}${adoption?.adopted ? `; ${adoptedWhy(ctx, event)}` : ''}`,
             };
     state.history = keepLast([
       ...state.history,

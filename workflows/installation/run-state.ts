@@ -15,6 +15,8 @@ export interface RunState {
   endingUpdate?: string;
   handledThisRun: number;
   graceUntil?: number;
+  /** A new life's wait for its install (new-life-waits-for-its-install): its own, per earlier end (the uninstall's time). */
+  newLifeGrace?: { after: string; until: number };
   /** The app.installed event this run began, so that a reject can import its credentials if the install had not yet. */
   installEvent?: LifecycleEvent;
   /** The app id the store had when this run began (a finished installation's run keeps it in its record). */

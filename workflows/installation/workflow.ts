@@ -135,8 +135,7 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
     const newLife = newLifeBeforeItsInstall(ctx, head);
     if ((state.phase === 'new' && head.type !== 'app.installed' && !state.activeClientId) || newLife) {
       // Events can arrive out of order: give the install (and its credentials) time to arrive.
-      run.graceUntil ??= Date.now() + options.orderingGraceMs;
-      const remaining = run.graceUntil - Date.now();
+      const remaining = graceLeft(ctx, newLife);
       if (remaining > 0) {
         state.currentStep = 'waiting for the app.installed event (events arrived out of order)';
         ctx.describe();
@@ -168,6 +167,18 @@ const RECORD_HANDLED_BEFORE_COMPLETING = 'record-handled-before-completing';
 const DRAIN_QUEUE_BEFORE_COMPLETING = 'drain-queue-before-completing';
 
 /** Re-enters the phase the previous run cut by continue-as-new: same phase, deadline and history entry; attempts go on. */
+/** What is left of the wait for an install: a first install's, once per run; a new life's, once per earlier end. */
+function graceLeft(ctx: PhaseContext, newLife: boolean): number {
+  const { run, options } = ctx;
+  const after = ctx.state.appliedAt?.uninstall;
+  if (newLife && after !== undefined) {
+    if (run.newLifeGrace?.after !== after) run.newLifeGrace = { after, until: Date.now() + options.orderingGraceMs };
+    return run.newLifeGrace.until - Date.now();
+  }
+  run.graceUntil ??= Date.now() + options.orderingGraceMs;
+  return run.graceUntil - Date.now();
+}
+
 async function resumePhase(ctx: PhaseContext): Promise<void> {
   const resume = ctx.state.resume!;
   ctx.state.resume = undefined;
