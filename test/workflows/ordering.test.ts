@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { ActivityStubs, clientIdFor, deferred, phases, useInstallationUnderTest } from './harness';
+import type { LifecycleEvent } from '../../workflows/definitions';
 import { uninstallBeforeItsInstall } from './scenarios';
 
 /** Which events the workflow applies, in what order, and which it ignores (stubbed activities). */
@@ -169,9 +170,11 @@ describe('installation workflow: event order', function () {
     assert.deepEqual(t.stubs.stateCalls(), ['approve:uninstall']);
     assert.equal(t.stubs.of('setInstallationState')[0]?.clientId, clientIdFor(install.eventId));
   });
-  it("a same-id reinstall's uninstall delivered before its late install waits for it, and is acknowledged with that install's set (patches-decided-at-start-13)", async () => {
-    // A run for a finished installation (installed at second 1, uninstalled at 3), held in its first step until the
-    // new life's uninstall is signalled: the reinstall (second 8) is delivered later (its first delivery failed).
+  /**
+   * A run for a finished installation (installed at second 1, uninstalled at 3), held in its first step until `send`
+   * signals a new life's events; `installLate` then waits for the run to wait for its install, and sends it.
+   */
+  const finishedRun = async () => {
     const loaded = deferred();
     const times: Record<string, string> = {};
     const stubs = new ActivityStubs().on('loadInstallation', async () => {
@@ -181,13 +184,25 @@ describe('installation workflow: event order', function () {
     const t = await start(stubs);
     const at = (s: number) => t.event('app.installed', { atSeconds: s }).createdAt;
     Object.assign(times, { installEventAt: at(1), uninstallEventAt: at(3), lastEventAt: at(3) });
+    const send = async (...events: LifecycleEvent[]) => {
+      await t.send(...events);
+      loaded.resolve();
+    };
+    const installLate = async (atSeconds: number) => {
+      await t.until('the new life to wait for its install', (v) => /waiting for the app.installed/.test(v.currentStep ?? ''));
+      const reinstall = t.event('app.installed', { atSeconds });
+      await t.send(reinstall);
+      return { reinstall, done: await t.result() };
+    };
+    return { t, send, installLate };
+  };
+
+  it("a same-id reinstall's uninstall delivered before its late install waits for it, and is acknowledged with that install's set (patches-decided-at-start-13)", async () => {
+    // The reinstall (second 8) is delivered after its uninstall (its first delivery failed).
+    const { t, send, installLate } = await finishedRun();
     const uninstall = t.event('app.uninstalled', { atSeconds: 9 });
-    await t.send(uninstall);
-    loaded.resolve();
-    await t.until('the uninstall to wait for its install', (v) => /waiting for the app.installed/.test(v.currentStep ?? ''));
-    const reinstall = t.event('app.installed', { atSeconds: 8 });
-    await t.send(reinstall);
-    const done = await t.result();
+    await send(uninstall);
+    const { reinstall, done } = await installLate(8);
     // The reinstall, its uninstall queued, is not installed: its set answers the uninstall (before: deprovisioned
     // without credentials, Talkdesk never told; the reinstall then ignored as over).
     assert.deepEqual(
@@ -198,25 +213,13 @@ describe('installation workflow: event order', function () {
     assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, clientIdFor(reinstall.eventId), "with the reinstall's set");
   });
   it("a same-id reinstall's late install, skipped for its uninstall in a finished installation's run: its life's rotation still answers that uninstall (patches-decided-at-start-13)", async () => {
-    const loaded = deferred();
-    const times: Record<string, string> = {};
-    const stubs = new ActivityStubs().on('loadInstallation', async () => {
-      await loaded.promise;
-      return { appId: 'app-1', accountId: 'acct-1', links: {}, phase: 'uninstalled', ...times };
-    });
-    const t = await start(stubs);
-    const at = (s: number) => t.event('app.installed', { atSeconds: s }).createdAt;
-    Object.assign(times, { installEventAt: at(1), uninstallEventAt: at(3), lastEventAt: at(3) });
     // The new life's rotation (no compromised flag: Talkdesk documents none; it revoked the install's set) and its
     // uninstall, then its install, late.
+    const { t, send, installLate } = await finishedRun();
     const rotation = t.event('app.credentials_rotated', { atSeconds: 9 });
     const uninstall = t.event('app.uninstalled', { atSeconds: 10 });
-    await t.send(rotation, uninstall);
-    loaded.resolve();
-    await t.until('the new life to wait for its install', (v) => /waiting for the app.installed/.test(v.currentStep ?? ''));
-    const reinstall = t.event('app.installed', { atSeconds: 8 });
-    await t.send(reinstall);
-    const done = await t.result();
+    await send(rotation, uninstall);
+    const { done } = await installLate(8);
     assert.deepEqual(
       done.history.map((h) => [h.eventId, h.result]),
       [[uninstall.eventId, 'acknowledged']],
