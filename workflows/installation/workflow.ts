@@ -166,7 +166,6 @@ const RECORD_HANDLED_BEFORE_COMPLETING = 'record-handled-before-completing';
 /** Patch: an event queued while that last record was written is handled instead of dropped by completing. */
 const DRAIN_QUEUE_BEFORE_COMPLETING = 'drain-queue-before-completing';
 
-/** Re-enters the phase the previous run cut by continue-as-new: same phase, deadline and history entry; attempts go on. */
 /** What is left of the wait for an install: a first install's, once per run; a new life's, once per earlier end. */
 function graceLeft(ctx: PhaseContext, newLife: boolean): number {
   const { run, options } = ctx;
@@ -179,6 +178,7 @@ function graceLeft(ctx: PhaseContext, newLife: boolean): number {
   return run.graceUntil - Date.now();
 }
 
+/** Re-enters the phase the previous run cut by continue-as-new: same phase, deadline and history entry; attempts go on. */
 async function resumePhase(ctx: PhaseContext): Promise<void> {
   const resume = ctx.state.resume!;
   ctx.state.resume = undefined;
