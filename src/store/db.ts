@@ -139,7 +139,7 @@ export async function upsertManyById<T extends { _id: string }>(
   update: UpdateFilter<T>,
 ): Promise<void> {
   if (ids.length === 0) return;
-  const write =
+  const write: () => Promise<unknown> =
     ids.length === 1
       ? () => coll.updateOne({ _id: ids[0] } as Filter<T>, update, { upsert: true })
       : () =>
@@ -147,11 +147,19 @@ export async function upsertManyById<T extends { _id: string }>(
             ids.map((id) => ({ updateOne: { filter: { _id: id } as Filter<T>, update, upsert: true } })),
             { ordered: false },
           );
+  await onceMoreIfDuplicate(write);
+}
+
+/**
+ * An upsert by `_id`, tried again once when it lost a race to insert the document (duplicate key): MongoDB retries
+ * such an upsert itself, FerretDB answers E11000, and the second try finds the document the other writer inserted.
+ */
+export async function onceMoreIfDuplicate<T>(write: () => Promise<T>): Promise<T> {
   try {
-    await write();
+    return await write();
   } catch (e) {
     if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
-    await write();
+    return write();
   }
 }
 

@@ -31,10 +31,12 @@ interface PrunableRecord {
   dispatchedAt?: Date;
   /** A `user.logout` record's mark (src/store/logout-events.ts): it is never handed over. */
   handledAt?: Date;
+  /** Credentials an older version kept in the record itself (moved to `event_credentials` at start once handed over). */
+  credentials?: unknown;
 }
 
 /** An old handed-over event that brought credentials, as the sweep reads it. */
-type Candidate = Pick<PrunableRecord, '_id' | 'installationId' | 'type' | 'createdAt'>;
+type Candidate = Pick<PrunableRecord, '_id' | 'installationId' | 'type' | 'createdAt' | 'credentials'>;
 
 /** The events that bring credentials (an `event_credentials` copy). */
 const CREDENTIAL_EVENTS = ['app.installed', 'app.credentials_rotated'];
@@ -117,7 +119,10 @@ export class InboxRetention {
     const before = { $lt: cutoff };
     const old = { createdAt: before, dispatchedAt: { $exists: true } };
     const candidates = await this.coll
-      .find({ ...old, type: { $in: CREDENTIAL_EVENTS } }, { projection: { _id: 1, installationId: 1, type: 1, createdAt: 1 } })
+      .find(
+        { ...old, type: { $in: CREDENTIAL_EVENTS } },
+        { projection: { _id: 1, installationId: 1, type: 1, createdAt: 1, credentials: 1 } },
+      )
       .toArray();
     const needed = await this.stillNeeded(candidates);
     const longAgo = new Date(now.getTime() - KEPT_WINDOWS * this.retentionDays * DAY_MS);
@@ -139,10 +144,7 @@ export class InboxRetention {
     if (events.length === 0) return [];
     const copies = await this.copies.find({ _id: { $in: events.map((e) => e._id) } }, { projection: { _id: 1 } }).toArray();
     // Or one an older version kept in the inbox record itself, not moved yet (moved at start only once handed over).
-    const inRecord = await this.coll
-      .find({ _id: { $in: events.map((e) => e._id) }, credentials: { $exists: true } }, { projection: { _id: 1 } })
-      .toArray();
-    const withCopy = events.filter((e) => copies.some((c) => c._id === e._id) || inRecord.some((r) => r._id === e._id));
+    const withCopy = events.filter((e) => e.credentials !== undefined || copies.some((c) => c._id === e._id));
     if (withCopy.length === 0) return [];
     const ids = [...new Set(withCopy.map((e) => e.installationId))];
     const records = await this.installations

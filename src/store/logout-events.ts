@@ -1,5 +1,5 @@
 import { MongoServerError, type Collection } from 'mongodb';
-import { COLLECTIONS, DURABLE_WRITE, MAJORITY_READ, type Database } from './db';
+import { COLLECTIONS, DURABLE_WRITE, MAJORITY_READ, onceMoreIfDuplicate, type Database } from './db';
 import { MARKERS, StoreMarkers } from './markers';
 
 /**
@@ -60,13 +60,9 @@ export class LogoutEventStore {
    * logout's time is capped by it), and learns whether an earlier attempt kept its forward for the partner.
    */
   async owe(eventId: string, receivedAt: Date): Promise<{ firstReceivedAt: Date; forwardKept: boolean }> {
-    const write = () =>
-      this.owed.findOneAndUpdate({ _id: eventId }, { $setOnInsert: { receivedAt } }, { upsert: true, returnDocument: 'after' });
-    // As upsertById: FerretDB answers a lost race to insert with E11000; the second try finds the other's document.
-    const doc = await write().catch((e: unknown) => {
-      if (e instanceof MongoServerError && e.code === 11000) return write();
-      throw e;
-    });
+    const doc = await onceMoreIfDuplicate(() =>
+      this.owed.findOneAndUpdate({ _id: eventId }, { $setOnInsert: { receivedAt } }, { upsert: true, returnDocument: 'after' }),
+    );
     return { firstReceivedAt: doc?.receivedAt ?? receivedAt, forwardKept: doc?.forwardKeptAt !== undefined };
   }
 

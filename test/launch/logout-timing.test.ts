@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { LogoutEventStore } from '../../src/store/logout-events';
 import { SessionStore } from '../../src/store/sessions';
+import { postCallback } from '../support/callback-client';
 import { useSystem, type TestSystem } from '../support/system';
 import { activeInstallation, signIn, TestBrowser } from './helpers';
 
@@ -22,13 +23,9 @@ describe('launch: the time a user.logout counts from', function () {
     await sessions.open(earlier, 60_000);
     const since = (await signIn(sys, installation.id, a.id)).browser;
     const event = sys.simulator.userLogout(installation.id, a.id, { createdAt: new Date(Date.now() - 60_000).toISOString() });
-    const res = await fetch(sys.web.callbackUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-hub-signature': sys.simulator.signBody(JSON.stringify(event)) },
-      body: JSON.stringify(event),
-    });
+    const res = await postCallback(sys.web.callbackUrl, event);
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { status: 'accepted', eventId: event.id, sessionsEnded: 1 }, 'only the earlier one');
+    assert.deepEqual(res.json, { status: 'accepted', eventId: event.id, sessionsEnded: 1 }, 'only the earlier one');
     assert.equal(await appStatus(since), 200, 'the session opened after the logout is kept');
     // The next sign-in is judged by the same rule: begun after the logout, it goes through.
     assert.equal((await signIn(sys, installation.id, a.id)).status, 200);
@@ -45,13 +42,9 @@ describe('launch: the time a user.logout counts from', function () {
     const logouts = new LogoutEventStore(sys.store.db);
     await logouts.owe(event.id, firstArrival);
     const since = (await signIn(sys, installation.id, a.id)).browser;
-    const res = await fetch(sys.web.callbackUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-hub-signature': sys.simulator.signBody(JSON.stringify(event)) },
-      body: JSON.stringify(event),
-    });
+    const res = await postCallback(sys.web.callbackUrl, event);
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { status: 'accepted', eventId: event.id, sessionsEnded: 0 }, 'the session began after the logout');
+    assert.deepEqual(res.json, { status: 'accepted', eventId: event.id, sessionsEnded: 0 }, 'the session began after the logout');
     assert.equal(await appStatus(since), 200, 'the session opened after the first arrival is kept');
     assert.equal((await signIn(sys, installation.id, a.id)).status, 200, 'a sign-in now is not refused as signed out');
     // Stored with it too: the backstop, should this handling have failed, times it from the record.
@@ -69,15 +62,10 @@ describe('launch: the time a user.logout counts from', function () {
       ['2099-01-01T00:00:00Z', 'event_from_future'],
     ] as const) {
       const event = sys.simulator.userLogout(installation.id, a.id, { createdAt });
-      const res = await fetch(sys.web.callbackUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-hub-signature': sys.simulator.signBody(JSON.stringify(event)) },
-        body: JSON.stringify(event),
-      });
-      const body = (await res.json()) as { error?: { code?: string; field?: string } };
-      assert.equal(res.status, 400, JSON.stringify(body));
-      assert.equal(body.error?.code, code);
-      assert.equal(body.error?.field, 'created_at');
+      const res = await postCallback(sys.web.callbackUrl, event);
+      assert.equal(res.status, 400, res.text);
+      assert.equal(res.json?.error?.code, code);
+      assert.equal(res.json?.error?.field, 'created_at');
       assert.equal(await logouts.get(event.id), null, 'nothing stored');
     }
     assert.equal(await appStatus(browser), 200, 'the session is kept');

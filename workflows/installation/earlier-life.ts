@@ -1,5 +1,5 @@
 import type { LifecycleEvent } from '../definitions';
-import { markKindApplied } from '../state';
+import { markKindApplied, type InstallationState } from '../state';
 import type { PhaseContext } from './context';
 
 /**
@@ -33,9 +33,14 @@ export function newLifeBeforeItsInstall(ctx: PhaseContext, head: LifecycleEvent)
   const { phase, appliedAt, queue } = ctx.state;
   const ended = appliedAt?.uninstall;
   if (phase !== 'uninstalled' || head.type === 'app.installed' || ended === undefined) return false;
-  if (Date.parse(head.createdAt) <= Date.parse(ended)) return false;
-  if (appliedAt?.install !== undefined && Date.parse(appliedAt.install) > Date.parse(ended)) return false;
+  if (Date.parse(head.createdAt) <= Date.parse(ended) || installedSinceEnd(ctx.state)) return false;
   return !queue.some((e) => e.type === 'app.installed') && ctx.patched(NEW_LIFE_WAITS_FOR_ITS_INSTALL);
+}
+
+/** An install newer than the last uninstall was taken (applied, or skipped for its own uninstall). */
+function installedSinceEnd({ appliedAt }: InstallationState): boolean {
+  const { install, uninstall } = appliedAt ?? {};
+  return install !== undefined && uninstall !== undefined && Date.parse(install) > Date.parse(uninstall);
 }
 
 /**
@@ -49,7 +54,5 @@ export const SKIPPED_INSTALL_BEGINS_ITS_LIFE = 'skipped-install-begins-its-life'
 
 /** A new life's install was skipped for its uninstall since the installation's last end: its rotations are that life's. */
 export function newLifeSkippedInstall(ctx: PhaseContext): boolean {
-  const { phase, appliedAt } = ctx.state;
-  if (phase !== 'uninstalled' || appliedAt?.install === undefined || appliedAt.uninstall === undefined) return false;
-  return Date.parse(appliedAt.install) > Date.parse(appliedAt.uninstall) && ctx.patched(SKIPPED_INSTALL_BEGINS_ITS_LIFE);
+  return ctx.state.phase === 'uninstalled' && installedSinceEnd(ctx.state) && ctx.patched(SKIPPED_INSTALL_BEGINS_ITS_LIFE);
 }

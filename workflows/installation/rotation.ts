@@ -40,12 +40,17 @@ export const ROTATION_IMPORTED_AFTER_ITS_DEADLINE = 'rotation-imported-after-its
  */
 export const EXPIRED_ROTATION_YIELDS_TO_QUEUED_UNINSTALL = 'expired-rotation-yields-to-queued-uninstall';
 
-const adoptedWhy = (ctx: PhaseContext, event: LifecycleEventOf<'app.credentials_rotated'>) =>
-  event.facts.compromised === true
-    ? 'its credentials acknowledge the uninstall (the old set was compromised)'
-    : event.facts.compromised === undefined && Date.now() < Date.parse(event.createdAt) + ctx.options.rotationGraceMs
-      ? 'its credentials acknowledge the uninstall (no compromised flag: the old set may be revoked)'
-      : "its credentials acknowledge the uninstall (past Talkdesk's grace: the old set no longer works)";
+function adoptedWhy(ctx: PhaseContext, event: LifecycleEventOf<'app.credentials_rotated'>): string {
+  const { compromised } = event.facts;
+  const withinGrace = Date.now() < Date.parse(event.createdAt) + ctx.options.rotationGraceMs;
+  const why =
+    compromised === true
+      ? 'the old set was compromised'
+      : compromised === undefined && withinGrace
+        ? 'no compromised flag: the old set may be revoked'
+        : "past Talkdesk's grace: the old set no longer works";
+  return `its credentials acknowledge the uninstall (${why})`;
+}
 
 /**
  * Patch: a compromised rotation whose new set got a token but whose acknowledgement failed for good

@@ -147,8 +147,10 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
         // Failing after the insert, it is answered 503 and delivered again; with no delivery left, the backstop pass takes it.
         // A redelivery after a failure: its forward may have been kept (and delivered) by the first attempt.
         const forwardKept = !stored.stored && owed.forwardKept;
-        // As of its first arrival (a repeat after a 503): timed from this one, it would end sessions begun since.
-        const firstAt = new Date(Math.min(owed.firstReceivedAt.getTime(), ((!stored.stored && stored.receivedAt) || receivedAt).getTime()));
+        // As of its first arrival (a repeat after a 503): timed from this one, it would end sessions begun since. The
+        // record's, if earlier (its owed entry settled and written again by this repeat).
+        const recorded = stored.stored ? undefined : stored.receivedAt;
+        const firstAt = recorded && recorded < owed.firstReceivedAt ? recorded : owed.firstReceivedAt;
         const { ended, pending } = await handleStoredLogout(
           lc,
           {
