@@ -10,7 +10,11 @@ import {
 import { RETRY_NOW_FOLLOWS_ATTEMPT } from '../../workflows/installation/handlers';
 import { EARLIER_LIFE_INSTALL_OVER, INTERRUPTED_INSTALL_IMPORTS_TO_ANSWER } from '../../workflows/installation/install';
 import { UNINSTALL_ADOPTS_ROTATION_QUEUED_MEANWHILE } from '../../workflows/installation/uninstall';
-import { EARLIER_LIFE_UNINSTALL_KNOWN, NEW_LIFE_WAITS_FOR_ITS_INSTALL } from '../../workflows/installation/earlier-life';
+import {
+  EARLIER_LIFE_UNINSTALL_KNOWN,
+  NEW_LIFE_WAITS_FOR_ITS_INSTALL,
+  NEW_LIFE_WAITS_PAST_NEWER_INSTALL,
+} from '../../workflows/installation/earlier-life';
 import { LATE_EVENTS_BY_KIND } from '../../workflows/installation/late';
 import {
   DECIDED_AT_START,
@@ -26,6 +30,7 @@ import {
   DECIDED_AT_START_11,
   DECIDED_AT_START_12,
   DECIDED_AT_START_13,
+  DECIDED_AT_START_14,
   ONLY_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START_2,
@@ -40,6 +45,7 @@ import {
   PATCHES_DECIDED_AT_START_11,
   PATCHES_DECIDED_AT_START_12,
   PATCHES_DECIDED_AT_START_13,
+  PATCHES_DECIDED_AT_START_14,
   decidePatchesAtStart,
 } from '../../workflows/installation/patches';
 import {
@@ -100,6 +106,7 @@ const MARKERS = [
   PATCHES_DECIDED_AT_START_11,
   PATCHES_DECIDED_AT_START_12,
   PATCHES_DECIDED_AT_START_13,
+  PATCHES_DECIDED_AT_START_14,
 ];
 
 /** The sets of the third generation on (those that may hold ONLY_DECIDED_AT_START patches). */
@@ -115,6 +122,7 @@ const FROM_THE_THIRD = [
   DECIDED_AT_START_11,
   DECIDED_AT_START_12,
   DECIDED_AT_START_13,
+  DECIDED_AT_START_14,
 ];
 
 /** A fake of the SDK's `patched` on replay: true only for the markers the history holds; records each question. */
@@ -212,6 +220,7 @@ describe('patches decided at the start of an installation run (workflows/install
         SKIPPED_INSTALL_BEGINS_ITS_LIFE,
         UNFLAGGED_ROTATION_ADOPTED_FOR_UNINSTALL,
         NEW_LIFE_WAITS_FOR_ITS_INSTALL,
+        NEW_LIFE_WAITS_PAST_NEWER_INSTALL,
       ],
     );
     assert.ok(
@@ -298,6 +307,7 @@ describe('patches decided at the start of an installation run (workflows/install
       DECIDED_AT_START_13,
       [SKIPPED_INSTALL_BEGINS_ITS_LIFE, UNFLAGGED_ROTATION_ADOPTED_FOR_UNINSTALL, NEW_LIFE_WAITS_FOR_ITS_INSTALL],
     ],
+    ['fourteenth', 14, DECIDED_AT_START_14, [NEW_LIFE_WAITS_PAST_NEWER_INSTALL]],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {
     it(`the ${nth} generation decides its own patches at start; a run recorded before it never asks them (old paths)`, () => {

@@ -228,6 +228,28 @@ describe('installation workflow: event order', function () {
     assert.match(done.ignoredEvents.find((e) => e.eventId === rotation.eventId)?.reason ?? '', /no compromised flag/);
   });
 
+  it("a same-id reinstall's uninstall waits for its late install even with a later life's install queued behind it (patches-decided-at-start-14)", async () => {
+    // Reinstalled (second 8, its first delivery failed), uninstalled (9), reinstalled again (12): 9 and 12 come first.
+    const { t, send } = await finishedRun();
+    const uninstall = t.event('app.uninstalled', { atSeconds: 9 });
+    const later = t.event('app.installed', { atSeconds: 12 });
+    await send(uninstall, later);
+    await t.until('the uninstall to wait for its install', (v) => /waiting for the app.installed/.test(v.currentStep ?? ''));
+    const reinstall = t.event('app.installed', { atSeconds: 8 });
+    await t.send(reinstall);
+    const done = await t.settled('active', (v) => v.history.length === 2);
+    // Before: the queued install (12) ended the wait, the uninstall was deprovisioned without credentials (Talkdesk never
+    // told), and the reinstall (8) then ignored as over.
+    assert.deepEqual(
+      done.history.map((h) => [h.eventId, h.result]),
+      [
+        [uninstall.eventId, 'acknowledged'],
+        [later.eventId, 'approved'],
+      ],
+    );
+    assert.equal(t.stubs.of('setInstallationState')[0]?.clientId, clientIdFor(reinstall.eventId), "the uninstall with its install's set");
+  });
+
   it("a new life's wait for its install has its own grace: not used up by the first install's wait earlier in the run (patches-decided-at-start-13)", async () => {
     const inDeprovision = deferred();
     const release = deferred();

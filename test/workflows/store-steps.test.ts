@@ -16,6 +16,7 @@ import {
   PATCHES_DECIDED_AT_START_11,
   PATCHES_DECIDED_AT_START_12,
   PATCHES_DECIDED_AT_START_13,
+  PATCHES_DECIDED_AT_START_14,
 } from '../../workflows/installation/patches';
 import { ActivityStubs, clientIdFor, deferred, refused, useInstallationUnderTest } from './harness';
 
@@ -77,6 +78,7 @@ describe('installation workflow: store-only steps as local activities', function
         PATCHES_DECIDED_AT_START_11,
         PATCHES_DECIDED_AT_START_12,
         PATCHES_DECIDED_AT_START_13,
+        PATCHES_DECIDED_AT_START_14,
       ],
       'the install took the patched path',
     );

@@ -25,16 +25,31 @@ export function markEarlierLifeUninstall(ctx: PhaseContext, event: LifecycleEven
 export const NEW_LIFE_WAITS_FOR_ITS_INSTALL = 'new-life-waits-for-its-install';
 
 /**
+ * Patch: a new life's uninstall, update or rotation waits for its install even while a newer install is queued behind it
+ * (a later life's): newer than the last end and older than that install, it is of a life in between whose install is
+ * late. Before it, the queued install ended the wait, and such an uninstall was deprovisioned without credentials, its
+ * install then ignored as over. Only a trial event still goes on (one of the earlier life may be stamped after its
+ * uninstall). Decided at start only (patches.ts, the fourteenth generation).
+ */
+export const NEW_LIFE_WAITS_PAST_NEWER_INSTALL = 'new-life-waits-past-newer-install';
+
+/**
  * Whether the event at the head of the queue is a new life's whose install has not come yet, to wait for it (patch
  * above). Not once an install newer than the uninstall was taken (skipped for a queued uninstall), nor while one is
- * queued (newer than the head: the head is of no life it begins, so it goes on as before).
+ * queued when that ends the wait (newerInstallEndsWait).
  */
 export function newLifeBeforeItsInstall(ctx: PhaseContext, head: LifecycleEvent): boolean {
   const { phase, appliedAt, queue } = ctx.state;
   const ended = appliedAt?.uninstall;
   if (phase !== 'uninstalled' || head.type === 'app.installed' || ended === undefined) return false;
   if (Date.parse(head.createdAt) <= Date.parse(ended) || installedSinceEnd(ctx.state)) return false;
-  return !queue.some((e) => e.type === 'app.installed') && ctx.patched(NEW_LIFE_WAITS_FOR_ITS_INSTALL);
+  if (queue.some((e) => e.type === 'app.installed') && newerInstallEndsWait(ctx, head)) return false;
+  return ctx.patched(NEW_LIFE_WAITS_FOR_ITS_INSTALL);
+}
+
+/** Whether an install queued behind the head (newer) ends its new life's wait: a trial head's only, under the patch. */
+export function newerInstallEndsWait(ctx: PhaseContext, head: LifecycleEvent): boolean {
+  return head.type.startsWith('app.trial_') || !ctx.patched(NEW_LIFE_WAITS_PAST_NEWER_INSTALL);
 }
 
 /** An install newer than the last uninstall was taken (applied, or skipped for its own uninstall). */

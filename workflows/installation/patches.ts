@@ -218,6 +218,16 @@ export const DECIDED_AT_START_13: readonly string[] = Object.freeze([
   'new-life-waits-for-its-install',
 ]);
 
+/** Patch: the fourteenth generation, deciding DECIDED_AT_START_14 at the start of a run in the same way. */
+export const PATCHES_DECIDED_AT_START_14 = 'patches-decided-at-start-14';
+
+/**
+ * The patches the fourteenth generation decides, ONLY_DECIDED_AT_START (asked where the queue's head is taken, perhaps
+ * right after a local activity): in a run for an uninstalled installation, a new life's event other than a trial one
+ * waits for its install even while a newer install is queued (earlier-life.ts, workflow.ts).
+ */
+export const DECIDED_AT_START_14: readonly string[] = Object.freeze(['new-life-waits-past-newer-install']);
+
 /**
  * Patches that only their generation's marker decides: a run recorded without it takes the old path
  * and never asks them. For a patch that would otherwise be asked right after a local activity (the
@@ -238,6 +248,7 @@ export const ONLY_DECIDED_AT_START: readonly string[] = Object.freeze([
   ...DECIDED_AT_START_11,
   ...DECIDED_AT_START_12,
   ...DECIDED_AT_START_13,
+  ...DECIDED_AT_START_14,
 ]);
 
 /** Each generation's marker and the patches it decides, oldest first. */
@@ -255,6 +266,7 @@ const GENERATIONS: readonly (readonly [string, readonly string[]])[] = [
   [PATCHES_DECIDED_AT_START_11, DECIDED_AT_START_11],
   [PATCHES_DECIDED_AT_START_12, DECIDED_AT_START_12],
   [PATCHES_DECIDED_AT_START_13, DECIDED_AT_START_13],
+  [PATCHES_DECIDED_AT_START_14, DECIDED_AT_START_14],
 ];
 
 /** The marker of the generation that decides `patchId` at start, if one does (the replay corpus checks ask it). */

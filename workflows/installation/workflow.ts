@@ -5,7 +5,7 @@ import { initialState, isSuperseded, markKindApplied, restoreHandled, toView, ty
 import { apply } from './apply';
 import { CONTINUE_AS_NEW_MID_PHASE, createPhaseContext, type PhaseContext } from './context';
 import { registerHandlers } from './handlers';
-import { EARLIER_LIFE_UNINSTALL_KNOWN, newLifeBeforeItsInstall } from './earlier-life';
+import { EARLIER_LIFE_UNINSTALL_KNOWN, newerInstallEndsWait, newLifeBeforeItsInstall } from './earlier-life';
 import { FINISHED_RUN_KNOWS_EVENT_TIMES, handleLate, ignoreAsSuperseded, STALE_UNINSTALL_SPARES_REINSTALL } from './late';
 import { StepFailedError, stepFailedForGood } from '../steps';
 import { runOperatorReject, runReconcile } from './operator';
@@ -139,9 +139,10 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
       if (remaining > 0) {
         state.currentStep = 'waiting for the app.installed event (events arrived out of order)';
         ctx.describe();
-        // A new life's wait ends when any install comes: one newer than the head shows the head begins no life.
+        // The head's install comes first; for a new life's trial event, a newer install too (it begins no life).
+        const anyInstallEnds = newLife && newerInstallEndsWait(ctx, head);
         await condition(
-          () => state.queue[0]?.type === 'app.installed' || (newLife && state.queue.some((e) => e.type === 'app.installed')),
+          () => state.queue[0]?.type === 'app.installed' || (anyInstallEnds && state.queue.some((e) => e.type === 'app.installed')),
           remaining,
         );
         state.currentStep = undefined;
