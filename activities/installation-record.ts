@@ -58,7 +58,8 @@ export function installationRecordActivities(deps: ActivityDeps) {
       if (!rec) return null;
       // Loaded by a new run in a live phase: the workflow was lost (a run continued as new does not load it). Not when
       // reconciliation started it: it hands over what the lost run left itself.
-      if (needsWorkflow(rec.phase) && !input.byReconciliation) await store.installations.markResumedRun(input.installationId, new Date());
+      if (needsWorkflow(rec.phase) && !input.byReconciliation)
+        await store.installations.markResumedRun(input.installationId, new Date(), rec);
       return {
         phase: rec.phase,
         lastEventAt: rec.lastEventAt,

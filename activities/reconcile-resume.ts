@@ -4,7 +4,7 @@ import type { Store } from '../src/store';
 import { IN_PROGRESS_PHASES, needsWorkflow } from './reconcile-plan';
 import { workflowRunning } from './reconcile-visibility';
 import { TYPE_ORDER } from '../workflows/state';
-import type { InstallationRecord } from '../src/store/installations';
+import type { InstallationRecord, ResumedFrom } from '../src/store/installations';
 import { stateQuery, workflowIdFor, type EventType, type InstallationPhase, type InstallationView } from '../workflows/definitions';
 
 // What reconciliation hands over when it resumes a lost installation workflow (reconciliation.ts `resume`).
@@ -101,7 +101,7 @@ export function createResumer(deps: { store: Store; dispatch: () => Dispatch; te
     // pass cut off once the start landed (its answer lost, the worker killed) and before they were all handed over
     // finds the run running, and looks for what it does not know only through this mark.
     const markedAt = queued.some((e) => e._id !== ownUnhandled?._id) ? new Date() : undefined;
-    if (markedAt) await store.installations.markResumedRun(rec._id, markedAt);
+    if (markedAt) await store.installations.markResumedRun(rec._id, markedAt, rec);
     // Started meanwhile by an event's hand-over (signal-with-start): the run restores the record and does not
     // know the events the lost run had queued; they are handed over all the same.
     if (!ownUnhandled) await resumeInstallation(temporal(), rec._id, rec.accountName).catch(unlessAlreadyStarted);
@@ -110,7 +110,7 @@ export function createResumer(deps: { store: Store; dispatch: () => Dispatch; te
       for (const e of inQueueOrder([ownUnhandled, ...queued])) await handOver(e.event);
     } catch (err) {
       // Marked (anew), so the next pass looks for what was not handed over.
-      await store.installations.markResumedRun(rec._id, new Date());
+      await store.installations.markResumedRun(rec._id, new Date(), rec);
       throw err;
     }
     if (markedAt) await store.installations.clearResumedRun(rec._id, markedAt);
@@ -126,27 +126,53 @@ export function createResumer(deps: { store: Store; dispatch: () => Dispatch; te
    * active record: the inbox listing reads the whole collection on the embedded store. Undefined: the workflow's
    * state could not be read (asked again next pass).
    */
-  async function handOverLostEvents(rec: InstallationRecord, anyPhase = false): Promise<boolean | undefined> {
+  async function handOverLostEvents(rec: InstallationRecord, anyPhase = false, loaded?: ResumedFrom): Promise<boolean | undefined> {
     const inProgress = IN_PROGRESS_PHASES.includes(rec.phase);
     if (!inProgress && !anyPhase) return false;
+    const named = rec.phaseEventId;
+    if (!anyPhase && named !== undefined && rec.handledEventIds?.includes(named)) return false;
+    // Not answered within QUERY_DEADLINE_MS (no worker polling, a workflow task stuck): the pass goes on as before,
+    // and asks again next time.
+    let asked: Promise<InstallationView | undefined> | undefined;
+    const workflowState = () => (asked ??= queryState(rec._id));
+    // A phase under way whose event the workflow knows (the usual case: its run was never lost) needs no inbox listing,
+    // which reads the whole collection on the embedded store: the workflow is asked first. What a lost run had queued
+    // behind it was handed over with it, or is marked for the next pass (below).
+    if (!anyPhase && named !== undefined) {
+      const view = await workflowState();
+      if (!view) return undefined;
+      if (knowsEvent(view, named)) return false;
+    }
     const events = await store.inbox.listForInstallation(rec._id);
     const own = inProgress ? phaseEvent(rec, events) : undefined;
     const ownLost = own && !rec.handledEventIds?.includes(own._id) ? own : undefined;
     if (!ownLost && !anyPhase) return false;
-    const candidates = inQueueOrder([ownLost, ...unhandledEvents(rec, events)]);
+    // Judged by what the lost run had applied (the record its successor loaded), not by the record now: the new run
+    // may have applied a newer event since, which would make the lost run's older queued ones look superseded.
+    const queued = unhandledEvents(loaded ? { ...rec, ...loaded } : rec, events).filter((e) => !rec.handledEventIds?.includes(e._id));
+    const candidates = inQueueOrder([ownLost, ...queued]);
     if (candidates.length === 0) return false;
-    // Not answered within QUERY_DEADLINE_MS (no worker polling, a workflow task stuck): the pass goes on as before,
-    // and asks again next time.
-    const { client } = temporal();
-    const view = await client.connection
-      .withDeadline(Date.now() + QUERY_DEADLINE_MS, () => client.workflow.getHandle(workflowIdFor(rec._id)).query(stateQuery))
-      .catch(() => undefined);
+    const view = await workflowState();
     if (!view) return undefined;
     const lost = candidates.filter((e) => !knowsEvent(view, e._id));
     if (lost.length === 0) return false;
     const handOver = dispatch();
-    for (const e of lost) await handOver(e.event);
+    try {
+      for (const e of lost) await handOver(e.event);
+    } catch (err) {
+      // Part-way: the workflow may now know the phase's event, and the next pass would not list the rest; the mark makes it.
+      await store.installations.markResumedRun(rec._id, new Date(), loaded ?? rec);
+      throw err;
+    }
     return true;
+  }
+
+  /** The running workflow's state, or undefined when it did not answer in time. */
+  async function queryState(installationId: string): Promise<InstallationView | undefined> {
+    const { client } = temporal();
+    return client.connection
+      .withDeadline(Date.now() + QUERY_DEADLINE_MS, () => client.workflow.getHandle(workflowIdFor(installationId)).query(stateQuery))
+      .catch(() => undefined);
   }
 
   /**
@@ -158,9 +184,11 @@ export function createResumer(deps: { store: Store; dispatch: () => Dispatch; te
     const rec = await store.installations.get(installationId);
     const live = rec !== null && needsWorkflow(rec.phase);
     if (live && !(await workflowRunning(temporal(), installationId))) return undefined;
-    const handed = live ? await handOverLostEvents(rec, true) : false;
+    const loaded = live ? await store.installations.resumedFrom(installationId) : undefined;
+    const handed = live ? await handOverLostEvents(rec, true, loaded) : false;
     // Unanswered: marked anew, so that it goes behind the others (a pass looks at the oldest marks only).
-    if (handed === undefined) return void (await store.installations.markResumedRun(installationId, new Date()));
+    if (handed === undefined)
+      return void (await store.installations.markResumedRun(installationId, new Date(), loaded ?? rec ?? undefined));
     await store.installations.clearResumedRun(installationId, at);
     return handed ? 'resumed' : undefined;
   }

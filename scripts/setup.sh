@@ -24,7 +24,7 @@ if [ "$(cat node_modules/.setup-lock-hash 2>/dev/null || true)" != "$lock_hash" 
   # its prebuilt binary (an optional dependency ci installs) loads. The Temporal
   # SDK's core-bridge ships prebuilt binaries and has no install script.
   log "installing npm dependencies (npm ci)"
-  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+  npm ci --include=dev --ignore-scripts --no-audit --no-fund --loglevel=error
   echo "$lock_hash" > node_modules/.setup-lock-hash
 fi
 

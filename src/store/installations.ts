@@ -69,7 +69,14 @@ export type ScannedInstallation = Pick<InstallationRecord, '_id' | 'phase' | 'ta
 interface ResumedRun {
   _id: string;
   at: Date;
+  /** What the first run marking it loaded: the lost run's last applied event and handled ids (absent: older marks). */
+  loaded?: ResumedFrom;
 }
+
+const pick = ({ lastEventAt, handledEventIds }: ResumedFrom): ResumedFrom => ({ lastEventAt, handledEventIds });
+
+/** The record as a run resumed from it loaded it: what the lost run had applied, whatever the new run applies since. */
+export type ResumedFrom = Pick<InstallationRecord, 'lastEventAt' | 'handledEventIds'>;
 
 export class InstallationStore {
   readonly coll: Collection<InstallationRecord>;
@@ -86,8 +93,17 @@ export class InstallationStore {
    * (the inbox shows them handed over) may be unknown to the new one. The next reconciliation pass checks
    * (activities/reconcile-resume.ts). Apart from the record, whose one writer is the workflow.
    */
-  async markResumedRun(installationId: string, at: Date): Promise<void> {
-    await upsertById(this.resumed, installationId, { $set: { at } });
+  async markResumedRun(installationId: string, at: Date, loaded?: ResumedFrom): Promise<void> {
+    // A mark not yet checked keeps what its first run loaded: a later run (the new one lost too) loads a record that
+    // may already show its predecessor's newer events, which would hide what the first lost run had queued.
+    const kept = loaded && Object.fromEntries(Object.entries(pick(loaded)).filter(([, v]) => v !== undefined));
+    const first = kept ? { $setOnInsert: { loaded: kept } } : {};
+    await upsertById(this.resumed, installationId, { $set: { at }, ...first });
+  }
+
+  /** What the first run marking it loaded (`markResumedRun`), undefined for a mark without it. */
+  async resumedFrom(installationId: string): Promise<ResumedFrom | undefined> {
+    return (await this.resumed.findOne({ _id: installationId }, { projection: { loaded: 1 } }))?.loaded ?? undefined;
   }
 
   /** Checked: the mark goes, unless a newer run marked it since (a scan of a collection of a few documents). */
@@ -172,7 +188,7 @@ export class InstallationStore {
         Pick<InstallationRecord, '_id' | 'phase' | 'talkdeskCheckedAt'>[]
       >,
       this.checks.find({}).toArray(),
-      this.resumed.find({}).toArray(),
+      this.resumed.find({}, { projection: { _id: 1, at: 1 } }).toArray(),
     ]);
     // The later of the workflow's and reconciliation's reads (a record of an older version has only its own).
     const byId = new Map(checks.map((c) => [c._id, c]));

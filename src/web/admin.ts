@@ -5,7 +5,7 @@ import Koa from 'koa';
 import type { Logger } from '../logging/logger';
 import type { WebMetrics } from './metrics';
 import { hardenClientErrors, securityHeaders } from './security-headers';
-import { listenOn } from './listen';
+import { listenerUrl, listenOn } from './listen';
 
 /**
  * The admin listener (ADMIN_HOST:ADMIN_PORT, loopback by default): readiness and
@@ -100,7 +100,7 @@ export async function startAdminServer(host: string, port: number, deps: AdminDe
   await listenOn(server, port, host, { port: 'ADMIN_PORT', host: 'ADMIN_HOST' });
   const bound = (server.address() as AddressInfo).port;
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`,
+    url: listenerUrl(host, bound),
     server,
     close: () =>
       new Promise<void>((resolve) => {

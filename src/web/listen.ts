@@ -58,3 +58,8 @@ export async function closeGracefully(server: http.Server, graceMs: number): Pro
   server.closeAllConnections();
   await closed;
 }
+
+/** The `http://` URL of a listener: an IPv6 host (`::`, `::1`) in brackets, as a URL needs it. */
+export function listenerUrl(host: string, port: number): string {
+  return `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
+}

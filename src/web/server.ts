@@ -22,7 +22,7 @@ import { PeriodicTask } from './periodic';
 import { eventTimeLimits } from './event-time';
 import type { EcdsaPublicKeys, HubAlgorithm } from './signature';
 import { DEFAULT_SIGNATURE_SCHEMES, type SignatureScheme } from './signature-schemes';
-import { closeGracefully, listenOn } from './listen';
+import { closeGracefully, listenerUrl, listenOn } from './listen';
 
 /** What the callback bodies being read may hold at once, at least (docs/security.md): 64 MiB. */
 export const BODIES_IN_FLIGHT_BYTES = 64 * 1024 * 1024;
@@ -268,7 +268,7 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
   sweeper.start();
   const watchdog = o.storeWatchdog && watchStoreClient(o.store, o.storeWatchdog, o.logger);
   const { port } = server.address() as AddressInfo;
-  const url = `http://${o.host}:${port}`;
+  const url = listenerUrl(o.host, port);
   launchArea?.start(url);
   return {
     url,

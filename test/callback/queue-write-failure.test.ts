@@ -58,10 +58,10 @@ describe('callback: the queue write fails after the event was stored', function 
     const inbox = sys.webStore.inbox;
     const enqueue = inbox.enqueue.bind(inbox);
     let queueWrites = 0;
-    inbox.enqueue = (record) => {
+    inbox.enqueue = (...args) => {
       queueWrites += 1;
       if (queueWrites === 1) mongoProxy.block();
-      return enqueue(record);
+      return enqueue(...args); // the callback's own arguments: its hold and its durable write
     };
     temporalProxy.block();
 

@@ -8,6 +8,7 @@ import { TalkdeskClient } from '../../src/talkdesk/client';
 import type { PageResult } from '../../workflows/reconcile-types';
 import { workflowIdFor, type InstallationPhase, type InstallationView } from '../../workflows/definitions';
 import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
+import { lostEventsHelpers } from './reconcile-lost-support';
 import { recordingTemporal } from '../support/recording-temporal';
 
 /**
@@ -20,63 +21,7 @@ describe('reconciliation hands over what a lost workflow left (FerretDB, simulat
   before(async () => (h = await startActivityHarness()));
   after(() => h?.close());
 
-  const at = (t0: number, seconds: number) => new Date(t0 + seconds * 1_000).toISOString();
-
-  async function reconcile(
-    installationId: string,
-    running: boolean,
-    view?: InstallationView,
-    startedMeanwhile = false,
-    partner?: PartnerProvisioner,
-  ) {
-    const { temporal, asked } = recordingTemporal(running, view, undefined, startedMeanwhile);
-    const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${h.simulator.port}`], timeoutMs: 5_000 });
-    const acts = reconciliationActivities({ store: h.store, talkdesk, logger: createLogger({ level: 'silent' }), temporal, partner });
-    const result = (await new MockActivityEnvironment().run(acts.reconcileInstallations, {
-      installationIds: [installationId],
-    })) as PageResult;
-    assert.deepEqual(result.errors, []);
-    return {
-      result,
-      handedOver: asked.handedOver.map((e) => [e.type, e.eventId]),
-      started: asked.started,
-      queries: asked.queries,
-      startInputs: asked.startInputs,
-    };
-  }
-
-  /** An installation recorded in `phase`, having applied events up to `lastAt` (seconds), `handled` among them. */
-  async function recorded(phase: InstallationPhase, t0: number) {
-    const { installation, event } = h.simulator.createInstallation({}, { createdAt: at(t0, 0) });
-    const installed = await h.storeEvent(event);
-    const creds = await h.run(h.acts.importCredentials, { installationId: installation.id, eventId: event.id, activate: true });
-    const id = installation.id;
-    await h.run(h.acts.recordInstallation, {
-      installationId: id,
-      workflowId: workflowIdFor(id),
-      appId: h.simulator.appId,
-      links: installed.links,
-      phase,
-      activeClientId: creds.clientId,
-    });
-    const applied = (lastAt: number, handled: string[]) =>
-      h.store.installations.coll.updateOne({ _id: id }, { $set: { lastEventAt: at(t0, lastAt), handledEventIds: handled } });
-    return { id, install: event, applied };
-  }
-
-  /** A running workflow's state that shows the given events in its history. */
-  const viewOf = (id: string, phase: InstallationPhase, eventIds: string[]): InstallationView => ({
-    installationId: id,
-    workflowId: workflowIdFor(id),
-    phase,
-    history: eventIds.map((eventId) => ({ phase: 'installing', eventId, startedAt: new Date().toISOString() })),
-    attempts: 0,
-    pendingEvents: [],
-    appliedEvents: eventIds.length,
-    ignoredEvents: [],
-    retiringCredentials: [],
-    operatorActions: [],
-  });
+  const { at, reconcile, recorded, viewOf } = lostEventsHelpers(() => h);
 
   it('a record left installing whose install was handled (the run failed after ending it): started from the record', async () => {
     const t0 = Date.now() - 3_600_000;
@@ -199,6 +144,19 @@ describe('reconciliation hands over what a lost workflow left (FerretDB, simulat
       assert.equal(marked, undefined);
     });
 
+    it('is handed over after the new run applied a newer event: judged by what the lost run had applied, as loaded', async () => {
+      const { id, install, uninstall } = await leftQueued();
+      assert.ok(await h.run(h.acts.loadInstallation, { installationId: id }));
+      const update = h.simulator.updateUsers(id, { add: 1 }, { createdAt: new Date().toISOString() });
+      await h.storeEvent(update);
+      await h.store.installations.coll.updateOne(
+        { _id: id },
+        { $set: { lastEventAt: update.created_at, handledEventIds: [install.id, update.id] } },
+      );
+      const { handedOver, marked } = await plannedVisit(id, viewOf(id, 'active', [install.id, update.id]), false);
+      assert.deepEqual([handedOver, marked], [[['app.uninstalled', uninstall.id]], undefined], 'not the update: the new run applied it');
+    });
+
     it('is not handed over when the workflow knows it; kept marked when its state cannot be read', async () => {
       const { id, install, uninstall } = await leftQueued();
       const known = await plannedVisit(id, viewOf(id, 'uninstalling', [install.id, uninstall.id]));
@@ -301,31 +259,5 @@ describe('reconciliation hands over what a lost workflow left (FerretDB, simulat
       ['app.installed', reinstall.id],
     ]);
     assert.deepEqual(started, []);
-  });
-
-  describe("a record left updating, its workflow running again (a later event started a new run): the update's event", () => {
-    async function leftUpdating() {
-      const t0 = Date.now() - 3_600_000;
-      const { id, install, applied } = await recorded('updating', t0);
-      const update = h.simulator.updateUsers(id, { add: 1 }, { createdAt: at(t0, 60) });
-      await h.storeEvent(update);
-      await applied(60, [install.id]);
-      return { id, install, update };
-    }
-
-    it('is handed over when the running workflow does not know it', async () => {
-      const { id, install, update } = await leftUpdating();
-      const { result, handedOver } = await reconcile(id, true, viewOf(id, 'active', [install.id]));
-      assert.deepEqual(result.resumed, [id]);
-      assert.deepEqual(handedOver, [['app.updated', update.id]]);
-    });
-
-    it('is not handed over again when the workflow has it (its phase under way), nor when its state cannot be read', async () => {
-      const { id, install, update } = await leftUpdating();
-      const known = await reconcile(id, true, viewOf(id, 'updating', [install.id, update.id]));
-      assert.deepEqual([known.handedOver, known.result.resumed], [[], []]);
-      const unanswered = await reconcile(id, true);
-      assert.deepEqual([unanswered.handedOver, unanswered.result.resumed], [[], []]);
-    });
   });
 });

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../../src/errors';
-import { closeGracefully, listenOn } from '../../src/web/listen';
+import { closeGracefully, listenerUrl, listenOn } from '../../src/web/listen';
 
 /** A server whose listen fails with `code`, as Node's does. */
 function failingServer(code: string): http.Server {
@@ -26,6 +26,19 @@ describe('web: listening and closing (src/web/listen.ts)', function () {
       return true;
     });
     await assert.rejects(listenOn(failingServer('EADDRINUSE'), 3000, '0.0.0.0', setting), /EADDRINUSE: another process holds it/);
+  });
+
+  it("a listener's URL brackets an IPv6 host, so the callback and launch URLs built on it parse", () => {
+    for (const [host, url] of <[string, string][]>[
+      ['::', 'http://[::]:3000'],
+      ['::1', 'http://[::1]:3000'],
+      ['[::]', 'http://[::]:3000'],
+      ['127.0.0.1', 'http://127.0.0.1:3000'],
+      ['localhost', 'http://localhost:3000'],
+    ]) {
+      assert.equal(listenerUrl(host, 3000), url);
+      assert.equal(new URL(`${listenerUrl(host, 3000)}/sso/callback`).port, '3000');
+    }
   });
 
   /** A server whose requests wait for `release()`; `started` resolves when one arrived. */
