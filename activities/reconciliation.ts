@@ -57,8 +57,9 @@ export function reconciliationActivities(deps: ActivityDeps) {
     const ref = { installationId: rec._id, appId: rec.appId, clientId, rootUrl: rec.links.root };
     await visit.budget?.();
     pause.check('read', ref.rootUrl); // after the budget's wait: a 429 met meanwhile by another page holds this read too
-    const there = await withToken(deps, ref, (token) =>
-      deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token),
+    // A token request and the read can take a client timeout each (up to 30 s): beating, the page outlives them.
+    const there = await whileHeartbeating(`reading ${ref.installationId} at Talkdesk`, () =>
+      withToken(deps, ref, (token) => deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token)),
     ).catch((err: unknown) => {
       // Final failures too (a host not allowed, a redirect, a key that cannot sign): checked, else first every pass.
       if (refusedForGood(err) || toFailure(err).nonRetryable) visit.refused = true;
@@ -113,8 +114,10 @@ export function reconciliationActivities(deps: ActivityDeps) {
       try {
         // Within the pass's 429 pause, as reads are (left to the next pass); a 429 here pauses the calls after it.
         pause.check('approval', ref.rootUrl);
-        await withToken(deps, ref, (token) =>
-          deps.talkdesk.setInstallationState(ref.rootUrl, ref.appId, ref.installationId, token, { state: 'approve' }),
+        await whileHeartbeating(`approving ${ref.installationId} again`, () =>
+          withToken(deps, ref, (token) =>
+            deps.talkdesk.setInstallationState(ref.rootUrl, ref.appId, ref.installationId, token, { state: 'approve' }),
+          ),
         );
       } catch (err) {
         pause.note(err, ref.rootUrl); // not sent, or failed for now: due next pass (the planned visit)

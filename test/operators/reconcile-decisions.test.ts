@@ -215,6 +215,27 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
     assert.ok(during >= 2, `${during} heartbeats while the partner calls ran`);
   });
 
+  it('keeps heartbeating while Talkdesk is slow to answer its read (a token and a read can take a client timeout each)', async () => {
+    const { id, record } = await recorded('active', Date.now() - 3_600_000);
+    await record();
+    const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${h.simulator.port}`], timeoutMs: 5_000 });
+    const read = talkdesk.getInstallation.bind(talkdesk);
+    const beats = { reading: false, during: 0, reads: 0 };
+    talkdesk.getInstallation = async (...args) => {
+      Object.assign(beats, { reading: true, reads: beats.reads + 1 });
+      await new Promise((resolve) => setTimeout(resolve, 3_500)); // three heartbeats due: two asked, room for a slow loop
+      beats.reading = false;
+      return read(...args);
+    };
+    const { temporal } = recordingTemporal(true);
+    const acts = reconciliationActivities({ store: h.store, talkdesk, logger: createLogger({ level: 'silent' }), temporal });
+    const env = new MockActivityEnvironment();
+    env.on('heartbeat', () => void (beats.reading && (beats.during += 1)));
+    const result = (await env.run(acts.reconcileInstallations, { installationIds: [id] })) as PageResult;
+    assert.deepEqual([result.errors, beats.reads], [[], 1]);
+    assert.ok(beats.during >= 2, `${beats.during} heartbeats while Talkdesk was read`);
+  });
+
   it("a reinstall's record no longer names the set destroyed at the uninstall: the pass reads Talkdesk with the new set", async () => {
     const t0 = Date.now() - 3_600_000;
     const { id, recordAs } = await recorded('uninstalled', t0);
