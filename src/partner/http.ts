@@ -195,6 +195,7 @@ export class HttpProvisioner implements PartnerProvisioner {
       talkdesk_user_id: req.talkdeskUserId,
       email: req.email ?? null,
       event_id: req.eventId,
+      logged_out_at: req.loggedOutAt ?? req.occurredAt,
     });
     await this.refusalRecorded(body, () => this.post(body, ctx.signal));
   }

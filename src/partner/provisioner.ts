@@ -135,6 +135,11 @@ export interface UserLogoutRequest {
   talkdeskUserId: string;
   email?: string;
   occurredAt: string;
+  /**
+   * When the service took the user as logged out: the earlier of `occurredAt` and the event's first arrival here (a
+   * Talkdesk clock ahead of ours must not end sessions opened after the logout). Absent in forwards an older version kept.
+   */
+  loggedOutAt?: string;
   eventId: string;
 }
 

@@ -1,15 +1,18 @@
 import assert from 'node:assert/strict';
 import { LogoutEventStore } from '../../src/store/logout-events';
 import { SessionStore } from '../../src/store/sessions';
+import type { UserLogoutNotice } from '../../src/web/launch';
 import { postCallback } from '../support/callback-client';
 import { useSystem, type TestSystem } from '../support/system';
+import { eventually } from '../support/waits';
 import { activeInstallation, signIn, TestBrowser } from './helpers';
 
 /** Which sessions a user.logout ends, by its time: Talkdesk's clock, ours, and when it first arrived. */
 describe('launch: the time a user.logout counts from', function () {
   this.timeout(120_000);
   let sys: TestSystem;
-  useSystem((s) => (sys = s), { launch: {} });
+  const notices: UserLogoutNotice[] = [];
+  useSystem((s) => (sys = s), { launch: { onUserLogout: async (e) => void notices.push(e) } });
 
   const appStatus = async (b: TestBrowser) => (await b.request(`${sys.web.url}/app`)).status;
 
@@ -49,6 +52,9 @@ describe('launch: the time a user.logout counts from', function () {
     assert.equal((await signIn(sys, installation.id, a.id)).status, 200, 'a sign-in now is not refused as signed out');
     // Stored with it too: the backstop, should this handling have failed, times it from the record.
     assert.deepEqual((await logouts.get(event.id))?.receivedAt, firstArrival);
+    // The partner judges its own sessions by the same time (a late hook must not end the one opened since).
+    const notice = await eventually('the partner to get it', async () => notices.find((n) => n.eventId === event.id));
+    assert.deepEqual([notice.occurredAt, notice.loggedOutAt], [event.created_at, firstArrival.toISOString()]);
   });
 
   it('a user.logout dated before the retention window or far ahead of our clock is refused like any event: nothing stored, sessions kept', async () => {

@@ -76,6 +76,7 @@ describe('launch: single sign-out, licences that change, and no secret left behi
       talkdeskUserId: a.id,
       email: a.email,
       occurredAt: event.created_at,
+      loggedOutAt: new Date(event.created_at).toISOString(), // Talkdesk's time: before its arrival here
       eventId: event.id,
     });
 

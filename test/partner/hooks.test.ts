@@ -59,6 +59,7 @@ describe('HTTP partner hooks: logout, refusals, redirects', function () {
         talkdeskUserId: 'u-2',
         email: 'rui@acme.test',
         occurredAt: '2026-12-05T17:30:00Z',
+        loggedOutAt: '2026-12-05T17:29:10.000Z',
         eventId: 'ev1',
       },
       ctx('user.logout'),
@@ -70,7 +71,14 @@ describe('HTTP partner hooks: logout, refusals, redirects', function () {
     assert.ok(hook?.signatureValid);
     assert.equal(second?.body.id, callKey('inst1', 'ev2', 'user.logout'));
     assert.equal(hook.body.occurred_at, '2026-12-05T17:30:00Z');
-    assert.deepEqual(hook.body.data, { talkdesk_user_id: 'u-2', email: 'rui@acme.test', event_id: 'ev1' });
+    assert.deepEqual(hook.body.data, {
+      talkdesk_user_id: 'u-2',
+      email: 'rui@acme.test',
+      event_id: 'ev1',
+      logged_out_at: '2026-12-05T17:29:10.000Z', // the time the service judged its sessions by
+    });
+    // A forward an older version kept (no loggedOutAt): its occurred_at.
+    assert.equal(second?.body.data.logged_out_at, '2026-12-05T17:31:00Z');
   });
 
   it('records a refused trial and does not fail the call', async () => {

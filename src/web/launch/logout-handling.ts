@@ -41,6 +41,7 @@ export async function handleStoredLogout(
     talkdeskUserId: l.talkdeskUserId,
     ...(l.email ? { email: l.email } : {}),
     occurredAt: l.createdAt,
+    loggedOutAt: new Date(at).toISOString(), // the time its sessions were judged by, for the partner's own
     eventId: l.eventId,
   };
   const pending = o.forwardKept || !lc.logoutForwarder ? undefined : await lc.logoutForwarder.keep(notice, o.firstAt);
