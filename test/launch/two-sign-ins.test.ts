@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { useSystem, type TestSystem } from '../support/system';
-import { activeInstallation, launchUrl, TestBrowser } from './helpers';
+import { activeInstallation, launchUrl, signIn, TestBrowser } from './helpers';
 
 /** The app opened twice in one browser before either sign-in returned (two tabs, a reload mid-way). */
 describe('launch: two sign-ins under way in one browser', function () {
@@ -35,5 +35,24 @@ describe('launch: two sign-ins under way in one browser', function () {
     const later = await browser.open(second);
     assert.equal(later.res.status, 200, later.body.slice(0, 400));
     assert.match(later.body, /id="user-name"/);
+  });
+
+  it("a launch ends the session the browser holds: another Talkdesk user's sign-in that fails leaves no one signed in", async () => {
+    const { installation, licensed, unlicensed } = await activeInstallation(sys);
+    const [a] = licensed;
+    const [b] = unlicensed;
+    assert.ok(a && b);
+    const { browser } = await signIn(sys, installation.id, a.id);
+    assert.equal((await browser.request(`${sys.web.url}/app`)).status, 200, "a's session");
+    const session = browser.jar.get('appconnect_session')?.value;
+    assert.ok(session);
+    // b, at the same workstation, opens the app: not licensed, refused.
+    const refused = await signIn(sys, installation.id, b.id, { browser });
+    assert.equal(refused.status, 403, refused.body.slice(0, 400));
+    const app = await browser.request(`${sys.web.url}/app`);
+    assert.equal(app.status, 401, "a's session is not b's to use");
+    // Ended in the store too, not only cleared from the browser.
+    const replayed = await fetch(`${sys.web.url}/app`, { headers: { cookie: `appconnect_session=${session}` } });
+    assert.equal(replayed.status, 401);
   });
 });

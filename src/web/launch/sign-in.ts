@@ -62,6 +62,7 @@ async function usableInstallation(
 
 /** GET /launch: the standalone URL. No page, no click: 302 to the installation's authorization link. */
 export async function launch(lc: LaunchContext, ctx: Context): Promise<void> {
+  await endBrowserSession(lc, ctx);
   try {
     const { rec, links } = await usableInstallation(lc, one(ctx.query.talkdesk_installation_id));
     const facts = { installationId: rec._id, accountId: rec.accountId, accountName: rec.accountName };
@@ -100,6 +101,20 @@ export async function launch(lc: LaunchContext, ctx: Context): Promise<void> {
   } catch (err) {
     await answerFailure(lc, ctx, err);
   }
+}
+
+/**
+ * A launch may come from another Talkdesk user in the same browser (talkdesk-sso.md 1.3): the session the browser
+ * holds ends first, so that a sign-in that fails or is never finished leaves no earlier user's session for /app.
+ */
+async function endBrowserSession(lc: LaunchContext, ctx: Context): Promise<void> {
+  const previous = readCookie(ctx, SESSION_COOKIE);
+  if (!previous) return;
+  clearCookie(ctx, SESSION_COOKIE, cookieBase(lc, '/'));
+  // The cookie goes all the same: the store out, the launch fails next and says so.
+  await lc.sessions
+    .end(previous)
+    .catch((err: unknown) => lc.logger.warn({ err }, "launch: the browser's earlier session could not be ended"));
 }
 
 /** GET /sso/callback: the redirect URL. Checks state, exchanges the code, authorizes, then opens a session or hands off. */
