@@ -55,4 +55,12 @@ describe('launch: two sign-ins under way in one browser', function () {
     const replayed = await fetch(`${sys.web.url}/app`, { headers: { cookie: `appconnect_session=${session}` } });
     assert.equal(replayed.status, 401);
   });
+
+  it('a launch refused before it goes to Talkdesk (a forged link, a bad id) signs no one out', async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const { browser } = await signIn(sys, installation.id, licensed[0]?.id ?? '');
+    const forged = await browser.request(`${sys.web.url}/launch?talkdesk_installation_id=0000nothere`);
+    assert.equal(forged.status, 404);
+    assert.equal((await browser.request(`${sys.web.url}/app`)).status, 200, 'the session lives on');
+  });
 });

@@ -7,7 +7,7 @@ import { createCallbackHooks, type CallbackLaunchHooks } from './callback-hooks'
 import { createLaunchContext, type LaunchContext, type LaunchOptions, type LaunchParts } from './context';
 import { refuseSpentSource } from './failure';
 import { handleUnhandledLogouts } from './logout-handling';
-import { launch, LAUNCH_PATH, ssoCallback, SSO_CALLBACK_PATH } from './sign-in';
+import { dropSessionCookie, launch, LAUNCH_PATH, ssoCallback, SSO_CALLBACK_PATH } from './sign-in';
 
 export { LAUNCH_PATH, SSO_CALLBACK_PATH } from './sign-in';
 export { APP_PATH, APP_LOGOUT_PATH, SIGNED_OUT_PATH } from './app-page';
@@ -56,6 +56,8 @@ export function createLaunch(o: LaunchOptions & LaunchParts): Launch {
   // A source that spent its failed sign-in budget is refused before the store is touched.
   const signInRoute = (handle: (lc: LaunchContext, ctx: Context) => Promise<void>) => async (ctx: Context) => {
     if (!refuseSpentSource(lc, ctx)) await handle(lc, ctx);
+    // A launch refused all the same drops the browser's session (another user may be at it), as one that goes on ends it.
+    else if (handle === launch) dropSessionCookie(lc, ctx);
   };
   return {
     callbackHooks: createCallbackHooks(lc),

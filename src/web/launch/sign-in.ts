@@ -62,7 +62,6 @@ async function usableInstallation(
 
 /** GET /launch: the standalone URL. No page, no click: 302 to the installation's authorization link. */
 export async function launch(lc: LaunchContext, ctx: Context): Promise<void> {
-  await endBrowserSession(lc, ctx);
   try {
     const { rec, links } = await usableInstallation(lc, one(ctx.query.talkdesk_installation_id));
     const facts = { installationId: rec._id, accountId: rec.accountId, accountName: rec.accountName };
@@ -94,6 +93,8 @@ export async function launch(lc: LaunchContext, ctx: Context): Promise<void> {
     target.searchParams.set('scope', lc.settings.scopes.join(' '));
     target.searchParams.set('state', state);
     target.searchParams.set('nonce', nonceValue);
+    // Only for a launch that goes on to Talkdesk: a forged link to /launch with a bad id signs no one out.
+    await endBrowserSession(lc, ctx);
     setCookie(ctx, SSO_COOKIE, cookie, { ...cookieBase(lc, SSO_CALLBACK_PATH), maxAgeSeconds: STATE_TTL_MS / 1000 });
     // Debug only: the happy path's per-request lines cost CPU on every sign-in (docs/performance.md); failures warn.
     lc.logger.debug({ installationId: rec._id, talkdeskUserIdHint: userHint }, 'launch: sent to Talkdesk sign-in');
@@ -108,13 +109,19 @@ export async function launch(lc: LaunchContext, ctx: Context): Promise<void> {
  * holds ends first, so that a sign-in that fails or is never finished leaves no earlier user's session for /app.
  */
 async function endBrowserSession(lc: LaunchContext, ctx: Context): Promise<void> {
-  const previous = readCookie(ctx, SESSION_COOKIE);
+  const previous = dropSessionCookie(lc, ctx);
   if (!previous) return;
-  clearCookie(ctx, SESSION_COOKIE, cookieBase(lc, '/'));
   // The cookie goes all the same: the store out, the launch fails next and says so.
   await lc.sessions
     .end(previous)
     .catch((err: unknown) => lc.logger.warn({ err }, "launch: the browser's earlier session could not be ended"));
+}
+
+/** Clears the session cookie a launch finds (its id returned, to end it): also for a launch refused 429, with no store write. */
+export function dropSessionCookie(lc: LaunchContext, ctx: Context): string | undefined {
+  const previous = readCookie(ctx, SESSION_COOKIE);
+  if (previous) clearCookie(ctx, SESSION_COOKIE, cookieBase(lc, '/'));
+  return previous;
 }
 
 /** GET /sso/callback: the redirect URL. Checks state, exchanges the code, authorizes, then opens a session or hands off. */
