@@ -46,10 +46,23 @@ export function safeErrorCode(bodyText: string, secrets: readonly string[]): str
     const code = typeof candidate === 'number' && Number.isInteger(candidate) ? String(candidate) : candidate;
     if (typeof code !== 'string') continue;
     const looksLikeCode = IDENTIFIER.test(code) || /^\d{1,12}$/.test(code);
-    if (looksLikeCode && !overlapsSecret(code, secrets)) return code;
+    if (looksLikeCode && (OAUTH_ERROR_CODES.has(code) || !overlapsSecret(code, secrets))) return code;
   }
   return undefined;
 }
+
+/**
+ * RFC 6749 §5.2's error codes: constants, never an echo, so kept even when a secret we sent overlaps them (a browser's
+ * made-up authorization code `invalid_grant` must not hide Talkdesk's refusal of it, which the sign-in budget counts).
+ */
+const OAUTH_ERROR_CODES: ReadonlySet<string> = new Set([
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+]);
 
 function overlapsSecret(value: string, secrets: readonly string[]): boolean {
   return secrets.some((s) => s.length > 0 && (s.includes(value) || value.includes(s)) && Math.min(s.length, value.length) >= 4);

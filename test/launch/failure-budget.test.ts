@@ -15,9 +15,11 @@ describe('launch: failed sign-ins are budgeted per source, and their records exp
 
   it('successful sign-ins take nothing; past the budget /launch and /sso/callback answer 429 and record nothing', async () => {
     const { installation, licensed } = await activeInstallation(sys);
+    const browsers: TestBrowser[] = [];
     for (let i = 0; i < BUDGET + 2; i += 1) {
       const ok = await signIn(sys, installation.id, licensed[0]?.id ?? '');
       assert.equal(ok.status, 200, ok.body.slice(0, 300));
+      browsers.push(ok.browser);
     }
     // A failure the sender did not cause (an unlicensed agent clicking the app) takes nothing.
     const other = await activeInstallation(sys);
@@ -44,6 +46,12 @@ describe('launch: failed sign-ins are budgeted per source, and their records exp
     assert.equal(await failures(), recorded, 'nothing recorded past the budget');
     assert.equal(failedLines(), linesBefore, 'no log line per refused request');
     assert.equal(await ssoMetric(sys, 'rate_limited'), limitedBefore + 3);
+    // A launch refused in a browser holding a session drops its cookie (another user may be at it), writing nothing.
+    const [held] = browsers;
+    assert.ok(held);
+    assert.equal((await held.request(`${sys.web.url}/app`)).status, 200);
+    assert.equal((await held.request(launchUrl(sys, installation.id))).status, 429);
+    assert.equal((await held.request(`${sys.web.url}/app`)).status, 401, 'no session left in the browser');
   });
 
   it('sso_failures older than SSO_FAILURE_RETENTION_DAYS are deleted by the sweep', async () => {
@@ -79,10 +87,12 @@ describe('launch: made-up codes count against the failed sign-in budget', functi
       const state = new URL(launch.headers.get('location') ?? '').searchParams.get('state') ?? '';
       launches.push({ browser, state });
     }
-    const madeUp = ({ browser, state }: { browser: TestBrowser; state: string }) =>
-      browser.open(`${sys.web.url}/sso/callback?state=${encodeURIComponent(state)}&code=made-up-code`);
-    for (const l of launches.slice(0, BUDGET)) {
-      const { res, body } = await madeUp(l);
+    // Codes a sender chooses, among them ones that overlap Talkdesk's own error code (they must not hide it).
+    const codes = ['made-up-code', 'invalid_grant', 'grant'];
+    const madeUp = ({ browser, state }: { browser: TestBrowser; state: string }, code = codes[0]) =>
+      browser.open(`${sys.web.url}/sso/callback?state=${encodeURIComponent(state)}&code=${code}`);
+    for (const [i, l] of launches.slice(0, BUDGET).entries()) {
+      const { res, body } = await madeUp(l, codes[i % codes.length]);
       assert.equal(res.status, 401, body.slice(0, 300));
       assert.match(body, /data-reason="oauth_error"/);
     }

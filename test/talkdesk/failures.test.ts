@@ -114,6 +114,8 @@ describe('talkdesk/failures', () => {
     assert.equal(safeErrorCode(`{"error":"${'a'.repeat(65)}"}`, []), undefined);
     assert.equal(safeErrorCode('{"error":"abc.def.ghi"}', ['xx.abc.def.ghi.yy']), undefined);
     assert.equal(safeErrorCode('{"error":"tok_1","code":"forbidden"}', ['tok_1']), 'forbidden');
+    // RFC 6749's codes are constants, not echoes: kept when a browser's made-up authorization code overlaps them.
+    assert.equal(safeErrorCode('{"error":"invalid_grant"}', ['grant', 'assertion']), 'invalid_grant');
     assert.equal(safeErrorCode('not json', []), undefined);
     assert.equal(safeErrorCode('[1,2]', []), undefined);
   });
