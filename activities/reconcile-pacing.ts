@@ -5,9 +5,8 @@ import { temporalCallFailure } from '../src/temporal/connect-errors';
 import { toFailure } from './failures';
 import { refusedForGood } from './talkdesk-calls';
 
-/** What a 429 without Retry-After pauses the pass's reads for, and the most any answer can ask. */
+/** What a 429 without Retry-After pauses the pass's reads for; one with it, what it asks (up to MAX_RETRY_AFTER_MS, an hour). */
 export const RATE_LIMITED_PAUSE_MS = 5_000;
-export const MAX_RATE_LIMITED_PAUSE_MS = 60_000;
 /** After a call Talkdesk did not answer: the worker's reads of that API host wait this long (one read per pause probes it). */
 export const UNREACHABLE_PAUSE_MS = 30_000;
 
@@ -45,7 +44,7 @@ export class ReadWindow {
 
 /**
  * Talkdesk's 429 (and a 503 with Retry-After) pauses every Talkdesk read of the pass on this worker for what
- * Talkdesk asked (talkdesk-api.md: honour Retry-After), at most a minute: reads carried on at the budget's pace
+ * Talkdesk asked (talkdesk-api.md: honour Retry-After; parseRetryAfter keeps at most an hour): reads carried on at the budget's pace
  * while Talkdesk refused them, competing with the installations' own approvals for its limits. A read due
  * while paused is left to the next pass (an error, not recorded as checked) rather than waited for, so that
  * sustained 429s never stretch a page past its timeout.
@@ -68,7 +67,8 @@ export class TalkdeskPause {
     }
     if (!(err instanceof TalkdeskHttpError)) return;
     if (err.kind !== 'rate_limited' && !(err.kind === 'server_error' && err.retryAfterMs !== undefined)) return;
-    const pause = Math.min(err.retryAfterMs ?? RATE_LIMITED_PAUSE_MS, MAX_RATE_LIMITED_PAUSE_MS);
+    // Nothing waits for it (reads due meanwhile are left to the next pass): the whole of what Talkdesk asked is honoured.
+    const pause = err.retryAfterMs ?? RATE_LIMITED_PAUSE_MS;
     this.until = Math.max(this.until, Date.now() + pause);
   }
 

@@ -41,6 +41,12 @@ describe('reconciliation pause after a 429', () => {
     );
   });
 
+  it('honours the whole of a long Retry-After (nothing waits for it: reads due meanwhile go to the next pass)', () => {
+    const pause = new TalkdeskPause();
+    pause.note(new TalkdeskHttpError({ status: 429, endpoint: 'GET /apps/app-1/installations/inst-1', retryAfterMs: 600_000 }));
+    assert.throws(() => pause.check(), /asked to slow down \(429\) for (599|600) s more/);
+  });
+
   it('names an approval sent again (its read done) as the approval that waits, not a read', () => {
     const pause = new TalkdeskPause();
     pause.note(rateLimited());
