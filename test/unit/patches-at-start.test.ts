@@ -51,6 +51,7 @@ import {
 import {
   ACCOUNT_UNDO_STEPS_HEARTBEAT,
   DISCARD_IGNORED_CREDENTIALS,
+  ENDED_INSTALL_FORGETS_DESTROYED_SET,
   EXPIRED_PHASE_READS_TALKDESK_LAST,
   FAILED_PHASE_YIELDS_TO_QUEUED_UNINSTALL,
   OPERATOR_REJECT_READS_TALKDESK_FIRST,
@@ -221,6 +222,7 @@ describe('patches decided at the start of an installation run (workflows/install
         UNFLAGGED_ROTATION_ADOPTED_FOR_UNINSTALL,
         NEW_LIFE_WAITS_FOR_ITS_INSTALL,
         NEW_LIFE_WAITS_PAST_NEWER_INSTALL,
+        ENDED_INSTALL_FORGETS_DESTROYED_SET,
       ],
     );
     assert.ok(
@@ -307,7 +309,7 @@ describe('patches decided at the start of an installation run (workflows/install
       DECIDED_AT_START_13,
       [SKIPPED_INSTALL_BEGINS_ITS_LIFE, UNFLAGGED_ROTATION_ADOPTED_FOR_UNINSTALL, NEW_LIFE_WAITS_FOR_ITS_INSTALL],
     ],
-    ['fourteenth', 14, DECIDED_AT_START_14, [NEW_LIFE_WAITS_PAST_NEWER_INSTALL]],
+    ['fourteenth', 14, DECIDED_AT_START_14, [NEW_LIFE_WAITS_PAST_NEWER_INSTALL, ENDED_INSTALL_FORGETS_DESTROYED_SET]],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {
     it(`the ${nth} generation decides its own patches at start; a run recorded before it never asks them (old paths)`, () => {

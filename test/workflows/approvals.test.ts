@@ -26,6 +26,19 @@ describe('installation workflow: state calls tied to their operation', function 
     assert.ok(t.stubs.names().includes('undoProvisioning'));
   });
 
+  it('an install Talkdesk shows revoked ends uninstalled naming no set: its own was destroyed (patches-decided-at-start-14)', async () => {
+    const stubs = new ActivityStubs().on('setInstallationState', async () => ({ state: 'revoked', notSent: true }));
+    const t = await start(stubs);
+    await t.send(t.event('app.installed'));
+    const done = await t.result();
+    assert.deepEqual([done.phase, done.history.at(-1)?.result], ['uninstalled', 'not-open']);
+    assert.ok(t.stubs.names().includes('destroyCredentials'));
+    // Before, the state and the record still named the destroyed set: the uninstall delivered next (a short run from
+    // the record) tried to acknowledge with it and ended failed, "a new app.installed event is needed".
+    assert.equal(done.activeClientId, undefined);
+    assert.equal(t.stubs.of('recordInstallation').at(-1)?.activeClientId, undefined);
+  });
+
   it('an update whose approval is not sent keeps the account as it was and stays active', async () => {
     const stubs = new ActivityStubs().on('setInstallationState', async (i) =>
       i.concludes === 'update' ? { state: 'installing', notSent: true } : { state: 'completed' },

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Context } from '@temporalio/activity';
 import type { LifecycleEvent } from '../../workflows/definitions';
 import { activeInstallation as activeOne } from './active-installation';
-import { ActivityStubs, clientIdFor, deferred, resumedFromRecord, useInstallationUnderTest } from './harness';
+import { ActivityStubs, clientIdFor, deferred, resumedFromRecord, unavailable, useInstallationUnderTest } from './harness';
 
 /**
  * A rotation delivered while the uninstall runs (queued behind it, its first delivery failed): one an uninstall adopts
@@ -10,7 +10,7 @@ import { ActivityStubs, clientIdFor, deferred, resumedFromRecord, useInstallatio
  */
 describe('installation workflow: a rotation delivered while the uninstall deprovisions', function () {
   this.timeout(60_000);
-  const { start } = useInstallationUnderTest();
+  const { env, start } = useInstallationUnderTest();
   const activeInstallation = (stubs?: ActivityStubs) => activeOne(start, stubs);
 
   /** Stubs whose first deprovision waits for `release` (a large account: minutes). */
@@ -58,6 +58,32 @@ describe('installation workflow: a rotation delivered while the uninstall deprov
     assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, newClient, "with the rotation's set: the old one is revoked");
     assert.deepEqual(t.stubs.of('acknowledgeCredentials'), [], 'never acknowledged as a rotation');
     assert.match(done.ignoredEvents.find((e) => e.eventId === rotation.eventId)?.reason ?? '', /superseded by the running uninstall/);
+  });
+
+  it('a rotation whose import for the uninstall is cut by a continue-as-new (its backoff) is adopted in the next run, not dropped', async () => {
+    const { stubs, inDeprovision, release } = blockingDeprovision();
+    const importRuns = new Set<string>();
+    let failures = 0;
+    let rotationId = ''; // set once the installation exists
+    stubs.on('importCredentials', async (i) => {
+      if (i.eventId !== rotationId) return { clientId: clientIdFor(String(i.eventId)), keyId: 'key-1', keyAlgorithm: 'ES256' };
+      importRuns.add(Context.current().info.workflowExecution?.runId ?? '');
+      if (failures++ < 12) throw unavailable(); // the store out a while: backoffs, and the run grows past its threshold
+      return { clientId: clientIdFor(String(i.eventId)), keyId: 'key-2', keyAlgorithm: 'ES256' };
+    });
+    const { t } = await activeOne(start, stubs, { retryInitialMs: 1_000, retryMaxMs: 4_000, maxHistoryEventsPerRun: 60 });
+    const rotation = t.event('app.credentials_rotated', { facts: { compromised: true } });
+    rotationId = rotation.eventId;
+    await t.send(t.event('app.uninstalled'));
+    await inDeprovision.promise;
+    await t.send(rotation);
+    await t.until('the rotation to be queued', (v) => v.pendingEvents.some((p) => p.endsWith(rotation.eventId)));
+    release.resolve();
+    await env().sleep('10 minutes');
+    const done = await t.result();
+    assert.ok(importRuns.size >= 2, `its import was carried over to a new run (${importRuns.size} runs)`);
+    assert.equal(done.history.at(-1)?.result, 'acknowledged', done.history.at(-1)?.outcome);
+    assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, clientIdFor(rotationId), "with the rotation's set");
   });
 
   it('a compromised rotation of an earlier life (older than a same-id reinstall) delivered while the uninstall deprovisions is not adopted', async () => {

@@ -93,10 +93,18 @@ export async function destroyCredentials(ctx: PhaseContext, rejected?: Lifecycle
  */
 export const QUEUED_UNINSTALL_KEEPS_CREDENTIALS = 'queued-uninstall-keeps-credentials';
 
+/**
+ * Patch: an ending install whose credentials are destroyed no longer names that set as the active one, as an uninstall's
+ * end does: an uninstall delivered later (Talkdesk showed the install revoked) ends `deprovisioned`, not `failed` on
+ * a missing set with "a new app.installed event is needed". Decided at start only (patches.ts, the fourteenth generation).
+ */
+export const ENDED_INSTALL_FORGETS_DESTROYED_SET = 'ended-install-forgets-destroyed-set';
+
 /** An ending install's credentials destroyed, unless the queued uninstall needs them (patch above). */
 export async function destroyEndingInstallCredentials(ctx: PhaseContext, rejected?: LifecycleEvent): Promise<void> {
   if (uninstallQueued(ctx.state) && ctx.patched(QUEUED_UNINSTALL_KEEPS_CREDENTIALS)) return;
   await destroyCredentials(ctx, rejected);
+  if (ctx.patched(ENDED_INSTALL_FORGETS_DESTROYED_SET)) ctx.state.activeClientId = undefined;
 }
 
 /** The events whose credentials the callback keeps a copy of until their import. */

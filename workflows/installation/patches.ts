@@ -222,11 +222,15 @@ export const DECIDED_AT_START_13: readonly string[] = Object.freeze([
 export const PATCHES_DECIDED_AT_START_14 = 'patches-decided-at-start-14';
 
 /**
- * The patches the fourteenth generation decides, ONLY_DECIDED_AT_START (asked where the queue's head is taken, perhaps
- * right after a local activity): in a run for an uninstalled installation, a new life's event other than a trial one
- * waits for its install even while a newer install is queued (earlier-life.ts, workflow.ts).
+ * The patches the fourteenth generation decides, ONLY_DECIDED_AT_START (asked where the queue's head is taken, or right
+ * after an ending install's credentials are destroyed, each perhaps right after a local activity): in a run for an
+ * uninstalled installation, a new life's event other than a trial one waits for its install even while a newer install
+ * is queued (earlier-life.ts, workflow.ts); an ending install no longer names its destroyed set (common.ts).
  */
-export const DECIDED_AT_START_14: readonly string[] = Object.freeze(['new-life-waits-past-newer-install']);
+export const DECIDED_AT_START_14: readonly string[] = Object.freeze([
+  'new-life-waits-past-newer-install',
+  'ended-install-forgets-destroyed-set',
+]);
 
 /**
  * Patches that only their generation's marker decides: a run recorded without it takes the old path

@@ -27,8 +27,9 @@ async function adoptRotationQueuedMeanwhile(ctx: PhaseContext, uninstall: Lifecy
   // Newest first: once one is adopted, the older ones are older than an applied rotation (never adopted over it).
   const rotation = rotations.sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt)).find((r) => adoptsForUninstall(ctx, r));
   if (!rotation) return;
-  state.queue = state.queue.filter((e) => e !== rotation);
+  // Taken from the queue once adopted: a run continued as new in the import's backoff carries it queued, and adopts it again.
   const { why } = await adoptForUninstall(ctx, rotation);
+  state.queue = state.queue.filter((e) => e !== rotation);
   recordIgnored(state, rotation.eventId, `rotation superseded by the running uninstall; ${why}`);
   markHandled(state, rotation.eventId);
 }
