@@ -5,10 +5,20 @@ import { needsWorkflow } from './reconcile-plan';
 
 export function installationRecordActivities(deps: ActivityDeps) {
   const { store } = deps;
-  const retiringSets = async (installationId: string) =>
-    (await store.credentials.list(installationId)).flatMap((c) =>
+  /**
+   * The sets retiring when the run was lost (the new run destroys each when its grace ends, as the lost one would), and
+   * the active one: the record names the set of its last phase record, and an uninstall that adopted a rotation's set
+   * since (the old one destroyed) recorded nothing; a resumed run acknowledging with the destroyed set failed for good.
+   */
+  const liveSets = async (installationId: string, named: string | undefined) => {
+    const sets = await store.credentials.list(installationId);
+    const retiring = sets.flatMap((c) =>
       c.status === 'retiring' && c.retireAt ? [{ clientId: c.clientId, retireAt: c.retireAt.toISOString() }] : [],
     );
+    // Only a named set no longer active is replaced (none named: a phase before its import, which imports it again).
+    const stale = named !== undefined && !sets.some((c) => c.clientId === named && c.status === 'active');
+    return { retiring, activeClientId: stale ? (sets.find((c) => c.status === 'active')?.clientId ?? named) : named };
+  };
   // Not an ended trial (a later trial event's record given up may have left it there: its fields would join the later
   // trial's), nor a disabled account's (an earlier life's, before a same-id reinstall provisioned the account again).
   const trialOf = async (accountId: string | undefined, installationId: string) => {
@@ -75,8 +85,7 @@ export function installationRecordActivities(deps: ActivityDeps) {
         accountName: rec.accountName,
         activeClientId: rec.activeClientId,
         links: rec.links,
-        // The sets retiring when the run was lost: the new run destroys each when its grace ends, as the lost one would.
-        ...(needsWorkflow(rec.phase) ? { retiring: await retiringSets(input.installationId) } : {}),
+        ...(needsWorkflow(rec.phase) ? await liveSets(input.installationId, rec.activeClientId) : {}),
         // Its trial, so that the resumed run's view and next trial record start from it, as the lost run's did.
         ...(needsWorkflow(rec.phase) ? await trialOf(rec.accountId, input.installationId) : {}),
       };

@@ -166,6 +166,17 @@ describe('reconciliation hands over what a lost workflow left (FerretDB, simulat
       assert.ok(unanswered.marked && unanswered.marked > unanswered.planned, 'asked again, marked anew: behind the other marks');
     });
 
+    it("a run resumed from an uninstalling record that names a set destroyed since (a rotation's adopted) loads the active one", async () => {
+      const t0 = Date.now() - 3_600_000;
+      const { id, install } = await recorded('uninstalling', t0);
+      const rotation = h.simulator.rotateCredentials(id, {}, { createdAt: at(t0, 60) });
+      await h.storeEvent(rotation);
+      const adopted = await h.run(h.acts.importCredentials, { installationId: id, eventId: rotation.id, activate: true });
+      assert.notEqual(adopted.clientId, install.data.client_id);
+      const loaded = await h.run(h.acts.loadInstallation, { installationId: id });
+      assert.equal(loaded?.activeClientId, adopted.clientId, 'not the destroyed set the record names');
+    });
+
     it('only a live record is marked when a new run loads it (an ended one starts a short run for a late event)', async () => {
       const marks = async (phase: InstallationPhase, byReconciliation?: boolean) => {
         const { id } = await recorded(phase, Date.now() - 3_600_000);
