@@ -204,6 +204,13 @@ export function registerHandlers(ctx: PhaseContext): void {
         if (state.phase === 'new' && !state.activeClientId && !run.installEvent && !state.queue.some((e) => e.type === 'app.installed')) {
           throw refuse('Cannot reject: no install has arrived yet, so Talkdesk has nothing to reject; reject the install once it arrives.');
         }
+        // A run resumed from a record left installing (its workflow lost), before the install runs again: its approval
+        // may have landed, and only the install's own path reads Talkdesk before undoing anything. Validator only: no patch.
+        if (state.phase === 'new' && run.resumedMidPhase && !run.installEvent) {
+          throw refuse(
+            'Cannot reject yet: the install a lost run left is being resumed (its approval may have landed); reject it once it runs again (phase installing).',
+          );
+        }
         // Outside any phase run (a revert, the phase's record): a failed update's rejection being sent is replaced instead.
         // Validator only: no patch.
         if (run.endingUpdate !== undefined && !phases.running) {
