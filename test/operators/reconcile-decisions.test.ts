@@ -185,6 +185,11 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
     });
   });
 
+  /** A slow call: held until two heartbeats came while it ran, or 20 s (a condition with a deadline, not a timed sleep). */
+  const twoBeats = async (count: () => number) => {
+    for (const end = Date.now() + 20_000; count() < 2 && Date.now() < end;) await new Promise((r) => setTimeout(r, 100));
+  };
+
   it("keeps heartbeating while a slow partner holds the installation's retried calls (the page outlived its heartbeat timeout)", async () => {
     const { id, record } = await recorded('active', Date.now() - 3_600_000);
     await record();
@@ -196,18 +201,13 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
     const partner = {
       retryOutstanding: async () => {
         retrying = true;
-        await new Promise((resolve) => setTimeout(resolve, 4_500)); // four heartbeats due: two asked, room for a slow loop
+        await twoBeats(() => during); // held until two heartbeats came (the assertion fails if none does in 20 s)
         retrying = false;
         return 1;
       },
     };
-    const acts = reconciliationActivities({
-      store: h.store,
-      talkdesk,
-      logger: createLogger({ level: 'silent' }),
-      temporal,
-      partner: partner as never,
-    });
+    const logger = createLogger({ level: 'silent' });
+    const acts = reconciliationActivities({ store: h.store, talkdesk, logger, temporal, partner: partner as never });
     const env = new MockActivityEnvironment();
     env.on('heartbeat', () => void (retrying && (during += 1)));
     const result = (await env.run(acts.reconcileInstallations, { installationIds: [id] })) as PageResult;
@@ -223,7 +223,7 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
     const beats = { reading: false, during: 0, reads: 0 };
     talkdesk.getInstallation = async (...args) => {
       Object.assign(beats, { reading: true, reads: beats.reads + 1 });
-      await new Promise((resolve) => setTimeout(resolve, 3_500)); // three heartbeats due: two asked, room for a slow loop
+      await twoBeats(() => beats.during);
       beats.reading = false;
       return read(...args);
     };
