@@ -20,6 +20,8 @@ export { BACKSTOP_EVERY_MS, CREDENTIALS_BACKSTOP_MARKER, INBOX_BACKSTOP_MARKER, 
 
 type Finding = 'resumed' | 'reapproved' | 'deprovisioned' | 'markedActive' | 'updatesEnded' | 'drift' | undefined;
 
+const APPROVE = { state: 'approve' } as const;
+
 /** Activities of the reconciliation workflow; they need a Temporal client in their deps. */
 export function reconciliationActivities(deps: ActivityDeps) {
   const { store, logger } = deps;
@@ -56,8 +58,9 @@ export function reconciliationActivities(deps: ActivityDeps) {
     if (final && (await store.credentials.get(rec._id, clientId))?.status !== 'active') return void (visit.nothingToRead = true);
     const ref = { installationId: rec._id, appId: rec.appId, clientId, rootUrl: rec.links.root };
     await visit.budget?.();
-    pause.check('read', ref.rootUrl); // after the budget's wait: a 429 met meanwhile by another page holds this read too
-    // A token request and the read can take a client timeout each (up to 30 s): beating, the page outlives them.
+    // After the budget's wait: a 429 met meanwhile by another page holds this read too. A token request and the read can
+    // take a client timeout each (up to 30 s): heartbeating, the page outlives them.
+    pause.check('read', ref.rootUrl);
     const there = await whileHeartbeating(`reading ${ref.installationId} at Talkdesk`, () =>
       withToken(deps, ref, (token) => deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token)),
     ).catch((err: unknown) => {
@@ -114,11 +117,8 @@ export function reconciliationActivities(deps: ActivityDeps) {
       try {
         // Within the pass's 429 pause, as reads are (left to the next pass); a 429 here pauses the calls after it.
         pause.check('approval', ref.rootUrl);
-        await whileHeartbeating(`approving ${ref.installationId} again`, () =>
-          withToken(deps, ref, (token) =>
-            deps.talkdesk.setInstallationState(ref.rootUrl, ref.appId, ref.installationId, token, { state: 'approve' }),
-          ),
-        );
+        const approve = (token: string) => deps.talkdesk.setInstallationState(ref.rootUrl, ref.appId, ref.installationId, token, APPROVE);
+        await whileHeartbeating(`approving ${ref.installationId} again`, () => withToken(deps, ref, approve));
       } catch (err) {
         pause.note(err, ref.rootUrl); // not sent, or failed for now: due next pass (the planned visit)
         throw err;
@@ -172,18 +172,12 @@ export function reconciliationActivities(deps: ActivityDeps) {
       // Its message is safe (typed failure); logged too, so that operators see it without opening the pass's result.
       const { message } = toFailure(err);
       result.errors.push({ installationId: id, message });
-      logger.warn(
-        { installationId: id, workflowId: workflowIdFor(id), error: message },
-        'reconciliation could not check or repair an installation',
-      );
+      const fields = { installationId: id, workflowId: workflowIdFor(id), error: message };
+      logger.warn(fields, 'reconciliation could not check or repair an installation');
     }
   }
 
-  /**
-   * The installation's partner calls kept for later, sent again. Heartbeating meanwhile: a partner that no
-   * longer answers holds each call for its whole timeout, several in a row, which outlasted the page's
-   * heartbeat timeout (the page timed out and was retried beside itself, then the pass failed).
-   */
+  /** The partner calls kept for later, sent again, heartbeating: a partner not answering holds each for its timeout. */
   async function retryPartnerCalls(installationId: string): Promise<void> {
     const retry = deps.partner?.retryOutstanding;
     if (retry) await whileHeartbeating(`partner calls of ${installationId}`, () => retry.call(deps.partner, installationId));

@@ -46,6 +46,7 @@ import {
   PATCHES_DECIDED_AT_START_12,
   PATCHES_DECIDED_AT_START_13,
   PATCHES_DECIDED_AT_START_14,
+  PATCHES_DECIDED_AT_START_1_TO_14,
   decidePatchesAtStart,
 } from '../../workflows/installation/patches';
 import {
@@ -110,6 +111,8 @@ const MARKERS = [
   PATCHES_DECIDED_AT_START_14,
 ];
 
+/** What a run recorded before the marker of the first fourteen asks at its start: that marker (absent), then each generation's. */
+const ASKED = [PATCHES_DECIDED_AT_START_1_TO_14, ...MARKERS];
 /** The sets of the third generation on (those that may hold ONLY_DECIDED_AT_START patches). */
 const FROM_THE_THIRD = [
   DECIDED_AT_START_3,
@@ -137,7 +140,7 @@ describe('patches decided at the start of an installation run (workflows/install
     const sdk = replayOf([PATCHES_DECIDED_AT_START]);
     const isPatched = decidePatchesAtStart(sdk.ask);
     for (const id of DECIDED_AT_START) assert.equal(isPatched(id), true, id);
-    assert.deepEqual(sdk.asked, MARKERS);
+    assert.deepEqual(sdk.asked, ASKED);
   });
 
   it('a patch added after the marker is asked where its code stands, even in a run with the marker', () => {
@@ -145,7 +148,7 @@ describe('patches decided at the start of an installation run (workflows/install
     const sdk = replayOf([PATCHES_DECIDED_AT_START]);
     const isPatched = decidePatchesAtStart(sdk.ask);
     assert.equal(isPatched('a-later-patch'), false, 'the old path, as recorded');
-    assert.deepEqual(sdk.asked, [...MARKERS, 'a-later-patch']);
+    assert.deepEqual(sdk.asked, [...ASKED, 'a-later-patch']);
   });
 
   it('a run recorded before the marker asks every patch where its code stands', () => {
@@ -153,19 +156,19 @@ describe('patches decided at the start of an installation run (workflows/install
     const isPatched = decidePatchesAtStart(sdk.ask);
     assert.equal(isPatched(STORE_STEPS_LOCAL), true);
     assert.equal(isPatched(PHASE_DEADLINE_MARGIN), false);
-    assert.deepEqual(sdk.asked, [...MARKERS, STORE_STEPS_LOCAL, PHASE_DEADLINE_MARGIN]);
+    assert.deepEqual(sdk.asked, [...ASKED, STORE_STEPS_LOCAL, PHASE_DEADLINE_MARGIN]);
   });
 
   it('the second generation decides its own patches at start; a run recorded with the first only asks them where they stand', () => {
     const both = replayOf([PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2]);
     const isPatched = decidePatchesAtStart(both.ask);
     for (const id of [...DECIDED_AT_START, ...DECIDED_AT_START_2]) assert.equal(isPatched(id), true, id);
-    assert.deepEqual(both.asked, MARKERS);
+    assert.deepEqual(both.asked, ASKED);
 
     const firstOnly = replayOf([PATCHES_DECIDED_AT_START]);
     const wasPatched = decidePatchesAtStart(firstOnly.ask);
     for (const id of DECIDED_AT_START_2) assert.equal(wasPatched(id), false, id);
-    assert.deepEqual(firstOnly.asked, [...MARKERS, ...DECIDED_AT_START_2]);
+    assert.deepEqual(firstOnly.asked, [...ASKED, ...DECIDED_AT_START_2]);
     assert.ok(Object.isFrozen(DECIDED_AT_START_2));
     assert.deepEqual([...DECIDED_AT_START_2], ['drain-queue-before-completing', 'operator-reject-concluded-operations']);
   });
@@ -175,7 +178,7 @@ describe('patches decided at the start of an installation run (workflows/install
     const isPatched = decidePatchesAtStart(all.ask);
     for (const id of [...DECIDED_AT_START, ...DECIDED_AT_START_2, ...DECIDED_AT_START_3]) assert.equal(isPatched(id), true, id);
     assert.equal(isPatched('a-later-patch'), false);
-    assert.deepEqual(all.asked, [...MARKERS, 'a-later-patch']);
+    assert.deepEqual(all.asked, [...ASKED, 'a-later-patch']);
 
     const firstTwo = replayOf([PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_2, MARK_ACTIVE_AFTER]);
     const wasPatched = decidePatchesAtStart(firstTwo.ask);
@@ -183,9 +186,9 @@ describe('patches decided at the start of an installation run (workflows/install
     assert.equal(wasPatched(ROTATION_GRACE_FROM_EVENT), false);
     // Asked right after a local activity: decided by its generation alone, never asked (no marker of its own).
     assert.equal(wasPatched(UNINSTALL_ADOPTS_COMPROMISED_ROTATION), false);
-    assert.deepEqual(firstTwo.asked, [...MARKERS, MARK_ACTIVE_AFTER, ROTATION_GRACE_FROM_EVENT]);
+    assert.deepEqual(firstTwo.asked, [...ASKED, MARK_ACTIVE_AFTER, ROTATION_GRACE_FROM_EVENT]);
     assert.equal(wasPatched(DISCARD_IGNORED_CREDENTIALS), false);
-    assert.deepEqual(firstTwo.asked, [...MARKERS, MARK_ACTIVE_AFTER, ROTATION_GRACE_FROM_EVENT]);
+    assert.deepEqual(firstTwo.asked, [...ASKED, MARK_ACTIVE_AFTER, ROTATION_GRACE_FROM_EVENT]);
     assert.deepEqual(
       [...ONLY_DECIDED_AT_START],
       [
@@ -316,11 +319,11 @@ describe('patches decided at the start of an installation run (workflows/install
       const all = replayOf(MARKERS);
       const isPatched = decidePatchesAtStart(all.ask);
       for (const id of set) assert.equal(isPatched(id), true, id);
-      assert.deepEqual(all.asked, MARKERS);
+      assert.deepEqual(all.asked, ASKED);
       const before = replayOf(MARKERS.slice(0, n - 1));
       const wasPatched = decidePatchesAtStart(before.ask);
       for (const id of set) assert.equal(wasPatched(id), false, id);
-      assert.deepEqual(before.asked, MARKERS, 'asked right after an activity that may be local: never asked on their own');
+      assert.deepEqual(before.asked, ASKED, 'asked right after an activity that may be local: never asked on their own');
       assert.ok(Object.isFrozen(set));
       assert.deepEqual([...set], expected);
     });

@@ -93,14 +93,10 @@ export async function destroyCredentials(ctx: PhaseContext, rejected?: Lifecycle
  */
 export const QUEUED_UNINSTALL_KEEPS_CREDENTIALS = 'queued-uninstall-keeps-credentials';
 
-/**
- * Patch: an ending install whose credentials are destroyed no longer names that set as the active one, as an uninstall's
- * end does: an uninstall delivered later (Talkdesk showed the install revoked) ends `deprovisioned`, not `failed` on
- * a missing set with "a new app.installed event is needed". Decided at start only (patches.ts, the fourteenth generation).
- */
+/** Patch: an ending install no longer names the set it destroyed (an uninstall later ended `failed` on it). Gen. 14. */
 export const ENDED_INSTALL_FORGETS_DESTROYED_SET = 'ended-install-forgets-destroyed-set';
 
-/** An ending install's credentials destroyed, unless the queued uninstall needs them (patch above). */
+/** An ending install's credentials destroyed, unless the queued uninstall needs them (patches above). */
 export async function destroyEndingInstallCredentials(ctx: PhaseContext, rejected?: LifecycleEvent): Promise<void> {
   if (uninstallQueued(ctx.state) && ctx.patched(QUEUED_UNINSTALL_KEEPS_CREDENTIALS)) return;
   await destroyCredentials(ctx, rejected);

@@ -25,11 +25,11 @@ export function markEarlierLifeUninstall(ctx: PhaseContext, event: LifecycleEven
 export const NEW_LIFE_WAITS_FOR_ITS_INSTALL = 'new-life-waits-for-its-install';
 
 /**
- * Patch: a new life's uninstall, update or rotation waits for its install even while a newer install is queued behind it
- * (a later life's): newer than the last end and older than that install, it is of a life in between whose install is
- * late. Before it, the queued install ended the wait, and such an uninstall was deprovisioned without credentials, its
- * install then ignored as over. Only a trial event still goes on (one of the earlier life may be stamped after its
- * uninstall). Decided at start only (patches.ts, the fourteenth generation).
+ * Patch: a new life's uninstall waits for its install even while a newer install is queued behind it (a later life's):
+ * newer than the last end and older than that install, it ends a life in between whose install is late. Before it, the
+ * queued install ended the wait, and the uninstall was deprovisioned without credentials (Talkdesk never told), its
+ * install then ignored as over. Other events go on as before: the later install must not wait on each (a trial event
+ * of the earlier life may be stamped after its uninstall). Decided at start only (patches.ts, the fourteenth generation).
  */
 export const NEW_LIFE_WAITS_PAST_NEWER_INSTALL = 'new-life-waits-past-newer-install';
 
@@ -47,9 +47,9 @@ export function newLifeBeforeItsInstall(ctx: PhaseContext, head: LifecycleEvent)
   return ctx.patched(NEW_LIFE_WAITS_FOR_ITS_INSTALL);
 }
 
-/** Whether an install queued behind the head (newer) ends its new life's wait: a trial head's only, under the patch. */
+/** Whether an install queued behind the head (newer) ends its new life's wait: not an uninstall's, under the patch. */
 export function newerInstallEndsWait(ctx: PhaseContext, head: LifecycleEvent): boolean {
-  return head.type.startsWith('app.trial_') || !ctx.patched(NEW_LIFE_WAITS_PAST_NEWER_INSTALL);
+  return head.type !== 'app.uninstalled' || !ctx.patched(NEW_LIFE_WAITS_PAST_NEWER_INSTALL);
 }
 
 /** An install newer than the last uninstall was taken (applied, or skipped for its own uninstall). */

@@ -224,8 +224,8 @@ export const PATCHES_DECIDED_AT_START_14 = 'patches-decided-at-start-14';
 /**
  * The patches the fourteenth generation decides, ONLY_DECIDED_AT_START (asked where the queue's head is taken, or right
  * after an ending install's credentials are destroyed, each perhaps right after a local activity): in a run for an
- * uninstalled installation, a new life's event other than a trial one waits for its install even while a newer install
- * is queued (earlier-life.ts, workflow.ts); an ending install no longer names its destroyed set (common.ts).
+ * uninstalled installation, a new life's uninstall waits for its install even while a newer install is queued
+ * (earlier-life.ts, workflow.ts); an ending install no longer names its destroyed set (common.ts).
  */
 export const DECIDED_AT_START_14: readonly string[] = Object.freeze([
   'new-life-waits-past-newer-install',
@@ -273,18 +273,32 @@ const GENERATIONS: readonly (readonly [string, readonly string[]])[] = [
   [PATCHES_DECIDED_AT_START_14, DECIDED_AT_START_14],
 ];
 
-/** The marker of the generation that decides `patchId` at start, if one does (the replay corpus checks ask it). */
-export function markerDeciding(patchId: string): string | undefined {
-  return GENERATIONS.find(([, ids]) => ids.includes(patchId))?.[0];
+/**
+ * Patch: one marker deciding the first fourteen generations at once. Each generation's marker of its own is, with the
+ * core's upsert of `TemporalChangeVersion` that follows every patch marker, two history events and a visibility write at
+ * the start of every run: 28 events and 14 writes, in the bench's install and on the Temporal server's memory. A run
+ * recorded without it (before it) asks the generations' markers one by one, as before. Generations added later are
+ * asked after it, each by its own marker.
+ */
+export const PATCHES_DECIDED_AT_START_1_TO_14 = 'patches-decided-at-start-1-to-14';
+const GENERATIONS_IN_ONE = 14;
+
+/** The markers that decide `patchId` at start, if any does (the replay corpus checks ask it): its generation's, and the one of all. */
+export function markersDeciding(patchId: string): string[] {
+  const at = GENERATIONS.findIndex(([, ids]) => ids.includes(patchId));
+  if (at < 0) return [];
+  return [GENERATIONS[at]![0], ...(at < GENERATIONS_IN_ONE ? [PATCHES_DECIDED_AT_START_1_TO_14] : [])];
 }
 
 /**
  * Decides every generation's marker (call it first, before any handler or activity) and returns
  * the patch check for the run. `ask` is the SDK's `patched` (a parameter for the unit test). A run
  * recorded before a generation's marker asks each of its patches where its code stands, except
- * those ONLY_DECIDED_AT_START (false).
+ * those ONLY_DECIDED_AT_START (false). The marker of the first fourteen, recorded by every new run, is asked first: on
+ * the replay of a run recorded before it, it is absent (false, nothing recorded) and the generations' own are asked.
  */
 export function decidePatchesAtStart(ask: (patchId: string) => boolean = patched): (patchId: string) => boolean {
-  const decided = GENERATIONS.filter(([marker]) => ask(marker)).flatMap(([, ids]) => ids);
+  const inOne = ask(PATCHES_DECIDED_AT_START_1_TO_14);
+  const decided = GENERATIONS.filter(([marker], i) => (inOne && i < GENERATIONS_IN_ONE) || ask(marker)).flatMap(([, ids]) => ids);
   return (patchId) => decided.includes(patchId) || (!ONLY_DECIDED_AT_START.includes(patchId) && ask(patchId));
 }

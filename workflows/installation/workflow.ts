@@ -139,7 +139,7 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
       if (remaining > 0) {
         state.currentStep = 'waiting for the app.installed event (events arrived out of order)';
         ctx.describe();
-        // The head's install comes first; for a new life's trial event, a newer install too (it begins no life).
+        // The head's install comes first; but for a new life's uninstall, a newer install too (the head begins no life).
         const anyInstallEnds = newLife && newerInstallEndsWait(ctx, head);
         await condition(
           () => state.queue[0]?.type === 'app.installed' || (anyInstallEnds && state.queue.some((e) => e.type === 'app.installed')),
