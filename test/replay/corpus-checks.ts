@@ -17,7 +17,7 @@ import {
   type RawEvent,
   type RawHistory,
 } from './raw-history';
-import { PATCHES_DECIDED_AT_START } from '../../workflows/installation/patches';
+import { PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_1_TO_14 } from '../../workflows/installation/patches';
 import { took } from './took';
 import { DEADLINE_READ_CHECKS } from './deadline-checks';
 import { STOPPED_OPERATION_CHECKS } from './stopped-operation-checks';
@@ -163,6 +163,8 @@ const firstEventType = (h: RawHistory) => (signals(h, 'event')[0] as { type?: st
 
 /** Each distinctive thing the corpus must hold, and whether a recording holds it. */
 export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
+  'a run started with the one marker of the first fourteen generations, none of theirs (patches-decided-at-start-1-to-14)': (h) =>
+    patches(h).includes(PATCHES_DECIDED_AT_START_1_TO_14) && !patches(h).includes(PATCHES_DECIDED_AT_START),
   'a run that continued as new': (h) => type(h.events.at(-1)!) === 'WORKFLOW_EXECUTION_CONTINUED_AS_NEW',
   'a run started by continue-as-new that completed': (h) =>
     !!h.events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId &&
