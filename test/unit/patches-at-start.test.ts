@@ -14,6 +14,7 @@ import {
   EARLIER_LIFE_UNINSTALL_KNOWN,
   NEW_LIFE_WAITS_FOR_ITS_INSTALL,
   NEW_LIFE_WAITS_PAST_NEWER_INSTALL,
+  SKIPPED_INSTALL_BEGINS_ITS_LIFE,
 } from '../../workflows/installation/earlier-life';
 import { LATE_EVENTS_BY_KIND } from '../../workflows/installation/late';
 import {
@@ -64,7 +65,7 @@ import {
   OPERATOR_REJECT_READS_OPEN_STATE_NAMES,
   OPERATOR_REJECT_WITHIN_OPERATION_DEADLINE,
 } from '../../workflows/installation/operator';
-import { SKIPPED_INSTALL_BEGINS_ITS_LIFE, TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL } from '../../workflows/installation/apply';
+import { TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL } from '../../workflows/installation/apply';
 import {
   EARLIER_LIFE_EVENTS_OVER,
   FINISHED_RUN_KNOWS_EVENT_TIMES,
@@ -111,8 +112,7 @@ const MARKERS = [
   PATCHES_DECIDED_AT_START_14,
 ];
 
-/** What a run recorded before the marker of the first fourteen asks at its start: that marker (absent), then each generation's. */
-const ASKED = [PATCHES_DECIDED_AT_START_1_TO_14, ...MARKERS];
+const ASKED = [PATCHES_DECIDED_AT_START_1_TO_14, ...MARKERS]; // a run recorded before the one marker: it (absent), then each's
 /** The sets of the third generation on (those that may hold ONLY_DECIDED_AT_START patches). */
 const FROM_THE_THIRD = [
   DECIDED_AT_START_3,

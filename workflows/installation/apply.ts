@@ -12,8 +12,6 @@ import { runUpdate } from './update';
 /** Patch: a trial event with an uninstall queued behind it is ignored (decided at start only, patches.ts). */
 export const TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL = 'trial-superseded-by-queued-uninstall';
 
-export { SKIPPED_INSTALL_BEGINS_ITS_LIFE };
-
 /**
  * Applies the event at the head of the queue, and marks it handled. `late`: an
  * update older than one applied (see late.ts), applied from Talkdesk's users.

@@ -54,15 +54,18 @@ export function createLaunch(o: LaunchOptions & LaunchParts): Launch {
       )
     : undefined;
   // A source that spent its failed sign-in budget is refused before the store is touched.
-  const signInRoute = (handle: (lc: LaunchContext, ctx: Context) => Promise<void>) => async (ctx: Context) => {
-    if (!refuseSpentSource(lc, ctx)) await handle(lc, ctx);
-    // A launch refused all the same drops the browser's session (another user may be at it), as one that goes on ends it.
-    else if (handle === launch) dropSessionCookie(lc, ctx);
-  };
+  // `refused`: what a request refused that way still does (no store write).
+  const signInRoute =
+    (handle: (lc: LaunchContext, ctx: Context) => Promise<void>, refused?: (lc: LaunchContext, ctx: Context) => unknown) =>
+    async (ctx: Context) => {
+      if (!refuseSpentSource(lc, ctx)) await handle(lc, ctx);
+      else refused?.(lc, ctx);
+    };
   return {
     callbackHooks: createCallbackHooks(lc),
     routes(router) {
-      router.get(LAUNCH_PATH, signInRoute(launch));
+      // A launch refused drops the browser's session all the same (another user may be at it), as one that goes on ends it.
+      router.get(LAUNCH_PATH, signInRoute(launch, dropSessionCookie));
       router.get(SSO_CALLBACK_PATH, signInRoute(ssoCallback));
       router.get(APP_PATH, (ctx) => pageOrError(lc, ctx, appHome));
       router.post(APP_LOGOUT_PATH, (ctx) => pageOrError(lc, ctx, appLogout));
