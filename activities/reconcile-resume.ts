@@ -96,12 +96,15 @@ export function createResumer(deps: { store: Store; dispatch: () => Dispatch; te
     const events = await store.inbox.listForInstallation(rec._id);
     const own = phaseEvent(rec, events);
     const ownUnhandled = own && !rec.handledEventIds?.includes(own._id) ? own : undefined;
-    const queued = unhandledEvents(rec, events);
+    // A run resumed earlier (marked, `resumed_runs`) and lost too: judged by what the first lost run had applied, as
+    // `handOverLostEvents` does, or the clear below would drop the only trace of what that run had queued.
+    const loaded = await store.installations.resumedFrom(rec._id);
+    const queued = unhandledEvents(loaded ? { ...rec, ...loaded } : rec, events).filter((e) => !rec.handledEventIds?.includes(e._id));
     // Its run marks nothing (resumedByReconciliation). Marked before it starts when the lost run left events: a
     // pass cut off once the start landed (its answer lost, the worker killed) and before they were all handed over
     // finds the run running, and looks for what it does not know only through this mark.
     const markedAt = queued.some((e) => e._id !== ownUnhandled?._id) ? new Date() : undefined;
-    if (markedAt) await store.installations.markResumedRun(rec._id, markedAt, rec);
+    if (markedAt) await store.installations.markResumedRun(rec._id, markedAt, loaded ?? rec);
     // Started meanwhile by an event's hand-over (signal-with-start): the run restores the record and does not
     // know the events the lost run had queued; they are handed over all the same.
     if (!ownUnhandled) await resumeInstallation(temporal(), rec._id, rec.accountName).catch(unlessAlreadyStarted);
@@ -110,7 +113,7 @@ export function createResumer(deps: { store: Store; dispatch: () => Dispatch; te
       for (const e of inQueueOrder([ownUnhandled, ...queued])) await handOver(e.event);
     } catch (err) {
       // Marked (anew), so the next pass looks for what was not handed over.
-      await store.installations.markResumedRun(rec._id, new Date(), rec);
+      await store.installations.markResumedRun(rec._id, new Date(), loaded ?? rec);
       throw err;
     }
     if (markedAt) await store.installations.clearResumedRun(rec._id, markedAt);

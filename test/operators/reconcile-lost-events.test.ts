@@ -157,6 +157,26 @@ describe('reconciliation hands over what a lost workflow left (FerretDB, simulat
       assert.deepEqual([handedOver, marked], [[['app.uninstalled', uninstall.id]], undefined], 'not the update: the new run applied it');
     });
 
+    it('the new run lost too, after applying a newer event: the pass resuming it hands over what the first lost run had queued', async () => {
+      const { id, install, uninstall } = await leftQueued();
+      assert.ok(await h.run(h.acts.loadInstallation, { installationId: id }));
+      const update = h.simulator.updateUsers(id, { add: 1 }, { createdAt: new Date(Date.now() - 60_000).toISOString() });
+      const rotation = h.simulator.rotateCredentials(id, {}, { createdAt: new Date().toISOString() });
+      for (const e of [update, rotation]) await h.storeEvent(e);
+      await h.store.installations.coll.updateOne(
+        { _id: id },
+        { $set: { lastEventAt: update.created_at, handledEventIds: [install.id, update.id] } },
+      );
+      // Its workflow is not running: the visit resumes it from the record, which shows the update applied.
+      const { handedOver, started } = await reconcile(id, false);
+      assert.deepEqual(started, [workflowIdFor(id)]);
+      assert.deepEqual(handedOver, [
+        ['app.uninstalled', uninstall.id],
+        ['app.credentials_rotated', rotation.id],
+      ]);
+      assert.equal((await h.store.installations.scanForReconciliation()).find((r) => r._id === id)?.resumedAt, undefined);
+    });
+
     it('is not handed over when the workflow knows it; kept marked when its state cannot be read', async () => {
       const { id, install, uninstall } = await leftQueued();
       const known = await plannedVisit(id, viewOf(id, 'uninstalling', [install.id, uninstall.id]));
