@@ -43,20 +43,23 @@ export class ReadWindow {
 }
 
 /**
- * Talkdesk's 429 (and a 503 with Retry-After) pauses every Talkdesk read of the pass on this worker for what
- * Talkdesk asked (talkdesk-api.md: honour Retry-After; parseRetryAfter keeps at most an hour): reads carried on at the budget's pace
+ * Talkdesk's 429 (and a 503 with Retry-After) pauses the pass's Talkdesk reads of that API host on this worker for
+ * what Talkdesk asked (talkdesk-api.md: honour Retry-After; parseRetryAfter keeps at most an hour). Per host, as the
+ * pause of a host not answering: Talkdesk publishes no rate-limit policy, and an hour's maintenance of one region
+ * must not stop drift checks and re-approvals in the others. Reads carried on at the budget's pace
  * while Talkdesk refused them, competing with the installations' own approvals for its limits. A read due
  * while paused is left to the next pass (an error, not recorded as checked) rather than waited for, so that
  * sustained 429s never stretch a page past its timeout.
  */
 export class TalkdeskPause {
-  private until = 0;
+  /** Per Talkdesk API host (`hostOf`; '' for a call that named none): until when its reads wait for Talkdesk's limit. */
+  private readonly limited = new Map<string, number>();
   /** Per Talkdesk API host (the installation's `rootUrl`): one region not answering does not hold the others' reads. */
   private readonly unreachable = new Map<string, number>();
 
   /**
-   * Notes a failed call of an installation whose API is at `rootUrl`: a rate limit moves the pause of every read on,
-   * and a call Talkdesk did not answer (a timeout, a connection failure) the pause of that host's: sent one after
+   * Notes a failed call of an installation whose API is at `rootUrl`: a rate limit, or a call Talkdesk did not answer
+   * (a timeout, a connection failure), moves the pause of that host's reads on. Sent one after
    * another, a page's reads to a host that does not answer took a client timeout each, past the page's own timeout,
    * and each retry of the page sent them all again.
    */
@@ -69,7 +72,8 @@ export class TalkdeskPause {
     if (err.kind !== 'rate_limited' && !(err.kind === 'server_error' && err.retryAfterMs !== undefined)) return;
     // Nothing waits for it (reads due meanwhile are left to the next pass): the whole of what Talkdesk asked is honoured.
     const pause = err.retryAfterMs ?? RATE_LIMITED_PAUSE_MS;
-    this.until = Math.max(this.until, Date.now() + pause);
+    const host = rootUrl === undefined ? '' : hostOf(rootUrl);
+    this.limited.set(host, Math.max(this.limited.get(host) ?? 0, Date.now() + pause));
   }
 
   /**
@@ -78,7 +82,8 @@ export class TalkdeskPause {
    */
   check(call: 'read' | 'approval' = 'read', rootUrl?: string): void {
     const [notDone, next] = call === 'read' ? ['not read at Talkdesk: it', 'read'] : ['approval not sent again: Talkdesk', 'sent'];
-    const limited = this.until - Date.now();
+    const host = rootUrl === undefined ? undefined : hostOf(rootUrl);
+    const limited = Math.max(this.limited.get('') ?? 0, host === undefined ? 0 : (this.limited.get(host) ?? 0)) - Date.now();
     if (limited > 0) {
       throw ApplicationFailure.create({
         type: 'TalkdeskRateLimited',

@@ -47,6 +47,16 @@ describe('reconciliation pause after a 429', () => {
     assert.throws(() => pause.check(), /asked to slow down \(429\) for (599|600) s more/);
   });
 
+  it("a 429 pauses that host's reads and re-approvals, not another region's", () => {
+    const pause = new TalkdeskPause();
+    const eu = 'https://api.talkdeskapp.eu';
+    pause.note(new TalkdeskHttpError({ status: 503, endpoint: 'GET /apps/app-1/installations/inst-1', retryAfterMs: 3_600_000 }), eu);
+    assert.throws(() => pause.check('read', `${eu}/`), /asked to slow down \(429\) for (3599|3600) s more/);
+    assert.throws(() => pause.check('approval', eu), /approval not sent again: Talkdesk asked to slow down/);
+    assert.doesNotThrow(() => pause.check('read', 'https://api.talkdeskapp.com'), 'another region is read');
+    assert.doesNotThrow(() => pause.check('approval', 'https://api.talkdeskapp.com'), 'and its approvals sent again');
+  });
+
   it('names an approval sent again (its read done) as the approval that waits, not a read', () => {
     const pause = new TalkdeskPause();
     pause.note(rateLimited());
