@@ -93,7 +93,8 @@ export async function launch(lc: LaunchContext, ctx: Context): Promise<void> {
     target.searchParams.set('scope', lc.settings.scopes.join(' '));
     target.searchParams.set('state', state);
     target.searchParams.set('nonce', nonceValue);
-    // Only for a launch that goes on to Talkdesk: a forged link to /launch with a bad id signs no one out.
+    // Only for a launch that goes on to Talkdesk: a forged link to /launch with a bad id signs no one out (one naming
+    // a usable installation does, docs/launch.md: the price of leaving no earlier user's session behind).
     await endBrowserSession(lc, ctx);
     setCookie(ctx, SSO_COOKIE, cookie, { ...cookieBase(lc, SSO_CALLBACK_PATH), maxAgeSeconds: STATE_TTL_MS / 1000 });
     // Debug only: the happy path's per-request lines cost CPU on every sign-in (docs/performance.md); failures warn.
