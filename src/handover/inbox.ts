@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { MongoServerError, type Collection } from 'mongodb';
 import type { EncryptedBlob } from '../crypto/secrets';
 import type { EventType, LifecycleEvent } from '../../workflows/definitions';
@@ -80,12 +81,20 @@ export type InsertOutcome =
   { stored: 'stored' } | { stored: 'duplicate'; dispatched: boolean; conflict?: true; event?: LifecycleEvent; receivedAt?: Date };
 
 const clientOf = (e: LifecycleEvent): unknown => (e.facts as { client_id?: unknown }).client_id;
-/** Not a redelivery: another installation, type, time or client (a credentials event's: its secret comes with it). */
+/**
+ * Facts both name that differ (users added or removed, a subscription, a rotation's `compromised`): answered as a
+ * repeat, the second body would be dropped unseen. Only those both name: a fact a newer version adds is no conflict
+ * with a record an older one stored.
+ */
+const factsDiffer = (a: object, b: object): boolean =>
+  Object.entries(a).some(([k, v]) => k in b && !isDeepStrictEqual(v, (b as Record<string, unknown>)[k]));
+/** Not a redelivery: another installation, type, time, client (a credentials event's: its secret comes with it) or facts. */
 const conflicting = (a: InboxRecord, b: Pick<InboxRecord, 'installationId' | 'type' | 'event'>): boolean =>
   a.installationId !== b.installationId ||
   a.type !== b.type ||
   Date.parse(a.event.createdAt) !== Date.parse(b.event.createdAt) ||
-  clientOf(a.event) !== clientOf(b.event);
+  clientOf(a.event) !== clientOf(b.event) ||
+  factsDiffer(a.event.facts, b.event.facts);
 
 export class InboxStore {
   private readonly coll: Collection<InboxRecord>;
@@ -128,7 +137,10 @@ export class InboxStore {
     // primary alone; found so, a repeat answered 2xx for what a failover rolls back (an account's only credentials).
     let existing = credentials ? await this.coll.findOne({ _id: record._id }, MAJORITY_READ) : null;
     if (!existing) {
-      const copied = credentials ? await this.eventCredentials.put(ownerOf(record), credentials) : false;
+      const copied = credentials ? await this.eventCredentials.put(ownerOf(record), credentials) : 'none';
+      // Its record never written (that delivery answered 503), then another body under the id: stored, this one's
+      // record would name a copy it cannot read (bound to the other installation or client), its own secret lost.
+      if (copied === 'conflict') return { stored: 'duplicate', dispatched: false, conflict: true };
       if (await this.insertRecord(record)) {
         if (queue) await this.enqueue(record);
         return { stored: 'stored' };
@@ -139,7 +151,8 @@ export class InboxStore {
       // A repeat racing the first delivery (its lookup ran before that record was written) stored a copy
       // where none was: the first one's was deleted meanwhile. Not kept when that was its import (a copy
       // discarded or destroyed without one stays until the retention sweep: the safe way round).
-      if (copied && credentials) await this.eventCredentials.deleteIfImported(record._id, record.installationId, credentials.clientId);
+      if (copied === 'stored' && credentials)
+        await this.eventCredentials.deleteIfImported(record._id, record.installationId, credentials.clientId);
     }
     if (queue && existing && !existing.dispatchedAt) await this.enqueue(existing);
     const conflict = existing !== null && conflicting(existing, record);

@@ -92,8 +92,12 @@ export class EventCredentialStore {
     await this.coll.createIndex({ installationId: 1 });
   }
 
-  /** Stores an event's credentials (the callback, before the inbox record). A repeat changes nothing: false. */
-  async put(owner: EventCredentialOwner, sealed: SealedEventCredentials): Promise<boolean> {
+  /**
+   * Stores an event's credentials (the callback, before the inbox record). A repeat changes nothing: `repeat`.
+   * `conflict`: the id holds another event's copy (another installation, client or time: an earlier delivery whose
+   * record was never written, then a different body under its id), which must not be taken for this one's.
+   */
+  async put(owner: EventCredentialOwner, sealed: SealedEventCredentials): Promise<'stored' | 'repeat' | 'conflict'> {
     const { eventId, installationId, createdAt, storedAt } = owner;
     try {
       await this.coll.insertOne(
@@ -107,10 +111,16 @@ export class EventCredentialStore {
         },
         DURABLE_WRITE,
       );
-      return true;
+      return 'stored';
     } catch (e) {
       if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
-      return false;
+      const held = await this.coll.findOne({ _id: eventId }, { projection: { installationId: 1, clientId: 1, eventCreatedAt: 1 } });
+      const other =
+        held !== null &&
+        (held.installationId !== installationId ||
+          held.clientId !== sealed.clientId ||
+          (held.eventCreatedAt !== undefined && held.eventCreatedAt.getTime() !== createdAt.getTime()));
+      return other ? 'conflict' : 'repeat';
     }
   }
 

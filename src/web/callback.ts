@@ -229,10 +229,10 @@ export function createCallbackHandler(deps: CallbackDeps) {
     storing.ok();
     if (inserted.stored === 'duplicate' && inserted.conflict) {
       // Not a redelivery: handing it over would apply this body under the stored event's id (or never).
-      log.error('event id already stored for another installation, type, time or client: refused, nothing stored');
+      log.error('event id already stored for another installation, type, time, client or content: refused, nothing stored');
       outcome('refused');
       const why =
-        'An event with this id is already stored for another installation, event type, created_at or client_id; event ids are unique, so this one was not stored.';
+        'An event with this id is already stored for another installation, event type, created_at, client_id or content; event ids are unique, so this one was not stored.';
       return refuse(ctx, 409, 'event_id_conflict', why);
     }
     const stored = inserted.stored;

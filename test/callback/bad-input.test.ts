@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { signBody, type InstalledEvent } from '../../src/simulator';
 import { COLLECTIONS } from '../../src/store/db';
+import { sealEventCredentials } from '../../src/store/event-credentials';
 import { postCallback, type CallbackAnswer, type PostOptions } from '../support/callback-client';
 import { assertNothingStored, inboxCount } from '../support/callback-checks';
 import { WEBHOOK_SECRET, useSystem, type TestSystem } from '../support/system';
@@ -136,6 +137,19 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
     assert.equal((await postCallback(sys.web.callbackUrl, JSON.stringify(first))).json?.status, 'duplicate');
   });
 
+  it('refuses a repeat of an update with other users or subscription (409 event_id_conflict): the stored one kept', async () => {
+    const { installation, event } = sys.simulator.createInstallation();
+    assert.equal((await postCallback(sys.web.callbackUrl, JSON.stringify(event))).status, 200);
+    const update = sys.simulator.updateUsers(installation.id, { add: 1 });
+    assert.equal((await postCallback(sys.web.callbackUrl, JSON.stringify(update))).status, 200);
+    const otherUsers = structuredClone(update) as unknown as Mutable;
+    otherUsers.data.users = { adding: ['someone-else'], removing: [] };
+    const answer = await postCallback(sys.web.callbackUrl, JSON.stringify(otherUsers));
+    assert.equal(answer.status, 409, answer.text);
+    assert.equal(answer.json?.error?.code, 'event_id_conflict');
+    assert.equal((await postCallback(sys.web.callbackUrl, JSON.stringify(update))).json?.status, 'duplicate', 'the same body is a repeat');
+  });
+
   it('refuses a repeat of an event id with another client_id or created_at (409 event_id_conflict): the stored one kept', async () => {
     const first = fresh();
     const ok = await postCallback(sys.web.callbackUrl, JSON.stringify(first));
@@ -152,6 +166,25 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
     const kept = await sys.store.inbox.get(first.id);
     assert.equal((kept?.event.facts as { client_id?: string }).client_id, first.data.client_id, 'the stored event is unchanged');
     assert.equal((await postCallback(sys.web.callbackUrl, JSON.stringify(first))).json?.status, 'duplicate');
+  });
+
+  it("refuses another body under the id of a delivery whose record was never written (its credentials' copy stored): 409", async () => {
+    const first = fresh();
+    const { installation_id: installationId, client_id: clientId, client_secret: clientSecret } = first.data;
+    // What a first delivery leaves when its record's write fails after the copy's (answered 503).
+    const owner = { eventId: first.id, installationId, createdAt: new Date(first.created_at), storedAt: new Date() };
+    const creds = { clientId, clientSecret, privateKey: first.data.private_key, publicKey: first.data.public_key };
+    assert.equal(await sys.store.eventCredentials.put(owner, sealEventCredentials(sys.keyring, installationId, creds)), 'stored');
+    const otherClient = copy(first);
+    otherClient.data.client_id = 'c0ffee00c0ffee00c0ffee00c0ffee00';
+    const answer = await postCallback(sys.web.callbackUrl, JSON.stringify(otherClient));
+    assert.equal(answer.status, 409, answer.text);
+    assert.equal(answer.json?.error?.code, 'event_id_conflict');
+    assert.equal(await sys.store.inbox.get(first.id), null, 'no record names the copy it could not read');
+    // The first body delivered again is stored with the copy it left.
+    const again = await postCallback(sys.web.callbackUrl, JSON.stringify(first));
+    assert.ok(again.status === 200 || again.status === 202, again.text);
+    assert.equal((await sys.store.inbox.get(first.id))?.installationId, installationId);
   });
 
   describe('schema failures (400, naming the field)', () => {

@@ -135,7 +135,12 @@ describe('the whole lifecycle of an installation (dev server, FerretDB, simulato
     const { installation, event } = sys.simulator.createInstallation({ licensedUsers: 2 });
     sys.simulator.failNext('installationState', 1, { delayMs: 1_500 });
     await deliver(event);
-    await deliver(sys.simulator.updateUsers(installation.id, { add: 3 }));
+    const update = sys.simulator.updateUsers(installation.id, { add: 3 });
+    await deliver(update);
+    await eventually('the update queued while the install is under way', async () => {
+      const v = await queryState(sys.client, installation.id);
+      return v.phase === 'installing' && v.pendingEvents.includes(`app.updated ${update.id}`) ? v : undefined;
+    });
     const view = await settled(installation.id, 'active', (v) => v.appliedEvents === 2);
     assert.deepEqual(
       view.history.map((h) => [h.phase, h.result]),
@@ -145,7 +150,9 @@ describe('the whole lifecycle of an installation (dev server, FerretDB, simulato
       ],
     );
     assert.equal((await sys.store.accounts.listUsers(event.data.account_id)).filter((u) => u.active).length, 5);
+    const [install, updated] = sys.simulator.stateCalls(installation.id);
     assert.equal(sys.simulator.stateCalls(installation.id).length, 2);
+    assert.ok(updated!.at.getTime() >= install!.at.getTime() + 1_500, "the update's approval after the install's was answered");
   });
 
   it('events delivered in reverse order end as Talkdesk ends: uninstalled', async () => {

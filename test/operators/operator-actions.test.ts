@@ -73,7 +73,10 @@ describe('operators in the Temporal UI: search attributes, details, updates', fu
       (await queryState(sys.client, installation.id)).lastError?.includes('approve') ? true : undefined,
     );
     const handle = sys.client.workflow.getHandle(workflowIdFor(installation.id));
-    await assert.rejects(handle.executeUpdate(rejectUpdate, { args: [{ reason: '  ' }] }), WorkflowUpdateFailedError);
+    await assert.rejects(
+      handle.executeUpdate(rejectUpdate, { args: [{ reason: '  ' }] }),
+      (err: unknown) => err instanceof WorkflowUpdateFailedError && /reason of 1 to 500 characters/.test(String(err.cause?.message)),
+    );
     await handle.executeUpdate(rejectUpdate, { args: [{ reason: 'account is not eligible' }] });
     const view = await finalView(sys.client, installation.id);
     assert.equal(view.phase, 'rejected');

@@ -42,7 +42,7 @@ describe('reconciliation: a planned pass that continues as new', function () {
     input: ReconcileInput,
     pages: number,
     failing?: number,
-    /** Page 0 waits until its activity is cancelled, and this runs meanwhile. */
+    /** Pages 0 and 1 wait until their activities are cancelled, and this runs meanwhile. */
     whilePageRuns?: (handle: WorkflowHandle, calls: { pages: { page: number }[]; pageCancelled: boolean }) => Promise<void>,
   ) {
     const calls = {
@@ -64,7 +64,7 @@ describe('reconciliation: a planned pass that continues as new', function () {
       reconcilePlannedPage: async (i: { planId: string; page: number }): Promise<PageResult> => {
         calls.pages.push({ ...i, runId: Context.current().info.workflowExecution?.runId ?? '' });
         if (i.page === failing) throw ApplicationFailure.create({ message: 'the plan page could not be read', nonRetryable: true });
-        if (whilePageRuns && i.page === 0) {
+        if (whilePageRuns && i.page < 2) {
           try {
             for (;;) {
               Context.current().heartbeat();
@@ -195,8 +195,8 @@ describe('reconciliation: a planned pass that continues as new', function () {
     let seen: { pages: { page: number }[]; pageCancelled: boolean } | undefined;
     const outcome = await runPass(env, { pageSize: 2, parallelism: 2 }, 5, undefined, async (handle, calls) => {
       seen = calls;
-      // Page 0's activity itself running (it runs until cancelled), not merely scheduled.
-      await eventually('page 0 running', async () => calls.pages.some((p) => p.page === 0) || undefined);
+      // Pages 0 and 1 themselves running (each until cancelled), not merely scheduled.
+      await eventually('pages 0 and 1 running', async () => calls.pages.length >= 2 || undefined);
       await handle.cancel();
     }).then(
       () => 'completed',
@@ -204,5 +204,7 @@ describe('reconciliation: a planned pass that continues as new', function () {
     );
     assert.equal(outcome, 'cancelled');
     await eventually('the running page cancelled', async () => seen?.pageCancelled || undefined);
+    // Pages 0 and 1 held their two slots until the cancel: a pass going on would have started page 2 in a freed one.
+    assert.deepEqual(seen?.pages.map((p) => p.page).sort(), [0, 1], 'no page started after the cancel');
   });
 });

@@ -50,7 +50,7 @@ describe('reconciliation pause after a 429', () => {
   it("a 429 pauses that host's reads and re-approvals, not another region's", () => {
     const pause = new TalkdeskPause();
     const eu = 'https://api.talkdeskapp.eu';
-    pause.note(new TalkdeskHttpError({ status: 503, endpoint: 'GET /apps/app-1/installations/inst-1', retryAfterMs: 3_600_000 }), eu);
+    pause.note(new TalkdeskHttpError({ status: 429, endpoint: 'GET /apps/app-1/installations/inst-1', retryAfterMs: 3_600_000 }), eu);
     assert.throws(() => pause.check('read', `${eu}/`), /asked to slow down \(429\) for (3599|3600) s more/);
     assert.throws(() => pause.check('approval', eu), /approval not sent again: Talkdesk asked to slow down/);
     assert.doesNotThrow(() => pause.check('read', 'https://api.talkdeskapp.com'), 'another region is read');

@@ -22,6 +22,13 @@ describe('installation workflow: reconciliation marking a phase active', functio
       const signal = events.findLastIndex((e) => e.workflowExecutionSignaledEventAttributes);
       return signal >= 0 && events.slice(signal).some((e) => e.workflowTaskCompletedEventAttributes) ? true : undefined;
     });
+  /** Activities (and local ones) scheduled since the last signal: an attempt it hurried is scheduled by the task that handled it. */
+  const scheduledSinceLastSignal = async (handle: WorkflowHandle) => {
+    const events = (await handle.fetchHistory()).events ?? [];
+    return events
+      .slice(events.findLastIndex((e) => e.workflowExecutionSignaledEventAttributes))
+      .filter((e) => e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
+  };
   const retrying = (phase: InstallationPhase) => (v: { phase: string; lastError?: string }) =>
     v.phase === phase && v.lastError !== undefined;
 
@@ -153,8 +160,11 @@ describe('installation workflow: reconciliation marking a phase active', functio
     talkdesk.completed = true;
     await t.handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
     await signalHandled(t.handle);
+    assert.deepEqual(await scheduledSinceLastSignal(t.handle), [], 'not hurried: no attempt scheduled by the signal');
     assert.equal(t.stubs.of('setInstallationState').length, 1, 'no attempt before the Retry-After');
-    await env().sleep('6 minutes'); // past the Retry-After
+    await env().sleep('4 minutes'); // inside the Retry-After, past any backoff of 1 s
+    assert.equal(t.stubs.of('setInstallationState').length, 1, 'still none: it waits what Talkdesk asked');
+    await env().sleep('2 minutes'); // past the Retry-After
     const v = await t.settled('active');
     assert.equal(v.history.at(-1)?.result, 'approved');
     assert.ok((await env().currentTimeMs()) - t.t0 >= 300_000, 'retried after the five minutes Talkdesk asked for');
@@ -177,13 +187,7 @@ describe('installation workflow: reconciliation marking a phase active', functio
     const applies = t.stubs.of('applyUpdate').length;
     await t.handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
     await signalHandled(t.handle);
-    // Cut short, the next attempt would be scheduled by the task that handled the signal.
-    const events = (await t.handle.fetchHistory()).events ?? [];
-    const signal = events.findLastIndex((e) => e.workflowExecutionSignaledEventAttributes);
-    const scheduled = events
-      .slice(signal)
-      .filter((e) => e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
-    assert.deepEqual(scheduled, [], "the apply step's backoff is not cut short");
+    assert.deepEqual(await scheduledSinceLastSignal(t.handle), [], "the apply step's backoff is not cut short");
     assert.equal(t.stubs.of('applyUpdate').length, applies);
     partnerDown = false;
     await env().sleep('2 minutes'); // past the step's backoff
