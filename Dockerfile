@@ -2,7 +2,8 @@
 #
 # One image for both processes of appconnect-lifecycle:
 #   web (default):  node dist/src/entry/web.js
-#   worker:         node dist/src/entry/worker.js
+#   worker:         node --max-old-space-size=256 dist/src/entry/worker.js (each V8 heap capped:
+#                   docs/performance.md#worker-memory)
 # Debian (glibc), not Alpine: the Temporal SDK's native core ships glibc builds.
 #
 # Dependencies are installed with `npm ci`: exactly the lock file's versions (the

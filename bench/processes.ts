@@ -35,7 +35,13 @@ export interface NodeChild {
 }
 
 /** Runs `node <script>` with `env` added, its output appended to `logFile` (when given). */
-export function spawnNode(name: string, script: string, env: Record<string, string>, logFile?: string): NodeChild {
+export function spawnNode(
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  logFile?: string,
+  nodeFlags: string[] = [],
+): NodeChild {
   // BENCH_CPU_PROFILE_DIR: every child writes a V8 CPU profile there when it exits (not when SIGKILLed).
   const profileDir = process.env.BENCH_CPU_PROFILE_DIR;
   const args = profileDir
@@ -43,9 +49,10 @@ export function spawnNode(name: string, script: string, env: Record<string, stri
         '--cpu-prof',
         `--cpu-prof-dir=${profileDir}`,
         `--cpu-prof-name=${name}-${Date.now()}-${Math.floor(Math.random() * 1e6)}.cpuprofile`,
+        ...nodeFlags,
         script,
       ]
-    : [script];
+    : [...nodeFlags, script];
   const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   adopt(child);
   const log: WriteStream | undefined = logFile ? createWriteStream(logFile, { flags: 'a' }) : undefined;

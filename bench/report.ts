@@ -30,6 +30,8 @@ export interface BenchResult {
     scaleConcurrency: number;
     workerProcesses: number;
     stateDir: string;
+    /** The worker processes' V8 flags (absent before 2026-12-06: no heap limit). */
+    workerNodeFlags?: string;
     /** The MongoDB wire-protocol server the run used. */
     store?: string;
     web: string;
@@ -253,6 +255,7 @@ function settingsLine(r: BenchResult): string {
     `maxConcurrentWorkflowTaskExecutions ${v(t.maxConcurrentWorkflowTaskExecutions)}` +
     (t.maxConcurrentWorkflowTaskPolls ? `, maxConcurrentWorkflowTaskPolls ${v(t.maxConcurrentWorkflowTaskPolls)}` : '') +
     (t.maxConcurrentActivityTaskPolls ? `, maxConcurrentActivityTaskPolls ${v(t.maxConcurrentActivityTaskPolls)}` : '') +
+    (r.settings.workerNodeFlags !== undefined ? `; worker node flags: ${r.settings.workerNodeFlags || 'none'}` : '') +
     '; ' +
     `store: ${r.settings.store ?? 'FerretDB 1.24 (SQLite), embedded'}; state files in ${r.settings.stateDir}`
   );

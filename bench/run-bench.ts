@@ -10,6 +10,7 @@ import { DEFAULT_RESULTS_DIR, effectiveTuning, intArg, arg, tuningFromEnv } from
 import { toText, writeResults, type BenchResult, type BenchRun, type WorkerCacheFigures } from './report';
 import { measureScale, rssSnapshot, type ScaleResult } from './scale';
 import { startBenchSystem } from './system';
+import { workerNodeFlags } from './service-workers';
 
 export interface BenchOptions {
   /** Events / installs / workflows per figure. */
@@ -169,6 +170,7 @@ export async function runBench(opts: BenchOptions): Promise<{ result: BenchResul
         scaleConcurrency: opts.scaleConcurrency,
         workerProcesses: opts.workerProcesses,
         stateDir: opts.stateDir ?? os.tmpdir(),
+        workerNodeFlags: opts.workerProcesses > 0 ? workerNodeFlags() : undefined,
         store: opts.mongoUri ? 'MongoDB at BENCH_MONGODB_URI' : 'FerretDB 1.24 (SQLite), embedded',
         web: 'dist/src/entry/web.js (a process)',
         tuning,

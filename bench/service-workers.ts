@@ -6,6 +6,7 @@ import { PROJECT_ROOT } from '../src/local/tools';
 import { createLogger } from '../src/logging/logger';
 import type { Store } from '../src/store';
 import { TalkdeskClient } from '../src/talkdesk/client';
+import { WORKER_HEAP_FLAG } from '../src/worker/cache-budget';
 import { createAppWorker } from '../src/worker/create-worker';
 import { spawnNode } from './processes';
 import { NAMESPACE, type BenchSystemOptions, type ServiceWorker } from './system-config';
@@ -78,7 +79,7 @@ export function serviceWorkerPool(ctx: WorkerPoolContext): WorkerPool {
     // An experiment's V8 flags for the service worker alone (e.g. a heap limit), not the bench's own process.
     const nodeOptions = process.env.BENCH_WORKER_NODE_OPTIONS;
     const env = nodeOptions ? { ...workerEnv, NODE_OPTIONS: nodeOptions } : workerEnv;
-    const proc = spawnNode(`worker-${id}`, path.join(PROJECT_ROOT, 'dist/src/entry/worker.js'), env, file);
+    const proc = spawnNode(`worker-${id}`, path.join(PROJECT_ROOT, 'dist/src/entry/worker.js'), env, file, workerHeapFlags());
     const handle: ServiceWorker = { id, process: proc, pid: proc.pid, ready: false, kill: () => proc.kill(), stop: () => proc.stop() };
     workers.push(handle);
     void proc.exited.then(() => {
@@ -93,4 +94,17 @@ export function serviceWorkerPool(ctx: WorkerPoolContext): WorkerPool {
     for (const w of [...workers]) await w.stop();
   };
   return { workers, startWorker, stop };
+}
+
+/**
+ * The worker processes' heap flag: production's (package.json start:worker), unless BENCH_WORKER_NODE_OPTIONS sets a
+ * heap limit of its own (a command-line flag would override it).
+ */
+function workerHeapFlags(): string[] {
+  return process.env.BENCH_WORKER_NODE_OPTIONS?.includes('--max-old-space-size') ? [] : [WORKER_HEAP_FLAG];
+}
+
+/** The worker processes' V8 flags, for the results: the heap flag and BENCH_WORKER_NODE_OPTIONS. */
+export function workerNodeFlags(): string {
+  return [...workerHeapFlags(), process.env.BENCH_WORKER_NODE_OPTIONS ?? ''].join(' ').trim();
 }

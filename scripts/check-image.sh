@@ -51,7 +51,7 @@ export NODE_ENV=production HOST=127.0.0.1 PORT=$WEB ADMIN_HOST=127.0.0.1 ADMIN_P
   TALKDESK_APP_ID=check-image-app TALKDESK_WEBHOOK_SECRET=check-image-webhook-secret-0123456789 \
   SECRETS_KEY=$(node -e "console.log(require('crypto').randomBytes(32).toString('base64'))") \
   APP_BASE_URL=http://127.0.0.1:$WEB SUPPORT_CONTACT=ops@example.com TALKDESK_ALLOWED_HOSTS=127.0.0.1:$SIM
-node dist/src/entry/worker.js >"$WORK/worker.log" 2>&1 &
+node --max-old-space-size=256 dist/src/entry/worker.js >"$WORK/worker.log" 2>&1 &
 PIDS+=($!)
 node dist/src/entry/web.js >"$WORK/web.log" 2>&1 &
 PIDS+=($!)

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/local/tools';
+import { WORKER_HEAP_FLAG } from '../../src/worker/cache-budget';
 import { useSystem, type TestSystem } from './system';
 
 export interface WorkerProcess {
@@ -12,7 +13,8 @@ export interface WorkerProcess {
 
 /** Runs the production worker entry point (`dist/src/entry/worker.js`) as a real process. */
 export async function startWorkerProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/entry/worker.js')], {
+  // As production starts it (package.json start:worker): each V8 heap capped.
+  const child = spawn(process.execPath, [WORKER_HEAP_FLAG, path.join(PROJECT_ROOT, 'dist/src/entry/worker.js')], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
