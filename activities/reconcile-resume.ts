@@ -3,7 +3,7 @@ import { resumeInstallation, type Dispatch, type InboxRecord, type InstallationT
 import type { Store } from '../src/store';
 import { IN_PROGRESS_PHASES, needsWorkflow } from './reconcile-plan';
 import { workflowRunning } from './reconcile-visibility';
-import { TYPE_ORDER } from '../workflows/state';
+import { MAX_HANDLED, TYPE_ORDER } from '../workflows/state';
 import type { InstallationRecord, ResumedFrom } from '../src/store/installations';
 import { stateQuery, workflowIdFor, type EventType, type InstallationPhase, type InstallationView } from '../workflows/definitions';
 
@@ -81,6 +81,18 @@ function inQueueOrder(events: (InboxRecord | undefined)[]): InboxRecord[] {
   });
 }
 
+/**
+ * Whether the record's handled ids still name every event applied since `loaded` (the first lost run's): the record
+ * keeps the last MAX_HANDLED only, so a later run that applied more dropped the oldest, and an event it applied would
+ * then look unhandled by `loaded`'s judgement, handed to the new run again. Judged by the record then: what the first
+ * lost run had queued older than the record's last event is no longer told apart (left, as before the mark kept it).
+ */
+function handledReachBack(rec: InstallationRecord, loaded: ResumedFrom): boolean {
+  const now = rec.handledEventIds ?? [];
+  const last = loaded.handledEventIds?.at(-1);
+  return now.length < MAX_HANDLED || (last !== undefined && now.includes(last));
+}
+
 /** Resuming lost installation workflows (reconciliation.ts): from the store's record and inbox. */
 export function createResumer(deps: { store: Store; dispatch: () => Dispatch; temporal: () => InstallationTarget }) {
   const { store, dispatch, temporal } = deps;
@@ -98,13 +110,14 @@ export function createResumer(deps: { store: Store; dispatch: () => Dispatch; te
     const ownUnhandled = own && !rec.handledEventIds?.includes(own._id) ? own : undefined;
     // A run resumed earlier (marked, `resumed_runs`) and lost too: judged by what the first lost run had applied, as
     // `handOverLostEvents` does, or the clear below would drop the only trace of what that run had queued.
-    const loaded = await store.installations.resumedFrom(rec._id);
+    const marked = await store.installations.resumedFrom(rec._id);
+    const loaded = marked && handledReachBack(rec, marked) ? marked : undefined;
     const queued = unhandledEvents(loaded ? { ...rec, ...loaded } : rec, events).filter((e) => !rec.handledEventIds?.includes(e._id));
     // Its run marks nothing (resumedByReconciliation). Marked before it starts when the lost run left events: a
     // pass cut off once the start landed (its answer lost, the worker killed) and before they were all handed over
     // finds the run running, and looks for what it does not know only through this mark.
     const markedAt = queued.some((e) => e._id !== ownUnhandled?._id) ? new Date() : undefined;
-    if (markedAt) await store.installations.markResumedRun(rec._id, markedAt, loaded ?? rec);
+    if (markedAt) await store.installations.markResumedRun(rec._id, markedAt, marked ?? rec);
     // Started meanwhile by an event's hand-over (signal-with-start): the run restores the record and does not
     // know the events the lost run had queued; they are handed over all the same.
     if (!ownUnhandled) await resumeInstallation(temporal(), rec._id, rec.accountName).catch(unlessAlreadyStarted);
@@ -113,7 +126,7 @@ export function createResumer(deps: { store: Store; dispatch: () => Dispatch; te
       for (const e of inQueueOrder([ownUnhandled, ...queued])) await handOver(e.event);
     } catch (err) {
       // Marked (anew), so the next pass looks for what was not handed over.
-      await store.installations.markResumedRun(rec._id, new Date(), loaded ?? rec);
+      await store.installations.markResumedRun(rec._id, new Date(), marked ?? rec);
       throw err;
     }
     if (markedAt) await store.installations.clearResumedRun(rec._id, markedAt);

@@ -124,7 +124,7 @@ const MAX_SEEN = 1_000;
  * Enough for redeliveries that reach a new run: the inbox already refuses a repeated event
  * id at the edge, and an older event a run meets is judged by the late-events rule (installation/late.ts).
  */
-const MAX_HANDLED = 20;
+export const MAX_HANDLED = 20;
 
 export const TYPE_ORDER: Record<LifecycleEvent['type'], number> = {
   'app.installed': 0,

@@ -51,3 +51,17 @@ export function heapShortWarning(cached: number, limitMb: number): string | unde
     `start the worker with node --max-old-space-size=${needed} (or more), or lower the cache (docs/performance.md#worker-memory).`
   );
 }
+
+/**
+ * A warning when NODE_OPTIONS sets a heap limit the start command's flag overrides (Node applies command-line flags
+ * after NODE_OPTIONS): a heap raised there would silently be 256 MiB. Undefined when they agree or one is absent.
+ */
+export function heapFlagOverriddenWarning(nodeOptions: string | undefined, execArgv: readonly string[]): string | undefined {
+  const wanted = /--max-old-space-size=(\d+)/.exec(nodeOptions ?? '')?.[1];
+  const given = execArgv.filter((a) => a.startsWith('--max-old-space-size=')).at(-1);
+  if (wanted === undefined || given === undefined || given === `--max-old-space-size=${wanted}`) return undefined;
+  return (
+    `NODE_OPTIONS sets --max-old-space-size=${wanted}, but the worker's start command sets ${given}, which wins: ` +
+    `set the heap limit in the start command (docs/performance.md#worker-memory).`
+  );
+}

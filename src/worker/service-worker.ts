@@ -10,7 +10,7 @@ import type { TalkdeskClient } from '../talkdesk/client';
 import { rethrowRefused, temporalConnectFailure } from '../temporal/connect-errors';
 import { embeddedTemporalSettings, temporalSettings } from '../temporal/connection';
 import { ensureReconciliationSchedule } from '../temporal/schedule';
-import { heapShortWarning } from './cache-budget';
+import { heapFlagOverriddenWarning, heapShortWarning } from './cache-budget';
 import { createAppWorker } from './create-worker';
 import { installRuntime } from './runtime';
 import { prebuiltWorkflowBundle } from './workflow-bundle';
@@ -41,6 +41,8 @@ export async function startServiceWorker(o: {
   installRuntime(logger, env.WORKER_METRICS_BIND);
   const heapShort = heapShortWarning(env.WORKER_MAX_CACHED_WORKFLOWS, getHeapStatistics().heap_size_limit / 1_048_576);
   if (heapShort) logger.warn(heapShort);
+  const overridden = heapFlagOverriddenWarning(process.env.NODE_OPTIONS, process.execArgv);
+  if (overridden) logger.warn(overridden);
   const settings = o.embedded && o.address ? embeddedTemporalSettings(o.address) : temporalSettings({ address: o.address });
   const nativeConnection = await NativeConnection.connect(settings.connectionOptions).catch((err: unknown) => {
     throw temporalConnectFailure(settings.connectionOptions.address, settings.namespace, err);

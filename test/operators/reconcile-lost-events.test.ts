@@ -10,6 +10,7 @@ import { workflowIdFor, type InstallationPhase, type InstallationView } from '..
 import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
 import { lostEventsHelpers } from './reconcile-lost-support';
 import { recordingTemporal } from '../support/recording-temporal';
+import { MAX_HANDLED } from '../../workflows/state';
 
 /**
  * Events a lost workflow had taken and not applied: the inbox marked them handed over, so only
@@ -175,6 +176,18 @@ describe('reconciliation hands over what a lost workflow left (FerretDB, simulat
         ['app.credentials_rotated', rotation.id],
       ]);
       assert.equal((await h.store.installations.scanForReconciliation()).find((r) => r._id === id)?.resumedAt, undefined);
+    });
+
+    it('lost too after applying more events than the record keeps ids of: judged by the record, nothing applied handed over again', async () => {
+      const { id } = await leftQueued();
+      assert.ok(await h.run(h.acts.loadInstallation, { installationId: id }));
+      const applied = h.simulator.updateUsers(id, { add: 1 }, { createdAt: new Date(Date.now() - 60_000).toISOString() });
+      await h.storeEvent(applied);
+      // Twenty newer ids since: the record no longer names the update, nor the install the first run had applied.
+      const later = Array.from({ length: MAX_HANDLED }, (_, i) => `later-${id}-${i}`);
+      await h.store.installations.coll.updateOne({ _id: id }, { $set: { lastEventAt: new Date().toISOString(), handledEventIds: later } });
+      const { handedOver } = await reconcile(id, false);
+      assert.deepEqual(handedOver, [], 'not the update the second run applied (nor the uninstall: older than the record shows)');
     });
 
     it('is not handed over when the workflow knows it; kept marked when its state cannot be read', async () => {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/local/tools';
 import {
   DEFAULT_MAX_CACHED_WORKFLOWS,
+  heapFlagOverriddenWarning,
   heapNeededMb,
   heapShortWarning,
   WORKER_HEAP_FLAG,
@@ -41,5 +42,15 @@ describe('worker heap limit', () => {
         `start the worker with node --max-old-space-size=${heapNeededMb(2_310)} (or more), or lower the cache (docs/performance.md#worker-memory).`,
     );
     assert.equal(heapShortWarning(0, 288), undefined, 'the cache off needs no more');
+  });
+
+  it('warns when NODE_OPTIONS sets a heap limit the start command overrides, not when they agree or one is absent', () => {
+    assert.match(
+      heapFlagOverriddenWarning('--max-old-space-size=2048', [WORKER_HEAP_FLAG]) ?? '',
+      /^NODE_OPTIONS sets --max-old-space-size=2048, but the worker's start command sets --max-old-space-size=256, which wins/,
+    );
+    assert.equal(heapFlagOverriddenWarning(`--enable-source-maps ${WORKER_HEAP_FLAG}`, [WORKER_HEAP_FLAG]), undefined);
+    assert.equal(heapFlagOverriddenWarning(undefined, [WORKER_HEAP_FLAG]), undefined);
+    assert.equal(heapFlagOverriddenWarning('--max-old-space-size=2048', []), undefined);
   });
 });
