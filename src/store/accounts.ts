@@ -86,9 +86,11 @@ export class AccountStore {
         $setOnInsert: { createdAt: now },
         // A reinstall starts without the earlier installation's plan: its own update and trial events record it.
         // Nor an earlier installation's admin: one this installation does not name would be made admin by its updates.
+        // Nor the partner's account id an earlier installation's provision returned: signed into this one's hand-offs, it
+        // would name that life's tenant (kept only when this provision returns one: recordPartnerAccountId, after this).
         $unset: {
           disabledAt: '',
-          ...(sameInstall ? {} : { subscription: '', trial: '', trialAttemptAt: '' }),
+          ...(sameInstall ? {} : { subscription: '', trial: '', trialAttemptAt: '', partnerAccountId: '' }),
           ...(sameInstall || input.createdBy ? {} : { createdBy: '' }),
         },
       },

@@ -33,4 +33,35 @@ describe('launch: a credential rotation while a sign-in is under way', function 
     assert.equal(res.status, 200, body.slice(0, 400));
     assert.match(body, /id="user-name"/);
   });
+
+  it('the set /launch asked for destroyed since (a compromised rotation): "open the app again", and no code sent with another client', async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const user = licensed[0];
+    assert.ok(user);
+    const before = (await sys.store.installations.get(installation.id))?.activeClientId;
+    assert.ok(before);
+    sys.simulator.signInAs(installation.id, user.id);
+    const browser = new TestBrowser();
+    const launch = await browser.request(launchUrl(sys, installation.id, user.id));
+    // Talkdesk issued the code (the browser on its way back with it) before the rotation revoked that client.
+    const issued = await browser.request(launch.headers.get('location') ?? '');
+    assert.equal(issued.status, 302);
+    const callback = issued.headers.get('location') ?? '';
+    assert.match(callback, /[?&]code=/);
+    const rotation = sys.simulator.rotateCredentials(installation.id, { compromised: true });
+    assert.equal(await sys.simulator.deliver(rotation, { callbackUrl: sys.web.callbackUrl }), 200);
+    await eventually('the asked set destroyed', async () =>
+      (await sys.store.credentials.usable(installation.id, before)) ? undefined : true,
+    );
+    const exchanges = () => sys.simulator.calls.filter((c) => c.installationId === installation.id && c.clientAuth !== undefined).length;
+    const sent = exchanges();
+    const { res, body } = await browser.open(callback);
+    assert.equal(res.status, 400, body.slice(0, 400));
+    assert.match(body, /Open the app again from Talkdesk/);
+    assert.equal(exchanges(), sent, 'no authorization code sent to Talkdesk');
+    // A new launch asks for the active client and signs in.
+    const again = await browser.open(launchUrl(sys, installation.id, user.id));
+    assert.equal(again.res.status, 200, again.body.slice(0, 400));
+    assert.match(again.body, /id="user-name"/);
+  });
 });

@@ -27,6 +27,19 @@ describe("an account's admin does not outlive its installation", function () {
     assert.equal((await accounts.getAccount(account.accountId))?.createdBy, 'bob');
   });
 
+  it("a reinstall's provision that returns no partner account id does not keep the earlier installation's; a retry keeps its own", async () => {
+    const accounts = h.store.accounts;
+    const account = { accountId: `acct-pa-${Date.now()}`, appId: 'app1', name: 'Acme' };
+    const partnerAccount = async () => (await accounts.getAccount(account.accountId))?.partnerAccountId;
+    await accounts.upsertAccount({ ...account, installationId: 'inst-a', provisionKey: 'k-a' });
+    await accounts.recordPartnerAccountId(account.accountId, 'pa_1');
+    await accounts.upsertAccount({ ...account, installationId: 'inst-a', provisionKey: 'k-a' });
+    assert.equal(await partnerAccount(), 'pa_1', 'the same install, retried');
+    await accounts.disableAccount(account.accountId);
+    await accounts.upsertAccount({ ...account, installationId: 'inst-b', provisionKey: 'k-b' });
+    assert.equal(await partnerAccount(), undefined, "not the earlier installation's tenant");
+  });
+
   it("a sign-in's licence refresh after a reinstall makes the earlier installation's admin a user; the same installation's admin stays admin", async () => {
     const accounts = h.store.accounts;
     const accountId = `acct-role-${Date.now()}`;

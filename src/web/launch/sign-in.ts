@@ -160,8 +160,11 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
 
     // The code was issued to the client /launch asked for: a rotation since (the set retiring, still usable)
     // must not have it exchanged by the new one, which Talkdesk refuses (invalid_grant).
-    const asked =
-      checked.clientId && checked.clientId !== rec.activeClientId ? await lc.credentials.usable(rec._id, checked.clientId) : undefined;
+    const rotated = checked.clientId !== undefined && checked.clientId !== rec.activeClientId;
+    const asked = rotated ? await lc.credentials.usable(rec._id, checked.clientId!) : undefined;
+    // That set destroyed since (a compromised rotation): no other client can exchange the code (Talkdesk binds it to the
+    // client it was issued to), so none is sent; a new launch asks for the active one.
+    if (rotated && !asked) throw new SsoFailure('state_invalid', { ...facts, detail: 'client_rotated' });
     const creds = asked ?? (rec.activeClientId ? await lc.credentials.usable(rec._id, rec.activeClientId) : undefined);
     if (!creds) throw new SsoFailure('installation_inactive', { ...facts, detail: 'no_credentials' });
     const tokenUrl = links?.tokens ?? creds.tokenUrl;
