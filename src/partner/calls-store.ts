@@ -12,7 +12,7 @@ export interface PartnerCallRecord {
   _id: string; // hook id
   installationId: string;
   type: string;
-  /** `superseded`: an undo left unsent because a newer install of the installation provisioned since. */
+  /** `superseded`: an undo an earlier version left unsent because a newer install of the installation provisioned since. */
   status: 'outstanding' | 'refused' | 'delivered' | 'superseded';
   /** The exact body to send again (same id, same bytes): ids and facts, no Talkdesk secret. */
   body?: string;
@@ -116,10 +116,6 @@ export class PartnerCallStore {
     );
   }
 
-  async markDelivered(id: string): Promise<void> {
-    await this.coll.updateOne({ _id: id }, { $set: { status: 'delivered', updatedAt: new Date() }, $unset: { body: '', lastError: '' } });
-  }
-
   /** An outstanding call another send delivered (a retried attempt): delivered; any other status is left as it is. */
   async deliveredIfOutstanding(id: string): Promise<void> {
     await this.coll.updateOne(
@@ -130,25 +126,6 @@ export class PartnerCallStore {
 
   async noteAttempt(id: string, lastError: string): Promise<void> {
     await this.coll.updateOne({ _id: id }, { $set: { lastError, updatedAt: new Date() }, $inc: { attempts: 1 } });
-  }
-
-  /**
-   * An installation's outstanding undos of other provisions than `provisionId` are not to be sent: a newer install
-   * of it (a reinstall under the same installation id) provisions now, and an undo delivered late would remove
-   * what it provisions. Kept, status `superseded`, for operators. Returns how many.
-   */
-  async supersedeUndos(installationId: string, provisionId: string): Promise<number> {
-    let superseded = 0;
-    for (const call of await this.outstanding(installationId)) {
-      if (call.type !== 'account.undo_provision' || undoneProvision(call) === provisionId) continue;
-      const reason = `not sent: a newer install of the installation provisioned (${provisionId})`;
-      const r = await this.coll.updateOne(
-        { _id: call._id, status: 'outstanding' },
-        { $set: { status: 'superseded', reason, updatedAt: new Date() }, $unset: { body: '' } },
-      );
-      superseded += r.modifiedCount;
-    }
-    return superseded;
   }
 
   /** The installation's outstanding calls, oldest first: `{_id}` reads only (the index, then each call). */
@@ -163,7 +140,7 @@ export class PartnerCallStore {
     return calls.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
   }
 
-  /** Whether the call is still to be sent: read again just before a resend (a reinstall may have superseded it since). */
+  /** Whether the call is still to be sent: read again just before a resend (a reinstall's provision may have delivered it since). */
   async stillOutstanding(id: string): Promise<boolean> {
     return (await this.coll.findOne({ _id: id }, { projection: { status: 1 } }))?.status === 'outstanding';
   }
@@ -178,7 +155,7 @@ export class PartnerCallStore {
 }
 
 /** The provision an undo names (`data.provision_id` of its body), if readable. */
-function undoneProvision(call: PartnerCallRecord): string | undefined {
+export function undoneProvision(call: PartnerCallRecord): string | undefined {
   try {
     const id = (JSON.parse(call.body ?? '{}') as { data?: { provision_id?: unknown } }).data?.provision_id;
     return typeof id === 'string' ? id : undefined;

@@ -1,5 +1,5 @@
 import type { Logger } from '../logging/logger';
-import type { PartnerCallStore } from './calls-store';
+import { undoneProvision, type PartnerCallStore } from './calls-store';
 import { PartnerRefusedError, PartnerUnavailableError } from './errors';
 import { HookClient, type HookAnswer, type HookClientOptions } from './hook-client';
 import { pageKey, type HookType } from './keys';
@@ -84,6 +84,7 @@ export class HttpProvisioner implements PartnerProvisioner {
     const size = this.opts.pageSize;
     const pages = Math.max(1, Math.ceil(req.users.length / size));
     const ref = { installationId: req.account.installationId, accountId: req.account.accountId };
+    await this.deliverEarlierUndos(ref.installationId, ctx);
     const first = await this.post(
       this.body('account.provision', ctx.key, ref, ctx.occurredAt, {
         app_id: req.account.appId,
@@ -100,15 +101,6 @@ export class HttpProvisioner implements PartnerProvisioner {
       }),
       ctx.signal,
     );
-    // The partner took this provision: an earlier install's undo still outstanding would remove its account if
-    // delivered after it (superseded only now: had this one never reached the partner, that undo is still owed).
-    const superseded = await this.opts.calls.supersedeUndos(ref.installationId, ctx.key);
-    if (superseded > 0) {
-      this.opts.logger.info(
-        { installationId: ref.installationId, superseded },
-        "an earlier install's outstanding undo superseded: not sent",
-      );
-    }
     let partnerAccountId = first.partnerAccountId;
     for (let page = 2; page <= pages; page++) {
       ctx.progress?.(`users page ${page}/${pages}`);
@@ -143,6 +135,30 @@ export class HttpProvisioner implements PartnerProvisioner {
       update_id: ctx.undoes ?? null,
     });
     await this.refusalRecorded(body, () => this.post(body, ctx.signal));
+  }
+
+  /**
+   * An earlier install's undo still owed (kept outstanding: the partner did not take it) is delivered before this
+   * provision, in order: delivered after it, by a reconciliation pass resending it while this provision's answer was
+   * lost (a timeout, a worker killed), it would remove the account this one creates. Not taken, this provision waits
+   * (PartnerUnavailableError: the step is retried); refused for good, it is recorded as any refused undo. An undo of
+   * this very provision (a retry of a provision undone meanwhile) is left as it is.
+   */
+  private async deliverEarlierUndos(installationId: string, ctx: CallContext): Promise<void> {
+    for (const rec of await this.opts.calls.outstanding(installationId)) {
+      if (rec.type !== 'account.undo_provision' || !rec.body || undoneProvision(rec) === ctx.key) continue;
+      try {
+        await this.client.send(rec.body, rec._id, ctx.signal);
+        await this.opts.calls.deliveredIfOutstanding(rec._id);
+        this.opts.logger.info(
+          { installationId, hook: rec.type, hookId: rec._id },
+          "an earlier install's undo delivered before the provision",
+        );
+      } catch (err) {
+        if (!(err instanceof PartnerRefusedError)) throw err;
+        await this.opts.calls.recordRefusal({ id: rec._id, installationId, type: rec.type, httpStatus: err.status, reason: err.reason });
+      }
+    }
   }
 
   /** Never blocks the lifecycle: a partner that does not answer gets the undo later, from reconciliation. */
@@ -206,11 +222,11 @@ export class HttpProvisioner implements PartnerProvisioner {
     for (const rec of await this.opts.calls.outstanding(installationId)) {
       if (!rec.body) continue;
       // The list was read before the sends ahead of this one (each up to PARTNER_HOOKS_TIMEOUT_MS): a reinstall's
-      // provision accepted meanwhile supersedes an undo, which must then not be sent (docs/partner.md).
+      // provision may have delivered an undo meanwhile (deliverEarlierUndos), or an earlier version superseded it.
       if (!(await this.opts.calls.stillOutstanding(rec._id))) continue;
       try {
         await this.client.send(rec.body, rec._id, new AbortController().signal);
-        await this.opts.calls.markDelivered(rec._id);
+        await this.opts.calls.deliveredIfOutstanding(rec._id);
         this.opts.logger.info({ installationId, hook: rec.type, hookId: rec._id }, 'outstanding partner call delivered');
       } catch (err) {
         if (err instanceof PartnerRefusedError) {

@@ -289,7 +289,7 @@ describe('one writer per document: concurrent writers lose no write (FerretDB)',
       store.partnerCalls.keepOutstanding({ id, installationId, type: 'account.undo_provision', body: '{}', lastError: 'timed out' });
     for (const id of ids) await keep(id, `old-${id}`);
     // A pass delivered the old one; the next pass reads the installation's calls while its workflow keeps a new one.
-    for (const id of ids) await store.partnerCalls.markDelivered(`old-${id}`);
+    for (const id of ids) await store.partnerCalls.deliveredIfOutstanding(`old-${id}`);
     await Promise.all(ids.flatMap((id) => [store.partnerCalls.outstanding(id), keep(id, `new-${id}`)]));
     for (const id of ids) {
       const left = (await store.partnerCalls.outstanding(id)).map((c) => c._id);

@@ -169,7 +169,7 @@ describe('HTTP partner hooks: logout, refusals, redirects', function () {
     }
   });
 
-  it("a resend pass does not send an undo a reinstall superseded while the pass's earlier sends were under way", async () => {
+  it("a resend pass does not send again an undo a reinstall's provision delivered while the pass's earlier sends were under way", async () => {
     const inst = 'inst-resend';
     const body = (id: string, type: string, data: Record<string, unknown>) =>
       JSON.stringify({ id, type, installation_id: inst, account_id: 'acct-resend', occurred_at: '2026-12-05T17:30:00Z', data });
@@ -193,14 +193,25 @@ describe('HTTP partner hooks: logout, refusals, redirects', function () {
     try {
       const pass = partner.retryOutstanding(inst);
       await eventually('the first resend', async () => server.hooks('account.deprovision', inst).length > 0 || undefined, 5_000);
-      assert.equal(await store.partnerCalls.supersedeUndos(inst, 'prov-new'), 1);
+      // The reinstall's provision delivers the owed undo before itself (deliverEarlierUndos), while the pass waits.
+      await partner.provision(
+        { account: { accountId: 'acct-resend', installationId: inst, appId: 'app-1', name: 'Acme' }, users: [{ id: 'u1', role: 'admin' }] },
+        ctx('account.provision'),
+      );
       assert.equal(await pass, 0);
     } finally {
       server.processingMs = () => 0;
     }
-    assert.equal(server.hooks('account.undo_provision', inst).length, 0, 'the superseded undo is not sent');
-    const undo = (await store.partnerCalls.forInstallation(inst)).find((c) => c._id === 'resend-undo');
-    assert.equal(undo?.status, 'superseded');
+    assert.equal(server.hooks('account.undo_provision', inst).length, 1, 'sent once, by the provision, not again by the pass');
+    assert.deepEqual(
+      server
+        .hooks(undefined, inst)
+        .map((x) => x.body.type)
+        .filter((t) => t !== 'account.deprovision'),
+      ['account.undo_provision', 'account.provision'],
+      'the undo before the provision',
+    );
+    assert.deepEqual(await store.partnerCalls.outstanding(inst), []);
   });
 
   it("takes a 2xx as done unless it is an HTML document: a proxy's page is retried, a bare OK labelled text/html is not", async () => {

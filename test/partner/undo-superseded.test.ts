@@ -10,9 +10,9 @@ const SECRET = 'hook-secret-for-the-superseded-undo';
  * An install's undo the partner did not take is kept outstanding for reconciliation to deliver. When a newer
  * install of the same installation id provisions meanwhile, that undo must not be delivered after it (it
  * names the same installation and account: the partner would remove the live account): the provision
- * supersedes it. FerretDB and a test partner; the HTTP provisioner called directly.
+ * delivers it first. FerretDB and a test partner; the HTTP provisioner called directly.
  */
-describe('an outstanding undo of an earlier install is superseded by a newer provision (http provisioner)', function () {
+describe('an outstanding undo of an earlier install is delivered before a newer provision (http provisioner)', function () {
   this.timeout(60_000);
   let h: ActivityHarness;
   let partner: HttpProvisioner;
@@ -46,7 +46,7 @@ describe('an outstanding undo of an earlier install is superseded by a newer pro
       ctx(key),
     );
 
-  it("a reinstall's provision the partner took leaves the first install's undo unsent; before it is taken, and for the same provision, the undo stays outstanding", async () => {
+  it("a reinstall's provision delivers the first install's undo before itself; while the partner does not take it, and for the same provision, the undo stays outstanding", async () => {
     const installationId = `inst-${Date.now()}`;
     const accountId = `acct-${Date.now()}`;
     // The first install's undo, while the partner is down: kept outstanding.
@@ -58,25 +58,26 @@ describe('an outstanding undo of an earlier install is superseded by a newer pro
       ['account.undo_provision'],
     );
 
-    // A retry of that same provision (its key) supersedes nothing.
+    // A retry of that same provision (its key) does not send its own undo before it.
     await provision(installationId, accountId, 'hk-provision-1');
     assert.equal((await h.store.partnerCalls.outstanding(installationId)).length, 1);
+    assert.equal(server.hooks('account.undo_provision', installationId).length, 1, 'only the first attempt (503)');
 
-    // The reinstall's provision does not reach the partner (down): the old undo is still owed.
+    // The partner down: the reinstall's provision is not sent, since the old undo could not go first.
     server.fallback = { status: 503 };
     await assert.rejects(provision(installationId, accountId, 'hk-provision-2'));
     server.fallback = undefined;
-    assert.equal((await h.store.partnerCalls.outstanding(installationId)).length, 1, 'not superseded by a provision never taken');
+    assert.equal((await h.store.partnerCalls.outstanding(installationId)).length, 1, 'still owed');
+    assert.equal(server.hooks('account.provision', installationId).filter((x) => x.body.id === 'hk-provision-2').length, 0);
 
-    // The reinstall provisions: the old undo is superseded, kept for operators, and never delivered.
+    // The reinstall provisions: the old undo first, then the provision; nothing is left for a pass to send after it.
     await provision(installationId, accountId, 'hk-provision-2');
     assert.deepEqual(await h.store.partnerCalls.outstanding(installationId), []);
-    const kept = await h.store.partnerCalls.forInstallation(installationId);
-    assert.deepEqual(
-      kept.map((c) => [c._id, c.status]),
-      [['hk-undo-1', 'superseded']],
-    );
-    assert.match(kept[0]?.reason ?? '', /newer install/);
+    const order = server.received
+      .filter((x) => x.body.installation_id === installationId && x.status === 200)
+      .map((x) => `${x.body.type} ${x.body.id}`);
+    assert.deepEqual(order.slice(-2), ['account.undo_provision hk-undo-1', 'account.provision hk-provision-2']);
+    assert.equal(await partner.retryOutstanding(installationId), 0);
     assert.ok(server.accounts.has(accountId), "the reinstall's account is at the partner");
   });
 
