@@ -7,7 +7,8 @@ import { activeInstallation, launchUrl, TestBrowser } from './helpers';
 describe('launch: a credential rotation while a sign-in is under way', function () {
   this.timeout(120_000);
   let sys: TestSystem;
-  useSystem((s) => (sys = s), { launch: {} });
+  // A budget of one failed sign-in: a refusal counted against the source would answer the next launch 429.
+  useSystem((s) => (sys = s), { launch: { failedSignInsPerMinute: 1 } });
 
   it('the code is exchanged by the client /launch asked it for (retiring, still valid), not the new active one', async () => {
     const { installation, licensed } = await activeInstallation(sys);
@@ -41,6 +42,8 @@ describe('launch: a credential rotation while a sign-in is under way', function 
     const before = (await sys.store.installations.get(installation.id))?.activeClientId;
     assert.ok(before);
     sys.simulator.signInAs(installation.id, user.id);
+    // A sign-in before: the web process caches the set (read from the store again for a sign-in spanning a switch).
+    assert.equal((await new TestBrowser().open(launchUrl(sys, installation.id, user.id))).res.status, 200);
     const browser = new TestBrowser();
     const launch = await browser.request(launchUrl(sys, installation.id, user.id));
     // Talkdesk issued the code (the browser on its way back with it) before the rotation revoked that client.
@@ -59,7 +62,7 @@ describe('launch: a credential rotation while a sign-in is under way', function 
     assert.equal(res.status, 400, body.slice(0, 400));
     assert.match(body, /Open the app again from Talkdesk/);
     assert.equal(exchanges(), sent, 'no authorization code sent to Talkdesk');
-    // A new launch asks for the active client and signs in.
+    // A new launch asks for the active client and signs in (the refusal, ours, took nothing of the source's budget).
     const again = await browser.open(launchUrl(sys, installation.id, user.id));
     assert.equal(again.res.status, 200, again.body.slice(0, 400));
     assert.match(again.body, /id="user-name"/);

@@ -161,6 +161,8 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
     // The code was issued to the client /launch asked for: a rotation since (the set retiring, still usable)
     // must not have it exchanged by the new one, which Talkdesk refuses (invalid_grant).
     const rotated = checked.clientId !== undefined && checked.clientId !== rec.activeClientId;
+    // Read from the store, not the cache: a set cached before a compromised rotation destroyed it would pass for a minute.
+    if (rotated) lc.credentials.forget(rec._id, checked.clientId!);
     const asked = rotated ? await lc.credentials.usable(rec._id, checked.clientId!) : undefined;
     // That set destroyed since (a compromised rotation): no other client can exchange the code (Talkdesk binds it to the
     // client it was issued to), so none is sent; a new launch asks for the active one.
