@@ -1,8 +1,8 @@
-import { isDeepStrictEqual } from 'node:util';
 import { MongoServerError, type Collection } from 'mongodb';
 import type { EncryptedBlob } from '../crypto/secrets';
 import type { EventType, LifecycleEvent } from '../../workflows/definitions';
 import { COLLECTIONS, DURABLE_WRITE, MAJORITY_READ, type Database } from '../store/db';
+import { conflicting } from './inbox-conflict';
 import {
   EventCredentialStore,
   keptByDestroy,
@@ -79,22 +79,6 @@ const ownerOf = (r: Pick<InboxRecord, '_id' | 'installationId' | 'createdAt' | '
  */
 export type InsertOutcome =
   { stored: 'stored' } | { stored: 'duplicate'; dispatched: boolean; conflict?: true; event?: LifecycleEvent; receivedAt?: Date };
-
-const clientOf = (e: LifecycleEvent): unknown => (e.facts as { client_id?: unknown }).client_id;
-/**
- * Facts both name that differ (users added or removed, a subscription, a rotation's `compromised`): answered as a
- * repeat, the second body would be dropped unseen. Only those both name: a fact a newer version adds is no conflict
- * with a record an older one stored.
- */
-const factsDiffer = (a: object, b: object): boolean =>
-  Object.entries(a).some(([k, v]) => k in b && !isDeepStrictEqual(v, (b as Record<string, unknown>)[k]));
-/** Not a redelivery: another installation, type, time, client (a credentials event's: its secret comes with it) or facts. */
-const conflicting = (a: InboxRecord, b: Pick<InboxRecord, 'installationId' | 'type' | 'event'>): boolean =>
-  a.installationId !== b.installationId ||
-  a.type !== b.type ||
-  Date.parse(a.event.createdAt) !== Date.parse(b.event.createdAt) ||
-  clientOf(a.event) !== clientOf(b.event) ||
-  factsDiffer(a.event.facts, b.event.facts);
 
 export class InboxStore {
   private readonly coll: Collection<InboxRecord>;

@@ -15,7 +15,6 @@ import {
 import { connectDatabase, createStore, type Database, type Store } from '../../src/store';
 import { CONFLICT_RETRY_MS, HookClient } from '../../src/partner/hook-client';
 import { TestPartnerServer } from '../support/partner-server';
-import { eventually } from '../support/waits';
 import { mongoUri, uniqueDbName } from '../support/servers';
 
 const SECRET = 'hooks-unit-secret-0123456789';
@@ -167,51 +166,6 @@ describe('HTTP partner hooks: logout, refusals, redirects', function () {
       cutting.closeAllConnections();
       await new Promise<void>((r) => cutting.close(() => r()));
     }
-  });
-
-  it("a resend pass does not send again an undo a reinstall's provision delivered while the pass's earlier sends were under way", async () => {
-    const inst = 'inst-resend';
-    const body = (id: string, type: string, data: Record<string, unknown>) =>
-      JSON.stringify({ id, type, installation_id: inst, account_id: 'acct-resend', occurred_at: '2026-12-05T17:30:00Z', data });
-    await store.partnerCalls.keepOutstanding({
-      id: 'resend-deprovision',
-      installationId: inst,
-      type: 'account.deprovision',
-      body: body('resend-deprovision', 'account.deprovision', {}),
-      lastError: 'timed out',
-    });
-    await new Promise((r) => setTimeout(r, 5)); // the undo is the later of the two
-    await store.partnerCalls.keepOutstanding({
-      id: 'resend-undo',
-      installationId: inst,
-      type: 'account.undo_provision',
-      body: body('resend-undo', 'account.undo_provision', { provision_id: 'prov-old' }),
-      lastError: 'timed out',
-    });
-    // The first resend is slow at the partner; meanwhile a reinstall's provision is accepted.
-    server.processingMs = (b) => (b.installation_id === inst && b.type === 'account.deprovision' ? 500 : 0);
-    try {
-      const pass = partner.retryOutstanding(inst);
-      await eventually('the first resend', async () => server.hooks('account.deprovision', inst).length > 0 || undefined, 5_000);
-      // The reinstall's provision delivers the owed undo before itself (deliverEarlierUndos), while the pass waits.
-      await partner.provision(
-        { account: { accountId: 'acct-resend', installationId: inst, appId: 'app-1', name: 'Acme' }, users: [{ id: 'u1', role: 'admin' }] },
-        ctx('account.provision'),
-      );
-      assert.equal(await pass, 0);
-    } finally {
-      server.processingMs = () => 0;
-    }
-    assert.equal(server.hooks('account.undo_provision', inst).length, 1, 'sent once, by the provision, not again by the pass');
-    assert.deepEqual(
-      server
-        .hooks(undefined, inst)
-        .map((x) => x.body.type)
-        .filter((t) => t !== 'account.deprovision'),
-      ['account.undo_provision', 'account.provision'],
-      'the undo before the provision',
-    );
-    assert.deepEqual(await store.partnerCalls.outstanding(inst), []);
   });
 
   it("takes a 2xx as done unless it is an HTML document: a proxy's page is retried, a bare OK labelled text/html is not", async () => {
