@@ -10,13 +10,19 @@ describe('launch: a credential rotation while a sign-in is under way', function 
   // A budget of one failed sign-in: a refusal counted against the source would answer the next launch 429.
   useSystem((s) => (sys = s), { launch: { failedSignInsPerMinute: 1 } });
 
-  it('the code is exchanged by the client /launch asked it for (retiring, still valid), not the new active one', async () => {
+  /** An active installation, its licensed user about to sign in at Talkdesk, and the active client before any rotation. */
+  async function signingIn() {
     const { installation, licensed } = await activeInstallation(sys);
     const user = licensed[0];
     assert.ok(user);
     const before = (await sys.store.installations.get(installation.id))?.activeClientId;
     assert.ok(before);
     sys.simulator.signInAs(installation.id, user.id);
+    return { installation, user, before };
+  }
+
+  it('the code is exchanged by the client /launch asked it for (retiring, still valid), not the new active one', async () => {
+    const { installation, user, before } = await signingIn();
     const browser = new TestBrowser();
     const launch = await browser.request(launchUrl(sys, installation.id, user.id));
     assert.equal(launch.status, 302);
@@ -36,12 +42,7 @@ describe('launch: a credential rotation while a sign-in is under way', function 
   });
 
   it('the set /launch asked for destroyed since (a compromised rotation): "open the app again", and no code sent with another client', async () => {
-    const { installation, licensed } = await activeInstallation(sys);
-    const user = licensed[0];
-    assert.ok(user);
-    const before = (await sys.store.installations.get(installation.id))?.activeClientId;
-    assert.ok(before);
-    sys.simulator.signInAs(installation.id, user.id);
+    const { installation, user, before } = await signingIn();
     // A sign-in before: the web process caches the set (read from the store again for a sign-in spanning a switch).
     assert.equal((await new TestBrowser().open(launchUrl(sys, installation.id, user.id))).res.status, 200);
     const browser = new TestBrowser();
