@@ -9,8 +9,9 @@ import { MARKERS, StoreMarkers } from './markers';
  * run with one attempt each) goes on from the next page instead of page 1. Keyed by
  * the partner call key of the step (installation, event, operation). Holds user ids,
  * names and emails only. Written by the installation's workflow alone (its activities
- * run one at a time); deleted when the step succeeds or the phase ends, and by the
- * retention sweep once older than `PROGRESS_RETENTION_MS`.
+ * run one at a time); a provision's pages are deleted once its install's record ends `active` (or it is undone), and
+ * by the retention sweep once older than `PROGRESS_RETENTION_MS` (an update's plan, in the same collection, keeps its
+ * own `keepUntil`: src/store/update-plans.ts).
  */
 export interface LicensedUsersPageRecord {
   _id: string; // `<key>:<page>`
