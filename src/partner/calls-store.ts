@@ -116,6 +116,14 @@ export class PartnerCallStore {
     );
   }
 
+  /**
+   * Delivered by a resend pass, which read it outstanding just before sending (`stillOutstanding`). A write by `_id`
+   * alone: on the embedded store any other filter reads the whole collection, once per outstanding call.
+   */
+  async markDelivered(id: string): Promise<void> {
+    await this.coll.updateOne({ _id: id }, { $set: { status: 'delivered', updatedAt: new Date() }, $unset: { body: '', lastError: '' } });
+  }
+
   /** An outstanding call another send delivered (a retried attempt): delivered; any other status is left as it is. */
   async deliveredIfOutstanding(id: string): Promise<void> {
     await this.coll.updateOne(

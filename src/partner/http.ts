@@ -226,7 +226,7 @@ export class HttpProvisioner implements PartnerProvisioner {
       if (!(await this.opts.calls.stillOutstanding(rec._id))) continue;
       try {
         await this.client.send(rec.body, rec._id, new AbortController().signal);
-        await this.opts.calls.deliveredIfOutstanding(rec._id);
+        await this.opts.calls.markDelivered(rec._id);
         this.opts.logger.info({ installationId, hook: rec.type, hookId: rec._id }, 'outstanding partner call delivered');
       } catch (err) {
         if (err instanceof PartnerRefusedError) {
