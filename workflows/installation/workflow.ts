@@ -139,7 +139,8 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
       if (remaining > 0) {
         state.currentStep = 'waiting for the app.installed event (events arrived out of order)';
         ctx.describe();
-        // The head's install comes first; but for a new life's uninstall, a newer install too (the head begins no life).
+        // The head's install comes first; for a new life's event other than an uninstall, a newer install too (it must
+        // not wait on each); a new life's uninstall waits for its own (it ends a life in between: newerInstallEndsWait).
         const anyInstallEnds = newLife && newerInstallEndsWait(ctx, head);
         await condition(
           () => state.queue[0]?.type === 'app.installed' || (anyInstallEnds && state.queue.some((e) => e.type === 'app.installed')),
