@@ -10,6 +10,7 @@ import {
   eventSignalIndex,
   localActivities,
   patches,
+  patchIndex,
   patchesOf,
   scheduled,
   signals,
@@ -18,6 +19,7 @@ import {
   type RawHistory,
 } from './raw-history';
 import { PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_1_TO_14 } from '../../workflows/installation/patches';
+import { NEW_LIFE_ROTATION_WAITS_BEFORE_UNINSTALL as NEW_LIFE_ROTATION } from '../../workflows/installation/earlier-life';
 import { took } from './took';
 import { DEADLINE_READ_CHECKS } from './deadline-checks';
 import { STOPPED_OPERATION_CHECKS } from './stopped-operation-checks';
@@ -248,6 +250,8 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     adoptedByUninstall(h, ['active', 'interrupted']),
   "an uninstall queued behind a compromised rotation, acknowledged with the rotation's set (uninstall-adopts-compromised-rotation)": (h) =>
     adoptedByUninstall(h, ['updating', 'interrupted']) && eventSignalIndex(h, 'app.credentials_rotated') >= 0,
+  'the same, new-life-rotation-waits-before-uninstall asked once both were queued (its marker after the uninstall)': (h) =>
+    patchIndex(h, NEW_LIFE_ROTATION) > eventSignalIndex(h, 'app.uninstalled') && adoptedByUninstall(h, ['updating', 'interrupted']),
   'a compromised rotation whose acknowledgement was refused, its proven set used all the same (compromised-rotation-keeps-proven-set)': (
     h,
   ) => took(h, 'compromised-rotation-keeps-proven-set') && adoptedByUninstall(h, ['active', 'failed']),

@@ -43,6 +43,8 @@ export const patchesOf = (e: RawEvent): string[] =>
   );
 /** The patches a run recorded (core_patch markers). */
 export const patches = (h: RawHistory): string[] => h.events.flatMap(patchesOf);
+/** Where a patch's marker is in the history (-1: not recorded). */
+export const patchIndex = (h: RawHistory, id: string): number => h.events.findIndex((e) => patchesOf(e).includes(id));
 /** The activity type a completion or failure event belongs to. */
 export const activityOf = (h: RawHistory, e: RawEvent): string | undefined => {
   const id = e.activityTaskCompletedEventAttributes?.scheduledEventId ?? e.activityTaskFailedEventAttributes?.scheduledEventId;

@@ -27,23 +27,10 @@ export const ROTATION_SCENARIOS: Record<string, Scenario> = {
   // An update retrying (Talkdesk's users answering 500) while a compromised rotation queues behind it;
   // the uninstall interrupts the update, and the rotation, next in the queue, meets it queued: its set
   // is imported as the active one and acknowledges the uninstall.
-  'compromised-rotation-queued-behind-uninstall': {
-    options: { retryInitialMs: 200, retryMaxMs: 400 },
-    run: async (sys, deliver) => {
-      const id = await activeInstallation(sys, deliver);
-      await updateRetrying(sys, deliver, id);
-      const rotation = sys.simulator.rotateCredentials(id, { compromised: true });
-      await deliver(rotation);
-      await eventually('the rotation queued', async () => {
-        const v = await queryState(sys.client, id);
-        return v.pendingEvents.some((p) => p.endsWith(rotation.id)) ? v : undefined;
-      });
-      await deliver(sys.simulator.uninstall(id));
-      await waitForPhase(sys.client, id, 'uninstalled');
-      sys.simulator.clearFaults();
-      return id;
-    },
-  },
+  'compromised-rotation-queued-behind-uninstall': queuedBehindUninstall(),
+  // The same under patch new-life-rotation-waits-before-uninstall: asked in the event handler once the rotation and the
+  // uninstall are queued together (its marker there; a live installation's rotation takes the same path).
+  'rotation-and-uninstall-queued-asked': queuedBehindUninstall(),
   // A rotation delivered after the uninstall completed the workflow: a short run of its own ignores it
   // and deletes its credentials' copy (patch discard-ignored-credentials, decided at start).
   'rotation-after-uninstall': {
@@ -111,4 +98,25 @@ async function rotationThenUninstall(
   });
   await deliver(sys.simulator.uninstall(id));
   return id;
+}
+
+/** An update retrying with a compromised rotation queued behind it, then the uninstall (the rotation meets it queued). */
+function queuedBehindUninstall(): Scenario {
+  return {
+    options: { retryInitialMs: 200, retryMaxMs: 400 },
+    run: async (sys, deliver) => {
+      const id = await activeInstallation(sys, deliver);
+      await updateRetrying(sys, deliver, id);
+      const rotation = sys.simulator.rotateCredentials(id, { compromised: true });
+      await deliver(rotation);
+      await eventually('the rotation queued', async () => {
+        const v = await queryState(sys.client, id);
+        return v.pendingEvents.some((p) => p.endsWith(rotation.id)) ? v : undefined;
+      });
+      await deliver(sys.simulator.uninstall(id));
+      await waitForPhase(sys.client, id, 'uninstalled');
+      sys.simulator.clearFaults();
+      return id;
+    },
+  };
 }

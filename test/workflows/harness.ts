@@ -159,6 +159,15 @@ export class InstallationUnderTest {
   state(): Promise<InstallationView> {
     return this.handle.query(stateQuery);
   }
+  /** The ids of the patch markers the run recorded, in order. */
+  async patches(): Promise<string[]> {
+    const events = (await this.handle.fetchHistory()).events ?? [];
+    return events.flatMap((e) => {
+      const m = e.markerRecordedEventAttributes;
+      const data = m?.markerName === 'core_patch' ? m.details?.['patch-data']?.payloads?.[0]?.data : undefined;
+      return data ? [(JSON.parse(Buffer.from(data).toString('utf8')) as { id: string }).id] : [];
+    });
+  }
   /** The Temporal UI's "current details" of the workflow (`setCurrentDetails`). */
   async currentDetails(): Promise<string> {
     const meta = await this.handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { ActivityStubs, clientIdFor, deferred, phases, useInstallationUnderTest } from './harness';
 import type { LifecycleEvent } from '../../workflows/definitions';
 import { uninstallBeforeItsInstall } from './scenarios';
+import { NEW_LIFE_ROTATION_WAITS_BEFORE_UNINSTALL } from '../../workflows/installation/earlier-life';
+import { PATCHES_DECIDED_AT_START_1_TO_14 } from '../../workflows/installation/patches';
 
 /** Which events the workflow applies, in what order, and which it ignores (stubbed activities). */
 describe('installation workflow: event order', function () {
@@ -250,6 +252,33 @@ describe('installation workflow: event order', function () {
       ],
     );
     assert.equal(t.stubs.of('setInstallationState')[0]?.clientId, clientIdFor(reinstall.eventId), "the uninstall with its install's set");
+  });
+
+  it("a same-id reinstall's compromised rotation waits for its late install when its uninstall is queued before a later life's install (new-life-rotation-waits-before-uninstall)", async () => {
+    // Reinstalled (second 8, its first delivery failed), its set rotated (9, compromised: the install's set revoked),
+    // uninstalled (10), reinstalled again (12): 9, 10 and 12 come first.
+    const { t, send } = await finishedRun();
+    const rotation = t.event('app.credentials_rotated', { atSeconds: 9, facts: { compromised: true } });
+    const uninstall = t.event('app.uninstalled', { atSeconds: 10 });
+    const later = t.event('app.installed', { atSeconds: 12 });
+    await send(rotation, uninstall, later);
+    const waiting = await t.until('the rotation to wait for its install', (v) => /waiting for the app.installed/.test(v.currentStep ?? ''));
+    assert.equal(waiting.pendingEvents[0], `app.credentials_rotated ${rotation.eventId}`, 'the rotation is the head that waits');
+    await t.send(t.event('app.installed', { atSeconds: 8 }));
+    const done = await t.settled('active', (v) => v.history.length === 2);
+    assert.deepEqual(
+      done.history.map((h) => [h.eventId, h.result]),
+      [
+        [uninstall.eventId, 'acknowledged'],
+        [later.eventId, 'approved'],
+      ],
+    );
+    // Before: the rotation was taken at once (no set yet to adopt it for), and the uninstall answered with the late
+    // install's set, which the rotation had revoked.
+    assert.equal(t.stubs.of('setInstallationState')[0]?.clientId, clientIdFor(rotation.eventId), "the uninstall with the rotation's set");
+    // Asked in the event handler once the rotation and the uninstall were queued together: a run without such a queue
+    // records no marker of it (store-steps.test.ts).
+    assert.deepEqual(await t.patches(), [PATCHES_DECIDED_AT_START_1_TO_14, NEW_LIFE_ROTATION_WAITS_BEFORE_UNINSTALL]);
   });
 
   it("a new life's wait for its install has its own grace: not used up by the first install's wait earlier in the run (patches-decided-at-start-13)", async () => {

@@ -22,12 +22,6 @@ const localActivities = (events: HistoryEvent[]) =>
     return [{ type: data.activity_type, summary: json(e.userMetadata?.summary) }];
   });
 
-const patches = (events: HistoryEvent[]) =>
-  events.flatMap((e) => {
-    const m = e.markerRecordedEventAttributes;
-    return m?.markerName === 'core_patch' ? [json(m.details?.['patch-data']?.payloads?.[0]) as { id?: string }] : [];
-  });
-
 /** The store-only steps run as local activities (patch `store-steps-local`): no server round trip of their own. */
 describe('installation workflow: store-only steps as local activities', function () {
   this.timeout(60_000);
@@ -47,11 +41,7 @@ describe('installation workflow: store-only steps as local activities', function
     ]);
     // Every patch decided at the run's start (patches-decided-at-start and its later generations): the one marker of the
     // first fourteen, no STORE_STEPS_LOCAL of its own (nor a marker per generation: two history events each).
-    assert.deepEqual(
-      patches(events).map((p) => p.id),
-      [PATCHES_DECIDED_AT_START_1_TO_14],
-      'the install took the patched path',
-    );
+    assert.deepEqual(await t.patches(), [PATCHES_DECIDED_AT_START_1_TO_14], 'the install took the patched path');
     // The activities ran all the same (the stubs record each call), and no separate token step.
     assert.deepEqual(t.stubs.names(), [
       'loadInstallation',

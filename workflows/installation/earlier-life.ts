@@ -47,9 +47,34 @@ export function newLifeBeforeItsInstall(ctx: PhaseContext, head: LifecycleEvent)
   return ctx.patched(NEW_LIFE_WAITS_FOR_ITS_INSTALL);
 }
 
-/** Whether an install queued behind the head (newer) ends its new life's wait: not an uninstall's, under the patch. */
+/**
+ * Patch: a new life's rotation waits for its install too when an uninstall is queued before the first queued install
+ * (that uninstall ends the rotation's life, whose install is late: the queued install is a later life's). Before it, the
+ * rotation was taken at once, superseded by the uninstall with no set to adopt; the late install's set then answered the
+ * uninstall, revoked by that rotation (Talkdesk never told). Asked once per run, only when a rotation and an uninstall are
+ * queued together (in the event handler, or at the start of a run carrying them), never after a local activity: a run
+ * without such a queue records no marker (askRotationWaits).
+ */
+export const NEW_LIFE_ROTATION_WAITS_BEFORE_UNINSTALL = 'new-life-rotation-waits-before-uninstall';
+
+/** Asks the patch above once the queue holds a rotation and an uninstall (at most once per run). */
+export function askRotationWaits(ctx: PhaseContext): void {
+  const { queue } = ctx.state;
+  if (ctx.run.rotationWaits !== undefined || !queue.some((e) => e.type === 'app.credentials_rotated')) return;
+  if (queue.some((e) => e.type === 'app.uninstalled')) ctx.run.rotationWaits = ctx.patched(NEW_LIFE_ROTATION_WAITS_BEFORE_UNINSTALL);
+}
+
+/**
+ * Whether an install queued behind the head (newer) ends its new life's wait: not an uninstall's, under the patch; nor
+ * a rotation's with an uninstall queued before that install, under the next (the patches above).
+ */
 export function newerInstallEndsWait(ctx: PhaseContext, head: LifecycleEvent): boolean {
-  return head.type !== 'app.uninstalled' || !ctx.patched(NEW_LIFE_WAITS_PAST_NEWER_INSTALL);
+  if (head.type === 'app.uninstalled') return !ctx.patched(NEW_LIFE_WAITS_PAST_NEWER_INSTALL);
+  if (head.type !== 'app.credentials_rotated' || ctx.run.rotationWaits !== true) return true;
+  const { queue } = ctx.state;
+  const install = queue.findIndex((e) => e.type === 'app.installed');
+  const uninstall = queue.findIndex((e) => e.type === 'app.uninstalled');
+  return uninstall < 0 || (install >= 0 && install < uninstall);
 }
 
 /** An install newer than the last uninstall was taken (applied, or skipped for its own uninstall). */

@@ -12,7 +12,7 @@ import {
 import { enqueue, keepLast, markHandled, recordIgnored, toView, uninstallQueued } from '../state';
 import { MARK_ACTIVE, OPERATOR_REJECT } from './common';
 import type { PhaseContext } from './context';
-import { markEarlierLifeUninstall } from './earlier-life';
+import { askRotationWaits, markEarlierLifeUninstall } from './earlier-life';
 import { endsEarlierLife, STALE_UNINSTALL_SPARES_REINSTALL, UNINSTALL_OVER } from './late';
 import { OPERATOR_REJECT_CONCLUDED_OPERATIONS } from './operator';
 
@@ -112,6 +112,7 @@ export function registerHandlers(ctx: PhaseContext): void {
       else if (phases.running && state.phase !== 'uninstalling' && ctx.patched(UNINSTALL_INTERRUPTS_ANY_PHASE))
         phases.interrupt('uninstall');
     }
+    askRotationWaits(ctx);
     ctx.describe();
   });
 

@@ -15,6 +15,8 @@ export interface RunState {
   endingUpdate?: string;
   handledThisRun: number;
   graceUntil?: number;
+  /** Patch new-life-rotation-waits-before-uninstall, asked once a rotation and an uninstall are queued together (earlier-life.ts). */
+  rotationWaits?: boolean;
   /** A new life's wait for its install (new-life-waits-for-its-install): its own, per earlier end (the uninstall's time). */
   newLifeGrace?: { after: string; until: number };
   /** The app.installed event this run began, so that a reject can import its credentials if the install had not yet. */

@@ -5,7 +5,7 @@ import { initialState, isSuperseded, markKindApplied, restoreHandled, toView, ty
 import { apply } from './apply';
 import { CONTINUE_AS_NEW_MID_PHASE, createPhaseContext, type PhaseContext } from './context';
 import { registerHandlers } from './handlers';
-import { EARLIER_LIFE_UNINSTALL_KNOWN, newerInstallEndsWait, newLifeBeforeItsInstall } from './earlier-life';
+import { askRotationWaits, EARLIER_LIFE_UNINSTALL_KNOWN, newerInstallEndsWait, newLifeBeforeItsInstall } from './earlier-life';
 import { FINISHED_RUN_KNOWS_EVENT_TIMES, handleLate, ignoreAsSuperseded, STALE_UNINSTALL_SPARES_REINSTALL } from './late';
 import { StepFailedError, stepFailedForGood } from '../steps';
 import { runOperatorReject, runReconcile } from './operator';
@@ -54,6 +54,7 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
   // Before the handlers: an uninstall or reject delivered with the new run's first task stops the re-entered phase.
   if (state.resume) ctx.phases.expectResume();
   registerHandlers(ctx);
+  askRotationWaits(ctx); // a carried queue's: in the first task, before any activity
   run.recordedHandled = JSON.stringify(state.handledEventIds ?? []);
 
   if (!input.carried) await resumeFromStore(ctx, input.resumedByReconciliation === true);
