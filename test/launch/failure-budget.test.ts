@@ -104,3 +104,31 @@ describe('launch: made-up codes count against the failed sign-in budget', functi
     assert.equal(tokenCalls(), before, 'no signed token request past the budget');
   });
 });
+
+describe("launch: Talkdesk's own OAuth errors take nothing from the failed sign-in budget", function () {
+  this.timeout(60_000);
+  let sys: TestSystem;
+  useSystem((s) => (sys = s), { launch: { failedSignInsPerMinute: BUDGET } });
+
+  it("server_error and temporarily_unavailable: answered, recorded, never 429; a sender's access_denied counts", async () => {
+    const { installation } = await activeInstallation(sys);
+    const callback = async (error: string) => {
+      const browser = new TestBrowser();
+      const launch = await browser.request(launchUrl(sys, installation.id));
+      assert.equal(launch.status, 302, 'the source is not refused');
+      const state = new URL(launch.headers.get('location') ?? '').searchParams.get('state') ?? '';
+      return browser.open(`${sys.web.url}/sso/callback?state=${encodeURIComponent(state)}&error=${error}`);
+    };
+    // Talkdesk's authorization server in trouble for a whole office behind one address: twice the budget, none refused.
+    for (let i = 0; i < 2 * BUDGET; i += 1) {
+      const { res, body } = await callback(i % 2 ? 'server_error' : 'temporarily_unavailable');
+      assert.equal(res.status, 401, body.slice(0, 300));
+      assert.match(body, /data-reason="oauth_error"/);
+    }
+    const recorded = await new SsoFailureStore(sys.store.db).coll.find({ detail: 'talkdesk_unavailable' }).toArray();
+    assert.equal(recorded.length, 2 * BUDGET, "each recorded, its detail naming it Talkdesk's");
+    // The sender's own refusal is counted: the budget is spent after BUDGET of them.
+    for (let i = 0; i < BUDGET; i += 1) assert.equal((await callback('access_denied')).res.status, 401);
+    assert.equal((await new TestBrowser().request(launchUrl(sys, installation.id))).status, 429);
+  });
+});

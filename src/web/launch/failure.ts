@@ -15,8 +15,11 @@ const SAFE_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
  * centre behind one address would lose every sign-in for an outage it did not cause.
  */
 const SENDER_CAUSED: ReadonlySet<string> = new Set(['unknown_installation', 'state_invalid', 'oauth_error']);
-/** Details of those reasons that the service caused (a rotation destroyed the client the sign-in asked for): not counted. */
-const OURS: ReadonlySet<string> = new Set(['client_rotated']);
+/**
+ * Details of those reasons that the service or Talkdesk caused (a rotation destroyed the client the sign-in asked for;
+ * Talkdesk's authorization server answered `server_error` or `temporarily_unavailable`): not counted.
+ */
+const OURS: ReadonlySet<string> = new Set(['client_rotated', 'talkdesk_unavailable']);
 
 /**
  * Answers a failed sign-in: the HTML page with its status, and the record of it (MongoDB,

@@ -154,7 +154,11 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
     const links = checked.links ?? read;
     const facts = { installationId: rec._id, accountId: rec.accountId, accountName: rec.accountName };
     const oauthError = one(ctx.query.error);
-    if (oauthError !== undefined) throw new SsoFailure('oauth_error', { ...facts, oauthError });
+    if (oauthError !== undefined) {
+      // Talkdesk's own trouble (RFC 6749 4.1.2.1), not the sender's: not counted against its source's failure budget.
+      const talkdesks = oauthError === 'server_error' || oauthError === 'temporarily_unavailable';
+      throw new SsoFailure('oauth_error', { ...facts, oauthError, ...(talkdesks ? { detail: 'talkdesk_unavailable' } : {}) });
+    }
     const code = one(ctx.query.code);
     if (!code) throw new SsoFailure('oauth_error', { ...facts, detail: 'no_code' });
 
