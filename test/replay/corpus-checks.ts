@@ -10,7 +10,7 @@ import {
   eventSignalIndex,
   localActivities,
   patches,
-  patchIndex,
+  askedBetween,
   patchesOf,
   scheduled,
   signals,
@@ -250,8 +250,8 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     adoptedByUninstall(h, ['active', 'interrupted']),
   "an uninstall queued behind a compromised rotation, acknowledged with the rotation's set (uninstall-adopts-compromised-rotation)": (h) =>
     adoptedByUninstall(h, ['updating', 'interrupted']) && eventSignalIndex(h, 'app.credentials_rotated') >= 0,
-  'the same, new-life-rotation-waits-before-uninstall asked once both were queued (its marker after the uninstall)': (h) =>
-    patchIndex(h, NEW_LIFE_ROTATION) > eventSignalIndex(h, 'app.uninstalled') && adoptedByUninstall(h, ['updating', 'interrupted']),
+  'the same, new-life-rotation-waits-before-uninstall asked by the rotation signalled (its marker before the uninstall)': (h) =>
+    askedBetween(h, NEW_LIFE_ROTATION, 'app.credentials_rotated', 'app.uninstalled') && adoptedByUninstall(h, ['updating', 'interrupted']),
   'a compromised rotation whose acknowledgement was refused, its proven set used all the same (compromised-rotation-keeps-proven-set)': (
     h,
   ) => took(h, 'compromised-rotation-keeps-proven-set') && adoptedByUninstall(h, ['active', 'failed']),

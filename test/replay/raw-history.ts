@@ -43,8 +43,7 @@ export const patchesOf = (e: RawEvent): string[] =>
   );
 /** The patches a run recorded (core_patch markers). */
 export const patches = (h: RawHistory): string[] => h.events.flatMap(patchesOf);
-/** Where a patch's marker is in the history (-1: not recorded). */
-export const patchIndex = (h: RawHistory, id: string): number => h.events.findIndex((e) => patchesOf(e).includes(id));
+
 /** The activity type a completion or failure event belongs to. */
 export const activityOf = (h: RawHistory, e: RawEvent): string | undefined => {
   const id = e.activityTaskCompletedEventAttributes?.scheduledEventId ?? e.activityTaskFailedEventAttributes?.scheduledEventId;
@@ -72,3 +71,9 @@ export const eventSignalIndex = (h: RawHistory, eventType: string): number =>
   h.events.findIndex(
     (e) => (decode(e.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]) as { type?: string } | undefined)?.type === eventType,
   );
+
+/** A patch's marker recorded after the first signal of one event type and before the first of another. */
+export function askedBetween(h: RawHistory, id: string, afterType: string, beforeType: string): boolean {
+  const at = h.events.findIndex((e) => patchesOf(e).includes(id));
+  return at > eventSignalIndex(h, afterType) && eventSignalIndex(h, afterType) >= 0 && at < eventSignalIndex(h, beforeType);
+}

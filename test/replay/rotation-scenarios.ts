@@ -28,9 +28,9 @@ export const ROTATION_SCENARIOS: Record<string, Scenario> = {
   // the uninstall interrupts the update, and the rotation, next in the queue, meets it queued: its set
   // is imported as the active one and acknowledges the uninstall.
   'compromised-rotation-queued-behind-uninstall': queuedBehindUninstall(),
-  // The same under patch new-life-rotation-waits-before-uninstall: asked in the event handler once the rotation and the
-  // uninstall are queued together (its marker there; a live installation's rotation takes the same path).
-  'rotation-and-uninstall-queued-asked': queuedBehindUninstall(),
+  // The same under patch new-life-rotation-waits-before-uninstall: asked by the rotation's signal, the run's first
+  // rotation or uninstall (its marker there; a live installation's rotation takes the same path).
+  'compromised-rotation-queued-behind-uninstall-asked': queuedBehindUninstall(),
   // A rotation delivered after the uninstall completed the workflow: a short run of its own ignores it
   // and deletes its credentials' copy (patch discard-ignored-credentials, decided at start).
   'rotation-after-uninstall': {

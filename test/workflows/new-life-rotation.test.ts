@@ -36,6 +36,16 @@ describe('installation workflow: a new life rotation carried over with its unins
     };
   };
 
+  it('asks the patch at the first uninstall or rotation signalled, whatever the queue holds (nothing else queued here)', async () => {
+    const t = await start();
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    assert.deepEqual(await t.patches(), [PATCHES_DECIDED_AT_START_1_TO_14], 'an install alone asks nothing');
+    await t.send(t.event('app.uninstalled'));
+    assert.equal((await t.result()).phase, 'uninstalled');
+    assert.deepEqual(await t.patches(), [PATCHES_DECIDED_AT_START_1_TO_14, NEW_LIFE_ROTATION_WAITS_BEFORE_UNINSTALL]);
+  });
+
   it("asks the patch in the run's first task; the rotation waits for its life's late install, whose uninstall gets its set", async () => {
     let rotationId = '';
     let uninstallId = '';
@@ -49,7 +59,7 @@ describe('installation workflow: a new life rotation carried over with its unins
           [rotationId, uninstallId] = [rotation.eventId, uninstall.eventId];
           return carried(u, [rotation, uninstall, u.event('app.installed', { id: 'later-life', atSeconds: 12 })]);
         },
-        // Signalled in the first task, a repeat of the queued install: the handler enqueues nothing, so asks nothing.
+        // Signalled in the first task, a repeat of the queued install: no rotation or uninstall signalled, so the start asks.
         first: (u) => u.event('app.installed', { id: 'later-life', atSeconds: 12 }),
       },
     );

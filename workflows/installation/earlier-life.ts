@@ -51,17 +51,20 @@ export function newLifeBeforeItsInstall(ctx: PhaseContext, head: LifecycleEvent)
  * Patch: a new life's rotation waits for its install too when an uninstall is queued before the first queued install
  * (that uninstall ends the rotation's life, whose install is late: the queued install is a later life's). Before it, the
  * rotation was taken at once, superseded by the uninstall with no set to adopt; the late install's set then answered the
- * uninstall, revoked by that rotation (Talkdesk never told). Asked once per run, only when a rotation and an uninstall are
- * queued together (in the event handler, or at the start of a run carrying them), never after a local activity: a run
- * without such a queue records no marker (askRotationWaits).
+ * uninstall, revoked by that rotation (Talkdesk never told). Asked once per run, at the first rotation or uninstall
+ * signalled, or at the start of a run carrying one (askRotationWaits): a run that sees neither records no marker.
  */
 export const NEW_LIFE_ROTATION_WAITS_BEFORE_UNINSTALL = 'new-life-rotation-waits-before-uninstall';
 
-/** Asks the patch above once the queue holds a rotation and an uninstall (at most once per run). */
-export function askRotationWaits(ctx: PhaseContext): void {
-  const { queue } = ctx.state;
-  if (ctx.run.rotationWaits !== undefined || !queue.some((e) => e.type === 'app.credentials_rotated')) return;
-  if (queue.some((e) => e.type === 'app.uninstalled')) ctx.run.rotationWaits = ctx.patched(NEW_LIFE_ROTATION_WAITS_BEFORE_UNINSTALL);
+/**
+ * Asks the patch above once per run when `events` (a signal's, or a carried queue at the run's start) hold a rotation or
+ * an uninstall: by what was signalled alone, never by what the queue holds then, which code after a local activity
+ * changes and a split workflow task runs before or after a signal's handler (docs/versioning.md).
+ */
+export function askRotationWaits(ctx: PhaseContext, events: readonly LifecycleEvent[]): void {
+  if (ctx.run.rotationWaits !== undefined) return;
+  if (events.some((e) => e.type === 'app.credentials_rotated' || e.type === 'app.uninstalled'))
+    ctx.run.rotationWaits = ctx.patched(NEW_LIFE_ROTATION_WAITS_BEFORE_UNINSTALL);
 }
 
 /**

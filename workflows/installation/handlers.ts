@@ -91,6 +91,7 @@ export function registerHandlers(ctx: PhaseContext): void {
   const { state, phases, run, installationId, workflowId } = ctx;
 
   setHandler(eventSignal, (event) => {
+    askRotationWaits(ctx, [event]); // first, by the signal alone (earlier-life.ts)
     if (event.installationId !== installationId) {
       recordIgnored(state, event.eventId, 'event for another installation');
       return;
@@ -112,7 +113,6 @@ export function registerHandlers(ctx: PhaseContext): void {
       else if (phases.running && state.phase !== 'uninstalling' && ctx.patched(UNINSTALL_INTERRUPTS_ANY_PHASE))
         phases.interrupt('uninstall');
     }
-    askRotationWaits(ctx);
     ctx.describe();
   });
 

@@ -15,7 +15,7 @@ export interface RunState {
   endingUpdate?: string;
   handledThisRun: number;
   graceUntil?: number;
-  /** Patch new-life-rotation-waits-before-uninstall, asked once a rotation and an uninstall are queued together (earlier-life.ts). */
+  /** Patch new-life-rotation-waits-before-uninstall, asked at the run's first rotation or uninstall (earlier-life.ts). */
   rotationWaits?: boolean;
   /** A new life's wait for its install (new-life-waits-for-its-install): its own, per earlier end (the uninstall's time). */
   newLifeGrace?: { after: string; until: number };

@@ -54,7 +54,7 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
   // Before the handlers: an uninstall or reject delivered with the new run's first task stops the re-entered phase.
   if (state.resume) ctx.phases.expectResume();
   registerHandlers(ctx);
-  askRotationWaits(ctx); // a carried queue's: in the first task, before any activity
+  askRotationWaits(ctx, state.queue); // a carried queue's: in the first task, before any activity
   run.recordedHandled = JSON.stringify(state.handledEventIds ?? []);
 
   if (!input.carried) await resumeFromStore(ctx, input.resumedByReconciliation === true);
