@@ -13,6 +13,7 @@ import { toFailure } from './failures';
 import { StoreMarkers } from '../src/store/markers';
 import { refusedForGood, withToken } from './talkdesk-calls';
 import { whileHeartbeating } from './partner-calls';
+import { partnerResender } from './reconcile-partner';
 import { newVisit, ReadWindow, repairFailedForNow, TalkdeskPause, waitHeartbeating, type TalkdeskVisit } from './reconcile-pacing';
 import { BACKSTOP_EVERY_MS, CREDENTIALS_BACKSTOP_MARKER, INBOX_BACKSTOP_MARKER, PENDING_SET_MAX_AGE_MS } from './reconcile-backstops';
 
@@ -43,6 +44,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
     throw err;
   };
   const pause = new TalkdeskPause();
+  const retryPartnerCalls = partnerResender(deps);
   const readWindow = new ReadWindow();
 
   /** Talkdesk's view of the installation, read with its active credentials; undefined when it has none. */
@@ -175,12 +177,6 @@ export function reconciliationActivities(deps: ActivityDeps) {
       const fields = { installationId: id, workflowId: workflowIdFor(id), error: message };
       logger.warn(fields, 'reconciliation could not check or repair an installation');
     }
-  }
-
-  /** The partner calls kept for later, sent again, heartbeating: a partner not answering holds each for its timeout. */
-  async function retryPartnerCalls(installationId: string): Promise<void> {
-    const retry = deps.partner?.retryOutstanding;
-    if (retry) await whileHeartbeating(`partner calls of ${installationId}`, () => retry.call(deps.partner, installationId));
   }
 
   /** Waits, heartbeating, until the minute slot of the pass opens (the Talkdesk budget's spread). */

@@ -17,6 +17,12 @@ export class PartnerUnavailableError extends Error {
   }
 }
 
+/**
+ * The partner did not answer at all (no answer within PARTNER_HOOKS_TIMEOUT_MS, a connection refused or reset): retried
+ * as any unavailability (same name in failures); reconciliation's resends stop and pause for it (activities/reconcile-pacing.ts).
+ */
+export class PartnerUnreachableError extends PartnerUnavailableError {}
+
 /** Final: the partner refused (a 4xx other than 408/429). `reason` may be shown to Talkdesk. */
 export class PartnerRefusedError extends Error {
   constructor(

@@ -1,5 +1,5 @@
 import { PartnerCancelledError } from './provisioner';
-import { GENERIC_REFUSAL, PartnerRefusedError, PartnerUnavailableError, sanitiseReason } from './errors';
+import { GENERIC_REFUSAL, PartnerRefusedError, PartnerUnavailableError, PartnerUnreachableError, sanitiseReason } from './errors';
 import { IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signHook, signHookTimed, TIMED_SIGNATURE_HEADER, TIMESTAMP_HEADER } from './signature';
 
 export interface HookClientOptions {
@@ -129,8 +129,8 @@ export class HookClient {
       });
     } catch {
       if (signal.aborted) throw new PartnerCancelledError();
-      if (timeout.aborted) throw new PartnerUnavailableError(`the partner did not answer within ${this.opts.timeoutMs} ms`);
-      throw new PartnerUnavailableError(
+      if (timeout.aborted) throw new PartnerUnreachableError(`the partner did not answer within ${this.opts.timeoutMs} ms`);
+      throw new PartnerUnreachableError(
         'could not reach the partner (connection refused or reset): check PARTNER_HOOKS_URL and the partner service',
       );
     }

@@ -1,6 +1,6 @@
 import type { Logger } from '../logging/logger';
 import { undoneProvision, type PartnerCallStore } from './calls-store';
-import { PartnerRefusedError, PartnerUnavailableError } from './errors';
+import { PartnerRefusedError, PartnerUnavailableError, PartnerUnreachableError } from './errors';
 import { HookClient, type HookAnswer, type HookClientOptions } from './hook-client';
 import { pageKey, type HookType } from './keys';
 import type {
@@ -216,7 +216,10 @@ export class HttpProvisioner implements PartnerProvisioner {
     await this.refusalRecorded(body, () => this.post(body, ctx.signal));
   }
 
-  /** Sends the installation's outstanding calls again (same id, same body), oldest first. */
+  /**
+   * Sends the installation's outstanding calls again (same id, same body), oldest first. A partner that does not answer
+   * at all stops them (thrown, the rest left outstanding): each would wait out its timeout in turn.
+   */
   async retryOutstanding(installationId: string): Promise<number> {
     let left = 0;
     for (const rec of await this.opts.calls.outstanding(installationId)) {
@@ -234,6 +237,7 @@ export class HttpProvisioner implements PartnerProvisioner {
         } else {
           left += 1;
           await this.opts.calls.noteAttempt(rec._id, err instanceof Error ? err.message : 'failed');
+          if (err instanceof PartnerUnreachableError) throw err;
         }
       }
     }
