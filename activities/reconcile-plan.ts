@@ -36,6 +36,13 @@ const checkedAt = (r: Scanned): number => (r.talkdeskCheckedAt ? new Date(r.talk
  */
 export const LATER_SLOT_MIN_SHARE = 0.5;
 
+/**
+ * The share of a pass's reads kept for due installations not in progress when those in progress would take them all
+ * (hundreds retrying for days while a partner is down): without it the due ones were deferred pass after pass, and
+ * drift there (an installation revoked at Talkdesk) went unseen for as long.
+ */
+export const DUE_MIN_SHARE = 0.1;
+
 /** Reads the pass plans of `wanted`: the budget, less an overflow too small to open one more minute. */
 export function plannedReads(wanted: number, o: Pick<PassOptions, 'callsPerMinute' | 'budgetMinutes'>): number {
   const budget = Math.max(0, Math.floor(o.callsPerMinute * o.budgetMinutes));
@@ -46,8 +53,8 @@ export function plannedReads(wanted: number, o: Pick<PassOptions, 'callsPerMinut
 
 /**
  * Orders one pass: every installation is visited (its workflow checked, partner calls
- * retried); those in progress, then the due ones least recently read, get a Talkdesk
- * read within the budget, in minute slots of `callsPerMinute`; due ones past the
+ * retried); those in progress (all but DUE_MIN_SHARE of the budget at most), then the due ones least
+ * recently read, get a Talkdesk read within the budget, in minute slots of `callsPerMinute`; due ones past the
  * budget (or a later slot's few, LATER_SLOT_MIN_SHARE) are deferred and, being the
  * least recently read, come first next pass. The first minute's reads lead the plan;
  * later minutes' come last, so that a page waiting for its minute holds no visits behind it.
@@ -64,8 +71,11 @@ export function planPass(records: Scanned[], now: Date, o: PassOptions): PassPla
     else rest.push(r);
   }
   const oldestFirst = (a: Scanned, b: Scanned) => checkedAt(a) - checkedAt(b) || (a._id < b._id ? -1 : 1);
-  const wanted = [...inProgress.sort(oldestFirst), ...due.sort(oldestFirst)];
-  const reads = plannedReads(wanted.length, o);
+  const reads = plannedReads(inProgress.length + due.length, o);
+  // In progress first, but never all of the reads while due ones wait (DUE_MIN_SHARE); the rest of them deferred.
+  const ahead = Math.min(inProgress.length, reads - Math.min(due.length, Math.ceil(reads * DUE_MIN_SHARE)));
+  inProgress.sort(oldestFirst);
+  const wanted = [...inProgress.slice(0, ahead), ...due.sort(oldestFirst), ...inProgress.slice(ahead)];
   // Each costs an inbox listing (the whole collection on the embedded store): the oldest few per pass.
   const marked = records.filter((r) => r.resumedAt).sort((a, b) => a.resumedAt!.getTime() - b.resumedAt!.getTime());
   const looked = new Set(marked.slice(0, RESUMED_RUNS_PER_PASS).map((r) => r._id));

@@ -52,6 +52,24 @@ describe('planning a reconciliation pass', () => {
     );
   });
 
+  it('keeps a tenth of the reads for due installations when those in progress would take them all (DUE_MIN_SHARE)', () => {
+    const o = { pageSize: 100, activeCheckMs: 24 * HOUR, callsPerMinute: 10, budgetMinutes: 1 };
+    const inProgress = Array.from({ length: 12 }, (_, i) => rec(`p-${String(i).padStart(2, '0')}`, 'installing', 12 - i));
+    const due = [rec('due-newer', 'active', 30), rec('due-oldest', 'active', 40)];
+    const plan = planPass([...inProgress, ...due], now, o);
+    const read = plan.pages.flat().filter((e) => e.slot !== undefined);
+    // Before: the twelve in progress took all ten reads, pass after pass, and no due one was ever read.
+    assert.deepEqual(
+      read.map((e) => e.id),
+      [...inProgress.slice(0, 9).map((r) => r._id), 'due-oldest'],
+      'nine in progress (least recently read first), then the oldest due one',
+    );
+    assert.deepEqual([plan.talkdeskPlanned, plan.talkdeskDeferred], [10, 4]);
+    // Nothing is kept back when the due ones fit beside those in progress.
+    const roomy = planPass([...inProgress.slice(0, 5), ...due], now, o);
+    assert.equal(roomy.pages.flat().filter((e) => e.slot !== undefined).length, 7);
+  });
+
   it('defers an overflow too small to open another minute, and puts later minutes last so their wait holds no visits', () => {
     const o = { pageSize: 100, activeCheckMs: 24 * HOUR, callsPerMinute: 120, budgetMinutes: 7 };
     const due = (n: number, from = 0) =>
