@@ -83,8 +83,7 @@ export class MongoProvisioner implements PartnerProvisioner {
   async deprovision(req: AccountRef): Promise<void> {
     const account = await this.find(req);
     if (!account || account.installationId !== req.installationId) return;
-    await this.store.accounts.disableAccount(account._id);
-    await this.store.accounts.deactivateUsers(account._id);
+    await this.store.accounts.deprovisionInstallation(account._id, req.installationId);
   }
 
   /** Every trial event (started, ended, extended, or one Talkdesk adds later) records the trial as it now stands. */

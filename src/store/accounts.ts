@@ -193,13 +193,15 @@ export class AccountStore {
    * the mapping held before, which did not reach us now; written as of now, they would outdate a removal marked
    * meanwhile (launch's `removal_pending`). A mapping older than `factsAt` gets its last write's time as its facts'.
    */
-  private async setActive(accountId: string, active: boolean, talkdeskUserIds?: string[]): Promise<number> {
+  private async setActive(accountId: string, active: boolean, talkdeskUserIds?: string[], onlyOf?: string): Promise<number> {
     let changed = 0;
     const now = new Date();
     for (const id of talkdeskUserIds ?? (await this.userIds(accountId))) {
       const _id = mappingId(accountId, id);
-      // Read only to reactivate (a revert, rare): the workflow is the only writer of its mappings.
-      const before = active ? await this.users.findOne({ _id }) : null;
+      // Read only to reactivate (a revert, rare), or for an uninstall (`onlyOf`): another installation of the account
+      // may have written the mapping since (a reinstall under a new id provisioning meanwhile), and it is that one's.
+      const before = active || onlyOf !== undefined ? await this.users.findOne({ _id }) : null;
+      if (onlyOf !== undefined && before?.installationId !== onlyOf) continue;
       const facts = before && before.factsAt === undefined ? { factsAt: before.updatedAt } : {};
       const res = await this.users.updateOne({ _id }, { $set: { active, updatedAt: now, ...facts } });
       changed += res.modifiedCount;
@@ -237,6 +239,22 @@ export class AccountStore {
     if (!indexed) return this.users.find({ accountId }).sort({ _id: 1 }).toArray();
     const found = await Promise.all(indexed.map((id) => this.users.findOne({ _id: mappingId(accountId, id) })));
     return found.filter((u): u is UserMappingRecord => u !== null).sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
+  }
+
+  /**
+   * An installation's uninstall (the built-in provisioner's deprovision): its account disabled, its licensed list emptied
+   * and its mappings deactivated, each only while it is still that installation's. Two installations of one account can
+   * run at once (an uninstall and a reinstall under a new id, both held through an outage): the uninstall's writes, by
+   * `_id` (FerretDB reads a whole collection for any other filter), each follow a read of what they change, so a
+   * provision of the other installation meanwhile is left alone (but for the moment between a read and its write).
+   */
+  async deprovisionInstallation(accountId: string, installationId: string): Promise<void> {
+    const own = async () => (await this.accounts.findOne({ _id: accountId }))?.installationId === installationId;
+    if (!(await own())) return;
+    await this.disableAccount(accountId);
+    // The account's list first, then the mappings: the list never names an inactive mapping (the app page trusts it).
+    if (await own()) await this.accounts.updateOne({ _id: accountId }, { $set: { 'licensedUsers.ids': [] } });
+    await this.setActive(accountId, false, undefined, installationId);
   }
 
   async disableAccount(accountId: string): Promise<void> {
