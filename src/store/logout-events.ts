@@ -113,12 +113,14 @@ export class LogoutEventStore {
     // Journaled on a majority before Talkdesk's 200, and with it every write of the handling before it (one primary
     // replicates in order): rolled back by a failover, the marks, the ended sessions and the partner's forward would be
     // gone, and neither a redelivery nor the backstop (its owed entry rolled back too) would bring them back.
-    await this.coll.updateOne({ _id: eventId, type: 'user.logout' }, { $set: { handledAt: at, sessionsEnded } }, DURABLE_WRITE);
+    // By `_id` alone (FerretDB reads the whole inbox for any other filter): the callback found this id a logout's first.
+    await this.coll.updateOne({ _id: eventId }, { $set: { handledAt: at, sessionsEnded } }, DURABLE_WRITE);
     await this.settle(eventId);
   }
 
   /** `durable`: as a majority holds it (a handled mark not on a majority yet reads unhandled). */
-  get(eventId: string, o: { durable?: boolean } = {}): Promise<LogoutInboxRecord | null> {
-    return this.coll.findOne({ _id: eventId, type: 'user.logout' }, o.durable ? MAJORITY_READ : {});
+  async get(eventId: string, o: { durable?: boolean } = {}): Promise<LogoutInboxRecord | null> {
+    const r = await this.coll.findOne({ _id: eventId }, o.durable ? MAJORITY_READ : {}); // by `_id` alone, as above
+    return r?.type === 'user.logout' ? r : null;
   }
 }

@@ -114,4 +114,35 @@ describe('launch: the store commands of one sign-in', function () {
       `the credential set read a moment before is not read again:\n${again.listing}`,
     );
   });
+
+  it("a user.logout's handling reads the inbox by exact _id only (the inbox grows: 30 days of events)", async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const [user] = licensed;
+    assert.ok(user);
+    await signIn(sys, installation.id, user.id);
+    const seen: Seen[] = [];
+    const listen = (e: CommandStartedEvent) => {
+      const collection = String(e.command[e.commandName] ?? '');
+      if (collection === COLLECTIONS.inbox) seen.push({ name: e.commandName, collection, filters: filtersOf(e) });
+    };
+    sys.webStore.db.client.on('commandStarted', listen);
+    try {
+      assert.equal(
+        await sys.simulator.deliver(sys.simulator.userLogout(installation.id, user.id), { callbackUrl: sys.web.callbackUrl }),
+        200,
+      );
+    } finally {
+      sys.webStore.db.client.off('commandStarted', listen);
+    }
+    const listing = seen.map((s) => `${s.name} ${JSON.stringify(s.filters)}`).join('\n');
+    assert.ok(
+      seen.some((s) => s.name === 'update'),
+      `the handled mark was seen:\n${listing}`,
+    );
+    assert.deepEqual(
+      seen.filter((s) => !s.filters.every(exactId)),
+      [],
+      `inbox commands that read the whole collection on the embedded store:\n${listing}`,
+    );
+  });
 });
