@@ -123,10 +123,21 @@ async function main(): Promise<void> {
     }
     const store = await openStore(env, keyring, logger);
     const service = await startServiceWorker({ env, logger, store, talkdesk: talkdeskClient(env), address, embedded: !!temporalServer });
-    service.run().catch((err: unknown) => {
-      logger.error({ err }, 'the worker stopped with an error');
-      process.exit(1);
-    });
+    // The SDK also drains the worker on SIGQUIT and SIGUSR2 (a supervisor's restart signal): the web server, left
+    // running, would take events no worker runs. Only Ctrl-C and SIGTERM stop in order (onShutdown, below).
+    let stopping = false;
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => (stopping = true));
+    service.run().then(
+      () => {
+        if (stopping) return;
+        logger.error('the worker stopped (a SIGQUIT or SIGUSR2 drains it): exiting, servers stopped; npm start again');
+        process.exit(1);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'the worker stopped with an error');
+        process.exit(1);
+      },
+    );
 
     const connection = await Connection.connect(settings.connectionOptions).catch((err: unknown) => {
       throw temporalConnectFailure(address, settings.namespace, err);

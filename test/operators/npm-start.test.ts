@@ -102,6 +102,30 @@ describe('npm start: the whole system on embedded defaults (a cloud profile on t
     for (const p of [port, temporalPort, uiPort, mongoPort]) assert.equal(await portInUse(p ?? 0), false, `port ${p} freed`);
   });
 
+  it('a SIGUSR2 (the SDK drains the worker on it) ends npm start with exit 1 and its servers, not a web server with no worker', async () => {
+    const [port, adminPort, temporalPort, uiPort, mongoPort, metricsPort] = await Promise.all(Array.from({ length: 6 }, () => freePort()));
+    const start = run('local', {
+      PORT: String(port),
+      ADMIN_PORT: String(adminPort),
+      LOCAL_TEMPORAL_PORT: String(temporalPort),
+      LOCAL_TEMPORAL_UI_PORT: String(uiPort),
+      LOCAL_MONGODB_PORT: String(mongoPort),
+      WORKER_METRICS_BIND: `127.0.0.1:${metricsPort}`,
+      LOCAL_DATA_DIR: dataDir,
+    });
+    running.push(start);
+    await eventually('the banner', async () => /appconnect-lifecycle is running/.test(start.out()) || undefined, 90_000).catch(() =>
+      assert.fail(`no banner; npm start printed:\n${start.out()}`),
+    );
+    start.child.kill('SIGUSR2');
+    assert.equal(await start.exited, 1, start.out());
+    assert.match(start.out(), /the worker stopped \(a SIGQUIT or SIGUSR2 drains it\)/);
+    // Killed by its exit hooks (not awaited as an orderly stop is): freed within moments.
+    for (const p of [port, temporalPort, mongoPort]) {
+      await eventually(`port ${p} freed`, async () => !(await portInUse(p ?? 0)) || undefined, 10_000);
+    }
+  });
+
   // Not `default`: the processes started from the settings file find it only if the file names it.
   const NAMESPACE = 'split-ns';
   it('npm run start:servers: the servers alone, and a settings file with which the production web and worker processes run against them', async () => {
