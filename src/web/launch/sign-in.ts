@@ -155,7 +155,7 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
     const facts = { installationId: rec._id, accountId: rec.accountId, accountName: rec.accountName };
     const oauthError = one(ctx.query.error);
     if (oauthError !== undefined) {
-      // Talkdesk's own trouble (RFC 6749 4.1.2.1), not the sender's: not counted against its source's failure budget.
+      // Talkdesk's own trouble (RFC 6749 4.1.2.1), if the sender says true: a budget of its own, larger (failure-budget.ts).
       const talkdesks = oauthError === 'server_error' || oauthError === 'temporarily_unavailable';
       throw new SsoFailure('oauth_error', { ...facts, oauthError, ...(talkdesks ? { detail: 'talkdesk_unavailable' } : {}) });
     }
