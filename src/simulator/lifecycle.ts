@@ -58,6 +58,11 @@ export interface RotateOptions {
   flagged?: boolean;
   /** Algorithm of the new key pair (default: that of the newest client). */
   algorithm?: KeyAlgorithm;
+  /**
+   * Whether `data` names the installation and account as an install's does (not documented for a rotation: the service
+   * routes it by `_links.installation`). Default: not, the documented event.
+   */
+  withIds?: boolean;
 }
 
 export const DEFAULT_UNINSTALL_REASON: UninstallReason = {
@@ -207,9 +212,7 @@ export class Lifecycle {
     return {
       ...envelopeHead(this.ctx, 'app.credentials_rotated', id, eventOpts),
       data: {
-        installation_id: inst.id,
-        account_id: inst.accountId,
-        account_name: account?.name ?? '',
+        ...(opts.withIds ? { installation_id: inst.id, account_id: inst.accountId, account_name: account?.name ?? '' } : {}),
         ...((opts.flagged ?? opts.compromised !== undefined) ? { compromised } : {}),
         ...credentialsOf(client),
       },

@@ -172,11 +172,11 @@ export type UninstalledEvent = Envelope<
 
 /**
  * installation_id, account_id, account_name and `compromised` are OUR assumptions: the
- * public docs list only the new credentials for this event. `compromised` is sent only when asked (RotateOptions).
+ * public docs list only the new credentials for this event. Each is sent only when asked (RotateOptions).
  */
 export type CredentialsRotatedEvent = Envelope<
   'app.credentials_rotated',
-  { installation_id: string; account_id: string; account_name: string; compromised?: boolean } & Credentials,
+  { installation_id?: string; account_id?: string; account_name?: string; compromised?: boolean } & Credentials,
   InstalledLinks
 >;
 
