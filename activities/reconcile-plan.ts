@@ -5,7 +5,7 @@ import { FINAL_PHASES, type InstallationPhase } from '../workflows/definitions';
 /** Runs resumed from their record (`resumed_runs`) a pass looks into, the oldest first; the rest wait for the next. */
 export const RESUMED_RUNS_PER_PASS = 100;
 
-/** Phases that own an operation Talkdesk is deciding: read at Talkdesk every pass, first. */
+/** Phases that own an operation Talkdesk is deciding: read at Talkdesk every pass, first (within the budget, DUE_MIN_SHARE). */
 export const IN_PROGRESS_PHASES: readonly InstallationPhase[] = ['installing', 'updating', 'uninstalling'];
 
 export interface PassOptions {

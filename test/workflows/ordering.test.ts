@@ -276,7 +276,7 @@ describe('installation workflow: event order', function () {
     // Before: the rotation was taken at once (no set yet to adopt it for), and the uninstall answered with the late
     // install's set, which the rotation had revoked.
     assert.equal(t.stubs.of('setInstallationState')[0]?.clientId, clientIdFor(rotation.eventId), "the uninstall with the rotation's set");
-    // Asked in the event handler once the rotation and the uninstall were queued together: a run without such a queue
+    // Asked in the event handler at the run's first rotation or uninstall signal: a run without either (an install)
     // records no marker of it (store-steps.test.ts).
     assert.deepEqual(await t.patches(), [PATCHES_DECIDED_AT_START_1_TO_14, NEW_LIFE_ROTATION_WAITS_BEFORE_UNINSTALL]);
   });
