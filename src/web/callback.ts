@@ -136,6 +136,8 @@ export function createCallbackHandler(deps: CallbackDeps) {
     if (!deps.skipSignatureCheck && !verifyCallbackSignature(raw, ctx.req.headers, signature)) {
       return unauthenticated('unauthenticated', () => refuse(ctx, 401, 'invalid_signature', signatureHelp));
     }
+    // Talkdesk's address: its next bodies may draw on the reserve while a flood holds the bound (raw-body.ts).
+    if (!deps.skipSignatureCheck) deps.bodiesInFlight?.prove(bodyShareKey(source));
     // Past the signed budget an event is still stored, and handed over by the dispatcher at its own pace:
     // a 429 would spend one of Talkdesk's two redeliveries, and an event refused three times is lost.
     // So the budget paces hand-overs to Temporal; no signed request is refused for it.

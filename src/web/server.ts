@@ -29,10 +29,14 @@ export const BODIES_IN_FLIGHT_BYTES = 64 * 1024 * 1024;
 
 /**
  * The bound on callback bodies being read, one source address holding at most an eighth of it (or two bodies of
- * the limit, if more): one address streaming slow bodies cannot hold it all and turn every delivery away.
+ * the limit, if more): one address streaming slow bodies cannot hold it all and turn every delivery away. Beside it a
+ * reserve of a quarter (or two bodies), for sources that delivered a signed body lately: unsigned bodies from a few
+ * addresses together cannot turn Talkdesk away either.
  */
-export function bodiesInFlight(total: number, bodyLimitBytes: number): BodyBytesInFlight {
-  return new BodyBytesInFlight(total, Math.min(total, Math.max(2 * bodyLimitBytes, Math.floor(total / 8))));
+export function bodiesInFlight(total: number, bodyLimitBytes: number, reserve?: number): BodyBytesInFlight {
+  const twoBodies = 2 * bodyLimitBytes;
+  const perSource = Math.min(total, Math.max(twoBodies, Math.floor(total / 8)));
+  return new BodyBytesInFlight(total, perSource, reserve ?? Math.max(twoBodies, Math.floor(total / 4)));
 }
 
 /** The web server's timeouts when not given: defined once here (the README quotes them). */
@@ -72,6 +76,8 @@ export interface WebServerOptions {
   bodyLimit: string;
   /** The bytes all callback bodies being read may hold at once (then 503 `busy`). Default: BODIES_IN_FLIGHT_BYTES, or 8 bodies of the limit if more. */
   bodiesInFlightBytes?: number;
+  /** Beside that bound, what sources that delivered a signed body lately may still hold (raw-body.ts). Default: a quarter of it, or 2 bodies. */
+  bodiesReserveBytes?: number;
   /** Time to receive a callback body once its headers arrived (408 after it). Default WEB_TIMEOUTS_MS.body. */
   bodyTimeoutMs?: number;
   /** Time to receive a whole request (Node's requestTimeout). Default WEB_TIMEOUTS_MS.request. */
@@ -176,7 +182,11 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     hmacAlgorithms: o.hmacAlgorithms,
     eventTimeLimits: timeLimits,
     bodyLimitBytes,
-    bodiesInFlight: bodiesInFlight(o.bodiesInFlightBytes ?? Math.max(BODIES_IN_FLIGHT_BYTES, 8 * bodyLimitBytes), bodyLimitBytes),
+    bodiesInFlight: bodiesInFlight(
+      o.bodiesInFlightBytes ?? Math.max(BODIES_IN_FLIGHT_BYTES, 8 * bodyLimitBytes),
+      bodyLimitBytes,
+      o.bodiesReserveBytes,
+    ),
     bodyTimeoutMs: o.bodyTimeoutMs ?? WEB_TIMEOUTS_MS.body,
     jsonLimits: o.jsonLimits,
     rateLimiter: new CallbackLimiter({

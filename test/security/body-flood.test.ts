@@ -16,7 +16,8 @@ const BUDGET = 64 * 1024;
 describe('security: the bytes of callback bodies being read are bounded', function () {
   this.timeout(60_000);
   let sys: LightWeb;
-  useLightWeb((w) => (sys = w), { bodiesInFlightBytes: BUDGET, bodyTimeoutMs: 3_000 });
+  // The bound alone (no reserve: its deliveries from this address would draw on it once one was signed; below).
+  useLightWeb((w) => (sys = w), { bodiesInFlightBytes: BUDGET, bodiesReserveBytes: 0, bodyTimeoutMs: 3_000 });
 
   const deliver = () => {
     const raw = JSON.stringify(freshEvent());
@@ -67,6 +68,7 @@ describe('security: one source cannot hold the whole bound of callback bodies', 
   let sys: LightWeb;
   useLightWeb((w) => (sys = w), {
     bodiesInFlightBytes: BUDGET,
+    bodiesReserveBytes: SHARE,
     bodyLimit: `${SHARE / 2 / 1024}kb`,
     bodyTimeoutMs: 10_000,
     trustProxy: { kind: 'hops', hops: 1 },
@@ -109,6 +111,20 @@ describe('security: one source cannot hold the whole bound of callback bodies', 
       },
       20_000,
     );
+  /**
+   * The same from a new address at each attempt (`prefix` and a count): one taken before the held bodies hold the
+   * bound (their bytes still on their way) would have proven its address, which the reserve then serves.
+   */
+  let fresh = 0;
+  const newAddressRefusedBusy = (prefix: string) =>
+    eventually(
+      `a delivery from a new address of ${prefix}* refused once the held bodies hold the bound`,
+      async () => {
+        const a = await deliverFrom(`${prefix}${(fresh += 1)}`);
+        return a.status === 503 && a.json?.error?.code === 'busy' ? a : undefined;
+      },
+      20_000,
+    );
 
   it('bodies held from one address past its share are refused 503 busy, while another address is served', async () => {
     const hogs = await hold(['203.0.113.7']);
@@ -139,8 +155,25 @@ describe('security: one source cannot hold the whole bound of callback bodies', 
     // What the bound has left but a hundred bytes, from the same source: more than a share would let it hold.
     hogs.push(await holdBody('10.0.0.7', BUDGET - Math.floor(BUDGET / HELD) * HELD - 100));
     try {
-      // The held bodies fill the whole bound: every source is refused, not only the proxy's.
-      await refusedBusy('198.51.100.20');
+      // The held bodies fill the whole bound: every source is refused, not only the proxy's (but one that delivered a
+      // signed body lately, below: this one never did).
+      await newAddressRefusedBusy('192.0.2.');
+    } finally {
+      for (const hog of hogs) hog.destroy();
+    }
+  });
+
+  it('unsigned bodies from many addresses hold the whole bound: an address that delivered a signed body lately is still read (the reserve), a new one is not', async () => {
+    const talkdesk = '198.18.0.60';
+    assert.equal((await deliverFrom(talkdesk)).status, 200, 'a signed delivery before the flood');
+    // Eight addresses, each holding its share (two bodies), then what the bound has left but a hundred bytes.
+    const hogs = await hold(Array.from({ length: 8 }, (_, i) => `203.0.113.${100 + i}`));
+    hogs.push(await holdBody('10.0.0.8', BUDGET - 8 * 2 * HELD - 100));
+    try {
+      await newAddressRefusedBusy('198.18.1.');
+      const again = await deliverFrom(talkdesk);
+      assert.equal(again.status, 200, `the address that delivered before is served: ${again.text}`);
+      assert.equal(again.json?.status, 'accepted');
     } finally {
       for (const hog of hogs) hog.destroy();
     }
