@@ -15,8 +15,18 @@ export const WIDGET_URL = 'https://prd-cdn-talkdesk.talkdesk.com/tdconnect-widge
 
 const link = (href: string): Link => ({ href });
 
-export function tokenUrl(ctx: EventContext): string {
-  return `${ctx.baseUrl}/oauth/token`;
+/**
+ * An account's own token endpoint: Talkdesk's is per account (`https://{account}.talkdeskid.com/oauth/token`), apart
+ * from the API root; here a path per account on the simulator's origin, so that a client assertion whose `aud` is
+ * another account's token URL (or one built from the API root) is refused, as Talkdesk would.
+ */
+export function tokenUrl(ctx: EventContext, accountId: string): string {
+  return `${ctx.baseUrl}/accounts/${encodeURIComponent(accountId)}/oauth/token`;
+}
+
+/** The account's sign-in (authorization) endpoint, beside its token endpoint. */
+export function authorizeUrl(ctx: EventContext, accountId: string): string {
+  return `${ctx.baseUrl}/accounts/${encodeURIComponent(accountId)}/oauth/authorize`;
 }
 
 export function installationUrl(ctx: EventContext, installationId: string): string {
@@ -37,13 +47,13 @@ export function createdAt(opts?: EventOptions): string {
   return isoSeconds(at ?? new Date());
 }
 
-export function installedLinks(ctx: EventContext, id: string, installationId: string): InstalledLinks {
+export function installedLinks(ctx: EventContext, id: string, installationId: string, accountId: string): InstalledLinks {
   return {
     root: link(ctx.baseUrl),
     self: link(selfUrl(ctx, id)),
     userinfo: link(`${ctx.baseUrl}/users/me`),
-    authorization: link(`${ctx.baseUrl}/oauth/authorize`),
-    tokens: link(tokenUrl(ctx)),
+    authorization: link(authorizeUrl(ctx, accountId)),
+    tokens: link(tokenUrl(ctx, accountId)),
     installation: link(installationUrl(ctx, installationId)),
     widget_url: link(WIDGET_URL),
   };

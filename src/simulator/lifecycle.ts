@@ -149,7 +149,7 @@ export class Lifecycle {
         account_name: account.name,
         ...credentialsOf(client),
       },
-      _links: installedLinks(this.ctx, id, inst.id),
+      _links: installedLinks(this.ctx, id, inst.id, inst.accountId),
     };
     return { installation: this.state.viewInstallation(inst), event };
   }
@@ -216,7 +216,7 @@ export class Lifecycle {
         ...((opts.flagged ?? opts.compromised !== undefined) ? { compromised } : {}),
         ...credentialsOf(client),
       },
-      _links: installedLinks(this.ctx, id, inst.id),
+      _links: installedLinks(this.ctx, id, inst.id, inst.accountId),
     };
   }
 

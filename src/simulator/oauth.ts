@@ -13,13 +13,14 @@ export const MAX_ASSERTION_LIFETIME_SECONDS = 300;
 
 export interface TokenEndpointConfig {
   state: SimState;
-  tokenUrl: string;
+  /** The account's token endpoint URL (events.ts), the only `aud` its clients' assertions may carry. */
+  tokenUrlOf: (accountId: string) => string;
   tokenTtlSeconds: number;
   clockSkewSeconds: number;
   /** How long after a client is created its token requests answer 401 `invalid_client` (tokenScopeActivationSeconds). */
   tokenScopeActivationMs?: number;
   /** The authorization_code grant (sso.ts), given the form fields once parsed. */
-  codeGrant?: (req: IncomingMessage, fields: Record<string, string>, call: CallRecord) => Promise<SimResponse>;
+  codeGrant?: (req: IncomingMessage, fields: Record<string, string>, call: CallRecord, accountId: string) => Promise<SimResponse>;
 }
 
 const formSchema = z.object({
@@ -50,7 +51,18 @@ export const oauthError = (status: number, error: string, description: string): 
 
 export type Verified = { ok: true; client: ClientRecord } | { ok: false; description: string };
 
-export async function verifyAssertion(cfg: TokenEndpointConfig, assertion: string, call: CallRecord): Promise<Verified> {
+/** Whether the client is one of the account whose endpoint was called (Talkdesk's endpoints are per account). */
+export function ofAccount(state: SimState, client: ClientRecord, accountId: string | undefined): boolean {
+  return accountId !== undefined && state.installations.get(client.installationId)?.accountId === accountId;
+}
+
+/** `accountId`: the account whose token endpoint was called (its path). */
+export async function verifyAssertion(
+  cfg: TokenEndpointConfig,
+  assertion: string,
+  call: CallRecord,
+  accountId: string | undefined,
+): Promise<Verified> {
   const fail = (description: string): Verified => ({ ok: false, description });
   let header: ProtectedHeaderParameters;
   let payload: JWTPayload;
@@ -81,7 +93,9 @@ export async function verifyAssertion(cfg: TokenEndpointConfig, assertion: strin
     return fail('client_assertion signature is invalid');
   }
 
-  if (aud !== cfg.tokenUrl) return fail('aud must be the token endpoint URL');
+  if (!ofAccount(cfg.state, client, accountId))
+    return fail("the client is not of this account: use the token URL of its install event's _links.tokens");
+  if (aud !== cfg.tokenUrlOf(accountId!)) return fail('aud must be the token endpoint URL');
   const now = Date.now() / 1000;
   const skew = cfg.clockSkewSeconds;
   if (exp <= now - skew) return fail('client_assertion has expired');
@@ -109,7 +123,13 @@ function grantedScopes(requested: string | undefined, granted: Scope[]): Scope[]
 }
 
 /** POST /oauth/token: client_credentials with a private_key_jwt client assertion only. */
-export async function handleToken(cfg: TokenEndpointConfig, req: IncomingMessage, raw: string, call: CallRecord): Promise<SimResponse> {
+export async function handleToken(
+  cfg: TokenEndpointConfig,
+  req: IncomingMessage,
+  raw: string,
+  call: CallRecord,
+  accountId: string | undefined,
+): Promise<SimResponse> {
   if (mediaType(req.headers['content-type']) !== 'application/x-www-form-urlencoded') {
     return oauthError(400, 'invalid_request', 'content-type must be application/x-www-form-urlencoded');
   }
@@ -122,7 +142,7 @@ export async function handleToken(cfg: TokenEndpointConfig, req: IncomingMessage
   }
   if (typeof fields.client_assertion === 'string') cfg.state.addSecret(fields.client_assertion);
   // The authorization_code grant (sign-in) also accepts HTTP Basic, so it decides on the header itself.
-  if (fields.grant_type === 'authorization_code' && cfg.codeGrant) return cfg.codeGrant(req, fields, call);
+  if (fields.grant_type === 'authorization_code' && cfg.codeGrant) return cfg.codeGrant(req, fields, call, accountId ?? '');
   // RFC 6749 §2.3: exactly one client authentication method per request.
   if (req.headers.authorization !== undefined) {
     return oauthError(400, 'invalid_request', 'use the client assertion only, not an Authorization header');
@@ -139,7 +159,7 @@ export async function handleToken(cfg: TokenEndpointConfig, req: IncomingMessage
     return oauthError(400, 'invalid_request', `client_assertion_type must be ${ASSERTION_TYPE}`);
   }
 
-  const verified = await verifyAssertion(cfg, form.data.client_assertion, call);
+  const verified = await verifyAssertion(cfg, form.data.client_assertion, call, accountId);
   if (!verified.ok) return oauthError(401, 'invalid_client', verified.description);
   const client = verified.client;
   if (form.data.client_id !== undefined && form.data.client_id !== client.clientId) {

@@ -5,6 +5,7 @@ export interface RouteParams {
   installationId?: string;
   userId?: string;
   clientId?: string;
+  accountId?: string;
 }
 
 export interface RouteMatch {
@@ -24,8 +25,9 @@ interface RouteDef {
 
 const SEG = '([^/]+)';
 const DEFS: RouteDef[] = [
-  { route: 'token', method: 'POST', pattern: /^\/oauth\/token$/, names: [] },
-  { route: 'authorize', method: 'GET', pattern: /^\/oauth\/authorize$/, names: [] },
+  // Per account, as Talkdesk's (events.ts): there is no token or sign-in endpoint at the API root.
+  { route: 'token', method: 'POST', pattern: new RegExp(`^/accounts/${SEG}/oauth/token$`), names: ['accountId'] },
+  { route: 'authorize', method: 'GET', pattern: new RegExp(`^/accounts/${SEG}/oauth/authorize$`), names: ['accountId'] },
   { route: 'userinfo', method: 'GET', pattern: /^\/users\/me$/, names: [] },
   { route: 'account', method: 'GET', pattern: /^\/account$/, names: [] },
   { route: 'users', method: 'GET', pattern: /^\/users$/, names: [] },

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { handleApi, type ApiConfig } from './api';
 import { Deliverer, signBody, type DeliverOptions } from './delivery';
 import { errorResponse } from './errors';
-import { tokenUrl, type EventContext } from './events';
+import { authorizeUrl, tokenUrl, type EventContext } from './events';
 import { FaultInjector, type AppliedFault } from './faults';
 import { BodyTooLargeError, readBody, sendResponse, tryParseJson, type SimResponse } from './http-util';
 import { hexId } from './ids';
@@ -47,8 +47,13 @@ export interface Simulator {
   readonly url: string;
   readonly port: number;
   readonly appId: string;
-  /** `${url}/oauth/token`, the only `aud` a client assertion may carry. */
-  readonly tokenUrl: string;
+  /**
+   * The token endpoint (`_links.tokens`) of the account of an installation, or of a client's installation (by either
+   * id): the only `aud` its clients' assertions may carry.
+   */
+  tokenUrlFor(installationOrClientId: string): string;
+  /** The account's sign-in endpoint (`_links.authorization`), by installation or client id. */
+  authorizeUrlFor(installationOrClientId: string): string;
   /** Every request received, in arrival order (live array). */
   readonly calls: readonly CallRecord[];
   /** Every delivery attempt, in order (live array). */
@@ -125,7 +130,7 @@ class SimulatorServer implements Simulator {
   readonly calls: CallRecord[] = [];
   readonly url: string;
   readonly port: number;
-  readonly tokenUrl: string;
+  private readonly ctx: EventContext;
   private readonly state: SimState;
   private readonly lifecycle: Lifecycle;
   private readonly faults = new FaultInjector();
@@ -153,7 +158,7 @@ class SimulatorServer implements Simulator {
       appVersionName: options.appVersionName ?? '1.0.0',
       baseUrl: this.url,
     };
-    this.tokenUrl = tokenUrl(ctx);
+    this.ctx = ctx;
     this.state = new SimState(options.appId);
     this.state.addSecret(options.webhookSecret);
     this.lifecycle = new Lifecycle(this.state, ctx, options.rotationGraceSeconds ?? 7 * 24 * 3600, options.openStateNames);
@@ -165,13 +170,13 @@ class SimulatorServer implements Simulator {
     );
     this.tokenCfg = {
       state: this.state,
-      tokenUrl: this.tokenUrl,
+      tokenUrlOf: (accountId) => tokenUrl(ctx, accountId),
       tokenTtlSeconds: options.tokenTtlSeconds ?? 600,
       clockSkewSeconds: options.clockSkewSeconds ?? 10,
       tokenScopeActivationMs: nonNegativeSeconds(options.tokenScopeActivationSeconds, 'tokenScopeActivationSeconds') * 1000,
     };
     this.sso = new SsoSimulator(this.state, ctx, this.tokenCfg.tokenTtlSeconds);
-    this.tokenCfg.codeGrant = (req, fields, call) => this.sso.codeGrant(this.tokenCfg, req, fields, call);
+    this.tokenCfg.codeGrant = (req, fields, call, accountId) => this.sso.codeGrant(this.tokenCfg, req, fields, call, accountId);
     const activation = nonNegativeSeconds(options.scopeActivationSeconds, 'scopeActivationSeconds');
     this.apiCfg = { state: this.state, ctx, revokeOnUninstall: options.revokeOnUninstall ?? false, scopeActivationMs: activation * 1000 };
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -227,9 +232,9 @@ class SimulatorServer implements Simulator {
     const route = match.route;
     const handled =
       route === 'token'
-        ? await handleToken(this.tokenCfg, req, raw, call)
+        ? await handleToken(this.tokenCfg, req, raw, call, match.params.accountId)
         : route === 'authorize'
-          ? this.sso.authorize(url)
+          ? this.sso.authorize(url, match.params.accountId)
           : route === 'userinfo'
             ? this.sso.userinfo(req)
             : handleApi(this.apiCfg, { route, req, url, raw, params: match.params, call });
@@ -237,6 +242,20 @@ class SimulatorServer implements Simulator {
     if (fault?.kind === 'delay') await this.late(fault.ms);
     const response = fault?.kind === 'delay' && fault.body ? { ...handled, body: fault.body, text: undefined } : handled;
     this.finish(res, call, response);
+  }
+
+  tokenUrlFor(installationId: string): string {
+    return tokenUrl(this.ctx, this.accountOf(installationId));
+  }
+
+  authorizeUrlFor(installationId: string): string {
+    return authorizeUrl(this.ctx, this.accountOf(installationId));
+  }
+
+  private accountOf(id: string): string {
+    const inst = this.state.installations.get(this.state.clients.get(id)?.installationId ?? id);
+    if (!inst) throw new Error(`unknown installation or client ${id}`);
+    return inst.accountId;
   }
 
   private faultResponse(route: RouteName, fault: Extract<AppliedFault, { kind: 'status' }>): SimResponse {

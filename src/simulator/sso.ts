@@ -4,7 +4,7 @@ import { errorResponse } from './errors';
 import { envelopeHead, installationUrl, type EventContext } from './events';
 import type { SimResponse } from './http-util';
 import { hexId, opaqueSecret } from './ids';
-import { ASSERTION_TYPE, oauthError, verifyAssertion, type TokenEndpointConfig } from './oauth';
+import { ASSERTION_TYPE, oauthError, ofAccount, verifyAssertion, type TokenEndpointConfig } from './oauth';
 import type { ClientRecord, SimState, UserRecord } from './state';
 import type { CallRecord, EventOptions, UserLogoutEvent } from './types';
 
@@ -107,7 +107,7 @@ export class SsoSimulator {
   }
 
   /** GET /oauth/authorize: a code for the signed-in user, or a page to pick one (the demo). */
-  authorize(url: URL): SimResponse {
+  authorize(url: URL, accountId: string | undefined): SimResponse {
     const q = url.searchParams;
     // RFC 6749 §3.1: no parameter more than once (which redirect_uri would it be?): a page, never a redirect.
     const repeated = [...new Set(q.keys())].find((k) => q.getAll(k).length > 1);
@@ -116,6 +116,8 @@ export class SsoSimulator {
     const redirect = parseRedirect(q.get('redirect_uri'));
     // Never redirect to an unchecked address: a bad client or redirect URI gets a page.
     if (!client || !this.state.clientValid(client)) return page(400, 'Unknown or revoked client_id', '');
+    if (!ofAccount(this.state, client, accountId))
+      return page(400, "client_id is not of this account (use its install event's _links.authorization)", '');
     if (!redirect) return page(400, 'redirect_uri must be an absolute http(s) URL', '');
     if (this.redirectUris.size > 0 && !this.redirectUris.has(q.get('redirect_uri') ?? ''))
       return page(400, 'redirect_uri is not a registered redirect URL of this app', '');
@@ -165,7 +167,13 @@ export class SsoSimulator {
   }
 
   /** The authorization_code grant: client assertion or HTTP Basic, code single use and bound. */
-  async codeGrant(cfg: TokenEndpointConfig, req: IncomingMessage, fields: Record<string, string>, call: CallRecord): Promise<SimResponse> {
+  async codeGrant(
+    cfg: TokenEndpointConfig,
+    req: IncomingMessage,
+    fields: Record<string, string>,
+    call: CallRecord,
+    accountId: string,
+  ): Promise<SimResponse> {
     const basic = req.headers.authorization;
     const hasAssertion = fields.client_assertion !== undefined || fields.client_assertion_type !== undefined;
     if (basic !== undefined && hasAssertion) return oauthError(400, 'invalid_request', 'use one client authentication method only');
@@ -174,7 +182,7 @@ export class SsoSimulator {
     if (basic !== undefined) {
       if ('client_secret' in fields) return oauthError(400, 'invalid_request', 'client_secret belongs in the Authorization header');
       client = this.basicClient(basic);
-      if (!client) return oauthError(401, 'invalid_client', 'client authentication failed');
+      if (!client || !ofAccount(this.state, client, accountId)) return oauthError(401, 'invalid_client', 'client authentication failed');
       call.clientId = client.clientId;
       call.installationId = client.installationId;
     } else {
@@ -183,7 +191,7 @@ export class SsoSimulator {
       if (fields.client_assertion_type !== ASSERTION_TYPE || !fields.client_assertion) {
         return oauthError(400, 'invalid_request', `client_assertion_type must be ${ASSERTION_TYPE} with a client_assertion`);
       }
-      const verified = await verifyAssertion(cfg, fields.client_assertion, call);
+      const verified = await verifyAssertion(cfg, fields.client_assertion, call, accountId);
       if (!verified.ok) return oauthError(401, 'invalid_client', verified.description);
       client = verified.client;
     }

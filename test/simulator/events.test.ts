@@ -34,7 +34,9 @@ describe('simulator lifecycle events', () => {
     assert.equal(event.data.account_name, 'starship');
     assert.equal(event.data.key_algorithm, 'PS256');
     assert.equal(event._links.root.href, sim.url);
-    assert.equal(event._links.tokens.href, `${sim.url}/oauth/token`);
+    // Per account, as Talkdesk's (https://{account}.talkdeskid.com/oauth/token): not at the API root.
+    assert.equal(event._links.tokens.href, `${sim.url}/accounts/${installation.accountId}/oauth/token`);
+    assert.equal(event._links.authorization?.href, `${sim.url}/accounts/${installation.accountId}/oauth/authorize`);
     assert.equal(event._links.installation.href, `${sim.url}${instPath(installation.id)}`);
     assert.equal(installation.state, 'installing');
     assert.equal(installation.licensedUserIds.length, 3);

@@ -13,7 +13,10 @@ describe('simulator fault injection', () => {
     const statuses: number[] = [];
     const bodies: unknown[] = [];
     for (let i = 0; i < 3; i += 1) {
-      const r = await postForm(sim.tokenUrl, tokenForm(await signAssertion(event.data, sim.tokenUrl)));
+      const r = await postForm(
+        sim.tokenUrlFor(event.data.client_id),
+        tokenForm(await signAssertion(event.data, sim.tokenUrlFor(event.data.client_id))),
+      );
       statuses.push(r.status);
       bodies.push(r.body.error);
     }

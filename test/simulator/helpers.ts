@@ -108,7 +108,10 @@ export function tokenForm(assertion: string, scope?: string): Record<string, str
 
 /** A bearer token for the credentials, optionally narrowed to some scopes. */
 export async function getToken(sim: Simulator, creds: Credentials, scopes?: Scope[]): Promise<string> {
-  const r = await postForm(sim.tokenUrl, tokenForm(await signAssertion(creds, sim.tokenUrl), scopes?.join(' ')));
+  const r = await postForm(
+    sim.tokenUrlFor(creds.client_id),
+    tokenForm(await signAssertion(creds, sim.tokenUrlFor(creds.client_id)), scopes?.join(' ')),
+  );
   if (r.status !== 200) throw new Error(`token request failed: ${r.status} ${r.text}`);
   return String(r.body.access_token);
 }

@@ -11,7 +11,7 @@ describe('simulator token endpoint', () => {
   for (const alg of KEY_ALGORITHMS) {
     it(`grants a token for a ${alg} client assertion and the token works`, async () => {
       const c = creds(alg);
-      const r = await postForm(sim.tokenUrl, tokenForm(await signAssertion(c, sim.tokenUrl)));
+      const r = await postForm(sim.tokenUrlFor(c.client_id), tokenForm(await signAssertion(c, sim.tokenUrlFor(c.client_id))));
       assert.equal(r.status, 200, r.text);
       assert.equal(r.body.token_type, 'Bearer');
       assert.equal(r.body.expires_in, 600);
@@ -56,7 +56,7 @@ describe('simulator token endpoint', () => {
     for (const [name, make, description] of cases) {
       it(name, async () => {
         const c = creds();
-        const r = await postForm(sim.tokenUrl, tokenForm(await make(c, sim.tokenUrl)));
+        const r = await postForm(sim.tokenUrlFor(c.client_id), tokenForm(await make(c, sim.tokenUrlFor(c.client_id))));
         assert.equal(r.status, 401, r.text);
         assert.equal(r.body.error, 'invalid_client');
         assert.match(String(r.body.error_description), description);
@@ -66,21 +66,30 @@ describe('simulator token endpoint', () => {
 
     it('replayed jti', async () => {
       const c = creds();
-      const assertion = await signAssertion(c, sim.tokenUrl);
-      assert.equal((await postForm(sim.tokenUrl, tokenForm(assertion))).status, 200);
-      const replay = await postForm(sim.tokenUrl, tokenForm(assertion));
+      const assertion = await signAssertion(c, sim.tokenUrlFor(c.client_id));
+      assert.equal((await postForm(sim.tokenUrlFor(c.client_id), tokenForm(assertion))).status, 200);
+      const replay = await postForm(sim.tokenUrlFor(c.client_id), tokenForm(assertion));
       assert.equal(replay.status, 401);
       assert.match(String(replay.body.error_description), /jti/);
       // Same jti in a freshly signed assertion is still a replay.
-      const again = await postForm(sim.tokenUrl, tokenForm(await signAssertion(c, sim.tokenUrl, { jti: 'fixed-jti' })));
+      const again = await postForm(
+        sim.tokenUrlFor(c.client_id),
+        tokenForm(await signAssertion(c, sim.tokenUrlFor(c.client_id), { jti: 'fixed-jti' })),
+      );
       assert.equal(again.status, 200);
-      const sameJti = await postForm(sim.tokenUrl, tokenForm(await signAssertion(c, sim.tokenUrl, { jti: 'fixed-jti' })));
+      const sameJti = await postForm(
+        sim.tokenUrlFor(c.client_id),
+        tokenForm(await signAssertion(c, sim.tokenUrlFor(c.client_id), { jti: 'fixed-jti' })),
+      );
       assert.equal(sameJti.status, 401);
     });
 
     it('wrong alg with the client own key (PS256 client signs PS384)', async () => {
       const c = creds('PS256');
-      const r = await postForm(sim.tokenUrl, tokenForm(await signAssertion(c, sim.tokenUrl, { alg: 'PS384' })));
+      const r = await postForm(
+        sim.tokenUrlFor(c.client_id),
+        tokenForm(await signAssertion(c, sim.tokenUrlFor(c.client_id), { alg: 'PS384' })),
+      );
       assert.equal(r.status, 401);
       assert.match(String(r.body.error_description), /alg must be PS256/);
     });
@@ -89,8 +98,8 @@ describe('simulator token endpoint', () => {
   describe('request strictness', () => {
     it('400 invalid_request for JSON, missing fields, repeated fields, wrong assertion type, Basic auth or client_secret', async () => {
       const c = creds();
-      const good = tokenForm(await signAssertion(c, sim.tokenUrl));
-      const asJson = await fetch(sim.tokenUrl, {
+      const good = tokenForm(await signAssertion(c, sim.tokenUrlFor(c.client_id)));
+      const asJson = await fetch(sim.tokenUrlFor(c.client_id), {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(good),
@@ -99,29 +108,33 @@ describe('simulator token endpoint', () => {
       assert.equal(((await asJson.json()) as { error: string }).error, 'invalid_request');
 
       const { client_assertion: _omit, ...noAssertion } = good;
-      assert.equal((await postForm(sim.tokenUrl, noAssertion)).body.error, 'invalid_request');
-      const repeated = await fetch(sim.tokenUrl, {
+      assert.equal((await postForm(sim.tokenUrlFor(c.client_id), noAssertion)).body.error, 'invalid_request');
+      const repeated = await fetch(sim.tokenUrlFor(c.client_id), {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: `${new URLSearchParams(good).toString()}&grant_type=client_credentials`,
       });
       assert.equal(repeated.status, 400);
-      assert.equal((await postForm(sim.tokenUrl, { ...good, client_assertion_type: 'jwt' })).body.error, 'invalid_request');
-      assert.equal((await postForm(sim.tokenUrl, { ...good, client_secret: c.client_secret })).body.error, 'invalid_request');
-      const basic = await postForm(sim.tokenUrl, good, {
+      assert.equal((await postForm(sim.tokenUrlFor(c.client_id), { ...good, client_assertion_type: 'jwt' })).body.error, 'invalid_request');
+      assert.equal(
+        (await postForm(sim.tokenUrlFor(c.client_id), { ...good, client_secret: c.client_secret })).body.error,
+        'invalid_request',
+      );
+      const basic = await postForm(sim.tokenUrlFor(c.client_id), good, {
         authorization: `Basic ${Buffer.from(`${c.client_id}:${c.client_secret}`).toString('base64')}`,
       });
       assert.equal(basic.status, 400);
-      const grant = await postForm(sim.tokenUrl, { ...good, grant_type: 'password' });
+      const grant = await postForm(sim.tokenUrlFor(c.client_id), { ...good, grant_type: 'password' });
       assert.equal(grant.status, 400);
       assert.equal(grant.body.error, 'unsupported_grant_type');
       // None of these consumed the assertion's jti: it still works.
-      assert.equal((await postForm(sim.tokenUrl, good)).status, 200);
+      assert.equal((await postForm(sim.tokenUrlFor(c.client_id), good)).status, 200);
     });
 
     it('scope must be a space-separated subset of the granted scopes', async () => {
       const c = sim.createInstallation({ scopes: ['apps:read', 'apps:write'] }).event.data;
-      const ask = async (scope?: string) => postForm(sim.tokenUrl, tokenForm(await signAssertion(c, sim.tokenUrl), scope));
+      const ask = async (scope?: string) =>
+        postForm(sim.tokenUrlFor(c.client_id), tokenForm(await signAssertion(c, sim.tokenUrlFor(c.client_id)), scope));
       const narrowed = await ask('apps:write');
       assert.equal(narrowed.status, 200);
       assert.equal(narrowed.body.scope, 'apps:write');
@@ -139,12 +152,23 @@ describe('simulator token endpoint', () => {
       const { installation, event } = sim.createInstallation();
       const oldToken = await getToken(sim, event.data);
       const routine = sim.rotateCredentials(installation.id);
-      assert.equal((await postForm(sim.tokenUrl, tokenForm(await signAssertion(event.data, sim.tokenUrl)))).status, 200);
+      assert.equal(
+        (
+          await postForm(
+            sim.tokenUrlFor(event.data.client_id),
+            tokenForm(await signAssertion(event.data, sim.tokenUrlFor(event.data.client_id))),
+          )
+        ).status,
+        200,
+      );
       assert.equal((await api(sim, oldToken, 'GET', '/account')).status, 200);
       assert.ok(await getToken(sim, routine.data));
 
       const compromised = sim.rotateCredentials(installation.id, { compromised: true });
-      const old = await postForm(sim.tokenUrl, tokenForm(await signAssertion(event.data, sim.tokenUrl)));
+      const old = await postForm(
+        sim.tokenUrlFor(event.data.client_id),
+        tokenForm(await signAssertion(event.data, sim.tokenUrlFor(event.data.client_id))),
+      );
       assert.equal(old.status, 401);
       assert.match(String(old.body.error_description), /revoked/);
       assert.equal((await api(sim, oldToken, 'GET', '/account')).status, 401);
@@ -155,16 +179,33 @@ describe('simulator token endpoint', () => {
       await restart({ rotationGraceSeconds: 0 });
       const { installation, event } = sim.createInstallation();
       sim.rotateCredentials(installation.id);
-      const r = await postForm(sim.tokenUrl, tokenForm(await signAssertion(event.data, sim.tokenUrl)));
+      const r = await postForm(
+        sim.tokenUrlFor(event.data.client_id),
+        tokenForm(await signAssertion(event.data, sim.tokenUrlFor(event.data.client_id))),
+      );
       assert.equal(r.status, 401);
       assert.match(String(r.body.error_description), /expired after rotation/);
     });
   });
 
+  it("refuses an assertion sent to another account's token URL, or one at the API root: each account has its own", async () => {
+    const c = creds();
+    const other = creds();
+    const theirs = sim.tokenUrlFor(other.client_id);
+    assert.notEqual(theirs, sim.tokenUrlFor(c.client_id));
+    const wrong = await postForm(theirs, tokenForm(await signAssertion(c, theirs)));
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.body.error, 'invalid_client');
+    assert.match(String(wrong.body.error_description), /not of this account/);
+    const audElsewhere = await postForm(sim.tokenUrlFor(c.client_id), tokenForm(await signAssertion(c, theirs)));
+    assert.match(String(audElsewhere.body.error_description), /aud must be the token endpoint URL/);
+    assert.equal((await postForm(`${sim.url}/oauth/token`, tokenForm(await signAssertion(c, `${sim.url}/oauth/token`)))).status, 404);
+  });
+
   it('issuedSecrets lists client secrets, private keys (base64 and PEM), tokens and assertions', async () => {
     const c = creds('PS256');
-    const assertion = await signAssertion(c, sim.tokenUrl);
-    const r = await postForm(sim.tokenUrl, tokenForm(assertion));
+    const assertion = await signAssertion(c, sim.tokenUrlFor(c.client_id));
+    const r = await postForm(sim.tokenUrlFor(c.client_id), tokenForm(assertion));
     const secrets = sim.issuedSecrets();
     assert.ok(secrets.includes(c.client_secret));
     assert.ok(secrets.includes(c.private_key));

@@ -23,8 +23,9 @@ describe('simulator sign-in: /oauth/authorize, the authorization_code grant, /us
     return { installation, creds: event.data, users };
   }
 
-  async function authorize(clientId: string, extra: Record<string, string> = {}): Promise<Response> {
-    const u = new URL(`${sim.url}/oauth/authorize`);
+  /** `via`: whose account's sign-in endpoint (a known client's or installation's; the client's own by default). */
+  async function authorize(clientId: string, extra: Record<string, string> = {}, via = clientId): Promise<Response> {
+    const u = new URL(sim.authorizeUrlFor(via));
     const params = {
       client_id: clientId,
       redirect_uri: REDIRECT,
@@ -49,7 +50,7 @@ describe('simulator sign-in: /oauth/authorize, the authorization_code grant, /us
 
   const exchange = (c: ReturnType<typeof installed>['creds'], authCode: string, basic = false, redirectUri = REDIRECT) =>
     client.exchangeAuthorizationCode({
-      tokenUrl: sim.tokenUrl,
+      tokenUrl: sim.tokenUrlFor(c.client_id),
       clientId: c.client_id,
       code: authCode,
       redirectUri,
@@ -95,7 +96,7 @@ describe('simulator sign-in: /oauth/authorize, the authorization_code grant, /us
       exchange({ ...creds, client_secret: 'wrong-secret' }, await code(creds.client_id), true),
       (e: unknown) => e instanceof TalkdeskHttpError && e.status === 401,
     );
-    const assertion = await signAssertion(creds, sim.tokenUrl);
+    const assertion = await signAssertion(creds, sim.tokenUrlFor(creds.client_id));
     const form = (c: string) => ({
       grant_type: 'authorization_code',
       code: c,
@@ -103,12 +104,12 @@ describe('simulator sign-in: /oauth/authorize, the authorization_code grant, /us
       client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
       client_assertion: assertion,
     });
-    const both = await postForm(sim.tokenUrl, form(await code(creds.client_id)), {
+    const both = await postForm(sim.tokenUrlFor(creds.client_id), form(await code(creds.client_id)), {
       authorization: `Basic ${Buffer.from(`${creds.client_id}:${creds.client_secret}`).toString('base64')}`,
     });
     assert.equal(both.status, 400);
-    assert.equal((await postForm(sim.tokenUrl, form(await code(creds.client_id)))).status, 200);
-    const replay = await postForm(sim.tokenUrl, form(await code(creds.client_id)));
+    assert.equal((await postForm(sim.tokenUrlFor(creds.client_id), form(await code(creds.client_id)))).status, 200);
+    const replay = await postForm(sim.tokenUrlFor(creds.client_id), form(await code(creds.client_id)));
     assert.equal(replay.status, 401);
     assert.match(String(replay.body.error_description), /jti/);
   });
@@ -124,7 +125,7 @@ describe('simulator sign-in: /oauth/authorize, the authorization_code grant, /us
     await assert.rejects(exchange(creds, await codeFor(upper), false, REDIRECT), /invalid_grant/);
     assert.ok((await exchange(creds, await codeFor(upper), false, upper)).accessToken);
 
-    const twice = new URL(`${sim.url}/oauth/authorize`);
+    const twice = new URL(sim.authorizeUrlFor(creds.client_id));
     const params: [string, string][] = [
       ['client_id', creds.client_id],
       ['redirect_uri', REDIRECT],
@@ -141,20 +142,20 @@ describe('simulator sign-in: /oauth/authorize, the authorization_code grant, /us
       code: await code(creds.client_id),
       redirect_uri: REDIRECT,
       client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-      client_assertion: await signAssertion(creds, sim.tokenUrl),
+      client_assertion: await signAssertion(creds, sim.tokenUrlFor(creds.client_id)),
       ...extra,
     });
     const other = installed();
-    const mismatch = await postForm(sim.tokenUrl, await form({ client_id: other.creds.client_id }));
+    const mismatch = await postForm(sim.tokenUrlFor(creds.client_id), await form({ client_id: other.creds.client_id }));
     assert.equal(mismatch.status, 401);
     assert.equal(mismatch.body.error, 'invalid_client');
 
     const basicForm = async () => ({ grant_type: 'authorization_code', code: await code(creds.client_id), redirect_uri: REDIRECT });
-    const lower = await postForm(sim.tokenUrl, await basicForm(), {
+    const lower = await postForm(sim.tokenUrlFor(creds.client_id), await basicForm(), {
       authorization: `basic ${Buffer.from(`${creds.client_id}:${encodeURIComponent(creds.client_secret)}`).toString('base64')}`,
     });
     assert.equal(lower.status, 200, 'the scheme name is case-insensitive');
-    const malformed = await postForm(sim.tokenUrl, await basicForm(), {
+    const malformed = await postForm(sim.tokenUrlFor(creds.client_id), await basicForm(), {
       authorization: `Basic ${Buffer.from(`${creds.client_id}:%E0%A4%A`).toString('base64')}`,
     });
     assert.equal(malformed.status, 401, 'a malformed escape fails the authentication');
@@ -182,7 +183,7 @@ describe('simulator sign-in: /oauth/authorize, the authorization_code grant, /us
       (e: unknown) => e instanceof TalkdeskHttpError && e.status === 403,
     );
     const cc = await client.requestToken({
-      tokenUrl: sim.tokenUrl,
+      tokenUrl: sim.tokenUrlFor(creds.client_id),
       clientId: creds.client_id,
       keyId: creds.key_id,
       algorithm: creds.key_algorithm,
@@ -211,9 +212,14 @@ describe('simulator sign-in: /oauth/authorize, the authorization_code grant, /us
     assert.equal(chosen.status, 302);
     assert.ok(new URL(chosen.headers.get('location') ?? '').searchParams.get('code'));
 
-    const unknown = await authorize('f'.repeat(32));
+    const unknown = await authorize('f'.repeat(32), {}, creds.client_id);
     assert.equal(unknown.status, 400);
     assert.equal(unknown.headers.get('location'), null);
+    // A client of another account at this account's endpoint: a page too (each account signs in its own users).
+    const elsewhere = await authorize(installed().creds.client_id, {}, creds.client_id);
+    assert.equal(elsewhere.status, 400);
+    assert.match(await elsewhere.text(), /not of this account/);
+    assert.equal(elsewhere.headers.get('location'), null);
 
     sim.denyNextAuthorization('access_denied');
     const denied = new URL((await authorize(creds.client_id)).headers.get('location') ?? '');
