@@ -35,7 +35,7 @@ router.get('/launch', (ctx) => {
   if (!t) return ctx.throw(404, 'unknown installation');
   const state = id();
   states.set(state, t.id);
-  const authorize = new URL(`${SIMULATOR}/oauth/authorize`);
+  const authorize = new URL(t.authorizeUrl);
   authorize.searchParams.set('client_id', t.clientId);
   authorize.searchParams.set('redirect_uri', `${base}/sso/callback`);
   authorize.searchParams.set('response_type', 'code');

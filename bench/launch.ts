@@ -53,6 +53,8 @@ export interface SignInTarget {
   algorithm: UsableCredentials['keyAlgorithm'];
   privateKey: string;
   tokenUrl: string;
+  /** The account's sign-in endpoint (its install event's `_links.authorization`). */
+  authorizeUrl: string;
 }
 
 /** The installations' licensed users and active credentials, once each installation is active in the store. */
@@ -77,6 +79,7 @@ async function signInTargets(sys: BenchSystem, ids: readonly string[], timeoutMs
       algorithm: creds.keyAlgorithm,
       privateKey: creds.secret.privateKey,
       tokenUrl: creds.tokenUrl,
+      authorizeUrl: sys.simulator.authorizeUrlFor(id),
     });
   }
   if (out.length === 0) throw new Error('no active installation with a licensed user and a key to sign in with');
@@ -129,7 +132,7 @@ export async function measureLaunch(
   const bare = async (i: number) => {
     const t = users[i % users.length]!;
     sys.simulator.signInAs(t.id, t.userId);
-    const authorize = new URL(`${sys.simulator.url}/oauth/authorize`);
+    const authorize = new URL(t.authorizeUrl);
     for (const [k, v] of Object.entries({
       client_id: t.clientId,
       redirect_uri: redirectUri,
