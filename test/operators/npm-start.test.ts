@@ -58,7 +58,8 @@ describe('npm start: the whole system on embedded defaults (a cloud profile on t
     rmSync(CLOUD_PROFILE_HOME, { recursive: true, force: true });
   });
 
-  it('starts Temporal (with its UI), FerretDB, worker and web; the banner prints the demo line for these ports; the demo install is approved; Ctrl-C stops it all', async () => {
+  /** `npm start` (src/entry/local.ts) on free ports of its own, in this suite's data folder. */
+  async function startLocal() {
     const [port, adminPort, temporalPort, uiPort, mongoPort, simPort, metricsPort] = await Promise.all(
       Array.from({ length: 7 }, () => freePort()),
     );
@@ -73,6 +74,11 @@ describe('npm start: the whole system on embedded defaults (a cloud profile on t
       LOCAL_DATA_DIR: dataDir,
     });
     running.push(start);
+    return { start, port, adminPort, temporalPort, uiPort, mongoPort, simPort };
+  }
+
+  it('starts Temporal (with its UI), FerretDB, worker and web; the banner prints the demo line for these ports; the demo install is approved; Ctrl-C stops it all', async () => {
+    const { start, port, adminPort, temporalPort, uiPort, mongoPort, simPort } = await startLocal();
     const line = await eventually(
       'the banner',
       async () => /Send a demo install from another terminal: +(.+)/.exec(start.out())?.[1],
@@ -103,17 +109,7 @@ describe('npm start: the whole system on embedded defaults (a cloud profile on t
   });
 
   it('a SIGUSR2 (the SDK drains the worker on it) ends npm start with exit 1 and its servers, not a web server with no worker', async () => {
-    const [port, adminPort, temporalPort, uiPort, mongoPort, metricsPort] = await Promise.all(Array.from({ length: 6 }, () => freePort()));
-    const start = run('local', {
-      PORT: String(port),
-      ADMIN_PORT: String(adminPort),
-      LOCAL_TEMPORAL_PORT: String(temporalPort),
-      LOCAL_TEMPORAL_UI_PORT: String(uiPort),
-      LOCAL_MONGODB_PORT: String(mongoPort),
-      WORKER_METRICS_BIND: `127.0.0.1:${metricsPort}`,
-      LOCAL_DATA_DIR: dataDir,
-    });
-    running.push(start);
+    const { start, port, temporalPort, mongoPort } = await startLocal();
     await eventually('the banner', async () => /appconnect-lifecycle is running/.test(start.out()) || undefined, 90_000).catch(() =>
       assert.fail(`no banner; npm start printed:\n${start.out()}`),
     );

@@ -2,10 +2,8 @@ import assert from 'node:assert/strict';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { partnerResender } from '../../activities/reconcile-partner';
 import { createLogger } from '../../src/logging/logger';
-import { HttpProvisioner } from '../../src/partner';
 import { PartnerUnavailableError, PartnerUnreachableError } from '../../src/partner/errors';
-import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
-import { TestPartnerServer } from '../support/partner-server';
+import { useDirectPartner } from '../support/direct-partner';
 import { eventually } from '../support/waits';
 
 const SECRET = 'hook-secret-for-the-unreachable-partner';
@@ -16,58 +14,46 @@ const SECRET = 'hook-secret-for-the-unreachable-partner';
  */
 describe('outstanding partner calls when the partner does not answer (resends stop, reconciliation pauses them)', function () {
   this.timeout(60_000);
-  let h: ActivityHarness;
-  let partner: HttpProvisioner;
-  const server = new TestPartnerServer([SECRET]);
+  const env = useDirectPartner(SECRET, 300);
   const logger = createLogger({ level: 'silent' });
-  before(async () => {
-    await server.start();
-    h = await startActivityHarness();
-    partner = new HttpProvisioner({
-      url: server.url,
-      secrets: [SECRET],
-      timeoutMs: 300,
-      pageSize: 50,
-      calls: h.store.partnerCalls,
-      logger,
-    });
-  });
-  after(async () => {
-    await h?.close();
-    await server.stop();
-  });
 
   /** Two calls kept outstanding for `inst`, oldest first. */
   async function twoOutstanding(inst: string): Promise<void> {
     for (const id of [`${inst}-deprovision`, `${inst}-undo`]) {
       const body = JSON.stringify({ id, type: 'account.deprovision', installation_id: inst, account_id: 'acct-x', data: {} });
-      await h.store.partnerCalls.keepOutstanding({ id, installationId: inst, type: 'account.deprovision', body, lastError: 'timed out' });
+      await env.h.store.partnerCalls.keepOutstanding({
+        id,
+        installationId: inst,
+        type: 'account.deprovision',
+        body,
+        lastError: 'timed out',
+      });
       await new Promise((r) => setTimeout(r, 5)); // distinct times: the order of the resends
     }
   }
-  const attempts = async (inst: string) => (await h.store.partnerCalls.outstanding(inst)).map((c) => c.attempts ?? 0);
+  const attempts = async (inst: string) => (await env.h.store.partnerCalls.outstanding(inst)).map((c) => c.attempts ?? 0);
 
   it("a resend the partner does not answer stops the installation's others (left outstanding, not attempted); a 503 goes on", async () => {
     await twoOutstanding('inst-hung');
     const before = await attempts('inst-hung');
-    server.fallback = { hangMs: 2_000 };
+    env.server.fallback = { hangMs: 2_000 };
     try {
-      await assert.rejects(partner.retryOutstanding('inst-hung'), PartnerUnreachableError);
+      await assert.rejects(env.partner.retryOutstanding('inst-hung'), PartnerUnreachableError);
     } finally {
-      server.fallback = undefined;
+      env.server.fallback = undefined;
     }
-    await eventually('the hung hook seen', async () => server.hooks(undefined, 'inst-hung').length > 0 || undefined, 5_000);
-    assert.equal(server.hooks(undefined, 'inst-hung').length, 1, 'the second not sent');
+    await eventually('the hung hook seen', async () => env.server.hooks(undefined, 'inst-hung').length > 0 || undefined, 5_000);
+    assert.equal(env.server.hooks(undefined, 'inst-hung').length, 1, 'the second not sent');
     assert.deepEqual(await attempts('inst-hung'), [before[0]! + 1, before[1]!], 'the first noted, the second untouched');
 
     await twoOutstanding('inst-503');
-    server.fallback = { status: 503 };
+    env.server.fallback = { status: 503 };
     try {
-      assert.equal(await partner.retryOutstanding('inst-503'), 2, 'an answer, if a refusal to work now: each sent');
+      assert.equal(await env.partner.retryOutstanding('inst-503'), 2, 'an answer, if a refusal to work now: each sent');
     } finally {
-      server.fallback = undefined;
+      env.server.fallback = undefined;
     }
-    assert.equal(server.hooks(undefined, 'inst-503').length, 2);
+    assert.equal(env.server.hooks(undefined, 'inst-503').length, 2);
   });
 
   it("reconciliation's resends pause in the worker once the partner is unreachable, not for other failures", async () => {

@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
-import { createLogger } from '../../src/logging/logger';
-import { HttpProvisioner } from '../../src/partner';
-import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
-import { TestPartnerServer } from '../support/partner-server';
+import { useDirectPartner } from '../support/direct-partner';
 import { eventually } from '../support/waits';
 
 const SECRET = 'hook-secret-for-the-superseded-undo';
@@ -15,25 +12,8 @@ const SECRET = 'hook-secret-for-the-superseded-undo';
  */
 describe('an outstanding undo of an earlier install is delivered before a newer provision (http provisioner)', function () {
   this.timeout(60_000);
-  let h: ActivityHarness;
-  let partner: HttpProvisioner;
-  const server = new TestPartnerServer([SECRET]);
-  before(async () => {
-    await server.start();
-    h = await startActivityHarness();
-    partner = new HttpProvisioner({
-      url: server.url,
-      secrets: [SECRET],
-      timeoutMs: 5_000,
-      pageSize: 50,
-      calls: h.store.partnerCalls,
-      logger: createLogger({ level: 'silent' }),
-    });
-  });
-  after(async () => {
-    await h?.close();
-    await server.stop();
-  });
+  const env = useDirectPartner(SECRET);
+  const { server } = env;
 
   const ctx = (key: string, undoes?: string) => ({
     key,
@@ -42,7 +22,7 @@ describe('an outstanding undo of an earlier install is delivered before a newer 
     ...(undoes ? { undoes } : {}),
   });
   const provision = (installationId: string, accountId: string, key: string) =>
-    partner.provision(
+    env.partner.provision(
       { account: { accountId, installationId, appId: 'app-1', name: 'Acme' }, users: [{ id: 'u1', role: 'admin' }], createdBy: 'u1' },
       ctx(key),
     );
@@ -52,33 +32,33 @@ describe('an outstanding undo of an earlier install is delivered before a newer 
     const accountId = `acct-${Date.now()}`;
     // The first install's undo, while the partner is down: kept outstanding.
     server.fallback = { status: 503 };
-    await partner.undoProvision({ installationId, accountId }, ctx('hk-undo-1', 'hk-provision-1'));
+    await env.partner.undoProvision({ installationId, accountId }, ctx('hk-undo-1', 'hk-provision-1'));
     server.fallback = undefined;
     assert.deepEqual(
-      (await h.store.partnerCalls.outstanding(installationId)).map((c) => c.type),
+      (await env.h.store.partnerCalls.outstanding(installationId)).map((c) => c.type),
       ['account.undo_provision'],
     );
 
     // A retry of that same provision (its key) does not send its own undo before it.
     await provision(installationId, accountId, 'hk-provision-1');
-    assert.equal((await h.store.partnerCalls.outstanding(installationId)).length, 1);
+    assert.equal((await env.h.store.partnerCalls.outstanding(installationId)).length, 1);
     assert.equal(server.hooks('account.undo_provision', installationId).length, 1, 'only the first attempt (503)');
 
     // The partner down: the reinstall's provision is not sent, since the old undo could not go first.
     server.fallback = { status: 503 };
     await assert.rejects(provision(installationId, accountId, 'hk-provision-2'));
     server.fallback = undefined;
-    assert.equal((await h.store.partnerCalls.outstanding(installationId)).length, 1, 'still owed');
+    assert.equal((await env.h.store.partnerCalls.outstanding(installationId)).length, 1, 'still owed');
     assert.equal(server.hooks('account.provision', installationId).filter((x) => x.body.id === 'hk-provision-2').length, 0);
 
     // The reinstall provisions: the old undo first, then the provision; nothing is left for a pass to send after it.
     await provision(installationId, accountId, 'hk-provision-2');
-    assert.deepEqual(await h.store.partnerCalls.outstanding(installationId), []);
+    assert.deepEqual(await env.h.store.partnerCalls.outstanding(installationId), []);
     const order = server.received
       .filter((x) => x.body.installation_id === installationId && x.status === 200)
       .map((x) => `${x.body.type} ${x.body.id}`);
     assert.deepEqual(order.slice(-2), ['account.undo_provision hk-undo-1', 'account.provision hk-provision-2']);
-    assert.equal(await partner.retryOutstanding(installationId), 0);
+    assert.equal(await env.partner.retryOutstanding(installationId), 0);
     assert.ok(server.accounts.has(accountId), "the reinstall's account is at the partner");
   });
 
@@ -86,14 +66,14 @@ describe('an outstanding undo of an earlier install is delivered before a newer 
     const installationId = `inst-${Date.now()}-retried`;
     const accountId = `acct-${Date.now()}-retried`;
     server.fallback = { status: 503 };
-    await partner.undoProvision({ installationId, accountId }, ctx('hk-undo-r', 'hk-provision-r'));
+    await env.partner.undoProvision({ installationId, accountId }, ctx('hk-undo-r', 'hk-provision-r'));
     server.fallback = undefined;
-    assert.equal((await h.store.partnerCalls.outstanding(installationId)).length, 1);
+    assert.equal((await env.h.store.partnerCalls.outstanding(installationId)).length, 1);
     // The activity's next attempt (a later step of the first failed) sends the same undo, and the partner takes it.
-    await partner.undoProvision({ installationId, accountId }, ctx('hk-undo-r', 'hk-provision-r'));
-    assert.deepEqual(await h.store.partnerCalls.outstanding(installationId), []);
-    assert.deepEqual(await h.store.partnerCalls.forInstallation(installationId), [], 'not shown to operators as outstanding');
-    assert.equal(await partner.retryOutstanding(installationId), 0);
+    await env.partner.undoProvision({ installationId, accountId }, ctx('hk-undo-r', 'hk-provision-r'));
+    assert.deepEqual(await env.h.store.partnerCalls.outstanding(installationId), []);
+    assert.deepEqual(await env.h.store.partnerCalls.forInstallation(installationId), [], 'not shown to operators as outstanding');
+    assert.equal(await env.partner.retryOutstanding(installationId), 0);
     assert.deepEqual(
       server.hooks('account.undo_provision', installationId).map((hook) => hook.status),
       [503, 200],
@@ -104,7 +84,7 @@ describe('an outstanding undo of an earlier install is delivered before a newer 
     const inst = 'inst-resend';
     const body = (id: string, type: string, data: Record<string, unknown>) =>
       JSON.stringify({ id, type, installation_id: inst, account_id: 'acct-resend', occurred_at: '2026-12-05T17:30:00Z', data });
-    await h.store.partnerCalls.keepOutstanding({
+    await env.h.store.partnerCalls.keepOutstanding({
       id: 'resend-deprovision',
       installationId: inst,
       type: 'account.deprovision',
@@ -112,7 +92,7 @@ describe('an outstanding undo of an earlier install is delivered before a newer 
       lastError: 'timed out',
     });
     await new Promise((r) => setTimeout(r, 5)); // the undo is the later of the two
-    await h.store.partnerCalls.keepOutstanding({
+    await env.h.store.partnerCalls.keepOutstanding({
       id: 'resend-undo',
       installationId: inst,
       type: 'account.undo_provision',
@@ -122,10 +102,10 @@ describe('an outstanding undo of an earlier install is delivered before a newer 
     // The first resend is slow at the partner; meanwhile a reinstall's provision is accepted.
     server.processingMs = (b) => (b.installation_id === inst && b.type === 'account.deprovision' ? 500 : 0);
     try {
-      const pass = partner.retryOutstanding(inst);
+      const pass = env.partner.retryOutstanding(inst);
       await eventually('the first resend', async () => server.hooks('account.deprovision', inst).length > 0 || undefined, 5_000);
       // The reinstall's provision delivers the owed undo before itself (deliverEarlierUndos), while the pass waits.
-      await partner.provision(
+      await env.partner.provision(
         { account: { accountId: 'acct-resend', installationId: inst, appId: 'app-1', name: 'Acme' }, users: [{ id: 'u1', role: 'admin' }] },
         ctx('hk-provision-resend'),
       );
@@ -142,6 +122,6 @@ describe('an outstanding undo of an earlier install is delivered before a newer 
       ['account.undo_provision', 'account.provision'],
       'the undo before the provision',
     );
-    assert.deepEqual(await h.store.partnerCalls.outstanding(inst), []);
+    assert.deepEqual(await env.h.store.partnerCalls.outstanding(inst), []);
   });
 });
