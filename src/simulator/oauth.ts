@@ -122,7 +122,7 @@ function grantedScopes(requested: string | undefined, granted: Scope[]): Scope[]
   return out;
 }
 
-/** POST /oauth/token: client_credentials with a private_key_jwt client assertion only. */
+/** POST /accounts/<id>/oauth/token: client_credentials with a private_key_jwt client assertion only. */
 export async function handleToken(
   cfg: TokenEndpointConfig,
   req: IncomingMessage,

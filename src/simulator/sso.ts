@@ -38,7 +38,7 @@ const page = (status: number, title: string, body: string): SimResponse => ({
 });
 
 /**
- * The sign-in side of the simulated Talkdesk: `GET /oauth/authorize` (signs in the user a
+ * The sign-in side of the simulated Talkdesk: `GET /accounts/<id>/oauth/authorize` (signs in the user a
  * test or the demo picked), the authorization_code grant, `GET /users/me`, and the
  * `user.logout` event builder.
  */
@@ -59,7 +59,7 @@ export class SsoSimulator {
     private readonly tokenTtlSeconds: number,
   ) {}
 
-  /** The user `GET /oauth/authorize` signs in for this installation's account from now on. */
+  /** The user `GET /accounts/<id>/oauth/authorize` signs in for this installation's account from now on. */
   signInAs(installationId: string, userId: string): void {
     const inst = this.state.installations.get(installationId);
     const user = this.state.users.get(userId);
@@ -106,7 +106,7 @@ export class SsoSimulator {
     };
   }
 
-  /** GET /oauth/authorize: a code for the signed-in user, or a page to pick one (the demo). */
+  /** GET /accounts/<id>/oauth/authorize: a code for the signed-in user, or a page to pick one (the demo). */
   authorize(url: URL, accountId: string | undefined): SimResponse {
     const q = url.searchParams;
     // RFC 6749 §3.1: no parameter more than once (which redirect_uri would it be?): a page, never a redirect.
@@ -214,7 +214,7 @@ export class SsoSimulator {
       scopes: rec.scopes,
       expiresAt: Date.now() + this.tokenTtlSeconds * 1000,
     });
-    // As documented: an ID token only when `openid` was requested at /oauth/authorize.
+    // As documented: an ID token only when `openid` was requested at .../oauth/authorize.
     const idToken = rec.scopes.includes('openid') ? this.idToken(rec) : undefined;
     if (idToken) this.state.addSecret(idToken);
     return {

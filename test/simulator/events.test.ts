@@ -96,6 +96,9 @@ describe('simulator lifecycle events', () => {
     const routine = sim.rotateCredentials(installation.id);
     assert.equal(routine.type, 'app.credentials_rotated');
     assert.ok(!('compromised' in routine.data), 'the documented event: no compromised flag');
+    // Nor the installation or account: the documented data is the new credentials (routed by _links.installation).
+    for (const field of ['installation_id', 'account_id', 'account_name']) assert.ok(!(field in routine.data), field);
+    assert.equal(routine._links.installation.href.endsWith(`/installations/${installation.id}`), true);
     assert.equal(routine.data.key_algorithm, 'ES384');
     assert.notEqual(routine.data.client_id, event.data.client_id);
     assert.equal(sim.getClient(event.data.client_id)?.valid, true);
@@ -112,6 +115,7 @@ describe('simulator lifecycle events', () => {
     const unflagged = sim.rotateCredentials(installation.id, { compromised: true, flagged: false });
     assert.ok(!('compromised' in unflagged.data));
     assert.equal(sim.getClient(bad.data.client_id)?.valid, false);
+    assert.equal(sim.rotateCredentials(installation.id, { withIds: true }).data.installation_id, installation.id, 'ids when asked');
   });
 
   it('app.uninstalled and trial events', () => {
