@@ -19,7 +19,7 @@ export class PartnerUnavailableError extends Error {
 
 /**
  * The partner did not answer at all (no answer within PARTNER_HOOKS_TIMEOUT_MS, a connection refused or reset): retried
- * as any unavailability (same name in failures); reconciliation's resends stop and pause for it (activities/reconcile-pacing.ts).
+ * as any unavailability (same name in failures); reconciliation's resends stop and pause for it (activities/reconcile-partner.ts).
  */
 export class PartnerUnreachableError extends PartnerUnavailableError {}
 

@@ -244,12 +244,12 @@ class SimulatorServer implements Simulator {
     this.finish(res, call, response);
   }
 
-  tokenUrlFor(installationId: string): string {
-    return tokenUrl(this.ctx, this.accountOf(installationId));
+  tokenUrlFor(installationOrClientId: string): string {
+    return tokenUrl(this.ctx, this.accountOf(installationOrClientId));
   }
 
-  authorizeUrlFor(installationId: string): string {
-    return authorizeUrl(this.ctx, this.accountOf(installationId));
+  authorizeUrlFor(installationOrClientId: string): string {
+    return authorizeUrl(this.ctx, this.accountOf(installationOrClientId));
   }
 
   private accountOf(id: string): string {

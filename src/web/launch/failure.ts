@@ -18,7 +18,7 @@ const SENDER_CAUSED: ReadonlySet<string> = new Set(['unknown_installation', 'sta
 /** Details of those reasons that the service caused (a rotation destroyed the client the sign-in asked for): not counted. */
 const OURS: ReadonlySet<string> = new Set(['client_rotated']);
 /** Talkdesk's authorization server answered `server_error` or `temporarily_unavailable`: its own, larger budget (failure-budget.ts). */
-const TALKDESKS = 'talkdesk_unavailable';
+export const TALKDESK_UNAVAILABLE = 'talkdesk_unavailable';
 
 /**
  * Answers a failed sign-in: the HTML page with its status, and the record of it (MongoDB,
@@ -39,7 +39,7 @@ export async function answerFailure(lc: LaunchContext, ctx: Context, err: unknow
   const detail = facts.detail && SAFE_CODE.test(facts.detail) ? facts.detail : undefined;
   // Past the source's budget (parallel failures): answered as refused, not recorded.
   if (lc.failedSignIns && SENDER_CAUSED.has(reason) && !OURS.has(facts.detail ?? '')) {
-    const decision = lc.failedSignIns.failed(ctx, facts.detail === TALKDESKS ? 'talkdesk' : 'sender');
+    const decision = lc.failedSignIns.failed(ctx, facts.detail === TALKDESK_UNAVAILABLE ? 'talkdesk' : 'sender');
     if (!decision.allowed) return answerTooMany(lc, ctx, decision.retryAfterSeconds);
   }
   lc.ssoTotal.inc({ outcome: reason });

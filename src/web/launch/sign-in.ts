@@ -9,7 +9,7 @@ import type { InstallationRecord } from '../../store/installations';
 import type { SsoLinksRecord } from '../../store/sso-links';
 import { TalkdeskHttpError } from '../../talkdesk/errors';
 import { cookieBase, type LaunchContext } from './context';
-import { answerFailure } from './failure';
+import { answerFailure, TALKDESK_UNAVAILABLE } from './failure';
 import {
   clearCookie,
   framingOf,
@@ -157,7 +157,7 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
     if (oauthError !== undefined) {
       // Talkdesk's own trouble (RFC 6749 4.1.2.1), if the sender says true: a budget of its own, larger (failure-budget.ts).
       const talkdesks = oauthError === 'server_error' || oauthError === 'temporarily_unavailable';
-      throw new SsoFailure('oauth_error', { ...facts, oauthError, ...(talkdesks ? { detail: 'talkdesk_unavailable' } : {}) });
+      throw new SsoFailure('oauth_error', { ...facts, oauthError, ...(talkdesks ? { detail: TALKDESK_UNAVAILABLE } : {}) });
     }
     const code = one(ctx.query.code);
     if (!code) throw new SsoFailure('oauth_error', { ...facts, detail: 'no_code' });
