@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { SsoFailureStore } from '../../src/store/sso-failures';
 import { useSystem, type TestSystem } from '../support/system';
 import { eventually } from '../support/waits';
@@ -66,6 +67,51 @@ describe('launch: failed sign-ins are budgeted per source, and their records exp
       indexes.some((i) => JSON.stringify(i.key) === '{"at":1}'),
       JSON.stringify(indexes),
     );
+  });
+});
+
+describe('launch: requests no browser makes for a sign-in spend nothing of the failed sign-in budget', function () {
+  this.timeout(60_000);
+  let sys: TestSystem;
+  useSystem((s) => (sys = s), { launch: { failedSignInsPerMinute: BUDGET } });
+
+  const failures = () => new SsoFailureStore(sys.store.db).coll.countDocuments({});
+
+  it("another site's images, scripts, fetches and hidden frames (Sec-Fetch-*) are refused 400 and spend nothing of the address's budget", async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const recorded = await failures();
+    const refusedBefore = await ssoMetric(sys, 'not_a_navigation');
+    /** A GET with the headers a browser sends (Node's fetch forces its own Sec-Fetch-Mode), answered status and body. */
+    const asBrowser = (path: string, mode: string, dest: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const headers = { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': mode, 'sec-fetch-dest': dest };
+        const req = request(`${sys.web.url}${path}`, { headers }, (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (c: string) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject).end();
+      });
+    const unknown = '/launch?talkdesk_installation_id=0000nothere';
+    const kinds = [
+      ['no-cors', 'image'],
+      ['no-cors', 'script'],
+      ['cors', 'empty'],
+      ['navigate', 'iframe'], // framed: never a sign-in with SameSite=Lax cookies (the default)
+    ];
+    for (let i = 0; i < BUDGET + 2; i += 1)
+      for (const [mode = '', dest = ''] of kinds)
+        for (const path of [unknown, '/sso/callback?state=x&code=y']) {
+          const r = await asBrowser(path, mode, dest);
+          assert.equal(r.status, 400, `${mode} ${dest} ${path}: ${r.body.slice(0, 200)}`);
+        }
+    assert.equal(await failures(), recorded, 'nothing recorded');
+    assert.equal(await ssoMetric(sys, 'not_a_navigation'), refusedBefore + (BUDGET + 2) * kinds.length * 2);
+    // A top-level navigation from the same address is a sign-in attempt, judged and counted as before.
+    assert.equal((await asBrowser(unknown, 'navigate', 'document')).status, 404);
+    assert.equal(await failures(), recorded + 1);
+    const ok = await signIn(sys, installation.id, licensed[0]?.id ?? '');
+    assert.equal(ok.status, 200, 'the budget is untouched by the refused requests');
   });
 });
 

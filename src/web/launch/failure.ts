@@ -79,6 +79,32 @@ export function refuseSpentSource(lc: LaunchContext, ctx: Context): boolean {
   return true;
 }
 
+/**
+ * True when the request cannot be a sign-in, having answered it a bare 400: the browser says it is no navigation
+ * (an image, script or fetch another site's page makes: `Sec-Fetch-Mode`, which no page can set), or, with cookies
+ * SameSite=Lax (the pages are never framed then), no top-level one (`Sec-Fetch-Dest`). Such requests spend no token of
+ * the source's failed sign-in budget: one page open in an office's browser must not lock out the office behind its
+ * address. Nothing is read, written or logged; a client that sends no `Sec-Fetch-Site` (no browser, or an old one) is
+ * judged as before.
+ */
+export function refuseNonNavigation(lc: LaunchContext, ctx: Context): boolean {
+  // Browsers send the three together; a client that is no browser (Node's fetch sends `Sec-Fetch-Mode: cors` alone)
+  // is judged as before.
+  if (ctx.get('Sec-Fetch-Site') === '') return false;
+  const dest = ctx.get('Sec-Fetch-Dest');
+  const topLevelOnly = lc.settings.sameSite === 'lax';
+  if (ctx.get('Sec-Fetch-Mode') === 'navigate' && (!topLevelOnly || dest === '' || dest === 'document')) return false;
+  lc.ssoTotal.inc({ outcome: NOT_A_NAVIGATION });
+  ctx.status = 400;
+  ctx.set('Cache-Control', 'no-store');
+  ctx.type = 'text/plain; charset=utf-8';
+  ctx.body = 'Not a sign-in: open the app from Talkdesk.\n';
+  return true;
+}
+
+/** The metric outcome of a request refused by refuseNonNavigation. */
+export const NOT_A_NAVIGATION = 'not_a_navigation';
+
 function answerTooMany(lc: LaunchContext, ctx: Context, retryAfterSeconds: number): void {
   lc.ssoTotal.inc({ outcome: 'rate_limited' });
   const n = nonce();

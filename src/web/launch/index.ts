@@ -5,7 +5,7 @@ import { PeriodicTask } from '../periodic';
 import { appHome, appLogout, pageOrError, APP_LOGOUT_PATH, APP_PATH, signedOut, SIGNED_OUT_PATH } from './app-page';
 import { createCallbackHooks, type CallbackLaunchHooks } from './callback-hooks';
 import { createLaunchContext, type LaunchContext, type LaunchOptions, type LaunchParts } from './context';
-import { refuseSpentSource } from './failure';
+import { refuseNonNavigation, refuseSpentSource } from './failure';
 import { handleUnhandledLogouts } from './logout-handling';
 import { dropSessionCookie, launch, LAUNCH_PATH, ssoCallback, SSO_CALLBACK_PATH } from './sign-in';
 
@@ -53,11 +53,13 @@ export function createLaunch(o: LaunchOptions & LaunchParts): Launch {
         o.logoutForwardTiming?.passIntervalMs ?? LOGOUT_RETRY_PASS_MS,
       )
     : undefined;
-  // A source that spent its failed sign-in budget is refused before the store is touched.
-  // `refused`: what a request refused that way still does (no store write).
+  // A request that is no navigation (another site's image or fetch) is refused first, spending nothing; a source that
+  // spent its failed sign-in budget next, before the store is touched. `refused`: what a request refused for its
+  // budget still does (no store write).
   const signInRoute =
     (handle: (lc: LaunchContext, ctx: Context) => Promise<void>, refused?: (lc: LaunchContext, ctx: Context) => unknown) =>
     async (ctx: Context) => {
+      if (refuseNonNavigation(lc, ctx)) return;
       if (!refuseSpentSource(lc, ctx)) await handle(lc, ctx);
       else refused?.(lc, ctx);
     };
