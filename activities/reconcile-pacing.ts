@@ -130,6 +130,7 @@ export interface TalkdeskVisit {
   refused: boolean; // the read refused for good (404, 401, 403, invalid_client): checked too
   repairDue: boolean; // read, then a repair failed for now: not checked
   nothingToRead: boolean; // an ended installation without credentials: no read possible, none planned again while ended
+  unanswered: boolean; // the read not sent (its host paused) or not answered (a timeout, a 5xx, a 429): tried, still due
   budget?: () => Promise<unknown>; // waits for the read's turn in the per-minute budget, as it is sent
 }
 /** A visit's record; `budget`: what its read waits for before it is sent. */
@@ -138,5 +139,6 @@ export const newVisit = (budget?: () => Promise<unknown>): TalkdeskVisit => ({
   refused: false,
   repairDue: false,
   nothingToRead: false,
+  unanswered: false,
   ...(budget ? { budget } : {}),
 });

@@ -59,15 +59,26 @@ export function reconciliationActivities(deps: ActivityDeps) {
     // Destroyed with the installation: nothing to read Talkdesk with.
     if (final && (await store.credentials.get(rec._id, clientId))?.status !== 'active') return void (visit.nothingToRead = true);
     const ref = { installationId: rec._id, appId: rec.appId, clientId, rootUrl: rec.links.root };
+    const paused = () => {
+      try {
+        pause.check('read', ref.rootUrl);
+      } catch (err) {
+        visit.unanswered = true;
+        throw err;
+      }
+    };
+    // Before the budget's turn too: a paused host's reads must not spend the turns other hosts' reads wait for.
+    paused();
     await visit.budget?.();
     // After the budget's wait: a 429 met meanwhile by another page holds this read too. A token request and the read can
     // take a client timeout each (up to 30 s): heartbeating, the page outlives them.
-    pause.check('read', ref.rootUrl);
+    paused();
     const there = await whileHeartbeating(`reading ${ref.installationId} at Talkdesk`, () =>
       withToken(deps, ref, (token) => deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token)),
     ).catch((err: unknown) => {
       // Final failures too (a host not allowed, a redirect, a key that cannot sign): checked, else first every pass.
       if (refusedForGood(err) || toFailure(err).nonRetryable) visit.refused = true;
+      else visit.unanswered = true;
       pause.note(err, ref.rootUrl);
       throw err;
     });
@@ -277,6 +288,12 @@ export function reconciliationActivities(deps: ActivityDeps) {
         if ((seen.read || considered || seen.refused) && !seen.repairDue) {
           await store.installations.markCheckedByReconciliation(entry.id, new Date(), seen.nothingToRead).catch((err: unknown) => {
             logger.warn({ installationId: entry.id, err }, 'Talkdesk check not recorded: checked again next pass');
+          });
+        } else if (seen.unanswered) {
+          // Still due, but behind the due ones not tried (planPass): one host paused or down for hours must not fill
+          // every pass's reads with its own and starve the other hosts' checks.
+          await store.installations.markTriedByReconciliation(entry.id, new Date()).catch((err: unknown) => {
+            logger.warn({ installationId: entry.id, err }, 'Talkdesk read not recorded as tried');
           });
         }
       }

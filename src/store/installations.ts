@@ -54,15 +54,19 @@ const later = (a: Date | undefined, b: Date | undefined): Date | undefined => (a
 /** Reconciliation's last read of an installation at Talkdesk, one document per installation. */
 interface TalkdeskCheck {
   _id: string;
-  at: Date;
+  /** Absent when only tried (below). */
+  at?: Date;
   /** The visit found nothing to read Talkdesk with (an ended installation's credentials destroyed). */
   nothingToRead?: boolean;
+  /** The last read planned and not answered (its host paused or not answering, a 5xx): still due, behind the untried. */
+  triedAt?: Date;
 }
 
 /** What a reconciliation pass plans from: each record's phase, last Talkdesk check and `resumed_runs` mark. */
 export type ScannedInstallation = Pick<InstallationRecord, '_id' | 'phase' | 'talkdeskCheckedAt'> & {
   resumedAt?: Date;
   nothingToRead?: boolean;
+  triedAt?: Date;
 };
 
 /** A new run of an installation's workflow started from a live record (its workflow was lost): `resumed_runs`. */
@@ -155,6 +159,11 @@ export class InstallationStore {
     await upsertById(this.checks, installationId, { $set: { at, nothingToRead } });
   }
 
+  /** A read planned for the installation went unanswered (`triedAt`): its last check stays as it was. */
+  async markTriedByReconciliation(installationId: string, at: Date): Promise<void> {
+    await upsertById(this.checks, installationId, { $set: { triedAt: at } });
+  }
+
   /** The later of the workflow's and reconciliation's last reads of Talkdesk's view; undefined before any. */
   async lastTalkdeskCheck(installationId: string): Promise<Date | undefined> {
     const [rec, check] = await Promise.all([
@@ -197,6 +206,7 @@ export class InstallationStore {
       ...r,
       talkdeskCheckedAt: later(r.talkdeskCheckedAt, byId.get(r._id)?.at),
       ...(byId.get(r._id)?.nothingToRead ? { nothingToRead: true } : {}),
+      ...(byId.get(r._id)?.triedAt ? { triedAt: byId.get(r._id)?.triedAt } : {}),
       ...(resumedAt.has(r._id) ? { resumedAt: resumedAt.get(r._id) } : {}),
     }));
   }

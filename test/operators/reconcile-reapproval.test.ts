@@ -100,6 +100,29 @@ describe('reconciliation: re-approvals, repairs and failures', function () {
     for (const id of [first, second]) assert.ok((await lastCheck(id)) < started, id);
   });
 
+  it('a read a 429 paused goes unanswered: recorded as tried, not checked, so the next plan puts it behind the due ones not tried', async () => {
+    const first = await approvedButInstalling();
+    const second = await approvedButInstalling();
+    for (const id of [first, second]) h.simulator.setInstallationState(id, 'completed');
+    h.simulator.failNext('installation', 1, { status: 429, retryAfterSeconds: 30 });
+    const started = Date.now();
+    const result = await plannedPage([first, second], started);
+    assert.deepEqual(
+      result.errors.map((e) => e.installationId),
+      [first, second],
+    );
+    const scanned = (await h.store.installations.scanForReconciliation()).filter((r) => r._id === first || r._id === second);
+    assert.equal(scanned.length, 2);
+    for (const r of scanned) {
+      assert.ok((r.triedAt?.getTime() ?? 0) >= started, `${r._id} recorded as tried`);
+      assert.ok((r.talkdeskCheckedAt?.getTime() ?? 0) < started, `${r._id} not recorded as checked`);
+    }
+    const control = await plannedPage([first], Date.now());
+    assert.deepEqual(control.errors, []);
+    const after = (await h.store.installations.scanForReconciliation()).find((r) => r._id === first);
+    assert.ok(after && after.talkdeskCheckedAt && after.triedAt && after.talkdeskCheckedAt > after.triedAt, 'read since: checked');
+  });
+
   it('a repair signal Temporal does not take (unavailable) leaves the installation due next pass, though Talkdesk was read', async () => {
     // Active, so on the rolling window: recorded as checked, it would wait a whole window for its repair.
     const id = await approvedButInstalling();

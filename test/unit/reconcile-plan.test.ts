@@ -167,6 +167,36 @@ describe('planning a reconciliation pass', () => {
     assert.ok(!carried.some((e) => e.id === 'r0' || e.id === 'r1'), 'the two newest wait');
   });
 
+  it('puts due installations whose read went unanswered since their last check after the untried, the least recently tried first', () => {
+    const o = { pageSize: 100, activeCheckMs: 24 * HOUR, callsPerMinute: 3, budgetMinutes: 1 };
+    const tried = (id: string, hoursAgo: number, triedHoursAgo: number) => ({
+      ...rec(id, 'active', hoursAgo),
+      triedAt: new Date(now.getTime() - triedHoursAgo * HOUR),
+    });
+    const plan = planPass(
+      [
+        tried('a-host-down-oldest', 40, 0.25),
+        tried('b-host-down', 39, 0.5),
+        tried('c-tried-before-its-check', 25, 30), // a try older than the last check counts for nothing
+        rec('d-due', 'active', 24.5),
+        rec('e-due', 'active', 26),
+      ],
+      now,
+      o,
+    );
+    assert.deepEqual(
+      plan.pages.flat().map((e) => [e.id, e.slot]),
+      [
+        ['e-due', 0],
+        ['c-tried-before-its-check', 0],
+        ['d-due', 0],
+        ['b-host-down', undefined],
+        ['a-host-down-oldest', undefined],
+      ],
+    );
+    assert.deepEqual([plan.talkdeskPlanned, plan.talkdeskDeferred], [3, 2]);
+  });
+
   it('takes its window and budget from the environment, with documented defaults, and refuses nonsense', () => {
     const base = {
       TALKDESK_APP_ID: 'app1',
