@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { SsoFailureStore } from '../../src/store/sso-failures';
 import { useSystem, type TestSystem } from '../support/system';
 import { eventually } from '../support/waits';
-import { activeInstallation, launchUrl, signIn, ssoMetric, TestBrowser } from './helpers';
+import { activeInstallation, asBrowser, launchUrl, signIn, ssoMetric, TestBrowser } from './helpers';
 
 const BUDGET = 3;
 
@@ -81,17 +80,6 @@ describe('launch: requests no browser makes for a sign-in spend nothing of the f
     const { installation, licensed } = await activeInstallation(sys);
     const recorded = await failures();
     const refusedBefore = await ssoMetric(sys, 'not_a_navigation');
-    /** A GET with the headers a browser sends (Node's fetch forces its own Sec-Fetch-Mode), answered status and body. */
-    const asBrowser = (path: string, mode: string, dest: string) =>
-      new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const headers = { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': mode, 'sec-fetch-dest': dest };
-        const req = request(`${sys.web.url}${path}`, { headers }, (res) => {
-          let body = '';
-          res.setEncoding('utf8').on('data', (c: string) => (body += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        });
-        req.on('error', reject).end();
-      });
     const unknown = '/launch?talkdesk_installation_id=0000nothere';
     const kinds = [
       ['no-cors', 'image'],
@@ -102,13 +90,13 @@ describe('launch: requests no browser makes for a sign-in spend nothing of the f
     for (let i = 0; i < BUDGET + 2; i += 1)
       for (const [mode = '', dest = ''] of kinds)
         for (const path of [unknown, '/sso/callback?state=x&code=y']) {
-          const r = await asBrowser(path, mode, dest);
+          const r = await asBrowser(sys, path, mode, dest);
           assert.equal(r.status, 400, `${mode} ${dest} ${path}: ${r.body.slice(0, 200)}`);
         }
     assert.equal(await failures(), recorded, 'nothing recorded');
     assert.equal(await ssoMetric(sys, 'not_a_navigation'), refusedBefore + (BUDGET + 2) * kinds.length * 2);
     // A top-level navigation from the same address is a sign-in attempt, judged and counted as before.
-    assert.equal((await asBrowser(unknown, 'navigate', 'document')).status, 404);
+    assert.equal((await asBrowser(sys, unknown, 'navigate', 'document')).status, 404);
     assert.equal(await failures(), recorded + 1);
     const ok = await signIn(sys, installation.id, licensed[0]?.id ?? '');
     assert.equal(ok.status, 200, 'the budget is untouched by the refused requests');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { generateSigningKeySpec, parseSigningKeys } from '../../src/sso/signing-keys';
 import { useSystem, type TestSystem } from '../support/system';
-import { activeInstallation, launchUrl, TestBrowser } from './helpers';
+import { activeInstallation, asBrowser, launchUrl, TestBrowser } from './helpers';
 
 const TALKDESK = 'https://*.mytalkdesk.com';
 const frameAncestors = (res: Response) => /frame-ancestors ([^;]+)/.exec(res.headers.get('content-security-policy') ?? '')?.[1];
@@ -45,5 +45,11 @@ describe('launch framed by Talkdesk: every page allows APP_FRAME_ANCESTORS', fun
     const app = await new TestBrowser().open(`${sys.web.url}/app`);
     assert.equal(app.res.status, 401);
     assert.equal(frameAncestors(app.res), TALKDESK, '/app, as before');
+  });
+
+  it("a framed navigation is a launch here (judged: the budget spent above answers it 429); another site's image is not (400)", async () => {
+    const unknown = '/launch?talkdesk_installation_id=0000nothere';
+    assert.equal((await asBrowser(sys, unknown, 'navigate', 'iframe')).status, 429);
+    assert.equal((await asBrowser(sys, unknown, 'no-cors', 'image')).status, 400);
   });
 });

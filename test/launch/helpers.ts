@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import type { TestSystem } from '../support/system';
 import { waitForPhase } from '../support/waits';
 
@@ -108,4 +109,20 @@ export async function ssoMetric(sys: TestSystem, outcome: string): Promise<numbe
   const text = await (await fetch(`${sys.web.adminUrl}/metrics`)).text();
   const m = new RegExp(`^appconnect_sso_total\\{outcome="${outcome}"\\} (\\d+)`, 'm').exec(text);
   return m ? Number(m[1]) : 0;
+}
+
+/**
+ * A GET of `path` with the Sec-Fetch headers a browser sends (cross-site; Node's fetch forces its own Sec-Fetch-Mode):
+ * the answer's status and body.
+ */
+export function asBrowser(sys: TestSystem, path: string, mode: string, dest: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const headers = { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': mode, 'sec-fetch-dest': dest };
+    const req = request(`${sys.web.url}${path}`, { headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject).end();
+  });
 }
