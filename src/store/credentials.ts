@@ -67,8 +67,11 @@ export class CredentialStore {
     const { secret: source, secretFrom, ...facts } = input;
     // Imported before ids were escaped, under its legacy id: already there; unless destroyed and this is another
     // event's (a same-id reinstall given the same client), written anew under the escaped id, which `get` reads first.
+    // Read as `get` reads: a record under the escaped id governs (a migration interrupted after its copy and before
+    // the legacy record's delete leaves both, the legacy one as it was: active though its copy was destroyed since).
     const legacy = await this.findLegacy(input.installationId, input.clientId);
-    if (legacy && !(legacy.status === 'destroyed' && legacy.sourceEventId !== input.sourceEventId)) return;
+    const held = legacy && !(legacy.status === 'destroyed' && legacy.sourceEventId !== input.sourceEventId);
+    if (held && !(await this.creds.findOne({ _id: credentialId(input.installationId, input.clientId) }))) return;
     // Indexed first: a set is never stored without its index entry (an entry without a set is skipped).
     await this.index(input.installationId, input.clientId);
     const secret = rebind(this.keyring, source, secretFrom, credentialSecretContext(input.installationId, input.clientId));
@@ -232,6 +235,11 @@ export class CredentialStore {
       !listed || (r.sourceEventId === listed.sourceEventId && r.createdAt.getTime() === listed.createdAt.getTime());
     const changed = await this.updateSet(installationId, clientId, (r) => r.status !== 'destroyed' && same(r), update, expected);
     if (changed || expected === undefined) await this.dropToken(installationId, clientId);
+    else {
+      // Destroyed already by an attempt whose token drop failed (the backstop never lists it again): dropped now.
+      const rec = await this.get(installationId, clientId);
+      if (rec?.status === 'destroyed' && same(rec)) await this.dropToken(installationId, clientId);
+    }
     return changed;
   }
 

@@ -112,6 +112,49 @@ describe('security: credential ids and secret binding (FerretDB)', function () {
     await db.collection(COLLECTIONS.credentials).deleteMany({ installationId: ended.installationId });
   });
 
+  it("a migration interrupted between its copy and the legacy record's delete, the set destroyed since, then a same-id reinstall: written anew", async () => {
+    const ids = { installationId: 'inst:halfway', clientId: 'client:halfway' };
+    // The legacy record as the migration left it (still active), and its copy under the escaped id, destroyed since.
+    await insertLegacySet(ids, 'halfway', { status: 'active', sourceEventId: 'evt-first-life' });
+    await db.collection(COLLECTIONS.credentials).insertOne({
+      _id: credentialId(ids.installationId, ids.clientId) as never,
+      ...ids,
+      keyId: 'kid-halfway',
+      keyAlgorithm: 'ES256',
+      tokenUrl: 'https://x.talkdeskid.com/oauth/token',
+      sourceEventId: 'evt-first-life',
+      status: 'destroyed',
+      createdAt: new Date(),
+    });
+    try {
+      await importSet(ids.installationId, ids.clientId, 'reinstall');
+      assert.equal((await store.credentials.get(ids.installationId, ids.clientId))?.status, 'pending', "the reinstall's set");
+      assert.deepEqual((await store.credentials.usable(ids.installationId, ids.clientId))?.secret, secretOf('reinstall'));
+    } finally {
+      // Not left for the migration test below, which counts the legacy records of the whole database.
+      await db.collection(COLLECTIONS.credentials).deleteMany({ installationId: ids.installationId });
+    }
+  });
+
+  it('a destroy by the backstop finding the set destroyed already (an attempt whose token drop failed) drops its cached token', async () => {
+    const ids = { installationId: 'inst-token-left', clientId: 'client-token-left' };
+    await importSet(ids.installationId, ids.clientId, 'left');
+    await store.credentials.cacheToken(ids.installationId, ids.clientId, 'token-left', 's', new Date(Date.now() + 3_600_000));
+    const listed = await store.credentials.get(ids.installationId, ids.clientId);
+    assert.ok(listed);
+    // The earlier attempt's write landed, its token drop did not.
+    await db
+      .collection(COLLECTIONS.credentials)
+      .updateOne(
+        { _id: credentialId(ids.installationId, ids.clientId) as never },
+        { $set: { status: 'destroyed' }, $unset: { secret: '' } },
+      );
+    const tokens = () => db.collection(COLLECTIONS.tokens).countDocuments({ _id: credentialId(ids.installationId, ids.clientId) as never });
+    assert.equal(await tokens(), 1);
+    assert.equal(await store.credentials.destroy(ids.installationId, ids.clientId, 'pending', listed), false);
+    assert.equal(await tokens(), 0, 'no ciphertext of a token left for a destroyed set');
+  });
+
   it('a database of earlier versions (legacy ids, version 1 blobs) keeps working, and reencrypt migrates it', async () => {
     const plain = { installationId: 'inst-legacy', clientId: 'client-legacy' };
     const colon = { installationId: 'inst:colon', clientId: 'client:colon' };
