@@ -58,6 +58,23 @@ describe('metrics and health endpoints', function () {
     }
   });
 
+  it("the machine's own Temporal settings (a cloud account's API key and TLS in the shell) do not reach a test's worker process", async () => {
+    const machine = { TEMPORAL_API_KEY: 'tk-machine-0123456789abcdef', TEMPORAL_TLS: 'true' };
+    const saved = Object.fromEntries(Object.keys(machine).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, machine);
+    try {
+      // Started means connected: TLS to the plaintext dev server would end it "cannot be reached".
+      const worker = await startWorker({ WORKER_METRICS_BIND: '' });
+      assert.ok(!worker.output().includes(machine.TEMPORAL_API_KEY));
+      await worker.kill();
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+
   it('a Temporal the worker cannot reach stops it with a message naming TEMPORAL_ADDRESS', async () => {
     await assert.rejects(startWorker({ TEMPORAL_ADDRESS: '127.0.0.1:1', WORKER_METRICS_BIND: '' }), (err: Error) => {
       assert.match(err.message, /^worker process exited \(1\):/, err.message);

@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { EMBEDDED_TEMPORAL_BLANKS, writeLocalTemporalProfile } from '../../src/local/servers-only';
 import { PROJECT_ROOT } from '../../src/local/tools';
 import { WORKER_HEAP_FLAG } from '../../src/worker/cache-budget';
 import { useSystem, type TestSystem } from './system';
@@ -14,10 +17,16 @@ export interface WorkerProcess {
 /** Runs the production worker entry point (`dist/src/entry/worker.js`) as a real process. */
 export async function startWorkerProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<WorkerProcess> {
   // As production starts it (package.json start:worker): each V8 heap capped.
+  // The machine's own Temporal settings (a cloud account's profile, API key or TLS in the shell) are not the test's:
+  // blanked, and a profile of the test's server alone, as npm start does for its embedded one (src/entry/local.ts).
+  const profileDir = mkdtempSync(path.join(os.tmpdir(), 'worker-profile-'));
+  const machine = Object.fromEntries(EMBEDDED_TEMPORAL_BLANKS.map((name) => [name, '']));
+  const profile = writeLocalTemporalProfile(profileDir, env.TEMPORAL_ADDRESS ?? '', env.TEMPORAL_NAMESPACE ?? 'default');
   const child = spawn(process.execPath, [WORKER_HEAP_FLAG, path.join(PROJECT_ROOT, 'dist/src/entry/worker.js')], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...machine, TEMPORAL_CONFIG_FILE: profile, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  child.once('exit', () => rmSync(profileDir, { recursive: true, force: true }));
   let out = '';
   child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (out += c.toString()));

@@ -5,6 +5,7 @@ import { parseDocument } from 'yaml';
 import { envSchema, loadEnv, PARTNER_HOOKS_TIMEOUT_MAX_MS } from '../../src/config/env';
 import { generateKeySpec } from '../../src/crypto/secrets';
 import { STOP_WAIT_MS } from '../../src/handover/dispatcher';
+import { EMBEDDED_TEMPORAL_BLANKS } from '../../src/local/servers-only';
 import { PROJECT_ROOT } from '../../src/local/tools';
 import { launchSettingsFromEnv } from '../../src/sso/settings';
 import { temporalSettings } from '../../src/temporal/connection';
@@ -238,15 +239,22 @@ describe('docker-compose.yml', () => {
   });
 
   it('web and worker read TEMPORAL_ADDRESS from the environment, as compose sets it', () => {
-    const saved = process.env.TEMPORAL_ADDRESS;
+    // As the container has it: none of the machine's own Temporal settings (its default profile, a TLS variable).
+    const names = ['TEMPORAL_ADDRESS', 'TEMPORAL_CONFIG_FILE', ...EMBEDDED_TEMPORAL_BLANKS];
+    const saved = Object.fromEntries(names.map((n) => [n, process.env[n]]));
+    for (const n of names) delete process.env[n];
+    process.env.TEMPORAL_CONFIG_FILE = path.join(PROJECT_ROOT, 'no-such-temporal-profile.toml');
     process.env.TEMPORAL_ADDRESS = environment('worker').TEMPORAL_ADDRESS;
     try {
       // What src/entry/web.ts and src/entry/worker.ts pass.
       const settings = temporalSettings({ namespace: 'default' });
       assert.equal(settings.connectionOptions.address, 'temporal:7233');
+      assert.equal(settings.connectionOptions.tls, undefined);
     } finally {
-      if (saved === undefined) delete process.env.TEMPORAL_ADDRESS;
-      else process.env.TEMPORAL_ADDRESS = saved;
+      for (const [n, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[n];
+        else process.env[n] = v;
+      }
     }
   });
 });

@@ -5,19 +5,12 @@ import path from 'node:path';
 import { loadEnv } from '../../src/config/env';
 import { generateKeySpec } from '../../src/crypto/secrets';
 import { ConfigError } from '../../src/errors';
+import { EMBEDDED_TEMPORAL_BLANKS } from '../../src/local/servers-only';
 import { embeddedTemporalSettings, temporalSettings } from '../../src/temporal/connection';
 
 const VALID = { TALKDESK_APP_ID: 'app1', TALKDESK_WEBHOOK_SECRET: 'a-webhook-secret-of-some-length', SECRETS_KEY: generateKeySpec('k1') };
-const VARS = [
-  'TEMPORAL_CONFIG_FILE',
-  'TEMPORAL_PROFILE',
-  'TEMPORAL_NAMESPACE',
-  'TEMPORAL_ADDRESS',
-  'TEMPORAL_TLS',
-  'TEMPORAL_API_KEY',
-  'TEMPORAL_TLS_CLIENT_CERT_PATH',
-  'TEMPORAL_TLS_CLIENT_KEY_PATH',
-] as const;
+// Every variable the SDK reads, so that the shell's own (an exported TEMPORAL_TLS_SERVER_NAME) cannot decide a case.
+const VARS = ['TEMPORAL_CONFIG_FILE', 'TEMPORAL_NAMESPACE', 'TEMPORAL_ADDRESS', ...EMBEDDED_TEMPORAL_BLANKS] as const;
 
 /** The Temporal connection settings every process uses (src/temporal/connection.ts): the SDK's profile, then the environment. */
 describe('Temporal settings: a profile and the environment', () => {
