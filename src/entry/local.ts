@@ -32,6 +32,11 @@ async function main(): Promise<void> {
   const dataDir = path.resolve(PROJECT_ROOT, loadEnvSubset(['LOCAL_DATA_DIR']).LOCAL_DATA_DIR);
   mkdirSync(dataDir, { recursive: true });
   applyLocalDefaults(dataDir);
+  // On its own dev server (no TEMPORAL_ADDRESS) it reads none of the shell's Temporal TLS settings (a cloud account's,
+  // docs/configuration.md), so they are not validated either: one the SDK cannot honour must not stop `npm start`.
+  if (!process.env.TEMPORAL_ADDRESS)
+    for (const name of ['TEMPORAL_TLS', 'TEMPORAL_TLS_DISABLE_HOST_VERIFICATION'])
+      if (process.env[name] !== undefined) process.env[name] = '';
   const { env, logger, keyring } = bootstrap('local');
   // The launch settings (SSO_SIGNING_KEYS and the rest) before any server starts, as the web entry does.
   launchSettingsFromEnv(env);

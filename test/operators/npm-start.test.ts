@@ -72,6 +72,10 @@ describe('npm start: the whole system on embedded defaults (a cloud profile on t
       SIMULATOR_PORT: String(simPort),
       WORKER_METRICS_BIND: `127.0.0.1:${metricsPort}`,
       LOCAL_DATA_DIR: dataDir,
+      // The shell's settings for the cloud cluster, one of them a value the SDK cannot honour (refused with TEMPORAL_ADDRESS
+      // set): not for the dev server, neither used nor refused.
+      TEMPORAL_TLS: 'true',
+      TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: 'true',
     });
     running.push(start);
     return { start, port, adminPort, temporalPort, uiPort, mongoPort, simPort };
