@@ -17,6 +17,8 @@ export interface AccountRecord {
   settingsRestored: boolean;
   /** The key of the provision that made it provisioned (the install event's call): another install starts afresh. */
   provisionedBy?: string;
+  /** That install event's `created_at`: an earlier installation's provision retried later does not take the account back. */
+  provisionEventAt?: Date;
   /** Talkdesk user id of the installing administrator (`created_by` of the installation). */
   createdBy?: string;
   /** The partner's own id for the account, from the HTTP provisioner's answer. */

@@ -42,6 +42,8 @@ export class AccountStore {
     createdBy?: string;
     /** The provision call's key: settings this very provision created (an earlier attempt of it) are not restored ones. */
     provisionKey?: string;
+    /** The install event's `created_at` (provisionEventAt). */
+    eventAt?: Date;
   }): Promise<{ settingsRestored: boolean }> {
     const now = new Date();
     const settings = await this.settings.findOneAndUpdate(
@@ -78,6 +80,7 @@ export class AccountStore {
           ...(input.createdBy ? { createdBy: input.createdBy } : {}),
           status: 'provisioned',
           ...(input.provisionKey ? { provisionedBy: input.provisionKey } : {}),
+          ...(input.eventAt ? { provisionEventAt: input.eventAt } : {}),
           settingsRestored,
           // A new installation starts its licensed users afresh; a retry keeps them.
           ...(sameInstall ? {} : { licensedUsers: { installationId: input.installationId, ids: [] } }),
@@ -90,6 +93,7 @@ export class AccountStore {
         // would name that life's tenant (kept only when this provision returns one: recordPartnerAccountId, after this).
         $unset: {
           disabledAt: '',
+          ...(input.eventAt || sameInstall ? {} : { provisionEventAt: '' }),
           ...(sameInstall ? {} : { subscription: '', trial: '', trialAttemptAt: '', partnerAccountId: '' }),
           ...(sameInstall || input.createdBy ? {} : { createdBy: '' }),
         },
