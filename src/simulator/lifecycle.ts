@@ -43,7 +43,8 @@ export interface CreateInstallationOptions {
 }
 
 export interface UpdateInstallationChange {
-  addUsers?: number;
+  /** How many new users of the account to license, or the ids of users of the account it does not license now. */
+  addUsers?: number | string[];
   removeUsers?: string[];
   subscription?: SubscriptionInfo;
 }
@@ -160,10 +161,17 @@ export class Lifecycle {
     if (inst.state === 'revoked') throw new Error(`installation ${installationId} is uninstalled`);
     const account = this.state.accounts.get(inst.accountId);
     if (!account) throw new Error(`installation ${installationId} has no account`);
-    const add = nonNegativeInt(change.addUsers ?? 0, 'add');
+    // A licence given back (a user removed earlier) or given to a user of the account never licensed, or new users.
+    const existing = Array.isArray(change.addUsers) ? change.addUsers : [];
+    const add = Array.isArray(change.addUsers) ? existing.length : nonNegativeInt(change.addUsers ?? 0, 'add');
+    for (const u of existing) {
+      if (this.state.users.get(u)?.accountId !== account.id) throw new Error(`user ${u} is not a user of account ${account.id}`);
+      if (inst.licensedUserIds.includes(u)) throw new Error(`user ${u} is licensed to installation ${installationId} already`);
+    }
     const remove = change.removeUsers ?? [];
     for (const u of remove) {
       if (!inst.licensedUserIds.includes(u)) throw new Error(`user ${u} is not licensed to installation ${installationId}`);
+      if (existing.includes(u)) throw new Error(`user ${u} is both added and removed`);
     }
     if (add === 0 && remove.length === 0 && !change.subscription) throw new Error('an update needs users or a subscription');
     // Every check before any change: a call that throws leaves the installation as it was.
@@ -176,8 +184,8 @@ export class Lifecycle {
       _links: rootSelfLinks(this.ctx, id),
     };
     if (add > 0 || remove.length > 0) {
-      const adding: string[] = [];
-      for (let i = 0; i < add; i += 1) adding.push(this.state.createUser(account).id);
+      const adding: string[] = [...existing];
+      if (existing.length === 0) for (let i = 0; i < add; i += 1) adding.push(this.state.createUser(account).id);
       inst.licensedUserIds = inst.licensedUserIds.filter((u) => !remove.includes(u)).concat(adding);
       event.data.users = { adding, removing: [...remove] };
     }

@@ -65,7 +65,8 @@ export interface Simulator {
     opts?: CreateInstallationOptions,
     eventOpts?: EventOptions,
   ): { installation: SimInstallationView; event: InstalledEvent };
-  updateUsers(installationId: string, change: { add?: number; remove?: string[] }, eventOpts?: EventOptions): UpdatedEvent;
+  /** `add`: how many new users of the account to license, or ids of its users not licensed now (a licence given back). */
+  updateUsers(installationId: string, change: { add?: number | string[]; remove?: string[] }, eventOpts?: EventOptions): UpdatedEvent;
   updateSubscription(installationId: string, subscription: SubscriptionInfo, eventOpts?: EventOptions): UpdatedEvent;
   updateInstallation(installationId: string, change: UpdateInstallationChange, eventOpts?: EventOptions): UpdatedEvent;
   rotateCredentials(installationId: string, opts?: RotateOptions, eventOpts?: EventOptions): CredentialsRotatedEvent;
@@ -318,7 +319,7 @@ class SimulatorServer implements Simulator {
     return this.lifecycle.createInstallation(opts, eventOpts);
   }
 
-  updateUsers(installationId: string, change: { add?: number; remove?: string[] }, eventOpts?: EventOptions): UpdatedEvent {
+  updateUsers(installationId: string, change: { add?: number | string[]; remove?: string[] }, eventOpts?: EventOptions): UpdatedEvent {
     const c: UpdateInstallationChange = {};
     if (change.add !== undefined) c.addUsers = change.add;
     if (change.remove !== undefined) c.removeUsers = change.remove;

@@ -75,6 +75,21 @@ describe('simulator lifecycle events', () => {
     assert.throws(() => sim.updateUsers(installation.id, { remove: ['nobody'] }), /not licensed/);
   });
 
+  it('app.updated can give a licence back to a user of the account (removed earlier, or never licensed), only to such a user', () => {
+    const { installation } = sim.createInstallation({ licensedUsers: 2 });
+    const [kept, removed] = installation.licensedUserIds;
+    assert.ok(kept && removed);
+    sim.updateUsers(installation.id, { remove: [removed] });
+    const back = sim.updateUsers(installation.id, { add: [removed] });
+    assert.deepEqual(back.data.users, { adding: [removed], removing: [] });
+    assert.deepEqual(sim.getInstallation(installation.id)?.licensedUserIds, [kept, removed]);
+    const other = sim.createInstallation({ licensedUsers: 1 });
+    const foreign = other.installation.licensedUserIds[0] ?? '';
+    assert.throws(() => sim.updateUsers(installation.id, { add: [foreign] }), /not a user of account/);
+    assert.throws(() => sim.updateUsers(installation.id, { add: [kept] }), /licensed to installation .* already/);
+    assert.throws(() => sim.updateUsers(installation.id, { add: ['nobody'] }), /not a user of account/);
+  });
+
   it('a call it refuses changes nothing: an update with bad licences, a trial end Talkdesk would not send', () => {
     const { installation } = sim.createInstallation({ licensedUsers: 2 });
     const before = sim.getInstallation(installation.id);
