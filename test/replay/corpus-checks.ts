@@ -10,17 +10,17 @@ import {
   eventSignalIndex,
   localActivities,
   patches,
-  askedBetween,
   patchesOf,
   scheduled,
   signals,
+  stateCallClients,
   type,
   type RawEvent,
   type RawHistory,
 } from './raw-history';
 import { PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_1_TO_14 } from '../../workflows/installation/patches';
-import { NEW_LIFE_ROTATION_WAITS_BEFORE_UNINSTALL as NEW_LIFE_ROTATION } from '../../workflows/installation/earlier-life';
 import { took } from './took';
+import { ADOPTION_CHECKS } from './adoption-checks';
 import { DEADLINE_READ_CHECKS } from './deadline-checks';
 import { STOPPED_OPERATION_CHECKS } from './stopped-operation-checks';
 
@@ -86,27 +86,6 @@ const trialRecordedAfterUninstall = (h: RawHistory) => {
   return scheduled(h).slice(uninstall).includes('recordTrial');
 };
 const TRIAL_RECORD = 'trial-record-interruptible';
-
-/** The client id of each state call scheduled, in order. */
-const stateCallClients = (h: RawHistory): (string | undefined)[] =>
-  h.events
-    .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'setInstallationState')
-    .map((e) => (decode(e.activityTaskScheduledEventAttributes?.input?.payloads?.[0]) as { clientId?: string } | undefined)?.clientId);
-/**
- * Under patch uninstall-adopts-compromised-rotation: an approved install, then `middle` (the rotation's
- * own entry, or the update it queued behind), then an uninstall acknowledged with another client id
- * than the install's approval.
- */
-const adoptedByUninstall = (h: RawHistory, middle: [string, string]): boolean => {
-  const clients = stateCallClients(h);
-  const expected = [['installing', 'approved'], middle, ['uninstalling', 'acknowledged']];
-  return (
-    took(h, 'uninstall-adopts-compromised-rotation') &&
-    JSON.stringify(endedPhases(h).map((p) => [p.phase, p.result])) === JSON.stringify(expected) &&
-    clients.length >= 2 &&
-    clients[0] !== clients.at(-1)
-  );
-};
 
 /**
  * Install approved, a routine rotation ended `failed` when its acknowledgement failed, the uninstall
@@ -246,15 +225,6 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     const m = markActiveDuringUpdateStateCall(h);
     return m.during && m.markerAfter && m.retriedAtOnce && m.updateEnded === 'approved';
   },
-  "an uninstall interrupting a compromised rotation, acknowledged with the rotation's set (uninstall-adopts-compromised-rotation)": (h) =>
-    adoptedByUninstall(h, ['active', 'interrupted']),
-  "an uninstall queued behind a compromised rotation, acknowledged with the rotation's set (uninstall-adopts-compromised-rotation)": (h) =>
-    adoptedByUninstall(h, ['updating', 'interrupted']) && eventSignalIndex(h, 'app.credentials_rotated') >= 0,
-  'the same, new-life-rotation-waits-before-uninstall asked by the rotation signalled (its marker before the uninstall)': (h) =>
-    askedBetween(h, NEW_LIFE_ROTATION, 'app.credentials_rotated', 'app.uninstalled') && adoptedByUninstall(h, ['updating', 'interrupted']),
-  'a compromised rotation whose acknowledgement was refused, its proven set used all the same (compromised-rotation-keeps-proven-set)': (
-    h,
-  ) => took(h, 'compromised-rotation-keeps-proven-set') && adoptedByUninstall(h, ['active', 'failed']),
   'a routine rotation whose acknowledgement was refused, its proven set destroyed (before routine-rotation-keeps-proven-set)': (h) =>
     !took(h, 'routine-rotation-keeps-proven-set') && routineAckRefused(h) >= 0 && !localActivities(h).includes('switchCredentials'),
   'a routine rotation whose acknowledgement was refused, its proven set used all the same (routine-rotation-keeps-proven-set)': (h) =>
@@ -346,5 +316,6 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     scheduled(h).includes('obtainToken') &&
     localActivities(h).includes('switchCredentials'),
   ...DEADLINE_READ_CHECKS,
+  ...ADOPTION_CHECKS,
   ...STOPPED_OPERATION_CHECKS,
 };

@@ -77,3 +77,9 @@ export function askedBetween(h: RawHistory, id: string, afterType: string, befor
   const at = h.events.findIndex((e) => patchesOf(e).includes(id));
   return at > eventSignalIndex(h, afterType) && eventSignalIndex(h, afterType) >= 0 && at < eventSignalIndex(h, beforeType);
 }
+
+/** The client id of each state call scheduled, in order. */
+export const stateCallClients = (h: RawHistory): (string | undefined)[] =>
+  h.events
+    .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'setInstallationState')
+    .map((e) => (decode(e.activityTaskScheduledEventAttributes?.input?.payloads?.[0]) as { clientId?: string } | undefined)?.clientId);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type { LifecycleEvent } from '../../workflows/definitions';
 import { activeInstallation as activeOne } from './active-installation';
 import { ActivityStubs, clientIdFor, deferred, resumedFromRecord, unavailable, useInstallationUnderTest } from './harness';
@@ -158,5 +159,79 @@ describe('installation workflow: a rotation delivered while the uninstall deprov
     assert.equal(done.history.find((h) => h.phase === 'uninstalling')?.result, 'acknowledged');
     assert.equal(t.stubs.of('setInstallationState').at(-1)?.clientId, clientIdFor(reinstall.eventId), "with the reinstall's set");
     assert.ok(!t.stubs.of('importCredentials').some((i) => i.eventId === earlier.eventId), 'its revoked set never imported');
+  });
+
+  /**
+   * An active installation whose uninstall's first acknowledgement waits until `rotation` is queued, then fails with
+   * `firstFailure`; later calls with the old set answer as the activity does for a set the rotation revoked (a retry:
+   * `invalid_client`, taken for Talkdesk's revocation after an earlier attempt landed), with any other set `revoked`.
+   */
+  const acknowledgementMeetsRotation = async (firstFailure: () => Error, rotationFacts: { compromised?: boolean }) => {
+    const inAcknowledgement = deferred();
+    const queued = deferred();
+    let first = true;
+    let oldClient = '';
+    const stubs = new ActivityStubs().on('setInstallationState', async (i) => {
+      if (i.concludes !== 'uninstall') return { state: 'completed' };
+      if (first) {
+        first = false;
+        inAcknowledgement.resolve();
+        await queued.promise;
+        throw firstFailure();
+      }
+      return i.clientId === oldClient ? { state: 'revoked', alreadyConcluded: true } : { state: 'revoked' };
+    });
+    const active = await activeInstallation(stubs);
+    oldClient = active.oldClient;
+    const { t } = active;
+    await t.send(t.event('app.uninstalled'));
+    await inAcknowledgement.promise;
+    // Talkdesk rotates while the uninstall is open (after it): the old set is revoked at once when compromised.
+    const rotation = t.event('app.credentials_rotated', { facts: rotationFacts });
+    await t.send(rotation);
+    await t.until('the rotation to be queued', (v) => v.pendingEvents.some((p) => p.endsWith(rotation.eventId)));
+    queued.resolve();
+    return { t, oldClient, rotation, done: await t.result() };
+  };
+
+  it('a compromised rotation delivered while the acknowledgement retries is adopted, and the acknowledgement sent again with its set', async () => {
+    const { t, oldClient, rotation, done } = await acknowledgementMeetsRotation(unavailable, { compromised: true });
+    const uninstall = done.history.find((h) => h.phase === 'uninstalling');
+    assert.equal(uninstall?.result, 'acknowledged', uninstall?.outcome);
+    const acks = t.stubs.of('setInstallationState').filter((i) => i.concludes === 'uninstall');
+    assert.deepEqual(
+      acks.map((i) => i.clientId),
+      [oldClient, oldClient, clientIdFor(rotation.eventId)],
+      "the retry with the revoked set, then the rotation's",
+    );
+    assert.equal(acks.at(-1)?.checkFirst, true, 'read first: an acknowledgement that landed is not sent twice');
+    assert.match(done.ignoredEvents.find((e) => e.eventId === rotation.eventId)?.reason ?? '', /superseded by the running uninstall/);
+    assert.deepEqual(t.stubs.of('acknowledgeCredentials'), [], 'never acknowledged as a rotation');
+  });
+
+  it('a compromised rotation delivered while a first acknowledgement fails for good (its set revoked) is adopted: acknowledged with it', async () => {
+    const revoked = () => ApplicationFailure.nonRetryable('Talkdesk refused the credentials (invalid_client)', 'TalkdeskUnauthorized');
+    const { t, oldClient, rotation, done } = await acknowledgementMeetsRotation(revoked, { compromised: true });
+    assert.equal(done.history.find((h) => h.phase === 'uninstalling')?.result, 'acknowledged');
+    assert.deepEqual(
+      t.stubs
+        .of('setInstallationState')
+        .filter((i) => i.concludes === 'uninstall')
+        .map((i) => i.clientId),
+      [oldClient, clientIdFor(rotation.eventId)],
+    );
+  });
+
+  it('a routine rotation within its grace delivered during the acknowledgement is not adopted (the old set is valid): no second call', async () => {
+    const { t, oldClient, rotation, done } = await acknowledgementMeetsRotation(unavailable, { compromised: false });
+    assert.equal(done.history.find((h) => h.phase === 'uninstalling')?.result, 'acknowledged');
+    assert.deepEqual(
+      t.stubs
+        .of('setInstallationState')
+        .filter((i) => i.concludes === 'uninstall')
+        .map((i) => i.clientId),
+      [oldClient, oldClient],
+    );
+    assert.ok(!t.stubs.of('importCredentials').some((i) => i.eventId === rotation.eventId), 'not imported for the uninstall');
   });
 });

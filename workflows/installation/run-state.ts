@@ -17,6 +17,8 @@ export interface RunState {
   graceUntil?: number;
   /** Patch new-life-rotation-waits-before-uninstall, asked at the run's first rotation or uninstall (earlier-life.ts). */
   rotationWaits?: boolean;
+  /** Patch uninstall-adopts-rotation-during-acknowledgement, asked once a rotation to adopt is found (uninstall.ts). */
+  adoptsDuringAcknowledgement?: boolean;
   /** A new life's wait for its install (new-life-waits-for-its-install): its own, per earlier end (the uninstall's time). */
   newLifeGrace?: { after: string; until: number };
   /** The app.installed event this run began, so that a reject can import its credentials if the install had not yet. */

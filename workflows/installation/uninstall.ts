@@ -1,3 +1,4 @@
+import { isCancellation } from '@temporalio/workflow';
 import type { LifecycleEventOf } from '../definitions';
 import { markHandled, olderThanApplied, recordIgnored } from '../state';
 import { deprovisionAccount, destroyCredentials, takeLinks } from './common';
@@ -12,26 +13,80 @@ import { adoptForUninstall, adoptsForUninstall } from './rotation';
  */
 export const UNINSTALL_ADOPTS_ROTATION_QUEUED_MEANWHILE = 'uninstall-adopts-rotation-queued-meanwhile';
 
-/** The newest such rotation queued now, taken out of the queue and adopted (patch above); handled, recorded as ignored. */
-async function adoptRotationQueuedMeanwhile(ctx: PhaseContext, uninstall: LifecycleEventOf<'app.uninstalled'>): Promise<void> {
+/**
+ * Patch: a rotation delivered while the uninstall's acknowledgement runs or waits to retry (one an uninstall adopts,
+ * of this life: not older than its install, not as new as a queued reinstall; newer than the uninstall too, Talkdesk
+ * rotating while the uninstall is open) is adopted once that call ends, and the acknowledgement is sent again with its
+ * set. Before it, a retry with the set the rotation revoked met `invalid_client`, which the call takes for Talkdesk's
+ * revocation after an earlier attempt landed: the uninstall ended `acknowledged`, Talkdesk never told (or, on a first
+ * attempt, `failed`). Asked once per run, the first time such a rotation is found queued as an acknowledgement ends: a
+ * run that never has one records no marker.
+ */
+export const UNINSTALL_ADOPTS_ROTATION_DURING_ACKNOWLEDGEMENT = 'uninstall-adopts-rotation-during-acknowledgement';
+
+/** The rotations queued now that an uninstall may adopt, newest first; `newerToo`: also those newer than the uninstall. */
+function rotationsToAdopt(ctx: PhaseContext, uninstall: LifecycleEventOf<'app.uninstalled'>, newerToo: boolean) {
   const { state } = ctx;
+  const reinstalls = state.queue.filter((e) => e.type === 'app.installed').map((e) => Date.parse(e.createdAt));
   // Not one of an earlier life of a same-id reinstall (older than the applied install, or than an uninstall known to
-  // have ended that life: a reinstall skipped for this uninstall is never applied): over, its set revoked.
+  // have ended that life: a reinstall skipped for this uninstall is never applied): over, its set revoked. Nor one of
+  // a new life (as new as a reinstall queued behind): its own install gives it its set.
   const rotations = state.queue.filter(
     (e): e is LifecycleEventOf<'app.credentials_rotated'> =>
       e.type === 'app.credentials_rotated' &&
-      Date.parse(e.createdAt) <= Date.parse(uninstall.createdAt) &&
+      (newerToo ? !reinstalls.some((at) => at <= Date.parse(e.createdAt)) : Date.parse(e.createdAt) <= Date.parse(uninstall.createdAt)) &&
       !olderThanApplied(state, 'install', e) &&
       !olderThanApplied(state, 'uninstall', e),
   );
   // Newest first: once one is adopted, the older ones are older than an applied rotation (never adopted over it).
-  const rotation = rotations.sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt)).find((r) => adoptsForUninstall(ctx, r));
-  if (!rotation) return;
+  return rotations.sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt)).filter((r) => adoptsForUninstall(ctx, r));
+}
+
+/** Takes `rotation` out of the queue and adopts it for the uninstall; handled, recorded as ignored. */
+async function adoptQueuedRotation(ctx: PhaseContext, rotation: LifecycleEventOf<'app.credentials_rotated'>): Promise<void> {
+  const { state } = ctx;
   // Taken from the queue once adopted: a run continued as new in the import's backoff carries it queued, and adopts it again.
   const { why } = await adoptForUninstall(ctx, rotation);
   state.queue = state.queue.filter((e) => e !== rotation);
   recordIgnored(state, rotation.eventId, `rotation superseded by the running uninstall; ${why}`);
   markHandled(state, rotation.eventId);
+}
+
+/** The newest rotation queued now older than the uninstall, adopted (UNINSTALL_ADOPTS_ROTATION_QUEUED_MEANWHILE). */
+async function adoptRotationQueuedMeanwhile(ctx: PhaseContext, uninstall: LifecycleEventOf<'app.uninstalled'>): Promise<void> {
+  const [rotation] = rotationsToAdopt(ctx, uninstall, false);
+  if (rotation) await adoptQueuedRotation(ctx, rotation);
+}
+
+/** Whether a rotation delivered during the acknowledgement was adopted (UNINSTALL_ADOPTS_ROTATION_DURING_ACKNOWLEDGEMENT). */
+async function adoptedDuringAcknowledgement(ctx: PhaseContext, uninstall: LifecycleEventOf<'app.uninstalled'>): Promise<boolean> {
+  const [rotation] = rotationsToAdopt(ctx, uninstall, true);
+  if (!rotation) return false;
+  ctx.run.adoptsDuringAcknowledgement ??= ctx.patched(UNINSTALL_ADOPTS_ROTATION_DURING_ACKNOWLEDGEMENT);
+  if (!ctx.run.adoptsDuringAcknowledgement) return false;
+  await adoptQueuedRotation(ctx, rotation);
+  return true;
+}
+
+/**
+ * The acknowledgement, sent again with the set of a rotation delivered meanwhile (patch above). The second call reads
+ * Talkdesk first, as every uninstall's does: an acknowledgement that had landed all the same is not sent twice. When
+ * it fails, what the first call concluded stands (as it did before the patch); when the first failed, the second's
+ * failure is the phase's.
+ */
+async function acknowledge(ctx: PhaseContext, uninstall: LifecycleEventOf<'app.uninstalled'>): Promise<void> {
+  const call = () => ctx.stateCall('acknowledge the uninstall at Talkdesk', { state: 'approve', concludes: 'uninstall' });
+  try {
+    await call();
+  } catch (err) {
+    if (isCancellation(err) || !(await adoptedDuringAcknowledgement(ctx, uninstall))) throw err;
+    await call();
+    return;
+  }
+  if (!(await adoptedDuringAcknowledgement(ctx, uninstall))) return;
+  await call().catch((err: unknown) => {
+    if (isCancellation(err)) throw err;
+  });
 }
 
 /**
@@ -45,9 +100,7 @@ export async function runUninstall(ctx: PhaseContext, event: LifecycleEventOf<'a
   const outcome = await ctx.phases.run(deadline, async () => {
     await deprovisionAccount(ctx, event);
     if (ctx.patched(UNINSTALL_ADOPTS_ROTATION_QUEUED_MEANWHILE)) await adoptRotationQueuedMeanwhile(ctx, event);
-    if (ctx.canCallTalkdesk()) {
-      await ctx.stateCall('acknowledge the uninstall at Talkdesk', { state: 'approve', concludes: 'uninstall' });
-    }
+    if (ctx.canCallTalkdesk()) await acknowledge(ctx, event);
   });
   let end: PhaseEnd = ctx.canCallTalkdesk()
     ? { result: 'acknowledged', outcome: 'acknowledged' }
