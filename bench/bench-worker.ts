@@ -1,5 +1,6 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../src/worker/cache-budget';
+import { sdkTuning } from '../src/worker/create-worker';
 import * as activities from './activities';
 
 /**
@@ -13,19 +14,21 @@ const int = (name: string): number | undefined => {
 
 async function main(): Promise<void> {
   const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS ?? 'localhost:7233' });
-  const tuning = {
-    // The service worker's cache default, so that the reference runs with the same cache.
+  // The service worker's settings as it applies them (sdkTuning: its cache default, the poll limits as poller behaviours).
+  const tuning = sdkTuning({
     maxCachedWorkflows: int('WORKER_MAX_CACHED_WORKFLOWS') ?? DEFAULT_MAX_CACHED_WORKFLOWS,
     maxConcurrentActivityTaskExecutions: int('WORKER_MAX_CONCURRENT_ACTIVITIES'),
     maxConcurrentWorkflowTaskExecutions: int('WORKER_MAX_CONCURRENT_WORKFLOW_TASKS'),
-  };
+    maxConcurrentWorkflowTaskPolls: int('WORKER_MAX_WORKFLOW_TASK_POLLS'),
+    maxConcurrentActivityTaskPolls: int('WORKER_MAX_ACTIVITY_TASK_POLLS'),
+  });
   const worker = await Worker.create({
     connection,
     namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
     taskQueue: process.env.BENCH_TASK_QUEUE ?? 'bench',
     workflowsPath: require.resolve('./workflows'),
     activities,
-    ...Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined)),
+    ...tuning,
   });
   console.log('bench worker running');
   await worker.run();

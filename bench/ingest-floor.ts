@@ -75,8 +75,8 @@ export async function startIngestFloor(sys: BenchSystem, n: number, concurrency:
   return { pid: server.pid, post: postAt(0), stop, stored };
 }
 
-/** The floor's workflows wait on a queue no worker polls: ended so that they cost the later figures nothing. */
-async function terminateAll(sys: BenchSystem, workflowIds: string[]): Promise<void> {
+/** The floor's (and the bare reference's) workflows wait on a queue no worker polls: ended so that they cost the later figures nothing. */
+export async function terminateAll(sys: BenchSystem, workflowIds: string[]): Promise<void> {
   const ended = await runPool(workflowIds.length, 8, async (i) => {
     await sys.client.workflow
       .getHandle(workflowIds[i]!)

@@ -13,6 +13,8 @@ export interface LifecycleResult {
   reference: Measured;
   /** service / reference, per second. */
   ratio: number;
+  /** service p50 / reference p50, event → approval against start → result (the target: ≤ 1.6). */
+  p50Ratio: number;
   /** CPU seconds per install spent by each process during the service run. */
   cpuSecondsPerInstall: Record<string, number>;
   installationIds: string[];
@@ -31,7 +33,10 @@ export function processPids(sys: BenchSystem): Record<string, number | undefined
 
 /** The service's processes and servers, and this one (the simulator and the load). */
 export function cpuPids(sys: BenchSystem): Record<string, number | undefined> {
-  return { ...processPids(sys), 'simulator+load': process.pid };
+  // A worker in this process (BENCH_WORKERS=0) is counted once, with the simulator and the load.
+  const pids = Object.entries(processPids(sys)).filter(([, pid]) => pid !== process.pid);
+  const inProcess = sys.workers.some((w) => w.pid === process.pid);
+  return { ...Object.fromEntries(pids), [inProcess ? 'worker+simulator+load' : 'simulator+load']: process.pid };
 }
 
 const strip = ({ errors: _errors, ...m }: Measured & { errors: string[] }): Measured => m;
@@ -89,6 +94,7 @@ export async function measureLifecycle(
     service: strip(service),
     reference: strip(reference),
     ratio: round(service.perSecond / reference.perSecond),
+    p50Ratio: round(service.latencyMs.p50 / reference.latencyMs.p50),
     cpuSecondsPerInstall,
     installationIds: installs.map((e) => e.data.installation_id),
   };

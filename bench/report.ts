@@ -132,7 +132,7 @@ export function summaryRows(r: BenchResult): string[][] {
       'Ingest: latency p50 / p95 / p99 (ms)',
       lat(i.service),
       `bare signalWithStart ${lat(i.bareSignalWithStart)}; no-op Koa ${lat(i.noopKoa)}`,
-      '',
+      `p99 ${i.p99Ratio}`,
     ],
     [
       `Lifecycle: installs/s (C=${c} in flight)`,
@@ -144,7 +144,7 @@ export function summaryRows(r: BenchResult): string[][] {
       'Lifecycle: median event → approval (ms)',
       `${l.service.latencyMs.p50}`,
       `3 no-op activities: ${l.reference.latencyMs.p50} (start → result)`,
-      '',
+      `${l.p50Ratio}`,
     ],
     ['Lifecycle: p95 event → approval (ms)', `${l.service.latencyMs.p95}`, `3 no-op activities: ${l.reference.latencyMs.p95}`, ''],
     [

@@ -70,12 +70,16 @@ export function benchOptionsFrom(argv: readonly string[]): BenchOptions {
  */
 function cacheFigures(maxCachedWorkflows: number, scale: ScaleResult, workerProcesses: number): WorkerCacheFigures {
   const cached = Math.min(maxCachedWorkflows, Math.ceil(scale.openWorkflows / Math.max(1, workerProcesses)));
-  const growth = (scale.rssMiB.atScale.worker ?? 0) - (scale.rssMiB.baseline.worker ?? 0);
+  // Per worker process: `worker`, or `worker1`, `worker2`… with several (the mean of those in both readings).
+  const names = Object.keys(scale.rssMiB.atScale).filter((k) => /^worker\d*$/.test(k) && scale.rssMiB.baseline[k] !== undefined);
+  const growth = names.length
+    ? names.reduce((sum, k) => sum + (scale.rssMiB.atScale[k] ?? 0) - (scale.rssMiB.baseline[k] ?? 0), 0) / names.length
+    : 0;
   return {
     maxCachedWorkflows,
     cachedAtScale: cached,
     rssGrowthMiB: round(growth, 1),
-    miBPerCachedWorkflow: cached > 0 && 'worker' in scale.rssMiB.atScale ? round(growth / cached, 3) : undefined,
+    miBPerCachedWorkflow: cached > 0 && names.length > 0 ? round(growth / cached, 3) : undefined,
   };
 }
 

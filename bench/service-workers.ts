@@ -69,6 +69,9 @@ export function serviceWorkerPool(ctx: WorkerPoolContext): WorkerPool {
         await current.connection.close().catch(() => undefined);
         await new Promise<void>((resolve) => stream.end(() => resolve()));
         if (inProcess === current) inProcess = undefined;
+        // Gone from the list as a process's handle is when it exits: the figures count only the workers running.
+        const i = workers.indexOf(handle);
+        if (i >= 0) workers.splice(i, 1);
       };
       const handle: ServiceWorker = { id, pid: process.pid, ready: true, kill: stop, stop };
       workers.push(handle);

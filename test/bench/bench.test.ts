@@ -36,6 +36,8 @@ describe('bench (tiny configuration: N=10, C=4, K=100 with those beyond the firs
 
     const positive = (name: string, x: number | undefined) =>
       assert.ok(typeof x === 'number' && Number.isFinite(x) && x > 0, `${name} = ${x}`);
+    // A ratio is its two figures' quotient (rounded as the bench rounds), so one computed upside down or from another fails.
+    const quotient = (a: number, b: number) => Math.round((a / b) * 100) / 100;
     const { ingest, lifecycle, scale, runs, launch, evicted } = result;
     // Each comparison twice; the top-level fields (which dashboards read) are the second run's.
     assert.equal(runs?.length, 2);
@@ -44,6 +46,30 @@ describe('bench (tiny configuration: N=10, C=4, K=100 with those beyond the firs
       assert.equal(run.lifecycle.service.ok, 10, `run ${k + 1}: every install approved`);
       positive(`run ${k + 1} ingest ratio`, run.ingest.ratio);
       positive(`run ${k + 1} lifecycle ratio`, run.lifecycle.ratio);
+      const { service, bareSignalWithStart: bare, floor, durableFloor } = run.ingest;
+      assert.deepEqual(
+        [
+          run.ingest.ratio,
+          run.ingest.p99Ratio,
+          run.ingest.floorRatio,
+          run.ingest.ratioVsFloor,
+          run.ingest.durableFloorRatio,
+          run.ingest.ratioVsDurableFloor,
+          run.lifecycle.ratio,
+          run.lifecycle.p50Ratio,
+        ],
+        [
+          quotient(service.perSecond, bare.perSecond),
+          quotient(service.latencyMs.p99, bare.latencyMs.p99),
+          quotient(floor.perSecond, bare.perSecond),
+          quotient(service.perSecond, floor.perSecond),
+          quotient(durableFloor.perSecond, bare.perSecond),
+          quotient(service.perSecond, durableFloor.perSecond),
+          quotient(run.lifecycle.service.perSecond, run.lifecycle.reference.perSecond),
+          quotient(run.lifecycle.service.latencyMs.p50, run.lifecycle.reference.latencyMs.p50),
+        ],
+        `run ${k + 1}: each ratio is its figures' quotient`,
+      );
       // The web and the store work only in the service's run, the Temporal server in both.
       for (const name of ['temporal', 'web', 'ferretdb'])
         positive(`run ${k + 1} ${name} CPU per event`, run.ingest.cpuSecondsPerEvent[name]);
@@ -79,7 +105,8 @@ describe('bench (tiny configuration: N=10, C=4, K=100 with those beyond the firs
     assert.equal(launch.reference.ok, 10);
     assert.equal(launch.floor.ok, 10, 'every sign-in through the bare server reached its /app');
     positive('floor p95', launch.floor.latencyMs.p95);
-    assert.equal(launch.p95VsFloor, Math.round((launch.service.latencyMs.p95 / launch.floor.latencyMs.p95) * 100) / 100);
+    assert.equal(launch.p95VsFloor, quotient(launch.service.latencyMs.p95, launch.floor.latencyMs.p95));
+    assert.equal(launch.p95Ratio, quotient(launch.service.latencyMs.p95, launch.reference.latencyMs.p95));
     positive('the bare server CPU per sign-in', launch.floorCpuSecondsPerSignIn.web ?? 0);
     assert.ok(launch.talkdeskRoundTrips >= 2, `${launch.talkdeskRoundTrips} simulator calls per sign-in`);
     positive('sign-ins per second', launch.service.perSecond);

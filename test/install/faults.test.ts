@@ -116,12 +116,15 @@ describe('a worker killed during provisioning (worker process, SIGKILL)', functi
   it('completes the install after a restart without duplicating anything', async () => {
     workers.push(await startWorkerProcess(sys.workerProcessEnv));
     const { installation, event } = sys.simulator.createInstallation({ licensedUsers: 30 });
-    // The licensed-users page answers late: the worker dies while provisioning.
+    // The licensed-users page answers late: the worker dies while provisioning, its request arrived and unanswered.
     sys.simulator.failNext('licensedUsers', 1, { delayMs: 4_000 });
-    const call = sys.simulator.waitForCall((c) => c.route === 'licensedUsers' && c.installationId === installation.id);
     assert.equal(await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl }), 200);
-    await call;
+    await eventually('the licensed-users read to arrive', async () =>
+      sys.simulator.calls.some((c) => c.route === 'licensedUsers' && c.installationId === installation.id) ? true : undefined,
+    );
     await workers[0]!.kill();
+    assert.equal(sys.simulator.getInstallation(installation.id)?.state, 'installing', 'killed before the approval');
+    assert.deepEqual(sys.simulator.stateCalls(installation.id), []);
     workers = [await startWorkerProcess(sys.workerProcessEnv)];
     const view = await waitForPhase(sys.client, installation.id, 'active', 60_000);
     assert.equal(view.accountId, event.data.account_id);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { eventSignal, workflowIdFor } from '../../workflows/definitions';
 import { toLifecycleEvent, parseEvent } from '../../src/events/schemas';
 import { HAND_OVER_TIMEOUT_MS, startInstallation } from '../../src/handover/start';
+import { postCallback } from '../support/callback-client';
 import { FAST_OPTIONS, useSystem, type TestSystem } from '../support/system';
 import { eventually, finalView, holdsFor, queryState, waitForPhase } from '../support/waits';
 
@@ -184,9 +185,13 @@ describe('the whole lifecycle of an installation (dev server, FerretDB, simulato
       [{ state: 'approve' }],
     );
     assert.equal(await sys.store.accounts.getAccount(event.data.account_id), null, 'nothing was ever provisioned');
-    // A late re-delivery of the old install does not resurrect the installation.
-    const again = await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl });
-    assert.equal(again, 200);
+    // A late re-delivery of the old install does not resurrect the installation: answered as a duplicate, no new run.
+    const runId = (await sys.client.workflow.getHandle(workflowIdFor(installation.id)).describe()).runId;
+    const raw = JSON.stringify(event);
+    const again = await postCallback(sys.web.callbackUrl, raw, { signature: sys.simulator.signBody(raw) });
+    assert.equal(again.status, 200);
+    assert.equal(again.json?.status, 'duplicate', again.text);
+    assert.equal((await sys.client.workflow.getHandle(workflowIdFor(installation.id)).describe()).runId, runId, 'no new run');
     assert.equal(await sys.store.accounts.getAccount(event.data.account_id), null);
   });
 

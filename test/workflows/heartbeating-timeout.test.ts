@@ -25,7 +25,8 @@ describe('installation workflow: the attempt time of heartbeating activities', f
   }
 
   it('undos, reverts, deprovisions and trial records (patches-decided-at-start-9) get it too, with the heartbeat timeout', async () => {
-    const options = { heartbeatingActivityTimeoutMs: 600_000, activityTimeoutMs: 60_000, heartbeatTimeoutMs: 20_000 };
+    // Not the defaults (600 s, 20 s): a workflow reading the defaults instead of its input would pass with them.
+    const options = { heartbeatingActivityTimeoutMs: 480_000, activityTimeoutMs: 60_000, heartbeatTimeoutMs: 15_000 };
     // An install refused at Talkdesk is undone.
     const refusedInstall = await start(undefined, options);
     refusedInstall.stubs.on('setInstallationState', async () => Promise.reject(refused()));
@@ -45,18 +46,18 @@ describe('installation workflow: the attempt time of heartbeating activities', f
     const timeouts = new Map([...(await scheduled(refusedInstall)), ...(await scheduled(t))]);
     const heartbeats = new Map([...(await scheduled(refusedInstall, true)), ...(await scheduled(t, true))]);
     for (const name of ['undoProvisioning', 'revertUpdate', 'recordTrial', 'deprovisionAccount']) {
-      assert.equal(timeouts.get(name), 600, name);
-      assert.equal(heartbeats.get(name), 20, name);
+      assert.equal(timeouts.get(name), 480, name);
+      assert.equal(heartbeats.get(name), 15, name);
     }
   });
 
   it('provisioning and the approval (the activities an install schedules on the server, both heartbeating) get heartbeatingActivityTimeoutMs', async () => {
-    const t = await start(undefined, { heartbeatingActivityTimeoutMs: 600_000, activityTimeoutMs: 60_000 });
+    const t = await start(undefined, { heartbeatingActivityTimeoutMs: 480_000, activityTimeoutMs: 60_000 });
     await t.send(t.event('app.installed'));
     await t.settled('active');
     const timeouts = await scheduled(t);
-    assert.equal(timeouts.get('provisionAccount'), 600);
-    assert.equal(timeouts.get('setInstallationState'), 600);
+    assert.equal(timeouts.get('provisionAccount'), 480);
+    assert.equal(timeouts.get('setInstallationState'), 480);
   });
 
   it('a run whose input lacks the option (started before it existed) takes the default, ten minutes', async () => {
