@@ -160,6 +160,8 @@ export interface RecordPhaseInput extends InstallationRef {
   installEventAt?: string;
   /** `created_at` of the newest app.updated applied: an older update is late. */
   updateEventAt?: string;
+  /** `created_at` of the update whose subscription the installation holds: an older update's is not taken. */
+  subscriptionFrom?: string;
   /** `created_at` of the uninstall applied: an install older than it is over, a newer one a reinstall. */
   uninstallEventAt?: string;
   /** `created_at` of the newest trial event applied: an older one is late. */
@@ -177,6 +179,7 @@ export interface StoredInstallation {
   lastEventAt?: string;
   installEventAt?: string;
   updateEventAt?: string;
+  subscriptionFrom?: string;
   uninstallEventAt?: string;
   trialEventAt?: string;
   rotationEventAt?: string;

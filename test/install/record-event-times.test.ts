@@ -16,13 +16,20 @@ describe('installation record: the newest install, update and rotation applied (
       installEventAt: '2026-11-01T10:00:00.000Z',
       updateEventAt: '2026-11-20T08:30:00.000Z',
       rotationEventAt: '2026-11-25T12:00:00.000Z',
+      subscriptionFrom: '2026-11-15T09:00:00.000Z',
     };
     await h.run(h.acts.recordInstallation, { ...base, ...times });
     const loaded = await h.run(h.acts.loadInstallation, { installationId });
-    assert.deepEqual([loaded?.installEventAt, loaded?.updateEventAt, loaded?.rotationEventAt], Object.values(times));
+    assert.deepEqual(
+      [loaded?.installEventAt, loaded?.updateEventAt, loaded?.rotationEventAt, loaded?.subscriptionFrom],
+      Object.values(times),
+    );
     await h.run(h.acts.recordInstallation, base); // a record written by an older run: nothing to say about them
     const again = await h.run(h.acts.loadInstallation, { installationId });
-    assert.deepEqual([again?.updateEventAt, again?.rotationEventAt], [times.updateEventAt, times.rotationEventAt]);
+    assert.deepEqual(
+      [again?.updateEventAt, again?.rotationEventAt, again?.subscriptionFrom],
+      [times.updateEventAt, times.rotationEventAt, times.subscriptionFrom],
+    );
   });
 
   it("a provision's user mappings hold when its event reached us (factsAt, our clock: a removal marked since wins at sign-in)", async () => {
