@@ -166,6 +166,13 @@ describe('installation workflow: a rotation delivered while the uninstall deprov
    * `firstFailure`; later calls with the old set answer as the activity does for a set the rotation revoked (a retry:
    * `invalid_client`, taken for Talkdesk's revocation after an earlier attempt landed), with any other set `revoked`.
    */
+  /** The client id of each uninstall acknowledgement the workflow sent, in order. */
+  const acknowledgementClients = (t: { stubs: ActivityStubs }) =>
+    t.stubs
+      .of('setInstallationState')
+      .filter((i) => i.concludes === 'uninstall')
+      .map((i) => i.clientId);
+
   const acknowledgementMeetsRotation = async (firstFailure: () => Error, rotationFacts: { compromised?: boolean }) => {
     const inAcknowledgement = deferred();
     const queued = deferred();
@@ -198,13 +205,13 @@ describe('installation workflow: a rotation delivered while the uninstall deprov
     const { t, oldClient, rotation, done } = await acknowledgementMeetsRotation(unavailable, { compromised: true });
     const uninstall = done.history.find((h) => h.phase === 'uninstalling');
     assert.equal(uninstall?.result, 'acknowledged', uninstall?.outcome);
-    const acks = t.stubs.of('setInstallationState').filter((i) => i.concludes === 'uninstall');
     assert.deepEqual(
-      acks.map((i) => i.clientId),
+      acknowledgementClients(t),
       [oldClient, oldClient, clientIdFor(rotation.eventId)],
       "the retry with the revoked set, then the rotation's",
     );
-    assert.equal(acks.at(-1)?.checkFirst, true, 'read first: an acknowledgement that landed is not sent twice');
+    const last = t.stubs.of('setInstallationState').at(-1);
+    assert.equal(last?.checkFirst, true, 'read first: an acknowledgement that landed is not sent twice');
     assert.match(done.ignoredEvents.find((e) => e.eventId === rotation.eventId)?.reason ?? '', /superseded by the running uninstall/);
     assert.deepEqual(t.stubs.of('acknowledgeCredentials'), [], 'never acknowledged as a rotation');
   });
@@ -213,25 +220,13 @@ describe('installation workflow: a rotation delivered while the uninstall deprov
     const revoked = () => ApplicationFailure.nonRetryable('Talkdesk refused the credentials (invalid_client)', 'TalkdeskUnauthorized');
     const { t, oldClient, rotation, done } = await acknowledgementMeetsRotation(revoked, { compromised: true });
     assert.equal(done.history.find((h) => h.phase === 'uninstalling')?.result, 'acknowledged');
-    assert.deepEqual(
-      t.stubs
-        .of('setInstallationState')
-        .filter((i) => i.concludes === 'uninstall')
-        .map((i) => i.clientId),
-      [oldClient, clientIdFor(rotation.eventId)],
-    );
+    assert.deepEqual(acknowledgementClients(t), [oldClient, clientIdFor(rotation.eventId)]);
   });
 
   it('a routine rotation within its grace delivered during the acknowledgement is not adopted (the old set is valid): no second call', async () => {
     const { t, oldClient, rotation, done } = await acknowledgementMeetsRotation(unavailable, { compromised: false });
     assert.equal(done.history.find((h) => h.phase === 'uninstalling')?.result, 'acknowledged');
-    assert.deepEqual(
-      t.stubs
-        .of('setInstallationState')
-        .filter((i) => i.concludes === 'uninstall')
-        .map((i) => i.clientId),
-      [oldClient, oldClient],
-    );
+    assert.deepEqual(acknowledgementClients(t), [oldClient, oldClient]);
     assert.ok(!t.stubs.of('importCredentials').some((i) => i.eventId === rotation.eventId), 'not imported for the uninstall');
   });
 });
