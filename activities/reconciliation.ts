@@ -11,7 +11,8 @@ import { listedRunning, runningInstallationWorkflows, workflowRunning as isRunni
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failures';
 import { StoreMarkers } from '../src/store/markers';
-import { refusedForGood, withToken } from './talkdesk-calls';
+import { withToken } from './talkdesk-calls';
+import { createTalkdeskReader } from './reconcile-read';
 import { whileHeartbeating } from './partner-calls';
 import { partnerResender } from './reconcile-partner';
 import { newVisit, ReadWindow, repairFailedForNow, TalkdeskPause, waitHeartbeating, type TalkdeskVisit } from './reconcile-pacing';
@@ -47,44 +48,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
   const retryPartnerCalls = partnerResender(deps);
   const readWindow = new ReadWindow();
 
-  /** Talkdesk's view of the installation, read with its active credentials; undefined when it has none. */
-  async function talkdeskView(rec: InstallationRecord, visit: TalkdeskVisit) {
-    const final = FINAL_PHASES.includes(rec.phase);
-    // The record is written as a phase begins, before the install's credentials are imported: only
-    // then (a live phase, in progress) are they looked up by installation, which reads the whole
-    // collection on the embedded store. A final phase without them destroyed them before it ended.
-    const clientId =
-      rec.activeClientId ?? (final ? undefined : (await store.credentials.list(rec._id)).find((c) => c.status === 'active')?.clientId);
-    if (!clientId || !rec.links.root || !rec.appId) return void (visit.nothingToRead = final);
-    // Destroyed with the installation: nothing to read Talkdesk with.
-    if (final && (await store.credentials.get(rec._id, clientId))?.status !== 'active') return void (visit.nothingToRead = true);
-    const ref = { installationId: rec._id, appId: rec.appId, clientId, rootUrl: rec.links.root };
-    const paused = () => {
-      try {
-        pause.check('read', ref.rootUrl);
-      } catch (err) {
-        visit.unanswered = true;
-        throw err;
-      }
-    };
-    // Before the budget's turn too: a paused host's reads must not spend the turns other hosts' reads wait for.
-    paused();
-    await visit.budget?.();
-    // After the budget's wait: a 429 met meanwhile by another page holds this read too. A token request and the read can
-    // take a client timeout each (up to 30 s): heartbeating, the page outlives them.
-    paused();
-    const there = await whileHeartbeating(`reading ${ref.installationId} at Talkdesk`, () =>
-      withToken(deps, ref, (token) => deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token)),
-    ).catch((err: unknown) => {
-      // Final failures too (a host not allowed, a redirect, a key that cannot sign): checked, else first every pass.
-      if (refusedForGood(err) || toFailure(err).nonRetryable) visit.refused = true;
-      else visit.unanswered = true;
-      pause.note(err, ref.rootUrl);
-      throw err;
-    });
-    visit.read = true;
-    return { ref, state: there.state };
-  }
+  const talkdeskView = createTalkdeskReader(deps, pause);
 
   const changedSince = (a: InstallationRecord, b: InstallationRecord | null) => b?.phase !== a.phase || b.lastEventAt !== a.lastEventAt;
   const drift = (rec: InstallationRecord, talkdeskState: string): Finding => {
