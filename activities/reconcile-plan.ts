@@ -54,7 +54,7 @@ export function plannedReads(wanted: number, o: Pick<PassOptions, 'callsPerMinut
 /**
  * Orders one pass: every installation is visited (its workflow checked, partner calls
  * retried); those in progress (all but DUE_MIN_SHARE of the budget at most), then the due ones least
- * recently read (those whose read went unanswered since, last), get a Talkdesk read within the budget, in minute slots of `callsPerMinute`; due ones past the
+ * recently attempted (read, or tried unanswered), get a Talkdesk read within the budget, in minute slots of `callsPerMinute`; due ones past the
  * budget (or a later slot's few, LATER_SLOT_MIN_SHARE) are deferred and, being the
  * least recently read, come first next pass. The first minute's reads lead the plan;
  * later minutes' come last, so that a page waiting for its minute holds no visits behind it.
@@ -71,18 +71,16 @@ export function planPass(records: Scanned[], now: Date, o: PassOptions): PassPla
     else rest.push(r);
   }
   const oldestFirst = (a: Scanned, b: Scanned) => checkedAt(a) - checkedAt(b) || (a._id < b._id ? -1 : 1);
-  // Due ones whose read went unanswered since their last check (their host paused or down) come after those not
-  // tried, the least recently tried first: else a host down for hours fills every pass's reads with its own backlog.
-  const tried = (r: Scanned) => (r.triedAt ? new Date(r.triedAt).getTime() : 0) > checkedAt(r);
-  const untriedFirst = (a: Scanned, b: Scanned) =>
-    Number(tried(a)) - Number(tried(b)) ||
-    (tried(a) ? new Date(a.triedAt!).getTime() - new Date(b.triedAt!).getTime() : 0) ||
-    oldestFirst(a, b);
+  // Due ones by their last attempt, read or not (a read that went unanswered, its host paused or down, counts): else a
+  // host down for hours fills every pass's reads with its own backlog. Still due, each comes back into turn once those
+  // attempted before it have had theirs (a tier of their own would never come back while due ones exceed the budget).
+  const attemptedAt = (r: Scanned) => Math.max(checkedAt(r), r.triedAt ? new Date(r.triedAt).getTime() : 0);
+  const leastRecentlyAttempted = (a: Scanned, b: Scanned) => attemptedAt(a) - attemptedAt(b) || oldestFirst(a, b);
   const reads = plannedReads(inProgress.length + due.length, o);
   // In progress first, but never all of the reads while due ones wait (DUE_MIN_SHARE); the rest of them deferred.
   const ahead = Math.min(inProgress.length, reads - Math.min(due.length, Math.ceil(reads * DUE_MIN_SHARE)));
   inProgress.sort(oldestFirst);
-  const wanted = [...inProgress.slice(0, ahead), ...due.sort(untriedFirst), ...inProgress.slice(ahead)];
+  const wanted = [...inProgress.slice(0, ahead), ...due.sort(leastRecentlyAttempted), ...inProgress.slice(ahead)];
   // Each costs an inbox listing (the whole collection on the embedded store): the oldest few per pass.
   const marked = records.filter((r) => r.resumedAt).sort((a, b) => a.resumedAt!.getTime() - b.resumedAt!.getTime());
   const looked = new Set(marked.slice(0, RESUMED_RUNS_PER_PASS).map((r) => r._id));

@@ -254,8 +254,8 @@ export function reconciliationActivities(deps: ActivityDeps) {
             logger.warn({ installationId: entry.id, err }, 'Talkdesk check not recorded: checked again next pass');
           });
         } else if (seen.unanswered) {
-          // Still due, but behind the due ones not tried (planPass): one host paused or down for hours must not fill
-          // every pass's reads with its own and starve the other hosts' checks.
+          // Still due, ordered by this try (planPass): one host paused or down for hours must not fill every pass's
+          // reads with its own and starve the other hosts' checks.
           await store.installations.markTriedByReconciliation(entry.id, new Date()).catch((err: unknown) => {
             logger.warn({ installationId: entry.id, err }, 'Talkdesk read not recorded as tried');
           });

@@ -167,8 +167,8 @@ describe('planning a reconciliation pass', () => {
     assert.ok(!carried.some((e) => e.id === 'r0' || e.id === 'r1'), 'the two newest wait');
   });
 
-  it('puts due installations whose read went unanswered since their last check after the untried, the least recently tried first', () => {
-    const o = { pageSize: 100, activeCheckMs: 24 * HOUR, callsPerMinute: 3, budgetMinutes: 1 };
+  it('orders due installations by their last attempt: one whose read went unanswered goes behind those attempted before it', () => {
+    const o = { pageSize: 100, activeCheckMs: 24 * HOUR, callsPerMinute: 4, budgetMinutes: 1 };
     const tried = (id: string, hoursAgo: number, triedHoursAgo: number) => ({
       ...rec(id, 'active', hoursAgo),
       triedAt: new Date(now.getTime() - triedHoursAgo * HOUR),
@@ -180,6 +180,8 @@ describe('planning a reconciliation pass', () => {
         tried('c-tried-before-its-check', 25, 30), // a try older than the last check counts for nothing
         rec('d-due', 'active', 24.5),
         rec('e-due', 'active', 26),
+        // Tried a day and more ago, deferred since (due ones beyond the budget): back in turn, not behind every untried one.
+        tried('f-tried-long-ago', 60, 30),
       ],
       now,
       o,
@@ -187,6 +189,7 @@ describe('planning a reconciliation pass', () => {
     assert.deepEqual(
       plan.pages.flat().map((e) => [e.id, e.slot]),
       [
+        ['f-tried-long-ago', 0],
         ['e-due', 0],
         ['c-tried-before-its-check', 0],
         ['d-due', 0],
@@ -194,7 +197,7 @@ describe('planning a reconciliation pass', () => {
         ['a-host-down-oldest', undefined],
       ],
     );
-    assert.deepEqual([plan.talkdeskPlanned, plan.talkdeskDeferred], [3, 2]);
+    assert.deepEqual([plan.talkdeskPlanned, plan.talkdeskDeferred], [4, 2]);
   });
 
   it('takes its window and budget from the environment, with documented defaults, and refuses nonsense', () => {
