@@ -31,26 +31,20 @@ export const ROTATION_SCENARIOS: Record<string, Scenario> = {
   // The same under patch new-life-rotation-waits-before-uninstall: asked by the rotation's signal, the run's first
   // rotation or uninstall (its marker there; a live installation's rotation takes the same path).
   'compromised-rotation-queued-behind-uninstall-asked': queuedBehindUninstall(),
-  // The uninstall's acknowledgement retrying (Talkdesk answering 503) when Talkdesk rotates the credentials as
-  // compromised (the old set revoked): under patch uninstall-adopts-rotation-during-acknowledgement the rotation is
-  // adopted once the call ends, and the acknowledgement sent again with its set.
+  // Talkdesk rotates the credentials as compromised (the old set revoked), then the customer uninstalls; the rotation's
+  // first delivery fails, and it arrives while the uninstall's acknowledgement (its token request held 3 s) runs
+  // with the revoked set: under patch uninstall-adopts-rotation-during-acknowledgement the rotation is adopted once the
+  // call ends (failed for good: invalid_client), and the acknowledgement sent again with its set.
   'compromised-rotation-during-uninstall-acknowledgement': {
-    options: { retryInitialMs: 200, retryMaxMs: 400 },
     run: async (sys, deliver) => {
       const id = await activeInstallation(sys, deliver);
-      sys.simulator.failNext('installationState', 1_000, { status: 503 });
-      await deliver(sys.simulator.uninstall(id));
-      await eventually('the acknowledgement retrying', async () => {
-        const v = await queryState(sys.client, id);
-        return /acknowledge the uninstall/.test(v.lastError ?? '') && v.attempts >= 2 ? v : undefined;
-      });
       const rotation = sys.simulator.rotateCredentials(id, { compromised: true });
+      sys.simulator.failNext('token', 1, { delayMs: 3_000 });
+      const tokens = () => sys.simulator.calls.filter((c) => c.route === 'token').length;
+      const before = tokens();
+      await deliver(sys.simulator.uninstall(id));
+      await eventually('the acknowledgement asking for a token', async () => (tokens() > before ? true : undefined));
       await deliver(rotation);
-      await eventually('the rotation queued', async () => {
-        const v = await queryState(sys.client, id);
-        return v.pendingEvents.some((p) => p.endsWith(rotation.id)) ? v : undefined;
-      });
-      sys.simulator.clearFaults();
       await waitForPhase(sys.client, id, 'uninstalled');
       return id;
     },

@@ -173,7 +173,11 @@ describe('installation workflow: a rotation delivered while the uninstall deprov
       .filter((i) => i.concludes === 'uninstall')
       .map((i) => i.clientId);
 
-  const acknowledgementMeetsRotation = async (firstFailure: () => Error, rotationFacts: { compromised?: boolean }) => {
+  const acknowledgementMeetsRotation = async (
+    firstFailure: () => Error,
+    rotationFacts: { compromised?: boolean },
+    o: { newerThanUninstall?: boolean; importFails?: boolean } = {},
+  ) => {
     const inAcknowledgement = deferred();
     const queued = deferred();
     let first = true;
@@ -188,13 +192,22 @@ describe('installation workflow: a rotation delivered while the uninstall deprov
       }
       return i.clientId === oldClient ? { state: 'revoked', alreadyConcluded: true } : { state: 'revoked' };
     });
+    let rotationId = '';
+    if (o.importFails)
+      stubs.on('importCredentials', async (i) => {
+        if (i.eventId === rotationId) throw ApplicationFailure.nonRetryable('its copy is gone', 'CredentialsMissing');
+        return { clientId: clientIdFor(String(i.eventId)), keyId: 'key-1', keyAlgorithm: 'ES256' };
+      });
     const active = await activeInstallation(stubs);
     oldClient = active.oldClient;
     const { t } = active;
+    // Talkdesk rotated before the uninstall (the old set revoked at once when compromised), the rotation's first
+    // delivery failed: it arrives while the acknowledgement runs. Or (`newerThanUninstall`) made after the uninstall.
+    const early = o.newerThanUninstall ? undefined : t.event('app.credentials_rotated', { facts: rotationFacts });
     await t.send(t.event('app.uninstalled'));
+    const rotation = early ?? t.event('app.credentials_rotated', { facts: rotationFacts });
+    rotationId = rotation.eventId;
     await inAcknowledgement.promise;
-    // Talkdesk rotates while the uninstall is open (after it): the old set is revoked at once when compromised.
-    const rotation = t.event('app.credentials_rotated', { facts: rotationFacts });
     await t.send(rotation);
     await t.until('the rotation to be queued', (v) => v.pendingEvents.some((p) => p.endsWith(rotation.eventId)));
     queued.resolve();
@@ -228,5 +241,24 @@ describe('installation workflow: a rotation delivered while the uninstall deprov
     assert.equal(done.history.find((h) => h.phase === 'uninstalling')?.result, 'acknowledged');
     assert.deepEqual(acknowledgementClients(t), [oldClient, oldClient]);
     assert.ok(!t.stubs.of('importCredentials').some((i) => i.eventId === rotation.eventId), 'not imported for the uninstall');
+  });
+
+  it("a rotation newer than the uninstall delivered during the acknowledgement is not adopted: it may be a same-id reinstall's", async () => {
+    const { t, oldClient, rotation, done } = await acknowledgementMeetsRotation(
+      unavailable,
+      { compromised: true },
+      { newerThanUninstall: true },
+    );
+    assert.equal(done.history.find((h) => h.phase === 'uninstalling')?.result, 'acknowledged');
+    assert.deepEqual(acknowledgementClients(t), [oldClient, oldClient]);
+    assert.ok(!t.stubs.of('importCredentials').some((i) => i.eventId === rotation.eventId), 'its set not taken for the uninstall');
+    assert.doesNotMatch(done.ignoredEvents.find((e) => e.eventId === rotation.eventId)?.reason ?? '', /running uninstall/);
+  });
+
+  it('a rotation whose set cannot be imported is not adopted, and the acknowledgement is not sent again with the same set', async () => {
+    const revoked = () => ApplicationFailure.nonRetryable('Talkdesk refused the credentials (invalid_client)', 'TalkdeskUnauthorized');
+    const { t, oldClient, done } = await acknowledgementMeetsRotation(revoked, { compromised: true }, { importFails: true });
+    assert.equal(done.history.find((h) => h.phase === 'uninstalling')?.result, 'failed');
+    assert.deepEqual(acknowledgementClients(t), [oldClient], "one call: its failure is the phase's");
   });
 });

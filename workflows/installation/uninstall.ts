@@ -14,27 +14,25 @@ import { adoptForUninstall, adoptsForUninstall } from './rotation';
 export const UNINSTALL_ADOPTS_ROTATION_QUEUED_MEANWHILE = 'uninstall-adopts-rotation-queued-meanwhile';
 
 /**
- * Patch: a rotation delivered while the uninstall's acknowledgement runs or waits to retry (one an uninstall adopts,
- * of this life: not older than its install, not as new as a queued reinstall; newer than the uninstall too, Talkdesk
- * rotating while the uninstall is open) is adopted once that call ends, and the acknowledgement is sent again with its
- * set. Before it, a retry with the set the rotation revoked met `invalid_client`, which the call takes for Talkdesk's
- * revocation after an earlier attempt landed: the uninstall ended `acknowledged`, Talkdesk never told (or, on a first
- * attempt, `failed`). Asked once per run, the first time such a rotation is found queued as an acknowledgement ends: a
- * run that never has one records no marker.
+ * Patch: a rotation older than the uninstall (one an uninstall adopts, of this life: not older than its install)
+ * delivered while the uninstall's acknowledgement runs or waits to retry is adopted once that call ends, and the
+ * acknowledgement is sent again with its set. Before it, the call with the set the rotation revoked failed for good
+ * (`invalid_client`: the uninstall ended `failed`), or, on a retry, took it for Talkdesk's revocation after an earlier
+ * attempt landed (`acknowledged`): Talkdesk never told. Not one newer than the uninstall: that may be a same-id
+ * reinstall's, delivered before its install (its set must not be taken and destroyed). Asked once per run, the first
+ * time such a rotation is found queued as an acknowledgement ends: a run that never has one records no marker.
  */
 export const UNINSTALL_ADOPTS_ROTATION_DURING_ACKNOWLEDGEMENT = 'uninstall-adopts-rotation-during-acknowledgement';
 
-/** The rotations queued now that an uninstall may adopt, newest first; `newerToo`: also those newer than the uninstall. */
-function rotationsToAdopt(ctx: PhaseContext, uninstall: LifecycleEventOf<'app.uninstalled'>, newerToo: boolean) {
+/** The rotations queued now, older than the uninstall, that it may adopt, newest first. */
+function rotationsToAdopt(ctx: PhaseContext, uninstall: LifecycleEventOf<'app.uninstalled'>) {
   const { state } = ctx;
-  const reinstalls = state.queue.filter((e) => e.type === 'app.installed').map((e) => Date.parse(e.createdAt));
   // Not one of an earlier life of a same-id reinstall (older than the applied install, or than an uninstall known to
-  // have ended that life: a reinstall skipped for this uninstall is never applied): over, its set revoked. Nor one of
-  // a new life (as new as a reinstall queued behind): its own install gives it its set.
+  // have ended that life: a reinstall skipped for this uninstall is never applied): over, its set revoked.
   const rotations = state.queue.filter(
     (e): e is LifecycleEventOf<'app.credentials_rotated'> =>
       e.type === 'app.credentials_rotated' &&
-      (newerToo ? !reinstalls.some((at) => at <= Date.parse(e.createdAt)) : Date.parse(e.createdAt) <= Date.parse(uninstall.createdAt)) &&
+      Date.parse(e.createdAt) <= Date.parse(uninstall.createdAt) &&
       !olderThanApplied(state, 'install', e) &&
       !olderThanApplied(state, 'uninstall', e),
   );
@@ -42,30 +40,33 @@ function rotationsToAdopt(ctx: PhaseContext, uninstall: LifecycleEventOf<'app.un
   return rotations.sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt)).filter((r) => adoptsForUninstall(ctx, r));
 }
 
-/** Takes `rotation` out of the queue and adopts it for the uninstall; handled, recorded as ignored. */
-async function adoptQueuedRotation(ctx: PhaseContext, rotation: LifecycleEventOf<'app.credentials_rotated'>): Promise<void> {
+/** Takes `rotation` out of the queue and adopts it for the uninstall; handled, recorded as ignored. Whether it was imported. */
+async function adoptQueuedRotation(ctx: PhaseContext, rotation: LifecycleEventOf<'app.credentials_rotated'>): Promise<boolean> {
   const { state } = ctx;
   // Taken from the queue once adopted: a run continued as new in the import's backoff carries it queued, and adopts it again.
-  const { why } = await adoptForUninstall(ctx, rotation);
+  const { adopted, why } = await adoptForUninstall(ctx, rotation);
   state.queue = state.queue.filter((e) => e !== rotation);
   recordIgnored(state, rotation.eventId, `rotation superseded by the running uninstall; ${why}`);
   markHandled(state, rotation.eventId);
+  return adopted;
 }
 
 /** The newest rotation queued now older than the uninstall, adopted (UNINSTALL_ADOPTS_ROTATION_QUEUED_MEANWHILE). */
 async function adoptRotationQueuedMeanwhile(ctx: PhaseContext, uninstall: LifecycleEventOf<'app.uninstalled'>): Promise<void> {
-  const [rotation] = rotationsToAdopt(ctx, uninstall, false);
+  const [rotation] = rotationsToAdopt(ctx, uninstall);
   if (rotation) await adoptQueuedRotation(ctx, rotation);
 }
 
-/** Whether a rotation delivered during the acknowledgement was adopted (UNINSTALL_ADOPTS_ROTATION_DURING_ACKNOWLEDGEMENT). */
+/**
+ * Whether a rotation delivered during the acknowledgement was adopted, its set imported as the active one
+ * (UNINSTALL_ADOPTS_ROTATION_DURING_ACKNOWLEDGEMENT): only then is the acknowledgement sent again.
+ */
 async function adoptedDuringAcknowledgement(ctx: PhaseContext, uninstall: LifecycleEventOf<'app.uninstalled'>): Promise<boolean> {
-  const [rotation] = rotationsToAdopt(ctx, uninstall, true);
+  const [rotation] = rotationsToAdopt(ctx, uninstall);
   if (!rotation) return false;
   ctx.run.adoptsDuringAcknowledgement ??= ctx.patched(UNINSTALL_ADOPTS_ROTATION_DURING_ACKNOWLEDGEMENT);
   if (!ctx.run.adoptsDuringAcknowledgement) return false;
-  await adoptQueuedRotation(ctx, rotation);
-  return true;
+  return adoptQueuedRotation(ctx, rotation);
 }
 
 /**
