@@ -160,7 +160,7 @@ export interface RecordPhaseInput extends InstallationRef {
   installEventAt?: string;
   /** `created_at` of the newest app.updated applied: an older update is late. */
   updateEventAt?: string;
-  /** `created_at` of the update whose subscription the installation holds: an older update's is not taken. */
+  /** `created_at` of the update whose subscription the installation holds ('' when none set one): an older update's is not taken. */
   subscriptionFrom?: string;
   /** `created_at` of the uninstall applied: an install older than it is over, a newer one a reinstall. */
   uninstallEventAt?: string;

@@ -27,7 +27,7 @@ export interface InstallationRecord {
   installEventAt?: string;
   /** `created_at` of the newest app.updated applied: a run resumed from this record judges an older one late. */
   updateEventAt?: string;
-  /** `created_at` of the update whose subscription the installation holds: a resumed run takes no older one's. */
+  /** `created_at` of the update whose subscription the installation holds ('' when none did): a resumed run takes no older one's. */
   subscriptionFrom?: string;
   /** `created_at` of the uninstall applied (`lastEventAt` can be a later event's, ignored by a short run after it). */
   uninstallEventAt?: string;

@@ -30,6 +30,9 @@ describe('installation record: the newest install, update and rotation applied (
       [again?.updateEventAt, again?.rotationEventAt, again?.subscriptionFrom],
       [times.updateEventAt, times.rotationEventAt, times.subscriptionFrom],
     );
+    // No update set a subscription: said so (''), told apart from a record without the field.
+    await h.run(h.acts.recordInstallation, { ...base, subscriptionFrom: '' });
+    assert.equal((await h.run(h.acts.loadInstallation, { installationId }))?.subscriptionFrom, '');
   });
 
   it("a provision's user mappings hold when its event reached us (factsAt, our clock: a removal marked since wins at sign-in)", async () => {

@@ -41,4 +41,11 @@ describe('installation workflow: a resumed run and the subscription of a late up
     assert.deepEqual(call?.subscription, { plan: { name: 'basic', licenses: 5 } });
     assert.deepEqual(v.subscription, { plan: { name: 'basic', licenses: 5 } });
   });
+
+  it("a record saying no update set one (''): the late update's subscription taken", async () => {
+    const { v, call } = await lateUpdateAfterResume(() => ({ subscriptionFrom: '' }));
+    assert.equal(call?.resyncUsers, true, 'judged late');
+    assert.deepEqual(call?.subscription, { plan: { name: 'basic', licenses: 5 } });
+    assert.deepEqual(v.subscription, { plan: { name: 'basic', licenses: 5 } });
+  });
 });

@@ -235,10 +235,11 @@ async function resumeFromStore(ctx: PhaseContext, byReconciliation: boolean): Pr
     // An update older than the newest applied is late (its users re-read, its call never sent blind). Recorded since
     // this field exists: a history whose stored record lacks it takes the old path, so no patch.
     if (stored.updateEventAt) markKindApplied(state, 'update', stored.updateEventAt);
-    // And the update whose subscription it holds: a late update's is taken only if none newer set one. A record from
-    // before the field: the newest applied update's time (not an update under way's, handed over again to finish), so
-    // that a late one never replaces what a newer one may have set (the subscription taken only, no command: no patch).
-    state.subscriptionFrom ??= stored.subscriptionFrom ?? (phase === 'updating' ? undefined : stored.updateEventAt);
+    // And the update whose subscription it holds ('': none did): a late update's is taken only if none newer set one. A
+    // record from before the field: the newest applied update's time (not an update under way's, handed over again to
+    // finish), so that a late one never replaces what a newer one may have set (the subscription only, no command: no patch).
+    const from = stored.subscriptionFrom ?? (phase === 'updating' ? undefined : stored.updateEventAt);
+    if (from) state.subscriptionFrom ??= from;
     // So is a trial event older than the newest applied: recorded, never written over the newer trial (same reason, no patch).
     if (stored.trialEventAt) markKindApplied(state, 'trial', stored.trialEventAt);
     // And a rotation older than the newest applied: acknowledged if owed, never switched to (same reason, no patch).
