@@ -14,12 +14,36 @@ export interface ManagedProcess {
   stop(): Promise<void>;
 }
 
-export function freePort(host = '127.0.0.1'): Promise<number> {
+/**
+ * A port free on `host` now, for a server started a moment later. Chosen below the kernel's ephemeral range (Linux:
+ * 32768 and up), which outgoing connections take their local ports from: a port `listen(0)` handed out there could be
+ * taken by a connection of another process (tests run in parallel) before the server bound it ("address already in
+ * use"). Random in [LOW_PORT, HIGH_PORT), checked by binding; the kernel's choice after a few ports found taken.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (let i = 0; i < 20; i += 1) {
+    const port = LOW_PORT + Math.floor(Math.random() * (HIGH_PORT - LOW_PORT));
+    if (await bindable(port, host)) return port;
+  }
+  return listenAt(0, host);
+}
+
+const LOW_PORT = 15_000;
+const HIGH_PORT = 32_000;
+
+const bindable = (port: number, host: string) =>
+  listenAt(port, host).then(
+    () => true,
+    () => false,
+  );
+
+/** Binds `port` (0: any) on `host`, closes, and gives the port bound. */
+function listenAt(port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
     srv.on('error', reject);
-    srv.listen(0, host, () => {
+    srv.listen(port, host, () => {
       const addr = srv.address();
       srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
     });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { AppError } from '../../src/errors';
 import { ExitedBeforeListening, freePort, retryBindClash, startProcess, waitForPort } from '../../src/local/process';
@@ -18,6 +19,17 @@ function panickingChild() {
 
 describe('local servers: start-up failures (src/local/process.ts)', function () {
   this.timeout(30_000);
+
+  it('a free port is chosen below the ephemeral range (outgoing connections take theirs there), and is free', async () => {
+    const ports = await Promise.all(Array.from({ length: 5 }, () => freePort()));
+    for (const port of ports) {
+      assert.ok(port >= 1024 && port < 32_768, `${port}`);
+      await new Promise<void>((resolve, reject) => {
+        const srv = net.createServer().once('error', reject);
+        srv.listen(port, '127.0.0.1', () => srv.close(() => resolve()));
+      });
+    }
+  });
 
   it('a server that panics before listening is reported with the panic message, not only the end of its stack', async () => {
     const proc = panickingChild();
