@@ -1,8 +1,8 @@
-import { isCancellation } from '@temporalio/workflow';
 import type { LifecycleEventOf } from '../definitions';
 import { markHandled, olderThanApplied, recordIgnored } from '../state';
 import { deprovisionAccount, destroyCredentials, takeLinks } from './common';
 import { NOT_OPEN_AT_TALKDESK, type PhaseContext, type PhaseEnd } from './context';
+import { StepFailedError } from '../steps';
 import { adoptForUninstall, adoptsForUninstall } from './rotation';
 
 /**
@@ -24,8 +24,8 @@ export const UNINSTALL_ADOPTS_ROTATION_QUEUED_MEANWHILE = 'uninstall-adopts-rota
  */
 export const UNINSTALL_ADOPTS_ROTATION_DURING_ACKNOWLEDGEMENT = 'uninstall-adopts-rotation-during-acknowledgement';
 
-/** The rotations queued now, older than the uninstall, that it may adopt, newest first. */
-function rotationsToAdopt(ctx: PhaseContext, uninstall: LifecycleEventOf<'app.uninstalled'>) {
+/** The newest rotation queued now, older than the uninstall, that it may adopt. */
+function rotationToAdopt(ctx: PhaseContext, uninstall: LifecycleEventOf<'app.uninstalled'>) {
   const { state } = ctx;
   // Not one of an earlier life of a same-id reinstall (older than the applied install, or than an uninstall known to
   // have ended that life: a reinstall skipped for this uninstall is never applied): over, its set revoked.
@@ -37,7 +37,7 @@ function rotationsToAdopt(ctx: PhaseContext, uninstall: LifecycleEventOf<'app.un
       !olderThanApplied(state, 'uninstall', e),
   );
   // Newest first: once one is adopted, the older ones are older than an applied rotation (never adopted over it).
-  return rotations.sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt)).filter((r) => adoptsForUninstall(ctx, r));
+  return rotations.sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt)).find((r) => adoptsForUninstall(ctx, r));
 }
 
 /** Takes `rotation` out of the queue and adopts it for the uninstall; handled, recorded as ignored. Whether it was imported. */
@@ -53,7 +53,7 @@ async function adoptQueuedRotation(ctx: PhaseContext, rotation: LifecycleEventOf
 
 /** The newest rotation queued now older than the uninstall, adopted (UNINSTALL_ADOPTS_ROTATION_QUEUED_MEANWHILE). */
 async function adoptRotationQueuedMeanwhile(ctx: PhaseContext, uninstall: LifecycleEventOf<'app.uninstalled'>): Promise<void> {
-  const [rotation] = rotationsToAdopt(ctx, uninstall);
+  const rotation = rotationToAdopt(ctx, uninstall);
   if (rotation) await adoptQueuedRotation(ctx, rotation);
 }
 
@@ -62,7 +62,7 @@ async function adoptRotationQueuedMeanwhile(ctx: PhaseContext, uninstall: Lifecy
  * (UNINSTALL_ADOPTS_ROTATION_DURING_ACKNOWLEDGEMENT): only then is the acknowledgement sent again.
  */
 async function adoptedDuringAcknowledgement(ctx: PhaseContext, uninstall: LifecycleEventOf<'app.uninstalled'>): Promise<boolean> {
-  const [rotation] = rotationsToAdopt(ctx, uninstall);
+  const rotation = rotationToAdopt(ctx, uninstall);
   if (!rotation) return false;
   ctx.run.adoptsDuringAcknowledgement ??= ctx.patched(UNINSTALL_ADOPTS_ROTATION_DURING_ACKNOWLEDGEMENT);
   if (!ctx.run.adoptsDuringAcknowledgement) return false;
@@ -77,16 +77,18 @@ async function adoptedDuringAcknowledgement(ctx: PhaseContext, uninstall: Lifecy
  */
 async function acknowledge(ctx: PhaseContext, uninstall: LifecycleEventOf<'app.uninstalled'>): Promise<void> {
   const call = () => ctx.stateCall('acknowledge the uninstall at Talkdesk', { state: 'approve', concludes: 'uninstall' });
+  // The call's own outcomes only: a cancellation (the phase stopped) or a continue-as-new cut in its backoff goes on up.
+  const concluded = (err: unknown) => err instanceof StepFailedError; // NotOpenError (not sent) among them
   try {
     await call();
   } catch (err) {
-    if (isCancellation(err) || !(await adoptedDuringAcknowledgement(ctx, uninstall))) throw err;
+    if (!concluded(err) || !(await adoptedDuringAcknowledgement(ctx, uninstall))) throw err;
     await call();
     return;
   }
   if (!(await adoptedDuringAcknowledgement(ctx, uninstall))) return;
   await call().catch((err: unknown) => {
-    if (isCancellation(err)) throw err;
+    if (!concluded(err)) throw err;
   });
 }
 
