@@ -269,8 +269,7 @@ export function createPhaseContext(state: InstallationState, options: Installati
       lastEventAt: state.lastAppliedAt,
       // Activity input only: what a run resumed from the record needs to judge late events.
       ...appliedTimes(state, run.applying?.event),
-      // '' when no update set one: a record that says so, told apart from one written before the field.
-      subscriptionFrom: state.subscriptionFrom ?? '',
+      subscriptionFrom: state.subscriptionFrom ?? '', // '': no update set one (a record from before the field has none)
       handledEventIds: state.handledEventIds,
       // Only while the phase runs (endPhase clears the deadline before its record): between phases, none.
       phaseEventId: state.deadline !== undefined ? run.applying?.event.eventId : undefined,
