@@ -39,24 +39,14 @@ export class MongoProvisioner implements PartnerProvisioner {
   async provision(req: ProvisionRequest, ctx: CallContext): Promise<ProvisionOutcome> {
     throwIfCancelled(ctx);
     const eventAt = factsOf(ctx).eventAt;
-    // An earlier installation's provision retried after a newer installation of the account provisioned it (the earlier
-    // one's uninstall delivered late): taking the account back would deactivate the newer one's users, and that
-    // installation's undo would then delete the account. Refused; a moment's window remains between this read and the write.
-    const current = await this.store.accounts.getAccount(req.account.accountId);
-    if (
-      current?.status === 'provisioned' &&
-      current.installationId !== req.account.installationId &&
-      eventAt !== undefined &&
-      current.provisionEventAt !== undefined &&
-      current.provisionEventAt > eventAt
-    )
-      throw new PartnerRefusedError(`account ${req.account.accountId} is provisioned by a newer installation of it`);
-    const { settingsRestored } = await this.store.accounts.upsertAccount({
+    // A moment's window remains between upsertAccount's read of the account and its write.
+    const { settingsRestored, newerHolds } = await this.store.accounts.upsertAccount({
       ...req.account,
       createdBy: req.createdBy,
       provisionKey: ctx.key,
       ...(eventAt ? { eventAt } : {}),
     });
+    if (newerHolds) throw new PartnerRefusedError(`account ${req.account.accountId} is provisioned by a newer installation of it`);
     throwIfCancelled(ctx);
     await this.store.accounts.upsertUsers(req.account.accountId, req.account.installationId, req.users, undefined, factsOf(ctx));
     ctx.progress?.(`${req.users.length} users mapped`);

@@ -44,7 +44,7 @@ export class AccountStore {
     provisionKey?: string;
     /** The install event's `created_at` (provisionEventAt). */
     eventAt?: Date;
-  }): Promise<{ settingsRestored: boolean }> {
+  }): Promise<{ settingsRestored: boolean; newerHolds?: true }> {
     const now = new Date();
     const settings = await this.settings.findOneAndUpdate(
       { _id: input.accountId },
@@ -62,6 +62,11 @@ export class AccountStore {
     // A reinstall finds settings an earlier installation wrote. A retry of this provision keeps what it wrote; another install over
     // the account still provisioned (the uninstall before it not applied yet, or never: a same-id earlier life's) starts afresh.
     const provisioned = existing?.status === 'provisioned';
+    // An earlier installation's provision retried after a newer installation of the account provisioned it (the earlier
+    // one's uninstall delivered late): taking the account back would deactivate the newer one's users, and that
+    // installation's undo would then delete the account. Nothing written (but the settings' insert-only upsert above).
+    const newer = existing?.provisionEventAt !== undefined && input.eventAt !== undefined && existing.provisionEventAt > input.eventAt;
+    if (provisioned && existing.installationId !== input.installationId && newer) return { settingsRestored: false, newerHolds: true };
     const live = provisioned && existing.installationId === input.installationId;
     const sameInstall = live && (input.provisionKey ?? existing.provisionedBy) === (existing.provisionedBy ?? input.provisionKey);
     if (provisioned && !sameInstall) await this.deactivateUsers(input.accountId); // the users that installation licensed

@@ -236,7 +236,7 @@ export class CredentialStore {
     const changed = await this.updateSet(installationId, clientId, (r) => r.status !== 'destroyed' && same(r), update, expected);
     if (changed || expected === undefined) await this.dropToken(installationId, clientId);
     else {
-      // Destroyed already by an attempt whose token drop failed (the backstop never lists it again): dropped now.
+      // Destroyed already, by another writer since the backstop listed it (its own drop may not have run): dropped now.
       const rec = await this.get(installationId, clientId);
       if (rec?.status === 'destroyed' && same(rec)) await this.dropToken(installationId, clientId);
     }

@@ -60,7 +60,7 @@ interface TalkdeskCheck {
   at?: Date;
   /** The visit found nothing to read Talkdesk with (an ended installation's credentials destroyed). */
   nothingToRead?: boolean;
-  /** The last read planned and not answered (its host paused or not answering, a 5xx): still due, behind the untried. */
+  /** The last read planned and not answered (its host paused or not answering, a 5xx): still due, ordered by this try. */
   triedAt?: Date;
 }
 
@@ -204,13 +204,16 @@ export class InstallationStore {
     // The later of the workflow's and reconciliation's reads (a record of an older version has only its own).
     const byId = new Map(checks.map((c) => [c._id, c]));
     const resumedAt = new Map(resumed.map((r) => [r._id, r.at]));
-    return recs.map((r) => ({
-      ...r,
-      talkdeskCheckedAt: later(r.talkdeskCheckedAt, byId.get(r._id)?.at),
-      ...(byId.get(r._id)?.nothingToRead ? { nothingToRead: true } : {}),
-      ...(byId.get(r._id)?.triedAt ? { triedAt: byId.get(r._id)?.triedAt } : {}),
-      ...(resumedAt.has(r._id) ? { resumedAt: resumedAt.get(r._id) } : {}),
-    }));
+    return recs.map((r) => {
+      const check = byId.get(r._id);
+      return {
+        ...r,
+        talkdeskCheckedAt: later(r.talkdeskCheckedAt, check?.at),
+        ...(check?.nothingToRead ? { nothingToRead: true } : {}),
+        ...(check?.triedAt ? { triedAt: check.triedAt } : {}),
+        ...(resumedAt.has(r._id) ? { resumedAt: resumedAt.get(r._id) } : {}),
+      };
+    });
   }
 
   /** One page of installations in id order, for paged reconciliation (runs from before the planned pass). */
