@@ -17,7 +17,7 @@ import { toFailure } from './failures';
 import { trialToRecord, type TrialInput } from './trial-record';
 import { callKey } from '../src/partner/keys';
 import { licensedDifference, readLicensedUsers, type ReadingStore } from './licensed-users';
-import { withToken } from './talkdesk-calls';
+import { callsWithOneToken, type TalkdeskCalls } from './talkdesk-calls';
 import { TalkdeskHttpError } from '../src/talkdesk/errors';
 import { SessionStore } from '../src/store/sessions';
 import { UpdatePlanStore, type UpdatePlan } from '../src/store/update-plans';
@@ -85,11 +85,9 @@ export function provisioningActivities(deps: ActivityDeps) {
    * nobody is marked admin; a failure worth retrying fails the attempt, so that every attempt that
    * reaches the partner sends the same `created_by` under the same key.
    */
-  const installingAdmin = async (input: ProvisionInput): Promise<string | undefined> => {
+  const installingAdmin = async (input: ProvisionInput, calls: TalkdeskCalls): Promise<string | undefined> => {
     try {
-      const inst = await withToken(deps, input, (token) =>
-        talkdesk.getInstallation(input.rootUrl, input.appId, input.installationId, token),
-      );
+      const inst = await calls((token) => talkdesk.getInstallation(input.rootUrl, input.appId, input.installationId, token));
       return inst.created_by ?? undefined;
     } catch (err) {
       const failure = toFailure(err);
@@ -108,19 +106,18 @@ export function provisioningActivities(deps: ActivityDeps) {
    * again at each attempt, could not finish thousands within an attempt. Any the listing lacks, and a few, are
    * read one by one; one Talkdesk no longer has (404: removed since the event) is left out, not the update.
    */
-  const usersToAdd = async (input: UpdateInput): Promise<TalkdeskUser[]> => {
+  const usersToAdd = async (input: UpdateInput, calls: TalkdeskCalls): Promise<TalkdeskUser[]> => {
     const wanted = new Set(input.usersAdding);
     const found: TalkdeskUser[] = [];
     if (readsListing(input)) {
       const licensed = await readLicensedUsers(
-        (pageUrl) =>
-          withToken(deps, input, (token) => talkdesk.licensedUsersPage(input.rootUrl, input.appId, input.installationId, token, pageUrl)),
+        (pageUrl) => calls((token) => talkdesk.licensedUsersPage(input.rootUrl, input.appId, input.installationId, token, pageUrl)),
         reading(input, 'account.update')?.saved,
       );
       for (const u of licensed) if (wanted.delete(u.id)) found.push(u);
     }
     for (const id of wanted) {
-      const user = await withToken(deps, input, (token) => talkdesk.getUser(input.rootUrl, id, token)).catch((err: unknown) => {
+      const user = await calls((token) => talkdesk.getUser(input.rootUrl, id, token)).catch((err: unknown) => {
         if (err instanceof TalkdeskHttpError && err.kind === 'not_found') return undefined;
         throw err;
       });
@@ -134,6 +131,7 @@ export function provisioningActivities(deps: ActivityDeps) {
 
   /** The change an update makes, read from the account as it stands before it (the first attempt's). */
   const planUpdate = async (input: UpdateInput): Promise<UpdatePlan> => {
+    const calls = callsWithOneToken(deps, input);
     const before = await store.accounts.getAccount(input.accountId);
     const existing = new Set((await store.accounts.listUsers(input.accountId)).filter((u) => u.active).map((u) => u.talkdeskUserId));
     const added: TalkdeskUser[] = [];
@@ -141,13 +139,13 @@ export function provisioningActivities(deps: ActivityDeps) {
     if (input.resyncUsers) {
       // A late update: its delta is stale. Talkdesk's licensed users are the truth; apply the difference.
       const readPage = (pageUrl?: string) =>
-        withToken(deps, input, (token) => talkdesk.licensedUsersPage(input.rootUrl, input.appId, input.installationId, token, pageUrl));
+        calls((token) => talkdesk.licensedUsersPage(input.rootUrl, input.appId, input.installationId, token, pageUrl));
       const saved = [reading(input, 'account.update')?.saved, reading(input, 'account.update', CONFIRM)?.saved] as const;
       const difference = await licensedDifference(existing, readPage, ...saved);
       added.push(...difference.added);
       removing = difference.removing;
     } else {
-      added.push(...(await usersToAdd(input)));
+      added.push(...(await usersToAdd(input, calls)));
       removing = input.usersRemoving.filter((id) => existing.has(id));
     }
     return {
@@ -184,15 +182,16 @@ export function provisioningActivities(deps: ActivityDeps) {
       // at most) outlasted the 20 s heartbeat timeout before the first page's heartbeat.
       // Page by page, a heartbeat each and kept in the store, resumed from the last page read by the next attempt.
       const progress = reading(input, 'account.provision');
+      const calls = callsWithOneToken(deps, input);
       // Read once, by the first attempt: every attempt sends the same body under the same key.
       const saved = progress ? ((await store.licensedUsersProgress.loadFacts(progress.key)) as ProvisionFacts | undefined) : undefined;
       const { account, admin } =
         saved ??
         (await whileHeartbeating('reading the account at Talkdesk', async () => {
-          const a = await withToken(deps, input, (token) => talkdesk.getAccount(input.rootUrl, token));
+          const a = await calls((token) => talkdesk.getAccount(input.rootUrl, token));
           const facts: ProvisionFacts = {
             account: { id: a.id, name: a.name, company_name: a.company_name ?? null, timezone: a.timezone ?? null },
-            admin: (await installingAdmin(input)) ?? null,
+            admin: (await installingAdmin(input, calls)) ?? null,
           };
           return progress
             ? ((await store.licensedUsersProgress.keepFirstFacts(progress.key, input.installationId, facts)) as ProvisionFacts)
@@ -200,8 +199,7 @@ export function provisioningActivities(deps: ActivityDeps) {
         }));
       if (progress) await store.licensedUsersProgress.sweepIfDue();
       const users = await readLicensedUsers(
-        (pageUrl) =>
-          withToken(deps, input, (token) => talkdesk.licensedUsersPage(input.rootUrl, input.appId, input.installationId, token, pageUrl)),
+        (pageUrl) => calls((token) => talkdesk.licensedUsersPage(input.rootUrl, input.appId, input.installationId, token, pageUrl)),
         progress?.saved,
       );
       const req = {

@@ -1,4 +1,4 @@
-import type { Collection } from 'mongodb';
+import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import { COLLECTIONS, type Database } from './db';
 import type { AccountRecord, AccountUsersRecord, SettingsRecord, TalkdeskUserFacts, UserMappingRecord } from './account-records';
 
@@ -7,6 +7,8 @@ export type * from './account-records';
 const MAPPING_WRITE = { updatedAt: 1, installationId: 1 } as const;
 
 const mappingId = (accountId: string, talkdeskUserId: string) => `${accountId}:${talkdeskUserId}`;
+/** Mapping writes sent in one command: a few hundred users' facts stay far below MongoDB's 16 MiB message. */
+const MAPPING_BATCH = 500;
 
 export const DEFAULT_SETTINGS = { sampleDashboards: true, tutorialShown: false } as const;
 
@@ -165,33 +167,40 @@ export class AccountStore {
       );
     }
     const written: string[] = [];
+    // One command per batch of mappings, not one per user (thousands at an install); each statement still by {_id}.
+    const writes: AnyBulkWriteOperation<UserMappingRecord>[] = [];
     for (const u of users) {
       // Facts read as of `asOf` never overwrite a later write (a removal the workflow applied while they were read).
       const later = asOf ? await this.users.findOne({ _id: mappingId(accountId, u.id) }, { projection: MAPPING_WRITE }) : null;
       if (asOf && later && later.updatedAt > asOf) continue;
       written.push(u.id);
       const role = u.role ?? (later && later.installationId !== installationId ? ('user' as const) : undefined);
-      await this.users.updateOne(
-        { _id: mappingId(accountId, u.id) },
-        {
-          $set: {
-            accountId,
-            installationId,
-            talkdeskUserId: u.id,
-            email: u.email,
-            name: u.name,
-            ...(role ? { role } : {}), // none given (licence refresh): kept, but an earlier installation's admin is a user
-            active: true,
-            updatedAt: now,
-            factsAt: facts.at ?? now,
-            ...(facts.eventAt ? { factsEventAt: facts.eventAt } : {}),
+      writes.push({
+        updateOne: {
+          filter: { _id: mappingId(accountId, u.id) },
+          update: {
+            $set: {
+              accountId,
+              installationId,
+              talkdeskUserId: u.id,
+              email: u.email,
+              name: u.name,
+              ...(role ? { role } : {}), // none given (licence refresh): kept, but an earlier installation's admin is a user
+              active: true,
+              updatedAt: now,
+              factsAt: facts.at ?? now,
+              ...(facts.eventAt ? { factsEventAt: facts.eventAt } : {}),
+            },
+            ...(facts.eventAt ? {} : { $unset: { factsEventAt: '' as const } }),
+            $setOnInsert: { partnerUserId: `pu_${accountId}_${u.id}`, ...(role ? {} : { role: 'user' as const }) },
           },
-          ...(facts.eventAt ? {} : { $unset: { factsEventAt: '' as const } }),
-          $setOnInsert: { partnerUserId: `pu_${accountId}_${u.id}`, ...(role ? {} : { role: 'user' as const }) },
+          upsert: true,
         },
-        { upsert: true },
-      );
+      });
+      // Read-then-write as of `asOf`: each written at once after its read, the window kept as short as it was.
+      if (asOf || writes.length === MAPPING_BATCH) await this.users.bulkWrite(writes.splice(0));
     }
+    if (writes.length) await this.users.bulkWrite(writes);
     if (written.length) await this.accounts.updateOne({ _id: accountId }, { $addToSet: { 'licensedUsers.ids': { $each: written } } });
     return written.length;
   }
