@@ -18,7 +18,15 @@ cleanup() {
 }
 trap cleanup EXIT
 log() { printf '[check-image] %s\n' "$*" >&2; }
-free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+# N distinct free ports below the kernel's ephemeral range (where the dev server picks its internal ports), all held
+# at once while picked so none repeats (as src/local/process.ts freePort does).
+free_ports() {
+  node -e "
+    const net = require('net'); const held = [];
+    const one = () => new Promise((ok) => { const p = 15000 + Math.floor(Math.random() * 17000);
+      const s = net.createServer().once('error', () => ok(one())).listen(p, '127.0.0.1', () => { held.push(s); ok(p); }); });
+    (async () => { const ps = []; for (let i = 0; i < $1; i++) ps.push(await one()); held.forEach((s) => s.close()); console.log(ps.join(' ')); })();"
+}
 wait_port() { for _ in $(seq 120); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.5; done; log "port $1 never opened"; return 1; }
 
 npm_ci() { (cd "$1" && npx -y "npm@$NPM_VERSION" ci --ignore-scripts --no-audit --no-fund --loglevel=error "${@:2}"); }
@@ -34,7 +42,7 @@ npm_ci "$WORK/runtime" --omit=dev
 (cd "$WORK/runtime" && node -e "require('@temporalio/core-bridge'); require('@swc/core')")
 cp -r "$WORK/build/dist" "$WORK/runtime/dist"
 
-TP=$(free_port); FP=$(free_port); WEB=$(free_port); ADMIN=$(free_port); MET=$(free_port); SIM=$(free_port)
+read -r TP FP WEB ADMIN MET SIM < <(free_ports 6)
 log "runtime: Temporal :$TP, FerretDB :$FP, web :$WEB, simulator :$SIM"
 "$ROOT/.tools/bin/temporal" server start-dev --ip 127.0.0.1 --port "$TP" --headless --namespace default --log-level warn \
   --search-attribute TalkdeskAccountId=Keyword --search-attribute TalkdeskAccountName=Keyword \

@@ -57,18 +57,20 @@ export async function startWorkerProcess(env: Record<string, string>, timeoutMs 
  */
 export function useSystemWithWorkerProcess(use: (sys: TestSystem) => void): (extraEnv?: Record<string, string>) => Promise<WorkerProcess> {
   let sys: TestSystem | undefined;
-  let worker: WorkerProcess | undefined;
+  // Every one started, not the last: a test that leaves its worker running must not leave it polling past the suite.
+  const workers: WorkerProcess[] = [];
   useSystem(
     (s) => {
       sys = s;
       use(s);
     },
     { inProcessWorker: false },
-    () => worker?.kill(),
+    async () => void (await Promise.all(workers.splice(0).map((w) => w.kill()))),
   );
   return async (extraEnv = {}) => {
     if (!sys) throw new Error('the system did not start');
-    worker = await startWorkerProcess({ ...sys.workerProcessEnv, ...extraEnv });
+    const worker = await startWorkerProcess({ ...sys.workerProcessEnv, ...extraEnv });
+    workers.push(worker);
     return worker;
   };
 }
