@@ -104,7 +104,10 @@ export function credentialActivities(deps: ActivityDeps) {
       // After the last write of the set: every set destroyed meanwhile, this one perhaps not listed.
       // Not a close that spared it (a same-id reinstall's set, an uninstall's attempt counting its close late).
       if (await store.credentials.closedOver(input.installationId, clientId, closesBefore)) {
-        await store.credentials.destroy(input.installationId, clientId);
+        // The set this event's import wrote, not one a same-client reinstall imported over it since (an attempt
+        // stalled across the uninstall, whose retried destroy counted two closes, and the reinstall).
+        const mine = await store.credentials.get(input.installationId, clientId);
+        if (mine?.sourceEventId === input.eventId) await store.credentials.destroy(input.installationId, clientId, undefined, mine);
         throw destroyedWhileImporting(input.installationId, input.eventId);
       }
       logger.info({ installationId: input.installationId, clientId }, 'credentials imported');

@@ -314,7 +314,8 @@ export function reconciliationActivities(deps: ActivityDeps) {
         const now = new Date();
         const pendingBefore = new Date(now.getTime() - PENDING_SET_MAX_AGE_MS);
         for (const rec of await store.credentials.listDueForDestruction(now, input.limit, pendingBefore)) {
-          if (await store.credentials.destroy(rec.installationId, rec.clientId, rec.status)) destroyed += 1;
+          // Only the set listed (`rec`): not one a same-client reinstall imported over it since, pending too.
+          if (await store.credentials.destroy(rec.installationId, rec.clientId, rec.status, rec)) destroyed += 1;
         }
         await store.tokenGrants.sweep(now); // notes of sets no longer fresh (activities/tokens.ts)
       });

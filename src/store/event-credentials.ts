@@ -144,7 +144,10 @@ export class EventCredentialStore {
     const rec = await this.coll.findOne({ _id: eventId });
     if (rec) return { secret: rec.secret, inInbox: false };
     const legacy = await this.inbox.findOne({ _id: eventId }, { projection: { credentials: 1 } });
-    return legacy?.credentials ? { secret: legacy.credentials, inInbox: true } : undefined;
+    if (legacy?.credentials) return { secret: legacy.credentials, inInbox: true };
+    // Moved between the two reads (a worker starting: `moveLegacyCredentials` writes here, then strips the inbox).
+    const moved = await this.coll.findOne({ _id: eventId });
+    return moved ? { secret: moved.secret, inInbox: false } : undefined;
   }
 
   /** Deletes one event's copy (imported, or never to be); true when there was one. */

@@ -84,4 +84,44 @@ describe('credentials backstop: retired and orphaned pending sets (FerretDB, sim
     assert.equal((await creds.get(installation.id, clientId))?.status, 'active');
     assert.ok(await creds.usable(installation.id, clientId), 'the set switched to keeps its secret');
   });
+
+  it("leaves a same-client reinstall's set alone when it was imported over the listed one before the backstop's destroy", async () => {
+    const first = await h.installing(1);
+    const installationId = first.installation.id;
+    const raw = h.simulator.rotateCredentials(installationId, { compromised: false });
+    const rotation = await h.storeEvent(raw);
+    const { clientId } = await h.run(h.acts.importCredentials, { installationId, eventId: rotation.eventId, activate: false });
+    await h.db
+      .collection(COLLECTIONS.credentials)
+      .updateOne(
+        { _id: credentialId(installationId, clientId) as never },
+        { $set: { createdAt: new Date(Date.now() - PENDING_SET_MAX_AGE_MS - 60_000) } },
+      );
+    await h.db.collection(COLLECTIONS.storeMarkers).deleteOne({ _id: CREDENTIALS_BACKSTOP_MARKER as never });
+    // Between the listing and the destroy: the uninstall destroys every set, and a reinstall under the same
+    // installation, handed the rotation's client again, imports it (pending until its install activates it).
+    const { compromised: _c, ...credentials } = raw.data;
+    const reinstall = { ...first.event, id: `${first.event.id}-reinstall`, data: { ...first.event.data, ...credentials } };
+    const creds = h.store.credentials;
+    const list = creds.listDueForDestruction.bind(creds);
+    creds.listDueForDestruction = async (...args) => {
+      const due = await list(...args);
+      assert.ok(
+        due.some((r) => r.clientId === clientId && r.status === 'pending'),
+        'listed while pending',
+      );
+      await h.run(h.acts.destroyCredentials, { installationId });
+      await h.storeEvent(reinstall);
+      await h.run(h.acts.importCredentials, { installationId, eventId: reinstall.id, activate: false });
+      return due;
+    };
+    try {
+      assert.equal((await h.run(h.acts.destroyRetiredCredentials, { limit: 1_000 })).destroyed, 0);
+    } finally {
+      creds.listDueForDestruction = list;
+    }
+    const set = await creds.get(installationId, clientId);
+    assert.deepEqual([set?.status, set?.sourceEventId], ['pending', reinstall.id]);
+    assert.ok(await creds.usable(installationId, clientId), "the reinstall's secret is kept");
+  });
 });

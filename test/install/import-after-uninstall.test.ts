@@ -196,6 +196,26 @@ describe('an import racing the uninstall’s destroyCredentials (FerretDB, simul
     assert.ok(await creds.usable(installationId, clientId), "the reinstall's secret is kept");
   });
 
+  it("an install's import stalled across an uninstall whose destroy counted two closes leaves a same-client reinstall's set alone", async () => {
+    const { installation, event } = h.simulator.createInstallation({ licensedUsers: 1 });
+    await h.storeEvent(event);
+    const ids = { installationId: installation.id, eventId: event.id };
+    const creds = h.store.credentials;
+    const activating = stallOnce(creds, 'activate'); // the set written, the copy deleted; then the attempt stalls
+    const stale = importing(ids);
+    await activating.reached;
+    // The uninstall: its local attempt counted a close and timed out, its retry counted another and destroyed.
+    for (let i = 0; i < 2; i += 1) await h.run(h.acts.destroyCredentials, { installationId: ids.installationId });
+    const reinstall = { ...event, id: `${event.id}-same-client` }; // Talkdesk hands the same client again
+    await h.storeEvent(reinstall);
+    const { clientId } = await importing({ installationId: ids.installationId, eventId: reinstall.id });
+    activating.go();
+    await assert.rejects(stale, destroyedMeanwhile); // two closes since it began: it gives up, as before
+    const set = await creds.get(ids.installationId, clientId);
+    assert.deepEqual([set?.status, set?.sourceEventId], ['active', reinstall.id]);
+    assert.ok(await creds.usable(ids.installationId, clientId), "the reinstall's secret is kept");
+  });
+
   it('a reinstall stored but not yet handed over (not named) keeps its copy: events newer than the ended one are spared', async () => {
     const first = await h.installing(1);
     const installationId = first.installation.id;
