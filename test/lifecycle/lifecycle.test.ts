@@ -119,16 +119,44 @@ describe('the whole lifecycle of an installation (dev server, FerretDB, simulato
     await eventually('no Talkdesk call of the installation in flight', async () =>
       sys.simulator.calls.filter((c) => c.installationId === installation.id).every((c) => c.status !== 0) ? true : undefined,
     );
-    const nothingProvisioned = async () => {
-      const account = await sys.store.accounts.getAccount(event.data.account_id);
-      const users = await sys.store.accounts.listUsers(event.data.account_id);
-      return (account === null || account.status === 'disabled') && users.every((u) => !u.active);
-    };
+    // Nothing was provisioned before the uninstall (the users' read waited): none is, then or later.
+    const nothingProvisioned = async () =>
+      (await sys.store.accounts.getAccount(event.data.account_id)) === null &&
+      (await sys.store.accounts.listUsers(event.data.account_id)).length === 0;
     await holdsFor('the account stays unprovisioned', nothingProvisioned, 2_000);
     assert.deepEqual(
       sys.simulator.stateCalls(installation.id).map((c) => c.body),
       [{ state: 'approve' }],
       'only the uninstall is acknowledged; the install is never approved',
+    );
+  });
+
+  it('an uninstall while the approval is retried undoes the provisioning (the account removed, not only disabled)', async () => {
+    const { installation, event } = sys.simulator.createInstallation({ licensedUsers: 2 });
+    sys.simulator.failNext('installationState', 100_000, { status: 500 });
+    await deliver(event);
+    await eventually('the account provisioned', async () =>
+      (await sys.store.accounts.getAccount(event.data.account_id)) ? true : undefined,
+    );
+    await deliver(sys.simulator.uninstall(installation.id));
+    // The uninstall's own acknowledgement must get through.
+    await eventually('the install interrupted', async () => {
+      const view = await queryState(sys.client, installation.id);
+      return view.history.some((h) => h.phase === 'installing' && h.result === 'interrupted') ? true : undefined;
+    });
+    sys.simulator.clearFaults();
+    const done = await finalView(sys.client, installation.id);
+    assert.equal(done.phase, 'uninstalled');
+    // Undone: the account and its users gone (a deprovision alone would leave them, disabled).
+    assert.equal(await sys.store.accounts.getAccount(event.data.account_id), null, 'the provisioning undone');
+    assert.deepEqual(await sys.store.accounts.listUsers(event.data.account_id), []);
+    assert.deepEqual(
+      sys.simulator
+        .stateCalls(installation.id)
+        .filter((c) => c.status === 200)
+        .map((c) => c.body),
+      [{ state: 'approve' }],
+      'only the uninstall is acknowledged',
     );
   });
 

@@ -93,7 +93,10 @@ describe('a new client whose token requests answer 401 invalid_client at first (
     assert.equal(await sys.simulator.deliver(sys.simulator.uninstall(installation.id), { callbackUrl: sys.web.callbackUrl }), 200);
     const view = await waitForPhase(sys.client, installation.id, 'uninstalled');
     assert.deepEqual([view.history.at(-1)?.phase, view.history.at(-1)?.result], ['uninstalling', 'acknowledged']);
-    const refusedAfter = refusedTokens(installation.clientIds[0]).filter((c) => c.at.getTime() >= uninstalledAt);
+    // From the uninstalling phase's start: the interrupted install's own retries, before it, do not count.
+    const uninstallingFrom = Date.parse(view.history.find((h) => h.phase === 'uninstalling')?.startedAt ?? '');
+    assert.ok(uninstallingFrom >= uninstalledAt - 1_000, 'the uninstalling phase began after the uninstall was delivered');
+    const refusedAfter = refusedTokens(installation.clientIds[0]).filter((c) => c.at.getTime() >= uninstallingFrom);
     assert.ok(refusedAfter.length > 0, "the uninstall's own token requests met the 401");
     assert.deepEqual(
       sys.simulator

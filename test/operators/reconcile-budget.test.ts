@@ -48,10 +48,12 @@ describe('reconciliation reads Talkdesk on a window and within a budget (dev ser
     assert.ok((await checkedAt(due)) >= passStart, 'the read is recorded');
     assert.ok((await checkedAt(inProgress)) >= passStart, 'the install in progress is read');
 
+    const secondStart = Date.now();
     const second = await reconcile();
     assert.deepEqual([second.talkdeskChecked, second.talkdeskDeferred], [1, 0]);
     assert.deepEqual([gets(fresh), gets(due)], [freshBefore, dueBefore + 1], 'both active ones wait for their window');
-    assert.ok((await checkedAt(inProgress)) >= passStart, 'the install in progress is read again');
+    // Recorded by this pass (the stuck approval never concludes, so its workflow records no read of its own).
+    assert.ok((await checkedAt(inProgress)) >= secondStart, 'the install in progress is read again');
   });
 
   it('an update its workflow approved starts the window again: the next pass does not read it at Talkdesk', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure, defaultPayloadConverter } from '@temporalio/common';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { eventually } from '../support/waits';
 import type { temporal } from '@temporalio/proto';
@@ -163,7 +164,16 @@ describe('reconciliation: a planned pass that continues as new', function () {
     assert.equal(report.dispatchedEvents, 3);
     assert.equal(report.credentialsDestroyed, 2);
     assert.ok(report.finishedAt);
-    assert.equal(report.startedAt, inputs.at(-1)?.report?.startedAt ?? report.startedAt, 'the first run began the report');
+    // The first run began the report, and every later run carried it as it was: its time is the first run's start.
+    assert.ok(
+      inputs.slice(1).every((i) => i.report?.startedAt === report.startedAt),
+      `each run carried the report begun by the first: ${JSON.stringify(inputs.map((i) => i.report?.startedAt))}`,
+    );
+    const [firstStartMs, secondStartMs] = [0, 1].map((k) => tsToMs(runs[k]!.events![0]!.eventTime));
+    assert.ok(
+      Date.parse(report.startedAt) >= firstStartMs! - 1_000 && Date.parse(report.startedAt) < secondStartMs!,
+      `the report began in the first run: ${report.startedAt}`,
+    );
   });
 
   it("gives a page the budget's spread (half the interval) and a quarter of an hour more, never under 30 minutes", async () => {

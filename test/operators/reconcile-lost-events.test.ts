@@ -225,8 +225,16 @@ describe('reconciliation hands over what a lost workflow left (FerretDB, simulat
 
     it('an active record no run resumed is not looked into: no inbox listing, no query', async () => {
       const { id, install } = await leftQueued();
-      const { result, handedOver, queries } = await reconcile(id, true, viewOf(id, 'active', [install.id]));
-      assert.deepEqual([result.resumed, handedOver, queries], [[], [], 0]);
+      const inbox = h.store.inbox;
+      const list = inbox.listForInstallation.bind(inbox);
+      let listings = 0;
+      inbox.listForInstallation = (...args) => ((listings += 1), list(...args));
+      try {
+        const { result, handedOver, queries } = await reconcile(id, true, viewOf(id, 'active', [install.id]));
+        assert.deepEqual([result.resumed, handedOver, queries, listings], [[], [], 0, 0]);
+      } finally {
+        inbox.listForInstallation = list;
+      }
     });
 
     it('a run the pass started whose hand-overs failed part-way is marked, so the next pass looks for what it did not get', async () => {

@@ -100,7 +100,7 @@ describe('reconciliation: re-approvals, repairs and failures', function () {
     for (const id of [first, second]) assert.ok((await lastCheck(id)) < started, id);
   });
 
-  it('a read a 429 paused goes unanswered: recorded as tried, not checked, so the next plan orders it by that try', async () => {
+  it('a read a 429 paused goes unanswered: recorded as tried, not checked, and the scan gives the plan that try (its order: test/unit/reconcile-plan.test.ts)', async () => {
     const first = await approvedButInstalling();
     const second = await approvedButInstalling();
     for (const id of [first, second]) h.simulator.setInstallationState(id, 'completed');

@@ -84,7 +84,8 @@ describe('talkdesk/client', () => {
     it('refuses a token URL outside the allow-list before signing or sending anything', async () => {
       await assert.rejects(
         client.requestToken({
-          tokenUrl: 'https://evil.example/oauth/token',
+          // The stub's own address under a name the allow-list lacks: sent, it would reach the stub.
+          tokenUrl: `${stub.origin.replace('127.0.0.1', 'localhost')}/oauth/token`,
           clientId: 'c',
           keyId: 'k',
           algorithm: 'ES256',

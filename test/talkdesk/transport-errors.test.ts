@@ -55,7 +55,8 @@ describe('talkdesk/errors: transport failures and refused hosts', () => {
   });
 
   it('a disallowed URL → final TalkdeskHostNotAllowed, nothing sent', async () => {
-    const err = await failureOf(() => t.client.getAccount('https://api.talkdeskapp.com@evil.com', TOKEN));
+    // User info before the stub's own (allowed) host: sent, it would reach the stub.
+    const err = await failureOf(() => t.client.getAccount(t.stub.origin.replace('://', '://api.talkdeskapp.com@'), TOKEN));
     assert.ok(err instanceof DisallowedHostError);
     const failure = toActivityFailure(err);
     assert.equal(failure.type, 'TalkdeskHostNotAllowed');
