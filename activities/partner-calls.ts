@@ -20,7 +20,7 @@ export async function callContext(
   installationId: string,
   operation: HookType,
   ref: PartnerEventRef,
-  opts: { fallbackBasis?: string; undoes?: HookType } = {},
+  opts: { fallbackBasis?: string; undoes?: HookType; basis?: string } = {},
 ): Promise<CallContext> {
   let { eventId, occurredAt } = ref;
   if (!eventId || !occurredAt) {
@@ -32,9 +32,10 @@ export async function callContext(
   const licenses = operation === 'account.provision' || operation === 'account.update';
   const received = licenses && ref.eventId ? (await deps.store.inbox.get(ref.eventId))?.receivedAt : undefined;
   return {
-    key: callKey(installationId, eventId, operation),
+    // `basis`: what keys the call in the event's stead (a late update's handling: activities/provisioning.ts).
+    key: callKey(installationId, opts.basis ?? eventId, operation),
     ...(received ? { receivedAt: received.toISOString() } : {}),
-    ...(opts.undoes ? { undoes: callKey(installationId, eventId, opts.undoes) } : {}),
+    ...(opts.undoes ? { undoes: callKey(installationId, opts.basis ?? eventId, opts.undoes) } : {}),
     occurredAt,
     signal: Context.current().cancellationSignal,
     progress: (detail) => heartbeat(detail),

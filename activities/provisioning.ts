@@ -16,7 +16,8 @@ import { callContext, heartbeatingThroughout, refusalsRecorded, stopIfOutlived, 
 import { toFailure } from './failures';
 import { trialToRecord, type TrialInput } from './trial-record';
 import { callKey } from '../src/partner/keys';
-import { licensedDifference, readLicensedUsers, type ReadingStore } from './licensed-users';
+import { licensedDifference, readLicensedUsers } from './licensed-users';
+import { CONFIRM, keyBasis, licensedUsersReading, readsListing } from './update-keys';
 import { callsWithOneToken, type TalkdeskCalls } from './talkdesk-calls';
 import { TalkdeskHttpError } from '../src/talkdesk/errors';
 import { SessionStore } from '../src/store/sessions';
@@ -32,12 +33,6 @@ const toUser = (u: TalkdeskUser, admin: string | undefined): PartnerUser => ({
 /** The failure type of an applyUpdate attempt that found its update given up (by a revert) before it was planned. */
 export const UPDATE_GIVEN_UP = 'UpdateGivenUp';
 const NO_CHANGE = { usersAdded: [], usersRemoved: [], newlyAdded: [] };
-/** Up to this many users an update adds are read one GET each; more, from the licensed users' listing. */
-export const USERS_READ_ONE_BY_ONE = 50;
-const CONFIRM = ':confirm'; // the key of a resync's confirming reading (licensedDifference), kept apart from its first
-/** Whether the update reads the licensed users' listing (a resync, or many users added): its pages are kept. */
-const readsListing = (input: UpdateInput): boolean => input.resyncUsers === true || new Set(input.usersAdding).size > USERS_READ_ONE_BY_ONE;
-
 /** What a provision reads before the users, kept by its first attempt (LicensedUsersProgressStore.keepFirstFacts). */
 interface ProvisionFacts {
   account: { id: string; name: string; company_name: string | null; timezone: string | null };
@@ -66,19 +61,7 @@ export function provisioningActivities(deps: ActivityDeps) {
   const findAccount = (input: { installationId: string; accountId?: string }) =>
     input.accountId ? store.accounts.getAccount(input.accountId) : store.accounts.findByInstallation(input.installationId);
 
-  /**
-   * The reading of the licensed users kept in MongoDB under the step's call key, so the
-   * workflow's next attempt (a new activity) resumes it. None without an event to key it.
-   */
-  const reading = (input: { installationId: string; eventId?: string }, operation: 'account.provision' | 'account.update', part = '') => {
-    if (!input.eventId) return undefined;
-    const key = callKey(input.installationId, input.eventId, operation) + part;
-    const saved: ReadingStore = {
-      load: () => store.licensedUsersProgress.load(key),
-      savePage: (page, users, next) => store.licensedUsersProgress.savePage(key, input.installationId, page, users, next),
-    };
-    return { key, saved };
-  };
+  const reading = licensedUsersReading(store);
 
   /**
    * `created_by` of the installation. Talkdesk refusing it for good (no scope, not found) only means
@@ -256,7 +239,7 @@ export function provisioningActivities(deps: ActivityDeps) {
      * and reports the same change, even after the first one applied it.
      */
     async applyUpdate(input: UpdateInput): Promise<UpdateResult> {
-      const ctx = await callContext(deps, input.installationId, 'account.update', input);
+      const ctx = await callContext(deps, input.installationId, 'account.update', input, { basis: keyBasis(input) });
       // Heartbeating while planning: its first Talkdesk read (and a token) can outlast the heartbeat timeout.
       const plan =
         (await plans.load(ctx.key)) ??
@@ -274,7 +257,8 @@ export function provisioningActivities(deps: ActivityDeps) {
       await whileHeartbeating('partner update', () => partner.update(req, ctx));
       if (records) await whileHeartbeating('recording the update', () => records.update(req, ctx));
       // A listing was read (a resync, or many users added): its pages hold names and emails, gone once applied.
-      const key = input.eventId && readsListing(input) ? callKey(input.installationId, input.eventId, 'account.update') : undefined;
+      const basis = keyBasis(input);
+      const key = basis && readsListing(input) ? callKey(input.installationId, basis, 'account.update') : undefined;
       for (const k of key ? [key, key + CONFIRM] : []) await store.licensedUsersProgress.clear(k);
       await sessions.endForUsers(input.installationId, plan.usersRemoved);
       logger.info(
@@ -291,7 +275,10 @@ export function provisioningActivities(deps: ActivityDeps) {
     /** Puts the account back as it was before an update that was never approved. */
     revertUpdate: heartbeatingThroughout('reverting the update', async (input: RevertInput): Promise<void> => {
       // `undoes`: the key of the update's own call, under which its plan is kept.
-      const ctx = await callContext(deps, input.installationId, 'account.revert_update', input, { undoes: 'account.update' });
+      const ctx = await callContext(deps, input.installationId, 'account.revert_update', input, {
+        undoes: 'account.update',
+        basis: keyBasis(input),
+      });
       const applied = input.applied ?? (await plannedChange(input, ctx.undoes ?? ''));
       if (!applied) {
         logger.info({ installationId: input.installationId }, 'update stopped before it planned a change: nothing to revert');

@@ -76,6 +76,8 @@ export interface AccountCallInput extends InstallationRef, PartnerEventRef {
 
 export interface RevertInput extends InstallationRef, PartnerEventRef {
   accountId: string;
+  /** The reverted update's own (`UpdateInput.lateAfter`): the key its change was planned under. */
+  lateAfter?: string;
   /** What the update applied; absent when it was stopped while applying: the plan its first attempt kept says (none: nothing applied). */
   applied?: UpdateResult;
 }
@@ -90,6 +92,12 @@ export interface UpdateInput extends TalkdeskCallRef, PartnerEventRef {
    * users from Talkdesk (the source of truth) and apply the difference with the account.
    */
   resyncUsers?: boolean;
+  /**
+   * A late update: `created_at` of the newest update applied when its phase began. Its calls are keyed by it too, so a
+   * later handling of the same event after a newer update (a lost run's, handed over again) plans afresh instead of
+   * re-applying the change planned before that update; a retry, or a run resumed with nothing applied since, keeps it.
+   */
+  lateAfter?: string;
 }
 export interface UpdateResult {
   usersAdded: string[];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { CallRecord } from '../../src/simulator/types';
-import { USERS_READ_ONE_BY_ONE } from '../../activities/provisioning';
+import { USERS_READ_ONE_BY_ONE } from '../../activities/update-keys';
 import { callKey } from '../../src/partner/keys';
 import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
 

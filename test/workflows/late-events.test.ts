@@ -113,7 +113,8 @@ describe('installation workflow: late events', function () {
 
   it('an update older than an applied update re-reads the licensed users and keeps the newest subscription', async () => {
     const t = await active();
-    await t.send(t.event('app.updated', { atSeconds: 20, facts: { subscription: { plan: { name: 'pro', licenses: 20 } } } }));
+    const newer = t.event('app.updated', { atSeconds: 20, facts: { subscription: { plan: { name: 'pro', licenses: 20 } } } });
+    await t.send(newer);
     await t.settled('active', (v) => v.appliedEvents === 2);
     const late = t.event('app.updated', {
       atSeconds: 10,
@@ -123,6 +124,8 @@ describe('installation workflow: late events', function () {
     const v = await t.settled('active', (s) => s.appliedEvents === 3);
     const call = t.stubs.of('applyUpdate')[1];
     assert.equal(call?.resyncUsers, true);
+    // Keyed by the newest update applied when it began too (activities/update-keys.ts); an update in order by its event.
+    assert.deepEqual([t.stubs.of('applyUpdate')[0]?.lateAfter, call?.lateAfter], [undefined, newer.createdAt]);
     assert.deepEqual([call?.usersAdding, call?.usersRemoving, call?.subscription], [[], [], undefined]);
     assert.deepEqual(v.subscription, { plan: { name: 'pro', licenses: 20 } });
     assert.deepEqual(phases(v), ['installing', 'updating', 'updating']);

@@ -51,6 +51,7 @@ describe('installation workflow: event times across runs', function () {
     const v = await t.settled('active', (s) => s.appliedEvents === 1);
     const apply = t.stubs.of('applyUpdate')[0];
     assert.deepEqual([apply?.resyncUsers, apply?.usersAdding], [true, []], 'its stale delta is not applied: users re-read');
+    assert.equal(apply?.lateAfter, LATER, 'keyed by the newest update applied, as the record has it');
     const call = t.stubs.of('setInstallationState')[0];
     assert.deepEqual([call?.late, call?.checkFirst], [true, true], 'read first, never sent blind');
     assert.match(v.history.at(-1)?.detail ?? '', /late update/);

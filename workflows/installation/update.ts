@@ -59,6 +59,9 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
   const subscription = newest ? event.facts.subscription : undefined;
   takeLinks(ctx, event);
   ctx.run.updateLate = late;
+  // Moves only once an update's phase ends (apply.ts), so every attempt of this handling, and a run resumed with
+  // nothing applied since, name the same; activity input only, no command changes.
+  const lateAfter = late ? state.appliedAt?.update : undefined;
   const deadline = await ctx.beginPhase('updating', event);
   let applied: UpdateResult | undefined;
   // Re-entered after continue-as-new mid-phase, or the update a lost run left under way: the previous run may have
@@ -77,6 +80,7 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
         usersRemoving: users.removing ?? [],
         subscription,
         ...(late ? { resyncUsers: true } : {}),
+        ...(lateAfter ? { lateAfter } : {}),
         ...partnerEvent(event),
       },
       ctx.withHeartbeat,
@@ -91,7 +95,7 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
    * applying activity's end, never right after a local activity (docs/versioning.md).
    */
   const revert = async () => {
-    const input = { installationId, accountId: state.accountId ?? '', ...partnerEvent(event) };
+    const input = { installationId, accountId: state.accountId ?? '', ...(lateAfter ? { lateAfter } : {}), ...partnerEvent(event) };
     if (applied) await ctx.step('revert the update', acts.revertUpdate, { ...input, applied }, accountUndoOptions(ctx));
     else if (applying && ctx.patched(REVERT_UPDATE_STOPPED_WHILE_APPLYING))
       await ctx.step('revert the update', acts.revertUpdate, input, accountUndoOptions(ctx));
