@@ -318,6 +318,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
           if (await store.credentials.destroy(rec.installationId, rec.clientId, rec.status, rec)) destroyed += 1;
         }
         await store.tokenGrants.sweep(now); // notes of sets no longer fresh (activities/tokens.ts)
+        await store.credentials.sweepExpiredTokens(now);
       });
       return { destroyed };
     },

@@ -328,6 +328,14 @@ export class CredentialStore {
     if (legacy) await this.tokens.deleteOne({ _id: legacy._id });
   }
 
+  /**
+   * Deletes cached tokens past their expiry (the daily backstop; reads the whole collection on the embedded store): one
+   * a failed drop left behind (a destroy whose token drop did not land) goes with its ciphertext, not kept for good.
+   */
+  async sweepExpiredTokens(now: Date): Promise<number> {
+    return (await this.tokens.deleteMany({ expiresAt: { $lt: now } })).deletedCount;
+  }
+
   /** Drops every cached token of the installation: one per indexed set, by `_id` (not indexed: by installation). */
   async dropTokens(installationId: string): Promise<void> {
     const clientIds = await this.indexedClientIds(installationId);

@@ -124,4 +124,22 @@ describe('credentials backstop: retired and orphaned pending sets (FerretDB, sim
     assert.deepEqual([set?.status, set?.sourceEventId], ['pending', reinstall.id]);
     assert.ok(await creds.usable(installationId, clientId), "the reinstall's secret is kept");
   });
+
+  it('deletes cached tokens past their expiry (one a failed drop left behind), and keeps one still valid', async () => {
+    const { installation, clientId } = await h.installing(1);
+    const other = await h.installing(1);
+    const tokens = h.db.collection(COLLECTIONS.tokens);
+    await h.store.credentials.cacheToken(installation.id, clientId, 'token-expired', 'apps:read', new Date(Date.now() - 60_000));
+    await h.store.credentials.cacheToken(
+      other.installation.id,
+      other.clientId,
+      'token-valid',
+      'apps:read',
+      new Date(Date.now() + 3_600_000),
+    );
+    await h.db.collection(COLLECTIONS.storeMarkers).deleteOne({ _id: CREDENTIALS_BACKSTOP_MARKER as never });
+    await h.run(h.acts.destroyRetiredCredentials, { limit: 1_000 });
+    assert.equal(await tokens.countDocuments({ _id: credentialId(installation.id, clientId) as never }), 0, 'the expired one deleted');
+    assert.equal(await h.store.credentials.cachedToken(other.installation.id, other.clientId, 0), 'token-valid');
+  });
 });

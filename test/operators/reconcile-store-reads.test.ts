@@ -198,8 +198,8 @@ describe('reconciliation reads the store by _id (FerretDB, command monitoring, d
     );
     assert.deepEqual(
       first.destroyed.scans.map((s) => s.what),
-      [`${COLLECTIONS.credentials} find`, `${COLLECTIONS.tokenGrants} delete`],
-      'and the credentials backstop (with its sweep of token grant notes)',
+      [`${COLLECTIONS.credentials} find`, `${COLLECTIONS.tokenGrants} delete`, `${COLLECTIONS.tokens} delete`],
+      'and the credentials backstop (with its sweeps of token grant notes and expired tokens)',
     );
     const second = await pass(200);
     assert.deepEqual(
