@@ -1,7 +1,9 @@
 import { MongoServerError, type Collection } from 'mongodb';
 import type { EncryptedBlob } from '../crypto/secrets';
 import type { EventType, LifecycleEvent } from '../../workflows/definitions';
-import { COLLECTIONS, DURABLE_WRITE, MAJORITY_READ, type Database } from '../store/db';
+import { COLLECTIONS, DURABLE_WRITE, MAJORITY_READ, NotDurableYetError, type Database } from '../store/db';
+
+export { NotDurableYetError };
 import { conflicting } from './inbox-conflict';
 import {
   EventCredentialStore,
@@ -15,18 +17,6 @@ import {
  * One delivered event, stored before the callback answers. Written once, then only
  * its hand-over mark is added, by this module (src/store/README.md).
  */
-
-/**
- * An earlier delivery stored the event on the primary, but a majority of the replica set does not hold it yet (its
- * write concern failed): not stored as far as Talkdesk may be told. The callback answers 503 and the next delivery
- * finds it, once the majority does.
- */
-export class NotDurableYetError extends Error {
-  constructor() {
-    super('the event is stored by an earlier delivery but not yet on a majority of the replica set: deliver it again later');
-    this.name = 'NotDurableYetError';
-  }
-}
 
 export interface InboxRecord {
   _id: string; // the Talkdesk event id: unique, so a repeated delivery changes nothing
@@ -311,7 +301,14 @@ export class InboxStore {
       // one (a pre-release build bound it to the inbox record) stays there, read by its import with that binding.
       const clientId = (r.event?.facts as { client_id?: unknown } | undefined)?.client_id;
       if (typeof clientId !== 'string' || (!options.drop && r.credentials.v !== 1)) continue;
-      if (!options.drop) await this.eventCredentials.put(ownerOf(r), { clientId, secret: r.credentials });
+      if (!options.drop) {
+        // A copy an earlier move wrote, not on a majority yet: left in the record (its import reads it there) till the next.
+        const put = await this.eventCredentials.put(ownerOf(r), { clientId, secret: r.credentials }).catch((e: unknown) => {
+          if (e instanceof NotDurableYetError) return undefined;
+          throw e;
+        });
+        if (put === undefined) continue;
+      }
       moved += await this.stripLegacyCredentials(r._id);
     }
     return moved;

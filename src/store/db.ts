@@ -69,6 +69,18 @@ export interface Database {
  */
 export const DURABLE_WRITE = { writeConcern: { w: 'majority', journal: true, wtimeoutMS: 5_000 } } as const;
 
+/**
+ * An earlier delivery stored the event (its record, or its credentials' copy) on the primary, but a majority of the replica
+ * set does not hold it yet (its write concern failed): not stored as far as Talkdesk may be told. The callback answers 503 and the next delivery
+ * finds it, once the majority does.
+ */
+export class NotDurableYetError extends Error {
+  constructor() {
+    super('the event is stored by an earlier delivery but not yet on a majority of the replica set: deliver it again later');
+    this.name = 'NotDurableYetError';
+  }
+}
+
 /** Reads what a majority holds: a write whose majority wait failed (its delivery answered 503) reads as absent. */
 export const MAJORITY_READ = { readConcern: { level: 'majority' as const } };
 

@@ -2,7 +2,7 @@ import { MongoServerError, type Collection } from 'mongodb';
 import { encryptJson, type EncryptedBlob, type Keyring } from '../crypto/secrets';
 import type { EventCredentials } from '../events/schemas';
 import { credentialId } from './credentials';
-import { COLLECTIONS, DURABLE_WRITE, deleteByIds, type Database } from './db';
+import { COLLECTIONS, DURABLE_WRITE, MAJORITY_READ, NotDurableYetError, deleteByIds, type Database } from './db';
 import { eventCredentialsContext } from './secret-contexts';
 
 /**
@@ -96,6 +96,7 @@ export class EventCredentialStore {
    * Stores an event's credentials (the callback, before the inbox record). A repeat changes nothing: `repeat`.
    * `conflict`: the id holds another event's copy (another installation, client or time: an earlier delivery whose
    * record was never written, then a different body under its id), which must not be taken for this one's.
+   * Throws NotDurableYetError when the id's copy is not on a majority yet (an earlier delivery's, answered 503).
    */
   async put(owner: EventCredentialOwner, sealed: SealedEventCredentials): Promise<'stored' | 'repeat' | 'conflict'> {
     const { eventId, installationId, createdAt, storedAt } = owner;
@@ -114,12 +115,17 @@ export class EventCredentialStore {
       return 'stored';
     } catch (e) {
       if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
-      const held = await this.coll.findOne({ _id: eventId }, { projection: { installationId: 1, clientId: 1, eventCreatedAt: 1 } });
+      // Read at majority: an earlier delivery's copy whose majority wait failed (answered 503) may be on the primary
+      // alone; taken for a repeat, the record written next would be answered 2xx for a copy a failover rolls back.
+      const held = await this.coll.findOne(
+        { _id: eventId },
+        { projection: { installationId: 1, clientId: 1, eventCreatedAt: 1 }, ...MAJORITY_READ },
+      );
+      if (held === null) throw new NotDurableYetError();
       const other =
-        held !== null &&
-        (held.installationId !== installationId ||
-          held.clientId !== sealed.clientId ||
-          (held.eventCreatedAt !== undefined && held.eventCreatedAt.getTime() !== createdAt.getTime()));
+        held.installationId !== installationId ||
+        held.clientId !== sealed.clientId ||
+        (held.eventCreatedAt !== undefined && held.eventCreatedAt.getTime() !== createdAt.getTime());
       return other ? 'conflict' : 'repeat';
     }
   }

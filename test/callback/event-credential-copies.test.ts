@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { COLLECTIONS, connectDatabase, type Database } from '../../src/store';
+import { NotDurableYetError } from '../../src/store/db';
 import { InboxStore, type InboxRecord } from '../../src/handover/inbox';
 import { EventCredentialStore } from '../../src/store/event-credentials';
 import { inboxRecord } from '../support/inbox-records';
@@ -48,5 +49,35 @@ describe('event credentials: a copy moved out of the inbox while an import reads
     assert.equal(moved, 1, 'the move ran between the reads');
     assert.equal((await inbox.get(record._id))?.credentials, undefined, 'stripped from the inbox');
     assert.deepEqual(found, { secret: blob, inInbox: false }, 'read where it went');
+  });
+});
+
+/** A repeated delivery's copy (src/store/event-credentials.ts `put`): trusted only once a majority holds it. */
+describe('event credentials: a repeat finds the earlier copy at majority (FerretDB)', () => {
+  let db: Database;
+  let eventCredentials: EventCredentialStore;
+  beforeEach(async () => {
+    db = await connectDatabase(await mongoUri(), uniqueDbName('copy-repeat'));
+    eventCredentials = new EventCredentialStore(db);
+  });
+  afterEach(async () => {
+    await db.db.dropDatabase();
+    await db.close();
+  });
+
+  const owner = { eventId: 'evt-repeat', installationId: 'inst-repeat', createdAt: new Date(), storedAt: new Date() };
+  const sealed = { clientId: 'c', secret: { v: 1 as const, kid: 'k', iv: 'aXY=', tag: 'dGFn', ct: 'Y3Q=' } };
+
+  it('reads the copy it collided with at majority: found, a repeat; not there (on the old primary alone), 503 not yet durable', async () => {
+    assert.equal(await eventCredentials.put(owner, sealed), 'stored');
+    const coll = (eventCredentials as unknown as { coll: { findOne: (...a: unknown[]) => Promise<unknown> } }).coll;
+    const findOne = coll.findOne.bind(coll);
+    const reads: unknown[] = [];
+    coll.findOne = async (...a: unknown[]) => (reads.push(a[1]), findOne(...a));
+    assert.equal(await eventCredentials.put(owner, sealed), 'repeat');
+    assert.deepEqual((reads[0] as { readConcern?: unknown }).readConcern, { level: 'majority' }, 'read at majority');
+    // As a majority read answers when only the primary a failover rolls back holds it: nothing.
+    coll.findOne = async () => null;
+    await assert.rejects(eventCredentials.put(owner, sealed), NotDurableYetError);
   });
 });
