@@ -55,6 +55,8 @@ export interface ResumePoint {
   retryAt: string;
   /** A rotation's acknowledgement was sent by an earlier run (a 409 then means it landed), whatever step was cut. */
   ackBegun?: boolean;
+  /** A late update's calls were keyed by the newest update applied (late-update-keyed-by-newest-applied): kept so. */
+  lateKeyed?: boolean;
 }
 
 /** The kinds of event whose lateness is judged against each other. */

@@ -22,6 +22,7 @@ import { PATCHES_DECIDED_AT_START, PATCHES_DECIDED_AT_START_1_TO_14 } from '../.
 import { took } from './took';
 import { ADOPTION_CHECKS } from './adoption-checks';
 import { DEADLINE_READ_CHECKS } from './deadline-checks';
+import { GENERATION_15_CHECKS } from './generation-15-checks';
 import { STOPPED_OPERATION_CHECKS } from './stopped-operation-checks';
 
 import {
@@ -316,6 +317,7 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     scheduled(h).includes('obtainToken') &&
     localActivities(h).includes('switchCredentials'),
   ...DEADLINE_READ_CHECKS,
+  ...GENERATION_15_CHECKS,
   ...ADOPTION_CHECKS,
   ...STOPPED_OPERATION_CHECKS,
 };

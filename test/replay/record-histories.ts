@@ -15,6 +15,7 @@ import { RECONCILE_SCENARIOS } from './reconcile-scenarios';
 import { OPERATOR_SCENARIOS } from './operator-scenarios';
 import { ROTATION_SCENARIOS } from './rotation-scenarios';
 import { REINSTALL_SCENARIOS } from './reinstall-scenarios';
+import { GENERATION_15_SCENARIOS } from './generation-15-scenarios';
 import { deliverToFinished } from './scenario-steps';
 
 /**
@@ -66,6 +67,8 @@ const FIRST_WAVE: Record<string, Scenario['run']> = {
   'full-lifecycle': fullLifecycle,
   // The same life recorded by a run that starts with the one marker of the first fourteen generations.
   'full-lifecycle-one-marker': fullLifecycle,
+  // And by a run that starts with the one marker of the first fifteen.
+  'full-lifecycle-one-marker-15': fullLifecycle,
 
   // Provisioning that cannot succeed: rejected with a reason.
   'rejected-install': async (sys, deliver) => {
@@ -156,6 +159,7 @@ const SCENARIOS: Record<string, Scenario> = {
   ...OPERATOR_SCENARIOS,
   ...ROTATION_SCENARIOS,
   ...REINSTALL_SCENARIOS,
+  ...GENERATION_15_SCENARIOS,
 };
 
 /** Records the named scenarios (all when none is named), each on a system of its own; writes only their files. */

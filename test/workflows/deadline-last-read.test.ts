@@ -179,4 +179,41 @@ describe('installation workflow: a last read at the deadline', function () {
     assert.equal(t.stubs.of('revertUpdate').length, 1);
     assert.equal(reads(t).length, 1);
   });
+
+  /**
+   * Patch operator-reject-of-update-reads-at-deadline: an operator's reject of an update whose approval may have landed
+   * reads Talkdesk first, within the update's deadline; Talkdesk down until then, it reads once more past it.
+   */
+  for (const [shows, kept] of [
+    ['completed', true],
+    ['pending', false],
+  ] as const) {
+    it(`an operator's reject whose own run reaches the update's deadline unanswered reads once more: ${shows}, ${kept ? 'kept' : 'reverted'}`, async () => {
+      const t = await start(downUntilTheLastRead('update', shows));
+      await t.send(t.event('app.installed'));
+      await t.settled('active');
+      await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } }));
+      await t.until('the update to be retrying its approval', (v) => v.phase === 'updating' && v.lastError !== undefined);
+      await t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'not wanted' }] });
+      await env().sleep('8 days');
+      const v = await t.settled('active', (s) => s.history.at(-1)?.phase === 'active' && s.history.at(-1)?.endedAt !== undefined);
+      const rejects = t.stubs.of('setInstallationState').filter((c) => c.state === 'reject');
+      assert.ok(rejects.length > 1 && rejects.every((c) => c.checkFirst === true), 'the reject read first, unanswered until the deadline');
+      assert.deepEqual(
+        reads(t).map((r) => r.concludes),
+        ['update'],
+        'one last read, past the deadline',
+      );
+      if (kept) {
+        assert.deepEqual(
+          [v.history.at(-1)?.result, v.history.at(-1)?.detail],
+          ['not-open', 'Talkdesk shows the update completed (read at its deadline)'],
+        );
+        assert.deepEqual(t.stubs.of('revertUpdate'), [], 'not reverted: Talkdesk shows it completed');
+      } else {
+        assert.equal(v.history.at(-1)?.result, 'rejected');
+        assert.equal(t.stubs.of('revertUpdate').length, 1);
+      }
+    });
+  }
 });

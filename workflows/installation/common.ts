@@ -160,49 +160,6 @@ export function approvalMayHaveLanded(ctx: PhaseContext, event: LifecycleEvent):
 }
 
 /**
- * Patch: an install or update that reaches its deadline after its approval may have landed (an attempt's answer lost,
- * Talkdesk unreachable for every retry's read since) reads Talkdesk once more, for up to half the margin left of its
- * seven days, before it is undone: one Talkdesk shows concluded is kept. Before it, it was undone unread, and Talkdesk
- * kept an installation (or update) the partner's account no longer had. Decided at start only (patches.ts).
- */
-export const EXPIRED_PHASE_READS_TALKDESK_LAST = 'expired-phase-reads-talkdesk-last';
-
-/** Whether Talkdesk shows the expired phase's operation concluded (patch above); read only when its approval may have landed. */
-export async function concludedAtDeadline(
-  ctx: PhaseContext,
-  event: LifecycleEvent,
-  deadline: number,
-  concludes: 'install' | 'update',
-): Promise<boolean> {
-  if (!approvalMayHaveLanded(ctx, event) || !ctx.patched(EXPIRED_PHASE_READS_TALKDESK_LAST)) return false;
-  // An uninstall may still stop it (undone as before); an operator's reject is refused meanwhile (handlers.ts).
-  ctx.run.readingAtDeadline = true;
-  const read = await ctx.phases
-    .run(
-      deadline + ctx.options.phaseMarginMs / 2,
-      () =>
-        ctx.step(
-          `read Talkdesk at the ${concludes}'s deadline`,
-          ctx.acts.readInstallationState,
-          { ...ctx.talkdeskRef(), concludes },
-          ctx.withHeartbeat,
-        ),
-      "the last read's half of the margin",
-    )
-    .finally(() => {
-      ctx.run.readingAtDeadline = undefined;
-    });
-  return read.kind === 'done' && read.value.alreadyConcluded === true;
-}
-
-/** How a phase kept by that read ends. */
-export const keptAtDeadline = (what: 'install' | 'update'): PhaseEnd => ({
-  result: 'approved',
-  detail: `Talkdesk shows the ${what} concluded: its approval landed, the answer lost`,
-  outcome: `${what === 'install' ? 'approved' : 'update approved'} at Talkdesk, found by a last read at the deadline; kept`,
-});
-
-/**
  * Patch: a reject that stopped an install after its approval began (an attempt whose answer was lost may have
  * landed) undoes nothing before reading Talkdesk, and keeps the install Talkdesk shows approved; before it, the
  * provisioning was undone and the credentials destroyed for an installation Talkdesk showed installed. Decided
@@ -240,7 +197,7 @@ export async function rejectReadingTalkdesk(
   importFrom?: LifecycleEvent,
   concludes?: 'install' | 'update',
   late?: boolean,
-): Promise<{ sent: string; shows?: string; interruptedBy?: string }> {
+): Promise<{ sent: string; shows?: string; interruptedBy?: string; expired?: boolean }> {
   if (!ctx.canCallTalkdesk() && !importFrom) return { sent: 'not sent: no usable credentials' };
   // An uninstall arrived (after an operator's reject was accepted, or while the failed phase was undone): Talkdesk has
   // it open, and the rejection would conclude it. The uninstall is applied next.
@@ -267,7 +224,11 @@ export async function rejectReadingTalkdesk(
   if (sent.kind === 'failed' && sent.error.failureType === NOT_OPEN_AT_TALKDESK) {
     return { sent: `not sent: ${sent.error.message}`, shows: sent.error instanceof NotOpenError ? sent.error.talkdeskState : undefined };
   }
-  return { sent: `not sent (${sent.kind})`, ...(sent.kind === 'interrupted' ? { interruptedBy: sent.reason } : {}) };
+  return {
+    sent: `not sent (${sent.kind})`,
+    ...(sent.kind === 'interrupted' ? { interruptedBy: sent.reason } : {}),
+    ...(sent.kind === 'expired' ? { expired: true } : {}),
+  };
 }
 
 /** A failed phase's reason in full (history, `lastError`) and as told to Talkdesk. */

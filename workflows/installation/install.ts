@@ -3,8 +3,6 @@ import { olderThanApplied, type InstallationState } from '../state';
 import {
   OPERATOR_REJECT,
   approvalMayHaveLanded,
-  keptAtDeadline,
-  concludedAtDeadline,
   OPERATOR_REJECT_READS_TALKDESK_FIRST,
   adoptOrWhyNot,
   conclude,
@@ -16,6 +14,7 @@ import {
   takeEventFacts,
   undoProvisioning,
 } from './common';
+import { concludedAtDeadline, keptAtDeadline } from './deadline-read';
 import { STORE_STEPS_LOCAL, type PhaseContext } from './context';
 
 /**

@@ -12,6 +12,7 @@ import {
 } from './common';
 import { StepFailedError } from '../steps';
 import type { PhaseContext } from './context';
+import { OPERATOR_REJECT_OF_UPDATE_READS_AT_DEADLINE, readsConcludedAtDeadline } from './deadline-read';
 import { EARLIER_LIFE_INSTALL_OVER, INTERRUPTED_INSTALL_IMPORTS_TO_ANSWER, holdsOwnSet, installOfEarlierLife } from './install';
 import type { RunState } from './run-state';
 
@@ -211,14 +212,22 @@ async function rejectOnActive(ctx: PhaseContext, reason: string, afterApproval: 
     ctx.run.rejectReadsFirst = afterApproval !== undefined;
     const deadline = afterApproval?.deadline ?? operationDeadline(ctx, 'update');
     const late = ctx.run.updateLate === true;
-    const { sent, shows } = await rejectReadingTalkdesk(ctx, sentReason, deadline, undefined, 'update', late).finally(() => {
+    const { sent, shows, expired } = await rejectReadingTalkdesk(ctx, sentReason, deadline, undefined, 'update', late).finally(() => {
       ctx.run.rejectReadsFirst = undefined;
     });
-    if (afterApproval && shows === 'completed') {
+    // Its run reached the update's deadline with no answer from Talkdesk (every read failed, or it began there): read
+    // once more as an expired update does, rather than revert unread what Talkdesk may show completed.
+    const completedAtEnd =
+      afterApproval !== undefined &&
+      !late &&
+      expired === true &&
+      ctx.patched(OPERATOR_REJECT_OF_UPDATE_READS_AT_DEADLINE) &&
+      (await readsConcludedAtDeadline(ctx, afterApproval.deadline, 'update'));
+    if (afterApproval && (shows === 'completed' || completedAtEnd)) {
       afterApproval.keep();
       await ctx.endPhase('active', {
         result: 'not-open',
-        detail: 'Talkdesk shows the update completed',
+        detail: completedAtEnd ? 'Talkdesk shows the update completed (read at its deadline)' : 'Talkdesk shows the update completed',
         outcome:
           'operator reject not applied: the update was approved at Talkdesk before the reject could stop it (its answer lost); the update is kept',
       });

@@ -232,6 +232,20 @@ export const DECIDED_AT_START_14: readonly string[] = Object.freeze([
   'ended-install-forgets-destroyed-set',
 ]);
 
+/** Patch: the fifteenth generation, deciding DECIDED_AT_START_15 at the start of a run in the same way. */
+export const PATCHES_DECIDED_AT_START_15 = 'patches-decided-at-start-15';
+
+/**
+ * The patches the fifteenth generation decides, ONLY_DECIDED_AT_START: a late update's calls keyed by the newest update
+ * applied too (update.ts; a run continued as new mid-phase keeps the key its phase began with), and an operator's reject
+ * of an update whose approval may have landed reading Talkdesk once more when its own run reaches the update's deadline
+ * (operator.ts; asked right after a phase's record, a local activity).
+ */
+export const DECIDED_AT_START_15: readonly string[] = Object.freeze([
+  'late-update-keyed-by-newest-applied',
+  'operator-reject-of-update-reads-at-deadline',
+]);
+
 /**
  * Patches that only their generation's marker decides: a run recorded without it takes the old path
  * and never asks them. For a patch that would otherwise be asked right after a local activity (the
@@ -253,6 +267,7 @@ export const ONLY_DECIDED_AT_START: readonly string[] = Object.freeze([
   ...DECIDED_AT_START_12,
   ...DECIDED_AT_START_13,
   ...DECIDED_AT_START_14,
+  ...DECIDED_AT_START_15,
 ]);
 
 /** Each generation's marker and the patches it decides, oldest first. */
@@ -271,6 +286,7 @@ const GENERATIONS: readonly (readonly [string, readonly string[]])[] = [
   [PATCHES_DECIDED_AT_START_12, DECIDED_AT_START_12],
   [PATCHES_DECIDED_AT_START_13, DECIDED_AT_START_13],
   [PATCHES_DECIDED_AT_START_14, DECIDED_AT_START_14],
+  [PATCHES_DECIDED_AT_START_15, DECIDED_AT_START_15],
 ];
 
 /**
@@ -281,24 +297,38 @@ const GENERATIONS: readonly (readonly [string, readonly string[]])[] = [
  * asked after it, each by its own marker.
  */
 export const PATCHES_DECIDED_AT_START_1_TO_14 = 'patches-decided-at-start-1-to-14';
-const GENERATIONS_IN_ONE = 14;
 
-/** The markers that decide `patchId` at start, if any does (the replay corpus checks ask it): its generation's, and the one of all. */
+/**
+ * Patch: one marker deciding the first fifteen generations, recorded by every new run since the fifteenth: a generation
+ * added no longer costs a marker at every run's start. A run recorded with the marker of the first fourteen (or
+ * before it) is replayed as before, asking the fifteenth generation's own marker (absent: false).
+ */
+export const PATCHES_DECIDED_AT_START_1_TO_15 = 'patches-decided-at-start-1-to-15';
+
+/** The markers deciding several generations at once, newest first, and how many (the first that many) each decides. */
+const IN_ONE: readonly (readonly [string, number])[] = [
+  [PATCHES_DECIDED_AT_START_1_TO_15, 15],
+  [PATCHES_DECIDED_AT_START_1_TO_14, 14],
+];
+
+/** The markers that decide `patchId` at start, if any does (the replay corpus checks ask it): its generation's, and the ones of all. */
 export function markersDeciding(patchId: string): string[] {
   const at = GENERATIONS.findIndex(([, ids]) => ids.includes(patchId));
   if (at < 0) return [];
-  return [GENERATIONS[at]![0], ...(at < GENERATIONS_IN_ONE ? [PATCHES_DECIDED_AT_START_1_TO_14] : [])];
+  return [GENERATIONS[at]![0], ...IN_ONE.filter(([, n]) => at < n).map(([marker]) => marker)];
 }
 
 /**
  * Decides every generation's marker (call it first, before any handler or activity) and returns
  * the patch check for the run. `ask` is the SDK's `patched` (a parameter for the unit test). A run
  * recorded before a generation's marker asks each of its patches where its code stands, except
- * those ONLY_DECIDED_AT_START (false). The marker of the first fourteen, recorded by every new run, is asked first: on
- * the replay of a run recorded before it, it is absent (false, nothing recorded) and the generations' own are asked.
+ * those ONLY_DECIDED_AT_START (false). The marker of the first fifteen, recorded by every new run, is asked first: on
+ * the replay of a run recorded before it, it is absent (false, nothing recorded), then that of the first fourteen, then
+ * the generations' own not decided by either.
  */
 export function decidePatchesAtStart(ask: (patchId: string) => boolean = patched): (patchId: string) => boolean {
-  const inOne = ask(PATCHES_DECIDED_AT_START_1_TO_14);
-  const decided = GENERATIONS.filter(([marker], i) => (inOne && i < GENERATIONS_IN_ONE) || ask(marker)).flatMap(([, ids]) => ids);
+  // The newest of the markers of all first: a new run records it alone; a run recorded before it asks the older one.
+  const inOne = IN_ONE.find(([marker]) => ask(marker))?.[1] ?? 0;
+  const decided = GENERATIONS.filter(([marker], i) => i < inOne || ask(marker)).flatMap(([, ids]) => ids);
   return (patchId) => decided.includes(patchId) || (!ONLY_DECIDED_AT_START.includes(patchId) && ask(patchId));
 }

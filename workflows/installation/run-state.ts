@@ -64,6 +64,10 @@ export interface RunState {
   /** The last update this run began was late (older than one applied): an operator's reject of it sends nothing that
    * Talkdesk shows open, which is a newer operation (activity input `late` only). */
   updateLate?: boolean;
+  /** That late update's calls are keyed by the newest update applied (update.ts): what a continue-as-new carries. */
+  updateLateKeyed?: boolean;
+  /** Carried so by the run this one continued mid-phase (ResumePoint.lateKeyed; absent: an older run's, not keyed so). */
+  resumedLateKeyed?: boolean;
   /** The update (its event id) that failed and whose own rejection ended other than stopped by an operator's reject
    * (sent, found concluded, or given up): that reject is not applied after it (operator-reject-after-own-end-not-applied). */
   updateRejectionEnded?: string;

@@ -4,9 +4,7 @@ import {
   MARK_ACTIVE,
   OPERATOR_REJECT,
   approvalMayHaveLanded,
-  keptAtDeadline,
   conclude,
-  concludedAtDeadline,
   partnerEvent,
   rejectReadingTalkdesk,
   rejectionFor,
@@ -15,6 +13,7 @@ import {
   FAILED_PHASE_YIELDS_TO_QUEUED_UNINSTALL,
   accountUndoOptions,
 } from './common';
+import { concludedAtDeadline, keptAtDeadline } from './deadline-read';
 import { uninstallQueued } from '../state';
 import { NotOpenError, type PhaseContext } from './context';
 import type { PhaseOutcome } from '../steps';
@@ -41,6 +40,13 @@ export const OPERATOR_REJECT_OF_UPDATE_READS_TALKDESK_FIRST = 'operator-reject-o
  */
 export const RESUMED_UPDATE_REVERTED_WHEN_STOPPED = 'resumed-update-reverted-when-stopped';
 
+/**
+ * Patch: a late update's calls (its plan, reading, partner key and revert) are keyed by the newest update applied when
+ * it began too (`UpdateInput.lateAfter`), so the event handled again after a newer update re-reads Talkdesk instead of
+ * re-applying a change planned before it. Decided at start (patches-decided-at-start-15).
+ */
+export const LATE_UPDATE_KEYED_BY_NEWEST_APPLIED = 'late-update-keyed-by-newest-applied';
+
 /** The update a lost run left under way: by its id (records written since it is kept), else by its time. */
 function wasUnderWay(resumed: { eventId?: string; createdAt?: string } | undefined, event: LifecycleEventOf<'app.updated'>): boolean {
   if (resumed?.eventId !== undefined) return resumed.eventId === event.eventId;
@@ -60,8 +66,12 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
   takeLinks(ctx, event);
   ctx.run.updateLate = late;
   // Moves only once an update's phase ends (apply.ts), so every attempt of this handling, and a run resumed with
-  // nothing applied since, name the same; activity input only, no command changes.
-  const lateAfter = late ? state.appliedAt?.update : undefined;
+  // nothing applied since, name the same. Decided at start (a late update under way in a run started before keeps the
+  // event's key), and carried by a continue-as-new mid-phase, so its phase never changes key.
+  const resumedHere = ctx.run.resumedEventId === event.eventId;
+  const keyed = late && (resumedHere ? ctx.run.resumedLateKeyed === true : ctx.patched(LATE_UPDATE_KEYED_BY_NEWEST_APPLIED));
+  ctx.run.updateLateKeyed = keyed;
+  const lateAfter = keyed ? state.appliedAt?.update : undefined;
   const deadline = await ctx.beginPhase('updating', event);
   let applied: UpdateResult | undefined;
   // Re-entered after continue-as-new mid-phase, or the update a lost run left under way: the previous run may have

@@ -76,7 +76,8 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
     cut: (step, attempt, retryAt) => {
       const { event, late } = run.applying!;
       const ackBegun = run.ackBegunFor === event.eventId ? { ackBegun: true } : {};
-      const resume = { event, late, step, attempt, retryAt: new Date(retryAt).toISOString(), ...ackBegun };
+      const keyed = late && run.updateLateKeyed ? { lateKeyed: true } : {};
+      const resume = { event, late, step, attempt, retryAt: new Date(retryAt).toISOString(), ...ackBegun, ...keyed };
       const carried: InstallationState = { ...state, resume };
       return continueAsNew<typeof installationWorkflow>({ installationId: ctx.installationId, options, carried });
     },
@@ -187,6 +188,7 @@ async function resumePhase(ctx: PhaseContext): Promise<void> {
   ctx.state.resume = undefined;
   ctx.run.resumedEventId = resume.event.eventId;
   if (resume.ackBegun) ctx.run.ackBegunFor = resume.event.eventId;
+  ctx.run.resumedLateKeyed = resume.lateKeyed === true;
   ctx.steps.resume({ step: resume.step, attempt: resume.attempt, retryAt: resume.retryAt });
   await apply(ctx, resume.event, { late: resume.late, resumed: true });
 }
