@@ -5,6 +5,7 @@ import { took } from './took';
 
 const KEYED = 'late-update-keyed-by-newest-applied';
 const READS_AT_DEADLINE = 'operator-reject-of-update-reads-at-deadline';
+const INSTALL_READS_AT_DEADLINE = 'operator-reject-of-install-reads-at-deadline';
 const ended = (h: RawHistory) => endedPhases(h) as { phase?: string; result?: string; detail?: string }[];
 /** The inputs of the run's applyUpdate activities. */
 const applyInputs = (h: RawHistory) =>
@@ -24,4 +25,9 @@ export const GENERATION_15_CHECKS: Record<string, (h: RawHistory) => boolean> = 
     scheduled(h).includes('readInstallationState') &&
     !scheduled(h).includes('revertUpdate') &&
     ended(h).some((p) => p.result === 'not-open' && /read at its deadline/.test(p.detail ?? '')),
+  [`an operator's reject of an install, its seven days unanswered: read once more, kept (${INSTALL_READS_AT_DEADLINE})`]: (h) =>
+    took(h, INSTALL_READS_AT_DEADLINE) &&
+    scheduled(h).includes('readInstallationState') &&
+    !scheduled(h).includes('undoProvisioning') &&
+    ended(h).some((p) => p.result === 'not-open' && /install concluded \(read at the deadline\)/.test(p.detail ?? '')),
 };

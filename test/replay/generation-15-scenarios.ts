@@ -60,4 +60,35 @@ export const GENERATION_15_SCENARIOS: Record<string, Scenario> = {
       return id;
     },
   },
+  // Patch operator-reject-of-install-reads-at-deadline: the same for an install, whose reject's run has seven days of
+  // its own from the reject (24 s here): unanswered, a last read past them (Talkdesk back) keeps the install.
+  'operator-reject-of-install-reads-at-deadline': {
+    options: { phaseTimeoutMs: 24_000, phaseMarginMs: 10_000, retryInitialMs: 500, retryMaxMs: 1_000 },
+    run: async (sys, deliver) => {
+      const { installation, event } = sys.simulator.createInstallation({ licensedUsers: 1 });
+      const id = installation.id;
+      sys.simulator.failNext('installationState', 1, { delayMs: 5_000 });
+      await deliver(event);
+      await eventually('the install approval landed', async () =>
+        sys.simulator.getInstallation(id)?.state === 'completed' ? true : undefined,
+      );
+      sys.simulator.failNext('installation', 100_000, { status: 500 });
+      await eventually('the approval retrying, its reads failing', async () => {
+        const v = await queryState(sys.client, id);
+        return v.phase === 'installing' && v.lastError !== undefined ? v : undefined;
+      });
+      const rejectedAt = Date.now();
+      await sys.client.workflow
+        .getHandle(workflowIdFor(id))
+        .executeUpdate(rejectUpdate, { args: [{ reason: 'recorded reject at the deadline' }] });
+      await eventually("the reject's seven days", async () => (Date.now() >= rejectedAt + 25_000 ? true : undefined), 40_000);
+      sys.simulator.clearFaults();
+      await eventually('kept by the last read', async () => {
+        const s = await queryState(sys.client, id);
+        return s.phase === 'active' && s.history.at(-1)?.result === 'not-open' ? s : undefined;
+      });
+      await deliver(sys.simulator.uninstall(id));
+      return id;
+    },
+  },
 };

@@ -53,7 +53,11 @@ import {
   OPERATOR_REJECT_READS_TALKDESK_FIRST,
   REJECTION_YIELDS_TO_QUEUED_UNINSTALL,
 } from '../../workflows/installation/common';
-import { EXPIRED_PHASE_READS_TALKDESK_LAST, OPERATOR_REJECT_OF_UPDATE_READS_AT_DEADLINE } from '../../workflows/installation/deadline-read';
+import {
+  EXPIRED_PHASE_READS_TALKDESK_LAST,
+  OPERATOR_REJECT_OF_INSTALL_READS_AT_DEADLINE,
+  OPERATOR_REJECT_OF_UPDATE_READS_AT_DEADLINE,
+} from '../../workflows/installation/deadline-read';
 import { LATE_UPDATE_KEYED_BY_NEWEST_APPLIED } from '../../workflows/installation/update';
 import {
   OPERATOR_REJECT_AFTER_OWN_END_NOT_APPLIED,
@@ -223,6 +227,7 @@ describe('patches decided at the start of an installation run (workflows/install
         ENDED_INSTALL_FORGETS_DESTROYED_SET,
         LATE_UPDATE_KEYED_BY_NEWEST_APPLIED,
         OPERATOR_REJECT_OF_UPDATE_READS_AT_DEADLINE,
+        OPERATOR_REJECT_OF_INSTALL_READS_AT_DEADLINE,
       ],
     );
     assert.ok(
@@ -310,7 +315,12 @@ describe('patches decided at the start of an installation run (workflows/install
       [SKIPPED_INSTALL_BEGINS_ITS_LIFE, UNFLAGGED_ROTATION_ADOPTED_FOR_UNINSTALL, NEW_LIFE_WAITS_FOR_ITS_INSTALL],
     ],
     ['fourteenth', 14, DECIDED_AT_START_14, [NEW_LIFE_WAITS_PAST_NEWER_INSTALL, ENDED_INSTALL_FORGETS_DESTROYED_SET]],
-    ['fifteenth', 15, DECIDED_AT_START_15, [LATE_UPDATE_KEYED_BY_NEWEST_APPLIED, OPERATOR_REJECT_OF_UPDATE_READS_AT_DEADLINE]],
+    [
+      'fifteenth',
+      15,
+      DECIDED_AT_START_15,
+      [LATE_UPDATE_KEYED_BY_NEWEST_APPLIED, OPERATOR_REJECT_OF_UPDATE_READS_AT_DEADLINE, OPERATOR_REJECT_OF_INSTALL_READS_AT_DEADLINE],
+    ],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {
     it(`the ${nth} generation decides its own patches at start; a run recorded before it never asks them (old paths)`, () => {

@@ -216,4 +216,34 @@ describe('installation workflow: a last read at the deadline', function () {
       }
     });
   }
+
+  // Patch operator-reject-of-install-reads-at-deadline: the same for an install's reject, whose own seven days pass.
+  for (const [shows, kept] of [
+    ['completed', true],
+    ['installing', false],
+  ] as const) {
+    it(`an operator's reject of an install whose own seven days pass unanswered reads once more: ${shows}, ${kept ? 'kept' : 'undone'}`, async () => {
+      const t = await start(downUntilTheLastRead('install', shows));
+      await t.send(t.event('app.installed'));
+      await t.until('the install to be retrying its approval', (v) => v.phase === 'installing' && v.lastError !== undefined);
+      await t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'not wanted' }] });
+      await env().sleep('8 days');
+      const v = await t.settled(kept ? 'active' : 'rejected', (s) => s.history.at(-1)?.endedAt !== undefined);
+      assert.deepEqual(
+        reads(t).map((r) => r.concludes),
+        ['install'],
+        'one last read, past the deadline',
+      );
+      if (kept) {
+        assert.deepEqual(
+          [v.history.at(-1)?.result, v.history.at(-1)?.detail],
+          ['not-open', 'Talkdesk shows the install concluded (read at the deadline)'],
+        );
+        assert.deepEqual(t.stubs.of('undoProvisioning'), [], 'nothing undone: Talkdesk shows it installed');
+      } else {
+        assert.equal(v.history.at(-1)?.result, 'rejected');
+        assert.equal(t.stubs.of('undoProvisioning').length, 1);
+      }
+    });
+  }
 });

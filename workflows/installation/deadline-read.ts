@@ -18,6 +18,13 @@ export const EXPIRED_PHASE_READS_TALKDESK_LAST = 'expired-phase-reads-talkdesk-l
  */
 export const OPERATOR_REJECT_OF_UPDATE_READS_AT_DEADLINE = 'operator-reject-of-update-reads-at-deadline';
 
+/**
+ * Patch: the same for an operator's reject of an install whose approval may have landed, whose own seven days (from the
+ * reject) pass with no answer from Talkdesk: read once more before the provisioning is undone and the credentials
+ * destroyed; an install Talkdesk shows concluded is kept. Decided at start only (patches-decided-at-start-15).
+ */
+export const OPERATOR_REJECT_OF_INSTALL_READS_AT_DEADLINE = 'operator-reject-of-install-reads-at-deadline';
+
 /** Whether Talkdesk shows the expired phase's operation concluded (patch above); read only when its approval may have landed. */
 export async function concludedAtDeadline(
   ctx: PhaseContext,

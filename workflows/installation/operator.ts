@@ -12,7 +12,11 @@ import {
 } from './common';
 import { StepFailedError } from '../steps';
 import type { PhaseContext } from './context';
-import { OPERATOR_REJECT_OF_UPDATE_READS_AT_DEADLINE, readsConcludedAtDeadline } from './deadline-read';
+import {
+  OPERATOR_REJECT_OF_INSTALL_READS_AT_DEADLINE,
+  OPERATOR_REJECT_OF_UPDATE_READS_AT_DEADLINE,
+  readsConcludedAtDeadline,
+} from './deadline-read';
 import { EARLIER_LIFE_INSTALL_OVER, INTERRUPTED_INSTALL_IMPORTS_TO_ANSWER, holdsOwnSet, installOfEarlierLife } from './install';
 import type { RunState } from './run-state';
 
@@ -77,16 +81,23 @@ export async function runOperatorReject(ctx: PhaseContext, reason: string): Prom
   // whether its approval landed (a `timeout` there is not open, so nothing is sent).
   const deadline = afterApproval ? Date.now() + ctx.options.phaseTimeoutMs : operationDeadline(ctx, concludes, queued);
   ctx.run.rejectReadsFirst = afterApproval;
-  const { sent, shows } = await rejectReadingTalkdesk(ctx, sentReason, deadline, importFrom, concludes).finally(() => {
+  const { sent, shows, expired } = await rejectReadingTalkdesk(ctx, sentReason, deadline, importFrom, concludes).finally(() => {
     ctx.run.rejectReadsFirst = undefined;
   });
   // Not sent because Talkdesk shows the install approved (completed, or an update or uninstall opened since): kept.
   const openSince = shows === 'pending' || (showsOperationOpen(shows) && ctx.patched(OPERATOR_REJECT_READS_OPEN_STATE_NAMES));
-  if (afterApproval && concludes === 'install' && (shows === 'completed' || openSince)) {
+  // Its seven days passed with no answer from Talkdesk: read once more, as an expired install does, before undoing.
+  const concludedAtEnd =
+    afterApproval &&
+    concludes === 'install' &&
+    expired === true &&
+    ctx.patched(OPERATOR_REJECT_OF_INSTALL_READS_AT_DEADLINE) &&
+    (await readsConcludedAtDeadline(ctx, deadline, 'install'));
+  if (afterApproval && concludes === 'install' && (shows === 'completed' || openSince || concludedAtEnd)) {
     ctx.run.endingInstall = undefined;
     await ctx.endPhase('active', {
       result: 'not-open',
-      detail: `Talkdesk shows the install ${shows}`,
+      detail: concludedAtEnd ? 'Talkdesk shows the install concluded (read at the deadline)' : `Talkdesk shows the install ${shows}`,
       outcome: `operator reject not applied: the install was approved at Talkdesk before the reject could stop it (its answer lost); the installation is kept`,
     });
     return;

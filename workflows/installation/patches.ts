@@ -238,12 +238,13 @@ export const PATCHES_DECIDED_AT_START_15 = 'patches-decided-at-start-15';
 /**
  * The patches the fifteenth generation decides, ONLY_DECIDED_AT_START: a late update's calls keyed by the newest update
  * applied too (update.ts; a run continued as new mid-phase keeps the key its phase began with), and an operator's reject
- * of an update whose approval may have landed reading Talkdesk once more when its own run reaches the update's deadline
- * (operator.ts; asked right after a phase's record, a local activity).
+ * of an update or an install whose approval may have landed reading Talkdesk once more when its own run reaches its
+ * deadline unanswered (operator.ts; asked right after a phase's record, a local activity).
  */
 export const DECIDED_AT_START_15: readonly string[] = Object.freeze([
   'late-update-keyed-by-newest-applied',
   'operator-reject-of-update-reads-at-deadline',
+  'operator-reject-of-install-reads-at-deadline',
 ]);
 
 /**
