@@ -1,13 +1,26 @@
 import { rejectUpdate, workflowIdFor } from '../../workflows/definitions';
 import { eventually, queryState, waitForPhase } from '../support/waits';
 import { activeInstallation } from './scenario-steps';
-import type { Scenario } from './timer-scenarios';
+import type { TestSystem } from '../support/system';
+import type { Deliver, Scenario } from './timer-scenarios';
 
 /**
  * Scenarios recorded with the fifteenth generation (patches-decided-at-start-15, decided by the one marker of the
  * first fifteen): a late update keyed by the newest update applied, and an operator's reject of an update whose own
  * run reaches the update's deadline reading Talkdesk once more.
  */
+/** Past `deadline`, Talkdesk answers again: the last read keeps the operation; an uninstall then completes the run. */
+async function keptByTheLastRead(sys: TestSystem, deliver: Deliver, id: string, deadline: number): Promise<string> {
+  await eventually('the deadline', async () => (Date.now() >= deadline ? true : undefined), 40_000);
+  sys.simulator.clearFaults();
+  await eventually('kept by the last read', async () => {
+    const s = await queryState(sys.client, id);
+    return s.phase === 'active' && s.history.at(-1)?.result === 'not-open' ? s : undefined;
+  });
+  await deliver(sys.simulator.uninstall(id));
+  return id;
+}
+
 export const GENERATION_15_SCENARIOS: Record<string, Scenario> = {
   // Patch late-update-keyed-by-newest-applied: an update older than one applied re-reads the licensed users, its
   // calls keyed by its event and that newer update's time (applyUpdate's `lateAfter`). An uninstall ends the run.
@@ -50,14 +63,7 @@ export const GENERATION_15_SCENARIOS: Record<string, Scenario> = {
       await sys.client.workflow
         .getHandle(workflowIdFor(id))
         .executeUpdate(rejectUpdate, { args: [{ reason: 'recorded reject at the deadline' }] });
-      await eventually('the deadline', async () => (Date.now() >= Date.parse(deadline ?? '') ? true : undefined), 30_000);
-      sys.simulator.clearFaults();
-      await eventually('kept by the last read', async () => {
-        const s = await queryState(sys.client, id);
-        return s.phase === 'active' && s.history.at(-1)?.result === 'not-open' ? s : undefined;
-      });
-      await deliver(sys.simulator.uninstall(id));
-      return id;
+      return keptByTheLastRead(sys, deliver, id, Date.parse(deadline ?? ''));
     },
   },
   // Patch operator-reject-of-install-reads-at-deadline: the same for an install, whose reject's run has seven days of
@@ -81,14 +87,7 @@ export const GENERATION_15_SCENARIOS: Record<string, Scenario> = {
       await sys.client.workflow
         .getHandle(workflowIdFor(id))
         .executeUpdate(rejectUpdate, { args: [{ reason: 'recorded reject at the deadline' }] });
-      await eventually("the reject's seven days", async () => (Date.now() >= rejectedAt + 25_000 ? true : undefined), 40_000);
-      sys.simulator.clearFaults();
-      await eventually('kept by the last read', async () => {
-        const s = await queryState(sys.client, id);
-        return s.phase === 'active' && s.history.at(-1)?.result === 'not-open' ? s : undefined;
-      });
-      await deliver(sys.simulator.uninstall(id));
-      return id;
+      return keptByTheLastRead(sys, deliver, id, rejectedAt + 25_000);
     },
   },
 };
