@@ -39,6 +39,17 @@ export const DEFAULT_LAUNCH_SETTINGS: LaunchSettings = {
   failureRetentionDays: 30,
 };
 
+/**
+ * A TALKDESK_WIDGET_HOSTS entry as a `widget_url` gives its host (`new URL(...).host`): lowercase, without the default
+ * port, so that `CDN.example.com:443` matches `https://cdn.example.com/w.js`.
+ */
+function widgetHost(entry: string): string {
+  const url = URL.canParse(`https://${entry}`) ? new URL(`https://${entry}`) : undefined;
+  if (!url || url.href !== `https://${url.host}/` || url.host === '')
+    throw new ConfigError(`TALKDESK_WIDGET_HOSTS: "${entry}" is not a host or host:port (comma-separated, no scheme or path)`);
+  return url.host;
+}
+
 /** The web process's launch settings; ConfigError naming the variable when they cannot work. */
 export function launchSettingsFromEnv(env: Env): LaunchSettings {
   const production = env.NODE_ENV === 'production';
@@ -53,7 +64,7 @@ export function launchSettingsFromEnv(env: Env): LaunchSettings {
     clientAuth: env.SSO_CLIENT_AUTH,
     sessionTtlMs: env.SESSION_TTL_HOURS * 3600_000,
     sameSite: env.SESSION_COOKIE_SAMESITE,
-    widgetHosts: env.TALKDESK_WIDGET_HOSTS,
+    widgetHosts: env.TALKDESK_WIDGET_HOSTS.map(widgetHost),
     frameAncestors: env.APP_FRAME_ANCESTORS ?? [],
     appHomeUrl: env.APP_HOME_URL,
     signingKeys: parseSigningKeys(env.SSO_SIGNING_KEYS),

@@ -35,6 +35,12 @@ describe('launch configuration', () => {
     assert.equal(custom.sessionTtlMs, 1_800_000);
     assert.equal(custom.appBaseUrl, 'https://app.example.com', 'trailing slash dropped');
     assert.deepEqual(custom.widgetHosts, []);
+    // As a widget_url's host reads: lowercase, no default port.
+    assert.deepEqual(settings({ TALKDESK_WIDGET_HOSTS: 'CDN.Example.com:443, cdn2.example.com:8443' }).widgetHosts, [
+      'cdn.example.com',
+      'cdn2.example.com:8443',
+    ]);
+    assert.throws(() => settings({ TALKDESK_WIDGET_HOSTS: 'cdn.example.com/path?x' }), /TALKDESK_WIDGET_HOSTS/);
   });
 
   it('requires APP_BASE_URL and SUPPORT_CONTACT in production', () => {
