@@ -121,11 +121,14 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
       const reject = t.stubs.of('setInstallationState').find((c) => c.state === 'reject');
       assert.equal(reject?.reason, 'Rejected by operator: customer asked');
       // Its approval sent (retrying), the interrupted install undoes nothing yet: the reject reads Talkdesk first,
-      // then undoes (patch operator-reject-reads-talkdesk-first; before it, the interrupted install undid too).
+      // then undoes (patch operator-reject-reads-talkdesk-first; before it, the interrupted install undid too). Talkdesk
+      // failing every call here, the reject's seven days end unanswered: one last read, not concluded, then the undo
+      // (patch operator-reject-of-install-reads-at-deadline).
       const withoutStateCalls = t.stubs.names().filter((n) => n !== 'setInstallationState');
-      assert.deepEqual(withoutStateCalls.slice(-5), [
+      assert.deepEqual(withoutStateCalls.slice(-6), [
         'provisionAccount',
         'recordInstallation',
+        'readInstallationState',
         'undoProvisioning',
         'destroyCredentials',
         'recordInstallation',
