@@ -2,8 +2,6 @@ import { MongoServerError, type Collection } from 'mongodb';
 import type { EncryptedBlob } from '../crypto/secrets';
 import type { EventType, LifecycleEvent } from '../../workflows/definitions';
 import { COLLECTIONS, DURABLE_WRITE, MAJORITY_READ, NotDurableYetError, type Database } from '../store/db';
-
-export { NotDurableYetError };
 import { conflicting } from './inbox-conflict';
 import {
   EventCredentialStore,

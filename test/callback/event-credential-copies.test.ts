@@ -7,16 +7,18 @@ import { inboxRecord } from '../support/inbox-records';
 import { mongoUri, uniqueDbName } from '../support/servers';
 
 /**
- * An import reading an event's copy while a starting worker moves an older version's copies out of the inbox
- * (src/store/event-credentials.ts `get`, src/handover/inbox.ts `moveLegacyCredentials`): found wherever it is.
+ * An event's copy of its credentials (src/store/event-credentials.ts): found by an import while a starting worker moves
+ * an older version's copies out of the inbox (`get`, `moveLegacyCredentials`), and trusted by a repeated delivery only
+ * once a majority holds it (`put`).
  */
-describe('event credentials: a copy moved out of the inbox while an import reads it (FerretDB)', () => {
+describe('event credentials: copies moved and repeated (FerretDB)', () => {
   let db: Database;
   let inbox: InboxStore;
   let eventCredentials: EventCredentialStore;
+  const blob = { v: 1 as const, kid: 'k', iv: 'aXY=', tag: 'dGFn', ct: 'Y3Q=' };
 
   beforeEach(async () => {
-    db = await connectDatabase(await mongoUri(), uniqueDbName('legacy-move'));
+    db = await connectDatabase(await mongoUri(), uniqueDbName('event-copies'));
     eventCredentials = new EventCredentialStore(db);
     inbox = new InboxStore(db, eventCredentials);
     await inbox.ensureIndexes();
@@ -27,7 +29,6 @@ describe('event credentials: a copy moved out of the inbox while an import reads
   });
 
   it('the move lands between its two reads (missed in event_credentials, then stripped from the inbox): still found', async () => {
-    const blob = { v: 1 as const, kid: 'k', iv: 'aXY=', tag: 'dGFn', ct: 'Y3Q=' };
     const r = inboxRecord('app.installed', new Date());
     const record = {
       ...r,
@@ -50,23 +51,9 @@ describe('event credentials: a copy moved out of the inbox while an import reads
     assert.equal((await inbox.get(record._id))?.credentials, undefined, 'stripped from the inbox');
     assert.deepEqual(found, { secret: blob, inInbox: false }, 'read where it went');
   });
-});
-
-/** A repeated delivery's copy (src/store/event-credentials.ts `put`): trusted only once a majority holds it. */
-describe('event credentials: a repeat finds the earlier copy at majority (FerretDB)', () => {
-  let db: Database;
-  let eventCredentials: EventCredentialStore;
-  beforeEach(async () => {
-    db = await connectDatabase(await mongoUri(), uniqueDbName('copy-repeat'));
-    eventCredentials = new EventCredentialStore(db);
-  });
-  afterEach(async () => {
-    await db.db.dropDatabase();
-    await db.close();
-  });
 
   const owner = { eventId: 'evt-repeat', installationId: 'inst-repeat', createdAt: new Date(), storedAt: new Date() };
-  const sealed = { clientId: 'c', secret: { v: 1 as const, kid: 'k', iv: 'aXY=', tag: 'dGFn', ct: 'Y3Q=' } };
+  const sealed = { clientId: 'c', secret: blob };
 
   it('reads the copy it collided with at majority: found, a repeat; not there (on the old primary alone), 503 not yet durable', async () => {
     assert.equal(await eventCredentials.put(owner, sealed), 'stored');

@@ -17,6 +17,36 @@ describe('credentials backstop: retired and orphaned pending sets (FerretDB, sim
   before(async () => (h = await startActivityHarness()));
   after(async () => h?.close());
 
+  /**
+   * Runs the backstop with the set `clientId` pending past the limit (imported that long ago), `between` running once
+   * it is listed, before its destroy; how many sets the backstop destroyed.
+   */
+  async function backstopWithListedOrphan(installationId: string, clientId: string, between: () => Promise<unknown>): Promise<number> {
+    await h.db
+      .collection(COLLECTIONS.credentials)
+      .updateOne(
+        { _id: credentialId(installationId, clientId) as never },
+        { $set: { createdAt: new Date(Date.now() - PENDING_SET_MAX_AGE_MS - 60_000) } },
+      );
+    await h.db.collection(COLLECTIONS.storeMarkers).deleteOne({ _id: CREDENTIALS_BACKSTOP_MARKER as never });
+    const creds = h.store.credentials;
+    const list = creds.listDueForDestruction.bind(creds);
+    creds.listDueForDestruction = async (...args) => {
+      const due = await list(...args);
+      assert.ok(
+        due.some((r) => r.clientId === clientId && r.status === 'pending'),
+        'listed while pending',
+      );
+      await between();
+      return due;
+    };
+    try {
+      return (await h.run(h.acts.destroyRetiredCredentials, { limit: 1_000 })).destroyed;
+    } finally {
+      creds.listDueForDestruction = list;
+    }
+  }
+
   it('destroys a pending set older than the rotation could hold it, keeps a recent one and the active set', async () => {
     const { installation, clientId: active } = await h.installing(1);
     const importRotation = async () => {
@@ -57,30 +87,9 @@ describe('credentials backstop: retired and orphaned pending sets (FerretDB, sim
     const rotation = await h.storeEvent(h.simulator.rotateCredentials(installation.id, { compromised: true }));
     const ref = { installationId: installation.id, eventId: rotation.eventId };
     const { clientId } = await h.run(h.acts.importCredentials, { ...ref, activate: false });
-    await h.db
-      .collection(COLLECTIONS.credentials)
-      .updateOne(
-        { _id: credentialId(installation.id, clientId) as never },
-        { $set: { createdAt: new Date(Date.now() - PENDING_SET_MAX_AGE_MS - 60_000) } },
-      );
-    await h.db.collection(COLLECTIONS.storeMarkers).deleteOne({ _id: CREDENTIALS_BACKSTOP_MARKER as never });
     // The switch lands between the backstop's listing and its destroy.
     const creds = h.store.credentials;
-    const list = creds.listDueForDestruction.bind(creds);
-    creds.listDueForDestruction = async (...args) => {
-      const due = await list(...args);
-      assert.ok(
-        due.some((r) => r.clientId === clientId && r.status === 'pending'),
-        'listed while pending',
-      );
-      await creds.activate(installation.id, clientId);
-      return due;
-    };
-    try {
-      assert.equal((await h.run(h.acts.destroyRetiredCredentials, { limit: 1_000 })).destroyed, 0);
-    } finally {
-      creds.listDueForDestruction = list;
-    }
+    assert.equal(await backstopWithListedOrphan(installation.id, clientId, () => creds.activate(installation.id, clientId)), 0);
     assert.equal((await creds.get(installation.id, clientId))?.status, 'active');
     assert.ok(await creds.usable(installation.id, clientId), 'the set switched to keeps its secret');
   });
@@ -91,35 +100,17 @@ describe('credentials backstop: retired and orphaned pending sets (FerretDB, sim
     const raw = h.simulator.rotateCredentials(installationId, { compromised: false });
     const rotation = await h.storeEvent(raw);
     const { clientId } = await h.run(h.acts.importCredentials, { installationId, eventId: rotation.eventId, activate: false });
-    await h.db
-      .collection(COLLECTIONS.credentials)
-      .updateOne(
-        { _id: credentialId(installationId, clientId) as never },
-        { $set: { createdAt: new Date(Date.now() - PENDING_SET_MAX_AGE_MS - 60_000) } },
-      );
-    await h.db.collection(COLLECTIONS.storeMarkers).deleteOne({ _id: CREDENTIALS_BACKSTOP_MARKER as never });
     // Between the listing and the destroy: the uninstall destroys every set, and a reinstall under the same
     // installation, handed the rotation's client again, imports it (pending until its install activates it).
     const { compromised: _c, ...credentials } = raw.data;
     const reinstall = { ...first.event, id: `${first.event.id}-reinstall`, data: { ...first.event.data, ...credentials } };
-    const creds = h.store.credentials;
-    const list = creds.listDueForDestruction.bind(creds);
-    creds.listDueForDestruction = async (...args) => {
-      const due = await list(...args);
-      assert.ok(
-        due.some((r) => r.clientId === clientId && r.status === 'pending'),
-        'listed while pending',
-      );
+    const destroyed = await backstopWithListedOrphan(installationId, clientId, async () => {
       await h.run(h.acts.destroyCredentials, { installationId });
       await h.storeEvent(reinstall);
       await h.run(h.acts.importCredentials, { installationId, eventId: reinstall.id, activate: false });
-      return due;
-    };
-    try {
-      assert.equal((await h.run(h.acts.destroyRetiredCredentials, { limit: 1_000 })).destroyed, 0);
-    } finally {
-      creds.listDueForDestruction = list;
-    }
+    });
+    assert.equal(destroyed, 0);
+    const creds = h.store.credentials;
     const set = await creds.get(installationId, clientId);
     assert.deepEqual([set?.status, set?.sourceEventId], ['pending', reinstall.id]);
     assert.ok(await creds.usable(installationId, clientId), "the reinstall's secret is kept");
