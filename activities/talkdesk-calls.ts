@@ -22,18 +22,26 @@ export interface AcknowledgeInput extends TalkdeskCallRef {
  * cached token so the retry asks for a fresh one (a newly granted scope can answer
  * 401 for some minutes).
  */
-export function withToken<R>(deps: ActivityDeps, ref: TalkdeskCallRef, call: (token: string) => Promise<R>): Promise<R> {
-  return callsWithOneToken(deps, ref)(call);
+export async function withToken<R>(deps: ActivityDeps, ref: TalkdeskCallRef, call: (token: string) => Promise<R>): Promise<R> {
+  const { token } = await accessToken(deps, ref.installationId, ref.clientId);
+  try {
+    return await call(token);
+  } catch (err) {
+    if (err instanceof TalkdeskHttpError && err.kind === 'unauthorized') {
+      await deps.store.credentials.dropTokens(ref.installationId);
+    }
+    throw err;
+  }
 }
 
 /** Talkdesk calls made with a token of one credential set (callsWithOneToken). */
 export type TalkdeskCalls = <R>(call: (token: string) => Promise<R>) => Promise<R>;
 
 /**
- * The Talkdesk calls of one activity (a provision's account, installation and pages; an update's users one by one): the
- * token is read from the store, or granted, once and reused for half the token's minimum validity (30 s by default)
- * instead of one store read per call, so a reused token keeps at least half that validity. A 401 forgets it and drops
- * the cache, so the next call asks again; a refused token request drops nothing.
+ * `withToken` for the Talkdesk calls of one activity (a provision's account, installation and pages; an update's users
+ * one by one): the token is read from the store, or granted, once and reused for half the token's minimum validity
+ * (30 s by default) instead of one store read per call, so a reused token keeps at least half that validity. A 401
+ * forgets it and drops the cache, as withToken does, so the next call asks again.
  */
 export function callsWithOneToken(deps: ActivityDeps, ref: TalkdeskCallRef): TalkdeskCalls {
   const reuseMs = (deps.tokenMinValidityMs ?? 60_000) / 2;
