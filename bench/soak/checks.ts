@@ -8,68 +8,14 @@ import { textOf } from '../../test/support/secret-scan';
 import { APPROVED, checkPhaseApprovals } from './approvals';
 import { earlierViews, mapLimit, mergeRuns, retry, runsOf } from './runs';
 import { SecretScanner } from './secrets';
+import { emptyCheckStats, type CheckProgress, type CheckStats } from './check-stats';
 import { completesWithin, describeUnfinished } from './unfinished';
 
 export { mergeRuns } from './runs';
+export type { CheckProgress, CheckStats } from './check-stats';
 
 /** What the checks read: Temporal, the service's database, the simulator's records, the logs. */
 export type CheckedSystem = Pick<BenchSystem, 'client' | 'store' | 'simulator' | 'logFiles'>;
-
-export interface CheckStats {
-  installations: number;
-  inFinalPhase: number;
-  accounts: number;
-  events: number;
-  eventsApplied: number;
-  eventsRecordedIgnored: number;
-  approvalPhases: number;
-  /** Approvals answered 200 in time. */
-  cleanApprovals: number;
-  /**
-   * Approvals that took effect but answered after the client's timeout (a hung
-   * call). The retry reads the state first and does not send them again, so each
-   * is still the phase's only approval.
-   */
-  lateApprovals: number;
-  /**
-   * Approved phases with no call of their own because an earlier call had already
-   * concluded their operation at Talkdesk: one state endpoint serves every operation,
-   * so an update's approval sent just after Talkdesk created an uninstall concludes
-   * the uninstall, and the uninstall's retry reads the state and sends nothing (an
-   * update concluded by the previous phase's retried approval likewise, ended by its
-   * state call's read, hurried by reconciliation's markActive or not).
-   */
-  concludedByAnEarlierCall: number;
-  /** Retried approvals of a phase that concluded the next operation (pending at Talkdesk by then), beside the phase's own. */
-  concludedAnotherOperation: number;
-  /** Phases interrupted (by an uninstall) after their one approval had reached the simulator. */
-  approvalsOfInterruptedPhases: number;
-  /**
-   * Installs and updates ended by reconciliation's markActive (Talkdesk showed them completed while they retried):
-   * only workflows on code before patch `mark-active-retries-state-call`, under which markActive ends no phase.
-   */
-  markedActivePhases: number;
-  /** Of those, the ones whose own approval had taken effect (its answer lost): still one approval each. */
-  markedActiveAfterOwnApproval: number;
-  /**
-   * State calls that concluded an update or an uninstall outside every phase of the
-   * workflow: what reconciliation sent for a `pending` operation. Must be zero.
-   */
-  pendingConcludedOutsidePhases: number;
-  /** State calls Talkdesk answered 409 (nothing open: a stray call). Must be zero. */
-  conflictingStateCalls: number;
-  /**
-   * Runs that completed before an installation's latest one. An event handed over after its
-   * workflow completed (a delivery the faults delayed) starts a run that records it and completes.
-   */
-  earlierRuns: number;
-  /** Uninstalled in the store at the drive's end, their workflow completed only later (a retried last workflow task). */
-  lateCompletions: number;
-  historiesScanned: number;
-  logFilesScanned: number;
-  logBytesScanned: number;
-  secretsLookedFor: number;
-}
 
 /**
  * The soak's end checks: final phases, accounts, approvals, events, secrets. Every
@@ -79,47 +25,35 @@ export async function checkSoak(
   sys: CheckedSystem,
   installations: SoakInstallation[],
   workerKillTimes: readonly number[] = [],
-  options: { unfinishedQueryTimeoutMs?: number; completionWaitMs?: number; completeBy?: number } = {},
+  options: { unfinishedQueryTimeoutMs?: number; completionWaitMs?: number; completeBy?: number; progress?: CheckProgress } = {},
 ): Promise<{ violations: string[]; stats: CheckStats; stuck: string[] }> {
+  const progress = options.progress ?? { step: '', reading: new Set<string>() };
   const unfinishedQueryTimeoutMs = options.unfinishedQueryTimeoutMs ?? 15_000;
   // Past the server's longest workflow-task retry backoff (10 minutes).
   const completionWaitMs = options.completionWaitMs ?? 11 * 60_000;
   /** Finished by the drive (the record says uninstalled) whose workflow never completed: histories worth saving. */
   const stuck: string[] = [];
   const v: string[] = [];
-  const stats: CheckStats = {
-    installations: installations.length,
-    inFinalPhase: 0,
-    accounts: 0,
-    events: 0,
-    eventsApplied: 0,
-    eventsRecordedIgnored: 0,
-    approvalPhases: 0,
-    cleanApprovals: 0,
-    lateApprovals: 0,
-    concludedByAnEarlierCall: 0,
-    concludedAnotherOperation: 0,
-    approvalsOfInterruptedPhases: 0,
-    markedActivePhases: 0,
-    markedActiveAfterOwnApproval: 0,
-    pendingConcludedOutsidePhases: 0,
-    conflictingStateCalls: 0,
-    earlierRuns: 0,
-    lateCompletions: 0,
-    historiesScanned: 0,
-    logFilesScanned: 0,
-    logBytesScanned: 0,
-    secretsLookedFor: 0,
-  };
+  const stats = emptyCheckStats(installations.length);
+  progress.stats = stats;
 
   // An installation the soak could not drive to its end (deadline) is one violation; the
   // checks of its final state are skipped, those of what it did (approvals, secrets) are not.
   const finished = installations.filter((i) => i.finished);
 
   // 1. Every installation in its correct final phase.
+  progress.step = '1, final phases';
   const views = new Map<string, InstallationView>();
   const whyNoState = new Map<string, string>();
   await mapLimit(installations, 8, async (inst) => {
+    progress.reading.add(inst.installationId);
+    try {
+      await finalView(inst);
+    } finally {
+      progress.reading.delete(inst.installationId);
+    }
+  });
+  async function finalView(inst: SoakInstallation): Promise<void> {
     const handle = sys.client.workflow.getHandle(workflowIdFor(inst.installationId));
     if (!inst.finished) {
       try {
@@ -162,9 +96,10 @@ export async function checkSoak(
     } catch (err) {
       v.push(`${inst.installationId}: no final view: ${err instanceof Error ? err.message : String(err)}`);
     }
-  });
+  }
 
   // Where each unfinished installation stood: its workflow, and the hand-over of each of its events.
+  progress.step = '1, where unfinished installations stood';
   const unfinished = installations.filter((i) => !i.finished);
   const dispatchOf = new Map<string, InboxRecord & { queue?: Awaited<ReturnType<typeof sys.store.inbox.queued>> }>();
   for (const e of unfinished.flatMap((i) => i.events)) {
@@ -195,6 +130,7 @@ export async function checkSoak(
 
   // An event handed over after its workflow completed (a delivery the faults delayed) starts a
   // new run, which records it and completes: what each installation did is in all its runs.
+  progress.step = '1, earlier runs';
   const runsById = await runsOf(sys, installations);
   const evidence = new Map<string, InstallationView>();
   for (const [id, view] of views) {
@@ -206,6 +142,7 @@ export async function checkSoak(
   }
 
   // 2. Exactly one account per installation.
+  progress.step = '2, accounts';
   const accounts = await retry(() => sys.store.accounts.accounts.find({}, { projection: { installationId: 1 } }).toArray());
   stats.accounts = accounts.length;
   const accountsOf = new Map<string, number>();
@@ -217,6 +154,7 @@ export async function checkSoak(
   }
   for (const [id, n] of accountsOf) if (!known.has(id)) v.push(`${n} account(s) of an installation the soak never made: ${id}`);
 
+  progress.step = '3, approvals';
   // 3. Exactly one approval that took effect at Talkdesk per approved phase (one answered late counts: it took effect), no rejection.
   const stateCalls = new Map<string, CallRecord[]>();
   for (const c of sys.simulator.calls) {
@@ -254,6 +192,7 @@ export async function checkSoak(
     checkPhaseApprovals(inst.installationId, view, calls, workerKillTimes, stats, v);
   }
 
+  progress.step = '4, events';
   // 4. Zero events lost: every event accepted, stored, handed over, and applied or recorded as ignored.
   const inbox = await retry(() =>
     sys.store.db.db
@@ -297,6 +236,7 @@ export async function checkSoak(
   }
 
   // 5. Zero secrets in histories or logs.
+  progress.step = '5, secrets';
   const secrets = sys.simulator.issuedSecrets();
   stats.secretsLookedFor = secrets.length;
   const scanner = new SecretScanner(secrets);
