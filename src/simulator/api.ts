@@ -196,12 +196,7 @@ function installationState(cfg: ApiConfig, r: ApiRequest, inst: SimInstallation)
         break;
       case 'uninstall':
         s.setState(inst, 'revoked', null, null);
-        if (cfg.revokeOnUninstall) {
-          for (const c of inst.clientIds) {
-            const client = s.clients.get(c);
-            if (client) s.revokeClient(client);
-          }
-        }
+        if (cfg.revokeOnUninstall) s.revokeClients(inst);
         break;
       default:
         // Nothing open: Talkdesk concludes nothing, and a repeated approval is a stray call.
@@ -255,6 +250,7 @@ export function handleApi(cfg: ApiConfig, r: ApiRequest): SimResponse {
     default: {
       const own = ownInstallation(cfg, r, token);
       if (!own.ok) return own.response;
+      cfg.state.expireOverdue(own.inst, cfg.revokeOnUninstall);
       if (r.route === 'installation') return installation(cfg, r, own.inst);
       if (r.route === 'licensedUsers') return licensedUsers(cfg, r, own.inst);
       if (r.route === 'installationState') return installationState(cfg, r, own.inst);

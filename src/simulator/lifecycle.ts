@@ -131,6 +131,7 @@ export class Lifecycle {
       reason: null,
       stateUpdatedAt: now,
       pendingOperation: 'install',
+      pendingSince: now,
       licensedUserIds: account.userIds.slice(0, licensed),
       createdBy: opts.createdBy ?? account.userIds[0] ?? null,
       subscription: null,
@@ -152,6 +153,7 @@ export class Lifecycle {
       },
       _links: installedLinks(this.ctx, id, inst.id, inst.accountId),
     };
+    inst.pendingSince = new Date(event.created_at);
     return { installation: this.state.viewInstallation(inst), event };
   }
 
@@ -197,7 +199,7 @@ export class Lifecycle {
         : { adding: { name, licenses } };
       inst.subscription = { name, licenses };
     }
-    this.state.setState(inst, this.open('update'), null, 'update');
+    this.state.setState(inst, this.open('update'), null, 'update', new Date(event.created_at));
     return event;
   }
 
@@ -230,10 +232,11 @@ export class Lifecycle {
 
   uninstall(installationId: string, reason: UninstallReason = DEFAULT_UNINSTALL_REASON, eventOpts?: EventOptions): UninstalledEvent {
     const inst = this.installation(installationId);
-    this.state.setState(inst, this.open('uninstall'), null, 'uninstall');
     const id = eventId(eventOpts);
+    const head = envelopeHead(this.ctx, 'app.uninstalled', id, eventOpts);
+    this.state.setState(inst, this.open('uninstall'), null, 'uninstall', new Date(head.created_at));
     return {
-      ...envelopeHead(this.ctx, 'app.uninstalled', id, eventOpts),
+      ...head,
       data: {
         installation_id: inst.id,
         account_id: inst.accountId,

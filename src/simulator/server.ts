@@ -422,6 +422,7 @@ class SimulatorServer implements Simulator {
 
   getInstallation(installationId: string): SimInstallationView | undefined {
     const inst = this.state.installations.get(installationId);
+    if (inst) this.state.expireOverdue(inst, this.apiCfg.revokeOnUninstall);
     return inst ? this.state.viewInstallation(inst) : undefined;
   }
 

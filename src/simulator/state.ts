@@ -3,6 +3,9 @@ import { hexId, opaqueSecret } from './ids';
 import { generateInstallationKeys, privateKeyPem, type InstallationKeys } from './keys';
 import type { ClientView, InstallationStateName, SimInstallationView, KeyAlgorithm, PendingOperation, Scope } from './types';
 
+/** How long Talkdesk keeps an install, update or uninstall open. */
+export const OPERATION_LIFETIME_MS = 7 * 24 * 3_600_000;
+
 export interface AccountRecord {
   id: string;
   name: string;
@@ -172,11 +175,39 @@ export class SimState {
     for (const [k, exp] of this.seenJtis) if (exp < cutoff) this.seenJtis.delete(k);
   }
 
-  setState(inst: SimInstallation, state: InstallationStateName, reason: string | null, pending: PendingOperation | null): void {
+  /** `since`: when an operation opened now began (its event's `created_at`); now when not given. */
+  setState(
+    inst: SimInstallation,
+    state: InstallationStateName,
+    reason: string | null,
+    pending: PendingOperation | null,
+    since?: Date,
+  ): void {
     inst.state = state;
     inst.reason = reason;
     inst.pendingOperation = pending;
     inst.stateUpdatedAt = new Date();
+    inst.pendingSince = pending ? (since ?? inst.stateUpdatedAt) : null;
+  }
+
+  /**
+   * Talkdesk's seven days (talkdesk-api.md, "Timing rules"): an install or update still open then has timed out,
+   * and an uninstall not acknowledged is deprovisioned anyway (its clients revoked with `revokeClients`). Applied
+   * when the installation is next read or called, so a late approval finds nothing pending (409).
+   */
+  expireOverdue(inst: SimInstallation, revokeClients: boolean, now = Date.now()): void {
+    if (!inst.pendingOperation || !inst.pendingSince || now - inst.pendingSince.getTime() < OPERATION_LIFETIME_MS) return;
+    if (inst.pendingOperation !== 'uninstall') return this.setState(inst, 'timeout', 'not completed within seven days', null);
+    this.setState(inst, 'revoked', null, null);
+    if (revokeClients) this.revokeClients(inst);
+  }
+
+  /** Every client of the installation revoked (an acknowledged uninstall with `revokeOnUninstall`). */
+  revokeClients(inst: SimInstallation): void {
+    for (const c of inst.clientIds) {
+      const client = this.clients.get(c);
+      if (client) this.revokeClient(client);
+    }
   }
 
   viewInstallation(inst: SimInstallation): SimInstallationView {
@@ -192,6 +223,7 @@ export class SimState {
       reason: inst.reason,
       stateUpdatedAt: new Date(inst.stateUpdatedAt),
       pendingOperation: inst.pendingOperation,
+      pendingSince: inst.pendingSince ? new Date(inst.pendingSince) : null,
       licensedUserIds: [...inst.licensedUserIds],
       createdBy: inst.createdBy,
       subscription: inst.subscription ? { ...inst.subscription } : null,

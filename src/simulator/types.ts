@@ -251,6 +251,8 @@ export interface SimInstallationView {
   reason: string | null;
   stateUpdatedAt: Date;
   pendingOperation: PendingOperation | null;
+  /** When the open operation began (its event's `created_at`): Talkdesk ends it seven days later. */
+  pendingSince: Date | null;
   licensedUserIds: string[];
   /** `created_by`: the installing administrator's user id (the first licensed user unless the test chose one). */
   createdBy: string | null;
