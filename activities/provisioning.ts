@@ -167,24 +167,28 @@ export function provisioningActivities(deps: ActivityDeps) {
       const progress = reading(input, 'account.provision');
       const calls = callsWithOneToken(deps, input);
       // Read once, by the first attempt: every attempt sends the same body under the same key.
-      const saved = progress ? ((await store.licensedUsersProgress.loadFacts(progress.key)) as ProvisionFacts | undefined) : undefined;
-      const { account, admin } =
-        saved ??
-        (await whileHeartbeating('reading the account at Talkdesk', async () => {
-          const a = await calls((token) => talkdesk.getAccount(input.rootUrl, token));
-          const facts: ProvisionFacts = {
-            account: { id: a.id, name: a.name, company_name: a.company_name ?? null, timezone: a.timezone ?? null },
-            admin: (await installingAdmin(input, calls)) ?? null,
-          };
-          return progress
-            ? ((await store.licensedUsersProgress.keepFirstFacts(progress.key, input.installationId, facts)) as ProvisionFacts)
-            : facts;
-        }));
-      if (progress) await store.licensedUsersProgress.sweepIfDue();
-      const users = await readLicensedUsers(
-        (pageUrl) => calls((token) => talkdesk.licensedUsersPage(input.rootUrl, input.appId, input.installationId, token, pageUrl)),
-        progress?.saved,
-      );
+      const readFacts = async (): Promise<ProvisionFacts> => {
+        const a = await calls((token) => talkdesk.getAccount(input.rootUrl, token));
+        const facts: ProvisionFacts = {
+          account: { id: a.id, name: a.name, company_name: a.company_name ?? null, timezone: a.timezone ?? null },
+          admin: (await installingAdmin(input, calls)) ?? null,
+        };
+        return progress
+          ? ((await store.licensedUsersProgress.keepFirstFacts(progress.key, input.installationId, facts)) as ProvisionFacts)
+          : facts;
+      };
+      // A retry with the facts saved heartbeats through its pages too: a token and a slow page outlasted the heartbeat
+      // timeout before that page's own heartbeat.
+      const { account, admin, users } = await whileHeartbeating('reading the account at Talkdesk', async () => {
+        const saved = progress ? ((await store.licensedUsersProgress.loadFacts(progress.key)) as ProvisionFacts | undefined) : undefined;
+        const facts = saved ?? (await readFacts());
+        if (progress) await store.licensedUsersProgress.sweepIfDue();
+        const licensed = await readLicensedUsers(
+          (pageUrl) => calls((token) => talkdesk.licensedUsersPage(input.rootUrl, input.appId, input.installationId, token, pageUrl)),
+          progress?.saved,
+        );
+        return { ...facts, users: licensed };
+      });
       const req = {
         account: {
           accountId: account.id,

@@ -53,7 +53,7 @@ export function plannedReads(wanted: number, o: Pick<PassOptions, 'callsPerMinut
 
 /**
  * Orders one pass: every installation is visited (its workflow checked, partner calls
- * retried); those in progress (all but DUE_MIN_SHARE of the budget at most), then the due ones least
+ * retried); those in progress (all but DUE_MIN_SHARE of the budget at most), then the due ones, each least
  * recently attempted (read, or tried unanswered), get a Talkdesk read within the budget, in minute slots of `callsPerMinute`; due ones past the
  * budget (or a later slot's few, LATER_SLOT_MIN_SHARE) are deferred and, being the
  * least recently read, come first next pass. The first minute's reads lead the plan;
@@ -79,7 +79,8 @@ export function planPass(records: Scanned[], now: Date, o: PassOptions): PassPla
   const reads = plannedReads(inProgress.length + due.length, o);
   // In progress first, but never all of the reads while due ones wait (DUE_MIN_SHARE); the rest of them deferred.
   const ahead = Math.min(inProgress.length, reads - Math.min(due.length, Math.ceil(reads * DUE_MIN_SHARE)));
-  inProgress.sort(oldestFirst);
+  // Those in progress too: a region down for hours with a backlog of installs took every in-progress read, each pass.
+  inProgress.sort(leastRecentlyAttempted);
   const wanted = [...inProgress.slice(0, ahead), ...due.sort(leastRecentlyAttempted), ...inProgress.slice(ahead)];
   // Each costs an inbox listing (the whole collection on the embedded store): the oldest few per pass.
   const marked = records.filter((r) => r.resumedAt).sort((a, b) => a.resumedAt!.getTime() - b.resumedAt!.getTime());

@@ -190,7 +190,8 @@ export const envSchema = z.object({
   /** A web process whose store client fails this long while a new client reaches the store reconnects it (src/store/watchdog.ts); 0: never. */
   WEB_STORE_STUCK_SECONDS: num(z.number().min(0)).default(30),
   /** A stopping worker lets its running activities finish this long (a partner call: up to 50 s), then cancels them. */
-  WORKER_SHUTDOWN_GRACE_SECONDS: num(z.number().min(0)).default(60),
+  // At most a day: the stuck-worker exit's timer (grace + 30 s) fires at once past 2^31 - 1 ms.
+  WORKER_SHUTDOWN_GRACE_SECONDS: num(z.number().min(0).max(86_400, 'must be at most 86400 (a day)')).default(60),
   RECONCILE_ENABLED: bool.default(true),
   RECONCILE_INTERVAL_MINUTES: num(
     z.number().min(1 / 60, 'must be at least 1/60 (one second): Temporal refuses a shorter schedule interval'),

@@ -28,6 +28,14 @@ export function temporalSettings(overrides: { address?: string; namespace?: stri
   // The TypeScript SDK drops it (no such TLS option), and any value of it turned TLS on: `true` is refused at start
   // (src/config/env.ts), `false` means what no value does.
   delete overrideEnvVars.TEMPORAL_TLS_DISABLE_HOST_VERIFICATION;
+  // The SDK reads these into a profile's codec, then drops it: the processes started and sent plain payloads with no
+  // word that the setting did nothing.
+  const codec = ['TEMPORAL_CODEC_ENDPOINT', 'TEMPORAL_CODEC_AUTH'].filter((name) => overrideEnvVars[name] !== undefined);
+  if (codec.length > 0)
+    throw new ConfigError(
+      `${codec.join(' and ')} set: a remote payload codec is not applied by the TypeScript SDK, so payloads would go ` +
+        'unencoded; unset it (no secret is in a payload: docs/configuration.md)',
+    );
   if (overrides.address) overrideEnvVars.TEMPORAL_ADDRESS = overrides.address;
   if (overrides.namespace) overrideEnvVars.TEMPORAL_NAMESPACE = overrides.namespace;
   const config = readSettings(overrideEnvVars);

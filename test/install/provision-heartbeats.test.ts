@@ -39,6 +39,23 @@ describe('provisionAccount activity: heartbeats while it reads the account at Ta
     assert.ok((beatsBeforeUsers ?? 0) >= 2, `heartbeats before the first page of users: ${beatsBeforeUsers}`);
   });
 
+  it('a retry with the account read already saved heartbeats from its start while a page of users is slow', async () => {
+    const { event, installed, ref } = await h.installing(2);
+    const input = { ...ref, accountName: '', eventId: event.id, occurredAt: installed.createdAt };
+    // The first attempt saves the account's facts, then fails on the users' page.
+    h.simulator.failNext('licensedUsers', 1, { status: 500 });
+    await assert.rejects(new MockActivityEnvironment({ startToCloseTimeoutMs: 60_000 }).run(h.acts.provisionAccount, input));
+    // The retry reads no account (saved): the slow page is its first Talkdesk call, as long as the heartbeat timeout.
+    h.simulator.failNext('licensedUsers', 1, { delayMs: 3_500 });
+    const env = new MockActivityEnvironment({ startToCloseTimeoutMs: 60_000 });
+    const started = Date.now();
+    let firstBeatAfterMs: number | undefined;
+    env.on('heartbeat', () => (firstBeatAfterMs ??= Date.now() - started));
+    const prov = (await env.run(h.acts.provisionAccount, input)) as ProvisionResult;
+    assert.equal(prov.licensedUsers, 2);
+    assert.ok((firstBeatAfterMs ?? Infinity) < 1_500, `first heartbeat ${firstBeatAfterMs} ms after the start`);
+  });
+
   describe('with a partner that keeps no service records (HTTP hooks)', () => {
     let hk: ActivityHarness;
     const partner: PartnerProvisioner = {

@@ -149,14 +149,17 @@ describe('configuration from the environment', () => {
       );
   });
 
-  it('refuses a Talkdesk request timeout past half an activity, and a dispatch interval past an hour (Node would run the timer at once)', () => {
+  it('refuses a Talkdesk request timeout past half an activity, and a dispatch interval past an hour or a shutdown grace past a day (Node would run the timer at once)', () => {
     assert.equal(
       loadEnv({ ...VALID, TALKDESK_HTTP_TIMEOUT_MS: '30000', DISPATCH_INTERVAL_MS: '3600000' }).TALKDESK_HTTP_TIMEOUT_MS,
       30_000,
     );
+    assert.equal(loadEnv({ ...VALID, WORKER_SHUTDOWN_GRACE_SECONDS: '86400' }).WORKER_SHUTDOWN_GRACE_SECONDS, 86_400);
     for (const [name, value, pattern] of [
       ['TALKDESK_HTTP_TIMEOUT_MS', '3000000000', /TALKDESK_HTTP_TIMEOUT_MS: must be at most 30000 \(ms\)/],
       ['DISPATCH_INTERVAL_MS', '3000000000', /DISPATCH_INTERVAL_MS: must be at most 3600000/],
+      // The stuck-worker exit's timer (the grace and 30 s) fired at once past 2^31 - 1 ms: no grace at all.
+      ['WORKER_SHUTDOWN_GRACE_SECONDS', '3000000', /WORKER_SHUTDOWN_GRACE_SECONDS: must be at most 86400/],
     ] as const)
       assert.throws(
         () => loadEnv({ ...VALID, [name]: value }),

@@ -167,6 +167,36 @@ describe('planning a reconciliation pass', () => {
     assert.ok(!carried.some((e) => e.id === 'r0' || e.id === 'r1'), 'the two newest wait');
   });
 
+  it('orders installations in progress by their last attempt too: a region down with a backlog does not take every in-progress read', () => {
+    const o = { pageSize: 100, activeCheckMs: 24 * HOUR, callsPerMinute: 2, budgetMinutes: 1 };
+    const tried = (id: string, hoursAgo: number, triedHoursAgo: number) => ({
+      ...rec(id, 'installing', hoursAgo),
+      triedAt: new Date(now.getTime() - triedHoursAgo * HOUR),
+    });
+    const plan = planPass(
+      [
+        // Region A's host paused: its reads went unanswered last pass (15 minutes ago), their checks as old as the outage.
+        tried('a-region-down-1', 5, 0.25),
+        tried('a-region-down-2', 5, 0.25),
+        tried('a-region-down-3', 5, 0.25),
+        // Region B's, deferred last pass (region A's took every read), read the pass before.
+        rec('b-other-region-1', 'updating', 0.5),
+        rec('b-other-region-2', 'installing', 0.55),
+      ],
+      now,
+      o,
+    );
+    assert.deepEqual(
+      plan.pages
+        .flat()
+        .filter((e) => e.slot !== undefined)
+        .map((e) => e.id),
+      ['b-other-region-2', 'b-other-region-1'],
+      "the other region's installations in progress are read",
+    );
+    assert.deepEqual([plan.talkdeskPlanned, plan.talkdeskDeferred], [2, 3]);
+  });
+
   it('orders due installations by their last attempt: one whose read went unanswered goes behind those attempted before it', () => {
     const o = { pageSize: 100, activeCheckMs: 24 * HOUR, callsPerMinute: 4, budgetMinutes: 1 };
     const tried = (id: string, hoursAgo: number, triedHoursAgo: number) => ({

@@ -93,6 +93,26 @@ describe('Temporal settings: a profile and the environment', () => {
     }
   });
 
+  it('TEMPORAL_CODEC_ENDPOINT or TEMPORAL_CODEC_AUTH stops with a ConfigError (the SDK reads them, then applies no codec); empty is unset', () => {
+    for (const name of ['TEMPORAL_CODEC_ENDPOINT', 'TEMPORAL_CODEC_AUTH']) {
+      process.env[name] = name.endsWith('AUTH') ? 'Bearer a-codec-token' : 'https://codec.example.test';
+      try {
+        assert.throws(
+          () => temporalSettings(),
+          (err: unknown) =>
+            err instanceof ConfigError &&
+            err.message.startsWith(`${name} set: a remote payload codec is not applied`) &&
+            !err.message.includes('a-codec-token'),
+          name,
+        );
+        process.env[name] = '';
+        assert.equal(temporalSettings().namespace, 'prodns', `${name} empty counts as unset`);
+      } finally {
+        delete process.env[name];
+      }
+    }
+  });
+
   it('a client certificate without its key (or a key without its certificate) stops with a ConfigError naming the missing one (the SDK dropped it)', () => {
     writeFileSync(path.join(dir, 'client.pem'), 'not read: the pair is refused first');
     for (const [given, missing] of [
