@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode, type WorkflowBundleOption } from '@temporalio/worker';
 import { WORKFLOWS_PATH } from './create-worker';
@@ -13,8 +13,15 @@ import { WORKFLOWS_PATH } from './create-worker';
  */
 const WORKFLOWS_DIR = path.dirname(WORKFLOWS_PATH);
 export const BUNDLE_DIR = path.resolve(WORKFLOWS_DIR, '..', 'workflow-bundle');
-const CODE_FILE = path.join(BUNDLE_DIR, 'workflows.js');
-const MANIFEST_FILE = path.join(BUNDLE_DIR, 'manifest.json');
+const codeFile = (dir: string) => path.join(dir, 'workflows.js');
+const manifestFile = (dir: string) => path.join(dir, 'manifest.json');
+
+/** Written beside, then renamed over: a worker starting meanwhile reads the old file or the new, never half of one. */
+function writeWhole(file: string, text: string): void {
+  const part = `${file}.${process.pid}.part`;
+  writeFileSync(part, text);
+  renameSync(part, file);
+}
 
 interface Manifest {
   sourceHash: string;
@@ -36,27 +43,35 @@ export function workflowSourceHash(dir = WORKFLOWS_DIR): string {
   return hash.digest('hex');
 }
 
-/** Bundles the workflows into dist/workflow-bundle/ with a manifest of what they were built from. */
-export async function writeWorkflowBundle(): Promise<string> {
+/** Bundles the workflows into dist/workflow-bundle/ (`dir`: elsewhere) with a manifest of what they were built from. */
+export async function writeWorkflowBundle(dir = BUNDLE_DIR): Promise<string> {
   const noop = () => undefined;
   const { code } = await bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
     logger: { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop },
   });
-  mkdirSync(BUNDLE_DIR, { recursive: true });
-  writeFileSync(CODE_FILE, code);
-  writeFileSync(MANIFEST_FILE, JSON.stringify({ sourceHash: workflowSourceHash() } satisfies Manifest));
-  return CODE_FILE;
+  mkdirSync(dir, { recursive: true });
+  // The code first: a manifest never names code that is not there yet.
+  writeWhole(codeFile(dir), code);
+  writeWhole(manifestFile(dir), JSON.stringify({ sourceHash: workflowSourceHash() } satisfies Manifest));
+  return codeFile(dir);
 }
 
-/** The prebuilt bundle when it matches the compiled workflows; otherwise why not (the worker bundles at start). */
-export function prebuiltWorkflowBundle(): { bundle: WorkflowBundleOption } | { reason: string } {
-  if (!existsSync(CODE_FILE) || !existsSync(MANIFEST_FILE)) return { reason: 'no prebuilt workflow bundle (run npm run build)' };
+/**
+ * The prebuilt bundle when it matches the compiled workflows; otherwise why not (the worker bundles at start).
+ * `dir` and `workflowsDir`: the bundle's folder and the compiled workflows it must match (tests use copies).
+ */
+export function prebuiltWorkflowBundle(
+  dir = BUNDLE_DIR,
+  workflowsDir = WORKFLOWS_DIR,
+): { bundle: WorkflowBundleOption } | { reason: string } {
+  if (!existsSync(codeFile(dir)) || !existsSync(manifestFile(dir))) return { reason: 'no prebuilt workflow bundle (run npm run build)' };
   try {
-    const manifest = JSON.parse(readFileSync(MANIFEST_FILE, 'utf8')) as Partial<Manifest>;
-    if (manifest.sourceHash !== workflowSourceHash()) return { reason: 'the prebuilt workflow bundle is older than the workflow code' };
+    const manifest = JSON.parse(readFileSync(manifestFile(dir), 'utf8')) as Partial<Manifest>;
+    if (manifest.sourceHash !== workflowSourceHash(workflowsDir))
+      return { reason: 'the prebuilt workflow bundle is older than the workflow code' };
   } catch {
     return { reason: 'the prebuilt workflow bundle manifest does not parse' };
   }
-  return { bundle: { codePath: CODE_FILE } };
+  return { bundle: { codePath: codeFile(dir) } };
 }

@@ -18,8 +18,16 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
 
   const at = (t0: number, seconds: number) => new Date(t0 + seconds * 1_000).toISOString();
 
-  /** One pass over one installation, as a page of the id-scan pass runs it; `whileRead` runs as Talkdesk is read. */
-  async function reconcile(installationId: string, running: boolean, whileRead?: () => Promise<unknown>) {
+  /**
+   * One pass over one installation, as a page of the id-scan pass runs it (`planned`: a planned pass's page, which
+   * records the read as a check); `whileRead` runs as Talkdesk is read.
+   */
+  async function reconcile(
+    installationId: string,
+    running: boolean,
+    whileRead?: () => Promise<unknown>,
+    planned?: { phase: InstallationPhase },
+  ) {
     const { temporal, asked } = recordingTemporal(running);
     const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${h.simulator.port}`], timeoutMs: 5_000 });
     const read = talkdesk.getInstallation.bind(talkdesk);
@@ -28,8 +36,13 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
       return read(...args);
     };
     const acts = reconciliationActivities({ store: h.store, talkdesk, logger: createLogger({ level: 'silent' }), temporal });
-    const input = { installationIds: [installationId] };
-    const result = (await new MockActivityEnvironment().run(acts.reconcileInstallations, input)) as PageResult;
+    const env = new MockActivityEnvironment();
+    let result: PageResult;
+    if (planned) {
+      const planId = `plan-${installationId}-${Date.now()}`;
+      await h.store.reconcilePlans.write(planId, [[{ id: installationId, phase: planned.phase, slot: 0 }]], new Date());
+      result = (await env.run(acts.reconcilePlannedPage, { planId, page: 0, startedAt: Date.now() })) as PageResult;
+    } else result = (await env.run(acts.reconcileInstallations, { installationIds: [installationId] })) as PageResult;
     assert.deepEqual(result.errors, []);
     return { result, asked };
   }
@@ -170,9 +183,14 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
       await record();
       h.simulator.setInstallationState(id, 'rejected');
       const before = (await h.store.installations.lastTalkdeskCheck(id))?.getTime();
-      const { result, asked } = await reconcile(id, true, () => recordAs('active'));
+      // A planned pass's page, the one that records its reads as checks.
+      const { result, asked } = await reconcile(id, true, () => recordAs('active'), { phase: 'installing' });
       assert.deepEqual([result.deprovisioned, asked.signals], [[], []], 'before: deprovisioned, its only credentials destroyed');
       assert.equal((await h.store.installations.lastTalkdeskCheck(id))?.getTime(), before, 'not recorded as checked: due next pass');
+      // The same page once nothing moves during the read: recorded as checked (what the assertion above tells apart).
+      h.simulator.setInstallationState(id, 'completed');
+      await reconcile(id, true, undefined, { phase: 'active' });
+      assert.notEqual((await h.store.installations.lastTalkdeskCheck(id))?.getTime(), before, 'a read with nothing moved is a check');
     });
 
     it('an install that timed out is still deprovisioned', async () => {
