@@ -8,7 +8,7 @@ import type { Measured } from './load';
 import { describeMachine, type MachineInfo } from './machine';
 import { toChart } from './report-chart';
 import type { ReconciliationPass } from './reconcile';
-import type { ScaleResult } from './scale';
+import type { ScaleResult, ScaleRun } from './scale';
 
 export interface TuningValue {
   value: number;
@@ -75,6 +75,8 @@ export interface WorkerCacheFigures {
 export interface BenchRun {
   ingest: Omit<IngestResult, 'installationIds'>;
   lifecycle: Omit<LifecycleResult, 'installationIds'>;
+  /** The steady-state reconciliation pass of this run, and the memory read just before it (bench/scale.ts). */
+  scale?: ScaleRun;
 }
 
 /** ` (scanned N, E errors)` from a reconciliation report, when it has those fields. */
@@ -100,6 +102,13 @@ export const cpuLine = (cpu: Record<string, number>) =>
 const cpuTotal = (cpu: Record<string, number>) => Math.round(Object.values(cpu).reduce((a, b) => a + b, 0) * 1000) / 1000;
 
 const lat = (m: Measured) => `${m.latencyMs.p50} / ${m.latencyMs.p95} / ${m.latencyMs.p99}`;
+
+/** A run's worker RSS and steady-state pass seconds, `n/a` for what it lacks. */
+function scaleRunText(run: ScaleRun | undefined): string {
+  const pass = run?.reconciliation;
+  const seconds = pass?.available ? (pass.error ? `failed after ${pass.seconds}` : `${pass.seconds}`) : 'n/a';
+  return `${run?.rssMiB.atScale.worker ?? 'n/a'}, ${seconds}`;
+}
 
 /** Rows of the summary: figure, service, reference, ratio. */
 export function summaryRows(r: BenchResult): string[][] {
@@ -154,8 +163,8 @@ export function summaryRows(r: BenchResult): string[][] {
       '',
     ],
     ...runs.map((run, k) => [
-      `Run ${k + 1} of ${runs.length}: ingest acks/s; installs/s`,
-      `${run.ingest.service.perSecond}; ${run.lifecycle.service.perSecond}`,
+      `Run ${k + 1} of ${runs.length}: ingest acks/s; installs/s; worker RSS MiB, reconciliation s at scale`,
+      `${run.ingest.service.perSecond}; ${run.lifecycle.service.perSecond}; ${scaleRunText(run.scale)}`,
       `${run.ingest.bareSignalWithStart.perSecond}; ${run.lifecycle.reference.perSecond}`,
       `${run.ingest.ratio}; ${run.lifecycle.ratio}`,
     ]),

@@ -139,7 +139,7 @@ export async function runBench(opts: BenchOptions): Promise<{ result: BenchResul
     say(
       `4/5 scale: ${opts.scale} installations active, up to ${Math.min(opts.scale, opts.scaleInstalled)} of them installed, the rest seeded`,
     );
-    const scale = await measureScale(
+    const { scale, runs: scaleRuns } = await measureScale(
       sys,
       approvals,
       { target: opts.scale, installedTarget: opts.scaleInstalled },
@@ -158,7 +158,8 @@ export async function runBench(opts: BenchOptions): Promise<{ result: BenchResul
     const runs: BenchRun[] = ingests.map((ingest, i) => {
       const { installationIds: _i, ...ingestFigures } = ingest;
       const { installationIds: _l, ...lifecycleFigures } = lifecycles[i]!;
-      return { ingest: ingestFigures, lifecycle: lifecycleFigures };
+      const scaleRun = scaleRuns[i];
+      return { ingest: ingestFigures, lifecycle: lifecycleFigures, ...(scaleRun ? { scale: scaleRun } : {}) };
     });
     const last = runs.at(-1)!;
     const result: BenchResult = {

@@ -1,7 +1,7 @@
 import { MongoServerError, type Collection } from 'mongodb';
 import type { EncryptedBlob } from '../crypto/secrets';
 import type { EventType, LifecycleEvent } from '../../workflows/definitions';
-import { COLLECTIONS, DURABLE_WRITE, MAJORITY_READ, NotDurableYetError, type Database } from '../store/db';
+import { COLLECTIONS, DURABLE_WRITE, MAJORITY_READ, NotDurableYetError, onceMoreIfDuplicate, type Database } from '../store/db';
 import { conflicting } from './inbox-conflict';
 import {
   EventCredentialStore,
@@ -169,14 +169,12 @@ export class InboxStore {
             // On an entry the backstop wrote meanwhile too: the hold is what this call is for.
             ...(hold ? { $max: { heldUntil: hold } } : {}),
           };
-    try {
-      const res = await this.queue.updateOne({ _id: r._id }, update, { upsert: true, ...(durable ? DURABLE_WRITE : {}) });
-      return res.upsertedCount > 0;
-    } catch (e) {
-      // Two upserts of one entry at once (the backstop beside a failed hand-over): the other queued it.
-      if (e instanceof MongoServerError && e.code === 11000) return false;
-      throw e;
-    }
+    // Two upserts of one entry at once (the backstop beside a failed hand-over): FerretDB answers the loser E11000
+    // where MongoDB retries, so it tries once more, and its hold (or release, or durable write) lands on the entry.
+    const res = await onceMoreIfDuplicate(() =>
+      this.queue.updateOne({ _id: r._id }, update, { upsert: true, ...(durable ? DURABLE_WRITE : {}) }),
+    );
+    return res.upsertedCount > 0;
   }
 
   get(eventId: string): Promise<InboxRecord | null> {

@@ -1,6 +1,6 @@
 import type { Collection } from 'mongodb';
 import { decryptJson, encryptJson, rebind, type EncryptedBlob, type Keyring, type SecretContext } from '../crypto/secrets';
-import { COLLECTIONS, type Database } from './db';
+import { COLLECTIONS, onceMoreIfDuplicate, type Database } from './db';
 import { MARKERS, StoreMarkers } from './markers';
 import { credentialId, legacyCredentialId } from './credential-ids';
 import { keptByDestroy, type CopiesKept } from './event-credentials';
@@ -295,19 +295,10 @@ export class CredentialStore {
   }
 
   async cacheToken(installationId: string, clientId: string, token: string, scope: string, expiresAt: Date): Promise<void> {
-    await this.tokens.updateOne(
-      { _id: credentialId(installationId, clientId) },
-      {
-        $set: {
-          installationId,
-          clientId,
-          scope,
-          expiresAt,
-          token: encryptJson(this.keyring, token, tokenContext(installationId, clientId)),
-        },
-      },
-      { upsert: true },
-    );
+    // Two requesters caching at once (an activity beside reconciliation's read): on FerretDB the loser's upsert is E11000.
+    const sealed = encryptJson(this.keyring, token, tokenContext(installationId, clientId));
+    const $set = { installationId, clientId, scope, expiresAt, token: sealed };
+    await onceMoreIfDuplicate(() => this.tokens.updateOne({ _id: credentialId(installationId, clientId) }, { $set }, { upsert: true }));
     // A destroy that ran while the token was requested (it marks the set, then drops its token): not kept for it.
     const set = await this.get(installationId, clientId);
     if (!set || set.status === 'destroyed' || !set.secret) await this.dropToken(installationId, clientId);

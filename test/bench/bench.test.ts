@@ -44,6 +44,13 @@ describe('bench (tiny configuration: N=10, C=4, K=100 with those beyond the firs
     for (const [k, run] of runs.entries()) {
       assert.equal(run.ingest.service.ok, 10, `run ${k + 1}: every event acknowledged`);
       assert.equal(run.lifecycle.service.ok, 10, `run ${k + 1}: every install approved`);
+      assert.equal(run.lifecycle.reference.ok, 10, `run ${k + 1}: every no-op workflow completed`);
+      // Scale too: a steady-state pass and the memory read before it, per run.
+      const pass = run.scale?.reconciliation;
+      assert.ok(pass?.available && pass.error === undefined, `run ${k + 1}: its steady-state pass`);
+      positive(`run ${k + 1} reconciliation seconds`, pass.seconds);
+      positive(`run ${k + 1} worker RSS at scale`, run.scale?.rssMiB.atScale.worker);
+      assert.equal(run.scale?.active, 100);
       positive(`run ${k + 1} ingest ratio`, run.ingest.ratio);
       positive(`run ${k + 1} lifecycle ratio`, run.lifecycle.ratio);
       const { service, bareSignalWithStart: bare, floor, durableFloor } = run.ingest;
@@ -94,6 +101,13 @@ describe('bench (tiny configuration: N=10, C=4, K=100 with those beyond the firs
     const { backlog: _b, ...lastLifecycle } = lifecycle;
     assert.deepEqual(lastLifecycle, runs[1]!.lifecycle);
     assert.notDeepEqual(runs[0]!.lifecycle, runs[1]!.lifecycle, 'two distinct runs');
+    // scale.active, scale.rssMiB and scale.reconciliation.seconds (which dashboards read) are the second run's as well.
+    assert.deepEqual(
+      [scale.active, scale.rssMiB, scale.reconciliation],
+      [runs[1]!.scale?.active, runs[1]!.scale?.rssMiB, runs[1]!.scale?.reconciliation],
+    );
+    assert.notEqual(runs[0]!.scale?.reconciliation, undefined);
+    assert.notDeepEqual(runs[0]!.scale?.reconciliation, runs[1]!.scale?.reconciliation, 'two distinct passes');
     for (const name of ['temporal', 'ferretdb', 'worker', 'web', 'simulator+load']) {
       positive(`CPU seconds per install of ${name}`, lifecycle.cpuSecondsPerInstall[name]);
     }
