@@ -65,6 +65,9 @@ export interface CheckProgress {
   reading: Set<string>;
   /** The counts so far. */
   stats?: CheckStats;
+  /** The violations found so far, and the installations whose workflow never completed (histories worth saving). */
+  violations?: string[];
+  stuck?: string[];
 }
 
 /** Every count at zero, for `installations` installations. */
@@ -105,11 +108,12 @@ export function checksOutlasted(
   const violations = [
     `the end checks did not finish before the hard deadline: at step ${progress.step}` +
       `${reading.length > 0 ? `, still reading ${reading.join(', ')}` : ''}; faults: ${faults.join('; ')}`,
+    ...(progress.violations ?? []),
     ...installations.filter((i) => !i.finished).map((i) => `${i.installationId} (${i.plan}): ${i.stoppedAt ?? 'not finished'}`),
   ];
   return {
     violations,
     stats: progress.stats ?? emptyCheckStats(installations.length),
-    stuck: reading,
+    stuck: [...new Set([...(progress.stuck ?? []), ...reading])],
   };
 }

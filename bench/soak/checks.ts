@@ -36,6 +36,8 @@ export async function checkSoak(
   const v: string[] = [];
   const stats = emptyCheckStats(installations.length);
   progress.stats = stats;
+  progress.violations = v;
+  progress.stuck = stuck;
 
   // An installation the soak could not drive to its end (deadline) is one violation; the
   // checks of its final state are skipped, those of what it did (approvals, secrets) are not.

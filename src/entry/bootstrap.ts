@@ -66,19 +66,30 @@ export function talkdeskClient(env: Env): TalkdeskClient {
 /** A signal this soon after the first is the same Ctrl-C delivered twice, not a second one. */
 const REPEATED_SIGNAL_MS = 1_000;
 
-/** Runs `stop` once on SIGINT/SIGTERM, then exits; a second signal while it runs exits at once. */
-export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
+/**
+ * SIGINT/SIGTERM: the first calls `onFirst`; a second one while stopping (a second Ctrl-C) exits now, through
+ * process.exit, so that 'exit' hooks still run (npm start kills its embedded servers there; Node's default for the
+ * signal would skip them). Not one within a second of the first: a Ctrl-C can arrive twice at once (from the
+ * terminal, and forwarded by npm).
+ */
+export function onSignals(logger: Logger, onFirst: (signal: string) => void): void {
   let stoppingSince: number | undefined;
   const handler = (signal: string) => {
-    // A second signal while stopping (a second Ctrl-C): exit now. Through process.exit, so that 'exit' hooks still run
-    // (npm start kills its embedded servers there); Node's default for the signal would skip them. Not one within a
-    // second of the first: a Ctrl-C can arrive twice at once (from the terminal, and forwarded by npm).
     if (stoppingSince !== undefined) {
       if (Date.now() - stoppingSince < REPEATED_SIGNAL_MS) return;
       logger.warn({ signal }, 'second signal while stopping: exiting now');
       process.exit(signal === 'SIGINT' ? 130 : 143);
     }
     stoppingSince = Date.now();
+    onFirst(signal);
+  };
+  process.on('SIGINT', () => handler('SIGINT'));
+  process.on('SIGTERM', () => handler('SIGTERM'));
+}
+
+/** Runs `stop` once on SIGINT/SIGTERM, then exits; a second signal while it runs exits at once (`onSignals`). */
+export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
+  onSignals(logger, (signal) => {
     logger.info({ signal }, 'shutting down');
     stop()
       .then(() => process.exit(0))
@@ -86,9 +97,7 @@ export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
         logger.error({ err }, 'shutdown failed');
         process.exit(1);
       });
-  };
-  process.on('SIGINT', () => handler('SIGINT'));
-  process.on('SIGTERM', () => handler('SIGTERM'));
+  });
 }
 
 /** The end of an entry point's `main()`: a configuration error exits 2 (docs/configuration.md), anything else 1. */

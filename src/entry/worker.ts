@@ -4,7 +4,7 @@ import { pingWithNewClient } from '../store';
 import { watchStore } from '../store/watchdog';
 import { startServiceWorker } from '../worker/service-worker';
 import { stopWhenStuck } from '../worker/stuck-exit';
-import { bootstrap, exitOnFailure, openStore, talkdeskClient } from './bootstrap';
+import { bootstrap, exitOnFailure, onSignals, openStore, talkdeskClient } from './bootstrap';
 
 /** Production entry point of the worker process (`npm run start:worker`). */
 async function main(): Promise<void> {
@@ -30,7 +30,10 @@ async function main(): Promise<void> {
         })
       : undefined;
   logger.info({ taskQueue: env.TEMPORAL_TASK_QUEUE, namespace: temporalSettings().namespace }, 'worker running');
-  // The SDK drains the worker on SIGINT/SIGTERM (in-flight activities get WORKER_SHUTDOWN_GRACE_SECONDS), then run() returns.
+  // The SDK drains the worker on SIGINT/SIGTERM (in-flight activities get WORKER_SHUTDOWN_GRACE_SECONDS), then run()
+  // returns. It stops listening at the first: the same Ctrl-C forwarded by npm a moment later killed the process
+  // mid-drain (Node's default). Listened for here for the process's life: a repeat at once is ignored, a later one exits.
+  onSignals(logger, (signal) => logger.info({ signal }, 'stopping: running activities finish first'));
   await service.run();
   await watchdog?.stop();
   await service.close();

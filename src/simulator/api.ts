@@ -10,7 +10,6 @@ import type { CallRecord, RouteName, Scope } from './types';
 export interface ApiConfig {
   state: SimState;
   ctx: EventContext;
-  revokeOnUninstall: boolean;
   /** How long an installation's scopes answer 401 after it is created (SimulatorOptions.scopeActivationSeconds). */
   scopeActivationMs: number;
 }
@@ -60,6 +59,9 @@ function authenticate(cfg: ApiConfig, r: ApiRequest): Authed {
   const challenge = { 'www-authenticate': 'Bearer error="invalid_token"' };
   if (!m?.[1])
     return { ok: false, response: errorResponse(r.route, 401, 'missing bearer token', { headers: { 'www-authenticate': 'Bearer' } }) };
+  // Before the token is judged: an uninstall past its seven days has revoked its clients' tokens (revokeOnUninstall).
+  const held = cfg.state.tokens.get(m[1]);
+  if (held) cfg.state.expireOverdue(held.installationId);
   const token = cfg.state.liveToken(m[1]);
   if (!token) return { ok: false, response: errorResponse(r.route, 401, 'invalid or expired access token', { headers: challenge }) };
   r.call.clientId = token.clientId;
@@ -196,7 +198,7 @@ function installationState(cfg: ApiConfig, r: ApiRequest, inst: SimInstallation)
         break;
       case 'uninstall':
         s.setState(inst, 'revoked', null, null);
-        if (cfg.revokeOnUninstall) s.revokeClients(inst);
+        if (s.revokeOnUninstall) s.revokeClients(inst);
         break;
       default:
         // Nothing open: Talkdesk concludes nothing, and a repeated approval is a stray call.
@@ -250,7 +252,6 @@ export function handleApi(cfg: ApiConfig, r: ApiRequest): SimResponse {
     default: {
       const own = ownInstallation(cfg, r, token);
       if (!own.ok) return own.response;
-      cfg.state.expireOverdue(own.inst, cfg.revokeOnUninstall);
       if (r.route === 'installation') return installation(cfg, r, own.inst);
       if (r.route === 'licensedUsers') return licensedUsers(cfg, r, own.inst);
       if (r.route === 'installationState') return installationState(cfg, r, own.inst);

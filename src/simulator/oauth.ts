@@ -82,6 +82,7 @@ export async function verifyAssertion(
   if (!client) return fail('unknown client');
   call.clientId = client.clientId;
   call.installationId = client.installationId;
+  cfg.state.expireOverdue(client.installationId);
   if (client.revokedAt) return fail('client credentials were revoked');
   if (!cfg.state.clientValid(client)) return fail('client credentials expired after rotation');
 

@@ -160,7 +160,7 @@ class SimulatorServer implements Simulator {
       baseUrl: this.url,
     };
     this.ctx = ctx;
-    this.state = new SimState(options.appId);
+    this.state = new SimState(options.appId, options.revokeOnUninstall ?? false);
     this.state.addSecret(options.webhookSecret);
     this.lifecycle = new Lifecycle(this.state, ctx, options.rotationGraceSeconds ?? 7 * 24 * 3600, options.openStateNames);
     this.deliverer = new Deliverer(
@@ -179,7 +179,7 @@ class SimulatorServer implements Simulator {
     this.sso = new SsoSimulator(this.state, ctx, this.tokenCfg.tokenTtlSeconds);
     this.tokenCfg.codeGrant = (req, fields, call, accountId) => this.sso.codeGrant(this.tokenCfg, req, fields, call, accountId);
     const activation = nonNegativeSeconds(options.scopeActivationSeconds, 'scopeActivationSeconds');
-    this.apiCfg = { state: this.state, ctx, revokeOnUninstall: options.revokeOnUninstall ?? false, scopeActivationMs: activation * 1000 };
+    this.apiCfg = { state: this.state, ctx, scopeActivationMs: activation * 1000 };
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       this.handle(req, res).catch((err: unknown) => {
         sendResponse(res, { status: 500, body: { code: 'internal_error', message: String(err) } });
@@ -421,8 +421,8 @@ class SimulatorServer implements Simulator {
   }
 
   getInstallation(installationId: string): SimInstallationView | undefined {
+    this.state.expireOverdue(installationId);
     const inst = this.state.installations.get(installationId);
-    if (inst) this.state.expireOverdue(inst, this.apiCfg.revokeOnUninstall);
     return inst ? this.state.viewInstallation(inst) : undefined;
   }
 

@@ -63,7 +63,11 @@ export class SimState {
   private readonly secrets = new Set<string>();
   private userSeq = 0;
 
-  constructor(readonly appId: string) {}
+  /** `revokeOnUninstall`: an uninstall Talkdesk ends (acknowledged, or past its seven days) revokes its clients. */
+  constructor(
+    readonly appId: string,
+    readonly revokeOnUninstall = false,
+  ) {}
 
   addSecret(secret: string): void {
     if (secret.length > 0) this.secrets.add(secret);
@@ -192,14 +196,16 @@ export class SimState {
 
   /**
    * Talkdesk's seven days (talkdesk-api.md, "Timing rules"): an install or update still open then has timed out,
-   * and an uninstall not acknowledged is deprovisioned anyway (its clients revoked with `revokeClients`). Applied
-   * when the installation is next read or called, so a late approval finds nothing pending (409).
+   * and an uninstall not acknowledged is deprovisioned anyway (its clients revoked with `revokeOnUninstall`). Applied
+   * before the installation (or a client or token of it) is next read or used, so a late approval finds nothing
+   * pending (409), and a lapsed uninstall's client gets no token.
    */
-  expireOverdue(inst: SimInstallation, revokeClients: boolean, now = Date.now()): void {
-    if (!inst.pendingOperation || !inst.pendingSince || now - inst.pendingSince.getTime() < OPERATION_LIFETIME_MS) return;
+  expireOverdue(installationId: string, now = Date.now()): void {
+    const inst = this.installations.get(installationId);
+    if (!inst?.pendingOperation || !inst.pendingSince || now - inst.pendingSince.getTime() < OPERATION_LIFETIME_MS) return;
     if (inst.pendingOperation !== 'uninstall') return this.setState(inst, 'timeout', 'not completed within seven days', null);
     this.setState(inst, 'revoked', null, null);
-    if (revokeClients) this.revokeClients(inst);
+    if (this.revokeOnUninstall) this.revokeClients(inst);
   }
 
   /** Every client of the installation revoked (an acknowledged uninstall with `revokeOnUninstall`). */

@@ -21,9 +21,9 @@ describe('simulator: an operation left open for seven days', () => {
 
   it('an install times out: shown as timeout, and a late approval concludes nothing (409)', async () => {
     const { id, post, get } = await installed(ago(7 * DAY_MS + 60_000));
-    assert.equal(stateOf((await get()).body).state, 'timeout');
     const late = await post();
     assert.equal(late.status, 409, late.text);
+    assert.equal(stateOf((await get()).body).state, 'timeout');
     assert.equal(sim.stateCalls(id).at(-1)?.concluded, 'nothing');
     assert.equal(sim.getInstallation(id)?.pendingOperation, null);
   });
@@ -46,14 +46,25 @@ describe('simulator: an operation left open for seven days', () => {
     assert.equal((await post()).status, 409);
   });
 
-  it('an uninstall not acknowledged is deprovisioned anyway: revoked, its clients too', async () => {
-    const { id, post } = await installed();
-    assert.equal((await post()).status, 200);
-    sim.uninstall(id, undefined, { createdAt: ago(7 * DAY_MS + 1_000) });
-    const view = sim.getInstallation(id);
-    assert.equal(view?.state, 'revoked');
-    assert.equal(view?.pendingOperation, null);
+  it('an uninstall not acknowledged is deprovisioned anyway: revoked, its clients too, from the first call on', async () => {
+    const { installation, event } = sim.createInstallation();
+    const token = await getToken(sim, event.data);
+    const path = `${instPath(installation.id)}/state`;
+    assert.equal((await api(sim, token, 'POST', path, '{"state":"approve"}')).status, 200);
+    sim.uninstall(installation.id, undefined, { createdAt: ago(7 * DAY_MS + 1_000) });
+    // Nothing read it since: the first call with the token already finds its client revoked.
+    const late = await api(sim, token, 'POST', path, '{"state":"approve"}');
+    assert.equal(late.status, 401, late.text);
+    await assert.rejects(getToken(sim, event.data), /token request failed: 40\d/, 'no new token for its client either');
+    const view = sim.getInstallation(installation.id);
+    assert.deepEqual([view?.state, view?.pendingOperation], ['revoked', null]);
     for (const c of view?.clientIds ?? []) assert.ok(sim.getClient(c)?.revokedAt, 'its clients are revoked');
-    assert.equal((await post()).status, 401, "the revoked client's token no longer works");
+  });
+
+  it('a lapsed uninstall refuses a token request as its first call', async () => {
+    const { installation, event } = sim.createInstallation();
+    sim.uninstall(installation.id, undefined, { createdAt: ago(8 * DAY_MS) });
+    await assert.rejects(getToken(sim, event.data), /token request failed: 40\d/);
+    assert.equal(sim.getInstallation(installation.id)?.state, 'revoked');
   });
 });

@@ -15,10 +15,16 @@ const installation = (id: string, finished: boolean, stoppedAt?: string): SoakIn
 });
 
 describe('soak report: end checks that outlast the hard deadline', () => {
-  it('say at which step they were, whose final view they were reading, and where each unfinished installation stopped', () => {
+  it('say at which step they were and whose final view they were reading, keep what they found, and say where each unfinished installation stopped', () => {
     const stats = { ...emptyCheckStats(3), inFinalPhase: 1 };
     const result = checksOutlasted(
-      { step: '1, final phases', reading: new Set(['inst-b']), stats },
+      {
+        step: '5, secrets',
+        reading: new Set(['inst-b']),
+        stats,
+        violations: ['inst-d: workflow RUNNING, expected COMPLETED (uninstalled)'],
+        stuck: ['inst-d'],
+      },
       [
         installation('inst-a', true),
         installation('inst-b', true),
@@ -27,11 +33,12 @@ describe('soak report: end checks that outlast the hard deadline', () => {
       ['10 s: worker 1 killed'],
     );
     assert.deepEqual(result.violations, [
-      'the end checks did not finish before the hard deadline: at step 1, final phases, still reading inst-b; faults: 10 s: worker 1 killed',
+      'the end checks did not finish before the hard deadline: at step 5, secrets, still reading inst-b; faults: 10 s: worker 1 killed',
+      'inst-d: workflow RUNNING, expected COMPLETED (uninstalled)',
       'inst-c (install, update, uninstall): uninstalled not reached before the deadline',
     ]);
     assert.equal(result.stats.inFinalPhase, 1, 'the counts made so far are kept');
-    assert.deepEqual(result.stuck, ['inst-b'], 'the installation being read is one whose history is worth saving');
+    assert.deepEqual(result.stuck, ['inst-d', 'inst-b'], 'the stuck ones found, and the one being read: histories worth saving');
   });
 
   it('report zero counts when the checks had not started counting', () => {

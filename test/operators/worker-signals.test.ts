@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import type { TestSystem } from '../support/system';
+import { eventually } from '../support/waits';
+import { useSystemWithWorkerProcess } from '../support/worker-process';
+
+/**
+ * `npm run start:worker` in a terminal: Ctrl-C reaches the worker twice (from the terminal, and forwarded by npm).
+ * The Temporal SDK drains on the first and stops listening; the second then killed the process mid-drain, the
+ * running activity cut off instead of finishing within WORKER_SHUTDOWN_GRACE_SECONDS.
+ */
+describe('the worker process and a Ctrl-C delivered twice (dev server, FerretDB, simulator)', function () {
+  this.timeout(90_000);
+  let sys: TestSystem;
+  const startWorker = useSystemWithWorkerProcess((s) => (sys = s));
+
+  it('drains (the running activity finishes) and exits 0 when SIGINT is repeated at once', async () => {
+    const worker = await startWorker();
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      worker.child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    const { installation, event } = sys.simulator.createInstallation();
+    // The provision's page of licensed users answers 3 s late: the activity is running when the signals come.
+    sys.simulator.failNext('licensedUsers', 1, { delayMs: 3_000 });
+    assert.equal(await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl }), 200);
+    await eventually('the licensed-users read to arrive', async () =>
+      sys.simulator.calls.some((c) => c.route === 'licensedUsers' && c.installationId === installation.id) ? true : undefined,
+    );
+    worker.child.kill('SIGINT');
+    // npm's copy, a moment later: after the SDK's handler ran (and, before the fix, gave the signal back to Node's default).
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    worker.child.kill('SIGINT');
+    assert.deepEqual(await exited, { code: 0, signal: null }, worker.output());
+    assert.match(worker.output(), /stopping: running activities finish first/);
+    assert.match(worker.output(), /worker stopped/);
+  });
+});
