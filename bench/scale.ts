@@ -154,7 +154,11 @@ async function measureReconciliations(
     const { due } = await steadyStateChecks(sys);
     // Each pass of a running system starts with its minute's read budget unspent (passes are RECONCILE_INTERVAL_MINUTES
     // apart): one started at once after the previous pass waited for that pass's reads to leave the worker's window.
-    if (last.read + due > DEFAULT_READS_PER_MINUTE) await sleep(Math.max(0, last.endedAt + BUDGET_WINDOW_MS - Date.now()));
+    // The reads spread again after that wait: spread before it, a minute's more would be due.
+    if (last.read + due > DEFAULT_READS_PER_MINUTE) {
+      await sleep(Math.max(0, last.endedAt + BUDGET_WINDOW_MS - Date.now()));
+      await steadyStateChecks(sys);
+    }
     const atScale = rssSnapshot(sys);
     const steady = await measureReconciliation(sys, timeoutMs);
     last = { endedAt: Date.now(), read: (steady.available && steady.checked) || 0 };

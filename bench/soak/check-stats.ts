@@ -109,7 +109,10 @@ export function checksOutlasted(
     `the end checks did not finish before the hard deadline: at step ${progress.step}` +
       `${reading.length > 0 ? `, still reading ${reading.join(', ')}` : ''}; faults: ${faults.join('; ')}`,
     ...(progress.violations ?? []),
-    ...installations.filter((i) => !i.finished).map((i) => `${i.installationId} (${i.plan}): ${i.stoppedAt ?? 'not finished'}`),
+    // Those step 1 described already (where each stood) are not listed twice.
+    ...installations
+      .filter((i) => !i.finished && !(progress.violations ?? []).some((line) => line.startsWith(`${i.installationId} (`)))
+      .map((i) => `${i.installationId} (${i.plan}): ${i.stoppedAt ?? 'not finished'}`),
   ];
   return {
     violations,

@@ -428,6 +428,7 @@ class SimulatorServer implements Simulator {
 
   getClient(clientId: string): ClientView | undefined {
     const client = this.state.clients.get(clientId);
+    if (client) this.state.expireOverdue(client.installationId);
     return client ? this.state.viewClient(client) : undefined;
   }
 

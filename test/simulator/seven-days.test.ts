@@ -61,6 +61,20 @@ describe('simulator: an operation left open for seven days', () => {
     for (const c of view?.clientIds ?? []) assert.ok(sim.getClient(c)?.revokedAt, 'its clients are revoked');
   });
 
+  it('a lapsed uninstall refuses a sign-in, and shows its client revoked, as its first call', async () => {
+    const { installation, event } = sim.createInstallation();
+    sim.uninstall(installation.id, undefined, { createdAt: ago(8 * DAY_MS) });
+    const u = new URL(sim.authorizeUrlFor(event.data.client_id));
+    const params = { client_id: event.data.client_id, redirect_uri: 'https://app.example.test/sso/callback', response_type: 'code' };
+    for (const [k, v] of Object.entries({ ...params, scope: 'openid', state: 's', nonce: 'n' })) u.searchParams.set(k, v);
+    const res = await fetch(u, { redirect: 'manual' });
+    assert.equal(res.status, 400, 'a page, no code');
+    assert.match(await res.text(), /Unknown or revoked client_id/);
+    const other = sim.createInstallation();
+    sim.uninstall(other.installation.id, undefined, { createdAt: ago(8 * DAY_MS) });
+    assert.ok(sim.getClient(other.event.data.client_id)?.revokedAt, 'the view of its client, read first, shows it revoked');
+  });
+
   it('a lapsed uninstall refuses a token request as its first call', async () => {
     const { installation, event } = sim.createInstallation();
     sim.uninstall(installation.id, undefined, { createdAt: ago(8 * DAY_MS) });

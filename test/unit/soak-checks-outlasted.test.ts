@@ -15,26 +15,32 @@ const installation = (id: string, finished: boolean, stoppedAt?: string): SoakIn
 });
 
 describe('soak report: end checks that outlast the hard deadline', () => {
-  it('say at which step they were and whose final view they were reading, keep what they found, and say where each unfinished installation stopped', () => {
+  it('say at which step they were and whose final view they were reading, keep what they found, and say where each unfinished installation stopped (once)', () => {
     const stats = { ...emptyCheckStats(3), inFinalPhase: 1 };
     const result = checksOutlasted(
       {
         step: '5, secrets',
         reading: new Set(['inst-b']),
         stats,
-        violations: ['inst-d: workflow RUNNING, expected COMPLETED (uninstalled)'],
+        violations: [
+          'inst-d: workflow RUNNING, expected COMPLETED (uninstalled)',
+          'inst-e (install, update, uninstall): not finished: active after install not reached; workflow RUNNING',
+        ],
         stuck: ['inst-d'],
       },
       [
         installation('inst-a', true),
         installation('inst-b', true),
         installation('inst-c', false, 'uninstalled not reached before the deadline'),
+        // Described by step 1 already: not listed again.
+        installation('inst-e', false, 'active after install not reached before the deadline'),
       ],
       ['10 s: worker 1 killed'],
     );
     assert.deepEqual(result.violations, [
       'the end checks did not finish before the hard deadline: at step 5, secrets, still reading inst-b; faults: 10 s: worker 1 killed',
       'inst-d: workflow RUNNING, expected COMPLETED (uninstalled)',
+      'inst-e (install, update, uninstall): not finished: active after install not reached; workflow RUNNING',
       'inst-c (install, update, uninstall): uninstalled not reached before the deadline',
     ]);
     assert.equal(result.stats.inFinalPhase, 1, 'the counts made so far are kept');
