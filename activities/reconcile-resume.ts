@@ -5,7 +5,14 @@ import { IN_PROGRESS_PHASES, needsWorkflow } from './reconcile-plan';
 import { workflowRunning } from './reconcile-visibility';
 import { MAX_HANDLED, TYPE_ORDER } from '../workflows/state';
 import type { InstallationRecord, ResumedFrom } from '../src/store/installations';
-import { stateQuery, workflowIdFor, type EventType, type InstallationPhase, type InstallationView } from '../workflows/definitions';
+import {
+  FINAL_PHASES,
+  stateQuery,
+  workflowIdFor,
+  type EventType,
+  type InstallationPhase,
+  type InstallationView,
+} from '../workflows/definitions';
 
 // What reconciliation hands over when it resumes a lost installation workflow (reconciliation.ts `resume`).
 
@@ -23,21 +30,32 @@ export const PHASE_EVENT_TYPES: Partial<Record<InstallationPhase, EventType>> = 
  * updates and uninstalls record the installation as their phase begins and ends, so one missing from the
  * handled ids was not applied: a lost run had it queued (the inbox marked it handed over, so nothing else
  * hands it over again). Rotations too (the record stays in its phase while one runs), except one already
- * switched to. Not trial events: they record nothing, so an applied one would look unhandled. Oldest first.
+ * switched to, judged against the newest rotation applied (`rotationEventAt`; else the install's time) while the
+ * installation lives. Not trial events: they record nothing, so an applied one would look unhandled. Oldest first.
  */
 export function unhandledEvents(rec: InstallationRecord, events: InboxRecord[]): InboxRecord[] {
   const since = rec.lastEventAt ? Date.parse(rec.lastEventAt) : -Infinity;
   // A record that names no event applied (written by older versions) tells nothing of the others: rotations only, as before.
   const types = rec.lastEventAt && rec.handledEventIds ? RECORDED_TYPES : ['app.credentials_rotated'];
-  return events.filter(
-    (e) =>
-      types.includes(e.type) &&
-      !rec.handledEventIds?.includes(e._id) &&
-      Date.parse(e.event.createdAt) >= since &&
-      // Already switched to (a rotation that fell out of the handled ids, in the second of the newest applied).
-      !(e.type === 'app.credentials_rotated' && (e.event.facts as { client_id?: unknown }).client_id === rec.activeClientId),
-  );
+  const handled = (e: InboxRecord) => rec.handledEventIds?.includes(e._id) ?? false;
+  // Already switched to (a rotation that fell out of the handled ids, in the second of the newest applied).
+  const switchedTo = (e: InboxRecord) => e.type === 'app.credentials_rotated' && clientOf(e) === rec.activeClientId;
+  const at = (e: InboxRecord) => Date.parse(e.event.createdAt);
+  const rotations = events.filter((e) => e.type === 'app.credentials_rotated');
+  // A rotation older than `lastEventAt` is late only against a newer rotation applied (the workflow's own rule): one
+  // queued behind a newer update under way when the run was lost was never applied, its set never imported. While the
+  // installation lives, and not older than its install (an earlier life's) nor than the newest rotation it applied.
+  const rotationFloor = FINAL_PHASES.includes(rec.phase) ? since : eventTime(rec.rotationEventAt ?? rec.installEventAt, since);
+  const lateRotation = (e: InboxRecord) => at(e) < rotationFloor || rotations.some((r) => at(r) > at(e) && (handled(r) || switchedTo(r)));
+  return events.filter((e) => {
+    if (!types.includes(e.type) || handled(e) || switchedTo(e)) return false;
+    if (at(e) >= since) return true;
+    return e.type === 'app.credentials_rotated' && !lateRotation(e);
+  });
 }
+
+const clientOf = (e: InboxRecord): unknown => (e.event.facts as { client_id?: unknown }).client_id;
+const eventTime = (at: string | undefined, otherwise: number): number => (at ? Date.parse(at) : otherwise);
 
 const RECORDED_TYPES: readonly EventType[] = ['app.installed', 'app.updated', 'app.uninstalled', 'app.credentials_rotated'];
 
