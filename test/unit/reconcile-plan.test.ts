@@ -13,6 +13,11 @@ const rec = (id: string, phase: InstallationRecord['phase'], hoursAgo?: number) 
   talkdeskCheckedAt: hoursAgo === undefined ? undefined : new Date(now.getTime() - hoursAgo * HOUR),
 });
 const options = { pageSize: 3, activeCheckMs: 24 * HOUR, callsPerMinute: 2, budgetMinutes: 2 };
+/** A record in `phase` last read `hoursAgo`, its last read tried (unanswered) `triedHoursAgo`. */
+const triedAs = (phase: InstallationRecord['phase']) => (id: string, hoursAgo: number, triedHoursAgo: number) => ({
+  ...rec(id, phase, hoursAgo),
+  triedAt: new Date(now.getTime() - triedHoursAgo * HOUR),
+});
 
 describe('planning a reconciliation pass', () => {
   it('visits every installation; reads at Talkdesk those in progress, then the due ones least recently read, in minute slots', () => {
@@ -169,10 +174,7 @@ describe('planning a reconciliation pass', () => {
 
   it('orders installations in progress by their last attempt too: a region down with a backlog does not take every in-progress read', () => {
     const o = { pageSize: 100, activeCheckMs: 24 * HOUR, callsPerMinute: 2, budgetMinutes: 1 };
-    const tried = (id: string, hoursAgo: number, triedHoursAgo: number) => ({
-      ...rec(id, 'installing', hoursAgo),
-      triedAt: new Date(now.getTime() - triedHoursAgo * HOUR),
-    });
+    const tried = triedAs('installing');
     const plan = planPass(
       [
         // Region A's host paused: its reads went unanswered last pass (15 minutes ago), their checks as old as the outage.
@@ -199,10 +201,7 @@ describe('planning a reconciliation pass', () => {
 
   it('orders due installations by their last attempt: one whose read went unanswered goes behind those attempted before it', () => {
     const o = { pageSize: 100, activeCheckMs: 24 * HOUR, callsPerMinute: 4, budgetMinutes: 1 };
-    const tried = (id: string, hoursAgo: number, triedHoursAgo: number) => ({
-      ...rec(id, 'active', hoursAgo),
-      triedAt: new Date(now.getTime() - triedHoursAgo * HOUR),
-    });
+    const tried = triedAs('active');
     const plan = planPass(
       [
         tried('a-host-down-oldest', 40, 0.25),
