@@ -59,9 +59,6 @@ function authenticate(cfg: ApiConfig, r: ApiRequest): Authed {
   const challenge = { 'www-authenticate': 'Bearer error="invalid_token"' };
   if (!m?.[1])
     return { ok: false, response: errorResponse(r.route, 401, 'missing bearer token', { headers: { 'www-authenticate': 'Bearer' } }) };
-  // Before the token is judged: an uninstall past its seven days has revoked its clients' tokens (revokeOnUninstall).
-  const held = cfg.state.tokens.get(m[1]);
-  if (held) cfg.state.expireOverdue(held.installationId);
   const token = cfg.state.liveToken(m[1]);
   if (!token) return { ok: false, response: errorResponse(r.route, 401, 'invalid or expired access token', { headers: challenge }) };
   r.call.clientId = token.clientId;

@@ -82,9 +82,8 @@ export async function verifyAssertion(
   if (!client) return fail('unknown client');
   call.clientId = client.clientId;
   call.installationId = client.installationId;
-  cfg.state.expireOverdue(client.installationId);
-  if (client.revokedAt) return fail('client credentials were revoked');
-  if (!cfg.state.clientValid(client)) return fail('client credentials expired after rotation');
+  if (!cfg.state.clientValid(client))
+    return fail(client.revokedAt ? 'client credentials were revoked' : 'client credentials expired after rotation');
 
   if (header.alg !== client.keys.key_algorithm) return fail(`alg must be ${client.keys.key_algorithm}`);
   if (header.kid !== client.keys.key_id) return fail('kid does not match the client key_id');

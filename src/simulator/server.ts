@@ -421,14 +421,12 @@ class SimulatorServer implements Simulator {
   }
 
   getInstallation(installationId: string): SimInstallationView | undefined {
-    this.state.expireOverdue(installationId);
     const inst = this.state.installations.get(installationId);
     return inst ? this.state.viewInstallation(inst) : undefined;
   }
 
   getClient(clientId: string): ClientView | undefined {
     const client = this.state.clients.get(clientId);
-    if (client) this.state.expireOverdue(client.installationId);
     return client ? this.state.viewClient(client) : undefined;
   }
 

@@ -113,7 +113,6 @@ export class SsoSimulator {
     const repeated = [...new Set(q.keys())].find((k) => q.getAll(k).length > 1);
     if (repeated) return page(400, `Parameter ${repeated} is repeated`, '');
     const client = this.state.clients.get(q.get('client_id') ?? '');
-    if (client) this.state.expireOverdue(client.installationId);
     const redirect = parseRedirect(q.get('redirect_uri'));
     // Never redirect to an unchecked address: a bad client or redirect URI gets a page.
     if (!client || !this.state.clientValid(client)) return page(400, 'Unknown or revoked client_id', '');
@@ -262,7 +261,6 @@ export class SsoSimulator {
     const secret = part(decoded.slice(colon + 1));
     if (id === undefined || secret === undefined) return undefined;
     const client = this.state.clients.get(id);
-    if (client) this.state.expireOverdue(client.installationId);
     if (!client || !this.state.clientValid(client)) return undefined;
     const given = Buffer.from(secret);
     const expected = Buffer.from(client.clientSecret);

@@ -131,7 +131,9 @@ export class SimState {
     return client;
   }
 
+  /** Not revoked, not past a rotation's grace; judged after the installation's seven days are applied (`expireOverdue`). */
   clientValid(client: ClientRecord, now = Date.now()): boolean {
+    this.expireOverdue(client.installationId, now);
     if (client.revokedAt) return false;
     return !client.validUntil || now < client.validUntil.getTime();
   }
@@ -197,8 +199,8 @@ export class SimState {
   /**
    * Talkdesk's seven days (talkdesk-api.md, "Timing rules"): an install or update still open then has timed out,
    * and an uninstall not acknowledged is deprovisioned anyway (its clients revoked with `revokeOnUninstall`). Applied
-   * before the installation (or a client or token of it) is next read or used, so a late approval finds nothing
-   * pending (409), and a lapsed uninstall's client gets no token.
+   * wherever a client of the installation is judged (`clientValid`: a token, an assertion, a sign-in) or it or a client
+   * is shown, so a late approval finds nothing pending (409), and a lapsed uninstall's client gets no token.
    */
   expireOverdue(installationId: string, now = Date.now()): void {
     const inst = this.installations.get(installationId);
@@ -217,6 +219,7 @@ export class SimState {
   }
 
   viewInstallation(inst: SimInstallation): SimInstallationView {
+    this.expireOverdue(inst.id);
     const account = this.accounts.get(inst.accountId);
     return {
       id: inst.id,
@@ -239,6 +242,7 @@ export class SimState {
   }
 
   viewClient(client: ClientRecord): ClientView {
+    this.expireOverdue(client.installationId);
     return {
       clientId: client.clientId,
       installationId: client.installationId,

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { COLLECTIONS, connectDatabase, type Database } from '../../src/store';
+import { COLLECTIONS, type Database } from '../../src/store';
 import { InboxStore, type InboxRecord } from '../../src/handover/inbox';
 import { InboxDispatcher, handOverStored } from '../../src/handover/dispatcher';
 import { EventCredentialStore } from '../../src/store/event-credentials';
 import type { LifecycleEvent } from '../../workflows/definitions';
 import { captureLogger } from '../support/logs';
 import { eventually } from '../support/waits';
-import { inboxRecord } from '../support/inbox-records';
-import { mongoUri, uniqueDbName } from '../support/servers';
+import { inboxRecord, useInboxStores } from '../support/inbox-records';
 
 const stored = (createdAt: Date) => inboxRecord('app.updated', createdAt);
 
@@ -21,16 +20,7 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
   let eventCredentials: EventCredentialStore;
   const queue = () => db.collection<{ _id: string }>(COLLECTIONS.dispatchQueue);
 
-  beforeEach(async () => {
-    db = await connectDatabase(await mongoUri(), uniqueDbName('queue'));
-    eventCredentials = new EventCredentialStore(db);
-    inbox = new InboxStore(db, eventCredentials);
-    await inbox.ensureIndexes();
-  });
-  afterEach(async () => {
-    await db.db.dropDatabase();
-    await db.close();
-  });
+  useInboxStores('queue', (stores) => ({ db, inbox, eventCredentials } = stores));
 
   it('queues a stored event until it is marked handed over', async () => {
     const e = stored(new Date());

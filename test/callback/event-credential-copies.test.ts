@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { COLLECTIONS, connectDatabase, type Database } from '../../src/store';
+import { COLLECTIONS, type Database } from '../../src/store';
 import { NotDurableYetError } from '../../src/store/db';
 import { InboxStore, type InboxRecord } from '../../src/handover/inbox';
 import { EventCredentialStore } from '../../src/store/event-credentials';
-import { inboxRecord } from '../support/inbox-records';
-import { mongoUri, uniqueDbName } from '../support/servers';
+import { inboxRecord, useInboxStores } from '../support/inbox-records';
 
 /**
  * An event's copy of its credentials (src/store/event-credentials.ts): found by an import while a starting worker moves
@@ -17,16 +16,7 @@ describe('event credentials: copies moved and repeated (FerretDB)', () => {
   let eventCredentials: EventCredentialStore;
   const blob = { v: 1 as const, kid: 'k', iv: 'aXY=', tag: 'dGFn', ct: 'Y3Q=' };
 
-  beforeEach(async () => {
-    db = await connectDatabase(await mongoUri(), uniqueDbName('event-copies'));
-    eventCredentials = new EventCredentialStore(db);
-    inbox = new InboxStore(db, eventCredentials);
-    await inbox.ensureIndexes();
-  });
-  afterEach(async () => {
-    await db.db.dropDatabase();
-    await db.close();
-  });
+  useInboxStores('event-copies', (stores) => ({ db, inbox, eventCredentials } = stores));
 
   it('the move lands between its two reads (missed in event_credentials, then stripped from the inbox): still found', async () => {
     const r = inboxRecord('app.installed', new Date());
