@@ -146,6 +146,27 @@ export function credentialActivities(deps: ActivityDeps) {
     },
 
     /**
+     * Destroys, of the workflow's retiring sets (`clientIds`), those issued before a compromised rotation's event
+     * (`issuedBefore`): Talkdesk revoked them when it rotated, so their grace is over. Returns every one of them so
+     * issued, also those a lost attempt destroyed (a retry returns the same). A set with no issue time (imported by an
+     * older version) keeps its retirement; one no longer retiring (switched to meanwhile) is kept.
+     */
+    async destroyRevokedCredentials(
+      input: InstallationRef & { clientIds: string[]; issuedBefore: string },
+    ): Promise<{ clientIds: string[] }> {
+      const before = Date.parse(input.issuedBefore);
+      const revoked: string[] = [];
+      for (const clientId of input.clientIds) {
+        const rec = await store.credentials.get(input.installationId, clientId);
+        if (!rec?.issuedAt || rec.issuedAt.getTime() >= before || (rec.status !== 'retiring' && rec.status !== 'destroyed')) continue;
+        if (rec.status === 'retiring') await store.credentials.destroy(input.installationId, clientId, 'retiring', rec);
+        revoked.push(clientId);
+      }
+      logger.info({ installationId: input.installationId, destroyed: revoked.length }, 'revoked retiring credentials destroyed');
+      return { clientIds: revoked };
+    },
+
+    /**
      * Deletes the encrypted copy of an event's credentials that will never be imported (an install or
      * rotation a finished installation ignored); before, it stayed until the inbox retention. By event id
      * alone: a reinstall's copy, queued behind it, is left for its own import.

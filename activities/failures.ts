@@ -35,6 +35,7 @@ const STORE_ONLY = [
   'importCredentials',
   'switchCredentials',
   'destroyCredentials',
+  'destroyRevokedCredentials',
   'discardEventCredentials',
   'destroyRetiredCredentials',
   'listInstallationPage',

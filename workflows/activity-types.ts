@@ -203,3 +203,13 @@ export interface StoredInstallation {
   /** A live installation's trial as its account holds it (that account is this installation's). */
   trial?: InstallationView['trial'];
 }
+
+/** The activities that only read and write the partner store (no Talkdesk, no partner call): the workflow's store steps. */
+export type StoreActivity =
+  | 'loadInstallation'
+  | 'recordInstallation'
+  | 'importCredentials'
+  | 'switchCredentials'
+  | 'destroyCredentials'
+  | 'destroyRevokedCredentials'
+  | 'discardEventCredentials';

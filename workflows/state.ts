@@ -39,6 +39,11 @@ export interface InstallationState {
    */
   appliedAt?: Partial<Record<EventKind, string>>;
   /**
+   * The type of the trial event applied at `appliedAt.trial`, the latest in the lifecycle's order of that second: an
+   * event of the same second earlier in that order is late (`trialTieLate`). Absent: states carried from runs before it.
+   */
+  appliedTrialType?: LifecycleEvent['type'];
+  /**
    * Set only in the state a run hands over when it continues as new in the middle of a
    * phase (workflow.ts): the event whose phase the next run re-enters, and the step it
    * was backing off in (its attempt count and the time of its next attempt go on).
@@ -83,6 +88,28 @@ export function kindOf(event: LifecycleEvent): EventKind {
 export function markKindApplied(state: InstallationState, kind: EventKind, createdAt: string): void {
   const at = state.appliedAt?.[kind];
   if (!at || Date.parse(createdAt) > Date.parse(at)) state.appliedAt = { ...state.appliedAt, [kind]: createdAt };
+}
+
+/** Keeps the type of an applied trial event beside its time (call before `markKindApplied`, which moves the time). */
+export function noteTrialType(state: InstallationState, event: LifecycleEvent): void {
+  if (kindOf(event) !== 'trial') return;
+  const at = state.appliedAt?.trial;
+  const t = Date.parse(event.createdAt);
+  const known = state.appliedTrialType;
+  if (!at || t > Date.parse(at) || (t === Date.parse(at) && known !== undefined && TYPE_ORDER[event.type] > TYPE_ORDER[known])) {
+    state.appliedTrialType = event.type;
+  }
+}
+
+/**
+ * A trial event of the same second as the trial event applied but earlier in the lifecycle's order (a start after an
+ * end of its second): late, as the queue would have put it first. `created_at` has one-second resolution.
+ */
+export function trialTieLate(state: InstallationState, event: LifecycleEvent): boolean {
+  const at = state.appliedAt?.trial;
+  const type = state.appliedTrialType;
+  if (kindOf(event) !== 'trial' || at === undefined || type === undefined) return false;
+  return Date.parse(event.createdAt) === Date.parse(at) && TYPE_ORDER[event.type] < TYPE_ORDER[type];
 }
 
 /** Is the event older than an applied event of `kind`? */

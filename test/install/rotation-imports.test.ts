@@ -100,4 +100,35 @@ describe('rotations off the usual path: imports and switches (FerretDB, simulato
     );
     assert.equal((await h.store.credentials.get(installation.id, old))?.status, 'active');
   });
+
+  it('a late compromised rotation destroys the retiring sets issued before it; a set issued after, or of unknown issue, keeps its retirement', async () => {
+    const at = (secondsAgo: number) => ({ createdAt: new Date(Date.now() - secondsAgo * 1000) });
+    const { installation, event } = h.simulator.createInstallation({}, at(60));
+    const installationId = installation.id;
+    await h.storeEvent(event);
+    const { clientId: a } = await h.run(h.acts.importCredentials, { installationId, eventId: event.id, activate: true });
+    const retireAt = new Date(Date.now() + 3_600_000).toISOString();
+    /** A routine rotation dated `secondsAgo`, imported and switched to, the set in use retiring. */
+    const rotate = async (secondsAgo: number, previousClientId: string) => {
+      const rotated = h.simulator.rotateCredentials(installationId, {}, at(secondsAgo));
+      await h.storeEvent(rotated);
+      const { clientId } = await h.run(h.acts.importCredentials, { installationId, eventId: rotated.id, activate: false });
+      await h.run(h.acts.switchCredentials, { installationId, clientId, previousClientId, retireAt, destroyPreviousNow: false });
+      return clientId;
+    };
+    const b = await rotate(20, a);
+    const c = await rotate(10, b);
+    // The compromised rotation delivered late, dated between the install and the first routine rotation.
+    const revoke = { installationId, clientIds: [a, b], issuedBefore: new Date(Date.now() - 40_000).toISOString() };
+    assert.deepEqual(await h.run(h.acts.destroyRevokedCredentials, revoke), { clientIds: [a] });
+    const [setA, setB, setC] = await Promise.all([a, b, c].map((id) => h.store.credentials.get(installationId, id)));
+    assert.deepEqual([setA?.status, setA?.secret], ['destroyed', undefined], 'its ciphertext deleted, not only marked');
+    assert.deepEqual([setB?.status, setC?.status], ['retiring', 'active']);
+    assert.deepEqual(await h.run(h.acts.destroyRevokedCredentials, revoke), { clientIds: [a] }, 'a retry answers the same');
+    // A set imported by an older version has no issue time: not known to be revoked, left to its grace.
+    await h.db.db.collection('credentials').updateOne({ installationId, clientId: b }, { $unset: { issuedAt: '' } });
+    const later = { installationId, clientIds: [b, c], issuedBefore: new Date().toISOString() };
+    assert.deepEqual(await h.run(h.acts.destroyRevokedCredentials, later), { clientIds: [] }, 'the active set is never destroyed');
+    assert.equal((await h.store.credentials.get(installationId, b))?.status, 'retiring');
+  });
 });

@@ -25,6 +25,7 @@ import {
   DECIDED_AT_START_13,
   DECIDED_AT_START_14,
   DECIDED_AT_START_15,
+  DECIDED_AT_START_16,
   ONLY_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START_2,
@@ -41,8 +42,10 @@ import {
   PATCHES_DECIDED_AT_START_13,
   PATCHES_DECIDED_AT_START_14,
   PATCHES_DECIDED_AT_START_15,
+  PATCHES_DECIDED_AT_START_16,
   PATCHES_DECIDED_AT_START_1_TO_14,
   PATCHES_DECIDED_AT_START_1_TO_15,
+  PATCHES_DECIDED_AT_START_1_TO_16,
   decidePatchesAtStart,
 } from '../../workflows/installation/patches';
 import {
@@ -70,11 +73,13 @@ import {
   EARLIER_LIFE_EVENTS_OVER,
   FINISHED_RUN_KNOWS_EVENT_TIMES,
   LATE_ROTATION_YIELDS_TO_UNINSTALL,
+  SAME_SECOND_TRIAL_EVENT_LATE,
   STALE_UNINSTALL_SPARES_REINSTALL,
 } from '../../workflows/installation/late';
 import {
   COMPROMISED_ROTATION_KEEPS_PROVEN_SET,
   EXPIRED_ROTATION_YIELDS_TO_QUEUED_UNINSTALL,
+  LATE_COMPROMISED_ROTATION_DESTROYS_REVOKED_SETS,
   ROTATION_GRACE_FROM_EVENT,
   ROTATION_IMPORTED_AFTER_ITS_DEADLINE,
   ROUTINE_ROTATION_KEEPS_PROVEN_SET,
@@ -107,10 +112,11 @@ const MARKERS = [
   PATCHES_DECIDED_AT_START_13,
   PATCHES_DECIDED_AT_START_14,
   PATCHES_DECIDED_AT_START_15,
+  PATCHES_DECIDED_AT_START_16,
 ];
 
 // A run recorded before the markers of all: they (absent, newest first), then each generation's.
-const ASKED = [PATCHES_DECIDED_AT_START_1_TO_15, PATCHES_DECIDED_AT_START_1_TO_14, ...MARKERS];
+const ASKED = [PATCHES_DECIDED_AT_START_1_TO_16, PATCHES_DECIDED_AT_START_1_TO_15, PATCHES_DECIDED_AT_START_1_TO_14, ...MARKERS];
 /** The sets of the third generation on (those that may hold ONLY_DECIDED_AT_START patches). */
 const FROM_THE_THIRD = [
   DECIDED_AT_START_3,
@@ -126,6 +132,7 @@ const FROM_THE_THIRD = [
   DECIDED_AT_START_13,
   DECIDED_AT_START_14,
   DECIDED_AT_START_15,
+  DECIDED_AT_START_16,
 ];
 
 /** A fake of the SDK's `patched` on replay: true only for the markers the history holds; records each question. */
@@ -228,6 +235,8 @@ describe('patches decided at the start of an installation run (workflows/install
         LATE_UPDATE_KEYED_BY_NEWEST_APPLIED,
         OPERATOR_REJECT_OF_UPDATE_READS_AT_DEADLINE,
         OPERATOR_REJECT_OF_INSTALL_READS_AT_DEADLINE,
+        LATE_COMPROMISED_ROTATION_DESTROYS_REVOKED_SETS,
+        SAME_SECOND_TRIAL_EVENT_LATE,
       ],
     );
     assert.ok(
@@ -321,6 +330,7 @@ describe('patches decided at the start of an installation run (workflows/install
       DECIDED_AT_START_15,
       [LATE_UPDATE_KEYED_BY_NEWEST_APPLIED, OPERATOR_REJECT_OF_UPDATE_READS_AT_DEADLINE, OPERATOR_REJECT_OF_INSTALL_READS_AT_DEADLINE],
     ],
+    ['sixteenth', 16, DECIDED_AT_START_16, [LATE_COMPROMISED_ROTATION_DESTROYS_REVOKED_SETS, SAME_SECOND_TRIAL_EVENT_LATE]],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {
     it(`the ${nth} generation decides its own patches at start; a run recorded before it never asks them (old paths)`, () => {

@@ -16,6 +16,7 @@ export const WORKFLOW_ACTIVITIES = [
   'acknowledgeCredentials',
   'switchCredentials',
   'destroyCredentials',
+  'destroyRevokedCredentials',
   'discardEventCredentials',
   'undoProvisioning',
   'applyUpdate',
@@ -50,6 +51,8 @@ export class ActivityStubs {
     acknowledgeCredentials: async () => undefined,
     switchCredentials: async () => undefined,
     destroyCredentials: async () => ({ destroyed: 1 }),
+    // Every retiring set named counts as issued before the rotation (the store decides by its issue time).
+    destroyRevokedCredentials: async (i) => ({ clientIds: i.clientIds }),
     discardEventCredentials: async () => ({ deleted: true }),
     undoProvisioning: async () => undefined,
     applyUpdate: async (i) => ({ usersAdded: i.usersAdding, usersDeactivated: i.usersRemoving }),

@@ -1,5 +1,5 @@
 import { FINAL_PHASES, type LifecycleEvent } from '../definitions';
-import { kindOf, markApplied, markHandled, markKindApplied, recordIgnored, uninstallQueued } from '../state';
+import { kindOf, markApplied, markHandled, markKindApplied, noteTrialType, recordIgnored, uninstallQueued } from '../state';
 import { adoptOrWhyNot, discardIgnoredCredentials } from './common';
 import type { PhaseContext } from './context';
 import { SKIPPED_INSTALL_BEGINS_ITS_LIFE } from './earlier-life';
@@ -32,6 +32,7 @@ export async function apply(ctx: PhaseContext, event: LifecycleEvent, opts: { la
   if (applied) {
     ctx.state.appliedEvents += 1;
     // Only applied events make older ones of their kind late; ignored ones never do.
+    noteTrialType(ctx.state, event);
     markKindApplied(ctx.state, kindOf(event), event.createdAt);
   }
   markHandled(ctx.state, event.eventId);

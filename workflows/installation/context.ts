@@ -12,7 +12,7 @@ import {
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities } from '../../activities';
-import type { StateCallInput, StateCallResult, TalkdeskCallRef } from '../activity-types';
+import type { StateCallInput, StateCallResult, StoreActivity, TalkdeskCallRef } from '../activity-types';
 import { type InstallationPhase, type LifecycleEvent, type PhaseRecord } from '../definitions';
 import type { InstallationOptions } from '../options';
 import { InstallationPhaseKey, TalkdeskAccountId, TalkdeskAccountName, TalkdeskAppId } from '../search-attributes';
@@ -113,9 +113,6 @@ export interface PhaseContext {
   canCallTalkdesk(): boolean;
 }
 
-/** The activities that only read and write the partner store (no Talkdesk, no partner call). */
-export type StoreActivity =
-  'loadInstallation' | 'recordInstallation' | 'importCredentials' | 'switchCredentials' | 'destroyCredentials' | 'discardEventCredentials';
 /** A store step's input, or a function giving it at each attempt (what the workflow learnt meanwhile). */
 type StoreStepArgs<K extends StoreActivity> = Parameters<Activities[K]>[0] | ((attempt: number) => Parameters<Activities[K]>[0]);
 

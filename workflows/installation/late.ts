@@ -1,5 +1,14 @@
 import { FINAL_PHASES, type LifecycleEvent } from '../definitions';
-import { keepLast, kindOf, markHandled, olderThanApplied, recordIgnored, uninstallQueued, type InstallationState } from '../state';
+import {
+  keepLast,
+  kindOf,
+  markHandled,
+  olderThanApplied,
+  recordIgnored,
+  trialTieLate,
+  uninstallQueued,
+  type InstallationState,
+} from '../state';
 import { apply } from './apply';
 import { discardIgnoredCredentials } from './common';
 import type { PhaseContext } from './context';
@@ -22,6 +31,14 @@ export const LATE_EVENTS_BY_KIND = 'late-events-by-kind';
  * start (patches-decided-at-start-5): asked in the event handler and where a late event is taken from the queue.
  */
 export const STALE_UNINSTALL_SPARES_REINSTALL = 'stale-uninstall-spares-reinstall';
+
+/**
+ * Patch: a trial event of the same second as the trial event applied, earlier than it in the lifecycle's order (a
+ * `trial_started` delivered after the `trial_ended` of its second), is late: recorded, the account keeps the trial.
+ * Before it, lateness compared times alone and it reopened the ended trial. Decided at start only (the sixteenth
+ * generation): asked where an event is taken from the queue.
+ */
+export const SAME_SECOND_TRIAL_EVENT_LATE = 'same-second-trial-event-late';
 
 export const UNINSTALL_OVER = 'uninstall older than the applied install of this installation (a reinstall): over';
 
@@ -80,17 +97,23 @@ export function endsEarlierLife(state: InstallationState, running: LifecycleEven
  * - `install-over`: an app.installed older than an applied app.uninstalled: over, ignored;
  * - `uninstall-over`: an app.uninstalled older than an applied app.installed (a same-id reinstall): over, ignored;
  * - `rotation`: older than an applied rotation: acknowledged if Talkdesk still expects it, never switched to;
- * - `trial`: older than an applied trial event: recorded, the account keeps the newer trial state;
+ * - `trial`: older than an applied trial event (or of its second, earlier in the lifecycle's order): recorded, the account keeps
+ *   the newer trial state;
  * - `update`: older than an applied update: applied by re-reading the licensed users (a delta is not replayed);
  * - `in-order`: anything else, applied as it comes.
  */
 export type LateRule = 'install-over' | 'uninstall-over' | 'rotation' | 'trial' | 'update' | 'in-order';
 
-export function lateRule(state: InstallationState, event: LifecycleEvent): LateRule {
+export function lateRule(state: InstallationState, event: LifecycleEvent, sameSecondTrial = false): LateRule {
   const kind = kindOf(event);
   if (kind === 'install') return olderThanApplied(state, 'uninstall', event) ? 'install-over' : 'in-order';
   if (kind === 'uninstall') return olderThanApplied(state, 'install', event) ? 'uninstall-over' : 'in-order';
-  return olderThanApplied(state, kind, event) ? kind : 'in-order';
+  return olderThanApplied(state, kind, event) || (sameSecondTrial && trialTieLate(state, event)) ? kind : 'in-order';
+}
+
+/** Whether an event not older than the newest applied is late all the same (SAME_SECOND_TRIAL_EVENT_LATE). */
+export function lateAtItsSecond(ctx: PhaseContext, event: LifecycleEvent): boolean {
+  return trialTieLate(ctx.state, event) && ctx.patched(SAME_SECOND_TRIAL_EVENT_LATE);
 }
 
 /** The old rule: an event older than the newest applied (or ignored) one was dropped. */
@@ -134,7 +157,7 @@ export async function handleLate(ctx: PhaseContext, event: LifecycleEvent): Prom
     await recordDecision(ctx, event, `${why}, ignored`);
     return true;
   }
-  const rule = lateRule(ctx.state, event);
+  const rule = lateRule(ctx.state, event, ctx.patched(SAME_SECOND_TRIAL_EVENT_LATE));
   if (rule === 'in-order' && installOfEarlierLife(ctx.state, event) && ctx.patched(EARLIER_LIFE_INSTALL_OVER)) {
     await discardIgnoredCredentials(ctx, event);
     recordIgnored(ctx.state, event.eventId, EARLIER_INSTALL_OVER);

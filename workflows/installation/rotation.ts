@@ -85,6 +85,13 @@ export const UNINSTALL_ADOPTS_ROUTINE_ROTATION = 'uninstall-adopts-routine-rotat
 export const UNFLAGGED_ROTATION_ADOPTED_FOR_UNINSTALL = 'unflagged-rotation-adopted-for-uninstall';
 
 /**
+ * Patch: a compromised rotation older than one applied destroys the retiring sets issued before its event, which
+ * Talkdesk revoked when it rotated. Before it, such a set (the one a newer routine rotation had retired) kept its
+ * ciphertext until that rotation's grace ended, up to seven days. Decided at start only (the sixteenth generation).
+ */
+export const LATE_COMPROMISED_ROTATION_DESTROYS_REVOKED_SETS = 'late-compromised-rotation-destroys-revoked-sets';
+
+/**
  * Whether a rotation that an uninstall supersedes gives the uninstall its credentials: a compromised one (and, under
  * UNINSTALL_ADOPTS_ROUTINE_ROTATION, a routine one past its grace; neither older than one applied or adopted), when the installation holds a set (also an install superseded by the uninstall, whose phase stays `new`). Its patches are asked right after a
  * local activity (a phase's record, the rotation's import): decided by their generations' markers alone
@@ -303,11 +310,26 @@ export async function runLateRotation(ctx: PhaseContext, event: LifecycleEventOf
   if (lateClientId && !inUse(lateClientId)) {
     await ctx.storeStep('destroy the late rotation credentials', 'destroyCredentials', { installationId, clientId: lateClientId });
   }
+  // Whatever its acknowledgement's outcome: Talkdesk revoked the sets in force when it rotated.
+  let revoked = '';
+  if (event.facts.compromised === true && state.retiring.length > 0 && ctx.patched(LATE_COMPROMISED_ROTATION_DESTROYS_REVOKED_SETS)) {
+    const { clientIds } = await ctx.storeStep(
+      'destroy the retiring credentials the compromised rotation revoked',
+      'destroyRevokedCredentials',
+      {
+        installationId,
+        clientIds: state.retiring.map((r) => r.clientId),
+        issuedBefore: event.createdAt,
+      },
+    );
+    state.retiring = state.retiring.filter((r) => !clientIds.includes(r.clientId));
+    if (clientIds.length > 0) revoked = `; the retiring credentials issued before it destroyed (compromised: revoked by Talkdesk)`;
+  }
   const why =
     outcome.kind === 'done'
       ? 'acknowledged at Talkdesk'
       : outcome.kind === 'failed'
         ? `not acknowledged: Talkdesk no longer expects it (${outcome.error.message})`
         : `not acknowledged (${outcome.kind === 'interrupted' ? outcome.reason : outcome.kind})`;
-  return `rotation older than an applied rotation: ${why}; its credentials were already replaced, never switched to`;
+  return `rotation older than an applied rotation: ${why}; its credentials were already replaced, never switched to${revoked}`;
 }

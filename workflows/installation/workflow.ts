@@ -6,7 +6,7 @@ import { apply } from './apply';
 import { CONTINUE_AS_NEW_MID_PHASE, createPhaseContext, type PhaseContext } from './context';
 import { registerHandlers } from './handlers';
 import { askRotationWaits, EARLIER_LIFE_UNINSTALL_KNOWN, newerInstallEndsWait, newLifeBeforeItsInstall } from './earlier-life';
-import { FINISHED_RUN_KNOWS_EVENT_TIMES, handleLate, ignoreAsSuperseded, STALE_UNINSTALL_SPARES_REINSTALL } from './late';
+import { FINISHED_RUN_KNOWS_EVENT_TIMES, handleLate, ignoreAsSuperseded, lateAtItsSecond, STALE_UNINSTALL_SPARES_REINSTALL } from './late';
 import { StepFailedError, stepFailedForGood } from '../steps';
 import { runOperatorReject, runReconcile } from './operator';
 
@@ -154,7 +154,7 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
     }
     const event = state.queue.shift();
     if (!event) continue;
-    if (isSuperseded(state, event)) {
+    if (isSuperseded(state, event) || lateAtItsSecond(ctx, event)) {
       if (!(await handleLate(ctx, event))) ignoreAsSuperseded(ctx, event);
       continue;
     }
