@@ -23,6 +23,7 @@ import { took } from './took';
 import { ADOPTION_CHECKS } from './adoption-checks';
 import { DEADLINE_READ_CHECKS } from './deadline-checks';
 import { GENERATION_15_CHECKS } from './generation-15-checks';
+import { GENERATION_16_CHECKS } from './generation-16-checks';
 import { STOPPED_OPERATION_CHECKS } from './stopped-operation-checks';
 
 import {
@@ -318,6 +319,7 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
     localActivities(h).includes('switchCredentials'),
   ...DEADLINE_READ_CHECKS,
   ...GENERATION_15_CHECKS,
+  ...GENERATION_16_CHECKS,
   ...ADOPTION_CHECKS,
   ...STOPPED_OPERATION_CHECKS,
 };

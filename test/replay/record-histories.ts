@@ -16,6 +16,7 @@ import { OPERATOR_SCENARIOS } from './operator-scenarios';
 import { ROTATION_SCENARIOS } from './rotation-scenarios';
 import { REINSTALL_SCENARIOS } from './reinstall-scenarios';
 import { GENERATION_15_SCENARIOS } from './generation-15-scenarios';
+import { GENERATION_16_SCENARIOS } from './generation-16-scenarios';
 import { deliverToFinished } from './scenario-steps';
 
 /**
@@ -69,6 +70,8 @@ const FIRST_WAVE: Record<string, Scenario['run']> = {
   'full-lifecycle-one-marker': fullLifecycle,
   // And by a run that starts with the one marker of the first fifteen.
   'full-lifecycle-one-marker-15': fullLifecycle,
+  // And by a run that starts with the one marker of the first sixteen.
+  'full-lifecycle-one-marker-16': fullLifecycle,
 
   // Provisioning that cannot succeed: rejected with a reason.
   'rejected-install': async (sys, deliver) => {
@@ -160,6 +163,7 @@ const SCENARIOS: Record<string, Scenario> = {
   ...ROTATION_SCENARIOS,
   ...REINSTALL_SCENARIOS,
   ...GENERATION_15_SCENARIOS,
+  ...GENERATION_16_SCENARIOS,
 };
 
 /** Records the named scenarios (all when none is named), each on a system of its own; writes only their files. */

@@ -83,7 +83,10 @@ describe('installation workflow: late against an event of its kind (patches-deci
       ['app.trial_ended'],
     );
     assert.equal(v.history.find((h) => h.eventId === started.eventId)?.result, 'superseded');
-    assert.match(v.ignoredEvents.find((e) => e.eventId === started.eventId)?.reason ?? '', /keeps the newer trial/);
+    assert.match(
+      v.ignoredEvents.find((e) => e.eventId === started.eventId)?.reason ?? '',
+      /trial event's second, earlier .*keeps the newer trial/,
+    );
     await ends(t, 30);
   });
 

@@ -176,10 +176,14 @@ export async function handleLate(ctx: PhaseContext, event: LifecycleEvent): Prom
       markEarlierLifeUninstall(ctx, event);
       await recordDecision(ctx, event, 'uninstall older than the applied install (a reinstall): ignored, the installation is kept');
       return true;
-    case 'trial':
-      recordIgnored(ctx.state, event.eventId, `${event.type} older than an applied trial event: the account keeps the newer trial`);
-      await recordDecision(ctx, event, `${event.type} older than an applied trial event: recorded, the account keeps the newer trial`);
+    case 'trial': {
+      const late = olderThanApplied(ctx.state, 'trial', event)
+        ? 'older than an applied trial event'
+        : "of an applied trial event's second, earlier in the lifecycle's order";
+      recordIgnored(ctx.state, event.eventId, `${event.type} ${late}: the account keeps the newer trial`);
+      await recordDecision(ctx, event, `${event.type} ${late}: recorded, the account keeps the newer trial`);
       return true;
+    }
     case 'rotation':
       if (event.type !== 'app.credentials_rotated') break;
       if ((uninstallQueued(ctx.state) || FINAL_PHASES.includes(ctx.state.phase)) && ctx.patched(LATE_ROTATION_YIELDS_TO_UNINSTALL)) {
