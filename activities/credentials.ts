@@ -155,6 +155,8 @@ export function credentialActivities(deps: ActivityDeps) {
       input: InstallationRef & { clientIds: string[]; issuedBefore: string },
     ): Promise<{ clientIds: string[] }> {
       const before = Date.parse(input.issuedBefore);
+      // No time to judge by (the callback's schema refuses such an event): nothing is known to be revoked.
+      if (!Number.isFinite(before)) return { clientIds: [] };
       const revoked: string[] = [];
       for (const clientId of input.clientIds) {
         const rec = await store.credentials.get(input.installationId, clientId);

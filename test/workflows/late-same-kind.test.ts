@@ -52,7 +52,7 @@ describe('installation workflow: late against an event of its kind (patches-deci
     assert.equal(done.phase, 'uninstalled');
   });
 
-  it('only the sets the store shows issued before it: one issued after keeps its retirement', async () => {
+  it('a retiring set the store does not show issued before it keeps its retirement (the workflow drops only what the store destroyed)', async () => {
     const t = await active(new ActivityStubs().on('destroyRevokedCredentials', async () => ({ clientIds: [] })));
     const { late, retiringBefore, v } = await routineThenLate(t, true);
     assert.equal(t.stubs.distinct('destroyRevokedCredentials').length, 1);
@@ -87,6 +87,20 @@ describe('installation workflow: late against an event of its kind (patches-deci
       v.ignoredEvents.find((e) => e.eventId === started.eventId)?.reason ?? '',
       /trial event's second, earlier .*keeps the newer trial/,
     );
+    await ends(t, 30);
+  });
+
+  it('so is one that a newer event of another kind made late too (an update applied since): judged by the trial rule, not applied', async () => {
+    const t = await active();
+    await t.send(t.event('app.trial_ended', { atSeconds: 20, facts: { ended_at: '2026-12-01T00:00:00Z', ended_reason: 'expired' } }));
+    await t.send(t.event('app.updated', { atSeconds: 25 }));
+    await t.settled('active', (v) => v.appliedEvents === 3);
+    const started = t.event('app.trial_started', { atSeconds: 20, facts: { expires_at: '2027-01-01T00:00:00Z' } });
+    await t.send(started);
+    const v = await t.until('the late trial event recorded', (s) => s.history.some((h) => h.eventId === started.eventId));
+    assert.equal(v.trial?.endedAt, '2026-12-01T00:00:00Z', 'the trial stays ended');
+    assert.equal(t.stubs.of('recordTrial').length, 1);
+    assert.equal(v.appliedEvents, 3);
     await ends(t, 30);
   });
 
