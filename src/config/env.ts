@@ -178,7 +178,14 @@ export const envSchema = z.object({
   LOCAL_TEMPORAL_UI_PORT: num(z.number().int().min(1).max(65535)).default(DEFAULT_LOCAL_TEMPORAL_UI_PORT),
   LOCAL_MONGODB_PORT: num(z.number().int().min(1).max(65535)).default(DEFAULT_LOCAL_MONGODB_PORT),
   /** Sticky workflow cache, sized for 512 MiB of worker with 10,000 open installations (src/worker/cache-budget.ts). */
-  WORKER_MAX_CACHED_WORKFLOWS: num(z.number().int().min(0)).default(DEFAULT_MAX_CACHED_WORKFLOWS),
+  // The SDK raises 1 to 2 with a warning in its own log: refused here, where the setting is named.
+  WORKER_MAX_CACHED_WORKFLOWS: num(
+    z
+      .number()
+      .int()
+      .min(0)
+      .refine((n) => n !== 1, 'must be 0 (no cache) or at least 2'),
+  ).default(DEFAULT_MAX_CACHED_WORKFLOWS),
   WORKER_MAX_CONCURRENT_ACTIVITIES: num(z.number().int().min(1)).optional(),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: num(z.number().int().min(2)).optional(),
   WORKER_MAX_WORKFLOW_TASK_POLLS: num(z.number().int().min(2)).optional(),

@@ -1,29 +1,11 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { MongoNetworkError } from 'mongodb';
 import { generateSigningKeySpec, parseSigningKeys } from '../../src/sso/signing-keys';
 import { verifyHandoffToken, MemorySeenTokenIds } from '../../src/sso/verify-handoff';
 import { COLLECTIONS } from '../../src/store/db';
 import { startSystem, type TestSystem } from '../support/system';
-import { activeInstallation, launchUrl, ssoMetric, TestBrowser } from './helpers';
-
-/** The partner's own app: records the form posts it receives. */
-async function partnerApp(): Promise<{ url: string; posts: string[]; close(): Promise<void> }> {
-  const posts: string[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (req.method === 'POST') posts.push(Buffer.concat(chunks).toString('utf8'));
-      res.end('partner home');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/td/landing`;
-  return { url, posts, close: () => new Promise((r) => server.close(() => r())) };
-}
+import { activeInstallation, launchUrl, partnerApp, ssoMetric, TestBrowser } from './helpers';
 
 describe('launch: hand-off to the partner app with a signed identity token', function () {
   this.timeout(60_000);
@@ -71,7 +53,7 @@ describe('launch: hand-off to the partner app with a signed identity token', fun
     assert.equal(browser.jar.has('appconnect_session'), false, 'no session of our own');
     assert.equal(await sys.store.db.db.collection(COLLECTIONS.sessions).countDocuments({ installationId: installation.id }), 0);
 
-    // What the page's script does: POST the form field `token` to APP_HOME_URL.
+    // What the page's script does (run by Chromium in browser-handoff.test.ts): POST the form field `token` to APP_HOME_URL.
     const action = /<form id="handoff" method="post" action="([^"]+)"/.exec(body)?.[1];
     const field = /name="token" value="([^"]+)"/.exec(body)?.[1];
     assert.equal(action, partner.url);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { TestSystem } from '../support/system';
 import { waitForPhase } from '../support/waits';
 
@@ -125,4 +126,20 @@ export function asBrowser(sys: TestSystem, path: string, mode: string, dest: str
     });
     req.on('error', reject).end();
   });
+}
+
+/** The partner's own app: records the form posts it receives. */
+export async function partnerApp(): Promise<{ url: string; posts: string[]; close(): Promise<void> }> {
+  const posts: string[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.method === 'POST') posts.push(Buffer.concat(chunks).toString('utf8'));
+      res.end('partner home');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/td/landing`;
+  return { url, posts, close: () => new Promise((r) => server.close(() => r())) };
 }

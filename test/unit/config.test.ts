@@ -168,6 +168,14 @@ describe('configuration from the environment', () => {
       );
   });
 
+  it('refuses a worker cache of one workflow (the SDK raises it to 2 with a warning in its own log); 0 and 2 pass', () => {
+    for (const n of [0, 2]) assert.equal(loadEnv({ ...VALID, WORKER_MAX_CACHED_WORKFLOWS: String(n) }).WORKER_MAX_CACHED_WORKFLOWS, n);
+    assert.throws(
+      () => loadEnv({ ...VALID, WORKER_MAX_CACHED_WORKFLOWS: '1' }),
+      (err: unknown) => err instanceof ConfigError && /WORKER_MAX_CACHED_WORKFLOWS: must be 0 \(no cache\) or at least 2/.test(err.message),
+    );
+  });
+
   it('refuses a MONGODB_DB MongoDB would refuse (the driver or the server), instead of reporting MongoDB unreachable', () => {
     // MongoDB's rules on Linux (the Windows ones, * < > : | ?, are not refused: a deployment may use them).
     for (const name of ['appconnect', 'appconnect_prod', 'app-connect-2', 'app:connect', 'x'.repeat(63)])
