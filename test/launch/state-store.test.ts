@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { SsoStateStore, type StateCheck } from '../../src/sso/state-store';
 import { connectDatabase, type Database } from '../../src/store';
+import { COLLECTIONS } from '../../src/store/db';
 import { randomId } from '../../src/store/sessions';
 import { mongoUri, uniqueDbName } from '../support/servers';
 
@@ -49,7 +50,12 @@ describe('launch: sign-in states on the store', function () {
     const other = randomId();
     await states.create(other, { installationId: 'inst2', nonce: 'n', browser }, now);
     assert.deepEqual(await states.consume(other, browser, later), { ok: false, why: 'expired', installationId: 'inst2' });
-    assert.ok((await states.sweep(later)) >= 3, 'both states and the spent marker');
+    const kept = () => db.db.collection(COLLECTIONS.ssoStates).countDocuments({ installationId: 'inst2' });
+    assert.equal(await kept(), 3, 'both states and the spent marker');
+    await states.sweep(now);
+    assert.equal(await kept(), 3, 'none swept before its expiry');
+    assert.ok((await states.sweep(later)) >= 3);
+    assert.equal(await kept(), 0, 'both states and the spent marker swept');
     assert.deepEqual(await states.consume(state, browser, later), { ok: false, why: 'unknown' });
   });
 });

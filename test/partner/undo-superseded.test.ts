@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { useDirectPartner } from '../support/direct-partner';
 import { eventually } from '../support/waits';
+import { PartnerUnavailableError } from '../../src/partner/errors';
 
 const SECRET = 'hook-secret-for-the-superseded-undo';
 
@@ -46,7 +47,9 @@ describe('an outstanding undo of an earlier install is delivered before a newer 
 
     // The partner down: the reinstall's provision is not sent, since the old undo could not go first.
     server.fallback = { status: 503 };
-    await assert.rejects(provision(installationId, accountId, 'hk-provision-2'));
+    // The owed undo's 503: the provision waits (retried as the partner being unavailable), never refused for good.
+    await assert.rejects(provision(installationId, accountId, 'hk-provision-2'), (err: unknown) => err instanceof PartnerUnavailableError);
+    assert.equal(server.hooks('account.undo_provision', installationId).length, 2, 'the owed undo was tried first');
     server.fallback = undefined;
     assert.equal((await env.h.store.partnerCalls.outstanding(installationId)).length, 1, 'still owed');
     assert.equal(server.hooks('account.provision', installationId).filter((x) => x.body.id === 'hk-provision-2').length, 0);

@@ -117,12 +117,13 @@ for (const kind of ['mongodb', 'http'] as const) {
       await h.run(h.acts.revertUpdate, { installationId, accountId, eventId: updated.id, occurredAt: updated.created_at });
       assert.deepEqual(await activeUsers(), before);
       assert.deepEqual((await h.store.accounts.getAccount(accountId))?.subscription, BEFORE);
-      assert.deepEqual(server.hooks('account.revert_update', installationId), []);
+      // The hooks are the HTTP variant's: the built-in provisioner sends none, so only there can this show anything.
+      if (kind === 'http') assert.deepEqual(server.hooks('account.revert_update', installationId), []);
       // The attempt that timed out while planning goes on after the revert: it must not apply the update.
       await assert.rejects(h.run(h.acts.applyUpdate, input), (err: Error) => /given up before its change was planned/.test(err.message));
       assert.deepEqual(await activeUsers(), before);
       assert.deepEqual((await h.store.accounts.getAccount(accountId))?.subscription, BEFORE);
-      assert.deepEqual(server.hooks('account.update', installationId), []);
+      if (kind === 'http') assert.deepEqual(server.hooks('account.update', installationId), []);
     });
 
     it('plans outlive the readings: swept past their keepUntil, which each revert attempt renews', async () => {

@@ -60,6 +60,8 @@ export class TestPartnerServer {
   conflictWhileProcessing = false;
   /** How long the partner works on a hook before it applies it and answers (0: at once): a slow partner our timeout gives up on. */
   processingMs: (body: HookBody) => number = () => 0;
+  /** A hook the partner works on until the promise given for it settles (undefined: `processingMs` decides). */
+  processingUntil: (body: HookBody) => Promise<void> | undefined = () => undefined;
   private readonly script: ScriptedAnswer[] = [];
   /** Answer every hook with this when no script is queued (e.g. 503 for a partner that is down). */
   fallback: ScriptedAnswer | undefined;
@@ -129,10 +131,11 @@ export class TestPartnerServer {
         if (!this.done.has(key)) this.done.set(key, this.apply(hook.body));
         this.answer(res, hook, { status: 200, body: { partner_account_id: `pa_${hook.body.account_id}` } });
       };
+      const gate = this.processingUntil(hook.body);
       const ms = this.processingMs(hook.body);
-      if (ms <= 0) return commit();
+      if (!gate && ms <= 0) return commit();
       this.inProgress.add(key);
-      const later = new Promise<void>((resolve) => setTimeout(resolve, ms)).then(commit);
+      const later = (gate ?? new Promise<void>((resolve) => setTimeout(resolve, ms))).then(commit);
       this.processing.add(later);
       void later.finally(() => {
         this.processing.delete(later);
