@@ -171,12 +171,6 @@ export class InboxDispatcher {
     for (const record of due) {
       try {
         await this.dispatch(record.event);
-        await this.inbox.markDispatched(record._id, { record });
-        handed += 1;
-        this.logger.info(
-          { installationId: record.installationId, eventId: record._id, attempts: record.dispatchAttempts + 1 },
-          'stored event dispatched',
-        );
       } catch (err) {
         const attempts = record.dispatchAttempts + 1;
         const backoff = Math.min(this.options.intervalMs * 2 ** attempts, this.options.maxBackoffMs ?? MAX_BACKOFF_MS);
@@ -190,6 +184,14 @@ export class InboxDispatcher {
         // Temporal is most likely down for every event: stop this pass early.
         break;
       }
+      handed += 1;
+      this.logger.info(
+        { installationId: record.installationId, eventId: record._id, attempts: record.dispatchAttempts + 1 },
+        'stored event dispatched',
+      );
+      // Handed over: a mark the store fails is tried again by the next passes, as the callback's is (no backoff, no
+      // attempt counted: Temporal answered, and the events an outage backed off stay woken).
+      await this.inbox.markDispatched(record._id, { record }).catch(() => this.markLater(record._id, { record }));
     }
     return handed;
   }

@@ -39,3 +39,36 @@ describe('inbox dispatcher: passes never overlap, even after one is abandoned', 
     await d.stop();
   });
 });
+
+describe('inbox dispatcher: a hand-over whose mark fails', () => {
+  it('counts as handed over (no backoff, no attempt, the pass goes on); the mark is tried again by the next pass', async () => {
+    const record = (id: string) => ({ _id: id, installationId: `inst-${id}`, dispatchAttempts: 0, event: { eventId: id } });
+    let due = [record('e1'), record('e2')];
+    const marked: string[] = [];
+    const failures: string[] = [];
+    let storeDown = true;
+    const inbox = {
+      requeueUndispatched: async () => 0,
+      listUndispatched: async () => due,
+      markDispatched: async (id: string) => {
+        if (storeDown && id === 'e1') throw new Error('store blip');
+        marked.push(id);
+      },
+      recordDispatchFailure: async (id: string) => void failures.push(id),
+    } as unknown as InboxStore;
+    const dispatched: string[] = [];
+    const { logger } = captureLogger('dispatcher');
+    const d = new InboxDispatcher(inbox, async (e) => void dispatched.push(e.eventId), logger, { intervalMs: 60_000 });
+    assert.equal(await d.runOnce(), 2, 'both handed over');
+    assert.deepEqual(dispatched, ['e1', 'e2'], 'the pass went on past the failed mark');
+    assert.deepEqual(failures, [], 'no backoff: the hand-over succeeded');
+    assert.deepEqual(marked, ['e2']);
+    assert.equal(d.unmarkedCount, 1);
+    storeDown = false;
+    due = [];
+    assert.equal(await d.runOnce(), 0);
+    assert.deepEqual(marked, ['e2', 'e1'], 'marked by the next pass');
+    assert.equal(d.unmarkedCount, 0);
+    await d.stop();
+  });
+});
