@@ -34,11 +34,21 @@ export const name = z
   .max(MAX_NAME_LENGTH, `must be at most ${MAX_NAME_LENGTH} characters`)
   .regex(NO_CONTROL, 'must not contain control characters');
 
-/** Free text such as an uninstall reason's message: longer, may span lines. */
+/**
+ * Free text such as an uninstall reason's message: it decides nothing, so a long one is cut at MAX_TEXT_LENGTH
+ * characters (code points: never half a pair) rather than refused, which would lose the whole event on every delivery.
+ * Control characters other than whitespace are refused, as anywhere in a callback's body (findUnsafeJson).
+ */
 export const text = z
   .string()
-  .max(MAX_TEXT_LENGTH, `must be at most ${MAX_TEXT_LENGTH} characters`)
-  .regex(NO_CONTROL_EXCEPT_WHITESPACE, 'must not contain control characters');
+  .regex(NO_CONTROL_EXCEPT_WHITESPACE, 'must not contain control characters')
+  .transform((s) => (s.length > MAX_TEXT_LENGTH ? Array.from(s).slice(0, MAX_TEXT_LENGTH).join('') : s));
+
+/**
+ * An optional field sent as `null` is taken as absent: the reference shows no nulls, but a producer that writes absent
+ * fields as null would otherwise have the event refused on every delivery.
+ */
+export const nullIsAbsent = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === null ? undefined : v), schema.optional());
 
 /** Credentials material (client secret, keys): opaque, but bounded. */
 export const secret = z.string().min(1, 'must not be empty').max(MAX_SECRET_LENGTH, `must be at most ${MAX_SECRET_LENGTH} characters`);

@@ -11,7 +11,8 @@ const INSTALLATION_PATH = /\/installations\/([^/?#]+)\/?$/;
 export function withInstallationFromLinks(json: unknown): unknown {
   if (!isObject(json) || typeof json.type !== 'string' || !ROUTED_BY_LINK.includes(json.type)) return json;
   const { data, _links: links } = json;
-  if (!isObject(data) || data.installation_id !== undefined || !isObject(links)) return json;
+  // Sent as null: absent as well (nullIsAbsent, fields.ts).
+  if (!isObject(data) || (data.installation_id !== undefined && data.installation_id !== null) || !isObject(links)) return json;
   const link = links.installation;
   const href = isObject(link) ? link.href : undefined;
   if (typeof href !== 'string') return json;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { EventType, KeyAlgorithm } from '../../workflows/definitions';
-import { fieldPath, id, idList, keyAlgorithm, links, name, secret, text, timestamp } from './fields';
+import { fieldPath, id, idList, keyAlgorithm, links, name, nullIsAbsent, secret, text, timestamp } from './fields';
 import { withInstallationFromLinks } from './installation-from-links';
 
 /**
@@ -77,11 +77,12 @@ export const appUpdatedSchema = envelope(
     account_id: id,
     account_name: name,
     // Keys appear only when they changed.
-    users: z.object({ adding: idList.optional(), removing: idList.optional() }).optional(),
-    subscription: z
-      .record(z.string().regex(/^[a-z][a-z_]{0,31}$/, 'must be a change kind such as adding'), subscriptionChange)
-      .refine((v) => Object.keys(v).length <= 8, 'must hold at most 8 changes')
-      .optional(),
+    users: nullIsAbsent(z.object({ adding: nullIsAbsent(idList), removing: nullIsAbsent(idList) })),
+    subscription: nullIsAbsent(
+      z
+        .record(z.string().regex(/^[a-z][a-z_]{0,31}$/, 'must be a change kind such as adding'), subscriptionChange)
+        .refine((v) => Object.keys(v).length <= 8, 'must hold at most 8 changes'),
+    ),
   }),
   optionalLinks('root', 'self'),
 );
@@ -92,7 +93,7 @@ export const appUninstalledSchema = envelope(
     installation_id: id,
     account_id: id,
     account_name: name,
-    reason: z.object({ type: name, message: text.optional() }).optional(),
+    reason: nullIsAbsent(z.object({ type: name, message: nullIsAbsent(text) })),
   }),
   optionalLinks('root', 'self', 'installation'),
 );
@@ -103,11 +104,11 @@ export const appCredentialsRotatedSchema = envelope(
     // The reference lists only the new credentials: without the id, it is taken from
     // `_links.installation` (installation-from-links.ts); with neither, the rotation cannot be routed.
     installation_id: id,
-    account_id: id.optional(),
-    account_name: name.optional(),
+    account_id: nullIsAbsent(id),
+    account_name: nullIsAbsent(name),
     ...credentialsData,
     // Not in the reference; our simulator sends it to mark a rotation without grace period.
-    compromised: z.boolean().optional(),
+    compromised: nullIsAbsent(z.boolean()),
   }),
   // The workflow still holds the install's links, so a rotation is not refused for lack of them.
   optionalLinks('root', 'tokens', ...INSTALL_LINKS),
@@ -118,7 +119,7 @@ export const appTrialStartedSchema = envelope(
   z.object({
     installation_id: id,
     account_id: id,
-    account_name: name.optional(),
+    account_name: nullIsAbsent(name),
     expires_at: timestamp,
   }),
   optionalLinks('root', 'self', 'installation'),
@@ -132,8 +133,8 @@ export const appTrialEndedSchema = envelope(
   z.object({
     // Absent from the reference's table, but needed to route the event (or `_links.installation`).
     installation_id: id,
-    account_id: id.optional(),
-    account_name: name.optional(),
+    account_id: nullIsAbsent(id),
+    account_name: nullIsAbsent(name),
     ended_at: timestamp,
     expires_at: timestamp,
     ended_reason: z.enum(TRIAL_ENDED_REASONS, { message: `must be one of ${TRIAL_ENDED_REASONS.join(', ')}` }),
@@ -152,7 +153,7 @@ export const appTrialExtendedSchema = envelope(
   z.object({
     installation_id: id,
     account_id: id,
-    expires_at: timestamp.optional(),
+    expires_at: nullIsAbsent(timestamp),
   }),
   optionalLinks('root', 'self', 'installation'),
 );

@@ -196,6 +196,42 @@ describe('events/schemas parseEvent', () => {
     refusedAt(withField('app.installed', 'data.installation_id', undefined), 'data.installation_id');
   });
 
+  it('takes an optional field sent as null as absent (the event kept, not refused on every delivery); a required one stays refused', () => {
+    const nulls: Array<[EventType, string]> = [
+      ['app.credentials_rotated', 'data.account_id'],
+      ['app.credentials_rotated', 'data.account_name'],
+      ['app.credentials_rotated', 'data.compromised'],
+      ['app.uninstalled', 'data.reason'],
+      ['app.uninstalled', 'data.reason.message'],
+      ['app.updated', 'data.users'],
+      ['app.updated', 'data.subscription'],
+      ['app.trial_ended', 'data.account_id'],
+      ['app.trial_extended', 'data.expires_at'],
+    ];
+    for (const [type, path] of nulls) {
+      const data = parsed(withField(type, path, null)).data as Json;
+      const [, field, sub] = path.split('.');
+      const value = sub ? (data[field!] as Json)[sub] : data[field!];
+      assert.equal(value, undefined, `${type} ${path}`);
+    }
+    refusedAt(withField('app.installed', 'data.account_id', null), 'data.account_id');
+    // A rotation's null id is routed by its link as an absent one is.
+    const rotation = withField('app.credentials_rotated', 'data.installation_id', null);
+    rotation._links = {
+      ...(rotation._links as Json),
+      installation: { href: 'https://api.talkdeskapp.com/apps/f918e2623486417791f3b5a18ca746ce/installations/inst-7' },
+    };
+    assert.equal((parsed(rotation).data as { installation_id: string }).installation_id, 'inst-7');
+  });
+
+  it("cuts a long uninstall reason's message at 2048 characters instead of refusing the uninstall", () => {
+    const message = (value: string) =>
+      (parsed(withField('app.uninstalled', 'data.reason.message', value)).data as { reason?: { message?: string } }).reason?.message;
+    assert.equal(message('tab\tand\nnewline'), 'tab\tand\nnewline');
+    assert.equal(message('x'.repeat(3000)), 'x'.repeat(2048));
+    assert.equal(message('😀'.repeat(2049)), '😀'.repeat(2048), 'cut by characters, never half a pair');
+  });
+
   const wrong: Array<[EventType, string, unknown, RegExp?]> = [
     ['app.installed', 'api_version', '2', /"1"/],
     ['app.installed', 'api_version', 1],
