@@ -46,6 +46,8 @@ export class SsoSimulator {
   /** Account id -> the Talkdesk user signed in there (what a browser session at Talkdesk would be). */
   private readonly signedIn = new Map<string, string>();
   private readonly codes = new Map<string, CodeRecord>();
+  /** The pick page's one-time tokens: `user_id` chooses the user only from that page's links (Talkdesk takes no hint). */
+  private readonly pickTokens = new Set<string>();
   private readonly userTokens = new Map<string, UserTokenRecord>();
   private nextError: { error: string; description: string } | undefined;
   /** The app version's registered redirect URLs (talkdesk-sso.md §1.4); none registered: any is taken. */
@@ -137,7 +139,10 @@ export class SsoSimulator {
       return back({ error: 'unsupported_response_type', error_description: 'response_type must be code' });
     const inst = this.state.installations.get(client.installationId);
     if (!inst) return back({ error: 'invalid_request', error_description: 'client has no installation' });
-    const picked = q.get('user_id');
+    // Talkdesk signs in whoever holds its session: a request parameter never picks the user (talkdesk-sso.md), only a
+    // click on the simulator's own pick page does.
+    const pickToken = q.get('sim_pick');
+    const picked = pickToken !== null && this.pickTokens.delete(pickToken) ? q.get('user_id') : null;
     const pickedUser = picked ? this.state.users.get(picked) : undefined;
     const userId = pickedUser?.accountId === inst.accountId ? pickedUser.id : this.signedIn.get(inst.accountId);
     if (!userId) return this.pickPage(url, inst.id);
@@ -158,9 +163,12 @@ export class SsoSimulator {
   }
 
   private pickPage(url: URL, installationId: string): SimResponse {
+    const token = opaqueSecret(16);
+    this.pickTokens.add(token);
     const items = this.accountUsers(installationId).map((u) => {
       const target = new URL(url.href);
       target.searchParams.set('user_id', u.id);
+      target.searchParams.set('sim_pick', token);
       return `<li><a href="${esc(target.pathname + target.search)}">${esc(u.name)} (${esc(u.email)})${u.licensed ? '' : ' - not licensed'}</a></li>`;
     });
     return page(200, 'Simulated Talkdesk: sign in as', `<ul>${items.join('')}</ul>`);

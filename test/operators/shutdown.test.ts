@@ -30,7 +30,11 @@ describe('web shutdown: readiness first, then the listener', function () {
     const again = sys.web.close();
     await closing;
     await again;
-    await assert.rejects(fetch(`${sys.web.url}/healthz`), 'the listener is closed');
+    await assert.rejects(
+      fetch(`${sys.web.url}/healthz`),
+      (err: unknown) => /ECONNREFUSED/.test(String((err as { cause?: { code?: string } }).cause?.code)),
+      'the listener is closed',
+    );
     await waitForPhase(sys.client, installation.id, 'active');
     await eventually('the approval', async () => sys.simulator.getInstallation(installation.id)?.state === 'completed' || undefined);
   });

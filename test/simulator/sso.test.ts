@@ -208,9 +208,14 @@ describe('simulator sign-in: /oauth/authorize, the authorization_code grant, /us
     for (const u of users) assert.ok(html.includes(u.name));
     assert.match(html, /not licensed/);
     const link = /href="([^"]+)"/.exec(html)?.[1]?.replace(/&#38;/g, '&') ?? '';
+    // A user_id the request names itself picks nobody (Talkdesk takes no hint): the page again.
+    const hinted = new URL(link, sim.url);
+    hinted.searchParams.delete('sim_pick');
+    assert.equal((await fetch(hinted, { redirect: 'manual' })).status, 200);
     const chosen = await fetch(`${sim.url}${link}`, { redirect: 'manual' });
     assert.equal(chosen.status, 302);
     assert.ok(new URL(chosen.headers.get('location') ?? '').searchParams.get('code'));
+    assert.equal((await fetch(`${sim.url}${link}`, { redirect: 'manual' })).status, 302, 'the picked user is signed in from then on');
 
     const unknown = await authorize('f'.repeat(32), {}, creds.client_id);
     assert.equal(unknown.status, 400);
