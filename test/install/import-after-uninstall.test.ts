@@ -166,13 +166,17 @@ describe('an import racing the uninstall’s destroyCredentials (FerretDB, simul
     const destroying = h.run(h.acts.destroyCredentials, { installationId, keepEventIds: [reinstall.id] });
     await counting.reached;
     const activate = creds.activate.bind(creds);
+    let raced = false;
     creds.activate = async (...a: Parameters<typeof activate>) => {
       creds.activate = activate;
+      raced = true;
       counting.go();
       await destroying; // counted, and the sets listed: the reinstall's spared
       return activate(...a);
     };
     const { clientId } = await importing({ installationId, eventId: reinstall.id });
+    assert.ok(raced, "the count landed during the import's activation: the race under test");
+    await destroying;
     assert.equal((await creds.get(installationId, clientId))?.status, 'active');
     assert.ok(await creds.usable(installationId, clientId), "the reinstall's secret is kept");
   });

@@ -220,6 +220,10 @@ describe('install path: store commands are exact {_id} reads and writes (FerretD
       scans.filter((s) => GROWING.has(s.collection)),
       [],
     );
+    // Nor any other collection but the transient ones the lifecycle allows (credential_closes, talkdesk_checks...).
+    for (const s of scans) {
+      assert.ok(TRANSIENT_ALLOWED.has(s.collection), `unexpected filter on ${s.collection}: ${JSON.stringify(s.filter)}`);
+    }
   });
 
   it('the check bites: a read by installation is seen', async () => {

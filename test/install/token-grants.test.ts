@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { toFailure } from '../../activities/failures';
 import { CREDENTIALS_BACKSTOP_MARKER } from '../../activities/reconciliation';
 import { COLLECTIONS } from '../../src/store';
 import { TOKEN_GRANT_RETENTION_MS } from '../../src/store/token-grants';
@@ -36,6 +37,8 @@ describe('token grant notes: activation or revocation of a fresh set (FerretDB, 
     }
     await assert.rejects(h.run(h.acts.obtainToken, { installationId: granted.installation.id, clientId: granted.clientId }), (err) => {
       assert.ok(!activating(err), `taken for activation: ${failure(err).message}`);
+      // As the worker's interceptor records it (activities/failures.ts): a failure no retry can fix.
+      assert.equal(toFailure(err, 'obtainToken').nonRetryable, true, `final: ${failure(err).message}`);
       return true;
     });
     await assert.rejects(
@@ -106,5 +109,6 @@ describe('token grant notes: activation or revocation of a fresh set (FerretDB, 
     const { clientId } = await h.run(h.acts.importCredentials, { installationId: installation.id, eventId: late.id, activate: false });
     const err = await refusal(installation.id, clientId);
     assert.ok(!activating(err), `retried as activating: ${failure(err).message}`);
+    assert.equal(toFailure(err, 'obtainToken').nonRetryable, true, `final: ${failure(err).message}`);
   });
 });
