@@ -1,5 +1,6 @@
 import type { TestSystem } from '../support/system';
 import { eventually, queryState, waitForPhase } from '../support/waits';
+import { ackRefused } from './rotation-scenarios';
 import type { Deliver, Scenario } from './timer-scenarios';
 
 /** An installation whose install is dated ten seconds ago: the events made after it, dated before now, are of its life. */
@@ -62,4 +63,8 @@ export const GENERATION_16_SCENARIOS: Record<string, Scenario> = {
       return id;
     },
   },
+  // routine-rotation-keeps-proven-set, taken into the sixteenth generation: a routine rotation whose acknowledgement
+  // Talkdesk refuses (403) switches to its proven set all the same, decided at the run's start (no marker of its own
+  // where the rotation ends), then the uninstall is acknowledged with that set.
+  'routine-rotation-ack-refused-decided-at-start': ackRefused(false),
 };

@@ -92,7 +92,7 @@ function afterDeadline(): Scenario {
 }
 
 /** A rotation whose acknowledgement Talkdesk refuses once (403), then the uninstall. */
-function ackRefused(compromised: boolean): Scenario {
+export function ackRefused(compromised: boolean): Scenario {
   return {
     run: async (sys, deliver) => {
       const id = await activeInstallation(sys, deliver);

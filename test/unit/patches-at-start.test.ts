@@ -54,6 +54,7 @@ import {
   ENDED_INSTALL_FORGETS_DESTROYED_SET,
   FAILED_PHASE_YIELDS_TO_QUEUED_UNINSTALL,
   OPERATOR_REJECT_READS_TALKDESK_FIRST,
+  QUEUED_UNINSTALL_KEEPS_CREDENTIALS,
   REJECTION_YIELDS_TO_QUEUED_UNINSTALL,
 } from '../../workflows/installation/common';
 import {
@@ -82,7 +83,6 @@ import {
   LATE_COMPROMISED_ROTATION_DESTROYS_REVOKED_SETS,
   ROTATION_GRACE_FROM_EVENT,
   ROTATION_IMPORTED_AFTER_ITS_DEADLINE,
-  ROUTINE_ROTATION_KEEPS_PROVEN_SET,
   UNINSTALL_ADOPTS_COMPROMISED_ROTATION,
   UNINSTALL_ADOPTS_ROUTINE_ROTATION,
   UNFLAGGED_ROTATION_ADOPTED_FOR_UNINSTALL,
@@ -260,13 +260,11 @@ describe('patches decided at the start of an installation run (workflows/install
     // No patch is decided by two generations.
     const every = [...DECIDED_AT_START, ...DECIDED_AT_START_2, ...FROM_THE_THIRD.flat()];
     assert.equal(new Set(every).size, every.length);
-    // A patch added after the third generation is asked where its code stands, by every run.
-    assert.ok(!every.includes(ROUTINE_ROTATION_KEEPS_PROVEN_SET) && !ONLY_DECIDED_AT_START.includes(ROUTINE_ROTATION_KEEPS_PROVEN_SET));
-    assert.equal(
-      decidePatchesAtStart(replayOf([...MARKERS, ROUTINE_ROTATION_KEEPS_PROVEN_SET]).ask)(ROUTINE_ROTATION_KEEPS_PROVEN_SET),
-      true,
-    );
-    assert.equal(decidePatchesAtStart(replayOf([...MARKERS]).ask)(ROUTINE_ROTATION_KEEPS_PROVEN_SET), false);
+    // A patch of no generation is asked where its code stands, by every run.
+    const asked = QUEUED_UNINSTALL_KEEPS_CREDENTIALS;
+    assert.ok(!every.includes(asked) && !ONLY_DECIDED_AT_START.includes(asked));
+    assert.equal(decidePatchesAtStart(replayOf([...MARKERS, asked]).ask)(asked), true);
+    assert.equal(decidePatchesAtStart(replayOf([...MARKERS]).ask)(asked), false);
   });
 
   // The generations whose patches are all ONLY_DECIDED_AT_START: a run recorded before the marker never asks them.
@@ -330,7 +328,6 @@ describe('patches decided at the start of an installation run (workflows/install
       DECIDED_AT_START_15,
       [LATE_UPDATE_KEYED_BY_NEWEST_APPLIED, OPERATOR_REJECT_OF_UPDATE_READS_AT_DEADLINE, OPERATOR_REJECT_OF_INSTALL_READS_AT_DEADLINE],
     ],
-    ['sixteenth', 16, DECIDED_AT_START_16, [LATE_COMPROMISED_ROTATION_DESTROYS_REVOKED_SETS, SAME_SECOND_TRIAL_EVENT_LATE]],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {
     it(`the ${nth} generation decides its own patches at start; a run recorded before it never asks them (old paths)`, () => {

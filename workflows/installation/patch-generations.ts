@@ -251,12 +251,16 @@ export const DECIDED_AT_START_15: readonly string[] = Object.freeze([
 export const PATCHES_DECIDED_AT_START_16 = 'patches-decided-at-start-16';
 
 /**
- * The patches the sixteenth generation decides, ONLY_DECIDED_AT_START (asked where a late rotation's phase ends, or where
- * an event is taken from the queue, each perhaps right after a local activity): a compromised rotation older than one
- * applied destroys the retiring sets issued before it, which Talkdesk revoked when it rotated (rotation.ts); a trial
- * event of the same second as the trial event applied, but earlier in the lifecycle's order, is late (late.ts).
+ * The patches the sixteenth generation decides: two ONLY_DECIDED_AT_START (asked where a late rotation's phase ends, or
+ * where an event is taken from the queue, each perhaps right after a local activity): a compromised rotation older than
+ * one applied destroys the retiring sets issued before it, which Talkdesk revoked when it rotated (rotation.ts); a trial
+ * event of the same second as the trial event applied, but earlier in the lifecycle's order, is late (late.ts). And
+ * `routine-rotation-keeps-proven-set`, added before it and asked where its code stands (where a rotation ends, which
+ * can be right after a failed switch, a local activity): runs recorded before this generation still ask it there (its
+ * marker), new runs decide it at start and record none there.
  */
 export const DECIDED_AT_START_16: readonly string[] = Object.freeze([
   'late-compromised-rotation-destroys-revoked-sets',
   'same-second-trial-event-late',
+  'routine-rotation-keeps-proven-set',
 ]);

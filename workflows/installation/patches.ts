@@ -59,7 +59,9 @@ export const ONLY_DECIDED_AT_START: readonly string[] = Object.freeze([
   ...DECIDED_AT_START_13,
   ...DECIDED_AT_START_14,
   ...DECIDED_AT_START_15,
-  ...DECIDED_AT_START_16,
+  // Not routine-rotation-keeps-proven-set: runs recorded before the sixteenth generation ask it where it stands.
+  'late-compromised-rotation-destroys-revoked-sets',
+  'same-second-trial-event-late',
 ]);
 
 /** Each generation's marker and the patches it decides, oldest first. */
