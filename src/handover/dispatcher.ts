@@ -169,6 +169,9 @@ export class InboxDispatcher {
     }
     let handed = 0;
     for (const record of due) {
+      // Handed over already, its mark waiting for the store (markLater): not handed over again while it waits, else
+      // a store refusing writes would have every pass re-signal the same events (and a full batch pass again at once).
+      if (this.unmarked.has(record._id)) continue;
       try {
         await this.dispatch(record.event);
       } catch (err) {

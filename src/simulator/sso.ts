@@ -29,6 +29,8 @@ interface UserTokenRecord {
   expiresAt: number;
 }
 
+/** Unused pick-page tokens kept (each page's links carry one). */
+const MAX_PICK_TOKENS = 1_000;
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const page = (status: number, title: string, body: string): SimResponse => ({
@@ -165,6 +167,8 @@ export class SsoSimulator {
   private pickPage(url: URL, installationId: string): SimResponse {
     const token = opaqueSecret(16);
     this.pickTokens.add(token);
+    // A long demo session renders many pages: the oldest unused tokens go (a Set iterates in insertion order).
+    while (this.pickTokens.size > MAX_PICK_TOKENS) this.pickTokens.delete(this.pickTokens.values().next().value as string);
     const items = this.accountUsers(installationId).map((u) => {
       const target = new URL(url.href);
       target.searchParams.set('user_id', u.id);

@@ -64,6 +64,10 @@ describe('inbox dispatcher: a hand-over whose mark fails', () => {
     assert.deepEqual(failures, [], 'no backoff: the hand-over succeeded');
     assert.deepEqual(marked, ['e2']);
     assert.equal(d.unmarkedCount, 1);
+    // Still listed (its queue entry stays until marked): not handed over again while its mark waits.
+    due = [record('e1')];
+    assert.equal(await d.runOnce(), 0);
+    assert.deepEqual(dispatched, ['e1', 'e2'], 'no second hand-over of e1');
     storeDown = false;
     due = [];
     assert.equal(await d.runOnce(), 0);
