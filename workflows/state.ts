@@ -112,6 +112,19 @@ export function trialTieLate(state: InstallationState, event: LifecycleEvent): b
   return Date.parse(event.createdAt) === Date.parse(at) && TYPE_ORDER[event.type] < TYPE_ORDER[type];
 }
 
+/**
+ * An update or uninstall delivered behind `applying`, an update, and newer than it: Talkdesk opens one operation at a
+ * time, so a `pending` it shows now is that newer one's, and the update's own is concluded (an earlier attempt landed).
+ * Its state call is then judged as a late update's: never sent (src/talkdesk/concluded.ts).
+ */
+export function newerOperationQueued(state: InstallationState, applying: LifecycleEvent | undefined): boolean {
+  if (applying?.type !== 'app.updated') return false;
+  const since = Date.parse(applying.createdAt);
+  return state.queue.some(
+    (e) => (e.type === 'app.updated' || e.type === 'app.uninstalled') && e.eventId !== applying.eventId && Date.parse(e.createdAt) >= since,
+  );
+}
+
 /** Is the event older than an applied event of `kind`? */
 export function olderThanApplied(state: InstallationState, kind: EventKind, event: LifecycleEvent): boolean {
   const at = state.appliedAt?.[kind];

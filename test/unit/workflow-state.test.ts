@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import type { LifecycleEvent } from '../../workflows/definitions';
 import { endsEarlierLife, lateRule } from '../../workflows/installation/late';
-import { enqueue, initialState, isSuperseded, markApplied, markHandled, markKindApplied, restoreHandled } from '../../workflows/state';
+import {
+  enqueue,
+  initialState,
+  isSuperseded,
+  markApplied,
+  markHandled,
+  markKindApplied,
+  newerOperationQueued,
+  restoreHandled,
+} from '../../workflows/state';
 
 const at = '2026-11-21T10:00:00Z';
 const ev = (eventId: string, type: LifecycleEvent['type'], createdAt = at): LifecycleEvent => ({
@@ -71,5 +80,21 @@ describe('workflow state: which events a run handles', () => {
     assert.equal(endsEarlierLife(s, reinstalling, current), true, 'older than the install running');
     assert.equal(endsEarlierLife(s, ev('upd', 'app.updated', '2026-11-21T12:00:00Z'), current), false, 'an update running is no reinstall');
     assert.equal(endsEarlierLife(s, reinstalling, ev('i', 'app.installed', '2026-11-21T09:00:00Z')), false, 'only an uninstall');
+  });
+
+  it('knows when a newer update or uninstall is queued behind the update being applied (its state call then reads first and sends nothing on pending)', () => {
+    const s = initialState('inst1');
+    const applying = ev('u1', 'app.updated');
+    assert.equal(newerOperationQueued(s, applying), false);
+    enqueue(s, ev('old', 'app.updated', '2026-11-21T09:59:59Z'));
+    enqueue(s, ev('trial', 'app.trial_started', '2026-11-21T10:05:00Z'));
+    assert.equal(newerOperationQueued(s, applying), false, 'an older update, or a trial event, opens nothing newer');
+    enqueue(s, ev('u2', 'app.updated', at));
+    assert.equal(newerOperationQueued(s, applying), true, 'one of the same second, delivered behind it: newer');
+    assert.equal(newerOperationQueued(s, ev('i', 'app.installed')), false, 'only an update is judged so');
+    assert.equal(newerOperationQueued(s, undefined), false);
+    const t = initialState('inst1');
+    enqueue(t, ev('un', 'app.uninstalled', '2026-11-21T10:10:00Z'));
+    assert.equal(newerOperationQueued(t, applying), true);
   });
 });

@@ -16,11 +16,11 @@ import type { StateCallInput, StateCallResult, StoreActivity, TalkdeskCallRef } 
 import { type InstallationPhase, type LifecycleEvent, type PhaseRecord } from '../definitions';
 import type { InstallationOptions } from '../options';
 import { InstallationPhaseKey, TalkdeskAccountId, TalkdeskAccountName, TalkdeskAppId } from '../search-attributes';
-import { appliedTimes, keepLast, markHandled, type InstallationState } from '../state';
+import { appliedTimes, keepLast, markHandled, newerOperationQueued, type InstallationState } from '../state';
 import { PhaseRunner, StepFailedError, StepRunner } from '../steps';
 import { currentDetails } from './details';
 import { decidePatchesAtStart } from './patches';
-import type { RunState } from './run-state';
+import { readsFirst, type RunState } from './run-state';
 
 /**
  * Patch: a state call heartbeats and a cancellation waits for its attempt to end, so an
@@ -221,25 +221,19 @@ export function createPhaseContext(state: InstallationState, options: Installati
     const res = await step(
       description,
       acts.setInstallationState,
-      // An uninstall reads first on its first attempt too: the approval of the phase before it may have concluded it
-      // (Talkdesk opened the uninstall before its event was delivered), and a blind call would be a stray 409.
-      // A phase re-entered after continue-as-new may have sent it in the previous run: a retry too. So may a lost
-      // workflow's phase that reconciliation resumed: a blind approval would conclude whatever Talkdesk opened since.
-      (attempt) => ({
-        ...talkdeskRef(),
-        ...call,
-        checkFirst:
-          attempt > 1 ||
-          call.concludes === 'uninstall' ||
-          run.resumedEventId !== undefined ||
-          run.completedAtTalkdesk === true ||
-          run.resumedMidPhase === true ||
-          run.rejectReadsFirst === true ||
-          call.late === true,
-        // Only this call may have been sent before: a retry (a step a continue-as-new cut resumes at attempt 2 or
-        // more), or an uninstall a lost run had begun (not a mere re-entry: the cut may have come before it).
-        resent: attempt > 1 || (call.concludes === 'uninstall' && run.resumedUninstalling === true),
-      }),
+      (attempt) => {
+        // Judged at each attempt: a newer operation's event may have been delivered while this one backed off.
+        const late = call.late === true || (call.concludes === 'update' && newerOperationQueued(state, run.applying?.event));
+        return {
+          ...talkdeskRef(),
+          ...call,
+          ...(late ? { late } : {}),
+          checkFirst: readsFirst(run, call.concludes, attempt) || late,
+          // Only this call may have been sent before: a retry (a step a continue-as-new cut resumes at attempt 2 or
+          // more), or an uninstall a lost run had begun (not a mere re-entry: the cut may have come before it).
+          resent: attempt > 1 || (call.concludes === 'uninstall' && run.resumedUninstalling === true),
+        };
+      },
       opts,
     ).finally(() => {
       run.stateCallRunning = false;

@@ -72,3 +72,21 @@ export interface RunState {
    * (sent, found concluded, or given up): that reject is not applied after it (operator-reject-after-own-end-not-applied). */
   updateRejectionEnded?: string;
 }
+
+/**
+ * Whether a state call reads Talkdesk's state first (`checkFirst`). A retry: its earlier attempt may have landed. An
+ * uninstall on its first attempt too: the approval of the phase before it may have concluded it (Talkdesk opened the
+ * uninstall before its event was delivered), and a blind call would be a stray 409. A phase re-entered after
+ * continue-as-new may have sent it in the previous run; so may a lost workflow's phase that reconciliation resumed: a
+ * blind approval would conclude whatever Talkdesk opened since.
+ */
+export function readsFirst(run: RunState, concludes: 'install' | 'update' | 'uninstall' | undefined, attempt: number): boolean {
+  return (
+    attempt > 1 ||
+    concludes === 'uninstall' ||
+    run.resumedEventId !== undefined ||
+    run.completedAtTalkdesk === true ||
+    run.resumedMidPhase === true ||
+    run.rejectReadsFirst === true
+  );
+}
