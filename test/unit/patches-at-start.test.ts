@@ -237,7 +237,6 @@ describe('patches decided at the start of an installation run (workflows/install
         OPERATOR_REJECT_OF_INSTALL_READS_AT_DEADLINE,
         LATE_COMPROMISED_ROTATION_DESTROYS_REVOKED_SETS,
         SAME_SECOND_TRIAL_EVENT_LATE,
-        'resumed-install-waits-for-its-event',
       ],
     );
     assert.ok(

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { SAME_SECOND_TRIAL_EVENT_LATE } from '../../workflows/installation/late';
-import { RESUMED_INSTALL_WAITS_FOR_ITS_EVENT } from '../../workflows/installation/workflow';
 import {
   DECIDED_AT_START_16,
   ONLY_DECIDED_AT_START,
@@ -10,24 +9,24 @@ import {
 } from '../../workflows/installation/patches';
 import { LATE_COMPROMISED_ROTATION_DESTROYS_REVOKED_SETS, ROUTINE_ROTATION_KEEPS_PROVEN_SET } from '../../workflows/installation/rotation';
 
-/** The sixteenth generation (workflows/installation/patch-generations.ts): three new patches, and one taken in. */
+/** The sixteenth generation (workflows/installation/patch-generations.ts): two new patches, and one taken in. */
 describe('patches decided at start: the sixteenth generation', () => {
   const replayOf = (markers: string[]) => {
     const asked: string[] = [];
     return { asked, ask: (id: string) => (asked.push(id), markers.includes(id)) };
   };
-  const NEW = [LATE_COMPROMISED_ROTATION_DESTROYS_REVOKED_SETS, SAME_SECOND_TRIAL_EVENT_LATE, RESUMED_INSTALL_WAITS_FOR_ITS_EVENT];
+  const NEW = [LATE_COMPROMISED_ROTATION_DESTROYS_REVOKED_SETS, SAME_SECOND_TRIAL_EVENT_LATE];
 
-  it('decides its three new patches and routine-rotation-keeps-proven-set at start, asking none of them (frozen)', () => {
+  it('decides its two new patches and routine-rotation-keeps-proven-set at start, asking none of them (frozen)', () => {
     assert.ok(Object.isFrozen(DECIDED_AT_START_16));
-    assert.deepEqual([...DECIDED_AT_START_16].sort(), [...NEW, ROUTINE_ROTATION_KEEPS_PROVEN_SET].sort());
+    assert.deepEqual([...DECIDED_AT_START_16], [...NEW, ROUTINE_ROTATION_KEEPS_PROVEN_SET]);
     const sdk = replayOf([PATCHES_DECIDED_AT_START_1_TO_16]);
     const isPatched = decidePatchesAtStart(sdk.ask);
     for (const id of DECIDED_AT_START_16) assert.equal(isPatched(id), true, id);
     assert.deepEqual(sdk.asked, [PATCHES_DECIDED_AT_START_1_TO_16], 'no marker of their own');
   });
 
-  it('a run recorded before it never asks the three new ones (old paths), and asks routine-rotation-keeps-proven-set where it stands', () => {
+  it('a run recorded before it never asks the two new ones (old paths), and asks routine-rotation-keeps-proven-set where it stands', () => {
     for (const id of NEW) assert.ok(ONLY_DECIDED_AT_START.includes(id), id);
     assert.ok(!ONLY_DECIDED_AT_START.includes(ROUTINE_ROTATION_KEEPS_PROVEN_SET));
     const before = replayOf([PATCHES_DECIDED_AT_START_1_TO_15]);

@@ -257,13 +257,10 @@ export const PATCHES_DECIDED_AT_START_16 = 'patches-decided-at-start-16';
  * event of the same second as the trial event applied, but earlier in the lifecycle's order, is late (late.ts). And
  * `routine-rotation-keeps-proven-set`, added before it and asked where its code stands (where a rotation ends, which
  * can be right after a failed switch, a local activity): runs recorded before this generation still ask it there (its
- * marker), new runs decide it at start and record none there. And, ONLY_DECIDED_AT_START (asked where the queue's head
- * waits for an install, perhaps right after a local activity): a run resumed from a record left `installing` waits for
- * its install's event up to `phaseTimeoutMs` (workflow.ts).
+ * marker), new runs decide it at start and record none there.
  */
 export const DECIDED_AT_START_16: readonly string[] = Object.freeze([
   'late-compromised-rotation-destroys-revoked-sets',
   'same-second-trial-event-late',
   'routine-rotation-keeps-proven-set',
-  'resumed-install-waits-for-its-event',
 ]);

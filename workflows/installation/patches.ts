@@ -62,7 +62,6 @@ export const ONLY_DECIDED_AT_START: readonly string[] = Object.freeze([
   // Not routine-rotation-keeps-proven-set: runs recorded before the sixteenth generation ask it where it stands.
   'late-compromised-rotation-destroys-revoked-sets',
   'same-second-trial-event-late',
-  'resumed-install-waits-for-its-event',
 ]);
 
 /** Each generation's marker and the patches it decides, oldest first. */

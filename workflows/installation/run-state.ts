@@ -49,8 +49,6 @@ export interface RunState {
   resumedUpdate?: { eventId?: string; createdAt?: string };
   /** Resumed so from a record left `uninstalling`: the lost run may have sent the uninstall's acknowledgement. */
   resumedUninstalling?: boolean;
-  /** Resumed so from a record left `installing`: the install's event comes again from reconciliation (workflow.ts). */
-  resumedInstalling?: boolean;
   /** An operator's reject stopped the install after its approval began (patch operator-reject-reads-talkdesk-first):
    * Talkdesk may have taken that approval, its answer lost, so the reject reads Talkdesk before undoing anything. */
   rejectAfterApproval?: boolean;

@@ -135,8 +135,7 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
     const head = state.queue[0];
     if (!head) continue;
     const newLife = newLifeBeforeItsInstall(ctx, head);
-    const noInstallYet = !state.activeClientId || waitsForItsInstall(ctx);
-    if ((state.phase === 'new' && head.type !== 'app.installed' && noInstallYet) || newLife) {
+    if ((state.phase === 'new' && head.type !== 'app.installed' && !state.activeClientId) || newLife) {
       // Events can arrive out of order: give the install (and its credentials) time to arrive.
       const remaining = graceLeft(ctx, newLife);
       if (remaining > 0) {
@@ -179,25 +178,9 @@ function graceLeft(ctx: PhaseContext, newLife: boolean): number {
     if (run.newLifeGrace?.after !== after) run.newLifeGrace = { after, until: Date.now() + options.orderingGraceMs };
     return run.newLifeGrace.until - Date.now();
   }
-  // A run resumed from a record left `installing` (a later event started it; the lost run's install may be approved at
-  // Talkdesk): that install comes back only from a reconciliation pass, perhaps later than the grace. Its events wait
-  // for it as long as its own seven days would (an update dropped meanwhile expired at Talkdesk).
-  run.graceUntil ??= Date.now() + (waitsForItsInstall(ctx) ? options.phaseTimeoutMs : options.orderingGraceMs);
+  run.graceUntil ??= Date.now() + options.orderingGraceMs;
   return run.graceUntil - Date.now();
 }
-
-/** RESUMED_INSTALL_WAITS_FOR_ITS_EVENT: also when the record named the install's set (its import recorded). */
-function waitsForItsInstall(ctx: PhaseContext): boolean {
-  return ctx.run.resumedInstalling === true && ctx.patched(RESUMED_INSTALL_WAITS_FOR_ITS_EVENT);
-}
-
-/**
- * Patch: a run resumed from a record left `installing`, started by a later event (an update, a trial event) of an
- * installation whose workflow was lost mid-install, waits up to `phaseTimeoutMs` for the install's event (which a
- * reconciliation pass hands over again), not `orderingGraceMs`: before it, a pass later than the grace found the update
- * ignored ("installation is new"), and Talkdesk timed it out. Decided at start only (the sixteenth generation).
- */
-export const RESUMED_INSTALL_WAITS_FOR_ITS_EVENT = 'resumed-install-waits-for-its-event';
 
 /** Re-enters the phase the previous run cut by continue-as-new: same phase, deadline and history entry; attempts go on. */
 async function resumePhase(ctx: PhaseContext): Promise<void> {
@@ -267,7 +250,6 @@ async function resumeFromStore(ctx: PhaseContext, byReconciliation: boolean): Pr
     // Only the activities' input changes (checkFirst), not the commands: no patch.
     ctx.run.resumedMidPhase = phase !== 'active';
     ctx.run.resumedUninstalling = phase === 'uninstalling';
-    ctx.run.resumedInstalling = phase === 'installing';
     if (phase === 'updating') ctx.run.resumedUpdate = { eventId: stored.phaseEventId, createdAt: stored.updateEventAt };
     state.appId = stored.appId;
     state.accountId = stored.accountId;
