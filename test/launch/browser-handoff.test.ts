@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { generateSigningKeySpec, parseSigningKeys } from '../../src/sso/signing-keys';
-import { CHROMIUM, CHROMIUM_ARGS } from '../support/chromium';
+import { launchChromium } from '../support/chromium';
 import { startSystem, type TestSystem } from '../support/system';
 import { eventually } from '../support/waits';
 import { activeInstallation, launchUrl, partnerApp } from './helpers';
@@ -20,17 +19,10 @@ describe('launch in headless Chromium: handed to the partner app (APP_HOME_URL) 
   let browser: Browser | undefined;
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      if (process.env.SKIP_BROWSER_INSTALL === '1') {
-        console.log(`      skipped: SKIP_BROWSER_INSTALL=1 and no chromium at ${CHROMIUM}`);
-        this.skip();
-      }
-      throw new Error(`chromium not found at ${CHROMIUM}: run "npm run setup" (or set SKIP_BROWSER_INSTALL=1 to skip this test)`);
-    }
+    browser = await launchChromium(this, ['--headless']);
     partner = await partnerApp();
     // As the web process refuses APP_HOME_URL without SSO_SIGNING_KEYS at start.
     sys = await startSystem({ launch: { appHomeUrl: partner.url, signingKeys: parseSigningKeys(generateSigningKeySpec('k1')) } });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', ...CHROMIUM_ARGS] });
   });
   after(async () => {
     await browser?.close().catch(() => undefined);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, TEST_RESULTS_DIR } from '../support/chromium';
+import type { Browser } from 'playwright-core';
+import { TEST_RESULTS_DIR, launchChromium } from '../support/chromium';
 import { useSystem, type TestSystem } from '../support/system';
 import { activeInstallation, launchUrl } from './helpers';
 
@@ -15,15 +15,8 @@ describe('launch in headless Chromium: from the launch URL to /app, without a cl
   useSystem((s) => (sys = s), { launch: {} });
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      if (process.env.SKIP_BROWSER_INSTALL === '1') {
-        console.log(`      skipped: SKIP_BROWSER_INSTALL=1 and no chromium at ${CHROMIUM}`);
-        this.skip();
-      }
-      throw new Error(`chromium not found at ${CHROMIUM}: run "npm run setup" (or set SKIP_BROWSER_INSTALL=1 to skip this test)`);
-    }
+    browser = await launchChromium(this, ['--headless']);
     mkdirSync(TEST_RESULTS_DIR, { recursive: true });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', ...CHROMIUM_ARGS] });
   });
   after(async () => {
     await browser?.close().catch(() => undefined);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, TEST_RESULTS_DIR } from '../support/chromium';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { TEST_RESULTS_DIR, launchChromium } from '../support/chromium';
 import { workflowIdFor } from '../../workflows/definitions';
 import { temporalDevEnvWithUi, type TemporalUiEnv } from '../support/servers';
 import { startSystem, type TestSystem } from '../support/system';
@@ -37,19 +37,10 @@ describe('Temporal Web UI: an installation found and read in headless Chromium',
   let browser: Browser | undefined;
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      if (process.env.SKIP_BROWSER_INSTALL === '1') {
-        console.log(`      skipped: SKIP_BROWSER_INSTALL=1 and no chromium at ${CHROMIUM}`);
-        this.skip();
-      }
-      throw new Error(
-        `chromium not found at ${CHROMIUM}: run "npm run setup" to install Debian's chromium (or set SKIP_BROWSER_INSTALL=1 to skip this test)`,
-      );
-    }
+    browser = await launchChromium(this);
     mkdirSync(TEST_RESULTS_DIR, { recursive: true });
     ui = await temporalDevEnvWithUi();
     sys = await startSystem({ env: ui.env });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   });
 
   after(async () => {
