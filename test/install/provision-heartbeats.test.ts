@@ -15,28 +15,30 @@ describe('provisionAccount activity: heartbeats while it reads the account at Ta
   before(async () => (h = await startActivityHarness()));
   after(() => h?.close());
 
-  it('heartbeats while the account read is slow, before the first page of users', async () => {
-    const { event, installed, ref } = await h.installing(2);
-    h.simulator.failNext('account', 1, { delayMs: 3_500 });
+  /** Provisions (two licensed users) and returns the heartbeats sent before the first page of users was answered. */
+  const provisionCountingBeats = async (input: Parameters<ActivityHarness['acts']['provisionAccount']>[0]): Promise<number> => {
     const env = new MockActivityEnvironment({ startToCloseTimeoutMs: 60_000 });
     let beats = 0;
-    let beatsBeforeUsers: number | undefined;
+    let beatsAtUsers: number | undefined;
     env.on('heartbeat', () => (beats += 1));
     const stop = h.simulator.onCall((c) => {
-      if (c.route === 'licensedUsers' && c.installationId === ref.installationId) beatsBeforeUsers ??= beats;
+      if (c.route === 'licensedUsers' && c.installationId === input.installationId) beatsAtUsers ??= beats;
     });
     try {
-      const prov = (await env.run(h.acts.provisionAccount, {
-        ...ref,
-        accountName: '',
-        eventId: event.id,
-        occurredAt: installed.createdAt,
-      })) as ProvisionResult;
+      const prov = (await env.run(h.acts.provisionAccount, input)) as ProvisionResult;
       assert.equal(prov.licensedUsers, 2);
     } finally {
       stop();
     }
-    assert.ok((beatsBeforeUsers ?? 0) >= 2, `heartbeats before the first page of users: ${beatsBeforeUsers}`);
+    return beatsAtUsers ?? 0;
+  };
+
+  it('heartbeats while the account read is slow, before the first page of users', async () => {
+    const { event, installed, ref } = await h.installing(2);
+    h.simulator.failNext('account', 1, { delayMs: 3_500 });
+    const input = { ...ref, accountName: '', eventId: event.id, occurredAt: installed.createdAt };
+    const beatsBeforeUsers = await provisionCountingBeats(input);
+    assert.ok(beatsBeforeUsers >= 2, `heartbeats before the first page of users: ${beatsBeforeUsers}`);
   });
 
   it('a retry with the account read already saved heartbeats from its start while a page of users is slow', async () => {
@@ -52,21 +54,9 @@ describe('provisionAccount activity: heartbeats while it reads the account at Ta
     assert.ok(readsBefore >= 1, 'the first attempt read the account');
     // The retry reads no account (saved): the slow page is its first Talkdesk call, as long as the heartbeat timeout.
     h.simulator.failNext('licensedUsers', 1, { delayMs: 3_500 });
-    const env = new MockActivityEnvironment({ startToCloseTimeoutMs: 60_000 });
-    let beats = 0;
-    let beatsWhenAnswered: number | undefined;
-    env.on('heartbeat', () => (beats += 1));
-    const stop = h.simulator.onCall((c) => {
-      if (c.route === 'licensedUsers' && c.installationId === ref.installationId) beatsWhenAnswered ??= beats;
-    });
-    try {
-      const prov = (await env.run(h.acts.provisionAccount, input)) as ProvisionResult;
-      assert.equal(prov.licensedUsers, 2);
-    } finally {
-      stop();
-    }
+    const beatsWhenAnswered = await provisionCountingBeats(input);
     assert.equal(accountReads(), readsBefore, 'the retry read no account: its facts were saved');
-    assert.ok((beatsWhenAnswered ?? 0) >= 2, `heartbeats while the slow page was read: ${beatsWhenAnswered}`);
+    assert.ok(beatsWhenAnswered >= 2, `heartbeats while the slow page was read: ${beatsWhenAnswered}`);
   });
 
   describe('with a partner that keeps no service records (HTTP hooks)', () => {
