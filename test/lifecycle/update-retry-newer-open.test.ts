@@ -25,8 +25,16 @@ describe("an update's retried approval with a newer update delivered meanwhile (
     await eventually('the first approval landed', async () =>
       sys.simulator.getInstallation(id)?.pendingOperation === null ? true : undefined,
     );
+    // Its retry's reads of Talkdesk fail until the next update is queued here (whatever the machine's speed).
+    sys.simulator.failNext('installation', 10_000, { status: 500 });
     // Talkdesk opens the next update at once, and delivers it while the first one's approval waits for its answer.
-    await deliver(sys.simulator.updateUsers(id, { add: 1 }));
+    const next = sys.simulator.updateUsers(id, { add: 1 });
+    await deliver(next);
+    await eventually('the next update queued behind the first', async () => {
+      const v = await queryState(sys.client, id);
+      return v.phase === 'updating' && v.pendingEvents.some((e) => e.endsWith(next.id)) ? v : undefined;
+    });
+    sys.simulator.clearFaults();
     const view = await eventually('both updates applied', async () => {
       const v = await queryState(sys.client, id);
       return v.phase === 'active' && v.appliedEvents === 3 ? v : undefined;
