@@ -35,7 +35,8 @@ const claimsSchema = z.object({
   iss: z.string().min(1),
   sub: z.string().min(1),
   aud: z.string({ error: 'aud must be a single string' }),
-  jti: z.string({ error: 'jti is required' }).min(1, 'jti is empty'),
+  // "jti = a fresh uuid" (talkdesk-api.md): a counter or a fixed string would make replays easy to forge.
+  jti: z.string({ error: 'jti is required' }).uuid('jti must be a UUID'),
   iat: z.number({ error: 'iat is required' }),
   exp: z.number({ error: 'exp is required' }),
   nbf: z.number().optional(),

@@ -149,6 +149,7 @@ export class SsoSimulator {
     const userId = pickedUser?.accountId === inst.accountId ? pickedUser.id : this.signedIn.get(inst.accountId);
     if (!userId) return this.pickPage(url, inst.id);
     if (pickedUser) this.signedIn.set(inst.accountId, pickedUser.id);
+    const requested = [...new Set((q.get('scope') ?? '').split(' ').filter((s) => s.length > 0))];
     const code = opaqueSecret(24);
     this.state.addSecret(code);
     this.codes.set(code, {
@@ -157,7 +158,8 @@ export class SsoSimulator {
       userId,
       // As sent: the token request must repeat it identically (RFC 6749 §4.1.3), not merely equivalently.
       redirectUri: q.get('redirect_uri') ?? '',
-      scopes: (q.get('scope') ?? '').split(' ').filter((s) => s.length > 0),
+      // "if none were requested, the client's granted scopes" (talkdesk-sso.md §2): never an empty `scope`.
+      scopes: requested.length > 0 ? requested : [...inst.scopes],
       ...(q.get('nonce') ? { nonce: q.get('nonce') ?? '' } : {}),
       expiresAt: Date.now() + CODE_TTL_MS,
     });

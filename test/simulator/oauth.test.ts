@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { generateInstallationKeys, KEY_ALGORITHMS, type Simulator } from '../../src/simulator';
 import { api, getToken, pemOf, postForm, signAssertion, tokenForm, useSimulator } from './helpers';
 
@@ -48,6 +49,7 @@ describe('simulator token endpoint', () => {
       ],
       ['iat in the future', (c, aud) => signAssertion(c, aud, { iat: now() + 120, exp: now() + 300 }), /iat/],
       ['missing jti', (c, aud) => signAssertion(c, aud, { jti: null }), /jti/],
+      ['jti not a UUID', (c, aud) => signAssertion(c, aud, { jti: 'request-1' }), /jti must be a UUID/],
       ['iss differs from sub', (c, aud) => signAssertion(c, aud, { sub: 'someone-else' }), /iss and sub/],
       ['wrong key', (c, aud) => signAssertion(c, aud, { privateKey: generateInstallationKeys('ES256').private_key }), /signature/],
       ['unknown client', (c, aud) => signAssertion(c, aud, { iss: 'a'.repeat(32), sub: 'a'.repeat(32) }), /unknown client/],
@@ -72,16 +74,18 @@ describe('simulator token endpoint', () => {
       assert.equal(replay.status, 401);
       assert.match(String(replay.body.error_description), /jti/);
       // Same jti in a freshly signed assertion is still a replay.
+      const FIXED_JTI = randomUUID();
       const again = await postForm(
         sim.tokenUrlFor(c.client_id),
-        tokenForm(await signAssertion(c, sim.tokenUrlFor(c.client_id), { jti: 'fixed-jti' })),
+        tokenForm(await signAssertion(c, sim.tokenUrlFor(c.client_id), { jti: FIXED_JTI })),
       );
       assert.equal(again.status, 200);
       const sameJti = await postForm(
         sim.tokenUrlFor(c.client_id),
-        tokenForm(await signAssertion(c, sim.tokenUrlFor(c.client_id), { jti: 'fixed-jti' })),
+        tokenForm(await signAssertion(c, sim.tokenUrlFor(c.client_id), { jti: FIXED_JTI })),
       );
       assert.equal(sameJti.status, 401);
+      assert.match(String(sameJti.body.error_description), /already used/);
     });
 
     it('wrong alg with the client own key (PS256 client signs PS384)', async () => {

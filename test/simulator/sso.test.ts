@@ -178,6 +178,8 @@ describe('simulator sign-in: /oauth/authorize, the authorization_code grant, /us
     sim.signInAs(installation.id, users[0]?.id ?? '');
     const res = await authorize(creds.client_id, { scope: '' });
     const noScope = await exchange(creds, new URL(res.headers.get('location') ?? '').searchParams.get('code') ?? '');
+    // None requested: the client's granted scopes, which do not include openid.
+    assert.deepEqual([...noScope.scopes].sort(), [...installation.scopes].sort());
     await assert.rejects(
       client.getUserInfo(`${sim.url}/users/me`, noScope.accessToken),
       (e: unknown) => e instanceof TalkdeskHttpError && e.status === 403,
