@@ -135,6 +135,9 @@ export interface StateCallInput extends TalkdeskCallRef {
  */
 export interface DeadlineReadInput extends TalkdeskCallRef {
   concludes: 'install' | 'update';
+  /** An update with a newer update or uninstall delivered behind it (workflows/state.ts newerOperationQueued): Talkdesk
+   * opened that one once this one concluded, so `pending` shows it concluded. Input only (no command change). */
+  late?: boolean;
 }
 
 export interface StateCallResult {

@@ -1,6 +1,6 @@
 import { rejectUpdate, workflowIdFor } from '../../workflows/definitions';
 import { eventually, queryState, waitForPhase } from '../support/waits';
-import { rejectFailingUpdate } from '../support/operator';
+import { rejectFailingUpdate, rejectUpdateBehindNewer } from '../support/operator';
 import { activeInstallation, updateRetrying } from './scenario-steps';
 import type { Scenario } from './timer-scenarios';
 
@@ -79,6 +79,14 @@ const rejectUpdateAfterLostApproval: Scenario['run'] = async (sys, deliver) => {
   return id;
 };
 
+/** An operator rejects an update Talkdesk approved (its answer lost) after a newer update was delivered; an uninstall ends the run. */
+const rejectBehindNewer: Scenario['run'] = async (sys, deliver) => {
+  const { id } = await rejectUpdateBehindNewer(sys, deliver);
+  await deliver(sys.simulator.uninstall(id));
+  await waitForPhase(sys.client, id, 'uninstalled');
+  return id;
+};
+
 /** Scenarios of patch operator-reject-concluded-operations (decided at start by patches-decided-at-start-2), and of an update's revert. */
 export const OPERATOR_SCENARIOS: Record<string, Scenario> = {
   // Recorded with the code before patch operator-reject-reads-talkdesk-first: undone, rejected.
@@ -98,6 +106,11 @@ export const OPERATOR_SCENARIOS: Record<string, Scenario> = {
     options: { retryInitialMs: 20_000, retryMaxMs: 20_000 },
     run: rejectUpdateAfterLostApproval,
   },
+  // Recorded with the code before patch operator-reject-of-update-kept-behind-newer: the rejection, read first, sent
+  // on the newer update's `pending` (concluding it), the approved update reverted, the newer one then not open.
+  'operator-reject-of-update-behind-newer-before-patch': { run: rejectBehindNewer },
+  // Under it: nothing sent, the approved update kept, the newer one approved by its own phase.
+  'operator-reject-of-update-kept-behind-newer': { run: rejectBehindNewer },
   // An update whose approval keeps failing is rejected by an operator: the update alone is rejected
   // at Talkdesk, the installation stays active; an uninstall then completes the run.
   'operator-reject-during-update': {

@@ -6,6 +6,11 @@ const WITHIN_DEADLINE = 'operator-reject-within-operation-deadline';
 const EARLIER_LIFE = 'earlier-life-events-over';
 const UNDO_HEARTBEAT = 'account-undo-steps-heartbeat';
 const EARLIER_INSTALL = 'earlier-life-install-over';
+const KEPT_BEHIND_NEWER = 'operator-reject-of-update-kept-behind-newer';
+const phasesOf = (h: RawHistory) =>
+  endedPhases(h)
+    .map((p) => `${p.phase}:${p.result}`)
+    .join(' ');
 
 /** startToCloseTimeout and heartbeatTimeout (as recorded, `"30s"`) of the first scheduling of an activity type. */
 function timeoutsOf(h: RawHistory, activity: string): [string?, string?] {
@@ -65,4 +70,11 @@ export const STOPPED_OPERATION_CHECKS: Record<string, (h: RawHistory) => boolean
       scheduled(h).filter((a) => a === 'provisionAccount').length === 1
     );
   },
+  [`an operator's reject of an update approved at Talkdesk with a newer update queued: nothing sent, kept (${KEPT_BEHIND_NEWER})`]: (h) =>
+    took(h, KEPT_BEHIND_NEWER) &&
+    phasesOf(h) === 'installing:approved updating:interrupted active:not-open updating:approved uninstalling:acknowledged' &&
+    !scheduled(h).includes('revertUpdate'),
+  [`before ${KEPT_BEHIND_NEWER}: the rejection sent on the newer update's pending, the approved update reverted`]: (h) =>
+    !took(h, KEPT_BEHIND_NEWER) &&
+    phasesOf(h) === 'installing:approved updating:interrupted active:rejected updating:not-open uninstalling:acknowledged',
 };

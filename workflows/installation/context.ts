@@ -20,7 +20,7 @@ import { appliedTimes, keepLast, markHandled, newerOperationQueued, type Install
 import { PhaseRunner, StepFailedError, StepRunner } from '../steps';
 import { currentDetails } from './details';
 import { decidePatchesAtStart } from './patches';
-import { readsFirst, type RunState } from './run-state';
+import { readsFirst, updateInView, type RunState } from './run-state';
 
 /**
  * Patch: a state call heartbeats and a cancellation waits for its attempt to end, so an
@@ -223,7 +223,7 @@ export function createPhaseContext(state: InstallationState, options: Installati
       acts.setInstallationState,
       (attempt) => {
         // Judged at each attempt: a newer operation's event may have been delivered while this one backed off.
-        const late = call.late === true || (call.concludes === 'update' && newerOperationQueued(state, run.applying?.event));
+        const late = call.late === true || (call.concludes === 'update' && newerOperationQueued(state, updateInView(run)));
         return {
           ...talkdeskRef(),
           ...call,

@@ -1,6 +1,8 @@
 import type { LifecycleEvent } from '../definitions';
 import type { PhaseContext, PhaseEnd } from './context';
+import { newerOperationQueued } from '../state';
 import { approvalMayHaveLanded } from './common';
+import { updateInView } from './run-state';
 
 /**
  * Patch: an install or update that reaches its deadline after its approval may have landed (an attempt's answer lost,
@@ -50,7 +52,12 @@ export async function readsConcludedAtDeadline(ctx: PhaseContext, deadline: numb
         ctx.step(
           `read Talkdesk at the ${concludes}'s deadline`,
           ctx.acts.readInstallationState,
-          { ...ctx.talkdeskRef(), concludes },
+          () => {
+            // Judged at each attempt. A newer operation delivered behind the update: Talkdesk opened it once the update
+            // concluded (its approval landed), so `pending` is the newer one's (activity input only).
+            const late = concludes === 'update' && newerOperationQueued(ctx.state, updateInView(ctx.run));
+            return { ...ctx.talkdeskRef(), concludes, ...(late ? { late } : {}) };
+          },
           ctx.withHeartbeat,
         ),
       "the last read's half of the margin",

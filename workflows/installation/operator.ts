@@ -1,6 +1,6 @@
 import { FINAL_PHASES, type InstallationPhase, type LifecycleEvent, type ReconcileAction } from '../definitions';
 import { showsOperationOpen } from '../talkdesk-states';
-import { keepLast, markHandled, olderThanApplied, recordIgnored } from '../state';
+import { keepLast, markHandled, newerOperationQueued, olderThanApplied, recordIgnored } from '../state';
 import {
   MARKED_ACTIVE,
   OPERATOR_REJECT,
@@ -57,7 +57,11 @@ export async function runOperatorReject(ctx: PhaseContext, reason: string): Prom
       outcome: `operator reject not applied: the installation had ended ${state.phase} before the reject could stop it`,
     });
   }
-  if (state.phase === 'active' && ctx.run.rejectConcluded) return rejectOnActive(ctx, reason, updateAfterApproval);
+  if (state.phase === 'active' && ctx.run.rejectConcluded) {
+    return rejectOnActive(ctx, reason, updateAfterApproval).finally(() => {
+      ctx.run.rejectingUpdate = undefined;
+    });
+  }
   ctx.run.endingInstall = true;
   let importFrom: LifecycleEvent | undefined;
   let queued: LifecycleEvent | undefined;
@@ -145,6 +149,15 @@ export const OPERATOR_REJECT_READS_OPEN_STATE_NAMES = 'operator-reject-reads-ope
  */
 export const OPERATOR_REJECT_WITHIN_OPERATION_DEADLINE = 'operator-reject-within-operation-deadline';
 
+/**
+ * Patch: an operator's reject of an update whose approval had begun, with a newer update or an uninstall delivered behind
+ * it, keeps the update when Talkdesk shows an operation open (`pending`): Talkdesk opened the newer one only once this
+ * one was concluded, which only its approval could do (a rejection reads `rejected`). Before it, the update was reverted
+ * (its rejection, read first, was not sent: it would have concluded the newer operation) though Talkdesk had approved
+ * it. Not in a generation: asked only right after the rejection's state call, an activity on the server.
+ */
+export const OPERATOR_REJECT_OF_UPDATE_KEPT_BEHIND_NEWER = 'operator-reject-of-update-kept-behind-newer';
+
 /** The deadline of an operator's rejection: seven days from now, or sooner the stopped operation's (patch above). */
 function operationDeadline(ctx: PhaseContext, concludes: 'install' | 'update', queued?: LifecycleEvent): number {
   const { options, state, run } = ctx;
@@ -221,6 +234,8 @@ async function rejectOnActive(ctx: PhaseContext, reason: string, afterApproval: 
     // update's own seven days: the account keeps the update no longer than Talkdesk would wait. A late update's
     // rejection is never sent (input `late`): what Talkdesk has open is newer, its own was concluded by the newer one.
     ctx.run.rejectReadsFirst = afterApproval !== undefined;
+    // Its state call and last read judge at each attempt whether a newer operation was delivered behind it (context.ts).
+    ctx.run.rejectingUpdate = ctx.run.updateEvent;
     const deadline = afterApproval?.deadline ?? operationDeadline(ctx, 'update');
     const late = ctx.run.updateLate === true;
     const { sent, shows, expired } = await rejectReadingTalkdesk(ctx, sentReason, deadline, undefined, 'update', late).finally(() => {
@@ -234,11 +249,24 @@ async function rejectOnActive(ctx: PhaseContext, reason: string, afterApproval: 
       expired === true &&
       ctx.patched(OPERATOR_REJECT_OF_UPDATE_READS_AT_DEADLINE) &&
       (await readsConcludedAtDeadline(ctx, afterApproval.deadline, 'update'));
-    if (afterApproval && (shows === 'completed' || completedAtEnd)) {
+    // Talkdesk shows open the newer update or uninstall delivered behind it: it opened that one only once this update
+    // was concluded, and after its approval began that was the approval (the answer lost). Asked only here, right after
+    // the state call, an activity on the server (docs/versioning.md).
+    const concludedByApproval =
+      afterApproval !== undefined &&
+      shows !== undefined &&
+      showsOperationOpen(shows) &&
+      newerOperationQueued(ctx.state, ctx.run.rejectingUpdate) &&
+      ctx.patched(OPERATOR_REJECT_OF_UPDATE_KEPT_BEHIND_NEWER);
+    if (afterApproval && (shows === 'completed' || completedAtEnd || concludedByApproval)) {
       afterApproval.keep();
       await ctx.endPhase('active', {
         result: 'not-open',
-        detail: completedAtEnd ? 'Talkdesk shows the update completed (read at its deadline)' : 'Talkdesk shows the update completed',
+        detail: completedAtEnd
+          ? 'Talkdesk shows the update completed (read at its deadline)'
+          : concludedByApproval
+            ? `Talkdesk shows ${shows}: a newer operation, opened once the update was approved`
+            : 'Talkdesk shows the update completed',
         outcome:
           'operator reject not applied: the update was approved at Talkdesk before the reject could stop it (its answer lost); the update is kept',
       });

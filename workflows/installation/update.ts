@@ -65,6 +65,7 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
   const subscription = newest ? event.facts.subscription : undefined;
   takeLinks(ctx, event);
   ctx.run.updateLate = late;
+  ctx.run.updateEvent = event;
   // Moves only once an update's phase ends (apply.ts), so every attempt of this handling, and a run resumed with
   // nothing applied since, name the same. Decided at start (a late update under way in a run started before keeps the
   // event's key), and carried by a continue-as-new mid-phase, so its phase never changes key.
