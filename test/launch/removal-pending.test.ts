@@ -142,6 +142,11 @@ describe('launch: a user removed at Talkdesk cannot sign in before the workflow 
     // Provisioned ten minutes ago: c's facts are older than the removal.
     const old = new Date(Date.now() - 600_000);
     await sys.store.accounts.users.updateOne({ _id: `${removal.data.account_id}:${c.id}` }, { $set: { factsAt: old, factsEventAt: old } });
+    // Installed ten minutes ago too: the removal is of this life, not an earlier one's (callback-hooks.ts).
+    const installed = await sys.store.db.db
+      .collection(COLLECTIONS.installations)
+      .updateOne({ _id: installation.id as never }, { $set: { installEventAt: old.toISOString() } });
+    assert.equal(installed.modifiedCount, 1);
     const parsed = parseEvent(removal);
     assert.ok(parsed.ok);
     const first = new Date(Date.now() - 120_000);
@@ -258,5 +263,31 @@ describe('launch: a user removed at Talkdesk cannot sign in before the workflow 
     assert.equal(await sessionsOf(installation.id, user.id), 1, 'before: every session of the live installation ended');
     assert.equal(await sessionsOf(installation.id, older.id), 0, "the earlier life's session ended");
     assert.equal((await signIn(sys, installation.id, user.id)).status, 200, 'and a sign-in is not refused');
+  });
+
+  it("an earlier life's app.updated removing a user, delivered after a same-id reinstall, ends that life's sessions only and holds no sign-in", async () => {
+    const { installation, event, licensed } = await activeInstallation(sys, { licensedUsers: 2 });
+    const user = licensed[0]!;
+    assert.equal((await signIn(sys, installation.id, user.id)).status, 200);
+    // Another installation's update, made this one's removal of `user` and dated a minute before its install.
+    const other = sys.simulator.createInstallation().installation;
+    const late = sys.simulator.updateUsers(other.id, { add: 1 }, { createdAt: new Date(Date.parse(event.created_at) - 60_000) });
+    const data = { ...late.data, installation_id: installation.id, account_id: installation.accountId, users: { removing: [user.id] } };
+    const stale = { ...late, data };
+    const before = new Date(Date.parse(late.created_at) - 60_000);
+    await new SessionStore(sys.store.db).open(
+      { installationId: installation.id, accountId: installation.accountId, talkdeskUserId: user.id, role: 'user', signInAt: before },
+      60_000,
+    );
+    assert.equal(await sessionsOf(installation.id, user.id), 2);
+    assert.equal((await postCallback(sys.web.callbackUrl, stale)).status, 200);
+    assert.equal(await sessionsOf(installation.id, user.id), 1, "the earlier life's session ended, the live one kept");
+    const reads = sys.simulator.calls.filter((x) => x.route === 'licensedUsers').length;
+    assert.equal((await signIn(sys, installation.id, user.id)).status, 200);
+    assert.equal(
+      sys.simulator.calls.filter((x) => x.route === 'licensedUsers').length,
+      reads,
+      'no removal mark to clear: no Talkdesk read',
+    );
   });
 });

@@ -68,14 +68,20 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
         await lc.sessions.markRemoved(installationId, new Date(event.created_at));
         // An earlier life's uninstall delivered after a same-id reinstall (its workflow ignores it as over) ends the
         // sessions of that life only, those begun by its time: the live installation's are not its to end.
-        const rec = await lc.store.installations.get(installationId);
-        const earlierLife = rec?.installEventAt !== undefined && Date.parse(rec.installEventAt) > Date.parse(event.created_at);
-        const beganBy = earlierLife ? new Date(Date.parse(event.created_at) + LOGOUT_CLOCK_ALLOWANCE_MS) : undefined;
+        const beganBy = await earlierLifeSessions(lc, installationId, event.created_at);
         const ended = await lc.sessions.endForInstallation(installationId, beganBy);
         if (ended) lc.logger.info({ installationId, sessionsEnded: ended }, 'uninstall: every session of the installation ended');
       } else if (event.type === 'app.updated' && event.data.users?.removing?.length) {
-        // A repeat (the first delivery answered 503): marked, and sessions ended, as of the first arrival.
         const removing = event.data.users.removing;
+        // An earlier life's removal delivered after a same-id reinstall (its workflow ignores it as over): that life's
+        // sessions only, and no mark, which would hold the live life's sign-ins of these users for a Talkdesk read.
+        const earlier = await earlierLifeSessions(lc, installationId, event.created_at);
+        if (earlier) {
+          const ended = await lc.sessions.endForUsers(installationId, removing, earlier);
+          if (ended) lc.logger.info({ installationId, sessionsEnded: ended }, "an earlier life's removal: that life's sessions ended");
+          return;
+        }
+        // A repeat (the first delivery answered 503): marked, and sessions ended, as of the first arrival.
         const at = firstReceivedAt ?? new Date();
         await lc.sessions.markRemoved(installationId, at, removing, new Date(event.created_at));
         // One command for the whole list (up to 10,000 ids), before the answer.
@@ -186,4 +192,14 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
       }
     },
   };
+}
+
+/**
+ * For an event older than the installation's install (an earlier life's, delivered after a same-id reinstall): the time
+ * by which that life's sessions began (its time plus the clock allowance). Undefined for the live life's events.
+ */
+async function earlierLifeSessions(lc: LaunchContext, installationId: string, createdAt: string): Promise<Date | undefined> {
+  const rec = await lc.store.installations.get(installationId);
+  const earlierLife = rec?.installEventAt !== undefined && Date.parse(rec.installEventAt) > Date.parse(createdAt);
+  return earlierLife ? new Date(Date.parse(createdAt) + LOGOUT_CLOCK_ALLOWANCE_MS) : undefined;
 }
