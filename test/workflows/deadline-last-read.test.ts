@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { decideStateCall } from '../../src/talkdesk/concluded';
 import { rejectUpdate } from '../../workflows/definitions';
 import { ActivityStubs, DAY, deferred, refusal, unavailable, useInstallationUnderTest } from './harness';
 
@@ -178,6 +179,33 @@ describe('installation workflow: a last read at the deadline', function () {
     assert.equal(v.history.at(-1)?.result, 'expired');
     assert.equal(t.stubs.of('revertUpdate').length, 1);
     assert.equal(reads(t).length, 1);
+  });
+
+  it('an update still pending at its deadline with a newer update delivered behind it is kept: that pending is the newer one', async () => {
+    // The read as the activity judges it (src/talkdesk/concluded.ts): its input `late` decides what `pending` means.
+    const stubs = downUntilTheLastRead('update', 'pending').on('readInstallationState', async (i) =>
+      decideStateCall({ state: 'approve', concludes: 'update', late: i.late === true }, { state: 'pending' }) === 'concluded'
+        ? { state: 'pending', alreadyConcluded: true }
+        : { state: 'pending', notSent: true },
+    );
+    const t = await start(stubs);
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    const first = t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } });
+    await t.send(first);
+    await t.until('the update to be retrying its approval', (v) => v.phase === 'updating' && v.lastError !== undefined);
+    const newer = t.event('app.updated', { facts: { users: { adding: ['u2'], removing: [] } } });
+    await t.send(newer);
+    await t.until('the newer update queued', (v) => v.pendingEvents.some((p) => p.endsWith(newer.eventId)));
+    await env().sleep('8 days');
+    const v = await t.until('the first update ended', (s) => s.history.some((h) => h.eventId === first.eventId && h.endedAt));
+    const entry = v.history.find((h) => h.eventId === first.eventId);
+    assert.deepEqual(
+      [entry?.result, entry?.detail],
+      ['approved', 'Talkdesk shows the update concluded: its approval landed, the answer lost'],
+    );
+    assert.equal(reads(t)[0]?.late, true);
+    assert.ok(!t.stubs.of('revertUpdate').some((r) => r.eventId === first.eventId), 'not reverted');
   });
 
   /**
