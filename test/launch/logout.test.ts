@@ -17,9 +17,15 @@ describe('launch: single sign-out, licences that change, and no secret left behi
   const notices: UserLogoutNotice[] = [];
   /** The partner's hook fails this many times before it takes a logout. */
   let partnerDownFor = 0;
+  /** While set, the partner's hook is slow: it takes (or fails) a logout only once this settles. */
+  let partnerSlow: Promise<void> | undefined;
+  /** Calls the hook received, each as it began. */
+  let hookCalls = 0;
   useSystem((s) => (sys = s), {
     launch: {
       onUserLogout: async (e) => {
+        hookCalls += 1;
+        await partnerSlow;
         if (partnerDownFor > 0) {
           partnerDownFor -= 1;
           throw new PartnerUnavailableError('the partner answered 503');
@@ -134,11 +140,21 @@ describe('launch: single sign-out, licences that change, and no secret left behi
     };
     const [retriedBefore, deliveredBefore] = [await forwards('retry'), await forwards('delivered')];
     partnerDownFor = 2;
+    // The partner slow to answer its first call (a real hook can take its whole timeout): Talkdesk must not wait for it.
+    let release = () => {};
+    partnerSlow = new Promise<void>((resolve) => (release = resolve));
+    const callsBefore = hookCalls;
     const event = sys.simulator.userLogout(installation.id, user.id);
-    assert.equal(await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl }), 200);
-    // Answered before the partner took it: the forward and its retries run after the answer.
-    assert.ok(!notices.some((n) => n.eventId === event.id), 'Talkdesk was answered before the partner took the logout');
-    assert.equal(await appStatus(browser), 401, 'the session ended before the partner took the logout');
+    try {
+      assert.equal(await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl }), 200);
+      // Answered while the partner's hook still holds the forward: the forward and its retries run after the answer.
+      await eventually('the forward to reach the partner', async () => hookCalls > callsBefore || undefined);
+      assert.ok(!notices.some((n) => n.eventId === event.id), 'Talkdesk was answered before the partner took the logout');
+      assert.equal(await appStatus(browser), 401, 'the session ended before the partner took the logout');
+    } finally {
+      partnerSlow = undefined;
+      release();
+    }
     await eventually('the partner to have the logout', async () => notices.some((n) => n.eventId === event.id) || undefined, 15_000);
     await eventually(
       'the forward to be cleared',

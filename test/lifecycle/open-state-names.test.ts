@@ -48,5 +48,11 @@ describe("Talkdesk showing an open update or uninstall by the guide's names (dev
       calls.filter((c) => c.status === 200).map((c) => c.concluded),
       ['install', 'update', 'uninstall'],
     );
+    // Each concluding call followed a read of Talkdesk's state, which showed the guide's name (asserted above for the update).
+    const readsBetween = (from: Date, to: Date) =>
+      sys.simulator.calls.filter((c) => c.route === 'installation' && c.installationId === installation.id && c.at > from && c.at < to)
+        .length;
+    assert.ok(readsBetween(calls[1]!.at, calls[2]!.at) >= 1, "the update's retry read `updating` first");
+    assert.ok(readsBetween(calls[2]!.at, calls[3]!.at) >= 1, 'the uninstall read `uninstalled` first');
   });
 });

@@ -279,7 +279,10 @@ describe('scheduled reconciliation: an install stuck approving here (a ten-minut
       const view = await finalView(sys.client, created.installation.id);
       assert.equal(view.phase, phase);
       assert.equal(view.history.at(-1)?.result, 'deprovisioned', JSON.stringify(view.history.at(-1)));
-      assert.notEqual((await sys.store.accounts.getAccount(created.event.data.account_id))?.status, 'provisioned', 'provisioning undone');
+      // Never approved: its provisioning undone, the account removed (not only disabled, as an uninstall leaves it).
+      const accountId = created.event.data.account_id;
+      assert.equal(await sys.store.accounts.getAccount(accountId), null, 'provisioning undone');
+      assert.deepEqual(await sys.store.accounts.listUsers(accountId), [], 'no user mapping left');
       sys.simulator.clearFaults();
       assert.ok(!sys.simulator.stateCalls(created.installation.id).some((c) => (c.body as { state?: string }).state === 'reject'));
     });

@@ -20,3 +20,20 @@ export async function uninstallBeforeItsInstall(t: InstallationUnderTest) {
   const done = await t.result();
   return { install, uninstall, done };
 }
+
+/**
+ * The durations (ms) of the timers of at least `minMs` that fired, oldest first. Reading the history, not the test
+ * server's clock: that only skips time while a test awaits a result or sleeps, so "the clock moved less than an hour"
+ * cannot fail while the test polls a query.
+ */
+export const longTimersFired = (history: temporal.api.history.v1.IHistory, minMs: number): number[] => {
+  const started = new Map(
+    (history.events ?? []).flatMap((e) => {
+      const d = e.timerStartedEventAttributes?.startToFireTimeout;
+      return d ? [[String(e.eventId), Number(d.seconds ?? 0) * 1000 + Math.round((d.nanos ?? 0) / 1e6)] as const] : [];
+    }),
+  );
+  return (history.events ?? [])
+    .map((e) => started.get(String(e.timerFiredEventAttributes?.startedEventId ?? '')))
+    .filter((ms): ms is number => ms !== undefined && ms >= minMs);
+};

@@ -93,7 +93,8 @@ describe('installation workflow: an interrupt as a phase starts (start gate)', f
     assert.equal(done.history[1]!.result, 'acknowledged');
     const names = t.stubs.names();
     assert.ok(!names.includes('provisionAccount'), 'provisioning never began');
-    assert.ok(names.indexOf('undoProvisioning') < names.indexOf('deprovisionAccount'), 'undone as an interrupted install is');
+    assert.equal(t.stubs.of('undoProvisioning').length, 1, 'undone as an interrupted install is');
+    assert.ok(names.indexOf('undoProvisioning') < names.indexOf('deprovisionAccount'), 'before the deprovision');
     assert.deepEqual(t.stubs.stateCalls(), ['approve:uninstall'], 'never approved; the uninstall acknowledged');
     assert.equal(t.stubs.of('setInstallationState')[0]?.clientId, clientIdFor(install.eventId), "with the install's credentials");
     const took = Date.parse(done.history[0]!.endedAt!) - Date.parse(done.history[0]!.startedAt);
