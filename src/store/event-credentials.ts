@@ -17,6 +17,9 @@ export interface EventCredentialRecord {
   /** The Talkdesk client id of the set: part of the blob's binding (secret-contexts.ts). */
   clientId: string;
   secret: EncryptedBlob;
+  /** The set's key id and algorithm (not secret; absent in copies older versions stored): a repeat must bring the same. */
+  keyId?: string;
+  keyAlgorithm?: string;
   storedAt: Date;
   /** The event's Talkdesk time (absent in copies older versions stored): which copies a destroy keeps. */
   eventCreatedAt?: Date;
@@ -50,6 +53,9 @@ export function keptByDestroy(kept: CopiesKept, event: { _id: string; createdAt?
 export interface SealedEventCredentials {
   clientId: string;
   secret: EncryptedBlob;
+  /** Not secret: compared with a repeat's (`put`), whose blob cannot be (a fresh IV each time). */
+  keyId?: string;
+  keyAlgorithm?: string;
 }
 
 /** What is encrypted: the secret parts of the event, nothing else. */
@@ -62,14 +68,15 @@ export type EventSecret = Pick<EventCredentials, 'clientSecret' | 'privateKey' |
 export function sealEventCredentials(
   keyring: Keyring,
   installationId: string,
-  creds: EventSecret & { clientId: string },
+  creds: EventSecret & { clientId: string; keyId?: string; keyAlgorithm?: string },
 ): SealedEventCredentials {
   const secret = encryptJson(
     keyring,
     { clientSecret: creds.clientSecret, privateKey: creds.privateKey, publicKey: creds.publicKey },
     eventCredentialsContext(installationId, creds.clientId),
   );
-  return { clientId: creds.clientId, secret };
+  const key = creds.keyId !== undefined ? { keyId: creds.keyId, keyAlgorithm: creds.keyAlgorithm } : {};
+  return { clientId: creds.clientId, secret, ...key };
 }
 
 /** Older versions kept the blob in the inbox record's `credentials` field. */
@@ -94,7 +101,7 @@ export class EventCredentialStore {
 
   /**
    * Stores an event's credentials (the callback, before the inbox record). A repeat changes nothing: `repeat`.
-   * `conflict`: the id holds another event's copy (another installation, client or time: an earlier delivery whose
+   * `conflict`: the id holds another event's copy (another installation, client, key or time: an earlier delivery whose
    * record was never written, then a different body under its id), which must not be taken for this one's.
    * Throws NotDurableYetError when the id's copy is not on a majority yet (an earlier delivery's, answered 503).
    */
@@ -107,6 +114,7 @@ export class EventCredentialStore {
           installationId,
           clientId: sealed.clientId,
           secret: sealed.secret,
+          ...(sealed.keyId !== undefined ? { keyId: sealed.keyId, keyAlgorithm: sealed.keyAlgorithm } : {}),
           storedAt,
           eventCreatedAt: createdAt,
         },
@@ -119,13 +127,17 @@ export class EventCredentialStore {
       // alone; taken for a repeat, the record written next would be answered 2xx for a copy a failover rolls back.
       const held = await this.coll.findOne(
         { _id: eventId },
-        { projection: { installationId: 1, clientId: 1, eventCreatedAt: 1 }, ...MAJORITY_READ },
+        { projection: { installationId: 1, clientId: 1, eventCreatedAt: 1, keyId: 1, keyAlgorithm: 1 }, ...MAJORITY_READ },
       );
       if (held === null) throw new NotDurableYetError();
       const other =
         held.installationId !== installationId ||
         held.clientId !== sealed.clientId ||
-        (held.eventCreatedAt !== undefined && held.eventCreatedAt.getTime() !== createdAt.getTime());
+        (held.eventCreatedAt !== undefined && held.eventCreatedAt.getTime() !== createdAt.getTime()) ||
+        // Another key pair under the same client (a different body): the import would pair one's key id with the other's key.
+        (held.keyId !== undefined &&
+          sealed.keyId !== undefined &&
+          (held.keyId !== sealed.keyId || held.keyAlgorithm !== sealed.keyAlgorithm));
       return other ? 'conflict' : 'repeat';
     }
   }

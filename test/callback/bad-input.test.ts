@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { signBody, type InstalledEvent } from '../../src/simulator';
+import { generateInstallationKeys, signBody, type InstalledEvent } from '../../src/simulator';
 import { COLLECTIONS } from '../../src/store/db';
 import { sealEventCredentials } from '../../src/store/event-credentials';
 import { postCallback, type CallbackAnswer, type PostOptions } from '../support/callback-client';
@@ -185,6 +185,33 @@ describe('callback: bad input is refused, nothing is stored, no workflow starts'
     const again = await postCallback(sys.web.callbackUrl, JSON.stringify(first));
     assert.ok(again.status === 200 || again.status === 202, again.text);
     assert.equal((await sys.store.inbox.get(first.id))?.installationId, installationId);
+  });
+
+  it('refuses a body with another key pair under the id of a delivery whose record was never written: 409, not a set of two halves', async () => {
+    const first = fresh();
+    const { installation_id: installationId, client_id: clientId, client_secret: clientSecret } = first.data;
+    const owner = { eventId: first.id, installationId, createdAt: new Date(first.created_at), storedAt: new Date() };
+    const creds = {
+      clientId,
+      clientSecret,
+      privateKey: first.data.private_key,
+      publicKey: first.data.public_key,
+      keyId: first.data.key_id,
+      keyAlgorithm: first.data.key_algorithm,
+    };
+    assert.equal(await sys.store.eventCredentials.put(owner, sealEventCredentials(sys.keyring, installationId, creds)), 'stored');
+    // Same installation, client and time; another key (its id and the key itself): the import would pair them wrongly.
+    const otherKey = copy(first);
+    const keys = generateInstallationKeys(first.data.key_algorithm);
+    otherKey.data.key_id = 'another-key-id';
+    otherKey.data.private_key = keys.private_key;
+    otherKey.data.public_key = keys.public_key;
+    const answer = await postCallback(sys.web.callbackUrl, JSON.stringify(otherKey));
+    assert.equal(answer.status, 409, answer.text);
+    assert.equal(answer.json?.error?.code, 'event_id_conflict');
+    assert.equal(await sys.store.inbox.get(first.id), null);
+    const again = await postCallback(sys.web.callbackUrl, JSON.stringify(first));
+    assert.ok(again.status === 200 || again.status === 202, again.text);
   });
 
   describe('schema failures (400, naming the field)', () => {
