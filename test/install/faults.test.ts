@@ -66,13 +66,10 @@ describe('install path under Talkdesk faults (dev server, FerretDB, simulator)',
     const { installation, event } = sys.simulator.createInstallation();
     sys.simulator.failNext('account', 3, { status: 503 });
     await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl });
-    let seen: { lastError?: string; attempts: number } | undefined;
-    for (let i = 0; i < 100 && !seen; i++) {
+    const seen = await eventually('the state query to show a retrying step', async () => {
       const view = await queryState(sys.client, installation.id);
-      if (view.attempts >= 2 && view.lastError) seen = view;
-      else await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.ok(seen, 'the state query showed a retrying step');
+      return view.attempts >= 2 && view.lastError ? view : undefined;
+    });
     assert.match(seen.lastError ?? '', /provision the partner account.*503/);
     await waitForPhase(sys.client, installation.id, 'active');
   });

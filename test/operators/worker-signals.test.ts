@@ -27,9 +27,11 @@ describe('the worker process and a Ctrl-C delivered twice (dev server, FerretDB,
       sys.simulator.calls.some((c) => c.route === 'licensedUsers' && c.installationId === installation.id) ? true : undefined,
     );
     worker.child.kill('SIGINT');
-    // npm's copy, a moment later (what is tested: a repeat within REPEATED_SIGNAL_MS, one second, is ignored; not a wait
-    // for something to happen): after the SDK's handler ran and, before the fix, gave the signal back to Node's default.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // npm's copy, a moment later (what is tested: a repeat within REPEATED_SIGNAL_MS, one second, is ignored): once the
+    // first was handled, when the SDK's handler had, before the fix, given the signal back to Node's default.
+    await eventually('the first SIGINT handled', async () =>
+      /stopping: running activities finish first/.test(worker.output()) ? true : undefined,
+    );
     worker.child.kill('SIGINT');
     assert.deepEqual(await exited, { code: 0, signal: null }, worker.output());
     assert.match(worker.output(), /stopping: running activities finish first/);
