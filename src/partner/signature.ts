@@ -34,9 +34,10 @@ function givenMac(header: string | undefined): Buffer | undefined {
 /**
  * The verification a partner's service does (copy it, or port it: see
  * docs/partner.md). Checks the raw body, in constant time, against every secret
- * given, so a secret can be rotated: configure the new one first in
- * PARTNER_HOOKS_SECRET (it signs), keep the old one in the partner's list until
- * the change is out. Says nothing about when the hook was sent: prefer verifyTimedHook.
+ * given, so a secret can be rotated: the partner adds the new one to its list
+ * first, then it goes first in PARTNER_HOOKS_SECRET (it signs), and the partner
+ * drops the old one once every worker has it. Says nothing about when the hook was
+ * sent: prefer verifyTimedHook.
  */
 export function verifyHookSignature(rawBody: string | Buffer, header: string | undefined, secrets: readonly string[]): boolean {
   const given = givenMac(header);

@@ -254,6 +254,7 @@ async function rejectOnActive(ctx: PhaseContext, reason: string, afterApproval: 
     // the state call, an activity on the server (docs/versioning.md).
     const concludedByApproval =
       afterApproval !== undefined &&
+      !late && // a late update's approval is never sent: only a newer update's concluded its operation
       shows !== undefined &&
       showsOperationOpen(shows) &&
       newerOperationQueued(ctx.state, ctx.run.rejectingUpdate) &&
