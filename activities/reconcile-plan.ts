@@ -43,13 +43,20 @@ export const LATER_SLOT_MIN_SHARE = 0.5;
  */
 export const DUE_MIN_SHARE = 0.1;
 
-/** Reads the pass plans of `wanted`: the budget, less an overflow too small to open one more minute. */
-export function plannedReads(wanted: number, o: Pick<PassOptions, 'callsPerMinute' | 'budgetMinutes'>): number {
+/**
+ * Reads the pass plans of `wanted`: the budget, less an overflow too small to open one more minute, but never fewer than
+ * `keep` (those in progress and the due ones' share: read every pass while the budget has room, whatever minute they hold).
+ */
+export function plannedReads(wanted: number, o: Pick<PassOptions, 'callsPerMinute' | 'budgetMinutes'>, keep = 0): number {
   const budget = Math.max(0, Math.floor(o.callsPerMinute * o.budgetMinutes));
   const reads = Math.min(budget, wanted);
   const overflow = reads % o.callsPerMinute;
-  return reads > o.callsPerMinute && overflow < o.callsPerMinute * LATER_SLOT_MIN_SHARE ? reads - overflow : reads;
+  const trimmed = reads > o.callsPerMinute && overflow < o.callsPerMinute * LATER_SLOT_MIN_SHARE ? reads - overflow : reads;
+  return Math.max(trimmed, Math.min(reads, keep));
 }
+
+/** The due ones' share of `reads` (DUE_MIN_SHARE), none of a single read: in progress come first. */
+const dueShare = (reads: number, due: number): number => (reads > 1 ? Math.min(due, Math.ceil(reads * DUE_MIN_SHARE)) : 0);
 
 /**
  * Orders one pass: every installation is visited (its workflow checked, partner calls
@@ -76,9 +83,10 @@ export function planPass(records: Scanned[], now: Date, o: PassOptions): PassPla
   // attempted before it have had theirs (a tier of their own would never come back while due ones exceed the budget).
   const attemptedAt = (r: Scanned) => Math.max(checkedAt(r), r.triedAt ? new Date(r.triedAt).getTime() : 0);
   const leastRecentlyAttempted = (a: Scanned, b: Scanned) => attemptedAt(a) - attemptedAt(b) || oldestFirst(a, b);
-  const reads = plannedReads(inProgress.length + due.length, o);
+  const all = inProgress.length + due.length;
+  const reads = plannedReads(all, o, inProgress.length + dueShare(plannedReads(all, o, all), due.length));
   // In progress first, but never all of the reads while due ones wait (DUE_MIN_SHARE); the rest of them deferred.
-  const ahead = Math.min(inProgress.length, reads - Math.min(due.length, Math.ceil(reads * DUE_MIN_SHARE)));
+  const ahead = Math.min(inProgress.length, reads - dueShare(reads, due.length));
   // Those in progress too: a region down for hours with a backlog of installs took every in-progress read, each pass.
   inProgress.sort(leastRecentlyAttempted);
   const wanted = [...inProgress.slice(0, ahead), ...due.sort(leastRecentlyAttempted), ...inProgress.slice(ahead)];

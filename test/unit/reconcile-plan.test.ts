@@ -125,6 +125,27 @@ describe('planning a reconciliation pass', () => {
     );
   });
 
+  it('reads every installation in progress while the budget has room, even for a few reads past a minute; a single read goes to one', () => {
+    const o = { pageSize: 500, activeCheckMs: 24 * HOUR, callsPerMinute: 120, budgetMinutes: 7 };
+    const inProgress = (n: number) => Array.from({ length: n }, (_, i) => rec(`p-${String(i).padStart(4, '0')}`, 'updating', 1));
+    const due = (n: number) => Array.from({ length: n }, (_, i) => rec(`due-${i}`, 'active', 30 + i));
+    const slotted = (plan: ReturnType<typeof planPass>) => plan.pages.flat().filter((e) => e.slot !== undefined);
+    // Before: the ten past the first minute were deferred (too few to open another), though 840 reads were allowed.
+    const alone = planPass(inProgress(130), now, o);
+    assert.deepEqual([alone.talkdeskPlanned, alone.talkdeskDeferred], [130, 0]);
+    const beside = planPass([...inProgress(130), ...due(5)], now, o);
+    assert.deepEqual([beside.talkdeskPlanned, beside.talkdeskDeferred], [135, 0]);
+    assert.equal(slotted(beside).filter((e) => e.id.startsWith('p-')).length, 130);
+    // Due ones alone still wait for the next pass rather than hold this one a minute for a few reads.
+    assert.deepEqual([planPass(due(125), now, o).talkdeskPlanned, planPass(due(125), now, o).talkdeskDeferred], [120, 5]);
+    // One read a pass (the smallest budget the settings allow): an installation in progress has it, not a due one.
+    const one = planPass([...inProgress(2), ...due(3)], now, { ...o, callsPerMinute: 1, budgetMinutes: 1 });
+    assert.deepEqual(
+      slotted(one).map((e) => e.id),
+      ['p-0000'],
+    );
+  });
+
   it('plans no read for an ended installation its last visit found nothing to read with; an ended one not yet found so is due', () => {
     const plan = planPass(
       [
