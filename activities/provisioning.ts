@@ -37,6 +37,8 @@ const NO_CHANGE = { usersAdded: [], usersRemoved: [], newlyAdded: [] };
 interface ProvisionFacts {
   account: { id: string; name: string; company_name: string | null; timezone: string | null };
   admin: string | null;
+  /** The partner's page size at the first attempt (absent in facts older versions kept, and for one that never pages). */
+  pageSize?: number;
 }
 
 /**
@@ -172,6 +174,7 @@ export function provisioningActivities(deps: ActivityDeps) {
         const facts: ProvisionFacts = {
           account: { id: a.id, name: a.name, company_name: a.company_name ?? null, timezone: a.timezone ?? null },
           admin: (await installingAdmin(input, calls)) ?? null,
+          ...(partner.pageSize !== undefined ? { pageSize: partner.pageSize } : {}),
         };
         return progress
           ? ((await store.licensedUsersProgress.keepFirstFacts(progress.key, input.installationId, facts)) as ProvisionFacts)
@@ -179,7 +182,7 @@ export function provisioningActivities(deps: ActivityDeps) {
       };
       // A retry with the facts saved heartbeats through its pages too: a token and a slow page outlasted the heartbeat
       // timeout before that page's own heartbeat.
-      const { account, admin, users } = await whileHeartbeating('reading the account at Talkdesk', async () => {
+      const { account, admin, users, pageSize } = await whileHeartbeating('reading the account at Talkdesk', async () => {
         const saved = progress ? ((await store.licensedUsersProgress.loadFacts(progress.key)) as ProvisionFacts | undefined) : undefined;
         const facts = saved ?? (await readFacts());
         if (progress) await store.licensedUsersProgress.sweepIfDue();
@@ -200,6 +203,7 @@ export function provisioningActivities(deps: ActivityDeps) {
         },
         users: users.map((u) => toUser(u, admin ?? undefined)),
         createdBy: admin ?? undefined,
+        ...(pageSize !== undefined ? { pageSize } : {}),
       };
       const ctx = await callContext(deps, input.installationId, 'account.provision', input);
       const outcome = await whileHeartbeating('partner provisioning', () => partner.provision(req, ctx));

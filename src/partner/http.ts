@@ -47,9 +47,11 @@ const userJson = (u: PartnerUser) => ({ id: u.id, email: u.email ?? null, name: 
  */
 export class HttpProvisioner implements PartnerProvisioner {
   readonly kind = 'http';
+  readonly pageSize: number;
   private readonly client: HookClient;
   constructor(private readonly opts: HttpProvisionerOptions) {
     this.client = new HookClient(opts);
+    this.pageSize = opts.pageSize;
   }
 
   private body(type: HookType, id: string, ref: AccountRef, occurredAt: string, data: Record<string, unknown>): HookBody {
@@ -81,7 +83,8 @@ export class HttpProvisioner implements PartnerProvisioner {
   }
 
   async provision(req: ProvisionRequest, ctx: CallContext): Promise<ProvisionOutcome> {
-    const size = this.opts.pageSize;
+    // The first attempt's split (a retry after PARTNER_HOOKS_PAGE_SIZE changed): page 1 is sent again under its key.
+    const size = req.pageSize ?? this.pageSize;
     const pages = Math.max(1, Math.ceil(req.users.length / size));
     const ref = { installationId: req.account.installationId, accountId: req.account.accountId };
     await this.deliverEarlierUndos(ref.installationId, ctx);

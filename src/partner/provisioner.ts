@@ -83,6 +83,8 @@ export interface ProvisionRequest {
   users: PartnerUser[];
   /** Talkdesk user id of the installing administrator, when Talkdesk gave it. */
   createdBy?: string;
+  /** Users per request as the provision's first attempt split them (its `pageSize`): every attempt sends the same pages. */
+  pageSize?: number;
 }
 
 export interface ProvisionOutcome {
@@ -153,6 +155,12 @@ export interface PartnerProvisioner {
    * sign-on needs the user mappings in every mode.
    */
   readonly keepsServiceRecords?: boolean;
+  /**
+   * Users per request when it splits a provision into pages, each under its own key: the activity keeps the first
+   * attempt's and gives it back on every retry (`ProvisionRequest.pageSize`), so that a setting changed meanwhile never
+   * sends other users under a key already taken.
+   */
+  readonly pageSize?: number;
   provision(req: ProvisionRequest, ctx: CallContext): Promise<ProvisionOutcome>;
   update(req: UpdateRequest, ctx: CallContext): Promise<void>;
   revertUpdate(req: RevertRequest, ctx: CallContext): Promise<void>;
