@@ -54,9 +54,13 @@ describe('launch: a credential rotation while a sign-in is under way', function 
     assert.match(callback, /[?&]code=/);
     const rotation = sys.simulator.rotateCredentials(installation.id, { compromised: true });
     assert.equal(await sys.simulator.deliver(rotation, { callbackUrl: sys.web.callbackUrl }), 200);
-    await eventually('the asked set destroyed', async () =>
-      (await sys.store.credentials.usable(installation.id, before)) ? undefined : true,
-    );
+    // And the record naming the new set (written after the destroy: until then the sign-in takes the record's set, the
+    // destroyed one, as not rotated, and Talkdesk refuses the exchange).
+    await eventually('the asked set destroyed, the record naming the new one', async () => {
+      const rec = await sys.store.installations.get(installation.id);
+      if (!rec?.activeClientId || rec.activeClientId === before) return undefined;
+      return (await sys.store.credentials.usable(installation.id, before)) ? undefined : true;
+    });
     const exchanges = () => sys.simulator.calls.filter((c) => c.installationId === installation.id && c.clientAuth !== undefined).length;
     const sent = exchanges();
     const { res, body } = await browser.open(callback);
