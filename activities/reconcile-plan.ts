@@ -44,15 +44,16 @@ export const LATER_SLOT_MIN_SHARE = 0.5;
 export const DUE_MIN_SHARE = 0.1;
 
 /**
- * Reads the pass plans of `wanted`: the budget, less an overflow too small to open one more minute, but never fewer than
- * `keep` (those in progress and the due ones' share: read every pass while the budget has room, whatever minute they hold).
+ * Reads the pass plans of `wanted`: the budget, less an overflow too small to open one more minute, unless that overflow
+ * holds some of the first `keep` (those in progress and the due ones' share: read every pass while the budget has room).
  */
 export function plannedReads(wanted: number, o: Pick<PassOptions, 'callsPerMinute' | 'budgetMinutes'>, keep = 0): number {
   const budget = Math.max(0, Math.floor(o.callsPerMinute * o.budgetMinutes));
   const reads = Math.min(budget, wanted);
   const overflow = reads % o.callsPerMinute;
   const trimmed = reads > o.callsPerMinute && overflow < o.callsPerMinute * LATER_SLOT_MIN_SHARE ? reads - overflow : reads;
-  return Math.max(trimmed, Math.min(reads, keep));
+  // A minute those kept must open anyway takes the due ones behind them too.
+  return keep > trimmed ? reads : trimmed;
 }
 
 /** The due ones' share of `reads` (DUE_MIN_SHARE), none of a single read: in progress come first. */

@@ -149,7 +149,6 @@ describe('launch: single sign-out, licences that change, and no secret left behi
       assert.equal(await sys.simulator.deliver(event, { callbackUrl: sys.web.callbackUrl }), 200);
       // Answered while the partner's hook still holds the forward: the forward and its retries run after the answer.
       await eventually('the forward to reach the partner', async () => hookCalls > callsBefore || undefined);
-      assert.ok(!notices.some((n) => n.eventId === event.id), 'Talkdesk was answered before the partner took the logout');
       assert.equal(await appStatus(browser), 401, 'the session ended before the partner took the logout');
     } finally {
       partnerSlow = undefined;

@@ -72,4 +72,23 @@ describe('launch: a credential rotation while a sign-in is under way', function 
     assert.equal(again.res.status, 200, again.body.slice(0, 400));
     assert.match(again.body, /id="user-name"/);
   });
+
+  it('the set destroyed while the record still names it (the switch before the record): "open the app again", not a Talkdesk failure', async () => {
+    const { installation, user, before } = await signingIn();
+    // A sign-in before: the web process caches the set.
+    assert.equal((await new TestBrowser().open(launchUrl(sys, installation.id, user.id))).res.status, 200);
+    const browser = new TestBrowser();
+    const launch = await browser.request(launchUrl(sys, installation.id, user.id));
+    const issued = await browser.request(launch.headers.get('location') ?? '');
+    const callback = issued.headers.get('location') ?? '';
+    assert.match(callback, /[?&]code=/);
+    // Talkdesk rotated (compromised: the old client revoked at once) and the worker's switch destroyed the set; the
+    // record is not written yet (the event is not delivered here: the window is held open).
+    sys.simulator.rotateCredentials(installation.id, { compromised: true });
+    await sys.store.credentials.destroy(installation.id, before);
+    assert.equal((await sys.store.installations.get(installation.id))?.activeClientId, before, 'the record still names it');
+    const { res, body } = await browser.open(callback);
+    assert.equal(res.status, 400, body.slice(0, 400));
+    assert.match(body, /Open the app again from Talkdesk/);
+  });
 });

@@ -136,6 +136,9 @@ describe('planning a reconciliation pass', () => {
     const beside = planPass([...inProgress(130), ...due(5)], now, o);
     assert.deepEqual([beside.talkdeskPlanned, beside.talkdeskDeferred], [135, 0]);
     assert.equal(slotted(beside).filter((e) => e.id.startsWith('p-')).length, 130);
+    // The second minute open for them, the due ones behind take it too: 160 read, none deferred.
+    const more = planPass([...inProgress(130), ...due(30)], now, o);
+    assert.deepEqual([more.talkdeskPlanned, more.talkdeskDeferred], [160, 0]);
     // Due ones alone still wait for the next pass rather than hold this one a minute for a few reads.
     assert.deepEqual([planPass(due(125), now, o).talkdeskPlanned, planPass(due(125), now, o).talkdeskDeferred], [120, 5]);
     // One read a pass (the smallest budget the settings allow): an installation in progress has it, not a due one.

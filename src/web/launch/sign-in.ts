@@ -205,6 +205,13 @@ export async function ssoCallback(lc: LaunchContext, ctx: Context): Promise<void
       if (err instanceof TalkdeskHttpError && err.code === 'invalid_grant' && ownClient)
         throw new SsoFailure('oauth_error', { ...facts, oauthError: 'invalid_grant', detail: 'token_invalid_grant' });
       lc.credentials.forget(creds.installationId, creds.clientId);
+      // Refused because the set was destroyed meanwhile (a compromised rotation's switch destroys it before the record
+      // names the new one, and the cache held it): the refusal is ours, and a new launch asks for the active set.
+      const destroyed =
+        err instanceof TalkdeskHttpError &&
+        err.status === 401 &&
+        !(await lc.credentials.usable(rec._id, creds.clientId).catch(() => creds));
+      if (destroyed) throw new SsoFailure('state_invalid', { ...facts, detail: 'client_rotated' });
       throw talkdeskFailure(err, facts, 'token');
     }
     // A code obtained for another sign-in (injected into this browser) carries that sign-in's nonce.
