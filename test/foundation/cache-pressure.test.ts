@@ -87,12 +87,16 @@ describe('installation workflow: local store steps under cache pressure', functi
     // Every history the eviction shaped replays: a workflow task the core completed for an evicted run (a local
     // activity's marker with none of the code after it) must not change what the code does on replay.
     const bundle = await workflowBundle();
+    let timedOutTasks = 0;
     for (const id of ids) {
       const history = await env.client.workflow.getHandle(workflowIdFor(id)).fetchHistory();
+      timedOutTasks += (history.events ?? []).filter((e) => e.workflowTaskTimedOutEventAttributes).length;
       await Worker.runReplayHistory({ workflowBundle: bundle }, history, `replay-${id}`);
     }
-    // Workflow tasks the core dropped (evicted with a local activity in flight) timed out and were retried;
-    // see docs/performance.md ("Workflow tasks held by a slow local store step").
+    // The pressure this test is about happened (a positive control): at least one task dropped by an eviction timed out.
+    assert.ok(timedOutTasks >= 1, 'no workflow task timed out: no run was evicted with a local activity in flight');
+    // Workflow tasks the core dropped timed out and were retried: docs/performance.md ("Workflow tasks held by a slow
+    // local store step").
     for (const id of ids) await env.client.workflow.getHandle(workflowIdFor(id)).terminate('test finished');
   });
 });
