@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { useSystem, type TestSystem } from '../support/system';
-import { eventually, queryState, waitForPhase } from '../support/waits';
+import { newerUpdateBehindLostApproval } from '../support/lost-approval';
+import { eventually, queryState } from '../support/waits';
 
 /**
  * An update's approval lands at Talkdesk but its answer is lost (client timeout); before its retry, Talkdesk opens a
@@ -15,25 +16,7 @@ describe("an update's retried approval with a newer update delivered meanwhile (
     assert.equal(await sys.simulator.deliver(event as never, { callbackUrl: sys.web.callbackUrl }), 200);
 
   it('the retry reads pending and sends nothing; each update is concluded by its own approval, none answered 409', async () => {
-    const { installation, event } = sys.simulator.createInstallation({ licensedUsers: 1 });
-    const id = installation.id;
-    await deliver(event);
-    await waitForPhase(sys.client, id, 'active');
-    // The first update's approval takes effect at once but answers after the client's 3 s timeout: retried.
-    sys.simulator.failNext('installationState', 1, { delayMs: 4_500 });
-    await deliver(sys.simulator.updateUsers(id, { add: 1 }));
-    await eventually('the first approval landed', async () =>
-      sys.simulator.getInstallation(id)?.pendingOperation === null ? true : undefined,
-    );
-    // Its retry's reads of Talkdesk fail until the next update is queued here (whatever the machine's speed).
-    sys.simulator.failNext('installation', 10_000, { status: 500 });
-    // Talkdesk opens the next update at once, and delivers it while the first one's approval waits for its answer.
-    const next = sys.simulator.updateUsers(id, { add: 1 });
-    await deliver(next);
-    await eventually('the next update queued behind the first', async () => {
-      const v = await queryState(sys.client, id);
-      return v.phase === 'updating' && v.pendingEvents.some((e) => e.endsWith(next.id)) ? v : undefined;
-    });
+    const { id, accountId } = await newerUpdateBehindLostApproval(sys, deliver);
     sys.simulator.clearFaults();
     const view = await eventually('both updates applied', async () => {
       const v = await queryState(sys.client, id);
@@ -57,6 +40,6 @@ describe("an update's retried approval with a newer update delivered meanwhile (
     assert.equal(calls.at(-1)?.status, 200);
     const reads = sys.simulator.calls.filter((c) => c.route === 'installation' && c.installationId === id && c.at > calls[1]!.at);
     assert.ok(reads.length >= 1, "the retry read Talkdesk's state first");
-    assert.equal((await sys.store.accounts.listUsers(event.data.account_id)).filter((u) => u.active).length, 3);
+    assert.equal((await sys.store.accounts.listUsers(accountId)).filter((u) => u.active).length, 3);
   });
 });

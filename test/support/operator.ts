@@ -1,6 +1,7 @@
 import { rejectUpdate, workflowIdFor } from '../../workflows/definitions';
 import type { TestSystem } from './system';
-import { eventually, queryState, waitForPhase } from './waits';
+import { newerUpdateBehindLostApproval } from './lost-approval';
+import { eventually, queryState } from './waits';
 
 /**
  * An operator's reject of an update whose approval Talkdesk keeps failing (a `failNext` on
@@ -23,24 +24,7 @@ export async function rejectFailingUpdate(sys: TestSystem, id: string, reason: s
  * first update, and Talkdesk answers again. Returns once both updates have ended (three events applied).
  */
 export async function rejectUpdateBehindNewer(sys: TestSystem, deliver: (event: object) => Promise<unknown>) {
-  const { installation, event } = sys.simulator.createInstallation({ licensedUsers: 1 });
-  const id = installation.id;
-  await deliver(event);
-  await waitForPhase(sys.client, id, 'active');
-  // The first update's approval takes effect at once but answers after the client's 3 s timeout: retried.
-  sys.simulator.failNext('installationState', 1, { delayMs: 4_500 });
-  await deliver(sys.simulator.updateUsers(id, { add: 1 }));
-  await eventually('the first approval landed', async () =>
-    sys.simulator.getInstallation(id)?.pendingOperation === null ? true : undefined,
-  );
-  // Every read of Talkdesk fails until the reject is under way: the retry and the reject wait on them.
-  sys.simulator.failNext('installation', 10_000, { status: 500 });
-  const next = sys.simulator.updateUsers(id, { add: 1 });
-  await deliver(next);
-  await eventually('the next update queued behind the first', async () => {
-    const v = await queryState(sys.client, id);
-    return v.phase === 'updating' && v.pendingEvents.some((e) => e.endsWith(next.id)) ? v : undefined;
-  });
+  const { id, accountId } = await newerUpdateBehindLostApproval(sys, deliver);
   const rejected = sys.client.workflow.getHandle(workflowIdFor(id)).executeUpdate(rejectUpdate, { args: [{ reason: 'wrong plan' }] });
   await eventually('the reject to stop the update', async () => {
     const v = await queryState(sys.client, id);
@@ -52,5 +36,5 @@ export async function rejectUpdateBehindNewer(sys: TestSystem, deliver: (event: 
     const v = await queryState(sys.client, id);
     return v.phase === 'active' && v.appliedEvents === 3 ? v : undefined;
   });
-  return { id, accountId: event.data.account_id, view };
+  return { id, accountId, view };
 }
