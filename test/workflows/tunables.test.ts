@@ -6,6 +6,7 @@ import { startInstallation } from '../../src/handover/start';
 import { workflowIdFor } from '../../workflows/definitions';
 import { DEFAULT_INSTALLATION_OPTIONS } from '../../workflows/options';
 import type { InstallationInput } from '../../workflows/installation/workflow';
+import { temporalDevEnv } from '../support/servers';
 import { eventually } from '../support/waits';
 import { TEST_OPTIONS, useInstallationUnderTest } from './harness';
 
@@ -20,14 +21,17 @@ async function startedWith(handle: WorkflowHandle): Promise<InstallationInput['o
 /** Tunables are fixed per run: resolved once, carried across continue-as-new, never re-read from a default. */
 describe('installation workflow: tunables fixed per run', function () {
   this.timeout(60_000);
-  const { env, start } = useInstallationUnderTest();
+  const { start } = useInstallationUnderTest();
 
   it('the starter resolves every tunable into the workflow input', async () => {
     const installationId = `inst-${randomBytes(4).toString('hex')}`;
     const workflowId = workflowIdFor(installationId);
-    // No worker polls this queue: only the start is looked at.
+    // No worker polls this queue: only the start is looked at. On the dev server: on the time-skipping one, terminating a
+    // run whose first workflow task is still scheduled left time skipping locked for the tests after it (the next that
+    // needed days to pass timed out, then ran on a new server).
+    const dev = await temporalDevEnv();
     await startInstallation(
-      { client: env().client, taskQueue: `no-worker-${installationId}`, workflowOptions: { orderingGraceMs: 60_000 } },
+      { client: dev.client, taskQueue: `no-worker-${installationId}`, workflowOptions: { orderingGraceMs: 60_000 } },
       {
         eventId: 'e-1',
         type: 'app.trial_started',
@@ -39,7 +43,7 @@ describe('installation workflow: tunables fixed per run', function () {
       },
       10_000,
     );
-    const handle = env().client.workflow.getHandle(workflowId);
+    const handle = dev.client.workflow.getHandle(workflowId);
     try {
       assert.deepEqual(await startedWith(handle), { ...DEFAULT_INSTALLATION_OPTIONS, orderingGraceMs: 60_000 });
     } finally {
