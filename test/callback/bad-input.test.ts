@@ -2,13 +2,8 @@ import assert from 'node:assert/strict';
 import { signBody, type InstalledEvent } from '../../src/simulator';
 import { COLLECTIONS } from '../../src/store/db';
 import { postCallback, type CallbackAnswer, type PostOptions } from '../support/callback-client';
-import { assertNothingStored, inboxCount } from '../support/callback-checks';
+import { assertNothingStored, copy, inboxCount, type Mutable } from '../support/callback-checks';
 import { WEBHOOK_SECRET, useSystem, type TestSystem } from '../support/system';
-
-type Mutable = Record<string, unknown> & { data: Record<string, unknown>; _links: Record<string, unknown> };
-
-/** A deep copy of an event as a plain object to break in some way. */
-const copy = (event: InstalledEvent): Mutable => structuredClone(event) as unknown as Mutable;
 
 describe('callback: bad input is refused, nothing is stored, no workflow starts', function () {
   this.timeout(60_000);

@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
-import { generateInstallationKeys, type InstalledEvent } from '../../src/simulator';
+import { generateInstallationKeys } from '../../src/simulator';
 import { sealEventCredentials } from '../../src/store/event-credentials';
+import { copy, type Mutable } from '../support/callback-checks';
 import { postCallback } from '../support/callback-client';
 import { useSystem, type TestSystem } from '../support/system';
-
-type Mutable = Record<string, unknown> & { data: Record<string, unknown>; _links: Record<string, unknown> };
-
-/** A deep copy of an event as a plain object to change in some way. */
-const copy = (event: InstalledEvent): Mutable => structuredClone(event) as unknown as Mutable;
 
 /** One event id, two bodies: a redelivery is the same event; anything else under its id is refused, nothing of it stored. */
 describe('callback: another body under a stored event id is refused 409 event_id_conflict', function () {

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { COLLECTIONS, type Store } from '../../src/store';
+import type { InstalledEvent } from '../../src/simulator';
 import { workflowIdFor } from '../../workflows/definitions';
+
+/** An event as a plain object to change in some way. */
+export type Mutable = Record<string, unknown> & { data: Record<string, unknown>; _links: Record<string, unknown> };
+
+/** A deep copy of an event as a plain object to change in some way. */
+export const copy = (event: InstalledEvent): Mutable => structuredClone(event) as unknown as Mutable;
 
 /** Every inbox record, whatever its event or installation. */
 export function inboxCount(store: Store): Promise<number> {
