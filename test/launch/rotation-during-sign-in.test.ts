@@ -21,6 +21,21 @@ describe('launch: a credential rotation while a sign-in is under way', function 
     return { installation, user, before };
   }
 
+  /**
+   * A sign-in first (the web process caches the set: read from the store again for a sign-in spanning a switch), then a
+   * browser whose code Talkdesk issued, on its way back with it: the callback URL it is about to open.
+   */
+  async function codeIssuedWithSetCached(installationId: string, userId: string) {
+    assert.equal((await new TestBrowser().open(launchUrl(sys, installationId, userId))).res.status, 200);
+    const browser = new TestBrowser();
+    const launch = await browser.request(launchUrl(sys, installationId, userId));
+    const issued = await browser.request(launch.headers.get('location') ?? '');
+    assert.equal(issued.status, 302);
+    const callback = issued.headers.get('location') ?? '';
+    assert.match(callback, /[?&]code=/);
+    return { browser, callback };
+  }
+
   it('the code is exchanged by the client /launch asked it for (retiring, still valid), not the new active one', async () => {
     const { installation, user, before } = await signingIn();
     const browser = new TestBrowser();
@@ -43,15 +58,7 @@ describe('launch: a credential rotation while a sign-in is under way', function 
 
   it('the set /launch asked for destroyed since (a compromised rotation): "open the app again", and no code sent with another client', async () => {
     const { installation, user, before } = await signingIn();
-    // A sign-in before: the web process caches the set (read from the store again for a sign-in spanning a switch).
-    assert.equal((await new TestBrowser().open(launchUrl(sys, installation.id, user.id))).res.status, 200);
-    const browser = new TestBrowser();
-    const launch = await browser.request(launchUrl(sys, installation.id, user.id));
-    // Talkdesk issued the code (the browser on its way back with it) before the rotation revoked that client.
-    const issued = await browser.request(launch.headers.get('location') ?? '');
-    assert.equal(issued.status, 302);
-    const callback = issued.headers.get('location') ?? '';
-    assert.match(callback, /[?&]code=/);
+    const { browser, callback } = await codeIssuedWithSetCached(installation.id, user.id);
     const rotation = sys.simulator.rotateCredentials(installation.id, { compromised: true });
     assert.equal(await sys.simulator.deliver(rotation, { callbackUrl: sys.web.callbackUrl }), 200);
     // And the record naming the new set (written after the destroy: until then the sign-in takes the record's set, the
@@ -75,13 +82,7 @@ describe('launch: a credential rotation while a sign-in is under way', function 
 
   it('the set destroyed while the record still names it (the switch before the record): "open the app again", not a Talkdesk failure', async () => {
     const { installation, user, before } = await signingIn();
-    // A sign-in before: the web process caches the set.
-    assert.equal((await new TestBrowser().open(launchUrl(sys, installation.id, user.id))).res.status, 200);
-    const browser = new TestBrowser();
-    const launch = await browser.request(launchUrl(sys, installation.id, user.id));
-    const issued = await browser.request(launch.headers.get('location') ?? '');
-    const callback = issued.headers.get('location') ?? '';
-    assert.match(callback, /[?&]code=/);
+    const { browser, callback } = await codeIssuedWithSetCached(installation.id, user.id);
     // Talkdesk rotated (compromised: the old client revoked at once) and the worker's switch destroyed the set; the
     // record is not written yet (the event is not delivered here: the window is held open).
     sys.simulator.rotateCredentials(installation.id, { compromised: true });

@@ -57,11 +57,7 @@ export async function runOperatorReject(ctx: PhaseContext, reason: string): Prom
       outcome: `operator reject not applied: the installation had ended ${state.phase} before the reject could stop it`,
     });
   }
-  if (state.phase === 'active' && ctx.run.rejectConcluded) {
-    return rejectOnActive(ctx, reason, updateAfterApproval).finally(() => {
-      ctx.run.rejectingUpdate = undefined;
-    });
-  }
+  if (state.phase === 'active' && ctx.run.rejectConcluded) return rejectOnActive(ctx, reason, updateAfterApproval);
   ctx.run.endingInstall = true;
   let importFrom: LifecycleEvent | undefined;
   let queued: LifecycleEvent | undefined;
@@ -234,8 +230,7 @@ async function rejectOnActive(ctx: PhaseContext, reason: string, afterApproval: 
     // update's own seven days: the account keeps the update no longer than Talkdesk would wait. A late update's
     // rejection is never sent (input `late`): what Talkdesk has open is newer, its own was concluded by the newer one.
     ctx.run.rejectReadsFirst = afterApproval !== undefined;
-    // Its state call and last read judge at each attempt whether a newer operation was delivered behind it (context.ts).
-    ctx.run.rejectingUpdate = ctx.run.updateEvent;
+    // Its state call and last read judge at each attempt whether a newer operation was delivered behind it (updateInView).
     const deadline = afterApproval?.deadline ?? operationDeadline(ctx, 'update');
     const late = ctx.run.updateLate === true;
     const { sent, shows, expired } = await rejectReadingTalkdesk(ctx, sentReason, deadline, undefined, 'update', late).finally(() => {
@@ -257,7 +252,7 @@ async function rejectOnActive(ctx: PhaseContext, reason: string, afterApproval: 
       !late && // a late update's approval is never sent: only a newer update's concluded its operation
       shows !== undefined &&
       showsOperationOpen(shows) &&
-      newerOperationQueued(ctx.state, ctx.run.rejectingUpdate) &&
+      newerOperationQueued(ctx.state, ctx.run.updateEvent) &&
       ctx.patched(OPERATOR_REJECT_OF_UPDATE_KEPT_BEHIND_NEWER);
     if (afterApproval && (shows === 'completed' || completedAtEnd || concludedByApproval)) {
       afterApproval.keep();

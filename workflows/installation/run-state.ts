@@ -64,11 +64,9 @@ export interface RunState {
   /** The last update this run began was late (older than one applied): an operator's reject of it sends nothing that
    * Talkdesk shows open, which is a newer operation (activity input `late` only). */
   updateLate?: boolean;
-  /** The event of the last update this run began: an operator's reject of it is judged against what was delivered since. */
+  /** The event of the last update this run began: an operator's reject of it (its state call and last read, outside the
+   * update's phase) is judged against what was delivered since (a newer operation queued: activity input `late` only). */
   updateEvent?: LifecycleEvent;
-  /** The update an operator's reject is rejecting, while it does (operator.ts): its state call and last read are judged
-   * as the update's own (a newer operation queued makes them late's: activity input only). */
-  rejectingUpdate?: LifecycleEvent;
   /** That late update's calls are keyed by the newest update applied (update.ts): what a continue-as-new carries. */
   updateLateKeyed?: boolean;
   /** Carried so by the run this one continued mid-phase (ResumePoint.lateKeyed; absent: an older run's, not keyed so). */
@@ -96,5 +94,8 @@ export function readsFirst(run: RunState, concludes: 'install' | 'update' | 'uni
   );
 }
 
-/** The update whose state call or last read is being made: the one being applied, else the one an operator's reject rejects. */
-export const updateInView = (run: RunState): LifecycleEvent | undefined => run.applying?.event ?? run.rejectingUpdate;
+/**
+ * The update whose state call or last read is being made: the one being applied, else the last one this run began (an
+ * operator's reject of it makes the only such calls outside an update's phase).
+ */
+export const updateInView = (run: RunState): LifecycleEvent | undefined => run.applying?.event ?? run.updateEvent;
