@@ -85,7 +85,10 @@ export function reconciliationActivities(deps: ActivityDeps) {
     if (!view) return undefined;
     // Decided on the record as it is after the read (its budget's wait, a token): a phase moved meanwhile (an install
     // approved, then an update rejected, which Talkdesk shows `rejected`) is not repaired from the old one; due next pass.
-    if (changedSince(rec, await store.installations.get(rec._id))) return void (visit.repairDue = true);
+    const fresh = await store.installations.get(rec._id);
+    if (!fresh || changedSince(rec, fresh)) return void (visit.repairDue = true);
+    // The operation it was judged on: a workflow that has moved on since (a reinstall begun) ignores the action.
+    const seen = { phase: fresh.phase, ...(fresh.phaseEventId ? { phaseEventId: fresh.phaseEventId } : {}) };
     const talkdeskState: string = view.state.state;
     const handle = temporal().client.workflow.getHandle(workflowIdFor(rec._id));
     if (rec.phase === 'active' && talkdeskState === 'installing') {
@@ -106,7 +109,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
       // Past installing, what timed out is an update of an approved install: end it if it runs here (the installation stays).
       // `approvedAt` is the evidence on records before `installApprovedAt` (never backfilled). Without either: reported.
       if (rec.phase !== 'updating' || !(rec.installApprovedAt ?? rec.approvedAt)) return drift(rec, talkdeskState);
-      await handle.signal(reconcileSignal, { action: 'endUpdate', talkdeskState: 'timeout', reason: view.state.reason ?? undefined });
+      await handle.signal(reconcileSignal, { action: 'endUpdate', talkdeskState: 'timeout', reason: view.state.reason ?? undefined, seen });
       return 'updatesEnded';
     }
     if (talkdeskState === 'rejected' && rec.phase !== 'installing') {
@@ -117,11 +120,11 @@ export function reconciliationActivities(deps: ActivityDeps) {
     }
     if (talkdeskState === 'revoked' || talkdeskState === 'rejected' || talkdeskState === 'timeout') {
       const ended = talkdeskState as 'revoked' | 'rejected' | 'timeout';
-      await handle.signal(reconcileSignal, { action: 'deprovision', talkdeskState: ended, reason: view.state.reason ?? undefined });
+      await handle.signal(reconcileSignal, { action: 'deprovision', talkdeskState: ended, reason: view.state.reason ?? undefined, seen });
       return 'deprovisioned';
     }
     if ((rec.phase === 'installing' || rec.phase === 'updating') && talkdeskState === 'completed') {
-      await handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed' });
+      await handle.signal(reconcileSignal, { action: 'markActive', talkdeskState: 'completed', seen });
       return 'markedActive';
     }
     // States the reference lists without saying what follows them: nothing here may repair them, so they are reported.

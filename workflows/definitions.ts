@@ -194,12 +194,22 @@ export const retryNowUpdate = defineUpdate<InstallationView, [{ reason?: string 
 /** Operator: reject the installation at Talkdesk with a reason. */
 export const rejectUpdate = defineUpdate<InstallationView, [{ reason: string }]>('reject');
 
-/** Drift found by reconciliation that the installation's workflow must act on. */
-export type ReconcileAction =
+/**
+ * What the record showed when reconciliation judged the drift: its phase and, while a phase runs, the event that phase
+ * applies (`phaseEventId`). A workflow that has moved on since (a reinstall begun, a newer update) ignores the action.
+ */
+export interface ReconcileSeen {
+  phase: InstallationPhase;
+  phaseEventId?: string;
+}
+
+/** Drift found by reconciliation that the installation's workflow must act on (`seen`: optional, see above). */
+export type ReconcileAction = (
   | { action: 'deprovision'; talkdeskState: 'revoked' | 'rejected' | 'timeout'; reason?: string }
   | { action: 'markActive'; talkdeskState: 'completed' }
   /** Talkdesk timed out the update this workflow runs: end it (reverted); the installation stays. */
-  | { action: 'endUpdate'; talkdeskState: 'timeout'; reason?: string };
+  | { action: 'endUpdate'; talkdeskState: 'timeout'; reason?: string }
+) & { seen?: ReconcileSeen };
 
 /**
  * Whether a reconcile signal's payload is one of the actions above: anything else (an operator's typo, a
@@ -207,11 +217,18 @@ export type ReconcileAction =
  */
 export function isReconcileAction(a: unknown): a is ReconcileAction {
   if (typeof a !== 'object' || a === null) return false;
-  const { action, talkdeskState } = a as { action?: unknown; talkdeskState?: unknown };
+  const { action, talkdeskState, seen } = a as { action?: unknown; talkdeskState?: unknown; seen?: unknown };
+  if (seen !== undefined && !isSeen(seen)) return false;
   if (action === 'deprovision') return talkdeskState === 'revoked' || talkdeskState === 'rejected' || talkdeskState === 'timeout';
   if (action === 'markActive') return talkdeskState === 'completed';
   if (action === 'endUpdate') return talkdeskState === 'timeout';
   return false;
+}
+
+function isSeen(s: unknown): s is ReconcileSeen {
+  if (typeof s !== 'object' || s === null) return false;
+  const { phase, phaseEventId } = s as { phase?: unknown; phaseEventId?: unknown };
+  return INSTALLATION_PHASES.includes(phase as InstallationPhase) && (phaseEventId === undefined || typeof phaseEventId === 'string');
 }
 
 /** Reconciliation: Talkdesk's view of the installation differs from ours. */

@@ -12,6 +12,8 @@ export async function recordedInstallation(h: ActivityHarness, phase: Installati
     appId: h.simulator.appId,
     links: installed.links,
   };
-  const record = (p: InstallationPhase) => h.run(h.acts.recordInstallation, { ...base, phase: p, activeClientId: creds.clientId });
+  // `phaseEventId`: the event of the phase under way, as the workflow records it while a phase runs.
+  const record = (p: InstallationPhase, running: { phaseEventId?: string } = {}) =>
+    h.run(h.acts.recordInstallation, { ...base, phase: p, activeClientId: creds.clientId, ...running });
   return { id: installation.id, event, record: () => record(phase), recordAs: record };
 }

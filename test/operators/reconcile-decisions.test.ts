@@ -152,7 +152,9 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
       h.simulator.setInstallationState(id, 'timeout', 'customer took too long');
       const { result, asked } = await reconcile(id, true);
       assert.deepEqual([result.updatesEnded, result.deprovisioned], [[id], []]);
-      assert.deepEqual(asked.signals, [{ action: 'endUpdate', talkdeskState: 'timeout', reason: 'customer took too long' }]);
+      // `seen`: the record it was judged on (written before phaseEventId, it names no event).
+      const seen = { phase: 'updating' };
+      assert.deepEqual(asked.signals, [{ action: 'endUpdate', talkdeskState: 'timeout', reason: 'customer took too long', seen }]);
     });
 
     it('a record with no evidence of an approval is reported as drift, not deprovisioned', async () => {
@@ -181,13 +183,15 @@ describe('reconciliation decides from the record (FerretDB, simulator, recording
       assert.notEqual((await h.store.installations.lastTalkdeskCheck(id))?.getTime(), before, 'a read with nothing moved is a check');
     });
 
-    it('an install that timed out is still deprovisioned', async () => {
-      const { id, record } = await recorded('installing', Date.now() - 3_600_000);
-      await record();
+    it('an install that timed out is still deprovisioned, the signal naming the install it was judged on', async () => {
+      const { id, event, recordAs } = await recorded('installing', Date.now() - 3_600_000);
+      await recordAs('installing', { phaseEventId: event.id });
       h.simulator.setInstallationState(id, 'timeout');
       const { result, asked } = await reconcile(id, true);
       assert.deepEqual(result.deprovisioned, [id]);
-      assert.deepEqual(asked.signals, [{ action: 'deprovision', talkdeskState: 'timeout', reason: undefined }]);
+      // A workflow that has begun another operation since ignores it (reconcile-action-of-operation-seen).
+      const seen = { phase: 'installing', phaseEventId: event.id };
+      assert.deepEqual(asked.signals, [{ action: 'deprovision', talkdeskState: 'timeout', reason: undefined, seen }]);
     });
   });
 

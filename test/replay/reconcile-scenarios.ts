@@ -134,7 +134,50 @@ const malformedReconcile =
     return id;
   };
 
+/** The last phase of the installation's history, once it has ended. */
+const lastPhaseEnded = (sys: TestSystem, id: string, count: number) =>
+  eventually(`phase ${count} ended`, async () => {
+    const v = await queryState(sys.client, id);
+    return v.phase === 'active' && v.history.length === count && v.history.at(-1)?.endedAt ? v : undefined;
+  });
+
+/**
+ * A pass judged an update timed out on the record of an earlier update (`seen` names it); its endUpdate reaches the
+ * workflow while a newer update's approval is retrying (Talkdesk answering 500). Before patch
+ * `reconcile-action-of-operation-seen` it ended the newer update (reverted, never approved); under it, it is ignored.
+ */
+const endUpdateOfAnEarlierUpdate = async (sys: TestSystem, deliver: Deliver): Promise<string> => {
+  const life = sys.simulator.createInstallation();
+  const id = life.installation.id;
+  await deliver(life.event);
+  await waitForPhase(sys.client, id, 'active');
+  const first = sys.simulator.updateInstallation(id, { addUsers: 1 });
+  await deliver(first);
+  await lastPhaseEnded(sys, id, 2);
+  sys.simulator.failNext('installationState', 1_000, { status: 500 });
+  try {
+    await deliver(sys.simulator.updateInstallation(id, { addUsers: 1 }));
+    await eventually('the newer update retrying its approval', async () => {
+      const v = await queryState(sys.client, id);
+      return v.phase === 'updating' && v.lastError !== undefined && /approve the update/.test(v.currentStep ?? '') ? v : undefined;
+    });
+    const seen = { phase: 'updating' as const, phaseEventId: first.id };
+    await sys.client.workflow.getHandle(workflowIdFor(id)).signal(reconcileSignal, { action: 'endUpdate', talkdeskState: 'timeout', seen });
+    await lastSignalHandled(sys, id);
+  } finally {
+    sys.simulator.clearFaults();
+  }
+  await lastPhaseEnded(sys, id, 3);
+  // Uninstalled, so that the recorded run is complete.
+  await deliver(sys.simulator.uninstall(id));
+  return id;
+};
+
 export const RECONCILE_SCENARIOS: Record<string, Scenario> = {
+  // Recorded with the code before the patch: the endUpdate judged on an earlier update ended the newer one.
+  'end-update-of-an-earlier-update-before-patch': { run: endUpdateOfAnEarlierUpdate },
+  // Patch `reconcile-action-of-operation-seen`: ignored; the newer update approved.
+  'end-update-of-an-earlier-update': { run: endUpdateOfAnEarlierUpdate },
   // Recorded with the code before the patch: the markActive interrupted the uninstall (never acknowledged).
   'mark-active-during-uninstall-before-patch': { run: markActiveDuringUninstall },
   // Patch `mark-active-only-install-or-update`: the markActive is ignored, the uninstall acknowledged.

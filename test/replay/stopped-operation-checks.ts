@@ -7,6 +7,7 @@ const EARLIER_LIFE = 'earlier-life-events-over';
 const UNDO_HEARTBEAT = 'account-undo-steps-heartbeat';
 const EARLIER_INSTALL = 'earlier-life-install-over';
 const KEPT_BEHIND_NEWER = 'operator-reject-of-update-kept-behind-newer';
+const OPERATION_SEEN = 'reconcile-action-of-operation-seen';
 const phasesOf = (h: RawHistory) =>
   endedPhases(h)
     .map((p) => `${p.phase}:${p.result}`)
@@ -77,4 +78,13 @@ export const STOPPED_OPERATION_CHECKS: Record<string, (h: RawHistory) => boolean
   [`before ${KEPT_BEHIND_NEWER}: the rejection sent on the newer update's pending, the approved update reverted`]: (h) =>
     !took(h, KEPT_BEHIND_NEWER) &&
     phasesOf(h) === 'installing:approved updating:interrupted active:rejected updating:not-open uninstalling:acknowledged',
+  [`reconciliation's endUpdate judged on an earlier update, during a newer one's approval: ignored, approved (${OPERATION_SEEN})`]: (h) =>
+    took(h, OPERATION_SEEN) &&
+    phasesOf(h) === 'installing:approved updating:approved updating:approved uninstalling:acknowledged' &&
+    !scheduled(h).includes('revertUpdate'),
+  [`before ${OPERATION_SEEN}: that endUpdate ended the newer update, reverted`]: (h) =>
+    !took(h, OPERATION_SEEN) &&
+    /^installing:approved updating:approved updating:\S+ uninstalling:acknowledged$/.test(phasesOf(h)) &&
+    !phasesOf(h).endsWith('updating:approved uninstalling:acknowledged') &&
+    scheduled(h).includes('revertUpdate'),
 };

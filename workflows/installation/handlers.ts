@@ -5,6 +5,7 @@ import {
   eventSignal,
   isReconcileAction,
   reconcileSignal,
+  type ReconcileSeen,
   rejectUpdate,
   retryNowUpdate,
   stateQuery,
@@ -82,6 +83,29 @@ const MARK_ACTIVE_AFTER_STATE_CALL = 'mark-active-after-state-call';
 const MARK_ACTIVE_RETRIES_STATE_CALL = 'mark-active-retries-state-call';
 /** Patch: a reconcile signal whose payload is not a ReconcileAction is ignored (it deprovisioned). */
 const RECONCILE_IGNORES_MALFORMED = 'reconcile-ignores-malformed';
+/**
+ * Patch: a reconcile action judged on a record that named another operation than the one this run applies now (a
+ * reinstall begun since the pass read `active`, a newer update) is ignored: Talkdesk's state it acts on was read
+ * for that other operation. The next pass judges again. Asked only for such an action: others record no marker.
+ */
+export const RECONCILE_ACTION_OF_OPERATION_SEEN = 'reconcile-action-of-operation-seen';
+
+/** The Talkdesk operation (install, update, uninstall) this run is applying, by its event: none between phases. */
+function operationUnderWay({ state, run }: PhaseContext): string | undefined {
+  const operation = state.phase === 'installing' || state.phase === 'updating' || state.phase === 'uninstalling';
+  return operation && state.deadline !== undefined ? run.applying?.event.eventId : undefined;
+}
+
+/**
+ * Whether an action's `seen` names another operation than the one under way: another phase, or the same phase for
+ * another event. Only an operation under way counts: a run between phases (a lost run resumed, its phase's event not
+ * yet handed over again) acts as before, and so does a record naming no event (written before the field).
+ */
+function judgedOnAnotherOperation(ctx: PhaseContext, seen: ReconcileSeen | undefined): boolean {
+  const underWay = operationUnderWay(ctx);
+  if (seen === undefined || underWay === undefined) return false;
+  return seen.phase !== ctx.state.phase || (seen.phaseEventId !== undefined && seen.phaseEventId !== underWay);
+}
 
 /**
  * The workflow's signals, query and updates. Handlers only record requests and
@@ -124,6 +148,14 @@ export function registerHandlers(ctx: PhaseContext): void {
     if (!isReconcileAction(action) && ctx.patched(RECONCILE_IGNORES_MALFORMED)) {
       log.warn('reconcile signal ignored: not an action reconciliation sends', {
         action: String(JSON.stringify(action) ?? action).slice(0, 200),
+      });
+      return;
+    }
+    if (judgedOnAnotherOperation(ctx, action.seen) && ctx.patched(RECONCILE_ACTION_OF_OPERATION_SEEN)) {
+      log.info('reconcile signal ignored: judged on another operation than the one under way', {
+        action: action.action,
+        seen: action.seen,
+        underWay: operationUnderWay(ctx),
       });
       return;
     }

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { reconcileSignal, retryNowUpdate, type LifecycleEvent, type ReconcileAction } from '../../workflows/definitions';
+import { RECONCILE_ACTION_OF_OPERATION_SEEN } from '../../workflows/installation/handlers';
+import { ActivityStubs, clientIdFor, phases, unavailable, useInstallationUnderTest, type InstallationUnderTest } from './harness';
+
+/**
+ * Reconciliation judges drift on the record it read, then signals. A workflow that has begun another operation since
+ * (a reinstall, a newer update) must not take that action for the operation under way (patch
+ * reconcile-action-of-operation-seen): the action names the operation it was judged on (`seen`).
+ */
+describe('installation workflow: a reconcile action judged on another operation', function () {
+  this.timeout(60_000);
+  const { start } = useInstallationUnderTest();
+
+  /** Talkdesk does not answer the approvals of `concludes` after the first `answered`, until `answering()`. */
+  const approvalsHeldAfter = (concludes: 'install' | 'update', answered: number) => {
+    let seen = 0;
+    let held = true;
+    const stubs = new ActivityStubs().on('setInstallationState', async (i) => {
+      if (i.concludes === concludes && i.state === 'approve' && ++seen > answered && held) throw unavailable();
+      return { state: i.state === 'approve' ? 'completed' : 'rejected' };
+    });
+    return { stubs, answering: () => (held = false) };
+  };
+
+  /** Sends `action`, then a duplicate of `marker`: once it shows as ignored, the action (signalled before) was handled. */
+  const handled = async (t: InstallationUnderTest, action: ReconcileAction, marker: LifecycleEvent) => {
+    await t.handle.signal(reconcileSignal, action);
+    await t.send(marker);
+    await t.until('the signals to be handled', (v) => v.ignoredEvents.some((e) => e.eventId === marker.eventId));
+  };
+
+  /** Active, then a second update whose approval Talkdesk holds: the first update ended approved. */
+  async function secondUpdateRetrying() {
+    const held = approvalsHeldAfter('update', 1);
+    const t = await start(held.stubs);
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    const first = t.event('app.updated');
+    await t.send(first);
+    await t.settled('active', (v) => v.history.at(-1)?.result === 'approved');
+    const second = t.event('app.updated');
+    await t.send(second);
+    await t.until('the second update to be retrying its approval', (v) => v.phase === 'updating' && v.lastError !== undefined);
+    return { t, first, second, answering: held.answering };
+  }
+
+  it('an endUpdate judged on an earlier update leaves the newer update under way, which is approved', async () => {
+    const { t, first, second, answering } = await secondUpdateRetrying();
+    await handled(t, { action: 'endUpdate', talkdeskState: 'timeout', seen: { phase: 'updating', phaseEventId: first.eventId } }, second);
+    answering();
+    await t.handle.executeUpdate(retryNowUpdate, { args: [{ reason: 'Talkdesk is back' }] });
+    const v = await t.settled('active', (s) => s.history.at(-1)?.eventId === second.eventId && s.history.at(-1)?.endedAt !== undefined);
+    assert.equal(v.history.at(-1)?.result, 'approved', "the newer update is not ended by the earlier one's timeout");
+    assert.ok(!t.stubs.names().includes('revertUpdate'), 'nothing reverted');
+    assert.ok((await t.patches()).includes(RECONCILE_ACTION_OF_OPERATION_SEEN));
+  });
+
+  it('an endUpdate judged on the update under way ends it (positive control)', async () => {
+    const { t, second } = await secondUpdateRetrying();
+    await handled(t, { action: 'endUpdate', talkdeskState: 'timeout', seen: { phase: 'updating', phaseEventId: second.eventId } }, second);
+    const v = await t.settled('active', (s) => s.history.at(-1)?.endedAt !== undefined);
+    assert.equal(v.history.at(-1)?.eventId, second.eventId);
+    assert.notEqual(v.history.at(-1)?.result, 'approved');
+    assert.ok(t.stubs.names().includes('revertUpdate'), 'the timed-out update is reverted');
+    assert.ok(!(await t.patches()).includes(RECONCILE_ACTION_OF_OPERATION_SEEN), 'no marker for an action that matches');
+  });
+
+  /** Active, uninstalled and reinstalled at once: the reinstall's approval held by Talkdesk. */
+  async function reinstallRetrying() {
+    const held = approvalsHeldAfter('install', 1);
+    const t = await start(held.stubs);
+    await t.send(t.event('app.installed'));
+    await t.settled('active');
+    const reinstall = t.event('app.installed', { atSeconds: 8 });
+    await t.send(t.event('app.uninstalled', { atSeconds: 5 }), reinstall);
+    await t.until('the reinstall to be retrying its approval', (v) => v.phase === 'installing' && v.lastError !== undefined);
+    return { t, reinstall, answering: held.answering };
+  }
+
+  it("a deprovision judged on the earlier life's record (active, Talkdesk revoked) spares the reinstall under way", async () => {
+    const { t, reinstall, answering } = await reinstallRetrying();
+    await handled(t, { action: 'deprovision', talkdeskState: 'revoked', seen: { phase: 'active' } }, reinstall);
+    answering();
+    await t.handle.executeUpdate(retryNowUpdate, { args: [{ reason: 'Talkdesk is back' }] });
+    const v = await t.settled('active');
+    assert.equal(v.activeClientId, clientIdFor(reinstall.eventId), 'the reinstall is live with its credentials');
+    assert.deepEqual(phases(v), ['installing', 'uninstalling', 'installing']);
+    assert.equal(t.stubs.of('deprovisionAccount').length, 1, "only the uninstall's");
+  });
+
+  it('a deprovision judged on the reinstall itself deprovisions it (positive control)', async () => {
+    const { t, reinstall } = await reinstallRetrying();
+    const seen = { phase: 'installing' as const, phaseEventId: reinstall.eventId };
+    await t.handle.signal(reconcileSignal, { action: 'deprovision', talkdeskState: 'revoked', seen });
+    const done = await t.result();
+    assert.equal(done.phase, 'uninstalled');
+    assert.equal(done.history.at(-1)?.result, 'deprovisioned');
+    assert.equal(done.activeClientId, undefined);
+  });
+});
