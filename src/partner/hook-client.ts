@@ -73,7 +73,8 @@ async function answerText(res: Response): Promise<string> {
 function parseAnswer(text: string): Record<string, unknown> {
   if (text.length === 0) return {};
   try {
-    const parsed: unknown = JSON.parse(text);
+    // A byte order mark some frameworks put first is not part of the JSON (fetch's own .json() drops it too).
+    const parsed: unknown = JSON.parse(text.replace(/^\uFEFF/, ''));
     return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
   } catch {
     return {};
@@ -81,12 +82,17 @@ function parseAnswer(text: string): Record<string, unknown> {
 }
 
 /**
+ * A byte order mark, an XML declaration (XHTML), comments and space may come before the doctype or `<html>`. A
+ * comment never spans a `-->`: each matches one way, so many comments cannot make the test backtrack for long.
+ */
+const PAGE_START = /^\uFEFF?\s*(<\?xml[^>]*\?>\s*)?(<!--(?:(?!-->)[\s\S])*-->\s*)*(<!doctype\s+html|<html[\s>])/i;
+/**
  * A web page: what a proxy or login page in front of the partner answers, never the partner's own
  * answer to a hook. An HTML document, not merely text/html: frameworks label a bare `OK` so.
  */
 const isPage = (res: Response, text: string): boolean =>
   /^\s*(text\/html|application\/xhtml\+xml)\s*(;|$)/i.test(res.headers.get('content-type') ?? '') &&
-  /^\s*(<!doctype\s+html|<html[\s>])/i.test(text.slice(0, 1_024));
+  PAGE_START.test(text.slice(0, 1_024));
 
 /**
  * Sends one signed hook and says what its answer means: 2xx done, unless it is a web

@@ -179,6 +179,15 @@ describe('HTTP partner hooks: logout, refusals, redirects', function () {
       assert.ok(!err.message.includes('Sign in'), 'the body is not copied');
       return true;
     });
+    // XHTML with its XML declaration, a page opening with a comment, one with a byte order mark: pages too.
+    for (const [type, raw] of [
+      ['application/xhtml+xml', '<?xml version="1.0" encoding="UTF-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml"><body/></html>'],
+      ['text/html', '<!-- proxy: sign-in -->\n<!DOCTYPE html><html></html>'],
+      ['text/html', '\uFEFF<!doctype html><html></html>'],
+    ]) {
+      server.answerNext({ status: 200, headers: { 'content-type': type! }, raw });
+      await assert.rejects(update(), PartnerUnavailableError, `${type}: ${raw!.slice(0, 30)}`);
+    }
     // A page longer than the 64 KB read (a sign-in page with its scripts inline) is still a page.
     server.answerNext({ status: 200, headers: { 'content-type': 'text/html' }, raw: `<!doctype html><html>${'x'.repeat(70_000)}</html>` });
     await assert.rejects(update(), PartnerUnavailableError);
@@ -192,6 +201,21 @@ describe('HTTP partner hooks: logout, refusals, redirects', function () {
       { status: 200, headers: { 'content-type': 'text/html' }, raw: '' },
     );
     for (let i = 0; i < 5; i++) await update();
+  });
+
+  it('reads a JSON answer that begins with a byte order mark (some frameworks write one): its reason is kept', async () => {
+    const bom = (status: number, body: unknown) => ({
+      status,
+      headers: { 'content-type': 'application/json' },
+      raw: `\uFEFF${JSON.stringify(body)}`,
+    });
+    server.answerNext(bom(422, { reason: 'No seats left' }));
+    const update = partner.update({ accountId: 'acct1', installationId: 'inst1', usersAdded: [], usersRemoved: [] }, ctx('account.update'));
+    await assert.rejects(update, (err: unknown) => err instanceof PartnerRefusedError && err.reason === 'No seats left');
+    // With a reason, a 409 is final at once (read as no reason, it was retried for 10 minutes).
+    server.answerNext(bom(409, { reason: 'Plan change not allowed' }));
+    const again = partner.update({ accountId: 'acct1', installationId: 'inst1', usersAdded: [], usersRemoved: [] }, ctx('account.update'));
+    await assert.rejects(again, (err: unknown) => err instanceof PartnerRefusedError && err.reason === 'Plan change not allowed');
   });
 
   it('a 409 without a reason (idempotency middleware: the same key still in progress) is retried; with a reason it refuses', async () => {
