@@ -91,8 +91,7 @@ const PAGE_START = /^\uFEFF?\s*(<\?xml[^>]*\?>\s*)?(<!--(?:(?!-->)[\s\S])*-->\s*
  * answer to a hook. An HTML document, not merely text/html: frameworks label a bare `OK` so.
  */
 const isPage = (res: Response, text: string): boolean =>
-  /^\s*(text\/html|application\/xhtml\+xml)\s*(;|$)/i.test(res.headers.get('content-type') ?? '') &&
-  PAGE_START.test(text.slice(0, 1_024));
+  /^\s*(text\/html|application\/xhtml\+xml)\s*(;|$)/i.test(res.headers.get('content-type') ?? '') && PAGE_START.test(text.slice(0, 1_024));
 
 /**
  * Sends one signed hook and says what its answer means: 2xx done, unless it is a web
