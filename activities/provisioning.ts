@@ -1,6 +1,6 @@
 import { heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { MongoProvisioner } from '../src/partner/mongodb';
+import { eventAtOf, MongoProvisioner } from '../src/partner/mongodb';
 import type { PartnerProvisioner, PartnerUser } from '../src/partner/provisioner';
 import type { TalkdeskUser } from '../src/talkdesk/schemas';
 import type {
@@ -22,6 +22,7 @@ import { callsWithOneToken, type TalkdeskCalls } from './talkdesk-calls';
 import { TalkdeskHttpError } from '../src/talkdesk/errors';
 import { SessionStore } from '../src/store/sessions';
 import { UpdatePlanStore, type UpdatePlan } from '../src/store/update-plans';
+import { PartnerRefusedError } from '../src/partner/errors';
 
 const toUser = (u: TalkdeskUser, admin: string | undefined): PartnerUser => ({
   id: u.id,
@@ -206,6 +207,10 @@ export function provisioningActivities(deps: ActivityDeps) {
         ...(pageSize !== undefined ? { pageSize } : {}),
       };
       const ctx = await callContext(deps, input.installationId, 'account.provision', input);
+      // Refused before the hook when the service's own records would refuse it after: a partner that does not check
+      // `occurred_at` would take a newer installation's account back, and this install's undo then remove it.
+      if (records && (await store.accounts.newerHolds(account.id, input.installationId, eventAtOf(ctx))))
+        throw new PartnerRefusedError(`account ${account.id} is provisioned by a newer installation of it`);
       const outcome = await whileHeartbeating('partner provisioning', () => partner.provision(req, ctx));
       // The service's own records (every user's mapping: thousands take tens of seconds) heartbeat too.
       const kept = records ? await whileHeartbeating('recording the account and its users', () => records.provision(req, ctx)) : outcome;

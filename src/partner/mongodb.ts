@@ -12,11 +12,11 @@ import {
   type UpdateRequest,
 } from './provisioner';
 
+/** The call's event `created_at`, when it is a time. */
+export const eventAtOf = (ctx: Pick<CallContext, 'occurredAt'>) =>
+  Number.isNaN(Date.parse(ctx.occurredAt)) ? undefined : new Date(ctx.occurredAt);
 /** When the event whose users are written reached us, and its `created_at`: a sign-in weighs a removal against both. */
-const factsOf = (ctx: CallContext) => ({
-  at: ctx.receivedAt ? new Date(ctx.receivedAt) : undefined,
-  eventAt: Number.isNaN(Date.parse(ctx.occurredAt)) ? undefined : new Date(ctx.occurredAt),
-});
+const factsOf = (ctx: CallContext) => ({ at: ctx.receivedAt ? new Date(ctx.receivedAt) : undefined, eventAt: eventAtOf(ctx) });
 
 /**
  * The built-in partner product: the account and its user mappings, settings kept

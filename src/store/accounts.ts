@@ -12,6 +12,14 @@ const MAPPING_BATCH = 500;
 
 export const DEFAULT_SETTINGS = { sampleDashboards: true, tutorialShown: false } as const;
 
+/** Whether another installation whose install event is newer than `eventAt` has the account provisioned. */
+const heldByNewer = (existing: AccountRecord | null, installationId: string, eventAt: Date | undefined): boolean =>
+  existing?.status === 'provisioned' &&
+  existing.installationId !== installationId &&
+  existing.provisionEventAt !== undefined &&
+  eventAt !== undefined &&
+  existing.provisionEventAt > eventAt;
+
 export class AccountStore {
   readonly accounts: Collection<AccountRecord>;
   readonly users: Collection<UserMappingRecord>;
@@ -31,6 +39,11 @@ export class AccountStore {
     await this.accounts.createIndex({ installationId: 1 });
     await this.users.createIndex({ accountId: 1, active: 1 });
     await this.users.createIndex({ installationId: 1 });
+  }
+
+  /** Whether a newer installation of the account has provisioned it: an older one's provision is refused (upsertAccount). */
+  async newerHolds(accountId: string, installationId: string, eventAt: Date | undefined): Promise<boolean> {
+    return eventAt !== undefined && heldByNewer(await this.accounts.findOne({ _id: accountId }), installationId, eventAt);
   }
 
   /** Creates or refreshes the account, keyed by the Talkdesk account id (a retry never makes a second); earlier settings found? */
@@ -67,8 +80,7 @@ export class AccountStore {
     // An earlier installation's provision retried after a newer installation of the account provisioned it (the earlier
     // one's uninstall delivered late): taking the account back would deactivate the newer one's users, and that
     // installation's undo would then delete the account. Nothing written (but the settings' insert-only upsert above).
-    const newer = existing?.provisionEventAt !== undefined && input.eventAt !== undefined && existing.provisionEventAt > input.eventAt;
-    if (provisioned && existing.installationId !== input.installationId && newer) return { settingsRestored: false, newerHolds: true };
+    if (heldByNewer(existing, input.installationId, input.eventAt)) return { settingsRestored: false, newerHolds: true };
     const live = provisioned && existing.installationId === input.installationId;
     const sameInstall = live && (input.provisionKey ?? existing.provisionedBy) === (existing.provisionedBy ?? input.provisionKey);
     if (provisioned && !sameInstall) await this.deactivateUsers(input.accountId); // the users that installation licensed
