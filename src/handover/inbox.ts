@@ -122,9 +122,12 @@ export class InboxStore {
       if (!existing) throw new NotDurableYetError();
       // A repeat racing the first delivery (its lookup ran before that record was written) stored a copy
       // where none was: the first one's was deleted meanwhile. Not kept when that was its import (a copy
-      // discarded or destroyed without one stays until the retention sweep: the safe way round).
-      if (copied === 'stored' && credentials)
-        await this.eventCredentials.deleteIfImported(record._id, record.installationId, credentials.clientId);
+      // discarded or destroyed without one stays until the retention sweep: the safe way round). Another
+      // body under the id (refused, 409) keeps nothing: its secret must not wait for the sweep.
+      if (copied === 'stored' && credentials) {
+        if (conflicting(existing, record)) await this.eventCredentials.deleteCopy(record._id, record.installationId, credentials.clientId);
+        else await this.eventCredentials.deleteIfImported(record._id, record.installationId, credentials.clientId);
+      }
     }
     if (queue && existing && !existing.dispatchedAt) await this.enqueue(existing);
     const conflict = existing !== null && conflicting(existing, record);

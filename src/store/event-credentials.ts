@@ -168,6 +168,11 @@ export class EventCredentialStore {
     return moved ? { secret: moved.secret, inInbox: false } : undefined;
   }
 
+  /** Deletes the event's copy if it is this installation's and client's (one a refused delivery stored). */
+  async deleteCopy(eventId: string, installationId: string, clientId: string): Promise<boolean> {
+    return (await this.coll.deleteOne({ _id: eventId, installationId, clientId })).deletedCount > 0;
+  }
+
   /** Deletes one event's copy (imported, or never to be); true when there was one. */
   async delete(eventId: string): Promise<boolean> {
     return (await this.coll.deleteOne({ _id: eventId })).deletedCount > 0;

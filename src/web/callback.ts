@@ -10,6 +10,7 @@ import type { Dispatch } from '../handover/start';
 import { sealEventCredentials } from '../store/event-credentials';
 import { temporalCallFailure } from '../temporal/connect-errors';
 import { workflowIdFor } from '../../workflows/definitions';
+import { storeUnavailableMessage } from './store-unavailable';
 import type { CallbackLaunchHooks } from './launch/callback-hooks';
 import type { WebMetrics } from './metrics';
 import { checkEventTime, type EventTimeLimits } from './event-time';
@@ -199,7 +200,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
       receivedAt: new Date(),
       event: lifecycle,
     };
-    const storeFailed = (err: unknown, what: string, happened = 'The event may not have been stored (MongoDB did not answer)'): void => {
+    const storeFailed = (err: unknown, what: string, happened = 'The event may not have been stored'): void => {
       // Nothing was accepted either way, so Talkdesk must deliver again: a store that fails
       // other than with a MongoError (seen rarely while MongoDB was cut off under load) is
       // answered the same, and logged apart so its cause shows.
@@ -208,7 +209,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
       else log.error({ err }, `${what}: unexpected error while storing`);
       outcome('store_unavailable');
       ctx.set('Retry-After', '30');
-      refuse(ctx, 503, 'store_unavailable', `${happened}; deliver it again later: a repeat is recognised, never applied twice.`);
+      refuse(ctx, 503, 'store_unavailable', storeUnavailableMessage(happened, err));
     };
     // Failed steps too (a store or Temporal timing out is what the figure is for), told apart by outcome.
     const timeStep = (step: 'store' | 'handover' | 'mark') => {
@@ -254,12 +255,12 @@ export function createCallbackHandler(deps: CallbackDeps) {
       // store takes it), for after Talkdesk's redeliveries: were every one to fail so, the dispatcher still hands
       // it over (the workflow ends the sessions as it applies it) instead of the event waiting for the backstop;
       // handed over sooner, a redelivery would be a duplicate that ends nothing.
-      await deps.inbox.enqueue(record, new Date(Date.now() + AFTER_REDELIVERIES_MS)).catch(() => undefined);
-      return storeFailed(
-        err,
-        'event stored; its sessions not ended',
-        'The event was stored, but the sessions it ends could not be ended (MongoDB did not answer)',
-      );
+      await deps.inbox.enqueue(record, new Date(Date.now() + AFTER_REDELIVERIES_MS)).catch((queueErr: unknown) => {
+        // Not fatal (a redelivery or the next start's pass hands it over), but operators should see it waits on those.
+        const error = queueErr instanceof Error ? queueErr.name : 'unknown';
+        log.warn({ error }, 'event stored, its sessions not ended, and not queued: a redelivery or the start-up pass hands it over');
+      });
+      return storeFailed(err, 'event stored; its sessions not ended', 'The event was stored, but the sessions it ends could not be ended');
     }
 
     // A redelivery got past the sessions an earlier delivery could not end: a hold that delivery put on
@@ -272,7 +273,7 @@ export function createCallbackHandler(deps: CallbackDeps) {
         await deps.inbox.enqueue(record, hold, true);
       } catch (queueErr) {
         // Stored but not queued: only a redelivery (or the backstop) would hand it over, so ask for one.
-        return storeFailed(queueErr, 'event stored but not queued for hand-over');
+        return storeFailed(queueErr, 'event stored but not queued for hand-over', 'The event was stored but not queued for its hand-over');
       }
       outcome(o);
       return answer(ctx, 202, { status: 'stored', eventId: event.id, dispatched: false });

@@ -57,4 +57,23 @@ describe('event credentials: copies moved and repeated (FerretDB)', () => {
     coll.findOne = async () => null;
     await assert.rejects(eventCredentials.put(owner, sealed), NotDurableYetError);
   });
+
+  it('another body under an id whose record a racing delivery wrote first (no copy of its own): refused, and the copy it stored deleted', async () => {
+    // The first delivery: an update under the id, its record written after this delivery's lookup found nothing.
+    const first = inboxRecord('app.updated');
+    const coll = (inbox as unknown as { coll: { findOne: (...a: unknown[]) => Promise<unknown> } }).coll;
+    const findOne = coll.findOne.bind(coll);
+    coll.findOne = async () => {
+      coll.findOne = findOne; // the lookup only
+      await inbox.insert(first, undefined, { queue: false });
+      return null;
+    };
+    const r = inboxRecord('app.installed');
+    const other = { ...r, _id: first._id, event: { ...r.event, eventId: first._id, facts: { client_id: 'c2' } } as InboxRecord['event'] };
+    const outcome = await inbox.insert(other, { clientId: 'c2', secret: blob }, { queue: false });
+    assert.equal(outcome.stored, 'duplicate');
+    assert.equal(outcome.conflict, true, 'refused (409 at the callback)');
+    assert.equal(await eventCredentials.get(first._id), undefined, "the refused body's secret is not kept until the sweep");
+    assert.equal((await inbox.get(first._id))?.installationId, first.installationId, 'the stored event kept');
+  });
 });

@@ -72,7 +72,7 @@ describe('callback: the queue write fails after the event was stored', function 
       error: {
         code: 'store_unavailable',
         message:
-          'The event may not have been stored (MongoDB did not answer); deliver it again later: a repeat is recognised, never applied twice.',
+          'The event was stored but not queued for its hand-over (MongoDB did not answer); deliver it again later: a repeat is recognised, never applied twice.',
       },
     });
     assert.equal(queueWrites, 1, 'the callback tried to queue the event');

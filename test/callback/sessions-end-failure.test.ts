@@ -30,8 +30,10 @@ describe('callback: ending sessions fails after the event is stored', function (
   const handedOver: LifecycleEvent[] = [];
   const ended: TalkdeskEvent[] = [];
   let failNext = 0;
+  let failWith: (() => Error) | undefined;
   // Temporal refusing the next hand-overs (a recording function here).
   let dispatchFailsNext = 0;
+  const logs = captureLogger('web');
 
   before(async () => {
     db = await connectDatabase(await mongoUri(), uniqueDbName('endfail'));
@@ -54,13 +56,13 @@ describe('callback: ending sessions fails after the event is stored', function (
       keyring,
       inbox: store.inbox,
       dispatch,
-      logger: captureLogger('web').logger,
+      logger: logs.logger,
       metrics: createWebMetrics(),
       launch: {
         beforeHandOver: async (event) => {
           if (failNext > 0) {
             failNext -= 1;
-            throw new MongoNetworkError('connection closed');
+            throw failWith?.() ?? new MongoNetworkError('connection closed');
           }
           ended.push(event);
         },
@@ -87,7 +89,7 @@ describe('callback: ending sessions fails after the event is stored', function (
     const stored = await store.inbox.get(event.id);
     assert.ok(stored, 'stored');
     assert.equal(stored.dispatchedAt, undefined, 'not marked');
-    assert.match(first.json?.error?.message ?? '', /was stored, but the sessions it ends could not be ended/);
+    assert.match(first.json?.error?.message ?? '', /was stored, but the sessions it ends could not be ended \(MongoDB did not answer\)/);
     // Queued as well, for after Talkdesk's redeliveries: were every one to fail so, the dispatcher would still
     // hand it over; not sooner, or the redelivery would find it handed over and end no session.
     const queued = await store.inbox.queued(event.id);
@@ -145,6 +147,28 @@ describe('callback: ending sessions fails after the event is stored', function (
       (await store.inbox.listUndispatched(1_000)).filter((r) => r._id === event.id).map((r) => r._id),
       [event.id],
       "in the dispatcher's next pass, not 16 minutes later",
+    );
+  });
+
+  it('a failure that is not MongoDB is not blamed on it; a queue write failing too is logged (a redelivery or the start-up pass hands it over)', async () => {
+    const event = freshEvent('app.uninstalled');
+    failNext = 1;
+    failWith = () => new TypeError('a bug in a launch hook');
+    const enqueue = store.inbox.enqueue.bind(store.inbox);
+    store.inbox.enqueue = () => Promise.reject(new MongoNetworkError('connection closed'));
+    try {
+      const first = await postCallback(url, event);
+      assert.equal(first.status, 503, first.text);
+      assert.match(first.json?.error?.message ?? '', /could not be ended \(an internal error, logged by the service\)/);
+      assert.ok(!first.text.includes('a bug in a launch hook'), "the error's text stays in the log");
+    } finally {
+      store.inbox.enqueue = enqueue;
+      failWith = undefined;
+    }
+    assert.equal(await store.inbox.queued(event.id), null, 'not queued');
+    assert.ok(
+      logs.lines.some((l) => l.includes('not queued: a redelivery or the start-up pass hands it over') && l.includes(event.id)),
+      'the queue write failure is logged with the event',
     );
   });
 });

@@ -8,6 +8,7 @@ import { findUnsafeJson } from '../json-limits';
 import { LOGOUT_CLOCK_ALLOWANCE_MS, removalStands } from './ended-by';
 import type { LaunchContext } from './context';
 import { handleStoredLogout } from './logout-handling';
+import { storeUnavailableMessage } from '../store-unavailable';
 
 /** What the callback asks of the launch area (src/web/callback.ts). */
 export interface CallbackLaunchHooks {
@@ -185,8 +186,7 @@ export function createCallbackHooks(lc: LaunchContext): CallbackLaunchHooks {
         return reply(ctx, 503, {
           error: {
             code: 'store_unavailable',
-            message:
-              'The event may not have been stored (MongoDB did not answer); deliver it again later: a repeat is recognised, never applied twice.',
+            message: storeUnavailableMessage('The event may not have been stored', err),
           },
         });
       }
