@@ -7,11 +7,13 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   eventSignal,
+  reconcileSignal,
   stateQuery,
   workflowIdFor,
   type EventType,
   type InstallationView,
   type LifecycleEvent,
+  type ReconcileAction,
 } from '../../workflows/definitions';
 import type { installationWorkflow } from '../../workflows';
 import type { InstallationOptions } from '../../workflows/options';
@@ -116,7 +118,12 @@ export class InstallationUnderTest {
     env: TestWorkflowEnvironment,
     stubs = new ActivityStubs(),
     options: Partial<InstallationOptions> = {},
-    handOver?: { carried: (t: InstallationUnderTest) => InstallationState; first: (t: InstallationUnderTest) => LifecycleEvent },
+    handOver?: {
+      carried: (t: InstallationUnderTest) => InstallationState;
+      first: (t: InstallationUnderTest) => LifecycleEvent;
+      /** Signalled instead of `first`: reconciliation's action arriving in the run's first task. */
+      reconcile?: (t: InstallationUnderTest) => ReconcileAction;
+    },
   ): Promise<InstallationUnderTest> {
     const t = new InstallationUnderTest(env, stubs, await env.currentTimeMs());
     stubsByInstallation.set(t.installationId, stubs);
@@ -125,13 +132,19 @@ export class InstallationUnderTest {
     const input = { installationId: t.installationId, options: { ...TEST_OPTIONS, ...options } };
     if (!handOver) await env.client.workflow.start('installationWorkflow', { workflowId, taskQueue, args: [input] });
     else {
-      await env.client.workflow.signalWithStart('installationWorkflow', {
-        workflowId,
-        taskQueue,
-        args: [{ ...input, carried: handOver.carried(t) }],
-        signal: eventSignal,
-        signalArgs: [handOver.first(t)],
-      });
+      const started = { workflowId, taskQueue, args: [{ ...input, carried: handOver.carried(t) }] };
+      if (handOver.reconcile)
+        await env.client.workflow.signalWithStart('installationWorkflow', {
+          ...started,
+          signal: reconcileSignal,
+          signalArgs: [handOver.reconcile(t)],
+        });
+      else
+        await env.client.workflow.signalWithStart('installationWorkflow', {
+          ...started,
+          signal: eventSignal,
+          signalArgs: [handOver.first(t)],
+        });
     }
     return t;
   }

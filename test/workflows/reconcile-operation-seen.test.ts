@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { reconcileSignal, retryNowUpdate, type LifecycleEvent, type ReconcileAction } from '../../workflows/definitions';
+import type { InstallationState } from '../../workflows/state';
 import { RECONCILE_ACTION_OF_OPERATION_SEEN } from '../../workflows/installation/handlers';
 import { ActivityStubs, clientIdFor, phases, unavailable, useInstallationUnderTest, type InstallationUnderTest } from './harness';
 
@@ -63,7 +64,8 @@ describe('installation workflow: a reconcile action judged on another operation'
     assert.equal(v.history.at(-1)?.eventId, second.eventId);
     assert.notEqual(v.history.at(-1)?.result, 'approved');
     assert.ok(t.stubs.names().includes('revertUpdate'), 'the timed-out update is reverted');
-    assert.ok(!(await t.patches()).includes(RECONCILE_ACTION_OF_OPERATION_SEEN), 'no marker for an action that matches');
+    // Asked for every action naming what it was judged on, whatever the run's state (docs/versioning.md).
+    assert.ok((await t.patches()).includes(RECONCILE_ACTION_OF_OPERATION_SEEN));
   });
 
   /** Active, uninstalled and reinstalled at once: the reinstall's approval held by Talkdesk. */
@@ -97,5 +99,63 @@ describe('installation workflow: a reconcile action judged on another operation'
     assert.equal(done.phase, 'uninstalled');
     assert.equal(done.history.at(-1)?.result, 'deprovisioned');
     assert.equal(done.activeClientId, undefined);
+  });
+
+  /** The state a run handed over when cut (continue-as-new) while the second update's approval backed off. */
+  const cutDuringSecondUpdate = (t: InstallationUnderTest): InstallationState => {
+    const install = t.event('app.installed', { id: 'install-1', atSeconds: -3_600 });
+    const first = t.event('app.updated', { id: 'update-1', atSeconds: -120 });
+    const second = t.event('app.updated', { id: 'update-2', atSeconds: -60 });
+    const ended = (e: LifecycleEvent, phase: 'installing' | 'updating') =>
+      ({ phase, eventId: e.eventId, startedAt: e.createdAt, endedAt: e.createdAt, result: 'approved' }) as const;
+    return {
+      installationId: t.installationId,
+      appId: 'app-1',
+      accountId: 'acct-1',
+      accountName: 'Acme',
+      phase: 'updating',
+      deadline: new Date(t.t0 + 6 * 86_400_000).toISOString(),
+      links: install.links,
+      activeClientId: clientIdFor(install.eventId),
+      history: [
+        ended(install, 'installing'),
+        ended(first, 'updating'),
+        { phase: 'updating', eventId: second.eventId, startedAt: second.createdAt },
+      ],
+      attempts: 1,
+      currentStep: 'approve the update at Talkdesk',
+      queue: [],
+      seenEventIds: [install.eventId, first.eventId, second.eventId],
+      handledEventIds: [install.eventId, first.eventId],
+      lastAppliedAt: second.createdAt,
+      appliedAt: { install: install.createdAt, update: second.createdAt },
+      appliedEvents: 2,
+      ignoredEvents: [],
+      retiring: [],
+      operatorActions: [],
+      resume: {
+        event: second,
+        late: false,
+        step: 'approve the update at Talkdesk',
+        attempt: 1,
+        retryAt: new Date(t.t0 + 1_000).toISOString(),
+      },
+    };
+  };
+
+  it('in the first task of a run continued as new mid-update, an endUpdate judged on the earlier update leaves the carried one', async () => {
+    const t = await start(
+      new ActivityStubs(),
+      {},
+      {
+        carried: cutDuringSecondUpdate,
+        first: (u) => u.event('app.updated', { id: 'update-2' }),
+        reconcile: () => ({ action: 'endUpdate', talkdeskState: 'timeout', seen: { phase: 'updating', phaseEventId: 'update-1' } }),
+      },
+    );
+    const v = await t.settled('active', (s) => s.history.at(-1)?.eventId === 'update-2' && s.history.at(-1)?.endedAt !== undefined);
+    assert.equal(v.history.at(-1)?.result, 'approved', 'the carried update goes on and is approved');
+    assert.ok(!t.stubs.names().includes('revertUpdate'), 'nothing reverted');
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:update']);
   });
 });

@@ -86,14 +86,19 @@ const RECONCILE_IGNORES_MALFORMED = 'reconcile-ignores-malformed';
 /**
  * Patch: a reconcile action judged on a record that named another operation than the one this run applies now (a
  * reinstall begun since the pass read `active`, a newer update) is ignored: Talkdesk's state it acts on was read
- * for that other operation. The next pass judges again. Asked only for such an action: others record no marker.
+ * for that other operation. The next pass judges again. Asked for every action that names what it was judged on
+ * (`seen`), whatever the run's state: a handler can run before or after the code that ends a phase (a local
+ * activity's result in the same task), live and on replay in either order, so asking only on a mismatch could move.
  */
 export const RECONCILE_ACTION_OF_OPERATION_SEEN = 'reconcile-action-of-operation-seen';
 
-/** The Talkdesk operation (install, update, uninstall) this run is applying, by its event: none between phases. */
+/**
+ * The Talkdesk operation (install, update, uninstall) this run is applying, by its event: none between phases. In a
+ * run continued as new mid-phase, before it re-enters the phase (its first task's signals), the carried one.
+ */
 function operationUnderWay({ state, run }: PhaseContext): string | undefined {
   const operation = state.phase === 'installing' || state.phase === 'updating' || state.phase === 'uninstalling';
-  return operation && state.deadline !== undefined ? run.applying?.event.eventId : undefined;
+  return operation && state.deadline !== undefined ? (run.applying?.event ?? state.resume?.event)?.eventId : undefined;
 }
 
 /**
@@ -103,7 +108,7 @@ function operationUnderWay({ state, run }: PhaseContext): string | undefined {
  */
 function judgedOnAnotherOperation(ctx: PhaseContext, seen: ReconcileSeen | undefined): boolean {
   const underWay = operationUnderWay(ctx);
-  if (seen === undefined || underWay === undefined) return false;
+  if (!seen || underWay === undefined) return false;
   return seen.phase !== ctx.state.phase || (seen.phaseEventId !== undefined && seen.phaseEventId !== underWay);
 }
 
@@ -151,10 +156,12 @@ export function registerHandlers(ctx: PhaseContext): void {
       });
       return;
     }
-    if (judgedOnAnotherOperation(ctx, action.seen) && ctx.patched(RECONCILE_ACTION_OF_OPERATION_SEEN)) {
+    // A payload checked above (or, in a run from before that check, anything): `seen` read only when it is an action.
+    const seen = isReconcileAction(action) ? action.seen : undefined;
+    if (seen !== undefined && ctx.patched(RECONCILE_ACTION_OF_OPERATION_SEEN) && judgedOnAnotherOperation(ctx, seen)) {
       log.info('reconcile signal ignored: judged on another operation than the one under way', {
         action: action.action,
-        seen: action.seen,
+        seen,
         underWay: operationUnderWay(ctx),
       });
       return;
