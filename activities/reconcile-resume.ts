@@ -45,7 +45,9 @@ export function unhandledEvents(rec: InstallationRecord, events: InboxRecord[]):
   // A rotation older than `lastEventAt` is late only against a newer rotation applied (the workflow's own rule): one
   // queued behind a newer update under way when the run was lost was never applied, its set never imported. While the
   // installation lives, and not older than its install (an earlier life's) nor than the newest rotation it applied.
-  const rotationFloor = FINAL_PHASES.includes(rec.phase) ? since : eventTime(rec.rotationEventAt ?? rec.installEventAt, since);
+  // The later of the two: a rotation an earlier life applied (`rotationEventAt` is kept across a same-id reinstall) is older than this life's install.
+  const floors = [rec.rotationEventAt, rec.installEventAt].filter((t): t is string => t !== undefined).map((t) => Date.parse(t));
+  const rotationFloor = FINAL_PHASES.includes(rec.phase) || floors.length === 0 ? since : Math.max(...floors);
   const lateRotation = (e: InboxRecord) => at(e) < rotationFloor || rotations.some((r) => at(r) > at(e) && (handled(r) || switchedTo(r)));
   return events.filter((e) => {
     if (!types.includes(e.type) || handled(e) || switchedTo(e)) return false;
@@ -55,7 +57,6 @@ export function unhandledEvents(rec: InstallationRecord, events: InboxRecord[]):
 }
 
 const clientOf = (e: InboxRecord): unknown => (e.event.facts as { client_id?: unknown }).client_id;
-const eventTime = (at: string | undefined, otherwise: number): number => (at ? Date.parse(at) : otherwise);
 
 const RECORDED_TYPES: readonly EventType[] = ['app.installed', 'app.updated', 'app.uninstalled', 'app.credentials_rotated'];
 
@@ -218,11 +219,14 @@ export function createResumer(deps: { store: Store; dispatch: () => Dispatch; te
     const rec = await store.installations.get(installationId);
     const live = rec !== null && needsWorkflow(rec.phase);
     if (live && !(await workflowRunning(temporal(), installationId))) return undefined;
-    const loaded = live ? await store.installations.resumedFrom(installationId) : undefined;
+    const marked = live ? await store.installations.resumedFrom(installationId) : undefined;
+    // As `resume` judges it: a run that applied more than the record keeps ids of since leaves the mark's snapshot
+    // blind to what it applied, which would look unhandled; then judged by the record.
+    const loaded = marked && rec && handledReachBack(rec, marked) ? marked : undefined;
     const handed = live ? await handOverLostEvents(rec, true, loaded) : false;
     // Unanswered: marked anew, so that it goes behind the others (a pass looks at the oldest marks only).
     if (handed === undefined)
-      return void (await store.installations.markResumedRun(installationId, new Date(), loaded ?? rec ?? undefined));
+      return void (await store.installations.markResumedRun(installationId, new Date(), marked ?? rec ?? undefined));
     await store.installations.clearResumedRun(installationId, at);
     return handed ? 'resumed' : undefined;
   }

@@ -256,9 +256,10 @@ export function reconciliationActivities(deps: ActivityDeps) {
           await store.installations.markCheckedByReconciliation(entry.id, new Date(), seen.nothingToRead).catch((err: unknown) => {
             logger.warn({ installationId: entry.id, err }, 'Talkdesk check not recorded: checked again next pass');
           });
-        } else if (seen.unanswered) {
+        } else {
           // Still due, ordered by this try (planPass): one host paused or down for hours must not fill every pass's
-          // reads with its own and starve the other hosts' checks.
+          // reads with its own and starve the other hosts' checks; nor may installations resumed every pass (a
+          // workflow that fails at each start, Talkdesk never read) or whose repair keeps failing take the first reads.
           await store.installations.markTriedByReconciliation(entry.id, new Date()).catch((err: unknown) => {
             logger.warn({ installationId: entry.id, err }, 'Talkdesk read not recorded as tried');
           });

@@ -190,6 +190,19 @@ describe('reconciliation hands over what a lost workflow left (FerretDB, simulat
       assert.deepEqual(handedOver, [], 'not the update the second run applied (nor the uninstall: older than the record shows)');
     });
 
+    it('found running after applying more events than the record keeps ids of: judged by the record, nothing applied handed over again', async () => {
+      const { id } = await leftQueued();
+      assert.ok(await h.run(h.acts.loadInstallation, { installationId: id }));
+      const applied = h.simulator.updateUsers(id, { add: 1 }, { createdAt: new Date(Date.now() - 60_000).toISOString() });
+      await h.storeEvent(applied);
+      // The mark not checked meanwhile: twenty newer ids since, none of which the running workflow shows either.
+      const later = Array.from({ length: MAX_HANDLED }, (_, i) => `later-${id}-${i}`);
+      await h.store.installations.coll.updateOne({ _id: id }, { $set: { lastEventAt: new Date().toISOString(), handledEventIds: later } });
+      const { handedOver, marked } = await plannedVisit(id, viewOf(id, 'active', later.slice(-3)), false);
+      assert.deepEqual(handedOver, [], 'not the update it applied (applied twice), nor the uninstall older than the record shows');
+      assert.equal(marked, undefined);
+    });
+
     it('is not handed over when the workflow knows it; kept marked when its state cannot be read', async () => {
       const { id, install, uninstall } = await leftQueued();
       const known = await plannedVisit(id, viewOf(id, 'uninstalling', [install.id, uninstall.id]));

@@ -40,8 +40,8 @@ describe('reconciliation: re-approvals, repairs and failures', function () {
   }
 
   /** One planned page over `ids`, each with a Talkdesk slot. */
-  async function plannedPage(ids: string[], started: number, signalFails?: Error): Promise<PageResult> {
-    const { temporal } = recordingTemporal(true, undefined, signalFails);
+  async function plannedPage(ids: string[], started: number, signalFails?: Error, running = true): Promise<PageResult> {
+    const { temporal } = recordingTemporal(running, undefined, signalFails);
     const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${h.simulator.port}`], timeoutMs: 5_000 });
     const acts = reconciliationActivities({ store: h.store, talkdesk, logger: createLogger({ level: 'silent' }), temporal });
     const planId = `plan-reapprove-${ids[0]}`;
@@ -147,5 +147,15 @@ describe('reconciliation: re-approvals, repairs and failures', function () {
     assert.deepEqual([result.reapproved, result.errors], [[id], []]);
     assert.equal(h.simulator.getInstallation(id)?.state, 'completed');
     assert.ok((await lastCheck(id)) >= started, 'recorded as checked');
+  });
+
+  it('a lost workflow resumed by its visit (Talkdesk not read) is recorded as tried: still due, behind the others next pass', async () => {
+    const id = await approvedButInstalling('installing');
+    const started = Date.now();
+    const result = await plannedPage([id], started, undefined, false);
+    assert.deepEqual(result.resumed, [id]);
+    const [scanned] = (await h.store.installations.scanForReconciliation()).filter((r) => r._id === id);
+    assert.ok((scanned?.triedAt?.getTime() ?? 0) >= started, 'recorded as tried');
+    assert.ok((await lastCheck(id)) < started, 'not as checked: Talkdesk was not read');
   });
 });

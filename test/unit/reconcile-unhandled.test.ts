@@ -55,6 +55,25 @@ describe('reconciliation: the stored events a lost run left unhandled', () => {
     );
   });
 
+  it("after a same-id reinstall, an earlier life's rotation (older than the install, newer than the rotation it applied) is not handed over", () => {
+    const earlierApplied = stored('app.credentials_rotated', -20, { client_id: 'c-a' });
+    const earlierLost = stored('app.credentials_rotated', -10, { client_id: 'c-b' });
+    const reinstall = stored('app.installed', 0);
+    const update = stored('app.updated', 11);
+    // `rotationEventAt` kept from the earlier life; the reinstall applied none.
+    const rec = record({
+      lastEventAt: iso(11),
+      installEventAt: iso(0),
+      rotationEventAt: iso(-20),
+      handledEventIds: [reinstall._id],
+      activeClientId: 'c-new',
+    });
+    assert.deepEqual(
+      unhandledEvents(rec, [earlierApplied, earlierLost, reinstall, update]).map((e) => e._id),
+      [update._id],
+    );
+  });
+
   it('after the uninstall nothing older than it is handed over, rotations included', () => {
     const rotation = stored('app.credentials_rotated', 10, { client_id: 'c1' });
     const uninstall = stored('app.uninstalled', 11);
