@@ -230,15 +230,29 @@ export async function migrateCredentialIds(db: Database, dryRun = false): Promis
       }
       // The service runs meanwhile: a writer that found no record under the new id before the copy wrote the old one
       // (an uninstall's destroy, a retirement). The copy takes that last state, or the delete below would undo the
-      // write (a destroyed secret readable again). Writers from now on find the copy first.
-      const now = copied ? await coll.findOne(owner) : null;
-      if (now && JSON.stringify(now) !== JSON.stringify(full))
-        await coll.replaceOne({ _id: id as unknown } as Filter<Document>, { ...now, _id: id });
-      await coll.deleteOne(owner);
+      // write (a destroyed secret readable again). Writers from now on find the copy first; one that read before the
+      // copy may still write the old record after the read below: the delete takes it only as it was read, else again.
+      let copiedState = full;
+      for (let round = 0; round < 10; round += 1) {
+        const now = await coll.findOne(owner);
+        if (!now) break;
+        if (copied && JSON.stringify(now) !== JSON.stringify(copiedState)) {
+          await coll.replaceOne({ _id: id as unknown } as Filter<Document>, { ...now, _id: id });
+          copiedState = now;
+        }
+        if ((await coll.deleteOne({ ...owner, ...asRead(now) } as Filter<Document>)).deletedCount === 1) break;
+      }
     }
     reports.push(report);
   }
   return reports;
+}
+
+/** The fields a writer of a credential set or token changes, as read: a filter that no longer matches once one wrote. */
+function asRead(doc: Document): Filter<Document> {
+  const at = (path: string): unknown => path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], doc);
+  const fields = ['status', 'secret.iv', 'token.iv', 'activatedAt', 'retireAt', 'destroyedAt', 'expiresAt'];
+  return Object.fromEntries(fields.map((f) => [f, at(f) === undefined ? { $exists: false } : at(f)]));
 }
 
 /** Moves records to collision-free ids, then re-encrypts every secret at rest under `keyring.currentKid` and the current binding. */
@@ -248,6 +262,11 @@ export async function reencryptAll(db: Database, keyring: Keyring, options: Reen
   for (const field of ENCRYPTED_FIELDS) {
     fields.push(await reencryptField(db.collection<Document>(field.collection), field, keyring, options));
   }
+  // Counted first, then each field's remainder again: a process starting meanwhile moves an older version's inbox copy
+  // (old key) into event_credentials after that field's pass counted it; the copy is then seen in one place or the other.
+  const legacyInboxCredentials = await db.collection(COLLECTIONS.inbox).countDocuments(LEGACY_INBOX_CREDENTIALS);
+  for (const [i, field] of ENCRYPTED_FIELDS.entries())
+    fields[i]!.remaining = await db.collection<Document>(field.collection).countDocuments(staleFilter(field, keyring.currentKid));
   const sum = (k: 'found' | 'reencrypted' | 'changedMeanwhile' | 'failed' | 'remaining') => fields.reduce((n, f) => n + f[k], 0);
   const totals = {
     found: sum('found'),
@@ -256,7 +275,6 @@ export async function reencryptAll(db: Database, keyring: Keyring, options: Reen
     failed: sum('failed'),
     remaining: sum('remaining'),
   };
-  const legacyInboxCredentials = await db.collection(COLLECTIONS.inbox).countDocuments(LEGACY_INBOX_CREDENTIALS);
   return {
     currentKid: keyring.currentKid,
     ids,

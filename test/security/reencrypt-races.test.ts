@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import type { Document, Filter } from 'mongodb';
+import { generateKeySpec, parseKeyring } from '../../src/crypto/secrets';
+import { COLLECTIONS, connectDatabase, createStore, type Database } from '../../src/store';
+import { credentialId } from '../../src/store/credential-ids';
+import { migrateCredentialIds, reencryptAll } from '../../src/store/reencrypt';
+import { credentialSecretContext } from '../../src/store/secret-contexts';
+import { mongoUri, uniqueDbName } from '../support/servers';
+
+const specA = generateKeySpec('A');
+const specB = generateKeySpec('B');
+
+/**
+ * `npm run reencrypt` runs while the service writes: a destroy landing on a record it is moving to its collision-free
+ * id, and an older version's inbox copy moved into event_credentials by a process starting mid-run (FerretDB).
+ */
+describe('security: re-encryption while the service writes', function () {
+  this.timeout(60_000);
+  let db: Database;
+  beforeEach(async () => (db = await connectDatabase(await mongoUri(), uniqueDbName('reenc-race'))));
+  afterEach(async () => {
+    await db?.db.dropDatabase().catch(() => undefined);
+    await db?.close();
+  });
+
+  /** One active set of `installationId` under key A; returns the store that wrote it. */
+  async function activeSet(installationId: string, clientId: string) {
+    const store = createStore(db, parseKeyring(specA));
+    await store.ensureIndexes();
+    const secret = { clientSecret: 'cs-race-secret-0123456789', privateKey: 'pk-race', publicKey: 'pub' };
+    await store.credentials.importPending({
+      installationId,
+      clientId,
+      keyId: 'kid-1',
+      keyAlgorithm: 'ES256',
+      tokenUrl: 'https://example.talkdeskid.com/oauth/token',
+      sourceEventId: 'evt-race',
+      secret: store.credentials.encryptSecret(installationId, clientId, secret),
+      secretFrom: credentialSecretContext(installationId, clientId),
+    });
+    await store.credentials.activate(installationId, clientId);
+    return store;
+  }
+
+  it('a destroy written to the old id after the move re-read it is carried to the new id, never deleted with it', async () => {
+    // An id holding ':' was stored under the legacy id (installationId:clientId) by older versions.
+    const installationId = 'inst:with-colon';
+    const clientId = 'client-race';
+    await activeSet(installationId, clientId);
+    const creds = db.collection<Document>(COLLECTIONS.credentials);
+    const current = await creds.findOne({ installationId, clientId });
+    assert.ok(current);
+    const legacyId = `${installationId}:${clientId}`;
+    await creds.deleteOne({ _id: current._id as unknown } as Filter<Document>);
+    await creds.insertOne({ ...current, _id: legacyId as unknown } as Document);
+    // The uninstall's destroy, which read the old id before the copy, writes it just before the move's delete.
+    const deleteOne = creds.deleteOne.bind(creds);
+    let destroyed = false;
+    const watched: Database = {
+      ...db,
+      collection: <T extends Document>(name: Parameters<Database['collection']>[0]) => {
+        const coll = db.collection<T>(name);
+        if (name !== COLLECTIONS.credentials) return coll;
+        return Object.assign(Object.create(coll) as typeof coll, {
+          deleteOne: async (filter: Filter<T>) => {
+            if (!destroyed) {
+              destroyed = true;
+              await creds.updateOne({ _id: legacyId as unknown } as Filter<Document>, {
+                $set: { status: 'destroyed', destroyedAt: new Date() },
+                $unset: { secret: '' },
+              });
+            }
+            return deleteOne(filter as Filter<Document>);
+          },
+        });
+      },
+    };
+    await migrateCredentialIds(watched);
+    assert.ok(destroyed, 'the destroy landed between the re-read and the delete');
+    const moved = await creds.findOne({ _id: credentialId(installationId, clientId) as unknown } as Filter<Document>);
+    assert.equal(moved?.status, 'destroyed', 'the destroy carried over: the secret is not readable again');
+    assert.equal(moved?.secret, undefined);
+    assert.equal(await creds.countDocuments({ _id: legacyId as unknown } as Filter<Document>), 0, 'the legacy record moved');
+  });
+
+  it('a stale copy moved into event_credentials after that field was counted keeps the run from reporting complete', async () => {
+    await activeSet('inst-count', 'client-count');
+    const copies = db.collection<Document>(COLLECTIONS.eventCredentials);
+    const report = await reencryptAll(db, parseKeyring(`${specB},${specA}`), {
+      // A process starting now moves an older version's inbox copy (under key A) into event_credentials.
+      beforeWrite: async (collection) => {
+        if (collection !== COLLECTIONS.credentials) return;
+        const old = { v: 1, kid: 'A', iv: 'aXY=', tag: 'dGFn', ct: 'Y3Q=' };
+        await copies.insertOne({ _id: 'evt-moved' as unknown, installationId: 'inst-count', clientId: 'c', secret: old } as Document);
+      },
+    });
+    assert.equal(report.fields.find((f) => f.collection === COLLECTIONS.eventCredentials)?.remaining, 1);
+    assert.equal(report.complete, false, 'run it again: the moved copy is still under the old key');
+  });
+});
