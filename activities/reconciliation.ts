@@ -210,6 +210,7 @@ export function reconciliationActivities(deps: ActivityDeps) {
     async reconcilePlannedPage(input: { planId: string; page: number; startedAt: number; callsPerMinute?: number }): Promise<PageResult> {
       const result = { ...emptyPage(), talkdeskChecked: 0 };
       const entries = await store.reconcilePlans.page(input.planId, input.page);
+      const retried = Context.current().info.attempt > 1;
       // Dropped by a later pass's plan (a pass started by hand beside this one, past the plans' hour): said, not read as empty.
       if (!entries)
         throw ApplicationFailure.nonRetryable(
@@ -237,6 +238,9 @@ export function reconciliationActivities(deps: ActivityDeps) {
           await visit(result, entry.id, () => visitWorkflowOnly(entry.id, entry.phase, running));
           continue;
         }
+        // A retried attempt skips what an earlier one read and recorded in this pass: its reads counted against the
+        // budget, and its repairs were sent (one that failed is not recorded). Only then: a first attempt reads nothing more.
+        if (retried && ((await store.installations.lastTalkdeskCheck(entry.id))?.getTime() ?? 0) >= input.startedAt) continue;
         await slotOpen(input.startedAt, entry.slot);
         let considered = false;
         const n = input.callsPerMinute; // the budget is spent as the read is sent (talkdeskView), not before the visit's work

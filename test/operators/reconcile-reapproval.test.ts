@@ -7,7 +7,7 @@ import { TalkdeskClient } from '../../src/talkdesk/client';
 import type { PageResult } from '../../workflows/reconcile-types';
 import { workflowIdFor } from '../../workflows/definitions';
 import { startActivityHarness, type ActivityHarness } from '../support/activity-harness';
-import { recordingTemporal } from '../support/recording-temporal';
+import { recordingTemporal, type Asked } from '../support/recording-temporal';
 
 /**
  * Reconciliation approves again an install it approved whose answer was lost (Talkdesk still shows it
@@ -40,19 +40,22 @@ describe('reconciliation: re-approvals, repairs and failures', function () {
   }
 
   /** One planned page over `ids`, each with a Talkdesk slot. */
-  async function plannedPage(ids: string[], started: number, signalFails?: Error, running = true): Promise<PageResult> {
-    const { temporal } = recordingTemporal(running, undefined, signalFails);
+  async function plannedPage(ids: string[], started: number, signalFails?: Error, running = true, attempt = 1): Promise<PageResult> {
+    const { temporal, asked } = recordingTemporal(running, undefined, signalFails);
+    lastAsked = asked;
     const talkdesk = new TalkdeskClient({ allowedHosts: [`127.0.0.1:${h.simulator.port}`], timeoutMs: 5_000 });
     const acts = reconciliationActivities({ store: h.store, talkdesk, logger: createLogger({ level: 'silent' }), temporal });
     const planId = `plan-reapprove-${ids[0]}`;
     await h.store.reconcilePlans.write(planId, [ids.map((id) => ({ id, phase: 'active' as const, slot: 0 }))], new Date());
     try {
-      return (await new MockActivityEnvironment().run(acts.reconcilePlannedPage, { planId, page: 0, startedAt: started })) as PageResult;
+      const env = new MockActivityEnvironment({ attempt });
+      return (await env.run(acts.reconcilePlannedPage, { planId, page: 0, startedAt: started })) as PageResult;
     } finally {
       h.simulator.clearFaults();
     }
   }
 
+  let lastAsked: Asked | undefined;
   const lastCheck = async (id: string) => (await h.store.installations.lastTalkdeskCheck(id))?.getTime() ?? 0;
 
   for (const [status, checked] of [
@@ -157,5 +160,21 @@ describe('reconciliation: re-approvals, repairs and failures', function () {
     const [scanned] = (await h.store.installations.scanForReconciliation()).filter((r) => r._id === id);
     assert.ok((scanned?.triedAt?.getTime() ?? 0) >= started, 'recorded as tried');
     assert.ok((await lastCheck(id)) < started, 'not as checked: Talkdesk was not read');
+  });
+
+  it("a page's retried attempt skips what an earlier attempt read and recorded in this pass: no second read, no second repair", async () => {
+    const checked = await approvedButInstalling();
+    const unread = await approvedButInstalling();
+    for (const id of [checked, unread]) h.simulator.setInstallationState(id, 'revoked');
+    const started = Date.now();
+    // The first attempt got through the first installation (deprovision signalled, recorded as checked), then died.
+    const first = await plannedPage([checked], started);
+    assert.deepEqual(first.deprovisioned, [checked]);
+    const reads: string[] = [];
+    const unsubscribe = h.simulator.onCall((c) => void (c.route === 'installation' && reads.push(c.installationId ?? '')));
+    const retry = await plannedPage([checked, unread], started, undefined, true, 2).finally(unsubscribe);
+    assert.deepEqual(retry.deprovisioned, [unread], 'only the one the first attempt had not reached');
+    assert.deepEqual(lastAsked?.signals.length, 1);
+    assert.deepEqual(reads, [unread], 'Talkdesk read once for each in the pass');
   });
 });
