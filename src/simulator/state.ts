@@ -204,7 +204,9 @@ export class SimState {
    */
   expireOverdue(installationId: string, now = Date.now()): void {
     const inst = this.installations.get(installationId);
-    if (!inst?.pendingOperation || !inst.pendingSince || now - inst.pendingSince.getTime() < OPERATION_LIFETIME_MS) return;
+    // An event time that is no time (a test's malformed created_at) never times the operation out: only a real age does.
+    const since = inst?.pendingSince?.getTime();
+    if (!inst?.pendingOperation || since === undefined || Number.isNaN(since) || now - since < OPERATION_LIFETIME_MS) return;
     if (inst.pendingOperation !== 'uninstall') return this.setState(inst, 'timeout', 'not completed within seven days', null);
     this.setState(inst, 'revoked', null, null);
     if (this.revokeOnUninstall) this.revokeClients(inst);

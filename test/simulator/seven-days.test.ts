@@ -28,6 +28,12 @@ describe('simulator: an operation left open for seven days', () => {
     assert.equal(sim.getInstallation(id)?.pendingOperation, null);
   });
 
+  it('an install whose event time is malformed (a test checking how it is refused) does not time out at once', async () => {
+    const { id, post } = await installed('not-a-time');
+    assert.equal((await post()).status, 200);
+    assert.equal(sim.getInstallation(id)?.state, 'completed');
+  });
+
   it('an install a minute short of seven days is still open and approved', async () => {
     const { id, post } = await installed(ago(7 * DAY_MS - 60_000));
     assert.equal((await post()).status, 200);
