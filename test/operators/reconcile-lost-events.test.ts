@@ -178,26 +178,27 @@ describe('reconciliation hands over what a lost workflow left (FerretDB, simulat
       assert.equal((await h.store.installations.scanForReconciliation()).find((r) => r._id === id)?.resumedAt, undefined);
     });
 
-    it('lost too after applying more events than the record keeps ids of: judged by the record, nothing applied handed over again', async () => {
-      const { id } = await leftQueued();
+    /** A run resumed from the record (marked) applied an update, then twenty newer events: the record names neither. */
+    async function appliedMoreThanKept(id: string): Promise<string[]> {
       assert.ok(await h.run(h.acts.loadInstallation, { installationId: id }));
       const applied = h.simulator.updateUsers(id, { add: 1 }, { createdAt: new Date(Date.now() - 60_000).toISOString() });
       await h.storeEvent(applied);
-      // Twenty newer ids since: the record no longer names the update, nor the install the first run had applied.
       const later = Array.from({ length: MAX_HANDLED }, (_, i) => `later-${id}-${i}`);
       await h.store.installations.coll.updateOne({ _id: id }, { $set: { lastEventAt: new Date().toISOString(), handledEventIds: later } });
+      return later;
+    }
+
+    it('lost too after applying more events than the record keeps ids of: judged by the record, nothing applied handed over again', async () => {
+      const { id } = await leftQueued();
+      await appliedMoreThanKept(id);
       const { handedOver } = await reconcile(id, false);
       assert.deepEqual(handedOver, [], 'not the update the second run applied (nor the uninstall: older than the record shows)');
     });
 
     it('found running after applying more events than the record keeps ids of: judged by the record, nothing applied handed over again', async () => {
       const { id } = await leftQueued();
-      assert.ok(await h.run(h.acts.loadInstallation, { installationId: id }));
-      const applied = h.simulator.updateUsers(id, { add: 1 }, { createdAt: new Date(Date.now() - 60_000).toISOString() });
-      await h.storeEvent(applied);
-      // The mark not checked meanwhile: twenty newer ids since, none of which the running workflow shows either.
-      const later = Array.from({ length: MAX_HANDLED }, (_, i) => `later-${id}-${i}`);
-      await h.store.installations.coll.updateOne({ _id: id }, { $set: { lastEventAt: new Date().toISOString(), handledEventIds: later } });
+      // The mark not checked meanwhile; the running workflow shows none of those ids either.
+      const later = await appliedMoreThanKept(id);
       const { handedOver, marked } = await plannedVisit(id, viewOf(id, 'active', later.slice(-3)), false);
       assert.deepEqual(handedOver, [], 'not the update it applied (applied twice), nor the uninstall older than the record shows');
       assert.equal(marked, undefined);

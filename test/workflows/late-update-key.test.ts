@@ -3,6 +3,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import type { InstallationInput } from '../../workflows/installation/workflow';
 import type { InstallationState } from '../../workflows/state';
 import { ActivityStubs, unavailable, useInstallationUnderTest, type InstallationUnderTest } from './harness';
+import { approvedEntry, midUpdateBase } from './carried-state';
 
 const APPLY = 'apply the update (users and subscription)';
 
@@ -48,30 +49,19 @@ describe('installation workflow: the key of a late update', function () {
     const newer = t.event('app.updated', { id: 'update-newer', atSeconds: -60 });
     const late = t.event('app.updated', { id: 'update-late', atSeconds: -120 });
     return {
-      installationId: t.installationId,
-      appId: 'app-1',
-      accountId: 'acct-1',
-      accountName: 'Acme',
-      phase: 'updating',
-      deadline: new Date(t.t0 + 6 * 86_400_000).toISOString(),
-      links: install.links,
+      ...midUpdateBase(t, install),
       activeClientId: 'client-1',
       history: [
-        { phase: 'installing', eventId: install.eventId, startedAt: install.createdAt, endedAt: install.createdAt, result: 'approved' },
-        { phase: 'updating', eventId: newer.eventId, startedAt: newer.createdAt, endedAt: newer.createdAt, result: 'approved' },
+        approvedEntry(install, 'installing'),
+        approvedEntry(newer, 'updating'),
         { phase: 'updating', eventId: late.eventId, startedAt: new Date(t.t0).toISOString() },
       ],
-      attempts: 1,
       currentStep: APPLY,
-      queue: [],
       seenEventIds: [install.eventId, newer.eventId, late.eventId],
       handledEventIds: [install.eventId, newer.eventId],
       lastAppliedAt: newer.createdAt,
       appliedAt: { install: install.createdAt, update: newer.createdAt },
       appliedEvents: 2,
-      ignoredEvents: [],
-      retiring: [],
-      operatorActions: [],
       resume: {
         event: late,
         late: true,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { reconcileSignal, retryNowUpdate, type LifecycleEvent, type ReconcileAction } from '../../workflows/definitions';
 import type { InstallationState } from '../../workflows/state';
+import { approvedEntry, midUpdateBase } from './carried-state';
 import { RECONCILE_ACTION_OF_OPERATION_SEEN } from '../../workflows/installation/handlers';
 import { ActivityStubs, clientIdFor, phases, unavailable, useInstallationUnderTest, type InstallationUnderTest } from './harness';
 
@@ -106,40 +107,22 @@ describe('installation workflow: a reconcile action judged on another operation'
     const install = t.event('app.installed', { id: 'install-1', atSeconds: -3_600 });
     const first = t.event('app.updated', { id: 'update-1', atSeconds: -120 });
     const second = t.event('app.updated', { id: 'update-2', atSeconds: -60 });
-    const ended = (e: LifecycleEvent, phase: 'installing' | 'updating') =>
-      ({ phase, eventId: e.eventId, startedAt: e.createdAt, endedAt: e.createdAt, result: 'approved' }) as const;
+    const step = 'approve the update at Talkdesk';
     return {
-      installationId: t.installationId,
-      appId: 'app-1',
-      accountId: 'acct-1',
-      accountName: 'Acme',
-      phase: 'updating',
-      deadline: new Date(t.t0 + 6 * 86_400_000).toISOString(),
-      links: install.links,
+      ...midUpdateBase(t, install),
       activeClientId: clientIdFor(install.eventId),
       history: [
-        ended(install, 'installing'),
-        ended(first, 'updating'),
+        approvedEntry(install, 'installing'),
+        approvedEntry(first, 'updating'),
         { phase: 'updating', eventId: second.eventId, startedAt: second.createdAt },
       ],
-      attempts: 1,
-      currentStep: 'approve the update at Talkdesk',
-      queue: [],
+      currentStep: step,
       seenEventIds: [install.eventId, first.eventId, second.eventId],
       handledEventIds: [install.eventId, first.eventId],
       lastAppliedAt: second.createdAt,
       appliedAt: { install: install.createdAt, update: second.createdAt },
       appliedEvents: 2,
-      ignoredEvents: [],
-      retiring: [],
-      operatorActions: [],
-      resume: {
-        event: second,
-        late: false,
-        step: 'approve the update at Talkdesk',
-        attempt: 1,
-        retryAt: new Date(t.t0 + 1_000).toISOString(),
-      },
+      resume: { event: second, late: false, step, attempt: 1, retryAt: new Date(t.t0 + 1_000).toISOString() },
     };
   };
 

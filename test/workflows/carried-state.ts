@@ -1,0 +1,33 @@
+import type { LifecycleEvent, PhaseRecord } from '../../workflows/definitions';
+import type { InstallationState } from '../../workflows/state';
+import type { InstallationUnderTest } from './harness';
+
+/** A history entry of a phase `e` began and Talkdesk approved. */
+export const approvedEntry = (e: LifecycleEvent, phase: 'installing' | 'updating'): PhaseRecord => ({
+  phase,
+  eventId: e.eventId,
+  startedAt: e.createdAt,
+  endedAt: e.createdAt,
+  result: 'approved',
+});
+
+/**
+ * What every state a run hands over by continue-as-new in the middle of an update shares (the account of the harness's
+ * events, `install`'s links, the update's deadline six days on, nothing queued); each test adds its history and resume.
+ */
+export function midUpdateBase(t: InstallationUnderTest, install: LifecycleEvent) {
+  return {
+    installationId: t.installationId,
+    appId: 'app-1',
+    accountId: 'acct-1',
+    accountName: 'Acme',
+    phase: 'updating',
+    deadline: new Date(t.t0 + 6 * 86_400_000).toISOString(),
+    links: install.links,
+    attempts: 1,
+    queue: [],
+    ignoredEvents: [],
+    retiring: [],
+    operatorActions: [],
+  } satisfies Partial<InstallationState>;
+}
