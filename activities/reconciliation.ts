@@ -239,8 +239,9 @@ export function reconciliationActivities(deps: ActivityDeps) {
           continue;
         }
         // A retried attempt skips what an earlier one read and recorded in this pass: its reads counted against the
-        // budget, and its repairs were sent (one that failed is not recorded). Only then: a first attempt reads nothing more.
-        if (retried && ((await store.installations.lastTalkdeskCheck(entry.id))?.getTime() ?? 0) >= input.startedAt) continue;
+        // budget, and its repairs were sent (one that failed is not recorded; what it found is in that attempt's log
+        // lines, not this page's result). Reconciliation's own checks only: a workflow's approval is no read of this pass.
+        if (retried && ((await store.installations.lastCheckByReconciliation(entry.id))?.getTime() ?? 0) >= input.startedAt) continue;
         await slotOpen(input.startedAt, entry.slot);
         let considered = false;
         const n = input.callsPerMinute; // the budget is spent as the read is sent (talkdeskView), not before the visit's work

@@ -166,6 +166,11 @@ export class InstallationStore {
     await upsertById(this.checks, installationId, { $set: { triedAt: at } });
   }
 
+  /** When reconciliation last read the installation at Talkdesk and recorded it as checked; undefined before any. */
+  async lastCheckByReconciliation(installationId: string): Promise<Date | undefined> {
+    return (await this.checks.findOne({ _id: installationId }, { projection: { at: 1 } }))?.at ?? undefined;
+  }
+
   /** The later of the workflow's and reconciliation's last reads of Talkdesk's view; undefined before any. */
   async lastTalkdeskCheck(installationId: string): Promise<Date | undefined> {
     const [rec, check] = await Promise.all([

@@ -232,12 +232,19 @@ export async function migrateCredentialIds(db: Database, dryRun = false): Promis
       // (an uninstall's destroy, a retirement). The copy takes that last state, or the delete below would undo the
       // write (a destroyed secret readable again). Writers from now on find the copy first; one that read before the
       // copy may still write the old record after the read below: the delete takes it only as it was read, else again.
+      // Carried over only while the copy is as it was made (a writer reading the new id since wins), but a destroy
+      // always (its secret must stay unreadable); a legacy record deleted meanwhile (a token dropped) takes its copy.
+      const newId = { _id: id as unknown } as Filter<Document>;
       let copiedState = full;
       for (let round = 0; round < 10; round += 1) {
         const now = await coll.findOne(owner);
-        if (!now) break;
+        if (!now) {
+          if (copied) await coll.deleteOne({ ...newId, ...asRead(copiedState) } as Filter<Document>);
+          break;
+        }
         if (copied && JSON.stringify(now) !== JSON.stringify(copiedState)) {
-          await coll.replaceOne({ _id: id as unknown } as Filter<Document>, { ...now, _id: id });
+          const unchanged = now.status === 'destroyed' ? newId : ({ ...newId, ...asRead(copiedState) } as Filter<Document>);
+          await coll.replaceOne(unchanged, { ...now, _id: id });
           copiedState = now;
         }
         if ((await coll.deleteOne({ ...owner, ...asRead(now) } as Filter<Document>)).deletedCount === 1) break;

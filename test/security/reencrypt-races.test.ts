@@ -83,6 +83,36 @@ describe('security: re-encryption while the service writes', function () {
     assert.equal(await creds.countDocuments({ _id: legacyId as unknown } as Filter<Document>), 0, 'the legacy record moved');
   });
 
+  it('a cached token dropped (its set destroyed) between the move reading it and copying it is not brought back', async () => {
+    const installationId = 'inst:token-race';
+    const clientId = 'client-token';
+    const store = await activeSet(installationId, clientId);
+    await store.credentials.cacheToken(installationId, clientId, 'tok-race-0123456789', 'apps:read', new Date(Date.now() + 3_600_000));
+    const tokens = db.collection<Document>(COLLECTIONS.tokens);
+    const current = await tokens.findOne({ installationId, clientId });
+    assert.ok(current);
+    const legacyId = `${installationId}:${clientId}`;
+    await tokens.deleteOne({ _id: current._id as unknown } as Filter<Document>);
+    await tokens.insertOne({ ...current, _id: legacyId as unknown } as Document);
+    const insertOne = tokens.insertOne.bind(tokens);
+    const watched: Database = {
+      ...db,
+      collection: <T extends Document>(name: Parameters<Database['collection']>[0]) => {
+        const coll = db.collection<T>(name);
+        if (name !== COLLECTIONS.tokens) return coll;
+        return Object.assign(Object.create(coll) as typeof coll, {
+          // The destroy's token drop lands after the move read the legacy record, before its copy.
+          insertOne: async (doc: Document) => {
+            await tokens.deleteOne({ _id: legacyId as unknown } as Filter<Document>);
+            return insertOne(doc);
+          },
+        });
+      },
+    };
+    await migrateCredentialIds(watched);
+    assert.equal(await tokens.countDocuments({ installationId, clientId }), 0, 'no token of the destroyed set is served again');
+  });
+
   it('a stale copy moved into event_credentials after that field was counted keeps the run from reporting complete', async () => {
     await activeSet('inst-count', 'client-count');
     const copies = db.collection<Document>(COLLECTIONS.eventCredentials);
