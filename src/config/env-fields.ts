@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** The shapes environment variables are read in (env.ts): one rule each, shared by every variable of that shape. */
@@ -30,3 +31,16 @@ export const httpUrl = z
   .url('must be an absolute URL')
   .refine((v) => /^https?:\/\//.test(v), 'must be an http(s) URL')
   .transform((v) => v.replace(/\/+$/, ''));
+
+/** `<IPv4>:<port>` or `[<IPv6>]:<port>`, as the SDK's metrics listener parses it; empty too (metrics off). */
+function isSocketAddress(v: string): boolean {
+  if (v === '') return true;
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(v);
+  const port = Number(m?.[3]);
+  return m !== null && port <= 65_535 && (m[1] ? isIP(m[1]) === 6 : isIP(m[2] ?? '') === 4);
+}
+
+/** The SDK's metrics listener takes an IP address and port only (a host name was refused after the store connection). */
+export const socketAddress = z
+  .string()
+  .refine(isSocketAddress, 'must be an IP address and port (127.0.0.1:9464, [::1]:9464), or empty to turn the metrics off');

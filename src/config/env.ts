@@ -8,7 +8,7 @@ import { HUB_ALGORITHMS, type HubAlgorithm } from '../web/signature';
 import { DEFAULT_SIGNATURE_SCHEMES, SIGNATURE_SCHEMES, parseEcdsaPublicKeys, type SignatureScheme } from '../web/signature-schemes';
 import { DEFAULT_INSTALLATION_OPTIONS } from '../../workflows/options';
 import { ID_PATTERN } from '../events/fields';
-import { bool, csv, emptyIsUnset, httpUrl, num } from './env-fields';
+import { bool, csv, emptyIsUnset, httpUrl, num, socketAddress } from './env-fields';
 
 export { SIGNATURE_SCHEMES, type SignatureScheme };
 /** Defaults that code outside the schema needs too: defined here once. */
@@ -191,7 +191,7 @@ export const envSchema = z.object({
   WORKER_MAX_WORKFLOW_TASK_POLLS: num(z.number().int().min(2)).optional(),
   WORKER_MAX_ACTIVITY_TASK_POLLS: num(z.number().int().min(1)).optional(),
   /** Where the worker serves the Temporal SDK's Prometheus metrics; empty turns them off. */
-  WORKER_METRICS_BIND: z.string().default('127.0.0.1:9464'),
+  WORKER_METRICS_BIND: socketAddress.default('127.0.0.1:9464'),
   /** A worker whose store client fails this long while a new client reaches the store stops (src/store/watchdog.ts); 0: never. */
   WORKER_STORE_STUCK_SECONDS: num(z.number().min(0)).default(60),
   /** A web process whose store client fails this long while a new client reaches the store reconnects it (src/store/watchdog.ts); 0: never. */

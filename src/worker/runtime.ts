@@ -50,7 +50,7 @@ export function installRuntime(logger: Logger, metricsBind: string): void {
     if (metricsBind && /metrics|prometheus|address/i.test(why)) {
       throw new ConfigError(
         `WORKER_METRICS_BIND=${metricsBind}: the worker's Prometheus metrics cannot be served there (${why}). ` +
-          'Set WORKER_METRICS_BIND to a free host:port (each worker on a host needs its own), or to an empty value to turn them off.',
+          'Set WORKER_METRICS_BIND to a free IP address and port (each worker on a host needs its own), or to an empty value to turn them off.',
       );
     }
     throw err;

@@ -176,6 +176,17 @@ describe('configuration from the environment', () => {
     );
   });
 
+  it('refuses a WORKER_METRICS_BIND the SDK would refuse after connecting to the store (a host name); IPs, [IPv6] and empty pass', () => {
+    for (const v of ['127.0.0.1:9464', '0.0.0.0:9000', '[::1]:9464', ''])
+      assert.equal(loadEnv({ ...VALID, WORKER_METRICS_BIND: v }).WORKER_METRICS_BIND, v);
+    for (const v of ['localhost:9464', '127.0.0.1', '::1:9464', '127.0.0.1:70000', '[127.0.0.1]:9464'])
+      assert.throws(
+        () => loadEnv({ ...VALID, WORKER_METRICS_BIND: v }),
+        (err: unknown) => err instanceof ConfigError && /WORKER_METRICS_BIND: must be an IP address and port/.test(err.message),
+        v,
+      );
+  });
+
   it('refuses a MONGODB_DB MongoDB would refuse (the driver or the server), instead of reporting MongoDB unreachable', () => {
     // MongoDB's rules on Linux (the Windows ones, * < > : | ?, are not refused: a deployment may use them).
     for (const name of ['appconnect', 'appconnect_prod', 'app-connect-2', 'app:connect', 'x'.repeat(63)])
