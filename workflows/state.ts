@@ -58,7 +58,10 @@ export interface ResumePoint {
   step: string;
   attempt: number;
   retryAt: string;
-  /** A rotation's acknowledgement was sent by an earlier run (a 409 then means it landed), whatever step was cut. */
+  /**
+   * A rotation's or an uninstall's acknowledgement was sent by an earlier run (a 409 then means it landed; credentials
+   * refused, that the uninstall concluded), whatever step was cut.
+   */
   ackBegun?: boolean;
   /** A late update's calls were keyed by the newest update applied (late-update-keyed-by-newest-applied): kept so. */
   lateKeyed?: boolean;

@@ -32,7 +32,7 @@ export interface RunState {
   applying?: { event: LifecycleEvent; late: boolean };
   /** The event whose phase this run re-entered (carried over mid-phase): its phase has begun already. */
   resumedEventId?: string;
-  /** The rotation whose acknowledgement this run, or one it re-entered from, has sent (carried by a cut: ResumePoint). */
+  /** The rotation or uninstall whose acknowledgement this run, or one it re-entered from, has sent (carried by a cut: ResumePoint). */
   ackBegunFor?: string;
   /** The running phase has begun its state call: its own work before it is done (markActive may end it, before `mark-active-retries-state-call`). */
   stateCallBegun?: boolean;

@@ -76,6 +76,10 @@ async function adoptedDuringAcknowledgement(ctx: PhaseContext, uninstall: Lifecy
  * failure is the phase's.
  */
 async function acknowledge(ctx: PhaseContext, uninstall: LifecycleEventOf<'app.uninstalled'>): Promise<void> {
+  // Begun by the run before a continue-as-new cut (ResumePoint.ackBegun): its first call may have concluded the
+  // uninstall, so this run's first call is judged as one sent again (`resent`), as a lost run's is. Input only: no patch.
+  if (ctx.run.ackBegunFor === uninstall.eventId) ctx.run.resumedUninstalling = true;
+  ctx.run.ackBegunFor = uninstall.eventId;
   const call = () => ctx.stateCall('acknowledge the uninstall at Talkdesk', { state: 'approve', concludes: 'uninstall' });
   // The call's own outcomes only: a cancellation (the phase stopped) or a continue-as-new cut in its backoff goes on up.
   const concluded = (err: unknown) => err instanceof StepFailedError; // NotOpenError (not sent) among them
@@ -100,6 +104,8 @@ export async function runUninstall(ctx: PhaseContext, event: LifecycleEventOf<'a
   const { state } = ctx;
   takeLinks(ctx, event);
   const deadline = await ctx.beginPhase('uninstalling', event);
+  // A lost run's uninstall resumed by reconciliation: carried as begun across a cut before the acknowledgement too.
+  if (ctx.run.resumedUninstalling) ctx.run.ackBegunFor = event.eventId;
   const outcome = await ctx.phases.run(deadline, async () => {
     await deprovisionAccount(ctx, event);
     if (ctx.patched(UNINSTALL_ADOPTS_ROTATION_QUEUED_MEANWHILE)) await adoptRotationQueuedMeanwhile(ctx, event);
