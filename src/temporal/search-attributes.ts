@@ -42,3 +42,19 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
   }
   return missing.map((k) => k.name);
 }
+
+/**
+ * The project's search attributes the namespace lacks (read only); undefined when they cannot be listed (a key without
+ * operator access, the time-skipping test server). Every installation workflow upserts them: missing, its tasks fail.
+ */
+export async function missingSearchAttributes(
+  connection: Pick<Connection, 'operatorService'>,
+  namespace: string,
+): Promise<string[] | undefined> {
+  try {
+    const types = (await connection.operatorService.listSearchAttributes({ namespace })).customAttributes ?? {};
+    return ALL_SEARCH_ATTRIBUTES.filter((k) => !(k.name in types)).map((k) => k.name);
+  } catch {
+    return undefined;
+  }
+}

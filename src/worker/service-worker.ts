@@ -10,6 +10,8 @@ import type { TalkdeskClient } from '../talkdesk/client';
 import { rethrowRefused, temporalConnectFailure } from '../temporal/connect-errors';
 import { embeddedTemporalSettings, temporalSettings } from '../temporal/connection';
 import { ensureReconciliationSchedule } from '../temporal/schedule';
+import { missingSearchAttributes } from '../temporal/search-attributes';
+import { ConfigError } from '../errors';
 import { heapFlagOverriddenWarning, heapShortWarning } from './cache-budget';
 import { createAppWorker } from './create-worker';
 import { installRuntime } from './runtime';
@@ -49,6 +51,7 @@ export async function startServiceWorker(o: {
   });
   const connection = await Connection.connect(settings.connectionOptions);
   const client = new Client({ connection, namespace: settings.namespace });
+  await checkSearchAttributes(connection, settings.namespace, logger);
   if (env.RECONCILE_ENABLED) {
     // The first call that needs the namespace: a key without access to it is refused here, not at connect.
     const how = await ensureReconciliationSchedule(client, {
@@ -102,4 +105,15 @@ export async function startServiceWorker(o: {
       await connection.close();
     },
   };
+}
+
+/** Stops the worker at start when the namespace lacks a search attribute: every installation's workflow task would fail. */
+async function checkSearchAttributes(connection: Connection, namespace: string, logger: Logger): Promise<void> {
+  const missing = await missingSearchAttributes(connection, namespace);
+  if (missing === undefined) logger.warn({ namespace }, "could not list the namespace's search attributes: not checked");
+  else if (missing.length > 0)
+    throw new ConfigError(
+      `search attribute(s) ${missing.join(', ')} are not registered on namespace ${namespace}: every installation workflow's ` +
+        'task would fail until they are. Run "npm run setup:temporal" (or register them as Keyword), then start the worker again.',
+    );
 }

@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict';
+import type { Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
 import type { TestSystem } from '../support/system';
 import { eventually } from '../support/waits';
 import { useSystemWithWorkerProcess } from '../support/worker-process';
+import { missingSearchAttributes } from '../../src/temporal/search-attributes';
+import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 
 /**
  * `npm run start:worker` in a terminal: Ctrl-C reaches the worker twice (from the terminal, and forwarded by npm).
  * The Temporal SDK drains on the first and stops listening; the second then killed the process mid-drain, the
  * running activity cut off instead of finishing within WORKER_SHUTDOWN_GRACE_SECONDS.
  */
-describe('the worker process and a Ctrl-C delivered twice (dev server, FerretDB, simulator)', function () {
+describe('the worker process: a Ctrl-C delivered twice, a namespace without search attributes (dev server, FerretDB, simulator)', function () {
   this.timeout(90_000);
   let sys: TestSystem;
   const startWorker = useSystemWithWorkerProcess((s) => (sys = s));
@@ -38,5 +42,21 @@ describe('the worker process and a Ctrl-C delivered twice (dev server, FerretDB,
     assert.match(worker.output(), /worker stopped/);
     // The running provision finished before the worker stopped (cut off, the account would not be provisioned).
     assert.equal((await sys.store.accounts.getAccount(event.data.account_id))?.status, 'provisioned');
+  });
+
+  it('stops at start (exit 2) on a namespace without the search attributes, naming them and what to run', async () => {
+    const namespace = `no-attributes-${Date.now()}`;
+    await sys.client.connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
+    // A namespace just registered is known to the server a moment later.
+    const missing = await eventually('the new namespace to be listed', () =>
+      missingSearchAttributes(sys.client.connection as Connection, namespace),
+    );
+    assert.deepEqual([...missing].sort(), ALL_SEARCH_ATTRIBUTES.map((k) => k.name).sort());
+    await assert.rejects(startWorker({ TEMPORAL_NAMESPACE: namespace }), (err: Error) => {
+      assert.match(err.message, /exited \(2\)/);
+      assert.match(err.message, new RegExp(`search attribute\\(s\\) .*InstallationPhase.* are not registered on namespace ${namespace}`));
+      assert.match(err.message, /npm run setup:temporal/);
+      return true;
+    });
   });
 });
