@@ -312,11 +312,14 @@ export class CredentialStore {
     return rec?.installationId === installationId && rec.clientId === clientId ? rec : null;
   }
 
-  /** Deletes the set's cached token, by `_id`. */
+  /**
+   * Deletes the set's cached token, by `_id`: the legacy id first, the current one last, so a re-encryption run moving it
+   * between the two (copied to the current id, the legacy one deleted) leaves nothing behind.
+   */
   private async dropToken(installationId: string, clientId: string): Promise<void> {
-    await this.tokens.deleteOne({ _id: credentialId(installationId, clientId) });
     const legacy = await this.legacyToken(installationId, clientId);
     if (legacy) await this.tokens.deleteOne({ _id: legacy._id });
+    await this.tokens.deleteOne({ _id: credentialId(installationId, clientId) });
   }
 
   /**

@@ -233,13 +233,14 @@ export async function migrateCredentialIds(db: Database, dryRun = false): Promis
       // write (a destroyed secret readable again). Writers from now on find the copy first; one that read before the
       // copy may still write the old record after the read below: the delete takes it only as it was read, else again.
       // Carried over only while the copy is as it was made (a writer reading the new id since wins), but a destroy
-      // always (its secret must stay unreadable); a legacy record deleted meanwhile (a token dropped) takes its copy.
+      // always (its secret must stay unreadable); a legacy token deleted meanwhile (its set destroyed) takes its copy.
       const newId = { _id: id as unknown } as Filter<Document>;
       let copiedState = full;
       for (let round = 0; round < 10; round += 1) {
         const now = await coll.findOne(owner);
         if (!now) {
-          if (copied) await coll.deleteOne({ ...newId, ...asRead(copiedState) } as Filter<Document>);
+          // Only a token is deleted by the service (its set destroyed): a credential record gone is another run's move.
+          if (copied && name === COLLECTIONS.tokens) await coll.deleteOne({ ...newId, ...asRead(copiedState) } as Filter<Document>);
           break;
         }
         if (copied && JSON.stringify(now) !== JSON.stringify(copiedState)) {

@@ -179,7 +179,8 @@ describe('HTTP partner hooks: logout, refusals, redirects', function () {
       assert.ok(!err.message.includes('Sign in'), 'the body is not copied');
       return true;
     });
-    // XHTML with its XML declaration, a page opening with a comment, one with a byte order mark: pages too.
+    // XHTML with its XML declaration, a page opening with a comment (both taken as done before), one with a byte
+    // order mark (\s matched it already): pages too.
     for (const [type, raw] of [
       ['application/xhtml+xml', '<?xml version="1.0" encoding="UTF-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml"><body/></html>'],
       ['text/html', '<!-- proxy: sign-in -->\n<!DOCTYPE html><html></html>'],

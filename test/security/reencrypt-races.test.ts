@@ -83,34 +83,44 @@ describe('security: re-encryption while the service writes', function () {
     assert.equal(await creds.countDocuments({ _id: legacyId as unknown } as Filter<Document>), 0, 'the legacy record moved');
   });
 
-  it('a cached token dropped (its set destroyed) between the move reading it and copying it is not brought back', async () => {
-    const installationId = 'inst:token-race';
-    const clientId = 'client-token';
+  /**
+   * A record of `collection` under its legacy id, and a migration during which that record is deleted after the move
+   * read it, before its copy (a token dropped with its set; or, for a credential set, another run's move).
+   */
+  async function legacyDeletedDuringMove(collection: typeof COLLECTIONS.tokens | typeof COLLECTIONS.credentials, installationId: string) {
+    const clientId = 'client-gone';
     const store = await activeSet(installationId, clientId);
     await store.credentials.cacheToken(installationId, clientId, 'tok-race-0123456789', 'apps:read', new Date(Date.now() + 3_600_000));
-    const tokens = db.collection<Document>(COLLECTIONS.tokens);
-    const current = await tokens.findOne({ installationId, clientId });
+    const records = db.collection<Document>(collection);
+    const current = await records.findOne({ installationId, clientId });
     assert.ok(current);
     const legacyId = `${installationId}:${clientId}`;
-    await tokens.deleteOne({ _id: current._id as unknown } as Filter<Document>);
-    await tokens.insertOne({ ...current, _id: legacyId as unknown } as Document);
-    const insertOne = tokens.insertOne.bind(tokens);
+    await records.deleteOne({ _id: current._id as unknown } as Filter<Document>);
+    await records.insertOne({ ...current, _id: legacyId as unknown } as Document);
+    const insertOne = records.insertOne.bind(records);
     const watched: Database = {
       ...db,
       collection: <T extends Document>(name: Parameters<Database['collection']>[0]) => {
         const coll = db.collection<T>(name);
-        if (name !== COLLECTIONS.tokens) return coll;
+        if (name !== collection) return coll;
         return Object.assign(Object.create(coll) as typeof coll, {
-          // The destroy's token drop lands after the move read the legacy record, before its copy.
           insertOne: async (doc: Document) => {
-            await tokens.deleteOne({ _id: legacyId as unknown } as Filter<Document>);
+            await records.deleteOne({ _id: legacyId as unknown } as Filter<Document>);
             return insertOne(doc);
           },
         });
       },
     };
     await migrateCredentialIds(watched);
-    assert.equal(await tokens.countDocuments({ installationId, clientId }), 0, 'no token of the destroyed set is served again');
+    return records.countDocuments({ installationId, clientId });
+  }
+
+  it('a cached token dropped (its set destroyed) between the move reading it and copying it is not brought back', async () => {
+    assert.equal(await legacyDeletedDuringMove(COLLECTIONS.tokens, 'inst:token-race'), 0, 'no token of the destroyed set is served again');
+  });
+
+  it("a credential set whose legacy record another run's move deleted meanwhile keeps its copy (never deleted by the service)", async () => {
+    assert.equal(await legacyDeletedDuringMove(COLLECTIONS.credentials, 'inst:two-runs'), 1, 'the set is not lost');
   });
 
   it('a stale copy moved into event_credentials after that field was counted keeps the run from reporting complete', async () => {

@@ -36,7 +36,7 @@ describe('worker runtime: its metrics address', function () {
       assert.equal(code, 3, out);
       assert.match(out, new RegExp(`^ConfigError: WORKER_METRICS_BIND=127\\.0\\.0\\.1:${port}: `), out);
       assert.match(out, /Address already in use/, 'the cause is kept');
-      assert.match(out, /Set WORKER_METRICS_BIND to a free host:port .* or to an empty value/, out);
+      assert.match(out, /Set WORKER_METRICS_BIND to a free IP address and port .* or to an empty value/, out);
     } finally {
       await new Promise<void>((resolve) => holder.close(() => resolve()));
     }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { reconcileSignal, retryNowUpdate, type LifecycleEvent, type ReconcileAction } from '../../workflows/definitions';
 import type { InstallationState } from '../../workflows/state';
 import { approvedEntry, midUpdateBase } from './carried-state';
@@ -24,6 +25,12 @@ describe('installation workflow: a reconcile action judged on another operation'
     });
     return { stubs, answering: () => (held = false) };
   };
+
+  /** The held call retried at once; refused only when its backoff's own retry got in first (nothing left to retry). */
+  const retryNowUnlessDone = (t: InstallationUnderTest) =>
+    t.handle.executeUpdate(retryNowUpdate, { args: [{ reason: 'Talkdesk is back' }] }).catch((err: unknown) => {
+      if (!(err instanceof WorkflowUpdateFailedError)) throw err;
+    });
 
   /** Sends `action`, then a duplicate of `marker`: once it shows as ignored, the action (signalled before) was handled. */
   const handled = async (t: InstallationUnderTest, action: ReconcileAction, marker: LifecycleEvent) => {
@@ -51,7 +58,7 @@ describe('installation workflow: a reconcile action judged on another operation'
     const { t, first, second, answering } = await secondUpdateRetrying();
     await handled(t, { action: 'endUpdate', talkdeskState: 'timeout', seen: { phase: 'updating', phaseEventId: first.eventId } }, second);
     answering();
-    await t.handle.executeUpdate(retryNowUpdate, { args: [{ reason: 'Talkdesk is back' }] });
+    await retryNowUnlessDone(t);
     const v = await t.settled('active', (s) => s.history.at(-1)?.eventId === second.eventId && s.history.at(-1)?.endedAt !== undefined);
     assert.equal(v.history.at(-1)?.result, 'approved', "the newer update is not ended by the earlier one's timeout");
     assert.ok(!t.stubs.names().includes('revertUpdate'), 'nothing reverted');
@@ -85,7 +92,7 @@ describe('installation workflow: a reconcile action judged on another operation'
     const { t, reinstall, answering } = await reinstallRetrying();
     await handled(t, { action: 'deprovision', talkdeskState: 'revoked', seen: { phase: 'active' } }, reinstall);
     answering();
-    await t.handle.executeUpdate(retryNowUpdate, { args: [{ reason: 'Talkdesk is back' }] });
+    await retryNowUnlessDone(t);
     const v = await t.settled('active');
     assert.equal(v.activeClientId, clientIdFor(reinstall.eventId), 'the reinstall is live with its credentials');
     assert.deepEqual(phases(v), ['installing', 'uninstalling', 'installing']);
@@ -126,19 +133,34 @@ describe('installation workflow: a reconcile action judged on another operation'
     };
   };
 
-  it('in the first task of a run continued as new mid-update, an endUpdate judged on the earlier update leaves the carried one', async () => {
-    const t = await start(
+  /** A run continued as new mid-update, reconciliation's endUpdate (naming `judgedOn`) signalled in its first task. */
+  const firstTaskEndUpdate = (judgedOn: string) =>
+    start(
       new ActivityStubs(),
       {},
       {
         carried: cutDuringSecondUpdate,
         first: (u) => u.event('app.updated', { id: 'update-2' }),
-        reconcile: () => ({ action: 'endUpdate', talkdeskState: 'timeout', seen: { phase: 'updating', phaseEventId: 'update-1' } }),
+        reconcile: () => ({ action: 'endUpdate', talkdeskState: 'timeout', seen: { phase: 'updating', phaseEventId: judgedOn } }),
       },
     );
-    const v = await t.settled('active', (s) => s.history.at(-1)?.eventId === 'update-2' && s.history.at(-1)?.endedAt !== undefined);
+  const carriedEnded = (t: InstallationUnderTest) =>
+    t.settled('active', (s) => s.history.at(-1)?.eventId === 'update-2' && s.history.at(-1)?.endedAt !== undefined);
+
+  it('in the first task of a run continued as new mid-update, an endUpdate judged on the earlier update leaves the carried one', async () => {
+    const t = await firstTaskEndUpdate('update-1');
+    const v = await carriedEnded(t);
     assert.equal(v.history.at(-1)?.result, 'approved', 'the carried update goes on and is approved');
     assert.ok(!t.stubs.names().includes('revertUpdate'), 'nothing reverted');
     assert.deepEqual(t.stubs.stateCalls(), ['approve:update']);
+    // The handler ran (its marker is asked for every action naming what it was judged on).
+    assert.ok((await t.patches()).includes(RECONCILE_ACTION_OF_OPERATION_SEEN));
+  });
+
+  it('in that first task, an endUpdate judged on the carried update ends it (positive control)', async () => {
+    const t = await firstTaskEndUpdate('update-2');
+    const v = await carriedEnded(t);
+    assert.notEqual(v.history.at(-1)?.result, 'approved');
+    assert.ok(t.stubs.names().includes('revertUpdate'), 'the timed-out update is reverted');
   });
 });

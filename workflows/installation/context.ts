@@ -231,7 +231,9 @@ export function createPhaseContext(state: InstallationState, options: Installati
           checkFirst: readsFirst(run, call.concludes, attempt) || late,
           // Only this call may have been sent before: a retry (a step a continue-as-new cut resumes at attempt 2 or
           // more), or an uninstall a lost run had begun (not a mere re-entry: the cut may have come before it).
-          resent: attempt > 1 || (call.concludes === 'uninstall' && run.resumedUninstalling === true),
+          resent:
+            attempt > 1 ||
+            (call.concludes === 'uninstall' && run.applying !== undefined && run.uninstallAckSentFor === run.applying.event.eventId),
         };
       },
       opts,

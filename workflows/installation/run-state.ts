@@ -48,6 +48,8 @@ export interface RunState {
   /** Resumed so from a record left `updating`: the update under way (its change may be applied), by id when recorded. */
   resumedUpdate?: { eventId?: string; createdAt?: string };
   /** Resumed so from a record left `uninstalling`: the lost run may have sent the uninstall's acknowledgement. */
+  /** The uninstall whose acknowledgement an earlier run (lost, or cut by continue-as-new) may have landed: `resent`. */
+  uninstallAckSentFor?: string;
   resumedUninstalling?: boolean;
   /** An operator's reject stopped the install after its approval began (patch operator-reject-reads-talkdesk-first):
    * Talkdesk may have taken that approval, its answer lost, so the reject reads Talkdesk before undoing anything. */

@@ -76,10 +76,9 @@ async function adoptedDuringAcknowledgement(ctx: PhaseContext, uninstall: Lifecy
  * failure is the phase's.
  */
 async function acknowledge(ctx: PhaseContext, uninstall: LifecycleEventOf<'app.uninstalled'>): Promise<void> {
-  // Begun by the run before a continue-as-new cut (ResumePoint.ackBegun): its first call may have concluded the
-  // uninstall, so this run's first call is judged as one sent again (`resent`), as a lost run's is. Input only: no patch.
-  if (ctx.run.ackBegunFor === uninstall.eventId) ctx.run.resumedUninstalling = true;
-  ctx.run.ackBegunFor = uninstall.eventId;
+  // Sent by the run before a continue-as-new cut (ResumePoint.ackBegun), or by a lost run reconciliation resumed: its
+  // call may have concluded the uninstall, so this run's calls are judged as sent again (`resent`). Input only: no patch.
+  if (ctx.run.ackBegunFor === uninstall.eventId) ctx.run.uninstallAckSentFor = uninstall.eventId;
   const call = () => ctx.stateCall('acknowledge the uninstall at Talkdesk', { state: 'approve', concludes: 'uninstall' });
   // The call's own outcomes only: a cancellation (the phase stopped) or a continue-as-new cut in its backoff goes on up.
   const concluded = (err: unknown) => err instanceof StepFailedError; // NotOpenError (not sent) among them
@@ -90,6 +89,8 @@ async function acknowledge(ctx: PhaseContext, uninstall: LifecycleEventOf<'app.u
     await call();
     return;
   }
+  // Concluded: a cut in the adoption's import below carries that (a call that failed, or sent nothing, is not carried).
+  ctx.run.ackBegunFor = uninstall.eventId;
   if (!(await adoptedDuringAcknowledgement(ctx, uninstall))) return;
   await call().catch((err: unknown) => {
     if (!concluded(err)) throw err;
@@ -104,8 +105,13 @@ export async function runUninstall(ctx: PhaseContext, event: LifecycleEventOf<'a
   const { state } = ctx;
   takeLinks(ctx, event);
   const deadline = await ctx.beginPhase('uninstalling', event);
-  // A lost run's uninstall resumed by reconciliation: carried as begun across a cut before the acknowledgement too.
-  if (ctx.run.resumedUninstalling) ctx.run.ackBegunFor = event.eventId;
+  // A lost run's uninstall resumed by reconciliation (its call may have landed): so judged for this event only, and
+  // carried across a cut before the acknowledgement too; a later life's uninstall in this run was never begun by it.
+  if (ctx.run.resumedUninstalling) {
+    ctx.run.resumedUninstalling = false;
+    ctx.run.uninstallAckSentFor = event.eventId;
+    ctx.run.ackBegunFor = event.eventId;
+  }
   const outcome = await ctx.phases.run(deadline, async () => {
     await deprovisionAccount(ctx, event);
     if (ctx.patched(UNINSTALL_ADOPTS_ROTATION_QUEUED_MEANWHILE)) await adoptRotationQueuedMeanwhile(ctx, event);
