@@ -37,7 +37,8 @@ function isSocketAddress(v: string): boolean {
   if (v === '') return true;
   const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(v);
   const port = Number(m?.[3]);
-  return m !== null && port <= 65_535 && (m[1] ? isIP(m[1]) === 6 : isIP(m[2] ?? '') === 4);
+  // No IPv6 zone (`%eth0`): Node's isIP takes one, the SDK's parser does not.
+  return m !== null && port <= 65_535 && (m[1] ? isIP(m[1]) === 6 && !m[1].includes('%') : isIP(m[2] ?? '') === 4);
 }
 
 /** The SDK's metrics listener takes an IP address and port only (a host name was refused after the store connection). */

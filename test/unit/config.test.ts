@@ -179,7 +179,7 @@ describe('configuration from the environment', () => {
   it('refuses a WORKER_METRICS_BIND the SDK would refuse after connecting to the store (a host name); IPs, [IPv6] and empty pass', () => {
     for (const v of ['127.0.0.1:9464', '0.0.0.0:9000', '[::1]:9464', ''])
       assert.equal(loadEnv({ ...VALID, WORKER_METRICS_BIND: v }).WORKER_METRICS_BIND, v);
-    for (const v of ['localhost:9464', '127.0.0.1', '::1:9464', '127.0.0.1:70000', '[127.0.0.1]:9464'])
+    for (const v of ['localhost:9464', '127.0.0.1', '::1:9464', '127.0.0.1:70000', '[127.0.0.1]:9464', '[fe80::1%eth0]:9464'])
       assert.throws(
         () => loadEnv({ ...VALID, WORKER_METRICS_BIND: v }),
         (err: unknown) => err instanceof ConfigError && /WORKER_METRICS_BIND: must be an IP address and port/.test(err.message),
