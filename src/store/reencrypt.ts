@@ -243,6 +243,12 @@ export async function migrateCredentialIds(db: Database, dryRun = false): Promis
           if (copied && name === COLLECTIONS.tokens) await coll.deleteOne({ ...newId, ...asRead(copiedState) } as Filter<Document>);
           break;
         }
+        // A copy another run made (an overlapping run): a destroy written to the legacy record since still reaches it.
+        if (!copied && name === COLLECTIONS.credentials && now.status === 'destroyed')
+          await coll.updateOne(
+            { ...newId, sourceEventId: now.sourceEventId, createdAt: now.createdAt, status: { $ne: 'destroyed' } } as Filter<Document>,
+            { $set: { status: 'destroyed', destroyedAt: now.destroyedAt ?? new Date() }, $unset: { secret: '' } },
+          );
         if (copied && JSON.stringify(now) !== JSON.stringify(copiedState)) {
           const unchanged = now.status === 'destroyed' ? newId : ({ ...newId, ...asRead(copiedState) } as Filter<Document>);
           await coll.replaceOne(unchanged, { ...now, _id: id });

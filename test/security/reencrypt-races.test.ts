@@ -123,6 +123,23 @@ describe('security: re-encryption while the service writes', function () {
     assert.equal(await legacyDeletedDuringMove(COLLECTIONS.credentials, 'inst:two-runs'), 1, 'the set is not lost');
   });
 
+  it("a destroy written to the legacy record after an overlapping run copied it reaches that run's copy", async () => {
+    const installationId = 'inst:overlap';
+    const clientId = 'client-overlap';
+    await activeSet(installationId, clientId);
+    const creds = db.collection<Document>(COLLECTIONS.credentials);
+    const copy = await creds.findOne({ installationId, clientId });
+    assert.ok(copy?.secret, 'the other run copied it while active');
+    // The legacy record, destroyed since by an uninstall that found it before the copy existed.
+    const { secret: _secret, ...withoutSecret } = copy;
+    const legacyId = `${installationId}:${clientId}`;
+    await creds.insertOne({ ...withoutSecret, _id: legacyId as unknown, status: 'destroyed', destroyedAt: new Date() } as Document);
+    await migrateCredentialIds(db);
+    const moved = await creds.findOne({ _id: credentialId(installationId, clientId) as unknown } as Filter<Document>);
+    assert.deepEqual([moved?.status, moved?.secret], ['destroyed', undefined], 'the secret is not readable again');
+    assert.equal(await creds.countDocuments({ _id: legacyId as unknown } as Filter<Document>), 0);
+  });
+
   it('a stale copy moved into event_credentials after that field was counted keeps the run from reporting complete', async () => {
     await activeSet('inst-count', 'client-count');
     const copies = db.collection<Document>(COLLECTIONS.eventCredentials);

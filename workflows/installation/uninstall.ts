@@ -107,11 +107,12 @@ export async function runUninstall(ctx: PhaseContext, event: LifecycleEventOf<'a
   const deadline = await ctx.beginPhase('uninstalling', event);
   // A lost run's uninstall resumed by reconciliation (its call may have landed): so judged for this event only, and
   // carried across a cut before the acknowledgement too; a later life's uninstall in this run was never begun by it.
+  // (By the record's phaseEventId, else the first uninstall this run applies: records written before that field.)
   if (ctx.run.resumedUninstalling) {
     ctx.run.resumedUninstalling = false;
     ctx.run.uninstallAckSentFor = event.eventId;
-    ctx.run.ackBegunFor = event.eventId;
   }
+  if (ctx.run.uninstallAckSentFor === event.eventId) ctx.run.ackBegunFor = event.eventId;
   const outcome = await ctx.phases.run(deadline, async () => {
     await deprovisionAccount(ctx, event);
     if (ctx.patched(UNINSTALL_ADOPTS_ROTATION_QUEUED_MEANWHILE)) await adoptRotationQueuedMeanwhile(ctx, event);

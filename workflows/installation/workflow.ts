@@ -249,7 +249,9 @@ async function resumeFromStore(ctx: PhaseContext, byReconciliation: boolean): Pr
     state.phase = phase === 'installing' ? 'new' : 'active';
     // Only the activities' input changes (checkFirst), not the commands: no patch.
     ctx.run.resumedMidPhase = phase !== 'active';
-    ctx.run.resumedUninstalling = phase === 'uninstalling';
+    // The lost run's uninstall, by its event when the record names it (a later life's uninstall in this run is not it).
+    if (phase === 'uninstalling' && stored.phaseEventId) ctx.run.uninstallAckSentFor = stored.phaseEventId;
+    else ctx.run.resumedUninstalling = phase === 'uninstalling';
     if (phase === 'updating') ctx.run.resumedUpdate = { eventId: stored.phaseEventId, createdAt: stored.updateEventAt };
     state.appId = stored.appId;
     state.accountId = stored.accountId;
