@@ -112,6 +112,29 @@ describe('installation workflow: state calls tied to their operation', function 
     assert.deepEqual(await acks('installing'), [['uninstall', false]], 'a lost install: no acknowledgement was ever sent');
   });
 
+  it('a lost uninstall its record names (phaseEventId) is the only one judged as sent again: not another uninstall of the run', async () => {
+    const acks = async (applied: string) => {
+      const stubs = new ActivityStubs().on('loadInstallation', async () => ({
+        phase: 'uninstalling',
+        phaseEventId: 'uninstall-lost',
+        appId: 'app-1',
+        accountId: 'acct-1',
+        activeClientId: 'client-lost-run',
+        links: { root: 'https://api.talkdesk.test' },
+      }));
+      const t = await start(stubs);
+      await t.send(t.event('app.uninstalled', { id: applied }));
+      await t.result();
+      return t.stubs.of('setInstallationState').map((c) => [c.concludes, c.resent]);
+    };
+    assert.deepEqual(await acks('uninstall-lost'), [['uninstall', true]]);
+    assert.deepEqual(
+      await acks('uninstall-other'),
+      [['uninstall', false]],
+      'another uninstall (a later life) was never begun by the lost run',
+    );
+  });
+
   it('the reject update refuses an installation no install has reached yet (a trial waiting for it): nothing to reject', async () => {
     const t = await start();
     await t.send(t.event('app.trial_started', { facts: { expires_at: '2027-01-01T00:00:00Z' } }));
