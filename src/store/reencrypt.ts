@@ -117,9 +117,15 @@ export interface ReencryptOptions {
   beforeWrite?(collection: string, ids: unknown[]): Promise<void>;
 }
 
-function blobAt(doc: Document, path: string): EncryptedBlob | undefined {
+/** The value at a dotted path of a document, undefined when any step is missing. */
+function valueAt(doc: Document, path: string): unknown {
   let v: unknown = doc;
   for (const key of path.split('.')) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined;
+  return v;
+}
+
+function blobAt(doc: Document, path: string): EncryptedBlob | undefined {
+  const v = valueAt(doc, path);
   return v !== null && typeof v === 'object' ? (v as EncryptedBlob) : undefined;
 }
 
@@ -193,8 +199,7 @@ async function reencryptField(
     }
     options.onProgress?.({ ...report, failedKids: { ...report.failedKids } });
   }
-  report.remaining = await coll.countDocuments(filter);
-  return report;
+  return report; // `remaining`: counted by reencryptAll once every field is done (after the older inbox copies)
 }
 
 /**
@@ -228,45 +233,63 @@ export async function migrateCredentialIds(db: Database, dryRun = false): Promis
         if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
         report.dropped += 1;
       }
-      // The service runs meanwhile: a writer that found no record under the new id before the copy wrote the old one
-      // (an uninstall's destroy, a retirement). The copy takes that last state, or the delete below would undo the
-      // write (a destroyed secret readable again). Writers from now on find the copy first; one that read before the
-      // copy may still write the old record after the read below: the delete takes it only as it was read, else again.
-      // Carried over only while the copy is as it was made (a writer reading the new id since wins), but a destroy
-      // always (its secret must stay unreadable); a legacy token deleted meanwhile (its set destroyed) takes its copy.
-      const newId = { _id: id as unknown } as Filter<Document>;
-      let copiedState = full;
-      for (let round = 0; round < 10; round += 1) {
-        const now = await coll.findOne(owner);
-        if (!now) {
-          // Only a token is deleted by the service (its set destroyed): a credential record gone is another run's move.
-          if (copied && name === COLLECTIONS.tokens) await coll.deleteOne({ ...newId, ...asRead(copiedState) } as Filter<Document>);
-          break;
-        }
-        // A copy another run made (an overlapping run): a destroy written to the legacy record since still reaches it.
-        if (!copied && name === COLLECTIONS.credentials && now.status === 'destroyed')
-          await coll.updateOne(
-            { ...newId, sourceEventId: now.sourceEventId, createdAt: now.createdAt, status: { $ne: 'destroyed' } } as Filter<Document>,
-            { $set: { status: 'destroyed', destroyedAt: now.destroyedAt ?? new Date() }, $unset: { secret: '' } },
-          );
-        if (copied && JSON.stringify(now) !== JSON.stringify(copiedState)) {
-          const unchanged = now.status === 'destroyed' ? newId : ({ ...newId, ...asRead(copiedState) } as Filter<Document>);
-          await coll.replaceOne(unchanged, { ...now, _id: id });
-          copiedState = now;
-        }
-        if ((await coll.deleteOne({ ...owner, ...asRead(now) } as Filter<Document>)).deletedCount === 1) break;
-      }
+      await settleMove(coll, name, owner, id, full, copied);
     }
     reports.push(report);
   }
   return reports;
 }
 
+/**
+ * Ends one record's move to `id` (`copied`: this run made the copy; else another run did) by deleting the legacy record.
+ * The service runs meanwhile: a writer that found no record under the new id before the copy wrote the old one (an
+ * uninstall's destroy, a retirement). The copy takes that last state, or the delete would undo the write (a destroyed
+ * secret readable again). Writers from now on find the copy first; one that read before the copy may still write the
+ * old record after the read below: the delete takes it only as it was read, else again. Carried over only while the
+ * copy is as it was made (a writer reading the new id since wins), but a destroy always (its secret must stay
+ * unreadable); a legacy token deleted meanwhile (its set destroyed) takes its copy.
+ */
+async function settleMove(
+  coll: Collection<Document>,
+  name: string,
+  owner: Filter<Document>,
+  id: string,
+  full: Document,
+  copied: boolean,
+): Promise<void> {
+  const newId = { _id: id as unknown } as Filter<Document>;
+  let copiedState = full;
+  for (let round = 0; round < 10; round += 1) {
+    const now = await coll.findOne(owner);
+    if (!now) {
+      // Only a token is deleted by the service (its set destroyed): a credential record gone is another run's move.
+      if (copied && name === COLLECTIONS.tokens) await coll.deleteOne({ ...newId, ...asRead(copiedState) } as Filter<Document>);
+      return;
+    }
+    // A copy another run made (an overlapping run): a destroy written to the legacy record since still reaches it.
+    if (!copied && name === COLLECTIONS.credentials && now.status === 'destroyed')
+      await coll.updateOne(
+        { ...newId, sourceEventId: now.sourceEventId, createdAt: now.createdAt, status: { $ne: 'destroyed' } } as Filter<Document>,
+        { $set: { status: 'destroyed', destroyedAt: now.destroyedAt ?? new Date() }, $unset: { secret: '' } },
+      );
+    if (copied && JSON.stringify(now) !== JSON.stringify(copiedState)) {
+      const unchanged = now.status === 'destroyed' ? newId : ({ ...newId, ...asRead(copiedState) } as Filter<Document>);
+      await coll.replaceOne(unchanged, { ...now, _id: id });
+      copiedState = now;
+    }
+    if ((await coll.deleteOne({ ...owner, ...asRead(now) } as Filter<Document>)).deletedCount === 1) return;
+  }
+}
+
 /** The fields a writer of a credential set or token changes, as read: a filter that no longer matches once one wrote. */
 function asRead(doc: Document): Filter<Document> {
-  const at = (path: string): unknown => path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], doc);
   const fields = ['status', 'secret.iv', 'token.iv', 'activatedAt', 'retireAt', 'destroyedAt', 'expiresAt'];
-  return Object.fromEntries(fields.map((f) => [f, at(f) === undefined ? { $exists: false } : at(f)]));
+  return Object.fromEntries(
+    fields.map((f) => {
+      const v = valueAt(doc, f);
+      return [f, v === undefined ? { $exists: false } : v];
+    }),
+  );
 }
 
 /** Moves records to collision-free ids, then re-encrypts every secret at rest under `keyring.currentKid` and the current binding. */

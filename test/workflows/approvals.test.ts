@@ -8,6 +8,17 @@ describe('installation workflow: state calls tied to their operation', function 
   this.timeout(60_000);
   const { start } = useInstallationUnderTest();
 
+  /** A run started from the stored record of a lost run (reconciliation's resume): in `phase`, with `extra` fields. */
+  const resumedFrom = (phase: string, extra: Record<string, unknown> = {}) =>
+    new ActivityStubs().on('loadInstallation', async () => ({
+      phase,
+      ...extra,
+      appId: 'app-1',
+      accountId: 'acct-1',
+      activeClientId: 'client-lost-run',
+      links: { root: 'https://api.talkdesk.test' },
+    }));
+
   it('an approval Talkdesk shows no open install for is not sent: recorded, undone, nothing rejected', async () => {
     // The activity read Talkdesk (a 409 or a retry) and found the install timed out there.
     const stubs = new ActivityStubs().on('setInstallationState', async (i) =>
@@ -71,14 +82,7 @@ describe('installation workflow: state calls tied to their operation', function 
 
   it('a phase reconciliation resumed (its workflow lost mid-phase) reads Talkdesk before its first state call', async () => {
     // The lost run may have sent the approval, and Talkdesk opened an update since: a blind approval would conclude it.
-    const stubs = new ActivityStubs().on('loadInstallation', async () => ({
-      phase: 'updating',
-      appId: 'app-1',
-      accountId: 'acct-1',
-      activeClientId: 'client-lost-run',
-      links: { root: 'https://api.talkdesk.test' },
-    }));
-    const t = await start(stubs);
+    const t = await start(resumedFrom('updating'));
     await t.send(t.event('app.updated', { facts: { users: { adding: ['u1'], removing: [] } } }));
     await t.settled('active', (v) => v.history.at(-1)?.result === 'approved');
     await t.send(t.event('app.updated', { atSeconds: 60, facts: { users: { adding: ['u2'], removing: [] } } }));
@@ -94,16 +98,8 @@ describe('installation workflow: state calls tied to their operation', function 
   });
 
   it("an uninstall a lost run had begun may have been acknowledged: the resumed run's first attempt says so (resent); a fresh one does not", async () => {
-    const resumed = (phase: string) =>
-      new ActivityStubs().on('loadInstallation', async () => ({
-        phase,
-        appId: 'app-1',
-        accountId: 'acct-1',
-        activeClientId: 'client-lost-run',
-        links: { root: 'https://api.talkdesk.test' },
-      }));
     const acks = async (phase: string) => {
-      const t = await start(resumed(phase));
+      const t = await start(resumedFrom(phase));
       await t.send(t.event('app.uninstalled'));
       await t.result();
       return t.stubs.of('setInstallationState').map((c) => [c.concludes, c.resent]);
@@ -114,15 +110,7 @@ describe('installation workflow: state calls tied to their operation', function 
 
   it('a lost uninstall its record names (phaseEventId) is the only one judged as sent again: not another uninstall of the run', async () => {
     const acks = async (applied: string) => {
-      const stubs = new ActivityStubs().on('loadInstallation', async () => ({
-        phase: 'uninstalling',
-        phaseEventId: 'uninstall-lost',
-        appId: 'app-1',
-        accountId: 'acct-1',
-        activeClientId: 'client-lost-run',
-        links: { root: 'https://api.talkdesk.test' },
-      }));
-      const t = await start(stubs);
+      const t = await start(resumedFrom('uninstalling', { phaseEventId: 'uninstall-lost' }));
       await t.send(t.event('app.uninstalled', { id: applied }));
       await t.result();
       return t.stubs.of('setInstallationState').map((c) => [c.concludes, c.resent]);

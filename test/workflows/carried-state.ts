@@ -12,16 +12,16 @@ export const approvedEntry = (e: LifecycleEvent, phase: 'installing' | 'updating
 });
 
 /**
- * What every state a run hands over by continue-as-new in the middle of an update shares (the account of the harness's
- * events, `install`'s links, the update's deadline six days on, nothing queued); each test adds its history and resume.
+ * What every state a run hands over by continue-as-new in the middle of a phase shares (the account of the harness's
+ * events, `install`'s links, the phase's deadline six days on, nothing queued); each test adds its history and resume.
  */
-export function midUpdateBase(t: InstallationUnderTest, install: LifecycleEvent) {
+export function midPhaseBase(t: InstallationUnderTest, install: LifecycleEvent, phase: 'updating' | 'uninstalling') {
   return {
     installationId: t.installationId,
     appId: 'app-1',
     accountId: 'acct-1',
     accountName: 'Acme',
-    phase: 'updating',
+    phase,
     deadline: new Date(t.t0 + 6 * 86_400_000).toISOString(),
     links: install.links,
     attempts: 1,

@@ -3,7 +3,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import type { InstallationInput } from '../../workflows/installation/workflow';
 import type { InstallationState } from '../../workflows/state';
 import { ActivityStubs, unavailable, useInstallationUnderTest, type InstallationUnderTest } from './harness';
-import { approvedEntry, midUpdateBase } from './carried-state';
+import { approvedEntry, midPhaseBase } from './carried-state';
 
 const APPLY = 'apply the update (users and subscription)';
 
@@ -49,7 +49,7 @@ describe('installation workflow: the key of a late update', function () {
     const newer = t.event('app.updated', { id: 'update-newer', atSeconds: -60 });
     const late = t.event('app.updated', { id: 'update-late', atSeconds: -120 });
     return {
-      ...midUpdateBase(t, install),
+      ...midPhaseBase(t, install, 'updating'),
       activeClientId: 'client-1',
       history: [
         approvedEntry(install, 'installing'),

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { reconcileSignal, retryNowUpdate, type LifecycleEvent, type ReconcileAction } from '../../workflows/definitions';
 import type { InstallationState } from '../../workflows/state';
-import { approvedEntry, midUpdateBase } from './carried-state';
+import { approvedEntry, midPhaseBase } from './carried-state';
 import { RECONCILE_ACTION_OF_OPERATION_SEEN } from '../../workflows/installation/handlers';
 import { ActivityStubs, clientIdFor, phases, unavailable, useInstallationUnderTest, type InstallationUnderTest } from './harness';
 
@@ -116,7 +116,7 @@ describe('installation workflow: a reconcile action judged on another operation'
     const second = t.event('app.updated', { id: 'update-2', atSeconds: -60 });
     const step = 'approve the update at Talkdesk';
     return {
-      ...midUpdateBase(t, install),
+      ...midPhaseBase(t, install, 'updating'),
       activeClientId: clientIdFor(install.eventId),
       history: [
         approvedEntry(install, 'installing'),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { InstallationState } from '../../workflows/state';
-import { approvedEntry } from './carried-state';
+import { approvedEntry, midPhaseBase } from './carried-state';
 import { ActivityStubs, clientIdFor, useInstallationUnderTest, type InstallationUnderTest } from './harness';
 
 /**
@@ -17,13 +17,7 @@ describe('installation workflow: an uninstall acknowledgement carried across con
     const uninstall = t.event('app.uninstalled', { id: 'uninstall-1', atSeconds: -60 });
     const step = 'deprovision the partner account';
     return {
-      installationId: t.installationId,
-      appId: 'app-1',
-      accountId: 'acct-1',
-      accountName: 'Acme',
-      phase: 'uninstalling',
-      deadline: new Date(t.t0 + 6 * 86_400_000).toISOString(),
-      links: install.links,
+      ...midPhaseBase(t, install, 'uninstalling'),
       activeClientId: clientIdFor(install.eventId),
       history: [
         approvedEntry(install, 'installing'),
@@ -31,15 +25,11 @@ describe('installation workflow: an uninstall acknowledgement carried across con
       ],
       attempts: 2,
       currentStep: step,
-      queue: [],
       seenEventIds: [install.eventId, uninstall.eventId],
       handledEventIds: [install.eventId],
       lastAppliedAt: uninstall.createdAt,
       appliedAt: { install: install.createdAt, uninstall: uninstall.createdAt },
       appliedEvents: 1,
-      ignoredEvents: [],
-      retiring: [],
-      operatorActions: [],
       resume: {
         event: uninstall,
         late: false,
