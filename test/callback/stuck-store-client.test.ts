@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { pingWithNewClient } from '../../src/store';
 import { postCallback } from '../support/callback-client';
 import { throughProxy, useSystemBehindMongoProxy } from '../support/mongo-proxy';
-import { currentMonitor, monitorWedged, wedgeMonitor } from '../support/mongo-wedge';
+import { currentMonitor, monitorWedged, serverUnknown, wedgeMonitor } from '../support/mongo-wedge';
 import { mongoUri } from '../support/servers';
 import type { SystemOptions, TestSystem } from '../support/system';
 import type { TcpProxy } from '../support/tcp-proxy';
@@ -38,6 +38,13 @@ describe('callback: a web store client stuck after an outage', function () {
     proxy.block();
     const refused = await postCallback(sys.web.callbackUrl, event);
     assert.equal(refused.status, 503, refused.text);
+    // While the store is unreachable, until an operation's network error has marked the server unknown.
+    await eventually('the web client to mark its server unknown', async () => {
+      if (serverUnknown(sys.webStore.db.client)) return true;
+      await sys.webStore.ping().catch(() => undefined);
+      return undefined;
+    });
+    assert.ok(monitorWedged(sys.webStore.db.client), 'the monitor still wedged');
     proxy.unblock();
     return event;
   }
@@ -51,14 +58,18 @@ describe('callback: a web store client stuck after an outage', function () {
       await pingWithNewClient(freshUri, sys().webStore.db.db.databaseName);
       await holdsFor(
         'the web client stuck',
-        async () =>
-          monitorWedged(sys().webStore.db.client) &&
-          (await sys()
+        // Each way out named, so that a failure says whether the driver's monitor recovered or the ping got through.
+        async () => {
+          if (!monitorWedged(sys().webStore.db.client)) throw new Error('the monitor left its check on the dead socket');
+          const answered = await sys()
             .webStore.ping()
             .then(
-              () => false,
               () => true,
-            )),
+              () => false,
+            );
+          if (answered) throw new Error(`the web client answered a ping (server unknown: ${serverUnknown(sys().webStore.db.client)})`);
+          return true;
+        },
         8_000,
       );
       await pingWithNewClient(freshUri, sys().webStore.db.db.databaseName);

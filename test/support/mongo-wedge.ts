@@ -49,6 +49,17 @@ export async function wedgeMonitor(client: MongoClient): Promise<void> {
   assert.equal(monitor.s.state, 'monitoring', 'the check started on the destroyed socket');
 }
 
+/**
+ * The client's view of its one server is Unknown (what a failed operation's network error leaves once the monitor is
+ * wedged). An operation's error on a connection the driver judges stale marks nothing, so a 503 alone does not prove it.
+ */
+export function serverUnknown(client: MongoClient): boolean {
+  const topology = (client as unknown as { topology?: { description?: { servers?: Map<string, { type: string }> } } }).topology;
+  const servers = [...(topology?.description?.servers?.values() ?? [])];
+  assert.equal(servers.length, 1, 'the client knows one server (see test/support/mongo-wedge.ts)');
+  return servers[0]?.type === 'Unknown';
+}
+
 /** The client's server monitor now (a reconnect makes a new one). */
 export function currentMonitor(client: MongoClient): object {
   return monitorOf(client);
