@@ -6,6 +6,7 @@ import { scrubUrlCredentials } from '../logging/redact';
 import type { Database } from '../store/db';
 import { connectConfiguredDatabase } from './bootstrap';
 import { countBlobsByKid, reencryptAll, type FieldReport } from '../store/reencrypt';
+import { LeaseHeldError, REENCRYPT_LEASE, RunLease } from '../store/run-lease';
 
 /**
  * `npm run reencrypt`: re-encrypts every secret at rest under the first key of
@@ -75,10 +76,20 @@ async function main(): Promise<number> {
     console.error(`reencrypt: ${err instanceof Error ? err.message : 'MongoDB cannot be reached'}`);
     return 1;
   }
+  let lease: RunLease | undefined;
   try {
     console.error(
       `reencrypt: current key id ${keyring.currentKid}; other key ids ${JSON.stringify(keyring.kids.slice(1))}${args.dryRun ? ' (dry run)' : ''}`,
     );
+    // One writing run at a time (a dry run writes nothing): overlapping moves of one record can lose a write.
+    try {
+      if (!args.dryRun) lease = await RunLease.acquire(db, REENCRYPT_LEASE);
+    } catch (err) {
+      if (!(err instanceof LeaseHeldError)) throw err;
+      console.error(`reencrypt: ${err.message} (nothing was changed)`);
+      return 1;
+    }
+    const held = lease;
     // Credentials older versions kept in inbox records: into event_credentials, where the run finds them.
     if (!args.dryRun) await new InboxStore(db).moveLegacyCredentials();
     const before = await countBlobsByKid(db);
@@ -86,6 +97,7 @@ async function main(): Promise<number> {
       batchSize: args.batchSize,
       dryRun: args.dryRun,
       onProgress: (r) => console.error(`reencrypt: ${progressLine(r)}`),
+      beforeWrite: async () => held?.assertHeld(),
     });
     for (const r of report.ids) {
       if (r.moved + r.dropped > 0)
@@ -115,6 +127,7 @@ async function main(): Promise<number> {
     }
     return report.complete ? 0 : 1;
   } finally {
+    await lease?.release().catch(() => undefined); // else it expires on its own
     await db.close();
   }
 }

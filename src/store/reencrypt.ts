@@ -111,8 +111,8 @@ export interface ReencryptOptions {
   /** Called after each batch is written, for progress output. */
   onProgress?(report: FieldReport): void;
   /**
-   * Called after a batch is read and before it is written. For tests that play a
-   * concurrent writer at the worst moment; leave unset otherwise.
+   * Called after a batch is read and before it is written, and before each record's move: the command checks its
+   * lease here (a throw stops the run); tests play a concurrent writer at the worst moment.
    */
   beforeWrite?(collection: string, ids: unknown[]): Promise<void>;
 }
@@ -207,7 +207,11 @@ async function reencryptField(
  * holds `:`) to credentialId(). Reads every record's ids (a maintenance pass, not a
  * hot path). The blob needs no change for the move: its binding holds no `_id`.
  */
-export async function migrateCredentialIds(db: Database, dryRun = false): Promise<IdMigrationReport[]> {
+export async function migrateCredentialIds(
+  db: Database,
+  dryRun = false,
+  beforeWrite?: ReencryptOptions['beforeWrite'],
+): Promise<IdMigrationReport[]> {
   const reports: IdMigrationReport[] = [];
   for (const name of [COLLECTIONS.credentials, COLLECTIONS.tokens] as const) {
     const coll = db.collection<Document>(name);
@@ -224,6 +228,7 @@ export async function migrateCredentialIds(db: Database, dryRun = false): Promis
       const owner = { _id: d._id, installationId: d.installationId, clientId: d.clientId } as Filter<Document>;
       const full = await coll.findOne(owner);
       if (!full) continue;
+      await beforeWrite?.(name, [d._id]);
       let copied = false;
       try {
         await coll.insertOne({ ...full, _id: id } as Document);
@@ -294,7 +299,7 @@ function asRead(doc: Document): Filter<Document> {
 
 /** Moves records to collision-free ids, then re-encrypts every secret at rest under `keyring.currentKid` and the current binding. */
 export async function reencryptAll(db: Database, keyring: Keyring, options: ReencryptOptions = {}): Promise<ReencryptReport> {
-  const ids = await migrateCredentialIds(db, options.dryRun);
+  const ids = await migrateCredentialIds(db, options.dryRun, options.beforeWrite);
   const fields: FieldReport[] = [];
   for (const field of ENCRYPTED_FIELDS) {
     fields.push(await reencryptField(db.collection<Document>(field.collection), field, keyring, options));
