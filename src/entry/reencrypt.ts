@@ -1,12 +1,10 @@
 import { loadEnvSubset } from '../config/env';
 import { parseKeyring } from '../crypto/secrets';
 import { ConfigError } from '../errors';
-import { InboxStore } from '../handover/inbox';
 import { scrubUrlCredentials } from '../logging/redact';
 import type { Database } from '../store/db';
 import { connectConfiguredDatabase } from './bootstrap';
-import { countBlobsByKid, reencryptAll, type FieldReport } from '../store/reencrypt';
-import { LeaseHeldError, REENCRYPT_LEASE, RunLease } from '../store/run-lease';
+import { runReencrypt } from './reencrypt-run';
 
 /**
  * `npm run reencrypt`: re-encrypts every secret at rest under the first key of
@@ -50,10 +48,6 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): { batc
   return { batchSize, dryRun };
 }
 
-function progressLine(r: FieldReport): string {
-  return `${r.collection}.${r.field}: ${r.found} found, ${r.reencrypted} re-encrypted, ${r.changedMeanwhile} changed meanwhile, ${r.failed} failed`;
-}
-
 async function main(): Promise<number> {
   let args: ReturnType<typeof parseArgs>;
   let env: ReturnType<typeof loadEnvSubset<'SECRETS_KEY' | 'MONGODB_URI' | 'MONGODB_DB'>>;
@@ -76,58 +70,9 @@ async function main(): Promise<number> {
     console.error(`reencrypt: ${err instanceof Error ? err.message : 'MongoDB cannot be reached'}`);
     return 1;
   }
-  let lease: RunLease | undefined;
   try {
-    console.error(
-      `reencrypt: current key id ${keyring.currentKid}; other key ids ${JSON.stringify(keyring.kids.slice(1))}${args.dryRun ? ' (dry run)' : ''}`,
-    );
-    // One writing run at a time (a dry run writes nothing): overlapping moves of one record can lose a write.
-    try {
-      if (!args.dryRun) lease = await RunLease.acquire(db, REENCRYPT_LEASE);
-    } catch (err) {
-      if (!(err instanceof LeaseHeldError)) throw err;
-      console.error(`reencrypt: ${err.message} (nothing was changed)`);
-      return 1;
-    }
-    const held = lease;
-    // Credentials older versions kept in inbox records: into event_credentials, where the run finds them.
-    if (!args.dryRun) await new InboxStore(db).moveLegacyCredentials();
-    const before = await countBlobsByKid(db);
-    const report = await reencryptAll(db, keyring, {
-      batchSize: args.batchSize,
-      dryRun: args.dryRun,
-      onProgress: (r) => console.error(`reencrypt: ${progressLine(r)}`),
-      beforeWrite: async () => held?.assertHeld(),
-    });
-    for (const r of report.ids) {
-      if (r.moved + r.dropped > 0)
-        console.error(
-          `reencrypt: ${r.collection}: ${r.moved} record(s) ${args.dryRun ? 'to move' : 'moved'} to collision-free ids, ${r.dropped} stale legacy record(s) dropped`,
-        );
-    }
-    const after = await countBlobsByKid(db);
-    console.log(JSON.stringify({ ...report, blobsByKidBefore: before, blobsByKidAfter: after }));
-    for (const f of report.fields) {
-      if (f.failed > 0) {
-        console.error(
-          `reencrypt: ${f.failed} blob(s) in ${f.collection}.${f.field} could not be decrypted (key ids ${JSON.stringify(f.failedKids)}): ` +
-            'add the missing keys to SECRETS_KEY after the current one, or remove those records',
-        );
-      }
-    }
-    if (report.complete) console.error(`reencrypt: complete; every secret is under key ${keyring.currentKid}, older keys can be retired`);
-    else {
-      if (report.totals.remaining > 0)
-        console.error(`reencrypt: ${report.totals.remaining} secret(s) still under older keys; run it again`);
-      if (report.legacyInboxCredentials > 0)
-        console.error(
-          `reencrypt: ${report.legacyInboxCredentials} inbox record(s) of an older version still hold their event's credentials ` +
-            '(not handed over yet): keep the older keys, and run it again once the dispatcher has handed them over',
-        );
-    }
-    return report.complete ? 0 : 1;
+    return await runReencrypt(db, keyring, args, { err: console.error, out: console.log });
   } finally {
-    await lease?.release().catch(() => undefined); // else it expires on its own
     await db.close();
   }
 }

@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { MongoServerError, type Collection } from 'mongodb';
+import { MongoServerError, type Collection, type Filter } from 'mongodb';
 import { AppError } from '../errors';
 import { COLLECTIONS, type Database } from './db';
 
 /**
  * A lease that keeps a maintenance command from running twice at once (`npm run reencrypt`: two overlapping runs can
- * each move the same record and lose a write made between them). One document in `store_markers`, taken by an upsert
- * that matches only an expired lease or the owner's own: a live lease makes the insert fail with a duplicate key. The
- * holder renews it while it runs; a holder that stopped (killed, its host gone) lets it expire after `ttlMs`.
+ * each move the same record and lose a write made between them). Documents in `store_markers`, one per holder in turn
+ * (`<name>#<generation>`), each written by its holder alone (the store's rule, src/store/README.md: on FerretDB two
+ * conditional updates of one document can both win). A run takes the lease by inserting the generation after the
+ * latest, if that one expired (or none is left): of two runs at once, the unique `_id` lets one win. The holder renews
+ * its own document while it runs, and finds the lease lost once a later generation exists or its own is gone.
  */
 interface LeaseRecord {
   _id: string;
@@ -19,7 +21,7 @@ interface LeaseRecord {
   until: Date;
 }
 
-/** The lease `npm run reencrypt` takes (its `_id` in `store_markers`). */
+/** The lease `npm run reencrypt` takes (`reencrypt-run#<n>` in `store_markers`). */
 export const REENCRYPT_LEASE = 'reencrypt-run';
 
 export class LeaseHeldError extends AppError {
@@ -37,6 +39,9 @@ export class LeaseLostError extends AppError {
   }
 }
 
+const GENERATION_DIGITS = 12;
+const generationId = (name: string, n: number) => `${name}#${String(n).padStart(GENERATION_DIGITS, '0')}`;
+
 export class RunLease {
   private lost = false;
   /** Until when the lease is ours as far as this process knows (the last renewal that succeeded). */
@@ -46,6 +51,8 @@ export class RunLease {
   private constructor(
     private readonly coll: Collection<LeaseRecord>,
     private readonly name: string,
+    private readonly id: string,
+    private readonly next: string,
     private readonly owner: string,
     private readonly ttlMs: number,
     until: Date,
@@ -58,21 +65,23 @@ export class RunLease {
   /** Takes the lease `name`, or throws LeaseHeldError naming the run that holds it. */
   static async acquire(db: Database, name: string, ttlMs = 120_000): Promise<RunLease> {
     const coll = db.collection<LeaseRecord>(COLLECTIONS.storeMarkers);
-    const owner = randomUUID();
+    const generations = { _id: { $gte: `${name}#`, $lt: `${name}$` } } as Filter<LeaseRecord>;
+    const [latest] = await coll.find(generations).sort({ _id: -1 }).limit(1).toArray();
     const at = new Date();
+    if (latest && latest.until.getTime() > at.getTime()) throw new LeaseHeldError(name, latest.holder, latest.at, latest.until);
+    const n = latest ? Number(latest._id.slice(name.length + 1)) + 1 : 1;
+    const owner = randomUUID();
     const until = new Date(at.getTime() + ttlMs);
     try {
-      await coll.updateOne(
-        { _id: name, until: { $lte: at } },
-        { $set: { owner, holder: `${hostname()} pid ${process.pid}`, at, until } },
-        { upsert: true },
-      );
+      await coll.insertOne({ _id: generationId(name, n), owner, holder: `${hostname()} pid ${process.pid}`, at, until });
     } catch (err) {
       if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
-      const held = await coll.findOne({ _id: name });
-      throw new LeaseHeldError(name, held?.holder ?? 'unknown', held?.at ?? at, held?.until ?? until);
+      const won = await coll.findOne({ _id: generationId(name, n) });
+      throw new LeaseHeldError(name, won?.holder ?? 'another process', won?.at ?? at, won?.until ?? until);
     }
-    return new RunLease(coll, name, owner, ttlMs, until);
+    // The expired generations before it: nothing reads them again (a renewal of one finds this one first).
+    await coll.deleteMany({ $and: [generations, { _id: { $lt: generationId(name, n) } }] } as Filter<LeaseRecord>);
+    return new RunLease(coll, name, generationId(name, n), generationId(name, n + 1), owner, ttlMs, until);
   }
 
   /** Throws LeaseLostError once the lease may be another run's: before each write the command makes. */
@@ -83,10 +92,16 @@ export class RunLease {
 
   private async renew(): Promise<void> {
     if (this.lost) return;
+    // Past its expiry another run may have read it expired: never renewed then, even if no one took it yet.
+    if (Date.now() >= this.heldUntil) {
+      this.lost = true;
+      return;
+    }
     const until = new Date(Date.now() + this.ttlMs);
     try {
-      const res = await this.coll.updateOne({ _id: this.name, owner: this.owner }, { $set: { until } });
-      if (res.matchedCount === 0) this.lost = true;
+      const res = await this.coll.updateOne({ _id: this.id, owner: this.owner }, { $max: { until } });
+      // Taken over: the next generation written, or this one deleted by the run that took it.
+      if (res.matchedCount === 0 || (await this.coll.findOne({ _id: this.next }, { projection: { _id: 1 } }))) this.lost = true;
       else this.heldUntil = until.getTime();
     } catch {
       // The store unreachable: the lease stays ours until heldUntil, and assertHeld refuses after it.
@@ -96,6 +111,6 @@ export class RunLease {
   /** Gives the lease up (only if still ours): the next run need not wait for it to expire. */
   async release(): Promise<void> {
     clearInterval(this.timer);
-    await this.coll.deleteOne({ _id: this.name, owner: this.owner });
+    await this.coll.deleteOne({ _id: this.id, owner: this.owner });
   }
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Document, Filter } from 'mongodb';
 import { generateKeySpec, parseKeyring } from '../../src/crypto/secrets';
 import { PROJECT_ROOT } from '../../src/local/tools';
+import { runReencrypt } from '../../src/entry/reencrypt-run';
 import { COLLECTIONS, connectDatabase, createStore, type Database } from '../../src/store';
 import { countBlobsByKid, reencryptAll } from '../../src/store/reencrypt';
 import { LeaseHeldError, LeaseLostError, REENCRYPT_LEASE, RunLease } from '../../src/store/run-lease';
@@ -13,7 +14,6 @@ import { eventually } from '../support/waits';
 
 const specA = generateKeySpec('A');
 const specB = generateKeySpec('B');
-const leaseId = { _id: REENCRYPT_LEASE as unknown } as Filter<Document>;
 
 /** One writing `npm run reencrypt` at a time: overlapping runs can each move one record and lose a write between them. */
 describe('security: re-encryption runs one at a time (a lease in store_markers)', function () {
@@ -22,6 +22,19 @@ describe('security: re-encryption runs one at a time (a lease in store_markers)'
   let dbName: string;
   let db: Database;
   const leases = () => db.collection<Document>(COLLECTIONS.storeMarkers);
+  /** The lease's documents, one per holder in turn (`reencrypt-run#<generation>`). */
+  const generations = async () =>
+    (await leases().find({}).toArray()).filter((d) => String(d._id).startsWith(`${REENCRYPT_LEASE}#`)) as Document[];
+  const generation = (n: number) => `${REENCRYPT_LEASE}#${String(n).padStart(12, '0')}`;
+  /** Another run's lease, generation `n`, until `until`. */
+  const otherRun = (n: number, until: Date, holder = 'other-host pid 1') =>
+    leases().insertOne({
+      _id: generation(n) as unknown,
+      owner: `other-${n}`,
+      holder,
+      at: new Date(Date.now() - 60_000),
+      until,
+    } as Document);
   beforeEach(async () => {
     uri = await mongoUri();
     dbName = uniqueDbName('reenc-lease');
@@ -33,7 +46,7 @@ describe('security: re-encryption runs one at a time (a lease in store_markers)'
   });
 
   /** An active credential set under key A, which a run under [B, A] re-encrypts. */
-  async function setUnderA(installationId: string) {
+  async function setUnderA(installationId: string, legacyId = false) {
     const store = createStore(db, parseKeyring(specA));
     await store.ensureIndexes();
     const clientId = `client-${installationId}`;
@@ -52,6 +65,13 @@ describe('security: re-encryption runs one at a time (a lease in store_markers)'
       secretFrom: credentialSecretContext(installationId, clientId),
     });
     await store.credentials.activate(installationId, clientId);
+    if (!legacyId) return;
+    // As older versions stored it: under `${installationId}:${clientId}`, which the run moves first.
+    const creds = db.collection<Document>(COLLECTIONS.credentials);
+    const current = await creds.findOne({ installationId, clientId });
+    assert.ok(current);
+    await creds.deleteOne({ _id: current._id as unknown } as Filter<Document>);
+    await creds.insertOne({ ...current, _id: `${installationId}:${clientId}` as unknown } as Document);
   }
 
   it('a second run is refused while the first holds the lease, and takes it once released', async () => {
@@ -66,25 +86,58 @@ describe('security: re-encryption runs one at a time (a lease in store_markers)'
     const second = await RunLease.acquire(db, REENCRYPT_LEASE);
     second.assertHeld();
     await second.release();
-    assert.equal(await leases().countDocuments(leaseId), 0, 'released: no lease left');
+    assert.deepEqual(await generations(), [], 'released: no lease left');
   });
 
-  it("a killed run's lease is taken once it expired, not before", async () => {
-    const killed = { owner: 'killed-run', holder: 'other-host pid 1', at: new Date(Date.now() - 60_000) };
-    await leases().insertOne({ _id: REENCRYPT_LEASE as unknown, ...killed, until: new Date(Date.now() + 60_000) } as Document);
+  it("a killed run's lease is taken once it expired, not before, and its document goes", async () => {
+    await otherRun(7, new Date(Date.now() + 60_000));
     await assert.rejects(RunLease.acquire(db, REENCRYPT_LEASE), /other-host pid 1/);
-    await leases().updateOne(leaseId, { $set: { until: new Date(Date.now() - 1) } });
+    await leases().updateOne({ _id: generation(7) as unknown } as Filter<Document>, { $set: { until: new Date(Date.now() - 1) } });
     const taken = await RunLease.acquire(db, REENCRYPT_LEASE);
-    const record = await leases().findOne(leaseId);
-    assert.notEqual(record?.owner, 'killed-run');
+    assert.deepEqual(
+      (await generations()).map((d) => d._id),
+      [generation(8)],
+    );
     await taken.release();
   });
 
-  it('a run that lost its lease stops before its next write and leaves the rest to the next run', async () => {
-    for (const id of ['inst-lost-1', 'inst-lost-2']) await setUnderA(id);
+  it('of runs taking an expired lease at once, one wins (FerretDB too: each takeover is an insert, not a conditional update)', async () => {
+    for (let round = 0; round < 5; round += 1) {
+      await leases().deleteMany({});
+      await otherRun(round + 1, new Date(Date.now() - 1));
+      const tries = await Promise.allSettled([0, 1, 2].map(() => RunLease.acquire(db, REENCRYPT_LEASE)));
+      const won = tries.filter((t): t is PromiseFulfilledResult<RunLease> => t.status === 'fulfilled');
+      assert.equal(won.length, 1, `round ${round}: ${tries.map((t) => t.status).join(', ')}`);
+      for (const t of tries) if (t.status === 'rejected') assert.ok(t.reason instanceof LeaseHeldError, String(t.reason));
+      await won[0]?.value.release();
+    }
+  });
+
+  it('a holder whose lease another run took finds it lost at its next renewal', async () => {
     const lease = await RunLease.acquire(db, REENCRYPT_LEASE, 800);
-    // Another run took it (this one stalled past its expiry): the next renewal finds it gone.
-    await leases().updateOne(leaseId, { $set: { owner: 'another-run' } });
+    // The taker's generation, as if this run had stalled past its expiry.
+    await otherRun(2, new Date(Date.now() + 60_000));
+    await eventually('the lease seen lost', async () => {
+      try {
+        lease.assertHeld();
+        return undefined;
+      } catch (err) {
+        return err instanceof LeaseLostError ? true : undefined;
+      }
+    });
+    await lease.release();
+    assert.deepEqual(
+      (await generations()).map((d) => d._id),
+      [generation(2)],
+      "the taker's lease kept",
+    );
+  });
+
+  it('a run that lost its lease stops before its next write: no record moved, nothing re-encrypted', async () => {
+    await setUnderA('inst:lost-1', true);
+    await setUnderA('inst-lost-2');
+    const lease = await RunLease.acquire(db, REENCRYPT_LEASE, 800);
+    await otherRun(2, new Date(Date.now() + 60_000));
     await eventually('the lease seen lost', async () => {
       try {
         lease.assertHeld();
@@ -94,25 +147,45 @@ describe('security: re-encryption runs one at a time (a lease in store_markers)'
       }
     });
     await assert.rejects(
-      reencryptAll(db, parseKeyring(`${specB},${specA}`), { batchSize: 1, beforeWrite: async () => lease.assertHeld() }),
+      reencryptAll(db, parseKeyring(`${specB},${specA}`), { batchSize: 1, guard: () => lease.assertHeld() }),
       LeaseLostError,
     );
-    const byKid = await countBlobsByKid(db);
-    assert.equal(byKid.A, 2, `nothing re-encrypted: ${JSON.stringify(byKid)}`);
+    const creds = db.collection<Document>(COLLECTIONS.credentials);
+    assert.ok(await creds.findOne({ _id: 'inst:lost-1:client-inst:lost-1' as unknown } as Filter<Document>), 'the legacy record not moved');
+    assert.equal(await creds.countDocuments({}), 2, 'no copy made');
+    assert.equal((await countBlobsByKid(db)).A, 2, 'nothing re-encrypted');
     await lease.release();
-    assert.equal((await leases().findOne(leaseId))?.owner, 'another-run', "the other run's lease kept");
+  });
+
+  it('the command stops with exit 1 when its process stalls past its lease (the lease checked before every write)', async () => {
+    for (const id of ['inst-stall-1', 'inst-stall-2', 'inst-stall-3']) await setUnderA(id);
+    const lines: string[] = [];
+    const stall = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    const code = await runReencrypt(
+      db,
+      parseKeyring(`${specB},${specA}`),
+      { batchSize: 1, dryRun: false, leaseTtlMs: 300 },
+      {
+        err: (line) => {
+          // The first batch written: the process stalls (a paused VM) past its lease, with no renewal running.
+          if (line.includes('re-encrypted') && !lines.some((l) => l.includes('re-encrypted'))) stall(400);
+          lines.push(line);
+        },
+        out: (line) => lines.push(line),
+      },
+    );
+    assert.equal(code, 1, lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.includes('this run lost its lease reencrypt-run')),
+      lines.join('\n'),
+    );
+    assert.equal((await countBlobsByKid(db)).A, 2, 'only the first batch re-encrypted');
   });
 
   it('`npm run reencrypt` while another run holds the lease exits 1, names it and changes nothing; a dry run still counts', async () => {
     await setUnderA('inst-cli');
     const until = new Date(Date.now() + 60_000);
-    await leases().insertOne({
-      _id: REENCRYPT_LEASE as unknown,
-      owner: 'o',
-      holder: 'ops-box pid 4242',
-      at: new Date(),
-      until,
-    } as Document);
+    await otherRun(3, until, 'ops-box pid 4242');
     const run = (args: string[]) =>
       spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/entry/reencrypt.js'), ...args], {
         env: { PATH: process.env.PATH ?? '', MONGODB_URI: uri, MONGODB_DB: dbName, SECRETS_KEY: `${specB},${specA}` },
@@ -127,10 +200,10 @@ describe('security: re-encryption runs one at a time (a lease in store_markers)'
     const dry = run(['--dry-run']);
     assert.equal(dry.status, 1, dry.stderr); // something left under A
     assert.equal((JSON.parse(dry.stdout) as { totals: { found: number } }).totals.found, 1);
-    await leases().deleteOne(leaseId);
+    await leases().deleteMany({});
     const done = run([]);
     assert.equal(done.status, 0, done.stderr);
     assert.equal((await countBlobsByKid(db)).A ?? 0, 0, 'all under B');
-    assert.equal(await leases().countDocuments(leaseId), 0, 'the run released its lease');
+    assert.deepEqual(await generations(), [], 'the run released its lease');
   });
 });
