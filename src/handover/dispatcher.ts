@@ -49,6 +49,12 @@ export class InboxDispatcher {
   private wake = false;
   /** Handed over by the callback but not marked (the store failed): marked by the next passes. */
   private readonly unmarked = new Map<string, MarkOptions>();
+  /**
+   * Events refused by a woken pass, while Temporal answered others: their own fault (a limit of their workflow), not
+   * an outage's. Left to their backoff, which woken passes would otherwise ignore: retried first by every pass a
+   * steady stream of hand-overs wakes, one such event would stop each of them before the events queued behind it.
+   */
+  private readonly refusedAlone = new Set<string>();
 
   constructor(
     private readonly inbox: InboxStore,
@@ -168,23 +174,34 @@ export class InboxDispatcher {
       this.backedOff = false;
     }
     let handed = 0;
+    let failedInARow = 0;
     for (const record of due) {
       // Handed over already, its mark waiting for the store (markLater): not handed over again while it waits, else
       // a store refusing writes would have every pass re-signal the same events (and a full batch pass again at once).
       if (this.unmarked.has(record._id)) continue;
+      const dueByBackoff = record.nextDispatchAt.getTime() <= Date.now();
+      if (woken && !dueByBackoff && this.refusedAlone.has(record._id)) continue;
       try {
         await this.dispatch(record.event);
+        this.refusedAlone.delete(record._id);
+        failedInARow = 0;
       } catch (err) {
         const attempts = record.dispatchAttempts + 1;
         const backoff = Math.min(this.options.intervalMs * 2 ** attempts, this.options.maxBackoffMs ?? MAX_BACKOFF_MS);
         await this.inbox.recordDispatchFailure(record._id, attempts, new Date(Date.now() + backoff), errorName(err));
         this.backedOff = true;
-        this.wake = false;
         this.logger.warn(
           { installationId: record.installationId, eventId: record._id, attempts, ...temporalCallFailure(err) },
           'dispatch failed; backing off',
         );
-        // Temporal is most likely down for every event: stop this pass early.
+        // Woken, Temporal answered a moment ago: this event's own refusal, most likely; the next one is tried. Else,
+        // or at a second failure in a row, Temporal is most likely down for every event: stop this pass early.
+        failedInARow += 1;
+        if (woken && failedInARow === 1) {
+          if (this.refusedAlone.size < MAX_UNMARKED) this.refusedAlone.add(record._id);
+          continue;
+        }
+        this.wake = false;
         break;
       }
       handed += 1;

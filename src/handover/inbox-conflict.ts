@@ -19,3 +19,10 @@ export const conflicting = (a: InboxRecord, b: Pick<InboxRecord, 'installationId
   Date.parse(a.event.createdAt) !== Date.parse(b.event.createdAt) ||
   clientOf(a.event) !== clientOf(b.event) ||
   factsDiffer(a.event.facts, b.event.facts);
+
+/**
+ * The event's credentials copy of `installationId` and `clientId` is the stored event's own: it is a credentials event
+ * of that installation and client (the copy's put took a copy of the same installation, client, time and key for it).
+ */
+export const copyServes = (stored: InboxRecord, installationId: string, clientId: string): boolean =>
+  stored.installationId === installationId && clientOf(stored.event) === clientId;

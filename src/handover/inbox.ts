@@ -2,7 +2,7 @@ import { MongoServerError, type Collection } from 'mongodb';
 import type { EncryptedBlob } from '../crypto/secrets';
 import type { EventType, LifecycleEvent } from '../../workflows/definitions';
 import { COLLECTIONS, DURABLE_WRITE, MAJORITY_READ, NotDurableYetError, onceMoreIfDuplicate, type Database } from '../store/db';
-import { conflicting } from './inbox-conflict';
+import { conflicting, copyServes } from './inbox-conflict';
 import {
   EventCredentialStore,
   keptByDestroy,
@@ -108,8 +108,9 @@ export class InboxStore {
     // Read at majority: a record an earlier delivery wrote whose majority wait failed (answered 503) may be on the
     // primary alone; found so, a repeat answered 2xx for what a failover rolls back (an account's only credentials).
     let existing = credentials ? await this.coll.findOne({ _id: record._id }, MAJORITY_READ) : null;
+    let copied: Awaited<ReturnType<EventCredentialStore['put']>> | 'none' = 'none';
     if (!existing) {
-      const copied = credentials ? await this.eventCredentials.put(ownerOf(record), credentials) : 'none';
+      if (credentials) copied = await this.eventCredentials.put(ownerOf(record), credentials);
       // Its record never written (that delivery answered 503), then another body under the id: stored, this one's
       // record would name a copy it cannot read (bound to the other installation or client), its own secret lost.
       if (copied === 'conflict') return { stored: 'duplicate', dispatched: false, conflict: true };
@@ -120,22 +121,25 @@ export class InboxStore {
       existing = await this.coll.findOne({ _id: record._id }, MAJORITY_READ);
       // Its id taken, but not on a majority yet: nothing is promised until it is (503, delivered again).
       if (!existing) throw new NotDurableYetError();
-      // A repeat racing the first delivery (its lookup ran before that record was written) stored a copy
-      // where none was: the first one's was deleted meanwhile. Not kept when that was its import (a copy
-      // discarded or destroyed without one stays until the retention sweep: the safe way round). Another
-      // body under the id (refused, 409) keeps nothing: its secret must not wait for the sweep.
-      if (copied === 'stored' && credentials) {
-        if (conflicting(existing, record)) await this.eventCredentials.deleteCopy(record._id, record.installationId, credentials.clientId);
-        else await this.eventCredentials.deleteIfImported(record._id, record.installationId, credentials.clientId);
-      }
     }
-    if (queue && existing && !existing.dispatchedAt) await this.enqueue(existing);
-    const conflict = existing !== null && conflicting(existing, record);
+    const conflict = conflicting(existing, record);
+    if (credentials) {
+      // Another body under the id (refused, 409) keeps no copy: its secret must not wait for the sweep. Unless the
+      // stored event's copy is that one (same installation and client: its put took the copy for a repeat's).
+      if (conflict && !copyServes(existing, record.installationId, credentials.clientId))
+        await this.eventCredentials.deleteCopy(record._id, record.installationId, credentials.clientId);
+      // A repeat racing the first delivery (its lookup ran before that record was written) stored a copy where none
+      // was: the first one's was deleted meanwhile. Not kept when that was its import (a copy discarded or destroyed
+      // without one stays until the retention sweep: the safe way round).
+      else if (copied === 'stored') await this.eventCredentials.deleteIfImported(record._id, record.installationId, credentials.clientId);
+    }
+    if (queue && !existing.dispatchedAt) await this.enqueue(existing);
     return {
       stored: 'duplicate',
-      dispatched: Boolean(existing?.dispatchedAt),
+      dispatched: Boolean(existing.dispatchedAt),
       ...(conflict ? { conflict: true as const } : {}),
-      ...(existing ? { event: existing.event, receivedAt: existing.receivedAt } : {}),
+      event: existing.event,
+      receivedAt: existing.receivedAt,
     };
   }
 

@@ -76,4 +76,50 @@ describe('event credentials: copies moved and repeated (FerretDB)', () => {
     assert.equal(await eventCredentials.get(first._id), undefined, "the refused body's secret is not kept until the sweep");
     assert.equal((await inbox.get(first._id))?.installationId, first.installationId, 'the stored event kept');
   });
+
+  /** Two credentials bodies under one id, one installation, client and time: only their type differs. */
+  function twoBodies() {
+    const installed = inboxRecord('app.installed', new Date(), { client_id: 'c3' });
+    const rotated = {
+      ...installed,
+      type: 'app.credentials_rotated' as const,
+      event: { ...installed.event, type: 'app.credentials_rotated' as const },
+    };
+    return { installed, rotated, sealed: { clientId: 'c3', secret: blob } };
+  }
+
+  it("another body refused after the stored event took its copy for a repeat's (same installation and client): the copy kept", async () => {
+    const { installed, rotated, sealed } = twoBodies();
+    // The rotation's delivery stored its copy; before its record, the install's delivery took that copy (a repeat's,
+    // same installation, client, time and key) and wrote its record, answered 200.
+    const target = inbox as unknown as { insertRecord(r: unknown): Promise<boolean> };
+    const insertRecord = target.insertRecord.bind(inbox);
+    target.insertRecord = async (r: unknown) => {
+      target.insertRecord = insertRecord;
+      const accepted = await inbox.insert(installed, sealed, { queue: false });
+      assert.equal(accepted.stored, 'stored', 'the install accepted on the copy the rotation stored');
+      return insertRecord(r);
+    };
+    const refused = await inbox.insert(rotated, sealed, { queue: false });
+    assert.ok(refused.stored === 'duplicate' && refused.conflict, 'the rotation refused (409)');
+    assert.ok(await eventCredentials.get(installed._id), "the accepted install's only copy of its credentials kept");
+  });
+
+  it('a refused body whose copy an earlier delivery (answered 503) stored: the copy deleted at its redelivery', async () => {
+    const { installed, sealed } = twoBodies();
+    // The install's first delivery stored its copy, then its record failed (503).
+    assert.equal(
+      await eventCredentials.put(
+        { eventId: installed._id, installationId: installed.installationId, createdAt: installed.createdAt, storedAt: new Date() },
+        sealed,
+      ),
+      'stored',
+    );
+    // Another event under the id, of another installation, accepted meanwhile.
+    const other = inboxRecord('app.updated');
+    await inbox.insert({ ...other, _id: installed._id, event: { ...other.event, eventId: installed._id } }, undefined, { queue: false });
+    const redelivered = await inbox.insert(installed, sealed, { queue: false });
+    assert.ok(redelivered.stored === 'duplicate' && redelivered.conflict, 'refused (409)');
+    assert.equal(await eventCredentials.get(installed._id), undefined, "the refused body's secret is not kept until the sweep");
+  });
 });

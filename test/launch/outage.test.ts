@@ -44,4 +44,26 @@ describe('launch: MongoDB unreachable from the web server', function () {
       60_000,
     );
   });
+
+  it('signing out with MongoDB unreachable still clears the cookie: the browser holds no session afterwards', async () => {
+    const { installation, licensed } = await activeInstallation(sys);
+    const { browser, body } = await signIn(sys, installation.id, licensed[0]?.id ?? '');
+    const csrf = /name="csrf" value="([^"]+)"/.exec(body)?.[1];
+    assert.ok(csrf);
+    proxy.block();
+    const out = await browser.request(`${sys.web.url}/app/logout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `csrf=${csrf}`,
+    });
+    assert.equal(out.status, 303);
+    assert.equal(out.headers.get('location'), '/app/signed-out');
+    assert.equal(browser.jar.has('appconnect_session'), false, 'the cookie is cleared');
+    assert.ok(
+      sys.logLines.some((l) => l.includes('sign-out: the session could not be ended in the store')),
+      'the failed end is logged',
+    );
+    proxy.unblock();
+    assert.equal((await browser.request(`${sys.web.url}/app`)).status, 401, 'no session in this browser: not signed in');
+  });
 });

@@ -133,8 +133,10 @@ export async function appLogout(lc: LaunchContext, ctx: Context): Promise<void> 
   // Without the cookie (another site's form: SameSite keeps it back) nothing is cleared, so such a
   // form cannot sign the user out by its answer's Set-Cookie.
   if (id) {
-    await lc.sessions.end(id);
+    // The cookie goes all the same (a shared workstation's next user must not find the session): with the store out,
+    // the session's record waits for its expiry, unreachable without the cookie.
     clearCookie(ctx, SESSION_COOKIE, cookieBase(lc, '/'));
+    await lc.sessions.end(id).catch((err: unknown) => lc.logger.warn({ err }, 'sign-out: the session could not be ended in the store'));
   }
   redirectTo(ctx, 303, SIGNED_OUT_PATH);
 }

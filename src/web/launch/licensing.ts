@@ -74,13 +74,18 @@ export async function refreshFromTalkdesk(
     // Only the user signing in: the workflow owns everyone else's mapping. Writing them all from here
     // raced its app.updated (a user it had just deactivated put back on the account's licensed list).
     const me = users.filter((u) => u.id === talkdeskUserId);
-    if (me.length > 0)
+    if (me.length > 0) {
+      // The role as the installation's provision and updates give it: its installing administrator's, no one else's
+      // (kept from the mapping, an earlier same-id life's administrator would sign in as this one's).
+      const account = await lc.store.accounts.getAccount(accountId);
+      const admin = account?.installationId === rec._id ? account.createdBy : undefined;
       await lc.store.accounts.upsertUsers(
         accountId,
         rec._id,
-        me.map((u) => ({ id: u.id, email: u.email, name: u.name })),
+        me.map((u) => ({ id: u.id, email: u.email, name: u.name, role: u.id === admin ? ('admin' as const) : ('user' as const) })),
         askedAt,
       );
+    }
     lc.logger.info({ installationId: rec._id, licensedUsers: users.length, shared }, 'licensed users refreshed from Talkdesk at sign-in');
     return me.length > 0;
   } catch (err) {
