@@ -14,7 +14,12 @@ describe('store: reconnecting the client in place (FerretDB)', function () {
     try {
       const coll = db.collection<{ _id: string }>('store_markers');
       await coll.insertOne({ _id: 'before' });
+      const topology = () => (db.client as unknown as { topology?: object }).topology;
+      const before = topology();
+      assert.ok(before, 'connected: the driver has a topology');
       await db.reconnect();
+      // The repair: the old connections and their monitor closed and new ones made, not the same client kept open.
+      assert.notEqual(topology(), before, 'a new topology (new connections and monitor)');
       await coll.insertOne({ _id: 'after' });
       assert.equal(await coll.countDocuments({}), 2);
     } finally {

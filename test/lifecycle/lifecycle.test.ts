@@ -101,7 +101,7 @@ describe('the whole lifecycle of an installation (dev server, FerretDB, simulato
     assert.equal(acct?.settingsRestored, true);
   });
 
-  it('an uninstall during provisioning stops it, undoes it and is acknowledged', async () => {
+  it('an uninstall during provisioning interrupts it: nothing provisioned then or later, the uninstall acknowledged, the install never approved', async () => {
     const { installation, event } = sys.simulator.createInstallation({ licensedUsers: 10 });
     // Talkdesk asks provisioning to come back in a minute: the uninstall surely arrives while it waits, however
     // loaded the machine. (An activity cancelled mid-call is covered by test/workflows/ on the time-skipping server.)

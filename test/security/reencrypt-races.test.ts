@@ -105,13 +105,15 @@ describe('security: re-encryption while the service writes', function () {
         if (name !== collection) return coll;
         return Object.assign(Object.create(coll) as typeof coll, {
           insertOne: async (doc: Document) => {
-            await records.deleteOne({ _id: legacyId as unknown } as Filter<Document>);
+            deleted += (await records.deleteOne({ _id: legacyId as unknown } as Filter<Document>)).deletedCount;
             return insertOne(doc);
           },
         });
       },
     };
+    let deleted = 0;
     await migrateCredentialIds(watched);
+    assert.equal(deleted, 1, 'the legacy record deleted between the read and the copy (the race staged)');
     return records.countDocuments({ installationId, clientId });
   }
 

@@ -6,6 +6,7 @@ import { startFerretDBOnFreePort, type LocalMongo } from '../../src/local/ferret
 import { startTemporalDevServerOnFreePorts } from '../../src/local/temporal-dev';
 import { toolPath } from '../../src/local/tools';
 import { ensureSearchAttributes } from '../../src/temporal/search-attributes';
+import { settledWithin } from './waits';
 
 /**
  * Servers shared by the whole test run, started on first use on free loopback
@@ -134,17 +135,6 @@ export async function dropSharedTimeSkippingEnv(): Promise<void> {
   await (await old?.catch(() => undefined))?.stop();
 }
 
-/** Waits for `p` for up to `ms`: whether it settled (a rejection counts), without failing either way. */
-export function settledWithin(p: Promise<unknown> | undefined, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms).unref()));
-  const settled = (p ?? Promise.resolve()).then(
-    () => true,
-    () => true,
-  );
-  return Promise.race([settled, late]).finally(() => clearTimeout(timer));
-}
-
 /** `fn` run at most once: a cleanup that may also have run before the end of the run. */
 export function once(fn: () => Promise<void>): () => Promise<void> {
   let ran: Promise<void> | undefined;
@@ -224,3 +214,5 @@ export async function stopAllServers(): Promise<void> {
   mongo = undefined;
   sharedTimeSkipping = undefined;
 }
+
+export { settledWithin };

@@ -113,3 +113,14 @@ const eventName = (type: temporal.api.enums.v1.EventType | null | undefined) =>
 export function finalView(client: Client, installationId: string): Promise<InstallationView> {
   return client.workflow.getHandle(workflowIdFor(installationId)).result() as Promise<InstallationView>;
 }
+
+/** Waits for `p` for up to `ms`: whether it settled (a rejection counts), without failing either way. */
+export function settledWithin(p: Promise<unknown> | undefined, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms).unref()));
+  const settled = (p ?? Promise.resolve()).then(
+    () => true,
+    () => true,
+  );
+  return Promise.race([settled, late]).finally(() => clearTimeout(timer));
+}

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+
 import type { Logger } from '../../src/logging/logger';
 import { watchStore, type StoreWatchdogOptions } from '../../src/store/watchdog';
 import { captureLogger } from '../support/logs';
-import { eventually, holdsFor } from '../support/waits';
+import { eventually, holdsFor, settledWithin } from '../support/waits';
 
 /** The store watchdog with fake pings: what it does when its process's own client or the store fails. */
 describe('store watchdog', () => {
@@ -88,8 +89,8 @@ describe('store watchdog', () => {
       onStuck: () => (stuck += 1),
     });
     await eventually('the watchdog to stop the worker', async () => (stuck > 0 ? true : undefined), 5_000);
-    // stop() does not wait for the hung ping (it never answers: waiting would meet the test's timeout).
-    await dog.stop();
+    // stop() does not wait for the hung ping: well before the ping's own timeout would end it.
+    assert.ok(await settledWithin(dog.stop(), 3_000), 'stop() returned within 3 s');
 
     let pinged = false;
     const idle = watchStore({
@@ -101,7 +102,8 @@ describe('store watchdog', () => {
       onStuck: () => undefined,
     });
     await eventually('a round (and its hung ping) in flight', async () => (pinged ? true : undefined), 5_000);
-    await idle.stop(); // returns while the ping hangs (as above)
+    // Returns while the ping hangs: its timeout (10 s, the least of 10 s and stuckAfterMs) has not come.
+    assert.ok(await settledWithin(idle.stop(), 3_000), 'stop() returned within 3 s');
   });
 
   it('the worker mode reconnects in place first, and stops the worker only when the reconnected client stays stuck', async () => {
