@@ -241,7 +241,8 @@ export function reconciliationActivities(deps: ActivityDeps) {
         // A retried attempt skips what an earlier one read and recorded in this pass: its reads counted against the
         // budget, and its repairs were sent (one that failed is not recorded; what it found is in that attempt's log
         // lines, not this page's result). Reconciliation's own checks only: a workflow's approval is no read of this pass.
-        if (retried && ((await store.installations.lastCheckByReconciliation(entry.id))?.getTime() ?? 0) >= input.startedAt) continue;
+        // Known by the pass's plan id, not by comparing times (the planning worker's clock and this one's may differ).
+        if (retried && (await store.installations.checkedInPass(entry.id, input.planId))) continue;
         await slotOpen(input.startedAt, entry.slot);
         let considered = false;
         const n = input.callsPerMinute; // the budget is spent as the read is sent (talkdeskView), not before the visit's work
@@ -258,9 +259,11 @@ export function reconciliationActivities(deps: ActivityDeps) {
         // read Talkdesk refused for good (404, 401): it goes behind the others, not first again. A 5xx or
         // a timeout does not (an outage must not push every installation a window back), nor a repair failed for now.
         if ((seen.read || considered || seen.refused) && !seen.repairDue) {
-          await store.installations.markCheckedByReconciliation(entry.id, new Date(), seen.nothingToRead).catch((err: unknown) => {
-            logger.warn({ installationId: entry.id, err }, 'Talkdesk check not recorded: checked again next pass');
-          });
+          await store.installations
+            .markCheckedByReconciliation(entry.id, new Date(), seen.nothingToRead, input.planId)
+            .catch((err: unknown) => {
+              logger.warn({ installationId: entry.id, err }, 'Talkdesk check not recorded: checked again next pass');
+            });
         } else {
           // Still due, ordered by this try (planPass): one host paused or down for hours must not fill every pass's
           // reads with its own and starve the other hosts' checks; nor may installations resumed every pass (a

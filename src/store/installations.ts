@@ -62,6 +62,8 @@ interface TalkdeskCheck {
   nothingToRead?: boolean;
   /** The last read planned and not answered (its host paused or not answering, a 5xx): still due, ordered by this try. */
   triedAt?: Date;
+  /** The pass (its plan id) whose read `at` is: a retried page skips what an earlier attempt of its pass recorded. */
+  planId?: string;
 }
 
 /** What a reconciliation pass plans from: each record's phase, last Talkdesk check and `resumed_runs` mark. */
@@ -157,8 +159,12 @@ export class InstallationStore {
    * (src/store/README.md), and on FerretDB this update landing with one of the workflow's
    * would lose one of them, the workflow's phase included.
    */
-  async markCheckedByReconciliation(installationId: string, at: Date, nothingToRead = false): Promise<void> {
-    await upsertById(this.checks, installationId, { $set: { at, nothingToRead } });
+  async markCheckedByReconciliation(installationId: string, at: Date, nothingToRead = false, planId?: string): Promise<void> {
+    await upsertById(
+      this.checks,
+      installationId,
+      planId ? { $set: { at, nothingToRead, planId } } : { $set: { at, nothingToRead }, $unset: { planId: '' } },
+    );
   }
 
   /** A read planned for the installation went unanswered (`triedAt`): its last check stays as it was. */
@@ -166,9 +172,9 @@ export class InstallationStore {
     await upsertById(this.checks, installationId, { $set: { triedAt: at } });
   }
 
-  /** When reconciliation last read the installation at Talkdesk and recorded it as checked; undefined before any. */
-  async lastCheckByReconciliation(installationId: string): Promise<Date | undefined> {
-    return (await this.checks.findOne({ _id: installationId }, { projection: { at: 1 } }))?.at ?? undefined;
+  /** Reconciliation's last recorded read of the installation was in the pass `planId` (no clock compared). */
+  async checkedInPass(installationId: string, planId: string): Promise<boolean> {
+    return (await this.checks.findOne({ _id: installationId }, { projection: { planId: 1 } }))?.planId === planId;
   }
 
   /** The later of the workflow's and reconciliation's last reads of Talkdesk's view; undefined before any. */

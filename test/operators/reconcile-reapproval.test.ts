@@ -3,6 +3,7 @@ import { ServiceError } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { reconciliationActivities } from '../../activities/reconciliation';
 import { createLogger } from '../../src/logging/logger';
+import { COLLECTIONS } from '../../src/store';
 import { TalkdeskClient } from '../../src/talkdesk/client';
 import type { PageResult } from '../../workflows/reconcile-types';
 import { workflowIdFor } from '../../workflows/definitions';
@@ -178,5 +179,22 @@ describe('reconciliation: re-approvals, repairs and failures', function () {
     assert.deepEqual(retry.deprovisioned, [unread], 'only the one the first attempt had not reached');
     assert.deepEqual(lastAsked?.signals.length, 1);
     assert.deepEqual(reads, [unread], 'Talkdesk read once for each in the pass');
+  });
+
+  it("the skip does not compare clocks: the first attempt's worker recorded its check by a clock behind the planner's, the retry still skips", async () => {
+    const checked = await approvedButInstalling();
+    h.simulator.setInstallationState(checked, 'revoked');
+    const started = Date.now();
+    const first = await plannedPage([checked], started);
+    assert.deepEqual(first.deprovisioned, [checked]);
+    // As a worker 3 s behind the planning one records it.
+    await h.db
+      .collection<{ _id: string }>(COLLECTIONS.talkdeskChecks)
+      .updateOne({ _id: checked }, { $set: { at: new Date(started - 3_000) } });
+    const reads: string[] = [];
+    const unsubscribe = h.simulator.onCall((c) => void (c.route === 'installation' && reads.push(c.installationId ?? '')));
+    const retry = await plannedPage([checked], started, undefined, true, 2).finally(unsubscribe);
+    assert.deepEqual(retry.deprovisioned, [], 'not repaired twice');
+    assert.deepEqual(reads, [], 'not read twice');
   });
 });
