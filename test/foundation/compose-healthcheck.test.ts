@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
@@ -25,6 +26,7 @@ describe('docker-compose: the Temporal healthcheck command', function () {
 
   it('answers healthy from a running dev server, and fails where none listens', async () => {
     const env = await temporalDevEnv();
+    const noProfile = mkdtempSync(path.join(os.tmpdir(), 'no-temporal-profile-'));
     const args = test.slice(2);
     const at = args.indexOf('--address');
     assert.equal(args[at + 1], '127.0.0.1:7233', 'the container asks its own frontend');
@@ -32,10 +34,15 @@ describe('docker-compose: the Temporal healthcheck command', function () {
       promisify(execFile)(
         toolPath('temporal'),
         args.map((a, i) => (i === at + 1 ? address : a)),
-        { timeout: 20_000 },
+        // As in the container (no profile): the machine's own (a cloud profile's API key turns TLS on) is not read.
+        { timeout: 20_000, env: { PATH: process.env.PATH ?? '', HOME: noProfile, XDG_CONFIG_HOME: noProfile } },
       );
-    const ok = await run(env.address);
-    assert.match(ok.stdout, /SERVING/);
-    await assert.rejects(run('127.0.0.1:1'), (e: unknown) => (e as { code?: number }).code !== 0);
+    try {
+      const ok = await run(env.address);
+      assert.match(ok.stdout, /SERVING/);
+      await assert.rejects(run('127.0.0.1:1'), (e: unknown) => (e as { code?: number }).code !== 0);
+    } finally {
+      rmSync(noProfile, { recursive: true, force: true });
+    }
   });
 });
