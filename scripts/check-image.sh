@@ -75,7 +75,7 @@ ready=$(curl -s "http://127.0.0.1:$ADMIN/readyz" || true)
 log "readyz: $ready"
 SIMULATOR_PORT=$SIM CALLBACK_URL=http://127.0.0.1:$WEB/talkdesk/events node dist/src/entry/demo.js >"$WORK/demo.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 120); do grep -q 'approval call received' "$WORK/demo.log" && break; sleep 0.5; done
+for _ in $(seq 120); do grep -qs 'approval call received' "$WORK/demo.log" && break; sleep 0.5; done
 if grep -q 'approval call received' "$WORK/demo.log"; then
   log "approved: $(grep 'approval call received' "$WORK/demo.log")"
   exit 0
