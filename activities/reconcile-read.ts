@@ -38,13 +38,19 @@ export function createTalkdeskReader(deps: ActivityDeps, pause: TalkdeskPause) {
     // After the budget's wait: a 429 met meanwhile by another page holds this read too. A token request and the read can
     // take a client timeout each (up to 30 s): heartbeating, the page outlives them.
     paused();
+    let tokenGranted = false;
     const there = await whileHeartbeating(`reading ${ref.installationId} at Talkdesk`, () =>
-      withToken(deps, ref, (token) => deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token)),
+      withToken(deps, ref, (token) => {
+        tokenGranted = true;
+        return deps.talkdesk.getInstallation(ref.rootUrl, ref.appId, ref.installationId, token);
+      }),
     ).catch((err: unknown) => {
       // Final failures too (a host not allowed, a redirect, a key that cannot sign): checked, else first every pass.
       if (refusedForGood(err) || toFailure(err).nonRetryable) visit.refused = true;
       else visit.unanswered = true;
-      pause.note(err, ref.rootUrl);
+      // The API host's reads pause for its own limit or outage, not for the token request's: that is the account's
+      // identity host (its own per account), which no other installation's read goes to.
+      if (tokenGranted) pause.note(err, ref.rootUrl);
       throw err;
     });
     visit.read = true;

@@ -94,13 +94,18 @@ export function reconciliationActivities(deps: ActivityDeps) {
     if (rec.phase === 'active' && talkdeskState === 'installing') {
       if (!rec.installApprovedAt) return drift(rec, talkdeskState);
       const { ref } = view;
+      let sent = false;
       try {
         // Within the pass's 429 pause, as reads are (left to the next pass); a 429 here pauses the calls after it.
         pause.check('approval', ref.rootUrl);
-        const approve = (token: string) => deps.talkdesk.setInstallationState(ref.rootUrl, ref.appId, ref.installationId, token, APPROVE);
+        const approve = (token: string) => (
+          (sent = true),
+          deps.talkdesk.setInstallationState(ref.rootUrl, ref.appId, ref.installationId, token, APPROVE)
+        );
         await whileHeartbeating(`approving ${ref.installationId} again`, () => withToken(deps, ref, approve));
       } catch (err) {
-        pause.note(err, ref.rootUrl); // not sent, or failed for now: due next pass (the planned visit)
+        // Not sent, or failed for now: due next pass (the planned visit). Only the API host's own answer pauses its calls.
+        if (sent) pause.note(err, ref.rootUrl);
         throw err;
       }
       return 'reapproved';

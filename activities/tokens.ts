@@ -28,8 +28,8 @@ export async function accessToken(
   clientId: string,
 ): Promise<{ token: string; expiresAt: number; scope: string; cached: boolean }> {
   const minValidity = deps.tokenMinValidityMs ?? 60_000;
-  const cached = await deps.store.credentials.cachedToken(installationId, clientId, minValidity);
-  if (cached) return { token: cached, expiresAt: Date.now() + minValidity, scope: '', cached: true };
+  const cached = await deps.store.credentials.cachedTokenGrant(installationId, clientId, minValidity);
+  if (cached) return { token: cached.token, expiresAt: cached.expiresAt.getTime(), scope: cached.scope, cached: true };
   const creds = await usableCredentials(deps, installationId, clientId);
   const granted = await deps.talkdesk.requestToken(tokenRequestFor(creds, deps.scopes ?? DEFAULT_SCOPES)).catch(async (err: unknown) => {
     throw (await scopesMayBeActivating(deps, err, creds)) ? scopesActivating() : err;

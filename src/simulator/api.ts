@@ -184,9 +184,9 @@ function installationState(cfg: ApiConfig, r: ApiRequest, inst: SimInstallation)
     return errorResponse(r.route, 400, 'body must be exactly {"state":"approve"} or {"state":"reject","reason":"<non-empty>"}');
   }
   const s = cfg.state;
-  const conflict = (why: string) => errorResponse(r.route, 409, why);
-  // Recorded for checks such as the soak's "one approval per operation".
+  // Recorded for checks such as the soak's "one approval per operation": a call refused concluded nothing.
   r.call.concluded = inst.pendingOperation ?? 'nothing';
+  const conflict = (why: string) => ((r.call.concluded = 'nothing'), errorResponse(r.route, 409, why));
   if (body.data.state === 'approve') {
     switch (inst.pendingOperation) {
       case 'install':

@@ -209,7 +209,11 @@ export class Lifecycle {
     const previous = inst.clientIds.map((c) => this.state.clients.get(c)).filter((c): c is ClientRecord => c !== undefined);
     const alg = opts.algorithm ?? previous.at(-1)?.keys.key_algorithm ?? 'ES256';
     const compromised = opts.compromised ?? false;
-    const graceEnd = new Date(Date.now() + this.rotationGraceSeconds * 1000);
+    const id = eventId(eventOpts);
+    const head = envelopeHead(this.ctx, 'app.credentials_rotated', id, eventOpts);
+    // Talkdesk's seven days run from the rotation (its `created_at`), not from when the event reaches anyone.
+    const rotatedAt = Date.parse(head.created_at);
+    const graceEnd = new Date((Number.isFinite(rotatedAt) ? rotatedAt : Date.now()) + this.rotationGraceSeconds * 1000);
     for (const old of previous) {
       if (compromised) this.state.revokeClient(old);
       else if (!old.validUntil || old.validUntil > graceEnd) old.validUntil = graceEnd;
@@ -218,9 +222,8 @@ export class Lifecycle {
     client.rotatedIn = true;
     inst.clientIds.push(client.clientId);
 
-    const id = eventId(eventOpts);
     return {
-      ...envelopeHead(this.ctx, 'app.credentials_rotated', id, eventOpts),
+      ...head,
       data: {
         ...(opts.withIds ? { installation_id: inst.id, account_id: inst.accountId, account_name: account?.name ?? '' } : {}),
         ...((opts.flagged ?? opts.compromised !== undefined) ? { compromised } : {}),

@@ -32,6 +32,8 @@ const byCreatedAt = (a: CredentialRecord, b: CredentialRecord) => a.createdAt.ge
  * a set is imported. Installations whose sets an older version stored are indexed once at start
  * (`indexStoredSets`); until then an import adds them from a read by installation.
  */
+type CachedGrant = { token: string; expiresAt: Date; scope: string };
+
 export class CredentialStore {
   private readonly creds: Collection<CredentialRecord>;
   private readonly tokens: Collection<TokenRecord>;
@@ -288,10 +290,16 @@ export class CredentialStore {
   }
 
   async cachedToken(installationId: string, clientId: string, minValidityMs: number): Promise<string | undefined> {
+    return (await this.cachedTokenGrant(installationId, clientId, minValidityMs))?.token;
+  }
+
+  /** The cached token with its expiry and scope as granted; undefined without one valid `minValidityMs` more. */
+  async cachedTokenGrant(installationId: string, clientId: string, minValidityMs: number): Promise<CachedGrant | undefined> {
     const rec =
       (await this.tokens.findOne({ _id: credentialId(installationId, clientId) })) ?? (await this.legacyToken(installationId, clientId));
     if (!rec || rec.expiresAt.getTime() - Date.now() < minValidityMs) return undefined;
-    return decryptJson<string>(this.keyring, rec.token, tokenContext(installationId, clientId));
+    const token = decryptJson<string>(this.keyring, rec.token, tokenContext(installationId, clientId));
+    return { token, expiresAt: rec.expiresAt, scope: rec.scope };
   }
 
   async cacheToken(installationId: string, clientId: string, token: string, scope: string, expiresAt: Date): Promise<void> {

@@ -68,6 +68,15 @@ describe('token grant notes: activation or revocation of a fresh set (FerretDB, 
     assert.equal(await granted(installation.id, clientId), true);
   });
 
+  it("a cached token's result names its expiry and scope as granted (what the history shows), not a minute from now and none", async () => {
+    const { installation, clientId } = await h.installing(1);
+    const granted = await h.run(h.acts.obtainToken, { installationId: installation.id, clientId });
+    assert.equal(granted.cached, false);
+    assert.ok(granted.scope.split(' ').includes('apps:write'), granted.scope);
+    const cached = await h.run(h.acts.obtainToken, { installationId: installation.id, clientId });
+    assert.deepEqual(cached, { ...granted, cached: true });
+  });
+
   it('the credentials backstop drops notes older than a day (no TTL index on FerretDB), and keeps a recent one', async () => {
     const old = await h.installing(1);
     const recent = await h.installing(1);

@@ -104,6 +104,24 @@ describe('reconciliation: re-approvals, repairs and failures', function () {
     for (const id of [first, second]) assert.ok((await lastCheck(id)) < started, id);
   });
 
+  it("a 429 from one account's token endpoint (its own identity host) does not pause the API host's reads of other installations", async () => {
+    const first = await approvedButInstalling();
+    const second = await approvedButInstalling();
+    for (const id of [first, second]) h.simulator.setInstallationState(id, 'completed');
+    const reads: string[] = [];
+    const unsubscribe = h.simulator.onCall(
+      (c) => void (c.route === 'installation' && c.status === 200 && reads.push(c.installationId ?? '')),
+    );
+    h.simulator.failNext('token', 1, { status: 429, retryAfterSeconds: 30 });
+    const result = await plannedPage([first, second], Date.now()).finally(unsubscribe);
+    assert.deepEqual(
+      result.errors.map((e) => e.installationId),
+      [first],
+      'only the first: its token refused',
+    );
+    assert.deepEqual(reads, [second], 'the second read at once');
+  });
+
   it('a read a 429 paused goes unanswered: recorded as tried, not checked, and the scan gives the plan that try (its order: test/unit/reconcile-plan.test.ts)', async () => {
     const first = await approvedButInstalling();
     const second = await approvedButInstalling();

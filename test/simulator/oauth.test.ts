@@ -179,6 +179,19 @@ describe('simulator token endpoint', () => {
       assert.ok(await getToken(sim, compromised.data));
     });
 
+    it("the grace period runs from the rotation's created_at, not from when the event was made (a rotation delivered late)", async () => {
+      const { installation, event } = sim.createInstallation();
+      const day = 86_400_000;
+      // Rotated seven days and a minute ago: Talkdesk no longer takes the old client, however late the event arrives.
+      sim.rotateCredentials(installation.id, {}, { createdAt: new Date(Date.now() - 7 * day - 60_000).toISOString() });
+      const r = await postForm(
+        sim.tokenUrlFor(event.data.client_id),
+        tokenForm(await signAssertion(event.data, sim.tokenUrlFor(event.data.client_id))),
+      );
+      assert.equal(r.status, 401);
+      assert.match(String(r.body.error_description), /expired after rotation/);
+    });
+
     it('the grace period ends', async () => {
       await restart({ rotationGraceSeconds: 0 });
       const { installation, event } = sim.createInstallation();

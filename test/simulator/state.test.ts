@@ -32,7 +32,11 @@ describe('simulator state endpoints', () => {
     assert.equal(sim.stateCalls(id).length, 2);
     assert.equal(sim.stateCalls(id)[1]?.concluded, 'nothing');
     sim.uninstall(id);
+    // A rejection of the uninstall is refused (409): it concluded nothing, though the uninstall is open.
+    assert.equal((await post('{"state":"reject","reason":"no"}')).status, 409);
+    assert.equal(sim.stateCalls(id).at(-1)?.concluded, 'nothing');
     assert.equal((await post('{"state":"approve"}')).status, 200);
+    assert.equal(sim.stateCalls(id).at(-1)?.concluded, 'uninstall');
     assert.equal((await post('{"state":"approve"}')).status, 409, 'a repeated acknowledgement of a revoked uninstall');
   });
 
@@ -109,7 +113,11 @@ describe('simulator state endpoints', () => {
     await restart({ revokeOnUninstall: true });
     const { id, token, post } = await installed();
     sim.uninstall(id);
+    // A rejection of the uninstall is refused (409): it concluded nothing, though the uninstall is open.
+    assert.equal((await post('{"state":"reject","reason":"no"}')).status, 409);
+    assert.equal(sim.stateCalls(id).at(-1)?.concluded, 'nothing');
     assert.equal((await post('{"state":"approve"}')).status, 200);
+    assert.equal(sim.stateCalls(id).at(-1)?.concluded, 'uninstall');
     assert.equal((await api(sim, token, 'GET', instPath(id))).status, 401);
   });
 

@@ -199,7 +199,7 @@ describe('installation workflow: recording a trial on the partner account', func
     assert.equal(trialRecords(t), attempts, 'not retried after it was given up');
   });
 
-  it('a trial record the partner refuses for good still fails the workflow, as before', async () => {
+  it('a trial record step failing for good (non-retryable, not a partner refusal, which the activity records and goes on) fails the workflow', async () => {
     const t = await start(new ActivityStubs().on('recordTrial', async () => Promise.reject(refused('partner refused the trial (400)'))));
     await t.send(t.event('app.installed'));
     await t.settled('active');
