@@ -179,8 +179,7 @@ export class InboxDispatcher {
       // Handed over already, its mark waiting for the store (markLater): not handed over again while it waits, else
       // a store refusing writes would have every pass re-signal the same events (and a full batch pass again at once).
       if (this.unmarked.has(record._id)) continue;
-      const dueByBackoff = record.nextDispatchAt.getTime() <= Date.now();
-      if (woken && !dueByBackoff && this.refusedAlone.has(record._id)) continue;
+      if (woken && this.refusedAlone.has(record._id) && record.nextDispatchAt.getTime() > Date.now()) continue;
       try {
         await this.dispatch(record.event);
         this.refusedAlone.delete(record._id);
