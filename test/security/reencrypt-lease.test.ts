@@ -5,11 +5,11 @@ import type { Document, Filter } from 'mongodb';
 import { generateKeySpec, parseKeyring } from '../../src/crypto/secrets';
 import { PROJECT_ROOT } from '../../src/local/tools';
 import { runReencrypt } from '../../src/entry/reencrypt-run';
-import { COLLECTIONS, connectDatabase, createStore, type Database } from '../../src/store';
+import { COLLECTIONS, connectDatabase, type Database } from '../../src/store';
 import { countBlobsByKid, reencryptAll } from '../../src/store/reencrypt';
 import { LeaseHeldError, LeaseLostError, REENCRYPT_LEASE, RunLease } from '../../src/store/run-lease';
-import { credentialSecretContext } from '../../src/store/secret-contexts';
 import { mongoUri, uniqueDbName } from '../support/servers';
+import { activeSetUnder } from './active-set';
 import { eventually } from '../support/waits';
 
 const specA = generateKeySpec('A');
@@ -45,26 +45,10 @@ describe('security: re-encryption runs one at a time (a lease in store_markers)'
     await db?.close();
   });
 
-  /** An active credential set under key A, which a run under [B, A] re-encrypts. */
+  /** An active credential set under key A, which a run under [B, A] re-encrypts; optionally under its legacy id. */
   async function setUnderA(installationId: string, legacyId = false) {
-    const store = createStore(db, parseKeyring(specA));
-    await store.ensureIndexes();
     const clientId = `client-${installationId}`;
-    await store.credentials.importPending({
-      installationId,
-      clientId,
-      keyId: 'kid-1',
-      keyAlgorithm: 'ES256',
-      tokenUrl: 'https://example.talkdeskid.com/oauth/token',
-      sourceEventId: `evt-${installationId}`,
-      secret: store.credentials.encryptSecret(installationId, clientId, {
-        clientSecret: 'cs-lease-0123456789',
-        privateKey: 'pk',
-        publicKey: 'pub',
-      }),
-      secretFrom: credentialSecretContext(installationId, clientId),
-    });
-    await store.credentials.activate(installationId, clientId);
+    await activeSetUnder(db, specA, installationId, clientId);
     if (!legacyId) return;
     // As older versions stored it: under `${installationId}:${clientId}`, which the run moves first.
     const creds = db.collection<Document>(COLLECTIONS.credentials);
@@ -72,6 +56,21 @@ describe('security: re-encryption runs one at a time (a lease in store_markers)'
     assert.ok(current);
     await creds.deleteOne({ _id: current._id as unknown } as Filter<Document>);
     await creds.insertOne({ ...current, _id: `${installationId}:${clientId}` as unknown } as Document);
+  }
+
+  /** A lease this run holds, then another run's generation after it (as if this one had stalled): seen lost. */
+  async function takenOver(): Promise<RunLease> {
+    const lease = await RunLease.acquire(db, REENCRYPT_LEASE, 800);
+    await otherRun(2, new Date(Date.now() + 60_000));
+    await eventually('the lease seen lost', async () => {
+      try {
+        lease.assertHeld();
+        return undefined;
+      } catch (err) {
+        return err instanceof LeaseLostError ? true : undefined;
+      }
+    });
+    return lease;
   }
 
   it('a second run is refused while the first holds the lease, and takes it once released', async () => {
@@ -114,17 +113,7 @@ describe('security: re-encryption runs one at a time (a lease in store_markers)'
   });
 
   it('a holder whose lease another run took finds it lost at its next renewal', async () => {
-    const lease = await RunLease.acquire(db, REENCRYPT_LEASE, 800);
-    // The taker's generation, as if this run had stalled past its expiry.
-    await otherRun(2, new Date(Date.now() + 60_000));
-    await eventually('the lease seen lost', async () => {
-      try {
-        lease.assertHeld();
-        return undefined;
-      } catch (err) {
-        return err instanceof LeaseLostError ? true : undefined;
-      }
-    });
+    const lease = await takenOver();
     await lease.release();
     assert.deepEqual(
       (await generations()).map((d) => d._id),
@@ -136,16 +125,7 @@ describe('security: re-encryption runs one at a time (a lease in store_markers)'
   it('a run that lost its lease stops before its next write: no record moved, nothing re-encrypted', async () => {
     await setUnderA('inst:lost-1', true);
     await setUnderA('inst-lost-2');
-    const lease = await RunLease.acquire(db, REENCRYPT_LEASE, 800);
-    await otherRun(2, new Date(Date.now() + 60_000));
-    await eventually('the lease seen lost', async () => {
-      try {
-        lease.assertHeld();
-        return undefined;
-      } catch (err) {
-        return err instanceof LeaseLostError ? true : undefined;
-      }
-    });
+    const lease = await takenOver();
     await assert.rejects(
       reencryptAll(db, parseKeyring(`${specB},${specA}`), { batchSize: 1, guard: () => lease.assertHeld() }),
       LeaseLostError,

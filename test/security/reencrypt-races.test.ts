@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import type { Document, Filter } from 'mongodb';
 import { generateKeySpec, parseKeyring } from '../../src/crypto/secrets';
-import { COLLECTIONS, connectDatabase, createStore, type Database } from '../../src/store';
+import { COLLECTIONS, connectDatabase, type Database } from '../../src/store';
 import { credentialId } from '../../src/store/credential-ids';
 import { migrateCredentialIds, reencryptAll } from '../../src/store/reencrypt';
-import { credentialSecretContext } from '../../src/store/secret-contexts';
 import { mongoUri, uniqueDbName } from '../support/servers';
+import { activeSetUnder } from './active-set';
 
 const specA = generateKeySpec('A');
 const specB = generateKeySpec('B');
@@ -24,23 +24,7 @@ describe('security: re-encryption while the service writes', function () {
   });
 
   /** One active set of `installationId` under key A; returns the store that wrote it. */
-  async function activeSet(installationId: string, clientId: string) {
-    const store = createStore(db, parseKeyring(specA));
-    await store.ensureIndexes();
-    const secret = { clientSecret: 'cs-race-secret-0123456789', privateKey: 'pk-race', publicKey: 'pub' };
-    await store.credentials.importPending({
-      installationId,
-      clientId,
-      keyId: 'kid-1',
-      keyAlgorithm: 'ES256',
-      tokenUrl: 'https://example.talkdeskid.com/oauth/token',
-      sourceEventId: 'evt-race',
-      secret: store.credentials.encryptSecret(installationId, clientId, secret),
-      secretFrom: credentialSecretContext(installationId, clientId),
-    });
-    await store.credentials.activate(installationId, clientId);
-    return store;
-  }
+  const activeSet = (installationId: string, clientId: string) => activeSetUnder(db, specA, installationId, clientId);
 
   it('a destroy written to the old id after the move re-read it is carried to the new id, never deleted with it', async () => {
     // An id holding ':' was stored under the legacy id (installationId:clientId) by older versions.
