@@ -54,7 +54,7 @@ export class InboxDispatcher {
    * an outage's. Left to their backoff, which woken passes would otherwise ignore: retried first by every pass a
    * steady stream of hand-overs wakes, one such event would stop each of them before the events queued behind it.
    */
-  private readonly refusedAlone = new Set<string>();
+  private readonly refusedAlone = new Map<string, number>(); // event id → its backoff's end (ms)
 
   constructor(
     private readonly inbox: InboxStore,
@@ -156,6 +156,8 @@ export class InboxDispatcher {
 
   private async pass(): Promise<number> {
     await this.markUnmarked();
+    // Kept only while their backoff runs (handed over elsewhere meanwhile or not): the map stays small.
+    for (const [id, until] of this.refusedAlone) if (until <= Date.now()) this.refusedAlone.delete(id);
     if (!this.requeued) {
       // Once per process: events stored without a queue entry (older versions, a failed queue write).
       const queued = await this.inbox.requeueUndispatched();
@@ -179,7 +181,7 @@ export class InboxDispatcher {
       // Handed over already, its mark waiting for the store (markLater): not handed over again while it waits, else
       // a store refusing writes would have every pass re-signal the same events (and a full batch pass again at once).
       if (this.unmarked.has(record._id)) continue;
-      if (woken && this.refusedAlone.has(record._id) && record.nextDispatchAt.getTime() > Date.now()) continue;
+      if (woken && (this.refusedAlone.get(record._id) ?? 0) > Date.now()) continue;
       try {
         await this.dispatch(record.event);
         this.refusedAlone.delete(record._id);
@@ -197,7 +199,7 @@ export class InboxDispatcher {
         // or at a second failure in a row, Temporal is most likely down for every event: stop this pass early.
         failedInARow += 1;
         if (woken && failedInARow === 1) {
-          if (this.refusedAlone.size < MAX_UNMARKED) this.refusedAlone.add(record._id);
+          if (this.refusedAlone.size < MAX_UNMARKED) this.refusedAlone.set(record._id, Date.now() + backoff);
           continue;
         }
         this.wake = false;

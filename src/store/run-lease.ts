@@ -9,8 +9,9 @@ import { COLLECTIONS, type Database } from './db';
  * each move the same record and lose a write made between them). Documents in `store_markers`, one per holder in turn
  * (`<name>#<generation>`), each written by its holder alone (the store's rule, src/store/README.md: on FerretDB two
  * conditional updates of one document can both win). A run takes the lease by inserting the generation after the
- * latest, if that one expired (or none is left): of two runs at once, the unique `_id` lets one win. The holder renews
- * its own document while it runs, and finds the lease lost once a later generation exists or its own is gone.
+ * latest, if that one expired (or none exists yet): of two runs at once, the unique `_id` lets one win; it then deletes
+ * the generations before its own. The holder renews its own document while it runs, expires it when done, and finds
+ * the lease lost once a later generation exists or its own is gone.
  */
 interface LeaseRecord {
   _id: string;
@@ -52,7 +53,6 @@ export class RunLease {
     private readonly coll: Collection<LeaseRecord>,
     private readonly name: string,
     private readonly id: string,
-    private readonly next: string,
     private readonly owner: string,
     private readonly ttlMs: number,
     until: Date,
@@ -79,9 +79,17 @@ export class RunLease {
       const won = await coll.findOne({ _id: generationId(name, n) });
       throw new LeaseHeldError(name, won?.holder ?? 'another process', won?.at ?? at, won?.until ?? until);
     }
-    // The expired generations before it: nothing reads them again (a renewal of one finds this one first).
-    await coll.deleteMany({ $and: [generations, { _id: { $lt: generationId(name, n) } }] } as Filter<LeaseRecord>);
-    return new RunLease(coll, name, generationId(name, n), generationId(name, n + 1), owner, ttlMs, until);
+    const id = generationId(name, n);
+    // A later generation already there: this run read the latest, stalled, and its number came free (deleted below by
+    // the run that took a later one). That run holds the lease: this one gives its own up.
+    const later = await coll.findOne({ $and: [generations, { _id: { $gt: id } }] } as Filter<LeaseRecord>);
+    if (later) {
+      await coll.deleteOne({ _id: id, owner });
+      throw new LeaseHeldError(name, later.holder, later.at, later.until);
+    }
+    // The expired generations before it: nothing reads them again (a renewal of one finds this one or a later one).
+    await coll.deleteMany({ $and: [generations, { _id: { $lt: id } }] } as Filter<LeaseRecord>);
+    return new RunLease(coll, name, id, owner, ttlMs, until);
   }
 
   /** Throws LeaseLostError once the lease may be another run's: before each write the command makes. */
@@ -101,16 +109,21 @@ export class RunLease {
     try {
       const res = await this.coll.updateOne({ _id: this.id, owner: this.owner }, { $max: { until } });
       // Taken over: the next generation written, or this one deleted by the run that took it.
-      if (res.matchedCount === 0 || (await this.coll.findOne({ _id: this.next }, { projection: { _id: 1 } }))) this.lost = true;
+      const later = { _id: { $gt: this.id, $lt: `${this.name}$` } } as Filter<LeaseRecord>;
+      if (res.matchedCount === 0 || (await this.coll.findOne(later, { projection: { _id: 1 } }))) this.lost = true;
       else this.heldUntil = until.getTime();
     } catch {
       // The store unreachable: the lease stays ours until heldUntil, and assertHeld refuses after it.
     }
   }
 
-  /** Gives the lease up (only if still ours): the next run need not wait for it to expire. */
+  /**
+   * Gives the lease up (only if still ours): expired at once, so the next run need not wait. Kept, not deleted: the
+   * latest generation must stay, or a run that read it and stalled before its insert would take the same number as
+   * one started after the store held none, and both would hold the lease.
+   */
   async release(): Promise<void> {
     clearInterval(this.timer);
-    await this.coll.deleteOne({ _id: this.id, owner: this.owner });
+    await this.coll.updateOne({ _id: this.id, owner: this.owner }, { $set: { until: new Date(0) } });
   }
 }

@@ -85,7 +85,13 @@ describe('security: re-encryption runs one at a time (a lease in store_markers)'
     const second = await RunLease.acquire(db, REENCRYPT_LEASE);
     second.assertHeld();
     await second.release();
-    assert.deepEqual(await generations(), [], 'released: no lease left');
+    // Released: expired, and kept as the latest generation (the next run numbers after it), the earlier one gone.
+    const left = await generations();
+    assert.deepEqual(
+      left.map((d) => d._id),
+      [generation(2)],
+    );
+    assert.ok((left[0]?.until as Date).getTime() <= Date.now(), 'expired');
   });
 
   it("a killed run's lease is taken once it expired, not before, and its document goes", async () => {
@@ -112,14 +118,37 @@ describe('security: re-encryption runs one at a time (a lease in store_markers)'
     }
   });
 
+  it('a run that read the latest generation and stalled before its insert cannot take the lease a later run holds', async () => {
+    const first = await RunLease.acquire(db, REENCRYPT_LEASE);
+    await first.release();
+    // A run that read generation 1 (expired) plans generation 2 and stalls; meanwhile another takes 2 and releases it.
+    const meanwhile = await RunLease.acquire(db, REENCRYPT_LEASE);
+    await meanwhile.release();
+    const current = await RunLease.acquire(db, REENCRYPT_LEASE); // generation 3, generation 2 deleted
+    // The stalled run wakes with what it read before the others ran (generation 1, expired): its generation 2 goes
+    // in (the current run deleted the one before it), then it finds generation 3 and gives its own up.
+    const coll = db.collection<Document>(COLLECTIONS.storeMarkers);
+    const readBefore = { sort: () => ({ limit: () => ({ toArray: async () => [{ _id: generation(1), until: new Date(0) }] }) }) };
+    let read = false;
+    const stalled = Object.assign(Object.create(coll) as typeof coll, {
+      find: (...a: Parameters<typeof coll.find>) => (read ? coll.find(...a) : ((read = true), readBefore)),
+    });
+    const stalledDb = { ...db, collection: () => stalled } as unknown as Database;
+    await assert.rejects(RunLease.acquire(stalledDb, REENCRYPT_LEASE), LeaseHeldError, 'the stalled run does not hold it');
+    assert.deepEqual(
+      (await generations()).map((d) => d._id),
+      [generation(3)],
+      "its generation 2 given up, the current run's kept",
+    );
+    current.assertHeld();
+    await current.release();
+  });
+
   it('a holder whose lease another run took finds it lost at its next renewal', async () => {
     const lease = await takenOver();
     await lease.release();
-    assert.deepEqual(
-      (await generations()).map((d) => d._id),
-      [generation(2)],
-      "the taker's lease kept",
-    );
+    const taker = (await generations()).find((d) => d._id === generation(2));
+    assert.ok(taker?.owner === 'other-2' && (taker.until as Date).getTime() > Date.now(), "the taker's lease kept");
   });
 
   it('a run that lost its lease stops before its next write: no record moved, nothing re-encrypted', async () => {
@@ -184,6 +213,7 @@ describe('security: re-encryption runs one at a time (a lease in store_markers)'
     const done = run([]);
     assert.equal(done.status, 0, done.stderr);
     assert.equal((await countBlobsByKid(db)).A ?? 0, 0, 'all under B');
-    assert.deepEqual(await generations(), [], 'the run released its lease');
+    const left = await generations();
+    assert.ok(left.length === 1 && (left[0]?.until as Date).getTime() <= Date.now(), 'the run released (expired) its lease');
   });
 });
