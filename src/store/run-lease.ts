@@ -26,7 +26,12 @@ interface LeaseRecord {
 export const REENCRYPT_LEASE = 'reencrypt-run';
 
 export class LeaseHeldError extends AppError {
-  constructor(name: string, holder: string, at: Date, until: Date) {
+  constructor(
+    name: string,
+    holder: string,
+    at: Date,
+    readonly until: Date,
+  ) {
     super(
       `another run (${holder}, since ${at.toISOString()}) holds the lease ${name}: wait for it to end and run this again; ` +
         `if that run was killed, its lease expires at ${until.toISOString()}`,
@@ -45,6 +50,8 @@ const generationId = (name: string, n: number) => `${name}#${String(n).padStart(
 
 export class RunLease {
   private lost = false;
+  private released = false;
+  private renewing?: Promise<void>;
   /** Until when the lease is ours as far as this process knows (the last renewal that succeeded). */
   private heldUntil: number;
   private readonly timer: NodeJS.Timeout;
@@ -64,6 +71,17 @@ export class RunLease {
 
   /** Takes the lease `name`, or throws LeaseHeldError naming the run that holds it. */
   static async acquire(db: Database, name: string, ttlMs = 120_000): Promise<RunLease> {
+    // A generation met on the way that has expired since (its run ended meanwhile): nobody holds it, read again.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await RunLease.tryAcquire(db, name, ttlMs);
+      } catch (err) {
+        if (!(err instanceof LeaseHeldError && err.until.getTime() <= Date.now() && attempt < 3)) throw err;
+      }
+    }
+  }
+
+  private static async tryAcquire(db: Database, name: string, ttlMs: number): Promise<RunLease> {
     const coll = db.collection<LeaseRecord>(COLLECTIONS.storeMarkers);
     const generations = { _id: { $gte: `${name}#`, $lt: `${name}$` } } as Filter<LeaseRecord>;
     const [latest] = await coll.find(generations).sort({ _id: -1 }).limit(1).toArray();
@@ -98,8 +116,14 @@ export class RunLease {
     if (this.lost || Date.now() >= this.heldUntil - this.ttlMs / 10) throw new LeaseLostError(this.name);
   }
 
-  private async renew(): Promise<void> {
-    if (this.lost) return;
+  private renew(): Promise<void> {
+    // One at a time, and awaited by release(): a renewal landing after the release would bring the lease back.
+    this.renewing ??= this.renewOnce().finally(() => (this.renewing = undefined));
+    return this.renewing;
+  }
+
+  private async renewOnce(): Promise<void> {
+    if (this.lost || this.released) return;
     // Past its expiry another run may have read it expired: never renewed then, even if no one took it yet.
     if (Date.now() >= this.heldUntil) {
       this.lost = true;
@@ -111,6 +135,8 @@ export class RunLease {
       // Taken over: the next generation written, or this one deleted by the run that took it.
       const later = { _id: { $gt: this.id, $lt: `${this.name}$` } } as Filter<LeaseRecord>;
       if (res.matchedCount === 0 || (await this.coll.findOne(later, { projection: { _id: 1 } }))) this.lost = true;
+      // Answered after the lease it renewed had run out: another run may have read it expired meanwhile.
+      else if (Date.now() >= this.heldUntil) this.lost = true;
       else this.heldUntil = until.getTime();
     } catch {
       // The store unreachable: the lease stays ours until heldUntil, and assertHeld refuses after it.
@@ -124,6 +150,8 @@ export class RunLease {
    */
   async release(): Promise<void> {
     clearInterval(this.timer);
+    this.released = true;
+    await this.renewing;
     await this.coll.updateOne({ _id: this.id, owner: this.owner }, { $set: { until: new Date(0) } });
   }
 }

@@ -10,7 +10,7 @@ import { countBlobsByKid, reencryptAll } from '../../src/store/reencrypt';
 import { LeaseHeldError, LeaseLostError, REENCRYPT_LEASE, RunLease } from '../../src/store/run-lease';
 import { mongoUri, uniqueDbName } from '../support/servers';
 import { activeSetUnder } from './active-set';
-import { eventually } from '../support/waits';
+import { eventually, holdsFor } from '../support/waits';
 
 const specA = generateKeySpec('A');
 const specB = generateKeySpec('B');
@@ -142,6 +142,53 @@ describe('security: re-encryption runs one at a time (a lease in store_markers)'
     );
     current.assertHeld();
     await current.release();
+  });
+
+  it('a run whose insert meets a generation released meanwhile reads again and takes the lease (no refusal naming an ended run)', async () => {
+    const first = await RunLease.acquire(db, REENCRYPT_LEASE);
+    await first.release();
+    // This run read generation 1 and stalled; another took generation 2 and released it before this one's insert.
+    const other = await RunLease.acquire(db, REENCRYPT_LEASE);
+    await other.release();
+    const coll = db.collection<Document>(COLLECTIONS.storeMarkers);
+    const readBefore = { sort: () => ({ limit: () => ({ toArray: async () => [{ _id: generation(1), until: new Date(0) }] }) }) };
+    let read = false;
+    const stalled = Object.assign(Object.create(coll) as typeof coll, {
+      find: (...a: Parameters<typeof coll.find>) => (read ? coll.find(...a) : ((read = true), readBefore)),
+    });
+    const lease = await RunLease.acquire({ ...db, collection: () => stalled } as unknown as Database, REENCRYPT_LEASE);
+    lease.assertHeld();
+    assert.deepEqual(
+      (await generations()).map((d) => d._id),
+      [generation(3)],
+    );
+    await lease.release();
+  });
+
+  it('a release waits for a renewal under way: the lease stays expired, not brought back by the renewal landing after it', async () => {
+    const coll = db.collection<Document>(COLLECTIONS.storeMarkers);
+    let renewing = false;
+    const slowRenewals = Object.assign(Object.create(coll) as typeof coll, {
+      updateOne: async (...a: Parameters<typeof coll.updateOne>) => {
+        if ('$max' in (a[1] as object)) {
+          renewing = true;
+          await new Promise((r) => setTimeout(r, 300)); // the store slow to answer this renewal
+        }
+        return coll.updateOne(...a);
+      },
+    });
+    const lease = await RunLease.acquire({ ...db, collection: () => slowRenewals } as unknown as Database, REENCRYPT_LEASE, 400);
+    await eventually('a renewal under way', async () => (renewing ? true : undefined), 5_000);
+    await lease.release();
+    // Past when the slow renewal would have landed (300 ms): still expired, so the next run need not wait.
+    await holdsFor(
+      'the released lease expired',
+      async () => {
+        const left = await generations();
+        return left.length === 1 && (left[0]?.until as Date).getTime() <= Date.now();
+      },
+      800,
+    );
   });
 
   it('a holder whose lease another run took finds it lost at its next renewal', async () => {
