@@ -7,7 +7,14 @@ import { ActivityStubs, clientIdFor, deferred, resumedFromRecord, useInstallatio
  * resumed from it (reconciliation, after the workflow was lost), the uninstall's own time (`uninstallEventAt`) for
  * a run after the end.
  */
-const LATER = '2100-01-01T00:00:00.000Z';
+const YEAR_MS = 365 * 86_400_000;
+/**
+ * Later than any event the test sends: fifty years past the time-skipping server's clock, which the tests before have
+ * moved on (a fixed date, 2100, was overtaken once: the event then newer than the record's times).
+ */
+let LATER = '';
+/** A year before LATER: the earlier life's uninstall, still after every event the test sends. */
+let EARLIER_LIFE_ENDED = '';
 
 /** A run resumed from an active record (its workflow lost) whose newest event applied is later than any the test sends. */
 const resumedFrom = (times: { updateEventAt?: string; trialEventAt?: string; rotationEventAt?: string }) =>
@@ -16,6 +23,11 @@ const resumedFrom = (times: { updateEventAt?: string; trialEventAt?: string; rot
 describe('installation workflow: event times across runs', function () {
   this.timeout(60_000);
   const { env, start } = useInstallationUnderTest();
+  beforeEach(async () => {
+    const now = await env().currentTimeMs();
+    LATER = new Date(now + 50 * YEAR_MS).toISOString();
+    EARLIER_LIFE_ENDED = new Date(now + 49 * YEAR_MS).toISOString();
+  });
 
   it('records the newest update applied on the installation record', async () => {
     const t = await start();
@@ -32,7 +44,7 @@ describe('installation workflow: event times across runs', function () {
 
   it("a run resumed from a reinstall's record knows the earlier life's uninstall: that life's trial event delivered late is over (patches-decided-at-start-12)", async () => {
     const t = await start(
-      resumedFromRecord({ phase: 'active', lastEventAt: LATER, installEventAt: LATER, uninstallEventAt: '2099-01-01T00:00:00.000Z' }),
+      resumedFromRecord({ phase: 'active', lastEventAt: LATER, installEventAt: LATER, uninstallEventAt: EARLIER_LIFE_ENDED }),
     );
     const ended = t.event('app.trial_ended', { facts: { ended_reason: 'converted', ended_at: '2026-01-01T00:00:00Z' } });
     await t.send(ended);
