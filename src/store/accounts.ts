@@ -197,7 +197,7 @@ export class AccountStore {
               talkdeskUserId: u.id,
               email: u.email,
               name: u.name,
-              ...(role ? { role } : {}), // none given (licence refresh): kept, but an earlier installation's admin is a user
+              ...(role ? { role } : {}), // none given (no caller in the service does): kept, but an earlier installation's admin is a user
               active: true,
               updatedAt: now,
               factsAt: facts.at ?? now,

@@ -118,6 +118,17 @@ describe('security: re-encryption runs one at a time (a lease in store_markers)'
     }
   });
 
+  /** The store as a run that read the latest generation before the others ran sees it: generation 1, expired, at its first read. */
+  function readGenerationOne(): Database {
+    const coll = db.collection<Document>(COLLECTIONS.storeMarkers);
+    const readBefore = { sort: () => ({ limit: () => ({ toArray: async () => [{ _id: generation(1), until: new Date(0) }] }) }) };
+    let read = false;
+    const stalled = Object.assign(Object.create(coll) as typeof coll, {
+      find: (...a: Parameters<typeof coll.find>) => (read ? coll.find(...a) : ((read = true), readBefore)),
+    });
+    return { ...db, collection: () => stalled } as unknown as Database;
+  }
+
   it('a run that read the latest generation and stalled before its insert cannot take the lease a later run holds', async () => {
     const first = await RunLease.acquire(db, REENCRYPT_LEASE);
     await first.release();
@@ -127,14 +138,7 @@ describe('security: re-encryption runs one at a time (a lease in store_markers)'
     const current = await RunLease.acquire(db, REENCRYPT_LEASE); // generation 3, generation 2 deleted
     // The stalled run wakes with what it read before the others ran (generation 1, expired): its generation 2 goes
     // in (the current run deleted the one before it), then it finds generation 3 and gives its own up.
-    const coll = db.collection<Document>(COLLECTIONS.storeMarkers);
-    const readBefore = { sort: () => ({ limit: () => ({ toArray: async () => [{ _id: generation(1), until: new Date(0) }] }) }) };
-    let read = false;
-    const stalled = Object.assign(Object.create(coll) as typeof coll, {
-      find: (...a: Parameters<typeof coll.find>) => (read ? coll.find(...a) : ((read = true), readBefore)),
-    });
-    const stalledDb = { ...db, collection: () => stalled } as unknown as Database;
-    await assert.rejects(RunLease.acquire(stalledDb, REENCRYPT_LEASE), LeaseHeldError, 'the stalled run does not hold it');
+    await assert.rejects(RunLease.acquire(readGenerationOne(), REENCRYPT_LEASE), LeaseHeldError, 'the stalled run does not hold it');
     assert.deepEqual(
       (await generations()).map((d) => d._id),
       [generation(3)],
@@ -150,13 +154,7 @@ describe('security: re-encryption runs one at a time (a lease in store_markers)'
     // This run read generation 1 and stalled; another took generation 2 and released it before this one's insert.
     const other = await RunLease.acquire(db, REENCRYPT_LEASE);
     await other.release();
-    const coll = db.collection<Document>(COLLECTIONS.storeMarkers);
-    const readBefore = { sort: () => ({ limit: () => ({ toArray: async () => [{ _id: generation(1), until: new Date(0) }] }) }) };
-    let read = false;
-    const stalled = Object.assign(Object.create(coll) as typeof coll, {
-      find: (...a: Parameters<typeof coll.find>) => (read ? coll.find(...a) : ((read = true), readBefore)),
-    });
-    const lease = await RunLease.acquire({ ...db, collection: () => stalled } as unknown as Database, REENCRYPT_LEASE);
+    const lease = await RunLease.acquire(readGenerationOne(), REENCRYPT_LEASE);
     lease.assertHeld();
     assert.deepEqual(
       (await generations()).map((d) => d._id),

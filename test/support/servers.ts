@@ -214,5 +214,3 @@ export async function stopAllServers(): Promise<void> {
   mongo = undefined;
   sharedTimeSkipping = undefined;
 }
-
-export { settledWithin };

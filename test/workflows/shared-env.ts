@@ -7,7 +7,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { WORKFLOWS_PATH } from '../../src/worker/create-worker';
 import { prebuiltWorkflowBundle } from '../../src/worker/workflow-bundle';
-import { beforeServersStop, dropSharedTimeSkippingEnv, once, settledWithin, sharedTimeSkippingEnv } from '../support/servers';
+import { beforeServersStop, dropSharedTimeSkippingEnv, once, sharedTimeSkippingEnv } from '../support/servers';
+import { settledWithin } from '../support/waits';
 import { activitiesOf, type ActivityStubs } from './activity-stubs';
 
 let bundle: Promise<WorkflowBundleOption> | undefined;
