@@ -125,7 +125,10 @@ export function reconciliationActivities(deps: ActivityDeps) {
     }
     if (talkdeskState === 'revoked' || talkdeskState === 'rejected' || talkdeskState === 'timeout') {
       const ended = talkdeskState as 'revoked' | 'rejected' | 'timeout';
-      await handle.signal(reconcileSignal, { action: 'deprovision', talkdeskState: ended, reason: view.state.reason ?? undefined, seen });
+      // Talkdesk's time of the revoke: the uninstall it ended with, delivered later, is then known as that end's.
+      const endedAt = ended === 'revoked' ? view.state.updated_at : undefined;
+      const action = { action: 'deprovision', talkdeskState: ended, reason: view.state.reason ?? undefined, seen } as const;
+      await handle.signal(reconcileSignal, endedAt === undefined ? action : { ...action, endedAt });
       return 'deprovisioned';
     }
     if ((rec.phase === 'installing' || rec.phase === 'updating') && talkdeskState === 'completed') {

@@ -205,7 +205,16 @@ export interface ReconcileSeen {
 
 /** Drift found by reconciliation that the installation's workflow must act on (`seen`: optional, see above). */
 export type ReconcileAction = (
-  | { action: 'deprovision'; talkdeskState: 'revoked' | 'rejected' | 'timeout'; reason?: string }
+  | {
+      action: 'deprovision';
+      talkdeskState: 'revoked' | 'rejected' | 'timeout';
+      reason?: string;
+      /**
+       * The state's `updated_at` at Talkdesk (its clock, as events' `created_at`), sent for `revoked`: the installation's
+       * life ended no later, so an event created no later is of that life (earlier-life.ts). Ignored when not a date.
+       */
+      endedAt?: string;
+    }
   | { action: 'markActive'; talkdeskState: 'completed' }
   /** Talkdesk timed out the update this workflow runs: end it (reverted); the installation stays. */
   | { action: 'endUpdate'; talkdeskState: 'timeout'; reason?: string }

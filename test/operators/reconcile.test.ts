@@ -202,6 +202,27 @@ describe('scheduled reconciliation repairs drift (dev server, FerretDB, simulato
     assert.ok(creds.length > 0 && creds.every((c) => c.status === 'destroyed'), 'the set kept, destroyed');
   });
 
+  it("a revoke's deprovision takes Talkdesk's time of it as the end: the uninstall that ended it, delivered after, is ignored", async () => {
+    const { installation } = await install();
+    const uninstall = sys.simulator.uninstall(installation.id); // its delivery lost: reconciliation finds the end first
+    const before = Date.now();
+    sys.simulator.setInstallationState(installation.id, 'revoked');
+    const after = Date.now();
+    assert.deepEqual((await reconcile()).deprovisioned, [installation.id]);
+    await finalView(sys.client, installation.id);
+    const ended = (await sys.store.installations.get(installation.id))?.uninstallEventAt;
+    assert.ok(ended && Date.parse(ended) >= before && Date.parse(ended) <= after, `the end at the state's updated_at: ${ended}`);
+    assert.equal(await sys.simulator.deliver(uninstall, { callbackUrl: sys.web.callbackUrl }), 200);
+    const view = await eventually('the uninstall handled by a run of its own', async () => {
+      const v = await finalView(sys.client, installation.id);
+      return v.ignoredEvents.some((e) => e.eventId === uninstall.id) ? v : undefined;
+    });
+    assert.match(view.ignoredEvents.find((e) => e.eventId === uninstall.id)?.reason ?? '', /already uninstalled/);
+    assert.ok(!view.history.some((h) => h.phase === 'uninstalling'), 'no second uninstall phase');
+    const rec = await sys.store.installations.get(installation.id);
+    assert.deepEqual([rec?.phase, rec?.uninstallEventAt], ['uninstalled', ended], 'the end kept as found');
+  });
+
   it('hands over stored events that were never dispatched and destroys credentials past retention', async () => {
     const { installation, event } = await install();
     // An event stored while Temporal was down, its dispatch never retried.

@@ -8,6 +8,7 @@ import {
   decode,
   endedPhases,
   eventSignalIndex,
+  ignoredReasons,
   localActivities,
   patches,
   patchesOf,
@@ -24,6 +25,7 @@ import { ADOPTION_CHECKS } from './adoption-checks';
 import { DEADLINE_READ_CHECKS } from './deadline-checks';
 import { GENERATION_15_CHECKS } from './generation-15-checks';
 import { GENERATION_16_CHECKS } from './generation-16-checks';
+import { GENERATION_17_CHECKS } from './generation-17-checks';
 import { STOPPED_OPERATION_CHECKS } from './stopped-operation-checks';
 
 import {
@@ -117,13 +119,6 @@ const askedAfter = (h: RawHistory, patch: string, from: number): boolean => {
 };
 
 /** The reasons of the events the completed run ignored (its result, the installation's view). */
-const ignoredReasons = (h: RawHistory): string[] =>
-  (
-    (
-      decode(h.events.at(-1)?.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0]) as
-        { ignoredEvents?: { reason: string }[] } | undefined
-    )?.ignoredEvents ?? []
-  ).map((i) => i.reason);
 const phasesAre = (h: RawHistory, expected: string[][]) =>
   JSON.stringify(endedPhases(h).map((p) => [p.phase, p.result])) === JSON.stringify(expected);
 /** An install, then a reinstall under the same installation id, both approved. */
@@ -320,6 +315,7 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
   ...DEADLINE_READ_CHECKS,
   ...GENERATION_15_CHECKS,
   ...GENERATION_16_CHECKS,
+  ...GENERATION_17_CHECKS,
   ...ADOPTION_CHECKS,
   ...STOPPED_OPERATION_CHECKS,
 };

@@ -83,3 +83,12 @@ export const stateCallClients = (h: RawHistory): (string | undefined)[] =>
   h.events
     .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'setInstallationState')
     .map((e) => (decode(e.activityTaskScheduledEventAttributes?.input?.payloads?.[0]) as { clientId?: string } | undefined)?.clientId);
+
+/** The reasons of the events the run ignored, from its result (the view it completed with). */
+export const ignoredReasons = (h: RawHistory): string[] =>
+  (
+    (
+      decode(h.events.at(-1)?.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0]) as
+        { ignoredEvents?: { reason: string }[] } | undefined
+    )?.ignoredEvents ?? []
+  ).map((i) => i.reason);

@@ -17,6 +17,7 @@ import { ROTATION_SCENARIOS } from './rotation-scenarios';
 import { REINSTALL_SCENARIOS } from './reinstall-scenarios';
 import { GENERATION_15_SCENARIOS } from './generation-15-scenarios';
 import { GENERATION_16_SCENARIOS } from './generation-16-scenarios';
+import { GENERATION_17_SCENARIOS } from './generation-17-scenarios';
 import { deliverToFinished } from './scenario-steps';
 
 /**
@@ -164,6 +165,7 @@ const SCENARIOS: Record<string, Scenario> = {
   ...REINSTALL_SCENARIOS,
   ...GENERATION_15_SCENARIOS,
   ...GENERATION_16_SCENARIOS,
+  ...GENERATION_17_SCENARIOS,
 };
 
 /** Records the named scenarios (all when none is named), each on a system of its own; writes only their files. */

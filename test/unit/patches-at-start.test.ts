@@ -8,6 +8,7 @@ import {
   NEW_LIFE_WAITS_FOR_ITS_INSTALL,
   NEW_LIFE_WAITS_PAST_NEWER_INSTALL,
   SKIPPED_INSTALL_BEGINS_ITS_LIFE,
+  REVOKED_STATE_ENDS_ITS_LIFE,
 } from '../../workflows/installation/earlier-life';
 import {
   DECIDED_AT_START,
@@ -25,29 +26,13 @@ import {
   DECIDED_AT_START_13,
   DECIDED_AT_START_14,
   DECIDED_AT_START_15,
-  DECIDED_AT_START_16,
+  DECIDED_AT_START_17,
   ONLY_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START_2,
-  PATCHES_DECIDED_AT_START_3,
-  PATCHES_DECIDED_AT_START_4,
-  PATCHES_DECIDED_AT_START_5,
-  PATCHES_DECIDED_AT_START_6,
-  PATCHES_DECIDED_AT_START_7,
-  PATCHES_DECIDED_AT_START_8,
-  PATCHES_DECIDED_AT_START_9,
-  PATCHES_DECIDED_AT_START_10,
-  PATCHES_DECIDED_AT_START_11,
-  PATCHES_DECIDED_AT_START_12,
-  PATCHES_DECIDED_AT_START_13,
-  PATCHES_DECIDED_AT_START_14,
-  PATCHES_DECIDED_AT_START_15,
-  PATCHES_DECIDED_AT_START_16,
-  PATCHES_DECIDED_AT_START_1_TO_14,
-  PATCHES_DECIDED_AT_START_1_TO_15,
-  PATCHES_DECIDED_AT_START_1_TO_16,
   decidePatchesAtStart,
 } from '../../workflows/installation/patches';
+import { ASKED, FROM_THE_THIRD, MARKERS, replayOf } from './patch-markers';
 import {
   ACCOUNT_UNDO_STEPS_HEARTBEAT,
   DISCARD_IGNORED_CREDENTIALS,
@@ -95,51 +80,6 @@ import {
 } from '../../workflows/installation/update';
 
 const MARK_ACTIVE_AFTER = 'mark-active-after-state-call';
-
-const MARKERS = [
-  PATCHES_DECIDED_AT_START,
-  PATCHES_DECIDED_AT_START_2,
-  PATCHES_DECIDED_AT_START_3,
-  PATCHES_DECIDED_AT_START_4,
-  PATCHES_DECIDED_AT_START_5,
-  PATCHES_DECIDED_AT_START_6,
-  PATCHES_DECIDED_AT_START_7,
-  PATCHES_DECIDED_AT_START_8,
-  PATCHES_DECIDED_AT_START_9,
-  PATCHES_DECIDED_AT_START_10,
-  PATCHES_DECIDED_AT_START_11,
-  PATCHES_DECIDED_AT_START_12,
-  PATCHES_DECIDED_AT_START_13,
-  PATCHES_DECIDED_AT_START_14,
-  PATCHES_DECIDED_AT_START_15,
-  PATCHES_DECIDED_AT_START_16,
-];
-
-// A run recorded before the markers of all: they (absent, newest first), then each generation's.
-const ASKED = [PATCHES_DECIDED_AT_START_1_TO_16, PATCHES_DECIDED_AT_START_1_TO_15, PATCHES_DECIDED_AT_START_1_TO_14, ...MARKERS];
-/** The sets of the third generation on (those that may hold ONLY_DECIDED_AT_START patches). */
-const FROM_THE_THIRD = [
-  DECIDED_AT_START_3,
-  DECIDED_AT_START_4,
-  DECIDED_AT_START_5,
-  DECIDED_AT_START_6,
-  DECIDED_AT_START_7,
-  DECIDED_AT_START_8,
-  DECIDED_AT_START_9,
-  DECIDED_AT_START_10,
-  DECIDED_AT_START_11,
-  DECIDED_AT_START_12,
-  DECIDED_AT_START_13,
-  DECIDED_AT_START_14,
-  DECIDED_AT_START_15,
-  DECIDED_AT_START_16,
-];
-
-/** A fake of the SDK's `patched` on replay: true only for the markers the history holds; records each question. */
-function replayOf(markers: string[]) {
-  const asked: string[] = [];
-  return { asked, ask: (id: string) => (asked.push(id), markers.includes(id)) };
-}
 
 describe('patches decided at the start of an installation run (workflows/installation/patches.ts)', () => {
   it('a run with the marker takes the paths of the patches it decides, without asking for them', () => {
@@ -237,6 +177,7 @@ describe('patches decided at the start of an installation run (workflows/install
         OPERATOR_REJECT_OF_INSTALL_READS_AT_DEADLINE,
         LATE_COMPROMISED_ROTATION_DESTROYS_REVOKED_SETS,
         SAME_SECOND_TRIAL_EVENT_LATE,
+        REVOKED_STATE_ENDS_ITS_LIFE,
       ],
     );
     assert.ok(
@@ -328,6 +269,7 @@ describe('patches decided at the start of an installation run (workflows/install
       DECIDED_AT_START_15,
       [LATE_UPDATE_KEYED_BY_NEWEST_APPLIED, OPERATOR_REJECT_OF_UPDATE_READS_AT_DEADLINE, OPERATOR_REJECT_OF_INSTALL_READS_AT_DEADLINE],
     ],
+    ['seventeenth', 17, DECIDED_AT_START_17, [REVOKED_STATE_ENDS_ITS_LIFE]],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {
     it(`the ${nth} generation decides its own patches at start; a run recorded before it never asks them (old paths)`, () => {

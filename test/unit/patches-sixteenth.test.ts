@@ -5,6 +5,7 @@ import {
   ONLY_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START_1_TO_15,
   PATCHES_DECIDED_AT_START_1_TO_16,
+  PATCHES_DECIDED_AT_START_1_TO_17,
   decidePatchesAtStart,
 } from '../../workflows/installation/patches';
 import { LATE_COMPROMISED_ROTATION_DESTROYS_REVOKED_SETS, ROUTINE_ROTATION_KEEPS_PROVEN_SET } from '../../workflows/installation/rotation';
@@ -20,10 +21,21 @@ describe('patches decided at start: the sixteenth generation', () => {
   it('decides its two new patches and routine-rotation-keeps-proven-set at start, asking none of them (frozen)', () => {
     assert.ok(Object.isFrozen(DECIDED_AT_START_16));
     assert.deepEqual([...DECIDED_AT_START_16], [...NEW, ROUTINE_ROTATION_KEEPS_PROVEN_SET]);
-    const sdk = replayOf([PATCHES_DECIDED_AT_START_1_TO_16]);
-    const isPatched = decidePatchesAtStart(sdk.ask);
-    for (const id of DECIDED_AT_START_16) assert.equal(isPatched(id), true, id);
-    assert.deepEqual(sdk.asked, [PATCHES_DECIDED_AT_START_1_TO_16], 'no marker of their own');
+    // A new run (the marker of the first seventeen), and one recorded with the marker of the first sixteen.
+    const asked = {
+      [PATCHES_DECIDED_AT_START_1_TO_17]: [PATCHES_DECIDED_AT_START_1_TO_17],
+      [PATCHES_DECIDED_AT_START_1_TO_16]: [
+        PATCHES_DECIDED_AT_START_1_TO_17,
+        PATCHES_DECIDED_AT_START_1_TO_16,
+        'patches-decided-at-start-17',
+      ],
+    };
+    for (const [marker, expected] of Object.entries(asked)) {
+      const sdk = replayOf([marker]);
+      const isPatched = decidePatchesAtStart(sdk.ask);
+      for (const id of DECIDED_AT_START_16) assert.equal(isPatched(id), true, id);
+      assert.deepEqual(sdk.asked, expected, 'no marker of their own');
+    }
   });
 
   it('a run recorded before it never asks the two new ones (old paths), and asks routine-rotation-keeps-proven-set where it stands', () => {

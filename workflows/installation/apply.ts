@@ -2,7 +2,7 @@ import { FINAL_PHASES, type LifecycleEvent } from '../definitions';
 import { kindOf, markApplied, markHandled, markKindApplied, noteTrialType, recordIgnored, uninstallQueued } from '../state';
 import { adoptOrWhyNot, discardIgnoredCredentials } from './common';
 import type { PhaseContext } from './context';
-import { SKIPPED_INSTALL_BEGINS_ITS_LIFE } from './earlier-life';
+import { SKIPPED_INSTALL_BEGINS_ITS_LIFE, uninstallOfTheEnd } from './earlier-life';
 import { runInstall } from './install';
 import { adoptForUninstall, adoptsForUninstall, runRotation } from './rotation';
 import { nextTrial, runTrial } from './trial';
@@ -112,8 +112,11 @@ async function applyEvent(ctx: PhaseContext, event: LifecycleEvent, late: boolea
       }
       await runTrial(ctx, event);
       return true;
-    case 'app.uninstalled':
+    case 'app.uninstalled': {
+      const over = uninstallOfTheEnd(ctx, event);
+      if (over !== undefined) return ignore(over);
       await runUninstall(ctx, event);
       return true;
+    }
   }
 }

@@ -99,3 +99,28 @@ export const SKIPPED_INSTALL_BEGINS_ITS_LIFE = 'skipped-install-begins-its-life'
 export function newLifeSkippedInstall(ctx: PhaseContext): boolean {
   return ctx.state.phase === 'uninstalled' && installedSinceEnd(ctx.state) && ctx.patched(SKIPPED_INSTALL_BEGINS_ITS_LIFE);
 }
+
+/**
+ * Patch: a deprovision on Talkdesk's `revoked` (reconciliation) marks the installation's end at the state's
+ * `updated_at`, as an applied uninstall marks its own time: events created no later are of the life it ended. And an
+ * uninstall no newer than the installation's end, with no install since, is that end's (the uninstall reconciliation
+ * acted on, delivered late): ignored, the installation already uninstalled. Before it, that uninstall ran a second
+ * uninstall phase on the finished installation, recorded "deprovisioned, no credentials were ever received"; in a run
+ * started for it, after waiting a new life's grace for an install. Decided at start only (patches.ts, the seventeenth
+ * generation).
+ */
+export const REVOKED_STATE_ENDS_ITS_LIFE = 'revoked-state-ends-its-life';
+
+/** Marks the end reconciliation found (patch above): Talkdesk's time of the revoke, when it sent one that is a date. */
+export function markRevokedEnd(ctx: PhaseContext, endedAt: string | undefined): void {
+  if (endedAt === undefined || Number.isNaN(Date.parse(endedAt))) return;
+  if (ctx.patched(REVOKED_STATE_ENDS_ITS_LIFE)) markKindApplied(ctx.state, 'uninstall', new Date(Date.parse(endedAt)).toISOString());
+}
+
+/** Why an uninstall is the installation's end already applied (patch above), or undefined when it is not. */
+export function uninstallOfTheEnd(ctx: PhaseContext, event: LifecycleEvent): string | undefined {
+  const ended = ctx.state.appliedAt?.uninstall;
+  if (ctx.state.phase !== 'uninstalled' || ended === undefined || installedSinceEnd(ctx.state)) return undefined;
+  if (Date.parse(event.createdAt) > Date.parse(ended) || !ctx.patched(REVOKED_STATE_ENDS_ITS_LIFE)) return undefined;
+  return `uninstall no newer than the installation's end (${ended}): already uninstalled, nothing to acknowledge`;
+}

@@ -19,6 +19,7 @@ import {
 } from './deadline-read';
 import { EARLIER_LIFE_INSTALL_OVER, INTERRUPTED_INSTALL_IMPORTS_TO_ANSWER, holdsOwnSet, installOfEarlierLife } from './install';
 import type { RunState } from './run-state';
+import { markRevokedEnd } from './earlier-life';
 
 /**
  * Patch: an operator reject takes a queued install out of the queue and imports
@@ -314,6 +315,7 @@ export async function runReconcile(ctx: PhaseContext, action: ReconcileAction): 
   const phase: InstallationPhase =
     action.talkdeskState === 'revoked' ? 'uninstalled' : action.talkdeskState === 'rejected' ? 'rejected' : 'expired';
   const detail = `Talkdesk reports ${action.talkdeskState}`;
+  if (action.talkdeskState === 'revoked') markRevokedEnd(ctx, action.endedAt);
   // An entry of its own, ended by endPhase: the phase it interrupted (if any) already ended.
   state.history = keepLast([...state.history, { phase, startedAt: new Date().toISOString() }]);
   await ctx.endPhase(phase, { result: 'deprovisioned', detail, outcome: `${detail}: deprovisioned by reconciliation` });

@@ -264,3 +264,13 @@ export const DECIDED_AT_START_16: readonly string[] = Object.freeze([
   'same-second-trial-event-late',
   'routine-rotation-keeps-proven-set',
 ]);
+
+/** Patch: the seventeenth generation, deciding DECIDED_AT_START_17 at the start of a run in the same way. */
+export const PATCHES_DECIDED_AT_START_17 = 'patches-decided-at-start-17';
+
+/**
+ * The patches the seventeenth generation decides, ONLY_DECIDED_AT_START: a deprovision on Talkdesk's `revoked` marks the
+ * installation's end at the state's time, and an uninstall no newer than the end is that end's, ignored (earlier-life.ts;
+ * asked where an event is taken from the queue or a reconcile action runs, each perhaps right after a local activity).
+ */
+export const DECIDED_AT_START_17: readonly string[] = Object.freeze(['revoked-state-ends-its-life']);

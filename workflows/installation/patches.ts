@@ -29,6 +29,7 @@ export const ONLY_DECIDED_AT_START: readonly string[] = Object.freeze([
   // Not routine-rotation-keeps-proven-set: runs recorded before the sixteenth generation ask it where it stands.
   'late-compromised-rotation-destroys-revoked-sets',
   'same-second-trial-event-late',
+  ...g.DECIDED_AT_START_17,
 ]);
 
 /** Each generation's marker and the patches it decides, oldest first. */
@@ -49,6 +50,7 @@ const GENERATIONS: readonly (readonly [string, readonly string[]])[] = [
   [g.PATCHES_DECIDED_AT_START_14, g.DECIDED_AT_START_14],
   [g.PATCHES_DECIDED_AT_START_15, g.DECIDED_AT_START_15],
   [g.PATCHES_DECIDED_AT_START_16, g.DECIDED_AT_START_16],
+  [g.PATCHES_DECIDED_AT_START_17, g.DECIDED_AT_START_17],
 ];
 
 /**
@@ -74,8 +76,16 @@ export const PATCHES_DECIDED_AT_START_1_TO_15 = 'patches-decided-at-start-1-to-1
  */
 export const PATCHES_DECIDED_AT_START_1_TO_16 = 'patches-decided-at-start-1-to-16';
 
+/**
+ * Patch: one marker deciding the first seventeen generations, recorded by every new run since the seventeenth. A run
+ * recorded with the marker of the first sixteen (or fewer) is replayed as before, asking the seventeenth generation's
+ * own marker (absent: false).
+ */
+export const PATCHES_DECIDED_AT_START_1_TO_17 = 'patches-decided-at-start-1-to-17';
+
 /** The markers deciding several generations at once, newest first, and how many (the first that many) each decides. */
 const IN_ONE: readonly (readonly [string, number])[] = [
+  [PATCHES_DECIDED_AT_START_1_TO_17, 17],
   [PATCHES_DECIDED_AT_START_1_TO_16, 16],
   [PATCHES_DECIDED_AT_START_1_TO_15, 15],
   [PATCHES_DECIDED_AT_START_1_TO_14, 14],
@@ -92,9 +102,9 @@ export function markersDeciding(patchId: string): string[] {
  * Decides every generation's marker (call it first, before any handler or activity) and returns
  * the patch check for the run. `ask` is the SDK's `patched` (a parameter for the unit test). A run
  * recorded before a generation's marker asks each of its patches where its code stands, except
- * those ONLY_DECIDED_AT_START (false). The marker of the first sixteen, recorded by every new run, is asked first: on
- * the replay of a run recorded before it, it is absent (false, nothing recorded), then those of the first fifteen and
- * fourteen, then the generations' own not decided by any.
+ * those ONLY_DECIDED_AT_START (false). The marker of the first seventeen, recorded by every new run, is asked first: on
+ * the replay of a run recorded before it, it is absent (false, nothing recorded), then those of the first sixteen,
+ * fifteen and fourteen, then the generations' own not decided by any.
  */
 export function decidePatchesAtStart(ask: (patchId: string) => boolean = patched): (patchId: string) => boolean {
   // The newest of the markers of all first: a new run records it alone; a run recorded before it asks the older one.

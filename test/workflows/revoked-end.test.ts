@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { reconcileSignal } from '../../workflows/definitions';
+import { REVOKED_STATE_ENDS_ITS_LIFE } from '../../workflows/installation/earlier-life';
+import { PATCHES_DECIDED_AT_START_1_TO_17 } from '../../workflows/installation/patches';
+import { ActivityStubs, deferred, useInstallationUnderTest } from './harness';
+
+/**
+ * Reconciliation deprovisions an installation Talkdesk shows `revoked`, with the state's time (`endedAt`); the
+ * uninstall that ended it, delivered after, is that end's (patch revoked-state-ends-its-life, seventeenth generation):
+ * ignored, never a second uninstall phase on the finished installation ("no credentials were ever received").
+ */
+describe('installation workflow: the uninstall of an end reconciliation found (Talkdesk revoked)', function () {
+  this.timeout(60_000);
+  const { start } = useInstallationUnderTest();
+  const deprovisions = (s: ActivityStubs) => s.of('deprovisionAccount').length;
+
+  it('an uninstall queued while the deprovision runs, older than the revoke, is ignored: one deprovision, the end kept', async () => {
+    const held = deferred();
+    const began = deferred();
+    const stubs = new ActivityStubs().on('deprovisionAccount', async () => {
+      began.resolve();
+      await held.promise;
+    });
+    const t = await start(stubs);
+    await t.send(t.event('app.installed', { atSeconds: 1 }));
+    await t.settled('active');
+    const endedAt = new Date(t.t0 + 60_000).toISOString();
+    await t.handle.signal(reconcileSignal, { action: 'deprovision', talkdeskState: 'revoked', endedAt });
+    await began.promise;
+    const uninstall = t.event('app.uninstalled', { atSeconds: 30 });
+    await t.send(uninstall);
+    held.resolve();
+    const v = await t.result();
+    assert.equal(v.phase, 'uninstalled');
+    assert.match(v.ignoredEvents.find((e) => e.eventId === uninstall.eventId)?.reason ?? '', /already uninstalled/);
+    assert.equal(deprovisions(t.stubs), 1, 'deprovisioned once, by reconciliation');
+    const last = v.history.at(-1);
+    assert.deepEqual([last?.phase, last?.result, last?.detail], ['uninstalled', 'deprovisioned', 'Talkdesk reports revoked']);
+    assert.ok(!v.history.some((h) => h.phase === 'uninstalling'), 'no second uninstall phase');
+    assert.equal(t.stubs.of('recordInstallation').at(-1)?.uninstallEventAt, endedAt, "the end recorded at Talkdesk's time");
+    const markers = await t.patches();
+    assert.ok(markers.includes(PATCHES_DECIDED_AT_START_1_TO_17) && !markers.includes(REVOKED_STATE_ENDS_ITS_LIFE), 'decided at start');
+  });
+
+  /** A run for an installation its record shows ended by reconciliation at 30 s (install at 1 s), started by `event`. */
+  async function runAfterTheEnd() {
+    const sent = deferred();
+    const t = await start(
+      new ActivityStubs().on('loadInstallation', async () => {
+        await sent.promise;
+        const at = (s: number) => new Date(t.t0 + s * 1_000).toISOString();
+        return { phase: 'uninstalled', appId: 'app-1', lastEventAt: at(1), installEventAt: at(1), uninstallEventAt: at(30) };
+      }),
+    );
+    return { t, sendThenLoad: async (e: Parameters<typeof t.send>[0]) => (await t.send(e), sent.resolve()) };
+  }
+
+  it('a run started for that uninstall after the end ignores it at once: no wait for a new life, nothing deprovisioned', async () => {
+    const { t, sendThenLoad } = await runAfterTheEnd();
+    const uninstall = t.event('app.uninstalled', { atSeconds: 20 });
+    await sendThenLoad(uninstall);
+    // Its result without the time-skipping server moving time: a wait for an install (15 minutes) would hold it.
+    const v = await t.until('the uninstall handled', (s) => s.ignoredEvents.some((e) => e.eventId === uninstall.eventId));
+    assert.match(v.ignoredEvents.find((e) => e.eventId === uninstall.eventId)?.reason ?? '', /already uninstalled/);
+    assert.equal(deprovisions(t.stubs), 0);
+    assert.equal(v.phase, 'uninstalled');
+    assert.ok(!v.history.some((h) => h.phase === 'uninstalling'));
+  });
+
+  it("an uninstall newer than the end still waits for a new life's install (positive control: the boundary is the end)", async () => {
+    const { t, sendThenLoad } = await runAfterTheEnd();
+    const uninstall = t.event('app.uninstalled', { atSeconds: 40 });
+    await sendThenLoad(uninstall);
+    const v = await t.until('waiting for an install', (s) => /waiting for the app\.installed event/.test(s.currentStep ?? ''));
+    assert.ok(!v.ignoredEvents.some((e) => e.eventId === uninstall.eventId));
+    // A new life's install: then its uninstall is applied in turn.
+    await t.send(t.event('app.installed', { atSeconds: 35 }));
+    const done = await t.settled('uninstalled', (s) => s.history.some((h) => h.phase === 'uninstalling' && h.endedAt !== undefined));
+    assert.ok(done.history.some((h) => h.eventId === uninstall.eventId));
+  });
+});
