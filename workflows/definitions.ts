@@ -211,7 +211,8 @@ export type ReconcileAction = (
       reason?: string;
       /**
        * The state's `updated_at` at Talkdesk (its clock, as events' `created_at`), sent for `revoked`: the installation's
-       * life ended no later, so an event created no later is of that life (earlier-life.ts). Ignored when not a date.
+       * life ended no later, so an event created no later is of that life (earlier-life.ts). Ignored when not a date or
+       * later than the workflow's clock; a payload whose `endedAt` is not a string is not an action (ignored whole).
        */
       endedAt?: string;
     }
@@ -226,8 +227,9 @@ export type ReconcileAction = (
  */
 export function isReconcileAction(a: unknown): a is ReconcileAction {
   if (typeof a !== 'object' || a === null) return false;
-  const { action, talkdeskState, seen } = a as { action?: unknown; talkdeskState?: unknown; seen?: unknown };
+  const { action, talkdeskState, seen, endedAt } = a as { action?: unknown; talkdeskState?: unknown; seen?: unknown; endedAt?: unknown };
   if (seen !== undefined && !isSeen(seen)) return false;
+  if (endedAt !== undefined && typeof endedAt !== 'string') return false;
   if (action === 'deprovision') return talkdeskState === 'revoked' || talkdeskState === 'rejected' || talkdeskState === 'timeout';
   if (action === 'markActive') return talkdeskState === 'completed';
   if (action === 'endUpdate') return talkdeskState === 'timeout';

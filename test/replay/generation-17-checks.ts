@@ -1,10 +1,14 @@
 /** Corpus checks of the seventeenth generation (corpus-checks.ts requires each). */
 import { PATCHES_DECIDED_AT_START_1_TO_16, PATCHES_DECIDED_AT_START_1_TO_17 } from '../../workflows/installation/patches';
-import { endedPhases, ignoredReasons, patches, scheduled, type RawHistory } from './raw-history';
+import { endedPhases, ignoredReasons, patches, scheduled, signals, type RawHistory } from './raw-history';
 import { took } from './took';
 
 const REVOKED_END = 'revoked-state-ends-its-life';
 const ended = (h: RawHistory) => endedPhases(h) as { phase?: string; result?: string; detail?: string }[];
+
+const FIRST_AHEAD = 'first-install-taken-ahead';
+/** The lifecycle events signalled, by type, in the order they reached the run. */
+const signalled = (h: RawHistory) => signals(h, 'event').map((e) => (e as { type?: string }).type);
 
 export const GENERATION_17_CHECKS: Record<string, (h: RawHistory) => boolean> = {
   'a run started with the one marker of the first seventeen generations, none other (patches-decided-at-start-1-to-17)': (h) =>
@@ -17,5 +21,17 @@ export const GENERATION_17_CHECKS: Record<string, (h: RawHistory) => boolean> = 
       JSON.stringify([
         ['installing', 'approved', undefined],
         ['uninstalled', 'deprovisioned', 'Talkdesk reports revoked'],
+      ]),
+  [`a trial start signalled before its install, dated before it: the install taken at once, the trial recorded after (${FIRST_AHEAD})`]: (
+    h,
+  ) =>
+    took(h, FIRST_AHEAD) &&
+    JSON.stringify(signalled(h).slice(0, 2)) === JSON.stringify(['app.trial_started', 'app.installed']) &&
+    scheduled(h).indexOf('provisionAccount') >= 0 &&
+    scheduled(h).indexOf('provisionAccount') < scheduled(h).indexOf('recordTrial') &&
+    JSON.stringify(ended(h).map((p) => [p.phase, p.result])) ===
+      JSON.stringify([
+        ['installing', 'approved'],
+        ['uninstalling', 'acknowledged'],
       ]),
 };

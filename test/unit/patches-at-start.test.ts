@@ -55,6 +55,7 @@ import {
   OPERATOR_REJECT_WITHIN_OPERATION_DEADLINE,
 } from '../../workflows/installation/operator';
 import { TRIAL_SUPERSEDED_BY_QUEUED_UNINSTALL } from '../../workflows/installation/apply';
+import { FIRST_INSTALL_TAKEN_AHEAD } from '../../workflows/installation/first-install';
 import {
   EARLIER_LIFE_EVENTS_OVER,
   FINISHED_RUN_KNOWS_EVENT_TIMES,
@@ -178,6 +179,7 @@ describe('patches decided at the start of an installation run (workflows/install
         LATE_COMPROMISED_ROTATION_DESTROYS_REVOKED_SETS,
         SAME_SECOND_TRIAL_EVENT_LATE,
         REVOKED_STATE_ENDS_ITS_LIFE,
+        FIRST_INSTALL_TAKEN_AHEAD,
       ],
     );
     assert.ok(
@@ -269,7 +271,7 @@ describe('patches decided at the start of an installation run (workflows/install
       DECIDED_AT_START_15,
       [LATE_UPDATE_KEYED_BY_NEWEST_APPLIED, OPERATOR_REJECT_OF_UPDATE_READS_AT_DEADLINE, OPERATOR_REJECT_OF_INSTALL_READS_AT_DEADLINE],
     ],
-    ['seventeenth', 17, DECIDED_AT_START_17, [REVOKED_STATE_ENDS_ITS_LIFE]],
+    ['seventeenth', 17, DECIDED_AT_START_17, [REVOKED_STATE_ENDS_ITS_LIFE, FIRST_INSTALL_TAKEN_AHEAD]],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {
     it(`the ${nth} generation decides its own patches at start; a run recorded before it never asks them (old paths)`, () => {

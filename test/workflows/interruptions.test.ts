@@ -246,6 +246,7 @@ describe('installation workflow: uninstall, operator actions and reconciliation'
       for (const bad of [
         { action: 'markactive', talkdeskState: 'completed' },
         { action: 'deprovision', talkdeskState: 'gone' },
+        { action: 'deprovision', talkdeskState: 'revoked', endedAt: 2026 },
         {},
         undefined,
       ])

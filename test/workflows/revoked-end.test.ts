@@ -22,12 +22,13 @@ describe('installation workflow: the uninstall of an end reconciliation found (T
       await held.promise;
     });
     const t = await start(stubs);
-    await t.send(t.event('app.installed', { atSeconds: 1 }));
+    await t.send(t.event('app.installed', { atSeconds: -20 }));
     await t.settled('active');
-    const endedAt = new Date(t.t0 + 60_000).toISOString();
+    // When the test began: no later than the workflow's clock, after the install and the uninstall.
+    const endedAt = new Date(t.t0).toISOString();
     await t.handle.signal(reconcileSignal, { action: 'deprovision', talkdeskState: 'revoked', endedAt });
     await began.promise;
-    const uninstall = t.event('app.uninstalled', { atSeconds: 30 });
+    const uninstall = t.event('app.uninstalled', { atSeconds: -10 });
     await t.send(uninstall);
     held.resolve();
     const v = await t.result();
@@ -40,6 +41,38 @@ describe('installation workflow: the uninstall of an end reconciliation found (T
     assert.equal(t.stubs.of('recordInstallation').at(-1)?.uninstallEventAt, endedAt, "the end recorded at Talkdesk's time");
     const markers = await t.patches();
     assert.ok(markers.includes(PATCHES_DECIDED_AT_START_1_TO_17) && !markers.includes(REVOKED_STATE_ENDS_ITS_LIFE), 'decided at start');
+  });
+
+  it("an endedAt later than the workflow's clock (a typo, a clock ahead) is not taken as the end: deprovisioned, no end marked", async () => {
+    const t = await start();
+    await t.send(t.event('app.installed', { atSeconds: 1 }));
+    await t.settled('active');
+    const future = new Date(t.t0 + 40 * 365 * 86_400_000).toISOString();
+    await t.handle.signal(reconcileSignal, { action: 'deprovision', talkdeskState: 'revoked', endedAt: future });
+    const v = await t.result();
+    assert.deepEqual([v.phase, v.history.at(-1)?.detail], ['uninstalled', 'Talkdesk reports revoked']);
+    assert.notEqual(t.stubs.of('recordInstallation').at(-1)?.uninstallEventAt, future);
+  });
+
+  it("a second uninstall of the applied one's second (another event id), queued while it ran, is ignored: one uninstall phase", async () => {
+    const held = deferred();
+    const began = deferred();
+    const stubs = new ActivityStubs().on('deprovisionAccount', async () => {
+      began.resolve();
+      await held.promise;
+    });
+    const t = await start(stubs);
+    await t.send(t.event('app.installed', { atSeconds: 1 }));
+    await t.settled('active');
+    await t.send(t.event('app.uninstalled', { atSeconds: 10 }));
+    await began.promise;
+    const second = t.event('app.uninstalled', { atSeconds: 10 });
+    await t.send(second);
+    held.resolve();
+    const v = await t.result();
+    assert.match(v.ignoredEvents.find((e) => e.eventId === second.eventId)?.reason ?? '', /already uninstalled/);
+    assert.equal(v.history.filter((h) => h.phase === 'uninstalling').length, 1);
+    assert.equal(deprovisions(t.stubs), 1);
   });
 
   /** A run for an installation its record shows ended by reconciliation at 30 s (install at 1 s), started by `event`. */
@@ -55,11 +88,10 @@ describe('installation workflow: the uninstall of an end reconciliation found (T
     return { t, sendThenLoad: async (e: Parameters<typeof t.send>[0]) => (await t.send(e), sent.resolve()) };
   }
 
-  it('a run started for that uninstall after the end ignores it at once: no wait for a new life, nothing deprovisioned', async () => {
+  it('a run started for that uninstall after the end (its record dated at the revoke) ignores it: nothing deprovisioned, no phase', async () => {
     const { t, sendThenLoad } = await runAfterTheEnd();
     const uninstall = t.event('app.uninstalled', { atSeconds: 20 });
     await sendThenLoad(uninstall);
-    // Its result without the time-skipping server moving time: a wait for an install (15 minutes) would hold it.
     const v = await t.until('the uninstall handled', (s) => s.ignoredEvents.some((e) => e.eventId === uninstall.eventId));
     assert.match(v.ignoredEvents.find((e) => e.eventId === uninstall.eventId)?.reason ?? '', /already uninstalled/);
     assert.equal(deprovisions(t.stubs), 0);

@@ -111,10 +111,15 @@ export function newLifeSkippedInstall(ctx: PhaseContext): boolean {
  */
 export const REVOKED_STATE_ENDS_ITS_LIFE = 'revoked-state-ends-its-life';
 
-/** Marks the end reconciliation found (patch above): Talkdesk's time of the revoke, when it sent one that is a date. */
+/**
+ * Marks the end reconciliation found (patch above): Talkdesk's time of the revoke, when it sent one that is a date and
+ * not in the future (a hand-sent typo, or Talkdesk's state clock ahead of its events': an end marked after a same-id
+ * reinstall's install would make that install over).
+ */
 export function markRevokedEnd(ctx: PhaseContext, endedAt: string | undefined): void {
-  if (endedAt === undefined || Number.isNaN(Date.parse(endedAt))) return;
-  if (ctx.patched(REVOKED_STATE_ENDS_ITS_LIFE)) markKindApplied(ctx.state, 'uninstall', new Date(Date.parse(endedAt)).toISOString());
+  const at = endedAt === undefined ? NaN : Date.parse(endedAt);
+  if (Number.isNaN(at) || at > Date.now()) return;
+  if (ctx.patched(REVOKED_STATE_ENDS_ITS_LIFE)) markKindApplied(ctx.state, 'uninstall', new Date(at).toISOString());
 }
 
 /** Why an uninstall is the installation's end already applied (patch above), or undefined when it is not. */

@@ -271,6 +271,8 @@ export const PATCHES_DECIDED_AT_START_17 = 'patches-decided-at-start-17';
 /**
  * The patches the seventeenth generation decides, ONLY_DECIDED_AT_START: a deprovision on Talkdesk's `revoked` marks the
  * installation's end at the state's time, and an uninstall no newer than the end is that end's, ignored (earlier-life.ts;
- * asked where an event is taken from the queue or a reconcile action runs, each perhaps right after a local activity).
+ * asked where an event is taken from the queue or a reconcile action runs, each perhaps right after a local activity);
+ * and before the first install, an install queued behind older events (no uninstall among them) is taken first
+ * (first-install.ts; asked where the next event is taken).
  */
-export const DECIDED_AT_START_17: readonly string[] = Object.freeze(['revoked-state-ends-its-life']);
+export const DECIDED_AT_START_17: readonly string[] = Object.freeze(['revoked-state-ends-its-life', 'first-install-taken-ahead']);

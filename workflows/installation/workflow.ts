@@ -6,6 +6,7 @@ import { apply } from './apply';
 import { CONTINUE_AS_NEW_MID_PHASE, createPhaseContext, type PhaseContext } from './context';
 import { registerHandlers } from './handlers';
 import { askRotationWaits, EARLIER_LIFE_UNINSTALL_KNOWN, newerInstallEndsWait, newLifeBeforeItsInstall } from './earlier-life';
+import { queuedInstallToTake, takeQueuedInstallFirst } from './first-install';
 import { FINISHED_RUN_KNOWS_EVENT_TIMES, handleLate, ignoreAsSuperseded, lateAtItsSecond, STALE_UNINSTALL_SPARES_REINSTALL } from './late';
 import { StepFailedError, stepFailedForGood } from '../steps';
 import { runOperatorReject, runReconcile } from './operator';
@@ -132,10 +133,12 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
       return continueAsNew<typeof installationWorkflow>({ installationId: ctx.installationId, options, carried: state });
     }
 
+    const firstInstall = state.phase === 'new' && !state.activeClientId;
+    if (firstInstall) takeQueuedInstallFirst(ctx);
     const head = state.queue[0];
     if (!head) continue;
     const newLife = newLifeBeforeItsInstall(ctx, head);
-    if ((state.phase === 'new' && head.type !== 'app.installed' && !state.activeClientId) || newLife) {
+    if ((firstInstall && head.type !== 'app.installed') || newLife) {
       // Events can arrive out of order: give the install (and its credentials) time to arrive.
       const remaining = graceLeft(ctx, newLife);
       if (remaining > 0) {
@@ -145,7 +148,10 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
         // not wait on each); a new life's uninstall waits for its own (it ends a life in between: newerInstallEndsWait).
         const anyInstallEnds = newLife && newerInstallEndsWait(ctx, head);
         await condition(
-          () => state.queue[0]?.type === 'app.installed' || (anyInstallEnds && state.queue.some((e) => e.type === 'app.installed')),
+          () =>
+            state.queue[0]?.type === 'app.installed' ||
+            (anyInstallEnds && state.queue.some((e) => e.type === 'app.installed')) ||
+            (!newLife && queuedInstallToTake(ctx) > 0),
           remaining,
         );
         state.currentStep = undefined;
