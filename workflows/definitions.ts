@@ -212,7 +212,8 @@ export type ReconcileAction = (
       /**
        * The state's `updated_at` at Talkdesk (its clock, as events' `created_at`), sent for `revoked`: the installation's
        * life ended no later, so an event created no later is of that life (earlier-life.ts). Ignored when not a date or
-       * later than the workflow's clock; a payload whose `endedAt` is not a string is not an action (ignored whole).
+       * over five minutes past the workflow's clock (taken at that clock when less); a payload whose `endedAt` is not a
+       * string is not an action (ignored whole).
        */
       endedAt?: string;
     }

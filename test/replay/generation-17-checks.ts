@@ -7,8 +7,17 @@ const REVOKED_END = 'revoked-state-ends-its-life';
 const ended = (h: RawHistory) => endedPhases(h) as { phase?: string; result?: string; detail?: string }[];
 
 const FIRST_AHEAD = 'first-install-taken-ahead';
-/** The lifecycle events signalled, by type, in the order they reached the run. */
-const signalled = (h: RawHistory) => signals(h, 'event').map((e) => (e as { type?: string }).type);
+/** The lifecycle events signalled, in the order they reached the run. */
+const signalled = (h: RawHistory) => signals(h, 'event') as { type?: string; createdAt?: string }[];
+/** A trial start signalled first, then its install, dated after it: the install queued behind the older trial. */
+const trialThenLaterInstall = (h: RawHistory): boolean => {
+  const [trial, install] = signalled(h);
+  return (
+    trial?.type === 'app.trial_started' &&
+    install?.type === 'app.installed' &&
+    Date.parse(trial.createdAt ?? '') < Date.parse(install.createdAt ?? '')
+  );
+};
 
 export const GENERATION_17_CHECKS: Record<string, (h: RawHistory) => boolean> = {
   'a run started with the one marker of the first seventeen generations, none other (patches-decided-at-start-1-to-17)': (h) =>
@@ -26,7 +35,7 @@ export const GENERATION_17_CHECKS: Record<string, (h: RawHistory) => boolean> = 
     h,
   ) =>
     took(h, FIRST_AHEAD) &&
-    JSON.stringify(signalled(h).slice(0, 2)) === JSON.stringify(['app.trial_started', 'app.installed']) &&
+    trialThenLaterInstall(h) &&
     scheduled(h).indexOf('provisionAccount') >= 0 &&
     scheduled(h).indexOf('provisionAccount') < scheduled(h).indexOf('recordTrial') &&
     JSON.stringify(ended(h).map((p) => [p.phase, p.result])) ===

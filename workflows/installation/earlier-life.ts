@@ -111,15 +111,19 @@ export function newLifeSkippedInstall(ctx: PhaseContext): boolean {
  */
 export const REVOKED_STATE_ENDS_ITS_LIFE = 'revoked-state-ends-its-life';
 
+/** How far Talkdesk's time of a revoke may be ahead of the workflow's clock and still be taken (at the workflow's). */
+const REVOKE_CLOCK_SKEW_MS = 5 * 60_000;
+
 /**
- * Marks the end reconciliation found (patch above): Talkdesk's time of the revoke, when it sent one that is a date and
- * not in the future (a hand-sent typo, or Talkdesk's state clock ahead of its events': an end marked after a same-id
- * reinstall's install would make that install over).
+ * Marks the end reconciliation found (patch above): Talkdesk's time of the revoke, when it sent one that is a date; one
+ * later than the workflow's clock is taken at that clock (an end marked after a same-id reinstall's install would make
+ * that install over), and one more than REVOKE_CLOCK_SKEW_MS later is not taken at all (a hand-sent typo).
  */
 export function markRevokedEnd(ctx: PhaseContext, endedAt: string | undefined): void {
   const at = endedAt === undefined ? NaN : Date.parse(endedAt);
-  if (Number.isNaN(at) || at > Date.now()) return;
-  if (ctx.patched(REVOKED_STATE_ENDS_ITS_LIFE)) markKindApplied(ctx.state, 'uninstall', new Date(at).toISOString());
+  const now = Date.now();
+  if (Number.isNaN(at) || at > now + REVOKE_CLOCK_SKEW_MS) return;
+  if (ctx.patched(REVOKED_STATE_ENDS_ITS_LIFE)) markKindApplied(ctx.state, 'uninstall', new Date(Math.min(at, now)).toISOString());
 }
 
 /** Why an uninstall is the installation's end already applied (patch above), or undefined when it is not. */
