@@ -77,6 +77,12 @@ const nonNegativeInt = (n: number, what: string): number => {
 };
 
 /** Builds lifecycle events and applies what each means to the simulated Talkdesk. */
+/** The event time `createdAt` names, or now when it is not a date (a test's deliberately malformed event). */
+function datedOr(createdAt: string): Date {
+  const at = Date.parse(createdAt);
+  return Number.isFinite(at) ? new Date(at) : new Date();
+}
+
 export class Lifecycle {
   constructor(
     private readonly state: SimState,
@@ -120,7 +126,10 @@ export class Lifecycle {
     }
     while (account.userIds.length < licensed) this.state.createUser(account);
 
-    const now = new Date();
+    const id = eventId(eventOpts);
+    const head = envelopeHead(this.ctx, 'app.installed', id, eventOpts);
+    // Installed (and its client issued) at the event's `created_at`: the scope-activation delays run from then.
+    const now = datedOr(head.created_at);
     const inst: SimInstallation = {
       id: opts.installationId ?? hexId(),
       appId: this.state.appId,
@@ -139,12 +148,11 @@ export class Lifecycle {
       clientIds: [],
     };
     this.state.installations.set(inst.id, inst);
-    const client = this.state.createClient(inst.id, alg);
+    const client = this.state.createClient(inst.id, alg, now);
     inst.clientIds.push(client.clientId);
 
-    const id = eventId(eventOpts);
     const event: InstalledEvent = {
-      ...envelopeHead(this.ctx, 'app.installed', id, eventOpts),
+      ...head,
       data: {
         installation_id: inst.id,
         account_id: account.id,
@@ -153,7 +161,6 @@ export class Lifecycle {
       },
       _links: installedLinks(this.ctx, id, inst.id, inst.accountId),
     };
-    inst.pendingSince = new Date(event.created_at);
     return { installation: this.state.viewInstallation(inst), event };
   }
 
@@ -218,7 +225,7 @@ export class Lifecycle {
       if (compromised) this.state.revokeClient(old);
       else if (!old.validUntil || old.validUntil > graceEnd) old.validUntil = graceEnd;
     }
-    const client = this.state.createClient(inst.id, alg);
+    const client = this.state.createClient(inst.id, alg, datedOr(head.created_at));
     client.rotatedIn = true;
     inst.clientIds.push(client.clientId);
 

@@ -110,7 +110,8 @@ export class SimState {
     return user;
   }
 
-  createClient(installationId: string, alg: KeyAlgorithm): ClientRecord {
+  /** `createdAt`: when Talkdesk issued it (its event's `created_at`): the scope-activation delay runs from then. */
+  createClient(installationId: string, alg: KeyAlgorithm, createdAt = new Date()): ClientRecord {
     const keys = generateInstallationKeys(alg);
     const client: ClientRecord = {
       clientId: hexId(),
@@ -118,7 +119,7 @@ export class SimState {
       installationId,
       keys,
       publicKey: createPublicKey({ key: Buffer.from(keys.public_key, 'base64'), format: 'der', type: 'spki' }),
-      createdAt: new Date(),
+      createdAt,
       revokedAt: null,
       validUntil: null,
       acknowledgedAt: null,
