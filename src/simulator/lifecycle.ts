@@ -76,13 +76,18 @@ const nonNegativeInt = (n: number, what: string): number => {
   return n;
 };
 
-/** Builds lifecycle events and applies what each means to the simulated Talkdesk. */
-/** The event time `createdAt` names, or now when it is not a date (a test's deliberately malformed event). */
-function datedOr(createdAt: string): Date {
+/**
+ * When Talkdesk issued what an event brings (an installation, a client): the time a test dated the event at, never
+ * later than now (Talkdesk cannot issue it after it is used), and now when the test did not date it (its `created_at`
+ * is cut to the second) or dated it with something that is not a date (a deliberately malformed event).
+ */
+function issuedAt(eventOpts: EventOptions | undefined, createdAt: string): Date {
   const at = Date.parse(createdAt);
-  return Number.isFinite(at) ? new Date(at) : new Date();
+  const now = Date.now();
+  return new Date(eventOpts?.createdAt === undefined || !Number.isFinite(at) ? now : Math.min(at, now));
 }
 
+/** Builds lifecycle events and applies what each means to the simulated Talkdesk. */
 export class Lifecycle {
   constructor(
     private readonly state: SimState,
@@ -129,7 +134,7 @@ export class Lifecycle {
     const id = eventId(eventOpts);
     const head = envelopeHead(this.ctx, 'app.installed', id, eventOpts);
     // Installed (and its client issued) at the event's `created_at`: the scope-activation delays run from then.
-    const now = datedOr(head.created_at);
+    const now = issuedAt(eventOpts, head.created_at);
     const inst: SimInstallation = {
       id: opts.installationId ?? hexId(),
       appId: this.state.appId,
@@ -161,6 +166,7 @@ export class Lifecycle {
       },
       _links: installedLinks(this.ctx, id, inst.id, inst.accountId),
     };
+    inst.pendingSince = new Date(event.created_at); // Talkdesk's seven days run from the event, as dated
     return { installation: this.state.viewInstallation(inst), event };
   }
 
@@ -225,7 +231,7 @@ export class Lifecycle {
       if (compromised) this.state.revokeClient(old);
       else if (!old.validUntil || old.validUntil > graceEnd) old.validUntil = graceEnd;
     }
-    const client = this.state.createClient(inst.id, alg, datedOr(head.created_at));
+    const client = this.state.createClient(inst.id, alg, issuedAt(eventOpts, head.created_at));
     client.rotatedIn = true;
     inst.clientIds.push(client.clientId);
 

@@ -29,7 +29,10 @@ export interface InstallationRecord {
   updateEventAt?: string;
   /** `created_at` of the update whose subscription the installation holds ('' when none did): a resumed run takes no older one's. */
   subscriptionFrom?: string;
-  /** `created_at` of the uninstall applied (`lastEventAt` can be a later event's, ignored by a short run after it). */
+  /**
+   * `created_at` of the uninstall applied (`lastEventAt` can be a later event's, ignored by a short run after it), or
+   * the time of a revoke reconciliation found (Talkdesk's `updated_at`, at most the workflow's clock).
+   */
   uninstallEventAt?: string;
   /** `created_at` of the newest trial event applied: a run resumed from this record judges an older one late. */
   trialEventAt?: string;

@@ -9,7 +9,7 @@ import { api, getToken, useSimulator } from './helpers';
  */
 describe('simulator: scope activation runs from the event time', () => {
   let sim: Simulator;
-  useSimulator((s) => (sim = s), { scopeActivationSeconds: 600, tokenScopeActivationSeconds: 600 });
+  const restart = useSimulator((s) => (sim = s), { scopeActivationSeconds: 600, tokenScopeActivationSeconds: 600 });
   const hourAgo = () => new Date(Date.now() - 3_600_000);
 
   it('an install dated an hour ago: its token granted and its scopes answering at once', async () => {
@@ -22,6 +22,12 @@ describe('simulator: scope activation runs from the event time', () => {
   it('an install dated now: its token refused until the delay has run (positive control)', async () => {
     const { event } = sim.createInstallation();
     await assert.rejects(getToken(sim, event.data), /401|invalid_client/);
+  });
+
+  it('an install dated ahead of now (a second, rounded up) is issued now: no delay configured, its token granted at once', async () => {
+    const quick = await restart({});
+    const { event } = quick.createInstallation({}, { createdAt: new Date(Date.now() + 1_000) });
+    assert.equal(typeof (await getToken(quick, event.data)), 'string');
   });
 
   it("a rotation dated an hour ago: its new client's token granted at once", async () => {
