@@ -172,6 +172,23 @@ describe('launch: every sign-in failure answers a page with its status and reaso
     assert.equal(rec?.detail, 'userinfo_unauthorized_401');
   });
 
+  it("Talkdesk's rate limit (429) on the code exchange: 502 talkdesk_refused, the limit recorded, no session; the next launch signs in", async () => {
+    const installation = await signedIn();
+    sys.simulator.failNext('token', 1, { status: 429, retryAfterSeconds: 30 });
+    const browser = new TestBrowser();
+    const before = await ssoMetric(sys, 'talkdesk_refused');
+    await expectFailure(await open(browser, launchUrl(sys, installation.id)), 'talkdesk_refused', 502, {
+      installationId: installation.id,
+      metricBefore: before,
+    });
+    const [rec] = (await new SsoFailureStore(sys.store.db).listForInstallation(installation.id)).slice(-1);
+    assert.equal(rec?.detail, 'token_rate_limited_429', 'which call, and that Talkdesk rate-limited it');
+    assert.equal(browser.jar.has('appconnect_session'), false, 'no session opened');
+    // Talkdesk's limit is its own, not the person's: opened again, the app signs in (no failure budget refuses it).
+    assert.equal((await open(browser, launchUrl(sys, installation.id))).status, 200);
+    assert.equal(browser.jar.has('appconnect_session'), true);
+  });
+
   it('Talkdesk unreachable (connection dropped): 503 talkdesk_unreachable', async () => {
     const installation = await signedIn();
     sys.simulator.failNext('token', 1, { drop: true });
