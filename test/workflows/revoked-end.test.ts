@@ -13,14 +13,19 @@ describe('installation workflow: the uninstall of an end reconciliation found (T
   this.timeout(60_000);
   const { start } = useInstallationUnderTest();
   const deprovisions = (s: ActivityStubs) => s.of('deprovisionAccount').length;
-
-  it('an uninstall queued while the deprovision runs, older than the revoke, is ignored: one deprovision, the end kept', async () => {
+  /** Stubs whose partner deprovision signals it `began` and waits until `held` is resolved (an event queued meanwhile). */
+  const heldDeprovision = () => {
     const held = deferred();
     const began = deferred();
     const stubs = new ActivityStubs().on('deprovisionAccount', async () => {
       began.resolve();
       await held.promise;
     });
+    return { held, began, stubs };
+  };
+
+  it('an uninstall queued while the deprovision runs, older than the revoke, is ignored: one deprovision, the end kept', async () => {
+    const { held, began, stubs } = heldDeprovision();
     const t = await start(stubs);
     await t.send(t.event('app.installed', { atSeconds: -20 }));
     await t.settled('active');
@@ -63,12 +68,7 @@ describe('installation workflow: the uninstall of an end reconciliation found (T
     });
 
   it("a second uninstall of the applied one's second (another event id), queued while it ran, is ignored: one uninstall phase", async () => {
-    const held = deferred();
-    const began = deferred();
-    const stubs = new ActivityStubs().on('deprovisionAccount', async () => {
-      began.resolve();
-      await held.promise;
-    });
+    const { held, began, stubs } = heldDeprovision();
     const t = await start(stubs);
     await t.send(t.event('app.installed', { atSeconds: 1 }));
     await t.settled('active');
