@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { STORE_UNAVAILABLE } from '../../activities/failures';
+import { WORKFLOWS_PATH } from '../../src/worker/create-worker';
+import { prebuiltWorkflowBundle } from '../../src/worker/workflow-bundle';
+import { reconcileWorkflow } from '../../workflows/reconcile';
+import { emptyPage, type PlannedPass } from '../../workflows/reconcile-types';
+import { timeSkippingEnv } from '../support/servers';
+
+/**
+ * A reconciliation pass whose store is down from its start: its housekeeping (the inbox hand-over, first) fails with
+ * the partner store's typed failure five times, a second or more apart, and the pass fails with that failure, having
+ * visited nothing; the next pass, the store back, completes. On a time-skipping server of its own (the backoffs skipped).
+ */
+describe('reconciliation: a pass with the partner store down', function () {
+  this.timeout(180_000);
+  let env: TestWorkflowEnvironment | undefined;
+  before(async function () {
+    this.timeout(120_000);
+    env = await timeSkippingEnv();
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+
+  it('fails after five attempts of its housekeeping with the store failure, visiting nothing; the next pass completes', async () => {
+    let storeDown = true;
+    const attempts: number[] = [];
+    const pagesVisited: number[] = [];
+    const storeFailure = () =>
+      ApplicationFailure.create({
+        message: 'The partner store (MongoDB) failed in dispatchStoredEvents (MongoServerSelectionError); it will be retried.',
+        type: STORE_UNAVAILABLE,
+      });
+    const activities = {
+      dispatchStoredEvents: async () => {
+        attempts.push(attempts.length + 1);
+        if (storeDown) throw storeFailure();
+        return { dispatched: 0, errors: [] };
+      },
+      destroyRetiredCredentials: async () => ({ destroyed: 0 }),
+      planReconciliation: async (i: { planId: string }): Promise<PlannedPass> => ({
+        id: i.planId,
+        pages: 1,
+        startedAt: Date.now(),
+        talkdeskPlanned: 0,
+        talkdeskDeferred: 0,
+      }),
+      reconcilePlannedPage: async (i: { page: number }) => {
+        pagesVisited.push(i.page);
+        return { ...emptyPage(), scanned: 1, talkdeskChecked: 0 };
+      },
+    };
+    const prebuilt = prebuiltWorkflowBundle();
+    const noop = () => undefined;
+    const logger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
+    const workflowBundle = 'bundle' in prebuilt ? prebuilt.bundle : await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger });
+    const taskQueue = `reconcile-store-down-${randomBytes(4).toString('hex')}`;
+    const worker = await Worker.create({
+      connection: env!.nativeConnection,
+      namespace: env!.namespace ?? 'default',
+      taskQueue,
+      workflowBundle,
+      activities,
+      shutdownGraceTime: '1 second',
+    });
+    const pass = () =>
+      env!.client.workflow.execute(reconcileWorkflow, {
+        taskQueue,
+        workflowId: `reconcile-store-down-${randomBytes(4).toString('hex')}`,
+        args: [{ pageSize: 10, parallelism: 1 }],
+      });
+    await worker.runUntil(async () => {
+      const failed = await pass().then(
+        () => assert.fail('the pass completed with the store down'),
+        (err: unknown) => err,
+      );
+      assert.ok(failed instanceof WorkflowFailedError, String(failed));
+      assert.ok(failed.cause instanceof ActivityFailure, String(failed.cause));
+      const cause = failed.cause.cause;
+      assert.ok(cause instanceof ApplicationFailure && cause.type === STORE_UNAVAILABLE, String(cause));
+      assert.match(cause.message, /partner store \(MongoDB\)/);
+      assert.deepEqual(attempts, [1, 2, 3, 4, 5], 'five attempts');
+      assert.deepEqual(pagesVisited, [], 'nothing visited');
+
+      storeDown = false;
+      const report = await pass();
+      assert.ok(report.finishedAt, 'the next pass completed');
+      assert.deepEqual(pagesVisited, [0]);
+    });
+  });
+});
