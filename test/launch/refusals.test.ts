@@ -184,7 +184,7 @@ describe('launch: every sign-in failure answers a page with its status and reaso
     const [rec] = (await new SsoFailureStore(sys.store.db).listForInstallation(installation.id)).slice(-1);
     assert.equal(rec?.detail, 'token_rate_limited_429', 'which call, and that Talkdesk rate-limited it');
     assert.equal(browser.jar.has('appconnect_session'), false, 'no session opened');
-    // Talkdesk's limit is its own, not the person's: opened again, the app signs in (no failure budget refuses it).
+    // Opened again once Talkdesk answers, the app signs in.
     assert.equal((await open(browser, launchUrl(sys, installation.id))).status, 200);
     assert.equal(browser.jar.has('appconnect_session'), true);
   });

@@ -4,6 +4,8 @@ import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { MongoClient, MongoServerSelectionError } from 'mongodb';
+import { sanitiseFailures } from '../../activities';
 import { STORE_UNAVAILABLE } from '../../activities/failures';
 import { WORKFLOWS_PATH } from '../../src/worker/create-worker';
 import { prebuiltWorkflowBundle } from '../../src/worker/workflow-bundle';
@@ -12,9 +14,9 @@ import { emptyPage, type PlannedPass } from '../../workflows/reconcile-types';
 import { timeSkippingEnv } from '../support/servers';
 
 /**
- * A reconciliation pass whose store is down from its start: its housekeeping (the inbox hand-over, first) fails with
- * the partner store's typed failure five times, a second or more apart, and the pass fails with that failure, having
- * visited nothing; the next pass, the store back, completes. On a time-skipping server of its own (the backoffs skipped).
+ * A reconciliation pass whose store is down from its start: its housekeeping (the inbox hand-over, first) meets the
+ * driver's error five times, each turned into the partner store's typed failure by the worker's interceptor, and the
+ * pass fails with that failure, having visited nothing; the next pass, the store back, completes. On a time-skipping server of its own (the backoffs skipped).
  */
 describe('reconciliation: a pass with the partner store down', function () {
   this.timeout(180_000);
@@ -31,15 +33,16 @@ describe('reconciliation: a pass with the partner store down', function () {
     let storeDown = true;
     const attempts: number[] = [];
     const pagesVisited: number[] = [];
-    const storeFailure = () =>
-      ApplicationFailure.create({
-        message: 'The partner store (MongoDB) failed in dispatchStoredEvents (MongoServerSelectionError); it will be retried.',
-        type: STORE_UNAVAILABLE,
-      });
+    // The driver's own error for a store not reached (a port nothing listens on), as the worker's interceptor meets it.
+    const unreachable = await new MongoClient('mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300').connect().then(
+      () => assert.fail('connected to a port nothing listens on'),
+      (err: unknown) => err,
+    );
+    assert.ok(unreachable instanceof MongoServerSelectionError, String(unreachable));
     const activities = {
       dispatchStoredEvents: async () => {
         attempts.push(attempts.length + 1);
-        if (storeDown) throw storeFailure();
+        if (storeDown) throw unreachable;
         return { dispatched: 0, errors: [] };
       },
       destroyRetiredCredentials: async () => ({ destroyed: 0 }),
@@ -66,6 +69,8 @@ describe('reconciliation: a pass with the partner store down', function () {
       taskQueue,
       workflowBundle,
       activities,
+      // As the service's worker runs them: a raw driver error becomes the store's typed failure (activities/failures.ts).
+      interceptors: { activity: [sanitiseFailures] },
       shutdownGraceTime: '1 second',
     });
     const pass = () =>

@@ -53,6 +53,13 @@ describe('reconciliation with MongoDB cut off mid-page (FerretDB behind a proxy,
       cutOnce = false;
       return entries;
     };
+    // Back once the installation's read has failed: a check wrongly recorded after it would land (and be seen).
+    const get = store.installations.get.bind(store.installations);
+    store.installations.get = (...args) =>
+      get(...args).catch((err: unknown) => {
+        proxy.unblock();
+        throw err;
+      });
     const talkdeskCalls = () => h.simulator.calls.filter((c) => c.installationId === id).length;
     const callsBefore = talkdeskCalls();
     const env = new MockActivityEnvironment({ startToCloseTimeoutMs: 60_000 });
@@ -65,7 +72,7 @@ describe('reconciliation with MongoDB cut off mid-page (FerretDB behind a proxy,
     );
     assert.match(cutOff.errors[0]?.message ?? '', /partner store \(MongoDB\)/);
     assert.deepEqual([cutOff.deprovisioned, asked.signals, talkdeskCalls()], [[], [], callsBefore], 'nothing sent anywhere');
-    proxy.unblock();
+    assert.equal(proxy.isBlocked, false, 'the store came back while the page went on');
     assert.equal(await h.store.installations.checkedInPass(id, planId), false, 'not recorded as checked');
 
     const back = await page();
