@@ -300,8 +300,9 @@ export interface SimulatorOptions {
   openStateNames?: 'pending' | 'prose';
   /**
    * "A newly granted scope can answer 401 for some minutes" (talkdesk-api.md): for this many seconds after an
-   * installation is created (at its event's `created_at` when a test dates it, never later than the event is built), an API call it makes with a token holding the route's scope answers 401
-   * `invalid_token` (default 0: its scopes work at once). The token endpoint is not affected.
+   * installation is created (at its event's `created_at` when a test dates it, never later than the event is built),
+   * an API call it makes with a token holding the route's scope answers 401 `invalid_token` (default 0: its scopes
+   * work at once). The token endpoint is not affected.
    */
   scopeActivationSeconds?: number;
   /**

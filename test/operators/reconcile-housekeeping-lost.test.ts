@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
-import { WORKFLOWS_PATH } from '../../src/worker/create-worker';
-import { prebuiltWorkflowBundle } from '../../src/worker/workflow-bundle';
 import { reconcileWorkflow } from '../../workflows/reconcile';
 import { emptyPage, type PlannedPass } from '../../workflows/reconcile-types';
-import { timeSkippingEnv } from '../support/servers';
+import { reconcileTestWorker, useOwnTimeSkippingEnv } from './reconcile-test-worker';
 
 /**
  * A reconciliation pass whose housekeeping attempt is lost with its worker (killed, or its completion lost
@@ -17,15 +13,7 @@ import { timeSkippingEnv } from '../support/servers';
  */
 describe('reconciliation: a housekeeping attempt lost with its worker', function () {
   this.timeout(180_000);
-  let env: TestWorkflowEnvironment | undefined;
-
-  before(async function () {
-    this.timeout(120_000);
-    env = await timeSkippingEnv();
-  });
-  after(async () => {
-    await env?.teardown();
-  });
+  const env = useOwnTimeSkippingEnv();
 
   // One step stands for all: the inbox hand-over, the backstops, the id scan and the plan share one proxy.
   // (The test server does not skip time while an activity is in flight: the lost attempt's minute is real.)
@@ -58,22 +46,10 @@ describe('reconciliation: a housekeeping attempt lost with its worker', function
         })),
       reconcilePlannedPage: async () => ({ ...emptyPage(), scanned: 1, talkdeskChecked: 0 }),
     };
-    const prebuilt = prebuiltWorkflowBundle();
-    const noop = () => undefined;
-    const logger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
-    const workflowBundle = 'bundle' in prebuilt ? prebuilt.bundle : await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger });
-    const taskQueue = `reconcile-lost-${randomBytes(4).toString('hex')}`;
-    const worker = await Worker.create({
-      connection: env!.nativeConnection,
-      namespace: env!.namespace ?? 'default',
-      taskQueue,
-      workflowBundle,
-      activities,
-      shutdownGraceTime: '1 second',
-    });
+    const { worker, taskQueue } = await reconcileTestWorker(env(), activities, 'reconcile-lost');
     const report = await worker.runUntil(async () => {
       try {
-        return await env!.client.workflow.execute(reconcileWorkflow, {
+        return await env().client.workflow.execute(reconcileWorkflow, {
           taskQueue,
           workflowId: `reconcile-lost-${randomBytes(4).toString('hex')}`,
           args: [{ pageSize: 10, parallelism: 1 }],

@@ -2,32 +2,22 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { MongoClient, MongoServerSelectionError } from 'mongodb';
 import { sanitiseFailures } from '../../activities';
 import { STORE_UNAVAILABLE } from '../../activities/failures';
-import { WORKFLOWS_PATH } from '../../src/worker/create-worker';
-import { prebuiltWorkflowBundle } from '../../src/worker/workflow-bundle';
 import { reconcileWorkflow } from '../../workflows/reconcile';
 import { emptyPage, type PlannedPass } from '../../workflows/reconcile-types';
-import { timeSkippingEnv } from '../support/servers';
+import { reconcileTestWorker, useOwnTimeSkippingEnv } from './reconcile-test-worker';
 
 /**
  * A reconciliation pass whose store is down from its start: its housekeeping (the inbox hand-over, first) meets the
  * driver's error five times, each turned into the partner store's typed failure by the worker's interceptor, and the
- * pass fails with that failure, having visited nothing; the next pass, the store back, completes. On a time-skipping server of its own (the backoffs skipped).
+ * pass fails with that failure, having visited nothing; the next pass, the store back, completes. On a time-skipping
+ * server of its own (the backoffs skipped).
  */
 describe('reconciliation: a pass with the partner store down', function () {
   this.timeout(180_000);
-  let env: TestWorkflowEnvironment | undefined;
-  before(async function () {
-    this.timeout(120_000);
-    env = await timeSkippingEnv();
-  });
-  after(async () => {
-    await env?.teardown();
-  });
+  const env = useOwnTimeSkippingEnv();
 
   it('fails after five attempts of its housekeeping with the store failure, visiting nothing; the next pass completes', async () => {
     let storeDown = true;
@@ -58,23 +48,12 @@ describe('reconciliation: a pass with the partner store down', function () {
         return { ...emptyPage(), scanned: 1, talkdeskChecked: 0 };
       },
     };
-    const prebuilt = prebuiltWorkflowBundle();
-    const noop = () => undefined;
-    const logger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
-    const workflowBundle = 'bundle' in prebuilt ? prebuilt.bundle : await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger });
-    const taskQueue = `reconcile-store-down-${randomBytes(4).toString('hex')}`;
-    const worker = await Worker.create({
-      connection: env!.nativeConnection,
-      namespace: env!.namespace ?? 'default',
-      taskQueue,
-      workflowBundle,
-      activities,
-      // As the service's worker runs them: a raw driver error becomes the store's typed failure (activities/failures.ts).
+    // As the service's worker runs them: a raw driver error becomes the store's typed failure (activities/failures.ts).
+    const { worker, taskQueue } = await reconcileTestWorker(env(), activities, 'reconcile-store-down', {
       interceptors: { activity: [sanitiseFailures] },
-      shutdownGraceTime: '1 second',
     });
     const pass = () =>
-      env!.client.workflow.execute(reconcileWorkflow, {
+      env().client.workflow.execute(reconcileWorkflow, {
         taskQueue,
         workflowId: `reconcile-store-down-${randomBytes(4).toString('hex')}`,
         args: [{ pageSize: 10, parallelism: 1 }],
