@@ -96,12 +96,12 @@ export async function signIn(
   installationId: string,
   userId: string,
   o: { browser?: TestBrowser } = {},
-): Promise<{ browser: TestBrowser; body: string; status: number; url: string }> {
+): Promise<{ browser: TestBrowser; body: string; status: number; url: string; headers: Headers }> {
   sys.simulator.signInAs(installationId, userId);
   // A browser given (its cookies kept): the app opened again in it.
   const browser = o.browser ?? new TestBrowser();
   const { res, body, url } = await browser.open(launchUrl(sys, installationId, userId));
-  return { browser, body, status: res.status, url };
+  return { browser, body, status: res.status, url, headers: res.headers };
 }
 
 /** The value of `appconnect_sso_total{outcome}` in /metrics (0 when absent). */

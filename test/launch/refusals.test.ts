@@ -67,7 +67,7 @@ describe('launch: every sign-in failure answers a page with its status and reaso
 
   async function open(browser: TestBrowser, url: string) {
     const { res, body } = await browser.open(url);
-    return { status: res.status, body };
+    return { status: res.status, body, headers: res.headers };
   }
 
   it('unknown installation: 404 unknown_installation', async () => {
@@ -172,15 +172,14 @@ describe('launch: every sign-in failure answers a page with its status and reaso
     assert.equal(rec?.detail, 'userinfo_unauthorized_401');
   });
 
-  it("Talkdesk's rate limit (429) on the code exchange: 502 talkdesk_refused, the limit recorded, no session; the next launch signs in", async () => {
+  it("Talkdesk's rate limit (429) on the code exchange: 503 talkdesk_busy with its Retry-After, no session; the next launch signs in", async () => {
     const installation = await signedIn();
     sys.simulator.failNext('token', 1, { status: 429, retryAfterSeconds: 30 });
     const browser = new TestBrowser();
-    const before = await ssoMetric(sys, 'talkdesk_refused');
-    await expectFailure(await open(browser, launchUrl(sys, installation.id)), 'talkdesk_refused', 502, {
-      installationId: installation.id,
-      metricBefore: before,
-    });
+    const before = await ssoMetric(sys, 'talkdesk_busy');
+    const res = await open(browser, launchUrl(sys, installation.id));
+    await expectFailure(res, 'talkdesk_busy', 503, { installationId: installation.id, metricBefore: before });
+    assert.equal(res.headers.get('retry-after'), '30', "Talkdesk's pause, passed on to the browser");
     const [rec] = (await new SsoFailureStore(sys.store.db).listForInstallation(installation.id)).slice(-1);
     assert.equal(rec?.detail, 'token_rate_limited_429', 'which call, and that Talkdesk rate-limited it');
     assert.equal(browser.jar.has('appconnect_session'), false, 'no session opened');

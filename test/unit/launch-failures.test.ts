@@ -40,6 +40,22 @@ describe('launch: failures of Talkdesk calls at sign-in', () => {
     ]);
   });
 
+  it("Talkdesk's 429 is talkdesk_busy, its Retry-After in whole seconds (at least one) when it gave one", () => {
+    const limited = (retryAfterMs?: number) =>
+      talkdeskFailure(
+        new TalkdeskHttpError({ status: 429, endpoint: 'POST /oauth/token', ...(retryAfterMs === undefined ? {} : { retryAfterMs }) }),
+        facts,
+        'token',
+      ) as SsoFailure;
+    assert.deepEqual(
+      [limited(2500).reason, limited(2500).facts.detail, limited(2500).facts.retryAfterSeconds],
+      ['talkdesk_busy', 'token_rate_limited_429', 3],
+    );
+    assert.equal(limited(0).facts.retryAfterSeconds, 1);
+    assert.equal(limited().reason, 'talkdesk_busy');
+    assert.equal('retryAfterSeconds' in limited().facts, false, 'none given, none made up');
+  });
+
   it('our own fault before anything was sent is internal_error', () => {
     assert.deepEqual(as(new DisallowedHostError({ host: 'evil.example', reason: 'not in TALKDESK_ALLOWED_HOSTS' }), 'userinfo'), [
       'internal_error',

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { LicensedUsersReads } from '../../src/web/launch/licensed-reads';
+import { LICENSED_READ_MAX_PAUSE_MS, LicensedUsersReads } from '../../src/web/launch/licensed-reads';
+import { TalkdeskHttpError } from '../../src/talkdesk/errors';
 import type { TalkdeskUser } from '../../src/talkdesk/schemas';
 
 describe('licensed-users reads shared by sign-ins', () => {
@@ -54,5 +55,52 @@ describe('licensed-users reads shared by sign-ins', () => {
     assert.equal(fetches, 1, 'one read under way for both');
     await reads.read('k', async () => ((fetches += 1), [user]));
     assert.equal(fetches, 2, 'answered, and past the reuse time: read again');
+  });
+
+  it("Talkdesk's 429 answers every read of its key until its Retry-After has passed (at most ten minutes); other failures are not kept", async () => {
+    const reads = new LicensedUsersReads(0);
+    let fetches = 0;
+    const ok = async () => ((fetches += 1), [user]);
+    const limited = (retryAfterMs?: number) => () => (
+      (fetches += 1),
+      Promise.reject(new TalkdeskHttpError({ status: 429, endpoint: 'GET /x', ...(retryAfterMs === undefined ? {} : { retryAfterMs }) }))
+    );
+    await assert.rejects(reads.read('k', limited(60_000)), { kind: 'rate_limited' });
+    await assert.rejects(reads.read('k', ok), { kind: 'rate_limited' }, 'during the pause');
+    await assert.rejects(reads.read('k', ok, { fresh: true }), { kind: 'rate_limited' }, 'a fresh read too');
+    assert.equal(fetches, 1, 'Talkdesk asked once');
+    await reads.read('other', ok);
+    assert.equal(fetches, 2, 'another key reads');
+
+    await assert.rejects(reads.read('no-wait', limited()), { kind: 'rate_limited' });
+    await reads.read('no-wait', ok);
+    assert.equal(fetches, 4, 'a 429 without Retry-After is not kept');
+    const server = () => ((fetches += 1), Promise.reject(new TalkdeskHttpError({ status: 503, endpoint: 'GET /x', retryAfterMs: 60_000 })));
+    await assert.rejects(reads.read('5xx', server), { kind: 'server_error' });
+    await reads.read('5xx', ok);
+    assert.equal(fetches, 6, 'nor is a 5xx');
+
+    // The pause ends: polled with a deadline (it is 50 ms).
+    await assert.rejects(reads.read('short', limited(50)), { kind: 'rate_limited' });
+    const deadline = Date.now() + 5_000;
+    let read: unknown;
+    while (read === undefined && Date.now() < deadline) {
+      read = await reads.read('short', ok).catch(() => undefined);
+      if (read === undefined) await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(read, 'read again once the pause has passed');
+
+    // A pause longer than ten minutes is held for ten.
+    const realNow = Date.now;
+    try {
+      await assert.rejects(reads.read('long', limited(24 * 3600_000)), { kind: 'rate_limited' });
+      const at = realNow();
+      Date.now = () => at + LICENSED_READ_MAX_PAUSE_MS - 1_000;
+      await assert.rejects(reads.read('long', ok), { kind: 'rate_limited' });
+      Date.now = () => at + LICENSED_READ_MAX_PAUSE_MS + 1_000;
+      await reads.read('long', ok);
+    } finally {
+      Date.now = realNow;
+    }
   });
 });

@@ -64,6 +64,8 @@ export async function answerFailure(lc: LaunchContext, ctx: Context, err: unknow
   pageHeaders(ctx, { nonce: n, ...framingOf(lc.settings) });
   ctx.status = status;
   if (reason === 'store_unavailable') ctx.set('Retry-After', '30');
+  // Talkdesk's own pause, at most ten minutes (a larger one is not trusted); 60 s when it gave none.
+  if (reason === 'talkdesk_busy') ctx.set('Retry-After', String(Math.min(facts.retryAfterSeconds ?? 60, 600)));
   ctx.type = 'text/html; charset=utf-8';
   ctx.body = failurePage({ reason, referenceId, supportContact: lc.settings.supportContact, accountName: facts.accountName, nonce: n });
 }

@@ -37,6 +37,11 @@ export const FAILURE_REASONS = {
     sentence: 'Your Talkdesk user does not have access to this app.',
     next: 'Ask your Talkdesk administrator to give you a licence for the app, then open it again from Talkdesk.',
   },
+  talkdesk_busy: {
+    status: 503,
+    sentence: 'Talkdesk asked us to slow down, so we could not confirm your sign-in just now.',
+    next: 'Open the app again from Talkdesk in a minute or two.',
+  },
   talkdesk_unreachable: {
     status: 503,
     sentence: 'We could not reach Talkdesk to confirm your sign-in.',
@@ -61,7 +66,15 @@ export class SsoFailure extends Error {
   override readonly name = 'SsoFailure';
   constructor(
     readonly reason: FailureReason,
-    readonly facts: { installationId?: string; accountId?: string; accountName?: string; oauthError?: string; detail?: string } = {},
+    readonly facts: {
+      installationId?: string;
+      accountId?: string;
+      accountName?: string;
+      oauthError?: string;
+      detail?: string;
+      /** Talkdesk's Retry-After of a 429, in whole seconds: the failure page's own Retry-After. */
+      retryAfterSeconds?: number;
+    } = {},
   ) {
     super(`sign-in failed: ${reason}${facts.detail ? ` (${facts.detail})` : ''}`);
   }
@@ -69,12 +82,17 @@ export class SsoFailure extends Error {
 
 /**
  * A Talkdesk call of a sign-in that failed, as the failure the person sees: Talkdesk not reached,
- * Talkdesk answering an error (kind and status in `detail`), or our own fault before anything was
+ * Talkdesk rate-limiting us (its 429, with its Retry-After passed on to the browser), Talkdesk
+ * answering another error (kind and status in `detail`), or our own fault before anything was
  * sent (a link outside TALKDESK_ALLOWED_HOSTS, a key that does not sign): `internal_error`, not
  * "Talkdesk refused", which would send the person to wait for nothing. Anything else as it was.
  */
 export function talkdeskFailure(err: unknown, facts: SsoFailure['facts'], step: string): unknown {
   if (err instanceof TalkdeskUnavailableError) return new SsoFailure('talkdesk_unreachable', { ...facts, detail: step });
+  if (err instanceof TalkdeskHttpError && err.kind === 'rate_limited') {
+    const wait = err.retryAfterMs === undefined ? {} : { retryAfterSeconds: Math.max(1, Math.ceil(err.retryAfterMs / 1000)) };
+    return new SsoFailure('talkdesk_busy', { ...facts, ...wait, detail: `${step}_${err.kind}_${err.status}` });
+  }
   if (err instanceof TalkdeskHttpError)
     return new SsoFailure('talkdesk_refused', { ...facts, detail: `${step}_${err.kind}_${err.status}` });
   if (err instanceof TalkdeskError) return new SsoFailure('internal_error', { ...facts, detail: `${step}_${err.name}` });
