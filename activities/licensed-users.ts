@@ -1,6 +1,7 @@
 import { heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TalkdeskUser } from '../src/talkdesk/schemas';
+import { TALKDESK_FAILURE_TYPES } from '../src/talkdesk/failures';
 
 /**
  * Where a reading of the licensed users stands: the heartbeat details. Never the users read: a timed-out
@@ -50,7 +51,7 @@ export async function readLicensedUsers(readPage: ReadPage, saved?: ReadingStore
     for (const u of page.users) if (!users.has(u.id)) users.set(u.id, u);
     if (page.next !== undefined && seen.has(page.next)) {
       throw ApplicationFailure.create({
-        type: 'TalkdeskProtocolError',
+        type: TALKDESK_FAILURE_TYPES.protocol,
         message: `Talkdesk's licensed users paging repeats a page after ${pages} pages`,
         nonRetryable: true,
       });

@@ -24,7 +24,8 @@ export function parseRetryAfter(value: unknown, nowMs: number = Date.now()): num
   if (/^\d+$/.test(v)) return Math.min(Number(v) * 1000, MAX_RETRY_AFTER_MS);
   // HTTP dates start with a weekday name; Date.parse alone would also take "-5" as a year.
   if (!/^[A-Za-z]{3}/.test(v)) return undefined;
-  const at = Date.parse(v);
+  // Every HTTP date is GMT; the obsolete asctime form says no zone, and Date.parse would take it as local time.
+  const at = Date.parse(/\b(GMT|UTC)\b|[+-]\d{4}\b/.test(v) ? v : `${v} GMT`);
   if (!Number.isFinite(at)) return undefined;
   return Math.min(Math.max(0, at - nowMs), MAX_RETRY_AFTER_MS);
 }

@@ -106,6 +106,20 @@ describe('talkdesk/failures', () => {
     assert.equal(parseRetryAfter('999999', now), MAX_RETRY_AFTER_MS);
   });
 
+  it('parseRetryAfter: the RFC 850 and asctime forms, as GMT on a worker whose local zone is not', () => {
+    const now = Date.parse('2030-01-01T00:00:00Z');
+    const tz = process.env['TZ'];
+    process.env['TZ'] = 'America/New_York'; // Node applies a TZ set at run time
+    try {
+      assert.equal(parseRetryAfter('Tue Jan  1 00:00:30 2030', now), 30_000, 'asctime: no zone written, GMT meant');
+      assert.equal(parseRetryAfter('Tuesday, 01-Jan-30 00:00:30 GMT', now), 30_000);
+      assert.equal(parseRetryAfter('Tue, 01 Jan 2030 00:00:30 GMT', now), 30_000);
+    } finally {
+      if (tz === undefined) delete process.env['TZ'];
+      else process.env['TZ'] = tz;
+    }
+  });
+
   it('safeErrorCode keeps short identifiers only, and never one that overlaps a secret', () => {
     assert.equal(safeErrorCode('{"error":"invalid_client","error_description":"x"}', []), 'invalid_client');
     assert.equal(safeErrorCode('{"code":"0341001","message":"m"}', []), '0341001');

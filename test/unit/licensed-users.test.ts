@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { ApplicationFailure } from '@temporalio/common';
+import { TALKDESK_FAILURE_TYPES } from '../../src/talkdesk/failures';
 import {
   licensedDifference,
   readLicensedUsers,
@@ -123,7 +125,13 @@ describe('licensed users read page by page', () => {
 
   it('a page that repeats ends the reading as a protocol error, not a loop', async () => {
     const read: ReadPage = async () => ({ users: [{ id: 'u' }], next: 'https://api.talkdesk.test/users?page=2' });
-    await assert.rejects(new MockActivityEnvironment().run(readLicensedUsers, read), /repeats a page/);
+    await assert.rejects(new MockActivityEnvironment().run(readLicensedUsers, read), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure);
+      assert.match(err.message, /repeats a page/);
+      assert.equal(err.type, TALKDESK_FAILURE_TYPES.protocol, 'the type retry policies and workflows match on');
+      assert.equal(err.nonRetryable, true);
+      return true;
+    });
   });
 });
 
