@@ -42,6 +42,8 @@ describe('launch: the licensed-users read of a sign-in that misses is shared', f
     // Another agent during the pause (a fresh read too would be refused): answered from the 429, Talkdesk not asked.
     const during = await signIn(sys, installation.id, other.id);
     assert.match(during.body, /data-reason="talkdesk_busy"/);
+    const left = Number(during.headers.get('retry-after'));
+    assert.ok(left >= 1 && left <= 3, `what is left of the pause: ${left}`);
     assert.equal(calls('licensedUsers'), listingsBefore + 1, 'no listing during the pause');
     // Once it has passed, the next miss reads Talkdesk again, and is told the truth.
     const deadline = Date.now() + 30_000;

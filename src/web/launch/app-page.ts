@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
-import type { AccountRecord } from '../../store/accounts';
+import type { AccountRecord, UserMappingRecord } from '../../store/accounts';
 import type { InstallationRecord } from '../../store/installations';
 import type { SessionRecord } from '../../store/sessions';
 import { readRawBody } from '../raw-body';
 import { cookieBase, type LaunchContext } from './context';
+import { endedBy, LOGOUT_CLOCK_ALLOWANCE_MS } from './ended-by';
 import { clearCookie, framingOf, nonce, pageHeaders, readCookie, redirectTo, sameText, SESSION_COOKIE } from './http';
 import { appPage, notSignedInPage, signedOutPage, signOutConfirmPage, simplePage } from './pages';
 
@@ -29,8 +30,12 @@ function html(lc: LaunchContext, ctx: Context, status: number, render: (n: strin
  * ends it even before the event that says so is applied. The licence is read from the
  * account's list of licensed users (`licensedUsers`, the account the page shows anyway),
  * which every mapping write keeps no larger than the active mappings; a user it does not name
- * is looked up in the mappings before the session ends. The page's own reads (`pageReads`)
- * go with the checks' reads, in parallel; they are used only once the checks pass.
+ * is looked up in the mappings (this installation's) before the session ends. What Talkdesk said
+ * since its sign-in began (the callback's logout, removal and uninstall marks, as a sign-in weighs
+ * them) ends it too: the callback writes a mark before it ends the sessions, and when that end
+ * failed (answered 503) the session would otherwise live on until Talkdesk delivers the event
+ * again or the backstop runs. The page's own reads (`pageReads`) go with the checks' reads, in
+ * parallel; they are used only once the checks pass.
  */
 async function currentSession<T>(
   lc: LaunchContext,
@@ -41,16 +46,25 @@ async function currentSession<T>(
   if (!id) return undefined;
   const session = await lc.sessions.find(id);
   if (!session) return undefined;
-  const [rec, account, page] = await Promise.all([
+  const [rec, account, marks, page] = await Promise.all([
     lc.store.installations.get(session.installationId),
     lc.store.accounts.getAccount(session.accountId),
+    lc.sessions.endingMarks(session.installationId, session.talkdeskUserId),
     pageReads(session),
   ]);
+  let mapping: Promise<UserMappingRecord | null> | undefined;
+  const mappingOf = () => (mapping ??= lc.store.accounts.users.findOne({ _id: `${session.accountId}:${session.talkdeskUserId}` }));
   const listed = account?.licensedUsers;
   const licensed =
     (listed?.installationId === session.installationId && listed.ids.includes(session.talkdeskUserId)) ||
-    (await lc.store.accounts.users.findOne({ _id: `${session.accountId}:${session.talkdeskUserId}` }))?.active === true;
-  if (!rec || !['active', 'updating'].includes(rec.phase) || !licensed) {
+    (await mappingOf().then((m) => m?.active === true && m.installationId === session.installationId));
+  const live = rec !== null && ['active', 'updating'].includes(rec.phase) && licensed;
+  // A session of an earlier version has no `signInAt`: its creation, a little after its sign-in began.
+  const began = new Date((session.signInAt ?? session.createdAt).getTime() - LOGOUT_CLOCK_ALLOWANCE_MS);
+  const removal = marks.removedAt !== undefined || marks.removalEventAt !== undefined;
+  const ended =
+    live && endedBy(marks, { began, mapping: removal ? await mappingOf() : null, rec, facts: { installationId: rec._id } }) !== undefined;
+  if (!live || ended) {
     await lc.sessions.end(id);
     return undefined;
   }

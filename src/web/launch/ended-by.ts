@@ -12,10 +12,12 @@ export const LOGOUT_CLOCK_ALLOWANCE_MS = 5_000;
  * update applied, or received, after the removal does not cancel it. Each on one clock.
  */
 export function removalStands(
-  mapping: Pick<UserMappingRecord, 'factsAt' | 'factsEventAt' | 'updatedAt'>,
+  mapping: Pick<UserMappingRecord, 'factsAt' | 'factsEventAt' | 'updatedAt'> | null,
   receivedAt: Date | undefined,
   createdAt: Date | undefined,
 ): boolean {
+  // No mapping at all: nothing newer to cancel a removal.
+  if (!mapping) return receivedAt !== undefined || createdAt !== undefined;
   const removedSince = receivedAt !== undefined && receivedAt > (mapping.factsAt ?? mapping.updatedAt);
   const createdSince = createdAt !== undefined && mapping.factsEventAt !== undefined && createdAt > mapping.factsEventAt;
   return removedSince || createdSince;
@@ -28,7 +30,7 @@ export function removalStands(
  */
 export function endedBy(
   marks: EndingMarks,
-  o: { began: Date; mapping: UserMappingRecord; rec: InstallationRecord; facts: { installationId: string } },
+  o: { began: Date; mapping: UserMappingRecord | null; rec: InstallationRecord; facts: { installationId: string } },
 ): SsoFailure | undefined {
   // A logout dated after the sign-in began (less the clocks' allowance): its Talkdesk authorization may predate it.
   if (marks.loggedOutAt && marks.loggedOutAt >= o.began)

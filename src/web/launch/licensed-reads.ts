@@ -15,9 +15,8 @@ export const LICENSED_READ_REUSE_MS = 15_000;
 export const LICENSED_READ_MAX_PAUSE_MS = 10 * 60_000;
 
 /** How long a failed read's error answers the reads after it: Talkdesk's Retry-After of a 429, else none. */
-function pauseOf(err: unknown): number {
-  if (!(err instanceof TalkdeskHttpError) || err.kind !== 'rate_limited' || err.retryAfterMs === undefined) return 0;
-  return Math.min(Math.max(err.retryAfterMs, 0), LICENSED_READ_MAX_PAUSE_MS);
+function pauseOf(err: unknown): err is TalkdeskHttpError & { retryAfterMs: number } {
+  return err instanceof TalkdeskHttpError && err.kind === 'rate_limited' && err.retryAfterMs !== undefined && err.retryAfterMs > 0;
 }
 
 /**
@@ -31,7 +30,7 @@ function pauseOf(err: unknown): number {
  */
 export class LicensedUsersReads {
   private readonly reads = new Map<string, { at: number; settledAt?: number; read: Promise<LicensedUsersRead> }>();
-  private readonly paused = new Map<string, { until: number; err: unknown }>();
+  private readonly paused = new Map<string, { until: number; err: TalkdeskHttpError }>();
 
   constructor(private readonly reuseMs = LICENSED_READ_REUSE_MS) {}
 
@@ -46,7 +45,11 @@ export class LicensedUsersReads {
     for (const [k, r] of this.reads) if (r.settledAt !== undefined && now - r.settledAt >= this.reuseMs) this.reads.delete(k);
     for (const [k, p] of this.paused) if (p.until <= now) this.paused.delete(k);
     const pause = this.paused.get(key);
-    if (pause) throw pause.err;
+    // Talkdesk's answer again, with what is left of its pause (the page tells the person how long to wait).
+    if (pause) {
+      const { status, endpoint, code } = pause.err;
+      throw new TalkdeskHttpError({ status, endpoint, ...(code === undefined ? {} : { code }), retryAfterMs: pause.until - now });
+    }
     const kept = o.fresh ? undefined : this.reads.get(key);
     if (kept && kept.at >= (o.notBefore?.getTime() ?? 0)) return { ...(await kept.read), shared: true };
     const askedAt = new Date(now);
@@ -57,8 +60,7 @@ export class LicensedUsersReads {
       () => (entry.settledAt = Date.now()),
       (err: unknown) => {
         if (this.reads.get(key) === entry) this.reads.delete(key);
-        const ms = pauseOf(err);
-        if (ms > 0) this.paused.set(key, { until: Date.now() + ms, err });
+        if (pauseOf(err)) this.paused.set(key, { until: Date.now() + Math.min(err.retryAfterMs, LICENSED_READ_MAX_PAUSE_MS), err });
       },
     );
     return read;
