@@ -73,7 +73,7 @@ describe('launch: the store commands of one sign-in', function () {
     }
   }
 
-  it('GET /launch, the callback and the first /app page select documents by exact _id only, in at most 14 commands (13 when the credentials were read a moment before)', async () => {
+  it('GET /launch, the callback and the first /app page select documents by exact _id only, in at most 17 commands (16 when the credentials were read a moment before)', async () => {
     const { installation, licensed } = await activeInstallation(sys, { licensedUsers: 3 });
     const [user, second] = licensed;
     assert.ok(user && second);
@@ -83,12 +83,13 @@ describe('launch: the store commands of one sign-in', function () {
     const scans = seen.filter((s) => !s.filters.every(exactId));
     assert.deepEqual(scans, [], `commands that read a whole collection on the embedded store:\n${listing}`);
     // 12 since the sign-in reads the user's logout mark after writing its session (one find by _id); 14 since it
-    // also reads the user's removal mark and the installation's uninstall mark (each a document of its own writer).
-    assert.ok(seen.length <= 14, `${seen.length} store commands for one sign-in:\n${listing}`);
+    // also reads the user's removal mark and the installation's uninstall mark (each a document of its own writer); 17
+    // since /app reads the three again (a mark whose sessions' end failed at the callback ends the session at its next page).
+    assert.ok(seen.length <= 17, `${seen.length} store commands for one sign-in:\n${listing}`);
     assert.deepEqual(
       seen.filter((s) => s.collection === COLLECTIONS.ssoLogouts).map((s) => s.name),
-      ['find', 'find', 'find'],
-      `the logout, removal and uninstall marks read once each:\n${listing}`,
+      ['find', 'find', 'find', 'find', 'find', 'find'],
+      `the logout, removal and uninstall marks read once each by the callback, and by /app:\n${listing}`,
     );
     assert.ok(seen.length >= 6, `the monitoring saw the sign-in's commands:\n${listing}`);
     // /app checks the licence on the account's list of licensed users, which it reads for the page anyway.
@@ -107,7 +108,7 @@ describe('launch: the store commands of one sign-in', function () {
 
     const again = await commandsOf(installation.id, second.id);
     assert.equal(again.page.status, 200, again.page.body);
-    assert.ok(again.seen.length <= 13, `${again.seen.length} store commands for a second sign-in:\n${again.listing}`);
+    assert.ok(again.seen.length <= 16, `${again.seen.length} store commands for a second sign-in:\n${again.listing}`);
     assert.deepEqual(
       again.seen.filter((s) => s.collection === COLLECTIONS.credentials),
       [],
