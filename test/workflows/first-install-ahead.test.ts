@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { FIRST_INSTALL_TAKEN_AHEAD } from '../../workflows/installation/first-install';
 import { PATCHES_DECIDED_AT_START_1_TO_17 } from '../../workflows/installation/patches';
-import { phases, useInstallationUnderTest } from './harness';
+import { clientIdFor, phases, useInstallationUnderTest } from './harness';
 
 /**
  * Before the first install, an install queued behind older events is taken at once (patch first-install-taken-ahead,
@@ -41,5 +41,45 @@ describe('installation workflow: the first install queued behind an older event'
     const v = await t.until('the install queued', (s) => s.pendingEvents.some((p) => p.endsWith(install.eventId)));
     assert.match(v.currentStep ?? '', waiting);
     assert.deepEqual(v.history, []);
+  });
+
+  it('a rotation dated before its first install: the install is taken at once, the rotation over (copy discarded, not acknowledged)', async () => {
+    const t = await start();
+    const rotation = t.event('app.credentials_rotated', { atSeconds: 1 });
+    await t.send(rotation);
+    await t.until('the rotation to wait for its install', (v) => waiting.test(v.currentStep ?? ''));
+    const install = t.event('app.installed', { atSeconds: 2 });
+    await t.send(install);
+    const v = await t.until(
+      'the rotation decided',
+      (s) => s.phase === 'active' && s.ignoredEvents.some((e) => e.eventId === rotation.eventId),
+    );
+    assert.equal(v.history[0]?.eventId, install.eventId, 'the install first');
+    assert.match(v.ignoredEvents.find((e) => e.eventId === rotation.eventId)?.reason ?? '', /earlier life/);
+    assert.equal(v.activeClientId, clientIdFor(install.eventId), "the install's own set, not the older rotation's");
+    assert.deepEqual(t.stubs.of('acknowledgeCredentials'), [], 'a set Talkdesk replaced since is never acknowledged');
+    assert.deepEqual(
+      t.stubs.of('importCredentials').filter((i) => i.eventId === rotation.eventId),
+      [],
+      'never imported',
+    );
+    assert.ok(
+      t.stubs.distinct('discardEventCredentials').some((d) => d.eventId === rotation.eventId),
+      'its copy discarded',
+    );
+  });
+
+  it('an update dated before its first install: the install is taken at once, the update over (neither applied nor approved)', async () => {
+    const t = await start();
+    const update = t.event('app.updated', { atSeconds: 1, facts: { users: { adding: ['u9'] } } });
+    await t.send(update);
+    await t.until('the update to wait for its install', (v) => waiting.test(v.currentStep ?? ''));
+    const install = t.event('app.installed', { atSeconds: 2 });
+    await t.send(install);
+    const v = await t.until('the update decided', (s) => s.phase === 'active' && s.ignoredEvents.some((e) => e.eventId === update.eventId));
+    assert.equal(v.history[0]?.eventId, install.eventId, 'the install first');
+    assert.match(v.ignoredEvents.find((e) => e.eventId === update.eventId)?.reason ?? '', /earlier life/);
+    assert.deepEqual(t.stubs.of('applyUpdate'), [], 'its user delta not applied to the new account');
+    assert.deepEqual(t.stubs.stateCalls(), ['approve:install'], 'and no approval sent for it');
   });
 });
