@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { generateInstallationKeys } from '../../src/simulator';
+import { COLLECTIONS } from '../../src/store/db';
 import { sealEventCredentials } from '../../src/store/event-credentials';
 import { copy, type Mutable } from '../support/callback-checks';
 import { postCallback } from '../support/callback-client';
@@ -27,6 +28,26 @@ describe('callback: another body under a stored event id is refused 409 event_id
     assert.equal(kept?.installationId, first.data.installation_id, 'the stored event is unchanged');
     // Still recognised as a repeat of itself.
     assert.equal((await postCallback(sys.web.callbackUrl, JSON.stringify(first))).json?.status, 'duplicate');
+  });
+
+  it('refuses an install under the id of a stored user.logout of its installation (409 event_id_conflict): no copy of its credentials kept', async () => {
+    const install = fresh();
+    const installationId = install.data.installation_id;
+    // A user.logout stored under the id first (as the logout's store writes it: no lifecycle event in the record).
+    await sys.store.db.db.collection(COLLECTIONS.inbox).insertOne({
+      _id: install.id as never,
+      installationId,
+      type: 'user.logout',
+      createdAt: new Date(install.created_at),
+      receivedAt: new Date(),
+      logout: { accountId: install.data.account_id, talkdeskUserId: 'u1' },
+    });
+    // Before, the conflict's clean-up read the stored record's lifecycle event and threw: 503 on every delivery.
+    const answer = await postCallback(sys.web.callbackUrl, JSON.stringify(install));
+    assert.equal(answer.status, 409, answer.text);
+    assert.equal(answer.json?.error?.code, 'event_id_conflict');
+    assert.equal(await sys.store.db.db.collection(COLLECTIONS.eventCredentials).countDocuments({ _id: install.id as never }), 0);
+    assert.equal((await sys.store.db.db.collection(COLLECTIONS.inbox).findOne({ _id: install.id as never }))?.type, 'user.logout');
   });
 
   it('refuses a repeat of an update with other users or subscription (409 event_id_conflict): the stored one kept', async () => {
