@@ -40,6 +40,17 @@ export class ReadWindow {
       await waitHeartbeating(this.starts[0]! + this.windowMs, label);
     }
   }
+
+  /** A turn taken at `at` (as `take` returned it) and not used: the next read may have it. */
+  giveBack(at: number): void {
+    const i = this.starts.indexOf(at);
+    if (i >= 0) this.starts.splice(i, 1);
+  }
+
+  /** Turns counted in the window now (for tests and reports). */
+  get taken(): number {
+    return this.starts.length;
+  }
 }
 
 /**
@@ -131,10 +142,14 @@ export interface TalkdeskVisit {
   repairDue: boolean; // read, then a repair failed for now: not checked
   nothingToRead: boolean; // an ended installation without credentials: no read possible, none planned again while ended
   unanswered: boolean; // the read not sent (its host paused) or not answered (a timeout, a 5xx, a 429): tried, still due
-  budget?: () => Promise<unknown>; // waits for the read's turn in the per-minute budget, as it is sent
+  budget?: () => Promise<BudgetTurn>; // waits for the read's turn in the per-minute budget, as it is sent
+}
+/** A read's turn of the budget; given back when the read is not sent after all (its host paused while it waited). */
+export interface BudgetTurn {
+  giveBack(): void;
 }
 /** A visit's record; `budget`: what its read waits for before it is sent. */
-export const newVisit = (budget?: () => Promise<unknown>): TalkdeskVisit => ({
+export const newVisit = (budget?: () => Promise<BudgetTurn>): TalkdeskVisit => ({
   read: false,
   refused: false,
   repairDue: false,

@@ -34,10 +34,16 @@ export function createTalkdeskReader(deps: ActivityDeps, pause: TalkdeskPause) {
     };
     // Before the budget's turn too: a paused host's reads must not spend the turns other hosts' reads wait for.
     paused();
-    await visit.budget?.();
-    // After the budget's wait: a 429 met meanwhile by another page holds this read too. A token request and the read can
-    // take a client timeout each (up to 30 s): heartbeating, the page outlives them.
-    paused();
+    const turn = await visit.budget?.();
+    // After the budget's wait: a 429 met meanwhile by another page holds this read too, and its turn goes back to the
+    // budget, unsent. A token request and the read can take a client timeout each (up to 30 s): heartbeating, the page
+    // outlives them.
+    try {
+      paused();
+    } catch (err) {
+      turn?.giveBack();
+      throw err;
+    }
     let tokenGranted = false;
     const there = await whileHeartbeating(`reading ${ref.installationId} at Talkdesk`, () =>
       withToken(deps, ref, (token) => {

@@ -254,7 +254,8 @@ export function reconciliationActivities(deps: ActivityDeps) {
         await slotOpen(input.startedAt, entry.slot);
         let considered = false;
         const n = input.callsPerMinute; // the budget is spent as the read is sent (talkdeskView), not before the visit's work
-        const seen = newVisit(n ? () => readWindow.take(n, `budget of ${n} reads a minute`) : undefined); // a retried page's own
+        const turn = (at: number) => ({ giveBack: () => readWindow.giveBack(at) });
+        const seen = newVisit(n ? () => readWindow.take(n, `budget of ${n} reads a minute`).then(turn) : undefined); // a retried page's own
         await visit(result, entry.id, async () => {
           const rec = await store.installations.get(entry.id);
           const found = rec ? await reconcileOne(rec, seen).catch(dueIfRepairFailed(seen)) : undefined;

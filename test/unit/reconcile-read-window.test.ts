@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { ReadWindow } from '../../activities/reconcile-pacing';
+import type { ActivityDeps } from '../../activities/deps';
+import { newVisit, ReadWindow, TalkdeskPause } from '../../activities/reconcile-pacing';
+import { createTalkdeskReader } from '../../activities/reconcile-read';
+import type { InstallationRecord } from '../../src/store/installations';
+import { TalkdeskHttpError } from '../../src/talkdesk/errors';
 
 /** Reconciliation's reads per minute on a worker, whatever the slots of a late pass allow. */
 describe('reconciliation read window', () => {
@@ -34,5 +38,28 @@ describe('reconciliation read window', () => {
       for (let i = 0; i < 120; i++) await window.take(120, 'budget');
     });
     assert.equal(beats, 0, 'no wait: a wait heartbeats first');
+  });
+
+  it('a read whose host a 429 paused while it waited for its turn gives the turn back, unsent', async () => {
+    const window = new ReadWindow(60_000);
+    const pause = new TalkdeskPause();
+    const rootUrl = 'https://api.talkdesk.test';
+    let sent = 0;
+    const deps = { store: {}, talkdesk: { getInstallation: () => ((sent += 1), Promise.reject(new Error('not sent'))) } };
+    const view = createTalkdeskReader(deps as unknown as ActivityDeps, pause);
+    const rec = { _id: 'inst-1', phase: 'active', activeClientId: 'c1', appId: 'app-1', links: { root: rootUrl } } as InstallationRecord;
+    const visit = newVisit(async () => {
+      const at = await window.take(1, 'budget');
+      // Another page of the pass met Talkdesk's 429 for this host while this read waited.
+      pause.note(new TalkdeskHttpError({ status: 429, endpoint: 'GET /apps/x/installations/y', retryAfterMs: 60_000 }), rootUrl);
+      return { giveBack: () => window.giveBack(at) };
+    });
+    await assert.rejects(
+      new MockActivityEnvironment().run(() => view(rec, visit)),
+      { type: 'TalkdeskRateLimited' },
+    );
+    assert.equal(sent, 0, 'not sent');
+    assert.equal(visit.unanswered, true, 'tried, still due');
+    assert.equal(window.taken, 0, 'its turn given back: the next read of a 1-a-minute budget does not wait a minute');
   });
 });
