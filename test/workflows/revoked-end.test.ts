@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { reconcileSignal } from '../../workflows/definitions';
 import { REVOKED_STATE_ENDS_ITS_LIFE } from '../../workflows/installation/earlier-life';
 import { PATCHES_DECIDED_AT_START_1_TO_17 } from '../../workflows/installation/patches';
-import { ActivityStubs, deferred, useInstallationUnderTest } from './harness';
+import { ActivityStubs, deferred, unavailable, useInstallationUnderTest } from './harness';
 
 /**
  * Reconciliation deprovisions an installation Talkdesk shows `revoked`, with the state's time (`endedAt`); the
@@ -117,5 +117,25 @@ describe('installation workflow: the uninstall of an end reconciliation found (T
     await t.send(t.event('app.installed', { atSeconds: 35 }));
     const done = await t.settled('uninstalled', (s) => s.history.some((h) => h.phase === 'uninstalling' && h.endedAt !== undefined));
     assert.ok(done.history.some((h) => h.eventId === uninstall.eventId));
+  });
+
+  it("an uninstall whose acknowledgement keeps failing, stopped by reconciliation's revoked: told as stopped, not as a failed acknowledgement", async () => {
+    const stubs = new ActivityStubs().on('setInstallationState', async (i) => {
+      if (i.concludes === 'uninstall') throw unavailable();
+      return { state: 'completed' };
+    });
+    const t = await start(stubs);
+    await t.send(t.event('app.installed', { atSeconds: -20 }));
+    await t.settled('active');
+    const uninstall = t.event('app.uninstalled', { atSeconds: -10 });
+    await t.send(uninstall);
+    await t.until('the acknowledgement retrying', () => t.stubs.of('setInstallationState').some((c) => c.concludes === 'uninstall'));
+    await t.handle.signal(reconcileSignal, { action: 'deprovision', talkdeskState: 'revoked', endedAt: new Date(t.t0).toISOString() });
+    const v = await t.result();
+    assert.equal(v.phase, 'uninstalled');
+    const entry = v.history.find((h) => h.eventId === uninstall.eventId);
+    assert.equal(entry?.result, 'interrupted');
+    assert.match(entry?.outcome ?? '', /^stopped \(.*revoked.*\) before its acknowledgement landed: deprovisioned locally$/);
+    assert.doesNotMatch(entry?.outcome ?? '', /acknowledgement failed/);
   });
 });

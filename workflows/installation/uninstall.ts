@@ -135,7 +135,11 @@ export async function runUninstall(ctx: PhaseContext, event: LifecycleEventOf<'a
       end = {
         result: notOpen ? 'not-open' : outcome.kind,
         detail: why,
-        outcome: `acknowledgement failed (${why}): deprovisioned locally`,
+        // Stopped (reconciliation found Talkdesk's `revoked`, an operator): no acknowledgement failed for good.
+        outcome:
+          outcome.kind === 'interrupted'
+            ? `stopped (${why}) before its acknowledgement landed: deprovisioned locally`
+            : `acknowledgement failed (${why}): deprovisioned locally`,
       };
     }
   }
