@@ -182,18 +182,22 @@ export class SimState {
     for (const [k, exp] of this.seenJtis) if (exp < cutoff) this.seenJtis.delete(k);
   }
 
-  /** `since`: when an operation opened now began (its event's `created_at`); now when not given. */
+  /**
+   * `since`: when an operation opened now began (its event's `created_at`); now when not given. `at`: when the state
+   * changed (its `updated_at`); now when not given.
+   */
   setState(
     inst: SimInstallation,
     state: InstallationStateName,
     reason: string | null,
     pending: PendingOperation | null,
     since?: Date,
+    at?: Date,
   ): void {
     inst.state = state;
     inst.reason = reason;
     inst.pendingOperation = pending;
-    inst.stateUpdatedAt = new Date();
+    inst.stateUpdatedAt = at ?? new Date();
     inst.pendingSince = pending ? (since ?? inst.stateUpdatedAt) : null;
   }
 
@@ -208,8 +212,11 @@ export class SimState {
     // An event time that is no time (a test's malformed created_at) never times the operation out: only a real age does.
     const since = inst?.pendingSince?.getTime();
     if (!inst?.pendingOperation || since === undefined || Number.isNaN(since) || now - since < OPERATION_LIFETIME_MS) return;
-    if (inst.pendingOperation !== 'uninstall') return this.setState(inst, 'timeout', 'not completed within seven days', null);
-    this.setState(inst, 'revoked', null, null);
+    // Dated when the seven days ran out, as Talkdesk's own change is, not at the first read after (which may be days later).
+    const lapsedAt = new Date(since + OPERATION_LIFETIME_MS);
+    if (inst.pendingOperation !== 'uninstall')
+      return this.setState(inst, 'timeout', 'not completed within seven days', null, undefined, lapsedAt);
+    this.setState(inst, 'revoked', null, null, undefined, lapsedAt);
     if (this.revokeOnUninstall) this.revokeClients(inst);
   }
 

@@ -28,6 +28,21 @@ describe('simulator: an operation left open for seven days', () => {
     assert.equal(sim.getInstallation(id)?.pendingOperation, null);
   });
 
+  it('the state an operation lapsed into is dated when its seven days ran out, not at the first read after', async () => {
+    const createdAt = ago(9 * DAY_MS);
+    const { get } = await installed(createdAt);
+    const shown = (await get()).body._embedded as { state: { state: string; updated_at: string } };
+    assert.equal(shown.state.state, 'timeout');
+    assert.equal(Date.parse(shown.state.updated_at), Date.parse(createdAt) + 7 * DAY_MS, 'two days ago');
+
+    const { installation } = sim.createInstallation();
+    const uninstalledAt = ago(8 * DAY_MS);
+    sim.uninstall(installation.id, undefined, { createdAt: uninstalledAt });
+    const view = sim.getInstallation(installation.id);
+    assert.equal(view?.state, 'revoked');
+    assert.equal(view?.stateUpdatedAt.getTime(), Date.parse(uninstalledAt) + 7 * DAY_MS, 'a day ago');
+  });
+
   it('an install whose event time is malformed (a test checking how it is refused) does not time out at once', async () => {
     const { id, post } = await installed('not-a-time');
     assert.equal((await post()).status, 200);
