@@ -1,4 +1,5 @@
 import { constants, createHash, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { ExpiringMap } from '../memory/expiring-map';
 import { ClientAssertionError } from './errors';
 import { readPrivateKey } from './private-key';
 
@@ -39,19 +40,17 @@ const DIGEST: Record<TalkdeskKeyAlgorithm, { hash: string; bytes: number }> = {
 /**
  * Keys already read and checked, by a hash of the key and algorithm (most recently used last):
  * a sign-in or token request of an installation seen before skips parsing its key twice
- * (a few milliseconds of CPU each time). In this process's memory only.
+ * (a few milliseconds of CPU each time). In this process's memory only, and dropped after
+ * SIGNING_KEY_IDLE_MS unused (a destroyed set's key is not kept for the process's life).
  */
-const signingKeys = new Map<string, KeyObject>();
+export const SIGNING_KEY_IDLE_MS = 10 * 60_000;
 const SIGNING_KEYS_KEPT = 256;
+const signingKeys = new ExpiringMap<KeyObject>(SIGNING_KEY_IDLE_MS, SIGNING_KEYS_KEPT, true);
 
 function signingKeyFor(privateKey: string, algorithm: TalkdeskKeyAlgorithm): KeyObject {
   const id = createHash('sha256').update(`${algorithm}\0${privateKey}`).digest('base64url');
   const kept = signingKeys.get(id);
-  if (kept) {
-    signingKeys.delete(id);
-    signingKeys.set(id, kept);
-    return kept;
-  }
+  if (kept) return kept;
   const keyObject = readPrivateKey(privateKey);
   const type = keyObject.asymmetricKeyType;
   const fits = algorithm.startsWith('ES')
@@ -62,7 +61,6 @@ function signingKeyFor(privateKey: string, algorithm: TalkdeskKeyAlgorithm): Key
     throw new ClientAssertionError(`the private key does not fit ${algorithm}${rsaHint}`);
   }
   signingKeys.set(id, keyObject);
-  if (signingKeys.size > SIGNING_KEYS_KEPT) signingKeys.delete(signingKeys.keys().next().value as string);
   return keyObject;
 }
 

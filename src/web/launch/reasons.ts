@@ -40,7 +40,7 @@ export const FAILURE_REASONS = {
   talkdesk_busy: {
     status: 503,
     sentence: 'Talkdesk asked us to slow down, so we could not confirm your sign-in just now.',
-    next: 'Open the app again from Talkdesk in a minute or two.',
+    next: 'Open the app again from Talkdesk in a few minutes.',
   },
   talkdesk_unreachable: {
     status: 503,
