@@ -15,6 +15,7 @@ import {
   DECIDED_AT_START_15,
   DECIDED_AT_START_16,
   DECIDED_AT_START_17,
+  DECIDED_AT_START_18,
   PATCHES_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START_2,
   PATCHES_DECIDED_AT_START_3,
@@ -32,10 +33,12 @@ import {
   PATCHES_DECIDED_AT_START_15,
   PATCHES_DECIDED_AT_START_16,
   PATCHES_DECIDED_AT_START_17,
+  PATCHES_DECIDED_AT_START_18,
   PATCHES_DECIDED_AT_START_1_TO_14,
   PATCHES_DECIDED_AT_START_1_TO_15,
   PATCHES_DECIDED_AT_START_1_TO_16,
   PATCHES_DECIDED_AT_START_1_TO_17,
+  PATCHES_DECIDED_AT_START_1_TO_18,
 } from '../../workflows/installation/patches';
 
 export const MARKERS = [
@@ -56,10 +59,12 @@ export const MARKERS = [
   PATCHES_DECIDED_AT_START_15,
   PATCHES_DECIDED_AT_START_16,
   PATCHES_DECIDED_AT_START_17,
+  PATCHES_DECIDED_AT_START_18,
 ];
 
 // A run recorded before the markers of all: they (absent, newest first), then each generation's.
 export const ASKED = [
+  PATCHES_DECIDED_AT_START_1_TO_18,
   PATCHES_DECIDED_AT_START_1_TO_17,
   PATCHES_DECIDED_AT_START_1_TO_16,
   PATCHES_DECIDED_AT_START_1_TO_15,
@@ -83,6 +88,7 @@ export const FROM_THE_THIRD = [
   DECIDED_AT_START_15,
   DECIDED_AT_START_16,
   DECIDED_AT_START_17,
+  DECIDED_AT_START_18,
 ];
 
 /** A fake of the SDK's `patched` on replay: true only for the markers the history holds; records each question. */

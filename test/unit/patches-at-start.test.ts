@@ -27,6 +27,7 @@ import {
   DECIDED_AT_START_14,
   DECIDED_AT_START_15,
   DECIDED_AT_START_17,
+  DECIDED_AT_START_18,
   ONLY_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START,
   PATCHES_DECIDED_AT_START_2,
@@ -66,13 +67,16 @@ import {
 import {
   COMPROMISED_ROTATION_KEEPS_PROVEN_SET,
   EXPIRED_ROTATION_YIELDS_TO_QUEUED_UNINSTALL,
-  LATE_COMPROMISED_ROTATION_DESTROYS_REVOKED_SETS,
   ROTATION_GRACE_FROM_EVENT,
   ROTATION_IMPORTED_AFTER_ITS_DEADLINE,
   UNINSTALL_ADOPTS_COMPROMISED_ROTATION,
   UNINSTALL_ADOPTS_ROUTINE_ROTATION,
   UNFLAGGED_ROTATION_ADOPTED_FOR_UNINSTALL,
 } from '../../workflows/installation/rotation';
+import {
+  COMPROMISED_ROTATION_DESTROYS_RETIRING_SETS,
+  LATE_COMPROMISED_ROTATION_DESTROYS_REVOKED_SETS,
+} from '../../workflows/installation/rotation-late';
 import { TRIAL_RECORD_WAITS_FOR_CANCELLATION, TRIAL_RECORD_YIELDS_TO_QUEUED_OPERATION } from '../../workflows/installation/trial';
 import {
   OPERATOR_REJECT_OF_UPDATE_READS_TALKDESK_FIRST,
@@ -180,6 +184,7 @@ describe('patches decided at the start of an installation run (workflows/install
         SAME_SECOND_TRIAL_EVENT_LATE,
         REVOKED_STATE_ENDS_ITS_LIFE,
         FIRST_INSTALL_TAKEN_AHEAD,
+        COMPROMISED_ROTATION_DESTROYS_RETIRING_SETS,
       ],
     );
     assert.ok(
@@ -272,6 +277,7 @@ describe('patches decided at the start of an installation run (workflows/install
       [LATE_UPDATE_KEYED_BY_NEWEST_APPLIED, OPERATOR_REJECT_OF_UPDATE_READS_AT_DEADLINE, OPERATOR_REJECT_OF_INSTALL_READS_AT_DEADLINE],
     ],
     ['seventeenth', 17, DECIDED_AT_START_17, [REVOKED_STATE_ENDS_ITS_LIFE, FIRST_INSTALL_TAKEN_AHEAD]],
+    ['eighteenth', 18, DECIDED_AT_START_18, [COMPROMISED_ROTATION_DESTROYS_RETIRING_SETS]],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {
     it(`the ${nth} generation decides its own patches at start; a run recorded before it never asks them (old paths)`, () => {

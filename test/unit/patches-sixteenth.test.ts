@@ -6,9 +6,11 @@ import {
   PATCHES_DECIDED_AT_START_1_TO_15,
   PATCHES_DECIDED_AT_START_1_TO_16,
   PATCHES_DECIDED_AT_START_1_TO_17,
+  PATCHES_DECIDED_AT_START_1_TO_18,
   decidePatchesAtStart,
 } from '../../workflows/installation/patches';
-import { LATE_COMPROMISED_ROTATION_DESTROYS_REVOKED_SETS, ROUTINE_ROTATION_KEEPS_PROVEN_SET } from '../../workflows/installation/rotation';
+import { ROUTINE_ROTATION_KEEPS_PROVEN_SET } from '../../workflows/installation/rotation';
+import { LATE_COMPROMISED_ROTATION_DESTROYS_REVOKED_SETS } from '../../workflows/installation/rotation-late';
 
 /** The sixteenth generation (workflows/installation/patch-generations.ts): two new patches, and one taken in. */
 describe('patches decided at start: the sixteenth generation', () => {
@@ -21,13 +23,20 @@ describe('patches decided at start: the sixteenth generation', () => {
   it('decides its two new patches and routine-rotation-keeps-proven-set at start, asking none of them (frozen)', () => {
     assert.ok(Object.isFrozen(DECIDED_AT_START_16));
     assert.deepEqual([...DECIDED_AT_START_16], [...NEW, ROUTINE_ROTATION_KEEPS_PROVEN_SET]);
-    // A new run (the marker of the first seventeen), and one recorded with the marker of the first sixteen.
+    // A new run (the marker of the first eighteen), and ones recorded with the markers of the first seventeen and sixteen.
     const asked = {
-      [PATCHES_DECIDED_AT_START_1_TO_17]: [PATCHES_DECIDED_AT_START_1_TO_17],
+      [PATCHES_DECIDED_AT_START_1_TO_18]: [PATCHES_DECIDED_AT_START_1_TO_18],
+      [PATCHES_DECIDED_AT_START_1_TO_17]: [
+        PATCHES_DECIDED_AT_START_1_TO_18,
+        PATCHES_DECIDED_AT_START_1_TO_17,
+        'patches-decided-at-start-18',
+      ],
       [PATCHES_DECIDED_AT_START_1_TO_16]: [
+        PATCHES_DECIDED_AT_START_1_TO_18,
         PATCHES_DECIDED_AT_START_1_TO_17,
         PATCHES_DECIDED_AT_START_1_TO_16,
         'patches-decided-at-start-17',
+        'patches-decided-at-start-18',
       ],
     };
     for (const [marker, expected] of Object.entries(asked)) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { FIRST_INSTALL_TAKEN_AHEAD } from '../../workflows/installation/first-install';
-import { PATCHES_DECIDED_AT_START_1_TO_17 } from '../../workflows/installation/patches';
+import { PATCHES_DECIDED_AT_START_1_TO_18 } from '../../workflows/installation/patches';
 import { clientIdFor, phases, useInstallationUnderTest } from './harness';
 
 /**
@@ -28,7 +28,7 @@ describe('installation workflow: the first install queued behind an older event'
     assert.equal(v.trial?.startedAt, trial.createdAt);
     assert.ok(!v.ignoredEvents.some((e) => e.eventId === trial.eventId));
     const markers = await t.patches();
-    assert.ok(markers.includes(PATCHES_DECIDED_AT_START_1_TO_17) && !markers.includes(FIRST_INSTALL_TAKEN_AHEAD), 'decided at start');
+    assert.ok(markers.includes(PATCHES_DECIDED_AT_START_1_TO_18) && !markers.includes(FIRST_INSTALL_TAKEN_AHEAD), 'decided at start');
   });
 
   it('an uninstall ahead of the install (a life in between may end there): the wait goes on, nothing taken out of order', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { InstallationState } from '../../workflows/state';
 import { NEW_LIFE_ROTATION_WAITS_BEFORE_UNINSTALL } from '../../workflows/installation/earlier-life';
-import { PATCHES_DECIDED_AT_START_1_TO_17 } from '../../workflows/installation/patches';
+import { PATCHES_DECIDED_AT_START_1_TO_18 } from '../../workflows/installation/patches';
 import { clientIdFor, useInstallationUnderTest, type InstallationUnderTest } from './harness';
 
 /**
@@ -40,10 +40,10 @@ describe('installation workflow: a new life rotation carried over with its unins
     const t = await start();
     await t.send(t.event('app.installed'));
     await t.settled('active');
-    assert.deepEqual(await t.patches(), [PATCHES_DECIDED_AT_START_1_TO_17], 'an install alone asks nothing');
+    assert.deepEqual(await t.patches(), [PATCHES_DECIDED_AT_START_1_TO_18], 'an install alone asks nothing');
     await t.send(t.event('app.uninstalled'));
     assert.equal((await t.result()).phase, 'uninstalled');
-    assert.deepEqual(await t.patches(), [PATCHES_DECIDED_AT_START_1_TO_17, NEW_LIFE_ROTATION_WAITS_BEFORE_UNINSTALL]);
+    assert.deepEqual(await t.patches(), [PATCHES_DECIDED_AT_START_1_TO_18, NEW_LIFE_ROTATION_WAITS_BEFORE_UNINSTALL]);
   });
 
   it("asks the patch in the run's first task; the rotation waits for its life's late install, whose uninstall gets its set", async () => {
@@ -65,7 +65,7 @@ describe('installation workflow: a new life rotation carried over with its unins
     );
     const waiting = await t.until('the rotation to wait for its install', (v) => /waiting for the app.installed/.test(v.currentStep ?? ''));
     assert.equal(waiting.pendingEvents[0], `app.credentials_rotated ${rotationId}`);
-    assert.deepEqual(await t.patches(), [PATCHES_DECIDED_AT_START_1_TO_17, NEW_LIFE_ROTATION_WAITS_BEFORE_UNINSTALL]);
+    assert.deepEqual(await t.patches(), [PATCHES_DECIDED_AT_START_1_TO_18, NEW_LIFE_ROTATION_WAITS_BEFORE_UNINSTALL]);
     await t.send(t.event('app.installed', { atSeconds: 8 }));
     const done = await t.settled('active', (v) => v.history.length === 2);
     assert.deepEqual(

@@ -3,7 +3,7 @@ import { ActivityStubs, clientIdFor, deferred, phases, useInstallationUnderTest 
 import type { LifecycleEvent } from '../../workflows/definitions';
 import { uninstallBeforeItsInstall } from './scenarios';
 import { NEW_LIFE_ROTATION_WAITS_BEFORE_UNINSTALL } from '../../workflows/installation/earlier-life';
-import { PATCHES_DECIDED_AT_START_1_TO_17 } from '../../workflows/installation/patches';
+import { PATCHES_DECIDED_AT_START_1_TO_18 } from '../../workflows/installation/patches';
 
 /** Which events the workflow applies, in what order, and which it ignores (stubbed activities). */
 describe('installation workflow: event order', function () {
@@ -278,7 +278,7 @@ describe('installation workflow: event order', function () {
     assert.equal(t.stubs.of('setInstallationState')[0]?.clientId, clientIdFor(rotation.eventId), "the uninstall with the rotation's set");
     // Asked in the event handler at the run's first rotation or uninstall signal: a run without either (an install)
     // records no marker of it (store-steps.test.ts).
-    assert.deepEqual(await t.patches(), [PATCHES_DECIDED_AT_START_1_TO_17, NEW_LIFE_ROTATION_WAITS_BEFORE_UNINSTALL]);
+    assert.deepEqual(await t.patches(), [PATCHES_DECIDED_AT_START_1_TO_18, NEW_LIFE_ROTATION_WAITS_BEFORE_UNINSTALL]);
   });
 
   it("a new life's wait for its install has its own grace: not used up by the first install's wait earlier in the run (patches-decided-at-start-13)", async () => {

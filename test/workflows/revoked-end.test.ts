@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { reconcileSignal } from '../../workflows/definitions';
 import { REVOKED_STATE_ENDS_ITS_LIFE } from '../../workflows/installation/earlier-life';
-import { PATCHES_DECIDED_AT_START_1_TO_17 } from '../../workflows/installation/patches';
+import { PATCHES_DECIDED_AT_START_1_TO_18 } from '../../workflows/installation/patches';
 import { ActivityStubs, deferred, unavailable, useInstallationUnderTest } from './harness';
 
 /**
@@ -45,7 +45,7 @@ describe('installation workflow: the uninstall of an end reconciliation found (T
     assert.ok(!v.history.some((h) => h.phase === 'uninstalling'), 'no second uninstall phase');
     assert.equal(t.stubs.of('recordInstallation').at(-1)?.uninstallEventAt, endedAt, "the end recorded at Talkdesk's time");
     const markers = await t.patches();
-    assert.ok(markers.includes(PATCHES_DECIDED_AT_START_1_TO_17) && !markers.includes(REVOKED_STATE_ENDS_ITS_LIFE), 'decided at start');
+    assert.ok(markers.includes(PATCHES_DECIDED_AT_START_1_TO_18) && !markers.includes(REVOKED_STATE_ENDS_ITS_LIFE), 'decided at start');
   });
 
   for (const [ahead, taken] of [

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import { retryNowUpdate } from '../../workflows/definitions';
-import { PATCHES_DECIDED_AT_START_1_TO_17 } from '../../workflows/installation/patches';
+import { PATCHES_DECIDED_AT_START_1_TO_18 } from '../../workflows/installation/patches';
 import { ActivityStubs, clientIdFor, deferred, refused, useInstallationUnderTest } from './harness';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -41,7 +41,7 @@ describe('installation workflow: store-only steps as local activities', function
     ]);
     // Every patch decided at the run's start (patches-decided-at-start and its later generations): the one marker of the
     // first fourteen, no STORE_STEPS_LOCAL of its own (nor a marker per generation: two history events each).
-    assert.deepEqual(await t.patches(), [PATCHES_DECIDED_AT_START_1_TO_17], 'the install took the patched path');
+    assert.deepEqual(await t.patches(), [PATCHES_DECIDED_AT_START_1_TO_18], 'the install took the patched path');
     // The activities ran all the same (the stubs record each call), and no separate token step.
     assert.deepEqual(t.stubs.names(), [
       'loadInstallation',

@@ -14,7 +14,7 @@ import { discardIgnoredCredentials } from './common';
 import type { PhaseContext } from './context';
 import { markEarlierLifeUninstall } from './earlier-life';
 import { EARLIER_LIFE_INSTALL_OVER, installOfEarlierLife } from './install';
-import { runLateRotation } from './rotation';
+import { runLateRotation } from './rotation-late';
 
 /**
  * Patch: an event older than one already applied is judged by its kind (rules

@@ -276,3 +276,13 @@ export const PATCHES_DECIDED_AT_START_17 = 'patches-decided-at-start-17';
  * (first-install.ts; asked where the next event is taken).
  */
 export const DECIDED_AT_START_17: readonly string[] = Object.freeze(['revoked-state-ends-its-life', 'first-install-taken-ahead']);
+
+/** Patch: the eighteenth generation, deciding DECIDED_AT_START_18 at the start of a run in the same way. */
+export const PATCHES_DECIDED_AT_START_18 = 'patches-decided-at-start-18';
+
+/**
+ * The patches the eighteenth generation decides, ONLY_DECIDED_AT_START: a compromised rotation applied in order
+ * destroys the retiring sets issued before it, as a late one does (rotation.ts; asked right after the switch, a local
+ * activity).
+ */
+export const DECIDED_AT_START_18: readonly string[] = Object.freeze(['compromised-rotation-destroys-retiring-sets']);

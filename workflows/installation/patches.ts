@@ -30,6 +30,7 @@ export const ONLY_DECIDED_AT_START: readonly string[] = Object.freeze([
   'late-compromised-rotation-destroys-revoked-sets',
   'same-second-trial-event-late',
   ...g.DECIDED_AT_START_17,
+  ...g.DECIDED_AT_START_18,
 ]);
 
 /** Each generation's marker and the patches it decides, oldest first. */
@@ -51,6 +52,7 @@ const GENERATIONS: readonly (readonly [string, readonly string[]])[] = [
   [g.PATCHES_DECIDED_AT_START_15, g.DECIDED_AT_START_15],
   [g.PATCHES_DECIDED_AT_START_16, g.DECIDED_AT_START_16],
   [g.PATCHES_DECIDED_AT_START_17, g.DECIDED_AT_START_17],
+  [g.PATCHES_DECIDED_AT_START_18, g.DECIDED_AT_START_18],
 ];
 
 /**
@@ -83,8 +85,16 @@ export const PATCHES_DECIDED_AT_START_1_TO_16 = 'patches-decided-at-start-1-to-1
  */
 export const PATCHES_DECIDED_AT_START_1_TO_17 = 'patches-decided-at-start-1-to-17';
 
+/**
+ * Patch: one marker deciding the first eighteen generations, recorded by every new run since the eighteenth. A run
+ * recorded with the marker of the first seventeen (or fewer) is replayed as before, asking the eighteenth generation's
+ * own marker (absent: false).
+ */
+export const PATCHES_DECIDED_AT_START_1_TO_18 = 'patches-decided-at-start-1-to-18';
+
 /** The markers deciding several generations at once, newest first, and how many (the first that many) each decides. */
 const IN_ONE: readonly (readonly [string, number])[] = [
+  [PATCHES_DECIDED_AT_START_1_TO_18, 18],
   [PATCHES_DECIDED_AT_START_1_TO_17, 17],
   [PATCHES_DECIDED_AT_START_1_TO_16, 16],
   [PATCHES_DECIDED_AT_START_1_TO_15, 15],
@@ -102,9 +112,9 @@ export function markersDeciding(patchId: string): string[] {
  * Decides every generation's marker (call it first, before any handler or activity) and returns
  * the patch check for the run. `ask` is the SDK's `patched` (a parameter for the unit test). A run
  * recorded before a generation's marker asks each of its patches where its code stands, except
- * those ONLY_DECIDED_AT_START (false). The marker of the first seventeen, recorded by every new run, is asked first: on
- * the replay of a run recorded before it, it is absent (false, nothing recorded), then those of the first sixteen,
- * fifteen and fourteen, then the generations' own not decided by any.
+ * those ONLY_DECIDED_AT_START (false). The marker of the first eighteen, recorded by every new run, is asked first: on
+ * the replay of a run recorded before it, it is absent (false, nothing recorded), then those of the first seventeen,
+ * sixteen, fifteen and fourteen, then the generations' own not decided by any.
  */
 export function decidePatchesAtStart(ask: (patchId: string) => boolean = patched): (patchId: string) => boolean {
   // The newest of the markers of all first: a new run records it alone; a run recorded before it asks the older one.

@@ -5,6 +5,7 @@ import { StepFailedError } from '../steps';
 import { adoptOrWhyNot, takeLinks } from './common';
 import { newLifeSkippedInstall } from './earlier-life';
 import type { PhaseContext } from './context';
+import { COMPROMISED_ROTATION_DESTROYS_RETIRING_SETS, destroyRevokedRetiring } from './rotation-late';
 
 /** The step after the acknowledgement: a rotation cut there by continue-as-new had it sent. */
 const SWITCH_STEP = 'switch to the new credentials';
@@ -85,13 +86,6 @@ export const UNINSTALL_ADOPTS_ROUTINE_ROTATION = 'uninstall-adopts-routine-rotat
 export const UNFLAGGED_ROTATION_ADOPTED_FOR_UNINSTALL = 'unflagged-rotation-adopted-for-uninstall';
 
 /**
- * Patch: a compromised rotation older than one applied destroys the retiring sets issued before its event, which
- * Talkdesk revoked when it rotated. Before it, such a set (the one a newer routine rotation had retired) kept its
- * ciphertext until that rotation's grace ended, up to seven days. Decided at start only (the sixteenth generation).
- */
-export const LATE_COMPROMISED_ROTATION_DESTROYS_REVOKED_SETS = 'late-compromised-rotation-destroys-revoked-sets';
-
-/**
  * Whether a rotation that an uninstall supersedes gives the uninstall its credentials: a compromised one (and, under
  * UNINSTALL_ADOPTS_ROUTINE_ROTATION, a routine one past its grace; neither older than one applied or adopted), when the installation holds a set (also an install superseded by the uninstall, whose phase stays `new`). Its patches are asked right after a
  * local activity (a phase's record, the rotation's import): decided by their generations' markers alone
@@ -159,6 +153,9 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
     });
     state.activeClientId = clientId;
     if (previous && previous !== clientId && !compromised) state.retiring = [...state.retiring, { clientId: previous, retireAt }];
+    if (compromised && state.retiring.length > 0 && ctx.patched(COMPROMISED_ROTATION_DESTROYS_RETIRING_SETS)) {
+      await destroyRevokedRetiring(ctx, event);
+    }
   };
   let newClientId: string | undefined;
   let proven = false;
@@ -280,56 +277,4 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
   await ctx.recordPhase();
   // After the steps above, whose success clears it: kept visible (state query, current details) until the next step.
   if (outcome.kind === 'failed') ctx.keepError(`rotation failed: ${outcome.error.message}`);
-}
-
-/**
- * A rotation older than one applied: its credentials are already replaced, so it is
- * never switched to. It is acknowledged if Talkdesk still expects it (Talkdesk
- * answers 409, or refuses its token, when it does not); its set is then destroyed.
- * Returns the decision, for the phase history.
- */
-export async function runLateRotation(ctx: PhaseContext, event: LifecycleEventOf<'app.credentials_rotated'>): Promise<string> {
-  const { state, acts, installationId, options } = ctx;
-  const deadline = Date.parse(event.createdAt) + options.phaseTimeoutMs;
-  let lateClientId: string | undefined;
-  const outcome = await ctx.phases.run(deadline, async () => {
-    const creds = await ctx.storeStep('import the late rotation to acknowledge it', 'importCredentials', {
-      installationId,
-      eventId: event.eventId,
-      activate: false,
-    });
-    lateClientId = creds.clientId;
-    await ctx.step('acknowledge the late rotation at Talkdesk', acts.acknowledgeCredentials, (attempt) => ({
-      ...ctx.talkdeskRef(),
-      clientId: creds.clientId,
-      resent: attempt > 1,
-    }));
-  });
-  state.currentStep = undefined;
-  const inUse = (id: string) => id === state.activeClientId || state.retiring.some((r) => r.clientId === id);
-  if (lateClientId && !inUse(lateClientId)) {
-    await ctx.storeStep('destroy the late rotation credentials', 'destroyCredentials', { installationId, clientId: lateClientId });
-  }
-  // Whatever its acknowledgement's outcome: Talkdesk revoked the sets in force when it rotated.
-  let revoked = '';
-  if (event.facts.compromised === true && state.retiring.length > 0 && ctx.patched(LATE_COMPROMISED_ROTATION_DESTROYS_REVOKED_SETS)) {
-    const { clientIds } = await ctx.storeStep(
-      'destroy the retiring credentials the compromised rotation revoked',
-      'destroyRevokedCredentials',
-      {
-        installationId,
-        clientIds: state.retiring.map((r) => r.clientId),
-        issuedBefore: event.createdAt,
-      },
-    );
-    state.retiring = state.retiring.filter((r) => !clientIds.includes(r.clientId));
-    if (clientIds.length > 0) revoked = `; the retiring credentials issued before it destroyed (compromised: revoked by Talkdesk)`;
-  }
-  const why =
-    outcome.kind === 'done'
-      ? 'acknowledged at Talkdesk'
-      : outcome.kind === 'failed'
-        ? `not acknowledged: Talkdesk no longer expects it (${outcome.error.message})`
-        : `not acknowledged (${outcome.kind === 'interrupted' ? outcome.reason : outcome.kind})`;
-  return `rotation older than an applied rotation: ${why}; its credentials were already replaced, never switched to${revoked}`;
 }
