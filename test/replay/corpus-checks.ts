@@ -26,6 +26,7 @@ import { DEADLINE_READ_CHECKS } from './deadline-checks';
 import { GENERATION_15_CHECKS } from './generation-15-checks';
 import { GENERATION_16_CHECKS } from './generation-16-checks';
 import { GENERATION_17_CHECKS } from './generation-17-checks';
+import { GENERATION_18_CHECKS } from './generation-18-checks';
 import { STOPPED_OPERATION_CHECKS } from './stopped-operation-checks';
 
 import {
@@ -316,6 +317,7 @@ export const REQUIRED_IN_CORPUS: Record<string, (h: RawHistory) => boolean> = {
   ...GENERATION_15_CHECKS,
   ...GENERATION_16_CHECKS,
   ...GENERATION_17_CHECKS,
+  ...GENERATION_18_CHECKS,
   ...ADOPTION_CHECKS,
   ...STOPPED_OPERATION_CHECKS,
 };

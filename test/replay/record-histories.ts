@@ -18,6 +18,7 @@ import { REINSTALL_SCENARIOS } from './reinstall-scenarios';
 import { GENERATION_15_SCENARIOS } from './generation-15-scenarios';
 import { GENERATION_16_SCENARIOS } from './generation-16-scenarios';
 import { GENERATION_17_SCENARIOS } from './generation-17-scenarios';
+import { GENERATION_18_SCENARIOS } from './generation-18-scenarios';
 import { deliverToFinished } from './scenario-steps';
 
 /**
@@ -166,6 +167,7 @@ const SCENARIOS: Record<string, Scenario> = {
   ...GENERATION_15_SCENARIOS,
   ...GENERATION_16_SCENARIOS,
   ...GENERATION_17_SCENARIOS,
+  ...GENERATION_18_SCENARIOS,
 };
 
 /** Records the named scenarios (all when none is named), each on a system of its own; writes only their files. */

@@ -1,0 +1,34 @@
+import { eventually, queryState, waitForPhase } from '../support/waits';
+import type { Scenario } from './timer-scenarios';
+
+/**
+ * Scenarios recorded with the eighteenth generation (patches-decided-at-start-18, decided by the one marker of the
+ * first eighteen): a compromised rotation applied in order destroying the retiring set an earlier routine one left.
+ */
+export const GENERATION_18_SCENARIOS: Record<string, Scenario> = {
+  // Patch compromised-rotation-destroys-retiring-sets: routine R1 then compromised R2, delivered in order. R1 is
+  // switched to, the install's set retiring; R2 is switched to, R1's set destroyed with it and the install's set,
+  // issued before R2, destroyed at once too. An uninstall ends the run.
+  'compromised-rotation-destroys-retiring-sets': {
+    run: async (sys, deliver) => {
+      const life = sys.simulator.createInstallation({ licensedUsers: 1 }, { createdAt: new Date(Date.now() - 10_000) });
+      const id = life.installation.id;
+      await deliver(life.event);
+      await waitForPhase(sys.client, id, 'active');
+      const routine = sys.simulator.rotateCredentials(id, { compromised: false }, { createdAt: new Date(Date.now() - 5_000) });
+      await deliver(routine);
+      await eventually('the routine rotation applied, the old set retiring', async () => {
+        const v = await queryState(sys.client, id);
+        return v.activeClientId === routine.data.client_id && v.retiringCredentials.length === 1 ? v : undefined;
+      });
+      const compromised = sys.simulator.rotateCredentials(id, { compromised: true });
+      await deliver(compromised);
+      await eventually('the compromised rotation applied, nothing left retiring', async () => {
+        const v = await queryState(sys.client, id);
+        return v.activeClientId === compromised.data.client_id && v.retiringCredentials.length === 0 ? v : undefined;
+      });
+      await deliver(sys.simulator.uninstall(id));
+      return id;
+    },
+  },
+};
