@@ -56,7 +56,7 @@ wait_port "$TP"; wait_port "$FP"
 cd "$WORK/runtime"
 # The shell's own Temporal settings (a cloud profile, API key, TLS) are not this dev server's: blanked (empty reads as
 # unset), and a profile naming the dev server alone, as npm start does (src/local/servers-only.ts, EMBEDDED_TEMPORAL_BLANKS).
-for v in TEMPORAL_PROFILE TEMPORAL_API_KEY TEMPORAL_TLS TEMPORAL_TLS_CLIENT_CERT_PATH TEMPORAL_TLS_CLIENT_CERT_DATA \
+for v in TEMPORAL_CODEC_ENDPOINT TEMPORAL_CODEC_AUTH TEMPORAL_PROFILE TEMPORAL_API_KEY TEMPORAL_TLS TEMPORAL_TLS_CLIENT_CERT_PATH TEMPORAL_TLS_CLIENT_CERT_DATA \
   TEMPORAL_TLS_CLIENT_KEY_PATH TEMPORAL_TLS_CLIENT_KEY_DATA TEMPORAL_TLS_SERVER_CA_CERT_PATH TEMPORAL_TLS_SERVER_CA_CERT_DATA \
   TEMPORAL_TLS_SERVER_NAME TEMPORAL_TLS_DISABLE_HOST_VERIFICATION; do export "$v="; done
 printf '[profile.default]\naddress = "127.0.0.1:%s"\nnamespace = "default"\n' "$TP" >"$WORK/temporal-local.toml"

@@ -6,7 +6,7 @@ import { DEFAULT_ALLOWED_HOSTS, loadEnvSubset } from '../config/env';
 import { ConfigError } from '../errors';
 import { DEMO_DEFAULTS, demoCommand } from '../local/demo-defaults';
 import { portInUse, retryBindClash } from '../local/process';
-import { EMBEDDED_TEMPORAL_BLANKS, serversBanner, writeLocalTemporalProfile, writeServersEnv } from '../local/servers-only';
+import { embeddedTemporalBlanks, serversBanner, writeLocalTemporalProfile, writeServersEnv } from '../local/servers-only';
 import { urlTarget } from '../logging/redact';
 import { launchSettingsFromEnv } from '../sso/settings';
 import { generateSigningKeySpec } from '../sso/signing-keys';
@@ -119,7 +119,7 @@ async function main(): Promise<void> {
             ? { TEMPORAL_CONFIG_FILE: writeLocalTemporalProfile(dataDir, temporalServer.address, settings.namespace) }
             : {}),
         },
-        temporalServer ? EMBEDDED_TEMPORAL_BLANKS : [],
+        temporalServer ? embeddedTemporalBlanks() : [],
       );
       const ui = temporalServer?.uiUrl ?? "(your Temporal cluster's UI)";
       console.log(serversBanner({ ui, address: address ?? '', mongo: urlTarget(env.MONGODB_URI ?? ''), envFile }));

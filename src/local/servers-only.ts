@@ -40,10 +40,14 @@ export function writeServersEnv(
 }
 
 /**
- * For the embedded dev server: a shell's own Temporal settings (a cloud account's profile name, API key, TLS) set empty,
- * which every process reads as unset, so that the profile file written for the dev server alone decides.
+ * For the embedded dev server: a shell's own Temporal settings (a cloud account's profile name, API key, TLS, a remote
+ * codec, which the processes refuse at start) set empty, which every process reads as unset, so that the profile file
+ * written for the dev server alone decides. The gRPC headers (TEMPORAL_GRPC_META_<name>, any name) are blanked as the
+ * shell writing the file has them: `embeddedTemporalBlanks`.
  */
 export const EMBEDDED_TEMPORAL_BLANKS = [
+  'TEMPORAL_CODEC_ENDPOINT',
+  'TEMPORAL_CODEC_AUTH',
   'TEMPORAL_PROFILE',
   'TEMPORAL_API_KEY',
   'TEMPORAL_TLS',
@@ -56,6 +60,11 @@ export const EMBEDDED_TEMPORAL_BLANKS = [
   'TEMPORAL_TLS_SERVER_NAME',
   'TEMPORAL_TLS_DISABLE_HOST_VERIFICATION',
 ] as const;
+
+/** EMBEDDED_TEMPORAL_BLANKS, and the gRPC headers `env` holds (a cloud proxy's authorization: not for the dev server). */
+export function embeddedTemporalBlanks(env: NodeJS.ProcessEnv = process.env): string[] {
+  return [...EMBEDDED_TEMPORAL_BLANKS, ...Object.keys(env).filter((name) => name.startsWith('TEMPORAL_GRPC_META_'))];
+}
 
 /**
  * A Temporal profile file for the embedded dev server (address and namespace; no key, no TLS), named by TEMPORAL_CONFIG_FILE

@@ -44,17 +44,30 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
 }
 
 /**
- * The project's search attributes the namespace lacks (read only); undefined when they cannot be listed (a key without
- * operator access, the time-skipping test server). Every installation workflow upserts them: missing, its tasks fail.
+ * The project's search attributes the namespace lacks, and those registered with a type other than Keyword (by hand:
+ * Int or Bool makes every upsert of a string fail, Text breaks exact-match filters); read only. Undefined when they
+ * cannot be listed (a key without operator access, the time-skipping test server).
  */
+export async function searchAttributeProblems(
+  connection: Pick<Connection, 'operatorService'>,
+  namespace: string,
+): Promise<{ missing: string[]; notKeyword: string[] } | undefined> {
+  let types: Record<string, unknown>;
+  try {
+    types = (await connection.operatorService.listSearchAttributes({ namespace })).customAttributes ?? {};
+  } catch {
+    return undefined;
+  }
+  return {
+    missing: ALL_SEARCH_ATTRIBUTES.filter((k) => !(k.name in types)).map((k) => k.name),
+    notKeyword: ALL_SEARCH_ATTRIBUTES.filter((k) => k.name in types && Number(types[k.name]) !== KEYWORD).map((k) => k.name),
+  };
+}
+
+/** The project's search attributes the namespace lacks (read only); undefined when they cannot be listed. */
 export async function missingSearchAttributes(
   connection: Pick<Connection, 'operatorService'>,
   namespace: string,
 ): Promise<string[] | undefined> {
-  try {
-    const types = (await connection.operatorService.listSearchAttributes({ namespace })).customAttributes ?? {};
-    return ALL_SEARCH_ATTRIBUTES.filter((k) => !(k.name in types)).map((k) => k.name);
-  } catch {
-    return undefined;
-  }
+  return (await searchAttributeProblems(connection, namespace))?.missing;
 }

@@ -10,7 +10,7 @@ import type { TalkdeskClient } from '../talkdesk/client';
 import { rethrowRefused, temporalConnectFailure } from '../temporal/connect-errors';
 import { embeddedTemporalSettings, temporalSettings } from '../temporal/connection';
 import { ensureReconciliationSchedule } from '../temporal/schedule';
-import { missingSearchAttributes } from '../temporal/search-attributes';
+import { searchAttributeProblems } from '../temporal/search-attributes';
 import { ConfigError } from '../errors';
 import { heapFlagOverriddenWarning, heapShortWarning } from './cache-budget';
 import { createAppWorker } from './create-worker';
@@ -107,13 +107,22 @@ export async function startServiceWorker(o: {
   };
 }
 
-/** Stops the worker at start when the namespace lacks a search attribute: every installation's workflow task would fail. */
+/**
+ * Stops the worker at start when the namespace lacks a search attribute, or has one with a type other than Keyword:
+ * every installation's workflow task would fail (or its filters misbehave).
+ */
 async function checkSearchAttributes(connection: Connection, namespace: string, logger: Logger): Promise<void> {
-  const missing = await missingSearchAttributes(connection, namespace);
-  if (missing === undefined) logger.warn({ namespace }, "could not list the namespace's search attributes: not checked");
-  else if (missing.length > 0)
+  const problems = await searchAttributeProblems(connection, namespace);
+  if (problems === undefined) return void logger.warn({ namespace }, "could not list the namespace's search attributes: not checked");
+  if (problems.missing.length > 0)
     throw new ConfigError(
-      `search attribute(s) ${missing.join(', ')} are not registered on namespace ${namespace}: every installation workflow's ` +
+      `search attribute(s) ${problems.missing.join(', ')} are not registered on namespace ${namespace}: every installation workflow's ` +
         'task would fail until they are. Run "npm run setup:temporal" (or register them as Keyword), then start the worker again.',
+    );
+  if (problems.notKeyword.length > 0)
+    throw new ConfigError(
+      `search attribute(s) ${problems.notKeyword.join(', ')} are registered on namespace ${namespace} with a type other than ` +
+        "Keyword: the installation workflows' upserts or the operators' filters would fail. Remove them (temporal operator " +
+        'search-attribute remove), run "npm run setup:temporal", then start the worker again.',
     );
 }

@@ -161,7 +161,13 @@ describe('npm start: the whole system on embedded defaults (a cloud profile on t
       assert.ok(!only.out().includes(secret), 'no secret value on the console');
 
     // Loaded into a shell set up for the cloud account (its profile named, its key, TLS): the file's empty values win.
-    const shell = { TEMPORAL_PROFILE: 'cloud', TEMPORAL_API_KEY: 'a-cloud-api-key-not-for-local', TEMPORAL_TLS: 'true' };
+    // And the cloud's remote codec, which the processes refuse at start unless the file blanks it.
+    const shell = {
+      TEMPORAL_PROFILE: 'cloud',
+      TEMPORAL_API_KEY: 'a-cloud-api-key-not-for-local',
+      TEMPORAL_TLS: 'true',
+      TEMPORAL_CODEC_ENDPOINT: 'https://codec.acme.example',
+    };
     const worker = run('worker', { ...shell, ...settings, WORKER_METRICS_BIND: `127.0.0.1:${metricsPort}` });
     // ADMIN_PORT 0 (any free port): not read here, and one picked ahead could be taken meanwhile by a port the dev
     // server picks itself (a CI run failed so: EADDRINUSE).

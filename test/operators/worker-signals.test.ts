@@ -59,4 +59,28 @@ describe('the worker process: a Ctrl-C delivered twice, a namespace without sear
       return true;
     });
   });
+
+  it('stops at start (exit 2) on a namespace where one is registered with another type (Text, by hand), naming it', async () => {
+    const namespace = `text-attribute-${Date.now()}`;
+    await sys.client.connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
+    await eventually('the new namespace to be listed', () => missingSearchAttributes(sys.client.connection as Connection, namespace));
+    const [first, ...rest] = ALL_SEARCH_ATTRIBUTES.map((k) => k.name);
+    assert.ok(first);
+    // 1 = INDEXED_VALUE_TYPE_TEXT, 2 = KEYWORD.
+    await sys.client.connection.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: { [first]: 1, ...Object.fromEntries(rest.map((n) => [n, 2])) },
+    });
+    await eventually('the attributes registered', async () =>
+      (await missingSearchAttributes(sys.client.connection as Connection, namespace))?.length === 0 ? true : undefined,
+    );
+    await assert.rejects(startWorker({ TEMPORAL_NAMESPACE: namespace }), (err: Error) => {
+      assert.match(err.message, /exited \(2\)/);
+      assert.match(
+        err.message,
+        new RegExp(`search attribute\\(s\\) ${first} are registered on namespace ${namespace} with a type other than Keyword`),
+      );
+      return true;
+    });
+  });
 });

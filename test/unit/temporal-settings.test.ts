@@ -5,7 +5,7 @@ import path from 'node:path';
 import { loadEnv } from '../../src/config/env';
 import { generateKeySpec } from '../../src/crypto/secrets';
 import { ConfigError } from '../../src/errors';
-import { EMBEDDED_TEMPORAL_BLANKS } from '../../src/local/servers-only';
+import { EMBEDDED_TEMPORAL_BLANKS, embeddedTemporalBlanks } from '../../src/local/servers-only';
 import { embeddedTemporalSettings, temporalSettings } from '../../src/temporal/connection';
 
 const VALID = { TALKDESK_APP_ID: 'app1', TALKDESK_WEBHOOK_SECRET: 'a-webhook-secret-of-some-length', SECRETS_KEY: generateKeySpec('k1') };
@@ -171,6 +171,20 @@ describe('Temporal settings: a profile and the environment', () => {
       assert.equal(settings.connectionOptions.address, '127.0.0.1:7999');
     } finally {
       delete process.env.TEMPORAL_NAMESPACE;
+    }
+  });
+
+  it("the settings file of npm run start:servers blanks a shell's codec and gRPC headers too: the processes then start", () => {
+    const blanks = embeddedTemporalBlanks({ TEMPORAL_GRPC_META_AUTHORIZATION: 'Bearer cloud-proxy', PATH: '/bin' });
+    assert.ok(blanks.includes('TEMPORAL_CODEC_ENDPOINT') && blanks.includes('TEMPORAL_CODEC_AUTH'));
+    assert.ok(blanks.includes('TEMPORAL_GRPC_META_AUTHORIZATION'), 'the header the shell had');
+    assert.ok(!blanks.includes('PATH'));
+    // Blanked (empty reads as unset), a codec set in the shell no longer stops the processes.
+    process.env.TEMPORAL_CODEC_ENDPOINT = '';
+    try {
+      assert.doesNotThrow(() => temporalSettings({ address: '127.0.0.1:7233', namespace: 'default' }));
+    } finally {
+      delete process.env.TEMPORAL_CODEC_ENDPOINT;
     }
   });
 });
