@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { MongoNetworkError } from 'mongodb';
 import { SessionStore } from '../../src/store/sessions';
 import { postCallback } from '../support/callback-client';
-import { useSystem, type TestSystem } from '../support/system';
-import { activeInstallation, signIn, type TestBrowser } from './helpers';
+import type { TestSystem } from '../support/system';
+import { activeInstallation, signIn, useLaunchSystemWorkerRestarted, type TestBrowser } from './helpers';
 
 /**
  * The callback marks a logout, a removal or an uninstall, then ends the sessions: when that end fails (MongoDB
@@ -14,11 +14,7 @@ import { activeInstallation, signIn, type TestBrowser } from './helpers';
 describe('launch: /app ends a session that a written mark outdates, when ending it failed', function () {
   this.timeout(120_000);
   let sys: TestSystem;
-  useSystem((s) => (sys = s), { launch: {} });
-  afterEach(async () => {
-    await sys.stopWorker();
-    await sys.startWorker();
-  });
+  useLaunchSystemWorkerRestarted((s) => (sys = s));
   const appStatus = async (b: TestBrowser) => (await b.request(`${sys.web.url}/app`)).status;
 
   /** One delivery of `event` with `SessionStore.prototype[step]` failing as MongoDB cut off: answered 503. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { TestSystem } from '../support/system';
+import { useSystem, type TestSystem } from '../support/system';
 import { waitForPhase } from '../support/waits';
 
 interface Cookie {
@@ -142,4 +142,20 @@ export async function partnerApp(): Promise<{ url: string; posts: string[]; clos
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/td/landing`;
   return { url, posts, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+/** A system with the launch on whose worker a test may stop (Temporal down): started again after each test. */
+export function useLaunchSystemWorkerRestarted(bind: (s: TestSystem) => void): void {
+  let sys: TestSystem | undefined;
+  useSystem(
+    (s) => {
+      sys = s;
+      bind(s);
+    },
+    { launch: {} },
+  );
+  afterEach(async () => {
+    await sys?.stopWorker();
+    await sys?.startWorker();
+  });
 }

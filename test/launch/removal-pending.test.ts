@@ -4,8 +4,8 @@ import { MongoProvisioner } from '../../src/partner/mongodb';
 import { COLLECTIONS } from '../../src/store/db';
 import { SessionStore } from '../../src/store/sessions';
 import { postCallback } from '../support/callback-client';
-import { useSystem, type TestSystem } from '../support/system';
-import { activeInstallation, signIn } from './helpers';
+import type { TestSystem } from '../support/system';
+import { activeInstallation, signIn, useLaunchSystemWorkerRestarted } from './helpers';
 
 /**
  * A removal (or an uninstall) the workflow has not applied yet: the worker is stopped, as when Temporal
@@ -14,12 +14,7 @@ import { activeInstallation, signIn } from './helpers';
 describe('launch: a user removed at Talkdesk cannot sign in before the workflow applies it', function () {
   this.timeout(120_000);
   let sys: TestSystem;
-  useSystem((s) => (sys = s), { launch: {} });
-
-  afterEach(async () => {
-    await sys.stopWorker();
-    await sys.startWorker();
-  });
+  useLaunchSystemWorkerRestarted((s) => (sys = s));
 
   const sessionsOf = (installationId: string, talkdeskUserId?: string) =>
     sys.store.db.db.collection(COLLECTIONS.sessions).countDocuments({ installationId, ...(talkdeskUserId ? { talkdeskUserId } : {}) });
