@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { PATCHES_DECIDED_AT_START_1_TO_18 } from '../../workflows/installation/patches';
 import { COMPROMISED_ROTATION_DESTROYS_RETIRING_SETS } from '../../workflows/installation/rotation-late';
-import { ActivityStubs, clientIdFor, refused, useInstallationUnderTest, type InstallationUnderTest } from './harness';
+import { reconcileSignal } from '../../workflows/definitions';
+import {
+  ActivityStubs,
+  clientIdFor,
+  deferred,
+  refused,
+  unavailable,
+  useInstallationUnderTest,
+  type InstallationUnderTest,
+} from './harness';
 
 /**
  * A compromised rotation applied in order destroys the retiring sets issued before it, as a late one does (patch
@@ -66,6 +75,28 @@ describe('installation workflow: a compromised rotation and the sets already ret
     );
     assert.deepEqual(v.retiringCredentials, []);
     await ends(t);
+  });
+
+  it('the destroy backing off when reconciliation signals: the rotation, switched, stays rotated (the destroy is not in its phase)', async () => {
+    const { t, install } = await routineApplied();
+    const failedOnce = deferred();
+    let failures = 0;
+    t.stubs.on('destroyRevokedCredentials', async (i) => {
+      if (failures++ === 0) {
+        failedOnce.resolve();
+        throw unavailable();
+      }
+      return { clientIds: i.clientIds };
+    });
+    const compromised = t.event('app.credentials_rotated', { atSeconds: 30, facts: { compromised: true } });
+    await t.send(compromised);
+    await failedOnce.promise;
+    await t.handle.signal(reconcileSignal, { action: 'deprovision', talkdeskState: 'revoked', reason: 'test' });
+    const v = await t.result();
+    const entry = v.history.find((h) => h.eventId === compromised.eventId);
+    assert.equal(entry?.result, 'rotated', `switched and acknowledged: ${entry?.outcome}`);
+    assert.ok(t.stubs.of('destroyRevokedCredentials').some((d) => (d.clientIds as string[]).includes(clientIdFor(install.eventId))));
+    assert.equal(v.phase, 'uninstalled', 'the deprovision ran after it');
   });
 
   it('a routine rotation leaves the retiring sets to their grace (control)', async () => {

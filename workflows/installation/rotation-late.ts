@@ -14,8 +14,9 @@ export const LATE_COMPROMISED_ROTATION_DESTROYS_REVOKED_SETS = 'late-compromised
  * Patch: a compromised rotation applied in order (switched to, also after a failed acknowledgement or its deadline)
  * destroys the retiring sets issued before its event too, as a late one does (above): Talkdesk revoked every set in
  * force when it rotated. Before it, only the set it replaced was destroyed; one an earlier routine rotation had
- * retired kept its ciphertext until that rotation's grace ended, up to seven days. Decided at start only (asked right
- * after the switch, a local activity: the eighteenth generation).
+ * retired kept its ciphertext until that rotation's grace ended, up to seven days. Run once the rotation's outcome is
+ * settled (out of its phase: an interruption cannot stop a rotation whose switch landed). Decided at start only (asked
+ * right after the switch, a local activity: the eighteenth generation).
  */
 export const COMPROMISED_ROTATION_DESTROYS_RETIRING_SETS = 'compromised-rotation-destroys-retiring-sets';
 

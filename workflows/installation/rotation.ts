@@ -153,6 +153,12 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
     });
     state.activeClientId = clientId;
     if (previous && previous !== clientId && !compromised) state.retiring = [...state.retiring, { clientId: previous, retireAt }];
+  };
+  /**
+   * Once switched to a compromised rotation's set, the retiring sets issued before it (revoked by Talkdesk) destroyed.
+   * After the phase's outcome, outside its scope: nothing can then stop the rotation once its switch has landed.
+   */
+  const destroyRevoked = async () => {
     if (compromised && state.retiring.length > 0 && ctx.patched(COMPROMISED_ROTATION_DESTROYS_RETIRING_SETS)) {
       await destroyRevokedRetiring(ctx, event);
     }
@@ -201,6 +207,7 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
   }
   state.currentStep = undefined;
   if (outcome.kind === 'done') {
+    await destroyRevoked();
     state.history = keepLast([
       ...state.history,
       {
@@ -239,6 +246,7 @@ export async function runRotation(ctx: PhaseContext, event: LifecycleEventOf<'ap
           throw err;
         },
       );
+      if (keepNew) await destroyRevoked();
     }
     const kept = !keepNew
       ? 'the current credentials are kept'
