@@ -59,6 +59,8 @@ cd "$WORK/runtime"
 for v in TEMPORAL_CODEC_ENDPOINT TEMPORAL_CODEC_AUTH TEMPORAL_PROFILE TEMPORAL_API_KEY TEMPORAL_TLS TEMPORAL_TLS_CLIENT_CERT_PATH TEMPORAL_TLS_CLIENT_CERT_DATA \
   TEMPORAL_TLS_CLIENT_KEY_PATH TEMPORAL_TLS_CLIENT_KEY_DATA TEMPORAL_TLS_SERVER_CA_CERT_PATH TEMPORAL_TLS_SERVER_CA_CERT_DATA \
   TEMPORAL_TLS_SERVER_NAME TEMPORAL_TLS_DISABLE_HOST_VERIFICATION; do export "$v="; done
+# And the shell's gRPC headers for its cluster (TEMPORAL_GRPC_META_<name>), as npm start's settings file blanks them.
+for h in $(env | sed -n 's/^\(TEMPORAL_GRPC_META_[A-Za-z0-9_]*\)=.*/\1/p'); do export "$h="; done
 printf '[profile.default]\naddress = "127.0.0.1:%s"\nnamespace = "default"\n' "$TP" >"$WORK/temporal-local.toml"
 export TEMPORAL_CONFIG_FILE="$WORK/temporal-local.toml"
 export NODE_ENV=production HOST=127.0.0.1 PORT=$WEB ADMIN_HOST=127.0.0.1 ADMIN_PORT=$ADMIN WORKER_METRICS_BIND=127.0.0.1:$MET \

@@ -22,7 +22,8 @@ export class ExpiringMap<V> {
   get(key: string, now = Date.now()): V | undefined {
     this.sweep(now);
     const entry = this.entries.get(key);
-    if (!entry) return undefined;
+    // Checked on its own too: the sweep trusts the map's order, which a clock stepping back can break.
+    if (!entry || entry.until <= now) return undefined;
     if (this.renewOnGet) {
       this.entries.delete(key);
       this.entries.set(key, { value: entry.value, until: now + this.ttlMs });

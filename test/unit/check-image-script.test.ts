@@ -19,5 +19,6 @@ describe("scripts/check-image.sh: the shell's Temporal settings kept from the de
     assert.deepEqual(blanked?.slice().sort(), [...EMBEDDED_TEMPORAL_BLANKS].sort());
     assert.match(script, /export TEMPORAL_CONFIG_FILE="\$WORK\/temporal-local\.toml"/);
     assert.ok(script.indexOf('TEMPORAL_CONFIG_FILE=') < script.indexOf('dist/src/entry/worker.js'), 'before the worker starts');
+    assert.match(script, /for h in \$\(env \| sed -n 's\/\^\\\(TEMPORAL_GRPC_META_/, "and the shell's gRPC headers");
   });
 });

@@ -23,6 +23,14 @@ describe('expiring map of secrets kept in memory', () => {
     assert.deepEqual([m.get('a', 2_003), m.get('b', 2_003), m.get('c', 2_003)], [undefined, 'B', 'C'], 'at most two');
   });
 
+  it('an entry past its time is not returned though a later one ahead of it in the map is live (the clock stepped back)', () => {
+    const m = new ExpiringMap<string>(1_000, 10);
+    m.set('a', 'A', 5_000);
+    m.set('b', 'B', 0);
+    assert.equal(m.get('b', 2_000), undefined, 'expired at 1000');
+    assert.equal(m.get('a', 2_000), 'A');
+  });
+
   it('renewed on each use when asked: an entry in use stays, one unused goes', () => {
     const m = new ExpiringMap<string>(1_000, 10, true);
     m.set('used', 'U', 0);
