@@ -1,9 +1,10 @@
 /** Corpus checks of the eighteenth generation (corpus-checks.ts requires each). */
 import { PATCHES_DECIDED_AT_START_1_TO_17, PATCHES_DECIDED_AT_START_1_TO_18 } from '../../workflows/installation/patches';
-import { endedPhases, localActivities, patches, signals, type RawHistory } from './raw-history';
+import { endedPhases, localActivities, patches, scheduled, signals, type RawHistory } from './raw-history';
 import { took } from './took';
 
 const RETIRING = 'compromised-rotation-destroys-retiring-sets';
+const ADOPTS = 'talkdesk-call-adopts-queued-rotation';
 /** The rotations signalled, in the order they reached the run. */
 const rotations = (h: RawHistory) =>
   (signals(h, 'event') as { type?: string; facts?: { compromised?: boolean } }[]).filter((e) => e.type === 'app.credentials_rotated');
@@ -23,4 +24,16 @@ export const GENERATION_18_CHECKS: Record<string, (h: RawHistory) => boolean> = 
         ['active', 'rotated'],
         ['uninstalling', 'acknowledged'],
       ]),
+  [`an update refused with the set a queued compromised rotation revoked: its set adopted, the update approved (${ADOPTS})`]: (h) =>
+    took(h, ADOPTS) &&
+    // The install's, the adoption's, the rotation's own (finding the set): without the adoption, two.
+    localActivities(h).filter((n) => n === 'importCredentials').length >= 3 &&
+    JSON.stringify(endedPhases(h).map((p) => [p.phase, p.result])) ===
+      JSON.stringify([
+        ['installing', 'approved'],
+        ['updating', 'approved'],
+        ['active', 'rotated'],
+        ['uninstalling', 'acknowledged'],
+      ]) &&
+    scheduled(h).filter((n) => n === 'setInstallationState').length >= 3,
 };

@@ -77,6 +77,7 @@ import {
   COMPROMISED_ROTATION_DESTROYS_RETIRING_SETS,
   LATE_COMPROMISED_ROTATION_DESTROYS_REVOKED_SETS,
 } from '../../workflows/installation/rotation-late';
+import { CALL_ADOPTS_QUEUED_ROTATION } from '../../workflows/installation/queued-rotation';
 import { TRIAL_RECORD_WAITS_FOR_CANCELLATION, TRIAL_RECORD_YIELDS_TO_QUEUED_OPERATION } from '../../workflows/installation/trial';
 import {
   OPERATOR_REJECT_OF_UPDATE_READS_TALKDESK_FIRST,
@@ -185,6 +186,7 @@ describe('patches decided at the start of an installation run (workflows/install
         REVOKED_STATE_ENDS_ITS_LIFE,
         FIRST_INSTALL_TAKEN_AHEAD,
         COMPROMISED_ROTATION_DESTROYS_RETIRING_SETS,
+        CALL_ADOPTS_QUEUED_ROTATION,
       ],
     );
     assert.ok(
@@ -277,7 +279,7 @@ describe('patches decided at the start of an installation run (workflows/install
       [LATE_UPDATE_KEYED_BY_NEWEST_APPLIED, OPERATOR_REJECT_OF_UPDATE_READS_AT_DEADLINE, OPERATOR_REJECT_OF_INSTALL_READS_AT_DEADLINE],
     ],
     ['seventeenth', 17, DECIDED_AT_START_17, [REVOKED_STATE_ENDS_ITS_LIFE, FIRST_INSTALL_TAKEN_AHEAD]],
-    ['eighteenth', 18, DECIDED_AT_START_18, [COMPROMISED_ROTATION_DESTROYS_RETIRING_SETS]],
+    ['eighteenth', 18, DECIDED_AT_START_18, [COMPROMISED_ROTATION_DESTROYS_RETIRING_SETS, CALL_ADOPTS_QUEUED_ROTATION]],
   ];
   for (const [nth, n, set, expected] of onlyAtStart) {
     it(`the ${nth} generation decides its own patches at start; a run recorded before it never asks them (old paths)`, () => {

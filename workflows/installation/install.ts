@@ -16,6 +16,7 @@ import {
 } from './common';
 import { concludedAtDeadline, keptAtDeadline } from './deadline-read';
 import { STORE_STEPS_LOCAL, type PhaseContext } from './context';
+import { adoptingQueuedRotation } from './queued-rotation';
 
 /**
  * Patch: an app.installed older than the applied install (an earlier life of a same-id reinstall, its delivery retried
@@ -69,17 +70,21 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
     // provisioned, so credentials Talkdesk refuses still fail the install (invalid_client, non-retryable).
     if (!ctx.patched(STORE_STEPS_LOCAL))
       await ctx.step('obtain an access token', acts.obtainToken, { installationId, clientId: creds.clientId });
-    const prov = await ctx.step(
-      'provision the partner account and its users',
-      acts.provisionAccount,
-      { ...ctx.talkdeskRef(), accountName: state.accountName ?? '', ...partnerEvent(event) },
-      ctx.withHeartbeat,
+    const prov = await adoptingQueuedRotation(ctx, () =>
+      ctx.step(
+        'provision the partner account and its users',
+        acts.provisionAccount,
+        { ...ctx.talkdeskRef(), accountName: state.accountName ?? '', ...partnerEvent(event) },
+        ctx.withHeartbeat,
+      ),
     );
     state.accountId = prov.accountId;
     state.accountName = prov.accountName;
     state.settingsRestored = prov.settingsRestored;
     ctx.publish();
-    await ctx.stateCall('approve the installation at Talkdesk', { state: 'approve', concludes: 'install' });
+    await adoptingQueuedRotation(ctx, () =>
+      ctx.stateCall('approve the installation at Talkdesk', { state: 'approve', concludes: 'install' }),
+    );
   });
   // Stopped at its start gate, before its import: take its credentials all the same, so the uninstall
   // or reject that stopped it answers Talkdesk with them (as it does once the install has imported them). Patched: so

@@ -283,6 +283,10 @@ export const PATCHES_DECIDED_AT_START_18 = 'patches-decided-at-start-18';
 /**
  * The patches the eighteenth generation decides, ONLY_DECIDED_AT_START: a compromised rotation applied in order
  * destroys the retiring sets issued before it, as a late one does (rotation.ts; asked right after the switch, a local
- * activity).
+ * activity); an install's or update's Talkdesk call refused for good with a set a queued rotation revoked takes that
+ * rotation's set and is made again (queued-rotation.ts; asked after the failed call).
  */
-export const DECIDED_AT_START_18: readonly string[] = Object.freeze(['compromised-rotation-destroys-retiring-sets']);
+export const DECIDED_AT_START_18: readonly string[] = Object.freeze([
+  'compromised-rotation-destroys-retiring-sets',
+  'talkdesk-call-adopts-queued-rotation',
+]);

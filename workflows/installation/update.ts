@@ -16,6 +16,7 @@ import {
 import { concludedAtDeadline, keptAtDeadline } from './deadline-read';
 import { uninstallQueued } from '../state';
 import { NotOpenError, type PhaseContext } from './context';
+import { adoptingQueuedRotation } from './queued-rotation';
 import type { PhaseOutcome } from '../steps';
 
 /**
@@ -81,23 +82,27 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
   let applying = ctx.run.resumedEventId === event.eventId || leftUnderWay;
   const outcome = await ctx.phases.run(deadline, async () => {
     applying = true;
-    applied = await ctx.step(
-      'apply the update (users and subscription)',
-      acts.applyUpdate,
-      {
-        ...ctx.talkdeskRef(),
-        accountId: state.accountId ?? '',
-        usersAdding: users.adding ?? [],
-        usersRemoving: users.removing ?? [],
-        subscription,
-        ...(late ? { resyncUsers: true } : {}),
-        ...(lateAfter ? { lateAfter } : {}),
-        ...partnerEvent(event),
-      },
-      ctx.withHeartbeat,
+    applied = await adoptingQueuedRotation(ctx, () =>
+      ctx.step(
+        'apply the update (users and subscription)',
+        acts.applyUpdate,
+        {
+          ...ctx.talkdeskRef(),
+          accountId: state.accountId ?? '',
+          usersAdding: users.adding ?? [],
+          usersRemoving: users.removing ?? [],
+          subscription,
+          ...(late ? { resyncUsers: true } : {}),
+          ...(lateAfter ? { lateAfter } : {}),
+          ...partnerEvent(event),
+        },
+        ctx.withHeartbeat,
+      ),
     );
     // A late one is never sent: what Talkdesk has open is newer (docs/lifecycle.md, "State calls").
-    await ctx.stateCall('approve the update at Talkdesk', { state: 'approve', concludes: 'update', ...(late ? { late } : {}) });
+    await adoptingQueuedRotation(ctx, () =>
+      ctx.stateCall('approve the update at Talkdesk', { state: 'approve', concludes: 'update', ...(late ? { late } : {}) }),
+    );
   });
   /**
    * Without `applied` (stopped or failed while applying: an attempt may have applied the change before it

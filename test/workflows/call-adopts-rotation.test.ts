@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { ApplicationFailure } from '@temporalio/common';
+import { PATCHES_DECIDED_AT_START_1_TO_18 } from '../../workflows/installation/patches';
+import { CALL_ADOPTS_QUEUED_ROTATION } from '../../workflows/installation/queued-rotation';
+import { ActivityStubs, clientIdFor, deferred, useInstallationUnderTest, type InstallationUnderTest } from './harness';
+
+/**
+ * A rotation delivered while an install or update runs waits in the queue; when it was compromised, Talkdesk revoked the
+ * set the phase's calls go with (`invalid_client` at their token). The call takes the queued rotation's set and is made
+ * again (patch talkdesk-call-adopts-queued-rotation, eighteenth generation); the rotation then runs as usual.
+ */
+describe('installation workflow: a Talkdesk call refused with the set a queued rotation revoked', function () {
+  this.timeout(60_000);
+  const { start } = useInstallationUnderTest();
+  const invalidClient = () =>
+    ApplicationFailure.nonRetryable('Talkdesk refused the client credentials (401 invalid_client)', 'TalkdeskInvalidClient');
+
+  /**
+   * Stubs whose `held` activity waits (its first call) until `release`, and whose calls with the `revoked` set are refused
+   * for good: at `refusedAt` (the held activity itself, or the approval).
+   */
+  function stubsHolding(held: 'applyUpdate' | 'provisionAccount', refusedAt: 'held' | 'approval') {
+    const holding = deferred();
+    const release = deferred();
+    const revoked = { clientId: '' };
+    let calls = 0;
+    const stubs = new ActivityStubs()
+      .on(held, async (i) => {
+        if (calls++ === 0) {
+          holding.resolve();
+          await release.promise;
+        }
+        if (refusedAt === 'held' && i.clientId === revoked.clientId) throw invalidClient();
+        return held === 'applyUpdate' ? { applied: true } : { accountId: 'acct-1', accountName: 'Acme' };
+      })
+      .on('setInstallationState', async (i) => {
+        if (i.clientId === revoked.clientId) throw invalidClient();
+        return { state: i.state === 'approve' ? 'completed' : 'rejected' };
+      });
+    return { stubs, holding, release, revoked };
+  }
+
+  /** `rotation` (compromised or not) queued while the held activity waits; then the set it replaced is revoked and the activity let go. */
+  async function queuedWhileHeld(t: InstallationUnderTest, h: ReturnType<typeof stubsHolding>, revokedSet: string, compromised: boolean) {
+    await h.holding.promise;
+    const rotation = t.event('app.credentials_rotated', { atSeconds: 20, facts: { compromised } });
+    await t.send(rotation);
+    await t.until('the rotation queued', (v) => v.pendingEvents.some((p) => p.endsWith(rotation.eventId)));
+    h.revoked.clientId = revokedSet;
+    h.release.resolve();
+    return rotation;
+  }
+
+  async function updating(refusedAt: 'held' | 'approval', compromised: boolean) {
+    const h = stubsHolding('applyUpdate', refusedAt);
+    const t = await start(h.stubs);
+    const install = t.event('app.installed', { atSeconds: 1 });
+    await t.send(install);
+    await t.settled('active');
+    const update = t.event('app.updated', { atSeconds: 10, facts: { users: { adding: ['u9'] } } });
+    await t.send(update);
+    const rotation = await queuedWhileHeld(t, h, clientIdFor(install.eventId), compromised);
+    return { t, install, update, rotation };
+  }
+
+  for (const refusedAt of ['approval', 'held'] as const)
+    it(`an update, refused at its ${refusedAt === 'held' ? 'applying' : 'approval'}: the compromised rotation's set adopted, the update approved with it, the rotation then applied`, async () => {
+      const { t, install, update, rotation } = await updating(refusedAt, true);
+      const v = await t.settled('active', (s) => s.history.some((h) => h.eventId === rotation.eventId && h.endedAt));
+      assert.equal(v.history.find((h) => h.eventId === update.eventId)?.result, 'approved');
+      const approvals = t.stubs.of('setInstallationState').filter((c) => c.concludes === 'update');
+      const expected =
+        refusedAt === 'approval' ? [clientIdFor(install.eventId), clientIdFor(rotation.eventId)] : [clientIdFor(rotation.eventId)];
+      assert.deepEqual(
+        approvals.map((c) => c.clientId),
+        expected,
+      );
+      assert.ok(
+        t.stubs.of('importCredentials').some((i) => i.eventId === rotation.eventId && i.activate === true),
+        'adopted',
+      );
+      assert.equal(v.history.find((h) => h.eventId === rotation.eventId)?.result, 'rotated', 'then acknowledged and switched');
+      assert.ok(t.stubs.of('acknowledgeCredentials').some((a) => a.clientId === clientIdFor(rotation.eventId)));
+      assert.equal(v.activeClientId, clientIdFor(rotation.eventId));
+      const markers = await t.patches();
+      assert.ok(markers.includes(PATCHES_DECIDED_AT_START_1_TO_18) && !markers.includes(CALL_ADOPTS_QUEUED_ROTATION), 'decided at start');
+    });
+
+  it("an install whose provisioning is refused so: approved with the rotation's set, not undone", async () => {
+    const h = stubsHolding('provisionAccount', 'held');
+    const t = await start(h.stubs);
+    const install = t.event('app.installed', { atSeconds: 1 });
+    await t.send(install);
+    const rotation = await queuedWhileHeld(t, h, clientIdFor(install.eventId), true);
+    const v = await t.settled('active', (s) => s.history.some((x) => x.eventId === rotation.eventId && x.endedAt));
+    assert.equal(v.history.find((x) => x.eventId === install.eventId)?.result, 'approved');
+    assert.deepEqual(
+      t.stubs.of('setInstallationState').map((c) => [c.concludes, c.clientId]),
+      [['install', clientIdFor(rotation.eventId)]],
+    );
+  });
+
+  it("a routine rotation within its grace (the set not revoked by it): nothing adopted, the refusal is the update's", async () => {
+    const { t, update, rotation } = await updating('approval', false);
+    const v = await t.settled('active', (s) => s.history.some((h) => h.eventId === update.eventId && h.endedAt));
+    assert.notEqual(v.history.find((h) => h.eventId === update.eventId)?.result, 'approved');
+    assert.ok(!t.stubs.of('importCredentials').some((i) => i.eventId === rotation.eventId && i.activate === true), 'not adopted');
+  });
+});

@@ -1,0 +1,55 @@
+import { CREDENTIALS_REFUSED } from '../activity-types';
+import type { LifecycleEventOf } from '../definitions';
+import { olderThanApplied } from '../state';
+import { StepFailedError } from '../steps';
+import { adoptOrWhyNot } from './common';
+import type { PhaseContext } from './context';
+import { adoptsForUninstall } from './rotation';
+
+/**
+ * Patch: a Talkdesk call of an install or an update (its provisioning, its applying, its approval) refused for good with
+ * the active set (`invalid_client`: revoked) while a rotation that revoked it waits in the queue (compromised,
+ * unflagged, or routine past its grace; of this life, no uninstall queued before it) takes that rotation's set as the
+ * active one and is made again with it, once. The rotation stays queued and runs as usual after the phase (its import
+ * finds the set, its acknowledgement and switch follow). Before it, a compromised rotation delivered while an update
+ * applied (or an install provisioned) failed the phase: the update reverted and its rejection refused too (left to expire
+ * at Talkdesk), the install undone and the installation lost. Decided at start only (asked after a failed step: the
+ * eighteenth generation).
+ */
+export const CALL_ADOPTS_QUEUED_ROTATION = 'talkdesk-call-adopts-queued-rotation';
+
+/** The newest rotation queued now whose set Talkdesk keeps in place of a revoked one, of this life. */
+function revokingRotation(ctx: PhaseContext): LifecycleEventOf<'app.credentials_rotated'> | undefined {
+  const { state } = ctx;
+  const uninstalls = state.queue.filter((e) => e.type === 'app.uninstalled').map((e) => Date.parse(e.createdAt));
+  return state.queue
+    .filter(
+      (e): e is LifecycleEventOf<'app.credentials_rotated'> =>
+        e.type === 'app.credentials_rotated' &&
+        !olderThanApplied(state, 'install', e) &&
+        // After an uninstall queued before it, it may be a same-id reinstall's: never taken for this life.
+        !uninstalls.some((at) => at <= Date.parse(e.createdAt)),
+    )
+    .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))
+    .find((r) => adoptsForUninstall(ctx, r));
+}
+
+/**
+ * A Talkdesk call of the phase (`call` reads the active set when made), made again once with the set of a rotation queued
+ * meanwhile when Talkdesk refused the active set for good (CALL_ADOPTS_QUEUED_ROTATION). Any other failure, or no
+ * rotation to adopt, is the call's.
+ */
+export async function adoptingQueuedRotation<T>(ctx: PhaseContext, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (!(err instanceof StepFailedError) || !CREDENTIALS_REFUSED.includes(err.failureType)) throw err;
+    const rotation = revokingRotation(ctx);
+    if (!rotation || !ctx.patched(CALL_ADOPTS_QUEUED_ROTATION)) throw err;
+    const why = await adoptOrWhyNot(ctx, rotation, "import the queued rotation's credentials: Talkdesk refused the active set");
+    if (why !== undefined) throw err;
+    // The sets it replaced are revoked (or past their grace): the import destroyed them.
+    ctx.state.retiring = [];
+    return call();
+  }
+}
