@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
+import { rejectUpdate } from '../../workflows/definitions';
 import { PATCHES_DECIDED_AT_START_1_TO_18 } from '../../workflows/installation/patches';
 import { CALL_ADOPTS_QUEUED_ROTATION } from '../../workflows/installation/queued-rotation';
 import { ActivityStubs, clientIdFor, deferred, useInstallationUnderTest, type InstallationUnderTest } from './harness';
@@ -41,9 +42,16 @@ describe('installation workflow: a Talkdesk call refused with the set a queued r
   }
 
   /** `rotation` (compromised or not) queued while the held activity waits; then the set it replaced is revoked and the activity let go. */
-  async function queuedWhileHeld(t: InstallationUnderTest, h: ReturnType<typeof stubsHolding>, revokedSet: string, compromised: boolean) {
+  async function queuedWhileHeld(
+    t: InstallationUnderTest,
+    h: ReturnType<typeof stubsHolding>,
+    revokedSet: string,
+    compromised: boolean,
+    id?: string,
+  ) {
     await h.holding.promise;
-    const rotation = t.event('app.credentials_rotated', { atSeconds: 20, facts: { compromised } });
+    const named = id ? { id, facts: { compromised, client_id: clientIdFor(id) } } : { facts: { compromised } };
+    const rotation = t.event('app.credentials_rotated', { atSeconds: 20, ...named });
     await t.send(rotation);
     await t.until('the rotation queued', (v) => v.pendingEvents.some((p) => p.endsWith(rotation.eventId)));
     h.revoked.clientId = revokedSet;
@@ -98,6 +106,60 @@ describe('installation workflow: a Talkdesk call refused with the set a queued r
       t.stubs.of('setInstallationState').map((c) => [c.concludes, c.clientId]),
       [['install', clientIdFor(rotation.eventId)]],
     );
+  });
+
+  it('two rotations queued (unflagged): the newest adopted; the older one then late, acknowledged but never switched to over it', async () => {
+    const h = stubsHolding('applyUpdate', 'approval');
+    const t = await start(h.stubs);
+    const install = t.event('app.installed', { atSeconds: 1 });
+    await t.send(install);
+    await t.settled('active');
+    await t.send(t.event('app.updated', { atSeconds: 10, facts: { users: { adding: ['u9'] } } }));
+    await h.holding.promise;
+    const older = t.event('app.credentials_rotated', { atSeconds: 20, facts: {} });
+    const newer = t.event('app.credentials_rotated', { atSeconds: 25, facts: {} });
+    await t.send(older, newer);
+    await t.until('both queued', (v) => [older, newer].every((r) => v.pendingEvents.some((p) => p.endsWith(r.eventId))));
+    h.revoked.clientId = clientIdFor(install.eventId);
+    h.release.resolve();
+    const v = await t.settled('active', (s) => [older, newer].every((r) => s.history.some((x) => x.eventId === r.eventId && x.endedAt)));
+    assert.equal(v.activeClientId, clientIdFor(newer.eventId), 'the set Talkdesk keeps');
+    assert.deepEqual(
+      t.stubs.of('switchCredentials').map((c) => c.clientId),
+      [clientIdFor(newer.eventId)],
+      'the older never switched to',
+    );
+    assert.ok(
+      t.stubs.of('acknowledgeCredentials').some((a) => a.clientId === clientIdFor(older.eventId)),
+      'the older acknowledged',
+    );
+  });
+
+  it("an operator's reject of an install after its call adopted a rotation's set: the rejection goes with that set", async () => {
+    const h = stubsHolding('provisionAccount', 'held');
+    const retried = deferred();
+    const answer = deferred();
+    const t = await start(h.stubs);
+    // As Talkdesk sends them, each naming its client id (the install's set is then its own only by that id).
+    const install = t.event('app.installed', { id: 'install-1', atSeconds: 1, facts: { client_id: clientIdFor('install-1') } });
+    await t.send(install);
+    const rotation = await queuedWhileHeld(t, h, clientIdFor(install.eventId), true, 'rotation-1');
+    h.stubs.on('provisionAccount', async (i) => {
+      if (i.clientId === h.revoked.clientId) throw invalidClient();
+      retried.resolve();
+      await answer.promise;
+      return { accountId: 'acct-1', accountName: 'Acme' };
+    });
+    await retried.promise;
+    await t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'not this customer' }] });
+    answer.resolve();
+    const v = await t.settled('rejected');
+    assert.deepEqual(
+      t.stubs.of('setInstallationState').map((c) => [c.state, c.clientId]),
+      [['reject', clientIdFor(rotation.eventId)]],
+      "sent with the rotation's set (before: not sent, the install's own set destroyed by the adoption)",
+    );
+    assert.equal(v.phase, 'rejected');
   });
 
   it("a routine rotation within its grace (the set not revoked by it): nothing adopted, the refusal is the update's", async () => {

@@ -16,7 +16,7 @@ import {
 } from './common';
 import { concludedAtDeadline, keptAtDeadline } from './deadline-read';
 import { STORE_STEPS_LOCAL, type PhaseContext } from './context';
-import { adoptingQueuedRotation } from './queued-rotation';
+import { adoptedForInstall, adoptingQueuedRotation, CALL_ADOPTS_QUEUED_ROTATION } from './queued-rotation';
 
 /**
  * Patch: an app.installed older than the applied install (an earlier life of a same-id reinstall, its delivery retried
@@ -93,7 +93,10 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
   // under the same patch, also in place of an earlier life's set).
   if (outcome.kind === 'interrupted') {
     const atStart = outcome.atStart === true && !state.activeClientId;
-    const byUninstall = outcome.reason === 'uninstall' && !holdsOwnSet(state, event);
+    const byUninstall =
+      outcome.reason === 'uninstall' &&
+      !holdsOwnSet(state, event) &&
+      !(ctx.patched(CALL_ADOPTS_QUEUED_ROTATION) && adoptedForInstall(state, event));
     if (atStart || (byUninstall && ctx.patched(INTERRUPTED_INSTALL_IMPORTS_TO_ANSWER))) await importToAnswer(ctx, event);
   }
   await conclude(ctx, outcome, {

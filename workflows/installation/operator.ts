@@ -18,6 +18,7 @@ import {
   readsConcludedAtDeadline,
 } from './deadline-read';
 import { EARLIER_LIFE_INSTALL_OVER, INTERRUPTED_INSTALL_IMPORTS_TO_ANSWER, holdsOwnSet, installOfEarlierLife } from './install';
+import { adoptedForInstall, CALL_ADOPTS_QUEUED_ROTATION } from './queued-rotation';
 import type { RunState } from './run-state';
 import { markRevokedEnd } from './earlier-life';
 
@@ -70,7 +71,9 @@ export async function runOperatorReject(ctx: PhaseContext, reason: string): Prom
     // Patched: nor when the set held is an earlier life's (a same-id reinstall), which Talkdesk revoked.
     const install = queued ?? ctx.run.installEvent;
     const holdsOwn = ctx.patched(INTERRUPTED_INSTALL_IMPORTS_TO_ANSWER)
-      ? install === undefined || holdsOwnSet(state, install)
+      ? install === undefined ||
+        holdsOwnSet(state, install) ||
+        (ctx.patched(CALL_ADOPTS_QUEUED_ROTATION) && adoptedForInstall(state, install))
       : Boolean(state.activeClientId);
     if (!holdsOwn) importFrom = install;
   }

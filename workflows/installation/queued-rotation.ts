@@ -1,6 +1,6 @@
 import { CREDENTIALS_REFUSED } from '../activity-types';
-import type { LifecycleEventOf } from '../definitions';
-import { olderThanApplied } from '../state';
+import type { LifecycleEvent, LifecycleEventOf } from '../definitions';
+import { markKindApplied, olderThanApplied, type InstallationState } from '../state';
 import { StepFailedError } from '../steps';
 import { adoptOrWhyNot } from './common';
 import type { PhaseContext } from './context';
@@ -50,6 +50,33 @@ export async function adoptingQueuedRotation<T>(ctx: PhaseContext, call: () => P
     if (why !== undefined) throw err;
     // The sets it replaced are revoked (or past their grace): the import destroyed them.
     ctx.state.retiring = [];
+    // As an uninstall's adoption: an older rotation still queued is late now (acknowledged, never switched to over the
+    // set Talkdesk keeps); this one, of the same time, still runs in order.
+    markKindApplied(ctx.state, 'rotation', rotation.createdAt);
     return call();
   }
+}
+
+/**
+ * Whether the active set is a queued rotation's that a call of the install adopted (CALL_ADOPTS_QUEUED_ROTATION): the one
+ * Talkdesk keeps for it, its own set destroyed by the adoption, so a reject or an uninstall answers Talkdesk with it.
+ */
+export function adoptedForInstall(state: InstallationState, install: LifecycleEvent): boolean {
+  return state.queue.some(
+    (e) =>
+      e.type === 'app.credentials_rotated' &&
+      (e.facts as { client_id?: string }).client_id === state.activeClientId &&
+      Date.parse(e.createdAt) >= Date.parse(install.createdAt),
+  );
+}
+
+/**
+ * A rotation older than one a call adopted (CALL_ADOPTS_QUEUED_ROTATION) is late, though no applied event is newer: it
+ * is acknowledged, never switched to over the set Talkdesk keeps (late.ts). Without an adoption, a rotation older than
+ * an applied one is older than the newest event applied too (`isSuperseded`): nothing else changes.
+ */
+export function olderThanAdopted(ctx: PhaseContext, event: LifecycleEvent): boolean {
+  return (
+    event.type === 'app.credentials_rotated' && olderThanApplied(ctx.state, 'rotation', event) && ctx.patched(CALL_ADOPTS_QUEUED_ROTATION)
+  );
 }

@@ -9,6 +9,7 @@ import { askRotationWaits, EARLIER_LIFE_UNINSTALL_KNOWN, newerInstallEndsWait, n
 import { queuedInstallToTake, takeQueuedInstallFirst } from './first-install';
 import { FINISHED_RUN_KNOWS_EVENT_TIMES, handleLate, ignoreAsSuperseded, lateAtItsSecond, STALE_UNINSTALL_SPARES_REINSTALL } from './late';
 import { StepFailedError, stepFailedForGood } from '../steps';
+import { olderThanAdopted } from './queued-rotation';
 import { runOperatorReject, runReconcile } from './operator';
 
 export interface InstallationInput {
@@ -160,7 +161,7 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
     }
     const event = state.queue.shift();
     if (!event) continue;
-    if (isSuperseded(state, event) || lateAtItsSecond(ctx, event)) {
+    if (isSuperseded(state, event) || lateAtItsSecond(ctx, event) || olderThanAdopted(ctx, event)) {
       if (!(await handleLate(ctx, event))) ignoreAsSuperseded(ctx, event);
       continue;
     }
