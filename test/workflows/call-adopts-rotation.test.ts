@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { rejectUpdate } from '../../workflows/definitions';
 import { PATCHES_DECIDED_AT_START_1_TO_18 } from '../../workflows/installation/patches';
 import { CALL_ADOPTS_QUEUED_ROTATION } from '../../workflows/installation/queued-rotation';
-import { ActivityStubs, clientIdFor, deferred, useInstallationUnderTest, type InstallationUnderTest } from './harness';
+import { ActivityStubs, clientIdFor, deferred, unavailable, useInstallationUnderTest, type InstallationUnderTest } from './harness';
 
 /**
  * A rotation delivered while an install or update runs waits in the queue; when it was compromised, Talkdesk revoked the
@@ -160,6 +161,41 @@ describe('installation workflow: a Talkdesk call refused with the set a queued r
       "sent with the rotation's set (before: not sent, the install's own set destroyed by the adoption)",
     );
     assert.equal(v.phase, 'rejected');
+  });
+
+  it("an install cut by continue-as-new after its call adopted a rotation's set: re-entered, it does not import its own destroyed set", async () => {
+    const h = stubsHolding('provisionAccount', 'held');
+    let failuresLeft = 12;
+    const t = await start(h.stubs, { retryInitialMs: 1_000, retryMaxMs: 4_000, maxHistoryEventsPerRun: 80 });
+    const install = t.event('app.installed', { id: 'install-2', atSeconds: 1, facts: { client_id: clientIdFor('install-2') } });
+    const adopted = { done: false };
+    // As the activity does: once the adoption's import destroyed it (its copy deleted by the first import), the install's
+    // set cannot be imported again.
+    h.stubs.on('importCredentials', async (i) => {
+      if (i.eventId === install.eventId && adopted.done) {
+        throw ApplicationFailure.nonRetryable('credential set destroyed (test)', 'CredentialsMissing');
+      }
+      if (i.eventId !== install.eventId) adopted.done = true;
+      return { clientId: clientIdFor(String(i.eventId)) };
+    });
+    await t.send(install);
+    const rotation = await queuedWhileHeld(t, h, clientIdFor(install.eventId), true, 'rotation-2');
+    // The retried provisioning (with the rotation's set) keeps failing a while: the run continues as new mid-phase.
+    const runsOfCall: string[] = [];
+    h.stubs.on('provisionAccount', async (i) => {
+      runsOfCall.push(Context.current().info.workflowExecution?.runId ?? '');
+      if (i.clientId === h.revoked.clientId) throw invalidClient();
+      if (failuresLeft-- > 0) throw unavailable();
+      return { accountId: 'acct-1', accountName: 'Acme' };
+    });
+    await t.env.sleep('1 hour');
+    const v = await t.settled('active', (s) => s.history.some((x) => x.eventId === rotation.eventId && x.endedAt));
+    assert.equal(v.history.find((x) => x.eventId === install.eventId)?.result, 'approved');
+    assert.equal(t.stubs.of('importCredentials').filter((i) => i.eventId === install.eventId).length, 1, 'imported once');
+    assert.ok(
+      new Set(runsOfCall).size >= 2,
+      `provisioning attempted in several runs: continued as new mid-phase (${new Set(runsOfCall).size})`,
+    );
   });
 
   it("a routine rotation within its grace (the set not revoked by it): nothing adopted, the refusal is the update's", async () => {

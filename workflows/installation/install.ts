@@ -60,16 +60,20 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
   takeEventFacts(ctx, event);
   const deadline = await ctx.beginPhase('installing', event);
   const outcome = await ctx.phases.run(deadline, async () => {
-    const creds = await ctx.storeStep('import the credentials from the event', 'importCredentials', {
-      installationId,
-      eventId: event.eventId,
-      activate: true,
-    });
-    state.activeClientId = creds.clientId;
+    // Re-entered (continue-as-new mid-phase) after a call adopted a queued rotation's set: that import destroyed this
+    // event's set, the one Talkdesk no longer keeps; importing it again would fail the install.
+    if (!(adoptedForInstall(state, event) && ctx.patched(CALL_ADOPTS_QUEUED_ROTATION))) {
+      const creds = await ctx.storeStep('import the credentials from the event', 'importCredentials', {
+        installationId,
+        eventId: event.eventId,
+        activate: true,
+      });
+      state.activeClientId = creds.clientId;
+    }
     // Patched: the token comes with provisioning's first Talkdesk call (GET /account), before anything is
     // provisioned, so credentials Talkdesk refuses still fail the install (invalid_client, non-retryable).
     if (!ctx.patched(STORE_STEPS_LOCAL))
-      await ctx.step('obtain an access token', acts.obtainToken, { installationId, clientId: creds.clientId });
+      await ctx.step('obtain an access token', acts.obtainToken, { installationId, clientId: state.activeClientId ?? '' });
     const prov = await adoptingQueuedRotation(ctx, () =>
       ctx.step(
         'provision the partner account and its users',

@@ -22,11 +22,14 @@ export const CALL_ADOPTS_QUEUED_ROTATION = 'talkdesk-call-adopts-queued-rotation
 function revokingRotation(ctx: PhaseContext): LifecycleEventOf<'app.credentials_rotated'> | undefined {
   const { state } = ctx;
   const uninstalls = state.queue.filter((e) => e.type === 'app.uninstalled').map((e) => Date.parse(e.createdAt));
+  // While an install runs, not one older than it (an earlier life's, delivered late: its set revoked since).
+  const running = state.phase === 'installing' ? ctx.run.installEvent : undefined;
   return state.queue
     .filter(
       (e): e is LifecycleEventOf<'app.credentials_rotated'> =>
         e.type === 'app.credentials_rotated' &&
         !olderThanApplied(state, 'install', e) &&
+        !(running && Date.parse(e.createdAt) < Date.parse(running.createdAt)) &&
         // After an uninstall queued before it, it may be a same-id reinstall's: never taken for this life.
         !uninstalls.some((at) => at <= Date.parse(e.createdAt)),
     )
