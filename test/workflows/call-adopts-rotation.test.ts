@@ -198,6 +198,32 @@ describe('installation workflow: a Talkdesk call refused with the set a queued r
     );
   });
 
+  it("an install cut by continue-as-new while the adoption's import backs off (the install's set already destroyed): the adoption goes on", async () => {
+    const h = stubsHolding('provisionAccount', 'held');
+    const t = await start(h.stubs, { retryInitialMs: 1_000, retryMaxMs: 4_000, maxHistoryEventsPerRun: 80 });
+    const install = t.event('app.installed', { id: 'install-3', atSeconds: 1, facts: { client_id: clientIdFor('install-3') } });
+    const adoption = { attempts: 0 };
+    const runsOfCall: string[] = [];
+    // The adoption's import destroys the install's set at its first attempt, then fails a while (the store): the run is
+    // cut in its backoff. The install's own set can no longer be imported.
+    h.stubs.on('importCredentials', async (i) => {
+      if (i.eventId === install.eventId) {
+        if (adoption.attempts > 0) throw ApplicationFailure.nonRetryable('credential set destroyed (test)', 'CredentialsMissing');
+        return { clientId: clientIdFor(install.eventId) };
+      }
+      runsOfCall.push(Context.current().info.workflowExecution?.runId ?? '');
+      if (++adoption.attempts <= 12) throw unavailable();
+      return { clientId: clientIdFor(String(i.eventId)) };
+    });
+    await t.send(install);
+    const rotation = await queuedWhileHeld(t, h, clientIdFor(install.eventId), true, 'rotation-3');
+    await t.env.sleep('1 hour');
+    const v = await t.settled('active', (s) => s.history.some((x) => x.eventId === rotation.eventId && x.endedAt));
+    assert.equal(v.history.find((x) => x.eventId === install.eventId)?.result, 'approved');
+    assert.ok(new Set(runsOfCall).size >= 2, `the adoption's import attempted in several runs (${new Set(runsOfCall).size})`);
+    assert.equal(t.stubs.of('importCredentials').filter((i) => i.eventId === install.eventId).length, 1, 'its own set imported once');
+  });
+
   it("a routine rotation within its grace (the set not revoked by it): nothing adopted, the refusal is the update's", async () => {
     const { t, update, rotation } = await updating('approval', false);
     const v = await t.settled('active', (s) => s.history.some((h) => h.eventId === update.eventId && h.endedAt));

@@ -16,7 +16,7 @@ import {
 } from './common';
 import { concludedAtDeadline, keptAtDeadline } from './deadline-read';
 import { STORE_STEPS_LOCAL, type PhaseContext } from './context';
-import { adoptedForInstall, adoptingQueuedRotation, CALL_ADOPTS_QUEUED_ROTATION } from './queued-rotation';
+import { adoptedForInstall, adoptingQueuedRotation, CALL_ADOPTS_QUEUED_ROTATION, resumedAdoption } from './queued-rotation';
 
 /**
  * Patch: an app.installed older than the applied install (an earlier life of a same-id reinstall, its delivery retried
@@ -62,7 +62,8 @@ export async function runInstall(ctx: PhaseContext, event: LifecycleEventOf<'app
   const outcome = await ctx.phases.run(deadline, async () => {
     // Re-entered (continue-as-new mid-phase) after a call adopted a queued rotation's set: that import destroyed this
     // event's set, the one Talkdesk no longer keeps; importing it again would fail the install.
-    if (!(adoptedForInstall(state, event) && ctx.patched(CALL_ADOPTS_QUEUED_ROTATION))) {
+    const readopted = await resumedAdoption(ctx);
+    if (!readopted && !(adoptedForInstall(state, event) && ctx.patched(CALL_ADOPTS_QUEUED_ROTATION))) {
       const creds = await ctx.storeStep('import the credentials from the event', 'importCredentials', {
         installationId,
         eventId: event.eventId,

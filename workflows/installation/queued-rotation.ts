@@ -37,6 +37,20 @@ function revokingRotation(ctx: PhaseContext): LifecycleEventOf<'app.credentials_
     .find((r) => adoptsForUninstall(ctx, r));
 }
 
+/** The adoption's step: a phase cut by continue-as-new in its backoff is re-entered there (`resumedAdoption`). */
+const ADOPT_STEP = "import the queued rotation's credentials: Talkdesk refused the active set";
+
+/** Adopts `rotation`'s set as the active one (its import destroys the sets it replaces); whether it was imported. */
+async function adopt(ctx: PhaseContext, rotation: LifecycleEventOf<'app.credentials_rotated'>): Promise<boolean> {
+  if ((await adoptOrWhyNot(ctx, rotation, ADOPT_STEP)) !== undefined) return false;
+  // The sets it replaced are revoked (or past their grace): the import destroyed them.
+  ctx.state.retiring = [];
+  // As an uninstall's adoption: an older rotation still queued is late now (acknowledged, never switched to over the
+  // set Talkdesk keeps); this one, of the same time, still runs in order.
+  markKindApplied(ctx.state, 'rotation', rotation.createdAt);
+  return true;
+}
+
 /**
  * A Talkdesk call of the phase (`call` reads the active set when made), made again once with the set of a rotation queued
  * meanwhile when Talkdesk refused the active set for good (CALL_ADOPTS_QUEUED_ROTATION). Any other failure, or no
@@ -49,15 +63,19 @@ export async function adoptingQueuedRotation<T>(ctx: PhaseContext, call: () => P
     if (!(err instanceof StepFailedError) || !CREDENTIALS_REFUSED.includes(err.failureType)) throw err;
     const rotation = revokingRotation(ctx);
     if (!rotation || !ctx.patched(CALL_ADOPTS_QUEUED_ROTATION)) throw err;
-    const why = await adoptOrWhyNot(ctx, rotation, "import the queued rotation's credentials: Talkdesk refused the active set");
-    if (why !== undefined) throw err;
-    // The sets it replaced are revoked (or past their grace): the import destroyed them.
-    ctx.state.retiring = [];
-    // As an uninstall's adoption: an older rotation still queued is late now (acknowledged, never switched to over the
-    // set Talkdesk keeps); this one, of the same time, still runs in order.
-    markKindApplied(ctx.state, 'rotation', rotation.createdAt);
+    if (!(await adopt(ctx, rotation))) throw err;
     return call();
   }
+}
+
+/**
+ * A phase re-entered after a continue-as-new cut in the adoption's backoff: the adoption goes on first (its import may
+ * have destroyed the active set already, which no call could use). Whether it adopted a set.
+ */
+export async function resumedAdoption(ctx: PhaseContext): Promise<boolean> {
+  if (ctx.steps.resumedStep !== ADOPT_STEP || !ctx.patched(CALL_ADOPTS_QUEUED_ROTATION)) return false;
+  const rotation = revokingRotation(ctx);
+  return rotation !== undefined && (await adopt(ctx, rotation));
 }
 
 /**

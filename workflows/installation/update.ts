@@ -16,7 +16,7 @@ import {
 import { concludedAtDeadline, keptAtDeadline } from './deadline-read';
 import { uninstallQueued } from '../state';
 import { NotOpenError, type PhaseContext } from './context';
-import { adoptingQueuedRotation } from './queued-rotation';
+import { adoptingQueuedRotation, resumedAdoption } from './queued-rotation';
 import type { PhaseOutcome } from '../steps';
 
 /**
@@ -81,6 +81,7 @@ export async function runUpdate(ctx: PhaseContext, event: LifecycleEventOf<'app.
   const leftUnderWay = wasUnderWay(ctx.run.resumedUpdate, event) && ctx.patched(RESUMED_UPDATE_REVERTED_WHEN_STOPPED);
   let applying = ctx.run.resumedEventId === event.eventId || leftUnderWay;
   const outcome = await ctx.phases.run(deadline, async () => {
+    await resumedAdoption(ctx);
     applying = true;
     applied = await adoptingQueuedRotation(ctx, () =>
       ctx.step(
