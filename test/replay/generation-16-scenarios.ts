@@ -4,7 +4,7 @@ import { ackRefused } from './rotation-scenarios';
 import type { Deliver, Scenario } from './timer-scenarios';
 
 /** An installation whose install is dated ten seconds ago: the events made after it, dated before now, are of its life. */
-async function installedBefore(sys: TestSystem, deliver: Deliver): Promise<string> {
+export async function installedBefore(sys: TestSystem, deliver: Deliver): Promise<string> {
   const life = sys.simulator.createInstallation({ licensedUsers: 1 }, { createdAt: new Date(Date.now() - 10_000) });
   await deliver(life.event);
   await waitForPhase(sys.client, life.installation.id, 'active');

@@ -1,4 +1,5 @@
-import { eventually, queryState, waitForPhase } from '../support/waits';
+import { eventually, queryState } from '../support/waits';
+import { installedBefore } from './generation-16-scenarios';
 import type { Scenario } from './timer-scenarios';
 
 /**
@@ -12,10 +13,7 @@ export const GENERATION_18_SCENARIOS: Record<string, Scenario> = {
   // issued before R2, destroyed at once too. An uninstall ends the run.
   'compromised-rotation-destroys-retiring-sets': {
     run: async (sys, deliver) => {
-      const life = sys.simulator.createInstallation({ licensedUsers: 1 }, { createdAt: new Date(Date.now() - 10_000) });
-      const id = life.installation.id;
-      await deliver(life.event);
-      await waitForPhase(sys.client, id, 'active');
+      const id = await installedBefore(sys, deliver);
       const routine = sys.simulator.rotateCredentials(id, { compromised: false }, { createdAt: new Date(Date.now() - 5_000) });
       await deliver(routine);
       await eventually('the routine rotation applied, the old set retiring', async () => {
@@ -37,10 +35,7 @@ export const GENERATION_18_SCENARIOS: Record<string, Scenario> = {
   // (invalid_client), the queued rotation's set is adopted and the update approved with it; the rotation then applies.
   'update-adopts-compromised-rotation-queued': {
     run: async (sys, deliver) => {
-      const life = sys.simulator.createInstallation({ licensedUsers: 1 }, { createdAt: new Date(Date.now() - 10_000) });
-      const id = life.installation.id;
-      await deliver(life.event);
-      await waitForPhase(sys.client, id, 'active');
+      const id = await installedBefore(sys, deliver);
       await sys.stopWorker();
       const update = sys.simulator.updateUsers(id, { add: 1 }, { createdAt: new Date(Date.now() - 5_000) });
       await deliver(update);
