@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { InstallationRecord } from '../src/store/installations';
 import { machineInfo } from './machine';
@@ -87,7 +87,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     };
     const reached = async (inst: SoakInstallation, what: string, done: (r: InstallationRecord) => boolean) => {
       const ok = await waiter.wait(inst.installationId, done);
-      if (!ok) inst.stoppedAt = `${what} not reached before the deadline`;
+      const failing = waiter.readsFailing();
+      if (!ok) inst.stoppedAt = `${what} not reached before the deadline${failing ? `; ${failing}` : ''}`;
       return ok;
     };
     const appliedSince = (at: string) => (r: InstallationRecord) =>
@@ -245,7 +246,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         mongoRestart: faults.mongoRestart,
         temporalRestart: faults.temporalRestart,
         talkdeskFaults,
-        timeline: faults.timeline,
+        // A copy: the exits of the workers that stop() stops below would land in it afterwards ("exited by itself").
+        timeline: [...faults.timeline],
       },
       checks: checked.stats,
       ...(reconciled ? { reconciliation: reconciled } : {}),
@@ -260,6 +262,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         const dir = path.join(opts.resultsDir, 'soak-histories');
         say(`${await saveHistories(sys.client, unfinished, dir)} histories of unfinished installations in ${dir}`);
       }
+      // The processes' whole logs (the report keeps only their last warnings), before stop() removes them.
+      if (!report.ok) say(`logs of the run in ${copyLogs(sys.logFiles(), path.join(opts.resultsDir, 'soak-logs'))}`);
     }
     if (print) console.log(soakSummary(report));
     return report;
@@ -270,4 +274,11 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     say('stopping the servers');
     await sys.stop();
   }
+}
+
+/** Copies each log file into `dir` (created); returns `dir`. */
+function copyLogs(files: readonly string[], dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  for (const f of files) copyFileSync(f, path.join(dir, path.basename(f)));
+  return dir;
 }

@@ -11,6 +11,7 @@ import { PROJECT_ROOT } from '../src/local/tools';
 import { createLogger } from '../src/logging/logger';
 import { startSimulator } from '../src/simulator';
 import { connectDatabase, createStore, pingWithNewClient } from '../src/store';
+import { watchStore } from '../src/store/watchdog';
 import { startWebServer, type RunningWebServer } from '../src/web/server';
 import { tuningToEnv } from './options';
 import { adopt, spawnNode, type NodeChild } from './processes';
@@ -94,9 +95,24 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
     const db = await connectDatabase(mongoUri, DB_NAME);
     const store = createStore(db, keyring);
     await store.ensureIndexes();
+    // The bench's own reads (the soak's waiter and checks) go through this client. The driver's monitor can stay stuck after a
+    // FerretDB restart (src/store/watchdog.ts), which blinded a soak while the service ran on: reconnected in place as the web's.
+    const benchLog = path.join(logsDir, 'bench.log');
+    logFiles.push(benchLog);
+    const benchLogStream = createWriteStream(benchLog, { flags: 'a' });
+    const storeWatch = watchStore({
+      ping: () => store.ping(),
+      pingFresh: () => pingWithNewClient(mongoUri, DB_NAME),
+      stuckAfterMs: 10_000,
+      everyMs: 2_000,
+      logger: createLogger({ level: opts.logLevel ?? 'info', name: 'bench' }, benchLogStream),
+      reconnect: () => db.reconnect(),
+    });
     stops.push(async () => {
+      await storeWatch.stop();
       if (opts.mongoUri) await db.db.dropDatabase();
       await db.close();
+      await new Promise<void>((resolve) => benchLogStream.end(() => resolve()));
     });
 
     const client = lazyClient(address);

@@ -10,6 +10,7 @@ import { earlierViews, mapLimit, mergeRuns, retry, runsOf } from './runs';
 import { SecretScanner } from './secrets';
 import { emptyCheckStats, type CheckProgress, type CheckStats } from './check-stats';
 import { completesWithin, describeUnfinished } from './unfinished';
+import { withTimeout } from '../../src/store/watchdog';
 
 export { mergeRuns } from './runs';
 export type { CheckProgress, CheckStats } from './check-stats';
@@ -104,10 +105,17 @@ export async function checkSoak(
   progress.step = '1, where unfinished installations stood';
   const unfinished = installations.filter((i) => !i.finished);
   const dispatchOf = new Map<string, InboxRecord & { queue?: Awaited<ReturnType<typeof sys.store.inbox.queued>> }>();
+  // The first read that fails ends the reads: one by one, a store that does not answer would take the checks' whole reserve.
+  let inboxUnread: string | undefined;
   for (const e of unfinished.flatMap((i) => i.events)) {
-    const record = await retry(() => sys.store.inbox.get(e.id), 2).catch(() => null);
-    const queue = await retry(() => sys.store.inbox.queued(e.id), 2).catch(() => null);
-    if (record) dispatchOf.set(e.id, { ...record, queue });
+    try {
+      const record = await retry(() => withTimeout(sys.store.inbox.get(e.id), 10_000), 2);
+      const queue = await retry(() => withTimeout(sys.store.inbox.queued(e.id), 10_000), 2).catch(() => null);
+      if (record) dispatchOf.set(e.id, { ...record, queue });
+    } catch (err) {
+      inboxUnread = `inbox not read: ${err instanceof Error ? err.name : 'Error'}`;
+      break;
+    }
   }
   for (const inst of unfinished) {
     const view = views.get(inst.installationId);
@@ -119,7 +127,7 @@ export async function checkSoak(
       const state = !e.accepted
         ? 'not accepted'
         : !d
-          ? 'not in the inbox'
+          ? (inboxUnread ?? 'not in the inbox')
           : d.dispatchedAt
             ? 'handed over'
             : `not handed over (${d.queue?.dispatchAttempts ?? 0} attempts, next ${d.queue?.nextDispatchAt.toISOString().slice(11, 19) ?? '?'}${d.queue?.lastDispatchError ? `, ${d.queue.lastDispatchError.slice(0, 80)}` : ''})`;

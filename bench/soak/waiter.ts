@@ -1,5 +1,6 @@
 import type { InstallationRecord } from '../../src/store/installations';
 import type { Store } from '../../src/store';
+import { withTimeout } from '../../src/store/watchdog';
 
 interface Waiter {
   installationId: string;
@@ -16,6 +17,9 @@ export class RecordWaiter {
   private readonly waiters = new Set<Waiter>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Since when every poll has failed (undefined while they succeed), and the last failure's error class. */
+  private failingSince: number | undefined;
+  private lastError = '';
 
   constructor(
     private readonly store: Store,
@@ -24,7 +28,14 @@ export class RecordWaiter {
 
   start(): void {
     const tick = async () => {
-      await this.poll().catch(() => undefined);
+      // Bounded: a read that never settles would end the polling, and every waiter with it.
+      await withTimeout(this.poll(), 10_000).then(
+        () => (this.failingSince = undefined),
+        (err: unknown) => {
+          this.failingSince ??= Date.now();
+          this.lastError = err instanceof Error ? err.name : 'Error';
+        },
+      );
       if (!this.stopped) this.timer = setTimeout(() => void tick(), this.intervalMs);
     };
     this.timer = setTimeout(() => void tick(), this.intervalMs);
@@ -34,6 +45,12 @@ export class RecordWaiter {
   wait(installationId: string, done: (record: InstallationRecord) => boolean): Promise<boolean> {
     if (this.stopped) return Promise.resolve(false);
     return new Promise((resolve) => this.waiters.add({ installationId, done, resolve }));
+  }
+
+  /** Why a wait may not have ended: the waiter's own reads of the store failing (not the service), if they are. */
+  readsFailing(): string | undefined {
+    if (this.failingSince === undefined) return undefined;
+    return `the soak's own reads of the store have failed for ${Math.round((Date.now() - this.failingSince) / 1000)} s (${this.lastError})`;
   }
 
   private async poll(): Promise<void> {
