@@ -21,26 +21,32 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
     // The time-skipping test server implements add but not list (12 = UNIMPLEMENTED).
     if (grpcCode(err) !== 12) throw err;
   }
-  const known = new Set(Object.keys(types));
   // Registered by hand with another type (Text, say), exact-match filters such as InstallationPhase='installing' misbehave.
-  const wrong = ALL_SEARCH_ATTRIBUTES.filter((k) => known.has(k.name) && Number(types[k.name]) !== KEYWORD).map((k) => k.name);
-  if (wrong.length > 0) {
+  const { missing, notKeyword } = problemsIn(types);
+  if (notKeyword.length > 0) {
     throw new Error(
-      `search attribute(s) ${wrong.join(', ')} exist on namespace ${namespace} with a type other than Keyword: remove them ` +
+      `search attribute(s) ${notKeyword.join(', ')} exist on namespace ${namespace} with a type other than Keyword: remove them ` +
         '(temporal operator search-attribute remove) and run this again, so that they are registered as Keyword',
     );
   }
-  const missing = ALL_SEARCH_ATTRIBUTES.filter((k) => !known.has(k.name));
   if (missing.length === 0) return [];
   try {
     await connection.operatorService.addSearchAttributes({
       namespace,
-      searchAttributes: Object.fromEntries(missing.map((k) => [k.name, KEYWORD])),
+      searchAttributes: Object.fromEntries(missing.map((name) => [name, KEYWORD])),
     });
   } catch (err) {
     if (grpcCode(err) !== 6) throw err; // 6 = ALREADY_EXISTS: another process registered them first
   }
-  return missing.map((k) => k.name);
+  return missing;
+}
+
+/** The project's search attributes absent from a namespace's custom attributes (name → type), and those not Keyword. */
+function problemsIn(types: Record<string, unknown>): { missing: string[]; notKeyword: string[] } {
+  return {
+    missing: ALL_SEARCH_ATTRIBUTES.filter((k) => !(k.name in types)).map((k) => k.name),
+    notKeyword: ALL_SEARCH_ATTRIBUTES.filter((k) => k.name in types && Number(types[k.name]) !== KEYWORD).map((k) => k.name),
+  };
 }
 
 /**
@@ -58,10 +64,7 @@ export async function searchAttributeProblems(
   } catch {
     return undefined;
   }
-  return {
-    missing: ALL_SEARCH_ATTRIBUTES.filter((k) => !(k.name in types)).map((k) => k.name),
-    notKeyword: ALL_SEARCH_ATTRIBUTES.filter((k) => k.name in types && Number(types[k.name]) !== KEYWORD).map((k) => k.name),
-  };
+  return problemsIn(types);
 }
 
 /** The project's search attributes the namespace lacks (read only); undefined when they cannot be listed. */
