@@ -101,13 +101,19 @@ export const cpuLine = (cpu: Record<string, number>) =>
 
 const cpuTotal = (cpu: Record<string, number>) => Math.round(Object.values(cpu).reduce((a, b) => a + b, 0) * 1000) / 1000;
 
+/** a ÷ b to two decimals; empty when b is not a positive figure. */
+const ratioOf = (a: number, b: number): string => (b > 0 && Number.isFinite(a / b) ? `${Math.round((a / b) * 100) / 100}` : '');
+
 const lat = (m: Measured) => `${m.latencyMs.p50} / ${m.latencyMs.p95} / ${m.latencyMs.p99}`;
 
 /** A run's worker RSS and steady-state pass seconds, `n/a` for what it lacks. */
 function scaleRunText(run: ScaleRun | undefined): string {
   const pass = run?.reconciliation;
   const seconds = pass?.available ? (pass.error ? `failed after ${pass.seconds}` : `${pass.seconds}`) : 'n/a';
-  return `${run?.rssMiB.atScale.worker ?? 'n/a'}, ${seconds}`;
+  // One worker is `worker`; several are `worker1`, `worker2`…: their sum.
+  const workers = Object.entries(run?.rssMiB.atScale ?? {}).filter(([name]) => /^worker\d*$/.test(name));
+  const rss = workers.length > 0 ? `${Math.round(workers.reduce((a, [, mib]) => a + mib, 0) * 10) / 10}` : 'n/a';
+  return `${rss}, ${seconds}`;
 }
 
 /** Rows of the summary: figure, service, reference, ratio. */
@@ -155,7 +161,12 @@ export function summaryRows(r: BenchResult): string[][] {
       `3 no-op activities: ${l.reference.latencyMs.p50} (start → result)`,
       `${l.p50Ratio}`,
     ],
-    ['Lifecycle: p95 event → approval (ms)', `${l.service.latencyMs.p95}`, `3 no-op activities: ${l.reference.latencyMs.p95}`, ''],
+    [
+      'Lifecycle: p95 event → approval (ms)',
+      `${l.service.latencyMs.p95}`,
+      `3 no-op activities: ${l.reference.latencyMs.p95}`,
+      `${ratioOf(l.service.latencyMs.p95, l.reference.latencyMs.p95)}`,
+    ],
     [
       'Lifecycle: queued installs drained (installs/s)',
       `${l.backlog.perSecond}`,
@@ -195,7 +206,13 @@ export function summaryRows(r: BenchResult): string[][] {
     ],
   ];
   for (const name of Object.keys(s.rssMiB.atScale)) {
-    rows.push([`Scale: RSS ${name} (MiB)`, `${s.rssMiB.atScale[name]}`, `at start: ${s.rssMiB.baseline[name] ?? 'n/a'}`, '']);
+    const base = s.rssMiB.baseline[name];
+    rows.push([
+      `Scale: RSS ${name} (MiB)`,
+      `${s.rssMiB.atScale[name]}`,
+      `at start: ${base ?? 'n/a'}`,
+      base ? `${ratioOf(s.rssMiB.atScale[name]!, base)}` : '',
+    ]);
   }
   const passRow = (label: string, p: ReconciliationPass) => [
     label,
