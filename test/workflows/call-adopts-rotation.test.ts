@@ -84,6 +84,11 @@ describe('installation workflow: a Talkdesk call refused with the set a queued r
         approvals.map((c) => c.clientId),
         expected,
       );
+      // Made again, the approval reads Talkdesk first: its refused attempts may have landed before the set was revoked.
+      assert.deepEqual(
+        approvals.map((c) => c.checkFirst),
+        refusedAt === 'approval' ? [false, true] : [false],
+      );
       assert.ok(
         t.stubs.of('importCredentials').some((i) => i.eventId === rotation.eventId && i.activate === true),
         'adopted',

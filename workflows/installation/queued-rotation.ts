@@ -64,7 +64,13 @@ export async function adoptingQueuedRotation<T>(ctx: PhaseContext, call: () => P
     const rotation = revokingRotation(ctx);
     if (!rotation || !ctx.patched(CALL_ADOPTS_QUEUED_ROTATION)) throw err;
     if (!(await adopt(ctx, rotation))) throw err;
-    return call();
+    // The refused call may have landed in an earlier attempt (its answer lost): made again, a state call reads first.
+    ctx.run.remadeAfterAdoption = true;
+    try {
+      return await call();
+    } finally {
+      ctx.run.remadeAfterAdoption = undefined;
+    }
   }
 }
 

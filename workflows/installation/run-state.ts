@@ -57,6 +57,10 @@ export interface RunState {
   /** That reject's state call reads Talkdesk before its first attempt too: a blind reject would conclude an operation
    * Talkdesk opened since (one state endpoint concludes whatever is open). Activity input only. */
   rejectReadsFirst?: boolean;
+  /** A call made again with a queued rotation's set once Talkdesk refused the active one (queued-rotation.ts): an earlier
+   * attempt of it may have landed, its answer lost, so a state call reads first (a blind one would conclude whatever
+   * Talkdesk opened since). Activity input only. */
+  remadeAfterAdoption?: boolean;
   /** An operator's reject stopped the update after its approval began (patch operator-reject-of-update-reads-talkdesk-first):
    * nothing reverted yet. The reject reads Talkdesk first: `keep` an update Talkdesk shows completed, else `revert` it. */
   updateRejectedAfterApproval?: { revert: () => Promise<void>; keep: () => void; deadline: number };
@@ -83,7 +87,7 @@ export interface RunState {
  * uninstall on its first attempt too: the approval of the phase before it may have concluded it (Talkdesk opened the
  * uninstall before its event was delivered), and a blind call would be a stray 409. A phase re-entered after
  * continue-as-new may have sent it in the previous run; so may a lost workflow's phase that reconciliation resumed: a
- * blind approval would conclude whatever Talkdesk opened since.
+ * blind approval would conclude whatever Talkdesk opened since. So may a call made again after an adoption.
  */
 export function readsFirst(run: RunState, concludes: 'install' | 'update' | 'uninstall' | undefined, attempt: number): boolean {
   return (
@@ -92,7 +96,8 @@ export function readsFirst(run: RunState, concludes: 'install' | 'update' | 'uni
     run.resumedEventId !== undefined ||
     run.completedAtTalkdesk === true ||
     run.resumedMidPhase === true ||
-    run.rejectReadsFirst === true
+    run.rejectReadsFirst === true ||
+    run.remadeAfterAdoption === true
   );
 }
 
