@@ -103,10 +103,14 @@ export function provisioningActivities(deps: ActivityDeps) {
       for (const u of licensed) if (wanted.delete(u.id)) found.push(u);
     }
     for (const id of wanted) {
-      const user = await calls((token) => talkdesk.getUser(input.rootUrl, id, token)).catch((err: unknown) => {
-        if (err instanceof TalkdeskHttpError && err.kind === 'not_found') return undefined;
-        throw err;
-      });
+      // Only the user's own read answering 404 means gone: the same 404 from the token request (a proxy mid-deploy) would
+      // leave every user out of an update whose plan is kept, and the update approved without them.
+      const user = await calls((token) =>
+        talkdesk.getUser(input.rootUrl, id, token).catch((err: unknown) => {
+          if (err instanceof TalkdeskHttpError && err.kind === 'not_found') return undefined;
+          throw err;
+        }),
+      );
       if (user) found.push(user);
       else
         logger.warn({ installationId: input.installationId, talkdeskUserId: id }, 'a user the update adds is gone at Talkdesk: left out');

@@ -92,4 +92,30 @@ describe('an update adding users reads them at Talkdesk', function () {
     const active = await activeUsers();
     assert.ok(!active.includes(adding[0]!) && adding.slice(1).every((id) => active.includes(id)));
   });
+
+  it('a 404 from the token request is not taken for users gone: the attempt fails, no user left out of a kept plan', async () => {
+    const { installationId, input, adding, activeUsers } = await updating(3);
+    await h.store.credentials.dropTokens(installationId);
+    h.simulator.failNext('token', 1, { status: 404 });
+    const { value, calls } = await callsDuring(['users', 'token'], () =>
+      h.run(h.acts.applyUpdate, input).then(
+        () => 'applied',
+        (err: unknown) => (err instanceof Error ? err.message : String(err)),
+      ),
+    );
+    assert.match(value, /404/);
+    assert.deepEqual(
+      calls.map((c) => c.route),
+      ['token'],
+      'no user read without a token',
+    );
+    // Once the token endpoint answers, the retry adds every user (no plan was kept without them).
+    const retried = await h.run(h.acts.applyUpdate, input);
+    assert.deepEqual([...retried.usersAdded].sort(), [...adding].sort());
+    const active = await activeUsers();
+    assert.ok(
+      adding.every((id) => active.includes(id)),
+      'all active',
+    );
+  });
 });
