@@ -63,10 +63,11 @@ const ownerOf = (r: Pick<InboxRecord, '_id' | 'installationId' | 'createdAt' | '
 
 /**
  * `conflict`: the id is stored for another event (`conflicting`), not a redelivery of this one. A repeat's `event`: the
- * stored one, what is handed over for it (one content per event id, what its import reads).
+ * stored one, what is handed over for it (one content per event id, what its import reads); `legacyCopy`: its record
+ * holds an older version's credentials copy (`markDispatched` keeps its conditional form for it).
  */
-export type InsertOutcome =
-  { stored: 'stored' } | { stored: 'duplicate'; dispatched: boolean; conflict?: true; event?: LifecycleEvent; receivedAt?: Date };
+type Duplicate = { dispatched: boolean; conflict?: true; event?: LifecycleEvent; receivedAt?: Date; legacyCopy?: boolean };
+export type InsertOutcome = { stored: 'stored' } | ({ stored: 'duplicate' } & Duplicate);
 
 export class InboxStore {
   private readonly coll: Collection<InboxRecord>;
@@ -140,6 +141,7 @@ export class InboxStore {
       ...(conflict ? { conflict: true as const } : {}),
       event: existing.event,
       receivedAt: existing.receivedAt,
+      legacyCopy: existing.credentials !== undefined,
     };
   }
 

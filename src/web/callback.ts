@@ -294,8 +294,15 @@ export function createCallbackHandler(deps: CallbackDeps) {
       return leftToDispatcher('stored_undispatched');
     }
     // The first delivery's record was written just now, by this version (no credentials copy
-    // in it), and queued nowhere: the mark is one update by `_id` and nothing to dequeue.
-    const mark = stored === 'stored' ? { record: {}, dequeue: false } : {};
+    // in it), and queued nowhere: the mark is one update by `_id` and nothing to dequeue. A repeat's
+    // record was read by the insert: without an older version's copy it is marked by `_id` alone too
+    // (any other filter reads the whole inbox on FerretDB, once per redelivery).
+    const mark =
+      stored === 'stored'
+        ? { record: {}, dequeue: false }
+        : inserted.stored === 'duplicate' && inserted.legacyCopy === false
+          ? { record: {} }
+          : {};
     const marking = timeStep('mark');
     await deps.inbox.markDispatched(event.id, mark).then(
       () => marking.ok(),

@@ -139,44 +139,49 @@ describe('callback: store writes per event (FerretDB, command monitoring)', func
     assert.deepEqual(writes, []);
   });
 
-  it('upgrade: a record and queue entry the previous version left unmarked are handed over by a redelivery, marked and dequeued', async () => {
-    const { installation, event } = sys.simulator.createInstallation();
-    const parsed = parseEvent(event);
-    assert.ok(parsed.ok);
-    await sys.web.dispatcher.stop(); // this test's hand-over is the callback's, not the dispatcher's
-    try {
-      // As the previous version stored an event whose hand-over failed: the record, then its queue entry.
-      const receivedAt = new Date();
-      await sys.store.db.collection(COLLECTIONS.inbox).insertOne({
-        _id: event.id as never,
-        installationId: installation.id,
-        type: event.type,
-        createdAt: new Date(event.created_at),
-        receivedAt,
-        event: toLifecycleEvent(parsed.event),
-      });
-      await sys.store.db.collection(COLLECTIONS.dispatchQueue).insertOne({
-        _id: event.id as never,
-        installationId: installation.id,
-        createdAt: new Date(event.created_at),
-        nextDispatchAt: receivedAt,
-      });
-      const { answer, writes } = await deliverCounting(event);
-      assert.equal(answer.status, 200, answer.text);
-      assert.deepEqual(answer.json, { status: 'duplicate', eventId: event.id, dispatched: true });
-      // A record the caller has not read may hold an older version's credentials copy: the conditional mark.
-      assert.deepEqual(
-        writes.map((w) => w.what),
-        [`${COLLECTIONS.inbox} update`, `${COLLECTIONS.dispatchQueue} delete`],
-      );
-      assert.ok((await sys.store.inbox.get(event.id))?.dispatchedAt instanceof Date, 'marked');
-      assert.equal(await sys.store.inbox.queued(event.id), null, 'dequeued');
-      const wf = await sys.client.workflow.getHandle(workflowIdFor(installation.id)).describe();
-      assert.equal(wf.status.name, 'RUNNING', 'handed to its workflow');
-    } finally {
-      sys.web.dispatcher.start();
-    }
-  });
+  for (const legacyCopy of [false, true])
+    it(`upgrade: a record${legacyCopy ? ' holding its credentials copy (older versions)' : ''} and queue entry the previous version left unmarked are handed over by a redelivery, marked and dequeued`, async () => {
+      const { installation, event } = sys.simulator.createInstallation();
+      const parsed = parseEvent(event);
+      assert.ok(parsed.ok);
+      await sys.web.dispatcher.stop(); // this test's hand-over is the callback's, not the dispatcher's
+      try {
+        // As the previous version stored an event whose hand-over failed: the record, then its queue entry.
+        const receivedAt = new Date();
+        await sys.store.db.collection(COLLECTIONS.inbox).insertOne({
+          _id: event.id as never,
+          installationId: installation.id,
+          type: event.type,
+          createdAt: new Date(event.created_at),
+          receivedAt,
+          event: toLifecycleEvent(parsed.event),
+          // Not read on this path (the workflow's import is not awaited here): its presence alone decides the mark's form.
+          ...(legacyCopy ? { credentials: { v: 1, kid: 'k', iv: 'aXY=', tag: 'dGFn', ct: 'Y3Q=' } } : {}),
+        });
+        await sys.store.db.collection(COLLECTIONS.dispatchQueue).insertOne({
+          _id: event.id as never,
+          installationId: installation.id,
+          createdAt: new Date(event.created_at),
+          nextDispatchAt: receivedAt,
+        });
+        const { answer, writes } = await deliverCounting(event);
+        assert.equal(answer.status, 200, answer.text);
+        assert.deepEqual(answer.json, { status: 'duplicate', eventId: event.id, dispatched: true });
+        assert.deepEqual(
+          writes.map((w) => w.what),
+          [`${COLLECTIONS.inbox} update`, `${COLLECTIONS.dispatchQueue} delete`],
+        );
+        // The repeat's insert read the record: without an older version's copy, marked by `_id` alone (any other filter
+        // reads the whole inbox on FerretDB); with one, the conditional mark (never rewriting a record already marked).
+        assert.deepEqual(writes[0]?.filters, [legacyCopy ? { _id: event.id, dispatchedAt: { $exists: false } } : { _id: event.id }]);
+        assert.ok((await sys.store.inbox.get(event.id))?.dispatchedAt instanceof Date, 'marked');
+        assert.equal(await sys.store.inbox.queued(event.id), null, 'dequeued');
+        const wf = await sys.client.workflow.getHandle(workflowIdFor(installation.id)).describe();
+        assert.equal(wf.status.name, 'RUNNING', 'handed to its workflow');
+      } finally {
+        sys.web.dispatcher.start();
+      }
+    });
 });
 
 describe('callback: a 202 rests on a durable queue entry (FerretDB, command monitoring)', function () {
