@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { reconcileSignal, rejectUpdate } from '../../workflows/definitions';
-import { ActivityStubs, deferred, phases, refusal, refused, resumedFromRecord, unavailable, useInstallationUnderTest } from './harness';
+import { ActivityStubs, deferred, phases, refusal, refused, unavailable, useInstallationUnderTest } from './harness';
 
 /**
  * An operator's `reject` applies to the operation it stopped (patch
@@ -327,16 +327,5 @@ describe('installation workflow: an operator reject concludes only what it stopp
       assert.match(v.lastError ?? '', /revert of the update rejected by an operator failed for good/);
       assert.equal((await t.handle.describe()).status.name, 'RUNNING');
     });
-  });
-
-  it('a run resumed from a record left installing is not rejected before the install runs again (its approval may have landed)', async () => {
-    const t = await start(resumedFromRecord({ phase: 'installing' }));
-    await t.until('the resumed run loaded its record', (v) => v.activeClientId === 'client-lost-run');
-    // Before, the reject ran at once: Talkdesk showing the install completed, it was undone all the same (ended rejected).
-    const why = await refusal(t.handle.executeUpdate(rejectUpdate, { args: [{ reason: 'fraud check' }] }));
-    assert.match(why, /Cannot reject yet: the install a lost run left is being resumed/);
-    await t.send(t.event('app.installed'));
-    const v = await t.settled('active');
-    assert.deepEqual([v.operatorActions, t.stubs.of('undoProvisioning')], [[], []]);
   });
 });

@@ -227,6 +227,11 @@ export function registerHandlers(ctx: PhaseContext): void {
     {
       validator: (request) => {
         checkReason(request, true, 'reject');
+        // Its stored record not loaded yet (the first task, or the store step retrying): the phase, the set and whether
+        // a lost run left an install whose approval may have landed (below) are not known. Validator only: no patch.
+        if (run.loadingStored) {
+          throw refuse('Cannot reject yet: the run is loading its stored record (the store may be slow or down); retry in a moment.');
+        }
         if (FINAL_PHASES.includes(state.phase) || state.phase === 'uninstalling') {
           throw refuse(`Cannot reject: the installation is already ${state.phase}.`);
         }

@@ -45,6 +45,8 @@ export interface RunState {
    * phase's state call, so every state call of the run reads first (an install approval Talkdesk shows completed, or
    * pending for an operation opened since, is not sent again; an update's `pending` cannot tell one update from the next). */
   resumedMidPhase?: boolean;
+  /** A new run is loading its stored record (`resumeFromStore`): until it has, a lost run's phase is not known yet. */
+  loadingStored?: boolean;
   /** Resumed so from a record left `updating`: the update under way (its change may be applied), by id when recorded. */
   resumedUpdate?: { eventId?: string; createdAt?: string };
   /** Resumed so from a record left `uninstalling`: the lost run may have sent the uninstall's acknowledgement. */

@@ -59,7 +59,12 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
   askRotationWaits(ctx, state.queue); // a carried queue's: in the first task, before any activity
   run.recordedHandled = JSON.stringify(state.handledEventIds ?? []);
 
-  if (!input.carried) await resumeFromStore(ctx, input.resumedByReconciliation === true);
+  if (!input.carried) {
+    // Read by the reject validator only (no command): a reject while the record loads would miss a lost run's install.
+    run.loadingStored = true;
+    await resumeFromStore(ctx, input.resumedByReconciliation === true);
+    run.loadingStored = undefined;
+  }
   ctx.publish();
 
   const nextRetirement = () => Math.min(...state.retiring.map((r) => Date.parse(r.retireAt)));
