@@ -59,10 +59,22 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
     await inbox.insert(e);
     // Its queue entry was lost (the queue write failed after the inbox write).
     await queue().deleteOne({ _id: e._id });
-    assert.deepEqual(await inbox.insert(e), { stored: 'duplicate', dispatched: false, event: e.event, receivedAt: e.receivedAt });
+    assert.deepEqual(await inbox.insert(e), {
+      stored: 'duplicate',
+      dispatched: false,
+      event: e.event,
+      receivedAt: e.receivedAt,
+      legacyCopy: false,
+    });
     assert.equal(await inbox.countUndispatched(), 1, 'queued again');
     await inbox.markDispatched(e._id);
-    assert.deepEqual(await inbox.insert(e), { stored: 'duplicate', dispatched: true, event: e.event, receivedAt: e.receivedAt });
+    assert.deepEqual(await inbox.insert(e), {
+      stored: 'duplicate',
+      dispatched: true,
+      event: e.event,
+      receivedAt: e.receivedAt,
+      legacyCopy: false,
+    });
     assert.equal(await inbox.countUndispatched(), 0, 'a handed-over event is not queued again');
   });
 
@@ -102,6 +114,7 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
       dispatched: false,
       event: pending.event,
       receivedAt: pending.receivedAt,
+      legacyCopy: false,
     });
   });
 
@@ -190,6 +203,7 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
       dispatched: true,
       event: e.event,
       receivedAt: e.receivedAt,
+      legacyCopy: false,
     });
     assert.equal(await eventCredentials.get(e._id), undefined, 'imported credentials do not come back');
   });

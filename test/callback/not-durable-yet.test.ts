@@ -57,6 +57,7 @@ describe('inbox: a repeat of an event not yet on a majority (FerretDB)', () => {
         dispatched: false,
         event: e.event,
         receivedAt: e.receivedAt,
+        legacyCopy: false,
       });
     });
   }
