@@ -107,9 +107,11 @@ export async function checkSoak(
   const dispatchOf = new Map<string, InboxRecord & { queue?: Awaited<ReturnType<typeof sys.store.inbox.queued>> }>();
   // The first read that fails ends the reads: one by one, a store that does not answer would take the checks' whole reserve.
   let inboxUnread: string | undefined;
+  const read = new Set<string>();
   for (const e of unfinished.flatMap((i) => i.events)) {
     try {
       const record = await retry(() => withTimeout(sys.store.inbox.get(e.id), 10_000), 2);
+      read.add(e.id);
       const queue = await retry(() => withTimeout(sys.store.inbox.queued(e.id), 10_000), 2).catch(() => null);
       if (record) dispatchOf.set(e.id, { ...record, queue });
     } catch (err) {
@@ -127,7 +129,9 @@ export async function checkSoak(
       const state = !e.accepted
         ? 'not accepted'
         : !d
-          ? (inboxUnread ?? 'not in the inbox')
+          ? read.has(e.id)
+            ? 'not in the inbox'
+            : (inboxUnread ?? 'not in the inbox')
           : d.dispatchedAt
             ? 'handed over'
             : `not handed over (${d.queue?.dispatchAttempts ?? 0} attempts, next ${d.queue?.nextDispatchAt.toISOString().slice(11, 19) ?? '?'}${d.queue?.lastDispatchError ? `, ${d.queue.lastDispatchError.slice(0, 80)}` : ''})`;

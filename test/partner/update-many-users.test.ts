@@ -93,7 +93,7 @@ describe('an update adding users reads them at Talkdesk', function () {
     assert.ok(!active.includes(adding[0]!) && adding.slice(1).every((id) => active.includes(id)));
   });
 
-  it('a 404 from the token request is not taken for users gone: the attempt fails, no user left out of a kept plan', async () => {
+  it('a 404 from the token request is not taken for users gone: the attempt fails, no plan kept without them', async () => {
     const { installationId, input, adding, activeUsers } = await updating(3);
     await h.store.credentials.dropTokens(installationId);
     h.simulator.failNext('token', 1, { status: 404 });
@@ -109,7 +109,8 @@ describe('an update adding users reads them at Talkdesk', function () {
       ['token'],
       'no user read without a token',
     );
-    // Once the token endpoint answers, the retry adds every user (no plan was kept without them).
+    // Failed as any token 404 is (TalkdeskNotFound: final, the update fails visibly instead of being approved without
+    // its users). No plan was kept without them: an attempt once the token endpoint answers adds every user.
     const retried = await h.run(h.acts.applyUpdate, input);
     assert.deepEqual([...retried.usersAdded].sort(), [...adding].sort());
     const active = await activeUsers();

@@ -55,13 +55,15 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
   const { run } = ctx;
   // Before the handlers: an uninstall or reject delivered with the new run's first task stops the re-entered phase.
   if (state.resume) ctx.phases.expectResume();
+  // Before the handlers too: an update delivered with the first task is validated as they are registered (the SDK's
+  // buffer), and a reject then must not miss a lost run's install the record will name. Read by the validator only.
+  run.loadingStored = !input.carried || undefined;
   registerHandlers(ctx);
   askRotationWaits(ctx, state.queue); // a carried queue's: in the first task, before any activity
   run.recordedHandled = JSON.stringify(state.handledEventIds ?? []);
 
   if (!input.carried) {
-    // Read by the reject validator only (no command): a reject while the record loads would miss a lost run's install.
-    run.loadingStored = true;
+    // Until loaded, a reject is refused (no command): accepted, it would miss a lost run's install.
     await resumeFromStore(ctx, input.resumedByReconciliation === true);
     run.loadingStored = undefined;
   }
