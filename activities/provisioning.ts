@@ -103,8 +103,7 @@ export function provisioningActivities(deps: ActivityDeps) {
       for (const u of licensed) if (wanted.delete(u.id)) found.push(u);
     }
     for (const id of wanted) {
-      // Only the user's own read answering 404 means gone: the same 404 from the token request (a proxy mid-deploy) would
-      // leave every user out of an update whose plan is kept, and the update approved without them.
+      // Only the user read's own 404 means gone (a token request's left every user out of the kept plan, approved so).
       const user = await calls((token) =>
         talkdesk.getUser(input.rootUrl, id, token).catch((err: unknown) => {
           if (err instanceof TalkdeskHttpError && err.kind === 'not_found') return undefined;

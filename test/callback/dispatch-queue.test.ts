@@ -14,6 +14,15 @@ const stored = (createdAt: Date) => inboxRecord('app.updated', createdAt);
  * The inbox keeps every event; the dispatcher scans only the queue of events not yet
  * handed over (on FerretDB every filter but `{_id}` reads the whole collection).
  */
+/** What `insert` answers for a repeat of `r` (a record this version wrote: no older version's credentials copy in it). */
+const repeatOf = (r: Pick<InboxRecord, 'event' | 'receivedAt'>, dispatched: boolean) => ({
+  stored: 'duplicate',
+  dispatched,
+  event: r.event,
+  receivedAt: r.receivedAt,
+  legacyCopy: false,
+});
+
 describe('inbox: the dispatch queue (FerretDB)', () => {
   let db: Database;
   let inbox: InboxStore;
@@ -59,22 +68,10 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
     await inbox.insert(e);
     // Its queue entry was lost (the queue write failed after the inbox write).
     await queue().deleteOne({ _id: e._id });
-    assert.deepEqual(await inbox.insert(e), {
-      stored: 'duplicate',
-      dispatched: false,
-      event: e.event,
-      receivedAt: e.receivedAt,
-      legacyCopy: false,
-    });
+    assert.deepEqual(await inbox.insert(e), repeatOf(e, false));
     assert.equal(await inbox.countUndispatched(), 1, 'queued again');
     await inbox.markDispatched(e._id);
-    assert.deepEqual(await inbox.insert(e), {
-      stored: 'duplicate',
-      dispatched: true,
-      event: e.event,
-      receivedAt: e.receivedAt,
-      legacyCopy: false,
-    });
+    assert.deepEqual(await inbox.insert(e), repeatOf(e, true));
     assert.equal(await inbox.countUndispatched(), 0, 'a handed-over event is not queued again');
   });
 
@@ -109,13 +106,7 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
       (await inbox.listUndispatched(10)).map((r) => r._id),
       [pending._id],
     );
-    assert.deepEqual(await inbox.insert(pending, undefined, { queue: false }), {
-      stored: 'duplicate',
-      dispatched: false,
-      event: pending.event,
-      receivedAt: pending.receivedAt,
-      legacyCopy: false,
-    });
+    assert.deepEqual(await inbox.insert(pending, undefined, { queue: false }), repeatOf(pending, false));
   });
 
   it('requeueUndispatched queues stored events that have no queue entry, once', async () => {
@@ -198,13 +189,7 @@ describe('inbox: the dispatch queue (FerretDB)', () => {
     assert.deepEqual(await eventCredentials.get(e._id), { secret: blob, inInbox: false });
     await eventCredentials.delete(e._id); // imported
     await inbox.markDispatched(e._id);
-    assert.deepEqual(await inbox.insert(e, { clientId: 'c', secret: blob }), {
-      stored: 'duplicate',
-      dispatched: true,
-      event: e.event,
-      receivedAt: e.receivedAt,
-      legacyCopy: false,
-    });
+    assert.deepEqual(await inbox.insert(e, { clientId: 'c', secret: blob }), repeatOf(e, true));
     assert.equal(await eventCredentials.get(e._id), undefined, 'imported credentials do not come back');
   });
 
