@@ -55,15 +55,17 @@ async function runInstallation(input: InstallationInput): Promise<InstallationVi
   const { run } = ctx;
   // Before the handlers: an uninstall or reject delivered with the new run's first task stops the re-entered phase.
   if (state.resume) ctx.phases.expectResume();
-  // Before the handlers too: an update delivered with the first task is validated as they are registered (the SDK's
-  // buffer), and a reject then must not miss a lost run's install the record will name. Read by the validator only.
-  run.loadingStored = !input.carried || undefined;
+  // A reject delivered with the first task is validated as the handlers register (the SDK's buffer), before the load:
+  // accepted there (an install rejected before it begins), except in a run reconciliation started to resume a lost one
+  // (its install may have been approved). Read by the validator only.
+  run.loadingStored = (!input.carried && input.resumedByReconciliation === true) || undefined;
   registerHandlers(ctx);
   askRotationWaits(ctx, state.queue); // a carried queue's: in the first task, before any activity
   run.recordedHandled = JSON.stringify(state.handledEventIds ?? []);
 
   if (!input.carried) {
     // Until loaded, a reject is refused (no command): accepted, it would miss a lost run's install.
+    run.loadingStored = true;
     await resumeFromStore(ctx, input.resumedByReconciliation === true);
     run.loadingStored = undefined;
   }
