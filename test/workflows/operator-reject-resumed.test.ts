@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
-import { rejectUpdate } from '../../workflows/definitions';
-import { deferred, refusal, resumedFromRecord, unavailable, useInstallationUnderTest } from './harness';
+import { randomBytes } from 'node:crypto';
+import { WithStartWorkflowOperation } from '@temporalio/client';
+import { rejectUpdate, workflowIdFor } from '../../workflows/definitions';
+import { deferred, refusal, resumedFromRecord, TEST_OPTIONS, unavailable, useInstallationUnderTest } from './harness';
+import { sharedWorker, stubsByInstallation } from './shared-env';
 
 /**
  * An operator's `reject` of a run started for an installation whose workflow was lost (reconciliation resumes it from
@@ -8,7 +11,7 @@ import { deferred, refusal, resumedFromRecord, unavailable, useInstallationUnder
  */
 describe('installation workflow: an operator reject of a run resumed from its stored record', function () {
   this.timeout(60_000);
-  const { start } = useInstallationUnderTest();
+  const { start, env } = useInstallationUnderTest();
 
   it('a run resumed from a record left installing is not rejected before the install runs again (its approval may have landed)', async () => {
     const t = await start(resumedFromRecord({ phase: 'installing' }));
@@ -49,5 +52,30 @@ describe('installation workflow: an operator reject of a run resumed from its st
     const v = await t.settled('active');
     assert.deepEqual([v.operatorActions, t.stubs.of('undoProvisioning')], [[], []]);
     assert.ok(v.history.some((h) => h.eventId === install.eventId && h.result === 'approved'));
+  });
+
+  it('nor in the first activation of a run reconciliation started to resume a lost one (update-with-start): refused', async () => {
+    // Delivered with the start, the reject is validated as the handlers register, before the load has begun.
+    const installationId = `inst-${randomBytes(4).toString('hex')}`;
+    stubsByInstallation.set(installationId, resumedFromRecord({ phase: 'installing' }));
+    const workflowId = workflowIdFor(installationId);
+    try {
+      const started = new WithStartWorkflowOperation('installationWorkflow', {
+        workflowId,
+        taskQueue: await sharedWorker(env()),
+        args: [{ installationId, options: TEST_OPTIONS, resumedByReconciliation: true }],
+        workflowIdConflictPolicy: 'FAIL',
+      });
+      const why = await refusal(
+        env().client.workflow.executeUpdateWithStart(rejectUpdate, { args: [{ reason: 'fraud check' }], startWorkflowOperation: started }),
+      );
+      assert.match(why, /Cannot reject yet: the run is loading its stored record/);
+    } finally {
+      await env()
+        .client.workflow.getHandle(workflowId)
+        .terminate('test over')
+        .catch(() => undefined);
+      stubsByInstallation.delete(installationId);
+    }
   });
 });
