@@ -5,7 +5,7 @@ import type { IngestResult } from './ingest';
 import type { LaunchResult } from './launch';
 import type { LifecycleResult } from './lifecycle';
 import type { Measured } from './load';
-import { describeMachine, type MachineInfo } from './machine';
+import { describeMachine, round, type MachineInfo } from './machine';
 import { toChart } from './report-chart';
 import type { ReconciliationPass } from './reconcile';
 import type { ScaleResult, ScaleRun } from './scale';
@@ -102,7 +102,7 @@ export const cpuLine = (cpu: Record<string, number>) =>
 const cpuTotal = (cpu: Record<string, number>) => Math.round(Object.values(cpu).reduce((a, b) => a + b, 0) * 1000) / 1000;
 
 /** a ÷ b to two decimals; empty when b is not a positive figure. */
-const ratioOf = (a: number, b: number): string => (b > 0 && Number.isFinite(a / b) ? `${Math.round((a / b) * 100) / 100}` : '');
+const ratioOf = (a: number, b: number): string => (b > 0 ? `${round(a / b)}` : '');
 
 const lat = (m: Measured) => `${m.latencyMs.p50} / ${m.latencyMs.p95} / ${m.latencyMs.p99}`;
 
@@ -112,7 +112,13 @@ function scaleRunText(run: ScaleRun | undefined): string {
   const seconds = pass?.available ? (pass.error ? `failed after ${pass.seconds}` : `${pass.seconds}`) : 'n/a';
   // One worker is `worker`; several are `worker1`, `worker2`…: their sum.
   const workers = Object.entries(run?.rssMiB.atScale ?? {}).filter(([name]) => /^worker\d*$/.test(name));
-  const rss = workers.length > 0 ? `${Math.round(workers.reduce((a, [, mib]) => a + mib, 0) * 10) / 10}` : 'n/a';
+  const rss =
+    workers.length > 0
+      ? `${round(
+          workers.reduce((a, [, mib]) => a + mib, 0),
+          1,
+        )}`
+      : 'n/a';
   return `${rss}, ${seconds}`;
 }
 

@@ -129,9 +129,9 @@ export async function checkSoak(
       const state = !e.accepted
         ? 'not accepted'
         : !d
-          ? read.has(e.id)
-            ? 'not in the inbox'
-            : (inboxUnread ?? 'not in the inbox')
+          ? inboxUnread && !read.has(e.id)
+            ? inboxUnread
+            : 'not in the inbox'
           : d.dispatchedAt
             ? 'handed over'
             : `not handed over (${d.queue?.dispatchAttempts ?? 0} attempts, next ${d.queue?.nextDispatchAt.toISOString().slice(11, 19) ?? '?'}${d.queue?.lastDispatchError ? `, ${d.queue.lastDispatchError.slice(0, 80)}` : ''})`;
